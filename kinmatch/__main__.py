@@ -1,0 +1,5 @@
+import sys
+
+from kinmatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Matching: candidates -> comparisons -> probabilistic model -> ranking and explanations."""
