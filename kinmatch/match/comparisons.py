@@ -1,0 +1,776 @@
+"""Comparisons: turn a (resident, missing report) pair into integer agreement levels.
+
+Each comparison is a small :class:`recordlinkage.base.BaseCompareFeature` subclass that overrides
+``_compute_vectorized`` and so works inside any :class:`recordlinkage.Compare`. Levels run
+``0 .. L-1`` with higher = stronger agreement; ``-1`` means missing / no evidence and must get zero
+weight in the model (a station-assigned name such as 党X is never evidence). Every comparison also
+has a plain function for one pair (``compare_name(resident, report)`` with two dicts / Series),
+and a table of Chinese labels used in explanations (``LEVEL_LABELS``).
+
+    >>> r = {"name_norm": "李伟", "name_pinyin": "li wei", "name_keys": ("li wei",), "name_evidence": True}
+    >>> m = {"name_norm": "李玮", "name_pinyin": "li wei", "name_keys": ("li wei",)}
+    >>> compare_name(r, m), LEVEL_LABELS["name"][compare_name(r, m)]
+    (5, '姓名同音')
+
+All comparisons read the normalized columns of docs/contract.md §2. Residents are the left side,
+missing reports the right side; the symmetric ones (name, sex, age, accent, marks, conditions)
+give the same level when the sides are swapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import recordlinkage
+from recordlinkage.base import BaseCompareFeature
+
+MISSING = -1
+
+LEVEL_LABELS: dict[str, dict[int, str]] = {
+    "name": {-1: "无可用姓名", 0: "姓名不同", 1: "部分姓名或小名相符", 2: "姓名一字之差",
+             3: "粤语读音相同", 4: "方言音近", 5: "姓名同音", 6: "姓名相同"},
+    "sex": {-1: "性别不详", 0: "性别不符", 1: "性别相符"},
+    "age": {-1: "年龄不详", 0: "年龄不可能", 1: "年龄相差大", 2: "年龄相近", 3: "年龄相符"},
+    "height": {-1: "身高不详", 0: "身高不符", 1: "身高差较大", 2: "身高相近", 3: "身高相符"},
+    "time_gap": {-1: "日期不详", 0: "发现早于走失", 1: "走失十年以上后发现", 2: "走失一至十年后发现",
+                 3: "走失一年内发现", 4: "走失一月内发现"},
+    "geography": {-1: "地点不详", 0: "发现地很远", 1: "发现地在千公里内", 2: "发现地在五百公里内",
+                  3: "发现地同省或两百公里内", 4: "发现地同市或五十公里内", 5: "发现地即走失地或家乡"},
+    "accent": {-1: "口音不详", 0: "口音与家乡不符", 1: "口音属家乡方言区", 2: "口音与家乡省份相符"},
+    "statement_places": {-1: "无自述地名", 0: "自述地名与家乡不符", 1: "自述地名同省",
+                         2: "自述地名同市", 3: "自述地名同县"},
+    "marks": {-1: "体貌特征不详", 0: "体貌特征矛盾", 1: "体貌特征无共同点", 2: "特征部位相同方向相反",
+              3: "体貌特征相符", 4: "罕见特征相符"},
+    "conditions": {-1: "健康状况不详", 0: "健康状况不同", 1: "健康状况相符", 2: "特殊残疾相符"},
+}
+"""Chinese label of each level of each comparison, for explanations and review screens."""
+
+COMPARISONS = list(LEVEL_LABELS)
+"""Comparison names, in output order (``w_<name>`` columns follow this order)."""
+
+N_LEVELS = {name: max(labels) + 1 for name, labels in LEVEL_LABELS.items()}
+"""Number of non-missing levels per comparison (the model's ``levels`` argument)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers on object columns
+
+
+def _values(series: Any) -> np.ndarray:
+    return series.to_numpy(dtype=object) if isinstance(series, pd.Series) else np.asarray(series, dtype=object)
+
+
+def _floats(series: Any) -> np.ndarray:
+    return pd.to_numeric(pd.Series(_values(series)), errors="coerce").to_numpy(dtype=float)
+
+
+def _is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, (str, tuple, list, set, frozenset)):
+        return len(value) == 0
+    return bool(pd.isna(value)) if np.isscalar(value) else False
+
+
+def _tuple(value: Any) -> tuple:
+    if _is_blank(value):
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if not _is_blank(v))
+
+
+def _str(value: Any) -> str:
+    return "" if _is_blank(value) else str(value)
+
+
+def _truthy(value: Any, default: bool = True) -> bool:
+    if _is_blank(value):
+        return default
+    return bool(value)
+
+
+def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Great-circle distance in km (vectorized; NaN where a coordinate is missing).
+
+    Hand-written because it is four lines of numpy and every geo library pulls in far more."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def prefecture_of(code: Any) -> str:
+    """6-digit adcode → its prefecture code (``'330104'`` → ``'330100'``)."""
+    code = _str(code)
+    return code[:4] + "00" if len(code) == 6 else ""
+
+
+def province_of(code: Any) -> str:
+    """6-digit adcode → its province code (``'330104'`` → ``'330000'``)."""
+    code = _str(code)
+    return code[:2] + "0000" if len(code) == 6 else ""
+
+
+def _get(record: Mapping, key: str, default: Any = None) -> Any:
+    try:
+        value = record[key]
+    except (KeyError, IndexError):
+        return default
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# name
+
+
+def _one_char_off(a: str, b: str, pinyin_a: str, pinyin_b: str) -> bool:
+    """Same length, exactly one position that differs in both character and sound."""
+    if len(a) != len(b) or len(a) < 2:
+        return False
+    syl_a, syl_b = pinyin_a.split(), pinyin_b.split()
+    same_sound = len(syl_a) == len(a) and len(syl_b) == len(b)
+    differing = 0
+    for i, (ca, cb) in enumerate(zip(a, b)):
+        if ca == cb or (same_sound and syl_a[i] == syl_b[i]):
+            continue
+        differing += 1
+    return differing == 1
+
+
+def name_level(resident: Mapping, report: Mapping) -> int:
+    """Level of the name comparison for one pair (see ``LEVEL_LABELS['name']``)."""
+    if not _truthy(_get(resident, "name_evidence"), True) or not _truthy(_get(report, "name_evidence"), True):
+        return MISSING
+    name_a, name_b = _str(_get(resident, "name_norm")), _str(_get(report, "name_norm"))
+    alias_a, alias_b = _tuple(_get(resident, "alias_norm")), _tuple(_get(report, "alias_norm"))
+    if not (name_a or alias_a) or not (name_b or alias_b):
+        return MISSING
+    if name_a and name_b:
+        if name_a == name_b:
+            return 6
+        pinyin_a, pinyin_b = _str(_get(resident, "name_pinyin")), _str(_get(report, "name_pinyin"))
+        if pinyin_a and pinyin_a == pinyin_b:
+            return 5
+        if set(_tuple(_get(resident, "name_keys"))) & set(_tuple(_get(report, "name_keys"))):
+            return 4
+        jyut_a, jyut_b = _str(_get(resident, "name_jyutping")), _str(_get(report, "name_jyutping"))
+        if jyut_a and jyut_a == jyut_b:
+            return 3
+        partial = {"given_only", "partial", "nickname", "surname_only"}
+        kinds = {_str(_get(resident, "name_kind")), _str(_get(report, "name_kind"))}
+        if not (kinds & partial) and _one_char_off(name_a, name_b, pinyin_a, pinyin_b):
+            return 2
+    # partial names and 小名: any alias against any name or alias, or given name alone
+    names_a = ({name_a} if name_a else set()) | set(alias_a)
+    names_b = ({name_b} if name_b else set()) | set(alias_b)
+    if (set(alias_a) & names_b) or (set(alias_b) & names_a):
+        return 1
+    keys_a = set(_tuple(_get(resident, "alias_keys")))
+    keys_b = set(_tuple(_get(report, "alias_keys")))
+    given_a = set(_tuple(_get(resident, "given_keys")))
+    given_b = set(_tuple(_get(report, "given_keys")))
+    full_a = set(_tuple(_get(resident, "name_keys")))
+    full_b = set(_tuple(_get(report, "name_keys")))
+    if (keys_a & (full_b | keys_b | given_b)) or (keys_b & (full_a | given_a)):
+        return 1
+    kind_a, kind_b = _str(_get(resident, "name_kind")), _str(_get(report, "name_kind"))
+    partial_kinds = {"given_only", "partial", "nickname", "surname_only"}
+    if kind_a in partial_kinds or kind_b in partial_kinds:
+        if given_a & given_b:
+            return 1
+        if "surname_only" in (kind_a, kind_b):
+            if set(_tuple(_get(resident, "surname_keys"))) & set(_tuple(_get(report, "surname_keys"))):
+                return 1
+    return 0
+
+
+NAME_COLUMNS = ["name_norm", "name_pinyin", "name_keys", "name_jyutping", "alias_norm", "alias_keys",
+                "given_keys", "surname_keys", "name_kind", "name_evidence"]
+
+
+def _rows(columns: list[str], series: tuple) -> list[dict]:
+    arrays = [_values(s) for s in series]
+    return [dict(zip(columns, values)) for values in zip(*arrays)]
+
+
+class _PairwiseFeature(BaseCompareFeature):
+    """A comparison computed by a plain one-pair function over dict rows (for the tuple columns,
+    which have no vectorized form in numpy or pandas)."""
+
+    columns: list[str] = []
+    name = ""
+
+    def __init__(self, left_on: list[str] | None = None, right_on: list[str] | None = None,
+                 label: str | None = None):
+        super().__init__(left_on or list(self.columns), right_on or list(self.columns),
+                         label=label or self.name)
+
+    @staticmethod
+    def level(resident: Mapping, report: Mapping) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _compute_vectorized(self, *series):
+        n = len(self.labels_left)
+        left = _rows(list(self.columns), series[:n])
+        right = _rows(list(self.columns), series[n:])
+        return np.fromiter((self.level(a, b) for a, b in zip(left, right)), dtype=np.int8, count=len(left))
+
+
+class CompareName(_PairwiseFeature):
+    """Name agreement: same characters / same pinyin / dialect-merged sound / Cantonese /
+    one character off / partial or 小名 / different; -1 if either name is blank or assigned.
+
+        >>> import recordlinkage
+        >>> compare = recordlinkage.Compare([CompareName()])  # doctest: +SKIP
+    """
+
+    columns = NAME_COLUMNS
+    name = "name"
+    level = staticmethod(name_level)
+
+
+# ---------------------------------------------------------------------------------------------
+# sex
+
+
+def sex_levels(sex_a, sex_b) -> np.ndarray:
+    a, b = _values(sex_a), _values(sex_b)
+    known = np.array([s in ("M", "F") for s in a]) & np.array([s in ("M", "F") for s in b])
+    return np.where(known, (a == b).astype(np.int8), MISSING).astype(np.int8)
+
+
+class CompareSex(BaseCompareFeature):
+    """Sex: 1 same, 0 different, -1 unknown on either side."""
+
+    name = "sex"
+
+    def __init__(self, left_on="sex_code", right_on="sex_code", label="sex"):
+        super().__init__(left_on, right_on, label=label)
+
+    def _compute_vectorized(self, sex_a, sex_b):
+        return sex_levels(sex_a, sex_b)
+
+
+def compare_sex(resident: Mapping, report: Mapping) -> int:
+    return int(sex_levels([_get(resident, "sex_code")], [_get(report, "sex_code")])[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# age (birth-year intervals, which carry each estimate's uncertainty)
+
+
+def interval_gap(low_a, high_a, low_b, high_b) -> np.ndarray:
+    """Distance between two intervals (0 when they overlap; NaN when either is missing)."""
+    low_a, high_a, low_b, high_b = (np.asarray(v, dtype=float) for v in (low_a, high_a, low_b, high_b))
+    return np.maximum(0.0, np.maximum(low_a - high_b, low_b - high_a))
+
+
+def age_levels(low_a, high_a, low_b, high_b, age_a=None, age_b=None) -> np.ndarray:
+    """Birth-year intervals → 3 overlap, 2 near, 1 far, 0 impossible, -1 missing.
+
+    The tolerance grows with age: a 70-year-old's face is misjudged by more years than a child's
+    (and long homelessness ages a face)."""
+    low_a, high_a, low_b, high_b = (_floats(v) for v in (low_a, high_a, low_b, high_b))
+    low_a = np.where(np.isnan(low_a), high_a, low_a)
+    high_a = np.where(np.isnan(high_a), low_a, high_a)
+    low_b = np.where(np.isnan(low_b), high_b, low_b)
+    high_b = np.where(np.isnan(high_b), low_b, high_b)
+    gap = interval_gap(low_a, high_a, low_b, high_b)
+    ages = []
+    for age in (age_a, age_b):
+        ages.append(np.full(len(gap), np.nan) if age is None else _floats(age))
+    age = np.fmax(ages[0], ages[1])
+    age = np.where(np.isnan(age), 40.0, age)
+    tolerance = 2.0 + 0.1 * age
+    levels = np.select([gap <= 0, gap <= tolerance, gap <= 3 * tolerance], [3, 2, 1], 0)
+    return np.where(np.isnan(gap), MISSING, levels).astype(np.int8)
+
+
+class CompareAge(BaseCompareFeature):
+    """Age: the resident's estimated birth-year interval vs the report's (from birth date or age
+    when lost). Levels: 3 overlap, 2 near, 1 far, 0 impossible; -1 missing."""
+
+    name = "age"
+    columns = ["birth_year_low", "birth_year_high", "age_high"]
+
+    def __init__(self, left_on=None, right_on=None, label="age"):
+        super().__init__(left_on or list(self.columns), right_on or list(self.columns), label=label)
+
+    def _compute_vectorized(self, low_a, high_a, age_a, low_b, high_b, age_b):
+        return age_levels(low_a, high_a, low_b, high_b, age_a, age_b)
+
+
+def compare_age(resident: Mapping, report: Mapping) -> int:
+    cols = CompareAge.columns
+    return int(age_levels(*([_get(resident, c)] for c in cols[:2]), *([_get(report, c)] for c in cols[:2]),
+                          [_get(resident, "age_high")], [_get(report, "age_high")])[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# height (with growth for a child)
+
+GROWTH_CM_PER_YEAR = 6.0
+"""Rough upper bound of a child's yearly growth; a child lost at 8 and found at 14 may be 36 cm taller."""
+
+
+def height_difference(height_a, tol_a, height_b, tol_b, age_b=None, years_between=None) -> tuple[np.ndarray, np.ndarray]:
+    """Resident minus report height, and the difference left after tolerances and growth (cm).
+
+    Growth: when the report's person was under 18 when lost, the resident may be taller by up to
+    ``GROWTH_CM_PER_YEAR`` per year since then (until 18)."""
+    height_a, height_b = _floats(height_a), _floats(height_b)
+    tol_a = np.nan_to_num(_floats(tol_a), nan=2.0)
+    tol_b = np.nan_to_num(_floats(tol_b), nan=5.0)
+    diff = height_a - height_b
+    n = len(diff)
+    age_b = np.full(n, np.nan) if age_b is None else _floats(age_b)
+    years = np.full(n, np.nan) if years_between is None else _floats(years_between)
+    growth_years = np.clip(np.minimum(np.nan_to_num(years, nan=0.0), 18.0 - np.nan_to_num(age_b, nan=18.0)), 0, None)
+    growth = GROWTH_CM_PER_YEAR * growth_years
+    excess = np.where(diff > 0, np.maximum(0.0, diff - growth), -diff) - tol_a - tol_b
+    return diff, np.maximum(0.0, excess)
+
+
+def height_levels(height_a, tol_a, height_b, tol_b, age_b=None, years_between=None) -> np.ndarray:
+    """3 within tolerance, 2 ≤ 5 cm beyond, 1 ≤ 12 cm beyond, 0 more; -1 missing."""
+    diff, excess = height_difference(height_a, tol_a, height_b, tol_b, age_b, years_between)
+    levels = np.select([excess <= 0, excess <= 5, excess <= 12], [3, 2, 1], 0)
+    return np.where(np.isnan(diff), MISSING, levels).astype(np.int8)
+
+
+def _years_between(found, missing) -> np.ndarray:
+    found = pd.to_datetime(pd.Series(_values(found)), errors="coerce")
+    missing = pd.to_datetime(pd.Series(_values(missing)), errors="coerce")
+    return ((found - missing).dt.days / 365.25).to_numpy(dtype=float)
+
+
+class CompareHeight(BaseCompareFeature):
+    """Height: measured resident height vs the family's estimate, allowing for growth when the
+    person was lost as a child. Not symmetric on purpose: growth only goes one way in time."""
+
+    name = "height"
+    left_columns = ["height_cm", "height_tol_cm", "event_date"]
+    right_columns = ["height_cm", "height_tol_cm", "age_high", "event_date"]
+
+    def __init__(self, left_on=None, right_on=None, label="height"):
+        super().__init__(left_on or list(self.left_columns), right_on or list(self.right_columns), label=label)
+
+    def _compute_vectorized(self, height_a, tol_a, found_date, height_b, tol_b, age_b, missing_date):
+        return height_levels(height_a, tol_a, height_b, tol_b, age_b, _years_between(found_date, missing_date))
+
+
+def compare_height(resident: Mapping, report: Mapping) -> int:
+    years = _years_between([_get(resident, "event_date")], [_get(report, "event_date")])
+    return int(height_levels([_get(resident, "height_cm")], [_get(resident, "height_tol_cm")],
+                             [_get(report, "height_cm")], [_get(report, "height_tol_cm")],
+                             [_get(report, "age_high")], years)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# time gap
+
+DATE_TOLERANCE_DAYS = 30
+"""Found up to this many days *before* the reported missing date still counts (dates are often
+remembered wrong by weeks)."""
+
+
+def time_gap_levels(found_date, missing_date) -> np.ndarray:
+    """4 ≤ 30 days, 3 ≤ 1 year, 2 ≤ 10 years, 1 longer, 0 found before missing; -1 missing."""
+    found = pd.to_datetime(pd.Series(_values(found_date)), errors="coerce")
+    missing = pd.to_datetime(pd.Series(_values(missing_date)), errors="coerce")
+    days = (found - missing).dt.days.to_numpy(dtype=float)
+    levels = np.select([days < -DATE_TOLERANCE_DAYS, days <= 30, days <= 366, days <= 3653], [0, 4, 3, 2], 1)
+    return np.where(np.isnan(days), MISSING, levels).astype(np.int8)
+
+
+class CompareTimeGap(BaseCompareFeature):
+    """Time between the missing date and the found date."""
+
+    name = "time_gap"
+
+    def __init__(self, left_on="event_date", right_on="event_date", label="time_gap"):
+        super().__init__(left_on, right_on, label=label)
+
+    def _compute_vectorized(self, found_date, missing_date):
+        return time_gap_levels(found_date, missing_date)
+
+
+def compare_time_gap(resident: Mapping, report: Mapping) -> int:
+    return int(time_gap_levels([_get(resident, "event_date")], [_get(report, "event_date")])[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# geography
+
+DISTANCE_BANDS_KM = (10.0, 50.0, 200.0, 500.0, 1000.0)
+
+
+def _same_code(a: np.ndarray, b: np.ndarray, level: str) -> np.ndarray:
+    cut = {"county": 6, "prefecture": 4, "province": 2}[level]
+    return np.array([bool(x) and bool(y) and len(x) == 6 and len(y) == 6 and x[:cut] == y[:cut]
+                     for x, y in zip((_str(v) for v in a), (_str(v) for v in b))], dtype=bool)
+
+
+def geography_detail(found_county, found_lon, found_lat, places: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """Best level and the distance (km) from the found place to the nearest of ``places``
+    (each a (county, lon, lat) triple of arrays: missing place, hometown)."""
+    found_county = _values(found_county)
+    n = len(found_county)
+    best = np.full(n, MISSING, dtype=np.int8)
+    best_km = np.full(n, np.nan)
+    for county, lon, lat in places:
+        county = _values(county)
+        km = haversine_km(_floats(found_lon), _floats(found_lat), _floats(lon), _floats(lat))
+        levels = np.select([km <= b for b in DISTANCE_BANDS_KM], [5, 4, 3, 2, 1], 0)
+        levels = np.where(np.isnan(km), MISSING, levels)
+        levels = np.where(_same_code(found_county, county, "province"), np.maximum(levels, 3), levels)
+        levels = np.where(_same_code(found_county, county, "prefecture"), np.maximum(levels, 4), levels)
+        levels = np.where(_same_code(found_county, county, "county"), 5, levels)
+        best = np.maximum(best, levels).astype(np.int8)
+        best_km = np.fmin(best_km, km)
+    return best, best_km
+
+
+class CompareGeography(BaseCompareFeature):
+    """Found place vs the report's missing place and hometown, in distance bands (lon/lat) and
+    same county / prefecture / province by adcode. 5 = same county or < 10 km … 0 ≥ 1000 km."""
+
+    name = "geography"
+    left_columns = ["found_county", "found_lon", "found_lat"]
+    right_columns = ["missing_county", "missing_lon", "missing_lat", "home_county", "home_lon", "home_lat"]
+
+    def __init__(self, left_on=None, right_on=None, label="geography"):
+        super().__init__(left_on or list(self.left_columns), right_on or list(self.right_columns), label=label)
+
+    def _compute_vectorized(self, found_county, found_lon, found_lat, *places):
+        triples = [places[i:i + 3] for i in range(0, len(places), 3)]
+        return geography_detail(found_county, found_lon, found_lat, triples)[0]
+
+
+def compare_geography(resident: Mapping, report: Mapping) -> int:
+    left = [[_get(resident, c)] for c in CompareGeography.left_columns]
+    right = [[_get(report, c)] for c in CompareGeography.right_columns]
+    return int(geography_detail(*left, [right[0:3], right[3:6]])[0][0])
+
+
+# ---------------------------------------------------------------------------------------------
+# accent vs hometown
+
+
+def accent_level(resident: Mapping, report: Mapping) -> int:
+    """2 an accent province is the home province, 1 same dialect area, 0 neither; -1 missing.
+
+    Symmetric: each side's accent evidence (accent provinces / area) is held against the other
+    side's home (home province / home dialect area) and the better of the two directions wins."""
+    best = MISSING
+    for a, b in ((resident, report), (report, resident)):
+        provinces = set(_tuple(_get(a, "accent_provinces")))
+        area = _str(_get(a, "accent_area"))
+        home_province = province_of(_get(b, "home_province")) or _str(_get(b, "home_province"))
+        home_area = _str(_get(b, "home_dialect_area")) or _str(_get(b, "accent_area"))
+        other_provinces = set(_tuple(_get(b, "accent_provinces")))
+        if home_province:
+            other_provinces.add(home_province)
+        if not (provinces or area) or not (other_provinces or home_area):
+            continue
+        if provinces & other_provinces:
+            level = 2
+        elif area and home_area and (area == home_area or area.split("_")[0] == home_area.split("_")[0]
+                                     and area.split(".")[0] == home_area.split(".")[0]):
+            level = 1
+        else:
+            level = 0
+        best = max(best, level)
+    return best
+
+
+class CompareAccent(_PairwiseFeature):
+    """Accent (resident) against the report's home province / dialect area of the hometown."""
+
+    columns = ["accent_provinces", "accent_area", "home_province", "home_dialect_area"]
+    name = "accent"
+    level = staticmethod(accent_level)
+
+
+# ---------------------------------------------------------------------------------------------
+# statement places (self-reported fragments, already resolved to candidate county codes)
+
+
+def statement_places_level(resident: Mapping, report: Mapping) -> int:
+    """3 a stated county is the home (or missing) county, 2 same prefecture, 1 same province, 0 none;
+    -1 when the resident stated no place or the report has no usable place."""
+    stated = [c for c in _tuple(_get(resident, "statement_places")) if len(_str(c)) == 6]
+    if not stated:
+        return MISSING
+    counties = {_str(_get(report, c)) for c in ("home_county", "missing_county")} - {""}
+    prefectures = {prefecture_of(c) for c in counties} | {_str(_get(report, "home_prefecture"))}
+    provinces = {province_of(c) for c in counties} | {_str(_get(report, "home_province"))}
+    prefectures.discard("")
+    provinces.discard("")
+    if not (counties or prefectures or provinces):
+        return MISSING
+    if set(stated) & counties:
+        return 3
+    if {prefecture_of(c) for c in stated} & prefectures:
+        return 2
+    if {province_of(c) for c in stated} & provinces:
+        return 1
+    return 0
+
+
+class CompareStatementPlaces(BaseCompareFeature):
+    """What the resident said (place fragments → candidate counties) vs the report's hometown."""
+
+    name = "statement_places"
+    left_columns = ["statement_places"]
+    right_columns = ["home_county", "home_prefecture", "home_province", "missing_county"]
+
+    def __init__(self, left_on=None, right_on=None, label="statement_places"):
+        super().__init__(left_on or list(self.left_columns), right_on or list(self.right_columns), label=label)
+
+    def _compute_vectorized(self, stated, *report_columns):
+        right = _rows(self.right_columns, report_columns)
+        return np.fromiter((statement_places_level({"statement_places": s}, r) for s, r in zip(_values(stated), right)),
+                           dtype=np.int8, count=len(right))
+
+
+# ---------------------------------------------------------------------------------------------
+# marks
+
+MARK_RARITY = {"痣": 0.30, "疤痕": 0.25, "胎记": 0.08, "纹身": 0.05, "缺指": 0.01, "缺牙": 0.10,
+               "六指": 0.002, "烫伤": 0.04, "烧伤": 0.04, "斑": 0.10, "驼背": 0.03, "跛": 0.03}
+"""Rough share of people with a mark of each type, used when no frequency table is given:
+agreement on a rare mark (a missing finger) counts more than on a mole."""
+
+RARE_MARK_SHARE = 0.06
+_MIRROR = {"左": "右", "右": "左"}
+
+
+def _parse_mark(mark: str) -> tuple[str, str, str]:
+    parts = (str(mark).split(":") + ["", "", ""])[:3]
+    return parts[0], parts[1], parts[2]
+
+
+def mark_comparison(marks_a: Iterable[str], marks_b: Iterable[str],
+                    frequency: Mapping[str, float] | None = None) -> tuple[int, str]:
+    """Level and the mark that decided it (for the explanation).
+
+    Agreement on type+part+side (a blank part or side agrees with anything) → 3, or 4 when the mark
+    is rare; same type+part on mirrored sides (左/右, as families and staff see the person from
+    opposite sides) → 2; both described with nothing shared → 1; an explicit absence (无纹身)
+    against that mark → 0 (contradiction); -1 when either side has no marks."""
+    marks_a, marks_b = _tuple(marks_a), _tuple(marks_b)
+    if not marks_a or not marks_b:
+        return MISSING, ""
+    parsed_a = [_parse_mark(m) for m in marks_a]
+    parsed_b = [_parse_mark(m) for m in marks_b]
+    for negated, other in ((parsed_a, parsed_b), (parsed_b, parsed_a)):
+        absent = {t[1:] for t, _, _ in negated if t.startswith("无") and len(t) > 1}
+        for t, part, side in other:
+            if t in absent:
+                return 0, f"无{t}/{t}"
+    best, best_mark = 1, ""
+    for ta, pa, sa in parsed_a:
+        if ta.startswith("无"):
+            continue
+        for tb, pb, sb in parsed_b:
+            if ta != tb or not (pa == pb or not pa or not pb):
+                continue
+            if sa == sb or not sa or not sb:
+                share = (frequency or {}).get(f"{ta}:{pa or pb}", MARK_RARITY.get(ta, 0.1))
+                level = 4 if share <= RARE_MARK_SHARE else 3
+            elif _MIRROR.get(sa) == sb:
+                level = 2
+            else:
+                continue
+            if level > best:
+                best, best_mark = level, ":".join(x for x in (ta, pa or pb, sa or sb) if x)
+    return best, best_mark
+
+
+def marks_level(resident: Mapping, report: Mapping, frequency: Mapping[str, float] | None = None) -> int:
+    return mark_comparison(_get(resident, "marks"), _get(report, "marks"), frequency)[0]
+
+
+class CompareMarks(BaseCompareFeature):
+    """Scars, moles, tattoos, missing fingers: type+part+side, weighted by rarity.
+
+    ``frequency`` maps ``type:part`` to the share of reports with that mark (see
+    :func:`mark_frequency`); without it a built-in rough rarity by type is used."""
+
+    name = "marks"
+
+    def __init__(self, left_on="marks", right_on="marks", frequency: Mapping[str, float] | None = None,
+                 label="marks"):
+        super().__init__(left_on, right_on, label=label)
+        self.frequency = frequency
+
+    def _compute_vectorized(self, marks_a, marks_b):
+        return np.fromiter((mark_comparison(a, b, self.frequency)[0] for a, b in zip(_values(marks_a), _values(marks_b))),
+                           dtype=np.int8, count=len(marks_a))
+
+
+def mark_frequency(marks: pd.Series) -> dict[str, float]:
+    """Share of records carrying each ``type:part`` mark (for rarity weighting).
+
+        >>> mark_frequency(pd.Series([("痣:脸:左",), ("痣:脸:右", "缺指:左手:小指"), ()]))["痣:脸"]
+        0.6666666666666666
+    """
+    n = max(len(marks), 1)
+    counts: dict[str, int] = {}
+    for value in marks:
+        seen = {":".join(_parse_mark(m)[:2]) for m in _tuple(value)}
+        for key in seen:
+            counts[key] = counts.get(key, 0) + 1
+    return {key: count / n for key, count in counts.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# conditions
+
+DISTINCTIVE_CONDITIONS = frozenset({"聋哑", "癫痫", "肢体残疾"})
+
+
+def conditions_level(resident: Mapping, report: Mapping) -> int:
+    """2 share a distinctive condition (聋哑, 癫痫, 肢体残疾), 1 share another, 0 both described
+    but disjoint; -1 when either side names none."""
+    a, b = set(_tuple(_get(resident, "conditions"))), set(_tuple(_get(report, "conditions")))
+    if not a or not b:
+        return MISSING
+    shared = a & b
+    if shared & DISTINCTIVE_CONDITIONS:
+        return 2
+    return 1 if shared else 0
+
+
+class CompareConditions(_PairwiseFeature):
+    """Dementia, intellectual disability, deaf-mute… named on both records."""
+
+    columns = ["conditions"]
+    name = "conditions"
+    level = staticmethod(conditions_level)
+
+
+# ---------------------------------------------------------------------------------------------
+# term frequency of the name sound
+
+
+def name_key_frequency(missing: pd.DataFrame) -> dict[str, float]:
+    """Share of reports whose ``name_keys`` contain each key."""
+    keys = missing["name_keys"].map(lambda v: tuple(set(_tuple(v)))).explode().dropna()
+    return (keys.value_counts() / max(len(missing), 1)).to_dict()
+
+
+def name_tf(keys_a, keys_b, frequency: Mapping[str, float]) -> np.ndarray:
+    """For pairs whose names meet on a sound key: the share of reports with the rarest shared key
+    (a 王伟 sound match is weaker evidence than a 龚炅 one); NaN where no key is shared."""
+    out = np.full(len(keys_a), np.nan)
+    for i, (a, b) in enumerate(zip(_values(keys_a), _values(keys_b))):
+        shared = set(_tuple(a)) & set(_tuple(b))
+        if shared:
+            out[i] = min(frequency.get(k, 0.0) for k in shared)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# all comparisons at once
+
+def default_features(mark_freq: Mapping[str, float] | None = None) -> list[BaseCompareFeature]:
+    """One feature object per comparison, in :data:`COMPARISONS` order."""
+    return [CompareName(), CompareSex(), CompareAge(), CompareHeight(), CompareTimeGap(), CompareGeography(),
+            CompareAccent(), CompareStatementPlaces(), CompareMarks(frequency=mark_freq), CompareConditions()]
+
+
+def build_compare(mark_freq: Mapping[str, float] | None = None) -> recordlinkage.Compare:
+    """A :class:`recordlinkage.Compare` holding every comparison (for use with recordlinkage's own
+    index objects; :func:`compare_pairs` is the faster path used by :func:`kinmatch.link`)."""
+    return recordlinkage.Compare(default_features(mark_freq))
+
+
+def _ensure_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    missing_columns = [c for c in columns if c not in frame.columns]
+    if not missing_columns:
+        return frame
+    frame = frame.copy()
+    for column in missing_columns:
+        frame[column] = None
+    return frame
+
+
+def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame,
+                  features: list[BaseCompareFeature] | None = None,
+                  name_frequency: Mapping[str, float] | None = None,
+                  chunk_size: int = 200_000) -> pd.DataFrame:
+    """Comparison vectors for ``pairs`` (columns ``resident_id``, ``missing_id``).
+
+    Returns a frame indexed by (resident_id, missing_id) with one int8 column per comparison and,
+    when ``name_frequency`` is given, a float ``tf_name`` column. Residents and reports are looked
+    up by id; work is done in chunks so memory stays bounded.
+
+        >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["M"]})
+        >>> missing = pd.DataFrame({"missing_id": ["M1"], "sex_code": ["M"]})
+        >>> vectors = compare_pairs(pd.DataFrame({"resident_id": ["R1"], "missing_id": ["M1"]}), residents, missing)
+        >>> int(vectors.loc[("R1", "M1"), "sex"]), int(vectors.loc[("R1", "M1"), "name"])
+        (1, -1)
+    """
+    features = features if features is not None else default_features()
+    left_cols = sorted({c for f in features for c in _listify(f.labels_left)} | {"name_keys"})
+    right_cols = sorted({c for f in features for c in _listify(f.labels_right)} | {"name_keys"})
+    residents = _ensure_columns(residents, left_cols)
+    missing = _ensure_columns(missing, right_cols)
+    left_pos = pd.Index(residents["resident_id"].astype(str)).get_indexer(pairs["resident_id"].astype(str))
+    right_pos = pd.Index(missing["missing_id"].astype(str)).get_indexer(pairs["missing_id"].astype(str))
+    if (left_pos < 0).any() or (right_pos < 0).any():
+        raise ValueError("compare_pairs: some pair ids are not in the resident or missing frame")
+    left_arrays = {c: residents[c].to_numpy() for c in left_cols}
+    right_arrays = {c: missing[c].to_numpy() for c in right_cols}
+    out = {f.label: np.empty(len(pairs), dtype=np.int8) for f in features}
+    tf = np.full(len(pairs), np.nan) if name_frequency is not None else None
+    for start in range(0, len(pairs), chunk_size):
+        stop = min(start + chunk_size, len(pairs))
+        lp, rp = left_pos[start:stop], right_pos[start:stop]
+        for feature in features:
+            left = tuple(pd.Series(left_arrays[c][lp]) for c in _listify(feature.labels_left))
+            right = tuple(pd.Series(right_arrays[c][rp]) for c in _listify(feature.labels_right))
+            out[feature.label][start:stop] = np.asarray(feature._compute(left, right), dtype=np.int8)
+        if tf is not None:
+            tf[start:stop] = name_tf(left_arrays["name_keys"][lp], right_arrays["name_keys"][rp], name_frequency)
+    index = pd.MultiIndex.from_arrays([pairs["resident_id"].astype(str).to_numpy(),
+                                       pairs["missing_id"].astype(str).to_numpy()],
+                                      names=["resident_id", "missing_id"])
+    vectors = pd.DataFrame(out, index=index)
+    if tf is not None:
+        vectors["tf_name"] = tf
+    return vectors
+
+
+def _listify(labels) -> list:
+    if labels is None:
+        return []
+    return list(labels) if isinstance(labels, (list, tuple)) else [labels]
+
+
+def compare_one(resident: Mapping, report: Mapping, mark_freq: Mapping[str, float] | None = None) -> dict[str, int]:
+    """Every comparison for one pair of normalized records (dicts or Series).
+
+        >>> compare_one({"sex_code": "F"}, {"sex_code": "F"})["sex"]
+        1
+    """
+    residents = pd.DataFrame([dict(resident) | {"resident_id": "r"}])
+    missing = pd.DataFrame([dict(report) | {"missing_id": "m"}])
+    vectors = compare_pairs(pd.DataFrame({"resident_id": ["r"], "missing_id": ["m"]}), residents, missing,
+                            default_features(mark_freq))
+    return {k: int(v) for k, v in vectors.iloc[0].items()}
+
+
+# plain one-pair functions, named like the classes
+compare_name = name_level
+compare_accent = accent_level
+compare_statement_places = statement_places_level
+compare_marks = marks_level
+compare_conditions = conditions_level

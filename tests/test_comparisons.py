@@ -1,0 +1,244 @@
+"""Comparison levels: one line per real-looking case; symmetry; missing → -1."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import recordlinkage
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinmatch.match import comparisons as cmp
+
+
+def person(name="", pinyin="", keys=(), jyut="", alias=(), alias_keys=(), given=(), surname=(), kind="full",
+           evidence=True):
+    return {"name_norm": name or None, "name_pinyin": pinyin or None, "name_keys": tuple(keys),
+            "name_jyutping": jyut or None, "alias_norm": tuple(alias), "alias_keys": tuple(alias_keys),
+            "given_keys": tuple(given), "surname_keys": tuple(surname), "name_kind": kind,
+            "name_evidence": evidence}
+
+
+NAME_CASES = [
+    # resident, report, level
+    (person("李伟", "li wei", ["li wei"]), person("李伟", "li wei", ["li wei"]), 6),
+    (person("李伟", "li wei", ["li wei"]), person("李玮", "li wei", ["li wei"]), 5),
+    (person("吴春花", "wu chun hua", ["wu chun hua", "hu chun hua"]),
+     person("胡春花", "hu chun hua", ["hu chun hua", "wu chun hua"]), 4),
+    (person("刘兰", "liu lan", ["liu lan", "niu nan"]), person("牛南", "niu nan", ["niu nan", "liu lan"]), 4),
+    (person("陈家明", "chen jia ming", ["chen jia ming"], "can gaa ming"),
+     person("陈嘉铭", "chen jia ming2", ["chen jia ming2"], "can gaa ming"), 3),
+    (person("王兴江", "wang xing jiang", ["wang xing jiang"]),
+     person("王山江", "wang shan jiang", ["wang shan jiang"]), 2),
+    (person("二娃", "er wa", ["er wa"], kind="nickname"),
+     person("张建国", "zhang jian guo", ["zhang jian guo"], alias=["二娃"], alias_keys=["er wa"]), 1),
+    (person("小军", "xiao jun", ["xiao jun"], given=["jun"], kind="partial"),
+     person("刘军", "liu jun", ["liu jun"], given=["jun"], surname=["liu"]), 1),
+    (person("廖", "liao", ["liao"], surname=["liao"], kind="surname_only"),
+     person("萧廖", "xiao liao", ["xiao liao"], surname=["liao", "xiao liao"]), 1),
+    (person("赵大山", "zhao da shan", ["zhao da shan"]), person("钱小红", "qian xiao hong", ["qian xiao hong"]), 0),
+    (person("党新", "dang xin", ["dang xin"], kind="assigned", evidence=False),
+     person("党新", "dang xin", ["dang xin"]), -1),
+    (person("无名氏", kind="placeholder", evidence=False), person("李伟", "li wei", ["li wei"]), -1),
+    (person(kind="blank", evidence=False), person("李伟", "li wei", ["li wei"]), -1),
+    (person("李伟", "li wei", ["li wei"]), person(kind="blank"), -1),
+]
+
+
+@pytest.mark.parametrize("resident, report, level", NAME_CASES)
+def test_name_levels(resident, report, level):
+    assert cmp.compare_name(resident, report) == level
+
+
+@pytest.mark.parametrize("resident, report, level", [c for c in NAME_CASES if c[0]["name_evidence"]])
+def test_name_symmetric(resident, report, level):
+    assert cmp.compare_name(report, resident) == cmp.compare_name(resident, report)
+
+
+def test_name_feature_inside_recordlinkage_compare():
+    residents = pd.DataFrame([person("李伟", "li wei", ["li wei"]), person("党新", "dang xin", ["dang xin"],
+                                                                     kind="assigned", evidence=False)],
+                             index=["R1", "R2"])
+    missing = pd.DataFrame([person("李玮", "li wei", ["li wei"])], index=["M1"])
+    pairs = pd.MultiIndex.from_tuples([("R1", "M1"), ("R2", "M1")])
+    features = recordlinkage.Compare([cmp.CompareName()]).compute(pairs, residents, missing)
+    assert features["name"].tolist() == [5, -1]
+
+
+@pytest.mark.parametrize("a, b, level", [("M", "M", 1), ("F", "M", 0), ("F", None, -1), (None, None, -1)])
+def test_sex_levels(a, b, level):
+    assert cmp.compare_sex({"sex_code": a}, {"sex_code": b}) == level
+    assert cmp.compare_sex({"sex_code": b}, {"sex_code": a}) == level
+
+
+AGE_CASES = [
+    # resident birth-year interval (est. 约60岁 in 2023), report birth year, ages, level
+    ((1958, 1968, 65), (1960, 1960, 55), 3),
+    ((1958, 1968, 65), (1955, 1955, 60), 2),
+    ((1990, 1995, 33), (1978, 1978, 40), 1),
+    ((2005, 2010, 18), (1950, 1950, 60), 0),
+    ((None, None, None), (1950, 1950, 60), -1),
+    ((1970, None, 50), (1970, 1970, 45), 3),
+]
+
+
+@pytest.mark.parametrize("res, rep, level", AGE_CASES)
+def test_age_levels(res, rep, level):
+    a = {"birth_year_low": res[0], "birth_year_high": res[1], "age_high": res[2]}
+    b = {"birth_year_low": rep[0], "birth_year_high": rep[1], "age_high": rep[2]}
+    assert cmp.compare_age(a, b) == level
+    assert cmp.compare_age(b, a) == level
+
+
+HEIGHT_CASES = [
+    # resident cm, tol, report cm, tol, report age when lost, found, missing, level
+    (170, 1, 172, 5, 40, "2023-05-01", "2022-01-01", 3),
+    (165, 1, 172, 3, 40, "2023-05-01", "2022-01-01", 2),
+    (158, 1, 172, 3, 40, "2023-05-01", "2022-01-01", 1),
+    (150, 1, 180, 3, 40, "2023-05-01", "2022-01-01", 0),
+    (160, 1, 130, 5, 9, "2021-05-01", "2016-01-01", 3),   # a child grows
+    (160, 1, 130, 5, 30, "2021-05-01", "2016-01-01", 0),  # an adult does not
+    (None, 1, 172, 5, 40, "2023-05-01", "2022-01-01", -1),
+]
+
+
+@pytest.mark.parametrize("h_a, t_a, h_b, t_b, age_b, found, lost, level", HEIGHT_CASES)
+def test_height_levels(h_a, t_a, h_b, t_b, age_b, found, lost, level):
+    a = {"height_cm": h_a, "height_tol_cm": t_a, "event_date": pd.Timestamp(found)}
+    b = {"height_cm": h_b, "height_tol_cm": t_b, "age_high": age_b, "event_date": pd.Timestamp(lost)}
+    assert cmp.compare_height(a, b) == level
+
+
+@pytest.mark.parametrize("found, lost, level", [
+    ("2023-05-10", "2023-05-01", 4), ("2023-04-20", "2023-05-01", 4), ("2023-01-01", "2023-05-01", 0),
+    ("2023-09-01", "2023-05-01", 3), ("2028-09-01", "2023-05-01", 2), ("2023-09-01", "1998-05-01", 1),
+    (None, "2023-05-01", -1),
+])
+def test_time_gap_levels(found, lost, level):
+    assert cmp.compare_time_gap({"event_date": found}, {"event_date": lost}) == level
+
+
+GEO_CASES = [
+    # found county, lon, lat; missing county, lon, lat; home county, lon, lat; level
+    (("330106", 120.13, 30.27), ("330106", 120.13, 30.27), (None, None, None), 5),
+    (("330106", 120.13, 30.27), ("330110", 119.9, 30.42), (None, None, None), 4),
+    (("330106", 120.13, 30.27), ("331002", 121.42, 28.65), (None, None, None), 3),
+    (("330106", 120.13, 30.27), ("370102", 117.0, 36.65), (None, None, None), 1),
+    (("330106", 120.13, 30.27), ("110101", 116.41, 39.91), (None, None, None), 0),
+    (("330106", 120.13, 30.27), ("110101", 116.41, 39.91), ("330108", 120.14, 30.26), 5),
+    (("460105", 110.3, 20.0), ("230102", 126.6, 45.7), (None, None, None), 0),
+    ((None, None, None), ("110101", 116.41, 39.91), (None, None, None), -1),
+]
+
+
+@pytest.mark.parametrize("found, lost, home, level", GEO_CASES)
+def test_geography_levels(found, lost, home, level):
+    a = dict(zip(["found_county", "found_lon", "found_lat"], found))
+    b = dict(zip(["missing_county", "missing_lon", "missing_lat"], lost)) | dict(
+        zip(["home_county", "home_lon", "home_lat"], home))
+    assert cmp.compare_geography(a, b) == level
+
+
+ACCENT_CASES = [
+    ({"accent_provinces": ("510000",), "accent_area": "SW_Man"}, {"home_province": "510000"}, 2),
+    ({"accent_provinces": ("500000",), "accent_area": "SW_Man"},
+     {"home_province": "520000", "home_dialect_area": "SW_Man"}, 1),
+    ({"accent_provinces": ("230000",), "accent_area": "N_Man"},
+     {"home_province": "440000", "home_dialect_area": "Yue"}, 0),
+    ({"accent_provinces": (), "accent_area": None}, {"home_province": "440000"}, -1),
+    ({"accent_provinces": ("440000",), "accent_area": "Yue"}, {"home_province": None}, -1),
+]
+
+
+@pytest.mark.parametrize("resident, report, level", ACCENT_CASES)
+def test_accent_levels(resident, report, level):
+    assert cmp.compare_accent(resident, report) == level
+
+
+def test_accent_symmetric_when_both_sides_carry_accent_and_home():
+    a = {"accent_provinces": ("510000",), "accent_area": "SW_Man", "home_province": None}
+    b = {"accent_provinces": (), "accent_area": "N_Man", "home_province": "510000"}
+    assert cmp.compare_accent(a, b) == cmp.compare_accent(b, a) == 2
+
+
+@pytest.mark.parametrize("stated, report, level", [
+    (("341021",), {"home_county": "341021"}, 3),
+    (("341021",), {"home_county": "341022"}, 2),
+    (("341021",), {"home_county": "340102"}, 1),
+    (("341021",), {"home_province": "340000"}, 1),
+    (("341021",), {"home_county": "370782"}, 0),
+    ((), {"home_county": "370782"}, -1),
+    (("341021",), {}, -1),
+])
+def test_statement_places_levels(stated, report, level):
+    assert cmp.compare_statement_places({"statement_places": stated}, report) == level
+
+
+MARK_CASES = [
+    (("缺指:左手:小指",), ("缺指:左手:小指",), 4),
+    (("痣:脸:左",), ("痣:脸:左", "疤痕:额头:"), 3),
+    (("痣:脸:左",), ("痣:脸:",), 3),
+    (("痣:脸:左",), ("痣:脸:右",), 2),
+    (("痣:脸:左",), ("疤痕:额头:",), 1),
+    (("无纹身::",), ("纹身:右臂:龙",), 0),
+    ((), ("纹身:右臂:龙",), -1),
+]
+
+
+@pytest.mark.parametrize("a, b, level", MARK_CASES)
+def test_marks_levels_and_symmetry(a, b, level):
+    assert cmp.compare_marks({"marks": a}, {"marks": b}) == level
+    assert cmp.compare_marks({"marks": b}, {"marks": a}) == level
+
+
+def test_mark_rarity_from_frequency_table():
+    common = {"痣:脸": 0.3}
+    rare = {"痣:脸": 0.01}
+    assert cmp.mark_comparison(("痣:脸:左",), ("痣:脸:左",), common)[0] == 3
+    assert cmp.mark_comparison(("痣:脸:左",), ("痣:脸:左",), rare)[0] == 4
+
+
+@pytest.mark.parametrize("a, b, level", [
+    (("聋哑",), ("聋哑", "智力障碍"), 2), (("痴呆",), ("痴呆",), 1), (("痴呆",), ("聋哑",), 0),
+    ((), ("聋哑",), -1),
+])
+def test_conditions_levels(a, b, level):
+    assert cmp.compare_conditions({"conditions": a}, {"conditions": b}) == level
+    assert cmp.compare_conditions({"conditions": b}, {"conditions": a}) == level
+
+
+MARKS = st.lists(st.sampled_from(["痣:脸:左", "痣:脸:右", "痣:脸:", "疤痕:额头:", "缺指:左手:小指", "无纹身::",
+                                  "纹身:右臂:龙"]), max_size=3).map(tuple)
+
+
+@settings(max_examples=60, deadline=None)
+@given(MARKS, MARKS)
+def test_marks_symmetric_property(a, b):
+    assert cmp.compare_marks({"marks": a}, {"marks": b}) == cmp.compare_marks({"marks": b}, {"marks": a})
+
+
+YEARS = st.one_of(st.none(), st.integers(1930, 2020))
+
+
+@settings(max_examples=60, deadline=None)
+@given(YEARS, st.integers(0, 15), YEARS, st.integers(0, 15))
+def test_age_symmetric_property(low_a, width_a, low_b, width_b):
+    a = {"birth_year_low": low_a, "birth_year_high": None if low_a is None else low_a + width_a}
+    b = {"birth_year_low": low_b, "birth_year_high": None if low_b is None else low_b + width_b}
+    assert cmp.compare_age(a, b) == cmp.compare_age(b, a)
+
+
+def test_compare_pairs_vectors_and_tf():
+    residents = pd.DataFrame([person("李伟", "li wei", ["li wei"]) | {"resident_id": "R1", "sex_code": "M"},
+                              person("党新", kind="assigned", evidence=False) | {"resident_id": "R2",
+                                                                                  "sex_code": "M"}])
+    missing = pd.DataFrame([person("李玮", "li wei", ["li wei"]) | {"missing_id": "M1", "sex_code": "M"},
+                            person("李伟", "li wei", ["li wei"]) | {"missing_id": "M2", "sex_code": None}])
+    pairs = pd.DataFrame({"resident_id": ["R1", "R1", "R2"], "missing_id": ["M1", "M2", "M1"]})
+    freq = cmp.name_key_frequency(missing)
+    vectors = cmp.compare_pairs(pairs, residents, missing, name_frequency=freq, chunk_size=2)
+    assert list(vectors.columns) == cmp.COMPARISONS + ["tf_name"]
+    assert vectors["name"].tolist() == [5, 6, -1]
+    assert vectors["sex"].tolist() == [1, -1, 1]
+    assert vectors["tf_name"].iloc[0] == pytest.approx(1.0)
+    assert np.isnan(vectors["tf_name"].iloc[2])
+    assert (vectors[cmp.COMPARISONS].dtypes == np.int8).all()
