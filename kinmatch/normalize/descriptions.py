@@ -29,7 +29,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 import pandas as pd
 
@@ -192,6 +192,8 @@ CONDITION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("癫痫", r"癫痫|羊癫疯|羊角风|抽风"),
 )
 
+_HAIR_ORDER = [v for v, _ in HAIR_PATTERNS]
+
 CONDITIONS: tuple[str, ...] = tuple(dict.fromkeys(c for c, _ in CONDITION_PATTERNS))
 
 # Negation: a negation word opens a scope that runs to the end of the clause or to a word that
@@ -232,6 +234,8 @@ def _compiled():
     motif_regex = re.compile("|".join(f"(?P<m{i}>{p.pattern})" for i, (_, p) in enumerate(motifs)))
     return {
         "marks": _compile(MARK_PATTERNS),
+        # one alternation of every mark wording (inner groups unnamed): a cheap "any mark here?"
+        "any_mark": re.compile("|".join(re.sub(r"\(\?P<\w+>", "(?:", p) for _, p in MARK_PATTERNS)),
         "part_regex": part_regex,
         "part_names": tuple(v for v, _ in parts),
         "motif_regex": motif_regex,
@@ -415,101 +419,119 @@ def _tattoo_detail(clause: str, masked: str, start: int, end: int, tables) -> st
     return best[1] if best else ""
 
 
-def _continue_previous(clause: str, masked: str, parts: list, marks: list, tables) -> bool:
-    """A clause with no mark of its own may locate or detail the previous clause's mark:
-    "有一颗痣，位于左脸", "右胳膊刺青，图案为龙". Fill what the previous mark left blank."""
-    last = marks[-1]
-    part, side, detail = last.part, last.side, last.detail
-    # Only a locating clause ("位于左脸", "在右臂上", or just "左脸上") places the mark: a
-    # clause such as "戴眼镜" names a body part without saying where the mark is.
-    locating = parts and (_LOCATIVE.search(clause) or len(clause) - (parts[0][1] - parts[0][0]) <= 2)
-    if locating and not part and last.type not in _TYPE_PARTS:
-        part = parts[0][2]
-        side = side or _side_of(clause, parts[0][0], parts[0][1])
-    if last.type == "纹身" and not detail:
-        detail = _tattoo_detail(clause, masked, 0, 0, tables)
-    updated = Mark(last.type, part, side, detail)
-    if updated == last:
-        return False
-    marks[-1] = updated
-    return True
+class _Clause(NamedTuple):
+    """What one clause says on its own (cached per distinct clause)."""
+
+    marks: tuple[Mark, ...]
+    negated: frozenset
+    recognised: bool
+    builds: tuple[str, ...]
+    hairs: tuple[str, ...]
+    conditions: tuple[str, ...]
+    locates: tuple[str, str] | None  # (part, side) if the clause only says where something is
+    motif: str  # a tattoo motif the clause names, for a tattoo in the previous clause
 
 
-def _parse_clause(clause: str, tables, marks: list, negated: set, previous_had_marks: bool) -> bool:
-    """Find marks in one clause; returns True if anything was recognised."""
+def _first(table, text: str, spans: list[tuple[int, int]]) -> tuple[str, ...]:
+    hits = []
+    for value, regex in table:
+        for m in regex.finditer(text):
+            if not _inside(m.start(), spans):
+                hits.append((m.start(), value))
+                break
+    return tuple(v for _, v in sorted(hits))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _analyse_clause(clause: str) -> _Clause:
+    # Descriptions repeat the same clauses in different combinations, so caching per clause
+    # (not only per whole text) is what makes a million reports cheap.
+    tables = _compiled()
     neg_spans = _negated_spans(clause)
     masked = clause
     found = []  # (start, end, type, groupdict)
-    for mark_type, regex in tables["marks"]:
-        for m in regex.finditer(masked):
-            found.append((m.start(), m.end(), mark_type, m.groupdict()))
-        if found:
-            masked = list(masked)
-            for s, e, *_ in found:
-                masked[s:e] = _MASK * (e - s)
-            masked = "".join(masked)
+    if tables["any_mark"].search(clause):
+        for mark_type, regex in tables["marks"]:
+            new = [(m.start(), m.end(), mark_type, m.groupdict()) for m in regex.finditer(masked)]
+            if new:
+                found += new
+                chars = list(masked)
+                for s, e, *_ in new:
+                    chars[s:e] = _MASK * (e - s)
+                masked = "".join(chars)
     found.sort()
-    recognised = bool(found)
     # Parts outside every mark's words.
     parts = [(p.start(), p.end(), tables["part_names"][int(p.lastgroup[1:])])
              for p in tables["part_regex"].finditer(masked)]
+    marks, negated = [], set()
     for index, (start, end, mark_type, groups) in enumerate(found):
         if _inside(start, neg_spans):
             negated.add(mark_type)
             continue
-        part, side = "", ""
-        prev_mark_end = found[index - 1][1] if index else -1
-        next_mark_start = found[index + 1][0] if index + 1 < len(found) else len(clause)
-        before = [p for p in parts if p[1] <= start]
-        after = [p for p in parts if p[0] >= end and p[0] < next_mark_start]
-        chosen = None
-        if before and (before[-1][1] > prev_mark_end or not after):
-            chosen = before[-1]
-        elif after:
-            chosen = after[0]
-        if chosen is not None:
-            part = chosen[2]
-            side = _side_of(clause, chosen[0], chosen[1])
-        elif not groups.get("side"):
-            side = _side_of(clause, start, end)
-        if groups.get("side"):
-            side = groups["side"]
-        if groups.get("toe") or groups.get("toe2"):
-            part = "脚"
-        if mark_type in _TYPE_PARTS:
-            default, allowed = _TYPE_PARTS[mark_type]
-            if part not in allowed:
-                part = default
-        detail = ""
-        if mark_type == "缺指":
-            finger = groups.get("finger")
-            if finger is None:
-                near = re.search(_FINGER, clause)
-                finger = near.group("finger") if near else None
-            detail = _FINGER_CANON.get(finger, "") if finger else ""
-        elif mark_type == "纹身":
-            detail = _tattoo_detail(clause, masked, start, end, tables)
-        marks.append(Mark(mark_type, part, side, detail))
-    if not found and not neg_spans and previous_had_marks:
-        recognised = _continue_previous(clause, masked, parts, marks, tables)
+        marks.append(_locate_mark(clause, masked, found, index, parts, tables))
     for neg_start, neg_end in neg_spans:
         if _GENERAL_FEATURE.search(clause, neg_start, neg_end):
             negated.add(NEGATED_GENERAL)
-            recognised = True
-    return recognised
+    locates, motif = None, ""
+    if not found and not neg_spans:
+        # Only a locating clause ("位于左脸", "在右臂上", or just "左脸上") places a mark of the
+        # previous clause: "戴眼镜" names a body part without saying where a mark is.
+        if parts and (_LOCATIVE.search(clause) or len(clause) - (parts[0][1] - parts[0][0]) <= 2):
+            locates = (parts[0][2], _side_of(clause, parts[0][0], parts[0][1]))
+        motif = _tattoo_detail(clause, masked, 0, 0, tables)
+    return _Clause(
+        marks=tuple(marks),
+        negated=frozenset(negated),
+        recognised=bool(found) or bool(negated),
+        builds=_first(tables["build"], clause, neg_spans),
+        hairs=_first(tables["hair"], clause, neg_spans),
+        conditions=_first(tables["conditions"], clause, neg_spans),
+        locates=locates,
+        motif=motif,
+    )
 
 
-def _first(table, text: str, spans: list[tuple[int, int]] | None = None) -> list[str]:
-    hits = []
-    for value, regex in table:
-        for m in regex.finditer(text):
-            if spans is None or not _inside(m.start(), spans):
-                hits.append((m.start(), value))
-                break
-    return [v for _, v in sorted(hits)]
+def _locate_mark(clause: str, masked: str, found: list, index: int, parts: list, tables) -> Mark:
+    """Part, side and detail of the ``index``-th mark found in a clause."""
+    start, end, mark_type, groups = found[index]
+    part, side = "", ""
+    # The nearest part before the mark, unless another mark sits between them and a part
+    # follows ("痣在左脸疤在手臂"); then the part after.
+    prev_mark_end = found[index - 1][1] if index else -1
+    next_mark_start = found[index + 1][0] if index + 1 < len(found) else len(clause)
+    before = [p for p in parts if p[1] <= start]
+    after = [p for p in parts if p[0] >= end and p[0] < next_mark_start]
+    chosen = None
+    if before and (before[-1][1] > prev_mark_end or not after):
+        chosen = before[-1]
+    elif after:
+        chosen = after[0]
+    if chosen is not None:
+        part = chosen[2]
+        side = _side_of(clause, chosen[0], chosen[1])
+    elif not groups.get("side"):
+        side = _side_of(clause, start, end)
+    if groups.get("side"):
+        side = groups["side"]
+    if groups.get("toe") or groups.get("toe2"):
+        part = "脚"
+    if mark_type in _TYPE_PARTS:
+        default, allowed = _TYPE_PARTS[mark_type]
+        if part not in allowed:
+            part = default
+    detail = ""
+    if mark_type == "缺指":
+        finger = groups.get("finger")
+        if finger is None:
+            near = re.search(_FINGER, clause)
+            finger = near.group("finger") if near else None
+        detail = _FINGER_CANON.get(finger, "") if finger else ""
+    elif mark_type == "纹身":
+        detail = _tattoo_detail(clause, masked, start, end, tables)
+    return Mark(mark_type, part, side, detail)
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=100_000)
 def parse_description(text: str | None) -> Description:
     """Read one free-text description (or health text) into a :class:`Description`.
 
@@ -528,7 +550,6 @@ def parse_description(text: str | None) -> Description:
     text = _clean(text).strip()
     if not text:
         return Description()
-    tables = _compiled()
     marks: list[Mark] = []
     negated: set[str] = set()
     builds: list[str] = []
@@ -536,26 +557,35 @@ def parse_description(text: str | None) -> Description:
     conditions: list[str] = []
     other: list[str] = []
     previous_had_marks = False
-    for clause in _CLAUSE_SPLIT.split(text):
-        if not clause:
+    for clause_text in _CLAUSE_SPLIT.split(text):
+        if not clause_text:
             continue
-        count_before = len(marks)
-        recognised = _parse_clause(clause, tables, marks, negated, previous_had_marks)
-        previous_had_marks = len(marks) > count_before
-        neg_spans = _negated_spans(clause)
-        clause_builds = _first(tables["build"], clause, neg_spans)
-        clause_hair = _first(tables["hair"], clause, neg_spans)
-        clause_conditions = _first(tables["conditions"], clause, neg_spans)
-        builds += clause_builds
-        hairs += clause_hair
-        conditions += clause_conditions
-        if not (recognised or clause_builds or clause_hair or clause_conditions or neg_spans):
-            other.append(clause)
-    # A present mark overrides an earlier general denial of the same type.
+        clause = _analyse_clause(clause_text)
+        recognised = clause.recognised or bool(clause.builds or clause.hairs or clause.conditions)
+        if previous_had_marks and not clause.marks and (clause.locates or clause.motif):
+            # "有一颗痣，位于左脸", "右胳膊刺青，图案为龙": fill what the previous mark left blank.
+            last = marks[-1]
+            part, side, detail = last.part, last.side, last.detail
+            if clause.locates and not part and last.type not in _TYPE_PARTS:
+                part, side = clause.locates[0], side or clause.locates[1]
+            if last.type == "纹身" and not detail:
+                detail = clause.motif
+            updated = Mark(last.type, part, side, detail)
+            if updated != last:
+                marks[-1] = updated
+                recognised = True
+        marks += clause.marks
+        negated |= clause.negated
+        builds += clause.builds
+        hairs += clause.hairs
+        conditions += clause.conditions
+        previous_had_marks = bool(clause.marks)
+        if not recognised and not _NEGATION.search(clause_text):
+            other.append(clause_text)
+    # A mark that is present overrides a denial of the same type elsewhere in the text.
     unique_marks = tuple(sorted(set(marks)))
     present = {m.type for m in unique_marks}
-    hair_order = [v for v, _ in HAIR_PATTERNS]
-    hair_words = sorted(set(hairs), key=hair_order.index)
+    hair_words = sorted(set(hairs), key=_HAIR_ORDER.index)
     condition_set = set(conditions)
     return Description(
         marks=unique_marks,
