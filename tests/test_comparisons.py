@@ -190,6 +190,12 @@ def test_marks_levels_and_symmetry(a, b, level):
     assert cmp.compare_marks({"marks": b}, {"marks": a}) == level
 
 
+def test_marks_negated_column_contradicts():
+    assert cmp.compare_marks({"marks": (), "negated": ("纹身",)}, {"marks": ("纹身:右臂:龙",)}) == 0
+    assert cmp.compare_marks({"marks": ("纹身:右臂:龙",)}, {"marks": ("痣:脸:左",), "negated": ("纹身",)}) == 0
+    assert cmp.compare_marks({"marks": (), "negated": ("疤痕",)}, {"marks": ("纹身:右臂:龙",)}) == -1
+
+
 def test_mark_rarity_from_frequency_table():
     common = {"痣:脸": 0.3}
     rare = {"痣:脸": 0.01}

@@ -557,23 +557,25 @@ def _parse_mark(mark: str) -> tuple[str, str, str]:
 
 
 def mark_comparison(marks_a: Iterable[str], marks_b: Iterable[str],
-                    frequency: Mapping[str, float] | None = None) -> tuple[int, str]:
+                    frequency: Mapping[str, float] | None = None,
+                    negated_a: Iterable[str] = (), negated_b: Iterable[str] = ()) -> tuple[int, str]:
     """Level and the mark that decided it (for the explanation).
 
     Agreement on type+part+side (a blank part or side agrees with anything) → 3, or 4 when the mark
     is rare; same type+part on mirrored sides (左/右, as families and staff see the person from
-    opposite sides) → 2; both described with nothing shared → 1; an explicit absence (无纹身)
-    against that mark → 0 (contradiction); -1 when either side has no marks."""
+    opposite sides) → 2; both described with nothing shared → 1; an explicit absence (无纹身, in
+    ``negated_*`` as the description normalizer lists denied mark types, or a ``无纹身`` mark)
+    against that mark → 0 (contradiction); -1 when neither contradiction nor two sets of marks."""
     marks_a, marks_b = _tuple(marks_a), _tuple(marks_b)
-    if not marks_a or not marks_b:
-        return MISSING, ""
     parsed_a = [_parse_mark(m) for m in marks_a]
     parsed_b = [_parse_mark(m) for m in marks_b]
-    for negated, other in ((parsed_a, parsed_b), (parsed_b, parsed_a)):
-        absent = {t[1:] for t, _, _ in negated if t.startswith("无") and len(t) > 1}
+    for negated, denied, other in ((parsed_a, _tuple(negated_a), parsed_b), (parsed_b, _tuple(negated_b), parsed_a)):
+        absent = {t[1:] for t, _, _ in negated if t.startswith("无") and len(t) > 1} | set(denied)
         for t, part, side in other:
             if t in absent:
                 return 0, f"无{t}/{t}"
+    if not marks_a or not marks_b:
+        return MISSING, ""
     best, best_mark = 1, ""
     for ta, pa, sa in parsed_a:
         if ta.startswith("无"):
@@ -594,7 +596,8 @@ def mark_comparison(marks_a: Iterable[str], marks_b: Iterable[str],
 
 
 def marks_level(resident: Mapping, report: Mapping, frequency: Mapping[str, float] | None = None) -> int:
-    return mark_comparison(_get(resident, "marks"), _get(report, "marks"), frequency)[0]
+    return mark_comparison(_get(resident, "marks"), _get(report, "marks"), frequency,
+                           _get(resident, "negated", ()), _get(report, "negated", ()))[0]
 
 
 class CompareMarks(BaseCompareFeature):
@@ -605,13 +608,14 @@ class CompareMarks(BaseCompareFeature):
 
     name = "marks"
 
-    def __init__(self, left_on="marks", right_on="marks", frequency: Mapping[str, float] | None = None,
-                 label="marks"):
-        super().__init__(left_on, right_on, label=label)
+    def __init__(self, left_on=("marks", "negated"), right_on=("marks", "negated"),
+                 frequency: Mapping[str, float] | None = None, label="marks"):
+        super().__init__(list(left_on), list(right_on), label=label)
         self.frequency = frequency
 
-    def _compute_vectorized(self, marks_a, marks_b):
-        return np.fromiter((mark_comparison(a, b, self.frequency)[0] for a, b in zip(_values(marks_a), _values(marks_b))),
+    def _compute_vectorized(self, marks_a, negated_a, marks_b, negated_b):
+        rows = zip(_values(marks_a), _values(negated_a), _values(marks_b), _values(negated_b))
+        return np.fromiter((mark_comparison(a, b, self.frequency, na, nb)[0] for a, na, b, nb in rows),
                            dtype=np.int8, count=len(marks_a))
 
 
