@@ -252,22 +252,25 @@ def build_counties(shared: Path, out: Path):
     prov_name = {c + "0000": n for c, n in zip(provinces.code, provinces.name)}
 
     # ---- current prefecture-level units (MCA 2024 in use, plus NBS 2022) ----
+    mainland = hist.code.str.match(r"[1-6]")  # the county tables stop at the mainland
     pref_name: dict[str, str] = {}
-    for r in hist[(hist.level == "地级") & (hist.status == "在用")].itertuples():
+    for r in hist[(hist.level == "地级") & (hist.status == "在用") & mainland].itertuples():
         pref_name[r.code] = r.name
     for c, n in zip(cities.code, cities.name):
         if n not in PSEUDO_PREFECTURES:
             pref_name.setdefault(c + "00", n)
     for r in ac[ac.deep == 1].itertuples():
-        if r.ext_name not in PSEUDO_PREFECTURES:
+        if r.ext_name not in PSEUDO_PREFECTURES and re.fullmatch(r"[1-6]\d{3}", r.id):
             pref_name.setdefault(r.id + "00", r.ext_name)
 
     # ---- current counties: MCA 2024 in use, NBS 2022 areas, AreaCity 2023, jionlp 2025 ----
     abolished_codes = set(hist.loc[(hist.level == "县级") & (hist.status != "在用"), "code"])
-    in_use_mca = dict(zip(hist.loc[(hist.level == "县级") & (hist.status == "在用"), "code"],
-                          hist.loc[(hist.level == "县级") & (hist.status == "在用"), "name"]))
+    in_use = (hist.level == "县级") & (hist.status == "在用") & mainland
+    in_use_mca = dict(zip(hist.loc[in_use, "code"], hist.loc[in_use, "name"]))
     county_name: dict[str, str] = dict(in_use_mca)
     for c, n in zip(areas.code, areas.name):
+        if not re.fullmatch(r"[1-6]\d{5}", c):
+            continue
         if c not in county_name and not (c in abolished_codes and c not in in_use_mca):
             county_name[c] = n
     ac_counties = ac[ac.deep == 2]
@@ -350,7 +353,7 @@ def build_counties(shared: Path, out: Path):
 
     # ---- prefecture-level history (襄樊→襄阳, 莱芜市→济南市, 地区→市) ----
     pref_current = set(pref_name)
-    for code, group in hist[hist.level == "地级"].groupby("code", sort=True):
+    for code, group in hist[(hist.level == "地级") & mainland].groupby("code", sort=True):
         for r in group.itertuples(index=False):
             if r.status == "在用":
                 continue
