@@ -1,0 +1,124 @@
+"""Benchmark: record-level normalizers over many missing-person reports.
+
+    python bench/bench_normalize.py                 # 1,000,000 reports (the target: < 2 min, 2 cores)
+    python bench/bench_normalize.py --n 50000       # quick run while developing
+
+Prints records/s per stage and overall, and the peak resident memory (``resource.getrusage``).
+
+Input: canonical missing-report frames built from a base of varied rows. The base comes from the
+simulator (``kinmatch.datasets.simulate``) when it is available, else from the hand-written pools
+below. The big frame samples every column independently from the base, so each column keeps the
+base's number of distinct values (``--base`` rows) while rows are new combinations: the cost of
+the unique-value caches is then realistic for a studio holding ``--base`` distinct spellings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英文华建国红梅玉兰春花志强德福海燕永兴金山大山小明")
+NICK = ["二娃", "狗蛋", "铁蛋", "毛毛", "小宝", "丫头", "大妞", "石头", "柱子", None, None, None]
+PLACES = ["四川省广安市邻水县", "广安市岳池县", "河南省周口市太康县", "周口市", "安徽省黄山市歙县", "黄山市屯溪区",
+          "山东省潍坊市诸城市", "诸城", "湖南省邵阳市隆回县", "贵州省毕节市", "云南省昭通市镇雄县",
+          "江西省赣州市于都县", "广东省梅州市", "黑龙江省齐齐哈尔市", "重庆市万州区", "湖北省荆州市监利县",
+          "河北省保定市", "甘肃省天水市秦安县", "广西玉林市", "浙江省温州市", "新疆喀什地区", "某地", None]
+DIALECTS = ["四川话", "河南口音", "安徽口音", "山东话", "湖南话", "贵州口音", "云南口音", "客家话", "东北口音",
+            "普通话", "粤语", "温州话", None, None]
+DESCRIPTION_CLAUSES = [
+    "左脸有黑痣", "右脸颊有痦子", "额头有疤", "前额有刀疤", "右手臂纹有青龙", "左臂纹身“忍”字", "胸前纹身蝴蝶",
+    "左手小指缺失", "右手食指少一截", "走路一瘸一拐", "腿脚不便", "兔唇", "门牙缺失", "镶金牙", "龅牙",
+    "左眼失明", "斜视", "谢顶", "驼背", "脖子上有肉瘤", "后背有烧伤疤痕", "右手背有胎记", "无明显特征",
+    "无纹身", "偏瘦", "体型中等", "偏胖", "短发", "头发花白", "光头", "戴眼镜", "皮肤黝黑", "身体较壮",
+]
+HEALTH = ["老年痴呆", "疑似精神障碍", "智力低下", "聋哑", "癫痫", "健康", "记忆力差", "腿脚不便", "精神分裂",
+          "反应迟钝", None, None, None]
+
+
+def _hand_base(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Varied canonical missing-report rows from the hand pools (no real people)."""
+    def pick(pool, size=n):
+        return [pool[i] for i in rng.integers(0, len(pool), size)]
+
+    years = rng.integers(1940, 2015, n)
+    months = rng.integers(1, 13, n)
+    days = rng.integers(1, 29, n)
+    birth = []
+    for y, m, d, style in zip(years, months, days, rng.integers(0, 5, n)):
+        birth.append([f"{y}-{m:02d}-{d:02d}", f"{y}年{m}月{d}日", f"{y}.{m}", f"{y}", None][style])
+    miss_years = rng.integers(2005, 2024, n)
+    missing_date = [f"{y}/{m}/{d}" if s else f"{y}年{m}月" for y, m, d, s in
+                    zip(miss_years, months, days, rng.integers(0, 3, n))]
+    age = [None if b else f"{a}岁" if s else f"约{a}岁" for b, a, s in
+           zip(birth, rng.integers(3, 90, n), rng.integers(0, 2, n))]
+    heights = [f"{h}cm" if s == 0 else f"约{h}" if s == 1 else f"1.{h - 100}米" if s == 2 else None
+               for h, s in zip(rng.integers(120, 190, n), rng.integers(0, 4, n))]
+    descriptions = []
+    for k in rng.integers(0, 4, n):
+        clauses = pick(DESCRIPTION_CLAUSES, k)
+        descriptions.append("，".join(clauses) if clauses else None)
+    names = [s + "".join(pick(GIVEN, g)) for s, g in zip(pick(SURNAMES), rng.integers(1, 3, n))]
+    return pd.DataFrame({
+        "missing_id": [f"B{i:07d}" for i in range(n)],
+        "name": names, "alias": pick(NICK), "sex": pick(["男", "女", "女性", "1", "未知"]),
+        "birth_date": birth, "age": age, "height": heights, "missing_date": missing_date,
+        "missing_place": pick(PLACES), "hometown": pick(PLACES), "dialect": pick(DIALECTS),
+        "description": descriptions, "clothing": pick(["蓝色上衣", "黑色外套", None]),
+        "health": pick(HEALTH), "contact": None, "source": pick(["家属", "公安", "平台"]),
+    })
+
+
+def build_reports(n: int, base: int, seed: int = 7) -> tuple[pd.DataFrame, str]:
+    rng = np.random.default_rng(seed)
+    origin = "hand pools"
+    # TODO(simulator): use kinmatch.datasets.simulate for the base once it is committed.
+    base_frame = _hand_base(base, rng)
+    base_frame = base_frame.reset_index(drop=True)
+    columns = {}
+    for column in base_frame.columns:
+        if column == "missing_id":
+            continue
+        picks = rng.integers(0, len(base_frame), n)
+        columns[column] = base_frame[column].to_numpy(dtype=object)[picks]
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "missing_id", [f"M{i:08d}" for i in range(n)])
+    frame["source_row"] = np.arange(n) + 2
+    frame.attrs["kind"] = "missing"
+    return frame, origin
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="reports to normalize")
+    parser.add_argument("--base", type=int, default=200_000, help="distinct rows sampled from")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from kinmatch.normalize import records
+
+    t0 = time.perf_counter()
+    reports, origin = build_reports(args.n, min(args.base, args.n), args.seed)
+    built = time.perf_counter() - t0
+    uniques = {c: reports[c].nunique() for c in ("name", "birth_date", "hometown", "description")}
+    print(f"input: {len(reports):,} reports from {origin} (built in {built:.1f}s); "
+          f"distinct: {uniques}")
+
+    t0 = time.perf_counter()
+    normalized, issues = records.normalize_missing(reports)
+    elapsed = time.perf_counter() - t0
+    for stage, seconds in normalized.attrs.get("normalize_seconds", {}).items():
+        print(f"  stage {stage:<14} {seconds:7.1f}s  {len(reports) / max(seconds, 1e-9):>12,.0f} records/s")
+    print(f"normalize_missing: {elapsed:.1f}s total, {len(reports) / elapsed:,.0f} records/s, "
+          f"{len(issues):,} issues, {normalized.shape[1] - reports.shape[1]} columns added")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    print(f"peak memory (ru_maxrss): {peak_kb / 1024:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Record-level normalizers: contract columns, types, no mutation, idempotence, issues."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kinmatch.issues import ISSUE_COLUMNS
+from kinmatch.normalize.records import (
+    MISSING_COLUMNS,
+    RESIDENT_COLUMNS,
+    normalize_missing,
+    normalize_residents,
+)
+
+# Contract §2: column → kind of value. "str" cells are str or None; "tuple" cells are tuples of
+# str; "float" columns are float dtype; "datetime" columns are datetime64; "bool" is bool.
+CONTRACT = {
+    "name_norm": "str", "name_surname": "str", "name_given": "str", "name_kind": "str",
+    "name_evidence": "bool", "name_pinyin": "str", "name_keys": "tuple", "surname_keys": "tuple",
+    "given_keys": "tuple", "name_jyutping": "str", "alias_norm": "tuple", "alias_keys": "tuple",
+    "sex_code": "str", "age_low": "float", "age_high": "float", "birth_year_low": "float",
+    "birth_year_high": "float", "height_cm": "float", "height_tol_cm": "float",
+    "event_date": "datetime", "event_date_precision": "str", "birth_date_value": "datetime",
+    "birth_date_precision": "str", "accent_area": "str", "accent_provinces": "tuple",
+    "marks": "tuple", "negated": "tuple", "build": "str", "hair": "str", "conditions": "tuple",
+    "statement_places": "tuple", "statement_names": "tuple", "home_dialect_area": "str",
+}
+for prefix in ("found", "missing", "home"):
+    CONTRACT.update({f"{prefix}_province": "str", f"{prefix}_prefecture": "str",
+                     f"{prefix}_county": "str", f"{prefix}_lon": "float", f"{prefix}_lat": "float",
+                     f"{prefix}_place_score": "float"})
+
+RESIDENT_ONLY = {"statement_places", "found_province", "found_prefecture", "found_county",
+                 "found_lon", "found_lat", "found_place_score"}
+MISSING_ONLY = {"home_dialect_area", "missing_province", "missing_prefecture", "missing_county",
+                "missing_lon", "missing_lat", "missing_place_score", "home_province",
+                "home_prefecture", "home_county", "home_lon", "home_lat", "home_place_score"}
+
+
+def residents_frame():
+    """A small canonical resident frame as intake returns it (synthetic people)."""
+    frame = pd.DataFrame({
+        "resident_id": ["R001", "R002", "R003", "R004", "R005"],
+        "station": ["郑州市救助管理站"] * 5,
+        "name": ["李伟", "党新生", None, "吴春花", "阿卜杜拉"],
+        "name_source": ["自报", "站内代名", None, "自报", "自报"],
+        "alias": [None, None, "二娃", "春儿、花花", None],
+        "sex": ["男", "男", "男", "女", "男"],
+        "age": ["约60岁", "五六十岁", "十七八岁", None, "40多岁"],
+        "birth_date": [None, None, None, "1970年", None],
+        "height": ["172cm", "一米六五", None, "约160", "1.80米"],
+        "found_date": ["2023-11-05", "2023年3月", "2022/7/1", "2021", None],
+        "found_place": ["郑州市二七区火车站", "郑州市金水区", None, "郑州", "乌鲁木齐市天山区"],
+        "accent": ["四川口音", "河南口音", None, "安徽口音", "新疆口音"],
+        "description": ["左脸有黑痣，偏瘦", "右手小指缺失", None, "无明显特征，头发花白", "右臂纹有青龙"],
+        "clothing": ["蓝色上衣", None, None, "黑色外套", None],
+        "health": ["疑似老年痴呆", "智力低下", "聋哑", None, "精神正常"],
+        "statements": ["说家在邻水县，父亲叫王大山", "提到红旗公社", None, "说儿子叫胡建国", "说家在喀什"],
+        "photo": [None] * 5,
+        "contact": [None] * 5,
+        "source_row": [2, 3, 4, 5, 6],
+        "备注": ["x", None, None, None, None],
+    })
+    frame.attrs["kind"] = "resident"
+    return frame
+
+
+def missing_frame():
+    frame = pd.DataFrame({
+        "missing_id": ["M001", "M002", "M003", "M004"],
+        "name": ["李玮", "胡春花", "王小明", None],
+        "alias": ["伟伟", None, "二娃", None],
+        "sex": ["男", "女", "男", "未知"],
+        "birth_date": ["1963-05-01", "1970", None, None],
+        "age": [None, None, "16岁", "70多岁"],
+        "height": ["170左右", "一米六", None, None],
+        "missing_date": ["2020年8月", "2019-01-02", "2022-06-15", None],
+        "missing_place": ["成都市金牛区", "黄山市屯溪区", "广安市邻水县", None],
+        "hometown": ["四川省广安市邻水县", "安徽省黄山市歙县", None, "某地"],
+        "dialect": ["四川话", None, "四川口音", None],
+        "description": ["左脸颊有痦子，瘦", "无纹身", "左手小拇指少一截", None],
+        "clothing": [None] * 4,
+        "health": ["老年痴呆", None, "智力障碍", "腿脚不便"],
+        "contact": ["138xxxx0000", None, None, None],
+        "source": ["家属", "公安", "平台", None],
+        "source_row": [2, 3, 4, 5],
+    })
+    frame.attrs["kind"] = "missing"
+    return frame
+
+
+def _check_types(normalized: pd.DataFrame, columns: list[str]):
+    for column in columns:
+        assert column in normalized.columns, column
+        kind = CONTRACT[column]
+        series = normalized[column]
+        if kind == "float":
+            assert pd.api.types.is_float_dtype(series), column
+        elif kind == "datetime":
+            assert pd.api.types.is_datetime64_any_dtype(series), column
+        elif kind == "bool":
+            assert pd.api.types.is_bool_dtype(series), column
+        elif kind == "tuple":
+            assert all(isinstance(v, tuple) and all(isinstance(x, str) for x in v) for v in series), column
+        else:
+            assert all(v is None or isinstance(v, str) for v in series), column
+
+
+@pytest.mark.parametrize("normalize,make,columns,kind_only", [
+    (normalize_residents, residents_frame, RESIDENT_COLUMNS, RESIDENT_ONLY),
+    (normalize_missing, missing_frame, MISSING_COLUMNS, MISSING_ONLY),
+])
+def test_contract_columns_and_types(normalize, make, columns, kind_only):
+    frame = make()
+    normalized, issues = normalize(frame)
+    assert set(columns) <= set(CONTRACT)
+    _check_types(normalized, columns)
+    # every column of the other kind is absent, every shared contract column is present
+    other_only = MISSING_ONLY if kind_only is RESIDENT_ONLY else RESIDENT_ONLY
+    assert not (set(columns) & other_only)
+    assert list(normalized.columns[: len(frame.columns)]) == list(frame.columns)
+    assert list(issues.columns) == ISSUE_COLUMNS
+    assert normalized.attrs["kind"] == frame.attrs["kind"]
+
+
+@pytest.mark.parametrize("normalize,make", [(normalize_residents, residents_frame),
+                                            (normalize_missing, missing_frame)])
+def test_input_not_mutated_and_originals_kept(normalize, make):
+    frame = make()
+    before = frame.copy(deep=True)
+    normalized, _ = normalize(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    pd.testing.assert_frame_equal(normalized[list(frame.columns)], before)
+
+
+@pytest.mark.parametrize("normalize,make,columns", [
+    (normalize_residents, residents_frame, RESIDENT_COLUMNS),
+    (normalize_missing, missing_frame, MISSING_COLUMNS),
+])
+def test_idempotent(normalize, make, columns):
+    once, issues_once = normalize(make())
+    twice, issues_twice = normalize(once)
+    pd.testing.assert_frame_equal(once, twice)
+    pd.testing.assert_frame_equal(issues_once, issues_twice)
+
+
+def test_resident_values():
+    normalized, _ = normalize_residents(residents_frame())
+    row = normalized.set_index("resident_id")
+    assert row.loc["R001", "sex_code"] == "M"
+    assert (row.loc["R001", "age_low"], row.loc["R001", "age_high"]) == (55.0, 65.0)
+    # birth years follow from the age at the found date (2023): 55–65 → 1957–1968
+    assert (row.loc["R001", "birth_year_low"], row.loc["R001", "birth_year_high"]) == (1957.0, 1968.0)
+    assert row.loc["R001", "height_cm"] == 172.0
+    assert row.loc["R001", "event_date"] == pd.Timestamp("2023-11-05")
+    assert row.loc["R002", "event_date_precision"] == "month"
+    assert row.loc["R001", "marks"] == ("痣:脸:左",) and row.loc["R001", "build"] == "瘦"
+    assert row.loc["R001", "conditions"] == ("痴呆",)
+    assert row.loc["R002", "marks"] == ("缺指:手:右:小指",)
+    assert row.loc["R003", "conditions"] == ("聋哑",)
+    assert row.loc["R004", "hair"] == "白发"
+    # resident without an age estimate but with a stated birth year: age from the birth year
+    assert row.loc["R004", "birth_year_low"] == 1970.0 and row.loc["R004", "age_low"] == 50.0
+    # no found date: the age stays, birth years cannot be known
+    assert row.loc["R005", "age_low"] == 41.0 and np.isnan(row.loc["R005", "birth_year_low"])
+    assert row.loc["R005", "marks"] == ("纹身:臂:右:龙",)
+    assert row.loc["R001", "accent_area"] == "SW_Man" and row.loc["R001", "accent_provinces"] == ("510000",)
+    assert row.loc["R003", "accent_area"] is None and row.loc["R003", "accent_provinces"] == ()
+
+
+def test_missing_values():
+    normalized, _ = normalize_missing(missing_frame())
+    row = normalized.set_index("missing_id")
+    # the birth date wins over the age, and ages are taken at the missing date
+    assert (row.loc["M001", "birth_year_low"], row.loc["M001", "birth_year_high"]) == (1963.0, 1963.0)
+    assert (row.loc["M001", "age_low"], row.loc["M001", "age_high"]) == (56.0, 57.0)
+    assert row.loc["M001", "birth_date_precision"] == "day"
+    assert row.loc["M001", "event_date_precision"] == "month"
+    assert row.loc["M001", "marks"] == ("痣:脸:左",)
+    assert row.loc["M003", "age_low"] <= 16.0 <= row.loc["M003", "age_high"]
+    assert row.loc["M003", "marks"] == ("缺指:手:左:小指",)
+    assert row.loc["M003", "conditions"] == ("智力障碍",)
+    assert row.loc["M004", "sex_code"] is None
+    assert row.loc["M004", "marks"] == ("跛:腿:",)  # from the health text
+    assert np.isnan(row.loc["M004", "birth_year_low"])
+    assert row.loc["M001", "accent_area"] == "SW_Man"  # from the dialect field
+    assert row.loc["M002", "negated"] == ("纹身",)
+
+
+def test_empty_frame_and_wrong_input():
+    frame = residents_frame().iloc[0:0]
+    normalized, issues = normalize_residents(frame)
+    assert len(normalized) == 0 and set(RESIDENT_COLUMNS) <= set(normalized.columns)
+    assert len(issues) == 0
+    from kinmatch.errors import InputError
+
+    with pytest.raises(InputError, match="DataFrame"):
+        normalize_residents([{"resident_id": "R1"}])
+
+
+def test_minimal_frame_with_only_ids():
+    normalized, _ = normalize_missing(pd.DataFrame({"missing_id": ["M1", "M2"]}))
+    _check_types(normalized, MISSING_COLUMNS)
+    assert normalized["marks"].tolist() == [(), ()]
