@@ -189,6 +189,20 @@ def test_missing_values():
     assert row.loc["M002", "negated"] == ("纹身",)
 
 
+def test_unreadable_values_become_issues_not_silence():
+    frame = missing_frame()
+    frame.loc[0, "height"] = "很高"
+    frame.loc[1, "missing_date"] = "去年冬天"
+    frame.loc[2, "sex"] = "不详"  # an honest "unknown": no issue
+    normalized, issues = normalize_missing(frame)
+    assert normalized.loc[0, "height"] == "很高" and np.isnan(normalized.loc[0, "height_cm"])
+    flagged = issues[["row", "record_id", "column", "value", "reason", "action"]].values.tolist()
+    assert [2, "M001", "height", "很高", "bad_height", "kept"] in flagged
+    assert [3, "M002", "missing_date", "去年冬天", "bad_date", "kept"] in flagged
+    assert not (issues["column"] == "sex").any()
+    assert issues["message"].str.contains("很高").any()
+
+
 def test_empty_frame_and_wrong_input():
     frame = residents_frame().iloc[0:0]
     normalized, issues = normalize_residents(frame)

@@ -71,6 +71,23 @@ class _Context:
             return self.frame[name]
         return pd.Series([None] * len(self.index), index=self.index, dtype=object)
 
+    def flag_unparsed(self, column: str, parsed_missing, reason: str, what: str) -> None:
+        """Log an issue for each cell that has text which is not an "unknown" marker but that
+        the normalizer could not read (intake blanks such cells; a frame built by hand may not)."""
+        values = self.field(column)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if not len(uniques):
+            return
+        readable = np.zeros(len(uniques), dtype=bool)
+        parsed_missing = np.asarray(parsed_missing, dtype=bool)
+        # a distinct text is unreadable if it parsed to nothing on any row (all rows agree)
+        readable[codes[~parsed_missing & (codes >= 0)]] = True
+        bad_unique = np.array([not ok and not quantities.is_unknown(u) for u, ok in zip(uniques, readable)])
+        positions = np.flatnonzero((codes >= 0) & bad_unique[np.maximum(codes, 0)])
+        self.issue(positions, column, reason,
+                   f"'{{value}}' in {column} is not {what}; it was kept as text but cannot be "
+                   f"compared; correct it or leave it blank")
+
     def issue(self, positions, column: str, reason: str, message: str, action: str = "kept"):
         values = self.field(column).to_numpy(dtype=object)
         for position in positions:
@@ -88,15 +105,19 @@ class _Context:
 def _stage_quantities(ctx: _Context) -> None:
     out = ctx.out
     out["sex_code"] = quantities.parse_sexes(ctx.field("sex"))
+    ctx.flag_unparsed("sex", out["sex_code"].isna(), "bad_sex", "a sex (男/女/M/F)")
     event = quantities.parse_dates(ctx.field(_EVENT[ctx.kind]))
+    ctx.flag_unparsed(_EVENT[ctx.kind], event["value"].isna(), "bad_date", "a date (e.g. 2023-11-05)")
     out["event_date"] = event["value"]
     out["event_date_precision"] = event["precision"]
     birth = quantities.parse_dates(ctx.field("birth_date"))
+    ctx.flag_unparsed("birth_date", birth["value"].isna(), "bad_date", "a date or year (e.g. 1960)")
     out["birth_date_value"] = birth["value"]
     out["birth_date_precision"] = birth["precision"]
 
     # Age from the age text, taken at the event date (found / lost).
     ages = quantities.parse_ages(ctx.field("age"), ref_dates=event["value"])
+    ctx.flag_unparsed("age", ages["low"].isna(), "bad_age", "an age (e.g. 约60岁, 五六十岁)")
     age_low, age_high = ages["low"].to_numpy(), ages["high"].to_numpy()
     by_low, by_high = ages["birth_year_low"].to_numpy(), ages["birth_year_high"].to_numpy()
     # Without an event date an age cannot be turned into birth years (parse_ages would use
@@ -124,6 +145,7 @@ def _stage_quantities(ctx: _Context) -> None:
     out["birth_year_low"], out["birth_year_high"] = by_low.astype(float), by_high.astype(float)
 
     heights = quantities.parse_heights(ctx.field("height"))
+    ctx.flag_unparsed("height", heights["cm"].isna(), "bad_height", "a height (e.g. 172cm, 一米七)")
     out["height_cm"] = heights["cm"].to_numpy(dtype=float)
     out["height_tol_cm"] = heights["tol_cm"].to_numpy(dtype=float)
 
