@@ -1,0 +1,274 @@
+"""Linking end to end: candidates → comparisons → model → ranked, explained candidates.
+
+    >>> import kinmatch                                                      # doctest: +SKIP
+    >>> candidates = kinmatch.link("residents.xlsx", "missing.csv", top_k=10)  # doctest: +SKIP
+    >>> candidates.columns[:6].tolist()                                       # doctest: +SKIP
+    ['resident_id', 'missing_id', 'rank', 'match_probability', 'match_weight', 'explanation']
+
+The output is the SCHEMA.md linking table: at most ``top_k`` rows per resident (or per report with
+``by="missing"``), ``rank`` 1 = best, ``match_probability`` and ``match_weight`` from the model,
+``explanation`` (``姓名同音(李伟/李玮) +6.1; 年龄相符 +2.0; 身高差12cm −3.2``), one ``w_<comparison>``
+column per comparison, and the resident's ``identification_potential`` (1–5).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from kinmatch.errors import InputError
+from kinmatch.match import comparisons as cmp
+from kinmatch.match.candidates import CandidateSettings, candidate_pairs
+from kinmatch.match.explain import explain_pairs
+
+OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "match_weight", "explanation"]
+WEIGHT_COLUMNS = [f"w_{name}" for name in cmp.COMPARISONS]
+NAME_TF_LEVELS = [4, 5, 6]
+"""Name levels that agree on a sound key, whose weight is term-frequency adjusted (a shared rare
+name sound is stronger evidence than a shared 王伟)."""
+
+# a frame that has these was normalized already (docs/contract.md §2)
+_NORMALIZED_MARKERS = ("sex_code", "birth_year_low", "event_date")
+
+
+class LinkRun(NamedTuple):
+    """Everything one linking run produced: the ranked ``table`` (what :func:`link` returns), the
+    fitted ``model``, the candidates' comparison ``vectors``, the per-pass ``candidate_counts``,
+    and the normalized ``residents`` and ``missing`` frames (for review screens)."""
+
+    table: pd.DataFrame
+    model: Any
+    vectors: pd.DataFrame
+    candidate_counts: pd.DataFrame
+    residents: pd.DataFrame
+    missing: pd.DataFrame
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _load(src: Any, kind: str) -> pd.DataFrame:
+    if isinstance(src, pd.DataFrame):
+        return src
+    if isinstance(src, (str, os.PathLike)):
+        from kinmatch import intake
+
+        reader = intake.read_residents if kind == "resident" else intake.read_missing
+        return reader(src).frame
+    raise InputError(f"{kind} input must be a DataFrame or a file path, not {type(src).__name__}; "
+                     f"pass a path to a CSV/xlsx file or the frame kinmatch.read_{kind}s returned")
+
+
+def _prepare(src: Any, kind: str) -> pd.DataFrame:
+    frame = _load(src, kind)
+    id_column = "resident_id" if kind == "resident" else "missing_id"
+    if id_column not in frame.columns:
+        raise InputError(f"the {kind} table has no {id_column!r} column, so candidates could not be "
+                         f"named; read it with kinmatch.read_{kind}s (which maps Chinese headers such as 编号) "
+                         f"or add the column")
+    if not all(column in frame.columns for column in _NORMALIZED_MARKERS):
+        from kinmatch.normalize import records
+
+        normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
+        frame, _issues = normalize(frame)
+    frame = frame.copy()
+    frame[id_column] = frame[id_column].astype(str)
+    duplicated = frame[id_column][frame[id_column].duplicated()]
+    if len(duplicated):
+        raise InputError(f"{len(duplicated)} {kind} ids occur more than once (first: {duplicated.iloc[0]!r}); "
+                         f"each {id_column} must be unique so a candidate names one record — fix or renumber them")
+    return frame.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# identification potential
+
+
+def identification_potential(residents: pd.DataFrame) -> pd.Series:
+    """How much usable evidence each resident's record holds, 1 (almost none) to 5, as NamUs
+    scores unidentified cases: one point each for a usable name, an age estimate, a height,
+    marks, and place clues (accent, stated places); at least 1.
+
+        >>> frame = pd.DataFrame({"resident_id": ["R1", "R2"], "name_evidence": [True, False],
+        ...                       "name_norm": ["李伟", "党新"], "birth_year_low": [1960, None],
+        ...                       "height_cm": [170, None], "marks": [("痣:脸:左",), ()],
+        ...                       "accent_provinces": [("510000",), ()]})
+        >>> identification_potential(frame).tolist()
+        [5, 1]
+    """
+    n = len(residents)
+
+    def col(name, default=None):
+        return residents[name].to_numpy() if name in residents.columns else np.full(n, default, dtype=object)
+
+    def nonempty(values):
+        return np.array([bool(cmp._tuple(v)) for v in values], dtype=bool)
+
+    evidence = np.array([cmp._truthy(v, True) for v in col("name_evidence")], dtype=bool)
+    has_name = evidence & (nonempty(col("name_norm")) | nonempty(col("alias_norm")))
+    has_age = ~np.isnan(pd.to_numeric(pd.Series(col("birth_year_low")), errors="coerce").to_numpy(float))
+    has_age |= ~np.isnan(pd.to_numeric(pd.Series(col("age_low")), errors="coerce").to_numpy(float))
+    has_height = ~np.isnan(pd.to_numeric(pd.Series(col("height_cm")), errors="coerce").to_numpy(float))
+    has_marks = nonempty(col("marks"))
+    has_place = nonempty(col("accent_provinces")) | nonempty(col("accent_area")) | nonempty(col("statement_places"))
+    score = has_name.astype(int) + has_age + has_height + has_marks + has_place
+    return pd.Series(np.maximum(score, 1), index=residents["resident_id"].astype(str).to_numpy(),
+                     name="identification_potential")
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+
+def random_pairs(residents: pd.DataFrame, missing: pd.DataFrame, n: int = 30_000,
+                 random_state: int | None = 0) -> pd.DataFrame:
+    """``n`` resident × report pairs drawn uniformly: almost all non-matches, so their comparison
+    levels estimate the model's u."""
+    rng = np.random.default_rng(random_state)
+    n = int(min(n, len(residents) * len(missing)))
+    return pd.DataFrame({"resident_id": residents["resident_id"].to_numpy()[rng.integers(len(residents), size=n)],
+                         "missing_id": missing["missing_id"].to_numpy()[rng.integers(len(missing), size=n)]})
+
+
+def _level_labels(names: list[str]) -> dict[str, list[str]]:
+    return {name: [cmp.LEVEL_LABELS[name][level] for level in range(cmp.N_LEVELS[name])] for name in names}
+
+
+def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int | None = None,
+              random_state: int | None = 0):
+    """Fit a :class:`~kinmatch.match.model.FellegiSunter` by EM on the candidates' ``vectors``,
+    with u from random pairs' ``u_vectors``. Comparisons with no evidence at all in either set
+    (e.g. no record describes marks) are left out of the model; their weights are 0."""
+    from kinmatch.match.model import FellegiSunter
+
+    usable = [name for name in cmp.COMPARISONS
+              if name in vectors.columns and (vectors[name] >= 0).any() and (u_vectors[name] >= 0).any()]
+    if not usable:
+        raise InputError("no comparison has evidence on both the candidate and the random pairs, so no "
+                         "model can be fitted; check that the inputs carry names, ages or places")
+    lambda_init = None
+    if n_residents:
+        lambda_init = float(np.clip(n_residents / max(len(vectors), 1), 1e-4, 0.5))
+    tf = {"name": "tf_name"} if "name" in usable and "tf_name" in vectors.columns else None
+    model = FellegiSunter(levels={name: cmp.N_LEVELS[name] for name in usable}, tf_columns=tf,
+                          tf_levels={"name": NAME_TF_LEVELS} if tf else None, lambda_init=lambda_init,
+                          random_state=random_state, min_prob=1e-4, level_labels=_level_labels(usable))
+    return model.fit(vectors, u_vectors=u_vectors)
+
+
+def _resolve_model(model: Any):
+    if model is None or hasattr(model, "weight_table"):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from kinmatch.match.model import FellegiSunter
+
+        path = Path(model)
+        if not path.is_file():
+            raise InputError(f"model file {str(path)!r} does not exist; pass the JSON written by "
+                             f"`kinmatch link --save-model` or FellegiSunter.to_json, or omit the model "
+                             f"to fit one on these data")
+        return FellegiSunter.from_json(path)
+    raise InputError(f"model must be a fitted FellegiSunter / SupervisedLinker or a JSON path, not "
+                     f"{type(model).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# ranking
+
+
+def rank_pairs(scored: pd.DataFrame, top_k: int = 10, by: str = "resident") -> pd.DataFrame:
+    """Keep the ``top_k`` best pairs per resident (``by="resident"``) or per report
+    (``by="missing"``) by ``match_weight``, and number them 1..k (ties: by the other id).
+
+        >>> scored = pd.DataFrame({"resident_id": ["R1", "R1", "R1"], "missing_id": ["M1", "M2", "M3"],
+        ...                        "match_weight": [1.0, 5.0, 3.0]})
+        >>> rank_pairs(scored, top_k=2)[["missing_id", "rank"]].values.tolist()
+        [['M2', 1], ['M3', 2]]
+    """
+    if by not in ("resident", "missing"):
+        raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
+    group, other = ("resident_id", "missing_id") if by == "resident" else ("missing_id", "resident_id")
+    ordered = scored.sort_values([group, "match_weight", other], ascending=[True, False, True], kind="mergesort")
+    ordered = ordered.assign(rank=ordered.groupby(group, sort=False).cumcount() + 1)
+    return ordered[ordered["rank"] <= int(top_k)].reset_index(drop=True)
+
+
+def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
+             progress: bool = True, candidate_settings: CandidateSettings | None = None,
+             n_random_pairs: int = 30_000, random_state: int | None = 0) -> LinkRun:
+    """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts)."""
+    if int(top_k) < 1:
+        raise InputError(f"top_k must be at least 1, not {top_k}")
+    if by not in ("resident", "missing"):
+        raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
+    residents = _prepare(residents, "resident")
+    missing = _prepare(missing, "missing")
+    fitted = _resolve_model(model)
+    if len(residents) == 0 or len(missing) == 0:
+        return LinkRun(_empty_table(), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing)
+
+    candidates = candidate_pairs(residents, missing, settings=candidate_settings, progress=progress)
+    mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
+    name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
+    features = cmp.default_features(mark_freq)
+    vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq)
+    if len(vectors) == 0:
+        return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
+    if fitted is None:
+        u_pairs = random_pairs(residents, missing, n_random_pairs, random_state)
+        u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq)
+        fitted = fit_model(vectors, u_vectors, len(residents), random_state)
+
+    weights = fitted.weight_table(vectors, prefix="w_")
+    weights = weights.reindex(columns=WEIGHT_COLUMNS, fill_value=0.0)
+    match_weight = weights.to_numpy().sum(axis=1) + float(getattr(fitted, "prior_weight_", 0.0))
+    if hasattr(fitted, "prior_weight_"):
+        probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
+    else:  # e.g. SupervisedLinker: its own calibrated probabilities
+        probability = fitted.predict_proba(vectors).to_numpy(dtype=float)
+        match_weight = fitted.match_weight(vectors).to_numpy(dtype=float)
+    scored = pd.DataFrame({"resident_id": vectors.index.get_level_values(0),
+                           "missing_id": vectors.index.get_level_values(1),
+                           "match_probability": probability, "match_weight": match_weight,
+                           "_row": np.arange(len(vectors))})
+    scored = pd.concat([scored, weights.reset_index(drop=True)], axis=1)
+    ranked = rank_pairs(scored, top_k, by)
+    rows = ranked["_row"].to_numpy()
+    ranked["explanation"] = explain_pairs(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
+                                          weights.iloc[rows].reset_index(drop=True), residents, missing,
+                                          mark_freq=mark_freq)
+    potential = identification_potential(residents)
+    ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
+    table = ranked[OUTPUT_COLUMNS + WEIGHT_COLUMNS + ["identification_potential"]]
+    table = table.astype({"rank": int, "identification_potential": int})
+    return LinkRun(table, fitted, vectors, candidates.counts, residents, missing)
+
+
+def _empty_table() -> pd.DataFrame:
+    columns = OUTPUT_COLUMNS + WEIGHT_COLUMNS + ["identification_potential"]
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("resident_id", "missing_id", "explanation") else float)
+                         for c in columns})
+
+
+def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
+         progress: bool = True, **options: Any) -> pd.DataFrame:
+    """Rank missing-person reports for each resident (or residents for each report).
+
+    ``residents`` / ``missing``: canonical frames (as :func:`kinmatch.read_residents` returns; the
+    normalizers run when their columns are absent), already normalized frames, or file paths.
+    ``model``: ``None`` fits a Fellegi–Sunter model by EM on these data (u from random pairs); a
+    fitted model or the path of its JSON is used as is. ``options`` go to :func:`run_link`
+    (``candidate_settings``, ``n_random_pairs``, ``random_state``).
+
+    Returns the SCHEMA.md linking table (see the module docstring).
+
+        >>> import pandas as pd
+        >>> residents = pd.DataFrame({"resident_id": ["R1"], "name": ["吴春花"], "sex": ["女"]})  # doctest: +SKIP
+        >>> link(residents, "missing.csv", top_k=5).head()                                         # doctest: +SKIP
+    """
+    return run_link(residents, missing, top_k=top_k, by=by, model=model, progress=progress, **options).table

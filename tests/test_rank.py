@@ -1,0 +1,147 @@
+"""Ranking, explanations, identification potential and the `kinmatch link` command."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kinmatch.cli import main
+from kinmatch.match import comparisons as cmp
+from kinmatch.match.rank import WEIGHT_COLUMNS, identification_potential, link, rank_pairs, run_link
+from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
+
+
+def linked_world(n_true=40, n_decoys=600, seed=7):
+    """Residents whose true report differs by a homophone or an age error, among random decoys."""
+    rng = np.random.default_rng(seed)
+    reports = [random_reports(n_decoys, seed=seed)]
+    residents, truth = [], []
+    for i in range(n_true):
+        s, g = SURNAMES[i % len(SURNAMES)], GIVENS[(i * 3) % len(GIVENS)]
+        born = int(rng.integers(1940, 2000))
+        place = int(rng.integers(len(PLACES)))
+        sex = "MF"[i % 2]
+        height = float(rng.integers(150, 185))
+        reports.append(pd.DataFrame([report(f"T{i:03d}", s, g, sex=sex, born=born, lost="2019-05-01", place=place,
+                                            height=height)]))
+        keys = (f"{s[1]} {g[1]}",)
+        residents.append(resident(f"R{i:03d}", name_keys=keys, surname_keys=(s[1],), given_keys=(g[1],), sex=sex,
+                                  born=(born - 4, born + 6), found="2020-02-01", place=place, height=height + 2)
+                         | {"name_norm": s[0] + g[0] + ("" if i % 2 else ""), "name_pinyin": keys[0],
+                            "name_kind": "full"})
+        truth.append((f"R{i:03d}", f"T{i:03d}"))
+    return pd.DataFrame(residents), pd.concat(reports, ignore_index=True), truth
+
+
+@pytest.fixture(scope="module")
+def world():
+    return linked_world()
+
+
+@pytest.fixture(scope="module")
+def linked(world):
+    residents, missing, _ = world
+    return run_link(residents, missing, top_k=5, progress=False)
+
+
+def test_top_k_per_resident_ranks_and_probabilities(linked):
+    table = linked.table
+    assert list(table.columns[:6]) == ["resident_id", "missing_id", "rank", "match_probability", "match_weight",
+                                       "explanation"]
+    assert set(WEIGHT_COLUMNS) <= set(table.columns)
+    for _, group in table.groupby("resident_id"):
+        assert len(group) <= 5
+        assert group["rank"].tolist() == list(range(1, len(group) + 1))
+        assert group["match_weight"].is_monotonic_decreasing
+        assert group["match_probability"].is_monotonic_decreasing
+    assert table["match_probability"].between(0, 1).all()
+    assert table["identification_potential"].between(1, 5).all()
+
+
+def test_true_report_ranks_first_and_explanation_names_the_reason(world, linked):
+    _, _, truth = world
+    firsts = linked.table[linked.table["rank"] == 1].set_index("resident_id")["missing_id"]
+    hits = sum(firsts.get(r) == m for r, m in truth)
+    assert hits >= 0.9 * len(truth)
+    top = linked.table[linked.table["rank"] == 1].iloc[0]
+    assert top["explanation"].startswith("姓名")
+    assert "(" in top["explanation"] and "+" in top["explanation"]
+
+
+def test_weights_sum_to_match_weight(linked):
+    table = linked.table
+    prior = linked.model.prior_weight_
+    assert np.allclose(table[WEIGHT_COLUMNS].sum(axis=1) + prior, table["match_weight"])
+
+
+def test_by_missing_ranks_residents_per_report(world):
+    residents, missing, _ = world
+    table = link(residents, missing, top_k=2, by="missing", progress=False)
+    assert table.groupby("missing_id").size().max() <= 2
+    assert (table.groupby("missing_id")["rank"].min() == 1).all()
+
+
+def test_saved_model_reused(world, linked, tmp_path):
+    residents, missing, _ = world
+    path = tmp_path / "model.json"
+    linked.model.to_json(path)
+    again = link(residents, missing, top_k=5, model=str(path), progress=False)
+    pd.testing.assert_frame_equal(again, linked.table)
+
+
+def test_rank_pairs_orders_and_cuts():
+    scored = pd.DataFrame({"resident_id": ["R1"] * 3 + ["R2"] * 2, "missing_id": ["M1", "M2", "M3", "M1", "M4"],
+                           "match_weight": [1.0, 5.0, 3.0, -2.0, 4.0]})
+    ranked = rank_pairs(scored, top_k=2)
+    assert ranked[["resident_id", "missing_id", "rank"]].values.tolist() == [
+        ["R1", "M2", 1], ["R1", "M3", 2], ["R2", "M4", 1], ["R2", "M1", 2]]
+
+
+@pytest.mark.parametrize("record, score", [
+    ({"name_evidence": True, "name_norm": "李伟", "birth_year_low": 1960, "height_cm": 170, "marks": ("痣:脸:左",),
+      "accent_provinces": ("510000",)}, 5),
+    ({"name_evidence": False, "name_norm": "党新", "birth_year_low": 1960, "height_cm": 170, "marks": (),
+      "accent_provinces": ()}, 2),
+    ({"name_evidence": False, "name_norm": None, "birth_year_low": None, "height_cm": None, "marks": (),
+      "accent_provinces": ()}, 1),
+])
+def test_identification_potential(record, score):
+    assert identification_potential(pd.DataFrame([record | {"resident_id": "R1"}])).iloc[0] == score
+
+
+def test_bad_inputs_give_readable_errors(world):
+    residents, missing, _ = world
+    from kinmatch.errors import InputError
+
+    with pytest.raises(InputError, match="top_k"):
+        link(residents, missing, top_k=0)
+    with pytest.raises(InputError, match="more than once"):
+        link(pd.concat([residents, residents.iloc[:1]]), missing)
+    with pytest.raises(InputError, match="does not exist"):
+        link(residents, missing, model="/nonexistent/model.json")
+
+
+def test_cli_link_writes_csv_atomically(world, tmp_path, monkeypatch):
+    residents, missing, _ = world
+    res_path, mis_path = tmp_path / "res.pkl", tmp_path / "mis.pkl"
+    residents.to_pickle(res_path)
+    missing.to_pickle(mis_path)
+    import kinmatch.commands.link as command
+
+    # the command reads files through intake; hand it the normalized fixtures instead
+    monkeypatch.setattr(command, "_read", lambda path, kind: pd.read_pickle(path))
+    out, model_path = tmp_path / "out" / "candidates.csv", tmp_path / "model.json"
+    code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--top-k", "3", "--save-model",
+                 str(model_path), "--no-progress"])
+    assert code == 0
+    written = pd.read_csv(out, encoding="utf-8-sig")
+    assert written.groupby("resident_id").size().max() <= 3
+    assert json.loads(model_path.read_text(encoding="utf-8"))
+    assert not [p for p in os.listdir(out.parent) if p.endswith(".part")]
+    # a failing run leaves the previous file untouched
+    before = out.read_bytes()
+    code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--model", str(tmp_path / "none.json")])
+    assert code == 2
+    assert out.read_bytes() == before
