@@ -12,6 +12,8 @@ from kinmatch.normalize.records import (
     RESIDENT_COLUMNS,
     normalize_missing,
     normalize_residents,
+    statement_names,
+    statement_place_fragments,
 )
 
 # Contract §2: column → kind of value. "str" cells are str or None; "tuple" cells are tuples of
@@ -218,3 +220,31 @@ def test_minimal_frame_with_only_ids():
     normalized, _ = normalize_missing(pd.DataFrame({"missing_id": ["M1", "M2"]}))
     _check_types(normalized, MISSING_COLUMNS)
     assert normalized["marks"].tolist() == [(), ()]
+
+
+STATEMENTS = [
+    # statement, relatives' names, place fragments
+    ("说家在邻水县，父亲叫王大山，母亲叫李秀英", ("王大山", "李秀英"), ("邻水县",)),
+    ("父亲叫王大山母亲叫李秀英", ("王大山", "李秀英"), ()),
+    ("说儿子叫胡建国", ("胡建国",), ()),
+    ("哥哥是王刚", ("王刚",), ()),
+    ("我叫张三，家住黄山市歙县", ("张三",), ("黄山市歙县",)),
+    ("说家在“主猫鸭”（音）", (), ("主猫鸭",)),
+    ("多次念叨“祖玛雅”（音）", (), ("祖玛雅",)),
+    ("只记得地名里有“一渡水”", (), ("一渡水",)),
+    ("说家那边有个“邻”字", (), ("邻",)),
+    ("说老家叫“朱马什么”", (), ("朱马",)),
+    ("说是红旗公社人", (), ("红旗公社",)),
+    ("提到五星大队", (), ("五星大队",)),
+    ("自述老家是河南周口", (), ("河南周口",)),
+    ("说是诸城人", (), ("诸城",)),
+    ("无法正常交流", (), ()),
+    ("问话不答", (), ()),
+    (None, (), ()),
+]
+
+
+@pytest.mark.parametrize("text,names,places", STATEMENTS)
+def test_statement_fragments(text, names, places):
+    assert statement_names(text) == names
+    assert statement_place_fragments(text) == places

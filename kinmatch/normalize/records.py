@@ -18,6 +18,7 @@ original ones, so it gives the same result (idempotent).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable
 
@@ -157,6 +158,78 @@ def _stage_accents(ctx: _Context) -> None:
     ctx.out["accent_area"] = accents["accent_area"]
     ctx.out["accent_provinces"] = accents["accent_provinces"].to_numpy(dtype=object)
     ctx.accent_subarea = accents["accent_subarea"]
+
+
+# --- statements (自述) -------------------------------------------------------------------------
+# What a resident said, as staff wrote it: "说家在邻水县，父亲叫王大山", "反复说“主猫鸭”（音）",
+# "提到红旗公社". Relatives' names and place-like fragments are pulled out with the tables below.
+
+_RELATIVES = ("父亲|爸爸|母亲|妈妈|哥哥|姐姐|弟弟|妹妹|丈夫|老公|妻子|老婆|媳妇|儿子|女儿|闺女|爷爷|奶奶|"
+              "外公|外婆|姥姥|姥爷|叔叔|伯伯|舅舅|姑姑|阿姨|孙子|孙女|侄子|大哥|二哥|大姐|二姐|爸|妈|爹|娘|"
+              "哥|姐|弟|妹")
+_NAME_INTRO = re.compile(
+    rf"(?:(?:{_RELATIVES})(?:的)?(?:名字|姓名)?(?:叫做|名叫|叫|是|为)|我叫|自称叫?|自报姓名(?:为|是)?|名叫)"
+    # the name is read in a lookahead so the next relative's intro is still found:
+    # "父亲叫王大山母亲叫李秀英" gives both names
+    r"[:：]?\s*[“\"「『']?(?=(?P<name>[\u4e00-\u9fff·]{2,8}))"
+)
+_NAME_STOP = re.compile(rf"(?:{_RELATIVES}|家住|住在|家在|老家|今年|在|是|的|人|，|。|（|\().*$")
+_QUOTED_NAME = re.compile(r"提到[“\"「『']([\u4e00-\u9fff·]{2,4})[”\"」』']")
+
+_PLACE_SUFFIX = re.compile(r"[省市县区镇乡村屯庄寨堡坝坪湾沟营集铺]|公社|大队|生产队|街道|地区|自治州|盟|旗")
+_PLACE_INTRO = re.compile(r"(?:家在|家住|住在|老家(?:是|在)?|来自|家乡(?:是|在)?|户口在|说是|是)(?P<place>[^，。；,;]{2,12}?)(?:人|的)?$")
+_QUOTED = re.compile(r"[“\"「『']([^”\"」』']{1,12})[”\"」』']")
+_LEAD = re.compile(r"^(?:自述|自称|反复说|多次念叨|经常说|说|提到|只记得|记得|地名听着像|听着像|好像是|好像|可能是)+")
+_TAIL = re.compile(r"(?:\(音\)|（音）|音|人|一带|附近|那边|那里|这边)+$")
+_VAGUE = re.compile(r"(?:什么|啥|之类|等)+$")
+_STATEMENT_SPLIT = re.compile(r"[，,。；;！!？?\n、]+")
+
+
+def statement_names(text: object) -> tuple[str, ...]:
+    """Relatives' names (and a self-stated name) mentioned in a statement, raw text, in order.
+
+        >>> statement_names("说家在邻水县，父亲叫王大山，母亲叫李秀英")
+        ('王大山', '李秀英')
+    """
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    found = []
+    for piece in _STATEMENT_SPLIT.split(text):
+        for m in _NAME_INTRO.finditer(piece):
+            name = _NAME_STOP.sub("", m.group("name"))
+            if len(name) >= 2:
+                found.append(name)
+        found += _QUOTED_NAME.findall(piece)
+    return tuple(dict.fromkeys(found))
+
+
+def statement_place_fragments(text: object) -> tuple[str, ...]:
+    """Place-like fragments of a statement, cleaned of the words around them.
+
+    A fragment is place-like when it ends in a place word (县, 镇, 村, 公社, 大队…), follows a
+    "home" phrase (家在, 老家是, 来自), or is quoted (staff quote sounds they could not place).
+
+        >>> statement_place_fragments("说家在邻水县，父亲叫王大山，反复说“主猫鸭”（音）")
+        ('邻水县', '主猫鸭')
+    """
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    fragments = []
+    for piece in _STATEMENT_SPLIT.split(text):
+        piece = piece.strip()
+        if not piece or _NAME_INTRO.search(piece):
+            continue
+        quoted = _QUOTED.findall(piece)
+        if quoted:
+            fragments += [_VAGUE.sub("", q) for q in quoted]
+            continue
+        core = _TAIL.sub("", _LEAD.sub("", piece))
+        intro = _PLACE_INTRO.search(core)
+        if intro:
+            fragments.append(_TAIL.sub("", intro.group("place")))
+        elif _PLACE_SUFFIX.search(core) and len(core) <= 14:
+            fragments.append(core)
+    return tuple(dict.fromkeys(f for f in fragments if f))
 
 
 def _union(a: tuple, b: tuple) -> tuple:
