@@ -63,19 +63,19 @@ _SIDE = r"(?P<side>[左右])?"
 
 MARK_PATTERNS: tuple[tuple[str, str], ...] = (
     # tattoos first: 纹 must not be read as anything else
-    ("纹身", r"纹身|文身|刺青|纹(?:有|了|着)|刺(?:有|了)(?=[^，]{0,6}(?:字|图|龙|虎|鹰))"),
+    ("纹身", r"纹身|文身|刺青|纹(?:有|了|着)|刺(?:有|了|着)?(?=[^，]{0,6}(?:字|图案|龙|虎|鹰|花|蝴蝶|凤|蛇|鱼|观音|佛|骷髅|狼|豹|蝎|星|心))"),
     # missing / extra fingers
     ("缺指", _FINGER + r"(?:指头)?" + _LOSS),
     ("缺指", r"(?:缺|少|断|没有)了?" + _QTY + _FINGER),
     ("缺指", r"断指|缺指|残指|(?:手指|指头)" + _LOSS + r"|(?:缺|少|断)了?" + _QTY + r"(?:手指|指头)"
              r"|少一截|(?:缺|少)了?(?:(?P<side>[左右])脚)?" + _QTY + r"[大小]?(?P<toe>脚趾)"
              r"|(?P<toe2>脚趾)" + _LOSS),
-    ("六指", r"六指|六个手指|六根手指|多指|多(?:长)?了?一根(?:手指|指头)|枝指|骈指"),
+    ("六指", r"六指|六个(?:手)?指头?|六根(?:手)?指头?|多指|多(?:长)?了?一(?:根|个)?(?:手指|指头|指)|枝指|骈指"),
     # gait
-    ("跛", r"走路一瘸一拐|一瘸一拐|腿脚不便|腿脚不灵便|腿脚不好|瘸腿|瘸子|跛行|跛脚|跛足|跛|瘸|拄拐"),
+    ("跛", r"走路一瘸一拐|一瘸一拐|腿脚不便|腿脚不灵便|腿脚不好|腿(?:不便|不灵便|不好使)|瘸腿|瘸子|跛行|跛脚|跛足|跛|瘸|拄拐"),
     # mouth and teeth
     ("兔唇", r"兔唇|兔子嘴|唇裂|豁嘴|豁唇|三瓣嘴"),
-    ("金牙", r"镶了?(?:一颗|两颗|几颗|颗)?金牙|包金牙|金色假牙|金门牙|金牙"),
+    ("金牙", r"镶了?(?:一颗|两颗|几颗|颗)?金牙|包金牙|金色假牙|金门牙|金牙|镶金"),
     ("龅牙", r"龅牙|暴牙|哨牙|牙齿外突|门牙外凸|门牙突出|牙齿前突"),
     ("缺牙", r"(?:门牙|牙齿|门齿|牙)(?:缺失|脱落|掉了?|缺了?|少了?|没了|不全|缺损)"
              r"|缺(?:了)?(?:一颗|两颗|几颗|颗)?(?:门)?牙|掉了?(?:一颗|两颗|几颗|颗)?(?:门)?牙|豁牙|缺牙|无牙|牙(?:都)?掉光"),
@@ -108,14 +108,14 @@ PART_PATTERNS: tuple[tuple[str, str], ...] = (
     ("眼", r"眼角|眼皮|眼睛|眼眶|眼(?!镜)"),
     ("鼻", r"鼻子|鼻梁|鼻翼|鼻尖|鼻"),
     ("耳", r"耳朵|耳垂|耳后|耳"),
-    ("嘴", r"嘴角|嘴唇|上唇|下唇|嘴边|嘴"),
+    ("嘴", r"嘴角|嘴唇|上唇|下唇|嘴边|唇边|嘴|唇"),
     ("脸", r"脸颊|面颊|脸部|面部|脸蛋|脸上|脸|颊|颧骨"),
     ("颈", r"脖子|脖颈|颈部|颈"),
     ("头", r"头顶|头皮|头部|后脑勺|后脑|头(?![发型])"),
     ("肩", r"肩膀|肩部|肩头|肩"),
     ("手背", r"手背"),
     ("手腕", r"手腕|腕部|腕"),
-    ("臂", r"手臂|胳膊|胳臂|上臂|前臂|小臂|大臂|臂"),
+    ("臂", r"手臂|胳膊|胳臂|上臂|前臂|小臂|大臂|上肢|臂"),
     ("手", r"手掌|手心|手指|指头|手(?![术])"),
     ("胸", r"胸口|胸前|胸部|胸膛|胸"),
     ("腹", r"肚子|腹部|小腹|肚脐|肚皮|腹"),
@@ -123,7 +123,7 @@ PART_PATTERNS: tuple[tuple[str, str], ...] = (
     ("腰", r"腰部|后腰|腰"),
     ("臀", r"屁股|臀部|臀"),
     ("膝", r"膝盖|膝部|膝"),
-    ("腿", r"大腿|小腿|腿部|腿"),
+    ("腿", r"大腿|小腿|腿部|下肢|腿"),
     ("脚", r"脚踝|脚背|脚掌|脚底|脚趾|脚|足"),
 )
 """(canonical body part, regex). Side words (左/右, 左侧, 右边…) next to a part give its side."""
@@ -132,7 +132,7 @@ PART_PATTERNS: tuple[tuple[str, str], ...] = (
 _TYPE_PARTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "缺指": ("手", ("手", "脚")),
     "六指": ("手", ("手", "脚")),
-    "跛": ("腿", ("腿", "脚")),
+    "跛": ("腿", ()),
     "兔唇": ("嘴", ()),
     "金牙": ("牙", ()),
     "龅牙": ("牙", ()),
@@ -176,10 +176,10 @@ BUILD_PATTERNS: tuple[tuple[str, str], ...] = (
 
 HAIR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("光头", r"光头|剃光头|光着头"),
-    ("秃顶", r"秃顶|谢顶|秃头|头顶秃|地中海"),
+    ("秃顶", r"秃顶|谢顶|秃头|头顶秃|地中海|头发(?:稀少|稀疏)|脱发"),
     ("白发", r"白发|花白|白头发|银发|斑白|头发白"),
     ("短发", r"短发|平头|寸头|板寸|短头发"),
-    ("长发", r"长发|长头发|披肩发|马尾辫?|辫子"),
+    ("长发", r"长发|长头发|头发较?长|披肩发|马尾辫?|辫子"),
 )
 
 CONDITION_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -198,7 +198,7 @@ CONDITIONS: tuple[str, ...] = tuple(dict.fromkeys(c for c, _ in CONDITION_PATTER
 
 # Negation: a negation word opens a scope that runs to the end of the clause or to a word that
 # re-affirms something (但, 可见, a plain 有). "无纹身、疤痕" negates both.
-_NEGATION = re.compile(r"无|没有|没|未见|未发现|未有|并无|不见|否认|不是")
+_NEGATION = re.compile(r"无(?!名指)|没有|没|未见|未发现|未有|并无|不见|否认|不是")
 _NEG_BREAK = re.compile(r"但|却|而|只有|仅有|可见|(?<![没无未])有(?!明显|任何|什么|其他)")
 _GENERAL_FEATURE = re.compile(r"明显特征|特殊特征|体貌特征|显著特征|特征|标记|异常|记号")
 NEGATED_GENERAL = "特征"
@@ -354,7 +354,7 @@ _WRITTEN = re.compile(r"([\u4e00-\u9fff]{1,3})字(?!母)")
 _NOT_CONTENT = "一个两二几些有着的了汉文是刻写纹上"
 _LOCATIVE = re.compile(r"位于|位置|部位|长在|在")
 _SIDE_BEFORE = re.compile(r"(左右|双|两|[左右])(?:侧|边|面)?(?:的)?$")
-_SIDE_AFTER = re.compile(r"^(?:上|部|的)?([左右])(?:侧|边|面)")
+_SIDE_AFTER = re.compile(r"^(?:上|部|处|的)?([左右])(?:侧|边|面)?")
 
 
 def _clean(text: str) -> str:
@@ -531,6 +531,15 @@ def _locate_mark(clause: str, masked: str, found: list, index: int, parts: list,
     return Mark(mark_type, part, side, detail)
 
 
+def _drop_less_specific(marks: set[Mark]) -> tuple[Mark, ...]:
+    """Sorted marks without those another mark says more precisely: "走路跛，左腿不便" is one
+    limp on the left (跛:腿:左), not also an unsided limp (跛:腿:)."""
+    def covers(a: Mark, b: Mark) -> bool:  # a says everything b says, and more
+        return a != b and a.type == b.type and all(
+            getattr(b, f) in ("", getattr(a, f)) for f in ("part", "side", "detail"))
+    return tuple(sorted(m for m in marks if not any(covers(o, m) for o in marks)))
+
+
 @functools.lru_cache(maxsize=100_000)
 def parse_description(text: str | None) -> Description:
     """Read one free-text description (or health text) into a :class:`Description`.
@@ -583,7 +592,7 @@ def parse_description(text: str | None) -> Description:
         if not recognised and not _NEGATION.search(clause_text):
             other.append(clause_text)
     # A mark that is present overrides a denial of the same type elsewhere in the text.
-    unique_marks = tuple(sorted(set(marks)))
+    unique_marks = _drop_less_specific(set(marks))
     present = {m.type for m in unique_marks}
     hair_words = sorted(set(hairs), key=_HAIR_ORDER.index)
     condition_set = set(conditions)
