@@ -1,0 +1,5 @@
+"""Synthetic data with known truth: :func:`simulate` residents and missing-person reports."""
+
+from kinmatch.datasets.simulate import Simulation, simulate
+
+__all__ = ["simulate", "Simulation"]

@@ -1,0 +1,409 @@
+"""The simulator: deterministic, canonical frames, honest truth, and distortions that are what
+the log says they are."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import opencc
+import pandas as pd
+import pytest
+from pypinyin import Style, pinyin
+
+from kinmatch.data import load_table
+from kinmatch.datasets import Simulation, simulate
+from kinmatch.datasets import render, vocab
+from kinmatch.datasets.distortions import char_pool, merge_syllable, minority_variant, traditional
+from kinmatch.datasets.simulate import DEFAULT_RATES, MISSING_COLUMNS, NAME_MODES, RESIDENT_COLUMNS
+
+T2S = opencc.OpenCC("t2s")
+
+
+@pytest.fixture(scope="module")
+def big() -> Simulation:
+    return simulate(n_missing=12_000, n_residents=3_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def small() -> Simulation:
+    return simulate(n_missing=1_500, n_residents=150, seed=3)
+
+
+def _details(sim: Simulation, family: str) -> pd.DataFrame:
+    rows = sim.distortions[sim.distortions["family"] == family]
+    return rows.merge(sim.residents, on="resident_id").merge(
+        sim.people.add_prefix("true_"), left_on="resident_id", right_on="true_resident_id")
+
+
+# ---- determinism and schema ---------------------------------------------------------------------
+
+def test_same_seed_same_frames(small):
+    again = simulate(n_missing=1_500, n_residents=150, seed=3)
+    for a, b in zip(small, again):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_different_seed_different_frames(small):
+    other = simulate(n_missing=1_500, n_residents=150, seed=4)
+    assert not small.missing["name"].equals(other.missing["name"])
+    assert not small.residents["description"].equals(other.residents["description"])
+
+
+@pytest.mark.parametrize("kind, columns, id_column", [
+    ("resident", RESIDENT_COLUMNS, "resident_id"),
+    ("missing", MISSING_COLUMNS, "missing_id"),
+])
+def test_canonical_frames(big, kind, columns, id_column):
+    frame = big.residents if kind == "resident" else big.missing
+    assert list(frame.columns) == columns + ["source_row"]
+    assert frame.attrs["kind"] == kind
+    assert frame[id_column].is_unique
+    assert frame["source_row"].tolist() == list(range(2, len(frame) + 2))
+    values = frame[columns].to_numpy().ravel()
+    # intake's form: stripped non-empty text or None, never NaN or numbers
+    assert all(v is None or (isinstance(v, str) and v == v.strip() and v) for v in values)
+
+
+def test_sizes_and_report_ratio(big):
+    assert len(big.missing) == 12_000 and len(big.residents) == 3_000
+    assert set(big.missing["source"]) <= set(vocab.REPORT_SOURCES)
+    assert big.missing["contact"].str.contains(r"13[89]0000\d{4}$").all()
+
+
+def test_missing_text_looks_like_real_reports(big):
+    m = big.missing
+    assert m["birth_date"].dropna().str.match(r"^(19|20)\d\d").all()
+    # some reports give only the age when lost, and those have no birth date
+    only_age = m["age"].notna()
+    assert 0.15 < only_age.mean() < 0.35 and m.loc[only_age, "birth_date"].isna().all()
+    assert m["height"].str.contains("一米").any() and m["height"].str.contains("cm").any()
+    assert m["missing_date"].str.contains("年").any() and m["missing_date"].str.contains("-").any()
+
+
+def test_resident_text_looks_like_station_records(big):
+    r = big.residents
+    assert r["age"].dropna().str.contains("岁").all()
+    assert r["age"].str.contains("十岁").any() and r["age"].str.contains("约").any()
+    assert set(r["name_source"]) == {"自报", "站内代名", "证件", "不详"}
+    assert r["accent"].str.contains("口音").mean() > 0.5
+
+
+# ---- truth --------------------------------------------------------------------------------------
+
+def test_truth_integrity(big):
+    assert big.truth["missing_id"].isin(big.missing["missing_id"]).all()
+    assert big.truth["resident_id"].isin(big.residents["resident_id"]).all()
+    assert not big.truth.duplicated().any()
+    no_report = set(big.distortions.loc[big.distortions["family"] == "no_report", "resident_id"])
+    linked = set(big.truth["resident_id"])
+    assert not (no_report & linked)
+    assert no_report | linked == set(big.residents["resident_id"])
+    assert len(no_report) == 3_000 - round(3_000 * (1 - DEFAULT_RATES["no_report"]))
+    multi = big.distortions[big.distortions["family"] == "multiple_reports"]
+    per_resident = big.truth.groupby("resident_id").size()
+    assert (per_resident[multi["resident_id"]].to_numpy() == multi["detail"].astype(int).to_numpy()).all()
+    assert set(per_resident[per_resident > 1].index) == set(multi["resident_id"])
+
+
+def test_truth_reports_are_the_same_person(big):
+    pairs = big.truth.merge(big.missing, on="missing_id").merge(
+        big.people.add_prefix("true_"), left_on="resident_id", right_on="true_resident_id")
+    assert (pairs["name"] == pairs["true_name"]).all()
+    assert (pairs["sex"].dropna().map({"男": "M", "女": "F"}) == pairs.loc[pairs["sex"].notna(), "true_sex"]).all()
+
+
+def test_reports_outnumber_residents_and_most_have_none(big):
+    assert big.truth["missing_id"].nunique() / len(big.missing) < 0.5
+
+
+# ---- the mix matches the configured rates -------------------------------------------------------
+
+def _close(observed: int, n: int, rate: float) -> bool:
+    expected = n * rate
+    return abs(observed - expected) <= 4 * np.sqrt(n * rate * (1 - rate)) + 0.03 * expected
+
+
+def _count(sim, family):
+    return sim.distortions.loc[sim.distortions["family"] == family, "resident_id"].nunique()
+
+
+@pytest.mark.parametrize("family", ["assigned_name", "blank_name"])
+def test_unconditional_name_modes_match_rates(big, family):
+    assert _close(_count(big, family), 3_000, NAME_MODES[family])
+
+
+def test_name_modes_with_fallbacks_match_rates(big):
+    n = 3_000
+    sound = sum(_count(big, f) for f in ("homophone", "dialect_merger", "name_one_char_off", "minority_variant"))
+    sound_rate = NAME_MODES["homophone"] + NAME_MODES["dialect_merger"] + NAME_MODES["name_one_char_off"]
+    # a few names have no homophone in the pool and fall back to exact
+    assert _close(sound, n, sound_rate) or sound_rate * n * 0.85 < sound <= sound_rate * n * 1.1
+    assert _close(_count(big, "dialect_merger"), _mergeable(big), NAME_MODES["dialect_merger"])
+    assert _close(_count(big, "partial_name") + _count(big, "nickname"), n,
+                  NAME_MODES["partial_name"] + NAME_MODES["nickname"])
+    assert _count(big, "name_exact") >= n * NAME_MODES["name_exact"] * 0.9
+    modes = [f for f in NAME_MODES] + ["minority_variant"]
+    per_resident = big.distortions[big.distortions["family"].isin(modes)].groupby("resident_id").size()
+    assert len(per_resident) == n and (per_resident == 1).all()
+
+
+def _mergeable(sim) -> int:
+    """Residents whose dialect area merges some sound of their true name."""
+    pool = char_pool()
+    counties = load_table("counties").set_index("code")
+    area = counties["dialect_subarea"].fillna(counties["dialect_area"])
+    count = 0
+    for _, person in sim.people.iterrows():
+        if "·" in person["name"]:
+            continue
+        families = vocab.DIALECT_MERGERS.get(area.get(person["home_county"]), ())
+        surname_len = 2 if person["name"][:2] in pool.surname_set and len(person["name"]) > 2 else 1
+        count += pool.mergeable(person["name"], families, surname_len)
+    return count
+
+
+@pytest.mark.parametrize("family, eligible", [
+    ("place_fragment", lambda s: pd.Series(True, index=s.people.index)),
+    ("new_mark", lambda s: pd.Series(True, index=s.people.index)),
+    ("accent_contradiction", lambda s: s.people["category"] != "deaf_mute"),
+    ("mark_omitted", lambda s: s.people["marks"].map(len) > 0),
+    ("mark_reworded", lambda s: s.people["marks"].map(len) > 0),
+    ("same_name_confuser", lambda s: s.people["resident_id"].isin(s.truth["resident_id"])),
+])
+def test_rate_families_match_rates(big, family, eligible):
+    n = int(eligible(big).sum())
+    observed = _count(big, family)
+    # new_mark is skipped when the scar drawn is already there: allow that small deficit
+    assert _close(observed, n, DEFAULT_RATES[family]) or (
+        family == "new_mark" and 0.85 * n * DEFAULT_RATES[family] < observed <= n * DEFAULT_RATES[family])
+
+
+def test_traditional_is_rare_and_only_on_self_reported_names(big):
+    rows = _details(big, "traditional")
+    assert 0 < len(rows) <= 3_000 * DEFAULT_RATES["traditional"] * 1.3
+    assert (rows["name_source"] == "自报").all()
+
+
+# ---- each logged distortion is visible ----------------------------------------------------------
+
+def _readings(char: str) -> set[str]:
+    return set(pinyin(char, style=Style.NORMAL, heteronym=True)[0])
+
+
+def _written_name(row) -> str:
+    """The resident's name, back in simplified characters when traditional was also applied."""
+    return T2S.convert(row["name"])
+
+
+def test_homophones_sound_the_same_but_differ(big):
+    rows = _details(big, "homophone")
+    assert len(rows) > 100
+    for _, row in rows.iterrows():
+        before, after = row["detail"].split("→")
+        assert before == row["true_name"] and after == _written_name(row)
+        assert before != after and len(before) == len(after)
+        for a, b in zip(before, after):
+            assert a == b or _readings(a) & _readings(b), (before, after)
+
+
+_MERGER_CANON = {
+    "n_l": lambda s: re.sub(r"^n(?!g)", "l", s),
+    "retroflex": lambda s: re.sub(r"^([zcs])h", r"\1", s),
+    "n_ng": lambda s: re.sub(r"(e|i)ng$", r"\1n", s),
+    "f_h": lambda s: {"fu": "hu", "fa": "hua", "fei": "hui", "fen": "hun", "fang": "huang",
+                      "feng": "hong", "fan": "huan", "fo": "huo"}.get(s, s),
+    "hu_wu": lambda s: {"hu": "wu", "hua": "wa", "huai": "wai", "huan": "wan", "huang": "wang",
+                        "hui": "wei", "hun": "wen", "huo": "wo"}.get(s, s),
+    "r_y_l": lambda s: {"ren": "yin", "rou": "you", "ri": "yi", "ruan": "yuan", "rang": "yang", "re": "ye",
+                        "ru": "yu", "rong": "yong", "run": "yun", "rao": "yao", "rui": "lui", "reng": "leng"}.get(s, s),
+}
+
+
+def test_dialect_mergers_follow_the_area_and_the_sound_rule(big):
+    rows = _details(big, "dialect_merger")
+    assert len(rows) > 50
+    areas = load_table("dialect_areas")
+    for _, row in rows.iterrows():
+        family, change = row["detail"].split(": ")
+        before, after = change.split("→")
+        assert before == row["true_name"] and after == _written_name(row)
+        county = load_table("counties").set_index("code").loc[row["true_home_county"]]
+        area = county["dialect_subarea"] if isinstance(county["dialect_subarea"], str) else county["dialect_area"]
+        # the gazetteer's own merger list for the area agrees with the simulator's choice
+        assert family in str(areas.set_index("area").loc[area, "mergers"]).split(";")
+        diffs = [(a, b) for a, b in zip(before, after) if a != b]
+        assert len(diffs) == 1
+        a, b = diffs[0]
+        canon = _MERGER_CANON[family]
+        assert any(canon(x) == canon(y) for x in _readings(a) for y in _readings(b)), (family, a, b)
+        assert not _readings(a) & _readings(b)
+
+
+def test_assigned_names_use_the_house_surname(big):
+    rows = _details(big, "assigned_name")
+    houses = {name: house for name, _, _, (house,) in vocab.STATIONS}
+    assert (rows["name_source"] == "站内代名").all()
+    for _, row in rows.iterrows():
+        assert row["name"].startswith(houses[row["station"]]) or row["name"] in vocab.PLACEHOLDER_NAMES
+        assert row["name"] != row["true_name"]
+
+
+def test_blank_names_are_blank(big):
+    rows = _details(big, "blank_name")
+    assert rows["name"].isna().all() and (rows["name_source"] == "不详").all()
+
+
+def test_traditional_names_differ_from_their_simplified_form(big):
+    for _, row in _details(big, "traditional").iterrows():
+        before, after = row["detail"].split("→")
+        assert after == row["name"] != before == T2S.convert(after)
+
+
+def test_partial_names_and_nicknames(big):
+    for _, row in _details(big, "partial_name").iterrows():
+        core = re.sub(r"^[老小阿]", "", row["name"])
+        assert core and core in row["true_name"] and row["name"] != row["true_name"]
+    for _, row in _details(big, "nickname").iterrows():
+        assert row["name"] == row["true_alias"] and row["name"] != row["true_name"]
+
+
+def test_one_char_off_changes_exactly_one_given_character(big):
+    rows = _details(big, "name_one_char_off")
+    assert len(rows) > 20
+    for _, row in rows.iterrows():
+        before, after = row["detail"].split("→")
+        assert sum(a != b for a, b in zip(before, after)) == 1 and before[0] == after[0]
+
+
+def test_minority_variants_keep_the_components(big):
+    groups = {v: i for i, g in enumerate(vocab.UYGHUR_MALE + vocab.UYGHUR_FEMALE) for v in g}
+    for _, row in _details(big, "minority_variant").iterrows():
+        before, after = row["detail"].split("→")
+        assert after == row["name"] != before == row["true_name"]
+        assert re.sub(r"[·.・•]", "", after) != re.sub(r"[·.・•]", "", before) or after[len(after) // 3:] != before
+
+
+def test_age_errors_are_real(big):
+    rows = _details(big, "age_error")
+    assert 0.15 < len(rows) / 3_000 < 0.7
+    for _, row in rows.iterrows():
+        true_age, estimate = map(int, re.findall(r"\d+", row["detail"]))
+        assert abs(true_age - estimate) >= 4  # logged at >= 5 before rounding the true age
+        digits = re.findall(r"\d+", row["age"])
+        if row["age"].startswith("约"):
+            assert int(digits[0]) == estimate
+
+
+def test_far_off_ages_happen(big):
+    errors = [abs(a - b) for a, b in (map(int, re.findall(r"\d+", d))
+                                      for d in _details(big, "age_error")["detail"])]
+    assert sum(e >= 12 for e in errors) > 3_000 * DEFAULT_RATES["age_far_off"] * 0.5
+
+
+def _has_mark(description: str, key: str) -> bool:
+    return any(render.mark_key(i) == key and any(t in description for t in render.MARK_TEXT[i])
+               for i in range(len(render.MARK_CATALOG)))
+
+
+def test_marks_mirrored_omitted_and_new_are_visible(big):
+    mirrored = _details(big, "mark_mirrored")
+    assert len(mirrored) > 20
+    for _, row in mirrored.iterrows():
+        old, new = row["detail"].split("→")
+        assert old in row["true_marks"] and _has_mark(row["description"], new)
+        assert old.replace("左", "?").replace("右", "?") == new.replace("左", "?").replace("右", "?")
+    for _, row in _details(big, "mark_omitted").iterrows():
+        assert row["detail"] in row["true_marks"] and not _has_mark(row["description"], row["detail"])
+    for _, row in _details(big, "new_mark").iterrows():
+        assert row["detail"] not in row["true_marks"] and _has_mark(row["description"], row["detail"])
+
+
+def test_place_statements_are_visible(big):
+    counties = load_table("counties").set_index("code")
+    fragments = _details(big, "place_fragment")
+    assert len(fragments) > 500
+    for _, row in fragments.iterrows():
+        heard = re.search(r"“(.+?)”", row["detail"]).group(1)
+        assert heard in row["statements"]
+    old = _details(big, "old_place_name")
+    history = load_table("place_history")
+    for _, row in old.iterrows():
+        old_name, new_name = row["detail"].split("→")
+        assert old_name in row["statements"] and new_name == counties.loc[row["true_home_county"], "name"]
+        assert ((history["old_name"] == old_name) & (history["new_code"] == row["true_home_county"])).any()
+
+
+def test_accent_contradictions_differ_from_the_home_accent(big):
+    for _, row in _details(big, "accent_contradiction").iterrows():
+        home, written = row["detail"].split("→")
+        assert written == row["accent"] and written != home
+
+
+def test_same_name_confusers_exist(big):
+    rows = _details(big, "same_name_confuser")
+    assert len(rows) > 100
+    reports_by_name = big.missing.groupby("name")["missing_id"].apply(set)
+    truth = big.truth.groupby("resident_id")["missing_id"].apply(set)
+    for _, row in rows.iterrows():
+        others = reports_by_name[row["true_name"]] - truth[row["resident_id"]]
+        assert len(others) >= 1
+
+
+def test_height_errors_are_real(big):
+    for _, row in _details(big, "height_error").iterrows():
+        measured, reported = map(int, re.findall(r"\d+", row["detail"]))
+        assert abs(measured - reported) >= 5 and row["height"] is not None
+
+
+def test_repr_shows_counts(small):
+    text = repr(small)
+    assert "150 residents" in text and "1,500 missing reports" in text
+    assert "distortions by family" in small._repr_html_()
+
+
+# ---- helpers, as tables ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cm, style, text", [
+    (170, 0, "170cm"), (172, 1, "1.72米"), (170, 2, "一米七左右"), (165, 2, "一米六五左右"),
+    (158, 3, "约158"), (160, 5, "一米六"), (105, 5, "一米零五"),
+])
+def test_heights(cm, style, text):
+    assert render.format_height(cm, style) == text
+
+
+@pytest.mark.parametrize("fmt, text", [
+    (0, "2021-03-05"), (1, "2021年3月5日"), (2, "2021/3/5"), (3, "20210305"), (5, "2021年3月"), (7, "2021年"),
+])
+def test_dates(fmt, text):
+    assert render.format_dates(np.array([2021]), np.array([3]), np.array([5]), np.array([fmt]))[0] == text
+
+
+@pytest.mark.parametrize("age, style, text", [
+    (57, 0, "约57岁"), (57, 1, "50多岁"), (57, 2, "五六十岁"), (63, 3, "60-65岁"), (15, 2, "十几二十岁"),
+    (93, 2, "九十多岁"),
+])
+def test_age_estimates(age, style, text):
+    assert render.format_age_estimate(age, style) == text
+
+
+@pytest.mark.parametrize("syllable, family, expected", [
+    ("hu", "hu_wu", ["wu"]), ("huang", "hu_wu", ["wang"]), ("wang", "hu_wu", ["huang"]),
+    ("nan", "n_l", ["lan"]), ("li", "n_l", ["ni"]), ("zhang", "retroflex", ["zang"]),
+    ("song", "retroflex", ["shong"]), ("cheng", "n_ng", ["chen"]), ("lin", "n_ng", ["ling"]),
+    ("fu", "f_h", ["hu"]), ("huang", "f_h", ["fang"]), ("ren", "r_y_l", ["yin"]), ("wei", "n_l", []),
+])
+def test_merge_syllable(syllable, family, expected):
+    assert merge_syllable(syllable, family) == expected
+
+
+@pytest.mark.parametrize("name, expected", [("刘国华", "劉國華"), ("王发", "王發"), ("李伟", "李偉"), ("王芳", "王芳")])
+def test_traditional(name, expected):
+    assert traditional(name) == expected
+
+
+@pytest.mark.parametrize("name", ["阿卜杜拉·买买提", "阿依古丽.艾力", "热合曼吐尔逊"])
+def test_minority_variant_changes_spelling_or_separator(name):
+    rng = np.random.default_rng(0)
+    variants = {minority_variant(name, rng) for _ in range(20)}
+    assert None not in variants and name not in variants and len(variants) > 3
