@@ -1,0 +1,743 @@
+"""Intake: read a station's resident list or a missing-person export into a canonical frame.
+
+Files arrive as CSV in whatever encoding the office PC used (UTF-8, UTF-8 with BOM, GBK/GB18030),
+or as Excel workbooks, with Chinese or English headers written a dozen ways. Intake turns each into
+the canonical frame of ``docs/contract.md`` §1 plus an issues table, and never loses a row quietly:
+
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"编号": ["R1", "R2"], "性别": ["男", "x"], "身高(cm)": ["172", "很高"]})
+    >>> residents, issues = read_residents(raw)
+    >>> residents[["resident_id", "sex", "height", "source_row"]].values.tolist()
+    [['R1', '男', '172', 2], ['R2', None, None, 3]]
+    >>> issues["reason"].tolist()
+    ['bad_sex', 'bad_height']
+
+Every input row ends up either in the frame or in the issues table with action ``row_skipped``.
+Values keep their original text (stripped); only dates, heights, sex and ages are checked, and a
+value that fails the check is blanked with an issue that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as _dt
+import gc
+import io
+import itertools
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from kinmatch import schema
+from kinmatch.errors import InputError
+from kinmatch.issues import IssueLog
+from kinmatch.normalize import quantities as q
+
+__all__ = ["Intake", "read_residents", "read_missing", "read_records"]
+
+_KIND_NOUN = {"resident": "resident (受助人员)", "missing": "missing-person report (寻人启事)"}
+_EVENT_DATE = {"resident": "found_date", "missing": "missing_date"}
+_MIN_HEIGHT_CM, _MAX_HEIGHT_CM = 40.0, 250.0
+_MAX_AGE = 120.0
+_MIN_YEAR = 1900
+
+
+class Intake(NamedTuple):
+    """What intake returns: the canonical ``frame`` and the ``issues`` table.
+
+    It unpacks like a tuple (``residents, issues = read_residents(path)``); in a notebook its repr
+    summarises what was read.
+    """
+
+    frame: pd.DataFrame
+    issues: pd.DataFrame
+
+    def summary(self) -> str:
+        kind = self.frame.attrs.get("kind", "?")
+        source = self.frame.attrs.get("source", "")
+        lines = [f"Intake of {kind} records{f' from {source}' if source else ''}: "
+                 f"{len(self.frame)} rows kept, {len(self.issues)} issues"]
+        if len(self.issues):
+            counts = self.issues.groupby(["reason", "action"], sort=False).size()
+            for (reason, action), count in counts.sort_values(ascending=False).items():
+                lines.append(f"  {reason:<20} {action:<12} {count}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+# --- reading cells ----------------------------------------------------------------------------
+
+
+def _cell_text(value: Any) -> str | None:
+    """One cell as the text a person sees: stripped, None for blank; 172.0 → '172'."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, (pd.Timestamp, _dt.datetime)):
+        if pd.isna(value):
+            return None
+        if (value.hour, value.minute, value.second) == (0, 0, 0):
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip() or None
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable cells from a DataFrame input
+        codes, uniques = pd.factorize(np.array([None if v is None else repr(v) for v in values],
+                                               dtype=object), use_na_sentinel=True)
+        uniques = np.array([values[np.argmax(codes == i)] for i in range(len(uniques))],
+                           dtype=object)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _map_unique(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
+    """Apply ``func`` once per distinct value (blank → func(None)) and map back; object array."""
+    codes, uniques = _factorize(values)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = [func(v) for v in uniques]
+    table[-1] = func(None)
+    return table[codes]
+
+
+def _as_text_column(values: np.ndarray) -> np.ndarray:
+    return _map_unique(values, _cell_text)
+
+
+# --- the raw table ----------------------------------------------------------------------------
+
+
+@dataclass
+class _RawTable:
+    """Headers and columns as read, before any schema is applied."""
+
+    headers: list[str]
+    columns: list[np.ndarray]  # object arrays, one per header, all the same length
+    source_rows: np.ndarray  # 1-based row number in the source of each data row
+    source: str
+    issues: IssueLog = field(default_factory=IssueLog)
+    encoding: str | None = None
+    original: pd.DataFrame | None = None  # a DataFrame input, so unknown columns keep their dtype
+
+
+def _unique_headers(headers: list[Any]) -> list[str]:
+    """Headers as strings, blank ones named like pandas does, repeats suffixed .1, .2."""
+    seen: dict[str, int] = {}
+    result = []
+    for position, header in enumerate(headers):
+        name = _cell_text(header) if not isinstance(header, str) else header
+        if name is None or not str(name).strip():
+            name = f"Unnamed: {position}"
+        name = str(name)
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        result.append(name)
+    return result
+
+
+def _from_frame(frame: pd.DataFrame) -> _RawTable:
+    headers = _unique_headers(list(frame.columns))
+    columns = [frame.iloc[:, i].to_numpy(dtype=object) for i in range(frame.shape[1])]
+    # Spreadsheet numbering: header row 1, first data row 2, by position (not by index label).
+    return _RawTable(headers, columns, np.arange(len(frame)) + 2, "DataFrame", original=frame)
+
+
+def _from_rows(rows: list[tuple[int, list[Any]]], header_width: int) -> tuple[list[np.ndarray], np.ndarray]:
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(header_width)], np.empty(0, dtype=int)
+    numbers = np.fromiter((n for n, _ in rows), dtype=int, count=len(rows))
+    columns = [np.array(col, dtype=object) for col in zip(*(r for _, r in rows))]
+    return columns, numbers
+
+
+def _read_xlsx(path: Path, data: bytes) -> _RawTable:
+    import openpyxl  # only needed for workbooks
+
+    try:
+        # From the bytes: openpyxl would refuse a workbook saved under a .csv name.
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise InputError(
+            f"{path}: cannot open the workbook ({exc}). Open it in Excel or WPS, save it again as "
+            f".xlsx (or export CSV UTF-8) and retry."
+        ) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        issues = IssueLog()
+        header: list[Any] | None = None
+        rows: list[tuple[int, list[Any]]] = []
+        skipped: list[int] = []
+        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = list(cells)
+            if header is None:
+                if any(_cell_text(c) is not None for c in cells):
+                    header = cells
+                else:
+                    skipped.append(number)
+                continue
+            rows.append((number, cells))
+    finally:
+        workbook.close()
+    if header is None:
+        raise InputError(f"{path}: the first sheet is empty. Put the header row (编号, 姓名, ...) "
+                         f"on top of the first sheet and retry.")
+    width = max([len(header)] + [len(r) for _, r in rows])
+    header = header + [None] * (width - len(header))
+    rows = [(n, r + [None] * (width - len(r))) for n, r in rows]
+    columns, numbers = _from_rows(rows, width)
+    # A column with neither a header nor any value is only Excel's formatting: drop it.
+    keep = [i for i in range(width)
+            if _cell_text(header[i]) is not None
+            or any(_cell_text(v) is not None for v in columns[i])]
+    for number in skipped:
+        issues.add(row=number, column=None, value=None, reason="blank_row", action="row_skipped",
+                   message=f"row {number} is blank; skipped")
+    return _RawTable(_unique_headers([header[i] for i in keep]), [columns[i] for i in keep],
+                     numbers, str(path), issues)
+
+
+# --- CSV: encoding ----------------------------------------------------------------------------
+
+_decode_state = threading.local()
+
+
+def _record_bad_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+    _decode_state.offsets.append(error.start)
+    return ("\ufffd", error.end)
+
+
+codecs.register_error("kinmatch.record_bad_bytes", _record_bad_bytes)
+
+
+def _decode_counting(data: bytes, encoding: str) -> tuple[str, list[int]]:
+    _decode_state.offsets = []
+    text = data.decode(encoding, errors="kinmatch.record_bad_bytes")
+    offsets, _decode_state.offsets = _decode_state.offsets, []
+    return text, offsets
+
+
+def _decode(data: bytes) -> tuple[str, str, list[int], bytes]:
+    """Decode CSV bytes; returns text, encoding, offsets of undecodable bytes, and the bytes the
+    offsets refer to (the BOM removed).
+
+    The order follows what Chinese offices produce: a BOM says UTF-8 (Excel "CSV UTF-8"); valid
+    UTF-8 is UTF-8; otherwise GB18030, the superset of GBK/GB2312 that Excel and WPS write on a
+    Chinese Windows. charset-normalizer is asked only when neither fits.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        body = data[len(codecs.BOM_UTF8):]
+        text, bad = _decode_counting(body, "utf-8")
+        return text, "utf-8-sig", bad, body
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export. Offsets are not tracked in UTF-16 (bad bytes are rare).
+        text = data.decode("utf-16", errors="replace")
+        return text, "utf-16", [], data
+    try:
+        return data.decode("utf-8"), "utf-8", [], data
+    except UnicodeDecodeError:
+        pass
+    # Count failures at C speed first; the offset-recording handler runs only on the few files
+    # that are decoded with replacement.
+    utf8_failures = data.decode("utf-8", errors="replace").count("\ufffd")
+    non_ascii = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
+    # A UTF-8 file with a few damaged bytes decodes "fine" as GB18030 into garbage; real GBK text
+    # read as UTF-8 fails on most of its non-ASCII bytes. The share of failures tells them apart.
+    if non_ascii and utf8_failures / non_ascii < 0.02:
+        utf8_text, utf8_bad = _decode_counting(data, "utf-8")
+        return utf8_text, "utf-8", utf8_bad, data
+    try:
+        return data.decode("gb18030"), "gb18030", [], data
+    except UnicodeDecodeError:
+        pass
+    try:
+        import charset_normalizer
+
+        best = charset_normalizer.from_bytes(data).best()
+        if best is not None and best.encoding:
+            return data.decode(best.encoding), best.encoding, [], data
+    except (UnicodeDecodeError, LookupError):
+        pass
+    gb_failures = data.decode("gb18030", errors="replace").count("\ufffd")
+    encoding = "gb18030" if gb_failures <= utf8_failures else "utf-8"
+    text, bad = _decode_counting(data, encoding)
+    return text, encoding, bad, data
+
+
+# --- CSV: records -----------------------------------------------------------------------------
+
+_DELIMITERS = ",\t;|"
+_MAX_RECORD_LINES = 50  # a quoted cell longer than this many lines is an unclosed quote
+
+
+def _guess_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _csv_records(lines: list[str], delimiter: str, width_of: Callable[[], int | None]):
+    """Yield (first line number, fields, problem) for each record.
+
+    The csv module handles quoting; this loop adds recovery from an unclosed quote, which would
+    otherwise swallow the rest of the file into one cell: such a record is re-read as its first
+    line alone, quotes ignored, and reading restarts on the next line.
+    """
+    position = 0
+    while position < len(lines):
+        reader = csv.reader(itertools.islice(lines, position, None), delimiter=delimiter)
+        consumed = 0
+        restart = None
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                restart = position + consumed
+                break
+            span = reader.line_num - consumed
+            width = width_of()
+            if span > 1 and (span > _MAX_RECORD_LINES or (width is not None and len(fields) != width)):
+                restart = position + consumed
+                break
+            yield position + consumed + 1, fields, None
+            consumed = reader.line_num
+        if restart is None:
+            return
+        single = next(csv.reader([lines[restart].rstrip("\r\n")], delimiter=delimiter,
+                                 quoting=csv.QUOTE_NONE), [])
+        yield restart + 1, single, "unbalanced_quote"
+        position = restart + 1
+
+
+def _read_csv(path: Path, data: bytes) -> _RawTable:
+    text, encoding, bad_offsets, body = _decode(data)
+    lines = io.StringIO(text, newline="").readlines()
+    issues = IssueLog()
+    header: list[str] | None = None
+    width: int | None = None
+    rows: list[tuple[int, list[Any]]] = []
+    first_non_blank = next((line for line in lines if line.strip()), "")
+    delimiter = _guess_delimiter(first_non_blank)
+
+    for number, fields, problem in _csv_records(lines, delimiter, lambda: width):
+        if header is None:
+            if any(f.strip() for f in fields):
+                header, width = fields, len(fields)
+            else:  # blank lines above the header: counted like any blank row
+                issues.add(row=number, column=None, value=None, reason="blank_row",
+                           action="row_skipped", message=f"row {number} is blank; skipped")
+            continue
+        if problem:
+            issues.add(row=number, column=None, value=lines[number - 1].rstrip("\r\n")[:200],
+                       reason=problem, action="row_kept",
+                       message=f"row {number}: a quote (\") opens a cell that never closes; the "
+                               f"row was read with quotes ignored. Check the quotes in this row "
+                               f"of {path.name}.")
+        if len(fields) > width:
+            extra = fields[width:]
+            if any(f.strip() for f in extra):
+                issues.add(row=number, column=None, value=delimiter.join(extra),
+                           reason="too_many_fields", action="row_kept",
+                           message=f"row {number}: {len(fields)} cells but the header has "
+                                   f"{width}; the extra cells {extra!r} were dropped. A stray "
+                                   f"comma inside a cell is the usual cause: quote that cell.")
+            fields = fields[:width]
+        elif len(fields) < width and any(f.strip() for f in fields):
+            issues.add(row=number, column=None, value=delimiter.join(fields),
+                       reason="too_few_fields", action="row_kept",
+                       message=f"row {number}: {len(fields)} cells but the header has {width}; "
+                               f"the missing cells at the end were left blank. Check the row "
+                               f"for a lost separator.")
+            fields = fields + [""] * (width - len(fields))
+        elif len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+        rows.append((number, fields))
+
+    if header is None:
+        raise InputError(f"{path}: the file has no header row (it is empty or blank). Export the "
+                         f"table again with its header (编号, 姓名, ...) as the first line.")
+    columns, numbers = _from_rows(rows, width)
+    # Empty CSV cells become None: "" is only how the format writes a blank.
+    for column in columns:
+        column[column == ""] = None
+    if bad_offsets:
+        _log_bad_bytes(issues, body, bad_offsets, numbers, _unique_headers(header), columns,
+                       encoding, path)
+    table = _RawTable(_unique_headers(header), columns, numbers, str(path), issues, encoding)
+    return table
+
+
+def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: np.ndarray,
+                   headers: list[str], columns: list[np.ndarray], encoding: str,
+                   path: Path) -> None:
+    newlines = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 0x0A)
+    bad_lines = np.unique(np.searchsorted(newlines, np.asarray(offsets)) + 1)
+    # A record may span several lines (quoted line breaks): report the record's first line.
+    positions = np.searchsorted(numbers, bad_lines, side="right") - 1
+    for line, position in zip(bad_lines, positions):
+        if position < 0:  # in the header itself
+            issues.add(row=int(line), column=None, value=None, reason="encoding_replaced",
+                       action="kept", message=f"header row: some bytes are not valid {encoding} "
+                       f"and were replaced by '\ufffd'. Re-save {path.name} as 'CSV UTF-8'.")
+            continue
+        row = int(numbers[position])
+        hit = [(h, c[position]) for h, c in zip(headers, columns)
+               if isinstance(c[position], str) and "\ufffd" in c[position]]
+        for header, value in hit or [(None, None)]:
+            issues.add(row=row, column=header, value=value, reason="encoding_replaced",
+                       action="kept",
+                       message=f"{'column ' + header + ' ' if header else ''}row {row}: some "
+                               f"bytes are not valid {encoding} and were replaced by '\ufffd'; "
+                               f"the rest of the row is kept. Re-save {path.name} as "
+                               f"'CSV UTF-8' or retype this cell.")
+
+
+def _load(src: Any) -> _RawTable:
+    if isinstance(src, pd.DataFrame):
+        return _from_frame(src)
+    if not isinstance(src, (str, os.PathLike)):
+        raise InputError(f"cannot read {type(src).__name__}: give a path to a .csv or .xlsx file, "
+                         f"or a pandas DataFrame.")
+    path = Path(src)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file. Check the path (and that the file was copied "
+                         f"completely).")
+    data = path.read_bytes()
+    # The bytes decide the format, not the file name: an .xlsx is a ZIP archive.
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(path, data)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(f"{path}: this is an old Excel .xls workbook, which kinmatch does not "
+                         f"read. Open it in Excel or WPS and save it as .xlsx or 'CSV UTF-8'.")
+    return _read_csv(path, data)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _today() -> pd.Timestamp:
+    return pd.Timestamp(_dt.date.today())
+
+
+_MONTH_DAY = re.compile(r"(\d{4})\D{0,2}?(\d{1,2})(?:\D{1,2}?(\d{1,2}))?")
+
+
+def _date_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
+    """(reason, advice) when ``value`` is not a usable date; None when fine or honestly unknown."""
+    if q.is_unknown(value):
+        return None
+    parsed = q.parse_date(value)
+    if parsed.value is None:
+        digits = q._cn_numerals_to_arabic(q._nfkc(value))
+        m = _MONTH_DAY.search(digits)
+        if m and m[2] and not 1 <= int(m[2]) <= 12:
+            advice = "fix the month or leave it blank"
+        elif m and m[3]:
+            advice = "fix the day (that month has fewer days) or leave it blank"
+        else:
+            advice = "write it like 2023-11-05, 2023年11月 or 2023, or leave it blank"
+        return "bad_date", f"{value!r} is not a date; {advice}"
+    if parsed.value > today:
+        return "future_date", f"{value!r} is in the future; check the year or leave it blank"
+    if parsed.value.year < _MIN_YEAR:
+        return "implausible_date", (f"{value!r} is before {_MIN_YEAR}; check the year or leave "
+                                    f"it blank")
+    return None
+
+
+def _height_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
+    if q.is_unknown(value):
+        return None
+    parsed = q.parse_height(value)
+    if parsed is None:
+        return "bad_height", (f"{value!r} is not a height; write it like 172cm, 1.72米 or 约170, "
+                              f"or leave it blank")
+    if not _MIN_HEIGHT_CM <= parsed.cm <= _MAX_HEIGHT_CM:
+        return "implausible_height", (
+            f"{value!r} reads as {parsed.cm:g} cm, outside {_MIN_HEIGHT_CM:g}–{_MAX_HEIGHT_CM:g} "
+            f"cm; check the unit (1.72米 = 172cm) or leave it blank")
+    return None
+
+
+def _sex_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
+    if q.parse_sex(value) is not None or q._sex_is_unknown(value):
+        return None
+    return "bad_sex", f"{value!r} is not a sex; write 男 or 女 (or 未知), or leave it blank"
+
+
+def _age_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
+    if q.is_unknown(value):
+        return None
+    parsed = q.parse_age(value, ref_date=today)
+    if parsed is None:
+        return "bad_age", (f"{value!r} is not an age; write it like 60, 约60岁, 60多岁, 五六十岁 or "
+                           f"1960年(估), or leave it blank")
+    if parsed.birth_year_low is not None:
+        if parsed.birth_year_low > today.year:
+            return "future_date", f"{value!r} gives a birth year in the future; check the year"
+        if parsed.birth_year_high < _MIN_YEAR:
+            return "implausible_age", f"{value!r} gives a birth year before {_MIN_YEAR}; check it"
+    if parsed.low > _MAX_AGE:
+        return "implausible_age", (f"{value!r} is over {_MAX_AGE:g} years; check the number or "
+                                   f"leave it blank")
+    return None
+
+
+def _validators(kind: str) -> dict[str, Callable[[str, pd.Timestamp], tuple[str, str] | None]]:
+    return {
+        "birth_date": _date_problem,
+        _EVENT_DATE[kind]: _date_problem,
+        "height": _height_problem,
+        "sex": _sex_problem,
+        "age": _age_problem,
+    }
+
+
+def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray,
+              ids: np.ndarray, field_name: str, issues: IssueLog) -> np.ndarray:
+    """Blank the values ``check`` rejects and log one issue per affected row (vectorized: each
+    distinct value is checked once)."""
+    today = _today()
+    codes, uniques = _factorize(column)
+    problems = [check(v, today) for v in uniques]
+    bad_codes = np.array([i for i, p in enumerate(problems) if p is not None], dtype=int)
+    if not len(bad_codes):
+        return column
+    bad_rows = np.flatnonzero(np.isin(codes, bad_codes))
+    for position in bad_rows:
+        reason, advice = problems[codes[position]]
+        row = int(rows[position])
+        issues.add(row=row, record_id=ids[position], column=field_name,
+                   value=uniques[codes[position]], reason=reason, action="kept_blank",
+                   message=f"column {header} row {row}: {advice}")
+    column = column.copy()
+    column[bad_rows] = None
+    return column
+
+
+# --- assembling the canonical frame -----------------------------------------------------------
+
+
+def _missing_id_error(raw: _RawTable, kind: str) -> InputError:
+    id_field = schema.ID_FIELD[kind]
+    accepted = ", ".join(schema.accepted_headers(id_field, kind))
+    found = ", ".join(raw.headers) or "(none)"
+    return InputError(
+        f"{raw.source}: no id column for {_KIND_NOUN[kind]} records. kinmatch needs one column "
+        f"that names each record uniquely, so candidates and reviews can point back to it. "
+        f"Headers found: {found}. Accepted id headers: {accepted}. Fix: rename the id column to "
+        f"one of these (or add a column 编号 with a unique number per row)."
+    )
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """Pause the cyclic garbage collector while millions of small row lists are created.
+
+    Those allocations trigger collection after collection (each scanning the growing table) and
+    made reading 3–5× slower; none of them form reference cycles, so nothing is lost by waiting.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def read_records(src: Any, kind: str) -> Intake:
+    """Read ``src`` (CSV/.xlsx path or DataFrame) as ``kind`` ``"resident"`` or ``"missing"``."""
+    if kind not in schema.FIELDS:
+        raise ValueError(f"kind must be one of {schema.KINDS}, not {kind!r}")
+    with _no_cyclic_gc():
+        return _read_records(src, kind)
+
+
+def _read_records(src: Any, kind: str) -> Intake:
+    raw = _load(src)
+    issues = raw.issues
+    matched = schema.match_headers(raw.headers, kind)
+    id_field = schema.ID_FIELD[kind]
+    if id_field not in matched.values():
+        raise _missing_id_error(raw, kind)
+
+    n = len(raw.source_rows)
+    by_header = dict(zip(raw.headers, raw.columns))
+    to_text = _as_text_column  # strip, blank → None (also for CSV text: "  " is blank)
+    table = schema.FIELDS[kind]
+    canonical: dict[str, np.ndarray] = {}
+    first_header: dict[str, str] = {}
+    for field_name in schema.canonical_columns(kind):
+        sources = [h for h, f in matched.items() if f == field_name]
+        if not sources:
+            canonical[field_name] = np.full(n, None, dtype=object)
+            continue
+        if len(sources) > 1:  # a joined field: 健康状况；精神状况；智力状况 in table order
+            rank = {schema.normalize_header(h): i for i, h in enumerate(table[field_name])}
+            sources.sort(key=lambda h: rank.get(schema.normalize_header(h), len(rank)))
+            parts = [to_text(by_header[h]) for h in sources]
+            sep = schema.JOINED_FIELDS[field_name]
+            joined = [sep.join(p for p in cells if p is not None) or None for cells in zip(*parts)]
+            canonical[field_name] = np.array(joined, dtype=object)
+        else:
+            canonical[field_name] = to_text(by_header[sources[0]])
+        first_header[field_name] = sources[0]
+
+    # A field given twice (e.g. 编号 and 人员编号) keeps its first column; the others stay visible
+    # as unknown columns, and the user hears about it.
+    for header in raw.headers:
+        field_name = schema.header_lookup(kind).get(schema.normalize_header(header))
+        if field_name is not None and header not in matched:
+            issues.add(row=1, column=header, value=None, reason="duplicate_column", action="kept",
+                       message=f"columns {first_header[field_name]} and {header} both mean "
+                               f"{field_name}; {first_header[field_name]} is used and {header} "
+                               f"is kept as an extra column. Rename or remove one of them.")
+    unknown_headers = [h for h in raw.headers if h not in matched]
+    taken = set(canonical) | {"source_row"}
+    unknown: dict[str, Any] = {}
+    for header in unknown_headers:
+        name, k = header, 0
+        while name in taken:
+            k += 1
+            name = f"{header}.{k}"
+        taken.add(name)
+        if raw.original is not None:  # untouched: the input's own values and dtype
+            unknown[name] = raw.original.iloc[:, raw.headers.index(header)].to_numpy()
+        else:
+            unknown[name] = by_header[header]
+
+    # Blank rows: nothing in any column.
+    filled = np.zeros(n, dtype=bool)
+    for values in canonical.values():
+        filled |= pd.notna(values)
+    for values in unknown.values():
+        filled |= _map_unique(np.asarray(values, dtype=object),
+                              lambda v: _cell_text(v) is not None).astype(bool)
+    rows = raw.source_rows
+    for row in rows[~filled]:
+        issues.add(row=int(row), column=None, value=None, reason="blank_row", action="row_skipped",
+                   message=f"row {row} is blank; skipped")
+    if not filled.all():
+        canonical = {k: v[filled] for k, v in canonical.items()}
+        unknown = {k: v[filled] for k, v in unknown.items()}
+        rows = rows[filled]
+
+    ids = _fill_ids(canonical[id_field], rows, first_header[id_field], issues)
+    canonical[id_field] = ids
+    _flag_duplicate_ids(ids, rows, first_header[id_field], issues)
+
+    validators = _validators(kind)
+    for field_name in schema.canonical_columns(kind):  # column order, so issues read left to right
+        check = validators.get(field_name)
+        if check is not None and field_name in first_header:
+            canonical[field_name] = _validate(canonical[field_name], first_header[field_name],
+                                              check, rows, ids, field_name, issues)
+
+    frame = pd.DataFrame({**canonical, **unknown})
+    frame["source_row"] = rows.astype("int64")
+    frame.attrs["kind"] = kind
+    frame.attrs["source"] = raw.source
+    if raw.encoding:
+        frame.attrs["encoding"] = raw.encoding
+    issue_frame = issues.to_frame()
+    if len(issue_frame):
+        # Problems found while reading (encoding, broken rows) learn their record's id now, and
+        # every issue names the canonical field where there is one.
+        id_of_row = dict(zip(rows.tolist(), ids.tolist()))
+        no_id = issue_frame["record_id"].isna() & issue_frame["reason"].ne("blank_row")
+        issue_frame.loc[no_id, "record_id"] = issue_frame.loc[no_id, "row"].map(id_of_row)
+        issue_frame["column"] = issue_frame["column"].map(lambda c: matched.get(c, c))
+    if len(issue_frame):
+        issue_frame = issue_frame.sort_values("row", kind="stable", na_position="first")
+        issue_frame = issue_frame.reset_index(drop=True)
+    return Intake(frame, issue_frame)
+
+
+def _fill_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: IssueLog) -> np.ndarray:
+    blank = np.array([v is None for v in ids], dtype=bool)
+    if not blank.any():
+        return ids
+    ids = ids.copy()
+    used = set(v for v in ids if v is not None)
+    for position in np.flatnonzero(blank):
+        row = int(rows[position])
+        new_id, k = f"row{row}", 0
+        while new_id in used:
+            k += 1
+            new_id = f"row{row}_{k}"
+        used.add(new_id)
+        ids[position] = new_id
+        issues.add(row=row, record_id=new_id, column=header, value=None, reason="missing_id",
+                   action="row_kept",
+                   message=f"column {header} row {row}: the id is blank; the row is kept with the "
+                           f"generated id {new_id!r}. Fill in the id in the source file so "
+                           f"reviews stay linked to this person.")
+    return ids
+
+
+def _flag_duplicate_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: IssueLog) -> None:
+    series = pd.Series(ids)
+    duplicated = series.duplicated(keep="first").to_numpy()
+    if not duplicated.any():
+        return
+    first_row = pd.Series(rows).groupby(series.to_numpy()).first().to_dict()
+    for position in np.flatnonzero(duplicated):
+        row, record_id = int(rows[position]), ids[position]
+        issues.add(row=row, record_id=record_id, column=header, value=record_id,
+                   reason="duplicate_id", action="row_kept",
+                   message=f"column {header} row {row}: id {record_id!r} is already used on row "
+                           f"{first_row[record_id]}; both rows are kept. Give each record its own "
+                           f"id (or merge the two rows if they are the same person).")
+
+
+def read_residents(src: Any) -> Intake:
+    """Read a station's resident list (受助人员) into the canonical resident frame + issues.
+
+    ``src``: a path to a CSV (any of UTF-8, UTF-8 BOM, GB18030/GBK) or .xlsx file, or a DataFrame.
+
+    >>> import pandas as pd
+    >>> residents, issues = read_residents(pd.DataFrame({"人员编号": ["R1"], "目测年龄": ["约60岁"]}))
+    >>> residents.loc[0, "age"], residents.attrs["kind"]
+    ('约60岁', 'resident')
+    """
+    return read_records(src, "resident")
+
+
+def read_missing(src: Any) -> Intake:
+    """Read a missing-person export (寻人启事) into the canonical missing frame + issues.
+
+    >>> import pandas as pd
+    >>> reports, issues = read_missing(pd.DataFrame({"寻人编号": ["M1"], "口音": ["四川口音"]}))
+    >>> reports.loc[0, "dialect"], len(issues)
+    ('四川口音', 0)
+    """
+    return read_records(src, "missing")

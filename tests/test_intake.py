@@ -1,0 +1,391 @@
+import datetime as dt
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from kinmatch.errors import InputError
+from kinmatch.intake import Intake, read_missing, read_residents
+from kinmatch.issues import ISSUE_COLUMNS
+from kinmatch.schema import (
+    RESIDENT_FIELDS,
+    MISSING_FIELDS,
+    canonical_columns,
+    match_headers,
+    normalize_header,
+)
+
+# Synthetic records only (made-up names, places and ids).
+RESIDENT_CSV = (
+    "编号,姓名,性别,目测年龄,身高（厘米）,入站日期,发现地点,口音,健康状况,智力状况,备注\n"
+    "R001,李伟,男,约60岁,172,2023-11-05,火车站广场,四川口音,疑似精神障碍,智力低下,已采血\n"
+    "R002,胡春花,女,五六十岁,一米六,2023年11月,桥洞下,安徽口音,,,\n"
+    "R003,无名氏,男,80后,1.75米,20231105,,东北口音,聋哑,,复查\n"
+)
+
+
+def write(path, text, encoding):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header, normalized",
+    [
+        ("身高(cm)", "身高"),
+        ("身高（厘米）", "身高"),
+        ("身高【cm】", "身高"),
+        (" 入站 日期 ", "入站日期"),
+        ("入站日期\u3000", "入站日期"),
+        ("\ufeff编号", "编号"),
+        ("*编号:", "编号"),
+        ("Found Date", "founddate"),
+        ("RESIDENT_ID", "residentid"),
+        ("ｎａｍｅ", "name"),
+    ],
+)
+def test_normalize_header(header, normalized):
+    assert normalize_header(header) == normalized
+
+
+@pytest.mark.parametrize(
+    "kind, header, field",
+    [
+        ("resident", "编号", "resident_id"),
+        ("missing", "编号", "missing_id"),
+        ("resident", "受助编号", "resident_id"),
+        ("missing", "报案编号", "missing_id"),
+        ("resident", "口音", "accent"),
+        ("resident", "方言", "accent"),
+        ("missing", "口音", "dialect"),
+        ("missing", "方言", "dialect"),
+        ("resident", "目测年龄", "age"),
+        ("missing", "走失时年龄", "age"),
+        ("resident", "身高（厘米）", "height"),
+        ("resident", "入站时间", "found_date"),
+        ("missing", "户籍所在地", "hometown"),
+        ("resident", "Found_Date", "found_date"),
+        ("resident", "gender", "sex"),
+        ("missing", "Missing Place", "missing_place"),
+    ],
+)
+def test_match_headers(kind, header, field):
+    assert match_headers([header], kind) == {header: field}
+
+
+def test_every_schema_header_is_recognised():
+    for kind, table in (("resident", RESIDENT_FIELDS), ("missing", MISSING_FIELDS)):
+        for field, headers in table.items():
+            for header in headers:
+                assert match_headers([header], kind) == {header: field}, (kind, header)
+
+
+# --- encodings and formats -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312"])
+def test_same_content_same_frame_in_every_encoding(tmp_path, encoding):
+    reference = read_residents(write(tmp_path / "ref.csv", RESIDENT_CSV, "utf-8")).frame
+    # the file name says nothing about the encoding: it is detected from the bytes
+    result = read_residents(write(tmp_path / "名单.csv", RESIDENT_CSV, encoding))
+    pd.testing.assert_frame_equal(result.frame, reference)
+    assert result.frame.attrs["encoding"] in (encoding if encoding != "gbk" else "gb18030",
+                                              "gb18030")
+    assert len(result.issues) == 0
+
+
+def test_canonical_frame_shape(tmp_path):
+    frame, issues = read_residents(write(tmp_path / "r.csv", RESIDENT_CSV, "utf-8"))
+    assert list(frame.columns) == canonical_columns("resident") + ["备注", "source_row"]
+    assert frame.attrs["kind"] == "resident"
+    assert frame["resident_id"].tolist() == ["R001", "R002", "R003"]
+    assert frame["source_row"].tolist() == [2, 3, 4]
+    assert frame["source_row"].dtype == "int64"
+    assert frame.loc[0, "height"] == "172"  # original text, not parsed
+    assert frame.loc[0, "health"] == "疑似精神障碍；智力低下"
+    assert frame.loc[1, "health"] is None
+    assert frame.loc[2, "health"] == "聋哑"
+    assert frame.loc[1, "备注"] is None
+    assert frame["station"].isna().all()
+    assert list(issues.columns) == ISSUE_COLUMNS
+
+
+def test_missing_reports_map_dialect_and_keep_unknown_columns(tmp_path):
+    text = ("寻人编号 , 姓名,小名,曾用名,出生年月,走失日期,户籍地,口音,联系电话,志愿者备注\n"
+            "M1,胡春花,花花,胡春华,1965年3月,2019-06-01,安徽省黄山市,黄山话,138xxxx0000,多次寻找\n")
+    frame, issues = read_missing(write(tmp_path / "m.csv", text, "utf-8-sig"))
+    assert frame.attrs["kind"] == "missing"
+    row = frame.iloc[0]
+    assert (row["missing_id"], row["dialect"], row["birth_date"]) == ("M1", "黄山话", "1965年3月")
+    assert row["alias"] == "花花、胡春华"
+    assert row["志愿者备注"] == "多次寻找"
+    assert list(frame.columns)[-2:] == ["志愿者备注", "source_row"]
+    assert len(issues) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["resident_id", "name", "sex", "height", "found_date"],
+        ["Resident ID", "Name", "Sex", "Height (cm)", "Found Date"],
+        ["编号 ", " 姓名", "性 别", "身高（ｃｍ）", "入站日期（年-月-日）"],
+    ],
+)
+def test_english_chinese_and_messy_headers(headers, tmp_path):
+    text = ",".join(headers) + "\nR9,王五,男,170,2023-01-02\n"
+    frame, issues = read_residents(write(tmp_path / "h.csv", text, "utf-8"))
+    assert frame.loc[0, ["resident_id", "name", "sex", "height", "found_date"]].tolist() == [
+        "R9", "王五", "男", "170", "2023-01-02"]
+    assert len(issues) == 0
+
+
+def test_tab_separated_utf16_export(tmp_path):
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(RESIDENT_CSV.replace(",", "\t").encode("utf-16"))
+    frame, _ = read_residents(path)
+    assert frame["name"].tolist() == ["李伟", "胡春花", "无名氏"]
+
+
+def test_xlsx_input(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["编号", "姓名", "身高", "入站日期", "年龄", "备注"])
+    sheet.append([1001, "李伟", 172, dt.datetime(2023, 11, 5), 60, None])
+    sheet.append([None, None, None, None, None, None])
+    sheet.append([1002.0, "胡春花", 1.6, "2023年11月", "约60岁", "夜里入站"])
+    path = tmp_path / "stations.xlsx"
+    workbook.save(path)
+    frame, issues = read_residents(path)
+    assert frame["resident_id"].tolist() == ["1001", "1002"]  # ids are text, 1002.0 → "1002"
+    assert frame["height"].tolist() == ["172", "1.6"]
+    assert frame["found_date"].tolist() == ["2023-11-05", "2023年11月"]
+    assert frame["age"].tolist() == ["60", "约60岁"]
+    assert frame["source_row"].tolist() == [2, 4]
+    assert issues[["row", "reason", "action"]].values.tolist() == [[3, "blank_row", "row_skipped"]]
+
+
+def test_xlsx_detected_from_bytes_not_name(tmp_path):
+    frame = pd.DataFrame({"编号": ["R1"], "姓名": ["李伟"]})
+    path = tmp_path / "export.csv"  # an Excel file saved under a .csv name
+    frame.to_excel(path, index=False, engine="openpyxl")
+    assert read_residents(path).frame["name"].tolist() == ["李伟"]
+
+
+def test_dataframe_input_is_not_mutated():
+    raw = pd.DataFrame({"编号": ["R1", "R2"], "身高": ["172", "很高"], "序号": [1, 2]},
+                       index=[10, 20])
+    before = raw.copy()
+    frame, issues = read_residents(raw)
+    pd.testing.assert_frame_equal(raw, before)
+    assert frame["source_row"].tolist() == [2, 3]  # by position, like a spreadsheet
+    assert frame["序号"].tolist() == [1, 2] and frame["序号"].dtype == "int64"  # untouched
+    assert frame["height"].tolist() == ["172", None]
+    assert issues["reason"].tolist() == ["bad_height"]
+
+
+def test_dataframe_with_numbers_and_timestamps():
+    raw = pd.DataFrame({"编号": [1, 2], "入站日期": [pd.Timestamp("2023-11-05"), pd.NaT],
+                        "身高": [172.0, float("nan")]})
+    frame, issues = read_residents(raw)
+    assert frame["resident_id"].tolist() == ["1", "2"]
+    assert frame["found_date"].tolist() == ["2023-11-05", None]
+    assert frame["height"].tolist() == ["172", None]
+    assert len(issues) == 0
+
+
+# --- broken input --------------------------------------------------------------------------
+
+
+def test_broken_rows_are_kept_with_issues(tmp_path):
+    text = ("编号,姓名,性别,备注\n"
+            "R1,李伟,男,\n"
+            "R2,张,三,男,多出\n"       # unquoted comma: one cell too many
+            "R3,王五\n"                  # cells missing at the end
+            "R4,\"赵六,男,\n"           # a quote that never closes
+            "R5,孙七,女,\n")
+    frame, issues = read_residents(write(tmp_path / "broken.csv", text, "utf-8"))
+    assert frame["resident_id"].tolist() == ["R1", "R2", "R3", "R4", "R5"]
+    assert frame.loc[2, ["name", "sex", "备注"]].tolist() == ["王五", None, None]
+    assert frame.loc[4, "name"] == "孙七"
+    by_row = issues.groupby("row")["reason"].apply(set).to_dict()
+    assert by_row == {3: {"too_many_fields", "bad_sex"}, 4: {"too_few_fields"},
+                      5: {"unbalanced_quote"}}
+    extra = issues[issues["reason"] == "too_many_fields"].iloc[0]
+    assert (extra["value"], extra["record_id"], extra["action"]) == ("多出", "R2", "row_kept")
+
+
+def test_quoted_line_breaks_are_one_cell(tmp_path):
+    text = '编号,自述\nR1,"说家在河边,\n有座桥"\nR2,记得村口有棵大树\n'
+    frame, issues = read_residents(write(tmp_path / "q.csv", text, "utf-8"))
+    assert frame["statements"].tolist() == ["说家在河边,\n有座桥", "记得村口有棵大树"]
+    assert frame["source_row"].tolist() == [2, 4]
+    assert len(issues) == 0
+
+
+def test_undecodable_bytes_are_replaced_and_reported(tmp_path):
+    good = RESIDENT_CSV.encode("utf-8")
+    damaged = good.replace("胡春花".encode("utf-8"), b"\xff" + "春花".encode("utf-8"))
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(damaged)
+    frame, issues = read_residents(path)
+    assert len(frame) == 3  # nothing else lost
+    assert frame.loc[1, "name"] == "\ufffd春花"
+    assert frame.loc[2, "name"] == "无名氏"
+    bad = issues[issues["reason"] == "encoding_replaced"]
+    assert bad[["row", "record_id", "column"]].values.tolist() == [[3, "R002", "name"]]
+
+
+def test_gbk_file_with_a_broken_byte(tmp_path):
+    good = RESIDENT_CSV.encode("gbk")
+    damaged = good.replace("桥洞下".encode("gbk"), "桥洞".encode("gbk") + b"\xff")
+    path = tmp_path / "gbk_damaged.csv"
+    path.write_bytes(damaged)
+    frame, issues = read_residents(path)
+    assert frame["name"].tolist() == ["李伟", "胡春花", "无名氏"]
+    assert frame.loc[1, "found_place"].startswith("桥洞")
+    assert issues.loc[issues["reason"] == "encoding_replaced", "row"].tolist() == [3]
+
+
+def test_blank_rows_counted_and_every_row_accounted_for(tmp_path):
+    text = ("编号,姓名,身高\n"
+            "R1,李伟,172\n"
+            "\n"
+            ",,\n"
+            "  ,  ,\n"
+            "R2,胡春花,很高\n"
+            ",赵六,\n"
+            "R1,李伟,170\n")
+    frame, issues = read_residents(write(tmp_path / "blank.csv", text, "utf-8"))
+    skipped = issues[issues["action"] == "row_skipped"]
+    assert skipped["row"].tolist() == [3, 4, 5]
+    assert set(skipped["reason"]) == {"blank_row"}
+    data_rows = set(range(2, 9))
+    assert set(frame["source_row"]) | set(skipped["row"]) == data_rows
+    assert set(frame["source_row"]).isdisjoint(skipped["row"])
+    # blank id: kept under a generated id, and the issue says so
+    generated = issues[issues["reason"] == "missing_id"].iloc[0]
+    assert generated["row"] == 7 and generated["record_id"] == "row7"
+    assert "row7" in generated["message"]
+    assert frame.set_index("source_row").loc[7, "resident_id"] == "row7"
+    # duplicate id: both kept, flagged on the later one
+    duplicate = issues[issues["reason"] == "duplicate_id"]
+    assert duplicate[["row", "record_id", "action"]].values.tolist() == [[8, "R1", "row_kept"]]
+    assert "row 2" in duplicate.iloc[0]["message"]
+    assert frame["resident_id"].tolist() == ["R1", "R2", "row7", "R1"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [["姓名", "性别", "年龄"], ["序号", "名字"], ["name", "sex"]],
+)
+def test_missing_id_column_is_a_clear_error(tmp_path, headers):
+    path = write(tmp_path / "noid.csv", ",".join(headers) + "\n" + ",".join("x" * len(headers)),
+                 "utf-8")
+    with pytest.raises(InputError) as error:
+        read_residents(path)
+    message = str(error.value)
+    assert "noid.csv" in message
+    for header in headers:
+        assert header in message
+    for accepted in ("编号", "人员编号", "受助编号"):
+        assert accepted in message
+    assert "rename" in message.lower()
+
+
+def test_missing_id_error_for_missing_reports_names_their_headers():
+    with pytest.raises(InputError, match="寻人编号.*报案编号"):
+        read_missing(pd.DataFrame({"姓名": ["胡春花"]}))
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", "\ufeff".encode("utf-8")])
+def test_empty_file_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="header"):
+        read_residents(path)
+
+
+def test_missing_file_and_xls_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_residents(tmp_path / "nope.csv")
+    old = tmp_path / "old.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    with pytest.raises(InputError, match=".xlsx"):
+        read_residents(old)
+
+
+# --- validation ----------------------------------------------------------------------------
+
+NEXT_YEAR = dt.date.today().year + 1
+
+
+@pytest.mark.parametrize(
+    "column, header, value, reason, hint",
+    [
+        ("found_date", "入站日期", "2023年13月", "bad_date", "fix the month"),
+        ("found_date", "入站日期", "2023-02-30", "bad_date", "fix the day"),
+        ("found_date", "入站日期", "去年冬天", "bad_date", "2023-11-05"),
+        ("found_date", "入站日期", f"{NEXT_YEAR}-01-01", "future_date", "future"),
+        ("birth_date", "出生日期", "1850年", "implausible_date", "1900"),
+        ("height", "身高", "很高", "bad_height", "172cm"),
+        ("height", "身高", "20cm", "implausible_height", "unit"),
+        ("height", "身高", "300", "implausible_height", "unit"),
+        ("sex", "性别", "x7", "bad_sex", "男 or 女"),
+        ("age", "目测年龄", "很老", "bad_age", "约60岁"),
+        ("age", "目测年龄", "150岁", "implausible_age", "120"),
+        ("age", "目测年龄", "1850年", "implausible_age", "1900"),
+    ],
+)
+def test_bad_values_become_blank_with_a_teaching_issue(column, header, value, reason, hint):
+    raw = pd.DataFrame({"编号": ["R1", "R2"], header: ["", value], "姓名": ["李伟", "王五"]})
+    frame, issues = read_residents(raw)
+    assert len(frame) == 2  # the row is kept
+    assert frame.loc[1, column] is None
+    assert frame.loc[1, "name"] == "王五"
+    assert len(issues) == 1
+    issue = issues.iloc[0]
+    assert (issue["row"], issue["record_id"], issue["column"], issue["value"], issue["reason"],
+            issue["action"]) == (3, "R2", column, value, reason, "kept_blank")
+    assert issue["message"].startswith(f"column {header} row 3: {value!r}")
+    assert hint in issue["message"]
+
+
+@pytest.mark.parametrize("value", ["未知", "不详", "-", "待查"])
+def test_honest_unknowns_are_not_errors(value):
+    raw = pd.DataFrame({"编号": ["R1"], "性别": [value], "年龄": [value], "身高": [value],
+                        "入站日期": [value]})
+    frame, issues = read_residents(raw)
+    assert len(issues) == 0
+    assert frame.loc[0, "sex"] == value  # original text kept; the normalizer reads it as unknown
+
+
+def test_missing_date_validated_for_missing_reports():
+    frame, issues = read_missing(pd.DataFrame({"编号": ["M1"], "走失日期": ["2019年2月30日"]}))
+    assert frame.loc[0, "missing_date"] is None
+    assert issues["reason"].tolist() == ["bad_date"]
+    assert issues["message"].iloc[0].startswith("column 走失日期 row 2")
+
+
+def test_validation_parses_each_distinct_value_once(monkeypatch):
+    from kinmatch.normalize import quantities
+
+    calls = []
+    original = quantities.parse_height
+    monkeypatch.setattr(quantities, "parse_height", lambda v: calls.append(v) or original(v))
+    raw = pd.DataFrame({"编号": [f"R{i}" for i in range(3000)],
+                        "身高": ["172", "很高", "一米七"] * 1000})
+    frame, issues = read_residents(raw)
+    assert len(calls) == 3
+    assert (issues["reason"] == "bad_height").sum() == 1000
+    assert frame["height"].isna().sum() == 1000
+
+
+def test_repr_summarises_rows_and_issues():
+    result = read_residents(pd.DataFrame({"编号": ["R1", "R1", "R2"], "身高": ["20", "172", "x"]}))
+    assert isinstance(result, Intake)
+    text = repr(result)
+    assert "3 rows kept" in text and "3 issues" in text
+    assert "duplicate_id" in text and "implausible_height" in text and "bad_height" in text
