@@ -331,8 +331,11 @@ def _csv_records(lines: list[str], delimiter: str, width_of: Callable[[], int | 
             consumed = reader.line_num
         if restart is None:
             return
-        single = next(csv.reader([lines[restart].rstrip("\r\n")], delimiter=delimiter,
-                                 quoting=csv.QUOTE_NONE), [])
+        line = lines[restart].rstrip("\r\n")
+        try:
+            single = next(csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+        except csv.Error:  # e.g. a cell over the csv module's size limit
+            single = line.split(delimiter)
         yield restart + 1, single, "unbalanced_quote"
         position = restart + 1
 

@@ -389,3 +389,55 @@ def test_repr_summarises_rows_and_issues():
     text = repr(result)
     assert "3 rows kept" in text and "3 issues" in text
     assert "duplicate_id" in text and "implausible_height" in text and "bad_height" in text
+
+
+# --- property: no row is lost --------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+cell_text = st.text(alphabet="李伟胡春花男女约60岁一米七2023-11-05 ,\"'；、x", max_size=8)
+multiline_cell = st.text(alphabet="李伟 ,\"\n\r", max_size=6)
+
+
+@st.composite
+def resident_rows(draw):
+    rows = []
+    for number in range(draw(st.integers(min_value=0, max_value=12))):
+        shape = draw(st.sampled_from(["full", "blank", "short", "long", "multiline"]))
+        row_id = draw(st.sampled_from([f"R{number}", "", "R1"]))
+        if shape == "blank":
+            rows.append(draw(st.sampled_from([[], ["", "", "", ""], [" ", "", "  ", ""]])))
+        elif shape == "multiline":
+            rows.append([row_id, draw(multiline_cell), draw(cell_text), draw(cell_text)])
+        else:
+            width = {"full": 4, "short": 2, "long": 6}[shape]
+            rows.append([row_id] + [draw(cell_text) for _ in range(width - 1)])
+    return rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=resident_rows(), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk"]))
+def test_every_written_row_is_kept_or_reported(tmp_path, rows, encoding):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["编号", "自述", "性别", "身高"])
+    writer.writerows(rows)
+    path = tmp_path / f"p_{encoding}.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    frame, issues = read_residents(path)
+    skipped = issues[issues["action"] == "row_skipped"]
+    blank = [not any(cell.strip() for cell in row) for row in rows]
+    assert len(frame) == blank.count(False)
+    assert len(skipped) == blank.count(True)
+    assert set(frame["source_row"]).isdisjoint(skipped["row"])
+    kept = [row for row, is_blank in zip(rows, blank) if not is_blank]
+    # a blank id is replaced by row<N>, N being the row's line in the file
+    assert frame["resident_id"].tolist() == [
+        row[0].strip() or f"row{line}" for row, line in zip(kept, frame["source_row"])]
+    assert (issues["reason"] == "missing_id").sum() == sum(not row[0].strip() for row in kept)
+    assert frame["statements"].tolist() == [
+        (row[1].strip() or None) if len(row) > 1 else None for row in kept]
