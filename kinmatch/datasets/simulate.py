@@ -371,8 +371,11 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     county_name = gaz.counties["name"].to_numpy(dtype=object)[people["county"][person]]
     town_idx = people["township"][person]
     town = np.where(town_idx >= 0, gaz.town_names[np.maximum(town_idx, 0)], "")
-    county_seat = np.array([c[:-1] + "县城" if c.endswith("县") else c + "城区" for c in county_name], dtype=object)
-    near_text = np.where(rng.random(n) < 0.5, county_name + town + "附近", county_seat)
+    prefecture = gaz.counties["prefecture"].fillna("").to_numpy(dtype=object)[people["county"][person]]
+    # 邻水县 → 邻水县城; a city district needs its city (鼓楼区 exists in four cities)
+    county_seat = np.array([c[:-1] + "县城" if c.endswith("县") else (f + c if c.endswith("区") else c + "城区")
+                            for c, f in zip(county_name, prefecture)], dtype=object)
+    near_text = np.where(rng.random(n) < 0.5, prefecture + county_name + town + "附近", county_seat)
     far_city = _choice(rng, [s[2] for s in vocab.STATIONS], n)
     far_text = far_city + _choice(rng, vocab.FOUND_SPOTS[:4], n)
     missing_place = np.where(near, near_text, far_text)
