@@ -145,3 +145,42 @@ def test_cli_link_writes_csv_atomically(world, tmp_path, monkeypatch):
     code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--model", str(tmp_path / "none.json")])
     assert code == 2
     assert out.read_bytes() == before
+
+
+def test_assignment_em_recovers_m_and_share_with_report():
+    # 400 residents, 30 candidates each; 70% have their true report among them
+    rng = np.random.default_rng(3)
+    true_m = {"name": np.array([0.05, 0.15, 0.8]), "age": np.array([0.15, 0.85]),
+              "place": np.array([0.2, 0.3, 0.5])}
+    u = {"name": np.array([0.9, 0.08, 0.02]), "age": np.array([0.6, 0.4]), "place": np.array([0.7, 0.2, 0.1])}
+    rows, index = [], []
+    for i in range(400):
+        has = rng.random() < 0.7
+        for j in range(30):
+            probs = true_m if (has and j == 0) else u
+            rows.append({n: rng.choice(len(p), p=p) for n, p in probs.items()})
+            index.append((f"R{i}", f"M{i}_{j}"))
+    vectors = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index))
+    from kinmatch.match.rank import fit_assignment_em
+
+    m, pi = fit_assignment_em(vectors, u, n_residents=400)
+    assert pi == pytest.approx(0.7, abs=0.15)
+    assert m["name"] == pytest.approx(true_m["name"], abs=0.1)
+    assert m["age"] == pytest.approx(true_m["age"], abs=0.1)
+    assert m["place"] == pytest.approx(true_m["place"], abs=0.1)
+
+
+def test_show_candidates_colours_agreement_and_conflict(world, linked):
+    from kinmatch.match.display import GREEN, CandidateList, show_candidates
+
+    residents, missing, _ = world
+    residents = residents.assign(name=residents["name_norm"])
+    missing = missing.assign(name=missing["name_norm"])
+    styler = show_candidates(linked.table, residents, missing, "R001", top=3)
+    page = styler.to_html()
+    assert "受助人员 R001" in page and "#1 T001" in page
+    assert GREEN.split(": ")[1] in page
+    table = styler.data
+    assert table.loc["姓名"].iloc[0] == table.loc["姓名"].iloc[1]
+    html = CandidateList(linked.table)._repr_html_()
+    assert "T001" in html and "%" in html

@@ -13,6 +13,7 @@ column per comparison, and the resident's ``identification_potential`` (1–5).
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -139,11 +140,71 @@ def _level_labels(names: list[str]) -> dict[str, list[str]]:
     return {name: [cmp.LEVEL_LABELS[name][level] for level in range(cmp.N_LEVELS[name])] for name in names}
 
 
-def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int | None = None,
+def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
+                      max_iter: int = 60, tol: float = 1e-5, min_prob: float = 1e-4) -> tuple[dict, float]:
+    """m (per comparison and level) and π (share of residents whose report is among the
+    candidates) by EM under a one-to-many assignment model, with u fixed from random pairs.
+
+    Why not the plain Fellegi–Sunter EM: it treats candidate pairs as independent draws, but the
+    candidates were *selected* for agreeing on a name sound, a place or an age window, so almost
+    every candidate looks unlike a random pair and EM either calls them all matches (λ → 1) or
+    splits them by the pass that proposed them. Here each resident matches at most one report
+    (prior π spread evenly over all ``n_reports``), so the E step shares one unit of "is the
+    match" among a resident's candidates and "none of them": selection can no longer inflate the
+    match class. This is the bipartite model of Jaro/Sadinle reduced to its E step per resident.
+    The prior π is spread evenly over the resident's candidates (being proposed by a pass is
+    itself evidence; a report that no pass proposed is taken as not the match).
+    Returns ``(m, pi)``.
+    """
+    names = list(u)
+    order = np.argsort(pd.factorize(vectors.index.get_level_values(0))[0], kind="stable")
+    matrix = vectors[names].to_numpy(dtype=np.int64)[order]
+    groups = pd.factorize(vectors.index.get_level_values(0)[order])[0]
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    sizes = np.diff(np.r_[starts, len(matrix)])
+    log_size = np.repeat(np.log(sizes), sizes)
+    seen = matrix >= 0
+    index = np.where(seen, matrix, 0)
+    log_u = [np.log(u[n]) for n in names]
+    m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
+    m = {n: v / v.sum() for n, v in m.items()}
+    prior_m = {n: v.copy() for n, v in m.items()}
+    pi = 0.5
+    for _ in range(int(max_iter)):
+        log_lr = np.zeros(len(matrix))
+        for j, n in enumerate(names):
+            log_lr += np.where(seen[:, j], np.log(m[n])[index[:, j]] - log_u[j][index[:, j]], 0.0)
+        a = math.log(pi) - log_size + log_lr
+        top = np.maximum.reduceat(a, starts)
+        total = np.add.reduceat(np.exp(a - np.repeat(top, np.diff(np.r_[starts, len(a)]))), starts)
+        log_z = np.logaddexp(math.log(1 - pi), top + np.log(total))
+        post = np.exp(a - np.repeat(log_z, np.diff(np.r_[starts, len(a)])))
+        new_pi = float(np.clip(post.sum() / max(n_residents, 1), 1e-3, 1 - 1e-3))
+        prior_strength = max(2.0, 0.05 * float(post.sum()))
+        change = abs(new_pi - pi)
+        for j, n in enumerate(names):
+            # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
+            # level that no likely match showed from getting a weight of -13
+            counts = np.bincount(index[seen[:, j], j], weights=post[seen[:, j]], minlength=len(u[n]))
+            counts = counts + prior_strength * prior_m[n]
+            new_m = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+            new_m = new_m / new_m.sum()
+            change = max(change, float(np.max(np.abs(new_m - m[n]))))
+            m[n] = new_m
+        pi = new_pi
+        if change < tol:
+            break
+    return m, pi
+
+
+def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
               random_state: int | None = 0):
-    """Fit a :class:`~kinmatch.match.model.FellegiSunter` by EM on the candidates' ``vectors``,
-    with u from random pairs' ``u_vectors``. Comparisons with no evidence at all in either set
-    (e.g. no record describes marks) are left out of the model; their weights are 0."""
+    """A :class:`~kinmatch.match.model.FellegiSunter` for these candidates: u from the random
+    pairs' ``u_vectors``, m by :func:`fit_assignment_em`, and the prior λ = π / (mean number of
+    candidates per resident): the chance that a candidate pair is a match before comparing them.
+
+    Comparisons with no evidence at all in either set (e.g. no record describes marks) are left
+    out of the model; their weights are 0."""
     from kinmatch.match.model import FellegiSunter
 
     usable = [name for name in cmp.COMPARISONS
@@ -151,14 +212,21 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int |
     if not usable:
         raise InputError("no comparison has evidence on both the candidate and the random pairs, so no "
                          "model can be fitted; check that the inputs carry names, ages or places")
-    lambda_init = None
-    if n_residents:
-        lambda_init = float(np.clip(n_residents / max(len(vectors), 1), 1e-4, 0.5))
+    levels = {name: cmp.N_LEVELS[name] for name in usable}
+    min_prob = 1e-4
+    u_model = FellegiSunter(levels=levels, min_prob=min_prob).estimate_u(u_vectors)
+    m, pi = fit_assignment_em(vectors, u_model.u_random_, n_residents, min_prob=min_prob)
+    per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
     tf = {"name": "tf_name"} if "name" in usable and "tf_name" in vectors.columns else None
-    model = FellegiSunter(levels={name: cmp.N_LEVELS[name] for name in usable}, tf_columns=tf,
-                          tf_levels={"name": NAME_TF_LEVELS} if tf else None, lambda_init=lambda_init,
-                          random_state=random_state, min_prob=1e-4, level_labels=_level_labels(usable))
-    return model.fit(vectors, u_vectors=u_vectors)
+    # m pinned to the assignment-EM estimate and max_iter=0: the FellegiSunter object is then
+    # just the container that scores, explains its weights and saves to readable JSON.
+    model = FellegiSunter(levels=levels, tf_columns=tf, tf_levels={"name": NAME_TF_LEVELS} if tf else None,
+                          lambda_init=pi / max(per_resident, 1.0), max_iter=0, random_state=random_state,
+                          min_prob=min_prob, level_labels=_level_labels(usable),
+                          m_fixed={n: {k: float(v) for k, v in enumerate(m[n])} for n in usable})
+    model.fit(vectors, u_vectors=u_vectors)
+    model.share_with_report_ = pi
+    return model
 
 
 def _resolve_model(model: Any):
