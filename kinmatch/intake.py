@@ -163,10 +163,16 @@ def _unique_headers(headers: list[Any]) -> list[str]:
 
 
 def _from_frame(frame: pd.DataFrame) -> _RawTable:
+    rows = np.arange(len(frame)) + 2
+    if "source_row" in frame.columns and pd.api.types.is_integer_dtype(frame["source_row"]):
+        # A frame intake made before (or a filtered piece of one): its rows keep pointing at
+        # the original file, so reading it again changes nothing.
+        rows = frame["source_row"].to_numpy(dtype="int64")
+        frame = frame.drop(columns="source_row")
     headers = _unique_headers(list(frame.columns))
     columns = [frame.iloc[:, i].to_numpy(dtype=object) for i in range(frame.shape[1])]
-    # Spreadsheet numbering: header row 1, first data row 2, by position (not by index label).
-    return _RawTable(headers, columns, np.arange(len(frame)) + 2, "DataFrame", original=frame)
+    # Otherwise spreadsheet numbering: header row 1, first data row 2, by position (not by label).
+    return _RawTable(headers, columns, rows, "DataFrame", original=frame)
 
 
 def _from_rows(rows: list[tuple[int, list[Any]]], header_width: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -177,7 +183,40 @@ def _from_rows(rows: list[tuple[int, list[Any]]], header_width: int) -> tuple[li
     return columns, numbers
 
 
-def _read_xlsx(path: Path, data: bytes) -> _RawTable:
+_HEADER_SEARCH_ROWS = 10
+
+
+def _find_header(records: list[tuple[int, list[Any]]], kind: str, issues: IssueLog) -> int | None:
+    """Index of the header record; logs the rows above it.
+
+    The header is the first of the first few non-blank rows that holds an id header (编号...), so
+    a title row above it ("XX救助管理站受助人员名单", common in office exports) does not hide it.
+    Without an id header anywhere the first non-blank row is the header (and the caller's error
+    lists what it holds).
+    """
+    non_blank = [i for i, (_, cells) in enumerate(records[: _HEADER_SEARCH_ROWS * 5])
+                 if any(_cell_text(c) is not None for c in cells)][:_HEADER_SEARCH_ROWS]
+    if not non_blank:
+        return None
+    id_field = schema.ID_FIELD[kind]
+    chosen = next((i for i in non_blank
+                   if any(schema.field_of_header(c, kind) == id_field
+                          for c in records[i][1] if _cell_text(c) is not None)),
+                  non_blank[0])
+    for number, cells in records[:chosen]:
+        texts = [t for t in (_cell_text(c) for c in cells) if t is not None]
+        if texts:
+            issues.add(row=number, column=None, value=" ".join(texts)[:200], reason="above_header",
+                       action="row_skipped",
+                       message=f"row {number} is above the header row "
+                               f"{records[chosen][0]} (a title?); skipped")
+        else:
+            issues.add(row=number, column=None, value=None, reason="blank_row",
+                       action="row_skipped", message=f"row {number} is blank; skipped")
+    return chosen
+
+
+def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
     import openpyxl  # only needed for workbooks
 
     try:
@@ -190,35 +229,23 @@ def _read_xlsx(path: Path, data: bytes) -> _RawTable:
         ) from exc
     try:
         sheet = workbook.worksheets[0]
-        issues = IssueLog()
-        header: list[Any] | None = None
-        rows: list[tuple[int, list[Any]]] = []
-        skipped: list[int] = []
-        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = list(cells)
-            if header is None:
-                if any(_cell_text(c) is not None for c in cells):
-                    header = cells
-                else:
-                    skipped.append(number)
-                continue
-            rows.append((number, cells))
+        records = [(number, list(cells))
+                   for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
     finally:
         workbook.close()
-    if header is None:
+    issues = IssueLog()
+    start = _find_header(records, kind, issues)
+    if start is None:
         raise InputError(f"{path}: the first sheet is empty. Put the header row (编号, 姓名, ...) "
                          f"on top of the first sheet and retry.")
+    header, rows = records[start][1], records[start + 1:]
     width = max([len(header)] + [len(r) for _, r in rows])
     header = header + [None] * (width - len(header))
     rows = [(n, r + [None] * (width - len(r))) for n, r in rows]
     columns, numbers = _from_rows(rows, width)
     # A column with neither a header nor any value is only Excel's formatting: drop it.
     keep = [i for i in range(width)
-            if _cell_text(header[i]) is not None
-            or any(_cell_text(v) is not None for v in columns[i])]
-    for number in skipped:
-        issues.add(row=number, column=None, value=None, reason="blank_row", action="row_skipped",
-                   message=f"row {number} is blank; skipped")
+            if _cell_text(header[i]) is not None or pd.notna(_as_text_column(columns[i])).any()]
     return _RawTable(_unique_headers([header[i] for i in keep]), [columns[i] for i in keep],
                      numbers, str(path), issues)
 
@@ -340,24 +367,30 @@ def _csv_records(lines: list[str], delimiter: str, width_of: Callable[[], int | 
         position = restart + 1
 
 
-def _read_csv(path: Path, data: bytes) -> _RawTable:
+def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
     text, encoding, bad_offsets, body = _decode(data)
     lines = io.StringIO(text, newline="").readlines()
     issues = IssueLog()
-    header: list[str] | None = None
-    width: int | None = None
+    # The header (and so the delimiter and the row width) is found on the first lines; the few
+    # lines above it are read once more below, which costs nothing.
+    head_lines = lines[: _HEADER_SEARCH_ROWS * 5]
+    # The header is the line with the most separators among the first ones (a title row above
+    # it has none, or as many trailing commas as the header has cells).
+    delimiter = _guess_delimiter(max(head_lines or [""],
+                                     key=lambda line: sum(map(line.count, _DELIMITERS))))
+    head = list(_csv_records(head_lines, delimiter, lambda: None))
+    start = _find_header([(n, f) for n, f, _ in head], kind, issues)
+    if start is None:
+        raise InputError(f"{path}: the file has no header row (it is empty or blank). Export the "
+                         f"table again with its header (编号, 姓名, ...) as the first line.")
+    header = head[start][1]
+    width = len(header)
+    # data starts on the line after the header record (which may span lines if a cell is quoted)
+    data_start = head[start + 1][0] - 1 if start + 1 < len(head) else len(head_lines)
     rows: list[tuple[int, list[Any]]] = []
-    first_non_blank = next((line for line in lines if line.strip()), "")
-    delimiter = _guess_delimiter(first_non_blank)
 
-    for number, fields, problem in _csv_records(lines, delimiter, lambda: width):
-        if header is None:
-            if any(f.strip() for f in fields):
-                header, width = fields, len(fields)
-            else:  # blank lines above the header: counted like any blank row
-                issues.add(row=number, column=None, value=None, reason="blank_row",
-                           action="row_skipped", message=f"row {number} is blank; skipped")
-            continue
+    for number, fields, problem in _csv_records(lines[data_start:], delimiter, lambda: width):
+        number += data_start
         if problem:
             issues.add(row=number, column=None, value=lines[number - 1].rstrip("\r\n")[:200],
                        reason=problem, action="row_kept",
@@ -384,9 +417,6 @@ def _read_csv(path: Path, data: bytes) -> _RawTable:
             fields = fields + [""] * (width - len(fields))
         rows.append((number, fields))
 
-    if header is None:
-        raise InputError(f"{path}: the file has no header row (it is empty or blank). Export the "
-                         f"table again with its header (编号, 姓名, ...) as the first line.")
     columns, numbers = _from_rows(rows, width)
     # Empty CSV cells become None: "" is only how the format writes a blank.
     for column in columns:
@@ -423,7 +453,7 @@ def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: n
                                f"'CSV UTF-8' or retype this cell.")
 
 
-def _load(src: Any) -> _RawTable:
+def _load(src: Any, kind: str) -> _RawTable:
     if isinstance(src, pd.DataFrame):
         return _from_frame(src)
     if not isinstance(src, (str, os.PathLike)):
@@ -436,11 +466,11 @@ def _load(src: Any) -> _RawTable:
     data = path.read_bytes()
     # The bytes decide the format, not the file name: an .xlsx is a ZIP archive.
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(path, data)
+        return _read_xlsx(path, data, kind)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError(f"{path}: this is an old Excel .xls workbook, which kinmatch does not "
                          f"read. Open it in Excel or WPS and save it as .xlsx or 'CSV UTF-8'.")
-    return _read_csv(path, data)
+    return _read_csv(path, data, kind)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -586,7 +616,7 @@ def read_records(src: Any, kind: str) -> Intake:
 
 
 def _read_records(src: Any, kind: str) -> Intake:
-    raw = _load(src)
+    raw = _load(src, kind)
     issues = raw.issues
     matched = schema.match_headers(raw.headers, kind)
     id_field = schema.ID_FIELD[kind]
@@ -618,7 +648,7 @@ def _read_records(src: Any, kind: str) -> Intake:
     # A field given twice (e.g. 编号 and 人员编号) keeps its first column; the others stay visible
     # as unknown columns, and the user hears about it.
     for header in raw.headers:
-        field_name = schema.header_lookup(kind).get(schema.normalize_header(header))
+        field_name = schema.field_of_header(header, kind)
         if field_name is not None and header not in matched:
             issues.add(row=1, column=header, value=None, reason="duplicate_column", action="kept",
                        message=f"columns {first_header[field_name]} and {header} both mean "

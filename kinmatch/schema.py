@@ -28,6 +28,7 @@ __all__ = [
     "header_lookup",
     "match_headers",
     "accepted_headers",
+    "field_of_header",
 ]
 
 KINDS = ("resident", "missing")
@@ -126,17 +127,32 @@ def header_lookup(kind: str) -> dict[str, str]:
     return dict(_LOOKUPS[kind])
 
 
+# A unit written straight after the name, without brackets: 身高cm, 身高/厘米, 年龄岁.
+_UNIT_SUFFIX = re.compile(r"/?(cm|厘米|公分|米|m|岁|周岁)$")
+
+
+def _lookup_header(header: object, lookup: dict[str, str]) -> str | None:
+    key = normalize_header(header)
+    canonical = lookup.get(key)
+    if canonical is None:
+        canonical = lookup.get(_UNIT_SUFFIX.sub("", key))
+    return canonical
+
+
 def match_headers(headers: Iterable[object], kind: str) -> dict[object, str]:
     """Map each recognised header of a file to its canonical field (unknown headers left out).
 
     A field found under several headers keeps only the first, except :data:`JOINED_FIELDS`,
     which keep all (the caller joins them). Use :func:`canonical_columns` for column order.
+
+    >>> match_headers(["身高cm", "年龄/岁", "Resident ID"], "resident")
+    {'身高cm': 'height', '年龄/岁': 'age', 'Resident ID': 'resident_id'}
     """
     lookup = _LOOKUPS.get(kind) or header_lookup(kind)
     matched: dict[object, str] = {}
     taken: set[str] = set()
     for header in headers:
-        canonical = lookup.get(normalize_header(header))
+        canonical = _lookup_header(header, lookup)
         if canonical is None:
             continue
         if canonical in taken and canonical not in JOINED_FIELDS:
@@ -154,3 +170,12 @@ def canonical_columns(kind: str) -> list[str]:
 def accepted_headers(field: str, kind: str) -> tuple[str, ...]:
     """The headers SCHEMA.md accepts for ``field`` (for error messages)."""
     return FIELDS[kind][field]
+
+
+def field_of_header(header: object, kind: str) -> str | None:
+    """The canonical field a single header means for ``kind``, or None.
+
+    >>> field_of_header("口音", "missing"), field_of_header("备注", "resident")
+    ('dialect', None)
+    """
+    return _lookup_header(header, _LOOKUPS.get(kind) or header_lookup(kind))

@@ -391,6 +391,56 @@ def test_repr_summarises_rows_and_issues():
     assert "duplicate_id" in text and "implausible_height" in text and "bad_height" in text
 
 
+def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
+    text = ("某某市救助管理站受助人员名单,,,\n"
+            ",,,\n"
+            "编号,姓名,性别,身高\n"
+            "R1,李伟,男,172\n")
+    frame, issues = read_residents(write(tmp_path / "title.csv", text, "gbk"))
+    assert frame[["resident_id", "name", "source_row"]].values.tolist() == [["R1", "李伟", 4]]
+    assert issues[["row", "reason", "action"]].values.tolist() == [
+        [1, "above_header", "row_skipped"], [2, "blank_row", "row_skipped"]]
+    assert issues.iloc[0]["value"] == "某某市救助管理站受助人员名单"
+
+
+def test_title_row_in_a_workbook(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["2023年第四季度滞留人员"])
+    sheet.append(["受助编号", "姓名"])
+    sheet.append(["R7", "胡春花"])
+    workbook.save(tmp_path / "q4.xlsx")
+    frame, issues = read_residents(tmp_path / "q4.xlsx")
+    assert frame[["resident_id", "name", "source_row"]].values.tolist() == [["R7", "胡春花", 3]]
+    assert issues["reason"].tolist() == ["above_header"]
+
+
+@pytest.mark.parametrize("header", ["身高cm", "身高/厘米", "身高(cm)", "身高 （单位：厘米）"])
+def test_units_after_a_header(header):
+    frame, _ = read_residents(pd.DataFrame({"编号": ["R1"], header: ["172"]}))
+    assert frame.loc[0, "height"] == "172"
+
+
+def test_reading_a_canonical_frame_again_changes_nothing(tmp_path):
+    text = RESIDENT_CSV + "\n,,,,,,,,,,\nR9,赵六,x7,60,很高,2023-01-01,,,,,\n"
+    first = read_residents(write(tmp_path / "r.csv", text, "utf-8"))
+    second = read_residents(first.frame)
+    pd.testing.assert_frame_equal(second.frame, first.frame)
+    assert len(second.issues) == 0  # bad values were already blanked
+    assert second.frame.attrs["kind"] == "resident"
+    subset = read_residents(first.frame[first.frame["resident_id"] == "R9"])
+    assert subset.frame["source_row"].tolist() == [7]  # still the row in the original file
+
+
+def test_a_field_given_twice_keeps_the_first_and_reports_the_other():
+    raw = pd.DataFrame({"编号": ["R1"], "人员编号": ["X-1"], "姓名": ["李伟"]})
+    frame, issues = read_residents(raw)
+    assert frame.loc[0, "resident_id"] == "R1"
+    assert frame.loc[0, "人员编号"] == "X-1"
+    assert issues[["row", "column", "reason", "action"]].values.tolist() == [
+        [1, "人员编号", "duplicate_column", "kept"]]
+
+
 # --- property: no row is lost --------------------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
