@@ -84,7 +84,8 @@ MARK_PATTERNS: tuple[tuple[str, str], ...] = (
              r"|单眼失明|瞎了?一只眼|一目失明|独眼龙"),
     ("斜视", r"斜视|斗鸡眼|对眼|眼(?:睛)?斜"),
     # head and back
-    ("秃顶", r"秃顶|谢顶|秃头|头顶秃|地中海"),
+    # 秃顶 / 谢顶 / 光头 are hair (HAIR_PATTERNS), not marks: families and stations use 光头 and
+    # 秃顶 for the same head, and a mark on one side only would read as a contradiction.
     ("驼背", r"驼背|罗锅|佝偻|背驼|弓背"),
     # hearing and speech
     ("聋哑", r"聋哑|又聋又哑|哑巴"),
@@ -139,7 +140,6 @@ _TYPE_PARTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "缺牙": ("牙", ()),
     "独眼": ("眼", ()),
     "斜视": ("眼", ()),
-    "秃顶": ("头", ()),
     "驼背": ("背", ()),
     "耳聋": ("耳", ()),
     "聋哑": ("", ()),
@@ -205,7 +205,7 @@ NEGATED_GENERAL = "特征"
 """Entry of ``Description.negated`` for a general "无明显特征" (no notable marks at all)."""
 
 MARK_RARITY: Mapping[str, float] = MappingProxyType({
-    "痣": 0.30, "疤痕": 0.25, "缺牙": 0.10, "胎记": 0.05, "纹身": 0.05, "秃顶": 0.05,
+    "痣": 0.30, "疤痕": 0.25, "缺牙": 0.10, "胎记": 0.05, "纹身": 0.05,
     "跛": 0.03, "龅牙": 0.02, "驼背": 0.02, "金牙": 0.01, "斜视": 0.01, "耳聋": 0.01,
     "烧伤": 0.01, "肿块": 0.01, "缺指": 0.005, "独眼": 0.005, "聋哑": 0.003,
     "兔唇": 0.001, "六指": 0.001,
@@ -323,7 +323,7 @@ def mark_rarity_table() -> pd.DataFrame:
 _PHRASE = {
     "缺指": "{side}{part}缺{detail}", "六指": "{side}{part}六指", "跛": "{side}{part}跛",
     "兔唇": "兔唇", "金牙": "镶金牙", "龅牙": "龅牙", "缺牙": "缺牙", "独眼": "{side}眼失明",
-    "斜视": "斜视", "秃顶": "秃顶", "驼背": "驼背", "耳聋": "{side}耳聋", "聋哑": "聋哑",
+    "斜视": "斜视", "驼背": "驼背", "耳聋": "{side}耳聋", "聋哑": "聋哑",
 }
 
 
