@@ -124,9 +124,10 @@ def _common_chars(readings_dir: Path) -> pd.DataFrame:
 def build(shared: Path, out: Path) -> list[Path]:
     names_dir = shared / "names"
     written = []
+    common_chars = _common_chars(shared / "readings")
     for name, frame in (("surname_freq", _surnames(names_dir)),
                         ("given_name_freq", _given_names(names_dir)),
-                        ("common_chars", _common_chars(shared / "readings"))):
+                        ("common_chars", common_chars)):
         path = out / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
         written.append(path)
@@ -142,7 +143,7 @@ def build(shared: Path, out: Path) -> list[Path]:
     sources = out / "SOURCES"
     sources.mkdir(parents=True, exist_ok=True)
     note = sources / "names.md"
-    note.write_text(_SOURCES_NOTE.format(date=_dt.date.today().isoformat()), encoding="utf-8")
+    note.write_text(_SOURCES_NOTE.format(date=_dt.date.today().isoformat(), n_chars=len(common_chars)), encoding="utf-8")
     written.append(note)
     return written
 
@@ -157,7 +158,7 @@ people; matching never uses them.
 |---|---|---|
 | surname_freq | Faker 40.63.0 `providers/person/zh_CN` surname weights (percent, citing zh.wikipedia 中国姓氏排名); wainshine/Chinese-Names-Corpus @47d4af8 `Chinese_Family_Name（1k）` term frequencies for surnames Faker lacks, scaled onto Faker's percent by the median ratio over shared surnames. Where the two disagree by more than 8x (Faker typos such as 于 0.0074, 鞠 0.23) the scaled wainshine figure is used; column `source` says which | MIT (Faker, `LICENSES/Faker-MIT.txt`); Apache-2.0 (wainshine, `LICENSES/Chinese-Names-Corpus-Apache-2.0.txt`) |
 | given_name_freq | Faker `zh_CN` given names (131, by popularity) and `zh_TW` given names (236, converted to simplified with OpenCC t2s, weight x0.3). Faker gives ranks, not counts: weight = 1/rank^0.8 within each sex. `kind=name` rows are whole names; `first`/`second`/`single` rows are the character pools (weight = summed weight of the names containing the character in that position), from which the simulator composes two-character names | MIT (Faker) |
-| common_chars | Unicode Unihan 15.0 `kHanyuPinlu` (frequency counts of the 现代汉语频率词典), summed over a character's readings; 3,7xx characters. Used as the pool for homophone and dialect-merger substitutions | Unicode licence (`LICENSES/Unicode-Unihan.txt`) |
+| common_chars | Unicode Unihan 15.0 `kHanyuPinlu` (frequency counts of the 现代汉语频率词典), summed over a character's readings, traditional forms folded into simplified (OpenCC t2s); {n_chars:,} characters. Used as the pool for homophone and dialect-merger substitutions | Unicode licence (`LICENSES/Unicode-Unihan.txt`) |
 
 Not used: the NCIIC 2008 name statistics (ChineseNames, CC BY-NC-SA, non-commercial) — they must
 never ship in, or be read by, the package.

@@ -100,6 +100,20 @@ class Simulation:
         # so ``residents, missing, truth, distortions = simulate(...)`` works
         return iter((self.residents, self.missing, self.truth, self.distortions))
 
+    def summary(self) -> pd.DataFrame:
+        """Residents per distortion family, their share of all residents, and the configured rate.
+
+        >>> simulate(n_missing=200, n_residents=20, seed=1).summary().columns.tolist()
+        ['residents', 'share', 'configured_rate']
+        """
+        counts = self.family_counts()
+        rates = {**NAME_MODES, **{k: v for k, v in self.rates.items() if isinstance(v, float)}}
+        return pd.DataFrame({
+            "residents": counts,
+            "share": (counts / max(len(self.residents), 1)).round(3),
+            "configured_rate": [rates.get(family) for family in counts.index],
+        })
+
     def family_counts(self) -> pd.Series:
         """Number of residents per distortion family."""
         return self.distortions.groupby("family")["resident_id"].nunique().sort_values(ascending=False)
@@ -112,10 +126,9 @@ class Simulation:
                 f"{len(self.truth):,} truth pairs, {len(self.distortions):,} distortions: {top}, ...)")
 
     def _repr_html_(self) -> str:
-        counts = self.family_counts().rename("residents").to_frame().to_html()
         return (f"<p><b>Simulation</b> seed={self.seed}: {len(self.residents):,} residents, "
                 f"{len(self.missing):,} missing reports, {len(self.truth):,} truth pairs</p>"
-                f"<details><summary>distortions by family</summary>{counts}</details>")
+                f"<details><summary>distortions by family</summary>{self.summary().to_html()}</details>")
 
 
 # ---- reference data ----------------------------------------------------------------------------
@@ -536,10 +549,9 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
     # the person's reports, for wording and height comparisons
     report_rows: dict[int, list[int]] = {}
     if report_info is not None:
-        wanted = set(resident_persons[has_report].tolist())
-        for r, person in enumerate(report_info["person"]):
-            if person in wanted:
-                report_rows.setdefault(int(person), []).append(r)
+        rows_of_residents = np.flatnonzero(np.isin(report_info["person"], resident_persons[has_report]))
+        for r in rows_of_residents.tolist():
+            report_rows.setdefault(int(report_info["person"][r]), []).append(r)
     stations_by_prov: dict[str, list[int]] = {}
     for s, st in enumerate(vocab.STATIONS):
         stations_by_prov.setdefault(st[1], []).append(s)
@@ -566,6 +578,9 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
             log.add(rid, "long_gap", f"{gap_days[k]}天")
 
         name, name_source = _resident_name(rng, rates, people, p, log, rid, houses[0])
+        # some residents also give their 小名 (when it is not already what staff wrote as the name)
+        alias = people["alias"][p]
+        alias = alias if alias and alias != name and rng.random() < 0.15 else None
 
         # estimated age: homeless people look older; some estimates are far off
         true_age = float((found[k] - people["birth_date"][p]).astype(int)) / 365.25
@@ -628,7 +643,7 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
         same_clothes = gap_days[k] <= 7 and rng.random() < 0.7
         rows.append({
             "resident_id": rid, "station": station, "name": name, "name_source": name_source,
-            "alias": None, "sex": "男" if people["male"][p] else "女", "age": age_text,
+            "alias": alias, "sex": "男" if people["male"][p] else "女", "age": age_text,
             "birth_date": birth_text, "height": height_text, "found_date": found_text[k],
             "found_place": st_city + str(rng.choice(vocab.FOUND_SPOTS)), "accent": accent,
             "description": description,
