@@ -1,0 +1,502 @@
+"""Personal names: clean, split into surname and given name, and say what kind of name it is.
+
+Station staff write names by ear, stations invent names for people who cannot say theirs, and
+families write the registered name or a 小名. ``parse_name`` tells these apart so that the matcher
+weighs a real name and never counts a station-assigned one (党X, 吴民X) or a placeholder (无名氏)::
+
+    >>> parse_name("歐陽 建國（音）")
+    ParsedName(norm='欧阳建国', surname='欧阳', given='建国', kind='full', evidence=True, surname_parts=('欧阳',))
+    >>> parse_name("党小红", name_source="站内代名").kind, parse_name("党小红", name_source="自报").kind
+    ('assigned', 'full')
+    >>> parse_name("蕭廖美玉").surname_parts      # married double surname: maiden name is the last part
+    ('萧', '廖')
+    >>> parse_name("无名3号").kind, parse_name("二娃").kind, parse_name("阿卜杜拉.买买提").norm
+    ('placeholder', 'nickname', '阿卜杜拉·买买提')
+
+Kinds (docs/contract.md §2): ``full``, ``surname_only``, ``given_only``, ``partial`` (阿X 老X 小X),
+``nickname`` (二娃, 狗蛋), ``minority``, ``assigned``, ``placeholder``, ``blank``. ``evidence`` is False
+for ``assigned``, ``placeholder`` and ``blank``: such names must add zero weight.
+
+A romanised name (``Chan Tai Man``) keeps its Latin letters; it is ``full`` with the first word as
+surname when it has two or more words (Hong Kong / pinyin order), ``partial`` when it has one.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple, Sequence
+
+import pandas as pd
+
+from kinmatch.normalize.text import as_text, collapse_whitespace, is_han, is_latin_name, to_halfwidth, to_simplified
+
+__all__ = [
+    "ParsedName", "StationConvention", "STATION_CONVENTIONS", "clean_name", "parse_name",
+    "parse_names", "name_columns", "split_name", "surname_readings", "is_surname", "surname_rank",
+]
+
+# ---------------------------------------------------------------------------------------------
+# cleaning
+
+# Separators people type between the parts of a transliterated minority name.  '·' is the
+# standard (GB/T 28039); the others are look-alikes from other keyboards and encodings.
+MINORITY_SEPARATORS = "·.・•‧∙⋅･‐-–—_"
+_SEP_BETWEEN_HAN = re.compile(rf"(?<=[\u3400-\u9fff])\s*[{re.escape(MINORITY_SEPARATORS)}]+\s*(?=[\u3400-\u9fff])")
+_BRACKETED = re.compile(r"\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕|〈[^〈〉]*〉|《[^《》]*》")
+# Words written next to a name to say how it was obtained; they are not part of the name.
+_ANNOTATION_SUFFIX = re.compile(r"(音译|谐音|同音|自报|自称|化名|暂名|代名|待核实|待查|等人|等)+$")
+_ANNOTATION_PREFIX = re.compile(r"^(自报姓名|自称|自报|名叫|叫做|姓名[:：]?|名字[:：]?)")
+_TITLE_SUFFIX = re.compile(r"(先生|女士|小姐|同志|师傅|老师|大夫|医生)$")
+_QUOTES_AND_MARKS = re.compile(r"[\"'“”‘’「」『』?？*×□○〇�!！,，;；:：、/\\|]")
+_SPACE = re.compile(r"\s+")
+
+
+def _separators(text: str) -> str:
+    # A space between Han runs is a separator only if one run is long (阿卜杜拉 买买提); in 张 三 or
+    # 欧阳 娜娜 it is padding typed to align two-character names, so it is dropped.
+    runs = [run for run in text.split(" ") if run]
+    if len(runs) > 1 and all(is_han(run[0]) and is_han(run[-1]) for run in runs):
+        text = ("·" if max(len(run) for run in runs) >= 3 else "").join(runs)
+    text = _SEP_BETWEEN_HAN.sub("·", text)
+    return text.strip("".join(MINORITY_SEPARATORS) + " ")
+
+
+def _clean_once(text: str) -> str:
+    text = to_simplified(to_halfwidth(text))
+    text = _BRACKETED.sub("", text)
+    text = text.replace("(", "").replace(")", "")
+    text = _QUOTES_AND_MARKS.sub("", text)
+    text = collapse_whitespace(text)
+    if not text:
+        return ""
+    if is_latin_name(text):
+        # Romanised names: one space between words, each word capitalised (CHAN tai-man → Chan Tai-man).
+        words = _SPACE.split(text.replace("·", " ").replace(".", " ").strip())
+        return " ".join(word[:1].upper() + word[1:].lower() for word in words if word)
+    text = _ANNOTATION_PREFIX.sub("", text)
+    text = _ANNOTATION_SUFFIX.sub("", text)
+    title = _TITLE_SUFFIX.search(text)
+    if title and title.start() > 0:  # 王先生 → 王; a bare 先生 stays (a placeholder)
+        text = text[: title.start()]
+    return _separators(collapse_whitespace(text))
+
+
+_PLAIN_HAN = re.compile(r"^[\u4e00-\u9fff]+$")
+
+
+@functools.lru_cache(maxsize=500_000)
+def clean_name(text: object) -> str:
+    """Normalise one name as written: half-width, simplified, separators unified, notes removed.
+
+    - NFKC (full-width → half-width), OpenCC t2s (traditional → simplified);
+    - whitespace removed inside Chinese names (``张 三`` → ``张三``), collapsed in Latin ones;
+    - minority-name separators (``· . ・ • ‧`` and a space between long parts) → ``·``;
+    - annotations dropped: ``(音)``, ``（自报）``, ``音译``, ``自称``, ``先生/女士`` titles, quotes.
+
+    Returns ``""`` for blank input. Idempotent: ``clean_name(clean_name(x)) == clean_name(x)``.
+
+        >>> clean_name("阿卜杜拉・麦麦提(音译)"), clean_name(" 張 三 "), clean_name("王先生")
+        ('阿卜杜拉·麦麦提', '张三', '王')
+    """
+    text = as_text(text)
+    if _PLAIN_HAN.match(text):
+        # fast path for the common case (only CJK ideographs: no width, space or separator work);
+        # NFKC leaves this block unchanged, and t2s keeps it inside the block
+        text = _ANNOTATION_SUFFIX.sub("", _ANNOTATION_PREFIX.sub("", to_simplified(text)))
+        title = _TITLE_SUFFIX.search(text)
+        return text[: title.start()] if title and title.start() > 0 else text
+    # A few cleaning steps can expose new work for an earlier one (a bracket inside quotes, a
+    # title behind an annotation); repeating until nothing changes makes the result a fixed point.
+    for _ in range(4):
+        cleaned = _clean_once(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# surname lexicon (table surname_readings, built by tools/build_readings.py)
+
+MAX_SURNAME_RANK = 500
+"""One-character surnames up to this frequency rank start a name (table ``surname_readings``)."""
+
+COMMON_SURNAME_RANK = 300
+"""Only surnames this common count as the first part of a married double surname (蕭廖美玉)."""
+
+
+@functools.lru_cache(maxsize=1)
+def surname_readings() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Surname → its readings (each a tuple of toneless syllables, usual reading first).
+
+        >>> surname_readings()["单"], surname_readings()["尉迟"]
+        ((('shan',),), (('yu', 'chi'),))
+    """
+    from kinmatch.data import load_table
+
+    table = load_table("surname_readings")
+    readings = {}
+    for surname, pinyin in zip(table["surname"], table["pinyin"]):
+        if isinstance(pinyin, str) and pinyin:
+            readings[surname] = tuple(tuple(alt.split()) for alt in pinyin.split(";"))
+    return readings
+
+
+@functools.lru_cache(maxsize=1)
+def _surname_sets() -> tuple[frozenset, frozenset, frozenset]:
+    from kinmatch.data import load_table
+
+    from pypinyin import Style, lazy_pinyin
+
+    table = load_table("surname_readings")
+    rank = pd.to_numeric(table["rank"], errors="coerce").fillna(10**6)
+    # Rare one-character "surnames" (建, 永, 伟...) are far more often the first character of a
+    # given name, so only the common ones split a name; rare surnames whose surname reading
+    # differs from the everyday one (繁 po, 秘 bi) are kept so their reading is corrected.
+    singles = frozenset(
+        s for s, r, p in zip(table["surname"], rank, table["pinyin"])
+        if len(s) == 1 and (r <= MAX_SURNAME_RANK or str(p).split(";")[0] != lazy_pinyin(s, style=Style.NORMAL)[0])
+    )
+    compounds = frozenset(s for s in table["surname"] if len(s) == 2)
+    common = frozenset(s for s, r in zip(table["surname"], rank) if len(s) == 1 and r <= COMMON_SURNAME_RANK)
+    return singles, compounds, common
+
+
+@functools.lru_cache(maxsize=1)
+def _surname_ranks() -> dict[str, int]:
+    from kinmatch.data import load_table
+
+    table = load_table("surname_readings")
+    ranks = pd.to_numeric(table["rank"], errors="coerce").fillna(10**6).astype(int)
+    return dict(zip(table["surname"], ranks))
+
+
+def surname_rank(surname: str) -> int:
+    """Frequency rank of a surname (1 = 王), a large number if unknown."""
+    return _surname_ranks().get(surname, 10**6)
+
+
+def is_surname(text: str) -> bool:
+    """True if ``text`` (simplified) is a known single or compound surname.
+
+        >>> is_surname("欧阳"), is_surname("张"), is_surname("建")
+        (True, True, False)
+    """
+    singles, compounds, _ = _surname_sets()
+    return text in singles or text in compounds
+
+
+_PREFIXES = ("阿", "老", "小")
+
+
+@functools.lru_cache(maxsize=500_000)
+def split_name(norm: str) -> tuple[str, tuple[str, ...], str]:
+    """Lexical split of a cleaned Chinese name into ``(prefix, surname_parts, given)``.
+
+    Only the shape of the name is used (no name source, no placeholder rules): ``parse_name``
+    builds on it, and the phonetics module uses it to read surname characters correctly.
+
+        >>> split_name("欧阳娜娜"), split_name("老单"), split_name("萧廖美玉"), split_name("建国")
+        (('', ('欧阳',), '娜娜'), ('老', ('单',), ''), ('', ('萧', '廖'), '美玉'), ('', (), '建国'))
+    """
+    singles, compounds, common = _surname_sets()
+    if not norm or "·" in norm or not is_han(norm[0]):
+        return "", (), norm
+    if len(norm) == 2 and norm[0] in _PREFIXES and norm[1] in singles:
+        return norm[0], (norm[1],), ""
+    if norm[:2] in compounds and len(norm) <= 4:
+        return "", (norm[:2],), norm[2:]
+    if len(norm) == 4 and norm[0] in common and norm[1] in common:
+        return "", (norm[0], norm[1]), norm[2:]
+    if norm[0] in singles and len(norm) <= 4:
+        return "", (norm[0],), norm[1:]
+    return "", (), norm
+
+
+# ---------------------------------------------------------------------------------------------
+# station-assigned names
+
+
+@dataclass(frozen=True)
+class StationConvention:
+    """A naming convention a station uses for people who cannot say their name.
+
+    ``prefix`` is the house surname or prefix; the assigned name is ``prefix`` + one or two
+    characters. ``strong`` conventions are unusual enough as real names (吴民X, 魏同X) to mark a
+    name as assigned even when the name source is unknown; weak ones (党X) need the name source
+    ``站内代名`` because 党, 同, 宁, 祝 are also ordinary surnames.
+    """
+
+    prefix: str
+    stations: str
+    strong: bool = False
+
+
+STATION_CONVENTIONS: tuple[StationConvention, ...] = (
+    StationConvention("党", "延安、天津"),
+    StationConvention("同", "铜川"),
+    StationConvention("宁", "多地"),
+    StationConvention("祝", "多地"),
+    StationConvention("吴民", "凯里", strong=True),
+    StationConvention("魏同", "大同", strong=True),
+)
+"""Default conventions (from published station practice); pass your own list to ``parse_name``."""
+
+_ASSIGNED_SOURCES = {"站内代名", "代名", "站内", "站内取名", "站内命名", "assigned", "station"}
+_REAL_SOURCES = {"自报", "证件", "身份证", "户籍", "self", "self-reported", "document", "id"}
+
+
+def _source_kind(name_source: object) -> str | None:
+    source = collapse_whitespace(to_simplified(to_halfwidth(as_text(name_source)))).lower()
+    if not source:
+        return None
+    if source in _ASSIGNED_SOURCES or "代名" in source:
+        return "assigned"
+    if source in _REAL_SOURCES or "自报" in source or "证件" in source:
+        return "real"
+    return None
+
+
+def _matches_convention(norm: str, convention: StationConvention) -> bool:
+    extra = len(norm) - len(convention.prefix)
+    if not norm.startswith(convention.prefix) or "·" in norm:
+        return False
+    return extra == 1 if convention.strong else 1 <= extra <= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# placeholders, nicknames, minority names
+
+_PLACEHOLDERS = frozenset("""
+无名氏 无名 佚名 匿名 不详 不知 不知道 不清楚 未知 未详 不祥 待查 某某 某 无 空 无名字 没名字 没有名字
+流浪男 流浪女 流浪汉 流浪者 流浪人员 流浪老人 乞讨人员 拾荒者 男子 女子 男 女 男性 女性 男人 女人
+老人 老汉 老头 老太 老太太 老大爷 老大娘 老奶奶 老爷爷 大爷 大妈 大娘 大叔 大婶 阿姨 阿婆 阿公 阿伯
+婆婆 奶奶 爷爷 先生 女士 小姐 师傅 小孩 小伙 小伙子 男孩 女孩 男童 女童 婴儿 弃婴 姑娘 聋哑人 哑巴 傻子 精神病人 智障
+""".split())
+_PROVINCE_WORDS = (
+    "北京|天津|河北|山西|内蒙古?|辽宁|吉林|黑龙江|上海|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|"
+    "广西|海南|重庆|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|东北|外地|本地|南方|北方|"
+    "川|湘|鄂|豫|皖|粤|桂|黔|滇|赣|闽|苏|浙|鲁|晋|陕|甘|冀|辽|吉|黑|蒙|藏|新|沪|京|津|渝|琼"
+)
+_GENERIC_PERSON = (
+    "婆|佬|仔|妹|哥|嫂|叔|伯|爷|奶|婶|姐|娘|汉|男|女|人|老人|老汉|老头|老太|大爷|大妈|大娘|大叔|"
+    "阿姨|小伙|姑娘|男孩|女孩|妹子|妹仔"
+)
+_PLACE_PERSON = re.compile(rf"^({_PROVINCE_WORDS})({_GENERIC_PERSON})$")
+_DESCRIPTIVE = re.compile(
+    r"^(无名|未知|不详|流浪|乞讨|拾荒|聋哑|哑巴|智障|精神病|走失|痴呆|受助|救助)"
+    r"(氏|男|女|人|者|汉|老人|人员|男子|女子|男孩|女孩|老汉|老太|儿童)?[一二三四五六七八九十百零\d]*号?$"
+)
+_NUMBERED = re.compile(r"\d|[一二三四五六七八九十百零]+号$")
+
+_NICKNAME_FULL = frozenset("""
+狗蛋 铁蛋 二蛋 狗娃 石头 柱子 栓子 锁子 丫头 丫蛋 胖子 胖墩 小胖 黑子 傻蛋 憨子 狗剩 铁柱 二狗 小狗
+""".split())
+_ORDINALS = "大二三四五六七八九十幺细满"
+_NICK_SUFFIX = "娃妞蛋丫妹宝毛狗牛柱娃仔崽"
+_NICKNAME = re.compile(rf"^([{_ORDINALS}][{_NICK_SUFFIX}子]|.[娃妞蛋丫崽]|.娃子|.蛋子|老[{_ORDINALS}])$")
+
+# Characters that mostly occur in transliterated Uyghur, Tibetan, Yi, Mongolian... names.
+_TRANSLIT_CHARS = frozenset("阿卜杜拉买麦提江古丽尔克甫吐逊艾依木罕扎西卓玛次仁达瓦格桑曲珍顿珠尼玛巴特乌日娜吉斯坦汗穆默德塔努")
+
+
+def _is_minority(norm: str) -> bool:
+    if "·" in norm:
+        return True
+    if len(norm) >= 5:
+        return True
+    return len(norm) == 4 and sum(char in _TRANSLIT_CHARS for char in norm) >= 3
+
+
+class ParsedName(NamedTuple):
+    """Result of :func:`parse_name`. ``surname_parts`` lists the surnames in a married double
+    surname (``('萧', '廖')``: the maiden surname is the last part) or the single surname."""
+
+    norm: str
+    surname: str | None
+    given: str | None
+    kind: str
+    evidence: bool
+    surname_parts: tuple[str, ...] = ()
+
+
+def _parsed(norm, surname, given, kind, parts=None):
+    evidence = kind not in ("assigned", "placeholder", "blank")
+    parts = parts if parts is not None else ((surname,) if surname else ())
+    return ParsedName(norm, surname or None, given or None, kind, evidence, tuple(parts))
+
+
+def _parse(norm: str, source_kind: str | None, conventions: tuple[StationConvention, ...]) -> ParsedName:
+    # conventions are hashed once per call here, not once per cache probe of _parse_cached
+    return _parse_cached(norm, source_kind, _convention_key(conventions))
+
+
+@functools.lru_cache(maxsize=64)
+def _convention_key(conventions: tuple[StationConvention, ...]) -> int:
+    _CONVENTIONS_BY_KEY.setdefault(hash(conventions), conventions)
+    return hash(conventions)
+
+
+_CONVENTIONS_BY_KEY: dict[int, tuple[StationConvention, ...]] = {}
+
+
+@functools.lru_cache(maxsize=500_000)
+def _parse_cached(norm: str, source_kind: str | None, conventions_key: int) -> ParsedName:
+    conventions = _CONVENTIONS_BY_KEY[conventions_key]
+    if not norm:
+        return _parsed(norm, None, None, "blank")
+    if is_latin_name(norm):
+        words = norm.split(" ")
+        if len(words) >= 2:
+            return _parsed(norm, words[0], " ".join(words[1:]), "full")
+        return _parsed(norm, None, norm, "partial")
+    if norm in _PLACEHOLDERS or _PLACE_PERSON.match(norm) or _DESCRIPTIVE.match(norm) or _NUMBERED.search(norm):
+        return _parsed(norm, None, None, "placeholder")
+    if not any(is_han(char) for char in norm):
+        return _parsed(norm, None, None, "placeholder")
+    if source_kind == "assigned":
+        prefix = next((c.prefix for c in conventions if _matches_convention(norm, c)), norm[0])
+        return _parsed(norm, prefix, norm[len(prefix):], "assigned")
+    if source_kind != "real":
+        for convention in conventions:
+            if convention.strong and _matches_convention(norm, convention):
+                return _parsed(norm, convention.prefix, norm[len(convention.prefix):], "assigned")
+    if "·" not in norm and (norm in _NICKNAME_FULL or _NICKNAME.match(norm)
+                            or (len(norm) == 2 and norm[0] == norm[1])):
+        return _parsed(norm, None, norm, "nickname")
+    prefix, parts, given = split_name(norm)
+    if len(norm) == 2 and norm[0] in _PREFIXES:
+        # 老王 is nearly always a surname; 小红 / 阿明 nearly always a given name, unless X is one
+        # of the most common surnames (小王, 阿陈)
+        _, _, common = _surname_sets()
+        if prefix and (norm[0] == "老" or norm[1] in common and surname_rank(norm[1]) <= 100):
+            return _parsed(norm, norm[1], None, "partial")
+        return _parsed(norm, None, norm[1], "partial")
+    if len(norm) == 3 and norm[-1] == "氏" and all(c in _surname_sets()[2] for c in norm[:2]):
+        return _parsed(norm, norm[:2], None, "surname_only", (norm[0], norm[1]))  # 张王氏: 夫姓+父姓+氏
+    if len(norm) in (2, 3) and norm[-1] in "氏某" and norm[:-1] and is_surname(norm[:-1]):
+        return _parsed(norm, norm[:-1], None, "surname_only")
+    if norm.endswith("某某") and is_surname(norm[:-2]):
+        return _parsed(norm, norm[:-2], None, "surname_only")
+    if not parts and _is_minority(norm) or (parts and len(parts[0]) == 1 and len(parts) == 1 and _is_minority(norm)):
+        return _parsed(norm, None, norm, "minority")
+    if parts and not given:
+        return _parsed(norm, "".join(parts), None, "surname_only", parts)
+    if parts:
+        return _parsed(norm, "".join(parts), given, "full", parts)
+    return _parsed(norm, None, norm, "given_only")
+
+
+def parse_name(text: object, name_source: object = None,
+               station_conventions: Sequence[StationConvention] | None = None) -> ParsedName:
+    """Clean ``text`` and split it into surname and given name, with its kind and evidence flag.
+
+    ``name_source`` is the record's 姓名来源 (自报 / 站内代名 / 证件 / 不详). A name is ``assigned``
+    when the source says 站内代名, or when it follows a *strong* station convention (吴民X, 魏同X)
+    and the source does not say it is real; a plain 党X with source 自报 is a real name.
+    ``station_conventions`` replaces :data:`STATION_CONVENTIONS`.
+
+        >>> parse_name("吴民华").kind, parse_name("吴民华", name_source="自报").kind
+        ('assigned', 'full')
+        >>> parse_name("老王"), parse_name("廖氏").kind
+        (ParsedName(norm='老王', surname='王', given=None, kind='partial', evidence=True, surname_parts=('王',)), 'surname_only')
+    """
+    conventions = tuple(STATION_CONVENTIONS if station_conventions is None else station_conventions)
+    return _parse(clean_name(text), _source_kind(name_source), conventions)
+
+
+PARSE_COLUMNS = ["name_norm", "name_surname", "name_given", "name_kind", "name_evidence", "name_surname_parts"]
+
+
+def _as_series(values, index) -> pd.Series:
+    if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        return pd.Series([values] * len(index), index=index, dtype=object)
+    if isinstance(values, pd.Series):
+        return values.reindex(index) if not values.index.equals(index) else values
+    return pd.Series(list(values), index=index, dtype=object)
+
+
+def parse_names(names: Iterable, name_source=None,
+                station_conventions: Sequence[StationConvention] | None = None) -> pd.DataFrame:
+    """Vectorized :func:`parse_name` over a Series; each distinct (name, source) is parsed once.
+
+    ``name_source`` is a Series aligned with ``names``, one value for all rows, or ``None``.
+    Returns a frame on the same index with columns ``name_norm, name_surname, name_given,
+    name_kind, name_evidence, name_surname_parts`` (contract §2).
+
+        >>> parse_names(pd.Series(["张三", "党明", None]), name_source=["自报", "站内代名", None])["name_kind"].tolist()
+        ['full', 'assigned', 'blank']
+    """
+    names = names if isinstance(names, pd.Series) else pd.Series(list(names), dtype=object)
+    sources = _as_series(name_source, names.index)
+    conventions = tuple(STATION_CONVENTIONS if station_conventions is None else station_conventions)
+    source_codes, source_values = pd.factorize(sources.map(as_text))
+    source_kinds = [_source_kind(v) or "" for v in source_values]
+    key = _convention_key(conventions)
+    position: dict[tuple[str, str], int] = {}
+    codes, parsed = [], []
+    for name, code in zip(names.map(as_text), source_codes):
+        pair = (name, source_kinds[code] if code >= 0 else "")
+        if pair not in position:
+            position[pair] = len(parsed)
+            parsed.append(_parse_cached(clean_name(name), pair[1] or None, key))
+        codes.append(position[pair])
+    table = pd.DataFrame(parsed, columns=PARSE_COLUMNS) if parsed else pd.DataFrame(columns=PARSE_COLUMNS)
+    out = table.iloc[codes].set_index(names.index)
+    out["name_evidence"] = out["name_evidence"].astype(bool)
+    return out
+
+
+def name_columns(names: Iterable, name_source=None, area=None,
+                 station_conventions: Sequence[StationConvention] | None = None) -> pd.DataFrame:
+    """All name columns of the normalized frame (contract §2) for a Series of names.
+
+    Adds to :func:`parse_names`: ``name_pinyin``, ``name_keys``, ``surname_keys``, ``given_keys``
+    and ``name_jyutping``. ``area`` (a dialect-area code per row, one code, or None) chooses the
+    merger families of the keys. Names without evidence (assigned, placeholder, blank) get empty
+    key tuples, so they can never meet another name.
+
+        >>> frame = name_columns(pd.Series(["胡春花", "吴春花", "无名氏"]), area="Wu")
+        >>> bool(set(frame.loc[0, "name_keys"]) & set(frame.loc[1, "name_keys"])), frame.loc[2, "name_keys"]
+        (True, ())
+    """
+    from kinmatch.normalize import phonetics
+
+    parsed = parse_names(names, name_source=name_source, station_conventions=station_conventions)
+    areas = _as_series(area, parsed.index).map(lambda v: as_text(v) or None)
+    work = pd.DataFrame({"norm": parsed["name_norm"], "kind": parsed["name_kind"],
+                         "surname": parsed["name_surname"], "given": parsed["name_given"],
+                         "parts": parsed["name_surname_parts"], "area": areas}).astype(object)
+    work = work.where(work.notna(), None)
+    unique = work.drop_duplicates(subset=["norm", "kind", "area"])
+    rows = {}
+    for norm, kind, surname, given, parts, area_code in unique.itertuples(index=False, name=None):
+        rows[(norm, kind, area_code)] = _name_row(phonetics, norm, kind, surname, given, parts, area_code)
+    values = [rows[(n, k, a)] for n, k, a in zip(work["norm"], work["kind"], work["area"])]
+    extra = pd.DataFrame(values, index=parsed.index,
+                         columns=["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"])
+    return pd.concat([parsed, extra], axis=1)
+
+
+def _name_row(phonetics, norm, kind, surname, given, parts, area):
+    if not norm:
+        return (None, (), (), (), None)
+    pinyin = phonetics.name_pinyin(norm) or None
+    jyut = phonetics.jyutping(norm) or None
+    if kind in ("assigned", "placeholder", "blank"):
+        return (pinyin, (), (), (), jyut)
+    keys = phonetics.name_keys(norm, area)
+    surname_keys: tuple = ()
+    if surname:
+        pieces = [surname] + [p for p in (parts or ()) if p != surname]
+        surname_keys = tuple(dict.fromkeys(k for piece in pieces for k in phonetics.name_keys(piece, area)))
+    given_keys: tuple = ()
+    if kind == "minority":
+        given_keys = tuple(dict.fromkeys(phonetics.minority_key(part) for part in norm.split("·") if part))
+    elif kind == "partial" and not given and len(norm) == 2:
+        given_keys = phonetics.name_keys(norm[1], area)  # 老王: the 王 may be a given name too
+    elif given:
+        given_keys = phonetics.name_keys(given, area)
+    return (pinyin, keys, surname_keys, given_keys, jyut)

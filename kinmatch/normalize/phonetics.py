@@ -1,0 +1,685 @@
+"""How a name sounds: pinyin with correct surname readings, heteronyms, dialect-merged keys,
+Cantonese (Jyutping, Hong Kong romanisation) and Latin-script names.
+
+Two names *meet* when their key tuples intersect. Keys are toneless syllables joined by spaces
+(``"hu chun hua"``); dialect-merged keys fold both names the same way, so a sound that a speaker
+of the area may have produced for either spelling gives the same key::
+
+    >>> name_pinyin("单雄信"), name_pinyin("尉迟恭")
+    ('shan xiong xin', 'yu chi gong')
+    >>> bool(set(name_keys("胡春花", "Wu")) & set(name_keys("吴春花", "Wu")))     # hu → wu
+    True
+    >>> bool(set(name_keys("张伟")) & set(name_keys("王伟")))
+    False
+    >>> bool(set(latin_keys("Chan Tai Man")) & set(name_keys("陈大文", "Yue")))  # HKID spelling
+    True
+
+Merger families (the column ``mergers`` of the ``dialect_areas`` table, plus ``h_x`` below):
+
+- ``n_l``: n → l (南 nan = 蓝 lan).
+- ``retroflex``: zh ch sh → z c s.
+- ``n_ng``: -eng → -en, -ing → -in (and weng → wen). **an/ang and ian/iang stay apart**: the
+  southern and Jin dialects that merge en/eng and in/ing mostly keep an/ang distinct, and folding
+  them too would make half of all names meet.
+- ``f_h``: f ↔ hu (湖 hu = 福 fu; 飞 fei = 灰 hui; 风 feng = 红 hong): f-syllables fold to hu-forms.
+- ``hu_wu``: hu- → w- (胡 hu = 吴 wu, 黄 huang = 王 wang, 惠 hui = 魏 wei).
+- ``r_y_l``: r → y (人 ren = 银 yin, 肉 rou = 又 you) and, separately, r → l (如 ru = 卢 lu).
+- ``h_x`` (added here, not in ``dialect_areas``): old velar readings before i. Southern dialects
+  keep g/k/h where Mandarin palatalised them to j/q/x (咸 xian ~ han, 街 jie ~ gai, 鞋 xie ~ hai,
+  江 jiang ~ gang), so one speaker's "xian" can be another's 韩 han. j/q/x + ia/ian/iang/iao/ie
+  fold to g/k/h + a/an/ang/ao/ai. Added for JH_Man, Wu, Xiang, Gan, Hakka, Min and Yue.
+
+Regional surname readings (``REGIONAL_READINGS``) cover single documented surnames that no
+family explains: in Sichuan (``SW_Man``) 龚 is read "jiong" and was written 炅.
+
+When the area is unknown (``None``) a name gets every single-family key plus the combined key of
+every known area, so it meets a name from any area under that area's own mergers.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+from typing import Iterable, Sequence
+
+import jellyfish
+import pandas as pd
+from pypinyin import Style, lazy_pinyin
+from rapidfuzz.distance import Levenshtein
+
+from kinmatch.normalize import names as _names
+from kinmatch.normalize.text import as_text, is_han, is_latin_name
+
+__all__ = [
+    "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
+    "fold_syllable", "merged_keys", "area_families", "name_keys", "minority_key", "jyutping",
+    "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
+    "name_keys_series",
+]
+
+FAMILIES = ("n_l", "retroflex", "n_ng", "f_h", "hu_wu", "r_y_l", "h_x")
+"""Every merger family ``merged_keys`` understands."""
+
+# h_x is not part of the dialect_areas table (its owner lists the six classic mergers); these
+# areas keep velar readings before i in their colloquial layer.
+EXTRA_AREA_FAMILIES = {area: ("h_x",) for area in ("JH_Man", "Wu", "Xiang", "Gan", "Hakka", "Min", "Yue")}
+
+REGIONAL_READINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "SW_Man": {"龚": ("jiong",)},  # Sichuan: 龚 read "jiong", written 炅 (documented case)
+}
+"""Area → character → extra readings used for that area's keys (and for unknown areas)."""
+
+DEFAULT_MAX_VARIANTS = 8
+
+# ---------------------------------------------------------------------------------------------
+# readings of one character
+
+
+@functools.lru_cache(maxsize=None)
+def _char_table() -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    from kinmatch.data import load_table
+
+    table = load_table("char_readings")
+
+    def split(value):
+        return tuple(value.split(";")) if isinstance(value, str) and value else ()
+
+    return {char: (split(m), split(j), split(h)) for char, m, j, h in
+            zip(table["char"], table["mandarin"], table["jyutping"], table["hk_roman"])}
+
+
+@functools.lru_cache(maxsize=None)
+def char_mandarin(char: str) -> tuple[str, ...]:
+    """Toneless Mandarin readings of one character: pypinyin's default first, then the modern
+    dictionary readings of the ``char_readings`` table (Unihan). Empty for non-Han characters.
+
+        >>> char_mandarin("单"), char_mandarin("乐"), char_mandarin("A")
+        (('dan', 'chan', 'shan'), ('le', 'yue'), ())
+    """
+    if not is_han(char):
+        return ()
+    default = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])
+    readings = [r for r in default if r] + list(_char_table().get(char, ((), (), ()))[0])
+    return tuple(dict.fromkeys(r for r in readings if r))
+
+
+def _char_jyutping(char: str) -> tuple[str, ...]:
+    return _char_table().get(char, ((), (), ()))[1]
+
+
+def _char_hk(char: str) -> tuple[str, ...]:
+    return _char_table().get(char, ((), (), ()))[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _surname_cantonese() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    from kinmatch.data import load_table
+
+    table = load_table("surname_readings")
+    out = {}
+    for surname, jyut, roman in zip(table["surname"], table["jyutping"], table["hk_roman"]):
+        out[surname] = (tuple((jyut or "").split()) if isinstance(jyut, str) else (),
+                        tuple((roman or "").split()) if isinstance(roman, str) else ())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# units: the surname reads as one unit, every other Han character alone
+
+
+@functools.lru_cache(maxsize=500_000)
+def _units(norm: str) -> tuple[tuple[str, bool], ...]:
+    """(text, is_surname) units of a cleaned name; non-Han characters are skipped."""
+    prefix, parts, given = _names.split_name(norm)
+    units = [(prefix, False)] if prefix else []
+    units += [(part, True) for part in parts]
+    units += [(char, False) for char in given if is_han(char)]
+    return tuple(units)
+
+
+@functools.lru_cache(maxsize=256)
+def _reading_profile(area: str | None) -> tuple[bool, tuple[str, ...]]:
+    """What of an area changes readings (not folds): h_x, and which REGIONAL_READINGS apply.
+    Variants are cached per profile, so the 12 areas share most of the work."""
+    if area is None or area_families(area) is None:
+        return True, tuple(REGIONAL_READINGS)
+    regions = tuple(r for r in REGIONAL_READINGS if area == r or _area_root(area) == r)
+    return "h_x" in (area_families(area) or ()), regions
+
+
+@functools.lru_cache(maxsize=200_000)
+def _mandarin_options(unit: str, is_surname: bool, profile: tuple) -> tuple[tuple[str, ...], ...]:
+    uses_h_x, regions = profile
+    options: list[tuple[str, ...]] = []
+    if is_surname:
+        options += list(_names.surname_readings().get(unit, ()))
+    if len(unit) == 1:
+        regional = [(r,) for region in regions for r in REGIONAL_READINGS[region].get(unit, ())]
+        readings = [(r,) for r in char_mandarin(unit)]
+        if uses_h_x:
+            regional += [(v,) for v in _velar_readings(unit)]
+        # the first reading stays first; regional readings come right after it so a variant cap
+        # never cuts them off
+        options += readings[:1] + regional + readings[1:]
+    elif not options:
+        options = [tuple(r for char in unit for r in char_mandarin(char)[:1])]
+    return tuple(dict.fromkeys(o for o in options if o and all(o)))
+
+
+@functools.lru_cache(maxsize=None)
+def _velar_readings(char: str) -> tuple[str, ...]:
+    """Old velar readings (咸 xian → han) of a character, for the ``h_x`` family.
+
+    Mandarin merged two sources into j/q/x: old velars (咸 匣母, 街 见母) and old sibilants (小
+    心母, 先 心母). Southern dialects keep the velars only; Cantonese does too, so a Jyutping
+    reading starting with g/k/h marks the characters that get a velar alternative.
+    """
+    if not any(j[:1] in ("g", "k", "h") for j in _char_jyutping(char)[:2]):
+        return ()
+    out = []
+    for reading in char_mandarin(char)[:2]:
+        initial, final = _split_syllable(reading)
+        if initial in _PALATAL_TO_VELAR and final in _PALATAL_FINALS:
+            out.append(_PALATAL_TO_VELAR[initial] + _PALATAL_FINALS[final])
+    return tuple(out)
+
+
+def _enumerate(options: Sequence[Sequence[tuple[str, ...]]], limit: int) -> list[tuple[str, ...]]:
+    """Combinations of per-unit options, fewest departures from the first option first."""
+    options = [opts for opts in options if opts]
+    if not options or limit <= 0:
+        return []
+    if all(len(opts) == 1 for opts in options):  # the common case: one reading per unit
+        return [tuple(s for opts in options for s in opts[0])]
+    out: list[tuple[str, ...]] = []
+    for departures in range(len(options) + 1):
+        for positions in itertools.combinations(range(len(options)), departures):
+            choices = [opts[1:] if i in positions else opts[:1] for i, opts in enumerate(options)]
+            for combo in itertools.product(*choices):
+                out.append(tuple(s for unit in combo for s in unit))
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _variants(norm: str, area: str | None, limit: int) -> tuple[tuple[str, ...], ...]:
+    return _profile_variants(norm, _reading_profile(area), limit)
+
+
+@functools.lru_cache(maxsize=500_000)
+def _profile_variants(norm: str, profile: tuple, limit: int) -> tuple[tuple[str, ...], ...]:
+    options = [_mandarin_options(unit, is_surname, profile) for unit, is_surname in _units(norm)]
+    return tuple(dict.fromkeys(_enumerate(options, limit)))
+
+
+def _norm(text: object) -> str:
+    return _names.clean_name(text)
+
+
+def name_pinyin(text: object) -> str:
+    """Toneless pinyin of a name, syllables space-separated, surname read as a surname.
+
+    ü is written ``v`` (pypinyin's convention). Latin-script names come back lower-cased.
+
+        >>> name_pinyin("曾国藩"), name_pinyin("區志明"), name_pinyin("吕女士")
+        ('zeng guo fan', 'ou zhi ming', 'lv')
+    """
+    norm = _norm(text)
+    if not norm:
+        return ""
+    if is_latin_name(norm):
+        return " ".join(_latin_tokens(norm))
+    variants = _variants(norm, None, DEFAULT_MAX_VARIANTS)  # shares the cache with name_keys
+    return " ".join(variants[0]) if variants else ""
+
+
+def reading_variants(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> list[str]:
+    """All readings of a name (heteronyms), usual reading first, at most ``max_variants``.
+
+    Variants that change fewer characters come first, so the cap drops the least likely ones.
+
+        >>> reading_variants("单文")
+        ['shan wen', 'dan wen', 'chan wen']
+    """
+    norm = _norm(text)
+    if not norm or is_latin_name(norm):
+        return [name_pinyin(norm)] if norm else []
+    return [" ".join(v) for v in _variants(norm, None, max_variants)]
+
+
+# ---------------------------------------------------------------------------------------------
+# dialect mergers
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
+             "r", "z", "c", "s", "y", "w")
+_F_TO_HU = {"fa": "hua", "fan": "huan", "fang": "huang", "fei": "hui", "fen": "hun", "feng": "hong",
+            "fo": "huo", "fou": "hou", "fu": "hu"}
+_HU_TO_W = {"hu": "wu", "hua": "wa", "huai": "wai", "huan": "wan", "huang": "wang", "hui": "wei",
+            "hun": "wen", "huo": "wo"}
+_R_TO_Y = {"ri": "yi", "re": "ye", "ren": "yin", "reng": "ying", "rang": "yang", "rao": "yao",
+           "rou": "you", "ru": "yu", "ruan": "yuan", "run": "yun", "ruo": "yue", "rong": "yong",
+           "rua": "ya"}
+_PALATAL_TO_VELAR = {"j": "g", "q": "k", "x": "h"}
+_PALATAL_FINALS = {"ia": "a", "ian": "an", "iang": "ang", "iao": "ao", "ie": "ai"}
+# Fixed order in which combined folds are applied (f→hu must precede hu→w; r→y precedes n→l).
+_OP_ORDER = ("h_x", "r_y", "r_l", "f_h", "hu_wu", "n_l", "retroflex", "n_ng")
+_FAMILY_OPS = {"n_l": ("n_l",), "retroflex": ("retroflex",), "n_ng": ("n_ng",), "f_h": ("f_h",),
+               "hu_wu": ("hu_wu",), "r_y_l": ("r_y", "r_l"), "h_x": ("h_x",)}
+
+
+def _split_syllable(syllable: str) -> tuple[str, str]:
+    for initial in _INITIALS:
+        if syllable.startswith(initial) and len(syllable) > len(initial):
+            return initial, syllable[len(initial):]
+    return "", syllable
+
+
+@functools.lru_cache(maxsize=None)
+def _fold_op(syllable: str, op: str) -> str:
+    initial, final = _split_syllable(syllable)
+    if op == "n_l":
+        return "l" + final if initial == "n" else syllable
+    if op == "retroflex":
+        return initial[0] + final if initial in ("zh", "ch", "sh") else syllable
+    if op == "n_ng":
+        if final.endswith("eng") or final.endswith("ing"):
+            return syllable[:-1]
+        return syllable
+    if op == "f_h":
+        return _F_TO_HU.get(syllable, syllable)
+    if op == "hu_wu":
+        return _HU_TO_W.get(syllable, syllable)
+    if op == "r_y":
+        return _R_TO_Y.get(syllable, syllable)
+    if op == "r_l":
+        return "l" + final if initial == "r" else syllable
+    if op == "h_x":
+        if initial in _PALATAL_TO_VELAR and final in _PALATAL_FINALS:
+            return _PALATAL_TO_VELAR[initial] + _PALATAL_FINALS[final]
+        return syllable
+    raise ValueError(f"unknown merger {op!r}; use one of {', '.join(_OP_ORDER)}")
+
+
+@functools.lru_cache(maxsize=None)
+def _ops_changing(syllable: str) -> frozenset:
+    return frozenset(op for op in _OP_ORDER if _fold_op(syllable, op) != syllable)
+
+
+@functools.lru_cache(maxsize=None)
+def fold_syllable(syllable: str, ops: tuple[str, ...]) -> str:
+    """Apply merger operations (``n_l``, ``retroflex``, ``n_ng``, ``f_h``, ``hu_wu``, ``r_y``,
+    ``r_l``, ``h_x``) to one toneless syllable, in the module's fixed order.
+
+        >>> fold_syllable("huang", ("hu_wu",)), fold_syllable("fu", ("f_h",)), fold_syllable("xian", ("h_x",))
+        ('wang', 'hu', 'han')
+    """
+    for op in _OP_ORDER:
+        if op in ops:
+            syllable = _fold_op(syllable, op)
+    return syllable
+
+
+def _ops_for(families: Iterable[str]) -> list[tuple[str, ...]]:
+    """Single-family op sets, then the combined op sets (one per r→y / r→l choice)."""
+    families = set(families)
+    for family in families:
+        if family not in _FAMILY_OPS:
+            raise ValueError(f"unknown merger family {family!r}; use some of {', '.join(FAMILIES)}")
+    families = [f for f in FAMILIES if f in families]
+    singles = [(op,) for f in families for op in _FAMILY_OPS[f]]
+    combined = [tuple(sorted(set(ops)))
+                for ops in itertools.product(*[_FAMILY_OPS[f] for f in families])] if len(families) > 1 else []
+    return list(dict.fromkeys(singles + combined))
+
+
+def merged_keys(syllables: Sequence[str] | str, families: Iterable[str]) -> tuple[str, ...]:
+    """Dialect-merged keys of one reading: one key per family, plus the key with all of them.
+
+    ``syllables`` is a list of toneless syllables or a space-separated string.
+
+        >>> merged_keys("hu zhou", ["f_h"]) == merged_keys("fu zhou", ["f_h"])
+        True
+        >>> merged_keys("nan ren", ["n_l", "r_y_l"])
+        ('lan ren', 'nan yin', 'nan len', 'lan yin', 'lan len')
+    """
+    if isinstance(syllables, str):
+        syllables = syllables.split()
+    keys = [" ".join(fold_syllable(s, ops) for s in syllables) for ops in _ops_for(families)]
+    return tuple(dict.fromkeys(keys))
+
+
+@functools.lru_cache(maxsize=1)
+def _area_table() -> dict[str, tuple[str, ...]]:
+    try:
+        from kinmatch.data import load_table
+
+        table = load_table("dialect_areas")
+    except Exception:  # noqa: BLE001 - table missing in a partial install: fall back to built-ins
+        return {}
+    mergers = {area: tuple(m for m in (value or "").split(";") if m) if isinstance(value, str) else ()
+               for area, value in zip(table["area"], table["mergers"])}
+    parents = dict(zip(table["area"], table["parent"])) if "parent" in table else {}
+    out = {}
+    for area in mergers:
+        families = list(mergers[area])
+        parent = parents.get(area)
+        while isinstance(parent, str) and parent in mergers:
+            families += mergers[parent]
+            parent = parents.get(parent)
+        out[area] = tuple(dict.fromkeys(families))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _area_root(area: str) -> str:
+    table = _area_table()
+    for candidate in sorted(table, key=len, reverse=True):
+        if area != candidate and area.startswith(candidate + "_"):
+            return candidate
+    return area
+
+
+@functools.lru_cache(maxsize=256)
+def area_families(area: str | None) -> tuple[str, ...] | None:
+    """Merger families of a dialect area (table ``dialect_areas`` + ``h_x``); None if unknown.
+
+        >>> area_families("Wu")
+        ('retroflex', 'n_ng', 'hu_wu', 'h_x')
+    """
+    if not area:
+        return None
+    table = _area_table()
+    if area not in table:
+        root = _area_root(area)
+        if root not in table:
+            return None
+        area = root
+    families = table[area] + EXTRA_AREA_FAMILIES.get(area, ())
+    if area not in EXTRA_AREA_FAMILIES:
+        families += EXTRA_AREA_FAMILIES.get(_area_root(area), ())
+    return tuple(f for f in dict.fromkeys(families) if f in FAMILIES)
+
+
+@functools.lru_cache(maxsize=256)
+def _fold_sets(area: str | None) -> tuple[tuple[str, ...], ...]:
+    families = area_families(area)
+    if families is not None:
+        return tuple(_ops_for(families))
+    # unknown area: each family alone, and each known area's combination
+    sets = _ops_for(FAMILIES)[: sum(len(_FAMILY_OPS[f]) for f in FAMILIES)]
+    for known in _area_table():
+        sets += _ops_for(area_families(known) or ())
+    return tuple(dict.fromkeys(sets))
+
+
+@functools.lru_cache(maxsize=256)
+def _key_fold_sets(area: str | None) -> tuple[tuple[str, ...], ...]:
+    # h_x is applied per character (see _velar_readings), never as a blind syllable fold: a
+    # syllable fold would also merge 小 xiao (an old sibilant) with 好 hao
+    sets = (tuple(op for op in ops if op != "h_x") for ops in _fold_sets(area))
+    return tuple(dict.fromkeys(ops for ops in sets if ops))
+
+
+@functools.lru_cache(maxsize=256)
+def _is_cantonese_area(area: str | None) -> bool:
+    return area is None or area == "Yue" or _area_root(area) == "Yue"
+
+
+@functools.lru_cache(maxsize=500_000)
+def _name_keys(norm: str, area: str | None, max_variants: int) -> tuple[str, ...]:
+    if not norm:
+        return ()
+    if is_latin_name(norm):
+        return latin_keys(norm)
+    variants = _variants(norm, area, max_variants)
+    keys = [" ".join(v) for v in variants]
+    fold_sets = _key_fold_sets(area)
+    for variant in variants:
+        # most mergers touch no syllable of a given name: skip those fold sets cheaply
+        touched = frozenset().union(*[_ops_changing(s) for s in variant])
+        if not touched:
+            continue
+        for ops in fold_sets:
+            if touched.intersection(ops):
+                keys.append(" ".join([fold_syllable(s, ops) for s in variant]))
+    if _names._is_minority(norm):
+        keys.append(minority_key(norm))
+    if _is_cantonese_area(area):
+        keys += hk_roman_keys(norm, max_variants=6)
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT_MAX_VARIANTS) -> tuple[str, ...]:
+    """Phonetic keys of a name: its readings (heteronyms, surname readings) and their
+    dialect-merged forms for the merger families of ``area`` (every area when ``None``).
+
+    Also: a minority-name key (:func:`minority_key`) for transliterated names, Hong Kong
+    romanisations for Cantonese (``Yue``) or unknown areas, and :func:`latin_keys` when the name
+    itself is in Latin letters. An unknown area code counts as ``None``.
+
+        >>> "wang xiao ming" in name_keys("黄小明", "Wu")
+        True
+    """
+    norm = _norm(text)
+    if area is not None:
+        area = as_text(area) or None
+        if area is not None and area_families(area) is None:
+            area = None
+    return _name_keys(norm, area, max_variants)
+
+
+def char_diff_count(a: object, b: object) -> int:
+    """Characters to change to turn one cleaned name into the other (Levenshtein on characters).
+
+    For the "one character off" case (王兴江 was really 王山江), which is not phonetic.
+
+        >>> char_diff_count("王兴江", "王山江"), char_diff_count("林耀星", "林耀忠"), char_diff_count("李伟", "李伟")
+        (1, 1, 0)
+    """
+    return Levenshtein.distance(_norm(a), _norm(b))
+
+
+# ---------------------------------------------------------------------------------------------
+# minority names
+
+
+def _minority_fold(letters: str) -> str:
+    # Transliterations of the same foreign sound vary in aspiration (卜/普, 杜/图, 提/迪),
+    # in -ou/-u (都 dou/杜 du) and in -n/-ng; fold them all.
+    letters = letters.replace("ou", "u").replace("ng", "n")
+    return letters.translate(str.maketrans({"p": "b", "t": "d", "k": "g", "q": "j", "c": "z"}))
+
+
+def _labial_o(syllable: str) -> str:
+    return syllable[:-1] + "u" if syllable in ("bo", "po", "mo", "fo") else syllable
+
+
+@functools.lru_cache(maxsize=200_000)
+def minority_key(text: object) -> str:
+    """Separator-free, variant-folded key of a transliterated name.
+
+        >>> minority_key("阿卜杜拉·买买提") == minority_key("阿布都拉.麦麦提") == minority_key("Abudula Maimaiti")
+        True
+    """
+    norm = _norm(text)
+    if is_latin_name(norm):
+        letters = "".join(_latin_tokens(norm))
+    else:
+        # 卜 is "bo" in 萝卜 but "bu" in 阿卜杜拉: a bare -o after a labial folds to -u
+        letters = "".join(_labial_o(char_mandarin(char)[0]) for char in norm if char_mandarin(char))
+    return _minority_fold(letters)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cantonese
+
+
+@functools.lru_cache(maxsize=100_000)
+def _cantonese_unit(unit: str, is_surname: bool, which: int) -> tuple[tuple[str, ...], ...]:
+    surnames = _surname_cantonese()
+    opts: list[tuple[str, ...]] = []
+    if is_surname and unit in surnames and surnames[unit][which]:
+        opts.append(surnames[unit][which])
+    if len(unit) == 1:
+        lookup = _char_jyutping if which == 0 else _char_hk
+        opts += [(r,) for r in lookup(unit)]
+    return tuple(dict.fromkeys(opts))
+
+
+def _cantonese_options(norm: str, which: int) -> list[tuple[tuple[str, ...], ...]]:
+    return [_cantonese_unit(unit, is_surname, which) for unit, is_surname in _units(norm)]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _jyutping_variants(norm: str, limit: int) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(_enumerate(_cantonese_options(norm, 0), limit)))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _hk_variants(norm: str, limit: int) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(_enumerate(_cantonese_options(norm, 1), limit)))
+
+
+def jyutping(text: object) -> str:
+    """Toneless Jyutping of a name (rime-cantonese default readings; surname readings corrected).
+
+        >>> jyutping("陳大文"), jyutping("曾志伟")
+        ('can daai man', 'zang zi wai')
+    """
+    norm = _norm(text)
+    if not norm or is_latin_name(norm):
+        return ""
+    options = _cantonese_options(norm, 0)
+    return " ".join(s for opts in options if opts for s in opts[0])
+
+
+def hk_roman_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tuple[str, ...]:
+    """Hong Kong Government romanisations of a name, as on HKID cards, lower case.
+
+        >>> "chan tai man" in hk_roman_keys("陈大文")
+        True
+    """
+    norm = _norm(text)
+    if not norm or is_latin_name(norm):
+        return ()
+    return tuple(" ".join(v) for v in _hk_variants(norm, max_variants))
+
+
+def cantonese_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tuple[str, ...]:
+    """Cantonese keys: Jyutping readings (all heteronyms, default first) and HK romanisations.
+
+        >>> cantonese_keys("区志明")[:2]
+        ('au zi ming', 'keoi zi ming')
+    """
+    norm = _norm(text)
+    if not norm or is_latin_name(norm):
+        return latin_keys(norm) if norm else ()
+    jyut = [" ".join(v) for v in _jyutping_variants(norm, max_variants)]
+    return tuple(dict.fromkeys(jyut + list(hk_roman_keys(norm, max_variants))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Latin-script names
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset:
+    syllables = {r for readings, _, _ in _char_table().values() for r in readings}
+    # bare consonant interjections (n, m, ng, hm) would let any string "segment"
+    return frozenset(s for s in syllables if len(s) >= 2 and re.search("[aeiouv]", s))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _segment(token: str) -> tuple[str, ...]:
+    """Split a run-together pinyin word (``sanfeng`` → san feng); unchanged if it is not pinyin."""
+    syllables = _pinyin_syllables()
+    if token in syllables or len(token) < 4:
+        return (token,)
+    best: list[tuple[str, ...] | None] = [None] * (len(token) + 1)
+    best[0] = ()
+    for end in range(1, len(token) + 1):
+        for start in range(max(0, end - 6), end - 1):
+            head = best[start]
+            piece = token[start:end]
+            if head is not None and piece in syllables:
+                candidate = head + (piece,)
+                if best[end] is None or len(candidate) < len(best[end]):
+                    best[end] = candidate
+    return best[-1] or (token,)
+
+
+def _latin_tokens(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKD", text.lower().replace("ü", "v"))
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return re.findall("[a-z]+", text)
+
+
+@functools.lru_cache(maxsize=200_000)
+def latin_keys(text: object) -> tuple[str, ...]:
+    """Keys of a romanised name (pinyin, HK romanisation, Wade–Giles, English order...).
+
+    - the words lower-cased and space-joined (meets :func:`name_keys` of the Chinese name:
+      ``Zhang San`` ↔ 张三; ``Chan Tai Man`` ↔ 陈大文 via HK romanisation), run-together pinyin
+      split (``Zhang Sanfeng`` → ``zhang san feng``), and the surname-last order rotated
+      (``Taiman Chan``);
+    - a :func:`minority_key` (``Abudula Maimaiti`` ↔ 阿卜杜拉·买买提);
+    - jellyfish phonetic codes for Latin ↔ Latin spelling variants, prefixed so they only meet
+      each other: ``metaphone:``, ``nysiis:``, ``mra:`` (match rating codex).
+
+        >>> latin_keys("ZHANG Sanfeng")[:2]
+        ('zhang san feng', 'zhang sanfeng')
+    """
+    tokens = _latin_tokens(as_text(text))
+    if not tokens:
+        return ()
+    split = [s for token in tokens for s in _segment(token)]
+    keys = [" ".join(split), " ".join(tokens)]
+    if len(tokens) >= 2:
+        last = _segment(tokens[-1])
+        rest = [s for token in tokens[:-1] for s in _segment(token)]
+        keys.append(" ".join(list(last) + rest))
+    joined = "".join(tokens)
+    keys.append(_minority_fold(joined))
+    keys.append("metaphone:" + jellyfish.metaphone(" ".join(tokens)).replace(" ", ""))
+    keys.append("nysiis:" + " ".join(jellyfish.nysiis(token) for token in tokens))
+    keys.append("mra:" + jellyfish.match_rating_codex(joined))
+    return tuple(dict.fromkeys(k for k in keys if k and not k.endswith(":")))
+
+
+# ---------------------------------------------------------------------------------------------
+# vectorized forms
+
+
+def _series(values) -> pd.Series:
+    return values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+
+
+def pinyin_series(names: Iterable) -> pd.Series:
+    """:func:`name_pinyin` over a Series (each distinct value computed once)."""
+    names = _series(names)
+    codes, uniques = pd.factorize(names.map(as_text))
+    values = [name_pinyin(u) for u in uniques]
+    return pd.Series([values[c] for c in codes], index=names.index, dtype=object)
+
+
+def name_keys_series(names: Iterable, area=None) -> pd.Series:
+    """:func:`name_keys` over a Series; ``area`` is one code, None, or a Series aligned with names.
+
+        >>> name_keys_series(pd.Series(["李伟", "李玮"])).map(lambda k: "li wei" in k).tolist()
+        [True, True]
+    """
+    names = _series(names)
+    if isinstance(area, pd.Series):
+        areas = area.reindex(names.index).map(lambda v: as_text(v) or None)
+    else:
+        areas = pd.Series([area] * len(names), index=names.index, dtype=object)
+    pairs = list(zip(names.map(as_text), areas))
+    cache: dict = {}
+    out = []
+    for pair in pairs:
+        if pair not in cache:
+            cache[pair] = name_keys(pair[0], pair[1])
+        out.append(cache[pair])
+    return pd.Series(out, index=names.index, dtype=object)

@@ -1,0 +1,130 @@
+"""Low-level text helpers shared by the normalizers: width, whitespace, traditional → simplified.
+
+Every function takes any value (``None``, NaN, numbers) and returns a ``str``; they never raise on
+odd input, because one bad cell must not stop a batch.
+
+    >>> to_simplified("蕭廖美玉")
+    '萧廖美玉'
+    >>> clean_text("  張　三 ")
+    '张 三'
+    >>> is_han("张") and not is_han("A")
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+
+import opencc
+
+_SPACE_RUN = re.compile(r"\s+")
+_HAN_SEARCH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
+
+# CJK Unified Ideographs + extension A + compatibility ideographs + extensions B..I.  Written as
+# ranges (not unicodedata names) because the name lookup is ~20x slower and runs per character.
+_HAN_RANGES = (
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF),
+)
+
+
+def as_text(value: object) -> str:
+    """``value`` as a string; ``None``/NaN/pd.NA become ``""``.
+
+    >>> as_text(None), as_text(float("nan")), as_text(12)
+    ('', '', '12')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    try:  # pd.NA / NaT raise on bool(); they are blanks, not text
+        if value != value:  # noqa: PLR0124  (NaN-like)
+            return ""
+    except TypeError:
+        return ""
+    return str(value)
+
+
+def to_halfwidth(text: object) -> str:
+    """NFKC-normalise: full-width Latin/digits/punctuation → half-width, compatibility forms folded.
+
+    >>> to_halfwidth("ＡＢＣ１２３（音）")
+    'ABC123(音)'
+    """
+    return unicodedata.normalize("NFKC", as_text(text))
+
+
+def collapse_whitespace(text: object) -> str:
+    """Strip and collapse every whitespace run (incl. U+3000 ideographic space) to one space."""
+    return _SPACE_RUN.sub(" ", as_text(text)).strip()
+
+
+@functools.lru_cache(maxsize=4)
+def _converter(config: str) -> opencc.OpenCC:
+    # Building an OpenCC converter loads its dictionaries (~ms); one per config per process.
+    return opencc.OpenCC(config)
+
+
+@functools.lru_cache(maxsize=200_000)
+def to_simplified(text: object) -> str:
+    """Traditional → simplified Chinese with OpenCC ``t2s`` (character and phrase level).
+
+    >>> to_simplified("陳大文")
+    '陈大文'
+    """
+    text = as_text(text)
+    if not text or text.isascii():
+        return text
+    try:
+        return _converter("t2s").convert(text)
+    except UnicodeEncodeError:  # lone surrogates (broken decoding upstream): drop them, keep the rest
+        return _converter("t2s").convert(text.encode("utf-8", "ignore").decode("utf-8"))
+
+
+def to_traditional(text: object) -> str:
+    """Simplified → traditional with OpenCC ``s2t`` (used to look up HK/Taiwan readings)."""
+    text = as_text(text).encode("utf-8", "ignore").decode("utf-8")
+    return _converter("s2t").convert(text) if text else text
+
+
+def clean_text(text: object) -> str:
+    """Half-width, simplified, whitespace collapsed: the common first step of every normalizer."""
+    return collapse_whitespace(to_simplified(to_halfwidth(text)))
+
+
+def is_han(char: str) -> bool:
+    """True if ``char`` (one character) is a CJK ideograph."""
+    if "\u4e00" <= char <= "\u9fff":  # fast path: the basic block holds nearly every name character
+        return True
+    code = ord(char)
+    return any(low <= code <= high for low, high in _HAN_RANGES)
+
+
+def han_count(text: str) -> int:
+    """Number of CJK ideographs in ``text``."""
+    return sum(1 for char in text if is_han(char))
+
+
+def is_latin_name(text: str) -> bool:
+    """True if ``text`` is written in Latin letters (a romanised name such as ``Chan Tai Man``).
+
+    >>> is_latin_name("Chan Tai-man"), is_latin_name("陈大文"), is_latin_name("123")
+    (True, False, False)
+    """
+    if _HAN_SEARCH.search(text):
+        return False
+    return _is_latin(text)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _is_latin(text: str) -> bool:
+    letters = [char for char in text if char.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for char in letters if unicodedata.name(char, "").startswith("LATIN"))
+    return latin / len(letters) >= 0.8
