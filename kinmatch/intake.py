@@ -142,6 +142,7 @@ class _RawTable:
     issues: IssueLog = field(default_factory=IssueLog)
     encoding: str | None = None
     original: pd.DataFrame | None = None  # a DataFrame input, so unknown columns keep their dtype
+    header_row: int = 1
 
 
 def _unique_headers(headers: list[Any]) -> list[str]:
@@ -247,7 +248,7 @@ def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
     keep = [i for i in range(width)
             if _cell_text(header[i]) is not None or pd.notna(_as_text_column(columns[i])).any()]
     return _RawTable(_unique_headers([header[i] for i in keep]), [columns[i] for i in keep],
-                     numbers, str(path), issues)
+                     numbers, str(path), issues, header_row=records[start][0])
 
 
 # --- CSV: encoding ----------------------------------------------------------------------------
@@ -424,8 +425,8 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
     if bad_offsets:
         _log_bad_bytes(issues, body, bad_offsets, numbers, _unique_headers(header), columns,
                        encoding, path)
-    table = _RawTable(_unique_headers(header), columns, numbers, str(path), issues, encoding)
-    return table
+    return _RawTable(_unique_headers(header), columns, numbers, str(path), issues, encoding,
+                     header_row=head[start][0])
 
 
 def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: np.ndarray,
@@ -650,7 +651,8 @@ def _read_records(src: Any, kind: str) -> Intake:
     for header in raw.headers:
         field_name = schema.field_of_header(header, kind)
         if field_name is not None and header not in matched:
-            issues.add(row=1, column=header, value=None, reason="duplicate_column", action="kept",
+            issues.add(row=raw.header_row, column=header, value=None, reason="duplicate_column",
+                       action="kept",
                        message=f"columns {first_header[field_name]} and {header} both mean "
                                f"{field_name}; {first_header[field_name]} is used and {header} "
                                f"is kept as an extra column. Rename or remove one of them.")

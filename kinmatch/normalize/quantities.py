@@ -192,7 +192,8 @@ def _clean(text: str) -> str:
 
 # --- dates ------------------------------------------------------------------------------------
 
-_TIME_TAIL = r"(?:(?:\s+|t)\d{1,2}[:时点].*|\s*[上下中晚早凌傍夜深午].*)?"
+# A time after the date: "2023-11-05 14:30", "2023年11月5日14时30分", "2023年11月5日下午".
+_TIME_TAIL = r"(?:(?:\s+|t|(?<=[日号]))\d{1,2}[:时点].*|\s*[上下中晚早凌傍夜深午].*)?"
 _DATE_DAY = re.compile(
     r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?" + _TIME_TAIL + "$"
 )
@@ -311,7 +312,8 @@ def parse_dates(series: pd.Series) -> pd.DataFrame:
 _AGE_APPROX = re.compile(r"约|左右|上下|许|估|大概|差不多|前后|来岁|大约")
 _AGE_NOISE = re.compile(
     r"[(\[][^)\]]*[)\]]|走失时|失踪时|走失|失踪|当时|目测|估计|看起来|看上去|现年|年龄|年约|今年|"
-    r"大约|大概|差不多|约莫|约|左右|上下|前后|许|周岁|虚岁|岁|估|[:,.;、]$"
+    r"自称|自述|自报|据称|大约|大概|差不多|约莫|约|左右|上下|前后|许|来(?=岁|$)|周岁|虚岁|岁|估|"
+    r"[:,.;、]$"
 )
 _AGE_CATEGORIES = {
     "新生儿": (0.0, 0.1), "婴儿": (0.0, 1.0), "婴幼儿": (0.0, 3.0), "幼儿": (1.0, 3.0),
@@ -325,11 +327,12 @@ _AGE_CN_TEENS = re.compile(f"^十([{_CN_1_9}])([{_CN_1_9}])$")                 #
 _AGE_CN_TENS_PAIR = re.compile(f"^([{_CN_1_9}])十([{_CN_1_9}])([{_CN_1_9}])$")  # 三十五六
 _AGE_CN_PAIR = re.compile(f"^([{_CN_1_9}])([{_CN_1_9}])$")                     # 三四
 _AGE_RANGE = re.compile(r"^(\d+(?:\.\d+)?)(?:岁)?[-~〜至到—–]+(\d+(?:\.\d+)?)(多)?$")
-_AGE_PLUS = re.compile(r"^(\d+)(多|余|几|出头)$")
+_AGE_PLUS = re.compile(r"^(\d+)(多|余|几|出头|\+)$")
 _AGE_OPEN = re.compile(r"^(\d+)(以上|以下|开外)$")
 _AGE_HALF = re.compile(r"^(\d+)半$")
 _AGE_PLAIN = re.compile(r"^(\d+(?:\.\d+)?)$")
 _AGE_MONTHS = re.compile(r"^(\d+(?:\.\d+)?)个?(?:多)?月(?:大)?$")
+_AGE_DAYS = re.compile(r"^(\d+)(天|日|周|星期)(?:大)?$")
 _AGE_COHORT = re.compile(r"^(\d{2})后$")
 _AGE_BIRTH_YEAR = re.compile(r"^(\d{4})(?:年)?(?:\d{1,2}月(?:\d{1,2}[日号])?)?(?:生|出生|生人)?$")
 
@@ -387,6 +390,9 @@ def _parse_age_text(text: str) -> _AgeCore | None:
     if m := _AGE_MONTHS.match(s):
         months = float(m[1])
         return (max(months - 1, 0) / 12, (months + 1) / 12, "months", None, None)
+    if m := _AGE_DAYS.match(s):
+        days = int(m[1]) * (7 if m[2] in ("周", "星期") else 1)
+        return (max(days - 7, 0) / 365, (days + 7) / 365, "months", None, None)
     if m := _AGE_RANGE.match(s):
         low, high = sorted((float(m[1]), float(m[2])))
         if m[3]:  # 50-60多岁
@@ -521,11 +527,12 @@ def parse_ages(series: pd.Series, ref_dates: Any = None) -> pd.DataFrame:
 _CHI_CM = 100 / 3  # 1 市尺 = 1/3 m
 _H_APPROX = re.compile(r"约|左右|上下|许|估|大概|大约|差不多|前后")
 _H_NOISE = re.compile(r"[(\[][^)\]]*[)\]]|身高|约|左右|上下|许|估计|估|大概|大约|差不多|前后|[:,.;、]$")
+_H_MORE = re.compile(r"多|几|余|\+")  # 一米六几, 160多厘米: somewhere in the next ten cm
 _H_UNIT = r"(米|m|cm|厘米|公分|mm|毫米)?"
-_H_NUMBER = re.compile(r"^(\d+(?:\.\d+)?)" + _H_UNIT + r"(多)?$")
+_H_NUMBER = re.compile(r"^(\d+(?:\.\d+)?)" + _H_UNIT + "$")
 _H_RANGE = re.compile(r"^(\d+(?:\.\d+)?)" + _H_UNIT + r"[-~〜至到—–]+(\d+(?:\.\d+)?)" + _H_UNIT + "$")
-_H_METRE_CN = re.compile(r"^(\d)米(\d{1,2})?(?:厘米|公分|cm)?(多)?$")
-_H_CHI = re.compile(r"^(\d+)尺(?:(\d)寸?)?(多)?$")
+_H_METRE_CN = re.compile(r"^(\d)(?:米|m)(\d{1,2})(?:厘米|公分|cm)?$|^(\d)米$")
+_H_CHI = re.compile(r"^(\d+)尺(?:(\d)寸?)?$")
 
 
 def _to_cm(number: str, unit: str | None) -> tuple[float, float]:
@@ -546,25 +553,24 @@ def _parse_height_text(text: str) -> Height | None:
         return None
     approx = bool(_H_APPROX.search(s))
     s = _cn_numerals_to_arabic(_H_NOISE.sub("", s))
+    more = bool(_H_MORE.search(s))
+    s = _H_MORE.sub("", s)
     cm = tol = None
-    more = False
     if m := _H_RANGE.match(s):
         unit_a, unit_b = m[2] or m[4], m[4] or m[2]
         a, _ = _to_cm(m[1], unit_a)
         b, _ = _to_cm(m[3], unit_b)
         a, b = sorted((a, b))
         cm, tol = (a + b) / 2, max((b - a) / 2, 1.0)
-    elif m := _H_METRE_CN.match(s):
-        rest = m[2] or ""
-        cm = int(m[1]) * 100 + (int(rest) * 10 if len(rest) == 1 else int(rest or 0))
+    elif m := _H_METRE_CN.match(s):  # 1米72 / 1米7 (decimetres only) / 1米
+        metres, rest = int(m[1] or m[3]), m[2] or ""
+        cm = metres * 100 + (int(rest) * 10 if len(rest) == 1 else int(rest or 0))
         tol = 1.0 if len(rest) == 2 else 5.0
-        more = bool(m[3])
     elif m := _H_CHI.match(s):
         chi = int(m[1]) + (int(m[2]) / 10 if m[2] else 0)
-        cm, tol, more = chi * _CHI_CM, 5.0, bool(m[3])
+        cm, tol = chi * _CHI_CM, 5.0
     elif m := _H_NUMBER.match(s):
         cm, tol = _to_cm(m[1], m[2])
-        more = bool(m[3])
     if cm is None:
         return None
     if more:  # 一米七多 / 170多: somewhere in the next ten centimetres
@@ -617,9 +623,13 @@ _SEX = {
 _SEX_UNKNOWN = UNKNOWN_MARKERS | {"0", "9", "u", "未知性别", "性别不详"}
 
 
+_SEX_NOISE = re.compile(r"[(\[][^)\]]*[)\]]|疑似|性别[:]?")
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_sex_text(text: str) -> str | None:
-    return _SEX.get(_clean(text))
+    cleaned = _clean(text)
+    return _SEX.get(cleaned) or _SEX.get(_SEX_NOISE.sub("", cleaned))
 
 
 def parse_sex(value: Any) -> str | None:
