@@ -359,6 +359,22 @@ def test_json_is_readable_per_comparison_and_level(fitted):
     assert "\n" in fitted.to_json()  # indented, one key per line, for diffs and audits
 
 
+def test_json_keeps_chinese_level_labels_given_as_a_dict(tmp_path):
+    # The comparisons module labels levels as {level: label}, with -1 for "missing".
+    labels = {"sex": {-1: "性别不详", 0: "性别不符", 1: "性别相符"}}
+    vectors, _ = simulate(3_000, TRUE_LAMBDA, seed=16)
+    model = FellegiSunter(levels=LEVELS, u_fixed=False, level_labels=labels).fit(vectors)
+    text = model.to_json(tmp_path / "model.json")
+    assert "性别相符" in text  # written as characters, not \u escapes
+    sex = json.loads(text)["comparisons"]["sex"]
+    assert sex["missing_label"] == "性别不详"
+    assert [lv["label"] for lv in sex["levels"]] == ["性别不符", "性别相符"]
+    loaded = FellegiSunter.from_json(tmp_path / "model.json")
+    assert loaded.parameter_table().query("comparison == 'sex'")["label"].tolist() == [
+        "性别不符", "性别相符"]
+    assert loaded.to_json() == text
+
+
 @pytest.mark.parametrize("text, message", [
     ("{not json", "cannot be parsed"),
     ('{"format": "something else", "version": 1}', "not a kinmatch"),
@@ -460,6 +476,18 @@ def test_supervised_probability_rises_with_the_true_signal():
     # Missing adds zero weight here too.
     blank = pd.DataFrame({name: [-1] for name in LEVELS})
     assert linker.weight_table(blank).to_numpy().tolist() == [[0.0] * len(LEVELS)]
+
+
+def test_supervised_isotonic_keeps_linear_weights_in_the_same_order():
+    train, y_train = labelled(3_000, seed=17)
+    linker = SupervisedLinker(calibration="isotonic", random_state=0).fit(train, y_train)
+    assert linker.weight_method_ == "linear_uncalibrated"
+    uncalibrated = linker.weight_table(train).sum(axis=1) + linker.prior_weight_
+    calibrated = linker.match_weight(train)
+    # Isotonic calibration is monotone: a higher uncalibrated score never gets a lower
+    # calibrated one.
+    order = np.argsort(uncalibrated.to_numpy(), kind="stable")
+    assert np.all(np.diff(calibrated.to_numpy()[order]) >= -1e-9)
 
 
 def test_supervised_with_a_non_linear_estimator_explains_by_dropping_one():

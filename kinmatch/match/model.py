@@ -150,9 +150,15 @@ def _group_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
         for j in range(len(radices) - 2, -1, -1):
             multipliers[j] = multipliers[j + 1] * radices[j + 1]
         codes = shifted @ multipliers
-        _, first, inverse, counts = np.unique(codes, return_index=True, return_inverse=True,
-                                              return_counts=True)
-        return matrix[first], counts, inverse.ravel()
+        # Hash-based factorize is O(n); np.unique would sort all n codes.
+        inverse, unique_codes = pd.factorize(codes, sort=False)
+        counts = np.bincount(inverse, minlength=len(unique_codes))
+        patterns = np.empty((len(unique_codes), matrix.shape[1]), dtype=np.int64)
+        rest = np.asarray(unique_codes, dtype=np.int64)
+        for j in range(len(radices) - 1, -1, -1):
+            rest, digit = np.divmod(rest, radices[j])
+            patterns[:, j] = digit - 1
+        return patterns, counts, inverse.astype(np.int64)
     patterns, inverse, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
     return patterns, counts, inverse.ravel()
 
@@ -219,7 +225,9 @@ class FellegiSunter(BaseEstimator):
         ``{comparison: {level: m}}`` pins m for some levels; EM shares the remaining mass among
         the free levels in proportion to their estimates.
     level_labels : dict, optional
-        ``{comparison: [label_0, ..., label_{L-1}]}``, readable names stored in the JSON.
+        ``{comparison: [label_0, ..., label_{L-1}]}`` or ``{comparison: {level: label}}`` (as
+        ``kinmatch.match.comparisons.LEVEL_LABELS``; a ``-1`` entry labels "missing"), readable
+        names stored in the JSON and in :meth:`parameter_table`.
     random_state : int or Generator, optional
         Only used by ``m_init="random"``; the fit is otherwise deterministic.
     min_prob : float
@@ -350,25 +358,28 @@ class FellegiSunter(BaseEstimator):
         for n in names:
             m[n] = self._apply_fixed(m[n], fixed.get(n))
 
+        # Shift levels by one so that code 0 is "missing": a lookup table with a 0.0 in front
+        # then adds nothing for missing values, and bincount's bin 0 collects (and drops) them,
+        # with no masking inside the loop.
+        codes = [np.ascontiguousarray(patterns[:, j] + 1) for j in range(len(names))]
         history = []
         converged = False
         n_iter = 0
         for n_iter in range(1, int(self.max_iter) + 1):
-            post, loglik = self._e_step(patterns, counts, names, m, u, lam)
+            post, loglik = self._e_step(codes, counts, names, m, u, lam)
             history.append(loglik)
-            new_lam = float(np.clip(np.dot(counts, post) / counts.sum(),
+            match_weight = counts * post
+            non_weight = counts - match_weight
+            new_lam = float(np.clip(match_weight.sum() / counts.sum(),
                                     self.min_prob, 1 - self.min_prob))
             new_m, new_u = {}, {}
             change = abs(new_lam - lam)
             for j, n in enumerate(names):
-                col = patterns[:, j]
-                seen = col != MISSING
-                est_m = np.bincount(col[seen], weights=(counts * post)[seen], minlength=levels[n])
+                est_m = np.bincount(codes[j], weights=match_weight, minlength=levels[n] + 1)[1:]
                 new_m[n] = self._apply_fixed(self._m_step(est_m), fixed.get(n))
                 change = max(change, float(np.max(np.abs(new_m[n] - m[n]))))
                 if u_free:
-                    est_u = np.bincount(col[seen], weights=(counts * (1 - post))[seen],
-                                        minlength=levels[n])
+                    est_u = np.bincount(codes[j], weights=non_weight, minlength=levels[n] + 1)[1:]
                     new_u[n] = self._m_step(est_u)
                     change = max(change, float(np.max(np.abs(new_u[n] - u[n]))))
                 else:
@@ -416,16 +427,16 @@ class FellegiSunter(BaseEstimator):
             return np.full(len(expected_counts), 1.0 / len(expected_counts))
         return _clip_normalise(expected_counts / total, self.min_prob)
 
-    def _e_step(self, patterns, counts, names, m, u, lam):
-        """Posterior match probability of each pattern and the observed-data log-likelihood."""
-        log_match = np.full(len(patterns), math.log(lam))
-        log_non = np.full(len(patterns), math.log(1 - lam))
+    def _e_step(self, codes, counts, names, m, u, lam):
+        """Posterior match probability of each pattern and the observed-data log-likelihood.
+
+        ``codes`` are the patterns' levels plus one (0 = missing, which adds log 1 = 0).
+        """
+        log_match = np.full(len(counts), math.log(lam))
+        log_non = np.full(len(counts), math.log(1 - lam))
         for j, n in enumerate(names):
-            col = patterns[:, j]
-            seen = col != MISSING
-            idx = np.where(seen, col, 0)
-            log_match += np.where(seen, np.log(m[n])[idx], 0.0)
-            log_non += np.where(seen, np.log(u[n])[idx], 0.0)
+            log_match += np.concatenate(([0.0], np.log(m[n])))[codes[j]]
+            log_non += np.concatenate(([0.0], np.log(u[n])))[codes[j]]
         log_total = np.logaddexp(log_match, log_non)
         post = np.exp(log_match - log_total)
         return post, float(np.dot(counts, log_total))
@@ -559,26 +570,34 @@ class FellegiSunter(BaseEstimator):
         self._check_fitted()
         rows = []
         for n in self.comparisons_:
-            labels = (self.level_labels or {}).get(n)
             for k in range(self.levels_[n]):
-                rows.append({"comparison": n, "level": k,
-                             "label": labels[k] if labels else None,
+                rows.append({"comparison": n, "level": k, "label": self._label(n, k),
                              "m": self.m_[n][k], "u": self.u_[n][k],
                              "weight": self.weights_[n][k]})
         return pd.DataFrame(rows)
 
     # ---- JSON ------------------------------------------------------------------------------
 
+    def _label(self, name: str, level: int) -> str | None:
+        labels = (self.level_labels or {}).get(name)
+        if labels is None:
+            return None
+        if isinstance(labels, Mapping):
+            label = labels.get(level, labels.get(str(level)))
+        else:
+            label = labels[level] if 0 <= level < len(labels) else None
+        return None if label is None else str(label)
+
     def to_dict(self) -> dict[str, Any]:
         """The fitted model as plain JSON-ready data (see :meth:`to_json`)."""
         self._check_fitted()
         comparisons = {}
         for n in self.comparisons_:
-            labels = (self.level_labels or {}).get(n)
             entry = {
                 "n_levels": self.levels_[n],
+                "missing_label": self._label(n, MISSING),
                 "levels": [
-                    {"level": k, "label": labels[k] if labels else None,
+                    {"level": k, "label": self._label(n, k),
                      "m": float(self.m_[n][k]), "u": float(self.u_[n][k]),
                      "weight": float(self.weights_[n][k])}
                     for k in range(self.levels_[n])
@@ -658,8 +677,13 @@ class FellegiSunter(BaseEstimator):
             tf_levels={n: c["tf_levels"] for n, c in comps.items() if "tf_levels" in c} or None,
             m_fixed={n: {int(k): v for k, v in c["m_fixed"].items()}
                      for n, c in comps.items() if "m_fixed" in c} or None,
-            level_labels={n: [lv["label"] for lv in c["levels"]] for n, c in comps.items()
-                          if any(lv.get("label") is not None for lv in c["levels"])} or None,
+            level_labels={n: {**({MISSING: c["missing_label"]}
+                                 if c.get("missing_label") is not None else {}),
+                              **{lv["level"]: lv["label"] for lv in c["levels"]
+                                 if lv.get("label") is not None}}
+                          for n, c in comps.items()
+                          if c.get("missing_label") is not None
+                          or any(lv.get("label") is not None for lv in c["levels"])} or None,
         )
         model.comparisons_ = list(comps)
         model.levels_ = dict(model.levels)
