@@ -1,0 +1,369 @@
+"""From a canonical resident record to the safe values a notice template sees.
+
+The context is the *only* thing a template gets: every value in it has already passed the
+privacy rules of :mod:`kinmatch.notices.privacy`. A template cannot reach the raw record.
+
+    >>> record = {"resident_id": "R1", "name": "李伟", "name_source": "自报", "sex": "男",
+    ...           "age": "约60岁", "height": "170cm", "found_date": "2024-03-05",
+    ...           "found_place": "郑州市二七区", "station": "郑州市救助管理站",
+    ...           "contact": "0371-66661234"}
+    >>> ctx = notice_context(record)
+    >>> ctx["name_display"], ctx["station"]["phone"]
+    ('李伟（自报）', '0371-66661234')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from kinmatch.errors import InputError
+from kinmatch.notices.privacy import (
+    REDACTED,
+    coarse_place,
+    digits_of,
+    looks_like_phone,
+    plain_health_words,
+    redact_text,
+)
+
+# Status words that mean the person went home: the notice is withdrawn (no name, no photo).
+REUNITED_WORDS = ("已返乡", "返乡", "已团聚", "团聚", "已认领", "认领", "已寻亲", "寻亲成功",
+                  "reunited", "returned home", "已送返", "已接回", "接回")
+
+# Names that stations give when nobody knows the name: never presented as a real name.
+PLACEHOLDER_NAMES = ("无名氏", "无名", "未知", "不详", "流浪男", "流浪女", "流浪汉", "流浪人员",
+                     "无名男", "无名女", "某某", "佚名")
+
+# Fields that identify a person to a family; a notice with fewer than MIN_IDENTIFIERS of them
+# (photo counts double) is too empty to publish.
+MIN_IDENTIFIERS = 3
+
+_STATION_COLUMNS = {
+    "station": ("station", "救助站", "救助管理站", "机构", "机构名称", "站点", "name", "名称"),
+    "address": ("address", "地址", "站点地址", "机构地址"),
+    "phone": ("phone", "电话", "联系电话", "站点电话", "公开电话", "contact"),
+    "display_name": ("display_name", "全称", "公告名称"),
+}
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        if pd.isna(value):
+            return True
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip() == ""
+
+
+def text_of(value: Any) -> str:
+    """A cell as stripped text ('' for blank / NaN)."""
+    return "" if _blank(value) else str(value).strip()
+
+
+def is_reunited(record: Mapping[str, Any]) -> bool:
+    """Whether the record's ``status`` (or 状态) says the person is back with the family.
+
+    >>> is_reunited({"status": "已返乡"}), is_reunited({"status": "在站"})
+    (True, False)
+    """
+    status = (text_of(record.get("status")) or text_of(record.get("状态"))).lower()
+    if not status or status.startswith("未"):
+        return False
+    return any(word in status for word in REUNITED_WORDS)
+
+
+# ---------------------------------------------------------------- station information
+
+def load_station_info(source: Any) -> dict[str, dict[str, str]]:
+    """Station name → {name, address, phone} from a mapping, a DataFrame or a CSV/XLSX path.
+
+    Columns may be English (station, address, phone) or Chinese (救助站, 地址, 联系电话).
+
+    >>> info = load_station_info({"郑州市救助管理站": {"address": "郑州市二七区某路1号",
+    ...                                                "phone": "0371-66661234"}})
+    >>> info["郑州市救助管理站"]["phone"]
+    '0371-66661234'
+    """
+    if source is None:
+        return {}
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise InputError(
+                f"station info file {path!r} does not exist; give a CSV with columns "
+                "station, address, phone (or 救助站, 地址, 联系电话)"
+            )
+        if path.lower().endswith((".xlsx", ".xls")):
+            source = pd.read_excel(path, dtype=str)
+        else:
+            source = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    if isinstance(source, pd.DataFrame):
+        columns = {}
+        for key, names in _STATION_COLUMNS.items():
+            for column in source.columns:
+                if str(column).strip().lower() in {n.lower() for n in names}:
+                    columns[key] = column
+                    break
+        if "station" not in columns:
+            raise InputError(
+                "station info has no station column; name one of its columns 'station' or "
+                f"'救助站' (found: {', '.join(map(str, source.columns))})"
+            )
+        mapping = {}
+        for row in source.to_dict("records"):
+            name = text_of(row[columns["station"]])
+            if name:
+                mapping[name] = {key: text_of(row[col]) for key, col in columns.items()
+                                 if key != "station"}
+        source = mapping
+    if not isinstance(source, Mapping):
+        raise InputError("station_info must be a mapping, a DataFrame or a path to a CSV file")
+    result = {}
+    for name, entry in source.items():
+        entry = dict(entry) if isinstance(entry, Mapping) else {"phone": text_of(entry)}
+        result[str(name).strip()] = {
+            "name": text_of(entry.get("display_name")) or text_of(entry.get("name")) or str(name).strip(),
+            "address": text_of(entry.get("address")),
+            "phone": text_of(entry.get("phone")),
+        }
+    return result
+
+
+def station_of(record: Mapping[str, Any], station_info: Mapping[str, Mapping[str, str]] | None) -> dict:
+    """The station footer for ``record``: station_info first, then the record's own fields."""
+    name = text_of(record.get("station"))
+    entry = (station_info or {}).get(name, {}) if name else {}
+    phone = text_of(entry.get("phone")) or text_of(record.get("contact"))
+    if not looks_like_phone(phone):
+        phone = ""  # an ID number or free text in the phone column is never printed
+    return {
+        "name": text_of(entry.get("name")) or name,
+        "address": text_of(entry.get("address")),
+        "phone": phone,
+    }
+
+
+# ---------------------------------------------------------------- quantities
+
+def _quantities():
+    from kinmatch.normalize import quantities
+
+    return quantities
+
+
+def parse_day(text: Any) -> tuple[dt.date | None, str | None]:
+    """``(date, precision)`` or ``(None, None)``: ``parse_date`` with a plain ``datetime.date``.
+
+    >>> parse_day("2023年11月5日")
+    (datetime.date(2023, 11, 5), 'day')
+    """
+    text = text_of(text)
+    if not text:
+        return None, None
+    parsed = _quantities().parse_date(text)
+    if parsed is None:
+        return None, None
+    value, precision = parsed[0], parsed[1]
+    if value is None or _blank(value):
+        return None, None
+    if isinstance(value, pd.Timestamp):
+        value = value.date()
+    elif isinstance(value, dt.datetime):
+        value = value.date()
+    elif not isinstance(value, dt.date):
+        try:
+            value = pd.Timestamp(value).date()
+        except (ValueError, TypeError):
+            return None, None
+    return value, precision or "day"
+
+
+def format_day(value: dt.date | None, precision: str | None) -> str:
+    """``2024年3月5日`` / ``2024年3月`` / ``2024年`` (Chinese form: no long digit run).
+
+    >>> format_day(dt.date(2024, 3, 5), "day"), format_day(dt.date(2024, 3, 1), "month")
+    ('2024年3月5日', '2024年3月')
+    """
+    if value is None:
+        return ""
+    if precision == "year":
+        return f"{value.year}年"
+    if precision == "month":
+        return f"{value.year}年{value.month}月"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def age_range(record: Mapping[str, Any], ref_date: dt.date | None) -> tuple[float | None, float | None]:
+    """The age interval in years at ``ref_date`` from ``age`` (else ``birth_date``)."""
+    q = _quantities()
+    text = text_of(record.get("age"))
+    ref = ref_date or dt.date.today()
+    if text:
+        parsed = q.parse_age(text, ref)
+        if parsed is not None and not _blank(parsed[0]) and not _blank(parsed[1]):
+            return float(parsed[0]), float(parsed[1])
+    born, precision = parse_day(record.get("birth_date"))
+    if born is not None:
+        years = ref.year - born.year - ((ref.month, ref.day) < (born.month, born.day))
+        if precision == "year":
+            return float(max(ref.year - born.year - 1, 0)), float(ref.year - born.year)
+        return float(years), float(years)
+    return None, None
+
+
+def format_age(low: float | None, high: float | None) -> str:
+    """``约55–65岁`` / ``60岁`` (ages are shown as ranges, as estimates are).
+
+    >>> format_age(55, 65), format_age(60, 60), format_age(None, None)
+    ('约55–65岁', '约60岁', '')
+    """
+    if low is None or high is None:
+        return ""
+    low_i, high_i = int(math.floor(low)), int(math.ceil(high))
+    if low_i == high_i:
+        return f"约{low_i}岁"
+    return f"约{low_i}–{high_i}岁"
+
+
+def format_height(text: Any) -> str:
+    """``约170厘米`` from any height text; '' when it cannot be read."""
+    text = text_of(text)
+    if not text:
+        return ""
+    parsed = _quantities().parse_height(text)
+    if parsed is None or _blank(parsed[0]):
+        return ""
+    cm, tol = parsed[0], parsed[1]
+    prefix = "约" if not _blank(tol) and float(tol) >= 2 else ""
+    return f"{prefix}{float(cm):.0f}厘米"
+
+
+# ---------------------------------------------------------------- names and sex
+
+def name_label(name: str, source: str) -> str:
+    """How the name is marked on a notice: 自报 / 音 / 站内代名 / 证件 / 不详.
+
+    >>> name_label("李伟", "自报"), name_label("李威", "自报（音）"), name_label("党宁", "站内代名")
+    ('自报', '音', '站内代名')
+    >>> name_label("无名氏", "")
+    '站内代名'
+    """
+    source = source.lower()
+    if name in PLACEHOLDER_NAMES or re.fullmatch(r"(无名|流浪)[男女氏]?\d*", name or ""):
+        return "站内代名"
+    if any(word in source for word in ("代名", "站内", "站取", "assigned", "代")):
+        return "站内代名"
+    if "音" in source or "sound" in source:
+        return "音"
+    if any(word in source for word in ("证件", "身份证", "document", "户籍")):
+        return "证件"
+    if any(word in source for word in ("自报", "自述", "self", "本人")):
+        return "自报"
+    return "不详"
+
+
+def sex_word(value: Any) -> str:
+    """男 / 女 / '' from any way of writing sex (男性, F, 2 …)."""
+    return {"M": "男", "F": "女"}.get(_quantities().parse_sex(text_of(value)) or "", "")
+
+
+# ---------------------------------------------------------------- the context
+
+def _clean(value: Any, phones: list[str]) -> str:
+    text = redact_text(text_of(value), phones)
+    text = re.sub(r"\s+", " ", text).strip()
+    return "" if text == REDACTED else text
+
+
+def notice_context(record: Mapping[str, Any], station_info: Mapping | None = None,
+                   today: dt.date | None = None) -> dict[str, Any]:
+    """The safe template context of one resident's public notice.
+
+    Keys: ``withdrawn``, ``name``, ``name_label``, ``name_display``, ``sex``, ``age``,
+    ``height``, ``health``, ``features``, ``clothing``, ``accent``, ``found_date``,
+    ``found_place``, ``is_minor``, ``photo``, ``station`` (name, address, phone), ``issued``,
+    plus ``identifiers`` (how many identifying fields are filled) and ``forbidden`` (values the
+    rendered text must not contain). A reunited person's context has no personal fields at all.
+    """
+    today = today or dt.date.today()
+    station = station_of(record, station_info)
+    phones = [digits_of(station["phone"])] if station["phone"] else []
+    station = {key: _clean(value, phones) for key, value in station.items()}
+    context: dict[str, Any] = {"station": station, "issued": format_day(today, "day")}
+
+    name_raw = text_of(record.get("name"))
+    photo_raw = text_of(record.get("photo"))
+    found_raw = text_of(record.get("found_place"))
+    if is_reunited(record):
+        # Built from nothing personal, so no template can show the name or photo.
+        context.update(withdrawn=True, identifiers=0,
+                       forbidden=[v for v in (name_raw, photo_raw) if len(v) >= 2])
+        return context
+
+    found_value, found_precision = parse_day(record.get("found_date"))
+    low, high = age_range(record, found_value)
+    is_minor = low is not None and low < 18
+    name = _clean(name_raw, phones)
+    found_place = _clean(found_raw, phones)
+    forbidden: list[str] = []
+    if is_minor:
+        coarse = coarse_place(found_place)
+        # The exact address must not reappear anywhere in the output; checked only when it says
+        # something (not just redaction marks and punctuation, which other fields may share).
+        meaningful = re.sub(r"\[已隐去\]|[\W\d_]", "", found_place)
+        public = station["name"] + " " + station["address"]  # found at the station: public
+        if coarse != found_place and len(meaningful) >= 4 and found_place not in public:
+            forbidden.append(found_place)
+        found_place = coarse
+    photo = photo_raw if photo_raw and redact_text(photo_raw, phones) == photo_raw else ""
+    features = _clean(record.get("description"), phones)
+    clothing = _clean(record.get("clothing"), phones)
+    accent = _clean(record.get("accent"), phones)
+    health = "，".join(plain_health_words(text_of(record.get("health"))))
+    for exact in forbidden:  # a minor's exact address repeated in another field goes too
+        features, clothing, accent, name = (
+            value.replace(exact, REDACTED) for value in (features, clothing, accent, name))
+    label = name_label(name, text_of(record.get("name_source"))) if name else ""
+    context.update(
+        withdrawn=False,
+        name=name,
+        name_label=label,
+        name_display=f"{name}（{label}）" if name else "姓名不详",
+        sex=sex_word(record.get("sex")),
+        age=format_age(low, high),
+        height=format_height(record.get("height")),
+        health=health,
+        features=features,
+        clothing=clothing,
+        accent=accent,
+        found_date=format_day(found_value, found_precision),
+        found_place=found_place,
+        is_minor=is_minor,
+        photo=photo,
+        forbidden=forbidden,
+    )
+    evidence_name = bool(name) and label != "站内代名"
+    filled = [evidence_name, bool(context["sex"]), bool(context["age"]), bool(context["height"]),
+              bool(features), bool(clothing), bool(accent), bool(health)]
+    context["identifiers"] = sum(filled) + (2 if photo else 0)
+    return context
+
+
+def skip_reason(context: Mapping[str, Any]) -> str | None:
+    """Why a notice should not be published, or None. Codes: ``no_station_phone``, ``too_empty``."""
+    if not context["station"]["phone"]:
+        return "no_station_phone"
+    if not context["withdrawn"] and context["identifiers"] < MIN_IDENTIFIERS:
+        return "too_empty"
+    return None

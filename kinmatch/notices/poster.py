@@ -1,0 +1,129 @@
+"""The printable A4 poster (PDF) of a notice, laid out with fpdf2.
+
+The words come from the ``notice.pdf.j2`` template (already checked by the privacy guard); this
+module only lays them out: a title, the photo (a framed "照片见站内档案" when the photo file or URL
+cannot be read offline; nothing when the record has no photo), a table of fields, and a boxed
+contact block. Free text is shortened before layout (``POSTER_BUDGET``) so the poster is one page.
+
+Chinese text needs a CJK font. It is looked up in this order: the ``KINMATCH_FONT`` environment
+variable (a .ttf/.ttc/.otf path), then common system locations of WenQuanYi Micro Hei
+(Debian package ``fonts-wqy-microhei``) and Noto Sans CJK (``fonts-noto-cjk``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from kinmatch.errors import KinmatchError
+
+FONT_ENV = "KINMATCH_FONT"
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+)
+
+_A4_W, _MARGIN = 210.0, 18.0
+_LABEL_W = 34.0
+_PHOTO_W, _PHOTO_H = 60.0, 80.0
+
+
+class FontNotFound(KinmatchError):
+    """No CJK font: a Chinese poster cannot be drawn."""
+
+
+@functools.lru_cache(maxsize=None)
+def find_cjk_font() -> str:
+    """Path of a font that has Chinese glyphs, or :class:`FontNotFound` saying what to install."""
+    env = os.environ.get(FONT_ENV)
+    if env:
+        if Path(env).is_file():
+            return env
+        raise FontNotFound(f"{FONT_ENV}={env!r} is not a file; point it at a .ttf/.ttc font "
+                           "with Chinese glyphs, or unset it")
+    for candidate in FONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return candidate
+    raise FontNotFound(
+        "no Chinese (CJK) font found, so the PDF poster cannot be drawn; install one "
+        "(Debian/Ubuntu: `apt-get install fonts-wqy-microhei`, or fonts-noto-cjk) or set "
+        f"{FONT_ENV} to the path of a .ttf/.ttc font with Chinese glyphs"
+    )
+
+
+def _resolve_photo(photo: str | None, photo_dir: str | Path | None) -> Path | None:
+    if not photo or "://" in photo:
+        return None  # URLs are not fetched: the poster is made offline
+    path = Path(photo)
+    if not path.is_absolute() and photo_dir is not None:
+        path = Path(photo_dir) / path
+    return path if path.is_file() else None
+
+
+def poster_pdf(text: str, photo: str | None = None, photo_dir: str | Path | None = None) -> bytes:
+    """Lay out the lines of a rendered ``notice.pdf.j2`` on one A4 page; return the PDF bytes."""
+    from fpdf import FPDF
+
+    font = find_cjk_font()
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(auto=True, margin=_MARGIN)
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.add_font("cjk", fname=font)
+    pdf.add_page()
+    width = _A4_W - 2 * _MARGIN
+    photo_path = _resolve_photo(photo, photo_dir)
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line.strip():
+            pdf.ln(3)
+        elif line.startswith("# "):
+            pdf.set_font("cjk", size=30)
+            pdf.set_text_color(170, 0, 0)
+            pdf.cell(width, 16, line[2:].strip(), align="C", new_x="LMARGIN", new_y="NEXT")
+            pdf.set_draw_color(170, 0, 0)
+            pdf.set_line_width(0.8)
+            pdf.line(_MARGIN, pdf.get_y() + 1, _A4_W - _MARGIN, pdf.get_y() + 1)
+            pdf.set_text_color(0, 0, 0)
+            pdf.ln(5)
+        elif line.strip() == "[photo]":
+            if photo is None:
+                continue  # withdrawn notices and templates without a photo
+            x = (_A4_W - _PHOTO_W) / 2
+            y = pdf.get_y()
+            if photo_path is not None:
+                pdf.image(str(photo_path), x=x, y=y, w=_PHOTO_W, h=_PHOTO_H, keep_aspect_ratio=True)
+            else:
+                pdf.set_draw_color(150, 150, 150)
+                pdf.set_line_width(0.3)
+                pdf.rect(x, y, _PHOTO_W, _PHOTO_H)
+                pdf.set_font("cjk", size=11)
+                pdf.set_xy(x, y + _PHOTO_H / 2 - 4)
+                pdf.cell(_PHOTO_W, 8, "照片见站内档案", align="C")
+            pdf.set_xy(_MARGIN, y + _PHOTO_H + 5)
+        elif line.startswith("- ") and "：" in line:
+            label, value = line[2:].split("：", 1)
+            pdf.set_font("cjk", size=13)
+            pdf.set_draw_color(180, 180, 180)
+            pdf.set_line_width(0.2)
+            with pdf.table(col_widths=(_LABEL_W, width - _LABEL_W), width=width,
+                           first_row_as_headings=False, line_height=7,
+                           borders_layout="ALL", text_align=("LEFT", "LEFT")) as table:
+                row = table.row()
+                row.cell(label.strip())
+                row.cell(value.strip())
+        elif line.startswith("! "):
+            pdf.set_font("cjk", size=15)
+            pdf.set_fill_color(255, 240, 240)
+            pdf.multi_cell(width, 9, line[2:].strip(), fill=True, new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.set_font("cjk", size=11)
+            pdf.multi_cell(width, 6, line.strip(), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
