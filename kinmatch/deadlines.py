@@ -1,0 +1,227 @@
+"""Case deadlines of each resident (受助人员办理时限), from the found date.
+
+==================  =============================  ===========================  ===========
+deadline            what                           due                          kind
+==================  =============================  ===========================  ===========
+``notice``          publish a 寻亲公告              24 hours after intake        deadline
+``dna_request``     ask police to collect DNA       7 working days after intake  deadline
+``long_stay``       long-stay resident (滞留人员)    10 days after intake         milestone
+``notice_refresh``  refresh the online notice       1 month after intake, then   deadline
+                                                    1 month after each refresh
+``placement``       hukou and placement (落户安置)   3 months after intake        milestone
+==================  =============================  ===========================  ===========
+
+Working days follow the official calendar (holidays and make-up workdays, 调休) from the
+``chinese_calendar`` package. Outside the years it knows, Monday–Friday is used, a
+:class:`UserWarning` says so and the row's ``calendar`` column says ``mon_fri``.
+
+Status: ``done`` when a column of the record says so (see :data:`DONE_COLUMNS`; a date or a yes-word
+such as 已/是/完成), ``closed`` when the person went home (status 已返乡), otherwise for a
+*deadline* ``overdue`` after the due date, ``due`` within :data:`DUE_SOON_DAYS` days of it,
+``upcoming`` before that; a *milestone* is ``due`` from its date on and ``upcoming`` before.
+
+    >>> import pandas as pd
+    >>> residents = pd.DataFrame([{"resident_id": "R1", "found_date": "2024-09-28"}])
+    >>> table = deadlines(residents, today="2024-10-09").frame
+    >>> table.set_index("deadline").loc["dna_request", ["due_date", "status"]].tolist()
+    [datetime.date(2024, 10, 12), 'upcoming']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from kinmatch.errors import InputError
+from kinmatch.issues import IssueLog
+
+DUE_SOON_DAYS = 2
+"""A deadline is ``due`` (not ``upcoming``) from this many days before it."""
+
+DNA_WORKING_DAYS = 7
+
+DEADLINE_LABELS = {
+    "notice": "发布寻亲公告",
+    "dna_request": "申请公安采集DNA",
+    "long_stay": "滞留人员（满10天）",
+    "notice_refresh": "更新网上寻亲公告",
+    "placement": "落户安置（满3个月）",
+}
+_KIND = {"notice": "deadline", "dna_request": "deadline", "long_stay": "milestone",
+         "notice_refresh": "deadline", "placement": "milestone"}
+
+DONE_COLUMNS = {
+    "notice": ("notice_date", "notice_status", "notice_done", "公告日期", "公告发布日期", "公告状态"),
+    "dna_request": ("dna_date", "dna_status", "dna_request_date", "dna_done", "DNA采集日期",
+                    "DNA状态", "采血日期", "DNA采集"),
+    "long_stay": ("long_stay_date", "long_stay_status", "滞留上报日期", "滞留上报"),
+    "notice_refresh": ("notice_refresh_date", "notice_refreshed", "公告更新日期"),
+    "placement": ("placement_date", "placement_status", "hukou_date", "落户日期", "安置日期",
+                  "落户状态", "安置状态"),
+}
+"""Columns whose non-blank value (a date, or 已/是/完成/done/yes) marks a deadline done."""
+
+DEADLINE_COLUMNS = ["resident_id", "deadline", "label", "found_date", "due_date", "days_left",
+                    "status", "calendar"]
+
+_YES = ("已", "是", "完成", "办结", "done", "yes", "y", "true", "1", "✓", "√")
+_NO = ("未", "否", "没", "无", "no", "n", "false", "0", "待")
+_REUNITED = ("已返乡", "返乡", "团聚", "已认领", "reunited", "已接回", "寻亲成功")
+
+
+class Deadlines(NamedTuple):
+    """``frame``: one row per resident and deadline (:data:`DEADLINE_COLUMNS`); ``issues``."""
+
+    frame: pd.DataFrame
+    issues: pd.DataFrame
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _as_date(value: Any) -> dt.date | None:
+    from kinmatch.normalize.quantities import parse_date
+
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = _text(value)
+    if not text:
+        return None
+    parsed = parse_date(text)
+    if parsed is None or parsed[0] is None or pd.isna(parsed[0]):
+        return None
+    return pd.Timestamp(parsed[0]).date()
+
+
+def is_workday(day: dt.date) -> tuple[bool, bool]:
+    """``(is a working day, from the official calendar)``; Mon–Fri outside its years.
+
+    >>> is_workday(dt.date(2024, 10, 12))  # Saturday, a make-up workday after 国庆
+    (True, True)
+    >>> is_workday(dt.date(2024, 10, 3))
+    (False, True)
+    """
+    import chinese_calendar
+
+    try:
+        return bool(chinese_calendar.is_workday(day)), True
+    except NotImplementedError:
+        return day.weekday() < 5, False
+
+
+def add_working_days(start: dt.date, days: int) -> tuple[dt.date, bool]:
+    """The ``days``-th working day after ``start``; ``(date, all days from the official calendar)``.
+
+    >>> add_working_days(dt.date(2024, 2, 8), 7)  # across 春节 2024 (make-up Sunday 2月18日)
+    (datetime.date(2024, 2, 23), True)
+    """
+    day, count, official = start, 0, True
+    while count < days:
+        day += dt.timedelta(days=1)
+        working, known = is_workday(day)
+        official = official and known
+        count += working
+    return day, official
+
+
+def _done_value(record: dict, deadline: str) -> tuple[bool, dt.date | None]:
+    for column in DONE_COLUMNS[deadline]:
+        text = _text(record.get(column))
+        if not text:
+            continue
+        when = _as_date(text)
+        if when is not None:
+            return True, when
+        lowered = text.lower()
+        if lowered.startswith(_NO):
+            return False, None
+        if lowered.startswith(_YES) or any(word in lowered for word in ("已", "完成")):
+            return True, None
+    return False, None
+
+
+def _status(kind: str, due: dt.date, today: dt.date) -> str:
+    if kind == "milestone":
+        return "due" if today >= due else "upcoming"
+    if today > due:
+        return "overdue"
+    if (due - today).days <= DUE_SOON_DAYS:
+        return "due"
+    return "upcoming"
+
+
+def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
+    """The deadlines of every resident at ``today`` (default: the current date).
+
+    Residents without a readable ``found_date`` get no rows and an issue (``bad_found_date``).
+    """
+    if "resident_id" not in residents.columns:
+        raise InputError("the resident table has no resident_id column; read it with "
+                         "kinmatch.read_residents or name the id column 'resident_id'")
+    today_date = dt.date.today() if today is None else _as_date(today)
+    if today_date is None:
+        raise InputError(f"--today {today!r} is not a date; write it like 2024-10-09")
+    log = IssueLog()
+    rows = []
+    outside_calendar = 0
+    for position, record in enumerate(residents.to_dict("records")):
+        resident_id = _text(record.get("resident_id"))
+        found = _as_date(record.get("found_date"))
+        row_number = record.get("source_row")
+        row_number = int(row_number) if _text(row_number).isdigit() else position + 2
+        if found is None:
+            log.add(row=row_number, record_id=resident_id, column="found_date",
+                    value=record.get("found_date"), reason="bad_found_date", action="kept",
+                    message="no readable found date (入站日期), so no deadlines can be computed; "
+                            "fill it in like 2024-10-09")
+            continue
+        status_text = _text(record.get("status")) or _text(record.get("状态"))
+        reunited = bool(status_text) and not status_text.startswith("未") and any(
+            word in status_text.lower() for word in _REUNITED)
+        dna_due, official = add_working_days(found, DNA_WORKING_DAYS)
+        if not official:
+            outside_calendar += 1
+        found_ts = pd.Timestamp(found)
+        dues = {
+            "notice": found + dt.timedelta(days=1),
+            "dna_request": dna_due,
+            "long_stay": found + dt.timedelta(days=10),
+            "notice_refresh": (found_ts + pd.DateOffset(months=1)).date(),
+            "placement": (found_ts + pd.DateOffset(months=3)).date(),
+        }
+        for deadline, due in dues.items():
+            done, when = _done_value(record, deadline)
+            if deadline == "notice_refresh" and done and when is not None:
+                # A refresh is monthly: the next one is due a month after the last.
+                due = (pd.Timestamp(when) + pd.DateOffset(months=1)).date()
+                done = False
+            if reunited:
+                status = "closed"
+            elif done:
+                status = "done"
+            else:
+                status = _status(_KIND[deadline], due, today_date)
+            rows.append({
+                "resident_id": resident_id, "deadline": deadline,
+                "label": DEADLINE_LABELS[deadline], "found_date": found, "due_date": due,
+                "days_left": (due - today_date).days, "status": status,
+                "calendar": "official" if (deadline != "dna_request" or official) else "mon_fri",
+            })
+    if outside_calendar:
+        warnings.warn(
+            f"{outside_calendar} resident(s) have DNA deadlines in years the chinese_calendar "
+            "package does not cover; Monday–Friday was used there (rows with calendar=mon_fri). "
+            "Upgrade chinese-calendar to get the official holidays.",
+            UserWarning, stacklevel=2,
+        )
+    frame = pd.DataFrame(rows, columns=DEADLINE_COLUMNS)
+    return Deadlines(frame, log.to_frame())

@@ -1,0 +1,125 @@
+"""Deadlines across 国庆 and 春节 (official holidays and make-up workdays), statuses, fallback."""
+
+import datetime as dt
+import doctest
+import warnings
+
+import pandas as pd
+import pytest
+
+import kinmatch.deadlines
+from kinmatch.deadlines import add_working_days, deadlines
+from kinmatch.errors import InputError
+
+D = dt.date
+
+
+def test_docstring_examples():
+    assert doctest.testmod(kinmatch.deadlines).failed == 0
+
+
+# Expected dates worked out by hand from the State Council holiday notices:
+# 2024 国庆 10/1–10/7 off, make-up workdays Sun 9/29 and Sat 10/12;
+# 2024 春节 2/10–2/17 off, make-up Sun 2/4 and Sun 2/18;
+# 2025 春节 1/28–2/4 off, make-up Sun 1/26 and Sat 2/8;
+# 2023 国庆 (with 中秋) 9/29–10/6 off, make-up Sat 10/7 and Sun 10/8.
+@pytest.mark.parametrize("found, due", [
+    (D(2024, 9, 30), D(2024, 10, 15)),   # Mon before 国庆: 10/8 9 10 11 12(Sat) 14 15
+    (D(2024, 9, 28), D(2024, 10, 12)),   # Sat: 9/29(Sun) 9/30 10/8 9 10 11 12(Sat)
+    (D(2024, 2, 8), D(2024, 2, 23)),     # Thu before 春节: 2/9 2/18(Sun) 19 20 21 22 23
+    (D(2025, 1, 24), D(2025, 2, 10)),    # Fri: 1/26(Sun) 1/27 2/5 6 7 8(Sat) 10
+    (D(2023, 9, 27), D(2023, 10, 12)),   # Wed: 9/28 10/7(Sat) 10/8(Sun) 9 10 11 12
+    (D(2024, 3, 4), D(2024, 3, 13)),     # ordinary week: Mon + 7 working days
+])
+def test_dna_deadline_official_calendar(found, due):
+    assert add_working_days(found, 7) == (due, True)
+
+
+def test_plain_weekdays_would_be_wrong_across_spring_festival():
+    # Mon–Fri counting from 2024-02-08 would give 2024-02-19; the official calendar 2024-02-23.
+    assert add_working_days(D(2024, 2, 8), 7)[0] != D(2024, 2, 19)
+
+
+def test_outside_calendar_falls_back_to_weekdays_with_warning():
+    residents = pd.DataFrame([{"resident_id": "R9", "found_date": "2031-01-06"}])  # a Monday
+    with pytest.warns(UserWarning, match="Monday–Friday"):
+        table = deadlines(residents, today="2031-01-07").frame
+    dna = table.set_index("deadline").loc["dna_request"]
+    assert dna["due_date"] == D(2031, 1, 15) and dna["calendar"] == "mon_fri"
+
+
+def test_no_warning_inside_calendar():
+    residents = pd.DataFrame([{"resident_id": "R1", "found_date": "2024-09-30"}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        deadlines(residents, today="2024-10-01")
+
+
+def _table(records, today):
+    frame = deadlines(pd.DataFrame(records), today=today).frame
+    return frame.set_index(["resident_id", "deadline"])
+
+
+def test_all_due_dates():
+    table = _table([{"resident_id": "R1", "found_date": "2024年9月30日"}], "2024-10-01")
+    due = table.loc["R1"]["due_date"].to_dict()
+    assert due == {"notice": D(2024, 10, 1), "dna_request": D(2024, 10, 15),
+                   "long_stay": D(2024, 10, 10), "notice_refresh": D(2024, 10, 30),
+                   "placement": D(2024, 12, 30)}
+
+
+@pytest.mark.parametrize("today, expected", [
+    ("2024-09-30", {"notice": "due", "dna_request": "upcoming", "long_stay": "upcoming",
+                    "notice_refresh": "upcoming", "placement": "upcoming"}),
+    ("2024-10-02", {"notice": "overdue", "dna_request": "upcoming", "long_stay": "upcoming",
+                    "notice_refresh": "upcoming", "placement": "upcoming"}),
+    ("2024-10-14", {"notice": "overdue", "dna_request": "due", "long_stay": "due",
+                    "notice_refresh": "upcoming", "placement": "upcoming"}),
+    ("2025-01-05", {"notice": "overdue", "dna_request": "overdue", "long_stay": "due",
+                    "notice_refresh": "overdue", "placement": "due"}),
+])
+def test_statuses_over_time(today, expected):
+    table = _table([{"resident_id": "R1", "found_date": "2024-09-30"}], today)
+    assert table.loc["R1"]["status"].to_dict() == expected
+
+
+@pytest.mark.parametrize("column, value, deadline, status", [
+    ("notice_date", "2024-09-30", "notice", "done"),
+    ("公告状态", "已发布", "notice", "done"),
+    ("dna_status", "已采集", "dna_request", "done"),
+    ("DNA采集日期", "2024/10/9", "dna_request", "done"),
+    ("dna_status", "未采集", "dna_request", "overdue"),
+    ("落户状态", "已落户", "placement", "done"),
+])
+def test_done_columns(column, value, deadline, status):
+    table = _table([{"resident_id": "R1", "found_date": "2024-09-30", column: value}], "2025-01-05")
+    assert table.loc[("R1", deadline), "status"] == status
+
+
+def test_notice_refresh_is_monthly_after_last_refresh():
+    table = _table([{"resident_id": "R1", "found_date": "2024-09-30",
+                     "notice_refresh_date": "2024-12-20"}], "2025-01-05")
+    row = table.loc[("R1", "notice_refresh")]
+    assert row["due_date"] == D(2025, 1, 20) and row["status"] == "upcoming"
+
+
+def test_reunited_resident_is_closed():
+    table = _table([{"resident_id": "R1", "found_date": "2024-09-30", "status": "已返乡"}],
+                   "2025-01-05")
+    assert set(table.loc["R1"]["status"]) == {"closed"}
+
+
+def test_bad_found_date_becomes_an_issue_not_a_crash():
+    result = deadlines(pd.DataFrame([
+        {"resident_id": "R1", "found_date": "2024年13月"},
+        {"resident_id": "R2", "found_date": None},
+        {"resident_id": "R3", "found_date": "2024-09-30"},
+    ]), today="2024-10-01")
+    assert set(result.frame["resident_id"]) == {"R3"}
+    assert result.issues["record_id"].tolist() == ["R1", "R2"]
+    assert set(result.issues["reason"]) == {"bad_found_date"}
+
+
+def test_bad_today_is_a_clear_error():
+    with pytest.raises(InputError, match="not a date"):
+        deadlines(pd.DataFrame([{"resident_id": "R1", "found_date": "2024-09-30"}]), today="soon")
