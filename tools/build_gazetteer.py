@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kinmatch.normalize.places import ETHNIC_GROUPS as ETHNIC
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -96,11 +98,8 @@ YANG_PROVINCES = {
 PSEUDO_PREFECTURES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 MUNICIPALITIES = {"11", "12", "31", "50"}
 
-ETHNIC = ("蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 水 "
-          "东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 "
-          "乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺 各").split()
 _ETHNIC_RE = "(?:" + "|".join(sorted(ETHNIC, key=len, reverse=True)) + ")族"
-COUNTY_SUFFIX = re.compile(rf"(?:(?:{_ETHNIC_RE})*自治[县旗]|特区|林区|新区|矿区|县|区|市|旗)$")
+COUNTY_SUFFIX = re.compile(rf"(?:(?:{_ETHNIC_RE})*自治[县旗]|管理区管委会|管理区|特区|林区|新区|矿区|县|区|市|旗)$")
 TOWNSHIP_SUFFIX = re.compile(
     rf"(?:(?:{_ETHNIC_RE})+[乡镇苏木]+|民族[乡镇]|街道办事处|街道|地区办事处|镇|乡|苏木|办事处)$")
 
@@ -309,6 +308,28 @@ def build_counties(shared: Path, out: Path):
         # 省直辖县级 units (仙桃, 济源, 石河子): their own prefecture-level unit
         return code, county_name.get(code, "")
 
+    # the same unit under two codes (NBS renumbered development zones; 嘉峪关 620200/620201):
+    # keep one, by source priority, and list the others as abolished aliases of it
+    source_rank = {c: 0 for c in in_use_mca}
+    for c in areas.code:
+        source_rank.setdefault(c, 1)
+    for c in ac_counties.id:
+        source_rank.setdefault(c, 2)
+    groups = defaultdict(list)
+    for code, name in county_name.items():
+        if name in PSEUDO_PREFECTURES or "直辖" in name:
+            continue
+        groups[(prefecture_of(code)[0], name)].append(code)
+    renamed: dict[str, str] = {}
+    county_name_all = dict(county_name)
+    for codes in groups.values():
+        codes.sort(key=lambda c: (source_rank.get(c, 3), c))
+        for dup in codes[1:]:
+            renamed[dup] = codes[0]
+    for code, name in list(county_name.items()):
+        if code in renamed or name in PSEUDO_PREFECTURES or "直辖" in name:
+            del county_name[code]
+
     current = set(county_name)
     history = _History(hist, current)
 
@@ -316,12 +337,23 @@ def build_counties(shared: Path, out: Path):
     for code, name in sorted(county_name.items()):
         pcode, pname = prefecture_of(code)
         short = short_ac.get(code) or short_jl.get(code) or strip_county_suffix(name)
-        if short == name and len(name) > 2:
+        if pname and name.startswith(pname) and len(name) > len(pname) + 1:
+            short = strip_county_suffix(name[len(pname):])  # NBS: 怀化市洪江管理区 → 洪江
+        elif short == name and len(name) > 2 or not name.startswith(short):
+            # AreaCity has a few short forms of another unit (西沙区 → 南沙) or of the suffix
+            # (洪江管理区 → 管理区): trust only a short form that begins the name
             short = strip_county_suffix(name)
         rows.append(dict(code=code, name=name, short_name=short,
                          pinyin=pinyin_ac.get(code) or _pinyin(short),
                          province_code=code[:2] + "0000", province=prov_name.get(code[:2] + "0000", ""),
                          prefecture_code=pcode, prefecture=pname, status="current", new_code=""))
+
+    for dup, keep in sorted(renamed.items()):
+        pcode, pname = prefecture_of(dup)
+        rows.append(dict(code=dup, name=county_name_all[dup], short_name=strip_county_suffix(county_name_all[dup]),
+                         pinyin=_pinyin(strip_county_suffix(county_name_all[dup])),
+                         province_code=dup[:2] + "0000", province=prov_name.get(dup[:2] + "0000", ""),
+                         prefecture_code=pcode, prefecture=pname, status="abolished", new_code=keep))
 
     # ---- abolished county codes (latest name of each code no longer in use) ----
     hist_rows = []  # for place_history
@@ -336,7 +368,7 @@ def build_counties(shared: Path, out: Path):
                                       new_name=county_name.get(new, ""),
                                       changed=int(r.end) if not np.isnan(r.end) else "",
                                       level="county", rank=rank, old_prefecture=r.prefecture))
-        if code in current:
+        if code in current or code in renamed:
             continue
         last = group.sort_values("start").iloc[-1]
         succ = history.successors(next(group[group.start == last.start].itertuples(index=False)))
@@ -435,7 +467,7 @@ def build_townships(shared: Path, county_codes: set[str]) -> pd.DataFrame:
     ac = _read_areacity(shared)
     t = ac[ac.deep == 3]
     town = pd.DataFrame({"code": t.id.str.ljust(9, "0"), "name": t.ext_name,
-                         "short_name": t.name, "county_code": t.pid})
+                         "short_name": t.name, "county_code": t.pid, "pinyin": t.pinyin})
     town = town[town.county_code.isin(county_codes)]
     seen = set(zip(town.county_code, town.name))
     extra = []
@@ -444,8 +476,9 @@ def build_townships(shared: Path, county_codes: set[str]) -> pd.DataFrame:
         if depth == 2:
             county = code if code in county_codes else None
         elif depth == 3 and county and (county, name) not in seen:
-            extra.append(dict(code="", name=name, short_name=strip_township_suffix(name),
-                              county_code=county))
+            short = strip_township_suffix(name)
+            extra.append(dict(code="", name=name, short_name=short, county_code=county,
+                              pinyin=_pinyin(short)))
             seen.add((county, name))
     town = pd.concat([town, pd.DataFrame(extra)], ignore_index=True)
     bad = town.short_name.str.len() < 2
@@ -509,8 +542,9 @@ Build date: {dt.date.today().isoformat()}. Raw inputs: `../shared/data/admin` an
   prefecture-level record of areacodes → its current successor(s), `rank` 0 = primary. Extra
   columns beyond the contract: `level` (county/prefecture), `rank`, `old_prefecture`. Prefectures
   abolished without a 新代码 (莱芜市) get the prefecture(s) their counties' successors lie in.
-- `townships` ({len(towns)} rows): AreaCity deep=3 (9-digit code, full name, short name), plus
-  JioNLP 2025 township names under a known county that AreaCity lacks (no code).
+- `townships` ({len(towns)} rows): AreaCity deep=3 (9-digit code, full name, short name, pinyin of
+  the short name), plus JioNLP 2025 township names under a known county that AreaCity lacks (no
+  code; pinyin by pypinyin). `pinyin` is an extra column beyond the contract.
 - `villages` ({n_vill} names in {0 if villages is None else len(villages)} counties): JioNLP depth-4
   names, one row per county, names `|`-joined (kept compact to stay under 4 MB).
 - `dialect_areas`: hand-written from DOMAIN.md (merger families per area; see the comments in

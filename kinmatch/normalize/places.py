@@ -1,0 +1,967 @@
+"""Places: garbled place text → ranked counties (6-digit codes), with coordinates and a score.
+
+Residents remember places in pieces, by sound, and by names that no longer exist. This module
+reads them against the shipped gazetteer (tables ``counties``, ``townships``, ``place_history``,
+``villages``; see ``kinmatch/data/SOURCES/gazetteer.md``):
+
+- full addresses (河南省周口市太康县十里铺村) and short names (太康, 周口太康);
+- pre-reform units (XX公社, XX大队, 第三生产队) are read as township / village hints;
+- historical names (襄樊, 崇文区, 南市区) map to their successors, flagged ``old``;
+- township names (一渡水 → 一渡水镇 and its county) and village names under a named county;
+- fragments (太康十里铺 → 太康县; 邻 → 邻水县, 邻鄂镇, ...);
+- sound candidates by pinyin and dialect-merged pinyin (瑶池县 → 岳池县, 湖州 ~ 福州).
+
+    >>> m = parse_place("河南省周口市太康县十里铺村")
+    >>> m.county_code, m.prefecture_code, m.province_code
+    ('411627', '411600', '410000')
+    >>> parse_place("襄樊").prefecture_code, parse_place("襄樊").old
+    ('420600', True)
+    >>> "511621" in place_candidates("瑶池县")["county_code"].tolist()
+    True
+
+Indexes are built once per process on first use (about a second) and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from kinmatch.data import load_table
+
+__all__ = ["PlaceMatch", "parse_place", "place_candidates", "parse_places", "county_distance_km",
+           "county_distances_km", "haversine_km", "county_info"]
+
+CANDIDATE_COLUMNS = ["rank", "level", "county_code", "prefecture_code", "province_code", "name",
+                     "township", "village", "lon", "lat", "score", "old", "matched_by", "reason"]
+
+
+class PlaceMatch(NamedTuple):
+    """Best reading of one place text. Codes are 6-digit strings or None; score is 0–1."""
+
+    text: str
+    province_code: str | None
+    prefecture_code: str | None
+    county_code: str | None
+    township: str | None
+    village: str | None
+    name: str | None          # display name, e.g. 河南省周口市太康县
+    lon: float
+    lat: float
+    score: float
+    old: bool                 # matched through an abolished / renamed unit
+    matched_by: str           # e.g. county_full+prefecture+province, township_short, sound, none
+
+
+def _empty(text: str) -> PlaceMatch:
+    return PlaceMatch(text, None, None, None, None, None, None, math.nan, math.nan, 0.0, False, "none")
+
+
+# ------------------------------------------------------------------------------------------------
+# geometry
+# ------------------------------------------------------------------------------------------------
+
+def haversine_km(lon1, lat1, lon2, lat2):
+    """Great-circle distance in km; accepts scalars or arrays (NaN where a coordinate is missing).
+
+    >>> round(float(haversine_km(116.40, 39.90, 121.47, 31.23)))
+    1067
+    """
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0088 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def county_distance_km(code_a: str | None, code_b: str | None) -> float:
+    """Distance between two county seats (current or abolished codes; prefecture or province codes
+    use the mean of their counties). NaN when either is unknown.
+
+    >>> round(county_distance_km("411627", "511621"))   # 太康县 – 岳池县
+    881
+    """
+    xy = _geo()
+    a, b = xy.get(str(code_a or "")), xy.get(str(code_b or ""))
+    if a is None or b is None:
+        return math.nan
+    return float(haversine_km(a[0], a[1], b[0], b[1]))
+
+
+def county_distances_km(codes_a: pd.Series, codes_b: pd.Series) -> pd.Series:
+    """Vectorized :func:`county_distance_km` over two aligned Series of codes."""
+    xy = _geo()
+    codes_a, codes_b = pd.Series(codes_a), pd.Series(codes_b, index=pd.Series(codes_a).index)
+    la = codes_a.map(lambda c: xy.get(str(c), (math.nan, math.nan)) if isinstance(c, str) else (math.nan, math.nan))
+    lb = codes_b.map(lambda c: xy.get(str(c), (math.nan, math.nan)) if isinstance(c, str) else (math.nan, math.nan))
+    a = np.array(la.tolist(), dtype=float).reshape(-1, 2)
+    b = np.array(lb.tolist(), dtype=float).reshape(-1, 2)
+    return pd.Series(haversine_km(a[:, 0], a[:, 1], b[:, 0], b[:, 1]), index=codes_a.index)
+
+
+# ------------------------------------------------------------------------------------------------
+# text cleaning
+# ------------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _opencc():
+    import opencc  # traditional → simplified (臺灣 → 台湾, 縣 → 县)
+    return opencc.OpenCC("t2s")
+
+
+_SEP = "|"
+_NON_HAN = re.compile(r"[^\u3400-\u9fff0-9]+")
+_PRODUCTION_TEAM = re.compile(r"第?[一二三四五六七八九十百零〇两0-9]+(?:生产)?[队组]|生产[队组]")
+_COMMUNE = re.compile(r"(?:人民)?公社|区公所")
+_BRIGADE = re.compile(r"(?:生产)?大队")
+_EDGE_FILLER = re.compile(r"^(?:老家|家住|家在|住在|来自|说是|自称|好像|大概|可能|是|在|说)+|"
+                          r"(?:的?人|附近|一带|那边|这边|地方|一个|老家)+$")
+_NO_PLACE = re.compile(r"不知道?|不详|不清楚?|未知|无|没有|说不清|不记得|忘了|记不清|记不得|外地|本地")
+_UNIT_SUFFIX = re.compile(r"(自治县|自治州|地区|街道|县|市|区|旗|州|镇|乡|村|屯|庄|寨|社区)$")
+
+
+def _clean(text: object) -> str:
+    """Simplified, half-width, pre-reform unit words turned into separators."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    s = unicodedata.normalize("NFKC", str(text))
+    if not s.strip():
+        return ""
+    try:
+        s = _opencc().convert(s)
+    except Exception:  # noqa: BLE001 - one odd value must not stop a batch
+        pass
+    s = _PRODUCTION_TEAM.sub(_SEP, s)
+    s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
+    s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
+    s = _NON_HAN.sub(_SEP, s)
+    return s.strip(_SEP)
+
+
+# ------------------------------------------------------------------------------------------------
+# gazetteer and indexes (built lazily, once)
+# ------------------------------------------------------------------------------------------------
+
+_GENERIC = {"城区", "郊区", "市郊区", "矿区", "市区", "新区", "市中", "经开区", "高新区", "开发区", "市辖区",
+            "城关", "中心", "东区", "西区", "南区", "北区", "中区"}
+# The 55 minority peoples' names as they appear in autonomous units (各族 for 各族自治县).
+ETHNIC_GROUPS = (
+    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 水 "
+    "东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 "
+    "乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺 各").split()
+_ETHNIC = "(?:" + "|".join(sorted(ETHNIC_GROUPS, key=len, reverse=True)) + ")族?"
+_PREF_SUFFIX = re.compile(rf"(?:(?:{_ETHNIC})*自治州|地区|市|盟|林区)$")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    level: str        # province / prefecture / county / township / village
+    code: str         # province, prefecture or county code (townships/villages: their county)
+    kind: str         # full / short
+    old: bool
+    label: str        # the gazetteer name that matched (township/village names shown to users)
+
+
+class _Gazetteer:
+    def __init__(self) -> None:
+        from kinmatch.normalize.dialects import PROVINCES
+
+        counties = load_table("counties").copy()
+        counties["lon"] = pd.to_numeric(counties["lon"], errors="coerce")
+        counties["lat"] = pd.to_numeric(counties["lat"], errors="coerce")
+        self.counties = counties.set_index("code", drop=False)
+        cur = counties[counties["status"] == "current"]
+        self.current = cur.set_index("code", drop=False)
+        self.provinces = {code: full for code, (full, _s, _a) in PROVINCES.items()}
+        pref = cur.groupby("prefecture_code").agg(name=("prefecture", "first"),
+                                                  province_code=("province_code", "first"),
+                                                  lon=("lon", "mean"), lat=("lat", "mean"))
+        self.prefectures = pref
+        prov = cur.groupby("province_code").agg(lon=("lon", "mean"), lat=("lat", "mean"))
+        self.province_xy = {c: (r.lon, r.lat) for c, r in prov.iterrows()}
+        # outside the county tables: capitals, so a "台湾" reading still has a place on the map
+        self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
+                                 "820000": (113.54, 22.19)})
+        index: dict[str, list[_Entry]] = defaultdict(list)
+
+        convert = _opencc().convert
+
+        def add(key: str, entry: _Entry) -> None:
+            if len(key) < 2:
+                return
+            if key in _GENERIC:
+                if entry.level != "county" or entry.kind != "full":
+                    return
+                # 城区, 郊区, 东区: real districts, but only with their prefecture named
+                entry = _Entry(entry.level, entry.code, "generic", entry.old, entry.label)
+            if entry not in index[key]:
+                index[key].append(entry)
+            # input is converted traditional → simplified, and opencc also rewrites a few
+            # simplified names (乾县 → 干县): index the converted spelling as well
+            alt = convert(key)
+            if alt != key and entry not in index[alt]:
+                index[alt].append(entry)
+
+        for code, (full, short, _abbr) in PROVINCES.items():
+            add(full, _Entry("province", code, "full", False, full))
+            add(short, _Entry("province", code, "short", False, full))
+        for code, r in pref.iterrows():
+            if code[:2] in ("11", "12", "31", "50"):
+                continue  # municipality "prefectures" are the province itself
+            add(r["name"], _Entry("prefecture", code, "full", False, r["name"]))
+            add(_PREF_SUFFIX.sub("", r["name"]), _Entry("prefecture", code, "short", False, r["name"]))
+        for r in cur.itertuples(index=False):
+            add(r.name, _Entry("county", r.code, "full", False, r.name))
+            if not re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
+                add(r.short_name, _Entry("county", r.code, "short", False, r.name))
+        hist = load_table("place_history")
+        hist = hist[hist["rank"] == "0"]
+        for r in hist.itertuples(index=False):
+            level = "county" if r.level == "county" else "prefecture"
+            if level == "county" and r.new_code not in self.current.index:
+                continue
+            if level == "prefecture" and r.new_code not in pref.index:
+                continue
+            short = (re.sub(r"(?:自治县|县|区|市|旗)$", "", r.old_name) if level == "county"
+                     else _PREF_SUFFIX.sub("", r.old_name))
+            for key, kind in ((r.old_name, "full"), (short, "short")):
+                existing = index.get(key, [])
+                # an old name that is also a current name of the same level is not "old" there
+                if any(e.level == level and not e.old and e.code == r.new_code for e in existing):
+                    continue
+                add(key, _Entry(level, r.new_code, kind, True, r.old_name))
+        towns = load_table("townships")
+        towns = towns[towns["county_code"].isin(self.current.index)]
+        self.towns_by_county: dict[str, list[str]] = defaultdict(list)
+        for r in towns.itertuples(index=False):
+            add(r.name, _Entry("township", r.county_code, "full", False, r.name))
+            if r.short_name != r.name and r.short_name not in index:  # never shadow a county
+                add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
+            elif r.short_name != r.name:
+                add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
+            self.towns_by_county[r.county_code].append(r.name)
+        self.index = dict(index)
+        self.max_len = max(len(k) for k in self.index)
+        self.towns = towns.reset_index(drop=True)
+
+    # -- villages: per county on demand (634k names; a global index is built only if asked) --
+    @functools.cached_property
+    def _village_rows(self) -> dict[str, str]:
+        try:
+            v = load_table("villages")
+        except Exception:  # noqa: BLE001 - villages are optional in a slim install
+            return {}
+        return dict(zip(v["county_code"], v["names"]))
+
+    @functools.lru_cache(maxsize=4096)
+    def villages_of(self, county: str) -> dict[str, str]:
+        """village key (full and short) → full name, for one county."""
+        out: dict[str, str] = {}
+        for name in self._village_rows.get(county, "").split("|"):
+            if not name:
+                continue
+            out[name] = name
+            short = re.sub(r"(?:村民委员会|村委会|居委会|社区|村)$", "", name)
+            if len(short) >= 2:
+                out.setdefault(short, name)
+        return out
+
+    def name_of(self, county: str | None, prefecture: str | None, province: str | None) -> str | None:
+        if county and county in self.counties.index:
+            r = self.counties.loc[county]
+            parts = [r["province"], r["prefecture"] if r["prefecture"] != r["province"] else "", r["name"]]
+            if r["prefecture"] == r["name"]:
+                parts[1] = ""
+            return "".join(p for p in parts if isinstance(p, str))
+        if prefecture and prefecture in self.prefectures.index:
+            r = self.prefectures.loc[prefecture]
+            return self.provinces.get(r["province_code"], "") + r["name"]
+        if province:
+            return self.provinces.get(province)
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _gaz() -> _Gazetteer:
+    return _Gazetteer()
+
+
+@functools.lru_cache(maxsize=1)
+def _geo() -> dict[str, tuple[float, float]]:
+    g = _gaz()
+    xy = {c: (lon, lat) for c, lon, lat in zip(g.counties["code"], g.counties["lon"], g.counties["lat"])
+          if not (math.isnan(lon) or math.isnan(lat))}
+    for c, r in g.prefectures.iterrows():
+        xy.setdefault(c, (r["lon"], r["lat"]))
+    for c, v in g.province_xy.items():
+        xy.setdefault(c, v)
+    return xy
+
+
+def county_info(code: str) -> dict | None:
+    """The ``counties`` row of a code as a dict (None if unknown).
+
+    >>> county_info("411627")["name"]
+    '太康县'
+    """
+    g = _gaz()
+    if code in g.counties.index:
+        return g.counties.loc[code].to_dict()
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# exact scanning and scoring
+# ------------------------------------------------------------------------------------------------
+
+# evidence weights (see _score_counties); the ratios matter more than the values
+_W_COUNTY = {("full", False): 1.0, ("short", False): 0.85, ("full", True): 0.85, ("short", True): 0.7,
+             ("shadow", False): 0.5, ("shadow", True): 0.4,
+             ("shadow_province", False): 0.3, ("shadow_province", True): 0.25,
+             ("generic", False): 0.8, ("generic", True): 0.6}
+_W_TOWN = {"full": 0.6, "short": 0.45, "shadow": 0.4}
+_W_VILLAGE = {"full": 0.35, "short": 0.25}
+_W_PREF, _W_PROV = 0.4, 0.25
+_SHARPNESS = 6.0
+
+
+class _Hit(NamedTuple):
+    start: int
+    end: int
+    entry: _Entry
+
+
+def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
+    """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
+    hits = []
+    n = len(s)
+    index = g.index
+    for i in range(n):
+        if s[i] == _SEP:
+            continue
+        for j in range(min(n, i + g.max_len), i + 1, -1):
+            entries = index.get(s[i:j])
+            if entries:
+                hits.extend(_Hit(i, j, e) for e in entries)
+    # a key inside a longer key at the same place (周口 inside 周口市) adds nothing
+    spans = {(h.start, h.end) for h in hits}
+    hits = [h for h in hits
+            if not any(a <= h.start and h.end <= b and (a, b) != (h.start, h.end)
+                       and _same_target(h, hits, a, b) for a, b in spans)]
+    by_span: dict[tuple[int, int], list[_Hit]] = defaultdict(list)
+    for h in hits:
+        by_span[(h.start, h.end)].append(h)
+    out = []
+    for span_hits in by_span.values():
+        current = [h for h in span_hits if not h.entry.old]
+        if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
+            span_hits = current
+        higher = {h.entry.code for h in span_hits if h.entry.level in ("province", "prefecture")}
+        by_province = any(h.entry.level == "province" for h in span_hits)
+        for h in span_hits:
+            if (h.entry.level == "county" and h.entry.kind == "short" and higher
+                    and h.entry.code not in higher):
+                # 河南 is a province before it is 河南县; 周口 a prefecture before a district
+                kind = "shadow_province" if by_province else "shadow"
+                h = h._replace(entry=_Entry(h.entry.level, h.entry.code, kind, h.entry.old,
+                                            h.entry.label))
+            elif h.entry.level == "township" and any(o.entry.level in ("province", "prefecture", "county")
+                                                       for o in span_hits):
+                # 河南街道 only when the text also names its county (公主岭河南)
+                h = h._replace(entry=_Entry(h.entry.level, h.entry.code, "shadow", h.entry.old,
+                                            h.entry.label))
+            out.append(h)
+    return out
+
+
+def _same_target(h: _Hit, hits: list[_Hit], a: int, b: int) -> bool:
+    # drop the inner hit only when the outer span names the same unit (or any unit of the same
+    # or higher level: "太康县" hides the township short name "康县" if one existed)
+    order = {"province": 0, "prefecture": 1, "county": 2, "township": 3, "village": 4}
+    return any(o.start == a and o.end == b and order[o.entry.level] <= order[h.entry.level]
+               and o.entry.kind != "generic" for o in hits)
+
+
+@dataclass
+class _Cand:
+    level: str
+    code: str                  # county code, or prefecture / province code for coarse levels
+    evidence: float = 0.0
+    parts: list = None
+    township: str | None = None
+    village: str | None = None
+    old: bool = False
+    sound: bool = False
+
+
+def _overlaps(a: _Hit, b: _Hit) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
+    text_len = len(s.replace(_SEP, ""))
+    prov_hits = [h for h in hits if h.entry.level == "province"]
+    pref_hits = [h for h in hits if h.entry.level == "prefecture"]
+    by_county: dict[str, list[_Hit]] = defaultdict(list)
+    for h in hits:
+        if h.entry.level in ("county", "township"):
+            by_county[h.entry.code].append(h)
+    cands: list[_Cand] = []
+    for county, chits in by_county.items():
+        row = g.current.loc[county] if county in g.current.index else None
+        if row is None:
+            continue
+        c = _Cand("county", county, parts=[])
+        best_county = max((h for h in chits if h.entry.level == "county"),
+                          key=lambda h: _W_COUNTY[(h.entry.kind, h.entry.old)], default=None)
+        used = []
+        if best_county is not None and best_county.entry.kind == "generic":
+            if not any(h.entry.code == row["prefecture_code"] for h in pref_hits):
+                best_county = None
+                if not any(h.entry.level == "township" for h in chits):
+                    continue
+        if best_county is not None:
+            c.evidence += _W_COUNTY[(best_county.entry.kind, best_county.entry.old)]
+            c.old = best_county.entry.old
+            used.append(best_county)
+            c.parts.append(("county_" + best_county.entry.kind + ("_old" if c.old else ""),
+                            s[best_county.start:best_county.end]))
+        pref_ok = [h for h in pref_hits if h.entry.code == row["prefecture_code"]
+                   and not any(_overlaps(h, u) for u in used)]
+        prov_ok = [h for h in prov_hits if h.entry.code == row["province_code"]
+                   and not any(_overlaps(h, u) for u in used)]
+        towns = [h for h in chits if h.entry.level == "township" and not any(_overlaps(h, u) for u in used)]
+        if towns:
+            t = max(towns, key=lambda h: (_W_TOWN[h.entry.kind], h.end - h.start))
+            whole = (t.end - t.start) >= text_len - 1
+            if t.entry.kind == "shadow":
+                supported = bool(best_county is not None or pref_ok)
+            else:
+                supported = bool(best_county is not None or pref_ok or prov_ok or whole
+                                 or t.entry.kind == "full")
+            if supported:
+                c.evidence += _W_TOWN[t.entry.kind]
+                c.township = t.entry.label
+                used.append(t)
+                c.parts.append(("township_" + t.entry.kind, s[t.start:t.end]))
+        if best_county is None and c.township is None:
+            continue
+        if pref_ok:
+            c.evidence += _W_PREF
+            c.old = c.old or pref_ok[0].entry.old
+            c.parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
+                            s[pref_ok[0].start:pref_ok[0].end]))
+        else:
+            others = [h for h in pref_hits if not any(_overlaps(h, u) for u in used)]
+            if others:
+                c.evidence -= 0.1   # the text names another prefecture (maybe its old one)
+        if prov_ok:
+            c.evidence += _W_PROV
+            c.parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
+        else:
+            others = {h.entry.code for h in prov_hits if not any(_overlaps(h, u) for u in used)}
+            others |= {h.entry.code[:2] + "0000" for h in pref_hits
+                       if not any(_overlaps(h, u) for u in used)}
+            if others and row["province_code"] not in others:
+                c.evidence -= 0.3   # the text names another province
+        cands.append(c)
+    _add_villages(s, hits, cands, g)
+    return cands
+
+
+def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -> None:
+    """Village names in the uncovered rest of the text, looked up in candidate counties only."""
+    if not cands:
+        return
+    covered = np.zeros(len(s), dtype=bool)
+    for h in hits:
+        if h.entry.level in ("province", "prefecture", "county"):
+            covered[h.start:h.end] = True
+    rest = "".join(ch if not cov else _SEP for ch, cov in zip(s, covered))
+    chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
+    if not chunks:
+        return
+    for c in sorted(cands, key=lambda c: -c.evidence)[:8]:
+        vil = g.villages_of(c.code)
+        for chunk in chunks:
+            for n in range(min(len(chunk), 8), 1, -1):
+                found = next((chunk[i:i + n] for i in range(len(chunk) - n + 1) if chunk[i:i + n] in vil), None)
+                if found:
+                    kind = "full" if found == vil[found] else "short"
+                    c.evidence += _W_VILLAGE[kind]
+                    c.village = vil[found]
+                    c.parts.append(("village_" + kind, found))
+                    break
+            if c.village:
+                break
+
+
+def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
+    """Prefecture- or province-level readings when no county is named."""
+    out = []
+    provs = {h.entry.code for h in hits if h.entry.level == "province"}
+    for h in hits:
+        e = h.entry
+        if e.level == "prefecture":
+            ev = (0.75 if e.kind == "full" else 0.65) - (0.1 if e.old else 0)
+            parts = [("prefecture_" + e.kind + ("_old" if e.old else ""), e.label)]
+            if e.code[:2] + "0000" in provs:
+                ev += _W_PROV
+                parts.append(("province", g.provinces.get(e.code[:2] + "0000", "")))
+            elif provs:
+                ev -= 0.3
+            out.append(_Cand("prefecture", e.code, ev, parts, old=e.old))
+        elif e.level == "province":
+            out.append(_Cand("province", e.code, 0.4 if e.kind == "full" else 0.35,
+                             [("province", e.label)]))
+    best: dict[tuple, _Cand] = {}
+    for c in out:
+        key = (c.level, c.code)
+        if key not in best or c.evidence > best[key].evidence:
+            best[key] = c
+    return list(best.values())
+
+
+# ------------------------------------------------------------------------------------------------
+# sound candidates (pinyin with dialect mergers)
+# ------------------------------------------------------------------------------------------------
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
+             "r", "z", "c", "s", "y", "w")
+_ALL_FAMILIES = ("n_l", "retroflex", "n_ng", "f_h", "hu_wu", "r_y_l")
+
+
+def _split(syl: str) -> tuple[str, str]:
+    for ini in _INITIALS:
+        if syl.startswith(ini) and len(syl) > len(ini):
+            return ini, syl[len(ini):]
+    return "", syl
+
+
+def _merge(syl: str, families: tuple[str, ...], hu: str) -> str:
+    """One canonical form of a syllable under merger families. ``hu`` picks the direction of the
+    h- syllables when both f_h and hu_wu apply (they disagree: 湖 → fu or wu).
+
+    Private, minimal version: ``kinmatch.normalize.phonetics.merged_keys`` (owned by the phonetics
+    engineer) is the shared implementation; this one exists so places do not wait for it.
+    """
+    ini, fin = _split(syl)
+    if "n_l" in families and ini == "l":
+        ini = "n"
+    if "retroflex" in families and ini in ("zh", "ch", "sh"):
+        ini = ini[0]
+    if "n_ng" in families and fin in ("eng", "ing", "ang", "iang", "uang"):
+        fin = fin[:-1]
+    if "r_y_l" in families and ini == "r":
+        ini, fin = "y", {"e": "e", "en": "in", "eng": "ing", "i": "i", "u": "u", "un": "un",
+                         "ong": "ong", "ou": "ou", "uan": "uan", "uo": "ue"}.get(fin, fin)
+    if ini == "h" and fin.startswith("u"):
+        if hu == "f" and "f_h" in families:
+            ini, fin = "f", (fin[1:] or "u")
+            fin = {"i": "ei", "n": "en", "o": "o"}.get(fin, fin)
+        elif hu == "w" and "hu_wu" in families:
+            ini, fin = "w", (fin[1:] or "u")
+            fin = {"i": "ei", "n": "en"}.get(fin, fin)
+    return ini + fin
+
+
+@functools.lru_cache(maxsize=512)
+def _families_for(accent_area: str | None) -> tuple[str, ...]:
+    if not accent_area:
+        return _ALL_FAMILIES
+    from kinmatch.normalize.dialects import area_mergers
+    table = load_table("dialect_areas")
+    parent = table.set_index("area")["parent"].to_dict().get(accent_area)
+    fams = area_mergers(parent, accent_area) if isinstance(parent, str) and parent else area_mergers(accent_area)
+    return fams
+
+
+def _syllables(text: str) -> tuple[str, ...]:
+    from pypinyin import Style, lazy_pinyin
+    return tuple(p for p in lazy_pinyin(text, style=Style.NORMAL, errors="ignore") if p.isalpha())
+
+
+class _SoundIndex:
+    """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
+
+    def __init__(self, g: _Gazetteer) -> None:
+        rows = []  # (level, code, short, full, syllables)
+        for r in g.current.itertuples(index=False):
+            if r.short_name in _GENERIC or re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
+                continue
+            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else _syllables(r.short_name)
+            if len(syl) == len(r.short_name):
+                rows.append(("county", r.code, r.short_name, r.name, syl))
+        for code, r in g.prefectures.iterrows():
+            if code[:2] in ("11", "12", "31", "50"):
+                continue
+            short = _PREF_SUFFIX.sub("", r["name"])
+            rows.append(("prefecture", code, short, r["name"], _syllables(short)))
+        for r in g.towns.itertuples(index=False):
+            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
+            rows.append(("township", r.county_code, r.short_name, r.name, syl or _syllables(r.short_name)))
+        self.vocab: dict[str, int] = {}
+        self.groups: dict[int, tuple[np.ndarray, list]] = {}
+        by_len: dict[int, list] = defaultdict(list)
+        for row in rows:
+            if 2 <= len(row[4]) <= 5 and len(row[4]) == len(row[2]):
+                by_len[len(row[4])].append(row)
+        for n, items in by_len.items():
+            ids = np.array([[self.vocab.setdefault(s, len(self.vocab)) for s in it[4]] for it in items],
+                           dtype=np.int32)
+            self.groups[n] = (ids, items)
+        self.words = list(self.vocab)
+
+    @functools.lru_cache(maxsize=8192)
+    def distance_row(self, syl: str, families: tuple[str, ...]) -> np.ndarray:
+        """Distance of ``syl`` to every vocabulary syllable: 0 same, 0.25 same after a dialect
+        merger, 0.5 one of initial/final differs (yao~yue), 1 otherwise."""
+        qi, qf = _split(syl)
+        qm = {_merge(syl, families, "f"), _merge(syl, families, "w")}
+        out = np.ones(len(self.words), dtype=np.float32)
+        for k, w in enumerate(self.words):
+            if w == syl:
+                out[k] = 0.0
+            elif qm & {_merge(w, families, "f"), _merge(w, families, "w")}:
+                out[k] = 0.25
+            else:
+                wi, wf = _split(w)
+                if wi == qi or wf == qf:
+                    out[k] = 0.5
+        return out
+
+    def search(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float):
+        if len(syl) not in self.groups:
+            return []
+        ids, items = self.groups[len(syl)]
+        d = np.zeros(len(items), dtype=np.float32)
+        for pos, s in enumerate(syl):
+            d += self.distance_row(s, families)[ids[:, pos]]
+        sim = 1.0 - d / len(syl)
+        keep = np.nonzero(sim >= min_sim)[0]
+        return [(items[i], float(sim[i])) for i in keep]
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_index() -> _SoundIndex:
+    return _SoundIndex(_gaz())
+
+
+def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
+                      families: tuple[str, ...], limit: int = 30) -> list[_Cand]:
+    from rapidfuzz import fuzz
+
+    idx = _sound_index()
+    out: list[_Cand] = []
+    for chunk in chunks:
+        chunk = _EDGE_FILLER.sub("", chunk)
+        m = _UNIT_SUFFIX.search(chunk)
+        suffix = m.group(1) if m else ""
+        core = chunk[: m.start()] if m and len(chunk) - len(suffix) >= 2 else chunk
+        if not 2 <= len(core) <= 5:
+            continue
+        syl = _syllables(core)
+        if len(syl) != len(core):
+            continue
+        for (level, code, short, full, _s), sim in idx.search(syl, families, 0.7):
+            if short == core:
+                continue  # exact names are the exact stage's business
+            ratio = fuzz.ratio(core, short) / 100.0
+            ev = 0.55 * sim + 0.15 * ratio
+            if suffix and full.endswith(suffix):
+                ev += 0.08
+            elif suffix in ("县", "市", "区", "旗") and level == "township":
+                ev -= 0.1
+            elif suffix in ("镇", "乡", "街道") and level != "township":
+                ev -= 0.1
+            cand_county = code if level in ("county", "township") else None
+            pref = g.current.at[code, "prefecture_code"] if cand_county else code
+            if context and (code[:2] + "0000" in context or pref in context or code in context):
+                ev += 0.15
+            elif level == "township" and not context:
+                if sim < 0.85:
+                    continue  # 40k townships: without context only a dialect-merger match counts
+                ev -= 0.1
+            c = _Cand("county" if cand_county else "prefecture", code, ev,
+                      [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
+            if level == "township":
+                c.township = full
+            out.append(c)
+    out.sort(key=lambda c: -c.evidence)
+    return out[:limit]
+
+
+def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _Cand | None:
+    """Best sound match of a leftover fragment among one county's villages (主猫鸭 ~ 朱马院)."""
+    vil = g.villages_of(county)
+    if not vil:
+        return None
+    best = None
+    for chunk in chunks:
+        core = _UNIT_SUFFIX.sub("", _EDGE_FILLER.sub("", chunk)) or chunk
+        syl = _syllables(core)
+        if not 2 <= len(syl) <= 5 or len(syl) != len(core):
+            continue
+        for key, full in vil.items():
+            if len(key) != len(core) or key == full and key.endswith("村") and len(core) < len(key):
+                continue
+            ks = _syllables(key)
+            if len(ks) != len(syl):
+                continue
+            d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks)) / len(syl)
+            sim = 1 - d
+            if sim >= 0.6 and (best is None or sim > best[0]):
+                best = (sim, full, chunk)
+    if best is None:
+        return None
+    return best
+
+
+@functools.lru_cache(maxsize=65536)
+def _syl_distance(a: str, b: str, families: tuple[str, ...]) -> float:
+    if a == b:
+        return 0.0
+    if {_merge(a, families, "f"), _merge(a, families, "w")} & {_merge(b, families, "f"), _merge(b, families, "w")}:
+        return 0.25
+    ai, af = _split(a)
+    bi, bf = _split(b)
+    return 0.5 if ai == bi or af == bf else 1.0
+
+
+# ------------------------------------------------------------------------------------------------
+# fragments (邻 → 邻水县, 邻鄂镇)
+# ------------------------------------------------------------------------------------------------
+
+_FRAGMENT_HINT = re.compile(r"(?:有个|带|带有|叫什么)?([\u4e00-\u9fff])字")
+
+
+def _fragment_candidates(s: str, g: _Gazetteer) -> list[_Cand]:
+    core = _EDGE_FILLER.sub("", s.replace(_SEP, ""))
+    m = _FRAGMENT_HINT.search(core)
+    chars = m.group(1) if m else (core if len(core) == 1 else "")
+    if not chars:
+        return []
+    out = []
+    cur = g.current
+    hits = cur[cur["short_name"].str.contains(chars, regex=False)]
+    for r in hits.itertuples(index=False):
+        out.append(_Cand("county", r.code, 0.35 + (0.05 if r.short_name.startswith(chars) else 0),
+                         [("fragment", f"{chars} in {r.name}")]))
+    t = g.towns[g.towns["short_name"].str.contains(chars, regex=False)]
+    for r in t.itertuples(index=False):
+        c = _Cand("county", r.county_code, 0.25 + (0.05 if r.short_name.startswith(chars) else 0),
+                  [("fragment", f"{chars} in {r.name}")])
+        c.township = r.name
+        out.append(c)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# public API
+# ------------------------------------------------------------------------------------------------
+
+def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
+    """Evidence → 0–1 scores: a strength term times a share among rivals (ties split)."""
+    if not cands:
+        return []
+    # one row per (level, code, township): keep the strongest reading
+    best: dict[tuple, _Cand] = {}
+    for c in cands:
+        key = (c.level, c.code, c.township if c.sound else None)
+        if key not in best or c.evidence > best[key].evidence:
+            best[key] = c
+    cands = sorted(best.values(), key=lambda c: -c.evidence)
+    ev = np.array([c.evidence for c in cands])
+    exact = ~np.array([c.sound for c in cands])
+    share = np.exp(_SHARPNESS * (ev - ev.max()))
+    # sound candidates do not dilute exact readings: they are alternatives, not rivals
+    denom = share[exact].sum() if exact.any() else share.sum()
+    out = []
+    for c, e, sh in zip(cands, ev, share):
+        strength = min(1.0, max(0.0, 0.1 + 0.8 * e))
+        p = min(1.0, sh / denom) if not c.sound or not exact.any() else min(1.0, sh)
+        if c.sound and exact.any():
+            p *= 0.6
+        out.append([c, float(strength * p)])
+    if exact.any():
+        # a sound alternative never outranks a reading of what was actually written
+        floor = min(score for c, score in out if not c.sound)
+        for item in out:
+            if item[0].sound:
+                item[1] = min(item[1], 0.9 * floor)
+    out = [(c, round(score, 4)) for c, score in out]
+    out.sort(key=lambda x: -x[1])
+    return out
+
+
+def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str, list[tuple[_Cand, float]]]:
+    g = _gaz()
+    s = _clean(text)
+    if not s or _NO_PLACE.fullmatch(s):
+        return s, []
+    hits = _scan(s, g)
+    cands = _score_counties(s, hits, g)
+    if not cands or any(h.entry.level in ("prefecture", "province") for h in hits):
+        # a prefecture or province is only a rival reading when no stronger county inside it is
+        # named (周口太康 is 太康县, not "周口 or 太康")
+        inner = [c for c in cands if c.level == "county"]
+        for coarse in _coarse(hits, g):
+            n = 4 if coarse.level == "prefecture" else 2
+            if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
+                cands.append(coarse)
+    best_ev = max((c.evidence for c in cands), default=0.0)
+    covered = np.zeros(len(s), dtype=bool)
+    for h in hits:
+        if h.entry.level != "township" or any(c.township == h.entry.label for c in cands):
+            covered[h.start:h.end] = True
+    rest_chunks = [c for c in "".join(_SEP if cov else ch for ch, cov in zip(s, covered)).split(_SEP)
+                   if len(c) >= 1]
+    families = _families_for(accent_area)
+    if sound == "always" or (sound == "auto" and best_ev < 0.75):
+        context = {h.entry.code for h in hits if h.entry.level in ("province", "prefecture")}
+        context |= {c.code for c in cands if c.level == "county"}
+        chunks = [c for c in rest_chunks if len(c) >= 2]
+        if sound == "always" or best_ev < 0.75:
+            # exact readings may be the mishearing (临水镇 for 邻水县): sound them out as well
+            chunks += [s[h.start:h.end] for h in hits if h.entry.level in ("county", "prefecture", "township")]
+            chunks += [c for c in s.split(_SEP) if 2 <= len(c) <= 6]
+        cands += _sound_candidates(list(dict.fromkeys(chunks)), context, g, families)
+        if not cands or best_ev < 0.3:
+            cands += _fragment_candidates(s, g)
+    # a leftover fragment under a known county: try its villages by sound (主猫鸭 ~ 朱马院)
+    top_county = max((c for c in cands if c.level == "county" and not c.sound),
+                     key=lambda c: c.evidence, default=None)
+    if top_county is not None and top_county.village is None and top_county.township is None:
+        leftover = [c for c in rest_chunks if len(c) >= 2]
+        if leftover and sound != "never":
+            found = _village_sound(leftover, top_county.code, g, families)
+            if found:
+                sim, full, chunk = found
+                top_county.village = full
+                top_county.evidence += 0.1 * sim
+                top_county.parts.append(("village_sound", f"{chunk}~{full}"))
+    return s, _rank(cands)
+
+
+def _describe(parts: list) -> tuple[str, str]:
+    kinds = []
+    for kind, _ in parts:
+        k = kind if not kind.startswith(("county_", "township_", "village_", "prefecture_")) else kind
+        if k not in kinds:
+            kinds.append(k)
+    reason = "; ".join(f"{k}: {v}" for k, v in parts)
+    return "+".join(kinds), reason
+
+
+def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
+    county = prefecture = province = None
+    lon = lat = math.nan
+    if c.level == "county":
+        r = g.current.loc[c.code]
+        county, prefecture, province = c.code, r["prefecture_code"], r["province_code"]
+        lon, lat = float(r["lon"]), float(r["lat"])
+    elif c.level == "prefecture":
+        prefecture, province = c.code, c.code[:2] + "0000"
+        if c.code in g.prefectures.index:
+            lon, lat = (float(g.prefectures.at[c.code, "lon"]), float(g.prefectures.at[c.code, "lat"]))
+    else:
+        province = c.code
+        lon, lat = g.province_xy.get(c.code, (math.nan, math.nan))
+    matched_by, reason = _describe(c.parts or [])
+    return dict(level=c.level, county_code=county, prefecture_code=prefecture, province_code=province,
+                name=g.name_of(county, prefecture, province), township=c.township, village=c.village,
+                lon=lon, lat=lat, score=score, old=bool(c.old), matched_by=matched_by, reason=reason)
+
+
+def place_candidates(text: object, k: int = 5, accent_area: str | None = None) -> pd.DataFrame:
+    """Ranked readings of a place text, best first, with scores and reasons.
+
+    ``accent_area`` (a ``dialect_areas`` code) limits the sound mergers to those typical of the
+    speaker's area; without it every merger family is tried.
+
+    >>> c = place_candidates("湖州", accent_area="Min")
+    >>> c["name"].tolist()[:2]
+    ['浙江省湖州市', '福建省福州市']
+    """
+    g = _gaz()
+    _s, ranked = _candidates(text, accent_area, sound="always")
+    rows = [_row(c, score, g) for c, score in ranked[:k]]
+    frame = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS[1:])
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame
+
+
+@functools.lru_cache(maxsize=200_000)
+def _parse_cached(text: str, accent_area: str | None) -> PlaceMatch:
+    g = _gaz()
+    _s, ranked = _candidates(text, accent_area, sound="auto")
+    if not ranked:
+        return _empty(text)
+    c, score = ranked[0]
+    r = _row(c, score, g)
+    return PlaceMatch(text, r["province_code"], r["prefecture_code"], r["county_code"], r["township"],
+                      r["village"], r["name"], r["lon"], r["lat"], score, r["old"],
+                      r["matched_by"] + ("+sound" if c.sound and "sound" not in r["matched_by"] else ""))
+
+
+def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
+    """Best reading of one place text (see :func:`place_candidates` for the alternatives).
+
+    Never raises on odd input: blanks and unreadable text give a match with score 0.
+
+    >>> parse_place("太康十里铺").county_code
+    '411627'
+    >>> parse_place("一渡水").township
+    '一渡水镇'
+    >>> parse_place(None).score
+    0.0
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return _empty("")
+    return _parse_cached(str(text), accent_area)
+
+
+PLACE_FIELDS = ["province", "prefecture", "county", "township", "village", "lon", "lat",
+                "place_score", "place_old", "place_matched_by"]
+
+
+def parse_places(values: pd.Series, prefix: str | None = None,
+                 accent_areas: pd.Series | None = None) -> pd.DataFrame:
+    """Vectorized :func:`parse_place`: each distinct (text, accent area) is parsed once.
+
+    Columns (with ``prefix="found"``: ``found_province``, ``found_prefecture``, ``found_county``,
+    ``found_township``, ``found_village``, ``found_lon``, ``found_lat``, ``found_place_score``,
+    ``found_place_old``, ``found_place_matched_by``), aligned to ``values.index``.
+
+    >>> parse_places(pd.Series(["太康县", None]), prefix="home")["home_county"].tolist()
+    ['411627', None]
+    """
+    values = pd.Series(values)
+    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    if accent_areas is not None:
+        acc = pd.Series(accent_areas, index=values.index).map(lambda a: a if isinstance(a, str) and a else None)
+    else:
+        acc = pd.Series([None] * len(values), index=values.index, dtype=object)
+    if len(values) == 0:
+        uniques, codes = [], np.zeros(0, dtype=int)
+    else:
+        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([text.to_numpy(), acc.to_numpy()]))
+    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in uniques]
+    cols = {
+        "province": [p.province_code for p in parsed], "prefecture": [p.prefecture_code for p in parsed],
+        "county": [p.county_code for p in parsed], "township": [p.township for p in parsed],
+        "village": [p.village for p in parsed], "lon": [p.lon for p in parsed],
+        "lat": [p.lat for p in parsed], "place_score": [p.score for p in parsed],
+        "place_old": [p.old for p in parsed], "place_matched_by": [p.matched_by for p in parsed],
+    }
+    out = {}
+    for name, col in cols.items():
+        arr = np.array(col, dtype=float if name in ("lon", "lat", "place_score") else object)
+        out[f"{prefix}_{name}" if prefix else name] = arr[codes] if len(codes) else arr[:0]
+    return pd.DataFrame(out, index=values.index)
