@@ -96,3 +96,16 @@ def test_cli(tmp_path, capsys):
 def test_cli_rejects_negative_sizes(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path), "--residents", "-1"]) == 2
     assert "--residents" in capsys.readouterr().err
+
+
+def test_simulate_command_writes_files_and_answer_key(tmp_path, capsys):
+    assert main(["simulate", "-o", str(tmp_path), "--residents", "12", "--missing", "90", "--seed", "4"]) == 0
+    assert "12 residents" in capsys.readouterr().out
+    truth = pd.read_csv(tmp_path / "answer_key" / "truth.csv", encoding="utf-8-sig", dtype=str)
+    missing = pd.read_csv(tmp_path / MISSING_FILE, encoding="gb18030", dtype=str)
+    assert len(missing) == 90 and truth["missing_id"].isin(missing["寻人编号"]).all()
+
+
+def test_simulate_command_refuses_negative_sizes(tmp_path, capsys):
+    assert main(["simulate", "-o", str(tmp_path), "--missing", "-5"]) == 2
+    assert "n_missing" in capsys.readouterr().err

@@ -80,6 +80,28 @@ def test_canonical_frames(big, kind, columns, id_column):
     assert all(v is None or (isinstance(v, str) and v == v.strip() and v) for v in values)
 
 
+@pytest.mark.parametrize("n_missing, n_residents, n_linked", [
+    (0, 0, 0), (0, 10, 0), (10, 0, 0), (1, 1, 1), (40, 4, 3),
+])
+def test_edge_sizes(n_missing, n_residents, n_linked):
+    sim = simulate(n_missing=n_missing, n_residents=n_residents, seed=1)
+    assert len(sim.missing) == n_missing and len(sim.residents) == n_residents
+    assert sim.truth["resident_id"].nunique() == n_linked
+    assert list(sim.residents.columns) == RESIDENT_COLUMNS + ["source_row"]
+    assert list(sim.missing.columns) == MISSING_COLUMNS + ["source_row"]
+    assert "residents" in repr(sim)
+
+
+def test_rates_can_be_overridden():
+    sim = simulate(n_missing=2_000, n_residents=400, seed=2, rates={"no_report": 0.5, "new_mark": 0.0})
+    assert _count(sim, "no_report") == 200 and _count(sim, "new_mark") == 0
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="n_missing"):
+        simulate(n_missing=-1, n_residents=5)
+
+
 def test_sizes_and_report_ratio(big):
     assert len(big.missing) == 12_000 and len(big.residents) == 3_000
     assert set(big.missing["source"]) <= set(vocab.REPORT_SOURCES)

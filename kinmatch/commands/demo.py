@@ -80,15 +80,27 @@ def _simulate(demo: DemoRun) -> None:
               f"(seed {demo.seed}); {sim.truth['resident_id'].nunique()} residents have a true report")
 
 
-def _write_files(demo: DemoRun) -> None:
-    sim = demo.results["simulation"]
+def write_station_files(sim, out_dir: str | Path) -> dict[str, Path]:
+    """Write a :class:`~kinmatch.datasets.Simulation` as a station and a studio would have it.
+
+    Residents: ``受助人员.csv``, UTF-8 with BOM; reports: ``寻人启事.csv``, GBK/GB18030; both with
+    Chinese headers. The answer key (``answer_key/truth.csv``, ``answer_key/distortions.csv``) is
+    UTF-8 with BOM. All atomically. Returns the paths by role.
+    """
+    out = Path(out_dir)
     residents = sim.residents[list(RESIDENT_HEADERS)].rename(columns=RESIDENT_HEADERS)
     missing = sim.missing[list(MISSING_HEADERS)].rename(columns=MISSING_HEADERS)
+    return {
+        "residents": write_csv_atomic(residents, out / RESIDENTS_FILE, encoding="utf-8-sig"),
+        "missing": write_csv_atomic(missing, out / MISSING_FILE, encoding=MISSING_ENCODING),
+        "truth": write_csv_atomic(sim.truth, out / "answer_key" / "truth.csv"),
+        "distortions": write_csv_atomic(sim.distortions, out / "answer_key" / "distortions.csv"),
+    }
+
+
+def _write_files(demo: DemoRun) -> None:
     out = demo.out_dir
-    demo.files["residents"] = write_csv_atomic(residents, out / RESIDENTS_FILE, encoding="utf-8-sig")
-    demo.files["missing"] = write_csv_atomic(missing, out / MISSING_FILE, encoding=MISSING_ENCODING)
-    demo.files["truth"] = write_csv_atomic(sim.truth, out / "answer_key" / "truth.csv")
-    demo.files["distortions"] = write_csv_atomic(sim.distortions, out / "answer_key" / "distortions.csv")
+    demo.files.update(write_station_files(demo.results["simulation"], out))
     demo.echo(f"wrote {demo.files['residents']} (UTF-8 with BOM) and {demo.files['missing']} (GBK/GB18030); "
               f"answer key in {out / 'answer_key'}")
 

@@ -34,6 +34,8 @@ def _pad2(values: np.ndarray) -> np.ndarray:
 
 def format_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray, fmt: np.ndarray) -> np.ndarray:
     """Dates as text, format ``DATE_FORMATS[fmt[i]]`` for row i (vectorized)."""
+    if len(year) == 0:  # numpy's string functions refuse empty arrays
+        return np.empty(0, dtype=object)
     y, m, d, m2, d2 = _str(year), _str(month), _str(day), _pad2(month), _pad2(day)
     out = np.empty(len(year), dtype=object)
     pieces = {"y": y, "m": m, "d": d, "m2": m2, "d2": d2}
@@ -86,6 +88,8 @@ _HEIGHT_CN = np.array([height_chinese(h) if h >= 100 else f"{h}厘米" for h in 
 def format_heights(cm: np.ndarray, style: np.ndarray) -> np.ndarray:
     """Heights as text. Styles: 0 ``170cm``, 1 ``1.70米``, 2 ``一米七左右``, 3 ``约170``, 4 ``170``,
     5 ``一米七``; style -1 leaves the value blank."""
+    if len(cm) == 0:
+        return np.empty(0, dtype=object)
     cm = np.clip(cm.astype(np.int64), 40, 250)
     s = _str(cm)
     metres = np.char.add(np.char.add((cm // 100).astype(str), "."), np.char.zfill((cm % 100).astype(str), 2))

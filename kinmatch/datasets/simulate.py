@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.data import load_table
+from kinmatch.errors import InputError
 from kinmatch.datasets import render, vocab
 from kinmatch.datasets.distortions import char_pool, minority_variant, traditional
 
@@ -344,7 +345,12 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     n_persons = len(counts)
     person = np.repeat(np.arange(n_persons), counts)
     n = len(person)
-    first = np.r_[0, np.cumsum(counts)[:-1]]
+    if n == 0:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in MISSING_COLUMNS})
+        frame["source_row"] = pd.Series(dtype=np.int64)
+        frame.attrs["kind"] = "missing"
+        return frame, {"person": person, "guess": np.zeros(0, np.int64), "wording": np.zeros((0, 3), np.int64)}
+    first = np.cumsum(counts) - counts
     ordinal = np.arange(n) - np.repeat(first, counts)
     width = max(6, len(str(n)))
     missing_id = np.char.add("M", np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
@@ -717,7 +723,10 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
              rates: dict | None = None) -> Simulation:
     """Simulate ``n_residents`` station residents and ``n_missing`` missing-person reports.
 
-    Deterministic per ``seed``. ``rates`` overrides entries of :data:`DEFAULT_RATES`.
+    Deterministic per ``seed``. ``rates`` overrides entries of :data:`DEFAULT_RATES`. Each
+    reported person has 1–3 reports, so there are about ``n_missing / 1.5`` reported people; when
+    that is fewer than the residents who should have a report, all of them are residents and the
+    rest of the residents have none.
 
     >>> sim = simulate(n_missing=200, n_residents=20, seed=1)
     >>> sim.residents.attrs["kind"], sim.missing.attrs["kind"]
@@ -726,7 +735,8 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
     ['detail', 'family', 'resident_id']
     """
     if n_missing < 0 or n_residents < 0:
-        raise ValueError(f"n_missing and n_residents must be >= 0, got {n_missing} and {n_residents}")
+        raise InputError(f"n_missing and n_residents must be >= 0, got {n_missing} and {n_residents}; "
+                         "pass the number of reports and of residents to simulate")
     rates = {**DEFAULT_RATES, **(rates or {})}
     rng = np.random.default_rng(seed)
 
