@@ -1,0 +1,428 @@
+"""PFIF 1.4 (People Finder Interchange Format) export and import.
+
+Export residents and missing-person reports as PFIF 1.4 ``person`` records and reviewed matches as
+``note`` records linking them (``linked_person_record_id``, ``status``); import PFIF person
+records as missing-person reports (a canonical frame, as :func:`kinmatch.read_missing` returns).
+
+Field mapping (export):
+
+=================  ======================================================================
+PFIF               kinmatch
+=================  ======================================================================
+person_record_id   ``<domain>/resident.<resident_id>`` or ``<domain>/missing.<missing_id>``
+entry_date         export time (UTC)
+expiry_date        export time + ``expiry_days`` (omitted when ``expiry_days`` is None)
+author_name        station (residents) / source (reports)
+author_phone       a report's family contact **only** with ``include_contact=True``;
+                   a resident's station phone (public)
+source_name        ``source_name`` argument
+source_date        export time (UTC), ``YYYY-MM-DDTHH:MM:SSZ``
+full_name          name (``（姓名不详）`` when blank: the field is required)
+given_name,        name split at the surname (compound surnames such as 欧阳 kept whole);
+family_name        left out for station-assigned names and minority names
+alternate_names    alias, one per line
+description        labelled lines: ``体貌特征：…``, ``衣着：…``, ``健康状况：…``, ``口音：…``,
+                   ``发现日期/走失日期：…``, ``发现地点/走失地点：…``, ``身高：…``, ``姓名来源：…``
+sex                ``male`` / ``female`` (unknown: omitted)
+date_of_birth      ``YYYY-MM-DD`` / ``YYYY-MM`` / ``YYYY`` by the precision given
+age                ``N`` or ``N-M`` as estimated at intake (residents) or when lost (reports)
+home_state,        a report's hometown (户籍地) split at the province
+home_city
+photo_url          photo, when it is an http(s) URL
+=================  ======================================================================
+
+Import reverses this: labelled description lines go back to their fields, so an export → import
+round trip of reports keeps every field PFIF can carry. Untrusted XML is parsed with
+``defusedxml`` when installed; in any case documents with a DOCTYPE or entity declarations are
+refused (PFIF needs neither, and they are how XML bombs and external-entity reads work).
+
+    >>> import pandas as pd
+    >>> reports = pd.DataFrame([{"missing_id": "M1", "name": "胡春花", "sex": "女",
+    ...                          "birth_date": "1958", "hometown": "安徽省黄山市歙县"}])
+    >>> xml = export_pfif(missing=reports, domain="studio.example.cn",
+    ...                   now=dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc))
+    >>> back = read_pfif(xml, domain="studio.example.cn").frame
+    >>> back.loc[0, ["missing_id", "name", "sex", "birth_date"]].tolist()
+    ['M1', '胡春花', '女', '1958']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from kinmatch.errors import InputError
+from kinmatch.issues import IssueLog
+
+PFIF_NS = "http://zesty.ca/pfif/1.4"
+
+PERSON_FIELDS = (
+    "person_record_id", "entry_date", "expiry_date", "author_name", "author_email",
+    "author_phone", "source_name", "source_date", "source_url", "full_name", "given_name",
+    "family_name", "alternate_names", "description", "sex", "date_of_birth", "age",
+    "home_street", "home_neighborhood", "home_city", "home_state", "home_postal_code",
+    "home_country", "photo_url", "profile_urls",
+)
+"""The fields of a PFIF 1.4 ``person``, in the order the standard requires."""
+
+NOTE_FIELDS = (
+    "note_record_id", "person_record_id", "linked_person_record_id", "entry_date",
+    "author_name", "author_email", "author_phone", "source_date", "author_made_contact",
+    "status", "email_of_found_person", "phone_of_found_person", "last_known_location", "text",
+    "photo_url",
+)
+"""The fields of a PFIF 1.4 ``note``, in order."""
+
+PERSON_REQUIRED = ("person_record_id", "source_date", "full_name")
+NOTE_REQUIRED = ("note_record_id", "author_name", "source_date")
+NOTE_STATUS_VALUES = ("information_sought", "is_note_author", "believed_alive",
+                      "believed_missing", "believed_dead")
+SEX_VALUES = ("female", "male", "other")
+
+# Review decisions that mean "not the same person": such pairs are never exported as links.
+_EXCLUDED = ("excluded", "exclude", "reject", "rejected", "no_match", "not_match", "排除", "否",
+             "不是", "dna_excluded")
+
+COMPOUND_SURNAMES = (
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "夏侯", "轩辕", "令狐", "钟离", "端木", "独孤", "南宫", "西门", "申屠", "太史", "澹台", "公冶",
+    "宗政", "濮阳", "淳于", "单于", "闻人", "百里", "东郭", "呼延", "万俟", "司空", "第五",
+)
+
+# Description lines: label -> field, per kind (residents are exported only; reports round-trip).
+_RESIDENT_LINES = (("name_source", "姓名来源"), ("height", "身高"), ("description", "体貌特征"),
+                   ("clothing", "衣着"), ("health", "健康状况"), ("accent", "口音"),
+                   ("found_date", "发现日期"), ("found_place", "发现地点"))
+_MISSING_LINES = (("height", "身高"), ("description", "体貌特征"), ("clothing", "衣着"),
+                  ("health", "健康状况"), ("dialect", "方言"), ("missing_date", "走失日期"),
+                  ("missing_place", "走失地点"))
+_PROVINCE = re.compile(r"^(.{2,8}?(?:省|自治区|特别行政区)|北京市?|天津市?|上海市?|重庆市?)")
+
+
+class PfifImport(NamedTuple):
+    """``frame``: canonical missing-report frame; ``notes``: note records; ``issues``."""
+
+    frame: pd.DataFrame
+    notes: pd.DataFrame
+    issues: pd.DataFrame
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """PFIF date-time: ``YYYY-MM-DDTHH:MM:SSZ`` in UTC.
+
+    >>> format_utc(dt.datetime(2024, 5, 1, 16, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    '2024-05-01T08:30:00Z'
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``(family_name, given_name)`` of a Han name; ``("", "")`` when it cannot be split.
+
+    >>> split_name("欧阳娜娜"), split_name("李伟"), split_name("阿卜杜拉·买买提")
+    (('欧阳', '娜娜'), ('李', '伟'), ('', ''))
+    """
+    if not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", name or ""):
+        return "", ""
+    for surname in COMPOUND_SURNAMES:
+        if name.startswith(surname) and len(name) > len(surname):
+            return surname, name[len(surname):]
+    return name[0], name[1:]
+
+
+def _dob(text: str) -> str:
+    from kinmatch.normalize.quantities import parse_date
+
+    parsed = parse_date(text) if text else None
+    if parsed is None or parsed[0] is None or pd.isna(parsed[0]):
+        return ""
+    value = pd.Timestamp(parsed[0])
+    return {"year": f"{value.year:04d}", "month": f"{value.year:04d}-{value.month:02d}"}.get(
+        parsed[1], f"{value.year:04d}-{value.month:02d}-{value.day:02d}")
+
+
+def _age(text: str, ref: Any) -> str:
+    from kinmatch.normalize.quantities import parse_age
+
+    parsed = parse_age(text, ref) if text else None
+    if parsed is None or _text(parsed[0]) == "" or _text(parsed[1]) == "":
+        return ""
+    low, high = int(math.floor(float(parsed[0]))), int(math.ceil(float(parsed[1])))
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _sex(text: str) -> str:
+    from kinmatch.normalize.quantities import parse_sex
+
+    code = parse_sex(text) if text else None
+    return {"M": "male", "F": "female"}.get(code or "", "")
+
+
+def _description(record: dict, lines: Iterable[tuple[str, str]]) -> str:
+    parts = []
+    for field, label in lines:
+        value = re.sub(r"\s*\n\s*", " ", _text(record.get(field)))
+        if value:
+            parts.append(f"{label}：{value}")
+    return "\n".join(parts)
+
+
+def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, source_name: str,
+            include_contact: bool) -> dict[str, str]:
+    id_field = "resident_id" if kind == "resident" else "missing_id"
+    name = _text(record.get("name"))
+    family, given = split_name(name)
+    if kind == "resident" and ("代" in _text(record.get("name_source"))):
+        family = given = ""  # a station-assigned name is not a family name
+    person = {
+        "person_record_id": f"{domain}/{kind}.{_text(record.get(id_field))}",
+        "entry_date": stamp,
+        "expiry_date": expiry,
+        "source_name": source_name,
+        "source_date": stamp,
+        "full_name": name or "（姓名不详）",
+        "family_name": family,
+        "given_name": given,
+        "alternate_names": "\n".join(
+            a for a in re.split(r"[、,，;；/]+", _text(record.get("alias"))) if a.strip()),
+        "sex": _sex(_text(record.get("sex"))),
+        "date_of_birth": _dob(_text(record.get("birth_date"))),
+    }
+    photo = _text(record.get("photo"))
+    if re.match(r"https?://", photo):
+        person["photo_url"] = photo
+    if kind == "resident":
+        person["author_name"] = _text(record.get("station"))
+        person["author_phone"] = _text(record.get("contact"))  # the station's public phone
+        person["description"] = _description(record, _RESIDENT_LINES)
+        person["age"] = _age(_text(record.get("age")), _text(record.get("found_date")) or None)
+    else:
+        person["author_name"] = _text(record.get("source"))
+        if include_contact:
+            contact = _text(record.get("contact"))
+            key = "author_email" if "@" in contact else "author_phone"
+            person[key] = contact
+        person["description"] = _description(record, _MISSING_LINES)
+        person["age"] = "" if person["date_of_birth"] else _age(
+            _text(record.get("age")), _text(record.get("missing_date")) or None)
+        hometown = _text(record.get("hometown"))
+        match = _PROVINCE.match(hometown)
+        if match:
+            person["home_state"] = match.group(1)
+            person["home_city"] = hometown[match.end():].strip()
+        elif hometown:
+            person["home_city"] = hometown
+    return person
+
+
+def _append(parent: ET.Element, tag: str, fields: Iterable[str], values: dict[str, str],
+            required: Iterable[str]) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{PFIF_NS}}}{tag}")
+    for field in fields:
+        value = values.get(field, "")
+        if value or field in required:
+            # XML 1.0 cannot carry most control characters: drop them rather than fail.
+            clean = re.sub(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", "", value)
+            ET.SubElement(element, f"{{{PFIF_NS}}}{field}").text = clean
+    return element
+
+
+def export_pfif(residents: pd.DataFrame | None = None, missing: pd.DataFrame | None = None,
+                matches: pd.DataFrame | None = None, *, domain: str = "kinmatch.invalid",
+                source_name: str = "kinmatch", include_contact: bool = False,
+                expiry_days: int | None = None, now: dt.datetime | None = None,
+                author_name: str = "") -> str:
+    """A PFIF 1.4 XML document (str) of residents, missing reports and reviewed matches.
+
+    ``matches`` has ``resident_id, missing_id`` and optionally ``status`` (a PFIF note status;
+    default ``believed_alive``: the missing person is believed alive at the station),
+    ``decision`` (rows whose decision says excluded / 排除 are left out), ``explanation``,
+    ``reviewer``. Each becomes a note on the resident linked to the report.
+
+    Family contacts are never exported unless ``include_contact=True`` (for a closed channel,
+    never for public-facing PFIF).
+    """
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+", domain or ""):
+        raise InputError(f"PFIF domain {domain!r} must be a domain name like studio.example.cn")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    stamp = format_utc(now)
+    expiry = format_utc(now + dt.timedelta(days=expiry_days)) if expiry_days else ""
+    ET.register_namespace("pfif", PFIF_NS)
+    root = ET.Element(f"{{{PFIF_NS}}}pfif")
+    resident_elements: dict[str, ET.Element] = {}
+    for kind, frame in (("resident", residents), ("missing", missing)):
+        if frame is None:
+            continue
+        id_field = "resident_id" if kind == "resident" else "missing_id"
+        if id_field not in frame.columns:
+            raise InputError(f"the {kind} table has no {id_field} column")
+        for record in frame.to_dict("records"):
+            person = _person(record, kind, domain, stamp, expiry, source_name, include_contact)
+            element = _append(root, "person", PERSON_FIELDS, person, PERSON_REQUIRED)
+            if kind == "resident":
+                resident_elements[_text(record.get(id_field))] = element
+    if matches is not None and len(matches):
+        for column in ("resident_id", "missing_id"):
+            if column not in matches.columns:
+                raise InputError(f"the matches table has no {column} column")
+        for match in matches.to_dict("records"):
+            decision = _text(match.get("decision")).lower()
+            if decision and any(word in decision for word in _EXCLUDED):
+                continue
+            status = _text(match.get("status")) or "believed_alive"
+            if status not in NOTE_STATUS_VALUES:
+                raise InputError(f"note status {status!r} is not a PFIF 1.4 status; use one of "
+                                 f"{', '.join(NOTE_STATUS_VALUES)}")
+            resident_id, missing_id = _text(match["resident_id"]), _text(match["missing_id"])
+            note = {
+                "note_record_id": f"{domain}/note.{resident_id}.{missing_id}",
+                "person_record_id": f"{domain}/resident.{resident_id}",
+                "linked_person_record_id": f"{domain}/missing.{missing_id}",
+                "entry_date": stamp,
+                "author_name": _text(match.get("reviewer")) or author_name or source_name,
+                "source_date": stamp,
+                "status": status,
+                "text": "比对线索（待DNA核验）" + (
+                    f"：{_text(match.get('explanation'))}" if _text(match.get("explanation")) else ""),
+            }
+            parent = resident_elements.get(resident_id, root)
+            _append(parent, "note", NOTE_FIELDS, note, NOTE_REQUIRED)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# ---------------------------------------------------------------- import
+
+def _parse_xml(source: str | bytes) -> ET.Element:
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise InputError("this PFIF document declares a DOCTYPE or entities; PFIF needs neither "
+                         "and they can be used to attack the reader, so it was refused")
+    try:
+        from defusedxml.ElementTree import fromstring  # hardened parser when available
+    except ImportError:  # pragma: no cover - stdlib fallback, DOCTYPE already refused above
+        fromstring = ET.fromstring
+    try:
+        return fromstring(data)
+    except ET.ParseError as error:
+        raise InputError(f"not well-formed XML ({error}); is this a PFIF file?") from error
+
+
+def _local(tag: str) -> tuple[str, str]:
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def _fields_of(element: ET.Element) -> dict[str, str]:
+    values = {}
+    for child in element:
+        ns, local = _local(child.tag)
+        if local in ("note", "person"):
+            continue
+        values[local] = (child.text or "").strip()
+    return values
+
+
+def read_pfif(source: Any, *, domain: str | None = None) -> PfifImport:
+    """Import PFIF person records as missing-person reports (canonical frame, raw text values).
+
+    ``source`` is XML text/bytes or a path. With ``domain``, ids ``<domain>/missing.<id>``
+    come back as ``<id>``; other ids are kept whole (they are unique by construction).
+    PFIF 1.2–1.4 namespaces are accepted (1.2/1.3 ``first_name``/``last_name``/``other`` are
+    mapped). Notes are returned as a frame of their fields.
+    """
+    from kinmatch.schema import canonical_columns
+
+    if isinstance(source, (bytes, str)) and (isinstance(source, bytes) or source.lstrip().startswith("<")):
+        data = source
+    else:
+        with open(source, "rb") as handle:
+            data = handle.read()
+    root = _parse_xml(data)
+    ns, local = _local(root.tag)
+    if local != "pfif" or not ns.startswith("http://zesty.ca/pfif/"):
+        raise InputError(f"the root element is {root.tag!r}, not a PFIF <pfif:pfif> document")
+    log = IssueLog()
+    rows, notes = [], []
+    for position, person in enumerate(root.iter(f"{{{ns}}}person"), start=1):
+        values = _fields_of(person)
+        record_id = values.get("person_record_id", "")
+        if not record_id:
+            log.add(row=position, record_id=None, column="person_record_id", value=None,
+                    reason="missing_id", action="row_skipped",
+                    message=f"person #{position} has no person_record_id; PFIF requires one")
+            continue
+        prefix = f"{domain}/missing." if domain else None
+        missing_id = record_id[len(prefix):] if prefix and record_id.startswith(prefix) else record_id
+        name = values.get("full_name") or " ".join(
+            v for v in (values.get("family_name") or values.get("last_name"),
+                        values.get("given_name") or values.get("first_name")) if v)
+        if name == "（姓名不详）":
+            name = ""
+        row = {"missing_id": missing_id, "name": name or None,
+               "alias": "、".join(a.strip() for a in values.get("alternate_names", "").splitlines()
+                                 if a.strip()) or None,
+               "sex": {"male": "男", "female": "女"}.get(values.get("sex", ""), None),
+               "birth_date": values.get("date_of_birth") or None,
+               "age": values.get("age") or None,
+               "source": values.get("author_name") or values.get("source_name") or None,
+               "contact": values.get("author_phone") or values.get("author_email") or None,
+               "photo_url": values.get("photo_url") or None,
+               "pfif_person_record_id": record_id}
+        if values.get("sex") and values["sex"] not in SEX_VALUES:
+            log.add(row=position, record_id=missing_id, column="sex", value=values["sex"],
+                    reason="bad_sex", message=f"PFIF sex {values['sex']!r} is not female/male/other")
+        hometown = "".join(values.get(f, "") for f in ("home_state", "home_city",
+                                                        "home_neighborhood", "home_street"))
+        row["hometown"] = hometown or None
+        description = values.get("description") or values.get("other") or ""
+        free = []
+        labels = {label: field for field, label in _MISSING_LINES}
+        for line in description.splitlines():
+            label, sep, value = line.partition("：")
+            if sep and label.strip() in labels and value.strip():
+                row[labels[label.strip()]] = value.strip()
+            elif line.strip():
+                free.append(line.strip())
+        if free:
+            row["description"] = "；".join(([row["description"]] if row.get("description") else []) + free)
+        row["source_row"] = position
+        rows.append(row)
+        for note in person.iter(f"{{{ns}}}note"):
+            note_values = _fields_of(note)
+            note_values.setdefault("person_record_id", record_id)
+            notes.append(note_values)
+    for note in root.findall(f"{{{ns}}}note"):
+        notes.append(_fields_of(note))
+    columns = canonical_columns("missing")
+    frame = pd.DataFrame(rows)
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = None
+    extra = [c for c in frame.columns if c not in columns and c != "source_row"]
+    frame = frame[columns + extra + ["source_row"]] if len(frame) else frame.reindex(
+        columns=columns + ["source_row"])
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame.attrs["kind"] = "missing"
+    return PfifImport(frame, pd.DataFrame(notes, columns=list(NOTE_FIELDS)), log.to_frame())
