@@ -123,3 +123,21 @@ def test_bad_found_date_becomes_an_issue_not_a_crash():
 def test_bad_today_is_a_clear_error():
     with pytest.raises(InputError, match="not a date"):
         deadlines(pd.DataFrame([{"resident_id": "R1", "found_date": "2024-09-30"}]), today="soon")
+
+
+def test_cli_deadlines(tmp_path, capsys):
+    from kinmatch.cli import main
+
+    source = tmp_path / "residents.csv"
+    pd.DataFrame([{"人员编号": "R1", "入站日期": "2024-09-28"},
+                  {"人员编号": "R2", "入站日期": "2024-09-30", "公告状态": "已发布"}]).to_csv(
+        source, index=False, encoding="utf-8-sig")
+    out = tmp_path / "deadlines.csv"
+    assert main(["deadlines", str(source), "--today", "2024-10-09", "-o", str(out)]) == 0
+    table = pd.read_csv(out, dtype=str).set_index(["resident_id", "deadline"])
+    assert table.loc[("R1", "dna_request"), "due_date"] == "2024-10-12"
+    assert table.loc[("R1", "notice"), "status"] == "overdue"
+    assert table.loc[("R2", "notice"), "status"] == "done"
+    assert main(["deadlines", str(source), "--today", "2024-10-09", "--open"]) == 0
+    printed = capsys.readouterr().out
+    assert "R1,dna_request" in printed and "R2,notice," not in printed

@@ -1,0 +1,46 @@
+"""``kinmatch deadlines RESIDENTS``: notice, DNA, long-stay, refresh and placement deadlines."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "deadlines",
+        help="list each resident's case deadlines (notice 24 h, DNA 7 working days, …)",
+        description="Per resident: publish a notice within 24 hours of intake, ask police for DNA "
+        "within 7 working days (official holidays and make-up workdays), long-stay at 10 days, "
+        "refresh the notice monthly, hukou/placement after 3 months. Status is done (a column "
+        "says so), overdue, due, upcoming or closed (reunited). "
+        "Example: kinmatch deadlines residents.csv --today 2024-10-09 --open",
+    )
+    parser.add_argument("residents", help="resident file (CSV or XLSX)")
+    parser.add_argument("--today", metavar="DATE", help="the date to judge at (default: today)")
+    parser.add_argument("-o", "--output", metavar="CSV", help="write the table here (else print it)")
+    parser.add_argument("--open", action="store_true",
+                        help="only rows still to act on (overdue, due, upcoming)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import warnings
+
+    from kinmatch._io import write_csv_atomic
+    from kinmatch.deadlines import deadlines
+    from kinmatch.intake import read_residents
+
+    residents, _issues = read_residents(args.residents)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table, issues = deadlines(residents, today=args.today)
+    for warning in caught:
+        print(f"warning: {warning.message}")
+    if args.open:
+        table = table[table["status"].isin(["overdue", "due", "upcoming"])]
+    if args.output:
+        write_csv_atomic(table, args.output)
+        print(f"wrote {len(table)} row(s) to {args.output}")
+    else:
+        print(table.to_csv(index=False), end="")
+    for issue in issues.itertuples(index=False):
+        print(f"row {issue.row} ({issue.record_id}): {issue.message}")
+    return 0

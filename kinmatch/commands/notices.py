@@ -1,0 +1,57 @@
+"""``kinmatch notices RESIDENTS -o DIR``: write a public notice (寻亲公告) per resident."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "notices",
+        help="write public family-search notices (寻亲公告), one per resident",
+        description="Write one public notice per resident who needs one (withdrawn notices for "
+        "reunited residents). Records too empty to publish, or that would leak private data, "
+        "are skipped and listed. Example: kinmatch notices residents.xlsx -o out/ "
+        "--format txt,pdf --station-info stations.csv",
+    )
+    parser.add_argument("residents", help="resident file (CSV or XLSX, Chinese or English headers)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write into")
+    parser.add_argument("--format", default="txt,md,html", metavar="LIST",
+                        help="comma-separated formats: txt, md, html, pdf (default txt,md,html)")
+    parser.add_argument("--templates", metavar="DIR",
+                        help="folder with the station's own templates (missing ones come from kinmatch)")
+    parser.add_argument("--station-info", metavar="CSV",
+                        help="CSV with columns station, address, phone (救助站, 地址, 联系电话)")
+    parser.add_argument("--photos", metavar="DIR", help="folder that relative photo paths are in")
+    parser.add_argument("--max-chars", type=int, default=500,
+                        help="length budget of the txt notice (default 500)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from kinmatch._io import write_csv_atomic
+    from kinmatch.intake import read_residents
+    from kinmatch.notices import write_notices
+
+    residents, intake_issues = read_residents(args.residents)
+    notices, issues = write_notices(
+        residents, args.output, args.format, station_info=args.station_info,
+        template_dir=args.templates, photo_dir=args.photos, max_chars=args.max_chars,
+        progress=sys.stderr.isatty(),
+    )
+    written = int(notices["path"].notna().sum())
+    skipped = notices[notices["skipped"].notna()]
+    print(f"wrote {written} notice file(s) to {args.output}")
+    if len(skipped):
+        print(f"skipped {len(skipped)} notice(s):")
+        for reason, group in skipped.groupby("skipped"):
+            ids = sorted(set(group["resident_id"]))
+            shown = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
+            print(f"  {reason}: {len(ids)} resident(s): {shown}")
+        write_csv_atomic(issues, Path(args.output) / "skipped.csv")
+        print(f"details: {Path(args.output) / 'skipped.csv'}")
+    if len(intake_issues):
+        print(f"({len(intake_issues)} intake issue(s) in the resident file)")
+    return 0

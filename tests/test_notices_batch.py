@@ -1,0 +1,106 @@
+"""Batch notices: render_notices table, write_notices files, the ``kinmatch notices`` command."""
+
+import doctest
+
+import pandas as pd
+import pytest
+
+import kinmatch.notices.batch
+from kinmatch.cli import main
+from kinmatch.errors import InputError
+from kinmatch.notices import render_notices, write_notices
+
+PHONE = "0371-66661234"
+RESIDENTS = pd.DataFrame([
+    {"resident_id": "R1", "station": "郑州市救助管理站", "name": "李伟", "name_source": "自报",
+     "sex": "男", "age": "约60岁", "height": "170cm", "found_date": "2024-10-03",
+     "description": "左脸有痣", "contact": PHONE},
+    {"resident_id": "R2", "station": "郑州市救助管理站", "sex": "女", "contact": PHONE},
+    {"resident_id": "R3", "station": "郑州市救助管理站", "name": "胡春花", "sex": "女",
+     "age": "约60岁", "status": "已返乡", "contact": PHONE},
+    {"resident_id": "R4", "station": "无电话站", "name": "王山江", "sex": "男", "age": "40岁",
+     "height": "165cm"},
+    {"resident_id": "R/5 x", "station": "郑州市救助管理站", "name": "张三", "sex": "男",
+     "age": "30岁", "height": "175cm", "contact": PHONE},
+])
+
+
+def test_docstring_examples():
+    assert doctest.testmod(kinmatch.notices.batch).failed == 0
+
+
+def test_render_notices_table():
+    table = render_notices(RESIDENTS, formats=["txt", "html"])
+    assert list(table.columns) == ["resident_id", "format", "text", "skipped"]
+    assert len(table) == 10
+    skipped = table.drop_duplicates("resident_id").set_index("resident_id")["skipped"].to_dict()
+    assert skipped == {"R1": None, "R2": "too_empty", "R3": None, "R4": "no_station_phone",
+                       "R/5 x": None}
+    withdrawn = table[(table.resident_id == "R3") & (table.format == "txt")]["text"].item()
+    assert "撤回" in withdrawn and "胡春花" not in withdrawn
+
+
+def test_render_notices_pdf_bytes():
+    pytest.importorskip("fpdf")
+    from kinmatch.notices.poster import FontNotFound, find_cjk_font
+
+    try:
+        find_cjk_font()
+    except FontNotFound as error:
+        pytest.skip(str(error))
+    table = render_notices(RESIDENTS.iloc[:1], formats="pdf")
+    assert isinstance(table.loc[0, "text"], bytes) and table.loc[0, "text"].startswith(b"%PDF")
+
+
+def test_privacy_violation_in_template_skips_only_that_notice(tmp_path):
+    (tmp_path / "notice.txt.j2").write_text(
+        "{% if name == '李伟' %}13812345678{% endif %}{{ name_display }} {{ station.phone }}",
+        encoding="utf-8")
+    table = render_notices(RESIDENTS, formats="txt", template_dir=tmp_path)
+    reasons = table.set_index("resident_id")["skipped"]
+    assert reasons["R1"] == "privacy" and reasons["R/5 x"] is None
+
+
+def test_unknown_format_is_a_clear_error():
+    with pytest.raises(InputError, match="docx"):
+        render_notices(RESIDENTS, formats="txt,docx")
+
+
+def test_write_notices_files_and_issues(tmp_path):
+    notices, issues = write_notices(RESIDENTS, tmp_path / "out", "txt,md")
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["R1.md", "R1.txt", "R3.md", "R3.txt", "R_5_x.md", "R_5_x.txt"]
+    assert not list((tmp_path / "out").glob(".*part"))  # no temporary files left behind
+    assert set(issues["record_id"]) == {"R2", "R4"}
+    assert set(issues["reason"]) == {"notice_too_empty", "notice_no_station_phone"}
+
+
+def test_duplicate_ids_do_not_overwrite(tmp_path):
+    twice = pd.concat([RESIDENTS.iloc[:1], RESIDENTS.iloc[:1].assign(name="李伟二")])
+    write_notices(twice, tmp_path, "txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R1.txt", "R1_2.txt"]
+
+
+def test_cli_notices(tmp_path, capsys):
+    source = tmp_path / "residents.csv"
+    RESIDENTS.rename(columns={"resident_id": "人员编号", "name": "姓名", "sex": "性别",
+                              "age": "目测年龄", "station": "救助站", "contact": "联系电话"}
+                     ).to_csv(source, index=False, encoding="gb18030")
+    stations = tmp_path / "stations.csv"
+    pd.DataFrame([{"救助站": "无电话站", "地址": "某县某路1号", "联系电话": "0371-12345678"}]).to_csv(
+        stations, index=False)
+    out = tmp_path / "out"
+    assert main(["notices", str(source), "-o", str(out), "--format", "txt,html",
+                 "--station-info", str(stations)]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 8 notice file(s)" in printed and "too_empty: 1 resident(s): R2" in printed
+    assert "0371-12345678" in (out / "R4.txt").read_text(encoding="utf-8")
+    assert (out / "skipped.csv").is_file()
+
+
+def test_cli_notices_bad_template_folder(tmp_path, capsys):
+    source = tmp_path / "residents.csv"
+    RESIDENTS.to_csv(source, index=False)
+    assert main(["notices", str(source), "-o", str(tmp_path / "o"), "--templates",
+                 str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
