@@ -85,6 +85,7 @@ def test_merged_keys_rejects_unknown_family():
     ("人杰", "银杰", "N_Man_NE"),       # r → y (Northeast)
     ("阿卜杜拉·买买提", "阿布都拉.麦麦提", None),
     ("阿卜杜拉买买提", "阿布都拉·麦麦提", "N_Man"),
+    ("艾力·依明", "阿里依明", "N_Man"),
     ("張三", "张三", "N_Man"),
 ])
 def test_documented_cases_meet(a, b, area):
@@ -169,7 +170,7 @@ def test_latin_phonetic_codes_meet_spelling_variants():
 
 @pytest.mark.parametrize("a, b", [
     ("阿卜杜拉·买买提", "阿布都拉·麦麦提"), ("阿卜杜拉", "阿布都拉"), ("买买提", "麦麦提"),
-    ("阿卜杜拉・买买提", "阿卜杜拉买买提"),
+    ("阿卜杜拉・买买提", "阿卜杜拉买买提"), ("艾买提·努尔", "艾买提努尔江"), ("艾力·依明", "阿里依明"),
 ])
 def test_minority_key_folds_transliteration_variants(a, b):
     assert minority_key(a) == minority_key(b)

@@ -299,7 +299,7 @@ _NICK_SUFFIX = "娃妞蛋丫妹宝毛狗牛柱娃仔崽"
 _NICKNAME = re.compile(rf"^([{_ORDINALS}][{_NICK_SUFFIX}子]|.[娃妞蛋丫崽]|.娃子|.蛋子|老[{_ORDINALS}])$")
 
 # Characters that mostly occur in transliterated Uyghur, Tibetan, Yi, Mongolian... names.
-_TRANSLIT_CHARS = frozenset("阿卜杜拉买麦提江古丽尔克甫吐逊艾依木罕扎西卓玛次仁达瓦格桑曲珍顿珠尼玛巴特乌日娜吉斯坦汗穆默德塔努")
+_TRANSLIT_CHARS = frozenset("阿卜杜拉买麦提江古丽尔克甫吐逊艾依木罕扎西卓玛次仁达瓦格桑曲珍顿珠尼玛巴特乌日娜吉斯坦汗穆默德塔努里")
 
 
 def _is_minority(norm: str) -> bool:
@@ -307,7 +307,7 @@ def _is_minority(norm: str) -> bool:
         return True
     if len(norm) >= 5:
         return True
-    return len(norm) == 4 and sum(char in _TRANSLIT_CHARS for char in norm) >= 3
+    return len(norm) == 4 and sum(char in _TRANSLIT_CHARS for char in norm) >= 2
 
 
 class ParsedName(NamedTuple):

@@ -492,8 +492,17 @@ def _minority_fold(letters: str) -> str:
     return letters.translate(str.maketrans({"p": "b", "t": "d", "k": "g", "q": "j", "c": "z"}))
 
 
-def _labial_o(syllable: str) -> str:
-    return syllable[:-1] + "u" if syllable in ("bo", "po", "mo", "fo") else syllable
+def _minority_syllable(syllable: str) -> str:
+    # 卜 is "bo" in 萝卜 but "bu" in 阿卜杜拉: a bare -o after a labial folds to -u; the vowel
+    # written 阿 a / 艾 ai / 额 e (艾力 = 阿里) folds to a
+    if syllable in ("bo", "po", "mo", "fo"):
+        return syllable[:-1] + "u"
+    return "a" if syllable in ("ai", "e", "ei") else syllable
+
+
+def _minority_part(part: str) -> str:
+    # the Uyghur endearment suffix -jan (江) comes and goes: 努尔江 = 努尔
+    return part[:-1] if len(part) >= 3 and part.endswith("江") else part
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -507,8 +516,8 @@ def minority_key(text: object) -> str:
     if is_latin_name(norm):
         letters = "".join(_latin_tokens(norm))
     else:
-        # 卜 is "bo" in 萝卜 but "bu" in 阿卜杜拉: a bare -o after a labial folds to -u
-        letters = "".join(_labial_o(char_mandarin(char)[0]) for char in norm if char_mandarin(char))
+        chars = "".join(_minority_part(part) for part in norm.split("·"))
+        letters = "".join(_minority_syllable(char_mandarin(char)[0]) for char in chars if char_mandarin(char))
     return _minority_fold(letters)
 
 
