@@ -8,7 +8,9 @@
     True
 
 People are drawn first (sex, birth date, home county, name, height, marks, conditions); each
-reported person gets 1–3 reports from different sources, each worded a little differently.
+reported person gets 1–3 reports from different sources, each worded a little differently (date
+and height formats, mark wordings, a birth year one off, a day lost remembered a little earlier,
+age given as 虚岁).
 Some reported people are in a station's care: their resident record is written by staff and
 garbled the way DOMAIN.md documents (names by sound and by dialect, partial and assigned names,
 estimated ages, reworded or mirrored marks, place fragments, old place names, wrong accents).
@@ -72,6 +74,7 @@ DEFAULT_RATES = {
     "accent_contradiction": 0.12,
     "same_name_confuser": 0.10,  # residents with a report: other reported people share the name
     "near_station": 0.40,       # resident found at a station of the home province
+    "found_where_lost": 0.5,    # lost in a far city (per the report): found at that city's station
     "multiple_reports": (0.6, 0.3, 0.1),  # a person has 1, 2 or 3 reports
 }
 """Rates of the simulated distortions. A rate is the chance per resident (or per eligible
@@ -349,7 +352,8 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in MISSING_COLUMNS})
         frame["source_row"] = pd.Series(dtype=np.int64)
         frame.attrs["kind"] = "missing"
-        return frame, {"person": person, "guess": np.zeros(0, np.int64), "wording": np.zeros((0, 3), np.int64)}
+        return frame, {"person": person, "guess": np.zeros(0, np.int64), "wording": np.zeros((0, 3), np.int64),
+                       "far_station": np.zeros(0, np.int64)}
     first = np.cumsum(counts) - counts
     ordinal = np.arange(n) - np.repeat(first, counts)
     width = max(6, len(str(n)))
@@ -361,12 +365,17 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     sex[rng.random(n) < 0.01] = None
 
     # birth date: full (45%), year only (30%), or only the age when lost (25%)
+    # later reports drift a little from the first: a lunar-calendar birth year one off, a
+    # relative who remembers the day lost a week or two differently
+    later = ordinal > 0
     by, bm, bd = render.split_dates(people["birth_date"][person])
+    by = by + np.where(later & (rng.random(n) < 0.08), rng.choice([-1, 1], size=n), 0)
     kind = rng.choice(3, size=n, p=(0.45, 0.30, 0.25))
     fmt = np.where(kind == 0, rng.choice(5, size=n, p=(0.4, 0.3, 0.1, 0.1, 0.1)), np.where(kind == 1, 7, -1))
     birth_text = render.format_dates(by, bm, bd, fmt)
     birth_text[kind == 2] = None
     age_years = people["age_at_missing"][person].astype(np.int64)
+    age_years = age_years + (rng.random(n) < 0.3)  # 虚岁: many families count the nominal age
     age_text = np.full(n, None, dtype=object)
     age_style = rng.integers(3, size=n)
     age_s = age_years.astype(str).astype(object)
@@ -380,7 +389,10 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     h_style[rng.random(n) < 0.12] = -1
     height_text = render.format_heights(guess, h_style)
 
-    my, mm, md = render.split_dates(people["missing_date"][person])
+    # only earlier: a report never says lost after the day the person was found
+    drift = np.where(later & (rng.random(n) < 0.2), rng.integers(-15, 1, size=n), 0)
+    my, mm, md = render.split_dates(np.minimum(people["missing_date"][person] + drift.astype("timedelta64[D]"),
+                                               REFERENCE_DATE))
     m_fmt = rng.choice(8, size=n, p=(0.3, 0.25, 0.1, 0.05, 0.05, 0.15, 0.05, 0.05))
     missing_date_text = render.format_dates(my, mm, md, m_fmt)
 
@@ -395,7 +407,8 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     county_seat = np.array([c[:-1] + "县城" if c.endswith("县") else (f + c if c.endswith("区") else c + "城区")
                             for c, f in zip(county_name, prefecture)], dtype=object)
     near_text = np.where(rng.random(n) < 0.5, prefecture + county_name + town + "附近", county_seat)
-    far_city = _choice(rng, [s[2] for s in vocab.STATIONS], n)
+    far_station = rng.integers(len(vocab.STATIONS), size=n)
+    far_city = np.array([s[2] for s in vocab.STATIONS], dtype=object)[far_station]
     far_text = far_city + _choice(rng, vocab.FOUND_SPOTS[:4], n)
     missing_place = np.where(near, near_text, far_text)
 
@@ -443,7 +456,8 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     frame = frame.astype(object).where(frame.notna(), None)
     frame.insert(len(frame.columns), "source_row", np.arange(2, n + 2))
     frame.attrs["kind"] = "missing"
-    return frame, {"person": person, "guess": np.where(h_style >= 0, guess, -1), "wording": wording}
+    return frame, {"person": person, "guess": np.where(h_style >= 0, guess, -1), "wording": wording,
+                   "far_station": np.where(near, -1, far_station)}
 
 
 # ---- residents ---------------------------------------------------------------------------------
@@ -567,7 +581,11 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
         rid = f"R{k + 1:0{width}d}"
         county = int(people["county"][p])
         prov_key = counties["province_key"].iat[county]
-        if prov_key in stations_by_prov and rng.random() < rates["near_station"]:
+        lost_far = [int(report_info["far_station"][r]) for r in report_rows.get(p, [])
+                    if report_info["far_station"][r] >= 0]
+        if lost_far and rng.random() < rates["found_where_lost"]:
+            st = lost_far[0]  # lost in a far city and found there
+        elif prov_key in stations_by_prov and rng.random() < rates["near_station"]:
             st = int(rng.choice(stations_by_prov[prov_key]))
         else:
             st = int(rng.integers(len(vocab.STATIONS)))
