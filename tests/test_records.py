@@ -34,7 +34,7 @@ for prefix in ("found", "missing", "home"):
                      f"{prefix}_county": "str", f"{prefix}_lon": "float", f"{prefix}_lat": "float",
                      f"{prefix}_place_score": "float"})
 
-RESIDENT_ONLY = {"statement_places", "found_province", "found_prefecture", "found_county",
+RESIDENT_ONLY = {"statement_places", "statement_names", "found_province", "found_prefecture", "found_county",
                  "found_lon", "found_lat", "found_place_score"}
 MISSING_ONLY = {"home_dialect_area", "missing_province", "missing_prefecture", "missing_county",
                 "missing_lon", "missing_lat", "missing_place_score", "home_province",
@@ -117,11 +117,10 @@ def _check_types(normalized: pd.DataFrame, columns: list[str]):
 def test_contract_columns_and_types(normalize, make, columns, kind_only):
     frame = make()
     normalized, issues = normalize(frame)
-    assert set(columns) <= set(CONTRACT)
-    _check_types(normalized, columns)
-    # every column of the other kind is absent, every shared contract column is present
     other_only = MISSING_ONLY if kind_only is RESIDENT_ONLY else RESIDENT_ONLY
-    assert not (set(columns) & other_only)
+    # exactly the contract's columns for this kind (+ negated, read by the mark comparison)
+    assert set(columns) == set(CONTRACT) - other_only
+    _check_types(normalized, columns)
     assert list(normalized.columns[: len(frame.columns)]) == list(frame.columns)
     assert list(issues.columns) == ISSUE_COLUMNS
     assert normalized.attrs["kind"] == frame.attrs["kind"]
@@ -170,6 +169,16 @@ def test_resident_values():
     assert row.loc["R005", "marks"] == ("纹身:臂:右:龙",)
     assert row.loc["R001", "accent_area"] == "SW_Man" and row.loc["R001", "accent_provinces"] == ("510000",)
     assert row.loc["R003", "accent_area"] is None and row.loc["R003", "accent_provinces"] == ()
+    # names: station-assigned names carry no evidence and no keys; aliases are split and keyed
+    assert row.loc["R001", "name_kind"] == "full" and row.loc["R001", "name_evidence"]
+    assert row.loc["R002", "name_kind"] == "assigned" and row.loc["R002", "name_keys"] == ()
+    assert not row.loc["R002", "name_evidence"]
+    assert row.loc["R003", "name_kind"] == "blank" and row.loc["R003", "name_norm"] is None
+    assert row.loc["R004", "alias_norm"] == ("春儿", "花花") and len(row.loc["R004", "alias_keys"]) >= 2
+    assert row.loc["R001", "found_province"] == "410000" and row.loc["R001", "found_county"] == "410103"
+    assert row.loc["R001", "statement_names"] == ("王大山",)
+    assert row.loc["R001", "statement_places"][0] == "511623"  # 邻水县
+    assert row.loc["R005", "statement_places"][0] == "653101"  # 喀什市
 
 
 def test_missing_values():
@@ -189,6 +198,13 @@ def test_missing_values():
     assert np.isnan(row.loc["M004", "birth_year_low"])
     assert row.loc["M001", "accent_area"] == "SW_Man"  # from the dialect field
     assert row.loc["M002", "negated"] == ("纹身",)
+    assert row.loc["M001", "home_county"] == "511623" and row.loc["M001", "home_dialect_area"] == "SW_Man"
+    assert row.loc["M002", "home_dialect_area"] == "Wu"  # 歙县 is Hui/Wu country, no dialect given
+    assert row.loc["M001", "missing_province"] == "510000"
+    assert row.loc["M001", "alias_norm"] == ("伟伟",)
+    # 某地 reads as nothing: codes blank, score kept low, area from the (blank) dialect → None
+    assert row.loc["M004", "home_county"] is None and row.loc["M004", "home_place_score"] < 0.3
+    assert row.loc["M004", "home_dialect_area"] is None
 
 
 def test_unreadable_values_become_issues_not_silence():
@@ -203,6 +219,22 @@ def test_unreadable_values_become_issues_not_silence():
     assert [3, "M002", "missing_date", "去年冬天", "bad_date", "kept"] in flagged
     assert not (issues["column"] == "sex").any()
     assert issues["message"].str.contains("很高").any()
+    assert [5, "M004", "hometown", "某地", "place_unmatched", "kept"] in flagged
+
+
+def test_name_keys_use_the_right_dialect_area():
+    """Residents' keys fold the mergers of their accent; reports' those of the home county
+    (歙县 → Wu), falling back to the dialect note when the hometown is unreadable."""
+    from kinmatch.normalize.names import name_columns
+
+    residents, _ = normalize_residents(residents_frame())
+    reports, _ = normalize_missing(missing_frame())
+    report = reports.set_index("missing_id").loc["M002"]
+    expected = name_columns(pd.Series(["胡春花"]), area="Wu").loc[0, "name_keys"]
+    assert report["name_keys"] == expected
+    assert report["name_keys"] != name_columns(pd.Series(["胡春花"]), area="N_Man").loc[0, "name_keys"]
+    resident = residents.set_index("resident_id").loc["R001"]  # 四川口音 → SW_Man
+    assert resident["name_keys"] == name_columns(pd.Series(["李伟"]), area="SW_Man").loc[0, "name_keys"]
 
 
 def test_empty_frame_and_wrong_input():
@@ -248,3 +280,13 @@ STATEMENTS = [
 def test_statement_fragments(text, names, places):
     assert statement_names(text) == names
     assert statement_place_fragments(text) == places
+
+
+def test_worker_processes_give_the_same_result(monkeypatch):
+    from kinmatch.normalize import records
+
+    serial, serial_issues = normalize_residents(residents_frame(), n_jobs=1)
+    monkeypatch.setattr(records, "PARALLEL_MIN_DISTINCT", 2)
+    parallel, parallel_issues = normalize_residents(residents_frame(), n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    pd.testing.assert_frame_equal(serial_issues, parallel_issues)

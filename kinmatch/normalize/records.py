@@ -18,6 +18,9 @@ original ones, so it gives the same result (idempotent).
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+import os
 import re
 import time
 from typing import Callable
@@ -26,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.issues import IssueLog, concat_issues
-from kinmatch.normalize import descriptions, dialects, quantities
+from kinmatch.normalize import descriptions, dialects, names, places, quantities
 
 __all__ = ["normalize_residents", "normalize_missing", "RESIDENT_COLUMNS", "MISSING_COLUMNS"]
 
@@ -36,14 +39,23 @@ _EVENT = {"resident": "found_date", "missing": "missing_date"}
 _QUANTITY_COLUMNS = ["sex_code", "age_low", "age_high", "birth_year_low", "birth_year_high",
                      "height_cm", "height_tol_cm", "event_date", "event_date_precision",
                      "birth_date_value", "birth_date_precision"]
+_NAME_COLUMNS = ["name_norm", "name_surname", "name_given", "name_kind", "name_evidence",
+                 "name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping",
+                 "alias_norm", "alias_keys"]
 _ACCENT_COLUMNS = ["accent_area", "accent_provinces"]
+_PLACE_FIELDS = ["province", "prefecture", "county", "lon", "lat", "place_score"]
 # ``negated`` (mark types explicitly denied, 无纹身) is an addition to contract §2: the mark
 # comparison reads it to tell "no tattoo" from "tattoo not mentioned".
 _DESCRIPTION_COLUMNS = ["marks", "negated", "build", "hair", "conditions"]
 
-RESIDENT_COLUMNS: list[str] = _QUANTITY_COLUMNS + _ACCENT_COLUMNS + _DESCRIPTION_COLUMNS
+RESIDENT_COLUMNS: list[str] = (
+    _NAME_COLUMNS + _QUANTITY_COLUMNS + [f"found_{f}" for f in _PLACE_FIELDS] + _ACCENT_COLUMNS
+    + ["statement_places", "statement_names"] + _DESCRIPTION_COLUMNS)
 """Columns :func:`normalize_residents` adds (contract §2), in order."""
-MISSING_COLUMNS: list[str] = _QUANTITY_COLUMNS + _ACCENT_COLUMNS + _DESCRIPTION_COLUMNS
+MISSING_COLUMNS: list[str] = (
+    _NAME_COLUMNS + _QUANTITY_COLUMNS + [f"missing_{f}" for f in _PLACE_FIELDS]
+    + [f"home_{f}" for f in _PLACE_FIELDS] + _ACCENT_COLUMNS + ["home_dialect_area"]
+    + _DESCRIPTION_COLUMNS)
 """Columns :func:`normalize_missing` adds (contract §2), in order."""
 
 _ALL_ADDED = set(RESIDENT_COLUMNS) | set(MISSING_COLUMNS)
@@ -52,8 +64,9 @@ _ALL_ADDED = set(RESIDENT_COLUMNS) | set(MISSING_COLUMNS)
 class _Context:
     """What a stage needs: the original fields (blank → None), where to write, where to complain."""
 
-    def __init__(self, frame: pd.DataFrame, kind: str):
+    def __init__(self, frame: pd.DataFrame, kind: str, n_jobs: int = 1):
         self.kind = kind
+        self.n_jobs = n_jobs
         self.frame = frame
         self.index = frame.index
         self.out: dict[str, object] = {}
@@ -96,6 +109,62 @@ class _Context:
             self.log.add(row=None if pd.isna(row) else int(row), record_id=self.ids[position],
                          column=column, value=values[position], reason=reason, action=action,
                          message=message.format(value=values[position]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Distinct values, optionally on several cores
+# ---------------------------------------------------------------------------------------------
+
+PARALLEL_MIN_DISTINCT = 20_000
+"""Below this many distinct values a stage runs in-process: forking costs more than it saves."""
+
+
+def _resolve_jobs(n_jobs: int | None) -> int:
+    if n_jobs is not None:
+        return max(1, int(n_jobs))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
+                 n_jobs: int) -> pd.DataFrame:
+    """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
+
+    ``compute`` takes a frame of distinct key rows (same columns as ``keys``) and returns one
+    result row per key row, in order. With ``n_jobs > 1`` and many distinct values the distinct
+    rows are split across forked worker processes; the parent warms the normalizer's tables
+    first so every worker shares them instead of loading its own.
+    """
+    codes, distinct = pd.MultiIndex.from_frame(keys.astype(object).fillna("")).factorize()
+    distinct = pd.DataFrame(list(distinct), columns=keys.columns, dtype=object) if len(distinct) \
+        else pd.DataFrame({c: pd.Series([], dtype=object) for c in keys.columns})
+    distinct = distinct.where(distinct != "", None)
+    if n_jobs > 1 and len(distinct) >= PARALLEL_MIN_DISTINCT and _FORK is not None:
+        compute(distinct.iloc[:1])  # load gazetteers / readings once, before forking
+        bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
+        chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        with _FORK.Pool(n_jobs) as pool:
+            table = pd.concat(pool.map(compute, chunks), ignore_index=True)
+    else:
+        table = compute(distinct).reset_index(drop=True)
+    return table.iloc[codes].set_axis(keys.index)
+
+
+try:  # fork shares the loaded tables with workers; platforms without it run in-process
+    _FORK = multiprocessing.get_context("fork")
+except ValueError:
+    _FORK = None
+
+
+def _places_of(keys: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    return places.parse_places(keys["text"].reset_index(drop=True), prefix=prefix)
+
+
+def _names_of(keys: pd.DataFrame) -> pd.DataFrame:
+    frame = keys.reset_index(drop=True)
+    return names.name_columns(frame["name"], name_source=frame["source"], area=frame["area"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,10 +223,143 @@ def _stage_quantities(ctx: _Context) -> None:
 def _stage_accents(ctx: _Context) -> None:
     # Residents: what staff heard (口音); missing reports: the dialect the family names (方言).
     column = "accent" if ctx.kind == "resident" else "dialect"
-    accents = dialects.parse_accents(ctx.field(column))
-    ctx.out["accent_area"] = accents["accent_area"]
-    ctx.out["accent_provinces"] = accents["accent_provinces"].to_numpy(dtype=object)
-    ctx.accent_subarea = accents["accent_subarea"]
+    # dialects.parse_accents maps every row through Python lambdas; a million rows repeat a few
+    # hundred accent notes, so parse the distinct ones and take by code instead.
+    codes, uniques = pd.factorize(ctx.field(column), use_na_sentinel=True)
+    parsed = [dialects.parse_accent(u) for u in uniques]
+    ctx.out["accent_area"] = _take([a.area for a in parsed], codes, None)
+    ctx.out["accent_provinces"] = _take([tuple(a.provinces) for a in parsed], codes, ())
+
+
+PLACE_SCORE_THRESHOLD = 0.3
+"""A place text whose best reading scores below this is logged as ``place_unmatched`` (kept)."""
+STATEMENT_PLACES_PER_FRAGMENT = 5
+"""Candidate counties kept per place fragment of a statement (ranked by score overall)."""
+
+_PLACE_SOURCES = {"resident": (("found", "found_place"),),
+                  "missing": (("missing", "missing_place"), ("home", "hometown"))}
+
+
+def _stage_places(ctx: _Context) -> None:
+    for prefix, column in _PLACE_SOURCES[ctx.kind]:
+        text = ctx.field(column)
+        parsed = _by_distinct(pd.DataFrame({"text": text}), functools.partial(_places_of, prefix=prefix),
+                              ctx.n_jobs)
+        for field in _PLACE_FIELDS:
+            name = f"{prefix}_{field}"
+            values = parsed[name]
+            ctx.out[name] = values.to_numpy(dtype=float) if field in ("lon", "lat", "place_score") else values
+        score = parsed[f"{prefix}_place_score"].to_numpy(dtype=float)
+        weak = ~(score >= PLACE_SCORE_THRESHOLD)
+        # A reading that weak is a guess (某地 → some county in Yunnan): keep its score, drop its
+        # codes and coordinates so blocking and distances never rest on it.
+        for field in _PLACE_FIELDS[:-1]:
+            name = f"{prefix}_{field}"
+            if field in ("lon", "lat"):
+                ctx.out[name] = np.where(weak, np.nan, ctx.out[name])
+            else:
+                ctx.out[name] = ctx.out[name].astype(object).where(~weak, None)
+        has_text = text.map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy(dtype=bool)
+        unmatched = np.flatnonzero(has_text & weak)
+        ctx.issue(unmatched, column, "place_unmatched",
+                  f"'{{value}}' in {column} matched no county of the gazetteer well enough (score < "
+                  f"{PLACE_SCORE_THRESHOLD}); it was kept as text, but place comparisons cannot use it. "
+                  "Write the province, prefecture or county name (e.g. 四川省广安市邻水县)")
+    if ctx.kind == "missing":
+        # The family's home county says which dialect the person speaks; their dialect note is
+        # the fallback when the hometown is blank or unmatched.
+        counties = pd.Series(ctx.out["home_county"], index=ctx.index)
+        areas = {code: dialects.county_dialect_area(code) for code in counties.dropna().unique()}
+        home_area = counties.map(areas).astype(object)
+        home_area = home_area.where(home_area.notna(), pd.Series(ctx.out["accent_area"], index=ctx.index))
+        ctx.out["home_dialect_area"] = home_area.where(home_area.notna(), None)
+
+
+def _stage_names(ctx: _Context) -> None:
+    # Dialect area chooses which sound mergers the keys fold: the resident's own accent, or for
+    # a report the dialect of the home county (see _stage_places).
+    area = ctx.out["accent_area"] if ctx.kind == "resident" else ctx.out["home_dialect_area"]
+    area = pd.Series(area, index=ctx.index).astype(object)
+    area = area.where(area.notna(), None)
+    keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area})
+    columns = _by_distinct(keys, _names_of, ctx.n_jobs)
+    for name in _NAME_COLUMNS[:10]:
+        values = columns[name]
+        if name == "name_evidence":
+            ctx.out[name] = values.to_numpy(dtype=bool)
+        elif name.endswith("_keys"):
+            ctx.out[name] = values.to_numpy(dtype=object)
+        else:  # contract: a missing text value is None, not ""
+            ctx.out[name] = values.astype(object).where(values.notna() & (values != ""), None).to_numpy(dtype=object)
+    ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs)
+
+
+_ALIAS_SPLIT = re.compile(r"[、,，;；/／|｜]+|\s{2,}")
+
+
+def _alias_columns(aliases: pd.Series, area: pd.Series, n_jobs: int) -> tuple[list, list]:
+    """Every alias of a row cleaned (tuple), and the union of their phonetic keys."""
+    pieces = [tuple(p for p in _ALIAS_SPLIT.split(v) if p.strip()) if isinstance(v, str) else ()
+              for v in aliases.to_numpy(dtype=object)]
+    lengths = np.array([len(p) for p in pieces], dtype=int)
+    flat = pd.Series([p for row in pieces for p in row], dtype=object)
+    flat_area = pd.Series(np.repeat(area.to_numpy(dtype=object), lengths), dtype=object)
+    if len(flat):
+        keys = pd.DataFrame({"name": flat, "source": None, "area": flat_area})
+        columns = _by_distinct(keys, _names_of, n_jobs)
+        norms, keys = columns["name_norm"].to_numpy(dtype=object), columns["name_keys"].to_numpy(dtype=object)
+    else:
+        norms, keys = np.array([], dtype=object), np.array([], dtype=object)
+    alias_norm, alias_keys, start = [], [], 0
+    for length in lengths:
+        row_norms = norms[start:start + length]
+        alias_norm.append(tuple(dict.fromkeys(n for n in row_norms if n)))
+        alias_keys.append(tuple(dict.fromkeys(k for row in keys[start:start + length] for k in row)))
+        start += length
+    return alias_norm, alias_keys
+
+
+def _stage_statements(ctx: _Context) -> None:
+    if ctx.kind != "resident":
+        return
+    if not len(ctx.index):
+        ctx.out["statement_names"] = ctx.out["statement_places"] = []
+        return
+    statements = ctx.field("statements")
+    codes, uniques = pd.factorize(statements, use_na_sentinel=True)
+    areas = pd.Series(ctx.out["accent_area"], index=ctx.index).to_numpy(dtype=object)
+    per_unique_names = [tuple(dict.fromkeys(n for n in (names.clean_name(raw) for raw in statement_names(u)) if n))
+                        for u in uniques]
+    ctx.out["statement_names"] = _take(per_unique_names, codes, ())
+    # Places depend on the speaker's dialect area too (sound candidates), so key by both.
+    keys = pd.MultiIndex.from_arrays([codes, pd.Series(areas).fillna("").to_numpy(dtype=object)])
+    pair_codes, pairs = pd.factorize(keys)
+    per_pair = []
+    for code, area in pairs:
+        text = uniques[code] if code >= 0 else None
+        per_pair.append(_statement_counties(text, area or None))
+    ctx.out["statement_places"] = _take(per_pair, pair_codes, ())
+
+
+@functools.lru_cache(maxsize=100_000)
+def _fragment_counties(fragment: str, area: str | None) -> tuple[tuple[str, float], ...]:
+    candidates = places.place_candidates(fragment, k=STATEMENT_PLACES_PER_FRAGMENT, accent_area=area)
+    candidates = candidates[candidates["county_code"].notna()]
+    return tuple(zip(candidates["county_code"].astype(str), candidates["score"].astype(float)))
+
+
+def _statement_counties(text: object, area: str | None) -> tuple[str, ...]:
+    """Candidate county codes from a statement's place fragments, best score first."""
+    best: dict[str, float] = {}
+    for fragment in statement_place_fragments(text):
+        for county, score in _fragment_counties(fragment, area):
+            best[county] = max(score, best.get(county, 0.0))
+    return tuple(sorted(best, key=lambda c: (-best[c], c)))
+
+
+def _take(per_unique: list, codes: np.ndarray, blank) -> list:
+    table = list(per_unique) + [blank]  # code -1 (blank cell) → last entry
+    return [table[c] for c in codes]
 
 
 # --- statements (自述) -------------------------------------------------------------------------
@@ -254,11 +456,14 @@ def _stage_descriptions(ctx: _Context) -> None:
 _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("quantities", _stage_quantities),
     ("accents", _stage_accents),
+    ("places", _stage_places),
+    ("names", _stage_names),
+    ("statements", _stage_statements),
     ("descriptions", _stage_descriptions),
 ]
 
 
-def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool):
+def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool, n_jobs: int | None = 1):
     if not isinstance(frame, pd.DataFrame):
         from kinmatch.errors import InputError
 
@@ -267,7 +472,16 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
                          f"returns), got {type(frame).__name__}; read the file with intake first")
     # Columns this module added on an earlier pass are recomputed, never read as input.
     originals = frame[[c for c in frame.columns if c not in _ALL_ADDED]]
-    ctx = _Context(originals, kind)
+    if not len(originals):
+        # Normalize one blank row and keep none of it: the added columns get their real dtypes
+        # without every field normalizer having to handle empty input.
+        blank = pd.DataFrame({c: [None] for c in originals.columns} or {_ID[kind]: [None]})
+        added = _normalize(blank, kind, columns, progress=False, n_jobs=1)[0][columns].iloc[0:0]
+        normalized = pd.concat([originals, added.set_axis(originals.index[:0])], axis=1)
+        normalized.attrs = dict(frame.attrs)
+        normalized.attrs.setdefault("kind", kind)
+        return normalized, concat_issues()
+    ctx = _Context(originals, kind, _resolve_jobs(n_jobs))
     stages = _STAGES
     if progress:
         from tqdm.auto import tqdm
@@ -277,16 +491,29 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
     for name, stage in stages:
         if progress:
             stages.set_postfix_str(name)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
         stage(ctx)
-        seconds[name] = round(time.perf_counter() - started, 3)
+        seconds[name] = (round(time.perf_counter() - started, 3), round(_cpu_seconds() - cpu_started, 3))
     added = pd.DataFrame({name: _as_column(ctx.out[name], originals.index) for name in columns},
                          index=originals.index)
     normalized = pd.concat([originals, added], axis=1)
     normalized.attrs = dict(frame.attrs)
     normalized.attrs.setdefault("kind", kind)
-    normalized.attrs["normalize_seconds"] = seconds  # per stage, for benchmarks and logs
+    # per stage (wall, cpu) seconds, for benchmarks and logs
+    normalized.attrs["normalize_seconds"] = seconds
     return normalized, concat_issues(ctx.log.to_frame())
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers (the stage cost, whatever the load)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN) if resource is not None else None
+    return time.process_time() + (children.ru_utime + children.ru_stime if children else 0.0)
+
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 
 def _as_column(values, index: pd.Index) -> pd.Series:
@@ -299,18 +526,22 @@ def _as_column(values, index: pd.Index) -> pd.Series:
     return pd.Series(column, index=index, dtype=object)
 
 
-def normalize_residents(frame: pd.DataFrame, *, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_residents(frame: pd.DataFrame, *, progress: bool = False,
+                        n_jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add the contract §2 columns to a canonical resident frame.
 
     Returns ``(normalized, issues)``: a copy of ``frame`` with the columns of
     :data:`RESIDENT_COLUMNS` appended, and an issues table (``kinmatch.issues.ISSUE_COLUMNS``)
     listing values that could not be normalized (kept as they were, flagged). ``progress=True``
-    shows a progress bar over the stages.
+    shows a progress bar over the stages. ``n_jobs`` caps the worker processes used for the
+    expensive stages (places, names) when a frame has many distinct values; ``None`` uses every
+    core this process may run on, ``1`` stays in-process. Results do not depend on it.
     """
-    return _normalize(frame, "resident", RESIDENT_COLUMNS, progress)
+    return _normalize(frame, "resident", RESIDENT_COLUMNS, progress, n_jobs)
 
 
-def normalize_missing(frame: pd.DataFrame, *, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_missing(frame: pd.DataFrame, *, progress: bool = False,
+                      n_jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add the contract §2 columns to a canonical missing-person frame; see
     :func:`normalize_residents`.
 
@@ -321,4 +552,4 @@ def normalize_missing(frame: pd.DataFrame, *, progress: bool = False) -> tuple[p
         >>> normalized[["birth_year_low", "age_low", "age_high", "conditions"]].to_dict("records")
         [{'birth_year_low': 1958.0, 'age_low': 61.0, 'age_high': 62.0, 'conditions': ('痴呆',)}]
     """
-    return _normalize(frame, "missing", MISSING_COLUMNS, progress)
+    return _normalize(frame, "missing", MISSING_COLUMNS, progress, n_jobs)
