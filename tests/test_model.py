@@ -284,6 +284,20 @@ def test_weights_are_finite_even_for_levels_never_seen():
         assert np.all((model.u_[name] > 0) & (model.u_[name] < 1))
 
 
+def test_random_pairs_without_a_top_level_or_a_comparison_still_fit():
+    vectors, _ = simulate(5_000, TRUE_LAMBDA, seed=18)
+    random_pairs, _ = simulate(5_000, 0.0, seed=19)
+    random_pairs["name"] = random_pairs["name"].clip(upper=2)  # exact names never met at random
+    random_pairs["place"] = -1  # never observed among random pairs
+    model = FellegiSunter(u_fixed=True)
+    with pytest.warns(UserWarning, match="'place' is missing"):
+        model.fit(vectors, u_vectors=random_pairs)
+    assert model.levels_["name"] == 4 and model.u_source_ == "mixed"
+    assert model.u_["name"][3] == pytest.approx(model.min_prob, rel=1e-3)
+    assert np.isfinite(model.weights_["name"]).all() and model.weights_["name"][3] > 10
+    np.testing.assert_allclose(model.u_["place"], TRUE_U["place"], atol=0.03)
+
+
 def test_m_fixed_levels_stay_pinned():
     vectors, _ = simulate(5_000, TRUE_LAMBDA, seed=8)
     model = FellegiSunter(levels=LEVELS, u_fixed=False, m_fixed={"sex": {0: 0.01}}).fit(vectors)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -292,18 +293,17 @@ class FellegiSunter(BaseEstimator):
         names = _comparison_names(random_pairs_vectors, self.levels, self.tf_columns)
         matrix = _level_matrix(random_pairs_vectors, names, self.levels)
         levels = self._resolve_levels(names, matrix)
-        u = {}
+        u, u_counts = {}, {}
         for j, name in enumerate(names):
             column = matrix[:, j]
             observed = column[column != MISSING]
             if len(observed) == 0:
-                raise InputError(
-                    f"comparison {name!r} is missing (-1) in every random pair, so its u cannot "
-                    f"be estimated; draw more random pairs or drop this comparison."
-                )
-            counts = np.bincount(observed, minlength=levels[name]).astype(float)
-            u[name] = _clip_normalise(counts / counts.sum(), self.min_prob)
+                # Not fatal: fit() falls back to EM for this comparison's u and warns.
+                continue
+            u_counts[name] = np.bincount(observed, minlength=levels[name]).astype(float)
+            u[name] = _clip_normalise(u_counts[name] / u_counts[name].sum(), self.min_prob)
         self.u_random_ = u
+        self.u_counts_ = u_counts
         self.n_random_pairs_ = int(len(random_pairs_vectors))
         self._random_levels = levels
         return self
@@ -324,36 +324,36 @@ class FellegiSunter(BaseEstimator):
         levels = self._resolve_levels(names, matrix)
         if len(matrix) == 0:
             raise InputError("no candidate pairs to fit on; the comparison vectors are empty.")
-        u_random = getattr(self, "u_random_", None)
-        if u_random is not None:
-            missing_u = [n for n in names if n not in u_random]
-            short_u = [n for n in names if n in u_random and len(u_random[n]) < levels[n]]
-            if missing_u or short_u:
-                raise InputError(
-                    f"the random-pair u has no estimate for {missing_u + short_u} (or fewer "
-                    f"levels); call estimate_u on random pairs with the same comparisons."
-                )
+        u_counts = getattr(self, "u_counts_", None)
         patterns, counts, _ = _group_patterns(matrix)
         counts = counts.astype(float)
 
         lam = 0.1 if self.lambda_init is None else float(self.lambda_init)
         m = self._initial_m(names, levels)
-        if u_random is not None:
-            u = {n: _clip_normalise(np.resize(u_random[n], levels[n]), self.min_prob)
-                 for n in names}
-            u_free = not self.u_fixed
-            self.u_source_ = "random_pairs" if self.u_fixed else "random_pairs+em"
-        else:
+        u, u_free, sources = {}, {}, set()
+        for j, n in enumerate(names):
+            if u_counts is not None and n in u_counts:
+                # A level never seen among the random pairs (e.g. only candidates reach it) has
+                # u ~ 0: pad with zeros, then clip.
+                padded = np.zeros(levels[n])
+                padded[:len(u_counts[n])] = u_counts[n][:levels[n]]
+                u[n] = _clip_normalise(padded / padded.sum(), self.min_prob)
+                u_free[n] = not self.u_fixed
+                sources.add("random_pairs" if self.u_fixed else "random_pairs+em")
+                continue
+            if u_counts is not None:
+                warnings.warn(
+                    f"comparison {n!r} is missing (-1) in every random pair, so its u is "
+                    f"estimated by EM from the candidate pairs instead.", stacklevel=2)
             # Candidate pairs are still mostly non-matches: their level frequencies are a
             # sensible start for u.
-            u = {}
-            for j, n in enumerate(names):
-                col = patterns[:, j]
-                seen = col != MISSING
-                freq = np.bincount(col[seen], weights=counts[seen], minlength=levels[n])
-                u[n] = _clip_normalise(freq / max(freq.sum(), 1.0), self.min_prob)
-            u_free = True
-            self.u_source_ = "em"
+            col = patterns[:, j]
+            seen = col != MISSING
+            freq = np.bincount(col[seen], weights=counts[seen], minlength=levels[n])
+            u[n] = _clip_normalise(freq / max(freq.sum(), 1.0), self.min_prob)
+            u_free[n] = True
+            sources.add("em")
+        self.u_source_ = sources.pop() if len(sources) == 1 else "mixed"
         fixed = self._fixed_m(names, levels)
         for n in names:
             m[n] = self._apply_fixed(m[n], fixed.get(n))
@@ -378,7 +378,7 @@ class FellegiSunter(BaseEstimator):
                 est_m = np.bincount(codes[j], weights=match_weight, minlength=levels[n] + 1)[1:]
                 new_m[n] = self._apply_fixed(self._m_step(est_m), fixed.get(n))
                 change = max(change, float(np.max(np.abs(new_m[n] - m[n]))))
-                if u_free:
+                if u_free[n]:
                     est_u = np.bincount(codes[j], weights=non_weight, minlength=levels[n] + 1)[1:]
                     new_u[n] = self._m_step(est_u)
                     change = max(change, float(np.max(np.abs(new_u[n] - u[n]))))
@@ -390,7 +390,7 @@ class FellegiSunter(BaseEstimator):
                 break
 
         self.swapped_ = False
-        if u_free and not fixed and self._agreement_gap(names, levels, m, u) < -1e-9:
+        if all(u_free.values()) and not fixed and self._agreement_gap(names, levels, m, u) < -1e-9:
             # A mixture of two classes is symmetric: EM (e.g. from a random start) can converge
             # to the mirror solution in which the "match" class is the one that disagrees.
             # Levels are ordered (higher = more agreement), so the class that agrees more is
@@ -407,7 +407,7 @@ class FellegiSunter(BaseEstimator):
         self.log_likelihood_ = history
         self.n_pairs_ = int(len(matrix))
         self.n_patterns_ = int(len(patterns))
-        if u_random is None:
+        if u_counts is None:
             self.n_random_pairs_ = 0
         self._finish()
         return self
