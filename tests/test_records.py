@@ -248,8 +248,9 @@ def test_empty_frame_and_wrong_input():
         normalize_residents([{"resident_id": "R1"}])
 
 
-def test_minimal_frame_with_only_ids():
-    normalized, _ = normalize_missing(pd.DataFrame({"missing_id": ["M1", "M2"]}))
+def test_minimal_frame_with_only_ids_and_progress_bar(capsys):
+    normalized, _ = normalize_missing(pd.DataFrame({"missing_id": ["M1", "M2"]}), progress=True)
+    assert "normalize missing" in capsys.readouterr().err
     _check_types(normalized, MISSING_COLUMNS)
     assert normalized["marks"].tolist() == [(), ()]
 

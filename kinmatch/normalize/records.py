@@ -158,8 +158,8 @@ except ValueError:
     _FORK = None
 
 
-def _places_of(keys: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    return places.parse_places(keys["text"].reset_index(drop=True), prefix=prefix)
+def _places_of(keys: pd.DataFrame) -> pd.DataFrame:
+    return places.parse_places(keys["text"].reset_index(drop=True))
 
 
 def _names_of(keys: pd.DataFrame) -> pd.DataFrame:
@@ -241,15 +241,19 @@ _PLACE_SOURCES = {"resident": (("found", "found_place"),),
 
 
 def _stage_places(ctx: _Context) -> None:
-    for prefix, column in _PLACE_SOURCES[ctx.kind]:
+    sources = _PLACE_SOURCES[ctx.kind]
+    # Both place columns of a report are read in one pass: 走失地点 and 户籍地 repeat each other's
+    # spellings, and each distinct spelling is then parsed once.
+    stacked = pd.concat([ctx.field(column) for _, column in sources], ignore_index=True)
+    readings = _by_distinct(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs)
+    for number, (prefix, column) in enumerate(sources):
         text = ctx.field(column)
-        parsed = _by_distinct(pd.DataFrame({"text": text}), functools.partial(_places_of, prefix=prefix),
-                              ctx.n_jobs)
+        parsed = readings.iloc[number * len(text):(number + 1) * len(text)]
         for field in _PLACE_FIELDS:
             name = f"{prefix}_{field}"
-            values = parsed[name]
+            values = parsed[field].set_axis(ctx.index)
             ctx.out[name] = values.to_numpy(dtype=float) if field in ("lon", "lat", "place_score") else values
-        score = parsed[f"{prefix}_place_score"].to_numpy(dtype=float)
+        score = parsed["place_score"].to_numpy(dtype=float)
         weak = ~(score >= PLACE_SCORE_THRESHOLD)
         # A reading that weak is a guess (某地 → some county in Yunnan): keep its score, drop its
         # codes and coordinates so blocking and distances never rest on it.
