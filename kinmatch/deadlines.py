@@ -16,7 +16,8 @@ Working days follow the official calendar (holidays and make-up workdays, 调休
 :class:`UserWarning` says so and the row's ``calendar`` column says ``mon_fri``.
 
 Status: ``done`` when a column of the record says so (see :data:`DONE_COLUMNS`; a date or a yes-word
-such as 已/是/完成), ``closed`` when the person went home (status 已返乡), otherwise for a
+such as 已/是/完成), ``closed`` when the person went home (a status column says 已返乡, see
+:func:`kinmatch.notices.context.is_reunited`), otherwise for a
 *deadline* ``overdue`` after the due date, ``due`` within :data:`DUE_SOON_DAYS` days of it,
 ``upcoming`` before that; a *milestone* is ``due`` from its date on and ``upcoming`` before.
 
@@ -38,6 +39,7 @@ import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
+from kinmatch.notices.context import is_reunited
 
 DUE_SOON_DAYS = 2
 """A deadline is ``due`` (not ``upcoming``) from this many days before it."""
@@ -70,7 +72,6 @@ DEADLINE_COLUMNS = ["resident_id", "deadline", "label", "found_date", "due_date"
 
 _YES = ("已", "是", "完成", "办结", "done", "yes", "y", "true", "1", "✓", "√")
 _NO = ("未", "否", "没", "无", "no", "n", "false", "0", "待")
-_REUNITED = ("已返乡", "返乡", "团聚", "已认领", "reunited", "已接回", "寻亲成功")
 
 
 class Deadlines(NamedTuple):
@@ -184,9 +185,7 @@ def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
                     message="no readable found date (入站日期), so no deadlines can be computed; "
                             "fill it in like 2024-10-09")
             continue
-        status_text = _text(record.get("status")) or _text(record.get("状态"))
-        reunited = bool(status_text) and not status_text.startswith("未") and any(
-            word in status_text.lower() for word in _REUNITED)
+        reunited = is_reunited(record)
         dna_due, official = add_working_days(found, DNA_WORKING_DAYS)
         if not official:
             outside_calendar += 1

@@ -133,8 +133,22 @@ def test_reunited_notice_is_withdrawn(fmt, status):
     assert STATION_PHONE in text
 
 
-def test_not_yet_reunited_is_not_withdrawn():
-    assert "李伟" in render_notice(record(status="未返乡"), "txt")
+@pytest.mark.parametrize("column, status", [("status", "未返乡"), ("去向", "尚未返乡"),
+                                            ("状态", "在站"), ("status", "not reunited")])
+def test_not_yet_reunited_is_not_withdrawn(column, status):
+    assert "李伟" in render_notice(record(**{column: status}), "txt")
+
+
+@pytest.mark.parametrize("column", ["状态", "去向", "人员状态"])
+def test_reunited_in_chinese_status_columns(column):
+    assert "撤回" in render_notice(record(**{column: "已返乡"}), "txt")
+
+
+def test_station_info_from_csv(tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_text("救助站,地址,联系电话\n郑州市救助管理站,郑州市二七区救助路1号,0371-67778888\n",
+                    encoding="utf-8")
+    assert "0371-67778888" in render_notice(record(contact=""), "txt", station_info=path)
 
 
 def test_station_info_phone_wins_and_is_allowed():

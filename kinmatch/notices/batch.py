@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,7 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
         raise InputError("the resident table has no resident_id column; read it with "
                          "kinmatch.read_residents or name the id column 'resident_id'")
     formats = _formats(formats)
-    info = load_station_info(station_info) if not isinstance(station_info, Mapping) else \
-        load_station_info(station_info)
+    info = load_station_info(station_info)
     env = environment(template_dir)
     rows = []
     records = residents.to_dict("records")

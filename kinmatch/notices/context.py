@@ -71,16 +71,23 @@ def text_of(value: Any) -> str:
     return "" if _blank(value) else str(value).strip()
 
 
-def is_reunited(record: Mapping[str, Any]) -> bool:
-    """Whether the record's ``status`` (or 状态) says the person is back with the family.
+STATUS_COLUMNS = ("status", "状态", "当前状态", "在站状态", "人员状态", "去向", "离站原因")
+"""Columns that may say a resident went home (unknown columns keep their original header)."""
 
-    >>> is_reunited({"status": "已返乡"}), is_reunited({"status": "在站"})
-    (True, False)
+
+def is_reunited(record: Mapping[str, Any]) -> bool:
+    """Whether a status column of the record says the person is back with the family.
+
+    >>> is_reunited({"status": "已返乡"}), is_reunited({"状态": "在站"}), is_reunited({"去向": "尚未返乡"})
+    (True, False, False)
     """
-    status = (text_of(record.get("status")) or text_of(record.get("状态"))).lower()
-    if not status or status.startswith("未"):
-        return False
-    return any(word in status for word in REUNITED_WORDS)
+    for column in STATUS_COLUMNS:
+        status = text_of(record.get(column)).lower()
+        if not status or re.search(r"未|没|不|not|no ", status):
+            continue
+        if any(word in status for word in REUNITED_WORDS):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- station information

@@ -38,7 +38,7 @@ from typing import Any
 import jinja2
 
 from kinmatch.errors import InputError, KinmatchError
-from kinmatch.notices.context import notice_context, skip_reason, text_of
+from kinmatch.notices.context import load_station_info, notice_context, skip_reason, text_of
 from kinmatch.notices.privacy import REDACTED, check_public_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -184,17 +184,18 @@ def render_context(context: Mapping[str, Any], fmt: str = "txt", *,
     return poster_pdf(text, photo=photo, photo_dir=photo_dir)
 
 
-def render_notice(record: Mapping[str, Any], fmt: str = "txt", *, station_info: Mapping | None = None,
+def render_notice(record: Mapping[str, Any], fmt: str = "txt", *, station_info: Any = None,
                   template_dir: str | Path | None = None, max_chars: int = TEXT_BUDGET,
                   today: dt.date | None = None, photo_dir: str | Path | None = None):
     """Render one resident's public notice (寻亲公告) as ``txt``, ``md``, ``html`` or ``pdf``.
 
-    ``record`` is one row of a canonical resident frame (a dict or a Series). Returns text, or
-    PDF bytes for ``pdf``. See :func:`render_context` for the errors.
+    ``record`` is one row of a canonical resident frame (a dict or a Series); ``station_info``
+    a mapping, DataFrame or CSV path (see :func:`~kinmatch.notices.context.load_station_info`).
+    Returns text, or PDF bytes for ``pdf``. See :func:`render_context` for the errors.
     """
     if hasattr(record, "to_dict"):
         record = record.to_dict()
-    context = notice_context(record, station_info, today=today)
+    context = notice_context(record, load_station_info(station_info), today=today)
     return render_context(context, fmt, template_dir=template_dir, max_chars=max_chars,
                           photo_dir=photo_dir)
 
@@ -239,10 +240,9 @@ def render_letter(resident: Mapping[str, Any], report: Mapping[str, Any], explan
         resident = resident.to_dict()
     if hasattr(report, "to_dict"):
         report = report.to_dict()
-    from kinmatch.notices.context import load_station_info, station_of
+    from kinmatch.notices.context import station_of
 
-    station = station_of(resident, load_station_info(station_info) if station_info is not None
-                         and not isinstance(station_info, Mapping) else station_info)
+    station = station_of(resident, load_station_info(station_info))
     reasons = [part.strip() for part in re.split(r"[;；\n]", explanation or "") if part.strip()]
     context = {
         "resident_id": text_of(resident.get("resident_id")),
