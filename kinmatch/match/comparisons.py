@@ -68,9 +68,12 @@ def _floats(series: Any) -> np.ndarray:
 
 
 def _is_blank(value: Any) -> bool:
+    cls = value.__class__
+    if cls is str or cls is tuple:
+        return len(value) == 0
     if value is None:
         return True
-    if isinstance(value, float):
+    if cls is float:
         return value != value
     if isinstance(value, (str, tuple, list, set, frozenset)):
         return len(value) == 0
@@ -78,6 +81,12 @@ def _is_blank(value: Any) -> bool:
 
 
 def _tuple(value: Any) -> tuple:
+    if value.__class__ is tuple:
+        for v in value:
+            if v.__class__ is not str or not v:
+                break
+        else:  # already clean: the common case, no copy
+            return value
     if _is_blank(value):
         return ()
     if isinstance(value, str):
@@ -86,6 +95,8 @@ def _tuple(value: Any) -> tuple:
 
 
 def _str(value: Any) -> str:
+    if value.__class__ is str:
+        return value
     return "" if _is_blank(value) else str(value)
 
 
@@ -142,55 +153,75 @@ def _one_char_off(a: str, b: str, pinyin_a: str, pinyin_b: str) -> bool:
     return differing == 1
 
 
-def name_level(resident: Mapping, report: Mapping) -> int:
-    """Level of the name comparison for one pair (see ``LEVEL_LABELS['name']``)."""
-    if not _truthy(_get(resident, "name_evidence"), True) or not _truthy(_get(report, "name_evidence"), True):
+_PARTIAL_KINDS = frozenset({"given_only", "partial", "nickname", "surname_only"})
+_EMPTY: frozenset = frozenset()
+
+
+def _as_set(value: Any) -> frozenset:
+    """Hashable set of the non-blank strings of a tuple cell (fast when already a frozenset)."""
+    if value.__class__ is frozenset:
+        return value
+    return frozenset(_tuple(value))
+
+
+def _as_str(value: Any) -> str:
+    return value if value.__class__ is str else _str(value)
+
+
+def _name_core(ev_a, name_a, pinyin_a, keys_a, jyut_a, alias_a, alias_keys_a, given_a, surname_a, kind_a,
+               ev_b, name_b, pinyin_b, keys_b, jyut_b, alias_b, alias_keys_b, given_b, surname_b, kind_b) -> int:
+    """The name level from cleaned values (str / frozenset); see :func:`name_level`."""
+    if not ev_a or not ev_b:
         return MISSING
-    name_a, name_b = _str(_get(resident, "name_norm")), _str(_get(report, "name_norm"))
-    alias_a, alias_b = _tuple(_get(resident, "alias_norm")), _tuple(_get(report, "alias_norm"))
     if not (name_a or alias_a) or not (name_b or alias_b):
         return MISSING
     if name_a and name_b:
         if name_a == name_b:
             return 6
-        pinyin_a, pinyin_b = _str(_get(resident, "name_pinyin")), _str(_get(report, "name_pinyin"))
         if pinyin_a and pinyin_a == pinyin_b:
             return 5
-        if set(_tuple(_get(resident, "name_keys"))) & set(_tuple(_get(report, "name_keys"))):
+        if not keys_a.isdisjoint(keys_b):
             return 4
-        jyut_a, jyut_b = _str(_get(resident, "name_jyutping")), _str(_get(report, "name_jyutping"))
         if jyut_a and jyut_a == jyut_b:
             return 3
-        partial = {"given_only", "partial", "nickname", "surname_only"}
-        kinds = {_str(_get(resident, "name_kind")), _str(_get(report, "name_kind"))}
-        if not (kinds & partial) and _one_char_off(name_a, name_b, pinyin_a, pinyin_b):
+        if (kind_a not in _PARTIAL_KINDS and kind_b not in _PARTIAL_KINDS
+                and _one_char_off(name_a, name_b, pinyin_a, pinyin_b)):
             return 2
     # partial names and 小名: any alias against any name or alias, or given name alone
-    names_a = ({name_a} if name_a else set()) | set(alias_a)
-    names_b = ({name_b} if name_b else set()) | set(alias_b)
-    if (set(alias_a) & names_b) or (set(alias_b) & names_a):
+    if alias_a and (name_b in alias_a or not alias_a.isdisjoint(alias_b)):
         return 1
-    keys_a = set(_tuple(_get(resident, "alias_keys")))
-    keys_b = set(_tuple(_get(report, "alias_keys")))
-    given_a = set(_tuple(_get(resident, "given_keys")))
-    given_b = set(_tuple(_get(report, "given_keys")))
-    full_a = set(_tuple(_get(resident, "name_keys")))
-    full_b = set(_tuple(_get(report, "name_keys")))
-    if (keys_a & (full_b | keys_b | given_b)) or (keys_b & (full_a | given_a)):
+    if alias_b and name_a in alias_b:
         return 1
-    kind_a, kind_b = _str(_get(resident, "name_kind")), _str(_get(report, "name_kind"))
-    partial_kinds = {"given_only", "partial", "nickname", "surname_only"}
-    if kind_a in partial_kinds or kind_b in partial_kinds:
-        if given_a & given_b:
+    if alias_keys_a and not (alias_keys_a.isdisjoint(keys_b) and alias_keys_a.isdisjoint(alias_keys_b)
+                             and alias_keys_a.isdisjoint(given_b)):
+        return 1
+    if alias_keys_b and not (alias_keys_b.isdisjoint(keys_a) and alias_keys_b.isdisjoint(given_a)):
+        return 1
+    if kind_a in _PARTIAL_KINDS or kind_b in _PARTIAL_KINDS:
+        if not given_a.isdisjoint(given_b):
             return 1
-        if "surname_only" in (kind_a, kind_b):
-            if set(_tuple(_get(resident, "surname_keys"))) & set(_tuple(_get(report, "surname_keys"))):
-                return 1
+        if "surname_only" in (kind_a, kind_b) and not surname_a.isdisjoint(surname_b):
+            return 1
     return 0
 
 
-NAME_COLUMNS = ["name_norm", "name_pinyin", "name_keys", "name_jyutping", "alias_norm", "alias_keys",
-                "given_keys", "surname_keys", "name_kind", "name_evidence"]
+NAME_COLUMNS = ["name_evidence", "name_norm", "name_pinyin", "name_keys", "name_jyutping", "alias_norm",
+                "alias_keys", "given_keys", "surname_keys", "name_kind"]
+_NAME_CLEAN = [None, _as_str, _as_str, _as_set, _as_str, _as_set, _as_set, _as_set, _as_set, _as_str]
+
+
+def _evidence(value: Any) -> bool:
+    return _truthy(value, True)
+
+
+_NAME_CLEAN[0] = _evidence
+
+
+def name_level(resident: Mapping, report: Mapping) -> int:
+    """Level of the name comparison for one pair (see ``LEVEL_LABELS['name']``)."""
+    a = [clean(_get(resident, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
+    b = [clean(_get(report, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
+    return _name_core(*a, *b)
 
 
 def _rows(columns: list[str], series: tuple) -> list[dict]:
@@ -232,6 +263,15 @@ class CompareName(_PairwiseFeature):
     columns = NAME_COLUMNS
     name = "name"
     level = staticmethod(name_level)
+
+    def _compute_vectorized(self, *series):
+        # clean each column once (cheap when compare_pairs already cleaned the frames), then one
+        # plain loop: set intersections of sound keys have no numpy form
+        n = len(self.labels_left)
+        cleaners = _NAME_CLEAN + _NAME_CLEAN
+        columns = [[clean(v) for v in _values(s)] for s, clean in zip(series, cleaners)]
+        count = len(columns[0]) if columns else 0
+        return np.fromiter((_name_core(*row) for row in zip(*columns)), dtype=np.int8, count=count)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,10 +383,19 @@ def height_levels(height_a, tol_a, height_b, tol_b, age_b=None, years_between=No
     return np.where(np.isnan(diff), MISSING, levels).astype(np.int8)
 
 
+def _day_numbers(dates: Any) -> np.ndarray:
+    """Dates → days since 1970 as floats (NaN when missing); fast for datetime64 columns."""
+    values = dates.to_numpy() if isinstance(dates, pd.Series) else np.asarray(dates)
+    if not np.issubdtype(values.dtype, np.datetime64):
+        values = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").to_numpy()
+    values = values.astype("datetime64[D]")
+    days = values.astype(np.int64).astype(float)
+    days[np.isnat(values)] = np.nan
+    return days
+
+
 def _years_between(found, missing) -> np.ndarray:
-    found = pd.to_datetime(pd.Series(_values(found)), errors="coerce")
-    missing = pd.to_datetime(pd.Series(_values(missing)), errors="coerce")
-    return ((found - missing).dt.days / 365.25).to_numpy(dtype=float)
+    return (_day_numbers(found) - _day_numbers(missing)) / 365.25
 
 
 class CompareHeight(BaseCompareFeature):
@@ -381,9 +430,7 @@ remembered wrong by weeks)."""
 
 def time_gap_levels(found_date, missing_date) -> np.ndarray:
     """4 ≤ 30 days, 3 ≤ 1 year, 2 ≤ 10 years, 1 longer, 0 found before missing; -1 missing."""
-    found = pd.to_datetime(pd.Series(_values(found_date)), errors="coerce")
-    missing = pd.to_datetime(pd.Series(_values(missing_date)), errors="coerce")
-    days = (found - missing).dt.days.to_numpy(dtype=float)
+    days = _day_numbers(found_date) - _day_numbers(missing_date)
     levels = np.select([days < -DATE_TOLERANCE_DAYS, days <= 30, days <= 366, days <= 3653], [0, 4, 3, 2], 1)
     return np.where(np.isnan(days), MISSING, levels).astype(np.int8)
 
@@ -410,10 +457,17 @@ def compare_time_gap(resident: Mapping, report: Mapping) -> int:
 DISTANCE_BANDS_KM = (10.0, 50.0, 200.0, 500.0, 1000.0)
 
 
+def _code_numbers(codes: Any) -> np.ndarray:
+    """6-digit adcodes → floats (NaN when blank or malformed), so prefixes compare by division."""
+    numbers = pd.to_numeric(pd.Series(_values(codes)), errors="coerce").to_numpy(dtype=float)
+    return np.where((numbers >= 100000) & (numbers <= 999999), numbers, np.nan)
+
+
 def _same_code(a: np.ndarray, b: np.ndarray, level: str) -> np.ndarray:
-    cut = {"county": 6, "prefecture": 4, "province": 2}[level]
-    return np.array([bool(x) and bool(y) and len(x) == 6 and len(y) == 6 and x[:cut] == y[:cut]
-                     for x, y in zip((_str(v) for v in a), (_str(v) for v in b))], dtype=bool)
+    divisor = {"county": 1, "prefecture": 100, "province": 10000}[level]
+    a, b = _code_numbers(a), _code_numbers(b)
+    with np.errstate(invalid="ignore"):
+        return np.floor(a / divisor) == np.floor(b / divisor)
 
 
 def geography_detail(found_county, found_lon, found_lat, places: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
@@ -462,26 +516,35 @@ def compare_geography(resident: Mapping, report: Mapping) -> int:
 # accent vs hometown
 
 
-def accent_level(resident: Mapping, report: Mapping) -> int:
-    """2 an accent province is the home province, 1 same dialect area, 0 neither; -1 missing.
+_AREA_GROUPS = ("N_Man", "JH_Man", "SW_Man", "Wu", "Xiang", "Gan", "Hakka", "Min", "Yue", "P_T")
 
-    Symmetric: each side's accent evidence (accent provinces / area) is held against the other
-    side's home (home province / home dialect area) and the better of the two directions wins."""
+
+def area_group(area: Any) -> str:
+    """Dialect sub-area → its group (``'N_Man_NE'`` → ``'N_Man'``); unknown codes map to themselves."""
+    area = _str(area)
+    for group in _AREA_GROUPS:
+        if area == group or area.startswith(group + "_"):
+            return group
+    return area
+
+
+def _home_province(value: Any) -> str:
+    return province_of(value) or _str(value)
+
+
+def _accent_core(provinces_a, area_a, home_a, home_area_a, provinces_b, area_b, home_b, home_area_b) -> int:
     best = MISSING
-    for a, b in ((resident, report), (report, resident)):
-        provinces = set(_tuple(_get(a, "accent_provinces")))
-        area = _str(_get(a, "accent_area"))
-        home_province = province_of(_get(b, "home_province")) or _str(_get(b, "home_province"))
-        home_area = _str(_get(b, "home_dialect_area")) or _str(_get(b, "accent_area"))
-        other_provinces = set(_tuple(_get(b, "accent_provinces")))
-        if home_province:
-            other_provinces.add(home_province)
-        if not (provinces or area) or not (other_provinces or home_area):
+    for provinces, area, other, home, home_area, other_area in (
+            (provinces_a, area_a, provinces_b, home_b, home_area_b, area_b),
+            (provinces_b, area_b, provinces_a, home_a, home_area_a, area_a)):
+        if not (provinces or area):
             continue
-        if provinces & other_provinces:
+        home_area = home_area or other_area
+        if not (other or home or home_area):
+            continue
+        if provinces and (home in provinces or not provinces.isdisjoint(other)):
             level = 2
-        elif area and home_area and (area == home_area or area.split("_")[0] == home_area.split("_")[0]
-                                     and area.split(".")[0] == home_area.split(".")[0]):
+        elif area and home_area and area_group(area) == area_group(home_area):
             level = 1
         else:
             level = 0
@@ -489,12 +552,33 @@ def accent_level(resident: Mapping, report: Mapping) -> int:
     return best
 
 
+ACCENT_COLUMNS = ["accent_provinces", "accent_area", "home_province", "home_dialect_area"]
+_ACCENT_CLEAN = [_as_set, _as_str, _home_province, _as_str]
+
+
+def accent_level(resident: Mapping, report: Mapping) -> int:
+    """2 an accent province is the home province, 1 same dialect group, 0 neither; -1 missing.
+
+    Symmetric: each side's accent evidence (accent provinces / area) is held against the other
+    side's home (home province / home dialect area, else its own accent) and the better of the two
+    directions wins."""
+    a = [clean(_get(resident, c)) for c, clean in zip(ACCENT_COLUMNS, _ACCENT_CLEAN)]
+    b = [clean(_get(report, c)) for c, clean in zip(ACCENT_COLUMNS, _ACCENT_CLEAN)]
+    return _accent_core(*a, *b)
+
+
 class CompareAccent(_PairwiseFeature):
     """Accent (resident) against the report's home province / dialect area of the hometown."""
 
-    columns = ["accent_provinces", "accent_area", "home_province", "home_dialect_area"]
+    columns = ACCENT_COLUMNS
     name = "accent"
     level = staticmethod(accent_level)
+
+    def _compute_vectorized(self, *series):
+        cleaners = _ACCENT_CLEAN + _ACCENT_CLEAN
+        columns = [[clean(v) for v in _values(s)] for s, clean in zip(series, cleaners)]
+        count = len(columns[0]) if columns else 0
+        return np.fromiter((_accent_core(*row) for row in zip(*columns)), dtype=np.int8, count=count)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -659,6 +743,11 @@ class CompareConditions(_PairwiseFeature):
     name = "conditions"
     level = staticmethod(conditions_level)
 
+    def _compute_vectorized(self, conditions_a, conditions_b):
+        return np.fromiter((conditions_level({"conditions": a}, {"conditions": b})
+                            for a, b in zip(_values(conditions_a), _values(conditions_b))),
+                           dtype=np.int8, count=len(conditions_a))
+
 
 # ---------------------------------------------------------------------------------------------
 # term frequency of the name sound
@@ -731,8 +820,9 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     right_pos = pd.Index(missing["missing_id"].astype(str)).get_indexer(pairs["missing_id"].astype(str))
     if (left_pos < 0).any() or (right_pos < 0).any():
         raise ValueError("compare_pairs: some pair ids are not in the resident or missing frame")
-    left_arrays = {c: residents[c].to_numpy() for c in left_cols}
-    right_arrays = {c: missing[c].to_numpy() for c in right_cols}
+    # clean once per record rather than once per pair (a report meets hundreds of residents)
+    left_arrays = {c: _preclean(c, residents[c].to_numpy()) for c in left_cols}
+    right_arrays = {c: _preclean(c, missing[c].to_numpy()) for c in right_cols}
     out = {f.label: np.empty(len(pairs), dtype=np.int8) for f in features}
     tf = np.full(len(pairs), np.nan) if name_frequency is not None else None
     for start in range(0, len(pairs), chunk_size):
@@ -751,6 +841,19 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     if tf is not None:
         vectors["tf_name"] = tf
     return vectors
+
+
+_PRECLEAN = dict(zip(NAME_COLUMNS, _NAME_CLEAN)) | dict(zip(ACCENT_COLUMNS, _ACCENT_CLEAN)) | {
+    "marks": _tuple, "negated": _tuple, "conditions": _tuple, "statement_places": _tuple}
+
+
+def _preclean(column: str, values: np.ndarray) -> np.ndarray:
+    clean = _PRECLEAN.get(column)
+    if clean is None:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = [clean(v) for v in values]
+    return out
 
 
 def _listify(labels) -> list:
