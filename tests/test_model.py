@@ -507,8 +507,8 @@ def test_supervised_isotonic_keeps_linear_weights_in_the_same_order():
 def test_supervised_with_a_non_linear_estimator_explains_by_dropping_one():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    train, y_train = labelled(2_000, seed=14)
-    linker = SupervisedLinker(estimator=HistGradientBoostingClassifier(max_iter=50),
+    train, y_train = labelled(1_000, seed=14)
+    linker = SupervisedLinker(estimator=HistGradientBoostingClassifier(max_iter=20),
                               calibration="isotonic", cv=3, random_state=0).fit(train, y_train)
     assert linker.weight_method_ == "drop_one"
     table = linker.weight_table(train.head(20))
