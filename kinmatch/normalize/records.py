@@ -391,6 +391,11 @@ _VAGUE = re.compile(r"(?:什么|啥|之类|等)+$")
 _STATEMENT_SPLIT = re.compile(r"[，,。；;！!？?\n、]+")
 
 
+def _reads_as_name(word: str) -> bool:
+    """A quoted 2–3 character word starting with a known surname (提到“刘岩”) is taken as a name."""
+    return 2 <= len(word) <= 3 and names.is_surname(word[0])
+
+
 def statement_names(text: object) -> tuple[str, ...]:
     """Relatives' names (and a self-stated name) mentioned in a statement, raw text, in order.
 
@@ -405,7 +410,7 @@ def statement_names(text: object) -> tuple[str, ...]:
             name = _NAME_STOP.sub("", m.group("name"))
             if len(name) >= 2:
                 found.append(name)
-        found += _QUOTED_NAME.findall(piece)
+        found += [q for q in _QUOTED_NAME.findall(piece) if _reads_as_name(q)]
     return tuple(dict.fromkeys(found))
 
 
@@ -427,7 +432,10 @@ def statement_place_fragments(text: object) -> tuple[str, ...]:
             continue
         quoted = _QUOTED.findall(piece)
         if quoted:
-            fragments += [_VAGUE.sub("", q) for q in quoted]
+            # 提到“刘岩”: a quoted word that reads as a person's name (a known surname first) is
+            # taken as a relative's name (statement_names), not as a place.
+            mentioned = {q for q in _QUOTED_NAME.findall(piece) if _reads_as_name(q)}
+            fragments += [_VAGUE.sub("", q) for q in quoted if q not in mentioned]
             continue
         core = _TAIL.sub("", _LEAD.sub("", piece))
         intro = _PLACE_INTRO.search(core)
