@@ -199,6 +199,15 @@ class _History:
         rest = [c for c, y in links if y is not None and c not in primary]
         out: list[str] = []
         year = row.end if not np.isnan(row.end) else 2024
+        if len(primary) > 1:
+            # a split: the main successor is the unit set up that year, with the most of the old
+            # name (襄阳县 2001 → 襄阳区 420607, not 襄城区 420602 that got a part)
+            def key(code):
+                nxt = self.row_at(code, year)
+                new_name = nxt.name if nxt is not None else ""
+                shared = len(set(strip_county_suffix(row.name)) & set(new_name))
+                return (-(nxt is not None and nxt.start == year), -shared)
+            primary = sorted(primary, key=key)
         for code in primary + rest:
             nxt = self.row_at(code, year)
             if nxt is None:
