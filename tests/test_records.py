@@ -207,6 +207,29 @@ def test_missing_values():
     assert row.loc["M004", "home_dialect_area"] is None
 
 
+@pytest.mark.parametrize("hometown,dialect,area", [
+    ("四川省广安市邻水县", None, "SW_Man"),     # the county's area
+    ("四川省广安市邻水县", "粤语", "SW_Man"),   # the county beats the dialect note
+    ("河南省", None, "N_Man"),                 # no county: one area covers the province
+    ("广东省", None, None),                    # no county, the province is split
+    ("广东省", "客家话", "Hakka"),             # the dialect note before the province
+    (None, "四川话", "SW_Man"),
+    (None, None, None),
+])
+def test_home_dialect_area(hometown, dialect, area):
+    frame = pd.DataFrame({"missing_id": ["M1"], "hometown": [hometown], "dialect": [dialect]})
+    normalized, _ = normalize_missing(frame)
+    assert normalized.loc[0, "home_dialect_area"] == area
+
+
+def test_birth_date_without_missing_date_keeps_the_age_text():
+    frame = pd.DataFrame({"missing_id": ["M1"], "birth_date": ["1950年"], "age": ["70多岁"]})
+    normalized, _ = normalize_missing(frame)
+    row = normalized.loc[0]
+    assert (row["birth_year_low"], row["birth_year_high"]) == (1950.0, 1950.0)
+    assert (row["age_low"], row["age_high"]) == (71.0, 79.0)
+
+
 def test_unreadable_values_become_issues_not_silence():
     frame = missing_frame()
     frame.loc[0, "height"] = "很高"

@@ -209,8 +209,10 @@ def _stage_quantities(ctx: _Context) -> None:
     by_high = np.where(use_birth, birth_year, by_high)
     birth_age_low = np.maximum(event_year - birth_year - 1, 0)
     birth_age_high = np.maximum(event_year - birth_year, 0)
-    age_low = np.where(use_birth, birth_age_low, age_low)
-    age_high = np.where(use_birth, birth_age_high, age_high)
+    # without an event date the birth date gives no age; an age text, if any, still does
+    age_from_birth = use_birth & ~np.isnan(event_year)
+    age_low = np.where(age_from_birth, birth_age_low, age_low)
+    age_high = np.where(age_from_birth, birth_age_high, age_high)
     out["age_low"], out["age_high"] = age_low.astype(float), age_high.astype(float)
     out["birth_year_low"], out["birth_year_high"] = by_low.astype(float), by_high.astype(float)
 
@@ -271,12 +273,28 @@ def _stage_places(ctx: _Context) -> None:
                   "Write the province, prefecture or county name (e.g. 四川省广安市邻水县)")
     if ctx.kind == "missing":
         # The family's home county says which dialect the person speaks; their dialect note is
-        # the fallback when the hometown is blank or unmatched.
+        # the fallback when the hometown names no county, then the home province when one
+        # dialect area covers most of it (河南省 → N_Man; not 广东省, split between Yue, Hakka and Min).
         counties = pd.Series(ctx.out["home_county"], index=ctx.index)
         areas = {code: dialects.county_dialect_area(code) for code in counties.dropna().unique()}
         home_area = counties.map(areas).astype(object)
         home_area = home_area.where(home_area.notna(), pd.Series(ctx.out["accent_area"], index=ctx.index))
-        ctx.out["home_dialect_area"] = home_area.where(home_area.notna(), None)
+        provinces = pd.Series(ctx.out["home_province"], index=ctx.index).where(home_area.isna())
+        dominant = {code: _dominant_area(code) for code in provinces.dropna().unique()}
+        home_area = home_area.where(home_area.notna(), provinces.map(dominant))
+        ctx.out["home_dialect_area"] = home_area.astype(object).where(home_area.notna(), None)
+
+
+DOMINANT_AREA_SHARE = 0.7
+"""A province stands for one dialect area when that area covers at least this share of it."""
+
+
+def _dominant_area(province_code: str) -> str | None:
+    shares = dialects.province_dialect_areas(province_code)
+    if not shares:
+        return None
+    area, share = max(shares.items(), key=lambda item: item[1])
+    return area if share >= DOMINANT_AREA_SHARE else None
 
 
 def _stage_names(ctx: _Context) -> None:
