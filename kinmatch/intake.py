@@ -291,31 +291,63 @@ def _decode(data: bytes) -> tuple[str, str, list[int], bytes]:
         return data.decode("utf-8"), "utf-8", [], data
     except UnicodeDecodeError:
         pass
-    # Count failures at C speed first; the offset-recording handler runs only on the few files
-    # that are decoded with replacement.
-    utf8_failures = data.decode("utf-8", errors="replace").count("\ufffd")
+    # Damaged files: decide which encoding the file *mostly* is, then decode it with replacement
+    # (and issues). A UTF-8 file with a few damaged bytes can decode "fine" as GB18030 into
+    # garbage, so UTF-8 is judged first: by the share of its non-ASCII bytes that fail (real GBK
+    # text read as UTF-8 fails on nearly all), then by the share of non-ASCII lines that fail.
+    utf8_failures = data.decode("utf-8", errors="replace").count("\ufffd")  # at C speed
     non_ascii = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
-    # A UTF-8 file with a few damaged bytes decodes "fine" as GB18030 into garbage; real GBK text
-    # read as UTF-8 fails on most of its non-ASCII bytes. The share of failures tells them apart.
-    if non_ascii and utf8_failures / non_ascii < 0.02:
-        utf8_text, utf8_bad = _decode_counting(data, "utf-8")
-        return utf8_text, "utf-8", utf8_bad, data
+    utf8_damage = _line_damage(data, "utf-8")
+    if utf8_failures / non_ascii < 0.02 or utf8_damage < 0.5:
+        text, bad = _decode_counting(data, "utf-8")
+        return text, "utf-8", bad, data
     try:
         return data.decode("gb18030"), "gb18030", [], data
     except UnicodeDecodeError:
         pass
-    try:
+    gb_damage = _line_damage(data, "gb18030")
+    if min(utf8_damage, gb_damage) <= 0.5:
+        encoding = "gb18030" if gb_damage < utf8_damage else "utf-8"
+        text, bad = _decode_counting(data, encoding)
+        return text, encoding, bad, data
+    try:  # neither: Big5, UTF-16 without BOM...
         import charset_normalizer
 
         best = charset_normalizer.from_bytes(data).best()
-        if best is not None and best.encoding:
+        # Only an encoding a Chinese office could have used; for damaged data charset-normalizer
+        # happily answers mac_iceland or cp1252, which would garble every Chinese character.
+        if best is not None and best.encoding in _PLAUSIBLE_ENCODINGS:
             return data.decode(best.encoding), best.encoding, [], data
     except (UnicodeDecodeError, LookupError):
         pass
-    gb_failures = data.decode("gb18030", errors="replace").count("\ufffd")
-    encoding = "gb18030" if gb_failures <= utf8_failures else "utf-8"
+    failures = {enc: data.decode(enc, errors="replace").count("\ufffd")
+                for enc in ("utf-8", "gb18030")}  # a tie goes to UTF-8
+    encoding = min(failures, key=failures.get)
     text, bad = _decode_counting(data, encoding)
     return text, encoding, bad, data
+
+
+def _line_damage(data: bytes, encoding: str, sample_lines: int = 5000) -> float:
+    """Share of the non-ASCII lines (the first ``sample_lines``) that ``encoding`` cannot decode.
+
+    Lines are a steadier vote than bytes when a file has few non-ASCII characters.
+    """
+    checked = bad = 0
+    for line in io.BytesIO(data):  # lazily: only the first lines are needed
+        if line.isascii():
+            continue
+        checked += 1
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            bad += 1
+        if checked >= sample_lines:
+            break
+    return bad / checked if checked else 1.0
+
+
+_PLAUSIBLE_ENCODINGS = {"utf_8", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "gb2312", "gbk",
+                        "gb18030", "hz", "big5", "big5hkscs", "cp950", "cp936"}
 
 
 # --- CSV: records -----------------------------------------------------------------------------
@@ -400,6 +432,14 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
                                f"of {path.name}.")
         if len(fields) > width:
             extra = fields[width:]
+            if any(f.strip() for f in extra) and not any(f.strip() for f in fields[:width]):
+                # nothing under the header: only stray cells far right, kept in the issue
+                issues.add(row=number, column=None, value=delimiter.join(extra),
+                           reason="too_many_fields", action="row_skipped",
+                           message=f"row {number}: cells only beyond the header's {width} "
+                                   f"columns ({extra!r}); the row was skipped. Move them under "
+                                   f"a header or delete them.")
+                continue
             if any(f.strip() for f in extra):
                 issues.add(row=number, column=None, value=delimiter.join(extra),
                            reason="too_many_fields", action="row_kept",

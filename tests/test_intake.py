@@ -238,6 +238,25 @@ def test_undecodable_bytes_are_replaced_and_reported(tmp_path):
     assert bad[["row", "record_id", "column"]].values.tolist() == [[3, "R002", "name"]]
 
 
+def test_mostly_ascii_utf8_file_with_a_damaged_character(tmp_path):
+    # few Chinese characters, one of them cut short: still UTF-8, not garbled as another encoding
+    text = "id,name,备注\n" + "".join(f"R{i},Li Wei,ok\n" for i in range(30)) + "R30,李伟,王\n"
+    path = tmp_path / "ascii.csv"
+    path.write_bytes(text.encode("utf-8").replace("李".encode("utf-8"), b"\xe6\x9d"))
+    frame, issues = read_residents(path)
+    assert frame.attrs["encoding"] == "utf-8"
+    assert frame.loc[30, ["name", "备注"]].tolist() == ["\ufffd伟", "王"]
+    assert issues[["row", "reason"]].values.tolist() == [[32, "encoding_replaced"]]
+
+
+def test_tiny_gbk_file_whose_data_line_is_also_valid_utf8(tmp_path):
+    # GBK 一 is the bytes D2 BB, which happen to be valid UTF-8 (U+04BB): the header decides
+    path = write(tmp_path / "tiny.csv", "编号,自述\nR0,一\n", "gbk")
+    frame, issues = read_residents(path)
+    assert frame.attrs["encoding"] == "gb18030"
+    assert frame["statements"].tolist() == ["一"] and len(issues) == 0
+
+
 def test_gbk_file_with_a_broken_byte(tmp_path):
     good = RESIDENT_CSV.encode("gbk")
     damaged = good.replace("桥洞下".encode("gbk"), "桥洞".encode("gbk") + b"\xff")
@@ -480,7 +499,9 @@ def test_every_written_row_is_kept_or_reported(tmp_path, rows, encoding):
     path.write_bytes(buffer.getvalue().encode(encoding))
     frame, issues = read_residents(path)
     skipped = issues[issues["action"] == "row_skipped"]
-    blank = [not any(cell.strip() for cell in row) for row in rows]
+    # cells beyond the header's four are dropped (with an issue): a row with text only there
+    # is skipped, reported with its text
+    blank = [not any(cell.strip() for cell in row[:4]) for row in rows]
     assert len(frame) == blank.count(False)
     assert len(skipped) == blank.count(True)
     assert set(frame["source_row"]).isdisjoint(skipped["row"])
