@@ -403,6 +403,7 @@ def _csv_records(lines: list[str], delimiter: str, width_of: Callable[[], int | 
 def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
     text, encoding, bad_offsets, body = _decode(data)
     lines = io.StringIO(text, newline="").readlines()
+    del text  # memory: a million-row file is held as lines, then rows, then columns
     issues = IssueLog()
     # The header (and so the delimiter and the row width) is found on the first lines; the few
     # lines above it are read once more below, which costs nothing.
@@ -458,7 +459,9 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
             fields = fields + [""] * (width - len(fields))
         rows.append((number, fields))
 
+    del lines
     columns, numbers = _from_rows(rows, width)
+    del rows
     # Empty CSV cells become None: "" is only how the format writes a blank.
     for column in columns:
         column[column == ""] = None
@@ -706,9 +709,13 @@ def _read_records(src: Any, kind: str) -> Intake:
             name = f"{header}.{k}"
         taken.add(name)
         if raw.original is not None:  # untouched: the input's own values and dtype
-            unknown[name] = raw.original.iloc[:, raw.headers.index(header)].to_numpy()
+            unknown[name] = raw.original.iloc[:, raw.headers.index(header)].reset_index(drop=True)
         else:
             unknown[name] = by_header[header]
+
+    # The raw columns are no longer needed (canonical text is deduplicated): free them early.
+    del by_header
+    raw.columns.clear()
 
     # Blank rows: nothing in any column.
     filled = np.zeros(n, dtype=bool)
@@ -723,7 +730,8 @@ def _read_records(src: Any, kind: str) -> Intake:
                    message=f"row {row} is blank; skipped")
     if not filled.all():
         canonical = {k: v[filled] for k, v in canonical.items()}
-        unknown = {k: v[filled] for k, v in unknown.items()}
+        unknown = {k: v[filled].reset_index(drop=True) if isinstance(v, pd.Series) else v[filled]
+                   for k, v in unknown.items()}
         rows = rows[filled]
 
     ids = _fill_ids(canonical[id_field], rows, first_header[id_field], issues)

@@ -186,6 +186,18 @@ def test_dataframe_input_is_not_mutated():
     assert issues["reason"].tolist() == ["bad_height"]
 
 
+def test_dataframe_unknown_columns_keep_their_dtype_when_rows_are_skipped():
+    raw = pd.DataFrame({"编号": ["R1", None, "R3"], "备注": ["a", None, "c"],
+                        "采血日期": pd.to_datetime(["2023-01-02", None, "2023-03-04"]),
+                        "类别": pd.Categorical(["甲", None, "乙"])}, index=[7, 8, 9])
+    frame, issues = read_residents(raw)
+    assert issues[["row", "reason"]].values.tolist() == [[3, "blank_row"]]
+    assert list(frame.index) == [0, 1]
+    assert frame["采血日期"].dtype == "datetime64[ns]"
+    assert frame["类别"].dtype == "category" and frame["类别"].tolist() == ["甲", "乙"]
+    assert frame["备注"].tolist() == ["a", "c"]
+
+
 def test_dataframe_with_numbers_and_timestamps():
     raw = pd.DataFrame({"编号": [1, 2], "入站日期": [pd.Timestamp("2023-11-05"), pd.NaT],
                         "身高": [172.0, float("nan")]})
