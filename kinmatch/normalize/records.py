@@ -94,7 +94,8 @@ class _Context:
             return
         readable = np.zeros(len(uniques), dtype=bool)
         parsed_missing = np.asarray(parsed_missing, dtype=bool)
-        # a distinct text is unreadable if it parsed to nothing on any row (all rows agree)
+        # a distinct text is readable if it parsed on some row (the parse of a text does not
+        # depend on its row, so in practice all its rows agree)
         readable[codes[~parsed_missing & (codes >= 0)]] = True
         bad_unique = np.array([not ok and not quantities.is_unknown(u) for u, ok in zip(uniques, readable)])
         positions = np.flatnonzero((codes >= 0) & bad_unique[np.maximum(codes, 0)])
@@ -145,8 +146,11 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
         compute(distinct.iloc[:1])  # load gazetteers / readings once, before forking
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
         chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-        with _FORK.Pool(n_jobs) as pool:
-            table = pd.concat(pool.map(compute, chunks), ignore_index=True)
+        try:
+            with _FORK.Pool(n_jobs) as pool:
+                table = pd.concat(pool.map(compute, chunks), ignore_index=True)
+        except OSError:  # no processes allowed here (sandbox, limits): same work in-process
+            table = compute(distinct).reset_index(drop=True)
     else:
         table = compute(distinct).reset_index(drop=True)
     return table.iloc[codes].set_axis(keys.index)
