@@ -104,3 +104,36 @@ def test_cli_notices_bad_template_folder(tmp_path, capsys):
     assert main(["notices", str(source), "-o", str(tmp_path / "o"), "--templates",
                  str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_pdf_batch_uses_a_font_subset_that_keeps_rare_characters(tmp_path):
+    import shutil
+    import subprocess
+
+    pytest.importorskip("fpdf")
+    from kinmatch.notices.poster import FontNotFound, find_cjk_font
+
+    try:
+        full_font = find_cjk_font()
+    except FontNotFound as error:
+        pytest.skip(str(error))
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    names = ["王堃", "李犇", "赵昇", "钱淼"]
+    batch = pd.DataFrame([{**RESIDENTS.iloc[0].to_dict(), "resident_id": f"P{i}", "name": name}
+                          for i, name in enumerate(names)])
+    table = render_notices(batch, formats="pdf")
+    for name, data in zip(names, table["text"]):
+        path = tmp_path / "p.pdf"
+        path.write_bytes(data)
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+        assert name in text
+    import os
+
+    from kinmatch.notices.batch import _batch_font
+    from kinmatch.notices.context import notice_context
+    from kinmatch.notices.rendering import environment
+
+    contexts = [(notice_context(r, {}), None) for r in batch.to_dict("records")]
+    subset = _batch_font(contexts, environment(), ["pdf"])
+    assert subset and os.path.getsize(subset) < os.path.getsize(full_font) / 5

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 from kinmatch.notices.context import load_station_info, notice_context, text_of
 from kinmatch.notices.privacy import PrivacyError
-from kinmatch.notices.rendering import FORMATS, TEXT_BUDGET, NoticeSkipped, environment, render_context
+from kinmatch.notices.rendering import (
+    FORMATS,
+    TEXT_BUDGET,
+    NoticeSkipped,
+    environment,
+    public_text,
+    render_context,
+)
 
 NOTICE_COLUMNS = ["resident_id", "format", "text", "skipped"]
 """Columns of :func:`render_notices`: ``text`` is str (bytes for pdf) or None when skipped."""
@@ -71,14 +79,18 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
         from tqdm import tqdm
 
         iterator = tqdm(records, desc="notices", unit="resident")
+    contexts = []
+    for record in records:
+        try:
+            contexts.append((notice_context(record, info, today=today), None))
+        except Exception as error:  # a record the parsers choke on must not stop the batch
+            contexts.append((None, ("bad_record", f"could not read the record: {error}")))
+    font_path = _batch_font(contexts, env, formats)
     for position, record in enumerate(iterator):
         resident_id = text_of(record.get("resident_id"))
         source_row = record.get("source_row")
         row_number = int(source_row) if text_of(source_row).isdigit() else position + 2
-        try:
-            context = notice_context(record, info, today=today)
-        except Exception as error:  # a record the parsers choke on must not stop the batch
-            context, early = None, ("bad_record", f"could not read the record: {error}")
+        context, early = contexts[position]
         for fmt in formats:
             text, reason, message = None, None, None
             if context is None:
@@ -86,7 +98,7 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
             else:
                 try:
                     text = render_context(context, fmt, env=env, max_chars=max_chars,
-                                          photo_dir=photo_dir)
+                                          photo_dir=photo_dir, font_path=font_path)
                 except NoticeSkipped as error:
                     reason, message = error.reason, str(error)
                 except PrivacyError as error:
@@ -99,6 +111,36 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
                            reason=f"notice_{reason}", action="kept",
                            message=f"{fmt} notice not written: {message}")
     return pd.DataFrame(rows, columns=NOTICE_COLUMNS)
+
+
+_SUBSET_FROM = 4
+"""Batches with at least this many posters load a subset of the CJK font once (much faster)."""
+
+
+def _batch_font(contexts, env, formats) -> str | None:
+    """A font subset to the characters of every poster of the batch, or None (use the full font)."""
+    if "pdf" not in formats or len(contexts) < _SUBSET_FROM:
+        return None
+    chars: set[str] = set()
+    for context, _early in contexts:
+        if context is None:
+            continue
+        try:
+            chars.update(public_text(context, "pdf", env=env))
+        except (NoticeSkipped, PrivacyError, InputError):
+            continue
+    if not chars:
+        return None
+    from kinmatch.notices.poster import FontNotFound, subset_font
+
+    try:
+        return subset_font(chars)
+    except FontNotFound:
+        raise  # no font at all: every poster would fail, say so once
+    except Exception as error:  # subsetting is an optimisation: fall back to the full font
+        warnings.warn(f"could not subset the CJK font ({error}); posters use the full font "
+                      "(slower, same result)", RuntimeWarning, stacklevel=3)
+        return None
 
 
 def _file_stem(resident_id: str) -> str:

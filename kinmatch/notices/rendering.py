@@ -144,10 +144,10 @@ def _fit(env: jinja2.Environment, name: str, context: dict[str, Any], budget: in
     return text
 
 
-def render_context(context: Mapping[str, Any], fmt: str = "txt", *,
-                   template_dir: str | Path | None = None, max_chars: int = TEXT_BUDGET,
-                   env: jinja2.Environment | None = None, photo_dir: str | Path | None = None):
-    """Render a prepared :func:`notice_context` in one format (str, or bytes for ``pdf``).
+def public_text(context: Mapping[str, Any], fmt: str = "txt", *,
+                env: jinja2.Environment | None = None, template_dir: str | Path | None = None,
+                max_chars: int = TEXT_BUDGET) -> str:
+    """The checked text of a notice: for ``pdf`` the poster's lines, before layout.
 
     Raises :class:`NoticeSkipped` if the record cannot be published and
     :class:`~kinmatch.notices.privacy.PrivacyError` if the rendered text would leak.
@@ -174,14 +174,26 @@ def render_context(context: Mapping[str, Any], fmt: str = "txt", *,
         text = _fit(env, name, capped, POSTER_BUDGET)
     else:
         text = _render(env, name, context)
-    check_public_text(text, station_phones=[context["station"]["phone"]],
-                      forbidden=context.get("forbidden", ()), what=f"{fmt} notice")
+    return check_public_text(text, station_phones=[context["station"]["phone"]],
+                             forbidden=context.get("forbidden", ()), what=f"{fmt} notice")
+
+
+def render_context(context: Mapping[str, Any], fmt: str = "txt", *,
+                   template_dir: str | Path | None = None, max_chars: int = TEXT_BUDGET,
+                   env: jinja2.Environment | None = None, photo_dir: str | Path | None = None,
+                   font_path: str | None = None):
+    """Render a prepared :func:`notice_context` in one format (str, or bytes for ``pdf``).
+
+    Errors as :func:`public_text`. ``font_path`` overrides the poster font (see
+    :func:`kinmatch.notices.poster.subset_font`).
+    """
+    text = public_text(context, fmt, env=env, template_dir=template_dir, max_chars=max_chars)
     if fmt != "pdf":
         return text
     from kinmatch.notices.poster import poster_pdf
 
     photo = None if context["withdrawn"] else context.get("photo") or None
-    return poster_pdf(text, photo=photo, photo_dir=photo_dir)
+    return poster_pdf(text, photo=photo, photo_dir=photo_dir, font_path=font_path)
 
 
 def render_notice(record: Mapping[str, Any], fmt: str = "txt", *, station_info: Any = None,
