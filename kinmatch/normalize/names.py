@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Sequence
 
+import numpy as np
 import pandas as pd
 
 from kinmatch.normalize.text import as_text, collapse_whitespace, is_han, is_latin_name, to_halfwidth, to_simplified
@@ -429,22 +430,49 @@ def parse_names(names: Iterable, name_source=None,
         >>> parse_names(pd.Series(["张三", "党明", None]), name_source=["自报", "站内代名", None])["name_kind"].tolist()
         ['full', 'assigned', 'blank']
     """
-    names = names if isinstance(names, pd.Series) else pd.Series(list(names), dtype=object)
-    sources = _as_series(name_source, names.index)
+    names = _name_series(names)
+    inverse, parsed = _parse_unique(names, name_source, station_conventions)
+    return _parse_frame(inverse, parsed, names.index)
+
+
+def _name_series(names) -> pd.Series:
+    return names if isinstance(names, pd.Series) else pd.Series(list(names), dtype=object)
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
+    """Codes and distinct values, blanks (None/NaN) included as one more value (C-speed)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniques = list(uniques)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques.append(None)
+    return codes.astype(np.int64), uniques
+
+
+def _parse_unique(names: pd.Series, name_source, station_conventions):
+    """Row → distinct (name, source kind) index, and the ParsedName of each distinct pair."""
     conventions = tuple(STATION_CONVENTIONS if station_conventions is None else station_conventions)
-    source_codes, source_values = pd.factorize(sources.map(as_text))
-    source_kinds = [_source_kind(v) or "" for v in source_values]
     key = _convention_key(conventions)
-    position: dict[tuple[str, str], int] = {}
-    codes, parsed = [], []
-    for name, code in zip(names.map(as_text), source_codes):
-        pair = (name, source_kinds[code] if code >= 0 else "")
-        if pair not in position:
-            position[pair] = len(parsed)
-            parsed.append(_parse_cached(clean_name(name), pair[1] or None, key))
-        codes.append(position[pair])
+    name_codes, name_values = _factorize(names.astype(object))
+    source_codes, source_values = _factorize(_as_series(name_source, names.index).astype(object))
+    kinds = np.array([_SOURCE_KINDS.index(_source_kind(v)) for v in source_values], dtype=np.int64)
+    combined = name_codes * len(_SOURCE_KINDS) + kinds[source_codes]
+    distinct, inverse = np.unique(combined, return_inverse=True)
+    parsed = [_parse_cached(clean_name(name_values[c // len(_SOURCE_KINDS)]),
+                            _SOURCE_KINDS[c % len(_SOURCE_KINDS)], key) for c in distinct.tolist()]
+    return inverse.reshape(-1), parsed
+
+
+_SOURCE_KINDS = (None, "assigned", "real")
+
+
+def _parse_frame(inverse: np.ndarray, parsed: list, index) -> pd.DataFrame:
     table = pd.DataFrame(parsed, columns=PARSE_COLUMNS) if parsed else pd.DataFrame(columns=PARSE_COLUMNS)
-    out = table.iloc[codes].set_index(names.index)
+    columns = {}
+    for name in PARSE_COLUMNS:
+        values = table[name].to_numpy(dtype=object)
+        columns[name] = values[inverse] if len(inverse) else values[:0]
+    out = pd.DataFrame(columns, index=index)
     out["name_evidence"] = out["name_evidence"].astype(bool)
     return out
 
@@ -462,41 +490,55 @@ def name_columns(names: Iterable, name_source=None, area=None,
         >>> bool(set(frame.loc[0, "name_keys"]) & set(frame.loc[1, "name_keys"])), frame.loc[2, "name_keys"]
         (True, ())
     """
+    names = _name_series(names)
+    inverse, parsed = _parse_unique(names, name_source, station_conventions)
+    area_codes, area_values = _factorize(_as_series(area, names.index).astype(object))
+    area_values = [as_text(v) or None for v in area_values]
+    combined = inverse.astype(np.int64) * len(area_values) + area_codes
+    distinct, row_to_distinct = np.unique(combined, return_inverse=True)
+    rows = np.empty(len(distinct), dtype=object)
+    for i, c in enumerate(distinct.tolist()):
+        p = parsed[c // len(area_values)]
+        rows[i] = _name_row(p.norm, p.kind, p.surname, p.given, p.surname_parts,
+                            area_values[c % len(area_values)])
+    out = _parse_frame(inverse, parsed, names.index)
+    picked = rows[row_to_distinct.reshape(-1)] if len(names) else rows[:0]
+    for position, name in enumerate(["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]):
+        column = np.empty(len(picked), dtype=object)
+        column[:] = [row[position] for row in picked]
+        out[name] = column
+    return out
+
+
+@functools.lru_cache(maxsize=200_000)
+def _readings_of_clean(norm: str) -> tuple[str | None, str | None]:
     from kinmatch.normalize import phonetics
 
-    parsed = parse_names(names, name_source=name_source, station_conventions=station_conventions)
-    areas = _as_series(area, parsed.index).map(lambda v: as_text(v) or None)
-    work = pd.DataFrame({"norm": parsed["name_norm"], "kind": parsed["name_kind"],
-                         "surname": parsed["name_surname"], "given": parsed["name_given"],
-                         "parts": parsed["name_surname_parts"], "area": areas}).astype(object)
-    work = work.where(work.notna(), None)
-    unique = work.drop_duplicates(subset=["norm", "kind", "area"])
-    rows = {}
-    for norm, kind, surname, given, parts, area_code in unique.itertuples(index=False, name=None):
-        rows[(norm, kind, area_code)] = _name_row(phonetics, norm, kind, surname, given, parts, area_code)
-    values = [rows[(n, k, a)] for n, k, a in zip(work["norm"], work["kind"], work["area"])]
-    extra = pd.DataFrame(values, index=parsed.index,
-                         columns=["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"])
-    return pd.concat([parsed, extra], axis=1)
+    return phonetics.name_pinyin(norm) or None, phonetics.jyutping(norm) or None
 
 
-def _name_row(phonetics, norm, kind, surname, given, parts, area):
+@functools.lru_cache(maxsize=500_000)
+def _name_row(norm, kind, surname, given, parts, area):
+    from kinmatch.normalize import phonetics
+
     if not norm:
         return (None, (), (), (), None)
-    pinyin = phonetics.name_pinyin(norm) or None
-    jyut = phonetics.jyutping(norm) or None
+    # norm and its parts are already clean: use the phonetics entry points that skip cleaning
+    pinyin, jyut = _readings_of_clean(norm)
     if kind in ("assigned", "placeholder", "blank"):
         return (pinyin, (), (), (), jyut)
-    keys = phonetics.name_keys(norm, area)
+    keys_of = phonetics.clean_name_keys
+    keys = keys_of(norm, area)
     surname_keys: tuple = ()
     if surname:
         pieces = [surname] + [p for p in (parts or ()) if p != surname]
-        surname_keys = tuple(dict.fromkeys(k for piece in pieces for k in phonetics.name_keys(piece, area)))
+        surname_keys = keys_of(surname, area) if len(pieces) == 1 else tuple(
+            dict.fromkeys(k for piece in pieces for k in keys_of(piece, area)))
     given_keys: tuple = ()
     if kind == "minority":
         given_keys = tuple(dict.fromkeys(phonetics.minority_key(part) for part in norm.split("·") if part))
     elif kind == "partial" and not given and len(norm) == 2:
-        given_keys = phonetics.name_keys(norm[1], area)  # 老王: the 王 may be a given name too
+        given_keys = keys_of(norm[1], area)  # 老王: the 王 may be a given name too
     elif given:
-        given_keys = phonetics.name_keys(given, area)
+        given_keys = keys_of(given, area)
     return (pinyin, keys, surname_keys, given_keys, jyut)

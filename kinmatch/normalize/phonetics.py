@@ -54,7 +54,7 @@ from kinmatch.normalize.text import as_text, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
-    "fold_syllable", "merged_keys", "area_families", "name_keys", "minority_key", "jyutping",
+    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "minority_key", "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
     "name_keys_series",
 ]
@@ -204,8 +204,21 @@ def _enumerate(options: Sequence[Sequence[tuple[str, ...]]], limit: int) -> list
     return out
 
 
+_PLAIN_PROFILE = (False, ())
+
+
+@functools.lru_cache(maxsize=None)
+def _profile_sensitive(unit: str) -> bool:
+    """True if an area can change this unit's readings (regional or velar readings)."""
+    return len(unit) == 1 and (any(unit in table for table in REGIONAL_READINGS.values())
+                               or bool(_velar_readings(unit)))
+
+
 def _variants(norm: str, area: str | None, limit: int) -> tuple[tuple[str, ...], ...]:
-    return _profile_variants(norm, _reading_profile(area), limit)
+    profile = _reading_profile(area)
+    if profile != _PLAIN_PROFILE and not any(_profile_sensitive(unit) for unit, _ in _units(norm)):
+        profile = _PLAIN_PROFILE  # most names read the same everywhere: share one cache entry
+    return _profile_variants(norm, profile, limit)
 
 
 @functools.lru_cache(maxsize=500_000)
@@ -462,12 +475,18 @@ def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT
         >>> "wang xiao ming" in name_keys("黄小明", "Wu")
         True
     """
-    norm = _norm(text)
-    if area is not None:
-        area = as_text(area) or None
-        if area is not None and area_families(area) is None:
-            area = None
-    return _name_keys(norm, area, max_variants)
+    return _name_keys(_norm(text), _key_area(area), max_variants)
+
+
+@functools.lru_cache(maxsize=256)
+def _key_area(area: object) -> str | None:
+    area = as_text(area) or None
+    return area if area is not None and area_families(area) is not None else None
+
+
+def clean_name_keys(norm: str, area: str | None = None) -> tuple[str, ...]:
+    """:func:`name_keys` for a name already passed through ``clean_name`` (skips cleaning)."""
+    return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS)
 
 
 def char_diff_count(a: object, b: object) -> int:
