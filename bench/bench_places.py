@@ -6,6 +6,11 @@ frequency to ``--rows`` rows, and times :func:`kinmatch.normalize.places.parse_p
 
     python bench/bench_places.py                      # 1M rows, 50k distinct
     python bench/bench_places.py --rows 100000 --unique 5000
+    python bench/bench_places.py --quality-only         # only the garbling recall table
+
+The quality table garbles county names the way DOMAIN.md describes (a homophone character, a
+dialect merger of the county's own area, an abolished name) and reports how often the true county
+is the top reading and among the top 5 candidates.
 """
 
 from __future__ import annotations
@@ -50,12 +55,105 @@ def make_places(n_unique: int, seed: int) -> pd.Series:
     return pd.Series(sorted(texts))
 
 
+_MERGER_SWAPS = {  # family → (from initial/final, to) applied to one syllable of the short name
+    "n_l": [("n", "l"), ("l", "n")],
+    "retroflex": [("zh", "z"), ("ch", "c"), ("sh", "s"), ("z", "zh"), ("c", "ch"), ("s", "sh")],
+    "f_h": [("hu", "fu"), ("fu", "hu"), ("hui", "fei"), ("fei", "hui"), ("huang", "fang")],
+    "hu_wu": [("hu", "wu"), ("huang", "wang"), ("wu", "hu"), ("wang", "huang")],
+    "n_ng": [("eng", "en"), ("en", "eng"), ("ing", "in"), ("in", "ing")],
+    "r_y_l": [("r", "y")],
+}
+
+
+def _syllable_swaps(syl: str, families) -> list[str]:
+    out = []
+    for fam in families:
+        for a, b in _MERGER_SWAPS.get(fam, []):
+            if fam == "n_ng" and syl.endswith(a) and not syl.endswith("g" + a[-1:]) or \
+                    fam == "n_ng" and a.endswith("g") and syl.endswith(a):
+                out.append(syl[: -len(a)] + b)
+            elif fam != "n_ng" and syl.startswith(a) and (len(a) > 1 or not syl.startswith(("zh", "ch", "sh"))):
+                out.append(b + syl[len(a):])
+    return [o for o in out if o != syl]
+
+
+def quality(seed: int, n: int = 300, verbose: bool = False) -> None:
+    from pypinyin import lazy_pinyin
+
+    from kinmatch.normalize import places
+    from kinmatch.normalize.dialects import area_mergers
+
+    rng = np.random.default_rng(seed)
+    chars = load_table("common_chars")["char"].tolist()
+    by_reading: dict[str, list[str]] = {}
+    for ch in chars:
+        by_reading.setdefault(lazy_pinyin(ch)[0], []).append(ch)
+    counties = load_table("counties")
+    cur = counties[(counties["status"] == "current")
+                   & ~counties["name"].str.contains("开发区|高新|园区|管理|示范")
+                   & (counties["short_name"].str.len() == 2)].reset_index(drop=True)
+
+    pref_of = dict(zip(counties["code"], counties["prefecture_code"]))
+    failures: list[str] = []
+
+    def hit(county, prefecture, truth) -> bool:
+        # a county-level city that became a prefecture (阜阳市 342101 → 阜阳市 341200) is read
+        # right when the reading is that prefecture with no county
+        return county in truth or (county is None and prefecture in {pref_of.get(t) for t in truth})
+
+    def evaluate(label, cases):
+        top1 = top5 = 0
+        for text, truth, area in cases:
+            m = places.parse_place(text, accent_area=area)
+            top1 += hit(m.county_code, m.prefecture_code, truth)
+            cands = places.place_candidates(text, k=5, accent_area=area)
+            found = any(hit(c, p, truth) for c, p in zip(cands["county_code"], cands["prefecture_code"]))
+            top5 += found
+            if not found and len(failures) < 40:
+                failures.append(f"{label[:10]} {text} → {m.name} (truth {sorted(truth)})")
+        k = max(len(cases), 1)
+        print(f"  {label:34} n={len(cases):4d}  top-1 {top1 / k:6.1%}  top-5 {top5 / k:6.1%}")
+
+    homophone, merged = [], []
+    for r in cur.sample(frac=1.0, random_state=seed).itertuples(index=False):
+        suffix = r.name[-1] if r.name[-1] in "县市区旗" else ""
+        pos = int(rng.integers(2))
+        syl = lazy_pinyin(r.short_name)[pos]
+        alts = [c for c in by_reading.get(syl, []) if c != r.short_name[pos]]
+        if alts and len(homophone) < n:
+            ch = alts[int(rng.integers(len(alts)))]
+            homophone.append((r.short_name[:pos] + ch + r.short_name[pos + 1:] + suffix, {r.code}, None))
+        fams = area_mergers(r.dialect_area, r.dialect_subarea if isinstance(r.dialect_subarea, str) else None)
+        swaps = [s for s in _syllable_swaps(syl, fams) if s in by_reading]
+        if swaps and len(merged) < n:
+            new = swaps[int(rng.integers(len(swaps)))]
+            ch = by_reading[new][0]
+            merged.append((r.short_name[:pos] + ch + r.short_name[pos + 1:] + suffix, {r.code}, r.dialect_area))
+    hist = load_table("place_history")
+    hist = hist[(hist["level"] == "county") & ~hist["old_name"].isin(set(cur["name"]))
+                & ~hist["old_name"].str.contains("郊区|城区|矿区")]
+    succ = hist.groupby("old_code")["new_code"].agg(set)
+    first = hist[hist["rank"] == "0"].drop_duplicates("old_code").sample(n, random_state=seed)
+    old = [(r.old_name, succ[r.old_code], None) for r in first.itertuples(index=False)]
+    print("garbled county names (truth = the county; top-5 = among place_candidates(k=5)):")
+    evaluate("homophone character (no accent)", homophone)
+    evaluate("dialect merger (speaker's area)", merged)
+    evaluate("abolished county name", old)
+    if verbose:
+        print("\n".join(failures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--unique", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="list quality failures")
     args = parser.parse_args()
+    if args.quality_only:
+        quality(args.seed, verbose=args.verbose)
+        return
 
     from kinmatch.normalize import places
 
@@ -88,6 +186,7 @@ def main() -> None:
     print(f"matched_by (top 8 of distinct):")
     first = out.loc[~rows.duplicated()]
     print(first["home_place_matched_by"].value_counts().head(8).to_string())
+    quality(args.seed)
 
 
 if __name__ == "__main__":

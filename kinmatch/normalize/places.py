@@ -604,7 +604,11 @@ class _SoundIndex:
         for r in g.current.itertuples(index=False):
             if r.short_name in _GENERIC or re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
                 continue
-            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else _syllables(r.short_name)
+            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
+            if len(syl) > len(r.short_name) and r.name.startswith(r.short_name):
+                syl = syl[: len(r.short_name)]  # AreaCity spells some full names (nai man qi)
+            if len(syl) != len(r.short_name):
+                syl = _syllables(r.short_name)
             if len(syl) == len(r.short_name):
                 rows.append(("county", r.code, r.short_name, r.name, syl))
         for code, r in g.prefectures.iterrows():
