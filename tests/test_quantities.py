@@ -178,6 +178,18 @@ def test_age_to_birth_years_contains_the_truth():
     assert low <= 1958 <= high
 
 
+@pytest.mark.parametrize(
+    "text, tol, low, high",
+    [("68", 0, 68, 68), ("68岁", 1, 67, 69), ("约68岁", 0, 63, 73), ("60多岁", 0, 61, 69),
+     ("3岁半", 1, 2.5, 4.5), ("1", 2, 0, 3)],
+)
+def test_point_tolerance_only_changes_plain_numbers(text, tol, low, high):
+    assert parse_age(text, point_tol=tol)[:2] == (low, high)
+    out = parse_ages(pd.Series([text, None]), point_tol=tol)
+    assert out.loc[0, ["low", "high"]].tolist() == [low, high]
+    assert np.isnan(out.loc[1, "low"])
+
+
 def test_parse_ages_with_reference_dates():
     ages = pd.Series(["1960年", "60多岁", None, "1960年"], index=list("abcd"))
     refs = pd.Series(["2000-05-01", "2023-11-05", "2023-11-05", None], index=list("abcd"))

@@ -336,8 +336,9 @@ _AGE_DAYS = re.compile(r"^(\d+)(天|日|周|星期)(?:大)?$")
 _AGE_COHORT = re.compile(r"^(\d{2})后$")
 _AGE_BIRTH_YEAR = re.compile(r"^(\d{4})(?:年)?(?:\d{1,2}月(?:\d{1,2}[日号])?)?(?:生|出生|生人)?$")
 
-# (low, high, kind, birth_year_low, birth_year_high); ages are NaN for birth-year kinds.
-_AgeCore = tuple[float, float, str, int | None, int | None]
+# (low, high, kind, birth_year_low, birth_year_high, stated); ages are NaN for birth-year kinds.
+# ``stated`` is the single number given (60 in "约60岁"), NaN for ranges.
+_AgeCore = tuple[float, float, str, int | None, int | None, float]
 
 
 def _age_tol(age: float, approx: bool) -> float:
@@ -357,66 +358,66 @@ def _parse_age_text(text: str) -> _AgeCore | None:
         return None
     if s in _AGE_CATEGORIES:
         low, high = _AGE_CATEGORIES[s]
-        return (low, high, "category", None, None)
+        return (low, high, "category", None, None, math.nan)
     # Patterns that use the *shape* of Chinese numerals (五六十 = fifties or sixties) come first,
     # because turning them into digits would lose the shape.
     if m := _AGE_CN_DECADES.match(s):
         a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]]
         if a < b:
-            return (a * 10.0, b * 10.0 + 9, "range", None, None)
+            return (a * 10.0, b * 10.0 + 9, "range", None, None, math.nan)
     if m := _AGE_CN_TEENS.match(s):
         a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]]
         if a < b:
-            return (10.0 + a, 10.0 + b, "range", None, None)
+            return (10.0 + a, 10.0 + b, "range", None, None, math.nan)
     if m := _AGE_CN_TENS_PAIR.match(s):
         t, a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]], _CN_DIGITS[m[3]]
         if a < b:
-            return (t * 10.0 + a, t * 10.0 + b, "range", None, None)
+            return (t * 10.0 + a, t * 10.0 + b, "range", None, None, math.nan)
     if m := _AGE_CN_PAIR.match(s):
         a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]]
         if a < b:
-            return (float(a), float(b), "range", None, None)
+            return (float(a), float(b), "range", None, None, math.nan)
     s = _cn_numerals_to_arabic(s)
     if m := _AGE_COHORT.match(s):
         yy = int(m[1])
         start = (2000 if yy < 30 else 1900) + yy
-        return (math.nan, math.nan, "cohort", start, start - start % 10 + 9)
+        return (math.nan, math.nan, "cohort", start, start - start % 10 + 9, math.nan)
     if m := _AGE_BIRTH_YEAR.match(s):
         year = int(m[1])
         if 1800 <= year <= 2200:
             widen = 3 if approx else 0
-            return (math.nan, math.nan, "birth_year", year - widen, year + widen)
+            return (math.nan, math.nan, "birth_year", year - widen, year + widen, math.nan)
         return None
     if m := _AGE_MONTHS.match(s):
         months = float(m[1])
-        return (max(months - 1, 0) / 12, (months + 1) / 12, "months", None, None)
+        return (max(months - 1, 0) / 12, (months + 1) / 12, "months", None, None, math.nan)
     if m := _AGE_DAYS.match(s):
         days = int(m[1]) * (7 if m[2] in ("周", "星期") else 1)
-        return (max(days - 7, 0) / 365, (days + 7) / 365, "months", None, None)
+        return (max(days - 7, 0) / 365, (days + 7) / 365, "months", None, None, math.nan)
     if m := _AGE_RANGE.match(s):
         low, high = sorted((float(m[1]), float(m[2])))
         if m[3]:  # 50-60多岁
             high += 9 if high % 10 == 0 else 1
-        return (low, high, "range", None, None)
+        return (low, high, "range", None, None, math.nan)
     if m := _AGE_PLUS.match(s):
         n = int(m[1])
         if m[2] == "出头":
-            return (float(n), n + 3.0, "decade", None, None)
+            return (float(n), n + 3.0, "decade", None, None, math.nan)
         if n >= 10 and n % 10 == 0:
-            return (n + 1.0, n + 9.0, "decade", None, None)
-        return (float(n), n + 1.0, "decade", None, None)
+            return (n + 1.0, n + 9.0, "decade", None, None, math.nan)
+        return (float(n), n + 1.0, "decade", None, None, math.nan)
     if m := _AGE_OPEN.match(s):
         n = float(m[1])
         if m[2] == "以下":
-            return (max(n - 20, 0.0), n, "open", None, None)
-        return (n, n + 20, "open", None, None)
+            return (max(n - 20, 0.0), n, "open", None, None, math.nan)
+        return (n, n + 20, "open", None, None, math.nan)
     if m := _AGE_HALF.match(s):
         n = float(m[1]) + 0.5
-        return (n, n, "point", None, None)
+        return (n, n, "point", None, None, n)
     if m := _AGE_PLAIN.match(s):
         n = float(m[1])
         tol = _age_tol(n, approx)
-        return (max(n - tol, 0.0), n + tol, "approx" if approx else "point", None, None)
+        return (max(n - tol, 0.0), n + tol, "approx" if approx else "point", None, None, n)
     return None
 
 
@@ -432,12 +433,14 @@ def _ages_from_birth_years(by_low: int, by_high: int, ref_year: int) -> tuple[fl
     return (float(max(ref_year - by_high - 1, 0)), float(max(ref_year - by_low, 0)))
 
 
-def parse_age(value: Any, ref_date: Any = None) -> AgeRange | None:
+def parse_age(value: Any, ref_date: Any = None, point_tol: float | None = None) -> AgeRange | None:
     """Parse an age as stations and families write it; the interval is at ``ref_date``.
 
     ``ref_date`` (default today) only matters for texts that give a birth year (``1960年(估)``,
-    ``80后``). See the module docstring for the width of each form. Returns ``None`` for
-    unknown or unreadable text.
+    ``80后``). See the module docstring for the width of each form. ``point_tol`` replaces the
+    width of a plain number (kind ``point``): a family's "走失时年龄 68" is exact, so
+    ``point_tol=0`` fits missing reports better than a station's ±3 estimate. Returns ``None``
+    for unknown or unreadable text.
 
     >>> parse_age("约60岁")
     AgeRange(low=55.0, high=65.0, kind='approx', birth_year_low=None, birth_year_high=None)
@@ -445,6 +448,8 @@ def parse_age(value: Any, ref_date: Any = None) -> AgeRange | None:
     (50.0, 69.0)
     >>> parse_age("1960年", ref_date="2023-11-05")[:3]
     (62.0, 63.0, 'birth_year')
+    >>> parse_age("68", point_tol=0)[:2]
+    (68.0, 68.0)
     """
     text = _as_text(value)
     if text is None:
@@ -452,9 +457,11 @@ def parse_age(value: Any, ref_date: Any = None) -> AgeRange | None:
     core = _parse_age_text(text)
     if core is None:
         return None
-    low, high, kind, by_low, by_high = core
+    low, high, kind, by_low, by_high, stated = core
     if by_low is not None:
         low, high = _ages_from_birth_years(by_low, by_high, _ref_year(ref_date))
+    if point_tol is not None and kind == "point":
+        low, high = max(stated - point_tol, 0.0), stated + point_tol
     return AgeRange(low, high, kind, by_low, by_high)
 
 
@@ -487,27 +494,31 @@ def _ref_years(ref_dates: Any, index: pd.Index) -> np.ndarray:
     return np.where(np.isnan(years), today, years)
 
 
-def parse_ages(series: pd.Series, ref_dates: Any = None) -> pd.DataFrame:
+def parse_ages(series: pd.Series, ref_dates: Any = None,
+               point_tol: float | None = None) -> pd.DataFrame:
     """Vectorized :func:`parse_age` with birth years added.
 
     ``ref_dates``: None (today), one date, or a Series/array of dates or date texts aligned with
-    ``series`` (blank → today). Columns: ``low``, ``high``, ``kind``, ``birth_year_low``,
-    ``birth_year_high`` (floats, NaN when unknown).
+    ``series`` (blank → today). ``point_tol`` as in :func:`parse_age`. Columns: ``low``,
+    ``high``, ``kind``, ``birth_year_low``, ``birth_year_high`` (floats, NaN when unknown).
 
     >>> frame = parse_ages(pd.Series(["60多岁", "80后"]), ref_dates="2023-11-05")
     >>> frame[["low", "high", "birth_year_low"]].values.tolist()
     [[61.0, 69.0, 1953.0], [33.0, 43.0, 1980.0]]
     """
     codes, uniques = _factorize(series)
-    cores = [_parse_age_text(t) if (t := _as_text(v)) is not None else None for v in uniques]
-    nan_core = (math.nan, math.nan, None, None, None)
-    table = [c if c is not None else nan_core for c in cores] + [nan_core]
-    rows = [table[c] for c in codes]
-    low = np.array([r[0] for r in rows], dtype=float)
-    high = np.array([r[1] for r in rows], dtype=float)
-    kind = np.array([r[2] for r in rows], dtype=object)
-    by_low = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=float)
-    by_high = np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=float)
+    nan_core = (math.nan, math.nan, None, None, None, math.nan)
+    cores = [c if (t := _as_text(v)) is not None and (c := _parse_age_text(t)) is not None
+             else nan_core for v in uniques] + [nan_core]  # code -1 (blank) → the last entry
+    per_unique = np.array([(c[0], c[1], np.nan if c[3] is None else c[3],
+                            np.nan if c[4] is None else c[4], c[5]) for c in cores],
+                          dtype=float).reshape(len(cores), 5)
+    low, high, by_low, by_high, stated = per_unique[codes].T
+    kind = np.array([c[2] for c in cores], dtype=object)[codes]
+    if point_tol is not None:
+        is_point = kind == "point"
+        low = np.where(is_point, np.maximum(stated - point_tol, 0.0), low)
+        high = np.where(is_point, stated + point_tol, high)
     years = _ref_years(ref_dates, series.index)
     from_birth = ~np.isnan(by_low)
     low = np.where(from_birth, np.maximum(years - by_high - 1, 0), low)
