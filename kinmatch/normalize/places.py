@@ -242,12 +242,10 @@ class _Gazetteer:
                 add(key, _Entry(level, r.new_code, kind, True, r.old_name))
         towns = load_table("townships")
         towns = towns[towns["county_code"].isin(self.current.index)]
-        self.towns_by_county: dict[str, list[str]] = defaultdict(list)
         for r in towns.itertuples(index=False):
             add(r.name, _Entry("township", r.county_code, "full", False, r.name))
             if r.short_name != r.name:  # a short form shared with a county is resolved in _scan
                 add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
-            self.towns_by_county[r.county_code].append(r.name)
         self.index = dict(index)
         self.max_len = max(len(k) for k in self.index)
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
