@@ -422,6 +422,7 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
     # data starts on the line after the header record (which may span lines if a cell is quoted)
     data_start = head[start + 1][0] - 1 if start + 1 < len(head) else len(head_lines)
     rows: list[tuple[int, list[Any]]] = []
+    chunks: list[tuple[list[np.ndarray], np.ndarray]] = []
 
     for number, fields, problem in _csv_records(lines[data_start:], delimiter, lambda: width):
         number += data_start
@@ -458,18 +459,33 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
         elif len(fields) < width:
             fields = fields + [""] * (width - len(fields))
         rows.append((number, fields))
+        if len(rows) == _CHUNK_ROWS:
+            chunks.append(_dedup_chunk(rows, width))
+            rows = []
 
     del lines
-    columns, numbers = _from_rows(rows, width)
-    del rows
-    # Empty CSV cells become None: "" is only how the format writes a blank.
-    for column in columns:
-        column[column == ""] = None
+    chunks.append(_dedup_chunk(rows, width))
+    columns = [np.concatenate([chunk[0][i] for chunk in chunks]) for i in range(width)]
+    numbers = np.concatenate([chunk[1] for chunk in chunks])
+    del chunks
     if bad_offsets:
         _log_bad_bytes(issues, body, bad_offsets, numbers, _unique_headers(header), columns,
                        encoding, path)
     return _RawTable(_unique_headers(header), columns, numbers, str(path), issues, encoding,
                      header_row=head[start][0])
+
+
+_CHUNK_ROWS = 100_000
+
+
+def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """A chunk of rows as columns whose repeated texts share one string object ("" → None).
+
+    Memory: the csv module makes a new string per cell; a million-row file held that way needs
+    gigabytes, while its columns have few distinct values (sexes, dates, places).
+    """
+    columns, numbers = _from_rows(rows, width)
+    return [_map_unique(column, lambda v: v if v else None) for column in columns], numbers
 
 
 def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: np.ndarray,
