@@ -257,12 +257,17 @@ _field = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=_field, description=_field, clothing=_field, accent=_field, found_place=_field,
        health=_field, address=_field, contact=st.sampled_from([STATION_PHONE, "13512345678"]),
-       age=st.sampled_from(["约60岁", "15岁", "", "五六十岁"]), fmt=st.sampled_from(TEXT_FORMATS))
+       age=st.sampled_from(["约60岁", "15岁", "", "五六十岁"]), fmt=st.sampled_from(TEXT_FORMATS),
+       extra=st.fixed_dictionaries({"name_source": _field, "height": _field, "found_date": _field,
+                                    "photo": _field, "statements": _field, "alias": _field}),
+       station=st.sampled_from(["郑州市救助管理站", "救助站13812345678"]))
 def test_no_public_notice_contains_private_numbers(name, description, clothing, accent,
-                                                  found_place, health, address, contact, age, fmt):
-    info = {"郑州市救助管理站": {"address": address, "phone": contact}}
+                                                  found_place, health, address, contact, age, fmt,
+                                                  extra, station):
+    info = {station: {"address": address, "phone": contact}}
     rec = record(name=name, description=description, clothing=clothing, accent=accent,
-                 found_place=found_place, health=health, age=age, contact=contact)
+                 found_place=found_place, health=health, age=age, contact=contact,
+                 station=station, **extra)
     try:
         text = render_notice(rec, fmt, station_info=info)
     except NoticeSkipped:

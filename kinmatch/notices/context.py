@@ -235,8 +235,8 @@ def format_age(low: float | None, high: float | None) -> str:
     >>> format_age(55, 65), format_age(60, 60), format_age(None, None)
     ('约55–65岁', '约60岁', '')
     """
-    if low is None or high is None:
-        return ""
+    if low is None or high is None or not (0 <= low <= high <= 125):
+        return ""  # not a human age: a typo is not published
     low_i, high_i = int(math.floor(low)), int(math.ceil(high))
     if low_i == high_i:
         return f"约{low_i}岁"
@@ -252,6 +252,8 @@ def format_height(text: Any) -> str:
     if parsed is None or _blank(parsed[0]):
         return ""
     cm, tol = parsed[0], parsed[1]
+    if not 30 <= float(cm) <= 250:
+        return ""  # not a human height: a typo is not published
     prefix = "约" if not _blank(tol) and float(tol) >= 2 else ""
     return f"{prefix}{float(cm):.0f}厘米"
 
