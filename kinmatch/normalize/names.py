@@ -105,9 +105,15 @@ def clean_name(text: object) -> str:
     if _PLAIN_HAN.match(text):
         # fast path for the common case (only CJK ideographs: no width, space or separator work);
         # NFKC leaves this block unchanged, and t2s keeps it inside the block
-        text = _ANNOTATION_SUFFIX.sub("", _ANNOTATION_PREFIX.sub("", to_simplified(text)))
-        title = _TITLE_SUFFIX.search(text)
-        return text[: title.start()] if title and title.start() > 0 else text
+        text = to_simplified(text)
+        for _ in range(4):
+            cleaned = _ANNOTATION_SUFFIX.sub("", _ANNOTATION_PREFIX.sub("", text))
+            title = _TITLE_SUFFIX.search(cleaned)
+            cleaned = cleaned[: title.start()] if title and title.start() > 0 else cleaned
+            if cleaned == text:
+                break
+            text = cleaned
+        return text
     # A few cleaning steps can expose new work for an earlier one (a bracket inside quotes, a
     # title behind an annotation); repeating until nothing changes makes the result a fixed point.
     for _ in range(4):
@@ -390,8 +396,8 @@ def _parse_cached(norm: str, source_kind: str | None, conventions_key: int) -> P
     return _parsed(norm, None, norm, "given_only")
 
 
-def parse_name(text: object, name_source: object = None,
-               station_conventions: Sequence[StationConvention] | None = None) -> ParsedName:
+def parse_name(text: object, station_conventions: Sequence[StationConvention] | None = None,
+               name_source: object = None) -> ParsedName:
     """Clean ``text`` and split it into surname and given name, with its kind and evidence flag.
 
     ``name_source`` is the record's 姓名来源 (自报 / 站内代名 / 证件 / 不详). A name is ``assigned``
