@@ -148,3 +148,20 @@ def test_hometown_and_place_passes_find_nameless_resident():
     passes = candidate_pairs(residents, missing, progress=False).pairs.set_index("missing_id")["passes"]
     assert "hometown" in passes["HOME"]
     assert "place" in passes["NEAR"]
+
+
+@pytest.mark.parametrize("resident_name, resident_keys, given_keys, report_name, report_given, expected_pass", [
+    ("李丹玲", ("li dan ling",), ("dan ling",), ("李", "li"), ("桂玲", "gui ling"), "one_char"),
+    ("阿英", ("a ying",), ("ying",), ("陈", "chen"), ("秀英", "xiu ying"), "given_sound"),
+    ("明廷", ("ming ting",), ("ting",), ("陈", "chen"), ("明廷", "ming ting"), "given_sound"),
+])
+def test_partial_and_one_char_names_find_their_report(resident_name, resident_keys, given_keys, report_name,
+                                                      report_given, expected_pass):
+    # found far from where the person was lost, so only the name passes can link them
+    missing = pd.concat([random_reports(800, seed=5),
+                         pd.DataFrame([report("TRUE", report_name, report_given, sex="F", born=1987, place=2)])])
+    missing.loc[missing["missing_id"] == "TRUE", "name_norm"] = report_name[0] + report_given[0]
+    residents = pd.DataFrame([resident("R1", name_keys=resident_keys, given_keys=given_keys, sex="F",
+                                       born=(1983, 1992), place=5) | {"name_norm": resident_name}])
+    passes = candidate_pairs(residents, missing, progress=False).pairs.set_index("missing_id")["passes"]
+    assert expected_pass in passes.get("TRUE", "")

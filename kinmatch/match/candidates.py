@@ -8,8 +8,11 @@ pass                      a report is proposed when …
 ========================  ===================================================================
 ``name_sound``            any sound key of its name or 小名 meets the resident's (dialect-merged
                           keys included, so 吴春花 meets 胡春花)
-``given_sound``           the given name or 小名 alone meets (二娃, 小军, 阿伟), same sex, birth
-                          years within a wide window
+``given_sound``           the given name or 小名 alone meets (二娃, 小军, 阿伟 — 阿英 meets 秀英 on
+                          its last syllable; a resident who said only 明廷 meets 陈明廷), same
+                          sex, birth years within a wide window
+``one_char``              the written names differ in one character (李丹玲 / 李桂玲; names of
+                          three or more characters), same sex, birth years within the window
 ``rare_surname``          a rare surname sound meets, same sex, birth years within the window
 ``hometown``              the resident's accent provinces / dialect area / stated places point to
                           the report's home, same sex, birth years within the window
@@ -51,7 +54,7 @@ import pandas as pd
 
 from kinmatch.match.comparisons import DATE_TOLERANCE_DAYS, haversine_km
 
-PASSES = ["name_sound", "given_sound", "rare_surname", "hometown", "place", "marks", "last_resort"]
+PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "hometown", "place", "marks", "last_resort"]
 """Pass names, in order; ``passes`` in the result joins the names of the passes that proposed a pair."""
 
 _BIT = {name: 1 << i for i, name in enumerate(PASSES)}
@@ -86,7 +89,7 @@ class CandidateSettings:
     max_pairs_in_memory: int = 8_000_000
 
     def cap(self, name: str) -> int:
-        caps = {"name_sound": 200, "given_sound": 60, "rare_surname": 60, "hometown": 80, "place": 80,
+        caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "hometown": 80, "place": 80,
                 "marks": 40, "last_resort": 60}
         caps.update(self.caps or {})
         return int(caps[name])
@@ -155,6 +158,28 @@ def _bin(year: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(year), 0, np.clip(np.nan_to_num(b, nan=0), 1, _N_BINS - 1)).astype(np.int64)
 
 
+def _masked(name: Any) -> tuple:
+    """Written name with each character in turn masked: 李丹玲 → (?丹玲, 李?玲, 李丹?). Only names of
+    three or more characters (a masked two-character name is just a surname or a given name)."""
+    if not isinstance(name, str) or len(name) < 3 or len(name) > 5 or "·" in name:
+        return ()
+    return tuple(name[:i] + "?" + name[i + 1:] for i in range(len(name)))
+
+
+def _resident_given_keys(keys: tuple) -> tuple:
+    """A resident's given-name, 小名 and whole-name keys as given-name queries (``G:``), plus the
+    single syllable of a partial name (阿英, 小宝) against reports' last given syllable (``L:``)."""
+    out = [f"G:{k}" for k in keys]
+    out += [f"L:{k}" for k in keys if k and " " not in k]
+    return tuple(dict.fromkeys(out))
+
+
+# how strongly a query key supports a pair, by its prefix: a stated prefecture (C) beats an accent
+# province (P) beats a dialect area (A); a whole given name (G) beats one syllable of it (L)
+_KEY_CLASS = {"C": 3, "G": 2, "P": 1, "L": 1, "A": 0}
+_CLASS_SCORE = np.array([-1.0, 0.0, 2.0, 4.0])
+
+
 # ---------------------------------------------------------------------------------------------
 # the report side: integer-coded, sorted inverted indexes
 
@@ -208,7 +233,9 @@ class _Reports:
         self.bin_first = first
 
         names = _tuples(_col(missing, "name_keys"), _col(missing, "alias_keys"))
-        givens = _tuples(_col(missing, "given_keys"), _col(missing, "alias_keys"))
+        givens = [tuple(f"G:{k}" for k in ks) + tuple(dict.fromkeys(f"L:{k.split()[-1]}" for k in ks if " " in k))
+                  for ks in _tuples(_col(missing, "given_keys"), _col(missing, "alias_keys"))]
+        masked = [_masked(n) for n in _col(missing, "name_norm")]
         surnames = _tuples(_col(missing, "surname_keys"))
         home_province = _col(missing, "home_province")
         home_prefecture = _col(missing, "home_prefecture")
@@ -235,6 +262,7 @@ class _Reports:
         self.indexes = {
             "name_sound": self._index(names, by_year=False),
             "given_sound": self._index(givens),
+            "one_char": self._index(masked),
             "rare_surname": self._index(rare_surnames),
             "hometown": self._index(hometown),
             "place": self._index(places),
@@ -290,8 +318,13 @@ class _Residents:
                                        for v in evidence], dtype=bool)
         self.names = [k if e else () for k, e in zip(_tuples(_col(residents, "name_keys"),
                                                              _col(residents, "alias_keys")), self.name_evidence)]
-        self.givens = [k if e else () for k, e in zip(_tuples(_col(residents, "given_keys"),
-                                                              _col(residents, "alias_keys")), self.name_evidence)]
+        givens = _tuples(_col(residents, "given_keys"), _col(residents, "alias_keys"), _col(residents, "name_keys"))
+        self.givens = [_resident_given_keys(k) if e else () for k, e in zip(givens, self.name_evidence)]
+        self.masked = [_masked(n) if e else () for n, e in zip(_col(residents, "name_norm"), self.name_evidence)]
+        found_year = pd.to_datetime(pd.Series(self.day * 86400e9), errors="coerce").dt.year.to_numpy(dtype=float)
+        age = found_year - (self.year_low + self.year_high) / 2
+        # an older face is misjudged by more years (a 70-year-old by ±7 more than a child)
+        self.age = np.where(np.isnan(age), 40.0, np.clip(age, 0, 100))
         self.surnames = [k if e else () for k, e in zip(_tuples(_col(residents, "surname_keys")), self.name_evidence)]
         provinces = _tuples(_col(residents, "accent_provinces"))
         stated = _tuples(_col(residents, "statement_places"))
@@ -329,43 +362,65 @@ def _near(keys: tuple, centres: pd.DataFrame, lon: float, lat: float, km: float)
     return tuple(dict.fromkeys(list(keys) + list(near)))
 
 
+def _window(res: _Residents, r: np.ndarray, window: float) -> np.ndarray:
+    """Years allowed beyond both birth-year intervals for residents ``r``: the base window plus a
+    tenth of the estimated age."""
+    return window + 0.1 * res.age[r]
+
+
 def _query(res: _Residents, chunk: np.ndarray, key_lists: list[tuple], index: _ReportIndex, by_year: bool,
-           window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Composite query codes for the residents of ``chunk`` → (resident position, query code)."""
+           window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Composite query codes for the residents of ``chunk`` → (resident position, query code,
+    key class)."""
     rows = [(r, k) for r in chunk for k in key_lists[r]]
+    empty = np.empty(0, np.int64)
     if not rows:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return empty, empty, empty
     r_pos = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+    classes = np.fromiter((_KEY_CLASS.get(k[:1], 1) for _, k in rows), dtype=np.int64, count=len(rows))
     codes = index.vocabulary.get_indexer(pd.Index([k for _, k in rows], dtype=object)).astype(np.int64)
     keep = codes >= 0
-    r_pos, codes = r_pos[keep], codes[keep]
+    r_pos, codes, classes = r_pos[keep], codes[keep], classes[keep]
     if not by_year or len(r_pos) == 0:
-        return r_pos, codes
+        return r_pos, codes, classes
     # each resident asks for its own sex and "unknown", and every bin of its widened interval plus
     # "unknown" (a resident of unknown age asks for every bin)
     sexes = [(1, 0) if s == 1 else (2, 0) if s == 2 else (0, 1, 2) for s in res.sex[r_pos]]
-    low, high = res.year_low[r_pos] - window, res.year_high[r_pos] + window
-    out_r, out_q = [], []
+    widen = _window(res, r_pos, window)
+    first_bins = _bin(res.year_low[r_pos] - widen)
+    last_bins = _bin(res.year_high[r_pos] + widen)
+    unknown = np.isnan(res.year_low[r_pos])
+    out_r, out_q, out_c = [], [], []
     all_bins = np.arange(_N_BINS, dtype=np.int64)
     for i in range(len(r_pos)):
-        if np.isnan(low[i]):
+        if unknown[i]:
             bins = all_bins
         else:
-            first, last = _bin(np.array([low[i]]))[0], _bin(np.array([high[i]]))[0]
-            bins = np.concatenate([[0], np.arange(first, last + 1, dtype=np.int64)])
+            bins = np.concatenate([[0], np.arange(first_bins[i], last_bins[i] + 1, dtype=np.int64)])
         for s in sexes[i]:
-            q = _composite(np.full(len(bins), codes[i]), np.full(len(bins), s), bins)
-            out_q.append(q)
+            out_q.append(_composite(np.full(len(bins), codes[i]), np.full(len(bins), s), bins))
             out_r.append(np.full(len(bins), r_pos[i], dtype=np.int64))
-    return np.concatenate(out_r), np.concatenate(out_q)
+            out_c.append(np.full(len(bins), classes[i], dtype=np.int64))
+    return np.concatenate(out_r), np.concatenate(out_q), np.concatenate(out_c)
 
 
-def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: np.ndarray):
+def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: np.ndarray, classes: np.ndarray):
     lengths = ends - starts
     total = int(lengths.sum())
     r = np.repeat(r_pos, lengths)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return r, positions[np.repeat(starts, lengths) + offsets]
+    return r, positions[np.repeat(starts, lengths) + offsets], np.repeat(classes, lengths)
+
+
+def _dedupe_best(r: np.ndarray, m: np.ndarray, classes: np.ndarray, n_reports: int):
+    """Distinct pairs, each with the strongest key class that proposed it (sort-based: numpy 2's
+    hash-based ``np.unique`` is ~50× slower on millions of int64)."""
+    n = max(n_reports, 1)
+    values = np.sort((r.astype(np.int64) * n + m) * 4 + (3 - classes))
+    pair = values // 4
+    first = np.r_[True, pair[1:] != pair[:-1]] if len(pair) else np.empty(0, bool)
+    values, pair = values[first], pair[first]
+    return pair // n, pair % n, 3 - values % 4
 
 
 def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -412,39 +467,32 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
-def _dedupe(r: np.ndarray, m: np.ndarray, n_reports: int) -> tuple[np.ndarray, np.ndarray]:
-    code = _sorted_unique(r.astype(np.int64) * max(n_reports, 1) + m)
-    return code // max(n_reports, 1), code % max(n_reports, 1)
-
-
 def _run_pass(name: str, res: _Residents, rep: _Reports, chunk: np.ndarray, key_lists: list[tuple],
               settings: CandidateSettings, counts: dict, by_year: bool = True, window: float | None = None):
     index = rep.indexes[name]
     window = settings.year_window if window is None else window
-    q_r, q_code = _query(res, chunk, key_lists, index, by_year, window)
+    q_r, q_code, q_class = _query(res, chunk, key_lists, index, by_year, window)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_code)
     # expand in groups of residents so a chunk with very common keys stays within memory
     per_resident = pd.Series(ends - starts).groupby(q_r).sum()
-    group_of = (per_resident.cumsum() // max(settings.max_pairs_in_memory, 1)).to_dict()
-    groups = np.array([group_of[r] for r in q_r])
+    group_of = (per_resident.cumsum() // max(settings.max_pairs_in_memory, 1))
+    groups = group_of.reindex(q_r).to_numpy()
     kept_r, kept_m = [], []
     for g in _sorted_unique(groups):
         sel = groups == g
-        r, m = _expand(q_r[sel], starts[sel], ends[sel], index.positions)
+        r, m, classes = _expand(q_r[sel], starts[sel], ends[sel], index.positions, q_class[sel])
+        r, m, classes = _dedupe_best(r, m, classes, rep.n)
         if by_year:
-            r, m = _dedupe(r, m, rep.n)
             gap = _year_gap(res, rep, r, m)
-            in_window = ~(gap > window)  # NaN (unknown year) stays
-            r, m = r[in_window], m[in_window]
-        else:
-            r, m = _dedupe(r, m, rep.n)
+            in_window = ~(gap > _window(res, r, window))  # NaN (unknown year) stays
+            r, m, classes = r[in_window], m[in_window], classes[in_window]
         counts[name]["proposed"] += len(r)
         ok = _constraints(res, rep, r, m)
         counts[name]["removed_by_constraints"] += int((~ok).sum())
-        r, m = r[ok], m[ok]
-        keep = _cap(r, m, prescore(res, rep, r, m), settings.cap(name))
+        r, m, classes = r[ok], m[ok], classes[ok]
+        keep = _cap(r, m, prescore(res, rep, r, m) + _CLASS_SCORE[classes], settings.cap(name))
         counts[name]["capped"] += len(r) - len(keep)
         kept_r.append(r[keep])
         kept_m.append(m[keep])
@@ -500,6 +548,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: Ca
         "name_sound": _run_pass("name_sound", res, rep, chunk, res.names, settings, counts, by_year=False),
         "given_sound": _run_pass("given_sound", res, rep, chunk, res.givens, settings, counts,
                                  window=settings.wide_year_window),
+        "one_char": _run_pass("one_char", res, rep, chunk, res.masked, settings, counts),
         "rare_surname": _run_pass("rare_surname", res, rep, chunk, res.surnames, settings, counts),
         "hometown": _run_pass("hometown", res, rep, chunk, res.hometown, settings, counts),
         "place": _run_pass("place", res, rep, chunk, near_lists, settings, counts),

@@ -168,6 +168,11 @@ def _as_str(value: Any) -> str:
     return value if value.__class__ is str else _str(value)
 
 
+def _last_syllable_meets(single: frozenset, given: frozenset) -> bool:
+    syllables = {k for k in single if " " not in k}
+    return bool(syllables) and any(k.rsplit(" ", 1)[-1] in syllables for k in given)
+
+
 def _name_core(ev_a, name_a, pinyin_a, keys_a, jyut_a, alias_a, alias_keys_a, given_a, surname_a, kind_a,
                ev_b, name_b, pinyin_b, keys_b, jyut_b, alias_b, alias_keys_b, given_b, surname_b, kind_b) -> int:
     """The name level from cleaned values (str / frozenset); see :func:`name_level`."""
@@ -197,8 +202,16 @@ def _name_core(ev_a, name_a, pinyin_a, keys_a, jyut_a, alias_a, alias_keys_a, gi
         return 1
     if alias_keys_b and not (alias_keys_b.isdisjoint(keys_a) and alias_keys_b.isdisjoint(given_a)):
         return 1
+    # one side gave only the given name (明廷 for 陈明廷)
+    if not keys_a.isdisjoint(given_b) or not keys_b.isdisjoint(given_a):
+        return 1
     if kind_a in _PARTIAL_KINDS or kind_b in _PARTIAL_KINDS:
         if not given_a.isdisjoint(given_b):
+            return 1
+        # 阿英 / 小英 for 秀英: one syllable against the last syllable of the other's given name
+        if kind_a in _PARTIAL_KINDS and _last_syllable_meets(given_a, given_b):
+            return 1
+        if kind_b in _PARTIAL_KINDS and _last_syllable_meets(given_b, given_a):
             return 1
         if "surname_only" in (kind_a, kind_b) and not surname_a.isdisjoint(surname_b):
             return 1

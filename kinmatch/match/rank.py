@@ -197,6 +197,27 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     return m, pi
 
 
+ORDINAL_COMPARISONS = frozenset(cmp.COMPARISONS) - {"name"}
+"""Comparisons whose levels are strictly ordered, so a weaker agreement must never weigh more than
+a stronger one. The name levels are kinds of agreement (a 小名 match, one character off) rather
+than degrees, so they keep what EM found."""
+
+
+def monotone_m(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Adjust m so the weights log2(m/u) never decrease with the level (from the top down, each
+    weight is capped by the one above it), then renormalize. Fixes e.g. a contradiction level
+    that random pairs never showed (tiny u) getting a positive weight.
+
+        >>> monotone_m(np.array([0.05, 0.15, 0.8]), np.array([0.001, 0.5, 0.499])).round(3).tolist()
+        [0.0, 0.158, 0.842]
+    """
+    weights = np.log2(m) - np.log2(u)
+    for level in range(len(weights) - 2, -1, -1):
+        weights[level] = min(weights[level], weights[level + 1])
+    adjusted = u * np.exp2(weights)
+    return adjusted / adjusted.sum()
+
+
 def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
               random_state: int | None = 0):
     """A :class:`~kinmatch.match.model.FellegiSunter` for these candidates: u from the random
@@ -216,6 +237,7 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
     min_prob = 1e-4
     u_model = FellegiSunter(levels=levels, min_prob=min_prob).estimate_u(u_vectors)
     m, pi = fit_assignment_em(vectors, u_model.u_random_, n_residents, min_prob=min_prob)
+    m = {n: (monotone_m(m[n], u_model.u_random_[n]) if n in ORDINAL_COMPARISONS else m[n]) for n in usable}
     per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
     tf = {"name": "tf_name"} if "name" in usable and "tf_name" in vectors.columns else None
     # m pinned to the assignment-EM estimate and max_iter=0: the FellegiSunter object is then
