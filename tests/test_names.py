@@ -197,3 +197,24 @@ def test_parse_names_equals_scalar(texts, source):
     frame = parse_names(pd.Series(texts, dtype=object), name_source=source)
     assert frame["name_kind"].tolist() == [parse_name(t, name_source=source).kind for t in texts]
     assert frame["name_norm"].tolist() == [parse_name(t, name_source=source).norm for t in texts]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(_name_text, st.sampled_from([None, "Wu", "Yue", "SW_Man", "bogus"])), max_size=6))
+def test_name_columns_equals_scalar(rows):
+    from kinmatch.normalize.phonetics import name_keys, name_pinyin
+
+    names = pd.Series([r[0] for r in rows], dtype=object)
+    areas = pd.Series([r[1] for r in rows], dtype=object)
+    frame = name_columns(names, area=areas)
+    for i, (text, area) in enumerate(rows):
+        parsed = parse_name(text)
+        expected = name_keys(parsed.norm, area) if parsed.evidence else ()
+        assert frame["name_keys"].iloc[i] == expected
+        assert (frame["name_pinyin"].iloc[i] or "") == name_pinyin(parsed.norm)
+
+
+def test_name_columns_accepts_empty_and_scalar_inputs():
+    assert len(name_columns(pd.Series([], dtype=object))) == 0
+    frame = name_columns(["胡春花", "吴春花"], name_source="自报", area="Wu")
+    assert list(frame["name_kind"]) == ["full", "full"]
