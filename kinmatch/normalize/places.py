@@ -539,7 +539,6 @@ def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
 
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
              "r", "z", "c", "s", "y", "w")
-_ALL_FAMILIES = ("n_l", "retroflex", "n_ng", "f_h", "hu_wu", "r_y_l")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -551,42 +550,20 @@ def _split(syl: str) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=65536)
-def _merge(syl: str, families: tuple[str, ...], hu: str) -> str:
-    """One canonical form of a syllable under merger families. ``hu`` picks the direction of the
-    h- syllables when both f_h and hu_wu apply (they disagree: 湖 → fu or wu).
-
-    Private, minimal version: ``kinmatch.normalize.phonetics.merged_keys`` (owned by the phonetics
-    engineer) is the shared implementation; this one exists so places do not wait for it.
-    """
-    ini, fin = _split(syl)
-    if "n_l" in families and ini == "l":
-        ini = "n"
-    if "retroflex" in families and ini in ("zh", "ch", "sh"):
-        ini = ini[0]
-    if "n_ng" in families and fin in ("eng", "ing", "ang", "iang", "uang"):
-        fin = fin[:-1]
-    if "r_y_l" in families and ini == "r":
-        ini, fin = "y", {"e": "e", "en": "in", "eng": "ing", "i": "i", "u": "u", "un": "un",
-                         "ong": "ong", "ou": "ou", "uan": "uan", "uo": "ue"}.get(fin, fin)
-    if ini == "h" and fin.startswith("u"):
-        if hu == "f" and "f_h" in families:
-            ini, fin = "f", (fin[1:] or "u")
-            fin = {"i": "ei", "n": "en", "o": "o"}.get(fin, fin)
-        elif hu == "w" and "hu_wu" in families:
-            ini, fin = "w", (fin[1:] or "u")
-            fin = {"i": "ei", "n": "en"}.get(fin, fin)
-    return ini + fin
+def _keys(syl: str, families: tuple[str, ...]) -> frozenset:
+    """The syllable and its dialect-merged forms; two syllables "meet" when these intersect.
+    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys`)."""
+    from kinmatch.normalize.phonetics import merged_keys
+    return frozenset(merged_keys(syl, families)) | {syl}
 
 
 @functools.lru_cache(maxsize=512)
 def _families_for(accent_area: str | None) -> tuple[str, ...]:
-    if not accent_area:
-        return _ALL_FAMILIES
-    from kinmatch.normalize.dialects import area_mergers
-    table = load_table("dialect_areas")
-    parent = table.set_index("area")["parent"].to_dict().get(accent_area)
-    fams = area_mergers(parent, accent_area) if isinstance(parent, str) and parent else area_mergers(accent_area)
-    return fams
+    """Merger families for a speaker's dialect area (all of them when the area is unknown)."""
+    from kinmatch.normalize.phonetics import FAMILIES, area_families
+    if not isinstance(accent_area, str) or not accent_area:
+        return tuple(FAMILIES)
+    return tuple(area_families(accent_area) or ())
 
 
 def _syllables(text: str) -> tuple[str, ...]:
@@ -632,19 +609,25 @@ class _SoundIndex:
     @functools.lru_cache(maxsize=64)
     def _vocab_arrays(self, families: tuple[str, ...]):
         parts = [_split(w) for w in self.words]
+        key_ids: dict[str, int] = {}
+        word_of, key_of = [], []   # incidence pairs: vocabulary syllable × merged key
+        for k, w in enumerate(self.words):
+            for key in _keys(w, families):
+                word_of.append(k)
+                key_of.append(key_ids.setdefault(key, len(key_ids)))
         return (np.array(self.words, dtype=object), np.array([p[0] for p in parts], dtype=object),
-                np.array([p[1] for p in parts], dtype=object),
-                np.array([_merge(w, families, "f") for w in self.words], dtype=object),
-                np.array([_merge(w, families, "w") for w in self.words], dtype=object))
+                np.array([p[1] for p in parts], dtype=object), key_ids,
+                np.array(word_of, dtype=np.int64), np.array(key_of, dtype=np.int64))
 
     @functools.lru_cache(maxsize=8192)
     def distance_row(self, syl: str, families: tuple[str, ...]) -> np.ndarray:
         """Distance of ``syl`` to every vocabulary syllable: 0 same, 0.25 same after a dialect
         merger, 0.5 one of initial/final differs (yao~yue), 1 otherwise."""
-        words, inis, fins, mf, mw = self._vocab_arrays(families)
+        words, inis, fins, key_ids, word_of, key_of = self._vocab_arrays(families)
         qi, qf = _split(syl)
-        qf_, qw_ = _merge(syl, families, "f"), _merge(syl, families, "w")
-        merged = (mf == qf_) | (mf == qw_) | (mw == qf_) | (mw == qw_)
+        wanted = [key_ids[k] for k in _keys(syl, families) if k in key_ids]
+        merged = np.zeros(len(words), dtype=bool)
+        merged[word_of[np.isin(key_of, wanted)]] = True
         one_part = (inis == qi) | (fins == qf)
         out = np.where(words == syl, 0.0, np.where(merged, 0.25, np.where(one_part, 0.5, 1.0)))
         return out.astype(np.float32)
@@ -740,7 +723,7 @@ def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _
 def _syl_distance(a: str, b: str, families: tuple[str, ...]) -> float:
     if a == b:
         return 0.0
-    if {_merge(a, families, "f"), _merge(a, families, "w")} & {_merge(b, families, "f"), _merge(b, families, "w")}:
+    if _keys(a, families) & _keys(b, families):
         return 0.25
     ai, af = _split(a)
     bi, bf = _split(b)
@@ -961,7 +944,8 @@ def parse_places(values: pd.Series, prefix: str | None = None,
         uniques, codes = [], np.zeros(0, dtype=int)
     else:
         codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([text.to_numpy(), acc.to_numpy()]))
-    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in uniques]
+    # factorize turns a None accent into NaN: back to None so the cache key stays one value
+    parsed = [_parse_cached(t, a if isinstance(a, str) else None) if t else _empty("") for t, a in uniques]
     cols = {
         "province": [p.province_code for p in parsed], "prefecture": [p.prefecture_code for p in parsed],
         "county": [p.county_code for p in parsed], "township": [p.township for p in parsed],
