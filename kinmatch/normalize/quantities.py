@@ -27,7 +27,7 @@ text                            interval (years)             kind
 ``约60岁`` / ``六十岁左右``         55–65 (±5; ±2 under 12)      ``approx``
 ``60多岁`` / ``60余岁``            61–69                        ``decade``
 ``3岁多``                         3–4                          ``decade``
-``五六十岁``                       50–69                        ``range``
+``五六十岁`` / ``十几二十岁``          50–69 / 13–22                ``range``
 ``十七八岁``                       17–18                        ``range``
 ``60-65岁``                       60–65                        ``range``
 ``60岁以上``                       60–80                        ``open``
@@ -326,6 +326,7 @@ _AGE_CN_DECADES = re.compile(f"^([{_CN_1_9}])([{_CN_1_9}])十(多|几)?$")      
 _AGE_CN_TEENS = re.compile(f"^十([{_CN_1_9}])([{_CN_1_9}])$")                 # 十七八
 _AGE_CN_TENS_PAIR = re.compile(f"^([{_CN_1_9}])十([{_CN_1_9}])([{_CN_1_9}])$")  # 三十五六
 _AGE_CN_PAIR = re.compile(f"^([{_CN_1_9}])([{_CN_1_9}])$")                     # 三四
+_AGE_CN_BRIDGE = re.compile(f"^([{_CN_1_9}]?)十几([{_CN_1_9}])十$")               # 十几二十
 _AGE_RANGE = re.compile(r"^(\d+(?:\.\d+)?)(?:岁)?[-~〜至到—–]+(\d+(?:\.\d+)?)(多)?$")
 _AGE_PLUS = re.compile(r"^(\d+)(多|余|几|出头|\+)$")
 _AGE_OPEN = re.compile(r"^(\d+)(以上|以下|开外)$")
@@ -373,6 +374,10 @@ def _parse_age_text(text: str) -> _AgeCore | None:
         t, a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]], _CN_DIGITS[m[3]]
         if a < b:
             return (t * 10.0 + a, t * 10.0 + b, "range", None, None, math.nan)
+    if m := _AGE_CN_BRIDGE.match(s):  # 十几二十: late in one decade to early in the next
+        a, b = _CN_DIGITS.get(m[1], 1), _CN_DIGITS[m[2]]
+        if b == a + 1:
+            return (a * 10.0 + 3, b * 10.0 + 2, "range", None, None, math.nan)
     if m := _AGE_CN_PAIR.match(s):
         a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]]
         if a < b:
@@ -410,6 +415,8 @@ def _parse_age_text(text: str) -> _AgeCore | None:
         n = float(m[1])
         if m[2] == "以下":
             return (max(n - 20, 0.0), n, "open", None, None, math.nan)
+        if m[2] == "开外":  # 五十开外: a little over fifty
+            return (n, n + 9, "open", None, None, math.nan)
         return (n, n + 20, "open", None, None, math.nan)
     if m := _AGE_HALF.match(s):
         n = float(m[1]) + 0.5
