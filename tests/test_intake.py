@@ -524,3 +524,16 @@ def test_every_written_row_is_kept_or_reported(tmp_path, rows, encoding):
     assert (issues["reason"] == "missing_id").sum() == sum(not row[0].strip() for row in kept)
     assert frame["statements"].tolist() == [
         (row[1].strip() or None) if len(row) > 1 else None for row in kept]
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_simulated_records_pass_intake_unchanged(seed):
+    # The simulator writes the spellings stations and families use; every one must be readable,
+    # and its canonical frames must come through intake untouched.
+    from kinmatch import datasets
+
+    simulation = datasets.simulate(400, 300, seed=seed)
+    for frame, reader in ((simulation.residents, read_residents), (simulation.missing, read_missing)):
+        result = reader(frame)
+        assert result.issues[["column", "value", "reason"]].values.tolist() == []
+        pd.testing.assert_frame_equal(result.frame, frame, check_dtype=False)
