@@ -201,11 +201,12 @@ def test_never_raises_on_place_like_text(text):
 
 
 def test_parse_places_vectorized_equals_scalar_and_keeps_input():
-    values = pd.Series(["太康", None, "襄樊", "太康", "abc", "一渡水"], index=list("abcdef"))
+    values = pd.Series(["太康", None, "襄樊", "太康", "abc", "一渡水", "灵水县", "岳迟县"],
+                       index=list("abcdefgh"))
     before = values.copy()
     out = parse_places(values, prefix="home")
     pd.testing.assert_series_equal(values, before)
-    assert list(out.index) == list("abcdef")
+    assert list(out.index) == list("abcdefgh")
     assert out.columns.tolist() == ["home_province", "home_prefecture", "home_county", "home_township",
                                     "home_village", "home_lon", "home_lat", "home_place_score",
                                     "home_place_old", "home_place_matched_by"]
