@@ -30,6 +30,10 @@ from kinmatch.normalize.names import (
     ("阿卜杜拉买买提", "阿卜杜拉买买提"),              # no separator stays none
     ("欧阳 娜娜", "欧阳娜娜"),                          # a space between short parts is padding
     ("蕭廖美玉", "萧廖美玉"),
+    ("张.三", "张三"),                                  # a stray dot in a Han name is no separator
+    ("张三2", "张三"),                                  # register de-duplication number
+    ("张三 Zhang San", "张三"),                         # romanisation repeated after the name
+    ("无名1号", "无名1号"),                             # numbered placeholders keep their number
     (None, ""),
     (float("nan"), ""),
     ("   ", ""),
@@ -84,7 +88,7 @@ def test_parse_name_kinds(raw, surname, given_name, kind):
 
 @pytest.mark.parametrize("raw", [
     "无名氏", "不详", "流浪男", "流浪女", "某某", "未知", "男子", "老人", "安徽婆", "四川佬", "无名1号",
-    "2023-015号", "无名氏3", "无名男", "聋哑人", "阿婆", "小孩", "流浪人员2号",
+    "2023-015号", "无名氏3", "无名男", "聋哑人", "阿婆", "小孩", "流浪人员2号", "男1", "流浪男12",
 ])
 def test_placeholders_carry_no_evidence(raw):
     parsed = parse_name(raw)

@@ -52,6 +52,10 @@ _ANNOTATION_PREFIX = re.compile(r"^(自报姓名|自称|自报|名叫|叫做|姓
 _TITLE_SUFFIX = re.compile(r"(先生|女士|小姐|同志|师傅|老师|大夫|医生)$")
 _QUOTES_AND_MARKS = re.compile(r"[\"'“”‘’「」『』?？*×□○〇�!！,，;；:：、/\\|]")
 _SPACE = re.compile(r"\s+")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# 张三2 / 张三-2: a number a register appends to tell two people of the same name apart.
+# Not for 无名1号 or 男1 (a placeholder; kept so that parse_name sees the number).
+_DEDUP_NUMBER = re.compile(r"^([\u4e00-\u9fff]{2,}?)[-_#]?\d+$")
 
 
 def _separators(text: str) -> str:
@@ -60,8 +64,10 @@ def _separators(text: str) -> str:
     runs = [run for run in text.split(" ") if run]
     if len(runs) > 1 and all(is_han(run[0]) and is_han(run[-1]) for run in runs):
         text = ("·" if max(len(run) for run in runs) >= 3 else "").join(runs)
-    text = _SEP_BETWEEN_HAN.sub("·", text)
-    return text.strip("".join(MINORITY_SEPARATORS) + " ")
+    text = _SEP_BETWEEN_HAN.sub("·", text).strip("".join(MINORITY_SEPARATORS) + " ")
+    if "·" in text and len(text) <= 4:
+        text = text.replace("·", "")  # 张.三: a stray dot in a Han name, not a transliteration
+    return text
 
 
 def _clean_once(text: str) -> str:
@@ -76,6 +82,10 @@ def _clean_once(text: str) -> str:
         # Romanised names: one space between words, each word capitalised (CHAN tai-man → Chan Tai-man).
         words = _SPACE.split(text.replace("·", " ").replace(".", " ").strip())
         return " ".join(word[:1].upper() + word[1:].lower() for word in words if word)
+    if _LATIN_WORD.search(text):
+        # 张三 Zhang San: the romanisation repeats the Chinese name; keep the Chinese
+        text = collapse_whitespace(_LATIN_WORD.sub(" ", text))
+    text = _DEDUP_NUMBER.sub(r"\1", text)
     text = _ANNOTATION_PREFIX.sub("", text)
     text = _ANNOTATION_SUFFIX.sub("", text)
     title = _TITLE_SUFFIX.search(text)
