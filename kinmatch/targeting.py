@@ -17,8 +17,9 @@ name cue                  0.5     a name form typical of a dialect area (阿X so
                                   Min, minority names with "·" Xinjiang)
 ========================  ======  ==============================================================
 
-When nothing points at a county but the accent names provinces, those provinces are returned as
-``level="province"`` targets (a push can target a province). Weights are judgement, documented
+The accent's provinces are also returned as ``level="province"`` targets (a push can target a
+province): they are the only targets when nothing names a county, and they rank above counties
+read from weak fragments; counties inside the accent's province always outrank them. Weights are judgement, documented
 here so reviewers can discount them; the reasons say which evidence produced each row.
 
     >>> import pandas as pd
@@ -46,6 +47,10 @@ TARGET_COLUMNS = ["resident_id", "rank", "level", "county_code", "province_code"
                   "reasons"]
 
 W_STATEMENT, W_PROVINCE, W_AREA, W_NAME = 3.0, 1.0, 1.0, 0.5
+PROVINCE_SHARE = 0.9
+"""A province target scores this share of the accent's province weight."""
+FRAGMENT_CANDIDATES = 30
+"""Place readings considered per statement fragment before ranking."""
 
 # (pattern on the name, dialect areas, provinces, plain-words reason)
 NAME_CUES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
@@ -137,7 +142,9 @@ def _targets_of(record: dict, k: int) -> list[dict]:
     best_statement: dict[str, float] = {}
 
     for fragment in place_fragments(_text(record.get("statements"))):
-        candidates = place_candidates(fragment, k=k, accent_area=area)
+        # Short fragments ("县", "金") tie across hundreds of places: take many, let the accent
+        # and name evidence sort them, keep the top k at the end.
+        candidates = place_candidates(fragment, k=max(k, FRAGMENT_CANDIDATES), accent_area=area)
         for row in candidates.itertuples(index=False):
             code = row.county_code
             if not isinstance(code, str) or not code or row.score <= 0:
@@ -170,11 +177,12 @@ def _targets_of(record: dict, k: int) -> list[dict]:
                      "name": names[code], "score": round(scores[code], 3),
                      "reasons": "；".join(reasons[code])})
 
-    if not rows and accent.provinces:
-        # No county evidence: the accent's provinces are the best push targets there are.
+    if accent.provinces:
+        # The accent's provinces are push targets too: the only ones when nothing names a county,
+        # and above counties read from weak fragments. Counties inside the province outrank them.
         for position, province in enumerate(accent.provinces):
-            score = W_PROVINCE * accent.confidence / (1 + 0.1 * position)
-            why = [f"口音“{accent_text}”→{_province_name(province)}（无具体地名，按省推送）"]
+            score = PROVINCE_SHARE * W_PROVINCE * accent.confidence / (1 + 0.1 * position)
+            why = [f"口音“{accent_text}”→{_province_name(province)}（按省推送）"]
             main_areas = list(province_dialect_areas(province))[:1]
             for cue_areas, cue_provinces, reason in cues:
                 if province in cue_provinces or any(a in cue_areas for a in main_areas):
