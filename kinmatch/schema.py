@@ -80,10 +80,13 @@ MISSING_FIELDS: dict[str, tuple[str, ...]] = {
 FIELDS = {"resident": RESIDENT_FIELDS, "missing": MISSING_FIELDS}
 ID_FIELD = {"resident": "resident_id", "missing": "missing_id"}
 
-JOINED_FIELDS = {"health": "；", "alias": "、"}
-"""Fields that may come from several columns at once (健康状况 + 精神状况 + 智力状况, or 小名 + 曾用名).
-Their non-blank texts are joined with the separator, in the order of the field table. Any other
-field present twice takes the first column; the later ones are kept as unknown columns."""
+JOINED_FIELDS = {"health": "；", "alias": "、", "description": "；", "clothing": "；",
+                 "statements": "；", "accent": "；", "dialect": "；", "contact": "；"}
+"""Free-text fields that may come from several columns at once (健康状况 + 精神状况 + 智力状况,
+小名 + 曾用名, 联系人 + 联系电话). Their non-blank texts are joined with the separator, in the order
+of the field table, so matching sees all of them. Any other field present twice (ids, dates,
+addresses, where two values would contradict or confuse) takes the first column; the later ones
+are kept as unknown columns, with a ``duplicate_column`` issue."""
 
 # Brackets and what they hold at the end of a header are units or hints: 身高(cm), 日期[年-月-日].
 _BRACKET_SUFFIX = re.compile(r"[(\[{<《【〔][^)\]}>》】〕]*[)\]}>》】〕]$")

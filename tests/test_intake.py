@@ -463,6 +463,15 @@ def test_reading_a_canonical_frame_again_changes_nothing(tmp_path):
     assert subset.frame["source_row"].tolist() == [7]  # still the row in the original file
 
 
+def test_free_text_fields_given_twice_are_joined_in_table_order():
+    raw = pd.DataFrame({"编号": ["M1"], "联系电话": ["138xxxx0000"], "联系人": ["胡先生"],
+                        "体貌特征": ["左脸有痣"], "特征": [""]})
+    frame, issues = read_missing(raw)
+    assert frame.loc[0, "contact"] == "胡先生；138xxxx0000"  # 联系人 comes first in the table
+    assert frame.loc[0, "description"] == "左脸有痣"
+    assert len(issues) == 0
+
+
 def test_a_field_given_twice_keeps_the_first_and_reports_the_other():
     raw = pd.DataFrame({"编号": ["R1"], "人员编号": ["X-1"], "姓名": ["李伟"]})
     frame, issues = read_residents(raw)
