@@ -28,6 +28,9 @@ Merger families (the column ``mergers`` of the ``dialect_areas`` table, plus ``h
   keep g/k/h where Mandarin palatalised them to j/q/x (咸 xian ~ han, 街 jie ~ gai, 鞋 xie ~ hai,
   江 jiang ~ gang), so one speaker's "xian" can be another's 韩 han. j/q/x + ia/ian/iang/iao/ie
   fold to g/k/h + a/an/ang/ao/ai. Added for JH_Man, Wu, Xiang, Gan, Hakka, Min and Yue.
+  ``merged_keys`` applies it to any syllable; ``name_keys`` only to characters that were velar in
+  Middle Chinese (their Cantonese reading starts with g/k/h: 咸 haam yes, 小 siu no), because
+  Mandarin x also continues old s- (小, 先), which no dialect reads as h.
 
 Regional surname readings (``REGIONAL_READINGS``) cover single documented surnames that no
 family explains: in Sichuan (``SW_Man``) 龚 is read "jiong" and was written 炅.
@@ -421,7 +424,7 @@ def _fold_sets(area: str | None) -> tuple[tuple[str, ...], ...]:
     if families is not None:
         return tuple(_ops_for(families))
     # unknown area: each family alone, and each known area's combination
-    sets = _ops_for(FAMILIES)[: sum(len(_FAMILY_OPS[f]) for f in FAMILIES)]
+    sets = [(op,) for family in FAMILIES for op in _FAMILY_OPS[family]]
     for known in _area_table():
         sets += _ops_for(area_families(known) or ())
     return tuple(dict.fromkeys(sets))
