@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from kinmatch.cli import main
-from kinmatch.match import comparisons as cmp
 from kinmatch.match.rank import WEIGHT_COLUMNS, identification_potential, link, rank_pairs, run_link
 from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
 

@@ -6,13 +6,14 @@
 
 ``show_candidates`` returns a pandas ``Styler``: one row per field (姓名, 性别, 年龄 …), the resident
 in the first column and its top candidates next to it; a cell is green where that comparison
-agrees and red where it conflicts, so a reviewer sees at a glance why a report ranks high.
+agrees and red where it conflicts, so a reviewer sees at a glance why a report ranks high. Pass
+the normalized frames of a :class:`~kinmatch.match.rank.LinkRun` (``run.residents``,
+``run.missing``) so nothing is normalized again.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import pandas as pd
 
