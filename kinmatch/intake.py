@@ -478,6 +478,15 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
 _CHUNK_ROWS = 100_000
 
 
+def _csv_cell(value: str | None) -> str | None:
+    """A CSV cell as its text: "" → None; Excel's keep-as-text wrapper ="00123" → 00123."""
+    if not value:
+        return None
+    if value.startswith('="') and value.endswith('"') and len(value) >= 3:
+        return value[2:-1]
+    return value
+
+
 def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int) -> tuple[list[np.ndarray], np.ndarray]:
     """A chunk of rows as columns whose repeated texts share one string object ("" → None).
 
@@ -485,7 +494,7 @@ def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int) -> tuple[list[np
     gigabytes, while its columns have few distinct values (sexes, dates, places).
     """
     columns, numbers = _from_rows(rows, width)
-    return [_map_unique(column, lambda v: v if v else None) for column in columns], numbers
+    return [_map_unique(column, _csv_cell) for column in columns], numbers
 
 
 def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: np.ndarray,
@@ -744,6 +753,17 @@ def _read_records(src: Any, kind: str) -> Intake:
     for row in rows[~filled]:
         issues.add(row=int(row), column=None, value=None, reason="blank_row", action="row_skipped",
                    message=f"row {row} is blank; skipped")
+    # Totals and sign-off lines under the table (合计: 120人, 制表人: ...) are not records.
+    summary = _map_unique(canonical[id_field],
+                          lambda v: v is not None and bool(_SUMMARY_ID.match(v))).astype(bool)
+    for position in np.flatnonzero(summary):
+        row = int(rows[position])
+        issues.add(row=row, column=first_header[id_field], value=canonical[id_field][position],
+                   reason="summary_row", action="row_skipped",
+                   message=f"row {row} looks like a total or sign-off line "
+                           f"({canonical[id_field][position]!r} in {first_header[id_field]}), not "
+                           f"a record; skipped. If it is a record, give it a real id.")
+    filled &= ~summary
     if not filled.all():
         canonical = {k: v[filled] for k, v in canonical.items()}
         unknown = {k: v[filled].reset_index(drop=True) if isinstance(v, pd.Series) else v[filled]
@@ -779,6 +799,9 @@ def _read_records(src: Any, kind: str) -> Intake:
         issue_frame = issue_frame.sort_values("row", kind="stable", na_position="first")
         issue_frame = issue_frame.reset_index(drop=True)
     return Intake(frame, issue_frame)
+
+
+_SUMMARY_ID = re.compile(r"^(合计|总计|小计|共计|制表|填表|审核|统计人|统计时间|说明|注[:：]|备注[:：])")
 
 
 def _fill_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: IssueLog) -> np.ndarray:

@@ -229,6 +229,23 @@ def test_broken_rows_are_kept_with_issues(tmp_path):
     assert (extra["value"], extra["record_id"], extra["action"]) == ("多出", "R2", "row_kept")
 
 
+def test_total_and_sign_off_lines_are_not_records(tmp_path):
+    text = ("编号,姓名\n"
+            "R1,李伟\n"
+            "合计：1人,\n"
+            "制表人：王某 2023-11-05,\n")
+    frame, issues = read_residents(write(tmp_path / "t.csv", text, "gbk"))
+    assert frame["resident_id"].tolist() == ["R1"]
+    assert issues[["row", "reason", "action"]].values.tolist() == [
+        [3, "summary_row", "row_skipped"], [4, "summary_row", "row_skipped"]]
+
+
+def test_excel_keep_as_text_wrapper(tmp_path):
+    frame, _ = read_residents(write(tmp_path / "x.csv", '编号,联系电话\n="00123",="010-1234"\n',
+                                    "utf-8"))
+    assert frame.loc[0, ["resident_id", "contact"]].tolist() == ["00123", "010-1234"]
+
+
 def test_quoted_line_breaks_are_one_cell(tmp_path):
     text = '编号,自述\nR1,"说家在河边,\n有座桥"\nR2,记得村口有棵大树\n'
     frame, issues = read_residents(write(tmp_path / "q.csv", text, "utf-8"))
