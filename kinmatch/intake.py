@@ -15,6 +15,19 @@ the canonical frame of ``docs/contract.md`` §1 plus an issues table, and never 
 Every input row ends up either in the frame or in the issues table with action ``row_skipped``.
 Values keep their original text (stripped); only dates, heights, sex and ages are checked, and a
 value that fails the check is blanked with an issue that says how to fix it.
+
+Reason codes (action in brackets):
+
+- values: ``bad_date``, ``bad_height``, ``bad_sex``, ``bad_age`` (unreadable),
+  ``future_date``, ``implausible_date`` (before 1900), ``implausible_height`` (outside 40–250
+  cm), ``implausible_age`` (over 120, or born before 1900) [``kept_blank``]. Honest unknowns
+  (未知, 不详, -) are not issues.
+- ids: ``missing_id`` (a ``row<N>`` id is generated), ``duplicate_id`` [``row_kept``].
+- rows: ``blank_row``, ``above_header`` (title rows), ``summary_row`` (合计, 制表人)
+  [``row_skipped``]; ``too_many_fields``, ``too_few_fields``, ``unbalanced_quote``
+  [``row_kept``, or ``row_skipped`` when nothing is left under the header].
+- file: ``encoding_replaced`` (undecodable bytes became '\ufffd') [``kept``],
+  ``duplicate_column`` (two headers for one field; the second stays an extra column) [``kept``].
 """
 
 from __future__ import annotations
