@@ -1,6 +1,5 @@
 """Record-level normalizers: contract columns, types, no mutation, idempotence, issues."""
 
-import datetime as dt
 
 import numpy as np
 import pandas as pd
