@@ -372,7 +372,7 @@ def _area_table() -> dict[str, tuple[str, ...]]:
         from kinmatch.data import load_table
 
         table = load_table("dialect_areas")
-    except Exception:  # noqa: BLE001 - table missing in a partial install: fall back to built-ins
+    except Exception:  # noqa: BLE001 - table missing in a partial install: every area is unknown
         return {}
     mergers = {area: tuple(m for m in (value or "").split(";") if m) if isinstance(value, str) else ()
                for area, value in zip(table["area"], table["mergers"])}
@@ -384,6 +384,9 @@ def _area_table() -> dict[str, tuple[str, ...]]:
         while isinstance(parent, str) and parent in mergers:
             families += mergers[parent]
             parent = parents.get(parent)
+        # A group area (N_Man) stands for any of its sub-areas (N_Man_Jin, N_Man_NE): an accent
+        # or hometown placed only in the group may carry a sub-area's merger.
+        families += [f for child, p in parents.items() if p == area for f in mergers.get(child, ())]
         out[area] = tuple(dict.fromkeys(families))
     return out
 
@@ -461,7 +464,11 @@ def _name_keys(norm: str, area: str | None, max_variants: int) -> tuple[str, ...
             if touched.intersection(ops):
                 keys.append(" ".join([fold_syllable(s, ops) for s in variant]))
     if _names._is_minority(norm):
-        keys.append(minority_key(norm))
+        key = minority_key(norm)
+        # vowels of transliterations vary most (卡德尔/卡迪尔): also a consonant skeleton, when it
+        # is long enough to stay specific
+        skeleton = re.sub("[aeiouvyw]", "", key)
+        keys += [key, skeleton] if len(skeleton) >= 4 else [key]
     if _is_cantonese_area(area):
         keys += hk_roman_keys(norm, max_variants=6)
     return tuple(dict.fromkeys(k for k in keys if k))
