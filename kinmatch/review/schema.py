@@ -1,0 +1,97 @@
+"""The case store's tables (SQLAlchemy Core), shared by the store and its Alembic migrations.
+
+One table per concern: ``residents`` and ``reports`` keep each record as JSON text (the canonical
+columns of SCHEMA.md) beside the few columns search needs; ``candidates`` holds the latest score of
+every pair any linking run proposed; ``decisions`` is **append-only** (a later decision supersedes,
+never erases: the current decision of a pair is its row with the highest id); ``users`` and
+``access_log`` are the audit side; ``settings`` keeps per-store values such as the session key.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
+
+metadata = MetaData()
+
+DECISIONS = ("same", "not_same", "unsure")
+"""Decision codes: 同一人 (send to DNA verification), 非同一人 (excluded), 不确定."""
+
+ROLES = ("reviewer", "admin")
+
+residents = Table(
+    "residents", metadata,
+    Column("resident_id", String(128), primary_key=True),
+    Column("name", Text),
+    Column("name_keys", Text, nullable=False, default=""),  # "|li wei|lee wai|": LIKE '%|key|%'
+    Column("record_json", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+reports = Table(
+    "reports", metadata,
+    Column("missing_id", String(128), primary_key=True),
+    Column("name", Text),
+    Column("name_keys", Text, nullable=False, default=""),
+    Column("record_json", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+candidates = Table(
+    "candidates", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resident_id", String(128), ForeignKey("residents.resident_id"), nullable=False),
+    Column("missing_id", String(128), ForeignKey("reports.missing_id"), nullable=False),
+    Column("run_id", String(128), nullable=False),
+    Column("model_version", String(128)),
+    Column("rank", Integer),
+    Column("match_probability", Float, nullable=False),
+    Column("match_weight", Float),
+    Column("explanation", Text),
+    Column("weights_json", Text),
+    Column("levels_json", Text),
+    Column("first_run_id", String(128), nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("resident_id", "missing_id", name="uq_candidates_pair"),
+)
+Index("ix_candidates_probability", candidates.c.match_probability)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resident_id", String(128), nullable=False),
+    Column("missing_id", String(128), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text),
+    Column("note", Text),
+    Column("reviewer", String(128), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_decisions_pair", decisions.c.resident_id, decisions.c.missing_id, decisions.c.id)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(128), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+access_log = Table(
+    "access_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("record_kind", String(16)),
+    Column("record_id", String(128)),
+    Column("detail", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,632 @@
+"""The case store: residents, reports, scored candidate pairs and reviewers' decisions.
+
+An embedded SQLite file by default, or PostgreSQL by URL; the schema is kept up to date by the
+Alembic migrations shipped in ``kinmatch/review/migrations`` (run on open)::
+
+    >>> import tempfile, pathlib, kinmatch
+    >>> from kinmatch.review import Store
+    >>> sim = kinmatch.datasets.simulate(20, 20, seed=1)                     # doctest: +SKIP
+    >>> candidates = kinmatch.link(sim.residents, sim.missing, top_k=3)      # doctest: +SKIP
+    >>> store = Store(pathlib.Path(tempfile.mkdtemp()) / "cases.db")
+    >>> store.load_candidates(candidates, sim.residents, sim.missing)       # doctest: +SKIP
+    >>> pair = store.queue(limit=1).iloc[0]                                  # doctest: +SKIP
+    >>> store.decide(pair.resident_id, pair.missing_id, "not_same", "reviewer1", reason="性别不符")  # doctest: +SKIP
+
+Decisions are append-only: :meth:`Store.decide` only ever inserts, the current decision of a pair
+is its latest row, and :meth:`Store.history` shows every earlier one. A pair decided ``not_same``
+(excluded) never returns to the queue, whatever a later linking run scores it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import secrets
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, create_engine, event, func, or_, select, text
+from sqlalchemy.engine import Engine, make_url
+
+from kinmatch.errors import InputError, KinmatchError
+from kinmatch.review import schema as s
+
+__all__ = ["Store", "DECISION_LABELS", "EXCLUSION_REASONS", "store_url"]
+
+DECISION_LABELS = {"same": "同一人（送DNA核验）", "not_same": "非同一人", "unsure": "不确定"}
+EXCLUSION_REASONS = ("DNA排除", "性别不符", "年龄不可能", "体貌特征矛盾", "已被他人认领", "其他")
+"""Reasons offered when a pair is excluded (any text is accepted)."""
+
+# Columns docs/contract.md §2 adds to a canonical frame: not part of the record as written, so
+# they are left out of the stored JSON (the store keeps what staff and families wrote).
+_NORMALIZED = re.compile(
+    r"^(name_(norm|surname|given|kind|evidence|pinyin|keys|jyutping)|surname_keys|given_keys|"
+    r"alias_(norm|keys)|sex_code|age_(low|high)|birth_year_(low|high)|height_(cm|tol_cm)|"
+    r"event_date(_precision)?|birth_date_(value|precision)|"
+    r"(found|missing|home)_(province|prefecture|county|lon|lat|place_score)|"
+    r"accent_(area|provinces)|home_dialect_area|statement_(places|names)|marks|negated|build|"
+    r"hair|conditions)$")
+_ALIAS_SPLIT = re.compile(r"[、,，;；/／\s]+")
+_CHUNK = 500
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def store_url(path_or_url: str | os.PathLike) -> str:
+    """The SQLAlchemy URL for a store given as a file path or a URL.
+
+        >>> store_url("/tmp/cases.db")
+        'sqlite:////tmp/cases.db'
+        >>> store_url("postgresql://kin@127.0.0.1:5432/cases")
+        'postgresql+psycopg://kin@127.0.0.1:5432/cases'
+    """
+    text_ = str(path_or_url)
+    if "://" not in text_:
+        return "sqlite:///" + str(Path(text_).expanduser().resolve())
+    if text_.startswith(("postgresql://", "postgres://")):
+        # psycopg 3 is the driver kinmatch installs; SQLAlchemy would otherwise look for psycopg2
+        return "postgresql+psycopg://" + text_.split("://", 1)[1]
+    return text_
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.date, dt.datetime)):
+        return None if pd.isna(value) else value.isoformat()
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _record(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _jsonable(v) for k, v in row.items() if not _NORMALIZED.match(str(k))}
+
+
+def _name_keys(name: Any, alias: Any) -> str:
+    """``|key|key|`` of the name's and aliases' sound keys, so SQL ``LIKE '%|key|%'`` finds them."""
+    from kinmatch.normalize.phonetics import latin_keys, name_keys
+
+    keys: set[str] = set()
+    for part in [name, *(_ALIAS_SPLIT.split(alias) if isinstance(alias, str) else [])]:
+        if isinstance(part, str) and part.strip():
+            try:
+                keys.update(name_keys(part.strip()))
+                keys.update(latin_keys(part.strip()))
+            except Exception:  # a name phonetics cannot read is still stored and found by text
+                continue
+    return "|" + "|".join(sorted(keys)) + "|" if keys else ""
+
+
+def _text(value: Any) -> str | None:
+    value = _jsonable(value)
+    return None if value is None else str(value)
+
+
+class StoreError(KinmatchError):
+    """The store cannot do what was asked (unknown pair, bad decision code, unknown user...)."""
+
+
+class Store:
+    """A case store at a file path (SQLite) or URL (``postgresql+psycopg://user@host/db``).
+
+    Opening runs the Alembic migrations (``upgrade=False`` skips them), so an old store file is
+    brought up to the current schema. Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path_or_url: str | os.PathLike, *, upgrade: bool = True):
+        self.url = store_url(path_or_url)
+        self.engine = self._engine(self.url)
+        if upgrade:
+            self.upgrade()
+
+    # ---- engine and migrations ------------------------------------------------------------
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(url, pool_pre_ping=True)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Let SQLAlchemy, not the sqlite3 module, start transactions (see _on_begin).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            # IMMEDIATE takes the write lock up front: two reviewers writing at once queue on the
+            # busy timeout instead of one failing with "database is locked" on lock upgrade.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` with the packaged Alembic migrations."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("kinmatch.review") / "migrations"))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # two processes opening a fresh store at once must not both create the tables
+                connection.execute(text("SELECT pg_advisory_xact_lock(74657001)"))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def revision(self) -> str | None:
+        """The schema revision the store is at (``None`` before any migration)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    # ---- settings -------------------------------------------------------------------------
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(s.settings.c.value).where(s.settings.c.key == key)).scalar()
+        return default if value is None else value
+
+    def secret_key(self) -> str:
+        """The web app's session key: generated once per store and kept in it, so sessions
+        survive a restart and two stores never share a key."""
+        existing = self.setting("secret_key")
+        if existing:
+            return existing
+        value = secrets.token_hex(32)
+        with self.engine.begin() as conn:
+            if conn.execute(select(s.settings.c.value).where(s.settings.c.key == "secret_key")).scalar() is None:
+                conn.execute(s.settings.insert().values(key="secret_key", value=value))
+        return self.setting("secret_key")
+
+    # ---- records and candidates -----------------------------------------------------------
+
+    def _upsert(self, conn, table, rows: list[dict], keys: list[str]) -> None:
+        if not rows:
+            return
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - other databases are not supported
+            raise StoreError(f"the case store supports SQLite and PostgreSQL, not {conn.dialect.name}")
+        columns = [c for c in rows[0] if c not in keys]
+        for start in range(0, len(rows), _CHUNK):
+            statement = insert(table).values(rows[start:start + _CHUNK])
+            update = {c: statement.excluded[c] for c in columns}
+            conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update))
+
+    def load_records(self, residents: pd.DataFrame | None = None, missing: pd.DataFrame | None = None) -> dict:
+        """Insert or update resident and report records (canonical frames, as intake returns)."""
+        counts = {}
+        now = _now()
+        with self.engine.begin() as conn:
+            for frame, table, id_column in ((residents, s.residents, "resident_id"),
+                                            (missing, s.reports, "missing_id")):
+                if frame is None:
+                    continue
+                if id_column not in frame.columns:
+                    raise InputError(f"the {table.name} frame has no {id_column!r} column; read it with "
+                                     f"kinmatch.read_{'residents' if table is s.residents else 'missing'}")
+                rows = []
+                for record in frame.to_dict("records"):
+                    record_id = _text(record.get(id_column))
+                    if not record_id:
+                        continue
+                    stored = _record(record)
+                    stored[id_column] = record_id
+                    rows.append({id_column: record_id, "name": _text(record.get("name")),
+                                 "name_keys": _name_keys(record.get("name"), record.get("alias")),
+                                 "record_json": json.dumps(stored, ensure_ascii=False),
+                                 "updated_at": now})
+                self._upsert(conn, table, rows, [id_column])
+                counts[table.name] = len(rows)
+        return counts
+
+    def load_candidates(self, candidates: pd.DataFrame, residents: pd.DataFrame | None = None,
+                        missing: pd.DataFrame | None = None, *, run_id: str | None = None,
+                        model_version: str | None = None, levels: pd.DataFrame | None = None,
+                        compute_levels: bool = True) -> dict:
+        """Store a linking run's candidates (the SCHEMA.md linking table) and their records.
+
+        A pair already in the store gets this run's score and explanation; its decisions are
+        untouched (they live in their own append-only table), so an excluded pair stays excluded
+        and a confirmed one stays confirmed. ``levels`` are the pairs' comparison levels (a frame
+        indexed by ``(resident_id, missing_id)``, as ``kinmatch.match.rank.run_link(...).vectors``);
+        when omitted and both record frames are given they are computed here, so
+        ``kinmatch train`` can later fit a model on reviewed pairs. Returns counts.
+        """
+        required = {"resident_id", "missing_id", "match_probability"}
+        absent = required - set(candidates.columns)
+        if absent:
+            raise InputError(f"the candidate table has no column(s) {sorted(absent)}; load the table "
+                             f"`kinmatch link` writes (resident_id, missing_id, rank, match_probability, ...)")
+        run_id = run_id or dt.datetime.now(dt.timezone.utc).strftime("run-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        frame = candidates.copy()
+        frame["resident_id"] = frame["resident_id"].astype(str)
+        frame["missing_id"] = frame["missing_id"].astype(str)
+        frame["match_probability"] = pd.to_numeric(frame["match_probability"], errors="coerce")
+        bad = frame["match_probability"].isna()
+        if bad.any():
+            warnings.warn(f"{int(bad.sum())} candidate rows have no match_probability and were not loaded "
+                          f"(first: {frame.loc[bad, 'resident_id'].iloc[0]} × {frame.loc[bad, 'missing_id'].iloc[0]})",
+                          stacklevel=2)
+            frame = frame[~bad]
+        frame = frame.drop_duplicates(["resident_id", "missing_id"], keep="first")
+        if levels is None and compute_levels and residents is not None and missing is not None and len(frame):
+            levels = _comparison_levels(frame, residents, missing)
+        self.load_records(residents, missing)
+        weight_columns = [c for c in frame.columns if c.startswith("w_")]
+        level_lookup = {}
+        if levels is not None and len(levels):
+            from kinmatch.match.comparisons import COMPARISONS
+
+            level_columns = [c for c in COMPARISONS if c in levels.columns]
+            for key, row in zip(levels.index, levels[level_columns].to_numpy()):
+                level_lookup[(str(key[0]), str(key[1]))] = dict(zip(level_columns, (int(v) for v in row)))
+        now = _now()
+        with self.engine.begin() as conn:
+            known_res = set(conn.execute(select(s.residents.c.resident_id)).scalars())
+            known_rep = set(conn.execute(select(s.reports.c.missing_id)).scalars())
+            existing = {(r, m): first for r, m, first in conn.execute(
+                select(s.candidates.c.resident_id, s.candidates.c.missing_id, s.candidates.c.first_run_id))}
+            # a candidate whose record was never loaded still needs a row to point at
+            stubs_res = sorted(set(frame["resident_id"]) - known_res)
+            stubs_rep = sorted(set(frame["missing_id"]) - known_rep)
+            self._upsert(conn, s.residents, [{"resident_id": r, "name": None, "name_keys": "",
+                                               "record_json": json.dumps({"resident_id": r}), "updated_at": now}
+                                              for r in stubs_res], ["resident_id"])
+            self._upsert(conn, s.reports, [{"missing_id": m, "name": None, "name_keys": "",
+                                             "record_json": json.dumps({"missing_id": m}), "updated_at": now}
+                                            for m in stubs_rep], ["missing_id"])
+            rows = []
+            for record in frame.to_dict("records"):
+                key = (record["resident_id"], record["missing_id"])
+                weights = {c[2:]: _jsonable(record[c]) for c in weight_columns}
+                pair_levels = level_lookup.get(key)
+                rank = record.get("rank")
+                rows.append({
+                    "resident_id": key[0], "missing_id": key[1], "run_id": run_id,
+                    "model_version": model_version,
+                    "rank": None if rank is None or pd.isna(rank) else int(rank),
+                    "match_probability": float(record["match_probability"]),
+                    "match_weight": _jsonable(pd.to_numeric(record.get("match_weight"), errors="coerce")),
+                    "explanation": _text(record.get("explanation")),
+                    "weights_json": json.dumps(weights, ensure_ascii=False),
+                    "levels_json": None if pair_levels is None else json.dumps(pair_levels),
+                    "first_run_id": existing.get(key, run_id), "loaded_at": now})
+            self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
+        return {"run_id": run_id, "candidates": len(frame),
+                "new_pairs": int(sum(1 for k in zip(frame["resident_id"], frame["missing_id"]) if k not in existing)),
+                "stub_records": len(stubs_res) + len(stubs_rep)}
+
+    def _record_of(self, table, id_column: str, record_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(table.c.record_json).where(table.c[id_column] == str(record_id))).scalar()
+        return None if value is None else json.loads(value)
+
+    def resident(self, resident_id: str) -> dict | None:
+        """The stored resident record (a dict of SCHEMA.md fields), or None."""
+        return self._record_of(s.residents, "resident_id", resident_id)
+
+    def report(self, missing_id: str) -> dict | None:
+        """The stored missing-person report (a dict of SCHEMA.md fields), or None."""
+        return self._record_of(s.reports, "missing_id", missing_id)
+
+    def candidate(self, resident_id: str, missing_id: str) -> dict | None:
+        """One pair's stored score, with ``weights`` and ``levels`` dicts and its current decision."""
+        query = (select(s.candidates, self._current().c.decision, self._current().c.reason,
+                        self._current().c.reviewer, self._current().c.decided_at)
+                 .select_from(self._with_current())
+                 .where(s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id)))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["weights"] = json.loads(out.pop("weights_json") or "{}")
+        levels = out.pop("levels_json")
+        out["levels"] = json.loads(levels) if levels else None
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """How many records, candidates, decisions, queued pairs and users the store holds."""
+        with self.engine.connect() as conn:
+            out = {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                   for t in (s.residents, s.reports, s.candidates, s.decisions, s.users)}
+        out["queued"] = len(self.queue())
+        return out
+
+    # ---- decisions ------------------------------------------------------------------------
+
+    def decide(self, resident_id: str, missing_id: str, decision: str, reviewer: str,
+               reason: str | None = None, note: str | None = None) -> int:
+        """Record a decision on a pair (``same``, ``not_same`` or ``unsure``); returns its id.
+
+        Always a new row: an earlier decision is superseded, never changed, so the audit trail
+        shows who decided what and when.
+        """
+        if decision not in s.DECISIONS:
+            raise StoreError(f"decision {decision!r} is not one of {list(s.DECISIONS)} "
+                             f"(same = 同一人, not_same = 非同一人, unsure = 不确定)")
+        if not reviewer:
+            raise StoreError("a decision needs the reviewer's user name, for the audit trail")
+        with self.engine.begin() as conn:
+            known = conn.execute(select(s.candidates.c.id).where(
+                s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id))).first()
+            if known is None:
+                raise StoreError(f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
+                                 f"linking run that proposed it first (kinmatch review load)")
+            result = conn.execute(s.decisions.insert().values(
+                resident_id=str(resident_id), missing_id=str(missing_id), decision=decision,
+                reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=_now()))
+            return int(result.inserted_primary_key[0])
+
+    def _current(self):
+        """Subquery: each decided pair's latest decision row."""
+        if not hasattr(self, "_current_sq"):
+            latest = (select(func.max(s.decisions.c.id).label("id"))
+                      .group_by(s.decisions.c.resident_id, s.decisions.c.missing_id).subquery("latest"))
+            self._current_sq = (select(s.decisions).join(latest, s.decisions.c.id == latest.c.id)
+                                .subquery("current_decision"))
+        return self._current_sq
+
+    def _with_current(self):
+        current = self._current()
+        return s.candidates.outerjoin(current, and_(current.c.resident_id == s.candidates.c.resident_id,
+                                                    current.c.missing_id == s.candidates.c.missing_id))
+
+    def current_decisions(self) -> pd.DataFrame:
+        """One row per decided pair: its latest decision (resident_id, missing_id, decision,
+        reason, note, reviewer, decided_at, id)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(self._current()).order_by(self._current().c.id)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["id", "resident_id", "missing_id", "decision", "reason", "note",
+                                     "reviewer", "decided_at"])
+
+    def history(self, resident_id: str | None = None, missing_id: str | None = None) -> pd.DataFrame:
+        """Every decision row (oldest first), optionally for one pair: the audit trail."""
+        query = select(s.decisions).order_by(s.decisions.c.id)
+        if resident_id is not None:
+            query = query.where(s.decisions.c.resident_id == str(resident_id))
+        if missing_id is not None:
+            query = query.where(s.decisions.c.missing_id == str(missing_id))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["id", "resident_id", "missing_id", "decision", "reason", "note",
+                                     "reviewer", "decided_at"])
+
+    # ---- queue ----------------------------------------------------------------------------
+
+    def queue(self, limit: int | None = None, order: str = "probability",
+              include_unsure: bool = False) -> pd.DataFrame:
+        """Undecided pairs to review.
+
+        ``order="probability"``: highest match probability first (the review queue);
+        ``order="informative"``: probability closest to 0.5 first, the pairs whose label teaches
+        a model most (for labelling rounds). Pairs with a current decision are left out, except
+        ``unsure`` ones when ``include_unsure``; excluded pairs (``not_same``) never return.
+        """
+        current = self._current()
+        if order == "probability":
+            ordering = [s.candidates.c.match_probability.desc()]
+        elif order == "informative":
+            ordering = [func.abs(s.candidates.c.match_probability - 0.5)]
+        else:
+            raise StoreError(f"queue order {order!r}: use 'probability' or 'informative'")
+        pending = current.c.decision.is_(None)
+        if include_unsure:
+            pending = or_(pending, current.c.decision == "unsure")
+        query = (select(s.candidates.c.resident_id, s.candidates.c.missing_id, s.candidates.c.rank,
+                        s.candidates.c.match_probability, s.candidates.c.match_weight,
+                        s.candidates.c.explanation, s.candidates.c.run_id,
+                        s.residents.c.name.label("resident_name"), s.reports.c.name.label("report_name"),
+                        current.c.decision)
+                 .select_from(self._with_current()
+                              .join(s.residents, s.residents.c.resident_id == s.candidates.c.resident_id)
+                              .join(s.reports, s.reports.c.missing_id == s.candidates.c.missing_id))
+                 .where(pending)
+                 .order_by(*ordering, s.candidates.c.resident_id, s.candidates.c.missing_id))
+        if limit is not None:
+            query = query.limit(int(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["resident_id", "missing_id", "rank", "match_probability", "match_weight",
+                                     "explanation", "run_id", "resident_name", "report_name", "decision"])
+
+    def neighbours(self, resident_id: str, missing_id: str, order: str = "probability"):
+        """``(previous, next)`` queued pairs around this one (each a ``(resident_id, missing_id)`` or None).
+
+        A pair no longer queued (just decided) has as "next" the pair that would now come first
+        after its old position, so a reviewer moves on without skipping anyone.
+        """
+        queued = self.queue(order=order)
+        keys = list(zip(queued["resident_id"], queued["missing_id"]))
+        key = (str(resident_id), str(missing_id))
+        if key in keys:
+            i = keys.index(key)
+            return (keys[i - 1] if i > 0 else None), (keys[i + 1] if i + 1 < len(keys) else None)
+        me = self.candidate(*key)
+        if me is None or not keys:
+            return None, (keys[0] if keys else None)
+        probability = me["match_probability"]
+        if order == "informative":
+            score = abs(probability - 0.5)
+            after = [k for k, p in zip(keys, queued["match_probability"]) if abs(p - 0.5) >= score]
+            before = [k for k, p in zip(keys, queued["match_probability"]) if abs(p - 0.5) < score]
+        else:
+            after = [k for k, p in zip(keys, queued["match_probability"]) if p <= probability]
+            before = [k for k, p in zip(keys, queued["match_probability"]) if p > probability]
+        return (before[-1] if before else None), (after[0] if after else keys[0])
+
+    def candidates_of(self, kind: str, record_id: str) -> pd.DataFrame:
+        """The stored candidate pairs of one resident (``kind="resident"``) or report, best first,
+        with each pair's current decision."""
+        column = s.candidates.c.resident_id if kind == "resident" else s.candidates.c.missing_id
+        current = self._current()
+        query = (select(s.candidates.c.resident_id, s.candidates.c.missing_id, s.candidates.c.match_probability,
+                        s.candidates.c.explanation, current.c.decision)
+                 .select_from(self._with_current()).where(column == str(record_id))
+                 .order_by(s.candidates.c.match_probability.desc()))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["resident_id", "missing_id", "match_probability", "explanation", "decision"])
+
+    # ---- users and access log -------------------------------------------------------------
+
+    def add_user(self, username: str, password: str, role: str = "reviewer") -> None:
+        """Create a user (or reset an existing user's password and role).
+
+        The password is stored as a salted hash (werkzeug.security), never as text."""
+        from werkzeug.security import generate_password_hash
+
+        if role not in s.ROLES:
+            raise StoreError(f"role {role!r} is not one of {list(s.ROLES)}")
+        if not username or not re.fullmatch(r"[\w.@-]{1,64}", username):
+            raise StoreError(f"user name {username!r}: use 1–64 letters, digits, '.', '@', '-' or '_'")
+        if not password or len(password) < 8:
+            raise StoreError("the password must have at least 8 characters")
+        hashed = generate_password_hash(password)
+        with self.engine.begin() as conn:
+            self._upsert(conn, s.users, [{"username": username, "password_hash": hashed, "role": role,
+                                          "active": True, "created_at": _now()}], ["username"])
+
+    def set_active(self, username: str, active: bool) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(s.users.update().where(s.users.c.username == username).values(active=bool(active)))
+
+    def authenticate(self, username: str, password: str) -> dict | None:
+        """The user's ``{"username", "role"}`` if the password is right and the user active."""
+        from werkzeug.security import check_password_hash
+
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.users).where(s.users.c.username == username)).mappings().first()
+        if row is None or not row["active"] or not check_password_hash(row["password_hash"], password or ""):
+            return None
+        return {"username": row["username"], "role": row["role"]}
+
+    def user(self, username: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.users.c.username, s.users.c.role, s.users.c.active)
+                               .where(s.users.c.username == username)).mappings().first()
+        return None if row is None else dict(row)
+
+    def users(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.users.c.username, s.users.c.role, s.users.c.active, s.users.c.created_at)
+                                .order_by(s.users.c.username)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=["username", "role", "active", "created_at"])
+
+    def log_access(self, username: str, action: str, record_kind: str | None = None,
+                   record_id: str | None = None, detail: str | None = None) -> None:
+        """Append one row to the access log (who saw which record, when)."""
+        with self.engine.begin() as conn:
+            conn.execute(s.access_log.insert().values(username=username, action=action, record_kind=record_kind,
+                                                      record_id=None if record_id is None else str(record_id),
+                                                      detail=detail, at=_now()))
+
+    def access_log(self, username: str | None = None) -> pd.DataFrame:
+        query = select(s.access_log).order_by(s.access_log.c.id)
+        if username is not None:
+            query = query.where(s.access_log.c.username == username)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["id", "username", "action", "record_kind", "record_id", "detail", "at"])
+
+    # ---- search ---------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 50) -> pd.DataFrame:
+        """Residents and reports whose name (or alias) *sounds* like ``query``, or whose name
+        contains it, or whose id is it: columns kind (resident/report), record_id, name.
+
+        Sound keys are the phonetic keys of :func:`kinmatch.normalize.phonetics.name_keys`
+        (heteronyms, dialect mergers), so 胡春花 finds 吴春花.
+        """
+        query = (query or "").strip()
+        if not query:
+            return pd.DataFrame(columns=["kind", "record_id", "name"])
+        keys = [k for k in _name_keys(query, None).strip("|").split("|") if k]
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        out = []
+        with self.engine.connect() as conn:
+            for kind, table, id_column in (("resident", s.residents, "resident_id"),
+                                           ("report", s.reports, "missing_id")):
+                conditions = [table.c[id_column] == query, table.c.name.like(f"%{escaped}%", escape="\\")]
+                conditions += [table.c.name_keys.like(f"%|{key}|%") for key in keys[:40]]
+                rows = conn.execute(select(table.c[id_column], table.c.name).where(or_(*conditions))
+                                    .order_by(table.c[id_column]).limit(int(limit))).all()
+                out += [{"kind": kind, "record_id": r[0], "name": r[1]} for r in rows]
+        return pd.DataFrame(out, columns=["kind", "record_id", "name"])
+
+
+def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame | None:
+    """The comparison levels of the candidate pairs, computed as ``kinmatch link`` does."""
+    from kinmatch.match import comparisons as cmp
+    from kinmatch.normalize import records
+
+    try:
+        residents = residents.copy()
+        missing = missing.copy()
+        residents["resident_id"] = residents["resident_id"].astype(str)
+        missing["missing_id"] = missing["missing_id"].astype(str)
+        if "sex_code" not in residents.columns:
+            residents, _ = records.normalize_residents(residents)
+        if "sex_code" not in missing.columns:
+            missing, _ = records.normalize_missing(missing)
+        pairs = candidates[["resident_id", "missing_id"]]
+        pairs = pairs[pairs["resident_id"].isin(set(residents["resident_id"]))
+                      & pairs["missing_id"].isin(set(missing["missing_id"]))]
+        mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
+        name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
+        return cmp.compare_pairs(pairs, residents, missing, cmp.default_features(mark_freq), name_freq)
+    except Exception as error:  # levels only feed training: loading the pairs must not fail on them
+        warnings.warn(f"comparison levels could not be computed ({error}); the pairs are stored without "
+                      f"them and `kinmatch train` will skip them", stacklevel=3)
+        return None

@@ -1,0 +1,232 @@
+"""The case store on SQLite and a real PostgreSQL server: migrations, loading runs, the queue,
+append-only decisions, search by name sound, users, access log, concurrency and crash safety."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pandas as pd
+import pytest
+from review_fixtures import (MISSING, PAIRS, RESIDENTS, candidates_table, levels_table,  # noqa: F401
+                             loaded_store, store, store_url)
+
+from kinmatch.review.store import Store, StoreError, store_url as to_url
+
+
+def test_migrations_run_on_open_and_are_idempotent(store_url):
+    first = Store(store_url)
+    assert first.revision() == "0001"
+    first.close()
+    again = Store(store_url)  # a second open must not try to create the tables again
+    assert again.revision() == "0001"
+    assert again.queue().empty
+    again.close()
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("cases.db", "sqlite:///"),
+    ("postgresql://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"),
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+])
+def test_store_url(given, expected):
+    assert to_url(given).startswith(expected)
+
+
+def test_queue_highest_probability_first(loaded_store):
+    queue = loaded_store.queue()
+    assert list(zip(queue["resident_id"], queue["missing_id"])) == [(r, m) for r, m, _ in PAIRS]
+    assert queue["match_probability"].is_monotonic_decreasing
+
+
+def test_informative_order_is_closest_to_half(loaded_store):
+    queue = loaded_store.queue(order="informative")
+    assert list(queue["missing_id"][:3]) == ["M6", "M3", "M4"]  # 0.55, 0.42, 0.30
+    distances = (queue["match_probability"] - 0.5).abs()
+    assert distances.is_monotonic_increasing
+
+
+def test_records_keep_raw_fields_and_candidates_their_scores(loaded_store):
+    resident = loaded_store.resident("R2")
+    assert resident["name"] == "李玮" and resident["alias"] == "小伟" and resident["height"] == "172cm"
+    assert loaded_store.report("M2")["hometown"] == "四川省南充市"
+    pair = loaded_store.candidate("R2", "M2")
+    assert pair["match_probability"] == pytest.approx(0.91)
+    assert set(pair["weights"]) >= {"name", "age", "geography"}
+    assert pair["levels"] == levels_table().loc[("R2", "M2")].to_dict()
+    assert pair["run_id"] == "run1" and pair["decision"] is None
+
+
+def test_decisions_are_append_only_latest_wins(loaded_store):
+    first = loaded_store.decide("R1", "M1", "unsure", "alice")
+    second = loaded_store.decide("R1", "M1", "same", "bob", note="送DNA")
+    assert second > first
+    history = loaded_store.history("R1", "M1")
+    assert list(history["decision"]) == ["unsure", "same"]
+    assert list(history["reviewer"]) == ["alice", "bob"]
+    current = loaded_store.current_decisions().set_index(["resident_id", "missing_id"])
+    assert current.loc[("R1", "M1"), "decision"] == "same"
+    assert ("R1", "M1") not in set(zip(loaded_store.queue()["resident_id"], loaded_store.queue()["missing_id"]))
+
+
+@pytest.mark.parametrize("resident_id, missing_id, decision, reviewer, message", [
+    ("R1", "M1", "maybe", "alice", "not one of"),
+    ("R1", "M1", "same", "", "reviewer"),
+    ("R1", "M9", "same", "alice", "not a stored candidate"),
+])
+def test_bad_decisions_are_refused(loaded_store, resident_id, missing_id, decision, reviewer, message):
+    with pytest.raises(StoreError, match=message):
+        loaded_store.decide(resident_id, missing_id, decision, reviewer)
+    assert loaded_store.history().empty
+
+
+def test_rerun_keeps_decisions_and_never_requeues_excluded(loaded_store):
+    loaded_store.decide("R2", "M2", "not_same", "alice", reason="DNA排除")
+    loaded_store.decide("R1", "M1", "same", "alice")
+    # the next run scores the excluded pair higher than anything and proposes a new pair
+    rerun = [("R2", "M2", 0.999), ("R1", "M1", 0.98), ("R5", "M5", 0.6), ("R3", "M1", 0.7)]
+    counts = loaded_store.load_candidates(candidates_table(rerun), RESIDENTS, MISSING, run_id="run2",
+                                          levels=levels_table(rerun))
+    assert counts["new_pairs"] == 1 and counts["candidates"] == 4
+    queue = loaded_store.queue()
+    keys = list(zip(queue["resident_id"], queue["missing_id"]))
+    assert ("R2", "M2") not in keys and ("R1", "M1") not in keys
+    assert keys[0] == ("R3", "M1")  # the new pair, 0.7, now leads; R5×M5 moved to 0.6
+    assert loaded_store.candidate("R5", "M5")["match_probability"] == pytest.approx(0.6)
+    pair = loaded_store.candidate("R2", "M2")
+    assert (pair["run_id"], pair["first_run_id"], pair["decision"], pair["reason"]) == \
+        ("run2", "run1", "not_same", "DNA排除")
+    assert len(loaded_store.history()) == 2
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("吴春花", {("resident", "R1"), ("report", "M1")}),  # 胡/吴 merge (hu → wu)
+    ("李伟", {("resident", "R2"), ("report", "M2")}),    # 伟/玮 same sound
+    ("春妹", {("report", "M1")}),                        # a report's 小名
+    ("芳芳", {("report", "M6")}),
+    ("M4", {("report", "M4")}),                           # an id
+    ("建国", {("resident", "R5"), ("report", "M5")}),     # part of a name
+])
+def test_search_by_name_sound(loaded_store, query, expected):
+    found = set(zip(loaded_store.search(query)["kind"], loaded_store.search(query)["record_id"]))
+    assert expected <= found
+    assert ("resident", "R6") not in found or "芳" in query
+
+
+def test_search_does_not_match_unrelated_names(loaded_store):
+    found = set(loaded_store.search("赵磊")["record_id"])
+    assert found == {"M3"}
+
+
+def test_users_passwords_are_hashed(store):
+    store.add_user("alice", "correct horse", "admin")
+    assert store.authenticate("alice", "correct horse") == {"username": "alice", "role": "admin"}
+    assert store.authenticate("alice", "wrong password") is None
+    assert store.authenticate("nobody", "correct horse") is None
+    from sqlalchemy import select
+
+    from kinmatch.review import schema
+
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(schema.users.c.password_hash)).scalar()
+    assert "correct horse" not in stored
+    store.set_active("alice", False)
+    assert store.authenticate("alice", "correct horse") is None
+
+
+@pytest.mark.parametrize("username, password, role, message", [
+    ("bob", "short", "reviewer", "8 characters"),
+    ("bob", "long enough", "superuser", "role"),
+    ("bob smith", "long enough", "reviewer", "user name"),
+])
+def test_bad_users_are_refused(store, username, password, role, message):
+    with pytest.raises(StoreError, match=message):
+        store.add_user(username, password, role)
+
+
+def test_access_log_and_secret_key(store):
+    store.log_access("alice", "view", "resident", "R1")
+    store.log_access("bob", "view", "report", "M1")
+    log = store.access_log()
+    assert list(zip(log["username"], log["record_id"])) == [("alice", "R1"), ("bob", "M1")]
+    assert log["at"].notna().all()
+    key = store.secret_key()
+    assert len(key) >= 32 and Store(store.url).secret_key() == key
+
+
+def test_two_reviewers_at_once_are_both_recorded(loaded_store):
+    """Two reviewers (separate connections) decide the same pair at the same moment."""
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def reviewer(name, decision):
+        other = Store(loaded_store.url, upgrade=False)
+        try:
+            barrier.wait()
+            other.decide("R6", "M6", decision, name, reason="性别不符" if decision == "not_same" else None)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=reviewer, args=("alice", "same")),
+               threading.Thread(target=reviewer, args=("bob", "not_same"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    history = loaded_store.history("R6", "M6")
+    assert sorted(history["reviewer"]) == ["alice", "bob"]
+    later = history.iloc[-1]
+    assert loaded_store.candidate("R6", "M6")["decision"] == later["decision"]
+    assert loaded_store.candidate("R6", "M6")["reviewer"] == later["reviewer"]
+
+
+CRASHER = textwrap.dedent("""
+    import os, signal, sys
+    from kinmatch.review.store import Store
+    from kinmatch.review import schema
+    store = Store(sys.argv[1], upgrade=False)
+    store.decide("R1", "M1", "same", "committed-before-crash")
+    with store.engine.begin() as conn:
+        conn.execute(schema.decisions.insert().values(
+            resident_id="R2", missing_id="M2", decision="not_same", reviewer="lost-in-crash",
+            decided_at=__import__("datetime").datetime.now()))
+        conn.execute(schema.access_log.insert().values(
+            username="lost-in-crash", action="view", at=__import__("datetime").datetime.now()))
+        print("mid-transaction", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_crash_mid_write_loses_nothing_committed(loaded_store):
+    process = subprocess.run([sys.executable, "-c", CRASHER, loaded_store.url], capture_output=True,
+                             text=True, timeout=120)
+    assert process.returncode == -9, process.stderr
+    assert "mid-transaction" in process.stdout
+    reopened = Store(loaded_store.url)
+    history = reopened.history()
+    assert list(history["reviewer"]) == ["committed-before-crash"]
+    assert "lost-in-crash" not in set(reopened.access_log()["username"])
+    reopened.decide("R2", "M2", "unsure", "after-crash")  # the store still takes writes
+    assert len(reopened.history()) == 2
+    reopened.close()
+
+
+def test_candidates_without_records_get_stub_rows(store):
+    counts = store.load_candidates(candidates_table([("R9", "M9", 0.5)]), run_id="bare")
+    assert counts["stub_records"] == 2
+    assert store.queue()["resident_id"].tolist() == ["R9"]
+    assert store.resident("R9") == {"resident_id": "R9"}
+
+
+def test_candidate_table_without_probability_is_refused(store):
+    from kinmatch.errors import InputError
+
+    with pytest.raises(InputError, match="match_probability"):
+        store.load_candidates(pd.DataFrame({"resident_id": ["R1"], "missing_id": ["M1"]}))
