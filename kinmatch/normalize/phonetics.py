@@ -37,6 +37,10 @@ family explains: in Sichuan (``SW_Man``) 龚 is read "jiong" and was written 炅
 
 When the area is unknown (``None``) a name gets every single-family key plus the combined key of
 every known area, so it meets a name from any area under that area's own mergers.
+
+Data notice: the Mandarin readings of table ``char_readings`` are **modified** Unicode Unihan 15.0
+data (subset of fields, tones removed, reshaped; © Unicode, Inc., Unicode License, see
+``kinmatch/data/LICENSES/Unicode-Unihan.txt`` and ``kinmatch/data/SOURCES/readings.md``).
 """
 
 from __future__ import annotations
