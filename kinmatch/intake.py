@@ -156,6 +156,7 @@ class _RawTable:
     encoding: str | None = None
     original: pd.DataFrame | None = None  # a DataFrame input, so unknown columns keep their dtype
     header_row: int = 1
+    stripped: set[str] = field(default_factory=set)  # headers whose cells are already clean text
 
 
 def _unique_headers(headers: list[Any]) -> list[str]:
@@ -432,6 +433,7 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
                          f"table again with its header (编号, 姓名, ...) as the first line.")
     header = head[start][1]
     width = len(header)
+    known = {i for i, h in enumerate(header) if schema.field_of_header(h, kind) is not None}
     # data starts on the line after the header record (which may span lines if a cell is quoted)
     data_start = head[start + 1][0] - 1 if start + 1 < len(head) else len(head_lines)
     rows: list[tuple[int, list[Any]]] = []
@@ -473,19 +475,20 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
             fields = fields + [""] * (width - len(fields))
         rows.append((number, fields))
         if len(rows) == _CHUNK_ROWS:
-            chunks.append(_dedup_chunk(rows, width))
+            chunks.append(_dedup_chunk(rows, width, known))
             rows = []
 
     del lines
-    chunks.append(_dedup_chunk(rows, width))
+    chunks.append(_dedup_chunk(rows, width, known))
     columns = [np.concatenate([chunk[0][i] for chunk in chunks]) for i in range(width)]
     numbers = np.concatenate([chunk[1] for chunk in chunks])
     del chunks
     if bad_offsets:
         _log_bad_bytes(issues, body, bad_offsets, numbers, _unique_headers(header), columns,
                        encoding, path)
-    return _RawTable(_unique_headers(header), columns, numbers, str(path), issues, encoding,
-                     header_row=head[start][0])
+    headers = _unique_headers(header)
+    return _RawTable(headers, columns, numbers, str(path), issues, encoding,
+                     header_row=head[start][0], stripped={headers[i] for i in known})
 
 
 _CHUNK_ROWS = 100_000
@@ -500,14 +503,22 @@ def _csv_cell(value: str | None) -> str | None:
     return value
 
 
-def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _clean_csv_cell(value: str | None) -> str | None:
+    text = _csv_cell(value)
+    return text.strip() or None if text else None
+
+
+def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int,
+                 known: set[int]) -> tuple[list[np.ndarray], np.ndarray]:
     """A chunk of rows as columns whose repeated texts share one string object ("" → None).
 
     Memory: the csv module makes a new string per cell; a million-row file held that way needs
-    gigabytes, while its columns have few distinct values (sexes, dates, places).
+    gigabytes, while its columns have few distinct values (sexes, dates, places). Columns of
+    known fields (positions in ``known``) are stripped in the same pass; others stay untouched.
     """
     columns, numbers = _from_rows(rows, width)
-    return [_map_unique(column, _csv_cell) for column in columns], numbers
+    return [_map_unique(column, _clean_csv_cell if i in known else _csv_cell)
+            for i, column in enumerate(columns)], numbers
 
 
 def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: np.ndarray,
@@ -707,7 +718,10 @@ def _read_records(src: Any, kind: str) -> Intake:
 
     n = len(raw.source_rows)
     by_header = dict(zip(raw.headers, raw.columns))
-    to_text = _as_text_column  # strip, blank → None (also for CSV text: "  " is blank)
+    def to_text(header: str) -> np.ndarray:  # strip, blank → None ("  " is blank too)
+        values = by_header[header]
+        return values if header in raw.stripped else _as_text_column(values)
+
     table = schema.FIELDS[kind]
     canonical: dict[str, np.ndarray] = {}
     first_header: dict[str, str] = {}
@@ -719,12 +733,12 @@ def _read_records(src: Any, kind: str) -> Intake:
         if len(sources) > 1:  # a joined field: 健康状况；精神状况；智力状况 in table order
             rank = {schema.normalize_header(h): i for i, h in enumerate(table[field_name])}
             sources.sort(key=lambda h: rank.get(schema.normalize_header(h), len(rank)))
-            parts = [to_text(by_header[h]) for h in sources]
+            parts = [to_text(h) for h in sources]
             sep = schema.JOINED_FIELDS[field_name]
             joined = [sep.join(p for p in cells if p is not None) or None for cells in zip(*parts)]
             canonical[field_name] = np.array(joined, dtype=object)
         else:
-            canonical[field_name] = to_text(by_header[sources[0]])
+            canonical[field_name] = to_text(sources[0])
         first_header[field_name] = sources[0]
 
     # A field given twice (e.g. 编号 and 人员编号) keeps its first column; the others stay visible
