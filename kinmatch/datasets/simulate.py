@@ -613,7 +613,7 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
         if true_age < 18:
             error = rng.normal(1.0, 3.0)
         else:
-            error = rng.normal(3.0, 6.0 if true_age < 60 else 5.0)
+            error = rng.normal(3.0, 7.0 if true_age < 60 else 6.0)
         if rng.random() < rates["age_far_off"]:
             error = float(rng.choice([-1, 1], p=(0.3, 0.7))) * rng.uniform(12, 25)
         estimate = int(round(max(true_age + error, 3)))
