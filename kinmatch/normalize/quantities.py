@@ -286,9 +286,12 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _take(per_unique: list, codes: np.ndarray, blank: Any) -> list:
-    table = list(per_unique) + [blank]  # code -1 → last entry
-    return [table[c] for c in codes]
+def _take(per_unique: list, codes: np.ndarray, blank: Any, dtype: Any = object) -> np.ndarray:
+    """One result per row from one result per distinct value (numpy take; code -1 → ``blank``)."""
+    table = np.empty(len(per_unique) + 1, dtype=dtype)
+    table[:-1] = per_unique
+    table[-1] = blank
+    return table[codes]
 
 
 def parse_dates(series: pd.Series) -> pd.DataFrame:
@@ -299,13 +302,11 @@ def parse_dates(series: pd.Series) -> pd.DataFrame:
     """
     codes, uniques = _factorize(series)
     parsed = [parse_date(v) for v in uniques]
-    values = pd.to_datetime(
-        pd.Series(_take([p.value for p in parsed], codes, None), index=series.index, dtype=object),
-        errors="coerce",
-    )
-    precision = pd.Series(_take([p.precision for p in parsed], codes, None), index=series.index,
-                          dtype=object)
-    return pd.DataFrame({"value": values.astype("datetime64[ns]"), "precision": precision})
+    stamps = [np.datetime64("NaT", "ns") if p.value is None else p.value.to_datetime64()
+              for p in parsed]
+    values = _take(stamps, codes, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    precision = _take([p.precision for p in parsed], codes, None)
+    return pd.DataFrame({"value": values, "precision": precision}, index=series.index)
 
 
 # --- ages -------------------------------------------------------------------------------------
@@ -625,8 +626,8 @@ def parse_heights(series: pd.Series) -> pd.DataFrame:
     """
     codes, uniques = _factorize(series)
     parsed = [parse_height(v) for v in uniques]
-    cm = np.array(_take([p.cm if p else np.nan for p in parsed], codes, np.nan), dtype=float)
-    tol = np.array(_take([p.tol_cm if p else np.nan for p in parsed], codes, np.nan), dtype=float)
+    cm = _take([p.cm if p else np.nan for p in parsed], codes, np.nan, dtype=float)
+    tol = _take([p.tol_cm if p else np.nan for p in parsed], codes, np.nan, dtype=float)
     return pd.DataFrame({"cm": cm, "tol_cm": tol}, index=series.index)
 
 
