@@ -76,6 +76,14 @@ def test_match_headers(kind, header, field):
     assert match_headers([header], kind) == {header: field}
 
 
+def test_no_header_means_two_fields():
+    for table in (RESIDENT_FIELDS, MISSING_FIELDS):
+        seen = {}
+        for field, headers in table.items():
+            for header in (field, *headers):
+                assert seen.setdefault(normalize_header(header), field) == field, header
+
+
 def test_every_schema_header_is_recognised():
     for kind, table in (("resident", RESIDENT_FIELDS), ("missing", MISSING_FIELDS)):
         for field, headers in table.items():
