@@ -3,6 +3,8 @@ import datetime as dt
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kinmatch.errors import InputError
 from kinmatch.intake import Intake, read_missing, read_residents
@@ -74,6 +76,14 @@ def test_normalize_header(header, normalized):
 )
 def test_match_headers(kind, header, field):
     assert match_headers([header], kind) == {header: field}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12) | st.sampled_from(["身高（厘米）", " 编 号 ", "Found_Date", "【备注】"]))
+def test_normalize_header_is_idempotent(header):
+    once = normalize_header(header)
+    assert normalize_header(once) == once
+    match_headers([header], "resident")  # never raises on any text
 
 
 def test_no_header_means_two_fields():
@@ -508,8 +518,6 @@ def test_a_field_given_twice_keeps_the_first_and_reports_the_other():
 
 # --- property: no row is lost --------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 cell_text = st.text(alphabet="李伟胡春花男女约60岁一米七2023-11-05 ,\"'；、x", max_size=8)
 multiline_cell = st.text(alphabet="李伟 ,\"\n\r", max_size=6)
