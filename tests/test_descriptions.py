@@ -12,6 +12,7 @@ from kinmatch.normalize.descriptions import (
     Mark,
     describe_mark,
     mark_rarity_table,
+    merge_marks,
     mirror,
     parse_conditions,
     parse_description,
@@ -219,6 +220,16 @@ def test_parse_descriptions_vectorized_matches_scalar():
     for index, text in texts.items():
         d = parse_description(text if isinstance(text, str) else None)
         assert frame.loc[index, "marks"] == d.mark_strings
+
+
+@pytest.mark.parametrize("groups,merged", [
+    ((["跛:腿:左"], ["跛:腿:"]), ("跛:腿:左",)),
+    ((["痣:脸:左"], ["痣:脸:右"]), ("痣:脸:右", "痣:脸:左")),  # two moles, both kept
+    ((["纹身:臂:右"], ["纹身:臂:右:龙"], []), ("纹身:臂:右:龙",)),
+    (([], []), ()),
+])
+def test_merge_marks(groups, merged):
+    assert merge_marks(*groups) == merged
 
 
 def test_parse_descriptions_empty_series():

@@ -221,6 +221,19 @@ def test_home_dialect_area(hometown, dialect, area):
     assert normalized.loc[0, "home_dialect_area"] == area
 
 
+@pytest.mark.parametrize("description,health,marks,conditions", [
+    ("左腿瘸", "走路一瘸一拐，疑似智力障碍", ("跛:腿:左",), ("智力障碍",)),
+    ("无纹身", "聋哑", ("聋哑::",), ("聋哑",)),
+    (None, "老年痴呆，右手小指缺失", ("缺指:手:右:小指",), ("痴呆",)),
+    ("右臂有疤", None, ("疤痕:臂:右",), ()),
+])
+def test_description_and_health_are_read_together(description, health, marks, conditions):
+    frame = pd.DataFrame({"resident_id": ["R1"], "description": [description], "health": [health]})
+    normalized, _ = normalize_residents(frame)
+    assert normalized.loc[0, "marks"] == marks
+    assert normalized.loc[0, "conditions"] == conditions
+
+
 def test_birth_date_without_missing_date_keeps_the_age_text():
     frame = pd.DataFrame({"missing_id": ["M1"], "birth_date": ["1950年"], "age": ["70多岁"]})
     normalized, _ = normalize_missing(frame)

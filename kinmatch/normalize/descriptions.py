@@ -44,6 +44,7 @@ __all__ = [
     "parse_conditions",
     "mark_rarity_table",
     "mirror",
+    "merge_marks",
     "describe_mark",
 ]
 
@@ -604,6 +605,17 @@ def parse_description(text: str | None) -> Description:
         other=tuple(dict.fromkeys(other)),
         negated=tuple(sorted(t for t in negated if t not in present)),
     )
+
+
+def merge_marks(*groups: Iterable[str]) -> tuple[str, ...]:
+    """Union of canonical mark strings from several texts (description, health), sorted, without
+    marks another one states more precisely.
+
+        >>> merge_marks(["跛:腿:左", "痣:脸:左"], ["跛:腿:"])
+        ('痣:脸:左', '跛:腿:左')
+    """
+    marks = {Mark.from_string(m) for group in groups for m in group}
+    return tuple(str(m) for m in _drop_less_specific(marks))
 
 
 def parse_conditions(text: str | None) -> tuple[str, ...]:

@@ -138,10 +138,7 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
     rows are split across forked worker processes; the parent warms the normalizer's tables
     first so every worker shares them instead of loading its own.
     """
-    codes, distinct = pd.MultiIndex.from_frame(keys.astype(object).fillna("")).factorize()
-    distinct = pd.DataFrame(list(distinct), columns=keys.columns, dtype=object) if len(distinct) \
-        else pd.DataFrame({c: pd.Series([], dtype=object) for c in keys.columns})
-    distinct = distinct.where(distinct != "", None)
+    codes, distinct = _factorize_rows(keys)
     if n_jobs > 1 and len(distinct) >= PARALLEL_MIN_DISTINCT and _FORK is not None:
         compute(distinct.iloc[:1])  # load gazetteers / readings once, before forking
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
@@ -154,6 +151,26 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
     else:
         table = compute(distinct).reset_index(drop=True)
     return table.iloc[codes].set_axis(keys.index)
+
+
+def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Codes of each row of ``keys`` and the frame of distinct rows (blank cells → None).
+
+    Each column is factorized on its own and the codes combined as one integer per row, which
+    is much faster than hashing row tuples on a million rows."""
+    combined = np.zeros(len(keys), dtype=np.int64)
+    tables = []
+    for column in keys.columns:
+        codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
+        tables.append(np.concatenate([np.array([None], dtype=object), np.asarray(uniques, dtype=object)]))
+        combined = combined * len(tables[-1]) + (codes + 1)  # code 0 = blank
+    distinct_codes, codes = np.unique(combined, return_inverse=True)
+    columns = {}
+    for column, table in zip(reversed(keys.columns), reversed(tables)):
+        columns[column] = table[distinct_codes % len(table)]
+        distinct_codes = distinct_codes // len(table)
+    distinct = pd.DataFrame({c: columns[c] for c in keys.columns}, dtype=object)
+    return codes.reshape(-1), distinct
 
 
 try:  # fork shares the loaded tables with workers; platforms without it run in-process
@@ -323,26 +340,36 @@ def _stage_names(ctx: _Context) -> None:
 _ALIAS_SPLIT = re.compile(r"[、,，;；/／|｜]+|\s{2,}")
 
 
-def _alias_columns(aliases: pd.Series, area: pd.Series, n_jobs: int) -> tuple[list, list]:
+def _alias_columns(aliases: pd.Series, area: pd.Series, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
     """Every alias of a row cleaned (tuple), and the union of their phonetic keys."""
+    result = _by_distinct(pd.DataFrame({"alias": aliases, "area": area}), _aliases_of, n_jobs)
+    return result["alias_norm"].to_numpy(dtype=object), result["alias_keys"].to_numpy(dtype=object)
+
+
+def _aliases_of(keys: pd.DataFrame) -> pd.DataFrame:
+    """alias_norm and alias_keys for distinct (alias text, dialect area) rows."""
     pieces = [tuple(p for p in _ALIAS_SPLIT.split(v) if p.strip()) if isinstance(v, str) else ()
-              for v in aliases.to_numpy(dtype=object)]
+              for v in keys["alias"].to_numpy(dtype=object)]
     lengths = np.array([len(p) for p in pieces], dtype=int)
     flat = pd.Series([p for row in pieces for p in row], dtype=object)
-    flat_area = pd.Series(np.repeat(area.to_numpy(dtype=object), lengths), dtype=object)
     if len(flat):
-        keys = pd.DataFrame({"name": flat, "source": None, "area": flat_area})
-        columns = _by_distinct(keys, _names_of, n_jobs)
-        norms, keys = columns["name_norm"].to_numpy(dtype=object), columns["name_keys"].to_numpy(dtype=object)
+        flat_area = pd.Series(np.repeat(keys["area"].to_numpy(dtype=object), lengths), dtype=object)
+        columns = _names_of(pd.DataFrame({"name": flat, "source": None, "area": flat_area}))
+        norms, name_keys = columns["name_norm"].to_numpy(dtype=object), columns["name_keys"].to_numpy(dtype=object)
     else:
-        norms, keys = np.array([], dtype=object), np.array([], dtype=object)
+        norms, name_keys = np.array([], dtype=object), np.array([], dtype=object)
     alias_norm, alias_keys, start = [], [], 0
     for length in lengths:
-        row_norms = norms[start:start + length]
-        alias_norm.append(tuple(dict.fromkeys(n for n in row_norms if n)))
-        alias_keys.append(tuple(dict.fromkeys(k for row in keys[start:start + length] for k in row)))
+        alias_norm.append(tuple(dict.fromkeys(n for n in norms[start:start + length] if n)))
+        alias_keys.append(tuple(dict.fromkeys(k for row in name_keys[start:start + length] for k in row)))
         start += length
-    return alias_norm, alias_keys
+    return pd.DataFrame({"alias_norm": _object_column(alias_norm), "alias_keys": _object_column(alias_keys)})
+
+
+def _object_column(values: list) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values  # element-wise: tuples stay cells instead of becoming a 2-D array
+    return column
 
 
 def _stage_statements(ctx: _Context) -> None:
@@ -468,23 +495,30 @@ def statement_place_fragments(text: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in fragments if f))
 
 
-def _union(a: tuple, b: tuple) -> tuple:
-    return a + tuple(x for x in b if x not in a) if b else a
-
-
 def _stage_descriptions(ctx: _Context) -> None:
-    described = descriptions.parse_descriptions(ctx.field("description"))
+    keys = pd.DataFrame({"description": ctx.field("description"), "health": ctx.field("health")})
+    # in-process: parsing is cheap and cached per clause, forking would cost more than it saves
+    described = _by_distinct(keys, _descriptions_of, n_jobs=1)
+    for column in _DESCRIPTION_COLUMNS:
+        ctx.out[column] = described[column].to_numpy(dtype=object)
+
+
+def _descriptions_of(keys: pd.DataFrame) -> pd.DataFrame:
+    """Marks, negations, build, hair and conditions of distinct (description, health) rows."""
+    described = descriptions.parse_descriptions(keys["description"].reset_index(drop=True))
     # Health text also carries marks (左腿残疾，走路一瘸一拐) and most of the conditions.
-    health = descriptions.parse_descriptions(ctx.field("health"))
-    ctx.out["marks"] = [tuple(sorted(_union(a, b))) for a, b in
-                        zip(described["marks"].to_numpy(), health["marks"].to_numpy())]
-    ctx.out["negated"] = [tuple(sorted(set(a) | set(b))) for a, b in
-                          zip(described["negated"].to_numpy(), health["negated"].to_numpy())]
-    ctx.out["build"] = described["build"].where(described["build"].notna(), health["build"])
-    ctx.out["hair"] = described["hair"].where(described["hair"].notna(), health["hair"])
+    health = descriptions.parse_descriptions(keys["health"].reset_index(drop=True))
     order = {c: i for i, c in enumerate(descriptions.CONDITIONS)}
-    ctx.out["conditions"] = [tuple(sorted(_union(a, b), key=order.__getitem__)) for a, b in
-                             zip(described["conditions"].to_numpy(), health["conditions"].to_numpy())]
+    return pd.DataFrame({
+        "marks": _object_column([descriptions.merge_marks(a, b) for a, b in
+                                 zip(described["marks"], health["marks"])]),
+        "negated": _object_column([tuple(sorted(set(a) | set(b))) for a, b in
+                                   zip(described["negated"], health["negated"])]),
+        "build": described["build"].where(described["build"].notna(), health["build"]).to_numpy(dtype=object),
+        "hair": described["hair"].where(described["hair"].notna(), health["hair"]).to_numpy(dtype=object),
+        "conditions": _object_column([tuple(sorted(set(a) | set(b), key=order.__getitem__)) for a, b in
+                                      zip(described["conditions"], health["conditions"])]),
+    })
 
 
 _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
