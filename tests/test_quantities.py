@@ -140,6 +140,8 @@ AGE_CASES = [
     ("二十几三十岁", 23, 32, "range"),
     ("五十开外", 50, 59, "open"),
     ("十几岁", 11, 19, "decade"),
+    ("虚岁60", 56, 62, "point"),
+    ("虚岁六十多", 60, 68, "decade"),
 ]
 
 
@@ -147,6 +149,13 @@ AGE_CASES = [
 def test_parse_age(text, low, high, kind):
     age = parse_age(text, ref_date=REF)
     assert (age.low, age.high, age.kind) == (low, high, kind)
+
+
+def test_parse_age_years_and_months():
+    age = parse_age("1岁3个月")
+    assert age.kind == "months"
+    assert age.low == pytest.approx(14 / 12) and age.high == pytest.approx(16 / 12)
+    assert parse_age("一岁三个月")[:2] == age[:2]
 
 
 def test_parse_age_months():

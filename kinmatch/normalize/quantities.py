@@ -350,11 +350,27 @@ def _age_tol(age: float, approx: bool) -> float:
     return 5.0 if approx else 3.0
 
 
+_AGE_YEARS_MONTHS = re.compile(r"^(\d+)岁(\d+)个?多?月(?:大)?$")
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse_age_text(text: str) -> _AgeCore | None:
     s = _clean(text)
     if not s or s in UNKNOWN_MARKERS or len(s) > _MAX_LEN:
         return None
+    core = _parse_age_clean(s)
+    if core is not None and "虚岁" in s:
+        # 虚岁 (nominal age) counts one year at birth: the real age is a year less.
+        low, high, kind, by_low, by_high, stated = core
+        if by_low is None:
+            core = (max(low - 1, 0.0), max(high - 1, 0.0), kind, None, None, stated - 1)
+    return core
+
+
+def _parse_age_clean(s: str) -> _AgeCore | None:
+    if m := _AGE_YEARS_MONTHS.match(_cn_numerals_to_arabic(s)):  # 1岁3个月
+        age = int(m[1]) + int(m[2]) / 12
+        return (age - 1 / 12, age + 1 / 12, "months", None, None, math.nan)
     approx = bool(_AGE_APPROX.search(s))
     s = _AGE_NOISE.sub("", s)
     if not s:
