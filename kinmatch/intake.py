@@ -243,7 +243,7 @@ def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
             f".xlsx (or export CSV UTF-8) and retry."
         ) from exc
     try:
-        sheet = workbook.worksheets[0]
+        sheet = _data_sheet(workbook, kind)
         records = [(number, list(cells))
                    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
     finally:
@@ -251,8 +251,8 @@ def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
     issues = IssueLog()
     start = _find_header(records, kind, issues)
     if start is None:
-        raise InputError(f"{path}: the first sheet is empty. Put the header row (编号, 姓名, ...) "
-                         f"on top of the first sheet and retry.")
+        raise InputError(f"{path}: the sheet {sheet.title!r} is empty. Put the header row "
+                         f"(编号, 姓名, ...) on top of the first sheet and retry.")
     header, rows = records[start][1], records[start + 1:]
     width = max([len(header)] + [len(r) for _, r in rows])
     header = header + [None] * (width - len(header))
@@ -262,7 +262,21 @@ def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
     keep = [i for i in range(width)
             if _cell_text(header[i]) is not None or pd.notna(_as_text_column(columns[i])).any()]
     return _RawTable(_unique_headers([header[i] for i in keep]), [columns[i] for i in keep],
-                     numbers, str(path), issues, header_row=records[start][0])
+                     numbers, f"{path} [{sheet.title}]", issues, header_row=records[start][0])
+
+
+def _data_sheet(workbook: Any, kind: str) -> Any:
+    """The first sheet with an id header near its top (a cover or 说明 sheet may come first);
+    the first sheet when none has one."""
+    id_field = schema.ID_FIELD[kind]
+    for sheet in workbook.worksheets:
+        # Some exporters write a wrong size tag ("A1"); reading would then stop at A1.
+        sheet.reset_dimensions()
+        for cells in sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS * 5, values_only=True):
+            if any(isinstance(c, str) and schema.field_of_header(c, kind) == id_field
+                   for c in cells):
+                return sheet
+    return workbook.worksheets[0]
 
 
 # --- CSV: encoding ----------------------------------------------------------------------------

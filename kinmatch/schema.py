@@ -103,16 +103,18 @@ def normalize_header(header: object) -> str:
     >>> [normalize_header(h) for h in ["身高（厘米）", "Found Date", " 性 别 ", "*编号:"]]
     ['身高', 'founddate', '性别', '编号']
     """
-    text = unicodedata.normalize("NFKC", str(header)).lstrip("\ufeff")
-    text = re.sub(r"\s+", "", text)
-    text = text.strip(_STRIP_CHARS)
-    while True:  # 身高(cm)(估) → 身高
-        stripped = _BRACKET_SUFFIX.sub("", text)
-        if stripped == text or not stripped:
+    # Repeated to a fixed point, so normalizing twice changes nothing (removing a space can
+    # let NFKC compose two characters; 身高(cm)(估): loses one suffix per round).
+    text = str(header)
+    for _ in range(10):
+        step = unicodedata.normalize("NFKC", text).lstrip("\ufeff")
+        step = re.sub(r"[\s_\-]+", "", step).lower()
+        stripped = _BRACKET_SUFFIX.sub("", step.strip(_STRIP_CHARS)).strip(_STRIP_CHARS)
+        step = stripped or step
+        if step == text:
             break
-        text = stripped
-    text = text.strip(_STRIP_CHARS)
-    return re.sub(r"[_\-]", "", text.lower())
+        text = step
+    return text
 
 
 _LOOKUPS: dict[str, dict[str, str]] = {}

@@ -185,6 +185,19 @@ def test_xlsx_input(tmp_path):
     assert issues[["row", "reason", "action"]].values.tolist() == [[3, "blank_row", "row_skipped"]]
 
 
+def test_xlsx_data_on_a_later_sheet(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "填表说明"
+    workbook.active.append(["请按表头填写，日期写成2023-11-05"])
+    sheet = workbook.create_sheet("受助人员")
+    sheet["B3"], sheet["C3"], sheet["B4"], sheet["C4"] = "编号", "姓名", "R1", "李伟"
+    workbook.save(tmp_path / "book.xlsx")
+    frame, issues = read_residents(tmp_path / "book.xlsx")
+    assert frame[["resident_id", "name", "source_row"]].values.tolist() == [["R1", "李伟", 4]]
+    assert frame.attrs["source"].endswith("[受助人员]")
+    assert issues["reason"].tolist() == ["blank_row", "blank_row"]  # rows 1-2 above the header
+
+
 def test_xlsx_detected_from_bytes_not_name(tmp_path):
     frame = pd.DataFrame({"编号": ["R1"], "姓名": ["李伟"]})
     path = tmp_path / "export.csv"  # an Excel file saved under a .csv name
