@@ -15,7 +15,8 @@ from kinmatch.data import load_table
 from kinmatch.datasets import Simulation, simulate
 from kinmatch.datasets import render, vocab
 from kinmatch.datasets.distortions import char_pool, merge_syllable, minority_variant, traditional
-from kinmatch.datasets.simulate import DEFAULT_RATES, MISSING_COLUMNS, NAME_MODES, RESIDENT_COLUMNS
+from kinmatch.datasets.simulate import (DEFAULT_RATES, MISSING_COLUMNS, NAME_MODES, RESIDENT_COLUMNS,
+                                       SILENT_CLUE_FACTOR)
 
 T2S = opencc.OpenCC("t2s")
 
@@ -201,7 +202,6 @@ def _mergeable(sim) -> int:
 
 
 @pytest.mark.parametrize("family, eligible", [
-    ("place_fragment", lambda s: pd.Series(True, index=s.people.index)),
     ("new_mark", lambda s: pd.Series(True, index=s.people.index)),
     ("accent_contradiction", lambda s: s.people["category"] != "deaf_mute"),
     ("mark_omitted", lambda s: s.people["marks"].map(len) > 0),
@@ -214,6 +214,15 @@ def test_rate_families_match_rates(big, family, eligible):
     # new_mark is skipped when the scar drawn is already there: allow that small deficit
     assert _close(observed, n, DEFAULT_RATES[family]) or (
         family == "new_mark" and 0.85 * n * DEFAULT_RATES[family] < observed <= n * DEFAULT_RATES[family])
+
+
+def test_place_fragments_match_rate_and_silence(big):
+    silent = big.residents["name_source"].isin(["站内代名", "不详"])
+    fragments = set(big.distortions.loc[big.distortions["family"] == "place_fragment", "resident_id"])
+    has = big.residents["resident_id"].isin(fragments)
+    rate = DEFAULT_RATES["place_fragment"]
+    assert _close(int(has[~silent].sum()), int((~silent).sum()), rate)
+    assert _close(int(has[silent].sum()), int(silent.sum()), rate * SILENT_CLUE_FACTOR)
 
 
 def test_traditional_is_rare_and_only_on_self_reported_names(big):

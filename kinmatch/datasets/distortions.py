@@ -264,3 +264,31 @@ def _split_minority(name: str) -> list[str]:
         else:
             return []
     return parts
+
+
+def reword_clothing(clothing: str, rng: np.random.Generator, worn: bool = False) -> str:
+    """The same clothes as a family listed them, as staff describe them a few days later: near
+    colours, other garment words, an item left out, and often a word on their state.
+
+    >>> text = reword_clothing("穿蓝色外套、黑色裤子、布鞋", np.random.default_rng(3))
+    >>> text != "穿蓝色外套、黑色裤子、布鞋" and text.startswith("穿") or text.startswith(vocab.WORN_WORDS)
+    True
+    """
+    items = clothing.removeprefix("穿").split("、")
+    out = []
+    for item in items:
+        colour = next((c for c in sorted(vocab.COLOUR_WORDS, key=len, reverse=True) if item.startswith(c)), "")
+        garment = item[len(colour):]
+        if colour and rng.random() < 0.5:
+            colour = str(rng.choice(vocab.COLOUR_WORDS[colour]))
+        if garment in vocab.GARMENT_WORDS and rng.random() < 0.5:
+            garment = str(rng.choice(vocab.GARMENT_WORDS[garment]))
+        out.append(colour + garment)
+    if len(out) > 1 and rng.random() < 0.4:
+        del out[int(rng.integers(len(out)))]
+    text = "穿" + "、".join(out)
+    if text == clothing:  # staff never copy the family's words exactly
+        text = "身穿" + "、".join(out)
+    if worn or rng.random() < 0.2:
+        text = f"{rng.choice(vocab.WORN_WORDS)}，{text}"
+    return text

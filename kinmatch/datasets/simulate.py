@@ -31,7 +31,7 @@ import pandas as pd
 from kinmatch.data import load_table
 from kinmatch.errors import InputError
 from kinmatch.datasets import render, vocab
-from kinmatch.datasets.distortions import char_pool, minority_variant, traditional
+from kinmatch.datasets.distortions import char_pool, minority_variant, reword_clothing, traditional
 
 REFERENCE_DATE = np.datetime64("2026-06-30", "D")
 """'Today' of the simulation: no date lies after it (fixed, so output depends only on the seed)."""
@@ -70,6 +70,7 @@ DEFAULT_RATES = {
     "mark_mirrored": 0.15,      # of residents with a mark that has a side
     "new_mark": 0.10,           # a scar acquired while wandering
     "place_fragment": 0.35,     # statements hold a fragment of the home county or township
+                                # (x SILENT_CLUE_FACTOR for residents who gave no name)
     "old_place_name": 0.05,     # statements use an abolished name (where one exists)
     "accent_contradiction": 0.12,
     "same_name_confuser": 0.10,  # residents with a report: other reported people share the name
@@ -80,6 +81,11 @@ DEFAULT_RATES = {
 """Rates of the simulated distortions. A rate is the chance per resident (or per eligible
 resident, as commented); the distortions table logs each applied distortion once, only where
 it changed the record (a traditional conversion that changes no character is not logged)."""
+
+
+SILENT_CLUE_FACTOR = 0.3
+"""Residents with an assigned or blank name mostly cannot communicate: their chance of a place
+fragment (and of any statement, and of a noted accent) is scaled down."""
 
 
 @dataclass
@@ -437,7 +443,7 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
         parts.append(vocab.HAIR_WORDS[hairs[i]][wording[i, 1] % 2])
         description[i] = "，".join(parts)
 
-    clothing = people["clothing"][person]
+    clothing = np.where(rng.random(n) < 0.15, None, people["clothing"][person])  # often not known
     health = _health_texts(rng, people, person, 0)
     phone = np.char.zfill(rng.integers(10000, size=n).astype(str), 4).astype(object)
     contact = np.where(rng.random(n) < 0.5, "1380000" + phone,
@@ -664,8 +670,10 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
                 log.add(rid, "new_mark", render.mark_key(scar))
         description = _describe(people, p, marks, wordings) if marks else _describe(people, p, [], [])
 
-        accent = _accent(rng, rates, people, p, prov_key, log, rid)
-        statements = _statements(rng, rates, people, p, county, log, rid, pool)
+        # a person who cannot give a name can rarely say much else: fewer clues, less accent
+        talks = name_source in ("自报", "证件")
+        accent = _accent(rng, rates, people, p, prov_key, log, rid, talks)
+        statements = _statements(rng, rates, people, p, county, log, rid, pool, talks)
         same_clothes = gap_days[k] <= 7 and rng.random() < 0.7
         rows.append({
             "resident_id": rid, "station": station, "name": name, "name_source": name_source,
@@ -673,7 +681,10 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
             "birth_date": birth_text, "height": height_text, "found_date": found_text[k],
             "found_place": st_city + str(rng.choice(vocab.FOUND_SPOTS)), "accent": accent,
             "description": description,
-            "clothing": people["clothing"][p] if same_clothes else new_clothes[k],
+            "clothing": (reword_clothing(people["clothing"][p], rng) if same_clothes
+                         else None if rng.random() < 0.1
+                         else (f"{rng.choice(vocab.WORN_WORDS)}，{new_clothes[k]}" if gap_days[k] > 30
+                               and rng.random() < 0.5 else new_clothes[k])),
             "health": station_health[k], "statements": statements, "photo": None,
             "contact": f"0000-6{st:03d}0000",
         })
@@ -684,7 +695,7 @@ def _residents(rng, rates, people, resident_persons, has_report, report_info, re
     return frame, log
 
 
-def _accent(rng, rates, people, p, prov_key, log, rid):
+def _accent(rng, rates, people, p, prov_key, log, rid, talks=True):
     if vocab.CATEGORIES[people["category"][p]][0] == "deaf_mute":
         return None
     if rng.random() < rates["accent_contradiction"]:
@@ -696,21 +707,22 @@ def _accent(rng, rates, people, p, prov_key, log, rid):
             text = str(rng.choice(vocab.VAGUE_ACCENTS))
         log.add(rid, "accent_contradiction", f"{vocab.PROVINCE_ACCENT[prov_key][0]}→{text}")
         return text
-    if rng.random() < 0.15:
+    if rng.random() < (0.15 if talks else 0.5):
         return None
     accent, dialect = vocab.PROVINCE_ACCENT[prov_key]
     return str(rng.choice(vocab.ACCENT_FORMS)).format(a=accent, d=dialect)
 
 
-def _statements(rng, rates, people, p, county, log, rid, pool):
+def _statements(rng, rates, people, p, county, log, rid, pool, talks=True):
+    factor = 1.0 if talks else SILENT_CLUE_FACTOR
     gaz = _gazetteer()
     counties = gaz.counties
     parts = []
-    if vocab.CATEGORIES[people["category"][p]][0] == "deaf_mute" or rng.random() < 0.15:
+    if vocab.CATEGORIES[people["category"][p]][0] == "deaf_mute" or rng.random() < (0.15 if talks else 0.7):
         parts.append(str(rng.choice(vocab.STATEMENT_NONE)))
     short = counties["short_name"].iat[county]
     town = people["township"][p]
-    if rng.random() < rates["place_fragment"]:
+    if rng.random() < rates["place_fragment"] * factor:
         choice = rng.random()
         if choice < 0.4 or town < 0:
             char = short[int(rng.integers(len(short)))]
@@ -722,15 +734,15 @@ def _statements(rng, rates, people, p, county, log, rid, pool):
             parts.append(str(rng.choice(vocab.STATEMENT_SOUND)).format(s=heard or town_short))
             log.add(rid, "place_fragment", f"{gaz.town_names[town]}: “{heard or town_short}”"
                     + ("（音）" if heard else ""))
-    elif rng.random() < 0.15:
+    elif rng.random() < 0.15 * factor:
         parts.append(str(rng.choice(vocab.STATEMENT_HOME)).format(p=short))
     code = counties["code"].iat[county]
     old = gaz.old_names.get(code)
-    if old and rng.random() < rates["old_place_name"]:
+    if old and rng.random() < rates["old_place_name"] * factor:
         name = str(rng.choice(old))
         parts.append(str(rng.choice(vocab.STATEMENT_OLD_UNIT)).format(o=name))
         log.add(rid, "old_place_name", f"{name}→{counties['name'].iat[county]}")
-    if rng.random() < 0.12 and isinstance(people["surname"][p], str):
+    if rng.random() < 0.12 * factor and isinstance(people["surname"][p], str):
         relative = people["surname"][p] + str(rng.choice(_names()[2]["single", "M"][0]))
         parts.append(str(rng.choice(vocab.STATEMENT_RELATIVE)).format(n=relative))
     text = "；".join(x for x in parts if x)
