@@ -109,6 +109,15 @@ def test_sizes_and_report_ratio(big):
     assert big.missing["contact"].str.contains(r"13[89]0000\d{4}$").all()
 
 
+def test_dates_are_real_dates():
+    sim = simulate(n_missing=20_000, n_residents=2_000, seed=5)  # this seed once wrote 2013-02-29
+    for column in ("birth_date", "missing_date"):
+        full = sim.missing[column].dropna()
+        full = full[full.str.fullmatch(r"\d{4}-\d{2}-\d{2}")]
+        assert len(full) > 100
+        pd.to_datetime(full, format="%Y-%m-%d")  # raises on 2013-02-29
+
+
 def test_missing_text_looks_like_real_reports(big):
     m = big.missing
     assert m["birth_date"].dropna().str.match(r"^(19|20)\d\d").all()

@@ -376,6 +376,8 @@ def _reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tupl
     later = ordinal > 0
     by, bm, bd = render.split_dates(people["birth_date"][person])
     by = by + np.where(later & (rng.random(n) < 0.08), rng.choice([-1, 1], size=n), 0)
+    leap = (by % 4 == 0) & ((by % 100 != 0) | (by % 400 == 0))
+    bd = np.where((bm == 2) & (bd == 29) & ~leap, 28, bd)  # 29 Feb moved to a common year
     kind = rng.choice(3, size=n, p=(0.45, 0.30, 0.25))
     fmt = np.where(kind == 0, rng.choice(5, size=n, p=(0.4, 0.3, 0.1, 0.1, 0.1)), np.where(kind == 1, 7, -1))
     birth_text = render.format_dates(by, bm, bd, fmt)
