@@ -232,6 +232,11 @@ def test_merge_marks(groups, merged):
     assert merge_marks(*groups) == merged
 
 
+def test_parse_descriptions_odd_cells():
+    frame = parse_descriptions(pd.Series([["左脸有痣"], 12, "右臂有疤"]))
+    assert frame["marks"].tolist() == [("痣:脸:左",), (), ("疤痕:臂:右",)]
+
+
 def test_parse_descriptions_empty_series():
     frame = parse_descriptions(pd.Series([], dtype=object))
     assert len(frame) == 0 and "marks" in frame.columns

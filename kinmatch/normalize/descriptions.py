@@ -639,7 +639,10 @@ def parse_descriptions(series: pd.Series) -> pd.DataFrame:
         >>> parse_descriptions(pd.Series(["左脸有痣", None, "左脸有痣"])).marks.tolist()
         [('痣:脸:左',), (), ('痣:脸:左',)]
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists from a hand-built frame): read their text
+        codes, uniques = pd.factorize(series.map(lambda v: v if v is None else str(v)), use_na_sentinel=True)
     parsed = [parse_description(value) for value in uniques]
     empty = Description()
     columns = {
