@@ -234,6 +234,12 @@ def test_description_and_health_are_read_together(description, health, marks, co
     assert normalized.loc[0, "conditions"] == conditions
 
 
+def test_list_cells_from_a_hand_built_frame():
+    frame = pd.DataFrame({"missing_id": ["M1"], "name": ["胡春花"], "alias": [["春儿", "花花"]]})
+    normalized, _ = normalize_missing(frame)
+    assert normalized.loc[0, "alias_norm"] == ("春儿", "花花")
+
+
 def test_birth_date_without_missing_date_keeps_the_age_text():
     frame = pd.DataFrame({"missing_id": ["M1"], "birth_date": ["1950年"], "age": ["70多岁"]})
     normalized, _ = normalize_missing(frame)

@@ -161,7 +161,12 @@ def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     combined = np.zeros(len(keys), dtype=np.int64)
     tables = []
     for column in keys.columns:
-        codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
+        try:
+            codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
+        except TypeError:  # list cells in a hand-built frame (alias=["春儿", "花花"]): as text
+            as_text = keys[column].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple, set))
+                                       else v if v is None or isinstance(v, str) else str(v))
+            codes, uniques = pd.factorize(as_text, use_na_sentinel=True)
         tables.append(np.concatenate([np.array([None], dtype=object), np.asarray(uniques, dtype=object)]))
         combined = combined * len(tables[-1]) + (codes + 1)  # code 0 = blank
     distinct_codes, codes = np.unique(combined, return_inverse=True)
