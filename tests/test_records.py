@@ -4,6 +4,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kinmatch.issues import ISSUE_COLUMNS
 from kinmatch.normalize.records import (
@@ -334,3 +335,23 @@ def test_worker_processes_give_the_same_result(monkeypatch):
     parallel, parallel_issues = normalize_residents(residents_frame(), n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)
     pd.testing.assert_frame_equal(serial_issues, parallel_issues)
+
+
+_field_text = st.one_of(st.none(), st.text(max_size=12),
+                        st.text(alphabet="男女约岁六十五年月日米厘左脸痣省市县镇村说叫父亲“”，、0123456789-", max_size=12))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({column: _field_text for column in
+                                       ("name", "alias", "sex", "age", "birth_date", "height", "found_date",
+                                        "found_place", "accent", "description", "health", "statements")}),
+                min_size=1, max_size=4))
+def test_arbitrary_resident_text_never_crashes(rows):
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "resident_id", [f"R{i}" for i in range(len(frame))])
+    before = frame.copy()
+    normalized, issues = normalize_residents(frame, n_jobs=1)
+    pd.testing.assert_frame_equal(frame, before)
+    assert len(normalized) == len(frame)
+    _check_types(normalized, RESIDENT_COLUMNS)
+    assert set(issues["record_id"].dropna()) <= set(frame["resident_id"])
