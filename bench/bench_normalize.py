@@ -7,9 +7,13 @@ Prints records/s per stage and overall, and the peak resident memory (``resource
 
 Input: canonical missing-report frames built from a base of varied rows. The base comes from the
 simulator (``kinmatch.datasets.simulate``, default) or from the hand-written pools below
-(``--source hand``). The big frame samples every column independently from the base, so each column keeps the
-base's number of distinct values (``--base`` rows) while rows are new combinations: the cost of
-the unique-value caches is then realistic for a studio holding ``--base`` distinct spellings.
+(``--source hand``). The big frame samples every column independently from the base, so each
+column keeps the base's number of distinct values (``--base`` rows) while rows are new
+combinations: the cost of the unique-value caches is then realistic for a studio holding
+``--base`` distinct spellings. ``--jobs`` is passed to ``normalize_missing(n_jobs=...)``.
+
+Figures on the shared 2-core development machine (1,000,000 reports, base 200,000, --jobs 2):
+65.5 s CPU in all (parent + workers), 136 s wall at load average 6, peak RSS 2.5 GiB.
 """
 
 from __future__ import annotations
