@@ -208,6 +208,8 @@ _DATE_QUALIFIERS = re.compile(
     r"[(\[]\s*(?:估|估计|约|大约|不详|\?)\s*[)\]]|^(?:约|大约|大概|估计|约于|于)|"
     r"(?:左右|前后|许|份|初|底|末|上旬|中旬|下旬|月中)$"
 )
+_MINGUO = re.compile(r"^民国\s*(\d{1,2})\s*(年.*)$")
+_LUNAR = re.compile(r"^(?:农历|阴历|旧历)\s*(.+)$")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # serial 1 = 1900-01-01, incl. Excel's 1900 leap bug
 _MIN_YEAR, _MAX_YEAR = 1678, 2261  # what pandas Timestamp[ns] can hold
 
@@ -230,6 +232,18 @@ def _parse_date_text(text: str) -> ParsedDate:
     s = re.sub(r"\s+", " ", s)
     for _ in range(2):  # qualifiers may stack: 约2023年11月初
         s = _DATE_QUALIFIERS.sub("", s).strip()
+    if m := _MINGUO.match(s):  # 民国38年 = 1949 (older people's birth years)
+        s = f"{1911 + int(m[1])}{m[2]}"
+    if m := _LUNAR.match(s):
+        # A lunar (农历) date falls 3-7 weeks later in the solar calendar: only the year is
+        # kept, the next one for the 12th lunar month (腊月 is mostly January).
+        lunar = m[1].replace("正月", "1月").replace("冬月", "11月").replace("腊月", "12月")
+        lunar = re.sub(r"(?<=月)初(?=\d)", "", lunar)  # 初八 → 8
+        parsed = _parse_date_text(lunar)
+        if parsed.value is None:
+            return _NONE_DATE
+        late = parsed.precision != "year" and parsed.value.month == 12
+        return ParsedDate(_make_date(parsed.value.year + late), "year")
     if m := _DATE_DAY.match(s) or _DATE_COMPACT_DAY.match(s):
         value = _make_date(int(m[1]), int(m[2]), int(m[3]))
         return ParsedDate(value, "day") if value is not None else _NONE_DATE
@@ -250,8 +264,9 @@ def parse_date(value: Any) -> ParsedDate:
 
     Accepts ``2023-11-05``, ``2023/11/5``, ``2023年11月5日``, ``2023.11``, ``2023年11月``,
     ``20231105``, ``202311``, ``2023``, ``2023-11-05 14:30``, Excel serials (``45235``),
-    ``datetime``/``Timestamp`` objects, full-width digits and Chinese numerals. Month and year
-    precision give the first day of the period. Impossible dates give ``ParsedDate(None, None)``.
+    ``datetime``/``Timestamp`` objects, full-width digits and Chinese numerals, 民国 years
+    (民国38年 = 1949) and lunar dates (农历…, kept to year precision). Month and year precision
+    give the first day of the period. Impossible dates give ``ParsedDate(None, None)``.
 
     >>> parse_date("二〇二三年十一月五日").value
     Timestamp('2023-11-05 00:00:00')
