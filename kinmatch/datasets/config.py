@@ -1,0 +1,61 @@
+"""Settings of the simulation: the reference date, the canonical columns, the name modes and the
+rates of every distortion. Change them per run with ``simulate(..., rates={...})``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+REFERENCE_DATE = np.datetime64("2026-06-30", "D")
+"""'Today' of the simulation: no date lies after it (fixed, so output depends only on the seed)."""
+
+RESIDENT_COLUMNS = ["resident_id", "station", "name", "name_source", "alias", "sex", "age", "birth_date",
+                    "height", "found_date", "found_place", "accent", "description", "clothing", "health",
+                    "statements", "photo", "contact"]
+MISSING_COLUMNS = ["missing_id", "name", "alias", "sex", "birth_date", "age", "height", "missing_date",
+                   "missing_place", "hometown", "dialect", "description", "clothing", "health", "contact",
+                   "source"]
+
+NAME_MODES = {
+    "name_exact": 0.28,
+    "homophone": 0.10,
+    "dialect_merger": 0.12,
+    "name_one_char_off": 0.04,
+    "partial_name": 0.10,
+    "nickname": 0.05,
+    "assigned_name": 0.18,
+    "blank_name": 0.13,
+}
+"""How the name in a resident record relates to the true name (one mode per resident).
+
+The ``dialect_merger`` rate holds among residents whose dialect area merges some sound of their
+name (``CharPool.mergeable``; Northern Mandarin outside the Northeast and Jin merges none).
+Fallbacks, when a mode cannot apply to a name: ``dialect_merger`` → ``homophone`` → ``name_exact``; ``nickname`` → ``partial_name``
+(no 小名 known); for Uyghur names ``homophone``, ``dialect_merger`` and ``name_one_char_off``
+become ``minority_variant``."""
+
+DEFAULT_RATES = {
+    "no_report": 0.25,          # residents whose person has no report at all
+    "traditional": 0.04,        # self-reported names a clerk writes in traditional characters
+    "age_far_off": 0.08,        # estimates 12–25 years off (one girl judged 28 was 15)
+    "mark_reworded": 0.5,       # of residents with marks
+    "mark_omitted": 0.25,       # of residents with marks
+    "mark_mirrored": 0.15,      # of residents with a mark that has a side
+    "new_mark": 0.10,           # a scar acquired while wandering
+    "place_fragment": 0.35,     # statements hold a fragment of the home county or township
+                                # (x SILENT_CLUE_FACTOR for residents who gave no name)
+    "old_place_name": 0.05,     # statements use an abolished name (where one exists)
+    "accent_contradiction": 0.12,
+    "same_name_confuser": 0.10,  # residents with a report: other reported people share the name
+    "near_station": 0.40,       # resident found at a station of the home province
+    "found_where_lost": 0.5,    # lost in a far city (per the report): found at that city's station
+    "multiple_reports": (0.6, 0.3, 0.1),  # a person has 1, 2 or 3 reports
+}
+"""Rates of the simulated distortions. A rate is the chance per resident (or per eligible
+resident, as commented); the distortions table logs each applied distortion once, only where
+it changed the record (a traditional conversion that changes no character is not logged)."""
+
+
+SILENT_CLUE_FACTOR = 0.3
+"""Residents with an assigned or blank name mostly cannot communicate: their chance of a place
+fragment (and of any statement, and of a noted accent) is scaled down."""
