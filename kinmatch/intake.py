@@ -563,14 +563,21 @@ def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: n
 def _load(src: Any, kind: str) -> _RawTable:
     if isinstance(src, pd.DataFrame):
         return _from_frame(src)
-    if not isinstance(src, (str, os.PathLike)):
+    if hasattr(src, "read"):  # an open file or an upload (werkzeug FileStorage has .filename)
+        content = src.read()
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        path = Path(str(getattr(src, "filename", None) or getattr(src, "name", None) or "upload"))
+    elif isinstance(src, (bytes, bytearray, memoryview)):
+        data, path = bytes(src), Path("upload")
+    elif isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file. Check the path (and that the file was copied "
+                             f"completely).")
+        data = path.read_bytes()
+    else:
         raise InputError(f"cannot read {type(src).__name__}: give a path to a .csv or .xlsx file, "
-                         f"or a pandas DataFrame.")
-    path = Path(src)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file. Check the path (and that the file was copied "
-                         f"completely).")
-    data = path.read_bytes()
+                         f"an open file, or a pandas DataFrame.")
     # The bytes decide the format, not the file name: an .xlsx is a ZIP archive.
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(path, data, kind)
@@ -715,7 +722,8 @@ def _no_cyclic_gc():
 
 
 def read_records(src: Any, kind: str) -> Intake:
-    """Read ``src`` (CSV/.xlsx path or DataFrame) as ``kind`` ``"resident"`` or ``"missing"``."""
+    """Read ``src`` (CSV/.xlsx path, open file, bytes or DataFrame) as ``kind`` ``"resident"`` or
+    ``"missing"``."""
     if kind not in schema.FIELDS:
         raise ValueError(f"kind must be one of {schema.KINDS}, not {kind!r}")
     with _no_cyclic_gc():
@@ -885,7 +893,8 @@ def _flag_duplicate_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: 
 def read_residents(src: Any) -> Intake:
     """Read a station's resident list (受助人员) into the canonical resident frame + issues.
 
-    ``src``: a path to a CSV (any of UTF-8, UTF-8 BOM, GB18030/GBK) or .xlsx file, or a DataFrame.
+    ``src``: a path to a CSV (any of UTF-8, UTF-8 BOM, GB18030/GBK) or .xlsx file, an open
+    binary file or upload of one (or its bytes), or a DataFrame.
 
     >>> import pandas as pd
     >>> residents, issues = read_residents(pd.DataFrame({"人员编号": ["R1"], "目测年龄": ["约60岁"]}))

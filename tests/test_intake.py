@@ -205,6 +205,26 @@ def test_xlsx_detected_from_bytes_not_name(tmp_path):
     assert read_residents(path).frame["name"].tolist() == ["李伟"]
 
 
+def test_open_files_and_bytes(tmp_path):
+    import io
+
+    reference = read_residents(write(tmp_path / "r.csv", RESIDENT_CSV, "gbk")).frame
+    for src in (RESIDENT_CSV.encode("gbk"), io.BytesIO(RESIDENT_CSV.encode("gbk")),
+                io.StringIO(RESIDENT_CSV)):
+        pd.testing.assert_frame_equal(read_residents(src).frame, reference)
+    with open(tmp_path / "r.csv", "rb") as handle:
+        pd.testing.assert_frame_equal(read_residents(handle).frame, reference)
+    buffer = io.BytesIO()
+    pd.DataFrame({"编号": ["R1"]}).to_excel(buffer, index=False)
+    buffer.seek(0)
+    assert read_residents(buffer).frame["resident_id"].tolist() == ["R1"]
+
+
+def test_unreadable_source_type_is_a_clear_error():
+    with pytest.raises(InputError, match="path to a .csv or .xlsx"):
+        read_residents(12345)
+
+
 def test_dataframe_input_is_not_mutated():
     raw = pd.DataFrame({"编号": ["R1", "R2"], "身高": ["172", "很高"], "序号": [1, 2]},
                        index=[10, 20])
