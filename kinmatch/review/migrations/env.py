@@ -9,7 +9,10 @@ from sqlalchemy import create_engine
 
 from kinmatch.review.schema import metadata
 
-config = context.config
+try:
+    config = context.config
+except AttributeError:  # imported outside an Alembic run (e.g. by a doctest collector): nothing to do
+    config = None
 
 
 def run_migrations() -> None:
@@ -28,4 +31,5 @@ def run_migrations() -> None:
     engine.dispose()
 
 
-run_migrations()
+if config is not None:
+    run_migrations()
