@@ -87,6 +87,9 @@ class Intake(NamedTuple):
     def __repr__(self) -> str:
         return self.summary()
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython/Jupyter
+        printer.text(self.summary())
+
 
 # --- reading cells ----------------------------------------------------------------------------
 
