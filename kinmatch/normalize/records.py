@@ -380,39 +380,38 @@ def _object_column(values: list) -> np.ndarray:
 def _stage_statements(ctx: _Context) -> None:
     if ctx.kind != "resident":
         return
-    if not len(ctx.index):
-        ctx.out["statement_names"] = ctx.out["statement_places"] = []
-        return
-    statements = ctx.field("statements")
-    codes, uniques = pd.factorize(statements, use_na_sentinel=True)
-    areas = pd.Series(ctx.out["accent_area"], index=ctx.index).to_numpy(dtype=object)
-    per_unique_names = [tuple(dict.fromkeys(n for n in (names.clean_name(raw) for raw in statement_names(u)) if n))
-                        for u in uniques]
-    ctx.out["statement_names"] = _take(per_unique_names, codes, ())
     # Places depend on the speaker's dialect area too (sound candidates), so key by both.
-    keys = pd.MultiIndex.from_arrays([codes, pd.Series(areas).fillna("").to_numpy(dtype=object)])
-    pair_codes, pairs = pd.factorize(keys)
-    per_pair = []
-    for code, area in pairs:
-        text = uniques[code] if code >= 0 else None
-        per_pair.append(_statement_counties(text, area or None))
-    ctx.out["statement_places"] = _take(per_pair, pair_codes, ())
+    area = pd.Series(ctx.out["accent_area"], index=ctx.index, dtype=object)
+    codes, distinct = _factorize_rows(pd.DataFrame({"statement": ctx.field("statements"), "area": area}))
+    statements, areas = distinct["statement"].to_numpy(dtype=object), distinct["area"].to_numpy(dtype=object)
+    found_names = [tuple(dict.fromkeys(n for n in (names.clean_name(raw) for raw in statement_names(text)) if n))
+                   for text in statements]
+    ctx.out["statement_names"] = _object_column(found_names)[codes]
+    # Each distinct (fragment, area) is read once, on worker processes when there are many.
+    fragments = [statement_place_fragments(text) for text in statements]
+    pairs = pd.DataFrame({"fragment": [f for row in fragments for f in row],
+                          "area": [a for row, a in zip(fragments, areas) for _ in row]}, dtype=object)
+    readings = (_by_distinct(pairs, _fragment_readings, ctx.n_jobs)["counties"].to_numpy(dtype=object)
+                if len(pairs) else np.array([], dtype=object))
+    counties, start = [], 0
+    for row in fragments:
+        best: dict[str, float] = {}
+        for reading in readings[start:start + len(row)]:
+            for county, score in reading:
+                best[county] = max(score, best.get(county, 0.0))
+        counties.append(tuple(sorted(best, key=lambda c: (-best[c], c))))
+        start += len(row)
+    ctx.out["statement_places"] = _object_column(counties)[codes]
 
 
-@functools.lru_cache(maxsize=100_000)
-def _fragment_counties(fragment: str, area: str | None) -> tuple[tuple[str, float], ...]:
-    candidates = places.place_candidates(fragment, k=STATEMENT_PLACES_PER_FRAGMENT, accent_area=area)
-    candidates = candidates[candidates["county_code"].notna()]
-    return tuple(zip(candidates["county_code"].astype(str), candidates["score"].astype(float)))
-
-
-def _statement_counties(text: object, area: str | None) -> tuple[str, ...]:
-    """Candidate county codes from a statement's place fragments, best score first."""
-    best: dict[str, float] = {}
-    for fragment in statement_place_fragments(text):
-        for county, score in _fragment_counties(fragment, area):
-            best[county] = max(score, best.get(county, 0.0))
-    return tuple(sorted(best, key=lambda c: (-best[c], c)))
+def _fragment_readings(keys: pd.DataFrame) -> pd.DataFrame:
+    """Candidate (county, score) pairs of distinct (place fragment, dialect area) rows."""
+    readings = []
+    for fragment, area in zip(keys["fragment"], keys["area"]):
+        candidates = places.place_candidates(fragment, k=STATEMENT_PLACES_PER_FRAGMENT, accent_area=area)
+        candidates = candidates[candidates["county_code"].notna()]
+        readings.append(tuple(zip(candidates["county_code"].astype(str), candidates["score"].astype(float))))
+    return pd.DataFrame({"counties": _object_column(readings)})
 
 
 def _take(per_unique: list, codes: np.ndarray, blank) -> list:
