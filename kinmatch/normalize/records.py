@@ -130,16 +130,18 @@ def _resolve_jobs(n_jobs: int | None) -> int:
 
 
 def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
-                 n_jobs: int) -> pd.DataFrame:
+                 n_jobs: int, min_distinct: int | None = None) -> pd.DataFrame:
     """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
 
     ``compute`` takes a frame of distinct key rows (same columns as ``keys``) and returns one
-    result row per key row, in order. With ``n_jobs > 1`` and many distinct values the distinct
+    result row per key row, in order. With ``n_jobs > 1`` and at least ``min_distinct`` (default
+    :data:`PARALLEL_MIN_DISTINCT`) distinct values the distinct
     rows are split across forked worker processes; the parent warms the normalizer's tables
     first so every worker shares them instead of loading its own.
     """
     codes, distinct = _factorize_rows(keys)
-    if n_jobs > 1 and len(distinct) >= PARALLEL_MIN_DISTINCT and _FORK is not None:
+    enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
+    if n_jobs > 1 and enough and _FORK is not None:
         compute(distinct.iloc[:1])  # load gazetteers / readings once, before forking
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
         chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
@@ -391,7 +393,9 @@ def _stage_statements(ctx: _Context) -> None:
     fragments = [statement_place_fragments(text) for text in statements]
     pairs = pd.DataFrame({"fragment": [f for row in fragments for f in row],
                           "area": [a for row, a in zip(fragments, areas) for _ in row]}, dtype=object)
-    readings = (_by_distinct(pairs, _fragment_readings, ctx.n_jobs)["counties"].to_numpy(dtype=object)
+    # a fragment costs milliseconds (sound candidates), so workers pay off from a few hundred
+    readings = (_by_distinct(pairs, _fragment_readings, ctx.n_jobs, min_distinct=PARALLEL_MIN_DISTINCT // 40)
+                ["counties"].to_numpy(dtype=object)
                 if len(pairs) else np.array([], dtype=object))
     counties, start = [], 0
     for row in fragments:
