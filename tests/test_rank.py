@@ -162,7 +162,8 @@ def test_assignment_em_recovers_m_and_share_with_report():
     vectors = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index))
     from kinmatch.match.rank import fit_assignment_em
 
-    m, pi = fit_assignment_em(vectors, u, n_residents=400)
+    m, _, pi, posterior = fit_assignment_em(vectors, u, n_residents=400)
+    assert posterior.shape == (len(vectors),) and ((posterior >= 0) & (posterior <= 1)).all()
     assert pi == pytest.approx(0.7, abs=0.15)
     assert m["name"] == pytest.approx(true_m["name"], abs=0.1)
     assert m["age"] == pytest.approx(true_m["age"], abs=0.1)

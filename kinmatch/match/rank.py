@@ -13,6 +13,7 @@ column per comparison, and the resident's ``identification_potential`` (1–5).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -140,10 +141,23 @@ def _level_labels(names: list[str]) -> dict[str, list[str]]:
     return {name: [cmp.LEVEL_LABELS[name][level] for level in range(cmp.N_LEVELS[name])] for name in names}
 
 
+class AssignmentFit(NamedTuple):
+    """Result of :func:`fit_assignment_em`: m and u per comparison, π, and each candidate pair's
+    posterior probability of being the resident's match (in ``vectors`` order)."""
+
+    m: dict
+    u: dict
+    pi: float
+    posterior: np.ndarray
+
+
 def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
-                      max_iter: int = 60, tol: float = 1e-5, min_prob: float = 1e-4) -> tuple[dict, float]:
+                      max_iter: int = 60, tol: float = 1e-5, min_prob: float = 1e-4,
+                      estimate_u: bool = False) -> AssignmentFit:
     """m (per comparison and level) and π (share of residents whose report is among the
-    candidates) by EM under a one-to-many assignment model, with u fixed from random pairs.
+    candidates) by EM under a one-to-many assignment model; u is kept as given (from random
+    pairs) or, with ``estimate_u``, re-estimated among the candidates that are not the match
+    (starting from ``u``).
 
     Why not the plain Fellegi–Sunter EM: it treats candidate pairs as independent draws, but the
     candidates were *selected* for agreeing on a name sound, a place or an age window, so almost
@@ -153,8 +167,8 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     match" among a resident's candidates and "none of them": selection can no longer inflate the
     match class. This is the bipartite model of Jaro/Sadinle reduced to its E step per resident.
     The prior π is spread evenly over the resident's candidates (being proposed by a pass is
-    itself evidence; a report that no pass proposed is taken as not the match).
-    Returns ``(m, pi)``.
+    itself evidence; a report that no pass proposed is taken as not the match), so the matching
+    u is that of *candidate* non-matches: ``estimate_u=True`` is what :func:`fit_model` uses.
     """
     names = list(u)
     order = np.argsort(pd.factorize(vectors.index.get_level_values(0))[0], kind="stable")
@@ -165,7 +179,7 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     log_size = np.repeat(np.log(sizes), sizes)
     seen = matrix >= 0
     index = np.where(seen, matrix, 0)
-    log_u = [np.log(u[n]) for n in names]
+    u = {n: np.asarray(u[n], dtype=float) for n in names}
     m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
     m = {n: v / v.sum() for n, v in m.items()}
     prior_m = {n: v.copy() for n, v in m.items()}
@@ -173,7 +187,7 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     for _ in range(int(max_iter)):
         log_lr = np.zeros(len(matrix))
         for j, n in enumerate(names):
-            log_lr += np.where(seen[:, j], np.log(m[n])[index[:, j]] - log_u[j][index[:, j]], 0.0)
+            log_lr += np.where(seen[:, j], np.log(m[n])[index[:, j]] - np.log(u[n])[index[:, j]], 0.0)
         a = math.log(pi) - log_size + log_lr
         top = np.maximum.reduceat(a, starts)
         total = np.add.reduceat(np.exp(a - np.repeat(top, np.diff(np.r_[starts, len(a)]))), starts)
@@ -191,10 +205,17 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
             new_m = new_m / new_m.sum()
             change = max(change, float(np.max(np.abs(new_m - m[n]))))
             m[n] = new_m
+            if estimate_u:
+                counts = np.bincount(index[seen[:, j], j], weights=1 - post[seen[:, j]], minlength=len(u[n]))
+                counts = counts + 1.0
+                new_u = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+                u[n] = new_u / new_u.sum()
         pi = new_pi
         if change < tol:
             break
-    return m, pi
+    posterior = np.empty(len(post))
+    posterior[order] = post
+    return AssignmentFit(m, u, pi, posterior)
 
 
 ORDINAL_COMPARISONS = frozenset(cmp.COMPARISONS) - {"name"}
@@ -219,10 +240,13 @@ def monotone_m(m: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
-              random_state: int | None = 0):
-    """A :class:`~kinmatch.match.model.FellegiSunter` for these candidates: u from the random
-    pairs' ``u_vectors``, m by :func:`fit_assignment_em`, and the prior λ = π / (mean number of
-    candidates per resident): the chance that a candidate pair is a match before comparing them.
+              random_state: int | None = 0, u_source: str = "candidates"):
+    """A :class:`~kinmatch.match.model.FellegiSunter` for these candidates: m (and, with
+    ``u_source="candidates"``, u) by :func:`fit_assignment_em`, starting u from the random pairs'
+    ``u_vectors``; the prior λ = π / (mean number of candidates per resident), the chance that a
+    candidate pair is a match before comparing them. ``u_source="random"`` keeps the random-pair
+    u (weights then measure "unlike a random pair", which overrates whatever the passes selected
+    on, and probabilities come out too high).
 
     Comparisons with no evidence at all in either set (e.g. no record describes marks) are left
     out of the model; their weights are 0."""
@@ -233,21 +257,32 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
     if not usable:
         raise InputError("no comparison has evidence on both the candidate and the random pairs, so no "
                          "model can be fitted; check that the inputs carry names, ages or places")
+    if u_source not in ("candidates", "random"):
+        raise InputError(f"u_source must be 'candidates' or 'random', not {u_source!r}")
     levels = {name: cmp.N_LEVELS[name] for name in usable}
     min_prob = 1e-4
     u_model = FellegiSunter(levels=levels, min_prob=min_prob).estimate_u(u_vectors)
-    m, pi = fit_assignment_em(vectors, u_model.u_random_, n_residents, min_prob=min_prob)
-    m = {n: (monotone_m(m[n], u_model.u_random_[n]) if n in ORDINAL_COMPARISONS else m[n]) for n in usable}
+    fit = fit_assignment_em(vectors, u_model.u_random_, n_residents, min_prob=min_prob,
+                            estimate_u=u_source == "candidates")
+    m = {n: (monotone_m(fit.m[n], fit.u[n]) if n in ORDINAL_COMPARISONS else fit.m[n]) for n in usable}
     per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
     tf = {"name": "tf_name"} if "name" in usable and "tf_name" in vectors.columns else None
     # m pinned to the assignment-EM estimate and max_iter=0: the FellegiSunter object is then
-    # just the container that scores, explains its weights and saves to readable JSON.
+    # just the container that scores, explains its weights and saves to readable JSON
     model = FellegiSunter(levels=levels, tf_columns=tf, tf_levels={"name": NAME_TF_LEVELS} if tf else None,
-                          lambda_init=pi / max(per_resident, 1.0), max_iter=0, random_state=random_state,
+                          lambda_init=fit.pi / max(per_resident, 1.0), max_iter=0, random_state=random_state,
                           min_prob=min_prob, level_labels=_level_labels(usable),
                           m_fixed={n: {k: float(v) for k, v in enumerate(m[n])} for n in usable})
     model.fit(vectors, u_vectors=u_vectors)
-    model.share_with_report_ = pi
+    if u_source == "candidates":
+        # put the candidate u in through the model's own readable JSON format (its public door)
+        data = model.to_dict()
+        for name, entry in data["comparisons"].items():
+            for level in entry["levels"]:
+                level["u"] = float(fit.u[name][level["level"]])
+        data["fitted_on"]["u_source"] = "candidates (one-to-many assignment EM)"
+        model = FellegiSunter.from_json(json.dumps(data))
+    model.share_with_report_ = fit.pi
     return model
 
 
