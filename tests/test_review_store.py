@@ -230,3 +230,50 @@ def test_candidate_table_without_probability_is_refused(store):
 
     with pytest.raises(InputError, match="match_probability"):
         store.load_candidates(pd.DataFrame({"resident_id": ["R1"], "missing_id": ["M1"]}))
+
+
+# ---- property: whatever reviewers do and however often runs are reloaded -----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ACTIONS = st.lists(st.one_of(
+    st.tuples(st.just("decide"), st.integers(0, len(PAIRS) - 1), st.sampled_from(["same", "not_same", "unsure"])),
+    st.tuples(st.just("reload"), st.lists(st.floats(0.01, 0.99), min_size=len(PAIRS), max_size=len(PAIRS)),
+              st.just(None)),
+), max_size=12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actions=ACTIONS)
+def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, actions):
+    """Reference model: a dict of the last decision per pair. The store must agree with it after
+    any mix of decisions and re-runs, and its queue must hold exactly the undecided pairs, sorted."""
+    from sqlalchemy import delete
+
+    from kinmatch.review import schema
+
+    store = Store(tmp_path / "property.db")
+    with store.engine.begin() as conn:  # each example starts from the same loaded store
+        conn.execute(delete(schema.decisions))
+    store.load_candidates(candidates_table(), run_id="start", levels=levels_table())
+    last, n_decisions = {}, 0
+    for kind, value, decision in actions:
+        if kind == "decide":
+            resident_id, missing_id, _ = PAIRS[value]
+            store.decide(resident_id, missing_id, decision, "rev1", reason="其他" if decision == "not_same" else None)
+            last[(resident_id, missing_id)] = decision
+            n_decisions += 1
+        else:
+            rerun = [(r, m, p) for (r, m, _), p in zip(PAIRS, value)]
+            store.load_candidates(candidates_table(rerun), run_id="rerun")
+    current = store.current_decisions()
+    assert dict(zip(zip(current["resident_id"], current["missing_id"]), current["decision"])) == last
+    assert len(store.history()) == n_decisions
+    queue = store.queue()
+    assert set(zip(queue["resident_id"], queue["missing_id"])) == {(r, m) for r, m, _ in PAIRS} - set(last)
+    assert queue["match_probability"].is_monotonic_decreasing
+    with_unsure = store.queue(include_unsure=True)
+    assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"])) == \
+        {(r, m) for r, m, _ in PAIRS} - {k for k, d in last.items() if d != "unsure"}
+    store.close()
