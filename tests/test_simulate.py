@@ -425,6 +425,13 @@ def test_height_errors_are_real(big):
         assert abs(measured - reported) >= 5 and row["height"] is not None
 
 
+def test_summary_names_every_configured_family(big):
+    summary = big.summary()
+    assert summary["residents"].sum() == big.distortions.groupby("family")["resident_id"].nunique().sum()
+    configured = summary.dropna(subset=["configured_rate"])
+    assert configured["rate_applies_to"].notna().all() and len(configured) >= 15
+
+
 def test_repr_shows_counts(small):
     text = repr(small)
     assert "150 residents" in text and "1,500 missing reports" in text

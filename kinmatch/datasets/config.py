@@ -59,3 +59,25 @@ it changed the record (a traditional conversion that changes no character is not
 SILENT_CLUE_FACTOR = 0.3
 """Residents with an assigned or blank name mostly cannot communicate: their chance of a place
 fragment (and of any statement, and of a noted accent) is scaled down."""
+
+RATE_BASE = {
+    "name_exact": "all residents (plus fallbacks of other modes)",
+    "homophone": "all residents (plus dialect_merger fallbacks)",
+    "dialect_merger": "residents whose dialect area merges a sound of their name",
+    "name_one_char_off": "all residents",
+    "partial_name": "all residents (plus nickname fallbacks)",
+    "nickname": "residents with a 小名",
+    "assigned_name": "all residents",
+    "blank_name": "all residents",
+    "no_report": "all residents",
+    "traditional": "self-reported names; logged only when a character changes",
+    "mark_reworded": "residents with marks",
+    "mark_omitted": "residents with marks",
+    "mark_mirrored": "residents with a mark that has a side",
+    "new_mark": "all residents",
+    "place_fragment": "residents who gave a name (x SILENT_CLUE_FACTOR for the others)",
+    "old_place_name": "residents whose home county absorbed an abolished one",
+    "accent_contradiction": "residents who are not deaf-mute",
+    "same_name_confuser": "residents with a report",
+}
+"""Which residents each configured rate applies to (so a family's share of all residents differs)."""

@@ -31,6 +31,7 @@ from kinmatch.datasets.config import (  # noqa: F401  (re-exported: the simulato
     DEFAULT_RATES,
     MISSING_COLUMNS,
     NAME_MODES,
+    RATE_BASE,
     REFERENCE_DATE,
     RESIDENT_COLUMNS,
     SILENT_CLUE_FACTOR,
@@ -64,10 +65,11 @@ class Simulation:
         return iter((self.residents, self.missing, self.truth, self.distortions))
 
     def summary(self) -> pd.DataFrame:
-        """Residents per distortion family, their share of all residents, and the configured rate.
+        """Residents per distortion family, their share of all residents, the configured rate and
+        which residents that rate applies to (families without a rate follow from other draws).
 
         >>> simulate(n_missing=200, n_residents=20, seed=1).summary().columns.tolist()
-        ['residents', 'share', 'configured_rate']
+        ['residents', 'share', 'configured_rate', 'rate_applies_to']
         """
         counts = self.family_counts()
         rates = {**NAME_MODES, **{k: v for k, v in self.rates.items() if isinstance(v, float)}}
@@ -75,6 +77,7 @@ class Simulation:
             "residents": counts,
             "share": (counts / max(len(self.residents), 1)).round(3),
             "configured_rate": [rates.get(family) for family in counts.index],
+            "rate_applies_to": [RATE_BASE.get(family) for family in counts.index],
         })
 
     def family_counts(self) -> pd.Series:
