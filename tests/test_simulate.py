@@ -483,3 +483,39 @@ def test_minority_variant_changes_spelling_or_separator(name):
     rng = np.random.default_rng(0)
     variants = {minority_variant(name, rng) for _ in range(20)}
     assert None not in variants and name not in variants and len(variants) > 3
+
+
+# ---- realistic, not random ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("surname", ["王", "李", "张", "刘", "陈"])
+def test_surnames_follow_real_frequencies(big, surname):
+    table = load_table("surname_freq", dtype={"weight": float}).set_index("surname")["weight"]
+    names = big.missing.drop_duplicates("name")["name"]  # one row per distinct person-name
+    han = names[~names.str.contains("·")]
+    share = (han.str[0] == surname).mean()
+    assert abs(share - table[surname]) < 0.25 * table[surname] + 0.01
+
+
+def test_given_names_fit_the_sex(big):
+    given = load_table("given_name_freq")
+    pools = {sex: set(given.loc[given["sex"] == sex, "given_name"]) for sex in ("M", "F")}
+    people = big.people[~big.people["name"].str.contains("·")]
+    for sex in ("M", "F"):
+        rows = people[people["sex"] == sex]
+        # every character of the given name comes from that sex's pools (surnames of 1 char here)
+        fits = rows["name"].str[1:].map(lambda g: all(c in pools[sex] for c in g) or g in pools[sex])
+        assert fits.mean() > 0.95
+
+
+def test_hometowns_follow_province_population(big):
+    counts = big.people["home_county"].str[:2].value_counts()
+    populous = counts.reindex(["44", "37", "41"]).fillna(0).min()   # Guangdong, Shandong, Henan
+    sparse = counts.reindex(["54", "63", "64"]).fillna(0).max()     # Tibet, Qinghai, Ningxia
+    assert populous > 4 * sparse
+
+
+def test_population_is_elderly_heavy_with_some_minors(big):
+    categories = big.people["category"].value_counts(normalize=True)
+    assert categories["dementia_elderly"] > 0.3 and 0.03 < categories["minor"] < 0.2
+    conditions = big.people["conditions"].map(set)
+    assert (conditions.map(lambda c: "痴呆" in c)).mean() > 0.3
