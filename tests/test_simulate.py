@@ -519,3 +519,26 @@ def test_population_is_elderly_heavy_with_some_minors(big):
     assert categories["dementia_elderly"] > 0.3 and 0.03 < categories["minor"] < 0.2
     conditions = big.people["conditions"].map(set)
     assert (conditions.map(lambda c: "痴呆" in c)).mean() > 0.3
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1),
+       n_residents=st.integers(min_value=0, max_value=40),
+       n_missing=st.integers(min_value=0, max_value=400))
+def test_invariants_hold_for_any_seed_and_size(seed, n_residents, n_missing):
+    sim = simulate(n_missing=n_missing, n_residents=n_residents, seed=seed)
+    assert len(sim.missing) == n_missing and len(sim.residents) == n_residents
+    assert sim.truth["missing_id"].isin(sim.missing["missing_id"]).all()
+    modes = sim.distortions[sim.distortions["family"].isin(list(NAME_MODES) + ["minority_variant"])]
+    assert sorted(modes["resident_id"]) == sorted(sim.residents["resident_id"])
+    by_id = sim.residents.set_index("resident_id")
+    for rid in modes.loc[modes["family"] == "blank_name", "resident_id"]:
+        assert by_id.loc[rid, "name"] is None
+    for rid in modes.loc[modes["family"] == "assigned_name", "resident_id"]:
+        assert by_id.loc[rid, "name_source"] == "站内代名"
+    linked = set(sim.truth["resident_id"])
+    no_report = set(sim.distortions.loc[sim.distortions["family"] == "no_report", "resident_id"])
+    assert linked.isdisjoint(no_report) and linked | no_report == set(sim.residents["resident_id"])
