@@ -17,14 +17,48 @@ from review_fixtures import (MISSING, PAIRS, RESIDENTS, candidates_table, levels
 from kinmatch.review.store import Store, StoreError, store_url as to_url
 
 
+HEAD = "0002"
+
+
 def test_migrations_run_on_open_and_are_idempotent(store_url):
     first = Store(store_url)
-    assert first.revision() == "0001"
+    assert first.revision() == HEAD
     first.close()
     again = Store(store_url)  # a second open must not try to create the tables again
-    assert again.revision() == "0001"
+    assert again.revision() == HEAD
     assert again.queue().empty
     again.close()
+
+
+def test_upgrade_from_an_old_store_keeps_its_decisions(store_url):
+    old = Store(store_url, upgrade=False)
+    old.upgrade("0001")
+    old.load_candidates(candidates_table(), run_id="old", levels=levels_table())
+    old.decide("R1", "M1", "same", "alice")
+    old.close()
+    new = Store(store_url)
+    assert new.revision() == HEAD
+    assert new.current_decisions()[["missing_id", "decision"]].values.tolist() == [["M1", "same"]]
+    new.close()
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE decisions SET decision = 'not_same'",
+    "DELETE FROM decisions",
+    "UPDATE access_log SET username = 'someone else'",
+    "DELETE FROM access_log",
+])
+def test_audit_tables_refuse_update_and_delete(loaded_store, statement):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    loaded_store.decide("R1", "M1", "same", "alice")
+    loaded_store.log_access("alice", "view", "resident", "R1")
+    with pytest.raises(DatabaseError, match="append-only"):
+        with loaded_store.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert loaded_store.history()["decision"].tolist() == ["same"]
+    assert loaded_store.access_log()["username"].tolist() == ["alice"]
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -249,13 +283,9 @@ ACTIONS = st.lists(st.one_of(
 def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, actions):
     """Reference model: a dict of the last decision per pair. The store must agree with it after
     any mix of decisions and re-runs, and its queue must hold exactly the undecided pairs, sorted."""
-    from sqlalchemy import delete
+    import uuid
 
-    from kinmatch.review import schema
-
-    store = Store(tmp_path / "property.db")
-    with store.engine.begin() as conn:  # each example starts from the same loaded store
-        conn.execute(delete(schema.decisions))
+    store = Store(tmp_path / f"property-{uuid.uuid4().hex}.db")  # decisions cannot be deleted: a new store
     store.load_candidates(candidates_table(), run_id="start", levels=levels_table())
     last, n_decisions = {}, 0
     for kind, value, decision in actions:
