@@ -9,6 +9,8 @@ import numpy as np
 import opencc
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypinyin import Style, pinyin
 
 from kinmatch.data import load_table
@@ -519,9 +521,6 @@ def test_population_is_elderly_heavy_with_some_minors(big):
     assert categories["dementia_elderly"] > 0.3 and 0.03 < categories["minor"] < 0.2
     conditions = big.people["conditions"].map(set)
     assert (conditions.map(lambda c: "痴呆" in c)).mean() > 0.3
-
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=8, deadline=None)
