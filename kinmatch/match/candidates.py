@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.match.comparisons import DATE_TOLERANCE_DAYS, haversine_km
+from kinmatch.match.comparisons import CONDITION_NAMES, DATE_TOLERANCE_DAYS, haversine_km
 
 PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "hometown", "place", "marks", "last_resort"]
 """Pass names, in order; ``passes`` in the result joins the names of the passes that proposed a pair."""
@@ -249,7 +249,8 @@ class _Reports:
         places = _tuples(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
                          home_prefecture)
         places = [tuple(p if len(p) == 6 else p + "00" for p in ps) for ps in places]
-        marks = [tuple({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")})
+        marks = [tuple(sorted({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")
+                               and str(m).split(":")[0] not in CONDITION_NAMES}))
                  for ms in _tuples(_col(missing, "marks"))]
         provinces = _tuples(home_province, _code_prefix(_col(missing, "missing_county"), 2))
         provinces = [tuple(p if len(p) == 6 else p + "0000" for p in ps) for ps in provinces]
@@ -341,7 +342,8 @@ class _Residents:
         self.found_prefecture = [tuple(p if len(p) == 6 else p + "00" for p in ps)[:1] for ps in found_pref]
         found_prov = _tuples(_col(residents, "found_province"), _code_prefix(_col(residents, "found_county"), 2))
         self.found_province = [tuple(p if len(p) == 6 else p + "0000" for p in ps)[:1] for ps in found_prov]
-        self.marks = [tuple({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")})
+        self.marks = [tuple(sorted({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")
+                               and str(m).split(":")[0] not in CONDITION_NAMES}))
                       for ms in _tuples(_col(residents, "marks"))]
         # little evidence: no usable name, and neither place clues nor marks
         self.little_evidence = np.array([not n and not h and not m for n, h, m in

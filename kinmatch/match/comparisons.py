@@ -645,6 +645,7 @@ MARK_RARITY = {"痣": 0.30, "疤痕": 0.25, "胎记": 0.08, "纹身": 0.05, "缺
 agreement on a rare mark (a missing finger) counts more than on a mole."""
 
 RARE_MARK_SHARE = 0.06
+CONDITION_NAMES = frozenset({"痴呆", "智力障碍", "精神障碍", "聋哑", "肢体残疾", "癫痫"})
 _MIRROR = {"左": "右", "右": "左"}
 
 
@@ -663,9 +664,10 @@ def mark_comparison(marks_a: Iterable[str], marks_b: Iterable[str],
     opposite sides) → 2; both described with nothing shared → 1; an explicit absence (无纹身, in
     ``negated_*`` as the description normalizer lists denied mark types, or a ``无纹身`` mark)
     against that mark → 0 (contradiction); -1 when neither contradiction nor two sets of marks."""
-    marks_a, marks_b = _tuple(marks_a), _tuple(marks_b)
-    parsed_a = [_parse_mark(m) for m in marks_a]
-    parsed_b = [_parse_mark(m) for m in marks_b]
+    # a condition written as a mark (聋哑::) is the conditions comparison's evidence: never count it twice
+    parsed_a = [p for p in map(_parse_mark, _tuple(marks_a)) if p[0] not in CONDITION_NAMES]
+    parsed_b = [p for p in map(_parse_mark, _tuple(marks_b)) if p[0] not in CONDITION_NAMES]
+    marks_a, marks_b = parsed_a, parsed_b
     for negated, denied, other in ((parsed_a, _tuple(negated_a), parsed_b), (parsed_b, _tuple(negated_b), parsed_a)):
         absent = {t[1:] for t, _, _ in negated if t.startswith("无") and len(t) > 1} | set(denied)
         for t, part, side in other:
