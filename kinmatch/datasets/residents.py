@@ -96,7 +96,8 @@ def maybe_traditional(rng, rates, name, log, rid):
     return name
 
 
-def draw_residents(rng, rates, people, resident_persons, has_report, report_info, report_frame, log_start=1):
+def draw_residents(rng, rates, people, resident_persons, has_report, report_info):
+    """Resident records for `resident_persons` (people indices) and the log of their distortions."""
     gaz = gazetteer()
     counties = gaz.counties
     pool = char_pool()

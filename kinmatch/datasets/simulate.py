@@ -155,7 +155,7 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
     has_report = np.r_[np.ones(n_with, bool), np.zeros(n_without, bool)]
     order = rng.permutation(n_residents)
     resident_persons, has_report = resident_persons[order], has_report[order]
-    residents, log = draw_residents(rng, rates, people, resident_persons, has_report, report_info, report_frame)
+    residents, log = draw_residents(rng, rates, people, resident_persons, has_report, report_info)
 
     rid_of_person = dict(zip(resident_persons.tolist(), residents["resident_id"]))
     for p, count in confuser_log:
