@@ -813,7 +813,7 @@ def _ensure_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame
 def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame,
                   features: list[BaseCompareFeature] | None = None,
                   name_frequency: Mapping[str, float] | None = None,
-                  chunk_size: int = 200_000) -> pd.DataFrame:
+                  chunk_size: int = 200_000, progress: bool = False) -> pd.DataFrame:
     """Comparison vectors for ``pairs`` (columns ``resident_id``, ``missing_id``).
 
     Returns a frame indexed by (resident_id, missing_id) with one int8 column per comparison and,
@@ -840,7 +840,12 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     right_arrays = {c: _preclean(c, missing[c].to_numpy()) for c in right_cols}
     out = {f.label: np.empty(len(pairs), dtype=np.int8) for f in features}
     tf = np.full(len(pairs), np.nan) if name_frequency is not None else None
-    for start in range(0, len(pairs), chunk_size):
+    starts = range(0, len(pairs), chunk_size)
+    if progress and len(starts) > 1:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="comparisons", unit="chunk", leave=False)
+    for start in starts:
         stop = min(start + chunk_size, len(pairs))
         lp, rp = left_pos[start:stop], right_pos[start:stop]
         for feature in features:

@@ -78,13 +78,16 @@ def _prepare(src: Any, kind: str) -> pd.DataFrame:
 
         normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
         frame, _issues = normalize(frame)
-    frame = frame.copy()
-    frame[id_column] = frame[id_column].astype(str)
+    ids = frame[id_column]
+    if ids.dtype != object or not ids.map(type).eq(str).all():
+        frame = frame.assign(**{id_column: ids.astype(str)})
     duplicated = frame[id_column][frame[id_column].duplicated()]
     if len(duplicated):
         raise InputError(f"{len(duplicated)} {kind} ids occur more than once (first: {duplicated.iloc[0]!r}); "
                          f"each {id_column} must be unique so a candidate names one record — fix or renumber them")
-    return frame.reset_index(drop=True)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        frame = frame.reset_index(drop=True)
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +344,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
     name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
     features = cmp.default_features(mark_freq)
-    vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq)
+    vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress)
     if len(vectors) == 0:
         return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
     if fitted is None:
