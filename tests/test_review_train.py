@@ -80,6 +80,7 @@ def test_saved_model_is_readable_and_scores_like_the_fitted_one(labelled_copy, t
     assert data["comparisons"]["name"]["levels"][6]["label"] == "姓名相同"
     assert data["comparisons"]["name"]["levels"][6]["weight"] > data["comparisons"]["name"]["levels"][0]["weight"]
     loaded = load_model(tmp_path / "model.json")
+    assert type(loaded).__name__ == "FellegiSunter"
     probe = levels[list(result.model.comparisons_)].head(20)
     np.testing.assert_allclose(loaded.predict_proba(probe).to_numpy(), result.model.predict_proba(probe).to_numpy(),
                                rtol=1e-9)
@@ -133,8 +134,8 @@ def test_real_pipeline_link_review_train_relink(tmp_path):
                      reason=None if (resident_id, missing_id) in truth else "DNA排除")
     result = train_from_store(store, cv=2)
     save_model(result.model, tmp_path / "m.json")
-    relinked = kinmatch.link(sim.residents, sim.missing, top_k=3, progress=False,
-                             model=load_model(tmp_path / "m.json"))
+    # the saved file is what `kinmatch link --model` reads
+    relinked = kinmatch.link(sim.residents, sim.missing, top_k=3, progress=False, model=str(tmp_path / "m.json"))
     assert relinked["match_probability"].between(0, 1).all() and len(relinked)
     scored = relinked.assign(match=[(r, m) in truth for r, m in zip(relinked["resident_id"], relinked["missing_id"])])
     if scored["match"].nunique() == 2:

@@ -2,8 +2,8 @@
 
 Fits a calibrated logistic model on the comparison levels of the pairs reviewers decided
 (同一人 / 非同一人), prints its cross-validated quality beside the unsupervised model's on the same
-pairs, and with ``--save`` writes it as a readable weight table that
-``kinmatch.link(..., model=kinmatch.review.load_model(path))`` scores with.
+pairs, and with ``--save`` writes it as a readable weight table (the Fellegi–Sunter JSON format)
+that the next ``kinmatch link ... --model MODEL.json`` scores with.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the unsupervised one",
                                    description=__doc__.split("\n\n")[1])
     parser.add_argument("--db", required=True, help="case store (file path or postgresql+psycopg:// URL)")
-    parser.add_argument("--save", metavar="MODEL.json", help="write the fitted model here (readable JSON)")
+    parser.add_argument("--save", metavar="MODEL.json",
+                        help="write the fitted model here (readable JSON; use it with kinmatch link --model)")
     parser.add_argument("--cv", type=int, default=5, help="cross-validation folds (default 5)")
     parser.set_defaults(func=run)
 

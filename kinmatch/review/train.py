@@ -9,21 +9,19 @@ is set beside the unsupervised model's stored probabilities on the same pairs::
     >>> result = train_from_store(Store("cases.db"))                   # doctest: +SKIP
     >>> result.supervised["roc_auc"], result.unsupervised["roc_auc"]   # doctest: +SKIP
     >>> save_model(result.model, "reviewed_model.json")               # doctest: +SKIP
-    >>> kinmatch.link(residents, missing, model=load_model("reviewed_model.json"))  # doctest: +SKIP
+    >>> kinmatch.link(residents, missing, model="reviewed_model.json")  # doctest: +SKIP
 
 The saved JSON is a readable table (per comparison, per level: label and weight in log2 odds, plus
-the prior), never a pickle. :func:`load_model` gives an object with the scoring interface
-``kinmatch.link`` accepts (``weight_table``, ``match_weight``, ``predict_proba``, ``prior_weight_``).
+the prior), never a pickle, in the Fellegi–Sunter model format, so the next run uses it with
+``kinmatch link ... --model reviewed_model.json``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -32,10 +30,7 @@ from kinmatch.errors import InputError
 from kinmatch.review import schema as s
 from kinmatch.review.store import Store
 
-__all__ = ["TrainResult", "decided_pairs", "train_from_store", "save_model", "load_model", "LinearLinkModel"]
-
-JSON_FORMAT = "kinmatch.SupervisedLinker.linear"
-JSON_VERSION = 1
+__all__ = ["TrainResult", "decided_pairs", "train_from_store", "save_model", "load_model"]
 
 
 class TrainResult(NamedTuple):
@@ -108,10 +103,18 @@ def train_from_store(store: Store, cv: int = 5, random_state: int | None = 0) ->
 
 
 def save_model(model, path: str | os.PathLike | None = None, metrics: dict | None = None) -> str:
-    """Write a linear SupervisedLinker as readable JSON (weights per comparison level, log2 odds).
+    """Write a linear SupervisedLinker as a model ``kinmatch link --model`` reads.
 
-    Written atomically when ``path`` is given; the text is returned either way."""
+    A calibrated logistic model on one-hot levels scores a pair as a prior plus one weight per
+    comparison level, in log2 odds: exactly the form of a Fellegi–Sunter model. So the model is
+    written in the FellegiSunter JSON format (per comparison, per level: label and weight), with
+    ``m`` and ``u`` chosen so that ``log2(m/u)`` is the learnt weight (the larger of the two is 1;
+    they are not frequencies, see ``"supervised"`` in the file), and ``lambda`` giving the learnt
+    prior. ``FellegiSunter.from_json`` then scores exactly as the fitted model does. Written
+    atomically when ``path`` is given; the text is returned either way.
+    """
     from kinmatch.match.comparisons import LEVEL_LABELS
+    from kinmatch.match.model import JSON_FORMAT, JSON_VERSION
 
     if getattr(model, "weight_method_", None) != "linear":
         raise InputError("only a linear, sigmoid-calibrated SupervisedLinker can be saved as a weight "
@@ -122,12 +125,23 @@ def save_model(model, path: str | os.PathLike | None = None, metrics: dict | Non
         probe = pd.DataFrame({c: [-1] * n_levels for c in model.comparisons_})
         probe[name] = range(n_levels)
         weights = model.weight_table(probe)[name].to_numpy()
-        comparisons[name] = {"n_levels": n_levels, "levels": [
-            {"level": k, "label": LEVEL_LABELS.get(name, {}).get(k), "weight": float(weights[k])}
-            for k in range(n_levels)]}
-    data = {"format": JSON_FORMAT, "version": JSON_VERSION, "prior_weight": float(model.prior_weight_),
-            "comparisons": comparisons,
-            "trained_on": {"n_pairs": model.n_pairs_, "n_matches": model.n_matches_, **(metrics or {})}}
+        labels = LEVEL_LABELS.get(name, {})
+        comparisons[name] = {"n_levels": n_levels, "missing_label": labels.get(-1), "levels": [
+            {"level": k, "label": labels.get(k), "m": float(min(1.0, 2.0 ** w)), "u": float(min(1.0, 2.0 ** -w)),
+             "weight": float(w)} for k, w in enumerate(weights)]}
+    prior = float(model.prior_weight_)
+    data = {
+        "format": JSON_FORMAT, "version": JSON_VERSION,
+        "lambda": 1.0 / (1.0 + 2.0 ** -prior), "prior_weight": prior,
+        "comparisons": comparisons,
+        "fitted_on": {"n_pairs": model.n_pairs_, "n_patterns": None, "n_random_pairs": None,
+                      "u_source": "supervised", "n_iter": None, "converged": None},
+        "params": {"max_iter": 0, "tol": 1e-6, "u_fixed": True, "min_prob": float(model.min_prob), "lambda_init": None},
+        "supervised": {
+            "method": "SupervisedLinker: logistic regression on one-hot comparison levels, Platt-calibrated",
+            "note": "weights are learnt from reviewers' decisions; m and u only encode them (log2(m/u) = weight)",
+            "n_pairs": model.n_pairs_, "n_matches": model.n_matches_, **(metrics or {})},
+    }
     text = json.dumps(data, ensure_ascii=False, indent=2, default=float)
     if path is not None:
         with atomic_write(path) as handle:
@@ -135,53 +149,8 @@ def save_model(model, path: str | os.PathLike | None = None, metrics: dict | Non
     return text
 
 
-class LinearLinkModel:
-    """A saved supervised model: per-level weights plus a prior, scored like FellegiSunter.
+def load_model(path_or_text: str | os.PathLike):
+    """Load a model written by :func:`save_model` (a FellegiSunter, as ``kinmatch link --model`` does)."""
+    from kinmatch.match.model import FellegiSunter
 
-    A missing level (-1) adds zero weight, as in training (its one-hot block was all zeros)."""
-
-    def __init__(self, weights: dict[str, np.ndarray], prior_weight: float):
-        self.weights_ = {name: np.asarray(values, dtype=float) for name, values in weights.items()}
-        self.prior_weight_ = float(prior_weight)
-        self.comparisons_ = list(self.weights_)
-
-    def weight_table(self, vectors: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
-        table = {}
-        for name, weights in self.weights_.items():
-            if name not in vectors.columns:
-                raise InputError(f"the vectors have no {name!r} column, which this model scores; compute "
-                                 f"the same comparisons (kinmatch.match.comparisons) first")
-            levels = pd.to_numeric(vectors[name], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
-            if levels.max(initial=-1) >= len(weights):
-                raise InputError(f"comparison {name!r} has level {levels.max()} but the model knows "
-                                 f"{len(weights)} levels; retrain it on the current comparisons")
-            table[prefix + name] = np.where(levels >= 0, weights[np.maximum(levels, 0)], 0.0)
-        return pd.DataFrame(table, index=vectors.index)
-
-    def match_weight(self, vectors: pd.DataFrame) -> pd.Series:
-        return pd.Series(self.weight_table(vectors).to_numpy().sum(axis=1) + self.prior_weight_,
-                         index=vectors.index, name="match_weight")
-
-    def predict_proba(self, vectors: pd.DataFrame) -> pd.Series:
-        weight = self.match_weight(vectors).to_numpy()
-        return pd.Series(1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000))), index=vectors.index,
-                         name="match_probability")
-
-
-def load_model(path_or_text: str | os.PathLike) -> LinearLinkModel:
-    """Load a model written by :func:`save_model` (a path or the JSON text)."""
-    text = str(path_or_text)
-    if not text.lstrip().startswith("{"):
-        path = Path(path_or_text)
-        if not path.is_file():
-            raise InputError(f"model file {path} does not exist; write it with `kinmatch train --save`")
-        text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"the model JSON cannot be parsed ({error}); use the file `kinmatch train --save` wrote") from error
-    if data.get("format") != JSON_FORMAT or data.get("version") != JSON_VERSION:
-        raise InputError(f"this JSON is not a reviewed-pairs model (format={data.get('format')!r}); "
-                         f"write one with `kinmatch train --save`")
-    weights = {name: [level["weight"] for level in entry["levels"]] for name, entry in data["comparisons"].items()}
-    return LinearLinkModel(weights, data["prior_weight"])
+    return FellegiSunter.from_json(path_or_text)
