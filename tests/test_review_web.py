@@ -152,8 +152,9 @@ def test_every_record_view_is_logged(site):
     client.get("/search?q=李伟")
     log = store.access_log("rev1")
     views = list(zip(log["action"], log["record_kind"].fillna(""), log["record_id"].fillna("")))
-    assert views[1:] == [("view", "resident", "R2"), ("view", "report", "M2"), ("view", "report", "M5"),
-                         ("search", "", "")]
+    assert views == [("login", "", ""), ("view_queue", "", ""), ("view", "resident", "R2"), ("view", "report", "M2"),
+                     ("view", "report", "M5"), ("search", "", "")]
+    assert log["at"].is_monotonic_increasing
 
 
 def test_deciding_moves_to_the_next_pair_and_not_same_needs_a_reason(site):
@@ -172,6 +173,16 @@ def test_deciding_moves_to_the_next_pair_and_not_same_needs_a_reason(site):
         [("M1", "same", ""), ("M2", "not_same", "年龄不可能")]
     page = client.get("/").get_data(as_text=True)
     assert re.search(r'id="queue-count">(\d+)<', page).group(1) == "5"
+
+
+def test_pair_page_lists_the_residents_other_candidates(site):
+    app, store, _ = site
+    store.decide("R2", "M6", "same", "admin1")
+    client = app.test_client()
+    login(client, "rev1")
+    page = client.get("/pair/R2/M2").get_data(as_text=True)
+    others = page.split('id="other-candidates"')[1].split("</table>")[0]
+    assert 'class="confirmed"' in others and ">M6<" in others and ">M2<" not in others
 
 
 def test_later_decision_wins_visibly(site):

@@ -189,6 +189,8 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
     def queue():
         order = order_arg()
         queued = current_store().queue(limit=200, order=order)
+        # the queue shows names of both sides: who looked at which list is logged too
+        current_store().log_access(g.user["username"], "view_queue", detail=f"{order}: {len(queued)} pairs")
         return render_template("queue.html", rows=queued.to_dict("records"), order=order,
                                total=len(current_store().queue(order=order)))
 
@@ -237,8 +239,11 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
                          "width": round(50 * abs(float(weight)) / largest, 1),
                          "level": LEVEL_LABELS.get(comparison, {}).get(level, "") if level is not None else ""})
         previous, following = store_.neighbours(resident_id, missing_id, order)
+        # the resident's other candidates: a report already confirmed for them is worth knowing
+        others = store_.candidates_of("resident", resident_id)
+        others = others[others["missing_id"] != str(missing_id)].to_dict("records")
         return render_template(
-            "pair.html", candidate=candidate, resident=resident, report=report, rows=rows, bars=bars,
+            "pair.html", candidate=candidate, resident=resident, report=report, rows=rows, bars=bars, others=others,
             history=store_.history(resident_id, missing_id).to_dict("records"),
             reasons=EXCLUSION_REASONS, order=order, photo=photo_of(resident, resident_id),
             prev_url=pair_url(previous, order), next_url=pair_url(following, order))
