@@ -116,7 +116,7 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
                 g.user = user
             else:
                 session.clear()
-        if g.user is None and request.endpoint not in ("login", "static"):
+        if g.user is None and request.endpoint not in ("login", "static", "favicon"):
             return redirect(url_for("login", next=request.full_path if request.method == "GET" else None))
         if request.method == "POST":
             sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
@@ -146,6 +146,10 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
     @app.errorhandler(404)
     def error_page(error):
         return render_template("error.html", error=error), error.code
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status=204)  # browsers ask for it; nothing to fetch, nothing to log
 
     # ---- login ----------------------------------------------------------------------------
 
