@@ -149,6 +149,20 @@ AGE_CASES = [
     ("十几岁", 11, 19, "decade"),
     ("虚岁60", 56, 62, "point"),
     ("虚岁六十多", 60, 68, "decade"),
+    ("三十好几", 33, 39, "decade"),
+    ("五十好几岁", 53, 59, "decade"),
+    ("六十挂零", 60, 63, "decade"),
+    ("年近七十", 66, 70, "open"),
+    ("快七十了", 66, 70, "open"),
+    ("不到三十", 26, 30, "open"),
+    ("三十不到", 26, 30, "open"),
+    ("六七十岁的样子", 60, 79, "range"),
+    ("看着有五十多", 51, 59, "decade"),
+    ("七八十岁", 70, 89, "range"),
+    ("四十来岁", 35, 45, "approx"),
+    ("二十出头", 20, 23, "decade"),
+    ("70岁上下", 65, 75, "approx"),
+    ("约莫六十", 55, 65, "approx"),
 ]
 
 
@@ -308,6 +322,17 @@ def test_parse_sexes_vectorized():
                                            ("男", False)])
 def test_is_unknown(text, unknown):
     assert is_unknown(text) is unknown
+
+
+# GB/T 2261.1 sex codes: 0 未知的性别, 9 未说明的性别 are honest "unknown" markers in a sex
+# column (and only there: 0 in a height column is garbage).
+@pytest.mark.parametrize("value, field, unknown", [
+    ("0", "sex", True), ("9", "sex", True), (0, "sex", True), (9.0, "sex", True), ("未说明", "sex", True),
+    ("1", "sex", False), ("男", "sex", False), ("很高", "sex", False),
+    ("0", None, False), ("9", "height", False), ("不详", "height", True),
+])
+def test_is_unknown_by_field(value, field, unknown):
+    assert is_unknown(value, field=field) is unknown
 
 
 # --- properties ----------------------------------------------------------------------------

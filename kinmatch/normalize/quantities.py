@@ -139,12 +139,19 @@ def _as_text(value: Any) -> str | None:
     return text or None
 
 
-def is_unknown(value: Any) -> bool:
+def is_unknown(value: Any, field: str | None = None) -> bool:
     """True for blank cells and texts that honestly mean "unknown" (``未知``, ``不详``, ``-``).
+
+    ``field="sex"`` also accepts the GB/T 2261.1 sex codes 0 (未知的性别) and 9 (未说明的性别),
+    which are "unknown" only in a sex column (0 in a height column is garbage).
 
     >>> is_unknown("不详"), is_unknown(None), is_unknown("很高")
     (True, True, False)
+    >>> is_unknown("9", field="sex"), is_unknown("9")
+    (True, False)
     """
+    if field == "sex":
+        return _sex_is_unknown(value)
     text = _as_text(value)
     if text is None:
         return True
@@ -330,6 +337,7 @@ _AGE_APPROX = re.compile(r"约|左右|上下|许|估|大概|差不多|前后|来
 _AGE_NOISE = re.compile(
     r"[(\[][^)\]]*[)\]]|走失时|失踪时|走失|失踪|当时|目测|估计|看起来|看上去|现年|年龄|年约|今年|"
     r"自称|自述|自报|据称|大约|大概|差不多|约莫|约|左右|上下|前后|许|来(?=岁|$)|周岁|虚岁|岁|估|"
+    r"的样子|样子|看着有|看着像|看着|像是|了$|"
     r"[:,.;、]$"
 )
 _AGE_CATEGORIES = {
@@ -345,7 +353,9 @@ _AGE_CN_TENS_PAIR = re.compile(f"^([{_CN_1_9}])十([{_CN_1_9}])([{_CN_1_9}])$") 
 _AGE_CN_PAIR = re.compile(f"^([{_CN_1_9}])([{_CN_1_9}])$")                     # 三四
 _AGE_CN_BRIDGE = re.compile(f"^([{_CN_1_9}]?)十几([{_CN_1_9}])十$")               # 十几二十
 _AGE_RANGE = re.compile(r"^(\d+(?:\.\d+)?)(?:岁)?[-~〜至到—–]+(\d+(?:\.\d+)?)(多)?$")
-_AGE_PLUS = re.compile(r"^(\d+)(多|余|几|出头|\+)$")
+_AGE_PLUS = re.compile(r"^(\d+)(多|余|好几|几|出头|\+)$")
+# 年近七十 / 快七十了 / 不到三十 / 三十不到: just under a round age
+_AGE_NEAR = re.compile(r"^(?:年近|将近|接近|快到|快|近|不到|不满|未满)(\d+)$|^(\d+)(?:不到|未满)$")
 _AGE_OPEN = re.compile(r"^(\d+)(以上|以下|开外)$")
 _AGE_HALF = re.compile(r"^(\d+)半$")
 _AGE_PLAIN = re.compile(r"^(\d+(?:\.\d+)?)$")
@@ -415,7 +425,8 @@ def _parse_age_clean(s: str) -> _AgeCore | None:
         a, b = _CN_DIGITS[m[1]], _CN_DIGITS[m[2]]
         if a < b:
             return (float(a), float(b), "range", None, None, math.nan)
-    s = _cn_numerals_to_arabic(s)
+    # 挂零 (六十挂零, "sixty and a bit") means 出头; its 零 must not be read as a digit
+    s = _cn_numerals_to_arabic(s.replace("挂零", "出头"))
     if m := _AGE_COHORT.match(s):
         yy = int(m[1])
         start = (2000 if yy < 30 else 1900) + yy
@@ -441,9 +452,14 @@ def _parse_age_clean(s: str) -> _AgeCore | None:
         n = int(m[1])
         if m[2] == "出头":
             return (float(n), n + 3.0, "decade", None, None, math.nan)
+        if m[2] == "好几" and n >= 10 and n % 10 == 0:  # 三十好几: well into the thirties
+            return (n + 3.0, n + 9.0, "decade", None, None, math.nan)
         if n >= 10 and n % 10 == 0:
             return (n + 1.0, n + 9.0, "decade", None, None, math.nan)
         return (float(n), n + 1.0, "decade", None, None, math.nan)
+    if m := _AGE_NEAR.match(s):
+        n = float(m[1] or m[2])
+        return (max(n - 4, 0.0), n, "open", None, None, math.nan)
     if m := _AGE_OPEN.match(s):
         n = float(m[1])
         if m[2] == "以下":
