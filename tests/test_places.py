@@ -218,6 +218,15 @@ def test_parse_places_vectorized_equals_scalar_and_keeps_input():
     assert out.at["c", "home_place_old"] is True or out.at["c", "home_place_old"] == True  # noqa: E712
 
 
+@pytest.mark.parametrize("empty", [pd.Series([], dtype=object), pd.Series([], dtype=float), pd.Series([]),
+                                   pd.Series(["太康"]).iloc[:0], pd.Series([], dtype="string")])
+def test_parse_places_empty_has_the_columns_and_dtypes(empty):
+    out = parse_places(empty, prefix="home", accent_areas=pd.Series([], dtype=object))
+    full = parse_places(pd.Series(["太康"]), prefix="home")
+    assert out.empty and out.dtypes.to_dict() == full.dtypes.to_dict()
+    assert out.index.equals(empty.index)
+
+
 def test_parse_places_with_accent_areas_and_empty():
     assert parse_places(pd.Series([], dtype=object)).empty
     out = parse_places(pd.Series(["湖州", "湖州"]), accent_areas=pd.Series(["Min", None]))

@@ -284,6 +284,12 @@ def test_empty_frame_and_wrong_input():
     normalized, issues = normalize_residents(frame)
     assert len(normalized) == 0 and set(RESIDENT_COLUMNS) <= set(normalized.columns)
     assert len(issues) == 0
+    _check_types(normalized, RESIDENT_COLUMNS)
+    reports, _ = normalize_missing(missing_frame().iloc[0:0])
+    _check_types(reports, MISSING_COLUMNS)
+    # the added columns have the dtypes a non-empty frame gets
+    full, _ = normalize_missing(missing_frame())
+    assert reports[MISSING_COLUMNS].dtypes.to_dict() == full[MISSING_COLUMNS].dtypes.to_dict()
     from kinmatch.errors import InputError
 
     with pytest.raises(InputError, match="DataFrame"):
@@ -318,6 +324,14 @@ STATEMENTS = [
     ("无法正常交流", (), ()),
     ("问话不答", (), ()),
     (None, (), ()),
+    ("自称老家在湖南一渡水，记不清了", (), ("湖南一渡水",)),
+    ("自称住在南市区", (), ("南市区",)),
+    ("说家在四川邻水那边", (), ("四川邻水",)),
+    ("老家河南周口太康十里铺", (), ("河南周口太康十里铺",)),
+    ("说自己是安徽阜阳人，父亲叫王大山", ("王大山",), ("安徽阜阳",)),
+    ("只会说'主猫鸭'", (), ("主猫鸭",)),
+    ("自称叫李大海，家是湖南新宁的", ("李大海",), ("湖南新宁",)),
+    ("自称李大海", ("李大海",), ()),
 ]
 
 
@@ -325,6 +339,28 @@ STATEMENTS = [
 def test_statement_fragments(text, names, places):
     assert statement_names(text) == names
     assert statement_place_fragments(text) == places
+
+
+@pytest.mark.parametrize("statement, county, within", [
+    ("自称老家在湖南一渡水，记不清了", "430528", 1),   # 一渡水镇, 新宁县
+    ("说家在四川邻水那边", "511623", 1),
+    ("老家河南周口太康十里铺", "411627", 1),
+    ("自称住在南市区", "310101", 2),    # two abolished 南市区 (上海 → 黄浦区, 保定 → 竞秀区)
+    ("自称住在南市区", "130606", 2),
+    ("自称叫李大海，家是湖南新宁的", "430528", 1),
+])
+def test_statement_places_find_the_county(statement, county, within):
+    frame = pd.DataFrame({"resident_id": ["R1"], "statements": [statement]})
+    normalized, _ = normalize_residents(frame, n_jobs=1)
+    assert county in normalized.loc[0, "statement_places"][:within]
+
+
+@pytest.mark.parametrize("sex", ["0", "9", 0, 9])
+def test_gb_unknown_sex_codes_are_not_issues(sex):
+    frame = pd.DataFrame({"missing_id": ["M1"], "sex": [sex]})
+    normalized, issues = normalize_missing(frame, n_jobs=1)
+    assert normalized.loc[0, "sex_code"] is None
+    assert not (issues["column"] == "sex").any()
 
 
 def test_worker_processes_give_the_same_result(monkeypatch):

@@ -85,9 +85,11 @@ class _Context:
             return self.frame[name]
         return pd.Series([None] * len(self.index), index=self.index, dtype=object)
 
-    def flag_unparsed(self, column: str, parsed_missing, reason: str, what: str) -> None:
+    def flag_unparsed(self, column: str, parsed_missing, reason: str, what: str,
+                      field: str | None = None) -> None:
         """Log an issue for each cell that has text which is not an "unknown" marker but that
-        the normalizer could not read (intake blanks such cells; a frame built by hand may not)."""
+        the normalizer could not read (intake blanks such cells; a frame built by hand may not).
+        ``field`` picks field-specific unknown markers (``"sex"``: GB/T 2261.1 codes 0 and 9)."""
         values = self.field(column)
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if not len(uniques):
@@ -97,7 +99,7 @@ class _Context:
         # a distinct text is readable if it parsed on some row (the parse of a text does not
         # depend on its row, so in practice all its rows agree)
         readable[codes[~parsed_missing & (codes >= 0)]] = True
-        bad_unique = np.array([not ok and not quantities.is_unknown(u) for u, ok in zip(uniques, readable)])
+        bad_unique = np.array([not ok and not quantities.is_unknown(u, field=field) for u, ok in zip(uniques, readable)])
         positions = np.flatnonzero((codes >= 0) & bad_unique[np.maximum(codes, 0)])
         self.issue(positions, column, reason,
                    f"'{{value}}' in {column} is not {what}; it was kept as text but cannot be "
@@ -203,7 +205,7 @@ def _names_of(keys: pd.DataFrame) -> pd.DataFrame:
 def _stage_quantities(ctx: _Context) -> None:
     out = ctx.out
     out["sex_code"] = quantities.parse_sexes(ctx.field("sex"))
-    ctx.flag_unparsed("sex", out["sex_code"].isna(), "bad_sex", "a sex (男/女/M/F)")
+    ctx.flag_unparsed("sex", out["sex_code"].isna(), "bad_sex", "a sex (男/女/M/F)", field="sex")
     event = quantities.parse_dates(ctx.field(_EVENT[ctx.kind]))
     ctx.flag_unparsed(_EVENT[ctx.kind], event["value"].isna(), "bad_date", "a date (e.g. 2023-11-05)")
     out["event_date"] = event["value"]
@@ -430,8 +432,10 @@ def _take(per_unique: list, codes: np.ndarray, blank) -> list:
 _RELATIVES = ("父亲|爸爸|母亲|妈妈|哥哥|姐姐|弟弟|妹妹|丈夫|老公|妻子|老婆|媳妇|儿子|女儿|闺女|爷爷|奶奶|"
               "外公|外婆|姥姥|姥爷|叔叔|伯伯|舅舅|姑姑|阿姨|孙子|孙女|侄子|大哥|二哥|大姐|二姐|爸|妈|爹|娘|"
               "哥|姐|弟|妹")
+# 自称 introduces a name (自称李大海) unless a home phrase follows (自称老家在…, 自称住在…)
+_NOT_HOME = r"(?!老家|家在|家住|家是|住在|住|来自|家乡|户口|是)"
 _NAME_INTRO = re.compile(
-    rf"(?:(?:{_RELATIVES})(?:的)?(?:名字|姓名)?(?:叫做|名叫|叫|是|为)|我叫|自称叫?|自报姓名(?:为|是)?|名叫)"
+    rf"(?:(?:{_RELATIVES})(?:的)?(?:名字|姓名)?(?:叫做|名叫|叫|是|为)|我叫|自称叫?{_NOT_HOME}|自报姓名(?:为|是)?|名叫)"
     # the name is read in a lookahead so the next relative's intro is still found:
     # "父亲叫王大山母亲叫李秀英" gives both names
     r"[:：]?\s*[“\"「『']?(?=(?P<name>[\u4e00-\u9fff·]{2,8}))"
@@ -548,15 +552,6 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
                          f"returns), got {type(frame).__name__}; read the file with intake first")
     # Columns this module added on an earlier pass are recomputed, never read as input.
     originals = frame[[c for c in frame.columns if c not in _ALL_ADDED]]
-    if not len(originals):
-        # Normalize one blank row and keep none of it: the added columns get their real dtypes
-        # without every field normalizer having to handle empty input.
-        blank = pd.DataFrame({c: [None] for c in originals.columns} or {_ID[kind]: [None]})
-        added = _normalize(blank, kind, columns, progress=False, n_jobs=1)[0][columns].iloc[0:0]
-        normalized = pd.concat([originals, added.set_axis(originals.index[:0])], axis=1)
-        normalized.attrs = dict(frame.attrs)
-        normalized.attrs.setdefault("kind", kind)
-        return normalized, concat_issues()
     ctx = _Context(originals, kind, _resolve_jobs(n_jobs))
     stages = _STAGES
     if progress:
