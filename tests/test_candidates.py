@@ -128,12 +128,16 @@ def test_chunked_equals_unchunked():
 
 def test_caps_are_respected_and_counted():
     missing, residents = random_reports(1500), random_residents(40)
-    result = candidate_pairs(residents, missing, progress=False, max_per_resident=25, caps={"place": 5})
+    result = candidate_pairs(residents, missing, progress=False, max_per_resident=25, caps={"place": 5},
+                             nameless_place_factor=2)
     per_resident = result.pairs.groupby("resident_id").size()
     assert per_resident.max() <= 25
     counts = result.counts.set_index("pass")
     assert counts.loc["union", "capped"] > 0
-    assert counts.loc["place", "kept"] <= 5 * len(residents)
+    nameless = int((~residents["name_evidence"]).sum())
+    assert 0 < nameless < len(residents)
+    assert counts.loc["place", "kept"] <= 5 * (len(residents) - nameless) + 10 * nameless
+    assert counts.loc["place", "kept"] > 5 * len(residents)  # the nameless residents' larger share is used
     assert counts.loc["place", "capped"] == counts.loc["place", "proposed"] - counts.loc["place", "removed_by_constraints"] - counts.loc["place", "kept"]
     assert set(result.counts["pass"]) == set(PASSES) | {"union"}
     assert not result.pairs.duplicated(["resident_id", "missing_id"]).any()

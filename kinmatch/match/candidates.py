@@ -74,7 +74,8 @@ class CandidateSettings:
     mark shared by fewer than this share of reports counts as rare. ``near_km``: prefectures whose
     centre is within this distance of the found place count as near. ``few_candidates``: residents
     with fewer pairs than this after the other passes (or with little evidence) get the last-resort
-    pass."""
+    pass. ``nameless_place_factor``: residents without a usable name keep this many times more
+    pairs from the hometown and place passes."""
 
     year_window: float = 5.0
     wide_year_window: float = 10.0
@@ -85,6 +86,7 @@ class CandidateSettings:
     near_km: float = 150.0
     last_resort_km: float = 600.0
     few_candidates: int = 30
+    nameless_place_factor: int = 3
     chunk_size: int = 500
     max_pairs_in_memory: int = 8_000_000
 
@@ -176,6 +178,7 @@ def _resident_given_keys(keys: tuple) -> tuple:
 
 # how strongly a query key supports a pair, by its prefix: a stated prefecture (C) beats an accent
 # province (P) beats a dialect area (A); a whole given name (G) beats one syllable of it (L)
+_PLACE_PASSES = frozenset({"hometown", "place"})
 _KEY_CLASS = {"C": 3, "G": 2, "P": 1, "L": 1, "A": 0}
 _CLASS_SCORE = np.array([-1.0, 0.0, 2.0, 4.0])
 
@@ -450,9 +453,9 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np
     return -(gap + height + distance + 0.5 * np.log1p(years))
 
 
-def _cap(r: np.ndarray, m: np.ndarray, score: np.ndarray, cap: int) -> np.ndarray:
+def _cap(r: np.ndarray, m: np.ndarray, score: np.ndarray, cap) -> np.ndarray:
     """Indices of the best ``cap`` pairs per resident (ties broken by report position, so the
-    result does not depend on chunking)."""
+    result does not depend on chunking). ``cap`` is a number or an array of per-pair caps."""
     if len(r) == 0:
         return np.empty(0, np.int64)
     order = np.lexsort((m, -score, r))
@@ -460,6 +463,7 @@ def _cap(r: np.ndarray, m: np.ndarray, score: np.ndarray, cap: int) -> np.ndarra
     first = np.r_[0, np.flatnonzero(np.diff(r_sorted)) + 1]
     counts = np.diff(np.r_[first, len(r_sorted)])
     rank = np.arange(len(r_sorted)) - np.repeat(first, counts)
+    cap = cap[order] if isinstance(cap, np.ndarray) else cap
     return order[rank < cap]
 
 
@@ -494,7 +498,11 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, chunk: np.ndarray, key_
         ok = _constraints(res, rep, r, m)
         counts[name]["removed_by_constraints"] += int((~ok).sum())
         r, m, classes = r[ok], m[ok], classes[ok]
-        keep = _cap(r, m, prescore(res, rep, r, m) + _CLASS_SCORE[classes], settings.cap(name))
+        cap = settings.cap(name)
+        if name in _PLACE_PASSES:
+            # a resident with no usable name has room: its name passes propose nothing
+            cap = np.where(res.name_evidence[r], cap, cap * settings.nameless_place_factor)
+        keep = _cap(r, m, prescore(res, rep, r, m) + _CLASS_SCORE[classes], cap)
         counts[name]["capped"] += len(r) - len(keep)
         kept_r.append(r[keep])
         kept_m.append(m[keep])
