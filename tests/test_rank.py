@@ -221,3 +221,13 @@ def test_cli_link_on_simulated_csv_files(tmp_path):
     written = pd.read_csv(out, encoding="utf-8-sig", dtype={"resident_id": str, "missing_id": str})
     assert set(written["resident_id"]) <= set(small.residents["resident_id"].astype(str))
     assert written["explanation"].str.len().gt(0).all()
+
+
+def test_no_possible_pair_gives_an_empty_table_with_the_schema_columns():
+    # every report went missing years after the only resident was found: no candidate survives
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), found="2001-01-01")])
+    missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei"), lost="2020-01-01") for i in range(3)])
+    table = link(residents, missing, progress=False)
+    assert table.empty
+    assert list(table.columns[:6]) == ["resident_id", "missing_id", "rank", "match_probability", "match_weight",
+                                       "explanation"]
