@@ -250,6 +250,11 @@ class _Gazetteer:
         self.max_len = max(len(k) for k in self.index)
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
         self.prefixes = {k[:i] for k in self.index for i in range(1, len(k))}
+        # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
+        # whether a longer key can follow)
+        self.trie = {p: ((), True) for p in self.prefixes}
+        for key, entries in self.index.items():
+            self.trie[key] = (tuple((e, _LEVEL_ORDER[e.level]) for e in entries), key in self.prefixes)
         self.towns = towns.reset_index(drop=True)
 
     # -- villages: per county on demand (634k names; a global index is built only if asked) --
@@ -269,13 +274,29 @@ class _Gazetteer:
             if not name:
                 continue
             out[name] = name
-            # str.endswith, not a regex: this runs for every village of every county met
-            for suffix in ("村民委员会", "村委会", "居委会", "社区", "村"):
-                if name.endswith(suffix):
-                    if len(name) - len(suffix) >= 2:
-                        out.setdefault(name[: -len(suffix)], name)
-                    break
+            # the suffix (村民委员会, 村委会, 居委会, 社区, 村) by its last character first: this
+            # runs for every village of every county met, so no regex and few endswith calls
+            last = name[-1]
+            if last == "村":
+                cut = 1
+            elif last == "区":
+                cut = 2 if name.endswith("社区") else 0
+            elif last == "会":
+                cut = 5 if name.endswith("村民委员会") else 3 if name.endswith(("村委会", "居委会")) else 0
+            else:
+                continue
+            if cut and len(name) - cut >= 2:
+                out.setdefault(name[:-cut], name)
         return out
+
+    @functools.lru_cache(maxsize=4096)
+    def village_syllables(self, county: str) -> dict[int, list[tuple[str, str, tuple[str, ...]]]]:
+        """One county's village keys grouped by length, with their pinyin (for sound matching)."""
+        out: dict[int, list] = defaultdict(list)
+        for key, full in self.villages_of(county).items():
+            if 2 <= len(key) <= 5:
+                out[len(key)].append((key, full, _syllables(key)))
+        return dict(out)
 
     def name_of(self, county: str | None, prefecture: str | None, province: str | None) -> str | None:
         if county and county in self.info:
@@ -336,6 +357,9 @@ _W_PREF, _W_PROV = 0.4, 0.25
 _SHARPNESS = 6.0
 
 
+_LEVEL_ORDER = {"province": 0, "prefecture": 1, "county": 2, "township": 3, "village": 4}
+
+
 class _Hit(NamedTuple):
     start: int
     end: int
@@ -344,34 +368,54 @@ class _Hit(NamedTuple):
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
-    hits = []
+    found = []   # (start, end, entry, level order)
     n = len(s)
-    index, prefixes = g.index, g.prefixes
+    trie, max_len = g.trie, g.max_len
+    # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
+    # holds, per span, the coarsest level of a non-generic key there
+    outer: dict[tuple[int, int], int] = {}
     for i in range(n):
         if s[i] == _SEP:
             continue
-        for j in range(i + 1, min(n, i + g.max_len) + 1):
-            piece = s[i:j]
-            entries = index.get(piece)
-            if entries:
-                hits.extend(_Hit(i, j, e) for e in entries)
-            if piece not in prefixes:
+        for j in range(i + 1, min(n, i + max_len) + 1):
+            node = trie.get(s[i:j])
+            if node is None:
                 break
-    # a key inside a longer key at the same place (周口 inside 周口市) adds nothing
-    order = {"province": 0, "prefecture": 1, "county": 2, "township": 3, "village": 4}
-    outer: dict[tuple[int, int], int] = {}
-    for h in hits:
-        if h.entry.kind != "generic":
-            span = (h.start, h.end)
-            outer[span] = min(outer.get(span, 9), order[h.entry.level])
-    hits = [h for h in hits
-            if not any(a <= h.start and h.end <= b and (a, b) != (h.start, h.end)
-                       and lvl <= order[h.entry.level] for (a, b), lvl in outer.items())]
-    by_span: dict[tuple[int, int], list[_Hit]] = defaultdict(list)
-    for h in hits:
-        by_span[(h.start, h.end)].append(h)
+            entries, more = node
+            for e, lvl in entries:
+                found.append((i, j, e, lvl))
+                if e.kind != "generic" and lvl < outer.get((i, j), 9):
+                    outer[(i, j)] = lvl
+            if not more:
+                break
+    # per span, the coarsest level of a strictly larger span around it: a hit survives when its
+    # own level is coarser (same rule as comparing it with every outer span in turn)
+    outer_spans = list(outer.items())
+    inside: dict[tuple[int, int], int] = {}
+    hits = []
+    for i, j, e, lvl in found:
+        span = (i, j)
+        around = inside.get(span)
+        if around is None:
+            around = 9
+            for (a, b), o in outer_spans:
+                if o < around and a <= i and j <= b and (a != i or b != j):
+                    around = o
+            inside[span] = around
+        if around > lvl:
+            hits.append(_Hit(i, j, e))
+    # hits of one span are adjacent (the scan appends a key's entries together); a span with one
+    # hit keeps it as is, since the rules below compare the readings of one span with each other
     out = []
-    for span_hits in by_span.values():
+    k, n_hits = 0, len(hits)
+    while k < n_hits:
+        first, m = hits[k], k + 1
+        while m < n_hits and hits[m].start == first.start and hits[m].end == first.end:
+            m += 1
+        span_hits, k = hits[k:m], m
+        if len(span_hits) == 1:
+            out.append(first)
+            continue
         current = [h for h in span_hits if not h.entry.old]
         if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
             span_hits = current
@@ -409,6 +453,14 @@ def _overlaps(a: _Hit, b: _Hit) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+def _clear(h: _Hit, used: list[_Hit]) -> bool:
+    """True when ``h`` overlaps none of ``used`` (a loop, not any(): this runs per hit per county)."""
+    for u in used:
+        if h.start < u.end and u.start < h.end:
+            return False
+    return True
+
+
 def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
     text_len = len(s.replace(_SEP, ""))
     prov_hits = [h for h in hits if h.entry.level == "province"]
@@ -438,10 +490,10 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             c.parts.append(("county_" + best_county.entry.kind + ("_old" if c.old else ""),
                             s[best_county.start:best_county.end]))
         pref_ok = [h for h in pref_hits if h.entry.code == row["prefecture_code"]
-                   and not any(_overlaps(h, u) for u in used)]
+                   and _clear(h, used)]
         prov_ok = [h for h in prov_hits if h.entry.code == row["province_code"]
-                   and not any(_overlaps(h, u) for u in used)]
-        towns = [h for h in chits if h.entry.level == "township" and not any(_overlaps(h, u) for u in used)]
+                   and _clear(h, used)]
+        towns = [h for h in chits if h.entry.level == "township" and _clear(h, used)]
         if towns:
             t = max(towns, key=lambda h: (_W_TOWN[h.entry.kind], h.end - h.start))
             whole = (t.end - t.start) >= text_len - 1
@@ -463,16 +515,16 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             c.parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
                             s[pref_ok[0].start:pref_ok[0].end]))
         else:
-            others = [h for h in pref_hits if not any(_overlaps(h, u) for u in used)]
+            others = [h for h in pref_hits if _clear(h, used)]
             if others:
                 c.evidence -= 0.1   # the text names another prefecture (maybe its old one)
         if prov_ok:
             c.evidence += _W_PROV
             c.parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
         else:
-            others = {h.entry.code for h in prov_hits if not any(_overlaps(h, u) for u in used)}
+            others = {h.entry.code for h in prov_hits if _clear(h, used)}
             others |= {h.entry.code[:2] + "0000" for h in pref_hits
-                       if not any(_overlaps(h, u) for u in used)}
+                       if _clear(h, used)}
             if others and row["province_code"] not in others:
                 c.evidence -= 0.3   # the text names another province
         cands.append(c)
@@ -484,11 +536,11 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     """Village names in the uncovered rest of the text, looked up in candidate counties only."""
     if not cands:
         return
-    covered = np.zeros(len(s), dtype=bool)
+    rest_chars = list(s)
     for h in hits:
         if h.entry.level in ("province", "prefecture", "county"):
-            covered[h.start:h.end] = True
-    rest = "".join(ch if not cov else _SEP for ch, cov in zip(s, covered))
+            rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
+    rest = "".join(rest_chars)
     chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
     if not chunks:
         return
@@ -695,19 +747,16 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
 
 def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _Cand | None:
     """Best sound match of a leftover fragment among one county's villages (主猫鸭 ~ 朱马院)."""
-    vil = g.villages_of(county)
-    if not vil:
+    if not g.villages_of(county):
         return None
+    by_len = g.village_syllables(county)  # pinyin of the keys once per county, not per chunk
     best = None
     for chunk in chunks:
         core = _UNIT_SUFFIX.sub("", _EDGE_FILLER.sub("", chunk)) or chunk
         syl = _syllables(core)
         if not 2 <= len(syl) <= 5 or len(syl) != len(core):
             continue
-        for key, full in vil.items():
-            if len(key) != len(core):
-                continue
-            ks = _syllables(key)
+        for key, full, ks in by_len.get(len(core), ()):
             if len(ks) != len(syl):
                 continue
             d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks)) / len(syl)
@@ -773,19 +822,20 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
         if key not in best or c.evidence > best[key].evidence:
             best[key] = c
     cands = sorted(best.values(), key=lambda c: -c.evidence)
-    ev = np.array([c.evidence for c in cands])
-    exact = ~np.array([c.sound for c in cands])
-    share = np.exp(_SHARPNESS * (ev - ev.max()))
+    # plain floats, not numpy: a handful of candidates per text, where array overhead dominates
+    top = cands[0].evidence
+    share = [math.exp(_SHARPNESS * (c.evidence - top)) for c in cands]
+    any_exact = not all(c.sound for c in cands)
     # sound candidates do not dilute exact readings: they are alternatives, not rivals
-    denom = share[exact].sum() if exact.any() else share.sum()
+    denom = sum(sh for c, sh in zip(cands, share) if not c.sound) if any_exact else sum(share)
     out = []
-    for c, e, sh in zip(cands, ev, share):
-        strength = min(1.0, max(0.0, 0.1 + 0.8 * e))
-        p = min(1.0, sh / denom) if not c.sound or not exact.any() else min(1.0, sh)
-        if c.sound and exact.any():
+    for c, sh in zip(cands, share):
+        strength = min(1.0, max(0.0, 0.1 + 0.8 * c.evidence))
+        p = min(1.0, sh / denom) if not c.sound or not any_exact else min(1.0, sh)
+        if c.sound and any_exact:
             p *= 0.6
         out.append([c, float(strength * p)])
-    if exact.any():
+    if any_exact:
         # a sound alternative never outranks a reading of what was actually written
         floor = min(score for c, score in out if not c.sound)
         for item in out:
@@ -812,12 +862,12 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
             if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
                 cands.append(coarse)
     best_ev = max((c.evidence for c in cands), default=0.0)
-    covered = np.zeros(len(s), dtype=bool)
+    rest_chars = list(s)
+    townships = {c.township for c in cands}
     for h in hits:
-        if h.entry.level != "township" or any(c.township == h.entry.label for c in cands):
-            covered[h.start:h.end] = True
-    rest_chunks = [c for c in "".join(_SEP if cov else ch for ch, cov in zip(s, covered)).split(_SEP)
-                   if len(c) >= 1]
+        if h.entry.level != "township" or h.entry.label in townships:
+            rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
+    rest_chunks = [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 1]
     families = _families_for(accent_area)
     if sound == "always" or (sound == "auto" and best_ev < 0.75):
         context = {h.entry.code for h in hits if h.entry.level in ("province", "prefecture")}

@@ -141,6 +141,15 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
     rows are split across forked worker processes; the parent warms the normalizer's tables
     first so every worker shares them instead of loading its own.
     """
+    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct)
+    return table.iloc[codes].set_axis(keys.index)
+
+
+def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
+                    n_jobs: int, min_distinct: int | None = None):
+    """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
+    stage that takes only a few result columns (spreading a wide frame over a million rows
+    costs more than the take of the columns needed)."""
     codes, distinct = _factorize_rows(keys)
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
     if n_jobs > 1 and enough and _FORK is not None:
@@ -154,7 +163,7 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
             table = compute(distinct).reset_index(drop=True)
     else:
         table = compute(distinct).reset_index(drop=True)
-    return table.iloc[codes].set_axis(keys.index)
+    return codes, distinct, table
 
 
 def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -277,25 +286,31 @@ def _stage_places(ctx: _Context) -> None:
     # Both place columns of a report are read in one pass: 走失地点 and 户籍地 repeat each other's
     # spellings, and each distinct spelling is then parsed once.
     stacked = pd.concat([ctx.field(column) for _, column in sources], ignore_index=True)
-    readings = _by_distinct(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs)
+    codes, distinct, readings = _distinct_table(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs)
+    # Everything below is decided once per distinct text, then taken by code: a million rows
+    # repeat a hundred thousand spellings.
+    score = readings["place_score"].to_numpy(dtype=float)
+    weak_distinct = ~(score >= PLACE_SCORE_THRESHOLD)
+    has_text_distinct = np.array([isinstance(v, str) and bool(v.strip()) for v in distinct["text"]],
+                                 dtype=bool)
+    # A reading that weak is a guess (某地 → some county in Yunnan): keep its score, drop its
+    # codes and coordinates so blocking and distances never rest on it.
+    columns = {}
+    for field in _PLACE_FIELDS:
+        if field in ("lon", "lat", "place_score"):
+            column = readings[field].to_numpy(dtype=float)
+            if field != "place_score":
+                column = np.where(weak_distinct, np.nan, column)
+        else:
+            column = readings[field].to_numpy(dtype=object).copy()
+            column[weak_distinct] = None
+        columns[field] = column
     for number, (prefix, column) in enumerate(sources):
         text = ctx.field(column)
-        parsed = readings.iloc[number * len(text):(number + 1) * len(text)]
+        row_codes = codes[number * len(text):(number + 1) * len(text)]
         for field in _PLACE_FIELDS:
-            name = f"{prefix}_{field}"
-            values = parsed[field].set_axis(ctx.index)
-            ctx.out[name] = values.to_numpy(dtype=float) if field in ("lon", "lat", "place_score") else values
-        score = parsed["place_score"].to_numpy(dtype=float)
-        weak = ~(score >= PLACE_SCORE_THRESHOLD)
-        # A reading that weak is a guess (某地 → some county in Yunnan): keep its score, drop its
-        # codes and coordinates so blocking and distances never rest on it.
-        for field in _PLACE_FIELDS[:-1]:
-            name = f"{prefix}_{field}"
-            if field in ("lon", "lat"):
-                ctx.out[name] = np.where(weak, np.nan, ctx.out[name])
-            else:
-                ctx.out[name] = ctx.out[name].astype(object).where(~weak, None)
-        has_text = text.map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy(dtype=bool)
+            ctx.out[f"{prefix}_{field}"] = columns[field][row_codes]
+        weak, has_text = weak_distinct[row_codes], has_text_distinct[row_codes]
         unmatched = np.flatnonzero(has_text & weak)
         ctx.issue(unmatched, column, "place_unmatched",
                   f"'{{value}}' in {column} matched no county of the gazetteer well enough (score < "
