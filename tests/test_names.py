@@ -222,3 +222,26 @@ def test_name_columns_accepts_empty_and_scalar_inputs():
     assert len(name_columns(pd.Series([], dtype=object))) == 0
     frame = name_columns(["胡春花", "吴春花"], name_source="自报", area="Wu")
     assert list(frame["name_kind"]) == ["full", "full"]
+
+
+class _CollidingConvention(StationConvention):
+    """A convention whose hash collides with every other one (hash collisions must not leak)."""
+
+    def __hash__(self):
+        return 1
+
+
+def test_conventions_with_equal_hashes_stay_apart():
+    first = (_CollidingConvention("甲乙", "甲站", strong=True),)
+    second = (_CollidingConvention("丙丁", "丙站", strong=True),)
+    assert hash(first) == hash(second) and first != second
+    assert parse_name("甲乙华", station_conventions=first).kind == "assigned"
+    # with the old int-keyed registry the second set got the first set's conventions
+    assert parse_name("甲乙华", station_conventions=second).kind != "assigned"
+    assert parse_name("丙丁华", station_conventions=second).kind == "assigned"
+
+
+def test_name_columns_keeps_names_pandas_would_merge():
+    # pandas hashes all-string columns as C strings: "\x00A" and "" would become one value
+    frame = name_columns(pd.Series(["", "\x00A", None], dtype=object))
+    assert frame["name_keys"].iloc[0] == () and "a" in frame["name_keys"].iloc[1]

@@ -346,22 +346,36 @@ def _parsed(norm, surname, given, kind, parts=None):
 
 
 def _parse(norm: str, source_kind: str | None, conventions: tuple[StationConvention, ...]) -> ParsedName:
-    # conventions are hashed once per call here, not once per cache probe of _parse_cached
-    return _parse_cached(norm, source_kind, _convention_key(conventions))
+    return _parse_cached(norm, source_kind, _convention_set(conventions))
+
+
+class _ConventionSet:
+    """A conventions tuple that hashes once: the tuple's own hash re-hashes every dataclass on
+    every cache probe of ``_parse_cached``. Equality is the tuple's, so two sets whose hashes
+    collide still stay apart in the cache."""
+
+    __slots__ = ("conventions", "_hash")
+
+    def __init__(self, conventions: tuple[StationConvention, ...]):
+        self.conventions = conventions
+        self._hash = hash(conventions)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ConventionSet) and (
+            other is self or other.conventions == self.conventions)
 
 
 @functools.lru_cache(maxsize=64)
-def _convention_key(conventions: tuple[StationConvention, ...]) -> int:
-    _CONVENTIONS_BY_KEY.setdefault(hash(conventions), conventions)
-    return hash(conventions)
-
-
-_CONVENTIONS_BY_KEY: dict[int, tuple[StationConvention, ...]] = {}
+def _convention_set(conventions: tuple[StationConvention, ...]) -> _ConventionSet:
+    return _ConventionSet(conventions)
 
 
 @functools.lru_cache(maxsize=500_000)
-def _parse_cached(norm: str, source_kind: str | None, conventions_key: int) -> ParsedName:
-    conventions = _CONVENTIONS_BY_KEY[conventions_key]
+def _parse_cached(norm: str, source_kind: str | None, convention_set: _ConventionSet) -> ParsedName:
+    conventions = convention_set.conventions
     if not norm:
         return _parsed(norm, None, None, "blank")
     if is_latin_name(norm):
@@ -459,6 +473,15 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
     """Codes and distinct values, blanks (None/NaN) included as one more value (C-speed)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = list(uniques)
+    # pandas hashes an all-string column as C strings, so "\x00A" and "" become one value; a set
+    # count (cheap next to factorize) catches that, and a plain dict then factorizes exactly.
+    listed = values.tolist()
+    if len(set(listed)) > len(uniques) + int((codes < 0).any()):
+        table: dict = {}
+        blank = [v is None or (isinstance(v, float) and v != v) for v in listed]
+        codes = np.array([-1 if b else table.setdefault(v, len(table)) for v, b in zip(listed, blank)],
+                         dtype=np.int64)
+        uniques = list(table)
     if (codes < 0).any():
         codes = np.where(codes < 0, len(uniques), codes)
         uniques.append(None)
@@ -468,7 +491,7 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
 def _parse_unique(names: pd.Series, name_source, station_conventions):
     """Row → distinct (name, source kind) index, and the ParsedName of each distinct pair."""
     conventions = tuple(STATION_CONVENTIONS if station_conventions is None else station_conventions)
-    key = _convention_key(conventions)
+    key = _convention_set(conventions)
     name_codes, name_values = _factorize(names.astype(object))
     source_codes, source_values = _factorize(_as_series(name_source, names.index).astype(object))
     kinds = np.array([_SOURCE_KINDS.index(_source_kind(v)) for v in source_values], dtype=np.int64)
