@@ -46,6 +46,9 @@ DUE_SOON_DAYS = 2
 
 DNA_WORKING_DAYS = 7
 
+MAX_WORKING_DAYS = 366
+""":func:`add_working_days` refuses longer spans (no case deadline is that far)."""
+
 DEADLINE_LABELS = {
     "notice": "发布寻亲公告",
     "dna_request": "申请公安采集DNA",
@@ -87,9 +90,19 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like cells are not blanks
+        return False
+
+
 def _as_date(value: Any) -> dt.date | None:
     from kinmatch.normalize.quantities import parse_date
 
+    # pd.NaT is a datetime subclass whose .date() is NaT again: blanks must be caught first.
+    if _missing(value):
+        return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -124,13 +137,32 @@ def add_working_days(start: dt.date, days: int) -> tuple[dt.date, bool]:
 
     >>> add_working_days(dt.date(2024, 2, 8), 7)  # across 春节 2024 (make-up Sunday 2月18日)
     (datetime.date(2024, 2, 23), True)
+
+    Raises :class:`~kinmatch.errors.InputError` (a ``ValueError``) for a blank ``start`` or more
+    than :data:`MAX_WORKING_DAYS` days, rather than looping for ever.
     """
+    if _missing(start) or not isinstance(start, dt.date):
+        raise InputError(f"cannot count working days from {start!r}: it is not a date; "
+                         "fill in the found date like 2024-10-09")
+    if not 0 <= days <= MAX_WORKING_DAYS:
+        raise InputError(f"cannot count {days} working days: case deadlines are between 0 and "
+                         f"{MAX_WORKING_DAYS} working days")
+    if isinstance(start, dt.datetime):
+        start = start.date()
+    # Never more than 2 calendar days per working day plus the longest holiday run (about 9
+    # days): a hard cap, so a calendar bug cannot hang a batch.
+    limit = 2 * days + 31
     day, count, official = start, 0, True
-    while count < days:
+    for _step in range(limit):
+        if count >= days:
+            break
         day += dt.timedelta(days=1)
         working, known = is_workday(day)
         official = official and known
         count += working
+    if count < days:
+        raise InputError(f"found only {count} of {days} working days in the {limit} days after "
+                         f"{start}; the holiday calendar looks broken (upgrade chinese-calendar)")
     return day, official
 
 

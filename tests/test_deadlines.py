@@ -141,3 +141,27 @@ def test_cli_deadlines(tmp_path, capsys):
     assert main(["deadlines", str(source), "--today", "2024-10-09", "--open"]) == 0
     printed = capsys.readouterr().out
     assert "R1,dna_request" in printed and "R2,notice," not in printed
+
+
+def test_blank_in_a_datetime64_column_is_an_issue_not_a_hang():
+    # Read from Excel, a date column is datetime64 and a blank cell is NaT, not None.
+    residents = pd.DataFrame({"resident_id": ["R1", "R2"],
+                              "found_date": pd.to_datetime(["2024-09-28", None])})
+    result = deadlines(residents, today="2024-10-09")
+    assert set(result.frame["resident_id"]) == {"R1"}
+    assert result.issues["reason"].tolist() == ["bad_found_date"]
+
+
+@pytest.mark.parametrize("value", [pd.NaT, pd.NA, float("nan"), None])
+def test_as_date_of_missing_values_is_none(value):
+    assert kinmatch.deadlines._as_date(value) is None
+
+
+def test_add_working_days_is_bounded():
+    with pytest.raises(InputError, match="working days"):
+        add_working_days(D(2024, 1, 1), 10**6)
+
+
+def test_add_working_days_refuses_a_missing_start():
+    with pytest.raises(InputError, match="not a date"):
+        add_working_days(pd.NaT, 7)
