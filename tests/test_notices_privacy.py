@@ -54,6 +54,12 @@ def test_docstring_examples(module):
     ("身高170，60岁，1.72米", "身高170，60岁，1.72米"),
     ("2023.11.05入站", "2023.11.05入站"),
     ("门牌号12号，3号楼", "门牌号12号，3号楼"),
+    ("家属电话 一三八一二三四五六七八", "家属电话 [已隐去]"),
+    ("儿子手机幺三九 零零零零 幺幺幺幺", "儿子手机[已隐去]"),
+    ("电话一三八1234五六七八", "电话[已隐去]"),
+    ("座机六六六六一二三四", "座机[已隐去]"),
+    ("二〇二三年十一月入站，排行老二", "二〇二三年十一月入站，排行老二"),
+    ("一二三四五六岁", "一二三四五六岁"),
 ])
 def test_redact_text(text, expected):
     assert redact_text(text) == expected
@@ -188,6 +194,13 @@ def test_withdrawn_template_cannot_show_name(tmp_path):
     (tmp_path / "withdrawn.txt.j2").write_text("已撤回：{{ name }}", encoding="utf-8")
     with pytest.raises(Exception, match="does not exist"):
         render_notice(record(status="已返乡"), "txt", template_dir=tmp_path)
+
+
+@pytest.mark.parametrize("text", ["家属电话 一三八一二三四五六七八", "身份证一一〇一〇一一九九〇〇三〇七一二三四",
+                                  "电话：幺三九-零零零零-幺幺幺幺"])
+def test_check_public_text_reads_chinese_numerals(text):
+    with pytest.raises(PrivacyError):
+        check_public_text(text, station_phones=[STATION_PHONE])
 
 
 def test_check_public_text_forbidden_values():

@@ -23,7 +23,8 @@
    violation **raises** :class:`PrivacyError` (the batch turns that into a skipped notice with
    the reason; nothing is written).
 
-What counts as a private number: after Unicode NFKC (full-width digits become ASCII), digits joined
+What counts as a private number: after Unicode NFKC (full-width digits become ASCII) and folding
+runs of 7+ Chinese-numeral digits (一三八… , 幺 and 两 included) to ASCII, digits joined
 by spaces (not line breaks), hyphens, dots, slashes or brackets are read as one number. A number of 9 or more digits
 (mobile, landline with area code, ID number, bank card) or of 7–8 digits (a local landline) is
 private unless it is the station's own phone. Exceptions: an 8-digit ``YYYYMMDD`` date, and a 7–8
@@ -92,14 +93,45 @@ def _fold_char(ch: str) -> str:
     return ch
 
 
+# Digits written as Chinese numerals ("一三八一二三四五六七八", 幺 = 1 and 两 = 2 as said on the
+# phone, 〇/○ = 0). Only runs of 7 or more digits (mixed with ASCII digits and phone separators
+# allowed) are folded: a phone or ID number is that long, while dates (二〇二三年), ages and
+# ordinals (老二) are shorter and stay as written.
+_CN_DIGITS = {**{ch: str(i) for i, ch in enumerate("〇一二三四五六七八九")},
+              "零": "0", "○": "0", "幺": "1", "两": "2"}
+_DIGIT_CLASS = "[0-9" + "".join(_CN_DIGITS) + "]"
+_CN_RUN = re.compile(rf"{_DIGIT_CLASS}(?:{_SEP}{{0,2}}{_DIGIT_CLASS})*")
+MIN_NUMERAL_RUN = 7
+
+
+def _fold_numeral_run(match: re.Match) -> str:
+    run = match.group(0)
+    digits = sum(1 for ch in run if ch.isascii() and ch.isdigit() or ch in _CN_DIGITS)
+    if digits < MIN_NUMERAL_RUN or not any(ch in _CN_DIGITS for ch in run):
+        return run
+    return "".join(_CN_DIGITS.get(ch, ch) for ch in run)
+
+
+def fold_chinese_digits(text: str) -> str:
+    """Runs of 7+ digits written as Chinese numerals, folded to ASCII digits.
+
+    >>> fold_chinese_digits("家属电话 一三八一二三四五六七八，排行老二，二〇二三年")
+    '家属电话 13812345678，排行老二，二〇二三年'
+    """
+    if text.isascii():
+        return text
+    return _CN_RUN.sub(_fold_numeral_run, text)
+
+
 def _nfkc(text: str) -> str:
-    """Full-width and other look-alike digits and letters folded to ASCII (１３８ → 138, ① → 1).
+    """Full-width and other look-alike digits and letters folded to ASCII (１３８ → 138, ① → 1),
+    and long runs of Chinese-numeral digits too (一三八… → 138…, see :func:`fold_chinese_digits`).
 
     Character by character, so Chinese punctuation (，（）) is kept as written.
     """
     if text.isascii():
         return text
-    return "".join(_fold_char(ch) for ch in text)
+    return fold_chinese_digits("".join(_fold_char(ch) for ch in text))
 
 
 def digits_of(text: str) -> str:
