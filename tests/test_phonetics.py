@@ -212,3 +212,36 @@ def test_keys_never_raise_and_are_tuples_of_strings(text, area):
        st.sampled_from([None, "Wu", "Xiang", "SW_Man"]))
 def test_exact_reading_is_always_a_key(text, area):
     assert name_pinyin(text) in name_keys(text, area)
+
+
+@pytest.fixture
+def fresh_area_table():
+    from kinmatch.normalize import phonetics
+
+    def clear():
+        phonetics._area_table.cache_clear()
+        phonetics.area_families.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.mark.parametrize("broken", [
+    OSError("disk read error"),                                   # unreadable file
+    pd.DataFrame({"area": ["Wu"], "name_zh": ["吴语"]}),           # mergers column lost
+])
+def test_broken_dialect_areas_table_fails_loudly(monkeypatch, fresh_area_table, broken):
+    import kinmatch.data
+    from kinmatch.errors import KinmatchError
+    from kinmatch.normalize.phonetics import area_families
+
+    def fake_load_table(name, dtype=None):
+        if isinstance(broken, Exception):
+            raise broken
+        return broken
+
+    monkeypatch.setattr(kinmatch.data, "load_table", fake_load_table)
+    # silently returning "unknown area" would switch off every sound merger
+    with pytest.raises(KinmatchError, match="dialect_areas"):
+        area_families("Wu")

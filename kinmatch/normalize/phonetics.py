@@ -372,12 +372,26 @@ def merged_keys(syllables: Sequence[str] | str, families: Iterable[str]) -> tupl
 
 @functools.lru_cache(maxsize=1)
 def _area_table() -> dict[str, tuple[str, ...]]:
-    try:
-        from kinmatch.data import load_table
+    from kinmatch import data
+    from kinmatch.errors import KinmatchError
 
-        table = load_table("dialect_areas")
-    except Exception:  # noqa: BLE001 - table missing in a partial install: every area is unknown
-        return {}
+    # No fallback to "every area unknown": that would quietly switch off every sound merger and
+    # lose true matches without a word. A broken install must be fixed, so say so.
+    try:
+        table = data.load_table("dialect_areas")
+    except KinmatchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file raises many types; re-raised below
+        raise KinmatchError(
+            f"cannot read the reference table 'dialect_areas' ({type(exc).__name__}: {exc}). "
+            "Without it no dialect sound merger (胡/吴, 南/蓝...) can be applied to names. "
+            "Reinstall kinmatch or rebuild the tables with `python tools/build_data.py`.") from exc
+    missing = {"area", "mergers"} - set(table.columns)
+    if missing:
+        raise KinmatchError(
+            f"the reference table 'dialect_areas' lacks the column(s) {', '.join(sorted(missing))} "
+            f"(has: {', '.join(map(str, table.columns))}), so no dialect sound merger can be "
+            "applied to names. Rebuild the tables with `python tools/build_data.py`.")
     mergers = {area: tuple(m for m in (value or "").split(";") if m) if isinstance(value, str) else ()
                for area, value in zip(table["area"], table["mergers"])}
     parents = dict(zip(table["area"], table["parent"])) if "parent" in table else {}
@@ -408,6 +422,16 @@ def _area_root(area: str) -> str:
 def area_families(area: str | None) -> tuple[str, ...] | None:
     """Merger families of a dialect area (table ``dialect_areas`` + ``h_x``); None if unknown.
 
+    **The single source of truth** for which sound mergers an area carries: name keys, and any
+    other module that needs an area's mergers (``dialects.area_mergers`` should delegate here),
+    must ask this function rather than read the table. It adds what the raw ``mergers`` column
+    does not say: a sub-area inherits its parent's families (``N_Man_NE`` + ``N_Man``), a group
+    area carries every family of its sub-areas (an accent placed only in ``N_Man`` may be
+    Northeastern ``r_y_l`` or Jin ``n_ng``), a sub-area code not in the table (``Wu_Taihu``)
+    falls back to its root, and ``h_x`` is added for the areas of ``EXTRA_AREA_FAMILIES``.
+
+        >>> area_families("N_Man")
+        ('r_y_l', 'n_ng')
         >>> area_families("Wu")
         ('retroflex', 'n_ng', 'hu_wu', 'h_x')
     """
