@@ -37,7 +37,8 @@ import pandas as pd
 
 from kinmatch.data import load_table
 
-__all__ = ["PlaceMatch", "parse_place", "place_candidates", "parse_places", "county_distance_km",
+__all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
+           "warm_up", "county_distance_km",
            "county_distances_km", "haversine_km", "county_info"]
 
 CANDIDATE_COLUMNS = ["rank", "level", "county_code", "prefecture_code", "province_code", "name",
@@ -289,6 +290,20 @@ class _Gazetteer:
                 out.setdefault(name[:-cut], name)
         return out
 
+    @functools.cached_property
+    def by_char(self) -> dict[str, list[tuple[str, str, str, str]]]:
+        """character → (level, county code, name, short name) of every current county, then every
+        township, whose short name contains it (table order): fragments (邻 → 邻水县) without a
+        substring search over 40k names per call."""
+        out: dict[str, list] = defaultdict(list)
+        for code, name, short in zip(self.current["code"], self.current["name"], self.current["short_name"]):
+            for ch in dict.fromkeys(short):
+                out[ch].append(("county", code, name, short))
+        for code, name, short in zip(self.towns["county_code"], self.towns["name"], self.towns["short_name"]):
+            for ch in dict.fromkeys(short):
+                out[ch].append(("township", code, name, short))
+        return dict(out)
+
     @functools.lru_cache(maxsize=4096)
     def village_syllables(self, county: str) -> dict[int, list[tuple[str, str, tuple[str, ...]]]]:
         """One county's village keys grouped by length, with their pinyin (for sound matching)."""
@@ -328,6 +343,19 @@ def _geo() -> dict[str, tuple[float, float]]:
     for c, v in g.province_xy.items():
         xy.setdefault(c, v)
     return xy
+
+
+def warm_up() -> None:
+    """Build every lazily built index now (gazetteer, sound index, all counties' village tables;
+    about 3 s). Call it before forking worker processes so that they share the indexes instead
+    of each building its own; single-process use never needs it.
+
+    >>> warm_up()
+    """
+    g = _gaz()
+    for county in g.cur_info:
+        g.villages_of(county)
+    _sound_index()._vocab_arrays(_families_for(None))
 
 
 def county_info(code: str) -> dict | None:
@@ -793,17 +821,14 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> list[_Cand]:
     if not chars:
         return []
     out = []
-    cur = g.current
-    hits = cur[cur["short_name"].str.contains(chars, regex=False)]
-    for r in hits.itertuples(index=False):
-        out.append(_Cand("county", r.code, 0.35 + (0.05 if r.short_name.startswith(chars) else 0),
-                         [("fragment", f"{chars} in {r.name}")]))
-    t = g.towns[g.towns["short_name"].str.contains(chars, regex=False)]
-    for r in t.itertuples(index=False):
-        c = _Cand("county", r.county_code, 0.25 + (0.05 if r.short_name.startswith(chars) else 0),
-                  [("fragment", f"{chars} in {r.name}")])
-        c.township = r.name
-        out.append(c)
+    for level, code, name, short in g.by_char.get(chars, ()):
+        bonus = 0.05 if short.startswith(chars) else 0
+        if level == "county":
+            out.append(_Cand("county", code, 0.35 + bonus, [("fragment", f"{chars} in {name}")]))
+        else:
+            c = _Cand("county", code, 0.25 + bonus, [("fragment", f"{chars} in {name}")])
+            c.township = name
+            out.append(c)
     return out
 
 
@@ -934,9 +959,28 @@ def place_candidates(text: object, k: int = 5, accent_area: str | None = None) -
     g = _gaz()
     _s, ranked = _candidates(text, accent_area, sound="always")
     rows = [_row(c, score, g) for c, score in ranked[:k]]
-    frame = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS[1:])
-    frame.insert(0, "rank", range(1, len(frame) + 1))
+    if not rows:
+        frame = pd.DataFrame([], columns=CANDIDATE_COLUMNS[1:])
+        frame.insert(0, "rank", range(1, 1))
+        return frame
+    # columns from lists, not a list of row dicts: pandas infers the same dtypes much faster
+    frame = pd.DataFrame({"rank": np.arange(1, len(rows) + 1, dtype=np.int64),
+                          **{name: [r[name] for r in rows] for name in CANDIDATE_COLUMNS[1:]}},
+                         columns=CANDIDATE_COLUMNS)
     return frame
+
+
+def candidate_counties(text: object, k: int = 5, accent_area: str | None = None) -> list[tuple[str, float]]:
+    """``(county_code, score)`` of the county-level readings among the top ``k`` of
+    :func:`place_candidates`, best first, without building a frame (for batch use).
+
+    >>> candidate_counties("邻水县")[0]
+    ('511623', 0.9)
+    """
+    g = _gaz()
+    _s, ranked = _candidates(text, accent_area, sound="always")
+    return [(r["county_code"], float(r["score"])) for r in (_row(c, score, g) for c, score in ranked[:k])
+            if r["county_code"] is not None]
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -146,14 +146,19 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
 
 
 def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
-                    n_jobs: int, min_distinct: int | None = None):
+                    n_jobs: int, min_distinct: int | None = None,
+                    prepare: Callable[[], None] | None = None):
     """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
     stage that takes only a few result columns (spreading a wide frame over a million rows
-    costs more than the take of the columns needed)."""
+    costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
     codes, distinct = _factorize_rows(keys)
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
     if n_jobs > 1 and enough and _FORK is not None:
-        compute(distinct.iloc[:1])  # load gazetteers / readings once, before forking
+        # load gazetteers / readings once, before forking; the last distinct row, because the
+        # first is the blank one whenever a cell is blank, and a blank loads nothing
+        compute(distinct.iloc[-1:])
+        if prepare is not None:
+            prepare()
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
         chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
         try:
@@ -286,7 +291,10 @@ def _stage_places(ctx: _Context) -> None:
     # Both place columns of a report are read in one pass: 走失地点 and 户籍地 repeat each other's
     # spellings, and each distinct spelling is then parsed once.
     stacked = pd.concat([ctx.field(column) for _, column in sources], ignore_index=True)
-    codes, distinct, readings = _distinct_table(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs)
+    # before forking, every place index is built once, so workers share it instead of each
+    # building its own (a blank or a plain county name would not build the sound index)
+    codes, distinct, readings = _distinct_table(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs,
+                                                prepare=places.warm_up)
     # Everything below is decided once per distinct text, then taken by code: a million rows
     # repeat a hundred thousand spellings.
     score = readings["place_score"].to_numpy(dtype=float)
@@ -429,9 +437,8 @@ def _fragment_readings(keys: pd.DataFrame) -> pd.DataFrame:
     """Candidate (county, score) pairs of distinct (place fragment, dialect area) rows."""
     readings = []
     for fragment, area in zip(keys["fragment"], keys["area"]):
-        candidates = places.place_candidates(fragment, k=STATEMENT_PLACES_PER_FRAGMENT, accent_area=area)
-        candidates = candidates[candidates["county_code"].notna()]
-        readings.append(tuple(zip(candidates["county_code"].astype(str), candidates["score"].astype(float))))
+        readings.append(tuple(places.candidate_counties(fragment, k=STATEMENT_PLACES_PER_FRAGMENT,
+                                                        accent_area=area)))
     return pd.DataFrame({"counties": _object_column(readings)})
 
 
