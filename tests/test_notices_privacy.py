@@ -287,3 +287,46 @@ def test_no_public_notice_contains_private_numbers(name, description, clothing, 
         return
     assert private_shapes(text, contact) == []
     assert contact in text
+
+
+# ---------------------------------------------------------------- minors' addresses in free text
+
+HOME = "自述家住河南省周口市太康县王庄村12号，爸爸叫王建国"
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+@pytest.mark.parametrize("description, kept, gone", [
+    (HOME, "河南省周口市太康县", "王庄村"),
+    ("说老家在周口太康王庄村，会写自己名字", "会写自己名字", "王庄村"),
+    ("家在四川省成都市武侯区人民南路四段12号附近", "四川省成都市武侯区", "人民南路"),
+    ("住在郑州市金水区花园路88号院3号楼", "郑州市金水区", "花园路"),
+    ("右耳后有痣；家庭住址：安徽省阜阳市临泉县杨桥镇", "右耳后有痣", "杨桥镇"),
+])
+def test_minor_address_in_free_text_cut_to_county(fmt, description, kept, gone):
+    text = render_notice(record(age="12岁", description=description), fmt)
+    assert kept in text and gone not in text
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_adult_address_in_free_text_is_kept(fmt):
+    assert "王庄村12号" in render_notice(record(age="约60岁", description=HOME), fmt)
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+@pytest.mark.parametrize("age, description, coarse", [
+    ("", "小男孩，右手有疤", True),           # child word, no age
+    ("", "左脸有痣", True),                   # nothing says adult: may be a minor
+    ("不详", "圆脸，短发", True),
+    ("", "老人，满头白发", False),            # clearly an adult
+    ("", "中年男子，络腮胡", False),
+    ("", "男子，带着一个小孩", True),          # a child word too: not clearly adult
+])
+def test_unknown_age_is_treated_as_possibly_minor(fmt, age, description, coarse):
+    text = render_notice(record(age=age, health="", description=description), fmt)
+    assert "河南省郑州市二七区" in text
+    assert ("大学路" in text) is (not coarse)
+
+
+def test_unknown_age_child_with_home_address():
+    text = render_notice(record(age="", health="", height="130cm", description="小男孩。" + HOME))
+    assert "王庄村" not in text and "太康县" in text

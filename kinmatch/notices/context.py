@@ -27,6 +27,7 @@ from kinmatch.errors import InputError
 from kinmatch.notices.privacy import (
     REDACTED,
     coarse_place,
+    cut_address_clauses,
     digits_of,
     looks_like_phone,
     plain_health_words,
@@ -289,6 +290,32 @@ def sex_word(value: Any) -> str:
 
 # ---------------------------------------------------------------- the context
 
+# With no readable age, a record is treated as possibly a minor (its addresses are cut to county
+# level) unless it clearly says adult: an adult word and no child word anywhere in it.
+CHILD_WORDS = ("孩", "童", "少年", "少女", "婴", "幼", "学生", "未成年", "娃", "小朋友")
+ADULT_WORDS = ("老人", "老年", "老汉", "老头", "老太", "大爷", "大妈", "大娘", "爷爷", "奶奶",
+               "中年", "成年", "妇女", "男子", "女子", "白发", "花白")
+_AGE_HINT_COLUMNS = ("age", "name", "description", "clothing", "health", "statements")
+
+
+def may_be_minor(record: Mapping[str, Any], low: float | None) -> bool:
+    """Whether a notice must treat the person as a possible minor (addresses cut to county).
+
+    True when the lowest age estimate is under 18, and when there is no age at all unless the
+    record clearly says adult (老人, 中年男子 … and no child word such as 小男孩).
+
+    >>> may_be_minor({}, 15.0), may_be_minor({}, 40.0), may_be_minor({"description": "小男孩"}, None)
+    (True, False, True)
+    >>> may_be_minor({"description": "老人，满头白发"}, None)
+    False
+    """
+    if low is not None:
+        return low < 18
+    words = " ".join(text_of(record.get(column)) for column in _AGE_HINT_COLUMNS)
+    adult = any(word in words for word in ADULT_WORDS)
+    child = any(word in words for word in CHILD_WORDS)
+    return child or not adult
+
 def _clean(value: Any, phones: list[str]) -> str:
     text = redact_text(text_of(value), phones)
     text = re.sub(r"\s+", " ", text).strip()
@@ -301,7 +328,8 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
 
     Keys: ``withdrawn``, ``name``, ``name_label``, ``name_display``, ``sex``, ``age``,
     ``height``, ``health``, ``features``, ``clothing``, ``accent``, ``found_date``,
-    ``found_place``, ``is_minor``, ``photo``, ``station`` (name, address, phone), ``issued``,
+    ``found_place``, ``is_minor`` (age under 18), ``possibly_minor`` (addresses cut: a minor, or
+    no age and nothing clearly adult), ``photo``, ``station`` (name, address, phone), ``issued``,
     plus ``identifiers`` (how many identifying fields are filled) and ``forbidden`` (values the
     rendered text must not contain). A reunited person's context has no personal fields at all.
     """
@@ -323,24 +351,34 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
     found_value, found_precision = parse_day(record.get("found_date"))
     low, high = age_range(record, found_value)
     is_minor = low is not None and low < 18
+    protect_address = may_be_minor(record, low)
     name = _clean(name_raw, phones)
     found_place = _clean(found_raw, phones)
-    forbidden: list[str] = []
-    if is_minor:
-        coarse = coarse_place(found_place)
-        # The exact address must not reappear anywhere in the output; checked only when it says
-        # something (not just redaction marks and punctuation, which other fields may share).
-        meaningful = re.sub(r"\[已隐去\]|[\W\d_]", "", found_place)
-        public = station["name"] + " " + station["address"]  # found at the station: public
-        if coarse != found_place and len(meaningful) >= 4 and found_place not in public:
-            forbidden.append(found_place)
-        found_place = coarse
     photo = photo_raw if photo_raw and redact_text(photo_raw, phones) == photo_raw else ""
     features = _clean(record.get("description"), phones)
     clothing = _clean(record.get("clothing"), phones)
     accent = _clean(record.get("accent"), phones)
+    forbidden: list[str] = []
+    if protect_address:
+        public = station["name"] + " " + station["address"]  # found at the station: public
+
+        def _forbid(exact: str) -> None:
+            # The exact address must not reappear anywhere in the output; checked only when it
+            # says something (not just redaction marks and punctuation, which others may share).
+            meaningful = re.sub(r"\[已隐去\]|[\W\d_]", "", exact)
+            if len(meaningful) >= 4 and exact not in public and exact not in forbidden:
+                forbidden.append(exact)
+
+        coarse = coarse_place(found_place)
+        if coarse != found_place:
+            _forbid(found_place)
+        found_place = coarse
+        cut = [cut_address_clauses(value) for value in (features, clothing, accent)]
+        features, clothing, accent = (value for value, _removed in cut)
+        for exact in (exact for _value, removed in cut for exact in removed):
+            _forbid(exact)
     health = "，".join(plain_health_words(text_of(record.get("health"))))
-    for exact in forbidden:  # a minor's exact address repeated in another field goes too
+    for exact in sorted(forbidden, key=len, reverse=True):  # repeated elsewhere: gone too
         features, clothing, accent, name = (
             value.replace(exact, REDACTED) for value in (features, clothing, accent, name))
     label = name_label(name, text_of(record.get("name_source"))) if name else ""
@@ -359,6 +397,7 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
         found_date=format_day(found_value, found_precision),
         found_place=found_place,
         is_minor=is_minor,
+        possibly_minor=protect_address,
         photo=photo,
         forbidden=forbidden,
     )

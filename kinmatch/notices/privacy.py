@@ -11,8 +11,10 @@
                        detailed diagnoses (精神分裂症, 乙肝, ICD codes …) are **redacted** too.
    health              **reduced** to a fixed list of plain words (疑似精神障碍, 智力障碍, 聋哑,
                        老年痴呆 …); anything not on the list is dropped.
-   found_place         for a possible minor (lowest age estimate < 18) **cut** to province /
-                       city / county.
+   found_place         for a possible minor (lowest age estimate < 18, or no age and nothing
+                       that clearly says adult) **cut** to province / city / county.
+   free text           for a possible minor, address clauses (家住/家在/住在/老家在/住址：…)
+                       **cut** to province / city / county (:func:`cut_address_clauses`).
    name, photo         a reunited (已返乡) person's notice is rendered from the *withdrawn*
                        template, whose context has no name, no photo and no description.
    station phone       must look like a phone number; an ID-shaped "phone" is dropped.
@@ -295,6 +297,42 @@ def coarse_place(text: str | None) -> str:
     if city:
         return city.group(1) + "市"
     return ""
+
+
+# Words that introduce a home address in free text. Longest first, so that 家住在 is one cue.
+_ADDRESS_CUES = ("家庭住址", "家庭地址", "户籍地址", "户口所在地", "户籍地", "户口在", "住址", "地址",
+                 "老家在", "老家是", "老家", "家住在", "家住", "家在", "住在", "来自")
+_ADDRESS_CLAUSE = re.compile(
+    "(" + "|".join(_ADDRESS_CUES) + r")([:：]?\s*)([^，,。；;！!？?\s、]+)")
+
+
+def cut_address_clauses(text: str | None) -> tuple[str, list[str]]:
+    """``(text with every stated address cut to county level, the exact addresses removed)``.
+
+    Used on a possible minor's public free text: the clause after 家住/家在/住在/老家/住址 keeps
+    only its province / city / county part (:func:`coarse_place`); an address with no such part
+    is replaced by ``[已隐去]``.
+
+    >>> cut_address_clauses("自述家住河南省周口市太康县王庄村12号，爸爸叫王建国")
+    ('自述家住河南省周口市太康县，爸爸叫王建国', ['河南省周口市太康县王庄村12号'])
+    >>> cut_address_clauses("说老家在王庄村")
+    ('说老家在[已隐去]', ['王庄村'])
+    """
+    if not text:
+        return "", []
+    removed: list[str] = []
+
+    def _cut(match: re.Match) -> str:
+        place = match.group(3)
+        if place.startswith(REDACTED):
+            return match.group(0)
+        coarse = coarse_place(place)
+        if coarse == place:
+            return match.group(0)
+        removed.append(place)
+        return match.group(1) + match.group(2) + (coarse or REDACTED)
+
+    return _ADDRESS_CLAUSE.sub(_cut, str(text)), removed
 
 
 def check_public_text(text: str, *, station_phones: Iterable[str] = (),
