@@ -612,3 +612,51 @@ def test_simulated_records_pass_intake_unchanged(seed):
         result = reader(frame)
         assert result.issues[["column", "value", "reason"]].values.tolist() == []
         pd.testing.assert_frame_equal(result.frame, frame, check_dtype=False)
+
+
+# --- review fixes: issue values, garbage collection, public quantities API ------------------
+
+
+@pytest.mark.parametrize("header, cell", [
+    ("身高", "很" * 100_000),             # a pasted essay in a height column
+    ("入站日期", "去年" * 50_000),
+])
+def test_issue_values_are_truncated(header, cell):
+    frame, issues = read_residents(pd.DataFrame({"编号": ["R1"], header: [cell]}))
+    value = issues.loc[0, "value"]
+    assert len(value) <= 201 and value.endswith("…") and cell.startswith(value[:-1])
+
+
+def test_short_issue_values_are_kept_whole():
+    frame, issues = read_residents(pd.DataFrame({"编号": ["R1"], "身高": ["很高"]}))
+    assert issues.loc[0, "value"] == "很高"
+
+
+def test_reading_leaves_the_garbage_collector_alone(monkeypatch, tmp_path):
+    import gc
+
+    def forbidden():
+        raise AssertionError("intake switched off the process-wide garbage collector")
+
+    monkeypatch.setattr(gc, "disable", forbidden)
+    path = tmp_path / "r.csv"
+    path.write_text("编号,姓名\nR1,张三\n", encoding="utf-8")
+    assert len(read_residents(path).frame) == 1
+
+
+def test_intake_uses_only_public_quantities_functions():
+    import ast
+    import inspect
+
+    import kinmatch.intake
+
+    tree = ast.parse(inspect.getsource(kinmatch.intake))
+    private = {node.attr for node in ast.walk(tree)
+               if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+               and node.value.id == "q" and node.attr.startswith("_")}
+    assert not private
+
+
+def test_issue_messages_do_not_repeat_a_huge_cell():
+    frame, issues = read_residents(pd.DataFrame({"编号": ["R1"], "性别": ["x" * 100_000]}))
+    assert issues.loc[0, "reason"] == "bad_sex" and len(issues.loc[0, "message"]) < 400
