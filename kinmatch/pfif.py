@@ -31,6 +31,12 @@ home_city
 photo_url          photo, when it is an http(s) URL
 =================  ======================================================================
 
+Only publishable text is exported: residents' fields come from the public-notice context
+(:func:`kinmatch.notices.context.notice_context`: ID numbers, family phones, chat handles and
+diagnoses redacted, health reduced to plain words, a possible minor's places cut to county level,
+a reunited person without description or photo); reports' free text is redacted the same way.
+Every public field then passes :func:`kinmatch.notices.privacy.check_public_text`.
+
 Import reverses this: labelled description lines go back to their fields, so an export → import
 round trip of reports keeps every field PFIF can carry. Untrusted XML is parsed with
 ``defusedxml`` when installed; in any case documents with a DOCTYPE or entity declarations are
@@ -52,7 +58,7 @@ import datetime as dt
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -102,6 +108,10 @@ _RESIDENT_LINES = (("name_source", "姓名来源"), ("height", "身高"), ("desc
 _MISSING_LINES = (("height", "身高"), ("description", "体貌特征"), ("clothing", "衣着"),
                   ("health", "健康状况"), ("dialect", "方言"), ("missing_date", "走失日期"),
                   ("missing_place", "走失地点"))
+# Person fields anyone may read; checked by the public-text check after they are built.
+# (author_phone/author_email carry the family contact only with include_contact=True.)
+_PUBLIC_PERSON_FIELDS = ("full_name", "given_name", "family_name", "alternate_names",
+                         "description", "home_city", "home_state", "author_name")
 _PROVINCE = re.compile(r"^(.{2,8}?(?:省|自治区|特别行政区)|北京市?|天津市?|上海市?|重庆市?)")
 
 
@@ -177,7 +187,7 @@ def _sex(text: str) -> str:
     return {"M": "male", "F": "female"}.get(code or "", "")
 
 
-def _description(record: dict, lines: Iterable[tuple[str, str]]) -> str:
+def _description(record: Mapping[str, Any], lines: Iterable[tuple[str, str]]) -> str:
     parts = []
     for field, label in lines:
         value = re.sub(r"\s*\n\s*", " ", _text(record.get(field)))
@@ -186,10 +196,93 @@ def _description(record: dict, lines: Iterable[tuple[str, str]]) -> str:
     return "\n".join(parts)
 
 
+def _redacted(value: Any, allowed: Iterable[str] = ()) -> str:
+    """Free text with private numbers and diagnoses redacted; '' when nothing else is left."""
+    from kinmatch.notices.privacy import redact_text
+
+    text = redact_text(_text(value), allowed)
+    return text if re.sub(r"\[已隐去\]|[\W_]", "", text) else ""
+
+
+def _checked(value: str, allowed: Iterable[str]) -> str:
+    """``value`` after the notices' final public-text check; on a violation, redacted again.
+
+    Values are built from redacted text already: this is the second line of defence, so a gap in
+    one rule cannot publish an ID number or a diagnosis through PFIF.
+    """
+    from kinmatch.notices.privacy import REDACTED, PrivacyError, check_public_text, redact_text
+
+    allowed = list(allowed)
+    for candidate in (value, redact_text(value, allowed)):
+        try:
+            return check_public_text(candidate, station_phones=allowed, what="PFIF field")
+        except PrivacyError:
+            continue
+    return REDACTED
+
+
+def _day(value: Any) -> str:
+    """A date cell as ``YYYY-MM-DD`` / ``YYYY-MM`` / ``YYYY`` by its precision (a Timestamp's
+    ``00:00:00`` would otherwise read as one long number); unreadable text redacted as is."""
+    from kinmatch.notices.context import parse_day
+
+    day, precision = parse_day(value)
+    if day is None:
+        return _redacted(value)
+    return {"year": f"{day.year:04d}", "month": f"{day.year:04d}-{day.month:02d}"}.get(
+        precision or "day", day.isoformat())
+
+
+def _resident_public(record: dict) -> tuple[dict[str, str], str]:
+    """The publishable fields of a resident, from the notice context (which redacts), and the
+    station phone (checked to look like a phone)."""
+    from kinmatch.notices.context import notice_context
+
+    context = notice_context(record)
+    phone = context["station"]["phone"]
+    allowed = [phone] if phone else []
+    if context["withdrawn"]:  # back home: nothing personal beyond the record's existence
+        return {"name": _redacted(record.get("name"), allowed), "withdrawn": "1"}, phone
+    return {
+        "name": context["name"],
+        "alias": _redacted(record.get("alias"), allowed),
+        "name_source": _redacted(record.get("name_source"), allowed),
+        "height": context["height"],
+        "description": context["features"],
+        "clothing": context["clothing"],
+        "health": context["health"],  # plain words only (疑似精神障碍 …), never a diagnosis
+        "accent": context["accent"],
+        "found_date": _day(record.get("found_date")),
+        "found_place": context["found_place"],  # county level for a possible minor
+    }, phone
+
+
+def _report_public(record: dict) -> dict[str, str]:
+    """The publishable fields of a missing report: numbers and diagnoses redacted; for a
+    possible minor, addresses in the description cut to county level."""
+    from kinmatch.notices.context import age_range, may_be_minor, parse_day
+    from kinmatch.notices.privacy import coarse_place, cut_address_clauses
+
+    public = {field: _redacted(record.get(field)) for field in (
+        "name", "alias", "height", "description", "clothing", "health", "dialect",
+        "missing_place", "hometown")}
+    public["missing_date"] = _day(record.get("missing_date"))
+    low, _high = age_range(record, parse_day(record.get("missing_date"))[0])
+    if may_be_minor(record, low):
+        public["description"] = cut_address_clauses(public["description"])[0]
+        public["hometown"] = coarse_place(public["hometown"]) or public["hometown"]
+    return public
+
+
 def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, source_name: str,
             include_contact: bool) -> dict[str, str]:
     id_field = "resident_id" if kind == "resident" else "missing_id"
-    name = _text(record.get("name"))
+    # Every free-text field comes from redacted text: PFIF records are shared beyond the station.
+    if kind == "resident":
+        public, station_phone = _resident_public(record)
+    else:
+        public, station_phone = _report_public(record), ""
+    name = public.get("name", "")
     family, given = split_name(name)
     if kind == "resident" and ("代" in _text(record.get("name_source"))):
         family = given = ""  # a station-assigned name is not a family name
@@ -203,17 +296,17 @@ def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, sourc
         "family_name": family,
         "given_name": given,
         "alternate_names": "\n".join(
-            a for a in re.split(r"[、,，;；/]+", _text(record.get("alias"))) if a.strip()),
+            a for a in re.split(r"[、,，;；/]+", public.get("alias", "")) if a.strip()),
         "sex": _sex(_text(record.get("sex"))),
         "date_of_birth": _dob(_text(record.get("birth_date"))),
     }
-    photo = _text(record.get("photo"))
+    photo = "" if public.get("withdrawn") else _text(record.get("photo"))
     if re.match(r"https?://", photo):
         person["photo_url"] = photo
     if kind == "resident":
         person["author_name"] = _text(record.get("station"))
-        person["author_phone"] = _text(record.get("contact"))  # the station's public phone
-        person["description"] = _description(record, _RESIDENT_LINES)
+        person["author_phone"] = station_phone  # the station's public phone, never an ID number
+        person["description"] = _description(public, _RESIDENT_LINES)
         person["age"] = _age(_text(record.get("age")), _text(record.get("found_date")) or None)
     else:
         person["author_name"] = _text(record.get("source"))
@@ -221,16 +314,20 @@ def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, sourc
             contact = _text(record.get("contact"))
             key = "author_email" if "@" in contact else "author_phone"
             person[key] = contact
-        person["description"] = _description(record, _MISSING_LINES)
+        person["description"] = _description(public, _MISSING_LINES)
         person["age"] = "" if person["date_of_birth"] else _age(
             _text(record.get("age")), _text(record.get("missing_date")) or None)
-        hometown = _text(record.get("hometown"))
+        hometown = public["hometown"]
         match = _PROVINCE.match(hometown)
         if match:
             person["home_state"] = match.group(1)
             person["home_city"] = hometown[match.end():].strip()
         elif hometown:
             person["home_city"] = hometown
+    allowed = [station_phone] if station_phone else []
+    for field in _PUBLIC_PERSON_FIELDS:
+        if person.get(field):
+            person[field] = "\n".join(_checked(line, allowed) for line in person[field].split("\n"))
     return person
 
 
@@ -302,7 +399,8 @@ def export_pfif(residents: pd.DataFrame | None = None, missing: pd.DataFrame | N
                 "source_date": stamp,
                 "status": status,
                 "text": "比对线索（待DNA核验）" + (
-                    f"：{_text(match.get('explanation'))}" if _text(match.get("explanation")) else ""),
+                    f"：{_redacted(match.get('explanation'))}"
+                    if _redacted(match.get("explanation")) else ""),
             }
             parent = resident_elements.get(resident_id, root)
             _append(parent, "note", NOTE_FIELDS, note, NOTE_REQUIRED)

@@ -282,3 +282,60 @@ def test_control_characters_do_not_break_xml():
     residents = RESIDENTS.assign(description="疤\x00痕\x1b")
     xml_text = export_pfif(residents=residents, domain=DOMAIN, now=NOW)
     assert check_pfif_14(xml_text) == []
+
+
+# ---------------------------------------------------------------- hostile records
+
+HOSTILE_RESIDENTS = pd.DataFrame([
+    {"resident_id": "H1", "station": "郑州市救助管理站", "name": "李伟13900001111", "sex": "男",
+     "age": "约40岁", "alias": "老李，身份证110101199003071234",
+     "description": "左脸有痣，身份证110101199003071234，儿子电话13812345678",
+     "clothing": "蓝色棉袄，家属电话 一三八一二三四五六七八", "health": "精神分裂症（F20.0），HIV阳性",
+     "accent": "河南口音，微信号：lw_19880101", "height": "170cm", "found_date": "2024-10-03",
+     "found_place": "郑州市二七区大学路12号", "contact": "0371-66661234"},
+    {"resident_id": "H2", "station": "郑州市救助管理站", "name": "小宝", "sex": "男", "age": "约12岁",
+     "description": "自述家住河南省周口市太康县王庄村12号，爸爸叫王建国", "health": "乙肝携带，智力低下",
+     "found_date": "2024-10-05", "found_place": "河南省周口市太康县王庄村东头", "contact": "0371-66661234"},
+    {"resident_id": "H3", "station": "郑州市救助管理站", "name": None, "sex": "男", "age": None,
+     "description": "小男孩，身高130厘米", "found_date": "2024-10-06",
+     "found_place": "河南省郑州市金水区花园路88号院", "contact": "身份证110101199003071234"},
+])
+HOSTILE_MISSING = pd.DataFrame([
+    {"missing_id": "HM1", "name": "王芳", "sex": "女", "age": "35岁", "source": "家属",
+     "description": "身份证410123198801011234，右手有疤", "health": "抑郁症，癫痫",
+     "missing_place": "郑州火车站", "contact": "13700001111", "clothing": "红外套 电话13700001111"},
+])
+PRIVATE = ("110101199003071234", "13812345678", "13900001111", "13700001111", "410123198801011234",
+           "一三八一二三四五六七八", "lw_19880101", "精神分裂", "F20", "HIV", "乙肝", "抑郁症", "癫痫",
+           "王庄村", "花园路")
+
+
+@pytest.mark.parametrize("private", PRIVATE)
+def test_export_of_hostile_records_leaks_nothing(private):
+    xml_text = export_pfif(residents=HOSTILE_RESIDENTS, missing=HOSTILE_MISSING, domain=DOMAIN, now=NOW)
+    assert private not in xml_text
+    assert check_pfif_14(xml_text) == []
+
+
+def test_export_of_hostile_records_keeps_what_identifies():
+    persons, _ = _persons(export_pfif(residents=HOSTILE_RESIDENTS, domain=DOMAIN, now=NOW))
+    h1, h2, h3 = (persons[f"{DOMAIN}/resident.{rid}"] for rid in ("H1", "H2", "H3"))
+    assert "左脸有痣" in h1["description"] and "疑似精神障碍" in h1["description"]
+    assert "发现地点：郑州市二七区大学路12号" in h1["description"]  # an adult: exact place kept
+    assert h1["author_phone"] == "0371-66661234"
+    assert "河南省周口市太康县" in h2["description"] and "智力障碍" in h2["description"]
+    assert "发现地点：河南省郑州市金水区" in h3["description"]  # no age, a boy: county only
+    assert "author_phone" not in h3  # an ID number is not a station phone
+
+
+def test_export_dates_from_timestamps_and_withdrawn_resident():
+    residents = pd.DataFrame([
+        {"resident_id": "T1", "name": "李伟", "found_date": pd.Timestamp("2024-10-03"),
+         "contact": "0371-66661234", "description": "左脸有痣"},
+        {"resident_id": "T2", "name": "张强", "found_date": "2024-10-04", "status": "已返乡",
+         "photo": "https://example.cn/p/t2.jpg", "description": "左脸有痣", "contact": "0371-66661234"},
+    ])
+    persons, _ = _persons(export_pfif(residents=residents, domain=DOMAIN, now=NOW))
+    assert "发现日期：2024-10-03" in persons[f"{DOMAIN}/resident.T1"]["description"]
+    back_home = persons[f"{DOMAIN}/resident.T2"]
+    assert "photo_url" not in back_home and "description" not in back_home
