@@ -21,6 +21,11 @@ such as 已/是/完成), ``closed`` when the person went home (a status column s
 *deadline* ``overdue`` after the due date, ``due`` within :data:`DUE_SOON_DAYS` days of it,
 ``upcoming`` before that; a *milestone* is ``due`` from its date on and ``upcoming`` before.
 
+A found date known only to the month or year (``2024年3月``, ``2024``) is not treated as its
+first day: ``due_date`` is the earliest and ``due_latest`` the latest possible due date, and the
+status is ``unknown`` (with a ``reason``) whenever it depends on the unknown day; a status that
+holds for every possible day (overdue even if found on the last day of the month) is kept.
+
     >>> import pandas as pd
     >>> residents = pd.DataFrame([{"resident_id": "R1", "found_date": "2024-09-28"}])
     >>> table = deadlines(residents, today="2024-10-09").frame
@@ -71,7 +76,12 @@ DONE_COLUMNS = {
 """Columns whose non-blank value (a date, or 已/是/完成/done/yes) marks a deadline done."""
 
 DEADLINE_COLUMNS = ["resident_id", "deadline", "label", "found_date", "due_date", "days_left",
-                    "status", "calendar"]
+                    "status", "calendar", "found_precision", "due_latest", "reason"]
+"""``found_precision``: day / month / year; ``due_latest``: the latest possible due date (the
+same as ``due_date`` for an exact found date); ``days_left`` counts to ``due_latest``;
+``reason``: why a status is ``unknown`` or a window ('' otherwise)."""
+
+_PRECISION_WORDS = {"month": "月", "year": "年"}
 
 _YES = ("已", "是", "完成", "办结", "done", "yes", "y", "true", "1", "✓", "√")
 _NO = ("未", "否", "没", "无", "no", "n", "false", "0", "待")
@@ -97,23 +107,49 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _as_date(value: Any) -> dt.date | None:
+def _as_day(value: Any) -> tuple[dt.date | None, str | None]:
+    """``(date, precision)``; a month or year precision gives its first day."""
     from kinmatch.normalize.quantities import parse_date
 
     # pd.NaT is a datetime subclass whose .date() is NaT again: blanks must be caught first.
     if _missing(value):
-        return None
+        return None, None
     if isinstance(value, dt.datetime):
-        return value.date()
+        return value.date(), "day"
     if isinstance(value, dt.date):
-        return value
+        return value, "day"
     text = _text(value)
     if not text:
-        return None
+        return None, None
     parsed = parse_date(text)
     if parsed is None or parsed[0] is None or pd.isna(parsed[0]):
-        return None
-    return pd.Timestamp(parsed[0]).date()
+        return None, None
+    return pd.Timestamp(parsed[0]).date(), parsed[1] or "day"
+
+
+def _as_date(value: Any) -> dt.date | None:
+    return _as_day(value)[0]
+
+
+def _period_end(start: dt.date, precision: str | None) -> dt.date:
+    """The last day a date known to ``precision`` can be."""
+    if precision == "year":
+        return dt.date(start.year, 12, 31)
+    if precision == "month":
+        return (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+    return start
+
+
+def _dues(found: dt.date) -> tuple[dict[str, dt.date], bool]:
+    dna_due, official = add_working_days(found, DNA_WORKING_DAYS)
+    found_ts = pd.Timestamp(found)
+    return {
+        "notice": found + dt.timedelta(days=1),
+        "dna_request": dna_due,
+        "long_stay": found + dt.timedelta(days=10),
+        "notice_refresh": (found_ts + pd.DateOffset(months=1)).date(),
+        "placement": (found_ts + pd.DateOffset(months=3)).date(),
+    }, official
 
 
 def is_workday(day: dt.date) -> tuple[bool, bool]:
@@ -208,7 +244,7 @@ def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
     outside_calendar = 0
     for position, record in enumerate(residents.to_dict("records")):
         resident_id = _text(record.get("resident_id"))
-        found = _as_date(record.get("found_date"))
+        found, precision = _as_day(record.get("found_date"))
         row_number = record.get("source_row")
         row_number = int(row_number) if _text(row_number).isdigit() else position + 2
         if found is None:
@@ -218,34 +254,37 @@ def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
                             "fill it in like 2024-10-09")
             continue
         reunited = is_reunited(record)
-        dna_due, official = add_working_days(found, DNA_WORKING_DAYS)
+        # An imprecise found date spans a window: every due date is a window too.
+        dues, official = _dues(found)
+        latest_dues, official_latest = _dues(_period_end(found, precision))
+        official = official and official_latest
         if not official:
             outside_calendar += 1
-        found_ts = pd.Timestamp(found)
-        dues = {
-            "notice": found + dt.timedelta(days=1),
-            "dna_request": dna_due,
-            "long_stay": found + dt.timedelta(days=10),
-            "notice_refresh": (found_ts + pd.DateOffset(months=1)).date(),
-            "placement": (found_ts + pd.DateOffset(months=3)).date(),
-        }
         for deadline, due in dues.items():
+            due_latest = latest_dues[deadline]
             done, when = _done_value(record, deadline)
             if deadline == "notice_refresh" and done and when is not None:
                 # A refresh is monthly: the next one is due a month after the last.
-                due = (pd.Timestamp(when) + pd.DateOffset(months=1)).date()
+                due = due_latest = (pd.Timestamp(when) + pd.DateOffset(months=1)).date()
                 done = False
+            reason = ""
+            if due != due_latest:
+                reason = (f"入站日期只知道到{_PRECISION_WORDS.get(precision, '日')}"
+                          f"（{_text(record.get('found_date'))}），应办日期在{due}至{due_latest}之间")
             if reunited:
                 status = "closed"
             elif done:
                 status = "done"
             else:
                 status = _status(_KIND[deadline], due, today_date)
+                if _status(_KIND[deadline], due_latest, today_date) != status:
+                    status = "unknown"  # depends on the day nobody recorded
             rows.append({
                 "resident_id": resident_id, "deadline": deadline,
                 "label": DEADLINE_LABELS[deadline], "found_date": found, "due_date": due,
-                "days_left": (due - today_date).days, "status": status,
+                "days_left": (due_latest - today_date).days, "status": status,
                 "calendar": "official" if (deadline != "dna_request" or official) else "mon_fri",
+                "found_precision": precision, "due_latest": due_latest, "reason": reason,
             })
     if outside_calendar:
         warnings.warn(

@@ -165,3 +165,27 @@ def test_add_working_days_is_bounded():
 def test_add_working_days_refuses_a_missing_start():
     with pytest.raises(InputError, match="not a date"):
         add_working_days(pd.NaT, 7)
+
+
+# A found date known only to the month or year is not a day: a status that depends on the unknown
+# day is "unknown", with the window of possible due dates; one that holds for every possible day
+# stays (the notice of someone found "2024年3月" is overdue in October whatever the day was).
+@pytest.mark.parametrize("found, today, deadline, status, due, due_latest", [
+    ("2024年3月", "2024-04-05", "long_stay", "unknown", D(2024, 3, 11), D(2024, 4, 10)),
+    ("2024年3月", "2024-04-05", "dna_request", "unknown", D(2024, 3, 12), D(2024, 4, 10)),  # 清明 4/4–6 off, Sun 4/7 worked
+    ("2024年3月", "2024-04-05", "notice_refresh", "unknown", D(2024, 4, 1), D(2024, 4, 30)),
+    ("2024年3月", "2024-10-09", "notice", "overdue", D(2024, 3, 2), D(2024, 4, 1)),
+    ("2024年3月", "2024-02-20", "placement", "upcoming", D(2024, 6, 1), D(2024, 6, 30)),
+    ("2024-03", "2024-03-20", "notice", "unknown", D(2024, 3, 2), D(2024, 4, 1)),
+    ("2024", "2024-06-01", "placement", "unknown", D(2024, 4, 1), D(2025, 3, 31)),
+    ("2024-03-05", "2024-04-05", "long_stay", "due", D(2024, 3, 15), D(2024, 3, 15)),
+])
+def test_imprecise_found_date(found, today, deadline, status, due, due_latest):
+    row = _table([{"resident_id": "R1", "found_date": found}], today).loc[("R1", deadline)]
+    assert (row["status"], row["due_date"], row["due_latest"]) == (status, due, due_latest)
+    assert ("月" in row["reason"] or "年" in row["reason"]) is (found != "2024-03-05")
+
+
+def test_imprecise_found_date_kept_with_its_precision():
+    row = _table([{"resident_id": "R1", "found_date": "2024年3月"}], "2024-04-05").iloc[0]
+    assert row["found_precision"] == "month"

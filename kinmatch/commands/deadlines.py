@@ -10,14 +10,15 @@ def register(subparsers) -> None:
         description="Per resident: publish a notice within 24 hours of intake, ask police for DNA "
         "within 7 working days (official holidays and make-up workdays), long-stay at 10 days, "
         "refresh the notice monthly, hukou/placement after 3 months. Status is done (a column "
-        "says so), overdue, due, upcoming or closed (reunited). "
+        "says so), overdue, due, upcoming, unknown (a found date known only to the month or year, "
+        "with the window of possible due dates) or closed (reunited). "
         "Example: kinmatch deadlines residents.csv --today 2024-10-09 --open",
     )
     parser.add_argument("residents", help="resident file (CSV or XLSX)")
     parser.add_argument("--today", metavar="DATE", help="the date to judge at (default: today)")
     parser.add_argument("-o", "--output", metavar="CSV", help="write the table here (else print it)")
     parser.add_argument("--open", action="store_true",
-                        help="only rows still to act on (overdue, due, upcoming)")
+                        help="only rows still to act on (overdue, due, upcoming, unknown)")
     parser.set_defaults(func=run)
 
 
@@ -35,7 +36,7 @@ def run(args) -> int:
     for warning in caught:
         print(f"warning: {warning.message}")
     if args.open:
-        table = table[table["status"].isin(["overdue", "due", "upcoming"])]
+        table = table[table["status"].isin(["overdue", "due", "upcoming", "unknown"])]
     if args.output:
         write_csv_atomic(table, args.output)
         print(f"wrote {len(table)} row(s) to {args.output}")
