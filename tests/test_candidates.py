@@ -169,3 +169,23 @@ def test_partial_and_one_char_names_find_their_report(resident_name, resident_ke
                                        born=(1983, 1992), place=5) | {"name_norm": resident_name}])
     passes = candidate_pairs(residents, missing, progress=False).pairs.set_index("missing_id")["passes"]
     assert expected_pass in passes.get("TRUE", "")
+
+
+@pytest.mark.parametrize("resident_marks, report_marks, found", [
+    (("疤痕:额头:", "胎记:脸:左"), ("疤痕:额头:", "胎记:脸:左"), True),
+    (("疤痕:额头:", "胎记:脸:左", "痣:嘴:右"), ("胎记:脸:右", "疤痕:额头:"), True),   # mirrored side, one new mark
+    (("疤痕:额头:",), ("疤痕:额头:", "胎记:脸:左"), False),                          # one common mark is not enough
+    (("疤痕:额头:", "痣:颈:左"), ("疤痕:额头:", "胎记:脸:左"), False),
+])
+def test_mark_pairs_find_nameless_resident_found_far_away(resident_marks, report_marks, found):
+    # every decoy shares both common marks but is of the other sex or far off in age
+    decoys = random_reports(600, seed=4)
+    common = ("疤痕:额头:", "胎记:脸:左", "痣:颈:左")
+    decoys["marks"] = [common if i % 2 else common[:1] for i in range(len(decoys))]
+    missing = pd.concat([decoys, pd.DataFrame([report("TRUE", ("赵", "zhao"), ("强", "qiang"), sex="F", born=1950,
+                                                      place=2, marks=report_marks)])])
+    missing.loc[missing["missing_id"] != "TRUE", "sex_code"] = "M"
+    residents = pd.DataFrame([resident("R1", evidence=False, sex="F", born=(1945, 1956), place=5,
+                                       marks=resident_marks)])
+    passes = candidate_pairs(residents, missing, progress=False).pairs.set_index("missing_id")["passes"]
+    assert ("mark_pairs" in passes.get("TRUE", "")) is found

@@ -19,6 +19,10 @@ pass                      a report is proposed when …
 ``place``                 its missing place or hometown is in the prefecture where the resident
                           was found or one near it, same sex, birth years within the window
 ``marks``                 it shares a rare mark type and body part (缺指:左手)
+``mark_pairs``            it shares two marks at once (疤痕:额头 and 胎记:脸, either side), same
+                          sex, birth years within the wide window: a combination of two common
+                          marks is rare, and for a nameless resident found far from home it is
+                          often the only clue
 ``last_resort``           for residents with little evidence: same sex, birth years in the
                           window, nearest missing places first
 ========================  ===================================================================
@@ -54,7 +58,8 @@ import pandas as pd
 
 from kinmatch.match.comparisons import CONDITION_NAMES, DATE_TOLERANCE_DAYS, haversine_km
 
-PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "hometown", "place", "marks", "last_resort"]
+PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "hometown", "place", "marks", "mark_pairs",
+          "last_resort"]
 """Pass names, in order; ``passes`` in the result joins the names of the passes that proposed a pair."""
 
 _BIT = {name: 1 << i for i, name in enumerate(PASSES)}
@@ -92,7 +97,7 @@ class CandidateSettings:
 
     def cap(self, name: str) -> int:
         caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "hometown": 80, "place": 80,
-                "marks": 40, "last_resort": 60}
+                "marks": 40, "mark_pairs": 60, "last_resort": 60}
         caps.update(self.caps or {})
         return int(caps[name])
 
@@ -166,6 +171,13 @@ def _masked(name: Any) -> tuple:
     if not isinstance(name, str) or len(name) < 3 or len(name) > 5 or "·" in name:
         return ()
     return tuple(name[:i] + "?" + name[i + 1:] for i in range(len(name)))
+
+
+def _mark_pairs(marks: tuple) -> tuple:
+    """Every pair of distinct mark types-and-parts, side dropped (a mirrored 左/右 still meets):
+    (疤痕:额头, 痣:脸) → ('疤痕:额头|痣:脸',). At most 6 marks are paired (15 keys)."""
+    parts = sorted({m for m in marks if m})[:6]
+    return tuple(f"{a}|{b}" for i, a in enumerate(parts) for b in parts[i + 1:])
 
 
 def _resident_given_keys(keys: tuple) -> tuple:
@@ -271,6 +283,7 @@ class _Reports:
             "hometown": self._index(hometown),
             "place": self._index(places),
             "marks": self._index(rare_marks),
+            "mark_pairs": self._index([_mark_pairs(ks) for ks in marks]),
             "last_resort": self._index(provinces),
         }
         self.prefecture_centres = _centres(places, self.lon, self.lat)
@@ -348,6 +361,7 @@ class _Residents:
         self.marks = [tuple(sorted({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")
                                and str(m).split(":")[0] not in CONDITION_NAMES}))
                       for ms in _tuples(_col(residents, "marks"))]
+        self.mark_pairs = [_mark_pairs(ms) for ms in self.marks]
         # little evidence: no usable name, and neither place clues nor marks
         self.little_evidence = np.array([not n and not h and not m for n, h, m in
                                          zip(self.names, self.hometown, self.marks)], dtype=bool)
@@ -564,6 +578,8 @@ def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: Ca
         "place": _run_pass("place", res, rep, chunk, near_lists, settings, counts),
         "marks": _run_pass("marks", res, rep, chunk, res.marks, settings, counts,
                            window=settings.wide_year_window),
+        "mark_pairs": _run_pass("mark_pairs", res, rep, chunk, res.mark_pairs, settings, counts,
+                                window=settings.wide_year_window),
     }
     r_all = np.concatenate([v[0] for v in results.values()])
     m_all = np.concatenate([v[1] for v in results.values()])
