@@ -17,7 +17,10 @@ name cue                  0.5     a name form typical of a dialect area (阿X so
                                   Min, minority names with "·" Xinjiang)
 ========================  ======  ==============================================================
 
-The accent's provinces are also returned as ``level="province"`` targets (a push can target a
+A fragment that names only a prefecture (``说家在湛江``) gives a ``level="prefecture"`` target
+(``county_code`` blank, ``prefecture_code`` set; a push can target a city), scored like a county
+with the prefecture's main dialect area. The accent's provinces are also returned as
+``level="province"`` targets (a push can target a
 province): they are the only targets when nothing names a county, and they rank above counties
 read from weak fragments; counties inside the accent's province always outrank them. Weights are judgement, documented
 here so reviewers can discount them; the reasons say which evidence produced each row.
@@ -43,8 +46,8 @@ import pandas as pd
 from kinmatch.data import load_table
 from kinmatch.errors import InputError
 
-TARGET_COLUMNS = ["resident_id", "rank", "level", "county_code", "province_code", "name", "score",
-                  "reasons"]
+TARGET_COLUMNS = ["resident_id", "rank", "level", "county_code", "prefecture_code", "province_code",
+                  "name", "score", "reasons"]
 
 W_STATEMENT, W_PROVINCE, W_AREA, W_NAME = 3.0, 1.0, 1.0, 0.5
 PROVINCE_SHARE = 0.9
@@ -83,6 +86,14 @@ def _text(value: Any) -> str:
 def _counties() -> pd.DataFrame:
     table = load_table("counties")
     return table.drop_duplicates("code").set_index("code")
+
+
+@functools.lru_cache(maxsize=1)
+def _prefecture_areas() -> dict[str, str]:
+    """Prefecture code → the dialect area most of its counties are in."""
+    table = _counties().dropna(subset=["prefecture_code", "dialect_area"])
+    return {str(code): group.mode().iloc[0]
+            for code, group in table.groupby("prefecture_code")["dialect_area"]}
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,15 +151,23 @@ def _targets_of(record: dict, k: int) -> list[dict]:
     reasons: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     best_statement: dict[str, float] = {}
+    levels: dict[str, str] = {}
+    place_provinces: dict[str, str] = {}
 
     for fragment in place_fragments(_text(record.get("statements"))):
         # Short fragments ("县", "金") tie across hundreds of places: take many, let the accent
         # and name evidence sort them, keep the top k at the end.
         candidates = place_candidates(fragment, k=max(k, FRAGMENT_CANDIDATES), accent_area=area)
         for row in candidates.itertuples(index=False):
-            code = row.county_code
-            if not isinstance(code, str) or not code or row.score <= 0:
+            # A fragment naming only a prefecture ("家在湛江") is a prefecture target: dropping it
+            # would leave sound-alike counties elsewhere to win.
+            code = row.county_code if isinstance(row.county_code, str) and row.county_code else (
+                row.prefecture_code if isinstance(row.prefecture_code, str) else "")
+            if not code or row.score <= 0:
                 continue
+            if code not in levels:
+                levels[code] = "county" if code == row.county_code else "prefecture"
+                place_provinces[code] = str(row.province_code)
             if row.score <= best_statement.get(code, 0.0):
                 continue
             previous = best_statement.get(code, 0.0)
@@ -160,9 +179,16 @@ def _targets_of(record: dict, k: int) -> list[dict]:
 
     rows = []
     for code in list(scores):
-        info = counties.loc[code] if code in counties.index else None
-        province = info["province_code"] if info is not None else code[:2] + "0000"
-        county_area = info["dialect_area"] if info is not None else None
+        level = levels[code]
+        if level == "county":
+            info = counties.loc[code] if code in counties.index else None
+            province = info["province_code"] if info is not None else code[:2] + "0000"
+            county_area = info["dialect_area"] if info is not None else None
+            prefecture = info["prefecture_code"] if info is not None else code[:4] + "00"
+        else:
+            province = place_provinces.get(code) or code[:2] + "0000"
+            county_area = _prefecture_areas().get(code)
+            prefecture = code
         if accent.provinces and province in accent.provinces:
             scores[code] += W_PROVINCE * accent.confidence
             reasons[code].append(f"口音“{accent_text}”→{_province_name(province)}")
@@ -173,7 +199,8 @@ def _targets_of(record: dict, k: int) -> list[dict]:
             if (isinstance(county_area, str) and county_area in cue_areas) or province in cue_provinces:
                 scores[code] += W_NAME
                 reasons[code].append(f"姓名“{_text(record.get('name'))}”：{why}")
-        rows.append({"level": "county", "county_code": code, "province_code": province,
+        rows.append({"level": level, "county_code": code if level == "county" else None,
+                     "prefecture_code": prefecture, "province_code": province,
                      "name": names[code], "score": round(scores[code], 3),
                      "reasons": "；".join(reasons[code])})
 
@@ -188,16 +215,18 @@ def _targets_of(record: dict, k: int) -> list[dict]:
                 if province in cue_provinces or any(a in cue_areas for a in main_areas):
                     score += W_NAME
                     why.append(f"姓名“{_text(record.get('name'))}”：{reason}")
-            rows.append({"level": "province", "county_code": None, "province_code": province,
+            rows.append({"level": "province", "county_code": None, "prefecture_code": None,
+                         "province_code": province,
                          "name": _province_name(province), "score": round(score, 3),
                          "reasons": "；".join(why)})
     if not rows:
         for _areas, cue_provinces, reason in cues:
             for province in cue_provinces:
-                rows.append({"level": "province", "county_code": None, "province_code": province,
+                rows.append({"level": "province", "county_code": None, "prefecture_code": None,
+                             "province_code": province,
                              "name": _province_name(province), "score": W_NAME,
                              "reasons": f"姓名“{_text(record.get('name'))}”：{reason}"})
-    rows.sort(key=lambda r: (-r["score"], r["county_code"] or r["province_code"]))
+    rows.sort(key=lambda r: (-r["score"], r["county_code"] or r["prefecture_code"] or r["province_code"]))
     return rows[:k]
 
 

@@ -106,3 +106,17 @@ def test_cli_targets(tmp_path, capsys):
     table = pd.read_csv(out, dtype=str)
     assert table.groupby("resident_id").size().max() == 2
     assert "nothing to target on" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("statement, accent, code, name", [
+    ("说家在湛江", "", "440800", "广东省湛江市"),
+    ("说家在湛江", "广东话", "440800", "广东省湛江市"),
+    ("自称老家在周口", "河南口音", "411600", "河南省周口市"),
+])
+def test_prefecture_named_in_statement_is_a_target(statement, accent, code, name):
+    rows = suspected_home_counties(pd.DataFrame([{"resident_id": "P1", "accent": accent,
+                                                  "statements": statement}]))
+    top = rows.iloc[0]
+    assert (top["level"], top["prefecture_code"], top["name"]) == ("prefecture", code, name)
+    assert pd.isna(top["county_code"]) and top["province_code"] == code[:2] + "0000"
+    assert "自述" in top["reasons"]
