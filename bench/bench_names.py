@@ -2,6 +2,11 @@
 
 Usage: ``python bench/bench_names.py [N] [--seed S]`` (default N = 1,000,000).
 
+``python bench/bench_names.py --meet [N_MISSING N_RESIDENTS]`` measures instead how often the
+name keys of true pairs meet on the simulator (``simulate(20000, 2000, seed=7)`` by default),
+overall and for residents with a ``dialect_merger`` distortion, and the collision volume (mean
+number of reports sharing a name key with a resident).
+
 Names are drawn like real registers: surnames by frequency rank (Zipf over the shipped
 ``surname_readings`` table), given names of one or two characters from a Zipf-weighted pool, plus
 the noise the domain sees (traditional characters, full-width spaces, (音) notes, placeholders,
@@ -66,11 +71,56 @@ def simulate_names(n: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"name": names, "name_source": sources, "area": areas})
 
 
+def meet_figures(residents: pd.DataFrame, missing: pd.DataFrame, truth: pd.DataFrame,
+                 distortions: pd.DataFrame) -> dict[str, float]:
+    """Share of true pairs whose ``name_keys`` intersect (all pairs where both names are evidence;
+    dialect_merger residents), keys per record, and reports sharing a key per resident."""
+    res_keys = dict(zip(residents["resident_id"], residents["name_keys"]))
+    res_ev = dict(zip(residents["resident_id"], residents["name_evidence"]))
+    mis_keys = dict(zip(missing["missing_id"], missing["name_keys"]))
+    pairs = truth[truth["resident_id"].map(res_ev).fillna(False).astype(bool)]
+    met = np.array([bool(set(res_keys[r]) & set(mis_keys[m]))
+                    for r, m in zip(pairs["resident_id"], pairs["missing_id"])])
+    merged = set(distortions.loc[distortions["family"] == "dialect_merger", "resident_id"])
+    in_merged = pairs["resident_id"].isin(merged).to_numpy()
+    index: dict[str, set] = {}
+    for position, keys in enumerate(missing["name_keys"]):
+        for key in keys:
+            index.setdefault(key, set()).add(position)
+    volume = [len(set().union(*[index.get(k, set()) for k in keys])) if keys else 0
+              for keys, ev in zip(residents["name_keys"], residents["name_evidence"]) if ev]
+    return {"pairs": len(pairs), "met": met.mean(), "merger_pairs": int(in_merged.sum()),
+            "merger_met": met[in_merged].mean() if in_merged.any() else float("nan"),
+            "resident_keys": residents["name_keys"].map(len).mean(),
+            "report_keys": missing["name_keys"].map(len).mean(),
+            "reports_per_resident": float(np.mean(volume))}
+
+
+def meet_main(n_missing: int, n_residents: int) -> None:
+    from kinmatch.datasets import simulate
+    from kinmatch.normalize.records import normalize_missing, normalize_residents
+
+    sim = simulate(n_missing, n_residents, seed=7)
+    residents, _ = normalize_residents(sim.residents)
+    missing, _ = normalize_missing(sim.missing)
+    figures = meet_figures(residents, missing, sim.truth, sim.distortions)
+    print(f"true pairs with evidence on the resident side: {figures['pairs']:,}; "
+          f"name keys meet: {figures['met']:.3f}")
+    print(f"dialect_merger pairs: {figures['merger_pairs']:,}; name keys meet: {figures['merger_met']:.3f}")
+    print(f"keys per record: residents {figures['resident_keys']:.1f}, reports {figures['report_keys']:.1f}; "
+          f"reports sharing a name key with a resident: {figures['reports_per_resident']:.1f} (mean)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("n", nargs="*", type=int)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--meet", action="store_true", help="measure key meets on the simulator")
     args = parser.parse_args()
+    if args.meet:
+        meet_main(*(args.n or [20000, 2000]))
+        return
+    args.n = args.n[0] if args.n else 1_000_000
 
     frame = simulate_names(args.n, args.seed)
     n_unique = frame["name"].nunique()

@@ -245,3 +245,17 @@ def test_name_columns_keeps_names_pandas_would_merge():
     # pandas hashes all-string columns as C strings: "\x00A" and "" would become one value
     frame = name_columns(pd.Series(["", "\x00A", None], dtype=object))
     assert frame["name_keys"].iloc[0] == () and "a" in frame["name_keys"].iloc[1]
+
+
+@pytest.mark.parametrize("resident_name, resident_area, report_name, report_area", [
+    ("吴春花", "JH_Man", "胡春花", "Wu"),      # the accent note missed the Wu hometown
+    ("王春华", "N_Man", "黄春华", "Yue"),      # huang/wang: Cantonese hometown, northern accent note
+])
+def test_name_columns_resident_side_meets_the_hometown_merger(resident_name, resident_area,
+                                                               report_name, report_area):
+    resident = name_columns(pd.Series([resident_name]), name_source="自报", area=resident_area, side="resident")
+    report = name_columns(pd.Series([report_name]), area=report_area, side="report")
+    plain = name_columns(pd.Series([resident_name]), name_source="自报", area=resident_area)
+    assert set(resident.loc[0, "name_keys"]) & set(report.loc[0, "name_keys"])
+    assert not set(plain.loc[0, "name_keys"]) & set(report.loc[0, "name_keys"])
+    assert set(resident.loc[0, "surname_keys"]) & set(report.loc[0, "surname_keys"])

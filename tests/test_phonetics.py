@@ -245,3 +245,51 @@ def test_broken_dialect_areas_table_fails_loudly(monkeypatch, fresh_area_table, 
     # silently returning "unknown area" would switch off every sound merger
     with pytest.raises(KinmatchError, match="dialect_areas"):
         area_families("Wu")
+
+
+# --- dialect asymmetry: the speaker's area may be known only on the report side ----------------
+
+
+def resident_meets_report(resident, resident_area, report, report_area):
+    return bool(set(name_keys(resident, resident_area, side="resident"))
+                & set(name_keys(report, report_area, side="report")))
+
+
+@pytest.mark.parametrize("resident, resident_area, report, report_area", [
+    ("吴春花", "JH_Man", "胡春花", "Wu"),      # a Wu speaker whose accent the station noted wrong
+    ("吴春花", "N_Man", "胡春花", "Wu"),
+    ("王小明", "SW_Man", "黄小明", "Yue"),
+    ("蓝京", "Wu", "南京", "SW_Man"),          # n/l: Wu has none, the Sichuan hometown has it
+    ("福州", "N_Man", "湖州", "Xiang"),
+    ("银杰", "JH_Man", "人杰", "N_Man_NE"),
+    ("吴春花", None, "胡春花", "Wu"),
+    ("吴春花", "JH_Man", "胡春花", None),
+])
+def test_resident_meets_report_under_the_hometown_merger(resident, resident_area, report, report_area):
+    assert resident_meets_report(resident, resident_area, report, report_area)
+
+
+@pytest.mark.parametrize("resident, resident_area, report, report_area", [
+    ("吴春花", "JH_Man", "胡春花", "N_Man"),   # the report's northern hometown merges no hu/wu
+    ("湖州", "Wu", "福州", "N_Man"),
+    # (the reverse, resident 福州 vs report 湖州, does meet: the f→hu fold of 福 is 湖's own
+    # reading. Folds are one-way, so a resident's extra keys can hit a report's plain reading.)
+    ("张伟", "Wu", "王伟", "Wu"),
+    ("李伟", None, "刘伟", None),
+])
+def test_resident_side_keys_stay_apart_without_a_merger(resident, resident_area, report, report_area):
+    assert not resident_meets_report(resident, resident_area, report, report_area)
+
+
+@pytest.mark.parametrize("name, area", [
+    ("胡春花", "Wu"), ("张伟", "N_Man"), ("南宁", "SW_Man"), ("阿卜杜拉·买买提", None), ("Chan Tai Man", "Yue"),
+])
+def test_resident_side_adds_keys_and_keeps_its_own(name, area):
+    own, resident = name_keys(name, area), name_keys(name, area, side="resident")
+    assert set(own) <= set(resident) and len(resident) <= len(own) + 8
+    assert name_keys(name, area, side="report") == own
+
+
+def test_unknown_side_is_an_error():
+    with pytest.raises(ValueError, match="side"):
+        name_keys("胡春花", "Wu", side="station")

@@ -517,18 +517,24 @@ def _parse_frame(inverse: np.ndarray, parsed: list, index) -> pd.DataFrame:
 
 
 def name_columns(names: Iterable, name_source=None, area=None,
-                 station_conventions: Sequence[StationConvention] | None = None) -> pd.DataFrame:
+                 station_conventions: Sequence[StationConvention] | None = None,
+                 side: str | None = None) -> pd.DataFrame:
     """All name columns of the normalized frame (contract §2) for a Series of names.
 
     Adds to :func:`parse_names`: ``name_pinyin``, ``name_keys``, ``surname_keys``, ``given_keys``
     and ``name_jyutping``. ``area`` (a dialect-area code per row, one code, or None) chooses the
-    merger families of the keys. Names without evidence (assigned, placeholder, blank) get empty
-    key tuples, so they can never meet another name.
+    merger families of the keys. ``side`` is ``"resident"`` for residents (their keys also carry the
+    fold of every merger family, see :func:`kinmatch.normalize.phonetics.name_keys`) and
+    ``"report"`` or None for missing-person reports. Names without evidence (assigned,
+    placeholder, blank) get empty key tuples, so they can never meet another name.
 
         >>> frame = name_columns(pd.Series(["胡春花", "吴春花", "无名氏"]), area="Wu")
         >>> bool(set(frame.loc[0, "name_keys"]) & set(frame.loc[1, "name_keys"])), frame.loc[2, "name_keys"]
         (True, ())
     """
+    from kinmatch.normalize.phonetics import _is_resident_side
+
+    resident = _is_resident_side(side)  # checked before any work: a typo must not cost a batch
     names = _name_series(names)
     inverse, parsed = _parse_unique(names, name_source, station_conventions)
     area_codes, area_values = _factorize(_as_series(area, names.index).astype(object))
@@ -539,7 +545,7 @@ def name_columns(names: Iterable, name_source=None, area=None,
     for i, c in enumerate(distinct.tolist()):
         p = parsed[c // len(area_values)]
         rows[i] = _name_row(p.norm, p.kind, p.surname, p.given, p.surname_parts,
-                            area_values[c % len(area_values)])
+                            area_values[c % len(area_values)], resident)
     out = _parse_frame(inverse, parsed, names.index)
     picked = rows[row_to_distinct.reshape(-1)] if len(names) else rows[:0]
     for position, name in enumerate(["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]):
@@ -557,7 +563,7 @@ def _readings_of_clean(norm: str) -> tuple[str | None, str | None]:
 
 
 @functools.lru_cache(maxsize=500_000)
-def _name_row(norm, kind, surname, given, parts, area):
+def _name_row(norm, kind, surname, given, parts, area, resident=False):
     from kinmatch.normalize import phonetics
 
     if not norm:
@@ -566,7 +572,11 @@ def _name_row(norm, kind, surname, given, parts, area):
     pinyin, jyut = _readings_of_clean(norm)
     if kind in ("assigned", "placeholder", "blank"):
         return (pinyin, (), (), (), jyut)
-    keys_of = phonetics.clean_name_keys
+    side = "resident" if resident else None
+
+    def keys_of(text, area):
+        return phonetics.clean_name_keys(text, area, side)
+
     keys = keys_of(norm, area)
     surname_keys: tuple = ()
     if surname:

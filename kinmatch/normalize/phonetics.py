@@ -38,6 +38,12 @@ family explains: in Sichuan (``SW_Man``) 龚 is read "jiong" and was written 炅
 When the area is unknown (``None``) a name gets every single-family key plus the combined key of
 every known area, so it meets a name from any area under that area's own mergers.
 
+Dialect asymmetry: a resident's name was written from their own speech, but the station's accent
+note is often missing or wrong, while a report's hometown says where the person grew up. Folds
+are canonical (胡 hu and 吴 wu both fold to ``wu``), so with ``side="resident"`` a resident's name
+also carries the single-family fold of every family, and meets a report under any merger of the
+report's area: 吴春花 noted with a Jianghuai accent meets 胡春花 from a Wu hometown.
+
 Data notice: the Mandarin readings of table ``char_readings`` are **modified** Unicode Unihan 15.0
 data (subset of fields, tones removed, reshaped; © Unicode, Inc., Unicode License, see
 ``kinmatch/data/LICENSES/Unicode-Unihan.txt`` and ``kinmatch/data/SOURCES/readings.md``).
@@ -61,7 +67,7 @@ from kinmatch.normalize.text import as_text, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
-    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "minority_key", "jyutping",
+    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "SIDES", "minority_key", "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
     "name_keys_series",
 ]
@@ -461,12 +467,33 @@ def _fold_sets(area: str | None) -> tuple[tuple[str, ...], ...]:
     return tuple(dict.fromkeys(sets))
 
 
+SIDES = ("report", "resident")
+"""Which side of a pair a name is on (``side`` of :func:`name_keys`); None means ``report``."""
+
+# Every single-operation fold, for the resident side (h_x is a reading, not a fold: see below).
+_SINGLE_FOLDS = tuple((op,) for family in FAMILIES for op in _FAMILY_OPS[family] if op != "h_x")
+
+
 @functools.lru_cache(maxsize=256)
-def _key_fold_sets(area: str | None) -> tuple[tuple[str, ...], ...]:
+def _key_fold_sets(area: str | None, resident: bool = False) -> tuple[tuple[str, ...], ...]:
     # h_x is applied per character (see _velar_readings), never as a blind syllable fold: a
     # syllable fold would also merge 小 xiao (an old sibilant) with 好 hao
-    sets = (tuple(op for op in ops if op != "h_x") for ops in _fold_sets(area))
+    sets = [tuple(op for op in ops if op != "h_x") for ops in _fold_sets(area)]
+    if resident:
+        # The resident is the speaker, but the station's accent note is often missing or wrong,
+        # while the report's hometown says which dialect the person grew up with. Every fold is
+        # canonical (胡 hu and 吴 wu both fold to wu), so a resident that carries the fold of every
+        # family meets a report under any family of the report's own area.
+        sets += _SINGLE_FOLDS
     return tuple(dict.fromkeys(ops for ops in sets if ops))
+
+
+def _is_resident_side(side: str | None) -> bool:
+    if side is None or side == "report":
+        return False
+    if side == "resident":
+        return True
+    raise ValueError(f"side must be one of {', '.join(SIDES)} or None, not {side!r}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -475,14 +502,14 @@ def _is_cantonese_area(area: str | None) -> bool:
 
 
 @functools.lru_cache(maxsize=500_000)
-def _name_keys(norm: str, area: str | None, max_variants: int) -> tuple[str, ...]:
+def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = False) -> tuple[str, ...]:
     if not norm:
         return ()
     if is_latin_name(norm):
         return latin_keys(norm)
     variants = _variants(norm, area, max_variants)
     keys = [" ".join(v) for v in variants]
-    fold_sets = _key_fold_sets(area)
+    fold_sets = _key_fold_sets(area, resident)
     for variant in variants:
         # most mergers touch no syllable of a given name: skip those fold sets cheaply
         touched = frozenset().union(*[_ops_changing(s) for s in variant])
@@ -502,9 +529,22 @@ def _name_keys(norm: str, area: str | None, max_variants: int) -> tuple[str, ...
     return tuple(dict.fromkeys(k for k in keys if k))
 
 
-def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT_MAX_VARIANTS) -> tuple[str, ...]:
+def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT_MAX_VARIANTS,
+              side: str | None = None) -> tuple[str, ...]:
     """Phonetic keys of a name: its readings (heteronyms, surname readings) and their
     dialect-merged forms for the merger families of ``area`` (every area when ``None``).
+
+    ``side="resident"`` adds the single-family fold of *every* family (at most a few more keys):
+    a resident's name was written from their own speech, and their dialect is best known from
+    the report's hometown, so the pair meets under any merger of the report's area (``side``
+    ``"report"`` or None: own area only) even when the station noted the accent wrong or not at
+    all. Two reports, or two residents, still meet only under their own areas' mergers.
+
+        >>> hometown_wu = name_keys("胡春花", "Wu")                     # the report
+        >>> bool(set(name_keys("吴春花", "JH_Man", side="resident")) & set(hometown_wu))
+        True
+        >>> bool(set(name_keys("吴春花", "JH_Man")) & set(hometown_wu))  # JH_Man has no hu/wu
+        False
 
     Also: a minority-name key (:func:`minority_key`) for transliterated names, Hong Kong
     romanisations for Cantonese (``Yue``) or unknown areas, and :func:`latin_keys` when the name
@@ -513,7 +553,7 @@ def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT
         >>> "wang xiao ming" in name_keys("黄小明", "Wu")
         True
     """
-    return _name_keys(_norm(text), _key_area(area), max_variants)
+    return _name_keys(_norm(text), _key_area(area), max_variants, _is_resident_side(side))
 
 
 @functools.lru_cache(maxsize=256)
@@ -522,9 +562,9 @@ def _key_area(area: object) -> str | None:
     return area if area is not None and area_families(area) is not None else None
 
 
-def clean_name_keys(norm: str, area: str | None = None) -> tuple[str, ...]:
+def clean_name_keys(norm: str, area: str | None = None, side: str | None = None) -> tuple[str, ...]:
     """:func:`name_keys` for a name already passed through ``clean_name`` (skips cleaning)."""
-    return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS)
+    return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS, _is_resident_side(side))
 
 
 def char_diff_count(a: object, b: object) -> int:
@@ -730,8 +770,9 @@ def pinyin_series(names: Iterable) -> pd.Series:
     return pd.Series([values[c] for c in codes], index=names.index, dtype=object)
 
 
-def name_keys_series(names: Iterable, area=None) -> pd.Series:
-    """:func:`name_keys` over a Series; ``area`` is one code, None, or a Series aligned with names.
+def name_keys_series(names: Iterable, area=None, side: str | None = None) -> pd.Series:
+    """:func:`name_keys` over a Series; ``area`` is one code, None, or a Series aligned with names;
+    ``side`` as in :func:`name_keys`.
 
         >>> name_keys_series(pd.Series(["李伟", "李玮"])).map(lambda k: "li wei" in k).tolist()
         [True, True]
@@ -746,6 +787,6 @@ def name_keys_series(names: Iterable, area=None) -> pd.Series:
     out = []
     for pair in pairs:
         if pair not in cache:
-            cache[pair] = name_keys(pair[0], pair[1])
+            cache[pair] = name_keys(pair[0], pair[1], side=side)
         out.append(cache[pair])
     return pd.Series(out, index=names.index, dtype=object)
