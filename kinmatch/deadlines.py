@@ -36,7 +36,6 @@ holds for every possible day (overdue even if found on the last day of the month
 from __future__ import annotations
 
 import datetime as dt
-import math
 import warnings
 from typing import Any, NamedTuple
 
@@ -44,6 +43,7 @@ import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
+from kinmatch.normalize.text import text_of
 from kinmatch.notices.context import is_reunited
 
 DUE_SOON_DAYS = 2
@@ -95,9 +95,7 @@ class Deadlines(NamedTuple):
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
+    return text_of(value) or ""  # str(pd.NA) would be the text "<NA>"
 
 
 def _missing(value: Any) -> bool:

@@ -65,6 +65,7 @@ import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
+from kinmatch.normalize.text import text_of
 
 PFIF_NS = "http://zesty.ca/pfif/1.4"
 
@@ -124,14 +125,7 @@ class PfifImport(NamedTuple):
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip()
+    return text_of(value) or ""
 
 
 def format_utc(moment: dt.datetime) -> str:

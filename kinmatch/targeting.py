@@ -36,7 +36,6 @@ here so reviewers can discount them; the reasons say which evidence produced eac
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -45,6 +44,7 @@ import pandas as pd
 
 from kinmatch.data import load_table
 from kinmatch.errors import InputError
+from kinmatch.normalize.text import text_of
 
 TARGET_COLUMNS = ["resident_id", "rank", "level", "county_code", "prefecture_code", "province_code",
                   "name", "score", "reasons"]
@@ -72,14 +72,7 @@ _PLACE_WORDS = re.compile(r"家在|家住|老家|住在|来自|[省县镇乡村�
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip()
+    return text_of(value) or ""
 
 
 @functools.lru_cache(maxsize=1)

@@ -189,3 +189,15 @@ def test_imprecise_found_date(found, today, deadline, status, due, due_latest):
 def test_imprecise_found_date_kept_with_its_precision():
     row = _table([{"resident_id": "R1", "found_date": "2024年3月"}], "2024-04-05").iloc[0]
     assert row["found_precision"] == "month"
+
+
+# The one cell-to-text helper every stage shares (kinmatch.normalize.text.text_of).
+@pytest.mark.parametrize("value, text", [
+    (None, None), (float("nan"), None), (pd.NA, None), (pd.NaT, None), ("", None), ("  \u3000", None),
+    (" R1 ", "R1"), (12, "12"), ("<NA>", "<NA>"), (["a"], "['a']"),
+])
+def test_text_of(value, text):
+    from kinmatch.normalize.text import text_of
+
+    assert text_of(value) == text
+

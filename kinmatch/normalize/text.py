@@ -50,6 +50,36 @@ def as_text(value: object) -> str:
     return str(value)
 
 
+def text_of(value: object) -> str | None:
+    """A table cell as stripped text, or ``None`` when it is blank (None, NaN, pd.NA, NaT, spaces).
+
+    The one cell-to-text helper of every stage (``str(pd.NA)`` would be the text ``'<NA>'``).
+
+    >>> text_of(" R1 "), text_of(float("nan")), text_of(""), text_of(12)
+    ('R1', None, None, '12')
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        try:  # NaN, pd.NA and NaT are blanks; list-like cells are text
+            if value != value:  # noqa: PLR0124
+                return None
+        except (TypeError, ValueError):
+            if _is_na_scalar(value):
+                return None
+        value = str(value)
+    return value.strip() or None
+
+
+def _is_na_scalar(value: object) -> bool:
+    import pandas as pd  # only for the odd cells that are neither text nor comparable
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def to_halfwidth(text: object) -> str:
     """NFKC-normalise: full-width Latin/digits/punctuation → half-width, compatibility forms folded.
 

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from kinmatch.errors import InputError
+from kinmatch.normalize.text import text_of as shared_text_of
 from kinmatch.notices.privacy import (
     REDACTED,
     coarse_place,
@@ -55,21 +56,12 @@ _STATION_COLUMNS = {
 
 
 def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        if pd.isna(value):
-            return True
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip() == ""
+    return shared_text_of(value) is None
 
 
 def text_of(value: Any) -> str:
-    """A cell as stripped text ('' for blank / NaN)."""
-    return "" if _blank(value) else str(value).strip()
+    """A cell as stripped text ('' for blank / NaN): :func:`kinmatch.normalize.text.text_of`."""
+    return shared_text_of(value) or ""
 
 
 STATUS_COLUMNS = ("status", "状态", "当前状态", "在站状态", "人员状态", "去向", "离站原因")
