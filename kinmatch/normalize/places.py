@@ -304,14 +304,12 @@ class _Gazetteer:
                 out[ch].append(("township", code, name, short))
         return dict(out)
 
-    @functools.lru_cache(maxsize=4096)
-    def village_syllables(self, county: str) -> dict[int, list[tuple[str, str, tuple[str, ...]]]]:
-        """One county's village keys grouped by length, with their pinyin (for sound matching)."""
-        out: dict[int, list] = defaultdict(list)
-        for key, full in self.villages_of(county).items():
-            if 2 <= len(key) <= 5:
-                out[len(key)].append((key, full, _syllables(key)))
-        return dict(out)
+    @functools.lru_cache(maxsize=16384)
+    def village_syllables(self, county: str, length: int) -> list[tuple[str, str, tuple[str, ...]]]:
+        """One county's village keys of one length with their pinyin (for sound matching), worked
+        out on first use: pinyin costs ~50 µs a key, and most counties are never sounded out."""
+        return [(key, full, _syllables(key)) for key, full in self.villages_of(county).items()
+                if len(key) == length]
 
     def name_of(self, county: str | None, prefecture: str | None, province: str | None) -> str | None:
         if county and county in self.info:
@@ -646,6 +644,7 @@ def _families_for(accent_area: str | None) -> tuple[str, ...]:
     return tuple(area_families(accent_area) or ())
 
 
+@functools.lru_cache(maxsize=131072)
 def _syllables(text: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
     return tuple(p for p in lazy_pinyin(text, style=Style.NORMAL, errors="ignore") if p.isalpha())
@@ -777,14 +776,13 @@ def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _
     """Best sound match of a leftover fragment among one county's villages (主猫鸭 ~ 朱马院)."""
     if not g.villages_of(county):
         return None
-    by_len = g.village_syllables(county)  # pinyin of the keys once per county, not per chunk
     best = None
     for chunk in chunks:
         core = _UNIT_SUFFIX.sub("", _EDGE_FILLER.sub("", chunk)) or chunk
         syl = _syllables(core)
         if not 2 <= len(syl) <= 5 or len(syl) != len(core):
             continue
-        for key, full, ks in by_len.get(len(core), ()):
+        for key, full, ks in g.village_syllables(county, len(core)):  # pinyin cached per county
             if len(ks) != len(syl):
                 continue
             d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks)) / len(syl)
