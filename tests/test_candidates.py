@@ -189,3 +189,18 @@ def test_mark_pairs_find_nameless_resident_found_far_away(resident_marks, report
                                        marks=resident_marks)])
     passes = candidate_pairs(residents, missing, progress=False).pairs.set_index("missing_id")["passes"]
     assert ("mark_pairs" in passes.get("TRUE", "")) is found
+
+
+def test_one_shared_common_mark_keeps_far_nameless_resident():
+    # nameless, no accent, found 1,500 km from where she was lost: only the shared 痣:额头 remains
+    decoys = random_reports(600, seed=6)
+    decoys["marks"] = [("疤痕:腿:左",) if i % 3 else ("痣:额头:",) for i in range(len(decoys))]
+    missing = pd.concat([decoys, pd.DataFrame([report("TRUE", ("赵", "zhao"), ("强", "qiang"), sex="F", born=1950,
+                                                      place=5, marks=("痣:额头:",))])])
+    residents = pd.DataFrame([resident("R1", evidence=False, sex="F", born=(1945, 1956), place=4,
+                                       marks=("痣:额头:",))])
+    passes = candidate_pairs(residents, missing, progress=False).pairs.set_index("missing_id")["passes"]
+    assert "marks" in passes.get("TRUE", "")
+    # every pair the marks pass kept shares the mark
+    marked = set(missing.loc[missing["marks"].map(lambda m: "痣:额头:" in m), "missing_id"])
+    assert {mid for mid, p in passes.items() if p == "marks"} <= marked

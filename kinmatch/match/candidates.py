@@ -18,7 +18,9 @@ pass                      a report is proposed when …
                           the report's home, same sex, birth years within the window
 ``place``                 its missing place or hometown is in the prefecture where the resident
                           was found or one near it, same sex, birth years within the window
-``marks``                 it shares a rare mark type and body part (缺指:左手)
+``marks``                 it shares a mark type and body part (缺指:左手, 痣:额头), same sex, birth
+                          years within the wide window; pairs sharing more marks and conditions
+                          are kept first when capped
 ``mark_pairs``            it shares two marks at once (疤痕:额头 and 胎记:脸, either side), same
                           sex, birth years within the wide window: a combination of two common
                           marks is rare, and for a nameless resident found far from home it is
@@ -75,8 +77,12 @@ class CandidateSettings:
 
     ``year_window``: years allowed beyond both birth-year intervals; ``wide_year_window`` for the
     weak given-name and marks passes. ``caps``: most pairs kept per resident by each pass;
-    ``max_per_resident``: most pairs kept per resident overall. ``rare_share``: a surname sound or
-    mark shared by fewer than this share of reports counts as rare. ``near_km``: prefectures whose
+    ``max_per_resident``: most pairs kept per resident overall. ``rare_share``: a surname sound shared
+    by fewer than this share of reports counts as rare; ``rare_mark_share`` likewise for the marks
+    pass (1.0: every mark, because on simulated data with 30% nameless residents a shared common
+    mark, capped by the shared-feature pre-score, raised candidate recall from 0.89 to 0.93).
+    ``last_resort_km``: the last-resort pass looks this far for provinces (a nameless resident is
+    often found a thousand kilometres from home). ``near_km``: prefectures whose
     centre is within this distance of the found place count as near. ``few_candidates``: residents
     with fewer pairs than this after the other passes (or with little evidence) get the last-resort
     pass. ``nameless_place_factor``: residents without a usable name keep this many times more
@@ -87,17 +93,17 @@ class CandidateSettings:
     caps: dict | None = None
     max_per_resident: int = 400
     rare_share: float = 0.003
-    rare_mark_share: float = 0.02
+    rare_mark_share: float = 1.0
     near_km: float = 150.0
-    last_resort_km: float = 600.0
+    last_resort_km: float = 1500.0
     few_candidates: int = 30
     nameless_place_factor: int = 3
     chunk_size: int = 500
     max_pairs_in_memory: int = 8_000_000
 
     def cap(self, name: str) -> int:
-        caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "hometown": 80, "place": 80,
-                "marks": 40, "mark_pairs": 60, "last_resort": 60}
+        caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "hometown": 60, "place": 60,
+                "marks": 100, "mark_pairs": 60, "last_resort": 120}
         caps.update(self.caps or {})
         return int(caps[name])
 
@@ -178,6 +184,32 @@ def _mark_pairs(marks: tuple) -> tuple:
     (疤痕:额头, 痣:脸) → ('疤痕:额头|痣:脸',). At most 6 marks are paired (15 keys)."""
     parts = sorted({m for m in marks if m})[:6]
     return tuple(f"{a}|{b}" for i, a in enumerate(parts) for b in parts[i + 1:])
+
+
+def _mark_features(marks: np.ndarray, conditions: np.ndarray) -> list[tuple]:
+    """Mark types-and-parts (side dropped) and conditions (``!聋哑``) of each record, for the
+    shared-feature bonus of :func:`prescore`."""
+    out = []
+    for ms, cs in zip(_tuples(marks), _tuples(conditions)):
+        keys = {":".join(m.split(":")[:2]) for m in ms if not m.startswith("无")}
+        keys = {f"!{k.split(':')[0]}" if k.split(":")[0] in CONDITION_NAMES else k for k in keys}
+        keys |= {f"!{c}" for c in cs}
+        out.append(tuple(sorted(keys)))
+    return out
+
+
+def _bitmask(features: list[tuple], vocabulary: dict[str, int]) -> np.ndarray:
+    """One int64 per record with a bit per feature (a feature beyond the 63 most frequent shares
+    its bit with another: a rare false overlap only moves a pre-score)."""
+    out = np.zeros(len(features), dtype=np.int64)
+    for i, keys in enumerate(features):
+        bits = 0
+        for k in keys:
+            code = vocabulary.get(k)
+            if code is not None:
+                bits |= 1 << (code % 63)
+        out[i] = bits
+    return out
 
 
 def _resident_given_keys(keys: tuple) -> tuple:
@@ -275,6 +307,11 @@ class _Reports:
         self.mark_share = self._share(marks)
         rare_marks = [tuple(k for k in ks if self.mark_share.get(k, 1.0) < settings.rare_mark_share) for ks in marks]
         self.surname_share = surname_share
+        features = _mark_features(_col(missing, "marks"), _col(missing, "conditions"))
+        _, flat = _explode(features)
+        ranked = pd.Series(flat, dtype=object).value_counts().index if len(flat) else []
+        self.feature_codes = {k: i for i, k in enumerate(ranked)}
+        self.feature_bits = _bitmask(features, self.feature_codes)
         self.indexes = {
             "name_sound": self._index(names, by_year=False),
             "given_sound": self._index(givens),
@@ -458,13 +495,16 @@ def _year_gap(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> n
 
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass is capped:
-    years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost."""
+    years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
+    shared mark type-and-part or condition (疤痕:额头, 聋哑) counts for 300 km, because a nameless
+    resident found far from home otherwise loses its true report to nearer strangers."""
     gap = np.nan_to_num(_year_gap(res, rep, r, m), nan=2.0)
     height = np.nan_to_num(np.maximum(0.0, np.abs(res.height[r] - rep.height[m]) - 8.0) / 5.0, nan=0.5)
     km = haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m])
     distance = np.nan_to_num(km / 300.0, nan=1.5)
     years = np.nan_to_num(np.maximum(res.day[r] - rep.day[m], 0) / 365.25, nan=2.0)
-    return -(gap + height + distance + 0.5 * np.log1p(years))
+    shared = np.bitwise_count(res.feature_bits[r] & rep.feature_bits[m]).astype(float)
+    return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
 
 
 def _cap(r: np.ndarray, m: np.ndarray, score: np.ndarray, cap) -> np.ndarray:
@@ -540,6 +580,8 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
         setattr(settings, key, value)
     rep = _Reports(missing, settings)
     res = _Residents(residents)
+    res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
+                                rep.feature_codes)
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in PASSES}
     counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
     frames = []
