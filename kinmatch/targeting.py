@@ -9,7 +9,10 @@ evidence                  weight  source
 ========================  ======  ==============================================================
 statement place fragment  3 × s   :func:`kinmatch.normalize.places.place_candidates` on each
                                   place fragment of 自述 (s = its score 0–1, sound readings
-                                  limited to the mergers of the speaker's dialect area)
+                                  limited to the mergers of the speaker's dialect area); on a
+                                  normalized frame its ``statement_places`` are used instead
+                                  (s = 0.5 ** rank, see :data:`NORMALIZED_RANK_DECAY`) and only
+                                  fragments of this module's extra clause rule are read
 accent → home province    1 × c   :func:`kinmatch.normalize.dialects.parse_accent` (c = confidence)
 accent → dialect area     1 × c   the county's dialect area equals the accent's
 name cue                  0.5     a name form typical of a dialect area (阿X south, X娃 southwest
@@ -54,6 +57,9 @@ PROVINCE_SHARE = 0.9
 """A province target scores this share of the accent's province weight."""
 FRAGMENT_CANDIDATES = 30
 """Place readings considered per statement fragment before ranking."""
+NORMALIZED_RANK_DECAY = 0.5
+"""A normalized frame's ``statement_places`` are ranked without scores: the i-th (from 0) counts
+as a reading of score ``0.5 ** i`` (judgement: the first reading is usually the exact one)."""
 
 # (pattern on the name, dialect areas, provinces, plain-words reason)
 NAME_CUES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
@@ -93,6 +99,33 @@ def _prefecture_areas() -> dict[str, str]:
 def _area_names() -> dict[str, str]:
     table = load_table("dialect_areas")
     return dict(zip(table["area"], table["name_zh"]))
+
+
+@functools.lru_cache(maxsize=1)
+def _prefecture_names() -> dict[str, str]:
+    """Prefecture name (湛江市, and 湛江 for a 市) → prefecture code."""
+    table = _counties().dropna(subset=["prefecture_code", "prefecture"])
+    names: dict[str, str] = {}
+    for code, name in zip(table["prefecture_code"].astype(str), table["prefecture"].astype(str)):
+        if code.endswith("00") and not code.endswith("0000"):
+            names[name] = code
+            if name.endswith("市") and len(name) >= 3:
+                names[name[:-1]] = code
+    return names
+
+
+def _prefectures_in(fragment: str) -> set[str]:
+    return {code for name, code in _prefecture_names().items() if name in fragment}
+
+
+def _county_name(code: str) -> str:
+    """``湖南省邵阳市新宁县`` (a municipality's districts: ``北京市东城区``)."""
+    counties = _counties()
+    if code not in counties.index:
+        return code
+    info = counties.loc[code]
+    parts = [info["province"], info["prefecture"], info["name"]]
+    return "".join(dict.fromkeys(p for p in parts if isinstance(p, str) and p))
 
 
 def _province_name(code: str) -> str:
@@ -147,7 +180,44 @@ def _targets_of(record: dict, k: int) -> list[dict]:
     levels: dict[str, str] = {}
     place_provinces: dict[str, str] = {}
 
-    for fragment in place_fragments(_text(record.get("statements"))):
+    def _evidence(code: str, level: str, province: str, name: str, score: float, why: str) -> None:
+        # The best reading of each place counts once, however many fragments name it.
+        levels.setdefault(code, level)
+        place_provinces.setdefault(code, province)
+        previous = best_statement.get(code, 0.0)
+        if score <= previous:
+            return
+        best_statement[code] = score
+        scores[code] = scores.get(code, 0.0) + W_STATEMENT * (score - previous)
+        names[code] = name
+        reasons.setdefault(code, []).append(why)
+
+    statements = _text(record.get("statements"))
+    fragments = place_fragments(statements)
+    stated = record.get("statement_places")
+    if isinstance(stated, (tuple, list)) and len(stated):
+        from kinmatch.normalize.records import statement_place_fragments
+
+        codes = [c for c in map(_text, stated) if len(c) == 6]
+        read = statement_place_fragments(statements)
+        # statement_places holds counties only: when a fragment names a prefecture none of whose
+        # counties is listed ("湛江" → 邗江区, 镇江新区 …), the list is sound-alikes and the
+        # prefecture was dropped, so the fragments are read again below, with their scores.
+        listed = {c[:4] for c in codes}
+        if not any(p[:4] not in listed for f in read for p in _prefectures_in(f)):
+            # A normalized frame: its fragments were read already (with the accent's dialect
+            # area), best first, without scores; ranks stand in for them. Only fragments found
+            # by this module's extra clause rule are read here.
+            shown = statements if len(statements) <= 20 else statements[:19] + "…"
+            for position, code in enumerate(codes):
+                name = _county_name(code)
+                province = (str(counties.loc[code, "province_code"]) if code in counties.index
+                            else code[:2] + "0000")
+                _evidence(code, "county", province, name, NORMALIZED_RANK_DECAY ** position,
+                          f"自述“{shown}”→{name}（自述地名第{position + 1}位）")
+            fragments = tuple(f for f in fragments if f not in set(read))
+
+    for fragment in fragments:
         # Short fragments ("县", "金") tie across hundreds of places: take many, let the accent
         # and name evidence sort them, keep the top k at the end.
         candidates = place_candidates(fragment, k=max(k, FRAGMENT_CANDIDATES), accent_area=area)
@@ -158,17 +228,10 @@ def _targets_of(record: dict, k: int) -> list[dict]:
                 row.prefecture_code if isinstance(row.prefecture_code, str) else "")
             if not code or row.score <= 0:
                 continue
-            if code not in levels:
-                levels[code] = "county" if code == row.county_code else "prefecture"
-                place_provinces[code] = str(row.province_code)
-            if row.score <= best_statement.get(code, 0.0):
-                continue
-            previous = best_statement.get(code, 0.0)
-            best_statement[code] = float(row.score)
-            scores[code] = scores.get(code, 0.0) + W_STATEMENT * (float(row.score) - previous)
-            names[code] = row.name
             how = str(row.reason or row.matched_by)
-            reasons.setdefault(code, []).append(f"自述“{fragment}”→{row.name}（{how}）")
+            _evidence(code, "county" if code == row.county_code else "prefecture",
+                      str(row.province_code), row.name, float(row.score),
+                      f"自述“{fragment}”→{row.name}（{how}）")
 
     rows = []
     for code in list(scores):

@@ -120,3 +120,37 @@ def test_prefecture_named_in_statement_is_a_target(statement, accent, code, name
     assert (top["level"], top["prefecture_code"], top["name"]) == ("prefecture", code, name)
     assert pd.isna(top["county_code"]) and top["province_code"] == code[:2] + "0000"
     assert "自述" in top["reasons"]
+
+
+# ---------------------------------------------------------------- normalized frames
+
+@pytest.fixture(scope="module")
+def normalized():
+    from kinmatch.normalize.records import normalize_residents
+
+    extra = pd.DataFrame([{"resident_id": "R7", "name": None, "accent": "", "statements": "说家在湛江"}])
+    frame, _issues = normalize_residents(pd.concat([RESIDENTS, extra], ignore_index=True), n_jobs=1)
+    return frame
+
+
+def test_normalized_frame_gives_the_same_top_targets(targets, normalized):
+    again = suspected_home_counties(normalized).set_index(["resident_id", "rank"])
+    for resident in ("R1", "R2", "R3", "R4", "R6"):
+        assert again.loc[(resident, 1), "name"] == targets.loc[(resident, 1), "name"], resident
+    assert again.loc[("R7", 1), "prefecture_code"] == "440800"  # not dropped with normalization
+
+
+def test_normalized_statement_places_are_not_read_again(normalized, monkeypatch):
+    import kinmatch.normalize.places as places
+
+    calls = []
+    real = places.place_candidates
+    monkeypatch.setattr(places, "place_candidates", lambda *a, **k: calls.append(a) or real(*a, **k))
+    # R7 ("说家在湛江") is read again: statement_places cannot carry a prefecture.
+    with_places = normalized[(normalized["statement_places"].map(len) > 0)
+                             & (normalized["resident_id"] != "R7")]
+    rows = suspected_home_counties(with_places)
+    assert set(rows["resident_id"]) == set(with_places["resident_id"])
+    assert calls == []
+    suspected_home_counties(normalized[normalized["resident_id"] == "R7"])
+    assert calls  # and the prefecture-only fragment is read
