@@ -447,6 +447,8 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             span_hits = current
         higher = {h.entry.code for h in span_hits if h.entry.level in ("province", "prefecture")}
         by_province = any(h.entry.level == "province" for h in span_hits)
+        # once per span, not per hit: 城关镇 alone is a township of hundreds of counties
+        has_coarse = any(o.entry.level in ("province", "prefecture", "county") for o in span_hits)
         for h in span_hits:
             if (h.entry.level == "county" and h.entry.kind == "short" and higher
                     and h.entry.code not in higher):
@@ -454,8 +456,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
                 kind = "shadow_province" if by_province else "shadow"
                 h = h._replace(entry=_Entry(h.entry.level, h.entry.code, kind, h.entry.old,
                                             h.entry.label))
-            elif h.entry.level == "township" and any(o.entry.level in ("province", "prefecture", "county")
-                                                       for o in span_hits):
+            elif h.entry.level == "township" and has_coarse:
                 # 河南街道 only when the text also names its county (公主岭河南)
                 h = h._replace(entry=_Entry(h.entry.level, h.entry.code, "shadow", h.entry.old,
                                             h.entry.label))
