@@ -255,3 +255,24 @@ def test_compare_pairs_vectors_and_tf():
     assert vectors["tf_name"].iloc[0] == pytest.approx(1.0)
     assert np.isnan(vectors["tf_name"].iloc[2])
     assert (vectors[cmp.COMPARISONS].dtypes == np.int8).all()
+
+
+def test_compare_pairs_shared_report_values_equal_pair_by_pair():
+    # reports with identical marks / home codes are compared once per resident; every pair must
+    # still get the level compare_one gives it
+    rng = np.random.default_rng(11)
+    marks = [(), ("痣:脸:左",), ("痣:脸:右",), ("疤痕:额头:", "痣:脸:左"), ("聋哑::",)]
+    homes = ["341021", "341022", "340102", "370782", None]
+    residents = pd.DataFrame([{"resident_id": f"R{i}", "marks": marks[i % 5], "statement_places": (homes[i % 4],),
+                               "sex_code": "MF"[i % 2], "accent_provinces": ("340000",) if i % 3 else ()}
+                              for i in range(6)])
+    missing = pd.DataFrame([{"missing_id": f"M{j}", "marks": marks[rng.integers(5)],
+                             "home_county": homes[rng.integers(5)], "sex_code": "MF"[rng.integers(2)],
+                             "home_province": "340000" if j % 2 else "370000"} for j in range(30)])
+    pairs = pd.DataFrame([(r, m) for r in residents["resident_id"] for m in missing["missing_id"]],
+                         columns=["resident_id", "missing_id"])
+    vectors = cmp.compare_pairs(pairs, residents, missing, chunk_size=50)
+    res, rep = residents.set_index("resident_id"), missing.set_index("missing_id")
+    for (rid, mid), row in vectors.iterrows():
+        expected = cmp.compare_one(res.loc[rid].to_dict(), rep.loc[mid].to_dict())
+        assert {k: int(row[k]) for k in cmp.COMPARISONS} == expected, (rid, mid)

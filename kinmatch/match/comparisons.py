@@ -779,7 +779,11 @@ def name_tf(keys_a, keys_b, frequency: Mapping[str, float]) -> np.ndarray:
     (a 王伟 sound match is weaker evidence than a 龚炅 one); NaN where no key is shared."""
     out = np.full(len(keys_a), np.nan)
     for i, (a, b) in enumerate(zip(_values(keys_a), _values(keys_b))):
-        shared = set(_tuple(a)) & set(_tuple(b))
+        if not isinstance(a, (set, frozenset)):
+            a = set(_tuple(a))
+        if not a:  # a nameless resident (a third of them) shares nothing: skip the other side
+            continue
+        shared = a & (b if isinstance(b, (set, frozenset)) else set(_tuple(b)))
         if shared:
             out[i] = min(frequency.get(k, 0.0) for k in shared)
     return out
@@ -839,6 +843,7 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     left_arrays = {c: _preclean(c, residents[c].to_numpy()) for c in left_cols}
     right_arrays = {c: _preclean(c, missing[c].to_numpy()) for c in right_cols}
     out = {f.label: np.empty(len(pairs), dtype=np.int8) for f in features}
+    right_signatures = {f.label: _signature([right_arrays[c] for c in _listify(f.labels_right)]) for f in features}
     tf = np.full(len(pairs), np.nan) if name_frequency is not None else None
     starts = range(0, len(pairs), chunk_size)
     if progress and len(starts) > 1:
@@ -849,9 +854,18 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
         stop = min(start + chunk_size, len(pairs))
         lp, rp = left_pos[start:stop], right_pos[start:stop]
         for feature in features:
-            left = tuple(pd.Series(left_arrays[c][lp]) for c in _listify(feature.labels_left))
-            right = tuple(pd.Series(right_arrays[c][rp]) for c in _listify(feature.labels_right))
-            out[feature.label][start:stop] = np.asarray(feature._compute(left, right), dtype=np.int8)
+            # a level depends only on the two records' values: compute it once per distinct
+            # (resident, report values) — reports from one county meet a resident's statement
+            # places alike, and most reports carry the same one or two marks
+            right_code = right_signatures[feature.label]
+            n_sig = int(right_code.max()) + 1 if len(right_code) else 1
+            key = lp.astype(np.int64) * n_sig + right_code[rp]
+            unique_keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            ulp, urp = lp[first], rp[first]
+            left = tuple(pd.Series(left_arrays[c][ulp]) for c in _listify(feature.labels_left))
+            right = tuple(pd.Series(right_arrays[c][urp]) for c in _listify(feature.labels_right))
+            levels = np.asarray(feature._compute(left, right), dtype=np.int8)
+            out[feature.label][start:stop] = levels[inverse.ravel()]
         if tf is not None:
             tf[start:stop] = name_tf(left_arrays["name_keys"][lp], right_arrays["name_keys"][rp], name_frequency)
     index = pd.MultiIndex.from_arrays([pairs["resident_id"].astype(str).to_numpy(),
@@ -861,6 +875,37 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     if tf is not None:
         vectors["tf_name"] = tf
     return vectors
+
+
+def _signature(columns: list[np.ndarray]) -> np.ndarray:
+    """One integer per record: equal when the record's values in ``columns`` are equal (sets and
+    tuples by their sorted contents, NaN equal to NaN)."""
+    if not columns:
+        return np.zeros(0, np.int64)
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros(0, np.int64)
+    codes = np.zeros(n, dtype=np.int64)
+    for values in columns:
+        keys = [_hashable(v) for v in values]
+        column_codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+        codes = codes * (len(uniques) + 1) + column_codes
+        codes = pd.factorize(codes)[0].astype(np.int64)  # keep the combined code small
+    return codes
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return ("set",) + tuple(sorted(map(str, value)))
+    if isinstance(value, (list, tuple)):
+        return ("tuple",) + tuple(_hashable(v) for v in value)
+    if isinstance(value, float) and value != value:
+        return ("nan",)
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return value
 
 
 _PRECLEAN = dict(zip(NAME_COLUMNS, _NAME_CLEAN)) | dict(zip(ACCENT_COLUMNS, _ACCENT_CLEAN)) | {

@@ -113,14 +113,24 @@ def explain_pair(levels: Mapping, weights: Mapping, resident: Mapping, report: M
                      for _, c, lvl, w in items[:top])
 
 
+def _records(frame: pd.DataFrame, id_column: str, ids: pd.Series) -> list[dict]:
+    """The record dict of each id in ``ids``, each distinct record converted once (a resident
+    appears in up to ``top_k`` pairs; converting a million-row frame to dicts would dominate)."""
+    wanted = pd.Index(ids.astype(str))
+    distinct = wanted.unique()
+    positions = pd.Index(frame[id_column].astype(str)).get_indexer(distinct)
+    if (positions < 0).any():
+        raise KeyError(f"explain_pairs: {id_column} not found: {list(distinct[positions < 0][:5])}")
+    records = frame.iloc[positions].to_dict("records")
+    return [records[i] for i in distinct.get_indexer(wanted)]
+
+
 def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFrame, residents: pd.DataFrame,
                   missing: pd.DataFrame, top: int = 6, mark_freq: Mapping[str, float] | None = None) -> list[str]:
     """Explanation strings for the rows of ``pairs`` (resident_id, missing_id), whose comparison
     levels are the rows of ``vectors`` and partial weights the rows of ``weights`` (same order)."""
-    res_lookup = residents.set_index(residents["resident_id"].astype(str), drop=False)
-    rep_lookup = missing.set_index(missing["missing_id"].astype(str), drop=False)
-    res_rows = res_lookup.loc[pairs["resident_id"].astype(str)].to_dict("records")
-    rep_rows = rep_lookup.loc[pairs["missing_id"].astype(str)].to_dict("records")
+    res_rows = _records(residents, "resident_id", pairs["resident_id"])
+    rep_rows = _records(missing, "missing_id", pairs["missing_id"])
     level_rows = vectors.to_dict("records")
     weight_rows = weights.to_dict("records")
     return [explain_pair(lv, wt, r, m, top, mark_freq)
