@@ -286,6 +286,13 @@ class CompareName(_PairwiseFeature):
         count = len(columns[0]) if columns else 0
         return np.fromiter((_name_core(*row) for row in zip(*columns)), dtype=np.int8, count=count)
 
+    def compute_precleaned(self, left: tuple, right: tuple) -> np.ndarray:
+        """Levels for columns that :func:`compare_pairs` cleaned once per record already
+        (cleaning again per pair took half the name comparison's time)."""
+        columns = [_values(s) for s in (*left, *right)]
+        count = len(columns[0]) if columns else 0
+        return np.fromiter((_name_core(*row) for row in zip(*columns)), dtype=np.int8, count=count)
+
 
 # ---------------------------------------------------------------------------------------------
 # sex
@@ -864,7 +871,10 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
             ulp, urp = lp[first], rp[first]
             left = tuple(pd.Series(left_arrays[c][ulp]) for c in _listify(feature.labels_left))
             right = tuple(pd.Series(right_arrays[c][urp]) for c in _listify(feature.labels_right))
-            levels = np.asarray(feature._compute(left, right), dtype=np.int8)
+            if hasattr(feature, "compute_precleaned"):
+                levels = np.asarray(feature.compute_precleaned(left, right), dtype=np.int8)
+            else:
+                levels = np.asarray(feature._compute(left, right), dtype=np.int8)
             out[feature.label][start:stop] = levels[inverse.ravel()]
         if tf is not None:
             tf[start:stop] = name_tf(left_arrays["name_keys"][lp], right_arrays["name_keys"][rp], name_frequency)
