@@ -391,3 +391,16 @@ def test_arbitrary_resident_text_never_crashes(rows):
     assert len(normalized) == len(frame)
     _check_types(normalized, RESIDENT_COLUMNS)
     assert set(issues["record_id"].dropna()) <= set(frame["resident_id"])
+
+
+def test_resident_heard_through_another_dialect_meets_the_report():
+    """DOMAIN.md: a Huangshan woman said 吴春花; the report (Wu-area hometown) says 胡春花. The
+    resident's accent note says Jianghuai, so only the resident side's all-family fold makes the
+    keys meet."""
+    residents = pd.DataFrame({"resident_id": ["R1"], "name": ["吴春花"], "accent": ["合肥口音"], "sex": ["女"]})
+    reports = pd.DataFrame({"missing_id": ["M1"], "name": ["胡春花"], "hometown": ["浙江省绍兴市柯桥区"],
+                            "sex": ["女"]})
+    resident_norm, _ = normalize_residents(residents)
+    report_norm, _ = normalize_missing(reports)
+    assert resident_norm.loc[0, "accent_area"] != report_norm.loc[0, "home_dialect_area"]
+    assert set(resident_norm.loc[0, "name_keys"]) & set(report_norm.loc[0, "name_keys"])

@@ -208,7 +208,10 @@ def _places_of(keys: pd.DataFrame) -> pd.DataFrame:
 
 def _names_of(keys: pd.DataFrame) -> pd.DataFrame:
     frame = keys.reset_index(drop=True)
-    return names.name_columns(frame["name"], name_source=frame["source"], area=frame["area"])
+    # A resident's keys also carry every merger family's fold, so a name heard through any
+    # dialect meets the report's correctly written name (phonetics.name_keys, side="resident").
+    side = frame["side"].iloc[0] if "side" in frame.columns and len(frame) else None
+    return names.name_columns(frame["name"], name_source=frame["source"], area=frame["area"], side=side)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,7 +359,9 @@ def _stage_names(ctx: _Context) -> None:
     area = ctx.out["accent_area"] if ctx.kind == "resident" else ctx.out["home_dialect_area"]
     area = pd.Series(area, index=ctx.index).astype(object)
     area = area.where(area.notna(), None)
-    keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area})
+    side = "resident" if ctx.kind == "resident" else "report"
+    keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area,
+                         "side": side})
     columns = _by_distinct(keys, _names_of, ctx.n_jobs)
     for name in _NAME_COLUMNS[:10]:
         values = columns[name]
@@ -366,15 +371,16 @@ def _stage_names(ctx: _Context) -> None:
             ctx.out[name] = values.to_numpy(dtype=object)
         else:  # contract: a missing text value is None, not ""
             ctx.out[name] = values.astype(object).where(values.notna() & (values != ""), None).to_numpy(dtype=object)
-    ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs)
+    ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)
 
 
 _ALIAS_SPLIT = re.compile(r"[、,，;；/／|｜]+|\s{2,}")
 
 
-def _alias_columns(aliases: pd.Series, area: pd.Series, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+def _alias_columns(aliases: pd.Series, area: pd.Series, n_jobs: int, side: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Every alias of a row cleaned (tuple), and the union of their phonetic keys."""
-    result = _by_distinct(pd.DataFrame({"alias": aliases, "area": area}), _aliases_of, n_jobs)
+    result = _by_distinct(pd.DataFrame({"alias": aliases, "area": area, "side": side}), _aliases_of, n_jobs)
     return result["alias_norm"].to_numpy(dtype=object), result["alias_keys"].to_numpy(dtype=object)
 
 
@@ -386,7 +392,8 @@ def _aliases_of(keys: pd.DataFrame) -> pd.DataFrame:
     flat = pd.Series([p for row in pieces for p in row], dtype=object)
     if len(flat):
         flat_area = pd.Series(np.repeat(keys["area"].to_numpy(dtype=object), lengths), dtype=object)
-        columns = _names_of(pd.DataFrame({"name": flat, "source": None, "area": flat_area}))
+        side = keys["side"].iloc[0] if "side" in keys.columns else None
+        columns = _names_of(pd.DataFrame({"name": flat, "source": None, "area": flat_area, "side": side}))
         norms, name_keys = columns["name_norm"].to_numpy(dtype=object), columns["name_keys"].to_numpy(dtype=object)
     else:
         norms, name_keys = np.array([], dtype=object), np.array([], dtype=object)
