@@ -28,6 +28,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from kinmatch.data import load_table
+from kinmatch.normalize.phonetics import area_families
 
 __all__ = ["Accent", "parse_accent", "parse_accents", "county_dialect_area",
            "province_dialect_areas", "area_mergers", "PROVINCES"]
@@ -210,27 +211,19 @@ def county_dialect_area(code: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def _area_mergers() -> dict[str, tuple[str, ...]]:
-    table = load_table("dialect_areas")
-    return {r.area: tuple(m for m in str(r.mergers if isinstance(r.mergers, str) else "").split(";") if m)
-            for r in table.itertuples(index=False)}
-
-
 def area_mergers(area: str | None, subarea: str | None = None) -> tuple[str, ...]:
-    """Sound-merger families typical of a dialect area (and its sub-area).
+    """Sound-merger families of a dialect area (its sub-area when given).
+
+    Delegates to :func:`kinmatch.normalize.phonetics.area_families`, the single source of truth,
+    so name keys, places and this answer never disagree: a group area carries the families of its
+    sub-areas (an accent placed only in ``N_Man`` may be Northeastern or Jin).
 
     >>> area_mergers("Xiang")
-    ('n_l', 'retroflex', 'n_ng', 'f_h')
+    ('n_l', 'retroflex', 'n_ng', 'f_h', 'h_x')
     >>> area_mergers("N_Man", "N_Man_NE")
     ('r_y_l',)
     """
-    table = _area_mergers()
-    fams = list(table.get(area or "", ()))
-    for f in table.get(subarea or "", ()):
-        if f not in fams:
-            fams.append(f)
-    return tuple(fams)
+    return area_families(subarea or area) or ()
 
 
 def _province_hits(text: str) -> list[tuple[int, str]]:
