@@ -158,7 +158,7 @@ def test_export_field_values():
     assert hu["alternate_names"] == "春儿\n花妹"
     assert (hu["home_state"], hu["home_city"]) == ("安徽省", "黄山市歙县")
     ouyang = persons[f"{DOMAIN}/missing.SC-7"]
-    assert (ouyang["family_name"], ouyang["given_name"], ouyang["age"]) == ("欧阳", "娜娜", "12-18")
+    assert (ouyang["family_name"], ouyang["given_name"], ouyang["age"]) == ("欧阳", "娜娜", "13-17")
     assert (ouyang["home_state"], ouyang["home_city"]) == ("重庆市", "万州区")
 
 
@@ -206,7 +206,7 @@ def test_round_trip_missing_reports():
         assert hu[field] == expected[field], field
     assert pd.isna(hu["contact"])  # not exported, so not imported
     ouyang = got.loc["SC-7"]
-    assert (ouyang["name"], ouyang["sex"], ouyang["age"]) == ("欧阳娜娜", "女", "12-18")
+    assert (ouyang["name"], ouyang["sex"], ouyang["age"]) == ("欧阳娜娜", "女", "13-17")
 
 
 def test_round_trip_with_contact():

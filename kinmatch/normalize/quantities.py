@@ -23,8 +23,8 @@ Age widths (documented choice; comparisons may widen further)
 ==============================  ===========================  ==========================
 text                            interval (years)             kind
 ==============================  ===========================  ==========================
-``60`` / ``60岁`` (an estimate)  57–63 (±3; ±1 under 12)      ``point``
-``约60岁`` / ``六十岁左右``         55–65 (±5; ±2 under 12)      ``approx``
+``60`` / ``60岁`` (an estimate)  57–63 (±3; ±1 for a child, growing with age)  ``point``
+``约60岁`` / ``六十岁左右``         55–65 (±5; ±2 for a child, growing with age)  ``approx``
 ``60多岁`` / ``60余岁``            61–69                        ``decade``
 ``3岁多``                         3–4                          ``decade``
 ``五六十岁`` / ``十几二十岁``          50–69 / 13–22                ``range``
@@ -370,9 +370,11 @@ _AgeCore = tuple[float, float, str, int | None, int | None, float]
 
 
 def _age_tol(age: float, approx: bool) -> float:
-    if age < 12:
-        return 2.0 if approx else 1.0
-    return 5.0 if approx else 3.0
+    """Half-width of an estimated age: it grows with age (a child's age is judged within a year
+    or two, an adult's within several) and has no jump at any age, so 约11岁 and 约12岁 read alike."""
+    if approx:
+        return round(min(max(0.12 * age + 1.0, 2.0), 5.0), 1)
+    return round(min(max(0.08 * age + 0.5, 1.0), 3.0), 1)
 
 
 _AGE_YEARS_MONTHS = re.compile(r"^(\d+)岁(\d+)个?多?月(?:大)?$")
