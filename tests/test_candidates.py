@@ -158,6 +158,7 @@ def test_hometown_and_place_passes_find_nameless_resident():
     ("李丹玲", ("li dan ling",), ("dan ling",), ("李", "li"), ("桂玲", "gui ling"), "one_char"),
     ("阿英", ("a ying",), ("ying",), ("陈", "chen"), ("秀英", "xiu ying"), "given_sound"),
     ("明廷", ("ming ting",), ("ting",), ("陈", "chen"), ("明廷", "ming ting"), "given_sound"),
+    ("老薛", ("lao xue",), ("xue",), ("薛", "xue"), ("宇宏", "yu hong"), "prefixed_surname"),
 ])
 def test_partial_and_one_char_names_find_their_report(resident_name, resident_keys, given_keys, report_name,
                                                       report_given, expected_pass):

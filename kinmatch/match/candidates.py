@@ -14,6 +14,8 @@ pass                      a report is proposed when …
 ``one_char``              the written names differ in one character (李丹玲 / 李桂玲; names of
                           three or more characters), same sex, birth years within the window
 ``rare_surname``          a rare surname sound meets, same sex, birth years within the window
+``prefixed_surname``      the resident gave only 老薛 / 小黄 / 阿陈 and the report's surname sound
+                          is 薛 / 黄 / 陈, same sex, birth years within the window
 ``hometown``              the resident's accent provinces / dialect area / stated places point to
                           the report's home, same sex, birth years within the window
 ``place``                 its missing place or hometown is in the prefecture where the resident
@@ -60,8 +62,8 @@ import pandas as pd
 
 from kinmatch.match.comparisons import CONDITION_NAMES, DATE_TOLERANCE_DAYS, haversine_km
 
-PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "hometown", "place", "marks", "mark_pairs",
-          "last_resort"]
+PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "prefixed_surname", "hometown", "place", "marks",
+          "mark_pairs", "last_resort"]
 """Pass names, in order; ``passes`` in the result joins the names of the passes that proposed a pair."""
 
 _BIT = {name: 1 << i for i, name in enumerate(PASSES)}
@@ -102,7 +104,8 @@ class CandidateSettings:
     max_pairs_in_memory: int = 8_000_000
 
     def cap(self, name: str) -> int:
-        caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "hometown": 60, "place": 60,
+        caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "prefixed_surname": 60,
+                "hometown": 60, "place": 60,
                 "marks": 100, "mark_pairs": 60, "last_resort": 120}
         caps.update(self.caps or {})
         return int(caps[name])
@@ -317,6 +320,7 @@ class _Reports:
             "given_sound": self._index(givens),
             "one_char": self._index(masked),
             "rare_surname": self._index(rare_surnames),
+            "prefixed_surname": self._index(surnames),
             "hometown": self._index(hometown),
             "place": self._index(places),
             "marks": self._index(rare_marks),
@@ -380,6 +384,10 @@ class _Residents:
         # an older face is misjudged by more years (a 70-year-old by ±7 more than a child)
         self.age = np.where(np.isnan(age), 40.0, np.clip(age, 0, 100))
         self.surnames = [k if e else () for k, e in zip(_tuples(_col(residents, "surname_keys")), self.name_evidence)]
+        # 老薛 / 小黄: the given syllable as a surname query
+        self.prefixed = [k if e and isinstance(n, str) and len(n) == 2 and n[0] in "老小阿" else ()
+                         for k, e, n in zip(_tuples(_col(residents, "given_keys")), self.name_evidence,
+                                            _col(residents, "name_norm"))]
         provinces = _tuples(_col(residents, "accent_provinces"))
         stated = _tuples(_col(residents, "statement_places"))
         areas = _col(residents, "accent_area")
@@ -616,6 +624,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: Ca
                                  window=settings.wide_year_window),
         "one_char": _run_pass("one_char", res, rep, chunk, res.masked, settings, counts),
         "rare_surname": _run_pass("rare_surname", res, rep, chunk, res.surnames, settings, counts),
+        "prefixed_surname": _run_pass("prefixed_surname", res, rep, chunk, res.prefixed, settings, counts),
         "hometown": _run_pass("hometown", res, rep, chunk, res.hometown, settings, counts),
         "place": _run_pass("place", res, rep, chunk, near_lists, settings, counts),
         "marks": _run_pass("marks", res, rep, chunk, res.marks, settings, counts,

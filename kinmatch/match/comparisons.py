@@ -215,7 +215,17 @@ def _name_core(ev_a, name_a, pinyin_a, keys_a, jyut_a, alias_a, alias_keys_a, gi
             return 1
         if "surname_only" in (kind_a, kind_b) and not surname_a.isdisjoint(surname_b):
             return 1
+        # 老薛 / 小黄: the syllable after 老 or 小 is usually the surname (薛宇宏, 黄芳)
+        if kind_a in _PARTIAL_KINDS and _prefixed_surname(name_a) and not given_a.isdisjoint(surname_b):
+            return 1
+        if kind_b in _PARTIAL_KINDS and _prefixed_surname(name_b) and not given_b.isdisjoint(surname_a):
+            return 1
     return 0
+
+
+def _prefixed_surname(name: str) -> bool:
+    """老薛, 小黄, 阿陈: a familiar prefix and one character, which is usually a surname."""
+    return isinstance(name, str) and len(name) == 2 and name[0] in "老小阿"
 
 
 NAME_COLUMNS = ["name_evidence", "name_norm", "name_pinyin", "name_keys", "name_jyutping", "alias_norm",
