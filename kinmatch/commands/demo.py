@@ -147,6 +147,27 @@ def _link(demo: DemoRun) -> None:
         recall = recall_at_k(candidates, sim.truth, ks=(1, 10))
         demo.results["recall"] = recall
         demo.echo("against the answer key: " + ", ".join(f"{k} {v:.2f}" for k, v in dict(recall).items()))
+    _show_top_candidates(demo, candidates)
+
+
+def _show_top_candidates(demo: DemoRun, candidates: pd.DataFrame, n_residents: int = 3, top: int = 3) -> None:
+    """Print a few residents with their best candidates and reasons, as a reviewer would see them;
+    ``✓`` marks the simulation's true report (a real studio has no such key)."""
+    sim = demo.results["simulation"]
+    true_pairs = set(zip(sim.truth["resident_id"], sim.truth["missing_id"]))
+    residents = demo.results["residents_frame"].set_index("resident_id")
+    reports = demo.results["missing_frame"].set_index("missing_id")
+    shown = [rid for rid in dict.fromkeys(sim.truth["resident_id"]) if rid in set(candidates["resident_id"])]
+    for resident_id in shown[:n_residents]:
+        record = residents.loc[resident_id]
+        demo.echo(f"\n{resident_id} {record.get('name') or '(无名)'}，{record.get('sex') or ''}，"
+                  f"{record.get('age') or ''}，发现于{record.get('found_place') or '?'}：")
+        rows = candidates[candidates["resident_id"] == resident_id].nsmallest(top, "rank")
+        for row in rows.itertuples(index=False):
+            report = reports.loc[row.missing_id]
+            mark = "✓" if (resident_id, row.missing_id) in true_pairs else " "
+            demo.echo(f"  {mark} {row.rank}. {row.missing_id} {report.get('name') or ''} "
+                      f"p={row.match_probability:.2f}  {row.explanation}")
 
 
 def _notices(demo: DemoRun) -> None:
