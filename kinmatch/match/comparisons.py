@@ -907,8 +907,13 @@ def _signature(columns: list[np.ndarray]) -> np.ndarray:
         return np.zeros(0, np.int64)
     codes = np.zeros(n, dtype=np.int64)
     for values in columns:
-        keys = [_hashable(v) for v in values]
-        column_codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+        # precleaned cells are str, float, tuple or frozenset: hashable as they are (None and NaN
+        # share a code: every comparison reads both as "not recorded")
+        try:
+            column_codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        except TypeError:  # a list or set cell from a caller that did not preclean
+            keys = [_hashable(v) for v in values]
+            column_codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
         codes = codes * (len(uniques) + 1) + column_codes
         codes = pd.factorize(codes)[0].astype(np.int64)  # keep the combined code small
     return codes
