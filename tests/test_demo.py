@@ -109,3 +109,11 @@ def test_simulate_command_writes_files_and_answer_key(tmp_path, capsys):
 def test_simulate_command_refuses_negative_sizes(tmp_path, capsys):
     assert main(["simulate", "-o", str(tmp_path), "--missing", "-5"]) == 2
     assert "n_missing" in capsys.readouterr().err
+
+
+def test_shows_top_candidates_with_reasons(demo):
+    shown = [line for line in demo.lines if line.startswith("  ") and " p=" in line]
+    assert shown, "the demo should print residents' top candidates"
+    # every shown candidate line carries its explanation, and the truth marks are the answer key's
+    assert all(("+" in line or "−" in line) for line in shown)
+    assert any(line.lstrip().startswith("✓") for line in shown)
