@@ -180,17 +180,27 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
     sizes = np.diff(np.r_[starts, len(matrix)])
     log_size = np.repeat(np.log(sizes), sizes)
-    seen = matrix >= 0
-    index = np.where(seen, matrix, 0)
+    # E and M steps work on the distinct level patterns (a few thousand among hundreds of
+    # thousands of pairs): per iteration O(pairs) for the softmax plus O(patterns × comparisons)
+    radix = np.int64(max(int(matrix.max(initial=0)) + 2, 2))
+    flat = np.zeros(len(matrix), dtype=np.int64)
+    for j in range(matrix.shape[1]):
+        flat = flat * radix + (matrix[:, j] + 1)
+    pattern_of, _ = pd.factorize(flat)
+    _, first_row = np.unique(pattern_of, return_index=True)
+    patterns = matrix[first_row]
+    seen = patterns >= 0
+    index = np.where(seen, patterns, 0)
     u = {n: np.asarray(u[n], dtype=float) for n in names}
     m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
     m = {n: v / v.sum() for n, v in m.items()}
     prior_m = {n: v.copy() for n, v in m.items()}
     pi = 0.5
     for _ in range(int(max_iter)):
-        log_lr = np.zeros(len(matrix))
+        pattern_lr = np.zeros(len(patterns))
         for j, n in enumerate(names):
-            log_lr += np.where(seen[:, j], np.log(m[n])[index[:, j]] - np.log(u[n])[index[:, j]], 0.0)
+            pattern_lr += np.where(seen[:, j], np.log(m[n])[index[:, j]] - np.log(u[n])[index[:, j]], 0.0)
+        log_lr = pattern_lr[pattern_of]
         a = math.log(pi) - log_size + log_lr
         top = np.maximum.reduceat(a, starts)
         total = np.add.reduceat(np.exp(a - np.repeat(top, np.diff(np.r_[starts, len(a)]))), starts)
@@ -199,17 +209,20 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
         new_pi = float(np.clip(post.sum() / max(n_residents, 1), 1e-3, 1 - 1e-3))
         prior_strength = max(2.0, 0.05 * float(post.sum()))
         change = abs(new_pi - pi)
+        post_by_pattern = np.bincount(pattern_of, weights=post, minlength=len(patterns))
+        rest_by_pattern = np.bincount(pattern_of, weights=1 - post, minlength=len(patterns))
         for j, n in enumerate(names):
             # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
             # level that no likely match showed from getting a weight of -13
-            counts = np.bincount(index[seen[:, j], j], weights=post[seen[:, j]], minlength=len(u[n]))
+            counts = np.bincount(index[seen[:, j], j], weights=post_by_pattern[seen[:, j]], minlength=len(u[n]))
             counts = counts + prior_strength * prior_m[n]
             new_m = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
             new_m = new_m / new_m.sum()
             change = max(change, float(np.max(np.abs(new_m - m[n]))))
             m[n] = new_m
             if estimate_u:
-                counts = np.bincount(index[seen[:, j], j], weights=1 - post[seen[:, j]], minlength=len(u[n]))
+                counts = np.bincount(index[seen[:, j], j], weights=rest_by_pattern[seen[:, j]],
+                                     minlength=len(u[n]))
                 counts = counts + 1.0
                 new_u = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
                 u[n] = new_u / new_u.sum()
