@@ -670,9 +670,15 @@ def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: Ca
     return pd.DataFrame({
         "resident_id": res.ids[r[keep]],
         "missing_id": rep.ids[m[keep]],
-        "passes": [pass_names(b) for b in bits[keep]],
+        "passes": _pass_name_column(bits[keep]),
         "prescore": score[keep],
     })
+
+
+def _pass_name_column(bits: np.ndarray) -> np.ndarray:
+    """:func:`pass_names` of each element, each distinct combination spelled once."""
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    return np.array([pass_names(int(b)) for b in distinct], dtype=object)[inverse.ravel()]
 
 
 def pass_names(bits: int) -> str:

@@ -489,7 +489,10 @@ DISTANCE_BANDS_KM = (10.0, 50.0, 200.0, 500.0, 1000.0)
 
 def _code_numbers(codes: Any) -> np.ndarray:
     """6-digit adcodes → floats (NaN when blank or malformed), so prefixes compare by division."""
-    numbers = pd.to_numeric(pd.Series(_values(codes)), errors="coerce").to_numpy(dtype=float)
+    # parse each distinct code once: a pair table repeats the same few thousand codes
+    position, distinct = pd.factorize(pd.Series(_values(codes), dtype=object))
+    parsed = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").to_numpy(dtype=float)
+    numbers = np.where(position >= 0, parsed[np.maximum(position, 0)] if len(parsed) else np.nan, np.nan)
     return np.where((numbers >= 100000) & (numbers <= 999999), numbers, np.nan)
 
 
