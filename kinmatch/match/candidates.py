@@ -501,7 +501,7 @@ def _year_gap(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> n
     return np.maximum(0.0, np.maximum(res.year_low[r] - rep.year_high[m], rep.year_low[m] - res.year_high[r]))
 
 
-def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
+def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass is capped:
     years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
     shared mark type-and-part or condition (疤痕:额头, 聋哑) counts for 300 km, because a nameless
@@ -509,7 +509,9 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np
     gap = np.nan_to_num(_year_gap(res, rep, r, m), nan=2.0)
     height = np.nan_to_num(np.maximum(0.0, np.abs(res.height[r] - rep.height[m]) - 8.0) / 5.0, nan=0.5)
     km = haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m])
-    distance = np.nan_to_num(km / 300.0, nan=1.5)
+    # ``far_ok``: pairs proposed because the accent or statements point to the report's home:
+    # the resident was found far from it by definition, so distance must not decide the cap
+    distance = np.zeros(len(r)) if far_ok else np.nan_to_num(km / 300.0, nan=1.5)
     years = np.nan_to_num(np.maximum(res.day[r] - rep.day[m], 0) / 365.25, nan=2.0)
     shared = np.bitwise_count(res.feature_bits[r] & rep.feature_bits[m]).astype(float)
     return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
@@ -564,7 +566,8 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, chunk: np.ndarray, key_
         if name in _PLACE_PASSES:
             # a resident with no usable name has room: its name passes propose nothing
             cap = np.where(res.name_evidence[r], cap, cap * settings.nameless_place_factor)
-        keep = _cap(r, m, prescore(res, rep, r, m) + _CLASS_SCORE[classes], cap)
+        score = prescore(res, rep, r, m, far_ok=name == "hometown") + _CLASS_SCORE[classes]
+        keep = _cap(r, m, score, cap)
         counts[name]["capped"] += len(r) - len(keep)
         kept_r.append(r[keep])
         kept_m.append(m[keep])
