@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's operational errors (unreachable server, locked or unopenable file), if loaded:
+    commands that never touch a database do not pay for importing it."""
+    module = sys.modules.get("sqlalchemy.exc")
+    return (module.OperationalError,) if module else ()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -44,6 +51,27 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except KinmatchError as error:
         print(f"kinmatch {args.command}: {error}", file=sys.stderr)
+        return 2
+    except IsADirectoryError as error:
+        print(f"kinmatch {args.command}: {error.filename} is a folder; give a file path", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"kinmatch {args.command}: {error.filename or error}: no such file or folder", file=sys.stderr)
+        return 2
+    except (NotADirectoryError, FileExistsError) as error:
+        print(f"kinmatch {args.command}: {error.filename}: a file stands where a folder is needed "
+              "(choose another output folder)", file=sys.stderr)
+        return 2
+    except PermissionError as error:
+        print(f"kinmatch {args.command}: {error.filename}: permission denied", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as error:
+        print(f"kinmatch {args.command}: a file could not be decoded as {error.encoding} ({error.reason}); "
+              "re-save it as UTF-8 CSV or .xlsx", file=sys.stderr)
+        return 2
+    except _database_errors() as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        print(f"kinmatch {args.command}: the case store could not be used: {reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; files being written were left untouched", file=sys.stderr)

@@ -15,3 +15,22 @@ def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "kinmatch", "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "usage: kinmatch" in result.stdout
+
+
+def test_missing_input_file_is_one_clear_line(tmp_path, capsys):
+    code = main(["link", str(tmp_path / "nope.csv"), str(tmp_path / "nope2.csv"), "-o", str(tmp_path / "c.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err and "nope.csv" in err
+
+
+def test_os_errors_become_messages(monkeypatch, capsys):
+    import argparse
+
+    def broken(args):
+        raise IsADirectoryError(21, "Is a directory", "/tmp/somewhere")
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args",
+                        lambda self, argv=None: argparse.Namespace(command="x", func=broken))
+    assert main([]) == 2
+    assert "/tmp/somewhere is a folder" in capsys.readouterr().err

@@ -174,12 +174,11 @@ def _notices(demo: DemoRun) -> None:
     from kinmatch.notices import write_notices
 
     residents = demo.results.get("residents_frame")
-    sample = residents.head(20)
-    notices, issues = write_notices(sample, demo.out_dir / "notices", formats=("txt",))
+    notices, issues = write_notices(residents, demo.out_dir / "notices", formats=("txt",))
     written = notices["path"].notna().sum() if "path" in notices else 0
     demo.results["notices"] = notices
-    demo.echo(f"notices: {written} written to {demo.out_dir / 'notices'}, {len(issues)} skipped "
-              f"(for the first {len(sample)} residents)")
+    demo.echo(f"notices: {written} public notices (寻亲公告) written to {demo.out_dir / 'notices'}, "
+              f"{len(issues)} skipped")
 
 
 STEPS: list[Step] = [
