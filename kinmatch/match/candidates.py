@@ -449,23 +449,21 @@ def _query(res: _Residents, chunk: np.ndarray, key_lists: list[tuple], index: _R
         return r_pos, codes, classes
     # each resident asks for its own sex and "unknown", and every bin of its widened interval plus
     # "unknown" (a resident of unknown age asks for every bin)
-    sexes = [(1, 0) if s == 1 else (2, 0) if s == 2 else (0, 1, 2) for s in res.sex[r_pos]]
+    sex = res.sex[r_pos].astype(np.int64)
     widen = _window(res, r_pos, window)
     first_bins = _bin(res.year_low[r_pos] - widen)
     last_bins = _bin(res.year_high[r_pos] + widen)
     unknown = np.isnan(res.year_low[r_pos])
-    out_r, out_q, out_c = [], [], []
-    all_bins = np.arange(_N_BINS, dtype=np.int64)
-    for i in range(len(r_pos)):
-        if unknown[i]:
-            bins = all_bins
-        else:
-            bins = np.concatenate([[0], np.arange(first_bins[i], last_bins[i] + 1, dtype=np.int64)])
-        for s in sexes[i]:
-            out_q.append(_composite(np.full(len(bins), codes[i]), np.full(len(bins), s), bins))
-            out_r.append(np.full(len(bins), r_pos[i], dtype=np.int64))
-            out_c.append(np.full(len(bins), classes[i], dtype=np.int64))
-    return np.concatenate(out_r), np.concatenate(out_q), np.concatenate(out_c)
+    # one query per (key, sex, bin), expanded with repeat/offsets rather than a Python loop
+    n_bins = np.where(unknown, _N_BINS, last_bins - first_bins + 2)
+    n_sex = np.where(sex == 0, 3, 2)
+    total = n_bins * n_sex
+    row = np.repeat(np.arange(len(r_pos)), total)
+    offset = np.arange(int(total.sum()), dtype=np.int64) - np.repeat(np.cumsum(total) - total, total)
+    sex_slot, bin_slot = offset // n_bins[row], offset % n_bins[row]
+    bins = np.where(unknown[row], bin_slot, np.where(bin_slot == 0, 0, first_bins[row] + bin_slot - 1))
+    sexes = np.where(n_sex[row] == 3, sex_slot, np.where(sex_slot == 0, sex[row], 0))
+    return r_pos[row], _composite(codes[row], sexes, bins), classes[row]
 
 
 def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: np.ndarray, classes: np.ndarray):
