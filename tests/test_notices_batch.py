@@ -137,3 +137,56 @@ def test_pdf_batch_uses_a_font_subset_that_keeps_rare_characters(tmp_path):
     contexts = [(notice_context(r, {}), None) for r in batch.to_dict("records")]
     subset = _batch_font(contexts, environment(), ["pdf"])
     assert subset and os.path.getsize(subset) < os.path.getsize(full_font) / 5
+
+
+# A station's own file often has no station or phone column at all: one --station-info row
+# must then serve every record, and a run that writes nothing must not look like success.
+NO_STATION = RESIDENTS.drop(columns=["station", "contact"])
+ONE_STATION = pd.DataFrame([{"救助站": "某县救助站", "地址": "某县某路1号", "联系电话": "0371-12345678"}])
+
+
+def test_single_station_info_serves_records_without_a_station():
+    table = render_notices(NO_STATION, formats="txt", station_info=ONE_STATION)
+    reasons = table.set_index("resident_id")["skipped"].to_dict()
+    assert reasons == {"R1": None, "R2": "too_empty", "R3": None, "R4": None, "R/5 x": None}
+    assert "0371-12345678" in table.set_index("resident_id").loc["R1", "text"]
+
+
+def test_two_stations_are_not_guessed_for_a_record_without_one():
+    two = pd.concat([ONE_STATION, ONE_STATION.assign(救助站="另一站", 联系电话="0371-87654321")])
+    table = render_notices(NO_STATION, formats="txt", station_info=two)
+    assert set(table["skipped"]) == {"no_station_phone"}
+
+
+def test_no_station_phone_message_says_how_to_fix():
+    from kinmatch.issues import IssueLog
+
+    log = IssueLog()
+    render_notices(NO_STATION.iloc[:1], formats="txt", issues=log)
+    message = log.to_frame()["message"].item()
+    assert "--station-info" in message and "联系电话" in message
+
+
+def test_cli_notices_writing_nothing_fails(tmp_path, capsys):
+    source = tmp_path / "residents.csv"
+    NO_STATION.to_csv(source, index=False)
+    assert main(["notices", str(source), "-o", str(tmp_path / "out")]) != 0
+    captured = capsys.readouterr()
+    assert "no notice" in captured.err and "--station-info" in captured.err
+    stations = tmp_path / "stations.csv"
+    ONE_STATION.to_csv(stations, index=False)
+    assert main(["notices", str(source), "-o", str(tmp_path / "out"),
+                 "--station-info", str(stations)]) == 0
+    assert "wrote 12 notice file(s)" in capsys.readouterr().out  # 4 residents x txt,md,html
+
+
+def test_output_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    source = tmp_path / "residents.csv"
+    RESIDENTS.to_csv(source, index=False)
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="not a folder"):
+        write_notices(RESIDENTS, taken, "txt")
+    assert main(["notices", str(source), "-o", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "not a folder" in err and "Traceback" not in err

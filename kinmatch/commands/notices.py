@@ -54,4 +54,13 @@ def run(args) -> int:
         print(f"details: {Path(args.output) / 'skipped.csv'}")
     if len(intake_issues):
         print(f"({len(intake_issues)} intake issue(s) in the resident file)")
+    if written == 0:
+        # A run that publishes nothing is a failure to fix, not a success to script around.
+        hint = ""
+        if (skipped["skipped"] == "no_station_phone").any():
+            hint = (" Records without a station phone need --station-info with a CSV of columns "
+                    "救助站, 地址, 联系电话 (station, address, phone); one row serves every record.")
+        print(f"error: no notice was written ({len(residents)} resident(s) read; reasons above)."
+              + hint, file=sys.stderr)
+        return 1
     return 0

@@ -157,7 +157,14 @@ def write_notices(residents: pd.DataFrame, out_dir: str | Path,
     :func:`render_notices` table plus a ``path`` column, and the issues table of skipped notices.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"output {str(out_dir)!r} is a file, not a folder: notices are written "
+                         "one file each into a folder; give a new or existing folder with -o")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the output folder {str(out_dir)!r} ({error}); it is not "
+                         "a folder kinmatch can write into: give another path with -o") from error
     log = IssueLog()
     notices = render_notices(residents, formats, issues=log, **kwargs)
     paths = []

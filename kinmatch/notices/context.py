@@ -141,9 +141,21 @@ def load_station_info(source: Any) -> dict[str, dict[str, str]]:
 
 
 def station_of(record: Mapping[str, Any], station_info: Mapping[str, Mapping[str, str]] | None) -> dict:
-    """The station footer for ``record``: station_info first, then the record's own fields."""
+    """The station footer for ``record``: station_info first, then the record's own fields.
+
+    A record whose station is blank or not in ``station_info`` gets the only station when
+    ``station_info`` has exactly one (never a guess among several).
+
+    >>> station_of({"name": "李伟"}, {"某县救助站": {"phone": "0371-12345678"}})["phone"]
+    '0371-12345678'
+    """
     name = text_of(record.get("station"))
-    entry = (station_info or {}).get(name, {}) if name else {}
+    station_info = station_info or {}
+    entry = station_info.get(name, {}) if name else {}
+    if not entry and len(station_info) == 1:
+        # A station's own file often has no station column (every record is its own): its one
+        # station-info row is the only station these records can belong to.
+        entry = next(iter(station_info.values()))
     phone = text_of(entry.get("phone")) or text_of(record.get("contact"))
     if not looks_like_phone(phone):
         phone = ""  # an ID number or free text in the phone column is never printed

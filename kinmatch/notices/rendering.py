@@ -156,8 +156,11 @@ def public_text(context: Mapping[str, Any], fmt: str = "txt", *,
         raise InputError(f"unknown notice format {fmt!r}; choose from {', '.join(FORMATS)}")
     reason = skip_reason(context)
     if reason == "no_station_phone":
-        raise NoticeSkipped(reason, "no public station phone (station info or contact column): "
-                                    "a notice nobody can answer is not published")
+        raise NoticeSkipped(reason, "no public station phone, and a notice nobody can answer is "
+                                    "not published: add a phone (联系电话/contact) column, or give "
+                                    "--station-info (station_info=) a CSV with columns 救助站, 地址, "
+                                    "联系电话 (station, address, phone); with one row it serves "
+                                    "every record")
     if reason == "too_empty":
         raise NoticeSkipped(reason, "fewer than 3 identifying fields (name, sex, age, height, "
                                     "features, clothing, accent, health; a photo counts 2)")
