@@ -382,8 +382,9 @@ def _csv_records(lines: list[str], delimiter: str, width_of: Callable[[], int | 
         position = restart + 1
 
 
-def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
-    text, encoding, bad_offsets, body = _decode(data)
+def _read_csv(path: Path, data: bytes, kind: str,
+              decoded: tuple[str, str, list[int], bytes] | None = None) -> _RawTable:
+    text, encoding, bad_offsets, body = decoded or _decode(data)
     lines = io.StringIO(text, newline="").readlines()
     del text  # memory: a million-row file is held as lines, then rows, then columns
     issues = IssueLog()
@@ -400,6 +401,17 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
         raise InputError(f"{path}: the file has no header row (it is empty or blank). Export the "
                          f"table again with its header (编号, 姓名, ...) as the first line.")
     header = head[start][1]
+    big5 = encoding.startswith("big5") or encoding == "cp950"
+    if big5:
+        header = _simplified_headers(header, kind)
+    if not big5 and not encoding.startswith("utf") and not any(
+            schema.field_of_header(h, kind) == schema.ID_FIELD[kind] for h in header):
+        # GB18030 decodes nearly any bytes, so a Big5 (Taiwan/HK) file "decodes" into rare
+        # characters and then no header matches. Only now, when reading has failed anyway, is
+        # the other decoding tried: a clean Big5 file is then read as Big5.
+        retried = _retry_as_big5(path, data, kind, encoding, header)
+        if retried is not None:
+            return retried
     width = len(header)
     known = {i for i, h in enumerate(header) if schema.field_of_header(h, kind) is not None}
     # data starts on the line after the header record (which may span lines if a cell is quoted)
@@ -457,6 +469,75 @@ def _read_csv(path: Path, data: bytes, kind: str) -> _RawTable:
     headers = _unique_headers(header)
     return _RawTable(headers, columns, numbers, str(path), issues, encoding,
                      header_row=head[start][0], stripped={headers[i] for i in known})
+
+
+_HEADER_PUNCTUATION = set("（）【】〔〕《》、：；，。·．／＿－ ")
+
+
+def _common_share(cells: list[Any]) -> float:
+    """Share of the header's Chinese characters among the 3,755 most common (GB2312 level 1).
+
+    Real headers (编号, 姓名, 發現地點 once simplified) are nearly all common characters; bytes
+    of another encoding read as GB18030 come out mostly as rare ones (絪腹, ﹎, ┦).
+    """
+    chars = [c for c in "".join(c for c in cells if isinstance(c, str))
+             if not c.isascii() and c not in _HEADER_PUNCTUATION]
+    if not chars:
+        return 1.0
+    if any(0xE000 <= ord(c) <= 0xF8FF for c in chars):  # private use: never in a real header
+        return 0.0
+    common = 0
+    for char in chars:
+        try:
+            encoded = char.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        common += 0xB0 <= encoded[0] <= 0xD7
+    return common / len(chars)
+
+
+def _t2s(text: str) -> str:
+    import opencc  # only for Big5 files
+
+    converter = getattr(_decode_state, "t2s", None)
+    if converter is None:
+        converter = _decode_state.t2s = opencc.OpenCC("t2s")
+    return converter.convert(text)
+
+
+def _simplified_headers(header: list[Any], kind: str) -> list[Any]:
+    """Traditional headers (編號, 性別) as their simplified form where only that is known."""
+    out = []
+    for cell in header:
+        if isinstance(cell, str) and schema.field_of_header(cell, kind) is None:
+            simplified = _t2s(cell)
+            if schema.field_of_header(simplified, kind) is not None:
+                cell = simplified
+        out.append(cell)
+    return out
+
+
+_GARBLED_SHARE = 0.6
+
+
+def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: list[Any]) -> _RawTable | None:
+    """The table read as Big5 when its header, read as ``encoding``, looks garbled and the bytes
+    are clean Big5; ``None`` when the header does not look garbled. Raises :class:`InputError`
+    with an encoding hint when it looks garbled and is not Big5 either."""
+    if _common_share(header) >= _GARBLED_SHARE:
+        return None
+    for big5 in ("cp950", "big5hkscs"):  # cp950: Windows' Big5; HKSCS adds Hong Kong characters
+        try:
+            text = data.decode(big5)
+        except UnicodeDecodeError:
+            continue
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        if _common_share([_t2s(first)]) >= _GARBLED_SHARE:
+            return _read_csv(path, data, kind, decoded=(text, big5, [], data))
+    shown = ", ".join(str(h) for h in header if h) or "(none)"
+    raise InputError(f"{path}: no id column found, and the headers look garbled ({_shown(shown)}) when "
+                     f"read as {encoding}: the file may be in another encoding (e.g. Big5 or Shift-JIS); "
+                     f"re-save it as UTF-8 ('CSV UTF-8' in Excel or WPS) and read it again.")
 
 
 # Rows are turned into deduplicated columns every few thousand rows. Small chunks keep few row

@@ -660,3 +660,33 @@ def test_intake_uses_only_public_quantities_functions():
 def test_issue_messages_do_not_repeat_a_huge_cell():
     frame, issues = read_residents(pd.DataFrame({"编号": ["R1"], "性别": ["x" * 100_000]}))
     assert issues.loc[0, "reason"] == "bad_sex" and len(issues.loc[0, "message"]) < 400
+
+
+# --- Big5 (traditional Chinese, Taiwan/HK) files ---------------------------------------------
+
+BIG5_CSV = ("編號,姓名,性別,目測年齡,發現地點,口音\n"
+            "T001,陳美華,女,約60歲,臺北車站,閩南口音\n"
+            "T002,黃志強,男,約45歲,九龍公園,粵語口音\n")
+
+
+@pytest.mark.parametrize("encoding", ["big5", "cp950", "big5hkscs"])
+def test_big5_file_is_read_as_big5_not_garbled_gbk(tmp_path, encoding):
+    frame, issues = read_residents(write(tmp_path / "名冊.csv", BIG5_CSV, encoding))
+    assert frame["resident_id"].tolist() == ["T001", "T002"]
+    assert frame["name"].tolist() == ["陳美華", "黃志強"]  # the record is kept as written
+    assert frame.attrs["encoding"] in ("big5", "cp950", "big5hkscs")
+
+
+@pytest.mark.parametrize("text, encoding, hint", [
+    # Japanese Shift-JIS decodes "fine" as GB18030, into rare characters: say so
+    ("番号,氏名,性別\nJ1,山田花子,女\n", "shift_jis", True),
+    # plain GBK headers that are simply not ours: the usual error, no encoding hint
+    ("甲,乙,丙\n1,张三,男\n", "gbk", False),
+    # a Big5 file without an id column: read as Big5, so the usual error shows readable headers
+    ("資料,備考\n陳美華,無\n", "big5", False),
+])
+def test_garbled_headers_get_an_encoding_hint(tmp_path, text, encoding, hint):
+    with pytest.raises(InputError, match="no id column") as caught:
+        read_residents(write(tmp_path / "x.csv", text, encoding))
+    assert ("re-save it as UTF-8" in str(caught.value)) is hint
+    assert ("資料, 備考" in str(caught.value)) is (encoding == "big5")
