@@ -17,10 +17,13 @@ author_phone       a report's family contact **only** with ``include_contact=Tru
                    a resident's station phone (public)
 source_name        ``source_name`` argument
 source_date        export time (UTC), ``YYYY-MM-DDTHH:MM:SSZ``
-full_name          name (``（姓名不详）`` when blank: the field is required)
-given_name,        name split at the surname (compound surnames such as 欧阳 kept whole);
-family_name        left out for station-assigned names and minority names
-alternate_names    alias, one per line
+full_name          name (``（姓名不详）`` when blank, a placeholder such as 无名氏, or a
+                   station-assigned name: the field is required; see :func:`name_fields`)
+given_name,        a full name split at the surname by
+family_name        :func:`kinmatch.normalize.names.parse_name` (compound surnames such as 欧阳
+                   kept whole); left out for partial (小明, 阿英), minority, placeholder and
+                   station-assigned names
+alternate_names    alias, one per line; a station-assigned name as ``党三（站内代名）``
 description        labelled lines: ``体貌特征：…``, ``衣着：…``, ``健康状况：…``, ``口音：…``,
                    ``发现日期/走失日期：…``, ``发现地点/走失地点：…``, ``身高：…``, ``姓名来源：…``
 sex                ``male`` / ``female`` (unknown: omitted)
@@ -96,12 +99,6 @@ SEX_VALUES = ("female", "male", "other")
 _EXCLUDED = ("excluded", "exclude", "reject", "rejected", "no_match", "not_match", "排除", "否",
              "不是", "dna_excluded")
 
-COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
-    "夏侯", "轩辕", "令狐", "钟离", "端木", "独孤", "南宫", "西门", "申屠", "太史", "澹台", "公冶",
-    "宗政", "濮阳", "淳于", "单于", "闻人", "百里", "东郭", "呼延", "万俟", "司空", "第五",
-)
-
 # Description lines: label -> field, per kind (residents are exported only; reports round-trip).
 _RESIDENT_LINES = (("name_source", "姓名来源"), ("height", "身高"), ("description", "体貌特征"),
                    ("clothing", "衣着"), ("health", "健康状况"), ("accent", "口音"),
@@ -139,18 +136,58 @@ def format_utc(moment: dt.datetime) -> str:
     return moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """``(family_name, given_name)`` of a Han name; ``("", "")`` when it cannot be split.
+NAMELESS = "（姓名不详）"
+"""``full_name`` when there is no name (PFIF requires the field)."""
+
+
+def split_name(name: str, name_source: Any = None) -> tuple[str, str]:
+    """``(family_name, given_name)`` of a full name; ``("", "")`` when it must not be split.
+
+    The name is read by :func:`kinmatch.normalize.names.parse_name`: only a ``full`` name is split
+    (compound surnames such as 欧阳 kept whole). A partial name (小明, 阿英, 老王), a nickname, a
+    minority name, a placeholder (无名氏) or a station-assigned name (站内代名) is not.
 
     >>> split_name("欧阳娜娜"), split_name("李伟"), split_name("阿卜杜拉·买买提")
     (('欧阳', '娜娜'), ('李', '伟'), ('', ''))
+    >>> split_name("小明"), split_name("无名氏"), split_name("党三", "站内代名")
+    (('', ''), ('', ''), ('', ''))
     """
-    if not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", name or ""):
+    from kinmatch.normalize.names import parse_name
+
+    parsed = parse_name(name, name_source=name_source)
+    if parsed.kind != "full" or not parsed.surname or not parsed.given:
         return "", ""
-    for surname in COMPOUND_SURNAMES:
-        if name.startswith(surname) and len(name) > len(surname):
-            return surname, name[len(surname):]
-    return name[0], name[1:]
+    return parsed.surname, parsed.given
+
+
+def name_fields(name: str, name_source: Any = None) -> dict[str, str]:
+    """The PFIF name fields of ``name``: ``full_name``, ``family_name``, ``given_name``, plus
+    ``alternate_name`` and ``name_source`` (the 姓名来源 description line) when the name needs
+    marking.
+
+    A placeholder (无名氏) or a station-assigned name (站内代名, or a strong station convention
+    such as 吴民X without a real source) is not the person's name: ``full_name`` is
+    ``（姓名不详）``, and the assigned name is kept only as a marked alternate name (the station
+    knows the person by it), per DOMAIN.md "name as stated (mark it: 自报 / 音 / 站内代名)".
+
+    >>> name_fields("党三", "站内代名")["alternate_name"], name_fields("小明")["family_name"]
+    ('党三（站内代名）', '')
+    """
+    from kinmatch.normalize.names import parse_name
+
+    parsed = parse_name(name, name_source=name_source)
+    fields = {"full_name": name or NAMELESS, "family_name": "", "given_name": "",
+              "alternate_name": "", "name_source": ""}
+    if parsed.kind in ("blank", "placeholder", "assigned"):
+        fields["full_name"] = NAMELESS
+        if parsed.kind == "assigned":
+            fields["alternate_name"] = f"{name}（站内代名）"
+            fields["name_source"] = "站内代名"
+        elif parsed.kind == "placeholder" and name:
+            fields["name_source"] = f"不详（站内登记为“{name}”，不是姓名）"
+    elif parsed.kind == "full" and parsed.surname and parsed.given:
+        fields["family_name"], fields["given_name"] = parsed.surname, parsed.given
+    return fields
 
 
 def _dob(text: str) -> str:
@@ -277,20 +314,27 @@ def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, sourc
     else:
         public, station_phone = _report_public(record), ""
     name = public.get("name", "")
-    family, given = split_name(name)
-    if kind == "resident" and ("代" in _text(record.get("name_source"))):
-        family = given = ""  # a station-assigned name is not a family name
+    # A family's report names a real person: no station convention can make it 站内代名.
+    source = record.get("name_source") if kind == "resident" else (
+        _text(record.get("name_source")) or "户籍")
+    names = name_fields(name, source)
+    if kind == "resident" and names["name_source"] and not public.get("withdrawn"):
+        stated = public.get("name_source", "")
+        if names["name_source"] not in stated:
+            public = {**public, "name_source": names["name_source"]}
+    aliases = [a.strip() for a in re.split(r"[、,，;；/]+", public.get("alias", "")) if a.strip()]
+    if names["alternate_name"]:
+        aliases.insert(0, names["alternate_name"])
     person = {
         "person_record_id": f"{domain}/{kind}.{_text(record.get(id_field))}",
         "entry_date": stamp,
         "expiry_date": expiry,
         "source_name": source_name,
         "source_date": stamp,
-        "full_name": name or "（姓名不详）",
-        "family_name": family,
-        "given_name": given,
-        "alternate_names": "\n".join(
-            a for a in re.split(r"[、,，;；/]+", public.get("alias", "")) if a.strip()),
+        "full_name": names["full_name"],
+        "family_name": names["family_name"],
+        "given_name": names["given_name"],
+        "alternate_names": "\n".join(aliases),
         "sex": _sex(_text(record.get("sex"))),
         "date_of_birth": _dob(_text(record.get("birth_date"))),
     }
@@ -470,7 +514,7 @@ def read_pfif(source: Any, *, domain: str | None = None) -> PfifImport:
         name = values.get("full_name") or " ".join(
             v for v in (values.get("family_name") or values.get("last_name"),
                         values.get("given_name") or values.get("first_name")) if v)
-        if name == "（姓名不详）":
+        if name == NAMELESS:
             name = ""
         row = {"missing_id": missing_id, "name": name or None,
                "alias": "、".join(a.strip() for a in values.get("alternate_names", "").splitlines()

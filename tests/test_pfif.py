@@ -339,3 +339,48 @@ def test_export_dates_from_timestamps_and_withdrawn_resident():
     assert "发现日期：2024-10-03" in persons[f"{DOMAIN}/resident.T1"]["description"]
     back_home = persons[f"{DOMAIN}/resident.T2"]
     assert "photo_url" not in back_home and "description" not in back_home
+
+
+# Name fields follow kinmatch.normalize.names.parse_name: only a full Han name is split; a
+# station-assigned name or a placeholder is no name at all (marked, never passed off as a name).
+BASE_RESIDENT = {"resident_id": "N1", "station": "郑州市救助管理站", "sex": "男", "age": "约40岁",
+                 "height": "170cm", "contact": "0371-66661234"}
+
+
+@pytest.mark.parametrize("name, source, full, family, given, alternate, described", [
+    ("李伟", "自报", "李伟", "李", "伟", None, "姓名来源：自报"),
+    ("李威", "自报（音）", "李威", "李", "威", None, "姓名来源：自报（音）"),
+    ("欧阳建国", None, "欧阳建国", "欧阳", "建国", None, None),
+    ("小明", "自报", "小明", None, None, None, "姓名来源：自报"),
+    ("阿英", None, "阿英", None, None, None, None),
+    ("老王", "自报", "老王", None, None, None, None),
+    ("阿卜杜拉·买买提", "自报", "阿卜杜拉·买买提", None, None, None, None),
+    ("无名氏", None, "（姓名不详）", None, None, None, "无名氏"),
+    ("党三", "站内代名", "（姓名不详）", None, None, "党三（站内代名）", "姓名来源：站内代名"),
+    ("吴民华", None, "（姓名不详）", None, None, "吴民华（站内代名）", "姓名来源：站内代名"),
+])
+def test_export_name_fields(name, source, full, family, given, alternate, described):
+    resident = pd.DataFrame([{**BASE_RESIDENT, "name": name, "name_source": source}])
+    xml = export_pfif(residents=resident, domain=DOMAIN, now=NOW)
+    assert check_pfif_14(xml) == []
+    person = _persons(xml)[0][f"{DOMAIN}/resident.N1"]
+    assert person["full_name"] == full
+    assert (person.get("family_name"), person.get("given_name")) == (family, given)
+    assert person.get("alternate_names") == alternate
+    if described:
+        assert described in person.get("description", "")
+    if full == "（姓名不详）":  # not a name: nowhere a name field
+        assert name not in (person.get("full_name", "") + person.get("family_name", "")
+                            + person.get("given_name", ""))
+
+
+@pytest.mark.parametrize("name, family, given", [
+    ("吴民华", "吴", "民华"),  # a family's report: a real name even if it looks like a convention
+    ("小明", None, None),
+    ("胡春花", "胡", "春花"),
+])
+def test_export_report_name_fields(name, family, given):
+    report = pd.DataFrame([{"missing_id": "M9", "name": name, "sex": "男", "source": "家属"}])
+    person = _persons(export_pfif(missing=report, domain=DOMAIN, now=NOW))[0][f"{DOMAIN}/missing.M9"]
+    assert person["full_name"] == name
+    assert (person.get("family_name"), person.get("given_name")) == (family, given)
