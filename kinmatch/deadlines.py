@@ -226,10 +226,31 @@ def _status(kind: str, due: dt.date, today: dt.date) -> str:
     return "upcoming"
 
 
-def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
+def _blanked_by_intake(intake_issues: pd.DataFrame | None) -> dict[Any, str]:
+    """Source row → the raw found date intake blanked as ``future_date`` (after the day it ran)."""
+    if intake_issues is None or not len(intake_issues):
+        return {}
+    wanted = intake_issues[(intake_issues["column"] == "found_date")
+                           & (intake_issues["reason"] == "future_date")]
+    return {_text(row.row): _text(row.value) for row in wanted.itertuples(index=False)}
+
+
+def deadlines(residents: pd.DataFrame, today: Any = None,
+              intake_issues: pd.DataFrame | None = None) -> Deadlines:
     """The deadlines of every resident at ``today`` (default: the current date).
 
-    Residents without a readable ``found_date`` get no rows and an issue (``bad_found_date``).
+    Residents without a readable ``found_date`` get no rows and an issue (``bad_found_date``);
+    a found date after ``today`` gets no rows and a ``future_found_date`` issue.
+
+    Intake (:func:`kinmatch.read_residents`) blanks a date after the day it runs. Pass its issues
+    table as ``intake_issues`` and such a found date is read back from it and judged against
+    ``today`` instead: a plan checked at a later ``today`` (``--today``) still has its deadlines.
+
+    >>> from kinmatch.intake import read_residents
+    >>> residents, intake = read_residents(pd.DataFrame({"编号": ["R1"], "入站日期": ["2099-01-02"]}))
+    >>> table = deadlines(residents, today="2099-01-05", intake_issues=intake).frame
+    >>> table.set_index("deadline").loc["notice", "status"]
+    'overdue'
     """
     if "resident_id" not in residents.columns:
         raise InputError("the resident table has no resident_id column; read it with "
@@ -240,9 +261,14 @@ def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
     log = IssueLog()
     rows = []
     outside_calendar = 0
+    blanked = _blanked_by_intake(intake_issues)
     for position, record in enumerate(residents.to_dict("records")):
         resident_id = _text(record.get("resident_id"))
-        found, precision = _as_day(record.get("found_date"))
+        found_value = record.get("found_date")
+        if _missing(found_value) or not _text(found_value):
+            # intake's "future" was the wall clock; here the judging day is ``today``
+            found_value = blanked.get(_text(record.get("source_row")), found_value)
+        found, precision = _as_day(found_value)
         row_number = record.get("source_row")
         row_number = int(row_number) if _text(row_number).isdigit() else position + 2
         if found is None:
@@ -250,6 +276,13 @@ def deadlines(residents: pd.DataFrame, today: Any = None) -> Deadlines:
                     value=record.get("found_date"), reason="bad_found_date", action="kept",
                     message="no readable found date (入站日期), so no deadlines can be computed; "
                             "fill it in like 2024-10-09")
+            continue
+        if found > today_date:
+            log.add(row=row_number, record_id=resident_id, column="found_date",
+                    value=found_value, reason="future_found_date", action="kept",
+                    message=f"found date (入站日期) {_text(found_value)} is after the day the "
+                            f"deadlines are judged at ({today_date}), so none are computed; "
+                            "check the year, or judge at a later day with --today")
             continue
         reunited = is_reunited(record)
         # An imprecise found date spans a window: every due date is a window too.

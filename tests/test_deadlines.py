@@ -175,7 +175,7 @@ def test_add_working_days_refuses_a_missing_start():
     ("2024年3月", "2024-04-05", "dna_request", "unknown", D(2024, 3, 12), D(2024, 4, 10)),  # 清明 4/4–6 off, Sun 4/7 worked
     ("2024年3月", "2024-04-05", "notice_refresh", "unknown", D(2024, 4, 1), D(2024, 4, 30)),
     ("2024年3月", "2024-10-09", "notice", "overdue", D(2024, 3, 2), D(2024, 4, 1)),
-    ("2024年3月", "2024-02-20", "placement", "upcoming", D(2024, 6, 1), D(2024, 6, 30)),
+    ("2024年3月", "2024-04-20", "placement", "upcoming", D(2024, 6, 1), D(2024, 6, 30)),
     ("2024-03", "2024-03-20", "notice", "unknown", D(2024, 3, 2), D(2024, 4, 1)),
     ("2024", "2024-06-01", "placement", "unknown", D(2024, 4, 1), D(2025, 3, 31)),
     ("2024-03-05", "2024-04-05", "long_stay", "due", D(2024, 3, 15), D(2024, 3, 15)),
@@ -201,3 +201,45 @@ def test_text_of(value, text):
 
     assert text_of(value) == text
 
+
+
+# Intake blanks a found date after the real today (future_date); a deadline run judged at a
+# later --today must still see it: "future" is judged against --today, not the wall clock.
+FUTURE = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+FUTURE_TODAY = (dt.date.today() + dt.timedelta(days=405)).isoformat()
+
+
+def test_found_date_blanked_by_intake_is_judged_against_today():
+    from kinmatch.intake import read_residents
+
+    residents, intake_issues = read_residents(pd.DataFrame({"人员编号": ["R1", "R2"],
+                                                           "入站日期": [FUTURE, "2024-09-28"]}))
+    assert residents["found_date"].isna().iloc[0]  # intake did blank it
+    result = deadlines(residents, today=FUTURE_TODAY, intake_issues=intake_issues)
+    assert set(result.frame["resident_id"]) == {"R1", "R2"}
+    notice = result.frame.set_index(["resident_id", "deadline"]).loc[("R1", "notice")]
+    assert notice["found_date"] == dt.date.fromisoformat(FUTURE) and notice["status"] == "overdue"
+    assert len(result.issues) == 0
+
+
+def test_found_date_after_today_says_so():
+    from kinmatch.intake import read_residents
+
+    residents, intake_issues = read_residents(pd.DataFrame({"人员编号": ["R1"], "入站日期": [FUTURE]}))
+    for today in (None, "2024-10-09"):
+        result = deadlines(residents, today=today, intake_issues=intake_issues)
+        assert len(result.frame) == 0
+        message = result.issues["message"].item()
+        assert FUTURE in message and "after" in message and "no readable" not in message
+    raw = deadlines(pd.DataFrame([{"resident_id": "R1", "found_date": FUTURE}]), today="2024-10-09")
+    assert raw.issues["reason"].item() == "future_found_date" and len(raw.frame) == 0
+
+
+def test_cli_deadlines_future_found_date_with_later_today(tmp_path, capsys):
+    from kinmatch.cli import main
+
+    source = tmp_path / "residents.csv"
+    pd.DataFrame([{"人员编号": "R1", "入站日期": FUTURE}]).to_csv(source, index=False)
+    assert main(["deadlines", str(source), "--today", FUTURE_TODAY]) == 0
+    printed = capsys.readouterr().out
+    assert "R1,notice," in printed and "no readable found date" not in printed

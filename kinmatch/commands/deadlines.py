@@ -29,10 +29,11 @@ def run(args) -> int:
     from kinmatch.deadlines import deadlines
     from kinmatch.intake import read_residents
 
-    residents, _issues = read_residents(args.residents)
+    residents, intake_issues = read_residents(args.residents)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table, issues = deadlines(residents, today=args.today)
+        # intake's issues carry the found dates it blanked as "future": judged at --today here
+        table, issues = deadlines(residents, today=args.today, intake_issues=intake_issues)
     for warning in caught:
         print(f"warning: {warning.message}")
     if args.open:
