@@ -195,10 +195,12 @@ def test_pdf_poster_contains_the_fields(poster, tmp_path):
 
 
 def test_pdf_poster_is_one_page_and_not_blank(poster, tmp_path):
-    """The visual check: page 1 as PNG has ink (text and photo), and there is only one page.
+    """Page 1 as PNG has ink (text and photo) spread over the page, and there is only one page.
 
-    Looked at by eye once (see the report): no tofu boxes, photo centred, table and contact box
-    inside the margins. Here: the page is not blank and its ink is spread over the page.
+    What a person looks for on the poster is checked by
+    :func:`test_pdf_poster_has_every_glyph_and_stays_inside_the_margins`: no tofu boxes (every
+    drawn character is in the font's cmap) and no ink outside the margins. Here: the page is
+    not blank, the title is near the top and the contact block low on the page.
     """
     if not shutil.which("pdftoppm"):
         pytest.skip("pdftoppm (poppler-utils) not installed")
@@ -232,3 +234,129 @@ def test_missing_font_error_names_the_package(monkeypatch):
             poster.find_cjk_font()
     finally:
         poster.find_cjk_font.cache_clear()
+
+
+# ---------------------------------------------------------------- the poster looked at as an image
+
+def _cmap(font_path):
+    from fontTools.ttLib import TTFont
+
+    with TTFont(font_path, fontNumber=0, lazy=True) as font:
+        return set(font.getBestCmap())
+
+
+def _drawn_chars(record):
+    """The characters the poster draws: its public text without the layout markers."""
+    from kinmatch.notices.context import notice_context
+    from kinmatch.notices.rendering import public_text
+
+    text = public_text(notice_context(record, STATIONS, today=TODAY), "pdf")
+    return {ch for ch in text.replace("[photo]", "") if not ch.isspace()}
+
+
+POSTER_CASES = {
+    "adult-long": RECORDS["adult"] | {"description": LONG},
+    "minor": RECORDS["minor"],
+    "rare-in-font": RECORDS["adult"] | {"name": "王堃", "description": "喆字纹身，戴玥字项链"},
+    "unbroken-latin": RECORDS["adult"] | {"clothing": "X" * 160, "accent": "ABCDEFGHIJ" * 12},
+    "long-place": RECORDS["adult"] | {"found_place": "河南省郑州市二七区" + "大学路南段" * 30},
+}
+
+
+@pytest.fixture(scope="module")
+def poster_batch(tmp_path_factory):
+    """The posters of POSTER_CASES rendered as one batch (as the demo does: one font subset, a
+    few seconds in all instead of about 5 s per poster), and the font they actually use."""
+    pytest.importorskip("fpdf")
+    import pandas as pd
+
+    from kinmatch.notices.batch import _batch_font, render_notices
+    from kinmatch.notices.context import notice_context
+    from kinmatch.notices.poster import FontNotFound, find_cjk_font
+    from kinmatch.notices.rendering import environment
+
+    try:
+        find_cjk_font()
+    except FontNotFound as error:
+        pytest.skip(str(error))
+    folder = tmp_path_factory.mktemp("posters")
+    _photo(folder)
+    records = pd.DataFrame([{**r, "resident_id": key} for key, r in POSTER_CASES.items()])
+    table = render_notices(records, "pdf", station_info=STATIONS, today=TODAY, photo_dir=folder)
+    contexts = [(notice_context(r, STATIONS, today=TODAY), None) for r in records.to_dict("records")]
+    font = _batch_font(contexts, environment(), ["pdf"])
+    assert font is not None  # a batch this size uses a subset: that is the font to check
+    return table.set_index("resident_id")["text"].to_dict(), font
+
+
+@pytest.mark.parametrize("case", list(POSTER_CASES))
+def test_pdf_poster_has_every_glyph_and_stays_inside_the_margins(case, poster_batch, tmp_path):
+    """The poster looked at as an image, checked by machine.
+
+    1. No tofu: every character the poster draws has a glyph in the font actually used (the
+       batch's font subset; its cmap read with fontTools); a missing glyph prints as an empty box.
+    2. Nothing overflows: page 1 rendered by ``pdftoppm -r 40 -png`` has all its ink (pixels
+       darker than near-white) inside the page margins (18 mm, less 2 px for anti-aliasing), and
+       the poster is one page.
+    """
+    posters, font = poster_batch
+    data = posters[case]
+    assert isinstance(data, bytes), data
+    missing = sorted(ch for ch in _drawn_chars(POSTER_CASES[case]) if ord(ch) not in _cmap(font))
+    assert missing == [], f"no glyph in {font} for {missing}: the poster would print tofu"
+
+    left, top, right, bottom, width, height, margin = _ink_box(data, tmp_path)
+    assert left >= margin and top >= margin, (left, top, margin)
+    assert right <= width - margin and bottom <= height - margin, (right, bottom, margin)
+
+
+def _ink_box(data, tmp_path):
+    """Page 1 of the PDF at 40 dpi: its ink's bounding box, the page size and the margin (px)."""
+    from PIL import Image
+
+    from kinmatch.notices.poster import _MARGIN
+
+    if not shutil.which("pdftoppm"):
+        if os.environ.get("CI"):
+            pytest.fail("pdftoppm (poppler-utils) is required in CI for the poster image check")
+        pytest.skip("pdftoppm (poppler-utils) not installed: poster image check not run")
+    pdf = tmp_path / "poster.pdf"
+    pdf.write_bytes(data)
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) == 1, f"{len(pages)} pages"
+    image = Image.open(pages[0]).convert("L")
+    ink = image.point(lambda v: 255 if v < 235 else 0).getbbox()
+    assert ink is not None, "blank page"
+    margin = _MARGIN / 25.4 * 40 - 2  # mm -> px at 40 dpi, less anti-aliasing slack
+    return (*ink, *image.size, margin)
+
+
+def test_ink_check_sees_text_in_the_margin(tmp_path):
+    # The check above must be able to fail: text drawn 5 mm from the left edge is caught.
+    fpdf = pytest.importorskip("fpdf")
+    document = fpdf.FPDF(format="A4", unit="mm")
+    document.add_page()
+    document.set_font("helvetica", size=14)
+    document.text(5, 100, "OVERFLOW")
+    left, *_rest, margin = _ink_box(bytes(document.output()), tmp_path)
+    assert left < margin
+
+
+@pytest.mark.parametrize("name, char", [("刘䶮", "䶮"), ("𠮷祥", "𠮷")])
+def test_pdf_poster_with_a_character_the_font_lacks_is_skipped_not_tofu(name, char):
+    pytest.importorskip("fpdf")
+    from kinmatch.notices.poster import FontNotFound, find_cjk_font
+
+    try:
+        font = find_cjk_font()
+    except FontNotFound as error:
+        pytest.skip(str(error))
+    if ord(char) in _cmap(font):
+        pytest.skip(f"{font} has {char}: nothing to check")
+    record = RECORDS["adult"] | {"name": name}
+    with pytest.raises(NoticeSkipped) as caught:
+        render_notice(record, "pdf", station_info=STATIONS, today=TODAY)
+    assert caught.value.reason == "missing_glyphs"
+    assert char in str(caught.value) and "KINMATCH_FONT" in str(caught.value)
+    assert name in render_notice(record, "txt", station_info=STATIONS, today=TODAY)

@@ -55,7 +55,8 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
 
     Returns a DataFrame with columns ``resident_id, format, text, skipped``: ``text`` holds the
     notice (bytes for ``pdf``), ``skipped`` a reason code when there is no notice
-    (``too_empty``, ``no_station_phone``, ``privacy``, ``template_error``, ``over_budget``).
+    (``too_empty``, ``no_station_phone``, ``privacy``, ``template_error``, ``over_budget``,
+    ``missing_glyphs``: a pdf poster whose font cannot draw a character of it).
     Reunited residents get a withdrawn notice. Pass an :class:`~kinmatch.issues.IssueLog` to
     collect one issue row per skipped notice.
 

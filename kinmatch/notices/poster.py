@@ -98,6 +98,25 @@ def subset_font(chars: Iterable[str], font: str | None = None) -> str:
     return str(target)
 
 
+@functools.lru_cache(maxsize=8)
+def font_chars(font: str) -> frozenset[int]:
+    """The code points ``font`` has glyphs for (its cmap; the first font of a .ttc)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(font, fontNumber=0, lazy=True) as ttfont:
+        return frozenset(ttfont.getBestCmap())
+
+
+def missing_glyphs(text: str, font: str | None = None) -> list[str]:
+    """The characters of ``text`` (spaces aside) that ``font`` cannot draw, in order, once each.
+
+    >>> missing_glyphs("李伟 刘䶮")  # doctest: +SKIP  (needs the CJK font; WenQuanYi lacks 䶮)
+    ['䶮']
+    """
+    chars = font_chars(font or find_cjk_font())
+    return [ch for ch in dict.fromkeys(text) if not ch.isspace() and ord(ch) not in chars]
+
+
 def _resolve_photo(photo: str | None, photo_dir: str | Path | None) -> Path | None:
     if not photo or "://" in photo:
         return None  # URLs are not fetched: the poster is made offline
@@ -116,6 +135,18 @@ def poster_pdf(text: str, photo: str | None = None, photo_dir: str | Path | None
     from fpdf import FPDF
 
     font = font_path or find_cjk_font()
+    missing = missing_glyphs(text.replace("[photo]", ""), font)
+    if missing:
+        # A missing glyph prints as an empty box (tofu): a poster with a wrong name is worse
+        # than none, so this one poster is skipped (the text formats still carry the name).
+        from kinmatch.notices.rendering import NoticeSkipped
+
+        shown = "、".join(f"{ch} (U+{ord(ch):04X})" for ch in missing)
+        raise NoticeSkipped("missing_glyphs", (
+            f"the poster font {Path(find_cjk_font()).name} has no glyph for {shown}, "
+            "which would print as empty boxes; install a font that has them (Debian/Ubuntu: "
+            f"fonts-noto-cjk-extra, or fonts-hanazono for rare characters) and set {FONT_ENV} "
+            "to its path; the txt/md/html notices are not affected"))
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=_MARGIN)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
