@@ -173,6 +173,7 @@ def test_cli_notices_writing_nothing_fails(tmp_path, capsys):
     assert main(["notices", str(source), "-o", str(tmp_path / "out")]) != 0
     captured = capsys.readouterr()
     assert "no notice" in captured.err and "--station-info" in captured.err
+    assert "no_station_phone: 5 resident(s)" in captured.out and "fix: give --station-info" in captured.out
     stations = tmp_path / "stations.csv"
     ONE_STATION.to_csv(stations, index=False)
     assert main(["notices", str(source), "-o", str(tmp_path / "out"),

@@ -5,6 +5,14 @@ from __future__ import annotations
 import sys
 
 
+_HINTS = {
+    "no_station_phone": "give --station-info a CSV with columns 救助站, 地址, 联系电话 (station, "
+                        "address, phone); one row serves every record, or add a 联系电话 column",
+    "too_empty": "fill in at least 3 of name, sex, age, height, features, clothing, accent, health",
+    "missing_glyphs": "set KINMATCH_FONT to a font with the characters listed in skipped.csv",
+}
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "notices",
@@ -50,6 +58,8 @@ def run(args) -> int:
             ids = sorted(set(group["resident_id"]))
             shown = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
             print(f"  {reason}: {len(ids)} resident(s): {shown}")
+            if reason in _HINTS:
+                print(f"    fix: {_HINTS[reason]}")
         write_csv_atomic(issues, Path(args.output) / "skipped.csv")
         print(f"details: {Path(args.output) / 'skipped.csv'}")
     if len(intake_issues):
