@@ -259,13 +259,24 @@ def monotone_m(m: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
-              random_state: int | None = 0, u_source: str = "candidates"):
-    """A :class:`~kinmatch.match.model.FellegiSunter` for these candidates: m (and, with
-    ``u_source="candidates"``, u) by :func:`fit_assignment_em`, starting u from the random pairs'
-    ``u_vectors``; the prior λ = π / (mean number of candidates per resident), the chance that a
-    candidate pair is a match before comparing them. ``u_source="random"`` keeps the random-pair
-    u (weights then measure "unlike a random pair", which overrates whatever the passes selected
-    on, and probabilities come out too high).
+              random_state: int | None = 0, u_source: str = "hybrid", n_reports: int | None = None):
+    """A :class:`~kinmatch.match.model.FellegiSunter` for these candidates.
+
+    m and π always come from :func:`fit_assignment_em` with u re-estimated among the candidates
+    (so the passes' selection cannot inflate the match class). What the pairs are then *scored*
+    against is ``u_source``:
+
+    * ``"hybrid"`` (default): u from random pairs, and the prior of a pair is π / ``n_reports``
+      (the chance that any one report is the resident's). Evidence the passes selected on (age
+      window, accent province, marks) keeps its full weight, so an impossible age counts against
+      a pair even among candidates, and the probability stays calibrated because the prior is
+      that of any pair, not of a pre-selected candidate. On the simulator (2,000 × 20,000, seeds 7
+      and 3) this ranks better than ``"candidates"``: recall@10 0.875/0.871 against 0.865/0.858,
+      nameless residents +2–5 points, with false leads 3.6–4% against 2.4–3% of residents
+      without a report.
+    * ``"candidates"``: u of the candidate non-matches and the prior π / (mean candidates per
+      resident): weights say how a pair stands out among its fellow candidates.
+    * ``"random"``: random-pair u with the candidate prior (probabilities come out too high).
 
     Comparisons with no evidence at all in either set (e.g. no record describes marks) are left
     out of the model; their weights are 0."""
@@ -276,15 +287,19 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
     if not usable:
         raise InputError("no comparison has evidence on both the candidate and the random pairs, so no "
                          "model can be fitted; check that the inputs carry names, ages or places")
-    if u_source not in ("candidates", "random"):
-        raise InputError(f"u_source must be 'candidates' or 'random', not {u_source!r}")
+    if u_source not in ("candidates", "random", "hybrid"):
+        raise InputError(f"u_source must be 'candidates', 'random' or 'hybrid', not {u_source!r}")
     levels = {name: cmp.N_LEVELS[name] for name in usable}
     min_prob = 1e-4
     u_model = FellegiSunter(levels=levels, min_prob=min_prob).estimate_u(u_vectors)
     fit = fit_assignment_em(vectors, u_model.u_random_, n_residents, min_prob=min_prob,
-                            estimate_u=u_source == "candidates")
-    m = {n: (monotone_m(fit.m[n], fit.u[n]) if n in ORDINAL_COMPARISONS else fit.m[n]) for n in usable}
+                            estimate_u=u_source in ("candidates", "hybrid"))
+    u_scoring = u_model.u_random_ if u_source == "hybrid" else fit.u
+    m = {n: (monotone_m(fit.m[n], u_scoring[n]) if n in ORDINAL_COMPARISONS else fit.m[n]) for n in usable}
     per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
+    if u_source == "hybrid":
+        # scored against random pairs, a pair's prior is that of any pair: π / (number of reports)
+        per_resident = float(n_reports or per_resident)
     tf = {"name": "tf_name"} if "name" in usable and "tf_name" in vectors.columns else None
     # m pinned to the assignment-EM estimate and max_iter=0: the FellegiSunter object is then
     # just the container that scores, explains its weights and saves to readable JSON
@@ -366,7 +381,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if fitted is None:
         u_pairs = random_pairs(residents, missing, n_random_pairs, random_state)
         u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq)
-        fitted = fit_model(vectors, u_vectors, len(residents), random_state)
+        fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
 
     weights = fitted.weight_table(vectors, prefix="w_")
     weights = weights.reindex(columns=WEIGHT_COLUMNS, fill_value=0.0)
