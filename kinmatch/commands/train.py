@@ -17,7 +17,8 @@ METRICS = ("precision", "recall", "f1", "roc_auc", "average_precision", "brier")
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the unsupervised one",
                                    description=__doc__.split("\n\n")[1])
-    parser.add_argument("--db", required=True, help="case store (file path or postgresql+psycopg:// URL)")
+    parser.add_argument("--db", required=True,
+                        help="an existing case store (file path or postgresql+psycopg:// URL; `kinmatch review load` creates one)")
     parser.add_argument("--save", metavar="MODEL.json",
                         help="write the fitted model here (readable JSON; use it with kinmatch link --model)")
     parser.add_argument("--cv", type=int, default=5, help="cross-validation folds (default 5)")
@@ -28,13 +29,41 @@ def run(args: argparse.Namespace) -> int:
     from kinmatch.review.store import Store
     from kinmatch.review.train import save_model, train_from_store
 
-    result = train_from_store(Store(args.db), cv=args.cv)
+    store = Store(args.db, create=False)  # a typo in --db must not create an empty store
+    result = train_from_store(store, cv=args.cv)
     print(f"{result.n_pairs} decided pairs ({result.supervised['n_matches']} 同一人)"
           + (f"; {result.n_skipped} skipped (no comparison levels stored)" if result.n_skipped else ""))
     print(f"{'metric':<18}{'supervised (CV)':>16}{'unsupervised':>14}")
     for metric in METRICS:
         print(f"{metric:<18}{result.supervised[metric]:>16.3f}{result.unsupervised[metric]:>14.3f}")
+    print(verdict(result.supervised, result.unsupervised))
     if args.save:
-        save_model(result.model, args.save, metrics={"cv": {m: result.supervised[m] for m in METRICS}})
-        print(f"model → {args.save}", file=sys.stderr)
+        metrics = {m: float(result.supervised[m]) for m in METRICS}
+        save_model(result.model, args.save, metrics={"cv": metrics})
+        store.set_default_model(args.save, metrics, n_pairs=result.n_pairs)
+        print(f"model → {args.save} (recorded in the store as its current model)")
+        print(f"use it: kinmatch link --model {args.save} RESIDENTS MISSING -o candidates.csv")
     return 0
+
+
+# Differences in AUC below this are noise on a few hundred reviewed pairs.
+_AUC_TIE = 0.01
+
+
+def verdict(supervised: dict, unsupervised: dict) -> str:
+    """One line saying which model is better on the cross-validated metrics: ranking (ROC AUC)
+    first, since reviewers work down a ranked queue; within a tie, calibration (Brier, lower is
+    better).
+
+        >>> verdict({"roc_auc": 0.93, "brier": 0.08}, {"roc_auc": 0.85, "brier": 0.12})
+        'verdict: the supervised model (trained on reviews) is better: ROC AUC 0.930 vs 0.850, Brier 0.080 vs 0.120'
+    """
+    auc_s, auc_u = supervised["roc_auc"], unsupervised["roc_auc"]
+    brier_s, brier_u = supervised["brier"], unsupervised["brier"]
+    figures = f"ROC AUC {auc_s:.3f} vs {auc_u:.3f}, Brier {brier_s:.3f} vs {brier_u:.3f}"
+    if auc_s - auc_u > _AUC_TIE or (abs(auc_s - auc_u) <= _AUC_TIE and brier_s < brier_u):
+        return f"verdict: the supervised model (trained on reviews) is better: {figures}"
+    if auc_u - auc_s > _AUC_TIE or brier_u < brier_s:
+        return (f"verdict: the unsupervised model is better: {figures}; keep it (no --model) and "
+                f"review more pairs before training again")
+    return f"verdict: no clear difference: {figures}"

@@ -133,11 +133,32 @@ class Store:
     brought up to the current schema. Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path_or_url: str | os.PathLike, *, upgrade: bool = True):
+    def __init__(self, path_or_url: str | os.PathLike, *, upgrade: bool = True, create: bool = True):
+        from sqlalchemy.exc import OperationalError
+
         self.url = store_url(path_or_url)
-        self.engine = self._engine(self.url)
-        if upgrade:
-            self.upgrade()
+        shown = make_url(self.url).render_as_string(hide_password=True)
+        parsed = make_url(self.url)
+        is_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+        if not create and is_file and not Path(parsed.database).is_file():
+            raise InputError(f"no case store at {parsed.database}: the file does not exist (a typo in "
+                             f"--db?). Check the path; `kinmatch review load --db PATH ...` creates a store.")
+        try:
+            self.engine = self._engine(self.url)
+            if not create and self.revision() is None:
+                self.engine.dispose()
+                raise InputError(f"{shown} holds no case store (no kinmatch tables). Check --db; "
+                                 f"`kinmatch review load --db URL ...` creates a store.")
+            if upgrade:
+                self.upgrade()
+        except OperationalError as error:
+            # the driver's first line says why (refused, unknown database, unable to open file)
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise InputError(f"cannot open the case store {shown}: {reason}. Check that the server is "
+                             f"running and the URL or path is right.") from None
+        except OSError as error:  # the folder of a new SQLite file cannot be made
+            raise InputError(f"cannot create the case store {shown}: {error.strerror or error} "
+                             f"({error.filename or parsed.database}). Choose a folder you can write to.") from None
 
     # ---- engine and migrations ------------------------------------------------------------
 
@@ -220,6 +241,24 @@ class Store:
             if conn.execute(select(s.settings.c.value).where(s.settings.c.key == "secret_key")).scalar() is None:
                 conn.execute(s.settings.insert().values(key="secret_key", value=value))
         return self.setting("secret_key")
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            self._upsert(conn, s.settings, [{"key": key, "value": value}], ["key"])
+
+    def set_default_model(self, path: str | os.PathLike, metrics: Mapping[str, float], n_pairs: int | None = None) -> dict:
+        """Record a model saved by ``kinmatch train --save`` as this store's current default,
+        with its cross-validated metrics, so the review pages can show it."""
+        value = {"path": str(Path(path).expanduser().resolve()), "metrics": {k: float(v) for k, v in metrics.items()},
+                 "n_pairs": n_pairs, "saved_at": _now().isoformat(timespec="seconds")}
+        self.set_setting("default_model", json.dumps(value, ensure_ascii=False))
+        return value
+
+    def default_model(self) -> dict | None:
+        """``{"path", "metrics", "n_pairs", "saved_at"}`` of the last model ``kinmatch train --save``
+        wrote from this store, or ``None``."""
+        value = self.setting("default_model")
+        return None if value is None else json.loads(value)
 
     # ---- records and candidates -----------------------------------------------------------
 

@@ -344,7 +344,8 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
             except StoreError as error:
                 flash(f"未保存：{error}")
             return redirect(url_for("admin_users"))
-        return render_template("admin_users.html", users=store_.users().to_dict("records"))
+        return render_template("admin_users.html", users=store_.users().to_dict("records"),
+                               default_model=store_.default_model())
 
     @app.post("/admin/users/<username>/active")
     @admin_required
