@@ -175,3 +175,26 @@ def test_every_action_has_a_description(capsys, action):
     assert any("\u4e00" <= c <= "\u9fff" for c in body) and any(c.isascii() and c.isalpha() for c in body)
     if action == "adduser":
         assert "username" in out and "用户名" in out
+
+
+@pytest.mark.postgres
+def test_postgres_without_a_store_is_refused_unless_created(tmp_path):
+    from review_fixtures import fresh_store_url
+    from sqlalchemy.engine import make_url
+
+    url, cleanup = fresh_store_url("postgres", tmp_path)
+    try:
+        with pytest.raises(InputError, match="holds no case store.*kinmatch review load"):
+            Store(url, create=False)
+        Store(url).close()  # load/adduser create it
+        assert Store(url, create=False).revision() is not None
+        missing_db = make_url(url).set(database="kt_no_such_db").render_as_string(hide_password=False)
+        with pytest.raises(InputError, match="cannot open the case store.*kt_no_such_db"):
+            Store(missing_db)
+    finally:
+        cleanup()
+
+
+def test_a_folder_is_not_a_store(tmp_path, capsys):
+    assert main(["review", "export", "--db", str(tmp_path), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "is a folder" in capsys.readouterr().err

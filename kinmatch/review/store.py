@@ -130,7 +130,11 @@ class Store:
     """A case store at a file path (SQLite) or URL (``postgresql+psycopg://user@host/db``).
 
     Opening runs the Alembic migrations (``upgrade=False`` skips them), so an old store file is
-    brought up to the current schema. Use as a context manager or call :meth:`close`.
+    brought up to the current schema. ``create=False`` refuses (with an
+    :class:`~kinmatch.errors.InputError`) a path or database that holds no store yet, instead
+    of creating an empty one. A server that cannot be reached or a file that cannot be opened is
+    an ``InputError`` naming the URL (password hidden) and the driver's reason. Use as a context
+    manager or call :meth:`close`.
     """
 
     def __init__(self, path_or_url: str | os.PathLike, *, upgrade: bool = True, create: bool = True):
@@ -141,8 +145,9 @@ class Store:
         parsed = make_url(self.url)
         is_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
         if not create and is_file and not Path(parsed.database).is_file():
-            raise InputError(f"no case store at {parsed.database}: the file does not exist (a typo in "
-                             f"--db?). Check the path; `kinmatch review load --db PATH ...` creates a store.")
+            what = "is a folder, not a store file" if Path(parsed.database).is_dir() else "does not exist (a typo in --db?)"
+            raise InputError(f"no case store at {parsed.database}: the path {what}. Check the path; "
+                             f"`kinmatch review load --db PATH ...` creates a store.")
         try:
             self.engine = self._engine(self.url)
             if not create and self.revision() is None:
