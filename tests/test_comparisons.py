@@ -282,3 +282,74 @@ def test_compare_pairs_shared_report_values_equal_pair_by_pair():
     for (rid, mid), row in vectors.iterrows():
         expected = cmp.compare_one(res.loc[rid].to_dict(), rep.loc[mid].to_dict())
         assert {k: int(row[k]) for k in cmp.COMPARISONS} == expected, (rid, mid)
+
+
+# what met at level 1: (resident, report, shown left, shown right, how, keys that met)
+PARTIAL_CASES = [
+    (person("周俊翰", "zhou jun han", ["zhou jun han"], alias=["二娃"], alias_keys=["er wa"]),
+     person("吴雷", "wu lei", ["wu lei"], alias=["二娃"], alias_keys=["er wa"]), "二娃", "二娃", "alias", {"er wa"}),
+    (person("二娃", "er wa", ["er wa"], kind="nickname"),
+     person("张建国", "zhang jian guo", ["zhang jian guo"], alias=["二娃"], alias_keys=["er wa"]),
+     "二娃", "二娃", "alias", {"er wa"}),
+    (person("钱海", "qian hai", ["qian hai"], alias=["铁蛋儿"], alias_keys=["tie dan"]),
+     person("孙福", "sun fu", ["sun fu"], alias=["铁旦"], alias_keys=["tie dan"]), "铁蛋儿", "铁旦", "alias", {"tie dan"}),
+    (person("明廷", "ming ting", ["ming ting"], given=["ting"], surname=["ming"]),
+     person("陈明廷", "chen ming ting", ["chen ming ting"], given=["ming ting"], surname=["chen"]),
+     "明廷", "陈明廷", "given", {"ming ting"}),
+    (person("阿英", "a ying", ["a ying"], given=["ying"], kind="partial"),
+     person("陈秀英", "chen xiu ying", ["chen xiu ying"], given=["xiu ying"], surname=["chen"]),
+     "阿英", "陈秀英", "given", {"ying"}),
+    (person("老薛", "lao xue", ["lao xue"], given=["xue"], kind="partial"),
+     person("薛宇宏", "xue yu hong", ["xue yu hong"], given=["yu hong"], surname=["xue"]),
+     "老薛", "薛宇宏", "surname", {"xue"}),
+    (person("廖", "liao", ["liao"], surname=["liao"], kind="surname_only"),
+     person("萧廖", "xiao liao", ["xiao liao"], surname=["liao", "xiao liao"]), "廖", "萧廖", "surname", {"liao"}),
+]
+
+
+@pytest.mark.parametrize("resident, report, left, right, how, keys", PARTIAL_CASES)
+def test_partial_match_says_what_met(resident, report, left, right, how, keys):
+    assert cmp.compare_name(resident, report) == 1
+    assert tuple(cmp.partial_match(resident, report)) == (left, right, how, frozenset(keys))
+    swapped = cmp.partial_match(report, resident)
+    assert (swapped.left, swapped.right, swapped.how, swapped.keys) == (right, left, how, frozenset(keys))
+
+
+@pytest.mark.parametrize("resident, report, level", [c for c in NAME_CASES if c[2] != 1])
+def test_partial_match_only_at_level_1(resident, report, level):
+    assert cmp.partial_match(resident, report) is None
+
+
+def _reports_with_nicknames(n_erwa: int, n_other: int) -> pd.DataFrame:
+    rows = [person(f"王{i}", f"wang {i}", [f"wang {i}"], alias=["二娃"], alias_keys=["er wa"]) for i in range(n_erwa)]
+    rows += [person(f"李{i}", f"li {i}", [f"li {i}"], alias=["铁蛋儿"] if i == 0 else [],
+                    alias_keys=["tie dan"] if i == 0 else []) for i in range(n_other)]
+    return pd.DataFrame([r | {"missing_id": f"M{j}"} for j, r in enumerate(rows)])
+
+
+def test_name_key_frequency_counts_partial_forms_apart_from_full_names():
+    missing = _reports_with_nicknames(30, 70)
+    missing.at[99, "name_norm"] = "二娃"  # one report is *named* 二娃
+    missing.at[99, "name_keys"] = ("er wa",)
+    freq = cmp.name_key_frequency(missing)
+    assert freq["er wa"] == pytest.approx(0.01)  # full-name table: only the report named 二娃
+    assert freq[cmp.PARTIAL_KEY + "er wa"] == pytest.approx(0.31)  # 30 小名 + 1 name
+    assert freq[cmp.PARTIAL_KEY + "tie dan"] == pytest.approx(0.01)
+
+
+def test_tf_name_of_a_shared_nickname_is_its_share_of_reports():
+    # a shared 二娃 (a third of reports) must weigh less than a shared 铁蛋儿 (one report):
+    # tf_name carries each key's share so the model's tf adjustment can price it
+    missing = _reports_with_nicknames(30, 70)
+    residents = pd.DataFrame([
+        person("周俊翰", "zhou jun han", ["zhou jun han"], alias=["二娃"], alias_keys=["er wa"]) | {"resident_id": "R1"},
+        person("赵刚", "zhao gang", ["zhao gang"], alias=["铁蛋儿"], alias_keys=["tie dan"]) | {"resident_id": "R2"},
+        person("王0", "wang 0", ["wang 0"]) | {"resident_id": "R3"}])
+    pairs = pd.DataFrame({"resident_id": ["R1", "R2", "R1", "R3"], "missing_id": ["M0", "M30", "M31", "M0"]})
+    vectors = cmp.compare_pairs(pairs, residents, missing, name_frequency=cmp.name_key_frequency(missing),
+                                chunk_size=3)
+    assert vectors["name"].tolist() == [1, 1, 0, 6]
+    assert vectors["tf_name"].iloc[0] == pytest.approx(0.30)
+    assert vectors["tf_name"].iloc[1] == pytest.approx(0.01)
+    assert np.isnan(vectors["tf_name"].iloc[2])
+    assert vectors["tf_name"].iloc[3] == pytest.approx(0.01)  # full-name tf unchanged

@@ -20,7 +20,7 @@ give the same level when the sides are swapped.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -221,6 +221,84 @@ def _name_core(ev_a, name_a, pinyin_a, keys_a, jyut_a, alias_a, alias_keys_a, gi
         if kind_b in _PARTIAL_KINDS and _prefixed_surname(name_b) and not given_b.isdisjoint(surname_a):
             return 1
     return 0
+
+
+class PartialMatch(NamedTuple):
+    """What met at name level 1: the form shown for each side, how they met, and the sound keys
+    that met (whose frequency among reports is the pair's ``tf_name``)."""
+
+    left: str
+    right: str
+    how: str  # "alias" (小名/别名), "given" (given name alone), "surname" (老薛 for 薛宇宏)
+    keys: frozenset
+
+
+def _alias_shown(aliases: frozenset, name: str) -> str:
+    """The alias to show: the one spelled like ``name`` if any, else all of them (the keys are
+    pooled over a record's aliases, so a sound match cannot say which alias it was)."""
+    if name and name in aliases:
+        return name
+    return "、".join(sorted(aliases)) or name or "?"
+
+
+def _partial_core(ev_a, name_a, pinyin_a, keys_a, jyut_a, alias_a, alias_keys_a, given_a, surname_a, kind_a,
+                  ev_b, name_b, pinyin_b, keys_b, jyut_b, alias_b, alias_keys_b, given_b, surname_b, kind_b,
+                  ) -> PartialMatch | None:
+    """The level-1 branch of :func:`_name_core` that fired, or None; same order of tests, so the
+    form shown is the one that decided the level."""
+    a_forms = keys_a | alias_keys_a | given_a
+    b_forms = keys_b | alias_keys_b | given_b
+    shared_alias = alias_a & alias_b if alias_a and alias_b else _EMPTY
+    if alias_a and (name_b in alias_a or shared_alias):
+        shown = name_b if name_b in alias_a else min(shared_alias)
+        return PartialMatch(shown, shown, "alias", (alias_keys_a & b_forms) or (a_forms & b_forms))
+    if alias_b and name_a in alias_b:
+        return PartialMatch(name_a, name_a, "alias", (alias_keys_b & a_forms) or (a_forms & b_forms))
+    if alias_keys_a:
+        for other, shown in ((keys_b, name_b), (alias_keys_b, None), (given_b, name_b)):
+            if not alias_keys_a.isdisjoint(other):
+                right = shown if shown else _alias_shown(alias_b, "")
+                return PartialMatch(_alias_shown(alias_a, ""), right, "alias", alias_keys_a & other)
+    if alias_keys_b:
+        for other in (keys_a, given_a):
+            if not alias_keys_b.isdisjoint(other):
+                return PartialMatch(name_a, _alias_shown(alias_b, ""), "alias", alias_keys_b & other)
+    if not keys_a.isdisjoint(given_b):
+        return PartialMatch(name_a, name_b, "given", keys_a & given_b)
+    if not keys_b.isdisjoint(given_a):
+        return PartialMatch(name_a, name_b, "given", keys_b & given_a)
+    if kind_a in _PARTIAL_KINDS or kind_b in _PARTIAL_KINDS:
+        if not given_a.isdisjoint(given_b):
+            return PartialMatch(name_a, name_b, "given", given_a & given_b)
+        for single, whole, applies in ((given_a, given_b, kind_a in _PARTIAL_KINDS),
+                                       (given_b, given_a, kind_b in _PARTIAL_KINDS)):
+            if applies and _last_syllable_meets(single, whole):
+                syllables = {k for k in single if " " not in k}
+                met = frozenset(k.rsplit(" ", 1)[-1] for k in whole) & syllables
+                return PartialMatch(name_a, name_b, "given", met)
+        if "surname_only" in (kind_a, kind_b) and not surname_a.isdisjoint(surname_b):
+            return PartialMatch(name_a, name_b, "surname", surname_a & surname_b)
+        if kind_a in _PARTIAL_KINDS and _prefixed_surname(name_a) and not given_a.isdisjoint(surname_b):
+            return PartialMatch(name_a, name_b, "surname", given_a & surname_b)
+        if kind_b in _PARTIAL_KINDS and _prefixed_surname(name_b) and not given_b.isdisjoint(surname_a):
+            return PartialMatch(name_a, name_b, "surname", given_b & surname_a)
+    return None
+
+
+def partial_match(resident: Mapping, report: Mapping) -> PartialMatch | None:
+    """What met when the name level is 1 (partial name or 小名), else None — so an explanation
+    can show 二娃/二娃 rather than the two full names, and the tf weight can price the shared key.
+
+        >>> r = {"name_norm": "周俊翰", "name_keys": ("zhou jun han",), "alias_norm": ("二娃",), "alias_keys": ("er wa",)}
+        >>> m = {"name_norm": "吴雷", "name_keys": ("wu lei",), "alias_norm": ("二娃",), "alias_keys": ("er wa",)}
+        >>> partial_match(r, m)[:3]
+        ('二娃', '二娃', 'alias')
+    """
+    a = [clean(_get(resident, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
+    b = [clean(_get(report, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
+    if _name_core(*a, *b) != 1:
+        return None
+    return _partial_core(*a, *b)
 
 
 def _prefixed_surname(name: str) -> bool:
@@ -788,10 +866,43 @@ class CompareConditions(_PairwiseFeature):
 # term frequency of the name sound
 
 
+PARTIAL_KEY = "partial:"
+"""Prefix of the frequency-table entries for level-1 keys (小名, given name, surname), kept apart
+from the full-name sound keys so a 小名 二娃 does not change what a full name 二娃 weighs."""
+
+_PARTIAL_FORM_COLUMNS = ("name_keys", "alias_keys", "given_keys", "surname_keys")
+
+
 def name_key_frequency(missing: pd.DataFrame) -> dict[str, float]:
-    """Share of reports whose ``name_keys`` contain each key."""
+    """Share of reports whose ``name_keys`` contain each key, and (under ``PARTIAL_KEY + key``)
+    share of reports that carry the key in any form a level-1 name match reads — name, 小名,
+    given name or surname — i.e. how often a random report meets a 小名 二娃 at all.
+
+        >>> reports = pd.DataFrame({"name_keys": [("wu lei",), ("li wei",)], "alias_keys": [("er wa",), ()]})
+        >>> freq = name_key_frequency(reports)
+        >>> freq["li wei"], freq[PARTIAL_KEY + "er wa"]
+        (0.5, 0.5)
+    """
+    n = max(len(missing), 1)
     keys = missing["name_keys"].map(lambda v: tuple(set(_tuple(v)))).explode().dropna()
-    return (keys.value_counts() / max(len(missing), 1)).to_dict()
+    frequency = (keys.value_counts() / n).to_dict()
+    columns = [c for c in _PARTIAL_FORM_COLUMNS if c in missing.columns]
+    forms = [set().union(*(_tuple(v) for v in row)) for row in zip(*(missing[c].to_numpy(dtype=object)
+                                                                    for c in columns))]
+    partial = pd.Series([tuple(f) for f in forms], dtype=object).explode().dropna()
+    frequency.update({PARTIAL_KEY + k: v / n for k, v in partial.value_counts().items()})
+    return frequency
+
+
+def partial_tf(left: list, right: list, frequency: Mapping[str, float]) -> float:
+    """``tf_name`` of one level-1 pair (precleaned name columns): the share of reports carrying
+    the rarest key that met, in any level-1 form; NaN when no key met or none is in the table
+    (then the level's own u applies)."""
+    met = _partial_core(*left, *right)
+    if met is None:
+        return float("nan")
+    shares = [frequency[PARTIAL_KEY + k] for k in met.keys if PARTIAL_KEY + k in frequency]
+    return min(shares) if shares else float("nan")
 
 
 def name_tf(keys_a, keys_b, frequency: Mapping[str, float]) -> np.ndarray:
@@ -894,6 +1005,12 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
             out[feature.label][start:stop] = levels[inverse.ravel()]
         if tf is not None:
             tf[start:stop] = name_tf(left_arrays["name_keys"][lp], right_arrays["name_keys"][rp], name_frequency)
+            if "name" in out and all(c in left_arrays and c in right_arrays for c in NAME_COLUMNS):
+                # a shared 小名 or given name: price the key that met (二娃 is common, 铁蛋儿 rare);
+                # level-1 pairs are few, so one plain call each
+                for i in np.flatnonzero(out["name"][start:stop] == 1):
+                    tf[start + i] = partial_tf([left_arrays[c][lp[i]] for c in NAME_COLUMNS],
+                                               [right_arrays[c][rp[i]] for c in NAME_COLUMNS], name_frequency)
     index = pd.MultiIndex.from_arrays([pairs["resident_id"].astype(str).to_numpy(),
                                        pairs["missing_id"].astype(str).to_numpy()],
                                       names=["resident_id", "missing_id"])

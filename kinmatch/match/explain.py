@@ -27,6 +27,8 @@ from kinmatch.match import comparisons as cmp
 
 MINUS = "\u2212"  # a true minus sign, as in the studio's printed lists
 MIN_SHOWN_WEIGHT = 0.05
+_HOW = {"alias": " 小名", "given": " 名字", "surname": " 同姓"}
+"""What a level-1 name match met on, after the two forms shown: ``(二娃/二娃 小名)``."""
 
 
 def _get(record: Mapping, key: str) -> Any:
@@ -51,6 +53,11 @@ def reason(comparison: str, level: int, resident: Mapping, report: Mapping,
            mark_freq: Mapping[str, float] | None = None) -> str:
     """Readable reason for one comparison of one pair (without the weight)."""
     label = cmp.LEVEL_LABELS.get(comparison, {}).get(int(level), comparison)
+    if comparison == "name" and level == 1:
+        # show what met (二娃/二娃, 老薛/薛宇宏 同姓), not the two full names, so a reviewer can check it
+        met = cmp.partial_match(resident, report)
+        if met is not None:
+            return f"{label}({met.left}/{met.right}{_HOW[met.how]})"
     if comparison == "name" and level >= 0:
         return f"{label}({_display_name(resident)}/{_display_name(report)})"
     if comparison == "height" and level in (0, 1, 2):
