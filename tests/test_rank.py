@@ -231,3 +231,17 @@ def test_no_possible_pair_gives_an_empty_table_with_the_schema_columns():
     assert table.empty
     assert list(table.columns[:6]) == ["resident_id", "missing_id", "rank", "match_probability", "match_weight",
                                        "explanation"]
+
+
+def test_every_row_carries_the_version_of_the_model_that_scored_it(world, linked, tmp_path):
+    versions = linked.table["model_version"].unique()
+    assert len(versions) == 1 and versions[0].startswith("kinmatch-")
+    residents, missing, _ = world
+    path = tmp_path / "model.json"
+    linked.model.to_json(path)
+    again = link(residents, missing, top_k=5, model=str(path), progress=False)
+    assert again["model_version"].iloc[0] == versions[0]  # same parameters, same version
+    changed = json.loads(path.read_text(encoding="utf-8"))
+    changed["lambda"] = changed["lambda"] / 2
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    assert link(residents, missing, top_k=5, model=str(path), progress=False)["model_version"].iloc[0] != versions[0]

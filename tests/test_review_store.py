@@ -307,3 +307,14 @@ def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, acti
     assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"])) == \
         {(r, m) for r, m, _ in PAIRS} - {k for k, d in last.items() if d != "unsure"}
     store.close()
+
+
+def test_each_pair_keeps_the_model_version_link_wrote(store):
+    table = candidates_table()
+    table["model_version"] = "kinmatch-0.1.0-abc123def456"
+    store.load_candidates(table, RESIDENTS, MISSING, run_id="run-v", compute_levels=False)
+    first = table.iloc[0]
+    assert store.candidate(first["resident_id"], first["missing_id"])["model_version"] == "kinmatch-0.1.0-abc123def456"
+    # a version given for the whole run wins over the rows' own
+    store.load_candidates(table, RESIDENTS, MISSING, run_id="run-w", model_version="manual-2", compute_levels=False)
+    assert store.candidate(first["resident_id"], first["missing_id"])["model_version"] == "manual-2"

@@ -13,6 +13,7 @@ column per comparison, and the resident's ``identification_potential`` (1–5).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -403,14 +404,40 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                                           mark_freq=mark_freq)
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
-    table = ranked[OUTPUT_COLUMNS + WEIGHT_COLUMNS + ["identification_potential"]]
+    ranked["model_version"] = model_version(fitted)
+    table = ranked[OUTPUT_COLUMNS + WEIGHT_COLUMNS + EXTRA_COLUMNS]
     table = table.astype({"rank": int, "identification_potential": int})
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing)
 
 
+EXTRA_COLUMNS = ["identification_potential", "model_version"]
+"""After the weights: the resident's identification potential (1–5) and the version of the model
+that scored the pair (the review store keeps it with every candidate)."""
+
+
+def model_version(model: Any) -> str:
+    """``kinmatch-<package version>-<first 12 hex of the SHA-256 of the model's JSON>``: the same
+    parameters give the same version, any change of m, u or the prior gives another.
+
+        >>> from kinmatch.match.model import FellegiSunter
+        >>> model_version(None)
+        'none'
+    """
+    if model is None:
+        return "none"
+    from kinmatch import __version__
+
+    to_json = getattr(model, "to_json", None)
+    if to_json is None:
+        return f"kinmatch-{__version__}-{type(model).__name__}"
+    digest = hashlib.sha256(to_json().encode("utf-8")).hexdigest()[:12]
+    return f"kinmatch-{__version__}-{digest}"
+
+
 def _empty_table() -> pd.DataFrame:
-    columns = OUTPUT_COLUMNS + WEIGHT_COLUMNS + ["identification_potential"]
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("resident_id", "missing_id", "explanation") else float)
+    columns = OUTPUT_COLUMNS + WEIGHT_COLUMNS + EXTRA_COLUMNS
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("resident_id", "missing_id", "explanation",
+                                                            "model_version") else float)
                          for c in columns})
 
 

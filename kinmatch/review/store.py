@@ -373,7 +373,8 @@ class Store:
                 rank = record.get("rank")
                 rows.append({
                     "resident_id": key[0], "missing_id": key[1], "run_id": run_id,
-                    "model_version": model_version,
+                    # the run's version, else the one `kinmatch link` wrote on each row
+                    "model_version": model_version or _text(record.get("model_version")),
                     "rank": None if rank is None or pd.isna(rank) else int(rank),
                     "match_probability": float(record["match_probability"]),
                     "match_weight": _jsonable(pd.to_numeric(record.get("match_weight"), errors="coerce")),
