@@ -952,8 +952,10 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     """Comparison vectors for ``pairs`` (columns ``resident_id``, ``missing_id``).
 
     Returns a frame indexed by (resident_id, missing_id) with one int8 column per comparison and,
-    when ``name_frequency`` is given, a float ``tf_name`` column. Residents and reports are looked
-    up by id; work is done in chunks so memory stays bounded.
+    when ``name_frequency`` is given, a float ``tf_name`` column: for name levels 4–6 the share of
+    reports with the rarest shared full-name sound key, for level 1 (partial name or 小名) the
+    share of reports carrying the key that met in any form (:func:`partial_tf`), else NaN.
+    Residents and reports are looked up by id; work is done in chunks so memory stays bounded.
 
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["M"]})
         >>> missing = pd.DataFrame({"missing_id": ["M1"], "sex_code": ["M"]})
