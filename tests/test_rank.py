@@ -130,7 +130,7 @@ def test_cli_link_writes_csv_atomically(world, tmp_path, monkeypatch):
     import kinmatch.commands.link as command
 
     # the command reads files through intake; hand it the normalized fixtures instead
-    monkeypatch.setattr(command, "_read", lambda path, kind: pd.read_pickle(path))
+    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (pd.read_pickle(path), pd.DataFrame()))
     out, model_path = tmp_path / "out" / "candidates.csv", tmp_path / "model.json"
     code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--top-k", "3", "--save-model",
                  str(model_path), "--no-progress"])
@@ -221,6 +221,29 @@ def test_cli_link_on_simulated_csv_files(tmp_path):
     written = pd.read_csv(out, encoding="utf-8-sig", dtype={"resident_id": str, "missing_id": str})
     assert set(written["resident_id"]) <= set(small.residents["resident_id"].astype(str))
     assert written["explanation"].str.len().gt(0).all()
+    assert not (tmp_path / "candidates.issues.csv").exists()  # clean files: no issues table
+
+
+def test_cli_link_writes_the_intake_issues_beside_the_output(tmp_path, capsys):
+    from kinmatch.datasets.simulate import simulate
+
+    small = simulate(n_missing=150, n_residents=20, seed=2)
+    residents = small.residents.copy()
+    residents.loc[residents.index[3], "found_date"] = "2023年13月"
+    residents.loc[residents.index[5], "height"] = "很高"
+    res_path, mis_path = tmp_path / "受助人员.csv", tmp_path / "寻人启事.csv"
+    residents.to_csv(res_path, index=False, encoding="utf-8-sig")
+    small.missing.to_csv(mis_path, index=False, encoding="utf-8-sig")
+    out = tmp_path / "candidates.csv"
+    assert main(["link", str(res_path), str(mis_path), "-o", str(out), "--top-k", "3", "--no-progress"]) == 0
+    issues = pd.read_csv(tmp_path / "candidates.issues.csv", encoding="utf-8-sig", dtype=str)
+    assert set(issues["reason"]) >= {"bad_date", "bad_height"}
+    assert set(issues["file"]) == {"受助人员.csv"}
+    assert issues.loc[issues["reason"] == "bad_date", "record_id"].tolist() == [str(residents.iloc[3]["resident_id"])]
+    assert "candidates.issues.csv" in capsys.readouterr().err
+    # the rows with bad values were kept and linked
+    written = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert str(residents.iloc[3]["resident_id"]) in set(written["resident_id"])
 
 
 def test_no_possible_pair_gives_an_empty_table_with_the_schema_columns():

@@ -33,23 +33,44 @@ def register(subparsers) -> None:
                         help="rank reports per resident (default) or residents per report")
     parser.add_argument("--model", help="use this fitted model (JSON from --save-model) instead of fitting one")
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
+    parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
+                        "next to the output as <output>.issues.csv, written only when there are issues")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def _read(path: str, kind: str) -> pd.DataFrame:
-    """Read an input file through intake; its issues are summarised on stderr."""
+def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
     from kinmatch import intake
 
     file = Path(path)
+    if file.is_dir():
+        raise InputError(f"{kind} file {path!r} is a folder; give the CSV or .xlsx file inside it")
     if not file.is_file():
         raise InputError(f"{kind} file {path!r} does not exist; check the path")
     reader = intake.read_residents if kind == "resident" else intake.read_missing
     frame, issues = reader(file)
+    return frame, issues.assign(file=file.name)
+
+
+def _read(path: str, kind: str) -> pd.DataFrame:
+    """Read an input file through intake; its issues are summarised on stderr."""
+    frame, issues = _read_with_issues(path, kind)
     if len(issues):
-        print(f"{file.name}: {len(issues)} intake issue(s) (values kept blank or flagged); "
-              f"see `kinmatch` intake for details", file=sys.stderr)
+        print(f"{Path(path).name}: {len(issues)} intake issue(s) (values kept blank or flagged)", file=sys.stderr)
     return frame
+
+
+def _write_issues(issues: pd.DataFrame, output: str, target: str | None) -> Path | None:
+    """Write the intake issues of both files (what happened to every touched row) beside the output."""
+    if issues.empty:
+        return None
+    out = Path(target) if target else Path(output).with_name(Path(output).stem + ".issues.csv")
+    write_csv_atomic(issues, out)
+    by_reason = issues.groupby("reason").size().sort_values(ascending=False)
+    summary = ", ".join(f"{reason} {count}" for reason, count in by_reason.items())
+    print(f"{len(issues)} intake issue(s) ({summary}) → {out}", file=sys.stderr)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file {args.model!r} does not exist; pass the JSON written by --save-model, "
                          f"or leave --model out to fit a model on these files")
-    residents = _read(args.residents, "resident")
-    missing = _read(args.missing, "missing")
+    residents, resident_issues = _read_with_issues(args.residents, "resident")
+    missing, missing_issues = _read_with_issues(args.missing, "missing")
+    _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
     result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
                       progress=not args.no_progress)
     write_csv_atomic(result.table, args.output)
