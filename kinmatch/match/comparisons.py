@@ -34,7 +34,8 @@ LEVEL_LABELS: dict[str, dict[int, str]] = {
              3: "粤语读音相同", 4: "方言音近", 5: "姓名同音", 6: "姓名相同"},
     "sex": {-1: "性别不详", 0: "性别不符", 1: "性别相符"},
     "age": {-1: "年龄不详", 0: "年龄不可能", 1: "年龄相差大", 2: "年龄相近", 3: "年龄相符"},
-    "height": {-1: "身高不详", 0: "身高不符", 1: "身高差较大", 2: "身高相近", 3: "身高相符"},
+    "height": {-1: "身高不详", 0: "身高不符", 1: "身高差较大", 2: "身高相近", 3: "身高相符",
+               4: "身高几乎相同"},
     "time_gap": {-1: "日期不详", 0: "发现早于走失", 1: "走失十年以上后发现", 2: "走失一至十年后发现",
                  3: "走失一年内发现", 4: "走失一月内发现"},
     "geography": {-1: "地点不详", 0: "发现地很远", 1: "发现地在千公里内", 2: "发现地在五百公里内",
@@ -484,10 +485,15 @@ def height_difference(height_a, tol_a, height_b, tol_b, age_b=None, years_betwee
     return diff, np.maximum(0.0, excess)
 
 
+HEIGHT_CLOSE_CM = 3.0
+"""Heights this close are a level of their own: for a nameless resident a near-identical height
+separates candidates that all merely fall within the family's ±5 cm guess."""
+
+
 def height_levels(height_a, tol_a, height_b, tol_b, age_b=None, years_between=None) -> np.ndarray:
-    """3 within tolerance, 2 ≤ 5 cm beyond, 1 ≤ 12 cm beyond, 0 more; -1 missing."""
+    """4 within 3 cm, 3 within tolerance, 2 ≤ 5 cm beyond, 1 ≤ 12 cm beyond, 0 more; -1 missing."""
     diff, excess = height_difference(height_a, tol_a, height_b, tol_b, age_b, years_between)
-    levels = np.select([excess <= 0, excess <= 5, excess <= 12], [3, 2, 1], 0)
+    levels = np.select([np.abs(diff) <= HEIGHT_CLOSE_CM, excess <= 0, excess <= 5, excess <= 12], [4, 3, 2, 1], 0)
     return np.where(np.isnan(diff), MISSING, levels).astype(np.int8)
 
 
