@@ -98,6 +98,17 @@ def test_rank_pairs_orders_and_cuts():
         ["R1", "M2", 1], ["R1", "M3", 2], ["R2", "M4", 1], ["R2", "M1", 2]]
 
 
+@pytest.mark.parametrize("weights, prescores, first", [
+    ([3.0, 3.0, 3.0], [-4.0, -1.0, -2.5], "M2"),   # a tie: the best-supported candidate first
+    ([3.0, 3.0, 2.9], [-4.0, -4.0, 9.0], "M1"),    # not a tie: the weight decides, then the id
+    ([1.0, 3.0, 3.0], [np.nan, -6.0, -5.0], "M3"),
+])
+def test_rank_pairs_breaks_weight_ties_by_prescore(weights, prescores, first):
+    scored = pd.DataFrame({"resident_id": "R1", "missing_id": ["M1", "M2", "M3"],
+                           "match_weight": weights, "prescore": prescores})
+    assert rank_pairs(scored, top_k=3)["missing_id"].iloc[0] == first
+
+
 @pytest.mark.parametrize("record, score", [
     ({"name_evidence": True, "name_norm": "李伟", "birth_year_low": 1960, "height_cm": 170, "marks": ("痣:脸:左",),
       "accent_provinces": ("510000",)}, 5),

@@ -343,17 +343,26 @@ def _resolve_model(model: Any):
 
 def rank_pairs(scored: pd.DataFrame, top_k: int = 10, by: str = "resident") -> pd.DataFrame:
     """Keep the ``top_k`` best pairs per resident (``by="resident"``) or per report
-    (``by="missing"``) by ``match_weight``, and number them 1..k (ties: by the other id).
+    (``by="missing"``) by ``match_weight``, and number them 1..k (ties: by a ``prescore`` column
+    when there is one, the candidate passes' support, higher first; then by the other id).
 
         >>> scored = pd.DataFrame({"resident_id": ["R1", "R1", "R1"], "missing_id": ["M1", "M2", "M3"],
         ...                        "match_weight": [1.0, 5.0, 3.0]})
         >>> rank_pairs(scored, top_k=2)[["missing_id", "rank"]].values.tolist()
         [['M2', 1], ['M3', 2]]
+        >>> tied = scored.assign(match_weight=3.0, prescore=[-4.0, -1.0, -2.5])
+        >>> rank_pairs(tied, top_k=2)["missing_id"].tolist()
+        ['M2', 'M3']
     """
     if by not in ("resident", "missing"):
         raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
     group, other = ("resident_id", "missing_id") if by == "resident" else ("missing_id", "resident_id")
-    ordered = scored.sort_values([group, "match_weight", other], ascending=[True, False, True], kind="mergesort")
+    keys, ascending = [group, "match_weight", other], [True, False, True]
+    if "prescore" in scored.columns:
+        # equal weights (common for nameless residents, whose few comparisons have few levels):
+        # the candidate passes' pre-score (years, cm and km of gap, shared marks) breaks the tie
+        keys, ascending = [group, "match_weight", "prescore", other], [True, False, False, True]
+    ordered = scored.sort_values(keys, ascending=ascending, kind="mergesort")
     ordered = ordered.assign(rank=ordered.groupby(group, sort=False).cumcount() + 1)
     return ordered[ordered["rank"] <= int(top_k)].reset_index(drop=True)
 
@@ -397,6 +406,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                            "match_probability": probability, "match_weight": match_weight,
                            "_row": np.arange(len(vectors))})
     scored = pd.concat([scored, weights.reset_index(drop=True)], axis=1)
+    if "prescore" in candidates.pairs.columns:
+        pre = candidates.pairs.set_index(["resident_id", "missing_id"])["prescore"]
+        scored["prescore"] = pre.reindex(vectors.index).to_numpy(dtype=float)
     ranked = rank_pairs(scored, top_k, by)
     rows = ranked["_row"].to_numpy()
     ranked["explanation"] = explain_pairs(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
