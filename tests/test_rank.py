@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from kinmatch.cli import main
-from kinmatch.match.rank import WEIGHT_COLUMNS, identification_potential, link, rank_pairs, run_link
+from kinmatch.match.rank import (WEIGHT_COLUMNS, floor_name_tf, identification_potential, link, rank_pairs,
+                                 run_link)
 from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
 
 
@@ -107,6 +108,22 @@ def test_rank_pairs_breaks_weight_ties_by_prescore(weights, prescores, first):
     scored = pd.DataFrame({"resident_id": "R1", "missing_id": ["M1", "M2", "M3"],
                            "match_weight": weights, "prescore": prescores})
     assert rank_pairs(scored, top_k=3)["missing_id"].iloc[0] == first
+
+
+class _Model:
+    u_ = {"name": np.array([0.9, 0.02, 0.01, 0.01, 0.02, 0.03, 0.01])}
+
+
+@pytest.mark.parametrize("level, tf, floored", [
+    (1, 0.0005, 0.02),   # a rare 小名 cannot weigh more than the level
+    (1, 0.2, 0.2),       # a common one weighs less
+    (1, np.nan, np.nan), # no tf: the level's own u applies
+    (5, 0.0005, 0.0005), # sound levels keep their full tf adjustment
+    (-1, np.nan, np.nan),
+])
+def test_floor_name_tf_only_lowers_partial_name_weights(level, tf, floored):
+    out = floor_name_tf(pd.DataFrame({"name": [level], "tf_name": [tf]}), _Model())["tf_name"].iloc[0]
+    assert out == pytest.approx(floored, nan_ok=True)
 
 
 @pytest.mark.parametrize("record, score", [

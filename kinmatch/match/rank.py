@@ -30,9 +30,14 @@ from kinmatch.match.explain import explain_pairs
 
 OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "match_weight", "explanation"]
 WEIGHT_COLUMNS = [f"w_{name}" for name in cmp.COMPARISONS]
-NAME_TF_LEVELS = [4, 5, 6]
-"""Name levels that agree on a sound key, whose weight is term-frequency adjusted (a shared rare
-name sound is stronger evidence than a shared 王伟)."""
+NAME_TF_LEVELS = [1, 4, 5, 6]
+"""Name levels whose weight is term-frequency adjusted: 4–6 agree on a sound key (a shared rare
+name sound is stronger evidence than a shared 王伟); 1 is a shared 小名/partial name, adjusted only
+downwards (see :data:`NAME_TF_FLOOR_LEVELS`)."""
+NAME_TF_FLOOR_LEVELS = [1]
+"""Name levels whose tf-adjusted u is never below the level's own u: a common 小名 (小明, 阿华) may
+weigh less than the level, a rare one no more, because a partial name is too weak a clue to
+become a strong lead just by being rare."""
 
 # a frame that has these was normalized already (docs/contract.md §2)
 _NORMALIZED_MARKERS = ("sex_code", "birth_year_low", "event_date")
@@ -321,6 +326,30 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
     return model
 
 
+def floor_name_tf(vectors: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """``vectors`` with ``tf_name`` raised to the model's own u at the name levels of
+    :data:`NAME_TF_FLOOR_LEVELS`, so there term frequency can only lower a weight. Done here, not
+    in the model, because the model's tf adjustment has no floor and the floor is the fitted u.
+
+        >>> from types import SimpleNamespace
+        >>> model = SimpleNamespace(u_={"name": np.array([0.9, 0.02, 0.08])})
+        >>> vectors = pd.DataFrame({"name": [1, 1, 2], "tf_name": [0.001, 0.05, 0.001]})
+        >>> floor_name_tf(vectors, model)["tf_name"].tolist()
+        [0.02, 0.05, 0.001]
+    """
+    u = getattr(model, "u_", {}).get("name") if isinstance(getattr(model, "u_", None), dict) else None
+    if u is None or "tf_name" not in vectors.columns or "name" not in vectors.columns:
+        return vectors
+    level = vectors["name"].to_numpy()
+    tf = pd.to_numeric(vectors["tf_name"], errors="coerce").to_numpy(dtype=float)
+    floored = tf.copy()
+    for k in NAME_TF_FLOOR_LEVELS:
+        if k < len(u):
+            at = (level == k) & np.isfinite(tf)
+            floored[at] = np.maximum(tf[at], float(u[k]))
+    return vectors.assign(tf_name=floored)
+
+
 def _resolve_model(model: Any):
     if model is None or hasattr(model, "weight_table"):
         return model
@@ -393,7 +422,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq)
         fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
 
-    weights = fitted.weight_table(vectors, prefix="w_")
+    weights = fitted.weight_table(floor_name_tf(vectors, fitted), prefix="w_")
     weights = weights.reindex(columns=WEIGHT_COLUMNS, fill_value=0.0)
     match_weight = weights.to_numpy().sum(axis=1) + float(getattr(fitted, "prior_weight_", 0.0))
     if hasattr(fitted, "prior_weight_"):
