@@ -259,18 +259,24 @@ def _composite(key_code: np.ndarray, sex: np.ndarray, year_bin: np.ndarray) -> n
     return (key_code.astype(np.int64) * _N_SEX + sex.astype(np.int64)) * _N_BINS + year_bin.astype(np.int64)
 
 
+def _set_person_arrays(side, frame: pd.DataFrame, id_column: str) -> None:
+    """What both sides share as flat arrays: ids, sex, birth-year interval (one end standing in for a
+    missing other), event day, height."""
+    side.n = len(frame)
+    side.ids = frame[id_column].astype(str).to_numpy()
+    side.sex = _sex(frame)
+    low, high = _num(frame, "birth_year_low"), _num(frame, "birth_year_high")
+    side.year_low = np.where(np.isnan(low), high, low)
+    side.year_high = np.where(np.isnan(high), low, high)
+    side.day = _days(frame, "event_date")
+    side.height = _num(frame, "height_cm")
+
+
 class _Reports:
     """Everything about the reports that the passes need, as flat arrays."""
 
     def __init__(self, missing: pd.DataFrame, settings: CandidateSettings):
-        self.n = len(missing)
-        self.ids = missing["missing_id"].astype(str).to_numpy()
-        self.sex = _sex(missing)
-        low, high = _num(missing, "birth_year_low"), _num(missing, "birth_year_high")
-        self.year_low = np.where(np.isnan(low), high, low)
-        self.year_high = np.where(np.isnan(high), low, high)
-        self.day = _days(missing, "event_date")
-        self.height = _num(missing, "height_cm")
+        _set_person_arrays(self, missing, "missing_id")
         self.lon = np.where(np.isnan(_num(missing, "missing_lon")), _num(missing, "home_lon"), _num(missing, "missing_lon"))
         self.lat = np.where(np.isnan(_num(missing, "missing_lat")), _num(missing, "home_lat"), _num(missing, "missing_lat"))
         self.settings = settings
@@ -362,14 +368,7 @@ def _centres(key_lists: list[tuple], lon: np.ndarray, lat: np.ndarray) -> pd.Dat
 
 class _Residents:
     def __init__(self, residents: pd.DataFrame):
-        self.n = len(residents)
-        self.ids = residents["resident_id"].astype(str).to_numpy()
-        self.sex = _sex(residents)
-        low, high = _num(residents, "birth_year_low"), _num(residents, "birth_year_high")
-        self.year_low = np.where(np.isnan(low), high, low)
-        self.year_high = np.where(np.isnan(high), low, high)
-        self.day = _days(residents, "event_date")
-        self.height = _num(residents, "height_cm")
+        _set_person_arrays(self, residents, "resident_id")
         self.lon, self.lat = _num(residents, "found_lon"), _num(residents, "found_lat")
         evidence = _col(residents, "name_evidence")
         self.name_evidence = np.array([True if v is None or (isinstance(v, float) and v != v) else bool(v)
