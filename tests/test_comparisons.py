@@ -355,3 +355,70 @@ def test_tf_name_of_a_shared_nickname_is_its_share_of_reports():
     assert vectors["tf_name"].iloc[1] == pytest.approx(0.01)
     assert np.isnan(vectors["tf_name"].iloc[2])
     assert vectors["tf_name"].iloc[3] == pytest.approx(0.01)  # full-name tf unchanged
+
+
+def _random_records(rng, n, side):
+    """Records mixing everything the shortcuts of compare_pairs decide on: names sharing or not
+    sharing characters and syllables, aliases, assigned names; marks with blank parts and sides,
+    mirrored sides, 无X and negations, conditions written as marks; stated places and home codes
+    that are blank, malformed or of another rank."""
+    names = [person("李伟", "li wei", ["li wei"]), person("李玮", "li wei", ["li wei", "ni wei"]),
+             person("吴春花", "wu chun hua", ["wu chun hua", "hu chun hua"]),
+             person("胡春花", "hu chun hua", ["hu chun hua"]), person("王兴江", "wang xing jiang", ["wang xing jiang"]),
+             person("王山江", "wang shan jiang", ["wang shan jiang"]),
+             person("陈家明", "chen jia ming", ["chen jia ming"], "can gaa ming"),
+             person("二娃", "er wa", ["er wa"], kind="nickname"),
+             person("张建国", "zhang jian guo", ["zhang jian guo"], alias=["二娃"], alias_keys=["er wa"]),
+             person("阿英", "a ying", ["a ying"], given=["ying"], kind="partial"),
+             person("陈秀英", "chen xiu ying", ["chen xiu ying"], given=["xiu ying"], surname=["chen"]),
+             person("老薛", "lao xue", ["lao xue"], given=["xue"], kind="partial"),
+             person("薛宇宏", "xue yu hong", ["xue yu hong"], given=["yu hong"], surname=["xue"]),
+             person("党新", "dang xin", ["dang xin"], kind="assigned", evidence=False), person()]
+    marks = ["痣:脸:左", "痣:脸:右", "痣:脸:", "痣::", "疤痕:额头:", "疤痕:额头:左:3cm", "缺指:左手:小指",
+             "六指:右手:", "无纹身::", "纹身:手臂:左", "聋哑::", "胎记:腿:右", "胎记:腿:左"]
+    codes = ["341021", "341022", "340102", "340100", "340000", "370782", "3410", "abcdef", "341000x", None, ""]
+    rows = []
+    for i in range(n):
+        row = dict(names[rng.integers(len(names))])
+        row["marks"] = tuple(rng.choice(marks, size=rng.integers(0, 4), replace=False))
+        row["negated"] = ("纹身",) if rng.random() < 0.15 else ()
+        row["conditions"] = tuple(rng.choice(["痴呆", "聋哑", "智力障碍"], size=rng.integers(0, 2), replace=False))
+        row["accent_provinces"] = ("340000",) if rng.random() < 0.4 else ()
+        row["accent_area"] = "JH_Man" if rng.random() < 0.3 else None
+        if side == "left":
+            row["resident_id"] = f"R{i}"
+            row["statement_places"] = tuple(c for c in rng.choice(codes, size=rng.integers(0, 4)) if c)
+        else:
+            row["missing_id"] = f"M{i}"
+            for column in ("home_county", "home_prefecture", "home_province", "missing_county"):
+                row[column] = codes[rng.integers(len(codes))]
+            row["home_dialect_area"] = "JH_Man_Hu" if rng.random() < 0.3 else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed, by_frequency", [(1, True), (2, False)])
+def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
+    # compare_pairs decides most pairs without the one-pair functions (token overlap for names,
+    # mark type bits and codes, integer adcodes for stated places); every level must still be
+    # what the plain function says
+    rng = np.random.default_rng(seed)
+    residents, missing = _random_records(rng, 40, "left"), _random_records(rng, 60, "right")
+    pairs = pd.DataFrame([(r, m) for r in residents["resident_id"] for m in missing["missing_id"]],
+                         columns=["resident_id", "missing_id"])
+    freq = cmp.mark_frequency(missing["marks"]) if by_frequency else None
+    vectors = cmp.compare_pairs(pairs, residents, missing, cmp.default_features(freq), chunk_size=700)
+    res, rep = residents.set_index("resident_id"), missing.set_index("missing_id")
+    plain = {"name": cmp.name_level, "statement_places": cmp.statement_places_level,
+             "marks": lambda a, b: cmp.marks_level(a, b, freq), "accent": cmp.accent_level,
+             "conditions": cmp.conditions_level}
+    seen = {name: set() for name in plain}
+    for (rid, mid), row in vectors.iterrows():
+        a, b = res.loc[rid].to_dict(), rep.loc[mid].to_dict()
+        for name, level in plain.items():
+            assert int(row[name]) == level(a, b), (name, rid, mid)
+            seen[name].add(int(row[name]))
+    # the table really reached the levels the shortcuts decide and the ones they pass on
+    assert seen["name"] >= {-1, 0, 1, 2, 4, 5, 6}
+    assert seen["marks"] >= {-1, 0, 1, 2, 3, 4}
+    assert seen["statement_places"] >= {-1, 0, 1, 2, 3}
