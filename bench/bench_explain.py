@@ -1,0 +1,100 @@
+"""Explaining a link run's candidates: the column-wise ``explain_pairs`` against ``explain_pair``
+row by row, on the same inputs (the candidates ``run_link`` ranked), with the outputs compared.
+
+    python bench/bench_explain.py                      # 2,000 residents x 20,000 reports, seed 7, top_k 50
+    python bench/bench_explain.py 200 2000 --seed 3 --top-k 20
+    python bench/bench_explain.py --cache /work/scratch/explain/norm7.pkl   # reuse the normalized frames
+
+Prints the rows explained, and wall and CPU seconds of each way (best of ``--repeat``; on a shared
+machine the CPU figure is the steadier one). Exits non-zero if any explanation differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import kinmatch
+from kinmatch.datasets import simulate
+from kinmatch.match import comparisons as cmp
+from kinmatch.match import explain
+from kinmatch.match.rank import WEIGHT_COLUMNS, run_link
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def normalized(n_residents: int, n_missing: int, seed: int, cache: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulated residents and reports, normalized (~5 s at full size: cached when asked)."""
+    if cache is not None and cache.exists():
+        sim, residents, missing = pickle.loads(cache.read_bytes())
+        if (len(residents), len(missing), getattr(sim, "seed", seed)) == (n_residents, n_missing, seed):
+            return residents, missing
+        print(f"{cache} holds another simulation than {n_residents} x {n_missing} seed {seed}: simulating")
+    sim = simulate(n_missing=n_missing, n_residents=n_residents, seed=seed)
+    residents, _ = kinmatch.normalize_residents(sim.residents)
+    missing, _ = kinmatch.normalize_missing(sim.missing)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps((sim, residents, missing)))
+    return residents, missing
+
+
+def timed(function, repeat: int) -> tuple[list[str], float, float]:
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), cpu_s()
+        result = function()
+        best_wall, best_cpu = min(best_wall, time.perf_counter() - wall), min(best_cpu, cpu_s() - cpu)
+    return result, best_wall, best_cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n_residents", type=int, nargs="?", default=2000)
+    parser.add_argument("n_missing", type=int, nargs="?", default=20000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each way; the best is printed")
+    parser.add_argument("--cache", type=Path, help="pickle of (simulation, residents, missing) to reuse")
+    args = parser.parse_args(argv)
+
+    residents, missing = normalized(args.n_residents, args.n_missing, args.seed, args.cache)
+    start = time.perf_counter()
+    run = run_link(residents, missing, top_k=args.top_k, progress=False)
+    print(f"link: {len(run.table):,} ranked rows in {time.perf_counter() - start:.1f} s")
+
+    # the inputs run_link gave explain_pairs: its ranked pairs, their levels and partial weights
+    table = run.table
+    keys = pd.MultiIndex.from_frame(table[["resident_id", "missing_id"]])
+    levels = run.vectors.reindex(keys)[cmp.COMPARISONS].reset_index(drop=True)
+    weights = table[WEIGHT_COLUMNS].reset_index(drop=True)
+    mark_freq = cmp.mark_frequency(run.missing["marks"])
+    inputs = (table, levels, weights, run.residents, run.missing)
+
+    old, old_wall, old_cpu = timed(lambda: explain._explain_pairs_reference(*inputs, mark_freq=mark_freq),
+                                   args.repeat)
+    new, new_wall, new_cpu = timed(lambda: explain.explain_pairs(*inputs, mark_freq=mark_freq), args.repeat)
+    print(f"rows explained: {len(new):,}")
+    print(f"old (explain_pair per row): {old_wall:.3f} s wall, {old_cpu:.3f} s CPU")
+    print(f"new (explain_pairs):        {new_wall:.3f} s wall, {new_cpu:.3f} s CPU  ({old_wall / new_wall:.1f}x)")
+    differ = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    if len(old) != len(new) or differ:
+        print(f"DIFFERENT: {len(differ)} rows, e.g. row {differ[:1]}: {old[differ[0]]!r} vs {new[differ[0]]!r}"
+              if differ else f"DIFFERENT lengths {len(old)} vs {len(new)}")
+        return 1
+    same_as_link = new == table["explanation"].tolist()
+    print(f"identical: all {len(new):,} explanations; same as link's explanation column: {same_as_link}")
+    return 0 if same_as_link else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
