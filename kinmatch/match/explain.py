@@ -274,17 +274,16 @@ def _by_combination(comparison: str, rows: np.ndarray, levels: np.ndarray, res: 
 
 
 def _km_rows(res: _Side, rep: _Side, rows: np.ndarray) -> np.ndarray | None:
-    """Great-circle km for the pairs at ``rows``: numpy, except that a distance within a hair of
-    rounding the other way (x.5 km) is recomputed with :func:`_km`, the formula explain_pair uses,
-    so the shown whole km are the same to the last digit (numpy's sin/cos may differ in an ulp)."""
+    """Great-circle km for the pairs at ``rows``: :func:`cmp.haversine_km`, except that a distance
+    within a hair of rounding the other way (x.5 km) is recomputed with :func:`_km`, which
+    explain_pair uses, so the whole km shown are the same (numpy's sin/cos and the order of the
+    operations may differ in the last bits)."""
     coordinates = [res.floats("found_lon", rows), res.floats("found_lat", rows),
                    rep.floats("missing_lon", rows), rep.floats("missing_lat", rows)]
     if any(c is None for c in coordinates):
         return None
     lon1, lat1, lon2, lat2 = coordinates
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    km = 2 * 6371.0 * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    km = cmp.haversine_km(lon1, lat1, lon2, lat2)
     with np.errstate(invalid="ignore"):
         near_half = np.abs(km - np.floor(km) - 0.5) < 1e-6
     for i in np.flatnonzero(near_half):
