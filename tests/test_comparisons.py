@@ -385,6 +385,8 @@ def _random_records(rng, n, side):
         row["conditions"] = tuple(rng.choice(["痴呆", "聋哑", "智力障碍"], size=rng.integers(0, 2), replace=False))
         row["accent_provinces"] = ("340000",) if rng.random() < 0.4 else ()
         row["accent_area"] = "JH_Man" if rng.random() < 0.3 else None
+        row["build"] = [None, "瘦", "中等", "胖"][(i + (side == "left")) % 4]  # every combination, no draw
+        row["hair"] = [None, "短发", "白发、短发", "白发", "光头", "秃顶", "长发"][(3 * i + len(side)) % 7]
         if side == "left":
             row["resident_id"] = f"R{i}"
             row["statement_places"] = tuple(c for c in rng.choice(codes, size=rng.integers(0, 4)) if c)
@@ -411,7 +413,7 @@ def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
     res, rep = residents.set_index("resident_id"), missing.set_index("missing_id")
     plain = {"name": cmp.name_level, "statement_places": cmp.statement_places_level,
              "marks": lambda a, b: cmp.marks_level(a, b, freq), "accent": cmp.accent_level,
-             "conditions": cmp.conditions_level}
+             "conditions": cmp.conditions_level, "hair": cmp.hair_level, "build": cmp.compare_build}
     seen = {name: set() for name in plain}
     for (rid, mid), row in vectors.iterrows():
         a, b = res.loc[rid].to_dict(), rep.loc[mid].to_dict()
@@ -422,3 +424,26 @@ def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
     assert seen["name"] >= {-1, 0, 1, 2, 4, 5, 6}
     assert seen["marks"] >= {-1, 0, 1, 2, 3, 4}
     assert seen["statement_places"] >= {-1, 0, 1, 2, 3}
+
+
+BUILD_HAIR_CASES = [
+    # comparison, resident value, report value, level
+    ("build", "瘦", "瘦", 2), ("build", "胖", "胖", 3), ("build", "中等", "瘦", 1), ("build", "胖", "瘦", 0),
+    ("build", None, "瘦", -1), ("build", "瘦", "", -1),
+    ("hair", "白发、短发", "白发", 2), ("hair", "短发", "短发", 1), ("hair", "光头", "秃顶", 2),
+    ("hair", "长发", "短发", 0), ("hair", "白发", None, -1), ("hair", float("nan"), "短发", -1),
+]
+
+
+@pytest.mark.parametrize("comparison, a, b, level", BUILD_HAIR_CASES)
+def test_build_and_hair_levels_symmetric(comparison, a, b, level):
+    compare = cmp.compare_build if comparison == "build" else cmp.compare_hair
+    assert compare({comparison: a}, {comparison: b}) == level
+    assert compare({comparison: b}, {comparison: a}) == level
+
+
+def test_build_rarity_follows_the_reports():
+    # where most reports say 胖, a shared 胖 is the common case and a shared 瘦 the rare one
+    frequency = cmp.value_frequency(pd.Series(["胖"] * 8 + ["瘦"] * 2))
+    assert cmp.compare_build({"build": "胖"}, {"build": "胖"}, frequency) == 2
+    assert cmp.compare_build({"build": "瘦"}, {"build": "瘦"}, frequency) == 3

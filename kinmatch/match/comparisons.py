@@ -13,7 +13,7 @@ and a table of Chinese labels used in explanations (``LEVEL_LABELS``).
     (5, '姓名同音')
 
 All comparisons read the normalized columns of docs/contract.md §2. Residents are the left side,
-missing reports the right side; the symmetric ones (name, sex, age, accent, marks, conditions)
+missing reports the right side; the symmetric ones (name, sex, age, accent, marks, conditions, build, hair)
 give the same level when the sides are swapped.
 """
 
@@ -46,6 +46,8 @@ LEVEL_LABELS: dict[str, dict[int, str]] = {
     "marks": {-1: "体貌特征不详", 0: "体貌特征矛盾", 1: "体貌特征无共同点", 2: "特征部位相同方向相反",
               3: "体貌特征相符", 4: "罕见特征相符"},
     "conditions": {-1: "健康状况不详", 0: "健康状况不同", 1: "健康状况相符", 2: "特殊残疾相符"},
+    "build": {-1: "体型不详", 0: "体型相反", 1: "体型相近", 2: "体型相同", 3: "少见体型相同"},
+    "hair": {-1: "发型发色不详", 0: "发型发色不同", 1: "发型相同", 2: "发型发色相符"},
 }
 """Chinese label of each level of each comparison, for explanations and review screens."""
 
@@ -881,6 +883,100 @@ class CompareConditions(_PairwiseFeature):
 
 
 # ---------------------------------------------------------------------------------------------
+# build and hair (体型, 发型发色): the national family-search site filters on build, NCIC
+# compares weight ranges; both drift (people living rough get thinner, hair greys, stations
+# shave heads), so they are weak evidence whose weight EM learns
+
+
+BUILD_ORDER = {"瘦": 0, "中等": 1, "胖": 2}
+"""The description normalizer's build words, thin to heavy."""
+
+BUILD_SHARES = {"瘦": 0.40, "中等": 0.45, "胖": 0.15}
+"""Rough share of people described with each build, used when no frequency table is given."""
+
+RARE_BUILD_SHARE = 0.25
+
+
+def build_levels(build_a, build_b, frequency: Mapping[str, float] | None = None) -> np.ndarray:
+    """3 same build and a rare one (胖 in most tables), 2 same, 1 one step apart (瘦/中等),
+    0 opposite (瘦/胖); -1 when either record does not describe a build."""
+    a = np.array([BUILD_ORDER.get(_str(v), -1) for v in _values(build_a)], dtype=np.int8)
+    b = np.array([BUILD_ORDER.get(_str(v), -1) for v in _values(build_b)], dtype=np.int8)
+    shares = frequency or BUILD_SHARES
+    rare = np.array([shares.get(word, 1.0) <= RARE_BUILD_SHARE
+                     for word in sorted(BUILD_ORDER, key=BUILD_ORDER.get)], dtype=bool)
+    levels = np.select([a == b, np.abs(a.astype(int) - b) == 1], [2, 1], 0).astype(np.int8)
+    levels = np.where((a == b) & (a >= 0) & rare[np.clip(a, 0, None)], 3, levels)
+    return np.where((a < 0) | (b < 0), MISSING, levels).astype(np.int8)
+
+
+class CompareBuild(BaseCompareFeature):
+    """Build (瘦/中等/胖): same, one step apart, opposite; agreement on a rare build counts more.
+
+    ``frequency`` maps each build word to its share among reports (see :func:`value_frequency`);
+    without it :data:`BUILD_SHARES` is used."""
+
+    name = "build"
+
+    def __init__(self, left_on="build", right_on="build", frequency: Mapping[str, float] | None = None,
+                 label="build"):
+        super().__init__(left_on, right_on, label=label)
+        self.frequency = frequency
+
+    def _compute_vectorized(self, build_a, build_b):
+        return build_levels(build_a, build_b, self.frequency)
+
+
+def compare_build(resident: Mapping, report: Mapping, frequency: Mapping[str, float] | None = None) -> int:
+    return int(build_levels([_get(resident, "build")], [_get(report, "build")], frequency)[0])
+
+
+def value_frequency(values: pd.Series) -> dict[str, float]:
+    """Share of records with each value (blank values count in the total, not as a value).
+
+        >>> value_frequency(pd.Series(["瘦", "胖", None, "瘦"]))
+        {'瘦': 0.5, '胖': 0.25}
+    """
+    n = max(len(values), 1)
+    return {str(k): v / n for k, v in values.dropna().astype(str).value_counts().items() if k}
+
+
+_HAIR_SAME = {"光头": "光头秃顶", "秃顶": "光头秃顶"}
+"""Stations and families write 光头 and 秃顶 for the same head (see the description normalizer)."""
+COMMON_HAIR = frozenset({"短发"})
+
+
+def _hair_words(value: Any) -> frozenset:
+    text = _str(value)
+    return frozenset(_HAIR_SAME.get(w, w) for w in text.replace(",", "、").split("、") if w) if text else _EMPTY
+
+
+def hair_level(resident: Mapping, report: Mapping) -> int:
+    """2 share a distinctive hair word (白发, 长发, 光头/秃顶), 1 share only 短发, 0 both
+    described with nothing in common; -1 when either record does not describe hair. No level is a
+    contradiction: hair greys, and stations cut or shave it."""
+    a, b = _hair_words(_get(resident, "hair")), _hair_words(_get(report, "hair"))
+    if not a or not b:
+        return MISSING
+    shared = a & b
+    if shared - COMMON_HAIR:
+        return 2
+    return 1 if shared else 0
+
+
+class CompareHair(_PairwiseFeature):
+    """Hair words (白发, 短发, 长发, 光头/秃顶) shared by both records."""
+
+    columns = ["hair"]
+    name = "hair"
+    level = staticmethod(hair_level)
+
+    def _compute_vectorized(self, hair_a, hair_b):
+        return np.fromiter((hair_level({"hair": a}, {"hair": b}) for a, b in zip(_values(hair_a), _values(hair_b))),
+                           dtype=np.int8, count=len(hair_a))
+
+
+# ---------------------------------------------------------------------------------------------
 # term frequency of the name sound
 
 
@@ -941,16 +1037,28 @@ def name_tf(keys_a, keys_b, frequency: Mapping[str, float]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # all comparisons at once
 
-def default_features(mark_freq: Mapping[str, float] | None = None) -> list[BaseCompareFeature]:
-    """One feature object per comparison, in :data:`COMPARISONS` order."""
+def default_features(mark_freq: Mapping[str, float] | None = None,
+                     build_freq: Mapping[str, float] | None = None) -> list[BaseCompareFeature]:
+    """One feature object per comparison, in :data:`COMPARISONS` order (``mark_freq`` from
+    :func:`mark_frequency`, ``build_freq`` from :func:`value_frequency` of the reports' builds)."""
     return [CompareName(), CompareSex(), CompareAge(), CompareHeight(), CompareTimeGap(), CompareGeography(),
-            CompareAccent(), CompareStatementPlaces(), CompareMarks(frequency=mark_freq), CompareConditions()]
+            CompareAccent(), CompareStatementPlaces(), CompareMarks(frequency=mark_freq), CompareConditions(),
+            CompareBuild(frequency=build_freq), CompareHair()]
 
 
-def build_compare(mark_freq: Mapping[str, float] | None = None) -> recordlinkage.Compare:
+def features_for(missing: pd.DataFrame) -> list[BaseCompareFeature]:
+    """:func:`default_features` with the rarity tables (marks, builds) taken from these reports,
+    as :func:`kinmatch.link` and the review store compute them."""
+    mark_freq = mark_frequency(missing["marks"]) if "marks" in missing.columns else None
+    build_freq = value_frequency(missing["build"]) if "build" in missing.columns else None
+    return default_features(mark_freq, build_freq or None)
+
+
+def build_compare(mark_freq: Mapping[str, float] | None = None,
+                  build_freq: Mapping[str, float] | None = None) -> recordlinkage.Compare:
     """A :class:`recordlinkage.Compare` holding every comparison (for use with recordlinkage's own
     index objects; :func:`compare_pairs` is the faster path used by :func:`kinmatch.link`)."""
-    return recordlinkage.Compare(default_features(mark_freq))
+    return recordlinkage.Compare(default_features(mark_freq, build_freq))
 
 
 def _ensure_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -1016,6 +1124,8 @@ def _blank_masks(feature: BaseCompareFeature, arrays: dict, side: str) -> np.nda
         return empty("marks") & empty("negated")
     if isinstance(feature, CompareConditions):
         return empty("conditions")
+    if isinstance(feature, CompareHair):
+        return np.fromiter((not _str(v) for v in arrays["hair"]), dtype=bool, count=n)
     return None
 
 
@@ -1212,7 +1322,7 @@ def _marks_settled(left: dict, right: dict, lp: np.ndarray, rp: np.ndarray) -> t
     return level, settled
 
 
-_DIRECT_FEATURES = (CompareSex, CompareAge, CompareHeight, CompareTimeGap, CompareGeography)
+_DIRECT_FEATURES = (CompareSex, CompareAge, CompareHeight, CompareTimeGap, CompareGeography, CompareBuild)
 """Comparisons computed straight on the gathered columns of every pair (numeric, vectorized in
 numpy): grouping their pairs by distinct values would cost more than it saves."""
 
@@ -1445,3 +1555,4 @@ compare_accent = accent_level
 compare_statement_places = statement_places_level
 compare_marks = marks_level
 compare_conditions = conditions_level
+compare_hair = hair_level

@@ -36,7 +36,7 @@ FIELDS = [
 ]
 
 AGREE_FROM = {"name": 4, "sex": 1, "age": 2, "height": 2, "time_gap": 2, "geography": 3, "accent": 1,
-              "statement_places": 2, "marks": 3, "conditions": 1}
+              "statement_places": 2, "marks": 3, "conditions": 1, "build": 2, "hair": 1}
 """Level from which a comparison counts as agreeing (green); level 0 is a conflict (red)."""
 
 GREEN, RED = "background-color: #d9f2d9", "background-color: #f8d0d0"

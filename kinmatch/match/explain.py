@@ -88,6 +88,14 @@ def reason(comparison: str, level: int, resident: Mapping, report: Mapping,
         shared = set(cmp._tuple(_get(resident, "conditions"))) & set(cmp._tuple(_get(report, "conditions")))
         if shared:
             return f"{label}({'、'.join(sorted(shared))})"
+    if comparison in ("build", "hair") and level >= 0:
+        a, b = _get(resident, comparison), _get(report, comparison)
+        if a and b:
+            if comparison == "hair" and level >= 1:
+                shared = sorted(set(str(a).split("、")) & set(str(b).split("、")))
+                if shared:
+                    return f"{label}({'、'.join(shared)})"
+            return f"{label}({a}/{b})"
     return label
 
 
@@ -163,7 +171,9 @@ def _explain_pairs_reference(pairs: pd.DataFrame, vectors: pd.DataFrame, weights
 
 _MARK_COLUMNS = ["marks", "negated"]
 _CONDITION_COLUMNS = ["conditions"]
-_LABEL_ONLY = frozenset(cmp.COMPARISONS) - {"name", "height", "age", "geography", "marks", "conditions"}
+_BY_COMBINATION = {"marks": _MARK_COLUMNS, "conditions": _CONDITION_COLUMNS, "build": ["build"], "hair": ["hair"]}
+"""Comparisons whose reason shows values of a few columns with few distinct values."""
+_LABEL_ONLY = frozenset(cmp.COMPARISONS) - {"name", "height", "age", "geography"} - set(_BY_COMBINATION)
 """Comparisons whose reason is always their level's label (see :func:`reason`)."""
 
 
@@ -332,11 +342,11 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             if detailed.any():
                 texts[detailed] = "发现地距走失地" + _formatted(km[np.isfinite(km)], "{:.0f}km")
             return texts
-    elif comparison in ("marks", "conditions"):
-        needs = (levels >= 2) | (levels == 0) if comparison == "marks" else levels >= 1
+    elif comparison in _BY_COMBINATION:
+        needs = {"marks": (levels >= 2) | (levels == 0), "conditions": levels >= 1}.get(comparison, levels >= 0)
         if not needs.any():
             return texts
-        columns = _MARK_COLUMNS if comparison == "marks" else _CONDITION_COLUMNS
+        columns = _BY_COMBINATION[comparison]
         shown = _by_combination(comparison, rows[needs], levels[needs], res, rep, columns, mark_freq)
         if shown is not None:
             texts[needs] = shown

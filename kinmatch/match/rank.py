@@ -413,13 +413,15 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     candidates = candidate_pairs(residents, missing, settings=candidate_settings, progress=progress)
     mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
     name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
-    features = cmp.default_features(mark_freq)
-    vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress)
+    features = cmp.features_for(missing)
+    prepared = cmp.prepare_records(residents, missing, features)
+    vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
+                                prepared=prepared)
     if len(vectors) == 0:
         return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
     if fitted is None:
         u_pairs = random_pairs(residents, missing, n_random_pairs, random_state)
-        u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq)
+        u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq, prepared=prepared)
         fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
 
     weights = fitted.weight_table(floor_name_tf(vectors, fitted), prefix="w_")

@@ -668,9 +668,8 @@ def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missin
         pairs = candidates[["resident_id", "missing_id"]]
         pairs = pairs[pairs["resident_id"].isin(set(residents["resident_id"]))
                       & pairs["missing_id"].isin(set(missing["missing_id"]))]
-        mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
         name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
-        return cmp.compare_pairs(pairs, residents, missing, cmp.default_features(mark_freq), name_freq)
+        return cmp.compare_pairs(pairs, residents, missing, cmp.features_for(missing), name_freq)
     except Exception as error:  # levels only feed training: loading the pairs must not fail on them
         warnings.warn(f"comparison levels could not be computed ({error}); the pairs are stored without "
                       f"them and `kinmatch train` will skip them", stacklevel=3)

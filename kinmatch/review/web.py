@@ -37,7 +37,7 @@ __all__ = ["create_app", "COMPARISON_NAMES", "FIELD_ROWS"]
 COMPARISON_NAMES = {
     "name": "姓名", "sex": "性别", "age": "年龄", "height": "身高", "time_gap": "时间间隔",
     "geography": "地理距离", "accent": "口音", "statement_places": "自述地名", "marks": "体貌特征",
-    "conditions": "健康状况",
+    "conditions": "健康状况", "build": "体型", "hair": "发型发色",
 }
 """Chinese name of each comparison, for the explanation chart."""
 
