@@ -204,35 +204,45 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
     m = {n: v / v.sum() for n, v in m.items()}
     prior_m = {n: v.copy() for n, v in m.items()}
+    # every (comparison, level) is one cell of a flat table; a pattern's missing comparisons point
+    # at a last cell of weight 0. One gather gives all patterns' weights and one bincount all
+    # cells' expected counts (per-comparison loops were most of the time with 12 comparisons)
+    offsets = np.cumsum([0] + [len(u[n]) for n in names])
+    n_cells = int(offsets[-1])
+    cells = np.where(seen, index + offsets[:-1], n_cells)
+    flat_cells = cells.ravel()
+    n_patterns, n_columns = cells.shape
+    slices = [slice(int(offsets[j]), int(offsets[j + 1])) for j in range(len(names))]
+    group_of = np.repeat(np.arange(len(starts)), sizes)
     pi = 0.5
     for _ in range(int(max_iter)):
-        pattern_lr = np.zeros(len(patterns))
-        for j, n in enumerate(names):
-            pattern_lr += np.where(seen[:, j], np.log(m[n])[index[:, j]] - np.log(u[n])[index[:, j]], 0.0)
+        log_ratio = np.concatenate([np.log(m[n]) - np.log(u[n]) for n in names] + [np.zeros(1)])
+        pattern_lr = log_ratio[cells].sum(axis=1)
         log_lr = pattern_lr[pattern_of]
         a = math.log(pi) - log_size + log_lr
         top = np.maximum.reduceat(a, starts)
-        total = np.add.reduceat(np.exp(a - np.repeat(top, np.diff(np.r_[starts, len(a)]))), starts)
+        total = np.add.reduceat(np.exp(a - top[group_of]), starts)
         log_z = np.logaddexp(math.log(1 - pi), top + np.log(total))
-        post = np.exp(a - np.repeat(log_z, np.diff(np.r_[starts, len(a)])))
+        post = np.exp(a - log_z[group_of])
         new_pi = float(np.clip(post.sum() / max(n_residents, 1), 1e-3, 1 - 1e-3))
         prior_strength = max(2.0, 0.05 * float(post.sum()))
         change = abs(new_pi - pi)
-        post_by_pattern = np.bincount(pattern_of, weights=post, minlength=len(patterns))
-        rest_by_pattern = np.bincount(pattern_of, weights=1 - post, minlength=len(patterns))
+        post_by_pattern = np.bincount(pattern_of, weights=post, minlength=n_patterns)
+        match_counts = np.bincount(flat_cells, weights=np.repeat(post_by_pattern, n_columns), minlength=n_cells + 1)
+        if estimate_u:
+            rest_by_pattern = np.bincount(pattern_of, weights=1 - post, minlength=n_patterns)
+            rest_counts = np.bincount(flat_cells, weights=np.repeat(rest_by_pattern, n_columns),
+                                      minlength=n_cells + 1)
         for j, n in enumerate(names):
             # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
             # level that no likely match showed from getting a weight of -13
-            counts = np.bincount(index[seen[:, j], j], weights=post_by_pattern[seen[:, j]], minlength=len(u[n]))
-            counts = counts + prior_strength * prior_m[n]
+            counts = match_counts[slices[j]] + prior_strength * prior_m[n]
             new_m = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
             new_m = new_m / new_m.sum()
             change = max(change, float(np.max(np.abs(new_m - m[n]))))
             m[n] = new_m
             if estimate_u:
-                counts = np.bincount(index[seen[:, j], j], weights=rest_by_pattern[seen[:, j]],
-                                     minlength=len(u[n]))
-                counts = counts + 1.0
+                counts = rest_counts[slices[j]] + 1.0
                 new_u = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
                 u[n] = new_u / new_u.sum()
         pi = new_pi
