@@ -55,6 +55,7 @@ sorted inverted index here expands and caps them one chunk of residents at a tim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -165,10 +166,6 @@ def _tuples(values: np.ndarray, *more: np.ndarray) -> list[tuple]:
     return out
 
 
-def _code_prefix(values: np.ndarray, cut: int) -> np.ndarray:
-    return np.array([v[:cut] if isinstance(v, str) and len(v) == 6 else None for v in values], dtype=object)
-
-
 def _bin(year: np.ndarray) -> np.ndarray:
     b = np.floor((year - _YEAR0) / _BIN_YEARS).astype("float") + 1
     return np.where(np.isnan(year), 0, np.clip(np.nan_to_num(b, nan=0), 1, _N_BINS - 1)).astype(np.int64)
@@ -182,45 +179,199 @@ def _masked(name: Any) -> tuple:
     return tuple(name[:i] + "?" + name[i + 1:] for i in range(len(name)))
 
 
-def _mark_pairs(marks: tuple) -> tuple:
-    """Every pair of distinct mark types-and-parts, side dropped (a mirrored 左/右 still meets):
-    (疤痕:额头, 痣:脸) → ('疤痕:额头|痣:脸',). At most 6 marks are paired (15 keys)."""
-    parts = sorted({m for m in marks if m})[:6]
-    return tuple(f"{a}|{b}" for i, a in enumerate(parts) for b in parts[i + 1:])
+# ---------------------------------------------------------------------------------------------
+# flat keys: the keys of many records as two parallel arrays (record position, key). Built once per
+# column by C-level flattening, with rewrites applied once per distinct key and dedupes done by
+# sorting, instead of a Python loop per record: the report side has a million rows at full scale.
 
 
-def _mark_features(marks: np.ndarray, conditions: np.ndarray) -> list[tuple]:
-    """Mark types-and-parts (side dropped) and conditions (``!聋哑``) of each record, for the
+class _Flat(NamedTuple):
+    """Keys of many records: ``keys[i]`` belongs to record ``positions[i]``. Positions ascend and
+    each record's keys keep their order (first column first, a cell's own order within it)."""
+
+    positions: np.ndarray
+    keys: np.ndarray
+
+
+def _empty_flat() -> _Flat:
+    return _Flat(np.empty(0, np.int64), np.empty(0, dtype=object))
+
+
+def _object_array(items: list) -> np.ndarray:
+    # fromiter, not np.array: a list of equal-length tuples must stay a 1-D array of tuples
+    return np.fromiter(items, dtype=object, count=len(items))
+
+
+def _cell_items(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(number of items per cell, the items) of one column: a tuple or list cell gives its items, a
+    string cell itself, a blank cell nothing."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and len(values) \
+            and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # a column of codes such as home_province: one item per non-blank cell
+        present = ~pd.isna(values)
+        return present.astype(np.int64), values[present].astype(object)
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if not all(type(v) is tuple for v in values):  # normalized frames hold tuples: no per-cell fix-up
+        values = [(v,) if isinstance(v, str) else tuple(v) if isinstance(v, (tuple, list, np.ndarray)) else ()
+                  for v in values]
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    return lengths, _object_array(list(chain.from_iterable(values)))
+
+
+def _is_key(items: np.ndarray) -> np.ndarray:
+    """True where an item is a non-empty string (anything else in a key cell is ignored)."""
+    if len(items) == 0:
+        return np.zeros(0, dtype=bool)
+    if pd.api.types.infer_dtype(items, skipna=False) == "string":
+        return np.asarray(items != "", dtype=bool)
+    return np.fromiter((isinstance(x, str) and x != "" for x in items), dtype=bool, count=len(items))
+
+
+def _flat(*columns: Any) -> _Flat:
+    """The keys of each record over ``columns``, in order, blanks dropped, each key once per record
+    where it first occurs (``dict.fromkeys`` per record, as :func:`_tuples` does one record at a time).
+
+        >>> _flat(np.array([("a", "b"), ()], dtype=object), np.array(["b", "c"], dtype=object))
+        _Flat(positions=array([0, 0, 1]), keys=array(['a', 'b', 'c'], dtype=object))
+    """
+    positions, keys = [], []
+    for values in columns:
+        lengths, items = _cell_items(values)
+        ok = _is_key(items)
+        positions.append(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[ok])
+        keys.append(items[ok])
+    if not positions:
+        return _empty_flat()
+    flat = _Flat(np.concatenate(positions), np.concatenate(keys))
+    if len(columns) > 1:
+        flat = _by_record(flat)
+    return _first_per_record(flat)
+
+
+def _by_record(flat: _Flat) -> _Flat:
+    """Record by record; within a record, the order the keys came in (a stable sort)."""
+    order = np.argsort(flat.positions, kind="stable")
+    return _Flat(flat.positions[order], flat.keys[order])
+
+
+def _concat(*flats: _Flat) -> _Flat:
+    """Flat keys of the same records as one, record by record, each record's keys in argument order."""
+    return _by_record(_Flat(np.concatenate([f.positions for f in flats]), np.concatenate([f.keys for f in flats])))
+
+
+def _first_per_record(flat: _Flat) -> _Flat:
+    """Each key once per record, where it first occurs."""
+    if len(flat.keys) < 2:
+        return flat
+    codes, vocabulary = pd.factorize(flat.keys)
+    pair = flat.positions * len(vocabulary) + codes
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    first = np.r_[True, pair[1:] != pair[:-1]]
+    if first.all():
+        return flat
+    keep = np.sort(order[first])
+    return _Flat(flat.positions[keep], flat.keys[keep])
+
+
+def _sorted_per_record(flat: _Flat) -> _Flat:
+    """Each record's distinct keys in sorted order (``tuple(sorted(set(keys)))`` per record)."""
+    if len(flat.keys) == 0:
+        return flat
+    codes, vocabulary = pd.factorize(flat.keys, sort=True)
+    width = len(vocabulary)
+    pair = _sorted_unique(flat.positions * width + codes)
+    return _Flat(pair // width, np.asarray(vocabulary, dtype=object)[pair % width])
+
+
+def _map_keys(flat: _Flat, rewrite) -> _Flat:
+    """``rewrite`` applied once per distinct key; keys rewritten to None are dropped. No dedupe: two
+    keys of a record may become one (``places`` relies on that, see :func:`_centres`)."""
+    if len(flat.keys) == 0:
+        return flat
+    codes, vocabulary = pd.factorize(flat.keys)
+    keys = _object_array([rewrite(k) for k in vocabulary])[codes]
+    ok = ~pd.isna(keys)
+    return _Flat(flat.positions[ok], keys[ok])
+
+
+def _map_values(values: np.ndarray, rewrite) -> np.ndarray:
+    """``rewrite`` applied once per distinct cell of a column of strings; blank cells give None."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return _object_array([rewrite(u) for u in uniques] + [None])[codes]
+
+
+def _code_prefix(values: np.ndarray, cut: int) -> np.ndarray:
+    return _map_values(values, lambda v: v[:cut] if isinstance(v, str) and len(v) == 6 else None)
+
+
+def _masked_flat(names: np.ndarray) -> _Flat:
+    """:func:`_masked` of every written name (once per distinct name)."""
+    codes, uniques = pd.factorize(np.asarray(names, dtype=object))
+    masked = [_masked(u) for u in uniques] + [()]
+    return _flat([masked[c] for c in codes])
+
+
+def _mark_key(mark: str) -> str | None:
+    """Mark type and part, side dropped (``痣:脸:左`` → ``痣:脸``); None for a denied mark (无纹身)
+    or a condition."""
+    if mark.startswith("无") or mark.split(":")[0] in CONDITION_NAMES:
+        return None
+    return ":".join(mark.split(":")[:2])
+
+
+def _feature_key(mark: str) -> str | None:
+    if mark.startswith("无"):
+        return None
+    key = ":".join(mark.split(":")[:2])
+    kind = key.split(":")[0]
+    return f"!{kind}" if kind in CONDITION_NAMES else key
+
+
+def _mark_features(marks: np.ndarray, conditions: np.ndarray) -> _Flat:
+    """Mark types-and-parts (side dropped) and conditions (``!聋哑``) of each record, sorted, for the
     shared-feature bonus of :func:`prescore`."""
-    out = []
-    for ms, cs in zip(_tuples(marks), _tuples(conditions)):
-        keys = {":".join(m.split(":")[:2]) for m in ms if not m.startswith("无")}
-        keys = {f"!{k.split(':')[0]}" if k.split(":")[0] in CONDITION_NAMES else k for k in keys}
-        keys |= {f"!{c}" for c in cs}
-        out.append(tuple(sorted(keys)))
-    return out
+    return _sorted_per_record(_concat(_map_keys(_flat(marks), _feature_key),
+                                      _map_keys(_flat(conditions), lambda c: f"!{c}")))
 
 
-def _bitmask(features: list[tuple], vocabulary: dict[str, int]) -> np.ndarray:
+def _bitmask(features: _Flat, vocabulary: dict[str, int], n: int) -> np.ndarray:
     """One int64 per record with a bit per feature (a feature beyond the 63 most frequent shares
     its bit with another: a rare false overlap only moves a pre-score)."""
-    out = np.zeros(len(features), dtype=np.int64)
-    for i, keys in enumerate(features):
-        bits = 0
-        for k in keys:
-            code = vocabulary.get(k)
-            if code is not None:
-                bits |= 1 << (code % 63)
-        out[i] = bits
+    out = np.zeros(n, dtype=np.int64)
+    if len(features.keys) == 0 or not vocabulary:
+        return out
+    found = pd.Index(list(vocabulary), dtype=object).get_indexer(features.keys)
+    codes = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))[found[found >= 0]]
+    np.bitwise_or.at(out, features.positions[found >= 0], np.left_shift(np.int64(1), codes % 63))
     return out
 
 
-def _resident_given_keys(keys: tuple) -> tuple:
-    """A resident's given-name, 小名 and whole-name keys as given-name queries (``G:``), plus the
-    single syllable of a partial name (阿英, 小宝) against reports' last given syllable (``L:``)."""
-    out = [f"G:{k}" for k in keys]
-    out += [f"L:{k}" for k in keys if k and " " not in k]
-    return tuple(dict.fromkeys(out))
+def _mark_pair_flat(marks: _Flat) -> _Flat:
+    """Every pair of a record's first six distinct marks (``marks`` sorted per record, side dropped;
+    a mirrored 左/右 still meets): (疤痕:额头, 痣:脸) → 疤痕:额头|痣:脸. At most 15 keys a record."""
+    positions, keys = marks
+    if len(keys) < 2:
+        return _empty_flat()
+    starts = np.r_[0, np.flatnonzero(positions[1:] != positions[:-1]) + 1]
+    sizes = np.minimum(np.diff(np.r_[starts, len(positions)]), 6)
+    pair_positions, first, second = [], [], []
+    for size in range(2, 7):
+        records = starts[sizes == size]
+        if len(records) == 0:
+            continue
+        i, j = np.triu_indices(size, 1)  # (0,1), (0,2) … (1,2) …: the order of the nested loops
+        first.append((records[:, None] + i).ravel())
+        second.append((records[:, None] + j).ravel())
+        pair_positions.append(np.repeat(positions[records], len(i)))
+    if not pair_positions:
+        return _empty_flat()
+    codes, vocabulary = pd.factorize(keys)
+    width = len(vocabulary)
+    pair = codes[np.concatenate(first)] * width + codes[np.concatenate(second)]
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    names = _object_array([f"{vocabulary[p // width]}|{vocabulary[p % width]}" for p in distinct])
+    return _by_record(_Flat(np.concatenate(pair_positions), names[inverse.ravel()]))
 
 
 # how strongly a query key supports a pair, by its prefix: a stated prefecture (C) beats an accent
@@ -245,14 +396,6 @@ class _ReportIndex:
 
     def ranges(self, composite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (np.searchsorted(self.keys, composite, "left"), np.searchsorted(self.keys, composite, "right"))
-
-
-def _explode(key_lists: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-record tuples → (record position, key) flat arrays."""
-    lengths = np.fromiter((len(k) for k in key_lists), dtype=np.int64, count=len(key_lists))
-    positions = np.repeat(np.arange(len(key_lists), dtype=np.int64), lengths)
-    keys = np.array([k for keys in key_lists for k in keys], dtype=object)
-    return positions, keys
 
 
 def _composite(key_code: np.ndarray, sex: np.ndarray, year_bin: np.ndarray) -> np.ndarray:
@@ -288,39 +431,38 @@ class _Reports:
         self.bin_count = (last - first + 1).astype(np.int64)
         self.bin_first = first
 
-        names = _tuples(_col(missing, "name_keys"), _col(missing, "alias_keys"))
-        givens = [tuple(f"G:{k}" for k in ks) + tuple(dict.fromkeys(f"L:{k.split()[-1]}" for k in ks if " " in k))
-                  for ks in _tuples(_col(missing, "given_keys"), _col(missing, "alias_keys"))]
-        masked = [_masked(n) for n in _col(missing, "name_norm")]
-        surnames = _tuples(_col(missing, "surname_keys"))
+        names = _flat(_col(missing, "name_keys"), _col(missing, "alias_keys"))
+        given = _flat(_col(missing, "given_keys"), _col(missing, "alias_keys"))
+        # whole given names and 小名 (G:), and the last syllable of a longer one (L:) for 阿英 / 秀英
+        givens = _first_per_record(_concat(_map_keys(given, lambda k: f"G:{k}"),
+                                           _map_keys(given, lambda k: f"L:{k.split()[-1]}" if " " in k else None)))
+        masked = _masked_flat(_col(missing, "name_norm"))
+        surnames = _flat(_col(missing, "surname_keys"))
         home_province = _col(missing, "home_province")
         home_prefecture = _col(missing, "home_prefecture")
-        home_county = _col(missing, "home_county")
-        hometown = _tuples(np.array([f"P{v}" if isinstance(v, str) and v else None for v in home_province], dtype=object),
-                           np.array([f"C{v}" if isinstance(v, str) and v else None for v in home_prefecture], dtype=object),
-                           np.array([f"C{v[:4]}00" if isinstance(v, str) and len(v) == 6 else None for v in home_county],
-                                    dtype=object),
-                           np.array([f"A{v}" if isinstance(v, str) and v else None
-                                     for v in _col(missing, "home_dialect_area")], dtype=object))
-        places = _tuples(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
-                         home_prefecture)
-        places = [tuple(p if len(p) == 6 else p + "00" for p in ps) for ps in places]
-        marks = [tuple(sorted({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")
-                               and str(m).split(":")[0] not in CONDITION_NAMES}))
-                 for ms in _tuples(_col(missing, "marks"))]
-        provinces = _tuples(home_province, _code_prefix(_col(missing, "missing_county"), 2))
-        provinces = [tuple(p if len(p) == 6 else p + "0000" for p in ps) for ps in provinces]
+        hometown = _flat(_map_values(home_province, lambda v: f"P{v}" if isinstance(v, str) and v else None),
+                         _map_values(home_prefecture, lambda v: f"C{v}" if isinstance(v, str) and v else None),
+                         _map_values(_col(missing, "home_county"),
+                                     lambda v: f"C{v[:4]}00" if isinstance(v, str) and len(v) == 6 else None),
+                         _map_values(_col(missing, "home_dialect_area"),
+                                     lambda v: f"A{v}" if isinstance(v, str) and v else None))
+        # padded after the dedupe, as before: a report whose missing prefecture and county prefix agree
+        # holds that prefecture twice, which weighs it twice in the prefecture centres
+        places = _map_keys(_flat(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
+                                 home_prefecture), lambda p: p if len(p) == 6 else p + "00")
+        marks = _sorted_per_record(_map_keys(_flat(_col(missing, "marks")), _mark_key))
+        provinces = _map_keys(_flat(home_province, _code_prefix(_col(missing, "missing_county"), 2)),
+                              lambda p: p if len(p) == 6 else p + "0000")
 
-        surname_share = self._share(surnames)
-        rare_surnames = [tuple(k for k in ks if surname_share.get(k, 1.0) < settings.rare_share) for ks in surnames]
+        self.surname_share = self._share(surnames)
+        rare_surnames = _map_keys(surnames, lambda k: k if self.surname_share.get(k, 1.0) < settings.rare_share
+                                  else None)
         self.mark_share = self._share(marks)
-        rare_marks = [tuple(k for k in ks if self.mark_share.get(k, 1.0) < settings.rare_mark_share) for ks in marks]
-        self.surname_share = surname_share
+        rare_marks = _map_keys(marks, lambda k: k if self.mark_share.get(k, 1.0) < settings.rare_mark_share else None)
         features = _mark_features(_col(missing, "marks"), _col(missing, "conditions"))
-        _, flat = _explode(features)
-        ranked = pd.Series(flat, dtype=object).value_counts().index if len(flat) else []
+        ranked = pd.Series(features.keys, dtype=object).value_counts().index if len(features.keys) else []
         self.feature_codes = {k: i for i, k in enumerate(ranked)}
-        self.feature_bits = _bitmask(features, self.feature_codes)
+        self.feature_bits = _bitmask(features, self.feature_codes, self.n)
         self.indexes = {
             "name_sound": self._index(names, by_year=False),
             "given_sound": self._index(givens),
@@ -330,20 +472,19 @@ class _Reports:
             "hometown": self._index(hometown),
             "place": self._index(places),
             "marks": self._index(rare_marks),
-            "mark_pairs": self._index([_mark_pairs(ks) for ks in marks]),
+            "mark_pairs": self._index(_mark_pair_flat(marks)),
             "last_resort": self._index(provinces),
         }
         self.prefecture_centres = _centres(places, self.lon, self.lat)
         self.province_centres = _centres(provinces, self.lon, self.lat)
 
-    def _share(self, key_lists: list[tuple]) -> dict[str, float]:
-        _, keys = _explode(key_lists)
-        if len(keys) == 0:
+    def _share(self, flat: _Flat) -> dict[str, float]:
+        if len(flat.keys) == 0:
             return {}
-        return (pd.Series(keys).value_counts() / max(self.n, 1)).to_dict()
+        return (pd.Series(flat.keys).value_counts() / max(self.n, 1)).to_dict()
 
-    def _index(self, key_lists: list[tuple], by_year: bool = True) -> _ReportIndex:
-        positions, keys = _explode(key_lists)
+    def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
+        positions, keys = flat
         codes, vocabulary = pd.factorize(pd.Series(keys, dtype=object))
         codes = codes.astype(np.int64)
         if not by_year:
@@ -356,8 +497,8 @@ class _Reports:
         return _ReportIndex(pd.Index(vocabulary), _composite(codes, self.sex[positions], bins), positions)
 
 
-def _centres(key_lists: list[tuple], lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
-    positions, keys = _explode(key_lists)
+def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    positions, keys = flat
     frame = pd.DataFrame({"key": keys, "lon": lon[positions], "lat": lat[positions]}).dropna()
     return frame.groupby("key")[["lon", "lat"]].mean()
 
@@ -367,62 +508,86 @@ def _centres(key_lists: list[tuple], lon: np.ndarray, lat: np.ndarray) -> pd.Dat
 
 
 class _Residents:
+    """Everything about the residents that the passes need: flat arrays, and each pass's query keys
+    as :class:`_Flat` (positions are resident positions)."""
+
     def __init__(self, residents: pd.DataFrame):
         _set_person_arrays(self, residents, "resident_id")
         self.lon, self.lat = _num(residents, "found_lon"), _num(residents, "found_lat")
         evidence = _col(residents, "name_evidence")
         self.name_evidence = np.array([True if v is None or (isinstance(v, float) and v != v) else bool(v)
                                        for v in evidence], dtype=bool)
-        self.names = [k if e else () for k, e in zip(_tuples(_col(residents, "name_keys"),
-                                                             _col(residents, "alias_keys")), self.name_evidence)]
-        givens = _tuples(_col(residents, "given_keys"), _col(residents, "alias_keys"), _col(residents, "name_keys"))
-        self.givens = [_resident_given_keys(k) if e else () for k, e in zip(givens, self.name_evidence)]
-        self.masked = [_masked(n) if e else () for n, e in zip(_col(residents, "name_norm"), self.name_evidence)]
+        name_norm = _col(residents, "name_norm")
+        self.names = self._with_name(_flat(_col(residents, "name_keys"), _col(residents, "alias_keys")))
+        # given-name, 小名 and whole-name keys as given-name queries (G:), plus the single syllable of a
+        # partial name (阿英, 小宝) against reports' last given syllable (L:)
+        given = _flat(_col(residents, "given_keys"), _col(residents, "alias_keys"), _col(residents, "name_keys"))
+        self.givens = self._with_name(_first_per_record(_concat(
+            _map_keys(given, lambda k: f"G:{k}"), _map_keys(given, lambda k: None if " " in k else f"L:{k}"))))
+        self.masked = self._with_name(_masked_flat(name_norm))
         found_year = pd.to_datetime(pd.Series(self.day * 86400e9), errors="coerce").dt.year.to_numpy(dtype=float)
         age = found_year - (self.year_low + self.year_high) / 2
         # an older face is misjudged by more years (a 70-year-old by ±7 more than a child)
         self.age = np.where(np.isnan(age), 40.0, np.clip(age, 0, 100))
-        self.surnames = [k if e else () for k, e in zip(_tuples(_col(residents, "surname_keys")), self.name_evidence)]
+        self.surnames = self._with_name(_flat(_col(residents, "surname_keys")))
         # 老薛 / 小黄: the given syllable as a surname query
-        self.prefixed = [k if e and isinstance(n, str) and len(n) == 2 and n[0] in "老小阿" else ()
-                         for k, e, n in zip(_tuples(_col(residents, "given_keys")), self.name_evidence,
-                                            _col(residents, "name_norm"))]
-        provinces = _tuples(_col(residents, "accent_provinces"))
-        stated = _tuples(_col(residents, "statement_places"))
-        areas = _col(residents, "accent_area")
-        hometown = []
-        for ps, ss, area in zip(provinces, stated, areas):
-            keys = [f"P{p}" for p in ps] + [f"C{s[:4]}00" for s in ss if len(s) == 6]
-            keys += [f"P{s[:2]}0000" for s in ss if len(s) == 6]
-            if not ps and isinstance(area, str) and area:
-                keys.append(f"A{area}")
-            hometown.append(tuple(dict.fromkeys(keys)))
-        self.hometown = hometown
-        found_pref = _tuples(_col(residents, "found_prefecture"), _code_prefix(_col(residents, "found_county"), 4))
-        self.found_prefecture = [tuple(p if len(p) == 6 else p + "00" for p in ps)[:1] for ps in found_pref]
-        found_prov = _tuples(_col(residents, "found_province"), _code_prefix(_col(residents, "found_county"), 2))
-        self.found_province = [tuple(p if len(p) == 6 else p + "0000" for p in ps)[:1] for ps in found_prov]
-        self.marks = [tuple(sorted({":".join(str(m).split(":")[:2]) for m in ms if not str(m).startswith("无")
-                               and str(m).split(":")[0] not in CONDITION_NAMES}))
-                      for ms in _tuples(_col(residents, "marks"))]
-        self.mark_pairs = [_mark_pairs(ms) for ms in self.marks]
+        prefixed = np.array([isinstance(n, str) and len(n) == 2 and n[0] in "老小阿" for n in name_norm], dtype=bool)
+        self.prefixed = _select(self._with_name(_flat(_col(residents, "given_keys"))), prefixed)
+        provinces = _flat(_col(residents, "accent_provinces"))
+        stated = _flat(_col(residents, "statement_places"))
+        # a dialect area only when the accent named no province
+        area = _map_values(_col(residents, "accent_area"), lambda v: f"A{v}" if isinstance(v, str) and v else None)
+        area[np.bincount(provinces.positions, minlength=self.n) > 0] = None
+        self.hometown = _first_per_record(_concat(
+            _map_keys(provinces, lambda p: f"P{p}"),
+            _map_keys(stated, lambda s: f"C{s[:4]}00" if len(s) == 6 else None),
+            _map_keys(stated, lambda s: f"P{s[:2]}0000" if len(s) == 6 else None),
+            _flat(area)))
+        self.found_prefecture = _map_keys(_first_key(_flat(_col(residents, "found_prefecture"),
+                                                           _code_prefix(_col(residents, "found_county"), 4))),
+                                          lambda p: p if len(p) == 6 else p + "00")
+        self.found_province = _map_keys(_first_key(_flat(_col(residents, "found_province"),
+                                                          _code_prefix(_col(residents, "found_county"), 2))),
+                                         lambda p: p if len(p) == 6 else p + "0000")
+        self.marks = _sorted_per_record(_map_keys(_flat(_col(residents, "marks")), _mark_key))
+        self.mark_pairs = _mark_pair_flat(self.marks)
         # little evidence: no usable name, and neither place clues nor marks
-        self.little_evidence = np.array([not n and not h and not m for n, h, m in
-                                         zip(self.names, self.hometown, self.marks)], dtype=bool)
+        clues = sum(np.bincount(f.positions, minlength=self.n) for f in (self.names, self.hometown, self.marks))
+        self.little_evidence = clues == 0
+
+    def _with_name(self, flat: _Flat) -> _Flat:
+        """Only residents whose name is evidence (not 无名氏, not an assigned 党X) query by name."""
+        return _select(flat, self.name_evidence)
+
+
+def _select(flat: _Flat, records: np.ndarray) -> _Flat:
+    """The keys of the records where ``records`` (a boolean per record) is True."""
+    keep = records[flat.positions]
+    return _Flat(flat.positions[keep], flat.keys[keep])
+
+
+def _first_key(flat: _Flat) -> _Flat:
+    """Each record's first key only."""
+    first = np.r_[True, flat.positions[1:] != flat.positions[:-1]] if len(flat.positions) else np.zeros(0, bool)
+    return _Flat(flat.positions[first], flat.keys[first])
 
 
 # ---------------------------------------------------------------------------------------------
 # joining, filtering, pre-scoring and capping
 
 
-def _near(keys: tuple, centres: pd.DataFrame, lon: float, lat: float, km: float) -> tuple:
-    """The given keys plus every key whose centre is within ``km`` of (lon, lat)."""
-    if np.isnan(lon) or np.isnan(lat) or centres.empty:
-        return keys
-    dist = haversine_km(np.full(len(centres), lon), np.full(len(centres), lat),
-                        centres["lon"].to_numpy(), centres["lat"].to_numpy())
-    near = centres.index[dist <= km]
-    return tuple(dict.fromkeys(list(keys) + list(near)))
+def _near(res: _Residents, chunk: np.ndarray, own: _Flat, centres: pd.DataFrame, km: float) -> _Flat:
+    """For the residents of ``chunk``: their own keys (``own``, for all residents) plus every key
+    whose centre is within ``km`` of where they were found, each key once. One distance matrix for
+    the chunk (chunk × centres) instead of one distance vector per resident."""
+    mine = _select(own, np.isin(np.arange(res.n), chunk))
+    if centres.empty or len(chunk) == 0:
+        return mine
+    dist = haversine_km(res.lon[chunk][:, None], res.lat[chunk][:, None],
+                        centres["lon"].to_numpy()[None, :], centres["lat"].to_numpy()[None, :])
+    rows, cols = np.nonzero(dist <= km)  # NaN (no found place) is never near
+    near = _Flat(chunk[rows].astype(np.int64), centres.index.to_numpy(dtype=object)[cols])
+    return _first_per_record(_concat(mine, near))
 
 
 def _window(res: _Residents, r: np.ndarray, window: float) -> np.ndarray:
@@ -431,19 +596,43 @@ def _window(res: _Residents, r: np.ndarray, window: float) -> np.ndarray:
     return window + 0.1 * res.age[r]
 
 
-def _query(res: _Residents, chunk: np.ndarray, key_lists: list[tuple], index: _ReportIndex, by_year: bool,
-           window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Composite query codes for the residents of ``chunk`` → (resident position, query code,
-    key class)."""
-    rows = [(r, k) for r in chunk for k in key_lists[r]]
-    empty = np.empty(0, np.int64)
-    if not rows:
-        return empty, empty, empty
-    r_pos = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
-    classes = np.fromiter((_KEY_CLASS.get(k[:1], 1) for _, k in rows), dtype=np.int64, count=len(rows))
-    codes = index.vocabulary.get_indexer(pd.Index([k for _, k in rows], dtype=object)).astype(np.int64)
+class _Queries(NamedTuple):
+    """One pass's query keys, coded against its report index: ``codes[i]`` (class ``classes[i]``)
+    belongs to resident ``residents[i]``; residents ascend, ``offsets[r]:offsets[r + 1]`` are
+    resident ``r``'s rows. Keys the reports never hold are dropped."""
+
+    offsets: np.ndarray
+    residents: np.ndarray
+    codes: np.ndarray
+    classes: np.ndarray
+
+
+def _encode(flat: _Flat, index: _ReportIndex, n: int) -> _Queries:
+    codes = index.vocabulary.get_indexer(pd.Index(flat.keys, dtype=object)).astype(np.int64)
+    classes = _map_values(flat.keys, lambda k: _KEY_CLASS.get(k[:1], 1)) if len(flat.keys) else flat.keys
+    classes = np.asarray(classes, dtype=np.int64)
     keep = codes >= 0
-    r_pos, codes, classes = r_pos[keep], codes[keep], classes[keep]
+    residents = flat.positions[keep]
+    return _Queries(np.searchsorted(residents, np.arange(n + 1)), residents, codes[keep], classes[keep])
+
+
+def _rows_of(queries: _Queries, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(resident, code, class) rows of the residents of ``chunk``."""
+    starts = queries.offsets[chunk]
+    rows = _ranges(starts, queries.offsets[chunk + 1] - starts)
+    return queries.residents[rows], queries.codes[rows], queries.classes[rows]
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``starts[0] … starts[0]+lengths[0]-1, starts[1] …`` concatenated, without a Python loop."""
+    total = int(lengths.sum())
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total, dtype=np.int64)
+
+
+def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
+           window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Composite query codes for the (resident, key code, key class) rows → (resident position,
+    query code, key class)."""
     if not by_year or len(r_pos) == 0:
         return r_pos, codes, classes
     # each resident asks for its own sex and "unknown", and every bin of its widened interval plus
@@ -467,15 +656,12 @@ def _query(res: _Residents, chunk: np.ndarray, key_lists: list[tuple], index: _R
 
 def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: np.ndarray, classes: np.ndarray):
     lengths = ends - starts
-    total = int(lengths.sum())
-    r = np.repeat(r_pos, lengths)
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return r, positions[np.repeat(starts, lengths) + offsets], np.repeat(classes, lengths)
+    return np.repeat(r_pos, lengths), positions[_ranges(starts, lengths)], np.repeat(classes, lengths)
 
 
 def _dedupe_best(r: np.ndarray, m: np.ndarray, classes: np.ndarray, n_reports: int):
-    """Distinct pairs, each with the strongest key class that proposed it (sort-based: numpy 2's
-    hash-based ``np.unique`` is ~50× slower on millions of int64)."""
+    """Distinct pairs, each with the strongest key class that proposed it, sorted by resident then
+    report (sort-based: numpy 2's hash-based ``np.unique`` is ~50× slower on millions of int64)."""
     n = max(n_reports, 1)
     values = np.sort((r.astype(np.int64) * n + m) * 4 + (3 - classes))
     pair = values // 4
@@ -515,17 +701,29 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
 
 
 def _cap(r: np.ndarray, m: np.ndarray, score: np.ndarray, cap) -> np.ndarray:
-    """Indices of the best ``cap`` pairs per resident (ties broken by report position, so the
-    result does not depend on chunking). ``cap`` is a number or an array of per-pair caps."""
+    """Indices of the best ``cap`` pairs per resident, in input order. The pairs must be sorted by
+    resident then report (as :func:`_dedupe_best` leaves them): ties are then broken by report
+    position, so the result does not depend on chunking. ``cap`` is a number or an array of per-pair
+    caps (the same for all pairs of a resident).
+
+    Most residents have fewer pairs than the cap and keep them all: only the pairs of residents over
+    it are sorted by score."""
     if len(r) == 0:
         return np.empty(0, np.int64)
-    order = np.lexsort((m, -score, r))
-    r_sorted = r[order]
-    first = np.r_[0, np.flatnonzero(np.diff(r_sorted)) + 1]
-    counts = np.diff(np.r_[first, len(r_sorted)])
-    rank = np.arange(len(r_sorted)) - np.repeat(first, counts)
-    cap = cap[order] if isinstance(cap, np.ndarray) else cap
-    return order[rank < cap]
+    starts = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1]
+    sizes = np.diff(np.r_[starts, len(r)])
+    resident_cap = cap[starts] if isinstance(cap, np.ndarray) else np.full(len(starts), cap)
+    over = sizes > resident_cap
+    if not over.any():
+        return np.arange(len(r))
+    rows = _ranges(starts[over], sizes[over])
+    # lexsort is stable, so equal scores stay in report order
+    order = rows[np.lexsort((-score[rows], r[rows]))]
+    run_starts = np.r_[0, np.cumsum(sizes[over])[:-1]]
+    rank = np.arange(len(order)) - np.repeat(run_starts, sizes[over])
+    keep = np.ones(len(r), dtype=bool)
+    keep[order[rank >= np.repeat(resident_cap[over], sizes[over])]] = False
+    return np.flatnonzero(keep)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -534,21 +732,27 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
-def _run_pass(name: str, res: _Residents, rep: _Reports, chunk: np.ndarray, key_lists: list[tuple],
-              settings: CandidateSettings, counts: dict, by_year: bool = True, window: float | None = None):
+def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: CandidateSettings, counts: dict,
+              by_year: bool = True, window: float | None = None):
+    """One pass for the query ``rows`` (resident, key code, key class; residents ascending) →
+    (resident, report) positions of the pairs kept."""
     index = rep.indexes[name]
     window = settings.year_window if window is None else window
-    q_r, q_code, q_class = _query(res, chunk, key_lists, index, by_year, window)
+    q_r, q_code, q_class = _query(res, *rows, by_year, window)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_code)
     # expand in groups of residents so a chunk with very common keys stays within memory
-    per_resident = pd.Series(ends - starts).groupby(q_r).sum()
-    group_of = (per_resident.cumsum() // max(settings.max_pairs_in_memory, 1))
-    groups = group_of.reindex(q_r).to_numpy()
+    run_starts = np.r_[0, np.flatnonzero(q_r[1:] != q_r[:-1]) + 1]
+    per_resident = np.add.reduceat(ends - starts, run_starts)
+    group_of = np.cumsum(per_resident) // max(settings.max_pairs_in_memory, 1)
+    if group_of[-1] == group_of[0]:
+        groups = [slice(None)]
+    else:
+        group_of_row = np.repeat(group_of, np.diff(np.r_[run_starts, len(q_r)]))
+        groups = [group_of_row == g for g in _sorted_unique(group_of)]
     kept_r, kept_m = [], []
-    for g in _sorted_unique(groups):
-        sel = groups == g
+    for sel in groups:
         r, m, classes = _expand(q_r[sel], starts[sel], ends[sel], index.positions, q_class[sel])
         r, m, classes = _dedupe_best(r, m, classes, rep.n)
         if by_year:
@@ -573,6 +777,12 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, chunk: np.ndarray, key_
     return r, m
 
 
+_FIXED_PASSES = {  # pass → (resident keys attribute, by_year, wide window)
+    "name_sound": ("names", False, False), "given_sound": ("givens", True, True), "one_char": ("masked", True, False),
+    "rare_surname": ("surnames", True, False), "prefixed_surname": ("prefixed", True, False),
+    "hometown": ("hometown", True, False), "marks": ("marks", True, True), "mark_pairs": ("mark_pairs", True, True)}
+
+
 def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
                     progress: bool = True, **overrides: Any) -> Candidates:
     """Union of all passes for normalized residents × normalized reports.
@@ -589,7 +799,10 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
     rep = _Reports(missing, settings)
     res = _Residents(residents)
     res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
-                                rep.feature_codes)
+                                rep.feature_codes, res.n)
+    # every resident's query keys coded once (a resident has a few dozen keys at most)
+    queries = {name: _encode(getattr(res, attribute), rep.indexes[name], res.n)
+               for name, (attribute, _, _) in _FIXED_PASSES.items()}
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in PASSES}
     counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
     frames = []
@@ -600,7 +813,7 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
 
         iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
     for chunk in iterator:
-        frames.append(_chunk_pairs(res, rep, chunk, settings, counts))
+        frames.append(_chunk_pairs(res, rep, queries, chunk, settings, counts))
     pairs = pd.concat(frames, ignore_index=True) if frames else _empty_pairs()
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     return Candidates(pairs, count_table)
@@ -611,27 +824,18 @@ def _empty_pairs() -> pd.DataFrame:
                          "passes": pd.Series(dtype=str), "prescore": pd.Series(dtype=float)})
 
 
-def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: CandidateSettings,
+def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarray, settings: CandidateSettings,
                  counts: dict) -> pd.DataFrame:
-    found_near = [_near(res.found_prefecture[r], rep.prefecture_centres, res.lon[r], res.lat[r], settings.near_km)
-                  for r in chunk]
-    near_lists: list[tuple] = [()] * res.n
-    for r, keys in zip(chunk, found_near):
-        near_lists[r] = keys
-    results = {
-        "name_sound": _run_pass("name_sound", res, rep, chunk, res.names, settings, counts, by_year=False),
-        "given_sound": _run_pass("given_sound", res, rep, chunk, res.givens, settings, counts,
-                                 window=settings.wide_year_window),
-        "one_char": _run_pass("one_char", res, rep, chunk, res.masked, settings, counts),
-        "rare_surname": _run_pass("rare_surname", res, rep, chunk, res.surnames, settings, counts),
-        "prefixed_surname": _run_pass("prefixed_surname", res, rep, chunk, res.prefixed, settings, counts),
-        "hometown": _run_pass("hometown", res, rep, chunk, res.hometown, settings, counts),
-        "place": _run_pass("place", res, rep, chunk, near_lists, settings, counts),
-        "marks": _run_pass("marks", res, rep, chunk, res.marks, settings, counts,
-                           window=settings.wide_year_window),
-        "mark_pairs": _run_pass("mark_pairs", res, rep, chunk, res.mark_pairs, settings, counts,
-                                window=settings.wide_year_window),
-    }
+    results = {}
+    for name in PASSES[:-1]:
+        if name == "place":
+            near = _near(res, chunk, res.found_prefecture, rep.prefecture_centres, settings.near_km)
+            rows = _rows_of(_encode(near, rep.indexes[name], res.n), chunk)
+            results[name] = _run_pass(name, res, rep, rows, settings, counts)
+            continue
+        _, by_year, wide = _FIXED_PASSES[name]
+        results[name] = _run_pass(name, res, rep, _rows_of(queries[name], chunk), settings, counts, by_year=by_year,
+                                  window=settings.wide_year_window if wide else None)
     r_all = np.concatenate([v[0] for v in results.values()])
     m_all = np.concatenate([v[1] for v in results.values()])
     bits = np.concatenate([np.full(len(v[0]), _BIT[k], dtype=np.int64) for k, v in results.items()])
@@ -639,12 +843,13 @@ def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: Ca
     so_far = np.bincount(r_all, minlength=res.n)[chunk] if len(r_all) else np.zeros(len(chunk), int)
     needy = chunk[res.little_evidence[chunk] | (so_far < settings.few_candidates)]
     if len(needy):
-        province_lists: list[tuple] = [()] * res.n
-        every_province = tuple(rep.province_centres.index)
-        for r in needy:
-            near = _near(res.found_province[r], rep.province_centres, res.lon[r], res.lat[r], settings.last_resort_km)
-            province_lists[r] = near if near else every_province
-        lr_r, lr_m = _run_pass("last_resort", res, rep, needy, province_lists, settings, counts)
+        near = _near(res, needy, res.found_province, rep.province_centres, settings.last_resort_km)
+        # nothing near (or no found place): every province
+        lost = needy[np.bincount(near.positions, minlength=res.n)[needy] == 0]
+        every = rep.province_centres.index.to_numpy(dtype=object)
+        near = _concat(near, _Flat(np.repeat(lost, len(every)).astype(np.int64), np.tile(every, len(lost))))
+        rows = _rows_of(_encode(near, rep.indexes["last_resort"], res.n), needy)
+        lr_r, lr_m = _run_pass("last_resort", res, rep, rows, settings, counts)
         r_all = np.concatenate([r_all, lr_r])
         m_all = np.concatenate([m_all, lr_m])
         bits = np.concatenate([bits, np.full(len(lr_r), _BIT["last_resort"], dtype=np.int64)])
@@ -660,7 +865,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, chunk: np.ndarray, settings: Ca
     r, m = code // max(rep.n, 1), code % max(rep.n, 1)
     counts["union"]["proposed"] += len(r)
     score = prescore(res, rep, r, m)
-    n_passes = np.array([bin(b).count("1") for b in bits])
+    n_passes = np.bitwise_count(bits)
     # name-sound pairs first, then pairs proposed by more passes, then the pre-score
     support = score + 2.0 * n_passes + 20.0 * ((bits & _BIT["name_sound"]) > 0)
     keep = _cap(r, m, support, settings.max_per_resident)
