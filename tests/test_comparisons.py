@@ -430,7 +430,8 @@ BUILD_HAIR_CASES = [
     # comparison, resident value, report value, level
     ("build", "瘦", "瘦", 2), ("build", "胖", "胖", 3), ("build", "中等", "瘦", 1), ("build", "胖", "瘦", 0),
     ("build", None, "瘦", -1), ("build", "瘦", "", -1),
-    ("hair", "白发、短发", "白发", 2), ("hair", "短发", "短发", 1), ("hair", "光头", "秃顶", 2),
+    ("hair", "白发、短发", "白发", 1), ("hair", "长发、白发", "长发", 2), ("hair", "短发", "短发", 1),
+    ("hair", "光头", "秃顶", 2),
     ("hair", "长发", "短发", 0), ("hair", "白发", None, -1), ("hair", float("nan"), "短发", -1),
 ]
 
