@@ -15,10 +15,10 @@ from pypinyin import Style, pinyin
 
 from kinmatch.data import load_table
 from kinmatch.datasets import Simulation, simulate
-from kinmatch.datasets import render, vocab
+from kinmatch.datasets import drift, render, vocab
 from kinmatch.datasets.distortions import char_pool, merge_syllable, minority_variant, traditional
-from kinmatch.datasets.simulate import (DEFAULT_RATES, MISSING_COLUMNS, NAME_MODES, RESIDENT_COLUMNS,
-                                       SILENT_CLUE_FACTOR)
+from kinmatch.datasets.simulate import (DEFAULT_RATES, MISSING_COLUMNS, NAME_MODES, REFERENCE_DATE,
+                                       RESIDENT_COLUMNS, SILENT_CLUE_FACTOR)
 
 T2S = opencc.OpenCC("t2s")
 
@@ -372,7 +372,8 @@ def test_far_off_ages_happen(big):
     assert sum(e >= 12 for e in errors) > 3_000 * DEFAULT_RATES["age_far_off"] * 0.5
 
 
-def _has_mark(description: str, key: str) -> bool:
+def _has_mark(description: str | None, key: str) -> bool:
+    description = description or ""  # a record may say nothing at all (every word left out)
     return any(render.mark_key(i) == key and any(t in description for t in render.MARK_TEXT[i])
                for i in range(len(render.MARK_CATALOG)))
 
@@ -541,3 +542,194 @@ def test_invariants_hold_for_any_seed_and_size(seed, n_residents, n_missing):
     linked = set(sim.truth["resident_id"])
     no_report = set(sim.distortions.loc[sim.distortions["family"] == "no_report", "resident_id"])
     assert linked.isdisjoint(no_report) and linked | no_report == set(sim.residents["resident_id"])
+
+
+# ---- build and hair drift between the report and the resident record ---------------------------
+_BUILD_OF_WORD = {w: i for i, b in enumerate(drift.BUILD_NAMES) for w in vocab.BUILD_WORDS[b]}
+_HAIR_OF_WORD = {w: i for i, words in enumerate(vocab.HAIR_WORDS) for w in words}
+# what the normalizer should read for each simulated hair code (光头秃顶 is written either way)
+_HAIR_CANON = {drift.SHORT: {"短发"}, drift.GREY: {"白发"}, drift.BALD: {"光头", "秃顶"},
+               drift.LONG: {"长发"}, drift.THIN: {"秃顶"}, drift.WHITE: {"白发"}}
+_NO_DRIFT = {k: 0.0 for k in drift.DRIFT_RATES}
+
+
+def _stated(description: str | None, words: dict) -> float:
+    """The build or hair code a description states (its clauses are whole vocabulary entries)."""
+    hits = [words[c] for c in (description or "").split("，") if c in words]
+    assert len(hits) <= 1, description
+    return float(hits[0]) if hits else np.nan
+
+
+def _described(sim: Simulation) -> pd.DataFrame:
+    """Residents with their true build/hair at loss, what the record states, age and years until found."""
+    frame = sim.residents[["resident_id", "description"]].merge(sim.people, on="resident_id")
+    return frame.assign(
+        build_true=frame["build"].map(drift.BUILD_NAMES.index),
+        hair_true=frame["hair"].map(drift.HAIR_NAMES.index),
+        build_seen=frame["description"].map(lambda d: _stated(d, _BUILD_OF_WORD)),
+        hair_seen=frame["description"].map(lambda d: _stated(d, _HAIR_OF_WORD)),
+        years=(frame["found_date"] - frame["missing_date"]).dt.days / 365.25,
+        age_found=(frame["found_date"] - frame["birth_date"]).dt.days / 365.25,
+    )
+
+
+def _expected_thinner(build: int, years: float, r=drift.DRIFT_RATES) -> float:
+    """P(recorded thinner than at loss): the thinning step, then the observer's step either way
+    (only up from 瘦, only down from 胖)."""
+    p = min(r["thinner_base"] + r["thinner_per_year"] * years, r["thinner_cap"]) if build > 0 else 0.0
+    j = r["build_judged"]
+    down_after_thinning = j * (0.5 if build - 1 == 1 else 0.0)  # 中等 may be judged 瘦 again: still thinner
+    kept_thin = p * (1 - j) + p * down_after_thinning if build == 2 else p * (1 - j)
+    judged_down = (1 - p) * j * (1.0 if build == 2 else 0.5 if build == 1 else 0.0)
+    return kept_thin + judged_down
+
+
+@pytest.mark.parametrize("build, years", [
+    (1, 0.0),    # 中等, found within days: only the baseline and the observer
+    (1, 2.0),    # 中等, two years on the road
+    (1, 10.0),   # 中等, ten years: the cap
+    (2, 0.0),    # 胖, found within days
+    (2, 5.0),    # 胖, five years
+    (0, 8.0),    # 瘦 cannot get thinner
+])
+def test_build_thinning_rate(build, years):
+    n = 20_000
+    seen, _ = drift.drift_descriptions(np.random.default_rng(build * 100 + int(years)), drift.DRIFT_RATES,
+                                       np.full(n, build), np.full(n, drift.SHORT), np.full(n, 40.0),
+                                       np.full(n, years))
+    expected = _expected_thinner(build, years)
+    assert _close(int((seen < build).sum()), n, expected), (int((seen < build).sum()) / n, expected)
+    assert ((seen >= 0) & (seen <= 2)).all()
+
+
+@pytest.mark.parametrize("age, years, expected_grey", [
+    (20.0, 15.0, "none"),   # under 35 at the middle of the gap: hair does not grey
+    (30.0, 0.0, "none"),
+    (70.0, 0.02, "few"),    # found within a week: almost nobody greys
+    (45.0, 3.0, "some"),
+    (70.0, 5.0, "most"),
+])
+def test_greying_grows_with_age_and_gap(age, years, expected_grey):
+    n = 20_000
+    _, seen = drift.drift_descriptions(np.random.default_rng(int(age + years)), drift.DRIFT_RATES,
+                                       np.full(n, 1), np.full(n, drift.SHORT), np.full(n, age), np.full(n, years))
+    grey = float(np.isin(seen, (drift.GREY, drift.WHITE)).mean())
+    low, high = {"none": (0.0, 0.0), "few": (0.0, 0.02), "some": (0.05, 0.3), "most": (0.4, 0.8)}[expected_grey]
+    assert low <= grey <= high, grey
+    if expected_grey == "none":  # grown out, cut, or an observer's neighbouring word: never grey or thin
+        assert set(np.unique(seen).tolist()) <= {drift.SHORT, *drift.HAIR_NEIGHBOURS[drift.SHORT]}
+
+
+@settings(max_examples=30, deadline=None)
+@given(build=st.integers(0, 2), hair=st.integers(0, 4), age=st.floats(0, 100), years=st.floats(0, 25),
+       seed=st.integers(0, 2**32 - 1))
+def test_drift_stays_on_the_scales(build, hair, age, years, seed):
+    b, h = drift.drift_descriptions(np.random.default_rng(seed), drift.DRIFT_RATES, np.full(50, build),
+                                    np.full(50, hair), np.full(50, age), np.full(50, years))
+    assert ((b >= 0) & (b <= 2)).all() and ((h >= 0) & (h < len(vocab.HAIR_WORDS))).all()
+    assert (np.abs(b - build) <= 2).all()
+    if age + years / 2 <= 35 and hair != drift.GREY:
+        assert not np.isin(h, (drift.GREY, drift.WHITE)).any()  # young hair never greys
+    if hair in (drift.BALD, drift.THIN):
+        assert set(h.tolist()) <= {hair, *drift.HAIR_NEIGHBOURS[hair]}  # no hair grows back on a bald head
+
+
+def test_residents_get_thinner_with_the_gap(big):
+    d = _described(big)
+    eligible = d[d["build_seen"].notna() & (d["build_true"] > 0)]
+    thinner = eligible["build_seen"] < eligible["build_true"]
+    soon, late = eligible["years"] < 0.1, eligible["years"] >= 1
+    assert soon.sum() > 300 and late.sum() > 200
+    assert thinner[late].mean() > thinner[soon].mean() + 0.04
+    # overall, the count matches the configured rates person by person
+    expected = sum(_expected_thinner(int(b), y) for b, y in zip(eligible["build_true"], eligible["years"]))
+    assert abs(thinner.sum() - expected) <= 4 * np.sqrt(expected) + 0.05 * expected
+
+
+def test_residents_hair_greys_with_age_and_gap(big):
+    d = _described(big)
+    dark = d[d["hair_seen"].notna() & d["hair_true"].isin([drift.SHORT, drift.LONG])]
+    grey = dark["hair_seen"].isin([drift.GREY, drift.WHITE])
+    young = dark["age_found"] - dark["years"] / 2 <= 35
+    old_and_long = (dark["age_found"] >= 55) & (dark["years"] >= 1)
+    assert young.sum() > 100 and old_and_long.sum() > 30
+    assert grey[young].sum() == 0 and grey[old_and_long].mean() > 0.15
+    # nobody is 白发 at loss; some are by the time they are found
+    assert (d["hair_true"] != drift.WHITE).all() and (d["hair_seen"] == drift.WHITE).sum() > 10
+
+
+@pytest.mark.parametrize("who, part, rate_key", [
+    ("resident", "build", "build_omitted_resident"),
+    ("resident", "hair", "hair_omitted_resident"),
+    ("report", "build", "build_omitted_report"),
+    ("report", "hair", "hair_omitted_report"),
+])
+def test_omission_rates(big, who, part, rate_key):
+    descriptions = big.residents["description"] if who == "resident" else big.missing["description"]
+    words = _BUILD_OF_WORD if part == "build" else _HAIR_OF_WORD
+    left_out = int(descriptions.map(lambda t: _stated(t, words)).isna().sum())
+    assert _close(left_out, len(descriptions), DEFAULT_RATES[rate_key])
+
+
+def test_reports_state_build_and_hair_as_at_loss(big):
+    pairs = big.truth.merge(big.missing[["missing_id", "description"]], on="missing_id").merge(
+        big.people, on="resident_id")
+    build = pairs["description"].map(lambda t: _stated(t, _BUILD_OF_WORD))
+    hair = pairs["description"].map(lambda t: _stated(t, _HAIR_OF_WORD))
+    assert (build.dropna() == pairs.loc[build.notna(), "build"].map(drift.BUILD_NAMES.index)).all()
+    assert (hair.dropna() == pairs.loc[hair.notna(), "hair"].map(drift.HAIR_NAMES.index)).all()
+
+
+def test_description_drift_is_logged_exactly_where_the_record_differs(big):
+    d = _described(big)
+    differs = ((d["build_seen"].notna() & (d["build_seen"] != d["build_true"]))
+               | (d["hair_seen"].notna() & (d["hair_seen"] != d["hair_true"])))
+    logged = big.distortions[big.distortions["family"] == "description_drift"].set_index("resident_id")["detail"]
+    assert set(logged.index) == set(d.loc[differs, "resident_id"])
+    assert 0.15 < differs.mean() < 0.45
+    for _, row in d[differs].iterrows():
+        detail = logged[row["resident_id"]]
+        expected = drift.drift_detail(int(row["build_true"]),
+                                      None if np.isnan(row["build_seen"]) else int(row["build_seen"]),
+                                      int(row["hair_true"]),
+                                      None if np.isnan(row["hair_seen"]) else int(row["hair_seen"]))
+        assert detail == expected and "→" in detail
+
+
+def test_without_drift_records_copy_build_and_hair_and_nothing_else_changes(small):
+    plain = simulate(n_missing=1_500, n_residents=150, seed=3, rates=_NO_DRIFT)
+    assert "description_drift" not in set(plain.distortions["family"])
+    d = _described(plain)
+    assert (d["build_seen"] == d["build_true"]).all() and (d["hair_seen"] == d["hair_true"]).all()
+    # drift has its own random stream: every other column, the truth and the other distortions agree
+    for name in ("residents", "missing"):
+        a, b = getattr(small, name), getattr(plain, name)
+        pd.testing.assert_frame_equal(a.drop(columns="description"), b.drop(columns="description"))
+    pd.testing.assert_frame_equal(small.truth, plain.truth)
+    others = small.distortions[small.distortions["family"] != "description_drift"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(others, plain.distortions)
+
+
+def test_normalizer_reads_the_drifted_words_back(big):
+    import kinmatch
+
+    d = _described(big).head(1_000)
+    normalized, _ = kinmatch.normalize_residents(
+        big.residents.loc[big.residents["resident_id"].isin(d["resident_id"]), ["resident_id", "description"]],
+        n_jobs=1)
+    merged = d.merge(normalized[["resident_id", "build", "hair"]], on="resident_id", suffixes=("", "_norm"))
+    build = merged[merged["build_seen"].notna()]
+    hair = merged[merged["hair_seen"].notna()]
+    assert len(build) > 700 and len(hair) > 700
+    assert (build["build_norm"] == build["build_seen"].map(lambda b: drift.BUILD_NAMES[int(b)])).mean() > 0.98
+    assert np.mean([n in _HAIR_CANON[int(h)] for n, h in zip(hair["hair_norm"], hair["hair_seen"])]) > 0.98
+    # and reads nothing where the record left them out
+    assert merged.loc[merged["build_seen"].isna(), "build_norm"].isna().all()
+    assert merged.loc[merged["hair_seen"].isna(), "hair_norm"].isna().all()
+
+
+def test_people_frame_has_the_dates_and_the_build_and_hair_at_loss(big):
+    people = big.people
+    assert set(people["build"]) <= set(drift.BUILD_NAMES) and set(people["hair"]) <= set(drift.HAIR_NAMES)
+    assert (people["found_date"] >= people["missing_date"]).all()
+    assert (people["found_date"] <= np.datetime64(REFERENCE_DATE)).all()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kinmatch.datasets.drift import DRIFT_RATES
+
 REFERENCE_DATE = np.datetime64("2026-06-30", "D")
 """'Today' of the simulation: no date lies after it (fixed, so output depends only on the seed)."""
 
@@ -50,6 +52,7 @@ DEFAULT_RATES = {
     "near_station": 0.40,       # resident found at a station of the home province
     "found_where_lost": 0.5,    # lost in a far city (per the report): found at that city's station
     "multiple_reports": (0.6, 0.3, 0.1),  # a person has 1, 2 or 3 reports
+    **DRIFT_RATES,              # build and hair drift and omission: see kinmatch.datasets.drift
 }
 """Rates of the simulated distortions. A rate is the chance per resident (or per eligible
 resident, as commented); the distortions table logs each applied distortion once, only where
@@ -79,5 +82,6 @@ RATE_BASE = {
     "old_place_name": "residents whose home county absorbed an abolished one",
     "accent_contradiction": "residents who are not deaf-mute",
     "same_name_confuser": "residents with a report",
+    "description_drift": "residents whose record states a build or hair (rates in kinmatch.datasets.drift)",
 }
 """Which residents each configured rate applies to (so a family's share of all residents differs)."""

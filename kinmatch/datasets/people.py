@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kinmatch.datasets import render, vocab
+from kinmatch.datasets import drift, render, vocab
 from kinmatch.datasets.config import REFERENCE_DATE
 from kinmatch.datasets.reference import gazetteer, name_pools, pick, pick_weighted
 
@@ -121,16 +121,25 @@ def health_texts(rng: np.random.Generator, people: dict, rows: np.ndarray, who: 
     return primary
 
 
-def describe(people: dict, person: int, marks: list[int], wordings: list[int]) -> str:
-    parts = [vocab.BUILD_WORDS[("瘦", "中等", "胖")[people["build"][person]]][wordings[0] % 3]
-             if wordings else vocab.BUILD_WORDS[("瘦", "中等", "胖")[people["build"][person]]][0]]
+def describe(build: int | None, hair: int | None, marks: list[int], wordings: list[int]) -> str | None:
+    """A station's description: build, marks, hair (``None`` build or hair: left out).
+
+    >>> describe(0, 1, [], []), describe(None, None, [], [])
+    ('体型偏瘦，花白头发', None)
+    """
+    first = wordings[0] if wordings else 0
+    parts = [] if build is None else [vocab.BUILD_WORDS[("瘦", "中等", "胖")[build]][first % 3]]
     parts += [render.MARK_TEXT[m][w] for m, w in zip(marks, wordings)]
-    parts.append(vocab.HAIR_WORDS[people["hair"][person]][(wordings[0] if wordings else 0) % 2])
-    return "，".join(parts)
+    if hair is not None:
+        parts.append(vocab.HAIR_WORDS[hair][first % 2])
+    return "，".join(parts) or None
 
 
-def people_frame(people: dict, resident_persons: np.ndarray, residents: pd.DataFrame) -> pd.DataFrame:
-    """True identities of the residents (the reported people are in ``missing``)."""
+def people_frame(people: dict, resident_persons: np.ndarray, residents: pd.DataFrame,
+                 found_date: np.ndarray | None = None) -> pd.DataFrame:
+    """True identities of the residents (the reported people are in ``missing``); ``build`` and
+    ``hair`` are as at loss (what the reports say), ``missing_date`` and ``found_date`` the true
+    dates, so the years between them explain drift."""
     gaz = gazetteer()
     p = resident_persons
     county = people["county"][p]
@@ -146,4 +155,8 @@ def people_frame(people: dict, resident_persons: np.ndarray, residents: pd.DataF
         "height_cm": people["height"][p],
         "marks": [tuple(render.mark_key(m) for m in row if m >= 0) for row in people["marks"][p]],
         "conditions": [true_conditions(people, int(i)) for i in p],
+        "build": np.asarray(drift.BUILD_NAMES, dtype=object)[people["build"][p]],
+        "hair": np.asarray(drift.HAIR_NAMES, dtype=object)[people["hair"][p]],
+        "missing_date": people["missing_date"][p],
+        "found_date": found_date if found_date is not None else np.full(len(p), np.datetime64("NaT"), "datetime64[D]"),
     })

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.datasets import render, vocab
-from kinmatch.datasets.config import MISSING_COLUMNS, REFERENCE_DATE
+from kinmatch.datasets.config import DEFAULT_RATES, MISSING_COLUMNS, REFERENCE_DATE
+from kinmatch.datasets.drift import omissions
 from kinmatch.datasets.people import health_texts
 from kinmatch.datasets.reference import gazetteer, pick
 
@@ -32,7 +33,10 @@ def place_texts(rng, people, persons, style):
     return out
 
 
-def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> tuple[pd.DataFrame, dict]:
+def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray, rates: dict | None = None,
+                 drift_rng: np.random.Generator | None = None) -> tuple[pd.DataFrame, dict]:
+    """Reports of the people, ``counts[i]`` for person ``i``. Build and hair are the person's at loss;
+    with ``drift_rng`` some reports leave them out (``rates["build_omitted_report"]``, ...)."""
     n_persons = len(counts)
     person = np.repeat(np.arange(n_persons), counts)
     n = len(person)
@@ -116,16 +120,21 @@ def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray) -> 
     build_words = [vocab.BUILD_WORDS[b] for b in ("瘦", "中等", "胖")]
     builds = people["build"][person]
     hairs = people["hair"][person]
+    if drift_rng is not None:
+        no_build, no_hair = omissions(drift_rng, rates or DEFAULT_RATES, n, "report")
+    else:
+        no_build = no_hair = np.zeros(n, dtype=bool)
     mark_text = render.MARK_TEXT
     for i in range(n):  # cheap per-row join: a handful of list look-ups
-        parts = [build_words[builds[i]][wording[i, 0] % 3]]
+        parts = [] if no_build[i] else [build_words[builds[i]][wording[i, 0] % 3]]
         row_marks = marks[i]
         for j in range(3):
             m = row_marks[j]
             if m >= 0 and not forget[i, j]:
                 parts.append(mark_text[m][wording[i, j]])
-        parts.append(vocab.HAIR_WORDS[hairs[i]][wording[i, 1] % 2])
-        description[i] = "，".join(parts)
+        if not no_hair[i]:
+            parts.append(vocab.HAIR_WORDS[hairs[i]][wording[i, 1] % 2])
+        description[i] = "，".join(parts) or None  # nothing left to say: blank, as intake gives it
 
     clothing = np.where(rng.random(n) < 0.15, None, people["clothing"][person])  # often not known
     health = health_texts(rng, people, person, 0)

@@ -10,6 +10,7 @@ import pandas as pd
 from kinmatch.datasets import render, vocab
 from kinmatch.datasets.config import NAME_MODES, REFERENCE_DATE, RESIDENT_COLUMNS, SILENT_CLUE_FACTOR
 from kinmatch.datasets.distortions import char_pool, minority_variant, reword_clothing, traditional
+from kinmatch.datasets.drift import drift_descriptions, drift_detail, omissions
 from kinmatch.datasets.people import describe, draw_clothing, health_texts
 from kinmatch.datasets.reference import gazetteer, name_pools
 
@@ -96,8 +97,10 @@ def maybe_traditional(rng, rates, name, log, rid):
     return name
 
 
-def draw_residents(rng, rates, people, resident_persons, has_report, report_info):
-    """Resident records for `resident_persons` (people indices) and the log of their distortions."""
+def draw_residents(rng, rates, people, resident_persons, has_report, report_info, drift_rng=None):
+    """Resident records for `resident_persons` (people indices), the log of their distortions and
+    their true found dates. With ``drift_rng`` build and hair drift from their values at loss
+    (:mod:`kinmatch.datasets.drift`); without it they are copied."""
     gaz = gazetteer()
     counties = gaz.counties
     pool = char_pool()
@@ -118,6 +121,15 @@ def draw_residents(rng, rates, people, resident_persons, has_report, report_info
     fy, fm, fd = render.split_dates(found)
     found_text = render.format_dates(fy, fm, fd, rng.choice(5, size=n, p=(0.4, 0.3, 0.15, 0.1, 0.05)))
     station_health = health_texts(rng, people, resident_persons, 1)
+    build_at_loss = people["build"][resident_persons]
+    hair_at_loss = people["hair"][resident_persons]
+    if drift_rng is not None:
+        build_seen, hair_seen = drift_descriptions(drift_rng, rates, build_at_loss, hair_at_loss,
+                                                   people["age_at_missing"][resident_persons], gap_days / 365.25)
+        no_build, no_hair = omissions(drift_rng, rates, n, "resident")
+    else:
+        build_seen, hair_seen = build_at_loss, hair_at_loss
+        no_build = no_hair = np.zeros(n, dtype=bool)
     new_clothes = draw_clothing(rng, n)
     # the person's reports, for wording and height comparisons
     report_rows: dict[int, list[int]] = {}
@@ -213,7 +225,12 @@ def draw_residents(rng, rates, people, resident_persons, has_report, report_info
                 marks.append(scar)
                 wordings.append(int(rng.integers(render.N_WORDINGS)))
                 log.add(rid, "new_mark", render.mark_key(scar))
-        description = describe(people, p, marks, wordings) if marks else describe(people, p, [], [])
+        build = None if no_build[k] else int(build_seen[k])
+        hair = None if no_hair[k] else int(hair_seen[k])
+        description = describe(build, hair, marks, wordings)
+        detail = drift_detail(int(build_at_loss[k]), build, int(hair_at_loss[k]), hair)
+        if detail:
+            log.add(rid, "description_drift", detail)
 
         # a person who cannot give a name can rarely say much else: fewer clues, less accent
         talks = name_source in ("自报", "证件")
@@ -237,7 +254,7 @@ def draw_residents(rng, rates, people, resident_persons, has_report, report_info
     frame = frame.astype(object).where(frame.notna(), None)
     frame["source_row"] = np.arange(2, n + 2)
     frame.attrs["kind"] = "resident"
-    return frame, log
+    return frame, log, found
 
 
 def accent_text(rng, rates, people, p, prov_key, log, rid, talks=True):

@@ -14,6 +14,9 @@ age given as 虚岁).
 Some reported people are in a station's care: their resident record is written by staff and
 garbled the way DOMAIN.md documents (names by sound and by dialect, partial and assigned names,
 estimated ages, reworded or mirrored marks, place fragments, old place names, wrong accents).
+Build and hair are the person's at loss in every report; in the resident record they drift with
+the years until found (thinner, greyer, another observer's word) and either may be left out of
+any record (:mod:`kinmatch.datasets.drift` gives the rates and why).
 Every garbling is logged in ``distortions``. A share of residents has no report at all.
 
 Reports are generated column by column with numpy (a million in about a minute); residents,
@@ -36,6 +39,7 @@ from kinmatch.datasets.config import (  # noqa: F401  (re-exported: the simulato
     RESIDENT_COLUMNS,
     SILENT_CLUE_FACTOR,
 )
+from kinmatch.datasets.drift import drift_rng
 from kinmatch.datasets.people import draw_people, people_frame
 from kinmatch.datasets.reports import draw_reports
 from kinmatch.datasets.residents import draw_residents
@@ -150,12 +154,15 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
             if len(targets):
                 confuser_log.append((int(p), len(targets)))
 
-    report_frame, report_info = draw_reports(rng, people, counts)
+    # build and hair drift draw from their own stream: the rest of a seed's simulation is unchanged
+    description_rng = drift_rng(seed)
+    report_frame, report_info = draw_reports(rng, people, counts, rates, description_rng)
     resident_persons = np.r_[with_report, np.arange(n_reported, n_reported + n_without)].astype(np.int64)
     has_report = np.r_[np.ones(n_with, bool), np.zeros(n_without, bool)]
     order = rng.permutation(n_residents)
     resident_persons, has_report = resident_persons[order], has_report[order]
-    residents, log = draw_residents(rng, rates, people, resident_persons, has_report, report_info)
+    residents, log, found = draw_residents(rng, rates, people, resident_persons, has_report, report_info,
+                                           description_rng)
 
     rid_of_person = dict(zip(resident_persons.tolist(), residents["resident_id"]))
     for p, count in confuser_log:
@@ -169,5 +176,5 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
     }).sort_values(["resident_id", "missing_id"], ignore_index=True)
     distortions = pd.DataFrame(log.rows, columns=["resident_id", "family", "detail"])
     distortions = distortions.sort_values(["resident_id", "family"], kind="stable", ignore_index=True)
-    true_people = people_frame(people, resident_persons, residents)
+    true_people = people_frame(people, resident_persons, residents, found)
     return Simulation(residents, report_frame, truth, distortions, true_people, seed, rates)
