@@ -897,11 +897,17 @@ BUILD_SHARES = {"瘦": 0.40, "中等": 0.45, "胖": 0.15}
 RARE_BUILD_SHARE = 0.25
 
 
+def _build_codes(values: Any) -> np.ndarray:
+    """Build words → 0 (瘦) / 1 (中等) / 2 (胖), -1 blank or unknown; each distinct value read once."""
+    codes, distinct = pd.factorize(pd.Series(_values(values), dtype=object))
+    table = np.array([BUILD_ORDER.get(_str(v), -1) for v in distinct] + [-1], dtype=np.int8)
+    return table[codes]  # code -1 (blank) picks the last entry
+
+
 def build_levels(build_a, build_b, frequency: Mapping[str, float] | None = None) -> np.ndarray:
     """3 same build and a rare one (胖 in most tables), 2 same, 1 one step apart (瘦/中等),
     0 opposite (瘦/胖); -1 when either record does not describe a build."""
-    a = np.array([BUILD_ORDER.get(_str(v), -1) for v in _values(build_a)], dtype=np.int8)
-    b = np.array([BUILD_ORDER.get(_str(v), -1) for v in _values(build_b)], dtype=np.int8)
+    a, b = _build_codes(build_a), _build_codes(build_b)
     shares = frequency or BUILD_SHARES
     rare = np.array([shares.get(word, 1.0) <= RARE_BUILD_SHARE
                      for word in sorted(BUILD_ORDER, key=BUILD_ORDER.get)], dtype=bool)

@@ -380,6 +380,32 @@ def _resolve_model(model: Any):
 # ranking
 
 
+def rank_order(group_ids: Any, other_ids: Any, match_weight: Any, prescore: Any = None,
+               top_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the ``top_k`` best rows per group, best first within each group (groups in
+    id order), and their ranks 1..k: by ``match_weight`` descending, then ``prescore``
+    descending when given, then the other id ascending (the order of :func:`rank_pairs`).
+
+        >>> rows, ranks = rank_order(["R1", "R1", "R1"], ["M1", "M2", "M3"], [1.0, 5.0, 3.0], top_k=2)
+        >>> rows.tolist(), ranks.tolist()
+        ([1, 2], [1, 2])
+    """
+    # numpy lexsort on integer codes rather than DataFrame.sort_values: the pair table of a run
+    # has hundreds of thousands of rows and the sort was a tenth of the link stage
+    group_codes = pd.factorize(np.asarray(group_ids, dtype=object), sort=True)[0]
+    other_codes = pd.factorize(np.asarray(other_ids, dtype=object), sort=True)[0]
+    keys = [other_codes]
+    if prescore is not None:
+        keys.append(-np.asarray(prescore, dtype=float))
+    keys += [-np.asarray(match_weight, dtype=float), group_codes]
+    order = np.lexsort(keys)
+    sorted_groups = group_codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1] if len(order) else np.zeros(0, dtype=np.int64)
+    ranks = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)])) + 1
+    keep = ranks <= int(top_k)
+    return order[keep], ranks[keep]
+
+
 def rank_pairs(scored: pd.DataFrame, top_k: int = 10, by: str = "resident") -> pd.DataFrame:
     """Keep the ``top_k`` best pairs per resident (``by="resident"``) or per report
     (``by="missing"``) by ``match_weight``, and number them 1..k (ties: by a ``prescore`` column
@@ -396,14 +422,11 @@ def rank_pairs(scored: pd.DataFrame, top_k: int = 10, by: str = "resident") -> p
     if by not in ("resident", "missing"):
         raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
     group, other = ("resident_id", "missing_id") if by == "resident" else ("missing_id", "resident_id")
-    keys, ascending = [group, "match_weight", other], [True, False, True]
-    if "prescore" in scored.columns:
-        # equal weights (common for nameless residents, whose few comparisons have few levels):
-        # the candidate passes' pre-score (years, cm and km of gap, shared marks) breaks the tie
-        keys, ascending = [group, "match_weight", "prescore", other], [True, False, False, True]
-    ordered = scored.sort_values(keys, ascending=ascending, kind="mergesort")
-    ordered = ordered.assign(rank=ordered.groupby(group, sort=False).cumcount() + 1)
-    return ordered[ordered["rank"] <= int(top_k)].reset_index(drop=True)
+    # equal weights (common for nameless residents, whose few comparisons have few levels): the
+    # candidate passes' pre-score (years, cm and km of gap, shared marks) breaks the tie
+    prescore = scored["prescore"] if "prescore" in scored.columns else None
+    rows, ranks = rank_order(scored[group], scored[other], scored["match_weight"], prescore, top_k)
+    return scored.iloc[rows].assign(rank=ranks).reset_index(drop=True)
 
 
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
@@ -442,16 +465,15 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     else:  # e.g. SupervisedLinker: its own calibrated probabilities
         probability = fitted.predict_proba(vectors).to_numpy(dtype=float)
         match_weight = fitted.match_weight(vectors).to_numpy(dtype=float)
-    scored = pd.DataFrame({"resident_id": vectors.index.get_level_values(0),
-                           "missing_id": vectors.index.get_level_values(1),
-                           "match_probability": probability, "match_weight": match_weight,
-                           "_row": np.arange(len(vectors))})
-    scored = pd.concat([scored, weights.reset_index(drop=True)], axis=1)
-    if "prescore" in candidates.pairs.columns:
-        pre = candidates.pairs.set_index(["resident_id", "missing_id"])["prescore"]
-        scored["prescore"] = pre.reindex(vectors.index).to_numpy(dtype=float)
-    ranked = rank_pairs(scored, top_k, by)
-    rows = ranked["_row"].to_numpy()
+    resident_ids = vectors.index.get_level_values(0).to_numpy()
+    missing_ids = vectors.index.get_level_values(1).to_numpy()
+    # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
+    prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
+    group, other = (resident_ids, missing_ids) if by == "resident" else (missing_ids, resident_ids)
+    rows, ranks = rank_order(group, other, match_weight, prescore, top_k)
+    ranked = pd.DataFrame({"resident_id": resident_ids[rows], "missing_id": missing_ids[rows], "rank": ranks,
+                           "match_probability": probability[rows], "match_weight": match_weight[rows]})
+    ranked = pd.concat([ranked, weights.iloc[rows].reset_index(drop=True)], axis=1)
     ranked["explanation"] = explain_pairs(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
                                           weights.iloc[rows].reset_index(drop=True), residents, missing,
                                           mark_freq=mark_freq)
