@@ -386,16 +386,30 @@ _CLASS_SCORE = np.array([-1.0, 0.0, 2.0, 4.0])
 
 
 class _ReportIndex:
-    """Sorted composite keys → report positions for one pass."""
+    """Sorted composite keys → report positions for one pass.
+
+    Where the composite key space is small (places, provinces, marks: a few hundred keys × sex ×
+    birth-year bin) the first position of every possible key is tabulated, so a range is two array
+    lookups instead of two binary searches; name keys, with a large vocabulary, are searched."""
+
+    _TABLE_LIMIT = 1 << 20  # keys tabulated at most (4 MB of int32 per pass)
 
     def __init__(self, vocabulary: pd.Index, composite: np.ndarray, positions: np.ndarray):
         order = np.argsort(composite, kind="stable")
         self.vocabulary = vocabulary
         self.keys = composite[order]
         self.positions = positions[order].astype(np.int64)
+        self.space = int(self.keys[-1]) + 1 if len(self.keys) else 0
+        self.first = None
+        if self.space <= self._TABLE_LIMIT and len(self.keys) < 2**31:
+            self.first = np.searchsorted(self.keys, np.arange(self.space + 1)).astype(np.int32)
 
-    def ranges(self, composite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.searchsorted(self.keys, composite, "left"), np.searchsorted(self.keys, composite, "right"))
+    def ranges(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) in ``positions`` of the entries whose key is in ``low`` … ``high`` (inclusive)."""
+        if self.first is not None:
+            return (self.first[np.minimum(low, self.space)].astype(np.int64),
+                    self.first[np.minimum(high + 1, self.space)].astype(np.int64))
+        return np.searchsorted(self.keys, low, "left"), np.searchsorted(self.keys, high, "right")
 
 
 def _composite(key_code: np.ndarray, sex: np.ndarray, year_bin: np.ndarray) -> np.ndarray:
@@ -630,28 +644,29 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
-           window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Composite query codes for the (resident, key code, key class) rows → (resident position,
-    query code, key class)."""
+           window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Composite key ranges for the (resident, key code, key class) rows → (resident position,
+    lowest and highest composite key, key class)."""
     if not by_year or len(r_pos) == 0:
-        return r_pos, codes, classes
-    # each resident asks for its own sex and "unknown", and every bin of its widened interval plus
-    # "unknown" (a resident of unknown age asks for every bin)
+        return r_pos, codes, codes, classes
+    # each resident asks for its own sex and "unknown", and for each of them the bins of its widened
+    # interval plus "unknown" (a resident of unknown age asks for every bin). The bin is the last
+    # part of the composite key, so a run of bins is one range: two ranges per sex, not one query
+    # per bin
     sex = res.sex[r_pos].astype(np.int64)
     widen = _window(res, r_pos, window)
-    first_bins = _bin(res.year_low[r_pos] - widen)
-    last_bins = _bin(res.year_high[r_pos] + widen)
     unknown = np.isnan(res.year_low[r_pos])
-    # one query per (key, sex, bin), expanded with repeat/offsets rather than a Python loop
-    n_bins = np.where(unknown, _N_BINS, last_bins - first_bins + 2)
+    first_bins = np.where(unknown, 1, _bin(res.year_low[r_pos] - widen))
+    last_bins = np.where(unknown, _N_BINS - 1, _bin(res.year_high[r_pos] + widen))
     n_sex = np.where(sex == 0, 3, 2)
-    total = n_bins * n_sex
-    row = np.repeat(np.arange(len(r_pos)), total)
-    offset = np.arange(int(total.sum()), dtype=np.int64) - np.repeat(np.cumsum(total) - total, total)
-    sex_slot, bin_slot = offset // n_bins[row], offset % n_bins[row]
-    bins = np.where(unknown[row], bin_slot, np.where(bin_slot == 0, 0, first_bins[row] + bin_slot - 1))
+    row = np.repeat(np.arange(len(r_pos)), 2 * n_sex)
+    slot = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(2 * n_sex) - 2 * n_sex, 2 * n_sex)
+    sex_slot, part = slot >> 1, slot & 1
     sexes = np.where(n_sex[row] == 3, sex_slot, np.where(sex_slot == 0, sex[row], 0))
-    return r_pos[row], _composite(codes[row], sexes, bins), classes[row]
+    low_bins = np.where(part == 0, 0, first_bins[row])
+    high_bins = np.where(part == 0, 0, last_bins[row])
+    code = codes[row]
+    return r_pos[row], _composite(code, sexes, low_bins), _composite(code, sexes, high_bins), classes[row]
 
 
 def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: np.ndarray, classes: np.ndarray):
@@ -738,10 +753,10 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
     (resident, report) positions of the pairs kept."""
     index = rep.indexes[name]
     window = settings.year_window if window is None else window
-    q_r, q_code, q_class = _query(res, *rows, by_year, window)
+    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    starts, ends = index.ranges(q_code)
+    starts, ends = index.ranges(q_low, q_high)
     # expand in groups of residents so a chunk with very common keys stays within memory
     run_starts = np.r_[0, np.flatnonzero(q_r[1:] != q_r[:-1]) + 1]
     per_resident = np.add.reduceat(ends - starts, run_starts)
