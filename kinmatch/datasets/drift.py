@@ -20,7 +20,7 @@ being found:
 - ``haircut`` 0.20: 长发 cut short (stations often cut long matted hair at intake; a barber on
   the road).
 - ``hair_judged`` 0.10: re-described as a neighbouring word (短发/长发/光头, 花白/白发/稀疏,
-  光头秃顶/稀疏): how long is long, how grey is 花白 is an observer's call.
+  光头/稀疏): how long is long, how grey is 花白, shaved or balding is an observer's call.
 - ``build_omitted_resident`` 0.15, ``hair_omitted_resident`` 0.15: intake forms have a
   description box, but a busy intake skips it; photos stand in for words.
 - ``build_omitted_report`` 0.25, ``hair_omitted_report`` 0.25: families and platforms write
@@ -66,7 +66,7 @@ DRIFT_RATES = {
 BUILD_NAMES = ("瘦", "中等", "胖")
 """Build categories, thinnest first: index = the simulator's build code (keys of ``BUILD_WORDS``)."""
 
-HAIR_NAMES = ("短发", "花白", "光头秃顶", "长发", "稀疏", "白发")
+HAIR_NAMES = ("短发", "花白", "光头", "长发", "稀疏", "白发")
 """Hair categories: index = the simulator's hair code, the row of ``vocab.HAIR_WORDS``."""
 
 SHORT, GREY, BALD, LONG, THIN, WHITE = range(6)

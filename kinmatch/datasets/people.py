@@ -131,7 +131,7 @@ def describe(build: int | None, hair: int | None, marks: list[int], wordings: li
     parts = [] if build is None else [vocab.BUILD_WORDS[("瘦", "中等", "胖")[build]][first % 3]]
     parts += [render.MARK_TEXT[m][w] for m, w in zip(marks, wordings)]
     if hair is not None:
-        parts.append(vocab.HAIR_WORDS[hair][first % 2])
+        parts.append(vocab.HAIR_WORDS[hair][first % len(vocab.HAIR_WORDS[hair])])
     return "，".join(parts) or None
 
 

@@ -133,7 +133,8 @@ def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray, rat
             if m >= 0 and not forget[i, j]:
                 parts.append(mark_text[m][wording[i, j]])
         if not no_hair[i]:
-            parts.append(vocab.HAIR_WORDS[hairs[i]][wording[i, 1] % 2])
+            words = vocab.HAIR_WORDS[hairs[i]]
+            parts.append(words[wording[i, 1] % len(words)])
         description[i] = "，".join(parts) or None  # nothing left to say: blank, as intake gives it
 
     clothing = np.where(rng.random(n) < 0.15, None, people["clothing"][person])  # often not known

@@ -132,10 +132,11 @@ TATTOO_WORDS = {"龙": "龙", "鹰": "鹰", "字": "“忍”字", "花": "花�
 
 BUILD_WORDS = {"瘦": ("体型偏瘦", "身材消瘦", "偏瘦"), "中等": ("中等身材", "体型中等", "身材适中"),
                "胖": ("体型偏胖", "较胖", "身材微胖")}
-# Hair rows are the simulator's hair codes (kinmatch.datasets.drift.HAIR_NAMES): 短发, 花白,
-# 光头秃顶, 长发, 稀疏, 白发. Nobody is drawn with 白发 at loss; hair whitens only by drift.
-HAIR_WORDS = (("短发", "平头"), ("花白头发", "头发花白"), ("光头", "秃顶"), ("长发", "头发较长"),
-              ("头发稀少", "头发稀疏"), ("满头白发", "白发苍苍"))
+# Hair rows are the simulator's hair codes (kinmatch.datasets.drift.HAIR_NAMES): 短发, 花白, 光头,
+# 长发, 稀疏, 白发; the words of a row are synonyms (a shaved head is not a bald one: 秃顶 is with
+# thinning hair). Nobody is drawn with 白发 at loss; hair whitens only by drift.
+HAIR_WORDS = (("短发", "平头"), ("花白头发", "头发花白"), ("光头", "剃光头"), ("长发", "头发较长"),
+              ("头发稀少", "头发稀疏", "秃顶"), ("满头白发", "白发苍苍"))
 
 COLOURS = ("黑色", "蓝色", "灰色", "深蓝色", "红色", "绿色", "白色", "咖啡色", "军绿色", "紫色")
 TOPS = ("外套", "棉袄", "夹克", "毛衣", "T恤", "羽绒服", "衬衫", "中山装", "运动服")
