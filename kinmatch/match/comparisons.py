@@ -1442,7 +1442,8 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     Returns a frame indexed by (resident_id, missing_id) with one int8 column per comparison and,
     when ``name_frequency`` is given, a float ``tf_name`` column: for name levels 4–6 the share of
     reports with the rarest shared full-name sound key, for level 1 (partial name or 小名) the
-    share of reports carrying the key that met in any form (:func:`partial_tf`), else NaN.
+    share of reports carrying the key that met in any form (:func:`partial_tf`), else NaN (also
+    at level -1: a station-assigned name's keys are not priced).
     Residents and reports are looked up by id; work is done in chunks so memory stays bounded.
     ``prepared``: what :func:`prepare_records` returned for these frames and features (saves
     cleaning them again when several pair sets are compared).
@@ -1474,7 +1475,14 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
         for feature in features:
             out[feature.label][start:stop] = _feature_levels(feature, prepared, lp, rp)
         if tf is not None:
-            tf[start:stop] = name_tf(left.arrays["name_keys"][lp], right.arrays["name_keys"][rp], name_frequency)
+            if "name" in out:
+                # only a sound-key match (levels 4-6) is priced by the full-name keys; below 4 no
+                # key is shared, and at -1 the name is no evidence at all
+                sound = np.flatnonzero(out["name"][start:stop] >= 4)
+                tf[start + sound] = name_tf(left.arrays["name_keys"][lp[sound]],
+                                            right.arrays["name_keys"][rp[sound]], name_frequency)
+            else:
+                tf[start:stop] = name_tf(left.arrays["name_keys"][lp], right.arrays["name_keys"][rp], name_frequency)
             if "name" in out and all(c in left.arrays and c in right.arrays for c in NAME_COLUMNS):
                 # a shared 小名 or given name: price the key that met (二娃 is common, 铁蛋儿 rare);
                 # level-1 pairs are few, so one plain call each
