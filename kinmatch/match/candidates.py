@@ -674,15 +674,21 @@ def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: 
     return np.repeat(r_pos, lengths), positions[_ranges(starts, lengths)], np.repeat(classes, lengths)
 
 
+def _report_bits(n_reports: int) -> int:
+    """Bits a report position takes in a packed (resident, report) pair code."""
+    return max(int(n_reports - 1).bit_length(), 1)
+
+
 def _dedupe_best(r: np.ndarray, m: np.ndarray, classes: np.ndarray, n_reports: int):
     """Distinct pairs, each with the strongest key class that proposed it, sorted by resident then
-    report (sort-based: numpy 2's hash-based ``np.unique`` is ~50× slower on millions of int64)."""
-    n = max(n_reports, 1)
-    values = np.sort((r.astype(np.int64) * n + m) * 4 + (3 - classes))
-    pair = values // 4
+    report. Sort-based on one packed int64 (resident, report, 3 - class), shifts rather than
+    multiplications: numpy 2's hash-based ``np.unique`` is ~50× slower on millions of int64."""
+    shift = _report_bits(n_reports)
+    values = np.sort((((r.astype(np.int64) << shift) | m) << 2) | (3 - classes))
+    pair = values >> 2
     first = np.r_[True, pair[1:] != pair[:-1]] if len(pair) else np.empty(0, bool)
     values, pair = values[first], pair[first]
-    return pair // n, pair % n, 3 - values % 4
+    return pair >> shift, pair & ((1 << shift) - 1), 3 - (values & 3)
 
 
 def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -715,29 +721,52 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
     return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
 
 
-def _cap(r: np.ndarray, m: np.ndarray, score: np.ndarray, cap) -> np.ndarray:
+def _sortable(values: np.ndarray) -> np.ndarray:
+    """int64 keys that sort as the floats do (no NaN): the IEEE bit pattern, negatives' magnitude
+    bits flipped; ``+ 0.0`` first so -0.0 ties with 0.0 as it compares. Sorting these is ~2× faster
+    than sorting the floats in ``np.lexsort``."""
+    bits = (np.asarray(values, dtype=float) + 0.0).view(np.int64)
+    return bits ^ ((bits >> 63) & np.int64(0x7FFF_FFFF_FFFF_FFFF))
+
+
+def _best_first(run: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Order of the rows by ``run`` (ascending, rows already grouped by it), then ``score``
+    descending, ties in row order: ``np.lexsort((-score, run))``, as two stable sorts (the run
+    numbers fit 16 bits in a chunk, which numpy radix-sorts)."""
+    order = np.argsort(_sortable(-score), kind="stable")
+    run = run[order]
+    if len(run) and run.max() < 2**16:
+        run = run.astype(np.uint16)
+    return order[np.argsort(run, kind="stable")]
+
+
+def _runs(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of each run of equal values in ``r``."""
+    starts = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1] if len(r) else np.empty(0, np.int64)
+    return starts, np.diff(np.r_[starts, len(r)])
+
+
+def _cap(r: np.ndarray, cap, score_of) -> np.ndarray:
     """Indices of the best ``cap`` pairs per resident, in input order. The pairs must be sorted by
-    resident then report (as :func:`_dedupe_best` leaves them): ties are then broken by report
-    position, so the result does not depend on chunking. ``cap`` is a number or an array of per-pair
-    caps (the same for all pairs of a resident).
+    resident then report (as :func:`_dedupe_best` leaves them), so ties are broken by report position
+    and the result does not depend on chunking. ``cap`` is a number or an array of per-pair caps (the
+    same for all pairs of a resident); ``score_of(rows)`` gives the scores of those rows.
 
     Most residents have fewer pairs than the cap and keep them all: only the pairs of residents over
-    it are sorted by score."""
+    it are scored and sorted."""
     if len(r) == 0:
         return np.empty(0, np.int64)
-    starts = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1]
-    sizes = np.diff(np.r_[starts, len(r)])
+    starts, sizes = _runs(r)
     resident_cap = cap[starts] if isinstance(cap, np.ndarray) else np.full(len(starts), cap)
     over = sizes > resident_cap
     if not over.any():
         return np.arange(len(r))
     rows = _ranges(starts[over], sizes[over])
-    # lexsort is stable, so equal scores stay in report order
-    order = rows[np.lexsort((-score[rows], r[rows]))]
-    run_starts = np.r_[0, np.cumsum(sizes[over])[:-1]]
-    rank = np.arange(len(order)) - np.repeat(run_starts, sizes[over])
+    run = np.repeat(np.arange(int(over.sum())), sizes[over])
+    order = _best_first(run, score_of(rows))
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes[over]) - sizes[over], sizes[over])
     keep = np.ones(len(r), dtype=bool)
-    keep[order[rank >= np.repeat(resident_cap[over], sizes[over])]] = False
+    keep[rows[order[rank >= np.repeat(resident_cap[over], sizes[over])]]] = False
     return np.flatnonzero(keep)
 
 
@@ -782,8 +811,10 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         if name in _PLACE_PASSES:
             # a resident with no usable name has room: its name passes propose nothing
             cap = np.where(res.name_evidence[r], cap, cap * settings.nameless_place_factor)
-        score = prescore(res, rep, r, m, far_ok=name == "hometown") + _CLASS_SCORE[classes]
-        keep = _cap(r, m, score, cap)
+        def score_of(rows, r=r, m=m, classes=classes):
+            return prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown") + _CLASS_SCORE[classes[rows]]
+
+        keep = _cap(r, cap, score_of)
         counts[name]["capped"] += len(r) - len(keep)
         kept_r.append(r[keep])
         kept_m.append(m[keep])
@@ -853,7 +884,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarra
                                   window=settings.wide_year_window if wide else None)
     r_all = np.concatenate([v[0] for v in results.values()])
     m_all = np.concatenate([v[1] for v in results.values()])
-    bits = np.concatenate([np.full(len(v[0]), _BIT[k], dtype=np.int64) for k, v in results.items()])
+    pass_of = np.concatenate([np.full(len(v[0]), PASSES.index(k), dtype=np.int64) for k, v in results.items()])
     # last resort: residents with little evidence or few pairs so far
     so_far = np.bincount(r_all, minlength=res.n)[chunk] if len(r_all) else np.zeros(len(chunk), int)
     needy = chunk[res.little_evidence[chunk] | (so_far < settings.few_candidates)]
@@ -867,24 +898,28 @@ def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarra
         lr_r, lr_m = _run_pass("last_resort", res, rep, rows, settings, counts)
         r_all = np.concatenate([r_all, lr_r])
         m_all = np.concatenate([m_all, lr_m])
-        bits = np.concatenate([bits, np.full(len(lr_r), _BIT["last_resort"], dtype=np.int64)])
+        pass_of = np.concatenate([pass_of, np.full(len(lr_r), PASSES.index("last_resort"), dtype=np.int64)])
     if len(r_all) == 0:
         return _empty_pairs()
     # union: OR the pass bits of each distinct pair
-    code = r_all * max(rep.n, 1) + m_all
-    order = np.argsort(code, kind="stable")
-    code, bits = code[order], bits[order]
+    # (one sort of packed (resident, report, pass number) codes)
+    shift = _report_bits(rep.n)
+    packed = np.sort((((r_all << shift) | m_all) << 4) | pass_of)
+    code = packed >> 4
     starts = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
+    bits = np.bitwise_or.reduceat(np.left_shift(np.int64(1), packed & 15), starts)  # _BIT of each pass
     code = code[starts]
-    bits = np.bitwise_or.reduceat(bits, starts)
-    r, m = code // max(rep.n, 1), code % max(rep.n, 1)
+    r, m = code >> shift, code & ((1 << shift) - 1)
     counts["union"]["proposed"] += len(r)
     score = prescore(res, rep, r, m)
     n_passes = np.bitwise_count(bits)
-    # name-sound pairs first, then pairs proposed by more passes, then the pre-score
+    # name-sound pairs first, then pairs proposed by more passes, then the pre-score; kept pairs in
+    # that order (report position breaks ties: the pairs come sorted by resident then report)
     support = score + 2.0 * n_passes + 20.0 * ((bits & _BIT["name_sound"]) > 0)
-    keep = _cap(r, m, support, settings.max_per_resident)
-    keep = keep[np.lexsort((m[keep], -support[keep], r[keep]))]
+    run_starts, sizes = _runs(r)
+    order = _best_first(np.repeat(np.arange(len(sizes)), sizes), support)
+    rank = np.arange(len(order)) - np.repeat(run_starts, sizes)
+    keep = order[rank < settings.max_per_resident]
     counts["union"]["capped"] += len(r) - len(keep)
     counts["union"]["kept"] += len(keep)
     return pd.DataFrame({
