@@ -300,8 +300,17 @@ def partial_match(resident: Mapping, report: Mapping) -> PartialMatch | None:
         >>> partial_match(r, m)[:3]
         ('二娃', '二娃', 'alias')
     """
-    a = [clean(_get(resident, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
-    b = [clean(_get(report, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
+    return partial_match_cleaned(clean_name_values(resident), clean_name_values(report))
+
+
+def clean_name_values(record: Mapping) -> list:
+    """A record's :data:`NAME_COLUMNS` values cleaned as the name comparison reads them."""
+    return [clean(_get(record, c)) for c, clean in zip(NAME_COLUMNS, _NAME_CLEAN)]
+
+
+def partial_match_cleaned(a: list, b: list) -> PartialMatch | None:
+    """:func:`partial_match` on values :func:`clean_name_values` returned (clean each record
+    once when explaining many pairs)."""
     if _name_core(*a, *b) != 1:
         return None
     return _partial_core(*a, *b)

@@ -240,6 +240,14 @@ class _Side:
                          if present else ["?"] * len(records), dtype=object)
         return names[inverse]
 
+    def cleaned_names(self, rows: np.ndarray) -> list[list]:
+        """:func:`cmp.clean_name_values` of the record of each of ``rows`` (each distinct record once)."""
+        inverse, records = pd.factorize(self.record_of_row[rows])
+        present, arrays = self._values(cmp.NAME_COLUMNS, records)
+        cleaned = [cmp.clean_name_values(dict(zip(present, values))) for values in zip(*arrays)] if present \
+            else [cmp.clean_name_values({})] * len(records)
+        return [cleaned[i] for i in inverse]
+
     def records(self, rows: np.ndarray, columns: list[str] | None = None) -> list[dict]:
         """Record dicts (as :func:`explain_pair` gets them, cut to ``columns`` if given) for ``rows``."""
         inverse, records = pd.factorize(self.record_of_row[rows])
@@ -313,10 +321,19 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             texts[whole] = (texts[whole] + "(" + res.display_names(rows[whole]) + "/"
                             + rep.display_names(rows[whole]) + ")")
         if partial.any():
-            # what met at level 1 is name logic (partial_match): one call per such pair, few of them
-            picked, columns = rows[partial], [*cmp.NAME_COLUMNS, "name"]
-            texts[partial] = [reason("name", 1, r, m, mark_freq)
-                              for r, m in zip(res.records(picked, columns), rep.records(picked, columns))]
+            # what met at level 1 is name logic (partial_match): one call per such pair, on names
+            # cleaned once per record; where nothing partial met, reason() shows the two names
+            picked = rows[partial]
+            label = cmp.LEVEL_LABELS["name"][1]
+            met = [cmp.partial_match_cleaned(a, b) for a, b in zip(res.cleaned_names(picked),
+                                                                   rep.cleaned_names(picked))]
+            shown = np.array([f"{label}({m.left}/{m.right}{_HOW[m.how]})" if m is not None else ""
+                              for m in met], dtype=object)
+            unmet = np.array([m is None for m in met], dtype=bool)
+            if unmet.any():
+                shown[unmet] = (f"{label}(" + res.display_names(picked[unmet]) + "/"
+                                + rep.display_names(picked[unmet]) + ")")
+            texts[partial] = shown
         return texts
     if comparison == "height":
         a, b = res.floats("height_cm", rows), rep.floats("height_cm", rows)
