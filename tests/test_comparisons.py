@@ -196,6 +196,9 @@ MARK_CASES = [
     (("无纹身::",), ("纹身:右臂:龙",), 0),
     ((), ("纹身:右臂:龙",), -1),
     (("聋哑::",), ("聋哑::", "痣:脸:左"), -1),   # a condition is compared by the conditions comparison
+    (("痣:脸:左", "疤痕:额头:"), ("疤痕:额头:", "痣:脸:"), 5),   # two marks agree
+    (("痣:脸:左", "痣:脸:"), ("痣:脸:左",), 3),                  # two marks of one record, one of the other
+    (("痣:脸:左", "疤痕:额头:"), ("痣:脸:右", "疤痕:额头:"), 3),  # one agrees, one mirrored
 ]
 
 
@@ -422,7 +425,7 @@ def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
             seen[name].add(int(row[name]))
     # the table really reached the levels the shortcuts decide and the ones they pass on
     assert seen["name"] >= {-1, 0, 1, 2, 4, 5, 6}
-    assert seen["marks"] >= {-1, 0, 1, 2, 3, 4}
+    assert seen["marks"] >= {-1, 0, 1, 2, 3, 4, 5}
     assert seen["statement_places"] >= {-1, 0, 1, 2, 3}
 
 

@@ -44,7 +44,7 @@ LEVEL_LABELS: dict[str, dict[int, str]] = {
     "statement_places": {-1: "无自述地名", 0: "自述地名与家乡不符", 1: "自述地名同省",
                          2: "自述地名同市", 3: "自述地名同县"},
     "marks": {-1: "体貌特征不详", 0: "体貌特征矛盾", 1: "体貌特征无共同点", 2: "特征部位相同方向相反",
-              3: "体貌特征相符", 4: "罕见特征相符"},
+              3: "体貌特征相符", 4: "罕见特征相符", 5: "多处特征相符"},
     "conditions": {-1: "健康状况不详", 0: "健康状况不同", 1: "健康状况相符", 2: "特殊残疾相符"},
     "build": {-1: "体型不详", 0: "体型相反", 1: "体型相近", 2: "体型相同", 3: "少见体型相同"},
     "hair": {-1: "发型发色不详", 0: "发型发色不同", 1: "发型相同", 2: "发型发色相符"},
@@ -781,7 +781,8 @@ def mark_comparison(marks_a: Iterable[str], marks_b: Iterable[str],
     """Level and the mark that decided it (for the explanation).
 
     Agreement on type+part+side (a blank part or side agrees with anything) → 3, or 4 when the mark
-    is rare; same type+part on mirrored sides (左/右, as families and staff see the person from
+    is rare, or 5 when two or more marks of each record agree (a mole *and* a scar where the other
+    record has them); same type+part on mirrored sides (左/右, as families and staff see the person from
     opposite sides) → 2; both described with nothing shared → 1; an explicit absence (无纹身, in
     ``negated_*`` as the description normalizer lists denied mark types, or a ``无纹身`` mark)
     against that mark → 0 (contradiction); -1 when neither contradiction nor two sets of marks."""
@@ -801,23 +802,31 @@ def mark_comparison(marks_a: Iterable[str], marks_b: Iterable[str],
 
 def _best_shared_mark(parsed_a: list, parsed_b: list, frequency: Mapping[str, float] | None) -> tuple[int, str]:
     """Best agreement between two described, uncontradicted mark lists ((type, part, side)
-    triples): 4 rare / 3 common mark agreeing, 2 mirrored side, else 1."""
+    triples): 5 several marks agreeing, 4 rare / 3 common mark agreeing, 2 mirrored side, else 1."""
     best, best_mark = 1, ""
-    for ta, pa, sa in parsed_a:
+    agreeing_a, agreeing_b, shown = set(), set(), []
+    for i, (ta, pa, sa) in enumerate(parsed_a):
         if ta.startswith("无"):
             continue
-        for tb, pb, sb in parsed_b:
+        for j, (tb, pb, sb) in enumerate(parsed_b):
             if ta != tb or not (pa == pb or not pa or not pb):
                 continue
             if sa == sb or not sa or not sb:
                 share = (frequency or {}).get(f"{ta}:{pa or pb}", MARK_RARITY.get(ta, 0.1))
                 level = 4 if share <= RARE_MARK_SHARE else 3
+                mark = ":".join(x for x in (ta, pa or pb, sa or sb) if x)
+                if i not in agreeing_a:
+                    shown.append(mark)
+                agreeing_a.add(i)
+                agreeing_b.add(j)
             elif _MIRROR.get(sa) == sb:
                 level = 2
             else:
                 continue
             if level > best:
                 best, best_mark = level, ":".join(x for x in (ta, pa or pb, sa or sb) if x)
+    if min(len(agreeing_a), len(agreeing_b)) >= 2:
+        return 5, "、".join(dict.fromkeys(shown))
     return best, best_mark
 
 
@@ -1324,8 +1333,11 @@ def _marks_by_codes(left: dict, right: dict, rare: np.ndarray, lp: np.ndarray, r
     mirrored = ((sa == 1) & (sb == 2)) | ((sa == 2) & (sb == 1))
     part = np.where(pa == 0, pb, pa)
     is_rare = rare[np.clip(ta, 0, None), np.clip(part, 0, None)]
-    level = np.where(same & same_side, np.where(is_rare, 4, 3), np.where(same & mirrored, 2, 1))
-    return level.max(axis=(1, 2)).astype(np.int8)
+    agree = same & same_side
+    level = np.where(agree, np.where(is_rare, 4, 3), np.where(same & mirrored, 2, 1)).max(axis=(1, 2))
+    # several marks agreeing: at least two marks of each record agree with one of the other's
+    several = np.minimum(agree.any(axis=2).sum(axis=1), agree.any(axis=1).sum(axis=1)) >= 2
+    return np.where(several, 5, level).astype(np.int8)
 
 
 def _marks_settled(left: dict, right: dict, lp: np.ndarray, rp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
