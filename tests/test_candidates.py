@@ -205,3 +205,306 @@ def test_one_shared_common_mark_keeps_far_nameless_resident():
     # every pair the marks pass kept shares the mark
     marked = set(missing.loc[missing["marks"].map(lambda m: "痣:额头:" in m), "missing_id"])
     assert {mid for mid, p in passes.items() if p == "marks"} <= marked
+
+
+# ---------------------------------------------------------------------------------------------
+# the vectorized passes against a plain reference: every pass's pairs from its definition, one
+# resident and one report at a time (caps lifted so every qualifying pair must come out)
+
+import math  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kinmatch.match import candidates as cand  # noqa: E402
+
+MESSY_SURNAMES = [("薛", ("xue",)), ("李", ("li",)), ("胡", ("hu", "fu")), ("吴", ("wu",)), ("单", ("shan", "dan"))]
+MESSY_GIVENS = [("春花", "chun hua"), ("秀英", "xiu ying"), ("英", "ying"), ("军", "jun"), ("桂玲", "gui ling"),
+                ("丹玲", "dan ling")]
+MESSY_MARKS = ["痣:脸:左", "痣:脸:右", "疤痕:额头:", "胎记:背:", "缺指:手:左:小指", "纹身:臂:右:龙", "聋哑", "无纹身"]
+MESSY_PLACES = [("510104", 104.08, 30.66, "SW_Man"), ("510681", 104.4, 31.12, "SW_Man"),
+                ("330106", 120.13, 30.27, "Wu"), ("340102", 117.28, 31.86, "JH_Man"),
+                ("440106", 113.36, 23.12, "Yue"), ("230102", 126.6, 45.7, "N_Man")]
+
+
+def _messy_place(rng, prefix):
+    if rng.random() < 0.1:
+        return {f"{prefix}_county": None, f"{prefix}_prefecture": None, f"{prefix}_province": None,
+                f"{prefix}_lon": np.nan, f"{prefix}_lat": np.nan}
+    code, lon, lat, _ = MESSY_PLACES[rng.integers(len(MESSY_PLACES))]
+    return {f"{prefix}_county": code, f"{prefix}_prefecture": code[:4] + "00" if rng.random() < 0.8 else None,
+            f"{prefix}_province": code[:2] + "0000", f"{prefix}_lon": lon + rng.normal(0, 0.3),
+            f"{prefix}_lat": lat + rng.normal(0, 0.3)}
+
+
+def _messy_person(rng):
+    surname, surname_keys = MESSY_SURNAMES[rng.integers(len(MESSY_SURNAMES))]
+    given, given_key = MESSY_GIVENS[rng.integers(len(MESSY_GIVENS))]
+    born = int(rng.integers(1940, 2010))
+    kind = rng.integers(4)
+    years = ((born, born) if kind == 0 else (born - 3, born + 3) if kind == 1 else (born - 10, born + 10)
+             if kind == 2 else (np.nan, np.nan))
+    marks = tuple(dict.fromkeys(MESSY_MARKS[i] for i in rng.integers(len(MESSY_MARKS), size=rng.integers(4))))
+    return {"name_norm": surname + given, "name_keys": tuple(f"{s} {given_key}" for s in surname_keys),
+            "surname_keys": surname_keys, "given_keys": (given_key,),
+            "alias_keys": ("xiao jun",) if rng.random() < 0.1 else (),
+            "sex_code": ["M", "F", None][rng.integers(3)], "birth_year_low": years[0], "birth_year_high": years[1],
+            "event_date": (pd.Timestamp("2012-01-01") + pd.Timedelta(days=int(rng.integers(0, 3000))))
+            if rng.random() < 0.9 else None,
+            "height_cm": float(rng.integers(150, 185)) if rng.random() < 0.8 else np.nan, "marks": marks,
+            "conditions": ("聋哑",) if "聋哑" in marks else ()}
+
+
+def messy_tables(seed, n_residents=40, n_reports=300):
+    """Small residents and reports tables with blanks, aliases, wide and unknown ages, marks,
+    conditions, accents and statements, so that every pass proposes something."""
+    rng = np.random.default_rng(seed)
+    reports = []
+    for i in range(n_reports):
+        row = _messy_person(rng) | {"missing_id": f"M{i:04d}"}
+        row |= _messy_place(rng, "missing") | _messy_place(rng, "home")
+        code = row["home_county"]
+        row["home_dialect_area"] = next((a for c, *_, a in MESSY_PLACES if c == code), None)
+        reports.append(row)
+    residents = []
+    for i in range(n_residents):
+        row = _messy_person(rng) | {"resident_id": f"R{i:03d}"}
+        row["name_evidence"] = [True, True, False, None][rng.integers(4)]
+        if rng.random() < 0.15:  # 老薛: a prefix and the surname's sound as a given syllable
+            row |= {"name_norm": "老" + row["name_norm"][0], "given_keys": row["surname_keys"][:1],
+                    "name_keys": tuple(f"lao {k}" for k in row["surname_keys"])}
+        row |= _messy_place(rng, "found")
+        place = MESSY_PLACES[rng.integers(len(MESSY_PLACES))]
+        row["accent_provinces"] = (place[0][:2] + "0000",) if rng.random() < 0.4 else ()
+        row["accent_area"] = place[3] if rng.random() < 0.5 else None
+        row["statement_places"] = (MESSY_PLACES[rng.integers(len(MESSY_PLACES))][0],) if rng.random() < 0.3 else ()
+        residents.append(row)
+    return pd.DataFrame(residents), pd.DataFrame(reports)
+
+
+def _keys(*cells):
+    """One record's keys over several cells, blanks dropped, each once (the per-record definition)."""
+    out = []
+    for cell in cells:
+        items = [cell] if isinstance(cell, str) else [] if cell is None or isinstance(cell, float) else list(cell)
+        out += [x for x in items if isinstance(x, str) and x]
+    return list(dict.fromkeys(out))
+
+
+def _pad(code, width):
+    return code if len(code) == 6 else code + "0" * width
+
+
+def _mark_keys(marks):
+    return sorted({":".join(m.split(":")[:2]) for m in marks
+                   if not m.startswith("无") and m.split(":")[0] not in cand.CONDITION_NAMES})
+
+
+def _pairs_of(marks):
+    parts = marks[:6]
+    return [f"{a}|{b}" for i, a in enumerate(parts) for b in parts[i + 1:]]
+
+
+def _masked_name(name):
+    if not isinstance(name, str) or not 3 <= len(name) <= 5 or "·" in name:
+        return []
+    return [name[:i] + "?" + name[i + 1:] for i in range(len(name))]
+
+
+def _km(lon1, lat1, lon2, lat2):
+    p1, p2, dp, dl = map(math.radians, (lat1, lat2, lat2 - lat1, lon2 - lon1))
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+def _interval(row):
+    low, high = row["birth_year_low"], row["birth_year_high"]
+    return (high if pd.isna(low) else low), (low if pd.isna(high) else high)
+
+
+def reference_pairs(residents, reports, s):
+    """Every pass by its definition, pair by pair: the keys meet, the sexes agree when both known,
+    found no earlier than lost less the tolerance, and (all passes but name_sound) the birth-year
+    intervals within the resident's window. → {(resident_id, missing_id): set of passes}, counts."""
+    rep = []
+    for _, m in reports.iterrows():
+        givens = _keys(m["given_keys"], m["alias_keys"])
+        places = [_pad(p, 2) for p in _keys(m["missing_prefecture"], m["missing_county"][:4]
+                                            if isinstance(m["missing_county"], str) else None, m["home_prefecture"])]
+        provinces = [_pad(p, 4) for p in _keys(m["home_province"], m["missing_county"][:2]
+                                              if isinstance(m["missing_county"], str) else None)]
+        lon = m["home_lon"] if pd.isna(m["missing_lon"]) else m["missing_lon"]
+        lat = m["home_lat"] if pd.isna(m["missing_lat"]) else m["missing_lat"]
+        rep.append({"names": _keys(m["name_keys"], m["alias_keys"]),
+                    "givens": [f"G:{k}" for k in givens] + [f"L:{k.split()[-1]}" for k in givens if " " in k],
+                    "masked": _masked_name(m["name_norm"]), "surnames": _keys(m["surname_keys"]),
+                    "hometown": _keys(f"P{m['home_province']}" if m["home_province"] else None,
+                                      f"C{m['home_prefecture']}" if m["home_prefecture"] else None,
+                                      f"C{m['home_county'][:4]}00" if m["home_county"] else None,
+                                      f"A{m['home_dialect_area']}" if m["home_dialect_area"] else None),
+                    "places": places, "provinces": provinces, "marks": _mark_keys(_keys(m["marks"])),
+                    "lon": lon, "lat": lat, "sex": m["sex_code"], "years": _interval(m), "day": m["event_date"]})
+    for r in rep:
+        r["mark_pairs"] = _pairs_of(r["marks"])
+    share = {}
+    for r in rep:
+        for k in r["surnames"]:
+            share[k] = share.get(k, 0) + 1 / len(rep)
+    for r in rep:
+        r["rare_surnames"] = [k for k in r["surnames"] if share[k] < s.rare_share]
+    centres = {}
+    for field, name in (("places", "prefecture"), ("provinces", "province")):
+        sums = {}
+        for r in rep:
+            for k in r[field]:
+                if not (pd.isna(r["lon"]) or pd.isna(r["lat"])):
+                    sums.setdefault(k, []).append((r["lon"], r["lat"]))
+        centres[name] = {k: (sum(x for x, _ in v) / len(v), sum(y for _, y in v) / len(v)) for k, v in sums.items()}
+
+    passes = {  # pass → (resident keys, report keys, window or None)
+        "name_sound": ("names", "names", None), "given_sound": ("givens", "givens", s.wide_year_window),
+        "one_char": ("masked", "masked", s.year_window), "rare_surname": ("surnames", "rare_surnames", s.year_window),
+        "prefixed_surname": ("prefixed", "surnames", s.year_window),
+        "hometown": ("hometown", "hometown", s.year_window), "place": ("near", "places", s.year_window),
+        "marks": ("marks", "marks", s.wide_year_window), "mark_pairs": ("mark_pairs", "mark_pairs", s.wide_year_window),
+        "last_resort": ("provinces_near", "provinces", s.year_window)}
+    found = {}
+    counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
+    for _, row in residents.iterrows():
+        evidence = True if row["name_evidence"] is None else bool(row["name_evidence"])
+        name = row["name_norm"]
+        res = {"names": _keys(row["name_keys"], row["alias_keys"]) if evidence else [],
+               "masked": _masked_name(name) if evidence else [],
+               "surnames": _keys(row["surname_keys"]) if evidence else [],
+               "prefixed": _keys(row["given_keys"]) if evidence and len(name) == 2 and name[0] in "老小阿" else [],
+               "marks": _mark_keys(_keys(row["marks"]))}
+        given = _keys(row["given_keys"], row["alias_keys"], row["name_keys"])
+        res["givens"] = ([f"G:{k}" for k in given] + [f"L:{k}" for k in given if " " not in k]) if evidence else []
+        stated = [p for p in _keys(row["statement_places"]) if len(p) == 6]
+        res["hometown"] = ([f"P{p}" for p in _keys(row["accent_provinces"])] + [f"C{p[:4]}00" for p in stated]
+                           + [f"P{p[:2]}0000" for p in stated]
+                           + ([f"A{row['accent_area']}"] if not _keys(row["accent_provinces"]) and row["accent_area"]
+                              else []))
+        res["mark_pairs"] = _pairs_of(res["marks"])
+        lon, lat = row["found_lon"], row["found_lat"]
+        county = row["found_county"] if isinstance(row["found_county"], str) else None
+        for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, s.near_km),
+                                                 ("provinces_near", "province", 4, 2, s.last_resort_km)):
+            own = [_pad(p, width) for p in _keys(row[f"found_{centre_kind}"], county[:cut] if county else None)][:1]
+            near = [] if pd.isna(lon) or pd.isna(lat) else [
+                k for k, (x, y) in sorted(centres[centre_kind].items()) if _km(lon, lat, x, y) <= km]
+            res[key] = list(dict.fromkeys(own + near))
+        if not res["provinces_near"]:
+            res["provinces_near"] = sorted(centres["province"])
+        low, high = _interval(row)
+        found_year = row["event_date"].year if row["event_date"] is not None and not pd.isna(row["event_date"]) \
+            else np.nan
+        age = found_year - (low + high) / 2
+        age = 40.0 if np.isnan(age) else min(max(age, 0), 100)
+        little = not res["names"] and not res["hometown"] and not res["marks"]
+        so_far = 0
+        for name_, (res_field, rep_field, window) in passes.items():
+            if name_ == "last_resort" and not (little or so_far < s.few_candidates):
+                continue
+            for m_row, m in zip(reports["missing_id"], rep):
+                if not set(res[res_field]) & set(m[rep_field]):
+                    continue
+                sex_ok = row["sex_code"] is None or m["sex"] is None or row["sex_code"] == m["sex"]
+                if window is not None:
+                    gap = max(0.0, low - m["years"][1], m["years"][0] - high)
+                    # the passes with a window look up the resident's sex (and unknown) only
+                    if gap > window + 0.1 * age or not sex_ok:
+                        continue
+                counts[name_]["proposed"] += 1
+                late = (row["event_date"] is not None and m["day"] is not None
+                        and (row["event_date"] - m["day"]).days < -cand.DATE_TOLERANCE_DAYS)
+                if not sex_ok or late:
+                    counts[name_]["removed_by_constraints"] += 1
+                    continue
+                counts[name_]["kept"] += 1
+                so_far += 1
+                found.setdefault((row["resident_id"], m_row), set()).add(name_)
+    return found, counts
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_passes_equal_a_pair_by_pair_reference(seed):
+    residents, reports = messy_tables(seed)
+    lifted = {name: 10**6 for name in PASSES}
+    result = candidate_pairs(residents, reports, progress=False, caps=lifted, max_per_resident=10**6,
+                             rare_share=0.25, few_candidates=3, chunk_size=16)
+    expected, counts = reference_pairs(residents, reports, cand.CandidateSettings(rare_share=0.25, few_candidates=3))
+    got = {(r, m): set(p.split("+")) for r, m, p in result.pairs[["resident_id", "missing_id", "passes"]].values}
+    assert got == expected
+    table = result.counts.set_index("pass")
+    for name in PASSES:
+        assert table.loc[name].to_dict() == counts[name], name
+    # every pass proposed something, so none is vacuously equal
+    assert all(counts[name]["kept"] > 0 for name in PASSES), counts
+
+
+def _column(cells):
+    """An object column of cells as a frame holds them (a list of tuples must not become 2-D)."""
+    column = np.empty(len(cells), dtype=object)
+    for i, cell in enumerate(cells):
+        column[i] = cell
+    return column
+
+
+_cells = st.one_of(st.none(), st.just(float("nan")), st.sampled_from(["", "li", "wei", "li wei"]),
+                   st.lists(st.sampled_from(["", "li", "wei", "li wei", "xue"]), max_size=4).map(tuple))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_cells, _cells), max_size=12))
+def test_flat_keys_equal_the_per_record_definition(rows):
+    first, second = (_column([row[i] for row in rows]) for i in (0, 1))
+    flat = cand._flat(first, second)
+    expected = [(i, k) for i, row in enumerate(rows) for k in _keys(*row)]
+    assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(MESSY_MARKS + ["痣:额头:", "疤痕:腿:左", "癫痫"]), max_size=8).map(tuple),
+                max_size=10))
+def test_mark_keys_and_pairs_equal_the_per_record_definition(rows):
+    column = _column(rows)
+    marks = cand._sorted_per_record(cand._map_keys(cand._flat(column), cand._mark_key))
+    assert list(zip(marks.positions.tolist(), marks.keys.tolist())) == [
+        (i, k) for i, row in enumerate(rows) for k in _mark_keys(row)]
+    pairs = cand._mark_pair_flat(marks)
+    assert list(zip(pairs.positions.tolist(), pairs.keys.tolist())) == [
+        (i, k) for i, row in enumerate(rows) for k in _pairs_of(_mark_keys(row))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([-1.5, -0.0, 0.0, 0.5, 2.0, 1e-300, -1e300])),
+                max_size=40), st.integers(1, 4), st.booleans())
+def test_cap_keeps_the_best_of_each_resident_ties_by_report(rows, cap, per_pair):
+    # pairs sorted by resident then report, as the passes hand them over
+    r = np.array(sorted(r for r, _ in rows), dtype=np.int64)
+    m = np.zeros(len(r), dtype=np.int64)
+    for i in range(1, len(r)):
+        m[i] = m[i - 1] + 1 if r[i] == r[i - 1] else 0
+    score = np.array([s for _, s in rows], dtype=float)
+    caps = (r % 2 + cap) if per_pair else cap  # per-pair caps are the same for all pairs of a resident
+    keep = cand._cap(r, caps, lambda rows_: score[rows_])
+    expected = []
+    for resident in sorted(set(r.tolist())):
+        idx = [i for i in range(len(r)) if r[i] == resident]
+        limit = int(caps[idx[0]]) if per_pair else cap
+        expected += sorted(sorted(idx, key=lambda i: (-score[i], m[i]))[:limit])
+    assert keep.tolist() == sorted(expected)
+    # and the best-first order is the plain lexsort's
+    assert cand._best_first(r, score).tolist() == np.lexsort((m, -score, r)).tolist()
+
+
+@pytest.mark.parametrize("values", [[0.0, -0.0, 1.0, -1.0], [1e-300, -1e-300, 5e300, -5e300, 2.5, 2.5],
+                                    [np.inf, -np.inf, 0.0]])
+def test_sortable_keys_sort_as_the_floats(values):
+    values = np.array(values)
+    keys = cand._sortable(values)
+    for i in range(len(values)):
+        for j in range(len(values)):
+            assert (keys[i] < keys[j]) == (values[i] < values[j])
+            assert (keys[i] == keys[j]) == (values[i] == values[j])
