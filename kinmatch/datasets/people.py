@@ -158,5 +158,6 @@ def people_frame(people: dict, resident_persons: np.ndarray, residents: pd.DataF
         "build": np.asarray(drift.BUILD_NAMES, dtype=object)[people["build"][p]],
         "hair": np.asarray(drift.HAIR_NAMES, dtype=object)[people["hair"][p]],
         "missing_date": people["missing_date"][p],
-        "found_date": found_date if found_date is not None else np.full(len(p), np.datetime64("NaT"), "datetime64[D]"),
+        "found_date": (found_date if found_date is not None
+                       else np.full(len(p), np.datetime64("NaT"), "datetime64[D]")),
     })

@@ -52,8 +52,9 @@ class Simulation:
 
     ``residents`` and ``missing`` are canonical frames as :func:`kinmatch.read_residents` returns
     them (raw Chinese text); ``truth`` pairs ``resident_id, missing_id``; ``distortions`` logs
-    ``resident_id, family, detail``; ``people`` holds each simulated person's true identity
-    (for evaluation and debugging, never an input to matching).
+    ``resident_id, family, detail``; ``people`` holds each simulated person's true identity, with
+    build and hair as at loss and the true missing and found dates (for evaluation and
+    debugging, never an input to matching).
     """
 
     residents: pd.DataFrame
