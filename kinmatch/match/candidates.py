@@ -712,10 +712,12 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
     resident found far from home otherwise loses its true report to nearer strangers."""
     gap = np.nan_to_num(_year_gap(res, rep, r, m), nan=2.0)
     height = np.nan_to_num(np.maximum(0.0, np.abs(res.height[r] - rep.height[m]) - 8.0) / 5.0, nan=0.5)
-    km = haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m])
     # ``far_ok``: pairs proposed because the accent or statements point to the report's home:
     # the resident was found far from it by definition, so distance must not decide the cap
-    distance = np.zeros(len(r)) if far_ok else np.nan_to_num(km / 300.0, nan=1.5)
+    if far_ok:
+        distance = np.zeros(len(r))
+    else:
+        distance = np.nan_to_num(haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m]) / 300.0, nan=1.5)
     years = np.nan_to_num(np.maximum(res.day[r] - rep.day[m], 0) / 365.25, nan=2.0)
     shared = np.bitwise_count(res.feature_bits[r] & rep.feature_bits[m]).astype(float)
     return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
@@ -731,9 +733,14 @@ def _sortable(values: np.ndarray) -> np.ndarray:
 
 def _best_first(run: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Order of the rows by ``run`` (ascending, rows already grouped by it), then ``score``
-    descending, ties in row order: ``np.lexsort((-score, run))``, as two stable sorts (the run
-    numbers fit 16 bits in a chunk, which numpy radix-sorts)."""
-    order = np.argsort(_sortable(-score), kind="stable")
+    descending, ties in row order: ``np.lexsort((-score, run))``."""
+    return _order_within(run, _sortable(-score))
+
+
+def _order_within(run: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Order of the rows by ``run`` then int ``key`` ascending, ties in row order, as two stable sorts
+    (the run numbers fit 16 bits in a chunk, which numpy radix-sorts)."""
+    order = np.argsort(key, kind="stable")
     run = run[order]
     if len(run) and run.max() < 2**16:
         run = run.astype(np.uint16)
@@ -753,7 +760,10 @@ def _cap(r: np.ndarray, cap, score_of) -> np.ndarray:
     same for all pairs of a resident); ``score_of(rows)`` gives the scores of those rows.
 
     Most residents have fewer pairs than the cap and keep them all: only the pairs of residents over
-    it are scored and sorted."""
+    it are scored. Those are not fully sorted (at 10k x 1M a pass proposes tens of millions of
+    pairs): one fast value sort of (resident, top 32 bits of the score) finds each resident's
+    cap-th best coarse score; pairs above it are kept, below it dropped, and only the few pairs that
+    share it are ordered exactly."""
     if len(r) == 0:
         return np.empty(0, np.int64)
     starts, sizes = _runs(r)
@@ -762,12 +772,24 @@ def _cap(r: np.ndarray, cap, score_of) -> np.ndarray:
     if not over.any():
         return np.arange(len(r))
     rows = _ranges(starts[over], sizes[over])
-    run = np.repeat(np.arange(int(over.sum())), sizes[over])
-    order = _best_first(run, score_of(rows))
-    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes[over]) - sizes[over], sizes[over])
-    keep = np.ones(len(r), dtype=bool)
-    keep[rows[order[rank >= np.repeat(resident_cap[over], sizes[over])]]] = False
-    return np.flatnonzero(keep)
+    n_runs, run_sizes, run_caps = int(over.sum()), sizes[over], resident_cap[over]
+    run = np.repeat(np.arange(n_runs, dtype=np.int64), run_sizes)
+    fine = _sortable(-score_of(rows))  # ascending = best first
+    coarse = (fine >> 32) + 2**31  # order-preserving, 0 … 2**32 - 1
+    packed = np.sort((run << 32) | coarse)
+    run_starts = np.cumsum(run_sizes) - run_sizes
+    threshold = (packed[run_starts + run_caps - 1] & 0xFFFF_FFFF)[run]
+    keep = coarse < threshold
+    tied = np.flatnonzero(coarse == threshold)
+    # the tied pairs fill what is left of each resident's cap, best first, then by report
+    left = run_caps - np.bincount(run[keep], minlength=n_runs)
+    order = tied[_order_within(run[tied], fine[tied])]
+    tied_runs, tied_sizes = _runs(run[order])
+    rank = np.arange(len(order)) - np.repeat(tied_runs, tied_sizes)
+    keep[order[rank < left[run[order]]]] = True
+    out = np.ones(len(r), dtype=bool)
+    out[rows[~keep]] = False
+    return np.flatnonzero(out)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
