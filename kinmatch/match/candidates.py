@@ -147,23 +147,7 @@ def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 def _sex(frame: pd.DataFrame) -> np.ndarray:
     codes = _col(frame, "sex_code")
-    return np.array([1 if s == "M" else 2 if s == "F" else 0 for s in codes], dtype=np.int8)
-
-
-def _tuples(values: np.ndarray, *more: np.ndarray) -> list[tuple]:
-    out = []
-    for row in zip(values, *more) if more else ((v,) for v in values):
-        items: list = []
-        for v in row:
-            if v is None or (isinstance(v, float) and v != v):
-                continue
-            if isinstance(v, str):
-                if v:
-                    items.append(v)
-            else:
-                items.extend(x for x in v if isinstance(x, str) and x)
-        out.append(tuple(dict.fromkeys(items)))
-    return out
+    return np.where(codes == "M", 1, np.where(codes == "F", 2, 0)).astype(np.int8)
 
 
 def _bin(year: np.ndarray) -> np.ndarray:
@@ -229,7 +213,7 @@ def _is_key(items: np.ndarray) -> np.ndarray:
 
 def _flat(*columns: Any) -> _Flat:
     """The keys of each record over ``columns``, in order, blanks dropped, each key once per record
-    where it first occurs (``dict.fromkeys`` per record, as :func:`_tuples` does one record at a time).
+    where it first occurs: ``dict.fromkeys`` of each record's items, for all records at once.
 
         >>> _flat(np.array([("a", "b"), ()], dtype=object), np.array(["b", "c"], dtype=object))
         _Flat(positions=array([0, 0, 1]), keys=array(['a', 'b', 'c'], dtype=object))
