@@ -79,6 +79,8 @@ def _is_blank(value: Any) -> bool:
         return len(value) == 0
     if value is None:
         return True
+    if cls is bool or cls is np.bool_:  # name_evidence: one per record, pd.isna is slow on it
+        return False
     if cls is float:
         return value != value
     if isinstance(value, (str, tuple, list, set, frozenset)):
@@ -1564,7 +1566,10 @@ def _preclean(column: str, values: np.ndarray) -> np.ndarray:
     if clean is None:
         return values
     out = np.empty(len(values), dtype=object)
-    out[:] = [clean(v) for v in values]
+    if clean is _as_set:  # the sound-key columns: one call per cell instead of two
+        out[:] = [frozenset(_tuple(v)) if v.__class__ is not frozenset else v for v in values]
+    else:
+        out[:] = [clean(v) for v in values]
     return out
 
 
