@@ -379,10 +379,15 @@ class _ReportIndex:
     _TABLE_LIMIT = 1 << 20  # keys tabulated at most (4 MB of int32 per pass)
 
     def __init__(self, vocabulary: pd.Index, composite: np.ndarray, positions: np.ndarray):
-        order = np.argsort(composite, kind="stable")
         self.vocabulary = vocabulary
-        self.keys = composite[order]
-        self.positions = positions[order].astype(np.int64)
+        n = int(positions.max()) + 1 if len(positions) else 1
+        if len(composite) and int(composite.max()) < 2**62 // n:
+            # one value sort of (key, position) codes: several times faster than a stable argsort
+            packed = np.sort(composite.astype(np.int64) * n + positions)
+            self.keys, self.positions = packed // n, packed % n
+        else:
+            order = np.argsort(composite, kind="stable")
+            self.keys, self.positions = composite[order], positions[order].astype(np.int64)
         self.space = int(self.keys[-1]) + 1 if len(self.keys) else 0
         self.first = None
         if self.space <= self._TABLE_LIMIT and len(self.keys) < 2**31:
@@ -482,7 +487,9 @@ class _Reports:
         return (pd.Series(flat.keys).value_counts() / max(self.n, 1)).to_dict()
 
     def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
-        positions, keys = flat
+        # a key twice in a report (a prefecture given both as such and as a county's prefix) would
+        # only propose the same pair twice
+        positions, keys = _first_per_record(flat)
         codes, vocabulary = pd.factorize(pd.Series(keys, dtype=object))
         codes = codes.astype(np.int64)
         if not by_year:
