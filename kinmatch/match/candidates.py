@@ -38,7 +38,8 @@ the sexes must agree when both are known.
 Every pass is capped per resident (keeping the best-supported pairs by a cheap pre-score: birth
 years, height, distance, time) and the union is capped again; what was capped is counted, never
 silently dropped. Residents are processed in chunks so memory stays bounded, and all keys are
-integer-coded. Why not ``recordlinkage.index.Block``: it materialises every pair of a block at once,
+integer-coded; keys travel as flat (record, key) arrays, rewritten once per distinct key rather than
+once per record. Why not ``recordlinkage.index.Block``: it materialises every pair of a block at once,
 and a block such as (四川, 男, 1960s) against a million reports has tens of millions of pairs; the
 sorted inverted index here expands and caps them one chunk of residents at a time.
 
@@ -613,6 +614,7 @@ class _Queries(NamedTuple):
 
 
 def _encode(flat: _Flat, index: _ReportIndex, n: int) -> _Queries:
+    """Residents' query keys (``flat``, ``n`` residents) coded against a pass's report index."""
     codes = index.vocabulary.get_indexer(pd.Index(flat.keys, dtype=object)).astype(np.int64)
     classes = _map_values(flat.keys, lambda k: _KEY_CLASS.get(k[:1], 1)) if len(flat.keys) else flat.keys
     classes = np.asarray(classes, dtype=np.int64)
