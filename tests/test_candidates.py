@@ -129,9 +129,12 @@ def test_chunked_equals_unchunked():
 def test_caps_are_respected_and_counted():
     missing, residents = random_reports(1500), random_residents(40)
     result = candidate_pairs(residents, missing, progress=False, max_per_resident=25, caps={"place": 5},
-                             nameless_place_factor=2)
+                             nameless_place_factor=2, nameless_max_per_resident=40)
     per_resident = result.pairs.groupby("resident_id").size()
-    assert per_resident.max() <= 25
+    named = residents.set_index("resident_id")["name_evidence"].reindex(per_resident.index)
+    assert per_resident[named].max() <= 25
+    assert per_resident[~named].max() <= 40
+    assert per_resident[~named].max() > 25  # nameless residents use their larger room
     counts = result.counts.set_index("pass")
     assert counts.loc["union", "capped"] > 0
     nameless = int((~residents["name_evidence"]).sum())

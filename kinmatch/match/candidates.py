@@ -90,7 +90,11 @@ class CandidateSettings:
     centre is within this distance of the found place count as near. ``few_candidates``: residents
     with fewer pairs than this after the other passes (or with little evidence) get the last-resort
     pass. ``nameless_place_factor``: residents without a usable name keep this many times more
-    pairs from the hometown and place passes."""
+    pairs from the hometown and place passes; ``nameless_factor`` likewise from the marks and
+    last-resort passes, and ``nameless_max_per_resident`` pairs overall. Their name passes propose
+    nothing, and their true report is found only among reports alike in place, marks and age, so
+    they need the room: on the simulator (2,000 × 20,000, seeds 7 and 3) candidate recall of
+    nameless residents rose from about 0.80 to 0.87 for about 110 more pairs each."""
 
     year_window: float = 5.0
     wide_year_window: float = 10.0
@@ -102,6 +106,8 @@ class CandidateSettings:
     last_resort_km: float = 1500.0
     few_candidates: int = 30
     nameless_place_factor: int = 3
+    nameless_factor: float = 2.5
+    nameless_max_per_resident: int = 800
     chunk_size: int = 500
     max_pairs_in_memory: int = 8_000_000
 
@@ -362,6 +368,7 @@ def _mark_pair_flat(marks: _Flat) -> _Flat:
 # how strongly a query key supports a pair, by its prefix: a stated prefecture (C) beats an accent
 # province (P) beats a dialect area (A); a whole given name (G) beats one syllable of it (L)
 _PLACE_PASSES = frozenset({"hometown", "place"})
+_NAMELESS_ROOM_PASSES = frozenset({"marks", "mark_pairs", "last_resort"})
 _KEY_CLASS = {"C": 3, "G": 2, "P": 1, "L": 1, "A": 0}
 _CLASS_SCORE = np.array([-1.0, 0.0, 2.0, 4.0])
 
@@ -826,6 +833,8 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         if name in _PLACE_PASSES:
             # a resident with no usable name has room: its name passes propose nothing
             cap = np.where(res.name_evidence[r], cap, cap * settings.nameless_place_factor)
+        elif name in _NAMELESS_ROOM_PASSES:
+            cap = np.where(res.name_evidence[r], cap, int(cap * settings.nameless_factor))
         def score_of(rows, r=r, m=m, classes=classes):
             return prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown") + _CLASS_SCORE[classes[rows]]
 
@@ -934,7 +943,8 @@ def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarra
     run_starts, sizes = _runs(r)
     order = _best_first(np.repeat(np.arange(len(sizes)), sizes), support)
     rank = np.arange(len(order)) - np.repeat(run_starts, sizes)
-    keep = order[rank < settings.max_per_resident]
+    limit = np.where(res.name_evidence[r[order]], settings.max_per_resident, settings.nameless_max_per_resident)
+    keep = order[rank < limit]
     counts["union"]["capped"] += len(r) - len(keep)
     counts["union"]["kept"] += len(keep)
     return pd.DataFrame({
