@@ -174,6 +174,37 @@ def test_cli_link_writes_csv_atomically(world, tmp_path, monkeypatch):
     assert out.read_bytes() == before
 
 
+def test_cli_link_uses_the_store_model(world, tmp_path, monkeypatch, capsys):
+    residents, missing, _ = world
+    res_path, mis_path = tmp_path / "res.pkl", tmp_path / "mis.pkl"
+    residents.to_pickle(res_path)
+    missing.to_pickle(mis_path)
+    import kinmatch.commands.link as command
+    from kinmatch.review.store import Store
+
+    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (pd.read_pickle(path), pd.DataFrame()))
+    model_path, db = tmp_path / "model.json", tmp_path / "cases.db"
+    assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "a.csv"), "--save-model",
+                 str(model_path), "--no-progress"]) == 0
+    with Store(db) as store:
+        # no model recorded yet: link fits one and says so
+        assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "b.csv"), "--db", str(db),
+                     "--no-progress"]) == 0
+        assert "no model recorded" in capsys.readouterr().err
+        store.set_default_model(model_path, {"roc_auc": 0.9})
+    assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "c.csv"), "--db", str(db),
+                 "--no-progress"]) == 0
+    assert "using the store's current model" in capsys.readouterr().err
+    used = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")["model_version"].unique().tolist()
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.rank import model_version
+    assert used == [model_version(FellegiSunter.from_json(model_path))]
+    # a store path that holds no store is an error, not a new empty store
+    assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "d.csv"), "--db",
+                 str(tmp_path / "typo.db")]) == 2
+    assert not (tmp_path / "typo.db").exists()
+
+
 def test_assignment_em_recovers_m_and_share_with_report():
     # 400 residents, 30 candidates each; 70% have their true report among them
     rng = np.random.default_rng(3)

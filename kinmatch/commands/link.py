@@ -3,6 +3,7 @@
     kinmatch link residents.xlsx missing.csv -o candidates.csv --top-k 10
     kinmatch link residents.xlsx missing.csv -o by_report.csv --by missing --model model.json
     kinmatch link residents.xlsx missing.csv -o candidates.csv --save-model model.json
+    kinmatch link residents.xlsx missing.csv -o candidates.csv --db cases.db   # the store's current model
 
 The CSV is written atomically (UTF-8 with BOM so Excel shows the Chinese text): a failed or
 interrupted run leaves any earlier file untouched.
@@ -32,6 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("--by", choices=["resident", "missing"], default="resident",
                         help="rank reports per resident (default) or residents per report")
     parser.add_argument("--model", help="use this fitted model (JSON from --save-model) instead of fitting one")
+    parser.add_argument("--db", help="a case store (file path or postgresql+psycopg:// URL): use the model "
+                        "`kinmatch train --save` last recorded there, unless --model is given")
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
     parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
                         "next to the output as <output>.issues.csv, written only when there are issues")
@@ -73,11 +76,33 @@ def _write_issues(issues: pd.DataFrame, output: str, target: str | None) -> Path
     return out
 
 
+def _store_model(db: str) -> str | None:
+    """The path of the model ``kinmatch train --save`` recorded as the store's current one."""
+    from kinmatch.review.store import Store
+
+    store = Store(db, create=False)  # a typo in --db must not create an empty store
+    try:
+        current = store.default_model()
+    finally:
+        store.close()
+    if current is None:
+        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json` records one); "
+              f"fitting a model on these files", file=sys.stderr)
+        return None
+    if not Path(current["path"]).is_file():
+        raise InputError(f"the store's current model {current['path']!r} no longer exists; run "
+                         f"`kinmatch train --db {db} --save MODEL.json` again, or pass --model")
+    print(f"using the store's current model {current['path']} (saved {current['saved_at']})", file=sys.stderr)
+    return current["path"]
+
+
 def run(args: argparse.Namespace) -> int:
     from kinmatch.match.rank import run_link
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, not {args.top_k}")
+    if args.db and not args.model:
+        args.model = _store_model(args.db)
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file {args.model!r} does not exist; pass the JSON written by --save-model, "
                          f"or leave --model out to fit a model on these files")
