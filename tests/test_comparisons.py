@@ -451,3 +451,27 @@ def test_build_rarity_follows_the_reports():
     frequency = cmp.value_frequency(pd.Series(["胖"] * 8 + ["瘦"] * 2))
     assert cmp.compare_build({"build": "胖"}, {"build": "胖"}, frequency) == 2
     assert cmp.compare_build({"build": "瘦"}, {"build": "瘦"}, frequency) == 3
+
+
+def test_compare_pairs_in_worker_processes_equals_in_process(monkeypatch):
+    # forked workers each compare a range of pairs; the assembled vectors must be the same
+    rng = np.random.default_rng(4)
+    residents, missing = _random_records(rng, 30, "left"), _random_records(rng, 50, "right")
+    pairs = pd.DataFrame([(r, m) for r in residents["resident_id"] for m in missing["missing_id"]],
+                         columns=["resident_id", "missing_id"])
+    freq = cmp.name_key_frequency(missing)
+    alone = cmp.compare_pairs(pairs, residents, missing, name_frequency=freq, n_jobs=1)
+    monkeypatch.setattr(cmp, "PARALLEL_MIN_PAIRS", 0)
+    forked = []
+    import kinmatch._parallel as parallel
+
+    real_pool = parallel.FORK.Pool
+
+    def counting_pool(n):
+        forked.append(n)
+        return real_pool(n)
+
+    monkeypatch.setattr(parallel.FORK, "Pool", counting_pool)
+    together = cmp.compare_pairs(pairs, residents, missing, name_frequency=freq, n_jobs=2, chunk_size=400)
+    assert forked == [2]
+    pd.testing.assert_frame_equal(alone, together)

@@ -27,6 +27,8 @@ import pandas as pd
 import recordlinkage
 from recordlinkage.base import BaseCompareFeature
 
+from kinmatch._parallel import FORK, fork_map, resolve_jobs, shared
+
 MISSING = -1
 
 LEVEL_LABELS: dict[str, dict[int, str]] = {
@@ -1455,11 +1457,46 @@ def _feature_levels(feature: BaseCompareFeature, prepared: PreparedRecords,
     return out
 
 
+PARALLEL_MIN_PAIRS = 150_000
+"""Below this many pairs :func:`compare_pairs` runs in-process: forking costs more than it saves."""
+
+
+def _compare_chunk(prepared: PreparedRecords, features: list, name_frequency: Mapping[str, float] | None,
+                   lp: np.ndarray, rp: np.ndarray) -> tuple[dict, np.ndarray | None]:
+    """Levels (and ``tf_name``) of the pairs at resident positions ``lp`` and report positions ``rp``."""
+    left, right = prepared.left, prepared.right
+    out = {feature.label: _feature_levels(feature, prepared, lp, rp) for feature in features}
+    if name_frequency is None:
+        return out, None
+    tf = np.full(len(lp), np.nan)
+    if "name" in out:
+        # only a sound-key match (levels 4-6) is priced by the full-name keys; below 4 no key is
+        # shared, and at -1 the name is no evidence at all
+        sound = np.flatnonzero(out["name"] >= 4)
+        tf[sound] = name_tf(left.arrays["name_keys"][lp[sound]], right.arrays["name_keys"][rp[sound]], name_frequency)
+    else:
+        tf[:] = name_tf(left.arrays["name_keys"][lp], right.arrays["name_keys"][rp], name_frequency)
+    if "name" in out and all(c in left.arrays and c in right.arrays for c in NAME_COLUMNS):
+        # a shared 小名 or given name: price the key that met (二娃 is common, 铁蛋儿 rare); level-1
+        # pairs are few, so one plain call each
+        for i in np.flatnonzero(out["name"] == 1):
+            tf[i] = partial_tf([left.arrays[c][lp[i]] for c in NAME_COLUMNS],
+                               [right.arrays[c][rp[i]] for c in NAME_COLUMNS], name_frequency)
+    return out, tf
+
+
+def _compare_range(bounds: tuple[int, int]) -> tuple[dict, np.ndarray | None]:
+    """:func:`_compare_chunk` of pairs ``start:stop``, in a forked worker (see :mod:`kinmatch._parallel`)."""
+    prepared, features, name_frequency, left_pos, right_pos = shared()
+    start, stop = bounds
+    return _compare_chunk(prepared, features, name_frequency, left_pos[start:stop], right_pos[start:stop])
+
+
 def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame,
                   features: list[BaseCompareFeature] | None = None,
                   name_frequency: Mapping[str, float] | None = None,
                   chunk_size: int = 200_000, progress: bool = False,
-                  prepared: PreparedRecords | None = None) -> pd.DataFrame:
+                  prepared: PreparedRecords | None = None, n_jobs: int | None = None) -> pd.DataFrame:
     """Comparison vectors for ``pairs`` (columns ``resident_id``, ``missing_id``).
 
     Returns a frame indexed by (resident_id, missing_id) with one int8 column per comparison and,
@@ -1469,7 +1506,8 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     at level -1: a station-assigned name's keys are not priced).
     Residents and reports are looked up by id; work is done in chunks so memory stays bounded.
     ``prepared``: what :func:`prepare_records` returned for these frames and features (saves
-    cleaning them again when several pair sets are compared).
+    cleaning them again when several pair sets are compared). ``n_jobs``: worker processes for
+    :data:`PARALLEL_MIN_PAIRS` pairs or more (None: every CPU this process may use; 1: none).
 
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["M"]})
         >>> missing = pd.DataFrame({"missing_id": ["M1"], "sex_code": ["M"]})
@@ -1480,38 +1518,34 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     features = features if features is not None else default_features()
     if prepared is None or prepared.labels != tuple(f.label for f in features):
         prepared = prepare_records(residents, missing, features)
-    left, right = prepared.left, prepared.right
-    left_pos = left.ids.get_indexer(pairs["resident_id"].astype(str))
-    right_pos = right.ids.get_indexer(pairs["missing_id"].astype(str))
+    left_pos = prepared.left.ids.get_indexer(pairs["resident_id"].astype(str))
+    right_pos = prepared.right.ids.get_indexer(pairs["missing_id"].astype(str))
     if (left_pos < 0).any() or (right_pos < 0).any():
         raise ValueError("compare_pairs: some pair ids are not in the resident or missing frame")
-    out = {f.label: np.empty(len(pairs), dtype=np.int8) for f in features}
-    tf = np.full(len(pairs), np.nan) if name_frequency is not None else None
-    starts = range(0, len(pairs), chunk_size)
-    if progress and len(starts) > 1:
+    n = len(pairs)
+    bounds = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
+    n_jobs = resolve_jobs(n_jobs)
+    if n_jobs > 1 and n >= PARALLEL_MIN_PAIRS and FORK is not None:
+        # pieces small enough that the workers finish together, and at most chunk_size each
+        pieces = max(len(bounds), 4 * n_jobs)
+        edges = np.linspace(0, n, pieces + 1).astype(int)
+        bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    else:
+        n_jobs = 1
+    wrap = None
+    if progress and len(bounds) > 1:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="comparisons", unit="chunk", leave=False)
-    for start in starts:
-        stop = min(start + chunk_size, len(pairs))
-        lp, rp = left_pos[start:stop], right_pos[start:stop]
-        for feature in features:
-            out[feature.label][start:stop] = _feature_levels(feature, prepared, lp, rp)
-        if tf is not None:
-            if "name" in out:
-                # only a sound-key match (levels 4-6) is priced by the full-name keys; below 4 no
-                # key is shared, and at -1 the name is no evidence at all
-                sound = np.flatnonzero(out["name"][start:stop] >= 4)
-                tf[start + sound] = name_tf(left.arrays["name_keys"][lp[sound]],
-                                            right.arrays["name_keys"][rp[sound]], name_frequency)
-            else:
-                tf[start:stop] = name_tf(left.arrays["name_keys"][lp], right.arrays["name_keys"][rp], name_frequency)
-            if "name" in out and all(c in left.arrays and c in right.arrays for c in NAME_COLUMNS):
-                # a shared 小名 or given name: price the key that met (二娃 is common, 铁蛋儿 rare);
-                # level-1 pairs are few, so one plain call each
-                for i in np.flatnonzero(out["name"][start:stop] == 1):
-                    tf[start + i] = partial_tf([left.arrays[c][lp[i]] for c in NAME_COLUMNS],
-                                               [right.arrays[c][rp[i]] for c in NAME_COLUMNS], name_frequency)
+        def wrap(results):
+            return tqdm(results, total=len(bounds), desc="comparisons", unit="chunk", leave=False)
+
+    chunks = fork_map(_compare_range, bounds, n_jobs, shared=(prepared, features, name_frequency, left_pos, right_pos),
+                      progress=wrap)
+    out = {f.label: np.concatenate([c[0][f.label] for c in chunks]) if chunks else np.empty(0, np.int8)
+           for f in features}
+    tf = None
+    if name_frequency is not None:
+        tf = np.concatenate([c[1] for c in chunks]) if chunks else np.empty(0)
     index = pd.MultiIndex.from_arrays([pairs["resident_id"].astype(str).to_numpy(),
                                        pairs["missing_id"].astype(str).to_numpy()],
                                       names=["resident_id", "missing_id"])

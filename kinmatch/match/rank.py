@@ -453,8 +453,11 @@ def _gc_paused(func):
 @_gc_paused
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, candidate_settings: CandidateSettings | None = None,
-             n_random_pairs: int = 30_000, random_state: int | None = 0) -> LinkRun:
-    """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts)."""
+             n_random_pairs: int = 30_000, random_state: int | None = 0, n_jobs: int | None = None) -> LinkRun:
+    """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts).
+
+    ``n_jobs``: worker processes for the comparisons of large runs (None: every CPU this process
+    may use; 1: compare in this process)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -471,7 +474,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     features = cmp.features_for(missing)
     prepared = cmp.prepare_records(residents, missing, features)
     vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
-                                prepared=prepared)
+                                prepared=prepared, n_jobs=n_jobs)
     if len(vectors) == 0:
         return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
     if fitted is None:
@@ -546,7 +549,7 @@ def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", mo
     normalizers run when their columns are absent), already normalized frames, or file paths.
     ``model``: ``None`` fits a Fellegi–Sunter model by EM on these data (u from random pairs); a
     fitted model or the path of its JSON is used as is. ``options`` go to :func:`run_link`
-    (``candidate_settings``, ``n_random_pairs``, ``random_state``).
+    (``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``).
 
     Returns the SCHEMA.md linking table (see the module docstring).
 

@@ -19,8 +19,6 @@ original ones, so it gives the same result (idempotent).
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
 import re
 import time
 from typing import Callable
@@ -28,6 +26,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from kinmatch._parallel import FORK, resolve_jobs
 from kinmatch.issues import IssueLog, concat_issues
 from kinmatch.normalize import descriptions, dialects, names, places, quantities
 
@@ -122,15 +121,6 @@ PARALLEL_MIN_DISTINCT = 20_000
 """Below this many distinct values a stage runs in-process: forking costs more than it saves."""
 
 
-def _resolve_jobs(n_jobs: int | None) -> int:
-    if n_jobs is not None:
-        return max(1, int(n_jobs))
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                  n_jobs: int, min_distinct: int | None = None) -> pd.DataFrame:
     """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
@@ -153,7 +143,7 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
     costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
     codes, distinct = _factorize_rows(keys)
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
-    if n_jobs > 1 and enough and _FORK is not None:
+    if n_jobs > 1 and enough and FORK is not None:
         # load gazetteers / readings once, before forking; the last distinct row, because the
         # first is the blank one whenever a cell is blank, and a blank loads nothing
         compute(distinct.iloc[-1:])
@@ -162,7 +152,7 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
         chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
         try:
-            with _FORK.Pool(n_jobs) as pool:
+            with FORK.Pool(n_jobs) as pool:
                 table = pd.concat(pool.map(compute, chunks), ignore_index=True)
         except OSError:  # no processes allowed here (sandbox, limits): same work in-process
             table = compute(distinct).reset_index(drop=True)
@@ -194,12 +184,6 @@ def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         distinct_codes = distinct_codes // len(table)
     distinct = pd.DataFrame({c: columns[c] for c in keys.columns}, dtype=object)
     return codes.reshape(-1), distinct
-
-
-try:  # fork shares the loaded tables with workers; platforms without it run in-process
-    _FORK = multiprocessing.get_context("fork")
-except ValueError:
-    _FORK = None
 
 
 def _places_of(keys: pd.DataFrame) -> pd.DataFrame:
@@ -581,7 +565,7 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
                          f"returns), got {type(frame).__name__}; read the file with intake first")
     # Columns this module added on an earlier pass are recomputed, never read as input.
     originals = frame[[c for c in frame.columns if c not in _ALL_ADDED]]
-    ctx = _Context(originals, kind, _resolve_jobs(n_jobs))
+    ctx = _Context(originals, kind, resolve_jobs(n_jobs))
     stages = _STAGES
     if progress:
         from tqdm.auto import tqdm

@@ -1,0 +1,63 @@
+"""Forked worker processes for the CPU-bound stages (normalizing, comparing, explaining).
+
+Fork, not spawn: a worker starts as a copy of the parent, so the loaded gazetteers and the
+prepared comparison arrays (hundreds of MB at a million reports) are shared instead of pickled to
+each worker; spawning would also re-import pandas and kinmatch in every worker, which costs more
+than the work at the sizes where the pool pays. Platforms without fork, and sandboxes that allow no
+new processes, run the same work in-process.
+
+    >>> fork_map(abs, [-1, -2], n_jobs=1)
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+try:
+    FORK = multiprocessing.get_context("fork")
+except ValueError:  # pragma: no cover - Windows
+    FORK = None
+
+_SHARED: Any = None
+
+
+def resolve_jobs(n_jobs: int | None) -> int:
+    """``n_jobs`` (at least 1), or the CPUs this process may use when it is None."""
+    if n_jobs is not None:
+        return max(1, int(n_jobs))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def shared() -> Any:
+    """What the parent passed as ``shared`` to :func:`fork_map` (read it inside ``func``)."""
+    return _SHARED
+
+
+def fork_map(func: Callable[[Any], Any], items: Iterable[Any], n_jobs: int, shared: Any = None,
+             progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> list:
+    """``[func(item) for item in items]``, in forked workers when ``n_jobs > 1``.
+
+    ``shared`` is inherited by the workers (not pickled); ``func`` reads it with :func:`shared`.
+    Items and results are pickled, so keep them small (ranges in, arrays out). ``progress`` wraps
+    the result iterator (e.g. a tqdm bar)."""
+    global _SHARED
+    items = list(items)
+    wrap = progress or (lambda it: it)
+    _SHARED = shared
+    try:
+        if n_jobs > 1 and len(items) > 1 and FORK is not None:
+            try:
+                with FORK.Pool(min(n_jobs, len(items))) as pool:
+                    return list(wrap(pool.imap(func, items)))
+            except OSError:  # no processes allowed here (sandbox, limits): same work in-process
+                pass
+        return [func(item) for item in wrap(items)]
+    finally:
+        _SHARED = None
