@@ -209,19 +209,26 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     m = {n: v / v.sum() for n, v in m.items()}
     prior_m = {n: v.copy() for n, v in m.items()}
     # every (comparison, level) is one cell of a flat table; a pattern's missing comparisons point
-    # at a last cell of weight 0. One gather gives all patterns' weights and one bincount all
-    # cells' expected counts (per-comparison loops were most of the time with 12 comparisons)
+    # at a last cell of weight 0 (per-comparison loops were most of the time with 12 comparisons)
     offsets = np.cumsum([0] + [len(u[n]) for n in names])
     n_cells = int(offsets[-1])
+    from scipy import sparse
+
     cells = np.where(seen, index + offsets[:-1], n_cells)
-    flat_cells = cells.ravel()
     n_patterns, n_columns = cells.shape
+    # patterns × cells incidence: a pattern's weight is one sparse product, a cell's expected
+    # count another (scipy.sparse, already loaded by scikit-learn)
+    incidence = sparse.csr_matrix((np.ones(cells.size), cells.ravel(), np.arange(0, cells.size + 1, n_columns)),
+                                  shape=(n_patterns, n_cells + 1))
+    incidence_t = incidence.T.tocsr()
+    pattern_count = np.bincount(pattern_of, minlength=n_patterns).astype(float)
+    cell_count = incidence_t @ pattern_count  # pairs at each cell: matches + the rest
     slices = [slice(int(offsets[j]), int(offsets[j + 1])) for j in range(len(names))]
     group_of = np.repeat(np.arange(len(starts)), sizes)
     pi = 0.5
     for _ in range(int(max_iter)):
         log_ratio = np.concatenate([np.log(m[n]) - np.log(u[n]) for n in names] + [np.zeros(1)])
-        pattern_lr = log_ratio[cells].sum(axis=1)
+        pattern_lr = incidence @ log_ratio
         log_lr = pattern_lr[pattern_of]
         a = math.log(pi) - log_size + log_lr
         top = np.maximum.reduceat(a, starts)
@@ -232,11 +239,8 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
         prior_strength = max(2.0, 0.05 * float(post.sum()))
         change = abs(new_pi - pi)
         post_by_pattern = np.bincount(pattern_of, weights=post, minlength=n_patterns)
-        match_counts = np.bincount(flat_cells, weights=np.repeat(post_by_pattern, n_columns), minlength=n_cells + 1)
-        if estimate_u:
-            rest_by_pattern = np.bincount(pattern_of, weights=1 - post, minlength=n_patterns)
-            rest_counts = np.bincount(flat_cells, weights=np.repeat(rest_by_pattern, n_columns),
-                                      minlength=n_cells + 1)
+        match_counts = incidence_t @ post_by_pattern
+        rest_counts = cell_count - match_counts
         for j, n in enumerate(names):
             # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
             # level that no likely match showed from getting a weight of -13
