@@ -61,3 +61,43 @@ def fork_map(func: Callable[[Any], Any], items: Iterable[Any], n_jobs: int, shar
         return [func(item) for item in wrap(items)]
     finally:
         _SHARED = None
+
+
+def fork_call(func: Callable[[], Any], shared: Any = None, enabled: bool = True) -> Callable[[], Any]:
+    """Start ``func()`` in one forked worker and return a function that waits for its result, so
+    the parent can do other work meanwhile (e.g. generate candidates while the comparisons'
+    arrays are prepared). ``func`` reads ``shared`` with :func:`shared`; its result is pickled.
+    Without fork, or with ``enabled`` False, ``func`` runs now, in-process.
+
+        >>> fork_call(lambda: 41 + 1, enabled=False)()
+        42
+    """
+    global _SHARED
+    if enabled and FORK is not None:
+        _SHARED = shared
+        try:
+            pool = FORK.Pool(1)
+        except OSError:  # no processes allowed here: run it now
+            pool = None
+        finally:
+            _SHARED = None  # the worker has its copy; the parent's stays clean
+        if pool is not None:
+            pending = pool.apply_async(_call_shared_func, (func,))
+            pool.close()
+
+            def result() -> Any:
+                try:
+                    return pending.get()
+                finally:
+                    pool.join()
+            return result
+    _SHARED = shared
+    try:
+        value = func()
+    finally:
+        _SHARED = None
+    return lambda: value
+
+
+def _call_shared_func(func: Callable[[], Any]) -> Any:
+    return func()

@@ -34,3 +34,27 @@ def test_fork_map_falls_back_in_process_when_forking_is_refused(monkeypatch):
 def test_resolve_jobs(n_jobs, expected):
     assert _parallel.resolve_jobs(n_jobs) == expected
     assert _parallel.resolve_jobs(None) >= 1
+
+
+def _shared_pid_and_value():
+    return os.getpid(), _parallel.shared() * 2
+
+
+def _raises():
+    raise ValueError("bad input in the worker")
+
+
+def test_fork_call_runs_beside_the_parent_and_returns_its_result():
+    result = _parallel.fork_call(_shared_pid_and_value, shared=21)
+    assert _parallel.shared() is None  # the parent's copy is cleared at once
+    pid, value = result()
+    assert value == 42 and pid != os.getpid()
+    pid, value = _parallel.fork_call(_shared_pid_and_value, shared=5, enabled=False)()
+    assert (pid, value) == (os.getpid(), 10)
+
+
+def test_fork_call_raises_the_workers_error_in_the_parent(monkeypatch):
+    with pytest.raises(ValueError, match="bad input in the worker"):
+        _parallel.fork_call(_raises)()
+    monkeypatch.setattr(_parallel.FORK, "Pool", lambda n: (_ for _ in ()).throw(OSError("no processes")))
+    assert _parallel.fork_call(_shared_pid_and_value, shared=1)() == (os.getpid(), 2)

@@ -327,3 +327,24 @@ def test_every_row_carries_the_version_of_the_model_that_scored_it(world, linked
     changed["lambda"] = changed["lambda"] / 2
     path.write_text(json.dumps(changed), encoding="utf-8")
     assert link(residents, missing, top_k=5, model=str(path), progress=False)["model_version"].iloc[0] != versions[0]
+
+
+def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
+    # candidates generated in a forked worker beside the preparation, comparisons spread over
+    # two workers: the ranked table must be the one the single process gives
+    import kinmatch.match.comparisons as cmp_module
+    import kinmatch.match.rank as rank_module
+
+    residents, missing, _ = world
+    monkeypatch.setattr(rank_module, "BACKGROUND_MIN_REPORTS", 0)
+    monkeypatch.setattr(cmp_module, "PARALLEL_MIN_PAIRS", 0)
+    import kinmatch._parallel as parallel
+
+    forks, real_pool = [], parallel.FORK.Pool
+    monkeypatch.setattr(parallel.FORK, "Pool", lambda n: forks.append(n) or real_pool(n))
+    alone = run_link(residents, missing, top_k=5, progress=False, n_jobs=1).table
+    assert forks == []
+    together = run_link(residents, missing, top_k=5, progress=False, n_jobs=2).table
+    assert forks == [1, 2]  # the candidates' worker, then the comparisons' pool
+    pd.testing.assert_frame_equal(alone, together)
+    pd.testing.assert_frame_equal(alone, linked.table)

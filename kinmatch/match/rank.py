@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from kinmatch._parallel import fork_call, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import comparisons as cmp
 from kinmatch.match.candidates import CandidateSettings, candidate_pairs
@@ -454,14 +455,25 @@ def _gc_paused(func):
     return wrapper
 
 
+BACKGROUND_MIN_REPORTS = 5_000
+"""From this many reports candidate generation runs in a worker process beside the preparation of
+the comparisons (below it, forking costs more than it saves)."""
+
+
+def _candidates_task():
+    residents, missing, settings, progress = shared()
+    return candidate_pairs(residents, missing, settings=settings, progress=progress)
+
+
 @_gc_paused
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, candidate_settings: CandidateSettings | None = None,
              n_random_pairs: int = 30_000, random_state: int | None = 0, n_jobs: int | None = None) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts).
 
-    ``n_jobs``: worker processes for the comparisons of large runs (None: every CPU this process
-    may use; 1: compare in this process)."""
+    ``n_jobs``: worker processes for large runs — candidates are generated in one while the
+    comparisons are prepared, then the comparisons are spread over ``n_jobs`` (None: every CPU
+    this process may use; 1: everything in this process)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -472,11 +484,16 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if len(residents) == 0 or len(missing) == 0:
         return LinkRun(_empty_table(), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing)
 
-    candidates = candidate_pairs(residents, missing, settings=candidate_settings, progress=progress)
+    # candidates in a forked worker while this process prepares the comparisons' arrays: the two
+    # need nothing from each other (on 2,000 × 20,000 each takes about a second)
+    background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
+    pending = fork_call(_candidates_task, shared=(residents, missing, candidate_settings, progress and not background),
+                        enabled=background)
     mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
     name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
     features = cmp.features_for(missing)
     prepared = cmp.prepare_records(residents, missing, features)
+    candidates = pending()
     vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
                                 prepared=prepared, n_jobs=n_jobs)
     if len(vectors) == 0:
