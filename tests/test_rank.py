@@ -345,6 +345,6 @@ def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     alone = run_link(residents, missing, top_k=5, progress=False, n_jobs=1).table
     assert forks == []
     together = run_link(residents, missing, top_k=5, progress=False, n_jobs=2).table
-    assert forks == [1, 2]  # the candidates' worker, then the comparisons' pool
+    assert forks == [1, 2, 2]  # the candidates' worker, then the candidate and random pairs' comparisons
     pd.testing.assert_frame_equal(alone, together)
     pd.testing.assert_frame_equal(alone, linked.table)

@@ -500,7 +500,8 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
     if fitted is None:
         u_pairs = random_pairs(residents, missing, n_random_pairs, random_state)
-        u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq, prepared=prepared)
+        u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq, prepared=prepared,
+                                      n_jobs=n_jobs)
         fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
 
     weights = fitted.weight_table(floor_name_tf(vectors, fitted), prefix="w_")
