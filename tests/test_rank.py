@@ -338,6 +338,7 @@ def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     residents, missing, _ = world
     monkeypatch.setattr(rank_module, "BACKGROUND_MIN_REPORTS", 0)
     monkeypatch.setattr(cmp_module, "PARALLEL_MIN_PAIRS", 0)
+    monkeypatch.setattr(rank_module, "PARALLEL_MIN_EXPLAINED", 0)
     import kinmatch._parallel as parallel
 
     forks, real_pool = [], parallel.FORK.Pool
@@ -345,6 +346,7 @@ def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     alone = run_link(residents, missing, top_k=5, progress=False, n_jobs=1).table
     assert forks == []
     together = run_link(residents, missing, top_k=5, progress=False, n_jobs=2).table
-    assert forks == [1, 2, 2]  # the candidates' worker, then the candidate and random pairs' comparisons
+    # the candidates' worker, the candidate and random pairs' comparisons, the explanations
+    assert forks == [1, 2, 2, 2]
     pd.testing.assert_frame_equal(alone, together)
     pd.testing.assert_frame_equal(alone, linked.table)

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch._parallel import fork_call, resolve_jobs, shared
+from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import comparisons as cmp
 from kinmatch.match.candidates import CandidateSettings, candidate_pairs
@@ -455,6 +455,30 @@ def _gc_paused(func):
     return wrapper
 
 
+PARALLEL_MIN_EXPLAINED = 50_000
+"""From this many ranked rows the explanations are written by worker processes, a range each."""
+
+
+def _explain(ranked: pd.DataFrame, levels: pd.DataFrame, weights: pd.DataFrame, residents: pd.DataFrame,
+             missing: pd.DataFrame, mark_freq: Any, n_jobs: int) -> list[str]:
+    """:func:`explain_pairs` of the ranked rows; a row's text depends on that row alone, so ranges
+    of rows can be explained apart."""
+    n = len(ranked)
+    if n_jobs < 2 or n < PARALLEL_MIN_EXPLAINED:
+        return explain_pairs(ranked, levels, weights, residents, missing, mark_freq=mark_freq)
+    edges = np.linspace(0, n, 2 * n_jobs + 1).astype(int)
+    bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    parts = fork_map(_explain_range, bounds, n_jobs, shared=(ranked, levels, weights, residents, missing, mark_freq))
+    return [text for part in parts for text in part]
+
+
+def _explain_range(bounds: tuple[int, int]) -> list[str]:
+    ranked, levels, weights, residents, missing, mark_freq = shared()
+    start, stop = bounds
+    return explain_pairs(ranked.iloc[start:stop], levels.iloc[start:stop], weights.iloc[start:stop], residents,
+                         missing, mark_freq=mark_freq)
+
+
 BACKGROUND_MIN_REPORTS = 5_000
 """From this many reports candidate generation runs in a worker process beside the preparation of
 the comparisons (below it, forking costs more than it saves)."""
@@ -472,8 +496,8 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts).
 
     ``n_jobs``: worker processes for large runs — candidates are generated in one while the
-    comparisons are prepared, then the comparisons are spread over ``n_jobs`` (None: every CPU
-    this process may use; 1: everything in this process)."""
+    comparisons are prepared, then the comparisons and the explanations are spread over
+    ``n_jobs`` (None: every CPU this process may use; 1: everything in this process)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -521,9 +545,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     ranked = pd.DataFrame({"resident_id": resident_ids[rows], "missing_id": missing_ids[rows], "rank": ranks,
                            "match_probability": probability[rows], "match_weight": match_weight[rows]})
     ranked = pd.concat([ranked, weights.iloc[rows].reset_index(drop=True)], axis=1)
-    ranked["explanation"] = explain_pairs(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
-                                          weights.iloc[rows].reset_index(drop=True), residents, missing,
-                                          mark_freq=mark_freq)
+    ranked["explanation"] = _explain(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
+                                     weights.iloc[rows].reset_index(drop=True), residents, missing, mark_freq,
+                                     resolve_jobs(n_jobs))
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = model_version(fitted)
