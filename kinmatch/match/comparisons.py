@@ -387,7 +387,6 @@ class CompareName(_PairwiseFeature):
     def _compute_vectorized(self, *series):
         # clean each column once (cheap when compare_pairs already cleaned the frames), then one
         # plain loop: set intersections of sound keys have no numpy form
-        n = len(self.labels_left)
         cleaners = _NAME_CLEAN + _NAME_CLEAN
         columns = [[clean(v) for v in _values(s)] for s, clean in zip(series, cleaners)]
         count = len(columns[0]) if columns else 0
@@ -1002,10 +1001,6 @@ class CompareHair(_PairwiseFeature):
     name = "hair"
     level = staticmethod(hair_level)
 
-    def _compute_vectorized(self, hair_a, hair_b):
-        return np.fromiter((hair_level({"hair": a}, {"hair": b}) for a, b in zip(_values(hair_a), _values(hair_b))),
-                           dtype=np.int8, count=len(hair_a))
-
 
 # ---------------------------------------------------------------------------------------------
 # term frequency of the name sound
@@ -1532,15 +1527,16 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
         bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
     else:
         n_jobs = 1
-    wrap = None
+    bar = None
     if progress and len(bounds) > 1:
+        from functools import partial
+
         from tqdm.auto import tqdm
 
-        def wrap(results):
-            return tqdm(results, total=len(bounds), desc="comparisons", unit="chunk", leave=False)
+        bar = partial(tqdm, total=len(bounds), desc="comparisons", unit="chunk", leave=False)
 
     chunks = fork_map(_compare_range, bounds, n_jobs, shared=(prepared, features, name_frequency, left_pos, right_pos),
-                      progress=wrap)
+                      progress=bar)
     out = {f.label: np.concatenate([c[0][f.label] for c in chunks]) if chunks else np.empty(0, np.int8)
            for f in features}
     tf = None

@@ -18,7 +18,6 @@ original ones, so it gives the same result (idempotent).
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from typing import Callable
