@@ -1133,7 +1133,7 @@ def _uses_default_columns(feature: BaseCompareFeature) -> bool:
             and _listify(feature.labels_right) == _listify(default.labels_right))
 
 
-def _blank_masks(feature: BaseCompareFeature, arrays: dict, side: str) -> np.ndarray | None:
+def _blank_masks(feature: BaseCompareFeature, arrays: dict) -> np.ndarray | None:
     """Records that make this comparison -1 whatever the other record holds, or None when the
     comparison has no such rule. Each rule restates its level function's own first test."""
     n = len(next(iter(arrays.values()))) if arrays else 0
@@ -1372,7 +1372,7 @@ def prepare_side(frame: pd.DataFrame, id_column: str, features: list[BaseCompare
             # adcodes parsed to numbers once per record, not once per pair
             derived[feature.label] = {c: _code_numbers(arrays[c]) for c in _listify(getattr(feature, labels))
                                       if c.endswith("_county")}
-        mask = _blank_masks(feature, arrays, side)
+        mask = _blank_masks(feature, arrays)
         if mask is not None:
             blank[feature.label] = mask
     return PreparedSide(pd.Index(frame[id_column].astype(str)), arrays, signatures, blank, derived)
