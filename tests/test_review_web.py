@@ -247,3 +247,30 @@ def test_cli_load_adduser_export(tmp_path, monkeypatch):
     out = tmp_path / "reviewed.csv"
     assert main(["review", "export", "--db", str(db), "-o", str(out)]) == 0
     assert pd.read_csv(out, encoding="utf-8-sig")["missing_id"].tolist() == ["M1"]
+
+
+def test_password_guessing_locks_the_account_for_a_while(site):
+    app, store, _ = site
+    throttle = app.config["KINMATCH_LOGIN_THROTTLE"]
+    now = [1000.0]
+    throttle.clock = lambda: now[0]
+    client = app.test_client()
+    token = token_of(client)
+    for _ in range(throttle.allowed):
+        wrong = client.post("/login", data={"username": "rev1", "password": "guess", "csrf_token": token})
+        assert wrong.status_code == 401
+    # locked: even the right password is refused, without being checked, and it is logged
+    locked = client.post("/login", data={"username": "rev1", "password": PASSWORD, "csrf_token": token})
+    assert locked.status_code == 429 and "锁定" in locked.get_data(as_text=True)
+    log = store.access_log("rev1")
+    assert (log["action"] == "login_failed").sum() == throttle.allowed
+    assert (log["action"] == "login_locked").sum() == 1
+    # another account is not affected
+    assert client.post("/login", data={"username": "admin1", "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    # after the window the account may log in again, and a success clears its failures
+    now[0] += throttle.window + 1
+    other = app.test_client()
+    assert other.post("/login", data={"username": "rev1", "password": PASSWORD,
+                                      "csrf_token": token_of(other)}).status_code == 302
+    assert throttle.locked_for("rev1") == 0

@@ -13,7 +13,8 @@ Or from Python (e.g. behind a WSGI server)::
 
 Security, in one place: every page but the login page needs a session (sessions are signed with
 a key generated and kept per store); admin pages answer 403 to reviewers; every POST carries the
-session's CSRF token; templates autoescape, and a Content-Security-Policy allows only this site's
+session's CSRF token; an account that fails to log in 5 times in 15 minutes is locked for the
+rest of those 15 minutes (429, logged); templates autoescape, and a Content-Security-Policy allows only this site's
 own script, so a ``<script>`` typed into a record is shown as text and never runs; every view of a
 record is written to the access log. No page loads anything from the network.
 """
@@ -24,6 +25,8 @@ import functools
 import hmac
 import io
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,56 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_WINDOW_SECONDS = 15 * 60
+"""Failed logins allowed per account within the window; the next attempt waits out the window."""
+
+
+class LoginThrottle:
+    """Failed login attempts per account, in this process's memory.
+
+    Hand-written rather than Flask-Limiter: that limits requests per client address, while what
+    must stop is password guessing against one account (from any address); and the site runs as
+    one local process, so nothing needs sharing. A restart clears it (that needs access to the
+    machine, which a guesser over the network does not have).
+
+        >>> throttle = LoginThrottle(allowed=2, window=60, clock=lambda: 0.0)
+        >>> throttle.fail("alice"); throttle.fail("alice"); throttle.locked_for("alice")
+        60.0
+    """
+
+    def __init__(self, allowed: int = LOGIN_FAILURES_ALLOWED, window: float = LOGIN_WINDOW_SECONDS,
+                 clock=time.monotonic):
+        self.allowed, self.window, self.clock = allowed, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, username: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self._failures.get(username, []) if now - t < self.window]
+        if recent:
+            self._failures[username] = recent
+        else:
+            self._failures.pop(username, None)
+        return recent
+
+    def locked_for(self, username: str) -> float:
+        """Seconds until ``username`` may try again (0 when it may now)."""
+        with self._lock:
+            recent = self._recent(username)
+            if len(recent) < self.allowed:
+                return 0.0
+            return max(0.0, self.window - (self.clock() - recent[-self.allowed]))
+
+    def fail(self, username: str) -> None:
+        with self._lock:
+            self._failures[username] = self._recent(username) + [self.clock()]
+
+    def succeed(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username, None)
+
+
 def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secret_key: str | None = None) -> Flask:
     """The Flask app for one case store (a :class:`Store` or its path/URL).
 
@@ -91,6 +144,7 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
         MAX_CONTENT_LENGTH=1 << 20,
         KINMATCH_STORE=store,
         KINMATCH_PHOTO_DIR=Path(photo_dir or Path.cwd()).resolve(),
+        KINMATCH_LOGIN_THROTTLE=LoginThrottle(),
     )
 
     def current_store() -> Store:
@@ -162,10 +216,21 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
     @app.route("/login", methods=["GET", "POST"])
     def login():
         if request.method == "POST":
-            user = current_store().authenticate(request.form.get("username", ""), request.form.get("password", ""))
+            username = request.form.get("username", "")
+            throttle = app.config["KINMATCH_LOGIN_THROTTLE"]
+            wait = throttle.locked_for(username)
+            if wait > 0:
+                # the password is not even checked while locked: guessing learns nothing
+                current_store().log_access(username, "login_locked", detail=request.remote_addr)
+                flash(f"该账号登录失败次数过多，已暂时锁定，请 {int(wait // 60) + 1} 分钟后再试。")
+                return render_template("login.html"), 429
+            user = current_store().authenticate(username, request.form.get("password", ""))
             if user is None:
+                throttle.fail(username)
+                current_store().log_access(username, "login_failed", detail=request.remote_addr)
                 flash("用户名或密码错误。")
                 return render_template("login.html"), 401
+            throttle.succeed(username)
             session.clear()
             session["user"] = user["username"]
             session["csrf"] = secrets.token_urlsafe(32)
