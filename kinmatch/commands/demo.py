@@ -6,18 +6,14 @@
 It simulates a station's resident list and a studio's missing-person reports (see
 :mod:`kinmatch.datasets`), writes them as a station would have them — residents as UTF-8 CSV with
 BOM, reports as a GBK (GB18030) CSV from an office PC, both with Chinese headers — and then runs
-each stage that this installation has: intake, normalizers, linking, notices. Every file is
-written atomically. The simulation's answer key (``truth.csv``, ``distortions.csv``) is written
+every stage on them: intake, normalizers, linking, notices (:data:`STEPS`, in order). Every file
+is written atomically. The simulation's answer key (``truth.csv``, ``distortions.csv``) is written
 too, so the candidates can be checked.
-
-The demo is a list of :class:`Step`; a step names the modules it needs and is skipped with a
-clear message when one is missing, so stages can be added as they land.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -53,20 +49,7 @@ class DemoRun:
     seed: int
     files: dict[str, Path] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
     echo: Callable[[str], None] = print
-
-
-@dataclass(frozen=True)
-class Step:
-    """One demo stage: ``run(demo)`` executes when every module in ``needs`` is installed."""
-
-    name: str
-    needs: tuple[str, ...]
-    run: Callable[[DemoRun], None]
-
-    def missing_modules(self) -> list[str]:
-        return [m for m in self.needs if importlib.util.find_spec(m) is None]
 
 
 # ---- steps -------------------------------------------------------------------------------------
@@ -140,13 +123,11 @@ def _link(demo: DemoRun) -> None:
     demo.files["candidates"] = write_csv_atomic(candidates, demo.out_dir / "candidates.csv")
     demo.echo(f"linked: {len(candidates)} candidate pairs for {candidates['resident_id'].nunique()} residents "
               f"-> {demo.files['candidates']}")
-    if importlib.util.find_spec("kinmatch.match.evaluate") is not None:
-        from kinmatch.match.evaluate import recall_at_k
+    from kinmatch.match.evaluate import recall_at_k
 
-        sim = demo.results["simulation"]
-        recall = recall_at_k(candidates, sim.truth, ks=(1, 10))
-        demo.results["recall"] = recall
-        demo.echo("against the answer key: " + ", ".join(f"{k} {v:.2f}" for k, v in dict(recall).items()))
+    recall = recall_at_k(candidates, demo.results["simulation"].truth, ks=(1, 10))
+    demo.results["recall"] = recall
+    demo.echo("against the answer key: " + ", ".join(f"{k} {v:.2f}" for k, v in dict(recall).items()))
     _show_top_candidates(demo, candidates)
 
 
@@ -181,17 +162,15 @@ def _notices(demo: DemoRun) -> None:
               f"{len(issues)} skipped")
 
 
-STEPS: list[Step] = [
-    Step("simulate", ("kinmatch.datasets",), _simulate),
-    Step("write station files", (), _write_files),
-    Step("intake", ("kinmatch.intake",), _intake),
-    Step("normalize", ("kinmatch.normalize.records",), _normalize),
-    Step("link", ("kinmatch.match.rank",), _link),
-    Step("notices", ("kinmatch.notices",), _notices),
+STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
+    ("simulate", _simulate),
+    ("write station files", _write_files),
+    ("intake", _intake),
+    ("normalize", _normalize),
+    ("link", _link),
+    ("notices", _notices),
 ]
-"""The demo's stages, in order. A step that depends on a skipped one is skipped as well."""
-
-_DEPENDS = {"normalize": "intake", "link": "normalize", "notices": "intake"}
+"""The demo's stages, in order; each reads what the earlier ones left in ``DemoRun.results``."""
 
 
 def run_demo(out_dir: str | Path = "kinmatch-demo", n_residents: int = 200, n_missing: int = 2_000,
@@ -204,17 +183,8 @@ def run_demo(out_dir: str | Path = "kinmatch-demo", n_residents: int = 200, n_mi
         ['candidates', 'distortions']
     """
     demo = DemoRun(Path(out_dir), int(n_residents), int(n_missing), int(seed), echo=echo)
-    for step in STEPS:
-        absent = step.missing_modules()
-        needed = _DEPENDS.get(step.name)
-        if absent:
-            demo.skipped[step.name] = f"not in this installation: {', '.join(absent)}"
-        elif needed in demo.skipped:
-            demo.skipped[step.name] = f"needs the {needed} step"
-        else:
-            step.run(demo)
-            continue
-        echo(f"skipped {step.name}: {demo.skipped[step.name]}")
+    for _name, step in STEPS:
+        step(demo)
     return demo
 
 
