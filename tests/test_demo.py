@@ -49,7 +49,7 @@ def test_answer_key_matches_the_files(demo):
 
 def test_same_seed_same_files(demo, tmp_path, monkeypatch):
     monkeypatch.setattr(demo_module, "STEPS", demo_module.STEPS[:2])  # simulate and write only
-    again = run_demo(tmp_path, n_residents=40, n_missing=400, seed=5, echo=lambda s: None)
+    run_demo(tmp_path, n_residents=40, n_missing=400, seed=5, echo=lambda s: None)
     for name in (RESIDENTS_FILE, MISSING_FILE):
         assert (tmp_path / name).read_bytes() == (demo.out_dir / name).read_bytes()
 
