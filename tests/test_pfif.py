@@ -384,3 +384,37 @@ def test_export_report_name_fields(name, family, given):
     person = _persons(export_pfif(missing=report, domain=DOMAIN, now=NOW))[0][f"{DOMAIN}/missing.M9"]
     assert person["full_name"] == name
     assert (person.get("family_name"), person.get("given_name")) == (family, given)
+
+
+def test_cli_export_and_import_through_files(tmp_path, capsys):
+    from kinmatch.cli import main
+
+    RESIDENTS.to_csv(tmp_path / "residents.csv", index=False, encoding="utf-8-sig")
+    MISSING.to_csv(tmp_path / "missing.csv", index=False, encoding="utf-8-sig")
+    reviewed = pd.DataFrame([
+        {"resident_id": "ZZ2024-0031", "missing_id": "AH-88", "decision": "same", "explanation": "姓名方言音近 +5.2"},
+        {"resident_id": "ZZ2024-0032", "missing_id": "SC-7", "decision": "unsure"},
+    ])
+    reviewed.to_csv(tmp_path / "reviewed.csv", index=False, encoding="utf-8-sig")
+    out = tmp_path / "studio.pfif.xml"
+    assert main(["pfif", "export", "--residents", str(tmp_path / "residents.csv"), "--missing",
+                 str(tmp_path / "missing.csv"), "--matches", str(tmp_path / "reviewed.csv"),
+                 "--domain", DOMAIN, "-o", str(out)]) == 0
+    xml = out.read_text(encoding="utf-8")
+    assert check_pfif_14(xml) == []
+    assert "13900001111" not in xml and "family@example.cn" not in xml  # families' contacts stay home
+    notes = re.findall(r"<pfif:linked_person_record_id>([^<]+)<", xml)
+    assert notes == [f"{DOMAIN}/missing.AH-88"]  # the unsure pair is not a lead
+    assert "3 residents, 2 reports, 1 confirmed matches" in capsys.readouterr().err
+
+    # a candidate list (no decisions) is refused rather than exported as leads
+    pd.DataFrame({"resident_id": ["ZZ2024-0031"], "missing_id": ["AH-88"]}).to_csv(tmp_path / "cands.csv", index=False)
+    assert main(["pfif", "export", "--residents", str(tmp_path / "residents.csv"), "--matches",
+                 str(tmp_path / "cands.csv"), "--domain", DOMAIN, "-o", str(tmp_path / "x.xml")]) == 2
+    assert "reviewed matches only" in capsys.readouterr().err and not (tmp_path / "x.xml").exists()
+
+    reports = tmp_path / "reports.csv"
+    assert main(["pfif", "import", str(out), "-o", str(reports), "--domain", DOMAIN]) == 0
+    back = pd.read_csv(reports, dtype=str, encoding="utf-8-sig")
+    assert {"AH-88", "SC-7"} <= set(back["missing_id"])
+    assert main(["pfif", "import", str(tmp_path / "nope.xml"), "-o", str(reports)]) == 2
