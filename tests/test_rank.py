@@ -161,12 +161,13 @@ def test_cli_link_writes_csv_atomically(world, tmp_path, monkeypatch):
     monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (pd.read_pickle(path), pd.DataFrame()))
     out, model_path = tmp_path / "out" / "candidates.csv", tmp_path / "model.json"
     code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--top-k", "3", "--save-model",
-                 str(model_path), "--no-progress"])
+                 str(model_path), "--no-progress", "--jobs", "1"])
     assert code == 0
     written = pd.read_csv(out, encoding="utf-8-sig")
     assert written.groupby("resident_id").size().max() <= 3
     assert json.loads(model_path.read_text(encoding="utf-8"))
     assert not [p for p in os.listdir(out.parent) if p.endswith(".part")]
+    assert main(["link", str(res_path), str(mis_path), "-o", str(out), "--jobs", "0"]) == 2
     # a failing run leaves the previous file untouched
     before = out.read_bytes()
     code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--model", str(tmp_path / "none.json")])

@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
     parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
                         "next to the output as <output>.issues.csv, written only when there are issues")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large runs (default: every "
+                        "CPU up to 300,000 reports, one process above, where memory is the limit)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, not {args.top_k}")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, not {args.jobs}")
     if args.db and not args.model:
         args.model = _store_model(args.db)
     if args.model and not Path(args.model).is_file():
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     missing, missing_issues = _read_with_issues(args.missing, "missing")
     _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
     result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, n_jobs=args.jobs)
     write_csv_atomic(result.table, args.output)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
