@@ -522,11 +522,13 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
     pending = fork_call(_candidates_task, shared=(residents, missing, candidate_settings, progress and not background),
                         enabled=background)
-    mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
-    name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
-    features = cmp.features_for(missing)
-    prepared = cmp.prepare_records(residents, missing, features)
-    candidates = pending()
+    try:
+        mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
+        name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
+        features = cmp.features_for(missing)
+        prepared = cmp.prepare_records(residents, missing, features)
+    finally:  # also on an error here: the worker is waited for, not left behind
+        candidates = pending()
     vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
                                 prepared=prepared, n_jobs=n_jobs)
     if len(vectors) == 0:
