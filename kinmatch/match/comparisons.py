@@ -1257,7 +1257,17 @@ def _share_a_token(left, right, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
 _MARK_BITS = 63
 
 
-def _mark_masks(arrays: dict, vocabulary: dict) -> dict | None:
+class _MarkVocabulary:
+    """Integer codes of mark types, parts and sides, shared by both sides of a comparison (part
+    and side 0 = blank, which agrees with anything; sides 1 左 and 2 右 mirror each other)."""
+
+    def __init__(self):
+        self.types: dict[str, int] = {}
+        self.parts: dict[str, int] = {"": 0}
+        self.sides: dict[str, int] = {"": 0, "左": 1, "右": 2}
+
+
+def _mark_masks(arrays: dict, vocabulary: _MarkVocabulary) -> dict | None:
     """Bit masks of mark types per record: ``types`` (every parsed mark type, as
     :func:`mark_comparison` reads them), ``positive`` (those not written 无X), ``denied`` (无X and
     the description's negations) and ``described`` (any parsed mark). None when the types do not
@@ -1268,7 +1278,7 @@ def _mark_masks(arrays: dict, vocabulary: dict) -> dict | None:
     parsed_marks = np.empty(n, dtype=object)
 
     def bit(t):
-        index = vocabulary.setdefault(t, len(vocabulary))
+        index = vocabulary.types.setdefault(t, len(vocabulary.types))
         return 1 << index if index < _MARK_BITS else None
 
     for i, (marks, negated) in enumerate(zip(arrays["marks"], arrays["negated"])):
@@ -1300,20 +1310,19 @@ def _mark_masks(arrays: dict, vocabulary: dict) -> dict | None:
     width = max((len(p) for p in parsed_marks), default=0) or 1
     for key in ("type_codes", "part_codes", "side_codes"):
         masks[key] = np.full((n, width), -1, dtype=np.int64)
-    parts, sides = vocabulary.setdefault("\0parts", {"": 0}), vocabulary.setdefault("\0sides", {"": 0, "左": 1, "右": 2})
+    parts, sides = vocabulary.parts, vocabulary.sides
     for i, parsed in enumerate(parsed_marks):
         for j, (t, part, side) in enumerate(parsed):
-            masks["type_codes"][i, j] = -1 if t.startswith("无") else vocabulary[t]
+            masks["type_codes"][i, j] = -1 if t.startswith("无") else vocabulary.types[t]
             masks["part_codes"][i, j] = parts.setdefault(part, len(parts))
             masks["side_codes"][i, j] = sides.setdefault(side, len(sides))
     return masks
 
 
-def _rare_table(vocabulary: dict, frequency: Mapping[str, float] | None) -> np.ndarray:
+def _rare_table(vocabulary: _MarkVocabulary, frequency: Mapping[str, float] | None) -> np.ndarray:
     """``[type code, part code]`` → whether a mark of that type on that part is rare (share of
     reports ≤ :data:`RARE_MARK_SHARE`), as :func:`_best_shared_mark` decides it."""
-    types = {t: i for t, i in vocabulary.items() if not t.startswith("\0")}
-    parts = vocabulary.get("\0parts", {"": 0})
+    types, parts = vocabulary.types, vocabulary.parts
     table = np.zeros((max(types.values(), default=0) + 1, max(parts.values()) + 1), dtype=bool)
     for t, ti in types.items():
         for part, pi in parts.items():
@@ -1394,7 +1403,7 @@ def prepare_records(residents: pd.DataFrame, missing: pd.DataFrame,
         elif isinstance(feature, CompareName):
             joint[feature.label] = ("tokens", *_token_matrices(_name_tokens(left.arrays), _name_tokens(right.arrays)))
         elif isinstance(feature, CompareMarks):
-            vocabulary: dict = {}
+            vocabulary = _MarkVocabulary()
             masks = (_mark_masks(left.arrays, vocabulary), _mark_masks(right.arrays, vocabulary))
             if masks[0] is not None and masks[1] is not None:
                 rare = _rare_table(vocabulary, getattr(feature, "frequency", None))
