@@ -461,7 +461,9 @@ def test_compare_pairs_in_worker_processes_equals_in_process(monkeypatch):
                          columns=["resident_id", "missing_id"])
     freq = cmp.name_key_frequency(missing)
     alone = cmp.compare_pairs(pairs, residents, missing, name_frequency=freq, n_jobs=1)
-    monkeypatch.setattr(cmp, "PARALLEL_MIN_PAIRS", 0)
+    import kinmatch.match.batch as batch
+
+    monkeypatch.setattr(batch, "PARALLEL_MIN_PAIRS", 0)
     forked = []
     import kinmatch._parallel as parallel
 

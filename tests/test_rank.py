@@ -333,12 +333,12 @@ def test_every_row_carries_the_version_of_the_model_that_scored_it(world, linked
 def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     # candidates generated in a forked worker beside the preparation, comparisons spread over
     # two workers: the ranked table must be the one the single process gives
-    import kinmatch.match.comparisons as cmp_module
+    import kinmatch.match.batch as batch_module
     import kinmatch.match.rank as rank_module
 
     residents, missing, _ = world
     monkeypatch.setattr(rank_module, "BACKGROUND_MIN_REPORTS", 0)
-    monkeypatch.setattr(cmp_module, "PARALLEL_MIN_PAIRS", 0)
+    monkeypatch.setattr(batch_module, "PARALLEL_MIN_PAIRS", 0)
     monkeypatch.setattr(rank_module, "PARALLEL_MIN_EXPLAINED", 0)
     import kinmatch._parallel as parallel
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
 from kinmatch.errors import InputError
+from kinmatch.match import batch
 from kinmatch.match import comparisons as cmp
 from kinmatch.match.candidates import CandidateSettings, candidate_pairs
 from kinmatch.match.explain import explain_pairs
@@ -526,16 +527,16 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
         name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
         features = cmp.features_for(missing)
-        prepared = cmp.prepare_records(residents, missing, features)
+        prepared = batch.prepare_records(residents, missing, features)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending()
-    vectors = cmp.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
+    vectors = batch.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
                                 prepared=prepared, n_jobs=n_jobs)
     if len(vectors) == 0:
         return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
     if fitted is None:
         u_pairs = random_pairs(residents, missing, n_random_pairs, random_state)
-        u_vectors = cmp.compare_pairs(u_pairs, residents, missing, features, name_freq, prepared=prepared,
+        u_vectors = batch.compare_pairs(u_pairs, residents, missing, features, name_freq, prepared=prepared,
                                       n_jobs=n_jobs)
         fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
 
