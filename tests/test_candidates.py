@@ -515,3 +515,26 @@ def test_sortable_keys_sort_as_the_floats(values):
         for j in range(len(values)):
             assert (keys[i] < keys[j]) == (values[i] < values[j])
             assert (keys[i] == keys[j]) == (values[i] == values[j])
+
+
+def test_distance_from_per_record_parts_is_haversine_bit_for_bit():
+    # the pre-score's distance comes from radians and cosines computed once per record; it must be
+    # haversine_km exactly, or caps and prescores would drift from the comparisons' distances
+    from types import SimpleNamespace
+
+    from kinmatch.match.comparisons import haversine_km
+
+    rng = np.random.default_rng(5)
+    lon = np.r_[rng.uniform(73, 135, 3000), 104.08, 104.08, np.nan, 0.0, -179.9, 180.0]
+    lat = np.r_[rng.uniform(18, 54, 3000), 30.66, -30.66, 30.0, np.nan, 89.9, -90.0]
+    sides = []
+    for order in (rng.permutation(len(lon)), np.arange(len(lon))):
+        side = SimpleNamespace(lon=lon[order], lat=lat[order])
+        cand._set_trig(side)
+        sides.append(side)
+    res, rep = sides
+    r, m = rng.integers(0, len(lon), 50_000), rng.integers(0, len(lon), 50_000)
+    expected = haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m])
+    got = cand._distance_km(res, rep, r, m)
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got).any() and (got == 0).any()  # blanks and the same place were among the pairs

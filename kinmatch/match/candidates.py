@@ -434,6 +434,7 @@ class _Reports:
         _set_person_arrays(self, missing, "missing_id")
         self.lon = np.where(np.isnan(_num(missing, "missing_lon")), _num(missing, "home_lon"), _num(missing, "missing_lon"))
         self.lat = np.where(np.isnan(_num(missing, "missing_lat")), _num(missing, "home_lat"), _num(missing, "missing_lat"))
+        _set_trig(self)
         self.settings = settings
         # birth-year bins a report sits in: every bin its interval covers when narrow, else "unknown"
         width = self.year_high - self.year_low
@@ -528,6 +529,7 @@ class _Residents:
     def __init__(self, residents: pd.DataFrame):
         _set_person_arrays(self, residents, "resident_id")
         self.lon, self.lat = _num(residents, "found_lon"), _num(residents, "found_lat")
+        _set_trig(self)
         evidence = _col(residents, "name_evidence")
         self.name_evidence = np.array([True if v is None or (isinstance(v, float) and v != v) else bool(v)
                                        for v in evidence], dtype=bool)
@@ -682,14 +684,27 @@ def _report_bits(n_reports: int) -> int:
 
 def _dedupe_best(r: np.ndarray, m: np.ndarray, classes: np.ndarray, n_reports: int):
     """Distinct pairs, each with the strongest key class that proposed it, sorted by resident then
-    report. Sort-based on one packed int64 (resident, report, 3 - class), shifts rather than
-    multiplications: numpy 2's hash-based ``np.unique`` is ~50× slower on millions of int64."""
+    report. Sort-based on one packed code (resident, report, 3 - class), shifts rather than
+    multiplications: numpy 2's hash-based ``np.unique`` is ~50× slower on millions of int64. The
+    resident is counted from the group's first one, so the code fits 32 bits whenever the group
+    spans under 2**(30 - report bits) residents (512 at a million reports, so any default chunk):
+    numpy sorts uint32 ~3× faster than int64, and this sort is the largest in a pass (the ranges
+    overlap: a report in several birth-year bins of a query comes once per bin)."""
     shift = _report_bits(n_reports)
-    values = np.sort((((r.astype(np.int64) << shift) | m) << 2) | (3 - classes))
+    if len(r) == 0:
+        return r.astype(np.int64), m.astype(np.int64), classes.astype(np.int64)
+    r0 = int(r.min())
+    dtype = np.uint32 if (int(r.max()) - r0).bit_length() + shift + 2 <= 32 else np.int64
+    values = np.sort((((r - r0).astype(dtype) << shift | m.astype(dtype)) << 2) | (3 - classes).astype(dtype))
     pair = values >> 2
-    first = np.r_[True, pair[1:] != pair[:-1]] if len(pair) else np.empty(0, bool)
-    values, pair = values[first], pair[first]
-    return pair >> shift, pair & ((1 << shift) - 1), 3 - (values & 3)
+    first = np.empty(len(pair), dtype=bool)
+    first[0] = True
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
+    # indices, then takes: one boolean mask applied to several arrays costs more than this
+    values = values[np.flatnonzero(first)]
+    pair = values >> 2
+    return ((pair >> shift).astype(np.int64) + r0, (pair & ((1 << shift) - 1)).astype(np.int64),
+            3 - (values & 3).astype(np.int64))
 
 
 def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -706,6 +721,22 @@ def _year_gap(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> n
     return np.maximum(0.0, np.maximum(res.year_low[r] - rep.year_high[m], rep.year_low[m] - res.year_high[r]))
 
 
+def _set_trig(side) -> None:
+    """Radians and cosine of the latitude of each record's place, once per record for
+    :func:`_distance_km` (per pair they were a third of the pre-score's time)."""
+    side.lon_rad, side.lat_rad = np.radians(side.lon), np.radians(side.lat)
+    side.cos_lat = np.cos(side.lat_rad)
+
+
+def _distance_km(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m])`` bit for bit (the same
+    operations in the same order; a test holds them equal), from the per-record parts of
+    :func:`_set_trig` instead of converting and taking cosines per pair."""
+    lat1, lat2 = res.lat_rad[r], rep.lat_rad[m]
+    a = np.sin((lat2 - lat1) / 2) ** 2 + res.cos_lat[r] * rep.cos_lat[m] * np.sin((rep.lon_rad[m] - res.lon_rad[r]) / 2) ** 2
+    return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass is capped:
     years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
@@ -718,7 +749,7 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
     if far_ok:
         distance = np.zeros(len(r))
     else:
-        distance = np.nan_to_num(haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m]) / 300.0, nan=1.5)
+        distance = np.nan_to_num(_distance_km(res, rep, r, m) / 300.0, nan=1.5)
     years = np.nan_to_num(np.maximum(res.day[r] - rep.day[m], 0) / 365.25, nan=2.0)
     shared = np.bitwise_count(res.feature_bits[r] & rep.feature_bits[m]).astype(float)
     return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
@@ -734,8 +765,37 @@ def _sortable(values: np.ndarray) -> np.ndarray:
 
 def _best_first(run: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Order of the rows by ``run`` (ascending, rows already grouped by it), then ``score``
-    descending, ties in row order: ``np.lexsort((-score, run))``."""
-    return _order_within(run, _sortable(-score))
+    descending, ties in row order: ``np.lexsort((-score, run))``.
+
+    One value sort of packed (run, top 32 bits of the score, row within the run) codes, then an
+    exact order of only the rows that share their run's coarse score: a stable argsort of 64-bit
+    keys (what lexsort and :func:`_order_within` do) is a merge sort, ~5× slower than numpy's
+    vectorized value sort."""
+    n = len(run)
+    fine = _sortable(-score)  # ascending = best first
+    if n == 0:
+        return np.empty(0, np.int64)
+    starts, sizes = _runs(run)
+    within_bits, run_bits = int(sizes.max() - 1).bit_length(), int(len(starts) - 1).bit_length()
+    if run_bits + 32 + within_bits > 63:
+        return _order_within(run, fine)
+    within = np.arange(n, dtype=np.int64) - np.repeat(starts, sizes)
+    coarse = (fine >> 32) + 2**31  # order-preserving, 0 … 2**32 - 1
+    run_of = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
+    packed = np.sort((run_of << (32 + within_bits)) | (coarse << within_bits) | within)
+    key = packed >> within_bits
+    order = (packed & ((1 << within_bits) - 1)) + starts[key >> 32]
+    # rows of a run sharing a coarse score lie together, in row order: order them by the exact score
+    same = key[1:] == key[:-1]
+    if same.any():
+        tied = np.zeros(n, dtype=bool)
+        tied[:-1] = same
+        tied[1:] |= same
+        at = np.flatnonzero(tied)
+        group = np.cumsum(np.r_[True, key[at[1:]] != key[at[:-1]]])
+        rows = order[at]
+        order[at] = rows[_order_within(group, fine[rows])]
+    return order
 
 
 def _order_within(run: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -822,14 +882,18 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
     for sel in groups:
         r, m, classes = _expand(q_r[sel], starts[sel], ends[sel], index.positions, q_class[sel])
         r, m, classes = _dedupe_best(r, m, classes, rep.n)
-        if by_year:
-            gap = _year_gap(res, rep, r, m)
-            in_window = ~(gap > _window(res, r, window))  # NaN (unknown year) stays
-            r, m, classes = r[in_window], m[in_window], classes[in_window]
-        counts[name]["proposed"] += len(r)
         ok = _constraints(res, rep, r, m)
-        counts[name]["removed_by_constraints"] += int((~ok).sum())
-        r, m, classes = r[ok], m[ok], classes[ok]
+        if by_year:
+            in_window = ~(_year_gap(res, rep, r, m) > _window(res, r, window))  # NaN (unknown year) stays
+            counts[name]["proposed"] += int(np.count_nonzero(in_window))
+            counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
+            ok &= in_window
+        else:
+            counts[name]["proposed"] += len(r)
+            counts[name]["removed_by_constraints"] += len(r) - int(np.count_nonzero(ok))
+        # one index array taken from three arrays: cheaper than three boolean masks
+        rows = np.flatnonzero(ok)
+        r, m, classes = r[rows], m[rows], classes[rows]
         cap = settings.cap(name)
         if name in _PLACE_PASSES:
             # a resident with no usable name has room: its name passes propose nothing
@@ -876,7 +940,7 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
                for name, (attribute, _, _) in _FIXED_PASSES.items()}
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in PASSES}
     counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
-    frames = []
+    parts = []
     chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
     iterator = chunks
     if progress and chunks:
@@ -884,9 +948,15 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
 
         iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
     for chunk in iterator:
-        frames.append(_chunk_pairs(res, rep, queries, chunk, settings, counts))
-    pairs = pd.concat(frames, ignore_index=True) if frames else _empty_pairs()
+        parts.append(_chunk_pairs(res, rep, queries, chunk, settings, counts))
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
+    if not parts or sum(len(part[0]) for part in parts) == 0:
+        return Candidates(_empty_pairs(), count_table)
+    # one frame at the end, from the chunks' integer arrays: a frame per chunk and their concat cost
+    # more than the whole union step of a chunk
+    r, m, bits, score = (np.concatenate(arrays) for arrays in zip(*parts))
+    pairs = pd.DataFrame({"resident_id": res.ids[r], "missing_id": rep.ids[m], "passes": _PASS_NAMES[bits],
+                          "prescore": score})
     return Candidates(pairs, count_table)
 
 
@@ -896,7 +966,9 @@ def _empty_pairs() -> pd.DataFrame:
 
 
 def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarray, settings: CandidateSettings,
-                 counts: dict) -> pd.DataFrame:
+                 counts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kept pairs of the residents of ``chunk`` as (resident, report, pass bits, pre-score)
+    arrays, by resident then best first."""
     results = {}
     for name in PASSES[:-1]:
         if name == "place":
@@ -925,7 +997,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarra
         m_all = np.concatenate([m_all, lr_m])
         pass_of = np.concatenate([pass_of, np.full(len(lr_r), PASSES.index("last_resort"), dtype=np.int64)])
     if len(r_all) == 0:
-        return _empty_pairs()
+        return r_all, m_all, pass_of, np.empty(0)
     # union: OR the pass bits of each distinct pair
     # (one sort of packed (resident, report, pass number) codes)
     shift = _report_bits(rep.n)
@@ -942,26 +1014,19 @@ def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarra
     # that order (report position breaks ties: the pairs come sorted by resident then report)
     support = score + 2.0 * n_passes + 20.0 * ((bits & _BIT["name_sound"]) > 0)
     run_starts, sizes = _runs(r)
-    order = _best_first(np.repeat(np.arange(len(sizes)), sizes), support)
+    order = _best_first(r, support)
     rank = np.arange(len(order)) - np.repeat(run_starts, sizes)
     limit = np.where(res.name_evidence[r[order]], settings.max_per_resident, settings.nameless_max_per_resident)
     keep = order[rank < limit]
     counts["union"]["capped"] += len(r) - len(keep)
     counts["union"]["kept"] += len(keep)
-    return pd.DataFrame({
-        "resident_id": res.ids[r[keep]],
-        "missing_id": rep.ids[m[keep]],
-        "passes": _pass_name_column(bits[keep]),
-        "prescore": score[keep],
-    })
-
-
-def _pass_name_column(bits: np.ndarray) -> np.ndarray:
-    """:func:`pass_names` of each element, each distinct combination spelled once."""
-    distinct, inverse = np.unique(bits, return_inverse=True)
-    return np.array([pass_names(int(b)) for b in distinct], dtype=object)[inverse.ravel()]
+    return r[keep], m[keep], bits[keep], score[keep]
 
 
 def pass_names(bits: int) -> str:
     """``5`` → ``'name_sound+rare_surname'``."""
     return "+".join(name for name in PASSES if bits & _BIT[name])
+
+
+_PASS_NAMES = np.array([pass_names(bits) for bits in range(1 << len(PASSES))], dtype=object)
+""":func:`pass_names` of every combination of passes, looked up by the pass bits (1,024 strings)."""
