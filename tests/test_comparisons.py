@@ -76,6 +76,48 @@ def test_name_feature_inside_recordlinkage_compare():
     assert features["name"].tolist() == [5, -1]
 
 
+def test_every_comparison_is_also_a_recordlinkage_feature_with_the_same_levels():
+    from recordlinkage.base import BaseCompareFeature
+
+    residents = pd.DataFrame([person("李伟", "li wei", ["li wei"]) | {"sex_code": "M", "build": "瘦"},
+                              person("王芳", "wang fang", ["wang fang"]) | {"sex_code": "F", "build": "胖"}],
+                             index=["R1", "R2"])
+    missing = pd.DataFrame([person("李玮", "li wei", ["li wei"]) | {"sex_code": "M", "build": "胖"}], index=["M1"])
+    plain = cmp.default_features()
+    public = [cmp.to_recordlinkage(f) for f in plain]
+    for feature, converted in zip(plain, public):
+        public_class = getattr(cmp, "Compare" + type(feature).__name__.removesuffix("Comparison"))
+        assert type(converted) is public_class and issubclass(public_class, BaseCompareFeature)
+        assert isinstance(converted, type(feature)) and converted.label == feature.label
+    for frame, side in ((residents, "labels_left"), (missing, "labels_right")):
+        for column in {c for f in plain for c in np.atleast_1d(getattr(f, side))} - set(frame.columns):
+            frame[column] = None  # recordlinkage wants every column a feature reads
+    pairs = pd.MultiIndex.from_tuples([("R1", "M1"), ("R2", "M1")])
+    features = cmp.build_compare().compute(pairs, residents, missing)
+    assert features[["name", "sex", "build"]].values.tolist() == [[5, 1, 0], [0, 0, 3]]  # 3: both 胖 (rare)
+    assert list(features.columns) == cmp.COMPARISONS
+    batch = cmp.compare_pairs(pd.DataFrame({"resident_id": ["R1", "R2"], "missing_id": ["M1", "M1"]}),
+                              residents.rename_axis("resident_id").reset_index(),
+                              missing.rename_axis("missing_id").reset_index(), plain)
+    assert features.to_numpy().tolist() == batch[cmp.COMPARISONS].to_numpy().tolist()
+
+
+def test_linking_imports_neither_recordlinkage_nor_scikit_learn():
+    # importing them costs ~0.7 s, a fifth of a 2,000 x 20,000 link; only their own features need them
+    import subprocess
+    import sys
+
+    code = ("import sys, pandas as pd, kinmatch\n"
+            "from kinmatch.match import rank\n"
+            "r = pd.DataFrame({'resident_id': ['R1'], 'name': ['李伟'], 'sex': ['男']})\n"
+            "m = pd.DataFrame({'missing_id': ['M1', 'M2'], 'name': ['李玮', '王芳'], 'sex': ['男', '女']})\n"
+            "table = kinmatch.link(r, m, top_k=2, progress=False)\n"
+            "assert len(table) >= 1, table\n"
+            "print(sorted({n.split('.')[0] for n in sys.modules} & {'sklearn', 'recordlinkage'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("a, b, level", [("M", "M", 1), ("F", "M", 0), ("F", None, -1), (None, None, -1)])
 def test_sex_levels(a, b, level):
     assert cmp.compare_sex({"sex_code": a}, {"sex_code": b}) == level

@@ -339,6 +339,28 @@ def test_constructor_only_stores_arguments():
     assert not [k for k in vars(model) if k.endswith("_")]
 
 
+def test_models_follow_the_scikit_learn_estimator_api_without_importing_it():
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+
+    model = FellegiSunter(levels={"name": 3}, tol=1e-3)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert repr(model) == "FellegiSunter(levels={'name': 3}, tol=0.001)"
+    assert model.set_params(max_iter=7) is model and model.max_iter == 7
+    with pytest.raises(ValueError, match="invalid parameter 'maxiter'"):
+        model.set_params(maxiter=7)
+    linker = SupervisedLinker(estimator=LogisticRegression(C=2.0))
+    assert linker.get_params()["estimator__C"] == 2.0
+    linker.set_params(estimator__C=0.5)
+    assert linker.estimator.C == 0.5 and clone(linker).estimator.C == 0.5
+    # an unfitted model's error is what scikit-learn's NotFittedError is: ValueError and AttributeError
+    with pytest.raises(ValueError):
+        FellegiSunter().predict_proba(pd.DataFrame({"name": [1]}))
+    with pytest.raises(AttributeError):
+        FellegiSunter().predict_proba(pd.DataFrame({"name": [1]}))
+
+
 # ---------------------------------------------------------------------------------------------
 # JSON round trip
 # ---------------------------------------------------------------------------------------------

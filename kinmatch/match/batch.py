@@ -23,14 +23,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from recordlinkage.base import BaseCompareFeature
 
 from kinmatch._parallel import FORK, fork_map, resolve_jobs, shared
 from kinmatch.match.comparisons import (
     _ACCENT_CLEAN, _NAME_CLEAN, ACCENT_COLUMNS, CONDITION_NAMES, MARK_RARITY, MISSING, NAME_COLUMNS, RARE_MARK_SHARE,
-    CompareAccent, CompareAge, CompareBuild, CompareConditions, CompareGeography, CompareHair, CompareHeight,
-    CompareMarks, CompareName, CompareSex, CompareStatementPlaces, CompareTimeGap, _as_set,
-    _code_numbers, _parse_mark, _str, _tuple, default_features, name_tf, partial_tf, prefecture_of, province_of,
+    AccentComparison, AgeComparison, BuildComparison, ConditionsComparison, GeographyComparison, HairComparison,
+    HeightComparison, MarksComparison, NameComparison, SexComparison, StatementPlacesComparison, TimeGapComparison,
+    _as_set, _code_numbers, _Feature, _parse_mark, _str, _tuple, default_features, name_tf, partial_tf, prefecture_of,
+    province_of,
 )
 
 
@@ -69,7 +69,7 @@ class PreparedRecords(NamedTuple):
     """Per comparison, what both sides were indexed on together (name tokens, mark type bits)."""
 
 
-def _uses_default_columns(feature: BaseCompareFeature) -> bool:
+def _uses_default_columns(feature: _Feature) -> bool:
     """Whether ``feature`` reads the columns its class reads by default (the shortcuts of
     :func:`compare_pairs` know those columns' meaning, not a caller's own)."""
     try:
@@ -80,7 +80,7 @@ def _uses_default_columns(feature: BaseCompareFeature) -> bool:
             and _listify(feature.labels_right) == _listify(default.labels_right))
 
 
-def _blank_masks(feature: BaseCompareFeature, arrays: dict) -> np.ndarray | None:
+def _blank_masks(feature: _Feature, arrays: dict) -> np.ndarray | None:
     """Records that make this comparison -1 whatever the other record holds, or None when the
     comparison has no such rule. Each rule restates its level function's own first test."""
     n = len(next(iter(arrays.values()))) if arrays else 0
@@ -88,16 +88,16 @@ def _blank_masks(feature: BaseCompareFeature, arrays: dict) -> np.ndarray | None
     def empty(column):
         return np.fromiter((len(v) == 0 for v in arrays[column]), dtype=bool, count=n)
 
-    if isinstance(feature, CompareName):
+    if isinstance(feature, NameComparison):
         evidence = np.fromiter((bool(v) for v in arrays["name_evidence"]), dtype=bool, count=n)
         return ~evidence | (empty("name_norm") & empty("alias_norm"))
-    if isinstance(feature, CompareAccent):
+    if isinstance(feature, AccentComparison):
         return empty("accent_provinces") & empty("accent_area") & empty("home_province") & empty("home_dialect_area")
-    if isinstance(feature, CompareMarks):
+    if isinstance(feature, MarksComparison):
         return empty("marks") & empty("negated")
-    if isinstance(feature, CompareConditions):
+    if isinstance(feature, ConditionsComparison):
         return empty("conditions")
-    if isinstance(feature, CompareHair):
+    if isinstance(feature, HairComparison):
         return np.fromiter((not _str(v) for v in arrays["hair"]), dtype=bool, count=n)
     return None
 
@@ -307,12 +307,12 @@ def _marks_settled(left: dict, right: dict, lp: np.ndarray, rp: np.ndarray) -> t
     return level, settled
 
 
-_DIRECT_FEATURES = (CompareSex, CompareAge, CompareHeight, CompareTimeGap, CompareGeography, CompareBuild)
+_DIRECT_FEATURES = (SexComparison, AgeComparison, HeightComparison, TimeGapComparison, GeographyComparison, BuildComparison)
 """Comparisons computed straight on the gathered columns of every pair (numeric, vectorized in
 numpy): grouping their pairs by distinct values would cost more than it saves."""
 
 
-def prepare_side(frame: pd.DataFrame, id_column: str, features: list[BaseCompareFeature], side: str) -> PreparedSide:
+def prepare_side(frame: pd.DataFrame, id_column: str, features: list[_Feature], side: str) -> PreparedSide:
     labels = "labels_left" if side == "left" else "labels_right"
     columns = sorted({c for f in features for c in _listify(getattr(f, labels))} | {"name_keys"})
     frame = _ensure_columns(frame, columns)
@@ -324,7 +324,7 @@ def prepare_side(frame: pd.DataFrame, id_column: str, features: list[BaseCompare
             signatures[feature.label] = _signature(own)
         if not _uses_default_columns(feature):
             continue
-        if isinstance(feature, CompareGeography):
+        if isinstance(feature, GeographyComparison):
             # adcodes parsed to numbers once per record, not once per pair
             derived[feature.label] = {c: _code_numbers(arrays[c]) for c in _listify(getattr(feature, labels))
                                       if c.endswith("_county")}
@@ -335,7 +335,7 @@ def prepare_side(frame: pd.DataFrame, id_column: str, features: list[BaseCompare
 
 
 def prepare_records(residents: pd.DataFrame, missing: pd.DataFrame,
-                    features: list[BaseCompareFeature] | None = None) -> PreparedRecords:
+                    features: list[_Feature] | None = None) -> PreparedRecords:
     """Clean and index both frames once for :func:`compare_pairs` (pass the result as
     ``prepared`` to every call on the same frames and features)."""
     features = features if features is not None else default_features()
@@ -345,11 +345,11 @@ def prepare_records(residents: pd.DataFrame, missing: pd.DataFrame,
     for feature in features:
         if not _uses_default_columns(feature):
             continue
-        if isinstance(feature, CompareStatementPlaces):
+        if isinstance(feature, StatementPlacesComparison):
             joint[feature.label] = _statement_codes(left.arrays, right.arrays)
-        elif isinstance(feature, CompareName):
+        elif isinstance(feature, NameComparison):
             joint[feature.label] = ("tokens", *_token_matrices(_name_tokens(left.arrays), _name_tokens(right.arrays)))
-        elif isinstance(feature, CompareMarks):
+        elif isinstance(feature, MarksComparison):
             vocabulary = _MarkVocabulary()
             masks = (_mark_masks(left.arrays, vocabulary), _mark_masks(right.arrays, vocabulary))
             if masks[0] is not None and masks[1] is not None:
@@ -358,10 +358,10 @@ def prepare_records(residents: pd.DataFrame, missing: pd.DataFrame,
     return PreparedRecords(left, right, tuple(f.label for f in features), joint)
 
 
-def _feature_levels(feature: BaseCompareFeature, prepared: PreparedRecords,
+def _feature_levels(feature: _Feature, prepared: PreparedRecords,
                     lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
     label, left, right = feature.label, prepared.left, prepared.right
-    if isinstance(feature, CompareStatementPlaces) and label in prepared.joint:
+    if isinstance(feature, StatementPlacesComparison) and label in prepared.joint:
         return _statement_levels_fast(*prepared.joint[label], lp, rp)
     left_cols, right_cols = _listify(feature.labels_left), _listify(feature.labels_right)
     if isinstance(feature, _DIRECT_FEATURES):
@@ -444,7 +444,7 @@ def _compare_range(bounds: tuple[int, int]) -> tuple[dict, np.ndarray | None]:
 
 
 def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame,
-                  features: list[BaseCompareFeature] | None = None,
+                  features: list[_Feature] | None = None,
                   name_frequency: Mapping[str, float] | None = None,
                   chunk_size: int = 200_000, progress: bool = False,
                   prepared: PreparedRecords | None = None, n_jobs: int | None = None) -> pd.DataFrame:

@@ -1,7 +1,9 @@
 """Comparisons: turn a (resident, missing report) pair into integer agreement levels.
 
-Each comparison is a small :class:`recordlinkage.base.BaseCompareFeature` subclass that overrides
-``_compute_vectorized`` and so works inside any :class:`recordlinkage.Compare`. Levels run
+Each comparison is a small class that overrides ``_compute_vectorized`` (``NameComparison``,
+``SexComparison`` ...), and each has a :class:`recordlinkage.base.BaseCompareFeature` subclass of
+the same logic that works inside any :class:`recordlinkage.Compare` (``CompareName``,
+``CompareSex`` ...; :func:`to_recordlinkage` turns one into the other). Levels run
 ``0 .. L-1`` with higher = stronger agreement; ``-1`` means missing / no evidence and must get zero
 weight in the model (a station-assigned name such as 党X is never evidence). Every comparison also
 has a plain function for one pair (``compare_name(resident, report)`` with two dicts / Series),
@@ -24,8 +26,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-import recordlinkage
-from recordlinkage.base import BaseCompareFeature
 
 MISSING = -1
 
@@ -347,7 +347,39 @@ def _rows(columns: list[str], series: tuple) -> list[dict]:
     return [dict(zip(columns, values)) for values in zip(*arrays)]
 
 
-class _PairwiseFeature(BaseCompareFeature):
+class _Feature:
+    """What recordlinkage's ``BaseCompareFeature`` holds and does for a comparison (the columns it
+    reads on each side, its label, ``_compute``), without importing recordlinkage.
+
+    Why not subclass ``recordlinkage.base.BaseCompareFeature`` directly: importing recordlinkage
+    imports scikit-learn and scipy.stats (~0.7 s), a fifth of ``kinmatch link`` on 2,000 × 20,000,
+    and :func:`kinmatch.match.batch.compare_pairs` needs only the comparisons' logic. The
+    recordlinkage features (``CompareName`` ...) are these classes with ``BaseCompareFeature``
+    added as a base, built when first asked for (see :func:`recordlinkage_class`)."""
+
+    name: str | None = None
+    description: str | None = None
+
+    def __init__(self, labels_left, labels_right, args=(), kwargs=None, label=None):
+        self.labels_left = labels_left
+        self.labels_right = labels_right
+        self.args = args
+        self.kwargs = {} if kwargs is None else kwargs
+        self.label = label
+        self._f_compare_vectorized = None
+
+    def _compute_vectorized(self, *args):  # pragma: no cover - every comparison overrides it
+        raise NotImplementedError
+
+    def _compute(self, left_on, right_on):
+        # as BaseCompareFeature._compute: the left columns' values, then the right columns'
+        return self._compute_vectorized(*tuple(left_on + right_on))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.label!r}>"
+
+
+class _PairwiseFeature(_Feature):
     """A comparison computed by a plain one-pair function over dict rows (for the tuple columns,
     which have no vectorized form in numpy or pandas)."""
 
@@ -370,7 +402,7 @@ class _PairwiseFeature(BaseCompareFeature):
         return np.fromiter((self.level(a, b) for a, b in zip(left, right)), dtype=np.int8, count=len(left))
 
 
-class CompareName(_PairwiseFeature):
+class NameComparison(_PairwiseFeature):
     """Name agreement: same characters / same pinyin / dialect-merged sound / Cantonese /
     one character off / partial or 小名 / different; -1 if either name is blank or assigned.
 
@@ -408,7 +440,7 @@ def sex_levels(sex_a, sex_b) -> np.ndarray:
     return np.where(known, (a == b).astype(np.int8), MISSING).astype(np.int8)
 
 
-class CompareSex(BaseCompareFeature):
+class SexComparison(_Feature):
     """Sex: 1 same, 0 different, -1 unknown on either side."""
 
     name = "sex"
@@ -455,7 +487,7 @@ def age_levels(low_a, high_a, low_b, high_b, age_a=None, age_b=None) -> np.ndarr
     return np.where(np.isnan(gap), MISSING, levels).astype(np.int8)
 
 
-class CompareAge(BaseCompareFeature):
+class AgeComparison(_Feature):
     """Age: the resident's estimated birth-year interval vs the report's (from birth date or age
     when lost). Levels: 3 overlap, 2 near, 1 far, 0 impossible; -1 missing."""
 
@@ -470,7 +502,7 @@ class CompareAge(BaseCompareFeature):
 
 
 def compare_age(resident: Mapping, report: Mapping) -> int:
-    cols = CompareAge.columns
+    cols = AgeComparison.columns
     return int(age_levels(*([_get(resident, c)] for c in cols[:2]), *([_get(report, c)] for c in cols[:2]),
                           [_get(resident, "age_high")], [_get(report, "age_high")])[0])
 
@@ -527,7 +559,7 @@ def _years_between(found, missing) -> np.ndarray:
     return (_day_numbers(found) - _day_numbers(missing)) / 365.25
 
 
-class CompareHeight(BaseCompareFeature):
+class HeightComparison(_Feature):
     """Height: measured resident height vs the family's estimate, allowing for growth when the
     person was lost as a child. Not symmetric on purpose: growth only goes one way in time."""
 
@@ -564,7 +596,7 @@ def time_gap_levels(found_date, missing_date) -> np.ndarray:
     return np.where(np.isnan(days), MISSING, levels).astype(np.int8)
 
 
-class CompareTimeGap(BaseCompareFeature):
+class TimeGapComparison(_Feature):
     """Time between the missing date and the found date."""
 
     name = "time_gap"
@@ -624,7 +656,7 @@ def geography_detail(found_county, found_lon, found_lat, places: list[tuple]) ->
     return best, best_km
 
 
-class CompareGeography(BaseCompareFeature):
+class GeographyComparison(_Feature):
     """Found place vs the report's missing place and hometown, in distance bands (lon/lat) and
     same county / prefecture / province by adcode. 5 = same county or < 10 km … 0 ≥ 1000 km."""
 
@@ -641,8 +673,8 @@ class CompareGeography(BaseCompareFeature):
 
 
 def compare_geography(resident: Mapping, report: Mapping) -> int:
-    left = [[_get(resident, c)] for c in CompareGeography.left_columns]
-    right = [[_get(report, c)] for c in CompareGeography.right_columns]
+    left = [[_get(resident, c)] for c in GeographyComparison.left_columns]
+    right = [[_get(report, c)] for c in GeographyComparison.right_columns]
     return int(geography_detail(*left, [right[0:3], right[3:6]])[0][0])
 
 
@@ -701,7 +733,7 @@ def accent_level(resident: Mapping, report: Mapping) -> int:
     return _accent_core(*a, *b)
 
 
-class CompareAccent(_PairwiseFeature):
+class AccentComparison(_PairwiseFeature):
     """Accent (resident) against the report's home province / dialect area of the hometown."""
 
     columns = ACCENT_COLUMNS
@@ -742,7 +774,7 @@ def statement_places_level(resident: Mapping, report: Mapping) -> int:
     return 0
 
 
-class CompareStatementPlaces(BaseCompareFeature):
+class StatementPlacesComparison(_Feature):
     """What the resident said (place fragments → candidate counties) vs the report's hometown."""
 
     name = "statement_places"
@@ -836,7 +868,7 @@ def marks_level(resident: Mapping, report: Mapping, frequency: Mapping[str, floa
                            _get(resident, "negated", ()), _get(report, "negated", ()))[0]
 
 
-class CompareMarks(BaseCompareFeature):
+class MarksComparison(_Feature):
     """Scars, moles, tattoos, missing fingers: type+part+side, weighted by rarity.
 
     ``frequency`` maps ``type:part`` to the share of reports with that mark (see
@@ -888,7 +920,7 @@ def conditions_level(resident: Mapping, report: Mapping) -> int:
     return 1 if shared else 0
 
 
-class CompareConditions(_PairwiseFeature):
+class ConditionsComparison(_PairwiseFeature):
     """Dementia, intellectual disability, deaf-mute… named on both records."""
 
     columns = ["conditions"]
@@ -935,7 +967,7 @@ def build_levels(build_a, build_b, frequency: Mapping[str, float] | None = None)
     return np.where((a < 0) | (b < 0), MISSING, levels).astype(np.int8)
 
 
-class CompareBuild(BaseCompareFeature):
+class BuildComparison(_Feature):
     """Build (瘦/中等/胖): same, one step apart, opposite; agreement on a rare build counts more.
 
     ``frequency`` maps each build word to its share among reports (see :func:`value_frequency`);
@@ -992,7 +1024,7 @@ def hair_level(resident: Mapping, report: Mapping) -> int:
     return 1 if shared else 0
 
 
-class CompareHair(_PairwiseFeature):
+class HairComparison(_PairwiseFeature):
     """Hair words (白发, 短发, 长发, 光头/秃顶) shared by both records."""
 
     columns = ["hair"]
@@ -1062,15 +1094,18 @@ def name_tf(keys_a, keys_b, frequency: Mapping[str, float]) -> np.ndarray:
 # all comparisons at once
 
 def default_features(mark_freq: Mapping[str, float] | None = None,
-                     build_freq: Mapping[str, float] | None = None) -> list[BaseCompareFeature]:
-    """One feature object per comparison, in :data:`COMPARISONS` order (``mark_freq`` from
-    :func:`mark_frequency`, ``build_freq`` from :func:`value_frequency` of the reports' builds)."""
-    return [CompareName(), CompareSex(), CompareAge(), CompareHeight(), CompareTimeGap(), CompareGeography(),
-            CompareAccent(), CompareStatementPlaces(), CompareMarks(frequency=mark_freq), CompareConditions(),
-            CompareBuild(frequency=build_freq), CompareHair()]
+                     build_freq: Mapping[str, float] | None = None) -> list[_Feature]:
+    """One comparison object per comparison, in :data:`COMPARISONS` order (``mark_freq`` from
+    :func:`mark_frequency`, ``build_freq`` from :func:`value_frequency` of the reports' builds), as
+    :func:`kinmatch.match.batch.compare_pairs` takes them; :func:`to_recordlinkage` makes one a
+    recordlinkage feature, :func:`build_compare` a whole :class:`recordlinkage.Compare`."""
+    return [NameComparison(), SexComparison(), AgeComparison(), HeightComparison(), TimeGapComparison(),
+            GeographyComparison(), AccentComparison(), StatementPlacesComparison(),
+            MarksComparison(frequency=mark_freq), ConditionsComparison(), BuildComparison(frequency=build_freq),
+            HairComparison()]
 
 
-def features_for(missing: pd.DataFrame) -> list[BaseCompareFeature]:
+def features_for(missing: pd.DataFrame) -> list[_Feature]:
     """:func:`default_features` with the rarity tables (marks, builds) taken from these reports,
     as :func:`kinmatch.link` and the review store compute them."""
     mark_freq = mark_frequency(missing["marks"]) if "marks" in missing.columns else None
@@ -1078,11 +1113,53 @@ def features_for(missing: pd.DataFrame) -> list[BaseCompareFeature]:
     return default_features(mark_freq, build_freq or None)
 
 
+# ---------------------------------------------------------------------------------------------
+# the recordlinkage features
+
+_RECORDLINKAGE_NAMES = {f"Compare{kind}": f"{kind}Comparison" for kind in (
+    "Name", "Sex", "Age", "Height", "TimeGap", "Geography", "Accent", "StatementPlaces", "Marks", "Conditions",
+    "Build", "Hair")}
+_recordlinkage_classes: dict[type, type] = {}
+
+
+def recordlinkage_class(comparison: type) -> type:
+    """The :class:`recordlinkage.base.BaseCompareFeature` subclass of a comparison class (e.g.
+    ``CompareName`` for :class:`NameComparison`): the same logic, and what recordlinkage's own
+    ``Compare`` expects. Built once, on first use, so that linking never imports recordlinkage.
+
+        >>> import recordlinkage
+        >>> issubclass(recordlinkage_class(SexComparison), recordlinkage.base.BaseCompareFeature)
+        True
+    """
+    from recordlinkage.base import BaseCompareFeature
+
+    if issubclass(comparison, BaseCompareFeature):
+        return comparison
+    if comparison not in _recordlinkage_classes:
+        public = "Compare" + comparison.__name__.removesuffix("Comparison")
+        _recordlinkage_classes[comparison] = type(public, (comparison, BaseCompareFeature), {
+            "__module__": __name__, "__qualname__": public, "__doc__": comparison.__doc__})
+    return _recordlinkage_classes[comparison]
+
+
+def to_recordlinkage(feature: _Feature) -> Any:
+    """The same comparison (same columns, label and rarity tables) as a recordlinkage feature.
+
+        >>> to_recordlinkage(SexComparison())
+        <CompareSex 'sex'>
+    """
+    converted = object.__new__(recordlinkage_class(type(feature)))
+    converted.__dict__.update(feature.__dict__)
+    return converted
+
+
 def build_compare(mark_freq: Mapping[str, float] | None = None,
-                  build_freq: Mapping[str, float] | None = None) -> recordlinkage.Compare:
+                  build_freq: Mapping[str, float] | None = None) -> Any:
     """A :class:`recordlinkage.Compare` holding every comparison (for use with recordlinkage's own
     index objects; :func:`compare_pairs` is the faster path used by :func:`kinmatch.link`)."""
-    return recordlinkage.Compare(default_features(mark_freq, build_freq))
+    import recordlinkage
+
+    return recordlinkage.Compare([to_recordlinkage(f) for f in default_features(mark_freq, build_freq)])
 
 
 def compare_one(resident: Mapping, report: Mapping, mark_freq: Mapping[str, float] | None = None) -> dict[str, int]:
@@ -1115,9 +1192,12 @@ _BATCH_NAMES = frozenset({"compare_pairs", "prepare_records", "PreparedRecords",
 def __getattr__(name: str) -> Any:
     """The batch engine (:mod:`kinmatch.match.batch`: every comparison for many pairs at once)
     lives in its own module; its entry points stay importable from here, where the comparisons
-    are (imported on first use: the engine imports this module)."""
+    are (imported on first use: the engine imports this module). The recordlinkage features
+    (``CompareName`` ...) are built here on first use (:func:`recordlinkage_class`)."""
     if name in _BATCH_NAMES:
         from kinmatch.match import batch
 
         return getattr(batch, name)
+    if name in _RECORDLINKAGE_NAMES:
+        return recordlinkage_class(globals()[_RECORDLINKAGE_NAMES[name]])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
