@@ -230,6 +230,73 @@ def test_assignment_em_recovers_m_and_share_with_report():
     assert m["place"] == pytest.approx(true_m["place"], abs=0.1)
 
 
+def _assignment_em_reference(vectors, u, n_residents, iterations, min_prob=1e-4):
+    """The assignment EM written plainly: one resident, one pair, one comparison at a time."""
+    names = list(u)
+    u = {n: np.asarray(u[n], dtype=float) for n in names}
+    m = {n: np.exp2(np.arange(len(u[n]))) / np.exp2(np.arange(len(u[n]))).sum() for n in names}
+    prior = {n: v.copy() for n, v in m.items()}
+    rows = [(key[0], {n: int(vectors[n].iloc[i]) for n in names}) for i, key in enumerate(vectors.index)]
+    by_resident = {}
+    for i, (resident, _) in enumerate(rows):
+        by_resident.setdefault(resident, []).append(i)
+    pi = 0.5
+    for _ in range(iterations):
+        post = np.zeros(len(rows))
+        for members in by_resident.values():
+            scores = []
+            for i in members:
+                ratio = 1.0
+                for n in names:
+                    level = rows[i][1][n]
+                    if level >= 0:
+                        ratio *= m[n][level] / u[n][level]
+                scores.append(pi / len(members) * ratio)
+            for i, score in zip(members, scores):
+                post[i] = score / ((1 - pi) + sum(scores))
+        strength = max(2.0, 0.05 * post.sum())
+        new_m, new_u = {}, {}
+        for n in names:
+            match, rest = np.zeros(len(u[n])), np.zeros(len(u[n]))
+            for i, (_, levels) in enumerate(rows):
+                if levels[n] >= 0:
+                    match[levels[n]] += post[i]
+                    rest[levels[n]] += 1 - post[i]
+            counts = match + strength * prior[n]
+            new_m[n] = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+            new_m[n] /= new_m[n].sum()
+            counts = rest + 1.0
+            new_u[n] = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+            new_u[n] /= new_u[n].sum()
+        m, u = new_m, new_u
+        pi = float(np.clip(post.sum() / n_residents, 1e-3, 1 - 1e-3))
+    return m, u, pi, post
+
+
+@pytest.mark.parametrize("block_codes, exp_safe", [(1 << 20, 600.0), (16, 600.0), (16, -1.0)])
+def test_assignment_em_equals_a_plain_loop_reference(monkeypatch, block_codes, exp_safe):
+    # small blocks (each comparison alone) and the max-shifted E step must give the same fit
+    from kinmatch.match import rank
+
+    monkeypatch.setattr(rank, "_BLOCK_CODES", block_codes)
+    monkeypatch.setattr(rank, "_EXP_SAFE", exp_safe)
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(1, 9, size=40)
+    index = [(f"R{i:02d}", f"M{i}_{j}") for i, size in enumerate(sizes) for j in range(size)]
+    rng.shuffle(index)  # pairs of a resident need not be next to each other
+    vectors = pd.DataFrame({"name": rng.integers(-1, 4, len(index)), "sex": rng.integers(-1, 2, len(index)),
+                            "age": rng.integers(0, 5, len(index))},
+                           index=pd.MultiIndex.from_tuples(index)).astype("int8")
+    u = {"name": [0.7, 0.2, 0.07, 0.03], "sex": [0.5, 0.5], "age": [0.4, 0.3, 0.15, 0.1, 0.05]}
+    fit = rank.fit_assignment_em(vectors, u, n_residents=50, max_iter=6, tol=0.0, estimate_u=True)
+    m, u_ref, pi, post = _assignment_em_reference(vectors, u, 50, iterations=6)
+    assert fit.pi == pytest.approx(pi, rel=1e-9)
+    assert fit.posterior == pytest.approx(post, rel=1e-9, abs=1e-12)
+    for name in u:
+        assert fit.m[name] == pytest.approx(m[name], rel=1e-9)
+        assert fit.u[name] == pytest.approx(u_ref[name], rel=1e-9)
+
+
 def test_show_candidates_colours_agreement_and_conflict(world, linked):
     from kinmatch.match.display import GREEN, CandidateList, show_candidates
 

@@ -187,80 +187,123 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     fully converged fit, and the same recall@10).
     """
     names = list(u)
-    resident_codes = pd.factorize(vectors.index.get_level_values(0))[0]
+    index = vectors.index
+    # the resident of each pair as an integer: a MultiIndex has the codes already
+    resident_codes = (index.codes[0] if isinstance(index, pd.MultiIndex)
+                      else pd.factorize(index.get_level_values(0))[0])
     order = np.argsort(resident_codes, kind="stable")
-    # column by column: DataFrame.to_numpy over a dozen int8 blocks costs more than the E step
-    matrix = np.column_stack([vectors[n].to_numpy() for n in names]).astype(np.int64)[order]
-    groups = resident_codes[order]
+    groups = np.asarray(resident_codes)[order]
     starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
-    sizes = np.diff(np.r_[starts, len(matrix)])
-    log_size = np.repeat(np.log(sizes), sizes)
-    # E and M steps work on the distinct level patterns (a few thousand among hundreds of
-    # thousands of pairs): per iteration O(pairs) for the softmax plus O(patterns × comparisons)
-    radix = np.int64(max(int(matrix.max(initial=0)) + 2, 2))
-    flat = np.zeros(len(matrix), dtype=np.int64)
-    for j in range(matrix.shape[1]):
-        flat = flat * radix + (matrix[:, j] + 1)
-    pattern_of, _ = pd.factorize(flat)
-    _, first_row = np.unique(pattern_of, return_index=True)
-    patterns = matrix[first_row]
-    seen = patterns >= 0
-    index = np.where(seen, patterns, 0)
+    sizes = np.diff(np.r_[starts, len(groups)])
+    group_of = np.repeat(np.arange(len(starts)), sizes)
+    inverse_size = np.repeat(1.0 / sizes, sizes)
+    # Pairs are grouped by their levels on a block of comparisons at a time (a block's joint
+    # levels take a few hundred values; all twelve together take as many values as there are
+    # pairs): a pair's log likelihood ratio is the sum of its blocks', and a level's expected
+    # count is a sum over the block's patterns, so each iteration costs a few passes over the
+    # pairs plus work on small tables.
+    blocks = _level_blocks(vectors, names, order)
     u = {n: np.asarray(u[n], dtype=float) for n in names}
     m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
     m = {n: v / v.sum() for n, v in m.items()}
     prior_m = {n: v.copy() for n, v in m.items()}
-    # every (comparison, level) is one cell of a flat table; a pattern's missing comparisons point
-    # at a last cell of weight 0 (per-comparison loops were most of the time with 12 comparisons)
-    offsets = np.cumsum([0] + [len(u[n]) for n in names])
-    n_cells = int(offsets[-1])
-    from scipy import sparse
-
-    cells = np.where(seen, index + offsets[:-1], n_cells)
-    n_patterns, n_columns = cells.shape
-    # patterns × cells incidence: a pattern's weight is one sparse product, a cell's expected
-    # count another (scipy.sparse, already loaded by scikit-learn)
-    incidence = sparse.csr_matrix((np.ones(cells.size), cells.ravel(), np.arange(0, cells.size + 1, n_columns)),
-                                  shape=(n_patterns, n_cells + 1))
-    incidence_t = incidence.T.tocsr()
-    pattern_count = np.bincount(pattern_of, minlength=n_patterns).astype(float)
-    cell_count = incidence_t @ pattern_count  # pairs at each cell: matches + the rest
-    slices = [slice(int(offsets[j]), int(offsets[j + 1])) for j in range(len(names))]
-    group_of = np.repeat(np.arange(len(starts)), sizes)
+    # pairs at each level (matches + the rest), from the blocks' pattern counts
+    level_count = {n: np.bincount(block.levels[j] + 1, weights=block.count, minlength=len(u[n]) + 1)[1:]
+                   for block in blocks for j, n in enumerate(block.names)}
     pi = 0.5
     for _ in range(int(max_iter)):
-        log_ratio = np.concatenate([np.log(m[n]) - np.log(u[n]) for n in names] + [np.zeros(1)])
-        pattern_lr = incidence @ log_ratio
-        log_lr = pattern_lr[pattern_of]
-        a = math.log(pi) - log_size + log_lr
-        top = np.maximum.reduceat(a, starts)
-        total = np.add.reduceat(np.exp(a - top[group_of]), starts)
-        log_z = np.logaddexp(math.log(1 - pi), top + np.log(total))
-        post = np.exp(a - log_z[group_of])
-        new_pi = float(np.clip(post.sum() / max(n_residents, 1), 1e-3, 1 - 1e-3))
-        prior_strength = max(2.0, 0.05 * float(post.sum()))
+        log_ratio = {n: np.r_[0.0, np.log(m[n]) - np.log(u[n])] for n in names}  # [0]: missing
+        lr = np.zeros(len(groups))
+        for block in blocks:
+            block_lr = sum(log_ratio[n][block.levels[j] + 1] for j, n in enumerate(block.names))
+            lr += block_lr[block.pattern]
+        # E step: one unit of "is the match" shared by a resident's candidates and "none of
+        # them", i.e. post = π e^lr / size over (1 - π) + Σ π e^lr / size. The weights are clipped
+        # (min_prob), so e^lr stays far inside float range; the max-shifted form is the fallback.
+        if np.abs(lr).max(initial=0.0) < _EXP_SAFE:
+            e = pi * np.exp(lr) * inverse_size
+            post = e / ((1 - pi) + np.add.reduceat(e, starts))[group_of]
+        else:  # only with min_prob near 0
+            a = math.log(pi) + lr + np.log(inverse_size)
+            top = np.maximum.reduceat(a, starts)
+            log_z = np.logaddexp(math.log(1 - pi), top + np.log(np.add.reduceat(np.exp(a - top[group_of]), starts)))
+            post = np.exp(a - log_z[group_of])
+        total = float(post.sum())
+        new_pi = float(np.clip(total / max(n_residents, 1), 1e-3, 1 - 1e-3))
+        prior_strength = max(2.0, 0.05 * total)
         change = abs(new_pi - pi)
-        post_by_pattern = np.bincount(pattern_of, weights=post, minlength=n_patterns)
-        match_counts = incidence_t @ post_by_pattern
-        rest_counts = cell_count - match_counts
-        for j, n in enumerate(names):
-            # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
-            # level that no likely match showed from getting a weight of -13
-            counts = match_counts[slices[j]] + prior_strength * prior_m[n]
-            new_m = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
-            new_m = new_m / new_m.sum()
-            change = max(change, float(np.max(np.abs(new_m - m[n]))))
-            m[n] = new_m
-            if estimate_u:
-                counts = rest_counts[slices[j]] + 1.0
-                new_u = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
-                u[n] = new_u / new_u.sum()
+        for block in blocks:
+            post_by_pattern = np.bincount(block.pattern, weights=post, minlength=len(block.count))
+            for j, n in enumerate(block.names):
+                match_counts = np.bincount(block.levels[j] + 1, weights=post_by_pattern, minlength=len(u[n]) + 1)[1:]
+                # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
+                # level that no likely match showed from getting a weight of -13
+                counts = match_counts + prior_strength * prior_m[n]
+                new_m = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+                new_m = new_m / new_m.sum()
+                change = max(change, float(np.max(np.abs(new_m - m[n]))))
+                m[n] = new_m
+                if estimate_u:
+                    counts = level_count[n] - match_counts + 1.0
+                    new_u = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+                    u[n] = new_u / new_u.sum()
         pi = new_pi
         if change < tol:
             break
     posterior = np.empty(len(post))
     posterior[order] = post
     return AssignmentFit(m, u, pi, posterior)
+
+
+class _LevelBlock(NamedTuple):
+    names: list
+    pattern: np.ndarray  # per pair (in the fit's order), its pattern number in this block
+    levels: list  # per comparison of the block, the level (-1 missing) of each pattern
+    count: np.ndarray  # pairs per pattern
+
+
+_EXP_SAFE = 600.0
+"""Largest |log likelihood ratio| the E step exponentiates directly (exp overflows past 709)."""
+
+_BLOCK_CODES = 1 << 20
+"""Largest number of joint level codes of one block (a lookup table of this many entries)."""
+
+
+def _level_blocks(vectors: pd.DataFrame, names: list[str], order: np.ndarray) -> list[_LevelBlock]:
+    """``names`` cut, in order, into blocks whose joint levels fit :data:`_BLOCK_CODES` codes,
+    and each pair's pattern number within each block."""
+    columns = [vectors[n].to_numpy() for n in names]
+    radices = [int(c.max(initial=-1)) + 2 for c in columns]  # levels -1..L-1 -> 0..L
+    blocks, current, size = [], [], 1
+    for j, radix in enumerate(radices):
+        if current and size * radix > _BLOCK_CODES:
+            blocks.append(current)
+            current, size = [], 1
+        current.append(j)
+        size *= radix
+    if current:
+        blocks.append(current)
+    out = []
+    for block in blocks:
+        code = np.zeros(len(order), dtype=np.int64)
+        for j in block:
+            code = code * radices[j] + (columns[j][order].astype(np.int64) + 1)
+        # codes are dense and small: a lookup table numbers the patterns without sorting or hashing
+        span = 1
+        for j in block:
+            span *= radices[j]
+        present = np.zeros(span, dtype=bool)
+        present[code] = True
+        number = np.cumsum(present) - 1
+        pattern = number[code]
+        rest = np.flatnonzero(present)
+        levels = [None] * len(block)
+        for k in range(len(block) - 1, -1, -1):
+            rest, digit = np.divmod(rest, radices[block[k]])
+            levels[k] = digit - 1
+        out.append(_LevelBlock([names[j] for j in block], pattern, levels,
+                               np.bincount(pattern, minlength=int(present.sum())).astype(float)))
+    return out
 
 
 ORDINAL_COMPARISONS = frozenset(cmp.COMPARISONS) - {"name"}
