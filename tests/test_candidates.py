@@ -538,3 +538,12 @@ def test_distance_from_per_record_parts_is_haversine_bit_for_bit():
     got = cand._distance_km(res, rep, r, m)
     assert np.array_equal(got, expected, equal_nan=True)
     assert np.isnan(got).any() and (got == 0).any()  # blanks and the same place were among the pairs
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(-0.0)), max_size=30),
+       st.sampled_from([0.5, 1.5, 2.0]))
+def test_nan_to_equals_nan_to_num(values, nan):
+    values = np.array(values, dtype=float)
+    got, expected = cand._nan_to(values, nan), np.nan_to_num(values, nan=nan)
+    assert got.tobytes() == expected.tobytes()  # bit for bit, -0.0 included

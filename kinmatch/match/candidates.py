@@ -626,8 +626,11 @@ class _Queries(NamedTuple):
 def _encode(flat: _Flat, index: _ReportIndex, n: int) -> _Queries:
     """Residents' query keys (``flat``, ``n`` residents) coded against a pass's report index."""
     codes = index.vocabulary.get_indexer(pd.Index(flat.keys, dtype=object)).astype(np.int64)
-    classes = _map_values(flat.keys, lambda k: _KEY_CLASS.get(k[:1], 1)) if len(flat.keys) else flat.keys
-    classes = np.asarray(classes, dtype=np.int64)
+    # by the first character (keys are non-empty strings), compared as a numpy one-character array
+    first = flat.keys.astype("U1")
+    classes = np.ones(len(first), dtype=np.int64)
+    for prefix, key_class in _KEY_CLASS.items():
+        classes[first == prefix] = key_class
     keep = codes >= 0
     residents = flat.positions[keep]
     return _Queries(np.searchsorted(residents, np.arange(n + 1)), residents, codes[keep], classes[keep])
@@ -707,13 +710,15 @@ def _dedupe_best(r: np.ndarray, m: np.ndarray, classes: np.ndarray, n_reports: i
             3 - (values & 3).astype(np.int64))
 
 
-def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -> np.ndarray:
+def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, sex_checked: bool = False) -> np.ndarray:
     """True where the pair is possible: sexes agree when both known; found no earlier than missing
-    (less the date tolerance)."""
-    sex_r, sex_m = res.sex[r], rep.sex[m]
-    ok = (sex_r == 0) | (sex_m == 0) | (sex_r == sex_m)
+    (less the date tolerance). ``sex_checked``: the pairs come from a by-year index, whose queries
+    ask only for the resident's own sex and "unknown", so their sexes agree already."""
     gap_days = res.day[r] - rep.day[m]
-    ok &= ~(gap_days < -DATE_TOLERANCE_DAYS)
+    ok = ~(gap_days < -DATE_TOLERANCE_DAYS)
+    if not sex_checked:
+        sex_r, sex_m = res.sex[r], rep.sex[m]
+        ok &= (sex_r == 0) | (sex_m == 0) | (sex_r == sex_m)
     return ok
 
 
@@ -737,20 +742,31 @@ def _distance_km(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -
     return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+_LARGEST = np.finfo(float).max
+
+
+def _nan_to(values: np.ndarray, nan: float) -> np.ndarray:
+    """``np.nan_to_num(values, nan=nan)`` of a float array (±inf become ± the largest float, as
+    there) in two passes, where nan_to_num makes six: the pre-score calls it four times per pair."""
+    out = np.clip(values, -_LARGEST, _LARGEST)
+    np.copyto(out, nan, where=np.isnan(out))
+    return out
+
+
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass is capped:
     years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
     shared mark type-and-part or condition (疤痕:额头, 聋哑) counts for 300 km, because a nameless
     resident found far from home otherwise loses its true report to nearer strangers."""
-    gap = np.nan_to_num(_year_gap(res, rep, r, m), nan=2.0)
-    height = np.nan_to_num(np.maximum(0.0, np.abs(res.height[r] - rep.height[m]) - 8.0) / 5.0, nan=0.5)
+    gap = _nan_to(_year_gap(res, rep, r, m), 2.0)
+    height = _nan_to(np.maximum(0.0, np.abs(res.height[r] - rep.height[m]) - 8.0) / 5.0, 0.5)
     # ``far_ok``: pairs proposed because the accent or statements point to the report's home:
     # the resident was found far from it by definition, so distance must not decide the cap
     if far_ok:
         distance = np.zeros(len(r))
     else:
-        distance = np.nan_to_num(_distance_km(res, rep, r, m) / 300.0, nan=1.5)
-    years = np.nan_to_num(np.maximum(res.day[r] - rep.day[m], 0) / 365.25, nan=2.0)
+        distance = _nan_to(_distance_km(res, rep, r, m) / 300.0, 1.5)
+    years = _nan_to(np.maximum(res.day[r] - rep.day[m], 0) / 365.25, 2.0)
     shared = np.bitwise_count(res.feature_bits[r] & rep.feature_bits[m]).astype(float)
     return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
 
@@ -882,7 +898,7 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
     for sel in groups:
         r, m, classes = _expand(q_r[sel], starts[sel], ends[sel], index.positions, q_class[sel])
         r, m, classes = _dedupe_best(r, m, classes, rep.n)
-        ok = _constraints(res, rep, r, m)
+        ok = _constraints(res, rep, r, m, sex_checked=by_year)
         if by_year:
             in_window = ~(_year_gap(res, rep, r, m) > _window(res, r, window))  # NaN (unknown year) stays
             counts[name]["proposed"] += int(np.count_nonzero(in_window))
@@ -955,8 +971,11 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
     # one frame at the end, from the chunks' integer arrays: a frame per chunk and their concat cost
     # more than the whole union step of a chunk
     r, m, bits, score = (np.concatenate(arrays) for arrays in zip(*parts))
-    pairs = pd.DataFrame({"resident_id": res.ids[r], "missing_id": rep.ids[m], "passes": _PASS_NAMES[bits],
-                          "prescore": score})
+    columns = {"resident_id": res.ids[r], "missing_id": rep.ids[m], "passes": _PASS_NAMES[bits], "prescore": score}
+    # columns as Series, not copied: the frame constructor would otherwise scan every object column
+    # for dates and copy them into one block (longer than a chunk's union step)
+    pairs = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False) for name, values in columns.items()},
+                         copy=False)
     return Candidates(pairs, count_table)
 
 
