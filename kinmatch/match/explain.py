@@ -195,6 +195,7 @@ class _Side:
             raise KeyError(f"explain_pairs: {id_column} not found: {list(distinct[self.records_at < 0][:5])}")
         self.positions = self.records_at[self.record_of_row]
         self._codes: dict[tuple, tuple[np.ndarray, list[dict]] | None] = {}
+        self._display: np.ndarray | None = None
 
     def floats(self, column: str, rows: np.ndarray) -> np.ndarray | None:
         """The column's values at ``rows`` as floats (NaN where blank or when the column is absent),
@@ -219,34 +220,44 @@ class _Side:
         key = tuple(columns)
         if key not in self._codes:
             present, arrays = self._values(columns, np.arange(len(self.records_at)))
-            seen: dict[tuple, int] = {}
             try:
-                per_record = np.fromiter((seen.setdefault(values, len(seen)) for values in zip(*arrays)),
-                                         dtype=np.int64, count=len(self.records_at))
+                per_record = np.zeros(len(self.records_at), np.int64)
+                for values in arrays:
+                    codes = _value_codes(values)
+                    per_record = per_record * (int(codes.max(initial=0)) + 1) + codes
             except TypeError:
                 self._codes[key] = None
             else:
-                if not present:
-                    per_record, seen = np.zeros(len(self.records_at), np.int64), {(): 0}
-                self._codes[key] = per_record, [dict(zip(present, values)) for values in seen]
+                per_record, distinct = pd.factorize(per_record)
+                # each code's record: its first one (pd.factorize numbers codes in order of appearance)
+                first = np.zeros(len(distinct), np.int64)
+                first[per_record[::-1]] = np.arange(len(per_record) - 1, -1, -1)
+                self._codes[key] = per_record, [dict(zip(present, values)) for values in zip(*(a[first] for a in arrays))] \
+                    if present else [{}]
         found = self._codes[key]
         return None if found is None else (found[0][self.record_of_row[rows]], found[1])
 
     def display_names(self, rows: np.ndarray) -> np.ndarray:
         """:func:`_display_name` of the record of each of ``rows`` (each distinct record once)."""
-        inverse, records = pd.factorize(self.record_of_row[rows])
-        present, arrays = self._values(["name_norm", "name", "alias_norm"], records)
-        names = np.array([_display_name(dict(zip(present, values))) for values in zip(*arrays)]
-                         if present else ["?"] * len(records), dtype=object)
-        return names[inverse]
+        if self._display is None:
+            columns = ["name_norm", "name", "alias_norm"]
+            present, arrays = self._values(columns, np.arange(len(self.records_at)))
+            names = arrays[0].copy() if present[:1] == ["name_norm"] else np.full(len(self.records_at), None, object)
+            # a non-empty str name_norm is shown as it is (the common case); the rest _display_name's way
+            for i in [i for i, name in enumerate(names.tolist()) if name.__class__ is not str or not name]:
+                names[i] = _display_name({c: values[i] for c, values in zip(present, arrays)})
+            self._display = names
+        return self._display[self.record_of_row[rows]]
 
-    def cleaned_names(self, rows: np.ndarray) -> list[list]:
-        """:func:`cmp.clean_name_values` of the record of each of ``rows`` (each distinct record once)."""
+    def cleaned_names(self, rows: np.ndarray) -> list[tuple]:
+        """:func:`cmp.clean_name_values` of the record of each of ``rows`` (each distinct record once),
+        cleaned column by column (a record dict each cost more than the cleaning)."""
         inverse, records = pd.factorize(self.record_of_row[rows])
-        present, arrays = self._values(cmp.NAME_COLUMNS, records)
-        cleaned = [cmp.clean_name_values(dict(zip(present, values))) for values in zip(*arrays)] if present \
-            else [cmp.clean_name_values({})] * len(records)
-        return [cleaned[i] for i in inverse]
+        at = self.records_at[records]
+        columns = [list(map(clean, self.frame[c].to_numpy(dtype=object)[at].tolist())) if c in self.frame.columns
+                   else [clean(None)] * len(at) for c, clean in zip(cmp.NAME_COLUMNS, cmp._NAME_CLEAN)]
+        cleaned = list(zip(*columns))
+        return [cleaned[i] for i in inverse.tolist()]
 
     def records(self, rows: np.ndarray, columns: list[str] | None = None) -> list[dict]:
         """Record dicts (as :func:`explain_pair` gets them, cut to ``columns`` if given) for ``rows``."""
@@ -259,6 +270,20 @@ class _Side:
         return [converted[i] for i in inverse]
 
 
+def _value_codes(values: np.ndarray) -> np.ndarray:
+    """A code per value, equal for equal values (hashing in pandas, not a Python loop over the
+    records); raises TypeError for an unhashable value. Blanks (None, NaN, pd.NA, NaT), which
+    pandas would all count as one, each keep their own code, as in a dict: reason() does not
+    treat them all alike."""
+    codes, distinct = pd.factorize(values)
+    blank = codes < 0
+    if blank.any():
+        seen: dict[Any, int] = {}
+        codes[blank] = len(distinct) + np.fromiter((seen.setdefault(v, len(seen)) for v in values[blank].tolist()),
+                                                   dtype=codes.dtype, count=int(blank.sum()))
+    return codes.astype(np.int64, copy=False)
+
+
 def _formatted(values: np.ndarray, form: Any) -> np.ndarray:
     """``form.format(v)`` (a template) or ``form(v)`` (a function) for each float, each distinct
     value (by its bits, so -0.0 and each NaN keep their own text) formatted once."""
@@ -266,6 +291,11 @@ def _formatted(values: np.ndarray, form: Any) -> np.ndarray:
     write = form.format if isinstance(form, str) else form
     texts = np.array([write(v) for v in uniques.view(float).tolist()], dtype=object)
     return texts[codes]
+
+
+def _each(template: str, columns: list[list], count: int) -> np.ndarray:
+    """``template.format(*values)`` for the values of each row of ``columns`` (lists), as objects."""
+    return np.fromiter(map(template.format, *columns), dtype=object, count=count)
 
 
 def _labels(comparison: str, levels: np.ndarray) -> np.ndarray:
@@ -286,9 +316,47 @@ def _by_combination(comparison: str, rows: np.ndarray, levels: np.ndarray, res: 
     n_levels = int(levels.max()) + 1
     combined = (left_codes * len(right_records) + right_codes) * n_levels + levels
     inverse, distinct = pd.factorize(combined)
-    texts = [reason(comparison, int(key % n_levels), left_records[key // n_levels // len(right_records)],
-                    right_records[key // n_levels % len(right_records)], mark_freq) for key in distinct.tolist()]
+    key_pairs, key_levels = np.divmod(distinct, n_levels)
+    key_left, key_right = np.divmod(key_pairs, len(right_records))
+    one = _MarkReasons(mark_freq) if comparison == "marks" else \
+        (lambda level, a, b, ra, rb: reason(comparison, level, ra, rb, mark_freq))
+    texts = [one(level, a, b, left_records[a], right_records[b])
+             for level, a, b in zip(key_levels.tolist(), key_left.tolist(), key_right.tolist())]
     return np.array(texts, dtype=object)[inverse]
+
+
+class _MarkReasons:
+    """``reason("marks", level, resident, report)`` with each record's marks parsed once (the
+    parsing was half the time of explaining the marks of a link run's candidates).
+
+    Where neither record lists a denied mark (无纹身) and the level is not 0 (a contradiction,
+    which reads the ``negated`` column), :func:`cmp.mark_comparison` finds no contradiction and
+    returns :func:`cmp._best_shared_mark` of the two parsed lists: that is called directly; in
+    every other case ``reason`` itself is."""
+
+    def __init__(self, mark_freq: Mapping[str, float] | None):
+        self.mark_freq = mark_freq
+        self.parsed: dict[tuple[bool, int], list | None] = {}
+        self.labels = cmp.LEVEL_LABELS["marks"]
+
+    def _parse(self, side: bool, code: int, record: Mapping) -> list | None:
+        """The record's marks as mark_comparison parses them (conditions left out), or None when
+        one of them is a denied mark (无纹身), which mark_comparison treats as a contradiction."""
+        key = (side, code)
+        if key not in self.parsed:
+            parsed = [p for p in map(cmp._parse_mark, cmp._tuple(_get(record, "marks")))
+                      if p[0] not in cmp.CONDITION_NAMES]
+            denies = any(t.startswith("无") and len(t) > 1 for t, _, _ in parsed)
+            self.parsed[key] = None if denies else parsed
+        return self.parsed[key]
+
+    def __call__(self, level: int, left: int, right: int, resident: Mapping, report: Mapping) -> str:
+        a, b = self._parse(False, left, resident), self._parse(True, right, report)
+        if level < 2 or a is None or b is None:
+            return reason("marks", level, resident, report, self.mark_freq)
+        mark = cmp._best_shared_mark(a, b, self.mark_freq)[1] if a and b else ""
+        label = self.labels.get(level, "marks")
+        return f"{label}({mark})" if mark else label
 
 
 def _km_rows(res: _Side, rep: _Side, rows: np.ndarray) -> np.ndarray | None:
@@ -314,33 +382,12 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
     """``reason(comparison, level, resident, report)`` for the pairs at ``rows`` (``levels`` ≥ 0),
     branch by branch as :func:`reason` takes them, on whole columns."""
     texts = _labels(comparison, levels)
-    if comparison == "name":
-        partial = levels == 1
-        whole = ~partial
-        if whole.any():
-            texts[whole] = (texts[whole] + "(" + res.display_names(rows[whole]) + "/"
-                            + rep.display_names(rows[whole]) + ")")
-        if partial.any():
-            # what met at level 1 is name logic (partial_match): one call per such pair, on names
-            # cleaned once per record; where nothing partial met, reason() shows the two names
-            picked = rows[partial]
-            label = cmp.LEVEL_LABELS["name"][1]
-            met = [cmp.partial_match_cleaned(a, b) for a, b in zip(res.cleaned_names(picked),
-                                                                   rep.cleaned_names(picked))]
-            shown = np.array([f"{label}({m.left}/{m.right}{_HOW[m.how]})" if m is not None else ""
-                              for m in met], dtype=object)
-            unmet = np.array([m is None for m in met], dtype=bool)
-            if unmet.any():
-                shown[unmet] = (f"{label}(" + res.display_names(picked[unmet]) + "/"
-                                + rep.display_names(picked[unmet]) + ")")
-            texts[partial] = shown
-        return texts
     if comparison == "height":
         a, b = res.floats("height_cm", rows), rep.floats("height_cm", rows)
         if a is not None and b is not None:
             detailed = np.isin(levels, (0, 1, 2)) & ~np.isnan(a) & ~np.isnan(b)
             if detailed.any():
-                texts[detailed] = "身高差" + _formatted(np.abs(a[detailed] - b[detailed]), "{:.0f}cm")
+                texts[detailed] = _formatted(np.abs(a[detailed] - b[detailed]), "身高差{:.0f}cm")
             return texts
     elif comparison == "age":
         bounds = [side.floats(c, rows) for side in (res, rep) for c in ("birth_year_low", "birth_year_high")]
@@ -348,7 +395,7 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             gap = cmp.interval_gap(*bounds)
             detailed = np.isin(levels, (0, 1)) & np.isfinite(gap)
             if detailed.any():
-                texts[detailed] = "年龄相差约" + _formatted(gap[detailed], "{:.0f}岁")
+                texts[detailed] = _formatted(gap[detailed], "年龄相差约{:.0f}岁")
             return texts
     elif comparison == "geography":
         near = levels < 5
@@ -357,7 +404,7 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             detailed = near.copy()
             detailed[near] = np.isfinite(km)
             if detailed.any():
-                texts[detailed] = "发现地距走失地" + _formatted(km[np.isfinite(km)], "{:.0f}km")
+                texts[detailed] = _formatted(km[np.isfinite(km)], "发现地距走失地{:.0f}km")
             return texts
     elif comparison in _BY_COMBINATION:
         needs = {"marks": (levels >= 2) | (levels == 0), "conditions": levels >= 1}.get(comparison, levels >= 0)
@@ -375,21 +422,42 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
                      for level, r, m in zip(levels, res.records(rows), rep.records(rows))], dtype=object)
 
 
-def _spaced_weight(weight: float) -> str:
-    return " " + format_weight(weight)
+def _name_pieces(rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res: _Side, rep: _Side) -> np.ndarray:
+    """The name's ``f"{reason} {format_weight(w)}"`` for the pairs at ``rows`` (``levels`` ≥ 0), as
+    :func:`reason` writes it: the pieces show the two names, so nearly all differ; each is
+    written by one ``str.format`` (no intermediate reason strings)."""
+    labels = _labels("name", levels).tolist()
+    weight_texts = _formatted(weights, format_weight).tolist()
+    pieces = _each("{}({}/{}) {}", [labels, res.display_names(rows).tolist(), rep.display_names(rows).tolist(),
+                                   weight_texts], len(rows))
+    partial = np.flatnonzero(levels == 1)
+    if len(partial):
+        # what met at level 1 is name logic (partial_match): one call per such pair, on names
+        # cleaned once per record; where nothing partial met, reason() shows the two names (as above)
+        picked = rows[partial]
+        met = list(map(cmp.partial_match_cleaned, res.cleaned_names(picked), rep.cleaned_names(picked)))
+        label = cmp.LEVEL_LABELS["name"][1]
+        for i, m in zip(partial.tolist(), met):
+            if m is not None:
+                pieces[i] = f"{label}({m.left}/{m.right}{_HOW[m.how]}) {weight_texts[i]}"
+    return pieces
 
 
 def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res: _Side, rep: _Side,
             mark_freq: Mapping[str, float] | None) -> np.ndarray:
-    """``f"{reason} {format_weight(w)}"`` for the pairs at ``rows``."""
-    if comparison in _LABEL_ONLY:
-        # the piece depends on (level, weight) alone: build each distinct one once
-        weight_codes, distinct_weights = pd.factorize(weights.view(np.int64))
-        inverse, keys = pd.factorize(levels * len(distinct_weights) + weight_codes)
-        key_levels, key_weights = np.divmod(keys, len(distinct_weights))
-        texts = _labels(comparison, key_levels) + _formatted(distinct_weights.view(float)[key_weights], _spaced_weight)
-        return texts[inverse]
-    return _reasons(comparison, rows, levels, res, rep, mark_freq) + _formatted(weights, _spaced_weight)
+    """``f"{reason} {format_weight(w)}"`` for the pairs at ``rows``, each distinct piece built once:
+    most reasons are few distinct texts (labels, whole cm, km, marks), and so are the weights."""
+    if comparison == "name":
+        return _name_pieces(rows, levels, weights, res, rep)
+    reasons = _labels(comparison, levels) if comparison in _LABEL_ONLY else \
+        _reasons(comparison, rows, levels, res, rep, mark_freq)
+    reason_codes, distinct_reasons = pd.factorize(reasons)
+    weight_codes, distinct_weights = pd.factorize(np.ascontiguousarray(weights, dtype=float).view(np.int64))
+    inverse, keys = pd.factorize(reason_codes * len(distinct_weights) + weight_codes)
+    key_reasons, key_weights = np.divmod(keys, len(distinct_weights))
+    texts = _each("{} {}", [distinct_reasons[key_reasons].tolist(),
+                            [format_weight(w) for w in distinct_weights.view(float)[key_weights].tolist()]], len(keys))
+    return texts[inverse]
 
 
 def _weight_column(weights: pd.DataFrame, comparison: str) -> np.ndarray:
@@ -452,16 +520,25 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
     if width == 0:
         texts = [""] * n
     else:
-        order = order[:, :width]
-        selected = np.zeros_like(shown)
-        np.put_along_axis(selected, order, np.arange(width)[None, :] < kept[:, None], axis=1)
-        pieces = np.full((n, len(comparisons)), "", dtype=object)
+        # slot_of[i, j]: the place of comparison j in row i's text (-1: not shown), so each
+        # comparison's pieces go straight to their places and rows are put together slot by slot
+        slot = np.arange(width)[None, :]
+        slot_of = np.full((n, len(comparisons)), -1, dtype=np.int64)
+        np.put_along_axis(slot_of, order[:, :width], np.where(slot < kept[:, None], slot, -1), axis=1)
+        pieces = np.empty((n, width), dtype=object)
         for j, comparison in enumerate(comparisons):
-            rows = np.flatnonzero(selected[:, j])
+            rows = np.flatnonzero(slot_of[:, j] >= 0)
             if len(rows):
-                pieces[rows, j] = _pieces(comparison, rows, levels[rows, j], weight[rows, j], res, rep, mark_freq)
-        ordered = np.take_along_axis(pieces, order, axis=1).tolist()
-        texts = ["; ".join(row[:k]) for row, k in zip(ordered, kept.tolist())]
+                pieces[rows, slot_of[rows, j]] = _pieces(comparison, rows, levels[rows, j], weight[rows, j], res, rep,
+                                                         mark_freq)
+        # the rows with k pieces joined together over the slots' columns (no per-row slicing)
+        joined = np.full(n, "", dtype=object)
+        for k in range(1, width + 1):
+            rows = np.flatnonzero(kept == k)
+            if len(rows):
+                columns = zip(*(pieces[rows, s].tolist() for s in range(k)))
+                joined[rows] = np.fromiter(map("; ".join, columns), dtype=object, count=len(rows))
+        texts = joined.tolist()
     for i in np.flatnonzero(unordered):
         texts[i] = _explain_pairs_reference(pairs.iloc[[i]], vectors.iloc[[i]], weights.iloc[[i]],
                                             residents, missing, top, mark_freq)[0]
