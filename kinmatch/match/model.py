@@ -161,7 +161,8 @@ def _comparison_names(vectors: pd.DataFrame, levels: Mapping[str, int] | None,
 
 def _level_matrix(vectors: pd.DataFrame, names: Sequence[str],
                   levels: Mapping[str, int] | None = None) -> np.ndarray:
-    """The comparison columns as an int64 matrix; NaN becomes -1 (missing). Checks the range."""
+    """The comparison columns as an integer matrix (int16: levels are small, and a pair table
+    has hundreds of thousands of rows); NaN becomes -1 (missing). Checks the range."""
     absent = [n for n in names if n not in vectors.columns]
     if absent:
         raise InputError(
@@ -169,7 +170,7 @@ def _level_matrix(vectors: pd.DataFrame, names: Sequence[str],
             f"{list(names)}. Compute the same comparisons for these pairs before scoring."
         )
     # column-major: it is filled, and mostly read, one comparison at a time
-    out = np.empty((len(vectors), len(names)), dtype=np.int64, order="F")
+    out = np.empty((len(vectors), len(names)), dtype=np.int16, order="F")
     for j, name in enumerate(names):
         column = vectors[name]
         if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
@@ -195,6 +196,9 @@ def _level_matrix(vectors: pd.DataFrame, names: Sequence[str],
                 f"comparison column {name!r} holds level {ints.min()}; levels run from 0 "
                 f"(different) up, and -1 means missing. Fix the comparison's level mapping."
             )
+        if len(ints) and ints.max() > np.iinfo(out.dtype).max:
+            raise InputError(f"comparison column {name!r} holds level {ints.max()}; levels are small "
+                             f"integers (0..L-1). Map the values to levels before fitting.")
         if levels is not None and len(ints) and ints.max() >= levels[name]:
             raise InputError(
                 f"comparison column {name!r} holds level {ints.max()} but the model knows "
@@ -214,19 +218,18 @@ def _group_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     """
     if matrix.shape[0] == 0:
         return matrix.copy(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    shifted = matrix + 1  # -1..L-1 -> 0..L
-    radices = shifted.max(axis=0) + 1
+    radices = matrix.max(axis=0).astype(np.int64) + 2  # levels -1..L-1 -> digits 0..L
     if np.sum(np.log2(radices.astype(float))) < 62:
         multipliers = np.ones(len(radices), dtype=np.int64)
         for j in range(len(radices) - 2, -1, -1):
             multipliers[j] = multipliers[j + 1] * radices[j + 1]
         codes = np.zeros(matrix.shape[0], dtype=np.int64)
         for j in range(len(radices)):  # column by column: numpy has no fast integer matrix product
-            codes += shifted[:, j] * multipliers[j]
+            codes += (matrix[:, j].astype(np.int64) + 1) * multipliers[j]
         # Hash-based factorize is O(n); np.unique would sort all n codes.
         inverse, unique_codes = pd.factorize(codes, sort=False)
         counts = np.bincount(inverse, minlength=len(unique_codes))
-        patterns = np.empty((len(unique_codes), matrix.shape[1]), dtype=np.int64)
+        patterns = np.empty((len(unique_codes), matrix.shape[1]), dtype=np.int64, order="F")
         rest = np.asarray(unique_codes, dtype=np.int64)
         for j in range(len(radices) - 1, -1, -1):
             rest, digit = np.divmod(rest, radices[j])
