@@ -547,3 +547,12 @@ def test_nan_to_equals_nan_to_num(values, nan):
     values = np.array(values, dtype=float)
     got, expected = cand._nan_to(values, nan), np.nan_to_num(values, nan=nan)
     assert got.tobytes() == expected.tobytes()  # bit for bit, -0.0 included
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(float("nan")),
+                          st.text(alphabet="李丹玲?·\x00𠮷王", min_size=0, max_size=7)), max_size=12))
+def test_masked_names_equal_the_per_record_definition(names):
+    flat = cand._masked_flat(_column(names))
+    expected = [(i, k) for i, name in enumerate(names) for k in dict.fromkeys(cand._masked(name))]
+    assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected

@@ -148,7 +148,14 @@ def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
 def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
-    dates = pd.to_datetime(frame[name], errors="coerce")
+    column = frame[name]
+    if column.dtype == np.dtype("datetime64[ns]"):
+        # normalized frames hold datetime64 already; to_datetime would still scan them for a cache
+        ns = column.to_numpy().view(np.int64)
+        days = np.floor_divide(ns, 86_400 * 10**9).astype(float)  # floor, as Timedelta.days
+        days[ns == np.iinfo(np.int64).min] = np.nan  # NaT
+        return days
+    dates = pd.to_datetime(column, errors="coerce")
     days = (dates - pd.Timestamp("1970-01-01")).dt.days
     return days.to_numpy(dtype=float)
 
@@ -219,19 +226,27 @@ def _is_key(items: np.ndarray) -> np.ndarray:
     return np.fromiter((isinstance(x, str) and x != "" for x in items), dtype=bool, count=len(items))
 
 
+def _raw(values: Any) -> _Flat:
+    """The keys of each record in one column, blanks dropped, duplicates kept: what :func:`_flat`
+    starts from, for a column that goes into several flats (flattened once)."""
+    lengths, items = _cell_items(values)
+    ok = _is_key(items)
+    return _Flat(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[ok], items[ok])
+
+
 def _flat(*columns: Any) -> _Flat:
-    """The keys of each record over ``columns``, in order, blanks dropped, each key once per record
-    where it first occurs: ``dict.fromkeys`` of each record's items, for all records at once.
+    """The keys of each record over ``columns`` (arrays of cells, or :func:`_raw` of them), in
+    order, blanks dropped, each key once per record where it first occurs: ``dict.fromkeys`` of
+    each record's items, for all records at once.
 
         >>> _flat(np.array([("a", "b"), ()], dtype=object), np.array(["b", "c"], dtype=object))
         _Flat(positions=array([0, 0, 1]), keys=array(['a', 'b', 'c'], dtype=object))
     """
     positions, keys = [], []
     for values in columns:
-        lengths, items = _cell_items(values)
-        ok = _is_key(items)
-        positions.append(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[ok])
-        keys.append(items[ok])
+        raw = values if isinstance(values, _Flat) else _raw(values)
+        positions.append(raw.positions)
+        keys.append(raw.keys)
     if not positions:
         return _empty_flat()
     flat = _Flat(np.concatenate(positions), np.concatenate(keys))
@@ -282,9 +297,9 @@ def _map_keys(flat: _Flat, rewrite) -> _Flat:
     if len(flat.keys) == 0:
         return flat
     codes, vocabulary = pd.factorize(flat.keys)
-    keys = _object_array([rewrite(k) for k in vocabulary])[codes]
-    ok = ~pd.isna(keys)
-    return _Flat(flat.positions[ok], keys[ok])
+    rewritten = _object_array([rewrite(k) for k in vocabulary])
+    rows = np.flatnonzero((~pd.isna(rewritten))[codes])
+    return _Flat(flat.positions[rows], rewritten[codes[rows]])
 
 
 def _map_values(values: np.ndarray, rewrite) -> np.ndarray:
@@ -298,10 +313,31 @@ def _code_prefix(values: np.ndarray, cut: int) -> np.ndarray:
 
 
 def _masked_flat(names: np.ndarray) -> _Flat:
-    """:func:`_masked` of every written name (once per distinct name)."""
+    """:func:`_masked` of every written name (once per distinct name). The masked names are made
+    as numpy fixed-width text, a character column at a time (Python slicing per distinct name was a
+    tenth of the reports' set-up); a name holding "?" itself (its masks may repeat) or a NUL
+    (numpy text drops trailing ones) goes through :func:`_masked`."""
     codes, uniques = pd.factorize(np.asarray(names, dtype=object))
-    masked = [_masked(u) for u in uniques] + [()]
-    return _flat([masked[c] for c in codes])
+    uniques = np.asarray(uniques, dtype=object)
+    table = np.full((len(uniques) + 1, 5), None, dtype=object)  # last row: blank names (code -1)
+    present = np.zeros(table.shape, dtype=bool)
+    eligible = [i for i, u in enumerate(uniques) if isinstance(u, str) and 3 <= len(u) <= 5 and "·" not in u]
+    simple = np.array([i for i in eligible if "?" not in uniques[i] and "\x00" not in uniques[i]], dtype=np.int64)
+    if len(simple):
+        text = uniques[simple].astype("U5")
+        size = np.strings.str_len(text)
+        grid = text.view(np.uint32).reshape(-1, 5)
+        for i in range(5):
+            rows = np.flatnonzero(size > i)
+            masked = grid[rows]
+            masked[:, i] = ord("?")
+            table[simple[rows], i] = masked.view("U5").ravel().astype(object)
+            present[simple[rows], i] = True
+    for i in set(eligible) - set(simple.tolist()):
+        for j, key in enumerate(dict.fromkeys(_masked(uniques[i]))):
+            table[i, j], present[i, j] = key, True
+    records, slots = np.nonzero(present[codes])
+    return _Flat(records.astype(np.int64), table[codes[records], slots])
 
 
 def _mark_key(mark: str) -> str | None:
@@ -320,9 +356,9 @@ def _feature_key(mark: str) -> str | None:
     return f"!{kind}" if kind in CONDITION_NAMES else key
 
 
-def _mark_features(marks: np.ndarray, conditions: np.ndarray) -> _Flat:
+def _mark_features(marks: Any, conditions: np.ndarray) -> _Flat:
     """Mark types-and-parts (side dropped) and conditions (``!聋哑``) of each record, sorted, for the
-    shared-feature bonus of :func:`prescore`."""
+    shared-feature bonus of :func:`prescore`. ``marks``: the column, or its :func:`_raw` keys."""
     return _sorted_per_record(_concat(_map_keys(_flat(marks), _feature_key),
                                       _map_keys(_flat(conditions), lambda c: f"!{c}")))
 
@@ -393,10 +429,14 @@ class _ReportIndex:
         if len(composite) and int(composite.max()) < 2**62 // n:
             # one value sort of (key, position) codes: several times faster than a stable argsort
             packed = np.sort(composite.astype(np.int64) * n + positions)
+            packed = packed[np.r_[True, packed[1:] != packed[:-1]]]  # an entry twice: once
             self.keys, self.positions = packed // n, packed % n
         else:
             order = np.argsort(composite, kind="stable")
-            self.keys, self.positions = composite[order], positions[order].astype(np.int64)
+            keys, positions = composite[order], positions[order].astype(np.int64)
+            once = np.ones(len(keys), dtype=bool)
+            once[1:] = (keys[1:] != keys[:-1]) | (positions[1:] != positions[:-1])
+            self.keys, self.positions = keys[once], positions[once]
         self.space = int(self.keys[-1]) + 1 if len(self.keys) else 0
         self.first = None
         if self.space <= self._TABLE_LIMIT and len(self.keys) < 2**31:
@@ -444,8 +484,9 @@ class _Reports:
         self.bin_count = (last - first + 1).astype(np.int64)
         self.bin_first = first
 
-        names = _flat(_col(missing, "name_keys"), _col(missing, "alias_keys"))
-        given = _flat(_col(missing, "given_keys"), _col(missing, "alias_keys"))
+        alias = _raw(_col(missing, "alias_keys"))
+        names = _flat(_col(missing, "name_keys"), alias)
+        given = _flat(_col(missing, "given_keys"), alias)
         # whole given names and 小名 (G:), and the last syllable of a longer one (L:) for 阿英 / 秀英
         givens = _first_per_record(_concat(_map_keys(given, lambda k: f"G:{k}"),
                                            _map_keys(given, lambda k: f"L:{k.split()[-1]}" if " " in k else None)))
@@ -463,7 +504,8 @@ class _Reports:
         # holds that prefecture twice, which weighs it twice in the prefecture centres
         places = _map_keys(_flat(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
                                  home_prefecture), lambda p: p if len(p) == 6 else p + "00")
-        marks = _sorted_per_record(_map_keys(_flat(_col(missing, "marks")), _mark_key))
+        raw_marks = _raw(_col(missing, "marks"))
+        marks = _sorted_per_record(_map_keys(_flat(raw_marks), _mark_key))
         provinces = _map_keys(_flat(home_province, _code_prefix(_col(missing, "missing_county"), 2)),
                               lambda p: p if len(p) == 6 else p + "0000")
 
@@ -472,7 +514,7 @@ class _Reports:
                                   else None)
         self.mark_share = self._share(marks)
         rare_marks = _map_keys(marks, lambda k: k if self.mark_share.get(k, 1.0) < settings.rare_mark_share else None)
-        features = _mark_features(_col(missing, "marks"), _col(missing, "conditions"))
+        features = _mark_features(raw_marks, _col(missing, "conditions"))
         ranked = pd.Series(features.keys, dtype=object).value_counts().index if len(features.keys) else []
         self.feature_codes = {k: i for i, k in enumerate(ranked)}
         self.feature_bits = _bitmask(features, self.feature_codes, self.n)
@@ -498,9 +540,9 @@ class _Reports:
 
     def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
         # a key twice in a report (a prefecture given both as such and as a county's prefix) would
-        # only propose the same pair twice
-        positions, keys = _first_per_record(flat)
-        codes, vocabulary = pd.factorize(pd.Series(keys, dtype=object))
+        # only propose the same pair twice: _ReportIndex drops such entries after its sort
+        positions, keys = flat
+        codes, vocabulary = pd.factorize(keys)
         codes = codes.astype(np.int64)
         if not by_year:
             return _ReportIndex(pd.Index(vocabulary), codes, positions)
