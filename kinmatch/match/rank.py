@@ -365,10 +365,11 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int,
                             estimate_u=u_source in ("candidates", "hybrid"))
     u_scoring = u_model.u_random_ if u_source == "hybrid" else fit.u
     m = {n: (monotone_m(fit.m[n], u_scoring[n]) if n in ORDINAL_COMPARISONS else fit.m[n]) for n in usable}
-    per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
-    if u_source == "hybrid":
+    if u_source == "hybrid" and n_reports:
         # scored against random pairs, a pair's prior is that of any pair: π / (number of reports)
-        per_resident = float(n_reports or per_resident)
+        per_resident = float(n_reports)
+    else:
+        per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
     tf = {"name": "tf_name"} if "name" in usable and "tf_name" in vectors.columns else None
     # m pinned to the assignment-EM estimate and max_iter=0: the FellegiSunter object is then
     # just the container that scores, explains its weights and saves to readable JSON
@@ -443,14 +444,30 @@ def rank_order(group_ids: Any, other_ids: Any, match_weight: Any, prescore: Any 
         >>> rows.tolist(), ranks.tolist()
         ([1, 2], [1, 2])
     """
-    # numpy lexsort on integer codes rather than DataFrame.sort_values: the pair table of a run
-    # has hundreds of thousands of rows and the sort was a tenth of the link stage
     group_codes = pd.factorize(np.asarray(group_ids, dtype=object), sort=True)[0]
     other_codes = pd.factorize(np.asarray(other_ids, dtype=object), sort=True)[0]
+    return _rank_codes(group_codes, other_codes, match_weight, prescore, top_k)
+
+
+def _sorted_codes(index: pd.MultiIndex, level: int) -> np.ndarray:
+    """Integer codes of one level of a pair index that sort as its ids do (a MultiIndex built
+    from arrays holds its levels sorted, so its own codes serve, with no pass over the ids)."""
+    if index.levels[level].is_monotonic_increasing:
+        return np.asarray(index.codes[level])
+    return pd.factorize(np.asarray(index.get_level_values(level), dtype=object), sort=True)[0]
+
+
+def _rank_codes(group_codes: np.ndarray, other_codes: np.ndarray, match_weight: Any, prescore: Any,
+                top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rank_order` on integer codes that sort as the ids do."""
+    # numpy lexsort on integer codes rather than DataFrame.sort_values: the pair table of a run
+    # has hundreds of thousands of rows and the sort was a tenth of the link stage
     keys = [other_codes]
     if prescore is not None:
         keys.append(-np.asarray(prescore, dtype=float))
-    keys += [-np.asarray(match_weight, dtype=float), group_codes]
+    # weights equal but for float noise are ties (levels that monotone_m capped to one weight differ in
+    # the last bits, by the order the fit summed in): the pre-score, then the id, decides them
+    keys += [-np.round(np.asarray(match_weight, dtype=float), 9), group_codes]
     order = np.lexsort(keys)
     sorted_groups = group_codes[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1] if len(order) else np.zeros(0, dtype=np.int64)
@@ -591,13 +608,15 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     else:  # e.g. SupervisedLinker: its own calibrated probabilities
         probability = fitted.predict_proba(vectors).to_numpy(dtype=float)
         match_weight = fitted.match_weight(vectors).to_numpy(dtype=float)
-    resident_ids = vectors.index.get_level_values(0).to_numpy()
-    missing_ids = vectors.index.get_level_values(1).to_numpy()
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
-    group, other = (resident_ids, missing_ids) if by == "resident" else (missing_ids, resident_ids)
-    rows, ranks = rank_order(group, other, match_weight, prescore, top_k)
-    ranked = pd.DataFrame({"resident_id": resident_ids[rows], "missing_id": missing_ids[rows], "rank": ranks,
+    resident_codes, missing_codes = _sorted_codes(vectors.index, 0), _sorted_codes(vectors.index, 1)
+    group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
+    rows, ranks = _rank_codes(group, other, match_weight, prescore, top_k)
+    # only the kept rows' ids are looked up
+    resident_ids = vectors.index.levels[0].to_numpy()[vectors.index.codes[0][rows]]
+    missing_ids = vectors.index.levels[1].to_numpy()[vectors.index.codes[1][rows]]
+    ranked = pd.DataFrame({"resident_id": resident_ids, "missing_id": missing_ids, "rank": ranks,
                            "match_probability": probability[rows], "match_weight": match_weight[rows]})
     ranked = pd.concat([ranked, weights.iloc[rows].reset_index(drop=True)], axis=1)
     ranked["explanation"] = _explain(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
