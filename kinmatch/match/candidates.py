@@ -442,6 +442,14 @@ class _ReportIndex:
         if self.space <= self._TABLE_LIMIT and len(self.keys) < 2**31:
             self.first = np.searchsorted(self.keys, np.arange(self.space + 1)).astype(np.int32)
 
+    def positions_x4(self, narrow: bool) -> np.ndarray:
+        """``positions << 2`` as uint32 (``narrow``) or int64, made once: the pair codes of
+        :func:`_distinct_pairs` are built from them."""
+        key = "_x4_narrow" if narrow else "_x4_wide"
+        if key not in self.__dict__:
+            self.__dict__[key] = (self.positions << 2).astype(np.uint32 if narrow else np.int64)
+        return self.__dict__[key]
+
     def ranges(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) in ``positions`` of the entries whose key is in ``low`` … ``high`` (inclusive)."""
         if self.first is not None:
@@ -717,30 +725,36 @@ def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.nd
     return r_pos[row], _composite(code, sexes, low_bins), _composite(code, sexes, high_bins), classes[row]
 
 
-def _expand(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, positions: np.ndarray, classes: np.ndarray):
-    lengths = ends - starts
-    return np.repeat(r_pos, lengths), positions[_ranges(starts, lengths)], np.repeat(classes, lengths)
-
-
 def _report_bits(n_reports: int) -> int:
     """Bits a report position takes in a packed (resident, report) pair code."""
     return max(int(n_reports - 1).bit_length(), 1)
 
 
-def _dedupe_best(r: np.ndarray, m: np.ndarray, classes: np.ndarray, n_reports: int):
-    """Distinct pairs, each with the strongest key class that proposed it, sorted by resident then
-    report. Sort-based on one packed code (resident, report, 3 - class), shifts rather than
-    multiplications: numpy 2's hash-based ``np.unique`` is ~50× slower on millions of int64. The
-    resident is counted from the group's first one, so the code fits 32 bits whenever the group
-    spans under 2**(30 - report bits) residents (512 at a million reports, so any default chunk):
-    numpy sorts uint32 ~3× faster than int64, and this sort is the largest in a pass (the ranges
-    overlap: a report in several birth-year bins of a query comes once per bin)."""
+def _distinct_pairs(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, index: _ReportIndex,
+                   classes: np.ndarray, n_reports: int):
+    """The pairs of the query rows (resident ``r_pos`` meets the index entries ``starts`` …
+    ``ends``), each once with the strongest key class that proposed it, sorted by resident then
+    report: (residents, reports, classes).
+
+    Each pair is packed into one code (resident, report, 3 - class) as it is expanded, sorted and
+    deduped; shifts rather than multiplications, and a sort rather than ``np.unique`` (numpy 2's
+    hash-based unique is ~50× slower on millions of int64). The resident is counted from the
+    group's first one, so the code fits 32 bits whenever the group spans under 2**(30 - report
+    bits) residents (512 at a million reports, so any default chunk): numpy sorts uint32 ~3× faster
+    than int64, and this sort is the largest of a pass (the ranges overlap: a report in several
+    birth-year bins of a query comes once per bin)."""
+    if len(r_pos) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
     shift = _report_bits(n_reports)
-    if len(r) == 0:
-        return r.astype(np.int64), m.astype(np.int64), classes.astype(np.int64)
-    r0 = int(r.min())
-    dtype = np.uint32 if (int(r.max()) - r0).bit_length() + shift + 2 <= 32 else np.int64
-    values = np.sort((((r - r0).astype(dtype) << shift | m.astype(dtype)) << 2) | (3 - classes).astype(dtype))
+    lengths = ends - starts
+    r0 = int(r_pos.min())
+    narrow = (int(r_pos.max()) - r0).bit_length() + shift + 2 <= 32
+    dtype = np.uint32 if narrow else np.int64
+    entries = index.positions_x4(narrow)[_ranges(starts, lengths)]  # report << 2, of the index's dtype
+    row_code = (((r_pos - r0).astype(dtype) << shift) << 2) | (3 - classes).astype(dtype)
+    values = np.sort(np.repeat(row_code, lengths) | entries)
+    if len(values) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
     pair = values >> 2
     first = np.empty(len(pair), dtype=bool)
     first[0] = True
@@ -795,12 +809,14 @@ def _nan_to(values: np.ndarray, nan: float) -> np.ndarray:
     return out
 
 
-def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False) -> np.ndarray:
+def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False,
+             gap: np.ndarray | None = None) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass is capped:
     years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
     shared mark type-and-part or condition (疤痕:额头, 聋哑) counts for 300 km, because a nameless
-    resident found far from home otherwise loses its true report to nearer strangers."""
-    gap = _nan_to(_year_gap(res, rep, r, m), 2.0)
+    resident found far from home otherwise loses its true report to nearer strangers. ``gap``: the
+    pairs' :func:`_year_gap` when the caller has it already (the window filter computed it)."""
+    gap = _nan_to(_year_gap(res, rep, r, m) if gap is None else gap, 2.0)
     height = _nan_to(np.maximum(0.0, np.abs(res.height[r] - rep.height[m]) - 8.0) / 5.0, 0.5)
     # ``far_ok``: pairs proposed because the accent or statements point to the report's home:
     # the resident was found far from it by definition, so distance must not decide the cap
@@ -874,7 +890,7 @@ def _runs(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _cap(r: np.ndarray, cap, score_of) -> np.ndarray:
     """Indices of the best ``cap`` pairs per resident, in input order. The pairs must be sorted by
-    resident then report (as :func:`_dedupe_best` leaves them), so ties are broken by report position
+    resident then report (as :func:`_distinct_pairs` leaves them), so ties are broken by report position
     and the result does not depend on chunking. ``cap`` is a number or an array of per-pair caps (the
     same for all pairs of a resident); ``score_of(rows)`` gives the scores of those rows.
 
@@ -938,11 +954,12 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         groups = [group_of_row == g for g in _sorted_unique(group_of)]
     kept_r, kept_m = [], []
     for sel in groups:
-        r, m, classes = _expand(q_r[sel], starts[sel], ends[sel], index.positions, q_class[sel])
-        r, m, classes = _dedupe_best(r, m, classes, rep.n)
+        r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
         ok = _constraints(res, rep, r, m, sex_checked=by_year)
+        gap = None
         if by_year:
-            in_window = ~(_year_gap(res, rep, r, m) > _window(res, r, window))  # NaN (unknown year) stays
+            gap = _year_gap(res, rep, r, m)
+            in_window = ~(gap > _window(res, r, window))  # NaN (unknown year) stays
             counts[name]["proposed"] += int(np.count_nonzero(in_window))
             counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
             ok &= in_window
@@ -952,14 +969,16 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         # one index array taken from three arrays: cheaper than three boolean masks
         rows = np.flatnonzero(ok)
         r, m, classes = r[rows], m[rows], classes[rows]
+        gap = gap[rows] if gap is not None else None
         cap = settings.cap(name)
         if name in _PLACE_PASSES:
             # a resident with no usable name has room: its name passes propose nothing
             cap = np.where(res.name_evidence[r], cap, cap * settings.nameless_place_factor)
         elif name in _NAMELESS_ROOM_PASSES:
             cap = np.where(res.name_evidence[r], cap, int(cap * settings.nameless_factor))
-        def score_of(rows, r=r, m=m, classes=classes):
-            return prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown") + _CLASS_SCORE[classes[rows]]
+        def score_of(rows, r=r, m=m, classes=classes, gap=gap):
+            return prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown",
+                            gap=None if gap is None else gap[rows]) + _CLASS_SCORE[classes[rows]]
 
         keep = _cap(r, cap, score_of)
         counts[name]["capped"] += len(r) - len(keep)
