@@ -440,7 +440,9 @@ class _ReportIndex:
         self.space = int(self.keys[-1]) + 1 if len(self.keys) else 0
         self.first = None
         if self.space <= self._TABLE_LIMIT and len(self.keys) < 2**31:
-            self.first = np.searchsorted(self.keys, np.arange(self.space + 1)).astype(np.int32)
+            # entries before each key: counts then a running sum (a search per possible key was slower)
+            self.first = np.zeros(self.space + 1, dtype=np.int32)
+            np.cumsum(np.bincount(self.keys, minlength=self.space)[:self.space], out=self.first[1:])
 
     def positions_x4(self, narrow: bool) -> np.ndarray:
         """``positions << 2`` as uint32 (``narrow``) or int64, made once: the pair codes of
@@ -563,9 +565,17 @@ class _Reports:
 
 
 def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    """Mean place of the reports holding each key (index ``key``, sorted; columns lon, lat).
+    Grouped by integer codes: a frame holding the object keys is scanned by its constructor and
+    hashed again by groupby; pandas' group means are kept (not bincount sums) so the centres, and
+    which places count as near, stay exactly as they were."""
     positions, keys = flat
-    frame = pd.DataFrame({"key": keys, "lon": lon[positions], "lat": lat[positions]}).dropna()
-    return frame.groupby("key")[["lon", "lat"]].mean()
+    lon, lat = lon[positions], lat[positions]
+    rows = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
+    codes, vocabulary = pd.factorize(keys[rows], sort=True)
+    means = pd.DataFrame({"lon": lon[rows], "lat": lat[rows]}).groupby(codes).mean()
+    means.index = pd.Index(np.asarray(vocabulary, dtype=object)[means.index.to_numpy()], dtype=object, name="key")
+    return means
 
 
 # ---------------------------------------------------------------------------------------------
