@@ -284,13 +284,19 @@ def _value_codes(values: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64, copy=False)
 
 
-def _formatted(values: np.ndarray, form: Any) -> np.ndarray:
-    """``form.format(v)`` (a template) or ``form(v)`` (a function) for each float, each distinct
-    value (by its bits, so -0.0 and each NaN keep their own text) formatted once."""
+def _formatted_codes(values: np.ndarray, form: Any) -> tuple[np.ndarray, list[str]]:
+    """``form.format(v)`` (a template) or ``form(v)`` (a function) for each float, as a code per
+    value into the texts of the distinct values (by their bits, so -0.0 and each NaN keep their
+    own text), each formatted once."""
     codes, uniques = pd.factorize(np.ascontiguousarray(values, dtype=float).view(np.int64))
     write = form.format if isinstance(form, str) else form
-    texts = np.array([write(v) for v in uniques.view(float).tolist()], dtype=object)
-    return texts[codes]
+    return codes, [write(v) for v in uniques.view(float).tolist()]
+
+
+def _formatted(values: np.ndarray, form: Any) -> np.ndarray:
+    """:func:`_formatted_codes` as the text of each value."""
+    codes, texts = _formatted_codes(values, form)
+    return np.array(texts, dtype=object)[codes]
 
 
 def _each(template: str, columns: list[list], count: int) -> np.ndarray:
@@ -298,17 +304,23 @@ def _each(template: str, columns: list[list], count: int) -> np.ndarray:
     return np.fromiter(map(template.format, *columns), dtype=object, count=count)
 
 
+def _label_table(comparison: str, levels: np.ndarray) -> list[str]:
+    """The label of each level from 0 to the highest of ``levels`` (all ≥ 0), as :func:`reason`
+    finds it: ``levels`` are the codes of their labels in this table."""
+    labels = cmp.LEVEL_LABELS.get(comparison, {})
+    return [labels.get(level, comparison) for level in range(int(levels.max()) + 1)]
+
+
 def _labels(comparison: str, levels: np.ndarray) -> np.ndarray:
     """The label of each level (all ≥ 0), as :func:`reason` finds it."""
-    labels = cmp.LEVEL_LABELS.get(comparison, {})
-    table = np.array([labels.get(level, comparison) for level in range(int(levels.max()) + 1)], dtype=object)
-    return table[levels]
+    return np.array(_label_table(comparison, levels), dtype=object)[levels]
 
 
 def _by_combination(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, rep: _Side,
-                    columns: list[str], mark_freq: Mapping[str, float] | None) -> np.ndarray | None:
+                    columns: list[str], mark_freq: Mapping[str, float] | None) -> tuple[np.ndarray, list[str]] | None:
     """:func:`reason` once per distinct (resident values, report values, level) on ``columns`` — the
-    only columns ``reason`` reads for this comparison (marks, conditions: few distinct sets)."""
+    only columns ``reason`` reads for this comparison (marks, conditions: few distinct sets): a
+    code per pair into the distinct reasons, or None when a value is not hashable."""
     left, right = res.codes(columns, rows), rep.codes(columns, rows)
     if left is None or right is None:
         return None
@@ -322,7 +334,7 @@ def _by_combination(comparison: str, rows: np.ndarray, levels: np.ndarray, res: 
         (lambda level, a, b, ra, rb: reason(comparison, level, ra, rb, mark_freq))
     texts = [one(level, a, b, left_records[a], right_records[b])
              for level, a, b in zip(key_levels.tolist(), key_left.tolist(), key_right.tolist())]
-    return np.array(texts, dtype=object)[inverse]
+    return inverse, texts
 
 
 class _MarkReasons:
@@ -378,25 +390,31 @@ def _km_rows(res: _Side, rep: _Side, rows: np.ndarray) -> np.ndarray | None:
 
 
 def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, rep: _Side,
-             mark_freq: Mapping[str, float] | None) -> np.ndarray:
+             mark_freq: Mapping[str, float] | None) -> tuple[np.ndarray, list[str]]:
     """``reason(comparison, level, resident, report)`` for the pairs at ``rows`` (``levels`` ≥ 0),
-    branch by branch as :func:`reason` takes them, on whole columns."""
-    texts = _labels(comparison, levels)
+    branch by branch as :func:`reason` takes them, on whole columns: a code per pair into a list
+    of texts (the level's label, or a text that shows values, each distinct one written once)."""
+    codes, table = levels.copy(), _label_table(comparison, levels)
+
+    def show(where: np.ndarray, found: tuple[np.ndarray, list[str]]) -> tuple[np.ndarray, list[str]]:
+        codes[where] = len(table) + found[0]
+        return codes, table + found[1]
+
     if comparison == "height":
         a, b = res.floats("height_cm", rows), rep.floats("height_cm", rows)
         if a is not None and b is not None:
             detailed = np.isin(levels, (0, 1, 2)) & ~np.isnan(a) & ~np.isnan(b)
             if detailed.any():
-                texts[detailed] = _formatted(np.abs(a[detailed] - b[detailed]), "身高差{:.0f}cm")
-            return texts
+                return show(detailed, _formatted_codes(np.abs(a[detailed] - b[detailed]), "身高差{:.0f}cm"))
+            return codes, table
     elif comparison == "age":
         bounds = [side.floats(c, rows) for side in (res, rep) for c in ("birth_year_low", "birth_year_high")]
         if all(b is not None for b in bounds):
             gap = cmp.interval_gap(*bounds)
             detailed = np.isin(levels, (0, 1)) & np.isfinite(gap)
             if detailed.any():
-                texts[detailed] = _formatted(gap[detailed], "年龄相差约{:.0f}岁")
-            return texts
+                return show(detailed, _formatted_codes(gap[detailed], "年龄相差约{:.0f}岁"))
+            return codes, table
     elif comparison == "geography":
         near = levels < 5
         km = _km_rows(res, rep, rows[near]) if near.any() else np.empty(0)
@@ -404,22 +422,23 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             detailed = near.copy()
             detailed[near] = np.isfinite(km)
             if detailed.any():
-                texts[detailed] = _formatted(km[np.isfinite(km)], "发现地距走失地{:.0f}km")
-            return texts
+                return show(detailed, _formatted_codes(km[np.isfinite(km)], "发现地距走失地{:.0f}km"))
+            return codes, table
     elif comparison in _BY_COMBINATION:
         needs = {"marks": (levels >= 2) | (levels == 0), "conditions": levels >= 1}.get(comparison, levels >= 0)
         if not needs.any():
-            return texts
+            return codes, table
         columns = _BY_COMBINATION[comparison]
-        shown = _by_combination(comparison, rows[needs], levels[needs], res, rep, columns, mark_freq)
-        if shown is not None:
-            texts[needs] = shown
-            return texts
+        found = _by_combination(comparison, rows[needs], levels[needs], res, rep, columns, mark_freq)
+        if found is not None:
+            return show(needs, found)
     else:
-        return texts  # the other comparisons' reasons are their labels
+        return codes, table  # the other comparisons' reasons are their labels
     # a column holding something other than plain numbers or hashable values: explain_pair's way
-    return np.array([reason(comparison, int(level), r, m, mark_freq)
-                     for level, r, m in zip(levels, res.records(rows), rep.records(rows))], dtype=object)
+    texts = [reason(comparison, int(level), r, m, mark_freq)
+             for level, r, m in zip(levels, res.records(rows), rep.records(rows))]
+    codes, distinct = pd.factorize(np.array(texts, dtype=object))
+    return codes, distinct.tolist()
 
 
 def _name_pieces(rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res: _Side, rep: _Side) -> np.ndarray:
@@ -444,20 +463,29 @@ def _name_pieces(rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res:
 
 
 def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res: _Side, rep: _Side,
-            mark_freq: Mapping[str, float] | None) -> np.ndarray:
-    """``f"{reason} {format_weight(w)}"`` for the pairs at ``rows``, each distinct piece built once:
-    most reasons are few distinct texts (labels, whole cm, km, marks), and so are the weights."""
+            mark_freq: Mapping[str, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``f"{reason} {format_weight(w)}"`` for the pairs at ``rows``, as a code per pair into a
+    table of distinct pieces, each built once: most reasons are few distinct texts (labels, whole
+    cm, km, marks), and so are the weights."""
     if comparison == "name":
-        return _name_pieces(rows, levels, weights, res, rep)
-    reasons = _labels(comparison, levels) if comparison in _LABEL_ONLY else \
+        return np.arange(len(rows)), _name_pieces(rows, levels, weights, res, rep)
+    reason_codes, reasons = (levels, _label_table(comparison, levels)) if comparison in _LABEL_ONLY else \
         _reasons(comparison, rows, levels, res, rep, mark_freq)
-    reason_codes, distinct_reasons = pd.factorize(reasons)
-    weight_codes, distinct_weights = pd.factorize(np.ascontiguousarray(weights, dtype=float).view(np.int64))
-    inverse, keys = pd.factorize(reason_codes * len(distinct_weights) + weight_codes)
-    key_reasons, key_weights = np.divmod(keys, len(distinct_weights))
-    texts = _each("{} {}", [distinct_reasons[key_reasons].tolist(),
-                            [format_weight(w) for w in distinct_weights.view(float)[key_weights].tolist()]], len(keys))
-    return texts[inverse]
+    weight_codes, weight_texts = _formatted_codes(weights, format_weight)
+    inverse, keys = pd.factorize(reason_codes * len(weight_texts) + weight_codes)
+    key_reasons, key_weights = np.divmod(keys, len(weight_texts))
+    texts = _each("{} {}", [[reasons[i] for i in key_reasons.tolist()], [weight_texts[i] for i in key_weights.tolist()]],
+                  len(keys))
+    return inverse, texts
+
+
+def _weight_matrix(weights: pd.DataFrame, comparisons: list[str]) -> np.ndarray:
+    """The weight of each pair (row) and comparison (column), as :func:`_weight_column` reads it."""
+    names = [f"w_{c}" for c in comparisons]
+    if all(name in weights.columns and isinstance(weights[name].dtype, np.dtype) and weights[name].dtype.kind == "f"
+           for name in names):
+        return weights[names].to_numpy(dtype=float)  # the usual case: one float block, one copy
+    return np.column_stack([_weight_column(weights, c) for c in comparisons])
 
 
 def _weight_column(weights: pd.DataFrame, comparison: str) -> np.ndarray:
@@ -508,7 +536,7 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
             raise InputError("explain_pairs: a comparison level is blank (NaN); levels come from "
                              "compare_pairs as whole numbers, -1 for no evidence; pass its vectors unchanged")
     levels = levels.astype(np.int64)
-    weight = np.column_stack([_weight_column(weights, c) for c in comparisons])
+    weight = _weight_matrix(weights, comparisons)
     strength = np.abs(weight)
     shown = (levels >= 0) & ~(strength < MIN_SHOWN_WEIGHT)  # a NaN weight is "shown", as in explain_pair
     unordered = (shown & np.isnan(weight)).any(axis=1)
@@ -520,23 +548,28 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
     if width == 0:
         texts = [""] * n
     else:
-        # slot_of[i, j]: the place of comparison j in row i's text (-1: not shown), so each
-        # comparison's pieces go straight to their places and rows are put together slot by slot
-        slot = np.arange(width)[None, :]
-        slot_of = np.full((n, len(comparisons)), -1, dtype=np.int64)
-        np.put_along_axis(slot_of, order[:, :width], np.where(slot < kept[:, None], slot, -1), axis=1)
-        pieces = np.empty((n, width), dtype=object)
+        order = order[:, :width]
+        selected = np.zeros_like(shown)
+        np.put_along_axis(selected, order, np.arange(width)[None, :] < kept[:, None], axis=1)
+        # each pair's piece of each comparison as a number in one table of distinct pieces: the
+        # pieces are moved around as integers, and looked up once, when the rows are joined
+        codes = np.zeros((len(comparisons), n), dtype=np.int64)
+        tables, offset = [], 0
         for j, comparison in enumerate(comparisons):
-            rows = np.flatnonzero(slot_of[:, j] >= 0)
+            rows = np.flatnonzero(selected[:, j])
             if len(rows):
-                pieces[rows, slot_of[rows, j]] = _pieces(comparison, rows, levels[rows, j], weight[rows, j], res, rep,
-                                                         mark_freq)
+                row_codes, table = _pieces(comparison, rows, levels[rows, j], weight[rows, j], res, rep, mark_freq)
+                codes[j, rows] = row_codes + offset
+                tables.append(table)
+                offset += len(table)
+        table = np.concatenate(tables)
+        ordered = np.take_along_axis(codes.T, order, axis=1)
         # the rows with k pieces joined together over the slots' columns (no per-row slicing)
         joined = np.full(n, "", dtype=object)
         for k in range(1, width + 1):
             rows = np.flatnonzero(kept == k)
             if len(rows):
-                columns = zip(*(pieces[rows, s].tolist() for s in range(k)))
+                columns = zip(*(table[ordered[rows, s]].tolist() for s in range(k)))
                 joined[rows] = np.fromiter(map("; ".join, columns), dtype=object, count=len(rows))
         texts = joined.tolist()
     for i in np.flatnonzero(unordered):
