@@ -118,7 +118,9 @@ def test_linking_imports_neither_recordlinkage_nor_scikit_learn():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("a, b, level", [("M", "M", 1), ("F", "M", 0), ("F", None, -1), (None, None, -1)])
+@pytest.mark.parametrize("a, b, level", [("M", "M", 1), ("F", "M", 0), ("F", None, -1), (None, None, -1),
+                                         ("M", "", -1), ("F", float("nan"), -1), ("X", "X", -1),
+                                         (np.str_("F"), "F", 1)])
 def test_sex_levels(a, b, level):
     assert cmp.compare_sex({"sex_code": a}, {"sex_code": b}) == level
     assert cmp.compare_sex({"sex_code": b}, {"sex_code": a}) == level
@@ -431,6 +433,7 @@ def _random_records(rng, n, side):
         row["accent_provinces"] = ("340000",) if rng.random() < 0.4 else ()
         row["accent_area"] = "JH_Man" if rng.random() < 0.3 else None
         row["build"] = [None, "瘦", "中等", "胖"][(i + (side == "left")) % 4]  # every combination, no draw
+        row["sex_code"] = ["M", "F", None, "", float("nan"), "X"][(i + 2 * (side == "left")) % 6]
         row["hair"] = [None, "短发", "白发、短发", "白发", "光头", "秃顶", "长发"][(3 * i + len(side)) % 7]
         if side == "left":
             row["resident_id"] = f"R{i}"
@@ -458,7 +461,8 @@ def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
     res, rep = residents.set_index("resident_id"), missing.set_index("missing_id")
     plain = {"name": cmp.name_level, "statement_places": cmp.statement_places_level,
              "marks": lambda a, b: cmp.marks_level(a, b, freq), "accent": cmp.accent_level,
-             "conditions": cmp.conditions_level, "hair": cmp.hair_level, "build": cmp.compare_build}
+             "conditions": cmp.conditions_level, "hair": cmp.hair_level, "build": cmp.compare_build,
+             "sex": cmp.compare_sex}
     seen = {name: set() for name in plain}
     for (rid, mid), row in vectors.iterrows():
         a, b = res.loc[rid].to_dict(), rep.loc[mid].to_dict()

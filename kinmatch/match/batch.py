@@ -29,8 +29,8 @@ from kinmatch.match.comparisons import (
     _ACCENT_CLEAN, _NAME_CLEAN, ACCENT_COLUMNS, CONDITION_NAMES, MARK_RARITY, MISSING, NAME_COLUMNS, RARE_MARK_SHARE,
     AccentComparison, AgeComparison, BuildComparison, ConditionsComparison, GeographyComparison, HairComparison,
     HeightComparison, MarksComparison, NameComparison, SexComparison, StatementPlacesComparison, TimeGapComparison,
-    _as_set, _code_numbers, _Feature, _parse_mark, _str, _tuple, default_features, name_tf, partial_tf, prefecture_of,
-    province_of,
+    _as_set, _build_codes, _code_numbers, _Feature, _parse_mark, _sex_codes, _str, _tuple, default_features, name_tf,
+    partial_tf, prefecture_of, province_of,
 )
 
 
@@ -324,10 +324,15 @@ def prepare_side(frame: pd.DataFrame, id_column: str, features: list[_Feature], 
             signatures[feature.label] = _signature(own)
         if not _uses_default_columns(feature):
             continue
+        # values read as numbers or codes once per record, not once per pair (the level functions
+        # take these forms as they are)
         if isinstance(feature, GeographyComparison):
-            # adcodes parsed to numbers once per record, not once per pair
             derived[feature.label] = {c: _code_numbers(arrays[c]) for c in _listify(getattr(feature, labels))
                                       if c.endswith("_county")}
+        elif isinstance(feature, SexComparison):
+            derived[feature.label] = {c: _sex_codes(arrays[c]) for c in _listify(getattr(feature, labels))}
+        elif isinstance(feature, BuildComparison):
+            derived[feature.label] = {c: _build_codes(arrays[c]) for c in _listify(getattr(feature, labels))}
         mask = _blank_masks(feature, arrays)
         if mask is not None:
             blank[feature.label] = mask

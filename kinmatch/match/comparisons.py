@@ -21,7 +21,9 @@ give the same level when the sides are swapped.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -435,9 +437,21 @@ class NameComparison(_PairwiseFeature):
 
 
 def sex_levels(sex_a, sex_b) -> np.ndarray:
-    a, b = _values(sex_a), _values(sex_b)
-    known = np.array([s in ("M", "F") for s in a]) & np.array([s in ("M", "F") for s in b])
-    return np.where(known, (a == b).astype(np.int8), MISSING).astype(np.int8)
+    a, b = _sex_codes(sex_a), _sex_codes(sex_b)
+    return np.where((a > 0) & (b > 0), (a == b).astype(np.int8), MISSING).astype(np.int8)
+
+
+_SEX_CODES = {"M": 1, "F": 2}
+
+
+def _sex_codes(values: Any) -> np.ndarray:
+    """``sex_code`` values → 1 (M), 2 (F), 0 (unknown); int8 codes pass through (compare_pairs
+    codes each record once, not each pair)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int8:
+        return values
+    values = _values(values)
+    return np.fromiter((_SEX_CODES.get(s, 0) if isinstance(s, str) else 0 for s in values), dtype=np.int8,
+                       count=len(values))
 
 
 class SexComparison(_Feature):
@@ -949,7 +963,10 @@ RARE_BUILD_SHARE = 0.25
 
 
 def _build_codes(values: Any) -> np.ndarray:
-    """Build words → 0 (瘦) / 1 (中等) / 2 (胖), -1 blank or unknown; each distinct value read once."""
+    """Build words → 0 (瘦) / 1 (中等) / 2 (胖), -1 blank or unknown; each distinct value read once.
+    int8 codes pass through (compare_pairs codes each record once, not each pair)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int8:
+        return values
     codes, distinct = pd.factorize(pd.Series(_values(values), dtype=object))
     table = np.array([BUILD_ORDER.get(_str(v), -1) for v in distinct] + [-1], dtype=np.int8)
     return table[codes]  # code -1 (blank) picks the last entry
@@ -1053,14 +1070,15 @@ def name_key_frequency(missing: pd.DataFrame) -> dict[str, float]:
         >>> freq["li wei"], freq[PARTIAL_KEY + "er wa"]
         (0.5, 0.5)
     """
+    # collections.Counter over the chained key sets counts in C; explode + value_counts built
+    # a 100k-row object Series first
     n = max(len(missing), 1)
-    keys = missing["name_keys"].map(lambda v: tuple(set(_tuple(v)))).explode().dropna()
-    frequency = (keys.value_counts() / n).to_dict()
+    keys = Counter(chain.from_iterable(set(_tuple(v)) for v in missing["name_keys"].to_numpy(dtype=object)))
+    frequency = {key: count / n for key, count in keys.items()}
     columns = [c for c in _PARTIAL_FORM_COLUMNS if c in missing.columns]
-    forms = [set().union(*(_tuple(v) for v in row)) for row in zip(*(missing[c].to_numpy(dtype=object)
-                                                                    for c in columns))]
-    partial = pd.Series([tuple(f) for f in forms], dtype=object).explode().dropna()
-    frequency.update({PARTIAL_KEY + k: v / n for k, v in partial.value_counts().items()})
+    forms = (set().union(*(_tuple(v) for v in row)) for row in zip(*(missing[c].to_numpy(dtype=object)
+                                                                    for c in columns)))
+    frequency.update({PARTIAL_KEY + k: count / n for k, count in Counter(chain.from_iterable(forms)).items()})
     return frequency
 
 

@@ -584,9 +584,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     pending = fork_call(_candidates_task, shared=(residents, missing, candidate_settings, progress and not background),
                         enabled=background)
     try:
-        mark_freq = cmp.mark_frequency(missing["marks"]) if "marks" in missing.columns else None
         name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
         features = cmp.features_for(missing)
+        mark_freq = next((f.frequency for f in features if isinstance(f, cmp.MarksComparison)), None)
         prepared = batch.prepare_records(residents, missing, features)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending()
@@ -601,7 +601,6 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
 
     weights = fitted.weight_table(floor_name_tf(vectors, fitted), prefix="w_")
-    weights = weights.reindex(columns=WEIGHT_COLUMNS, fill_value=0.0)
     match_weight = weights.to_numpy().sum(axis=1) + float(getattr(fitted, "prior_weight_", 0.0))
     if hasattr(fitted, "prior_weight_"):
         probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
@@ -618,10 +617,11 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     missing_ids = vectors.index.levels[1].to_numpy()[vectors.index.codes[1][rows]]
     ranked = pd.DataFrame({"resident_id": resident_ids, "missing_id": missing_ids, "rank": ranks,
                            "match_probability": probability[rows], "match_weight": match_weight[rows]})
-    ranked = pd.concat([ranked, weights.iloc[rows].reset_index(drop=True)], axis=1)
+    # every comparison gets its weight column (0 for one the model left out), on the kept rows only
+    kept_weights = weights.iloc[rows].reset_index(drop=True).reindex(columns=WEIGHT_COLUMNS, fill_value=0.0)
+    ranked = pd.concat([ranked, kept_weights], axis=1)
     ranked["explanation"] = _explain(ranked, vectors.iloc[rows][cmp.COMPARISONS].reset_index(drop=True),
-                                     weights.iloc[rows].reset_index(drop=True), residents, missing, mark_freq,
-                                     resolve_jobs(n_jobs))
+                                     kept_weights, residents, missing, mark_freq, resolve_jobs(n_jobs))
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = model_version(fitted)
