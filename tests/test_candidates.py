@@ -556,3 +556,32 @@ def test_masked_names_equal_the_per_record_definition(names):
     flat = cand._masked_flat(_column(names))
     expected = [(i, k) for i, name in enumerate(names) for k in dict.fromkeys(cand._masked(name))]
     assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+
+
+@pytest.mark.parametrize("km, bad_latitude", [(150.0, False), (1500.0, False), (150.0, True)])
+def test_near_places_equal_the_whole_distance_matrix(km, bad_latitude):
+    # the latitude prefilter must rule out only places that are really beyond km, also for places
+    # on the edge of the distance and for latitudes beyond ±90° (where the bound fails: no prefilter)
+    from types import SimpleNamespace
+
+    from kinmatch.match.comparisons import haversine_km
+
+    rng = np.random.default_rng(int(km) + bad_latitude)
+    centres = pd.DataFrame({"lon": rng.uniform(75, 130, 300), "lat": rng.uniform(20, 50, 300)},
+                           index=pd.Index([f"{i:04d}00" for i in range(300)], name="key"))
+    lon, lat = rng.uniform(75, 130, 400), rng.uniform(20, 50, 400)
+    # residents exactly km due north of a centre (the latitude bound is tight there), and blanks
+    lon[:50] = centres["lon"].to_numpy()[:50]
+    lat[:50] = centres["lat"].to_numpy()[:50] + np.degrees(km / 6371.0) * rng.choice([1 - 1e-12, 1.0, 1 + 1e-12], 50)
+    lat[50:55] = np.nan
+    if bad_latitude:
+        lat[60] = 120.0
+    res = SimpleNamespace(n=len(lon), lon=lon, lat=lat)
+    chunk = np.arange(20, 400)
+    got = cand._near(res, chunk, cand._empty_flat(), centres, km)
+    dist = haversine_km(lon[chunk][:, None], lat[chunk][:, None], centres["lon"].to_numpy()[None, :],
+                        centres["lat"].to_numpy()[None, :])
+    rows, cols = np.nonzero(dist <= km)
+    assert got.positions.tolist() == chunk[rows].tolist()
+    assert got.keys.tolist() == centres.index[cols].tolist()
+    assert len(rows) > 0

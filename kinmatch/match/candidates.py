@@ -659,9 +659,19 @@ def _near(res: _Residents, chunk: np.ndarray, own: _Flat, centres: pd.DataFrame,
     mine = _select(own, np.isin(np.arange(res.n), chunk))
     if centres.empty or len(chunk) == 0:
         return mine
-    dist = haversine_km(res.lon[chunk][:, None], res.lat[chunk][:, None],
-                        centres["lon"].to_numpy()[None, :], centres["lat"].to_numpy()[None, :])
-    rows, cols = np.nonzero(dist <= km)  # NaN (no found place) is never near
+    lon, lat = res.lon[chunk], res.lat[chunk]
+    centre_lon, centre_lat = centres["lon"].to_numpy(dtype=float), centres["lat"].to_numpy(dtype=float)
+    if np.nanmax(np.abs(np.r_[lat, centre_lat, 0.0])) <= 90.0:
+        # a great-circle distance is at least the arc of the latitude difference, so only the pairs
+        # closer than ``km`` in latitude alone (plus a margin for rounding) are measured: at 150 km
+        # most of the chunk × centres matrix is ruled out by one subtraction. Valid latitudes only:
+        # beyond ±90° a cosine turns negative and the bound no longer holds
+        reach = np.degrees(km / 6371.0) * (1 + 1e-9) + 1e-9
+        rows, cols = np.nonzero(np.abs(lat[:, None] - centre_lat[None, :]) <= reach)
+    else:
+        rows, cols = np.divmod(np.arange(len(chunk) * len(centre_lat)), len(centre_lat))
+    near = haversine_km(lon[rows], lat[rows], centre_lon[cols], centre_lat[cols]) <= km  # NaN is never near
+    rows, cols = rows[near], cols[near]
     near = _Flat(chunk[rows].astype(np.int64), centres.index.to_numpy(dtype=object)[cols])
     return _first_per_record(_concat(mine, near))
 
