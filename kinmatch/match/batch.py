@@ -390,27 +390,34 @@ def _feature_levels(feature: _Feature, prepared: PreparedRecords,
             out[todo[settled]] = level[settled]
             todo = todo[~settled]
             # the rest share a mark type: compare parts and sides on integer codes
-            out[todo] = _marks_by_codes(joint[1], joint[2], joint[3], lp[todo], rp[todo])
+            out[todo] = _once_per_distinct(left.signatures[label], right.signatures[label], lp[todo], rp[todo],
+                                           lambda a, b: _marks_by_codes(joint[1], joint[2], joint[3], a, b))
             return out
     if len(todo) == 0:
         return out
-    # a level depends only on the two records' values: compute it once per distinct (resident
-    # values, report values) — reports from one county meet a resident's statement places alike,
-    # and most reports carry the same one or two marks
-    right_code, left_code = right.signatures[label], left.signatures[label]
-    n_sig = int(right_code.max()) + 1 if len(right_code) else 1
-    codes, uniques = pd.factorize(left_code[lp[todo]] * n_sig + right_code[rp[todo]])
-    first = np.empty(len(uniques), dtype=np.int64)
-    first[codes] = todo  # any pair of a group stands for it
-    ulp, urp = lp[first], rp[first]
-    left_values = tuple(pd.Series(left.arrays[c][ulp]) for c in left_cols)
-    right_values = tuple(pd.Series(right.arrays[c][urp]) for c in right_cols)
-    if hasattr(feature, "compute_precleaned"):
-        levels = np.asarray(feature.compute_precleaned(left_values, right_values), dtype=np.int8)
-    else:
-        levels = np.asarray(feature._compute(left_values, right_values), dtype=np.int8).ravel()
-    out[todo] = levels[codes]
+
+    def levels(ulp, urp):
+        left_values = tuple(pd.Series(left.arrays[c][ulp]) for c in left_cols)
+        right_values = tuple(pd.Series(right.arrays[c][urp]) for c in right_cols)
+        if hasattr(feature, "compute_precleaned"):
+            return np.asarray(feature.compute_precleaned(left_values, right_values), dtype=np.int8)
+        return np.asarray(feature._compute(left_values, right_values), dtype=np.int8).ravel()
+
+    out[todo] = _once_per_distinct(left.signatures[label], right.signatures[label], lp[todo], rp[todo], levels)
     return out
+
+
+def _once_per_distinct(left_code: np.ndarray, right_code: np.ndarray, lp: np.ndarray, rp: np.ndarray,
+                       compute) -> np.ndarray:
+    """``compute(resident positions, report positions)`` run once per distinct (resident values,
+    report values) of the pairs ``lp``/``rp`` and spread back to every pair. A level depends only
+    on the two records' values: reports from one county meet a resident's statement places alike,
+    and most reports carry the same one or two marks."""
+    n_sig = int(right_code.max()) + 1 if len(right_code) else 1
+    codes, uniques = pd.factorize(left_code[lp].astype(np.int64) * n_sig + right_code[rp])
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes] = np.arange(len(lp))  # any pair of a group stands for it
+    return np.asarray(compute(lp[first], rp[first]))[codes]
 
 
 PARALLEL_MIN_PAIRS = 150_000
