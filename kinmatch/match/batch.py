@@ -390,8 +390,8 @@ def _feature_levels(feature: _Feature, prepared: PreparedRecords,
             out[todo[settled]] = level[settled]
             todo = todo[~settled]
             # the rest share a mark type: compare parts and sides on integer codes
-            out[todo] = _once_per_distinct(left.signatures[label], right.signatures[label], lp[todo], rp[todo],
-                                           lambda a, b: _marks_by_codes(joint[1], joint[2], joint[3], a, b))
+            out[todo] = _once_per_distinct(left.signatures[label], right.signatures[label], lp[todo],
+                                           rp[todo], lambda a, b: _marks_by_codes(*joint[1:4], a, b))
             return out
     if len(todo) == 0:
         return out
