@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 
-from collections.abc import Mapping
+from itertools import chain
+
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -228,10 +230,7 @@ class _Side:
             except TypeError:
                 self._codes[key] = None
             else:
-                per_record, distinct = pd.factorize(per_record)
-                # each code's record: its first one (pd.factorize numbers codes in order of appearance)
-                first = np.zeros(len(distinct), np.int64)
-                first[per_record[::-1]] = np.arange(len(per_record) - 1, -1, -1)
+                per_record, first = _first_of_each(per_record)
                 self._codes[key] = per_record, [dict(zip(present, values)) for values in zip(*(a[first] for a in arrays))] \
                     if present else [{}]
         found = self._codes[key]
@@ -249,15 +248,27 @@ class _Side:
             self._display = names
         return self._display[self.record_of_row[rows]]
 
-    def cleaned_names(self, rows: np.ndarray) -> list[tuple]:
-        """:func:`cmp.clean_name_values` of the record of each of ``rows`` (each distinct record once),
-        cleaned column by column (a record dict each cost more than the cleaning)."""
+    def cleaned_names(self, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+        """For each of ``rows``, a code shared by the records with the same name values, and
+        :func:`cmp.clean_name_values` of one record per code (reports share names: each distinct
+        set of values is cleaned, and compared, once), cleaned column by column (a record dict
+        each cost more than the cleaning)."""
         inverse, records = pd.factorize(self.record_of_row[rows])
         at = self.records_at[records]
-        columns = [list(map(clean, self.frame[c].to_numpy(dtype=object)[at].tolist())) if c in self.frame.columns
-                   else [clean(None)] * len(at) for c, clean in zip(cmp.NAME_COLUMNS, cmp._NAME_CLEAN)]
-        cleaned = list(zip(*columns))
-        return [cleaned[i] for i in inverse.tolist()]
+        present = [c in self.frame.columns for c in cmp.NAME_COLUMNS]
+        arrays = [self.frame[c].to_numpy(dtype=object)[at] for c, there in zip(cmp.NAME_COLUMNS, present) if there]
+        try:
+            same = np.zeros(len(at), np.int64)
+            for values in arrays:
+                codes = _value_codes(values)
+                same = pd.factorize(same * (int(codes.max(initial=0)) + 1) + codes)[0]
+        except TypeError:  # an unhashable value: every record apart
+            same = np.arange(len(at))
+        same, first = _first_of_each(same)
+        columns = iter(arrays)
+        cleaned = list(zip(*(_cleaned(clean, next(columns)[first].tolist()) if there else [clean(None)] * len(first)
+                             for clean, there in zip(cmp._NAME_CLEAN, present))))
+        return same[inverse], cleaned
 
     def records(self, rows: np.ndarray, columns: list[str] | None = None) -> list[dict]:
         """Record dicts (as :func:`explain_pair` gets them, cut to ``columns`` if given) for ``rows``."""
@@ -268,6 +279,33 @@ class _Side:
             present, arrays = self._values(columns, records)
             converted = [dict(zip(present, values)) for values in zip(*arrays)] if present else [{}] * len(records)
         return [converted[i] for i in inverse]
+
+
+def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0, 1, ... of ``keys`` in order of first appearance, and the position of each code's
+    first key (its record stands for all records with that key)."""
+    codes, distinct = pd.factorize(keys)
+    first = np.zeros(len(distinct), np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes, first
+
+
+def _cleaned(clean: Any, values: list) -> list:
+    """``[clean(v) for v in values]`` for a name cleaner of comparisons, checking the whole column
+    at once for the common case where the cleaner returns each value as it is (text, flags) or
+    as ``frozenset(value)`` (tuples of non-empty texts): a call per value cost more than the rest
+    of explaining the partial names; each distinct tuple becomes a frozenset once)."""
+    kinds = set(map(type, values))
+    if clean is cmp._as_str and kinds <= {str}:
+        return values
+    if clean is cmp._evidence and kinds <= {bool}:
+        return values
+    if clean is cmp._as_set and kinds <= {tuple}:
+        items = set(chain.from_iterable(values))
+        if set(map(type, items)) <= {str} and "" not in items:
+            codes, distinct = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
+            return np.fromiter(map(frozenset, distinct), dtype=object, count=len(distinct))[codes].tolist()
+    return list(map(clean, values))
 
 
 def _value_codes(values: np.ndarray) -> np.ndarray:
@@ -330,45 +368,41 @@ def _by_combination(comparison: str, rows: np.ndarray, levels: np.ndarray, res: 
     inverse, distinct = pd.factorize(combined)
     key_pairs, key_levels = np.divmod(distinct, n_levels)
     key_left, key_right = np.divmod(key_pairs, len(right_records))
-    one = _MarkReasons(mark_freq) if comparison == "marks" else \
-        (lambda level, a, b, ra, rb: reason(comparison, level, ra, rb, mark_freq))
-    texts = [one(level, a, b, left_records[a], right_records[b])
-             for level, a, b in zip(key_levels.tolist(), key_left.tolist(), key_right.tolist())]
-    return inverse, texts
+    keys = zip(key_levels.tolist(), key_left.tolist(), key_right.tolist())
+    if comparison == "marks":
+        return inverse, _mark_reasons(keys, left_records, right_records, mark_freq)
+    return inverse, [reason(comparison, level, left_records[a], right_records[b], mark_freq) for level, a, b in keys]
 
 
-class _MarkReasons:
-    """``reason("marks", level, resident, report)`` with each record's marks parsed once (the
-    parsing was half the time of explaining the marks of a link run's candidates).
+def _mark_reasons(keys: Iterable[tuple[int, int, int]], left_records: list[dict], right_records: list[dict],
+                  mark_freq: Mapping[str, float] | None) -> list[str]:
+    """``reason("marks", level, left_records[a], right_records[b])`` for each (level, a, b) of
+    ``keys``, with each record's marks parsed once (the parsing was half the time of explaining
+    the marks of a link run's candidates).
 
     Where neither record lists a denied mark (无纹身) and the level is not 0 (a contradiction,
     which reads the ``negated`` column), :func:`cmp.mark_comparison` finds no contradiction and
     returns :func:`cmp._best_shared_mark` of the two parsed lists: that is called directly; in
     every other case ``reason`` itself is."""
+    left, right = [_parsed_marks(r) for r in left_records], [_parsed_marks(r) for r in right_records]
+    labels, best = cmp.LEVEL_LABELS["marks"], cmp._best_shared_mark
+    texts = []
+    for level, a, b in keys:
+        x, y = left[a], right[b]
+        if level < 2 or x is None or y is None:
+            texts.append(reason("marks", level, left_records[a], right_records[b], mark_freq))
+            continue
+        mark = best(x, y, mark_freq)[1] if x and y else ""
+        label = labels.get(level, "marks")
+        texts.append(f"{label}({mark})" if mark else label)
+    return texts
 
-    def __init__(self, mark_freq: Mapping[str, float] | None):
-        self.mark_freq = mark_freq
-        self.parsed: dict[tuple[bool, int], list | None] = {}
-        self.labels = cmp.LEVEL_LABELS["marks"]
 
-    def _parse(self, side: bool, code: int, record: Mapping) -> list | None:
-        """The record's marks as mark_comparison parses them (conditions left out), or None when
-        one of them is a denied mark (无纹身), which mark_comparison treats as a contradiction."""
-        key = (side, code)
-        if key not in self.parsed:
-            parsed = [p for p in map(cmp._parse_mark, cmp._tuple(_get(record, "marks")))
-                      if p[0] not in cmp.CONDITION_NAMES]
-            denies = any(t.startswith("无") and len(t) > 1 for t, _, _ in parsed)
-            self.parsed[key] = None if denies else parsed
-        return self.parsed[key]
-
-    def __call__(self, level: int, left: int, right: int, resident: Mapping, report: Mapping) -> str:
-        a, b = self._parse(False, left, resident), self._parse(True, right, report)
-        if level < 2 or a is None or b is None:
-            return reason("marks", level, resident, report, self.mark_freq)
-        mark = cmp._best_shared_mark(a, b, self.mark_freq)[1] if a and b else ""
-        label = self.labels.get(level, "marks")
-        return f"{label}({mark})" if mark else label
+def _parsed_marks(record: Mapping) -> list | None:
+    """The record's marks as mark_comparison parses them (conditions left out), or None when one
+    of them is a denied mark (无纹身), which mark_comparison treats as a contradiction."""
+    parsed = [p for p in map(cmp._parse_mark, cmp._tuple(_get(record, "marks"))) if p[0] not in cmp.CONDITION_NAMES]
+    return None if any(t.startswith("无") and len(t) > 1 for t, _, _ in parsed) else parsed
 
 
 def _km_rows(res: _Side, rep: _Side, rows: np.ndarray) -> np.ndarray | None:
@@ -454,9 +488,14 @@ def _name_pieces(rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res:
         # what met at level 1 is name logic (partial_match): one call per such pair, on names
         # cleaned once per record; where nothing partial met, reason() shows the two names (as above)
         picked = rows[partial]
-        met = list(map(cmp.partial_match_cleaned, res.cleaned_names(picked), rep.cleaned_names(picked)))
+        (left, left_names), (right, right_names) = res.cleaned_names(picked), rep.cleaned_names(picked)
+        inverse, distinct = pd.factorize(left * len(right_names) + right)
+        a, b = np.divmod(distinct, len(right_names))
+        met = list(map(cmp.partial_match_cleaned, [left_names[i] for i in a.tolist()],
+                       [right_names[i] for i in b.tolist()]))
         label = cmp.LEVEL_LABELS["name"][1]
-        for i, m in zip(partial.tolist(), met):
+        for i, k in zip(partial.tolist(), inverse.tolist()):
+            m = met[k]
             if m is not None:
                 pieces[i] = f"{label}({m.left}/{m.right}{_HOW[m.how]}) {weight_texts[i]}"
     return pieces
