@@ -510,13 +510,24 @@ def compare_pairs(pairs: pd.DataFrame, residents: pd.DataFrame, missing: pd.Data
     tf = None
     if name_frequency is not None:
         tf = np.concatenate([c[1] for c in chunks]) if chunks else np.empty(0)
-    index = pd.MultiIndex.from_arrays([pairs["resident_id"].astype(str).to_numpy(),
-                                       pairs["missing_id"].astype(str).to_numpy()],
-                                      names=["resident_id", "missing_id"])
-    vectors = pd.DataFrame(out, index=index)
+    vectors = pd.DataFrame(out, index=_pair_index(prepared, left_pos, right_pos))
     if tf is not None:
         vectors["tf_name"] = tf
     return vectors
+
+
+def _pair_index(prepared: PreparedRecords, left_pos: np.ndarray, right_pos: np.ndarray) -> pd.MultiIndex:
+    """The (resident_id, missing_id) index of pairs given as record positions, built from the
+    positions (levels sorted, as ``MultiIndex.from_arrays`` makes them) instead of hashing
+    hundreds of thousands of id strings again."""
+    levels, codes = [], []
+    for ids, positions in ((prepared.left.ids, left_pos), (prepared.right.ids, right_pos)):
+        order = np.argsort(ids.to_numpy(dtype=object), kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        levels.append(ids[order])
+        codes.append(rank[positions])
+    return pd.MultiIndex(levels=levels, codes=codes, names=["resident_id", "missing_id"], verify_integrity=False)
 
 
 def _signature(columns: list[np.ndarray]) -> np.ndarray:
