@@ -465,6 +465,16 @@ def test_flat_keys_equal_the_per_record_definition(rows):
     flat = cand._flat(first, second)
     expected = [(i, k) for i, row in enumerate(rows) for k in _keys(*row)]
     assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+    # the codes that travel with the keys name the same keys, through rewrites and merges too
+    given = cand._concat(cand._map_keys(flat, lambda k: f"G:{k}"),
+                         cand._map_keys(flat, lambda k: f"L:{k.split()[-1]}" if " " in k else None))
+    for coded in (flat, given, cand._first_per_record(given), cand._sorted_per_record(given)):
+        if coded.codes is not None:
+            assert coded.vocabulary[coded.codes].tolist() == coded.keys.tolist()
+            assert len(set(coded.vocabulary.tolist())) == len(coded.vocabulary)
+    assert list(zip(given.positions.tolist(), given.keys.tolist())) == sorted(
+        [(i, f"G:{k}") for i, k in expected] + [(i, f"L:{k.split()[-1]}") for i, k in expected if " " in k],
+        key=lambda pair: pair[0])
 
 
 @settings(max_examples=100, deadline=None)

@@ -182,14 +182,43 @@ def _masked(name: Any) -> tuple:
 # flat keys: the keys of many records as two parallel arrays (record position, key). Built once per
 # column by C-level flattening, with rewrites applied once per distinct key and dedupes done by
 # sorting, instead of a Python loop per record: the report side has a million rows at full scale.
+# The keys' integer codes travel with them once known, so a flat is hashed (factorized) once, not
+# again by every rewrite, dedupe and index built from it.
 
 
 class _Flat(NamedTuple):
     """Keys of many records: ``keys[i]`` belongs to record ``positions[i]``. Positions ascend and
-    each record's keys keep their order (first column first, a cell's own order within it)."""
+    each record's keys keep their order (first column first, a cell's own order within it).
+    ``codes``/``vocabulary``, when known: ``vocabulary[codes] == keys``, the vocabulary's entries
+    distinct (it may hold keys no longer present)."""
 
     positions: np.ndarray
     keys: np.ndarray
+    codes: np.ndarray | None = None
+    vocabulary: np.ndarray | None = None
+
+
+def _coded(flat: _Flat) -> _Flat:
+    """``flat`` with its keys' codes (factorized now if not known yet)."""
+    if flat.codes is not None:
+        return flat
+    codes, vocabulary = pd.factorize(flat.keys)
+    return _Flat(flat.positions, flat.keys, codes.astype(np.int64), np.asarray(vocabulary, dtype=object))
+
+
+def _take(flat: _Flat, rows: np.ndarray) -> _Flat:
+    """The entries ``rows`` of ``flat``, codes kept."""
+    codes = None if flat.codes is None else flat.codes[rows]
+    return _Flat(flat.positions[rows], flat.keys[rows], codes, flat.vocabulary)
+
+
+def _sorted_vocabulary(flat: _Flat) -> tuple[np.ndarray, np.ndarray]:
+    """(the vocabulary sorted, each code's rank in it) of a coded flat: ``factorize(sort=True)``
+    without hashing the keys again."""
+    order = np.argsort(flat.vocabulary, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return flat.vocabulary[order], rank
 
 
 def _empty_flat() -> _Flat:
@@ -239,8 +268,9 @@ def _flat(*columns: Any) -> _Flat:
     order, blanks dropped, each key once per record where it first occurs: ``dict.fromkeys`` of
     each record's items, for all records at once.
 
-        >>> _flat(np.array([("a", "b"), ()], dtype=object), np.array(["b", "c"], dtype=object))
-        _Flat(positions=array([0, 0, 1]), keys=array(['a', 'b', 'c'], dtype=object))
+        >>> flat = _flat(np.array([("a", "b"), ()], dtype=object), np.array(["b", "c"], dtype=object))
+        >>> flat.positions.tolist(), flat.keys.tolist()
+        ([0, 0, 1], ['a', 'b', 'c'])
     """
     positions, keys = [], []
     for values in columns:
@@ -257,38 +287,48 @@ def _flat(*columns: Any) -> _Flat:
 
 def _by_record(flat: _Flat) -> _Flat:
     """Record by record; within a record, the order the keys came in (a stable sort)."""
-    order = np.argsort(flat.positions, kind="stable")
-    return _Flat(flat.positions[order], flat.keys[order])
+    return _take(flat, np.argsort(flat.positions, kind="stable"))
 
 
 def _concat(*flats: _Flat) -> _Flat:
-    """Flat keys of the same records as one, record by record, each record's keys in argument order."""
-    return _by_record(_Flat(np.concatenate([f.positions for f in flats]), np.concatenate([f.keys for f in flats])))
+    """Flat keys of the same records as one, record by record, each record's keys in argument order.
+    Codes are kept when every part has them (their vocabularies merged: a factorize of the
+    vocabularies, not of the keys)."""
+    positions = np.concatenate([f.positions for f in flats])
+    keys = np.concatenate([f.keys for f in flats])
+    codes = vocabulary = None
+    if all(f.codes is not None for f in flats):
+        merged, vocabulary = pd.factorize(np.concatenate([f.vocabulary for f in flats]))
+        offsets = np.cumsum([0] + [len(f.vocabulary) for f in flats])
+        codes = np.concatenate([merged[f.codes + offset] for f, offset in zip(flats, offsets)]).astype(np.int64)
+        vocabulary = np.asarray(vocabulary, dtype=object)
+    return _by_record(_Flat(positions, keys, codes, vocabulary))
 
 
 def _first_per_record(flat: _Flat) -> _Flat:
     """Each key once per record, where it first occurs."""
     if len(flat.keys) < 2:
         return flat
-    codes, vocabulary = pd.factorize(flat.keys)
-    pair = flat.positions * len(vocabulary) + codes
+    flat = _coded(flat)
+    pair = flat.positions * len(flat.vocabulary) + flat.codes
     order = np.argsort(pair, kind="stable")
     pair = pair[order]
     first = np.r_[True, pair[1:] != pair[:-1]]
     if first.all():
         return flat
-    keep = np.sort(order[first])
-    return _Flat(flat.positions[keep], flat.keys[keep])
+    return _take(flat, np.sort(order[first]))
 
 
 def _sorted_per_record(flat: _Flat) -> _Flat:
     """Each record's distinct keys in sorted order (``tuple(sorted(set(keys)))`` per record)."""
     if len(flat.keys) == 0:
         return flat
-    codes, vocabulary = pd.factorize(flat.keys, sort=True)
+    flat = _coded(flat)
+    vocabulary, rank = _sorted_vocabulary(flat)
     width = len(vocabulary)
-    pair = _sorted_unique(flat.positions * width + codes)
-    return _Flat(pair // width, np.asarray(vocabulary, dtype=object)[pair % width])
+    pair = _sorted_unique(flat.positions * width + rank[flat.codes])
+    codes = pair % width
+    return _Flat(pair // width, vocabulary[codes], codes, vocabulary)
 
 
 def _map_keys(flat: _Flat, rewrite) -> _Flat:
@@ -296,10 +336,18 @@ def _map_keys(flat: _Flat, rewrite) -> _Flat:
     keys of a record may become one (``places`` relies on that, see :func:`_centres`)."""
     if len(flat.keys) == 0:
         return flat
-    codes, vocabulary = pd.factorize(flat.keys)
-    rewritten = _object_array([rewrite(k) for k in vocabulary])
-    rows = np.flatnonzero((~pd.isna(rewritten))[codes])
-    return _Flat(flat.positions[rows], rewritten[codes[rows]])
+    flat = _coded(flat)
+    rewritten = _object_array([rewrite(k) for k in flat.vocabulary])
+    valid = ~pd.isna(rewritten)
+    # two keys may be rewritten alike: the new vocabulary is a factorize of the rewritten one
+    new_codes, vocabulary = pd.factorize(rewritten[valid])
+    code_of = np.full(len(rewritten), -1, dtype=np.int64)
+    code_of[valid] = new_codes
+    codes = code_of[flat.codes]
+    rows = np.flatnonzero(codes >= 0)
+    codes = codes[rows]
+    vocabulary = np.asarray(vocabulary, dtype=object)
+    return _Flat(flat.positions[rows], vocabulary[codes], codes, vocabulary)
 
 
 def _map_values(values: np.ndarray, rewrite) -> np.ndarray:
@@ -378,8 +426,8 @@ def _bitmask(features: _Flat, vocabulary: dict[str, int], n: int) -> np.ndarray:
 def _mark_pair_flat(marks: _Flat) -> _Flat:
     """Every pair of a record's first six distinct marks (``marks`` sorted per record, side dropped;
     a mirrored 左/右 still meets): (疤痕:额头, 痣:脸) → 疤痕:额头|痣:脸. At most 15 keys a record."""
-    positions, keys = marks
-    if len(keys) < 2:
+    positions = marks.positions
+    if len(positions) < 2:
         return _empty_flat()
     starts = np.r_[0, np.flatnonzero(positions[1:] != positions[:-1]) + 1]
     sizes = np.minimum(np.diff(np.r_[starts, len(positions)]), 6)
@@ -394,7 +442,7 @@ def _mark_pair_flat(marks: _Flat) -> _Flat:
         pair_positions.append(np.repeat(positions[records], len(i)))
     if not pair_positions:
         return _empty_flat()
-    codes, vocabulary = pd.factorize(keys)
+    _, _, codes, vocabulary = _coded(marks)
     width = len(vocabulary)
     pair = codes[np.concatenate(first)] * width + codes[np.concatenate(second)]
     distinct, inverse = np.unique(pair, return_inverse=True)
@@ -544,16 +592,18 @@ class _Reports:
         self.province_centres = _centres(provinces, self.lon, self.lat)
 
     def _share(self, flat: _Flat) -> dict[str, float]:
+        """Share of the reports holding each key (keys held once per report)."""
         if len(flat.keys) == 0:
             return {}
-        return (pd.Series(flat.keys).value_counts() / max(self.n, 1)).to_dict()
+        flat = _coded(flat)
+        counts = np.bincount(flat.codes, minlength=len(flat.vocabulary))
+        held = np.flatnonzero(counts)
+        return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(self.n, 1)).tolist()))
 
     def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
         # a key twice in a report (a prefecture given both as such and as a county's prefix) would
         # only propose the same pair twice: _ReportIndex drops such entries after its sort
-        positions, keys = flat
-        codes, vocabulary = pd.factorize(keys)
-        codes = codes.astype(np.int64)
+        positions, _, codes, vocabulary = _coded(flat)
         if not by_year:
             return _ReportIndex(pd.Index(vocabulary), codes, positions)
         counts = self.bin_count[positions]
@@ -569,12 +619,12 @@ def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
     Grouped by integer codes: a frame holding the object keys is scanned by its constructor and
     hashed again by groupby; pandas' group means are kept (not bincount sums) so the centres, and
     which places count as near, stay exactly as they were."""
-    positions, keys = flat
-    lon, lat = lon[positions], lat[positions]
+    flat = _coded(flat)
+    lon, lat = lon[flat.positions], lat[flat.positions]
     rows = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
-    codes, vocabulary = pd.factorize(keys[rows], sort=True)
-    means = pd.DataFrame({"lon": lon[rows], "lat": lat[rows]}).groupby(codes).mean()
-    means.index = pd.Index(np.asarray(vocabulary, dtype=object)[means.index.to_numpy()], dtype=object, name="key")
+    vocabulary, rank = _sorted_vocabulary(flat)
+    means = pd.DataFrame({"lon": lon[rows], "lat": lat[rows]}).groupby(rank[flat.codes[rows]]).mean()
+    means.index = pd.Index(vocabulary[means.index.to_numpy()], dtype=object, name="key")
     return means
 
 
@@ -638,14 +688,13 @@ class _Residents:
 
 def _select(flat: _Flat, records: np.ndarray) -> _Flat:
     """The keys of the records where ``records`` (a boolean per record) is True."""
-    keep = records[flat.positions]
-    return _Flat(flat.positions[keep], flat.keys[keep])
+    return _take(flat, np.flatnonzero(records[flat.positions]))
 
 
 def _first_key(flat: _Flat) -> _Flat:
     """Each record's first key only."""
     first = np.r_[True, flat.positions[1:] != flat.positions[:-1]] if len(flat.positions) else np.zeros(0, bool)
-    return _Flat(flat.positions[first], flat.keys[first])
+    return _take(flat, np.flatnonzero(first))
 
 
 # ---------------------------------------------------------------------------------------------
