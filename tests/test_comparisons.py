@@ -424,6 +424,7 @@ def _random_records(rng, n, side):
     marks = ["痣:脸:左", "痣:脸:右", "痣:脸:", "痣::", "疤痕:额头:", "疤痕:额头:左:3cm", "缺指:左手:小指",
              "六指:右手:", "无纹身::", "纹身:手臂:左", "聋哑::", "胎记:腿:右", "胎记:腿:左"]
     codes = ["341021", "341022", "340102", "340100", "340000", "370782", "3410", "abcdef", "341000x", None, ""]
+    geo = np.random.default_rng([n, side == "left"])  # its own stream: the draws above stay as they were
     rows = []
     for i in range(n):
         row = dict(names[rng.integers(len(names))])
@@ -434,10 +435,15 @@ def _random_records(rng, n, side):
         row["accent_area"] = "JH_Man" if rng.random() < 0.3 else None
         row["build"] = [None, "瘦", "中等", "胖"][(i + (side == "left")) % 4]  # every combination, no draw
         row["sex_code"] = ["M", "F", None, "", float("nan"), "X"][(i + 2 * (side == "left")) % 6]
+        # places from next door to across the country, some without coordinates
+        for place in (("found",) if side == "left" else ("missing", "home")):
+            row[f"{place}_lon"], row[f"{place}_lat"] = ((float("nan"), float("nan")) if geo.random() < 0.15 else
+                                                        (117.0 + geo.normal(0, 4), 31.0 + geo.normal(0, 3)))
         row["hair"] = [None, "短发", "白发、短发", "白发", "光头", "秃顶", "长发"][(3 * i + len(side)) % 7]
         if side == "left":
             row["resident_id"] = f"R{i}"
             row["statement_places"] = tuple(c for c in rng.choice(codes, size=rng.integers(0, 4)) if c)
+            row["found_county"] = codes[geo.integers(len(codes))]
         else:
             row["missing_id"] = f"M{i}"
             for column in ("home_county", "home_prefecture", "home_province", "missing_county"):
@@ -462,7 +468,7 @@ def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
     plain = {"name": cmp.name_level, "statement_places": cmp.statement_places_level,
              "marks": lambda a, b: cmp.marks_level(a, b, freq), "accent": cmp.accent_level,
              "conditions": cmp.conditions_level, "hair": cmp.hair_level, "build": cmp.compare_build,
-             "sex": cmp.compare_sex}
+             "sex": cmp.compare_sex, "geography": cmp.compare_geography}
     seen = {name: set() for name in plain}
     for (rid, mid), row in vectors.iterrows():
         a, b = res.loc[rid].to_dict(), rep.loc[mid].to_dict()
@@ -472,6 +478,7 @@ def test_compare_pairs_shortcuts_equal_the_plain_functions(seed, by_frequency):
     # the table really reached the levels the shortcuts decide and the ones they pass on
     assert seen["name"] >= {-1, 0, 1, 2, 4, 5, 6}
     assert seen["marks"] >= {-1, 0, 1, 2, 3, 4, 5}
+    assert seen["geography"] >= {-1, 0, 1, 2, 3, 4, 5}
     assert seen["statement_places"] >= {-1, 0, 1, 2, 3}
 
 

@@ -29,8 +29,8 @@ from kinmatch.match.comparisons import (
     _ACCENT_CLEAN, _NAME_CLEAN, ACCENT_COLUMNS, CONDITION_NAMES, MARK_RARITY, MISSING, NAME_COLUMNS, RARE_MARK_SHARE,
     AccentComparison, AgeComparison, BuildComparison, ConditionsComparison, GeographyComparison, HairComparison,
     HeightComparison, MarksComparison, NameComparison, SexComparison, StatementPlacesComparison, TimeGapComparison,
-    _as_set, _build_codes, _code_numbers, _Feature, _parse_mark, _sex_codes, _str, _tuple, default_features, name_tf,
-    partial_tf, prefecture_of, province_of,
+    DISTANCE_BANDS_KM, _as_set, _build_codes, _code_numbers, _Feature, _parse_mark, _sex_codes, _str, _tuple,
+    default_features, name_tf, partial_tf, prefecture_of, province_of,
 )
 
 
@@ -307,6 +307,51 @@ def _marks_settled(left: dict, right: dict, lp: np.ndarray, rp: np.ndarray) -> t
     return level, settled
 
 
+_CODE_DIVISORS = {"county": 1, "prefecture": 100, "province": 10000}
+
+
+def _geography_forms(arrays: dict, columns: list[str]) -> dict:
+    """Per record, what :func:`geography_detail` computes from each place column: adcodes as
+    numbers cut to county, prefecture and province; coordinates in radians, and the cosine of
+    each latitude. Computed per record and gathered per pair, they are the very numbers the
+    one-pair path computes per pair."""
+    forms = {}
+    with np.errstate(invalid="ignore"):
+        for column in columns:
+            if column.endswith("_county"):
+                code = _code_numbers(arrays[column])
+                forms.update({(column, rank): np.floor(code / divisor)
+                              for rank, divisor in _CODE_DIVISORS.items()})
+            else:
+                forms[column] = np.radians(np.asarray(arrays[column], dtype=float))
+                if column.endswith("_lat"):
+                    forms[(column, "cos")] = np.cos(forms[column])
+    return forms
+
+
+def _geography_levels_fast(left: dict, right: dict, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
+    """:func:`geography_detail`'s levels from :func:`_geography_forms` of both sides: the same
+    haversine, bands and same-code rules, without converting degrees and codes once per pair."""
+    lon1, lat1, cos1 = left["found_lon"][lp], left["found_lat"][lp], left[("found_lat", "cos")][lp]
+    best = np.full(len(lp), MISSING, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        for place in ("missing", "home"):
+            lon2, lat2 = right[f"{place}_lon"][rp], right[f"{place}_lat"][rp]
+            cos2 = right[(f"{place}_lat", "cos")][rp]
+            a = np.sin((lat2 - lat1) / 2) ** 2 + cos1 * cos2 * np.sin((lon2 - lon1) / 2) ** 2
+            km = 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+            # bands: <= 10 km -> 5 ... > 1000 km -> 0 (NaN sorts last, then becomes missing)
+            levels = 5 - np.searchsorted(np.asarray(DISTANCE_BANDS_KM), km, side="left")
+            levels = np.where(np.isnan(km), MISSING, levels)
+            same = {rank: left[("found_county", rank)][lp] == right[(f"{place}_county", rank)][rp]
+                    for rank in _CODE_DIVISORS}
+            levels = np.where(same["province"], np.maximum(levels, 3), levels)
+            levels = np.where(same["prefecture"], np.maximum(levels, 4), levels)
+            levels = np.where(same["county"], 5, levels)
+            best = np.maximum(best, levels).astype(np.int8)
+    return best
+
+
 _DIRECT_FEATURES = (SexComparison, AgeComparison, HeightComparison, TimeGapComparison, GeographyComparison, BuildComparison)
 """Comparisons computed straight on the gathered columns of every pair (numeric, vectorized in
 numpy): grouping their pairs by distinct values would cost more than it saves."""
@@ -327,8 +372,7 @@ def prepare_side(frame: pd.DataFrame, id_column: str, features: list[_Feature], 
         # values read as numbers or codes once per record, not once per pair (the level functions
         # take these forms as they are)
         if isinstance(feature, GeographyComparison):
-            derived[feature.label] = {c: _code_numbers(arrays[c]) for c in _listify(getattr(feature, labels))
-                                      if c.endswith("_county")}
+            derived[feature.label] = _geography_forms(arrays, _listify(getattr(feature, labels)))
         elif isinstance(feature, SexComparison):
             derived[feature.label] = {c: _sex_codes(arrays[c]) for c in _listify(getattr(feature, labels))}
         elif isinstance(feature, BuildComparison):
@@ -368,6 +412,8 @@ def _feature_levels(feature: _Feature, prepared: PreparedRecords,
     label, left, right = feature.label, prepared.left, prepared.right
     if isinstance(feature, StatementPlacesComparison) and label in prepared.joint:
         return _statement_levels_fast(*prepared.joint[label], lp, rp)
+    if isinstance(feature, GeographyComparison) and label in left.derived and label in right.derived:
+        return _geography_levels_fast(left.derived[label], right.derived[label], lp, rp)
     left_cols, right_cols = _listify(feature.labels_left), _listify(feature.labels_right)
     if isinstance(feature, _DIRECT_FEATURES):
         left_arrays = left.arrays | left.derived.get(label, {})
