@@ -486,11 +486,21 @@ def _compare_chunk(prepared: PreparedRecords, features: list, name_frequency: Ma
     else:
         tf[:] = name_tf(left.arrays["name_keys"][lp], right.arrays["name_keys"][rp], name_frequency)
     if "name" in out and all(c in left.arrays and c in right.arrays for c in NAME_COLUMNS):
-        # a shared 小名 or given name: price the key that met (二娃 is common, 铁蛋儿 rare); level-1
-        # pairs are few, so one plain call each
-        for i in np.flatnonzero(out["name"] == 1):
-            tf[i] = partial_tf([left.arrays[c][lp[i]] for c in NAME_COLUMNS],
-                               [right.arrays[c][rp[i]] for c in NAME_COLUMNS], name_frequency)
+        # a shared 小名 or given name: price the key that met (二娃 is common, 铁蛋儿 rare), one plain
+        # call per distinct pair of name values when the name signatures cover exactly those columns
+        level_1 = np.flatnonzero(out["name"] == 1)
+
+        def shares(ulp, urp):
+            return np.array([partial_tf([left.arrays[c][a] for c in NAME_COLUMNS],
+                                        [right.arrays[c][b] for c in NAME_COLUMNS], name_frequency)
+                             for a, b in zip(ulp, urp)], dtype=float)
+
+        name_feature = next(f for f in features if f.label == "name")
+        if isinstance(name_feature, NameComparison) and _uses_default_columns(name_feature) and len(level_1):
+            tf[level_1] = _once_per_distinct(left.signatures["name"], right.signatures["name"], lp[level_1],
+                                             rp[level_1], shares)
+        elif len(level_1):
+            tf[level_1] = shares(lp[level_1], rp[level_1])
     return out, tf
 
 
