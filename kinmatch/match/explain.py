@@ -189,12 +189,22 @@ class _Side:
             raise InputError(f"explain_pairs: the {id_column} column is missing from the records, so the "
                              f"pairs cannot be matched to them; pass the normalized frame that was linked")
         self.frame = frame
-        # ids compared as text, as everywhere in kinmatch; each distinct id looked up once
-        self.record_of_row, distinct = pd.factorize(ids.to_numpy(dtype=object), use_na_sentinel=False)
-        distinct = pd.Index(distinct).astype(str)
-        self.records_at = pd.Index(frame[id_column].astype(str)).get_indexer(distinct)
-        if (self.records_at < 0).any():
-            raise KeyError(f"explain_pairs: {id_column} not found: {list(distinct[self.records_at < 0][:5])}")
+        # ids compared as text, as everywhere in kinmatch
+        values = ids.to_numpy(dtype=object)
+        known = pd.Index(frame[id_column].astype(str))
+        if pd.api.types.infer_dtype(values, skipna=False) == "string":
+            # already text (the usual case): looked up directly, then numbered by record (hashing
+            # the record numbers is cheaper than numbering the ids and looking up the distinct ones)
+            found = known.get_indexer(values)
+            if (found < 0).any():
+                raise KeyError(f"explain_pairs: {id_column} not found: {list(pd.unique(values[found < 0])[:5])}")
+            self.record_of_row, self.records_at = pd.factorize(found)
+        else:  # each distinct id converted and looked up once
+            self.record_of_row, distinct = pd.factorize(values, use_na_sentinel=False)
+            distinct = pd.Index(distinct).astype(str)
+            self.records_at = known.get_indexer(distinct)
+            if (self.records_at < 0).any():
+                raise KeyError(f"explain_pairs: {id_column} not found: {list(distinct[self.records_at < 0][:5])}")
         self.positions = self.records_at[self.record_of_row]
         self._codes: dict[tuple, tuple[np.ndarray, list[dict]] | None] = {}
         self._display: np.ndarray | None = None
@@ -255,19 +265,18 @@ class _Side:
         each cost more than the cleaning)."""
         inverse, records = pd.factorize(self.record_of_row[rows])
         at = self.records_at[records]
-        present = [c in self.frame.columns for c in cmp.NAME_COLUMNS]
-        arrays = [self.frame[c].to_numpy(dtype=object)[at] for c, there in zip(cmp.NAME_COLUMNS, present) if there]
-        try:
-            same = np.zeros(len(at), np.int64)
-            for values in arrays:
-                codes = _value_codes(values)
-                same = pd.factorize(same * (int(codes.max(initial=0)) + 1) + codes)[0]
-        except TypeError:  # an unhashable value: every record apart
-            same = np.arange(len(at))
+        same = np.zeros(len(at), np.int64)
+        columns = []
+        for column, clean in zip(cmp.NAME_COLUMNS, cmp._NAME_CLEAN):
+            if column in self.frame.columns:
+                codes, cleaned = _cleaned_column(clean, self.frame[column].to_numpy(dtype=object)[at])
+                same = pd.factorize(same * len(cleaned) + codes)[0]
+            else:
+                codes, cleaned = np.zeros(len(at), np.int64), [clean(None)]
+            columns.append((codes, cleaned))
         same, first = _first_of_each(same)
-        columns = iter(arrays)
-        cleaned = list(zip(*(_cleaned(clean, next(columns)[first].tolist()) if there else [clean(None)] * len(first)
-                             for clean, there in zip(cmp._NAME_CLEAN, present))))
+        cleaned = list(zip(*(np.fromiter(values, dtype=object, count=len(values))[codes[first]].tolist() if len(values) > 1
+                             else values * len(first) for codes, values in columns)))
         return same[inverse], cleaned
 
     def records(self, rows: np.ndarray, columns: list[str] | None = None) -> list[dict]:
@@ -290,22 +299,24 @@ def _first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, first
 
 
-def _cleaned(clean: Any, values: list) -> list:
-    """``[clean(v) for v in values]`` for a name cleaner of comparisons, checking the whole column
-    at once for the common case where the cleaner returns each value as it is (text, flags) or
-    as ``frozenset(value)`` (tuples of non-empty texts): a call per value cost more than the rest
-    of explaining the partial names; each distinct tuple becomes a frozenset once)."""
-    kinds = set(map(type, values))
-    if clean is cmp._as_str and kinds <= {str}:
-        return values
-    if clean is cmp._evidence and kinds <= {bool}:
-        return values
-    if clean is cmp._as_set and kinds <= {tuple}:
-        items = set(chain.from_iterable(values))
+def _cleaned_column(clean: Any, values: np.ndarray) -> tuple[np.ndarray, list]:
+    """``clean(v)`` (a name cleaner of comparisons) for each of ``values``, as a code per value
+    into the cleaned distinct values.
+
+    Values are numbered as equal only in the common case, where the whole column holds texts,
+    flags or tuples of non-empty texts and the cleaner returns each as it is or as
+    ``frozenset(value)`` (checked on the whole column at once; a call per value cost more than
+    the rest of explaining the partial names); otherwise each value is cleaned on its own."""
+    kinds = set(map(type, values.tolist()))
+    if len(values) and ((clean is cmp._as_str and kinds <= {str}) or (clean is cmp._evidence and kinds <= {bool})):
+        codes, distinct = pd.factorize(values)
+        return codes, distinct.tolist()
+    if len(values) and clean is cmp._as_set and kinds <= {tuple}:
+        items = set(chain.from_iterable(values.tolist()))
         if set(map(type, items)) <= {str} and "" not in items:
-            codes, distinct = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
-            return np.fromiter(map(frozenset, distinct), dtype=object, count=len(distinct))[codes].tolist()
-    return list(map(clean, values))
+            codes, distinct = pd.factorize(values)
+            return codes, list(map(frozenset, distinct))
+    return np.arange(len(values)), list(map(clean, values.tolist()))
 
 
 def _value_codes(values: np.ndarray) -> np.ndarray:
@@ -383,26 +394,46 @@ def _mark_reasons(keys: Iterable[tuple[int, int, int]], left_records: list[dict]
     Where neither record lists a denied mark (无纹身) and the level is not 0 (a contradiction,
     which reads the ``negated`` column), :func:`cmp.mark_comparison` finds no contradiction and
     returns :func:`cmp._best_shared_mark` of the two parsed lists: that is called directly; in
-    every other case ``reason`` itself is."""
+    every other case ``reason`` itself is.
+
+    A mark whose type the other record lacks never meets one of the other's, so the best shared
+    mark is that of the two lists cut to their shared types (order kept): pairs of records are
+    many, pairs of cut lists few (a record has a mark or two), so each is compared once."""
     left, right = [_parsed_marks(r) for r in left_records], [_parsed_marks(r) for r in right_records]
     labels, best = cmp.LEVEL_LABELS["marks"], cmp._best_shared_mark
+    found: dict[tuple, str] = {}
     texts = []
     for level, a, b in keys:
         x, y = left[a], right[b]
         if level < 2 or x is None or y is None:
             texts.append(reason("marks", level, left_records[a], right_records[b], mark_freq))
             continue
-        mark = best(x, y, mark_freq)[1] if x and y else ""
+        (x, x_types), (y, y_types) = x, y
+        shared = x_types.keys() & y_types.keys()
+        if len(shared) == 1:  # the usual case: the cut lists are those of the one shared type
+            (kind,) = shared
+            cut = (x_types[kind], y_types[kind])
+        else:
+            cut = (tuple(p for p in x if p[0] in shared), tuple(p for p in y if p[0] in shared))
+        mark = found.get(cut)
+        if mark is None:
+            mark = found[cut] = best(*cut, mark_freq)[1] if x and y else ""
         label = labels.get(level, "marks")
         texts.append(f"{label}({mark})" if mark else label)
     return texts
 
 
-def _parsed_marks(record: Mapping) -> list | None:
-    """The record's marks as mark_comparison parses them (conditions left out), or None when one
-    of them is a denied mark (无纹身), which mark_comparison treats as a contradiction."""
+def _parsed_marks(record: Mapping) -> tuple[list, dict[str, tuple]] | None:
+    """The record's marks as mark_comparison parses them (conditions left out) and those of each
+    type, or None when one of them is a denied mark (无纹身), which mark_comparison treats as a
+    contradiction."""
     parsed = [p for p in map(cmp._parse_mark, cmp._tuple(_get(record, "marks"))) if p[0] not in cmp.CONDITION_NAMES]
-    return None if any(t.startswith("无") and len(t) > 1 for t, _, _ in parsed) else parsed
+    if any(t.startswith("无") and len(t) > 1 for t, _, _ in parsed):
+        return None
+    by_type: dict[str, tuple] = {}
+    for p in parsed:
+        by_type[p[0]] = by_type.get(p[0], ()) + (p,)
+    return parsed, by_type
 
 
 def _km_rows(res: _Side, rep: _Side, rows: np.ndarray) -> np.ndarray | None:
@@ -511,7 +542,12 @@ def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.n
     reason_codes, reasons = (levels, _label_table(comparison, levels)) if comparison in _LABEL_ONLY else \
         _reasons(comparison, rows, levels, res, rep, mark_freq)
     weight_codes, weight_texts = _formatted_codes(weights, format_weight)
-    inverse, keys = pd.factorize(reason_codes * len(weight_texts) + weight_codes)
+    keys = reason_codes * len(weight_texts) + weight_codes
+    if len(reasons) * len(weight_texts) <= min(256, len(keys)):
+        # few combinations (weights that depend on the level alone): a piece for each, unused or not
+        inverse, keys = keys, np.arange(len(reasons) * len(weight_texts))
+    else:
+        inverse, keys = pd.factorize(keys)
     key_reasons, key_weights = np.divmod(keys, len(weight_texts))
     texts = _each("{} {}", [[reasons[i] for i in key_reasons.tolist()], [weight_texts[i] for i in key_weights.tolist()]],
                   len(keys))
@@ -578,10 +614,12 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
     weight = _weight_matrix(weights, comparisons)
     strength = np.abs(weight)
     shown = (levels >= 0) & ~(strength < MIN_SHOWN_WEIGHT)  # a NaN weight is "shown", as in explain_pair
-    unordered = (shown & np.isnan(weight)).any(axis=1)
+    unordered = (shown & np.isnan(weight)).any(axis=1) if np.isnan(strength.sum()) else np.zeros(n, bool)
     shown[unordered] = False  # how a NaN sorts is explain_pair's business: those rows are done its way
-    order = np.argsort(np.where(shown, -strength, np.inf), axis=1, kind="stable")
-    n_shown = shown.sum(axis=1)
+    key = np.negative(strength)
+    key[~shown] = np.inf
+    order = np.argsort(key, axis=1, kind="stable")
+    n_shown = np.count_nonzero(shown, axis=1)
     kept = n_shown if top is None else (np.minimum(n_shown, top) if top >= 0 else np.maximum(n_shown + top, 0))
     width = int(kept.max())
     if width == 0:
@@ -590,14 +628,16 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
         order = order[:, :width]
         selected = np.zeros_like(shown)
         np.put_along_axis(selected, order, np.arange(width)[None, :] < kept[:, None], axis=1)
+        # a comparison's pairs, levels and weights as contiguous rows (gathered 12 times)
+        selected, levels, weight = selected.T.copy(), levels.T.copy(), weight.T.copy()
         # each pair's piece of each comparison as a number in one table of distinct pieces: the
         # pieces are moved around as integers, and looked up once, when the rows are joined
         codes = np.zeros((len(comparisons), n), dtype=np.int64)
         tables, offset = [], 0
         for j, comparison in enumerate(comparisons):
-            rows = np.flatnonzero(selected[:, j])
+            rows = np.flatnonzero(selected[j])
             if len(rows):
-                row_codes, table = _pieces(comparison, rows, levels[rows, j], weight[rows, j], res, rep, mark_freq)
+                row_codes, table = _pieces(comparison, rows, levels[j, rows], weight[j, rows], res, rep, mark_freq)
                 codes[j, rows] = row_codes + offset
                 tables.append(table)
                 offset += len(table)
