@@ -216,7 +216,7 @@ def test_one_shared_common_mark_keeps_far_nameless_resident():
 
 import math  # noqa: E402
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from kinmatch.match import candidates as cand  # noqa: E402
@@ -595,3 +595,36 @@ def test_near_places_equal_the_whole_distance_matrix(km, bad_latitude):
     assert got.positions.tolist() == chunk[rows].tolist()
     assert got.keys.tolist() == centres.index[cols].tolist()
     assert len(rows) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1930, 2000), st.one_of(st.integers(0, 14), st.none()),
+       st.lists(st.tuples(st.integers(-35, 25), st.integers(0, 14), st.sampled_from(["both", "both", "low", "high", "none"])),
+                min_size=1, max_size=25))
+@example(1960, 0, [(-20, 10, "both"), (-30, 12, "both"), (-31, 12, "both"), (20, 4, "both")])  # ends below the window start
+def test_year_window_finds_exactly_the_reports_within_it(born, width, intervals):
+    # reports filed under their first birth-year bin, queried from `span` bins lower: every report
+    # whose interval (narrow, wide, half or wholly unknown) is within the window must be proposed,
+    # and only those
+    low, high = (born, born + width) if width is not None else (np.nan, np.nan)
+    rows = []
+    for i, (offset, w, known) in enumerate(intervals):
+        r_low, r_high = born + offset, born + offset + w
+        r_low, r_high = {"both": (r_low, r_high), "low": (r_low, np.nan), "high": (np.nan, r_high),
+                         "none": (np.nan, np.nan)}[known]
+        row = report(f"M{i:02d}", ("李", "li"), ("伟", "wei"), lost="2015-01-01")
+        rows.append(row | {"birth_year_low": r_low, "birth_year_high": r_high, "name_keys": (f"x{i}",)})
+    residents = pd.DataFrame([resident("R1", given_keys=("wei",), born=(low, high), found="2020-01-01")])
+    result = candidate_pairs(residents, pd.DataFrame(rows), progress=False, few_candidates=0)
+    age = 40.0 if width is None else min(max(2020 - (low + high) / 2, 0), 100)
+    window = cand.CandidateSettings().wide_year_window + 0.1 * age
+    expected = set()
+    for row in rows:
+        r_low, r_high = row["birth_year_low"], row["birth_year_high"]
+        r_low, r_high = (r_high, r_high) if np.isnan(r_low) else (r_low, r_low) if np.isnan(r_high) else (r_low, r_high)
+        gap = max(0.0, low - r_high, r_low - high)
+        if not gap > window:  # an unknown year (NaN) is never outside
+            expected.add(row["missing_id"])
+    got = set(result.pairs.loc[result.pairs["passes"].str.contains("given_sound"), "missing_id"])
+    assert got == expected
+    assert result.counts.set_index("pass").loc["given_sound", "proposed"] == len(expected)

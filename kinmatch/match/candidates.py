@@ -470,6 +470,7 @@ class _ReportIndex:
     lookups instead of two binary searches; name keys, with a large vocabulary, are searched."""
 
     _TABLE_LIMIT = 1 << 20  # keys tabulated at most (4 MB of int32 per pass)
+    span = 0  # birth-year bins beyond its first that a report's interval may cover (by-year indexes)
 
     def __init__(self, vocabulary: pd.Index, composite: np.ndarray, positions: np.ndarray):
         self.vocabulary = vocabulary
@@ -534,7 +535,7 @@ class _Reports:
         self.lat = np.where(np.isnan(_num(missing, "missing_lat")), _num(missing, "home_lat"), _num(missing, "missing_lat"))
         _set_trig(self)
         self.settings = settings
-        # birth-year bins a report sits in: every bin its interval covers when narrow, else "unknown"
+        # birth-year bins a report's interval covers when narrow, else "unknown" (bin 0)
         width = self.year_high - self.year_low
         narrow = ~np.isnan(width) & (width <= 12)
         first = np.where(narrow, _bin(self.year_low), 0)
@@ -606,12 +607,14 @@ class _Reports:
         positions, _, codes, vocabulary = _coded(flat)
         if not by_year:
             return _ReportIndex(pd.Index(vocabulary), codes, positions)
-        counts = self.bin_count[positions]
-        positions = np.repeat(positions, counts)
-        codes = np.repeat(codes, counts)
-        offsets = np.arange(len(positions)) - np.repeat(np.cumsum(counts) - counts, counts)
-        bins = self.bin_first[positions] + offsets
-        return _ReportIndex(pd.Index(vocabulary), _composite(codes, self.sex[positions], bins), positions)
+        # each report once, under the first bin its birth years cover; the index remembers how many
+        # bins further a report's interval reaches, and queries start that many bins lower
+        # (:func:`_query`). Filed under every bin it covers instead, a report came once per bin a
+        # query shared with it, and half the pairs expanded were repeats, sorted only to be dropped
+        index = _ReportIndex(pd.Index(vocabulary), _composite(codes, self.sex[positions], self.bin_first[positions]),
+                             positions)
+        index.span = int(self.bin_count[positions].max()) - 1 if len(positions) else 0
+        return index
 
 
 def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
@@ -769,19 +772,22 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
-           window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           window: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Composite key ranges for the (resident, key code, key class) rows → (resident position,
-    lowest and highest composite key, key class)."""
+    lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`."""
     if not by_year or len(r_pos) == 0:
         return r_pos, codes, codes, classes
     # each resident asks for its own sex and "unknown", and for each of them the bins of its widened
     # interval plus "unknown" (a resident of unknown age asks for every bin). The bin is the last
     # part of the composite key, so a run of bins is one range: two ranges per sex, not one query
-    # per bin
+    # per bin. Reports are filed under their first bin only, so the range starts ``span`` bins
+    # lower: a report whose interval meets the widened one starts at most that far below it. What
+    # the range takes in beyond (intervals that end before it) the exact year window drops, as it
+    # drops pairs whose bins meet but whose years do not: the pairs kept are the same
     sex = res.sex[r_pos].astype(np.int64)
     widen = _window(res, r_pos, window)
     unknown = np.isnan(res.year_low[r_pos])
-    first_bins = np.where(unknown, 1, _bin(res.year_low[r_pos] - widen))
+    first_bins = np.where(unknown, 1, np.maximum(_bin(res.year_low[r_pos] - widen) - span, 1))
     last_bins = np.where(unknown, _N_BINS - 1, _bin(res.year_high[r_pos] + widen))
     n_sex = np.where(sex == 0, 3, 2)
     row = np.repeat(np.arange(len(r_pos)), 2 * n_sex)
@@ -1008,7 +1014,7 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
     (resident, report) positions of the pairs kept."""
     index = rep.indexes[name]
     window = settings.year_window if window is None else window
-    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window)
+    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, index.span)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_low, q_high)
