@@ -590,15 +590,19 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         prepared = batch.prepare_records(residents, missing, features)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending()
-    vectors = batch.compare_pairs(candidates.pairs, residents, missing, features, name_freq, progress=progress,
-                                prepared=prepared, n_jobs=n_jobs)
+    pairs = candidates.pairs[["resident_id", "missing_id"]]
+    n_candidates = len(pairs)
+    if fitted is None and n_candidates:
+        # the random pairs of the u estimate are compared in the same pass (and worker processes)
+        pairs = pd.concat([pairs, random_pairs(residents, missing, n_random_pairs, random_state)], ignore_index=True)
+    compared = batch.compare_pairs(pairs, residents, missing, features, name_freq, progress=progress,
+                                   prepared=prepared, n_jobs=n_jobs)
+    vectors = compared.iloc[:n_candidates]
     if len(vectors) == 0:
         return LinkRun(_empty_table(), fitted, vectors, candidates.counts, residents, missing)
     if fitted is None:
-        u_pairs = random_pairs(residents, missing, n_random_pairs, random_state)
-        u_vectors = batch.compare_pairs(u_pairs, residents, missing, features, name_freq, prepared=prepared,
-                                      n_jobs=n_jobs)
-        fitted = fit_model(vectors, u_vectors, len(residents), random_state, n_reports=len(missing))
+        fitted = fit_model(vectors, compared.iloc[n_candidates:], len(residents), random_state,
+                           n_reports=len(missing))
 
     weights = fitted.weight_table(floor_name_tf(vectors, fitted), prefix="w_")
     match_weight = weights.to_numpy().sum(axis=1) + float(getattr(fitted, "prior_weight_", 0.0))
