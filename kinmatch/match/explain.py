@@ -554,15 +554,6 @@ def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.n
     return inverse, texts
 
 
-def _weight_matrix(weights: pd.DataFrame, comparisons: list[str]) -> np.ndarray:
-    """The weight of each pair (row) and comparison (column), as :func:`_weight_column` reads it."""
-    names = [f"w_{c}" for c in comparisons]
-    if all(name in weights.columns and isinstance(weights[name].dtype, np.dtype) and weights[name].dtype.kind == "f"
-           for name in names):
-        return weights[names].to_numpy(dtype=float)  # the usual case: one float block, one copy
-    return np.column_stack([_weight_column(weights, c) for c in comparisons])
-
-
 def _weight_column(weights: pd.DataFrame, comparison: str) -> np.ndarray:
     """``weights.get(f"w_{c}", weights.get(c, 0.0))`` of explain_pair for a whole column."""
     for name in (f"w_{comparison}", comparison):
@@ -604,32 +595,32 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
     comparisons = [c for c in cmp.COMPARISONS if c in present]
     if not comparisons:
         return [""] * n
-    levels = np.column_stack([vectors[c].to_numpy() for c in comparisons])
+    # one row per comparison, one column per pair: a comparison's values are contiguous
+    levels = np.stack([vectors[c].to_numpy() for c in comparisons])
     if levels.dtype.kind not in "iu":
         levels = levels.astype(float)
         if np.isnan(levels).any():
             raise InputError("explain_pairs: a comparison level is blank (NaN); levels come from "
                              "compare_pairs as whole numbers, -1 for no evidence; pass its vectors unchanged")
     levels = levels.astype(np.int64)
-    weight = _weight_matrix(weights, comparisons)
-    strength = np.abs(weight)
-    shown = (levels >= 0) & ~(strength < MIN_SHOWN_WEIGHT)  # a NaN weight is "shown", as in explain_pair
-    unordered = (shown & np.isnan(weight)).any(axis=1) if np.isnan(strength.sum()) else np.zeros(n, bool)
-    shown[unordered] = False  # how a NaN sorts is explain_pair's business: those rows are done its way
-    key = np.negative(strength)
+    weight = np.stack([_weight_column(weights, c) for c in comparisons])
+    key = np.negative(np.abs(weight))  # -|w|: strongest first
+    shown = (levels >= 0) & ~(key > -MIN_SHOWN_WEIGHT)  # a NaN weight is "shown", as in explain_pair
+    unordered = (shown & np.isnan(weight)).any(axis=0) if np.isnan(key.sum()) else np.zeros(n, bool)
+    shown[:, unordered] = False  # how a NaN sorts is explain_pair's business: those rows are done its way
     key[~shown] = np.inf
-    order = np.argsort(key, axis=1, kind="stable")
-    n_shown = np.count_nonzero(shown, axis=1)
+    order = np.argsort(key.T, axis=1, kind="stable")  # each pair's comparisons, strongest first
+    n_shown = np.count_nonzero(shown, axis=0)
     kept = n_shown if top is None else (np.minimum(n_shown, top) if top >= 0 else np.maximum(n_shown + top, 0))
     width = int(kept.max())
     if width == 0:
         texts = [""] * n
     else:
-        order = order[:, :width]
+        # (comparison, pair) as one flat index, cheaper than two index arrays
+        at_place = [order[:, place] * n + np.arange(n) for place in range(width)]
         selected = np.zeros_like(shown)
-        np.put_along_axis(selected, order, np.arange(width)[None, :] < kept[:, None], axis=1)
-        # a comparison's pairs, levels and weights as contiguous rows (gathered 12 times)
-        selected, levels, weight = selected.T.copy(), levels.T.copy(), weight.T.copy()
+        for place, flat in enumerate(at_place):
+            selected.ravel()[flat] = place < kept
         # each pair's piece of each comparison as a number in one table of distinct pieces: the
         # pieces are moved around as integers, and looked up once, when the rows are joined
         codes = np.zeros((len(comparisons), n), dtype=np.int64)
@@ -642,13 +633,13 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
                 tables.append(table)
                 offset += len(table)
         table = np.concatenate(tables)
-        ordered = np.take_along_axis(codes.T, order, axis=1)
-        # the rows with k pieces joined together over the slots' columns (no per-row slicing)
+        ordered = [codes.ravel()[flat] for flat in at_place]  # the code at each place
+        # the rows with k pieces joined together over the places' columns (no per-row slicing)
         joined = np.full(n, "", dtype=object)
         for k in range(1, width + 1):
             rows = np.flatnonzero(kept == k)
             if len(rows):
-                columns = zip(*(table[ordered[rows, s]].tolist() for s in range(k)))
+                columns = zip(*(table[ordered[place][rows]].tolist() for place in range(k)))
                 joined[rows] = np.fromiter(map("; ".join, columns), dtype=object, count=len(rows))
         texts = joined.tolist()
     for i in np.flatnonzero(unordered):
