@@ -106,31 +106,38 @@ def _statement_codes(left_arrays: dict, right_arrays: dict) -> tuple[dict, dict]
     """The place strings :func:`statement_places_level` compares, as integer codes over one
     vocabulary (-1 = blank): per resident its stated counties and their prefectures and
     provinces (-1 padded), per report its counties, prefectures and provinces."""
-    vocabulary: dict[str, int] = {}
-
-    def code(value: str) -> int:
-        return vocabulary.setdefault(value, len(vocabulary)) if value else -1
-
     stated = [[_str(c) for c in places if len(_str(c)) == 6] for places in left_arrays["statement_places"]]
     width = max((len(s) for s in stated), default=0) or 1
-    left = {k: np.full((len(stated), width), -1, dtype=np.int64) for k in ("counties", "prefectures", "provinces")}
+    left_counties = np.full((len(stated), width), "", dtype=object)
     for i, codes in enumerate(stated):
-        for j, c in enumerate(codes):
-            left["counties"][i, j] = code(c)
-            left["prefectures"][i, j] = code(prefecture_of(c))
-            left["provinces"][i, j] = code(province_of(c))
-    columns = [right_arrays[c] for c in ("home_county", "missing_county", "home_prefecture", "home_province")]
-    n = len(columns[0])
-    right = {"counties": np.full((n, 2), -1, dtype=np.int64), "prefectures": np.full((n, 3), -1, dtype=np.int64),
-             "provinces": np.full((n, 3), -1, dtype=np.int64)}
-    for i, (home, lost, prefecture, province) in enumerate(zip(*columns)):
-        counties = (_str(home), _str(lost))
-        for j, c in enumerate(counties):
-            right["counties"][i, j] = code(c)
-            right["prefectures"][i, j] = code(prefecture_of(c))
-            right["provinces"][i, j] = code(province_of(c))
-        right["prefectures"][i, 2] = code(_str(prefecture))
-        right["provinces"][i, 2] = code(_str(province))
+        left_counties[i, :len(codes)] = codes
+    n = len(right_arrays["home_county"])
+    right_counties = np.empty((n, 2), dtype=object)
+    right_counties[:, 0] = [_str(v) for v in right_arrays["home_county"]]
+    right_counties[:, 1] = [_str(v) for v in right_arrays["missing_county"]]
+    # prefecture and province of each distinct county string (a few thousand among all records),
+    # then one vocabulary over every string; numbering them all at once replaced a loop that
+    # set the codes one element at a time
+    county_of, distinct = pd.factorize(np.concatenate([left_counties.ravel(), right_counties.ravel()]))
+    k = len(distinct)
+    strings = np.concatenate([np.asarray(distinct, dtype=object),
+                              np.array([prefecture_of(c) for c in distinct] + [province_of(c) for c in distinct]
+                                       + [_str(v) for v in right_arrays["home_prefecture"]]
+                                       + [_str(v) for v in right_arrays["home_province"]], dtype=object)])
+    vocabulary, words = pd.factorize(strings)
+    blank = np.flatnonzero(np.asarray(words, dtype=object) == "")
+    if len(blank):
+        vocabulary = np.where(vocabulary == blank[0], -1, vocabulary)
+    county, prefecture, province = (vocabulary[offset:offset + k][county_of] for offset in (0, k, 2 * k))
+    n_left = left_counties.size
+    left = {name: codes[:n_left].reshape(left_counties.shape).astype(np.int64)
+            for name, codes in (("counties", county), ("prefectures", prefecture), ("provinces", province))}
+    own = {name: codes[n_left:].reshape(n, 2).astype(np.int64)
+           for name, codes in (("counties", county), ("prefectures", prefecture), ("provinces", province))}
+    extra = vocabulary[3 * k:].astype(np.int64)
+    right = {"counties": own["counties"],
+             "prefectures": np.column_stack([own["prefectures"], extra[:n]]),
+             "provinces": np.column_stack([own["provinces"], extra[n:]])}
     return left, right
 
 
