@@ -226,6 +226,19 @@ def _mark_masks(arrays: dict, vocabulary: _MarkVocabulary) -> dict | None:
     :func:`mark_comparison` reads them), ``positive`` (those not written 无X), ``denied`` (无X and
     the description's negations) and ``described`` (any parsed mark). None when the types do not
     fit in 63 bits (then every pair takes the plain path)."""
+    # most records carry no mark or the same one or two: each distinct (marks, negated) is parsed
+    # once, in order of first appearance (so the codes are those a record-by-record pass gives)
+    keys = np.empty(len(arrays["marks"]), dtype=object)
+    keys[:] = list(zip(arrays["marks"], arrays["negated"]))
+    record_of, distinct = pd.factorize(keys)
+    marks, negated = np.empty(len(distinct), dtype=object), np.empty(len(distinct), dtype=object)
+    marks[:] = [m for m, _ in distinct]
+    negated[:] = [g for _, g in distinct]
+    masks = _distinct_mark_masks({"marks": marks, "negated": negated}, vocabulary)
+    return None if masks is None else {key: value[record_of] for key, value in masks.items()}
+
+
+def _distinct_mark_masks(arrays: dict, vocabulary: _MarkVocabulary) -> dict | None:
     n = len(arrays["marks"])
     masks = {k: np.zeros(n, dtype=np.int64) for k in ("types", "positive", "denied")}
     described = np.zeros(n, dtype=bool)
