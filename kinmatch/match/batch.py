@@ -19,6 +19,7 @@ without changing a single level:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -190,17 +191,18 @@ def _token_matrices(left_tokens: list[set], right_tokens: list[set]):
     """Record × token incidence matrices (scipy CSR) over one shared vocabulary."""
     from scipy import sparse
 
-    vocabulary: dict[str, int] = {}
-    matrices = []
-    for tokens in (left_tokens, right_tokens):
-        indptr, indices = [0], []
-        for own in tokens:
-            indices.extend(vocabulary.setdefault(t, len(vocabulary)) for t in own)
-            indptr.append(len(indices))
-        matrices.append((np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64)))
-    width = max(len(vocabulary), 1)
-    return [sparse.csr_matrix((np.ones(len(ix), dtype=np.int8), ix, ptr), shape=(len(ptr) - 1, width))
-            for ptr, ix in matrices]
+    # every token of every record in one flat array, numbered by one factorize (hashing in C)
+    sizes = np.fromiter((len(own) for own in chain(left_tokens, right_tokens)), dtype=np.int64,
+                        count=len(left_tokens) + len(right_tokens))
+    flat = np.empty(int(sizes.sum()), dtype=object)
+    flat[:] = list(chain.from_iterable(chain(left_tokens, right_tokens)))
+    indices = pd.factorize(flat)[0] if len(flat) else np.zeros(0, dtype=np.int64)
+    width = max(int(indices.max(initial=-1)) + 1, 1)
+    n_left = len(left_tokens)
+    split = int(sizes[:n_left].sum())
+    return [sparse.csr_matrix((np.ones(len(ix), dtype=np.int8), ix, np.r_[0, np.cumsum(rows)]),
+                              shape=(len(rows), width))
+            for rows, ix in ((sizes[:n_left], indices[:split]), (sizes[n_left:], indices[split:]))]
 
 
 def _share_a_token(left, right, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
