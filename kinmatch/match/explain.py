@@ -344,6 +344,14 @@ def _formatted_codes(values: np.ndarray, form: Any) -> tuple[np.ndarray, list[st
     return codes, [write(v) for v in uniques.view(float).tolist()]
 
 
+def _whole_codes(values: np.ndarray, template: str) -> tuple[np.ndarray, list[str]]:
+    """:func:`_formatted_codes` for a template that shows a finite value as a whole number
+    (``{:.0f}``): the values rounded first, as ``.0f`` rounds them (to nearest, ties to even, on
+    the exact binary value; -0.3 keeps its sign, -0), so there are a few hundred values to write
+    rather than one per pair (distances in km)."""
+    return _formatted_codes(np.rint(values), template)
+
+
 def _formatted(values: np.ndarray, form: Any) -> np.ndarray:
     """:func:`_formatted_codes` as the text of each value."""
     codes, texts = _formatted_codes(values, form)
@@ -472,7 +480,7 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
         if a is not None and b is not None:
             detailed = np.isin(levels, (0, 1, 2)) & ~np.isnan(a) & ~np.isnan(b)
             if detailed.any():
-                return show(detailed, _formatted_codes(np.abs(a[detailed] - b[detailed]), "身高差{:.0f}cm"))
+                return show(detailed, _whole_codes(np.abs(a[detailed] - b[detailed]), "身高差{:.0f}cm"))
             return codes, table
     elif comparison == "age":
         bounds = [side.floats(c, rows) for side in (res, rep) for c in ("birth_year_low", "birth_year_high")]
@@ -480,7 +488,7 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             gap = cmp.interval_gap(*bounds)
             detailed = np.isin(levels, (0, 1)) & np.isfinite(gap)
             if detailed.any():
-                return show(detailed, _formatted_codes(gap[detailed], "年龄相差约{:.0f}岁"))
+                return show(detailed, _whole_codes(gap[detailed], "年龄相差约{:.0f}岁"))
             return codes, table
     elif comparison == "geography":
         near = levels < 5
@@ -489,7 +497,7 @@ def _reasons(comparison: str, rows: np.ndarray, levels: np.ndarray, res: _Side, 
             detailed = near.copy()
             detailed[near] = np.isfinite(km)
             if detailed.any():
-                return show(detailed, _formatted_codes(km[np.isfinite(km)], "发现地距走失地{:.0f}km"))
+                return show(detailed, _whole_codes(km[np.isfinite(km)], "发现地距走失地{:.0f}km"))
             return codes, table
     elif comparison in _BY_COMBINATION:
         needs = {"marks": (levels >= 2) | (levels == 0), "conditions": levels >= 1}.get(comparison, levels >= 0)
