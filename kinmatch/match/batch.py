@@ -652,11 +652,20 @@ def _preclean(column: str, values: np.ndarray) -> np.ndarray:
     clean = _PRECLEAN.get(column)
     if clean is None:
         return values
-    out = np.empty(len(values), dtype=object)
     if clean is _as_set:  # the sound-key columns: one call per cell instead of two
-        out[:] = [frozenset(_tuple(v)) if v.__class__ is not frozenset else v for v in values]
-    else:
-        out[:] = [clean(v) for v in values]
+        def clean(v):
+            return frozenset(_tuple(v)) if v.__class__ is not frozenset else v
+    try:
+        # each distinct value cleaned once (most records share their accent, marks, key sets…)
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    except TypeError:  # unhashable cells (lists): clean each one
+        codes, distinct = np.arange(len(values)), values
+    out = np.empty(len(distinct) + 1, dtype=object)
+    out[:-1] = [clean(v) for v in distinct]
+    out = out[codes]
+    blank = np.flatnonzero(codes < 0)  # None and NaN, which factorize leaves out
+    if len(blank):
+        out[blank] = [clean(values[i]) for i in blank]
     return out
 
 
