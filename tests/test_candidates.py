@@ -628,3 +628,20 @@ def test_year_window_finds_exactly_the_reports_within_it(born, width, intervals)
     got = set(result.pairs.loc[result.pairs["passes"].str.contains("given_sound"), "missing_id"])
     assert got == expected
     assert result.counts.set_index("pass").loc["given_sound", "proposed"] == len(expected)
+
+
+def test_packed_candidates_travel_and_unpack_to_the_same_frame():
+    # what a worker process sends back: integer arrays and the ids they use, pickled, unpacked by
+    # the parent into the very frame candidate_pairs gives
+    import pickle
+
+    missing, residents = random_reports(800), random_residents(60)
+    packed = cand.packed_candidate_pairs(residents, missing, progress=False, max_per_resident=25)
+    expected = candidate_pairs(residents, missing, progress=False, max_per_resident=25)
+    got = pickle.loads(pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)).unpack()
+    pd.testing.assert_frame_equal(got.pairs, expected.pairs, check_exact=True)
+    pd.testing.assert_frame_equal(got.counts, expected.counts, check_exact=True)
+    assert len(packed.missing_ids) < len(missing)  # only reports that have a pair travel
+    assert set(packed.missing_ids) == set(expected.pairs["missing_id"])
+    nobody = cand.packed_candidate_pairs(residents.iloc[:0], missing, progress=False).unpack()
+    assert nobody.pairs.empty and list(nobody.pairs.columns) == ["resident_id", "missing_id", "passes", "prescore"]
