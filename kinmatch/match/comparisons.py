@@ -1057,7 +1057,8 @@ PARTIAL_KEY = "partial:"
 """Prefix of the frequency-table entries for level-1 keys (小名, given name, surname), kept apart
 from the full-name sound keys so a 小名 二娃 does not change what a full name 二娃 weighs."""
 
-_PARTIAL_FORM_COLUMNS = ("name_keys", "alias_keys", "given_keys", "surname_keys")
+PARTIAL_FORM_COLUMNS = ("name_keys", "alias_keys", "given_keys", "surname_keys")
+"""The report columns whose keys a level-1 (partial or 小名) name match reads."""
 
 
 def name_key_frequency(missing: pd.DataFrame) -> dict[str, float]:
@@ -1070,14 +1071,19 @@ def name_key_frequency(missing: pd.DataFrame) -> dict[str, float]:
         >>> freq["li wei"], freq[PARTIAL_KEY + "er wa"]
         (0.5, 0.5)
     """
+    columns = ["name_keys"] + [c for c in PARTIAL_FORM_COLUMNS[1:] if c in missing.columns]
+    return key_frequency([[_as_set(v) for v in missing[c].to_numpy(dtype=object)] for c in columns])
+
+
+def key_frequency(key_sets: list) -> dict[str, float]:
+    """:func:`name_key_frequency` from the reports' key sets (frozensets), one sequence per column
+    of ``name_keys``, ``alias_keys``, ``given_keys``, ``surname_keys`` (the first is ``name_keys``;
+    absent columns may be left out). :func:`kinmatch.link` passes the sets it has cleaned already."""
     # collections.Counter over the chained key sets counts in C; explode + value_counts built
     # a 100k-row object Series first
-    n = max(len(missing), 1)
-    keys = Counter(chain.from_iterable(set(_tuple(v)) for v in missing["name_keys"].to_numpy(dtype=object)))
-    frequency = {key: count / n for key, count in keys.items()}
-    columns = [c for c in _PARTIAL_FORM_COLUMNS if c in missing.columns]
-    forms = (set().union(*(_tuple(v) for v in row)) for row in zip(*(missing[c].to_numpy(dtype=object)
-                                                                    for c in columns)))
+    n = max(len(key_sets[0]), 1)
+    frequency = {key: count / n for key, count in Counter(chain.from_iterable(key_sets[0])).items()}
+    forms = (frozenset().union(*row) for row in zip(*key_sets))
     frequency.update({PARTIAL_KEY + k: count / n for k, count in Counter(chain.from_iterable(forms)).items()})
     return frequency
 

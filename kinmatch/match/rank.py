@@ -584,10 +584,14 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     pending = fork_call(_candidates_task, shared=(residents, missing, candidate_settings, progress and not background),
                         enabled=background)
     try:
-        name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
         features = cmp.features_for(missing)
         mark_freq = next((f.frequency for f in features if isinstance(f, cmp.MarksComparison)), None)
         prepared = batch.prepare_records(residents, missing, features)
+        # name_key_frequency(missing), from the key sets just cleaned (a column the reports lack
+        # was filled with empty sets, which count for nothing)
+        name_freq = (cmp.key_frequency([prepared.right.arrays[c] for c in cmp.PARTIAL_FORM_COLUMNS
+                                        if c in prepared.right.arrays])
+                     if "name_keys" in missing.columns else None)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending()
     pairs = candidates.pairs[["resident_id", "missing_id"]]
