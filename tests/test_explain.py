@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kinmatch.errors import InputError
 from kinmatch.match import explain
@@ -94,6 +96,30 @@ EDGE_CASES = [
     ({"hair": "光头"}, {"hair": "秃顶"}, {"hair": 2}, {"w_hair": 1.4}, "发型发色相符(光头/秃顶) +1.4"),
     ({"hair": "长发"}, {"hair": "短发"}, {"hair": 0}, {"w_hair": -0.6}, "发型发色不同(长发/短发) −0.6"),
     ({"hair": "长发"}, {"hair": None}, {"hair": -1}, {"w_hair": 0.0}, ""),
+    # whole numbers as .0f rounds them: ties to even
+    ({"height_cm": 170.5}, {"height_cm": 168.0}, {"height": 2}, {"w_height": 0.5}, "身高差2cm +0.5"),
+    ({"height_cm": 171.5}, {"height_cm": 168.0}, {"height": 2}, {"w_height": 0.5}, "身高差4cm +0.5"),
+    ({"birth_year_low": 1990.0, "birth_year_high": 1990.5}, {"birth_year_low": 1991.0, "birth_year_high": 1992.0},
+     {"age": 1}, {"w_age": -2.0}, "年龄相差约0岁 −2.0"),
+    # marks: a denied mark written among the marks, several shared types, a level the marks do not bear out
+    ({"marks": ("无纹身", "痣:脸:左")}, {"marks": ("纹身:臂:右", "痣:脸:左")}, {"marks": 3}, {"w_marks": 1.0},
+     "体貌特征相符(无纹身/纹身) +1.0"),
+    ({"marks": ("痣:脸:左", "疤痕:手背:左")}, {"marks": ("疤痕:手背:", "痣:脸:")}, {"marks": 5}, {"w_marks": 5.0},
+     "多处特征相符(痣:脸:左、疤痕:手背:左) +5.0"),
+    ({"marks": ("痣:脸:左",)}, {"marks": ("疤痕:手背:左",)}, {"marks": 3}, {"w_marks": 1.0}, "体貌特征相符 +1.0"),
+    ({"marks": ("聋哑::", "痣:脸:左")}, {"marks": ("聋哑::", "痣:脸:右")}, {"marks": 2}, {"w_marks": 0.7},
+     "特征部位相同方向相反(痣:脸:左) +0.7"),
+    # name values the column-wise cleaning must hand to the name logic as the per-record one does
+    ({**ALIAS_RESIDENT, "alias_keys": ["er wa"]}, ALIAS_REPORT, {"name": 1}, {"w_name": 2.3},
+     "部分姓名或小名相符(二娃/二娃 小名) +2.3"),
+    ({**ALIAS_RESIDENT, "alias_keys": ("er wa", "")}, ALIAS_REPORT, {"name": 1}, {"w_name": 2.3},
+     "部分姓名或小名相符(二娃/二娃 小名) +2.3"),
+    (rec("赵大山", ["zhao da shan"], alias_keys=[""]), rec("钱小红", ["qian xiao hong"], given=[""]), {"name": 1},
+     {"w_name": 1.0}, "部分姓名或小名相符(赵大山/钱小红) +1.0"),
+    ({**ALIAS_RESIDENT, "name_evidence": None}, ALIAS_REPORT, {"name": 1}, {"w_name": 2.3},
+     "部分姓名或小名相符(二娃/二娃 小名) +2.3"),
+    ({**ALIAS_RESIDENT, "alias_norm": (), "alias_keys": ()}, ALIAS_REPORT, {"name": 1}, {"w_name": 2.3},
+     "部分姓名或小名相符(周俊翰/吴雷) +2.3"),
 ]
 
 
@@ -130,6 +156,33 @@ def test_a_nan_weight_is_explained_as_explain_pair_does():
     frames = one_pair_frames({}, {}, {"sex": 1, "age": 3, "height": 3}, {"w_sex": NAN, "w_age": 1.0, "w_height": 2.0})
     assert explain.explain_pairs(*frames) == explain._explain_pairs_reference(*frames)
     assert "身高相符 +2.0" in explain.explain_pairs(*frames)[0]
+
+
+def test_ids_that_are_not_text_are_matched_as_text():
+    pairs = pd.DataFrame({"resident_id": [1, 1, 2], "missing_id": ["M1", "M2", "M1"]})
+    residents = pd.DataFrame({"resident_id": ["1", "2"], "height_cm": [160.0, 150.0]})
+    missing = pd.DataFrame({"missing_id": ["M1", "M2"], "height_cm": [172.0, 161.0]})
+    levels = pd.DataFrame({"height": [1, 1, 1]})
+    weights = pd.DataFrame({"w_height": [-3.2, -1.0, -5.0]})
+    frames = (pairs, levels, weights, residents, missing)
+    assert explain.explain_pairs(*frames) == ["身高差12cm −3.2", "身高差1cm −1.0", "身高差22cm −5.0"]
+    assert explain.explain_pairs(*frames) == explain._explain_pairs_reference(*frames)
+
+
+def test_reports_sharing_name_values_are_each_explained():
+    """Partial names are compared once per distinct pair of name values: every pair still gets its own text."""
+    pairs = pd.DataFrame({"resident_id": ["R1", "R1", "R2", "R2"], "missing_id": ["M1", "M2", "M1", "M3"]})
+    residents = pd.DataFrame([{"resident_id": "R1", **ALIAS_RESIDENT},
+                              {"resident_id": "R2", **rec("老薛", ["lao xue"], given=["xue"], kind="partial")}])
+    xue = rec("薛宇宏", ["xue yu hong"], given=["yu hong"], surname=["xue"])
+    missing = pd.DataFrame([{"missing_id": "M1", **ALIAS_REPORT}, {"missing_id": "M2", **ALIAS_REPORT},
+                            {"missing_id": "M3", **xue}])
+    levels = pd.DataFrame({"name": [1, 1, 0, 1]})
+    weights = pd.DataFrame({"w_name": [2.3, 2.0, -1.0, 1.5]})
+    frames = (pairs, levels, weights, residents, missing)
+    expected = ["部分姓名或小名相符(二娃/二娃 小名) +2.3", "部分姓名或小名相符(二娃/二娃 小名) +2.0",
+                "姓名不同(老薛/吴雷) −1.0", "部分姓名或小名相符(老薛/薛宇宏 同姓) +1.5"]
+    assert explain.explain_pairs(*frames) == expected == explain._explain_pairs_reference(*frames)
 
 
 def test_explain_pairs_refuses_mismatched_rows_and_unknown_ids():
@@ -175,3 +228,57 @@ def test_explain_pairs_equals_explain_pair_on_a_simulated_link_run(simulated_run
     text = "\n".join(reference)
     for shown in ("小名", "(", "身高差", "年龄相差约", "发现地距走失地", "健康状况相符(", "特征相符("):
         assert shown in text, shown
+
+
+# ---------------------------------------------------------------------------------------------
+# property: on any small batch of records drawn from real-looking values (blanks, partial names,
+# denied marks, ties in the weights), the column-wise texts are explain_pair's
+
+_NAMES = [
+    {}, {"name_norm": None, "name_evidence": False}, ALIAS_RESIDENT, ALIAS_REPORT,
+    rec("老薛", ["lao xue"], given=["xue"], kind="partial"), rec("薛宇宏", ["xue yu hong"], given=["yu hong"], surname=["xue"]),
+    rec("李伟", ["li wei"], given=["wei"], surname=["li"]), rec("李玮", ["li wei"], given=["wei"], surname=["li"]),
+    rec(None, alias=["二娃"], alias_keys=["er wa"], kind="nickname"), rec("明廷", ["ming ting"], given=["ting"], kind="given_only"),
+]
+_SHARED = {
+    "height_cm": st.sampled_from([None, 150.0, 160.0, 160.5, 172.4, 180.0]),
+    "birth_year_low": st.sampled_from([None, 1950.0, 1960.0, 1990.0]),
+    "birth_year_high": st.sampled_from([None, 1965.0, 1995.5, 2000.0]),
+    "marks": st.sampled_from([None, (), ("痣:脸:左",), ("痣:脸:右", "疤痕:手背:"), ("无纹身",), ("纹身:臂:右:龙", "痣:脸:"),
+                              ("聋哑::",), ["缺指:左手:小指"]]),
+    "negated": st.sampled_from([(), ("纹身",), None]),
+    "conditions": st.sampled_from([(), ("痴呆",), ("聋哑", "痴呆"), None]),
+    "build": st.sampled_from([None, "瘦", "胖", ""]),
+    "hair": st.sampled_from([None, "白发、短发", "白发", "光头", "长发"]),
+}
+_COORDINATES = st.sampled_from([(None, None), (116.4, 39.9), (117.2, 39.13), (113.26, 23.13)])
+_WEIGHTS = st.sampled_from([0.0, 0.04, 0.05, -0.05, 1.0, -1.0, 2.5, -2.5, 6.1, 0.4999])
+
+
+@st.composite
+def _record(draw, id_column, i, where):
+    lon, lat = draw(_COORDINATES)
+    values = {key: draw(strategy) for key, strategy in _SHARED.items()}
+    return {id_column: f"{id_column[0]}{i}", **draw(st.sampled_from(_NAMES)), **values,
+            f"{where}_lon": lon, f"{where}_lat": lat}
+
+
+@st.composite
+def _batches(draw):
+    from kinmatch.match import comparisons as cmp
+
+    residents = [draw(_record("resident_id", i, "found")) for i in range(draw(st.integers(1, 3)))]
+    missing = [draw(_record("missing_id", i, "missing")) for i in range(draw(st.integers(1, 4)))]
+    n = draw(st.integers(1, 8))
+    pairs = pd.DataFrame({"resident_id": [f"r{draw(st.integers(0, len(residents) - 1))}" for _ in range(n)],
+                          "missing_id": [f"m{draw(st.integers(0, len(missing) - 1))}" for _ in range(n)]})
+    levels = pd.DataFrame({c: [draw(st.integers(-1, max(labels))) for _ in range(n)]
+                           for c, labels in cmp.LEVEL_LABELS.items()})
+    weights = pd.DataFrame({f"w_{c}": [draw(_WEIGHTS) for _ in range(n)] for c in cmp.LEVEL_LABELS})
+    return pairs, levels, weights, pd.DataFrame(residents), pd.DataFrame(missing)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_batches(), st.sampled_from([6, 2]))
+def test_explain_pairs_equals_explain_pair_on_any_batch(frames, top):
+    assert explain.explain_pairs(*frames, top=top) == explain._explain_pairs_reference(*frames, top=top)
