@@ -642,7 +642,8 @@ def _explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataF
                              "compare_pairs as whole numbers, -1 for no evidence; pass its vectors unchanged")
     levels = levels.astype(np.int64)
     weight = np.stack([_weight_column(weights, c) for c in comparisons])
-    key = np.negative(np.abs(weight))  # -|w|: strongest first
+    key = np.abs(weight)
+    np.negative(key, out=key)  # -|w|: strongest first
     shown = (levels >= 0) & ~(key > -MIN_SHOWN_WEIGHT)  # a NaN weight is "shown", as in explain_pair
     unordered = (shown & np.isnan(weight)).any(axis=0) if np.isnan(key.sum()) else np.zeros(n, bool)
     shown[:, unordered] = False  # how a NaN sorts is explain_pair's business: those rows are done its way
@@ -655,7 +656,7 @@ def _explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataF
         texts = [""] * n
     else:
         # (comparison, pair) as one flat index, cheaper than two index arrays
-        at_place = [order[:, place] * n + np.arange(n) for place in range(width)]
+        at_place = order[:, :width].T * n + np.arange(n)  # a row per place
         selected = np.zeros_like(shown)
         for place, flat in enumerate(at_place):
             selected.ravel()[flat] = place < kept
