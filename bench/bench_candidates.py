@@ -8,8 +8,10 @@ against another implementation of the module (e.g. an older commit's) with the o
     python bench/bench_candidates.py --reference /tmp/candidates_old.py   # before/after, same output?
 
 The frames go through ``kinmatch.match.rank._prepare`` first, as in ``run_link``. Prints the pairs,
-wall and CPU seconds (best of ``--repeat``; on a shared machine the CPU figure is the steadier one)
-and the peak memory traced during one more call (tracemalloc: numpy and pandas buffers included).
+the median and best wall seconds and the best CPU seconds of ``--repeat`` runs (with a reference,
+the two are run in turn, so both see the same load on a shared machine), the peak memory traced
+during one more call (tracemalloc: numpy and pandas buffers included), and what sending the result
+from a worker process costs (pickle, unpickle; for ``packed_candidate_pairs`` also the unpack).
 Exits non-zero if the reference's pairs, prescores or counts differ.
 """
 
@@ -17,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import pickle
+import statistics
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -25,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchdata import normalized, timed  # noqa: E402
+from benchdata import cpu_s, normalized  # noqa: E402
 from kinmatch.match import candidates
 from kinmatch.match.rank import _prepare
 
@@ -37,6 +42,20 @@ def peak_mb(function) -> float:
         return tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
+
+
+def transfer(value, unpack: bool = False) -> str:
+    """Pickle and unpickle times of ``value`` (what a forked worker's result costs to send)."""
+    start = time.perf_counter()
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    dumped = time.perf_counter()
+    back = pickle.loads(data)
+    loaded = time.perf_counter()
+    text = f"pickle {dumped - start:.3f} s, unpickle {loaded - dumped:.3f} s ({len(data) / 2**20:.1f} MB)"
+    if unpack:
+        back.unpack()
+        text += f", unpack {time.perf_counter() - loaded:.3f} s"
+    return text
 
 
 def load_module(path: Path):
@@ -63,15 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     ways = {"current": candidates}
     if args.reference is not None:
         ways = {"reference": load_module(args.reference), **ways}
-    results = {}
+    results, walls, cpus = {}, {label: [] for label in ways}, {label: [] for label in ways}
+    for _ in range(args.repeat):
+        for label, module in ways.items():
+            wall, cpu = time.perf_counter(), cpu_s()
+            results[label] = module.candidate_pairs(residents, missing, progress=False)
+            walls[label].append(time.perf_counter() - wall)
+            cpus[label].append(cpu_s() - cpu)
     for label, module in ways.items():
         def run(module=module):
             return module.candidate_pairs(residents, missing, progress=False)
 
-        result, wall, cpu = timed(run, args.repeat)
-        results[label] = result
-        print(f"{label:>9}: {len(result.pairs):,} pairs  {wall:6.2f} s wall  {cpu:6.2f} s CPU  "
+        print(f"{label:>9}: {len(results[label].pairs):,} pairs  {statistics.median(walls[label]):6.3f} s wall "
+              f"(median of {args.repeat}; best {min(walls[label]):.3f})  {min(cpus[label]):6.3f} s CPU  "
               f"peak {peak_mb(run):7.1f} MB traced")
+        print(f"{'':>9}  to a parent process: {transfer(results[label])}")
+        if hasattr(module, "packed_candidate_pairs"):
+            packed = module.packed_candidate_pairs(residents, missing, progress=False)
+            print(f"{'':>9}  packed: {transfer(packed, unpack=True)}")
     if "reference" in results:
         try:
             pd.testing.assert_frame_equal(results["current"].pairs, results["reference"].pairs, check_exact=True)
