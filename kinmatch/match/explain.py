@@ -389,17 +389,17 @@ def _by_combination(comparison: str, rows: np.ndarray, levels: np.ndarray, res: 
     inverse, distinct = pd.factorize(combined)
     key_pairs, key_levels = np.divmod(distinct, n_levels)
     key_left, key_right = np.divmod(key_pairs, len(right_records))
-    keys = zip(key_levels.tolist(), key_left.tolist(), key_right.tolist())
     if comparison == "marks":
-        return inverse, _mark_reasons(keys, left_records, right_records, mark_freq)
+        return inverse, _mark_reasons(key_levels, key_left, key_right, left_records, right_records, mark_freq)
+    keys = zip(key_levels.tolist(), key_left.tolist(), key_right.tolist())
     return inverse, [reason(comparison, level, left_records[a], right_records[b], mark_freq) for level, a, b in keys]
 
 
-def _mark_reasons(keys: Iterable[tuple[int, int, int]], left_records: list[dict], right_records: list[dict],
-                  mark_freq: Mapping[str, float] | None) -> list[str]:
-    """``reason("marks", level, left_records[a], right_records[b])`` for each (level, a, b) of
-    ``keys``, with each record's marks parsed once (the parsing was half the time of explaining
-    the marks of a link run's candidates).
+def _mark_reasons(levels: np.ndarray, left: np.ndarray, right: np.ndarray, left_records: list[dict],
+                  right_records: list[dict], mark_freq: Mapping[str, float] | None) -> list[str]:
+    """``reason("marks", level, left_records[a], right_records[b])`` for each level, a, b of
+    ``levels``, ``left``, ``right``, with each record's marks parsed once (the parsing was half
+    the time of explaining the marks of a link run's candidates).
 
     Where neither record lists a denied mark (无纹身) and the level is not 0 (a contradiction,
     which reads the ``negated`` column), :func:`cmp.mark_comparison` finds no contradiction and
@@ -408,29 +408,75 @@ def _mark_reasons(keys: Iterable[tuple[int, int, int]], left_records: list[dict]
 
     A mark whose type the other record lacks never meets one of the other's, so the best shared
     mark is that of the two lists cut to their shared types (order kept): pairs of records are
-    many, pairs of cut lists few (a record has a mark or two), so each is compared once."""
-    left, right = [_parsed_marks(r) for r in left_records], [_parsed_marks(r) for r in right_records]
+    many, pairs of cut lists few (a record has a mark or two), so each is compared once. Which
+    types two records share is found on arrays (a bit per type): most share exactly one, whose
+    cut lists are looked up; the others are cut one by one."""
     labels, best = cmp.LEVEL_LABELS["marks"], cmp._best_shared_mark
-    found: dict[tuple, str] = {}
-    texts = []
-    for level, a, b in keys:
-        x, y = left[a], right[b]
-        if level < 2 or x is None or y is None:
-            texts.append(reason("marks", level, left_records[a], right_records[b], mark_freq))
-            continue
-        (x, x_types), (y, y_types) = x, y
-        shared = x_types.keys() & y_types.keys()
-        if len(shared) == 1:  # the usual case: the cut lists are those of the one shared type
-            (kind,) = shared
-            cut = (x_types[kind], y_types[kind])
-        else:
-            cut = (tuple(p for p in x if p[0] in shared), tuple(p for p in y if p[0] in shared))
-        mark = found.get(cut)
-        if mark is None:
-            mark = found[cut] = best(*cut, mark_freq)[1] if x and y else ""
-        label = labels.get(level, "marks")
-        texts.append(f"{label}({mark})" if mark else label)
-    return texts
+    kinds: dict[str, int] = {}  # mark type -> its bit
+    cuts: dict[tuple, int] = {}  # a record's marks of one type -> their number
+    (parsed_l, usable_l, mask_l, cut_l), (parsed_r, usable_r, mask_r, cut_r) = [
+        _mark_arrays(records, kinds, cuts) for records in (left_records, right_records)]
+    shown = np.full(len(levels), None, dtype=object)  # the mark shown, where reason() is not asked
+    able = (levels >= 2) & usable_l[left] & usable_r[right]
+    cut_one_by_one = able
+    if len(kinds) <= 62:  # a bit for each type
+        shared = mask_l[left] & mask_r[right]
+        shown[able & (shared == 0)] = ""  # _best_shared_mark of lists with no type in common
+        one = able & (shared != 0) & ((shared & (shared - 1)) == 0)
+        cut_one_by_one = able & (shared != 0) & ~one
+        single = np.flatnonzero(one)
+        if len(single):
+            bit = np.log2(shared[single]).astype(np.int64)  # exact for a power of two
+            inverse, pairs = pd.factorize(cut_l[left[single], bit] * len(cuts) + cut_r[right[single], bit])
+            cut_list = list(cuts)
+            found = [best(cut_list[x], cut_list[y], mark_freq)[1]
+                     for x, y in zip(*(c.tolist() for c in np.divmod(pairs, len(cuts))))]
+            shown[single] = np.array(found, dtype=object)[inverse]
+    several: dict[tuple, str] = {}
+    for i in np.flatnonzero(cut_one_by_one).tolist():
+        (x, x_types), (y, y_types) = parsed_l[left[i]], parsed_r[right[i]]
+        common = x_types.keys() & y_types.keys()
+        cut = (tuple(p for p in x if p[0] in common), tuple(p for p in y if p[0] in common))
+        if cut not in several:
+            several[cut] = best(*cut, mark_freq)[1] if x and y else ""
+        shown[i] = several[cut]
+    # the label and the mark, once per distinct (level, mark); reason() where the mark is not known
+    mark_codes, marks = pd.factorize(shown)  # None (reason() asked) → -1
+    texts = np.empty(len(levels), dtype=object)
+    known = mark_codes >= 0
+    if known.any():
+        n_levels = int(levels.max()) + 1
+        inverse, keys = pd.factorize(mark_codes[known] * n_levels + levels[known])
+        composed = []
+        for mark, level in zip(marks[keys // n_levels].tolist(), (keys % n_levels).tolist()):
+            label = labels.get(level, "marks")
+            composed.append(f"{label}({mark})" if mark else label)
+        texts[known] = np.array(composed, dtype=object)[inverse]
+    for i in np.flatnonzero(~known).tolist():
+        texts[i] = reason("marks", int(levels[i]), left_records[left[i]], right_records[right[i]], mark_freq)
+    return texts.tolist()
+
+
+def _mark_arrays(records: list[dict], kinds: dict[str, int], cuts: dict[tuple, int]
+                 ) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Each record's :func:`_parsed_marks`, whether it has no denied mark, the bits of its mark
+    types (``kinds`` numbers the types; the 63rd and later have none: the caller then cuts every
+    pair one by one) and the number in ``cuts`` of its marks of each type (-1: none of that type)."""
+    parsed = [_parsed_marks(r) for r in records]
+    usable = np.array([p is not None for p in parsed], dtype=bool)
+    mask = np.zeros(len(records), dtype=np.int64)
+    cells = []
+    for i, p in enumerate(parsed):
+        for kind, marks in (p[1].items() if p is not None else ()):
+            bit = kinds.setdefault(kind, len(kinds))
+            if bit < 62:
+                mask[i] |= 1 << bit
+            cells.append((i, bit, cuts.setdefault(marks, len(cuts))))
+    cut = np.full((len(records), min(len(kinds), 62) or 1), -1, dtype=np.int64)
+    for i, bit, number in cells:
+        if bit < 62:
+            cut[i, bit] = number
+    return parsed, usable, mask, cut
 
 
 def _parsed_marks(record: Mapping) -> tuple[list, dict[str, tuple]] | None:
