@@ -20,7 +20,7 @@ import math
 
 from itertools import chain
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any
 
