@@ -756,7 +756,8 @@ def _near(res: _Residents, chunk: np.ndarray, own: _Flat, centres: pd.DataFrame,
         rows, cols = np.divmod(np.arange(len(chunk) * len(centre_lat)), len(centre_lat))
     near = haversine_km(lon[rows], lat[rows], centre_lon[cols], centre_lat[cols]) <= km  # NaN is never near
     rows, cols = rows[near], cols[near]
-    near = _Flat(chunk[rows].astype(np.int64), centres.index.to_numpy(dtype=object)[cols])
+    keys = centres.index.to_numpy(dtype=object)  # distinct: the centres' groups
+    near = _Flat(chunk[rows].astype(np.int64), keys[cols], cols.astype(np.int64), keys)
     return _first_per_record(_concat(mine, near))
 
 
@@ -779,15 +780,25 @@ class _Queries(NamedTuple):
 
 def _encode(flat: _Flat, index: _ReportIndex, n: int) -> _Queries:
     """Residents' query keys (``flat``, ``n`` residents) coded against a pass's report index."""
-    codes = index.vocabulary.get_indexer(pd.Index(flat.keys, dtype=object)).astype(np.int64)
-    # by the first character (keys are non-empty strings), compared as a numpy one-character array
-    first = flat.keys.astype("U1")
-    classes = np.ones(len(first), dtype=np.int64)
-    for prefix, key_class in _KEY_CLASS.items():
-        classes[first == prefix] = key_class
+    if flat.codes is not None:  # looked up once per distinct key
+        codes = index.vocabulary.get_indexer(pd.Index(flat.vocabulary, dtype=object)).astype(np.int64)[flat.codes]
+        classes = _key_classes(flat.vocabulary)[flat.codes]
+    else:
+        codes = index.vocabulary.get_indexer(pd.Index(flat.keys, dtype=object)).astype(np.int64)
+        classes = _key_classes(flat.keys)
     keep = codes >= 0
     residents = flat.positions[keep]
     return _Queries(np.searchsorted(residents, np.arange(n + 1)), residents, codes[keep], classes[keep])
+
+
+def _key_classes(keys: np.ndarray) -> np.ndarray:
+    """:data:`_KEY_CLASS` of each key by its first character (keys are non-empty strings), compared
+    as a numpy one-character array."""
+    first = keys.astype("U1")
+    classes = np.ones(len(first), dtype=np.int64)
+    for prefix, key_class in _KEY_CLASS.items():
+        classes[first == prefix] = key_class
+    return classes
 
 
 def _rows_of(queries: _Queries, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
