@@ -305,19 +305,25 @@ def _cleaned_column(clean: Any, values: np.ndarray) -> tuple[np.ndarray, list]:
     """``clean(v)`` (a name cleaner of comparisons) for each of ``values``, as a code per value
     into the cleaned distinct values.
 
-    Values are numbered as equal only in the common case, where the whole column holds texts,
-    flags or tuples of non-empty texts and the cleaner returns each as it is or as
-    ``frozenset(value)`` (checked on the whole column at once; a call per value cost more than
-    the rest of explaining the partial names); otherwise each value is cleaned on its own."""
-    kinds = set(map(type, values.tolist()))
-    if len(values) and ((clean is cmp._as_str and kinds <= {str}) or (clean is cmp._evidence and kinds <= {bool})):
+    Values are numbered as equal only in the common case, where the distinct values are all
+    texts, all flags or all tuples of non-empty texts and the cleaner returns each as it is or as
+    ``frozenset(value)`` (checked on the distinct values at once; a call per value cost more than
+    the rest of explaining the partial names); otherwise (blanks, numbers, lists...) each value
+    is cleaned on its own. Values pandas counts as equal are then equal to Python too (a value
+    equal to True or to a text is True or that text)."""
+    try:
         codes, distinct = pd.factorize(values)
-        return codes, distinct.tolist()
-    if len(values) and clean is cmp._as_set and kinds <= {tuple}:
-        items = set(chain.from_iterable(values.tolist()))
-        if set(map(type, items)) <= {str} and "" not in items:
-            codes, distinct = pd.factorize(values)
-            return codes, list(map(frozenset, distinct))
+    except TypeError:  # an unhashable value
+        codes = None
+    if codes is not None and len(values) and not (codes < 0).any():
+        distinct = distinct.tolist()
+        kinds = set(map(type, distinct))
+        if (clean is cmp._as_str and kinds <= {str}) or (clean is cmp._evidence and kinds <= {bool}):
+            return codes, distinct
+        if clean is cmp._as_set and kinds <= {tuple}:
+            items = set(chain.from_iterable(distinct))
+            if set(map(type, items)) <= {str} and "" not in items:
+                return codes, list(map(frozenset, distinct))
     return np.arange(len(values)), list(map(clean, values.tolist()))
 
 
