@@ -350,6 +350,18 @@ def _formatted_codes(values: np.ndarray, form: Any) -> tuple[np.ndarray, list[st
     return codes, [write(v) for v in uniques.view(float).tolist()]
 
 
+def _weight_codes(weights: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`_formatted_codes` of the weights with :func:`format_weight`, checking first the
+    common case where the weight is the same for every pair at a level (a model without term
+    frequencies): then the levels are the codes, with no hashing of the weights."""
+    bits = np.ascontiguousarray(weights, dtype=float).view(np.int64)
+    at_level = np.zeros(int(levels.max()) + 1, dtype=np.int64)
+    at_level[levels] = bits  # one weight per level, if there is one
+    if np.array_equal(at_level[levels], bits):
+        return levels, [format_weight(w) for w in at_level.view(float).tolist()]
+    return _formatted_codes(weights, format_weight)
+
+
 def _whole_codes(values: np.ndarray, template: str) -> tuple[np.ndarray, list[str]]:
     """:func:`_formatted_codes` for a template that shows a finite value as a whole number
     (``{:.0f}``): the values rounded first, as ``.0f`` rounds them (to nearest, ties to even, on
@@ -610,7 +622,7 @@ def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.n
         return np.arange(len(rows)), _name_pieces(rows, levels, weights, res, rep)
     reason_codes, reasons = (levels, _label_table(comparison, levels)) if comparison in _LABEL_ONLY else \
         _reasons(comparison, rows, levels, res, rep, mark_freq)
-    weight_codes, weight_texts = _formatted_codes(weights, format_weight)
+    weight_codes, weight_texts = _weight_codes(weights, levels)
     keys = reason_codes * len(weight_texts) + weight_codes
     if len(reasons) * len(weight_texts) <= min(256, len(keys)):
         # few combinations (weights that depend on the level alone): a piece for each, unused or not
