@@ -679,10 +679,12 @@ class _Residents:
         self.name_evidence = np.array([True if v is None or (isinstance(v, float) and v != v) else bool(v)
                                        for v in evidence], dtype=bool)
         name_norm = _col(residents, "name_norm")
-        self.names = self._with_name(_flat(_col(residents, "name_keys"), _col(residents, "alias_keys")))
+        # columns that go into several flats are flattened once
+        name_keys, alias_keys, given_keys = (_raw(_col(residents, c)) for c in ("name_keys", "alias_keys", "given_keys"))
+        self.names = self._with_name(_flat(name_keys, alias_keys))
         # given-name, 小名 and whole-name keys as given-name queries (G:), plus the single syllable of a
         # partial name (阿英, 小宝) against reports' last given syllable (L:)
-        given = _flat(_col(residents, "given_keys"), _col(residents, "alias_keys"), _col(residents, "name_keys"))
+        given = _flat(given_keys, alias_keys, name_keys)
         self.givens = self._with_name(_first_per_record(_concat(
             _map_keys(given, lambda k: f"G:{k}"), _map_keys(given, lambda k: None if " " in k else f"L:{k}"))))
         self.masked = self._with_name(_masked_flat(name_norm))
@@ -693,7 +695,7 @@ class _Residents:
         self.surnames = self._with_name(_flat(_col(residents, "surname_keys")))
         # 老薛 / 小黄: the given syllable as a surname query
         prefixed = np.array([isinstance(n, str) and len(n) == 2 and n[0] in "老小阿" for n in name_norm], dtype=bool)
-        self.prefixed = _select(self._with_name(_flat(_col(residents, "given_keys"))), prefixed)
+        self.prefixed = _select(self._with_name(_flat(given_keys)), prefixed)
         provinces = _flat(_col(residents, "accent_provinces"))
         stated = _flat(_col(residents, "statement_places"))
         # a dialect area only when the accent named no province
