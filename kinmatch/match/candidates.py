@@ -38,10 +38,13 @@ the sexes must agree when both are known.
 Every pass is capped per resident (keeping the best-supported pairs by a cheap pre-score: birth
 years, height, distance, time) and the union is capped again; what was capped is counted, never
 silently dropped. Residents are processed in chunks so memory stays bounded, and all keys are
-integer-coded; keys travel as flat (record, key) arrays, rewritten once per distinct key rather than
-once per record. Why not ``recordlinkage.index.Block``: it materialises every pair of a block at once,
-and a block such as (四川, 男, 1960s) against a million reports has tens of millions of pairs; the
-sorted inverted index here expands and caps them one chunk of residents at a time.
+integer-coded; keys travel as flat (record, key) arrays with their codes, hashed once and rewritten
+once per distinct key rather than once per record. Why not ``recordlinkage.index.Block``: it
+materialises every pair of a block at once, and a block such as (四川, 男, 1960s) against a million
+reports has tens of millions of pairs; the sorted inverted index here (each report filed once per
+key, sex and first birth-year bin) expands, dedupes and caps them one chunk of residents at a time.
+A worker process returns :func:`packed_candidate_pairs` (integer arrays; cheap to pickle) and its
+parent unpacks it into the same :class:`Candidates`.
 
     >>> import pandas as pd
     >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"],
