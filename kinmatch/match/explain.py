@@ -329,15 +329,19 @@ def _cleaned_column(clean: Any, values: np.ndarray) -> tuple[np.ndarray, list]:
 
 def _value_codes(values: np.ndarray) -> np.ndarray:
     """A code per value, equal for equal values (hashing in pandas, not a Python loop over the
-    records); raises TypeError for an unhashable value. Blanks (None, NaN, pd.NA, NaT), which
-    pandas would all count as one, each keep their own code, as in a dict: reason() does not
-    treat them all alike."""
+    records); raises TypeError for an unhashable value. Blanks, which pandas counts as one: None
+    and NaN share a code (reason() reads a NaN as None); when there are others (pd.NA, NaT), which
+    reason() does not treat alike, each blank keeps its own code, as in a dict."""
     codes, distinct = pd.factorize(values)
     blank = codes < 0
     if blank.any():
-        seen: dict[Any, int] = {}
-        codes[blank] = len(distinct) + np.fromiter((seen.setdefault(v, len(seen)) for v in values[blank].tolist()),
-                                                   dtype=codes.dtype, count=int(blank.sum()))
+        blanks = values[blank].tolist()
+        if set(map(type, blanks)) <= {type(None), float}:
+            codes[blank] = len(distinct)
+        else:
+            seen: dict[Any, int] = {}
+            codes[blank] = len(distinct) + np.fromiter((seen.setdefault(v, len(seen)) for v in blanks),
+                                                       dtype=codes.dtype, count=len(blanks))
     return codes.astype(np.int64, copy=False)
 
 
