@@ -236,9 +236,11 @@ def test_explain_pairs_equals_explain_pair_on_a_simulated_link_run(simulated_run
 
 _NAMES = [
     {}, {"name_norm": None, "name_evidence": False}, ALIAS_RESIDENT, ALIAS_REPORT,
-    rec("老薛", ["lao xue"], given=["xue"], kind="partial"), rec("薛宇宏", ["xue yu hong"], given=["yu hong"], surname=["xue"]),
+    rec("老薛", ["lao xue"], given=["xue"], kind="partial"),
+    rec("薛宇宏", ["xue yu hong"], given=["yu hong"], surname=["xue"]),
     rec("李伟", ["li wei"], given=["wei"], surname=["li"]), rec("李玮", ["li wei"], given=["wei"], surname=["li"]),
-    rec(None, alias=["二娃"], alias_keys=["er wa"], kind="nickname"), rec("明廷", ["ming ting"], given=["ting"], kind="given_only"),
+    rec(None, alias=["二娃"], alias_keys=["er wa"], kind="nickname"),
+    rec("明廷", ["ming ting"], given=["ting"], kind="given_only"),
 ]
 _SHARED = {
     "height_cm": st.sampled_from([None, 150.0, 160.0, 160.5, 172.4, 180.0]),

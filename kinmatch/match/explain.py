@@ -243,8 +243,8 @@ class _Side:
                 self._codes[key] = None
             else:
                 per_record, first = _first_of_each(per_record)
-                self._codes[key] = per_record, [dict(zip(present, values)) for values in zip(*(a[first] for a in arrays))] \
-                    if present else [{}]
+                records = [dict(zip(present, values)) for values in zip(*(a[first] for a in arrays))]
+                self._codes[key] = per_record, records if present else [{}]
         found = self._codes[key]
         return None if found is None else (found[0][self.record_of_row[rows]], found[1])
 
@@ -277,8 +277,8 @@ class _Side:
                 codes, cleaned = np.zeros(len(at), np.int64), [clean(None)]
             columns.append((codes, cleaned))
         same, first = _first_of_each(same)
-        cleaned = list(zip(*(np.fromiter(values, dtype=object, count=len(values))[codes[first]].tolist() if len(values) > 1
-                             else values * len(first) for codes, values in columns)))
+        cleaned = list(zip(*(np.fromiter(values, dtype=object, count=len(values))[codes[first]].tolist()
+                             if len(values) > 1 else values * len(first) for codes, values in columns)))
         return same[inverse], cleaned
 
     def records(self, rows: np.ndarray, columns: list[str] | None = None) -> list[dict]:
@@ -634,8 +634,8 @@ def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.n
     else:
         inverse, keys = pd.factorize(keys)
     key_reasons, key_weights = np.divmod(keys, len(weight_texts))
-    texts = _each("{} {}", [[reasons[i] for i in key_reasons.tolist()], [weight_texts[i] for i in key_weights.tolist()]],
-                  len(keys))
+    texts = _each("{} {}", [[reasons[i] for i in key_reasons.tolist()],
+                            [weight_texts[i] for i in key_weights.tolist()]], len(keys))
     return inverse, texts
 
 
