@@ -380,9 +380,10 @@ def _formatted(values: np.ndarray, form: Any) -> np.ndarray:
     return np.array(texts, dtype=object)[codes]
 
 
-def _each(template: str, columns: list[list], count: int) -> np.ndarray:
-    """``template.format(*values)`` for the values of each row of ``columns`` (lists), as objects."""
-    return np.fromiter(map(template.format, *columns), dtype=object, count=count)
+def _objects(texts: list[str]) -> np.ndarray:
+    """The texts as an array of objects (f-strings in a comprehension are written about twice as
+    fast as ``str.format`` over the columns, and numpy would make a list of texts fixed-width)."""
+    return np.fromiter(texts, dtype=object, count=len(texts))
 
 
 def _label_table(comparison: str, levels: np.ndarray) -> list[str]:
@@ -607,13 +608,14 @@ def _name_pieces(rows: np.ndarray, levels: np.ndarray, weights: np.ndarray, res:
         met_rows = partial[found]
         if len(met_rows):
             texts = np.array(shown, dtype=object)[inverse[found]].tolist()
-            pieces[met_rows] = _each("{} {}", [texts, weight_texts[met_rows].tolist()], len(met_rows))
+            pieces[met_rows] = _objects([f"{text} {weight}" for text, weight in
+                                         zip(texts, weight_texts[met_rows].tolist())])
             whole[met_rows] = False
     shows = np.flatnonzero(whole)  # the label and the two names
-    pieces[shows] = _each("{}({}/{}) {}", [_labels("name", levels[shows]).tolist() if len(shows) else [],
-                                           res.display_names(rows[shows]).tolist(),
-                                           rep.display_names(rows[shows]).tolist(), weight_texts[shows].tolist()],
-                          len(shows))
+    if len(shows):
+        columns = (_labels("name", levels[shows]).tolist(), res.display_names(rows[shows]).tolist(),
+                   rep.display_names(rows[shows]).tolist(), weight_texts[shows].tolist())
+        pieces[shows] = _objects([f"{label}({a}/{b}) {weight}" for label, a, b, weight in zip(*columns)])
     return pieces
 
 
@@ -634,8 +636,7 @@ def _pieces(comparison: str, rows: np.ndarray, levels: np.ndarray, weights: np.n
     else:
         inverse, keys = pd.factorize(keys)
     key_reasons, key_weights = np.divmod(keys, len(weight_texts))
-    texts = _each("{} {}", [[reasons[i] for i in key_reasons.tolist()],
-                            [weight_texts[i] for i in key_weights.tolist()]], len(keys))
+    texts = _objects([f"{reasons[r]} {weight_texts[w]}" for r, w in zip(key_reasons.tolist(), key_weights.tolist())])
     return inverse, texts
 
 
