@@ -194,14 +194,13 @@ class _Side:
         # ids compared as text, as everywhere in kinmatch
         values = ids.to_numpy(dtype=object)
         known = pd.Index(frame[id_column].astype(str))
-        if pd.api.types.infer_dtype(values, skipna=False) == "string":
-            # already text (the usual case): looked up directly, then numbered by record (hashing
-            # the record numbers is cheaper than numbering the ids and looking up the distinct ones)
-            found = known.get_indexer(values)
-            if (found < 0).any():
-                raise KeyError(f"explain_pairs: {id_column} not found: {list(pd.unique(values[found < 0])[:5])}")
+        found = known.get_indexer(values)
+        if (found >= 0).all():
+            # every id is a record's id as it is, so already text (the usual case): looked up
+            # directly, then numbered by record (hashing the record numbers is cheaper than
+            # numbering the ids and looking up the distinct ones)
             self.record_of_row, self.records_at = pd.factorize(found)
-        else:  # each distinct id converted and looked up once
+        else:  # ids that are not text, or unknown: each distinct id converted and looked up once
             self.record_of_row, distinct = pd.factorize(values, use_na_sentinel=False)
             distinct = pd.Index(distinct).astype(str)
             self.records_at = known.get_indexer(distinct)
