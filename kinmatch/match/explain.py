@@ -703,12 +703,12 @@ def _explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataF
         return [""] * n
     # one row per comparison, one column per pair: a comparison's values are contiguous
     levels = np.stack([vectors[c].to_numpy() for c in comparisons])
-    if levels.dtype.kind not in "iu":
+    if levels.dtype.kind not in "iu":  # (whole numbers as they come: int8 from compare_pairs, small to scan)
         levels = levels.astype(float)
         if np.isnan(levels).any():
             raise InputError("explain_pairs: a comparison level is blank (NaN); levels come from "
                              "compare_pairs as whole numbers, -1 for no evidence; pass its vectors unchanged")
-    levels = levels.astype(np.int64)
+        levels = levels.astype(np.int64)
     weight = np.stack([_weight_column(weights, c) for c in comparisons])
     key = np.abs(weight)
     np.negative(key, out=key)  # -|w|: strongest first
@@ -723,24 +723,26 @@ def _explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataF
     if width == 0:
         texts = [""] * n
     else:
+        # place_of[j, i]: where comparison j's piece goes in pair i's text (width: nowhere);
         # (comparison, pair) as one flat index, cheaper than two index arrays
-        at_place = order[:, :width].T * n + np.arange(n)  # a row per place
-        selected = np.zeros_like(shown)
-        for place, flat in enumerate(at_place):
-            selected.ravel()[flat] = place < kept
-        # each pair's piece of each comparison as a number in one table of distinct pieces: the
-        # pieces are moved around as integers, and looked up once, when the rows are joined
-        codes = np.zeros((len(comparisons), n), dtype=np.int64)
+        place_of = np.full(shown.shape, width, dtype=np.min_scalar_type(width))
+        pair = np.arange(n)
+        for place in range(width):
+            place_of.ravel()[order[:, place] * n + pair] = np.where(place < kept, place, width)
+        # each pair's piece of each comparison as a number in one table of distinct pieces, put
+        # straight at its place: the pieces are moved around as integers, and looked up once,
+        # when the rows are joined
+        ordered = np.zeros((width, n), dtype=np.int64)  # the code at each place
         tables, offset = [], 0
         for j, comparison in enumerate(comparisons):
-            rows = np.flatnonzero(selected[j])
+            rows = np.flatnonzero(place_of[j] < width)
             if len(rows):
-                row_codes, table = _pieces(comparison, rows, levels[j, rows], weight[j, rows], res, rep, mark_freq)
-                codes[j, rows] = row_codes + offset
+                row_codes, table = _pieces(comparison, rows, levels[j, rows].astype(np.int64), weight[j, rows], res,
+                                           rep, mark_freq)
+                ordered.ravel()[place_of[j, rows].astype(np.int64) * n + rows] = row_codes + offset
                 tables.append(table)
                 offset += len(table)
         table = np.concatenate(tables)
-        ordered = [codes.ravel()[flat] for flat in at_place]  # the code at each place
         # the rows with k pieces joined together over the places' columns (no per-row slicing)
         joined = np.full(n, "", dtype=object)
         for k in range(1, width + 1):
