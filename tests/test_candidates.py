@@ -646,3 +646,15 @@ def test_packed_candidates_travel_and_unpack_to_the_same_frame():
     assert set(packed.missing_ids) == set(expected.pairs["missing_id"])
     nobody = cand.packed_candidate_pairs(residents.iloc[:0], missing, progress=False).unpack()
     assert nobody.pairs.empty and list(nobody.pairs.columns) == ["resident_id", "missing_id", "passes", "prescore"]
+
+
+def test_wide_pair_codes_give_the_same_pairs(monkeypatch):
+    # pair codes are uint32 when a group of residents and the report positions fit 32 bits, int64
+    # otherwise (a chunk spanning many residents at a million reports): both must agree. Wider
+    # report fields force the int64 codes on this small table
+    missing, residents = random_reports(800), random_residents(60)
+    narrow = candidate_pairs(residents, missing, progress=False)
+    monkeypatch.setattr(cand, "_report_bits", lambda n_reports: 28)
+    wide = candidate_pairs(residents, missing, progress=False)
+    pd.testing.assert_frame_equal(wide.pairs, narrow.pairs, check_exact=True)
+    pd.testing.assert_frame_equal(wide.counts, narrow.counts, check_exact=True)

@@ -502,7 +502,10 @@ class _ReportIndex:
 
     Where the composite key space is small (places, provinces, marks: a few hundred keys × sex ×
     birth-year bin) the first position of every possible key is tabulated, so a range is two array
-    lookups instead of two binary searches; name keys, with a large vocabulary, are searched."""
+    lookups instead of two binary searches, and the sorted keys themselves are not kept; name keys,
+    with a large vocabulary, are searched. The reports are kept as ``entries`` = position << 2, the
+    low bits of a pair code (:func:`_distinct_pairs`), as uint32 when they fit: 4 bytes an entry
+    rather than 16 for int64 keys and positions (at 10k × 1M the indexes hold tens of millions)."""
 
     _TABLE_LIMIT = 1 << 20  # keys tabulated at most (4 MB of int32 per pass)
     span = 0  # birth-year bins beyond its first that a report's interval may cover (by-year indexes)
@@ -514,30 +517,25 @@ class _ReportIndex:
             # one value sort of (key, position) codes: several times faster than a stable argsort
             packed = np.sort(composite.astype(np.int64) * n + positions)
             packed = packed[np.r_[True, packed[1:] != packed[:-1]]]  # an entry twice: once
-            self.keys, self.positions = packed // n, packed % n
+            keys, positions = packed // n, packed % n
         else:
             order = np.argsort(composite, kind="stable")
             keys, positions = composite[order], positions[order].astype(np.int64)
             once = np.ones(len(keys), dtype=bool)
             once[1:] = (keys[1:] != keys[:-1]) | (positions[1:] != positions[:-1])
-            self.keys, self.positions = keys[once], positions[once]
-        self.space = int(self.keys[-1]) + 1 if len(self.keys) else 0
-        self.first = None
-        if self.space <= self._TABLE_LIMIT and len(self.keys) < 2**31:
+            keys, positions = keys[once], positions[once]
+        entries = positions << 2
+        self.entries = entries.astype(np.uint32) if n << 2 <= 2**32 else entries
+        self.space = int(keys[-1]) + 1 if len(keys) else 0
+        self.first, self.keys = None, keys
+        if self.space <= self._TABLE_LIMIT and len(keys) < 2**31:
             # entries before each key: counts then a running sum (a search per possible key was slower)
             self.first = np.zeros(self.space + 1, dtype=np.int32)
-            np.cumsum(np.bincount(self.keys, minlength=self.space)[:self.space], out=self.first[1:])
-
-    def positions_x4(self, narrow: bool) -> np.ndarray:
-        """``positions << 2`` as uint32 (``narrow``) or int64, made once: the pair codes of
-        :func:`_distinct_pairs` are built from them."""
-        key = "_x4_narrow" if narrow else "_x4_wide"
-        if key not in self.__dict__:
-            self.__dict__[key] = (self.positions << 2).astype(np.uint32 if narrow else np.int64)
-        return self.__dict__[key]
+            np.cumsum(np.bincount(keys, minlength=self.space)[:self.space], out=self.first[1:])
+            self.keys = None
 
     def ranges(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(start, end) in ``positions`` of the entries whose key is in ``low`` … ``high`` (inclusive)."""
+        """(start, end) in ``entries`` of the entries whose key is in ``low`` … ``high`` (inclusive)."""
         if self.first is not None:
             return (self.first[np.minimum(low, self.space)].astype(np.int64),
                     self.first[np.minimum(high + 1, self.space)].astype(np.int64))
@@ -873,7 +871,9 @@ def _distinct_pairs(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, ind
     r0 = int(r_pos.min())
     narrow = (int(r_pos.max()) - r0).bit_length() + shift + 2 <= 32
     dtype = np.uint32 if narrow else np.int64
-    entries = index.positions_x4(narrow)[_ranges(starts, lengths)]  # report << 2, of the index's dtype
+    entries = index.entries[_ranges(starts, lengths)]  # report << 2
+    if entries.dtype != dtype:  # uint32 entries in a wide (int64) code: a group spanning many residents
+        entries = entries.astype(dtype)
     row_code = (((r_pos - r0).astype(dtype) << shift) << 2) | (3 - classes).astype(dtype)
     values = np.sort(np.repeat(row_code, lengths) | entries)
     if len(values) == 0:
@@ -1168,22 +1168,22 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
 
         iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
     for chunk in iterator:
-        parts.append(_chunk_pairs(res, rep, queries, chunk, settings, counts))
+        r, m, bits, score = _chunk_pairs(res, rep, queries, chunk, settings, counts)
+        # kept narrow (positions as int32, pass bits as int16) while the other chunks run
+        parts.append((r.astype(np.int32), m.astype(np.int32), bits.astype(np.int16), score))
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
     if parts:
         r, m, bits, score = (np.concatenate(arrays) for arrays in zip(*parts))
+        del parts
     else:  # no residents
-        r = m = bits = np.empty(0, np.int64)
-        score = np.empty(0)
-    # only the reports that have a pair travel (a million ids pickled cost more than their pairs),
-    # and positions as int32, pass bits as int16: half the bytes through the pipe
+        r, m, bits, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0)
+    # only the reports that have a pair travel (a million ids pickled cost more than their pairs)
     used = np.zeros(rep.n, dtype=bool)
     used[m] = True
     code = (np.cumsum(used) - 1).astype(np.int32)
-    return PackedCandidates(res.ids, rep.ids[used], r.astype(np.int32), code[m], bits.astype(np.int16), score,
-                            count_table)
+    return PackedCandidates(res.ids, rep.ids[used], r, code[m], bits, score, count_table)
 
 
 def _empty_pairs() -> pd.DataFrame:
