@@ -656,7 +656,9 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
     levels are the rows of ``vectors`` and partial weights the rows of ``weights`` (same order).
 
     Each string is exactly :func:`explain_pair` of its row, built column by column (a link run
-    explains ``top_k`` candidates of every resident: 100,000 rows took 4.6 s one by one).
+    explains ``top_k`` candidates of every resident: 100,000 rows took 4.6 s one by one): each
+    comparison's distinct pieces are written once and each row joins its pieces, strongest first
+    (the 98,690 candidates of 2,000 residents × 20,000 reports at top_k 50: ~0.18 s).
 
         >>> pairs = pd.DataFrame({"resident_id": ["R1", "R1"], "missing_id": ["M1", "M2"]})
         >>> levels = pd.DataFrame({"name": [5, -1], "height": [1, 3]})
