@@ -15,18 +15,15 @@ weight (log2 Bayes factor) it added. Comparisons with no evidence (-1, weight 0)
 
 from __future__ import annotations
 
-import gc
 import math
-
-from itertools import chain
-
 from collections.abc import Mapping
-from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from kinmatch._gc import gc_paused
 from kinmatch.errors import InputError
 from kinmatch.match import comparisons as cmp
 
@@ -669,23 +666,8 @@ def explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFr
         >>> explain_pairs(pairs, levels, weights, residents, missing)
         ['姓名同音(李伟/李玮) +6.1; 身高差12cm −3.2', '身高相符 +1.1']
     """
-    with _gc_paused():
+    with gc_paused():
         return _explain_pairs(pairs, vectors, weights, residents, missing, top, mark_freq)
-
-
-@contextmanager
-def _gc_paused():
-    """Python's cyclic garbage collector paused (restored afterwards, also on error): explaining
-    creates a million small acyclic objects (texts, tuples) that reference counting frees, and
-    each collection of the oldest generation would rescan every object of the input frames for
-    nothing (~5% of explaining a link run's 100k candidates). run_link pauses it as well."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _explain_pairs(pairs: pd.DataFrame, vectors: pd.DataFrame, weights: pd.DataFrame, residents: pd.DataFrame,

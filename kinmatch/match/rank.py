@@ -13,8 +13,6 @@ column per comparison, and the resident's ``identification_potential`` (1–5).
 
 from __future__ import annotations
 
-import functools
-import gc
 import hashlib
 import json
 import math
@@ -25,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from kinmatch._gc import gc_paused
 from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import batch
@@ -499,23 +498,6 @@ def rank_pairs(scored: pd.DataFrame, top_k: int = 10, by: str = "resident") -> p
     return scored.iloc[rows].assign(rank=ranks).reset_index(drop=True)
 
 
-def _gc_paused(func):
-    """Run ``func`` with Python's cyclic garbage collector paused (restored afterwards, also on
-    error). Linking creates millions of small acyclic objects (key sets, tuples, strings) that
-    reference counting frees; each collection of the oldest generation then rescans every object
-    of the input frames for nothing — 8 full scans, a tenth of the link time on 2,000 × 20,000."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-    return wrapper
-
-
 PARALLEL_MIN_EXPLAINED = 500_000
 """From this many ranked rows the explanations are written by worker processes, a range each.
 Explaining is fast (98,690 rows in 0.17 s in one process); below this, forking and sending the
@@ -558,7 +540,7 @@ def _candidates_task():
     return candidate_pairs(residents, missing, settings=settings, progress=progress)
 
 
-@_gc_paused
+@gc_paused()
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, candidate_settings: CandidateSettings | None = None,
              n_random_pairs: int = 30_000, random_state: int | None = 0, n_jobs: int | None = None) -> LinkRun:
