@@ -441,8 +441,9 @@ def _feature_key(mark: str) -> str | None:
 
 def _mark_features(marks: Any, conditions: np.ndarray) -> _Flat:
     """Mark types-and-parts (side dropped) and conditions (``!聋哑``) of each record, sorted, for the
-    shared-feature bonus of :func:`prescore`. ``marks``: the column, or its :func:`_raw` keys."""
-    return _sorted_per_record(_concat(_map_keys(_flat(marks), _feature_key),
+    shared-feature bonus of :func:`prescore`. ``marks``: the column, or its :func:`_flat` keys."""
+    marks = marks if isinstance(marks, _Flat) else _flat(marks)
+    return _sorted_per_record(_concat(_map_keys(marks, _feature_key),
                                       _map_keys(_flat(conditions), lambda c: f"!{c}")))
 
 
@@ -596,8 +597,8 @@ class _Reports:
         # holds that prefecture twice, which weighs it twice in the prefecture centres
         places = _map_keys(_flat(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
                                  home_prefecture), lambda p: p if len(p) == 6 else p + "00")
-        raw_marks = _raw(_col(missing, "marks"))
-        marks = _sorted_per_record(_map_keys(_flat(raw_marks), _mark_key))
+        all_marks = _flat(_col(missing, "marks"))  # for the marks passes and the pre-score's features
+        marks = _sorted_per_record(_map_keys(all_marks, _mark_key))
         provinces = _map_keys(_flat(home_province, _code_prefix(_col(missing, "missing_county"), 2)),
                               lambda p: p if len(p) == 6 else p + "0000")
 
@@ -606,7 +607,7 @@ class _Reports:
                                   else None)
         self.mark_share = self._share(marks)
         rare_marks = _map_keys(marks, lambda k: k if self.mark_share.get(k, 1.0) < settings.rare_mark_share else None)
-        features = _mark_features(raw_marks, _col(missing, "conditions"))
+        features = _mark_features(all_marks, _col(missing, "conditions"))
         ranked = pd.Series(features.keys, dtype=object).value_counts().index if len(features.keys) else []
         self.feature_codes = {k: i for i, k in enumerate(ranked)}
         self.feature_bits = _bitmask(features, self.feature_codes, self.n)
