@@ -293,6 +293,19 @@ def _is_key(items: np.ndarray) -> np.ndarray:
 def _raw(values: Any) -> _Flat:
     """The keys of each record in one column, blanks dropped, duplicates kept: what :func:`_flat`
     starts from, for a column that goes into several flats (flattened once)."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and len(values) \
+            and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # a column of codes such as home_province: one key per non-blank cell, coded here by a
+        # factorize of the column, so the flats made from it need not hash their keys again
+        codes, uniques = pd.factorize(values)
+        uniques = np.asarray(uniques, dtype=object)
+        valid = uniques != ""
+        code_of = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last: blank cells (code -1)
+        code_of[np.flatnonzero(valid)] = np.arange(int(valid.sum()))
+        codes = code_of[codes]
+        rows = np.flatnonzero(codes >= 0)
+        vocabulary = uniques[valid]
+        return _Flat(rows.astype(np.int64), vocabulary[codes[rows]], codes[rows], vocabulary)
     lengths, items = _cell_items(values)
     ok = _is_key(items)
     return _Flat(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[ok], items[ok])
@@ -307,16 +320,16 @@ def _flat(*columns: Any) -> _Flat:
         >>> flat.positions.tolist(), flat.keys.tolist()
         ([0, 0, 1], ['a', 'b', 'c'])
     """
-    positions, keys = [], []
-    for values in columns:
-        raw = values if isinstance(values, _Flat) else _raw(values)
-        positions.append(raw.positions)
-        keys.append(raw.keys)
-    if not positions:
+    raws = [values if isinstance(values, _Flat) else _raw(values) for values in columns]
+    if not raws:
         return _empty_flat()
-    flat = _Flat(np.concatenate(positions), np.concatenate(keys))
-    if len(columns) > 1:
-        flat = _by_record(flat)
+    if len(raws) == 1:
+        flat = raws[0]
+    elif all(raw.codes is not None for raw in raws):
+        flat = _concat(*raws)  # codes kept
+    else:
+        flat = _by_record(_Flat(np.concatenate([raw.positions for raw in raws]),
+                                np.concatenate([raw.keys for raw in raws])))
     return _first_per_record(flat)
 
 
