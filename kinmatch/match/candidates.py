@@ -404,8 +404,25 @@ def _map_values(values: np.ndarray, rewrite) -> np.ndarray:
     return _object_array([rewrite(u) for u in uniques] + [None])[codes]
 
 
-def _code_prefix(values: np.ndarray, cut: int) -> np.ndarray:
-    return _map_values(values, lambda v: v[:cut] if isinstance(v, str) and len(v) == 6 else None)
+def _mapped_keys(values: np.ndarray, rewrite) -> _Flat:
+    """The key ``rewrite`` gives each cell of a column of strings (once per distinct cell; None or
+    "" gives none), as :func:`_raw` keys with their codes: what ``_raw(_map_values(values,
+    rewrite))`` gives, without hashing the rewritten column again."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    rewritten = _object_array([rewrite(u) for u in uniques])
+    valid = np.fromiter((isinstance(k, str) and k != "" for k in rewritten), dtype=bool, count=len(rewritten))
+    new_codes, vocabulary = pd.factorize(rewritten[valid])
+    code_of = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last: blank cells (code -1)
+    code_of[np.flatnonzero(valid)] = new_codes
+    codes = code_of[codes]
+    rows = np.flatnonzero(codes >= 0)
+    vocabulary = np.asarray(vocabulary, dtype=object)
+    return _Flat(rows.astype(np.int64), vocabulary[codes[rows]], codes[rows], vocabulary)
+
+
+def _code_prefix(values: np.ndarray, cut: int) -> _Flat:
+    """The first ``cut`` digits of each 6-digit code (:func:`_mapped_keys`)."""
+    return _mapped_keys(values, lambda v: v[:cut] if isinstance(v, str) and len(v) == 6 else None)
 
 
 def _masked_flat(names: np.ndarray) -> _Flat:
@@ -600,11 +617,11 @@ class _Reports:
         surnames = _flat(_col(missing, "surname_keys"))
         home_province = _col(missing, "home_province")
         home_prefecture = _col(missing, "home_prefecture")
-        hometown = _flat(_map_values(home_province, lambda v: f"P{v}" if isinstance(v, str) and v else None),
-                         _map_values(home_prefecture, lambda v: f"C{v}" if isinstance(v, str) and v else None),
-                         _map_values(_col(missing, "home_county"),
+        hometown = _flat(_mapped_keys(home_province, lambda v: f"P{v}" if isinstance(v, str) and v else None),
+                         _mapped_keys(home_prefecture, lambda v: f"C{v}" if isinstance(v, str) and v else None),
+                         _mapped_keys(_col(missing, "home_county"),
                                      lambda v: f"C{v[:4]}00" if isinstance(v, str) and len(v) == 6 else None),
-                         _map_values(_col(missing, "home_dialect_area"),
+                         _mapped_keys(_col(missing, "home_dialect_area"),
                                      lambda v: f"A{v}" if isinstance(v, str) and v else None))
         # padded after the dedupe, as before: a report whose missing prefecture and county prefix agree
         # holds that prefecture twice, which weighs it twice in the prefecture centres
