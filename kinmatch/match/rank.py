@@ -28,7 +28,7 @@ from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import batch
 from kinmatch.match import comparisons as cmp
-from kinmatch.match.candidates import CandidateSettings, candidate_pairs
+from kinmatch.match.candidates import CandidateSettings, packed_candidate_pairs
 from kinmatch.match.explain import explain_pairs
 
 OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "match_weight", "explanation"]
@@ -536,8 +536,9 @@ the comparisons (below it, forking costs more than it saves)."""
 
 
 def _candidates_task():
+    # packed: integer arrays pickle back to the parent in a few ms, the pairs frame in ~50
     residents, missing, settings, progress = shared()
-    return candidate_pairs(residents, missing, settings=settings, progress=progress)
+    return packed_candidate_pairs(residents, missing, settings=settings, progress=progress)
 
 
 @gc_paused()
@@ -577,7 +578,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                                         if c in prepared.right.arrays])
                      if "name_keys" in missing.columns else None)
     finally:  # also on an error here: the worker is waited for, not left behind
-        candidates = pending()
+        candidates = pending().unpack()
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = len(pairs)
     if fitted is None and n_candidates:
