@@ -339,6 +339,16 @@ def test_constructor_only_stores_arguments():
     assert not [k for k in vars(model) if k.endswith("_")]
 
 
+def test_model_shows_its_levels_in_a_notebook():
+    assert "not fitted" in FellegiSunter(max_iter=5)._repr_html_()
+    vectors = pd.DataFrame({"name": [2, 2, 0, 0, 1, 0, 2, 0], "sex": [1, 1, 0, 1, 1, 0, 1, -1]})
+    model = FellegiSunter(u_fixed=False, max_iter=50, level_labels={"name": ["不同", "部分", "相同"]}).fit(vectors)
+    page = model._repr_html_()
+    assert "FellegiSunter(" in page and "prior match probability" in page
+    assert page.count("<tr") == 1 + 3 + 2  # header, 3 name levels, 2 sex levels
+    assert "部分" in page
+
+
 def test_models_follow_the_scikit_learn_estimator_api_without_importing_it():
     from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression

@@ -649,6 +649,19 @@ class FellegiSunter(_Params):
                              "weight": self.weights_[n][k]})
         return pd.DataFrame(rows)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the parameters, then (when fitted) the prior and every level's m, u and
+        weight, so the weights staff see in explanations can be traced to their source."""
+        import html
+
+        head = f"<p><code>{html.escape(repr(self))}</code></p>"
+        if not hasattr(self, "m_"):
+            return head + "<p>not fitted</p>"
+        source = html.escape(str(getattr(self, "u_source_", "?")))
+        prior = (f"<p>prior match probability λ = {self.lambda_:.4g} (prior weight {self.prior_weight_:+.2f}); "
+                 f"{len(self.comparisons_)} comparisons, u from {source}</p>")
+        return head + prior + self.parameter_table().to_html(index=False, float_format=lambda v: f"{v:.4g}")
+
     # ---- JSON ------------------------------------------------------------------------------
 
     def _label(self, name: str, level: int) -> str | None:
