@@ -108,9 +108,10 @@ def font_chars(font: str) -> frozenset[int]:
 
 
 def missing_glyphs(text: str, font: str | None = None) -> list[str]:
-    """The characters of ``text`` (spaces aside) that ``font`` cannot draw, in order, once each.
+    """The characters of ``text`` (spaces aside) that ``font`` cannot draw, in order, once each
+    (the example needs the CJK font; WenQuanYi lacks 䶮).
 
-    >>> missing_glyphs("李伟 刘䶮")  # doctest: +SKIP  (needs the CJK font; WenQuanYi lacks 䶮)
+    >>> missing_glyphs("李伟 刘䶮")  # doctest: +SKIP
     ['䶮']
     """
     chars = font_chars(font or find_cjk_font())
