@@ -6,13 +6,17 @@ against another implementation of the module (e.g. an older commit's) with the o
     python bench/bench_candidates.py --cache /work/scratch/norm7.pkl      # reuse the normalized frames
     git show 38800f3:kinmatch/match/candidates.py > /tmp/candidates_old.py
     python bench/bench_candidates.py --reference /tmp/candidates_old.py   # before/after, same output?
+    python bench/bench_candidates.py --reference /tmp/candidates_old.py --recall  # … and which finds more
 
 The frames go through ``kinmatch.match.rank._prepare`` first, as in ``run_link``. Prints the pairs,
 the median and best wall seconds and the best CPU seconds of ``--repeat`` runs (with a reference,
 the two are run in turn, so both see the same load on a shared machine), the peak memory traced
 during one more call (tracemalloc: numpy and pandas buffers included), and what sending the result
 from a worker process costs (pickle, unpickle; for ``packed_candidate_pairs`` also the unpack).
-Exits non-zero if the reference's pairs, prescores or counts differ.
+Exits non-zero if the reference's pairs, prescores or counts differ (unless ``--recall``: then
+a change of output is expected, and what is printed is candidate recall, the share of residents
+with a true report among their candidates, overall and per distortion family; a true pair dropped
+here is lost for good).
 """
 
 from __future__ import annotations
@@ -58,6 +62,24 @@ def transfer(value, unpack: bool = False) -> str:
     return text
 
 
+FAMILIES = ["name_exact", "partial_name", "nickname", "name_one_char_off", "assigned_name", "blank_name",
+            "age_error", "long_gap"]
+
+
+def candidate_recall(pairs: pd.DataFrame, truth: pd.DataFrame, distortions: pd.DataFrame) -> dict[str, float]:
+    """Share of residents with a true report whose candidates hold one, overall and per family."""
+    true = truth[["resident_id", "missing_id"]].astype(str)
+    found = true.merge(pairs[["resident_id", "missing_id"]].astype(str).assign(hit=True), how="left",
+                       on=["resident_id", "missing_id"])
+    hit = found.groupby("resident_id")["hit"].apply(lambda s: s.notna().any())
+    out = {"overall": float(hit.mean())}
+    for family in FAMILIES:
+        ids = distortions.loc[distortions["family"] == family, "resident_id"].astype(str).unique()
+        ids = hit.index.intersection(ids)
+        out[family] = float(hit[ids].mean()) if len(ids) else float("nan")
+    return out
+
+
 def load_module(path: Path):
     spec = importlib.util.spec_from_file_location("candidates_reference", path)
     module = importlib.util.module_from_spec(spec)
@@ -74,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="pickle of (simulation, residents, missing)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference", type=Path, default=None, help="another candidates.py to compare with")
+    parser.add_argument("--recall", action="store_true",
+                        help="print candidate recall per distortion family (simulates again for the truth)")
     args = parser.parse_args(argv)
 
     residents, missing = normalized(args.n_residents, args.n_missing, args.seed, args.cache)
@@ -100,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(module, "packed_candidate_pairs"):
             packed = module.packed_candidate_pairs(residents, missing, progress=False)
             print(f"{'':>9}  packed: {transfer(packed, unpack=True)}")
+    if args.recall:
+        from kinmatch.datasets import simulate
+
+        sim = simulate(n_missing=args.n_missing, n_residents=args.n_residents, seed=args.seed)
+        table = pd.DataFrame({label: candidate_recall(result.pairs, sim.truth, sim.distortions)
+                              for label, result in results.items()})
+        print("candidate recall (residents with a true report among their candidates)")
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+        return 0
     if "reference" in results:
         try:
             pd.testing.assert_frame_equal(results["current"].pairs, results["reference"].pairs, check_exact=True)

@@ -661,3 +661,64 @@ def test_wide_pair_codes_give_the_same_pairs(monkeypatch):
     wide = candidate_pairs(residents, missing, progress=False)
     pd.testing.assert_frame_equal(wide.pairs, narrow.pairs, check_exact=True)
     pd.testing.assert_frame_equal(wide.counts, narrow.counts, check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the caps' agreement bonus: evidence beyond a pass's own key decides which pairs a cap keeps
+
+
+def _agreement_of(res_row, rep_row, **overrides):
+    settings = cand.CandidateSettings(**overrides)
+    residents, missing = pd.DataFrame([res_row]), pd.DataFrame([rep_row])
+    rep = cand._Reports(missing, settings)
+    res = cand._Residents(residents)
+    res.set_agreement(residents, rep)
+    return float(cand._agreement(res, rep, np.array([0]), np.array([0]), settings)[0])
+
+
+@pytest.mark.parametrize("res_fields, rep_fields, expected", [
+    ({"accent_provinces": ("510000",)}, {}, 2.0),                                   # accent = home province
+    ({"accent_provinces": ("330000",)}, {}, 0.0),                                   # accent elsewhere
+    ({"accent_area": "SW_Man"}, {"home_dialect_area": "SW_Man"}, 1.0),              # dialect area only
+    ({"accent_area": "Wu"}, {"home_dialect_area": "SW_Man"}, 0.0),
+    ({"statement_places": ("510106",)}, {}, 1.0),                                   # stated prefecture 5101
+    ({"statement_places": ("510600",)}, {}, 0.0),                                   # another Sichuan prefecture
+    ({"accent_provinces": ("510000",), "statement_places": ("510106",)}, {}, 2.0),  # the province decides
+    ({"surname_keys": ("zhang",)}, {}, 2.0),                                         # surname meets
+    ({"surname_keys": ("wang",)}, {}, 0.0),
+    ({"given_keys": ("ying",)}, {}, 2.0),                                            # 阿英 meets 秀英
+    ({"given_keys": ("xiu fang",)}, {}, 0.0),
+    ({"name_norm": "老张", "given_keys": ("zhang",)}, {}, 2.0),                      # 老张: the syllable as surname
+    ({"surname_keys": ("zhang",), "given_keys": ("xiu ying",), "accent_provinces": ("510000",)}, {}, 6.0),
+    ({"surname_keys": ("zhang",), "given_keys": ("xiu ying",), "name_evidence": False}, {}, 0.0),  # 党X: no name
+])
+def test_agreement_bonus_counts_clues_beyond_the_pass(res_fields, rep_fields, expected):
+    rep_row = report("M1", ("张", "zhang"), ("秀英", "xiu ying"), place=0) | rep_fields  # home 510104
+    res_row = resident("R1", place=1) | {"name_norm": None} | res_fields
+    assert _agreement_of(res_row, rep_row) == pytest.approx(expected)
+    assert _agreement_of(res_row, rep_row, home_bonus=0, name_bonus=0) == 0.0
+
+
+@pytest.mark.parametrize("home_bonus, name_bonus, kept", [
+    (2.0, 2.0, True),
+    (2.0, 0.0, True),   # the surname pass keeps it: its home meets the accent
+    (0.0, 2.0, True),   # the hometown pass keeps it: its surname meets 老张
+    (0.0, 0.0, False),  # neither: both caps fill with decoys that came first
+])
+def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
+    # 老张 with a Sichuan accent, found in Hangzhou; 80 reports of a 张 of his age lost in Jinan from
+    # Zhejiang, and 80 of a 王 from Sichuan: only the true one is both a 张 and from Sichuan. It comes
+    # last (ties keep the first reports)
+    zhang = [report(f"Z{i:03d}", ("张", "zhang"), ("伟", "wei"), born=1960, place=2) | _place("330106", 120.13, 30.27, "home")
+             for i in range(80)]
+    wang = [report(f"W{i:03d}", ("王", "wang"), ("伟", "wei"), born=1960, place=2) | _place("510104", 104.08, 30.66, "home")
+            for i in range(80)]
+    true = report("TRUE", ("张", "zhang"), ("军", "jun"), born=1960, place=2) | _place("510104", 104.08, 30.66, "home")
+    missing = pd.DataFrame(zhang + wang + [true])
+    residents = pd.DataFrame([resident("R1", name_keys=("lao zhang",), given_keys=("zhang",), accent=("510000",), place=1)
+                              | {"name_norm": "老张"}])
+    result = candidate_pairs(residents, missing, progress=False, home_bonus=home_bonus, name_bonus=name_bonus,
+                             caps={"prefixed_surname": 10, "hometown": 10, "place": 10, "last_resort": 10})
+    assert ("TRUE" in set(result.pairs["missing_id"])) == kept
+    counts = result.counts.set_index("pass")
+    assert counts.loc["prefixed_surname", "capped"] > 0 and counts.loc["hometown", "capped"] > 0

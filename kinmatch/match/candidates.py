@@ -98,7 +98,14 @@ class CandidateSettings:
     nothing, and their true report is found only among reports alike in place, marks and age, so
     they need the room: on the simulator (2,000 × 20,000, seeds 7 and 3) recall@50 of all
     residents rose from 0.917/0.91 to 0.937/0.934 and recall@10 of nameless ones by 5-8 points
-    (place factor 3, others 1 before); doubling the room again gained under 0.3 points."""
+    (place factor 3, others 1 before); doubling the room again gained under 0.3 points.
+    ``home_bonus`` / ``name_bonus``: what a pass's cap adds to a pair's pre-score for evidence the
+    pass itself need not have used (see :func:`_agreement`): the accent province (half for only
+    the dialect area or a stated prefecture) meeting the report's home, and the surname or last
+    given syllable meeting the report's; 0 turns it off. ``cap_far_km``: in those caps (all passes
+    but ``place`` and ``last_resort``, which are about nearness) a distance counts up to this far
+    only (None: no limit): most residents are found far from home (true pairs on the simulator:
+    median 830 km, unrelated ones 1,060), so far beyond it distance says little."""
 
     year_window: float = 5.0
     wide_year_window: float = 10.0
@@ -114,6 +121,9 @@ class CandidateSettings:
     nameless_max_per_resident: int = 1200
     chunk_size: int = 500
     max_pairs_in_memory: int = 8_000_000
+    home_bonus: float = 2.0
+    name_bonus: float = 2.0
+    cap_far_km: float | None = None
 
     def cap(self, name: str) -> int:
         caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "prefixed_surname": 60,
@@ -489,6 +499,44 @@ def _bitmask(features: _Flat, vocabulary: dict[str, int], n: int) -> np.ndarray:
     return out
 
 
+def _key_bits(flat: _Flat, bit_of, n: int) -> np.ndarray:
+    """One int64 per record: OR of ``1 << bit_of(key)`` over its keys (``bit_of`` once per distinct
+    key, returning 0 … 62 or None to ignore the key)."""
+    out = np.zeros(n, dtype=np.int64)
+    if len(flat.keys) == 0:
+        return out
+    bits = _map_keys(flat, lambda k: None if (b := bit_of(k)) is None else str(b))
+    if len(bits.keys) == 0:
+        return out
+    values = np.left_shift(np.int64(1), np.array([int(b) for b in bits.vocabulary], dtype=np.int64))
+    np.bitwise_or.at(out, bits.positions, values[bits.codes])
+    return out
+
+
+def _code_bit(digits: int):
+    """Bit of a place code by its first ``digits`` digits (provinces 11 … 82 mod 63 are distinct;
+    prefectures may share a bit: a rare false agreement only moves a pre-score)."""
+    def bit_of(code: str) -> int | None:
+        head = code[:digits]
+        return int(head) % 63 if len(head) == digits and head.isdigit() else None
+    return bit_of
+
+
+def _first_codes(flat: _Flat, vocabulary: pd.Index, n: int, rewrite=None) -> np.ndarray:
+    """Each record's first key (``rewrite`` of it) coded in ``vocabulary``; -1 for none or unknown."""
+    out = np.full(n, -1, dtype=np.int64)
+    first = _first_key(flat)
+    if rewrite is not None:
+        first = _map_keys(first, rewrite)
+    if len(first.keys):
+        out[first.positions] = vocabulary.get_indexer(pd.Index(first.keys, dtype=object))
+    return out
+
+
+def _last_syllable(key: str) -> str:
+    return key.split()[-1]
+
+
 def _mark_pair_flat(marks: _Flat) -> _Flat:
     """Every pair of a record's first six distinct marks (``marks`` sorted per record, side dropped;
     a mirrored 左/右 still meets): (疤痕:额头, 痣:脸) → 疤痕:额头|痣:脸. At most 15 keys a record."""
@@ -519,6 +567,7 @@ def _mark_pair_flat(marks: _Flat) -> _Flat:
 # how strongly a query key supports a pair, by its prefix: a stated prefecture (C) beats an accent
 # province (P) beats a dialect area (A); a whole given name (G) beats one syllable of it (L)
 _PLACE_PASSES = frozenset({"hometown", "place"})
+_NEAR_PASSES = frozenset({"place", "last_resort"})  # about nearness: distance counts in full
 _NAMELESS_ROOM_PASSES = frozenset({"marks", "mark_pairs", "last_resort"})
 _KEY_CLASS = {"C": 3, "G": 2, "P": 1, "L": 1, "A": 0}
 _CLASS_SCORE = np.array([-1.0, 0.0, 2.0, 4.0])
@@ -654,6 +703,18 @@ class _Reports:
             "last_resort": self._index(provinces),
         }
         self.prefecture_centres = _centres(places, self.lon, self.lat)
+        # for the caps' agreement bonus (:func:`_agreement`): the report's home as bits, its first
+        # surname and the last syllable of its first given name (or 小名) as codes
+        self.home_bits = _key_bits(_flat(home_province), _code_bit(2), self.n)
+        self.prefecture_bits = _key_bits(_flat(home_prefecture), _code_bit(4), self.n)
+        areas = _flat(_col(missing, "home_dialect_area"))
+        self.area_vocabulary = pd.Index(pd.unique(areas.keys), dtype=object)
+        self.area_bits = _key_bits(areas, lambda a: self.area_vocabulary.get_loc(a) % 63, self.n)
+        first_surname, first_given = _first_key(surnames), _map_keys(_first_key(given), _last_syllable)
+        self.surname_vocabulary = pd.Index(pd.unique(first_surname.keys), dtype=object)
+        self.given_vocabulary = pd.Index(pd.unique(first_given.keys), dtype=object)
+        self.surname_code = _first_codes(first_surname, self.surname_vocabulary, self.n)
+        self.given_code = _first_codes(first_given, self.given_vocabulary, self.n)
         self.province_centres = _centres(provinces, self.lon, self.lat)
 
     def _share(self, flat: _Flat) -> dict[str, float]:
@@ -749,6 +810,18 @@ class _Residents:
         # little evidence: no usable name, and neither place clues nor marks
         clues = sum(np.bincount(f.positions, minlength=self.n) for f in (self.names, self.hometown, self.marks))
         self.little_evidence = clues == 0
+
+    def set_agreement(self, residents: pd.DataFrame, rep: "_Reports") -> None:
+        """The resident's side of :func:`_agreement`, coded as the reports' side is."""
+        self.home_bits = _key_bits(_flat(_col(residents, "accent_provinces")), _code_bit(2), self.n)
+        self.prefecture_bits = _key_bits(_flat(_col(residents, "statement_places")), _code_bit(4), self.n)
+        known = set(rep.area_vocabulary)
+        self.area_bits = _key_bits(_flat(_col(residents, "accent_area")),
+                                   lambda a: rep.area_vocabulary.get_loc(a) % 63 if a in known else None, self.n)
+        # 老薛 / 小黄 without a surname key: the given syllable stands for the surname
+        self.surname_code = _first_codes(_concat(self.surnames, self.prefixed), rep.surname_vocabulary, self.n)
+        given = self._with_name(_flat(_col(residents, "given_keys"), _col(residents, "alias_keys")))
+        self.given_code = _first_codes(given, rep.given_vocabulary, self.n, rewrite=_last_syllable)
 
     def _with_name(self, flat: _Flat) -> _Flat:
         """Only residents whose name is evidence (not 无名氏, not an assigned 党X) query by name."""
@@ -970,12 +1043,13 @@ def _nan_to(values: np.ndarray, nan: float) -> np.ndarray:
 
 
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False,
-             gap: np.ndarray | None = None) -> np.ndarray:
+             gap: np.ndarray | None = None, far_km: float | None = None) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass is capped:
     years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
     shared mark type-and-part or condition (疤痕:额头, 聋哑) counts for 300 km, because a nameless
     resident found far from home otherwise loses its true report to nearer strangers. ``gap``: the
-    pairs' :func:`_year_gap` when the caller has it already (the window filter computed it)."""
+    pairs' :func:`_year_gap` when the caller has it already (the window filter computed it).
+    ``far_km``: distances beyond it count as it (None: no limit)."""
     gap = _nan_to(_year_gap(res, rep, r, m) if gap is None else gap, 2.0)
     height = _nan_to(np.maximum(0.0, np.abs(res.height.take(r) - rep.height.take(m)) - 8.0) / 5.0, 0.5)
     # ``far_ok``: pairs proposed because the accent or statements point to the report's home:
@@ -984,9 +1058,33 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
         distance = np.zeros(len(r))
     else:
         distance = _nan_to(_distance_km(res, rep, r, m) / 300.0, 1.5)
+        if far_km is not None:
+            np.minimum(distance, far_km / 300.0, out=distance)
     years = _nan_to(np.maximum(res.day.take(r) - rep.day.take(m), 0) / 365.25, 2.0)
     shared = np.bitwise_count(res.feature_bits.take(r) & rep.feature_bits.take(m)).astype(float)
     return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
+
+
+def _agreement(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, settings: CandidateSettings) -> np.ndarray:
+    """Bonus, when a pass's cap chooses among a resident's pairs, for evidence beyond the pass's own
+    key: ``home_bonus`` when an accent province is the report's home province (half when only the
+    dialect area or a stated prefecture meets its home), ``name_bonus`` each for the surname and
+    for the last given syllable meeting the report's first ones.
+
+    Why: at 10k × 1M a pass's key alone is shared by thousands of reports (the given-name sound
+    秀英, the surname of 老张, an accent province, a mole on the face), and the plain pre-score
+    (age, height, distance, time) cannot tell the true report among them; two independent clues
+    meeting at once can. A pair the cap drops here is lost for good."""
+    if settings.home_bonus == 0 and settings.name_bonus == 0:
+        return np.zeros(len(r))
+    province = (res.home_bits.take(r) & rep.home_bits.take(m)) != 0
+    weak = ((res.area_bits.take(r) & rep.area_bits.take(m)) != 0) \
+        | ((res.prefecture_bits.take(r) & rep.prefecture_bits.take(m)) != 0)
+    home = np.where(province, 1.0, np.where(weak, 0.5, 0.0))
+    surname, given = res.surname_code.take(r), res.given_code.take(r)
+    names = ((surname >= 0) & (surname == rep.surname_code.take(m))).astype(float) \
+        + ((given >= 0) & (given == rep.given_code.take(m)))
+    return settings.home_bonus * home + settings.name_bonus * names
 
 
 def _sortable(values: np.ndarray) -> np.ndarray:
@@ -1137,8 +1235,9 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         elif name in _NAMELESS_ROOM_PASSES:
             cap = np.where(res.name_evidence[r], cap, int(cap * settings.nameless_factor))
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
-            return prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown",
-                            gap=None if gap is None else gap[rows]) + _CLASS_SCORE[classes[rows]]
+            return (prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown", gap=None if gap is None else gap[rows],
+                             far_km=None if name in _NEAR_PASSES else settings.cap_far_km)
+                    + _CLASS_SCORE[classes[rows]] + _agreement(res, rep, r[rows], m[rows], settings))
 
         keep = _cap(r, cap, score_of)
         counts[name]["capped"] += len(r) - len(keep)
@@ -1186,6 +1285,7 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     res = _Residents(residents)
     res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
                                 rep.feature_codes, res.n)
+    res.set_agreement(residents, rep)
     # every resident's query keys coded once (a resident has a few dozen keys at most)
     queries = {name: _encode(getattr(res, attribute), rep.indexes[name], res.n)
                for name, (attribute, _, _) in _FIXED_PASSES.items()}
