@@ -722,3 +722,26 @@ def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
     assert ("TRUE" in set(result.pairs["missing_id"])) == kept
     counts = result.counts.set_index("pass")
     assert counts.loc["prefixed_surname", "capped"] > 0 and counts.loc["hometown", "capped"] > 0
+
+
+@pytest.mark.parametrize("report_place, far_km, expected", [
+    (0, None, 0.0),      # same place: no distance either way
+    (1, None, None),     # Chengdu → Hangzhou (~1,600 km) in full
+    (1, 600.0, -2.0),    # … counted as 600 km: 2 points
+    (1, 3000.0, None),   # a limit beyond the distance changes nothing
+    (5, 600.0, -2.0),    # Harbin is as far as Hangzhou once both are beyond the limit
+])
+def test_prescore_counts_distance_up_to_far_km(report_place, far_km, expected):
+    missing = pd.DataFrame([report("M1", ("张", "zhang"), ("伟", "wei"), place=report_place, lost="2021-06-01")])
+    residents = pd.DataFrame([resident("R1", born=(1960, 1960), found="2021-06-01", place=0)])
+    settings = cand.CandidateSettings()
+    rep, res = cand._Reports(missing, settings), cand._Residents(residents)
+    res.feature_bits, rep.feature_bits = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    pair = (np.array([0]), np.array([0]))
+    score = float(cand.prescore(res, rep, *pair, far_km=far_km)[0])
+    if expected is None:  # in full: the haversine distance at 300 km a point
+        code, lon, lat = PLACES[report_place]
+        expected = -cand.haversine_km(np.array([PLACES[0][1]]), np.array([PLACES[0][2]]), np.array([lon]),
+                                      np.array([lat]))[0] / 300.0
+        assert expected < -2.0
+    assert score == pytest.approx(expected)
