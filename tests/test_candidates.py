@@ -695,7 +695,8 @@ def _agreement_of(res_row, rep_row, **overrides):
 def test_agreement_bonus_counts_clues_beyond_the_pass(res_fields, rep_fields, expected):
     rep_row = report("M1", ("张", "zhang"), ("秀英", "xiu ying"), place=0) | rep_fields  # home 510104
     res_row = resident("R1", place=1) | {"name_norm": None} | res_fields
-    assert _agreement_of(res_row, rep_row) == pytest.approx(expected)
+    assert _agreement_of(res_row, rep_row, home_bonus=2.0, name_bonus=2.0) == pytest.approx(expected)
+    assert _agreement_of(res_row, rep_row, home_bonus=4.0, name_bonus=4.0) == pytest.approx(2 * expected)
     assert _agreement_of(res_row, rep_row, home_bonus=0, name_bonus=0) == 0.0
 
 
