@@ -106,11 +106,11 @@ class CandidateSettings:
     but ``place`` and ``last_resort``, which are about nearness) a distance counts up to this far
     only (None: no limit): most residents are found far from home (true pairs on the simulator:
     median 830 km, unrelated ones 1,060), so far beyond it distance says little. At 10k × 1M
-    (seed 7) these three raised recall@10 from 0.641 to 0.741 (bonuses of 2: 0.714; then 600 km:
-    0.725 (300 km: the same); bonuses of 3: 0.732; of 5: 0.741), partial names 0.363 → 0.721,
-    one character off 0.429 → 0.743, long gaps 0.535 → 0.673, age errors 0.557 → 0.683; at
-    2k × 20k (seeds 7, 3) recall@10 rose a little (0.908 → 0.911, 0.903 → 0.908) and false leads
-    held (30 → 30, 25 → 23 residents)."""
+    (seed 7) these three raised recall@10 from 0.641 to 0.749 (bonuses of 2: 0.714; then 600 km:
+    0.725 (300 km: the same); bonuses of 3: 0.732; of 5: 0.741; of 8: 0.749), partial names
+    0.363 → 0.750, one character off 0.429 → 0.784, long gaps 0.535 → 0.679, age errors
+    0.557 → 0.699; at 2k × 20k (seeds 7, 3) recall@10 rose a little (0.908 → 0.912,
+    0.903 → 0.909) and false leads held (30 → 30, 25 → 22 residents)."""
 
     year_window: float = 5.0
     wide_year_window: float = 10.0
@@ -126,8 +126,8 @@ class CandidateSettings:
     nameless_max_per_resident: int = 1200
     chunk_size: int = 500
     max_pairs_in_memory: int = 8_000_000
-    home_bonus: float = 5.0
-    name_bonus: float = 5.0
+    home_bonus: float = 8.0
+    name_bonus: float = 8.0
     cap_far_km: float | None = 600.0
 
     def cap(self, name: str) -> int:
