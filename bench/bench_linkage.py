@@ -80,8 +80,9 @@ def main(argv=None) -> int:
     candidates = kinmatch.link(residents_norm, missing_norm, top_k=args.top_k)
     link_seconds = time.perf_counter() - started
     tables.append(report("kinmatch", candidates, sim, normalize_seconds + link_seconds))
+    loaded = ", ".join(imported) or "no scikit-learn, recordlinkage or scipy"
     print(f"kinmatch link stage {link_seconds:.2f} s, of which importing the linking modules "
-          f"{import_seconds:.2f} s (loaded by then: {', '.join(imported) or 'no scikit-learn, recordlinkage or scipy'})")
+          f"{import_seconds:.2f} s (loaded by then: {loaded})")
 
     if not args.no_baselines:
         from baselines import exact_name_lookup, splink_link

@@ -238,8 +238,8 @@ def _assignment_em_reference(vectors, u, n_residents, iterations, min_prob=1e-4)
     prior = {n: v.copy() for n, v in m.items()}
     rows = [(key[0], {n: int(vectors[n].iloc[i]) for n in names}) for i, key in enumerate(vectors.index)]
     by_resident = {}
-    for i, (resident, _) in enumerate(rows):
-        by_resident.setdefault(resident, []).append(i)
+    for i, (resident_id, _) in enumerate(rows):
+        by_resident.setdefault(resident_id, []).append(i)
     pi = 0.5
     for _ in range(iterations):
         post = np.zeros(len(rows))

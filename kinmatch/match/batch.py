@@ -374,7 +374,8 @@ def _geography_levels_fast(left: dict, right: dict, lp: np.ndarray, rp: np.ndarr
     return best
 
 
-_DIRECT_FEATURES = (SexComparison, AgeComparison, HeightComparison, TimeGapComparison, GeographyComparison, BuildComparison)
+_DIRECT_FEATURES = (SexComparison, AgeComparison, HeightComparison, TimeGapComparison, GeographyComparison,
+                    BuildComparison)
 """Comparisons computed straight on the gathered columns of every pair (numeric, vectorized in
 numpy): grouping their pairs by distinct values would cost more than it saves."""
 
