@@ -746,3 +746,15 @@ def test_prescore_counts_distance_up_to_far_km(report_place, far_km, expected):
                                       np.array([lat]))[0] / 300.0
         assert expected < -2.0
     assert score == pytest.approx(expected)
+
+
+def test_overrides_leave_the_callers_settings_alone():
+    from kinmatch.match.candidates import CandidateSettings, candidate_pairs
+
+    settings = CandidateSettings()
+    residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
+    missing = pd.DataFrame({"missing_id": ["M1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
+    candidate_pairs(residents, missing, settings=settings, progress=False, year_window=9.0)
+    assert settings.year_window == CandidateSettings().year_window
+    with pytest.raises(TypeError, match="unknown setting 'yearwindow'"):
+        candidate_pairs(residents, missing, progress=False, yearwindow=9.0)

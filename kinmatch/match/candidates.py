@@ -58,7 +58,7 @@ parent unpacks it into the same :class:`Candidates`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -1282,10 +1282,10 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
         ['M1']
     """
     settings = settings or CandidateSettings()
-    for key, value in overrides.items():
+    for key in overrides:
         if not hasattr(settings, key):
             raise TypeError(f"candidate_pairs: unknown setting {key!r}")
-        setattr(settings, key, value)
+    settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
     rep = _Reports(missing, settings)
     res = _Residents(residents)
     res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
