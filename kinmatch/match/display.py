@@ -7,8 +7,10 @@
 ``show_candidates`` returns a pandas ``Styler``: one row per field (姓名, 性别, 年龄 …), the resident
 in the first column and its top candidates next to it; a cell is green where that comparison
 agrees and red where it conflicts, so a reviewer sees at a glance why a report ranks high. Pass
-the normalized frames of a :class:`~kinmatch.match.rank.LinkRun` (``run.residents``,
-``run.missing``) so nothing is normalized again.
+the normalized frames of a :class:`~kinmatch.match.pipeline.LinkRun` (``run.residents``,
+``run.missing``) and its ``run.settings`` so nothing is normalized again and the colours come
+from the comparisons that ranked the pairs (the rarity tables of marks and builds are those of all
+the reports, as in the run).
 """
 
 from __future__ import annotations
@@ -17,33 +19,35 @@ import html
 
 import pandas as pd
 
-from kinmatch.match import comparisons as cmp
-
-# (row label, resident column, report column, comparison deciding its colour)
-FIELDS = [
-    ("姓名", "name", "name", "name"),
-    ("别名/小名", "alias", "alias", "name"),
-    ("性别", "sex", "sex", "sex"),
-    ("年龄", "age", "age", "age"),
-    ("出生日期", "birth_date", "birth_date", "age"),
-    ("身高", "height", "height", "height"),
-    ("日期", "found_date", "missing_date", "time_gap"),
-    ("地点", "found_place", "missing_place", "geography"),
-    ("口音/户籍", "accent", "hometown", "accent"),
-    ("自述/户籍", "statements", "hometown", "statement_places"),
-    ("体貌特征", "description", "description", "marks"),
-    ("健康状况", "health", "health", "conditions"),
-]
-
-AGREE_FROM = {"name": 4, "sex": 1, "age": 2, "height": 2, "time_gap": 2, "geography": 3, "accent": 1,
-              "statement_places": 2, "marks": 3, "conditions": 1, "build": 2, "hair": 1}
-"""Level from which a comparison counts as agreeing (green); level 0 is a conflict (red)."""
+from kinmatch.match.settings import LinkSettings, resolve_settings
 
 GREEN, RED = "background-color: #d9f2d9", "background-color: #f8d0d0"
 
 
-def _text(record: pd.Series, column: str) -> str:
-    value = record.get(column) if column in record.index else None
+def field_rows(settings: LinkSettings | None = None) -> list[tuple[str, str | None, str | None, str]]:
+    """The rows of a side-by-side view: (row title, resident column, report column, comparison
+    that colours the row), from each comparison's ``fields``, in the comparisons' order.
+
+        >>> field_rows()[0]
+        ('姓名', 'name', 'name', 'name')
+    """
+    settings = resolve_settings(settings)
+    return [(title, left, right, comparison.name)
+            for comparison in settings.comparisons for title, left, right in comparison.fields]
+
+
+def row_colour(comparison, level: int) -> str:
+    """Green where the comparison agrees (from its ``agree_from`` level), red where an ordered
+    comparison sits at level 0 (a conflict), none where there is no evidence."""
+    if level >= comparison.agree_from:
+        return GREEN
+    if level == 0 and comparison.ordered:
+        return RED
+    return ""
+
+
+def _text(record: pd.Series, column: str | None) -> str:
+    value = record.get(column) if column is not None and column in record.index else None
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, tuple):
@@ -52,29 +56,40 @@ def _text(record: pd.Series, column: str) -> str:
 
 
 def show_candidates(result: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame, resident_id: str,
-                    top: int = 5):
+                    top: int = 5, settings: LinkSettings | None = None):
     """Side-by-side Styler of one resident and its ``top`` candidates from the link ``result``.
 
     ``residents`` / ``missing`` may be canonical or normalized frames; colours need the normalized
-    columns, so the normalizers run when they are absent."""
-    from kinmatch.match.rank import _prepare
+    columns, so the normalizers run when they are absent. ``settings``: the run's settings
+    (``run.settings`` of a :class:`~kinmatch.match.pipeline.LinkRun`; default: the defaults)."""
+    from kinmatch.match import engine
+    from kinmatch.match.pipeline import prepare_records
 
-    residents = _prepare(residents, "resident")
-    missing = _prepare(missing, "missing")
+    settings = resolve_settings(settings)
+    residents = prepare_records(residents, "resident")
+    missing = prepare_records(missing, "missing")
     resident_id = str(resident_id)
     rows = result[result["resident_id"].astype(str) == resident_id].sort_values("rank").head(top)
-    resident = residents.set_index("resident_id").loc[resident_id]
-    reports = missing.set_index("missing_id")
-    columns = {f"受助人员 {resident_id}": [_text(resident, f[1]) for f in FIELDS]}
-    colours = {f"受助人员 {resident_id}": ["" for _ in FIELDS]}
-    for _, row in rows.iterrows():
-        report = reports.loc[str(row["missing_id"])]
-        levels = cmp.compare_one(resident, report)
+    resident_frame = residents[residents["resident_id"] == resident_id]
+    if resident_frame.empty:
+        raise KeyError(f"resident {resident_id!r} is not in the residents frame")
+    report_ids = rows["missing_id"].astype(str).tolist()
+    reports = missing.set_index("missing_id").loc[report_ids].reset_index()
+    levels = engine.compare_pairs(pd.DataFrame({"resident_id": [resident_id] * len(report_ids),
+                                                "missing_id": report_ids}),
+                                  resident_frame, missing, settings.comparisons)
+    by_name = {c.name: c for c in settings.comparisons}
+    fields = field_rows(settings)
+    resident = resident_frame.iloc[0]
+    columns = {f"受助人员 {resident_id}": [_text(resident, f[1]) for f in fields]}
+    colours = {f"受助人员 {resident_id}": ["" for _ in fields]}
+    for i, (_, row) in enumerate(rows.iterrows()):
+        report = reports.iloc[i]
+        pair_levels = levels.iloc[i]
         title = f"#{int(row['rank'])} {row['missing_id']} ({row['match_probability']:.0%})"
-        columns[title] = [_text(report, f[2]) for f in FIELDS]
-        colours[title] = [GREEN if levels.get(f[3], -1) >= AGREE_FROM[f[3]] else
-                          RED if levels.get(f[3], -1) == 0 else "" for f in FIELDS]
-    frame = pd.DataFrame(columns, index=[f[0] for f in FIELDS])
+        columns[title] = [_text(report, f[2]) for f in fields]
+        colours[title] = [row_colour(by_name[f[3]], int(pair_levels[f[3]])) for f in fields]
+    frame = pd.DataFrame(columns, index=[f[0] for f in fields])
     styles = pd.DataFrame(colours, index=frame.index)
     styler = frame.style.apply(lambda _: styles, axis=None)
     if len(rows):

@@ -1,0 +1,309 @@
+"""Linking end to end: intake → normalize → candidates → comparisons → model → ranked, explained candidates.
+
+    >>> import kinmatch                                                      # doctest: +SKIP
+    >>> candidates = kinmatch.link("residents.xlsx", "missing.csv", top_k=10)  # doctest: +SKIP
+    >>> candidates.columns[:6].tolist()                                       # doctest: +SKIP
+    ['resident_id', 'missing_id', 'rank', 'match_probability', 'match_weight', 'explanation']
+
+The output is the SCHEMA.md linking table: at most ``top_k`` rows per resident (or per report with
+``by="missing"``), ``rank`` 1 = best, ``match_probability`` and ``match_weight`` from the model,
+``explanation`` (``姓名同音(李伟/李玮) +6.1; 年龄相符 +2.0; 身高差12cm −3.2``), one ``w_<comparison>``
+column per comparison of the settings, the resident's ``identification_potential`` (1–5) and the
+``model_version``.
+
+A reader following one resident record through :func:`run_link` visits each room once, in order:
+:func:`prepare_records` (intake, normalizers, the contract check), the candidate index
+(:mod:`kinmatch.match.candidates`), the engine (:mod:`kinmatch.match.engine`), the model
+(:mod:`kinmatch.match.model`), the ranking (:mod:`kinmatch.match.rank`) and the explanations
+(:mod:`kinmatch.match.explain`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from kinmatch._gc import gc_paused
+from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
+from kinmatch.errors import InputError
+from kinmatch.match import engine
+from kinmatch.match.candidates import packed_candidate_pairs
+from kinmatch.match.explain import explain_pairs
+from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
+from kinmatch.match.settings import LinkSettings, resolve_settings
+
+OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "match_weight", "explanation"]
+EXTRA_COLUMNS = ["identification_potential", "model_version"]
+"""After the weights: the resident's identification potential (1–5) and the version of the model
+that scored the pair (the review store keeps it with every candidate)."""
+
+# a frame that has these was normalized already (docs/contract.md §2)
+_NORMALIZED_MARKERS = ("sex_code", "birth_year_low", "event_date")
+
+
+class LinkRun(NamedTuple):
+    """Everything one linking run produced: the ranked ``table`` (what :func:`link` returns), the
+    fitted ``model``, the candidates' comparison ``vectors``, the per-pass ``candidate_counts``,
+    the normalized ``residents`` and ``missing`` frames (for review screens) and the ``settings``."""
+
+    table: pd.DataFrame
+    model: Any
+    vectors: pd.DataFrame
+    candidate_counts: pd.DataFrame
+    residents: pd.DataFrame
+    missing: pd.DataFrame
+    settings: LinkSettings | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _load(src: Any, kind: str) -> pd.DataFrame:
+    if isinstance(src, pd.DataFrame):
+        return src
+    if isinstance(src, (str, os.PathLike)):
+        from kinmatch import intake
+
+        reader = intake.read_residents if kind == "resident" else intake.read_missing
+        return reader(src).frame
+    raise InputError(f"{kind} input must be a DataFrame or a file path, not {type(src).__name__}; "
+                     f"pass a path to a CSV/xlsx file or the frame kinmatch.read_{kind}s returned")
+
+
+def prepare_records(src: Any, kind: str) -> pd.DataFrame:
+    """A file path, canonical frame or normalized frame → the normalized frame linking reads
+    (``kind``: ``"resident"`` or ``"missing"``): read, normalized when its normalized columns are
+    absent, ids as unique text."""
+    frame = _load(src, kind)
+    id_column = "resident_id" if kind == "resident" else "missing_id"
+    if id_column not in frame.columns:
+        raise InputError(f"the {kind} table has no {id_column!r} column, so candidates could not be "
+                         f"named; read it with kinmatch.read_{kind}s (which maps Chinese headers such as 编号) "
+                         f"or add the column")
+    if not all(column in frame.columns for column in _NORMALIZED_MARKERS):
+        from kinmatch.normalize import records
+
+        normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
+        frame, _issues = normalize(frame)
+    ids = frame[id_column]
+    if ids.dtype != object or not ids.map(type).eq(str).all():
+        frame = frame.assign(**{id_column: ids.astype(str)})
+    duplicated = frame[id_column][frame[id_column].duplicated()]
+    if len(duplicated):
+        raise InputError(f"{len(duplicated)} {kind} ids occur more than once (first: {duplicated.iloc[0]!r}); "
+                         f"each {id_column} must be unique so a candidate names one record — fix or renumber them")
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        frame = frame.reset_index(drop=True)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+
+def _resolve_model(model: Any):
+    if model is None or hasattr(model, "weight_table"):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from pathlib import Path
+
+        from kinmatch.match.model import FellegiSunter
+
+        path = Path(model)
+        if not path.is_file():
+            raise InputError(f"model file {str(path)!r} does not exist; pass the JSON written by "
+                             f"`kinmatch link --save-model` or FellegiSunter.to_json, or omit the model "
+                             f"to fit one on these data")
+        return FellegiSunter.from_json(path)
+    raise InputError(f"model must be a fitted FellegiSunter / SupervisedLinker or a JSON path, not "
+                     f"{type(model).__name__}")
+
+
+def model_version(model: Any) -> str:
+    """``kinmatch-<package version>-<first 12 hex of the SHA-256 of the model's JSON>``: the same
+    parameters give the same version, any change of m, u or the prior gives another.
+
+        >>> model_version(None)
+        'none'
+    """
+    if model is None:
+        return "none"
+    from kinmatch import __version__
+
+    to_json = getattr(model, "to_json", None)
+    if to_json is None:
+        return f"kinmatch-{__version__}-{type(model).__name__}"
+    digest = hashlib.sha256(to_json().encode("utf-8")).hexdigest()[:12]
+    return f"kinmatch-{__version__}-{digest}"
+
+
+def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Partial weights (``w_<name>`` per comparison of the settings, 0 for one the model left out),
+    the match weight and the match probability of each pair of ``vectors``."""
+    from kinmatch.match.model import adjusted_vectors
+
+    weights = model.weight_table(adjusted_vectors(vectors, model, settings), prefix="w_")
+    if hasattr(model, "prior_weight_"):
+        match_weight = weights.to_numpy().sum(axis=1) + float(model.prior_weight_)
+        probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
+    else:  # e.g. SupervisedLinker: its own calibrated probabilities
+        probability = model.predict_proba(vectors).to_numpy(dtype=float)
+        match_weight = model.match_weight(vectors).to_numpy(dtype=float)
+    weights = weights.reset_index(drop=True).reindex(columns=settings.weight_columns, fill_value=0.0)
+    return weights, match_weight, probability
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+PARALLEL_MIN_EXPLAINED = 500_000
+"""From this many ranked rows the explanations are written by worker processes, a range each;
+below it, forking and sending the texts back cost more than the second worker saves."""
+
+PARALLEL_MAX_REPORTS = 300_000
+"""Above this many reports ``n_jobs=None`` means one process: each worker reads the encoded
+records of every report, and reading a Python object writes its reference count, so the forked
+copies stop being shared and memory, not time, becomes the limit. Pass ``n_jobs`` explicitly on a
+machine with room."""
+
+BACKGROUND_MIN_REPORTS = 5_000
+"""From this many reports candidate generation runs in a worker process beside the encoding of
+the comparisons (below it, forking costs more than it saves)."""
+
+
+def _candidates_task():
+    # packed: integer arrays pickle back to the parent in a few ms, a pairs frame in ~50
+    residents, missing, candidate_settings, progress = shared()
+    return packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress)
+
+
+def _explain(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, weights: np.ndarray,
+             n_jobs: int) -> list[str]:
+    """:func:`explain_pairs` of the ranked rows; a row's text depends on that row alone, so ranges
+    of rows can be explained apart."""
+    n = len(lp)
+    if n_jobs < 2 or n < PARALLEL_MIN_EXPLAINED:
+        return explain_pairs(encoded, lp, rp, levels, weights)
+    edges = np.linspace(0, n, 2 * n_jobs + 1).astype(int)
+    bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    parts = fork_map(_explain_range, bounds, n_jobs, shared=(encoded, lp, rp, levels, weights))
+    return [text for part in parts for text in part]
+
+
+def _explain_range(bounds: tuple[int, int]) -> list[str]:
+    encoded, lp, rp, levels, weights = shared()
+    start, stop = bounds
+    return explain_pairs(encoded, lp[start:stop], rp[start:stop], levels[start:stop], weights[start:stop])
+
+
+@gc_paused()
+def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
+             progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
+             n_random_pairs: int | None = None, random_state: int | None = None,
+             n_jobs: int | None = None) -> LinkRun:
+    """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
+
+    ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
+    ``candidate_settings``, ``n_random_pairs``, ``random_state`` override its fields. ``n_jobs``:
+    worker processes for large runs — candidates are generated in one while the comparisons
+    encode the records, then the comparisons and the explanations are spread over ``n_jobs``
+    (None: every CPU this process may use, up to :data:`PARALLEL_MAX_REPORTS` reports; 1:
+    everything in this process)."""
+    if int(top_k) < 1:
+        raise InputError(f"top_k must be at least 1, not {top_k}")
+    if by not in ("resident", "missing"):
+        raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
+    settings = resolve_settings(settings)
+    overrides = {k: v for k, v in (("candidates", candidate_settings), ("n_random_pairs", n_random_pairs),
+                                    ("random_state", random_state)) if v is not None}
+    if overrides:
+        settings = LinkSettings(**(vars(settings) | overrides))
+    residents = prepare_records(residents, "resident")
+    missing = prepare_records(missing, "missing")
+    fitted = _resolve_model(model)
+    if fitted is not None and hasattr(fitted, "check_compatible"):
+        fitted.check_compatible(settings.level_labels())
+    if len(residents) == 0 or len(missing) == 0:
+        return LinkRun(empty_table(settings), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing, settings)
+
+    # candidates in a forked worker while this process encodes the records for the comparisons:
+    # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
+    if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
+        n_jobs = 1  # memory, not time, is the limit there (see PARALLEL_MAX_REPORTS)
+    background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
+    pending = fork_call(_candidates_task, shared=(residents, missing, settings.candidate_settings(),
+                                                  progress and not background), enabled=background)
+    try:
+        encoded = engine.encode(residents, missing, settings.comparisons)
+    finally:  # also on an error here: the worker is waited for, not left behind
+        candidates = pending().unpack()
+    pairs = candidates.pairs[["resident_id", "missing_id"]]
+    n_candidates = len(pairs)
+    if fitted is None and n_candidates:
+        from kinmatch.match.model import random_pairs
+
+        # the random pairs of the u estimate are compared in the same pass (and worker processes)
+        pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
+                          ignore_index=True)
+    compared = engine.compare_pairs(pairs, progress=progress, encoded=encoded, n_jobs=n_jobs)
+    vectors = compared.iloc[:n_candidates]
+    if len(vectors) == 0:
+        return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
+    if fitted is None:
+        from kinmatch.match.model import fit_model
+
+        fitted = fit_model(vectors, compared.iloc[n_candidates:], len(residents), settings, n_reports=len(missing))
+
+    weights, match_weight, probability = score(fitted, vectors, settings)
+    # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
+    prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
+    resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
+    group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
+    rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
+    lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+    ranked = pd.DataFrame({"resident_id": encoded.resident_ids[lp], "missing_id": encoded.report_ids[rp], "rank": ranks,
+                           "match_probability": probability[rows], "match_weight": match_weight[rows]})
+    kept_weights = weights.iloc[rows].reset_index(drop=True)
+    ranked = pd.concat([ranked, kept_weights], axis=1)
+    levels = vectors.iloc[rows][settings.names].to_numpy()
+    ranked["explanation"] = _explain(encoded, lp, rp, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
+    potential = identification_potential(residents)
+    ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
+    ranked["model_version"] = model_version(fitted)
+    table = ranked[OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS]
+    table = table.astype({"rank": int, "identification_potential": int})
+    return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings)
+
+
+def empty_table(settings: LinkSettings | None = None) -> pd.DataFrame:
+    """The linking table with no rows (its columns and types)."""
+    settings = settings or LinkSettings()
+    columns = OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("resident_id", "missing_id", "explanation",
+                                                            "model_version") else float)
+                         for c in columns})
+
+
+def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
+         progress: bool = True, **options: Any) -> pd.DataFrame:
+    """Rank missing-person reports for each resident (or residents for each report).
+
+    ``residents`` / ``missing``: canonical frames (as :func:`kinmatch.read_residents` returns; the
+    normalizers run when their columns are absent), already normalized frames, or file paths.
+    ``model``: ``None`` fits a Fellegi–Sunter model by EM on these data (u from random pairs); a
+    fitted model or the path of its JSON is used as is (refused when it was fitted on other
+    comparisons or levels). ``options`` go to :func:`run_link` (``settings``,
+    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``).
+
+    Returns the SCHEMA.md linking table (see the module docstring).
+
+        >>> import pandas as pd
+        >>> residents = pd.DataFrame({"resident_id": ["R1"], "name": ["吴春花"], "sex": ["女"]})  # doctest: +SKIP
+        >>> link(residents, "missing.csv", top_k=5).head()                                         # doctest: +SKIP
+    """
+    return run_link(residents, missing, top_k=top_k, by=by, model=model, progress=progress, **options).table

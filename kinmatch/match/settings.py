@@ -1,0 +1,191 @@
+"""LinkSettings: everything a linking run is configured with, as one object that is data.
+
+The comparisons (each with its parameters and level labels), the candidate passes and caps, how
+u is estimated, which columns adjust which weights by term frequency, and the review threshold.
+It serialises to readable JSON, travels inside every saved model and every run the case store
+records, and is checked when a saved model scores new data (a model fitted on other comparisons
+or levels is refused, naming the difference).
+
+    >>> settings = LinkSettings()
+    >>> [c.name for c in settings.comparisons][:3]
+    ['name', 'sex', 'age']
+    >>> LinkSettings.from_json(settings.to_json()).to_dict() == settings.to_dict()
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kinmatch.errors import InputError
+from kinmatch.match.comparisons.base import Comparison
+
+FORMAT = "kinmatch.LinkSettings"
+VERSION = 1
+
+_DEFAULT_CLASSES = (
+    ("kinmatch.match.comparisons.name", "NameComparison"),
+    ("kinmatch.match.comparisons.sex", "SexComparison"),
+    ("kinmatch.match.comparisons.age", "AgeComparison"),
+    ("kinmatch.match.comparisons.height", "HeightComparison"),
+    ("kinmatch.match.comparisons.time_gap", "TimeGapComparison"),
+    ("kinmatch.match.comparisons.geography", "GeographyComparison"),
+    ("kinmatch.match.comparisons.accent", "AccentComparison"),
+    ("kinmatch.match.comparisons.statement_places", "StatementPlacesComparison"),
+    ("kinmatch.match.comparisons.marks", "MarksComparison"),
+    ("kinmatch.match.comparisons.conditions", "ConditionsComparison"),
+    ("kinmatch.match.comparisons.build", "BuildComparison"),
+    ("kinmatch.match.comparisons.hair", "HairComparison"),
+)
+
+
+def default_comparisons() -> list[Comparison]:
+    """One object per comparison kinmatch ships, in output order (``w_<name>`` columns follow it)."""
+    return [getattr(importlib.import_module(module), name)() for module, name in _DEFAULT_CLASSES]
+
+
+def _candidate_settings_type():
+    from kinmatch.match.candidates import CandidateSettings
+
+    return CandidateSettings
+
+
+@dataclass
+class TermFrequency:
+    """A comparison whose weight is adjusted by how common the agreeing value is.
+
+    ``column``: the per-pair column the comparison's :meth:`~Comparison.extra` writes (share of
+    reports with the value); ``levels``: the levels adjusted; ``floor_levels``: levels where the
+    adjusted u never goes below the level's own u (a rare 小名 is too weak a clue to become a strong
+    lead just by being rare)."""
+
+    comparison: str
+    column: str
+    levels: list[int]
+    floor_levels: list[int] = field(default_factory=list)
+
+
+def default_term_frequencies() -> list[TermFrequency]:
+    """The name: sound-key agreement (levels 4–6) priced by the rarest shared key (a shared rare
+    name sound is stronger evidence than a shared 王伟); level 1 (a shared 小名 or partial name)
+    priced by the key that met, only downwards."""
+    return [TermFrequency("name", "tf_name", [1, 4, 5, 6], [1])]
+
+
+@dataclass
+class LinkSettings:
+    """What a linking run is configured with (see the module docstring).
+
+    ``comparisons``: comparison objects, in output order. ``candidates``: the candidate index's
+    :class:`~kinmatch.match.candidates.CandidateSettings` (None: its defaults). ``n_random_pairs``,
+    ``random_state``: the uniformly drawn pairs whose levels estimate u. ``u_source``: what pairs
+    are scored against (see :func:`kinmatch.match.model.fit_model`). ``term_frequencies``: see
+    :class:`TermFrequency`. ``review_threshold``: the probability from which a candidate counts as
+    a lead (false-lead counts, the review queue's default filter)."""
+
+    comparisons: list[Comparison] = field(default_factory=default_comparisons)
+    candidates: Any = None
+    n_random_pairs: int = 30_000
+    random_state: int | None = 0
+    u_source: str = "hybrid"
+    term_frequencies: list[TermFrequency] = field(default_factory=default_term_frequencies)
+    review_threshold: float = 0.5
+
+    def __post_init__(self):
+        names = [c.name for c in self.comparisons]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise InputError(f"LinkSettings: comparison names must be unique, {duplicated} occur twice; give each "
+                             f"comparison its own name (the weight columns are named w_<name>)")
+        if self.u_source not in ("candidates", "random", "hybrid"):
+            raise InputError(f"u_source must be 'candidates', 'random' or 'hybrid', not {self.u_source!r}")
+
+    # -- views the rest of kinmatch reads -----------------------------------------------------------
+
+    def comparison(self, name: str) -> Comparison:
+        """The comparison called ``name``."""
+        for comparison in self.comparisons:
+            if comparison.name == name:
+                return comparison
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.comparisons]
+
+    @property
+    def weight_columns(self) -> list[str]:
+        """The output's weight columns, ``w_<name>`` per comparison."""
+        return [f"w_{c.name}" for c in self.comparisons]
+
+    def level_labels(self) -> dict[str, dict[int, str]]:
+        """Comparison → level → label (the form a model checks itself against)."""
+        return {c.name: dict(c.labels) for c in self.comparisons}
+
+    def candidate_settings(self):
+        return self.candidates if self.candidates is not None else _candidate_settings_type()()
+
+    # -- JSON -------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        candidates = self.candidate_settings()
+        return {"format": FORMAT, "version": VERSION,
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "candidates": candidates.to_dict() if hasattr(candidates, "to_dict") else None,
+                "u_estimation": {"n_random_pairs": self.n_random_pairs, "random_state": self.random_state,
+                                 "u_source": self.u_source},
+                "term_frequencies": [asdict(tf) for tf in self.term_frequencies],
+                "review_threshold": self.review_threshold}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LinkSettings:
+        if data.get("format") != FORMAT:
+            raise InputError(f"not kinmatch link settings (format {data.get('format')!r}, expected {FORMAT!r})")
+        if int(data.get("version", 0)) > VERSION:
+            raise InputError(f"these link settings were written by a newer kinmatch (version {data.get('version')}); "
+                             f"upgrade kinmatch to read them")
+        comparisons = [_comparison_from_dict(entry) for entry in data["comparisons"]]
+        candidates = None
+        if data.get("candidates") is not None and hasattr(_candidate_settings_type(), "from_dict"):
+            candidates = _candidate_settings_type().from_dict(data["candidates"])
+        u = data.get("u_estimation", {})
+        return cls(comparisons=comparisons, candidates=candidates,
+                   n_random_pairs=int(u.get("n_random_pairs", 30_000)), random_state=u.get("random_state", 0),
+                   u_source=u.get("u_source", "hybrid"),
+                   term_frequencies=[TermFrequency(**tf) for tf in data.get("term_frequencies", [])],
+                   review_threshold=float(data.get("review_threshold", 0.5)))
+
+    @classmethod
+    def from_json(cls, text: str) -> LinkSettings:
+        return cls.from_dict(json.loads(text))
+
+
+def _comparison_from_dict(entry: Mapping[str, Any]) -> Comparison:
+    module_name, _, class_name = entry["class"].rpartition(".")
+    try:
+        comparison_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise InputError(f"the settings name a comparison class {entry['class']!r} that cannot be imported "
+                         f"({error}); install the package that defines it or remove the comparison") from None
+    return comparison_class(**entry.get("params", {}))
+
+
+def resolve_settings(settings: LinkSettings | Mapping | str | None,
+                     comparisons: Sequence[Comparison] | None = None) -> LinkSettings:
+    """``settings`` as a :class:`LinkSettings` (None: the defaults; a dict or JSON text: parsed)."""
+    if settings is None:
+        return LinkSettings(comparisons=list(comparisons)) if comparisons is not None else LinkSettings()
+    if isinstance(settings, LinkSettings):
+        return settings
+    if isinstance(settings, str):
+        return LinkSettings.from_json(settings)
+    if isinstance(settings, Mapping):
+        return LinkSettings.from_dict(settings)
+    raise InputError(f"settings must be a LinkSettings, a dict or JSON text, not {type(settings).__name__}")
