@@ -19,7 +19,7 @@ import time
 import kinmatch
 from kinmatch.datasets import simulate
 from kinmatch.match.evaluate import false_leads, recall_at_k
-from kinmatch.match.rank import run_link
+from kinmatch.match.pipeline import run_link
 
 
 def peak_rss_gb() -> float:

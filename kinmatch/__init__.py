@@ -21,7 +21,8 @@ _PUBLIC = {
     "read_missing": "kinmatch.intake",
     "normalize_residents": "kinmatch.normalize.records",
     "normalize_missing": "kinmatch.normalize.records",
-    "link": "kinmatch.match.rank",
+    "link": "kinmatch.match.pipeline",
+    "LinkSettings": "kinmatch.match.settings",
     "FellegiSunter": "kinmatch.match.model",
     "datasets": "kinmatch.datasets",
 }

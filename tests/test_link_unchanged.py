@@ -26,7 +26,7 @@ EXPLANATION_FIXES = {
 @pytest.fixture(scope="module")
 def linked():
     from kinmatch.datasets.simulate import simulate
-    from kinmatch.match.rank import run_link
+    from kinmatch.match.pipeline import run_link
 
     sim = simulate(n_missing=3000, n_residents=300, seed=21)
     return run_link(sim.residents, sim.missing, top_k=10, progress=False, n_jobs=1).table

@@ -99,7 +99,7 @@ def _store_model(db: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinmatch.match.rank import run_link
+    from kinmatch.match.pipeline import run_link
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, not {args.top_k}")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch._parallel import FORK, fork_map, resolve_jobs, shared
-from kinmatch.match.comparisons import (
+from kinmatch.match._old_comparisons import (
     _ACCENT_CLEAN, _NAME_CLEAN, ACCENT_COLUMNS, CONDITION_NAMES, MARK_RARITY, MISSING, NAME_COLUMNS, RARE_MARK_SHARE,
     AccentComparison, AgeComparison, BuildComparison, ConditionsComparison, GeographyComparison, HairComparison,
     HeightComparison, MarksComparison, NameComparison, SexComparison, StatementPlacesComparison, TimeGapComparison,

@@ -1192,7 +1192,7 @@ def compare_one(resident: Mapping, report: Mapping, mark_freq: Mapping[str, floa
         >>> compare_one({"sex_code": "F"}, {"sex_code": "F"})["sex"]
         1
     """
-    from kinmatch.match.batch import compare_pairs
+    from kinmatch.match._old_batch import compare_pairs
 
     residents = pd.DataFrame([dict(resident) | {"resident_id": "r"}])
     missing = pd.DataFrame([dict(report) | {"missing_id": "m"}])
@@ -1219,7 +1219,7 @@ def __getattr__(name: str) -> Any:
     are (imported on first use: the engine imports this module). The recordlinkage features
     (``CompareName`` ...) are built here on first use (:func:`recordlinkage_class`)."""
     if name in _BATCH_NAMES:
-        from kinmatch.match import batch
+        from kinmatch.match import _old_batch as batch
 
         return getattr(batch, name)
     if name in _RECORDLINKAGE_NAMES:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from kinmatch._gc import gc_paused
 from kinmatch.errors import InputError
-from kinmatch.match import comparisons as cmp
+from kinmatch.match import _old_comparisons as cmp
 
 MINUS = "\u2212"  # a true minus sign, as in the studio's printed lists
 MIN_SHOWN_WEIGHT = 0.05

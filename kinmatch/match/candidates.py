@@ -65,7 +65,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.match.comparisons import CONDITION_NAMES, DATE_TOLERANCE_DAYS, haversine_km
+from kinmatch.geo import haversine_km
+from kinmatch.match._old_comparisons import CONDITION_NAMES
+from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS
 
 PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "prefixed_surname", "hometown", "place", "marks",
           "mark_pairs", "last_resort"]

@@ -17,6 +17,9 @@ import pandas as pd
 from kinmatch.errors import InputError
 from kinmatch.match import _old_comparisons as cmp
 
+NAME_TF_LEVELS = [1, 4, 5, 6]
+NAME_TF_FLOOR_LEVELS = [1]
+
 def identification_potential(residents: pd.DataFrame) -> pd.Series:
     """How much usable evidence each resident's record holds, 1 (almost none) to 5, as NamUs
     scores unidentified cases: one point each for a usable name, an age estimate, a height,
