@@ -34,14 +34,30 @@ def province_of(code: str) -> str:
 
 
 class StatementCodes(NamedTuple):
-    """Both sides' places as codes into ``words`` (-1 = none). Per resident (rows, padded with -1)
-    its stated counties and their prefectures and provinces; per report its counties (hometown,
-    missing place), prefectures (theirs and ``home_prefecture``) and provinces (theirs and
-    ``home_province``)."""
+    """Both sides' places as codes into ``words``. Per resident, its stated counties in its own
+    order (``offsets[i]:offsets[i + 1]`` of each rank's flat array: the counties, their
+    prefectures, their provinces). Per report and rank, the codes it holds (-1 padded): counties
+    (hometown, missing place), prefectures (theirs and ``home_prefecture``), provinces (theirs
+    and ``home_province``)."""
 
+    offsets: np.ndarray
     stated: dict[str, np.ndarray]
     report: dict[str, np.ndarray]
+    has_place: np.ndarray
     words: np.ndarray
+
+    def stated_rows(self, lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For the residents at ``lp``, one row per stated county: the index into ``lp`` it
+        belongs to and its position in the flat arrays (in the resident's order)."""
+        counts = self.offsets[lp + 1] - self.offsets[lp]
+        owner = np.repeat(np.arange(len(lp)), counts)
+        before = np.cumsum(counts) - counts
+        return owner, np.arange(int(counts.sum())) - np.repeat(before - self.offsets[lp], counts)
+
+    def meets(self, rank: str, owner: np.ndarray, position: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        """Per stated row: whether its code of this rank is among the codes of report ``rp[owner]``."""
+        # a stated code is never -1, so the padding meets nothing
+        return (self.report[rank][rp[owner]] == self.stated[rank][position][:, None]).any(axis=1)
 
 
 class StatementPlacesComparison(Comparison):
@@ -71,17 +87,15 @@ class StatementPlacesComparison(Comparison):
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> StatementCodes:
         stated = [[c for c in places if len(c) == 6] for places in object_values(residents["statement_places"])]
-        width = max((len(s) for s in stated), default=0) or 1
-        left_counties = np.full((len(stated), width), "", dtype=object)
-        for i, codes in enumerate(stated):
-            left_counties[i, :len(codes)] = codes
+        offsets = np.zeros(len(stated) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(codes) for codes in stated])
         n = len(missing)
-        right_counties = np.empty((n, 2), dtype=object)
-        right_counties[:, 0] = [v or "" for v in object_values(missing["home_county"])]
-        right_counties[:, 1] = [v or "" for v in object_values(missing["missing_county"])]
+        right_counties = np.array([v or "" for column in ("home_county", "missing_county")
+                                   for v in object_values(missing[column])], dtype=object)
         # prefecture and province of each distinct county string (a few thousand among all
-        # records), then one vocabulary over every string
-        county_of, distinct = pd.factorize(np.concatenate([left_counties.ravel(), right_counties.ravel()]))
+        # records), then one vocabulary over every string, "" (none) numbered -1
+        county_of, distinct = pd.factorize(np.concatenate([np.array([c for codes in stated for c in codes],
+                                                                    dtype=object), right_counties]))
         k = len(distinct)
         strings = np.concatenate([
             np.asarray(distinct, dtype=object),
@@ -96,35 +110,28 @@ class StatementPlacesComparison(Comparison):
         vocabulary = vocabulary.astype(np.int64)
         by_rank = {rank: vocabulary[offset:offset + k][county_of]
                    for rank, offset in (("counties", 0), ("prefectures", k), ("provinces", 2 * k))}
-        n_left = left_counties.size
-        left = {rank: codes[:n_left].reshape(left_counties.shape) for rank, codes in by_rank.items()}
-        own = {rank: codes[n_left:].reshape(n, 2) for rank, codes in by_rank.items()}
+        n_stated = int(offsets[-1])
         extra = vocabulary[3 * k:]
-        right = {"counties": own["counties"],
-                 "prefectures": np.column_stack([own["prefectures"], extra[:n]]),
-                 "provinces": np.column_stack([own["provinces"], extra[n:]])}
-        return StatementCodes(left, right, words)
+        own = {rank: codes[n_stated:].reshape(2, n).T for rank, codes in by_rank.items()}
+        report = {"counties": own["counties"],
+                  "prefectures": np.column_stack([own["prefectures"], extra[:n]]),
+                  "provinces": np.column_stack([own["provinces"], extra[n:]])}
+        has_place = np.logical_or.reduce([(codes >= 0).any(axis=1) for codes in report.values()])
+        return StatementCodes(offsets, {rank: codes[:n_stated] for rank, codes in by_rank.items()}, report,
+                              has_place, words)
 
     def _todo(self, encoded: StatementCodes, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         """The pairs that can give evidence: a stated county on one side, a place on the other."""
-        has_stated = encoded.stated["counties"][:, 0] >= 0
-        has_place = np.logical_or.reduce([(codes >= 0).any(axis=1) for codes in encoded.report.values()])
-        return np.flatnonzero(has_stated[lp] & has_place[rp])
-
-    def _meets(self, encoded: StatementCodes, rank: str, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
-        """Per pair and stated county: whether it meets a report code of this rank."""
-        mine = encoded.stated[rank][lp][:, :, None]
-        theirs = encoded.report[rank][rp][:, None, :]
-        return ((mine == theirs) & (mine >= 0)).any(axis=2)
+        has_stated = encoded.offsets[1:] > encoded.offsets[:-1]
+        return np.flatnonzero(has_stated[lp] & encoded.has_place[rp])
 
     def levels(self, encoded: StatementCodes, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         out = np.full(len(lp), MISSING, dtype=np.int8)
         todo = self._todo(encoded, lp, rp)
-        if len(todo) == 0:
-            return out
+        owner, position = encoded.stated_rows(lp[todo])
         level = np.zeros(len(todo), dtype=np.int8)
         for value, rank in enumerate(RANKS, start=1):
-            level[self._meets(encoded, rank, lp[todo], rp[todo]).any(axis=1)] = value
+            level[owner[encoded.meets(rank, owner, position, rp[todo])]] = value
         out[todo] = level
         return out
 
@@ -133,11 +140,11 @@ class StatementPlacesComparison(Comparison):
         likelihood, that meets the report at the pair's rank), None at levels -1 and 0."""
         out = np.full(len(lp), None, dtype=object)
         todo = self._todo(encoded, lp, rp)
+        owner, position = encoded.stated_rows(lp[todo])
         decided = np.zeros(len(todo), dtype=bool)
         for rank in reversed(RANKS):
-            meets = self._meets(encoded, rank, lp[todo], rp[todo]) & ~decided[:, None]
-            hit = np.flatnonzero(meets.any(axis=1))
-            county = encoded.stated["counties"][lp[todo[hit]], meets[hit].argmax(axis=1)]
-            out[todo[hit]] = encoded.words[county]
-            decided[hit] = True
+            rows = np.flatnonzero(encoded.meets(rank, owner, position, rp[todo]) & ~decided[owner])
+            pair, first = np.unique(owner[rows], return_index=True)  # rows run in the resident's order
+            out[todo[pair]] = encoded.words[encoded.stated["counties"][position[rows[first]]]]
+            decided[pair] = True
         return out
