@@ -56,7 +56,7 @@ def test_explanations_unchanged_but_for_listed_fixes(linked):
     fixed_labels = set().union(*(labels[name] for name in EXPLANATION_FIXES))
 
     def fixed(piece: str) -> bool:
-        return any(piece.startswith(label) for label in fixed_labels) or piece.startswith("发现地距")
+        return any(piece.startswith(label) for label in fixed_labels) or piece.startswith(("发现地距", "发现地与"))
 
     changed = 0
     for old, new in zip(golden["explanation"], linked["explanation"]):
