@@ -788,6 +788,14 @@ def test_a_model_without_settings_checks_names_and_level_counts_only():
         FellegiSunter().check_compatible({"sex": SEX_LABELS})
 
 
+def test_the_supervised_model_checks_names_and_level_counts():
+    vectors, labels = labelled(600, seed=23)
+    linker = SupervisedLinker(calibration="sigmoid", random_state=0).fit(vectors, labels)
+    linker.check_compatible({name: {k: f"level {k}" for k in range(n)} for name, n in LEVELS.items()})
+    with pytest.raises(ModelMismatchError, match="'place' that these data lack.*fitted with 2 levels of 'sex'"):
+        linker.check_compatible({"name": {k: "" for k in range(4)}, "sex": {0: "", 1: "", 2: ""}, "age": AGE_LABELS})
+
+
 # ---------------------------------------------------------------------------------------------
 # Supervised linker
 # ---------------------------------------------------------------------------------------------

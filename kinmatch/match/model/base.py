@@ -225,3 +225,58 @@ def proba_from_weight(weight: np.ndarray) -> np.ndarray:
     """The probability ``2**w / (1 + 2**w)`` of log2 odds ``w``."""
     # 2^w / (1 + 2^w) written as 1 / (1 + 2^-w), which does not overflow for large w.
     return 1.0 / (1.0 + np.exp2(-np.asarray(weight, dtype=float)))
+
+
+# --------------------------------------------------------------------------------------------
+# The data a fitted model may score
+# --------------------------------------------------------------------------------------------
+
+
+def check_levels(levels: Mapping[str, int], labels: Mapping[str, Mapping[int, str | None]] | None,
+                 comparisons: Mapping[str, Mapping[int, str]]) -> None:
+    """Raise :class:`ModelMismatchError` naming every difference between a model's comparisons
+    (``levels``: ``{name: number of levels}``; ``labels``: ``{name: {level: label}}``, or None to
+    compare names and level counts only) and the data's ``comparisons`` (``{name: {level:
+    label}}``, ``-1`` allowed and not counted as a level). Labels are compared where both sides
+    have one.
+
+        >>> check_levels({"sex": 2}, None, {"sex": {0: "性别不符", 1: "性别相符"}})
+        >>> try:  # doctest: +NORMALIZE_WHITESPACE
+        ...     check_levels({"sex": 2}, None, {"age": {0: "年龄不符"}})
+        ... except ModelMismatchError as error:
+        ...     print(error)
+        the model does not fit these data: the model has a comparison 'sex' that these data lack; these data
+        have a comparison 'age' that the model lacks; refit the model (kinmatch link without --model) or use a
+        model saved by this kinmatch version
+    """
+    problems = [f"the model has a comparison {name!r} that these data lack" for name in levels
+                if name not in comparisons]
+    problems += [f"these data have a comparison {name!r} that the model lacks" for name in comparisons
+                 if name not in levels]
+    for name, n_levels in levels.items():
+        if name not in comparisons:
+            continue
+        data_labels = {int(level): label for level, label in comparisons[name].items()}
+        model_labels = dict((labels or {}).get(name) or {})
+        n_data = sum(1 for level in data_labels if level != MISSING)
+        if n_data != n_levels:
+            problems.append(f"the model was fitted with {n_levels} levels of {name!r} "
+                            f"({_describe_levels(model_labels, n_levels)}), these data have {n_data} "
+                            f"({_describe_levels(data_labels, n_data)})")
+            continue
+        if labels is None:
+            continue
+        for level in sorted(set(model_labels) & set(data_labels)):
+            ours, theirs = model_labels[level], data_labels[level]
+            if ours is not None and theirs is not None and str(ours) != str(theirs):
+                problems.append(f"level {level} of {name!r} is {ours!r} in the model but {theirs!r} in these data")
+    if problems:
+        raise ModelMismatchError("the model does not fit these data: " + "; ".join(problems)
+                                 + "; refit the model (kinmatch link without --model) or use a model saved by this "
+                                 "kinmatch version")
+
+
+def _describe_levels(labels: Mapping[int, str | None], n_levels: int) -> str:
+    """``0 姓名不同, 1 小名相同, …`` for an error message; unlabelled levels by number."""
+    return ", ".join(f"{level} {labels[level]}" if labels.get(level) is not None else str(level)
+                     for level in range(n_levels))

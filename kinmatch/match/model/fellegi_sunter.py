@@ -1,5 +1,6 @@
-"""Multi-level Fellegi–Sunter: m, u and lambda per comparison level, fitted by EM, scored as
-log2 weights (with term-frequency adjustment), saved to readable JSON.
+"""Multi-level Fellegi–Sunter: m, u and lambda per comparison level, fitted by EM (the classic one,
+or the one-to-many assignment EM for candidates a blocking step selected), scored as log2 weights
+(with term-frequency adjustment), checked against the data it scores, saved to readable JSON.
 
 Example (two comparisons, u from random pairs, m and lambda by EM)::
 
@@ -36,8 +37,8 @@ from kinmatch.match.model.assignment import fit_assignment_em, monotone_m
 from kinmatch.match.model.base import (
     MISSING,
     EstimatorParams,
-    ModelMismatchError,
     ModelNotFittedError,
+    check_levels,
     clip_normalise,
     comparison_names,
     group_patterns,
@@ -484,7 +485,7 @@ class FellegiSunter(EstimatorParams):
         return inferred
 
     def _finish(self):
-        """Derive weights from m and u (used by fit and from_json, so both score identically)."""
+        """Derive weights from m and u (used by fit and from_parameters, so a fitted and a loaded model score identically)."""
         self.weights_ = {n: np.log2(self.m_[n]) - np.log2(self.u_[n]) for n in self.comparisons_}
         self.prior_weight_ = math.log2(self.lambda_) - math.log2(1 - self.lambda_)
         tf_levels = {}
@@ -595,6 +596,7 @@ class FellegiSunter(EstimatorParams):
         ``settings`` (models saved before settings existed do not), the label of every level
         both sides label. The error names each difference.
 
+            >>> from kinmatch.match.model import ModelMismatchError
             >>> model = FellegiSunter.from_parameters({"sex": [0.05, 0.95]}, {"sex": [0.5, 0.5]}, 0.01,
             ...                                       level_labels={"sex": ["性别不符", "性别相符"]}, settings={})
             >>> model.check_compatible({"sex": {0: "性别不符", 1: "性别相符"}})
@@ -607,34 +609,11 @@ class FellegiSunter(EstimatorParams):
             without --model) or use a model saved by this kinmatch version
         """
         self._check_fitted()
-        problems = []
-        for name in self.comparisons_:
-            if name not in comparisons:
-                problems.append(f"the model has a comparison {name!r} that these data lack")
-        for name in comparisons:
-            if name not in self.levels_:
-                problems.append(f"these data have a comparison {name!r} that the model lacks")
-        for name in self.comparisons_:
-            if name not in comparisons:
-                continue
-            data_labels = {int(level): label for level, label in comparisons[name].items()}
-            n_data = sum(1 for level in data_labels if level != MISSING)
-            model_labels = {level: self.level_label(name, level) for level in range(MISSING, self.levels_[name])}
-            if n_data != self.levels_[name]:
-                problems.append(f"the model was fitted with {self.levels_[name]} levels of {name!r} "
-                                f"({_describe_levels(model_labels)}), these data have {n_data} "
-                                f"({_describe_levels(data_labels)})")
-                continue
-            if self.settings is None:
-                continue
-            for level in sorted(set(model_labels) & set(data_labels)):
-                ours, theirs = model_labels[level], data_labels[level]
-                if ours is not None and theirs is not None and str(ours) != str(theirs):
-                    problems.append(f"level {level} of {name!r} is {ours!r} in the model but {theirs!r} in these data")
-        if problems:
-            raise ModelMismatchError("the model does not fit these data: " + "; ".join(problems)
-                                     + "; refit the model (kinmatch link without --model) or use a model saved by "
-                                     "this kinmatch version")
+        labels = None
+        if self.settings is not None:
+            labels = {name: {level: self.level_label(name, level) for level in range(MISSING, self.levels_[name])}
+                      for name in self.comparisons_}
+        check_levels(self.levels_, labels, comparisons)
 
     # ---- building and saving ----------------------------------------------------------------
 
@@ -704,9 +683,3 @@ class FellegiSunter(EstimatorParams):
         record = io.read_model(path_or_str)
         return cls.from_parameters(record.m, record.u, record.lambda_, fitted_on=record.fitted_on,
                                    supervised=record.supervised, **record.params)
-
-
-def _describe_levels(labels: Mapping[int, str | None]) -> str:
-    """``0 不同, 1 同音, …`` for an error message (levels 0 and up; unlabelled levels by number)."""
-    return ", ".join(f"{level} {label}" if label is not None else str(level)
-                     for level, label in sorted(labels.items()) if level != MISSING)

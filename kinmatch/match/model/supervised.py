@@ -17,6 +17,7 @@ from kinmatch.match.model.base import (
     MISSING,
     EstimatorParams,
     ModelNotFittedError,
+    check_levels,
     comparison_names,
     level_matrix,
     log2_odds,
@@ -223,6 +224,13 @@ class SupervisedLinker(EstimatorParams):
     def predict(self, vectors: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
         """True for pairs whose calibrated probability is at least ``threshold``."""
         return (self.predict_proba(vectors) >= threshold).rename("is_match")
+
+    def check_compatible(self, comparisons: Mapping[str, Mapping[int, str]]) -> None:
+        """Raise :class:`~kinmatch.match.model.ModelMismatchError` unless the data about to be
+        scored (``{comparison: {level: label}}``) have the comparisons and level counts this model
+        was fitted on (it keeps no labels to compare)."""
+        self._check_fitted()
+        check_levels(self.levels_, None, comparisons)
 
     def to_fellegi_sunter(self, level_labels: Mapping[str, Any] | None = None,
                           metrics: Mapping[str, Any] | None = None) -> FellegiSunter:
