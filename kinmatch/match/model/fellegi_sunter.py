@@ -485,7 +485,8 @@ class FellegiSunter(EstimatorParams):
         return inferred
 
     def _finish(self):
-        """Derive weights from m and u (used by fit and from_parameters, so a fitted and a loaded model score identically)."""
+        """Derive weights from m and u (used by fit and from_parameters, so a fitted and a loaded
+        model score identically)."""
         self.weights_ = {n: np.log2(self.m_[n]) - np.log2(self.u_[n]) for n in self.comparisons_}
         self.prior_weight_ = math.log2(self.lambda_) - math.log2(1 - self.lambda_)
         tf_levels = {}
