@@ -22,7 +22,8 @@ from kinmatch.data import load_table
 from kinmatch.match import comparisons as cmp
 from kinmatch.match.candidates import candidate_pairs
 from kinmatch.match.evaluate import recall_at_k
-from kinmatch.match.rank import fit_model, random_pairs, rank_pairs
+from kinmatch.match.model.fitting import fit_model, random_pairs
+from kinmatch.match.rank import rank_pairs
 
 MARKS = ["痣:脸:左", "痣:脸:右", "疤痕:额头:", "疤痕:手背:左", "缺指:左手:小指", "纹身:右臂:龙", "胎记:背:"]
 CONDITIONS = ["痴呆", "智力障碍", "精神障碍", "聋哑"]

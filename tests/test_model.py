@@ -14,15 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kinmatch.errors import InputError
-from kinmatch.match import model as model_module
+from kinmatch.errors import InputError, KinmatchError
 from kinmatch.match.model import (
     FellegiSunter,
+    ModelMismatchError,
     ModelNotFittedError,
     SupervisedLinker,
-    _group_patterns,
+    assignment,
     evaluate_scores,
 )
+from kinmatch.match.model.base import group_patterns
+from kinmatch.match.model.fitting import adjusted_vectors, fit_model
 
 # Known parameters for simulation: several comparisons with 2–5 levels (level 0 = different).
 TRUE_M = {
@@ -132,7 +134,7 @@ def reference_em(rows, levels, m, u, lam, n_iter, u_free, min_prob):
         posts = []
         for row in rows:
             p_match, p_non = lam, 1 - lam
-            for name, level in zip(names, row):
+            for name, level in zip(names, row, strict=True):
                 if level == -1:
                     continue
                 p_match *= m[name][level]
@@ -143,7 +145,7 @@ def reference_em(rows, levels, m, u, lam, n_iter, u_free, min_prob):
         for j, name in enumerate(names):
             match_counts = [0.0] * levels[name]
             non_counts = [0.0] * levels[name]
-            for row, post in zip(rows, posts):
+            for row, post in zip(rows, posts, strict=True):
                 if row[j] == -1:
                     continue
                 match_counts[row[j]] += post
@@ -205,7 +207,7 @@ def test_vectorized_em_equals_plain_loop_em(data, u_free, n_iter, lam):
                 min_size=1, max_size=60))
 def test_pattern_grouping_reconstructs_every_row(rows):
     matrix = np.array(rows, dtype=np.int64)
-    patterns, counts, inverse = _group_patterns(matrix)
+    patterns, counts, inverse = group_patterns(matrix)
     np.testing.assert_array_equal(patterns[inverse], matrix)
     assert counts.sum() == len(rows)
     assert len({tuple(p) for p in patterns}) == len(patterns)
@@ -216,7 +218,7 @@ def test_pattern_grouping_handles_too_many_levels_to_pack():
     rng = np.random.default_rng(0)
     matrix = rng.integers(-1, 30, size=(200, 20))
     matrix[100:] = matrix[:100]
-    patterns, counts, inverse = _group_patterns(matrix)
+    patterns, counts, inverse = group_patterns(matrix)
     np.testing.assert_array_equal(patterns[inverse], matrix)
     assert len(patterns) == 100 and set(counts) == {2}
 
@@ -476,6 +478,329 @@ def test_tf_missing_value_falls_back_and_round_trips(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The one-to-many assignment EM and the model the linking pipeline fits
+# ---------------------------------------------------------------------------------------------
+
+
+def test_assignment_em_recovers_m_and_share_with_report():
+    # 400 residents, 30 candidates each; 70% have their true report among them
+    rng = np.random.default_rng(3)
+    true_m = {"name": np.array([0.05, 0.15, 0.8]), "age": np.array([0.15, 0.85]),
+              "place": np.array([0.2, 0.3, 0.5])}
+    u = {"name": np.array([0.9, 0.08, 0.02]), "age": np.array([0.6, 0.4]), "place": np.array([0.7, 0.2, 0.1])}
+    rows, index = [], []
+    for i in range(400):
+        has = rng.random() < 0.7
+        for j in range(30):
+            probs = true_m if (has and j == 0) else u
+            rows.append({n: rng.choice(len(p), p=p) for n, p in probs.items()})
+            index.append((f"R{i}", f"M{i}_{j}"))
+    vectors = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index))
+    fit = assignment.fit_assignment_em(vectors, u, n_residents=400)
+    m, pi, posterior = fit.m, fit.pi, fit.posterior
+    assert posterior.shape == (len(vectors),) and ((posterior >= 0) & (posterior <= 1)).all()
+    assert pi == pytest.approx(0.7, abs=0.15)
+    assert m["name"] == pytest.approx(true_m["name"], abs=0.1)
+    assert m["age"] == pytest.approx(true_m["age"], abs=0.1)
+    assert m["place"] == pytest.approx(true_m["place"], abs=0.1)
+
+
+def _assignment_em_reference(vectors, u, n_residents, iterations, min_prob=1e-4):
+    """The assignment EM written plainly: one resident, one pair, one comparison at a time."""
+    names = list(u)
+    u = {n: np.asarray(u[n], dtype=float) for n in names}
+    m = {n: np.exp2(np.arange(len(u[n]))) / np.exp2(np.arange(len(u[n]))).sum() for n in names}
+    prior = {n: v.copy() for n, v in m.items()}
+    rows = [(key[0], {n: int(vectors[n].iloc[i]) for n in names}) for i, key in enumerate(vectors.index)]
+    by_resident = {}
+    for i, (resident_id, _) in enumerate(rows):
+        by_resident.setdefault(resident_id, []).append(i)
+    pi = 0.5
+    for _ in range(iterations):
+        post = np.zeros(len(rows))
+        for members in by_resident.values():
+            scores = []
+            for i in members:
+                ratio = 1.0
+                for n in names:
+                    level = rows[i][1][n]
+                    if level >= 0:
+                        ratio *= m[n][level] / u[n][level]
+                scores.append(pi / len(members) * ratio)
+            for i, score in zip(members, scores, strict=True):
+                post[i] = score / ((1 - pi) + sum(scores))
+        strength = max(2.0, 0.05 * post.sum())
+        new_m, new_u = {}, {}
+        for n in names:
+            match, rest = np.zeros(len(u[n])), np.zeros(len(u[n]))
+            for i, (_, levels) in enumerate(rows):
+                if levels[n] >= 0:
+                    match[levels[n]] += post[i]
+                    rest[levels[n]] += 1 - post[i]
+            counts = match + strength * prior[n]
+            new_m[n] = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+            new_m[n] /= new_m[n].sum()
+            counts = rest + 1.0
+            new_u[n] = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+            new_u[n] /= new_u[n].sum()
+        m, u = new_m, new_u
+        pi = float(np.clip(post.sum() / n_residents, 1e-3, 1 - 1e-3))
+    return m, u, pi, post
+
+
+@pytest.mark.parametrize("block_codes, exp_safe", [(1 << 20, 600.0), (16, 600.0), (16, -1.0)])
+def test_assignment_em_equals_a_plain_loop_reference(monkeypatch, block_codes, exp_safe):
+    # small blocks (each comparison alone) and the max-shifted E step must give the same fit
+    monkeypatch.setattr(assignment, "_BLOCK_CODES", block_codes)
+    monkeypatch.setattr(assignment, "_EXP_SAFE", exp_safe)
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(1, 9, size=40)
+    index = [(f"R{i:02d}", f"M{i}_{j}") for i, size in enumerate(sizes) for j in range(size)]
+    rng.shuffle(index)  # pairs of a resident need not be next to each other
+    vectors = pd.DataFrame({"name": rng.integers(-1, 4, len(index)), "sex": rng.integers(-1, 2, len(index)),
+                            "age": rng.integers(0, 5, len(index))},
+                           index=pd.MultiIndex.from_tuples(index)).astype("int8")
+    u = {"name": [0.7, 0.2, 0.07, 0.03], "sex": [0.5, 0.5], "age": [0.4, 0.3, 0.15, 0.1, 0.05]}
+    fit = assignment.fit_assignment_em(vectors, u, n_residents=50, max_iter=6, tol=0.0, estimate_u=True)
+    m, u_ref, pi, post = _assignment_em_reference(vectors, u, 50, iterations=6)
+    assert fit.pi == pytest.approx(pi, rel=1e-9)
+    assert fit.posterior == pytest.approx(post, rel=1e-9, abs=1e-12)
+    for name in u:
+        assert fit.m[name] == pytest.approx(m[name], rel=1e-9)
+        assert fit.u[name] == pytest.approx(u_ref[name], rel=1e-9)
+    assert fit.n_iter == 6 and not fit.converged  # tol=0: it ran out of iterations
+
+
+def candidate_world(n_residents=300, n_candidates=20, share=0.7, seed=3):
+    """Candidate pairs of residents, ``share`` of whom have their true report among the candidates,
+    and random pairs (non-matches) for u, drawn from TRUE_M / TRUE_U."""
+    rng = np.random.default_rng(seed)
+    rows, index = [], []
+    for i in range(n_residents):
+        has = rng.random() < share
+        for j in range(n_candidates):
+            probs = TRUE_M if (has and j == 0) else TRUE_U
+            rows.append({n: rng.choice(len(p), p=p) for n, p in probs.items()})
+            index.append((f"R{i:04d}", f"M{i:04d}_{j:02d}"))
+    vectors = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["resident_id", "missing_id"]))
+    random_pairs, _ = simulate(20_000, 0.0, seed=seed + 1, missing=False)
+    return vectors, random_pairs
+
+
+@pytest.mark.parametrize("u_source", ["hybrid", "candidates", "random"])
+def test_assignment_method_is_the_assignment_em_then_monotone_m(u_source):
+    # the model holds exactly what the EM found: m made monotone for ordered comparisons, u as the
+    # u_source says, lambda = π over the reports (hybrid) or the candidates per resident
+    vectors, random_pairs = candidate_world()
+    model = FellegiSunter(levels=LEVELS, method="assignment", u_source=u_source, ordered=["age", "place"],
+                          max_iter=60, tol=2e-4, min_prob=1e-4)
+    model.fit(vectors, random_pairs, n_residents=300, n_reports=3_000)
+    u_random = FellegiSunter(levels=LEVELS, min_prob=1e-4).estimate_u(random_pairs).u_random_
+    fit = assignment.fit_assignment_em(vectors, u_random, 300, max_iter=60, tol=2e-4, min_prob=1e-4,
+                                       estimate_u=u_source != "random")
+    u = u_random if u_source == "hybrid" else fit.u
+    for name in LEVELS:
+        expected_m = assignment.monotone_m(fit.m[name], u[name]) if name in ("age", "place") else fit.m[name]
+        np.testing.assert_array_equal(model.m_[name], expected_m)
+        np.testing.assert_array_equal(model.u_[name], u[name])
+        assert np.all(np.diff(model.weights_[name]) >= -1e-12) or name in ("name", "sex")
+    per_resident = 3_000 if u_source == "hybrid" else 20
+    assert model.lambda_ == fit.pi / per_resident and model.share_with_report_ == fit.pi
+    assert (model.n_iter_, model.converged_) == (fit.n_iter, fit.converged)
+    assert model.converged_ and 0 < model.n_iter_ < 60 and model.fit_method_ == "assignment"
+    assert model.u_source_ == ("candidates" if u_source == "candidates" else "random_pairs")
+    assert model.share_with_report_ == pytest.approx(0.7, abs=0.1)
+
+
+def test_an_assignment_fit_stopped_at_max_iter_says_it_did_not_converge():
+    vectors, random_pairs = candidate_world(n_residents=100)
+    model = FellegiSunter(levels=LEVELS, method="assignment", max_iter=2, tol=1e-12)
+    model.fit(vectors, random_pairs, n_residents=100)
+    assert model.n_iter_ == 2 and model.converged_ is False
+    fitted_on = json.loads(model.to_json())["fitted_on"]
+    assert fitted_on["n_iter"] == 2 and fitted_on["converged"] is False and fitted_on["method"] == "assignment"
+
+
+@pytest.mark.parametrize("params, fit_args, message", [
+    ({"m_fixed": {"sex": {0: 0.01}}}, {}, "m_fixed is used by method='em' only"),
+    ({"lambda_init": 0.1}, {}, "lambda_init is used by method='em' only"),
+    ({}, {"u_vectors": None}, "needs random pairs"),
+    ({"u_source": "both"}, {}, "u_source='both'"),
+    ({"method": "gibbs"}, {}, "method='gibbs'"),
+    ({"ordered": ["height"]}, {}, "ordered names comparison"),
+])
+def test_assignment_method_misuse_says_what_to_do(params, fit_args, message):
+    vectors, random_pairs = candidate_world(n_residents=20)
+    model = FellegiSunter(levels=LEVELS, **{"method": "assignment", **params})
+    with pytest.raises(InputError, match=message):
+        model.fit(vectors, **{"u_vectors": random_pairs, "n_residents": 20, **fit_args})
+
+
+def test_pipeline_model_converged_and_says_so():
+    from kinmatch.datasets.simulate import simulate as simulate_people
+    from kinmatch.match.pipeline import run_link
+
+    sim = simulate_people(n_missing=1000, n_residents=100, seed=5)
+    run = run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1)
+    model = run.model
+    assert model.fit_method_ == "assignment" and model.max_iter == 60
+    assert model.converged_ is True and 0 < model.n_iter_ < model.max_iter
+    data = json.loads(model.to_json())
+    assert data["fitted_on"]["converged"] is True and data["fitted_on"]["n_iter"] == model.n_iter_
+    assert data["params"]["max_iter"] == 60 and data["params"]["method"] == "assignment"
+    assert not any("m_fixed" in entry for entry in data["comparisons"].values())  # m is fitted, not pinned
+
+
+def test_fit_model_keeps_settings_and_leaves_out_comparisons_without_evidence():
+    vectors, random_pairs = candidate_world(n_residents=50)
+    vectors = vectors.rename(columns={"place": "geography"}).assign(marks=-1)
+    random_pairs = random_pairs.rename(columns={"place": "geography"}).assign(marks=-1)
+    vectors["name"] = vectors["name"].clip(upper=3)
+    from kinmatch.match.settings import LinkSettings, default_comparisons
+
+    settings = LinkSettings(comparisons=[c for c in default_comparisons()
+                                         if c.name in ("name", "sex", "age", "geography", "marks")])
+    model = fit_model(vectors, random_pairs, n_residents=50, settings=settings)
+    assert model.comparisons_ == ["name", "sex", "age", "geography"]  # marks: no evidence, left out
+    assert model.settings == settings.to_dict()  # the settings list marks all the same
+    assert model.level_label("sex", 1) == "性别相符"
+    model.check_compatible(settings.level_labels())  # data with marks fit the model that left them out
+
+
+class _Model:
+    u_ = {"name": np.array([0.9, 0.02, 0.01, 0.01, 0.02, 0.03, 0.01])}
+
+
+
+@pytest.mark.parametrize("level, tf, floored", [
+    (1, 0.0005, 0.02),   # a rare 小名 cannot weigh more than the level
+    (1, 0.2, 0.2),       # a common one weighs less
+    (1, np.nan, np.nan), # no tf: the level's own u applies
+    (5, 0.0005, 0.0005), # sound levels keep their full tf adjustment
+    (-1, np.nan, np.nan),
+])
+def test_floor_name_tf_only_lowers_partial_name_weights(level, tf, floored):
+    out = adjusted_vectors(pd.DataFrame({"name": [level], "tf_name": [tf]}), _Model())["tf_name"].iloc[0]
+    assert out == pytest.approx(floored, nan_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the JSON records, and the data a model may score
+# ---------------------------------------------------------------------------------------------
+
+
+SETTINGS = {"comparisons": {"sex": {"levels": 2}}, "passes": [{"name": "同音", "cap": 200}], "u_source": "hybrid",
+            "n_random_pairs": 30000, "tf": None}
+
+
+@pytest.mark.parametrize("method", ["em", "assignment"])
+def test_json_round_trip_keeps_fit_record_and_settings(method, tmp_path):
+    vectors, random_pairs = candidate_world(n_residents=100)
+    model = FellegiSunter(levels=LEVELS, method=method, settings=SETTINGS, ordered=["age"])
+    model.fit(vectors, random_pairs, n_residents=100, n_reports=1_000)
+    loaded = FellegiSunter.from_json(model.to_json(tmp_path / "model.json"))
+    for attribute in ("n_iter_", "converged_", "fit_method_", "share_with_report_", "n_pairs_", "u_source_",
+                      "lambda_"):
+        assert getattr(loaded, attribute) == getattr(model, attribute), attribute
+    assert loaded.n_iter_ > 0 and loaded.fit_method_ == method
+    assert loaded.converged_ is (method == "assignment")  # EM on selected candidates: slow, stops at max_iter
+    assert loaded.settings == SETTINGS and loaded.method == method and loaded.ordered == ["age"]
+    np.testing.assert_array_equal(loaded.match_weight(vectors), model.match_weight(vectors))
+    assert loaded.to_json() == model.to_json()
+    assert "同音" in (tmp_path / "model.json").read_text(encoding="utf-8")
+
+
+def test_settings_that_are_not_plain_data_cannot_be_saved():
+    model = FellegiSunter.from_parameters({"sex": [0.1, 0.9]}, {"sex": [0.5, 0.5]}, 0.1, settings={"when": object()})
+    with pytest.raises(InputError, match="settings must be plain data"):
+        model.to_json()
+    numbers = FellegiSunter.from_parameters({"sex": [0.1, 0.9]}, {"sex": [0.5, 0.5]}, 0.1,
+                                            settings={"cap": np.int64(200), "share": np.float64(0.5)})
+    assert json.loads(numbers.to_json())["settings"] == {"cap": 200, "share": 0.5}
+
+
+def test_an_older_file_without_settings_or_fit_method_still_reads():
+    model = FellegiSunter(levels=LEVELS, u_fixed=False).fit(simulate(3_000, TRUE_LAMBDA, seed=21)[0])
+    data = json.loads(model.to_json())
+    for key in ("settings",):
+        del data[key]
+    for key in ("method", "share_with_report"):
+        del data["fitted_on"][key]
+    for key in ("method", "u_source", "ordered"):
+        del data["params"][key]
+    old = FellegiSunter.from_json(json.dumps(data))
+    assert old.settings is None and old.fit_method_ is None and old.n_iter_ == model.n_iter_
+    np.testing.assert_array_equal(old.weights_["name"], model.weights_["name"])
+
+
+SEX_LABELS = {-1: "性别不详", 0: "性别不符", 1: "性别相符"}
+AGE_LABELS = {0: "年龄不符", 1: "年龄相近", 2: "年龄相符"}
+
+
+def labelled_model(settings):
+    m = {"sex": [0.05, 0.95], "age": [0.1, 0.2, 0.7]}
+    u = {"sex": [0.5, 0.5], "age": [0.6, 0.3, 0.1]}
+    return FellegiSunter.from_parameters(m, u, 0.01, level_labels={"sex": SEX_LABELS, "age": AGE_LABELS},
+                                         settings=settings)
+
+
+@pytest.mark.parametrize("data, messages", [
+    ({"sex": SEX_LABELS}, ["the model has a comparison 'age' that these data lack"]),
+    ({"sex": SEX_LABELS, "age": AGE_LABELS, "marks": {0: "无共同记号", 1: "记号相同"}},
+     ["these data have a comparison 'marks' that the model lacks"]),
+    ({"sex": SEX_LABELS, "age": {**AGE_LABELS, 3: "年龄完全相同"}},
+     ["the model was fitted with 3 levels of 'age' (0 年龄不符, 1 年龄相近, 2 年龄相符), these data have 4 "
+      "(0 年龄不符, 1 年龄相近, 2 年龄相符, 3 年龄完全相同)"]),
+    ({"sex": {**SEX_LABELS, 1: "性别一致"}, "age": AGE_LABELS},
+     ["level 1 of 'sex' is '性别相符' in the model but '性别一致' in these data"]),
+    ({"sex": {**SEX_LABELS, -1: "未填性别"}, "age": {**AGE_LABELS, 0: "年龄差距大"}},
+     ["level -1 of 'sex' is '性别不详' in the model but '未填性别' in these data",
+      "level 0 of 'age' is '年龄不符' in the model but '年龄差距大' in these data"]),
+    ({"age": {0: "a", 1: "b"}, "height": {0: "x", 1: "y"}},
+     ["the model has a comparison 'sex' that these data lack",
+      "these data have a comparison 'height' that the model lacks",
+      "the model was fitted with 3 levels of 'age'"]),
+])
+def test_check_compatible_names_every_difference(data, messages):
+    model = labelled_model(SETTINGS)
+    with pytest.raises(ModelMismatchError) as caught:
+        model.check_compatible(data)
+    text = str(caught.value)
+    for message in messages:
+        assert message in text
+    assert text.endswith("refit the model (kinmatch link without --model) or use a model saved by this kinmatch "
+                         "version")
+    assert isinstance(caught.value, KinmatchError) and isinstance(caught.value, ValueError)
+
+
+def test_check_compatible_accepts_the_data_a_model_was_fitted_on():
+    model = labelled_model(SETTINGS)
+    model.check_compatible({"sex": SEX_LABELS, "age": AGE_LABELS})
+    model.check_compatible({"sex": {0: "性别不符", 1: "性别相符"}, "age": AGE_LABELS})  # no missing label given
+    loaded = FellegiSunter.from_json(model.to_json())
+    loaded.check_compatible({"age": AGE_LABELS, "sex": SEX_LABELS})  # order does not matter
+
+
+def test_a_model_without_settings_checks_names_and_level_counts_only():
+    old = labelled_model(None)
+    old.check_compatible({"sex": {0: "性别一致", 1: "性别相符"}, "age": {0: "x", 1: "y", 2: "z"}})  # labels unchecked
+    with pytest.raises(ModelMismatchError, match="fitted with 2 levels of 'sex'"):
+        old.check_compatible({"sex": {0: "a", 1: "b", 2: "c"}, "age": AGE_LABELS})
+    with pytest.raises(ModelMismatchError, match="'age' that these data lack"):
+        old.check_compatible({"sex": SEX_LABELS})
+    with pytest.raises(ModelNotFittedError):
+        FellegiSunter().check_compatible({"sex": SEX_LABELS})
+
+
+def test_the_supervised_model_checks_names_and_level_counts():
+    vectors, labels = labelled(600, seed=23)
+    linker = SupervisedLinker(calibration="sigmoid", random_state=0).fit(vectors, labels)
+    linker.check_compatible({name: {k: f"level {k}" for k in range(n)} for name, n in LEVELS.items()})
+    with pytest.raises(ModelMismatchError, match="'place' that these data lack.*fitted with 2 levels of 'sex'"):
+        linker.check_compatible({"name": {k: "" for k in range(4)}, "sex": {0: "", 1: "", 2: ""}, "age": AGE_LABELS})
+
+
+# ---------------------------------------------------------------------------------------------
 # Supervised linker
 # ---------------------------------------------------------------------------------------------
 
@@ -580,9 +905,15 @@ def test_supervised_rejects_unusable_labels(labels, message):
 
 
 def test_module_docstring_examples_run():
-    result = doctest.testmod(model_module, verbose=False)
-    assert result.attempted >= 8
-    assert result.failed == 0
+    import kinmatch.match.model as package
+
+    attempted = 0
+    for name in ("base", "fellegi_sunter", "assignment", "fitting", "supervised", "io", "metrics"):
+        result = doctest.testmod(importlib.import_module(f"kinmatch.match.model.{name}"), verbose=False)
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted >= 12
+    assert doctest.testmod(package, verbose=False).failed == 0
 
 
 def test_febrl4_unsupervised_f1_at_least_0_99():

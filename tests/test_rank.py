@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from kinmatch.cli import main
-from kinmatch.match.rank import (WEIGHT_COLUMNS, floor_name_tf, identification_potential, link, rank_pairs,
-                                 run_link)
+from kinmatch.match.rank import WEIGHT_COLUMNS, identification_potential, link, rank_pairs, run_link
 from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
 
 
@@ -110,22 +109,6 @@ def test_rank_pairs_breaks_weight_ties_by_prescore(weights, prescores, first):
     assert rank_pairs(scored, top_k=3)["missing_id"].iloc[0] == first
 
 
-class _Model:
-    u_ = {"name": np.array([0.9, 0.02, 0.01, 0.01, 0.02, 0.03, 0.01])}
-
-
-@pytest.mark.parametrize("level, tf, floored", [
-    (1, 0.0005, 0.02),   # a rare 小名 cannot weigh more than the level
-    (1, 0.2, 0.2),       # a common one weighs less
-    (1, np.nan, np.nan), # no tf: the level's own u applies
-    (5, 0.0005, 0.0005), # sound levels keep their full tf adjustment
-    (-1, np.nan, np.nan),
-])
-def test_floor_name_tf_only_lowers_partial_name_weights(level, tf, floored):
-    out = floor_name_tf(pd.DataFrame({"name": [level], "tf_name": [tf]}), _Model())["tf_name"].iloc[0]
-    assert out == pytest.approx(floored, nan_ok=True)
-
-
 @pytest.mark.parametrize("record, score", [
     ({"name_evidence": True, "name_norm": "李伟", "birth_year_low": 1960, "height_cm": 170, "marks": ("痣:脸:左",),
       "accent_provinces": ("510000",)}, 5),
@@ -204,97 +187,6 @@ def test_cli_link_uses_the_store_model(world, tmp_path, monkeypatch, capsys):
     assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "d.csv"), "--db",
                  str(tmp_path / "typo.db")]) == 2
     assert not (tmp_path / "typo.db").exists()
-
-
-def test_assignment_em_recovers_m_and_share_with_report():
-    # 400 residents, 30 candidates each; 70% have their true report among them
-    rng = np.random.default_rng(3)
-    true_m = {"name": np.array([0.05, 0.15, 0.8]), "age": np.array([0.15, 0.85]),
-              "place": np.array([0.2, 0.3, 0.5])}
-    u = {"name": np.array([0.9, 0.08, 0.02]), "age": np.array([0.6, 0.4]), "place": np.array([0.7, 0.2, 0.1])}
-    rows, index = [], []
-    for i in range(400):
-        has = rng.random() < 0.7
-        for j in range(30):
-            probs = true_m if (has and j == 0) else u
-            rows.append({n: rng.choice(len(p), p=p) for n, p in probs.items()})
-            index.append((f"R{i}", f"M{i}_{j}"))
-    vectors = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index))
-    from kinmatch.match.rank import fit_assignment_em
-
-    m, _, pi, posterior = fit_assignment_em(vectors, u, n_residents=400)
-    assert posterior.shape == (len(vectors),) and ((posterior >= 0) & (posterior <= 1)).all()
-    assert pi == pytest.approx(0.7, abs=0.15)
-    assert m["name"] == pytest.approx(true_m["name"], abs=0.1)
-    assert m["age"] == pytest.approx(true_m["age"], abs=0.1)
-    assert m["place"] == pytest.approx(true_m["place"], abs=0.1)
-
-
-def _assignment_em_reference(vectors, u, n_residents, iterations, min_prob=1e-4):
-    """The assignment EM written plainly: one resident, one pair, one comparison at a time."""
-    names = list(u)
-    u = {n: np.asarray(u[n], dtype=float) for n in names}
-    m = {n: np.exp2(np.arange(len(u[n]))) / np.exp2(np.arange(len(u[n]))).sum() for n in names}
-    prior = {n: v.copy() for n, v in m.items()}
-    rows = [(key[0], {n: int(vectors[n].iloc[i]) for n in names}) for i, key in enumerate(vectors.index)]
-    by_resident = {}
-    for i, (resident_id, _) in enumerate(rows):
-        by_resident.setdefault(resident_id, []).append(i)
-    pi = 0.5
-    for _ in range(iterations):
-        post = np.zeros(len(rows))
-        for members in by_resident.values():
-            scores = []
-            for i in members:
-                ratio = 1.0
-                for n in names:
-                    level = rows[i][1][n]
-                    if level >= 0:
-                        ratio *= m[n][level] / u[n][level]
-                scores.append(pi / len(members) * ratio)
-            for i, score in zip(members, scores):
-                post[i] = score / ((1 - pi) + sum(scores))
-        strength = max(2.0, 0.05 * post.sum())
-        new_m, new_u = {}, {}
-        for n in names:
-            match, rest = np.zeros(len(u[n])), np.zeros(len(u[n]))
-            for i, (_, levels) in enumerate(rows):
-                if levels[n] >= 0:
-                    match[levels[n]] += post[i]
-                    rest[levels[n]] += 1 - post[i]
-            counts = match + strength * prior[n]
-            new_m[n] = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
-            new_m[n] /= new_m[n].sum()
-            counts = rest + 1.0
-            new_u[n] = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
-            new_u[n] /= new_u[n].sum()
-        m, u = new_m, new_u
-        pi = float(np.clip(post.sum() / n_residents, 1e-3, 1 - 1e-3))
-    return m, u, pi, post
-
-
-@pytest.mark.parametrize("block_codes, exp_safe", [(1 << 20, 600.0), (16, 600.0), (16, -1.0)])
-def test_assignment_em_equals_a_plain_loop_reference(monkeypatch, block_codes, exp_safe):
-    # small blocks (each comparison alone) and the max-shifted E step must give the same fit
-    from kinmatch.match import rank
-
-    monkeypatch.setattr(rank, "_BLOCK_CODES", block_codes)
-    monkeypatch.setattr(rank, "_EXP_SAFE", exp_safe)
-    rng = np.random.default_rng(5)
-    sizes = rng.integers(1, 9, size=40)
-    index = [(f"R{i:02d}", f"M{i}_{j}") for i, size in enumerate(sizes) for j in range(size)]
-    rng.shuffle(index)  # pairs of a resident need not be next to each other
-    vectors = pd.DataFrame({"name": rng.integers(-1, 4, len(index)), "sex": rng.integers(-1, 2, len(index)),
-                            "age": rng.integers(0, 5, len(index))},
-                           index=pd.MultiIndex.from_tuples(index)).astype("int8")
-    u = {"name": [0.7, 0.2, 0.07, 0.03], "sex": [0.5, 0.5], "age": [0.4, 0.3, 0.15, 0.1, 0.05]}
-    fit = rank.fit_assignment_em(vectors, u, n_residents=50, max_iter=6, tol=0.0, estimate_u=True)
-    m, u_ref, pi, post = _assignment_em_reference(vectors, u, 50, iterations=6)
-    assert fit.pi == pytest.approx(pi, rel=1e-9)
-    assert fit.posterior == pytest.approx(post, rel=1e-9, abs=1e-12)
-    for name in u:
-        assert fit.m[name] == pytest.approx(m[name], rel=1e-9)
-        assert fit.u[name] == pytest.approx(u_ref[name], rel=1e-9)
 
 
 def test_show_candidates_colours_agreement_and_conflict(world, linked):

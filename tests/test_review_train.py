@@ -36,7 +36,7 @@ def labelled_store(path, n=80, seed=0):
     frame.index = pd.MultiIndex.from_tuples(frame.index)
     store = Store(path)
     store.load_candidates(candidates_table(pairs), levels=frame, run_id="train")
-    for (resident_id, missing_id, _), decision in zip(pairs, decisions):
+    for (resident_id, missing_id, _), decision in zip(pairs, decisions, strict=True):
         store.decide(resident_id, missing_id, decision, "rev1")
     return store, pairs, is_match, frame
 
@@ -86,6 +86,16 @@ def test_saved_model_is_readable_and_scores_like_the_fitted_one(labelled_copy, t
                                rtol=1e-9)
     missing_all = probe.assign(**{c: -1 for c in probe.columns})
     np.testing.assert_allclose(loaded.match_weight(missing_all), loaded.prior_weight_)
+    # the file says how the weights were obtained: the logistic regression that ran, not an EM
+    regression = result.model.estimator_
+    assert data["fitted_on"]["method"] == "supervised" and data["fitted_on"]["n_pairs"] == result.n_pairs
+    assert data["fitted_on"]["n_iter"] == int(regression.n_iter_[0]) > 0
+    assert data["fitted_on"]["converged"] is bool(regression.n_iter_[0] < regression.max_iter)
+    assert data["params"]["method"] == "em" and data["params"]["max_iter"] != 0  # nothing forged
+    assert data["supervised"]["n_matches"] == result.model.n_matches_
+    assert (loaded.fit_method_, loaded.n_iter_, loaded.supervised_) == ("supervised", data["fitted_on"]["n_iter"],
+                                                                        data["supervised"])
+    assert load_model(loaded.to_json()).to_json() == text  # one writer: reading and writing again changes nothing
 
 
 @pytest.mark.parametrize("decisions, message", [
@@ -97,7 +107,7 @@ def test_too_few_decisions_is_a_clear_error(tmp_path, decisions, message):
     store = Store(tmp_path / "few.db")
     pairs = [(f"R{i}", f"M{i}", 0.5) for i in range(4)]
     store.load_candidates(candidates_table(pairs), levels=levels_table(pairs))
-    for (resident_id, missing_id, _), decision in zip(pairs, decisions):
+    for (resident_id, missing_id, _), decision in zip(pairs, decisions, strict=False):
         store.decide(resident_id, missing_id, decision, "rev1")
     with pytest.raises(InputError, match=message):
         train_from_store(store)
@@ -127,8 +137,8 @@ def test_real_pipeline_link_review_train_relink(tmp_path):
     candidates = kinmatch.link(sim.residents, sim.missing, top_k=3, progress=False)
     store = Store(tmp_path / "sim.db")
     store.load_candidates(candidates, sim.residents, sim.missing, run_id="sim")
-    truth = set(zip(sim.truth["resident_id"].astype(str), sim.truth["missing_id"].astype(str)))
-    for resident_id, missing_id in zip(candidates["resident_id"], candidates["missing_id"]):
+    truth = set(zip(sim.truth["resident_id"].astype(str), sim.truth["missing_id"].astype(str), strict=True))
+    for resident_id, missing_id in zip(candidates["resident_id"], candidates["missing_id"], strict=True):
         assert store.candidate(resident_id, missing_id)["levels"] is not None
         store.decide(resident_id, missing_id, "same" if (resident_id, missing_id) in truth else "not_same", "rev1",
                      reason=None if (resident_id, missing_id) in truth else "DNA排除")
@@ -137,7 +147,8 @@ def test_real_pipeline_link_review_train_relink(tmp_path):
     # the saved file is what `kinmatch link --model` reads
     relinked = kinmatch.link(sim.residents, sim.missing, top_k=3, progress=False, model=str(tmp_path / "m.json"))
     assert relinked["match_probability"].between(0, 1).all() and len(relinked)
-    scored = relinked.assign(match=[(r, m) in truth for r, m in zip(relinked["resident_id"], relinked["missing_id"])])
+    scored = relinked.assign(match=[(r, m) in truth
+                                    for r, m in zip(relinked["resident_id"], relinked["missing_id"], strict=True)])
     if scored["match"].nunique() == 2:
         assert roc_auc_score(scored["match"], scored["match_probability"]) > 0.5
 

@@ -145,7 +145,7 @@ def model_version(model: Any) -> str:
 def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Partial weights (``w_<name>`` per comparison of the settings, 0 for one the model left out),
     the match weight and the match probability of each pair of ``vectors``."""
-    from kinmatch.match.model import adjusted_vectors
+    from kinmatch.match.model.fitting import adjusted_vectors
 
     weights = model.weight_table(adjusted_vectors(vectors, model, settings), prefix="w_")
     if hasattr(model, "prior_weight_"):
@@ -245,7 +245,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = len(pairs)
     if fitted is None and n_candidates:
-        from kinmatch.match.model import random_pairs
+        from kinmatch.match.model.fitting import random_pairs
 
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
@@ -255,7 +255,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if len(vectors) == 0:
         return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
     if fitted is None:
-        from kinmatch.match.model import fit_model
+        from kinmatch.match.model.fitting import fit_model
 
         fitted = fit_model(vectors, compared.iloc[n_candidates:], len(residents), settings, n_reports=len(missing))
 

@@ -12,8 +12,8 @@ is set beside the unsupervised model's stored probabilities on the same pairs::
     >>> kinmatch.link(residents, missing, model="reviewed_model.json")  # doctest: +SKIP
 
 The saved JSON is a readable table (per comparison, per level: label and weight in log2 odds, plus
-the prior), never a pickle, in the Fellegi–Sunter model format, so the next run uses it with
-``kinmatch link ... --model reviewed_model.json``.
+the prior), never a pickle, in the Fellegi–Sunter model format (written by the model's one JSON
+writer), so the next run uses it with ``kinmatch link ... --model reviewed_model.json``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any, NamedTuple
 import pandas as pd
 from sqlalchemy import select
 
-from kinmatch._io import atomic_write
 from kinmatch.errors import InputError
 from kinmatch.review import schema as s
 from kinmatch.review.store import Store
@@ -56,7 +55,8 @@ def decided_pairs(store: Store) -> tuple[pd.DataFrame, pd.Series, pd.Series, int
     stored = {(r, m): (levels, p) for r, m, levels, p in rows}
     records, labels, probability, skipped = [], [], [], 0
     keys = []
-    for resident_id, missing_id, decision in zip(current["resident_id"], current["missing_id"], current["decision"]):
+    for resident_id, missing_id, decision in zip(current["resident_id"], current["missing_id"], current["decision"],
+                                                 strict=True):
         levels, p = stored.get((resident_id, missing_id), (None, None))
         if not levels:
             skipped += 1
@@ -107,46 +107,20 @@ def save_model(model, path: str | os.PathLike | None = None, metrics: dict | Non
 
     A calibrated logistic model on one-hot levels scores a pair as a prior plus one weight per
     comparison level, in log2 odds: exactly the form of a Fellegi–Sunter model. So the model is
-    written in the FellegiSunter JSON format (per comparison, per level: label and weight), with
-    ``m`` and ``u`` chosen so that ``log2(m/u)`` is the learnt weight (the larger of the two is 1;
-    they are not frequencies, see ``"supervised"`` in the file), and ``lambda`` giving the learnt
-    prior. ``FellegiSunter.from_json`` then scores exactly as the fitted model does. Written
-    atomically when ``path`` is given; the text is returned either way.
+    converted by :meth:`~kinmatch.match.model.SupervisedLinker.to_fellegi_sunter` (per comparison,
+    per level: label and learnt weight; ``fitted_on`` says ``method: "supervised"``;
+    ``"supervised"`` says how the weights were learnt, with ``metrics``) and written by the one
+    model writer, :meth:`~kinmatch.match.model.FellegiSunter.to_json`. ``FellegiSunter.from_json``
+    then scores exactly as the fitted model does. Written atomically when ``path`` is given; the
+    text is returned either way.
     """
     from kinmatch.match.comparisons import LEVEL_LABELS
-    from kinmatch.match.model import JSON_FORMAT, JSON_VERSION
 
     if getattr(model, "weight_method_", None) != "linear":
         raise InputError("only a linear, sigmoid-calibrated SupervisedLinker can be saved as a weight "
                          "table; train it with train_from_store (which fits one)")
-    comparisons = {}
-    for name in model.comparisons_:
-        n_levels = model.levels_[name]
-        probe = pd.DataFrame({c: [-1] * n_levels for c in model.comparisons_})
-        probe[name] = range(n_levels)
-        weights = model.weight_table(probe)[name].to_numpy()
-        labels = LEVEL_LABELS.get(name, {})
-        comparisons[name] = {"n_levels": n_levels, "missing_label": labels.get(-1), "levels": [
-            {"level": k, "label": labels.get(k), "m": float(min(1.0, 2.0 ** w)), "u": float(min(1.0, 2.0 ** -w)),
-             "weight": float(w)} for k, w in enumerate(weights)]}
-    prior = float(model.prior_weight_)
-    data = {
-        "format": JSON_FORMAT, "version": JSON_VERSION,
-        "lambda": 1.0 / (1.0 + 2.0 ** -prior), "prior_weight": prior,
-        "comparisons": comparisons,
-        "fitted_on": {"n_pairs": model.n_pairs_, "n_patterns": None, "n_random_pairs": None,
-                      "u_source": "supervised", "n_iter": None, "converged": None},
-        "params": {"max_iter": 0, "tol": 1e-6, "u_fixed": True, "min_prob": float(model.min_prob), "lambda_init": None},
-        "supervised": {
-            "method": "SupervisedLinker: logistic regression on one-hot comparison levels, Platt-calibrated",
-            "note": "weights are learnt from reviewers' decisions; m and u only encode them (log2(m/u) = weight)",
-            "n_pairs": model.n_pairs_, "n_matches": model.n_matches_, **(metrics or {})},
-    }
-    text = json.dumps(data, ensure_ascii=False, indent=2, default=float)
-    if path is not None:
-        with atomic_write(path) as handle:
-            handle.write(text + "\n")
-    return text
+    labels = {name: LEVEL_LABELS[name] for name in model.comparisons_ if name in LEVEL_LABELS}
+    return model.to_fellegi_sunter(level_labels=labels or None, metrics=metrics).to_json(path)
 
 
 def load_model(path_or_text: str | os.PathLike):
