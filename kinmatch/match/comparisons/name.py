@@ -5,7 +5,7 @@ The level tests run on each record's name forms (:class:`NameForms`: the normali
 pinyin, sound keys, Jyutping, aliases and their keys, given-name and surname keys, the kind of
 name), cleaned once per distinct record value. Two shortcuts decide most pairs without the tests:
 a record without a usable name gives -1, and two records whose names share no character and no
-syllable (:func:`name_tokens`) give 0, since every test above 0 needs one in common.
+syllable give 0, since every test above 0 needs one in common.
 
 Besides the level, the comparison gives the model ``tf_name``: how common the evidence is among the
 reports (a shared 王伟 sound is weaker evidence than a shared 龚炅 one; a shared 小名 二娃 weaker than
@@ -42,9 +42,6 @@ a full name, and may meet another name on its given name or surname alone."""
 PARTIAL_KEY = "partial:"
 """Prefix of the frequency-table entries for level-1 keys (小名, given name, surname), kept apart
 from the full-name sound keys so a 小名 二娃 does not change what a full name 二娃 weighs."""
-
-PARTIAL_FORM_COLUMNS = ("name_keys", "alias_keys", "given_keys", "surname_keys")
-"""The report columns whose keys a level-1 (partial or 小名) name match reads."""
 
 HOW_SHOWN = {"alias": " 小名", "given": " 名字", "surname": " 同姓"}
 """What a level-1 match met on, written after the two forms shown: ``(二娃/二娃 小名)``."""
@@ -274,7 +271,7 @@ class NameSide(NamedTuple):
     alias_norm: np.ndarray
 
 
-def encode_side(frame: pd.DataFrame) -> NameSide:
+def _encode_side(frame: pd.DataFrame) -> NameSide:
     """:class:`NameSide` of a normalized frame holding :data:`NAME_COLUMNS` and ``name``. Each
     column's distinct values are cleaned once (records share kinds, keys and aliases), then each
     distinct combination becomes one :class:`NameForms`."""
@@ -315,7 +312,8 @@ def key_frequency(missing: pd.DataFrame) -> dict[str, float]:
     """The rarity table of ``tf_name``: the share of reports whose ``name_keys`` contain each key,
     and (under ``PARTIAL_KEY + key``) the share of reports that carry the key in any form a level-1
     name match reads — name, 小名, given name or surname — i.e. how often a random report meets a
-    小名 二娃 at all. Columns of :data:`PARTIAL_FORM_COLUMNS` the frame lacks count as empty.
+    小名 二娃 at all. Of the key columns (``name_keys``, ``alias_keys``, ``given_keys``,
+    ``surname_keys``), those the frame lacks count as empty.
 
         >>> reports = pd.DataFrame({"name_keys": [("wu lei",), ("li wei",)], "alias_keys": [("er wa",), ()]})
         >>> frequency = key_frequency(reports)
@@ -324,10 +322,10 @@ def key_frequency(missing: pd.DataFrame) -> dict[str, float]:
     """
     from kinmatch.match.engine import with_columns
 
-    return _side_frequency(encode_side(with_columns(missing, (*NAME_COLUMNS, "name"))))
+    return _side_frequency(_encode_side(with_columns(missing, (*NAME_COLUMNS, "name"))))
 
 
-def name_tokens(forms: NameForms) -> set:
+def _name_tokens(forms: NameForms) -> set:
     """Every character and syllable a record's name forms are made of. Each test of
     :func:`forms_level` that can give a level above 0 needs the two records to share one of these
     (a character of equal names, a syllable of equal sound keys, an alias, a given name…), so
@@ -343,9 +341,9 @@ def name_tokens(forms: NameForms) -> set:
     return own
 
 
-def token_matrices(left_tokens: list[set], right_tokens: list[set]):
+def _token_matrices(left_tokens: list[set], right_tokens: list[set]):
     """Row × token incidence matrices (scipy CSR, int8) of both sides over one shared vocabulary.
-    Why scipy: the overlap test of many pairs is a sparse row product (see :func:`share_a_token`)."""
+    Why scipy: the overlap test of many pairs is a sparse row product (see :func:`_share_a_token`)."""
     from scipy import sparse
 
     # every token of every row in one flat array, numbered by one factorize (hashing in C)
@@ -360,7 +358,7 @@ def token_matrices(left_tokens: list[set], right_tokens: list[set]):
             for rows, ix in ((sizes[:len(left_tokens)], indices[:split]), (sizes[len(left_tokens):], indices[split:]))]
 
 
-def share_a_token(left, right, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
+def _share_a_token(left, right, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
     """For each pair of rows, whether their token rows overlap (exact, sparse)."""
     return np.asarray(left[left_rows].multiply(right[right_rows]).getnnz(axis=1) > 0)
 
@@ -426,9 +424,9 @@ class NameComparison(Comparison):
         self.frequency = frequency
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> NameEncoding:
-        left, right = encode_side(residents), encode_side(missing)
-        left_tokens, right_tokens = token_matrices([name_tokens(f) for f in left.forms],
-                                                   [name_tokens(f) for f in right.forms])
+        left, right = _encode_side(residents), _encode_side(missing)
+        left_tokens, right_tokens = _token_matrices([_name_tokens(f) for f in left.forms],
+                                                   [_name_tokens(f) for f in right.forms])
         frequency = self.frequency if self.frequency is not None else _side_frequency(right)
         return NameEncoding(left, right, left_tokens, right_tokens, frequency)
 
@@ -439,7 +437,7 @@ class NameComparison(Comparison):
         if len(todo) == 0:
             return out
         # names made of no common character or syllable differ: no need to run the tests
-        share = share_a_token(encoded.left_tokens, encoded.right_tokens, left.code[lp[todo]], right.code[rp[todo]])
+        share = _share_a_token(encoded.left_tokens, encoded.right_tokens, left.code[lp[todo]], right.code[rp[todo]])
         out[todo[~share]] = 0
         todo = todo[share]
         if len(todo):
