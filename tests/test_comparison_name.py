@@ -192,6 +192,7 @@ def test_a_given_frequency_table_is_used_as_given():
     table = {"li wei": 0.25, PARTIAL_KEY + "er wa": 0.5}
     comparison = NameComparison(frequency=table)
     assert comparison.get_params() == {"frequency": table}
+    assert NameComparison(**comparison.to_dict()["params"]).get_params() == {"frequency": table}  # JSON settings
     assert one_pair(person("李伟", "li wei", ["li wei"]), person("李玮", "li wei", ["li wei"]), comparison)[2] == 0.25
     assert one_pair(*PARTIAL_CASES[1][:2], comparison)[2] == 0.5
     # a shared key the table does not hold: full names count it as never seen, partial ones fall back to NaN

@@ -30,6 +30,7 @@ from kinmatch.match.comparisons.base import (
     object_values,
     once_per_distinct,
 )
+from kinmatch.match.engine import with_columns
 
 NAME_COLUMNS = ("name_evidence", "name_norm", "name_pinyin", "name_keys", "name_jyutping", "alias_norm",
                 "alias_keys", "given_keys", "surname_keys", "name_kind")
@@ -292,8 +293,8 @@ def _encode_side(frame: pd.DataFrame) -> NameSide:
 
 
 def _side_frequency(side: NameSide) -> dict[str, float]:
-    """:func:`key_frequency` from an encoded report side: each distinct name counted once, times
-    the number of reports holding it."""
+    """:func:`key_frequency` from an encoded report side: the keys of each distinct name value
+    counted once, weighted by the number of reports holding that value."""
     counts = np.bincount(side.code, minlength=len(side.forms)).tolist()
     n = max(len(side.code), 1)
     full: Counter = Counter()
@@ -320,8 +321,6 @@ def key_frequency(missing: pd.DataFrame) -> dict[str, float]:
         >>> frequency["li wei"], frequency[PARTIAL_KEY + "er wa"]
         (0.5, 0.5)
     """
-    from kinmatch.match.engine import with_columns
-
     return _side_frequency(_encode_side(with_columns(missing, (*NAME_COLUMNS, "name"))))
 
 
