@@ -128,8 +128,9 @@ def test_chunked_equals_unchunked():
 
 def test_caps_are_respected_and_counted():
     missing, residents = random_reports(1500), random_residents(40)
-    result = candidate_pairs(residents, missing, progress=False, max_per_resident=25, caps={"place": 5},
-                             nameless_place_factor=2, nameless_max_per_resident=40)
+    settings = cand.CandidateSettings().with_pass("place", cap=5, nameless_factor=2)
+    result = candidate_pairs(residents, missing, settings, progress=False, max_per_resident=25,
+                             nameless_max_per_resident=40)
     per_resident = result.pairs.groupby("resident_id").size()
     named = residents.set_index("resident_id")["name_evidence"].reindex(per_resident.index)
     assert per_resident[named].max() <= 25
@@ -215,6 +216,7 @@ def test_one_shared_common_mark_keeps_far_nameless_resident():
 # resident and one report at a time (caps lifted so every qualifying pair must come out)
 
 import math  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -329,6 +331,8 @@ def reference_pairs(residents, reports, s):
     """Every pass by its definition, pair by pair: the keys meet, the sexes agree when both known,
     found no earlier than lost less the tolerance, and (all passes but name_sound) the birth-year
     intervals within the resident's window. → {(resident_id, missing_id): set of passes}, counts."""
+    by_name = {p.name: p for p in s.passes}
+    assert list(by_name) == cand.PASSES  # the passes defined below, in order
     rep = []
     for _, m in reports.iterrows():
         givens = _keys(m["given_keys"], m["alias_keys"])
@@ -354,7 +358,7 @@ def reference_pairs(residents, reports, s):
         for k in r["surnames"]:
             share[k] = share.get(k, 0) + 1 / len(rep)
     for r in rep:
-        r["rare_surnames"] = [k for k in r["surnames"] if share[k] < s.rare_share]
+        r["rare_surnames"] = [k for k in r["surnames"] if share[k] < by_name["rare_surname"].max_key_share]
     centres = {}
     for field, name in (("places", "prefecture"), ("provinces", "province")):
         sums = {}
@@ -364,13 +368,12 @@ def reference_pairs(residents, reports, s):
                     sums.setdefault(k, []).append((r["lon"], r["lat"]))
         centres[name] = {k: (sum(x for x, _ in v) / len(v), sum(y for _, y in v) / len(v)) for k, v in sums.items()}
 
-    passes = {  # pass → (resident keys, report keys, window or None)
-        "name_sound": ("names", "names", None), "given_sound": ("givens", "givens", s.wide_year_window),
-        "one_char": ("masked", "masked", s.year_window), "rare_surname": ("surnames", "rare_surnames", s.year_window),
-        "prefixed_surname": ("prefixed", "surnames", s.year_window),
-        "hometown": ("hometown", "hometown", s.year_window), "place": ("near", "places", s.year_window),
-        "marks": ("marks", "marks", s.wide_year_window), "mark_pairs": ("mark_pairs", "mark_pairs", s.wide_year_window),
-        "last_resort": ("provinces_near", "provinces", s.year_window)}
+    keys = {  # pass → (resident keys, report keys) by the definitions above
+        "name_sound": ("names", "names"), "given_sound": ("givens", "givens"), "one_char": ("masked", "masked"),
+        "rare_surname": ("surnames", "rare_surnames"), "prefixed_surname": ("prefixed", "surnames"),
+        "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
+        "mark_pairs": ("mark_pairs", "mark_pairs"), "last_resort": ("provinces_near", "provinces")}
+    passes = {name: (*fields, by_name[name].year_window) for name, fields in keys.items()}
     found = {}
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
     for _, row in residents.iterrows():
@@ -391,8 +394,8 @@ def reference_pairs(residents, reports, s):
         res["mark_pairs"] = _pairs_of(res["marks"])
         lon, lat = row["found_lon"], row["found_lat"]
         county = row["found_county"] if isinstance(row["found_county"], str) else None
-        for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, s.near_km),
-                                                 ("provinces_near", "province", 4, 2, s.last_resort_km)):
+        for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, by_name["place"].near_km),
+                                                 ("provinces_near", "province", 4, 2, by_name["last_resort"].near_km)):
             own = [_pad(p, width) for p in _keys(row[f"found_{centre_kind}"], county[:cut] if county else None)][:1]
             near = [] if pd.isna(lon) or pd.isna(lat) else [
                 k for k, (x, y) in sorted(centres[centre_kind].items()) if _km(lon, lat, x, y) <= km]
@@ -433,10 +436,10 @@ def reference_pairs(residents, reports, s):
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_passes_equal_a_pair_by_pair_reference(seed):
     residents, reports = messy_tables(seed)
-    lifted = {name: 10**6 for name in PASSES}
-    result = candidate_pairs(residents, reports, progress=False, caps=lifted, max_per_resident=10**6,
-                             rare_share=0.25, few_candidates=3, chunk_size=16)
-    expected, counts = reference_pairs(residents, reports, cand.CandidateSettings(rare_share=0.25, few_candidates=3))
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6) for p in cand.DEFAULT_PASSES], few_candidates=3)
+    lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
+    result = candidate_pairs(residents, reports, lifted, progress=False, max_per_resident=10**6, chunk_size=16)
+    expected, counts = reference_pairs(residents, reports, lifted)
     got = {(r, m): set(p.split("+")) for r, m, p in result.pairs[["resident_id", "missing_id", "passes"]].values}
     assert got == expected
     table = result.counts.set_index("pass")
@@ -621,7 +624,7 @@ def test_year_window_finds_exactly_the_reports_within_it(born, width, intervals)
     residents = pd.DataFrame([resident("R1", given_keys=("wei",), born=(low, high), found="2020-01-01")])
     result = candidate_pairs(residents, pd.DataFrame(rows), progress=False, few_candidates=0)
     age = 40.0 if width is None else min(max(2020 - (low + high) / 2, 0), 100)
-    window = cand.CandidateSettings().wide_year_window + 0.1 * age
+    window = {p.name: p for p in cand.DEFAULT_PASSES}["given_sound"].year_window + 0.1 * age
     expected = set()
     for row in rows:
         r_low, r_high = row["birth_year_low"], row["birth_year_high"]
@@ -718,8 +721,11 @@ def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
     missing = pd.DataFrame(zhang + wang + [true])
     residents = pd.DataFrame([resident("R1", name_keys=("lao zhang",), given_keys=("zhang",), accent=("510000",), place=1)
                               | {"name_norm": "老张"}])
-    result = candidate_pairs(residents, missing, progress=False, home_bonus=home_bonus, name_bonus=name_bonus,
-                             caps={"prefixed_surname": 10, "hometown": 10, "place": 10, "last_resort": 10})
+    settings = cand.CandidateSettings()
+    for name in ("prefixed_surname", "hometown", "place", "last_resort"):
+        settings = settings.with_pass(name, cap=10)
+    result = candidate_pairs(residents, missing, settings, progress=False, home_bonus=home_bonus,
+                             name_bonus=name_bonus)
     assert ("TRUE" in set(result.pairs["missing_id"])) == kept
     counts = result.counts.set_index("pass")
     assert counts.loc["prefixed_surname", "capped"] > 0 and counts.loc["hometown", "capped"] > 0
@@ -754,7 +760,7 @@ def test_overrides_leave_the_callers_settings_alone():
     settings = CandidateSettings()
     residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
     missing = pd.DataFrame({"missing_id": ["M1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
-    candidate_pairs(residents, missing, settings=settings, progress=False, year_window=9.0)
-    assert settings.year_window == CandidateSettings().year_window
+    candidate_pairs(residents, missing, settings=settings, progress=False, max_per_resident=9)
+    assert settings.max_per_resident == CandidateSettings().max_per_resident
     with pytest.raises(TypeError, match="unknown setting 'yearwindow'"):
         candidate_pairs(residents, missing, progress=False, yearwindow=9.0)
