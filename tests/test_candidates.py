@@ -764,3 +764,172 @@ def test_overrides_leave_the_callers_settings_alone():
     assert settings.max_per_resident == CandidateSettings().max_per_resident
     with pytest.raises(TypeError, match="unknown setting 'yearwindow'"):
         candidate_pairs(residents, missing, progress=False, yearwindow=9.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# passes are data: a pass declared here alone runs, any number of passes, settings as JSON
+
+
+def test_a_pass_declared_here_alone_proposes_pairs_and_is_counted():
+    # a toy pass: the resident's accent area meets the report's home dialect area, same sex, any age
+    from kinmatch.match.passes import CandidatePass
+
+    accent = CandidatePass("accent_area", resident_keys="column:accent_area", report_keys="column:home_dialect_area",
+                           cap=10**6, year_window=None)
+    residents, reports = messy_tables(21)
+    settings = cand.CandidateSettings(passes=[*cand.DEFAULT_PASSES, accent], max_per_resident=10**6,
+                                      nameless_max_per_resident=10**6)
+    result = candidate_pairs(residents, reports, settings, progress=False)
+    expected = set()
+    for _, row in residents.iterrows():
+        for _, m in reports.iterrows():
+            if not row["accent_area"] or row["accent_area"] != m["home_dialect_area"]:
+                continue
+            sex_ok = row["sex_code"] is None or m["sex_code"] is None or row["sex_code"] == m["sex_code"]
+            late = (row["event_date"] is not None and m["event_date"] is not None
+                    and (row["event_date"] - m["event_date"]).days < -cand.DATE_TOLERANCE_DAYS)
+            if sex_ok and not late:
+                expected.add((row["resident_id"], m["missing_id"]))
+    passes = result.pairs.set_index(["resident_id", "missing_id"])["passes"]
+    got = {pair for pair, names in passes.items() if "accent_area" in names.split("+")}
+    assert got == expected and len(expected) > 20
+    counts = result.counts.set_index("pass")
+    assert list(counts.index) == [*PASSES, "accent_area", "union"]
+    assert counts.loc["accent_area", "kept"] == len(expected)
+    assert counts.loc["accent_area", "proposed"] > len(expected)  # the constraints removed some
+    # the other passes are untouched by the new one (but the fallback, which serves residents with
+    # few pairs from the others: the new pass gives some of them more)
+    alone = candidate_pairs(residents, reports, progress=False, max_per_resident=10**6,
+                            nameless_max_per_resident=10**6).counts.set_index("pass")
+    pd.testing.assert_frame_equal(counts.drop(["accent_area", "last_resort", "union"]),
+                                  alone.drop(["last_resort", "union"]))
+    assert counts.loc["last_resort", "proposed"] < alone.loc["last_resort", "proposed"]
+
+
+def test_a_column_key_is_plain_whatever_its_first_letter():
+    # key classes come from the built key sets' prefixes (C…, G…, A…); a column's values are plain
+    from kinmatch.match.passes import CandidatePass
+
+    residents = pd.DataFrame([resident("R1", place=0) | {"clothing": ("Coat", "Apron")}])
+    missing = pd.DataFrame([report("M1", ("李", "li"), ("伟", "wei"), place=0) | {"clothing": ("Coat",)},
+                            report("M2", ("李", "li"), ("伟", "wei"), place=0) | {"clothing": ("Apron",)},
+                            report("M3", ("李", "li"), ("伟", "wei"), place=0) | {"clothing": ("Hat",)}])
+    clothing = CandidatePass("clothing", "column:clothing", "column:clothing", cap=1, second_clues=())
+    settings = cand.CandidateSettings(passes=[clothing])
+    result = candidate_pairs(residents, missing, settings, progress=False)
+    # as a prefecture (C) Coat would win the cap; plain, the two tie and the first report is kept
+    assert result.pairs["missing_id"].tolist() == ["M1"]
+    assert result.counts.set_index("pass").loc["clothing", "capped"] == 1
+    missing["clothing"] = [("Apron",), ("Coat",), ("Hat",)]
+    assert candidate_pairs(residents, missing, settings, progress=False).pairs["missing_id"].tolist() == ["M1"]
+
+
+@pytest.mark.parametrize("n_copies", [1, 9, 17, 70])
+def test_any_number_of_passes(n_copies):
+    # the same name pass under many names: every pair it finds is proposed by all of them, spelled
+    # in order, whatever the number of passes (70 need 9 bytes of pass bits a pair)
+    name_sound = cand.DEFAULT_PASSES[0]
+    copies = [replace(name_sound, name=f"copy{i}", union_bonus=0.0) for i in range(n_copies)]
+    missing, residents = random_reports(300), random_residents(30)
+    one = candidate_pairs(residents, missing, cand.CandidateSettings(passes=copies[:1]), progress=False)
+    many = candidate_pairs(residents, missing, cand.CandidateSettings(passes=copies, per_pass_support=0.0),
+                           progress=False)
+    assert len(one.pairs) > 0
+    assert set(many.pairs["passes"]) == {"+".join(p.name for p in copies)}
+    pd.testing.assert_frame_equal(many.pairs.drop(columns="passes"), one.pairs.drop(columns="passes"))
+    counts = many.counts.set_index("pass")
+    assert list(counts.index) == [p.name for p in copies] + ["union"]
+    assert (counts.loc[[p.name for p in copies], "kept"] == counts.loc["copy0", "kept"]).all()
+    packed = cand.packed_candidate_pairs(residents, missing, cand.CandidateSettings(passes=copies), progress=False)
+    assert packed.pass_bits.shape == (len(one.pairs), (n_copies + 7) // 8)
+
+
+@pytest.mark.parametrize("bits, names, expected", [
+    (0, ("a", "b"), ""),
+    (5, cand.PASSES, "name_sound+one_char"),
+    (1 << 69 | 1, tuple(f"p{i}" for i in range(70)), "p0+p69"),
+    (np.array([1, 2], dtype=np.uint8), tuple(f"p{i}" for i in range(16)), "p0+p9"),
+])
+def test_pass_names_spell_the_bits(bits, names, expected):
+    assert cand.pass_names(bits, names) == expected
+
+
+def test_a_fallback_pass_serves_only_residents_short_of_pairs():
+    # a second fallback pass by name: a resident with enough named pairs does not get it
+    from kinmatch.match.passes import CandidatePass
+
+    fallback = CandidatePass("given_fallback", "given_sounds", "given_sounds", cap=50, year_window=10.0, fallback=True)
+    missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei")) for i in range(5)])
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), given_keys=("wei",)),
+                              resident("R2", given_keys=("wei",))])
+    settings = cand.CandidateSettings(passes=[cand.DEFAULT_PASSES[0], fallback], few_candidates=3)
+    result = candidate_pairs(residents, missing, settings, progress=False)
+    passes = result.pairs.groupby("resident_id")["passes"].agg(set)
+    assert passes["R1"] == {"name_sound"}   # five named pairs: no fallback
+    assert passes["R2"] == {"given_fallback"}
+
+
+def test_settings_round_trip_through_json():
+    import json
+
+    from kinmatch.match.passes import CandidatePass
+
+    toy = CandidatePass("accent_area", "column:accent_area", "column:home_dialect_area", cap=7, year_window=None,
+                        max_key_share=0.5, nameless_factor=2.5, distance="full", second_clues=("home",),
+                        near_km=None, union_bonus=1.5)
+    settings = cand.CandidateSettings(passes=[*cand.DEFAULT_PASSES, toy], cap_far_km=None, max_per_resident=123,
+                                      key_class_scores={"dialect_area": -2.0, "plain": 0.0, "given_name": 1.0,
+                                                        "prefecture": 3.5})
+    text = json.dumps(settings.to_dict(), ensure_ascii=False, indent=1)
+    back = cand.CandidateSettings.from_dict(json.loads(text))
+    assert back == settings
+    assert back.passes[-1] == toy and isinstance(back.passes, tuple)
+    assert json.dumps(back.to_dict(), ensure_ascii=False, indent=1) == text
+    assert '"name": "name_sound"' in text and '"cap_far_km": null' in text  # readable, not pickled
+    assert cand.CandidateSettings.from_dict(cand.CandidateSettings().to_dict()) == cand.CandidateSettings()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"passes": [cand.DEFAULT_PASSES[0], cand.DEFAULT_PASSES[0]]}, "occur more than once"),
+    ({"passes": [replace(cand.DEFAULT_PASSES[0], resident_keys="name_keys")]}, "resident_keys 'name_keys'"),
+    ({"passes": [replace(cand.DEFAULT_PASSES[0], report_keys="column:")]}, "report_keys 'column:'"),
+    ({"key_class_scores": {"plain": 0.0}}, "exactly"),
+    ({"key_class_scores": {"dialect_area": 5.0, "plain": 0.0, "given_name": 2.0, "prefecture": 4.0}}, "ascend"),
+])
+def test_settings_say_what_is_wrong(change, message):
+    with pytest.raises(ValueError, match=message):
+        cand.CandidateSettings(**change)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"distance": "near"}, "distance 'near'"),
+    ({"second_clues": ("home", "marks")}, "second_clues"),
+    ({"everywhere_when_none_near": True}, "needs near_km"),
+    ({"name": "union"}, "not 'union'"),
+    ({"cap": -1}, "cap -1"),
+])
+def test_a_pass_says_what_is_wrong(fields, message):
+    from kinmatch.match.passes import CandidatePass
+
+    with pytest.raises(ValueError, match=message):
+        CandidatePass(**({"name": "toy", "resident_keys": "marks", "report_keys": "marks", "cap": 5} | fields))
+
+
+def test_unknown_settings_and_fields_are_named():
+    with pytest.raises(ValueError, match=r"unknown settings \['caps'\]"):
+        cand.CandidateSettings.from_dict(cand.CandidateSettings().to_dict() | {"caps": {}})
+    with pytest.raises(ValueError, match=r"unknown fields \['window'\]"):
+        cand.CandidatePass.from_dict(cand.DEFAULT_PASSES[0].to_dict() | {"window": 3})
+    with pytest.raises(KeyError, match="no candidate pass 'names'"):
+        cand.CandidateSettings().with_pass("names", cap=3)
+    with pytest.raises(TypeError, match="with_pass"):
+        candidate_pairs(pd.DataFrame({"resident_id": []}), pd.DataFrame({"missing_id": []}), progress=False, caps={})
+
+
+def test_key_sets_named_are_the_key_sets_built():
+    # every key set a pass may name exists on its side, and no built one goes unnamed
+    residents, reports = messy_tables(5, n_residents=5, n_reports=20)
+    res = cand._Residents(residents)
+    assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
+    used = {p.report_keys for p in cand.DEFAULT_PASSES}
+    assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)

@@ -197,7 +197,7 @@ class PackedCandidates(NamedTuple):
 
     Why pass membership as rows of bits: one bit a pass, as many bytes as the passes need (one byte
     for up to 8 passes, two for 16 …), so the number of passes has no limit and a pair's passes
-    cost no more than the int16 they once took; the union ORs them, and the names are spelled once
+    take two bytes for the ten default passes; the union ORs them, and the names are spelled once
     per distinct combination that occurs (:func:`_combination_names`).
     """
 
@@ -534,8 +534,8 @@ def _code_prefix(values: np.ndarray, cut: int) -> _Flat:
 
 def _masked_flat(names: np.ndarray) -> _Flat:
     """:func:`_masked` of every written name (once per distinct name). The masked names are made
-    as numpy fixed-width text, a character column at a time (Python slicing per distinct name was a
-    tenth of the reports' set-up); a name holding "?" itself (its masks may repeat) or a NUL
+    as numpy fixed-width text, a character column at a time (Python slicing per distinct name costs
+    a tenth of the reports' set-up); a name holding "?" itself (its masks may repeat) or a NUL
     (numpy text drops trailing ones) goes through :func:`_masked`."""
     codes, uniques = pd.factorize(np.asarray(names, dtype=object))
     uniques = np.asarray(uniques, dtype=object)
@@ -871,8 +871,8 @@ class _Reports:
 def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
     """Mean place of the reports holding each key (index ``key``, sorted; columns lon, lat).
     Grouped by integer codes: a frame holding the object keys is scanned by its constructor and
-    hashed again by groupby; pandas' group means are kept (not bincount sums) so the centres, and
-    which places count as near, stay exactly as they were."""
+    hashed again by groupby. Pandas' group means, not bincount sums: a centre off in its last bit
+    can move a place across the edge of ``near_km``."""
     flat = _coded(flat)
     lon, lat = lon[flat.positions], lat[flat.positions]
     rows = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
