@@ -39,6 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchdata import cpu_s, normalized  # noqa: E402
+
 from kinmatch.match import candidates
 from kinmatch.match.rank import _prepare
 

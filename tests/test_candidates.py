@@ -71,7 +71,7 @@ def random_residents(n, seed=1):
 
 
 def pair_set(result):
-    return set(zip(result.pairs["resident_id"], result.pairs["missing_id"]))
+    return set(zip(result.pairs["resident_id"], result.pairs["missing_id"], strict=True))
 
 
 def test_dialect_merged_name_alone_survives_among_many_decoys():
@@ -142,7 +142,8 @@ def test_caps_are_respected_and_counted():
     assert 0 < nameless < len(residents)
     assert counts.loc["place", "kept"] <= 5 * (len(residents) - nameless) + 10 * nameless
     assert counts.loc["place", "kept"] > 5 * len(residents)  # the nameless residents' larger share is used
-    assert counts.loc["place", "capped"] == counts.loc["place", "proposed"] - counts.loc["place", "removed_by_constraints"] - counts.loc["place", "kept"]
+    place = counts.loc["place"]
+    assert place["capped"] == place["proposed"] - place["removed_by_constraints"] - place["kept"]
     assert set(result.counts["pass"]) == set(PASSES) | {"union"}
     assert not result.pairs.duplicated(["resident_id", "missing_id"]).any()
 
@@ -412,7 +413,7 @@ def reference_pairs(residents, reports, s):
         for name_, (res_field, rep_field, window) in passes.items():
             if name_ == "last_resort" and not (little or so_far < s.few_candidates):
                 continue
-            for m_row, m in zip(reports["missing_id"], rep):
+            for m_row, m in zip(reports["missing_id"], rep, strict=True):
                 if not set(res[res_field]) & set(m[rep_field]):
                     continue
                 sex_ok = row["sex_code"] is None or m["sex"] is None or row["sex_code"] == m["sex"]
@@ -467,7 +468,7 @@ def test_flat_keys_equal_the_per_record_definition(rows):
     first, second = (_column([row[i] for row in rows]) for i in (0, 1))
     flat = cand._flat(first, second)
     expected = [(i, k) for i, row in enumerate(rows) for k in _keys(*row)]
-    assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+    assert list(zip(flat.positions.tolist(), flat.keys.tolist(), strict=True)) == expected
     # the codes that travel with the keys name the same keys, through rewrites and merges too
     given = cand._concat(cand._map_keys(flat, lambda k: f"G:{k}"),
                          cand._map_keys(flat, lambda k: f"L:{k.split()[-1]}" if " " in k else None))
@@ -475,7 +476,7 @@ def test_flat_keys_equal_the_per_record_definition(rows):
         if coded.codes is not None:
             assert coded.vocabulary[coded.codes].tolist() == coded.keys.tolist()
             assert len(set(coded.vocabulary.tolist())) == len(coded.vocabulary)
-    assert list(zip(given.positions.tolist(), given.keys.tolist())) == sorted(
+    assert list(zip(given.positions.tolist(), given.keys.tolist(), strict=True)) == sorted(
         [(i, f"G:{k}") for i, k in expected] + [(i, f"L:{k.split()[-1]}") for i, k in expected if " " in k],
         key=lambda pair: pair[0])
 
@@ -486,10 +487,10 @@ def test_flat_keys_equal_the_per_record_definition(rows):
 def test_mark_keys_and_pairs_equal_the_per_record_definition(rows):
     column = _column(rows)
     marks = cand._sorted_per_record(cand._map_keys(cand._flat(column), cand._mark_key))
-    assert list(zip(marks.positions.tolist(), marks.keys.tolist())) == [
+    assert list(zip(marks.positions.tolist(), marks.keys.tolist(), strict=True)) == [
         (i, k) for i, row in enumerate(rows) for k in _mark_keys(row)]
     pairs = cand._mark_pair_flat(marks)
-    assert list(zip(pairs.positions.tolist(), pairs.keys.tolist())) == [
+    assert list(zip(pairs.positions.tolist(), pairs.keys.tolist(), strict=True)) == [
         (i, k) for i, row in enumerate(rows) for k in _pairs_of(_mark_keys(row))]
 
 
@@ -571,7 +572,7 @@ def test_nan_to_equals_nan_to_num(values, nan):
 def test_masked_names_equal_the_per_record_definition(names):
     flat = cand._masked_flat(_column(names))
     expected = [(i, k) for i, name in enumerate(names) for k in dict.fromkeys(cand._masked(name))]
-    assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+    assert list(zip(flat.positions.tolist(), flat.keys.tolist(), strict=True)) == expected
 
 
 @pytest.mark.parametrize("km, bad_latitude", [(150.0, False), (1500.0, False), (150.0, True)])
@@ -713,14 +714,13 @@ def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
     # 老张 with a Sichuan accent, found in Hangzhou; 80 reports of a 张 of his age lost in Jinan from
     # Zhejiang, and 80 of a 王 from Sichuan: only the true one is both a 张 and from Sichuan. It comes
     # last (ties keep the first reports)
-    zhang = [report(f"Z{i:03d}", ("张", "zhang"), ("伟", "wei"), born=1960, place=2) | _place("330106", 120.13, 30.27, "home")
-             for i in range(80)]
-    wang = [report(f"W{i:03d}", ("王", "wang"), ("伟", "wei"), born=1960, place=2) | _place("510104", 104.08, 30.66, "home")
-            for i in range(80)]
-    true = report("TRUE", ("张", "zhang"), ("军", "jun"), born=1960, place=2) | _place("510104", 104.08, 30.66, "home")
+    zhejiang, sichuan = _place("330106", 120.13, 30.27, "home"), _place("510104", 104.08, 30.66, "home")
+    zhang = [report(f"Z{i:03d}", ("张", "zhang"), ("伟", "wei"), born=1960, place=2) | zhejiang for i in range(80)]
+    wang = [report(f"W{i:03d}", ("王", "wang"), ("伟", "wei"), born=1960, place=2) | sichuan for i in range(80)]
+    true = report("TRUE", ("张", "zhang"), ("军", "jun"), born=1960, place=2) | sichuan
     missing = pd.DataFrame(zhang + wang + [true])
-    residents = pd.DataFrame([resident("R1", name_keys=("lao zhang",), given_keys=("zhang",), accent=("510000",), place=1)
-                              | {"name_norm": "老张"}])
+    residents = pd.DataFrame([resident("R1", name_keys=("lao zhang",), given_keys=("zhang",), accent=("510000",),
+                                       place=1) | {"name_norm": "老张"}])
     settings = cand.CandidateSettings()
     for name in ("prefixed_surname", "hometown", "place", "last_resort"):
         settings = settings.with_pass(name, cap=10)

@@ -455,7 +455,8 @@ def _concat(*flats: _Flat) -> _Flat:
     if all(f.codes is not None for f in flats):
         merged, vocabulary = pd.factorize(np.concatenate([f.vocabulary for f in flats]))
         offsets = np.cumsum([0] + [len(f.vocabulary) for f in flats])
-        codes = np.concatenate([merged[f.codes + offset] for f, offset in zip(flats, offsets)]).astype(np.int64)
+        codes = np.concatenate([merged[f.codes + offset]
+                                for f, offset in zip(flats, offsets[:-1], strict=True)]).astype(np.int64)
         vocabulary = np.asarray(vocabulary, dtype=object)
     return _by_record(_Flat(positions, keys, codes, vocabulary))
 
@@ -773,8 +774,9 @@ class _Reports:
 
     def __init__(self, missing: pd.DataFrame, settings: CandidateSettings):
         _set_person_arrays(self, missing, "missing_id")
-        self.lon = np.where(np.isnan(_num(missing, "missing_lon")), _num(missing, "home_lon"), _num(missing, "missing_lon"))
-        self.lat = np.where(np.isnan(_num(missing, "missing_lat")), _num(missing, "home_lat"), _num(missing, "missing_lat"))
+        lon, lat = _num(missing, "missing_lon"), _num(missing, "missing_lat")
+        self.lon = np.where(np.isnan(lon), _num(missing, "home_lon"), lon)
+        self.lat = np.where(np.isnan(lat), _num(missing, "home_lat"), lat)
         _set_trig(self)
         # birth-year bins a report's interval covers when narrow, else "unknown" (bin 0)
         width = self.year_high - self.year_low
@@ -850,7 +852,7 @@ class _Reports:
         flat = _coded(flat)
         counts = np.bincount(flat.codes, minlength=len(flat.vocabulary))
         held = np.flatnonzero(counts)
-        return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(self.n, 1)).tolist()))
+        return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(self.n, 1)).tolist(), strict=True))
 
     def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
         # a key twice in a report (a prefecture given both as such and as a county's prefix) would
@@ -899,7 +901,8 @@ class _Residents:
                                        for v in evidence], dtype=bool)
         name_norm = _col(residents, "name_norm")
         # columns that go into several flats are flattened once
-        name_keys, alias_keys, given_keys = (_raw(_col(residents, c)) for c in ("name_keys", "alias_keys", "given_keys"))
+        name_keys, alias_keys, given_keys = (_raw(_col(residents, column))
+                                             for column in ("name_keys", "alias_keys", "given_keys"))
         self.names = self._with_name(_flat(name_keys, alias_keys))
         # given-name, 小名 and whole-name keys as given-name queries (G:), plus the single syllable of a
         # partial name (阿英, 小宝) against reports' last given syllable (L:)
@@ -1469,7 +1472,7 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
     if parts:
-        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*parts))
+        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
         del parts
     else:  # no residents
         r, m, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
