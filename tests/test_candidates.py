@@ -420,7 +420,7 @@ def reference_pairs(residents, reports, s):
                 if window is not None:
                     gap = max(0.0, low - m["years"][1], m["years"][0] - high)
                     # the passes with a window look up the resident's sex (and unknown) only
-                    if gap > window + 0.1 * age or not sex_ok:
+                    if gap > window + s.year_window_per_age * age or not sex_ok:
                         continue
                 counts[name_]["proposed"] += 1
                 late = (row["event_date"] is not None and m["day"] is not None
@@ -434,10 +434,11 @@ def reference_pairs(residents, reports, s):
     return found, counts
 
 
-@pytest.mark.parametrize("seed", [11, 12, 13])
-def test_passes_equal_a_pair_by_pair_reference(seed):
+@pytest.mark.parametrize("seed, per_age", [(11, 0.1), (12, 0.1), (13, 0.3)])
+def test_passes_equal_a_pair_by_pair_reference(seed, per_age):
     residents, reports = messy_tables(seed)
-    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6) for p in cand.DEFAULT_PASSES], few_candidates=3)
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6) for p in cand.DEFAULT_PASSES], few_candidates=3,
+                                    year_window_per_age=per_age)
     lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
     result = candidate_pairs(residents, reports, lifted, progress=False, max_per_resident=10**6, chunk_size=16)
     expected, counts = reference_pairs(residents, reports, lifted)
@@ -625,7 +626,8 @@ def test_year_window_finds_exactly_the_reports_within_it(born, width, intervals)
     residents = pd.DataFrame([resident("R1", given_keys=("wei",), born=(low, high), found="2020-01-01")])
     result = candidate_pairs(residents, pd.DataFrame(rows), progress=False, few_candidates=0)
     age = 40.0 if width is None else min(max(2020 - (low + high) / 2, 0), 100)
-    window = {p.name: p for p in cand.DEFAULT_PASSES}["given_sound"].year_window + 0.1 * age
+    settings = cand.CandidateSettings()
+    window = {p.name: p for p in settings.passes}["given_sound"].year_window + settings.year_window_per_age * age
     expected = set()
     for row in rows:
         r_low, r_high = row["birth_year_low"], row["birth_year_high"]

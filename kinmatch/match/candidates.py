@@ -82,6 +82,10 @@ class CandidateSettings:
     pass that proposed it (independent passes agreeing are evidence), plus the ``union_bonus`` of
     those passes.
 
+    ``year_window_per_age``: a pass's ``year_window`` widens by this many years per year of the
+    resident's estimated age: an older face is misjudged by more years (at 0.1, a 70-year-old by
+    ±7 more than a child).
+
     ``few_candidates``: a resident with fewer pairs than this from the other passes (or with little
     evidence: no usable name, no place clue, no mark) gets the fallback passes.
 
@@ -109,6 +113,7 @@ class CandidateSettings:
     nameless_max_per_resident: int = 1200
     per_pass_support: float = 2.0
     few_candidates: int = 30
+    year_window_per_age: float = 0.1
     home_bonus: float = 8.0
     name_bonus: float = 8.0
     cap_far_km: float | None = 600.0
@@ -912,7 +917,7 @@ class _Residents:
         self.masked = self._with_name(_masked_flat(name_norm))
         found_year = pd.to_datetime(pd.Series(self.day * 86400e9), errors="coerce").dt.year.to_numpy(dtype=float)
         age = found_year - (self.year_low + self.year_high) / 2
-        # an older face is misjudged by more years (a 70-year-old by ±7 more than a child)
+        # for the age-scaled year window (:func:`_window`); unknown: a middle age
         self.age = np.where(np.isnan(age), 40.0, np.clip(age, 0, 100))
         self.surnames = self._with_name(_flat(_col(residents, "surname_keys")))
         # 老薛 / 小黄: the given syllable as a surname query
@@ -1001,10 +1006,10 @@ def _near(res: _Residents, chunk: np.ndarray, own: _Flat, centres: pd.DataFrame,
     return _first_per_record(_concat(mine, near))
 
 
-def _window(res: _Residents, r: np.ndarray, window: float) -> np.ndarray:
-    """Years allowed beyond both birth-year intervals for residents ``r``: the base window plus a
-    tenth of the estimated age."""
-    return window + 0.1 * res.age.take(r)
+def _window(res: _Residents, r: np.ndarray, window: float, per_age: float) -> np.ndarray:
+    """Years allowed beyond both birth-year intervals for residents ``r``: the pass's window plus
+    ``per_age`` years per year of estimated age (``CandidateSettings.year_window_per_age``)."""
+    return window + per_age * res.age.take(r)
 
 
 class _Queries(NamedTuple):
@@ -1059,7 +1064,7 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
-           window: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           window: float, per_age: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Composite key ranges for the (resident, key code, key class) rows → (resident position,
     lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`."""
     if not by_year or len(r_pos) == 0:
@@ -1072,7 +1077,7 @@ def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.nd
     # the range takes in beyond (intervals that end before it) the exact year window drops, as it
     # drops pairs whose bins meet but whose years do not: the pairs kept are the same
     sex = res.sex[r_pos].astype(np.int64)
-    widen = _window(res, r_pos, window)
+    widen = _window(res, r_pos, window, per_age)
     unknown = np.isnan(res.year_low[r_pos])
     first_bins = np.where(unknown, 1, np.maximum(_bin(res.year_low[r_pos] - widen) - span, 1))
     last_bins = np.where(unknown, _N_BINS - 1, _bin(res.year_high[r_pos] + widen))
@@ -1353,7 +1358,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
     name, window = candidate_pass.name, candidate_pass.year_window
     by_year = window is not None
     index = rep.indexes[name]
-    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, index.span)
+    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, settings.year_window_per_age, index.span)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_low, q_high)
@@ -1375,7 +1380,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
         gap = None
         if by_year:
             gap = _year_gap(res, rep, r, m)
-            in_window = ~(gap > _window(res, r, window))  # NaN (unknown year) stays
+            in_window = ~(gap > _window(res, r, window, settings.year_window_per_age))  # NaN (unknown year) stays
             counts[name]["proposed"] += int(np.count_nonzero(in_window))
             counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
             ok &= in_window

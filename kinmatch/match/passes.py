@@ -77,9 +77,8 @@ class CandidatePass:
     ``resident_keys`` / ``report_keys``: the key sets that must meet (a name in
     ``RESIDENT_KEY_SETS`` / ``REPORT_KEY_SETS``, or ``"column:<name>"``).
     ``cap``: most pairs kept per resident.
-    ``year_window``: years allowed beyond both birth-year intervals, plus a tenth of the
-    resident's estimated age (an older face is misjudged by more years); None: birth years are
-    not looked at (then the reports of every birth year are in one index entry, so use it only for
+    ``year_window``: years allowed beyond both birth-year intervals, widened for older residents
+    (``CandidateSettings.year_window_per_age``); None: birth years are not looked at (then the reports of every birth year are in one index entry, so use it only for
     a key as specific as a whole name's sound).
     ``max_key_share``: report keys held by this share of reports or more are not indexed (a
     surname every tenth report shares proposes thousands of strangers); None: every key.
