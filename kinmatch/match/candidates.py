@@ -1561,10 +1561,14 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
         code, pass_of = code[order], pass_of[order]
     starts = np.r_[0, np.flatnonzero(code[1:] != code[:-1]) + 1]
     # each distinct pair's passes as bits: byte b ORs 1 << (pass % 8) of its passes 8b … 8b + 7
-    bit = np.left_shift(np.uint8(1), (pass_of & 7).astype(np.uint8))
-    pass_bits = np.empty((len(starts), _pass_bytes(len(passes))), dtype=np.uint8)
-    for byte in range(pass_bits.shape[1]):
-        pass_bits[:, byte] = np.bitwise_or.reduceat(np.where(pass_of >> 3 == byte, bit, np.uint8(0)), starts)
+    if len(passes) <= 64:  # one OR of int64 bits, read as its low bytes (little-endian)
+        bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), pass_of.astype(np.uint64)), starts)
+        pass_bits = bits.astype("<u8", copy=False).view(np.uint8).reshape(-1, 8)[:, :n_bytes]
+    else:
+        bit = np.left_shift(np.uint8(1), (pass_of & 7).astype(np.uint8))
+        pass_bits = np.empty((len(starts), n_bytes), dtype=np.uint8)
+        for byte in range(n_bytes):
+            pass_bits[:, byte] = np.bitwise_or.reduceat(np.where(pass_of >> 3 == byte, bit, np.uint8(0)), starts)
     n_passes = np.diff(np.r_[starts, len(code)])  # a pass proposes a pair once
     code = code[starts]
     r, m = code >> shift, code & ((1 << shift) - 1)
