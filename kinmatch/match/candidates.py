@@ -19,16 +19,7 @@ materialises every pair of a block at once, and a block such as (四川, 男, 19
 reports has tens of millions of pairs; the sorted inverted index here (each report filed once per
 key, sex and first birth-year bin) expands, dedupes and caps them one chunk of residents at a time.
 A worker process returns :func:`packed_candidate_pairs` (integer arrays; cheap to pickle) and its
-parent unpacks it into the same :class:`Candidates`.
-
-    >>> import pandas as pd
-    >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"],
-    ...                           "name_keys": [("wu chun hua", "hu chun hua")], "name_evidence": [True]})
-    >>> missing = pd.DataFrame({"missing_id": ["M1", "M2"], "sex_code": ["F", "F"],
-    ...                         "name_keys": [("hu chun hua",), ("li wei",)]})
-    >>> result = candidate_pairs(residents, missing, progress=False)
-    >>> result.pairs[["resident_id", "missing_id", "passes"]].values.tolist()
-    [['R1', 'M1', 'name_sound']]
+parent unpacks it into the same :class:`Candidates`. Example: :func:`candidate_pairs`.
 """
 
 from __future__ import annotations
