@@ -78,8 +78,9 @@ class CandidatePass:
     ``RESIDENT_KEY_SETS`` / ``REPORT_KEY_SETS``, or ``"column:<name>"``).
     ``cap``: most pairs kept per resident.
     ``year_window``: years allowed beyond both birth-year intervals, widened for older residents
-    (``CandidateSettings.year_window_per_age``); None: birth years are not looked at (then the reports of every birth year are in one index entry, so use it only for
-    a key as specific as a whole name's sound).
+    (``CandidateSettings.year_window_per_age``); None: birth years are not looked at (then the
+    reports of every birth year and sex share one index entry per key, so use it only for a key as
+    specific as a whole name's sound).
     ``max_key_share``: report keys held by this share of reports or more are not indexed (a
     surname every tenth report shares proposes thousands of strangers); None: every key.
     ``nameless_factor``: a resident without a usable name (无名氏, an assigned 党X) keeps this many
