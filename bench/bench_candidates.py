@@ -7,6 +7,8 @@ against another implementation of the module (e.g. an older commit's) with the o
     git show 38800f3:kinmatch/match/candidates.py > /tmp/candidates_old.py
     python bench/bench_candidates.py --reference /tmp/candidates_old.py   # before/after, same output?
     python bench/bench_candidates.py --reference /tmp/candidates_old.py --recall  # … and which finds more
+    python bench/bench_candidates.py --save /tmp/pairs7.pkl     # keep this output (pairs, counts)
+    python bench/bench_candidates.py --expect /tmp/pairs7.pkl   # … and check a later one against it
 
 The frames go through ``kinmatch.match.rank._prepare`` first, as in ``run_link``. Prints the pairs,
 the median and best wall seconds and the best CPU seconds of ``--repeat`` runs (with a reference,
@@ -16,7 +18,9 @@ from a worker process costs (pickle, unpickle; for ``packed_candidate_pairs`` al
 Exits non-zero if the reference's pairs, prescores or counts differ (unless ``--recall``: then
 a change of output is expected, and what is printed is candidate recall, the share of residents
 with a true report among their candidates, overall and per distortion family; a true pair dropped
-here is lost for good).
+here is lost for good). ``--save`` pickles the pairs and counts; ``--expect`` exits non-zero if
+they differ from a saved output (compared in order and sorted by resident and report), so a refactor
+can be checked against the output of the code before it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchdata import cpu_s, normalized  # noqa: E402
+
 from kinmatch.match import candidates
 from kinmatch.match.rank import _prepare
 
@@ -80,6 +85,18 @@ def candidate_recall(pairs: pd.DataFrame, truth: pd.DataFrame, distortions: pd.D
     return out
 
 
+def assert_same_output(pairs: pd.DataFrame, counts: pd.DataFrame, expected_pairs: pd.DataFrame,
+                       expected_counts: pd.DataFrame) -> None:
+    """Raise AssertionError unless the pairs (in order, and sorted by resident then report) and the
+    per-pass counts are exactly the expected ones."""
+    pd.testing.assert_frame_equal(pairs, expected_pairs, check_exact=True)
+    def by_pair(frame):
+        return frame.sort_values(["resident_id", "missing_id"], kind="stable").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(by_pair(pairs), by_pair(expected_pairs), check_exact=True)
+    pd.testing.assert_frame_equal(counts, expected_counts, check_exact=True)
+
+
 def load_module(path: Path):
     spec = importlib.util.spec_from_file_location("candidates_reference", path)
     module = importlib.util.module_from_spec(spec)
@@ -96,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="pickle of (simulation, residents, missing)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference", type=Path, default=None, help="another candidates.py to compare with")
+    parser.add_argument("--save", type=Path, default=None, help="pickle the pairs and counts here")
+    parser.add_argument("--expect", type=Path, default=None, help="a --save output that this one must equal")
     parser.add_argument("--recall", action="store_true",
                         help="print candidate recall per distortion family (simulates again for the truth)")
     args = parser.parse_args(argv)
@@ -133,6 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         print("candidate recall (residents with a true report among their candidates)")
         print(table.to_string(float_format=lambda v: f"{v:.3f}"))
         return 0
+    if args.save is not None:
+        args.save.write_bytes(pickle.dumps((results["current"].pairs, results["current"].counts)))
+        print(f"saved to {args.save}")
+    if args.expect is not None:
+        pairs, counts = pickle.loads(args.expect.read_bytes())
+        try:
+            assert_same_output(results["current"].pairs, results["current"].counts, pairs, counts)
+        except AssertionError as error:
+            print(f"output differs from {args.expect}: {error}")
+            return 1
+        print(f"output identical to {args.expect}")
     if "reference" in results:
         try:
             pd.testing.assert_frame_equal(results["current"].pairs, results["reference"].pairs, check_exact=True)

@@ -71,7 +71,7 @@ def random_residents(n, seed=1):
 
 
 def pair_set(result):
-    return set(zip(result.pairs["resident_id"], result.pairs["missing_id"]))
+    return set(zip(result.pairs["resident_id"], result.pairs["missing_id"], strict=True))
 
 
 def test_dialect_merged_name_alone_survives_among_many_decoys():
@@ -128,8 +128,9 @@ def test_chunked_equals_unchunked():
 
 def test_caps_are_respected_and_counted():
     missing, residents = random_reports(1500), random_residents(40)
-    result = candidate_pairs(residents, missing, progress=False, max_per_resident=25, caps={"place": 5},
-                             nameless_place_factor=2, nameless_max_per_resident=40)
+    settings = cand.CandidateSettings().with_pass("place", cap=5, nameless_factor=2)
+    result = candidate_pairs(residents, missing, settings, progress=False, max_per_resident=25,
+                             nameless_max_per_resident=40)
     per_resident = result.pairs.groupby("resident_id").size()
     named = residents.set_index("resident_id")["name_evidence"].reindex(per_resident.index)
     assert per_resident[named].max() <= 25
@@ -141,7 +142,8 @@ def test_caps_are_respected_and_counted():
     assert 0 < nameless < len(residents)
     assert counts.loc["place", "kept"] <= 5 * (len(residents) - nameless) + 10 * nameless
     assert counts.loc["place", "kept"] > 5 * len(residents)  # the nameless residents' larger share is used
-    assert counts.loc["place", "capped"] == counts.loc["place", "proposed"] - counts.loc["place", "removed_by_constraints"] - counts.loc["place", "kept"]
+    place = counts.loc["place"]
+    assert place["capped"] == place["proposed"] - place["removed_by_constraints"] - place["kept"]
     assert set(result.counts["pass"]) == set(PASSES) | {"union"}
     assert not result.pairs.duplicated(["resident_id", "missing_id"]).any()
 
@@ -215,6 +217,7 @@ def test_one_shared_common_mark_keeps_far_nameless_resident():
 # resident and one report at a time (caps lifted so every qualifying pair must come out)
 
 import math  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -329,6 +332,8 @@ def reference_pairs(residents, reports, s):
     """Every pass by its definition, pair by pair: the keys meet, the sexes agree when both known,
     found no earlier than lost less the tolerance, and (all passes but name_sound) the birth-year
     intervals within the resident's window. → {(resident_id, missing_id): set of passes}, counts."""
+    by_name = {p.name: p for p in s.passes}
+    assert list(by_name) == cand.PASSES  # the passes defined below, in order
     rep = []
     for _, m in reports.iterrows():
         givens = _keys(m["given_keys"], m["alias_keys"])
@@ -354,7 +359,7 @@ def reference_pairs(residents, reports, s):
         for k in r["surnames"]:
             share[k] = share.get(k, 0) + 1 / len(rep)
     for r in rep:
-        r["rare_surnames"] = [k for k in r["surnames"] if share[k] < s.rare_share]
+        r["rare_surnames"] = [k for k in r["surnames"] if share[k] < by_name["rare_surname"].max_key_share]
     centres = {}
     for field, name in (("places", "prefecture"), ("provinces", "province")):
         sums = {}
@@ -364,13 +369,12 @@ def reference_pairs(residents, reports, s):
                     sums.setdefault(k, []).append((r["lon"], r["lat"]))
         centres[name] = {k: (sum(x for x, _ in v) / len(v), sum(y for _, y in v) / len(v)) for k, v in sums.items()}
 
-    passes = {  # pass → (resident keys, report keys, window or None)
-        "name_sound": ("names", "names", None), "given_sound": ("givens", "givens", s.wide_year_window),
-        "one_char": ("masked", "masked", s.year_window), "rare_surname": ("surnames", "rare_surnames", s.year_window),
-        "prefixed_surname": ("prefixed", "surnames", s.year_window),
-        "hometown": ("hometown", "hometown", s.year_window), "place": ("near", "places", s.year_window),
-        "marks": ("marks", "marks", s.wide_year_window), "mark_pairs": ("mark_pairs", "mark_pairs", s.wide_year_window),
-        "last_resort": ("provinces_near", "provinces", s.year_window)}
+    keys = {  # pass → (resident keys, report keys) by the definitions above
+        "name_sound": ("names", "names"), "given_sound": ("givens", "givens"), "one_char": ("masked", "masked"),
+        "rare_surname": ("surnames", "rare_surnames"), "prefixed_surname": ("prefixed", "surnames"),
+        "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
+        "mark_pairs": ("mark_pairs", "mark_pairs"), "last_resort": ("provinces_near", "provinces")}
+    passes = {name: (*fields, by_name[name].year_window) for name, fields in keys.items()}
     found = {}
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
     for _, row in residents.iterrows():
@@ -391,8 +395,8 @@ def reference_pairs(residents, reports, s):
         res["mark_pairs"] = _pairs_of(res["marks"])
         lon, lat = row["found_lon"], row["found_lat"]
         county = row["found_county"] if isinstance(row["found_county"], str) else None
-        for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, s.near_km),
-                                                 ("provinces_near", "province", 4, 2, s.last_resort_km)):
+        for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, by_name["place"].near_km),
+                                                 ("provinces_near", "province", 4, 2, by_name["last_resort"].near_km)):
             own = [_pad(p, width) for p in _keys(row[f"found_{centre_kind}"], county[:cut] if county else None)][:1]
             near = [] if pd.isna(lon) or pd.isna(lat) else [
                 k for k, (x, y) in sorted(centres[centre_kind].items()) if _km(lon, lat, x, y) <= km]
@@ -409,14 +413,14 @@ def reference_pairs(residents, reports, s):
         for name_, (res_field, rep_field, window) in passes.items():
             if name_ == "last_resort" and not (little or so_far < s.few_candidates):
                 continue
-            for m_row, m in zip(reports["missing_id"], rep):
+            for m_row, m in zip(reports["missing_id"], rep, strict=True):
                 if not set(res[res_field]) & set(m[rep_field]):
                     continue
                 sex_ok = row["sex_code"] is None or m["sex"] is None or row["sex_code"] == m["sex"]
                 if window is not None:
                     gap = max(0.0, low - m["years"][1], m["years"][0] - high)
                     # the passes with a window look up the resident's sex (and unknown) only
-                    if gap > window + 0.1 * age or not sex_ok:
+                    if gap > window + s.year_window_per_age * age or not sex_ok:
                         continue
                 counts[name_]["proposed"] += 1
                 late = (row["event_date"] is not None and m["day"] is not None
@@ -430,13 +434,14 @@ def reference_pairs(residents, reports, s):
     return found, counts
 
 
-@pytest.mark.parametrize("seed", [11, 12, 13])
-def test_passes_equal_a_pair_by_pair_reference(seed):
+@pytest.mark.parametrize("seed, per_age", [(11, 0.1), (12, 0.1), (13, 0.3)])
+def test_passes_equal_a_pair_by_pair_reference(seed, per_age):
     residents, reports = messy_tables(seed)
-    lifted = {name: 10**6 for name in PASSES}
-    result = candidate_pairs(residents, reports, progress=False, caps=lifted, max_per_resident=10**6,
-                             rare_share=0.25, few_candidates=3, chunk_size=16)
-    expected, counts = reference_pairs(residents, reports, cand.CandidateSettings(rare_share=0.25, few_candidates=3))
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6) for p in cand.DEFAULT_PASSES], few_candidates=3,
+                                    year_window_per_age=per_age)
+    lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
+    result = candidate_pairs(residents, reports, lifted, progress=False, max_per_resident=10**6, chunk_size=16)
+    expected, counts = reference_pairs(residents, reports, lifted)
     got = {(r, m): set(p.split("+")) for r, m, p in result.pairs[["resident_id", "missing_id", "passes"]].values}
     assert got == expected
     table = result.counts.set_index("pass")
@@ -464,7 +469,7 @@ def test_flat_keys_equal_the_per_record_definition(rows):
     first, second = (_column([row[i] for row in rows]) for i in (0, 1))
     flat = cand._flat(first, second)
     expected = [(i, k) for i, row in enumerate(rows) for k in _keys(*row)]
-    assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+    assert list(zip(flat.positions.tolist(), flat.keys.tolist(), strict=True)) == expected
     # the codes that travel with the keys name the same keys, through rewrites and merges too
     given = cand._concat(cand._map_keys(flat, lambda k: f"G:{k}"),
                          cand._map_keys(flat, lambda k: f"L:{k.split()[-1]}" if " " in k else None))
@@ -472,7 +477,7 @@ def test_flat_keys_equal_the_per_record_definition(rows):
         if coded.codes is not None:
             assert coded.vocabulary[coded.codes].tolist() == coded.keys.tolist()
             assert len(set(coded.vocabulary.tolist())) == len(coded.vocabulary)
-    assert list(zip(given.positions.tolist(), given.keys.tolist())) == sorted(
+    assert list(zip(given.positions.tolist(), given.keys.tolist(), strict=True)) == sorted(
         [(i, f"G:{k}") for i, k in expected] + [(i, f"L:{k.split()[-1]}") for i, k in expected if " " in k],
         key=lambda pair: pair[0])
 
@@ -483,10 +488,10 @@ def test_flat_keys_equal_the_per_record_definition(rows):
 def test_mark_keys_and_pairs_equal_the_per_record_definition(rows):
     column = _column(rows)
     marks = cand._sorted_per_record(cand._map_keys(cand._flat(column), cand._mark_key))
-    assert list(zip(marks.positions.tolist(), marks.keys.tolist())) == [
+    assert list(zip(marks.positions.tolist(), marks.keys.tolist(), strict=True)) == [
         (i, k) for i, row in enumerate(rows) for k in _mark_keys(row)]
     pairs = cand._mark_pair_flat(marks)
-    assert list(zip(pairs.positions.tolist(), pairs.keys.tolist())) == [
+    assert list(zip(pairs.positions.tolist(), pairs.keys.tolist(), strict=True)) == [
         (i, k) for i, row in enumerate(rows) for k in _pairs_of(_mark_keys(row))]
 
 
@@ -568,7 +573,7 @@ def test_nan_to_equals_nan_to_num(values, nan):
 def test_masked_names_equal_the_per_record_definition(names):
     flat = cand._masked_flat(_column(names))
     expected = [(i, k) for i, name in enumerate(names) for k in dict.fromkeys(cand._masked(name))]
-    assert list(zip(flat.positions.tolist(), flat.keys.tolist())) == expected
+    assert list(zip(flat.positions.tolist(), flat.keys.tolist(), strict=True)) == expected
 
 
 @pytest.mark.parametrize("km, bad_latitude", [(150.0, False), (1500.0, False), (150.0, True)])
@@ -621,7 +626,8 @@ def test_year_window_finds_exactly_the_reports_within_it(born, width, intervals)
     residents = pd.DataFrame([resident("R1", given_keys=("wei",), born=(low, high), found="2020-01-01")])
     result = candidate_pairs(residents, pd.DataFrame(rows), progress=False, few_candidates=0)
     age = 40.0 if width is None else min(max(2020 - (low + high) / 2, 0), 100)
-    window = cand.CandidateSettings().wide_year_window + 0.1 * age
+    settings = cand.CandidateSettings()
+    window = {p.name: p for p in settings.passes}["given_sound"].year_window + settings.year_window_per_age * age
     expected = set()
     for row in rows:
         r_low, r_high = row["birth_year_low"], row["birth_year_high"]
@@ -710,16 +716,18 @@ def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
     # 老张 with a Sichuan accent, found in Hangzhou; 80 reports of a 张 of his age lost in Jinan from
     # Zhejiang, and 80 of a 王 from Sichuan: only the true one is both a 张 and from Sichuan. It comes
     # last (ties keep the first reports)
-    zhang = [report(f"Z{i:03d}", ("张", "zhang"), ("伟", "wei"), born=1960, place=2) | _place("330106", 120.13, 30.27, "home")
-             for i in range(80)]
-    wang = [report(f"W{i:03d}", ("王", "wang"), ("伟", "wei"), born=1960, place=2) | _place("510104", 104.08, 30.66, "home")
-            for i in range(80)]
-    true = report("TRUE", ("张", "zhang"), ("军", "jun"), born=1960, place=2) | _place("510104", 104.08, 30.66, "home")
+    zhejiang, sichuan = _place("330106", 120.13, 30.27, "home"), _place("510104", 104.08, 30.66, "home")
+    zhang = [report(f"Z{i:03d}", ("张", "zhang"), ("伟", "wei"), born=1960, place=2) | zhejiang for i in range(80)]
+    wang = [report(f"W{i:03d}", ("王", "wang"), ("伟", "wei"), born=1960, place=2) | sichuan for i in range(80)]
+    true = report("TRUE", ("张", "zhang"), ("军", "jun"), born=1960, place=2) | sichuan
     missing = pd.DataFrame(zhang + wang + [true])
-    residents = pd.DataFrame([resident("R1", name_keys=("lao zhang",), given_keys=("zhang",), accent=("510000",), place=1)
-                              | {"name_norm": "老张"}])
-    result = candidate_pairs(residents, missing, progress=False, home_bonus=home_bonus, name_bonus=name_bonus,
-                             caps={"prefixed_surname": 10, "hometown": 10, "place": 10, "last_resort": 10})
+    residents = pd.DataFrame([resident("R1", name_keys=("lao zhang",), given_keys=("zhang",), accent=("510000",),
+                                       place=1) | {"name_norm": "老张"}])
+    settings = cand.CandidateSettings()
+    for name in ("prefixed_surname", "hometown", "place", "last_resort"):
+        settings = settings.with_pass(name, cap=10)
+    result = candidate_pairs(residents, missing, settings, progress=False, home_bonus=home_bonus,
+                             name_bonus=name_bonus)
     assert ("TRUE" in set(result.pairs["missing_id"])) == kept
     counts = result.counts.set_index("pass")
     assert counts.loc["prefixed_surname", "capped"] > 0 and counts.loc["hometown", "capped"] > 0
@@ -754,7 +762,176 @@ def test_overrides_leave_the_callers_settings_alone():
     settings = CandidateSettings()
     residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
     missing = pd.DataFrame({"missing_id": ["M1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
-    candidate_pairs(residents, missing, settings=settings, progress=False, year_window=9.0)
-    assert settings.year_window == CandidateSettings().year_window
+    candidate_pairs(residents, missing, settings=settings, progress=False, max_per_resident=9)
+    assert settings.max_per_resident == CandidateSettings().max_per_resident
     with pytest.raises(TypeError, match="unknown setting 'yearwindow'"):
         candidate_pairs(residents, missing, progress=False, yearwindow=9.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# passes are data: a pass declared here alone runs, any number of passes, settings as JSON
+
+
+def test_a_pass_declared_here_alone_proposes_pairs_and_is_counted():
+    # a toy pass: the resident's accent area meets the report's home dialect area, same sex, any age
+    from kinmatch.match.passes import CandidatePass
+
+    accent = CandidatePass("accent_area", resident_keys="column:accent_area", report_keys="column:home_dialect_area",
+                           cap=10**6, year_window=None)
+    residents, reports = messy_tables(21)
+    settings = cand.CandidateSettings(passes=[*cand.DEFAULT_PASSES, accent], max_per_resident=10**6,
+                                      nameless_max_per_resident=10**6)
+    result = candidate_pairs(residents, reports, settings, progress=False)
+    expected = set()
+    for _, row in residents.iterrows():
+        for _, m in reports.iterrows():
+            if not row["accent_area"] or row["accent_area"] != m["home_dialect_area"]:
+                continue
+            sex_ok = row["sex_code"] is None or m["sex_code"] is None or row["sex_code"] == m["sex_code"]
+            late = (row["event_date"] is not None and m["event_date"] is not None
+                    and (row["event_date"] - m["event_date"]).days < -cand.DATE_TOLERANCE_DAYS)
+            if sex_ok and not late:
+                expected.add((row["resident_id"], m["missing_id"]))
+    passes = result.pairs.set_index(["resident_id", "missing_id"])["passes"]
+    got = {pair for pair, names in passes.items() if "accent_area" in names.split("+")}
+    assert got == expected and len(expected) > 20
+    counts = result.counts.set_index("pass")
+    assert list(counts.index) == [*PASSES, "accent_area", "union"]
+    assert counts.loc["accent_area", "kept"] == len(expected)
+    assert counts.loc["accent_area", "proposed"] > len(expected)  # the constraints removed some
+    # the other passes are untouched by the new one (but the fallback, which serves residents with
+    # few pairs from the others: the new pass gives some of them more)
+    alone = candidate_pairs(residents, reports, progress=False, max_per_resident=10**6,
+                            nameless_max_per_resident=10**6).counts.set_index("pass")
+    pd.testing.assert_frame_equal(counts.drop(["accent_area", "last_resort", "union"]),
+                                  alone.drop(["last_resort", "union"]))
+    assert counts.loc["last_resort", "proposed"] < alone.loc["last_resort", "proposed"]
+
+
+def test_a_column_key_is_plain_whatever_its_first_letter():
+    # key classes come from the built key sets' prefixes (C…, G…, A…); a column's values are plain
+    from kinmatch.match.passes import CandidatePass
+
+    residents = pd.DataFrame([resident("R1", place=0) | {"clothing": ("Coat", "Apron")}])
+    missing = pd.DataFrame([report("M1", ("李", "li"), ("伟", "wei"), place=0) | {"clothing": ("Coat",)},
+                            report("M2", ("李", "li"), ("伟", "wei"), place=0) | {"clothing": ("Apron",)},
+                            report("M3", ("李", "li"), ("伟", "wei"), place=0) | {"clothing": ("Hat",)}])
+    clothing = CandidatePass("clothing", "column:clothing", "column:clothing", cap=1, second_clues=())
+    settings = cand.CandidateSettings(passes=[clothing])
+    result = candidate_pairs(residents, missing, settings, progress=False)
+    # as a prefecture (C) Coat would win the cap; plain, the two tie and the first report is kept
+    assert result.pairs["missing_id"].tolist() == ["M1"]
+    assert result.counts.set_index("pass").loc["clothing", "capped"] == 1
+    missing["clothing"] = [("Apron",), ("Coat",), ("Hat",)]
+    assert candidate_pairs(residents, missing, settings, progress=False).pairs["missing_id"].tolist() == ["M1"]
+
+
+@pytest.mark.parametrize("n_copies", [1, 9, 17, 70])
+def test_any_number_of_passes(n_copies):
+    # the same name pass under many names: every pair it finds is proposed by all of them, spelled
+    # in order, whatever the number of passes (70 need 9 bytes of pass bits a pair)
+    name_sound = cand.DEFAULT_PASSES[0]
+    copies = [replace(name_sound, name=f"copy{i}", union_bonus=0.0) for i in range(n_copies)]
+    missing, residents = random_reports(300), random_residents(30)
+    one = candidate_pairs(residents, missing, cand.CandidateSettings(passes=copies[:1]), progress=False)
+    many = candidate_pairs(residents, missing, cand.CandidateSettings(passes=copies, per_pass_support=0.0),
+                           progress=False)
+    assert len(one.pairs) > 0
+    assert set(many.pairs["passes"]) == {"+".join(p.name for p in copies)}
+    pd.testing.assert_frame_equal(many.pairs.drop(columns="passes"), one.pairs.drop(columns="passes"))
+    counts = many.counts.set_index("pass")
+    assert list(counts.index) == [p.name for p in copies] + ["union"]
+    assert (counts.loc[[p.name for p in copies], "kept"] == counts.loc["copy0", "kept"]).all()
+    packed = cand.packed_candidate_pairs(residents, missing, cand.CandidateSettings(passes=copies), progress=False)
+    assert packed.pass_bits.shape == (len(one.pairs), (n_copies + 7) // 8)
+
+
+@pytest.mark.parametrize("bits, names, expected", [
+    (0, ("a", "b"), ""),
+    (5, cand.PASSES, "name_sound+one_char"),
+    (1 << 69 | 1, tuple(f"p{i}" for i in range(70)), "p0+p69"),
+    (np.array([1, 2], dtype=np.uint8), tuple(f"p{i}" for i in range(16)), "p0+p9"),
+])
+def test_pass_names_spell_the_bits(bits, names, expected):
+    assert cand.pass_names(bits, names) == expected
+
+
+def test_a_fallback_pass_serves_only_residents_short_of_pairs():
+    # a second fallback pass by name: a resident with enough named pairs does not get it
+    from kinmatch.match.passes import CandidatePass
+
+    fallback = CandidatePass("given_fallback", "given_sounds", "given_sounds", cap=50, year_window=10.0, fallback=True)
+    missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei")) for i in range(5)])
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), given_keys=("wei",)),
+                              resident("R2", given_keys=("wei",))])
+    settings = cand.CandidateSettings(passes=[cand.DEFAULT_PASSES[0], fallback], few_candidates=3)
+    result = candidate_pairs(residents, missing, settings, progress=False)
+    passes = result.pairs.groupby("resident_id")["passes"].agg(set)
+    assert passes["R1"] == {"name_sound"}   # five named pairs: no fallback
+    assert passes["R2"] == {"given_fallback"}
+
+
+def test_settings_round_trip_through_json():
+    import json
+
+    from kinmatch.match.passes import CandidatePass
+
+    toy = CandidatePass("accent_area", "column:accent_area", "column:home_dialect_area", cap=7, year_window=None,
+                        max_key_share=0.5, nameless_factor=2.5, distance="full", second_clues=("home",),
+                        near_km=None, union_bonus=1.5)
+    settings = cand.CandidateSettings(passes=[*cand.DEFAULT_PASSES, toy], cap_far_km=None, max_per_resident=123,
+                                      key_class_scores={"dialect_area": -2.0, "plain": 0.0, "given_name": 1.0,
+                                                        "prefecture": 3.5})
+    text = json.dumps(settings.to_dict(), ensure_ascii=False, indent=1)
+    back = cand.CandidateSettings.from_dict(json.loads(text))
+    assert back == settings
+    assert back.passes[-1] == toy and isinstance(back.passes, tuple)
+    assert json.dumps(back.to_dict(), ensure_ascii=False, indent=1) == text
+    assert '"name": "name_sound"' in text and '"cap_far_km": null' in text  # readable, not pickled
+    assert cand.CandidateSettings.from_dict(cand.CandidateSettings().to_dict()) == cand.CandidateSettings()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"passes": [cand.DEFAULT_PASSES[0], cand.DEFAULT_PASSES[0]]}, "occur more than once"),
+    ({"passes": [replace(cand.DEFAULT_PASSES[0], resident_keys="name_keys")]}, "resident_keys 'name_keys'"),
+    ({"passes": [replace(cand.DEFAULT_PASSES[0], report_keys="column:")]}, "report_keys 'column:'"),
+    ({"key_class_scores": {"plain": 0.0}}, "exactly"),
+    ({"key_class_scores": {"dialect_area": 5.0, "plain": 0.0, "given_name": 2.0, "prefecture": 4.0}}, "ascend"),
+])
+def test_settings_say_what_is_wrong(change, message):
+    with pytest.raises(ValueError, match=message):
+        cand.CandidateSettings(**change)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"distance": "near"}, "distance 'near'"),
+    ({"second_clues": ("home", "marks")}, "second_clues"),
+    ({"everywhere_when_none_near": True}, "needs near_km"),
+    ({"name": "union"}, "not 'union'"),
+    ({"cap": -1}, "cap -1"),
+])
+def test_a_pass_says_what_is_wrong(fields, message):
+    from kinmatch.match.passes import CandidatePass
+
+    with pytest.raises(ValueError, match=message):
+        CandidatePass(**({"name": "toy", "resident_keys": "marks", "report_keys": "marks", "cap": 5} | fields))
+
+
+def test_unknown_settings_and_fields_are_named():
+    with pytest.raises(ValueError, match=r"unknown settings \['caps'\]"):
+        cand.CandidateSettings.from_dict(cand.CandidateSettings().to_dict() | {"caps": {}})
+    with pytest.raises(ValueError, match=r"unknown fields \['window'\]"):
+        cand.CandidatePass.from_dict(cand.DEFAULT_PASSES[0].to_dict() | {"window": 3})
+    with pytest.raises(KeyError, match="no candidate pass 'names'"):
+        cand.CandidateSettings().with_pass("names", cap=3)
+    with pytest.raises(TypeError, match="with_pass"):
+        candidate_pairs(pd.DataFrame({"resident_id": []}), pd.DataFrame({"missing_id": []}), progress=False, caps={})
+
+
+def test_key_sets_named_are_the_key_sets_built():
+    # every key set a pass may name exists on its side, and no built one goes unnamed
+    residents, reports = messy_tables(5, n_residents=5, n_reports=20)
+    res = cand._Residents(residents)
+    assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
+    used = {p.report_keys for p in cand.DEFAULT_PASSES}
+    assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)

@@ -1,35 +1,10 @@
 """Candidate pairs: which missing-person reports are worth comparing with each resident.
 
 Recall comes first: a true pair dropped here is lost for good. So several independent passes
-each propose pairs, and their union is compared:
-
-========================  ===================================================================
-pass                      a report is proposed when …
-========================  ===================================================================
-``name_sound``            any sound key of its name or 小名 meets the resident's (dialect-merged
-                          keys included, so 吴春花 meets 胡春花)
-``given_sound``           the given name or 小名 alone meets (二娃, 小军, 阿伟 — 阿英 meets 秀英 on
-                          its last syllable; a resident who said only 明廷 meets 陈明廷), same
-                          sex, birth years within a wide window
-``one_char``              the written names differ in one character (李丹玲 / 李桂玲; names of
-                          three or more characters), same sex, birth years within the window
-``rare_surname``          a rare surname sound meets, same sex, birth years within the window
-``prefixed_surname``      the resident gave only 老薛 / 小黄 / 阿陈 and the report's surname sound
-                          is 薛 / 黄 / 陈, same sex, birth years within the window
-``hometown``              the resident's accent provinces / dialect area / stated places point to
-                          the report's home, same sex, birth years within the window
-``place``                 its missing place or hometown is in the prefecture where the resident
-                          was found or one near it, same sex, birth years within the window
-``marks``                 it shares a mark type and body part (缺指:左手, 痣:额头), same sex, birth
-                          years within the wide window; pairs sharing more marks and conditions
-                          are kept first when capped
-``mark_pairs``            it shares two marks at once (疤痕:额头 and 胎记:脸, either side), same
-                          sex, birth years within the wide window: a combination of two common
-                          marks is rare, and for a nameless resident found far from home it is
-                          often the only clue
-``last_resort``           for residents with little evidence: same sex, birth years in the
-                          window, nearest missing places first
-========================  ===================================================================
+each propose pairs, and their union is compared. The passes are data: a list of
+:class:`~kinmatch.match.passes.CandidatePass` in :attr:`CandidateSettings.passes` (the defaults
+and what each proposes: :mod:`kinmatch.match.passes`); this module runs them. Each pass names the
+key set it reads on either side (:data:`RESIDENT_KEY_SETS`, :data:`REPORT_KEY_SETS`, or a column).
 
 Hard constraints apply only where near-certain: the resident cannot have been found more than
 :data:`~kinmatch.match.comparisons.DATE_TOLERANCE_DAYS` days before the person went missing, and
@@ -44,21 +19,13 @@ materialises every pair of a block at once, and a block such as (四川, 男, 19
 reports has tens of millions of pairs; the sorted inverted index here (each report filed once per
 key, sex and first birth-year bin) expands, dedupes and caps them one chunk of residents at a time.
 A worker process returns :func:`packed_candidate_pairs` (integer arrays; cheap to pickle) and its
-parent unpacks it into the same :class:`Candidates`.
-
-    >>> import pandas as pd
-    >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"],
-    ...                           "name_keys": [("wu chun hua", "hu chun hua")], "name_evidence": [True]})
-    >>> missing = pd.DataFrame({"missing_id": ["M1", "M2"], "sex_code": ["F", "F"],
-    ...                         "name_keys": [("hu chun hua",), ("li wei",)]})
-    >>> result = candidate_pairs(residents, missing, progress=False)
-    >>> result.pairs[["resident_id", "missing_id", "passes"]].values.tolist()
-    [['R1', 'M1', 'name_sound']]
+parent unpacks it into the same :class:`Candidates`. Example: :func:`candidate_pairs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -68,76 +35,142 @@ import pandas as pd
 from kinmatch.geo import haversine_km
 from kinmatch.match._old_comparisons import CONDITION_NAMES
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS
+from kinmatch.match.passes import DEFAULT_PASSES, CandidatePass
 
-PASSES = ["name_sound", "given_sound", "one_char", "rare_surname", "prefixed_surname", "hometown", "place", "marks",
-          "mark_pairs", "last_resort"]
-"""Pass names, in order; ``passes`` in the result joins the names of the passes that proposed a pair."""
-
-_BIT = {name: 1 << i for i, name in enumerate(PASSES)}
+PASSES = [p.name for p in DEFAULT_PASSES]
+"""Names of the default passes, in order (:data:`kinmatch.match.passes.DEFAULT_PASSES`)."""
 
 _YEAR0, _YEAR1, _BIN_YEARS = 1880, 2040, 2
 _N_BINS = (_YEAR1 - _YEAR0) // _BIN_YEARS + 2  # bin 0 = unknown birth year
 _N_SEX = 3  # 0 unknown, 1 M, 2 F
 
+KEY_CLASSES = ("dialect_area", "plain", "given_name", "prefecture")
+"""Classes of query keys, weakest first: a key proposing a pair for a dialect area only (``A…``),
+a plain key (an accent province ``P…``, one given syllable ``L…``, any key without such a
+prefix), a whole given name or 小名 (``G…``), a stated prefecture (``C…``). A pair proposed by
+several keys of a pass takes the strongest."""
+
+_KEY_CLASS = {"C": 3, "G": 2, "P": 1, "L": 1, "A": 0}  # key prefix → index in KEY_CLASSES
+
+
+def _default_key_class_scores() -> dict[str, float]:
+    # a stated prefecture is the most specific place clue and a whole given name beats one
+    # syllable of it; a dialect area spans several provinces, so it counts against the pair
+    return {"dialect_area": -1.0, "plain": 0.0, "given_name": 2.0, "prefecture": 4.0}
+
 
 @dataclass
 class CandidateSettings:
-    """Knobs of candidate generation (defaults sized for 10k residents × 1M reports).
+    """How candidate pairs are generated: the passes, and the knobs they share (defaults sized for
+    10k residents × 1M reports). :meth:`to_dict` gives readable JSON values, :meth:`from_dict`
+    takes them back (a saved model carries the settings it was linked with).
 
-    ``year_window``: years allowed beyond both birth-year intervals; ``wide_year_window`` for the
-    weak given-name and marks passes. ``caps``: most pairs kept per resident by each pass;
-    ``max_per_resident``: most pairs kept per resident overall. ``rare_share``: a surname sound shared
-    by fewer than this share of reports counts as rare; ``rare_mark_share`` likewise for the marks
-    pass (1.0: every mark, because on simulated data with 30% nameless residents a shared common
-    mark, capped by the shared-feature pre-score, raised candidate recall from 0.89 to 0.93).
-    ``last_resort_km``: the last-resort pass looks this far for provinces (a nameless resident is
-    often found a thousand kilometres from home). ``near_km``: prefectures whose
-    centre is within this distance of the found place count as near. ``few_candidates``: residents
-    with fewer pairs than this after the other passes (or with little evidence) get the last-resort
-    pass. ``nameless_place_factor``: residents without a usable name keep this many times more
-    pairs from the hometown and place passes; ``nameless_factor`` likewise from the marks and
-    last-resort passes, and ``nameless_max_per_resident`` pairs overall. Their name passes propose
-    nothing, and their true report is found only among reports alike in place, marks and age, so
-    they need the room: on the simulator (2,000 × 20,000, seeds 7 and 3) recall@50 of all
-    residents rose from 0.917/0.91 to 0.937/0.934 and recall@10 of nameless ones by 5-8 points
-    (place factor 3, others 1 before); doubling the room again gained under 0.3 points.
+    ``passes``: the :class:`~kinmatch.match.passes.CandidatePass` list, run in order (a list or
+    tuple; kept as a tuple). Change one pass with :meth:`with_pass`.
+
+    ``max_per_resident``: most pairs kept per resident over the union of the passes;
+    ``nameless_max_per_resident`` for a resident without a usable name, whose name passes propose
+    nothing and whose true report is found only among reports alike in place, marks and age.
+    When the union is capped a pair's support is its pre-score, plus ``per_pass_support`` for each
+    pass that proposed it (independent passes agreeing are evidence), plus the ``union_bonus`` of
+    those passes.
+
+    ``year_window_per_age``: a pass's ``year_window`` widens by this many years per year of the
+    resident's estimated age: an older face is misjudged by more years (at 0.1, a 70-year-old by
+    ±7 more than a child).
+
+    ``few_candidates``: a resident with fewer pairs than this from the other passes (or with little
+    evidence: no usable name, no place clue, no mark) gets the fallback passes.
+
     ``home_bonus`` / ``name_bonus``: what a pass's cap adds to a pair's pre-score for evidence the
-    pass itself need not have used (see :func:`_agreement`): the accent province (half for only
-    the dialect area or a stated prefecture) meeting the report's home, and the surname or last
-    given syllable meeting the report's; 0 turns it off. ``cap_far_km``: in those caps (all passes
-    but ``place`` and ``last_resort``, which are about nearness) a distance counts up to this far
-    only (None: no limit): most residents are found far from home (true pairs on the simulator:
-    median 830 km, unrelated ones 1,060), so far beyond it distance says little. At 10k × 1M
-    (seed 7) these three raised recall@10 from 0.641 to 0.749 (bonuses of 2: 0.714; then 600 km:
-    0.725 (300 km: the same); bonuses of 3: 0.732; of 5: 0.741; of 8: 0.749), partial names
-    0.363 → 0.750, one character off 0.429 → 0.784, long gaps 0.535 → 0.679, age errors
-    0.557 → 0.699; at 2k × 20k (seeds 7, 3) recall@10 rose a little (0.908 → 0.912,
-    0.903 → 0.909) and false leads held (30 → 30, 25 → 22 residents)."""
+    pass itself need not have used (see :func:`_agreement`): the accent province meeting the
+    report's home (half for only the dialect area or a stated prefecture), and each of the surname
+    and the last given syllable meeting the report's; 0 turns it off. Why: at 10k × 1M a pass's key
+    alone is shared by thousands of reports, and two independent clues meeting at once pick the
+    true report among them.
 
-    year_window: float = 5.0
-    wide_year_window: float = 10.0
-    caps: dict | None = None
+    ``cap_far_km``: in the caps of passes whose ``distance`` is ``"capped"``, a distance counts up
+    to this far only (None: no limit): most residents are found far from home (true pairs on the
+    simulator: median 830 km, unrelated ones 1,060), so far beyond it distance says little.
+
+    ``key_class_scores``: what the class of the key that proposed a pair (:data:`KEY_CLASSES`)
+    adds to its pre-score in a pass's cap; they must ascend in the order of :data:`KEY_CLASSES`.
+
+    ``chunk_size``: residents processed at once; ``max_pairs_in_memory``: a chunk whose keys
+    would expand to more pairs than this is expanded in groups of residents.
+
+    Figures behind the defaults: ``bench/RESULTS.md``."""
+
+    passes: tuple[CandidatePass, ...] = DEFAULT_PASSES
     max_per_resident: int = 400
-    rare_share: float = 0.003
-    rare_mark_share: float = 1.0
-    near_km: float = 150.0
-    last_resort_km: float = 1500.0
-    few_candidates: int = 30
-    nameless_place_factor: int = 5
-    nameless_factor: float = 4.0
     nameless_max_per_resident: int = 1200
-    chunk_size: int = 500
-    max_pairs_in_memory: int = 8_000_000
+    per_pass_support: float = 2.0
+    few_candidates: int = 30
+    year_window_per_age: float = 0.1
     home_bonus: float = 8.0
     name_bonus: float = 8.0
     cap_far_km: float | None = 600.0
+    key_class_scores: dict[str, float] = field(default_factory=_default_key_class_scores)
+    chunk_size: int = 500
+    max_pairs_in_memory: int = 8_000_000
 
-    def cap(self, name: str) -> int:
-        caps = {"name_sound": 200, "given_sound": 60, "one_char": 40, "rare_surname": 60, "prefixed_surname": 60,
-                "hometown": 60, "place": 60,
-                "marks": 100, "mark_pairs": 60, "last_resort": 120}
-        caps.update(self.caps or {})
-        return int(caps[name])
+    def __post_init__(self) -> None:
+        self.passes = tuple(CandidatePass.from_dict(p) if isinstance(p, dict) else p for p in self.passes)
+        problems = []
+        names = [p.name for p in self.passes if isinstance(p, CandidatePass)]
+        if len(names) < len(self.passes):
+            problems.append("every entry of passes must be a CandidatePass (or its to_dict())")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            problems.append(f"pass names {repeated} occur more than once (a pair's passes are told apart by name)")
+        for p in self.passes:
+            if not isinstance(p, CandidatePass):
+                continue
+            for side, key_set, known in (("resident_keys", p.resident_keys, RESIDENT_KEY_SETS),
+                                         ("report_keys", p.report_keys, REPORT_KEY_SETS)):
+                if not (key_set in known or (key_set.startswith("column:") and len(key_set) > len("column:"))):
+                    problems.append(f"pass {p.name!r}: {side} {key_set!r} is neither one of {sorted(known)} "
+                                    f"nor 'column:<a column of the normalized frame>'")
+        if set(self.key_class_scores) != set(KEY_CLASSES):
+            problems.append(f"key_class_scores must give a score for exactly {list(KEY_CLASSES)}, "
+                            f"not {sorted(self.key_class_scores)}")
+        elif list(self._class_scores()) != sorted(self._class_scores()):
+            problems.append(f"key_class_scores must ascend in the order {list(KEY_CLASSES)} (a pair proposed "
+                            f"by several keys takes the strongest class): {self.key_class_scores}")
+        if problems:
+            raise ValueError("CandidateSettings: " + "; ".join(problems) + ".")
+
+    def _class_scores(self) -> np.ndarray:
+        return np.array([float(self.key_class_scores[name]) for name in KEY_CLASSES])
+
+    def with_pass(self, name: str, **changes: Any) -> CandidateSettings:
+        """A copy whose pass ``name`` has ``changes`` (``settings.with_pass("place", cap=5)``)."""
+        if name not in [p.name for p in self.passes]:
+            raise KeyError(f"no candidate pass {name!r}; the passes are {[p.name for p in self.passes]}")
+        return replace(self, passes=tuple(replace(p, **changes) if p.name == name else p for p in self.passes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON-ready values, passes included.
+
+            >>> import json
+            >>> settings = CandidateSettings(max_per_resident=300)
+            >>> CandidateSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+            True
+        """
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["passes"] = [p.to_dict() for p in self.passes]
+        out["key_class_scores"] = dict(self.key_class_scores)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CandidateSettings:
+        """The settings :meth:`to_dict` gave (passes as dicts or :class:`CandidatePass`)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"CandidateSettings: unknown settings {unknown}; known are {sorted(known)}. Settings "
+                             f"saved by another version of kinmatch may need updating by hand.")
+        return cls(**values)
 
 
 class Candidates(NamedTuple):
@@ -152,33 +185,88 @@ class Candidates(NamedTuple):
 class PackedCandidates(NamedTuple):
     """:class:`Candidates` as integer arrays, for a worker process to send back: pair ``i`` is
     resident ``resident_ids[residents[i]]``, report ``missing_ids[reports[i]]``, proposed by the
-    passes whose bits are set in ``bits[i]`` (see :func:`pass_names`). ``unpack()`` gives the
+    passes whose bits are set in row ``pass_bits[i]`` (bit ``j``, little-endian across the row's
+    bytes, is pass ``pass_names[j]``; see :func:`pass_names`). ``unpack()`` gives the
     :class:`Candidates` that :func:`candidate_pairs` returns, the same frame.
 
-    Why: the frame's three object columns are pickled element by element — at 2,000 × 20,000
-    (470k pairs) ~50 ms to pickle and ~35 ms to unpickle, on the critical path of ``run_link``,
-    whose main process waits for the worker — where these arrays and the ids they use pickle in
-    ~4 ms and unpickle in ~7, and the frame is made in ~14.
+    Why: the frame's three object columns are pickled element by element, on the critical path of
+    ``run_link``, whose main process waits for the worker; these arrays and the ids they use
+    pickle and unpickle several times faster (figures in ``bench/RESULTS.md``).
+
+    Why pass membership as rows of bits: one bit a pass, as many bytes as the passes need (one byte
+    for up to 8 passes, two for 16 …), so the number of passes has no limit and a pair's passes
+    take two bytes for the ten default passes; the union ORs them, and the names are spelled once
+    per distinct combination that occurs (:func:`_combination_names`).
     """
 
     resident_ids: np.ndarray
     missing_ids: np.ndarray
     residents: np.ndarray
     reports: np.ndarray
-    bits: np.ndarray
+    pass_bits: np.ndarray
     prescore: np.ndarray
     counts: pd.DataFrame
+    pass_names: tuple[str, ...] = tuple(PASSES)
 
     def unpack(self) -> Candidates:
         if len(self.residents) == 0:
             return Candidates(_empty_pairs(), self.counts)
         columns = {"resident_id": self.resident_ids[self.residents], "missing_id": self.missing_ids[self.reports],
-                   "passes": _PASS_NAMES[self.bits], "prescore": self.prescore}
+                   "passes": _combination_names(self.pass_bits, self.pass_names), "prescore": self.prescore}
         # columns as Series, not copied: the frame constructor would otherwise scan every object
         # column for dates and copy them into one block (longer than a chunk's union step)
         pairs = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False)
                               for name, values in columns.items()}, copy=False)
         return Candidates(pairs, self.counts)
+
+
+def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:
+    """The names of the passes whose bits are set, joined by ``+``: ``bits`` an int (bit ``j`` is
+    ``names[j]``) or one row of :attr:`PackedCandidates.pass_bits`.
+
+        >>> pass_names(5)
+        'name_sound+one_char'
+    """
+    if isinstance(bits, np.ndarray):
+        bits = int.from_bytes(bits.astype(np.uint8).tobytes(), "little")
+    return "+".join(name for j, name in enumerate(names) if bits >> j & 1)
+
+
+@lru_cache(maxsize=16)
+def _every_combination(names: tuple[str, ...]) -> np.ndarray:
+    """:func:`pass_names` of every combination of ``names`` (2 ** len(names) of them)."""
+    table = np.empty(1 << len(names), dtype=object)
+    table[:] = [pass_names(bits, names) for bits in range(len(table))]
+    return table
+
+
+def _combination_names(pass_bits: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """:func:`pass_names` of every row of ``pass_bits`` (object array), spelled once per distinct
+    row: few combinations of passes occur among hundreds of thousands of pairs."""
+    n_bytes = pass_bits.shape[1] if pass_bits.ndim == 2 else 0
+    if n_bytes == 0 or len(pass_bits) == 0:
+        return np.full(len(pass_bits), "", dtype=object)
+    if n_bytes <= 2:
+        code = np.ascontiguousarray(pass_bits).view("<u1" if n_bytes == 1 else "<u2").ravel()
+        if len(names) <= 10:  # every combination spelled once per set of names (1,024 at most)
+            return _every_combination(tuple(names))[code]
+        # a table over every possible combination (at most 65,536), spelled where used
+        present = np.flatnonzero(np.bincount(code, minlength=1 << 8 * n_bytes))
+        table = np.empty(1 << 8 * n_bytes, dtype=object)
+        table[present] = [pass_names(int(c), names) for c in present]
+        return table[code]
+    if n_bytes <= 8:
+        code = np.zeros(len(pass_bits), dtype=np.uint64)
+        for j in range(n_bytes):
+            code |= pass_bits[:, j].astype(np.uint64) << np.uint64(8 * j)
+        distinct, inverse = np.unique(code, return_inverse=True)
+        spelled = [pass_names(int(c), names) for c in distinct]
+    else:
+        distinct, inverse = np.unique(pass_bits, axis=0, return_inverse=True)
+        spelled = [pass_names(row, names) for row in distinct]
+    table = np.empty(len(spelled), dtype=object)
+    table[:] = spelled
+    return table[inverse.ravel()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,7 +453,8 @@ def _concat(*flats: _Flat) -> _Flat:
     if all(f.codes is not None for f in flats):
         merged, vocabulary = pd.factorize(np.concatenate([f.vocabulary for f in flats]))
         offsets = np.cumsum([0] + [len(f.vocabulary) for f in flats])
-        codes = np.concatenate([merged[f.codes + offset] for f, offset in zip(flats, offsets)]).astype(np.int64)
+        codes = np.concatenate([merged[f.codes + offset]
+                                for f, offset in zip(flats, offsets[:-1], strict=True)]).astype(np.int64)
         vocabulary = np.asarray(vocabulary, dtype=object)
     return _by_record(_Flat(positions, keys, codes, vocabulary))
 
@@ -444,8 +533,8 @@ def _code_prefix(values: np.ndarray, cut: int) -> _Flat:
 
 def _masked_flat(names: np.ndarray) -> _Flat:
     """:func:`_masked` of every written name (once per distinct name). The masked names are made
-    as numpy fixed-width text, a character column at a time (Python slicing per distinct name was a
-    tenth of the reports' set-up); a name holding "?" itself (its masks may repeat) or a NUL
+    as numpy fixed-width text, a character column at a time (Python slicing per distinct name costs
+    a tenth of the reports' set-up); a name holding "?" itself (its masks may repeat) or a NUL
     (numpy text drops trailing ones) goes through :func:`_masked`."""
     codes, uniques = pd.factorize(np.asarray(names, dtype=object))
     uniques = np.asarray(uniques, dtype=object)
@@ -571,13 +660,45 @@ def _mark_pair_flat(marks: _Flat) -> _Flat:
     return _by_record(_Flat(np.concatenate(pair_positions), names[inverse.ravel()]))
 
 
-# how strongly a query key supports a pair, by its prefix: a stated prefecture (C) beats an accent
-# province (P) beats a dialect area (A); a whole given name (G) beats one syllable of it (L)
-_PLACE_PASSES = frozenset({"hometown", "place"})
-_NEAR_PASSES = frozenset({"place", "last_resort"})  # about nearness: distance counts in full
-_NAMELESS_ROOM_PASSES = frozenset({"marks", "mark_pairs", "last_resort"})
-_KEY_CLASS = {"C": 3, "G": 2, "P": 1, "L": 1, "A": 0}
-_CLASS_SCORE = np.array([-1.0, 0.0, 2.0, 4.0])
+REPORT_KEY_SETS = {
+    "name_sounds": "sound keys of the name and 小名 (name_keys, alias_keys)",
+    "given_sounds": "whole given names and 小名 as G:…, and the last syllable of a longer one as L:…",
+    "masked_names": "the written name with each character in turn masked (李?玲; names of 3-5 characters)",
+    "surname_sounds": "surname sound keys",
+    "home_clues": "home province P…, home prefecture C… (also from the home county), dialect area A…",
+    "lost_prefectures": "prefecture of the missing place (or of its county) and of the home",
+    "lost_provinces": "home province and the province of the missing county",
+    "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
+    "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
+}
+"""The reports' key sets a pass may name as ``report_keys``."""
+
+RESIDENT_KEY_SETS = {
+    "name_sounds": "sound keys of the name and 小名",
+    "given_sounds": "given-name, 小名 and whole-name keys as G:…, and a partial name's single syllable "
+                    "(阿英, 小宝) as L:…, to meet a report's last given syllable",
+    "masked_names": "the written name with each character in turn masked (李?玲; names of 3-5 characters)",
+    "surname_sounds": "surname sound keys",
+    "prefixed_surname": "the given syllable of 老薛 / 小黄 / 阿陈 as a surname sound",
+    "home_clues": "accent provinces P…, stated places' prefecture C… and province P…, and the dialect "
+                  "area A… when the accent named no province",
+    "found_prefecture": "the prefecture where the resident was found",
+    "found_province": "the province where the resident was found",
+    "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
+    "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
+}
+"""The residents' key sets a pass may name as ``resident_keys``. The name keys (the first five)
+are empty for a resident whose name is no evidence (无名氏, an assigned 党X)."""
+
+_COLUMN = "column:"
+
+
+def _key_set(key_sets: dict[str, _Flat], name: str, frame: pd.DataFrame) -> _Flat:
+    """Key set ``name`` of one side: a built one, or ``column:<name>`` flattened now (and kept). An
+    absent column has no keys, as an absent normalized column has none in the built key sets."""
+    if name not in key_sets:
+        key_sets[name] = _flat(_col(frame, name[len(_COLUMN):]))
+    return key_sets[name]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,10 +772,10 @@ class _Reports:
 
     def __init__(self, missing: pd.DataFrame, settings: CandidateSettings):
         _set_person_arrays(self, missing, "missing_id")
-        self.lon = np.where(np.isnan(_num(missing, "missing_lon")), _num(missing, "home_lon"), _num(missing, "missing_lon"))
-        self.lat = np.where(np.isnan(_num(missing, "missing_lat")), _num(missing, "home_lat"), _num(missing, "missing_lat"))
+        lon, lat = _num(missing, "missing_lon"), _num(missing, "missing_lat")
+        self.lon = np.where(np.isnan(lon), _num(missing, "home_lon"), lon)
+        self.lat = np.where(np.isnan(lat), _num(missing, "home_lat"), lat)
         _set_trig(self)
-        self.settings = settings
         # birth-year bins a report's interval covers when narrow, else "unknown" (bin 0)
         width = self.year_high - self.year_low
         narrow = ~np.isnan(width) & (width <= 12)
@@ -679,8 +800,8 @@ class _Reports:
                                      lambda v: f"C{v[:4]}00" if isinstance(v, str) and len(v) == 6 else None),
                          _mapped_keys(_col(missing, "home_dialect_area"),
                                      lambda v: f"A{v}" if isinstance(v, str) and v else None))
-        # padded after the dedupe, as before: a report whose missing prefecture and county prefix agree
-        # holds that prefecture twice, which weighs it twice in the prefecture centres
+        # padded after the dedupe: a report whose missing prefecture and county prefix agree holds
+        # that prefecture twice, which weighs it twice in the prefecture centres
         places = _map_keys(_flat(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
                                  home_prefecture), lambda p: p if len(p) == 6 else p + "00")
         all_marks = _flat(_col(missing, "marks"))  # for the marks passes and the pre-score's features
@@ -688,28 +809,27 @@ class _Reports:
         provinces = _map_keys(_flat(home_province, _code_prefix(_col(missing, "missing_county"), 2)),
                               lambda p: p if len(p) == 6 else p + "0000")
 
-        self.surname_share = self._share(surnames)
-        rare_surnames = _map_keys(surnames, lambda k: k if self.surname_share.get(k, 1.0) < settings.rare_share
-                                  else None)
-        self.mark_share = self._share(marks)
-        rare_marks = _map_keys(marks, lambda k: k if self.mark_share.get(k, 1.0) < settings.rare_mark_share else None)
         features = _mark_features(all_marks, _col(missing, "conditions"))
         ranked = pd.Series(features.keys, dtype=object).value_counts().index if len(features.keys) else []
         self.feature_codes = {k: i for i, k in enumerate(ranked)}
         self.feature_bits = _bitmask(features, self.feature_codes, self.n)
-        self.indexes = {
-            "name_sound": self._index(names, by_year=False),
-            "given_sound": self._index(givens),
-            "one_char": self._index(masked),
-            "rare_surname": self._index(rare_surnames),
-            "prefixed_surname": self._index(surnames),
-            "hometown": self._index(hometown),
-            "place": self._index(places),
-            "marks": self._index(rare_marks),
-            "mark_pairs": self._index(_mark_pair_flat(marks)),
-            "last_resort": self._index(provinces),
-        }
-        self.prefecture_centres = _centres(places, self.lon, self.lat)
+        # local: once indexed, the key sets are not needed (held, they raised the peak memory)
+        key_sets = {"name_sounds": names, "given_sounds": givens, "masked_names": masked,
+                    "surname_sounds": surnames, "home_clues": hometown, "lost_prefectures": places,
+                    "lost_provinces": provinces, "marks": marks, "mark_pairs": _mark_pair_flat(marks)}
+        # each pass's index, and for a pass that widens the residents' keys by nearness the centre
+        # of each of its keys
+        self.indexes, self.centres, shares = {}, {}, {}
+        for candidate_pass in settings.passes:
+            flat = _key_set(key_sets, candidate_pass.report_keys, missing)
+            if candidate_pass.max_key_share is not None:
+                if candidate_pass.report_keys not in shares:
+                    shares[candidate_pass.report_keys] = self._share(flat)
+                share, top = shares[candidate_pass.report_keys], candidate_pass.max_key_share
+                flat = _map_keys(flat, lambda k, share=share, top=top: k if share.get(k, 1.0) < top else None)
+            self.indexes[candidate_pass.name] = self._index(flat, by_year=candidate_pass.year_window is not None)
+            if candidate_pass.near_km is not None:
+                self.centres[candidate_pass.name] = _centres(flat, self.lon, self.lat)
         # for the caps' agreement bonus (:func:`_agreement`): the report's home as bits, its first
         # surname and the last syllable of its first given name (or 小名) as codes
         self.home_bits = _key_bits(_flat(home_province), _code_bit(2), self.n)
@@ -722,7 +842,6 @@ class _Reports:
         self.given_vocabulary = pd.Index(pd.unique(first_given.keys), dtype=object)
         self.surname_code = _first_codes(first_surname, self.surname_vocabulary, self.n)
         self.given_code = _first_codes(first_given, self.given_vocabulary, self.n)
-        self.province_centres = _centres(provinces, self.lon, self.lat)
 
     def _share(self, flat: _Flat) -> dict[str, float]:
         """Share of the reports holding each key (keys held once per report)."""
@@ -731,7 +850,7 @@ class _Reports:
         flat = _coded(flat)
         counts = np.bincount(flat.codes, minlength=len(flat.vocabulary))
         held = np.flatnonzero(counts)
-        return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(self.n, 1)).tolist()))
+        return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(self.n, 1)).tolist(), strict=True))
 
     def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
         # a key twice in a report (a prefecture given both as such and as a county's prefix) would
@@ -752,8 +871,8 @@ class _Reports:
 def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
     """Mean place of the reports holding each key (index ``key``, sorted; columns lon, lat).
     Grouped by integer codes: a frame holding the object keys is scanned by its constructor and
-    hashed again by groupby; pandas' group means are kept (not bincount sums) so the centres, and
-    which places count as near, stay exactly as they were."""
+    hashed again by groupby. Pandas' group means, not bincount sums: a centre off in its last bit
+    can move a place across the edge of ``near_km``."""
     flat = _coded(flat)
     lon, lat = lon[flat.positions], lat[flat.positions]
     rows = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
@@ -780,7 +899,8 @@ class _Residents:
                                        for v in evidence], dtype=bool)
         name_norm = _col(residents, "name_norm")
         # columns that go into several flats are flattened once
-        name_keys, alias_keys, given_keys = (_raw(_col(residents, c)) for c in ("name_keys", "alias_keys", "given_keys"))
+        name_keys, alias_keys, given_keys = (_raw(_col(residents, column))
+                                             for column in ("name_keys", "alias_keys", "given_keys"))
         self.names = self._with_name(_flat(name_keys, alias_keys))
         # given-name, 小名 and whole-name keys as given-name queries (G:), plus the single syllable of a
         # partial name (阿英, 小宝) against reports' last given syllable (L:)
@@ -790,7 +910,7 @@ class _Residents:
         self.masked = self._with_name(_masked_flat(name_norm))
         found_year = pd.to_datetime(pd.Series(self.day * 86400e9), errors="coerce").dt.year.to_numpy(dtype=float)
         age = found_year - (self.year_low + self.year_high) / 2
-        # an older face is misjudged by more years (a 70-year-old by ±7 more than a child)
+        # for the age-scaled year window (:func:`_window`); unknown: a middle age
         self.age = np.where(np.isnan(age), 40.0, np.clip(age, 0, 100))
         self.surnames = self._with_name(_flat(_col(residents, "surname_keys")))
         # 老薛 / 小黄: the given syllable as a surname query
@@ -817,8 +937,12 @@ class _Residents:
         # little evidence: no usable name, and neither place clues nor marks
         clues = sum(np.bincount(f.positions, minlength=self.n) for f in (self.names, self.hometown, self.marks))
         self.little_evidence = clues == 0
+        self.key_sets = {"name_sounds": self.names, "given_sounds": self.givens, "masked_names": self.masked,
+                         "surname_sounds": self.surnames, "prefixed_surname": self.prefixed,
+                         "home_clues": self.hometown, "found_prefecture": self.found_prefecture,
+                         "found_province": self.found_province, "marks": self.marks, "mark_pairs": self.mark_pairs}
 
-    def set_agreement(self, residents: pd.DataFrame, rep: "_Reports") -> None:
+    def set_agreement(self, residents: pd.DataFrame, rep: _Reports) -> None:
         """The resident's side of :func:`_agreement`, coded as the reports' side is."""
         self.home_bits = _key_bits(_flat(_col(residents, "accent_provinces")), _code_bit(2), self.n)
         self.prefecture_bits = _key_bits(_flat(_col(residents, "statement_places")), _code_bit(4), self.n)
@@ -875,10 +999,10 @@ def _near(res: _Residents, chunk: np.ndarray, own: _Flat, centres: pd.DataFrame,
     return _first_per_record(_concat(mine, near))
 
 
-def _window(res: _Residents, r: np.ndarray, window: float) -> np.ndarray:
-    """Years allowed beyond both birth-year intervals for residents ``r``: the base window plus a
-    tenth of the estimated age."""
-    return window + 0.1 * res.age.take(r)
+def _window(res: _Residents, r: np.ndarray, window: float, per_age: float) -> np.ndarray:
+    """Years allowed beyond both birth-year intervals for residents ``r``: the pass's window plus
+    ``per_age`` years per year of estimated age (``CandidateSettings.year_window_per_age``)."""
+    return window + per_age * res.age.take(r)
 
 
 class _Queries(NamedTuple):
@@ -892,24 +1016,28 @@ class _Queries(NamedTuple):
     classes: np.ndarray
 
 
-def _encode(flat: _Flat, index: _ReportIndex, n: int) -> _Queries:
-    """Residents' query keys (``flat``, ``n`` residents) coded against a pass's report index."""
+def _encode(flat: _Flat, index: _ReportIndex, n: int, classed: bool = True) -> _Queries:
+    """Residents' query keys (``flat``, ``n`` residents) coded against a pass's report index.
+    ``classed``: the keys carry their class as a prefix (the built key sets); otherwise (a column's
+    keys, which may begin with any letter) every key is plain."""
     if flat.codes is not None:  # looked up once per distinct key
         codes = index.vocabulary.get_indexer(pd.Index(flat.vocabulary, dtype=object)).astype(np.int64)[flat.codes]
-        classes = _key_classes(flat.vocabulary)[flat.codes]
+        classes = _key_classes(flat.vocabulary, classed)[flat.codes]
     else:
         codes = index.vocabulary.get_indexer(pd.Index(flat.keys, dtype=object)).astype(np.int64)
-        classes = _key_classes(flat.keys)
+        classes = _key_classes(flat.keys, classed)
     keep = codes >= 0
     residents = flat.positions[keep]
     return _Queries(np.searchsorted(residents, np.arange(n + 1)), residents, codes[keep], classes[keep])
 
 
-def _key_classes(keys: np.ndarray) -> np.ndarray:
-    """:data:`_KEY_CLASS` of each key by its first character (keys are non-empty strings), compared
-    as a numpy one-character array."""
+def _key_classes(keys: np.ndarray, classed: bool = True) -> np.ndarray:
+    """Class of each key (index in :data:`KEY_CLASSES`) by its first character (keys are non-empty
+    strings), compared as a numpy one-character array; all plain unless ``classed``."""
+    classes = np.ones(len(keys), dtype=np.int64)
+    if not classed:
+        return classes
     first = keys.astype("U1")
-    classes = np.ones(len(first), dtype=np.int64)
     for prefix, key_class in _KEY_CLASS.items():
         classes[first == prefix] = key_class
     return classes
@@ -929,7 +1057,7 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
-           window: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           window: float, per_age: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Composite key ranges for the (resident, key code, key class) rows → (resident position,
     lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`."""
     if not by_year or len(r_pos) == 0:
@@ -942,7 +1070,7 @@ def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.nd
     # the range takes in beyond (intervals that end before it) the exact year window drops, as it
     # drops pairs whose bins meet but whose years do not: the pairs kept are the same
     sex = res.sex[r_pos].astype(np.int64)
-    widen = _window(res, r_pos, window)
+    widen = _window(res, r_pos, window, per_age)
     unknown = np.isnan(res.year_low[r_pos])
     first_bins = np.where(unknown, 1, np.maximum(_bin(res.year_low[r_pos] - widen) - span, 1))
     last_bins = np.where(unknown, _N_BINS - 1, _bin(res.year_high[r_pos] + widen))
@@ -1049,49 +1177,67 @@ def _nan_to(values: np.ndarray, nan: float) -> np.ndarray:
     return out
 
 
+# The pre-score's units, chosen so that one point is about as telling in each: a year of
+# birth-year gap; 5 cm of height gap beyond 8 (a stated or guessed height is often that far off);
+# 300 km of distance; half the log of one plus the years lost (a long absence blurs everything a
+# little); one point for each shared mark type-and-part or condition, so that one shared mark
+# outweighs 300 km (a nameless resident found far from home otherwise loses its true report to
+# nearer strangers). A blank counts as a middling gap: neither kept first nor dropped first.
+_HEIGHT_SLACK_CM, _CM_PER_POINT, _KM_PER_POINT, _YEARS_LOST_WEIGHT, _SHARED_FEATURE_POINTS = 8.0, 5.0, 300.0, 0.5, 1.0
+_BLANK_YEAR_GAP, _BLANK_HEIGHT, _BLANK_DISTANCE, _BLANK_YEARS_LOST = 2.0, 0.5, 1.5, 2.0
+
+
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False,
              gap: np.ndarray | None = None, far_km: float | None = None) -> np.ndarray:
-    """Cheap support score used only to choose which pairs to keep when a pass is capped:
-    years of birth-year gap, centimetres of height gap beyond 8, hundreds of km, years lost; each
-    shared mark type-and-part or condition (疤痕:额头, 聋哑) counts for 300 km, because a nameless
-    resident found far from home otherwise loses its true report to nearer strangers. ``gap``: the
-    pairs' :func:`_year_gap` when the caller has it already (the window filter computed it).
-    ``far_km``: distances beyond it count as it (None: no limit)."""
-    gap = _nan_to(_year_gap(res, rep, r, m) if gap is None else gap, 2.0)
-    height = _nan_to(np.maximum(0.0, np.abs(res.height.take(r) - rep.height.take(m)) - 8.0) / 5.0, 0.5)
-    # ``far_ok``: pairs proposed because the accent or statements point to the report's home:
-    # the resident was found far from it by definition, so distance must not decide the cap
+    """Cheap support score used only to choose which pairs to keep when a pass or the union is
+    capped: minus the birth-year gap, height gap, distance and time lost, plus the shared marks and
+    conditions, in the units above. ``gap``: the pairs' :func:`_year_gap` when the caller has it
+    already (the window filter computed it). ``far_ok``: the distance is not counted (pairs
+    proposed because the accent or statements point to the report's home: the resident was found
+    far from it by definition). ``far_km``: distances beyond it count as it (None: no limit)."""
+    gap = _nan_to(_year_gap(res, rep, r, m) if gap is None else gap, _BLANK_YEAR_GAP)
+    height = _nan_to(np.maximum(0.0, np.abs(res.height.take(r) - rep.height.take(m)) - _HEIGHT_SLACK_CM)
+                     / _CM_PER_POINT, _BLANK_HEIGHT)
     if far_ok:
         distance = np.zeros(len(r))
     else:
-        distance = _nan_to(_distance_km(res, rep, r, m) / 300.0, 1.5)
+        distance = _nan_to(_distance_km(res, rep, r, m) / _KM_PER_POINT, _BLANK_DISTANCE)
         if far_km is not None:
-            np.minimum(distance, far_km / 300.0, out=distance)
-    years = _nan_to(np.maximum(res.day.take(r) - rep.day.take(m), 0) / 365.25, 2.0)
+            np.minimum(distance, far_km / _KM_PER_POINT, out=distance)
+    years = _nan_to(np.maximum(res.day.take(r) - rep.day.take(m), 0) / 365.25, _BLANK_YEARS_LOST)
     shared = np.bitwise_count(res.feature_bits.take(r) & rep.feature_bits.take(m)).astype(float)
-    return -(gap + height + distance + 0.5 * np.log1p(years)) + 1.0 * shared
+    return -(gap + height + distance + _YEARS_LOST_WEIGHT * np.log1p(years)) + _SHARED_FEATURE_POINTS * shared
 
 
-def _agreement(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, settings: CandidateSettings) -> np.ndarray:
+# a dialect area spans several provinces and a stated prefecture may be where the resident once
+# worked rather than home: either counts half of an accent province meeting the report's home
+_WEAK_HOME = 0.5
+
+
+def _agreement(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, settings: CandidateSettings,
+               clues: tuple[str, ...] = ("home", "name")) -> np.ndarray:
     """Bonus, when a pass's cap chooses among a resident's pairs, for evidence beyond the pass's own
-    key: ``home_bonus`` when an accent province is the report's home province (half when only the
-    dialect area or a stated prefecture meets its home), ``name_bonus`` each for the surname and
-    for the last given syllable meeting the report's first ones.
+    key (``clues``, see :data:`kinmatch.match.passes.SECOND_CLUES`): ``home_bonus`` when an accent
+    province is the report's home province (half when only the dialect area or a stated
+    prefecture meets its home), ``name_bonus`` each for the surname and for the last given
+    syllable meeting the report's first ones.
 
     Why: at 10k × 1M a pass's key alone is shared by thousands of reports (the given-name sound
     秀英, the surname of 老张, an accent province, a mole on the face), and the plain pre-score
     (age, height, distance, time) cannot tell the true report among them; two independent clues
     meeting at once can. A pair the cap drops here is lost for good."""
-    if settings.home_bonus == 0 and settings.name_bonus == 0:
+    home_bonus = settings.home_bonus if "home" in clues else 0
+    name_bonus = settings.name_bonus if "name" in clues else 0
+    if home_bonus == 0 and name_bonus == 0:
         return np.zeros(len(r))
     province = (res.home_bits.take(r) & rep.home_bits.take(m)) != 0
     weak = ((res.area_bits.take(r) & rep.area_bits.take(m)) != 0) \
         | ((res.prefecture_bits.take(r) & rep.prefecture_bits.take(m)) != 0)
-    home = np.where(province, 1.0, np.where(weak, 0.5, 0.0))
+    home = np.where(province, 1.0, np.where(weak, _WEAK_HOME, 0.0))
     surname, given = res.surname_code.take(r), res.given_code.take(r)
     names = ((surname >= 0) & (surname == rep.surname_code.take(m))).astype(float) \
         + ((given >= 0) & (given == rep.given_code.take(m)))
-    return settings.home_bonus * home + settings.name_bonus * names
+    return home_bonus * home + name_bonus * names
 
 
 def _sortable(values: np.ndarray) -> np.ndarray:
@@ -1198,13 +1344,14 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
-def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: CandidateSettings, counts: dict,
-              by_year: bool = True, window: float | None = None):
+def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, rows: tuple,
+              settings: CandidateSettings, counts: dict, class_scores: np.ndarray):
     """One pass for the query ``rows`` (resident, key code, key class; residents ascending) →
     (resident, report) positions of the pairs kept."""
+    name, window = candidate_pass.name, candidate_pass.year_window
+    by_year = window is not None
     index = rep.indexes[name]
-    window = settings.year_window if window is None else window
-    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, index.span)
+    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, settings.year_window_per_age, index.span)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_low, q_high)
@@ -1217,6 +1364,8 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
     else:
         group_of_row = np.repeat(group_of, np.diff(np.r_[run_starts, len(q_r)]))
         groups = [group_of_row == g for g in _sorted_unique(group_of)]
+    far_ok = candidate_pass.distance == "ignored"
+    far_km = None if candidate_pass.distance == "full" else settings.cap_far_km
     kept_r, kept_m = [], []
     for sel in groups:
         r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
@@ -1224,7 +1373,7 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         gap = None
         if by_year:
             gap = _year_gap(res, rep, r, m)
-            in_window = ~(gap > _window(res, r, window))  # NaN (unknown year) stays
+            in_window = ~(gap > _window(res, r, window, settings.year_window_per_age))  # NaN (unknown year) stays
             counts[name]["proposed"] += int(np.count_nonzero(in_window))
             counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
             ok &= in_window
@@ -1235,16 +1384,15 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
         rows = np.flatnonzero(ok)
         r, m, classes = r[rows], m[rows], classes[rows]
         gap = gap[rows] if gap is not None else None
-        cap = settings.cap(name)
-        if name in _PLACE_PASSES:
-            # a resident with no usable name has room: its name passes propose nothing
-            cap = np.where(res.name_evidence[r], cap, cap * settings.nameless_place_factor)
-        elif name in _NAMELESS_ROOM_PASSES:
-            cap = np.where(res.name_evidence[r], cap, int(cap * settings.nameless_factor))
+        cap = int(candidate_pass.cap)
+        if candidate_pass.nameless_factor != 1:
+            cap = np.where(res.name_evidence[r], cap, int(cap * candidate_pass.nameless_factor))
+
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
-            return (prescore(res, rep, r[rows], m[rows], far_ok=name == "hometown", gap=None if gap is None else gap[rows],
-                             far_km=None if name in _NEAR_PASSES else settings.cap_far_km)
-                    + _CLASS_SCORE[classes[rows]] + _agreement(res, rep, r[rows], m[rows], settings))
+            return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
+                             far_km=far_km)
+                    + class_scores[classes[rows]]
+                    + _agreement(res, rep, r[rows], m[rows], settings, candidate_pass.second_clues))
 
         keep = _cap(r, cap, score_of)
         counts[name]["capped"] += len(r) - len(keep)
@@ -1255,19 +1403,23 @@ def _run_pass(name: str, res: _Residents, rep: _Reports, rows: tuple, settings: 
     return r, m
 
 
-_FIXED_PASSES = {  # pass → (resident keys attribute, by_year, wide window)
-    "name_sound": ("names", False, False), "given_sound": ("givens", True, True), "one_char": ("masked", True, False),
-    "rare_surname": ("surnames", True, False), "prefixed_surname": ("prefixed", True, False),
-    "hometown": ("hometown", True, False), "marks": ("marks", True, True), "mark_pairs": ("mark_pairs", True, True)}
-
-
 def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
                     progress: bool = True, **overrides: Any) -> Candidates:
     """Union of all passes for normalized residents × normalized reports.
 
-    ``overrides`` set fields of :class:`CandidateSettings` (``chunk_size=200``, ``year_window=8``…).
-    Returns :class:`Candidates` (``pairs`` sorted by resident then pre-score, and the per-pass
-    ``counts`` table).
+    ``overrides`` set fields of :class:`CandidateSettings` (``chunk_size=200``,
+    ``max_per_resident=300``…; a pass's own fields through ``settings.with_pass``). Returns
+    :class:`Candidates` (``pairs`` sorted by resident then support, and the per-pass ``counts``
+    table).
+
+        >>> import pandas as pd
+        >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"],
+        ...                           "name_keys": [("wu chun hua", "hu chun hua")], "name_evidence": [True]})
+        >>> missing = pd.DataFrame({"missing_id": ["M1", "M2"], "sex_code": ["F", "F"],
+        ...                         "name_keys": [("hu chun hua",), ("li wei",)]})
+        >>> result = candidate_pairs(residents, missing, progress=False)
+        >>> result.pairs[["resident_id", "missing_id", "passes"]].values.tolist()
+        [['R1', 'M1', 'name_sound']]
     """
     return packed_candidate_pairs(residents, missing, settings, progress, **overrides).unpack()
 
@@ -1284,19 +1436,24 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
         ['M1']
     """
     settings = settings or CandidateSettings()
+    known = {f.name for f in fields(CandidateSettings)}
     for key in overrides:
-        if not hasattr(settings, key):
-            raise TypeError(f"candidate_pairs: unknown setting {key!r}")
+        if key not in known:
+            raise TypeError(f"candidate_pairs: unknown setting {key!r}; the settings are {sorted(known)} (a pass's "
+                            f"cap, window or keys are changed with settings.with_pass(name, cap=…))")
     settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
+    passes = settings.passes
     rep = _Reports(missing, settings)
     res = _Residents(residents)
     res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
                                 rep.feature_codes, res.n)
     res.set_agreement(residents, rep)
-    # every resident's query keys coded once (a resident has a few dozen keys at most)
-    queries = {name: _encode(getattr(res, attribute), rep.indexes[name], res.n)
-               for name, (attribute, _, _) in _FIXED_PASSES.items()}
-    counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in PASSES}
+    # every resident's query keys coded once (a resident has a few dozen keys at most); a pass that
+    # widens them by nearness codes them per chunk
+    queries = {p.name: _encode(_key_set(res.key_sets, p.resident_keys, residents), rep.indexes[p.name], res.n,
+                               classed=not p.resident_keys.startswith(_COLUMN))
+               for p in passes if p.near_km is None}
+    counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in passes}
     counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
     parts = []
     chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
@@ -1306,22 +1463,24 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
 
         iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
     for chunk in iterator:
-        r, m, bits, score = _chunk_pairs(res, rep, queries, chunk, settings, counts)
-        # kept narrow (positions as int32, pass bits as int16) while the other chunks run
-        parts.append((r.astype(np.int32), m.astype(np.int32), bits.astype(np.int16), score))
+        r, m, pass_bits, score = _chunk_pairs(res, rep, residents, queries, chunk, settings, counts)
+        # kept narrow (positions as int32, pass bits as bytes) while the other chunks run
+        parts.append((r.astype(np.int32), m.astype(np.int32), pass_bits, score))
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
     if parts:
-        r, m, bits, score = (np.concatenate(arrays) for arrays in zip(*parts))
+        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
         del parts
     else:  # no residents
-        r, m, bits, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0)
+        r, m, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
+        pass_bits = np.zeros((0, _pass_bytes(len(passes))), dtype=np.uint8)
     # only the reports that have a pair travel (a million ids pickled cost more than their pairs)
     used = np.zeros(rep.n, dtype=bool)
     used[m] = True
     code = (np.cumsum(used) - 1).astype(np.int32)
-    return PackedCandidates(res.ids, rep.ids[used], r, code[m], bits, score, count_table)
+    return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table,
+                            tuple(p.name for p in passes))
 
 
 def _empty_pairs() -> pd.DataFrame:
@@ -1329,54 +1488,92 @@ def _empty_pairs() -> pd.DataFrame:
                          "passes": pd.Series(dtype=str), "prescore": pd.Series(dtype=float)})
 
 
-def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarray, settings: CandidateSettings,
-                 counts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _pass_bytes(n_passes: int) -> int:
+    """Bytes a row of pass bits takes: one bit a pass."""
+    return max((n_passes + 7) // 8, 1)
+
+
+def _pass_rows(res: _Residents, rep: _Reports, residents: pd.DataFrame, candidate_pass: CandidatePass,
+               queries: dict, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (resident, key code, key class) query rows of one pass for the residents ``targets``."""
+    if candidate_pass.near_km is None:
+        return _rows_of(queries[candidate_pass.name], targets)
+    own = _key_set(res.key_sets, candidate_pass.resident_keys, residents)
+    centres = rep.centres[candidate_pass.name]
+    near = _near(res, targets, own, centres, candidate_pass.near_km)
+    if candidate_pass.everywhere_when_none_near:
+        # nothing near (or no found place): every key that has a centre
+        lost = targets[np.bincount(near.positions, minlength=res.n)[targets] == 0]
+        every = centres.index.to_numpy(dtype=object)
+        near = _concat(near, _Flat(np.repeat(lost, len(every)).astype(np.int64), np.tile(every, len(lost))))
+    index = rep.indexes[candidate_pass.name]
+    return _rows_of(_encode(near, index, res.n, classed=not candidate_pass.resident_keys.startswith(_COLUMN)), targets)
+
+
+def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, queries: dict, chunk: np.ndarray,
+                 settings: CandidateSettings, counts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kept pairs of the residents of ``chunk`` as (resident, report, pass bits, pre-score)
     arrays, by resident then best first."""
-    results = {}
-    for name in PASSES[:-1]:
-        if name == "place":
-            near = _near(res, chunk, res.found_prefecture, rep.prefecture_centres, settings.near_km)
-            rows = _rows_of(_encode(near, rep.indexes[name], res.n), chunk)
-            results[name] = _run_pass(name, res, rep, rows, settings, counts)
-            continue
-        _, by_year, wide = _FIXED_PASSES[name]
-        results[name] = _run_pass(name, res, rep, _rows_of(queries[name], chunk), settings, counts, by_year=by_year,
-                                  window=settings.wide_year_window if wide else None)
-    r_all = np.concatenate([v[0] for v in results.values()])
-    m_all = np.concatenate([v[1] for v in results.values()])
-    pass_of = np.concatenate([np.full(len(v[0]), PASSES.index(k), dtype=np.int64) for k, v in results.items()])
-    # last resort: residents with little evidence or few pairs so far
-    so_far = np.bincount(r_all, minlength=res.n)[chunk] if len(r_all) else np.zeros(len(chunk), int)
-    needy = chunk[res.little_evidence[chunk] | (so_far < settings.few_candidates)]
-    if len(needy):
-        near = _near(res, needy, res.found_province, rep.province_centres, settings.last_resort_km)
-        # nothing near (or no found place): every province
-        lost = needy[np.bincount(near.positions, minlength=res.n)[needy] == 0]
-        every = rep.province_centres.index.to_numpy(dtype=object)
-        near = _concat(near, _Flat(np.repeat(lost, len(every)).astype(np.int64), np.tile(every, len(lost))))
-        rows = _rows_of(_encode(near, rep.indexes["last_resort"], res.n), needy)
-        lr_r, lr_m = _run_pass("last_resort", res, rep, rows, settings, counts)
-        r_all = np.concatenate([r_all, lr_r])
-        m_all = np.concatenate([m_all, lr_m])
-        pass_of = np.concatenate([pass_of, np.full(len(lr_r), PASSES.index("last_resort"), dtype=np.int64)])
+    passes = settings.passes
+    class_scores = settings._class_scores()
+    found_r, found_m, found_pass = [], [], []
+
+    def run(number: int, targets: np.ndarray) -> None:
+        candidate_pass = passes[number]
+        rows = _pass_rows(res, rep, residents, candidate_pass, queries, targets)
+        r, m = _run_pass(candidate_pass, res, rep, rows, settings, counts, class_scores)
+        found_r.append(r)
+        found_m.append(m)
+        found_pass.append(np.full(len(r), number, dtype=np.int64))
+
+    for number, candidate_pass in enumerate(passes):
+        if not candidate_pass.fallback:
+            run(number, chunk)
+    fallbacks = [number for number, candidate_pass in enumerate(passes) if candidate_pass.fallback]
+    if fallbacks:
+        # residents with little evidence or few pairs from the other passes
+        so_far = np.bincount(np.concatenate(found_r), minlength=res.n)[chunk] if found_r \
+            else np.zeros(len(chunk), int)
+        needy = chunk[res.little_evidence[chunk] | (so_far < settings.few_candidates)]
+        if len(needy):
+            for number in fallbacks:
+                run(number, needy)
+    n_bytes = _pass_bytes(len(passes))
+    r_all = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
     if len(r_all) == 0:
-        return r_all, m_all, pass_of, np.empty(0)
-    # union: OR the pass bits of each distinct pair
-    # (one sort of packed (resident, report, pass number) codes)
-    shift = _report_bits(rep.n)
-    packed = np.sort((((r_all << shift) | m_all) << 4) | pass_of)
-    code = packed >> 4
-    starts = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
-    bits = np.bitwise_or.reduceat(np.left_shift(np.int64(1), packed & 15), starts)  # _BIT of each pass
+        return r_all, r_all.copy(), np.zeros((0, n_bytes), dtype=np.uint8), np.empty(0)
+    m_all, pass_of = np.concatenate(found_m), np.concatenate(found_pass)
+    # union: one sort of packed (resident, report, pass number) codes groups each distinct pair's passes
+    shift, pass_shift = _report_bits(rep.n), max((len(passes) - 1).bit_length(), 1)
+    if int(res.n - 1).bit_length() + shift + pass_shift <= 63:
+        packed = np.sort((((r_all << shift) | m_all) << pass_shift) | pass_of)
+        code, pass_of = packed >> pass_shift, packed & ((1 << pass_shift) - 1)
+    else:  # too many residents, reports and passes for one int64 code: a sort of the pairs' codes and passes
+        code = (r_all << shift) | m_all
+        order = np.lexsort((pass_of, code))
+        code, pass_of = code[order], pass_of[order]
+    starts = np.r_[0, np.flatnonzero(code[1:] != code[:-1]) + 1]
+    # each distinct pair's passes as bits: byte b ORs 1 << (pass % 8) of its passes 8b … 8b + 7
+    if len(passes) <= 64:  # one OR of int64 bits, read as its low bytes (little-endian)
+        bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), pass_of.astype(np.uint64)), starts)
+        pass_bits = bits.astype("<u8", copy=False).view(np.uint8).reshape(-1, 8)[:, :n_bytes]
+    else:
+        bit = np.left_shift(np.uint8(1), (pass_of & 7).astype(np.uint8))
+        pass_bits = np.empty((len(starts), n_bytes), dtype=np.uint8)
+        for byte in range(n_bytes):
+            pass_bits[:, byte] = np.bitwise_or.reduceat(np.where(pass_of >> 3 == byte, bit, np.uint8(0)), starts)
+    n_passes = np.diff(np.r_[starts, len(code)])  # a pass proposes a pair once
     code = code[starts]
     r, m = code >> shift, code & ((1 << shift) - 1)
     counts["union"]["proposed"] += len(r)
     score = prescore(res, rep, r, m)
-    n_passes = np.bitwise_count(bits)
-    # name-sound pairs first, then pairs proposed by more passes, then the pre-score; kept pairs in
-    # that order (report position breaks ties: the pairs come sorted by resident then report)
-    support = score + 2.0 * n_passes + 20.0 * ((bits & _BIT["name_sound"]) > 0)
+    # pairs proposed by more passes first, pairs of passes with a union bonus before them, then the
+    # pre-score; kept pairs in that order (report position breaks ties: the pairs come sorted by
+    # resident then report)
+    support = score + settings.per_pass_support * n_passes
+    for number, candidate_pass in enumerate(passes):
+        if candidate_pass.union_bonus:
+            support += candidate_pass.union_bonus * ((pass_bits[:, number >> 3] >> (number & 7)) & 1 > 0)
     run_starts, sizes = _runs(r)
     order = _best_first(r, support)
     rank = np.arange(len(order)) - np.repeat(run_starts, sizes)
@@ -1384,13 +1581,4 @@ def _chunk_pairs(res: _Residents, rep: _Reports, queries: dict, chunk: np.ndarra
     keep = order[rank < limit]
     counts["union"]["capped"] += len(r) - len(keep)
     counts["union"]["kept"] += len(keep)
-    return r[keep], m[keep], bits[keep], score[keep]
-
-
-def pass_names(bits: int) -> str:
-    """``5`` → ``'name_sound+rare_surname'``."""
-    return "+".join(name for name in PASSES if bits & _BIT[name])
-
-
-_PASS_NAMES = np.array([pass_names(bits) for bits in range(1 << len(PASSES))], dtype=object)
-""":func:`pass_names` of every combination of passes, looked up by the pass bits (1,024 strings)."""
+    return r[keep], m[keep], pass_bits[keep], score[keep]

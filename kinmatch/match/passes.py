@@ -1,0 +1,176 @@
+"""Candidate passes declared as data: which reports each pass proposes for a resident, and how its
+cap chooses among them.
+
+A pass proposes a report when one of the resident's keys (a key set named by ``resident_keys``)
+meets one of the report's (``report_keys``), the sexes agree when both are known, and, for a pass
+with a ``year_window``, the birth-year intervals lie within that window. Every pass is capped per
+resident; :func:`kinmatch.match.candidates.candidate_pairs` runs the passes of
+``CandidateSettings.passes`` in order and unions what they kept. Adding a pass is one more entry in
+that list:
+
+    >>> from dataclasses import replace
+    >>> from kinmatch.match.candidates import CandidateSettings
+    >>> accent = CandidatePass("accent_area", resident_keys="column:accent_area",
+    ...                        report_keys="column:home_dialect_area", cap=50)
+    >>> settings = replace(CandidateSettings(), passes=[*DEFAULT_PASSES, accent])
+    >>> [p.name for p in settings.passes][-2:]
+    ['last_resort', 'accent_area']
+
+The key sets are named in :data:`kinmatch.match.candidates.RESIDENT_KEY_SETS` and
+:data:`~kinmatch.match.candidates.REPORT_KEY_SETS`; ``"column:<name>"`` takes the keys as they
+stand in a column of the normalized frame (a string or a tuple of strings per record).
+
+The default passes (:data:`DEFAULT_PASSES`):
+
+========================  ===================================================================
+pass                      a report is proposed when …
+========================  ===================================================================
+``name_sound``            any sound key of its name or 小名 meets the resident's (dialect-merged
+                          keys included, so 吴春花 meets 胡春花); any birth year
+``given_sound``           the given name or 小名 alone meets (二娃, 小军, 阿伟 — 阿英 meets 秀英 on
+                          its last syllable; a resident who said only 明廷 meets 陈明廷), birth
+                          years within a wide window
+``one_char``              the written names differ in one character (李丹玲 / 李桂玲; names of
+                          three or more characters)
+``rare_surname``          a rare surname sound meets
+``prefixed_surname``      the resident gave only 老薛 / 小黄 / 阿陈 and the report's surname sound
+                          is 薛 / 黄 / 陈
+``hometown``              the resident's accent provinces / dialect area / stated places point to
+                          the report's home
+``place``                 its missing place or hometown is in the prefecture where the resident
+                          was found or one near it
+``marks``                 it shares a mark type and body part (缺指:左手, 痣:额头), birth years
+                          within the wide window; pairs sharing more marks and conditions are
+                          kept first when capped
+``mark_pairs``            it shares two marks at once (疤痕:额头 and 胎记:脸, either side), birth
+                          years within the wide window: a combination of two common marks is
+                          rare, and for a nameless resident found far from home it is often the
+                          only clue
+``last_resort``           for residents with little evidence: its province is where the resident
+                          was found or within ``near_km`` of it (every province when none is),
+                          nearest missing places first
+========================  ===================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+DISTANCE_RULES = ("capped", "full", "ignored")
+"""How the pre-score of a pass's cap counts the distance from where the resident was found to
+where the report's person was lost: ``capped`` up to ``CandidateSettings.cap_far_km``, ``full``
+as it is, ``ignored`` not at all."""
+
+SECOND_CLUES = ("home", "name")
+"""Evidence beyond a pass's own key that its cap rewards (:func:`kinmatch.match.candidates._agreement`):
+``home`` the accent, dialect area or a stated prefecture meeting the report's home (worth
+``CandidateSettings.home_bonus``), ``name`` the surname and the last given syllable meeting the
+report's (``CandidateSettings.name_bonus`` each)."""
+
+
+@dataclass(frozen=True)
+class CandidatePass:
+    """One candidate pass.
+
+    ``name``: unique; it names the pass in the pairs' ``passes`` column and the counts table.
+    ``resident_keys`` / ``report_keys``: the key sets that must meet (a name in
+    ``RESIDENT_KEY_SETS`` / ``REPORT_KEY_SETS``, or ``"column:<name>"``).
+    ``cap``: most pairs kept per resident.
+    ``year_window``: years allowed beyond both birth-year intervals, widened for older residents
+    (``CandidateSettings.year_window_per_age``); None: birth years are not looked at (then the
+    reports of every birth year and sex share one index entry per key, so use it only for a key as
+    specific as a whole name's sound).
+    ``max_key_share``: report keys held by this share of reports or more are not indexed (a
+    surname every tenth report shares proposes thousands of strangers); None: every key.
+    ``nameless_factor``: a resident without a usable name (无名氏, an assigned 党X) keeps this many
+    times ``cap`` pairs: its name passes propose nothing, and its true report is found only among
+    reports alike in place, marks and age.
+    ``distance``: how the cap's pre-score counts distance (:data:`DISTANCE_RULES`): ``full`` for
+    passes about nearness, ``ignored`` where the key itself says the resident is far from home.
+    ``second_clues``: which evidence beyond the pass's own key the cap rewards (:data:`SECOND_CLUES`).
+    ``near_km``: the resident's keys are widened by every report key whose centre (mean place of
+    the reports holding it) lies within this many km of where the resident was found; None: no
+    widening. ``everywhere_when_none_near``: a resident with no key, near or own, queries every key
+    that has a centre.
+    ``fallback``: the pass runs after all others, only for residents with little evidence (no usable
+    name, no place clue, no mark) or fewer than ``CandidateSettings.few_candidates`` pairs from the
+    passes that are not fallbacks.
+    ``union_bonus``: support a pair proposed by this pass gets when the union of the passes is
+    capped (``CandidateSettings.max_per_resident``): pairs of a pass this strong are kept first.
+    """
+
+    name: str
+    resident_keys: str
+    report_keys: str
+    cap: int
+    year_window: float | None = 5.0
+    max_key_share: float | None = None
+    nameless_factor: float = 1.0
+    distance: str = "capped"
+    second_clues: tuple[str, ...] = SECOND_CLUES
+    near_km: float | None = None
+    everywhere_when_none_near: bool = False
+    fallback: bool = False
+    union_bonus: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "second_clues", tuple(self.second_clues))
+        problems = []
+        if not isinstance(self.name, str) or not self.name or "+" in self.name or self.name == "union":
+            problems.append("its name must be a non-empty string without '+' and not 'union' (the counts "
+                            "table's total row)")
+        if self.distance not in DISTANCE_RULES:
+            problems.append(f"distance {self.distance!r} is not one of {DISTANCE_RULES}")
+        unknown = [clue for clue in self.second_clues if clue not in SECOND_CLUES]
+        if unknown:
+            problems.append(f"second_clues {unknown} are not among {SECOND_CLUES}")
+        if int(self.cap) != self.cap or self.cap < 0:
+            problems.append(f"cap {self.cap!r} must be a whole number of pairs, 0 or more")
+        if self.nameless_factor < 0:
+            problems.append(f"nameless_factor {self.nameless_factor!r} must not be negative")
+        if self.everywhere_when_none_near and self.near_km is None:
+            problems.append("everywhere_when_none_near needs near_km (the keys with a centre are 'everywhere')")
+        if problems:
+            raise ValueError(f"candidate pass {self.name!r}: " + "; ".join(problems) + ". Fix the pass's declaration.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values; :meth:`from_dict` gives the pass back."""
+        out = asdict(self)
+        out["second_clues"] = list(self.second_clues)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CandidatePass:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"candidate pass {values.get('name')!r}: unknown fields {unknown}; a pass has "
+                             f"{sorted(known)}. Was it saved by another version of kinmatch?")
+        return cls(**values)
+
+
+# Caps: the strong name passes keep more; the pre-score picks the best-supported pairs when capped.
+DEFAULT_PASSES: tuple[CandidatePass, ...] = (
+    # birth years are not looked at: a sound of the whole name is specific enough, and the true pair
+    # survives a resident's age misjudged by decades; its pairs are kept first in the union
+    CandidatePass("name_sound", "name_sounds", "name_sounds", cap=200, year_window=None, union_bonus=20.0),
+    CandidatePass("given_sound", "given_sounds", "given_sounds", cap=60, year_window=10.0),
+    CandidatePass("one_char", "masked_names", "masked_names", cap=40),
+    # a surname shared by 0.3% of reports or more proposes too many strangers by itself
+    CandidatePass("rare_surname", "surname_sounds", "surname_sounds", cap=60, max_key_share=0.003),
+    CandidatePass("prefixed_surname", "prefixed_surname", "surname_sounds", cap=60),
+    # an accent points home, far from where the resident was found: distance must not decide the cap
+    CandidatePass("hometown", "home_clues", "home_clues", cap=60, nameless_factor=5, distance="ignored"),
+    CandidatePass("place", "found_prefecture", "lost_prefectures", cap=60, nameless_factor=5, distance="full",
+                  near_km=150.0),
+    # every mark type-and-part (a mark on every single report tells no report apart): on simulated
+    # data with 30% nameless residents a shared common mark, capped by the shared-feature
+    # pre-score, is often a nameless resident's only link
+    CandidatePass("marks", "marks", "marks", cap=100, year_window=10.0, max_key_share=1.0, nameless_factor=4.0),
+    CandidatePass("mark_pairs", "mark_pairs", "mark_pairs", cap=60, year_window=10.0, nameless_factor=4.0),
+    # a nameless resident is often found a thousand kilometres from home: provinces this far count
+    CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
+                  near_km=1500.0, everywhere_when_none_near=True, fallback=True),
+)
+"""The passes :class:`kinmatch.match.candidates.CandidateSettings` runs unless told otherwise."""
