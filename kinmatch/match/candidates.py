@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.geo import haversine_km
+from kinmatch.geo import EARTH_RADIUS_KM, haversine_km, haversine_radians
 from kinmatch.match._old_comparisons import CONDITION_NAMES
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS
 from kinmatch.match.passes import DEFAULT_PASSES, CandidatePass
@@ -988,7 +988,7 @@ def _near(res: _Residents, chunk: np.ndarray, own: _Flat, centres: pd.DataFrame,
         # closer than ``km`` in latitude alone (plus a margin for rounding) are measured: at 150 km
         # most of the chunk × centres matrix is ruled out by one subtraction. Valid latitudes only:
         # beyond ±90° a cosine turns negative and the bound no longer holds
-        reach = np.degrees(km / 6371.0) * (1 + 1e-9) + 1e-9
+        reach = np.degrees(km / EARTH_RADIUS_KM) * (1 + 1e-9) + 1e-9
         rows, cols = np.nonzero(np.abs(lat[:, None] - centre_lat[None, :]) <= reach)
     else:
         rows, cols = np.divmod(np.arange(len(chunk) * len(centre_lat)), len(centre_lat))
@@ -1160,10 +1160,8 @@ def _distance_km(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray) -
     """``haversine_km(res.lon[r], res.lat[r], rep.lon[m], rep.lat[m])`` bit for bit (the same
     operations in the same order; a test holds them equal), from the per-record parts of
     :func:`_set_trig` instead of converting and taking cosines per pair."""
-    lat1, lat2 = res.lat_rad.take(r), rep.lat_rad.take(m)
-    lon1, lon2 = res.lon_rad.take(r), rep.lon_rad.take(m)
-    a = np.sin((lat2 - lat1) / 2) ** 2 + res.cos_lat.take(r) * rep.cos_lat.take(m) * np.sin((lon2 - lon1) / 2) ** 2
-    return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return haversine_radians(res.lon_rad.take(r), res.lat_rad.take(r), res.cos_lat.take(r),
+                             rep.lon_rad.take(m), rep.lat_rad.take(m), rep.cos_lat.take(m))
 
 
 _LARGEST = np.finfo(float).max
