@@ -16,7 +16,7 @@ from kinmatch.datasets.simulate import simulate
 from kinmatch.match.comparisons.build import BuildComparison, build_frequency
 from kinmatch.match.comparisons.conditions import CONDITION_NAMES, ConditionsComparison, word_masks
 from kinmatch.match.comparisons.hair import HairComparison
-from kinmatch.match.comparisons.marks import MarksComparison, mark_frequency
+from kinmatch.match.comparisons.marks import MarksComparison, deciding_mark, mark_frequency
 from kinmatch.match.engine import compare_pairs
 
 COLUMNS = {"marks": ("marks", "negated"), "conditions": ("conditions",), "build": ("build",), "hair": ("hair",)}
@@ -244,6 +244,21 @@ def test_mixed_records_equal_the_oracle(seed, comparison, reached):
     assert seen >= reached
 
 
+@pytest.mark.parametrize("seed", [4, 5])
+def test_deciding_mark_equals_the_oracle(seed):
+    # the mark a reason shows comes from deciding_mark on the encoded values, with its level
+    rng = np.random.default_rng(seed)
+    residents, missing = frame(mixed_records(rng, 30), "resident_id"), frame(mixed_records(rng, 30), "missing_id")
+    encoded = MarksComparison().encode(residents, missing)
+    left, right = encoded.left, encoded.right
+    for i, resident in enumerate(residents.to_dict("records")):
+        for j, report in enumerate(missing.to_dict("records")):
+            a, b = left.code[i], right.code[j]
+            assert deciding_mark(left.parsed[a], left.absent[a], right.parsed[b], right.absent[b],
+                                 encoded.frequency) == oracle.mark_comparison(
+                resident["marks"], report["marks"], encoded.frequency, resident["negated"], report["negated"])
+
+
 def test_marks_with_more_types_than_one_word_of_bits():
     # hundreds of mark types: the type masks take several words; every level must still be the oracle's
     rng = np.random.default_rng(9)
@@ -312,6 +327,17 @@ def test_simulated_pairs_equal_the_oracle(simulated, comparison):
     seen = assert_equals_oracle(comparison, residents, missing, lp, rp)
     # every level (the simulator writes no denied marks: no contradiction)
     assert seen == set(range(-1, comparison.n_levels)) - ({0} if comparison.name == "marks" else set())
+
+
+@pytest.mark.parametrize("comparison", [MarksComparison(frequency={"痣:脸": 0.01, "疤痕:头": 0.05}),
+                                        ConditionsComparison(), BuildComparison(frequency={}), HairComparison()],
+                         ids=repr)
+def test_simulated_levels_symmetric(simulated, comparison):
+    # with the rarity table fixed (None would count it on whichever side is the reports)
+    residents, missing, lp, rp = simulated
+    levels = comparison.levels(comparison.encode(residents, missing), lp, rp)
+    swapped = comparison.levels(comparison.encode(missing, residents), rp, lp)
+    np.testing.assert_array_equal(levels, swapped)
 
 
 def test_through_the_engine_equals_the_oracle(simulated):

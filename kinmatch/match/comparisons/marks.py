@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.match.comparisons.base import MISSING, Comparison, distinct_rows, object_array, object_values
+from kinmatch.match.comparisons.base import MISSING, Comparison, object_array, object_values
 from kinmatch.match.comparisons.conditions import CONDITION_NAMES, meets, number_words, texts_per_distinct, word_masks
 
 MARK_RARITY = {"痣": 0.30, "疤痕": 0.25, "胎记": 0.08, "纹身": 0.05, "缺指": 0.01, "缺牙": 0.10,
@@ -80,7 +80,7 @@ def is_rare(mark_type: str, part: str, frequency: Mapping[str, float]) -> bool:
     return frequency.get(f"{mark_type}:{part}", MARK_RARITY.get(mark_type, 0.1)) <= RARE_MARK_SHARE
 
 
-def decide(parsed_a: tuple, absent_a: frozenset, parsed_b: tuple, absent_b: frozenset,
+def deciding_mark(parsed_a: tuple, absent_a: frozenset, parsed_b: tuple, absent_b: frozenset,
            frequency: Mapping[str, float]) -> tuple[int, str]:
     """The level of two records' marks and the mark that decided it, as the reason shows it:
     ``无纹身/纹身`` for a contradiction, ``痣:脸:左`` for the best agreeing or mirrored mark, the
@@ -127,8 +127,9 @@ class MarkSide(NamedTuple):
     ``absent`` (denied) types, ``active`` (any mark or denial: else never evidence),
     ``described`` (any mark), type bit masks (:func:`~.conditions.word_masks`) of every mark
     (``types``), of the marks not written 无X (``positive``) and of the denied types (``denied``),
-    and the type, part and side code of each mark (-1 padded; type -1 for a 无X mark, which agrees
-    with nothing)."""
+    and the type, part and side code of each mark: row ``i`` of ``type_codes`` holds the type of
+    each value's ``i``-th mark (-1 where it has fewer; -1 also for a 无X mark, which agrees with
+    nothing)."""
 
     code: np.ndarray
     parsed: list
@@ -168,12 +169,12 @@ def _distinct_values(frame: pd.DataFrame) -> tuple[np.ndarray, list, list]:
 def _mark_side(code: np.ndarray, parsed: list, absent: list, types: dict, parts: dict, sides: dict) -> MarkSide:
     n_types = len(types)
     width = max((len(p) for p in parsed), default=0) or 1
-    type_codes, part_codes, side_codes = (np.full((len(parsed), width), -1, dtype=np.int64) for _ in range(3))
+    type_codes, part_codes, side_codes = (np.full((width, len(parsed)), -1, dtype=np.int32) for _ in range(3))
     for i, marks in enumerate(parsed):
         for j, (mark_type, part, side) in enumerate(marks):
-            type_codes[i, j] = -1 if mark_type.startswith("无") else types[mark_type]
-            part_codes[i, j] = parts[part]
-            side_codes[i, j] = sides[side]
+            type_codes[j, i] = -1 if mark_type.startswith("无") else types[mark_type]
+            part_codes[j, i] = parts[part]
+            side_codes[j, i] = sides[side]
     described = np.array([bool(p) for p in parsed], dtype=bool)
     denied = word_masks([[types[t] for t in a] for a in absent], n_types)
     return MarkSide(code, parsed, absent, described | (denied != 0).any(axis=1), described,
@@ -182,18 +183,45 @@ def _mark_side(code: np.ndarray, parsed: list, absent: list, types: dict, parts:
                     denied, type_codes, part_codes, side_codes)
 
 
+def _distinct_levels(left: MarkSide, right: MarkSide, rare: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Levels of the pairs of distinct values ``a``/``b`` (both with a mark or a denial)."""
+    # settled by type masks alone: a contradiction (0), one side undescribed (-1), no type in common (1)
+    contradiction = meets(left.denied[a], right.types[b]) | meets(right.denied[b], left.types[a])
+    undescribed = ~(left.described[a] & right.described[b])
+    out = np.where(contradiction, 0, np.where(undescribed, MISSING, 1)).astype(np.int8)
+    rest = np.flatnonzero(~(contradiction | undescribed) & meets(left.positive[a], right.positive[b]))
+    if len(rest):
+        out[rest] = _levels_by_codes(left, right, rare, a[rest], b[rest])
+    return out
+
+
 def _levels_by_codes(left: MarkSide, right: MarkSide, rare: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Levels of described, uncontradicted pairs of distinct values ``a``/``b`` sharing a mark type:
-    every mark of one against every mark of the other on integer codes (pairs × marks × marks)."""
-    ta, pa, sa = (codes[a][:, :, None] for codes in (left.type_codes, left.part_codes, left.side_codes))
-    tb, pb, sb = (codes[b][:, None, :] for codes in (right.type_codes, right.part_codes, right.side_codes))
-    same = (ta == tb) & (ta >= 0) & ((pa == pb) | (pa == 0) | (pb == 0))
-    agree = same & ((sa == sb) | (sa == 0) | (sb == 0))
-    mirrored = ((sa == 1) & (sb == 2)) | ((sa == 2) & (sb == 1))
-    is_rare = rare[np.clip(ta, 0, None), np.clip(np.where(pa == 0, pb, pa), 0, None)]
-    level = np.where(agree, np.where(is_rare, 4, 3), np.where(same & mirrored, 2, 1)).max(axis=(1, 2))
+    every mark of one against every mark of the other on integer codes, one (mark, mark) position
+    at a time (a record has a few marks; whole columns per position keep numpy's loops long)."""
+    n = len(a)
+    level = np.ones(n, dtype=np.int8)
+    theirs = [(t[b], p[b], s[b]) for t, p, s in zip(right.type_codes, right.part_codes, right.side_codes, strict=True)]
+    agreeing_b = [np.zeros(n, dtype=bool) for _ in theirs]
+    agreeing_a = np.zeros(n, dtype=np.int8)
+    for ta, pa, sa in zip(left.type_codes, left.part_codes, left.side_codes, strict=True):
+        ta, pa, sa = ta[a], pa[a], sa[a]
+        agrees = np.zeros(n, dtype=bool)
+        for (tb, pb, sb), agreeing in zip(theirs, agreeing_b, strict=True):
+            same = np.flatnonzero((ta == tb) & (ta >= 0) & ((pa == pb) | (pa == 0) | (pb == 0)))
+            if len(same) == 0:
+                continue
+            s1, s2 = sa[same], sb[same]
+            agree = (s1 == s2) | (s1 == 0) | (s2 == 0)
+            mirrored = ((s1 == 1) & (s2 == 2)) | ((s1 == 2) & (s2 == 1))
+            part = np.where(pa[same] == 0, pb[same], pa[same])
+            score = np.where(agree, np.where(rare[ta[same], part], 4, 3), np.where(mirrored, 2, 1))
+            level[same] = np.maximum(level[same], score)
+            agrees[same[agree]] = True
+            agreeing[same[agree]] = True
+        agreeing_a += agrees
     # several marks agreeing: at least two marks of each record agree with one of the other's
-    several = np.minimum(agree.any(axis=2).sum(axis=1), agree.any(axis=1).sum(axis=1)) >= 2
+    several = np.minimum(agreeing_a, np.sum(agreeing_b, axis=0, dtype=np.int8)) >= 2
     return np.where(several, 5, level).astype(np.int8)
 
 
@@ -251,18 +279,13 @@ class MarksComparison(Comparison):
         left, right = encoded.left, encoded.right
         out = np.full(len(lp), MISSING, dtype=np.int8)
         a, b = left.code[lp], right.code[rp]
-        # a record with neither a mark nor a denial gives no evidence (most pairs)
+        # a record with neither a mark nor a denial gives no evidence (many describe no mark); the others
+        # repeat the same few values: each distinct pair of values is decided once
         todo = np.flatnonzero(left.active[a] & right.active[b])
-        a, b = a[todo], b[todo]
-        # settled by type masks alone: a contradiction (0), one side undescribed (-1), no type in common (1)
-        contradiction = meets(left.denied[a], right.types[b]) | meets(right.denied[b], left.types[a])
-        undescribed = ~(left.described[a] & right.described[b])
-        disjoint = ~meets(left.positive[a], right.positive[b])
-        out[todo] = np.where(contradiction, 0, np.where(undescribed, MISSING, 1))
-        rest = np.flatnonzero(~(contradiction | undescribed | disjoint))
-        if len(rest):
-            codes, first = distinct_rows(a[rest], b[rest])
-            out[todo[rest]] = _levels_by_codes(left, right, encoded.rare, a[rest][first], b[rest][first])[codes]
+        if len(todo):
+            n_right = len(right.parsed)
+            codes, distinct = pd.factorize(a[todo] * n_right + b[todo])
+            out[todo] = _distinct_levels(left, right, encoded.rare, *np.divmod(distinct, n_right))[codes]
         return out
 
     def reasons(self, encoded: MarksEncoding, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -273,7 +296,7 @@ class MarksComparison(Comparison):
 
         def text(a: int, b: int, level: int) -> str:
             label = self.labels.get(level, self.name)
-            mark = decide(left.parsed[a], left.absent[a], right.parsed[b], right.absent[b], encoded.frequency)[1]
+            mark = deciding_mark(left.parsed[a], left.absent[a], right.parsed[b], right.absent[b], encoded.frequency)[1]
             return f"{label}({mark})" if mark else label
 
         out[shown] = texts_per_distinct(left.code[lp[shown]], right.code[rp[shown]], levels[shown], text)
