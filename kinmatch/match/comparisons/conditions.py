@@ -31,8 +31,8 @@ CONDITION_NAMES = frozenset({"痴呆", "智力障碍", "精神障碍", "聋哑",
 (``聋哑::``) is a condition, compared here and never again by the marks comparison."""
 
 DISTINCTIVE_CONDITIONS = frozenset({"聋哑", "癫痫", "肢体残疾"})
-"""Conditions rare and stable enough that sharing one is strong evidence; dementia and mental
-illness are common among the residents of rescue stations and are often guessed by staff."""
+"""Conditions whose agreement is level 2 (特殊残疾相符): visible, lasting disabilities, where sharing
+dementia, an intellectual disability or a mental illness is level 1."""
 
 WORD_BITS = 63
 """Bits used in each int64 word of a :func:`word_masks` row (the sign bit is left alone)."""
