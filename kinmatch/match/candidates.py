@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.geo import EARTH_RADIUS_KM, haversine_km, haversine_radians
-from kinmatch.match._old_comparisons import CONDITION_NAMES
+from kinmatch.match.comparisons.conditions import CONDITION_NAMES
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS
 from kinmatch.match.passes import DEFAULT_PASSES, CandidatePass
 
