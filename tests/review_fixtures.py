@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kinmatch.match.comparisons import COMPARISONS, N_LEVELS
+from kinmatch.match.settings import default_comparisons
+
+COMPARISONS = [c.name for c in default_comparisons()]
+N_LEVELS = {c.name: c.n_levels for c in default_comparisons()}
 
 PG_ENV = "KINMATCH_TEST_PG_URL"
 

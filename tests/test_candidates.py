@@ -537,7 +537,7 @@ def test_distance_from_per_record_parts_is_haversine_bit_for_bit():
     # haversine_km exactly, or caps and prescores would drift from the comparisons' distances
     from types import SimpleNamespace
 
-    from kinmatch.match.comparisons import haversine_km
+    from kinmatch.geo import haversine_km
 
     rng = np.random.default_rng(5)
     lon = np.r_[rng.uniform(73, 135, 3000), 104.08, 104.08, np.nan, 0.0, -179.9, 180.0]
@@ -582,7 +582,7 @@ def test_near_places_equal_the_whole_distance_matrix(km, bad_latitude):
     # on the edge of the distance and for latitudes beyond ±90° (where the bound fails: no prefilter)
     from types import SimpleNamespace
 
-    from kinmatch.match.comparisons import haversine_km
+    from kinmatch.geo import haversine_km
 
     rng = np.random.default_rng(int(km) + bad_latitude)
     centres = pd.DataFrame({"lon": rng.uniform(75, 130, 300), "lat": rng.uniform(20, 50, 300)},

@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 
 from kinmatch.cli import main
-from kinmatch.match.rank import WEIGHT_COLUMNS, identification_potential, link, rank_pairs, run_link
+from kinmatch.match.pipeline import link, run_link
+from kinmatch.match.rank import identification_potential, rank_pairs
+from kinmatch.match.settings import LinkSettings
+
+WEIGHT_COLUMNS = LinkSettings().weight_columns
 from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
 
 
@@ -181,7 +185,7 @@ def test_cli_link_uses_the_store_model(world, tmp_path, monkeypatch, capsys):
     assert "using the store's current model" in capsys.readouterr().err
     used = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")["model_version"].unique().tolist()
     from kinmatch.match.model import FellegiSunter
-    from kinmatch.match.rank import model_version
+    from kinmatch.match.pipeline import model_version
     assert used == [model_version(FellegiSunter.from_json(model_path))]
     # a store path that holds no store is an error, not a new empty store
     assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "d.csv"), "--db",
@@ -292,8 +296,8 @@ def test_every_row_carries_the_version_of_the_model_that_scored_it(world, linked
 def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     # candidates generated in a forked worker beside the preparation, comparisons spread over
     # two workers: the ranked table must be the one the single process gives
-    import kinmatch.match.batch as batch_module
-    import kinmatch.match.rank as rank_module
+    import kinmatch.match.engine as batch_module
+    import kinmatch.match.pipeline as rank_module
 
     residents, missing, _ = world
     monkeypatch.setattr(rank_module, "BACKGROUND_MIN_REPORTS", 0)

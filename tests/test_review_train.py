@@ -12,7 +12,10 @@ from review_fixtures import MISSING, RESIDENTS, candidates_table, levels_table
 from sklearn.metrics import roc_auc_score
 
 from kinmatch.errors import InputError
-from kinmatch.match.comparisons import COMPARISONS, N_LEVELS
+from kinmatch.match.settings import default_comparisons
+
+COMPARISONS = [c.name for c in default_comparisons()]
+N_LEVELS = {c.name: c.n_levels for c in default_comparisons()}
 from kinmatch.review.export import LETTER_ARGUMENTS, export_decisions, export_leads, render_leads
 from kinmatch.review.store import Store
 from kinmatch.review.train import load_model, save_model, train_from_store

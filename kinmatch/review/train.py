@@ -71,14 +71,17 @@ def decided_pairs(store: Store) -> tuple[pd.DataFrame, pd.Series, pd.Series, int
             pd.Series(probability, index=index, name="match_probability", dtype=float), skipped)
 
 
-def train_from_store(store: Store, cv: int = 5, random_state: int | None = 0) -> TrainResult:
-    """Fit a :class:`~kinmatch.match.model.SupervisedLinker` on the store's decided pairs.
+def train_from_store(store: Store, cv: int = 5, random_state: int | None = 0, settings=None) -> TrainResult:
+    """Fit a :class:`~kinmatch.match.model.SupervisedLinker` on the store's decided pairs, on the
+    comparisons of ``settings`` (a :class:`~kinmatch.match.settings.LinkSettings`; None: the defaults).
 
     Folds are reduced to the size of the smaller class when few pairs are decided (at least 2
     of each decision are needed). Raises :class:`~kinmatch.errors.InputError` otherwise.
     """
-    from kinmatch.match.comparisons import N_LEVELS
     from kinmatch.match.model import SupervisedLinker, evaluate_scores
+    from kinmatch.match.settings import resolve_settings
+
+    n_levels = {c.name: c.n_levels for c in resolve_settings(settings).comparisons}
 
     levels, labels, probability, skipped = decided_pairs(store)
     n_same, n_not = int(labels.sum()), int((labels == 0).sum())
@@ -90,9 +93,9 @@ def train_from_store(store: Store, cv: int = 5, random_state: int | None = 0) ->
     from threadpoolctl import threadpool_limits
 
     folds = max(2, min(int(cv), n_same, n_not))
-    comparisons = [c for c in N_LEVELS if c in levels.columns]
+    comparisons = [c for c in n_levels if c in levels.columns]
     model = SupervisedLinker(calibration="sigmoid", cv=folds, random_state=random_state,
-                             levels={c: N_LEVELS[c] for c in comparisons})
+                             levels={c: n_levels[c] for c in comparisons})
     # A few hundred pairs x a few dozen one-hot columns: multi-threaded BLAS only adds thread
     # start-up and, on a busy machine, contention (measured 15x slower than one thread).
     with threadpool_limits(limits=1):
@@ -102,7 +105,7 @@ def train_from_store(store: Store, cv: int = 5, random_state: int | None = 0) ->
     return TrainResult(model, supervised, unsupervised, int(len(labels)), skipped)
 
 
-def save_model(model, path: str | os.PathLike | None = None, metrics: dict | None = None) -> str:
+def save_model(model, path: str | os.PathLike | None = None, metrics: dict | None = None, settings=None) -> str:
     """Write a linear SupervisedLinker as a model ``kinmatch link --model`` reads.
 
     A calibrated logistic model on one-hot levels scores a pair as a prior plus one weight per
@@ -112,15 +115,20 @@ def save_model(model, path: str | os.PathLike | None = None, metrics: dict | Non
     ``"supervised"`` says how the weights were learnt, with ``metrics``) and written by the one
     model writer, :meth:`~kinmatch.match.model.FellegiSunter.to_json`. ``FellegiSunter.from_json``
     then scores exactly as the fitted model does. Written atomically when ``path`` is given; the
-    text is returned either way.
+    text is returned either way. ``settings``: the link settings whose comparisons made the
+    levels (None: the defaults); their labels and JSON go into the model.
     """
-    from kinmatch.match.comparisons import LEVEL_LABELS
+    from kinmatch.match.settings import resolve_settings
+
+    settings = resolve_settings(settings)
+    by_name = {c.name: c for c in settings.comparisons}
 
     if getattr(model, "weight_method_", None) != "linear":
         raise InputError("only a linear, sigmoid-calibrated SupervisedLinker can be saved as a weight "
                          "table; train it with train_from_store (which fits one)")
-    labels = {name: LEVEL_LABELS[name] for name in model.comparisons_ if name in LEVEL_LABELS}
-    return model.to_fellegi_sunter(level_labels=labels or None, metrics=metrics).to_json(path)
+    labels = {name: dict(by_name[name].labels) for name in model.comparisons_ if name in by_name}
+    return model.to_fellegi_sunter(level_labels=labels or None, metrics=metrics,
+                                   settings=settings.to_dict()).to_json(path)
 
 
 def load_model(path_or_text: str | os.PathLike):

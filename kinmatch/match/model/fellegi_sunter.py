@@ -610,7 +610,9 @@ class FellegiSunter(EstimatorParams):
             without --model) or use a model saved by this kinmatch version
         """
         self._check_fitted()
-        declared = self.settings.get("comparisons") if isinstance(self.settings, Mapping) else None
+        declared = None
+        if isinstance(self.settings, Mapping) and self.settings.get("format") == "kinmatch.LinkSettings":
+            declared = self.settings.get("comparisons")
         if declared:
             # the settings list every comparison of the run, also those the fit left out for lack
             # of evidence (weight 0): the data must have exactly those, with the same labels

@@ -233,7 +233,8 @@ class SupervisedLinker(EstimatorParams):
         check_levels(self.levels_, None, comparisons)
 
     def to_fellegi_sunter(self, level_labels: Mapping[str, Any] | None = None,
-                          metrics: Mapping[str, Any] | None = None) -> FellegiSunter:
+                          metrics: Mapping[str, Any] | None = None,
+                          settings: Mapping[str, Any] | None = None) -> FellegiSunter:
         """This linear, sigmoid-calibrated model as a :class:`FellegiSunter` that scores exactly
         as it does, to be saved and used as ``kinmatch link --model``.
 
@@ -242,7 +243,8 @@ class SupervisedLinker(EstimatorParams):
         weight (the larger of the two is 1; they are not frequencies) and ``lambda`` gives the
         learnt prior. The model's ``fitted_on`` says ``method: "supervised"`` with the logistic
         regression's own iteration count and convergence; ``supervised_`` (written to the JSON)
-        says how the weights were learnt, with ``metrics`` added.
+        says how the weights were learnt, with ``metrics`` added; ``settings`` (the link settings
+        whose comparisons made the levels, as JSON data) travel in the model.
         """
         self._check_fitted()
         if self.weight_method_ != "linear":
@@ -268,7 +270,7 @@ class SupervisedLinker(EstimatorParams):
             "n_pairs": self.n_pairs_, "n_matches": self.n_matches_, **(metrics or {})}
         return FellegiSunter.from_parameters(m, u, 1.0 / (1.0 + 2.0 ** -self.prior_weight_), fitted_on=fitted_on,
                                              supervised=supervised, levels=dict(self.levels_),
-                                             level_labels=level_labels, min_prob=self.min_prob)
+                                             level_labels=level_labels, min_prob=self.min_prob, settings=settings)
 
     def cross_validate(self, vectors: pd.DataFrame, labels, threshold: float = 0.5
                        ) -> dict[str, float]:
