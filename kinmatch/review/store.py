@@ -345,9 +345,8 @@ class Store:
         weight_columns = [c for c in frame.columns if c.startswith("w_")]
         level_lookup = {}
         if levels is not None and len(levels):
-            from kinmatch.match.comparisons import COMPARISONS
-
-            level_columns = [c for c in COMPARISONS if c in levels.columns]
+            # one integer column per comparison (the run's, whatever its settings); tf_* are floats
+            level_columns = [c for c in levels.columns if pd.api.types.is_integer_dtype(levels[c])]
             for key, row in zip(levels.index, levels[level_columns].to_numpy()):
                 level_lookup[(str(key[0]), str(key[1]))] = dict(zip(level_columns, (int(v) for v in row)))
         now = _now()
@@ -653,7 +652,7 @@ class Store:
 
 def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame | None:
     """The comparison levels of the candidate pairs, computed as ``kinmatch link`` does."""
-    from kinmatch.match import comparisons as cmp
+    from kinmatch.match import engine
     from kinmatch.normalize import records
 
     try:
@@ -668,8 +667,7 @@ def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missin
         pairs = candidates[["resident_id", "missing_id"]]
         pairs = pairs[pairs["resident_id"].isin(set(residents["resident_id"]))
                       & pairs["missing_id"].isin(set(missing["missing_id"]))]
-        name_freq = cmp.name_key_frequency(missing) if "name_keys" in missing.columns else None
-        return cmp.compare_pairs(pairs, residents, missing, cmp.features_for(missing), name_freq)
+        return engine.compare_pairs(pairs, residents, missing)
     except Exception as error:  # levels only feed training: loading the pairs must not fail on them
         warnings.warn(f"comparison levels could not be computed ({error}); the pairs are stored without "
                       f"them and `kinmatch train` will skip them", stacklevel=3)
