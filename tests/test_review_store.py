@@ -17,7 +17,7 @@ from review_fixtures import (MISSING, PAIRS, RESIDENTS, candidates_table, levels
 from kinmatch.review.store import Store, StoreError, store_url as to_url
 
 
-HEAD = "0002"
+HEAD = "0004"
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):
@@ -58,6 +58,37 @@ def test_audit_tables_refuse_update_and_delete(loaded_store, statement):
         with loaded_store.engine.begin() as conn:
             conn.execute(text(statement))
     assert loaded_store.history()["decision"].tolist() == ["same"]
+    assert loaded_store.access_log()["username"].tolist() == ["alice"]
+
+
+BYPASSES = {
+    # REPLACE deletes the old row without firing its DELETE trigger (no recursive_triggers)
+    "sqlite": ["INSERT OR REPLACE INTO decisions (id, resident_id, missing_id, decision, reviewer, decided_at) "
+               "VALUES (1, 'R1', 'M1', 'not_same', 'mallory', '2026-01-01')",
+               "REPLACE INTO access_log (id, username, action, at) VALUES (1, 'mallory', 'view', '2026-01-01')",
+               "INSERT INTO decisions (id, resident_id, missing_id, decision, reviewer, decided_at) "
+               "VALUES (1, 'R1', 'M1', 'not_same', 'mallory', '2026-01-01') "
+               "ON CONFLICT (id) DO UPDATE SET decision = excluded.decision"],
+    # TRUNCATE fires no row triggers
+    "postgresql": ["TRUNCATE decisions", "TRUNCATE access_log", "TRUNCATE decisions, access_log CASCADE",
+                   "INSERT INTO decisions (id, resident_id, missing_id, decision, reviewer, decided_at) "
+                   "VALUES (1, 'R1', 'M1', 'not_same', 'mallory', now()) "
+                   "ON CONFLICT (id) DO UPDATE SET decision = excluded.decision"],
+}
+
+
+def test_audit_tables_refuse_replace_and_truncate(loaded_store):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    loaded_store.decide("R1", "M1", "same", "alice")
+    loaded_store.log_access("alice", "view", "resident", "R1")
+    statements = BYPASSES[loaded_store.engine.dialect.name]
+    for statement in statements:
+        with pytest.raises(DatabaseError, match="append-only"):
+            with loaded_store.engine.begin() as conn:
+                conn.execute(text(statement))
+    assert loaded_store.history()[["decision", "reviewer"]].values.tolist() == [["same", "alice"]]
     assert loaded_store.access_log()["username"].tolist() == ["alice"]
 
 

@@ -77,6 +77,8 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # raised by logout and password reset: a session signed with an older version is refused
+    Column("session_version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 access_log = Table(
