@@ -189,7 +189,7 @@ def test_search_does_not_match_unrelated_names(loaded_store):
 
 def test_users_passwords_are_hashed(store):
     store.add_user("alice", "correct horse", "admin")
-    assert store.authenticate("alice", "correct horse") == {"username": "alice", "role": "admin"}
+    assert store.authenticate("alice", "correct horse") == {"username": "alice", "role": "admin", "session_version": 0}
     assert store.authenticate("alice", "wrong password") is None
     assert store.authenticate("nobody", "correct horse") is None
     from sqlalchemy import select
@@ -349,3 +349,129 @@ def test_each_pair_keeps_the_model_version_link_wrote(store):
     # a version given for the whole run wins over the rows' own
     store.load_candidates(table, RESIDENTS, MISSING, run_id="run-w", model_version="manual-2", compute_levels=False)
     assert store.candidate(first["resident_id"], first["missing_id"])["model_version"] == "manual-2"
+
+
+# ---- issue 17: the store side of the review site's hardening ---------------------------------
+
+LOAD_KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, sys.argv[2])
+    from review_fixtures import MISSING, RESIDENTS, candidates_table, levels_table
+    from kinmatch.review import schema
+    from kinmatch.review.store import Store
+
+    store = Store(sys.argv[1], upgrade=False)
+    real_upsert = Store._upsert
+
+    def upsert(self, conn, table, rows, keys):
+        real_upsert(self, conn, table, rows, keys)
+        if table is schema.candidates:  # the records went in just before: die before committing
+            print("killed between records and candidates", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Store._upsert = upsert
+    store.load_candidates(candidates_table(), RESIDENTS, MISSING, run_id="killed", levels=levels_table())
+""")
+
+
+def test_a_load_killed_half_way_leaves_nothing_loaded(store):
+    import pathlib
+
+    process = subprocess.run([sys.executable, "-c", LOAD_KILLER, store.url, str(pathlib.Path(__file__).parent)],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert process.returncode == -9 and "killed between" in process.stdout, process.stderr
+    counts = store.counts()
+    assert (counts["residents"], counts["reports"], counts["candidates"]) == (0, 0, 0)
+
+
+def test_a_decision_based_on_a_stale_view_is_refused(loaded_store):
+    from kinmatch.review.store import DecisionConflict
+
+    first = loaded_store.decide("R1", "M1", "same", "alice", based_on=None)
+    with pytest.raises(DecisionConflict, match="someone else") as caught:
+        loaded_store.decide("R1", "M1", "not_same", "bob", reason="性别不符", based_on=None)
+    assert caught.value.current["id"] == first and caught.value.current["decision"] == "same"
+    assert loaded_store.history("R1", "M1")["reviewer"].tolist() == ["alice"]
+    # bob looked again (now based on alice's decision) and confirms: recorded, alice's kept in the history
+    loaded_store.decide("R1", "M1", "not_same", "bob", reason="性别不符", based_on=first)
+    assert loaded_store.history("R1", "M1")["decision"].tolist() == ["same", "not_same"]
+
+
+def test_two_reviewers_on_the_same_view_at_once_one_is_refused(loaded_store):
+    from kinmatch.review.store import DecisionConflict
+
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def reviewer(name, decision):
+        other = Store(loaded_store.url, upgrade=False)
+        try:
+            barrier.wait()
+            other.decide("R6", "M6", decision, name, reason="性别不符", based_on=None)
+            outcomes.append("recorded")
+        except DecisionConflict:
+            outcomes.append("conflict")
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=reviewer, args=(f"rev{i}", "same" if i % 2 else "not_same"))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["conflict"] * 3 + ["recorded"]
+    assert len(loaded_store.history("R6", "M6")) == 1
+
+
+def test_password_reset_logout_and_disabling_raise_the_session_version(store):
+    store.add_user("alice", "correct horse", "admin")
+    versions = [store.user("alice")["session_version"]]
+    store.add_user("alice", "battery staple", "admin")  # reset
+    versions.append(store.user("alice")["session_version"])
+    store.end_sessions("alice")
+    versions.append(store.user("alice")["session_version"])
+    store.set_active("alice", False)
+    versions.append(store.user("alice")["session_version"])
+    assert versions == [0, 1, 2, 3]
+    assert store.authenticate("alice", "correct horse") is None
+
+
+def test_unknown_users_cost_one_password_hash_too(store, monkeypatch):
+    import werkzeug.security
+
+    store.add_user("alice", "correct horse", "reviewer")
+    checked = []
+    real = werkzeug.security.check_password_hash
+    monkeypatch.setattr(werkzeug.security, "check_password_hash",
+                        lambda stored, password: checked.append(stored.split("$")[0]) or real(stored, password))
+    for username in ("alice", "nobody", "x" * 100_000):
+        assert store.authenticate(username, "wrong password") is None
+    assert len(checked) == 3 and len(set(checked)) == 1  # same method and cost for all three
+
+
+def test_refusal_time_does_not_reveal_which_user_names_exist(store):
+    import statistics
+    import time
+
+    store.add_user("alice", "correct horse", "reviewer")
+    store.authenticate("nobody", "warm up")  # the dummy hash is made once, on first use
+
+    def median_seconds(username):
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            store.authenticate(username, "wrong password")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    known, unknown = median_seconds("alice"), median_seconds("nobody")
+    # before: ~12 ms for an unknown name vs ~140 ms for a known one; now both hash once
+    assert 0.5 < unknown / known < 2, (known, unknown)
+
+
+def test_access_log_fields_are_capped(store):
+    store.log_access("x" * (1 << 20), "login_failed" * 10, detail="d" * (1 << 20), record_id="r" * 1000)
+    row = store.access_log().iloc[0]
+    assert len(row["username"]) == 128 and row["username"].endswith("…")
+    assert len(row["action"]) == 32 and len(row["detail"]) == 1000 and len(row["record_id"]) == 128
