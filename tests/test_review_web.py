@@ -161,12 +161,12 @@ def test_deciding_moves_to_the_next_pair_and_not_same_needs_a_reason(site):
     app, store, _ = site
     client = app.test_client()
     token = login(client, "rev1")
-    response = client.post("/pair/R1/M1/decide", data={"decision": "same", "csrf_token": token})
+    response = client.post("/pair/R1/M1/decide", data={"decision": "same", "csrf_token": token, "based_on": ""})
     assert response.headers["Location"] == "/pair/R2/M2"
-    response = client.post("/pair/R2/M2/decide", data={"decision": "not_same", "csrf_token": token})
+    response = client.post("/pair/R2/M2/decide", data={"decision": "not_same", "csrf_token": token, "based_on": ""})
     assert response.headers["Location"] == "/pair/R2/M2"  # back: a reason is required
     response = client.post("/pair/R2/M2/decide", data={"decision": "not_same", "reason": "年龄不可能",
-                                                       "csrf_token": token})
+                                                       "csrf_token": token, "based_on": ""})
     assert response.headers["Location"] == "/pair/R5/M5"
     current = store.current_decisions()
     assert list(zip(current["missing_id"], current["decision"], current["reason"].fillna(""))) == \

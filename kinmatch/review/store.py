@@ -413,8 +413,8 @@ class Store:
                     "levels_json": None if pair_levels is None else json.dumps(pair_levels),
                     "first_run_id": existing.get(key, run_id), "loaded_at": now})
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
-        return {"run_id": run_id, "candidates": len(frame),
-                "new_pairs": int(sum(1 for k in zip(frame["resident_id"], frame["missing_id"], strict=True) if k not in existing)),
+        keys = zip(frame["resident_id"], frame["missing_id"], strict=True)
+        return {"run_id": run_id, "candidates": len(frame), "new_pairs": sum(k not in existing for k in keys),
                 "stub_records": len(stubs_res) + len(stubs_rep)}
 
     def _record_of(self, table, id_column: str, record_id: str) -> dict | None:
@@ -431,9 +431,11 @@ class Store:
         return self._record_of(s.reports, "missing_id", missing_id)
 
     def candidate(self, resident_id: str, missing_id: str) -> dict | None:
-        """One pair's stored score, with ``weights`` and ``levels`` dicts and its current decision."""
+        """One pair's stored score, with ``weights`` and ``levels`` dicts and its current decision
+        (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``)."""
         query = (select(s.candidates, self._current().c.decision, self._current().c.reason,
-                        self._current().c.reviewer, self._current().c.decided_at)
+                        self._current().c.reviewer, self._current().c.decided_at,
+                        self._current().c.id.label("decision_id"))
                  .select_from(self._with_current())
                  .where(s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id)))
         with self.engine.connect() as conn:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from kinmatch.review.store import StoreError
 from kinmatch.review.web.common import admin_required, current_store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+EXPORT_CHOICES = ("same", "not_same", "unsure", "all")
+"""``/admin/export?which=``: the pairs whose current decision is this one, or all decided pairs."""
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -50,9 +53,12 @@ def admin_export():
     from kinmatch.review.export import export_decisions
 
     which = request.args.get("which", "same")
+    if which not in EXPORT_CHOICES:
+        abort(400, description=f"导出类别只能是 {'、'.join(EXPORT_CHOICES)}（which={which[:40]!r} 无效）。")
     frame = export_decisions(current_store(), which=None if which == "all" else which)
     current_store().log_access(g.user["username"], "export", detail=f"{which}: {len(frame)} rows")
     buffer = io.StringIO()
+    # TODO(csv): excel_safe — write through kinmatch._io's Excel-safe CSV helper once it exists
     frame.to_csv(buffer, index=False)
     data = io.BytesIO(buffer.getvalue().encode("utf-8-sig"))
     name = f"reviewed_{which}.csv"

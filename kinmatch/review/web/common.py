@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from flask import abort, current_app, g, request, url_for
+from werkzeug.routing import BaseConverter
 
 from kinmatch.review.store import Store
 
@@ -45,3 +47,30 @@ def admin_required(view):
             abort(403, description="此页面仅限管理员。")
         return view(*args, **kwargs)
     return wrapped
+
+
+class RecordIdConverter(BaseConverter):
+    """A record id as one path segment, whatever it holds (``<id:resident_id>`` in a route).
+
+    Ids come from the studios' files: ``京2024/001`` is a plausible one. A ``/`` cannot travel
+    percent-encoded (the server decodes the path before routing), so ``~`` escapes it: ``/`` is
+    ``~2F``, ``~`` itself ``~7E``, and an id of dots only (``.``, ``..``, which browsers would
+    resolve away) has its dots as ``~2E``. Everything else is percent-encoded as usual.
+
+        >>> converter = RecordIdConverter(None)
+        >>> converter.to_url("京2024/001~x")
+        '%E4%BA%AC2024~2F001~7Ex'
+        >>> converter.to_python("京2024~2F001~7Ex")
+        '京2024/001~x'
+    """
+
+    _ESCAPES = {"7E": "~", "2F": "/", "2E": "."}
+
+    def to_python(self, value: str) -> str:
+        return re.sub(r"~(7E|2F|2E)", lambda m: self._ESCAPES[m.group(1)], value)
+
+    def to_url(self, value: Any) -> str:
+        text = str(value).replace("~", "~7E").replace("/", "~2F")
+        if not text.strip("."):
+            text = text.replace(".", "~2E")
+        return super().to_url(text)

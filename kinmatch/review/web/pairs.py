@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from kinmatch.review.store import DECISION_LABELS, EXCLUSION_REASONS, StoreError
+from kinmatch.review.store import DECISION_LABELS, EXCLUSION_REASONS, DecisionConflict, StoreError
 from kinmatch.review.web.common import current_store, display_text, order_arg, pair_url
 from kinmatch.review.web.photos import photo_of
 
@@ -69,8 +69,12 @@ def _bars(weights: dict, levels: dict) -> list[dict]:
     return bars
 
 
-@bp.get("/pair/<resident_id>/<missing_id>")
+@bp.get("/pair/<id:resident_id>/<id:missing_id>")
 def pair(resident_id: str, missing_id: str):
+    return _pair_page(resident_id, missing_id)
+
+
+def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, status: int = 200):
     store = current_store()
     order = order_arg()
     candidate = store.candidate(resident_id, missing_id)
@@ -90,10 +94,10 @@ def pair(resident_id: str, missing_id: str):
         bars=_bars(candidate["weights"] or {}, candidate["levels"] or {}), others=others,
         history=store.history(resident_id, missing_id).to_dict("records"),
         reasons=EXCLUSION_REASONS, order=order, photo=photo_of(resident, resident_id),
-        prev_url=pair_url(previous, order), next_url=pair_url(following, order))
+        prev_url=pair_url(previous, order), next_url=pair_url(following, order), conflict=conflict), status
 
 
-@bp.post("/pair/<resident_id>/<missing_id>/decide")
+@bp.post("/pair/<id:resident_id>/<id:missing_id>/decide")
 def decide(resident_id: str, missing_id: str):
     store = current_store()
     order = order_arg()
@@ -103,9 +107,17 @@ def decide(resident_id: str, missing_id: str):
     if decision == "not_same" and not reason:
         flash("排除（非同一人）须选择原因。")
         return redirect(pair_url((resident_id, missing_id), order))
+    # the id of the decision the page showed as current ("" if none): a colleague's decision
+    # recorded since then is shown to this reviewer for confirmation, never silently overridden
+    based_on = request.form.get("based_on")
+    if based_on is None or not (based_on == "" or based_on.isdigit()):
+        abort(400, description="表单缺少所依据的当前结论（based_on），请刷新页面后重新提交。")
     try:
         store.decide(resident_id, missing_id, decision, g.user["username"],
-                     reason=reason or None, note=note or None)
+                     reason=reason or None, note=note or None, based_on=int(based_on) if based_on else None)
+    except DecisionConflict as error:
+        return _pair_page(resident_id, missing_id, status=409, conflict={
+            "current": error.current, "decision": decision, "reason": reason, "note": note})
     except StoreError as error:
         abort(400, description=str(error))
     flash(f"已记录：{resident_id} × {missing_id} → {DECISION_LABELS[decision]}")

@@ -39,7 +39,7 @@ def local_photo(value: str) -> Path | None:
     return path
 
 
-@bp.get("/photo/<resident_id>")
+@bp.get("/photo/<id:resident_id>")
 def photo(resident_id: str):
     record = current_store().resident(resident_id) or {}
     path = local_photo(display_text(record.get("photo")))
