@@ -100,7 +100,8 @@ def register(subparsers) -> None:
     _db(export, sub=True)
     export.add_argument("-o", "--output", required=True, help="CSV to write")
     export.add_argument("--letters", metavar="DIR",
-                        help="also write a match-lead letter (比对线索函, Markdown) per confirmed pair into this folder")
+                        help="also write a match-lead letter (比对线索函, Markdown) per confirmed pair into this "
+                             "folder")
     export.add_argument("--police-unit", default="", help="addressee of the letters (e.g. 某市公安局刑侦支队)")
     export.add_argument("--which", choices=["same", "not_same", "unsure", "all"], default="same",
                         help="pairs whose current decision is this (default same: 同一人)")

@@ -109,6 +109,11 @@ class LoginThrottle:
         """How many account names and addresses are remembered."""
         return len(self._attempts)
 
+    def remembered(self) -> list[str]:
+        """The account names and addresses it remembers attempts of (cut to a bounded length)."""
+        with self._lock:
+            return [key[1] for key in self._attempts]
+
     def reserve(self, username: str, address: str | None = None) -> Verdict:
         """Count one attempt now, before the password is checked, unless the account or address
         is locked; then ``Verdict(wait > 0, None, first)``."""
