@@ -310,28 +310,23 @@ def test_login_next_keeps_a_local_path(local_site):
     assert response.headers["Location"] == "/pair/R2/M2?order=informative"
 
 
+@pytest.fixture(scope="module")
+def bare_app(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("bare") / "cases.db")
+    yield create_app(store)
+    store.close()
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.one_of(st.text(max_size=40),
                  st.lists(st.sampled_from(["/", "\\", "\t", "\n", "\r", " ", "%0A", "%09", "evil.example", ":",
                                            "http", "@", ".", "?", "#", "\x00", "\u3000", "\u200b"]),
                           max_size=8).map("".join)))
-def test_property_next_never_leaves_the_site(target):
-    app = _bare_app()
-    with app.test_request_context():
+def test_property_next_never_leaves_the_site(bare_app, target):
+    with bare_app.test_request_context():
         chosen = safe_next(target)
     assert chosen == target or chosen == "/"
     assert urlsplit(browser_target(chosen)).netloc == "reviews.example", chosen
-
-
-_BARE: list = []
-
-
-def _bare_app():
-    if not _BARE:
-        import tempfile
-
-        _BARE.append(create_app(Store(tempfile.mkdtemp() + "/bare.db")))
-    return _BARE[0]
 
 
 def test_admin_export_which_is_validated(local_site):
