@@ -3,7 +3,6 @@ append-only decisions, search by name sound, users, access log, concurrency and 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,11 +10,19 @@ import threading
 
 import pandas as pd
 import pytest
-from review_fixtures import (MISSING, PAIRS, RESIDENTS, candidates_table, levels_table,  # noqa: F401
-                             loaded_store, store, store_url)
+from review_fixtures import (  # noqa: F401 - fixtures are used by name
+    MISSING,
+    PAIRS,
+    RESIDENTS,
+    candidates_table,
+    levels_table,
+    loaded_store,
+    store,
+    store_url,
+)
 
-from kinmatch.review.store import Store, StoreError, store_url as to_url
-
+from kinmatch.review.store import Store, StoreError
+from kinmatch.review.store import store_url as to_url
 
 HEAD = "0004"
 
@@ -104,7 +111,7 @@ def test_store_url(given, expected):
 
 def test_queue_highest_probability_first(loaded_store):
     queue = loaded_store.queue()
-    assert list(zip(queue["resident_id"], queue["missing_id"])) == [(r, m) for r, m, _ in PAIRS]
+    assert list(zip(queue["resident_id"], queue["missing_id"], strict=True)) == [(r, m) for r, m, _ in PAIRS]
     assert queue["match_probability"].is_monotonic_decreasing
 
 
@@ -135,7 +142,8 @@ def test_decisions_are_append_only_latest_wins(loaded_store):
     assert list(history["reviewer"]) == ["alice", "bob"]
     current = loaded_store.current_decisions().set_index(["resident_id", "missing_id"])
     assert current.loc[("R1", "M1"), "decision"] == "same"
-    assert ("R1", "M1") not in set(zip(loaded_store.queue()["resident_id"], loaded_store.queue()["missing_id"]))
+    queue = loaded_store.queue()
+    assert ("R1", "M1") not in set(zip(queue["resident_id"], queue["missing_id"], strict=True))
 
 
 @pytest.mark.parametrize("resident_id, missing_id, decision, reviewer, message", [
@@ -158,7 +166,7 @@ def test_rerun_keeps_decisions_and_never_requeues_excluded(loaded_store):
                                           levels=levels_table(rerun))
     assert counts["new_pairs"] == 1 and counts["candidates"] == 4
     queue = loaded_store.queue()
-    keys = list(zip(queue["resident_id"], queue["missing_id"]))
+    keys = list(zip(queue["resident_id"], queue["missing_id"], strict=True))
     assert ("R2", "M2") not in keys and ("R1", "M1") not in keys
     assert keys[0] == ("R3", "M1")  # the new pair, 0.7, now leads; R5×M5 moved to 0.6
     assert loaded_store.candidate("R5", "M5")["match_probability"] == pytest.approx(0.6)
@@ -177,7 +185,7 @@ def test_rerun_keeps_decisions_and_never_requeues_excluded(loaded_store):
     ("建国", {("resident", "R5"), ("report", "M5")}),     # part of a name
 ])
 def test_search_by_name_sound(loaded_store, query, expected):
-    found = set(zip(loaded_store.search(query)["kind"], loaded_store.search(query)["record_id"]))
+    found = set(zip(loaded_store.search(query)["kind"], loaded_store.search(query)["record_id"], strict=True))
     assert expected <= found
     assert ("resident", "R6") not in found or "芳" in query
 
@@ -217,7 +225,7 @@ def test_access_log_and_secret_key(store):
     store.log_access("alice", "view", "resident", "R1")
     store.log_access("bob", "view", "report", "M1")
     log = store.access_log()
-    assert list(zip(log["username"], log["record_id"])) == [("alice", "R1"), ("bob", "M1")]
+    assert list(zip(log["username"], log["record_id"], strict=True)) == [("alice", "R1"), ("bob", "M1")]
     assert log["at"].notna().all()
     key = store.secret_key()
     assert len(key) >= 32 and Store(store.url).secret_key() == key
@@ -326,16 +334,17 @@ def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, acti
             last[(resident_id, missing_id)] = decision
             n_decisions += 1
         else:
-            rerun = [(r, m, p) for (r, m, _), p in zip(PAIRS, value)]
+            rerun = [(r, m, p) for (r, m, _), p in zip(PAIRS, value, strict=True)]
             store.load_candidates(candidates_table(rerun), run_id="rerun")
     current = store.current_decisions()
-    assert dict(zip(zip(current["resident_id"], current["missing_id"]), current["decision"])) == last
+    pairs = zip(current["resident_id"], current["missing_id"], strict=True)
+    assert dict(zip(pairs, current["decision"], strict=True)) == last
     assert len(store.history()) == n_decisions
     queue = store.queue()
-    assert set(zip(queue["resident_id"], queue["missing_id"])) == {(r, m) for r, m, _ in PAIRS} - set(last)
+    assert set(zip(queue["resident_id"], queue["missing_id"], strict=True)) == {(r, m) for r, m, _ in PAIRS} - set(last)
     assert queue["match_probability"].is_monotonic_decreasing
     with_unsure = store.queue(include_unsure=True)
-    assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"])) == \
+    assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"], strict=True)) == \
         {(r, m) for r, m, _ in PAIRS} - {k for k, d in last.items() if d != "unsure"}
     store.close()
 
@@ -457,16 +466,15 @@ def test_refusal_time_does_not_reveal_which_user_names_exist(store):
     store.add_user("alice", "correct horse", "reviewer")
     store.authenticate("nobody", "warm up")  # the dummy hash is made once, on first use
 
-    def median_seconds(username):
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            store.authenticate(username, "wrong password")
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    def seconds(username):
+        start = time.perf_counter()
+        store.authenticate(username, "wrong password")
+        return time.perf_counter() - start
 
-    known, unknown = median_seconds("alice"), median_seconds("nobody")
-    # before: ~12 ms for an unknown name vs ~140 ms for a known one; now both hash once
+    # interleaved, so a change in the machine's load affects both alike
+    times = [(seconds("alice"), seconds("nobody")) for _ in range(7)]
+    known, unknown = (statistics.median(column) for column in zip(*times, strict=True))
+    # without the dummy hash an unknown name was refused ~100x faster than a known one
     assert 0.5 < unknown / known < 2, (known, unknown)
 
 
