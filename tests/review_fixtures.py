@@ -29,7 +29,8 @@ RESIDENTS = pd.DataFrame([
             "description", "photo"])
 
 MISSING = pd.DataFrame([
-    ("M1", "胡春花", "春妹", "女", "1963", "155", "2023-10-20", "安徽省黄山市", "安徽省黄山市歙县", "脸上有痣", "13800000001"),
+    ("M1", "胡春花", "春妹", "女", "1963", "155", "2023-10-20", "安徽省黄山市", "安徽省黄山市歙县", "脸上有痣",
+     "13800000001"),
     ("M2", "李伟", None, "男", "1982", "170", "2021-12-30", "杭州", "四川省南充市", "右臂纹身", "13800000002"),
     ("M3", "赵磊", None, "男", "1994", "175", "2023-12-25", "广州", "湖南省衡阳市", None, "13800000003"),
     ("M4", "党建设", None, "男", "1965", "168", "2021-04-01", "郑州", "河南省周口市", "左手小指缺", "13800000004"),
@@ -47,14 +48,14 @@ def candidates_table(pairs=PAIRS) -> pd.DataFrame:
     """A linking table as ``kinmatch.link`` returns it (weights chosen to sum to the weight)."""
     rows = []
     rng = np.random.default_rng(7)
-    for rank, (resident_id, missing_id, probability) in enumerate(pairs, start=1):
+    for resident_id, missing_id, probability in pairs:
         weight = float(np.log2(probability / (1 - probability)))
         parts = rng.normal(0, 1, len(COMPARISONS))
         parts = parts - parts.mean() + weight / len(COMPARISONS)
         rows.append({"resident_id": resident_id, "missing_id": missing_id, "rank": 1,
                      "match_probability": probability, "match_weight": weight,
                      "explanation": f"姓名同音 +{max(weight, 0):.1f}; 年龄相符 +2.0",
-                     **{f"w_{c}": float(v) for c, v in zip(COMPARISONS, parts)}})
+                     **{f"w_{c}": float(v) for c, v in zip(COMPARISONS, parts, strict=True)}})
     return pd.DataFrame(rows)
 
 

@@ -99,7 +99,7 @@ def test_review_three_pairs_by_keyboard(server, page):
     assert page.locator("#current-decision").inner_text() == "非同一人"
     current = store.current_decisions()
     assert list(zip(current["missing_id"], current["decision"], current["reason"].fillna(""),
-                    current["reviewer"])) == [("M1", "same", "", "rev1"), ("M2", "unsure", "", "rev1"),
+                    current["reviewer"], strict=True)) == [("M1", "same", "", "rev1"), ("M2", "unsure", "", "rev1"),
                                               ("M5", "not_same", "年龄不可能", "rev1")]
 
 

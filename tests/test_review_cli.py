@@ -5,7 +5,6 @@ one, export writes match-lead letters, every action has a description."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from review_fixtures import MISSING, RESIDENTS, candidates_table, levels_table
@@ -198,3 +197,23 @@ def test_postgres_without_a_store_is_refused_unless_created(tmp_path):
 def test_a_folder_is_not_a_store(tmp_path, capsys):
     assert main(["review", "export", "--db", str(tmp_path), "-o", str(tmp_path / "o.csv")]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host, secure", [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_serve_off_localhost_warns_about_tls_and_serves_secure_cookies(tmp_path, monkeypatch, capsys, host, secure):
+    from flask import Flask, request
+
+    loaded(tmp_path / "cases.db").close()
+    started = []
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: started.append((self, kw)))
+    argv = ["review", "serve", "--db", str(tmp_path / "cases.db"), "--host", host, "--proxies", "1"]
+    assert main(argv) == 0
+    (app, options), = started
+    assert options["host"] == host and app.config["SESSION_COOKIE_SECURE"] is secure
+    assert ("TLS 反向代理" in capsys.readouterr().err) is secure
+    # --proxies 1: the login throttle sees the client's address the proxy forwards
+    client = app.test_client()
+    seen = []
+    app.before_request(lambda: seen.append(request.remote_addr))
+    client.get("/login", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert seen == ["198.51.100.9"]

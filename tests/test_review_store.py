@@ -3,7 +3,6 @@ append-only decisions, search by name sound, users, access log, concurrency and 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,13 +10,21 @@ import threading
 
 import pandas as pd
 import pytest
-from review_fixtures import (MISSING, PAIRS, RESIDENTS, candidates_table, levels_table,  # noqa: F401
-                             loaded_store, store, store_url)
+from review_fixtures import (  # noqa: F401 - fixtures are used by name
+    MISSING,
+    PAIRS,
+    RESIDENTS,
+    candidates_table,
+    levels_table,
+    loaded_store,
+    store,
+    store_url,
+)
 
-from kinmatch.review.store import Store, StoreError, store_url as to_url
+from kinmatch.review.store import Store, StoreError
+from kinmatch.review.store import store_url as to_url
 
-
-HEAD = "0002"
+HEAD = "0004"
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):
@@ -61,6 +68,37 @@ def test_audit_tables_refuse_update_and_delete(loaded_store, statement):
     assert loaded_store.access_log()["username"].tolist() == ["alice"]
 
 
+BYPASSES = {
+    # REPLACE deletes the old row without firing its DELETE trigger (no recursive_triggers)
+    "sqlite": ["INSERT OR REPLACE INTO decisions (id, resident_id, missing_id, decision, reviewer, decided_at) "
+               "VALUES (1, 'R1', 'M1', 'not_same', 'mallory', '2026-01-01')",
+               "REPLACE INTO access_log (id, username, action, at) VALUES (1, 'mallory', 'view', '2026-01-01')",
+               "INSERT INTO decisions (id, resident_id, missing_id, decision, reviewer, decided_at) "
+               "VALUES (1, 'R1', 'M1', 'not_same', 'mallory', '2026-01-01') "
+               "ON CONFLICT (id) DO UPDATE SET decision = excluded.decision"],
+    # TRUNCATE fires no row triggers
+    "postgresql": ["TRUNCATE decisions", "TRUNCATE access_log", "TRUNCATE decisions, access_log CASCADE",
+                   "INSERT INTO decisions (id, resident_id, missing_id, decision, reviewer, decided_at) "
+                   "VALUES (1, 'R1', 'M1', 'not_same', 'mallory', now()) "
+                   "ON CONFLICT (id) DO UPDATE SET decision = excluded.decision"],
+}
+
+
+def test_audit_tables_refuse_replace_and_truncate(loaded_store):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    loaded_store.decide("R1", "M1", "same", "alice")
+    loaded_store.log_access("alice", "view", "resident", "R1")
+    statements = BYPASSES[loaded_store.engine.dialect.name]
+    for statement in statements:
+        with pytest.raises(DatabaseError, match="append-only"):
+            with loaded_store.engine.begin() as conn:
+                conn.execute(text(statement))
+    assert loaded_store.history()[["decision", "reviewer"]].values.tolist() == [["same", "alice"]]
+    assert loaded_store.access_log()["username"].tolist() == ["alice"]
+
+
 @pytest.mark.parametrize("given, expected", [
     ("cases.db", "sqlite:///"),
     ("postgresql://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"),
@@ -73,7 +111,7 @@ def test_store_url(given, expected):
 
 def test_queue_highest_probability_first(loaded_store):
     queue = loaded_store.queue()
-    assert list(zip(queue["resident_id"], queue["missing_id"])) == [(r, m) for r, m, _ in PAIRS]
+    assert list(zip(queue["resident_id"], queue["missing_id"], strict=True)) == [(r, m) for r, m, _ in PAIRS]
     assert queue["match_probability"].is_monotonic_decreasing
 
 
@@ -104,7 +142,8 @@ def test_decisions_are_append_only_latest_wins(loaded_store):
     assert list(history["reviewer"]) == ["alice", "bob"]
     current = loaded_store.current_decisions().set_index(["resident_id", "missing_id"])
     assert current.loc[("R1", "M1"), "decision"] == "same"
-    assert ("R1", "M1") not in set(zip(loaded_store.queue()["resident_id"], loaded_store.queue()["missing_id"]))
+    queue = loaded_store.queue()
+    assert ("R1", "M1") not in set(zip(queue["resident_id"], queue["missing_id"], strict=True))
 
 
 @pytest.mark.parametrize("resident_id, missing_id, decision, reviewer, message", [
@@ -127,7 +166,7 @@ def test_rerun_keeps_decisions_and_never_requeues_excluded(loaded_store):
                                           levels=levels_table(rerun))
     assert counts["new_pairs"] == 1 and counts["candidates"] == 4
     queue = loaded_store.queue()
-    keys = list(zip(queue["resident_id"], queue["missing_id"]))
+    keys = list(zip(queue["resident_id"], queue["missing_id"], strict=True))
     assert ("R2", "M2") not in keys and ("R1", "M1") not in keys
     assert keys[0] == ("R3", "M1")  # the new pair, 0.7, now leads; R5×M5 moved to 0.6
     assert loaded_store.candidate("R5", "M5")["match_probability"] == pytest.approx(0.6)
@@ -146,7 +185,7 @@ def test_rerun_keeps_decisions_and_never_requeues_excluded(loaded_store):
     ("建国", {("resident", "R5"), ("report", "M5")}),     # part of a name
 ])
 def test_search_by_name_sound(loaded_store, query, expected):
-    found = set(zip(loaded_store.search(query)["kind"], loaded_store.search(query)["record_id"]))
+    found = set(zip(loaded_store.search(query)["kind"], loaded_store.search(query)["record_id"], strict=True))
     assert expected <= found
     assert ("resident", "R6") not in found or "芳" in query
 
@@ -158,7 +197,7 @@ def test_search_does_not_match_unrelated_names(loaded_store):
 
 def test_users_passwords_are_hashed(store):
     store.add_user("alice", "correct horse", "admin")
-    assert store.authenticate("alice", "correct horse") == {"username": "alice", "role": "admin"}
+    assert store.authenticate("alice", "correct horse") == {"username": "alice", "role": "admin", "session_version": 0}
     assert store.authenticate("alice", "wrong password") is None
     assert store.authenticate("nobody", "correct horse") is None
     from sqlalchemy import select
@@ -186,7 +225,7 @@ def test_access_log_and_secret_key(store):
     store.log_access("alice", "view", "resident", "R1")
     store.log_access("bob", "view", "report", "M1")
     log = store.access_log()
-    assert list(zip(log["username"], log["record_id"])) == [("alice", "R1"), ("bob", "M1")]
+    assert list(zip(log["username"], log["record_id"], strict=True)) == [("alice", "R1"), ("bob", "M1")]
     assert log["at"].notna().all()
     key = store.secret_key()
     assert len(key) >= 32 and Store(store.url).secret_key() == key
@@ -295,16 +334,17 @@ def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, acti
             last[(resident_id, missing_id)] = decision
             n_decisions += 1
         else:
-            rerun = [(r, m, p) for (r, m, _), p in zip(PAIRS, value)]
+            rerun = [(r, m, p) for (r, m, _), p in zip(PAIRS, value, strict=True)]
             store.load_candidates(candidates_table(rerun), run_id="rerun")
     current = store.current_decisions()
-    assert dict(zip(zip(current["resident_id"], current["missing_id"]), current["decision"])) == last
+    pairs = zip(current["resident_id"], current["missing_id"], strict=True)
+    assert dict(zip(pairs, current["decision"], strict=True)) == last
     assert len(store.history()) == n_decisions
     queue = store.queue()
-    assert set(zip(queue["resident_id"], queue["missing_id"])) == {(r, m) for r, m, _ in PAIRS} - set(last)
+    assert set(zip(queue["resident_id"], queue["missing_id"], strict=True)) == {(r, m) for r, m, _ in PAIRS} - set(last)
     assert queue["match_probability"].is_monotonic_decreasing
     with_unsure = store.queue(include_unsure=True)
-    assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"])) == \
+    assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"], strict=True)) == \
         {(r, m) for r, m, _ in PAIRS} - {k for k, d in last.items() if d != "unsure"}
     store.close()
 
@@ -318,3 +358,128 @@ def test_each_pair_keeps_the_model_version_link_wrote(store):
     # a version given for the whole run wins over the rows' own
     store.load_candidates(table, RESIDENTS, MISSING, run_id="run-w", model_version="manual-2", compute_levels=False)
     assert store.candidate(first["resident_id"], first["missing_id"])["model_version"] == "manual-2"
+
+
+# ---- issue 17: the store side of the review site's hardening ---------------------------------
+
+LOAD_KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, sys.argv[2])
+    from review_fixtures import MISSING, RESIDENTS, candidates_table, levels_table
+    from kinmatch.review import schema
+    from kinmatch.review.store import Store
+
+    store = Store(sys.argv[1], upgrade=False)
+    real_upsert = Store._upsert
+
+    def upsert(self, conn, table, rows, keys):
+        real_upsert(self, conn, table, rows, keys)
+        if table is schema.candidates:  # the records went in just before: die before committing
+            print("killed between records and candidates", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Store._upsert = upsert
+    store.load_candidates(candidates_table(), RESIDENTS, MISSING, run_id="killed", levels=levels_table())
+""")
+
+
+def test_a_load_killed_half_way_leaves_nothing_loaded(store):
+    import pathlib
+
+    process = subprocess.run([sys.executable, "-c", LOAD_KILLER, store.url, str(pathlib.Path(__file__).parent)],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert process.returncode == -9 and "killed between" in process.stdout, process.stderr
+    counts = store.counts()
+    assert (counts["residents"], counts["reports"], counts["candidates"]) == (0, 0, 0)
+
+
+def test_a_decision_based_on_a_stale_view_is_refused(loaded_store):
+    from kinmatch.review.store import DecisionConflict
+
+    first = loaded_store.decide("R1", "M1", "same", "alice", based_on=None)
+    with pytest.raises(DecisionConflict, match="someone else") as caught:
+        loaded_store.decide("R1", "M1", "not_same", "bob", reason="性别不符", based_on=None)
+    assert caught.value.current["id"] == first and caught.value.current["decision"] == "same"
+    assert loaded_store.history("R1", "M1")["reviewer"].tolist() == ["alice"]
+    # bob looked again (now based on alice's decision) and confirms: recorded, alice's kept in the history
+    loaded_store.decide("R1", "M1", "not_same", "bob", reason="性别不符", based_on=first)
+    assert loaded_store.history("R1", "M1")["decision"].tolist() == ["same", "not_same"]
+
+
+def test_two_reviewers_on_the_same_view_at_once_one_is_refused(loaded_store):
+    from kinmatch.review.store import DecisionConflict
+
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def reviewer(name, decision):
+        other = Store(loaded_store.url, upgrade=False)
+        try:
+            barrier.wait()
+            other.decide("R6", "M6", decision, name, reason="性别不符", based_on=None)
+            outcomes.append("recorded")
+        except DecisionConflict:
+            outcomes.append("conflict")
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=reviewer, args=(f"rev{i}", "same" if i % 2 else "not_same"))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["conflict"] * 3 + ["recorded"]
+    assert len(loaded_store.history("R6", "M6")) == 1
+
+
+def test_password_reset_logout_and_disabling_raise_the_session_version(store):
+    store.add_user("alice", "correct horse", "admin")
+    versions = [store.user("alice")["session_version"]]
+    store.add_user("alice", "battery staple", "admin")  # reset
+    versions.append(store.user("alice")["session_version"])
+    store.end_sessions("alice")
+    versions.append(store.user("alice")["session_version"])
+    store.set_active("alice", False)
+    versions.append(store.user("alice")["session_version"])
+    assert versions == [0, 1, 2, 3]
+    assert store.authenticate("alice", "correct horse") is None
+
+
+def test_unknown_users_cost_one_password_hash_too(store, monkeypatch):
+    import werkzeug.security
+
+    store.add_user("alice", "correct horse", "reviewer")
+    checked = []
+    real = werkzeug.security.check_password_hash
+    monkeypatch.setattr(werkzeug.security, "check_password_hash",
+                        lambda stored, password: checked.append(stored.split("$")[0]) or real(stored, password))
+    for username in ("alice", "nobody", "x" * 100_000):
+        assert store.authenticate(username, "wrong password") is None
+    assert len(checked) == 3 and len(set(checked)) == 1  # same method and cost for all three
+
+
+def test_refusal_time_does_not_reveal_which_user_names_exist(store):
+    import statistics
+    import time
+
+    store.add_user("alice", "correct horse", "reviewer")
+    store.authenticate("nobody", "warm up")  # the dummy hash is made once, on first use
+
+    def seconds(username):
+        start = time.perf_counter()
+        store.authenticate(username, "wrong password")
+        return time.perf_counter() - start
+
+    # interleaved, so a change in the machine's load affects both alike
+    times = [(seconds("alice"), seconds("nobody")) for _ in range(7)]
+    known, unknown = (statistics.median(column) for column in zip(*times, strict=True))
+    # without the dummy hash an unknown name was refused ~100x faster than a known one
+    assert 0.5 < unknown / known < 2, (known, unknown)
+
+
+def test_access_log_fields_are_capped(store):
+    store.log_access("x" * (1 << 20), "login_failed" * 10, detail="d" * (1 << 20), record_id="r" * 1000)
+    row = store.access_log().iloc[0]
+    assert len(row["username"]) == 128 and row["username"].endswith("…")
+    assert len(row["action"]) == 32 and len(row["detail"]) == 1000 and len(row["record_id"]) == 128

@@ -151,7 +151,7 @@ def test_every_record_view_is_logged(site):
     client.get("/record/report/M5")
     client.get("/search?q=李伟")
     log = store.access_log("rev1")
-    views = list(zip(log["action"], log["record_kind"].fillna(""), log["record_id"].fillna("")))
+    views = list(zip(log["action"], log["record_kind"].fillna(""), log["record_id"].fillna(""), strict=True))
     assert views == [("login", "", ""), ("view_queue", "", ""), ("view", "resident", "R2"), ("view", "report", "M2"),
                      ("view", "report", "M5"), ("search", "", "")]
     assert log["at"].is_monotonic_increasing
@@ -161,15 +161,15 @@ def test_deciding_moves_to_the_next_pair_and_not_same_needs_a_reason(site):
     app, store, _ = site
     client = app.test_client()
     token = login(client, "rev1")
-    response = client.post("/pair/R1/M1/decide", data={"decision": "same", "csrf_token": token})
+    response = client.post("/pair/R1/M1/decide", data={"decision": "same", "csrf_token": token, "based_on": ""})
     assert response.headers["Location"] == "/pair/R2/M2"
-    response = client.post("/pair/R2/M2/decide", data={"decision": "not_same", "csrf_token": token})
+    response = client.post("/pair/R2/M2/decide", data={"decision": "not_same", "csrf_token": token, "based_on": ""})
     assert response.headers["Location"] == "/pair/R2/M2"  # back: a reason is required
     response = client.post("/pair/R2/M2/decide", data={"decision": "not_same", "reason": "年龄不可能",
-                                                       "csrf_token": token})
+                                                       "csrf_token": token, "based_on": ""})
     assert response.headers["Location"] == "/pair/R5/M5"
     current = store.current_decisions()
-    assert list(zip(current["missing_id"], current["decision"], current["reason"].fillna(""))) == \
+    assert list(zip(current["missing_id"], current["decision"], current["reason"].fillna(""), strict=True)) == \
         [("M1", "same", ""), ("M2", "not_same", "年龄不可能")]
     page = client.get("/").get_data(as_text=True)
     assert re.search(r'id="queue-count">(\d+)<', page).group(1) == "5"

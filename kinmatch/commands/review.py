@@ -6,7 +6,9 @@
     kinmatch review export --db cases.db -o reviewed.csv --letters letters/
 
 ``--db`` is a file path (SQLite) or a URL (``postgresql+psycopg://user@host/db``). The site listens
-on 127.0.0.1 unless ``--host`` says otherwise. Passwords are read from a prompt or an environment
+on 127.0.0.1 unless ``--host`` says otherwise; on any other address its session cookies are
+``Secure`` (HTTPS only), so put a TLS reverse proxy in front (``--proxies 1`` then tells the login
+throttle to read the client's address from the proxy). Passwords are read from a prompt or an environment
 variable, never from the command line (where ``ps`` and shell history would show them).
 """
 
@@ -36,6 +38,9 @@ def _serve_options(parser: argparse.ArgumentParser, sub: bool) -> None:
     parser.add_argument("--port", type=int, help="port (default 8765)", **(extra or {"default": 8765}))
     parser.add_argument("--photo-dir", help="serve local photo paths only from inside this folder (default: .)",
                         **(extra or {"default": None}))
+    parser.add_argument("--proxies", type=int,
+                        help="number of reverse proxies (TLS) in front of the site, so login limits apply to the "
+                             "client's address from X-Forwarded-For (default 0)", **(extra or {"default": 0}))
 
 
 def register(subparsers) -> None:
@@ -95,7 +100,8 @@ def register(subparsers) -> None:
     _db(export, sub=True)
     export.add_argument("-o", "--output", required=True, help="CSV to write")
     export.add_argument("--letters", metavar="DIR",
-                        help="also write a match-lead letter (比对线索函, Markdown) per confirmed pair into this folder")
+                        help="also write a match-lead letter (比对线索函, Markdown) per confirmed pair into this "
+                             "folder")
     export.add_argument("--police-unit", default="", help="addressee of the letters (e.g. 某市公安局刑侦支队)")
     export.add_argument("--which", choices=["same", "not_same", "unsure", "all"], default="same",
                         help="pairs whose current decision is this (default same: 同一人)")
@@ -133,9 +139,14 @@ def run(args: argparse.Namespace) -> int:
         store = _store(args, create=action in ("load", "adduser"))
         if action == "serve":
             from kinmatch.review.web import serve
+            from kinmatch.review.web.app import is_local_host
 
             print(f"审核页面：http://{args.host}:{args.port}/  (Ctrl+C 停止)", file=sys.stderr)
-            serve(store, host=args.host, port=args.port, photo_dir=args.photo_dir)
+            if not is_local_host(args.host):
+                print("注意：监听本机以外的地址时，会话 Cookie 只经 HTTPS 发送。请在前面架设 TLS 反向代理"
+                      "（nginx、Caddy 等），用 https:// 访问；不要以明文 HTTP 跨网络提供本网站。",
+                      file=sys.stderr)
+            serve(store, host=args.host, port=args.port, photo_dir=args.photo_dir, proxies=args.proxies)
         elif action == "adduser":
             store.add_user(args.username, _password(args), args.role)
             print(f"user {args.username} ({args.role}) saved in {store}", file=sys.stderr)

@@ -27,7 +27,7 @@ import re
 import secrets
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ from sqlalchemy.engine import Engine, make_url
 from kinmatch.errors import InputError, KinmatchError
 from kinmatch.review import schema as s
 
-__all__ = ["Store", "DECISION_LABELS", "EXCLUSION_REASONS", "store_url"]
+__all__ = ["Store", "StoreError", "DecisionConflict", "DECISION_LABELS", "EXCLUSION_REASONS", "store_url",
+           "UNCHECKED"]
 
 DECISION_LABELS = {"same": "同一人（送DNA核验）", "not_same": "非同一人", "unsure": "不确定"}
 EXCLUSION_REASONS = ("DNA排除", "性别不符", "年龄不可能", "体貌特征矛盾", "已被他人认领", "其他")
@@ -57,6 +58,13 @@ _NORMALIZED = re.compile(
     r"hair|conditions)$")
 _ALIAS_SPLIT = re.compile(r"[、,，;；/／\s]+")
 _CHUNK = 500
+USERNAME_MAX = 64
+"""Longest user name :meth:`Store.add_user` accepts; a longer one cannot be an account."""
+_LOG_LIMITS = {"username": 128, "action": 32, "record_kind": 16, "record_id": 128, "detail": 1000}
+"""Characters kept of each access-log field: the log records attempts made before anyone logged
+in (a user name typed at the login page), so a hostile request must not be able to grow it at will."""
+UNCHECKED = object()
+"""``based_on`` default of :meth:`Store.decide`: record the decision whatever the pair's current one."""
 
 
 def _now() -> dt.datetime:
@@ -126,6 +134,22 @@ class StoreError(KinmatchError):
     """The store cannot do what was asked (unknown pair, bad decision code, unknown user...)."""
 
 
+class DecisionConflict(StoreError):
+    """The pair's current decision is not the one the new decision was based on: someone else
+    decided it in between. ``current`` is that decision's row (a dict), or None if it has none."""
+
+    def __init__(self, message: str, current: dict | None):
+        super().__init__(message)
+        self.current = current
+
+
+def _truncated(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = str(value)
+    return value if len(value) <= limit else value[:limit - 1] + "…"
+
+
 class Store:
     """A case store at a file path (SQLite) or URL (``postgresql+psycopg://user@host/db``).
 
@@ -145,7 +169,8 @@ class Store:
         parsed = make_url(self.url)
         is_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
         if not create and is_file and not Path(parsed.database).is_file():
-            what = "is a folder, not a store file" if Path(parsed.database).is_dir() else "does not exist (a typo in --db?)"
+            what = ("is a folder, not a store file" if Path(parsed.database).is_dir()
+                    else "does not exist (a typo in --db?)")
             raise InputError(f"no case store at {parsed.database}: the path {what}. Check the path; "
                              f"`kinmatch review load --db PATH ...` creates a store.")
         try:
@@ -251,7 +276,8 @@ class Store:
         with self.engine.begin() as conn:
             self._upsert(conn, s.settings, [{"key": key, "value": value}], ["key"])
 
-    def set_default_model(self, path: str | os.PathLike, metrics: Mapping[str, float], n_pairs: int | None = None) -> dict:
+    def set_default_model(self, path: str | os.PathLike, metrics: Mapping[str, float],
+                          n_pairs: int | None = None) -> dict:
         """Record a model saved by ``kinmatch train --save`` as this store's current default,
         with its cross-validated metrics, so the review pages can show it."""
         value = {"path": str(Path(path).expanduser().resolve()), "metrics": {k: float(v) for k, v in metrics.items()},
@@ -284,29 +310,32 @@ class Store:
 
     def load_records(self, residents: pd.DataFrame | None = None, missing: pd.DataFrame | None = None) -> dict:
         """Insert or update resident and report records (canonical frames, as intake returns)."""
+        with self.engine.begin() as conn:
+            return self._load_records(conn, residents, missing)
+
+    def _load_records(self, conn, residents: pd.DataFrame | None, missing: pd.DataFrame | None) -> dict:
         counts = {}
         now = _now()
-        with self.engine.begin() as conn:
-            for frame, table, id_column in ((residents, s.residents, "resident_id"),
-                                            (missing, s.reports, "missing_id")):
-                if frame is None:
+        for frame, table, id_column in ((residents, s.residents, "resident_id"),
+                                        (missing, s.reports, "missing_id")):
+            if frame is None:
+                continue
+            if id_column not in frame.columns:
+                raise InputError(f"the {table.name} frame has no {id_column!r} column; read it with "
+                                 f"kinmatch.read_{'residents' if table is s.residents else 'missing'}")
+            rows = []
+            for record in frame.to_dict("records"):
+                record_id = _text(record.get(id_column))
+                if not record_id:
                     continue
-                if id_column not in frame.columns:
-                    raise InputError(f"the {table.name} frame has no {id_column!r} column; read it with "
-                                     f"kinmatch.read_{'residents' if table is s.residents else 'missing'}")
-                rows = []
-                for record in frame.to_dict("records"):
-                    record_id = _text(record.get(id_column))
-                    if not record_id:
-                        continue
-                    stored = _record(record)
-                    stored[id_column] = record_id
-                    rows.append({id_column: record_id, "name": _text(record.get("name")),
-                                 "name_keys": _name_keys(record.get("name"), record.get("alias")),
-                                 "record_json": json.dumps(stored, ensure_ascii=False),
-                                 "updated_at": now})
-                self._upsert(conn, table, rows, [id_column])
-                counts[table.name] = len(rows)
+                stored = _record(record)
+                stored[id_column] = record_id
+                rows.append({id_column: record_id, "name": _text(record.get("name")),
+                             "name_keys": _name_keys(record.get("name"), record.get("alias")),
+                             "record_json": json.dumps(stored, ensure_ascii=False),
+                             "updated_at": now})
+            self._upsert(conn, table, rows, [id_column])
+            counts[table.name] = len(rows)
         return counts
 
     def load_candidates(self, candidates: pd.DataFrame, residents: pd.DataFrame | None = None,
@@ -341,16 +370,17 @@ class Store:
         frame = frame.drop_duplicates(["resident_id", "missing_id"], keep="first")
         if levels is None and compute_levels and residents is not None and missing is not None and len(frame):
             levels = _comparison_levels(frame, residents, missing)
-        self.load_records(residents, missing)
         weight_columns = [c for c in frame.columns if c.startswith("w_")]
         level_lookup = {}
         if levels is not None and len(levels):
             # one integer column per comparison (the run's, whatever its settings); tf_* are floats
             level_columns = [c for c in levels.columns if pd.api.types.is_integer_dtype(levels[c])]
-            for key, row in zip(levels.index, levels[level_columns].to_numpy()):
-                level_lookup[(str(key[0]), str(key[1]))] = dict(zip(level_columns, (int(v) for v in row)))
+            for key, row in zip(levels.index, levels[level_columns].to_numpy(), strict=True):
+                level_lookup[(str(key[0]), str(key[1]))] = dict(zip(level_columns, (int(v) for v in row), strict=True))
         now = _now()
+        # records and candidates in one transaction: a run killed half-way leaves nothing loaded
         with self.engine.begin() as conn:
+            self._load_records(conn, residents, missing)
             known_res = set(conn.execute(select(s.residents.c.resident_id)).scalars())
             known_rep = set(conn.execute(select(s.reports.c.missing_id)).scalars())
             existing = {(r, m): first for r, m, first in conn.execute(
@@ -382,8 +412,8 @@ class Store:
                     "levels_json": None if pair_levels is None else json.dumps(pair_levels),
                     "first_run_id": existing.get(key, run_id), "loaded_at": now})
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
-        return {"run_id": run_id, "candidates": len(frame),
-                "new_pairs": int(sum(1 for k in zip(frame["resident_id"], frame["missing_id"]) if k not in existing)),
+        keys = zip(frame["resident_id"], frame["missing_id"], strict=True)
+        return {"run_id": run_id, "candidates": len(frame), "new_pairs": sum(k not in existing for k in keys),
                 "stub_records": len(stubs_res) + len(stubs_rep)}
 
     def _record_of(self, table, id_column: str, record_id: str) -> dict | None:
@@ -400,9 +430,11 @@ class Store:
         return self._record_of(s.reports, "missing_id", missing_id)
 
     def candidate(self, resident_id: str, missing_id: str) -> dict | None:
-        """One pair's stored score, with ``weights`` and ``levels`` dicts and its current decision."""
+        """One pair's stored score, with ``weights`` and ``levels`` dicts and its current decision
+        (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``)."""
         query = (select(s.candidates, self._current().c.decision, self._current().c.reason,
-                        self._current().c.reviewer, self._current().c.decided_at)
+                        self._current().c.reviewer, self._current().c.decided_at,
+                        self._current().c.id.label("decision_id"))
                  .select_from(self._with_current())
                  .where(s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id)))
         with self.engine.connect() as conn:
@@ -426,11 +458,14 @@ class Store:
     # ---- decisions ------------------------------------------------------------------------
 
     def decide(self, resident_id: str, missing_id: str, decision: str, reviewer: str,
-               reason: str | None = None, note: str | None = None) -> int:
+               reason: str | None = None, note: str | None = None, *, based_on: Any = UNCHECKED) -> int:
         """Record a decision on a pair (``same``, ``not_same`` or ``unsure``); returns its id.
 
         Always a new row: an earlier decision is superseded, never changed, so the audit trail
-        shows who decided what and when.
+        shows who decided what and when. ``based_on`` is the id of the decision the reviewer saw
+        as current (``None``: the pair was undecided); if another decision has been recorded since,
+        nothing is written and :class:`DecisionConflict` says which, so a stale page never
+        silently overrides a colleague. Leave it out to record the decision regardless.
         """
         if decision not in s.DECISIONS:
             raise StoreError(f"decision {decision!r} is not one of {list(s.DECISIONS)} "
@@ -438,11 +473,26 @@ class Store:
         if not reviewer:
             raise StoreError("a decision needs the reviewer's user name, for the audit trail")
         with self.engine.begin() as conn:
+            # FOR UPDATE (PostgreSQL) serialises deciders of one pair, so the check below and the
+            # insert see the same current decision; SQLite's BEGIN IMMEDIATE already does
             known = conn.execute(select(s.candidates.c.id).where(
-                s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id))).first()
+                s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id))
+                .with_for_update()).first()
             if known is None:
                 raise StoreError(f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
                                  f"linking run that proposed it first (kinmatch review load)")
+            if based_on is not UNCHECKED:
+                current = conn.execute(
+                    select(s.decisions).where(s.decisions.c.resident_id == str(resident_id),
+                                              s.decisions.c.missing_id == str(missing_id))
+                    .order_by(s.decisions.c.id.desc()).limit(1)).mappings().first()
+                current_id = None if current is None else int(current["id"])
+                expected = None if based_on is None else int(based_on)
+                if current_id != expected:
+                    raise DecisionConflict(
+                        f"pair {resident_id} × {missing_id} was decided by someone else in the meantime "
+                        f"(now: {current['decision'] if current else 'undecided'}); look at it again and confirm",
+                        None if current is None else dict(current))
             result = conn.execute(s.decisions.insert().values(
                 resident_id=str(resident_id), missing_id=str(missing_id), decision=decision,
                 reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=_now()))
@@ -530,7 +580,7 @@ class Store:
         after its old position, so a reviewer moves on without skipping anyone.
         """
         queued = self.queue(order=order)
-        keys = list(zip(queued["resident_id"], queued["missing_id"]))
+        keys = list(zip(queued["resident_id"], queued["missing_id"], strict=True))
         key = (str(resident_id), str(missing_id))
         if key in keys:
             i = keys.index(key)
@@ -541,11 +591,11 @@ class Store:
         probability = me["match_probability"]
         if order == "informative":
             score = abs(probability - 0.5)
-            after = [k for k, p in zip(keys, queued["match_probability"]) if abs(p - 0.5) >= score]
-            before = [k for k, p in zip(keys, queued["match_probability"]) if abs(p - 0.5) < score]
+            after = [k for k, p in zip(keys, queued["match_probability"], strict=True) if abs(p - 0.5) >= score]
+            before = [k for k, p in zip(keys, queued["match_probability"], strict=True) if abs(p - 0.5) < score]
         else:
-            after = [k for k, p in zip(keys, queued["match_probability"]) if p <= probability]
-            before = [k for k, p in zip(keys, queued["match_probability"]) if p > probability]
+            after = [k for k, p in zip(keys, queued["match_probability"], strict=True) if p <= probability]
+            before = [k for k, p in zip(keys, queued["match_probability"], strict=True) if p > probability]
         return (before[-1] if before else None), (after[0] if after else keys[0])
 
     def candidates_of(self, kind: str, record_id: str) -> pd.DataFrame:
@@ -572,32 +622,60 @@ class Store:
 
         if role not in s.ROLES:
             raise StoreError(f"role {role!r} is not one of {list(s.ROLES)}")
-        if not username or not re.fullmatch(r"[\w.@-]{1,64}", username):
-            raise StoreError(f"user name {username!r}: use 1–64 letters, digits, '.', '@', '-' or '_'")
+        if not username or not re.fullmatch(r"[\w.@-]{1,%d}" % USERNAME_MAX, username):
+            raise StoreError(f"user name {username!r}: use 1–{USERNAME_MAX} letters, digits, '.', '@', '-' or '_'")
         if not password or len(password) < 8:
             raise StoreError("the password must have at least 8 characters")
         hashed = generate_password_hash(password)
         with self.engine.begin() as conn:
-            self._upsert(conn, s.users, [{"username": username, "password_hash": hashed, "role": role,
-                                          "active": True, "created_at": _now()}], ["username"])
+            exists = conn.execute(select(s.users.c.id).where(s.users.c.username == username)).first()
+            if exists is None:
+                conn.execute(s.users.insert().values(username=username, password_hash=hashed, role=role,
+                                                     active=True, created_at=_now(), session_version=0))
+            else:  # a password reset: every session of the old password ends
+                conn.execute(s.users.update().where(s.users.c.username == username).values(
+                    password_hash=hashed, role=role, active=True,
+                    session_version=s.users.c.session_version + 1))
 
     def set_active(self, username: str, active: bool) -> None:
+        """Enable or disable an account (disabling also ends its sessions)."""
         with self.engine.begin() as conn:
-            conn.execute(s.users.update().where(s.users.c.username == username).values(active=bool(active)))
+            conn.execute(s.users.update().where(s.users.c.username == username).values(
+                active=bool(active), session_version=s.users.c.session_version + 1))
+
+    def end_sessions(self, username: str) -> None:
+        """End every session of ``username`` (logout): sessions carry the version they were
+        signed with, and the site refuses any but the current one."""
+        with self.engine.begin() as conn:
+            conn.execute(s.users.update().where(s.users.c.username == username).values(
+                session_version=s.users.c.session_version + 1))
 
     def authenticate(self, username: str, password: str) -> dict | None:
-        """The user's ``{"username", "role"}`` if the password is right and the user active."""
+        """The user's ``{"username", "role", "session_version"}`` if the password is right and the
+        user active, else None.
+
+        An unknown user name costs one password hash too (against a dummy hash), so the time a
+        refusal takes does not tell which user names exist.
+        """
         from werkzeug.security import check_password_hash
 
-        with self.engine.connect() as conn:
-            row = conn.execute(select(s.users).where(s.users.c.username == username)).mappings().first()
-        if row is None or not row["active"] or not check_password_hash(row["password_hash"], password or ""):
+        row = None
+        if isinstance(username, str) and 0 < len(username) <= USERNAME_MAX:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(s.users).where(s.users.c.username == username)).mappings().first()
+        stored_hash = row["password_hash"] if row is not None else _dummy_hash()
+        right = check_password_hash(stored_hash, password or "")
+        if row is None or not row["active"] or not right:
             return None
-        return {"username": row["username"], "role": row["role"]}
+        return {"username": row["username"], "role": row["role"], "session_version": row["session_version"]}
 
     def user(self, username: str) -> dict | None:
+        """``{"username", "role", "active", "session_version"}`` of one user, or None."""
+        if not isinstance(username, str) or len(username) > USERNAME_MAX:
+            return None
         with self.engine.connect() as conn:
-            row = conn.execute(select(s.users.c.username, s.users.c.role, s.users.c.active)
+            row = conn.execute(select(s.users.c.username, s.users.c.role, s.users.c.active,
+                                      s.users.c.session_version)
                                .where(s.users.c.username == username)).mappings().first()
         return None if row is None else dict(row)
 
@@ -609,11 +687,15 @@ class Store:
 
     def log_access(self, username: str, action: str, record_kind: str | None = None,
                    record_id: str | None = None, detail: str | None = None) -> None:
-        """Append one row to the access log (who saw which record, when)."""
+        """Append one row to the access log (who saw which record, when).
+
+        Each field is cut to a fixed length (``…`` marks a cut): a user name typed at the login
+        page is logged before anyone is authenticated, and must not grow the store at will."""
+        values = {"username": username, "action": action, "record_kind": record_kind, "record_id": record_id,
+                  "detail": detail}
+        values = {k: _truncated(v, _LOG_LIMITS[k]) for k, v in values.items()}
         with self.engine.begin() as conn:
-            conn.execute(s.access_log.insert().values(username=username, action=action, record_kind=record_kind,
-                                                      record_id=None if record_id is None else str(record_id),
-                                                      detail=detail, at=_now()))
+            conn.execute(s.access_log.insert().values(**values, at=_now()))
 
     def access_log(self, username: str | None = None) -> pd.DataFrame:
         query = select(s.access_log).order_by(s.access_log.c.id)
@@ -648,6 +730,18 @@ class Store:
                                     .order_by(table.c[id_column]).limit(int(limit))).all()
                 out += [{"kind": kind, "record_id": r[0], "name": r[1]} for r in rows]
         return pd.DataFrame(out, columns=["kind", "record_id", "name"])
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A password hash made like the real ones (same method and cost), checked for unknown users."""
+    if not _DUMMY_HASH:
+        from werkzeug.security import generate_password_hash
+
+        _DUMMY_HASH.append(generate_password_hash(secrets.token_hex(16)))
+    return _DUMMY_HASH[0]
 
 
 def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame | None:

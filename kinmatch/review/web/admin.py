@@ -1,0 +1,65 @@
+"""Admin pages: users, the access log, the CSV export."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+
+from kinmatch.review.store import StoreError
+from kinmatch.review.web.common import admin_required, current_store
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+EXPORT_CHOICES = ("same", "not_same", "unsure", "all")
+"""``/admin/export?which=``: the pairs whose current decision is this one, or all decided pairs."""
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@admin_required
+def admin_users():
+    store = current_store()
+    if request.method == "POST":
+        try:
+            store.add_user(request.form.get("username", "").strip(), request.form.get("password", ""),
+                           request.form.get("role", "reviewer"))
+            store.log_access(g.user["username"], "add_user", detail=request.form.get("username", ""))
+            flash("已保存用户。")
+        except StoreError as error:
+            flash(f"未保存：{error}")
+        return redirect(url_for("admin.admin_users"))
+    return render_template("admin_users.html", users=store.users().to_dict("records"),
+                           default_model=store.default_model())
+
+
+@bp.post("/users/<username>/active")
+@admin_required
+def admin_user_active(username: str):
+    current_store().set_active(username, request.form.get("active") == "1")
+    current_store().log_access(g.user["username"], "set_active", detail=username)
+    return redirect(url_for("admin.admin_users"))
+
+
+@bp.get("/log")
+@admin_required
+def admin_log():
+    log = current_store().access_log().tail(500).iloc[::-1]
+    return render_template("admin_log.html", rows=log.to_dict("records"))
+
+
+@bp.get("/export")
+@admin_required
+def admin_export():
+    from kinmatch.review.export import export_decisions
+
+    which = request.args.get("which", "same")
+    if which not in EXPORT_CHOICES:
+        abort(400, description=f"导出类别只能是 {'、'.join(EXPORT_CHOICES)}（which={which[:40]!r} 无效）。")
+    frame = export_decisions(current_store(), which=None if which == "all" else which)
+    current_store().log_access(g.user["username"], "export", detail=f"{which}: {len(frame)} rows")
+    buffer = io.StringIO()
+    # TODO(csv): excel_safe — write through kinmatch._io's Excel-safe CSV helper once it exists
+    frame.to_csv(buffer, index=False)
+    data = io.BytesIO(buffer.getvalue().encode("utf-8-sig"))
+    name = f"reviewed_{which}.csv"
+    return send_file(data, mimetype="text/csv", as_attachment=True, download_name=name)
