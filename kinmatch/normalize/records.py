@@ -171,8 +171,7 @@ def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         try:
             codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
         except TypeError:  # list cells in a hand-built frame (alias=["春儿", "花花"]): as text
-            as_text = keys[column].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple, set))
-                                       else v if v is None or isinstance(v, str) else str(v))
+            as_text = keys[column].map(_cell_text)
             codes, uniques = pd.factorize(as_text, use_na_sentinel=True)
         tables.append(np.concatenate([np.array([None], dtype=object), np.asarray(uniques, dtype=object)]))
         combined = combined * len(tables[-1]) + (codes + 1)  # code 0 = blank
@@ -183,6 +182,19 @@ def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         distinct_codes = distinct_codes // len(table)
     distinct = pd.DataFrame({c: columns[c] for c in keys.columns}, dtype=object)
     return codes.reshape(-1), distinct
+
+
+def _cell_text(value: object) -> str | None:
+    """A list cell as text joined with 、, a blank (None, NaN, pd.NA) as None, anything else as str."""
+    if isinstance(value, (list, tuple, set)):
+        return "、".join(str(v) for v in value if not _is_missing(v))
+    if value is None or isinstance(value, str):
+        return value
+    return None if _is_missing(value) else str(value)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
 
 
 def _places_of(keys: pd.DataFrame) -> pd.DataFrame:
