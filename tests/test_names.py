@@ -6,7 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmatch.normalize.names import (
-    STATION_CONVENTIONS, StationConvention, clean_name, name_columns, parse_name, parse_names, split_name,
+    STATION_CONVENTIONS,
+    StationConvention,
+    clean_name,
+    name_columns,
+    parse_name,
+    parse_names,
+    split_name,
 )
 
 
@@ -176,7 +182,8 @@ def test_name_columns_contract():
 
 
 _name_text = st.text(alphabet=st.one_of(
-    st.sampled_from(list("张王李欧阳蕭廖美玉党吴民华阿卜杜拉买提·.・ 　（）()音译自称报先生女士号氏某1２")), st.characters()),
+    st.sampled_from(list("张王李欧阳蕭廖美玉党吴民华阿卜杜拉买提·.・ 　（）()音译自称报先生女士号氏某1２")),
+    st.characters()),
     max_size=12)
 
 

@@ -6,8 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmatch.normalize.phonetics import (
-    FAMILIES, area_families, cantonese_keys, char_diff_count, fold_syllable, hk_roman_keys, jyutping,
-    latin_keys, merged_keys, minority_key, name_keys, name_keys_series, name_pinyin, pinyin_series,
+    FAMILIES,
+    area_families,
+    cantonese_keys,
+    char_diff_count,
+    fold_syllable,
+    hk_roman_keys,
+    jyutping,
+    latin_keys,
+    merged_keys,
+    minority_key,
+    name_keys,
+    name_keys_series,
+    name_pinyin,
+    pinyin_series,
     reading_variants,
 )
 
@@ -189,7 +201,7 @@ def test_vectorized_equals_scalar():
     names = pd.Series(["胡春花", "吴春花", None, "陈大文", "Chan Tai Man", "胡春花"], index=[5, 3, 1, 0, 2, 4])
     areas = pd.Series(["Wu", None, None, "Yue", None, "N_Man"], index=names.index)
     keys = name_keys_series(names, areas)
-    assert keys.tolist() == [name_keys(n, a) for n, a in zip(names, areas)]
+    assert keys.tolist() == [name_keys(n, a) for n, a in zip(names, areas, strict=True)]
     assert pinyin_series(names).tolist() == [name_pinyin(n) for n in names]
     assert keys.index.equals(names.index)
 
