@@ -67,7 +67,8 @@ from kinmatch.normalize.text import as_text, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
-    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "SIDES", "minority_key", "jyutping",
+    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "SIDES", "minority_key",
+    "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
     "name_keys_series", "is_resident_side",
 ]
@@ -100,7 +101,7 @@ def _char_table() -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str
         return tuple(value.split(";")) if isinstance(value, str) and value else ()
 
     return {char: (split(m), split(j), split(h)) for char, m, j, h in
-            zip(table["char"], table["mandarin"], table["jyutping"], table["hk_roman"])}
+            zip(table["char"], table["mandarin"], table["jyutping"], table["hk_roman"], strict=True)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -132,7 +133,7 @@ def _surname_cantonese() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
 
     table = load_table("surname_readings")
     out = {}
-    for surname, jyut, roman in zip(table["surname"], table["jyutping"], table["hk_roman"]):
+    for surname, jyut, roman in zip(table["surname"], table["jyutping"], table["hk_roman"], strict=True):
         out[surname] = (tuple((jyut or "").split()) if isinstance(jyut, str) else (),
                         tuple((roman or "").split()) if isinstance(roman, str) else ())
     return out
@@ -399,8 +400,8 @@ def _area_table() -> dict[str, tuple[str, ...]]:
             f"(has: {', '.join(map(str, table.columns))}), so no dialect sound merger can be "
             "applied to names. Rebuild the tables with `python tools/build_data.py`.")
     mergers = {area: tuple(m for m in (value or "").split(";") if m) if isinstance(value, str) else ()
-               for area, value in zip(table["area"], table["mergers"])}
-    parents = dict(zip(table["area"], table["parent"])) if "parent" in table else {}
+               for area, value in zip(table["area"], table["mergers"], strict=True)}
+    parents = dict(zip(table["area"], table["parent"], strict=True)) if "parent" in table else {}
     out = {}
     for area in mergers:
         families = list(mergers[area])
@@ -787,7 +788,7 @@ def name_keys_series(names: Iterable, area=None, side: str | None = None) -> pd.
         areas = area.reindex(names.index).map(lambda v: as_text(v) or None)
     else:
         areas = pd.Series([area] * len(names), index=names.index, dtype=object)
-    pairs = list(zip(names.map(as_text), areas))
+    pairs = list(zip(names.map(as_text), areas, strict=True))
     cache: dict = {}
     out = []
     for pair in pairs:
