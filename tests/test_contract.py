@@ -47,7 +47,7 @@ def messy_frame(fields, id_column, prefix):
             **{id_column: [f"{prefix}{i:04d}" for i in range(len(rows))]}))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messy_frame(RESIDENT_FIELDS, "resident_id", "R"))
 def test_normalize_residents_output_passes_the_contract(frame):
     normalized, _ = normalize_residents(frame, n_jobs=1)
@@ -55,7 +55,7 @@ def test_normalize_residents_output_passes_the_contract(frame):
     assert set(RESIDENT_COLUMNS) <= set(normalized.columns)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messy_frame(MISSING_FIELDS, "missing_id", "M"))
 def test_normalize_missing_output_passes_the_contract(frame):
     normalized, _ = normalize_missing(frame, n_jobs=1)
@@ -63,7 +63,7 @@ def test_normalize_missing_output_passes_the_contract(frame):
     assert set(MISSING_COLUMNS) <= set(normalized.columns)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messy_frame(RESIDENT_FIELDS, "resident_id", "R"), st.sampled_from(["alias", "description", "name"]),
        st.lists(st.one_of(st.sampled_from(PIECES), st.none(), st.just(pd.NA), st.just(float("nan"))), max_size=3))
 def test_list_and_pd_na_cells_normalize_to_the_contract(frame, field, cell):

@@ -305,3 +305,17 @@ def test_resident_side_adds_keys_and_keeps_its_own(name, area):
 def test_unknown_side_is_an_error():
     with pytest.raises(ValueError, match="side"):
         name_keys("胡春花", "Wu", side="station")
+
+
+@pytest.mark.parametrize("side,expected", [("resident", True), ("report", False), (None, False)])
+def test_is_resident_side(side, expected):
+    from kinmatch.normalize.phonetics import is_resident_side
+
+    assert is_resident_side(side) is expected
+
+
+def test_is_resident_side_rejects_a_typo():
+    from kinmatch.normalize.phonetics import is_resident_side
+
+    with pytest.raises(ValueError, match="side must be one of"):
+        is_resident_side("residents")
