@@ -146,7 +146,7 @@ def test_the_message_teaches():
 
 
 @pytest.mark.parametrize("column,series,expected", [
-    ("age_low", pd.Series([60, 70]), "dtype int64"),
+    ("age_low", pd.Series([True, False]), "dtype bool"),
     ("event_date", pd.Series(["2023-01-01", "2023-02-01"]), "row 0"),
     ("name_evidence", pd.Series([1, 0]), "dtype int64"),
     ("name_norm", pd.Series([1.0, float("nan")]), "row 0"),
@@ -156,6 +156,10 @@ def test_wrong_dtype_columns_are_named(column, series, expected):
     with pytest.raises(NormalizedFrameError, match=expected) as raised:
         check_normalized(frame, "missing")
     assert raised.value.column == column
+
+
+def test_integer_number_columns_are_accepted():
+    check_normalized(pd.DataFrame({"missing_id": ["M1"], "birth_year_low": [1960], "height_cm": [170]}), "missing")
 
 
 def test_blank_values_pass_the_contract():

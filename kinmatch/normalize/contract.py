@@ -8,7 +8,8 @@ kind                  cells
 ====================  ===================================================================
 ``text``              ``str`` (non-empty) or ``None``; never ``NaN``, never ``''``
 ``texts``             ``tuple`` of non-empty ``str``; ``()`` when there are none
-``number``            a float column (``float64``), ``NaN`` when missing
+``number``            a float column (``float64``), ``NaN`` when missing (an integer column,
+                      which has no missing values, is accepted)
 ``date``              a ``datetime64`` column, ``NaT`` when missing
 ``flag``              a bool column (or Python / numpy bools in an object column)
 ====================  ===================================================================
@@ -190,7 +191,8 @@ def _check_texts(series: pd.Series) -> Problem:
 
 
 def _check_number(series: pd.Series) -> Problem:
-    if series.dtype.kind == "f":
+    # an integer column (birth years typed by hand) is a number column without missing values
+    if series.dtype.kind in "fiu":
         return None
     if len(series) == 0:
         return None if series.dtype == object else (None, None, f"dtype {series.dtype}")
