@@ -19,6 +19,11 @@ for ``assigned``, ``placeholder`` and ``blank``: such names must add zero weight
 
 A romanised name (``Chan Tai Man``) keeps its Latin letters; it is ``full`` with the first word as
 surname when it has two or more words (Hong Kong / pinyin order), ``partial`` when it has one.
+
+Cleaning a name as written and the surname lexicon live in :mod:`kinmatch.normalize.name_text`
+(shared with :mod:`kinmatch.normalize.phonetics`); ``clean_name``, ``split_name``, ``is_surname``,
+``surname_rank`` and ``surname_readings`` are re-exported here. :func:`name_columns` adds the
+readings and sound keys of :mod:`kinmatch.normalize.phonetics` to the parse.
 """
 
 from __future__ import annotations
