@@ -6,7 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmatch.normalize.names import (
-    STATION_CONVENTIONS, StationConvention, clean_name, name_columns, parse_name, parse_names, split_name,
+    STATION_CONVENTIONS,
+    StationConvention,
+    clean_name,
+    name_columns,
+    parse_name,
+    parse_names,
+    split_name,
 )
 
 
@@ -176,7 +182,8 @@ def test_name_columns_contract():
 
 
 _name_text = st.text(alphabet=st.one_of(
-    st.sampled_from(list("张王李欧阳蕭廖美玉党吴民华阿卜杜拉买提·.・ 　（）()音译自称报先生女士号氏某1２")), st.characters()),
+    st.sampled_from(list("张王李欧阳蕭廖美玉党吴民华阿卜杜拉买提·.・ 　（）()音译自称报先生女士号氏某1２")),
+    st.characters()),
     max_size=12)
 
 
@@ -259,3 +266,13 @@ def test_name_columns_resident_side_meets_the_hometown_merger(resident_name, res
     assert set(resident.loc[0, "name_keys"]) & set(report.loc[0, "name_keys"])
     assert not set(plain.loc[0, "name_keys"]) & set(report.loc[0, "name_keys"])
     assert set(resident.loc[0, "surname_keys"]) & set(report.loc[0, "surname_keys"])
+
+
+def test_name_text_is_the_one_definition_names_and_phonetics_share():
+    from kinmatch.normalize import name_text, names, phonetics
+
+    for shared in ("clean_name", "split_name", "surname_readings", "is_surname", "surname_rank"):
+        assert getattr(names, shared) is getattr(name_text, shared)
+    assert phonetics.name_text is name_text
+    assert name_text.is_minority("阿卜杜拉·买买提") and not name_text.is_minority("张建国")
+    assert name_text.common_surnames() >= {"王", "李", "张"} and "欧阳" not in name_text.common_surnames()

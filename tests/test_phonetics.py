@@ -6,8 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmatch.normalize.phonetics import (
-    FAMILIES, area_families, cantonese_keys, char_diff_count, fold_syllable, hk_roman_keys, jyutping,
-    latin_keys, merged_keys, minority_key, name_keys, name_keys_series, name_pinyin, pinyin_series,
+    FAMILIES,
+    area_families,
+    cantonese_keys,
+    char_diff_count,
+    fold_syllable,
+    hk_roman_keys,
+    jyutping,
+    latin_keys,
+    merged_keys,
+    minority_key,
+    name_keys,
+    name_keys_series,
+    name_pinyin,
+    pinyin_series,
     reading_variants,
 )
 
@@ -189,7 +201,7 @@ def test_vectorized_equals_scalar():
     names = pd.Series(["胡春花", "吴春花", None, "陈大文", "Chan Tai Man", "胡春花"], index=[5, 3, 1, 0, 2, 4])
     areas = pd.Series(["Wu", None, None, "Yue", None, "N_Man"], index=names.index)
     keys = name_keys_series(names, areas)
-    assert keys.tolist() == [name_keys(n, a) for n, a in zip(names, areas)]
+    assert keys.tolist() == [name_keys(n, a) for n, a in zip(names, areas, strict=True)]
     assert pinyin_series(names).tolist() == [name_pinyin(n) for n in names]
     assert keys.index.equals(names.index)
 
@@ -293,3 +305,17 @@ def test_resident_side_adds_keys_and_keeps_its_own(name, area):
 def test_unknown_side_is_an_error():
     with pytest.raises(ValueError, match="side"):
         name_keys("胡春花", "Wu", side="station")
+
+
+@pytest.mark.parametrize("side,expected", [("resident", True), ("report", False), (None, False)])
+def test_is_resident_side(side, expected):
+    from kinmatch.normalize.phonetics import is_resident_side
+
+    assert is_resident_side(side) is expected
+
+
+def test_is_resident_side_rejects_a_typo():
+    from kinmatch.normalize.phonetics import is_resident_side
+
+    with pytest.raises(ValueError, match="side must be one of"):
+        is_resident_side("residents")

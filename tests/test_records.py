@@ -4,9 +4,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kinmatch.issues import ISSUE_COLUMNS
+from kinmatch.normalize.contract import NORMALIZED_COLUMNS, check_normalized
 from kinmatch.normalize.records import (
     MISSING_COLUMNS,
     RESIDENT_COLUMNS,
@@ -16,8 +18,9 @@ from kinmatch.normalize.records import (
     statement_place_fragments,
 )
 
-# Contract §2: column → kind of value. "str" cells are str or None; "tuple" cells are tuples of
-# str; "float" columns are float dtype; "datetime" columns are datetime64; "bool" is bool.
+# Contract §2 transcribed from docs/contract.md: column → kind of value. "str" cells are non-empty
+# str or None; "tuple" cells are tuples of non-empty str; "float" columns are float dtype;
+# "datetime" columns are datetime64; "bool" is bool.
 CONTRACT = {
     "name_norm": "str", "name_surname": "str", "name_given": "str", "name_kind": "str",
     "name_evidence": "bool", "name_pinyin": "str", "name_keys": "tuple", "surname_keys": "tuple",
@@ -105,9 +108,17 @@ def _check_types(normalized: pd.DataFrame, columns: list[str]):
         elif kind == "bool":
             assert pd.api.types.is_bool_dtype(series), column
         elif kind == "tuple":
-            assert all(isinstance(v, tuple) and all(isinstance(x, str) for x in v) for v in series), column
+            assert all(isinstance(v, tuple) and all(isinstance(x, str) and x for x in v) for v in series), column
         else:
-            assert all(v is None or isinstance(v, str) for v in series), column
+            assert all(v is None or (isinstance(v, str) and v) for v in series), column
+    # the boundary check agrees with this transcription of the contract table
+    check_normalized(normalized, "resident" if columns is RESIDENT_COLUMNS else "missing")
+
+
+def test_contract_kinds_match_the_documented_table():
+    as_kind = {"str": "text", "tuple": "texts", "float": "number", "datetime": "date", "bool": "flag"}
+    assert NORMALIZED_COLUMNS == {column: as_kind[CONTRACT[column]] for column in NORMALIZED_COLUMNS}
+    assert set(NORMALIZED_COLUMNS) == set(CONTRACT)
 
 
 @pytest.mark.parametrize("normalize,make,columns,kind_only", [
@@ -374,7 +385,8 @@ def test_worker_processes_give_the_same_result(monkeypatch):
 
 
 _field_text = st.one_of(st.none(), st.text(max_size=12),
-                        st.text(alphabet="男女约岁六十五年月日米厘左脸痣省市县镇村说叫父亲“”，、0123456789-", max_size=12))
+                        st.text(alphabet="男女约岁六十五年月日米厘左脸痣省市县镇村说叫父亲“”，、0123456789-",
+                                max_size=12))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -164,7 +164,7 @@ def _place_lexicon() -> dict[str, tuple[str | None, str | None, tuple[str, ...],
     c = _counties()
     cur = c[c["status"] == "current"]
     lex: dict[str, tuple] = {}
-    for key_col, name_col in (("code", "short_name"), ("prefecture_code", "prefecture")):
+    for name_col in ("short_name", "prefecture"):
         groups: dict[str, list] = {}
         for name, frame in cur.groupby(name_col if name_col == "short_name" else "prefecture"):
             if name_col == "prefecture":

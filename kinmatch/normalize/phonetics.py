@@ -62,14 +62,15 @@ import pandas as pd
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
-from kinmatch.normalize import names as _names
+from kinmatch.normalize import name_text
 from kinmatch.normalize.text import as_text, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
-    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "SIDES", "minority_key", "jyutping",
+    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "SIDES", "minority_key",
+    "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
-    "name_keys_series",
+    "name_keys_series", "is_resident_side",
 ]
 
 FAMILIES = ("n_l", "retroflex", "n_ng", "f_h", "hu_wu", "r_y_l", "h_x")
@@ -100,7 +101,7 @@ def _char_table() -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str
         return tuple(value.split(";")) if isinstance(value, str) and value else ()
 
     return {char: (split(m), split(j), split(h)) for char, m, j, h in
-            zip(table["char"], table["mandarin"], table["jyutping"], table["hk_roman"])}
+            zip(table["char"], table["mandarin"], table["jyutping"], table["hk_roman"], strict=True)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -132,7 +133,7 @@ def _surname_cantonese() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
 
     table = load_table("surname_readings")
     out = {}
-    for surname, jyut, roman in zip(table["surname"], table["jyutping"], table["hk_roman"]):
+    for surname, jyut, roman in zip(table["surname"], table["jyutping"], table["hk_roman"], strict=True):
         out[surname] = (tuple((jyut or "").split()) if isinstance(jyut, str) else (),
                         tuple((roman or "").split()) if isinstance(roman, str) else ())
     return out
@@ -145,7 +146,7 @@ def _surname_cantonese() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
 @functools.lru_cache(maxsize=500_000)
 def _units(norm: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_surname) units of a cleaned name; non-Han characters are skipped."""
-    prefix, parts, given = _names.split_name(norm)
+    prefix, parts, given = name_text.split_name(norm)
     units = [(prefix, False)] if prefix else []
     units += [(part, True) for part in parts]
     units += [(char, False) for char in given if is_han(char)]
@@ -167,7 +168,7 @@ def _mandarin_options(unit: str, is_surname: bool, profile: tuple) -> tuple[tupl
     uses_h_x, regions = profile
     options: list[tuple[str, ...]] = []
     if is_surname:
-        options += list(_names.surname_readings().get(unit, ()))
+        options += list(name_text.surname_readings().get(unit, ()))
     if len(unit) == 1:
         regional = [(r,) for region in regions for r in REGIONAL_READINGS[region].get(unit, ())]
         readings = [(r,) for r in char_mandarin(unit)]
@@ -241,7 +242,7 @@ def _profile_variants(norm: str, profile: tuple, limit: int) -> tuple[tuple[str,
 
 
 def _norm(text: object) -> str:
-    return _names.clean_name(text)
+    return name_text.clean_name(text)
 
 
 def name_pinyin(text: object) -> str:
@@ -399,8 +400,8 @@ def _area_table() -> dict[str, tuple[str, ...]]:
             f"(has: {', '.join(map(str, table.columns))}), so no dialect sound merger can be "
             "applied to names. Rebuild the tables with `python tools/build_data.py`.")
     mergers = {area: tuple(m for m in (value or "").split(";") if m) if isinstance(value, str) else ()
-               for area, value in zip(table["area"], table["mergers"])}
-    parents = dict(zip(table["area"], table["parent"])) if "parent" in table else {}
+               for area, value in zip(table["area"], table["mergers"], strict=True)}
+    parents = dict(zip(table["area"], table["parent"], strict=True)) if "parent" in table else {}
     out = {}
     for area in mergers:
         families = list(mergers[area])
@@ -488,7 +489,12 @@ def _key_fold_sets(area: str | None, resident: bool = False) -> tuple[tuple[str,
     return tuple(dict.fromkeys(ops for ops in sets if ops))
 
 
-def _is_resident_side(side: str | None) -> bool:
+def is_resident_side(side: str | None) -> bool:
+    """True for ``side="resident"``, False for ``"report"`` or None; anything else is an error.
+
+        >>> is_resident_side("resident"), is_resident_side(None)
+        (True, False)
+    """
     if side is None or side == "report":
         return False
     if side == "resident":
@@ -518,7 +524,7 @@ def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = 
         for ops in fold_sets:
             if touched.intersection(ops):
                 keys.append(" ".join([fold_syllable(s, ops) for s in variant]))
-    if _names._is_minority(norm):
+    if name_text.is_minority(norm):
         key = minority_key(norm)
         # vowels of transliterations vary most (卡德尔/卡迪尔): also a consonant skeleton, when it
         # is long enough to stay specific
@@ -553,7 +559,7 @@ def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT
         >>> "wang xiao ming" in name_keys("黄小明", "Wu")
         True
     """
-    return _name_keys(_norm(text), _key_area(area), max_variants, _is_resident_side(side))
+    return _name_keys(_norm(text), _key_area(area), max_variants, is_resident_side(side))
 
 
 @functools.lru_cache(maxsize=256)
@@ -564,7 +570,7 @@ def _key_area(area: object) -> str | None:
 
 def clean_name_keys(norm: str, area: str | None = None, side: str | None = None) -> tuple[str, ...]:
     """:func:`name_keys` for a name already passed through ``clean_name`` (skips cleaning)."""
-    return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS, _is_resident_side(side))
+    return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS, is_resident_side(side))
 
 
 def char_diff_count(a: object, b: object) -> int:
@@ -782,7 +788,7 @@ def name_keys_series(names: Iterable, area=None, side: str | None = None) -> pd.
         areas = area.reindex(names.index).map(lambda v: as_text(v) or None)
     else:
         areas = pd.Series([area] * len(names), index=names.index, dtype=object)
-    pairs = list(zip(names.map(as_text), areas))
+    pairs = list(zip(names.map(as_text), areas, strict=True))
     cache: dict = {}
     out = []
     for pair in pairs:

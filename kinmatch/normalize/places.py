@@ -265,9 +265,9 @@ class _Gazetteer:
             v = load_table("villages")
         except Exception:  # noqa: BLE001 - villages are optional in a slim install
             return {}
-        return dict(zip(v["county_code"], v["names"]))
+        return dict(zip(v["county_code"], v["names"], strict=True))
 
-    @functools.lru_cache(maxsize=4096)
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def villages_of(self, county: str) -> dict[str, str]:
         """village key (full and short) → full name, for one county."""
         out: dict[str, str] = {}
@@ -296,15 +296,17 @@ class _Gazetteer:
         township, whose short name contains it (table order): fragments (邻 → 邻水县) without a
         substring search over 40k names per call."""
         out: dict[str, list] = defaultdict(list)
-        for code, name, short in zip(self.current["code"], self.current["name"], self.current["short_name"]):
+        current = self.current
+        for code, name, short in zip(current["code"], current["name"], current["short_name"], strict=True):
             for ch in dict.fromkeys(short):
                 out[ch].append(("county", code, name, short))
-        for code, name, short in zip(self.towns["county_code"], self.towns["name"], self.towns["short_name"]):
+        towns = self.towns
+        for code, name, short in zip(towns["county_code"], towns["name"], towns["short_name"], strict=True):
             for ch in dict.fromkeys(short):
                 out[ch].append(("township", code, name, short))
         return dict(out)
 
-    @functools.lru_cache(maxsize=16384)
+    @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def village_syllables(self, county: str, length: int) -> list[tuple[str, str, tuple[str, ...]]]:
         """One county's village keys of one length with their pinyin (for sound matching), worked
         out on first use: pinyin costs ~50 µs a key, and most counties are never sounded out."""
@@ -334,7 +336,7 @@ def _gaz() -> _Gazetteer:
 @functools.lru_cache(maxsize=1)
 def _geo() -> dict[str, tuple[float, float]]:
     g = _gaz()
-    xy = {c: (lon, lat) for c, lon, lat in zip(g.counties["code"], g.counties["lon"], g.counties["lat"])
+    xy = {c: (lon, lat) for c, lon, lat in zip(g.counties["code"], g.counties["lon"], g.counties["lat"], strict=True)
           if not (math.isnan(lon) or math.isnan(lat))}
     for c, r in g.prefectures.iterrows():
         xy.setdefault(c, (r["lon"], r["lat"]))
@@ -686,7 +688,7 @@ class _SoundIndex:
             self.groups[n] = (ids, items)
         self.words = list(self.vocab)
 
-    @functools.lru_cache(maxsize=64)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
         parts = [_split(w) for w in self.words]
         key_ids: dict[str, int] = {}
@@ -699,7 +701,7 @@ class _SoundIndex:
                 np.array([p[1] for p in parts], dtype=object), key_ids,
                 np.array(word_of, dtype=np.int64), np.array(key_of, dtype=np.int64))
 
-    @functools.lru_cache(maxsize=8192)
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def distance_row(self, syl: str, families: tuple[str, ...]) -> np.ndarray:
         """Distance of ``syl`` to every vocabulary syllable: 0 same, 0.25 same after a dialect
         merger, 0.5 one of initial/final differs (yao~yue), 1 otherwise."""
@@ -783,10 +785,10 @@ def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _
         syl = _syllables(core)
         if not 2 <= len(syl) <= 5 or len(syl) != len(core):
             continue
-        for key, full, ks in g.village_syllables(county, len(core)):  # pinyin cached per county
+        for _key, full, ks in g.village_syllables(county, len(core)):  # pinyin cached per county
             if len(ks) != len(syl):
                 continue
-            d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks)) / len(syl)
+            d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks, strict=True)) / len(syl)
             sim = 1 - d
             if sim >= 0.6 and (best is None or sim > best[0]):
                 best = (sim, full, chunk)
@@ -851,9 +853,9 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     share = [math.exp(_SHARPNESS * (c.evidence - top)) for c in cands]
     any_exact = not all(c.sound for c in cands)
     # sound candidates do not dilute exact readings: they are alternatives, not rivals
-    denom = sum(sh for c, sh in zip(cands, share) if not c.sound) if any_exact else sum(share)
+    denom = sum(sh for c, sh in zip(cands, share, strict=True) if not c.sound) if any_exact else sum(share)
     out = []
-    for c, sh in zip(cands, share):
+    for c, sh in zip(cands, share, strict=True):
         strength = min(1.0, max(0.0, 0.1 + 0.8 * c.evidence))
         p = min(1.0, sh / denom) if not c.sound or not any_exact else min(1.0, sh)
         if c.sound and any_exact:

@@ -97,7 +97,8 @@ class _Context:
         # a distinct text is readable if it parsed on some row (the parse of a text does not
         # depend on its row, so in practice all its rows agree)
         readable[codes[~parsed_missing & (codes >= 0)]] = True
-        bad_unique = np.array([not ok and not quantities.is_unknown(u, field=field) for u, ok in zip(uniques, readable)])
+        bad_unique = np.array([not ok and not quantities.is_unknown(u, field=field)
+                               for u, ok in zip(uniques, readable, strict=True)])
         positions = np.flatnonzero((codes >= 0) & bad_unique[np.maximum(codes, 0)])
         self.issue(positions, column, reason,
                    f"'{{value}}' in {column} is not {what}; it was kept as text but cannot be "
@@ -149,7 +150,7 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
         if prepare is not None:
             prepare()
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
-        chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
         try:
             with FORK.Pool(n_jobs) as pool:
                 table = pd.concat(pool.map(compute, chunks), ignore_index=True)
@@ -171,18 +172,30 @@ def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         try:
             codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
         except TypeError:  # list cells in a hand-built frame (alias=["春儿", "花花"]): as text
-            as_text = keys[column].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple, set))
-                                       else v if v is None or isinstance(v, str) else str(v))
+            as_text = keys[column].map(_cell_text)
             codes, uniques = pd.factorize(as_text, use_na_sentinel=True)
         tables.append(np.concatenate([np.array([None], dtype=object), np.asarray(uniques, dtype=object)]))
         combined = combined * len(tables[-1]) + (codes + 1)  # code 0 = blank
     distinct_codes, codes = np.unique(combined, return_inverse=True)
     columns = {}
-    for column, table in zip(reversed(keys.columns), reversed(tables)):
+    for column, table in zip(reversed(keys.columns), reversed(tables), strict=True):
         columns[column] = table[distinct_codes % len(table)]
         distinct_codes = distinct_codes // len(table)
     distinct = pd.DataFrame({c: columns[c] for c in keys.columns}, dtype=object)
     return codes.reshape(-1), distinct
+
+
+def _cell_text(value: object) -> str | None:
+    """A list cell as text joined with 、, a blank (None, NaN, pd.NA) as None, anything else as str."""
+    if isinstance(value, (list, tuple, set)):
+        return "、".join(str(v) for v in value if not _is_missing(v))
+    if value is None or isinstance(value, str):
+        return value
+    return None if _is_missing(value) else str(value)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
 
 
 def _places_of(keys: pd.DataFrame) -> pd.DataFrame:
@@ -407,7 +420,7 @@ def _stage_statements(ctx: _Context) -> None:
     # Each distinct (fragment, area) is read once, on worker processes when there are many.
     fragments = [statement_place_fragments(text) for text in statements]
     pairs = pd.DataFrame({"fragment": [f for row in fragments for f in row],
-                          "area": [a for row, a in zip(fragments, areas) for _ in row]}, dtype=object)
+                          "area": [a for row, a in zip(fragments, areas, strict=True) for _ in row]}, dtype=object)
     # a fragment costs milliseconds (sound candidates), so workers pay off from a few hundred
     readings = (_by_distinct(pairs, _fragment_readings, ctx.n_jobs, min_distinct=PARALLEL_MIN_DISTINCT // 40)
                 ["counties"].to_numpy(dtype=object)
@@ -426,7 +439,7 @@ def _stage_statements(ctx: _Context) -> None:
 def _fragment_readings(keys: pd.DataFrame) -> pd.DataFrame:
     """Candidate (county, score) pairs of distinct (place fragment, dialect area) rows."""
     readings = []
-    for fragment, area in zip(keys["fragment"], keys["area"]):
+    for fragment, area in zip(keys["fragment"], keys["area"], strict=True):
         readings.append(tuple(places.candidate_counties(fragment, k=STATEMENT_PLACES_PER_FRAGMENT,
                                                         accent_area=area)))
     return pd.DataFrame({"counties": _object_column(readings)})
@@ -456,7 +469,8 @@ _NAME_STOP = re.compile(rf"(?:{_RELATIVES}|家住|住在|家在|老家|今年|�
 _QUOTED_NAME = re.compile(r"提到[“\"「『']([\u4e00-\u9fff·]{2,4})[”\"」』']")
 
 _PLACE_SUFFIX = re.compile(r"[省市县区镇乡村屯庄寨堡坝坪湾沟营集铺]|公社|大队|生产队|街道|地区|自治州|盟|旗")
-_PLACE_INTRO = re.compile(r"(?:家在|家住|住在|老家(?:是|在)?|来自|家乡(?:是|在)?|户口在|说是|是)(?P<place>[^，。；,;]{2,12}?)(?:人|的)?$")
+_PLACE_INTRO = re.compile(r"(?:家在|家住|住在|老家(?:是|在)?|来自|家乡(?:是|在)?|户口在|说是|是)"
+                          r"(?P<place>[^，。；,;]{2,12}?)(?:人|的)?$")
 _QUOTED = re.compile(r"[“\"「『']([^”\"」』']{1,12})[”\"」』']")
 _LEAD = re.compile(r"^(?:自述|自称|反复说|多次念叨|经常说|说|提到|只记得|记得|地名听着像|听着像|好像是|好像|可能是)+")
 _TAIL = re.compile(r"(?:\(音\)|（音）|音|人|一带|附近|那边|那里|这边)+$")
@@ -535,13 +549,13 @@ def _descriptions_of(keys: pd.DataFrame) -> pd.DataFrame:
     order = {c: i for i, c in enumerate(descriptions.CONDITIONS)}
     return pd.DataFrame({
         "marks": _object_column([descriptions.merge_marks(a, b) for a, b in
-                                 zip(described["marks"], health["marks"])]),
+                                 zip(described["marks"], health["marks"], strict=True)]),
         "negated": _object_column([tuple(sorted(set(a) | set(b))) for a, b in
-                                   zip(described["negated"], health["negated"])]),
+                                   zip(described["negated"], health["negated"], strict=True)]),
         "build": described["build"].where(described["build"].notna(), health["build"]).to_numpy(dtype=object),
         "hair": described["hair"].where(described["hair"].notna(), health["hair"]).to_numpy(dtype=object),
         "conditions": _object_column([tuple(sorted(set(a) | set(b), key=order.__getitem__)) for a, b in
-                                      zip(described["conditions"], health["conditions"])]),
+                                      zip(described["conditions"], health["conditions"], strict=True)]),
     })
 
 
