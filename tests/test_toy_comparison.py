@@ -107,3 +107,42 @@ def test_toy_comparison_travels_in_the_model_settings(toy_run):
     settings = LinkSettings.from_dict(run.settings.to_dict())
     assert settings.names[-1] == "clothing_colour"
     assert isinstance(settings.comparisons[-1], ClothingColourComparison)
+
+
+def test_toy_comparison_shows_on_the_review_pages_pair_view(toy_run, tmp_path):
+    import re
+
+    from kinmatch.review.store import Store
+    from kinmatch.review.web import create_app
+
+    run, sim = toy_run
+    store = Store(tmp_path / "cases.db")
+    store.load_candidates(run.table, sim.residents, sim.missing, run_id="toy", levels=run.vectors,
+                          settings=run.settings)
+    store.add_user("rev1", "reviewer-pass-1", "reviewer")
+    app = create_app(store, photo_dir=tmp_path)
+    app.config["TESTING"] = True
+    row = run.table[run.table["w_clothing_colour"] > 0].iloc[0]
+    with app.test_client() as client:
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        client.post("/login", data={"username": "rev1", "password": "reviewer-pass-1", "csrf_token": token})
+        page = client.get(f"/pair/{row['resident_id']}/{row['missing_id']}").get_data(as_text=True)
+    store.close()
+    assert "衣着颜色" in page  # the comparison's title on the weights chart
+    assert "衣着颜色相同" in page  # its level label
+    # the clothing row is coloured by the toy comparison's positive weight
+    clothing_row = re.search(r'<tr class="([^"]*)"><th>衣着[ <]', page)
+    assert clothing_row and clothing_row.group(1) == "agree"
+
+
+def test_a_model_fitted_without_the_toy_comparison_is_refused(toy_run):
+    from kinmatch.match.model import ModelMismatchError
+    from kinmatch.match.pipeline import run_link
+    from kinmatch.match.settings import LinkSettings
+
+    run, sim = toy_run
+    default_model = run_link(sim.residents, sim.missing, top_k=3, progress=False, n_jobs=1).model
+    with pytest.raises(ModelMismatchError, match="clothing_colour"):
+        run_link(sim.residents, sim.missing, top_k=3, progress=False, n_jobs=1, model=default_model,
+                 settings=LinkSettings(comparisons=run.settings.comparisons))

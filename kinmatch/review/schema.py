@@ -68,6 +68,15 @@ candidates = Table(
 )
 Index("ix_candidates_probability", candidates.c.match_probability)
 
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(128), primary_key=True),
+    Column("model_version", String(128)),
+    Column("settings_json", Text),  # the run's LinkSettings as JSON; None for runs loaded from a file alone
+    Column("n_candidates", Integer, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+)
+
 decisions = Table(
     "decisions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -341,7 +341,7 @@ class Store:
     def load_candidates(self, candidates: pd.DataFrame, residents: pd.DataFrame | None = None,
                         missing: pd.DataFrame | None = None, *, run_id: str | None = None,
                         model_version: str | None = None, levels: pd.DataFrame | None = None,
-                        compute_levels: bool = True) -> dict:
+                        compute_levels: bool = True, settings: Any = None) -> dict:
         """Store a linking run's candidates (the SCHEMA.md linking table) and their records.
 
         A pair already in the store gets this run's score and explanation; its decisions are
@@ -349,7 +349,10 @@ class Store:
         and a confirmed one stays confirmed. ``levels`` are the pairs' comparison levels (a frame
         indexed by ``(resident_id, missing_id)``, as ``kinmatch.match.rank.run_link(...).vectors``);
         when omitted and both record frames are given they are computed here, so
-        ``kinmatch train`` can later fit a model on reviewed pairs. Returns counts.
+        ``kinmatch train`` can later fit a model on reviewed pairs. ``settings``: the run's
+        :class:`~kinmatch.match.settings.LinkSettings` (``run.settings`` of ``run_link``; None: the
+        defaults), recorded with the run and used to compute the levels and to show the pairs.
+        Returns counts.
         """
         required = {"resident_id", "missing_id", "match_probability"}
         absent = required - set(candidates.columns)
@@ -369,7 +372,7 @@ class Store:
             frame = frame[~bad]
         frame = frame.drop_duplicates(["resident_id", "missing_id"], keep="first")
         if levels is None and compute_levels and residents is not None and missing is not None and len(frame):
-            levels = _comparison_levels(frame, residents, missing)
+            levels = _comparison_levels(frame, residents, missing, settings)
         weight_columns = [c for c in frame.columns if c.startswith("w_")]
         level_lookup = {}
         if levels is not None and len(levels):
@@ -412,6 +415,10 @@ class Store:
                     "levels_json": None if pair_levels is None else json.dumps(pair_levels),
                     "first_run_id": existing.get(key, run_id), "loaded_at": now})
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
+            self._upsert(conn, s.runs, [{
+                "run_id": run_id, "model_version": model_version, "n_candidates": len(rows), "loaded_at": now,
+                "settings_json": None if settings is None else json.dumps(_settings_dict(settings), ensure_ascii=False)}],
+                ["run_id"])
         keys = zip(frame["resident_id"], frame["missing_id"], strict=True)
         return {"run_id": run_id, "candidates": len(frame), "new_pairs": sum(k not in existing for k in keys),
                 "stub_records": len(stubs_res) + len(stubs_rep)}
@@ -446,6 +453,18 @@ class Store:
         levels = out.pop("levels_json")
         out["levels"] = json.loads(levels) if levels else None
         return out
+
+    def run_settings(self, run_id: str | None = None):
+        """The :class:`~kinmatch.match.settings.LinkSettings` a loaded run was linked with (the
+        latest run's when ``run_id`` is None); the defaults when the run recorded none."""
+        from kinmatch.match.settings import LinkSettings
+
+        query = select(s.runs.c.settings_json)
+        query = (query.where(s.runs.c.run_id == str(run_id)) if run_id is not None
+                 else query.order_by(s.runs.c.loaded_at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            text = conn.execute(query).scalar()
+        return LinkSettings.from_json(text) if text else LinkSettings()
 
     def counts(self) -> dict[str, int]:
         """How many records, candidates, decisions, queued pairs and users the store holds."""
@@ -744,7 +763,14 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH[0]
 
 
-def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame | None:
+def _settings_dict(settings: Any) -> dict:
+    from kinmatch.match.settings import resolve_settings
+
+    return resolve_settings(settings).to_dict()
+
+
+def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame,
+                       settings: Any = None) -> pd.DataFrame | None:
     """The comparison levels of the candidate pairs, computed as ``kinmatch link`` does."""
     from kinmatch.match import engine
     from kinmatch.normalize import records
@@ -761,7 +787,9 @@ def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missin
         pairs = candidates[["resident_id", "missing_id"]]
         pairs = pairs[pairs["resident_id"].isin(set(residents["resident_id"]))
                       & pairs["missing_id"].isin(set(missing["missing_id"]))]
-        return engine.compare_pairs(pairs, residents, missing)
+        from kinmatch.match.settings import resolve_settings
+
+        return engine.compare_pairs(pairs, residents, missing, resolve_settings(settings).comparisons)
     except Exception as error:  # levels only feed training: loading the pairs must not fail on them
         warnings.warn(f"comparison levels could not be computed ({error}); the pairs are stored without "
                       f"them and `kinmatch train` will skip them", stacklevel=3)

@@ -56,7 +56,7 @@ class AccentComparison(PairwiseComparison):
     ordered = True
     agree_from = 1
     left_columns = right_columns = ("accent_provinces", "accent_area", "home_province", "home_dialect_area")
-    fields = (("口音/户籍", "accent", "hometown"),)
+    fields = (("口音 / 方言", "accent", "dialect"),)
 
     def clean(self, values: tuple, side: str) -> tuple:
         provinces, area, home, home_area = values

@@ -59,7 +59,7 @@ class Comparison:
       level 0 is shown as a conflict (red) when the comparison is ordered;
     * ``left_columns`` / ``right_columns``: the normalized resident / report columns it reads;
     * ``fields``: rows of a side-by-side view it colours, as (row title, resident column, report
-      column) of the canonical (intake) frames.
+      column) of the canonical (intake) frames; None where one side has no such field.
 
     Constructor arguments are stored as given (scikit-learn style) and are the comparison's
     settings: :meth:`to_dict` writes them to JSON with the labels.
@@ -72,7 +72,7 @@ class Comparison:
     agree_from: ClassVar[int] = 1
     left_columns: ClassVar[tuple[str, ...]] = ()
     right_columns: ClassVar[tuple[str, ...]] = ()
-    fields: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    fields: ClassVar[tuple[tuple[str, str | None, str | None], ...]] = ()
 
     @property
     def n_levels(self) -> int:

@@ -89,7 +89,7 @@ class GeographyComparison(Comparison):
     agree_from = 3
     left_columns = ("found_county", "found_lon", "found_lat")
     right_columns = ("missing_county", "missing_lon", "missing_lat", "home_county", "home_lon", "home_lat")
-    fields = (("地点", "found_place", "missing_place"),)
+    fields = (("发现地点 / 走失地点", "found_place", "missing_place"), ("户籍地", None, "hometown"))
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
         return {"found": place_forms(residents, "found"),

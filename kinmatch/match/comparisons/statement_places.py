@@ -83,7 +83,7 @@ class StatementPlacesComparison(Comparison):
     agree_from = 2
     left_columns = ("statement_places",)
     right_columns = ("home_county", "home_prefecture", "home_province", "missing_county")
-    fields = (("自述/户籍", "statements", "hometown"),)
+    fields = (("自述", "statements", None),)
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> StatementCodes:
         stated = [[c for c in places if len(c) == 6] for places in object_values(residents["statement_places"])]

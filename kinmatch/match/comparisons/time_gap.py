@@ -38,12 +38,12 @@ class TimeGapComparison(Comparison):
     longer, 0 found more than :data:`DATE_TOLERANCE_DAYS` before the person went missing."""
 
     name = "time_gap"
-    title = "日期"
+    title = "时间间隔"
     labels = {-1: "日期不详", 0: "发现早于走失", 1: "走失十年以上后发现", 2: "走失一至十年后发现",
               3: "走失一年内发现", 4: "走失一月内发现"}
     agree_from = 2
     left_columns = right_columns = ("event_date",)
-    fields = (("日期", "found_date", "missing_date"),)
+    fields = (("入站日期 / 走失日期", "found_date", "missing_date"),)
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return day_numbers(residents["event_date"]), day_numbers(missing["event_date"])

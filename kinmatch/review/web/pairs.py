@@ -10,38 +10,52 @@ from kinmatch.review.web.photos import photo_of
 
 bp = Blueprint("pairs", __name__)
 
-COMPARISON_NAMES = {
-    "name": "姓名", "sex": "性别", "age": "年龄", "height": "身高", "time_gap": "时间间隔",
-    "geography": "地理距离", "accent": "口音", "statement_places": "自述地名", "marks": "体貌特征",
-    "conditions": "健康状况", "build": "体型", "hair": "发型发色",
-}
-"""Chinese name of each comparison, for the explanation chart."""
-
-FIELD_ROWS = (
-    # label, resident field, report field, comparison whose weight colours the row
-    ("姓名", "name", "name", "name"),
-    ("别名/小名", "alias", "alias", "name"),
-    ("姓名来源", "name_source", None, None),
-    ("性别", "sex", "sex", "sex"),
-    ("年龄", "age", "age", "age"),
-    ("出生日期", "birth_date", "birth_date", "age"),
-    ("身高", "height", "height", "height"),
-    ("入站日期 / 走失日期", "found_date", "missing_date", "time_gap"),
-    ("发现地点 / 走失地点", "found_place", "missing_place", "geography"),
-    ("户籍地", None, "hometown", "geography"),
-    ("口音 / 方言", "accent", "dialect", "accent"),
-    ("自述", "statements", None, "statement_places"),
-    ("体貌特征", "description", "description", "marks"),
+PLAIN_ROWS = (
+    # label, resident field, report field, the row it follows (None: at the end); no comparison colours them
+    ("姓名来源", "name_source", None, "别名/小名"),
     ("衣着", "clothing", "clothing", None),
-    ("健康状况", "health", "health", "conditions"),
     ("救助站 / 信息来源", "station", "source", None),
 )
-"""Rows of the side-by-side view. The report's family contact is private and never shown."""
+"""Rows of the side-by-side view that no comparison decides. The report's family contact is
+private and never shown."""
 
 
-def _rows(resident: dict, report: dict, weights: dict) -> list[dict]:
+def field_rows(settings=None) -> list[tuple[str, str | None, str | None, str | None]]:
+    """Rows of the side-by-side view: (label, resident field, report field, comparison whose
+    weight colours the row), from the ``fields`` of the comparisons of ``settings`` (a run's
+    :class:`~kinmatch.match.settings.LinkSettings`; None: the defaults), and the plain rows.
+
+        >>> [row[0] for row in field_rows()][:4]
+        ['姓名', '别名/小名', '姓名来源', '性别']
+    """
+    from kinmatch.match.settings import resolve_settings
+
+    rows = [(label, left, right, comparison.name) for comparison in resolve_settings(settings).comparisons
+            for label, left, right in comparison.fields]
+    shown = {field for row in rows for field in row[1:3] if field}
+    for label, left, right, after in PLAIN_ROWS:
+        if (left and left in shown) or (right and right in shown):
+            continue  # a comparison of the run shows this field already
+        at = next((i + 1 for i, row in enumerate(rows) if row[0] == after), len(rows))
+        rows.insert(at, (label, left, right, None))
+    return rows
+
+
+def comparison_names(settings=None) -> dict[str, str]:
+    """Chinese title of each comparison, for the explanation chart."""
+    from kinmatch.match.settings import resolve_settings
+
+    return {comparison.name: comparison.title for comparison in resolve_settings(settings).comparisons}
+
+
+FIELD_ROWS = tuple(field_rows())
+"""The rows of the default comparisons (the fields the site knows)."""
+COMPARISON_NAMES = comparison_names()
+
+
+def _rows(resident: dict, report: dict, weights: dict, settings=None) -> list[dict]:
     rows = []
-    for label, left, right, comparison in FIELD_ROWS:
+    for label, left, right, comparison in field_rows(settings):
         left_value = display_text(resident.get(left)) if left else ""
         right_value = display_text(report.get(right)) if right else ""
         if not left_value and not right_value:
@@ -54,18 +68,20 @@ def _rows(resident: dict, report: dict, weights: dict) -> list[dict]:
     return rows
 
 
-def _bars(weights: dict, levels: dict) -> list[dict]:
-    from kinmatch.match.comparisons import LEVEL_LABELS
+def _bars(weights: dict, levels: dict, settings=None) -> list[dict]:
+    from kinmatch.match.settings import resolve_settings
 
+    comparisons = {c.name: c for c in resolve_settings(settings).comparisons}
     largest = max([abs(float(w)) for w in weights.values() if w is not None] + [1.0])
     bars = []
     for comparison, weight in weights.items():
         if weight is None:
             continue
         level = levels.get(comparison)
-        bars.append({"name": COMPARISON_NAMES.get(comparison, comparison), "weight": float(weight),
+        known = comparisons.get(comparison)
+        bars.append({"name": known.title if known else comparison, "weight": float(weight),
                      "width": round(50 * abs(float(weight)) / largest, 1),
-                     "level": LEVEL_LABELS.get(comparison, {}).get(level, "") if level is not None else ""})
+                     "level": known.labels.get(level, "") if known and level is not None else ""})
     return bars
 
 
@@ -80,6 +96,7 @@ def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, 
     candidate = store.candidate(resident_id, missing_id)
     if candidate is None:
         abort(404, description=f"没有候选 {resident_id} × {missing_id}。")
+    settings = store.run_settings(candidate["run_id"])
     resident = store.resident(resident_id) or {}
     report = store.report(missing_id) or {}
     for kind, record_id in (("resident", resident_id), ("report", missing_id)):
@@ -90,8 +107,8 @@ def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, 
     others = others[others["missing_id"] != str(missing_id)].to_dict("records")
     return render_template(
         "pair.html", candidate=candidate, resident=resident, report=report,
-        rows=_rows(resident, report, candidate["weights"] or {}),
-        bars=_bars(candidate["weights"] or {}, candidate["levels"] or {}), others=others,
+        rows=_rows(resident, report, candidate["weights"] or {}, settings),
+        bars=_bars(candidate["weights"] or {}, candidate["levels"] or {}, settings), others=others,
         history=store.history(resident_id, missing_id).to_dict("records"),
         reasons=EXCLUSION_REASONS, order=order, photo=photo_of(resident, resident_id),
         prev_url=pair_url(previous, order), next_url=pair_url(following, order), conflict=conflict), status
