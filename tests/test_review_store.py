@@ -24,7 +24,7 @@ from review_fixtures import (  # noqa: F401 - fixtures are used by name
 from kinmatch.review.store import Store, StoreError
 from kinmatch.review.store import store_url as to_url
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, create_engine, event, func, or_, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine, make_url
 
 from kinmatch.errors import InputError, KinmatchError
@@ -415,10 +416,12 @@ class Store:
                     "levels_json": None if pair_levels is None else json.dumps(pair_levels),
                     "first_run_id": existing.get(key, run_id), "loaded_at": now})
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
-            self._upsert(conn, s.runs, [{
-                "run_id": run_id, "model_version": model_version, "n_candidates": len(rows), "loaded_at": now,
-                "settings_json": None if settings is None else json.dumps(_settings_dict(settings), ensure_ascii=False)}],
-                ["run_id"])
+            if sa_inspect(conn).has_table("runs"):  # a store not yet upgraded (upgrade=False) has no run records
+                self._upsert(conn, s.runs, [{
+                    "run_id": run_id, "model_version": model_version, "n_candidates": len(rows), "loaded_at": now,
+                    "settings_json": (None if settings is None
+                                      else json.dumps(_settings_dict(settings), ensure_ascii=False))}],
+                    ["run_id"])
         keys = zip(frame["resident_id"], frame["missing_id"], strict=True)
         return {"run_id": run_id, "candidates": len(frame), "new_pairs": sum(k not in existing for k in keys),
                 "stub_records": len(stubs_res) + len(stubs_rep)}
@@ -463,8 +466,10 @@ class Store:
         query = (query.where(s.runs.c.run_id == str(run_id)) if run_id is not None
                  else query.order_by(s.runs.c.loaded_at.desc()).limit(1))
         with self.engine.connect() as conn:
-            text = conn.execute(query).scalar()
-        return LinkSettings.from_json(text) if text else LinkSettings()
+            if not sa_inspect(conn).has_table("runs"):
+                return LinkSettings()
+            stored = conn.execute(query).scalar()
+        return LinkSettings.from_json(stored) if stored else LinkSettings()
 
     def counts(self) -> dict[str, int]:
         """How many records, candidates, decisions, queued pairs and users the store holds."""
