@@ -24,6 +24,7 @@ import pandas as pd
 from kinmatch._parallel import FORK, fork_map, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match.comparisons.base import Comparison
+from kinmatch.normalize.contract import NORMALIZED_COLUMNS, blank_value
 
 
 class Encoded(NamedTuple):
@@ -55,27 +56,16 @@ def with_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return frame.assign(**{c: _blank_column(c, len(frame)) for c in absent})
 
 
-_TUPLE_COLUMNS = frozenset({"name_keys", "surname_keys", "given_keys", "alias_norm", "alias_keys", "accent_provinces",
-                            "statement_places", "statement_names", "marks", "negated", "conditions"})
-_FLOAT_SUFFIXES = ("_lon", "_lat", "_cm", "_low", "_high", "_score")
-
-
 def _blank_value(column: str) -> Any:
-    if column in _TUPLE_COLUMNS:
-        return ()
-    if column.endswith(_FLOAT_SUFFIXES):
-        return float("nan")
     if column == "name_evidence":
         return True  # a frame without the column carries no station-assigned names
-    if column in ("event_date", "birth_date_value"):
-        return pd.NaT
-    return None
+    return blank_value(NORMALIZED_COLUMNS.get(column, "text"))
 
 
 def _blank_column(column: str, n: int) -> Any:
+    if NORMALIZED_COLUMNS.get(column) == "date":
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     value = _blank_value(column)
-    if value is pd.NaT:
-        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]").to_numpy()
     if isinstance(value, tuple):
         out = np.empty(n, dtype=object)
         out[:] = [value] * n

@@ -35,6 +35,7 @@ from kinmatch.match.candidates import packed_candidate_pairs
 from kinmatch.match.explain import explain_pairs
 from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
 from kinmatch.match.settings import LinkSettings, resolve_settings
+from kinmatch.normalize.contract import check_normalized
 
 OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "match_weight", "explanation"]
 EXTRA_COLUMNS = ["identification_potential", "model_version"]
@@ -78,7 +79,8 @@ def _load(src: Any, kind: str) -> pd.DataFrame:
 def prepare_records(src: Any, kind: str) -> pd.DataFrame:
     """A file path, canonical frame or normalized frame → the normalized frame linking reads
     (``kind``: ``"resident"`` or ``"missing"``): read, normalized when its normalized columns are
-    absent, ids as unique text."""
+    absent, ids as unique text, checked against the normalized-frame contract
+    (:func:`~kinmatch.normalize.contract.check_normalized` names the column and row that break it)."""
     frame = _load(src, kind)
     id_column = "resident_id" if kind == "resident" else "missing_id"
     if id_column not in frame.columns:
@@ -99,6 +101,8 @@ def prepare_records(src: Any, kind: str) -> pd.DataFrame:
                          f"each {id_column} must be unique so a candidate names one record — fix or renumber them")
     if not frame.index.equals(pd.RangeIndex(len(frame))):
         frame = frame.reset_index(drop=True)
+    # the one boundary check: from here on no comparison re-cleans a value
+    check_normalized(frame, kind)
     return frame
 
 
