@@ -3,12 +3,14 @@ append-only decisions, search by name sound, users, access log, concurrency and 
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import textwrap
 import threading
 
 import pandas as pd
+
 import pytest
 from review_fixtures import (  # noqa: F401 - fixtures are used by name
     MISSING,
@@ -24,7 +26,7 @@ from review_fixtures import (  # noqa: F401 - fixtures are used by name
 from kinmatch.review.store import Store, StoreError
 from kinmatch.review.store import store_url as to_url
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):
@@ -483,3 +485,30 @@ def test_access_log_fields_are_capped(store):
     row = store.access_log().iloc[0]
     assert len(row["username"]) == 128 and row["username"].endswith("…")
     assert len(row["action"]) == 32 and len(row["detail"]) == 1000 and len(row["record_id"]) == 128
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE case_events SET event = 'reunited'",
+    "DELETE FROM case_events",
+    "INSERT INTO case_events (id, resident_id, event, event_date, recorded_by, recorded_at) "
+    "VALUES (1, 'R1', 'reunited', '2026-01-01', 'mallory', '2026-01-01') "
+    "ON CONFLICT (id) DO UPDATE SET event = excluded.event",
+])
+def test_case_events_are_append_only(loaded_store, statement):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    loaded_store.add_event("R1", "dna_requested", "alice", missing_id="M1", event_date=dt.date(2026, 1, 5),
+                           detail={"lab": "市公安局"})
+    with pytest.raises(DatabaseError, match="append-only"):
+        with loaded_store.engine.begin() as conn:
+            conn.execute(text(statement))
+    events = loaded_store.events("R1")
+    assert events["event"].tolist() == ["dna_requested"]
+    assert events["detail"].iloc[0] == {"lab": "市公安局"}
+    assert events["event_date"].iloc[0].date() == dt.date(2026, 1, 5)
+
+
+def test_unknown_case_events_are_refused(loaded_store):
+    with pytest.raises(StoreError, match="unknown case event"):
+        loaded_store.add_event("R1", "teleported", "alice")

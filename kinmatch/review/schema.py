@@ -77,6 +77,28 @@ runs = Table(
     Column("loaded_at", DateTime(timezone=True), nullable=False),
 )
 
+CASE_EVENTS = {
+    "confirmed": "确认同一人", "second_confirmed": "二次确认", "letter_sent": "发出比对线索函",
+    "dna_requested": "申请DNA比对", "dna_match": "DNA比对一致", "dna_no_match": "DNA比对排除",
+    "reunited": "已返乡", "placed": "落户安置", "notice_published": "发布寻亲公告",
+    "notice_refreshed": "更新寻亲公告", "deadline_done": "时限事项已办", "comment": "备注",
+    "assigned": "分派审核人", "referred": "转交省级工作室",
+}
+"""Events of a case (``case_events.event``) and their Chinese names."""
+
+case_events = Table(
+    "case_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resident_id", String(128), nullable=False),
+    Column("missing_id", String(128)),  # the report the event concerns, if any
+    Column("event", String(32), nullable=False),
+    Column("event_date", DateTime(timezone=True), nullable=False),  # when it happened (may be before recorded_at)
+    Column("detail", Text),  # JSON: e.g. {"deadline": "dna"} for deadline_done, the DNA lab's reference
+    Column("recorded_by", String(128), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_case_events_resident", case_events.c.resident_id, case_events.c.id)
+
 decisions = Table(
     "decisions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -471,6 +471,37 @@ class Store:
             stored = conn.execute(query).scalar()
         return LinkSettings.from_json(stored) if stored else LinkSettings()
 
+    # ---- the case around a match -----------------------------------------------------------
+
+    def add_event(self, resident_id: str, event: str, recorded_by: str, *, missing_id: str | None = None,
+                  event_date: dt.datetime | dt.date | None = None, detail: Mapping[str, Any] | None = None) -> int:
+        """Append one event to a resident's case (``event`` one of
+        :data:`~kinmatch.review.schema.CASE_EVENTS`; ``event_date`` when it happened, default now);
+        returns its id. The log is append-only: a correction is a new event."""
+        if event not in s.CASE_EVENTS:
+            raise StoreError(f"unknown case event {event!r}; use one of {', '.join(s.CASE_EVENTS)}")
+        when = event_date if event_date is not None else _now()
+        if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+            when = dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc)
+        elif when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        with self.engine.begin() as conn:
+            result = conn.execute(s.case_events.insert().values(
+                resident_id=str(resident_id), missing_id=None if missing_id is None else str(missing_id),
+                event=event, event_date=when, detail=None if detail is None else json.dumps(detail, ensure_ascii=False),
+                recorded_by=recorded_by, recorded_at=_now()))
+            return int(result.inserted_primary_key[0])
+
+    def events(self, resident_id: str | None = None) -> pd.DataFrame:
+        """The case events (of one resident, or all), oldest first, ``detail`` parsed."""
+        query = select(s.case_events).order_by(s.case_events.c.id)
+        if resident_id is not None:
+            query = query.where(s.case_events.c.resident_id == str(resident_id))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=[c.name for c in s.case_events.c])
+        frame["detail"] = [json.loads(d) if d else None for d in frame["detail"]]
+        return frame
+
     def counts(self) -> dict[str, int]:
         """How many records, candidates, decisions, queued pairs and users the store holds."""
         with self.engine.connect() as conn:
