@@ -8,15 +8,20 @@ import zipfile
 
 import pandas as pd
 import pytest
-from review_fixtures import MISSING, RESIDENTS, candidates_table
+from review_fixtures import BACKENDS, MISSING, RESIDENTS, candidates_table, fresh_store_url
 
 from kinmatch.cli import main
 from kinmatch.pfif import read_pfif
-from kinmatch.review.referral import BundleError, import_bundle, read_bundle, write_bundle
+from kinmatch.review.referral import BundleError, import_bundle, read_bundle, safe_member_name, write_bundle
 from kinmatch.review.store import Store
 
 PAIRS = [("R1", "M1", 0.97), ("R1", "M6", 0.40), ("R1", "M3", 0.20), ("R2", "M2", 0.91), ("R2", "M6", 0.08),
          ("R5", "M5", 0.83)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
 
 
 @pytest.fixture
@@ -42,7 +47,7 @@ def station(tmp_path):
     store.close()
 
 
-def test_a_bundle_round_trips_between_two_stores_with_exclusions_kept(station, tmp_path):
+def test_a_bundle_round_trips_between_two_stores_with_exclusions_kept(station, tmp_path, backend):
     store, photos = station
     bundle = tmp_path / "转交.zip"
     manifest = write_bundle(store, ["R1", "R2"], bundle, recorded_by="clerk", photo_dir=photos)
@@ -53,7 +58,8 @@ def test_a_bundle_round_trips_between_two_stores_with_exclusions_kept(station, t
 
     province_photos = tmp_path / "province_photos"
     province_photos.mkdir()
-    with Store(tmp_path / "province.sqlite") as province:
+    url, cleanup = fresh_store_url(backend, tmp_path)  # the studio's store: SQLite or PostgreSQL
+    with Store(url) as province:
         counts = import_bundle(province, bundle, recorded_by="studio", photo_dir=province_photos)
         assert counts["exclusions"] == 2 and counts["candidates"] == 5 and counts["comments"] == 1
         current = province.current_decisions().set_index(["resident_id", "missing_id"])
@@ -74,6 +80,7 @@ def test_a_bundle_round_trips_between_two_stores_with_exclusions_kept(station, t
         assert (province_photos / "R1.jpg").read_bytes() == b"\xff\xd8 fake jpeg R1"
         with pytest.raises(BundleError, match="已经导入过"):
             import_bundle(province, bundle, recorded_by="studio")
+    cleanup()
 
 
 def test_import_keeps_the_studios_own_reports_and_decisions(station, tmp_path):
@@ -169,3 +176,12 @@ def test_the_cli_writes_and_imports_a_bundle(station, tmp_path, capsys):
     with Store(tmp_path / "province.sqlite") as province:
         assert len(province.current_decisions()) == 2
         assert isinstance(province.events(), pd.DataFrame)
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("photos/R1.jpg", True), ("photos/站内/R1.jpg", True), ("records.json", True),
+    ("../x", False), ("photos/../../x", False), ("/etc/passwd", False), ("C:/x", False), ("photos\\..\\x", False),
+    ("photos//x", False), ("./x", False), ("", False),
+])
+def test_member_names_that_could_leave_the_folder_are_unsafe(name, safe):
+    assert safe_member_name(name) is safe

@@ -8,6 +8,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+from review_fixtures import BACKENDS, fresh_store_url
 
 from kinmatch.cli import main
 from kinmatch.report.counts import COMPLIANCE, METRICS, NO_STATION, campaign_counts
@@ -49,7 +50,20 @@ DECISIONS = [("R1", "M1", "same", "2024-11-20"), ("R1", "M1", "unsure", "2024-11
 
 @pytest.fixture
 def store(tmp_path):
-    opened = Store(tmp_path / "studio.sqlite")
+    return _filled(tmp_path / "studio.sqlite")
+
+
+@pytest.fixture(params=BACKENDS)
+def any_store(request, tmp_path):
+    url, cleanup = fresh_store_url(request.param, tmp_path)
+    opened = _filled(url)
+    yield opened
+    opened.close()
+    cleanup()
+
+
+def _filled(url) -> Store:
+    opened = Store(url)
     opened.load_records(RESIDENTS, MISSING)
     for resident_id, event, when, missing_id, detail in EVENTS:
         opened.add_event(resident_id, event, "clerk", missing_id=missing_id, event_date=pd.Timestamp(when),
@@ -60,12 +74,11 @@ def store(tmp_path):
             conn.execute(schema.decisions.insert().values(
                 resident_id=resident_id, missing_id=missing_id, decision=decision, reviewer="alice",
                 decided_at=dt.datetime.fromisoformat(day + "T03:00:00+00:00")))
-    yield opened
-    opened.close()
+    return opened
 
 
-def test_counts_match_the_known_events(store):
-    counts = campaign_counts(store, "2024-11-01", "2024-12-31")
+def test_counts_match_the_known_events(any_store):
+    counts = campaign_counts(any_store, "2024-11-01", "2024-12-31")
     assert counts.summary == {"received": 5, "notice_on_time": 3, "dna_on_time": 2, "reviewed": 2, "confirmed": 2,
                               "reunited": 2, "long_stay": 3, "placed": 1}
     expected_station = pd.DataFrame.from_dict({
@@ -141,3 +154,14 @@ def test_the_map_places_found_and_home_counties(store):
     points = place_points(pd.Series(["安徽省黄山市歙县", "", None]))
     assert 117 < points.loc[0, "lon"] < 119 and 29 < points.loc[0, "lat"] < 31
     assert points.loc[1:].isna().all().all()
+
+
+def test_an_empty_store_gives_a_report_of_zeros(tmp_path):
+    from kinmatch.report.render import write_report
+
+    with Store(tmp_path / "empty.sqlite") as empty:
+        counts = campaign_counts(empty, "2024-11-01", "2024-12-31")
+    assert set(counts.summary.values()) == {0}
+    assert list(counts.by_month.index) == ["2024-11", "2024-12"] and counts.by_station.empty
+    for suffix in ("html", "pdf", "xlsx"):
+        assert write_report(counts, tmp_path / f"r.{suffix}").stat().st_size > 0

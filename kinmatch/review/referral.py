@@ -40,7 +40,7 @@ import re
 import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -48,7 +48,7 @@ import pandas as pd
 from kinmatch.errors import InputError
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "BundleError", "Bundle", "write_bundle", "read_bundle",
-           "import_bundle", "excel_text", "referral_reviewer"]
+           "import_bundle", "excel_text", "referral_reviewer", "safe_member_name"]
 
 BUNDLE_FORMAT = "kinmatch-referral"
 BUNDLE_VERSION = 1
@@ -294,12 +294,16 @@ def write_bundle(store, resident_ids: Iterable[str], path: str | os.PathLike, *,
 
 # ---------------------------------------------------------------- reading and importing
 
-def _safe_name(name: str) -> bool:
-    """A member name that stays inside the folder it is unpacked to (no zip-slip)."""
+def safe_member_name(name: str) -> bool:
+    """Whether a zip member name stays inside the folder it is unpacked to (no zip-slip): relative,
+    ``/``-separated, and no empty, ``.`` or ``..`` part.
+
+    >>> safe_member_name("photos/R1.jpg"), safe_member_name("photos/../../etc/passwd")
+    (True, False)
+    """
     if not name or "\\" in name or "\x00" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return False
-    parts = PurePosixPath(name).parts
-    return all(part not in ("", ".", "..") for part in parts)
+    return all(part not in ("", ".", "..") for part in name.split("/"))
 
 
 def read_bundle(path: str | os.PathLike) -> Bundle:
@@ -314,7 +318,7 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     with archive:
         infos = archive.infolist()
         for info in infos:
-            if not _safe_name(info.filename):
+            if not safe_member_name(info.filename):
                 raise BundleError(f"转交包 {path.name} 含有不安全的路径 {info.filename!r}（会写到目标目录之外）；"
                                   f"已拒绝导入，请向转出站核实")
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
@@ -335,7 +339,7 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
                               f"版本 {manifest.get('version')!r}）；请用相同版本的 kinmatch 重新生成")
         listed = manifest.get("files") or {}
         for name in listed:
-            if not _safe_name(name):
+            if not safe_member_name(name):
                 raise BundleError(f"转交包 {path.name} 的清单含有不安全的路径 {name!r}；已拒绝导入")
         extra = sorted(set(names) - set(listed) - {"manifest.json"})
         absent = sorted(set(listed) - set(names))
