@@ -46,7 +46,7 @@ KINDS = ("text", "texts", "number", "date", "flag")
 """The kinds of normalized column, see the module docstring."""
 
 _TEXTS = {"name_keys", "surname_keys", "given_keys", "alias_norm", "alias_keys", "accent_provinces",
-          "statement_places", "statement_names", "marks", "negated", "conditions"}
+          "statement_places", "statement_names", "marks", "negated", "conditions", "clothing_items"}
 _NUMBERS = {"age_low", "age_high", "birth_year_low", "birth_year_high", "height_cm", "height_tol_cm"} | {
     f"{prefix}_{field}" for prefix in ("found", "missing", "home") for field in ("lon", "lat", "place_score")}
 _DATES = {"event_date", "birth_date_value"}

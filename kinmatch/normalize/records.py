@@ -27,7 +27,7 @@ import pandas as pd
 
 from kinmatch._parallel import FORK, resolve_jobs
 from kinmatch.issues import IssueLog, concat_issues
-from kinmatch.normalize import descriptions, dialects, names, places, quantities
+from kinmatch.normalize import clothing, descriptions, dialects, names, places, quantities
 
 __all__ = ["normalize_residents", "normalize_missing", "RESIDENT_COLUMNS", "MISSING_COLUMNS"]
 
@@ -45,15 +45,18 @@ _PLACE_FIELDS = ["province", "prefecture", "county", "lon", "lat", "place_score"
 # ``negated`` (mark types explicitly denied, 无纹身) is an addition to contract §2: the mark
 # comparison reads it to tell "no tattoo" from "tattoo not mentioned".
 _DESCRIPTION_COLUMNS = ["marks", "negated", "build", "hair", "conditions"]
+# ``clothing_items``: what was worn when lost (reports) or on arrival (residents), as
+# ``colour:garment`` items (kinmatch.normalize.clothing).
+_CLOTHING_COLUMNS = ["clothing_items"]
 
 RESIDENT_COLUMNS: list[str] = (
     _NAME_COLUMNS + _QUANTITY_COLUMNS + [f"found_{f}" for f in _PLACE_FIELDS] + _ACCENT_COLUMNS
-    + ["statement_places", "statement_names"] + _DESCRIPTION_COLUMNS)
+    + ["statement_places", "statement_names"] + _DESCRIPTION_COLUMNS + _CLOTHING_COLUMNS)
 """Columns :func:`normalize_residents` adds (contract §2), in order."""
 MISSING_COLUMNS: list[str] = (
     _NAME_COLUMNS + _QUANTITY_COLUMNS + [f"missing_{f}" for f in _PLACE_FIELDS]
     + [f"home_{f}" for f in _PLACE_FIELDS] + _ACCENT_COLUMNS + ["home_dialect_area"]
-    + _DESCRIPTION_COLUMNS)
+    + _DESCRIPTION_COLUMNS + _CLOTHING_COLUMNS)
 """Columns :func:`normalize_missing` adds (contract §2), in order."""
 
 _ALL_ADDED = set(RESIDENT_COLUMNS) | set(MISSING_COLUMNS)
@@ -559,6 +562,10 @@ def _descriptions_of(keys: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _stage_clothing(ctx: _Context) -> None:
+    ctx.out["clothing_items"] = clothing.parse_clothing(ctx.field("clothing")).to_numpy(dtype=object)
+
+
 _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("quantities", _stage_quantities),
     ("accents", _stage_accents),
@@ -566,6 +573,7 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
     ("names", _stage_names),
     ("statements", _stage_statements),
     ("descriptions", _stage_descriptions),
+    ("clothing", _stage_clothing),
 ]
 
 
