@@ -2,31 +2,35 @@
 light of how long after the loss the resident was found.
 
 Clothes are strong evidence within weeks (people are found in what they left in), weaker after a
-season (clothes are changed, given, worn out) and none after a year. So a level combines how much
-of the clothing agrees (nothing, one piece or the shoes, several pieces) with the band of the time
-gap (within a month, within four months, within a year), and EM learns each combination's weight;
-a gap over a year (or unknown) gives no evidence (-1). The comparison is not ordered: agreement
-after a season may be worth less than disagreement within weeks costs.
+season (clothes are changed, given, worn out) and none after a year. So there are two comparisons,
+one per band of the time gap: :class:`ClothingComparison` for residents found within a month of
+the loss, :class:`LaterClothingComparison` for those found within the year after; each gives -1
+outside its band (and when either side describes no garment, or no kind of garment is described on
+both). EM learns each band's weights on its own pairs. Why two comparisons and not one whose levels
+also name the band: the model weighs a level by how much more often true pairs reach it than
+unrelated ones, and "found within a month" is itself far more common among true pairs; levels
+naming the band would count the time gap a second time (the time-gap comparison already does),
+and a pair whose clothes differ would gain weight for being found soon.
 
-A piece agrees when the garments agree (:func:`~kinmatch.normalize.clothing.garments_agree`: 棉衣
-is a 棉袄, 上衣 any top) and both colours are stated and can be one colour
-(:func:`~kinmatch.normalize.clothing.colours_agree`: 咖啡色 and 褐色, 深色 and 蓝色); shoes or
-another garment without a colour on one side count as half a piece. The reason shows the pieces
-that met, in the report's words.
+Levels: 2 several pieces agree, 1 one piece (or only pieces without a colour), 0 both describe a
+garment of one kind (top, trousers, shoes) and nothing agrees. A piece agrees when the garments
+agree (:func:`~kinmatch.normalize.clothing.garments_agree`: 棉衣 is a 棉袄, 上衣 any top) and both
+colours are stated and can be one colour (:func:`~kinmatch.normalize.clothing.colours_agree`: 咖啡色
+and 褐色, 深色 and 蓝色); shoes or another garment without a colour on one side count as half a
+piece. The reason shows the pieces that met, in the report's words.
 
     >>> import numpy as np, pandas as pd
     >>> comparison = ClothingComparison()
     >>> residents = pd.DataFrame({"clothing_items": [("褐色:棉袄", ":布鞋")],
     ...                           "event_date": pd.to_datetime(["2024-01-20"])})
     >>> missing = pd.DataFrame({"clothing_items": [("咖啡色:棉袄", "黑色:裤子", ":布鞋"), ("红色:外套",)],
-    ...                         "event_date": pd.to_datetime(["2024-01-05", "2024-01-05"])})
+    ...                         "event_date": pd.to_datetime(["2024-01-05", "2023-06-05"])})
     >>> encoded = comparison.encode(residents, missing)
     >>> lp, rp = np.array([0, 0]), np.array([0, 1])
-    >>> levels = comparison.levels(encoded, lp, rp)
-    >>> levels.tolist()
-    [2, 0]
-    >>> comparison.reasons(encoded, lp, rp, levels).tolist()
-    ['一月内寻获，衣着多处相同(咖啡色棉袄、布鞋)', '一月内寻获，衣着不同']
+    >>> comparison.levels(encoded, lp, rp).tolist(), LaterClothingComparison().levels(encoded, lp, rp).tolist()
+    ([2, -1], [-1, 0])
+    >>> comparison.reasons(encoded, lp, rp, comparison.levels(encoded, lp, rp)).tolist()
+    ['一月内寻获，衣着多处相同(咖啡色棉袄、布鞋)', '衣着不详或不在一月内寻获']
 """
 
 from __future__ import annotations
@@ -40,10 +44,6 @@ from kinmatch.match.comparisons.base import MISSING, Comparison, object_array, o
 from kinmatch.match.comparisons.conditions import texts_per_distinct
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS, day_numbers
 from kinmatch.normalize.clothing import colour_family, colours_agree, garment_kind, garments_agree, parse_item
-
-GAP_BANDS = (("一月内寻获", 30), ("四月内寻获", 120), ("一年内寻获", 366))
-"""The bands of days between the reported loss and the finding, as (label, last day); a longer
-(or unknown) gap gives no clothing evidence."""
 
 AMOUNTS = ("衣着不同", "衣着一处相同", "衣着多处相同")
 """How much agrees: nothing (both describe a garment of one kind, top, trousers or shoes, and no
@@ -111,16 +111,15 @@ def amount(points: float) -> int:
 
 
 class ClothingComparison(Comparison):
-    """Clothing against the time gap: level ``3 × band + amount`` (:data:`GAP_BANDS`,
-    :data:`AMOUNTS`), -1 when either side describes no garment, no kind of garment is described
-    on both, or the gap is over a year or unknown (see the module docstring)."""
+    """Clothing of residents found within a month of the loss (up to ``DATE_TOLERANCE_DAYS``
+    before the reported date): 2 several pieces agree, 1 one piece, 0 nothing agrees, -1 not
+    described or found outside the band (see the module docstring)."""
 
     name = "clothing"
     title = "衣着"
-    labels = {MISSING: "衣着不详或寻获时已隔一年以上",
-              **{3 * band + level: f"{label}，{words}" for band, (label, _) in enumerate(GAP_BANDS)
-                 for level, words in enumerate(AMOUNTS)}}
-    ordered = False
+    days: tuple[float, float] = (-DATE_TOLERANCE_DAYS, 30)  # found this many days after the loss
+    labels = {MISSING: "衣着不详或不在一月内寻获", 0: "一月内寻获，衣着不同", 1: "一月内寻获，衣着一处相同",
+              2: "一月内寻获，衣着多处相同"}
     agree_from = 1
     left_columns = right_columns = ("clothing_items", "event_date")
     fields = (("衣着", "clothing", "clothing"),)
@@ -128,35 +127,27 @@ class ClothingComparison(Comparison):
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> tuple[ClothingSide, ClothingSide]:
         return _side(residents), _side(missing)
 
-    def _band(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
-        left, right = encoded
-        days = left.days[lp] - right.days[rp]
-        band = np.select([days < -DATE_TOLERANCE_DAYS] + [days <= last for _, last in GAP_BANDS],
-                         [MISSING] + list(range(len(GAP_BANDS))), MISSING)
-        return np.where(np.isnan(days), MISSING, band)
-
     def levels(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         left, right = encoded
         out = np.full(len(lp), MISSING, dtype=np.int8)
         if len(lp) == 0:
             return out
-        band = self._band(encoded, lp, rp)
-        todo = np.flatnonzero(band >= 0)
+        days = left.days[lp] - right.days[rp]
+        todo = np.flatnonzero((days >= self.days[0]) & (days <= self.days[1]))  # NaN: neither
         if len(todo):
             def compute(a, b):
                 return np.fromiter((-1 if p < 0 else amount(p) for p in
                                     (meeting(left.pieces[i], right.pieces[j])[0]
                                      for i, j in zip(left.code[a], right.code[b]))), dtype=np.int8, count=len(a))
 
-            met = once_per_distinct(left.code, right.code, lp[todo], rp[todo], compute)
-            out[todo] = np.where(met < 0, MISSING, 3 * band[todo] + met)
+            out[todo] = once_per_distinct(left.code, right.code, lp[todo], rp[todo], compute)
         return out
 
     def reasons(self, encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
         left, right = encoded
         levels = np.asarray(levels)
         out = self.label_array(levels)
-        shown = np.flatnonzero((levels >= 0) & (levels % 3 > 0))
+        shown = np.flatnonzero(levels > 0)
 
         def text(a: int, b: int, level: int) -> str:
             pieces = meeting(left.pieces[a], right.pieces[b])[1]
@@ -165,3 +156,14 @@ class ClothingComparison(Comparison):
         if len(shown):
             out[shown] = texts_per_distinct(left.code[lp[shown]], right.code[rp[shown]], levels[shown], text)
         return object_array(list(out))
+
+
+class LaterClothingComparison(ClothingComparison):
+    """Clothing of residents found one month to a year after the loss: the same levels as
+    :class:`ClothingComparison`, with weights of their own (clothes are changed in that time)."""
+
+    name = "clothing_later"
+    title = "衣着(一年内)"
+    days = (30.000001, 366)
+    labels = {MISSING: "衣着不详或不在一月至一年内寻获", 0: "一年内寻获，衣着不同", 1: "一年内寻获，衣着一处相同",
+              2: "一年内寻获，衣着多处相同"}
