@@ -2,6 +2,7 @@
 
     python bench/bench_quality.py                              # 2,000 residents x 20,000 reports, seed 7
     python bench/bench_quality.py --seeds 7 3 11               # several seeds, one table each
+    python bench/bench_quality.py --seeds 7 3 11 --baseline    # without clothing, sex a wall
     python bench/bench_quality.py --residents 10000 --missing 1000000 --no-uncapped   # scale (~6-10 min, 5 GB)
 
 For every resident with a true report, the best fate of its true pairs, in this order:
@@ -38,6 +39,7 @@ from kinmatch.datasets import simulate  # noqa: E402
 from kinmatch.match.candidates import CandidateSettings, candidate_pairs  # noqa: E402
 from kinmatch.match.evaluate import evaluate_by_family, false_leads, first_true_rank  # noqa: E402
 from kinmatch.match.pipeline import run_link  # noqa: E402
+from kinmatch.match.settings import LinkSettings, default_comparisons  # noqa: E402
 
 FATES = ("top10", "below10", "capped", "never")
 UNCAPPED = 10**7
@@ -94,10 +96,19 @@ def fate_table(fate: pd.DataFrame, family: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
-def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool) -> dict:
+def baseline_settings() -> LinkSettings:
+    """The settings before issue 12's evidence: no clothing comparisons, a sex mismatch excluded
+    by every pass (for before/after tables on the same simulated data)."""
+    candidates = CandidateSettings().with_pass("name_sound", any_sex=False)
+    return LinkSettings(comparisons=[c for c in default_comparisons() if not c.name.startswith("clothing")],
+                        candidates=candidates)
+
+
+def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, baseline: bool = False) -> dict:
     started = time.perf_counter()
     sim = simulate(n_missing=n_missing, n_residents=n_residents, seed=seed)
-    run = run_link(sim.residents, sim.missing, top_k=50, progress=False)
+    run = run_link(sim.residents, sim.missing, top_k=50, progress=False,
+                   settings=baseline_settings() if baseline else None)
     linked = time.perf_counter() - started
     uncapped = None
     if with_uncapped:
@@ -123,10 +134,11 @@ def main(argv=None) -> int:
     parser.add_argument("--missing", type=int, default=20000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[7])
     parser.add_argument("--no-uncapped", action="store_true", help="skip the uncapped candidates (capped = never)")
+    parser.add_argument("--baseline", action="store_true", help="without clothing, sex a wall (baseline_settings)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     for seed in args.seeds:
-        one_seed(args.residents, args.missing, seed, not args.no_uncapped)
+        one_seed(args.residents, args.missing, seed, not args.no_uncapped, args.baseline)
     return 0
 
 

@@ -53,6 +53,8 @@ DEFAULT_RATES = {
     "near_station": 0.40,       # resident found at a station of the home province
     "found_where_lost": 0.5,    # lost in a far city (per the report): found at that city's station
     "multiple_reports": (0.6, 0.3, 0.1),  # a person has 1, 2 or 3 reports
+    "sex_misrecorded": 0.015,   # the resident's recorded sex is the wrong one
+    "age_in_birth_date": 0.2,   # of reports giving only an age: it is written in the birth-date cell
     **DRIFT_RATES,              # build and hair drift and omission: see kinmatch.datasets.drift
 }
 """Rates of the simulated distortions. A rate is the chance per resident (or per eligible
@@ -84,5 +86,7 @@ RATE_BASE = {
     "accent_contradiction": "residents who are not deaf-mute",
     "same_name_confuser": "residents with a report",
     "description_drift": "residents whose record states a build or hair (rates in kinmatch.datasets.drift)",
+    "sex_misrecorded": "all residents (own random stream)",
+    "age_in_birth_date": "reports that give only an age (own random stream); logged on the report's resident",
 }
 """Which residents each configured rate applies to (so a family's share of all residents differs)."""

@@ -97,6 +97,28 @@ def maybe_traditional(rng, rates, name, log, rid):
     return name
 
 
+CLOTHES_STILL_WORN = ((30, 0.5), (120, 0.25), (366, 0.08))
+"""(last day after the loss, chance): a resident found after the first week (and not in the same
+clothes by then) still wears what the report describes, worn; none after a year."""
+
+
+def clothes_still_worn(gap_days: float) -> float:
+    """The chance that a resident found ``gap_days`` after the loss wears the clothes of the report.
+
+    >>> clothes_still_worn(20), clothes_still_worn(200), clothes_still_worn(800)
+    (0.5, 0.08, 0.0)
+    """
+    return next((chance for last, chance in CLOTHES_STILL_WORN if gap_days <= last), 0.0)
+
+
+def _later_clothing(rng, drift_rng, at_loss: str, new: str, gap_days: float, still_worn: bool):
+    # the main stream draws as it always did; the clothes at loss (reworded by the station, worn)
+    # replace what it drew when ``still_worn``
+    drawn = None if rng.random() < 0.1 else (f"{rng.choice(vocab.WORN_WORDS)}，{new}" if gap_days > 30
+                                             and rng.random() < 0.5 else new)
+    return reword_clothing(at_loss, drift_rng, worn=True) if still_worn else drawn
+
+
 def draw_residents(rng, rates, people, resident_persons, has_report, report_info, drift_rng=None):
     """Resident records for `resident_persons` (people indices), the log of their distortions and
     their true found dates. With ``drift_rng`` build and hair drift from their values at loss
@@ -237,6 +259,10 @@ def draw_residents(rng, rates, people, resident_persons, has_report, report_info
         accent = accent_text(rng, rates, people, p, prov_key, log, rid, talks)
         statements = statements_text(rng, rates, people, p, county, log, rid, pool, talks)
         same_clothes = gap_days[k] <= 7 and rng.random() < 0.7
+        # found later, some still wear what they left in (drawn from the drift stream, so the rest
+        # of a seed's simulation is unchanged)
+        still_worn = (not same_clothes and drift_rng is not None
+                      and drift_rng.random() < clothes_still_worn(float(gap_days[k])))
         rows.append({
             "resident_id": rid, "station": station, "name": name, "name_source": name_source,
             "alias": alias, "sex": "男" if people["male"][p] else "女", "age": age_text,
@@ -244,9 +270,8 @@ def draw_residents(rng, rates, people, resident_persons, has_report, report_info
             "found_place": st_city + str(rng.choice(vocab.FOUND_SPOTS)), "accent": accent,
             "description": description,
             "clothing": (reword_clothing(people["clothing"][p], rng) if same_clothes
-                         else None if rng.random() < 0.1
-                         else (f"{rng.choice(vocab.WORN_WORDS)}，{new_clothes[k]}" if gap_days[k] > 30
-                               and rng.random() < 0.5 else new_clothes[k])),
+                         else _later_clothing(rng, drift_rng, people["clothing"][p], new_clothes[k],
+                                              float(gap_days[k]), still_worn)),
             "health": station_health[k], "statements": statements, "photo": None,
             "contact": f"0000-6{st:03d}0000",
         })

@@ -102,6 +102,49 @@ class Simulation:
                 f"<details><summary>distortions by family</summary>{self.summary().to_html()}</details>")
 
 
+_SEX_STREAM = 0x73657821  # "sex!": a fixed spawn key, so the stream depends on the seed alone
+
+
+def misrecord_sex(residents: pd.DataFrame, log, rates: dict, seed) -> None:
+    """Swap the recorded sex of a share ``rates["sex_misrecorded"]`` of residents (a clerk's slip,
+    long hair on a man), logged as ``sex_misrecorded``. Draws from its own stream, so the rest of a
+    seed's simulation is unchanged."""
+    rate = rates.get("sex_misrecorded", 0.0)
+    if not rate or len(residents) == 0:
+        return
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SEX_STREAM,)))
+    chosen = np.flatnonzero((rng.random(len(residents)) < rate) & residents["sex"].isin(["男", "女"]).to_numpy())
+    column = residents.columns.get_loc("sex")
+    for position in chosen.tolist():
+        recorded = residents.iat[position, column]
+        residents.iat[position, column] = "女" if recorded == "男" else "男"
+        log.add(residents["resident_id"].iat[position], "sex_misrecorded", f"{recorded}→{residents.iat[position, column]}")
+
+
+_AGE_CELL_STREAM = 0x61676521  # "age!"
+_AGE_IN_BIRTH_DATE = ("走失时约{}岁", "约{}岁(走失时)", "走失时{}岁左右")
+
+
+def age_in_birth_date(reports: pd.DataFrame, report_person: np.ndarray, rates: dict, seed) -> np.ndarray:
+    """Move the age of a share ``rates["age_in_birth_date"]`` of the reports that give only an age
+    into their birth-date cell, as families write it there (走失时约75岁, 约40岁(走失时)); the age
+    cell is left blank. Returns the persons of the reports changed. Draws from its own stream, so
+    the rest of a seed's simulation is unchanged."""
+    rate = rates.get("age_in_birth_date", 0.0)
+    if not rate or len(reports) == 0:
+        return np.zeros(0, np.int64)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_AGE_CELL_STREAM,)))
+    age_only = reports["birth_date"].isna().to_numpy() & reports["age"].notna().to_numpy()
+    chosen = np.flatnonzero(age_only & (rng.random(len(reports)) < rate))
+    years = reports["age"].iloc[chosen].str.extract(r"(\d+)", expand=False).to_numpy(dtype=object)
+    wording = rng.integers(len(_AGE_IN_BIRTH_DATE), size=len(chosen))
+    birth, age = reports.columns.get_loc("birth_date"), reports.columns.get_loc("age")
+    for position, year, style in zip(chosen.tolist(), years, wording.tolist(), strict=True):
+        reports.iat[position, birth] = _AGE_IN_BIRTH_DATE[style].format(year)
+        reports.iat[position, age] = None
+    return report_person[chosen]
+
+
 def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
              rates: dict | None = None) -> Simulation:
     """Simulate ``n_residents`` station residents and ``n_missing`` missing-person reports.
@@ -165,7 +208,12 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
     residents, log, found = draw_residents(rng, rates, people, resident_persons, has_report, report_info,
                                            description_rng)
 
+    misrecord_sex(residents, log, rates, seed)
+    moved = age_in_birth_date(report_frame, report_info["person"], rates, seed)
     rid_of_person = dict(zip(resident_persons.tolist(), residents["resident_id"]))
+    for p in dict.fromkeys(moved.tolist()):
+        if p in rid_of_person:
+            log.add(rid_of_person[p], "age_in_birth_date", "")
     for p, count in confuser_log:
         log.add(rid_of_person[p], "same_name_confuser", str(count))
 

@@ -8,7 +8,8 @@ key set it reads on either side (:data:`RESIDENT_KEY_SETS`, :data:`REPORT_KEY_SE
 
 Hard constraints apply only where near-certain: the resident cannot have been found more than
 :data:`~kinmatch.match.comparisons.DATE_TOLERANCE_DAYS` days before the person went missing, and
-the sexes must agree when both are known.
+the sexes must agree when both are known, except in a pass with ``any_sex`` (the whole name's
+sound): sex is recorded wrongly now and then, and the model weighs the mismatch.
 
 Every pass is capped per resident (keeping the best-supported pairs by a cheap pre-score: birth
 years, height, distance, time) and the union is capped again; what was capped is counted, never
@@ -1185,11 +1186,18 @@ _HEIGHT_SLACK_CM, _CM_PER_POINT, _KM_PER_POINT, _YEARS_LOST_WEIGHT, _SHARED_FEAT
 _BLANK_YEAR_GAP, _BLANK_HEIGHT, _BLANK_DISTANCE, _BLANK_YEARS_LOST = 2.0, 0.5, 1.5, 2.0
 
 
+SEX_MISMATCH_POINTS = 30.0
+"""What a recorded-sex mismatch costs a pair in the pre-score (only passes with ``any_sex``
+propose such pairs): they fill a cap only after every pair whose sexes agree, so a true pair whose
+sex was recorded wrongly is still proposed when the rest (the whole name's sound) meets, without
+displacing others."""
+
+
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False,
              gap: np.ndarray | None = None, far_km: float | None = None) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass or the union is
     capped: minus the birth-year gap, height gap, distance and time lost, plus the shared marks and
-    conditions, in the units above. ``gap``: the pairs' :func:`_year_gap` when the caller has it
+    conditions, in the units above, less :data:`SEX_MISMATCH_POINTS` where the recorded sexes differ. ``gap``: the pairs' :func:`_year_gap` when the caller has it
     already (the window filter computed it). ``far_ok``: the distance is not counted (pairs
     proposed because the accent or statements point to the report's home: the resident was found
     far from it by definition). ``far_km``: distances beyond it count as it (None: no limit)."""
@@ -1204,7 +1212,10 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
             np.minimum(distance, far_km / _KM_PER_POINT, out=distance)
     years = _nan_to(np.maximum(res.day.take(r) - rep.day.take(m), 0) / 365.25, _BLANK_YEARS_LOST)
     shared = np.bitwise_count(res.feature_bits.take(r) & rep.feature_bits.take(m)).astype(float)
-    return -(gap + height + distance + _YEARS_LOST_WEIGHT * np.log1p(years)) + _SHARED_FEATURE_POINTS * shared
+    sex_r, sex_m = res.sex.take(r), rep.sex.take(m)
+    other_sex = (sex_r != 0) & (sex_m != 0) & (sex_r != sex_m)
+    return (-(gap + height + distance + _YEARS_LOST_WEIGHT * np.log1p(years)) + _SHARED_FEATURE_POINTS * shared
+            - SEX_MISMATCH_POINTS * other_sex)
 
 
 # a dialect area spans several provinces and a stated prefecture may be where the resident once
@@ -1367,7 +1378,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
     kept_r, kept_m = [], []
     for sel in groups:
         r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
-        ok = _constraints(res, rep, r, m, sex_checked=by_year)
+        ok = _constraints(res, rep, r, m, sex_checked=by_year or candidate_pass.any_sex)
         gap = None
         if by_year:
             gap = _year_gap(res, rep, r, m)

@@ -2,7 +2,8 @@
 cap chooses among them.
 
 A pass proposes a report when one of the resident's keys (a key set named by ``resident_keys``)
-meets one of the report's (``report_keys``), the sexes agree when both are known, and, for a pass
+meets one of the report's (``report_keys``), the sexes agree when both are known (unless the pass
+has ``any_sex``), and, for a pass
 with a ``year_window``, the birth-year intervals lie within that window. Every pass is capped per
 resident; :func:`kinmatch.match.candidates.candidate_pairs` runs the passes of
 ``CandidateSettings.passes`` in order and unions what they kept. Adding a pass is one more entry in
@@ -26,7 +27,8 @@ The default passes (:data:`DEFAULT_PASSES`):
 pass                      a report is proposed when …
 ========================  ===================================================================
 ``name_sound``            any sound key of its name or 小名 meets the resident's (dialect-merged
-                          keys included, so 吴春花 meets 胡春花); any birth year
+                          keys included, so 吴春花 meets 胡春花); any birth year; any recorded
+                          sex (a mismatch is kept last)
 ``given_sound``           the given name or 小名 alone meets (二娃, 小军, 阿伟 — 阿英 meets 秀英 on
                           its last syllable; a resident who said only 明廷 meets 陈明廷), birth
                           years within a wide window
@@ -98,6 +100,9 @@ class CandidatePass:
     passes that are not fallbacks.
     ``union_bonus``: support a pair proposed by this pass gets when the union of the passes is
     capped (``CandidateSettings.max_per_resident``): pairs of a pass this strong are kept first.
+    ``any_sex``: the pass also proposes reports whose recorded sex differs from the resident's
+    (they come last in its cap: :data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS`); only for a
+    pass without ``year_window``, whose index is not split by sex.
     """
 
     name: str
@@ -113,6 +118,7 @@ class CandidatePass:
     everywhere_when_none_near: bool = False
     fallback: bool = False
     union_bonus: float = 0.0
+    any_sex: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -129,6 +135,8 @@ class CandidatePass:
             problems.append(f"cap {self.cap!r} must be a whole number of pairs, 0 or more")
         if self.nameless_factor < 0:
             problems.append(f"nameless_factor {self.nameless_factor!r} must not be negative")
+        if self.any_sex and self.year_window is not None:
+            problems.append("any_sex needs year_window None (a by-year index is split by sex)")
         if self.everywhere_when_none_near and self.near_km is None:
             problems.append("everywhere_when_none_near needs near_km (the keys with a centre are 'everywhere')")
         if problems:
@@ -154,7 +162,10 @@ class CandidatePass:
 DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # birth years are not looked at: a sound of the whole name is specific enough, and the true pair
     # survives a resident's age misjudged by decades; its pairs are kept first in the union
-    CandidatePass("name_sound", "name_sounds", "name_sounds", cap=200, year_window=None, union_bonus=20.0),
+    # a sex recorded wrongly on one record must not hide a whole name's sound: the pair is proposed
+    # (after the others of the cap) and the sex comparison weighs the mismatch
+    CandidatePass("name_sound", "name_sounds", "name_sounds", cap=200, year_window=None, union_bonus=20.0,
+                  any_sex=True),
     CandidatePass("given_sound", "given_sounds", "given_sounds", cap=60, year_window=10.0),
     CandidatePass("one_char", "masked_names", "masked_names", cap=40),
     # a surname shared by 0.3% of reports or more proposes too many strangers by itself

@@ -227,7 +227,12 @@ def _stage_quantities(ctx: _Context) -> None:
     out["event_date"] = event["value"]
     out["event_date_precision"] = event["precision"]
     birth = quantities.parse_dates(ctx.field("birth_date"))
-    ctx.flag_unparsed("birth_date", birth["value"].isna(), "bad_date", "a date or year (e.g. 1960)")
+    # an age written in the birth-date cell (走失时约75岁, 约40岁(走失时), 1950年生) is an age at the
+    # event date, or a birth year: read as the age text would be
+    birth_as_age = quantities.parse_ages(ctx.field("birth_date").where(birth["value"].isna()),
+                                         ref_dates=event["value"])
+    ctx.flag_unparsed("birth_date", birth["value"].isna() & birth_as_age["low"].isna(), "bad_date",
+                      "a date or year (e.g. 1960)")
     out["birth_date_value"] = birth["value"]
     out["birth_date_precision"] = birth["precision"]
 
@@ -243,6 +248,8 @@ def _stage_quantities(ctx: _Context) -> None:
     gave_birth_year = np.isin(from_age_text, ["birth_year", "cohort"])
     by_low = np.where(no_event & ~gave_birth_year, np.nan, by_low)
     by_high = np.where(no_event & ~gave_birth_year, np.nan, by_high)
+    age_low, age_high, by_low, by_high = _age_in_birth_date(ctx, birth_as_age, no_event, age_low, age_high,
+                                                            by_low, by_high)
 
     # A stated birth date gives the birth year exactly (year precision or better). For missing
     # reports the family's birth date beats their "age when lost"; for residents a self-stated
@@ -266,6 +273,32 @@ def _stage_quantities(ctx: _Context) -> None:
     ctx.flag_unparsed("height", heights["cm"].isna(), "bad_height", "a height (e.g. 172cm, 一米七)")
     out["height_cm"] = heights["cm"].to_numpy(dtype=float)
     out["height_tol_cm"] = heights["tol_cm"].to_numpy(dtype=float)
+
+
+def _age_in_birth_date(ctx: _Context, as_age: pd.DataFrame, no_event: np.ndarray, age_low, age_high,
+                       by_low, by_high):
+    """Ages and birth years with those read from an age in the birth-date cell (where the age cell
+    gives none), and an issue per such cell saying how it was read."""
+    read = as_age["low"].notna().to_numpy()
+    if not read.any():
+        return age_low, age_high, by_low, by_high
+    gave_year = np.isin(as_age["kind"].to_numpy(dtype=object), ["birth_year", "cohort"])
+    # a birth year beats a report's age, as a birth date does (see _stage_quantities)
+    used = read & (np.isnan(age_low) | (gave_year & (ctx.kind == "missing")))
+    age_low = np.where(used, as_age["low"].to_numpy(dtype=float), age_low)
+    age_high = np.where(used, as_age["high"].to_numpy(dtype=float), age_high)
+    years = used & (gave_year | ~no_event)
+    by_low = np.where(years, as_age["birth_year_low"].to_numpy(dtype=float), by_low)
+    by_high = np.where(years, as_age["birth_year_high"].to_numpy(dtype=float), by_high)
+    when = "when lost" if ctx.kind == "missing" else "when found"
+    for mask, year_word in ((used & gave_year, "a birth year"), (used & ~gave_year, f"the age {when}")):
+        ctx.issue(np.flatnonzero(mask), "birth_date", "age_in_birth_date",
+                  f"'{{value}}' in birth_date is not a date; it was read as {year_word} and compared as the "
+                  f"age; move it to the age column (or write the birth date) to silence this", action="read_as_age")
+    ctx.issue(np.flatnonzero(read & ~used), "birth_date", "age_in_birth_date",
+              "'{value}' in birth_date is an age, not a date; the age column gives the age, so it was not "
+              "used; write the birth date or leave the cell blank", action="ignored")
+    return age_low, age_high, by_low, by_high
 
 
 def _stage_accents(ctx: _Context) -> None:

@@ -32,7 +32,7 @@ class SexComparison(Comparison):
 
     name = "sex"
     title = "性别"
-    labels = {-1: "性别不详", 0: "性别不符", 1: "性别相符"}
+    labels = {-1: "性别不详", 0: "性别记录不一致", 1: "性别相符"}
     agree_from = 1
     left_columns = right_columns = ("sex_code",)
     fields = (("性别", "sex", "sex"),)
