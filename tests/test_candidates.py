@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kinmatch.match.candidates import PASSES, candidate_pairs
+from kinmatch.match.candidates import PASSES, CandidateSettings, candidate_pairs
 
 SURNAMES = [("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"), ("杨", "yang"),
             ("黄", "huang"), ("赵", "zhao"), ("吴", "wu"), ("周", "zhou")]
@@ -105,9 +105,41 @@ def test_date_constraint(found, lost, kept):
 @pytest.mark.parametrize("sex_r, sex_m, kept", [("M", "M", True), ("M", "F", False), (None, "F", True),
                                                 ("F", None, True)])
 def test_sex_constraint(sex_r, sex_m, kept):
+    # a pass without any_sex (given_sound: the given name alone) never proposes a sex mismatch
     missing = pd.DataFrame([report("M1", ("李", "li"), ("伟", "wei"), sex=sex_m)])
-    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex=sex_r)])
+    residents = pd.DataFrame([resident("R1", given_keys=("wei",), sex=sex_r)])
     assert (("R1", "M1") in pair_set(candidate_pairs(residents, missing, progress=False))) is kept
+
+
+def test_the_whole_name_sound_proposes_a_pair_whose_recorded_sex_differs():
+    missing = pd.DataFrame([report("M1", ("李", "li"), ("伟", "wei"), sex="F")])
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex="M")])
+    result = candidate_pairs(residents, missing, progress=False)
+    assert ("R1", "M1") in pair_set(result)
+    assert result.pairs["passes"].tolist() == ["name_sound"]
+    # as a pass without any_sex it would be excluded
+    walled = CandidateSettings().with_pass("name_sound", any_sex=False)
+    assert ("R1", "M1") not in pair_set(candidate_pairs(residents, missing, walled, progress=False))
+
+
+def test_a_sex_mismatch_fills_the_cap_only_after_every_pair_whose_sexes_agree():
+    # five reports share the name sound; the true one's sex was recorded wrongly and it is the
+    # nearest in age and place, yet a cap of four keeps the four of the same sex
+    missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei"), sex="F" if i == 0 else "M",
+                                   born=1960 if i == 0 else 1930 + i, place=0 if i == 0 else 5) for i in range(5)])
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex="M", born=(1958, 1962))])
+    settings = CandidateSettings().with_pass("name_sound", cap=4)
+    kept = pair_set(candidate_pairs(residents, missing, settings, progress=False))
+    assert ("R1", "M0") not in kept and len(kept) == 4
+    settings = CandidateSettings().with_pass("name_sound", cap=5)
+    assert ("R1", "M0") in pair_set(candidate_pairs(residents, missing, settings, progress=False))
+
+
+def test_any_sex_is_refused_on_a_pass_with_a_year_window():
+    from kinmatch.match.passes import CandidatePass
+
+    with pytest.raises(ValueError, match="any_sex needs year_window None"):
+        CandidatePass("marks_any_sex", "marks", "marks", cap=10, year_window=10.0, any_sex=True)
 
 
 def test_assigned_name_proposes_nothing_by_name():
@@ -425,7 +457,9 @@ def reference_pairs(residents, reports, s):
                 counts[name_]["proposed"] += 1
                 late = (row["event_date"] is not None and m["day"] is not None
                         and (row["event_date"] - m["day"]).days < -cand.DATE_TOLERANCE_DAYS)
-                if not sex_ok or late:
+                # a pass with any_sex (name_sound) proposes a pair whatever the recorded sexes
+                any_sex = next(p.any_sex for p in s.passes if p.name == name_)
+                if (not sex_ok and not any_sex) or late:
                     counts[name_]["removed_by_constraints"] += 1
                     continue
                 counts[name_]["kept"] += 1

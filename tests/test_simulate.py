@@ -762,3 +762,61 @@ def test_build_and_hair_differ_after_normalizing_only_where_drift_is_logged(big)
                                                                           [f"{part}_r", f"{part}_m"]]
         stated = merged[merged[f"{part}_r"].notna() & merged[f"{part}_m"].notna()]
         assert (stated[f"{part}_r"] != stated[f"{part}_m"]).sum() > 20  # and drift shows where logged
+
+
+# ---- issue 12: sex recorded wrongly, ages in the birth-date cell, clothes still worn -------------
+
+
+def test_sex_misrecorded_swaps_the_recorded_sex_at_its_rate(big):
+    rows = _details(big, "sex_misrecorded")
+    assert _close(len(rows), len(big.residents), DEFAULT_RATES["sex_misrecorded"])
+    true_sex = rows["true_sex"].map({"M": "男", "F": "女"})
+    assert (rows["sex"] != true_sex).all()
+    others = big.residents[~big.residents["resident_id"].isin(rows["resident_id"])]
+    merged = others.merge(big.people, on="resident_id", suffixes=("", "_true"))
+    assert (merged["sex"] == merged["sex_true"].map({"M": "男", "F": "女"})).all()
+
+
+def test_the_new_patterns_leave_the_rest_of_the_simulation_unchanged():
+    plain = simulate(n_missing=1_500, n_residents=150, seed=3,
+                     rates={"sex_misrecorded": 0.0, "age_in_birth_date": 0.0})
+    changed = simulate(n_missing=1_500, n_residents=150, seed=3, rates={"sex_misrecorded": 0.3,
+                                                                           "age_in_birth_date": 0.5})
+    same = [c for c in RESIDENT_COLUMNS if c != "sex"]
+    pd.testing.assert_frame_equal(plain.residents[same], changed.residents[same])
+    assert (plain.residents["sex"] != changed.residents["sex"]).sum() > 10
+    other = [c for c in MISSING_COLUMNS if c not in ("birth_date", "age")]
+    pd.testing.assert_frame_equal(plain.missing[other], changed.missing[other])
+
+
+def test_ages_written_in_the_birth_date_cell_are_read_back_by_the_normalizer(big):
+    from kinmatch.normalize.records import normalize_missing
+
+    moved = big.missing["birth_date"].str.contains("岁", na=False)
+    age_only = big.missing["birth_date"].isna() | moved
+    share = moved.sum() / age_only.sum()
+    assert abs(share - DEFAULT_RATES["age_in_birth_date"]) < 0.03
+    assert big.missing.loc[moved, "age"].isna().all()
+    assert _count(big, "age_in_birth_date") > 0
+    normalized, issues = normalize_missing(big.missing[moved].head(200))
+    assert normalized["age_low"].notna().all()
+    assert (issues["reason"] == "age_in_birth_date").sum() == len(normalized)
+    assert "bad_date" not in set(issues["reason"])
+
+
+def test_clothes_are_still_worn_less_often_the_longer_the_gap(big):
+    from kinmatch.normalize.clothing import clothing_items, colour_family
+
+    def pieces(text):
+        return {(colour_family(i.split(":")[0]), i.split(":")[1]) for i in clothing_items(text)}
+
+    pairs = big.truth.merge(big.missing[["missing_id", "clothing"]], on="missing_id").merge(
+        big.residents[["resident_id", "clothing"]], on="resident_id", suffixes=("_lost", "_found")).merge(
+        big.people[["resident_id", "missing_date", "found_date"]], on="resident_id")
+    pairs = pairs[pairs["clothing_lost"].notna() & pairs["clothing_found"].notna()]
+    gap = (pairs["found_date"] - pairs["missing_date"]).dt.days.to_numpy()
+    same = np.array([len(pieces(a) & pieces(b)) >= 2 for a, b in zip(pairs["clothing_lost"], pairs["clothing_found"])])
+    shares = [same[(gap > low) & (gap <= high)].mean() for low, high in ((-60, 30), (30, 120), (120, 366),
+                                                                          (366, 100_000))]
+    assert shares[0] > shares[1] > shares[2] > shares[3]
+    assert shares[3] < 0.05

@@ -117,8 +117,9 @@ def misrecord_sex(residents: pd.DataFrame, log, rates: dict, seed) -> None:
     column = residents.columns.get_loc("sex")
     for position in chosen.tolist():
         recorded = residents.iat[position, column]
-        residents.iat[position, column] = "女" if recorded == "男" else "男"
-        log.add(residents["resident_id"].iat[position], "sex_misrecorded", f"{recorded}→{residents.iat[position, column]}")
+        swapped = "女" if recorded == "男" else "男"
+        residents.iat[position, column] = swapped
+        log.add(residents["resident_id"].iat[position], "sex_misrecorded", f"{recorded}→{swapped}")
 
 
 _AGE_CELL_STREAM = 0x61676521  # "age!"

@@ -1197,7 +1197,8 @@ def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_o
              gap: np.ndarray | None = None, far_km: float | None = None) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass or the union is
     capped: minus the birth-year gap, height gap, distance and time lost, plus the shared marks and
-    conditions, in the units above, less :data:`SEX_MISMATCH_POINTS` where the recorded sexes differ. ``gap``: the pairs' :func:`_year_gap` when the caller has it
+    conditions, in the units above, less :data:`SEX_MISMATCH_POINTS` where the recorded sexes
+    differ. ``gap``: the pairs' :func:`_year_gap` when the caller has it
     already (the window filter computed it). ``far_ok``: the distance is not counted (pairs
     proposed because the accent or statements point to the report's home: the resident was found
     far from it by definition). ``far_km``: distances beyond it count as it (None: no limit)."""

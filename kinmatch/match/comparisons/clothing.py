@@ -12,12 +12,13 @@ unrelated ones, and "found within a month" is itself far more common among true 
 naming the band would count the time gap a second time (the time-gap comparison already does),
 and a pair whose clothes differ would gain weight for being found soon.
 
-Levels: 2 several pieces agree, 1 one piece (or only pieces without a colour), 0 both describe a
+Levels: 2 several pieces agree with their colours, 1 one piece (or only pieces without a colour,
+such as the shoes), 0 both describe a
 garment of one kind (top, trousers, shoes) and nothing agrees. A piece agrees when the garments
 agree (:func:`~kinmatch.normalize.clothing.garments_agree`: 棉衣 is a 棉袄, 上衣 any top) and both
 colours are stated and can be one colour (:func:`~kinmatch.normalize.clothing.colours_agree`: 咖啡色
-and 褐色, 深色 and 蓝色); shoes or another garment without a colour on one side count as half a
-piece. The reason shows the pieces that met, in the report's words.
+and 褐色, 深色 and 蓝色); a generic word (上衣, 裤子) met by any garment of its kind, and shoes or
+another garment without a colour on one side, count as half a piece. The reason shows the pieces that met, in the report's words.
 
     >>> import numpy as np, pandas as pd
     >>> comparison = ClothingComparison()
@@ -28,9 +29,9 @@ piece. The reason shows the pieces that met, in the report's words.
     >>> encoded = comparison.encode(residents, missing)
     >>> lp, rp = np.array([0, 0]), np.array([0, 1])
     >>> comparison.levels(encoded, lp, rp).tolist(), LaterClothingComparison().levels(encoded, lp, rp).tolist()
-    ([2, -1], [-1, 0])
+    ([1, -1], [-1, 0])
     >>> comparison.reasons(encoded, lp, rp, comparison.levels(encoded, lp, rp)).tolist()
-    ['一月内寻获，衣着多处相同(咖啡色棉袄、布鞋)', '衣着不详或不在一月内寻获']
+    ['一月内寻获，衣着部分相同(咖啡色棉袄、布鞋)', '衣着不详或不在一月内寻获']
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from kinmatch.match.comparisons.conditions import texts_per_distinct
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS, day_numbers
 from kinmatch.normalize.clothing import colour_family, colours_agree, garment_kind, garments_agree, parse_item
 
-AMOUNTS = ("衣着不同", "衣着一处相同", "衣着多处相同")
+AMOUNTS = ("衣着不同", "衣着部分相同", "衣着多处相同")
 """How much agrees: nothing (both describe a garment of one kind, top, trousers or shoes, and no
 piece meets), one piece (or only pieces without a colour), several."""
 
@@ -76,8 +77,8 @@ def _side(frame: pd.DataFrame) -> ClothingSide:
 
 
 def meeting(resident: tuple, report: tuple) -> tuple[float, list[str]]:
-    """Pieces that meet (a piece with both colours agreeing 1, one without a colour ½; each
-    report piece meets once) and the report's words for them; -1 when no kind of garment is
+    """Pieces that meet (the same garment with both colours agreeing 1; a generic garment, or one
+    without a colour, ½; each report piece meets once) and the report's words for them; -1 when no kind of garment is
     described on both sides.
 
         >>> meeting((_Piece("褐色", "棕", "棉袄", "上"),), (_Piece("咖啡色", "棕", "棉袄", "上"),))
@@ -92,7 +93,9 @@ def meeting(resident: tuple, report: tuple) -> tuple[float, list[str]]:
             if j in used or mine.kind != theirs.kind or not garments_agree(mine.garment, theirs.garment):
                 continue
             if mine.family and theirs.family:
-                score = 1.0 if colours_agree(mine.family, theirs.family) else 0.0
+                # a generic word (上衣, 裤子) agrees with any garment of its kind: half a piece
+                exact = mine.garment == theirs.garment
+                score = (1.0 if exact else 0.5) if colours_agree(mine.family, theirs.family) else 0.0
             else:  # no colour on one side: the garment alone, if it is specific (not 上衣 / 裤子 / 鞋)
                 score = 0.5 if mine.garment == theirs.garment else 0.0
             if score > best:
@@ -106,8 +109,13 @@ def meeting(resident: tuple, report: tuple) -> tuple[float, list[str]]:
 
 
 def amount(points: float) -> int:
-    """0 nothing met, 1 one piece (or pieces without a colour), 2 several (1½ points or more)."""
-    return 2 if points >= 1.5 else 1 if points >= 0.5 else 0
+    """0 nothing met, 1 one piece (or pieces without a colour), 2 several pieces with their colours
+    (2 points or more: shoes, mostly written without a colour, are too common to make it several).
+
+        >>> amount(0.0), amount(0.5), amount(1.5), amount(2.0)
+        (0, 1, 1, 2)
+    """
+    return 2 if points >= 2 else 1 if points >= 0.5 else 0
 
 
 class ClothingComparison(Comparison):
@@ -118,7 +126,7 @@ class ClothingComparison(Comparison):
     name = "clothing"
     title = "衣着"
     days: tuple[float, float] = (-DATE_TOLERANCE_DAYS, 30)  # found this many days after the loss
-    labels = {MISSING: "衣着不详或不在一月内寻获", 0: "一月内寻获，衣着不同", 1: "一月内寻获，衣着一处相同",
+    labels = {MISSING: "衣着不详或不在一月内寻获", 0: "一月内寻获，衣着不同", 1: "一月内寻获，衣着部分相同",
               2: "一月内寻获，衣着多处相同"}
     agree_from = 1
     left_columns = right_columns = ("clothing_items", "event_date")
@@ -165,5 +173,5 @@ class LaterClothingComparison(ClothingComparison):
     name = "clothing_later"
     title = "衣着(一年内)"
     days = (30.000001, 366)
-    labels = {MISSING: "衣着不详或不在一月至一年内寻获", 0: "一年内寻获，衣着不同", 1: "一年内寻获，衣着一处相同",
+    labels = {MISSING: "衣着不详或不在一月至一年内寻获", 0: "一年内寻获，衣着不同", 1: "一年内寻获，衣着部分相同",
               2: "一年内寻获，衣着多处相同"}
