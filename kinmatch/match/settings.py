@@ -41,7 +41,6 @@ _DEFAULT_CLASSES = (
     ("kinmatch.match.comparisons.build", "BuildComparison"),
     ("kinmatch.match.comparisons.hair", "HairComparison"),
     ("kinmatch.match.comparisons.clothing", "ClothingComparison"),
-    ("kinmatch.match.comparisons.clothing", "LaterClothingComparison"),
 )
 
 

@@ -6,7 +6,10 @@ season (clothes are changed, given, worn out) and none after a year. So there ar
 one per band of the time gap: :class:`ClothingComparison` for residents found within a month of
 the loss, :class:`LaterClothingComparison` for those found within the year after; each gives -1
 outside its band (and when either side describes no garment, or no kind of garment is described on
-both). EM learns each band's weights on its own pairs. Why two comparisons and not one whose levels
+both). EM learns each band's weights on its own pairs. Only :class:`ClothingComparison` is in the
+default settings: after the first month a chance agreement among the many more reports lost within
+the year weighs as much as a true one and made more false leads than it found true reports (figures
+in ``bench/RESULTS.md``); add ``LaterClothingComparison()`` to ``LinkSettings.comparisons`` to use it. Why two comparisons and not one whose levels
 also name the band: the model weighs a level by how much more often true pairs reach it than
 unrelated ones, and "found within a month" is itself far more common among true pairs; levels
 naming the band would count the time gap a second time (the time-gap comparison already does),
