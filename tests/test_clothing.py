@@ -68,7 +68,8 @@ def test_normalizers_add_clothing_items_and_the_contract_holds():
     from kinmatch.normalize.records import normalize_missing, normalize_residents
 
     assert NORMALIZED_COLUMNS["clothing_items"] == "texts"
-    residents, _ = normalize_residents(pd.DataFrame({"resident_id": ["R1", "R2"], "clothing": ["穿棕色棉衣、布鞋", None]}))
+    residents, _ = normalize_residents(pd.DataFrame({"resident_id": ["R1", "R2"],
+                                                     "clothing": ["穿棕色棉衣、布鞋", None]}))
     missing, _ = normalize_missing(pd.DataFrame({"missing_id": ["M1"], "clothing": ["走失时上身穿咖啡色棉袄"]}))
     assert residents["clothing_items"].tolist() == [("棕色:棉袄", ":布鞋"), ()]
     assert missing["clothing_items"].tolist() == [("咖啡色:棉袄",)]

@@ -70,8 +70,9 @@ def test_levels_are_symmetric_in_what_agrees():
 def test_one_level_per_distinct_pair_of_values_matches_a_plain_loop():
     rng = np.random.default_rng(0)
     texts = ["穿棕色棉衣、黑裤子、布鞋", "穿咖啡色棉袄", "穿红色外套、布鞋", "穿深色外套", "穿蓝色上衣、牛仔裤", None]
+    found = pd.to_datetime("2024-02-01") + pd.to_timedelta(rng.integers(0, 60, 40), "D")
     residents = pd.DataFrame({"clothing_items": [clothing_items(t) for t in rng.choice(texts, 40)],
-                              "event_date": pd.to_datetime("2024-02-01") + pd.to_timedelta(rng.integers(0, 60, 40), "D")})
+                              "event_date": found})
     missing = pd.DataFrame({"clothing_items": [clothing_items(t) for t in rng.choice(texts, 30)],
                             "event_date": pd.to_datetime(["2024-01-20"] * 30)})
     lp, rp = rng.integers(0, 40, 500), rng.integers(0, 30, 500)

@@ -1,10 +1,17 @@
 """The ranked candidates of a fixed simulated set stay what they were when this file was written.
 
 ``golden/link_seed21_300x3000.csv.gz`` is ``kinmatch.link`` on ``simulate(3000 reports, 300
-residents, seed 21)``, top 10, one process, taken from the code before comparisons became declared
-objects (issue 11). A refactor may change no rank, weight or probability; an explanation may change
-only where the old text contradicted its level (see ``EXPLANATION_FIXES``), and each such change is
-listed here with its reason.
+residents, seed 21)``, top 10, one process. A refactor may change no rank, weight or probability;
+an explanation may change only where the old text contradicted its level (see
+``EXPLANATION_FIXES``), and each such change is listed here with its reason. A change of the ranked
+output on purpose regenerates the file (and says so in its commit), from the repository root:
+
+    python -c "from kinmatch.datasets.simulate import simulate; from kinmatch.match.pipeline import run_link; \
+    sim = simulate(n_missing=3000, n_residents=300, seed=21); run_link(sim.residents, sim.missing, top_k=10, \
+    progress=False, n_jobs=1).table.to_csv('tests/golden/link_seed21_300x3000.csv.gz', index=False)"
+
+Regenerated for issue 12 (the clothing comparison, sex mismatches proposed by the name sound, the
+simulator's sex_misrecorded and age_in_birth_date patterns and clothes still worn after a week).
 """
 
 from pathlib import Path

@@ -6,22 +6,24 @@ season (clothes are changed, given, worn out) and none after a year. So there ar
 one per band of the time gap: :class:`ClothingComparison` for residents found within a month of
 the loss, :class:`LaterClothingComparison` for those found within the year after; each gives -1
 outside its band (and when either side describes no garment, or no kind of garment is described on
-both). EM learns each band's weights on its own pairs. Only :class:`ClothingComparison` is in the
-default settings: after the first month a chance agreement among the many more reports lost within
-the year weighs as much as a true one and made more false leads than it found true reports (figures
-in ``bench/RESULTS.md``); add ``LaterClothingComparison()`` to ``LinkSettings.comparisons`` to use it. Why two comparisons and not one whose levels
-also name the band: the model weighs a level by how much more often true pairs reach it than
-unrelated ones, and "found within a month" is itself far more common among true pairs; levels
-naming the band would count the time gap a second time (the time-gap comparison already does),
-and a pair whose clothes differ would gain weight for being found soon.
+both). EM learns each band's weights on its own pairs. Why two comparisons and not one whose
+levels also name the band: the model weighs a level by how much more often true pairs reach it
+than unrelated ones, and "found within a month" is itself far more common among true pairs; levels
+naming the band would count the time gap a second time (the time-gap comparison already does), and
+a pair whose clothes differ would gain weight for being found soon.
+
+Only :class:`ClothingComparison` is in the default settings: after the first month a chance
+agreement among the many more reports lost within the year weighs as much as a true one, and on
+the simulator it made more false leads than it found true reports (figures in
+``bench/RESULTS.md``); add ``LaterClothingComparison()`` to ``LinkSettings.comparisons`` to use it.
 
 Levels: 2 several pieces agree with their colours, 1 one piece (or only pieces without a colour,
-such as the shoes), 0 both describe a
-garment of one kind (top, trousers, shoes) and nothing agrees. A piece agrees when the garments
-agree (:func:`~kinmatch.normalize.clothing.garments_agree`: 棉衣 is a 棉袄, 上衣 any top) and both
-colours are stated and can be one colour (:func:`~kinmatch.normalize.clothing.colours_agree`: 咖啡色
-and 褐色, 深色 and 蓝色); a generic word (上衣, 裤子) met by any garment of its kind, and shoes or
-another garment without a colour on one side, count as half a piece. The reason shows the pieces that met, in the report's words.
+such as the shoes), 0 both describe a garment of one kind (top, trousers, shoes) and nothing
+agrees. A piece agrees when the garments agree (:func:`~kinmatch.normalize.clothing.garments_agree`:
+棉衣 is a 棉袄, 上衣 any top) and both colours are stated and can be one colour
+(:func:`~kinmatch.normalize.clothing.colours_agree`: 咖啡色 and 褐色, 深色 and 蓝色); a generic word
+(上衣, 裤子) met by any garment of its kind, and shoes or another garment without a colour on one
+side, count as half a piece. The reason shows the pieces that met, in the report's words.
 
     >>> import numpy as np, pandas as pd
     >>> comparison = ClothingComparison()
