@@ -21,6 +21,7 @@ def test_build_compare_equals_the_engine_on_normalized_frames(normalized):
 
     from kinmatch.match import engine
     from kinmatch.match.comparisons.interop import build_compare
+    from kinmatch.match.settings import default_comparisons
 
     residents, missing, truth = normalized
     indexer = recordlinkage.Index()
@@ -37,7 +38,7 @@ def test_build_compare_equals_the_engine_on_normalized_frames(normalized):
     got = levels[names].reset_index(drop=True)
     want = expected.reset_index(drop=True)[names]
     assert (got.to_numpy() == want.to_numpy()).all()
-    assert levels.shape[1] == 12 and (levels >= -1).all().all()
+    assert levels.shape[1] == len(default_comparisons()) and (levels >= -1).all().all()
 
 
 def test_a_comparison_is_a_recordlinkage_feature():

@@ -30,6 +30,7 @@ CONTRACT = {
     "event_date": "datetime", "event_date_precision": "str", "birth_date_value": "datetime",
     "birth_date_precision": "str", "accent_area": "str", "accent_provinces": "tuple",
     "marks": "tuple", "negated": "tuple", "build": "str", "hair": "str", "conditions": "tuple",
+    "clothing_items": "tuple",
     "statement_places": "tuple", "statement_names": "tuple", "home_dialect_area": "str",
 }
 for prefix in ("found", "missing", "home"):
