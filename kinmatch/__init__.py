@@ -5,6 +5,7 @@ The pipeline, one way::
     read_residents / read_missing        intake: canonical frames + issues table
       -> normalize_residents / normalize_missing   comparable fields (kinmatch.normalize)
       -> link                                      candidates -> comparisons -> model -> ranking
+         Index                                     the standing index: normalize once, link daily
       -> review / notices                          studio review, public notices
 
 Names are imported lazily so ``import kinmatch`` stays fast.
@@ -24,6 +25,7 @@ _PUBLIC = {
     "link": "kinmatch.match.pipeline",
     "LinkSettings": "kinmatch.match.settings",
     "FellegiSunter": "kinmatch.match.model",
+    "Index": "kinmatch.index",
     "datasets": "kinmatch.datasets",
 }
 

@@ -4,6 +4,8 @@
     kinmatch link residents.xlsx missing.csv -o by_report.csv --by missing --model model.json
     kinmatch link residents.xlsx missing.csv -o candidates.csv --save-model model.json
     kinmatch link residents.xlsx missing.csv -o candidates.csv --db cases.db   # the store's current model
+    kinmatch link residents.xlsx --index studio-index -o candidates.csv       # against a standing index
+    kinmatch link new-reports.csv --by missing --index studio-index -o by_report.csv
 
 The CSV is written atomically (UTF-8 with BOM so Excel shows the Chinese text): a failed or
 interrupted run leaves any earlier file untouched.
@@ -27,7 +29,8 @@ def register(subparsers) -> None:
         description="Link residents (受助人员) to missing-person reports (寻人启事): candidates, comparisons, "
                     "a Fellegi-Sunter model, and the top-k candidates per resident with readable reasons.")
     parser.add_argument("residents", help="resident file (CSV or .xlsx, Chinese or English headers)")
-    parser.add_argument("missing", help="missing-person report file (CSV or .xlsx)")
+    parser.add_argument("missing", nargs="?", help="missing-person report file (CSV or .xlsx); with --index, "
+                        "leave it out (or, with --by missing, give the new reports as the one file)")
     parser.add_argument("-o", "--output", required=True, help="candidate table to write (CSV)")
     parser.add_argument("--top-k", type=int, default=10, help="candidates per resident (default 10)")
     parser.add_argument("--by", choices=["resident", "missing"], default="resident",
@@ -35,6 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--model", help="use this fitted model (JSON from --save-model) instead of fitting one")
     parser.add_argument("--db", help="a case store (file path or postgresql+psycopg:// URL): use the model "
                         "`kinmatch train --save` last recorded there, unless --model is given")
+    parser.add_argument("--index", metavar="DIR", help="link the one file given against a standing index "
+                        "(`kinmatch index build`): residents against its reports, or with --by missing new "
+                        "reports against its residents; the index's model is used unless --model is given")
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
     parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
                         "next to the output as <output>.issues.csv, written only when there are issues")
@@ -110,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file {args.model!r} does not exist; pass the JSON written by --save-model, "
                          f"or leave --model out to fit a model on these files")
+    if args.index:
+        return _run_against_index(args)
+    if args.missing is None:
+        raise InputError("give both a resident file and a missing-person report file, or link one file "
+                         "against a standing index with --index DIR")
     residents, resident_issues = _read_with_issues(args.residents, "resident")
     missing, missing_issues = _read_with_issues(args.missing, "missing")
     _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
@@ -124,4 +135,31 @@ def run(args: argparse.Namespace) -> int:
     kept = int(counts.set_index("pass").loc["union", "kept"]) if len(counts) else 0
     print(f"{len(result.table)} candidate rows for {result.table['resident_id'].nunique()} residents "
           f"({kept} pairs compared) → {args.output}", file=sys.stderr)
+    return 0
+
+
+def _run_against_index(args: argparse.Namespace) -> int:
+    """``kinmatch link FILE --index DIR``: the one file against the records the index holds."""
+    from kinmatch.index import Index
+
+    if args.missing is not None:
+        raise InputError("with --index give one file: the residents to link against the indexed reports, or "
+                         "with --by missing the new reports to link against the indexed residents")
+    kind = "resident" if args.by == "resident" else "missing"
+    records, issues = _read_with_issues(args.residents, kind)
+    _write_issues(issues, args.output, args.issues)
+    index = Index.open(args.index)
+    if args.model:
+        from kinmatch.match.model import FellegiSunter
+
+        index.model = FellegiSunter.from_json(args.model)
+    elif index.model is None:
+        print(f"index {args.index} has no model yet: fitting one on this run (results can differ from day to "
+              f"day; `kinmatch index refit {args.index} --residents FILE` stores one)", file=sys.stderr)
+    result = index.run(records, top_k=args.top_k, by=args.by, progress=not args.no_progress, n_jobs=args.jobs)
+    write_csv_atomic(result.table, args.output)
+    if args.save_model and result.model is not None:
+        result.model.to_json(args.save_model)
+    print(f"{len(result.table)} candidate rows against index {args.index} ({index.manifest['counts']['missing']} "
+          f"reports, {index.manifest['counts']['residents']} residents) → {args.output}", file=sys.stderr)
     return 0
