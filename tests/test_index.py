@@ -317,3 +317,44 @@ def test_many_segments_are_compacted(files, sim, tmp_path, monkeypatch):
     assert len(index.manifest["segments"]["missing"]) < 3
     assert sorted(index.missing["missing_id"]) == sorted(sim.missing["missing_id"].iloc[:400])
     assert np.all(index.missing["missing_id"].value_counts() == 1)
+
+
+# --- fixed costs out of the run ---------------------------------------------------------------
+
+
+def _place_lexicon_reference():
+    """The accent place lexicon as pandas groups give it: the slow, obvious oracle."""
+    import re
+    from collections import Counter
+
+    from kinmatch.normalize import dialects
+
+    cur = dialects._counties()[lambda c: c["status"] == "current"]
+    lex = {}
+    for name_col in ("short_name", "prefecture"):
+        groups = {}
+        for name, frame in cur.groupby(name_col):
+            if name_col == "prefecture":
+                name = re.sub(r"(?:市|地区|盟|自治州|[^\s]{0,12}?族自治州)$", "", name)
+            if len(name) < 2 or name in dialects._P:
+                continue
+            groups.setdefault(name, []).append(frame)
+        for name, frames in groups.items():
+            frame = pd.concat(frames)
+            provs = tuple(dict.fromkeys(frame["province_code"]))
+            if len(provs) > 1 and name_col == "short_name":
+                continue
+            area, n = Counter(frame["dialect_area"]).most_common(1)[0]
+            sub = Counter(frame["dialect_subarea"].fillna("")).most_common(1)[0][0] or None
+            if name not in lex or name_col == "prefecture":
+                lex[name] = (area, sub if area == "N_Man" else None, provs, round(0.85 * n / len(frame), 3))
+    return lex
+
+
+def test_the_accent_place_lexicon_equals_the_grouped_reference():
+    from kinmatch.normalize import dialects
+
+    lexicon = dialects._place_lexicon()
+    reference = _place_lexicon_reference()
+    assert len(lexicon) > 2000
+    assert list(lexicon.items()) == list(reference.items())
