@@ -36,6 +36,7 @@ def _measure(args: list[str]) -> dict:
     code = ("import resource, runpy, sys, time, json\n"
             "t = time.perf_counter()\n"
             f"sys.argv = ['kinmatch'] + {args!r}\n"
+            "code = 0\n"
             "try:\n"
             "    runpy.run_module('kinmatch', run_name='__main__')\n"
             "except SystemExit as e:\n"
@@ -43,7 +44,8 @@ def _measure(args: list[str]) -> dict:
             "wall = time.perf_counter() - t\n"
             "peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,\n"
             "           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
-            "print('BENCH ' + json.dumps({'seconds': wall, 'peak_mb': peak}), file=sys.stderr)\n")
+            "print('BENCH ' + json.dumps({'seconds': wall, 'peak_mb': peak}), file=sys.stderr)\n"
+            "sys.exit(code)\n")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
     total = time.perf_counter() - start
