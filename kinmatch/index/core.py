@@ -191,12 +191,12 @@ class Index:
                 raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
                                  f"some with `kinmatch index add {self.path} REPORTS.csv`")
             return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
-                            progress=progress, n_jobs=n_jobs)
+                            progress=progress, n_jobs=n_jobs, prepared=("missing",))
         if not len(self.residents):
             raise InputError(f"index {str(self.path)!r} holds no residents to link new reports against; add "
                              f"them with `kinmatch index add {self.path} --residents RESIDENTS.csv`")
         return run_link(self.residents, records, top_k=top_k, by="missing", model=self.model,
-                        progress=progress, n_jobs=n_jobs)
+                        progress=progress, n_jobs=n_jobs, prepared=("resident",))
 
     def link(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
              n_jobs: int | None = None) -> pd.DataFrame:

@@ -209,7 +209,7 @@ def _explain_range(bounds: tuple[int, int]) -> list[str]:
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
              n_random_pairs: int | None = None, random_state: int | None = None,
-             n_jobs: int | None = None) -> LinkRun:
+             n_jobs: int | None = None, prepared: tuple[str, ...] = ()) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
@@ -217,7 +217,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     worker processes for large runs — candidates are generated in one while the comparisons
     encode the records, then the comparisons and the explanations are spread over ``n_jobs``
     (None: every CPU this process may use, up to :data:`PARALLEL_MAX_REPORTS` reports; 1:
-    everything in this process)."""
+    everything in this process). ``prepared``: the kinds (``"resident"``, ``"missing"``) whose frame
+    is what :func:`prepare_records` returned already and is passed as is (a standing index checks
+    its frames once, when it writes them, instead of on every run)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -227,8 +229,10 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                                     ("random_state", random_state)) if v is not None}
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
-    residents = prepare_records(residents, "resident")
-    missing = prepare_records(missing, "missing")
+    if "resident" not in prepared:
+        residents = prepare_records(residents, "resident")
+    if "missing" not in prepared:
+        missing = prepare_records(missing, "missing")
     fitted = _resolve_model(model)
     if fitted is not None and hasattr(fitted, "check_compatible"):
         fitted.check_compatible(settings.level_labels())
