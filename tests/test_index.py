@@ -358,3 +358,14 @@ def test_the_accent_place_lexicon_equals_the_grouped_reference():
     reference = _place_lexicon_reference()
     assert len(lexicon) > 2000
     assert list(lexicon.items()) == list(reference.items())
+
+
+def test_the_gazetteer_with_names_simplified_at_once_equals_one_by_one(monkeypatch):
+    from kinmatch.normalize import places
+
+    at_once = places._Gazetteer()
+    monkeypatch.setattr(places, "_simplified_all", lambda texts: {})
+    one_by_one = places._Gazetteer()
+    assert len(at_once.index) > 50_000
+    assert list(at_once.index.items()) == list(one_by_one.index.items())
+    assert at_once.trie == one_by_one.trie
