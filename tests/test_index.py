@@ -113,6 +113,28 @@ def test_new_reports_against_indexed_residents_equal_batch_by_missing(files, sim
     pd.testing.assert_frame_equal(through_index, batch)
 
 
+def test_cli_new_reports_against_indexed_residents_equal_batch(files, sim, tmp_path, capsys):
+    new_reports = _csv(sim.missing.iloc[100:400], tmp_path / "new_reports.csv")
+    batch, through_index = tmp_path / "batch.csv", tmp_path / "index.csv"
+    assert main(["link", str(files["residents"]), str(new_reports), "--by", "missing", "--model", str(files["model"]),
+                 "-o", str(batch), "--no-progress"]) == 0
+    assert main(["index", "build", "-o", str(tmp_path / "idx"), "--residents", str(files["residents"]),
+                 "--model", str(files["model"])]) == 0
+    assert main(["link", str(new_reports), "--by", "missing", "--index", str(tmp_path / "idx"),
+                 "-o", str(through_index), "--no-progress"]) == 0
+    assert len(pd.read_csv(batch)) > 100
+    assert batch.read_bytes() == through_index.read_bytes()
+    # one report at the desk against the indexed residents
+    index = Index.open(tmp_path / "idx")
+    report = sim.missing.iloc[[150]]
+    pd.testing.assert_frame_equal(index.query(report.drop(columns="source_row").iloc[0].dropna().to_dict(),
+                                              kind="missing"), index.link(report, by="missing"))
+    capsys.readouterr()
+    assert main(["link", str(files["residents"]), str(new_reports), "--index", str(tmp_path / "idx"),
+                 "-o", str(tmp_path / "x.csv")]) == 2
+    assert "with --index give one file" in capsys.readouterr().err
+
+
 def test_ten_daily_adds_equal_one_build(files, sim, tmp_path):
     at_once, _ = Index.build(tmp_path / "once", missing=[files["missing"]], model=files["model"])
     Index.build(tmp_path / "daily", missing=[_csv(sim.missing.iloc[:80], tmp_path / "day0.csv")],
