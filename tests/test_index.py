@@ -18,6 +18,7 @@ import pytest
 
 import kinmatch
 from kinmatch.cli import main
+from kinmatch.errors import InputError
 from kinmatch.index import Index, IndexBusyError, IndexFormatError
 from kinmatch.index.frames import read_frame, write_frame
 from kinmatch.match.pipeline import model_version, prepare_records
@@ -391,3 +392,19 @@ def test_the_gazetteer_with_names_simplified_at_once_equals_one_by_one(monkeypat
     assert len(at_once.index) > 50_000
     assert list(at_once.index.items()) == list(one_by_one.index.items())
     assert at_once.trie == one_by_one.trie
+
+
+def test_a_build_goes_into_a_new_folder_or_over_an_interrupted_build(files, tmp_path):
+    interrupted = tmp_path / "interrupted"
+    (interrupted / "segments").mkdir(parents=True)
+    (interrupted / ".lock").write_text("")
+    (interrupted / "segments" / "missing-000000-dead.parquet").write_bytes(b"PAR1half")
+    index, _ = Index.build(interrupted, missing=[files["missing"]], model=files["model"])
+    assert index.manifest["counts"]["missing"] == 800
+    assert [p.name for p in (interrupted / "segments").iterdir()] == [
+        s["file"].split("/")[-1] for s in index.manifest["segments"]["missing"]]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("案卷")
+    with pytest.raises(InputError, match="not an empty folder"):
+        Index.build(other, missing=[files["missing"]])

@@ -245,13 +245,12 @@ class Index:
         when given, else fitted here by EM when both reports and residents are indexed, else none
         until :meth:`refit`. Returns the opened index and the issues table."""
         directory = Path(path)
-        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-            what = "an index already" if storage.is_index(directory) else "not an empty folder"
-            raise InputError(f"{str(directory)!r} is {what}; add records to an index with `kinmatch index add`, or "
-                             f"build into a new folder")
+        _check_buildable(directory)
         directory.mkdir(parents=True, exist_ok=True)
         manifest = storage.new_manifest()
         with storage.writer_lock(directory, wait):
+            _check_buildable(directory)  # another build may have finished while this one waited
+            storage.collect_garbage(directory)  # what an interrupted build left
             issues = _write_generation(directory, manifest, _as_list(missing), _as_list(residents))
             if model is not None:
                 manifest["model"] = _model_record(_load_model(model))
@@ -328,6 +327,20 @@ class Index:
                 _load_model(_model_from_manifest(manifest))  # still fits this kinmatch's comparisons
             storage.commit(directory, manifest)
         return cls.open(directory)
+
+
+def _check_buildable(directory: Path) -> None:
+    """Refuse to build into an index or a folder holding other files (an interrupted build's
+    leftovers — the lock file, segments without a manifest — are fine)."""
+    if not directory.exists():
+        return
+    if storage.is_index(directory):
+        raise InputError(f"{str(directory)!r} is an index already; add records with `kinmatch index add "
+                         f"{directory} FILE`, or build into a new folder")
+    leftovers = {storage.LOCK, storage.SEGMENTS}
+    if not directory.is_dir() or any(p.name not in leftovers and not p.name.endswith(".part")
+                                     for p in directory.iterdir()):
+        raise InputError(f"{str(directory)!r} is not an empty folder; build the index into a new or empty folder")
 
 
 def _fit_into(directory: Path, manifest: dict[str, Any], residents: list | None, progress: bool) -> None:
