@@ -24,7 +24,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -248,10 +248,11 @@ class Index:
         _check_buildable(directory)
         directory.mkdir(parents=True, exist_ok=True)
         manifest = storage.new_manifest()
+        prepared = _prepare(_as_list(missing), _as_list(residents))
         with storage.writer_lock(directory, wait):
             _check_buildable(directory)  # another build may have finished while this one waited
             storage.collect_garbage(directory)  # what an interrupted build left
-            issues = _write_generation(directory, manifest, _as_list(missing), _as_list(residents))
+            issues = _write_generation(directory, manifest, prepared)
             if model is not None:
                 manifest["model"] = _model_record(_load_model(model))
                 manifest["model_origin"] = {"how": "given", "source": str(model) if isinstance(
@@ -268,11 +269,13 @@ class Index:
         already replaces the old version, and the issues table (returned) says so. The model is
         kept. Atomic: a reader sees the index before or after the add, never part of it."""
         directory = Path(path)
+        storage.check_manifest(storage.read_manifest(directory), directory)  # before normalizing anything
+        prepared = _prepare(_as_list(missing), _as_list(residents))
         with storage.writer_lock(directory, wait):
             manifest = storage.read_manifest(directory)
             storage.check_manifest(manifest, directory)
             manifest["generation"] += 1
-            issues = _write_generation(directory, manifest, _as_list(missing), _as_list(residents))
+            issues = _write_generation(directory, manifest, prepared)
             storage.commit(directory, manifest)
         return issues
 
@@ -383,24 +386,43 @@ def _indexed_origins(directory: Path, manifest: dict[str, Any], kind: str) -> di
     return origin
 
 
-def _write_generation(directory: Path, manifest: dict[str, Any], missing: Iterable,
-                      residents: Iterable) -> pd.DataFrame:
-    """Read, normalize and write the sources of each kind as one new segment of ``manifest``'s
-    generation; note replaced ids in the issues table. Updates ``manifest`` (not yet committed)."""
+class _Prepared(NamedTuple):
+    """One source read and normalized, ready to be written: its kind, file name, normalized
+    frame and intake issues."""
+
+    kind: str
+    name: str
+    normalized: pd.DataFrame
+    issues: pd.DataFrame
+
+
+def _prepare(missing: Iterable, residents: Iterable) -> list[_Prepared]:
+    """Read and normalize every source (before the write lock is taken: normalizing a large file
+    takes minutes, and another writer need not wait for that)."""
+    prepared = []
+    for kind, sources in (("missing", list(missing)), ("residents", list(residents))):
+        for source in sources:
+            frame, issues, name = _read_source(source, kind)
+            prepared.append(_Prepared(kind, name, _normalized(frame, kind), issues))
+    return prepared
+
+
+def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Sequence[_Prepared]) -> pd.DataFrame:
+    """Write the prepared sources of each kind as one new segment of ``manifest``'s generation;
+    note replaced ids in the issues table. Updates ``manifest`` (not yet committed)."""
     issue_tables = []
     (directory / storage.SEGMENTS).mkdir(exist_ok=True)
     generation = manifest["generation"]
-    for kind, sources in (("missing", list(missing)), ("residents", list(residents))):
+    for kind in storage.KINDS:
+        sources = [p for p in prepared if p.kind == kind]
         if not sources:
             continue
         id_column = storage.ID_COLUMNS[kind]
         origin = _indexed_origins(directory, manifest, kind)
         known = set(origin)
         new_frames = []
-        for source in sources:
-            frame, intake_issues, name = _read_source(source, kind)
+        for _kind, name, normalized, intake_issues in sources:
             issue_tables.append(intake_issues)
-            normalized = _normalized(frame, kind)
             rows = normalized["source_row"] if "source_row" in normalized.columns else pd.Series(
                 range(2, len(normalized) + 2))
             log = IssueLog()
