@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from kinmatch._io import atomic_write, write_csv_atomic
+from kinmatch._io import atomic_write, write_csv
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
@@ -15,7 +15,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["candidates.csv"]
 
 
-def test_write_csv_atomic_roundtrip(tmp_path):
+def test_write_csv_roundtrip(tmp_path):
     frame = pd.DataFrame({"resident_id": ["R1"], "姓名": ["胡春花"]})
-    path = write_csv_atomic(frame, tmp_path / "out.csv")
+    path = write_csv(frame, tmp_path / "out.csv")
     assert pd.read_csv(path, encoding="utf-8-sig").equals(frame)

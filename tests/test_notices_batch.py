@@ -95,7 +95,8 @@ def test_cli_notices(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "wrote 8 notice file(s)" in printed and "too_empty: 1 resident(s): R2" in printed
     assert "0371-12345678" in (out / "R4.txt").read_text(encoding="utf-8")
-    assert (out / "skipped.csv").is_file()
+    # The report goes beside the published folder, never inside it.
+    assert not (out / "skipped.csv").exists() and (tmp_path / "out-skipped.csv").is_file()
 
 
 def test_cli_notices_bad_template_folder(tmp_path, capsys):

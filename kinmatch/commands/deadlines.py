@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import warnings
 
-    from kinmatch._io import write_csv_atomic
+    from kinmatch._io import csv_text, write_csv
     from kinmatch.deadlines import deadlines
     from kinmatch.intake import read_residents
 
@@ -39,10 +39,10 @@ def run(args) -> int:
     if args.open:
         table = table[table["status"].isin(["overdue", "due", "upcoming", "unknown"])]
     if args.output:
-        write_csv_atomic(table, args.output)
+        write_csv(table, args.output)
         print(f"wrote {len(table)} row(s) to {args.output}")
     else:
-        print(table.to_csv(index=False), end="")
+        print(csv_text(table), end="")
     for issue in issues.itertuples(index=False):
         print(f"row {issue.row} ({issue.record_id}): {issue.message}")
     return 0

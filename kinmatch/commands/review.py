@@ -153,11 +153,11 @@ def run(args: argparse.Namespace) -> int:
         elif action == "load":
             _load(store, args)
         elif action == "export":
-            from kinmatch._io import write_csv_atomic
+            from kinmatch._io import write_csv
             from kinmatch.review.export import export_decisions
 
             frame = export_decisions(store, which=None if args.which == "all" else args.which)
-            write_csv_atomic(frame, args.output)
+            write_csv(frame, args.output)
             print(f"{len(frame)} reviewed pair(s) → {args.output}", file=sys.stderr)
             if args.letters:
                 written = write_letters(store, args.letters, police_unit=args.police_unit)
