@@ -113,7 +113,7 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """
     safe = frame.copy()
     for position, dtype in enumerate(safe.dtypes):
-        if dtype == object or isinstance(dtype, pd.StringDtype) or isinstance(dtype, pd.CategoricalDtype):
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
             column = safe.iloc[:, position]
             if isinstance(dtype, pd.CategoricalDtype):
                 column = column.astype(object)

@@ -124,7 +124,7 @@ def test_pdf_batch_uses_a_font_subset_that_keeps_rare_characters(tmp_path):
     batch = pd.DataFrame([{**RESIDENTS.iloc[0].to_dict(), "resident_id": f"P{i}", "name": name}
                           for i, name in enumerate(names)])
     table = render_notices(batch, formats="pdf")
-    for name, data in zip(names, table["text"]):
+    for name, data in zip(names, table["text"], strict=True):
         path = tmp_path / "p.pdf"
         path.write_bytes(data)
         text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout

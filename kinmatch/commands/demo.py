@@ -135,7 +135,7 @@ def _show_top_candidates(demo: DemoRun, candidates: pd.DataFrame, n_residents: i
     """Print a few residents with their best candidates and reasons, as a reviewer would see them;
     ``✓`` marks the simulation's true report (a real studio has no such key)."""
     sim = demo.results["simulation"]
-    true_pairs = set(zip(sim.truth["resident_id"], sim.truth["missing_id"]))
+    true_pairs = set(zip(sim.truth["resident_id"], sim.truth["missing_id"], strict=True))
     residents = demo.results["residents_frame"].set_index("resident_id")
     reports = demo.results["missing_frame"].set_index("missing_id")
     shown = [rid for rid in dict.fromkeys(sim.truth["resident_id"]) if rid in set(candidates["resident_id"])]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-
 _HINTS = {
     "no_station_phone": "give --station-info a CSV with columns 救助站, 地址, 联系电话 (station, "
                         "address, phone); one row serves every record, or add a 联系电话 column",

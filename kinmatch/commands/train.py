@@ -9,16 +9,17 @@ that the next ``kinmatch link ... --model MODEL.json`` scores with.
 from __future__ import annotations
 
 import argparse
-import sys
 
 METRICS = ("precision", "recall", "f1", "roc_auc", "average_precision", "brier")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the unsupervised one",
+    parser = subparsers.add_parser("train",
+                                   help="fit a model on reviewed pairs and compare it with the unsupervised one",
                                    description=__doc__.split("\n\n")[1])
     parser.add_argument("--db", required=True,
-                        help="an existing case store (file path or postgresql+psycopg:// URL; `kinmatch review load` creates one)")
+                        help="an existing case store (file path or postgresql+psycopg:// URL; "
+                             "`kinmatch review load` creates one)")
     parser.add_argument("--save", metavar="MODEL.json",
                         help="write the fitted model here (readable JSON; use it with kinmatch link --model)")
     parser.add_argument("--cv", type=int, default=5, help="cross-validation folds (default 5)")

@@ -1,5 +1,9 @@
 """Privacy rules for public notices (寻亲公告), enforced twice.
 
+The free text of a notice is screened by :mod:`kinmatch.notices.screen` (canonical form, clauses
+left out whole); the rules here prepare the fields (plain health words, county-level places for
+minors) and check the rendered text once more. :func:`redact_text` is also what PFIF export uses.
+
 1. **On the way in** (:func:`redact_text`, :func:`plain_health_words`, :func:`coarse_place`): the
    values handed to a template are already safe. What each rule does, per field:
 
