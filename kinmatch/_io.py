@@ -126,15 +126,19 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf
               **to_csv_kwargs) -> Path:
     """Write ``frame`` as CSV, atomically and spreadsheet-safe (:func:`excel_safe`).
 
-    UTF-8 with BOM by default so Excel opens Chinese text. The one way kinmatch writes a CSV.
+    UTF-8 with BOM by default so Excel opens Chinese text. Lines end in CRLF (RFC 4180), which
+    also makes the csv module quote a cell holding a lone carriage return instead of letting it
+    split the row. The one way kinmatch writes a CSV.
     """
+    to_csv_kwargs.setdefault("lineterminator", "\r\n")
     with atomic_write(path, "w", encoding=encoding, newline="") as handle:
         excel_safe(frame).to_csv(handle, index=False, **to_csv_kwargs)
     return Path(path)
 
 
 def csv_text(frame: pd.DataFrame, **to_csv_kwargs) -> str:
-    """``frame`` as spreadsheet-safe CSV text (for stdout or an HTTP download)."""
+    """``frame`` as spreadsheet-safe CSV text (for stdout or an HTTP download), as :func:`write_csv`."""
+    to_csv_kwargs.setdefault("lineterminator", "\r\n")
     return excel_safe(frame).to_csv(index=False, **to_csv_kwargs)
 
 

@@ -2,7 +2,8 @@
 
     >>> from kinmatch.review import Store, export_decisions, export_leads     # doctest: +SKIP
     >>> store = Store("cases.db")                                             # doctest: +SKIP
-    >>> export_decisions(store).to_csv("reviewed.csv", index=False)           # doctest: +SKIP
+    >>> from kinmatch._io import write_csv                                     # doctest: +SKIP
+    >>> write_csv(export_decisions(store), "reviewed.csv")  # escapes formulas # doctest: +SKIP
     >>> from kinmatch.notices import render_letter                            # doctest: +SKIP
     >>> letters = [render_letter(**lead) for lead in export_leads(store)[LETTER_ARGUMENTS].to_dict("records")]  # doctest: +SKIP
 """
