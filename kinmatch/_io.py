@@ -95,8 +95,8 @@ def excel_cell(value):
     single quote, which spreadsheets show as text instead of running it; a text that is just a
     number (``-3``, ``+1.5``) stays as it is, and so does anything that is not text.
 
-    >>> excel_cell("=HYPERLINK(\"http://x\")"), excel_cell("-1+1"), excel_cell("-3.5"), excel_cell(-2)
-    ('\'=HYPERLINK("http://x")', "'-1+1", '-3.5', -2)
+    >>> excel_cell("=SUM(A1:A9)"), excel_cell("-1+1"), excel_cell("-3.5"), excel_cell(-2)
+    ("'=SUM(A1:A9)", "'-1+1", '-3.5', -2)
     """
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _NUMBER.fullmatch(value):
         return "'" + value
