@@ -103,6 +103,18 @@ def excel_cell(value):
     return value
 
 
+def excel_unescape(value):
+    """The cell :func:`excel_cell` escaped, as it was: what reading kinmatch's own CSV back needs.
+
+    >>> excel_unescape("'=SUM(A1:A9)"), excel_unescape("'ok"), excel_unescape(3)
+    ('=SUM(A1:A9)', "'ok", 3)
+    """
+    if (isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES)
+            and not _NUMBER.fullmatch(value[1:])):
+        return value[1:]
+    return value
+
+
 def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells and column names are escaped with :func:`excel_cell`.
 

@@ -156,3 +156,16 @@ def test_review_export_escapes_reviewer_notes(tmp_path):
     cells = [cell for row in _rows(out) for cell in row]
     assert "'" + PAYLOAD in cells and "'@SUM(1+1)" in cells
     assert not [c for c in cells if c.startswith(("=", "@"))]
+
+
+def test_review_load_reads_back_what_link_escaped(tmp_path):
+    from kinmatch.commands.review import read_candidates
+
+    frame = pd.DataFrame({"resident_id": ["R1"], "missing_id": ["=M1"], "rank": [1],
+                          "match_probability": [0.9], "match_weight": [-1.5],
+                          "explanation": ["+5.2 姓名相近\x00"]})
+    path = write_csv(frame, tmp_path / "candidates.csv")
+    back = read_candidates(path)
+    assert back["missing_id"].tolist() == ["=M1"]
+    assert back["explanation"].tolist() == ["+5.2 姓名相近"]
+    assert back["match_weight"].tolist() == [-1.5]
