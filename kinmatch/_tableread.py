@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch import schema
+from kinmatch._io import excel_unescape
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 
@@ -689,11 +690,15 @@ _CHUNK_ROWS = 5_000
 
 
 def _csv_cell(value: str | None) -> str | None:
-    """A CSV cell as its text: "" → None; Excel's keep-as-text wrapper ="00123" → 00123."""
+    """A CSV cell as its text: "" → None; Excel's keep-as-text wrapper ="00123" → 00123; the
+    formula escape kinmatch (and other careful tools) write, '=… / '-… / '@…, → =… / -… / @…
+    (:func:`kinmatch._io.excel_unescape`), so a file kinmatch wrote reads back as it was."""
     if not value:
         return None
     if value.startswith('="') and value.endswith('"') and len(value) >= 3:
         return value[2:-1]
+    if value.startswith("'"):
+        return excel_unescape(value)
     return value
 
 

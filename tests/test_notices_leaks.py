@@ -408,3 +408,16 @@ def test_poster_does_not_import_rendering():
     tree = ast.parse(Path(kinmatch.notices.poster.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "kinmatch.notices.rendering" not in imported
+
+
+def test_probes_leak_into_no_pdf_poster(pdf_ready, tmp_path):
+    """Every probe of issue 17 once, in turn in each free-text field, as one batch of posters
+    read back with pdftotext."""
+    records = [{**BASE, "resident_id": f"P{i}", FIELDS[i % len(FIELDS)]: text}
+               for i, (_label, text, _secret) in enumerate(PROBES)]
+    table = render_notices(pd.DataFrame(records), "pdf", station_info=STATION)
+    assert table["skipped"].isna().all(), table["skipped"].value_counts()
+    for record, (label, _text, secret), data in zip(records, PROBES, table["text"], strict=True):
+        text = _pdf_text(data, tmp_path)
+        assert "寻亲公告" in text
+        assert leaks(text, secret, public_parts(record)) == [], (label, text)
