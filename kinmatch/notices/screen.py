@@ -129,6 +129,18 @@ def _canonical_char(ch: str) -> str:
     return ""  # separators, punctuation, symbols, invisible (Cf) characters and spaces
 
 
+class _CharTable(dict):
+    """``str.translate`` table filled on first sight of each character (a notice batch sees a
+    few thousand distinct ones; the per-character rules then cost a dict lookup)."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = value = _canonical_char(chr(code))
+        return value
+
+
+_CANONICAL_CHARS = _CharTable()
+
+
 def canonical(text: str | None) -> str:
     """The form the filter reads: NFKC, simplified, digits of every numeral system as 0-9,
     letters lowercased, everything else (spaces, zero-width, punctuation, symbols) removed.
@@ -141,7 +153,7 @@ def canonical(text: str | None) -> str:
     folded = unicodedata.normalize("NFKC", str(text))
     folded = _to_simplified()(folded)
     # NFKC turns some symbols into several characters ("⒈" → "1."): map per character after it.
-    return "".join(_canonical_char(ch) for ch in folded)
+    return folded.translate(_CANONICAL_CHARS)
 
 
 _RUN = re.compile(rf"\d+(?:\D{{0,{MAX_GAP}}}\d+)*")
