@@ -302,6 +302,11 @@ def test_no_public_notice_contains_private_numbers():
         except NoticeSkipped as skipped:
             event(f"skipped: {skipped.reason}")
             return
+        except PrivacyError:
+            # The rendered text as a whole still held a long number (digits from two fields
+            # that stand side by side): the notice is not written, which is the safe outcome.
+            event("skipped: privacy")
+            return
         event("rendered")
         counts["checked"] += 1
         private_input = " ".join(str(v) for v in (*rec.values(), address))

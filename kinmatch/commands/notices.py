@@ -22,8 +22,10 @@ def register(subparsers) -> None:
         help="write public family-search notices (寻亲公告), one per resident",
         description="Write one public notice per resident who needs one (withdrawn notices for "
         "reunited residents). Records too empty to publish, or that would leak private data, "
-        "are skipped and listed. Example: kinmatch notices residents.xlsx -o out/ "
-        "--format txt,pdf --station-info stations.csv",
+        "are skipped and listed; free text the privacy filter is unsure of is left out and "
+        "counted. The list (reasons only, never the values) is written beside the folder as "
+        "DIR-skipped.csv, so the folder itself can be published. Example: kinmatch notices "
+        "residents.xlsx -o out/ --format txt,pdf --station-info stations.csv",
     )
     parser.add_argument("residents", help="resident file (CSV or XLSX, Chinese or English headers)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write into")
@@ -33,7 +35,9 @@ def register(subparsers) -> None:
                         help="folder with the station's own templates (missing ones come from kinmatch)")
     parser.add_argument("--station-info", metavar="CSV",
                         help="CSV with columns station, address, phone (救助站, 地址, 联系电话)")
-    parser.add_argument("--photos", metavar="DIR", help="folder that relative photo paths are in")
+    parser.add_argument("--photos", metavar="DIR",
+                        help="folder the photo paths are relative to; posters embed only photos "
+                             "inside it (absolute paths and .. are refused)")
     parser.add_argument("--max-chars", type=int, default=500,
                         help="length budget of the txt notice (default 500)")
     parser.set_defaults(func=run)

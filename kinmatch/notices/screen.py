@@ -68,6 +68,7 @@ _NUMERALS = {
     **dict.fromkeys("六陆陸", "6"), **dict.fromkeys("七柒", "7"), **dict.fromkeys("八捌", "8"),
     **dict.fromkeys("九玖", "9"),
 }
+_NUMERAL_TABLE = str.maketrans(_NUMERALS)
 
 DIAGNOSES = (
     # HIV / AIDS and sexually transmitted infections
@@ -151,7 +152,8 @@ def canonical(text: str | None) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKC", str(text))
-    folded = _to_simplified()(folded)
+    # Numerals first: simplifying would turn the financial 參 (3) into 参, which is no numeral.
+    folded = _to_simplified()(folded.translate(_NUMERAL_TABLE))
     # NFKC turns some symbols into several characters ("⒈" → "1."): map per character after it.
     return folded.translate(_CANONICAL_CHARS)
 
