@@ -342,12 +342,16 @@ class _Screen:
         self.withheld: list[dict[str, str]] = []
 
     def __call__(self, field: str, text: str, *, minor: bool | None = None,
-                 fallback: str = "", contacts: bool = True) -> str:
+                 fallback: str = "", contacts: bool = True, whole: bool = False) -> str:
+        """The filtered ``text``; ``whole=True``: all of it or nothing (a name cut in half would
+        mislead a family)."""
         minor = self.minor if minor is None else minor
         kept, reasons = filter_free_text(text, minor=minor, allowed_numbers=self.phones,
                                          contacts=contacts)
         for reason in dict.fromkeys(reasons):
             self.withheld.append({"field": field, "reason": reason})
+        if whole and reasons:
+            return ""
         if kept or not reasons or not fallback:
             return kept
         kept, _reasons = filter_free_text(fallback, minor=minor, allowed_numbers=self.phones)
@@ -403,7 +407,7 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
     description_raw = text_of(record.get("description"))
     clothing_raw = text_of(record.get("clothing"))
     accent_raw = text_of(record.get("accent"))
-    name = screen("name", name_raw)
+    name = screen("name", name_raw, whole=True)
     found_place = found_raw
     features, clothing, accent = description_raw, clothing_raw, accent_raw
     forbidden: list[str] = []
