@@ -121,7 +121,7 @@ def test_link_escapes_candidates_and_issues(tmp_path):
 
 
 def test_link_writes_no_issues_file_when_linking_fails(tmp_path, monkeypatch):
-    import kinmatch.match.rank
+    import kinmatch.match.pipeline
     from kinmatch.cli import main
     from kinmatch.datasets.simulate import simulate
 
@@ -136,7 +136,7 @@ def test_link_writes_no_issues_file_when_linking_fails(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(kinmatch.match.rank, "run_link", interrupted)
+    monkeypatch.setattr(kinmatch.match.pipeline, "run_link", interrupted)
     assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "c.csv"), "--no-progress"]) != 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mis.csv", "res.csv"]
 

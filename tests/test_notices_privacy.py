@@ -316,9 +316,10 @@ def test_no_public_notice_contains_private_numbers():
         assert contact in text
 
     prop()
-    # Measured: about 90 % of examples render and most carry a private number; demand a clear
-    # majority so a change that makes most records too empty fails here.
-    assert counts["checked"] >= 0.6 * counts["examples"], counts
+    # Measured (issue 17 filter): 55-70 % of examples render; the rest are skipped, mostly because
+    # the digit-dense filler of two fields runs together into a long number in the rendered text
+    # (the safe outcome). Demand a good share so a change that skips nearly everything fails.
+    assert counts["checked"] >= 0.45 * counts["examples"], counts
     assert counts["with_private_input"] >= 0.4 * counts["examples"], counts
 
 
