@@ -765,7 +765,8 @@ def _expected(cell):
 
 
 @settings(max_examples=80, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
 @given(rows=st.lists(st.lists(_hostile_cell, min_size=3, max_size=3), min_size=1, max_size=10),
        encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
 def test_fuzz_intake_keeps_cells_in_their_columns(tmp_path, rows, encoding):
@@ -794,7 +795,8 @@ def test_fuzz_intake_keeps_cells_in_their_columns(tmp_path, rows, encoding):
 
 
 @settings(max_examples=60, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
 @given(rows=st.lists(st.lists(_hostile_cell, min_size=2, max_size=2), min_size=1, max_size=8))
 def test_fuzz_written_csv_reads_back_through_intake(tmp_path, rows):
     """What kinmatch writes (escaped, CRLF, BOM) intake reads back row for row, cell for cell

@@ -285,7 +285,8 @@ def test_generated_leaks_survive_in_no_format(pdf_ready, tmp_path_factory):
     assert counts["rendered"] >= 0.8 * counts["notices"], counts
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.one_of(obfuscated_number(), obfuscated_diagnosis(), obfuscated_street()),
        st.sampled_from(_PREFIXES), st.sampled_from(_SUFFIXES))
 def test_filter_keeps_nothing_it_should_catch(secret, prefix, suffix):
