@@ -102,9 +102,33 @@ def _style():
         yield
 
 
+@functools.lru_cache(maxsize=1)
+def _show_inline() -> None:
+    """In IPython/Jupyter, display a Figure as a PNG image. A Figure made without pyplot is only
+    drawn inline once pyplot's inline backend has registered that formatter; the charts do not use
+    pyplot (see the module docstring), so they register it themselves, once, when IPython runs."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    png = shell.display_formatter.formatters["image/png"]
+    if Figure in png.type_printers:  # pyplot's inline backend (or an earlier call) registered one
+        return
+    png.for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches=None))
+
+
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **subplots: Any):
     from matplotlib.figure import Figure
 
+    _show_inline()
     figure = Figure(figsize=(width, height), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False, **subplots)
     return figure, axes
