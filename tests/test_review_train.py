@@ -13,12 +13,12 @@ from sklearn.metrics import roc_auc_score
 
 from kinmatch.errors import InputError
 from kinmatch.match.settings import default_comparisons
-
-COMPARISONS = [c.name for c in default_comparisons()]
-N_LEVELS = {c.name: c.n_levels for c in default_comparisons()}
 from kinmatch.review.export import LETTER_ARGUMENTS, export_decisions, export_leads, render_leads
 from kinmatch.review.store import Store
 from kinmatch.review.train import load_model, save_model, train_from_store
+
+COMPARISONS = [c.name for c in default_comparisons()]
+N_LEVELS = {c.name: c.n_levels for c in default_comparisons()}
 
 
 def labelled_store(path, n=80, seed=0):

@@ -18,10 +18,11 @@ METRICS = ("precision", "recall", "f1", "roc_auc", "average_precision", "brier")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the unsupervised one",
+    parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the current one",
                                    description=__doc__.split("\n\n")[1])
     parser.add_argument("--db", required=True,
-                        help="an existing case store (file path or postgresql+psycopg:// URL; `kinmatch review load` creates one)")
+                        help="an existing case store (file path or postgresql+psycopg:// URL; "
+                             "`kinmatch review load` creates one)")
     parser.add_argument("--save", metavar="MODEL.json",
                         help="write the fitted model here (readable JSON; use it with kinmatch link --model)")
     parser.add_argument("--make-default", action="store_true",
@@ -61,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
             store.set_default_model(args.save, metrics, n_pairs=result.n_pairs)
             print(f"已设为默认模型：kinmatch link --db {args.db} 今后用 {args.save}")
         else:
-            print(f"(the store's default model is unchanged; add --make-default to make this one the default "
-                  f"when it is measurably better)")
+            print("(the store's default model is unchanged; add --make-default to make this one the default "
+                  "when it is measurably better)")
     return 0
 
 
