@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                         help="rank reports per resident (default) or residents per report")
     parser.add_argument("--model", help="use this fitted model (JSON from --save-model) instead of fitting one")
     parser.add_argument("--db", help="a case store (file path or postgresql+psycopg:// URL): use the model "
-                        "`kinmatch train --save` last recorded there, unless --model is given")
+                        "`kinmatch train --save M.json --make-default` last recorded there, unless --model is given")
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
     parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
                         "next to the output as <output>.issues.csv, written only when there are issues")
@@ -88,7 +88,8 @@ def _store_model(db: str) -> str | None:
     finally:
         store.close()
     if current is None:
-        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json` records one); "
+        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json --make-default` "
+              f"records one when it is better); "
               f"fitting a model on these files", file=sys.stderr)
         return None
     if not Path(current["path"]).is_file():
