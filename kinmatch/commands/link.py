@@ -94,7 +94,7 @@ def _store_model(db: str) -> str | None:
         return None
     if not Path(current["path"]).is_file():
         raise InputError(f"the store's current model {current['path']!r} no longer exists; run "
-                         f"`kinmatch train --db {db} --save MODEL.json` again, or pass --model")
+                         f"`kinmatch train --db {db} --save MODEL.json --make-default` again, or pass --model")
     print(f"using the store's current model {current['path']} (saved {current['saved_at']})", file=sys.stderr)
     return current["path"]
 
