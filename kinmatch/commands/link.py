@@ -40,11 +40,14 @@ def register(subparsers) -> None:
                         "next to the output as <output>.issues.csv, written only when there are issues")
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large runs (default: every "
                         "CPU up to 300,000 reports, one process above, where memory is the limit)")
+    parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
+                        help="rows that share an id: stop and say which (default), or keep the first / last row "
+                             "of each id (the others go to the issues table as row_skipped)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
     from kinmatch import intake
 
@@ -53,8 +56,7 @@ def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]
         raise InputError(f"{kind} file {path!r} is a folder; give the CSV or .xlsx file inside it")
     if not file.is_file():
         raise InputError(f"{kind} file {path!r} does not exist; check the path")
-    reader = intake.read_residents if kind == "resident" else intake.read_missing
-    frame, issues = reader(file)
+    frame, issues = intake.read_records(file, kind, on_duplicate)
     return frame, issues.assign(file=file.name)
 
 
@@ -111,11 +113,11 @@ def run(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file {args.model!r} does not exist; pass the JSON written by --save-model, "
                          f"or leave --model out to fit a model on these files")
-    residents, resident_issues = _read_with_issues(args.residents, "resident")
-    missing, missing_issues = _read_with_issues(args.missing, "missing")
+    residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
+    missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
     _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
     result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                      progress=not args.no_progress, n_jobs=args.jobs)
+                      progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate)
     write_csv_atomic(result.table, args.output)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
