@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.make_default and not args.save:
         raise InputError("--make-default needs --save MODEL.json: the default model is a file the store points at")
+    from kinmatch.review.drivers import check_driver
+
+    check_driver(args.db)
     store = Store(args.db, create=False)  # a typo in --db must not create an empty store
     result = train_from_store(store, cv=args.cv)
     print(f"{result.n_pairs} decided pairs ({result.supervised['n_matches']} 同一人)"
