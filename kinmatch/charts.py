@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.errors import InputError
+from kinmatch.match.model.fellegi_sunter import POOLED_NOTE
 
 __all__ = ["model_weights", "match_weight_distribution", "waterfall", "threshold_curves", "pass_counts",
            "field_completeness", "pair_labels", "threshold_table", "save", "FORMATS", "POOLED_NOTE"]
@@ -57,8 +58,6 @@ __all__ = ["model_weights", "match_weight_distribution", "waterfall", "threshold
 FORMATS = ("png", "svg", "pdf", "html")
 """What :func:`save` writes, by the file's suffix."""
 
-POOLED_NOTE = "与相邻级别合并：EM 估计的权重高于更强的一级，有序比对不许弱的一级更重"
-"""Why two levels of an ordered comparison share one weight (shown once on the chart)."""
 
 TRUE_COLOUR, FALSE_COLOUR, NEUTRAL = "#2b8a3e", "#c92a2a", "#4c6ef5"
 
@@ -228,12 +227,6 @@ def threshold_table(probability: Any, label: Any, thresholds: Sequence[float] | 
 # the model
 
 
-def _pooled(weights: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
-    """True for each level whose weight equals the next level's (pooled by the ordering)."""
-    same = np.abs(np.diff(weights)) <= tolerance
-    return np.r_[same, False]
-
-
 def model_weights(model, comparisons: Sequence[str] | None = None):
     """Left: the weight (log2 m/u) of every level of every comparison, one bar each, green where
     it counts for a match and red against; levels an ordered comparison pooled to one weight are
@@ -271,7 +264,9 @@ def model_weights(model, comparisons: Sequence[str] | None = None):
 
 
 def _parameter_rows(model, comparisons: Sequence[str] | None) -> pd.DataFrame:
-    """The parameter table with pooled levels merged (one row, both labels) and display names."""
+    """The parameter table, levels pooled to one weight merged (:func:`pooled_levels`)."""
+    from kinmatch.match.model.fellegi_sunter import pooled_levels
+
     if not hasattr(model, "parameter_table"):
         raise InputError(f"model_weights needs a fitted FellegiSunter model (kinmatch.link_run(...).model or "
                          f"FellegiSunter.from_json(path)), not {type(model).__name__}")
@@ -281,23 +276,7 @@ def _parameter_rows(model, comparisons: Sequence[str] | None) -> pd.DataFrame:
         if unknown:
             raise InputError(f"the model has no comparison(s) {unknown}; it has {sorted(set(table['comparison']))}")
         table = table[table["comparison"].isin(list(comparisons))]
-    rows = []
-    for name, group in table.groupby("comparison", sort=False):
-        group = group.sort_values("level")
-        pooled = _pooled(group["weight"].to_numpy())
-        labels = [str(label) if label is not None else f"{name} {level}"
-                  for label, level in zip(group["label"], group["level"])]
-        start = 0
-        for i in range(len(group)):
-            if pooled[i]:
-                continue  # merged into the next level's row
-            block = group.iloc[start:i + 1]
-            rows.append({"comparison": name, "display": " / ".join(labels[start:i + 1]),
-                         "m": float(block["m"].sum()), "u": float(block["u"].sum()),
-                         "weight": float(block["weight"].iloc[-1]), "pooled": i > start,
-                         "levels": tuple(int(v) for v in block["level"])})
-            start = i + 1
-    return pd.DataFrame(rows)
+    return pooled_levels(table).rename(columns={"label": "display"})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,3 +92,29 @@ def test_display_reachable_without_importing_it():
 def test_repr_is_short(result):
     assert repr(result).startswith("LinkResult: ")
     assert "<table" in result._repr_html_()
+
+
+def test_model_repr_opens_with_the_readable_table(result):
+    text = repr(result.model)
+    first, second = text.splitlines()[:2]
+    assert first.startswith("FellegiSunter: ") and "λ" in first
+    assert second.split() == ["comparison", "levels", "label", "m", "u", "weight"]
+    assert "姓名相同" in text and "settings=<" in text and "'format'" not in text  # no settings dump
+    html = result.model._repr_html_()
+    assert html.index("<table") < html.index("<code>")
+
+
+def test_pooled_levels_are_shown_once_with_the_reason():
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.model.fellegi_sunter import POOLED_NOTE
+
+    model = FellegiSunter.from_parameters({"geo": [0.2, 0.1, 0.7]}, {"geo": [0.4, 0.2, 0.4]}, 0.01,
+                                          level_labels={"geo": ["很远", "千公里内", "同县"]})
+    text = repr(model)
+    assert "很远 / 千公里内 *" in text and POOLED_NOTE in text
+    assert text.count("千公里内") == 1
+    table = model.readable_table()
+    assert table["levels"].tolist() == [(0, 1), (2,)]
+    assert table["m"].tolist() == pytest.approx([0.3, 0.7])
+    unpooled = FellegiSunter.from_parameters({"geo": [0.1, 0.2, 0.7]}, {"geo": [0.4, 0.2, 0.4]}, 0.01)
+    assert POOLED_NOTE not in repr(unpooled)
