@@ -118,3 +118,15 @@ def test_pooled_levels_are_shown_once_with_the_reason():
     assert table["m"].tolist() == pytest.approx([0.3, 0.7])
     unpooled = FellegiSunter.from_parameters({"geo": [0.1, 0.2, 0.7]}, {"geo": [0.4, 0.2, 0.4]}, 0.01)
     assert POOLED_NOTE not in repr(unpooled)
+
+
+def test_build_compare_on_kinmatch_normalized_frames(result):
+    pytest.importorskip("recordlinkage")
+    from kinmatch.match.comparisons.interop import build_compare
+
+    pairs = result.comparisons.index[:30]
+    levels = build_compare().compute(pairs, result.residents.set_index("resident_id"),
+                                     result.missing.set_index("missing_id"))
+    # rarity-weighted comparisons (marks, build) see only these pairs' records in recordlinkage
+    same = [c for c in result.settings.names if c not in ("marks", "build")]
+    assert (levels[same].to_numpy() == result.comparisons.loc[pairs, same].to_numpy()).all()
