@@ -31,7 +31,9 @@ Reason codes (action in brackets):
   [``row_skipped``]; ``too_many_fields``, ``too_few_fields``, ``unbalanced_quote``
   [``row_kept``, or ``row_skipped`` when nothing is left under the header].
 - file: ``encoding_replaced`` (undecodable bytes became '\ufffd') [``kept``],
-  ``duplicate_column`` (two headers for one field; the second stays an extra column) [``kept``].
+  ``nul_removed`` (NUL characters taken out of a cell) [``kept``],
+  ``duplicate_column`` (two headers for one field, or one header written twice; the message says
+  which column is used, the other stays an extra column) [``kept``].
 """
 
 from __future__ import annotations
@@ -45,7 +47,16 @@ import numpy as np
 import pandas as pd
 
 from kinmatch import schema
-from kinmatch._tableread import _as_text_column, _cell_text, _factorize, _load, _map_unique, _RawTable, _shown
+from kinmatch._tableread import (
+    _as_text_column,
+    _cell_text,
+    _factorize,
+    _load,
+    _map_unique,
+    _RawTable,
+    _shown,
+    column_letter,
+)
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 from kinmatch.normalize import quantities as q
@@ -237,7 +248,7 @@ def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
         raise _missing_id_error(raw, kind)
 
     n = len(raw.source_rows)
-    by_header = dict(zip(raw.headers, raw.columns))
+    by_header = dict(zip(raw.headers, raw.columns, strict=False))
     def to_text(header: str) -> np.ndarray:  # strip, blank → None ("  " is blank too)
         values = by_header[header]
         return values if header in raw.stripped else _as_text_column(values)
@@ -255,12 +266,28 @@ def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
             sources.sort(key=lambda h: rank.get(schema.normalize_header(h), len(rank)))
             parts = [to_text(h) for h in sources]
             sep = schema.JOINED_FIELDS[field_name]
-            joined = [sep.join(p for p in cells if p is not None) or None for cells in zip(*parts)]
+            joined = [sep.join(p for p in cells if p is not None) or None
+                      for cells in zip(*parts, strict=True)]
             canonical[field_name] = np.array(joined, dtype=object)
         else:
             canonical[field_name] = to_text(sources[0])
         first_header[field_name] = sources[0]
 
+    # The same header written twice (姓名 … 姓名): reading kept them apart as 姓名 and 姓名.1;
+    # said here in the words of the file, with the spreadsheet letters of both columns.
+    for renamed, (written, first, position) in raw.renamed.items():
+        field_name = schema.field_of_header(written, kind)
+        if field_name is not None and matched.get(written) == field_name:
+            use = (f"column {column_letter(first)} is used as {field_name}; column "
+                   f"{column_letter(position)} is kept as the extra column {renamed} and not used "
+                   f"for matching")
+        else:
+            use = (f"both are kept, column {column_letter(first)} as {written} and column "
+                   f"{column_letter(position)} as {renamed}")
+        issues.add(row=raw.header_row, column=written, value=None, reason="duplicate_column",
+                   action="kept",
+                   message=f"columns {column_letter(first)} and {column_letter(position)} are both "
+                           f"headed {written}: {use}. Rename or remove one of them.")
     # A field given twice (e.g. 编号 and 人员编号) keeps its first column; the others stay visible
     # as unknown columns, and the user hears about it.
     for header in raw.headers:
@@ -286,7 +313,7 @@ def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
             unknown[name] = by_header[header]
 
     # The raw columns are no longer needed (canonical text is deduplicated): free them early.
-    del by_header
+    by_header.clear()
     raw.columns.clear()
 
     # Blank rows: nothing in any column.
@@ -343,7 +370,7 @@ def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
     if len(issue_frame):
         # Problems found while reading (encoding, broken rows) learn their record's id now, and
         # every issue names the canonical field where there is one.
-        id_of_row = dict(zip(rows.tolist(), ids.tolist()))
+        id_of_row = dict(zip(rows.tolist(), ids.tolist(), strict=False))
         no_id = issue_frame["record_id"].isna() & issue_frame["reason"].ne("blank_row")
         issue_frame.loc[no_id, "record_id"] = issue_frame.loc[no_id, "row"].map(id_of_row)
         issue_frame["column"] = issue_frame["column"].map(lambda c: matched.get(c, c))

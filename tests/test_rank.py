@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
 
 from kinmatch.cli import main
 from kinmatch.match.pipeline import link, run_link
@@ -13,7 +14,6 @@ from kinmatch.match.rank import identification_potential, rank_pairs
 from kinmatch.match.settings import LinkSettings
 
 WEIGHT_COLUMNS = LinkSettings().weight_columns
-from test_candidates import GIVENS, PLACES, SURNAMES, random_reports, report, resident
 
 
 def linked_world(n_true=40, n_decoys=600, seed=7):

@@ -28,7 +28,7 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from kinmatch._io import write_csv_atomic
+    from kinmatch._io import csv_text, write_csv
     from kinmatch.deadlines import deadlines
     from kinmatch.intake import read_residents
 
@@ -42,10 +42,10 @@ def run(args) -> int:
     if args.open:
         table = table[table["status"].isin(["overdue", "due", "upcoming", "unknown"])]
     if args.output:
-        write_csv_atomic(table, args.output)
+        write_csv(table, args.output)
         print(f"wrote {len(table)} row(s) to {args.output}")
     else:
-        print(table.to_csv(index=False), end="")
+        print(csv_text(table), end="")
     for issue in issues.itertuples(index=False):
         where = "file" if pd.isna(issue.row) else f"row {issue.row} ({issue.record_id})"
         print(f"{where}: {issue.message}")

@@ -5,8 +5,10 @@
     kinmatch link residents.xlsx missing.csv -o candidates.csv --save-model model.json
     kinmatch link residents.xlsx missing.csv -o candidates.csv --db cases.db   # the store's current model
 
-The CSV is written atomically (UTF-8 with BOM so Excel shows the Chinese text): a failed or
-interrupted run leaves any earlier file untouched.
+The CSV is written atomically (UTF-8 with BOM so Excel shows the Chinese text; text cells that a
+spreadsheet would run as a formula are escaped, see :func:`kinmatch._io.write_csv`): a failed or
+interrupted run leaves any earlier file untouched. The issues file is written after the
+candidates, so it only ever describes a finished run. New files follow the user's umask.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kinmatch._io import write_csv_atomic
+from kinmatch._io import write_csv
 from kinmatch.errors import InputError
 
 
@@ -73,7 +75,7 @@ def _write_issues(issues: pd.DataFrame, output: str, target: str | None) -> Path
     if issues.empty:
         return None
     out = Path(target) if target else Path(output).with_name(Path(output).stem + ".issues.csv")
-    write_csv_atomic(issues, out)
+    write_csv(issues, out)
     by_reason = issues.groupby("reason").size().sort_values(ascending=False)
     summary = ", ".join(f"{reason} {count}" for reason, count in by_reason.items())
     print(f"{len(issues)} intake issue(s) ({summary}) → {out}", file=sys.stderr)
@@ -115,10 +117,12 @@ def run(args: argparse.Namespace) -> int:
                          f"or leave --model out to fit a model on these files")
     residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
     missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
-    _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
     result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
                       progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate)
-    write_csv_atomic(result.table, args.output)
+    write_csv(result.table, args.output)
+    # After the candidates: an interrupted or failed run leaves no issues file that looks like
+    # the report of a finished one.
+    _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
             raise InputError("this model cannot be saved as JSON")
