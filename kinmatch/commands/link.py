@@ -36,17 +36,20 @@ def register(subparsers) -> None:
                         help="rank reports per resident (default) or residents per report")
     parser.add_argument("--model", help="use this fitted model (JSON from --save-model) instead of fitting one")
     parser.add_argument("--db", help="a case store (file path or postgresql+psycopg:// URL): use the model "
-                        "`kinmatch train --save` last recorded there, unless --model is given")
+                        "`kinmatch train --save M.json --make-default` last recorded there, unless --model is given")
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
     parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
                         "next to the output as <output>.issues.csv, written only when there are issues")
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large runs (default: every "
                         "CPU up to 300,000 reports, one process above, where memory is the limit)")
+    parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
+                        help="rows that share an id: stop and say which (default), or keep the first / last row "
+                             "of each id (the others go to the issues table as row_skipped)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
     from kinmatch import intake
 
@@ -55,8 +58,7 @@ def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]
         raise InputError(f"{kind} file {path!r} is a folder; give the CSV or .xlsx file inside it")
     if not file.is_file():
         raise InputError(f"{kind} file {path!r} does not exist; check the path")
-    reader = intake.read_residents if kind == "resident" else intake.read_missing
-    frame, issues = reader(file)
+    frame, issues = intake.read_records(file, kind, on_duplicate)
     return frame, issues.assign(file=file.name)
 
 
@@ -90,12 +92,13 @@ def _store_model(db: str) -> str | None:
     finally:
         store.close()
     if current is None:
-        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json` records one); "
+        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json --make-default` "
+              f"records one when it is better); "
               f"fitting a model on these files", file=sys.stderr)
         return None
     if not Path(current["path"]).is_file():
         raise InputError(f"the store's current model {current['path']!r} no longer exists; run "
-                         f"`kinmatch train --db {db} --save MODEL.json` again, or pass --model")
+                         f"`kinmatch train --db {db} --save MODEL.json --make-default` again, or pass --model")
     print(f"using the store's current model {current['path']} (saved {current['saved_at']})", file=sys.stderr)
     return current["path"]
 
@@ -112,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file {args.model!r} does not exist; pass the JSON written by --save-model, "
                          f"or leave --model out to fit a model on these files")
-    residents, resident_issues = _read_with_issues(args.residents, "resident")
-    missing, missing_issues = _read_with_issues(args.missing, "missing")
+    residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
+    missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
     result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                      progress=not args.no_progress, n_jobs=args.jobs)
+                      progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate)
     write_csv(result.table, args.output)
     # After the candidates: an interrupted or failed run leaves no issues file that looks like
     # the report of a finished one.

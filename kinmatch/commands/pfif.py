@@ -86,6 +86,9 @@ def run_import(args: argparse.Namespace) -> int:
     result = read_pfif(args.source, domain=args.domain)
     write_csv(result.frame, args.output)
     message = f"{len(result.frame)} missing-person report(s) → {args.output}"
+    residents = int((result.issues["reason"] == "resident_record").sum()) if len(result.issues) else 0
+    if residents:
+        message += f"; {residents} rescue-station resident(s) left out (not missing-person reports)"
     if len(result.issues):
         issues_path = Path(args.output).with_name(Path(args.output).stem + ".issues.csv")
         write_csv(result.issues, issues_path)
