@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kinmatch._io import write_csv_atomic
+from kinmatch._io import write_csv
 from kinmatch.errors import InputError
 
 
@@ -75,6 +75,10 @@ def _common(parser: argparse.ArgumentParser, model_help: str | None, residents_h
                             "INDEX_DIR/issues-<generation>.csv, written only when there are issues)")
     parser.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
                         help="wait this long for another writer of the index to finish (default 60)")
+    if issues:
+        parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
+                            help="rows of one file that share an id: stop and say which (default), or keep the "
+                                 "first / last row of each id (the others go to the issues table as row_skipped)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -85,7 +89,7 @@ def _report_issues(issues: pd.DataFrame, directory: Path, target: str | None) ->
 
     generation = read_manifest(directory)["generation"]
     out = Path(target) if target else directory / f"issues-{generation:06d}.csv"
-    write_csv_atomic(issues, out)
+    write_csv(issues, out)
     summary = ", ".join(f"{reason} {count}" for reason, count in issues.groupby("reason").size().items())
     print(f"{len(issues)} issue(s) ({summary}) → {out}", file=sys.stderr)
 
@@ -102,7 +106,7 @@ def run_build(args: argparse.Namespace) -> int:
     if not args.missing and not args.residents:
         raise InputError("give at least one report file (or --residents FILE) to build an index from")
     index, issues = Index.build(args.output, missing=args.missing, residents=args.residents, model=args.model,
-                                wait=args.wait, progress=not args.no_progress)
+                                wait=args.wait, progress=not args.no_progress, on_duplicate=args.on_duplicate)
     _report_issues(issues, Path(args.output), args.issues)
     print(f"index {args.output}: {_summary(index)}", file=sys.stderr)
     return 0
@@ -113,7 +117,8 @@ def run_add(args: argparse.Namespace) -> int:
 
     if not args.missing and not args.residents:
         raise InputError("give at least one report file (or --residents FILE) to add")
-    issues = Index.add(args.index, missing=args.missing, residents=args.residents, wait=args.wait)
+    issues = Index.add(args.index, missing=args.missing, residents=args.residents, wait=args.wait,
+                       on_duplicate=args.on_duplicate)
     _report_issues(issues, Path(args.index), args.issues)
     replaced = int((issues["reason"] == "index_replaced").sum()) if len(issues) else 0
     index = Index.open(args.index)

@@ -50,11 +50,14 @@ def _as_list(sources: Any) -> list:
     return list(sources)
 
 
-def _read_source(source: Any, kind: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(canonical frame, intake issues with a ``file`` column, source name) of a path or frame."""
+def _read_source(source: Any, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(canonical frame, intake issues with a ``file`` column, source name) of a path or frame;
+    ``on_duplicate`` as for :func:`kinmatch.intake.read_records`."""
     from kinmatch import intake
 
-    reader = intake.read_missing if kind == "missing" else intake.read_residents
+    def reader(src):
+        return intake.read_records(src, _KIND_OF[kind], on_duplicate)
+
     if isinstance(source, pd.DataFrame):
         frame, issues = reader(source)
         return frame, issues.assign(file="<frame>"), "<frame>"
@@ -239,16 +242,19 @@ class Index:
 
     @classmethod
     def build(cls, path: str | os.PathLike, missing: Any = (), residents: Any = (), model: Any = None,
-              wait: float = 60.0, progress: bool = False) -> tuple["Index", pd.DataFrame]:
+              wait: float = 60.0, progress: bool = False,
+              on_duplicate: str = "stop") -> tuple["Index", pd.DataFrame]:
         """Create an index at ``path`` (a new or empty folder) from report and resident sources
         (file paths or canonical frames). The model: ``model`` (a fitted model or its JSON path)
         when given, else fitted here by EM when both reports and residents are indexed, else none
-        until :meth:`refit`. Returns the opened index and the issues table."""
+        until :meth:`refit`. ``on_duplicate``: rows of one source sharing an id stop the build
+        (``"stop"``) or the first / last is kept (:func:`kinmatch.intake.read_records`). Returns the
+        opened index and the issues table."""
         directory = Path(path)
         _check_buildable(directory)
         directory.mkdir(parents=True, exist_ok=True)
         manifest = storage.new_manifest()
-        prepared = _prepare(_as_list(missing), _as_list(residents))
+        prepared = _prepare(_as_list(missing), _as_list(residents), on_duplicate)
         with storage.writer_lock(directory, wait):
             _check_buildable(directory)  # another build may have finished while this one waited
             storage.collect_garbage(directory)  # what an interrupted build left
@@ -264,13 +270,14 @@ class Index:
 
     @classmethod
     def add(cls, path: str | os.PathLike, missing: Any = (), residents: Any = (),
-            wait: float = 60.0) -> pd.DataFrame:
+            wait: float = 60.0, on_duplicate: str = "stop") -> pd.DataFrame:
         """Add reports and/or residents to the index at ``path``; a record whose id is indexed
         already replaces the old version, and the issues table (returned) says so. The model is
-        kept. Atomic: a reader sees the index before or after the add, never part of it."""
+        kept. Atomic: a reader sees the index before or after the add, never part of it.
+        ``on_duplicate`` as for :meth:`build`."""
         directory = Path(path)
         storage.check_manifest(storage.read_manifest(directory), directory)  # before normalizing anything
-        prepared = _prepare(_as_list(missing), _as_list(residents))
+        prepared = _prepare(_as_list(missing), _as_list(residents), on_duplicate)
         with storage.writer_lock(directory, wait):
             manifest = storage.read_manifest(directory)
             storage.check_manifest(manifest, directory)
@@ -396,13 +403,13 @@ class _Prepared(NamedTuple):
     issues: pd.DataFrame
 
 
-def _prepare(missing: Iterable, residents: Iterable) -> list[_Prepared]:
+def _prepare(missing: Iterable, residents: Iterable, on_duplicate: str = "stop") -> list[_Prepared]:
     """Read and normalize every source (before the write lock is taken: normalizing a large file
     takes minutes, and another writer need not wait for that)."""
     prepared = []
     for kind, sources in (("missing", list(missing)), ("residents", list(residents))):
         for source in sources:
-            frame, issues, name = _read_source(source, kind)
+            frame, issues, name = _read_source(source, kind, on_duplicate)
             prepared.append(_Prepared(kind, name, _normalized(frame, kind), issues))
     return prepared
 

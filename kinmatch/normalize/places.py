@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.data import load_table
+from kinmatch.geo import haversine_km
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
            "warm_up", "county_distance_km",
@@ -69,17 +70,6 @@ def _empty(text: str) -> PlaceMatch:
 # ------------------------------------------------------------------------------------------------
 # geometry
 # ------------------------------------------------------------------------------------------------
-
-def haversine_km(lon1, lat1, lon2, lat2):
-    """Great-circle distance in km; accepts scalars or arrays (NaN where a coordinate is missing).
-
-    >>> round(float(haversine_km(116.40, 39.90, 121.47, 31.23)))
-    1067
-    """
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 6371.0088 * 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
 
 def county_distance_km(code_a: str | None, code_b: str | None) -> float:
     """Distance between two county seats (current or abolished codes; prefecture or province codes
