@@ -1,5 +1,5 @@
 """Reading a table file as it is: CSV bytes of any office encoding, or an .xlsx workbook, or a
-DataFrame, into headers + text columns (``_RawTable``) and the issues found while reading.
+DataFrame, into headers + text columns (``RawTable``) and the issues found while reading.
 
 Kept apart from :mod:`kinmatch.intake`, which applies the schema (field names, validation, ids)
 to what this module reads. What this module handles:
@@ -12,7 +12,7 @@ to what this module reads. What this module handles:
 - NUL characters, which databases refuse (PostgreSQL) and no person typed: removed, with a
   ``nul_removed`` issue per cell;
 - headers written twice: kept apart as ``姓名`` and ``姓名.1``, and the pair remembered
-  (``_RawTable.renamed``) so intake can report it;
+  (``RawTable.renamed``) so intake can report it;
 - the header row: title rows above it (``above_header``), the data sheet of a workbook;
 - memory: rows become deduplicated text columns chunk by chunk.
 """
@@ -44,7 +44,7 @@ from kinmatch.issues import IssueLog
 _MAX_SHOWN = 200
 
 
-def _shown(value: Any) -> Any:
+def shown_value(value: Any) -> Any:
     """A cell as an issue row shows it: at most 200 characters, then "…" (a pasted essay must
     not go into the issues table whole)."""
     if isinstance(value, str) and len(value) > _MAX_SHOWN:
@@ -52,7 +52,7 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _cell_text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
     """One cell as the text a person sees: stripped, None for blank; 172.0 → '172'."""
     if value is None:
         return None
@@ -78,7 +78,7 @@ def _cell_text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def factorize_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable cells from a DataFrame input
@@ -89,24 +89,24 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _map_unique(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
+def map_unique(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
     """Apply ``func`` once per distinct value (blank → func(None)) and map back; object array."""
-    codes, uniques = _factorize(values)
+    codes, uniques = factorize_values(values)
     table = np.empty(len(uniques) + 1, dtype=object)
     table[:-1] = [func(v) for v in uniques]
     table[-1] = func(None)
     return table[codes]
 
 
-def _as_text_column(values: np.ndarray) -> np.ndarray:
-    return _map_unique(values, _cell_text)
+def as_text_column(values: np.ndarray) -> np.ndarray:
+    return map_unique(values, cell_text)
 
 
 # --- the raw table ----------------------------------------------------------------------------
 
 
 @dataclass
-class _RawTable:
+class RawTable:
     """Headers and columns as read, before any schema is applied."""
 
     headers: list[str]
@@ -136,7 +136,7 @@ def _renamed_headers(headers: list[Any]) -> tuple[list[str], dict[str, tuple[str
     result = []
     renamed: dict[str, tuple[str, int, int]] = {}
     for position, header in enumerate(headers):
-        name = _cell_text(header) if not isinstance(header, str) else header
+        name = cell_text(header) if not isinstance(header, str) else header
         if name is None or not str(name).strip():
             name = f"Unnamed: {position}"
         name = str(name).replace("\x00", "")
@@ -167,13 +167,13 @@ def column_letter(position: int) -> str:
 
 def _nul_issue(issues: IssueLog, row: int, header: str | None, value: Any) -> None:
     where = f"column {header} row {row}" if header else f"row {row}"
-    issues.add(row=row, column=header, value=_shown(value), reason="nul_removed", action="kept",
+    issues.add(row=row, column=header, value=shown_value(value), reason="nul_removed", action="kept",
                message=f"{where}: the cell held NUL characters (\\x00, from a damaged export or "
                        "pasted binary data), which were removed; the rest of the cell is kept. "
                        "Check the cell in the source file.")
 
 
-def _remove_nul(table: "_RawTable") -> None:
+def _remove_nul(table: "RawTable") -> None:
     """Remove NUL characters from every text cell of a DataFrame input, one ``nul_removed`` issue
     per cell (CSV text is cleaned before parsing, see :func:`_read_csv`).
 
@@ -200,7 +200,7 @@ def _remove_nul(table: "_RawTable") -> None:
             table.original.isetitem(index, new_column)
 
 
-def _from_frame(frame: pd.DataFrame) -> _RawTable:
+def _from_frame(frame: pd.DataFrame) -> RawTable:
     rows = np.arange(len(frame)) + 2
     if "source_row" in frame.columns and pd.api.types.is_integer_dtype(frame["source_row"]):
         # A frame intake made before (or a filtered piece of one): its rows keep pointing at
@@ -210,7 +210,7 @@ def _from_frame(frame: pd.DataFrame) -> _RawTable:
     headers, renamed = _renamed_headers(list(frame.columns))
     columns = [frame.iloc[:, i].to_numpy(dtype=object) for i in range(frame.shape[1])]
     # Otherwise spreadsheet numbering: header row 1, first data row 2, by position (not by label).
-    table = _RawTable(headers, columns, rows, "DataFrame", original=frame, renamed=renamed)
+    table = RawTable(headers, columns, rows, "DataFrame", original=frame, renamed=renamed)
     _remove_nul(table)
     return table
 
@@ -235,18 +235,18 @@ def _find_header(records: list[tuple[int, list[Any]]], kind: str, issues: IssueL
     lists what it holds).
     """
     non_blank = [i for i, (_, cells) in enumerate(records[: _HEADER_SEARCH_ROWS * 5])
-                 if any(_cell_text(c) is not None for c in cells)][:_HEADER_SEARCH_ROWS]
+                 if any(cell_text(c) is not None for c in cells)][:_HEADER_SEARCH_ROWS]
     if not non_blank:
         return None
     id_field = schema.ID_FIELD[kind]
     chosen = next((i for i in non_blank
                    if any(schema.field_of_header(c, kind) == id_field
-                          for c in records[i][1] if _cell_text(c) is not None)),
+                          for c in records[i][1] if cell_text(c) is not None)),
                   non_blank[0])
     for number, cells in records[:chosen]:
-        texts = [t for t in (_cell_text(c) for c in cells) if t is not None]
+        texts = [t for t in (cell_text(c) for c in cells) if t is not None]
         if texts:
-            issues.add(row=number, column=None, value=_shown(" ".join(texts)), reason="above_header",
+            issues.add(row=number, column=None, value=shown_value(" ".join(texts)), reason="above_header",
                        action="row_skipped",
                        message=f"row {number} is above the header row "
                                f"{records[chosen][0]} (a title?); skipped")
@@ -256,7 +256,7 @@ def _find_header(records: list[tuple[int, list[Any]]], kind: str, issues: IssueL
     return chosen
 
 
-def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
+def _read_xlsx(path: Path, data: bytes, kind: str) -> RawTable:
     import openpyxl  # only needed for workbooks
 
     try:
@@ -285,9 +285,9 @@ def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
     columns, numbers = _from_rows(rows, width)
     # A column with neither a header nor any value is only Excel's formatting: drop it.
     keep = [i for i in range(width)
-            if _cell_text(header[i]) is not None or pd.notna(_as_text_column(columns[i])).any()]
+            if cell_text(header[i]) is not None or pd.notna(as_text_column(columns[i])).any()]
     headers, renamed = _renamed_headers([header[i] for i in keep])
-    return _RawTable(headers, [columns[i] for i in keep], numbers, f"{path} [{sheet.title}]", issues,
+    return RawTable(headers, [columns[i] for i in keep], numbers, f"{path} [{sheet.title}]", issues,
                      header_row=records[start][0], renamed=renamed)
 
 
@@ -325,7 +325,7 @@ def _decode_counting(data: bytes, encoding: str) -> tuple[str, list[int]]:
     return text, offsets
 
 
-def _decode(data: bytes) -> tuple[str, str, list[int], bytes]:
+def decode_bytes(data: bytes) -> tuple[str, str, list[int], bytes]:
     """Decode CSV bytes; returns text, encoding, offsets of undecodable bytes, and the bytes the
     offsets refer to (the BOM removed).
 
@@ -475,8 +475,8 @@ def _has_id_header(records: list[tuple[int, list[str], str | None]], kind: str) 
 
 
 def _read_csv(path: Path, data: bytes, kind: str,
-              decoded: tuple[str, str, list[int], bytes] | None = None) -> _RawTable:
-    text, encoding, bad_offsets, body = decoded or _decode(data)
+              decoded: tuple[str, str, list[int], bytes] | None = None) -> RawTable:
+    text, encoding, bad_offsets, body = decoded or decode_bytes(data)
     _allow_long_cells()
     lines = io.StringIO(text, newline="").readlines()
     # NULs go before parsing (pandas' hashing would merge cells that differ after a NUL); the
@@ -531,7 +531,7 @@ def _read_csv(path: Path, data: bytes, kind: str,
     for number, fields, problem in _csv_records(lines[data_start:], delimiter, lambda: width):
         number += data_start
         if problem:
-            issues.add(row=number, column=None, value=_shown(lines[number - 1].rstrip("\r\n")),
+            issues.add(row=number, column=None, value=shown_value(lines[number - 1].rstrip("\r\n")),
                        reason=problem, action="row_kept",
                        message=f"row {number}: a quote (\") opens a cell that never closes; the "
                                f"row was read with quotes ignored. Check the quotes in this row "
@@ -540,21 +540,21 @@ def _read_csv(path: Path, data: bytes, kind: str,
             extra = fields[width:]
             if any(f.strip() for f in extra) and not any(f.strip() for f in fields[:width]):
                 # nothing under the header: only stray cells far right, kept in the issue
-                issues.add(row=number, column=None, value=_shown(delimiter.join(extra)),
+                issues.add(row=number, column=None, value=shown_value(delimiter.join(extra)),
                            reason="too_many_fields", action="row_skipped",
                            message=f"row {number}: cells only beyond the header's {width} "
-                                   f"columns ({_shown(delimiter.join(extra))!r}); the row was skipped. Move them under "
-                                   f"a header or delete them.")
+                                   f"columns ({shown_value(delimiter.join(extra))!r}); the row was skipped. "
+                                   f"Move them under a header or delete them.")
                 continue
             if any(f.strip() for f in extra):
-                issues.add(row=number, column=None, value=_shown(delimiter.join(extra)),
+                issues.add(row=number, column=None, value=shown_value(delimiter.join(extra)),
                            reason="too_many_fields", action="row_kept",
                            message=f"row {number}: {len(fields)} cells but the header has "
-                                   f"{width}; the extra cells {_shown(delimiter.join(extra))!r} were dropped. A stray "
-                                   f"comma inside a cell is the usual cause: quote that cell.")
+                                   f"{width}; the extra cells {shown_value(delimiter.join(extra))!r} were dropped. "
+                                   f"A stray comma inside a cell is the usual cause: quote that cell.")
             fields = fields[:width]
         elif len(fields) < width and any(f.strip() for f in fields):
-            issues.add(row=number, column=None, value=_shown(delimiter.join(fields)),
+            issues.add(row=number, column=None, value=shown_value(delimiter.join(fields)),
                        reason="too_few_fields", action="row_kept",
                        message=f"row {number}: {len(fields)} cells but the header has {width}; "
                                f"the missing cells at the end were left blank. Check the row "
@@ -577,7 +577,7 @@ def _read_csv(path: Path, data: bytes, kind: str,
         _log_bad_bytes(issues, body, bad_offsets, numbers, _unique_headers(header), columns,
                        encoding, path)
     headers, renamed = _renamed_headers(header)
-    table = _RawTable(headers, columns, numbers, str(path), issues, encoding,
+    table = RawTable(headers, columns, numbers, str(path), issues, encoding,
                       header_row=head[start][0], stripped={headers[i] for i in known}, renamed=renamed)
     if nul_lines:
         _log_nul_cells(issues, nul_lines, nul_context, numbers, headers, columns, delimiter,
@@ -662,7 +662,7 @@ def _simplified_headers(header: list[Any], kind: str) -> list[Any]:
 _GARBLED_SHARE = 0.6
 
 
-def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: list[Any]) -> _RawTable | None:
+def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: list[Any]) -> RawTable | None:
     """The table read as Big5 when its header, read as ``encoding``, looks garbled and the bytes
     are clean Big5; ``None`` when the header does not look garbled. Raises :class:`InputError`
     with an encoding hint when it looks garbled and is not Big5 either."""
@@ -677,7 +677,7 @@ def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: li
         if _common_share([_t2s(first)]) >= _GARBLED_SHARE:
             return _read_csv(path, data, kind, decoded=(text, big5, [], data))
     shown = ", ".join(str(h) for h in header if h) or "(none)"
-    raise InputError(f"{path}: no id column found, and the headers look garbled ({_shown(shown)}) when "
+    raise InputError(f"{path}: no id column found, and the headers look garbled ({shown_value(shown)}) when "
                      f"read as {encoding}: the file may be in another encoding (e.g. Big5 or Shift-JIS); "
                      f"re-save it as UTF-8 ('CSV UTF-8' in Excel or WPS) and read it again.")
 
@@ -716,7 +716,7 @@ def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int,
     known fields (positions in ``known``) are stripped in the same pass; others stay untouched.
     """
     columns, numbers = _from_rows(rows, width)
-    return [_map_unique(column, _clean_csv_cell if i in known else _csv_cell)
+    return [map_unique(column, _clean_csv_cell if i in known else _csv_cell)
             for i, column in enumerate(columns)], numbers
 
 
@@ -737,7 +737,7 @@ def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: n
         hit = [(h, c[position]) for h, c in zip(headers, columns, strict=False)
                if isinstance(c[position], str) and "\ufffd" in c[position]]
         for header, value in hit or [(None, None)]:
-            issues.add(row=row, column=header, value=_shown(value), reason="encoding_replaced",
+            issues.add(row=row, column=header, value=shown_value(value), reason="encoding_replaced",
                        action="kept",
                        message=f"{'column ' + header + ' ' if header else ''}row {row}: some "
                                f"bytes are not valid {encoding} and were replaced by '\ufffd'; "
@@ -745,7 +745,7 @@ def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: n
                                f"'CSV UTF-8' or retype this cell.")
 
 
-def _load(src: Any, kind: str) -> _RawTable:
+def load_table_file(src: Any, kind: str) -> RawTable:
     if isinstance(src, pd.DataFrame):
         return _from_frame(src)
     if hasattr(src, "read"):  # an open file or an upload (werkzeug FileStorage has .filename)

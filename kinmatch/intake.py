@@ -48,14 +48,14 @@ import pandas as pd
 
 from kinmatch import schema
 from kinmatch._tableread import (
-    _as_text_column,
-    _cell_text,
-    _factorize,
-    _load,
-    _map_unique,
-    _RawTable,
-    _shown,
+    RawTable,
+    as_text_column,
+    cell_text,
     column_letter,
+    factorize_values,
+    load_table_file,
+    map_unique,
+    shown_value,
 )
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
@@ -129,11 +129,11 @@ def _date_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
             advice = "fix the day (that month has fewer days) or leave it blank"
         else:
             advice = "write it like 2023-11-05, 2023年11月 or 2023, or leave it blank"
-        return "bad_date", f"{_shown(value)!r} is not a date; {advice}"
+        return "bad_date", f"{shown_value(value)!r} is not a date; {advice}"
     if parsed.value > today:
-        return "future_date", f"{_shown(value)!r} is in the future; check the year or leave it blank"
+        return "future_date", f"{shown_value(value)!r} is in the future; check the year or leave it blank"
     if parsed.value.year < _MIN_YEAR:
-        return "implausible_date", (f"{_shown(value)!r} is before {_MIN_YEAR}; check the year or leave "
+        return "implausible_date", (f"{shown_value(value)!r} is before {_MIN_YEAR}; check the year or leave "
                                     f"it blank")
     return None
 
@@ -143,11 +143,11 @@ def _height_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
         return None
     parsed = q.parse_height(value)
     if parsed is None:
-        return "bad_height", (f"{_shown(value)!r} is not a height; write it like 172cm, 1.72米 or 约170, "
+        return "bad_height", (f"{shown_value(value)!r} is not a height; write it like 172cm, 1.72米 or 约170, "
                               f"or leave it blank")
     if not _MIN_HEIGHT_CM <= parsed.cm <= _MAX_HEIGHT_CM:
         return "implausible_height", (
-            f"{_shown(value)!r} reads as {parsed.cm:g} cm, outside {_MIN_HEIGHT_CM:g}–{_MAX_HEIGHT_CM:g} "
+            f"{shown_value(value)!r} reads as {parsed.cm:g} cm, outside {_MIN_HEIGHT_CM:g}–{_MAX_HEIGHT_CM:g} "
             f"cm; check the unit (1.72米 = 172cm) or leave it blank")
     return None
 
@@ -155,7 +155,7 @@ def _height_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
 def _sex_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
     if q.parse_sex(value) is not None or q.is_unknown(value, field="sex"):
         return None
-    return "bad_sex", f"{_shown(value)!r} is not a sex; write 男 or 女 (or 未知), or leave it blank"
+    return "bad_sex", f"{shown_value(value)!r} is not a sex; write 男 or 女 (or 未知), or leave it blank"
 
 
 def _age_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
@@ -163,15 +163,15 @@ def _age_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
         return None
     parsed = q.parse_age(value, ref_date=today)
     if parsed is None:
-        return "bad_age", (f"{_shown(value)!r} is not an age; write it like 60, 约60岁, 60多岁, 五六十岁 or "
+        return "bad_age", (f"{shown_value(value)!r} is not an age; write it like 60, 约60岁, 60多岁, 五六十岁 or "
                            f"1960年(估), or leave it blank")
     if parsed.birth_year_low is not None:
         if parsed.birth_year_low > today.year:
-            return "future_date", f"{_shown(value)!r} gives a birth year in the future; check the year"
+            return "future_date", f"{shown_value(value)!r} gives a birth year in the future; check the year"
         if parsed.birth_year_high < _MIN_YEAR:
-            return "implausible_age", f"{_shown(value)!r} gives a birth year before {_MIN_YEAR}; check it"
+            return "implausible_age", f"{shown_value(value)!r} gives a birth year before {_MIN_YEAR}; check it"
     if parsed.low > _MAX_AGE:
-        return "implausible_age", (f"{_shown(value)!r} is over {_MAX_AGE:g} years; check the number or "
+        return "implausible_age", (f"{shown_value(value)!r} is over {_MAX_AGE:g} years; check the number or "
                                    f"leave it blank")
     return None
 
@@ -191,7 +191,7 @@ def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray
     """Blank the values ``check`` rejects and log one issue per affected row (vectorized: each
     distinct value is checked once)."""
     today = _today()
-    codes, uniques = _factorize(column)
+    codes, uniques = factorize_values(column)
     problems = [check(v, today) for v in uniques]
     bad_codes = np.array([i for i, p in enumerate(problems) if p is not None], dtype=int)
     if not len(bad_codes):
@@ -201,7 +201,7 @@ def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray
         reason, advice = problems[codes[position]]
         row = int(rows[position])
         issues.add(row=row, record_id=ids[position], column=field_name,
-                   value=_shown(uniques[codes[position]]), reason=reason, action="kept_blank",
+                   value=shown_value(uniques[codes[position]]), reason=reason, action="kept_blank",
                    message=f"column {header} row {row}: {advice}")
     column = column.copy()
     column[bad_rows] = None
@@ -211,7 +211,7 @@ def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray
 # --- assembling the canonical frame -----------------------------------------------------------
 
 
-def _missing_id_error(raw: _RawTable, kind: str) -> InputError:
+def _missing_id_error(raw: RawTable, kind: str) -> InputError:
     id_field = schema.ID_FIELD[kind]
     accepted = ", ".join(schema.accepted_headers(id_field, kind))
     found = ", ".join(raw.headers) or "(none)"
@@ -240,7 +240,7 @@ def check_on_duplicate(on_duplicate: str) -> None:
 
 
 def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
-    raw = _load(src, kind)
+    raw = load_table_file(src, kind)
     issues = raw.issues
     matched = schema.match_headers(raw.headers, kind)
     id_field = schema.ID_FIELD[kind]
@@ -251,7 +251,7 @@ def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
     by_header = dict(zip(raw.headers, raw.columns, strict=False))
     def to_text(header: str) -> np.ndarray:  # strip, blank → None ("  " is blank too)
         values = by_header[header]
-        return values if header in raw.stripped else _as_text_column(values)
+        return values if header in raw.stripped else as_text_column(values)
 
     table = schema.FIELDS[kind]
     canonical: dict[str, np.ndarray] = {}
@@ -321,18 +321,18 @@ def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
     for values in canonical.values():
         filled |= pd.notna(values)
     for values in unknown.values():
-        filled |= _map_unique(np.asarray(values, dtype=object),
-                              lambda v: _cell_text(v) is not None).astype(bool)
+        filled |= map_unique(np.asarray(values, dtype=object),
+                              lambda v: cell_text(v) is not None).astype(bool)
     rows = raw.source_rows
     for row in rows[~filled]:
         issues.add(row=int(row), column=None, value=None, reason="blank_row", action="row_skipped",
                    message=f"row {row} is blank; skipped")
     # Totals and sign-off lines under the table (合计: 120人, 制表人: ...) are not records.
-    summary = _map_unique(canonical[id_field],
+    summary = map_unique(canonical[id_field],
                           lambda v: v is not None and bool(_SUMMARY_ID.match(v))).astype(bool)
     for position in np.flatnonzero(summary):
         row = int(rows[position])
-        issues.add(row=row, column=first_header[id_field], value=_shown(canonical[id_field][position]),
+        issues.add(row=row, column=first_header[id_field], value=shown_value(canonical[id_field][position]),
                    reason="summary_row", action="row_skipped",
                    message=f"row {row} looks like a total or sign-off line "
                            f"({canonical[id_field][position]!r} in {first_header[id_field]}), not "
@@ -418,14 +418,14 @@ def _flag_duplicate_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: 
         row, record_id = int(rows[position]), ids[position]
         other = kept_row[record_id]
         if on_duplicate == "stop":
-            issues.add(row=row, record_id=record_id, column=header, value=_shown(record_id),
+            issues.add(row=row, record_id=record_id, column=header, value=shown_value(record_id),
                        reason="duplicate_id", action="row_kept",
                        message=f"column {header} row {row}: id {record_id!r} is already used on row {other}; both "
                                f"rows are kept here, but linking refuses a file whose ids repeat. Give each record "
                                f"its own id (or merge the rows if they are the same person), or choose which row "
                                f"to keep: on_duplicate='first' or 'last' (kinmatch link --on-duplicate first|last).")
         else:
-            issues.add(row=row, record_id=record_id, column=header, value=_shown(record_id),
+            issues.add(row=row, record_id=record_id, column=header, value=shown_value(record_id),
                        reason="duplicate_id", action="row_skipped",
                        message=f"column {header} row {row}: id {record_id!r} is also used on row {other}; the "
                                f"{on_duplicate} row with this id is kept (on_duplicate={on_duplicate!r}) and this "

@@ -208,7 +208,7 @@ def read_candidates(path: str | Path):
     import pandas as pd
 
     from kinmatch._io import excel_unescape
-    from kinmatch._tableread import _decode
+    from kinmatch._tableread import decode_bytes
 
     path = Path(path)
     if not path.is_file():
@@ -217,7 +217,7 @@ def read_candidates(path: str | Path):
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError(f"{path}: this is a workbook, not the CSV `kinmatch link` writes; give that CSV "
                          f"(or save the sheet as 'CSV UTF-8')")
-    text, _encoding, _bad, _body = _decode(data)
+    text, _encoding, _bad, _body = decode_bytes(data)
     text = text.replace("\x00", "")  # a database refuses NULs; no CSV kinmatch writes has one
     try:
         frame = pd.read_csv(io.StringIO(text), dtype={"resident_id": str, "missing_id": str})
