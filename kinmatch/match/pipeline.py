@@ -209,7 +209,7 @@ def _explain_range(bounds: tuple[int, int]) -> list[str]:
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
              n_random_pairs: int | None = None, random_state: int | None = None,
-             n_jobs: int | None = None) -> LinkRun:
+             n_jobs: int | None = None, client: Any = None, shared_dir: str | None = None) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
@@ -217,7 +217,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     worker processes for large runs — candidates are generated in one while the comparisons
     encode the records, then the comparisons and the explanations are spread over ``n_jobs``
     (None: every CPU this process may use, up to :data:`PARALLEL_MAX_REPORTS` reports; 1:
-    everything in this process)."""
+    everything in this process). ``client``: a ``dask.distributed.Client``; the same run, same
+    table, on its cluster (:mod:`kinmatch.distributed`; ``shared_dir``: a folder or fsspec URL
+    every worker can read, where the normalized frames are written once)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -234,6 +236,10 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         fitted.check_compatible(settings.level_labels())
     if len(residents) == 0 or len(missing) == 0:
         return LinkRun(empty_table(settings), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing, settings)
+    if client is not None:  # issue 14: the same run on a Dask cluster
+        from kinmatch.distributed import run_on_cluster
+
+        return run_on_cluster(residents, missing, client, settings, fitted, top_k, by, progress, shared_dir)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
@@ -302,7 +308,8 @@ def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", mo
     ``model``: ``None`` fits a Fellegi–Sunter model by EM on these data (u from random pairs); a
     fitted model or the path of its JSON is used as is (refused when it was fitted on other
     comparisons or levels). ``options`` go to :func:`run_link` (``settings``,
-    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``).
+    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``, and ``client`` /
+    ``shared_dir`` to run on a Dask cluster).
 
     Returns the SCHEMA.md linking table (see the module docstring).
 
