@@ -441,7 +441,16 @@ def _rank_by_missing(client: Any, shared: SharedRecords, settings: Any, resident
 @contextlib.contextmanager
 def cluster_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """A Dask client for the CLI: on the cluster of ``scheduler`` (``tcp://HOST:8786``), or on a
-    new ``LocalCluster`` of ``workers`` worker processes (one thread each), closed afterwards."""
+    new ``LocalCluster`` of ``workers`` worker processes (one thread each), closed afterwards;
+    None when neither is given (the run stays in this process).
+
+        >>> with cluster_client() as client:
+        ...     print(client)
+        None
+    """
+    if workers is None and not scheduler:
+        yield None
+        return
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as error:

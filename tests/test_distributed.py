@@ -130,3 +130,19 @@ def test_a_killed_worker_loses_and_duplicates_nothing(client, prepared, single):
     assert not got.table.duplicated(["resident_id", "missing_id"]).any()
     _same_run(got, single["resident"])
     client.wait_for_workers(2, timeout=60)
+
+
+def test_cli_scheduler_writes_the_single_process_table(client, prepared, tmp_path, monkeypatch):
+    import kinmatch.commands.link as command
+    from kinmatch.cli import main
+
+    residents, missing = prepared
+    frames = {"res": residents, "mis": missing}
+    # the command reads files through intake; hand it the normalized frames instead
+    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (frames[path], pd.DataFrame()))
+    alone, on_cluster = tmp_path / "alone.csv", tmp_path / "cluster.csv"
+    assert main(["link", "res", "mis", "-o", str(alone), "--no-progress", "--jobs", "1"]) == 0
+    address = client.scheduler.address
+    assert main(["link", "res", "mis", "-o", str(on_cluster), "--no-progress", "--scheduler", address]) == 0
+    assert on_cluster.read_bytes() == alone.read_bytes()
+    assert main(["link", "res", "mis", "-o", str(on_cluster), "--workers", "0"]) == 2
