@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -123,6 +123,18 @@ class SharedRecords(NamedTuple):
     token: str
 
 
+class TableParts(NamedTuple):
+    """What the linking table is made with, handed over by :func:`~kinmatch.match.pipeline.run_link`
+    (so this module needs no import of the pipeline, which imports it): ``score(model, vectors,
+    settings)`` → (partial weights, match weight, probability); ``empty_table(settings)``;
+    ``model_version(model)``; ``columns`` of the table, in order."""
+
+    score: Callable[..., tuple]
+    empty_table: Callable[..., pd.DataFrame]
+    model_version: Callable[[Any], str]
+    columns: list[str]
+
+
 # ---------------------------------------------------------------------------------------------
 # the worker side: frames and encodings loaded once per worker process and run
 
@@ -190,23 +202,21 @@ def compare_task(shared: SharedRecords, settings: Any, pairs: pd.DataFrame) -> p
     return engine.compare_pairs(pairs, encoded=encoded, n_jobs=1)
 
 
-def rank_task(shared: SharedRecords, settings: Any, result: ChunkPairs, model: Any, version: str,
-              top_k: int) -> pd.DataFrame:
+def rank_task(shared: SharedRecords, settings: Any, parts: TableParts, result: ChunkPairs, model: Any,
+              version: str, top_k: int) -> pd.DataFrame:
     """Phase 2 of one chunk with ``by="resident"``: its ranked, explained table, residents in id
     order (the rows :func:`~kinmatch.match.pipeline.run_link` gives for these residents)."""
     from kinmatch.match.rank import rank_codes, sorted_codes
 
     _residents, _missing, encoded = _worker_records(shared, settings)
     if len(result.vectors) == 0:
-        from kinmatch.match.pipeline import empty_table
-
-        return empty_table(settings)
-    weights, match_weight, probability = _score(model, result.vectors, settings)
+        return parts.empty_table(settings)
+    weights, match_weight, probability = parts.score(model, result.vectors, settings)
     prescore = result.pairs["prescore"].to_numpy(dtype=float) if "prescore" in result.pairs.columns else None
     # the vectors' index levels are every id of the run, sorted: codes compare as in one machine's run
     rows, ranks = rank_codes(sorted_codes(result.vectors.index, 0), sorted_codes(result.vectors.index, 1),
                              match_weight, prescore, top_k)
-    return _table(shared, settings, encoded, result.pairs.iloc[rows], result.vectors.iloc[rows], ranks,
+    return _table(shared, settings, parts, encoded, result.pairs.iloc[rows], result.vectors.iloc[rows], ranks,
                   probability[rows], match_weight[rows], weights.iloc[rows], version)
 
 
@@ -219,18 +229,11 @@ def explain_task(shared: SharedRecords, settings: Any, lp: np.ndarray, rp: np.nd
     return explain_pairs(encoded, lp, rp, levels, weights)
 
 
-def _score(model: Any, vectors: pd.DataFrame, settings: Any):
-    from kinmatch.match.pipeline import score
-
-    return score(model, vectors, settings)
-
-
-def _table(shared: SharedRecords, settings: Any, encoded: Any, pairs: pd.DataFrame, vectors: pd.DataFrame,
-           ranks: np.ndarray, probability: np.ndarray, match_weight: np.ndarray, weights: pd.DataFrame,
-           version: str) -> pd.DataFrame:
+def _table(shared: SharedRecords, settings: Any, parts: TableParts, encoded: Any, pairs: pd.DataFrame,
+           vectors: pd.DataFrame, ranks: np.ndarray, probability: np.ndarray, match_weight: np.ndarray,
+           weights: pd.DataFrame, version: str) -> pd.DataFrame:
     """The linking table of ranked rows, built as :func:`~kinmatch.match.pipeline.run_link` builds it."""
     from kinmatch.match.explain import explain_pairs
-    from kinmatch.match.pipeline import EXTRA_COLUMNS, OUTPUT_COLUMNS
     from kinmatch.match.rank import identification_potential
 
     residents = _worker_records(shared, settings)[0]
@@ -244,8 +247,7 @@ def _table(shared: SharedRecords, settings: Any, encoded: Any, pairs: pd.DataFra
     potential = identification_potential(residents.iloc[np.unique(lp)])
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = version
-    table = ranked[OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS]
-    return table.astype({"rank": int, "identification_potential": int})
+    return ranked[parts.columns].astype({"rank": int, "identification_potential": int})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,15 +325,25 @@ def _progress(futures: list, desc: str, enabled: bool) -> None:
         pass
 
 
-def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, settings: Any, model: Any = None,
-                   top_k: int = 10, by: str = "resident", progress: bool = True, shared_dir: str | None = None,
-                   chunk_size: int | None = None):
-    """The :class:`~kinmatch.match.pipeline.LinkRun` of ``residents`` × ``missing`` (normalized
-    frames, as :func:`~kinmatch.match.pipeline.prepare_records` returns them, both non-empty) on the
-    Dask ``client``'s cluster; ``settings`` a resolved LinkSettings, ``model`` a fitted model or
-    None (fitted here). Called by ``run_link(..., client=client)``; use that."""
-    from kinmatch.match.pipeline import LinkRun, empty_table, model_version
+class ClusterRun(NamedTuple):
+    """What :func:`run_on_cluster` gives back to :func:`~kinmatch.match.pipeline.run_link`: the
+    ranked ``table``, the ``model`` (fitted here when none was given), the candidates' ``vectors``
+    and the per-pass ``counts``."""
 
+    table: pd.DataFrame
+    model: Any
+    vectors: pd.DataFrame
+    counts: pd.DataFrame
+
+
+def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, settings: Any, model: Any,
+                   parts: TableParts, top_k: int = 10, by: str = "resident", progress: bool = True,
+                   shared_dir: str | None = None, chunk_size: int | None = None) -> ClusterRun:
+    """The linking run of ``residents`` × ``missing`` (normalized frames, as
+    :func:`~kinmatch.match.pipeline.prepare_records` returns them, both non-empty) on the Dask
+    ``client``'s cluster; ``settings`` a resolved LinkSettings, ``model`` a fitted model or None
+    (fitted here). Called by ``run_link(..., client=client)``, which returns it as a ``LinkRun``;
+    use that. ``chunk_size``: residents per task (default: see :func:`chunk_bounds`)."""
     if progress and getattr(client, "dashboard_link", None):
         print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
     bounds = chunk_bounds(len(residents), _n_workers(client), chunk_size)
@@ -357,27 +369,27 @@ def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, 
                                                 for n, f in enumerate(phase1)]))
             vectors = pd.concat([v for v, _ in gathered]) if gathered else pd.DataFrame()
             if len(vectors) == 0:
-                return LinkRun(empty_table(settings), model, vectors, counts, residents, missing, settings)
+                return ClusterRun(parts.empty_table(settings), model, vectors, counts)
             if model is None:
                 from kinmatch.match.model.fitting import fit_model
 
                 model = fit_model(vectors, random_vectors.result(), len(residents), settings,
                                   n_reports=len(missing))
-            version = model_version(model)
+            version = parts.model_version(model)
             if by == "resident":
-                phase2 = [client.submit(rank_task, shared, settings, f, model, version, int(top_k), pure=False,
-                                        key=f"kinmatch-rank-{shared.token}-{n}")
+                phase2 = [client.submit(rank_task, shared, settings, parts, f, model, version, int(top_k),
+                                        pure=False, key=f"kinmatch-rank-{shared.token}-{n}")
                           for n, f in enumerate(phase1)]
                 _progress(phase2, "排序 ranking", progress)
-                table = _in_resident_order(client.gather(phase2), residents, settings)
+                table = _in_resident_order(client.gather(phase2), parts, settings)
             else:
                 prescore = np.concatenate([p for _, p in gathered])
-                table = _rank_by_missing(client, shared, settings, residents, missing, vectors, prescore, model,
+                table = _rank_by_missing(client, shared, settings, parts, residents, missing, vectors, prescore, model,
                                          version, int(top_k), progress)
         finally:
             with contextlib.suppress(Exception):
                 client.run(_forget, shared.token)
-    return LinkRun(table, model, vectors, counts, residents, missing, settings)
+    return ClusterRun(table, model, vectors, counts)
 
 
 def _sum_counts(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -390,28 +402,25 @@ def _sum_counts(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return total.reset_index()
 
 
-def _in_resident_order(tables: list[pd.DataFrame], residents: pd.DataFrame, settings: Any) -> pd.DataFrame:
+def _in_resident_order(tables: list[pd.DataFrame], parts: TableParts, settings: Any) -> pd.DataFrame:
     """The chunks' tables as one, residents in id order (as one machine ranks them), each
     resident's rows kept in rank order (a stable sort; a resident's rows come from one chunk)."""
-    from kinmatch.match.pipeline import empty_table
-
     tables = [t for t in tables if len(t)]
     if not tables:
-        return empty_table(settings)
+        return parts.empty_table(settings)
     table = pd.concat(tables, ignore_index=True)
     codes = pd.factorize(table["resident_id"].to_numpy(dtype=object), sort=True)[0]
     return table.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
 
 
-def _rank_by_missing(client: Any, shared: SharedRecords, settings: Any, residents: pd.DataFrame,
+def _rank_by_missing(client: Any, shared: SharedRecords, settings: Any, parts: TableParts, residents: pd.DataFrame,
                      missing: pd.DataFrame, vectors: pd.DataFrame, prescore: np.ndarray, model: Any, version: str,
                      top_k: int, progress: bool) -> pd.DataFrame:
     """``by="missing"``: a report's candidates come from every chunk, so the client scores and
     ranks all pairs (vectors it holds already) and the workers explain the ranked rows."""
-    from kinmatch.match.pipeline import EXTRA_COLUMNS, OUTPUT_COLUMNS
     from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
 
-    weights, match_weight, probability = _score(model, vectors, settings)
+    weights, match_weight, probability = parts.score(model, vectors, settings)
     rows, ranks = rank_codes(sorted_codes(vectors.index, 1), sorted_codes(vectors.index, 0), match_weight,
                              prescore, top_k)
     kept = vectors.index[rows]
@@ -434,8 +443,7 @@ def _rank_by_missing(client: Any, shared: SharedRecords, settings: Any, resident
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = version
-    table = ranked[OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS]
-    return table.astype({"rank": int, "identification_potential": int})
+    return ranked[parts.columns].astype({"rank": int, "identification_potential": int})
 
 
 @contextlib.contextmanager

@@ -15,11 +15,15 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from kinmatch.distributed import chunk_bounds, read_records, run_on_cluster, write_records  # noqa: E402
+import kinmatch.distributed  # noqa: E402
+from kinmatch.distributed import chunk_bounds, read_records, write_records  # noqa: E402
 from kinmatch.match.pipeline import prepare_records, run_link  # noqa: E402
-from kinmatch.match.settings import LinkSettings  # noqa: E402
 
-CHUNK = 30  # 200 residents → 7 chunks, the last one short
+
+def _small_chunks(monkeypatch, per_worker: int) -> None:
+    """Chunks of ceil(200 / (2 workers × per_worker)) residents instead of the default 500 at least."""
+    monkeypatch.setattr(kinmatch.distributed, "MIN_CHUNK_RESIDENTS", 1)
+    monkeypatch.setattr(kinmatch.distributed, "CHUNKS_PER_WORKER", per_worker)
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +79,9 @@ def test_chunk_bounds_cover_every_resident_once():
 
 
 @pytest.mark.parametrize("by", ["resident", "missing"])
-def test_local_cluster_equals_single_process(client, prepared, single, by):
-    residents, missing = prepared
-    got = run_on_cluster(residents, missing, client, LinkSettings(), top_k=10, by=by, progress=False,
-                         chunk_size=CHUNK)
+def test_local_cluster_equals_single_process(client, sim, single, by, monkeypatch):
+    _small_chunks(monkeypatch, 4)  # 200 residents → 8 chunks of 25
+    got = run_link(sim.residents, sim.missing, top_k=10, by=by, progress=False, client=client)
     assert got.table["resident_id"].nunique() > 100
     _same_run(got, single[by])
 
@@ -101,14 +104,14 @@ def _chunk_holder(client) -> str | None:
 
 
 @pytest.mark.slow
-def test_a_killed_worker_loses_and_duplicates_nothing(client, prepared, single):
+def test_a_killed_worker_loses_and_duplicates_nothing(client, prepared, single, monkeypatch):
     residents, missing = prepared
     outcome = {}
+    _small_chunks(monkeypatch, 7)  # 200 residents → 14 chunks of 15
 
     def run():
         try:
-            outcome["run"] = run_on_cluster(residents, missing, client, LinkSettings(), top_k=10, progress=False,
-                                            chunk_size=CHUNK // 2)
+            outcome["run"] = run_link(residents, missing, top_k=10, progress=False, client=client)
         except BaseException as error:  # noqa: B036 - handed to the test thread
             outcome["error"] = error
 

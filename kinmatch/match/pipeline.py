@@ -237,9 +237,13 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if len(residents) == 0 or len(missing) == 0:
         return LinkRun(empty_table(settings), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing, settings)
     if client is not None:  # issue 14: the same run on a Dask cluster
-        from kinmatch.distributed import run_on_cluster
+        from kinmatch.distributed import TableParts, run_on_cluster
 
-        return run_on_cluster(residents, missing, client, settings, fitted, top_k, by, progress, shared_dir)
+        # the table's makings go along: kinmatch.distributed does not import this module (no cycle)
+        parts = TableParts(score, empty_table, model_version, OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
+        on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
+                                    shared_dir)
+        return LinkRun(*on_cluster, residents=residents, missing=missing, settings=settings)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
