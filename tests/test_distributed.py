@@ -4,6 +4,7 @@ One LocalCluster of two worker processes serves the module; the runs use small c
 residents so several tasks run on each worker and any dependence of a chunk on the others shows.
 """
 
+import dataclasses
 import os
 import signal
 import threading
@@ -30,7 +31,9 @@ def _small_chunks(monkeypatch, per_worker: int) -> None:
 def sim():
     from kinmatch.datasets.simulate import simulate
 
-    return simulate(n_missing=2000, n_residents=200, seed=14)
+    sim = simulate(n_missing=2000, n_residents=200, seed=14)
+    # residents out of id order: the chunks follow the frame, the table the ids
+    return dataclasses.replace(sim, residents=sim.residents.sample(frac=1, random_state=14).reset_index(drop=True))
 
 
 @pytest.fixture(scope="module")
