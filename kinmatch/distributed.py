@@ -84,8 +84,7 @@ def write_records(frame: pd.DataFrame, url: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tuple_columns = [c for c in frame.columns if frame[c].dtype == object
-                     and any(isinstance(v, tuple) for v in frame[c].to_numpy())]
+    tuple_columns = [c for c in frame.columns if frame[c].dtype == object and _holds_tuples(frame[c].to_numpy())]
     stored = frame.assign(**{c: [list(v) if isinstance(v, tuple) else v for v in frame[c].to_numpy()]
                              for c in tuple_columns})
     table = pa.Table.from_pandas(stored, preserve_index=False)
@@ -93,6 +92,15 @@ def write_records(frame: pd.DataFrame, url: str) -> None:
     metadata[TUPLE_COLUMNS_KEY] = "\t".join(tuple_columns).encode("utf-8")
     with fsspec.open(url, "wb") as out:
         pq.write_table(table.replace_schema_metadata(metadata), out)
+
+
+def _holds_tuples(values: np.ndarray) -> bool:
+    """Whether a column's first non-blank cell is a tuple (a normalized frame's tuple columns hold a
+    tuple in every cell, docs/contract.md §2; a cell of another kind there fails the Parquet write)."""
+    for value in values:
+        if value is not None and value == value:  # NaN is blank too
+            return isinstance(value, tuple)
+    return False
 
 
 def read_records(url: str) -> pd.DataFrame:
@@ -143,16 +151,19 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _worker_records(shared: SharedRecords, settings: Any) -> tuple:
-    """(residents, missing, encoded) of this run, read and encoded once per worker process;
-    another run's are dropped, so a long-lived worker holds one run's frames at a time."""
+    """(residents, missing, encoded, the reports' side of the candidate passes) of this run, read,
+    encoded and indexed once per worker process; another run's are dropped, so a long-lived worker
+    holds one run's frames at a time."""
     from kinmatch.match import engine
+    from kinmatch.match.candidates import report_side
 
     with _LOAD_LOCK:
         loaded = _LOADED.get(shared.token)
         if loaded is None:
             _LOADED.clear()
             residents, missing = read_records(shared.residents_url), read_records(shared.missing_url)
-            loaded = (residents, missing, engine.encode(residents, missing, settings.comparisons))
+            loaded = (residents, missing, engine.encode(residents, missing, settings.comparisons),
+                      report_side(missing, settings.candidate_settings()))
             _LOADED[shared.token] = loaded
         return loaded
 
@@ -176,10 +187,10 @@ def candidates_task(shared: SharedRecords, settings: Any, start: int, stop: int)
     from kinmatch.match import engine
     from kinmatch.match.candidates import packed_candidate_pairs
 
-    residents, missing, encoded = _worker_records(shared, settings)
+    residents, missing, encoded, reports = _worker_records(shared, settings)
     chunk = residents.iloc[start:stop].reset_index(drop=True)
-    candidates = packed_candidate_pairs(chunk, missing, settings=settings.candidate_settings(),
-                                        progress=False).unpack()
+    candidates = packed_candidate_pairs(chunk, missing, settings=settings.candidate_settings(), progress=False,
+                                        reports=reports).unpack()
     vectors = engine.compare_pairs(candidates.pairs[["resident_id", "missing_id"]], encoded=encoded, n_jobs=1)
     return ChunkPairs(candidates.pairs, vectors, candidates.counts)
 
@@ -198,7 +209,7 @@ def compare_task(shared: SharedRecords, settings: Any, pairs: pd.DataFrame) -> p
     """Comparison vectors of ``pairs`` (the random pairs of the u estimate)."""
     from kinmatch.match import engine
 
-    _residents, _missing, encoded = _worker_records(shared, settings)
+    encoded = _worker_records(shared, settings)[2]
     return engine.compare_pairs(pairs, encoded=encoded, n_jobs=1)
 
 
@@ -208,7 +219,7 @@ def rank_task(shared: SharedRecords, settings: Any, parts: TableParts, result: C
     order (the rows :func:`~kinmatch.match.pipeline.run_link` gives for these residents)."""
     from kinmatch.match.rank import rank_codes, sorted_codes
 
-    _residents, _missing, encoded = _worker_records(shared, settings)
+    encoded = _worker_records(shared, settings)[2]
     if len(result.vectors) == 0:
         return parts.empty_table(settings)
     weights, match_weight, probability = parts.score(model, result.vectors, settings)
@@ -225,7 +236,7 @@ def explain_task(shared: SharedRecords, settings: Any, lp: np.ndarray, rp: np.nd
     """Explanations of ranked rows given as record positions, levels and partial weights."""
     from kinmatch.match.explain import explain_pairs
 
-    _residents, _missing, encoded = _worker_records(shared, settings)
+    encoded = _worker_records(shared, settings)[2]
     return explain_pairs(encoded, lp, rp, levels, weights)
 
 

@@ -1,0 +1,130 @@
+"""The linking run on one process, and on a local Dask cluster of 1 and 2 worker processes.
+
+    python bench/bench_distributed.py 2000 20000          # residents × reports
+    python bench/bench_distributed.py 10000 200000 --modes dask1 dask2
+
+Simulated records are normalized once (cached under ``bench/.cache``), then each mode runs in a
+fresh process so peak memory is its own: ``single`` is ``run_link(..., n_jobs=1)``, ``forked`` the
+default ``run_link`` (candidates, comparisons and explanations in forked workers); ``dask1`` and
+``dask2`` are ``run_link(..., client=…)`` on a LocalCluster of 1 or 2 worker processes, one thread
+each. Printed per mode: the link's wall time (cluster start-up apart), the peak RSS of the client
+process and of each worker, the chunks, and the speed-up over ``single``; then per-chunk costs
+(worker seconds per resident for phase 1 and 2, from the Dask task stream) for the paper estimate
+in docs/distributed.md. The tables are checked equal to ``single``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchdata import normalized  # noqa: E402
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cache(n_residents: int, n_missing: int, seed: int) -> Path:
+    return Path(__file__).parent / ".cache" / f"distributed_{n_residents}x{n_missing}_s{seed}.pkl"
+
+
+def run_mode(mode: str, n_residents: int, n_missing: int, seed: int, out: Path) -> dict:
+    """One mode, in this process: time it, write its table to ``out`` (Parquet), return figures."""
+    from kinmatch.match.pipeline import run_link
+
+    residents, missing = normalized(n_residents, n_missing, seed, _cache(n_residents, n_missing, seed))
+    figures: dict = {"mode": mode}
+    if mode in ("single", "forked"):
+        start = time.perf_counter()
+        run = run_link(residents, missing, progress=False, n_jobs=1 if mode == "single" else None)
+        figures["wall_s"] = time.perf_counter() - start
+        figures["workers_peak_mb"] = []
+    else:
+        from dask.distributed import Client, LocalCluster, get_task_stream
+
+        n_workers = int(mode.removeprefix("dask"))
+        started = time.perf_counter()
+        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
+            figures["startup_s"] = time.perf_counter() - started
+            start = time.perf_counter()
+            with get_task_stream(client) as stream:
+                run = run_link(residents, missing, progress=False, client=client)
+            figures["wall_s"] = time.perf_counter() - start
+            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            figures["workers_peak_mb"] = sorted(peaks.values())
+            figures["tasks"] = _task_seconds(stream.data)
+    figures["client_peak_mb"] = _peak_mb()
+    figures["rows"] = len(run.table)
+    figures["pairs"] = len(run.vectors)
+    run.table.to_parquet(out)
+    return figures
+
+
+def _task_seconds(records: list[dict]) -> dict[str, list[float]]:
+    """Compute seconds of each task, by kind (``kinmatch-candidates-<run>-<n>`` → ``candidates``)."""
+    seconds: dict[str, list[float]] = {}
+    for record in records:
+        parts = str(record["key"]).split("-")
+        kind = "-".join(parts[1:-2]) if parts[0] == "kinmatch" else parts[0]
+        spent = sum(s["stop"] - s["start"] for s in record.get("startstops", ()) if s.get("action") == "compute")
+        seconds.setdefault(kind, []).append(spent)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n_residents", type=int)
+    parser.add_argument("n_missing", type=int)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--modes", nargs="+", default=["single", "dask1", "dask2"])
+    parser.add_argument("--run-mode", help=argparse.SUPPRESS)  # the child process of one mode
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_mode:
+        print(json.dumps(run_mode(args.run_mode, args.n_residents, args.n_missing, args.seed, Path(args.out))))
+        return
+    started = time.perf_counter()
+    normalized(args.n_residents, args.n_missing, args.seed, _cache(args.n_residents, args.n_missing, args.seed))
+    print(f"{args.n_residents} residents × {args.n_missing} reports, seed {args.seed} "
+          f"(data ready in {time.perf_counter() - started:.0f} s)")
+    results, tables = [], {}
+    for mode in args.modes:
+        out = _cache(args.n_residents, args.n_missing, args.seed).with_suffix(f".{mode}.parquet")
+        done = subprocess.run([sys.executable, __file__, str(args.n_residents), str(args.n_missing), "--seed",
+                               str(args.seed), "--run-mode", mode, "--out", str(out)],
+                              check=True, capture_output=True, text=True)
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        tables[mode] = pd.read_parquet(out)
+        out.unlink()
+    base = next((r["wall_s"] for r in results if r["mode"] == "single"), None)
+    print(f"{'mode':8} {'wall s':>8} {'speed-up':>9} {'client MB':>10} {'workers peak MB':>18} {'pairs':>9}")
+    for r in results:
+        speed = f"{base / r['wall_s']:.2f}×" if base else "-"
+        workers = ", ".join(f"{mb:.0f}" for mb in r["workers_peak_mb"]) or "-"
+        print(f"{r['mode']:8} {r['wall_s']:8.1f} {speed:>9} {r['client_peak_mb']:10.0f} {workers:>18} "
+              f"{r['pairs']:9d}")
+    for r in results:
+        if r.get("tasks"):
+            per = ", ".join(f"{kind} {len(v)}× {sum(v):.1f} s (max {max(v):.1f})"
+                            for kind, v in sorted(r["tasks"].items()))
+            print(f"{r['mode']}: task compute seconds: {per}; cluster start-up {r['startup_s']:.1f} s")
+    reference = tables.get("single")
+    if reference is not None:
+        for mode, table in tables.items():
+            pd.testing.assert_frame_equal(table, reference, check_exact=True, obj=f"{mode}'s table")
+        print("tables identical to the single-process run: yes")
+
+
+if __name__ == "__main__":
+    main()
