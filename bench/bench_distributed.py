@@ -7,8 +7,9 @@ Simulated records are normalized once (cached under ``bench/.cache``), then each
 fresh process so peak memory is its own: ``single`` is ``run_link(..., n_jobs=1)``, ``forked`` the
 default ``run_link`` (candidates, comparisons and explanations in forked workers); ``dask1`` and
 ``dask2`` are ``run_link(..., client=…)`` on a LocalCluster of 1 or 2 worker processes, one thread
-each. Printed per mode: the link's wall time (cluster start-up apart), the peak RSS of the client
-process and of each worker, the chunks, and the speed-up over ``single``; then per-chunk costs
+each. Printed per mode: the link's wall time (cluster start-up apart) and speed-up over
+``single``, the CPU seconds of the client process and of each worker during the link (steadier
+than wall time on a shared machine), the peak RSS of the client and of each worker; then per-chunk costs
 (worker seconds per resident for phase 1 and 2, from the Dask task stream) for the paper estimate
 in docs/distributed.md. The tables are checked equal to ``single``'s.
 """
@@ -34,6 +35,16 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the forked workers of ``forked``)."""
+    return _cpu_s() + _cpu_s(resource.RUSAGE_CHILDREN)
+
+
 def _cache(n_residents: int, n_missing: int, seed: int) -> Path:
     return Path(__file__).parent / ".cache" / f"distributed_{n_residents}x{n_missing}_s{seed}.pkl"
 
@@ -45,10 +56,12 @@ def run_mode(mode: str, n_residents: int, n_missing: int, seed: int, out: Path) 
     residents, missing = normalized(n_residents, n_missing, seed, _cache(n_residents, n_missing, seed))
     figures: dict = {"mode": mode}
     if mode in ("single", "forked"):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _process_cpu_s()
         run = run_link(residents, missing, progress=False, n_jobs=1 if mode == "single" else None)
         figures["wall_s"] = time.perf_counter() - start
+        figures["client_cpu_s"] = _process_cpu_s() - cpu
         figures["workers_peak_mb"] = []
+        figures["workers_cpu_s"] = []
     else:
         from dask.distributed import Client, LocalCluster, get_task_stream
 
@@ -57,10 +70,14 @@ def run_mode(mode: str, n_residents: int, n_missing: int, seed: int, out: Path) 
         with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
             figures["startup_s"] = time.perf_counter() - started
-            start = time.perf_counter()
+            workers_cpu = client.run(_cpu_s)
+            start, cpu = time.perf_counter(), _cpu_s()
             with get_task_stream(client) as stream:
                 run = run_link(residents, missing, progress=False, client=client)
             figures["wall_s"] = time.perf_counter() - start
+            figures["client_cpu_s"] = _cpu_s() - cpu
+            figures["workers_cpu_s"] = sorted(after - workers_cpu[address]
+                                              for address, after in client.run(_cpu_s).items())
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             figures["workers_peak_mb"] = sorted(peaks.values())
             figures["tasks"] = _task_seconds(stream.data)
@@ -108,12 +125,14 @@ def main(argv: list[str] | None = None) -> None:
         tables[mode] = pd.read_parquet(out)
         out.unlink()
     base = next((r["wall_s"] for r in results if r["mode"] == "single"), None)
-    print(f"{'mode':8} {'wall s':>8} {'speed-up':>9} {'client MB':>10} {'workers peak MB':>18} {'pairs':>9}")
+    print(f"{'mode':8} {'wall s':>8} {'speed-up':>9} {'client CPU s':>13} {'workers CPU s':>14} "
+          f"{'client MB':>10} {'workers peak MB':>16} {'pairs':>9}")
     for r in results:
         speed = f"{base / r['wall_s']:.2f}×" if base else "-"
         workers = ", ".join(f"{mb:.0f}" for mb in r["workers_peak_mb"]) or "-"
-        print(f"{r['mode']:8} {r['wall_s']:8.1f} {speed:>9} {r['client_peak_mb']:10.0f} {workers:>18} "
-              f"{r['pairs']:9d}")
+        workers_cpu = ", ".join(f"{s:.1f}" for s in r["workers_cpu_s"]) or "-"
+        print(f"{r['mode']:8} {r['wall_s']:8.1f} {speed:>9} {r['client_cpu_s']:13.1f} {workers_cpu:>14} "
+              f"{r['client_peak_mb']:10.0f} {workers:>16} {r['pairs']:9d}")
     for r in results:
         if r.get("tasks"):
             per = ", ".join(f"{kind} {len(v)}× {sum(v):.1f} s (max {max(v):.1f})"
