@@ -2,6 +2,7 @@
 
     python bench/bench_distributed.py 2000 20000          # residents × reports
     python bench/bench_distributed.py 10000 200000 --modes dask1 dask2
+    python bench/bench_distributed.py 5000 100000 --costs  # a worker's per-chunk costs, in-process
 
 Simulated records are normalized once (cached under ``bench/.cache``), then each mode runs in a
 fresh process so peak memory is its own: ``single`` is ``run_link(..., n_jobs=1)``, ``forked`` the
@@ -99,15 +100,79 @@ def _task_seconds(records: list[dict]) -> dict[str, list[float]]:
     return seconds
 
 
+def chunk_costs(n_residents: int, n_missing: int, seed: int, chunk: int = 500) -> dict:
+    """A worker's costs, measured in this process with the worker's own functions: CPU seconds and
+    RSS growth of loading one run (read the Parquet files, encode, index the reports' side), then
+    CPU seconds per chunk of ``chunk`` residents for phase 1 (candidates + vectors) and phase 2
+    (score, rank, explain), the client's fit, and the pairs per resident."""
+    import tempfile
+
+    import psutil
+
+    from kinmatch import distributed
+    from kinmatch.match.model.fitting import fit_model, random_pairs
+    from kinmatch.match.pipeline import EXTRA_COLUMNS, OUTPUT_COLUMNS, empty_table, model_version, score
+    from kinmatch.match.settings import LinkSettings
+
+    residents, missing = normalized(n_residents, n_missing, seed, _cache(n_residents, n_missing, seed))
+    settings = LinkSettings()
+    parts = distributed.TableParts(score, empty_table, model_version,
+                                   OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
+    process = psutil.Process()
+    with tempfile.TemporaryDirectory() as folder:
+        cpu = _cpu_s()
+        with distributed.shared_records(residents, missing, folder) as shared:
+            write_s = _cpu_s() - cpu
+            del residents, missing  # a worker holds only what it reads
+            rss, cpu = process.memory_info().rss, _cpu_s()
+            distributed._worker_records(shared, settings)
+            load = {"load_cpu_s": _cpu_s() - cpu, "load_mb": (process.memory_info().rss - rss) / 2**20}
+            results, phase1 = [], []
+            for start in range(0, n_residents, chunk):
+                cpu = _cpu_s()
+                results.append(distributed.candidates_task(shared, settings, start, min(start + chunk, n_residents)))
+                phase1.append(_cpu_s() - cpu)
+            cpu = _cpu_s()
+            all_residents, all_missing = distributed._worker_records(shared, settings)[:2]
+            pairs = random_pairs(all_residents, all_missing, settings.n_random_pairs, settings.random_state)
+            vectors = pd.concat([r.vectors for r in results])
+            model = fit_model(vectors, distributed.compare_task(shared, settings, pairs), n_residents, settings,
+                              n_reports=n_missing)
+            fit_s = _cpu_s() - cpu
+            phase2 = []
+            for result in results:
+                cpu = _cpu_s()
+                distributed.rank_task(shared, settings, parts, result, model, model_version(model), 10)
+                phase2.append(_cpu_s() - cpu)
+    return {"write_cpu_s": write_s, **load, "chunk": chunk, "phase1_cpu_s": phase1, "phase2_cpu_s": phase2,
+            "fit_cpu_s": fit_s, "pairs_per_resident": len(vectors) / n_residents,
+            "vectors_mb": vectors.memory_usage(deep=True).sum() / 2**20}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n_residents", type=int)
     parser.add_argument("n_missing", type=int)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", nargs="+", default=["single", "dask1", "dask2"])
+    parser.add_argument("--costs", action="store_true", help="measure a worker's per-chunk costs in this process")
     parser.add_argument("--run-mode", help=argparse.SUPPRESS)  # the child process of one mode
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.costs:
+        costs = chunk_costs(args.n_residents, args.n_missing, args.seed)
+        p1, p2 = costs["phase1_cpu_s"], costs["phase2_cpu_s"]
+        print(f"{args.n_residents} residents × {args.n_missing} reports, chunks of {costs['chunk']} residents")
+        print(f"client writes the Parquet files: {costs['write_cpu_s']:.1f} CPU s")
+        print(f"worker load (read, encode, index reports): {costs['load_cpu_s']:.1f} CPU s, "
+              f"+{costs['load_mb']:.0f} MB RSS")
+        print(f"phase 1 per chunk: {sum(p1) / len(p1):.2f} CPU s (min {min(p1):.2f}, max {max(p1):.2f}), "
+              f"{sum(p1) / args.n_residents * 1000:.2f} ms per resident")
+        print(f"phase 2 per chunk: {sum(p2) / len(p2):.2f} CPU s, {sum(p2) / args.n_residents * 1000:.2f} ms per "
+              f"resident")
+        print(f"client fit: {costs['fit_cpu_s']:.1f} CPU s; {costs['pairs_per_resident']:.0f} pairs per resident, "
+              f"vectors {costs['vectors_mb']:.0f} MB")
+        return
     if args.run_mode:
         print(json.dumps(run_mode(args.run_mode, args.n_residents, args.n_missing, args.seed, Path(args.out))))
         return

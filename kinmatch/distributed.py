@@ -196,8 +196,10 @@ def candidates_task(shared: SharedRecords, settings: Any, start: int, stop: int)
 
 
 def vectors_of(result: ChunkPairs) -> tuple[pd.DataFrame, np.ndarray]:
-    """The vectors and pre-scores of a phase-1 result (what the client gathers)."""
-    return result.vectors, result.pairs["prescore"].to_numpy(dtype=float)
+    """The vectors and pre-scores of a phase-1 result (what the client gathers). The index keeps
+    only the ids the chunk's pairs use: as built, its levels hold every id of the run."""
+    vectors = result.vectors.set_axis(result.vectors.index.remove_unused_levels(), axis=0)
+    return vectors, result.pairs["prescore"].to_numpy(dtype=float)
 
 
 def counts_of(result: ChunkPairs) -> pd.DataFrame:
