@@ -145,7 +145,7 @@ def test_cli_scheduler_writes_the_single_process_table(client, prepared, tmp_pat
     residents, missing = prepared
     frames = {"res": residents, "mis": missing}
     # the command reads files through intake; hand it the normalized frames instead
-    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (frames[path], pd.DataFrame()))
+    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind, *options: (frames[path], pd.DataFrame()))
     alone, on_cluster = tmp_path / "alone.csv", tmp_path / "cluster.csv"
     assert main(["link", "res", "mis", "-o", str(alone), "--no-progress", "--jobs", "1"]) == 0
     address = client.scheduler.address
