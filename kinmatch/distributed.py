@@ -108,14 +108,23 @@ def read_records(url: str) -> pd.DataFrame:
     import fsspec
     import pyarrow.parquet as pq
 
+    columns = {}
     with fsspec.open(url, "rb") as source:
-        table = pq.read_table(source)
-    names = (table.schema.metadata or {}).get(TUPLE_COLUMNS_KEY, b"").decode("utf-8")
-    frame = table.to_pandas()
-    for column in filter(None, names.split("\t")):
-        values = np.empty(len(frame), dtype=object)
-        values[:] = [tuple(v) if v is not None else None for v in frame[column].to_numpy()]
-        frame[column] = values
+        # a column at a time: the Arrow copy of one column, not of the whole frame, at once
+        parquet = pq.ParquetFile(source)
+        tuple_columns = set((parquet.schema_arrow.metadata or {}).get(TUPLE_COLUMNS_KEY, b"").decode("utf-8")
+                            .split("\t"))
+        for column in parquet.schema_arrow.names:
+            values = parquet.read(columns=[column]).column(0).to_pandas().to_numpy()
+            if column in tuple_columns:
+                # equal tuples as one object (and their strings with them), as the normalizers leave
+                # them: a tuple per cell would take several times the memory of the frame written
+                seen: dict = {}
+                restored = np.empty(len(values), dtype=object)
+                restored[:] = [seen.setdefault(t, t) for t in (tuple(v) if v is not None else None for v in values)]
+                values = restored
+            columns[column] = values
+    frame = pd.DataFrame(columns)
     return frame
 
 
