@@ -48,6 +48,13 @@ def register(subparsers) -> None:
                         "next to the output as <output>.issues.csv, written only when there are issues")
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large runs (default: every "
                         "CPU up to 300,000 reports, one process above, where memory is the limit)")
+    # issue 14: the run on a Dask cluster (kinmatch.distributed)
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, metavar="N", help="run on a new local Dask cluster of N worker "
+                         "processes (needs pip install \"kinmatch[dask]\")")
+    cluster.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on this Dask cluster's scheduler")
+    parser.add_argument("--shared-dir", metavar="DIR", help="with --scheduler: a folder or URL (s3://…) every "
+                        "worker can read, where the normalized records are written once")
     parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
                         help="rows that share an id: stop and say which (default), or keep the first / last row "
                              "of each id (the others go to the issues table as row_skipped)")
@@ -128,8 +135,12 @@ def run(args: argparse.Namespace) -> int:
                          "against a standing index with --index DIR")
     residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
     missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
-    result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                      progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate)
+    from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
+
+    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
+        result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
+                          progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
+                          client=client, shared_dir=args.shared_dir)
     write_csv(result.table, args.output)
     # After the candidates: an interrupted or failed run leaves no issues file that looks like
     # the report of a finished one.

@@ -222,7 +222,8 @@ def _explain_range(bounds: tuple[int, int]) -> list[str]:
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
              n_random_pairs: int | None = None, random_state: int | None = None,
-             n_jobs: int | None = None, on_duplicate: str = "stop", prepared: tuple[str, ...] = ()) -> LinkRun:
+             n_jobs: int | None = None, on_duplicate: str = "stop", prepared: tuple[str, ...] = (),
+             client: Any = None, shared_dir: str | None = None) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
@@ -234,7 +235,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     the ``"first"`` / ``"last"`` row of each id is kept (see :func:`prepare_records`). ``prepared``:
     the kinds (``"resident"``, ``"missing"``) whose frame is what :func:`prepare_records` returned
     already and is passed as is (a standing index checks its frames once, when it writes them,
-    instead of on every run)."""
+    instead of on every run). ``client``: a ``dask.distributed.Client``; the same run, same table,
+    on its cluster (:mod:`kinmatch.distributed`; ``shared_dir``: a folder or fsspec URL every worker
+    can read, where the normalized frames are written once)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -253,6 +256,14 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         fitted.check_compatible(settings.level_labels())
     if len(residents) == 0 or len(missing) == 0:
         return LinkRun(empty_table(settings), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing, settings)
+    if client is not None:  # issue 14: the same run on a Dask cluster
+        from kinmatch.distributed import TableParts, run_on_cluster
+
+        # the table's makings go along: kinmatch.distributed does not import this module (no cycle)
+        parts = TableParts(score, empty_table, model_version, OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
+        on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
+                                    shared_dir)
+        return LinkRun(*on_cluster, residents=residents, missing=missing, settings=settings)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
@@ -321,7 +332,8 @@ def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", mo
     ``model``: ``None`` fits a Fellegi–Sunter model by EM on these data (u from random pairs); a
     fitted model or the path of its JSON is used as is (refused when it was fitted on other
     comparisons or levels). ``options`` go to :func:`run_link` (``settings``,
-    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``, ``on_duplicate``).
+    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``, ``on_duplicate``,
+    and ``client`` / ``shared_dir`` to run on a Dask cluster).
 
     Returns the SCHEMA.md linking table (see the module docstring).
 
