@@ -682,20 +682,20 @@ class Store:
                 continue
             blocks.setdefault((sex, year.group()), []).append((missing_id, keys))
         groups: dict[str, list[str]] = {}
-        for members in blocks.values():
-            parent = {m: m for m, _ in members}
+        def root(parent: dict[str, str], m: str) -> str:
+            while parent[m] != m:
+                m = parent[m]
+            return m
 
-            def root(m):
-                while parent[m] != m:
-                    m = parent[m]
-                return m
+        for members in blocks.values():
+            parent = {m: m for m, _ in members}  # union-find over shared sound keys
             for i, (a, keys_a) in enumerate(members):
                 for b, keys_b in members[i + 1:]:
                     if keys_a & keys_b:
-                        parent[root(b)] = root(a)
+                        parent[root(parent, b)] = root(parent, a)
             joined: dict[str, list[str]] = {}
             for m, _ in members:
-                joined.setdefault(root(m), []).append(m)
+                joined.setdefault(root(parent, m), []).append(m)
             for ids in joined.values():
                 if len(ids) > 1:
                     for m in ids:
