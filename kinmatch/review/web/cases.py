@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from kinmatch.deadlines import DEADLINE_LABELS
 from kinmatch.review.lifecycle import STAGES, STEPS, beijing_today
 from kinmatch.review.schema import CASE_EVENTS
-from kinmatch.review.store import StoreError
+from kinmatch.review.store import DECISION_LABELS, StoreError
 from kinmatch.review.web.common import current_store
 
 bp = Blueprint("cases", __name__)
@@ -29,6 +29,21 @@ def _form_date(name: str = "event_date") -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         abort(400, description=f"日期“{text[:20]}”无法识别，请写成 2024-01-05 的形式。")
+
+
+def _utc(moment) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _detail_text(detail: dict | None) -> str:
+    from kinmatch.deadlines import DEADLINE_LABELS
+
+    detail = detail or {}
+    if detail.get("deadline"):
+        return DEADLINE_LABELS.get(detail["deadline"], detail["deadline"])
+    if "to" in detail:
+        return f"分派给 {detail['to']}" if detail["to"] else "取消分派"
+    return str(detail.get("text") or detail.get("reference") or detail.get("note") or "")
 
 
 def notice_status(state: dict) -> str:
@@ -59,13 +74,20 @@ def case(resident_id: str):
         targets = suspected_home_counties([resident]).to_dict("records")
     except Exception:  # a record targeting cannot read still has a case page
         targets = []
-    events = store.events(resident_id).to_dict("records")
+    # events and decisions in one history, in the order they were recorded
+    events = [{"date": e["event_date"], "what": CASE_EVENTS.get(e["event"], e["event"]), "missing_id": e["missing_id"],
+               "note": _detail_text(e["detail"]), "by": e["recorded_by"], "at": e["recorded_at"]}
+              for e in store.events(resident_id).to_dict("records")]
+    events += [{"date": h["decided_at"], "what": "结论：" + DECISION_LABELS.get(h["decision"], h["decision"]),
+                "missing_id": h["missing_id"], "note": h["reason"] or "", "by": h["reviewer"], "at": h["decided_at"]}
+               for h in store.history(resident_id).to_dict("records")]
+    events.sort(key=lambda row: _utc(row["at"]))
     return render_template(
         "case.html", resident_id=resident_id, resident=resident, state=state, stages=STAGES,
         candidates=candidates.to_dict("records"), derived=derived,
         deadlines=store.case_deadlines(resident_id).to_dict("records"), status_labels=STATUS_LABELS,
         notice=notice_status(state), targets=targets, events=events, event_labels=CASE_EVENTS,
-        history=store.history(resident_id).to_dict("records"), steps=STEPS, today=beijing_today())
+        steps=STEPS, today=beijing_today())
 
 
 @bp.post("/case/<id:resident_id>/step")
