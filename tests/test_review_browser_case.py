@@ -154,7 +154,7 @@ def test_the_whole_case_in_the_browser(server, browser, shots):
     assert (state["stage"], state["second_by"], state["reunited"]) == ("reunited", "rev2", True)
 
     phone = logged_in(browser, base, "rev2", viewport=PHONE)
-    for path, name in (("/pair/R1/M1", "pair-phone.png"), ("/case/R1", "case-phone.png")):
+    for path, name in (("/pair/R1/M1", "pair-phone.png"), ("/case/R1", "case-phone.png"), ("/", "queue-phone.png")):
         phone.goto(base + path)
         assert fits_the_screen(phone), path                            # nothing wider than the phone
         phone.screenshot(path=str(shots / name), full_page=True)

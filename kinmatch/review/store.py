@@ -738,10 +738,10 @@ class Store:
         silently overrides a colleague. Leave it out to record the decision regardless.
         """
         if decision not in s.DECISIONS:
-            raise StoreError(f"decision {decision!r} is not one of {list(s.DECISIONS)} "
+            raise StoreError(f"结论 {decision!r} 无效，只能是同一人、非同一人或不确定 / decision {decision!r} is not one of {list(s.DECISIONS)} "
                              f"(same = 同一人, not_same = 非同一人, unsure = 不确定)")
         if not reviewer:
-            raise StoreError("a decision needs the reviewer's user name, for the audit trail")
+            raise StoreError("结论须记下审核人（审核记录需要）/ a decision needs the reviewer's user name, for the audit trail")
         with self.engine.begin() as conn:
             # FOR UPDATE (PostgreSQL) serialises deciders of one pair, so the check below and the
             # insert see the same current decision; SQLite's BEGIN IMMEDIATE already does
@@ -749,7 +749,8 @@ class Store:
                 s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id))
                 .with_for_update()).first()
             if known is None:
-                raise StoreError(f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
+                raise StoreError(f"{resident_id} × {missing_id} 不是已载入的候选，请先载入提出它的比对结果 / "
+                                 f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
                                  f"linking run that proposed it first (kinmatch review load)")
             if based_on is not UNCHECKED:
                 current = conn.execute(
@@ -905,11 +906,13 @@ class Store:
         from werkzeug.security import generate_password_hash
 
         if role not in s.ROLES:
-            raise StoreError(f"role {role!r} is not one of {list(s.ROLES)}")
+            raise StoreError(f"角色 {role!r} 无效，只能是审核员 reviewer 或管理员 admin / role {role!r} is not one of "
+                             f"{list(s.ROLES)}")
         if not username or not re.fullmatch(r"[\w.@-]{1,%d}" % USERNAME_MAX, username):
-            raise StoreError(f"user name {username!r}: use 1–{USERNAME_MAX} letters, digits, '.', '@', '-' or '_'")
+            raise StoreError(f"用户名 {username!r} 无效：请用 1–{USERNAME_MAX} 个字母、数字或 . @ - _ / user name "
+                             f"{username!r}: use 1–{USERNAME_MAX} letters, digits, '.', '@', '-' or '_'")
         if not password or len(password) < 8:
-            raise StoreError("the password must have at least 8 characters")
+            raise StoreError("密码至少 8 个字符 / the password must have at least 8 characters")
         hashed = generate_password_hash(password)
         with self.engine.begin() as conn:
             exists = conn.execute(select(s.users.c.id).where(s.users.c.username == username)).first()
