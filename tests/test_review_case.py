@@ -185,13 +185,17 @@ def test_search_finds_a_pinyin_surname_and_a_place_but_not_a_contact(store):
 
 def test_a_mild_height_difference_is_never_a_contradiction():
     from kinmatch.match.comparisons.height import HeightComparison
-    from kinmatch.review.store import _comparison_levels
+    from kinmatch.match.engine import compare_pairs
+    from kinmatch.normalize.records import normalize_missing, normalize_residents
     from kinmatch.review.web.pairs import row_state
 
-    residents = pd.DataFrame([{"resident_id": "R1", "height": "170cm", "sex": "男", "found_date": "2024-01-01"}])
-    missing = pd.DataFrame([{"missing_id": "M1", "height": "一米七五", "sex": "男", "missing_date": "2023-12-01"}])
-    pairs = pd.DataFrame([{"resident_id": "R1", "missing_id": "M1", "match_probability": 0.5}])
-    level = int(_comparison_levels(pairs, residents, missing)["height"].iloc[0])
+    residents, _ = normalize_residents(pd.DataFrame([{"resident_id": "R1", "height": "170cm", "sex": "男",
+                                                      "found_date": "2024-01-01"}]))
+    missing, _ = normalize_missing(pd.DataFrame([{"missing_id": "M1", "height": "一米七五", "sex": "男",
+                                                  "missing_date": "2023-12-01"}]))
+    pairs = pd.DataFrame([{"resident_id": "R1", "missing_id": "M1"}])
+    level = int(compare_pairs(pairs, residents, missing, [HeightComparison()])["height"].iloc[0])
+    assert level >= 0                                             # both heights were read
     height = HeightComparison()
     assert row_state(height, level, -0.4) != "conflict"           # even where the model weighs it against
     assert row_state(height, 0, -3.0) == "conflict"               # 身高不符: a real contradiction
