@@ -22,6 +22,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchdata import cpu_s, normalized  # noqa: E402
+
 from kinmatch.match import comparisons as cmp
 from kinmatch.match import explain
 from kinmatch.match.rank import WEIGHT_COLUMNS, run_link

@@ -116,7 +116,8 @@ def make_residents(reports: pd.DataFrame, n: int, rng: np.random.Generator, coun
         "marks": [m[:1] if rng.random() < 0.6 else () for m in truth["marks"]],
         "conditions": truth["conditions"].to_numpy(),
     })
-    return residents, pd.DataFrame({"resident_id": residents["resident_id"], "missing_id": truth["missing_id"].to_numpy()})
+    return residents, pd.DataFrame({"resident_id": residents["resident_id"],
+                                    "missing_id": truth["missing_id"].to_numpy()})
 
 
 def main(n_residents: int = 2000, n_reports: int = 100_000) -> None:

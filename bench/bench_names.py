@@ -150,7 +150,8 @@ def main() -> None:
     columns = names_mod.name_columns(frame["name"], name_source=frame["name_source"], area=frame["area"])
     t_all, c_all = time.perf_counter() - start, time.process_time() - cpu
     print(f"name_columns (parse + pinyin + keys + jyutping, warm parse cache): {t_all:.1f} s wall, "
-          f"{c_all:.1f} s CPU ({len(frame) / c_all:,.0f} rows/s, {n_pairs / c_all:,.0f} distinct (name, area)/s of CPU)")
+          f"{c_all:.1f} s CPU ({len(frame) / c_all:,.0f} rows/s, "
+          f"{n_pairs / c_all:,.0f} distinct (name, area)/s of CPU)")
     keys = columns["name_keys"].map(len)
     print(f"keys per name: mean {keys.mean():.1f}, p99 {keys.quantile(0.99):.0f}, max {keys.max()}")
     print(columns["name_kind"].value_counts().to_string())

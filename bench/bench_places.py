@@ -55,7 +55,8 @@ def make_places(n_unique: int, seed: int) -> pd.Series:
             r = towns.iloc[rng.integers(len(towns))]
             text = {"county_town": r["name_county"] + r["name"],
                     "town": r["name"],
-                    "commune": r["short_name_county"] + r["short_name"] + "公社第" + "一二三四五"[rng.integers(5)] + "生产队",
+                    "commune": (r["short_name_county"] + r["short_name"] + "公社第"
+                                + "一二三四五"[rng.integers(5)] + "生产队"),
                     "town_village": r["prefecture"] + r["short_name_county"] + r["short_name"] + "村"}[kind]
         texts.add(text)
     return pd.Series(sorted(texts))
@@ -189,7 +190,7 @@ def main() -> None:
     print(f"county found:               {out['home_county'].notna().mean():8.1%}")
     print(f"any level found:            {out['home_province'].notna().mean():8.1%}")
     print(f"mean score:                 {out['home_place_score'].mean():8.3f}")
-    print(f"matched_by (top 8 of distinct):")
+    print("matched_by (top 8 of distinct):")
     first = out.loc[~rows.duplicated()]
     print(first["home_place_matched_by"].value_counts().head(8).to_string())
     quality(args.seed)

@@ -482,8 +482,23 @@ def _fields_of(element: ET.Element) -> dict[str, str]:
     return values
 
 
+def _is_resident_record(record_id: str) -> bool:
+    """True for ``<domain>/resident.<id>``, the record id :func:`export_pfif` gives a resident (from
+    any station's kinmatch, whatever its domain).
+
+        >>> _is_resident_record("station.example.cn/resident.R1"), _is_resident_record("a.cn/missing.M1")
+        (True, False)
+    """
+    _, slash, rest = record_id.partition("/")
+    return bool(slash) and rest.startswith("resident.")
+
+
 def read_pfif(source: Any, *, domain: str | None = None) -> PfifImport:
     """Import PFIF person records as missing-person reports (canonical frame, raw text values).
+
+    Residents in the file (record ids ``<domain>/resident.<id>``, as :func:`export_pfif` writes
+    them, whatever the domain) are found people, not reports: they are left out, each with a
+    ``resident_record`` row in the issues table.
 
     ``source`` is XML text/bytes or a path. With ``domain``, ids ``<domain>/missing.<id>``
     come back as ``<id>``; other ids are kept whole (they are unique by construction).
@@ -510,6 +525,15 @@ def read_pfif(source: Any, *, domain: str | None = None) -> PfifImport:
             log.add(row=position, record_id=None, column="person_record_id", value=None,
                     reason="missing_id", action="row_skipped",
                     message=f"person #{position} has no person_record_id; PFIF requires one")
+            continue
+        if _is_resident_record(record_id):
+            # a resident of a station (kinmatch's own export writes them as <domain>/resident.<id>) is a
+            # found person, not a missing-person report: linking it as one would match residents to themselves
+            log.add(row=position, record_id=record_id, column="person_record_id", value=record_id,
+                    reason="resident_record", action="row_skipped",
+                    message=f"person #{position} ({record_id}) is a rescue-station resident exported by kinmatch, "
+                            f"not a missing-person report; it is left out of the reports (link it as a resident "
+                            f"from the station's own file)")
             continue
         prefix = f"{domain}/missing." if domain else None
         missing_id = record_id[len(prefix):] if prefix and record_id.startswith(prefix) else record_id

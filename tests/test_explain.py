@@ -39,7 +39,8 @@ def explain(levels, weights, top=6):
     ([0.6, 2.0, -3.2, 1.1], "身高差12cm −3.2; 年龄相符 +2.0; 走失一月内发现 +1.1; 性别相符 +0.6"),
     ([0.6, 0.0, 0.0, 0.0], "性别相符 +0.6"),
     ([0.04, -0.04, 0.0, 0.0], ""),  # below MIN_SHOWN_WEIGHT: would not move a rank
-    ([1.0, -1.0, 1.0, -1.0], "性别相符 +1.0; 年龄相符 −1.0; 身高差12cm +1.0; 走失一月内发现 −1.0"),  # ties: comparison order
+    # ties: comparison order
+    ([1.0, -1.0, 1.0, -1.0], "性别相符 +1.0; 年龄相符 −1.0; 身高差12cm +1.0; 走失一月内发现 −1.0"),
 ])
 def test_reasons_strongest_first(weights, text):
     assert explain([1, 3, 1, 4], weights) == text

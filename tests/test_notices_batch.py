@@ -95,7 +95,8 @@ def test_cli_notices(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "wrote 8 notice file(s)" in printed and "too_empty: 1 resident(s): R2" in printed
     assert "0371-12345678" in (out / "R4.txt").read_text(encoding="utf-8")
-    assert (out / "skipped.csv").is_file()
+    # The report goes beside the published folder, never inside it.
+    assert not (out / "skipped.csv").exists() and (tmp_path / "out-skipped.csv").is_file()
 
 
 def test_cli_notices_bad_template_folder(tmp_path, capsys):
@@ -123,7 +124,7 @@ def test_pdf_batch_uses_a_font_subset_that_keeps_rare_characters(tmp_path):
     batch = pd.DataFrame([{**RESIDENTS.iloc[0].to_dict(), "resident_id": f"P{i}", "name": name}
                           for i, name in enumerate(names)])
     table = render_notices(batch, formats="pdf")
-    for name, data in zip(names, table["text"]):
+    for name, data in zip(names, table["text"], strict=True):
         path = tmp_path / "p.pdf"
         path.write_bytes(data)
         text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout

@@ -212,6 +212,19 @@ def test_admin_export_csv(site):
     assert frame[["resident_id", "missing_id", "decision"]].values.tolist() == [["R1", "M1", "same"]]
 
 
+@pytest.mark.parametrize("note", ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1"])
+def test_admin_export_escapes_formulas_reviewers_typed(site, note):
+    from io import StringIO
+
+    app, store, _ = site
+    store.decide("R1", "M1", "same", "rev1", note=note)
+    client = app.test_client()
+    login(client, "admin1")
+    text = client.get("/admin/export").get_data().decode("utf-8-sig")
+    cells = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)["note"].tolist()
+    assert cells == ["'" + note]  # Excel shows the text; it never evaluates it
+
+
 def test_photos_only_from_the_photo_folder(site, tmp_path):
     app, store, photos = site
     (photos / "r1.jpg").write_bytes(b"\xff\xd8\xff\xe0 fake jpeg")

@@ -14,11 +14,16 @@ from hypothesis import strategies as st
 from pypinyin import Style, pinyin
 
 from kinmatch.data import load_table
-from kinmatch.datasets import Simulation, simulate
-from kinmatch.datasets import drift, render, vocab
+from kinmatch.datasets import Simulation, drift, render, simulate, vocab
 from kinmatch.datasets.distortions import char_pool, merge_syllable, minority_variant, traditional
-from kinmatch.datasets.simulate import (DEFAULT_RATES, MISSING_COLUMNS, NAME_MODES, REFERENCE_DATE,
-                                       RESIDENT_COLUMNS, SILENT_CLUE_FACTOR)
+from kinmatch.datasets.simulate import (
+    DEFAULT_RATES,
+    MISSING_COLUMNS,
+    NAME_MODES,
+    REFERENCE_DATE,
+    RESIDENT_COLUMNS,
+    SILENT_CLUE_FACTOR,
+)
 
 T2S = opencc.OpenCC("t2s")
 
@@ -506,7 +511,8 @@ def test_given_names_fit_the_sex(big):
     for sex in ("M", "F"):
         rows = people[people["sex"] == sex]
         # every character of the given name comes from that sex's pools (surnames of 1 char here)
-        fits = rows["name"].str[1:].map(lambda g: all(c in pools[sex] for c in g) or g in pools[sex])
+        pool = pools[sex]
+        fits = rows["name"].str[1:].map(lambda g, pool=pool: all(c in pool for c in g) or g in pool)
         assert fits.mean() > 0.95
 
 

@@ -48,7 +48,7 @@ def test_accent_breaks_ties_between_sound_alikes(targets):
 
 
 def test_ranks_are_ordered(targets):
-    for resident, rows in targets.groupby(level=0):
+    for _, rows in targets.groupby(level=0):
         assert list(rows["score"]) == sorted(rows["score"], reverse=True)
         assert list(rows.index.get_level_values(1)) == list(range(1, len(rows) + 1))
 

@@ -3,7 +3,6 @@ the candidates' weight columns, the explanations, the model, the notebook displa
 page's pair view. No other file knows of it."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from kinmatch.match.comparisons.base import MISSING, Comparison, object_array
@@ -54,7 +53,7 @@ def toy_run():
     truth = sim.truth.drop_duplicates("resident_id").set_index("resident_id")["missing_id"]
     colour_of_report = {m: "白色衬衫" for m in missing["missing_id"]}
     residents["clothing"] = "红色棉袄"
-    for resident_id, missing_id in truth.items():
+    for missing_id in truth.to_numpy():
         colour_of_report[missing_id] = "红色外套"
     missing["clothing"] = missing["missing_id"].map(colour_of_report)
     settings = LinkSettings(comparisons=default_comparisons() + [ClothingColourComparison()])

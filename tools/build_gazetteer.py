@@ -424,12 +424,17 @@ def build_counties(shared: Path, out: Path):
         xy = by_code.get(r.code) or by_name.get((r.province[:2], r.name))
         how = "own"
         if xy is None and r.new_code:
-            xy = by_code.get(r.new_code); how = "successor"
+            xy = by_code.get(r.new_code)
+            how = "successor"
         if xy is None:
-            xy = by_code.get(r.prefecture_code) or by_code.get(r.code[:4] + "00"); how = "prefecture"
+            xy = by_code.get(r.prefecture_code) or by_code.get(r.code[:4] + "00")
+            how = "prefecture"
         if xy is None:
-            xy = by_code.get(r.province_code); how = "province"
-        lon.append(xy[0] if xy else np.nan); lat.append(xy[1] if xy else np.nan); src.append(how)
+            xy = by_code.get(r.province_code)
+            how = "province"
+        lon.append(xy[0] if xy else np.nan)
+        lat.append(xy[1] if xy else np.nan)
+        src.append(how)
     counties["lon"] = np.round(lon, 5)
     counties["lat"] = np.round(lat, 5)
     counties["_coord_from"] = src
@@ -442,7 +447,8 @@ def build_counties(shared: Path, out: Path):
     areas_out, how_out = [], []
     for r in counties.itertuples(index=False):
         if np.isnan(r.lon):
-            areas_out.append(PROVINCE_FALLBACK_AREA.get(r.code[:2], "")); how_out.append("province")
+            areas_out.append(PROVINCE_FALLBACK_AREA.get(r.code[:2], ""))
+            how_out.append("province")
             continue
         d = haversine_km(r.lon, r.lat, plon, plat)
         order = np.argsort(d)[:KNN_K]
@@ -453,11 +459,14 @@ def build_counties(shared: Path, out: Path):
                 # same-province points count double: dialect borders often follow old prefectures
                 w = 1.0 / (d[i] + 10.0) * (2.0 if pts.prov.iat[i] == r.code[:2] else 1.0)
                 votes[groups[i]] += w
-            areas_out.append(votes.most_common(1)[0][0]); how_out.append("knn")
+            areas_out.append(votes.most_common(1)[0][0])
+            how_out.append("knn")
         elif d[order[0]] <= NEAREST_RADIUS_KM:
-            areas_out.append(groups[order[0]]); how_out.append("nearest")
+            areas_out.append(groups[order[0]])
+            how_out.append("nearest")
         else:
-            areas_out.append(PROVINCE_FALLBACK_AREA.get(r.code[:2], "")); how_out.append("province")
+            areas_out.append(PROVINCE_FALLBACK_AREA.get(r.code[:2], ""))
+            how_out.append("province")
     counties["dialect_area"] = areas_out
     sub = []
     for code, area in zip(counties.code, counties.dialect_area):

@@ -32,7 +32,8 @@ NAME_MODES = {
 
 The ``dialect_merger`` rate holds among residents whose dialect area merges some sound of their
 name (``CharPool.mergeable``; Northern Mandarin outside the Northeast and Jin merges none).
-Fallbacks, when a mode cannot apply to a name: ``dialect_merger`` → ``homophone`` → ``name_exact``; ``nickname`` → ``partial_name``
+Fallbacks, when a mode cannot apply to a name: ``dialect_merger`` → ``homophone`` → ``name_exact``;
+``nickname`` → ``partial_name``
 (no 小名 known); for Uyghur names ``homophone``, ``dialect_merger`` and ``name_one_char_off``
 become ``minority_variant``."""
 

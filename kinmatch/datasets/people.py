@@ -110,7 +110,10 @@ def health_texts(rng: np.random.Generator, people: dict, rows: np.ndarray, who: 
         sel = category == index
         if not sel.any():
             continue
-        words = vocab.CONDITION_WORDS[cat[5][0]][who] if cat[5] else vocab.MINOR_WORDS[who] if cat[0] == "minor" else ("", "身体健康")
+        if cat[5]:
+            words = vocab.CONDITION_WORDS[cat[5][0]][who]
+        else:
+            words = vocab.MINOR_WORDS[who] if cat[0] == "minor" else ("", "身体健康")
         primary[sel] = pick(rng, words, int(sel.sum()))
     extra = people["extra_condition"][rows]
     for code, condition in ((1, "肢体残疾"), (2, "癫痫")):

@@ -68,7 +68,8 @@ def name_pools():
     given = load_table("given_name_freq", dtype={"weight": float})
     pools = {}
     for (kind, sex), rows in given.groupby(["kind", "sex"]):
-        pools[kind, sex] = (rows["given_name"].to_numpy(dtype=object), (rows["weight"] / rows["weight"].sum()).to_numpy())
+        pools[kind, sex] = (rows["given_name"].to_numpy(dtype=object),
+                            (rows["weight"] / rows["weight"].sum()).to_numpy())
     return (surnames["surname"].to_numpy(dtype=object),
             (surnames["weight"] / surnames["weight"].sum()).to_numpy(), pools)
 

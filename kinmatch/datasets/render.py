@@ -141,7 +141,7 @@ def format_age_estimate(age: int, style: int) -> str | None:
 
 def _catalog():
     entries = []
-    for kind_index, (kind, part, sided, extras) in enumerate(vocab.MARK_KINDS):
+    for kind, part, sided, extras in vocab.MARK_KINDS:
         for extra in extras:
             for side in (("左", "右") if sided else ("",)):
                 entries.append((kind, part, side, extra))

@@ -140,8 +140,9 @@ def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray, rat
     clothing = np.where(rng.random(n) < 0.15, None, people["clothing"][person])  # often not known
     health = health_texts(rng, people, person, 0)
     phone = np.char.zfill(rng.integers(10000, size=n).astype(str), 4).astype(object)
-    contact = np.where(rng.random(n) < 0.5, "1380000" + phone,
-                       people["surname"][person].astype(str) + np.where(rng.random(n) < 0.5, "先生 ", "女士 ") + "1390000" + phone)
+    bare = rng.random(n) < 0.5  # drawn before the title below: the simulator's stream stays as it was
+    named = people["surname"][person].astype(str) + np.where(rng.random(n) < 0.5, "先生 ", "女士 ") + "1390000" + phone
+    contact = np.where(bare, "1380000" + phone, named)
     contact = np.where(people["minority"][person], "1380000" + phone, contact)
     base = rng.integers(len(vocab.REPORT_SOURCES), size=n_persons)[person]
     source = np.asarray(vocab.REPORT_SOURCES, dtype=object)[(base + ordinal * 3) % len(vocab.REPORT_SOURCES)]
@@ -155,7 +156,7 @@ def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray, rat
     })
     # every column was built as an object array with None for blank (as intake returns them);
     # no blanket astype/where here: at a million rows that copy doubled the peak memory
-    assert all(dtype == object for dtype in frame.dtypes), frame.dtypes
+    assert all(dtype is np.dtype(object) for dtype in frame.dtypes), frame.dtypes
     frame.insert(len(frame.columns), "source_row", np.arange(2, n + 2))
     frame.attrs["kind"] = "missing"
     return frame, {"person": person, "guess": np.where(h_style >= 0, guess, -1), "wording": wording,

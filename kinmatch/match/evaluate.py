@@ -65,7 +65,8 @@ def false_leads(candidates: pd.DataFrame, truth: pd.DataFrame, threshold: float 
         "residents_without_report": int(n_residents),
         "pairs_above_threshold": int(len(above)),
         "residents_with_any_above": int(above["resident_id"].nunique()),
-        "share_residents_with_any_above": float(above["resident_id"].nunique() / n_residents) if n_residents else float("nan"),
+        "share_residents_with_any_above": (float(above["resident_id"].nunique() / n_residents)
+                                           if n_residents else float("nan")),
     }
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from kinmatch.errors import InputError
 
+
 def identification_potential(residents: pd.DataFrame) -> pd.Series:
     """How much usable evidence each resident's record holds, 1 (almost none) to 5, as NamUs
     scores unidentified cases: one point each for a usable name, an age estimate, a height,

@@ -2,9 +2,11 @@
 
     >>> from kinmatch.review import Store, export_decisions, export_leads     # doctest: +SKIP
     >>> store = Store("cases.db")                                             # doctest: +SKIP
-    >>> export_decisions(store).to_csv("reviewed.csv", index=False)           # doctest: +SKIP
+    >>> from kinmatch._io import write_csv                                    # doctest: +SKIP
+    >>> write_csv(export_decisions(store), "reviewed.csv")  # formulas escaped # doctest: +SKIP
     >>> from kinmatch.notices import render_letter                            # doctest: +SKIP
-    >>> letters = [render_letter(**lead) for lead in export_leads(store)[LETTER_ARGUMENTS].to_dict("records")]  # doctest: +SKIP
+    >>> leads = export_leads(store)[LETTER_ARGUMENTS].to_dict("records")          # doctest: +SKIP
+    >>> letters = [render_letter(**lead) for lead in leads]                       # doctest: +SKIP
 """
 
 from __future__ import annotations

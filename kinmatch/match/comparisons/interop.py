@@ -51,7 +51,8 @@ def recordlinkage_class(comparison_class: type) -> type:
 
 
 def _frame(columns: list[str], series: tuple) -> pd.DataFrame:
-    return pd.DataFrame({c: np.asarray(s.to_numpy() if isinstance(s, pd.Series) else s) for c, s in zip(columns, series)})
+    return pd.DataFrame({c: np.asarray(s.to_numpy() if isinstance(s, pd.Series) else s)
+                         for c, s in zip(columns, series)})
 
 
 def to_recordlinkage(comparison: Comparison) -> Any:

@@ -50,9 +50,8 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     itself evidence; a report that no pass proposed is taken as not the match), so the matching
     u is that of *candidate* non-matches: ``estimate_u=True`` is what
     :func:`kinmatch.match.model.fitting.fit_model` uses.
-    ``tol``: stop when neither π nor any m moves by more than this (on 370k simulated candidate pairs,
-    2e-4 stops early with π within 0.001 and weights within 0.3 bit (on the rarest levels) of a
-    fully converged fit, and the same recall@10).
+    ``tol``: stop when neither π nor any m moves by more than this (bench/RESULTS.md records how
+    far the default stops from a fully converged fit).
     """
     if int(max_iter) < 1:
         raise ValueError(f"max_iter={max_iter}: the assignment EM needs at least one iteration")
