@@ -147,7 +147,9 @@ def deadline_record(record: dict, events: pd.DataFrame) -> dict:
     """The resident record as :func:`kinmatch.deadlines.deadlines` reads it, with the done dates
     the case events give (a published notice, a DNA request, a ``deadline_done`` mark) and the
     reunion as its status. Monthly refresh keeps the latest date (the next is due a month after)."""
-    out = dict(record)
+    # every done column is present: the store records each step, so a passed deadline without
+    # its event is overdue (not "unrecorded", as for a file that has no column for the step)
+    out = {**{column: None for column in DONE_FIELDS.values()}, **record}
     done: dict[str, dt.date] = {}
     for event in events.to_dict("records"):
         deadline = _DONE_BY_EVENT.get(event["event"])
