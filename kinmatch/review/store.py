@@ -608,9 +608,24 @@ class Store:
             return deadlines(frame, today=today or beijing_today()).frame
 
     def overdue_deadlines(self, today: Any = None) -> pd.DataFrame:
-        """Every resident's overdue deadlines (oldest due first)."""
+        """Every resident's overdue deadlines (oldest due first).
+
+        Kept until the day, the records or the events change: the start page asks on every
+        visit, and judging every resident's deadlines takes about a millisecond per resident."""
+        from kinmatch.review.lifecycle import beijing_today
+
+        with self.engine.connect() as conn:
+            key = (str(today or beijing_today()),
+                   conn.execute(select(func.max(s.case_events.c.id))).scalar(),
+                   *conn.execute(select(func.count(), func.max(s.residents.c.updated_at))
+                                 .select_from(s.residents)).one())
+        cached = getattr(self, "_overdue", None)
+        if cached is not None and cached[0] == key:
+            return cached[1].copy()
         table = self.case_deadlines(today=today)
-        return table[table["status"] == "overdue"].sort_values(["due_date", "resident_id"]).reset_index(drop=True)
+        table = table[table["status"] == "overdue"].sort_values(["due_date", "resident_id"]).reset_index(drop=True)
+        self._overdue = (key, table)
+        return table.copy()
 
     def comment(self, resident_id: str, missing_id: str | None, author: str, text_: str) -> int:
         """A comment on a pair (or on the case when ``missing_id`` is None)."""
@@ -736,12 +751,17 @@ class Store:
         as current (``None``: the pair was undecided); if another decision has been recorded since,
         nothing is written and :class:`DecisionConflict` says which, so a stale page never
         silently overrides a colleague. Leave it out to record the decision regardless.
+
+        A 同一人 (``same``) also appends the case event ``confirmed`` (its detail names this
+        decision's id), in the same transaction: the case's second review and DNA steps follow it.
         """
         if decision not in s.DECISIONS:
-            raise StoreError(f"结论 {decision!r} 无效，只能是同一人、非同一人或不确定 / decision {decision!r} is not one of {list(s.DECISIONS)} "
+            raise StoreError(f"结论 {decision!r} 无效，只能是同一人、非同一人或不确定 / "
+                             f"decision {decision!r} is not one of {list(s.DECISIONS)} "
                              f"(same = 同一人, not_same = 非同一人, unsure = 不确定)")
         if not reviewer:
-            raise StoreError("结论须记下审核人（审核记录需要）/ a decision needs the reviewer's user name, for the audit trail")
+            raise StoreError("结论须记下审核人（审核记录需要）/ "
+                             "a decision needs the reviewer's user name, for the audit trail")
         with self.engine.begin() as conn:
             # FOR UPDATE (PostgreSQL) serialises deciders of one pair, so the check below and the
             # insert see the same current decision; SQLite's BEGIN IMMEDIATE already does
