@@ -31,7 +31,7 @@ date_of_birth      ``YYYY-MM-DD`` / ``YYYY-MM`` / ``YYYY`` by the precision give
 age                ``N`` or ``N-M`` as estimated at intake (residents) or when lost (reports)
 home_state,        a report's hometown (户籍地) split at the province
 home_city
-photo_url          photo, when it is an http(s) URL
+photo_url          the first photo given as an http(s) URL (a record may list several)
 =================  ======================================================================
 
 Only publishable text is exported: residents' fields come from the public-notice context
@@ -69,6 +69,7 @@ import pandas as pd
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 from kinmatch.normalize.text import text_of
+from kinmatch.schema import photo_values
 
 PFIF_NS = "http://zesty.ca/pfif/1.4"
 
@@ -338,9 +339,10 @@ def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, sourc
         "sex": _sex(_text(record.get("sex"))),
         "date_of_birth": _dob(_text(record.get("birth_date"))),
     }
-    photo = "" if public.get("withdrawn") else _text(record.get("photo"))
-    if re.match(r"https?://", photo):
-        person["photo_url"] = photo
+    photos = [] if public.get("withdrawn") else photo_values(record.get("photo"))
+    urls = [p for p in photos if re.match(r"https?://", p)]
+    if urls:  # PFIF has one photo_url: the first photo given as a URL (local files are not public)
+        person["photo_url"] = urls[0]
     if kind == "resident":
         person["author_name"] = _text(record.get("station"))
         person["author_phone"] = station_phone  # the station's public phone, never an ID number

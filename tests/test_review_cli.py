@@ -203,11 +203,12 @@ def test_a_folder_is_not_a_store(tmp_path, capsys):
 
 @pytest.mark.parametrize("host, secure", [("127.0.0.1", False), ("0.0.0.0", True)])
 def test_serve_off_localhost_warns_about_tls_and_serves_secure_cookies(tmp_path, monkeypatch, capsys, host, secure):
-    from flask import Flask, request
+    import waitress
+    from flask import request
 
     loaded(tmp_path / "cases.db").close()
     started = []
-    monkeypatch.setattr(Flask, "run", lambda self, **kw: started.append((self, kw)))
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: started.append((app, kw)))
     argv = ["review", "serve", "--db", str(tmp_path / "cases.db"), "--host", host, "--proxies", "1"]
     assert main(argv) == 0
     (app, options), = started

@@ -10,7 +10,6 @@ import textwrap
 import threading
 
 import pandas as pd
-
 import pytest
 from review_fixtures import (  # noqa: F401 - fixtures are used by name
     MISSING,
@@ -26,7 +25,7 @@ from review_fixtures import (  # noqa: F401 - fixtures are used by name
 from kinmatch.review.store import Store, StoreError
 from kinmatch.review.store import store_url as to_url
 
-HEAD = "0006"
+HEAD = "0006"  # the case lifecycle needs no new table: it reads case_events
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):
@@ -343,11 +342,14 @@ def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, acti
     assert dict(zip(pairs, current["decision"], strict=True)) == last
     assert len(store.history()) == n_decisions
     queue = store.queue()
-    assert set(zip(queue["resident_id"], queue["missing_id"], strict=True)) == {(r, m) for r, m, _ in PAIRS} - set(last)
+    # a resident with a confirmed (同一人) report has no other candidate in the queue
+    confirmed = {r for (r, _), d in last.items() if d == "same"}
+    open_pairs = {(r, m) for r, m, _ in PAIRS if r not in confirmed}
+    assert set(zip(queue["resident_id"], queue["missing_id"], strict=True)) == open_pairs - set(last)
     assert queue["match_probability"].is_monotonic_decreasing
     with_unsure = store.queue(include_unsure=True)
     assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"], strict=True)) == \
-        {(r, m) for r, m, _ in PAIRS} - {k for k, d in last.items() if d != "unsure"}
+        open_pairs - {k for k, d in last.items() if d != "unsure"}
     store.close()
 
 

@@ -136,9 +136,11 @@ def test_pair_page_shows_both_records_highlights_and_chart(site):
     page = client.get("/pair/R1/M1").get_data(as_text=True)
     assert "吴春花" in page and "胡春花" in page and "安徽省黄山市歙县" in page
     assert "13800000001" not in page  # the family's contact is private
-    weights = store.candidate("R1", "M1")["weights"]
-    sex_row = re.search(r'<tr class="(\w*)"><th>性别', page).group(1)
-    assert sex_row == ("agree" if weights["sex"] > 0.05 else "conflict" if weights["sex"] < -0.05 else "")
+    candidate = store.candidate("R1", "M1")
+    weights, levels = candidate["weights"], candidate["levels"]
+    sex_row = re.search(r'<tr class="(\w*)"><th[^>]*>性别', page).group(1)
+    # the row's mark follows the comparison's level: 相符 from agree_from on, 矛盾 only at level 0
+    assert sex_row == ("agree" if levels["sex"] >= 1 else "conflict" if levels["sex"] == 0 else "")
     assert page.count('class="bar-row"') == len(weights)
     assert 'class="bar neg"' in page and 'class="bar pos"' in page
 

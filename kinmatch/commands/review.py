@@ -53,7 +53,7 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="review_command", metavar="ACTION")
 
     serve = actions.add_parser(
-        "serve", help="run the review site (default action)",
+        "serve", help="run the review site on waitress (default action)",
         description="运行审核网页：审核员登录后逐对判定（同一人 / 非同一人 / 不确定）。\n"
                     "Run the review site: reviewers log in and decide pair by pair. The store must "
                     "exist (create it with `kinmatch review load`); the site listens on 127.0.0.1 "
