@@ -154,6 +154,11 @@ def _truncated(value: str | None, limit: int) -> str | None:
     return value if len(value) <= limit else value[:limit - 1] + "…"
 
 
+SEEN_COLUMNS = ("seen_probability", "seen_weight", "seen_explanation", "seen_levels_json", "seen_model_version",
+                "seen_run_id")
+"""What the reviewer saw when deciding, kept with each decision (migration 0007)."""
+
+
 class Store:
     """A case store at a file path (SQLite) or URL (``postgresql+psycopg://user@host/db``).
 
@@ -447,7 +452,8 @@ class Store:
         (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``)."""
         query = (select(s.candidates, self._current().c.decision, self._current().c.reason,
                         self._current().c.reviewer, self._current().c.decided_at,
-                        self._current().c.id.label("decision_id"))
+                        self._current().c.id.label("decision_id"),
+                        *(self._current().c[name] for name in SEEN_COLUMNS))
                  .select_from(self._with_current())
                  .where(s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id)))
         with self.engine.connect() as conn:
@@ -765,9 +771,12 @@ class Store:
         with self.engine.begin() as conn:
             # FOR UPDATE (PostgreSQL) serialises deciders of one pair, so the check below and the
             # insert see the same current decision; SQLite's BEGIN IMMEDIATE already does
-            known = conn.execute(select(s.candidates.c.id).where(
+            known = conn.execute(select(
+                s.candidates.c.id, s.candidates.c.match_probability, s.candidates.c.match_weight,
+                s.candidates.c.explanation, s.candidates.c.levels_json, s.candidates.c.model_version,
+                s.candidates.c.run_id).where(
                 s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id))
-                .with_for_update()).first()
+                .with_for_update()).mappings().first()
             if known is None:
                 raise StoreError(f"{resident_id} × {missing_id} 不是已载入的候选，请先载入提出它的比对结果 / "
                                  f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
@@ -785,9 +794,16 @@ class Store:
                         f"(now: {current['decision'] if current else 'undecided'}); look at it again and confirm",
                         None if current is None else dict(current))
             now = _now()
+            # the score the reviewer saw is kept with the decision: a later run re-scores the pair,
+            # but the letter and the export carry the reasons the decision was taken on
+            seen = {}
+            if any(c["name"] == "seen_probability" for c in sa_inspect(conn).get_columns("decisions")):
+                seen = {"seen_probability": known["match_probability"], "seen_weight": known["match_weight"],
+                        "seen_explanation": known["explanation"], "seen_levels_json": known["levels_json"],
+                        "seen_model_version": known["model_version"], "seen_run_id": known["run_id"]}
             result = conn.execute(s.decisions.insert().values(
                 resident_id=str(resident_id), missing_id=str(missing_id), decision=decision,
-                reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=now))
+                reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=now, **seen))
             decision_id = int(result.inserted_primary_key[0])
             if decision == "same" and sa_inspect(conn).has_table("case_events"):
                 # the case starts here: its second review and DNA steps follow this event
@@ -815,12 +831,12 @@ class Store:
 
     def current_decisions(self) -> pd.DataFrame:
         """One row per decided pair: its latest decision (resident_id, missing_id, decision,
-        reason, note, reviewer, decided_at, id)."""
+        reason, note, reviewer, decided_at, id) and the score the reviewer saw (``seen_*``)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(self._current()).order_by(self._current().c.id)).mappings().all()
         return pd.DataFrame([dict(r) for r in rows],
                             columns=["id", "resident_id", "missing_id", "decision", "reason", "note",
-                                     "reviewer", "decided_at"])
+                                     "reviewer", "decided_at", *SEEN_COLUMNS])
 
     def history(self, resident_id: str | None = None, missing_id: str | None = None) -> pd.DataFrame:
         """Every decision row (oldest first), optionally for one pair: the audit trail."""
