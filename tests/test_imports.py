@@ -11,16 +11,10 @@ from pathlib import Path
 
 import kinmatch
 
-# Cycles other helpers are removing right now (issue 11 point 6); the lead empties this after
-# merging their branches. Each entry is the set of modules of one cycle.
+# Allow-lists, empty: an entry would name a cycle (a set of modules) or a private name taken from
+# another module (importing module, imported-from module, name) that is known and being removed.
 KNOWN_CYCLES: list[set[str]] = []
-
-# Private names taken from another kinmatch module outside kinmatch/normalize/, which other helpers
-# are promoting or removing (issue 11 points 1, 5, 6); the lead empties this after merging.
-# (importing module, imported-from module, private name)
-KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = {
-    ("kinmatch.commands.review", "kinmatch.commands.link", "_read"),
-}
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

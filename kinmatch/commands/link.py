@@ -75,7 +75,7 @@ def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple
     return frame, issues.assign(file=file.name)
 
 
-def _read(path: str, kind: str) -> pd.DataFrame:
+def read_input(path: str, kind: str) -> pd.DataFrame:
     """Read an input file through intake; its issues are summarised on stderr."""
     frame, issues = _read_with_issues(path, kind)
     if len(issues):

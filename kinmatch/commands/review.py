@@ -240,11 +240,11 @@ def read_candidates(path: str | Path):
 
 
 def _load(store, args) -> None:
-    from kinmatch.commands.link import _read
+    from kinmatch.commands.link import read_input
 
     candidates = read_candidates(args.candidates)
-    residents = _read(args.residents, "resident")
-    missing = _read(args.missing, "missing")
+    residents = read_input(args.residents, "resident")
+    missing = read_input(args.missing, "missing")
     counts = store.load_candidates(candidates, residents, missing, run_id=args.run_id,
                                    model_version=args.model_version)
     print(f"run {counts['run_id']}: {counts['candidates']} candidate pair(s), {counts['new_pairs']} new; "
