@@ -219,3 +219,32 @@ def test_demo_sized_batch_skip_report(tmp_path):
         | {ids[i]: "notice_too_empty" for i in range(5, 8)})
     assert len(skipped) == (notices["skipped"].notna()).sum() == 8
     assert len(list((tmp_path / "notices").glob("*.txt"))) == 192
+
+
+def test_notices_of_residents_reunited_in_the_case_store_are_withdrawn(tmp_path):
+    """A reunion recorded in the store turns the public notice into the withdrawn version, with no
+    status column in the station's file."""
+    import datetime as dt
+
+    from review_fixtures import MISSING, RESIDENTS, candidates_table
+
+    from kinmatch.review.store import Store
+
+    db = tmp_path / "cases.db"
+    store = Store(db)
+    store.load_candidates(candidates_table(), RESIDENTS, MISSING, run_id="r")
+    store.decide("R1", "M1", "same", "alice")
+    store.second_confirm("R1", "M1", "bob")
+    store.advance_case("R1", "reunited", "bob", event_date=dt.date(2026, 1, 5))
+    store.close()
+    residents = tmp_path / "residents.csv"
+    frame = RESIDENTS.drop(columns=[c for c in ("status",) if c in RESIDENTS.columns])
+    frame.assign(station="测试救助站", contact="0371-12345678").to_csv(residents, index=False)
+    plain, with_store = tmp_path / "plain", tmp_path / "store"
+    assert main(["notices", str(residents), "-o", str(plain), "--format", "txt"]) == 0
+    assert main(["notices", str(residents), "-o", str(with_store), "--format", "txt", "--db", str(db)]) == 0
+    r1_plain = next(plain.glob("*R1*")).read_text(encoding="utf-8")
+    r1_store = next(with_store.glob("*R1*")).read_text(encoding="utf-8")
+    r2_store = next(with_store.glob("*R2*")).read_text(encoding="utf-8")
+    assert "撤回" not in r1_plain and "撤回" in r1_store  # withdrawn: name and photo hidden
+    assert "撤回" not in r2_store  # only the reunited resident's notice changes

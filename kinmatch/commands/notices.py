@@ -38,9 +38,35 @@ def register(subparsers) -> None:
     parser.add_argument("--photos", metavar="DIR",
                         help="folder the photo paths are relative to; posters embed only photos "
                              "inside it (absolute paths and .. are refused)")
+    parser.add_argument("--db", metavar="STORE",
+                        help="case store (studio.sqlite or a PostgreSQL URL): residents it records as reunited "
+                             "(已返乡) get the withdrawn notice, without a status column in the file / "
+                             "案件库：已返乡者自动改为撤回版公告")
     parser.add_argument("--max-chars", type=int, default=500,
                         help="length budget of the txt notice (default 500)")
     parser.set_defaults(func=run)
+
+
+def mark_reunited(residents, db: str):
+    """``residents`` with ``status`` 已返乡 for everyone the case store records as reunited (a
+    ``reunited`` event), so their notice renders as the withdrawn version."""
+    from kinmatch.review.store import Store
+
+    store = Store(db)
+    try:
+        states = store.case_states()
+    finally:
+        store.close()
+    if states.empty or "reunited" not in states.columns:
+        return residents
+    reunited = set(states.loc[states["reunited"].fillna(False).astype(bool), "resident_id"].astype(str))
+    if not reunited:
+        return residents
+    status = residents["status"] if "status" in residents.columns else None
+    marked = residents["resident_id"].astype(str).isin(reunited)
+    new_status = [("已返乡" if m else (None if status is None else status.iloc[i])) for i, m in enumerate(marked)]
+    print(f"{int(marked.sum())} resident(s) reunited in the case store: withdrawn notices", file=sys.stderr)
+    return residents.assign(status=new_status)
 
 
 def run(args) -> int:
@@ -50,6 +76,8 @@ def run(args) -> int:
     from kinmatch.notices.batch import skipped_report_path
 
     residents, intake_issues = read_residents(args.residents)
+    if args.db:
+        residents = mark_reunited(residents, args.db)
     notices, issues = write_notices(
         residents, args.output, args.format, station_info=args.station_info,
         template_dir=args.templates, photo_dir=args.photos, max_chars=args.max_chars,
