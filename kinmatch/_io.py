@@ -1,14 +1,25 @@
-"""Atomic file writes: a partial run never leaves a half-written file that looks complete.
+"""Atomic file writes and the one CSV writer.
 
 Every file kinmatch writes for a user (candidate tables, notices, demo files) goes through
 :func:`atomic_write`: the content is written to a temporary file in the same directory, flushed
-and fsynced, then renamed over the target (``os.replace`` is atomic on POSIX and Windows).
+and fsynced, then renamed over the target (``os.replace`` is atomic on POSIX and Windows), so a
+partial run never leaves a half-written file that looks complete.
+
+Permissions: a new file gets the mode any program of the user would give it (``0666`` less the
+user's umask, so ``-rw-r--r--`` under the usual umask 022, and group-writable under 002), so
+colleagues on a shared folder can read the results; a file that already exists keeps its mode.
+To keep results private, set a stricter umask (``umask 077``) before running kinmatch.
+
+Every CSV goes through :func:`write_csv`, which escapes text cells a spreadsheet would run as a
+formula (:func:`excel_safe`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -34,6 +45,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         encoding = None
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; the result should look like any other file the user
+        # makes (or keep the mode of the file it replaces).
+        os.chmod(tmp_name, _mode_for(path))
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
             handle.flush()
@@ -45,15 +59,103 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
-def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf-8-sig",
-                     **to_csv_kwargs) -> Path:
-    """Write ``frame`` as CSV atomically. UTF-8 with BOM by default so Excel opens Chinese text."""
+def _umask() -> int:
+    # /proc tells without changing anything; os.umask() must set a value to read one (not
+    # thread-safe), so it is only the fallback off Linux.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is read as a formula by Excel, LibreOffice and Google
+Sheets (``=HYPERLINK(…)``, ``@SUM(…)``, ``-2+3``); :func:`excel_safe` escapes it."""
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def excel_cell(value):
+    """One cell made safe to open in a spreadsheet (the OWASP recipe for CSV injection).
+
+    Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    single quote, which spreadsheets show as text instead of running it; a text that is just a
+    number (``-3``, ``+1.5``) stays as it is, and so does anything that is not text.
+
+    >>> excel_cell("=SUM(A1:A9)"), excel_cell("-1+1"), excel_cell("-3.5"), excel_cell(-2)
+    ("'=SUM(A1:A9)", "'-1+1", '-3.5', -2)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def excel_unescape(value):
+    """The cell :func:`excel_cell` escaped, as it was: what reading kinmatch's own CSV back needs.
+
+    >>> excel_unescape("'=SUM(A1:A9)"), excel_unescape("'ok"), excel_unescape(3)
+    ('=SUM(A1:A9)', "'ok", 3)
+    """
+    if (isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES)
+            and not _NUMBER.fullmatch(value[1:])):
+        return value[1:]
+    return value
+
+
+def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names are escaped with :func:`excel_cell`.
+
+    Numeric, boolean and date columns are untouched: numbers stay numbers.
+
+    >>> excel_safe(pd.DataFrame({"note": ["=1+1", "ok"], "score": [-1.5, 2.0]})).values.tolist()
+    [["'=1+1", -1.5], ['ok', 2.0]]
+    """
+    safe = frame.copy()
+    for position, dtype in enumerate(safe.dtypes):
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            column = safe.iloc[:, position]
+            if isinstance(dtype, pd.CategoricalDtype):
+                column = column.astype(object)
+            safe.isetitem(position, column.map(excel_cell, na_action="ignore"))
+    safe.columns = [excel_cell(column) for column in safe.columns]
+    return safe
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf-8-sig",
+              **to_csv_kwargs) -> Path:
+    """Write ``frame`` as CSV, atomically and spreadsheet-safe (:func:`excel_safe`).
+
+    UTF-8 with BOM by default so Excel opens Chinese text. Lines end in CRLF (RFC 4180), which
+    also makes the csv module quote a cell holding a lone carriage return instead of letting it
+    split the row. The one way kinmatch writes a CSV.
+    """
+    to_csv_kwargs.setdefault("lineterminator", "\r\n")
     with atomic_write(path, "w", encoding=encoding, newline="") as handle:
-        frame.to_csv(handle, index=False, **to_csv_kwargs)
+        excel_safe(frame).to_csv(handle, index=False, **to_csv_kwargs)
     return Path(path)
 
 
+def csv_text(frame: pd.DataFrame, **to_csv_kwargs) -> str:
+    """``frame`` as spreadsheet-safe CSV text (for stdout or an HTTP download), as :func:`write_csv`."""
+    to_csv_kwargs.setdefault("lineterminator", "\r\n")
+    return excel_safe(frame).to_csv(index=False, **to_csv_kwargs)
+
+
 def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
     with atomic_write(path, "wb") as handle:
         handle.write(data)
     return Path(path)

@@ -1,12 +1,18 @@
 """Reading a table file as it is: CSV bytes of any office encoding, or an .xlsx workbook, or a
-DataFrame, into headers + text columns (``_RawTable``) and the issues found while reading.
+DataFrame, into headers + text columns (``RawTable``) and the issues found while reading.
 
 Kept apart from :mod:`kinmatch.intake`, which applies the schema (field names, validation, ids)
 to what this module reads. What this module handles:
 
 - encodings: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030/GBK, charset-normalizer as a
   last resort; undecodable bytes become '\ufffd' with an ``encoding_replaced`` issue;
-- broken CSV rows: unclosed quotes (``unbalanced_quote``), too many or too few cells;
+- broken CSV rows: unclosed quotes (``unbalanced_quote``), too many or too few cells; cells of
+  any length (the csv module's 131,072-character limit is raised, so a long quoted cell is not
+  split into other columns);
+- NUL characters, which databases refuse (PostgreSQL) and no person typed: removed, with a
+  ``nul_removed`` issue per cell;
+- headers written twice: kept apart as ``姓名`` and ``姓名.1``, and the pair remembered
+  (``RawTable.renamed``) so intake can report it;
 - the header row: title rows above it (``above_header``), the data sheet of a workbook;
 - memory: rows become deduplicated text columns chunk by chunk.
 """
@@ -28,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch import schema
+from kinmatch._io import excel_unescape
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 
@@ -37,7 +44,7 @@ from kinmatch.issues import IssueLog
 _MAX_SHOWN = 200
 
 
-def _shown(value: Any) -> Any:
+def shown_value(value: Any) -> Any:
     """A cell as an issue row shows it: at most 200 characters, then "…" (a pasted essay must
     not go into the issues table whole)."""
     if isinstance(value, str) and len(value) > _MAX_SHOWN:
@@ -45,7 +52,7 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _cell_text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
     """One cell as the text a person sees: stripped, None for blank; 172.0 → '172'."""
     if value is None:
         return None
@@ -71,7 +78,7 @@ def _cell_text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def factorize_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable cells from a DataFrame input
@@ -82,24 +89,24 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _map_unique(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
+def map_unique(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
     """Apply ``func`` once per distinct value (blank → func(None)) and map back; object array."""
-    codes, uniques = _factorize(values)
+    codes, uniques = factorize_values(values)
     table = np.empty(len(uniques) + 1, dtype=object)
     table[:-1] = [func(v) for v in uniques]
     table[-1] = func(None)
     return table[codes]
 
 
-def _as_text_column(values: np.ndarray) -> np.ndarray:
-    return _map_unique(values, _cell_text)
+def as_text_column(values: np.ndarray) -> np.ndarray:
+    return map_unique(values, cell_text)
 
 
 # --- the raw table ----------------------------------------------------------------------------
 
 
 @dataclass
-class _RawTable:
+class RawTable:
     """Headers and columns as read, before any schema is applied."""
 
     headers: list[str]
@@ -111,44 +118,108 @@ class _RawTable:
     original: pd.DataFrame | None = None  # a DataFrame input, so unknown columns keep their dtype
     header_row: int = 1
     stripped: set[str] = field(default_factory=set)  # headers whose cells are already clean text
+    # A header written again in the same file, as renamed here ("姓名.1") → (header as written,
+    # its first position, this position); positions are 0-based columns of the table.
+    renamed: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
 
 def _unique_headers(headers: list[Any]) -> list[str]:
     """Headers as strings, blank ones named like pandas does, repeats suffixed .1, .2."""
+    return _renamed_headers(headers)[0]
+
+
+def _renamed_headers(headers: list[Any]) -> tuple[list[str], dict[str, tuple[str, int, int]]]:
+    """:func:`_unique_headers` and, for each renamed repeat, (header as written, position of its
+    first use, its own position)."""
     seen: dict[str, int] = {}
+    first: dict[str, int] = {}
     result = []
+    renamed: dict[str, tuple[str, int, int]] = {}
     for position, header in enumerate(headers):
-        name = _cell_text(header) if not isinstance(header, str) else header
+        name = cell_text(header) if not isinstance(header, str) else header
         if name is None or not str(name).strip():
             name = f"Unnamed: {position}"
-        name = str(name)
+        name = str(name).replace("\x00", "")
         if name in seen:
             seen[name] += 1
-            name = f"{name}.{seen[name]}"
+            written, name = name, f"{name}.{seen[name]}"
+            renamed[name] = (written, first[written], position)
         else:
             seen[name] = 0
+            first[name] = position
         result.append(name)
-    return result
+    return result, renamed
 
 
-def _from_frame(frame: pd.DataFrame) -> _RawTable:
+def column_letter(position: int) -> str:
+    """The spreadsheet letter of a 0-based column position: 0 → A, 27 → AB.
+
+    >>> column_letter(0), column_letter(25), column_letter(27)
+    ('A', 'Z', 'AB')
+    """
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _nul_issue(issues: IssueLog, row: int, header: str | None, value: Any) -> None:
+    where = f"column {header} row {row}" if header else f"row {row}"
+    issues.add(row=row, column=header, value=shown_value(value), reason="nul_removed", action="kept",
+               message=f"{where}: the cell held NUL characters (\\x00, from a damaged export or "
+                       "pasted binary data), which were removed; the rest of the cell is kept. "
+                       "Check the cell in the source file.")
+
+
+def _remove_nul(table: "RawTable") -> None:
+    """Remove NUL characters from every text cell of a DataFrame input, one ``nul_removed`` issue
+    per cell (CSV text is cleaned before parsing, see :func:`_read_csv`).
+
+    A NUL is never typed by a person (it comes from a damaged export or a binary pasted into a
+    cell), and PostgreSQL refuses text that holds one. It must go before any ``pd.factorize``:
+    pandas' string hashing stops at a NUL, so "" and "\\x000" would become one value.
+    """
+    copied = False
+    for index, (header, column) in enumerate(zip(table.headers, table.columns, strict=True)):
+        if column.dtype != object:
+            continue
+        hit = np.fromiter((v.__class__ is str and "\x00" in v for v in column), dtype=bool,
+                          count=len(column))
+        if not hit.any():
+            continue
+        new_column = column.copy()
+        for position in np.flatnonzero(hit):
+            new_column[position] = column[position].replace("\x00", "")
+            _nul_issue(table.issues, int(table.source_rows[position]), header, new_column[position])
+        table.columns[index] = new_column
+        if table.original is not None:
+            if not copied:
+                table.original, copied = table.original.copy(), True
+            table.original.isetitem(index, new_column)
+
+
+def _from_frame(frame: pd.DataFrame) -> RawTable:
     rows = np.arange(len(frame)) + 2
     if "source_row" in frame.columns and pd.api.types.is_integer_dtype(frame["source_row"]):
         # A frame intake made before (or a filtered piece of one): its rows keep pointing at
         # the original file, so reading it again changes nothing.
         rows = frame["source_row"].to_numpy(dtype="int64")
         frame = frame.drop(columns="source_row")
-    headers = _unique_headers(list(frame.columns))
+    headers, renamed = _renamed_headers(list(frame.columns))
     columns = [frame.iloc[:, i].to_numpy(dtype=object) for i in range(frame.shape[1])]
     # Otherwise spreadsheet numbering: header row 1, first data row 2, by position (not by label).
-    return _RawTable(headers, columns, rows, "DataFrame", original=frame)
+    table = RawTable(headers, columns, rows, "DataFrame", original=frame, renamed=renamed)
+    _remove_nul(table)
+    return table
 
 
 def _from_rows(rows: list[tuple[int, list[Any]]], header_width: int) -> tuple[list[np.ndarray], np.ndarray]:
     if not rows:
         return [np.empty(0, dtype=object) for _ in range(header_width)], np.empty(0, dtype=int)
     numbers = np.fromiter((n for n, _ in rows), dtype=int, count=len(rows))
-    columns = [np.array(col, dtype=object) for col in zip(*(r for _, r in rows))]
+    columns = [np.array(col, dtype=object) for col in zip(*(r for _, r in rows), strict=False)]
     return columns, numbers
 
 
@@ -164,18 +235,18 @@ def _find_header(records: list[tuple[int, list[Any]]], kind: str, issues: IssueL
     lists what it holds).
     """
     non_blank = [i for i, (_, cells) in enumerate(records[: _HEADER_SEARCH_ROWS * 5])
-                 if any(_cell_text(c) is not None for c in cells)][:_HEADER_SEARCH_ROWS]
+                 if any(cell_text(c) is not None for c in cells)][:_HEADER_SEARCH_ROWS]
     if not non_blank:
         return None
     id_field = schema.ID_FIELD[kind]
     chosen = next((i for i in non_blank
                    if any(schema.field_of_header(c, kind) == id_field
-                          for c in records[i][1] if _cell_text(c) is not None)),
+                          for c in records[i][1] if cell_text(c) is not None)),
                   non_blank[0])
     for number, cells in records[:chosen]:
-        texts = [t for t in (_cell_text(c) for c in cells) if t is not None]
+        texts = [t for t in (cell_text(c) for c in cells) if t is not None]
         if texts:
-            issues.add(row=number, column=None, value=_shown(" ".join(texts)), reason="above_header",
+            issues.add(row=number, column=None, value=shown_value(" ".join(texts)), reason="above_header",
                        action="row_skipped",
                        message=f"row {number} is above the header row "
                                f"{records[chosen][0]} (a title?); skipped")
@@ -185,7 +256,7 @@ def _find_header(records: list[tuple[int, list[Any]]], kind: str, issues: IssueL
     return chosen
 
 
-def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
+def _read_xlsx(path: Path, data: bytes, kind: str) -> RawTable:
     import openpyxl  # only needed for workbooks
 
     try:
@@ -214,9 +285,10 @@ def _read_xlsx(path: Path, data: bytes, kind: str) -> _RawTable:
     columns, numbers = _from_rows(rows, width)
     # A column with neither a header nor any value is only Excel's formatting: drop it.
     keep = [i for i in range(width)
-            if _cell_text(header[i]) is not None or pd.notna(_as_text_column(columns[i])).any()]
-    return _RawTable(_unique_headers([header[i] for i in keep]), [columns[i] for i in keep],
-                     numbers, f"{path} [{sheet.title}]", issues, header_row=records[start][0])
+            if cell_text(header[i]) is not None or pd.notna(as_text_column(columns[i])).any()]
+    headers, renamed = _renamed_headers([header[i] for i in keep])
+    return RawTable(headers, [columns[i] for i in keep], numbers, f"{path} [{sheet.title}]", issues,
+                     header_row=records[start][0], renamed=renamed)
 
 
 def _data_sheet(workbook: Any, kind: str) -> Any:
@@ -253,7 +325,7 @@ def _decode_counting(data: bytes, encoding: str) -> tuple[str, list[int]]:
     return text, offsets
 
 
-def _decode(data: bytes) -> tuple[str, str, list[int], bytes]:
+def decode_bytes(data: bytes) -> tuple[str, str, list[int], bytes]:
     """Decode CSV bytes; returns text, encoding, offsets of undecodable bytes, and the bytes the
     offsets refer to (the BOM removed).
 
@@ -338,6 +410,20 @@ _DELIMITERS = ",\t;|"
 _MAX_RECORD_LINES = 50  # a quoted cell longer than this many lines is an unclosed quote
 
 
+_CELL_LIMIT = 2**31 - 1  # the largest value csv.field_size_limit accepts on every platform
+
+
+def _allow_long_cells() -> None:
+    """Raise the csv module's cell limit (131,072 characters by default).
+
+    Over the limit the reader fails, and the fallback that re-reads a broken row without quotes
+    would cut the long cell at its commas and shift the pieces into other columns. The limit is
+    process-wide; raising it only lets longer cells be read (the file is in memory already).
+    """
+    if csv.field_size_limit() < _CELL_LIMIT:
+        csv.field_size_limit(_CELL_LIMIT)
+
+
 def _guess_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in _DELIMITERS}
     best = max(counts, key=counts.get)
@@ -382,10 +468,25 @@ def _csv_records(lines: list[str], delimiter: str, width_of: Callable[[], int | 
         position = restart + 1
 
 
+def _has_id_header(records: list[tuple[int, list[str], str | None]], kind: str) -> bool:
+    id_field = schema.ID_FIELD[kind]
+    return any(schema.field_of_header(cell, kind) == id_field
+               for _number, cells, _problem in records[:_HEADER_SEARCH_ROWS * 5] for cell in cells if cell)
+
+
 def _read_csv(path: Path, data: bytes, kind: str,
-              decoded: tuple[str, str, list[int], bytes] | None = None) -> _RawTable:
-    text, encoding, bad_offsets, body = decoded or _decode(data)
+              decoded: tuple[str, str, list[int], bytes] | None = None) -> RawTable:
+    text, encoding, bad_offsets, body = decoded or decode_bytes(data)
+    _allow_long_cells()
     lines = io.StringIO(text, newline="").readlines()
+    # NULs go before parsing (pandas' hashing would merge cells that differ after a NUL); the
+    # lines that had them are kept aside to say which cells they were in.
+    nul_lines: dict[int, str] = {}
+    if "\x00" in text:
+        for index, line in enumerate(lines):
+            if "\x00" in line:
+                nul_lines[index] = line
+                lines[index] = line.replace("\x00", "")
     del text  # memory: a million-row file is held as lines, then rows, then columns
     issues = IssueLog()
     # The header (and so the delimiter and the row width) is found on the first lines; the few
@@ -396,6 +497,14 @@ def _read_csv(path: Path, data: bytes, kind: str,
     delimiter = _guess_delimiter(max(head_lines or [""],
                                      key=lambda line: sum(map(line.count, _DELIMITERS))))
     head = list(_csv_records(head_lines, delimiter, lambda: None))
+    if not _has_id_header(head, kind):
+        # A quoted cell with tabs or semicolons in it can out-vote the header's commas: the
+        # delimiter that shows an id header wins, else the first guess stands.
+        for other in _DELIMITERS:
+            retry = list(_csv_records(head_lines, other, lambda: None)) if other != delimiter else []
+            if _has_id_header(retry, kind):
+                delimiter, head = other, retry
+                break
     start = _find_header([(n, f) for n, f, _ in head], kind, issues)
     if start is None:
         raise InputError(f"{path}: the file has no header row (it is empty or blank). Export the "
@@ -422,7 +531,7 @@ def _read_csv(path: Path, data: bytes, kind: str,
     for number, fields, problem in _csv_records(lines[data_start:], delimiter, lambda: width):
         number += data_start
         if problem:
-            issues.add(row=number, column=None, value=_shown(lines[number - 1].rstrip("\r\n")),
+            issues.add(row=number, column=None, value=shown_value(lines[number - 1].rstrip("\r\n")),
                        reason=problem, action="row_kept",
                        message=f"row {number}: a quote (\") opens a cell that never closes; the "
                                f"row was read with quotes ignored. Check the quotes in this row "
@@ -431,21 +540,21 @@ def _read_csv(path: Path, data: bytes, kind: str,
             extra = fields[width:]
             if any(f.strip() for f in extra) and not any(f.strip() for f in fields[:width]):
                 # nothing under the header: only stray cells far right, kept in the issue
-                issues.add(row=number, column=None, value=_shown(delimiter.join(extra)),
+                issues.add(row=number, column=None, value=shown_value(delimiter.join(extra)),
                            reason="too_many_fields", action="row_skipped",
                            message=f"row {number}: cells only beyond the header's {width} "
-                                   f"columns ({_shown(delimiter.join(extra))!r}); the row was skipped. Move them under "
-                                   f"a header or delete them.")
+                                   f"columns ({shown_value(delimiter.join(extra))!r}); the row was skipped. "
+                                   f"Move them under a header or delete them.")
                 continue
             if any(f.strip() for f in extra):
-                issues.add(row=number, column=None, value=_shown(delimiter.join(extra)),
+                issues.add(row=number, column=None, value=shown_value(delimiter.join(extra)),
                            reason="too_many_fields", action="row_kept",
                            message=f"row {number}: {len(fields)} cells but the header has "
-                                   f"{width}; the extra cells {_shown(delimiter.join(extra))!r} were dropped. A stray "
-                                   f"comma inside a cell is the usual cause: quote that cell.")
+                                   f"{width}; the extra cells {shown_value(delimiter.join(extra))!r} were dropped. "
+                                   f"A stray comma inside a cell is the usual cause: quote that cell.")
             fields = fields[:width]
         elif len(fields) < width and any(f.strip() for f in fields):
-            issues.add(row=number, column=None, value=_shown(delimiter.join(fields)),
+            issues.add(row=number, column=None, value=shown_value(delimiter.join(fields)),
                        reason="too_few_fields", action="row_kept",
                        message=f"row {number}: {len(fields)} cells but the header has {width}; "
                                f"the missing cells at the end were left blank. Check the row "
@@ -458,6 +567,7 @@ def _read_csv(path: Path, data: bytes, kind: str,
             chunks.append(_dedup_chunk(rows, width, known))
             rows = []
 
+    nul_context = lines if nul_lines else None  # only a file with NULs keeps its lines longer
     del lines
     chunks.append(_dedup_chunk(rows, width, known))
     columns = [np.concatenate([chunk[0][i] for chunk in chunks]) for i in range(width)]
@@ -466,9 +576,41 @@ def _read_csv(path: Path, data: bytes, kind: str,
     if bad_offsets:
         _log_bad_bytes(issues, body, bad_offsets, numbers, _unique_headers(header), columns,
                        encoding, path)
-    headers = _unique_headers(header)
-    return _RawTable(headers, columns, numbers, str(path), issues, encoding,
-                     header_row=head[start][0], stripped={headers[i] for i in known})
+    headers, renamed = _renamed_headers(header)
+    table = RawTable(headers, columns, numbers, str(path), issues, encoding,
+                      header_row=head[start][0], stripped={headers[i] for i in known}, renamed=renamed)
+    if nul_lines:
+        _log_nul_cells(issues, nul_lines, nul_context, numbers, headers, columns, delimiter,
+                       head[start][0])
+    return table
+
+
+def _log_nul_cells(issues: IssueLog, nul_lines: dict[int, str], lines: list[str], numbers: np.ndarray,
+                   headers: list[str], columns: list[np.ndarray], delimiter: str, header_row: int) -> None:
+    """One ``nul_removed`` issue per cell whose NULs were removed before parsing: the record
+    holding each such line is parsed again as written to find the cells."""
+    done: set[int] = set()
+    for index in sorted(nul_lines):
+        line_number = index + 1
+        position = int(np.searchsorted(numbers, line_number, side="right")) - 1
+        if position < 0 or line_number <= header_row:
+            _nul_issue(issues, line_number, None, None)
+            continue
+        if position in done:
+            continue
+        done.add(position)
+        first = int(numbers[position]) - 1
+        last = int(numbers[position + 1]) - 1 if position + 1 < len(numbers) else len(lines)
+        original = "".join(nul_lines.get(i, lines[i]) if i < len(lines) else "" for i in range(first, last))
+        try:
+            cells = next(csv.reader(io.StringIO(original, newline=""), delimiter=delimiter), [])
+        except csv.Error:
+            cells = []
+        row = int(numbers[position])
+        hits = [i for i, cell in enumerate(cells[:len(headers)]) if "\x00" in cell]
+        for i in hits or [None]:
+            header = headers[i] if i is not None else None
+            _nul_issue(issues, row, header, columns[i][position] if i is not None else None)
 
 
 _HEADER_PUNCTUATION = set("（）【】〔〕《》、：；，。·．／＿－ ")
@@ -520,7 +662,7 @@ def _simplified_headers(header: list[Any], kind: str) -> list[Any]:
 _GARBLED_SHARE = 0.6
 
 
-def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: list[Any]) -> _RawTable | None:
+def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: list[Any]) -> RawTable | None:
     """The table read as Big5 when its header, read as ``encoding``, looks garbled and the bytes
     are clean Big5; ``None`` when the header does not look garbled. Raises :class:`InputError`
     with an encoding hint when it looks garbled and is not Big5 either."""
@@ -535,7 +677,7 @@ def _retry_as_big5(path: Path, data: bytes, kind: str, encoding: str, header: li
         if _common_share([_t2s(first)]) >= _GARBLED_SHARE:
             return _read_csv(path, data, kind, decoded=(text, big5, [], data))
     shown = ", ".join(str(h) for h in header if h) or "(none)"
-    raise InputError(f"{path}: no id column found, and the headers look garbled ({_shown(shown)}) when "
+    raise InputError(f"{path}: no id column found, and the headers look garbled ({shown_value(shown)}) when "
                      f"read as {encoding}: the file may be in another encoding (e.g. Big5 or Shift-JIS); "
                      f"re-save it as UTF-8 ('CSV UTF-8' in Excel or WPS) and read it again.")
 
@@ -548,11 +690,15 @@ _CHUNK_ROWS = 5_000
 
 
 def _csv_cell(value: str | None) -> str | None:
-    """A CSV cell as its text: "" → None; Excel's keep-as-text wrapper ="00123" → 00123."""
+    """A CSV cell as its text: "" → None; Excel's keep-as-text wrapper ="00123" → 00123; the
+    formula escape kinmatch (and other careful tools) write, '=… / '-… / '@…, → =… / -… / @…
+    (:func:`kinmatch._io.excel_unescape`), so a file kinmatch wrote reads back as it was."""
     if not value:
         return None
     if value.startswith('="') and value.endswith('"') and len(value) >= 3:
         return value[2:-1]
+    if value.startswith("'"):
+        return excel_unescape(value)
     return value
 
 
@@ -570,7 +716,7 @@ def _dedup_chunk(rows: list[tuple[int, list[Any]]], width: int,
     known fields (positions in ``known``) are stripped in the same pass; others stay untouched.
     """
     columns, numbers = _from_rows(rows, width)
-    return [_map_unique(column, _clean_csv_cell if i in known else _csv_cell)
+    return [map_unique(column, _clean_csv_cell if i in known else _csv_cell)
             for i, column in enumerate(columns)], numbers
 
 
@@ -581,17 +727,17 @@ def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: n
     bad_lines = np.unique(np.searchsorted(newlines, np.asarray(offsets)) + 1)
     # A record may span several lines (quoted line breaks): report the record's first line.
     positions = np.searchsorted(numbers, bad_lines, side="right") - 1
-    for line, position in zip(bad_lines, positions):
+    for line, position in zip(bad_lines, positions, strict=False):
         if position < 0:  # in the header itself
             issues.add(row=int(line), column=None, value=None, reason="encoding_replaced",
                        action="kept", message=f"header row: some bytes are not valid {encoding} "
                        f"and were replaced by '\ufffd'. Re-save {path.name} as 'CSV UTF-8'.")
             continue
         row = int(numbers[position])
-        hit = [(h, c[position]) for h, c in zip(headers, columns)
+        hit = [(h, c[position]) for h, c in zip(headers, columns, strict=False)
                if isinstance(c[position], str) and "\ufffd" in c[position]]
         for header, value in hit or [(None, None)]:
-            issues.add(row=row, column=header, value=_shown(value), reason="encoding_replaced",
+            issues.add(row=row, column=header, value=shown_value(value), reason="encoding_replaced",
                        action="kept",
                        message=f"{'column ' + header + ' ' if header else ''}row {row}: some "
                                f"bytes are not valid {encoding} and were replaced by '\ufffd'; "
@@ -599,7 +745,7 @@ def _log_bad_bytes(issues: IssueLog, body: bytes, offsets: list[int], numbers: n
                                f"'CSV UTF-8' or retype this cell.")
 
 
-def _load(src: Any, kind: str) -> _RawTable:
+def load_table_file(src: Any, kind: str) -> RawTable:
     if isinstance(src, pd.DataFrame):
         return _from_frame(src)
     if hasattr(src, "read"):  # an open file or an upload (werkzeug FileStorage has .filename)

@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         print(f"kinmatch {args.command}: the case store could not be used: {reason}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if error.name not in ("psycopg", "psycopg2"):
+            raise
+        from kinmatch.review.drivers import missing_driver_message
+
+        print(f"kinmatch {args.command}: {missing_driver_message(error.name)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; files being written were left untouched", file=sys.stderr)
         return 130

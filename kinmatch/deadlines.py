@@ -21,6 +21,12 @@ such as 已/是/完成), ``closed`` when the person went home (a status column s
 *deadline* ``overdue`` after the due date, ``due`` within :data:`DUE_SOON_DAYS` days of it,
 ``upcoming`` before that; a *milestone* is ``due`` from its date on and ``upcoming`` before.
 
+A file with **no column at all** for a step (none of its :data:`DONE_COLUMNS`) does not say
+whether the step was done, so a passed deadline is ``unrecorded``, not ``overdue``, and the
+monthly notice refresh is counted from the found date to the next monthly date on or after the
+judging day (not from a refresh years ago); the issues table says once per step which column to
+add. A file that has the column but leaves a resident's cell blank means "not done yet".
+
 A found date known only to the month or year (``2024年3月``, ``2024``) is not treated as its
 first day: ``due_date`` is the earliest and ``due_latest`` the latest possible due date, and the
 status is ``unknown`` (with a ``reason``) whenever it depends on the unknown day; a status that
@@ -74,6 +80,8 @@ DONE_COLUMNS = {
                   "落户状态", "安置状态"),
 }
 """Columns whose non-blank value (a date, or 已/是/完成/done/yes) marks a deadline done."""
+
+STATUSES = ("done", "closed", "overdue", "due", "upcoming", "unknown", "unrecorded")
 
 DEADLINE_COLUMNS = ["resident_id", "deadline", "label", "found_date", "due_date", "days_left",
                     "status", "calendar", "found_precision", "due_latest", "reason"]
@@ -216,6 +224,22 @@ def _done_value(record: dict, deadline: str) -> tuple[bool, dt.date | None]:
     return False, None
 
 
+def _next_monthly(found: dt.date, today: dt.date) -> dt.date:
+    """The first of ``found`` + 1 month, + 2 months … that is on or after ``today``.
+
+        >>> _next_monthly(dt.date(2014, 3, 31), dt.date(2024, 10, 9))
+        datetime.date(2024, 10, 31)
+        >>> _next_monthly(dt.date(2024, 9, 30), dt.date(2024, 10, 1))
+        datetime.date(2024, 10, 30)
+    """
+    months = max((today.year - found.year) * 12 + today.month - found.month, 1)
+    for step in (months - 1, months, months + 1):
+        candidate = (pd.Timestamp(found) + pd.DateOffset(months=max(step, 1))).date()
+        if candidate >= today:
+            return candidate
+    return (pd.Timestamp(found) + pd.DateOffset(months=months + 2)).date()
+
+
 def _status(kind: str, due: dt.date, today: dt.date) -> str:
     if kind == "milestone":
         return "due" if today >= due else "upcoming"
@@ -247,7 +271,8 @@ def deadlines(residents: pd.DataFrame, today: Any = None,
     ``today`` instead: a plan checked at a later ``today`` (``--today``) still has its deadlines.
 
     >>> from kinmatch.intake import read_residents
-    >>> residents, intake = read_residents(pd.DataFrame({"编号": ["R1"], "入站日期": ["2099-01-02"]}))
+    >>> residents, intake = read_residents(pd.DataFrame({"编号": ["R1"], "入站日期": ["2099-01-02"],
+    ...                                                  "公告状态": [None]}))
     >>> table = deadlines(residents, today="2099-01-05", intake_issues=intake).frame
     >>> table.set_index("deadline").loc["notice", "status"]
     'overdue'
@@ -261,6 +286,16 @@ def deadlines(residents: pd.DataFrame, today: Any = None,
     log = IssueLog()
     rows = []
     outside_calendar = 0
+    # steps the file has no column for: whether they were done is not recorded (see the module docstring)
+    unrecorded = {deadline for deadline, columns in DONE_COLUMNS.items()
+                  if not any(column in residents.columns for column in columns)}
+    for deadline in sorted(unrecorded, key=list(DONE_COLUMNS).index):
+        log.add(row=None, record_id=None, column=DONE_COLUMNS[deadline][0], value=None, reason="no_done_column",
+                action="kept",
+                message=f"the file has no column recording whether 「{DEADLINE_LABELS[deadline]}」 was done "
+                        f"(e.g. {DONE_COLUMNS[deadline][0]} or "
+                        f"{next(c for c in DONE_COLUMNS[deadline] if not c.isascii())}), so a passed "
+                        f"deadline is shown as unrecorded, not overdue; add the column to track it")
     blanked = _blanked_by_intake(intake_issues)
     for position, record in enumerate(residents.to_dict("records")):
         resident_id = _text(record.get("resident_id"))
@@ -298,6 +333,10 @@ def deadlines(residents: pd.DataFrame, today: Any = None,
                 # A refresh is monthly: the next one is due a month after the last.
                 due = due_latest = (pd.Timestamp(when) + pd.DateOffset(months=1)).date()
                 done = False
+            if deadline == "notice_refresh" and deadline in unrecorded:
+                # no refresh is recorded: the next monthly date on or after today, not the first one
+                due = _next_monthly(found, today_date)
+                due_latest = _next_monthly(_period_end(found, precision), today_date)
             reason = ""
             if due != due_latest:
                 reason = (f"入站日期只知道到{_PRECISION_WORDS.get(precision, '日')}"
@@ -310,6 +349,9 @@ def deadlines(residents: pd.DataFrame, today: Any = None,
                 status = _status(_KIND[deadline], due, today_date)
                 if _status(_KIND[deadline], due_latest, today_date) != status:
                     status = "unknown"  # depends on the day nobody recorded
+                if deadline in unrecorded and status in ("overdue", "unknown") and today_date > due:
+                    status = "unrecorded"
+                    reason = (reason + "；" if reason else "") + "文件中没有记录此项是否已办的列，无法判断是否逾期"
             rows.append({
                 "resident_id": resident_id, "deadline": deadline,
                 "label": DEADLINE_LABELS[deadline], "found_date": found, "due_date": due,

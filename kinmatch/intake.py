@@ -24,12 +24,16 @@ Reason codes (action in brackets):
   ``future_date``, ``implausible_date`` (before 1900), ``implausible_height`` (outside 40–250
   cm), ``implausible_age`` (over 120, or born before 1900) [``kept_blank``]. Honest unknowns
   (未知, 不详, -) are not issues.
-- ids: ``missing_id`` (a ``row<N>`` id is generated), ``duplicate_id`` [``row_kept``].
+- ids: ``missing_id`` (a ``row<N>`` id is generated), ``duplicate_id`` [``row_kept`` with
+  ``on_duplicate="stop"``, and linking then refuses the file; ``row_skipped`` for the rows
+  ``on_duplicate="first"`` or ``"last"`` leaves out] — see :data:`ON_DUPLICATE`.
 - rows: ``blank_row``, ``above_header`` (title rows), ``summary_row`` (合计, 制表人)
   [``row_skipped``]; ``too_many_fields``, ``too_few_fields``, ``unbalanced_quote``
   [``row_kept``, or ``row_skipped`` when nothing is left under the header].
 - file: ``encoding_replaced`` (undecodable bytes became '\ufffd') [``kept``],
-  ``duplicate_column`` (two headers for one field; the second stays an extra column) [``kept``].
+  ``nul_removed`` (NUL characters taken out of a cell) [``kept``],
+  ``duplicate_column`` (two headers for one field, or one header written twice; the message says
+  which column is used, the other stays an extra column) [``kept``].
 """
 
 from __future__ import annotations
@@ -43,12 +47,27 @@ import numpy as np
 import pandas as pd
 
 from kinmatch import schema
-from kinmatch._tableread import _as_text_column, _cell_text, _factorize, _load, _map_unique, _RawTable, _shown
+from kinmatch._tableread import (
+    RawTable,
+    as_text_column,
+    cell_text,
+    column_letter,
+    factorize_values,
+    load_table_file,
+    map_unique,
+    shown_value,
+)
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 from kinmatch.normalize import quantities as q
 
-__all__ = ["Intake", "read_residents", "read_missing", "read_records"]
+__all__ = ["Intake", "read_residents", "read_missing", "read_records", "ON_DUPLICATE"]
+
+ON_DUPLICATE = ("stop", "first", "last")
+"""What to do with rows that share an id (issue 16: intake and linking say the same). ``"stop"``
+(default): keep every row and flag them; linking refuses the file until each id is unique.
+``"first"`` / ``"last"``: keep the first / last row of each id, the others are skipped with an
+issue (``kinmatch link --on-duplicate first|last``)."""
 
 _KIND_NOUN = {"resident": "resident (受助人员)", "missing": "missing-person report (寻人启事)"}
 _EVENT_DATE = {"resident": "found_date", "missing": "missing_date"}
@@ -110,11 +129,11 @@ def _date_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
             advice = "fix the day (that month has fewer days) or leave it blank"
         else:
             advice = "write it like 2023-11-05, 2023年11月 or 2023, or leave it blank"
-        return "bad_date", f"{_shown(value)!r} is not a date; {advice}"
+        return "bad_date", f"{shown_value(value)!r} is not a date; {advice}"
     if parsed.value > today:
-        return "future_date", f"{_shown(value)!r} is in the future; check the year or leave it blank"
+        return "future_date", f"{shown_value(value)!r} is in the future; check the year or leave it blank"
     if parsed.value.year < _MIN_YEAR:
-        return "implausible_date", (f"{_shown(value)!r} is before {_MIN_YEAR}; check the year or leave "
+        return "implausible_date", (f"{shown_value(value)!r} is before {_MIN_YEAR}; check the year or leave "
                                     f"it blank")
     return None
 
@@ -124,11 +143,11 @@ def _height_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
         return None
     parsed = q.parse_height(value)
     if parsed is None:
-        return "bad_height", (f"{_shown(value)!r} is not a height; write it like 172cm, 1.72米 or 约170, "
+        return "bad_height", (f"{shown_value(value)!r} is not a height; write it like 172cm, 1.72米 or 约170, "
                               f"or leave it blank")
     if not _MIN_HEIGHT_CM <= parsed.cm <= _MAX_HEIGHT_CM:
         return "implausible_height", (
-            f"{_shown(value)!r} reads as {parsed.cm:g} cm, outside {_MIN_HEIGHT_CM:g}–{_MAX_HEIGHT_CM:g} "
+            f"{shown_value(value)!r} reads as {parsed.cm:g} cm, outside {_MIN_HEIGHT_CM:g}–{_MAX_HEIGHT_CM:g} "
             f"cm; check the unit (1.72米 = 172cm) or leave it blank")
     return None
 
@@ -136,7 +155,7 @@ def _height_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
 def _sex_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
     if q.parse_sex(value) is not None or q.is_unknown(value, field="sex"):
         return None
-    return "bad_sex", f"{_shown(value)!r} is not a sex; write 男 or 女 (or 未知), or leave it blank"
+    return "bad_sex", f"{shown_value(value)!r} is not a sex; write 男 or 女 (or 未知), or leave it blank"
 
 
 def _age_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
@@ -144,15 +163,15 @@ def _age_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
         return None
     parsed = q.parse_age(value, ref_date=today)
     if parsed is None:
-        return "bad_age", (f"{_shown(value)!r} is not an age; write it like 60, 约60岁, 60多岁, 五六十岁 or "
+        return "bad_age", (f"{shown_value(value)!r} is not an age; write it like 60, 约60岁, 60多岁, 五六十岁 or "
                            f"1960年(估), or leave it blank")
     if parsed.birth_year_low is not None:
         if parsed.birth_year_low > today.year:
-            return "future_date", f"{_shown(value)!r} gives a birth year in the future; check the year"
+            return "future_date", f"{shown_value(value)!r} gives a birth year in the future; check the year"
         if parsed.birth_year_high < _MIN_YEAR:
-            return "implausible_age", f"{_shown(value)!r} gives a birth year before {_MIN_YEAR}; check it"
+            return "implausible_age", f"{shown_value(value)!r} gives a birth year before {_MIN_YEAR}; check it"
     if parsed.low > _MAX_AGE:
-        return "implausible_age", (f"{_shown(value)!r} is over {_MAX_AGE:g} years; check the number or "
+        return "implausible_age", (f"{shown_value(value)!r} is over {_MAX_AGE:g} years; check the number or "
                                    f"leave it blank")
     return None
 
@@ -172,7 +191,7 @@ def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray
     """Blank the values ``check`` rejects and log one issue per affected row (vectorized: each
     distinct value is checked once)."""
     today = _today()
-    codes, uniques = _factorize(column)
+    codes, uniques = factorize_values(column)
     problems = [check(v, today) for v in uniques]
     bad_codes = np.array([i for i, p in enumerate(problems) if p is not None], dtype=int)
     if not len(bad_codes):
@@ -182,7 +201,7 @@ def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray
         reason, advice = problems[codes[position]]
         row = int(rows[position])
         issues.add(row=row, record_id=ids[position], column=field_name,
-                   value=_shown(uniques[codes[position]]), reason=reason, action="kept_blank",
+                   value=shown_value(uniques[codes[position]]), reason=reason, action="kept_blank",
                    message=f"column {header} row {row}: {advice}")
     column = column.copy()
     column[bad_rows] = None
@@ -192,7 +211,7 @@ def _validate(column: np.ndarray, header: str, check: Callable, rows: np.ndarray
 # --- assembling the canonical frame -----------------------------------------------------------
 
 
-def _missing_id_error(raw: _RawTable, kind: str) -> InputError:
+def _missing_id_error(raw: RawTable, kind: str) -> InputError:
     id_field = schema.ID_FIELD[kind]
     accepted = ", ".join(schema.accepted_headers(id_field, kind))
     found = ", ".join(raw.headers) or "(none)"
@@ -204,16 +223,24 @@ def _missing_id_error(raw: _RawTable, kind: str) -> InputError:
     )
 
 
-def read_records(src: Any, kind: str) -> Intake:
+def read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
     """Read ``src`` (CSV/.xlsx path, open file, bytes or DataFrame) as ``kind`` ``"resident"`` or
-    ``"missing"``."""
+    ``"missing"``; ``on_duplicate``: see :data:`ON_DUPLICATE`."""
     if kind not in schema.FIELDS:
         raise ValueError(f"kind must be one of {schema.KINDS}, not {kind!r}")
-    return _read_records(src, kind)
+    check_on_duplicate(on_duplicate)
+    return _read_records(src, kind, on_duplicate)
 
 
-def _read_records(src: Any, kind: str) -> Intake:
-    raw = _load(src, kind)
+def check_on_duplicate(on_duplicate: str) -> None:
+    """Refuse an ``on_duplicate`` that is not one of :data:`ON_DUPLICATE`."""
+    if on_duplicate not in ON_DUPLICATE:
+        raise InputError(f"on_duplicate must be one of {list(ON_DUPLICATE)}, not {on_duplicate!r}: 'stop' refuses "
+                         f"duplicate ids, 'first' / 'last' keeps the first / last row of each id")
+
+
+def _read_records(src: Any, kind: str, on_duplicate: str = "stop") -> Intake:
+    raw = load_table_file(src, kind)
     issues = raw.issues
     matched = schema.match_headers(raw.headers, kind)
     id_field = schema.ID_FIELD[kind]
@@ -221,10 +248,10 @@ def _read_records(src: Any, kind: str) -> Intake:
         raise _missing_id_error(raw, kind)
 
     n = len(raw.source_rows)
-    by_header = dict(zip(raw.headers, raw.columns))
+    by_header = dict(zip(raw.headers, raw.columns, strict=False))
     def to_text(header: str) -> np.ndarray:  # strip, blank → None ("  " is blank too)
         values = by_header[header]
-        return values if header in raw.stripped else _as_text_column(values)
+        return values if header in raw.stripped else as_text_column(values)
 
     table = schema.FIELDS[kind]
     canonical: dict[str, np.ndarray] = {}
@@ -239,12 +266,28 @@ def _read_records(src: Any, kind: str) -> Intake:
             sources.sort(key=lambda h: rank.get(schema.normalize_header(h), len(rank)))
             parts = [to_text(h) for h in sources]
             sep = schema.JOINED_FIELDS[field_name]
-            joined = [sep.join(p for p in cells if p is not None) or None for cells in zip(*parts)]
+            joined = [sep.join(p for p in cells if p is not None) or None
+                      for cells in zip(*parts, strict=True)]
             canonical[field_name] = np.array(joined, dtype=object)
         else:
             canonical[field_name] = to_text(sources[0])
         first_header[field_name] = sources[0]
 
+    # The same header written twice (姓名 … 姓名): reading kept them apart as 姓名 and 姓名.1;
+    # said here in the words of the file, with the spreadsheet letters of both columns.
+    for renamed, (written, first, position) in raw.renamed.items():
+        field_name = schema.field_of_header(written, kind)
+        if field_name is not None and matched.get(written) == field_name:
+            use = (f"column {column_letter(first)} is used as {field_name}; column "
+                   f"{column_letter(position)} is kept as the extra column {renamed} and not used "
+                   f"for matching")
+        else:
+            use = (f"both are kept, column {column_letter(first)} as {written} and column "
+                   f"{column_letter(position)} as {renamed}")
+        issues.add(row=raw.header_row, column=written, value=None, reason="duplicate_column",
+                   action="kept",
+                   message=f"columns {column_letter(first)} and {column_letter(position)} are both "
+                           f"headed {written}: {use}. Rename or remove one of them.")
     # A field given twice (e.g. 编号 and 人员编号) keeps its first column; the others stay visible
     # as unknown columns, and the user hears about it.
     for header in raw.headers:
@@ -270,7 +313,7 @@ def _read_records(src: Any, kind: str) -> Intake:
             unknown[name] = by_header[header]
 
     # The raw columns are no longer needed (canonical text is deduplicated): free them early.
-    del by_header
+    by_header.clear()
     raw.columns.clear()
 
     # Blank rows: nothing in any column.
@@ -278,18 +321,18 @@ def _read_records(src: Any, kind: str) -> Intake:
     for values in canonical.values():
         filled |= pd.notna(values)
     for values in unknown.values():
-        filled |= _map_unique(np.asarray(values, dtype=object),
-                              lambda v: _cell_text(v) is not None).astype(bool)
+        filled |= map_unique(np.asarray(values, dtype=object),
+                              lambda v: cell_text(v) is not None).astype(bool)
     rows = raw.source_rows
     for row in rows[~filled]:
         issues.add(row=int(row), column=None, value=None, reason="blank_row", action="row_skipped",
                    message=f"row {row} is blank; skipped")
     # Totals and sign-off lines under the table (合计: 120人, 制表人: ...) are not records.
-    summary = _map_unique(canonical[id_field],
+    summary = map_unique(canonical[id_field],
                           lambda v: v is not None and bool(_SUMMARY_ID.match(v))).astype(bool)
     for position in np.flatnonzero(summary):
         row = int(rows[position])
-        issues.add(row=row, column=first_header[id_field], value=_shown(canonical[id_field][position]),
+        issues.add(row=row, column=first_header[id_field], value=shown_value(canonical[id_field][position]),
                    reason="summary_row", action="row_skipped",
                    message=f"row {row} looks like a total or sign-off line "
                            f"({canonical[id_field][position]!r} in {first_header[id_field]}), not "
@@ -303,7 +346,12 @@ def _read_records(src: Any, kind: str) -> Intake:
 
     ids = _fill_ids(canonical[id_field], rows, first_header[id_field], issues)
     canonical[id_field] = ids
-    _flag_duplicate_ids(ids, rows, first_header[id_field], issues)
+    kept = _flag_duplicate_ids(ids, rows, first_header[id_field], issues, on_duplicate)
+    if not kept.all():
+        canonical = {k: v[kept] for k, v in canonical.items()}
+        unknown = {k: v[kept].reset_index(drop=True) if isinstance(v, pd.Series) else v[kept]
+                   for k, v in unknown.items()}
+        rows, ids = rows[kept], ids[kept]
 
     validators = _validators(kind)
     for field_name in schema.canonical_columns(kind):  # column order, so issues read left to right
@@ -322,7 +370,7 @@ def _read_records(src: Any, kind: str) -> Intake:
     if len(issue_frame):
         # Problems found while reading (encoding, broken rows) learn their record's id now, and
         # every issue names the canonical field where there is one.
-        id_of_row = dict(zip(rows.tolist(), ids.tolist()))
+        id_of_row = dict(zip(rows.tolist(), ids.tolist(), strict=False))
         no_id = issue_frame["record_id"].isna() & issue_frame["reason"].ne("blank_row")
         issue_frame.loc[no_id, "record_id"] = issue_frame.loc[no_id, "row"].map(id_of_row)
         issue_frame["column"] = issue_frame["column"].map(lambda c: matched.get(c, c))
@@ -357,22 +405,35 @@ def _fill_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: IssueLog) 
     return ids
 
 
-def _flag_duplicate_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: IssueLog) -> None:
+def _flag_duplicate_ids(ids: np.ndarray, rows: np.ndarray, header: str, issues: IssueLog,
+                        on_duplicate: str = "stop") -> np.ndarray:
+    """Flag rows whose id an earlier (or, with ``"last"``, a later) row has; returns the rows to keep."""
     series = pd.Series(ids)
-    duplicated = series.duplicated(keep="first").to_numpy()
+    keep_which = "last" if on_duplicate == "last" else "first"
+    duplicated = series.duplicated(keep=keep_which).to_numpy()
     if not duplicated.any():
-        return
-    first_row = pd.Series(rows).groupby(series.to_numpy()).first().to_dict()
+        return np.ones(len(ids), dtype=bool)
+    kept_row = pd.Series(rows).groupby(series.to_numpy()).agg(keep_which).to_dict()
     for position in np.flatnonzero(duplicated):
         row, record_id = int(rows[position]), ids[position]
-        issues.add(row=row, record_id=record_id, column=header, value=_shown(record_id),
-                   reason="duplicate_id", action="row_kept",
-                   message=f"column {header} row {row}: id {record_id!r} is already used on row "
-                           f"{first_row[record_id]}; both rows are kept. Give each record its own "
-                           f"id (or merge the two rows if they are the same person).")
+        other = kept_row[record_id]
+        if on_duplicate == "stop":
+            issues.add(row=row, record_id=record_id, column=header, value=shown_value(record_id),
+                       reason="duplicate_id", action="row_kept",
+                       message=f"column {header} row {row}: id {record_id!r} is already used on row {other}; both "
+                               f"rows are kept here, but linking refuses a file whose ids repeat. Give each record "
+                               f"its own id (or merge the rows if they are the same person), or choose which row "
+                               f"to keep: on_duplicate='first' or 'last' (kinmatch link --on-duplicate first|last).")
+        else:
+            issues.add(row=row, record_id=record_id, column=header, value=shown_value(record_id),
+                       reason="duplicate_id", action="row_skipped",
+                       message=f"column {header} row {row}: id {record_id!r} is also used on row {other}; the "
+                               f"{on_duplicate} row with this id is kept (on_duplicate={on_duplicate!r}) and this "
+                               f"one is skipped. Check that they are the same person.")
+    return ~duplicated if on_duplicate != "stop" else np.ones(len(ids), dtype=bool)
 
 
-def read_residents(src: Any) -> Intake:
+def read_residents(src: Any, on_duplicate: str = "stop") -> Intake:
     """Read a station's resident list (受助人员) into the canonical resident frame + issues.
 
     ``src``: a path to a CSV (any of UTF-8, UTF-8 BOM, GB18030/GBK) or .xlsx file, an open
@@ -382,16 +443,21 @@ def read_residents(src: Any) -> Intake:
     >>> residents, issues = read_residents(pd.DataFrame({"人员编号": ["R1"], "目测年龄": ["约60岁"]}))
     >>> residents.loc[0, "age"], residents.attrs["kind"]
     ('约60岁', 'resident')
+
+    ``on_duplicate``: rows sharing an id are kept and flagged (``"stop"``: linking will refuse
+    them), or only the ``"first"`` / ``"last"`` of each is kept (:data:`ON_DUPLICATE`).
     """
-    return read_records(src, "resident")
+    return read_records(src, "resident", on_duplicate)
 
 
-def read_missing(src: Any) -> Intake:
+def read_missing(src: Any, on_duplicate: str = "stop") -> Intake:
     """Read a missing-person export (寻人启事) into the canonical missing frame + issues.
 
     >>> import pandas as pd
     >>> reports, issues = read_missing(pd.DataFrame({"寻人编号": ["M1"], "口音": ["四川口音"]}))
     >>> reports.loc[0, "dialect"], len(issues)
     ('四川口音', 0)
+
+    ``on_duplicate``: as for :func:`read_residents`.
     """
-    return read_records(src, "missing")
+    return read_records(src, "missing", on_duplicate)

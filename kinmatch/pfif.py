@@ -31,7 +31,7 @@ date_of_birth      ``YYYY-MM-DD`` / ``YYYY-MM`` / ``YYYY`` by the precision give
 age                ``N`` or ``N-M`` as estimated at intake (residents) or when lost (reports)
 home_state,        a report's hometown (户籍地) split at the province
 home_city
-photo_url          photo, when it is an http(s) URL
+photo_url          the first photo given as an http(s) URL (a record may list several)
 =================  ======================================================================
 
 Only publishable text is exported: residents' fields come from the public-notice context
@@ -69,6 +69,7 @@ import pandas as pd
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 from kinmatch.normalize.text import text_of
+from kinmatch.schema import photo_values
 
 PFIF_NS = "http://zesty.ca/pfif/1.4"
 
@@ -338,9 +339,10 @@ def _person(record: dict, kind: str, domain: str, stamp: str, expiry: str, sourc
         "sex": _sex(_text(record.get("sex"))),
         "date_of_birth": _dob(_text(record.get("birth_date"))),
     }
-    photo = "" if public.get("withdrawn") else _text(record.get("photo"))
-    if re.match(r"https?://", photo):
-        person["photo_url"] = photo
+    photos = [] if public.get("withdrawn") else photo_values(record.get("photo"))
+    urls = [p for p in photos if re.match(r"https?://", p)]
+    if urls:  # PFIF has one photo_url: the first photo given as a URL (local files are not public)
+        person["photo_url"] = urls[0]
     if kind == "resident":
         person["author_name"] = _text(record.get("station"))
         person["author_phone"] = station_phone  # the station's public phone, never an ID number
@@ -480,8 +482,23 @@ def _fields_of(element: ET.Element) -> dict[str, str]:
     return values
 
 
+def _is_resident_record(record_id: str) -> bool:
+    """True for ``<domain>/resident.<id>``, the record id :func:`export_pfif` gives a resident (from
+    any station's kinmatch, whatever its domain).
+
+        >>> _is_resident_record("station.example.cn/resident.R1"), _is_resident_record("a.cn/missing.M1")
+        (True, False)
+    """
+    _, slash, rest = record_id.partition("/")
+    return bool(slash) and rest.startswith("resident.")
+
+
 def read_pfif(source: Any, *, domain: str | None = None) -> PfifImport:
     """Import PFIF person records as missing-person reports (canonical frame, raw text values).
+
+    Residents in the file (record ids ``<domain>/resident.<id>``, as :func:`export_pfif` writes
+    them, whatever the domain) are found people, not reports: they are left out, each with a
+    ``resident_record`` row in the issues table.
 
     ``source`` is XML text/bytes or a path. With ``domain``, ids ``<domain>/missing.<id>``
     come back as ``<id>``; other ids are kept whole (they are unique by construction).
@@ -508,6 +525,15 @@ def read_pfif(source: Any, *, domain: str | None = None) -> PfifImport:
             log.add(row=position, record_id=None, column="person_record_id", value=None,
                     reason="missing_id", action="row_skipped",
                     message=f"person #{position} has no person_record_id; PFIF requires one")
+            continue
+        if _is_resident_record(record_id):
+            # a resident of a station (kinmatch's own export writes them as <domain>/resident.<id>) is a
+            # found person, not a missing-person report: linking it as one would match residents to themselves
+            log.add(row=position, record_id=record_id, column="person_record_id", value=record_id,
+                    reason="resident_record", action="row_skipped",
+                    message=f"person #{position} ({record_id}) is a rescue-station resident exported by kinmatch, "
+                            f"not a missing-person report; it is left out of the reports (link it as a resident "
+                            f"from the station's own file)")
             continue
         prefix = f"{domain}/missing." if domain else None
         missing_id = record_id[len(prefix):] if prefix and record_id.startswith(prefix) else record_id

@@ -29,6 +29,7 @@ __all__ = [
     "match_headers",
     "accepted_headers",
     "field_of_header",
+    "photo_values",
 ]
 
 KINDS = ("resident", "missing")
@@ -54,7 +55,7 @@ RESIDENT_FIELDS: dict[str, tuple[str, ...]] = {
     "clothing": ("衣着", "衣着特征", "发现时衣着", "衣着情况", "穿着", "clothing"),
     "health": ("健康状况", "精神状况", "智力状况", "health"),
     "statements": ("自述", "自述信息", "线索", "本人自述", "statements"),
-    "photo": ("照片", "photo"),
+    "photo": ("照片", "相片", "照片链接", "photo"),
     "contact": ("联系电话", "站点电话", "contact"),
 }
 
@@ -76,15 +77,17 @@ MISSING_FIELDS: dict[str, tuple[str, ...]] = {
     "health": ("健康状况", "health"),
     "contact": ("联系人", "联系电话", "联系方式", "contact"),
     "source": ("来源", "信息来源", "source"),
+    "photo": ("照片", "相片", "照片链接", "photo"),
 }
 
 FIELDS = {"resident": RESIDENT_FIELDS, "missing": MISSING_FIELDS}
 ID_FIELD = {"resident": "resident_id", "missing": "missing_id"}
 
 JOINED_FIELDS = {"health": "；", "alias": "、", "description": "；", "clothing": "；",
-                 "statements": "；", "accent": "；", "dialect": "；", "contact": "；"}
+                 "statements": "；", "accent": "；", "dialect": "；", "contact": "；", "photo": "；"}
 """Free-text fields that may come from several columns at once (健康状况 + 精神状况 + 智力状况,
-小名 + 曾用名, 联系人 + 联系电话). Their non-blank texts are joined with the separator, in the order
+小名 + 曾用名, 联系人 + 联系电话, 照片 + 照片链接: several photos, each a path or URL, separated by ；
+; or 、). Their non-blank texts are joined with the separator, in the order
 of the field table, so matching sees all of them. Any other field present twice (ids, dates,
 addresses, where two values would contradict or confuse) takes the first column; the later ones
 are kept as unknown columns, with a ``duplicate_column`` issue."""
@@ -185,3 +188,19 @@ def field_of_header(header: object, kind: str) -> str | None:
     ('dialect', None)
     """
     return _lookup_header(header, _LOOKUPS.get(kind) or header_lookup(kind))
+
+
+_PHOTO_SPLIT = re.compile(r"[;；、\n]+")
+
+
+def photo_values(value: object) -> list[str]:
+    """The photos a record's ``photo`` field names (paths or URLs), in order; several are
+    separated by ``;``, ``；``, ``、`` or new lines (a list is taken as it is).
+
+    >>> photo_values("M000487.jpg；https://example.org/p/2.jpg、 p3.png")
+    ['M000487.jpg', 'https://example.org/p/2.jpg', 'p3.png']
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    parts = value if isinstance(value, (list, tuple)) else _PHOTO_SPLIT.split(str(value))
+    return [str(p).strip() for p in parts if p is not None and str(p).strip()]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import kinmatch.deadlines
-from kinmatch.deadlines import add_working_days, deadlines
+from kinmatch.deadlines import DONE_COLUMNS, add_working_days, deadlines
 from kinmatch.errors import InputError
 
 D = dt.date
@@ -55,8 +55,14 @@ def test_no_warning_inside_calendar():
         deadlines(residents, today="2024-10-01")
 
 
-def _table(records, today):
-    frame = deadlines(pd.DataFrame(records), today=today).frame
+def _table(records, today, done_columns=True):
+    """The deadlines of ``records``; ``done_columns``: the file has a (blank) column for every step."""
+    frame = pd.DataFrame(records)
+    if done_columns:
+        for columns in DONE_COLUMNS.values():
+            if not any(c in frame.columns for c in columns):
+                frame[columns[0]] = None
+    frame = deadlines(frame, today=today).frame
     return frame.set_index(["resident_id", "deadline"])
 
 
@@ -116,8 +122,9 @@ def test_bad_found_date_becomes_an_issue_not_a_crash():
         {"resident_id": "R3", "found_date": "2024-09-30"},
     ]), today="2024-10-01")
     assert set(result.frame["resident_id"]) == {"R3"}
-    assert result.issues["record_id"].tolist() == ["R1", "R2"]
-    assert set(result.issues["reason"]) == {"bad_found_date"}
+    rows = result.issues[result.issues["reason"] != "no_done_column"]  # (a file-level note, row None)
+    assert rows["record_id"].tolist() == ["R1", "R2"]
+    assert set(rows["reason"]) == {"bad_found_date"}
 
 
 def test_bad_today_is_a_clear_error():
@@ -149,7 +156,7 @@ def test_blank_in_a_datetime64_column_is_an_issue_not_a_hang():
                               "found_date": pd.to_datetime(["2024-09-28", None])})
     result = deadlines(residents, today="2024-10-09")
     assert set(result.frame["resident_id"]) == {"R1"}
-    assert result.issues["reason"].tolist() == ["bad_found_date"]
+    assert result.issues["reason"].tolist() == ["no_done_column"] * 5 + ["bad_found_date"]
 
 
 @pytest.mark.parametrize("value", [pd.NaT, pd.NA, float("nan"), None])
@@ -172,7 +179,8 @@ def test_add_working_days_refuses_a_missing_start():
 # stays (the notice of someone found "2024年3月" is overdue in October whatever the day was).
 @pytest.mark.parametrize("found, today, deadline, status, due, due_latest", [
     ("2024年3月", "2024-04-05", "long_stay", "unknown", D(2024, 3, 11), D(2024, 4, 10)),
-    ("2024年3月", "2024-04-05", "dna_request", "unknown", D(2024, 3, 12), D(2024, 4, 10)),  # 清明 4/4–6 off, Sun 4/7 worked
+    # 清明 4/4–6 off, Sun 4/7 worked
+    ("2024年3月", "2024-04-05", "dna_request", "unknown", D(2024, 3, 12), D(2024, 4, 10)),
     ("2024年3月", "2024-04-05", "notice_refresh", "unknown", D(2024, 4, 1), D(2024, 4, 30)),
     ("2024年3月", "2024-10-09", "notice", "overdue", D(2024, 3, 2), D(2024, 4, 1)),
     ("2024年3月", "2024-04-20", "placement", "upcoming", D(2024, 6, 1), D(2024, 6, 30)),
@@ -213,13 +221,14 @@ def test_found_date_blanked_by_intake_is_judged_against_today():
     from kinmatch.intake import read_residents
 
     residents, intake_issues = read_residents(pd.DataFrame({"人员编号": ["R1", "R2"],
-                                                           "入站日期": [FUTURE, "2024-09-28"]}))
+                                                           "入站日期": [FUTURE, "2024-09-28"],
+                                                           "公告状态": [None, None]}))
     assert residents["found_date"].isna().iloc[0]  # intake did blank it
     result = deadlines(residents, today=FUTURE_TODAY, intake_issues=intake_issues)
     assert set(result.frame["resident_id"]) == {"R1", "R2"}
     notice = result.frame.set_index(["resident_id", "deadline"]).loc[("R1", "notice")]
     assert notice["found_date"] == dt.date.fromisoformat(FUTURE) and notice["status"] == "overdue"
-    assert len(result.issues) == 0
+    assert set(result.issues["reason"]) == {"no_done_column"}  # only the steps the file has no column for
 
 
 def test_found_date_after_today_says_so():
@@ -229,10 +238,10 @@ def test_found_date_after_today_says_so():
     for today in (None, "2024-10-09"):
         result = deadlines(residents, today=today, intake_issues=intake_issues)
         assert len(result.frame) == 0
-        message = result.issues["message"].item()
+        message = result.issues[result.issues["reason"] != "no_done_column"]["message"].item()
         assert FUTURE in message and "after" in message and "no readable" not in message
     raw = deadlines(pd.DataFrame([{"resident_id": "R1", "found_date": FUTURE}]), today="2024-10-09")
-    assert raw.issues["reason"].item() == "future_found_date" and len(raw.frame) == 0
+    assert raw.issues["reason"].tolist()[-1:] == ["future_found_date"] and len(raw.frame) == 0
 
 
 def test_cli_deadlines_future_found_date_with_later_today(tmp_path, capsys):
@@ -243,3 +252,39 @@ def test_cli_deadlines_future_found_date_with_later_today(tmp_path, capsys):
     assert main(["deadlines", str(source), "--today", FUTURE_TODAY]) == 0
     printed = capsys.readouterr().out
     assert "R1,notice," in printed and "no readable found date" not in printed
+
+
+# A file without the columns that mark steps done does not say a step was missed (issue 16).
+def test_file_without_done_columns_calls_nothing_overdue():
+    result = deadlines(pd.DataFrame([{"resident_id": "R1", "found_date": "2014-03-31"},
+                                     {"resident_id": "R2", "found_date": "2024-10-08"}]), today="2024-10-09")
+    table = result.frame.set_index(["resident_id", "deadline"])
+    assert "overdue" not in set(table["status"])
+    old = table.loc["R1"]
+    assert old.loc["notice", "status"] == "unrecorded" and "没有记录" in old.loc["notice", "reason"]
+    assert old.loc["placement", "status"] == "due"  # a milestone reached is still a fact
+    # the monthly refresh: the next monthly date from the found date, not one in 2014
+    assert old.loc["notice_refresh", "due_date"] == D(2024, 10, 31)
+    assert old.loc["notice_refresh", "status"] == "upcoming"
+    recent = table.loc["R2"]
+    assert recent.loc["dna_request", "status"] == "upcoming" and recent.loc["notice", "status"] == "due"
+    missing = result.issues[result.issues["reason"] == "no_done_column"]
+    assert len(missing) == len(DONE_COLUMNS) and missing["row"].isna().all()
+
+
+def test_a_done_column_for_one_step_only():
+    table = _table([{"resident_id": "R1", "found_date": "2014-03-31", "公告状态": None}], "2024-10-09",
+                   done_columns=False)
+    assert table.loc[("R1", "notice"), "status"] == "overdue"  # the column is there and blank: not done
+    assert table.loc[("R1", "dna_request"), "status"] == "unrecorded"
+
+
+def test_cli_deadlines_without_done_columns(tmp_path, capsys):
+    from kinmatch.cli import main
+
+    source = tmp_path / "residents.csv"
+    pd.DataFrame([{"人员编号": "R1", "入站日期": "2014-03-31"}]).to_csv(source, index=False, encoding="utf-8-sig")
+    assert main(["deadlines", str(source), "--today", "2024-10-09", "--open"]) == 0
+    printed = capsys.readouterr().out
+    assert ",overdue," not in printed and "R1,notice_refresh" in printed
+    assert "file: the file has no column recording" in printed

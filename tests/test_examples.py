@@ -28,6 +28,12 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
     assert len(namespace["candidates"]) > 0
+    result, pair = namespace["result"], namespace["pair"]
+    assert namespace["candidates"] is result.candidates
+    # any pair, also one outside the resident's top K: its weight is the prior plus every comparison's
+    assert pair.resident_id == namespace["first"] and len(pair.table) == len(result.settings.comparisons)
+    assert pair.match_weight == pytest.approx(pair.prior_weight + pair.table["weight"].sum())
+    assert namespace["fig"].axes and (tmp_path / "threshold.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
@@ -42,3 +48,6 @@ def test_example_notebook_executes():
     assert not [o for o in outputs if o.get("output_type") == "error"]
     html = [o for o in outputs if "text/html" in o.get("data", {})]
     assert html, "candidate tables should render as HTML in Jupyter"
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    # the charts: model, weights, threshold, a pair's waterfall, passes, completeness
+    assert len(images) >= 6, f"the demo should show its charts as images, got {len(images)}"

@@ -11,26 +11,10 @@ from pathlib import Path
 
 import kinmatch
 
-# Cycles other helpers are removing right now (issue 11 point 6); the lead empties this after
-# merging their branches. Each entry is the set of modules of one cycle.
-KNOWN_CYCLES = [
-    {"kinmatch.notices.poster", "kinmatch.notices.rendering"},
-]
-
-# Private names taken from another kinmatch module outside kinmatch/normalize/, which other helpers
-# are promoting or removing (issue 11 points 1, 5, 6); the lead empties this after merging.
-# (importing module, imported-from module, private name)
-KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = {
-    ("kinmatch.commands.review", "kinmatch._tableread", "_decode"),
-    ("kinmatch.commands.review", "kinmatch.commands.link", "_read"),
-    ("kinmatch.intake", "kinmatch._tableread", "_RawTable"),
-    ("kinmatch.intake", "kinmatch._tableread", "_as_text_column"),
-    ("kinmatch.intake", "kinmatch._tableread", "_cell_text"),
-    ("kinmatch.intake", "kinmatch._tableread", "_factorize"),
-    ("kinmatch.intake", "kinmatch._tableread", "_load"),
-    ("kinmatch.intake", "kinmatch._tableread", "_map_unique"),
-    ("kinmatch.intake", "kinmatch._tableread", "_shown"),
-}
+# Allow-lists, empty: an entry would name a cycle (a set of modules) or a private name taken from
+# another module (importing module, imported-from module, name) that is known and being removed.
+KNOWN_CYCLES: list[set[str]] = []
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -33,7 +33,7 @@ def _pdf_text(path) -> str:
 
 
 @pytest.mark.parametrize("events, message", [
-    ([], "尚未确认"),
+    ([], "还没有二次确认"),  # deciding 同一人 records the confirmed event itself
     ([("confirmed", "alice")], "还没有二次确认"),
     ([("confirmed", "alice"), ("second_confirmed", "alice")], "alice 本人"),
     ([("second_confirmed", "bob"), ("confirmed", "alice")], "还没有二次确认"),  # second before first
@@ -46,6 +46,11 @@ def test_a_letter_needs_a_second_reviewer_with_another_account(store, tmp_path, 
         write_letter(store, "R1", "M1", [tmp_path / "letter.pdf"], recorded_by="clerk")
     assert not (tmp_path / "letter.pdf").exists()
     assert "letter_sent" not in set(store.events("R1")["event"])
+
+
+def test_an_unconfirmed_pair_has_no_letter(store, tmp_path):
+    with pytest.raises(LetterRefused, match="尚未确认"):
+        write_letter(store, "R2", "M2", [tmp_path / "letter.pdf"], recorded_by="clerk")
 
 
 def test_a_revoked_confirmation_refuses_the_letter(store):

@@ -95,7 +95,8 @@ def test_cli_notices(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "wrote 8 notice file(s)" in printed and "too_empty: 1 resident(s): R2" in printed
     assert "0371-12345678" in (out / "R4.txt").read_text(encoding="utf-8")
-    assert (out / "skipped.csv").is_file()
+    # The report goes beside the published folder, never inside it.
+    assert not (out / "skipped.csv").exists() and (tmp_path / "out-skipped.csv").is_file()
 
 
 def test_cli_notices_bad_template_folder(tmp_path, capsys):
@@ -123,7 +124,7 @@ def test_pdf_batch_uses_a_font_subset_that_keeps_rare_characters(tmp_path):
     batch = pd.DataFrame([{**RESIDENTS.iloc[0].to_dict(), "resident_id": f"P{i}", "name": name}
                           for i, name in enumerate(names)])
     table = render_notices(batch, formats="pdf")
-    for name, data in zip(names, table["text"]):
+    for name, data in zip(names, table["text"], strict=True):
         path = tmp_path / "p.pdf"
         path.write_bytes(data)
         text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
@@ -218,3 +219,32 @@ def test_demo_sized_batch_skip_report(tmp_path):
         | {ids[i]: "notice_too_empty" for i in range(5, 8)})
     assert len(skipped) == (notices["skipped"].notna()).sum() == 8
     assert len(list((tmp_path / "notices").glob("*.txt"))) == 192
+
+
+def test_notices_of_residents_reunited_in_the_case_store_are_withdrawn(tmp_path):
+    """A reunion recorded in the store turns the public notice into the withdrawn version, with no
+    status column in the station's file."""
+    import datetime as dt
+
+    from review_fixtures import MISSING, RESIDENTS, candidates_table
+
+    from kinmatch.review.store import Store
+
+    db = tmp_path / "cases.db"
+    store = Store(db)
+    store.load_candidates(candidates_table(), RESIDENTS, MISSING, run_id="r")
+    store.decide("R1", "M1", "same", "alice")
+    store.second_confirm("R1", "M1", "bob")
+    store.advance_case("R1", "reunited", "bob", event_date=dt.date(2026, 1, 5))
+    store.close()
+    residents = tmp_path / "residents.csv"
+    frame = RESIDENTS.drop(columns=[c for c in ("status",) if c in RESIDENTS.columns])
+    frame.assign(station="测试救助站", contact="0371-12345678").to_csv(residents, index=False)
+    plain, with_store = tmp_path / "plain", tmp_path / "store"
+    assert main(["notices", str(residents), "-o", str(plain), "--format", "txt"]) == 0
+    assert main(["notices", str(residents), "-o", str(with_store), "--format", "txt", "--db", str(db)]) == 0
+    r1_plain = next(plain.glob("*R1*")).read_text(encoding="utf-8")
+    r1_store = next(with_store.glob("*R1*")).read_text(encoding="utf-8")
+    r2_store = next(with_store.glob("*R2*")).read_text(encoding="utf-8")
+    assert "撤回" not in r1_plain and "撤回" in r1_store  # withdrawn: name and photo hidden
+    assert "撤回" not in r2_store  # only the reunited resident's notice changes

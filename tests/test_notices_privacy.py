@@ -109,7 +109,9 @@ def test_id_number_and_family_phone_never_published(fmt):
     ), fmt)
     assert "110101199003071234" not in text
     assert "13812345678" not in text and "13900001111" not in text
-    assert "[已隐去]" in text
+    # The filter leaves the unsure clauses out whole (no redaction mark to read around) and keeps
+    # the rest of the field; the name with a number in it is not published at all.
+    assert "左脸有痣" in text and "李伟" not in text and "姓名不详" in text
     assert STATION_PHONE in text
 
 
@@ -300,6 +302,11 @@ def test_no_public_notice_contains_private_numbers():
         except NoticeSkipped as skipped:
             event(f"skipped: {skipped.reason}")
             return
+        except PrivacyError:
+            # The rendered text as a whole still held a long number (digits from two fields
+            # that stand side by side): the notice is not written, which is the safe outcome.
+            event("skipped: privacy")
+            return
         event("rendered")
         counts["checked"] += 1
         private_input = " ".join(str(v) for v in (*rec.values(), address))
@@ -309,9 +316,10 @@ def test_no_public_notice_contains_private_numbers():
         assert contact in text
 
     prop()
-    # Measured: about 90 % of examples render and most carry a private number; demand a clear
-    # majority so a change that makes most records too empty fails here.
-    assert counts["checked"] >= 0.6 * counts["examples"], counts
+    # Measured (issue 17 filter): 55-70 % of examples render; the rest are skipped, mostly because
+    # the digit-dense filler of two fields runs together into a long number in the rendered text
+    # (the safe outcome). Demand a good share so a change that skips nearly everything fails.
+    assert counts["checked"] >= 0.45 * counts["examples"], counts
     assert counts["with_private_input"] >= 0.4 * counts["examples"], counts
 
 

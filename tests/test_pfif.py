@@ -220,8 +220,23 @@ def test_import_is_a_canonical_missing_frame():
 
     frame = read_pfif(export(), domain=DOMAIN).frame
     assert list(frame.columns[: len(canonical_columns("missing"))]) == canonical_columns("missing")
-    # Residents exported by a station come back under their full PFIF id.
-    assert f"{DOMAIN}/resident.ZZ2024-0031" in set(frame["missing_id"])
+    # Residents exported by a station are found people, not reports: left out, each with an issue row.
+    assert not frame["missing_id"].str.contains("resident.").any()
+
+
+@pytest.mark.parametrize("domain", [DOMAIN, None])
+def test_import_of_own_export_returns_reports_only(domain):
+    back = read_pfif(export_pfif(RESIDENTS, MISSING, domain=DOMAIN, now=NOW), domain=domain)
+    assert len(back.frame) == len(MISSING)
+    skipped = back.issues[back.issues["reason"] == "resident_record"]
+    assert sorted(skipped["record_id"]) == sorted(f"{DOMAIN}/resident.{r}" for r in RESIDENTS["resident_id"])
+    assert set(skipped["action"]) == {"row_skipped"}
+
+
+def test_import_leaves_out_residents_of_another_station_too():
+    xml_text = export_pfif(RESIDENTS.head(1), MISSING.head(1), domain="other.example.cn", now=NOW)
+    back = read_pfif(xml_text, domain=DOMAIN)
+    assert back.frame["missing_id"].tolist() == ["other.example.cn/missing.AH-88"]
 
 
 def test_import_foreign_pfif_13_and_notes(tmp_path):
@@ -416,5 +431,6 @@ def test_cli_export_and_import_through_files(tmp_path, capsys):
     reports = tmp_path / "reports.csv"
     assert main(["pfif", "import", str(out), "-o", str(reports), "--domain", DOMAIN]) == 0
     back = pd.read_csv(reports, dtype=str, encoding="utf-8-sig")
-    assert {"AH-88", "SC-7"} <= set(back["missing_id"])
+    assert sorted(back["missing_id"]) == ["AH-88", "SC-7"]  # the 3 residents are not reports
+    assert "3 rescue-station resident(s) left out" in capsys.readouterr().err
     assert main(["pfif", "import", str(tmp_path / "nope.xml"), "-o", str(reports)]) == 2

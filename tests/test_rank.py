@@ -145,7 +145,8 @@ def test_cli_link_writes_csv_atomically(world, tmp_path, monkeypatch):
     import kinmatch.commands.link as command
 
     # the command reads files through intake; hand it the normalized fixtures instead
-    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (pd.read_pickle(path), pd.DataFrame()))
+    monkeypatch.setattr(command, "_read_with_issues",
+                        lambda path, kind, on_duplicate="stop": (pd.read_pickle(path), pd.DataFrame()))
     out, model_path = tmp_path / "out" / "candidates.csv", tmp_path / "model.json"
     code = main(["link", str(res_path), str(mis_path), "-o", str(out), "--top-k", "3", "--save-model",
                  str(model_path), "--no-progress", "--jobs", "1"])
@@ -170,7 +171,8 @@ def test_cli_link_uses_the_store_model(world, tmp_path, monkeypatch, capsys):
     import kinmatch.commands.link as command
     from kinmatch.review.store import Store
 
-    monkeypatch.setattr(command, "_read_with_issues", lambda path, kind: (pd.read_pickle(path), pd.DataFrame()))
+    monkeypatch.setattr(command, "_read_with_issues",
+                        lambda path, kind, on_duplicate="stop": (pd.read_pickle(path), pd.DataFrame()))
     model_path, db = tmp_path / "model.json", tmp_path / "cases.db"
     assert main(["link", str(res_path), str(mis_path), "-o", str(tmp_path / "a.csv"), "--save-model",
                  str(model_path), "--no-progress"]) == 0

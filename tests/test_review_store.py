@@ -10,7 +10,6 @@ import textwrap
 import threading
 
 import pandas as pd
-
 import pytest
 from review_fixtures import (  # noqa: F401 - fixtures are used by name
     MISSING,
@@ -26,7 +25,7 @@ from review_fixtures import (  # noqa: F401 - fixtures are used by name
 from kinmatch.review.store import Store, StoreError
 from kinmatch.review.store import store_url as to_url
 
-HEAD = "0006"
+HEAD = "0007"  # 0007: decisions keep the score the reviewer saw
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):
@@ -343,11 +342,14 @@ def test_current_decision_is_the_last_one_and_queue_the_undecided(tmp_path, acti
     assert dict(zip(pairs, current["decision"], strict=True)) == last
     assert len(store.history()) == n_decisions
     queue = store.queue()
-    assert set(zip(queue["resident_id"], queue["missing_id"], strict=True)) == {(r, m) for r, m, _ in PAIRS} - set(last)
+    # a resident with a confirmed (同一人) report has no other candidate in the queue
+    confirmed = {r for (r, _), d in last.items() if d == "same"}
+    open_pairs = {(r, m) for r, m, _ in PAIRS if r not in confirmed}
+    assert set(zip(queue["resident_id"], queue["missing_id"], strict=True)) == open_pairs - set(last)
     assert queue["match_probability"].is_monotonic_decreasing
     with_unsure = store.queue(include_unsure=True)
     assert set(zip(with_unsure["resident_id"], with_unsure["missing_id"], strict=True)) == \
-        {(r, m) for r, m, _ in PAIRS} - {k for k, d in last.items() if d != "unsure"}
+        open_pairs - {k for k, d in last.items() if d != "unsure"}
     store.close()
 
 
@@ -512,3 +514,22 @@ def test_case_events_are_append_only(loaded_store, statement):
 def test_unknown_case_events_are_refused(loaded_store):
     with pytest.raises(StoreError, match="unknown case event"):
         loaded_store.add_event("R1", "teleported", "alice")
+
+
+def test_a_decision_keeps_the_score_the_reviewer_saw(loaded_store):
+    """A later run re-scores the pair; the export and the letter carry what the decision was taken on."""
+    from kinmatch.review.export import export_decisions
+
+    before = loaded_store.candidate("R1", "M1")
+    loaded_store.decide("R1", "M1", "same", "alice")
+    rescored = candidates_table()
+    rescored.loc[(rescored["resident_id"] == "R1") & (rescored["missing_id"] == "M1"),
+                 ["match_probability", "explanation"]] = [0.123, "重新比对后的说明"]
+    loaded_store.load_candidates(rescored, run_id="later")
+    now = loaded_store.candidate("R1", "M1")
+    assert now["match_probability"] == pytest.approx(0.123)  # the pair's current score moved on
+    assert now["seen_probability"] == pytest.approx(before["match_probability"])
+    assert now["seen_explanation"] == before["explanation"] and now["seen_run_id"] == before["run_id"]
+    row = export_decisions(loaded_store).set_index(["resident_id", "missing_id"]).loc[("R1", "M1")]
+    assert row["match_probability"] == pytest.approx(before["match_probability"])
+    assert row["explanation"] == before["explanation"] and row["run_id"] == before["run_id"]

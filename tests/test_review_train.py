@@ -13,12 +13,12 @@ from sklearn.metrics import roc_auc_score
 
 from kinmatch.errors import InputError
 from kinmatch.match.settings import default_comparisons
-
-COMPARISONS = [c.name for c in default_comparisons()]
-N_LEVELS = {c.name: c.n_levels for c in default_comparisons()}
 from kinmatch.review.export import LETTER_ARGUMENTS, export_decisions, export_leads, render_leads
 from kinmatch.review.store import Store
 from kinmatch.review.train import load_model, save_model, train_from_store
+
+COMPARISONS = [c.name for c in default_comparisons()]
+N_LEVELS = {c.name: c.n_levels for c in default_comparisons()}
 
 
 def labelled_store(path, n=80, seed=0):
@@ -177,3 +177,127 @@ def test_exports_and_lead_letters(tmp_path):
     assert "13800000001" not in letter  # family contact only on request
     letters = render_leads(store, police_unit="某市公安局")
     assert set(letters) == {("R1", "M1"), ("R5", "M5")} and "张建国" in letters[("R5", "M5")]
+
+
+# --- training that cannot make things worse (issue 16) ------------------------------------------
+
+ORDERED = [c.name for c in default_comparisons() if c.ordered]
+
+
+def _ordered_weights_in_order(model_json: dict) -> dict[str, list[float]]:
+    """The ordered comparisons whose saved weights go down somewhere (empty: all in order)."""
+    broken = {}
+    for name in ORDERED:
+        weights = [level["weight"] for level in model_json["comparisons"][name]["levels"]]
+        if any(b < a - 1e-9 for a, b in zip(weights, weights[1:])):
+            broken[name] = weights
+    return broken
+
+
+def adversarial_store(path, n_same=4, n_not=6):
+    """Few, one-sided decisions: 同一人 only where sex, age and place conflict, 非同一人 only where
+    they agree (a reviewer working through one kind of pair, or a mistaken batch)."""
+    pairs, levels, decisions = [], {}, []
+    for i in range(n_same + n_not):
+        same = i < n_same
+        key = (f"R{i:03d}", f"M{i:03d}")
+        row = {c: -1 for c in COMPARISONS}
+        row.update(sex=0 if same else 1, age=0 if same else 3, geography=0 if same else 5, name=0 if same else 5)
+        levels[key] = row
+        pairs.append((*key, 0.2 if same else 0.8))
+        decisions.append("same" if same else "not_same")
+    frame = pd.DataFrame.from_dict(levels, orient="index")
+    frame.index = pd.MultiIndex.from_tuples(frame.index)
+    store = Store(path)
+    store.load_candidates(candidates_table(pairs), levels=frame, run_id="adversarial")
+    for (resident_id, missing_id, _), decision in zip(pairs, decisions, strict=True):
+        store.decide(resident_id, missing_id, decision, "rev1")
+    return store, frame, decisions
+
+
+def test_adversarial_decisions_leave_the_default_model_and_the_order_alone(tmp_path, capsys):
+    from sklearn.linear_model import LogisticRegression
+
+    from kinmatch.cli import main
+
+    db = tmp_path / "adv.db"
+    store, levels, decisions = adversarial_store(db)
+    # the store's default model: a sensible one, recorded earlier
+    default = tmp_path / "default.json"
+    good = labelled_store(tmp_path / "good.db", n=80)[0]
+    save_model(train_from_store(good).model, default)
+    store.set_default_model(default, {"roc_auc": 0.9}, n_pairs=80)
+    before = (Store(db).default_model(), default.read_bytes())
+
+    # an unconstrained logistic regression learns these decisions backwards: 性别相符 counts against
+    y = np.array([d == "same" for d in decisions], dtype=int)
+    plain = LogisticRegression().fit(levels[["sex"]].to_numpy(), y)
+    assert plain.coef_[0, 0] < 0
+
+    model_path = tmp_path / "trained.json"
+    code = main(["train", "--db", str(db), "--save", str(model_path), "--make-default"])
+    err = capsys.readouterr().err
+    assert code == 1 and "未设为默认模型" in err and "决定太少" in err
+    after = (Store(db).default_model(), default.read_bytes())
+    assert after == before  # the default model, and its file, unchanged
+    trained = json.loads(model_path.read_text(encoding="utf-8"))
+    assert _ordered_weights_in_order(trained) == {}
+    sex = [level["weight"] for level in trained["comparisons"]["sex"]["levels"]]
+    assert sex[1] >= sex[0]  # 性别相符 never weighs less than 性别不符
+
+
+def test_levels_without_decisions_keep_the_current_weights(tmp_path):
+    store, _, _ = adversarial_store(tmp_path / "adv.db")
+    default = tmp_path / "default.json"
+    good = labelled_store(tmp_path / "good.db", n=80)[0]
+    save_model(train_from_store(good).model, default)
+    store.set_default_model(default, {"roc_auc": 0.9}, n_pairs=80)
+    current = load_model(default)
+    result = train_from_store(store)
+    # height was never observed in the adversarial decisions: its weights are the current model's
+    trained = result.model.to_fellegi_sunter()
+    np.testing.assert_allclose(trained.weights_["height"], current.weights_["height"], atol=1e-4)
+
+
+def test_make_default_when_measurably_better(labelled_copy, tmp_path, capsys):
+    from kinmatch.cli import main
+
+    store, _, _, _ = labelled_copy
+    result = train_from_store(store)
+    gate = result.gate
+    assert gate["beats"] and gate["difference"] > 2 * gate["noise"] > 0
+    assert gate["current_model"].startswith("the linking run's model")
+    model = tmp_path / "m.json"
+    assert main(["train", "--db", str(tmp_path / "t.db"), "--save", str(model), "--make-default"]) == 0
+    recorded = Store(tmp_path / "t.db").default_model()
+    assert recorded["path"] == str(model.resolve())
+    assert json.loads(model.read_text())["supervised"]["cv"]["roc_auc"] == recorded["metrics"]["roc_auc"]
+    # trained again on the same decisions, the new model must beat the default it now is: it cannot
+    again = train_from_store(Store(tmp_path / "t.db"))
+    assert again.gate["current_model"].startswith("the store's default model") and not again.gate["beats"]
+
+
+def test_make_default_needs_save(labelled_copy, tmp_path):
+    from kinmatch.cli import main
+
+    assert main(["train", "--db", str(tmp_path / "t.db"), "--make-default"]) != 0
+
+
+def test_trained_weights_of_ordered_levels_stay_ordered_on_the_pipeline(tmp_path):
+    """simulate → link → decide by the truth, then flip a third of the decisions → train: order holds."""
+    import kinmatch
+
+    sim = kinmatch.datasets.simulate(40, 40, seed=4)
+    candidates = kinmatch.link(sim.residents, sim.missing, top_k=4, progress=False)
+    store = Store(tmp_path / "sim.db")
+    store.load_candidates(candidates, sim.residents, sim.missing, run_id="sim")
+    truth = set(zip(sim.truth["resident_id"].astype(str), sim.truth["missing_id"].astype(str), strict=True))
+    rng = np.random.default_rng(0)
+    for resident_id, missing_id in zip(candidates["resident_id"], candidates["missing_id"], strict=True):
+        same = (resident_id, missing_id) in truth
+        if rng.random() < 0.33:
+            same = not same
+        store.decide(resident_id, missing_id, "same" if same else "not_same", "rev1")
+    result = train_from_store(store, cv=3)
+    saved = json.loads(save_model(result.model))
+    assert _ordered_weights_in_order(saved) == {}

@@ -136,9 +136,11 @@ def test_pair_page_shows_both_records_highlights_and_chart(site):
     page = client.get("/pair/R1/M1").get_data(as_text=True)
     assert "吴春花" in page and "胡春花" in page and "安徽省黄山市歙县" in page
     assert "13800000001" not in page  # the family's contact is private
-    weights = store.candidate("R1", "M1")["weights"]
-    sex_row = re.search(r'<tr class="(\w*)"><th>性别', page).group(1)
-    assert sex_row == ("agree" if weights["sex"] > 0.05 else "conflict" if weights["sex"] < -0.05 else "")
+    candidate = store.candidate("R1", "M1")
+    weights, levels = candidate["weights"], candidate["levels"]
+    sex_row = re.search(r'<tr class="(\w*)"><th[^>]*>性别', page).group(1)
+    # the row's mark follows the comparison's level: 相符 from agree_from on, 矛盾 only at level 0
+    assert sex_row == ("agree" if levels["sex"] >= 1 else "conflict" if levels["sex"] == 0 else "")
     assert page.count('class="bar-row"') == len(weights)
     assert 'class="bar neg"' in page and 'class="bar pos"' in page
 
@@ -208,6 +210,19 @@ def test_admin_export_csv(site):
 
     frame = pd.read_csv(StringIO(response.get_data().decode("utf-8-sig")))
     assert frame[["resident_id", "missing_id", "decision"]].values.tolist() == [["R1", "M1", "same"]]
+
+
+@pytest.mark.parametrize("note", ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1"])
+def test_admin_export_escapes_formulas_reviewers_typed(site, note):
+    from io import StringIO
+
+    app, store, _ = site
+    store.decide("R1", "M1", "same", "rev1", note=note)
+    client = app.test_client()
+    login(client, "admin1")
+    text = client.get("/admin/export").get_data().decode("utf-8-sig")
+    cells = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)["note"].tolist()
+    assert cells == ["'" + note]  # Excel shows the text; it never evaluates it
 
 
 def test_photos_only_from_the_photo_folder(site, tmp_path):

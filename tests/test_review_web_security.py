@@ -203,14 +203,14 @@ def test_a_session_ends_after_its_lifetime(local_site):
 
 
 def test_cookies_are_secure_off_localhost(tmp_path, monkeypatch):
-    from flask import Flask
+    import waitress
 
     from kinmatch.review.web import serve
 
     store = Store(tmp_path / "cases.db")
     store.add_user("rev1", PASSWORD, "reviewer")
     started = {}
-    monkeypatch.setattr(Flask, "run", lambda self, **kw: started.update({kw["host"]: self}))
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: started.update({kw["host"]: app}))
     for host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "192.168.1.20"):
         serve(store, host=host)
     secure = {host: app.config["SESSION_COOKIE_SECURE"] for host, app in started.items()}

@@ -11,7 +11,8 @@ def register(subparsers) -> None:
         "within 7 working days (official holidays and make-up workdays), long-stay at 10 days, "
         "refresh the notice monthly, hukou/placement after 3 months. Status is done (a column "
         "says so), overdue, due, upcoming, unknown (a found date known only to the month or year, "
-        "with the window of possible due dates) or closed (reunited). "
+        "with the window of possible due dates), unrecorded (the file has no column saying whether "
+        "the step was done, so a passed deadline cannot be called overdue) or closed (reunited). "
         "Example: kinmatch deadlines residents.csv --today 2024-10-09 --open",
     )
     parser.add_argument("residents", help="resident file (CSV or XLSX)")
@@ -25,7 +26,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import warnings
 
-    from kinmatch._io import write_csv_atomic
+    import pandas as pd
+
+    from kinmatch._io import csv_text, write_csv
     from kinmatch.deadlines import deadlines
     from kinmatch.intake import read_residents
 
@@ -39,10 +42,11 @@ def run(args) -> int:
     if args.open:
         table = table[table["status"].isin(["overdue", "due", "upcoming", "unknown"])]
     if args.output:
-        write_csv_atomic(table, args.output)
+        write_csv(table, args.output)
         print(f"wrote {len(table)} row(s) to {args.output}")
     else:
-        print(table.to_csv(index=False), end="")
+        print(csv_text(table), end="")
     for issue in issues.itertuples(index=False):
-        print(f"row {issue.row} ({issue.record_id}): {issue.message}")
+        where = "file" if pd.isna(issue.row) else f"row {issue.row} ({issue.record_id})"
+        print(f"{where}: {issue.message}")
     return 0

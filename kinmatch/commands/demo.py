@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from kinmatch._io import write_csv_atomic
+from kinmatch._io import write_csv
 
 RESIDENT_HEADERS = {
     "resident_id": "编号", "station": "救助站", "name": "姓名", "name_source": "姓名来源", "alias": "别名",
@@ -74,10 +74,10 @@ def write_station_files(sim, out_dir: str | Path) -> dict[str, Path]:
     residents = sim.residents[list(RESIDENT_HEADERS)].rename(columns=RESIDENT_HEADERS)
     missing = sim.missing[list(MISSING_HEADERS)].rename(columns=MISSING_HEADERS)
     return {
-        "residents": write_csv_atomic(residents, out / RESIDENTS_FILE, encoding="utf-8-sig"),
-        "missing": write_csv_atomic(missing, out / MISSING_FILE, encoding=MISSING_ENCODING),
-        "truth": write_csv_atomic(sim.truth, out / "answer_key" / "truth.csv"),
-        "distortions": write_csv_atomic(sim.distortions, out / "answer_key" / "distortions.csv"),
+        "residents": write_csv(residents, out / RESIDENTS_FILE, encoding="utf-8-sig"),
+        "missing": write_csv(missing, out / MISSING_FILE, encoding=MISSING_ENCODING),
+        "truth": write_csv(sim.truth, out / "answer_key" / "truth.csv"),
+        "distortions": write_csv(sim.distortions, out / "answer_key" / "distortions.csv"),
     }
 
 
@@ -120,7 +120,7 @@ def _link(demo: DemoRun) -> None:
     candidates = kinmatch.link(demo.results["residents_normalized"], demo.results["missing_normalized"],
                                top_k=10, progress=False)
     demo.results["candidates"] = candidates
-    demo.files["candidates"] = write_csv_atomic(candidates, demo.out_dir / "candidates.csv")
+    demo.files["candidates"] = write_csv(candidates, demo.out_dir / "candidates.csv")
     demo.echo(f"linked: {len(candidates)} candidate pairs for {candidates['resident_id'].nunique()} residents "
               f"-> {demo.files['candidates']}")
     from kinmatch.match.evaluate import recall_at_k
@@ -135,7 +135,7 @@ def _show_top_candidates(demo: DemoRun, candidates: pd.DataFrame, n_residents: i
     """Print a few residents with their best candidates and reasons, as a reviewer would see them;
     ``✓`` marks the simulation's true report (a real studio has no such key)."""
     sim = demo.results["simulation"]
-    true_pairs = set(zip(sim.truth["resident_id"], sim.truth["missing_id"]))
+    true_pairs = set(zip(sim.truth["resident_id"], sim.truth["missing_id"], strict=True))
     residents = demo.results["residents_frame"].set_index("resident_id")
     reports = demo.results["missing_frame"].set_index("missing_id")
     shown = [rid for rid in dict.fromkeys(sim.truth["resident_id"]) if rid in set(candidates["resident_id"])]

@@ -4,9 +4,13 @@
     kinmatch link residents.xlsx missing.csv -o by_report.csv --by missing --model model.json
     kinmatch link residents.xlsx missing.csv -o candidates.csv --save-model model.json
     kinmatch link residents.xlsx missing.csv -o candidates.csv --db cases.db   # the store's current model
+    kinmatch link residents.xlsx --index studio-index -o candidates.csv       # against a standing index
+    kinmatch link new-reports.csv --by missing --index studio-index -o by_report.csv
 
-The CSV is written atomically (UTF-8 with BOM so Excel shows the Chinese text): a failed or
-interrupted run leaves any earlier file untouched.
+The CSV is written atomically (UTF-8 with BOM so Excel shows the Chinese text; text cells that a
+spreadsheet would run as a formula are escaped, see :func:`kinmatch._io.write_csv`): a failed or
+interrupted run leaves any earlier file untouched. The issues file is written after the
+candidates, so it only ever describes a finished run. New files follow the user's umask.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kinmatch._io import write_csv_atomic
+from kinmatch._io import write_csv
 from kinmatch.errors import InputError
 
 
@@ -27,24 +31,38 @@ def register(subparsers) -> None:
         description="Link residents (受助人员) to missing-person reports (寻人启事): candidates, comparisons, "
                     "a Fellegi-Sunter model, and the top-k candidates per resident with readable reasons.")
     parser.add_argument("residents", help="resident file (CSV or .xlsx, Chinese or English headers)")
-    parser.add_argument("missing", help="missing-person report file (CSV or .xlsx)")
+    parser.add_argument("missing", nargs="?", help="missing-person report file (CSV or .xlsx); with --index, "
+                        "leave it out (or, with --by missing, give the new reports as the one file)")
     parser.add_argument("-o", "--output", required=True, help="candidate table to write (CSV)")
     parser.add_argument("--top-k", type=int, default=10, help="candidates per resident (default 10)")
     parser.add_argument("--by", choices=["resident", "missing"], default="resident",
                         help="rank reports per resident (default) or residents per report")
     parser.add_argument("--model", help="use this fitted model (JSON from --save-model) instead of fitting one")
     parser.add_argument("--db", help="a case store (file path or postgresql+psycopg:// URL): use the model "
-                        "`kinmatch train --save` last recorded there, unless --model is given")
+                        "`kinmatch train --save M.json --make-default` last recorded there, unless --model is given")
+    parser.add_argument("--index", metavar="DIR", help="link the one file given against a standing index "
+                        "(`kinmatch index build`): residents against its reports, or with --by missing new "
+                        "reports against its residents; the index's model is used unless --model is given")
     parser.add_argument("--save-model", help="write the fitted model's JSON here (m/u tables an auditor can read)")
     parser.add_argument("--issues", help="where to write the input files' issues table (CSV); default: "
                         "next to the output as <output>.issues.csv, written only when there are issues")
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large runs (default: every "
                         "CPU up to 300,000 reports, one process above, where memory is the limit)")
+    # issue 14: the run on a Dask cluster (kinmatch.distributed)
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, metavar="N", help="run on a new local Dask cluster of N worker "
+                         "processes (needs pip install \"kinmatch[dask]\")")
+    cluster.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on this Dask cluster's scheduler")
+    parser.add_argument("--shared-dir", metavar="DIR", help="with --scheduler: a folder or URL (s3://…) every "
+                        "worker can read, where the normalized records are written once")
+    parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
+                        help="rows that share an id: stop and say which (default), or keep the first / last row "
+                             "of each id (the others go to the issues table as row_skipped)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
     from kinmatch import intake
 
@@ -53,12 +71,11 @@ def _read_with_issues(path: str, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]
         raise InputError(f"{kind} file {path!r} is a folder; give the CSV or .xlsx file inside it")
     if not file.is_file():
         raise InputError(f"{kind} file {path!r} does not exist; check the path")
-    reader = intake.read_residents if kind == "resident" else intake.read_missing
-    frame, issues = reader(file)
+    frame, issues = intake.read_records(file, kind, on_duplicate)
     return frame, issues.assign(file=file.name)
 
 
-def _read(path: str, kind: str) -> pd.DataFrame:
+def read_input(path: str, kind: str) -> pd.DataFrame:
     """Read an input file through intake; its issues are summarised on stderr."""
     frame, issues = _read_with_issues(path, kind)
     if len(issues):
@@ -71,7 +88,7 @@ def _write_issues(issues: pd.DataFrame, output: str, target: str | None) -> Path
     if issues.empty:
         return None
     out = Path(target) if target else Path(output).with_name(Path(output).stem + ".issues.csv")
-    write_csv_atomic(issues, out)
+    write_csv(issues, out)
     by_reason = issues.groupby("reason").size().sort_values(ascending=False)
     summary = ", ".join(f"{reason} {count}" for reason, count in by_reason.items())
     print(f"{len(issues)} intake issue(s) ({summary}) → {out}", file=sys.stderr)
@@ -88,12 +105,13 @@ def _store_model(db: str) -> str | None:
     finally:
         store.close()
     if current is None:
-        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json` records one); "
+        print(f"{db}: no model recorded yet (`kinmatch train --db {db} --save MODEL.json --make-default` "
+              f"records one when it is better); "
               f"fitting a model on these files", file=sys.stderr)
         return None
     if not Path(current["path"]).is_file():
         raise InputError(f"the store's current model {current['path']!r} no longer exists; run "
-                         f"`kinmatch train --db {db} --save MODEL.json` again, or pass --model")
+                         f"`kinmatch train --db {db} --save MODEL.json --make-default` again, or pass --model")
     print(f"using the store's current model {current['path']} (saved {current['saved_at']})", file=sys.stderr)
     return current["path"]
 
@@ -110,12 +128,23 @@ def run(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file {args.model!r} does not exist; pass the JSON written by --save-model, "
                          f"or leave --model out to fit a model on these files")
-    residents, resident_issues = _read_with_issues(args.residents, "resident")
-    missing, missing_issues = _read_with_issues(args.missing, "missing")
+    if args.index:
+        return _run_against_index(args)
+    if args.missing is None:
+        raise InputError("give both a resident file and a missing-person report file, or link one file "
+                         "against a standing index with --index DIR")
+    residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
+    missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
+    from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
+
+    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
+        result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
+                          progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
+                          client=client, shared_dir=args.shared_dir)
+    write_csv(result.table, args.output)
+    # After the candidates: an interrupted or failed run leaves no issues file that looks like
+    # the report of a finished one.
     _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
-    result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                      progress=not args.no_progress, n_jobs=args.jobs)
-    write_csv_atomic(result.table, args.output)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
             raise InputError("this model cannot be saved as JSON")
@@ -124,4 +153,32 @@ def run(args: argparse.Namespace) -> int:
     kept = int(counts.set_index("pass").loc["union", "kept"]) if len(counts) else 0
     print(f"{len(result.table)} candidate rows for {result.table['resident_id'].nunique()} residents "
           f"({kept} pairs compared) → {args.output}", file=sys.stderr)
+    return 0
+
+
+def _run_against_index(args: argparse.Namespace) -> int:
+    """``kinmatch link FILE --index DIR``: the one file against the records the index holds."""
+    from kinmatch.index import Index
+
+    if args.missing is not None:
+        raise InputError("with --index give one file: the residents to link against the indexed reports, or "
+                         "with --by missing the new reports to link against the indexed residents")
+    kind = "resident" if args.by == "resident" else "missing"
+    records, issues = _read_with_issues(args.residents, kind, args.on_duplicate)
+    index = Index.open(args.index)
+    if args.model:
+        from kinmatch.match.model import FellegiSunter
+
+        index.model = FellegiSunter.from_json(args.model)
+    elif index.model is None:
+        print(f"index {args.index} has no model yet: fitting one on this run (results can differ from day to "
+              f"day; `kinmatch index refit {args.index} --residents FILE` stores one)", file=sys.stderr)
+    result = index.run(records, top_k=args.top_k, by=args.by, progress=not args.no_progress, n_jobs=args.jobs)
+    write_csv(result.table, args.output)
+    # after the candidates, as for a batch run: no issues file describes an unfinished run
+    _write_issues(issues, args.output, args.issues)
+    if args.save_model and result.model is not None:
+        result.model.to_json(args.save_model)
+    print(f"{len(result.table)} candidate rows against index {args.index} ({index.manifest['counts']['missing']} "
+          f"reports, {index.manifest['counts']['residents']} residents) → {args.output}", file=sys.stderr)
     return 0

@@ -77,18 +77,21 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from kinmatch._io import write_csv_atomic
+    from kinmatch._io import write_csv
     from kinmatch.errors import InputError
     from kinmatch.pfif import read_pfif
 
     if not Path(args.source).is_file():
         raise InputError(f"PFIF file {args.source!r} does not exist; check the path")
     result = read_pfif(args.source, domain=args.domain)
-    write_csv_atomic(result.frame, args.output)
+    write_csv(result.frame, args.output)
     message = f"{len(result.frame)} missing-person report(s) → {args.output}"
+    residents = int((result.issues["reason"] == "resident_record").sum()) if len(result.issues) else 0
+    if residents:
+        message += f"; {residents} rescue-station resident(s) left out (not missing-person reports)"
     if len(result.issues):
         issues_path = Path(args.output).with_name(Path(args.output).stem + ".issues.csv")
-        write_csv_atomic(result.issues, issues_path)
+        write_csv(result.issues, issues_path)
         message += f"; {len(result.issues)} issue(s) → {issues_path}"
     print(message, file=sys.stderr)
     return 0

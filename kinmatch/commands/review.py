@@ -53,7 +53,7 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="review_command", metavar="ACTION")
 
     serve = actions.add_parser(
-        "serve", help="run the review site (default action)",
+        "serve", help="run the review site on waitress (default action)",
         description="运行审核网页：审核员登录后逐对判定（同一人 / 非同一人 / 不确定）。\n"
                     "Run the review site: reviewers log in and decide pair by pair. The store must "
                     "exist (create it with `kinmatch review load`); the site listens on 127.0.0.1 "
@@ -153,11 +153,11 @@ def run(args: argparse.Namespace) -> int:
         elif action == "load":
             _load(store, args)
         elif action == "export":
-            from kinmatch._io import write_csv_atomic
+            from kinmatch._io import write_csv
             from kinmatch.review.export import export_decisions
 
             frame = export_decisions(store, which=None if args.which == "all" else args.which)
-            write_csv_atomic(frame, args.output)
+            write_csv(frame, args.output)
             print(f"{len(frame)} reviewed pair(s) → {args.output}", file=sys.stderr)
             if args.letters:
                 written = write_letters(store, args.letters, police_unit=args.police_unit)
@@ -207,7 +207,8 @@ def read_candidates(path: str | Path):
 
     import pandas as pd
 
-    from kinmatch._tableread import _decode
+    from kinmatch._io import excel_unescape
+    from kinmatch._tableread import decode_bytes
 
     path = Path(path)
     if not path.is_file():
@@ -216,7 +217,8 @@ def read_candidates(path: str | Path):
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError(f"{path}: this is a workbook, not the CSV `kinmatch link` writes; give that CSV "
                          f"(or save the sheet as 'CSV UTF-8')")
-    text, _encoding, _bad, _body = _decode(data)
+    text, _encoding, _bad, _body = decode_bytes(data)
+    text = text.replace("\x00", "")  # a database refuses NULs; no CSV kinmatch writes has one
     try:
         frame = pd.read_csv(io.StringIO(text), dtype={"resident_id": str, "missing_id": str})
     except pd.errors.EmptyDataError:
@@ -224,6 +226,10 @@ def read_candidates(path: str | Path):
     except pd.errors.ParserError as error:
         raise InputError(f"{path}: not a readable CSV ({str(error).strip().splitlines()[0]}); give the "
                          f"candidates CSV `kinmatch link` writes") from None
+    # kinmatch's CSVs escape cells a spreadsheet would run as formulas ('=…): undo that here.
+    frame.columns = [excel_unescape(c) for c in frame.columns]
+    for column in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])]:
+        frame[column] = frame[column].map(excel_unescape, na_action="ignore")
     absent = [c for c in CANDIDATE_COLUMNS if c not in frame.columns]
     if absent:
         shown = ", ".join(map(str, frame.columns[:12]))
@@ -234,11 +240,11 @@ def read_candidates(path: str | Path):
 
 
 def _load(store, args) -> None:
-    from kinmatch.commands.link import _read
+    from kinmatch.commands.link import read_input
 
     candidates = read_candidates(args.candidates)
-    residents = _read(args.residents, "resident")
-    missing = _read(args.missing, "missing")
+    residents = read_input(args.residents, "resident")
+    missing = read_input(args.missing, "missing")
     counts = store.load_candidates(candidates, residents, missing, run_id=args.run_id,
                                    model_version=args.model_version)
     print(f"run {counts['run_id']}: {counts['candidates']} candidate pair(s), {counts['new_pairs']} new; "

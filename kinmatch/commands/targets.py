@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from kinmatch._io import write_csv_atomic
+    from kinmatch._io import csv_text, write_csv
     from kinmatch.errors import InputError
     from kinmatch.intake import read_residents
     from kinmatch.targeting import suspected_home_counties
@@ -28,10 +28,10 @@ def run(args) -> int:
     residents, _issues = read_residents(args.residents)
     targets = suspected_home_counties(residents, k=args.top)
     if args.output:
-        write_csv_atomic(targets, args.output)
+        write_csv(targets, args.output)
         untargeted = len(set(residents["resident_id"]) - set(targets["resident_id"]))
         print(f"wrote {len(targets)} target(s) for {targets['resident_id'].nunique()} resident(s) "
               f"to {args.output}; {untargeted} resident(s) had nothing to target on")
     else:
-        print(targets.to_csv(index=False), end="")
+        print(csv_text(targets), end="")
     return 0

@@ -1,9 +1,12 @@
-"""``kinmatch train --db cases.db [--save MODEL.json]``: learn from reviewers' decisions.
+"""``kinmatch train --db cases.db [--save MODEL.json [--make-default]]``: learn from reviewers' decisions.
 
-Fits a calibrated logistic model on the comparison levels of the pairs reviewers decided
-(同一人 / 非同一人), prints its cross-validated quality beside the unsupervised model's on the same
-pairs, and with ``--save`` writes it as a readable weight table (the Fellegi–Sunter JSON format)
-that the next ``kinmatch link ... --model MODEL.json`` scores with.
+Fits a logistic model on the comparison levels of the pairs reviewers decided (同一人 / 非同一人),
+with the weights of ordered comparisons kept in order and pulled towards the current model's,
+prints its cross-validated quality beside the current model's on the same pairs, and with
+``--save`` writes it as a readable weight table (the Fellegi–Sunter JSON format) that
+``kinmatch link ... --model MODEL.json`` scores with. ``--make-default`` also makes it the model
+``kinmatch link --db`` uses, only when it beats the current model on held-out decisions by more
+than the noise (see kinmatch.review.train).
 """
 
 from __future__ import annotations
@@ -15,20 +18,30 @@ METRICS = ("precision", "recall", "f1", "roc_auc", "average_precision", "brier")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the unsupervised one",
+    parser = subparsers.add_parser("train", help="fit a model on reviewed pairs and compare it with the current one",
                                    description=__doc__.split("\n\n")[1])
     parser.add_argument("--db", required=True,
-                        help="an existing case store (file path or postgresql+psycopg:// URL; `kinmatch review load` creates one)")
+                        help="an existing case store (file path or postgresql+psycopg:// URL; "
+                             "`kinmatch review load` creates one)")
     parser.add_argument("--save", metavar="MODEL.json",
                         help="write the fitted model here (readable JSON; use it with kinmatch link --model)")
+    parser.add_argument("--make-default", action="store_true",
+                        help="with --save: make the saved model the store's default (what `kinmatch link --db` uses), "
+                             "only if it beats the current model on held-out decisions by more than the noise")
     parser.add_argument("--cv", type=int, default=5, help="cross-validation folds (default 5)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from kinmatch.errors import InputError
     from kinmatch.review.store import Store
-    from kinmatch.review.train import save_model, train_from_store
+    from kinmatch.review.train import NOISE_SDS, save_model, train_from_store
 
+    if args.make_default and not args.save:
+        raise InputError("--make-default needs --save MODEL.json: the default model is a file the store points at")
+    from kinmatch.review.drivers import check_driver
+
+    check_driver(args.db)
     store = Store(args.db, create=False)  # a typo in --db must not create an empty store
     result = train_from_store(store, cv=args.cv)
     print(f"{result.n_pairs} decided pairs ({result.supervised['n_matches']} 同一人)"
@@ -37,13 +50,28 @@ def run(args: argparse.Namespace) -> int:
     for metric in METRICS:
         print(f"{metric:<18}{result.supervised[metric]:>16.3f}{result.unsupervised[metric]:>14.3f}")
     print(verdict(result.supervised, result.unsupervised))
+    gate = result.gate
+    print(f"gate for --make-default, against {gate['current_model']}: {gate['reason']}")
     if args.save:
         metrics = {m: float(result.supervised[m]) for m in METRICS}
-        save_model(result.model, args.save, metrics={"cv": metrics})
-        store.set_default_model(args.save, metrics, n_pairs=result.n_pairs)
-        print(f"model → {args.save} (recorded in the store as its current model)")
+        save_model(result.model, args.save, metrics={"cv": metrics, "gate": _jsonable(gate)})
+        print(f"model → {args.save}")
         print(f"use it: kinmatch link --model {args.save} RESIDENTS MISSING -o candidates.csv")
+        if args.make_default:
+            if not gate["beats"]:
+                print(f"未设为默认模型：{gate['reason']}。新模型只有在留出的决定上比现用模型好出噪声的 "
+                      f"{NOISE_SDS:g} 倍以上时才成为默认模型；仍可用 --model {args.save} 明确指定它。", file=sys.stderr)
+                return 1
+            store.set_default_model(args.save, metrics, n_pairs=result.n_pairs)
+            print(f"已设为默认模型：kinmatch link --db {args.db} 今后用 {args.save}")
+        else:
+            print("(the store's default model is unchanged; add --make-default to make this one the default "
+                  "when it is measurably better)")
     return 0
+
+
+def _jsonable(gate: dict) -> dict:
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in gate.items()}
 
 
 # Differences in AUC below this are noise on a few hundred reviewed pairs.

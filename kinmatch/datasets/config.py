@@ -16,7 +16,7 @@ RESIDENT_COLUMNS = ["resident_id", "station", "name", "name_source", "alias", "s
                     "statements", "photo", "contact"]
 MISSING_COLUMNS = ["missing_id", "name", "alias", "sex", "birth_date", "age", "height", "missing_date",
                    "missing_place", "hometown", "dialect", "description", "clothing", "health", "contact",
-                   "source"]
+                   "source", "photo"]
 
 NAME_MODES = {
     "name_exact": 0.28,

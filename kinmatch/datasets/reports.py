@@ -152,7 +152,7 @@ def draw_reports(rng: np.random.Generator, people: dict, counts: np.ndarray, rat
         "age": age_text, "height": height_text, "missing_date": missing_date_text,
         "missing_place": missing_place, "hometown": hometown, "dialect": dialect,
         "description": description, "clothing": clothing, "health": health, "contact": contact,
-        "source": source,
+        "source": source, "photo": np.full(len(source), None, dtype=object),
     })
     # every column was built as an object array with None for blank (as intake returns them);
     # no blanket astype/where here: at a million rows that copy doubled the peak memory

@@ -1434,10 +1434,17 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
     return packed_candidate_pairs(residents, missing, settings, progress, **overrides).unpack()
 
 
+def report_side(missing: pd.DataFrame, settings: CandidateSettings | None = None) -> Any:
+    """The reports' side of the passes (their keys indexed), for :func:`packed_candidate_pairs`'s
+    ``reports``: built once when many chunks of residents meet the same reports (issue 14)."""
+    return _Reports(missing, settings or CandidateSettings())
+
+
 def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
-                           progress: bool = True, **overrides: Any) -> PackedCandidates:
+                           progress: bool = True, reports: Any = None, **overrides: Any) -> PackedCandidates:
     """:func:`candidate_pairs` as :class:`PackedCandidates` (integer arrays, cheap to pickle): for
     a worker process whose result goes back to its parent; the parent calls ``.unpack()``.
+    ``reports``: what :func:`report_side` gave for ``missing`` and the same settings (None: built here).
 
         >>> import pandas as pd
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
@@ -1453,7 +1460,7 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
                             f"cap, window or keys are changed with settings.with_pass(name, cap=…))")
     settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
     passes = settings.passes
-    rep = _Reports(missing, settings)
+    rep = _Reports(missing, settings) if reports is None else reports
     res = _Residents(residents)
     res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
                                 rep.feature_codes, res.n)

@@ -64,24 +64,29 @@ class LinkRun(NamedTuple):
 # inputs
 
 
-def _load(src: Any, kind: str) -> pd.DataFrame:
+def _load(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataFrame:
     if isinstance(src, pd.DataFrame):
         return src
     if isinstance(src, (str, os.PathLike)):
         from kinmatch import intake
 
-        reader = intake.read_residents if kind == "resident" else intake.read_missing
-        return reader(src).frame
+        return intake.read_records(src, kind, on_duplicate).frame
     raise InputError(f"{kind} input must be a DataFrame or a file path, not {type(src).__name__}; "
                      f"pass a path to a CSV/xlsx file or the frame kinmatch.read_{kind}s returned")
 
 
-def prepare_records(src: Any, kind: str) -> pd.DataFrame:
+def prepare_records(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataFrame:
     """A file path, canonical frame or normalized frame → the normalized frame linking reads
     (``kind``: ``"resident"`` or ``"missing"``): read, normalized when its normalized columns are
     absent, ids as unique text, checked against the normalized-frame contract
-    (:func:`~kinmatch.normalize.contract.check_normalized` names the column and row that break it)."""
-    frame = _load(src, kind)
+    (:func:`~kinmatch.normalize.contract.check_normalized` names the column and row that break it).
+
+    ``on_duplicate`` (:data:`kinmatch.intake.ON_DUPLICATE`): ids that repeat stop the run
+    (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does."""
+    from kinmatch.intake import check_on_duplicate
+
+    check_on_duplicate(on_duplicate)
+    frame = _load(src, kind, on_duplicate)
     id_column = "resident_id" if kind == "resident" else "missing_id"
     if id_column not in frame.columns:
         raise InputError(f"the {kind} table has no {id_column!r} column, so candidates could not be "
@@ -96,9 +101,17 @@ def prepare_records(src: Any, kind: str) -> pd.DataFrame:
     if ids.dtype != object or not ids.map(type).eq(str).all():
         frame = frame.assign(**{id_column: ids.astype(str)})
     duplicated = frame[id_column][frame[id_column].duplicated()]
-    if len(duplicated):
+    if len(duplicated) and on_duplicate != "stop":
+        import warnings
+
+        warnings.warn(f"{len(duplicated)} {kind} row(s) share an id with another row (first: {duplicated.iloc[0]!r}); "
+                      f"the {on_duplicate} row of each id is kept (on_duplicate={on_duplicate!r})", stacklevel=3)
+        frame = frame[~frame[id_column].duplicated(keep=on_duplicate)]
+    elif len(duplicated):
         raise InputError(f"{len(duplicated)} {kind} ids occur more than once (first: {duplicated.iloc[0]!r}); "
-                         f"each {id_column} must be unique so a candidate names one record — fix or renumber them")
+                         f"each {id_column} must be unique so a candidate names one record — fix or renumber them, "
+                         f"or choose which row to keep: on_duplicate='first' or 'last' "
+                         f"(kinmatch link --on-duplicate first|last)")
     if not frame.index.equals(pd.RangeIndex(len(frame))):
         frame = frame.reset_index(drop=True)
     # the one boundary check: from here on no comparison re-cleans a value
@@ -209,7 +222,8 @@ def _explain_range(bounds: tuple[int, int]) -> list[str]:
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
              n_random_pairs: int | None = None, random_state: int | None = None,
-             n_jobs: int | None = None) -> LinkRun:
+             n_jobs: int | None = None, on_duplicate: str = "stop", prepared: tuple[str, ...] = (),
+             client: Any = None, shared_dir: str | None = None) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
@@ -217,7 +231,13 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     worker processes for large runs — candidates are generated in one while the comparisons
     encode the records, then the comparisons and the explanations are spread over ``n_jobs``
     (None: every CPU this process may use, up to :data:`PARALLEL_MAX_REPORTS` reports; 1:
-    everything in this process)."""
+    everything in this process). ``on_duplicate``: ids that repeat stop the run (``"stop"``), or
+    the ``"first"`` / ``"last"`` row of each id is kept (see :func:`prepare_records`). ``prepared``:
+    the kinds (``"resident"``, ``"missing"``) whose frame is what :func:`prepare_records` returned
+    already and is passed as is (a standing index checks its frames once, when it writes them,
+    instead of on every run). ``client``: a ``dask.distributed.Client``; the same run, same table,
+    on its cluster (:mod:`kinmatch.distributed`; ``shared_dir``: a folder or fsspec URL every worker
+    can read, where the normalized frames are written once)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -227,13 +247,23 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                                     ("random_state", random_state)) if v is not None}
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
-    residents = prepare_records(residents, "resident")
-    missing = prepare_records(missing, "missing")
+    if "resident" not in prepared:
+        residents = prepare_records(residents, "resident", on_duplicate)
+    if "missing" not in prepared:
+        missing = prepare_records(missing, "missing", on_duplicate)
     fitted = _resolve_model(model)
     if fitted is not None and hasattr(fitted, "check_compatible"):
         fitted.check_compatible(settings.level_labels())
     if len(residents) == 0 or len(missing) == 0:
         return LinkRun(empty_table(settings), fitted, pd.DataFrame(), pd.DataFrame(), residents, missing, settings)
+    if client is not None:  # issue 14: the same run on a Dask cluster
+        from kinmatch.distributed import TableParts, run_on_cluster
+
+        # the table's makings go along: kinmatch.distributed does not import this module (no cycle)
+        parts = TableParts(score, empty_table, model_version, OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
+        on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
+                                    shared_dir)
+        return LinkRun(*on_cluster, residents=residents, missing=missing, settings=settings)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
@@ -302,7 +332,8 @@ def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", mo
     ``model``: ``None`` fits a Fellegi–Sunter model by EM on these data (u from random pairs); a
     fitted model or the path of its JSON is used as is (refused when it was fitted on other
     comparisons or levels). ``options`` go to :func:`run_link` (``settings``,
-    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``).
+    ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``, ``on_duplicate``,
+    and ``client`` / ``shared_dir`` to run on a Dask cluster).
 
     Returns the SCHEMA.md linking table (see the module docstring).
 

@@ -160,28 +160,37 @@ def _province_shares() -> dict[str, dict[str, float]]:
 
 @functools.lru_cache(maxsize=1)
 def _place_lexicon() -> dict[str, tuple[str | None, str | None, tuple[str, ...], float]]:
-    """Prefecture and county short names → area of their counties (温州话 → Wu, 浙江)."""
+    """Prefecture and county short names → area of their counties (温州话 → Wu, 浙江).
+
+    The counties of a name are gathered with plain lists in one pass over the table (a pandas
+    group per name cost ~2 s a run for 3,000 names): names in sorted order, each name's counties
+    in table order, as a sorted groupby gives them."""
     c = _counties()
     cur = c[c["status"] == "current"]
+    provinces = cur["province_code"].tolist()
+    areas = cur["dialect_area"].tolist()
+    subareas = cur["dialect_subarea"].fillna("").tolist()
     lex: dict[str, tuple] = {}
     for name_col in ("short_name", "prefecture"):
-        groups: dict[str, list] = {}
-        for name, frame in cur.groupby(name_col if name_col == "short_name" else "prefecture"):
+        by_value: dict[str, list[int]] = {}
+        for position, value in enumerate(cur[name_col].tolist()):
+            if isinstance(value, str):
+                by_value.setdefault(value, []).append(position)
+        groups: dict[str, list[int]] = {}
+        for name in sorted(by_value):
+            positions = by_value[name]
             if name_col == "prefecture":
                 name = re.sub(r"(?:市|地区|盟|自治州|[^\s]{0,12}?族自治州)$", "", name)
             if len(name) < 2 or name in _P:
                 continue
-            groups.setdefault(name, []).append(frame)
-        for name, frames in groups.items():
-            frame = pd.concat(frames)
-            provs = tuple(dict.fromkeys(frame["province_code"]))
+            groups.setdefault(name, []).extend(positions)
+        for name, positions in groups.items():
+            provs = tuple(dict.fromkeys(provinces[i] for i in positions))
             if len(provs) > 1 and name_col == "short_name":
                 continue  # ambiguous county names (朝阳) say little about the accent
-            area_counts = Counter(frame["dialect_area"])
-            area, n = area_counts.most_common(1)[0]
-            subs = Counter(frame["dialect_subarea"].fillna(""))
-            sub = subs.most_common(1)[0][0] or None
-            conf = 0.85 * n / len(frame)
+            area, n = Counter(areas[i] for i in positions).most_common(1)[0]
+            sub = Counter(subareas[i] for i in positions).most_common(1)[0][0] or None
+            conf = 0.85 * n / len(positions)
             if name not in lex or name_col == "prefecture":
                 lex[name] = (area, sub if area == "N_Man" else None, provs, round(conf, 3))
     return lex

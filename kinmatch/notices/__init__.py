@@ -3,7 +3,11 @@
 - :func:`render_notice` one resident, one format (txt, md, html, pdf);
 - :func:`render_notices` / :func:`write_notices` a whole resident table;
 - :func:`render_letter` the letter asking police to verify a reviewed pair by DNA;
-- :mod:`kinmatch.notices.privacy` the rules that keep private data off public notices.
+- :mod:`kinmatch.notices.screen` the conservative filter every piece of free text passes, and
+  :mod:`kinmatch.notices.structured` the allow-listed readings (marks, garments, accent) a notice
+  shows instead where the filter left the words out;
+- :mod:`kinmatch.notices.privacy` the older per-field rules (ID/phone redaction, plain health
+  words, county-level places) and the check of the rendered text.
 
     >>> from kinmatch.notices import render_notice
     >>> text = render_notice({"resident_id": "R1", "name": "李伟", "name_source": "自报",

@@ -21,6 +21,7 @@ from kinmatch._io import atomic_write, write_bytes_atomic
 from kinmatch.errors import InputError
 from kinmatch.issues import IssueLog
 from kinmatch.notices.context import load_station_info, notice_context, text_of
+from kinmatch.notices.poster import FontNotFound
 from kinmatch.notices.privacy import PrivacyError
 from kinmatch.notices.rendering import (
     FORMATS,
@@ -30,6 +31,18 @@ from kinmatch.notices.rendering import (
     public_text,
     render_context,
 )
+
+WITHHELD_MESSAGES = {
+    "long_number": "it may hold a phone, ID or other number of 7 or more digits",
+    "diagnosis": "it may name a diagnosis (health data; the notice shows plain words only)",
+    "contact": "it introduces a contact (电话, 微信, 身份证 …)",
+    "street_address": "it may give a street-level address, and the person may be a minor",
+    "photo_path": "the photo's file name may hold a number, a diagnosis or an address",
+    "photo_outside_folder": "the photo path is absolute or leaves the --photos folder; only "
+                            "photos inside --photos are embedded",
+    "photo_unreadable": "the photo file is not a readable image; replace it (JPEG or PNG)",
+}
+"""What each withheld-part and photo reason code means (the value itself is never quoted)."""
 
 NOTICE_COLUMNS = ["resident_id", "format", "text", "skipped"]
 """Columns of :func:`render_notices`: ``text`` is str (bytes for pdf) or None when skipped."""
@@ -56,9 +69,11 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
     Returns a DataFrame with columns ``resident_id, format, text, skipped``: ``text`` holds the
     notice (bytes for ``pdf``), ``skipped`` a reason code when there is no notice
     (``too_empty``, ``no_station_phone``, ``privacy``, ``template_error``, ``over_budget``,
-    ``missing_glyphs``: a pdf poster whose font cannot draw a character of it).
+    ``missing_glyphs``: a pdf poster whose font cannot draw a character of it, ``render_error``).
     Reunited residents get a withdrawn notice. Pass an :class:`~kinmatch.issues.IssueLog` to
-    collect one issue row per skipped notice.
+    collect one issue row per skipped notice, per part of free text the privacy filter left out
+    (``notice_withheld_<reason>``, see :data:`WITHHELD_MESSAGES`) and per poster written without
+    its photo; no row quotes the private value.
 
     >>> residents = pd.DataFrame([{"resident_id": "R1", "name": "李伟", "name_source": "自报",
     ...     "sex": "男", "age": "约60岁", "height": "170cm", "station": "某市救助站",
@@ -85,27 +100,47 @@ def render_notices(residents: pd.DataFrame, formats: str | Iterable[str] = ("txt
         try:
             contexts.append((notice_context(record, info, today=today), None))
         except Exception as error:  # a record the parsers choke on must not stop the batch
-            contexts.append((None, ("bad_record", f"could not read the record: {error}")))
+            # The error's text may quote the record: name only its kind.
+            contexts.append((None, ("bad_record", "could not read the record "
+                                                  f"({type(error).__name__})")))
     font_path = _batch_font(contexts, env, formats)
     for position, record in enumerate(iterator):
         resident_id = text_of(record.get("resident_id"))
         source_row = record.get("source_row")
         row_number = int(source_row) if text_of(source_row).isdigit() else position + 2
         context, early = contexts[position]
+        if context is not None and issues is not None:
+            for part in context.get("withheld", ()):
+                issues.add(row=row_number, record_id=resident_id, column=part["field"], value=None,
+                           reason=f"notice_withheld_{part['reason']}", action="kept_blank",
+                           message=f"part of {part['field']} was left out of the public notice: "
+                                   f"{WITHHELD_MESSAGES.get(part['reason'], part['reason'])}")
         for fmt in formats:
             text, reason, message = None, None, None
+            problems: list[str] = []
             if context is None:
                 reason, message = early
             else:
                 try:
                     text = render_context(context, fmt, env=env, max_chars=max_chars,
-                                          photo_dir=photo_dir, font_path=font_path)
+                                          photo_dir=photo_dir, font_path=font_path,
+                                          problems=problems)
                 except NoticeSkipped as error:
                     reason, message = error.reason, str(error)
                 except PrivacyError as error:
                     reason, message = "privacy", str(error)
                 except InputError as error:
                     reason, message = "template_error", str(error)
+                except FontNotFound:
+                    raise  # no font at all: every poster would fail, say so once
+                except Exception as error:  # one broken record or photo must not cost the batch
+                    reason, message = "render_error", f"could not be drawn ({type(error).__name__})"
+            if issues is not None:
+                for problem in dict.fromkeys(problems):
+                    issues.add(row=row_number, record_id=resident_id, column="photo", value=fmt,
+                               reason=f"notice_{problem}", action="kept_blank",
+                               message=f"{fmt} notice written without its photo: "
+                                       f"{WITHHELD_MESSAGES[problem]}")
             rows.append({"resident_id": resident_id, "format": fmt, "text": text, "skipped": reason})
             if reason and issues is not None:
                 issues.add(row=row_number, record_id=resident_id, column=None, value=fmt,
@@ -132,7 +167,7 @@ def _batch_font(contexts, env, formats) -> str | None:
             continue
     if not chars:
         return None
-    from kinmatch.notices.poster import FontNotFound, subset_font
+    from kinmatch.notices.poster import subset_font
 
     try:
         return subset_font(chars)
@@ -148,6 +183,17 @@ def _file_stem(resident_id: str) -> str:
     # ids become file names: keep letters, digits, CJK, - and _ only.
     stem = re.sub(r"[^\w\-]+", "_", resident_id, flags=re.UNICODE).strip("_")
     return stem or "resident"
+
+
+def skipped_report_path(out_dir: str | Path) -> Path:
+    """Where the report of skipped notices and withheld parts goes: ``<out_dir>-skipped.csv``
+    beside the notice folder, never inside it (the folder is what gets published).
+
+    >>> skipped_report_path("/srv/out/notices").as_posix()
+    '/srv/out/notices-skipped.csv'
+    """
+    folder = Path(out_dir).absolute()
+    return folder.parent / f"{folder.name or 'notices'}-skipped.csv"
 
 
 def write_notices(residents: pd.DataFrame, out_dir: str | Path,

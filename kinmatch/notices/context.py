@@ -34,6 +34,8 @@ from kinmatch.notices.privacy import (
     plain_health_words,
     redact_text,
 )
+from kinmatch.notices.screen import canonical, filter_free_text, findings
+from kinmatch.notices.structured import public_accent, public_garments, public_marks
 
 # Status words that mean the person went home: the notice is withdrawn (no name, no photo).
 REUNITED_WORDS = ("已返乡", "返乡", "已团聚", "团聚", "已认领", "认领", "已寻亲", "寻亲成功",
@@ -326,6 +328,36 @@ def _clean(value: Any, phones: list[str]) -> str:
     return "" if text == REDACTED else text
 
 
+FREE_TEXT_FIELDS = ("name", "features", "clothing", "accent", "found_place", "photo",
+                    "station.name", "station.address")
+"""Context fields that may carry the record's (or station file's) own words; each has passed
+:func:`kinmatch.notices.screen.filter_free_text` or been replaced by its structured reading."""
+
+
+class _Screen:
+    """Runs the free-text filter over one record's fields and remembers what it left out."""
+
+    def __init__(self, minor: bool, phones: list[str]):
+        self.minor, self.phones = minor, phones
+        self.withheld: list[dict[str, str]] = []
+
+    def __call__(self, field: str, text: str, *, minor: bool | None = None,
+                 fallback: str = "", contacts: bool = True, whole: bool = False) -> str:
+        """The filtered ``text``; ``whole=True``: all of it or nothing (a name cut in half would
+        mislead a family)."""
+        minor = self.minor if minor is None else minor
+        kept, reasons = filter_free_text(text, minor=minor, allowed_numbers=self.phones,
+                                         contacts=contacts)
+        for reason in dict.fromkeys(reasons):
+            self.withheld.append({"field": field, "reason": reason})
+        if whole and reasons:
+            return ""
+        if kept or not reasons or not fallback:
+            return kept
+        kept, _reasons = filter_free_text(fallback, minor=minor, allowed_numbers=self.phones)
+        return kept
+
+
 def notice_context(record: Mapping[str, Any], station_info: Mapping | None = None,
                    today: dt.date | None = None) -> dict[str, Any]:
     """The safe template context of one resident's public notice.
@@ -334,13 +366,27 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
     ``height``, ``health``, ``features``, ``clothing``, ``accent``, ``found_date``,
     ``found_place``, ``is_minor`` (age under 18), ``possibly_minor`` (addresses cut: a minor, or
     no age and nothing clearly adult), ``photo``, ``station`` (name, address, phone), ``issued``,
-    plus ``identifiers`` (how many identifying fields are filled) and ``forbidden`` (values the
-    rendered text must not contain). A reunited person's context has no personal fields at all.
+    the structured readings ``marks``, ``garments``, ``accent_area`` (lists / text from fixed
+    vocabularies, :mod:`kinmatch.notices.structured`), plus ``identifiers`` (how many
+    identifying fields are filled), ``forbidden`` (values the rendered text must not contain),
+    ``structured`` (the generated values the rendered text is allowed to repeat) and ``withheld``
+    (``{"field", "reason"}`` for every part of the free text the filter left out).
+
+    Free text (:data:`FREE_TEXT_FIELDS`) is published only where
+    :func:`~kinmatch.notices.screen.filter_free_text` is sure of it; where it left everything out,
+    ``features``, ``clothing`` and ``accent`` show the structured reading instead. A reunited
+    person's context has no personal fields at all.
     """
     today = today or dt.date.today()
     station = station_of(record, station_info)
     phones = [digits_of(station["phone"])] if station["phone"] else []
     station = {key: _clean(value, phones) for key, value in station.items()}
+    screen = _Screen(False, phones)
+    # The station's own name and address are public (the one street address a minor's notice
+    # may show: where to call or come); they still pass the filter for numbers and diagnoses.
+    # Contact words are fine there ("无电话站"): the station's own contact is the point.
+    station["name"] = screen("station.name", station["name"], minor=False, contacts=False)
+    station["address"] = screen("station.address", station["address"], minor=False, contacts=False)
     context: dict[str, Any] = {"station": station, "issued": format_day(today, "day")}
 
     name_raw = text_of(record.get("name"))
@@ -348,7 +394,8 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
     found_raw = text_of(record.get("found_place"))
     if is_reunited(record):
         # Built from nothing personal, so no template can show the name or photo.
-        context.update(withdrawn=True, identifiers=0,
+        context.update(withdrawn=True, identifiers=0, withheld=screen.withheld,
+                       structured=[context["issued"]],
                        forbidden=[v for v in (name_raw, photo_raw) if len(v) >= 2])
         return context
 
@@ -356,12 +403,13 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
     low, high = age_range(record, found_value)
     is_minor = low is not None and low < 18
     protect_address = may_be_minor(record, low)
-    name = _clean(name_raw, phones)
-    found_place = _clean(found_raw, phones)
-    photo = photo_raw if photo_raw and redact_text(photo_raw, phones) == photo_raw else ""
-    features = _clean(record.get("description"), phones)
-    clothing = _clean(record.get("clothing"), phones)
-    accent = _clean(record.get("accent"), phones)
+    screen.minor = protect_address
+    description_raw = text_of(record.get("description"))
+    clothing_raw = text_of(record.get("clothing"))
+    accent_raw = text_of(record.get("accent"))
+    name = screen("name", name_raw, whole=True)
+    found_place = found_raw
+    features, clothing, accent = description_raw, clothing_raw, accent_raw
     forbidden: list[str] = []
     if protect_address:
         public = station["name"] + " " + station["address"]  # found at the station: public
@@ -381,10 +429,25 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
         features, clothing, accent = (value for value, _removed in cut)
         for exact in (exact for _value, removed in cut for exact in removed):
             _forbid(exact)
+    marks = [m for m in public_marks(description_raw) if not findings(m, minor=protect_address)]
+    garments = [g for g in public_garments(clothing_raw) if not findings(g, minor=protect_address)]
+    accent_area = public_accent(accent_raw)
+    features = screen("features", features, fallback="，".join(marks))
+    clothing = screen("clothing", clothing, fallback="，".join(garments))
+    accent = screen("accent", accent, fallback=accent_area)
+    found_place = screen("found_place", found_place, fallback=coarse_place(found_raw))
+    # A photo is usually named after the record id ("photos/ZZ2024-0031.jpg"): those digits may
+    # stay; any other long number, diagnosis or (for a minor) address in the path may not.
+    record_digits = [re.sub(r"\D", "", canonical(text_of(record.get("resident_id"))))]
+    photo = photo_raw
+    if photo and findings(photo, minor=protect_address, allowed_numbers=phones + record_digits,
+                          contacts=False):
+        screen.withheld.append({"field": "photo", "reason": "photo_path"})
+        photo = ""
     health = "，".join(plain_health_words(text_of(record.get("health"))))
     for exact in sorted(forbidden, key=len, reverse=True):  # repeated elsewhere: gone too
         features, clothing, accent, name = (
-            value.replace(exact, REDACTED) for value in (features, clothing, accent, name))
+            value.replace(exact, "") for value in (features, clothing, accent, name))
     label = name_label(name, text_of(record.get("name_source"))) if name else ""
     context.update(
         withdrawn=False,
@@ -398,13 +461,19 @@ def notice_context(record: Mapping[str, Any], station_info: Mapping | None = Non
         features=features,
         clothing=clothing,
         accent=accent,
+        marks=marks,
+        garments=garments,
+        accent_area=accent_area,
         found_date=format_day(found_value, found_precision),
         found_place=found_place,
         is_minor=is_minor,
         possibly_minor=protect_address,
         photo=photo,
         forbidden=forbidden,
+        withheld=screen.withheld,
     )
+    context["structured"] = [v for v in (context["age"], context["height"], context["found_date"],
+                                         context["issued"], photo) if v]
     evidence_name = bool(name) and label != "站内代名"
     filled = [evidence_name, bool(context["sex"]), bool(context["age"]), bool(context["height"]),
               bool(features), bool(clothing), bool(accent), bool(health)]

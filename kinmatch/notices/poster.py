@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kinmatch.errors import KinmatchError
+from kinmatch.notices.errors import NoticeSkipped
 
 FONT_ENV = "KINMATCH_FONT"
 FONT_CANDIDATES = (
@@ -118,20 +119,41 @@ def missing_glyphs(text: str, font: str | None = None) -> list[str]:
     return [ch for ch in dict.fromkeys(text) if not ch.isspace() and ord(ch) not in chars]
 
 
-def _resolve_photo(photo: str | None, photo_dir: str | Path | None) -> Path | None:
-    if not photo or "://" in photo:
-        return None  # URLs are not fetched: the poster is made offline
-    path = Path(photo)
-    if not path.is_absolute() and photo_dir is not None:
-        path = Path(photo_dir) / path
-    return path if path.is_file() else None
+def resolve_photo(photo: str | None, photo_dir: str | Path | None) -> tuple[Path | None, str | None]:
+    """``(the photo file to embed, or None; a problem code, or None)``.
+
+    Only files inside ``photo_dir`` (``--photos``) are embedded: a record is data, and a path in
+    it must not pull any other file of the machine into a public poster. An absolute path, a
+    ``..`` that leaves the folder, or a symlink pointing out of it gives ``photo_outside_folder``;
+    no ``photo_dir``, a URL (not fetched: the poster is made offline) or a missing file give no
+    photo and no problem (the poster shows the "照片见站内档案" frame).
+
+    >>> resolve_photo("/etc/passwd", "/srv/photos")
+    (None, 'photo_outside_folder')
+    >>> resolve_photo("../secret.jpg", "/srv/photos")
+    (None, 'photo_outside_folder')
+    """
+    if not photo or "://" in photo or photo_dir is None:
+        return None, None
+    relative = Path(photo)
+    if relative.is_absolute() or relative.drive or ".." in relative.parts:
+        return None, "photo_outside_folder"
+    folder = Path(photo_dir).resolve()
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder):
+        return None, "photo_outside_folder"
+    return (path if path.is_file() else None), None
 
 
 def poster_pdf(text: str, photo: str | None = None, photo_dir: str | Path | None = None,
-               font_path: str | None = None) -> bytes:
+               font_path: str | None = None, problems: list[str] | None = None) -> bytes:
     """Lay out the lines of a rendered ``notice.pdf.j2`` on one A4 page; return the PDF bytes.
 
     ``font_path``: a font to use instead of the system CJK font (e.g. from :func:`subset_font`).
+    The photo is embedded only from inside ``photo_dir`` (:func:`resolve_photo`); a photo that is
+    refused or cannot be read as an image gets the placeholder frame, and its problem code
+    (``photo_outside_folder``, ``photo_unreadable``) is appended to ``problems``: one bad photo
+    never costs the poster.
     """
     from fpdf import FPDF
 
@@ -140,8 +162,6 @@ def poster_pdf(text: str, photo: str | None = None, photo_dir: str | Path | None
     if missing:
         # A missing glyph prints as an empty box (tofu): a poster with a wrong name is worse
         # than none, so this one poster is skipped (the text formats still carry the name).
-        from kinmatch.notices.rendering import NoticeSkipped
-
         shown = "、".join(f"{ch} (U+{ord(ch):04X})" for ch in missing)
         raise NoticeSkipped("missing_glyphs", (
             f"the poster font {Path(find_cjk_font()).name} has no glyph for {shown}, "
@@ -154,7 +174,9 @@ def poster_pdf(text: str, photo: str | None = None, photo_dir: str | Path | None
     pdf.add_font("cjk", fname=font)
     pdf.add_page()
     width = _A4_W - 2 * _MARGIN
-    photo_path = _resolve_photo(photo, photo_dir)
+    photo_path, problem = resolve_photo(photo, photo_dir) if photo else (None, None)
+    if problem and problems is not None:
+        problems.append(problem)
     for raw in text.splitlines():
         line = raw.rstrip()
         if not line.strip():
@@ -173,9 +195,15 @@ def poster_pdf(text: str, photo: str | None = None, photo_dir: str | Path | None
                 continue  # withdrawn notices and templates without a photo
             x = (_A4_W - _PHOTO_W) / 2
             y = pdf.get_y()
+            drawn = False
             if photo_path is not None:
-                pdf.image(str(photo_path), x=x, y=y, w=_PHOTO_W, h=_PHOTO_H, keep_aspect_ratio=True)
-            else:
+                try:
+                    pdf.image(str(photo_path), x=x, y=y, w=_PHOTO_W, h=_PHOTO_H, keep_aspect_ratio=True)
+                    drawn = True
+                except Exception:  # any broken or unsupported image: the poster gets the frame
+                    if problems is not None:
+                        problems.append("photo_unreadable")
+            if not drawn:
                 pdf.set_draw_color(150, 150, 150)
                 pdf.set_line_width(0.3)
                 pdf.rect(x, y, _PHOTO_W, _PHOTO_H)

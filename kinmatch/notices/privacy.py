@@ -1,5 +1,9 @@
 """Privacy rules for public notices (寻亲公告), enforced twice.
 
+The free text of a notice is screened by :mod:`kinmatch.notices.screen` (canonical form, clauses
+left out whole); the rules here prepare the fields (plain health words, county-level places for
+minors) and check the rendered text once more. :func:`redact_text` is also what PFIF export uses.
+
 1. **On the way in** (:func:`redact_text`, :func:`plain_health_words`, :func:`coarse_place`): the
    values handed to a template are already safe. What each rule does, per field:
 
@@ -348,23 +352,27 @@ def check_public_text(text: str, *, station_phones: Iterable[str] = (),
     >>> check_public_text("家属电话13812345678")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     ...
-    kinmatch.notices.privacy.PrivacyError: the rendered notice contains a phone or ID number '13812345678' ...
+    kinmatch.notices.privacy.PrivacyError: the rendered notice contains a phone or ID number (11 digits) ...
     """
     allowed = {digits_of(p) for p in station_phones if p}
     folded = _nfkc(text)
+    # What was found is named by kind and length, never quoted: the message goes to logs and
+    # to skipped.csv, which are not meant to hold the private value either.
     problems: list[str] = []
     for match in _NUMBER.finditer(folded):
-        if is_private_number(digits_of(match.group(0)), allowed, _in_code(folded, match)):
-            problems.append(f"a phone or ID number {match.group(0)!r}")
-    for match in _EMAIL.finditer(folded):
-        problems.append(f"an e-mail address {match.group(0)!r}")
-    for match in _HANDLE.finditer(folded):
-        problems.append(f"a chat handle {match.group(0)!r}")
-    for match in list(_DIAGNOSIS.finditer(folded)) + list(_ICD.finditer(folded)):
-        problems.append(f"a detailed diagnosis {match.group(0)!r}")
+        digits = digits_of(match.group(0))
+        if is_private_number(digits, allowed, _in_code(folded, match)):
+            problems.append(f"a phone or ID number ({len(digits)} digits)")
+    for _match in _EMAIL.finditer(folded):
+        problems.append("an e-mail address")
+    for _match in _HANDLE.finditer(folded):
+        problems.append("a chat handle")
+    for _match in list(_DIAGNOSIS.finditer(folded)) + list(_ICD.finditer(folded)):
+        problems.append("a detailed diagnosis")
     for value in forbidden:
         if value and _nfkc(value) in folded:
-            problems.append(f"{value!r}, which this notice must not show")
+            problems.append("a value this notice must not show (a minor's exact address or a "
+                            "reunited person's name or photo)")
     if problems:
         raise PrivacyError(
             f"the rendered {what} contains {problems[0]} (and {len(problems) - 1} more problem(s)); "

@@ -37,9 +37,12 @@ from typing import Any
 
 import jinja2
 
-from kinmatch.errors import InputError, KinmatchError
+from kinmatch.errors import InputError
 from kinmatch.notices.context import load_station_info, notice_context, skip_reason, text_of
-from kinmatch.notices.privacy import REDACTED, check_public_text
+from kinmatch.notices.errors import NoticeSkipped
+from kinmatch.notices.poster import poster_pdf
+from kinmatch.notices.privacy import REDACTED, PrivacyError, check_public_text
+from kinmatch.notices.screen import canonical, findings
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 """The default templates (a symlink to the repository's ``notices/`` folder in a checkout)."""
@@ -56,14 +59,6 @@ cannot push the contact block off the page."""
 # Free-text fields that may be shortened to fit the text budget, least important first.
 _TRUNCATABLE = ("clothing", "features", "accent", "found_place", "health")
 _ELLIPSIS = "…"
-
-
-class NoticeSkipped(KinmatchError):
-    """A notice was not rendered for a reason a station can fix (``reason`` is a code)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 def _md_escape(value: Any) -> str:
@@ -177,26 +172,66 @@ def public_text(context: Mapping[str, Any], fmt: str = "txt", *,
         text = _fit(env, name, capped, POSTER_BUDGET)
     else:
         text = _render(env, name, context)
-    return check_public_text(text, station_phones=[context["station"]["phone"]],
-                             forbidden=context.get("forbidden", ()), what=f"{fmt} notice")
+    check_public_text(text, station_phones=[context["station"]["phone"]],
+                      forbidden=context.get("forbidden", ()), what=f"{fmt} notice")
+    return check_rendered(text, context, what=f"{fmt} notice")
+
+
+_MASK = "某"  # a letter: masked values still separate (not join) what stands around them
+
+
+def check_rendered(text: str, context: Mapping[str, Any], what: str = "notice") -> str:
+    """Raise :class:`~kinmatch.notices.privacy.PrivacyError` if the rendered ``text`` has, in
+    its canonical form (:func:`kinmatch.notices.screen.canonical`), a long number other than the
+    station's phone, a diagnosis, or (for a possible minor) a street-level address.
+
+    The values the context generated itself (age, height, dates, the checked photo path) and the
+    station's name and address are masked first; everything else, including what a station's
+    own template prints, is read as the public will read it. Numbers split across two fields
+    are caught here, since the fields stand side by side in the rendered text.
+    """
+    import html
+
+    station = context["station"]
+    # The phone first, so a short value (a photo named "0") cannot break it apart.
+    masked = text.replace(station["phone"], _MASK) if station.get("phone") else text
+    values = [*context.get("structured", ()), station.get("name", ""), station.get("address", "")]
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        for form in dict.fromkeys((value, html.escape(value), _md_escape(value))):
+            masked = masked.replace(form, _MASK)
+    phone = re.sub(r"\D", "", canonical(station.get("phone", "")))
+    reasons = findings(masked, minor=bool(context.get("possibly_minor")), allowed_numbers=[phone],
+                       contacts=False)
+    if reasons:
+        raise PrivacyError(
+            f"the rendered {what} contains {' and '.join(_READABLE[r] for r in reasons)} "
+            "(in its canonical form: every way of writing digits, spacing or spelling read alike); "
+            "public notices must not carry phone or ID numbers, diagnoses or a minor's street "
+            "address. Fix the template or the record; the notice was not written."
+        )
+    return text
+
+
+_READABLE = {"long_number": "a number of 7 or more digits", "diagnosis": "a diagnosis",
+             "street_address": "a street-level address (the person may be a minor)",
+             "contact": "a contact"}
 
 
 def render_context(context: Mapping[str, Any], fmt: str = "txt", *,
                    template_dir: str | Path | None = None, max_chars: int = TEXT_BUDGET,
                    env: jinja2.Environment | None = None, photo_dir: str | Path | None = None,
-                   font_path: str | None = None):
+                   font_path: str | None = None, problems: list[str] | None = None):
     """Render a prepared :func:`notice_context` in one format (str, or bytes for ``pdf``).
 
     Errors as :func:`public_text`. ``font_path`` overrides the poster font (see
-    :func:`kinmatch.notices.poster.subset_font`).
+    :func:`kinmatch.notices.poster.subset_font`); photo problems of a poster
+    (``photo_outside_folder``, ``photo_unreadable``) are appended to ``problems``.
     """
     text = public_text(context, fmt, env=env, template_dir=template_dir, max_chars=max_chars)
     if fmt != "pdf":
         return text
-    from kinmatch.notices.poster import poster_pdf
-
     photo = None if context["withdrawn"] else context.get("photo") or None
-    return poster_pdf(text, photo=photo, photo_dir=photo_dir, font_path=font_path)
+    return poster_pdf(text, photo=photo, photo_dir=photo_dir, font_path=font_path, problems=problems)
 
 
 def render_notice(record: Mapping[str, Any], fmt: str = "txt", *, station_info: Any = None,

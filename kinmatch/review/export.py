@@ -2,9 +2,11 @@
 
     >>> from kinmatch.review import Store, export_decisions, export_leads     # doctest: +SKIP
     >>> store = Store("cases.db")                                             # doctest: +SKIP
-    >>> export_decisions(store).to_csv("reviewed.csv", index=False)           # doctest: +SKIP
+    >>> from kinmatch._io import write_csv                                    # doctest: +SKIP
+    >>> write_csv(export_decisions(store), "reviewed.csv")  # formulas escaped # doctest: +SKIP
     >>> from kinmatch.notices import render_letter                            # doctest: +SKIP
-    >>> letters = [render_letter(**lead) for lead in export_leads(store)[LETTER_ARGUMENTS].to_dict("records")]  # doctest: +SKIP
+    >>> leads = export_leads(store)[LETTER_ARGUMENTS].to_dict("records")          # doctest: +SKIP
+    >>> letters = [render_letter(**lead) for lead in leads]                       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def export_decisions(store: Store, which: str | None = "same") -> pd.DataFrame:
                           columns=["resident_id", "missing_id", "match_probability", "match_weight", "explanation",
                                    "run_id", "resident_name", "report_name"])
     out = current.drop(columns=["id"]).merge(scores, on=["resident_id", "missing_id"], how="left")
+    # the score and reasons the reviewer saw when deciding (decisions recorded before the store
+    # kept them fall back to the pair's current score)
+    for seen, column in (("seen_probability", "match_probability"), ("seen_weight", "match_weight"),
+                         ("seen_explanation", "explanation"), ("seen_run_id", "run_id")):
+        if seen in out.columns:
+            out[column] = out[seen].where(out[seen].notna(), out[column])
     out = out.merge(n_decisions.reset_index(), on=["resident_id", "missing_id"], how="left")
     out["decision_label"] = out["decision"].map(DECISION_LABELS)
     out["n_decisions"] = out["n_decisions"].fillna(0).astype(int)

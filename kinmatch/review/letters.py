@@ -116,9 +116,13 @@ def lead_letter(store, resident_id: str, missing_id: str, *, police_unit: str = 
     resident = store.resident(resident_id) or {"resident_id": str(resident_id)}
     report = store.report(missing_id) or {"missing_id": str(missing_id)}
     candidate = store.candidate(resident_id, missing_id) or {}
-    explanation = text_of(candidate.get("explanation")) or ""
+    # the reasons and probability the reviewer decided on, not a later run's (older decisions
+    # recorded no snapshot: the pair's current score then)
+    explanation = text_of(candidate.get("seen_explanation") or candidate.get("explanation")) or ""
     reasons = [redact_text(part.strip()) for part in re.split(r"[;；\n]", explanation) if part.strip()]
-    probability = candidate.get("match_probability")
+    probability = candidate.get("seen_probability")
+    if probability is None:
+        probability = candidate.get("match_probability")
     today = today or dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
     return {
         "resident_id": str(resident_id),

@@ -109,6 +109,13 @@ decisions = Table(
     Column("note", Text),
     Column("reviewer", String(128), nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=False),
+    # what the reviewer saw when deciding (migration 0007): the pair's score at that moment
+    Column("seen_probability", Float),
+    Column("seen_weight", Float),
+    Column("seen_explanation", Text),
+    Column("seen_levels_json", Text),
+    Column("seen_model_version", String(128)),
+    Column("seen_run_id", String(128)),
 )
 Index("ix_decisions_pair", decisions.c.resident_id, decisions.c.missing_id, decisions.c.id)
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, create_engine, event, func, or_, select, text
+from sqlalchemy import and_, create_engine, event, exists, func, or_, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine, make_url
 
@@ -57,6 +57,9 @@ _NORMALIZED = re.compile(
     r"(found|missing|home)_(province|prefecture|county|lon|lat|place_score)|"
     r"accent_(area|provinces)|home_dialect_area|statement_(places|names)|marks|negated|build|"
     r"hair|conditions)$")
+_PLACE_FIELDS = {"resident": ("found_place", "statements", "accent"),
+                 "report": ("missing_place", "hometown", "dialect")}
+"""Fields a place search (上海) looks in; a report's address-like contact fields are never searched."""
 _ALIAS_SPLIT = re.compile(r"[、,，;；/／\s]+")
 _CHUNK = 500
 USERNAME_MAX = 64
@@ -149,6 +152,11 @@ def _truncated(value: str | None, limit: int) -> str | None:
         return None
     value = str(value)
     return value if len(value) <= limit else value[:limit - 1] + "…"
+
+
+SEEN_COLUMNS = ("seen_probability", "seen_weight", "seen_explanation", "seen_levels_json", "seen_model_version",
+                "seen_run_id")
+"""What the reviewer saw when deciding, kept with each decision (migration 0007)."""
 
 
 class Store:
@@ -444,7 +452,8 @@ class Store:
         (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``)."""
         query = (select(s.candidates, self._current().c.decision, self._current().c.reason,
                         self._current().c.reviewer, self._current().c.decided_at,
-                        self._current().c.id.label("decision_id"))
+                        self._current().c.id.label("decision_id"),
+                        *(self._current().c[name] for name in SEEN_COLUMNS))
                  .select_from(self._with_current())
                  .where(s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id)))
         with self.engine.connect() as conn:
@@ -502,6 +511,233 @@ class Store:
         frame["detail"] = [json.loads(d) if d else None for d in frame["detail"]]
         return frame
 
+    def case_state(self, resident_id: str) -> dict:
+        """The resident's case now, from the event log and the decisions (see
+        :mod:`kinmatch.review.lifecycle`): ``stage`` and ``stage_label``, the confirmed report
+        (``missing_id``), ``second_confirmed``, ``dna_requested`` (date), ``dna_result`` (``match`` /
+        ``no_match``) and its date, ``reunited`` (bool; the public notice of a reunited resident is
+        the withdrawn version) and ``reunited_date``, ``placed``, the notice dates. Dates are
+        Beijing dates."""
+        from kinmatch.review.lifecycle import case_state
+
+        current = self.current_decisions()
+        current = current[current["resident_id"] == str(resident_id)]
+        return case_state(str(resident_id), current, self.events(resident_id))
+
+    def case_states(self) -> pd.DataFrame:
+        """:meth:`case_state` of every resident with a decision or an event, one row each."""
+        from kinmatch.review.lifecycle import case_state
+
+        current = self.current_decisions()
+        events = self.events()
+        ids = sorted(set(current["resident_id"]) | set(events["resident_id"]))
+        rows = [case_state(r, current[current["resident_id"] == r], events[events["resident_id"] == r])
+                for r in ids]
+        return pd.DataFrame(rows)
+
+    def second_confirm(self, resident_id: str, missing_id: str, reviewer: str, note: str | None = None) -> int:
+        """A second reviewer confirms the pair's 同一人: the case then counts as confirmed.
+
+        Refused (:class:`StoreError`) unless the pair's current decision is 同一人, by another
+        account than the one who decided it, and not yet second-confirmed."""
+        state = self.case_state(resident_id)
+        if state["missing_id"] != str(missing_id):
+            raise StoreError(f"{resident_id} × {missing_id} 当前不是“同一人”结论，无需二次确认；"
+                             f"请先在比对页确认同一人。")
+        if state["confirmed_by"] == reviewer:
+            raise StoreError(f"二次确认须由另一位审核人完成（{reviewer} 已作出同一人结论）；请同事登录后确认。")
+        if state["second_confirmed"]:
+            raise StoreError(f"{resident_id} × {missing_id} 已由 {state['second_by']} 二次确认。")
+        return self.add_event(resident_id, "second_confirmed", reviewer, missing_id=missing_id,
+                              detail={"note": note} if note else None)
+
+    def advance_case(self, resident_id: str, event: str, recorded_by: str, *,
+                     event_date: dt.datetime | dt.date | None = None, detail: Mapping[str, Any] | None = None,
+                     today: dt.date | None = None) -> int:
+        """Record one lifecycle step (``dna_requested``, ``dna_match``, ``dna_no_match``,
+        ``reunited``, ``placed``) after checking it follows the case so far; returns the event id.
+
+        ``dna_no_match`` also excludes the pair (非同一人, reason DNA排除), so the resident's other
+        candidates return to the queue. A step that does not follow (a DNA result without a
+        request, a placement before three months) is a :class:`StoreError` saying what is missing.
+        """
+        from kinmatch.review.lifecycle import STEPS, check_step
+
+        if event not in STEPS:
+            raise StoreError(f"{event!r} 不是案件进程的步骤；可用：{'、'.join(s.CASE_EVENTS[e] for e in STEPS)}")
+        state = self.case_state(resident_id)
+        placement_due = False
+        if event == "placed":
+            table = self.case_deadlines(resident_id, today=today)
+            placement = table[table["deadline"] == "placement"]
+            placement_due = bool(len(placement)) and placement["status"].iloc[0] in ("due", "overdue", "done")
+        problem = check_step(state, event, placement_due)
+        if problem:
+            raise StoreError(problem)
+        missing_id = state["missing_id"] if event != "placed" else None
+        event_id = self.add_event(resident_id, event, recorded_by, missing_id=missing_id, event_date=event_date,
+                                  detail=detail)
+        if event == "dna_no_match":
+            self.decide(resident_id, missing_id, "not_same", recorded_by, reason="DNA排除")
+        return event_id
+
+    def mark_deadline_done(self, resident_id: str, deadline: str, recorded_by: str,
+                           event_date: dt.datetime | dt.date | None = None) -> int:
+        """Mark one of the resident's deadlines (:data:`kinmatch.deadlines.DEADLINE_LABELS`) done."""
+        from kinmatch.deadlines import DEADLINE_LABELS
+
+        if deadline not in DEADLINE_LABELS:
+            raise StoreError(f"没有时限事项 {deadline!r}；可用：{'、'.join(DEADLINE_LABELS)}")
+        return self.add_event(resident_id, "deadline_done", recorded_by, event_date=event_date,
+                              detail={"deadline": deadline})
+
+    def case_deadlines(self, resident_id: str | None = None, today: Any = None) -> pd.DataFrame:
+        """The deadlines (:func:`kinmatch.deadlines.deadlines` columns) of one resident or all,
+        judged at ``today`` (default: today in Beijing), with the done dates the events give."""
+        from kinmatch.deadlines import DEADLINE_COLUMNS, deadlines
+        from kinmatch.review.lifecycle import beijing_today, deadline_record
+
+        query = select(s.residents.c.resident_id, s.residents.c.record_json)
+        if resident_id is not None:
+            query = query.where(s.residents.c.resident_id == str(resident_id))
+        with self.engine.connect() as conn:
+            records = [json.loads(r[1]) for r in conn.execute(query)]
+        if not records:
+            return pd.DataFrame(columns=DEADLINE_COLUMNS)
+        events = self.events(resident_id)
+        by_resident = {k: g for k, g in events.groupby("resident_id")}
+        empty = events.iloc[0:0]
+        frame = pd.DataFrame([deadline_record(r, by_resident.get(str(r.get("resident_id")), empty))
+                              for r in records])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the calendar note is the CLI's to give
+            return deadlines(frame, today=today or beijing_today()).frame
+
+    def overdue_deadlines(self, today: Any = None) -> pd.DataFrame:
+        """Every resident's overdue deadlines (oldest due first).
+
+        Kept until the day, the records or the events change: the start page asks on every
+        visit, and judging every resident's deadlines takes about a millisecond per resident."""
+        from kinmatch.review.lifecycle import beijing_today
+
+        with self.engine.connect() as conn:
+            key = (str(today or beijing_today()),
+                   conn.execute(select(func.max(s.case_events.c.id))).scalar(),
+                   *conn.execute(select(func.count(), func.max(s.residents.c.updated_at))
+                                 .select_from(s.residents)).one())
+        cached = getattr(self, "_overdue", None)
+        if cached is not None and cached[0] == key:
+            return cached[1].copy()
+        table = self.case_deadlines(today=today)
+        table = table[table["status"] == "overdue"].sort_values(["due_date", "resident_id"]).reset_index(drop=True)
+        self._overdue = (key, table)
+        return table.copy()
+
+    def comment(self, resident_id: str, missing_id: str | None, author: str, text_: str) -> int:
+        """A comment on a pair (or on the case when ``missing_id`` is None)."""
+        text_ = (text_ or "").strip()
+        if not text_:
+            raise StoreError("备注为空，未保存；请写下要说明的内容。")
+        return self.add_event(resident_id, "comment", author, missing_id=missing_id, detail={"text": text_[:2000]})
+
+    def assign(self, resident_id: str, missing_id: str, assignee: str, assigned_by: str) -> int:
+        """Assign a pair to a reviewer (an empty ``assignee`` takes the assignment back)."""
+        if assignee and self.user(assignee) is None:
+            raise StoreError(f"没有用户 {assignee!r}；请从列表中选择审核人。")
+        return self.add_event(resident_id, "assigned", assigned_by, missing_id=missing_id,
+                              detail={"to": assignee or None})
+
+    def assignments(self) -> dict[tuple[str, str], str]:
+        """``(resident_id, missing_id)`` → the reviewer the pair is assigned to now."""
+        events = self.events()
+        out: dict[tuple[str, str], str] = {}
+        for row in events[events["event"] == "assigned"].to_dict("records"):
+            key = (row["resident_id"], row["missing_id"])
+            to = (row["detail"] or {}).get("to")
+            if to:
+                out[key] = to
+            else:
+                out.pop(key, None)
+        return out
+
+    def derived_exclusions(self, resident_id: str | None = None) -> pd.DataFrame:
+        """Pairs out of the queue because another report of the same resident is confirmed
+        同一人: resident_id, missing_id, confirmed (the confirmed report), reason.
+
+        Derived, not recorded: when the confirmation is withdrawn (a later decision, a DNA
+        exclusion), the pairs return to the queue by themselves."""
+        current = self.current_decisions()
+        same = current[current["decision"] == "same"]
+        if resident_id is not None:
+            same = same[same["resident_id"] == str(resident_id)]
+        confirmed = dict(zip(same["resident_id"], same["missing_id"], strict=True))
+        rows = []
+        decided = set(zip(current["resident_id"], current["missing_id"], strict=True))
+        for resident, kept in sorted(confirmed.items()):
+            others = self.candidates_of("resident", resident)
+            for missing in others["missing_id"]:
+                if missing != kept and (resident, missing) not in decided:
+                    rows.append({"resident_id": resident, "missing_id": missing, "confirmed": kept,
+                                 "reason": f"已确认 {kept} 为同一人"})
+        return pd.DataFrame(rows, columns=["resident_id", "missing_id", "confirmed", "reason"])
+
+    def report_groups(self) -> dict[str, list[str]]:
+        """Reports that may be the same person reported twice, as missing_id → the ids of its
+        group (itself included; only groups of two or more): same sex, same birth year and a
+        name that sounds the same."""
+        from kinmatch.normalize.phonetics import name_keys
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.reports.c.missing_id, s.reports.c.record_json)).all()
+        blocks: dict[tuple, list[tuple[str, set]]] = {}
+        for missing_id, record_json in rows:
+            record = json.loads(record_json)
+            year = re.search(r"(19|20)\d{2}", str(record.get("birth_date") or ""))
+            sex = str(record.get("sex") or "").strip()[:1]
+            name = str(record.get("name") or "").strip()
+            if not (year and sex in ("男", "女") and name):
+                continue
+            try:
+                keys = set(name_keys(name))
+            except Exception:  # a name phonetics cannot read groups with nothing
+                continue
+            blocks.setdefault((sex, year.group()), []).append((missing_id, keys))
+        groups: dict[str, list[str]] = {}
+        def root(parent: dict[str, str], m: str) -> str:
+            while parent[m] != m:
+                m = parent[m]
+            return m
+
+        for members in blocks.values():
+            parent = {m: m for m, _ in members}  # union-find over shared sound keys
+            for i, (a, keys_a) in enumerate(members):
+                for b, keys_b in members[i + 1:]:
+                    if keys_a & keys_b:
+                        parent[root(parent, b)] = root(parent, a)
+            joined: dict[str, list[str]] = {}
+            for m, _ in members:
+                joined.setdefault(root(parent, m), []).append(m)
+            for ids in joined.values():
+                if len(ids) > 1:
+                    for m in ids:
+                        groups[m] = sorted(ids)
+        return groups
+
+    def dismiss_below(self, probability: float, reviewer: str, *, dry_run: bool = False) -> int:
+        """Exclude (非同一人) every queued pair below ``probability``; returns how many
+        (``dry_run``: only count them, to show the reviewer first)."""
+        probability = float(probability)
+        if not 0 < probability < 1:
+            raise StoreError(f"概率阈值须在 0 与 1 之间（收到 {probability}）。")
+        queued = self.queue()
+        below = queued[queued["match_probability"] < probability]
+        if dry_run:
+            return len(below)
+        reason = f"批量排除：概率低于 {probability:.0%}"
+        for row in below.itertuples(index=False):
+            self.decide(row.resident_id, row.missing_id, "not_same", reviewer, reason=reason)
+        return len(below)
+
     def counts(self) -> dict[str, int]:
         """How many records, candidates, decisions, queued pairs and users the store holds."""
         with self.engine.connect() as conn:
@@ -521,20 +757,29 @@ class Store:
         as current (``None``: the pair was undecided); if another decision has been recorded since,
         nothing is written and :class:`DecisionConflict` says which, so a stale page never
         silently overrides a colleague. Leave it out to record the decision regardless.
+
+        A 同一人 (``same``) also appends the case event ``confirmed`` (its detail names this
+        decision's id), in the same transaction: the case's second review and DNA steps follow it.
         """
         if decision not in s.DECISIONS:
-            raise StoreError(f"decision {decision!r} is not one of {list(s.DECISIONS)} "
+            raise StoreError(f"结论 {decision!r} 无效，只能是同一人、非同一人或不确定 / "
+                             f"decision {decision!r} is not one of {list(s.DECISIONS)} "
                              f"(same = 同一人, not_same = 非同一人, unsure = 不确定)")
         if not reviewer:
-            raise StoreError("a decision needs the reviewer's user name, for the audit trail")
+            raise StoreError("结论须记下审核人（审核记录需要）/ "
+                             "a decision needs the reviewer's user name, for the audit trail")
         with self.engine.begin() as conn:
             # FOR UPDATE (PostgreSQL) serialises deciders of one pair, so the check below and the
             # insert see the same current decision; SQLite's BEGIN IMMEDIATE already does
-            known = conn.execute(select(s.candidates.c.id).where(
+            known = conn.execute(select(
+                s.candidates.c.id, s.candidates.c.match_probability, s.candidates.c.match_weight,
+                s.candidates.c.explanation, s.candidates.c.levels_json, s.candidates.c.model_version,
+                s.candidates.c.run_id).where(
                 s.candidates.c.resident_id == str(resident_id), s.candidates.c.missing_id == str(missing_id))
-                .with_for_update()).first()
+                .with_for_update()).mappings().first()
             if known is None:
-                raise StoreError(f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
+                raise StoreError(f"{resident_id} × {missing_id} 不是已载入的候选，请先载入提出它的比对结果 / "
+                                 f"pair {resident_id} × {missing_id} is not a stored candidate; load the "
                                  f"linking run that proposed it first (kinmatch review load)")
             if based_on is not UNCHECKED:
                 current = conn.execute(
@@ -548,19 +793,36 @@ class Store:
                         f"pair {resident_id} × {missing_id} was decided by someone else in the meantime "
                         f"(now: {current['decision'] if current else 'undecided'}); look at it again and confirm",
                         None if current is None else dict(current))
+            now = _now()
+            # the score the reviewer saw is kept with the decision: a later run re-scores the pair,
+            # but the letter and the export carry the reasons the decision was taken on
+            seen = {}
+            if any(c["name"] == "seen_probability" for c in sa_inspect(conn).get_columns("decisions")):
+                seen = {"seen_probability": known["match_probability"], "seen_weight": known["match_weight"],
+                        "seen_explanation": known["explanation"], "seen_levels_json": known["levels_json"],
+                        "seen_model_version": known["model_version"], "seen_run_id": known["run_id"]}
             result = conn.execute(s.decisions.insert().values(
                 resident_id=str(resident_id), missing_id=str(missing_id), decision=decision,
-                reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=_now()))
-            return int(result.inserted_primary_key[0])
+                reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=now, **seen))
+            decision_id = int(result.inserted_primary_key[0])
+            if decision == "same" and sa_inspect(conn).has_table("case_events"):
+                # the case starts here: its second review and DNA steps follow this event
+                conn.execute(s.case_events.insert().values(
+                    resident_id=str(resident_id), missing_id=str(missing_id), event="confirmed", event_date=now,
+                    detail=json.dumps({"decision_id": decision_id}), recorded_by=reviewer, recorded_at=now))
+            return decision_id
 
     def _current(self):
         """Subquery: each decided pair's latest decision row."""
         if not hasattr(self, "_current_sq"):
-            latest = (select(func.max(s.decisions.c.id).label("id"))
-                      .group_by(s.decisions.c.resident_id, s.decisions.c.missing_id).subquery("latest"))
-            self._current_sq = (select(s.decisions).join(latest, s.decisions.c.id == latest.c.id)
-                                .subquery("current_decision"))
+            self._current_sq = self._current_query().subquery("current_decision")
         return self._current_sq
+
+    @staticmethod
+    def _current_query():
+        latest = (select(func.max(s.decisions.c.id).label("id"))
+                  .group_by(s.decisions.c.resident_id, s.decisions.c.missing_id).subquery())
+        return select(s.decisions).join(latest, s.decisions.c.id == latest.c.id)
 
     def _with_current(self):
         current = self._current()
@@ -569,12 +831,12 @@ class Store:
 
     def current_decisions(self) -> pd.DataFrame:
         """One row per decided pair: its latest decision (resident_id, missing_id, decision,
-        reason, note, reviewer, decided_at, id)."""
+        reason, note, reviewer, decided_at, id) and the score the reviewer saw (``seen_*``)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(self._current()).order_by(self._current().c.id)).mappings().all()
         return pd.DataFrame([dict(r) for r in rows],
                             columns=["id", "resident_id", "missing_id", "decision", "reason", "note",
-                                     "reviewer", "decided_at"])
+                                     "reviewer", "decided_at", *SEEN_COLUMNS])
 
     def history(self, resident_id: str | None = None, missing_id: str | None = None) -> pd.DataFrame:
         """Every decision row (oldest first), optionally for one pair: the audit trail."""
@@ -610,6 +872,10 @@ class Store:
         pending = current.c.decision.is_(None)
         if include_unsure:
             pending = or_(pending, current.c.decision == "unsure")
+        # a resident with a confirmed report: the other candidates are out (derived_exclusions)
+        confirmed = self._current_query().subquery("confirmed")
+        pending = and_(pending, ~exists().where(confirmed.c.resident_id == s.candidates.c.resident_id,
+                                                confirmed.c.decision == "same"))
         query = (select(s.candidates.c.resident_id, s.candidates.c.missing_id, s.candidates.c.rank,
                         s.candidates.c.match_probability, s.candidates.c.match_weight,
                         s.candidates.c.explanation, s.candidates.c.run_id,
@@ -676,11 +942,13 @@ class Store:
         from werkzeug.security import generate_password_hash
 
         if role not in s.ROLES:
-            raise StoreError(f"role {role!r} is not one of {list(s.ROLES)}")
+            raise StoreError(f"角色 {role!r} 无效，只能是审核员 reviewer 或管理员 admin / role {role!r} is not one of "
+                             f"{list(s.ROLES)}")
         if not username or not re.fullmatch(r"[\w.@-]{1,%d}" % USERNAME_MAX, username):
-            raise StoreError(f"user name {username!r}: use 1–{USERNAME_MAX} letters, digits, '.', '@', '-' or '_'")
+            raise StoreError(f"用户名 {username!r} 无效：请用 1–{USERNAME_MAX} 个字母、数字或 . @ - _ / user name "
+                             f"{username!r}: use 1–{USERNAME_MAX} letters, digits, '.', '@', '-' or '_'")
         if not password or len(password) < 8:
-            raise StoreError("the password must have at least 8 characters")
+            raise StoreError("密码至少 8 个字符 / the password must have at least 8 characters")
         hashed = generate_password_hash(password)
         with self.engine.begin() as conn:
             exists = conn.execute(select(s.users.c.id).where(s.users.c.username == username)).first()
@@ -765,26 +1033,44 @@ class Store:
 
     def search(self, query: str, limit: int = 50) -> pd.DataFrame:
         """Residents and reports whose name (or alias) *sounds* like ``query``, or whose name
-        contains it, or whose id is it: columns kind (resident/report), record_id, name.
+        contains it, or whose id is it, or whose surname is ``query`` in pinyin (``chen``), or whose
+        place (found or missing place, hometown, statements) contains it (``上海``): columns kind
+        (resident/report), record_id, name, place (the place field that matched, if that was the hit).
 
         Sound keys are the phonetic keys of :func:`kinmatch.normalize.phonetics.name_keys`
         (heteronyms, dialect mergers), so 胡春花 finds 吴春花.
         """
         query = (query or "").strip()
         if not query:
-            return pd.DataFrame(columns=["kind", "record_id", "name"])
+            return pd.DataFrame(columns=["kind", "record_id", "name", "place"])
         keys = [k for k in _name_keys(query, None).strip("|").split("|") if k]
         escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        surname = query.lower() if re.fullmatch(r"[A-Za-z]{1,8}", query) else None
         out = []
         with self.engine.connect() as conn:
             for kind, table, id_column in (("resident", s.residents, "resident_id"),
                                            ("report", s.reports, "missing_id")):
                 conditions = [table.c[id_column] == query, table.c.name.like(f"%{escaped}%", escape="\\")]
                 conditions += [table.c.name_keys.like(f"%|{key}|%") for key in keys[:40]]
+                if surname:  # a surname typed in pinyin: "chen" finds 陈建国 (keys "|chen jian guo|")
+                    conditions.append(table.c.name_keys.like(f"%|{surname} %"))
                 rows = conn.execute(select(table.c[id_column], table.c.name).where(or_(*conditions))
                                     .order_by(table.c[id_column]).limit(int(limit))).all()
-                out += [{"kind": kind, "record_id": r[0], "name": r[1]} for r in rows]
-        return pd.DataFrame(out, columns=["kind", "record_id", "name"])
+                out += [{"kind": kind, "record_id": r[0], "name": r[1], "place": ""} for r in rows]
+                found = {r[0] for r in rows}
+                if len(query) >= 2 and not surname:
+                    # a place: the text is searched in the record, then kept only where a place field holds it
+                    # (never a hit on a family's contact or address details)
+                    fields = _PLACE_FIELDS[kind]
+                    near = conn.execute(select(table.c[id_column], table.c.name, table.c.record_json)
+                                        .where(table.c.record_json.like(f"%{escaped}%", escape="\\"))
+                                        .order_by(table.c[id_column]).limit(int(limit) * 4)).all()
+                    for record_id, name, record_json in near:
+                        record = json.loads(record_json)
+                        place = next((str(record[f]) for f in fields if query in str(record.get(f) or "")), None)
+                        if place and record_id not in found:
+                            out.append({"kind": kind, "record_id": record_id, "name": name, "place": place})
+        return pd.DataFrame(out[:int(limit) * 2], columns=["kind", "record_id", "name", "place"])
 
 
 _DUMMY_HASH: list[str] = []

@@ -46,7 +46,41 @@ from kinmatch.match.model.base import (
     proba_from_weight,
 )
 
-__all__ = ["FellegiSunter", "METHODS", "U_SOURCES"]
+__all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "POOLED_NOTE", "pooled_levels"]
+
+POOLED_NOTE = ("与相邻更强的一级合并为同一权重：有序比对中较弱的一级不得比较强的一级更重，"
+               "拟合出的权重违反了这一顺序，故两级取同一权重")
+"""(issue 16) Why levels of an ordered comparison share one weight; shown once with the pooled row."""
+
+
+def pooled_levels(table: pd.DataFrame, tolerance: float = 1e-6) -> pd.DataFrame:
+    """:meth:`FellegiSunter.parameter_table` with adjacent levels of one comparison that share a
+    weight (pooled by the ordering: :func:`~kinmatch.match.model.assignment.monotone_m`, or the
+    bounds of a trained model) merged into one row: ``levels`` (tuple), ``label`` (``a / b``), m and
+    u summed, the shared ``weight``, and ``pooled`` (True for a merged row).
+
+        >>> table = pd.DataFrame({"comparison": ["x"] * 3, "level": [0, 1, 2], "label": ["不符", "相差大", "相符"],
+        ...                       "m": [.1, .1, .8], "u": [.4, .4, .2], "weight": [-2.0, -2.0, 2.0]})
+        >>> pooled_levels(table)[["levels", "label", "pooled"]].values.tolist()
+        [[(0, 1), '不符 / 相差大', True], [(2,), '相符', False]]
+    """
+    rows = []
+    for name, group in table.groupby("comparison", sort=False):
+        group = group.sort_values("level")
+        weights = group["weight"].to_numpy(dtype=float)
+        same_as_next = np.r_[np.abs(np.diff(weights)) <= tolerance, False]
+        labels = [str(label) if label is not None and label == label else f"{name} {level}"
+                  for label, level in zip(group["label"], group["level"])]
+        start = 0
+        for i in range(len(group)):
+            if same_as_next[i]:
+                continue  # merged into the next level's row
+            block = group.iloc[start:i + 1]
+            rows.append({"comparison": name, "levels": tuple(int(v) for v in block["level"]),
+                         "label": " / ".join(labels[start:i + 1]), "m": float(block["m"].sum()),
+                         "u": float(block["u"].sum()), "weight": float(weights[i]), "pooled": i > start})
+            start = i + 1
+    return pd.DataFrame(rows, columns=["comparison", "levels", "label", "m", "u", "weight", "pooled"])
 
 METHODS = ("em", "assignment")
 """How :meth:`FellegiSunter.fit` estimates m and lambda: ``"em"``, the classic EM over independent
@@ -558,21 +592,64 @@ class FellegiSunter(EstimatorParams):
                              "weight": self.weights_[n][k]})
         return pd.DataFrame(rows)
 
-    def _repr_html_(self) -> str:
-        """In a notebook: the parameters, then (when fitted) the prior and every level's m, u and
-        weight, so the weights staff see in explanations can be traced to their source."""
-        import html
-
-        head = f"<p><code>{html.escape(repr(self))}</code></p>"
-        if not hasattr(self, "m_"):
-            return head + "<p>not fitted</p>"
-        source = html.escape(str(getattr(self, "u_source_", "?")))
-        prior = (f"<p>prior match probability λ = {self.lambda_:.4g} (prior weight {self.prior_weight_:+.2f}); "
-                 f"{len(self.comparisons_)} comparisons, u from {source}")
+    # (issue 16) a fitted model's repr opens with the readable table, not the parameter dump
+    def _summary_line(self) -> str:
+        line = (f"FellegiSunter: {len(self.comparisons_)} comparisons, prior match probability λ = {self.lambda_:.3g} "
+                f"(prior weight {self.prior_weight_:+.2f}), u from {getattr(self, 'u_source_', None) or '?'}")
         if getattr(self, "n_iter_", None) is not None:
             outcome = "converged" if self.converged_ else "stopped at max_iter, not converged"
-            prior += f"; fitted by {html.escape(str(self.fit_method_))} in {self.n_iter_} iterations ({outcome})"
-        return head + prior + "</p>" + self.parameter_table().to_html(index=False, float_format=lambda v: f"{v:.4g}")
+            line += f", fitted by {self.fit_method_} in {self.n_iter_} iterations ({outcome})"
+        elif getattr(self, "fit_method_", None):
+            line += f", fitted by {self.fit_method_}"
+        return line
+
+    def _short_params(self) -> str:
+        """The constructor parameters that differ from the defaults, long ones summarised."""
+        text = super().__repr__()
+        if len(text) <= 300:
+            return text
+        shown = []
+        for name in ("method", "u_source", "max_iter", "tol", "min_prob"):
+            shown.append(f"{name}={getattr(self, name)!r}")
+        for name in ("levels", "ordered", "tf_columns", "level_labels", "m_fixed"):
+            value = getattr(self, name)
+            if value:
+                shown.append(f"{name}=<{len(value)} comparisons>")
+        if self.settings:
+            shown.append(f"settings=<{len((self.settings or {}).get('comparisons', []))} comparisons; model.settings>")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def readable_table(self) -> pd.DataFrame:
+        """:meth:`parameter_table` with levels that share a weight shown once (:func:`pooled_levels`)."""
+        return pooled_levels(self.parameter_table())
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "m_"):
+            return self._short_params()
+        table = self.readable_table()
+        shown = table.assign(levels=[("–".join(map(str, (lv[0], lv[-1]))) if len(lv) > 1 else str(lv[0]))
+                                     for lv in table["levels"]],
+                             label=[label + (" *" if pooled else "") for label, pooled in
+                                    zip(table["label"], table["pooled"])])
+        text = shown.drop(columns="pooled").to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        note = f"\n* {POOLED_NOTE}" if table["pooled"].any() else ""
+        return f"{self._summary_line()}\n{text}{note}\n{self._short_params()}"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the prior and every level's m, u and weight (levels pooled to one weight
+        shown once, with the reason), then the parameters, so the weights staff see in
+        explanations can be traced to their source."""
+        import html
+
+        head = f"<p><code>{html.escape(self._short_params())}</code></p>"
+        if not hasattr(self, "m_"):
+            return head + "<p>not fitted</p>"
+        table = self.readable_table()
+        note = f"<p>* {html.escape(POOLED_NOTE)}</p>" if table["pooled"].any() else ""
+        table = table.assign(label=[label + (" *" if pooled else "") for label, pooled in
+                                    zip(table["label"], table["pooled"])]).drop(columns="pooled")
+        body = table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        return f"<p>{html.escape(self._summary_line())}</p>" + body + note + head
 
     def level_label(self, name: str, level: int) -> str | None:
         """The readable label of one level of a comparison (``level_labels``), or None."""

@@ -59,3 +59,25 @@
     }
   });
 }());
+
+// Photos: zoom and rotate by CSS transform (no library: a scale and a rotation are all it needs).
+(function () {
+  "use strict";
+  document.querySelectorAll("figure.zoomable").forEach(function (figure) {
+    var img = figure.querySelector("img");
+    var scale = 1;
+    var turn = 0;
+    function apply() { img.style.transform = "scale(" + scale + ") rotate(" + turn + "deg)"; img.dataset.scale = scale; img.dataset.turn = turn; }
+    figure.querySelectorAll("button[data-photo]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var action = button.dataset.photo;
+        if (action === "zoom-in") { scale = Math.min(4, scale * 1.5); }
+        else if (action === "zoom-out") { scale = Math.max(0.5, scale / 1.5); }
+        else if (action === "rotate") { turn = (turn + 90) % 360; }
+        else { scale = 1; turn = 0; }
+        apply();
+      });
+    });
+    img.addEventListener("click", function () { scale = scale > 1 ? 1 : 2; apply(); });
+  });
+}());

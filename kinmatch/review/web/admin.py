@@ -50,6 +50,7 @@ def admin_log():
 @bp.get("/export")
 @admin_required
 def admin_export():
+    from kinmatch._io import csv_text
     from kinmatch.review.export import export_decisions
 
     which = request.args.get("which", "same")
@@ -57,9 +58,7 @@ def admin_export():
         abort(400, description=f"导出类别只能是 {'、'.join(EXPORT_CHOICES)}（which={which[:40]!r} 无效）。")
     frame = export_decisions(current_store(), which=None if which == "all" else which)
     current_store().log_access(g.user["username"], "export", detail=f"{which}: {len(frame)} rows")
-    buffer = io.StringIO()
-    # TODO(csv): excel_safe — write through kinmatch._io's Excel-safe CSV helper once it exists
-    frame.to_csv(buffer, index=False)
-    data = io.BytesIO(buffer.getvalue().encode("utf-8-sig"))
+    # the one Excel-safe writer: a note a reviewer typed as =HYPERLINK(...) stays text in Excel
+    data = io.BytesIO(csv_text(frame).encode("utf-8-sig"))
     name = f"reviewed_{which}.csv"
     return send_file(data, mimetype="text/csv", as_attachment=True, download_name=name)

@@ -23,8 +23,8 @@ from pathlib import Path
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 
 from kinmatch.review.store import DECISION_LABELS, Store
-from kinmatch.review.web import admin, auth, pairs, photos, queue, records
-from kinmatch.review.web.common import RecordIdConverter
+from kinmatch.review.web import admin, auth, cases, pairs, photos, queue, records
+from kinmatch.review.web.common import ACTION_LABELS, FIELD_LABELS, RecordIdConverter, beijing
 
 __all__ = ["create_app", "serve"]
 
@@ -106,24 +106,31 @@ def create_app(store: Store | str, *, photo_dir: str | Path | None = None, secre
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(proxies), x_proto=int(proxies))
     app.url_map.converters["id"] = RecordIdConverter  # before the blueprints' routes use it
     app.jinja_env.globals.update(csrf_token=_csrf_token, DECISION_LABELS=DECISION_LABELS,
-                                 COMPARISON_NAMES=pairs.COMPARISON_NAMES)
+                                 COMPARISON_NAMES=pairs.COMPARISON_NAMES, ROW_STATES=pairs.ROW_STATES,
+                                 FIELD_LABELS=FIELD_LABELS, ACTION_LABELS=ACTION_LABELS)
+    app.jinja_env.filters["bj"] = beijing
     app.before_request(_guard)
     app.after_request(_headers)
     for code in (400, 403, 404):
         app.register_error_handler(code, _error_page)
     # browsers ask for it; nothing to fetch, nothing to log
     app.add_url_rule("/favicon.ico", "favicon", lambda: Response(status=204))
-    for module in (auth, queue, pairs, records, photos, admin):
+    for module in (auth, queue, pairs, cases, records, photos, admin):
         app.register_blueprint(module.bp)
     return app
 
 
 def serve(store: Store | str, host: str = "127.0.0.1", port: int = 8765, photo_dir: str | None = None,
-          proxies: int = 0) -> None:
-    """Run the review site with Werkzeug's threaded server (a studio's handful of reviewers).
+          proxies: int = 0, threads: int = 8) -> None:
+    """Run the review site on waitress, a production WSGI server that runs on Windows and Linux
+    alike (pure Python, no compiler), with ``threads`` worker threads for a studio's reviewers.
 
+    Waitress writes no request log, so nothing typed into the site (search terms are names of
+    real people) reaches a server log; who looked at what is in the store's access log instead.
     On any address but localhost, session cookies are ``Secure`` (sent over HTTPS only): serve
     the site through a TLS reverse proxy, never as plain HTTP across a network.
     """
+    import waitress
+
     app = create_app(store, photo_dir=photo_dir, secure_cookies=not is_local_host(host), proxies=proxies)
-    app.run(host=host, port=int(port), threaded=True, debug=False, use_reloader=False)
+    waitress.serve(app, host=host, port=int(port), threads=int(threads), ident="kinmatch")

@@ -74,3 +74,49 @@ class RecordIdConverter(BaseConverter):
         if not text.strip("."):
             text = text.replace(".", "~2E")
         return super().to_url(text)
+
+
+def beijing(moment: Any, with_time: bool = True) -> str:
+    """A stored time as Beijing time text (``2024-01-05 17:30``); a stored time without a zone is UTC.
+
+        >>> import datetime as dt
+        >>> beijing(dt.datetime(2024, 1, 5, 9, 30))
+        '2024-01-05 17:30'
+    """
+    import datetime as dt
+
+    from kinmatch.review.lifecycle import BEIJING
+
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, dt.date) and not isinstance(moment, dt.datetime):
+        return moment.isoformat()
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    local = moment.astimezone(BEIJING)
+    return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _field_labels() -> dict[str, str]:
+    from kinmatch.schema import MISSING_FIELDS, RESIDENT_FIELDS
+
+    labels = {"source_row": "原表行号", "resident_id": "受助人员编号", "missing_id": "寻人编号"}
+    for fields in (RESIDENT_FIELDS, MISSING_FIELDS):
+        for field, headers in fields.items():
+            labels.setdefault(field, headers[0])
+    return labels
+
+
+FIELD_LABELS = _field_labels()
+"""Canonical field → the Chinese header staff know it by (``found_place`` → 发现地点)."""
+
+ACTION_LABELS = {
+    "login": "登录", "logout": "退出", "login_failed": "登录失败", "login_locked": "登录锁定",
+    "view": "查看记录", "view_queue": "查看队列", "view_photo": "查看照片", "view_case": "查看案件",
+    "search": "搜索", "add_user": "添加用户", "set_active": "启用/停用账号", "export": "导出",
+    "decide": "作出结论", "second_confirm": "二次确认", "case_event": "记录案件进程", "deadline_done": "标记时限已办",
+    "comment": "备注", "assign": "分派", "bulk_dismiss": "批量排除",
+}
+"""Access-log action code → Chinese name shown on the log page (the code is what is stored)."""

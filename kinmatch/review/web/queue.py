@@ -1,22 +1,51 @@
-"""The review queue, the "next pair" shortcut and name search."""
+"""The start page (review queue, overdue deadlines), the "next pair" shortcut, bulk dismissal and search."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from kinmatch.review.store import StoreError
 from kinmatch.review.web.common import current_store, order_arg, pair_url
 
 bp = Blueprint("queue", __name__)
 
 
+def grouped(rows: list[dict], groups: dict[str, list[str]]) -> list[dict]:
+    """Queue rows with a resident's candidates that are one duplicated report folded into the
+    first of them (its ``duplicates`` lists the others)."""
+    out, seen = [], {}
+    for row in rows:
+        group = groups.get(row["missing_id"])
+        key = (row["resident_id"], tuple(group)) if group else None
+        if key is not None and key in seen:
+            seen[key]["duplicates"].append(row["missing_id"])
+            continue
+        row = {**row, "duplicates": []}
+        if key is not None:
+            seen[key] = row
+        out.append(row)
+    return out
+
+
 @bp.get("/")
 def queue():
+    store = current_store()
     order = order_arg()
-    queued = current_store().queue(limit=200, order=order)
+    mine = request.args.get("mine") == "1"
+    queued = store.queue(order=order)
+    total = len(queued)
+    assignments = store.assignments()
+    rows = queued.to_dict("records")
+    for row in rows:
+        row["assignee"] = assignments.get((row["resident_id"], row["missing_id"]))
+    if mine:
+        rows = [r for r in rows if r["assignee"] == g.user["username"]]
+    rows = grouped(rows, store.report_groups())[:200]
+    overdue = store.overdue_deadlines()
     # the queue shows names of both sides: who looked at which list is logged too
-    current_store().log_access(g.user["username"], "view_queue", detail=f"{order}: {len(queued)} pairs")
-    return render_template("queue.html", rows=queued.to_dict("records"), order=order,
-                           total=len(current_store().queue(order=order)))
+    store.log_access(g.user["username"], "view_queue", detail=f"{order}: {len(rows)} pairs")
+    return render_template("queue.html", rows=rows, order=order, total=total, mine=mine,
+                           overdue=overdue.head(50).to_dict("records"), n_overdue=len(overdue))
 
 
 @bp.get("/next")
@@ -29,11 +58,39 @@ def next_pair():
     return redirect(pair_url((first.iloc[0]["resident_id"], first.iloc[0]["missing_id"]), order))
 
 
+def _threshold() -> float:
+    text = (request.values.get("below") or "").strip().rstrip("%")
+    try:
+        value = float(text) / 100
+    except ValueError:
+        abort(400, description=f"概率阈值“{text[:20]}”不是数字；请填写百分数，如 5 表示 5%。")
+    if not 0 < value < 1:
+        abort(400, description="概率阈值须在 0% 与 100% 之间。")
+    return value
+
+
+@bp.route("/dismiss", methods=["GET", "POST"])
+def dismiss():
+    """Bulk exclusion below a probability: the count is shown first, then confirmed."""
+    store = current_store()
+    below = _threshold()
+    if request.method == "GET":
+        return render_template("dismiss.html", below=below, count=store.dismiss_below(below, "", dry_run=True))
+    try:
+        count = store.dismiss_below(below, g.user["username"])
+    except StoreError as error:
+        abort(400, description=str(error))
+    store.log_access(g.user["username"], "bulk_dismiss", detail=f"< {below:.0%}: {count} pairs")
+    flash(f"已批量排除 {count} 对（概率低于 {below:.0%}）；每一对都记入审核记录，可逐对改判。")
+    return redirect(url_for("queue.queue"))
+
+
 @bp.get("/search")
 def search():
     query = (request.args.get("q") or "").strip()
     results = current_store().search(query) if query else None
     if query:
-        current_store().log_access(g.user["username"], "search", detail=query[:200])
+        # who searched is logged, never what: search terms are names of real people
+        current_store().log_access(g.user["username"], "search", detail=f"{len(results)} results")
     return render_template("search.html", query=query,
                            results=[] if results is None else results.to_dict("records"))

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, g, render_template
 
 from kinmatch.review.web.common import current_store, display_text
 from kinmatch.review.web.pairs import FIELD_ROWS
-from kinmatch.review.web.photos import photo_of
+from kinmatch.review.web.photos import photos_of
 
 bp = Blueprint("records", __name__)
 
@@ -73,8 +73,8 @@ def record(kind: str, record_id: str):
     if data is None:
         abort(404, description=f"没有记录 {record_id}。")
     store.log_access(g.user["username"], "view", kind, record_id, detail="record")
-    photo = photo_of(data, record_id) if kind == "resident" else None
-    data, withheld = shown_fields(data)
+    photos = photos_of(data, kind, record_id)
+    data, withheld = shown_fields({k: v for k, v in data.items() if k != "photo"})  # photos are shown as photos
     pairs = store.candidates_of(kind, record_id)
     return render_template("record.html", kind=kind, record_id=record_id, data=data, withheld=withheld,
-                           pairs=pairs.to_dict("records"), photo=photo)
+                           pairs=pairs.to_dict("records"), photos=photos)

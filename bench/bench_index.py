@@ -1,0 +1,159 @@
+"""The standing index at scale: build, link new residents against it, query one record.
+
+    python bench/bench_index.py                          # 100,000 reports (seed 7)
+    python bench/bench_index.py --missing 1000000        # the issue's scale
+    python bench/bench_index.py --missing 20000 --compare-batch
+
+Prints, each measured in its own process (wall time and peak RSS, the process's forked workers
+included): ``kinmatch index build`` of N reports (the model fitted at build on 2,000 residents),
+``kinmatch link NEW.csv --index DIR`` for 30 and for 10,000 new residents end to end from CSV,
+and ``Index.open`` plus ``Index.query`` of single new residents (p50 / p95 over ``--queries``).
+Recall@10 of the 10,000 against the simulation's truth is printed; ``--compare-batch`` also runs
+the batch ``kinmatch link NEW.csv MISSING.csv --model M`` on the 30 and checks the two files are
+identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FIT_RESIDENTS = 2000
+
+
+def _measure(args: list[str]) -> dict:
+    """Run ``python -m kinmatch ARGS`` and return its wall time and peak RSS (with its children).
+
+    The peak is the process's own high-water mark (``VmHWM``) and its forked workers' maximum:
+    ``ru_maxrss`` of a freshly started process would carry over the RSS of this (large) bench
+    process that started it, as Linux keeps it across ``exec``."""
+    code = ("import resource, runpy, sys, time, json\n"
+            "t = time.perf_counter()\n"
+            f"sys.argv = ['kinmatch'] + {args!r}\n"
+            "code = 0\n"
+            "try:\n"
+            "    runpy.run_module('kinmatch', run_name='__main__')\n"
+            "except SystemExit as e:\n"
+            "    code = e.code\n"
+            "wall = time.perf_counter() - t\n"
+            "try:\n"
+            "    own = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+            "except OSError:\n"
+            "    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
+            "print('BENCH ' + json.dumps({'seconds': wall, 'peak_mb': peak}), file=sys.stderr)\n"
+            "sys.exit(code)\n")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    total = time.perf_counter() - start
+    lines = [line for line in done.stderr.splitlines() if line.startswith("BENCH ")]
+    if done.returncode or not lines:
+        sys.exit(f"kinmatch {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(lines[-1][6:])
+    result["process_seconds"] = total  # interpreter start and imports included
+    return result
+
+
+def _queries(directory: Path, records: pd.DataFrame, n: int) -> dict:
+    """Open the index and time ``Index.query`` of ``n`` single records (after one warm-up)."""
+    from kinmatch.index import Index
+
+    start = time.perf_counter()
+    index = Index.open(directory)
+    opened = time.perf_counter() - start
+    rows = [r.dropna().to_dict() for _, r in records.drop(columns=["source_row"], errors="ignore").iterrows()]
+    index.query(rows[0])  # the first query loads the reference data
+    times = []
+    for row in rows[1:n + 1]:
+        start = time.perf_counter()
+        index.query(row, top_k=10)
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"open_seconds": opened, "p50_ms": 1000 * float(np.percentile(times, 50)),
+            "p95_ms": 1000 * float(np.percentile(times, 95)), "n": len(times), "peak_mb": peak}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--missing", type=int, default=100_000)
+    parser.add_argument("--new", type=int, default=10_000, help="new residents in the large link run")
+    parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
+    parser.add_argument("--compare-batch", action="store_true",
+                        help="also run the batch link on the 30 new residents and compare the files")
+    args = parser.parse_args(argv)
+
+    import kinmatch
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_index_"))
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    sim = kinmatch.datasets.simulate(n_missing=args.missing, n_residents=FIT_RESIDENTS + args.new, seed=args.seed)
+    residents = sim.residents.drop(columns="source_row")
+    fit, new = residents.iloc[:FIT_RESIDENTS], residents.iloc[FIT_RESIDENTS:]
+    files = {"missing": work / "missing.csv", "fit": work / "fit_residents.csv", "new": work / "new_residents.csv",
+             "new30": work / "new30_residents.csv"}
+    sim.missing.drop(columns="source_row").to_csv(files["missing"], index=False)
+    fit.to_csv(files["fit"], index=False)
+    new.to_csv(files["new"], index=False)
+    new.iloc[:30].to_csv(files["new30"], index=False)
+    print(f"simulated {args.missing:,} reports, {FIT_RESIDENTS:,} + {len(new):,} residents "
+          f"(seed {args.seed}) in {time.perf_counter() - start:.1f} s → {work}")
+
+    directory = work / "index"
+    if directory.exists():
+        import shutil
+
+        shutil.rmtree(directory)
+    build = _measure(["index", "build", str(files["missing"]), "--residents", str(files["fit"]), "-o", str(directory),
+                      "--no-progress"])
+    size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) / 2**20
+    print(f"index build, {args.missing:,} reports + model fit on {FIT_RESIDENTS:,} residents: "
+          f"{build['seconds']:.1f} s ({build['process_seconds']:.1f} s with start-up), "
+          f"peak {build['peak_mb']:,.0f} MB, {size:,.0f} MB on disk")
+
+    for label, source in (("30", files["new30"]), (f"{len(new):,}", files["new"])):
+        out = work / f"candidates_{label.replace(',', '')}.csv"
+        run = _measure(["link", str(source), "--index", str(directory), "-o", str(out), "--no-progress"])
+        print(f"link {label} new residents --index, end to end from CSV: {run['process_seconds']:.1f} s "
+              f"(in-process {run['seconds']:.1f} s), peak {run['peak_mb']:,.0f} MB")
+
+    candidates = pd.read_csv(work / f"candidates_{len(new)}.csv", dtype={"resident_id": str, "missing_id": str})
+    truth = sim.truth[sim.truth["resident_id"].isin(new["resident_id"])]
+    found = truth.merge(candidates[candidates["rank"] <= 10], on=["resident_id", "missing_id"])
+    print(f"recall@10 of the {len(new):,} new residents through the index: {len(found) / max(len(truth), 1):.3f} "
+          f"({len(found)} of {len(truth)} true pairs)")
+
+    q = _queries(directory, new.iloc[30:], args.queries)
+    print(f"Index.open: {q['open_seconds']:.1f} s; Index.query of one new resident (n={q['n']}): "
+          f"p50 {q['p50_ms']:.0f} ms, p95 {q['p95_ms']:.0f} ms; peak {q['peak_mb']:,.0f} MB")
+
+    if args.compare_batch:
+        model = work / "index_model.json"
+        from kinmatch.index import Index
+
+        Index.open(directory).model.to_json(model)
+        batch_out = work / "candidates_batch30.csv"
+        batch = _measure(["link", str(files["new30"]), str(files["missing"]), "--model", str(model),
+                          "-o", str(batch_out), "--no-progress"])
+        same = batch_out.read_bytes() == (work / "candidates_30.csv").read_bytes()
+        print(f"batch link of the 30 (same model), end to end: {batch['process_seconds']:.1f} s, peak "
+              f"{batch['peak_mb']:,.0f} MB; the same file as through the index: {same}")
+        if not same:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

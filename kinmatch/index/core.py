@@ -1,0 +1,466 @@
+"""The standing index: records normalized once, linked against every day.
+
+    >>> import kinmatch, tempfile                                                  # doctest: +SKIP
+    >>> index, issues = kinmatch.Index.build(tempfile.mkdtemp(), missing=["reports.csv"],
+    ...                                      residents=["station.csv"])             # doctest: +SKIP
+    >>> issues = kinmatch.Index.add(index.path, missing=["reports-2026-12-06.csv"])  # doctest: +SKIP
+    >>> index = kinmatch.Index.open(index.path)                                    # doctest: +SKIP
+    >>> candidates = index.link(todays_residents, top_k=10)                        # doctest: +SKIP
+    >>> index.query({"name": "吴春花", "sex": "女", "age": "六十多岁"}).head(3)     # doctest: +SKIP
+
+:meth:`Index.link` returns the table :func:`kinmatch.link` returns for the same records and the
+same model: the index hands :func:`~kinmatch.match.pipeline.run_link` the normalized frames it
+stored, so candidates, comparisons and the rarity tables the comparisons compute from the report
+frame (marks, builds, name-key frequencies) see the very frame a batch run would build.
+
+The model is fitted once, when the index is built with both reports and residents (or given with
+``model=``), and refitted only by :meth:`Index.refit`, so a day's results do not drift with the
+day's additions. The on-disk layout and its safety are in :mod:`kinmatch.index.storage`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from kinmatch.errors import InputError
+from kinmatch.index import storage
+from kinmatch.index.frames import read_frame, write_frame
+from kinmatch.issues import IssueLog, concat_issues
+
+COMPACT_AFTER = 16
+"""From this many segments of one kind, an ``add`` writes all the kind's records as one new
+segment instead of appending a segment, so opening the index keeps reading a few files."""
+
+Source = "str | os.PathLike | pd.DataFrame"
+_KIND_OF = {"missing": "missing", "residents": "resident"}
+_WORD = {"missing": "report", "residents": "resident"}
+
+
+def _as_list(sources: Any) -> list:
+    if sources is None:
+        return []
+    if isinstance(sources, (str, os.PathLike, pd.DataFrame)):
+        return [sources]
+    return list(sources)
+
+
+def _read_source(source: Any, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(canonical frame, intake issues with a ``file`` column, source name) of a path or frame;
+    ``on_duplicate`` as for :func:`kinmatch.intake.read_records`."""
+    from kinmatch import intake
+
+    def reader(src):
+        return intake.read_records(src, _KIND_OF[kind], on_duplicate)
+
+    if isinstance(source, pd.DataFrame):
+        frame, issues = reader(source)
+        return frame, issues.assign(file="<frame>"), "<frame>"
+    path = Path(source)
+    if path.is_dir():
+        raise InputError(f"{_WORD[kind]} file {str(path)!r} is a folder; give the CSV or .xlsx file inside it")
+    if not path.is_file():
+        raise InputError(f"{_WORD[kind]} file {str(path)!r} does not exist; check the path")
+    frame, issues = reader(path)
+    return frame, issues.assign(file=path.name), path.name
+
+
+def _normalized(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    from kinmatch.match.pipeline import prepare_records
+
+    return prepare_records(frame, _KIND_OF[kind])
+
+
+def _live(frames: Sequence[pd.DataFrame], kind: str) -> pd.DataFrame:
+    """The records of ``frames`` read in order, a later version of an id replacing an earlier one."""
+    id_column = storage.ID_COLUMNS[kind]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({id_column: pd.Series(dtype=object)})
+    if len(frames) == 1:
+        frame = frames[0]
+    else:
+        frame = pd.concat(frames, ignore_index=True)
+        frame = frame[~frame[id_column].duplicated(keep="last")].reset_index(drop=True)
+        # a column one source lacked reads as blank (None), as intake gives a blank cell
+        partial = [c for c in frame.columns if not all(c in f.columns for f in frames)]
+        for column in partial:
+            values = frame[column]
+            if values.dtype.kind == "O":
+                frame[column] = values.where(values.notna(), None)
+    return frame
+
+
+def _read_kind(directory: Path, manifest: dict[str, Any], kind: str) -> pd.DataFrame:
+    return _live([read_frame(directory / segment["file"]) for segment in manifest["segments"][kind]], kind)
+
+
+def _model_from_manifest(manifest: dict[str, Any]):
+    if manifest.get("model") is None:
+        return None
+    from kinmatch.match.model import FellegiSunter
+
+    return FellegiSunter.from_json(json.dumps(manifest["model"], ensure_ascii=False))
+
+
+def _model_record(model: Any) -> dict[str, Any]:
+    """The model as the JSON object the manifest embeds."""
+    return json.loads(model.to_json())
+
+
+def _load_model(model: Any):
+    """A fitted model from a model object or the path of its JSON, checked against the settings."""
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.settings import resolve_settings
+
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if not path.is_file():
+            raise InputError(f"model file {str(path)!r} does not exist; pass the JSON written by "
+                             f"`kinmatch link --save-model` or `kinmatch train --save`")
+        model = FellegiSunter.from_json(path)
+    if not hasattr(model, "to_json"):
+        raise InputError(f"an index stores its model as JSON; a {type(model).__name__} cannot be saved that way")
+    if hasattr(model, "check_compatible"):
+        model.check_compatible(resolve_settings(None).level_labels())
+    return model
+
+
+class Index:
+    """An index opened for linking: its normalized ``missing`` reports, its ``residents`` (when
+    indexed), its ``model`` and ``manifest``. Open with :meth:`open`; write with :meth:`build`,
+    :meth:`add`, :meth:`refit`, :meth:`rebuild` (each a new generation on disk; an open
+    :class:`Index` keeps the records it read)."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame, residents: pd.DataFrame,
+                 model: Any):
+        self.path, self.manifest, self.missing, self.residents, self.model = path, manifest, missing, residents, model
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Index":
+        """Read the index at ``path`` into memory. Refused, with what to do, when it was written in
+        another format version or normalized with other reference data."""
+        directory = Path(path)
+        for attempt in range(3):
+            manifest = storage.read_manifest(directory)
+            storage.check_manifest(manifest, directory)
+            try:
+                missing = _read_kind(directory, manifest, "missing")
+                residents = _read_kind(directory, manifest, "residents")
+                break
+            except FileNotFoundError:
+                # two writes finished while this reader read: the generation it read is gone
+                if attempt == 2:
+                    raise
+        return cls(directory, manifest, missing, residents, _model_from_manifest(manifest))
+
+    def info(self) -> dict[str, Any]:
+        """What the index holds: format, versions, counts, sources and the model's version."""
+        from kinmatch.match.pipeline import model_version
+
+        keys = ("format_version", "kinmatch_version", "reference_data_version", "generation", "created_at",
+                "updated_at", "counts", "sources", "model_origin")
+        out = {"path": str(self.path)} | {key: self.manifest.get(key) for key in keys}
+        out["model_version"] = model_version(self.model) if self.model is not None else None
+        return out
+
+    def __repr__(self) -> str:
+        counts = self.manifest["counts"]
+        return (f"Index({str(self.path)!r}: {counts['missing']} reports, {counts['residents']} residents, "
+                f"model {'fitted' if self.model is not None else 'none'})")
+
+    def run(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
+            n_jobs: int | None = None, fit_missing_model: bool = True):
+        """:func:`~kinmatch.match.pipeline.run_link` of ``records`` against the index: residents
+        against the indexed reports (``by="resident"``), or new reports against the indexed
+        residents (``by="missing"``). Without a model in the index one is fitted on this run, as a
+        batch run without ``--model`` does."""
+        from kinmatch.match.pipeline import run_link
+
+        if by not in ("resident", "missing"):
+            raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
+        if self.model is None and not fit_missing_model:
+            raise InputError(f"index {str(self.path)!r} has no model; fit one with `kinmatch index refit "
+                             f"{self.path} --residents RESIDENTS.csv` (or give one with --model)")
+        if by == "resident":
+            if not len(self.missing):
+                raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
+                                 f"some with `kinmatch index add {self.path} REPORTS.csv`")
+            return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
+                            progress=progress, n_jobs=n_jobs, prepared=("missing",))
+        if not len(self.residents):
+            raise InputError(f"index {str(self.path)!r} holds no residents to link new reports against; add "
+                             f"them with `kinmatch index add {self.path} --residents RESIDENTS.csv`")
+        return run_link(self.residents, records, top_k=top_k, by="missing", model=self.model,
+                        progress=progress, n_jobs=n_jobs, prepared=("resident",))
+
+    def link(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
+             n_jobs: int | None = None) -> pd.DataFrame:
+        """The linking table (as :func:`kinmatch.link` returns) of ``records`` — residents (a
+        canonical or normalized frame, or a file path) against the indexed reports, or with
+        ``by="missing"`` new reports against the indexed residents."""
+        return self.run(records, top_k=top_k, by=by, progress=progress, n_jobs=n_jobs).table
+
+    def query(self, record: Any, top_k: int = 10, kind: str = "resident") -> pd.DataFrame:
+        """The candidates of one record — a dict, a Series or a one-row frame of canonical fields
+        (``name``, ``sex``, ``age``, … as :func:`kinmatch.read_residents` names them) — against the
+        index: a resident against the reports (``kind="resident"``), or a report against the
+        residents (``kind="missing"``).
+
+            >>> index.query({"resident_id": "R9", "name": "吴春花", "sex": "女"}, top_k=3)  # doctest: +SKIP
+        """
+        if kind not in ("resident", "missing"):
+            raise InputError(f"kind must be 'resident' or 'missing', not {kind!r}")
+        if isinstance(record, pd.DataFrame):
+            frame = record
+        elif isinstance(record, pd.Series):
+            frame = record.to_frame().T
+        elif isinstance(record, dict):
+            frame = pd.DataFrame([record])
+        else:
+            raise InputError(f"query takes one record as a dict, Series or one-row DataFrame, not "
+                             f"{type(record).__name__}")
+        if len(frame) != 1:
+            raise InputError(f"query takes one record, not {len(frame)}; use Index.link for several")
+        id_column = "resident_id" if kind == "resident" else "missing_id"
+        if id_column not in frame.columns:
+            frame = frame.assign(**{id_column: "query"})
+        if "source_row" not in frame.columns:
+            from kinmatch import intake
+
+            frame = (intake.read_residents if kind == "resident" else intake.read_missing)(frame).frame
+        return self.link(frame, top_k=top_k, by=kind, n_jobs=1)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, path: str | os.PathLike, missing: Any = (), residents: Any = (), model: Any = None,
+              wait: float = 60.0, progress: bool = False,
+              on_duplicate: str = "stop") -> tuple["Index", pd.DataFrame]:
+        """Create an index at ``path`` (a new or empty folder) from report and resident sources
+        (file paths or canonical frames). The model: ``model`` (a fitted model or its JSON path)
+        when given, else fitted here by EM when both reports and residents are indexed, else none
+        until :meth:`refit`. ``on_duplicate``: rows of one source sharing an id stop the build
+        (``"stop"``) or the first / last is kept (:func:`kinmatch.intake.read_records`). Returns the
+        opened index and the issues table."""
+        directory = Path(path)
+        _check_buildable(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        manifest = storage.new_manifest()
+        prepared = _prepare(_as_list(missing), _as_list(residents), on_duplicate)
+        with storage.writer_lock(directory, wait):
+            _check_buildable(directory)  # another build may have finished while this one waited
+            storage.collect_garbage(directory)  # what an interrupted build left
+            issues = _write_generation(directory, manifest, prepared)
+            if model is not None:
+                manifest["model"] = _model_record(_load_model(model))
+                manifest["model_origin"] = {"how": "given", "source": str(model) if isinstance(
+                    model, (str, os.PathLike)) else type(model).__name__, "at": storage.now()}
+            elif manifest["counts"]["missing"] and manifest["counts"]["residents"]:
+                _fit_into(directory, manifest, None, progress)
+            storage.commit(directory, manifest)
+        return cls.open(directory), issues
+
+    @classmethod
+    def add(cls, path: str | os.PathLike, missing: Any = (), residents: Any = (),
+            wait: float = 60.0, on_duplicate: str = "stop") -> pd.DataFrame:
+        """Add reports and/or residents to the index at ``path``; a record whose id is indexed
+        already replaces the old version, and the issues table (returned) says so. The model is
+        kept. Atomic: a reader sees the index before or after the add, never part of it.
+        ``on_duplicate`` as for :meth:`build`."""
+        directory = Path(path)
+        storage.check_manifest(storage.read_manifest(directory), directory)  # before normalizing anything
+        prepared = _prepare(_as_list(missing), _as_list(residents), on_duplicate)
+        with storage.writer_lock(directory, wait):
+            manifest = storage.read_manifest(directory)
+            storage.check_manifest(manifest, directory)
+            manifest["generation"] += 1
+            issues = _write_generation(directory, manifest, prepared)
+            storage.commit(directory, manifest)
+        return issues
+
+    @classmethod
+    def refit(cls, path: str | os.PathLike, residents: Any = None, model: Any = None, wait: float = 60.0,
+              progress: bool = False) -> "Index":
+        """Replace the index's model: ``model`` (a fitted model or its JSON path) when given, else
+        one fitted by EM on the indexed reports and ``residents`` (file paths or frames; None: the
+        indexed residents). Returns the opened index."""
+        directory = Path(path)
+        with storage.writer_lock(directory, wait):
+            manifest = storage.read_manifest(directory)
+            storage.check_manifest(manifest, directory)
+            manifest["generation"] += 1
+            if model is not None:
+                manifest["model"] = _model_record(_load_model(model))
+                manifest["model_origin"] = {"how": "given", "source": str(model) if isinstance(
+                    model, (str, os.PathLike)) else type(model).__name__, "at": storage.now()}
+            else:
+                _fit_into(directory, manifest, _as_list(residents) or None, progress)
+            storage.commit(directory, manifest)
+        return cls.open(directory)
+
+    @classmethod
+    def rebuild(cls, path: str | os.PathLike, wait: float = 60.0) -> "Index":
+        """Normalize the stored records again with this kinmatch's normalizers and reference data
+        (the canonical fields are stored beside the normalized ones), keeping sources and model:
+        what to run when :meth:`open` refuses an index of another version."""
+        from kinmatch.normalize.contract import NORMALIZED_COLUMNS
+
+        directory = Path(path)
+        with storage.writer_lock(directory, wait):
+            old = storage.read_manifest(directory)
+            if old.get("format") != storage.FORMAT:
+                raise storage.IndexFormatError(f"{str(directory)!r} is not a kinmatch index")
+            manifest = storage.new_manifest() | {k: old.get(k) for k in ("created_at", "sources", "model",
+                                                                          "model_origin")}
+            manifest["generation"] = int(old.get("generation", 0)) + 1
+            for kind in storage.KINDS:
+                frame = _read_kind(directory, old, kind)
+                if not len(frame):
+                    continue
+                canonical = frame.drop(columns=[c for c in frame.columns if c in NORMALIZED_COLUMNS])
+                normalized = _normalized(canonical, kind)
+                target = storage.segment_path(directory, kind, manifest["generation"])
+                target.parent.mkdir(exist_ok=True)
+                write_frame(normalized, target)
+                manifest["segments"][kind] = [{"file": f"{storage.SEGMENTS}/{target.name}", "rows": len(normalized),
+                                               "generation": manifest["generation"]}]
+                manifest["counts"][kind] = len(normalized)
+            if manifest.get("model") is not None:
+                _load_model(_model_from_manifest(manifest))  # still fits this kinmatch's comparisons
+            storage.commit(directory, manifest)
+        return cls.open(directory)
+
+
+def _check_buildable(directory: Path) -> None:
+    """Refuse to build into an index or a folder holding other files (an interrupted build's
+    leftovers — the lock file, segments without a manifest — are fine)."""
+    if not directory.exists():
+        return
+    if storage.is_index(directory):
+        raise InputError(f"{str(directory)!r} is an index already; add records with `kinmatch index add "
+                         f"{directory} FILE`, or build into a new folder")
+    leftovers = {storage.LOCK, storage.SEGMENTS}
+    if not directory.is_dir() or any(p.name not in leftovers and not p.name.endswith(".part")
+                                     for p in directory.iterdir()):
+        raise InputError(f"{str(directory)!r} is not an empty folder; build the index into a new or empty folder")
+
+
+def _fit_into(directory: Path, manifest: dict[str, Any], residents: list | None, progress: bool) -> None:
+    """Fit a model by EM on the indexed reports and residents (or the given resident sources) and
+    put it in ``manifest``."""
+    from kinmatch.match.pipeline import run_link
+
+    missing = _read_kind(directory, manifest, "missing")
+    if residents is None:
+        resident_frame = _read_kind(directory, manifest, "residents")
+        what = "the indexed residents"
+    else:
+        resident_frame = _live([_normalized(_read_source(s, "residents")[0], "residents") for s in residents],
+                               "residents")
+        what = ", ".join(str(s) if not isinstance(s, pd.DataFrame) else "<frame>" for s in residents)
+    if not len(missing) or not len(resident_frame):
+        raise InputError("a model is fitted on reports and residents together, and the index holds no "
+                         f"{'reports' if not len(missing) else 'residents'}; give residents with --residents "
+                         "RESIDENTS.csv, or a fitted model with --model MODEL.json")
+    run = run_link(resident_frame, missing, top_k=1, model=None, progress=progress)
+    if run.model is None:
+        raise InputError("no candidate pairs were found between these residents and the indexed reports, so no "
+                         "model could be fitted; give more residents, or a fitted model with --model MODEL.json")
+    manifest["model"] = _model_record(run.model)
+    manifest["model_origin"] = {"how": "fitted", "residents": len(resident_frame), "reports": len(missing),
+                                "on": what, "at": storage.now()}
+
+
+def _indexed_origins(directory: Path, manifest: dict[str, Any], kind: str) -> dict[str, str]:
+    """Each indexed id of ``kind`` → the file(s) its current version came from (only the id
+    column of each segment is read)."""
+    import pyarrow.parquet as pq
+
+    id_column = storage.ID_COLUMNS[kind]
+    origin: dict[str, str] = {}
+    for segment in manifest["segments"][kind]:
+        ids = pq.read_table(directory / segment["file"], columns=[id_column]).column(id_column).to_pylist()
+        where = " + ".join(segment.get("sources") or ["an earlier file"])
+        origin.update(dict.fromkeys(ids, where))
+    return origin
+
+
+class _Prepared(NamedTuple):
+    """One source read and normalized, ready to be written: its kind, file name, normalized
+    frame and intake issues."""
+
+    kind: str
+    name: str
+    normalized: pd.DataFrame
+    issues: pd.DataFrame
+
+
+def _prepare(missing: Iterable, residents: Iterable, on_duplicate: str = "stop") -> list[_Prepared]:
+    """Read and normalize every source (before the write lock is taken: normalizing a large file
+    takes minutes, and another writer need not wait for that)."""
+    prepared = []
+    for kind, sources in (("missing", list(missing)), ("residents", list(residents))):
+        for source in sources:
+            frame, issues, name = _read_source(source, kind, on_duplicate)
+            prepared.append(_Prepared(kind, name, _normalized(frame, kind), issues))
+    return prepared
+
+
+def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Sequence[_Prepared]) -> pd.DataFrame:
+    """Write the prepared sources of each kind as one new segment of ``manifest``'s generation;
+    note replaced ids in the issues table. Updates ``manifest`` (not yet committed)."""
+    issue_tables = []
+    (directory / storage.SEGMENTS).mkdir(exist_ok=True)
+    generation = manifest["generation"]
+    for kind in storage.KINDS:
+        sources = [p for p in prepared if p.kind == kind]
+        if not sources:
+            continue
+        id_column = storage.ID_COLUMNS[kind]
+        origin = _indexed_origins(directory, manifest, kind)
+        known = set(origin)
+        new_frames = []
+        for _kind, name, normalized, intake_issues in sources:
+            issue_tables.append(intake_issues)
+            rows = normalized["source_row"] if "source_row" in normalized.columns else pd.Series(
+                range(2, len(normalized) + 2))
+            log = IssueLog()
+            for record_id, row in zip(normalized[id_column], rows):
+                if record_id in known:
+                    log.add(row=int(row), record_id=record_id, column=id_column, value=record_id,
+                            reason="index_replaced", action="row_kept",
+                            message=f"{_WORD[kind]} {record_id} was already in the index (from "
+                                    f"{origin.get(record_id, 'an earlier file')}); this version from {name} "
+                                    f"replaces it")
+                origin[record_id] = name
+            known.update(normalized[id_column])
+            issue_tables.append(log.to_frame().assign(file=name))
+            manifest["sources"].append({"kind": kind, "file": name, "rows": len(normalized), "replaced": len(log),
+                                        "generation": generation, "added_at": storage.now()})
+            new_frames.append(normalized)
+        segments = manifest["segments"][kind]
+        if len(segments) + 1 >= COMPACT_AFTER:
+            new = _live([_read_kind(directory, manifest, kind), *new_frames], kind)
+            segments = []
+        else:
+            new = _live(new_frames, kind)
+        target = storage.segment_path(directory, kind, generation)
+        write_frame(new, target)
+        segments.append({"file": f"{storage.SEGMENTS}/{target.name}", "rows": len(new), "generation": generation,
+                         "sources": [s["file"] for s in manifest["sources"] if s["generation"] == generation
+                                     and s["kind"] == kind]})
+        manifest["segments"][kind] = segments
+        manifest["counts"][kind] = len(set(known))
+    tables = [t for t in issue_tables if len(t)]
+    if not tables:
+        return concat_issues().assign(file=pd.Series(dtype=object))
+    files = pd.concat([t["file"] for t in tables], ignore_index=True)
+    return concat_issues(*tables).assign(file=files.to_numpy())
