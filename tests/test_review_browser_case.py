@@ -63,11 +63,13 @@ def server(tmp_path):
     _portrait(photos / "r1.png", (70, 130, 180))
     _portrait(photos / "m1.png", (200, 140, 60), size=(400, 300))
     store = Store(tmp_path / "cases.db")
-    residents = RESIDENTS.assign(photo=["r1.png"] + RESIDENTS["photo"].tolist()[1:])
+    residents = RESIDENTS.assign(photo=["r1.png"] + RESIDENTS["photo"].tolist()[1:], station="测试救助站",
+                                 contact="0371-12345678")
     missing = MISSING.assign(photo=["m1.png；https://example.org/m1.jpg"] + [None] * (len(MISSING) - 1))
     store.load_candidates(candidates_table(), residents, missing, run_id="run1", levels=levels_table())
     store.add_user("rev1", PASSWORD, "reviewer")
     store.add_user("rev2", PASSWORD, "reviewer")
+    store.add_user("admin1", PASSWORD, "admin")
     app = create_app(store, photo_dir=photos)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -136,6 +138,12 @@ def test_the_whole_case_in_the_browser(server, browser, shots):
     second.click("#btn-second")
     second.wait_for_url(re.compile(r"/case/R1$"))
     assert second.locator("#case-stage").inner_text() == "已二次确认，待申请DNA比对"
+    # the match-lead letter: a PDF, and a letter_sent event in the case
+    letter = second.request.get(base + second.locator("#letter-link").get_attribute("href"))
+    assert letter.ok and letter.headers["content-type"] == "application/pdf" and letter.body()[:5] == b"%PDF-"
+    assert "letter_sent" in store.events("R1")["event"].tolist()
+    notice_before = second.request.get(base + "/case/R1/notice")
+    assert notice_before.ok and "撤回" not in notice_before.text()
     for event, day, stage in (("dna_requested", "2023-11-07", "已申请DNA比对，待结果"),
                               ("dna_match", "2023-11-20", "DNA比对一致，待返乡"),
                               ("reunited", "2023-11-25", "已返乡")):
@@ -145,6 +153,9 @@ def test_the_whole_case_in_the_browser(server, browser, shots):
         second.wait_for_load_state()
         assert second.locator("#case-stage").inner_text() == stage
     assert "已撤回" in second.locator("#notice-status").inner_text()
+    # the public notice itself turned into the withdrawn version
+    notice_after = second.request.get(base + "/case/R1/notice")
+    assert notice_after.ok and "撤回" in notice_after.text()
     history = second.locator("#case-history").inner_text()
     assert "申请DNA比对" in history and "2023-11-07" in history and "已返乡" in history
     assert second.locator("#case-candidates").inner_text().count("M1") == 1
@@ -158,5 +169,17 @@ def test_the_whole_case_in_the_browser(server, browser, shots):
         phone.goto(base + path)
         assert fits_the_screen(phone), path                            # nothing wider than the phone
         phone.screenshot(path=str(shots / name), full_page=True)
-    for name in ("pair-desktop.png", "case-desktop.png", "pair-phone.png", "case-phone.png"):
+    # the campaign report, generated from the store on the site, at desktop and phone width
+    for viewport, name in ((DESKTOP, "report-desktop.png"), (PHONE, "report-phone.png")):
+        admin = logged_in(browser, base, "admin1", viewport=viewport)
+        assert admin.locator("#report-link").count() == 1
+        admin.goto(base + "/admin/report?from=2023-01-01&to=2023-12-31")
+        admin.wait_for_load_state()
+        text = admin.locator("body").inner_text()
+        assert "返乡" in text and "DNA" in text
+        # the charts are inline images and load under the page's own policy
+        assert admin.locator("img").count() >= 3 and loaded_images(admin, "img") == admin.locator("img").count()
+        admin.screenshot(path=str(shots / name), full_page=True)
+    for name in ("pair-desktop.png", "case-desktop.png", "pair-phone.png", "case-phone.png", "report-desktop.png",
+                 "report-phone.png"):
         assert (shots / name).stat().st_size > 10_000, name

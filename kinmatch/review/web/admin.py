@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from kinmatch.review.store import StoreError
 from kinmatch.review.web.common import admin_required, current_store
@@ -62,3 +62,29 @@ def admin_export():
     data = io.BytesIO(csv_text(frame).encode("utf-8-sig"))
     name = f"reviewed_{which}.csv"
     return send_file(data, mimetype="text/csv", as_attachment=True, download_name=name)
+
+
+@bp.get("/report")
+@admin_required
+def report():
+    """The campaign report (专项行动统计) of a period, as the HTML ``kinmatch report`` writes (charts
+    inline, no external resource): ``?from=DATE&to=DATE``, the last 90 days by default."""
+    import datetime as dt
+
+    from kinmatch.report.charts import report_charts
+    from kinmatch.report.counts import campaign_counts
+    from kinmatch.report.render import report_html
+
+    today = dt.date.today()
+    try:
+        start = dt.date.fromisoformat(request.args.get("from") or str(today - dt.timedelta(days=90)))
+        end = dt.date.fromisoformat(request.args.get("to") or str(today))
+    except ValueError:
+        abort(400, description="日期须写成 2024-11-01 这样的格式（from=…&to=…）。")
+    counts = campaign_counts(current_store(), start, end)
+    current_store().log_access(g.user["username"], "report", detail=f"{start}–{end}")
+    page = Response(report_html(counts, report_charts(counts)), mimetype="text/html")
+    # a self-contained page: its charts are inline images (data: URLs), and it runs no script
+    page.headers["Content-Security-Policy"] = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    return page

@@ -4,8 +4,9 @@ home counties, history) and the forms that move the case on."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from kinmatch.deadlines import DEADLINE_LABELS
 from kinmatch.review.lifecycle import STAGES, STEPS, beijing_today
@@ -141,3 +142,44 @@ def comment(resident_id: str):
     except StoreError as error:
         flash(f"未保存：{error}")
     return redirect(url_for("cases.case", resident_id=resident_id))
+
+
+@bp.get("/case/<id:resident_id>/letter/<id:missing_id>")
+def letter(resident_id: str, missing_id: str):
+    """The match-lead letter (比对线索函) of a pair two reviewers confirmed, as a printable PDF;
+    refused with the reason (shown on the case page) otherwise. Appends a ``letter_sent`` event."""
+    from kinmatch.review.letters import LetterRefused, lead_letter, letter_pdf
+
+    store = current_store()
+    try:
+        content = lead_letter(store, resident_id, missing_id)
+    except LetterRefused as refused:
+        flash(str(refused))
+        return redirect(url_for("cases.case", resident_id=resident_id))
+    data = letter_pdf(content)
+    store.add_event(resident_id, "letter_sent", g.user["username"], missing_id=missing_id,
+                    detail={"number": content["number"], "files": ["review site"]})
+    store.log_access(g.user["username"], "letter", "resident", resident_id, detail=str(missing_id))
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"letter-{content['number']}.pdf")
+
+
+@bp.get("/case/<id:resident_id>/notice")
+def notice(resident_id: str):
+    """The resident's public notice (寻亲公告) as it would be published now: the withdrawn version
+    (no name, no photo) once the case store records the reunion."""
+    from kinmatch.notices import render_notice
+    from kinmatch.notices.errors import NoticeSkipped
+
+    store = current_store()
+    record = store.resident(resident_id)
+    if record is None:
+        abort(404, description=f"没有受助人员 {resident_id}。")
+    if store.case_state(resident_id).get("reunited"):
+        record = dict(record, status="已返乡")
+    store.log_access(g.user["username"], "view_notice", "resident", resident_id)
+    try:
+        page = render_notice(record, "html")
+    except NoticeSkipped as skipped:
+        abort(400, description=f"这份公告不能发布：{skipped}")
+    return Response(page, mimetype="text/html")

@@ -118,5 +118,6 @@ ACTION_LABELS = {
     "search": "搜索", "add_user": "添加用户", "set_active": "启用/停用账号", "export": "导出",
     "decide": "作出结论", "second_confirm": "二次确认", "case_event": "记录案件进程", "deadline_done": "标记时限已办",
     "comment": "备注", "assign": "分派", "bulk_dismiss": "批量排除",
+    "letter": "出具比对线索函", "view_notice": "查看公告", "report": "生成统计报告",
 }
 """Access-log action code → Chinese name shown on the log page (the code is what is stored)."""
