@@ -138,6 +138,18 @@ def _date_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
     return None
 
 
+def _birth_date_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
+    """:func:`_date_problem`, except that a cell with a clear meaning in the wrong column is kept:
+    an age such as 走失时约75岁 or 约40岁(走失时) in 出生日期 reaches the normalizer, which reads it
+    as the age (or birth year) and records in the issues table how it was read."""
+    problem = _date_problem(value, today)
+    if problem is None or problem[0] != "bad_date" or q.parse_age(value) is None:
+        return problem
+    if _MONTH_DAY.search(unicodedata.normalize("NFKC", value)):
+        return problem  # a year with a month that is wrong (2023年13月) is a date to fix, not an age
+    return None
+
+
 def _height_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
     if q.is_unknown(value):
         return None
@@ -178,7 +190,7 @@ def _age_problem(value: str, today: pd.Timestamp) -> tuple[str, str] | None:
 
 def _validators(kind: str) -> dict[str, Callable[[str, pd.Timestamp], tuple[str, str] | None]]:
     return {
-        "birth_date": _date_problem,
+        "birth_date": _birth_date_problem,
         _EVENT_DATE[kind]: _date_problem,
         "height": _height_problem,
         "sex": _sex_problem,

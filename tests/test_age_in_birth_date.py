@@ -43,3 +43,30 @@ def test_a_resident_age_in_the_birth_date_cell_is_the_age_when_found():
     normalized, issues = normalize_residents(frame)
     assert (normalized.loc[0, "age_low"], normalized.loc[0, "age_high"]) == (55.0, 65.0)
     assert "when found" in issues.loc[0, "message"]
+
+
+@pytest.mark.parametrize("cell, low, high", [("走失时约75岁", 70, 80), ("约40岁(走失时)", 35, 45)])
+def test_an_age_in_the_birth_date_column_of_a_file_is_read_not_blanked(tmp_path, cell, low, high):
+    """Through intake from a file: the cell is kept (no bad_date), and the normalizer reads it as
+    the age at loss, with an issue row saying so."""
+    from kinmatch.intake import read_missing
+    from kinmatch.normalize.records import normalize_missing
+
+    path = tmp_path / "reports.csv"
+    path.write_text(f"编号,姓名,出生日期,走失日期\nM1,李伟,{cell},2023-05-01\n", encoding="utf-8")
+    frame, intake_issues = read_missing(path)
+    assert frame["birth_date"].iloc[0] == cell
+    assert "bad_date" not in set(intake_issues["reason"])
+    normalized, issues = normalize_missing(frame)
+    assert low <= normalized["age_low"].iloc[0] <= normalized["age_high"].iloc[0] <= high
+    assert (issues["reason"] == "age_in_birth_date").sum() == 1
+
+
+def test_a_birth_date_cell_that_is_neither_date_nor_age_is_still_blanked(tmp_path):
+    from kinmatch.intake import read_missing
+
+    path = tmp_path / "reports.csv"
+    path.write_text("编号,姓名,出生日期\nM1,李伟,不记得了吧\nM2,王芳,2023年13月\n", encoding="utf-8")
+    frame, issues = read_missing(path)
+    assert frame["birth_date"].isna().all() or (frame["birth_date"].iloc[1] is None)
+    assert "bad_date" in set(issues["reason"])
