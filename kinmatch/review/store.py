@@ -242,6 +242,18 @@ class Store:
                 connection.execute(text("SELECT pg_advisory_xact_lock(74657001)"))
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+        self._schema_columns = None  # the schema changed: look it up again
+
+    def _has(self, table: str, column: str | None = None) -> bool:
+        """Whether the store's schema has ``table`` (and its ``column``): a store opened with
+        ``upgrade=False`` may predate a migration. Looked up once, again after :meth:`upgrade`."""
+        if getattr(self, "_schema_columns", None) is None:
+            with self.engine.connect() as conn:
+                inspector = sa_inspect(conn)
+                self._schema_columns = {name: {c["name"] for c in inspector.get_columns(name)}
+                                        for name in inspector.get_table_names()}
+        columns = self._schema_columns.get(table)
+        return columns is not None and (column is None or column in columns)
 
     def revision(self) -> str | None:
         """The schema revision the store is at (``None`` before any migration)."""
@@ -391,6 +403,7 @@ class Store:
                 level_lookup[(str(key[0]), str(key[1]))] = dict(zip(level_columns, (int(v) for v in row), strict=True))
         now = _now()
         # records and candidates in one transaction: a run killed half-way leaves nothing loaded
+        has_runs = self._has("runs")  # looked up outside the write transaction (SQLite would lock)
         with self.engine.begin() as conn:
             self._load_records(conn, residents, missing)
             known_res = set(conn.execute(select(s.residents.c.resident_id)).scalars())
@@ -424,7 +437,7 @@ class Store:
                     "levels_json": None if pair_levels is None else json.dumps(pair_levels),
                     "first_run_id": existing.get(key, run_id), "loaded_at": now})
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
-            if sa_inspect(conn).has_table("runs"):  # a store not yet upgraded (upgrade=False) has no run records
+            if has_runs:  # a store not yet upgraded (upgrade=False) has no run records
                 self._upsert(conn, s.runs, [{
                     "run_id": run_id, "model_version": model_version, "n_candidates": len(rows), "loaded_at": now,
                     "settings_json": (None if settings is None
@@ -474,9 +487,9 @@ class Store:
         query = select(s.runs.c.settings_json)
         query = (query.where(s.runs.c.run_id == str(run_id)) if run_id is not None
                  else query.order_by(s.runs.c.loaded_at.desc()).limit(1))
+        if not self._has("runs"):
+            return LinkSettings()
         with self.engine.connect() as conn:
-            if not sa_inspect(conn).has_table("runs"):
-                return LinkSettings()
             stored = conn.execute(query).scalar()
         return LinkSettings.from_json(stored) if stored else LinkSettings()
 
@@ -768,6 +781,8 @@ class Store:
         if not reviewer:
             raise StoreError("结论须记下审核人（审核记录需要）/ "
                              "a decision needs the reviewer's user name, for the audit trail")
+        # what this store's schema holds, looked up outside the write transaction (SQLite would lock)
+        has_seen, has_events = self._has("decisions", "seen_probability"), self._has("case_events")
         with self.engine.begin() as conn:
             # FOR UPDATE (PostgreSQL) serialises deciders of one pair, so the check below and the
             # insert see the same current decision; SQLite's BEGIN IMMEDIATE already does
@@ -797,7 +812,7 @@ class Store:
             # the score the reviewer saw is kept with the decision: a later run re-scores the pair,
             # but the letter and the export carry the reasons the decision was taken on
             seen = {}
-            if any(c["name"] == "seen_probability" for c in sa_inspect(conn).get_columns("decisions")):
+            if has_seen:
                 seen = {"seen_probability": known["match_probability"], "seen_weight": known["match_weight"],
                         "seen_explanation": known["explanation"], "seen_levels_json": known["levels_json"],
                         "seen_model_version": known["model_version"], "seen_run_id": known["run_id"]}
@@ -805,7 +820,7 @@ class Store:
                 resident_id=str(resident_id), missing_id=str(missing_id), decision=decision,
                 reason=(reason or None), note=(note or None), reviewer=reviewer, decided_at=now, **seen))
             decision_id = int(result.inserted_primary_key[0])
-            if decision == "same" and sa_inspect(conn).has_table("case_events"):
+            if decision == "same" and has_events:
                 # the case starts here: its second review and DNA steps follow this event
                 conn.execute(s.case_events.insert().values(
                     resident_id=str(resident_id), missing_id=str(missing_id), event="confirmed", event_date=now,
