@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.data import load_table
+from kinmatch.data import BuiltTable, load_table
 from kinmatch.geo import haversine_km
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
@@ -163,8 +163,7 @@ _ETHNIC = "(?:" + "|".join(sorted(ETHNIC_GROUPS, key=len, reverse=True)) + ")族
 _PREF_SUFFIX = re.compile(rf"(?:(?:{_ETHNIC})*自治州|地区|市|盟|林区)$")
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     level: str        # province / prefecture / county / township / village
     code: str         # province, prefecture or county code (townships/villages: their county)
     kind: str         # full / short
@@ -172,20 +171,122 @@ class _Entry:
     label: str        # the gazetteer name that matched (township/village names shown to users)
 
 
+@functools.lru_cache(maxsize=1)
+def _county_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(all counties with numeric coordinates, current counties, prefectures) from ``counties``."""
+    counties = load_table("counties").copy()
+    counties["lon"] = pd.to_numeric(counties["lon"], errors="coerce")
+    counties["lat"] = pd.to_numeric(counties["lat"], errors="coerce")
+    cur = counties[counties["status"] == "current"]
+    pref = cur.groupby("prefecture_code").agg(name=("prefecture", "first"),
+                                              province_code=("province_code", "first"),
+                                              lon=("lon", "mean"), lat=("lat", "mean"))
+    return counties, cur, pref
+
+
+def _current_towns() -> pd.DataFrame:
+    towns = load_table("townships")
+    current = set(_county_frames()[1]["code"])
+    return towns[towns["county_code"].isin(current)].reset_index(drop=True)
+
+
+_KEY_COLUMNS = ["key", "level", "code", "kind", "old", "label"]
+
+
+def _gazetteer_keys() -> pd.DataFrame:
+    """The gazetteer's name index as a table, one row per (key, reading) in index order: every
+    province, prefecture, county (current and former) and township name, full and short, under
+    its own spelling and its OpenCC t2s spelling. :data:`GAZETTEER_KEYS` ships it built."""
+    from kinmatch.normalize.dialects import PROVINCES
+
+    counties, cur, pref = _county_frames()
+    current = set(cur["code"])
+    index: dict[str, list[_Entry]] = defaultdict(list)
+    hist = load_table("place_history")
+    towns = load_table("townships")
+    simplified = _simplified_all([*(n for names in PROVINCES.values() for n in names[:2]), *counties["name"],
+                                  *counties["short_name"], *pref["name"], *hist["old_name"], *towns["name"],
+                                  *towns["short_name"]])
+    converter = _opencc()
+
+    def convert(key: str) -> str:
+        alt = simplified.get(key)
+        return alt if alt is not None else converter.convert(key)
+
+    def add(key: str, entry: _Entry) -> None:
+        if len(key) < 2:
+            return
+        if key in _GENERIC:
+            if entry.level != "county" or entry.kind != "full":
+                return
+            # 城区, 郊区, 东区: real districts, but only with their prefecture named
+            entry = _Entry(entry.level, entry.code, "generic", entry.old, entry.label)
+        if entry not in index[key]:
+            index[key].append(entry)
+        # input is converted traditional → simplified, and opencc also rewrites a few
+        # simplified names (乾县 → 干县): index the converted spelling as well
+        alt = convert(key)
+        if alt != key and entry not in index[alt]:
+            index[alt].append(entry)
+
+    for code, (full, short, _abbr) in PROVINCES.items():
+        add(full, _Entry("province", code, "full", False, full))
+        add(short, _Entry("province", code, "short", False, full))
+    for code, r in pref.iterrows():
+        if code[:2] in ("11", "12", "31", "50"):
+            continue  # municipality "prefectures" are the province itself
+        add(r["name"], _Entry("prefecture", code, "full", False, r["name"]))
+        add(_PREF_SUFFIX.sub("", r["name"]), _Entry("prefecture", code, "short", False, r["name"]))
+    for r in cur.itertuples(index=False):
+        add(r.name, _Entry("county", r.code, "full", False, r.name))
+        if not re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
+            add(r.short_name, _Entry("county", r.code, "short", False, r.name))
+    hist = hist[hist["rank"] == "0"]
+    for r in hist.itertuples(index=False):
+        level = "county" if r.level == "county" else "prefecture"
+        if level == "county" and r.new_code not in current:
+            continue
+        if level == "prefecture" and r.new_code not in pref.index:
+            continue
+        short = (re.sub(r"(?:自治县|县|区|市|旗)$", "", r.old_name) if level == "county"
+                 else _PREF_SUFFIX.sub("", r.old_name))
+        for key, kind in ((r.old_name, "full"), (short, "short")):
+            existing = index.get(key, [])
+            # an old name that is also a current name of the same level is not "old" there
+            if any(e.level == level and not e.old and e.code == r.new_code for e in existing):
+                continue
+            add(key, _Entry(level, r.new_code, kind, True, r.old_name))
+    towns = towns[towns["county_code"].isin(current)]
+    for r in towns.itertuples(index=False):
+        add(r.name, _Entry("township", r.county_code, "full", False, r.name))
+        if r.short_name != r.name:  # a short form shared with a county is resolved in _scan
+            add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
+    rows = [(key, *entry) for key, entries in index.items() for entry in entries]
+    return pd.DataFrame(rows, columns=_KEY_COLUMNS).astype({"old": bool})
+
+
+def _gazetteer_recipe() -> str:
+    import opencc
+
+    from kinmatch.normalize.dialects import PROVINCES
+
+    # what the keys depend on besides the input tables: these constants and OpenCC's dictionaries
+    return repr((1, sorted(PROVINCES.items()), sorted(_GENERIC), _PREF_SUFFIX.pattern, opencc.__version__))
+
+
+GAZETTEER_KEYS = BuiltTable("gazetteer_keys", ("counties", "place_history", "townships"), _gazetteer_recipe,
+                            _gazetteer_keys)
+"""The gazetteer's name index (:func:`_gazetteer_keys`), shipped built."""
+
+
 class _Gazetteer:
     def __init__(self) -> None:
         from kinmatch.normalize.dialects import PROVINCES
 
-        counties = load_table("counties").copy()
-        counties["lon"] = pd.to_numeric(counties["lon"], errors="coerce")
-        counties["lat"] = pd.to_numeric(counties["lat"], errors="coerce")
+        counties, cur, pref = _county_frames()
         self.counties = counties.set_index("code", drop=False)
-        cur = counties[counties["status"] == "current"]
         self.current = cur.set_index("code", drop=False)
         self.provinces = {code: full for code, (full, _s, _a) in PROVINCES.items()}
-        pref = cur.groupby("prefecture_code").agg(name=("prefecture", "first"),
-                                                  province_code=("province_code", "first"),
-                                                  lon=("lon", "mean"), lat=("lat", "mean"))
         self.prefectures = pref
         # plain dicts for the hot path: pandas row access costs ~0.3 ms a call
         self.info = {r["code"]: r for r in counties.to_dict("records")}
@@ -196,68 +297,17 @@ class _Gazetteer:
         # outside the county tables: capitals, so a "台湾" reading still has a place on the map
         self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
                                  "820000": (113.54, 22.19)})
-        index: dict[str, list[_Entry]] = defaultdict(list)
-
-        hist = load_table("place_history")
-        towns = load_table("townships")
-        simplified = _simplified_all([*(n for names in PROVINCES.values() for n in names[:2]), *counties["name"],
-                                      *counties["short_name"], *pref["name"], *hist["old_name"], *towns["name"],
-                                      *towns["short_name"]])
-        converter = _opencc()
-
-        def convert(key: str) -> str:
-            alt = simplified.get(key)
-            return alt if alt is not None else converter.convert(key)
-
-        def add(key: str, entry: _Entry) -> None:
-            if len(key) < 2:
-                return
-            if key in _GENERIC:
-                if entry.level != "county" or entry.kind != "full":
-                    return
-                # 城区, 郊区, 东区: real districts, but only with their prefecture named
-                entry = _Entry(entry.level, entry.code, "generic", entry.old, entry.label)
-            if entry not in index[key]:
-                index[key].append(entry)
-            # input is converted traditional → simplified, and opencc also rewrites a few
-            # simplified names (乾县 → 干县): index the converted spelling as well
-            alt = convert(key)
-            if alt != key and entry not in index[alt]:
-                index[alt].append(entry)
-
-        for code, (full, short, _abbr) in PROVINCES.items():
-            add(full, _Entry("province", code, "full", False, full))
-            add(short, _Entry("province", code, "short", False, full))
-        for code, r in pref.iterrows():
-            if code[:2] in ("11", "12", "31", "50"):
-                continue  # municipality "prefectures" are the province itself
-            add(r["name"], _Entry("prefecture", code, "full", False, r["name"]))
-            add(_PREF_SUFFIX.sub("", r["name"]), _Entry("prefecture", code, "short", False, r["name"]))
-        for r in cur.itertuples(index=False):
-            add(r.name, _Entry("county", r.code, "full", False, r.name))
-            if not re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
-                add(r.short_name, _Entry("county", r.code, "short", False, r.name))
-        hist = hist[hist["rank"] == "0"]
-        for r in hist.itertuples(index=False):
-            level = "county" if r.level == "county" else "prefecture"
-            if level == "county" and r.new_code not in self.current.index:
-                continue
-            if level == "prefecture" and r.new_code not in pref.index:
-                continue
-            short = (re.sub(r"(?:自治县|县|区|市|旗)$", "", r.old_name) if level == "county"
-                     else _PREF_SUFFIX.sub("", r.old_name))
-            for key, kind in ((r.old_name, "full"), (short, "short")):
-                existing = index.get(key, [])
-                # an old name that is also a current name of the same level is not "old" there
-                if any(e.level == level and not e.old and e.code == r.new_code for e in existing):
-                    continue
-                add(key, _Entry(level, r.new_code, kind, True, r.old_name))
-        towns = towns[towns["county_code"].isin(self.current.index)]
-        for r in towns.itertuples(index=False):
-            add(r.name, _Entry("township", r.county_code, "full", False, r.name))
-            if r.short_name != r.name:  # a short form shared with a county is resolved in _scan
-                add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
-        self.index = dict(index)
+        keys = GAZETTEER_KEYS.load()
+        index: dict[str, list[_Entry]] = {}
+        columns = [keys[c].tolist() for c in _KEY_COLUMNS]
+        for key, level, code, kind, old, label in zip(*columns, strict=True):
+            entry = _Entry(level, code, kind, bool(old), label)
+            entries = index.get(key)
+            if entries is None:
+                index[key] = [entry]
+            else:
+                entries.append(entry)
+        self.index = index
         self.max_len = max(len(k) for k in self.index)
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
         self.prefixes = {k[:i] for k in self.index for i in range(1, len(k))}
@@ -266,7 +316,11 @@ class _Gazetteer:
         self.trie = {p: ((), True) for p in self.prefixes}
         for key, entries in self.index.items():
             self.trie[key] = (tuple((e, _LEVEL_ORDER[e.level]) for e in entries), key in self.prefixes)
-        self.towns = towns.reset_index(drop=True)
+
+    @functools.cached_property
+    def towns(self) -> pd.DataFrame:
+        """Townships of current counties (for fragments and sound matching)."""
+        return _current_towns()
 
     # -- villages: per county on demand (634k names; a global index is built only if asked) --
     @functools.cached_property
@@ -318,10 +372,16 @@ class _Gazetteer:
 
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def village_syllables(self, county: str, length: int) -> list[tuple[str, str, tuple[str, ...]]]:
-        """One county's village keys of one length with their pinyin (for sound matching), worked
-        out on first use: pinyin costs ~50 µs a key, and most counties are never sounded out."""
-        return [(key, full, _syllables(key)) for key, full in self.villages_of(county).items()
-                if len(key) == length]
+        """One county's village keys of one length with their pinyin (for sound matching), from
+        the built table :data:`VILLAGE_PINYIN` (or worked out here when that is stale)."""
+        built = _village_pinyin_rows()
+        villages = self.villages_of(county)
+        if not villages:
+            return []
+        if built is None or county not in built:
+            return [(key, full, _syllables(key)) for key, full in villages.items() if len(key) == length]
+        return [(key, full, tuple(syl.split())) for (key, full), syl
+                in zip(villages.items(), built[county].split("|"), strict=True) if len(key) == length]
 
     def name_of(self, county: str | None, prefecture: str | None, province: str | None) -> str | None:
         if county and county in self.info:
@@ -663,29 +723,79 @@ def _syllables(text: str) -> tuple[str, ...]:
     return tuple(p for p in lazy_pinyin(text, style=Style.NORMAL, errors="ignore") if p.isalpha())
 
 
+def _sound_rows() -> pd.DataFrame:
+    """Every county, prefecture and township short name with its pinyin (syllables space-joined),
+    the rows :class:`_SoundIndex` reads; :data:`SOUND_NAMES` ships them built. County and
+    township pinyin comes from the gazetteer where it spells the short name, else pypinyin."""
+    g = _gaz()
+    rows = []  # (level, code, short, full, syllables)
+    for r in g.current.itertuples(index=False):
+        if r.short_name in _GENERIC or re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
+            continue
+        syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
+        if len(syl) > len(r.short_name) and r.name.startswith(r.short_name):
+            syl = syl[: len(r.short_name)]  # AreaCity spells some full names (nai man qi)
+        if len(syl) != len(r.short_name):
+            syl = _syllables(r.short_name)
+        if len(syl) == len(r.short_name):
+            rows.append(("county", r.code, r.short_name, r.name, syl))
+    for code, r in g.prefectures.iterrows():
+        if code[:2] in ("11", "12", "31", "50"):
+            continue
+        short = _PREF_SUFFIX.sub("", r["name"])
+        rows.append(("prefecture", code, short, r["name"], _syllables(short)))
+    for r in g.towns.itertuples(index=False):
+        syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
+        rows.append(("township", r.county_code, r.short_name, r.name, syl or _syllables(r.short_name)))
+    return pd.DataFrame([(*row[:4], " ".join(row[4])) for row in rows],
+                        columns=["level", "code", "short", "full", "syllables"])
+
+
+def _pinyin_recipe() -> str:
+    """What pinyin tables depend on besides their inputs: pypinyin's dictionaries (its version),
+    read without importing pypinyin (its phrase dictionary takes a few tenths of a second)."""
+    from importlib.metadata import version
+
+    return repr((1, version("pypinyin")))
+
+
+SOUND_NAMES = BuiltTable("sound_names", ("counties", "place_history", "townships"),
+                         lambda: _gazetteer_recipe() + _pinyin_recipe(), _sound_rows)
+"""Short names with their pinyin for sound matching (:func:`_sound_rows`), shipped built."""
+
+
+def _village_pinyin(counties: list[str] | None = None) -> pd.DataFrame:
+    """Per county (default: every county with villages), the pinyin of every key of
+    :meth:`_Gazetteer.villages_of` in its order (syllables space-joined, keys ``|``-joined): what
+    :meth:`_Gazetteer.village_syllables` reads. :data:`VILLAGE_PINYIN` ships it built."""
+    g = _gaz()
+    rows = [(county, "|".join(" ".join(_syllables(key)) for key in g.villages_of(county)))
+            for county in (g._village_rows if counties is None else counties)]
+    return pd.DataFrame(rows, columns=["county_code", "syllables"])
+
+
+VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _village_pinyin)
+"""Pinyin of every county's village names (:func:`_village_pinyin`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _village_pinyin_rows() -> dict[str, str] | None:
+    """county → the built row's syllables; None when the shipped table is stale (then each
+    county is sounded out when first met, as the builder does)."""
+    table = VILLAGE_PINYIN.read()
+    if table is None:
+        return None
+    return dict(zip(table["county_code"], table["syllables"], strict=True))
+
+
 class _SoundIndex:
     """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        rows = []  # (level, code, short, full, syllables)
-        for r in g.current.itertuples(index=False):
-            if r.short_name in _GENERIC or re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
-                continue
-            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
-            if len(syl) > len(r.short_name) and r.name.startswith(r.short_name):
-                syl = syl[: len(r.short_name)]  # AreaCity spells some full names (nai man qi)
-            if len(syl) != len(r.short_name):
-                syl = _syllables(r.short_name)
-            if len(syl) == len(r.short_name):
-                rows.append(("county", r.code, r.short_name, r.name, syl))
-        for code, r in g.prefectures.iterrows():
-            if code[:2] in ("11", "12", "31", "50"):
-                continue
-            short = _PREF_SUFFIX.sub("", r["name"])
-            rows.append(("prefecture", code, short, r["name"], _syllables(short)))
-        for r in g.towns.itertuples(index=False):
-            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
-            rows.append(("township", r.county_code, r.short_name, r.name, syl or _syllables(r.short_name)))
+        names = SOUND_NAMES.load()
+        rows = [(level, code, short, full, tuple(syllables.split())) for level, code, short, full, syllables
+                in zip(names["level"], names["code"], names["short"], names["full"], names["syllables"],
+                       strict=True)]
         self.vocab: dict[str, int] = {}
         self.groups: dict[int, tuple[np.ndarray, list]] = {}
         by_len: dict[int, list] = defaultdict(list)

@@ -1,0 +1,110 @@
+"""Built reference tables (``kinmatch.data.BuiltTable``): the shipped Parquet files equal what
+their builders compute from the shipped tables, a stale file is detected, and a run with a stale
+file gives the same readings as one with a fresh file."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import pandas as pd
+import pytest
+
+from kinmatch import data
+from kinmatch.normalize import places
+
+
+@pytest.fixture(autouse=True)
+def _fresh_digests():
+    data._file_digest.cache_clear()
+    yield
+    data._file_digest.cache_clear()
+
+
+def test_every_built_table_is_shipped_and_fresh():
+    assert {"gazetteer_keys", "sound_names", "village_pinyin"} <= set(data.BUILT)
+    for name, table in data.BUILT.items():
+        assert data.read_built(name, table.stamp()) is not None, f"{name}.parquet is stale or missing"
+
+
+@pytest.mark.parametrize("name", ["gazetteer_keys", "sound_names"])
+def test_the_shipped_table_equals_what_its_builder_computes(name):
+    table = data.BUILT[name]
+    shipped = data.read_built(name, table.stamp())
+    computed = table.compute()
+    assert len(computed) > 10_000
+    pd.testing.assert_frame_equal(shipped, computed)
+
+
+def test_the_shipped_village_pinyin_equals_the_builder_on_a_spread_of_counties():
+    # the whole table takes the builder about a minute (pypinyin on 1.2 million names): every
+    # 40th county here, the first and the last included
+    shipped = data.read_built("village_pinyin", places.VILLAGE_PINYIN.stamp())
+    counties = shipped["county_code"].tolist()
+    sample = counties[::40] + counties[-1:]
+    computed = places._village_pinyin(sample)
+    expected = shipped.set_index("county_code").loc[sample].reset_index()
+    assert len(sample) > 50 and computed["syllables"].str.len().sum() > 100_000
+    pd.testing.assert_frame_equal(computed, expected)
+
+
+def test_the_gazetteer_read_from_the_built_table_equals_the_one_computed(monkeypatch):
+    from_file = places._Gazetteer()
+    monkeypatch.setattr(data, "read_built", lambda *args, **kwargs: None)
+    with pytest.warns(UserWarning, match="gazetteer_keys.parquet is out of date"):
+        computed = places._Gazetteer()
+    assert len(from_file.index) > 50_000
+    assert list(from_file.index.items()) == list(computed.index.items())
+    assert from_file.trie == computed.trie
+
+
+def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):
+    g = places._gaz()
+    counties = ["411627", "511623", "110101", "650102"]
+    built = {(c, n): g.village_syllables.__wrapped__(g, c, n) for c in counties for n in (2, 3, 4)}
+    assert sum(len(v) for v in built.values()) > 100
+    monkeypatch.setattr(places, "_village_pinyin_rows", lambda: None)
+    assert all(g.village_syllables.__wrapped__(g, c, n) == rows for (c, n), rows in built.items())
+
+
+def test_a_changed_input_table_makes_the_shipped_table_stale(monkeypatch, tmp_path):
+    table = places.GAZETTEER_KEYS
+    fresh = table.stamp()
+    original = data._table_file("place_history")
+    edited = tmp_path / "place_history.csv.gz"
+    shutil.copyfile(original, edited)
+    with open(edited, "ab") as fh:
+        fh.write(b"\0")  # one byte more: a rebuilt input table
+
+    monkeypatch.setattr(data, "_table_file", lambda name: edited if name == "place_history" else
+                        data.resources.files(data.__name__) / f"{name}.csv.gz")
+    data._file_digest.cache_clear()
+    assert table.stamp() != fresh
+    assert data.read_built("gazetteer_keys", table.stamp()) is None
+    with pytest.warns(UserWarning, match="out of date.*tools/build_data.py --only built"):
+        assert table.read() is None
+
+
+def test_a_changed_recipe_makes_the_shipped_table_stale(tmp_path):
+    shutil.copyfile(data.built_path("sound_names"), tmp_path / "sound_names.parquet")
+    stale = data.BuiltTable("sound_names_test", places.SOUND_NAMES.inputs, lambda: "another pypinyin",
+                            places.SOUND_NAMES.compute)
+    data.BUILT.pop("sound_names_test")
+    assert data.read_built("sound_names", stale.stamp(), tmp_path) is None
+    assert data.read_built("sound_names", places.SOUND_NAMES.stamp(), tmp_path) is not None
+
+
+def test_a_missing_built_table_is_computed_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match="sound_names.parquet is missing"):
+        frame = places.SOUND_NAMES.load(folder=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shipped = places.SOUND_NAMES.load()
+    pd.testing.assert_frame_equal(frame, shipped)
+
+
+def test_write_then_read_keeps_the_fingerprint(tmp_path):
+    frame = pd.DataFrame({"key": ["太康", "邻水"], "n": [1, 2]})
+    data.write_built("demo", frame, "stamp-1", tmp_path)
+    pd.testing.assert_frame_equal(data.read_built("demo", "stamp-1", tmp_path), frame)
+    assert data.read_built("demo", "stamp-2", tmp_path) is None
