@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from kinmatch import data
-from kinmatch.normalize import places
+from kinmatch.normalize import places, text
 
 
 @pytest.fixture(autouse=True)
@@ -22,17 +22,17 @@ def _fresh_digests():
 
 
 def test_every_built_table_is_shipped_and_fresh():
-    assert {"gazetteer_keys", "sound_names", "village_pinyin"} <= set(data.BUILT)
+    assert {"char_pinyin", "gazetteer_keys", "sound_names", "village_pinyin"} <= set(data.BUILT)
     for name, table in data.BUILT.items():
         assert data.read_built(name, table.stamp()) is not None, f"{name}.parquet is stale or missing"
 
 
-@pytest.mark.parametrize("name", ["gazetteer_keys", "sound_names"])
+@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "sound_names"])
 def test_the_shipped_table_equals_what_its_builder_computes(name):
     table = data.BUILT[name]
     shipped = data.read_built(name, table.stamp())
     computed = table.compute()
-    assert len(computed) > 10_000
+    assert len(computed) > 5_000
     pd.testing.assert_frame_equal(shipped, computed)
 
 
@@ -108,3 +108,11 @@ def test_write_then_read_keeps_the_fingerprint(tmp_path):
     data.write_built("demo", frame, "stamp-1", tmp_path)
     pd.testing.assert_frame_equal(data.read_built("demo", "stamp-1", tmp_path), frame)
     assert data.read_built("demo", "stamp-2", tmp_path) is None
+
+
+@pytest.mark.parametrize("char", ["单", "乐", "曾", "區", "㐀", "𠀀", "A", "〇"])
+def test_a_characters_default_pinyin_is_pypinyins(char):
+    from pypinyin import Style, lazy_pinyin
+
+    expected = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])[0] if text.is_han(char) else ""
+    assert text.char_default_pinyin(char) == expected

@@ -102,6 +102,18 @@ def fingerprint(inputs: tuple[str, ...], recipe: str) -> str:
     return digest.hexdigest()
 
 
+def library_version(name: str) -> str:
+    """The installed version of a library a built table reads (e.g. pypinyin's dictionaries),
+    without importing it.
+
+        >>> library_version("pandas") == pd.__version__
+        True
+    """
+    from importlib.metadata import version
+
+    return version(name)
+
+
 def built_path(name: str, folder: Path | None = None) -> Path:
     """Where the built table ``name`` lives (``folder``: this package's data folder)."""
     if folder is None:

@@ -59,11 +59,10 @@ from typing import Iterable, Sequence
 
 import jellyfish
 import pandas as pd
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 from kinmatch.normalize import name_text
-from kinmatch.normalize.text import as_text, is_han, is_latin_name
+from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
@@ -114,7 +113,7 @@ def char_mandarin(char: str) -> tuple[str, ...]:
     """
     if not is_han(char):
         return ()
-    default = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])
+    default = [char_default_pinyin(char)]
     readings = [r for r in default if r] + list(_char_table().get(char, ((), (), ()))[0])
     return tuple(dict.fromkeys(r for r in readings if r))
 

@@ -35,7 +35,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.data import BuiltTable, load_table
+from kinmatch._gc import gc_paused
+from kinmatch.data import BuiltTable, library_version, load_table
 from kinmatch.geo import haversine_km
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
@@ -298,24 +299,26 @@ class _Gazetteer:
         self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
                                  "820000": (113.54, 22.19)})
         keys = GAZETTEER_KEYS.load()
-        index: dict[str, list[_Entry]] = {}
-        columns = [keys[c].tolist() for c in _KEY_COLUMNS]
-        for key, level, code, kind, old, label in zip(*columns, strict=True):
-            entry = _Entry(level, code, kind, bool(old), label)
-            entries = index.get(key)
-            if entries is None:
-                index[key] = [entry]
-            else:
-                entries.append(entry)
-        self.index = index
-        self.max_len = max(len(k) for k in self.index)
+        # the rows of one key are adjacent (the table lists the index key by key): cut the entry
+        # list at each change of key instead of appending entry by entry (a second saved at load)
+        key_column = keys["key"].to_numpy(dtype=object)
+        starts = np.flatnonzero(np.concatenate([[True], key_column[1:] != key_column[:-1]])).tolist()
+        bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
+        levels = keys["level"].tolist()
+        entries = list(map(_Entry._make, zip(levels, keys["code"].tolist(), keys["kind"].tolist(),
+                                              keys["old"].astype(bool).tolist(), keys["label"].tolist(),
+                                              strict=True)))
+        names = key_column[starts].tolist()
+        self.index = {key: entries[a:b] for key, (a, b) in zip(names, bounds, strict=True)}
+        self.max_len = max(map(len, names))
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
-        self.prefixes = {k[:i] for k in self.index for i in range(1, len(k))}
+        self.prefixes = {k[:i] for k in names for i in range(1, len(k))}
         # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
         # whether a longer key can follow)
-        self.trie = {p: ((), True) for p in self.prefixes}
-        for key, entries in self.index.items():
-            self.trie[key] = (tuple((e, _LEVEL_ORDER[e.level]) for e in entries), key in self.prefixes)
+        hits = list(zip(entries, map(_LEVEL_ORDER.__getitem__, levels), strict=True))
+        prefixes = self.prefixes
+        self.trie = dict.fromkeys(prefixes, ((), True))
+        self.trie.update({key: (tuple(hits[a:b]), key in prefixes) for key, (a, b) in zip(names, bounds, strict=True)})
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
@@ -400,7 +403,9 @@ class _Gazetteer:
 
 @functools.lru_cache(maxsize=1)
 def _gaz() -> _Gazetteer:
-    return _Gazetteer()
+    # ~100k small acyclic objects: full collections while creating them would double the load
+    with gc_paused():
+        return _Gazetteer()
 
 
 @functools.lru_cache(maxsize=1)
@@ -754,9 +759,7 @@ def _sound_rows() -> pd.DataFrame:
 def _pinyin_recipe() -> str:
     """What pinyin tables depend on besides their inputs: pypinyin's dictionaries (its version),
     read without importing pypinyin (its phrase dictionary takes a few tenths of a second)."""
-    from importlib.metadata import version
-
-    return repr((1, version("pypinyin")))
+    return repr((1, library_version("pypinyin")))
 
 
 SOUND_NAMES = BuiltTable("sound_names", ("counties", "place_history", "townships"),
@@ -848,7 +851,9 @@ class _SoundIndex:
 
 @functools.lru_cache(maxsize=1)
 def _sound_index() -> _SoundIndex:
-    return _SoundIndex(_gaz())
+    g = _gaz()
+    with gc_paused():
+        return _SoundIndex(g)
 
 
 def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,

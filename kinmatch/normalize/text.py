@@ -19,6 +19,9 @@ import re
 import unicodedata
 
 import opencc
+import pandas as pd
+
+from kinmatch.data import BuiltTable, library_version
 
 _SPACE_RUN = re.compile(r"\s+")
 _HAN_SEARCH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
@@ -158,3 +161,43 @@ def _is_latin(text: str) -> bool:
         return False
     latin = sum(1 for char in letters if unicodedata.name(char, "").startswith("LATIN"))
     return latin / len(letters) >= 0.8
+
+
+# ---------------------------------------------------------------------------------------------
+# pinyin of one character
+
+def _char_pinyin_rows() -> pd.DataFrame:
+    """pypinyin's default toneless reading of every Han character that has one (one character at
+    a time, so its phrase dictionary plays no part). :data:`CHAR_PINYIN` ships it built."""
+    from pypinyin import Style, lazy_pinyin
+
+    rows = []
+    for low, high in _HAN_RANGES:
+        for code in range(low, high + 1):
+            char = chr(code)
+            if is_han(char):
+                reading = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])[0]
+                if reading:
+                    rows.append((char, reading))
+    return pd.DataFrame(rows, columns=["char", "pinyin"])
+
+
+CHAR_PINYIN = BuiltTable("char_pinyin", (), lambda: repr((1, _HAN_RANGES, library_version("pypinyin"))),
+                         _char_pinyin_rows)
+"""Default pinyin per character (:func:`_char_pinyin_rows`), shipped built: names are read without
+importing pypinyin, whose phrase dictionary alone takes a few tenths of a second to load."""
+
+
+@functools.lru_cache(maxsize=1)
+def _char_pinyin() -> dict[str, str]:
+    table = CHAR_PINYIN.load()
+    return dict(zip(table["char"], table["pinyin"], strict=True))
+
+
+def char_default_pinyin(char: str) -> str:
+    """pypinyin's default toneless reading of one Han character ("" when it has none).
+
+        >>> char_default_pinyin("单"), char_default_pinyin("乐")
+        ('dan', 'le')
+    """
+    return _char_pinyin().get(char, "")
