@@ -117,11 +117,11 @@ def splink_end_to_end(residents_csv: Path, missing_csv: Path, output: Path, top_
     return 0
 
 
-def _timed_run(command: list[str]) -> tuple[float, float]:
+def _timed_run(command: list[str], env: dict | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (the child and its own children) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -142,10 +142,16 @@ def end_to_end(args) -> int:
                                        str(files["missing"]), str(workdir / "splink.csv"), "--top-k",
                                        str(args.top_k)],
     }
+    envs = {name: None for name in commands}
+    if args.baseline_tree:  # the same CLI from another checkout (e.g. main), interleaved for a fair before/after
+        name = f"kinmatch link ({Path(args.baseline_tree).name})"
+        ours = commands["kinmatch link"]
+        commands[name] = [*ours[:-4], str(workdir / "baseline.csv"), *ours[-3:]]
+        envs[name] = dict(os.environ, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
     times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     for _round in range(args.repeat):
         for name, command in commands.items():
-            wall, cpu = _timed_run(command)
+            wall, cpu = _timed_run(command, envs.get(name))
             times[name].append((wall, cpu, os.getloadavg()[0]))
             print(f"{name:<28} wall {wall:6.2f} s  cpu {cpu:6.2f} s  load {os.getloadavg()[0]:.2f}", flush=True)
     for name, runs in times.items():
@@ -156,6 +162,9 @@ def end_to_end(args) -> int:
         candidates = pd.read_csv(workdir / path, dtype={"resident_id": str, "missing_id": str})
         recall = {k: round(v, 3) for k, v in recall_at_k(candidates, sim.truth, ks=(1, 10)).items()}
         print(f"{name}: recall {recall}")
+    if args.baseline_tree:
+        same = (workdir / "kinmatch.csv").read_bytes() == (workdir / "baseline.csv").read_bytes()
+        print(f"candidate files of the two kinmatch checkouts {'identical' if same else 'DIFFER'}")
     return 0
 
 
@@ -175,6 +184,8 @@ def main(argv=None) -> int:
                         "run from the station CSVs, each in a new process")
     parser.add_argument("--repeat", type=int, default=3, help="with --end-to-end: alternating runs of each")
     parser.add_argument("--workdir", help="with --end-to-end: where to write the files (default: a new temp folder)")
+    parser.add_argument("--baseline-tree", help="with --end-to-end: also run `kinmatch link` from this checkout "
+                        "(e.g. /work/main), interleaved, and check that both write the same candidates")
     args = parser.parse_args(argv)
     if args.end_to_end:
         return end_to_end(args)

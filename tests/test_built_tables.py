@@ -50,7 +50,7 @@ def test_the_shipped_village_pinyin_equals_the_builder_on_a_spread_of_counties()
 
 def test_the_gazetteer_read_from_the_built_table_equals_the_one_computed(monkeypatch):
     from_file = places._Gazetteer()
-    monkeypatch.setattr(data, "read_built", lambda *args, **kwargs: None)
+    monkeypatch.setattr(data, "_read_arrow", lambda *args, **kwargs: None)
     with pytest.warns(UserWarning, match="gazetteer_keys.parquet is out of date"):
         computed = places._Gazetteer()
     assert len(from_file.index) > 50_000
@@ -116,3 +116,11 @@ def test_a_characters_default_pinyin_is_pypinyins(char):
 
     expected = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])[0] if text.is_han(char) else ""
     assert text.char_default_pinyin(char) == expected
+
+
+def test_columns_of_a_missing_built_table_are_computed_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match="char_pinyin.parquet is missing"):
+        computed = text.CHAR_PINYIN.columns(folder=tmp_path)
+    with pytest.warns(UserWarning, match="char_pinyin.parquet is missing"):
+        assert text.CHAR_PINYIN.columns(folder=tmp_path, compute=False) is None
+    assert computed == text.CHAR_PINYIN.columns()

@@ -122,8 +122,7 @@ def built_path(name: str, folder: Path | None = None) -> Path:
     return Path(folder) / f"{name}.parquet"
 
 
-def read_built(name: str, expected: str, folder: Path | None = None) -> pd.DataFrame | None:
-    """The built table ``name`` if it exists and its fingerprint is ``expected``, else None."""
+def _read_arrow(name: str, expected: str, folder: Path | None = None):
     import pyarrow.parquet as pq
 
     path = built_path(name, folder)
@@ -132,7 +131,13 @@ def read_built(name: str, expected: str, folder: Path | None = None) -> pd.DataF
     metadata = pq.read_schema(path).metadata or {}
     if metadata.get(FINGERPRINT_KEY, b"").decode() != expected:
         return None
-    return pq.read_table(path).to_pandas()
+    return pq.read_table(path)
+
+
+def read_built(name: str, expected: str, folder: Path | None = None) -> pd.DataFrame | None:
+    """The built table ``name`` if it exists and its fingerprint is ``expected``, else None."""
+    table = _read_arrow(name, expected, folder)
+    return None if table is None else table.to_pandas()
 
 
 def write_built(name: str, frame: pd.DataFrame, stamp: str, folder: Path | None = None) -> Path:
@@ -176,14 +181,29 @@ class BuiltTable:
         """The shipped file when its fingerprint matches; else None, with a warning that it is
         stale or absent (for a caller that has a cheaper way than computing the whole table)."""
         frame = read_built(self.name, self.stamp(), folder)
-        if frame is not None:
-            return frame
+        if frame is None:
+            self._warn_stale(folder)
+        return frame
+
+    def columns(self, folder: Path | None = None, compute: bool = True) -> dict[str, list] | None:
+        """The table as plain lists by column (no pandas objects: a loader that builds Python
+        dicts from it saves the conversion); when the shipped file is stale, the computed table's
+        columns (``compute=False``: None), with a warning."""
+        table = _read_arrow(self.name, self.stamp(), folder)
+        if table is not None:
+            return {name: table.column(name).to_pylist() for name in table.column_names}
+        self._warn_stale(folder)
+        if not compute:
+            return None
+        frame = self.compute()
+        return {name: frame[name].tolist() for name in frame.columns}
+
+    def _warn_stale(self, folder: Path | None) -> None:
         state = ("is out of date (its input tables or builder changed)" if built_path(self.name, folder).is_file()
                  else "is missing")
         warnings.warn(f"the built reference table {self.name}.parquet {state}, so this run works out what it "
                       f"needs itself: same results, slower; rebuild it with `python tools/build_data.py --only "
-                      f"built`", stacklevel=3)
-        return None
+                      f"built`", stacklevel=4)
 
     def load(self, folder: Path | None = None) -> pd.DataFrame:
         """The shipped file when its fingerprint matches, else the table computed in this process

@@ -298,27 +298,28 @@ class _Gazetteer:
         # outside the county tables: capitals, so a "台湾" reading still has a place on the map
         self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
                                  "820000": (113.54, 22.19)})
-        keys = GAZETTEER_KEYS.load()
+        keys = GAZETTEER_KEYS.columns()
         # the rows of one key are adjacent (the table lists the index key by key): cut the entry
-        # list at each change of key instead of appending entry by entry (a second saved at load)
-        key_column = keys["key"].to_numpy(dtype=object)
-        starts = np.flatnonzero(np.concatenate([[True], key_column[1:] != key_column[:-1]])).tolist()
+        # list at each change of key instead of appending entry by entry
+        key_column = keys["key"]
+        starts = [0] + [i for i in range(1, len(key_column)) if key_column[i] != key_column[i - 1]]
         bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
-        levels = keys["level"].tolist()
-        entries = list(map(_Entry._make, zip(levels, keys["code"].tolist(), keys["kind"].tolist(),
-                                              keys["old"].astype(bool).tolist(), keys["label"].tolist(),
-                                              strict=True)))
-        names = key_column[starts].tolist()
+        levels = keys["level"]
+        entries = list(map(_Entry._make, zip(levels, keys["code"], keys["kind"], map(bool, keys["old"]),
+                                              keys["label"], strict=True)))
+        names = [key_column[i] for i in starts]
         self.index = {key: entries[a:b] for key, (a, b) in zip(names, bounds, strict=True)}
         self.max_len = max(map(len, names))
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
         self.prefixes = {k[:i] for k in names for i in range(1, len(k))}
         # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
-        # whether a longer key can follow)
+        # whether a longer key can follow, the coarsest level order of its non-generic hits or 9)
         hits = list(zip(entries, map(_LEVEL_ORDER.__getitem__, levels), strict=True))
         prefixes = self.prefixes
-        self.trie = dict.fromkeys(prefixes, ((), True))
-        self.trie.update({key: (tuple(hits[a:b]), key in prefixes) for key, (a, b) in zip(names, bounds, strict=True)})
+        self.trie = dict.fromkeys(prefixes, ((), True, 9))
+        self.trie.update({key: (tuple(hits[a:b]), key in prefixes,
+                                min((lvl for e, lvl in hits[a:b] if e.kind != "generic"), default=9))
+                          for key, (a, b) in zip(names, bounds, strict=True)})
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
@@ -471,7 +472,7 @@ class _Hit(NamedTuple):
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
-    found = []   # (start, end, entry, level order)
+    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
     trie, max_len = g.trie, g.max_len
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
@@ -484,40 +485,27 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             node = trie.get(s[i:j])
             if node is None:
                 break
-            entries, more = node
-            for e, lvl in entries:
-                found.append((i, j, e, lvl))
-                if e.kind != "generic" and lvl < outer.get((i, j), 9):
-                    outer[(i, j)] = lvl
+            entries, more, coarsest = node
+            if entries:
+                spans.append((i, j, entries))
+                if coarsest < 9:
+                    outer[(i, j)] = coarsest
             if not more:
                 break
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     outer_spans = list(outer.items())
-    inside: dict[tuple[int, int], int] = {}
-    hits = []
-    for i, j, e, lvl in found:
-        span = (i, j)
-        around = inside.get(span)
-        if around is None:
-            around = 9
-            for (a, b), o in outer_spans:
-                if o < around and a <= i and j <= b and (a != i or b != j):
-                    around = o
-            inside[span] = around
-        if around > lvl:
-            hits.append(_Hit(i, j, e))
-    # hits of one span are adjacent (the scan appends a key's entries together); a span with one
-    # hit keeps it as is, since the rules below compare the readings of one span with each other
     out = []
-    k, n_hits = 0, len(hits)
-    while k < n_hits:
-        first, m = hits[k], k + 1
-        while m < n_hits and hits[m].start == first.start and hits[m].end == first.end:
-            m += 1
-        span_hits, k = hits[k:m], m
-        if len(span_hits) == 1:
-            out.append(first)
+    for i, j, entries in spans:
+        around = 9
+        for (a, b), o in outer_spans:
+            if o < around and a <= i and j <= b and (a != i or b != j):
+                around = o
+        span_hits = [_Hit(i, j, e) for e, lvl in entries if around > lvl]
+        # a span with one hit keeps it as is, since the rules below compare the readings of one
+        # span with each other
+        if len(span_hits) <= 1:
+            out.extend(span_hits)
             continue
         current = [h for h in span_hits if not h.entry.old]
         if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
@@ -650,9 +638,15 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
         return
     for c in sorted(cands, key=lambda c: -c.evidence)[:3]:
         vil = g.villages_of(c.code)
+        if not vil:
+            continue
         for chunk in chunks:
             for n in range(min(len(chunk), 8), 1, -1):
-                found = next((chunk[i:i + n] for i in range(len(chunk) - n + 1) if chunk[i:i + n] in vil), None)
+                found = None
+                for i in range(len(chunk) - n + 1):
+                    if chunk[i:i + n] in vil:
+                        found = chunk[i:i + n]
+                        break
                 if found:
                     kind = "full" if found == vil[found] else "short"
                     c.evidence += _W_VILLAGE[kind]
@@ -785,7 +779,7 @@ VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _vi
 def _village_pinyin_rows() -> dict[str, str] | None:
     """county → the built row's syllables; None when the shipped table is stale (then each
     county is sounded out when first met, as the builder does)."""
-    table = VILLAGE_PINYIN.read()
+    table = VILLAGE_PINYIN.columns(compute=False)
     if table is None:
         return None
     return dict(zip(table["county_code"], table["syllables"], strict=True))
@@ -795,7 +789,7 @@ class _SoundIndex:
     """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        names = SOUND_NAMES.load()
+        names = SOUND_NAMES.columns()
         rows = [(level, code, short, full, tuple(syllables.split())) for level, code, short, full, syllables
                 in zip(names["level"], names["code"], names["short"], names["full"], names["syllables"],
                        strict=True)]
@@ -910,16 +904,31 @@ def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _
         syl = _syllables(core)
         if not 2 <= len(syl) <= 5 or len(syl) != len(core):
             continue
+        # per syllable of the fragment, its memo of distances to village syllables: one dict
+        # lookup per pair instead of an lru_cache call that hashes the families tuple each time
+        memos = [_distances_from(a, families) for a in syl]
         for _key, full, ks in g.village_syllables(county, len(core)):  # pinyin cached per county
             if len(ks) != len(syl):
                 continue
-            d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks, strict=True)) / len(syl)
+            d = 0
+            for memo, a, b in zip(memos, syl, ks, strict=True):
+                step = memo.get(b)
+                if step is None:
+                    step = memo[b] = _syl_distance(a, b, families)
+                d += step
+            d /= len(syl)
             sim = 1 - d
             if sim >= 0.6 and (best is None or sim > best[0]):
                 best = (sim, full, chunk)
     if best is None:
         return None
     return best
+
+
+@functools.lru_cache(maxsize=4096)
+def _distances_from(a: str, families: tuple[str, ...]) -> dict[str, float]:
+    """A memo of :func:`_syl_distance` from ``a`` (filled as syllables are met)."""
+    return {}
 
 
 @functools.lru_cache(maxsize=65536)

@@ -190,7 +190,7 @@ importing pypinyin, whose phrase dictionary alone takes a few tenths of a second
 
 @functools.lru_cache(maxsize=1)
 def _char_pinyin() -> dict[str, str]:
-    table = CHAR_PINYIN.load()
+    table = CHAR_PINYIN.columns()
     return dict(zip(table["char"], table["pinyin"], strict=True))
 
 
