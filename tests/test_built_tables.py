@@ -22,17 +22,17 @@ def _fresh_digests():
 
 
 def test_every_built_table_is_shipped_and_fresh():
-    assert {"char_pinyin", "gazetteer_keys", "sound_names", "village_pinyin"} <= set(data.BUILT)
+    assert {"char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_pinyin"} <= set(data.BUILT)
     for name, table in data.BUILT.items():
         assert data.read_built(name, table.stamp()) is not None, f"{name}.parquet is stale or missing"
 
 
-@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "sound_names"])
+@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names"])
 def test_the_shipped_table_equals_what_its_builder_computes(name):
     table = data.BUILT[name]
     shipped = data.read_built(name, table.stamp())
     computed = table.compute()
-    assert len(computed) > 5_000
+    assert len(computed) > 1_000
     pd.testing.assert_frame_equal(shipped, computed)
 
 
@@ -124,3 +124,24 @@ def test_columns_of_a_missing_built_table_are_computed_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="char_pinyin.parquet is missing"):
         assert text.CHAR_PINYIN.columns(folder=tmp_path, compute=False) is None
     assert computed == text.CHAR_PINYIN.columns()
+
+
+def test_han_pinyin_equals_pypinyin_on_phrases_place_names_and_random_text():
+    import random
+
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    from kinmatch.data import load_table
+
+    towns = load_table("townships")
+    villages = "|".join(load_table("villages")["names"].iloc[::50]).split("|")
+    chars = load_table("common_chars")["char"].tolist()
+    rng = random.Random(13)
+    noise = ["".join(rng.choices(chars, k=rng.randint(1, 9))) for _ in range(20_000)]
+    # every phrase pypinyin knows also embedded in other text (重庆 in 老家重庆綦江)
+    embedded = [rng.choice(chars) + phrase + rng.choice(chars) for phrase in list(PHRASES_DICT)[::5]]
+    texts = [*PHRASES_DICT, *embedded, *towns["name"], *villages, *noise, "〇", "12号", "䷀䷁", ""]
+    assert len(texts) > 100_000
+    differing = [t for t in texts if text.han_pinyin(t) != lazy_pinyin(t, style=Style.NORMAL, errors="ignore")]
+    assert differing == []

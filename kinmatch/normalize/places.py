@@ -38,6 +38,7 @@ import pandas as pd
 from kinmatch._gc import gc_paused
 from kinmatch.data import BuiltTable, library_version, load_table
 from kinmatch.geo import haversine_km
+from kinmatch.normalize.text import han_pinyin
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
            "warm_up", "county_distance_km",
@@ -718,8 +719,9 @@ def _families_for(accent_area: str | None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=131072)
 def _syllables(text: str) -> tuple[str, ...]:
-    from pypinyin import Style, lazy_pinyin
-    return tuple(p for p in lazy_pinyin(text, style=Style.NORMAL, errors="ignore") if p.isalpha())
+    # pypinyin's reading, mostly from the shipped per-character table (see han_pinyin): pypinyin
+    # itself, with its phrase dictionary, loads only for a text that holds a phrase read otherwise
+    return tuple(p for p in han_pinyin(text) if p.isalpha())
 
 
 def _sound_rows() -> pd.DataFrame:

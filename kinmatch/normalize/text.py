@@ -201,3 +201,47 @@ def char_default_pinyin(char: str) -> str:
         ('dan', 'le')
     """
     return _char_pinyin().get(char, "")
+
+
+def _pinyin_phrase_rows() -> pd.DataFrame:
+    """The phrases of pypinyin's phrase dictionary that read otherwise than their characters'
+    default readings (重庆 chong qing, not zhong qing): the only ones that make a text's pinyin
+    differ from reading it character by character. :data:`PINYIN_PHRASES` ships them built."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    def by_character(phrase: str) -> list[str]:
+        return [lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])[0] for char in phrase]
+
+    rows = sorted(phrase for phrase in PHRASES_DICT
+                  if lazy_pinyin(phrase, style=Style.NORMAL, errors="ignore") != by_character(phrase))
+    return pd.DataFrame({"phrase": rows})
+
+
+PINYIN_PHRASES = BuiltTable("pinyin_phrases", (), lambda: repr((1, library_version("pypinyin"))),
+                            _pinyin_phrase_rows)
+"""Phrases whose pinyin is not their characters' (:func:`_pinyin_phrase_rows`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_phrases() -> tuple[frozenset, int]:
+    phrases = frozenset(PINYIN_PHRASES.columns()["phrase"])
+    return phrases, max(map(len, phrases), default=0)
+
+
+def han_pinyin(text: str) -> list[str]:
+    """pypinyin's ``lazy_pinyin(text, style=Style.NORMAL, errors="ignore")``, read from the
+    shipped tables when every character is Han and no phrase of :data:`PINYIN_PHRASES` occurs in
+    the text (then pypinyin's phrase segmentation cannot change any reading), else from pypinyin.
+
+        >>> han_pinyin("太康十里铺"), han_pinyin("重庆")
+        (['tai', 'kang', 'shi', 'li', 'pu'], ['chong', 'qing'])
+    """
+    if all(is_han(char) for char in text):
+        phrases, longest = _pinyin_phrases()
+        n = len(text)
+        if not any(text[i:j] in phrases for i in range(n) for j in range(i + 2, min(n, i + longest) + 1)):
+            return [reading for reading in map(char_default_pinyin, text) if reading]
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
