@@ -117,11 +117,12 @@ def splink_end_to_end(residents_csv: Path, missing_csv: Path, output: Path, top_
     return 0
 
 
-def _timed_run(command: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds (the child and its own children) of one command."""
+def _timed_run(command: list[str], env: dict | None, cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (the child and its own children) of one command, run in ``cwd`` (not a
+    checkout: ``python -m`` puts the working folder first on the import path)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -131,18 +132,19 @@ def end_to_end(args) -> int:
     from kinmatch.commands.demo import write_station_files
     from kinmatch.match.evaluate import recall_at_k
 
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_linkage_"))
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_linkage_")).resolve()
     sim = simulate(n_missing=args.missing, n_residents=args.residents, seed=args.seed)
     files = write_station_files(sim, workdir)
     print(f"{len(sim.residents)} residents x {len(sim.missing)} reports in {workdir}")
     commands = {
         "kinmatch link": [sys.executable, "-m", "kinmatch", "link", str(files["residents"]), str(files["missing"]),
                           "-o", str(workdir / "kinmatch.csv"), "--top-k", str(args.top_k), "--no-progress"],
-        "splink (own preprocessing)": [sys.executable, __file__, "--splink-run", str(files["residents"]),
-                                       str(files["missing"]), str(workdir / "splink.csv"), "--top-k",
-                                       str(args.top_k)],
+        "splink (own preprocessing)": [sys.executable, str(Path(__file__).resolve()), "--splink-run",
+                                       str(files["residents"]), str(files["missing"]), str(workdir / "splink.csv"),
+                                       "--top-k", str(args.top_k)],
     }
-    envs = {name: None for name in commands}
+    # this checkout's kinmatch, whatever the caller's PYTHONPATH
+    envs = {name: dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])) for name in commands}
     if args.baseline_tree:  # the same CLI from another checkout (e.g. main), interleaved for a fair before/after
         name = f"kinmatch link ({Path(args.baseline_tree).name})"
         ours = commands["kinmatch link"]
@@ -151,7 +153,7 @@ def end_to_end(args) -> int:
     times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     for _round in range(args.repeat):
         for name, command in commands.items():
-            wall, cpu = _timed_run(command, envs.get(name))
+            wall, cpu = _timed_run(command, envs.get(name), workdir)
             times[name].append((wall, cpu, os.getloadavg()[0]))
             print(f"{name:<28} wall {wall:6.2f} s  cpu {cpu:6.2f} s  load {os.getloadavg()[0]:.2f}", flush=True)
     for name, runs in times.items():
