@@ -63,7 +63,7 @@ def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):
     counties = ["411627", "511623", "110101", "650102"]
     built = {(c, n): g.village_syllables.__wrapped__(g, c, n) for c in counties for n in (2, 3, 4)}
     assert sum(len(v) for v in built.values()) > 100
-    monkeypatch.setattr(places, "_village_pinyin_rows", lambda: None)
+    monkeypatch.setattr(places, "_village_pinyin_groups", lambda: None)
     assert all(g.village_syllables.__wrapped__(g, c, n) == rows for (c, n), rows in built.items())
 
 

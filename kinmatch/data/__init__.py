@@ -122,16 +122,23 @@ def built_path(name: str, folder: Path | None = None) -> Path:
     return Path(folder) / f"{name}.parquet"
 
 
-def _read_arrow(name: str, expected: str, folder: Path | None = None):
+def _fresh_file(name: str, expected: str, folder: Path | None = None):
+    """The built table's ``pyarrow.parquet.ParquetFile`` if its fingerprint is ``expected``."""
     import pyarrow.parquet as pq
 
     path = built_path(name, folder)
     if not path.is_file():
         return None
-    metadata = pq.read_schema(path).metadata or {}
-    if metadata.get(FINGERPRINT_KEY, b"").decode() != expected:
+    parquet = pq.ParquetFile(path)
+    if (parquet.schema_arrow.metadata or {}).get(FINGERPRINT_KEY, b"").decode() != expected:
         return None
-    return pq.read_table(path)
+    return parquet
+
+
+def _read_arrow(name: str, expected: str, folder: Path | None = None):
+    parquet = _fresh_file(name, expected, folder)
+    # one thread: these tables are small, and a thread pool costs more than it saves
+    return None if parquet is None else parquet.read(use_threads=False)
 
 
 def read_built(name: str, expected: str, folder: Path | None = None) -> pd.DataFrame | None:
@@ -140,15 +147,17 @@ def read_built(name: str, expected: str, folder: Path | None = None) -> pd.DataF
     return None if table is None else table.to_pandas()
 
 
-def write_built(name: str, frame: pd.DataFrame, stamp: str, folder: Path | None = None) -> Path:
-    """Write ``frame`` as the built table ``name`` with fingerprint ``stamp`` (zstd Parquet)."""
+def write_built(name: str, frame: pd.DataFrame, stamp: str, folder: Path | None = None,
+                row_group_size: int | None = None) -> Path:
+    """Write ``frame`` as the built table ``name`` with fingerprint ``stamp`` (zstd Parquet;
+    ``row_group_size`` rows per row group, for a reader that reads only the groups it needs)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: stamp.encode()})
     path = built_path(name, folder)
-    pq.write_table(table, path, compression="zstd")
+    pq.write_table(table, path, compression="zstd", row_group_size=row_group_size)
     return path
 
 
@@ -169,6 +178,7 @@ class BuiltTable:
     inputs: tuple[str, ...]
     recipe: Callable[[], str]
     compute: Callable[[], pd.DataFrame]
+    row_group_size: int | None = None
 
     def __post_init__(self) -> None:
         BUILT[self.name] = self
@@ -213,4 +223,12 @@ class BuiltTable:
 
     def write(self, folder: Path | None = None) -> Path:
         """Compute the table and write it with its fingerprint (what ``tools/build_built.py`` does)."""
-        return write_built(self.name, self.compute(), self.stamp(), folder)
+        return write_built(self.name, self.compute(), self.stamp(), folder, self.row_group_size)
+
+    def open(self, folder: Path | None = None):
+        """The shipped file as a ``pyarrow.parquet.ParquetFile`` (to read some row groups only)
+        when its fingerprint matches; else None, with a warning."""
+        parquet = _fresh_file(self.name, self.stamp(), folder)
+        if parquet is None:
+            self._warn_stale(folder)
+        return parquet

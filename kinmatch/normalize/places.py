@@ -379,14 +379,15 @@ class _Gazetteer:
     def village_syllables(self, county: str, length: int) -> list[tuple[str, str, tuple[str, ...]]]:
         """One county's village keys of one length with their pinyin (for sound matching), from
         the built table :data:`VILLAGE_PINYIN` (or worked out here when that is stale)."""
-        built = _village_pinyin_rows()
         villages = self.villages_of(county)
         if not villages:
             return []
-        if built is None or county not in built:
+        groups = _village_pinyin_groups()
+        if groups is None or county not in groups:
             return [(key, full, _syllables(key)) for key, full in villages.items() if len(key) == length]
+        syllables = _village_pinyin_group(groups[county])[county]
         return [(key, full, tuple(syl.split())) for (key, full), syl
-                in zip(villages.items(), built[county].split("|"), strict=True) if len(key) == length]
+                in zip(villages.items(), syllables.split("|"), strict=True) if len(key) == length]
 
     def name_of(self, county: str | None, prefecture: str | None, province: str | None) -> str | None:
         if county and county in self.info:
@@ -423,15 +424,17 @@ def _geo() -> dict[str, tuple[float, float]]:
 
 
 def warm_up() -> None:
-    """Build every lazily built index now (gazetteer, sound index, all counties' village tables;
-    about 3 s). Call it before forking worker processes so that they share the indexes instead
-    of each building its own; single-process use never needs it.
+    """Build every lazily built index now (gazetteer, sound index, all counties' village tables and
+    their pinyin; about a second). Call it before forking worker processes so that they share the
+    indexes instead of each building its own; single-process use never needs it.
 
     >>> warm_up()
     """
     g = _gaz()
     for county in g.cur_info:
         g.villages_of(county)
+    for group in sorted(set((_village_pinyin_groups() or {}).values())):
+        _village_pinyin_group(group)
     _sound_index()._vocab_arrays(_families_for(None))
 
 
@@ -773,18 +776,34 @@ def _village_pinyin(counties: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["county_code", "syllables"])
 
 
-VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _village_pinyin)
-"""Pinyin of every county's village names (:func:`_village_pinyin`), shipped built."""
+VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _village_pinyin, row_group_size=64)
+"""Pinyin of every county's village names (:func:`_village_pinyin`), shipped built in row groups of
+64 counties: a run reads the groups of the counties it sounds out, not 13 MB of pinyin."""
 
 
 @functools.lru_cache(maxsize=1)
-def _village_pinyin_rows() -> dict[str, str] | None:
-    """county → the built row's syllables; None when the shipped table is stale (then each
-    county is sounded out when first met, as the builder does)."""
-    table = VILLAGE_PINYIN.columns(compute=False)
-    if table is None:
+def _village_pinyin_groups() -> dict[str, int] | None:
+    """county → its row group in :data:`VILLAGE_PINYIN`; None when the shipped table is stale (then
+    each county is sounded out when first met, as the builder does)."""
+    parquet = VILLAGE_PINYIN.open()
+    if parquet is None:
         return None
-    return dict(zip(table["county_code"], table["syllables"], strict=True))
+    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
+    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _village_pinyin_group(group: int) -> dict[str, str]:
+    """county → syllables of one row group of :data:`VILLAGE_PINYIN` (the file is opened per read:
+    forked workers share no file position)."""
+    import pyarrow.parquet as pq
+
+    from kinmatch.data import built_path
+
+    table = pq.ParquetFile(built_path(VILLAGE_PINYIN.name)).read_row_group(
+        group, columns=["county_code", "syllables"], use_threads=False)
+    return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
 class _SoundIndex:
