@@ -145,3 +145,13 @@ def test_han_pinyin_equals_pypinyin_on_phrases_place_names_and_random_text():
     assert len(texts) > 100_000
     differing = [t for t in texts if text.han_pinyin(t) != lazy_pinyin(t, style=Style.NORMAL, errors="ignore")]
     assert differing == []
+
+
+def test_the_gazetteer_keys_with_names_simplified_at_once_equal_one_by_one(monkeypatch):
+    # the builder converts ~100k names to simplified in one OpenCC call; one call per name is the
+    # slow obvious reference (this is what tests/test_index.py checked before the index was built)
+    at_once = places._gazetteer_keys()
+    monkeypatch.setattr(places, "_simplified_all", lambda texts: {})
+    one_by_one = places._gazetteer_keys()
+    assert len(at_once) > 50_000
+    pd.testing.assert_frame_equal(at_once, one_by_one)
