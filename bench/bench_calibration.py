@@ -1,0 +1,158 @@
+"""Do the match probabilities mean what they say? Predicted against observed, by probability band,
+for every pair of the linking table (the top k per resident), on simulated data with known truth.
+
+    python bench/bench_calibration.py                                   # 2,000 x 20,000, seeds 7 3 11
+    python bench/bench_calibration.py --configuration southwest_silent  # the held-out simulator world
+    python bench/bench_calibration.py --sim /work/data/sim1m_s7/sim.pkl --residents 10000   # 10k x 1M
+    python bench/bench_calibration.py --cache /tmp/calib --markdown     # cache the normalized data
+
+Per run: the band table (pairs, mean predicted probability, observed share true, difference
+observed - predicted; a band is within target when |difference| <= 0.05, judged where it holds at
+least 100 pairs), recall@1/10, false leads (residents without a report that get a candidate above
+0.5) and how the model was fitted (π, λ, iterations, converged). ``--cache`` keeps the simulated,
+normalized frames so another checkout (``PYTHONPATH=/work/main``) can be measured on the very same
+data; ``--sim`` reads a pickled :class:`~kinmatch.datasets.Simulation` (its first ``--residents``
+residents).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import kinmatch
+from kinmatch.datasets import simulate
+from kinmatch.match.evaluate import false_leads, recall_at_k
+from kinmatch.match.pipeline import run_link
+
+try:  # the checkout measured may predate calibration_table (a before/after run on main)
+    from kinmatch.match.model.metrics import calibration_table
+except ImportError:  # pragma: no cover - only on an older checkout
+    calibration_table = None
+
+BANDS = (0.0, 0.2, 0.5, 0.8, 0.95, 0.99, 1.0)
+TOLERANCE = 0.05
+MIN_PAIRS = 100
+
+
+def band_table(proba: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """:func:`~kinmatch.match.model.metrics.calibration_table` (re-done here on a checkout without it)."""
+    if calibration_table is not None:
+        return calibration_table(proba, labels, BANDS)
+    edges = np.asarray(BANDS)
+    band = np.clip(np.searchsorted(edges, proba, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for i in range(len(edges) - 1):
+        inside = band == i
+        n = int(inside.sum())
+        name = (f"<{edges[1]:g}" if i == 0 else f"≥{edges[i]:g}" if i == len(edges) - 2
+                else f"{edges[i]:g}–{edges[i + 1]:g}")
+        p = float(proba[inside].mean()) if n else float("nan")
+        o = float(labels[inside].mean()) if n else float("nan")
+        rows.append({"band": name, "pairs": n, "mean_predicted": p, "observed": o, "difference": o - p})
+    return pd.DataFrame(rows)
+
+
+def load_data(args, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """Normalized residents and reports, the truth, and a label for the run."""
+    if args.sim:
+        label = f"{Path(args.sim).parent.name} (first {args.residents:,} residents)"
+        key = f"{Path(args.sim).parent.name}_{args.residents}"
+    else:
+        label = f"{args.residents:,} x {args.missing:,} seed {seed} configuration {args.configuration}"
+        key = f"{args.configuration}_{args.residents}_{args.missing}_{seed}"
+    cache = Path(args.cache) / f"{key}.pkl" if args.cache else None
+    if cache is not None and cache.exists():
+        residents, missing, truth = pickle.loads(cache.read_bytes())
+        return residents, missing, truth, label
+    if args.sim:
+        sim = pickle.loads(Path(args.sim).read_bytes())
+        raw_residents = sim.residents.iloc[:args.residents]
+        raw_missing = sim.missing
+        truth = sim.truth[sim.truth["resident_id"].isin(set(raw_residents["resident_id"]))]
+    else:
+        sim = simulate(n_missing=args.missing, n_residents=args.residents, seed=seed, configuration=args.configuration)
+        raw_residents, raw_missing, truth = sim.residents, sim.missing, sim.truth
+    residents, _ = kinmatch.normalize_residents(raw_residents)
+    missing, _ = kinmatch.normalize_missing(raw_missing)
+    truth = truth[["resident_id", "missing_id"]].reset_index(drop=True)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps((residents, missing, truth), protocol=pickle.HIGHEST_PROTOCOL))
+    return residents, missing, truth, label
+
+
+def model_line(model) -> str:
+    pi = getattr(model, "share_with_report_", None)
+    parts = [f"λ {getattr(model, 'lambda_', float('nan')):.3g}"]
+    if pi is not None:
+        parts.append(f"π {pi:.3f}")
+    if getattr(model, "n_iter_", None) is not None:
+        parts.append(f"{model.n_iter_} iterations ({'converged' if model.converged_ else 'NOT converged'})")
+    for name in ("calibration_", "dependence_"):
+        value = getattr(model, name, None)
+        if value:
+            parts.append(f"{name.rstrip('_')}: {value.get('summary', '') if isinstance(value, dict) else value}")
+    return ", ".join(parts)
+
+
+def one_run(args, seed: int) -> dict:
+    residents, missing, truth, label = load_data(args, seed)
+    wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    run = run_link(residents, missing, top_k=args.top_k, progress=False)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = time.perf_counter() - wall
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    table = run.table
+    keys = set(zip(truth["resident_id"].astype(str), truth["missing_id"].astype(str)))
+    is_true = np.fromiter(((r, m) in keys for r, m in zip(table["resident_id"].astype(str),
+                                                          table["missing_id"].astype(str))), bool, len(table))
+    bands = band_table(table["match_probability"].to_numpy(dtype=float), is_true)
+    recall = recall_at_k(table, truth, ks=(1, 10))
+    leads = false_leads(table, truth)
+    judged = bands[bands["pairs"] >= MIN_PAIRS]
+    worst = float(judged["difference"].abs().max()) if len(judged) else float("nan")
+    print(f"\n== {label}: linked in {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU "
+          f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs, {is_true.sum():,} true")
+    print(f"   model: {model_line(run.model)}")
+    print(f"   recall@1 {recall['recall@1']:.3f}, recall@10 {recall['recall@10']:.3f}; false leads "
+          f"{leads['residents_with_any_above']} residents ({leads['pairs_above_threshold']} pairs) of "
+          f"{leads['residents_without_report']} without a report")
+    if args.markdown:
+        print("\n| band | pairs | mean predicted | observed | difference |\n|---|---:|---:|---:|---:|")
+        for row in bands.itertuples():
+            print(f"| {row.band} | {row.pairs:,} | {row.mean_predicted:.3f} | {row.observed:.3f} "
+                  f"| {row.difference:+.3f} |")
+    else:
+        print(bands.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"   worst |difference| in bands with >= {MIN_PAIRS} pairs: {worst:.3f} "
+          f"({'within' if worst <= TOLERANCE else 'OUTSIDE'} ±{TOLERANCE})")
+    return {"bands": bands, "recall": recall, "false_leads": leads, "worst": worst}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=2000)
+    parser.add_argument("--missing", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 3, 11])
+    parser.add_argument("--configuration", default="default", help="a simulator configuration (CONFIGURATIONS)")
+    parser.add_argument("--sim", help="a pickled Simulation to use instead of simulating (one run)")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--cache", help="folder for the normalized frames (reused when present)")
+    parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
+    args = parser.parse_args(argv)
+    pd.set_option("display.width", 200)
+    for seed in ([None] if args.sim else args.seeds):
+        one_run(args, seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
