@@ -5,6 +5,8 @@ for every pair of the linking table (the top k per resident), on simulated data 
     python bench/bench_calibration.py --configuration southwest_silent  # the held-out simulator world
     python bench/bench_calibration.py --sim /work/data/sim1m_s7/sim.pkl --residents 10000   # 10k x 1M
     python bench/bench_calibration.py --cache /tmp/calib --markdown     # cache the normalized data
+    python bench/bench_calibration.py --variant dependence              # the model's dependence options
+    python bench/bench_calibration.py --decided-share 0.25              # recalibrated from decisions
 
 Per run: the band table (pairs, mean predicted probability, observed share true, difference
 observed - predicted; a band is within target when |difference| <= 0.05, judged where it holds at
@@ -13,6 +15,14 @@ least 100 pairs), recall@1/10, false leads (residents without a report that get 
 normalized frames so another checkout (``PYTHONPATH=/work/main``) can be measured on the very same
 data; ``--sim`` reads a pickled :class:`~kinmatch.datasets.Simulation` (its first ``--residents``
 residents).
+
+``--variant dependence`` refits the model on the same candidates with
+``FellegiSunter(dependence="pairwise", prior="every_pair")`` (the correction for dependent
+comparisons and the prior that counts every true pair; 30,000 random pairs for u, as the pipeline
+draws) and ranks again. ``--decided-share S`` plays the studio: the top 3 pairs of a random share S
+of the residents are decided (by the simulator's truth), the model is recalibrated on them
+(:meth:`~kinmatch.match.model.FellegiSunter.calibrate`), and the tables are printed for the other
+residents' pairs only, before and after recalibration.
 """
 
 from __future__ import annotations
@@ -103,28 +113,42 @@ def model_line(model) -> str:
     return ", ".join(parts)
 
 
-def one_run(args, seed: int) -> dict:
-    residents, missing, truth, label = load_data(args, seed)
-    wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    run = run_link(residents, missing, top_k=args.top_k, progress=False)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    seconds = time.perf_counter() - wall
-    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
-    table = run.table
-    keys = set(zip(truth["resident_id"].astype(str), truth["missing_id"].astype(str)))
-    is_true = np.fromiter(((r, m) in keys for r, m in zip(table["resident_id"].astype(str),
-                                                          table["missing_id"].astype(str))), bool, len(table))
-    bands = band_table(table["match_probability"].to_numpy(dtype=float), is_true)
-    recall = recall_at_k(table, truth, ks=(1, 10))
-    leads = false_leads(table, truth)
+def variant_table(run, top_k: int) -> tuple[pd.DataFrame, object]:
+    """The linking table of the same candidates scored by the ``--variant dependence`` model."""
+    from kinmatch.match import engine
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.model.fitting import MIN_PROB, random_pairs
+    from kinmatch.match.pipeline import score
+    from kinmatch.match.rank import rank_order
+
+    settings = run.settings
+    pairs = random_pairs(run.residents, run.missing, settings.n_random_pairs, settings.random_state)
+    encoded = engine.encode(run.residents, run.missing, settings.comparisons)
+    random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded)
+    vectors = run.vectors
+    usable = [c for c in settings.comparisons if c.name in vectors.columns and (vectors[c.name] >= 0).any()
+              and (random_vectors[c.name] >= 0).any()]
+    names = {c.name for c in usable}
+    tfs = [tf for tf in settings.term_frequencies if tf.comparison in names and tf.column in vectors.columns]
+    model = FellegiSunter(levels={c.name: c.n_levels for c in usable}, method="assignment", u_source=settings.u_source,
+                          ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
+                          tf_columns={tf.comparison: tf.column for tf in tfs} or None,
+                          tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
+                          dependence="pairwise", prior="every_pair")
+    model.fit(vectors, random_vectors, n_residents=len(run.residents), n_reports=len(run.missing))
+    _, weight, probability = score(model, vectors, settings)
+    index = vectors.index.to_frame(index=False)
+    rows, ranks = rank_order(index.iloc[:, 0].astype(str), index.iloc[:, 1].astype(str), weight, None, top_k)
+    table = pd.DataFrame({"resident_id": index.iloc[rows, 0].astype(str).to_numpy(),
+                          "missing_id": index.iloc[rows, 1].astype(str).to_numpy(), "rank": ranks,
+                          "match_probability": probability[rows], "match_weight": weight[rows]})
+    return table, model
+
+
+def print_bands(args, bands: pd.DataFrame, title: str) -> float:
     judged = bands[bands["pairs"] >= MIN_PAIRS]
     worst = float(judged["difference"].abs().max()) if len(judged) else float("nan")
-    print(f"\n== {label}: linked in {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU "
-          f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs, {is_true.sum():,} true")
-    print(f"   model: {model_line(run.model)}")
-    print(f"   recall@1 {recall['recall@1']:.3f}, recall@10 {recall['recall@10']:.3f}; false leads "
-          f"{leads['residents_with_any_above']} residents ({leads['pairs_above_threshold']} pairs) of "
-          f"{leads['residents_without_report']} without a report")
+    print(f"-- {title}")
     if args.markdown:
         print("\n| band | pairs | mean predicted | observed | difference |\n|---|---:|---:|---:|---:|")
         for row in bands.itertuples():
@@ -134,7 +158,65 @@ def one_run(args, seed: int) -> dict:
         print(bands.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"   worst |difference| in bands with >= {MIN_PAIRS} pairs: {worst:.3f} "
           f"({'within' if worst <= TOLERANCE else 'OUTSIDE'} ±{TOLERANCE})")
-    return {"bands": bands, "recall": recall, "false_leads": leads, "worst": worst}
+    return worst
+
+
+def truth_of(table: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    keys = set(zip(truth["resident_id"].astype(str), truth["missing_id"].astype(str)))
+    return np.fromiter(((r, m) in keys for r, m in zip(table["resident_id"].astype(str),
+                                                       table["missing_id"].astype(str))), bool, len(table))
+
+
+def leads_line(table: pd.DataFrame, truth: pd.DataFrame) -> str:
+    recall = recall_at_k(table, truth, ks=(1, 10))
+    leads = false_leads(table, truth)
+    return (f"recall@1 {recall['recall@1']:.3f}, recall@10 {recall['recall@10']:.3f}; false leads "
+            f"{leads['residents_with_any_above']} residents ({leads['pairs_above_threshold']} pairs) of "
+            f"{leads['residents_without_report']} without a report")
+
+
+def one_run(args, seed: int) -> dict:
+    residents, missing, truth, label = load_data(args, seed)
+    wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    run = run_link(residents, missing, top_k=args.top_k, progress=False)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = time.perf_counter() - wall
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    table, model = run.table, run.model
+    if args.variant == "dependence":
+        table, model = variant_table(run, args.top_k)
+    is_true = truth_of(table, truth)
+    print(f"\n== {label}: linked in {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU of this process "
+          f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs, {is_true.sum():,} true")
+    print(f"   model ({args.variant}): {model_line(model)}")
+    print(f"   {leads_line(table, truth)}")
+    worst = print_bands(args, band_table(table["match_probability"].to_numpy(dtype=float), is_true),
+                        "all ranked pairs")
+    if args.decided_share:
+        worst = decided_run(args, seed, table, truth, model)
+    return {"worst": worst}
+
+
+def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model) -> float:
+    """Recalibrate on the top 3 pairs of a share of the residents; tables for the others."""
+    rng = np.random.default_rng(1000 + (seed or 0))
+    residents = np.sort(table["resident_id"].astype(str).unique())
+    decided_residents = set(residents[rng.random(len(residents)) < args.decided_share])
+    is_decided_resident = table["resident_id"].astype(str).isin(decided_residents).to_numpy()
+    decided = is_decided_resident & (table["rank"].to_numpy() <= 3)
+    labels = truth_of(table, truth)
+    model.calibrate(table["match_weight"].to_numpy(dtype=float)[decided], labels[decided])
+    rest = table[~is_decided_resident]
+    print(f"   {decided.sum():,} pairs decided ({labels[decided].sum():,} 同一人) of {len(decided_residents):,} "
+          f"residents; the tables below are the other {rest['resident_id'].nunique():,} residents' {len(rest):,} pairs")
+    rest_truth = truth[~truth["resident_id"].astype(str).isin(decided_residents)]
+    print(f"   the model's: {leads_line(rest, rest_truth)}")
+    before = band_table(rest["match_probability"].to_numpy(dtype=float), labels[~is_decided_resident])
+    print_bands(args, before, "other residents, the model's probabilities")
+    after = rest.assign(match_probability=model.probability_of_weight(rest["match_weight"].to_numpy(dtype=float)))
+    print(f"   recalibrated: {leads_line(after, rest_truth)}")
+    return print_bands(args, band_table(after["match_probability"].to_numpy(dtype=float), labels[~is_decided_resident]),
+                       "other residents, recalibrated from the decisions")
 
 
 def main(argv=None) -> int:
@@ -147,6 +229,10 @@ def main(argv=None) -> int:
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--cache", help="folder for the normalized frames (reused when present)")
     parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
+    parser.add_argument("--variant", choices=("pipeline", "dependence"), default="pipeline",
+                        help="the pipeline's model, or one refitted with the dependence correction")
+    parser.add_argument("--decided-share", type=float, default=0.0,
+                        help="recalibrate on the top 3 pairs of this share of the residents")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     for seed in ([None] if args.sim else args.seeds):

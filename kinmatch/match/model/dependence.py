@@ -57,7 +57,8 @@ def pairwise_lifts(matrix: np.ndarray, names: Sequence[str], levels: Mapping[str
         if total <= 0:
             continue
         expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / total
-        lift = np.log2((counts + shrink) / (expected + shrink))
+        with np.errstate(divide="ignore"):  # shrink=0 and a cell never seen: -inf, as the counts say
+            lift = np.log2((counts + shrink) / (expected + shrink))
         if np.any(np.abs(lift) > 1e-12):
             tables[(a, b)] = lift
     return tables
