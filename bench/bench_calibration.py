@@ -19,10 +19,10 @@ residents).
 ``--variant dependence`` refits the model on the same candidates with
 ``FellegiSunter(dependence="pairwise", prior="every_pair")`` (the correction for dependent
 comparisons and the prior that counts every true pair; 30,000 random pairs for u, as the pipeline
-draws) and ranks again. ``--decided-share S`` plays the studio: the top 3 pairs of a random share S
-of the residents are decided (by the simulator's truth), the model is recalibrated on them
-(:meth:`~kinmatch.match.model.FellegiSunter.calibrate`), and the tables are printed for the other
-residents' pairs only, before and after recalibration.
+draws) and ranks again. ``--decided-share S`` plays the studio: every ranked pair of a random
+share S of the residents is decided (by the simulator's truth), the model is recalibrated on them
+(:meth:`~kinmatch.match.model.FellegiSunter.calibrate`, ``--calibration`` sigmoid or isotonic),
+and the tables are printed for the other residents' pairs only, before and after recalibration.
 """
 
 from __future__ import annotations
@@ -198,14 +198,14 @@ def one_run(args, seed: int) -> dict:
 
 
 def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model) -> float:
-    """Recalibrate on the top 3 pairs of a share of the residents; tables for the others."""
+    """Recalibrate on the ranked pairs of a share of the residents; tables for the others."""
     rng = np.random.default_rng(1000 + (seed or 0))
     residents = np.sort(table["resident_id"].astype(str).unique())
     decided_residents = set(residents[rng.random(len(residents)) < args.decided_share])
     is_decided_resident = table["resident_id"].astype(str).isin(decided_residents).to_numpy()
-    decided = is_decided_resident & (table["rank"].to_numpy() <= 3)
+    decided = is_decided_resident
     labels = truth_of(table, truth)
-    model.calibrate(table["match_weight"].to_numpy(dtype=float)[decided], labels[decided])
+    model.calibrate(table["match_weight"].to_numpy(dtype=float)[decided], labels[decided], args.calibration)
     rest = table[~is_decided_resident]
     print(f"   {decided.sum():,} pairs decided ({labels[decided].sum():,} 同一人) of {len(decided_residents):,} "
           f"residents; the tables below are the other {rest['resident_id'].nunique():,} residents' {len(rest):,} pairs")
@@ -232,7 +232,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", choices=("pipeline", "dependence"), default="pipeline",
                         help="the pipeline's model, or one refitted with the dependence correction")
     parser.add_argument("--decided-share", type=float, default=0.0,
-                        help="recalibrate on the top 3 pairs of this share of the residents")
+                        help="recalibrate on the ranked pairs of this share of the residents")
+    parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     for seed in ([None] if args.sim else args.seeds):

@@ -54,9 +54,10 @@ def overconfident_decisions(n: int, seed: int = 0):
     return weight, rng.random(n) < truth, truth
 
 
-def test_isotonic_calibration_recovers_the_true_probability():
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_calibration_recovers_the_true_probability(method):
     weight, labels, _ = overconfident_decisions(4000)
-    calibration = WeightCalibration.fit(weight, labels)
+    calibration = WeightCalibration.fit(weight, labels, method)
     grid = np.linspace(-6, 10, 9)
     true = 1 / (1 + 2.0 ** -(grid / 2 - 1))
     assert np.abs(calibration.probability(grid) - true).max() < 0.12
@@ -64,7 +65,7 @@ def test_isotonic_calibration_recovers_the_true_probability():
 
 
 def test_outside_the_decided_weights_the_models_probability_is_kept_within_the_maps_ends():
-    calibration = WeightCalibration((0.0, 5.0), (0.2, 0.9), 300, 100)
+    calibration = WeightCalibration("isotonic", math.nan, math.nan, (0.0, 5.0), (0.2, 0.9), 300, 100)
     far_low, far_high = calibration.probability(np.array([-40.0, 40.0]))
     assert far_low == pytest.approx(2.0 ** -40, rel=1e-6)  # the model's own, below the map's 0.2
     assert far_high == pytest.approx(1.0)
@@ -96,12 +97,13 @@ def test_too_few_decisions_leave_the_model_as_it_is_with_a_warning():
         WeightCalibration.fit([1.0] * 30, [1] * 30)
 
 
-def test_calibrated_model_changes_probabilities_not_weights_and_survives_json():
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_calibrated_model_changes_probabilities_not_weights_and_survives_json(method):
     model = model_for_calibration()
     vectors = pd.DataFrame({"name": [2, 2, 1, 1, 0, 0], "age": [1, 0, 1, 0, 1, 0]})
     weights_before = model.match_weight(vectors)
     weight, labels, _ = overconfident_decisions(2000, seed=1)
-    model.calibrate(weight, labels)
+    model.calibrate(weight, labels, method)
     assert model.calibration_ is not None and model.calibration_.n_pairs == 2000
     pd.testing.assert_series_equal(model.match_weight(vectors), weights_before)
     calibrated = model.predict_proba(vectors)

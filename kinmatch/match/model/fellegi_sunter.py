@@ -646,13 +646,14 @@ class FellegiSunter(EstimatorParams):
             return calibration.probability(match_weight)
         return proba_from_weight(np.asarray(match_weight, dtype=float))
 
-    def calibrate(self, match_weight: Any, labels: Any) -> "FellegiSunter":
+    def calibrate(self, match_weight: Any, labels: Any, method: str = "sigmoid") -> "FellegiSunter":
         """Recalibrate the probabilities from decided pairs: ``match_weight`` of each pair as
         this model scored it, ``labels`` 1 (同一人) or 0 (非同一人). With enough decisions
-        (:func:`~kinmatch.match.model.calibration.enough_decisions`) an isotonic map from weight
-        to probability becomes ``calibration_`` and every probability this model gives (also in
-        ``kinmatch link --model`` and its JSON) goes through it; weights and ranking do not
-        change. With too few, the model is left as it is and a warning says why. Returns self.
+        (:func:`~kinmatch.match.model.calibration.enough_decisions`) a monotone map from weight
+        to probability (``method``: ``"sigmoid"`` or ``"isotonic"``, see
+        :mod:`~kinmatch.match.model.calibration`) becomes ``calibration_``, and every probability
+        this model gives (also in ``kinmatch link --model`` and its JSON) goes through it; weights
+        and ranking do not change. With too few, the model is left as it is and a warning says why. Returns self.
 
             >>> import numpy as np
             >>> model = FellegiSunter.from_parameters({"sex": [0.05, 0.95]}, {"sex": [0.5, 0.5]}, 0.01)
@@ -663,7 +664,7 @@ class FellegiSunter(EstimatorParams):
         if not enough_decisions(labels):
             warnings.warn(shortfall(labels), stacklevel=2)
             return self
-        self.calibration_ = WeightCalibration.fit(match_weight, labels)
+        self.calibration_ = WeightCalibration.fit(match_weight, labels, method)
         return self
 
     def predict(self, vectors: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
