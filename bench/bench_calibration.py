@@ -113,8 +113,11 @@ def model_line(model) -> str:
     return ", ".join(parts)
 
 
-def variant_table(run, top_k: int) -> tuple[pd.DataFrame, object]:
-    """The linking table of the same candidates scored by the ``--variant dependence`` model."""
+def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
+                encoded=None) -> tuple[pd.DataFrame, object]:
+    """The linking table of the same candidates scored by a model refitted on them: the
+    ``--variant dependence`` model, or (``"pipeline"``) the pipeline's model with u from random
+    pairs drawn with another ``random_state``."""
     from kinmatch.match import engine
     from kinmatch.match.model import FellegiSunter
     from kinmatch.match.model.fitting import MIN_PROB, random_pairs
@@ -122,9 +125,11 @@ def variant_table(run, top_k: int) -> tuple[pd.DataFrame, object]:
     from kinmatch.match.rank import rank_order
 
     settings = run.settings
-    pairs = random_pairs(run.residents, run.missing, settings.n_random_pairs, settings.random_state)
-    encoded = engine.encode(run.residents, run.missing, settings.comparisons)
-    random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded)
+    state = settings.random_state if random_state is None else random_state
+    pairs = random_pairs(run.residents, run.missing, settings.n_random_pairs, state)
+    if encoded is None:
+        encoded = engine.encode(run.residents, run.missing, settings.comparisons)
+    random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded, n_jobs=1)
     vectors = run.vectors
     usable = [c for c in settings.comparisons if c.name in vectors.columns and (vectors[c.name] >= 0).any()
               and (random_vectors[c.name] >= 0).any()]
@@ -134,7 +139,7 @@ def variant_table(run, top_k: int) -> tuple[pd.DataFrame, object]:
                           ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
                           tf_columns={tf.comparison: tf.column for tf in tfs} or None,
                           tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
-                          dependence="pairwise", prior="every_pair")
+                          **({"dependence": "pairwise", "prior": "every_pair"} if variant == "dependence" else {}))
     model.fit(vectors, random_vectors, n_residents=len(run.residents), n_reports=len(run.missing))
     _, weight, probability = score(model, vectors, settings)
     index = vectors.index.to_frame(index=False)
@@ -184,7 +189,7 @@ def one_run(args, seed: int) -> dict:
     cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     table, model = run.table, run.model
     if args.variant == "dependence":
-        table, model = variant_table(run, args.top_k)
+        table, model = refit_table(run, args.top_k, "dependence")
     is_true = truth_of(table, truth)
     print(f"\n== {label}: linked in {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU of this process "
           f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs, {is_true.sum():,} true")
@@ -192,9 +197,81 @@ def one_run(args, seed: int) -> dict:
     print(f"   {leads_line(table, truth)}")
     worst = print_bands(args, band_table(table["match_probability"].to_numpy(dtype=float), is_true),
                         "all ranked pairs")
+    ranks = table["rank"].to_numpy()
+    by_rank = (("rank 1", ranks == 1), ("ranks 2-3", (ranks >= 2) & (ranks <= 3)), ("ranks 4-10", ranks >= 4))
+    for name, chosen in by_rank:
+        bands = band_table(table["match_probability"].to_numpy(dtype=float)[chosen], is_true[chosen])
+        print(f"   {name:10s} " + "  ".join(f"{row.band} {row.pairs}: {row.mean_predicted:.2f}→{row.observed:.2f}"
+                                         for row in bands.itertuples() if row.pairs))
+    if args.oracle:
+        oracle(args, run, truth)
+    if args.refit_seeds:
+        stability(args, run, truth, model)
     if args.decided_share:
         worst = decided_run(args, seed, table, truth, model)
     return {"worst": worst}
+
+
+def oracle(args, run, truth: pd.DataFrame) -> None:
+    """Diagnosis: the model with m counted from the true candidate pairs and the true number of
+    true pairs as prior (u from the random pairs, as the pipeline's), scored over every candidate
+    pair, with and without the correction for dependence. What is left wrong is the model's form,
+    not its estimates."""
+    from kinmatch.match import engine
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.model.base import level_matrix
+    from kinmatch.match.model.dependence import pairwise_lifts
+    from kinmatch.match.model.fitting import random_pairs
+    from kinmatch.match.pipeline import score
+
+    settings, model, vectors = run.settings, run.model, run.vectors
+    encoded = engine.encode(run.residents, run.missing, settings.comparisons)
+    random_vectors = engine.compare_pairs(random_pairs(run.residents, run.missing, settings.n_random_pairs,
+                                                       settings.random_state), progress=False, encoded=encoded)
+    index = vectors.index.to_frame(index=False).astype(str)
+    keys = set(zip(truth["resident_id"].astype(str), truth["missing_id"].astype(str)))
+    is_true = np.fromiter(((r, m) in keys for r, m in zip(index.iloc[:, 0], index.iloc[:, 1])), bool, len(index))
+    m_true = {}
+    for name in model.comparisons_:
+        levels = vectors[name].to_numpy()
+        counts = np.bincount(levels[is_true & (levels >= 0)], minlength=model.levels_[name]) + 0.5
+        m_true[name] = counts / counts.sum()
+    prior = is_true.sum() / len(run.residents) / len(run.missing)
+    dependent = [n for n in model.comparisons_ if n not in (model.tf_columns or {})]
+    lifts = pairwise_lifts(level_matrix(random_vectors, dependent, model.levels_), dependent, model.levels_)
+    print(f"-- oracle: m from the {is_true.sum():,} true candidate pairs, prior {prior:.3g} (the model's "
+          f"{model.lambda_:.3g}), all {len(vectors):,} candidate pairs")
+    for title, tables in (("independent", None), ("pairwise dependence", lifts)):
+        known = FellegiSunter.from_parameters(m_true, model.u_, prior, dependence_tables=tables,
+                                              tf_columns=model.tf_columns, tf_levels=model.tf_levels,
+                                              min_prob=model.min_prob)
+        _, _, probability = score(known, vectors, settings)
+        print_bands(args, band_table(probability, is_true), f"oracle, {title}")
+
+
+def stability(args, run, truth: pd.DataFrame, model) -> None:
+    """Refit on the same candidates with u from other random pairs: how far the model moves."""
+    from kinmatch.match import engine
+
+    encoded = engine.encode(run.residents, run.missing, run.settings.comparisons)
+    print(f"-- refits with other random pairs (the run's own: random_state {run.settings.random_state})")
+    for state in args.refit_seeds:
+        table, refit = refit_table(run, args.top_k, args.variant, state, encoded)
+        moved = max(float(np.max(np.abs(refit.weights_[n] - model.weights_[n]))) for n in model.comparisons_)
+        print(f"   random_state {state}: {model_line(refit)}; largest change of a level's weight {moved:.2f} bits "
+              f"(prior {refit.prior_weight_ - model.prior_weight_:+.2f}); {leads_line(table, truth)}")
+    if args.compare_model:
+        from kinmatch.match.model import FellegiSunter
+
+        other = FellegiSunter.from_json(args.compare_model)
+        rows = []
+        for n in model.comparisons_:
+            if n in other.weights_ and len(other.weights_[n]) == len(model.weights_[n]):
+                rows.append((n, float(np.max(np.abs(other.weights_[n] - model.weights_[n])))))
+        print("   against " + args.compare_model + ": largest change per comparison (bits) "
+              + ", ".join(f"{n} {d:.2f}" for n, d in rows))
+    if args.save_model:
+        model.to_json(args.save_model)
 
 
 def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model) -> float:
@@ -234,6 +311,11 @@ def main(argv=None) -> int:
     parser.add_argument("--decided-share", type=float, default=0.0,
                         help="recalibrate on the ranked pairs of this share of the residents")
     parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
+    parser.add_argument("--oracle", action="store_true", help="diagnosis: m and prior from the truth")
+    parser.add_argument("--refit-seeds", type=int, nargs="*", default=[],
+                        help="refit with random pairs drawn with these random_states (stability)")
+    parser.add_argument("--save-model", help="write the run's model JSON here (with --refit-seeds)")
+    parser.add_argument("--compare-model", help="a model JSON to compare the run's weights with (--refit-seeds)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     for seed in ([None] if args.sim else args.seeds):
