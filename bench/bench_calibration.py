@@ -114,7 +114,7 @@ def model_line(model) -> str:
 
 
 def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
-                encoded=None) -> tuple[pd.DataFrame, object]:
+                encoded=None, n_random_pairs: int | None = None) -> tuple[pd.DataFrame, object]:
     """The linking table of the same candidates scored by a model refitted on them: the
     ``--variant dependence`` model, or (``"pipeline"``) the pipeline's model with u from random
     pairs drawn with another ``random_state``."""
@@ -126,7 +126,7 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
 
     settings = run.settings
     state = settings.random_state if random_state is None else random_state
-    pairs = random_pairs(run.residents, run.missing, settings.n_random_pairs, state)
+    pairs = random_pairs(run.residents, run.missing, n_random_pairs or settings.n_random_pairs, state)
     if encoded is None:
         encoded = engine.encode(run.residents, run.missing, settings.comparisons)
     random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded, n_jobs=1)
@@ -254,9 +254,11 @@ def stability(args, run, truth: pd.DataFrame, model) -> None:
     from kinmatch.match import engine
 
     encoded = engine.encode(run.residents, run.missing, run.settings.comparisons)
-    print(f"-- refits with other random pairs (the run's own: random_state {run.settings.random_state})")
+    n_pairs = args.refit_random_pairs or run.settings.n_random_pairs
+    print(f"-- refits with {n_pairs:,} random pairs drawn with other seeds (the run's own: "
+          f"{run.settings.n_random_pairs:,}, random_state {run.settings.random_state})")
     for state in args.refit_seeds:
-        table, refit = refit_table(run, args.top_k, args.variant, state, encoded)
+        table, refit = refit_table(run, args.top_k, args.variant, state, encoded, n_pairs)
         moved = max(float(np.max(np.abs(refit.weights_[n] - model.weights_[n]))) for n in model.comparisons_)
         print(f"   random_state {state}: {model_line(refit)}; largest change of a level's weight {moved:.2f} bits "
               f"(prior {refit.prior_weight_ - model.prior_weight_:+.2f}); {leads_line(table, truth)}")
@@ -314,6 +316,7 @@ def main(argv=None) -> int:
     parser.add_argument("--oracle", action="store_true", help="diagnosis: m and prior from the truth")
     parser.add_argument("--refit-seeds", type=int, nargs="*", default=[],
                         help="refit with random pairs drawn with these random_states (stability)")
+    parser.add_argument("--refit-random-pairs", type=int, help="random pairs of the refits (default: the run's)")
     parser.add_argument("--save-model", help="write the run's model JSON here (with --refit-seeds)")
     parser.add_argument("--compare-model", help="a model JSON to compare the run's weights with (--refit-seeds)")
     args = parser.parse_args(argv)
