@@ -93,3 +93,43 @@ RATE_BASE = {
     "age_in_birth_date": "reports that give only an age (own random stream); logged on the report's resident",
 }
 """Which residents each configured rate applies to (so a family's share of all residents differs)."""
+
+
+CONFIGURATIONS = {
+    "default": {},
+    "southwest_silent": {
+        # more residents who cannot say who they are, and records that say less
+        "name_modes": {"name_exact": 0.18, "homophone": 0.08, "dialect_merger": 0.14, "name_one_char_off": 0.06,
+                       "partial_name": 0.12, "nickname": 0.04, "assigned_name": 0.22, "blank_name": 0.16},
+        "no_report": 0.35,
+        "age_far_off": 0.14,
+        "mark_reworded": 0.65,
+        "mark_omitted": 0.35,
+        "new_mark": 0.20,
+        "place_fragment": 0.20,
+        "old_place_name": 0.10,
+        "accent_contradiction": 0.22,
+        "same_name_confuser": 0.15,
+        "near_station": 0.25,
+        "found_where_lost": 0.3,
+        "multiple_reports": (0.45, 0.35, 0.20),
+        "sex_misrecorded": 0.03,
+        "age_in_birth_date": 0.2,
+        # people of the south-west and north-west, and more deaf-mute and intellectually disabled people
+        "province_factors": {"50": 3.0, "51": 3.0, "52": 3.0, "53": 3.0, "45": 2.0, "54": 3.0, "62": 2.0,
+                             "63": 2.0, "64": 2.0, "65": 1.5, "31": 0.5, "32": 0.5, "33": 0.5, "44": 0.5},
+        "category_shares": {"dementia_elderly": 0.28, "intellectual": 0.26, "mental": 0.18, "deaf_mute": 0.14,
+                            "minor": 0.09, "other_adult": 0.05},
+    },
+}
+"""Named simulator configurations: overrides of :data:`DEFAULT_RATES` (``simulate(...,
+configuration=name)``; explicit ``rates`` override them in turn). Beyond rates, a configuration may
+set ``name_modes`` (replacing :data:`NAME_MODES`), ``province_factors`` (``{province prefix:
+factor}`` multiplying the population weights of home provinces) and ``category_shares`` (replacing
+the shares of ``vocab.CATEGORIES``).
+
+``"default"`` is the simulation every benchmark and test uses. ``"southwest_silent"`` is a second
+world for checking a model on data it was not fitted or tuned on: more people from the south-west
+and north-west, more deaf-mute and intellectually disabled residents, more assigned and blank
+names, fewer place fragments, more wrong accents, more residents found far from home, more
+reports per person and more residents without any."""

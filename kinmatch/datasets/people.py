@@ -13,11 +13,14 @@ from kinmatch.datasets.config import REFERENCE_DATE
 from kinmatch.datasets.reference import gazetteer, name_pools, pick, pick_weighted
 
 
-def draw_people(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """True identities of ``n`` people, one array per attribute."""
+def draw_people(rng: np.random.Generator, n: int, rates: dict | None = None) -> dict[str, np.ndarray]:
+    """True identities of ``n`` people, one array per attribute. ``rates`` may set
+    ``category_shares`` and ``province_factors`` (see :data:`kinmatch.datasets.config.CONFIGURATIONS`)."""
     gaz = gazetteer()
+    rates = rates or {}
     cats = vocab.CATEGORIES
-    category = rng.choice(len(cats), size=n, p=np.array([c[1] for c in cats]) / sum(c[1] for c in cats))
+    shares = np.array([(rates.get("category_shares") or {}).get(c[0], c[1]) for c in cats], dtype=float)
+    category = rng.choice(len(cats), size=n, p=shares / shares.sum())
     p_male = np.array([c[2] for c in cats])[category]
     male = rng.random(n) < p_male
     low, high = np.array([c[3] for c in cats])[category], np.array([c[4] for c in cats])[category]
@@ -29,7 +32,11 @@ def draw_people(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     missing_date = REFERENCE_DATE - (years_ago * 365.25).astype("timedelta64[D]")
     birth_date = missing_date - (age * 365.25).astype(np.int64).astype("timedelta64[D]")
 
-    province = rng.choice(len(gaz.province_keys), size=n, p=gaz.province_weights)
+    province_weights = gaz.province_weights
+    if rates.get("province_factors"):
+        factors = np.array([rates["province_factors"].get(k, 1.0) for k in gaz.province_keys], dtype=float)
+        province_weights = province_weights * factors / (province_weights * factors).sum()
+    province = rng.choice(len(gaz.province_keys), size=n, p=province_weights)
     county = gaz.county_start[province] + (rng.random(n) * gaz.county_count[province]).astype(np.int64)
     tcount = gaz.town_count[county]
     township = np.where(tcount > 0, gaz.town_start[county] + (rng.random(n) * tcount).astype(np.int64), -1)

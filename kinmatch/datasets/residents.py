@@ -30,8 +30,9 @@ def resident_name(rng, rates, people, p, log, rid, station_house):
     surname = people["surname"][p]
     surname_len = len(surname) if isinstance(surname, str) else 0
     minority = bool(people["minority"][p])
-    modes = list(NAME_MODES)
-    mode = modes[rng.choice(len(modes), p=np.array(list(NAME_MODES.values())) / sum(NAME_MODES.values()))]
+    name_modes = rates.get("name_modes") or NAME_MODES
+    modes = list(name_modes)
+    mode = modes[rng.choice(len(modes), p=np.array(list(name_modes.values())) / sum(name_modes.values()))]
     if minority and mode in ("homophone", "dialect_merger", "name_one_char_off"):
         new = minority_variant(true, rng)
         if new:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch.datasets.config import (  # noqa: F401  (re-exported: the simulator's settings)
+    CONFIGURATIONS,
     DEFAULT_RATES,
     MISSING_COLUMNS,
     NAME_MODES,
@@ -77,7 +78,8 @@ class Simulation:
         ['residents', 'share', 'configured_rate', 'rate_applies_to']
         """
         counts = self.family_counts()
-        rates = {**NAME_MODES, **{k: v for k, v in self.rates.items() if isinstance(v, float)}}
+        rates = {**(self.rates.get("name_modes") or NAME_MODES),
+                 **{k: v for k, v in self.rates.items() if isinstance(v, float)}}
         return pd.DataFrame({
             "residents": counts,
             "share": (counts / max(len(self.residents), 1)).round(3),
@@ -147,10 +149,12 @@ def age_in_birth_date(reports: pd.DataFrame, report_person: np.ndarray, rates: d
 
 
 def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
-             rates: dict | None = None) -> Simulation:
+             rates: dict | None = None, configuration: str = "default") -> Simulation:
     """Simulate ``n_residents`` station residents and ``n_missing`` missing-person reports.
 
-    Deterministic per ``seed``. ``rates`` overrides entries of :data:`DEFAULT_RATES`. Each
+    Deterministic per ``seed``. ``configuration`` names an entry of :data:`CONFIGURATIONS` (another
+    mix of distortions and regions; ``"default"`` changes nothing); ``rates`` overrides entries of
+    :data:`DEFAULT_RATES` and of the configuration. Each
     reported person has 1–3 reports, so there are about ``n_missing / 1.5`` reported people; when
     that is fewer than the residents who should have a report, all of them are residents and the
     rest of the residents have none.
@@ -164,7 +168,10 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
     if n_missing < 0 or n_residents < 0:
         raise InputError(f"n_missing and n_residents must be >= 0, got {n_missing} and {n_residents}; "
                          "pass the number of reports and of residents to simulate")
-    rates = {**DEFAULT_RATES, **(rates or {})}
+    if configuration not in CONFIGURATIONS:
+        raise InputError(f"configuration {configuration!r} is not one of {sorted(CONFIGURATIONS)}; "
+                         "name one of those, or pass rates={...} to change single rates")
+    rates = {**DEFAULT_RATES, **CONFIGURATIONS[configuration], **(rates or {})}
     rng = np.random.default_rng(seed)
 
     # reports per person: 1–3, cut so the total is exactly n_missing
@@ -181,7 +188,7 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
 
     n_with = min(int(round(n_residents * (1 - rates["no_report"]))), n_reported)
     n_without = n_residents - n_with
-    people = draw_people(rng, n_reported + n_without)
+    people = draw_people(rng, n_reported + n_without, rates)
     with_report = rng.choice(n_reported, size=n_with, replace=False) if n_with else np.array([], dtype=np.int64)
 
     # same-name confusers: other reported people who happen to share a resident's true name

@@ -167,7 +167,10 @@ def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     weights = model.weight_table(adjusted_vectors(vectors, model, settings), prefix="w_")
     if hasattr(model, "prior_weight_"):
         match_weight = weights.to_numpy().sum(axis=1) + float(model.prior_weight_)
-        probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
+        if hasattr(model, "probability_of_weight"):  # a FellegiSunter: calibrated from decisions where it was
+            probability = model.probability_of_weight(match_weight)
+        else:
+            probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
     else:  # e.g. SupervisedLinker: its own calibrated probabilities
         probability = model.predict_proba(vectors).to_numpy(dtype=float)
         match_weight = model.match_weight(vectors).to_numpy(dtype=float)

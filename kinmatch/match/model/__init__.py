@@ -20,7 +20,12 @@ The modules:
 - :mod:`~kinmatch.match.model.fitting`: the model the linking pipeline fits (:func:`fit_model`);
 - :mod:`~kinmatch.match.model.supervised`: :class:`SupervisedLinker`, trained on reviewed pairs;
 - :mod:`~kinmatch.match.model.io`: the model's JSON, written and read in one place each;
-- :mod:`~kinmatch.match.model.metrics`: :func:`evaluate_scores`, the same numbers for any model;
+- :mod:`~kinmatch.match.model.dependence`: the correction for comparisons that are not
+  independent, and the expected number of true pairs among the candidates (model options);
+- :mod:`~kinmatch.match.model.calibration`: probabilities recalibrated from the studio's decided
+  pairs (:meth:`FellegiSunter.calibrate`);
+- :mod:`~kinmatch.match.model.metrics`: :func:`evaluate_scores`, the same numbers for any model,
+  and :func:`~kinmatch.match.model.metrics.calibration_table` (predicted against observed by band);
 - :mod:`~kinmatch.match.model.base`: what they share (level matrix, errors, parameter API).
 
 The supervised model imports scikit-learn when it is fitted; linking never imports it.

@@ -33,7 +33,7 @@ class AssignmentFit(NamedTuple):
 
 def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
                       max_iter: int = 60, tol: float = 2e-4, min_prob: float = 1e-4,
-                      estimate_u: bool = False) -> AssignmentFit:
+                      estimate_u: bool = False, offset: np.ndarray | None = None) -> AssignmentFit:
     """m (per comparison and level) and π (share of residents whose report is among the
     candidates) by EM under a one-to-many assignment model; u is kept as given (from random
     pairs) or, with ``estimate_u``, re-estimated among the candidates that are not the match
@@ -79,12 +79,15 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     # pairs at each level (matches + the rest), from the blocks' pattern counts
     level_count = {n: np.bincount(block.levels[j] + 1, weights=block.count, minlength=len(u[n]) + 1)[1:]
                    for block in blocks for j, n in enumerate(block.names)}
+    # a per-pair log likelihood ratio the comparisons' levels do not carry (e.g. the correction
+    # for their dependence), in the pairs' sorted order
+    offset_sorted = None if offset is None else np.asarray(offset, dtype=float)[order]
     pi = 0.5
     n_iter, converged = 0, False
     while n_iter < int(max_iter):
         n_iter += 1
         log_ratio = {n: np.r_[0.0, np.log(m[n]) - np.log(u[n])] for n in names}  # [0]: missing
-        lr = np.zeros(len(groups))
+        lr = np.zeros(len(groups)) if offset_sorted is None else offset_sorted.copy()
         for block in blocks:
             block_lr = sum(log_ratio[n][block.levels[j] + 1] for j, n in enumerate(block.names))
             lr += block_lr[block.pattern]

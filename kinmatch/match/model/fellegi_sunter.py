@@ -45,6 +45,13 @@ from kinmatch.match.model.base import (
     level_matrix,
     proba_from_weight,
 )
+from kinmatch.match.model.calibration import WeightCalibration, enough_decisions, shortfall
+from kinmatch.match.model.dependence import (
+    candidate_match_share,
+    interaction_by_comparison,
+    interaction_weight,
+    pairwise_lifts,
+)
 
 __all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "POOLED_NOTE", "pooled_levels"]
 
@@ -91,6 +98,14 @@ its candidates)."""
 U_SOURCES = ("hybrid", "candidates", "random")
 """What a model fitted with ``method="assignment"`` scores against (see :class:`FellegiSunter`)."""
 
+DEPENDENCE = (None, "pairwise")
+"""How :class:`FellegiSunter` treats comparisons that are not independent (see
+:mod:`~kinmatch.match.model.dependence`)."""
+
+PRIORS = ("one_per_resident", "every_pair")
+"""How a model fitted with ``method="assignment"`` sets the prior of a pair (see
+:class:`FellegiSunter`)."""
+
 
 class FellegiSunter(EstimatorParams):
     """Multi-level Fellegi–Sunter model with m, u and lambda estimated by EM.
@@ -124,6 +139,18 @@ class FellegiSunter(EstimatorParams):
         Comparisons whose levels are ordered, so a weaker agreement must never weigh more than a
         stronger one: after fitting, their m is adjusted by
         :func:`~kinmatch.match.model.assignment.monotone_m` (after any ``m_fixed`` pins).
+    dependence : None or "pairwise"
+        With ``method="assignment"``, ``"pairwise"`` corrects the weights for comparisons that are
+        not independent among non-matches (:mod:`~kinmatch.match.model.dependence`): two-way
+        lifts of every pair of comparisons without term frequencies, from the random pairs for
+        scoring (``dependence_``) and from the candidates inside the EM. None: independence.
+    prior : "one_per_resident" or "every_pair"
+        With ``method="assignment"``, the prior of a pair. ``"one_per_resident"``: π spread over
+        the reports (or candidates), as the assignment EM assumes. ``"every_pair"``: the expected
+        number of true pairs among the candidates
+        (:func:`~kinmatch.match.model.dependence.candidate_match_share`), which also counts the
+        second and third report of a person reported several times; ``expected_true_pairs_``
+        records it.
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved
@@ -199,7 +226,7 @@ class FellegiSunter(EstimatorParams):
     def __init__(self, levels=None, max_iter=100, tol=1e-6, lambda_init=None, m_init=None,
                  u_fixed=True, tf_columns=None, random_state=None, min_prob=1e-6,
                  m_fixed=None, level_labels=None, tf_levels=None, method="em", u_source="hybrid",
-                 ordered=None, settings=None):
+                 ordered=None, settings=None, dependence=None, prior="one_per_resident"):
         self.levels = levels
         self.max_iter = max_iter
         self.tol = tol
@@ -216,6 +243,8 @@ class FellegiSunter(EstimatorParams):
         self.u_source = u_source
         self.ordered = ordered
         self.settings = settings
+        self.dependence = dependence
+        self.prior = prior
 
     # ---- u from random pairs ---------------------------------------------------------------
 
@@ -360,6 +389,7 @@ class FellegiSunter(EstimatorParams):
         if u_counts is None:
             self.n_random_pairs_ = 0
         self.supervised_ = None
+        self.calibration_ = None
         self._finish()
         return self
 
@@ -386,12 +416,36 @@ class FellegiSunter(EstimatorParams):
             raise InputError(f"comparison(s) {unobserved} are missing (-1) in every random pair, so the "
                              f"assignment EM has no u for them; leave them out of levels= or draw more random "
                              f"pairs.")
+        if self.dependence not in DEPENDENCE or self.prior not in PRIORS:
+            raise InputError(f"dependence={self.dependence!r} / prior={self.prior!r}: use dependence in "
+                             f"{list(DEPENDENCE)} and prior in {list(PRIORS)}")
         u_random = {n: self._random_pair_u(n, levels[n]) for n in names}
+        dependent = [n for n in names if n not in (self.tf_columns or {})]
+        columns = [names.index(n) for n in dependent]
+        offset = None
+        self.dependence_ = {}
+        if self.dependence == "pairwise":
+            # inside the EM, the lifts among the candidates (the EM's u is theirs); for scoring,
+            # among random pairs (the u scored against is theirs)
+            candidate_lifts = pairwise_lifts(matrix[:, columns], dependent, levels)
+            offset = interaction_weight(matrix[:, columns], dependent, candidate_lifts) * math.log(2)
+            self.dependence_ = pairwise_lifts(level_matrix(u_vectors, dependent, levels), dependent, levels)
         fit = fit_assignment_em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol,
-                                min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"))
+                                min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"),
+                                offset=offset)
         u = u_random if self.u_source == "hybrid" else fit.u
+        self.expected_true_pairs_ = None
+        if self.prior == "every_pair":
+            log_ratio = np.zeros(len(matrix)) if offset is None else offset.copy()
+            for j, n in enumerate(names):
+                log_ratio += np.r_[0.0, np.log(fit.m[n]) - np.log(fit.u[n])][matrix[:, j] + 1]
+            self.expected_true_pairs_ = candidate_match_share(log_ratio) * len(matrix)
+            matched = self.expected_true_pairs_ / max(n_residents, 1)  # true pairs per resident
+        else:
+            matched = fit.pi
         if self.u_source == "hybrid" and n_reports:
-            # scored against random pairs, a pair's prior is that of any pair: π / (number of reports)
+            # scored against random pairs, a pair's prior is that of any pair: (true pairs per
+            # resident) / (number of reports)
             per_resident = float(n_reports)
         else:
             per_resident = len(vectors) / max(vectors.index.get_level_values(0).nunique(), 1)
@@ -400,7 +454,7 @@ class FellegiSunter(EstimatorParams):
         self.levels_ = levels
         self.m_ = self._ordered_m(names, fit.m, u)
         self.u_ = u
-        self.lambda_ = fit.pi / max(per_resident, 1.0)
+        self.lambda_ = min(matched / max(per_resident, 1.0), 1 - self.min_prob)
         self.fit_method_ = "assignment"
         self.n_iter_ = fit.n_iter
         self.converged_ = fit.converged
@@ -410,6 +464,7 @@ class FellegiSunter(EstimatorParams):
         self.n_patterns_ = int(len(group_patterns(matrix)[0]))
         self.u_source_ = "candidates" if self.u_source == "candidates" else "random_pairs"
         self.supervised_ = None
+        self.calibration_ = None
         self._finish()
         return self
 
@@ -564,6 +619,11 @@ class FellegiSunter(EstimatorParams):
                 tf_u = np.clip(np.where(use, tf, 0.5), self.min_prob, 1 - self.min_prob)
                 weight = np.where(use, np.log2(self.m_[n][np.maximum(col, 0)]) - np.log2(tf_u), weight)
             table[prefix + n] = weight
+        lifts = getattr(self, "dependence_", None)
+        if lifts:
+            correction = interaction_by_comparison(matrix, self.comparisons_, lifts)
+            for j, n in enumerate(self.comparisons_):
+                table[prefix + n] = table[prefix + n] + correction[:, j]
         return pd.DataFrame(table, index=vectors.index)
 
     def match_weight(self, vectors: pd.DataFrame) -> pd.Series:
@@ -572,10 +632,40 @@ class FellegiSunter(EstimatorParams):
         return pd.Series(total, index=vectors.index, name="match_weight")
 
     def predict_proba(self, vectors: pd.DataFrame) -> pd.Series:
-        """Match probability ``2**w / (1 + 2**w)`` of each pair."""
+        """Match probability of each pair: ``2**w / (1 + 2**w)`` of its match weight, or the
+        studio's calibration of it (:meth:`calibrate`)."""
         weight = self.match_weight(vectors)
-        return pd.Series(proba_from_weight(weight.to_numpy()), index=vectors.index,
+        return pd.Series(self.probability_of_weight(weight.to_numpy()), index=vectors.index,
                          name="match_probability")
+
+    def probability_of_weight(self, match_weight: Any) -> np.ndarray:
+        """The probability of match weights (log2 odds): ``2**w / (1 + 2**w)``, or, after
+        :meth:`calibrate`, the monotone map learnt from the studio's decisions."""
+        calibration = getattr(self, "calibration_", None)
+        if calibration is not None:
+            return calibration.probability(match_weight)
+        return proba_from_weight(np.asarray(match_weight, dtype=float))
+
+    def calibrate(self, match_weight: Any, labels: Any, method: str = "sigmoid") -> "FellegiSunter":
+        """Recalibrate the probabilities from decided pairs: ``match_weight`` of each pair as
+        this model scored it, ``labels`` 1 (同一人) or 0 (非同一人). With enough decisions
+        (:func:`~kinmatch.match.model.calibration.enough_decisions`) a monotone map from weight
+        to probability (``method``: ``"sigmoid"`` or ``"isotonic"``, see
+        :mod:`~kinmatch.match.model.calibration`) becomes ``calibration_``, and every probability
+        this model gives (also in ``kinmatch link --model`` and its JSON) goes through it; weights
+        and ranking do not change. With too few, the model is left as it is and a warning says why. Returns self.
+
+            >>> import numpy as np
+            >>> model = FellegiSunter.from_parameters({"sex": [0.05, 0.95]}, {"sex": [0.5, 0.5]}, 0.01)
+            >>> model.calibrate(np.linspace(-8, 8, 300), np.arange(300) % 2).calibration_.n_pairs
+            300
+        """
+        self._check_fitted()
+        if not enough_decisions(labels):
+            warnings.warn(shortfall(labels), stacklevel=2)
+            return self
+        self.calibration_ = WeightCalibration.fit(match_weight, labels, method)
+        return self
 
     def predict(self, vectors: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
         """True for pairs whose match probability is at least ``threshold``."""
@@ -713,7 +803,8 @@ class FellegiSunter(EstimatorParams):
     @classmethod
     def from_parameters(cls, m: Mapping[str, Sequence[float]], u: Mapping[str, Sequence[float]], lambda_: float,
                         fitted_on: Mapping[str, Any] | None = None, supervised: Mapping[str, Any] | None = None,
-                        **params: Any) -> "FellegiSunter":
+                        dependence_tables: Mapping[tuple[str, str], Sequence[Sequence[float]]] | None = None,
+                        calibration: Mapping[str, Any] | None = None, **params: Any) -> "FellegiSunter":
         """A fitted model with the given m, u (per comparison, one value per level) and prior
         match probability, without fitting: a model read from JSON, or weights learnt by another
         estimator (the supervised model of ``kinmatch train``).
@@ -721,7 +812,9 @@ class FellegiSunter(EstimatorParams):
         ``fitted_on`` records how the parameters were obtained, with the keys of the JSON's
         ``"fitted_on"`` (``method``, ``n_pairs``, ``n_iter``, ``converged``, ``u_source``, ...;
         absent keys are None); ``supervised`` describes a supervised fit (written to the JSON as
-        is); ``params`` are constructor arguments.
+        is); ``dependence_tables`` gives the two-way lifts ``{(a, b): table}`` of the correction for
+        dependence (see ``dependence_``); ``calibration`` the map of :meth:`calibrate` as its JSON
+        data; ``params`` are constructor arguments.
 
             >>> model = FellegiSunter.from_parameters({"sex": [0.05, 0.95]}, {"sex": [0.5, 0.5]}, 0.01)
             >>> model.weights_["sex"].round(2).tolist(), model.n_iter_
@@ -745,6 +838,14 @@ class FellegiSunter(EstimatorParams):
         for key, attribute in io.FITTED_ON.items():
             setattr(model, attribute, (fitted_on or {}).get(key))
         model.supervised_ = None if supervised is None else dict(supervised)
+        model.calibration_ = None if calibration is None else WeightCalibration.from_dict(calibration)
+        model.dependence_ = {}
+        for (a, b), table in (dependence_tables or {}).items():
+            table = np.asarray(table, dtype=float)
+            if a not in model.levels_ or b not in model.levels_ or table.shape != (model.levels_[a], model.levels_[b]):
+                raise InputError(f"the dependence table of {a!r} x {b!r} has shape {table.shape}, not the levels "
+                                 f"of those comparisons; give one lift per pair of their levels")
+            model.dependence_[(a, b)] = table
         model._finish()
         return model
 
@@ -775,4 +876,6 @@ class FellegiSunter(EstimatorParams):
         """Load a model saved by :meth:`to_json` (a path or the JSON text itself)."""
         record = io.read_model(path_or_str)
         return cls.from_parameters(record.m, record.u, record.lambda_, fitted_on=record.fitted_on,
-                                   supervised=record.supervised, **record.params)
+                                   supervised=record.supervised, dependence_tables=record.dependence_tables,
+                                   calibration=record.calibration, **record.params)
+

@@ -11,7 +11,11 @@ The file is a readable table an auditor can diff, never a pickle::
      "fitted_on": {"method": "assignment", "n_iter": 23, "converged": true, "n_pairs": ..., "u_source": ..., ...},
      "params": {"method": ..., "max_iter": ..., "tol": ..., "min_prob": ..., ...},
      "settings": {...} or null,
-     "supervised": {...}}          (only for weights learnt from reviewers' decisions)
+     "supervised": {...},          (only for weights learnt from reviewers' decisions)
+     "dependence": [{"comparisons": ["age", "conditions"], "log2_lift": [[...], ...]}, ...]}
+                                   (only for a model that corrects for dependent comparisons)
+     "calibration": {"method": "isotonic", "weight": [...], "probability": [...], "n_pairs": ...}}
+                                   (only for a model recalibrated from the studio's decisions)
 
 ``fitted_on`` says how the parameters were obtained: ``method`` (``"em"``, ``"assignment"``,
 ``"supervised"``), and ``n_iter`` / ``converged`` of the fit that actually ran (null when no
@@ -46,10 +50,12 @@ FITTED_ON = {
     "n_iter": "n_iter_",
     "converged": "converged_",
     "share_with_report": "share_with_report_",
+    "expected_true_pairs": "expected_true_pairs_",
 }
 """The keys of ``"fitted_on"`` and the model attributes they hold."""
 
-PARAMS = ("method", "max_iter", "tol", "u_fixed", "min_prob", "lambda_init", "u_source", "ordered")
+PARAMS = ("method", "max_iter", "tol", "u_fixed", "min_prob", "lambda_init", "u_source", "ordered", "dependence",
+          "prior")
 """The constructor parameters written under ``"params"`` (the rest are per comparison, or
 ``settings``)."""
 
@@ -66,6 +72,8 @@ class ModelRecord(NamedTuple):
     lambda_: float
     fitted_on: dict
     supervised: dict | None
+    dependence_tables: dict | None = None
+    calibration: dict | None = None
 
 
 def model_to_dict(model: Any) -> dict[str, Any]:
@@ -104,6 +112,12 @@ def model_to_dict(model: Any) -> dict[str, Any]:
     }
     if getattr(model, "supervised_", None) is not None:
         data["supervised"] = model.supervised_
+    if getattr(model, "dependence_", None):
+        # the correction for dependence: per pair of comparisons, log2 lift per pair of levels
+        data["dependence"] = [{"comparisons": [a, b], "log2_lift": np.asarray(table, dtype=float).tolist()}
+                              for (a, b), table in model.dependence_.items()]
+    if getattr(model, "calibration_", None) is not None:
+        data["calibration"] = model.calibration_.to_dict()
     return data
 
 
@@ -173,4 +187,7 @@ def read_model(path_or_text: str | os.PathLike) -> ModelRecord:
         lambda_=float(data["lambda"]),
         fitted_on=dict(data.get("fitted_on", {})),
         supervised=data.get("supervised"),
+        dependence_tables={(entry["comparisons"][0], entry["comparisons"][1]): entry["log2_lift"]
+                    for entry in data.get("dependence", [])} or None,
+        calibration=data.get("calibration"),
     )

@@ -1,0 +1,330 @@
+"""Do the match probabilities mean what they say? Predicted against observed, by probability band,
+for every pair of the linking table (the top k per resident), on simulated data with known truth.
+
+    python bench/bench_calibration.py                                   # 2,000 x 20,000, seeds 7 3 11
+    python bench/bench_calibration.py --configuration southwest_silent  # the held-out simulator world
+    python bench/bench_calibration.py --sim /work/data/sim1m_s7/sim.pkl --residents 10000   # 10k x 1M
+    python bench/bench_calibration.py --cache /tmp/calib --markdown     # cache the normalized data
+    python bench/bench_calibration.py --variant dependence              # the model's dependence options
+    python bench/bench_calibration.py --decided-share 0.25              # recalibrated from decisions
+
+Per run: the band table (pairs, mean predicted probability, observed share true, difference
+observed - predicted; a band is within target when |difference| <= 0.05, judged where it holds at
+least 100 pairs), recall@1/10, false leads (residents without a report that get a candidate above
+0.5) and how the model was fitted (π, λ, iterations, converged). ``--cache`` keeps the simulated,
+normalized frames so another checkout (``PYTHONPATH=/work/main``) can be measured on the very same
+data; ``--sim`` reads a pickled :class:`~kinmatch.datasets.Simulation` (its first ``--residents``
+residents).
+
+``--variant dependence`` refits the model on the same candidates with
+``FellegiSunter(dependence="pairwise", prior="every_pair")`` (the correction for dependent
+comparisons and the prior that counts every true pair; 30,000 random pairs for u, as the pipeline
+draws) and ranks again. ``--decided-share S`` plays the studio: every ranked pair of a random
+share S of the residents is decided (by the simulator's truth), the model is recalibrated on them
+(:meth:`~kinmatch.match.model.FellegiSunter.calibrate`, ``--calibration`` sigmoid or isotonic),
+and the tables are printed for the other residents' pairs only, before and after recalibration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import kinmatch
+from kinmatch.datasets import simulate
+from kinmatch.match.evaluate import false_leads, recall_at_k
+from kinmatch.match.pipeline import run_link
+
+try:  # the checkout measured may predate calibration_table (a before/after run on main)
+    from kinmatch.match.model.metrics import calibration_table
+except ImportError:  # pragma: no cover - only on an older checkout
+    calibration_table = None
+
+BANDS = (0.0, 0.2, 0.5, 0.8, 0.95, 0.99, 1.0)
+TOLERANCE = 0.05
+MIN_PAIRS = 100
+
+
+def band_table(proba: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """:func:`~kinmatch.match.model.metrics.calibration_table` (re-done here on a checkout without it)."""
+    if calibration_table is not None:
+        return calibration_table(proba, labels, BANDS)
+    edges = np.asarray(BANDS)
+    band = np.clip(np.searchsorted(edges, proba, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for i in range(len(edges) - 1):
+        inside = band == i
+        n = int(inside.sum())
+        name = (f"<{edges[1]:g}" if i == 0 else f"≥{edges[i]:g}" if i == len(edges) - 2
+                else f"{edges[i]:g}–{edges[i + 1]:g}")
+        p = float(proba[inside].mean()) if n else float("nan")
+        o = float(labels[inside].mean()) if n else float("nan")
+        rows.append({"band": name, "pairs": n, "mean_predicted": p, "observed": o, "difference": o - p})
+    return pd.DataFrame(rows)
+
+
+def load_data(args, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """Normalized residents and reports, the truth, and a label for the run."""
+    if args.sim:
+        label = f"{Path(args.sim).parent.name} (first {args.residents:,} residents)"
+        key = f"{Path(args.sim).parent.name}_{args.residents}"
+    else:
+        label = f"{args.residents:,} x {args.missing:,} seed {seed} configuration {args.configuration}"
+        key = f"{args.configuration}_{args.residents}_{args.missing}_{seed}"
+    cache = Path(args.cache) / f"{key}.pkl" if args.cache else None
+    if cache is not None and cache.exists():
+        residents, missing, truth = pickle.loads(cache.read_bytes())
+        return residents, missing, truth, label
+    if args.sim:
+        sim = pickle.loads(Path(args.sim).read_bytes())
+        raw_residents = sim.residents.iloc[:args.residents]
+        raw_missing = sim.missing
+        truth = sim.truth[sim.truth["resident_id"].isin(set(raw_residents["resident_id"]))]
+    else:
+        sim = simulate(n_missing=args.missing, n_residents=args.residents, seed=seed, configuration=args.configuration)
+        raw_residents, raw_missing, truth = sim.residents, sim.missing, sim.truth
+    residents, _ = kinmatch.normalize_residents(raw_residents)
+    missing, _ = kinmatch.normalize_missing(raw_missing)
+    truth = truth[["resident_id", "missing_id"]].reset_index(drop=True)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps((residents, missing, truth), protocol=pickle.HIGHEST_PROTOCOL))
+    return residents, missing, truth, label
+
+
+def model_line(model) -> str:
+    pi = getattr(model, "share_with_report_", None)
+    parts = [f"λ {getattr(model, 'lambda_', float('nan')):.3g}"]
+    if pi is not None:
+        parts.append(f"π {pi:.3f}")
+    if getattr(model, "n_iter_", None) is not None:
+        parts.append(f"{model.n_iter_} iterations ({'converged' if model.converged_ else 'NOT converged'})")
+    for name in ("calibration_", "dependence_"):
+        value = getattr(model, name, None)
+        if value:
+            parts.append(f"{name.rstrip('_')}: {value.get('summary', '') if isinstance(value, dict) else value}")
+    return ", ".join(parts)
+
+
+def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
+                encoded=None, n_random_pairs: int | None = None) -> tuple[pd.DataFrame, object]:
+    """The linking table of the same candidates scored by a model refitted on them: the
+    ``--variant dependence`` model, or (``"pipeline"``) the pipeline's model with u from random
+    pairs drawn with another ``random_state``."""
+    from kinmatch.match import engine
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.model.fitting import MIN_PROB, random_pairs
+    from kinmatch.match.pipeline import score
+    from kinmatch.match.rank import rank_order
+
+    settings = run.settings
+    state = settings.random_state if random_state is None else random_state
+    pairs = random_pairs(run.residents, run.missing, n_random_pairs or settings.n_random_pairs, state)
+    if encoded is None:
+        encoded = engine.encode(run.residents, run.missing, settings.comparisons)
+    random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded, n_jobs=1)
+    vectors = run.vectors
+    usable = [c for c in settings.comparisons if c.name in vectors.columns and (vectors[c.name] >= 0).any()
+              and (random_vectors[c.name] >= 0).any()]
+    names = {c.name for c in usable}
+    tfs = [tf for tf in settings.term_frequencies if tf.comparison in names and tf.column in vectors.columns]
+    model = FellegiSunter(levels={c.name: c.n_levels for c in usable}, method="assignment", u_source=settings.u_source,
+                          ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
+                          tf_columns={tf.comparison: tf.column for tf in tfs} or None,
+                          tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
+                          **({"dependence": "pairwise", "prior": "every_pair"} if variant == "dependence" else {}))
+    model.fit(vectors, random_vectors, n_residents=len(run.residents), n_reports=len(run.missing))
+    _, weight, probability = score(model, vectors, settings)
+    index = vectors.index.to_frame(index=False)
+    rows, ranks = rank_order(index.iloc[:, 0].astype(str), index.iloc[:, 1].astype(str), weight, None, top_k)
+    table = pd.DataFrame({"resident_id": index.iloc[rows, 0].astype(str).to_numpy(),
+                          "missing_id": index.iloc[rows, 1].astype(str).to_numpy(), "rank": ranks,
+                          "match_probability": probability[rows], "match_weight": weight[rows]})
+    return table, model
+
+
+def print_bands(args, bands: pd.DataFrame, title: str) -> float:
+    judged = bands[bands["pairs"] >= MIN_PAIRS]
+    worst = float(judged["difference"].abs().max()) if len(judged) else float("nan")
+    print(f"-- {title}")
+    if args.markdown:
+        print("\n| band | pairs | mean predicted | observed | difference |\n|---|---:|---:|---:|---:|")
+        for row in bands.itertuples():
+            print(f"| {row.band} | {row.pairs:,} | {row.mean_predicted:.3f} | {row.observed:.3f} "
+                  f"| {row.difference:+.3f} |")
+    else:
+        print(bands.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"   worst |difference| in bands with >= {MIN_PAIRS} pairs: {worst:.3f} "
+          f"({'within' if worst <= TOLERANCE else 'OUTSIDE'} ±{TOLERANCE})")
+    return worst
+
+
+def truth_of(table: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    keys = set(zip(truth["resident_id"].astype(str), truth["missing_id"].astype(str)))
+    return np.fromiter(((r, m) in keys for r, m in zip(table["resident_id"].astype(str),
+                                                       table["missing_id"].astype(str))), bool, len(table))
+
+
+def leads_line(table: pd.DataFrame, truth: pd.DataFrame) -> str:
+    recall = recall_at_k(table, truth, ks=(1, 10))
+    leads = false_leads(table, truth)
+    return (f"recall@1 {recall['recall@1']:.3f}, recall@10 {recall['recall@10']:.3f}; false leads "
+            f"{leads['residents_with_any_above']} residents ({leads['pairs_above_threshold']} pairs) of "
+            f"{leads['residents_without_report']} without a report")
+
+
+def one_run(args, seed: int) -> dict:
+    residents, missing, truth, label = load_data(args, seed)
+    wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    run = run_link(residents, missing, top_k=args.top_k, progress=False)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = time.perf_counter() - wall
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    table, model = run.table, run.model
+    if args.variant == "dependence":
+        table, model = refit_table(run, args.top_k, "dependence")
+    is_true = truth_of(table, truth)
+    print(f"\n== {label}: linked in {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU of this process "
+          f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs, {is_true.sum():,} true")
+    print(f"   model ({args.variant}): {model_line(model)}")
+    print(f"   {leads_line(table, truth)}")
+    worst = print_bands(args, band_table(table["match_probability"].to_numpy(dtype=float), is_true),
+                        "all ranked pairs")
+    ranks = table["rank"].to_numpy()
+    by_rank = (("rank 1", ranks == 1), ("ranks 2-3", (ranks >= 2) & (ranks <= 3)), ("ranks 4-10", ranks >= 4))
+    for name, chosen in by_rank:
+        bands = band_table(table["match_probability"].to_numpy(dtype=float)[chosen], is_true[chosen])
+        print(f"   {name:10s} " + "  ".join(f"{row.band} {row.pairs}: {row.mean_predicted:.2f}→{row.observed:.2f}"
+                                         for row in bands.itertuples() if row.pairs))
+    if args.oracle:
+        oracle(args, run, truth)
+    if args.refit_seeds:
+        stability(args, run, truth, model)
+    if args.decided_share:
+        worst = decided_run(args, seed, table, truth, model)
+    return {"worst": worst}
+
+
+def oracle(args, run, truth: pd.DataFrame) -> None:
+    """Diagnosis: the model with m counted from the true candidate pairs and the true number of
+    true pairs as prior (u from the random pairs, as the pipeline's), scored over every candidate
+    pair, with and without the correction for dependence. What is left wrong is the model's form,
+    not its estimates."""
+    from kinmatch.match import engine
+    from kinmatch.match.model import FellegiSunter
+    from kinmatch.match.model.base import level_matrix
+    from kinmatch.match.model.dependence import pairwise_lifts
+    from kinmatch.match.model.fitting import random_pairs
+    from kinmatch.match.pipeline import score
+
+    settings, model, vectors = run.settings, run.model, run.vectors
+    encoded = engine.encode(run.residents, run.missing, settings.comparisons)
+    random_vectors = engine.compare_pairs(random_pairs(run.residents, run.missing, settings.n_random_pairs,
+                                                       settings.random_state), progress=False, encoded=encoded)
+    index = vectors.index.to_frame(index=False).astype(str)
+    keys = set(zip(truth["resident_id"].astype(str), truth["missing_id"].astype(str)))
+    is_true = np.fromiter(((r, m) in keys for r, m in zip(index.iloc[:, 0], index.iloc[:, 1])), bool, len(index))
+    m_true = {}
+    for name in model.comparisons_:
+        levels = vectors[name].to_numpy()
+        counts = np.bincount(levels[is_true & (levels >= 0)], minlength=model.levels_[name]) + 0.5
+        m_true[name] = counts / counts.sum()
+    prior = is_true.sum() / len(run.residents) / len(run.missing)
+    dependent = [n for n in model.comparisons_ if n not in (model.tf_columns or {})]
+    lifts = pairwise_lifts(level_matrix(random_vectors, dependent, model.levels_), dependent, model.levels_)
+    print(f"-- oracle: m from the {is_true.sum():,} true candidate pairs, prior {prior:.3g} (the model's "
+          f"{model.lambda_:.3g}), all {len(vectors):,} candidate pairs")
+    for title, tables in (("independent", None), ("pairwise dependence", lifts)):
+        known = FellegiSunter.from_parameters(m_true, model.u_, prior, dependence_tables=tables,
+                                              tf_columns=model.tf_columns, tf_levels=model.tf_levels,
+                                              min_prob=model.min_prob)
+        _, _, probability = score(known, vectors, settings)
+        print_bands(args, band_table(probability, is_true), f"oracle, {title}")
+
+
+def stability(args, run, truth: pd.DataFrame, model) -> None:
+    """Refit on the same candidates with u from other random pairs: how far the model moves."""
+    from kinmatch.match import engine
+
+    encoded = engine.encode(run.residents, run.missing, run.settings.comparisons)
+    n_pairs = args.refit_random_pairs or run.settings.n_random_pairs
+    print(f"-- refits with {n_pairs:,} random pairs drawn with other seeds (the run's own: "
+          f"{run.settings.n_random_pairs:,}, random_state {run.settings.random_state})")
+    for state in args.refit_seeds:
+        table, refit = refit_table(run, args.top_k, args.variant, state, encoded, n_pairs)
+        moved = max(float(np.max(np.abs(refit.weights_[n] - model.weights_[n]))) for n in model.comparisons_)
+        print(f"   random_state {state}: {model_line(refit)}; largest change of a level's weight {moved:.2f} bits "
+              f"(prior {refit.prior_weight_ - model.prior_weight_:+.2f}); {leads_line(table, truth)}")
+    if args.compare_model:
+        from kinmatch.match.model import FellegiSunter
+
+        other = FellegiSunter.from_json(args.compare_model)
+        rows = []
+        for n in model.comparisons_:
+            if n in other.weights_ and len(other.weights_[n]) == len(model.weights_[n]):
+                rows.append((n, float(np.max(np.abs(other.weights_[n] - model.weights_[n])))))
+        print("   against " + args.compare_model + ": largest change per comparison (bits) "
+              + ", ".join(f"{n} {d:.2f}" for n, d in rows))
+    if args.save_model:
+        model.to_json(args.save_model)
+
+
+def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model) -> float:
+    """Recalibrate on the ranked pairs of a share of the residents; tables for the others."""
+    rng = np.random.default_rng(1000 + (seed or 0))
+    residents = np.sort(table["resident_id"].astype(str).unique())
+    decided_residents = set(residents[rng.random(len(residents)) < args.decided_share])
+    is_decided_resident = table["resident_id"].astype(str).isin(decided_residents).to_numpy()
+    decided = is_decided_resident
+    labels = truth_of(table, truth)
+    model.calibrate(table["match_weight"].to_numpy(dtype=float)[decided], labels[decided], args.calibration)
+    rest = table[~is_decided_resident]
+    print(f"   {decided.sum():,} pairs decided ({labels[decided].sum():,} 同一人) of {len(decided_residents):,} "
+          f"residents; the tables below are the other {rest['resident_id'].nunique():,} residents' {len(rest):,} pairs")
+    rest_truth = truth[~truth["resident_id"].astype(str).isin(decided_residents)]
+    print(f"   the model's: {leads_line(rest, rest_truth)}")
+    before = band_table(rest["match_probability"].to_numpy(dtype=float), labels[~is_decided_resident])
+    print_bands(args, before, "other residents, the model's probabilities")
+    after = rest.assign(match_probability=model.probability_of_weight(rest["match_weight"].to_numpy(dtype=float)))
+    print(f"   recalibrated: {leads_line(after, rest_truth)}")
+    return print_bands(args, band_table(after["match_probability"].to_numpy(dtype=float), labels[~is_decided_resident]),
+                       "other residents, recalibrated from the decisions")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=2000)
+    parser.add_argument("--missing", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 3, 11])
+    parser.add_argument("--configuration", default="default", help="a simulator configuration (CONFIGURATIONS)")
+    parser.add_argument("--sim", help="a pickled Simulation to use instead of simulating (one run)")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--cache", help="folder for the normalized frames (reused when present)")
+    parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
+    parser.add_argument("--variant", choices=("pipeline", "dependence"), default="pipeline",
+                        help="the pipeline's model, or one refitted with the dependence correction")
+    parser.add_argument("--decided-share", type=float, default=0.0,
+                        help="recalibrate on the ranked pairs of this share of the residents")
+    parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
+    parser.add_argument("--oracle", action="store_true", help="diagnosis: m and prior from the truth")
+    parser.add_argument("--refit-seeds", type=int, nargs="*", default=[],
+                        help="refit with random pairs drawn with these random_states (stability)")
+    parser.add_argument("--refit-random-pairs", type=int, help="random pairs of the refits (default: the run's)")
+    parser.add_argument("--save-model", help="write the run's model JSON here (with --refit-seeds)")
+    parser.add_argument("--compare-model", help="a model JSON to compare the run's weights with (--refit-seeds)")
+    args = parser.parse_args(argv)
+    pd.set_option("display.width", 200)
+    for seed in ([None] if args.sim else args.seeds):
+        one_run(args, seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
