@@ -124,15 +124,31 @@ def test_the_whole_name_sound_proposes_a_pair_whose_recorded_sex_differs():
 
 def test_a_sex_mismatch_fills_the_cap_only_after_every_pair_whose_sexes_agree():
     # five reports share the name sound; the true one's sex was recorded wrongly and it is the
-    # nearest in age and place, yet a cap of four keeps the four of the same sex
+    # nearest in age and place, yet a cap of four shared by both sexes keeps the four of the same sex
     missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei"), sex="F" if i == 0 else "M",
                                    born=1960 if i == 0 else 1930 + i, place=0 if i == 0 else 5) for i in range(5)])
     residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex="M", born=(1958, 1962))])
-    settings = CandidateSettings().with_pass("name_sound", cap=4)
+    settings = CandidateSettings().with_pass("name_sound", cap=4, other_sex_cap=None)
     kept = pair_set(candidate_pairs(residents, missing, settings, progress=False))
     assert ("R1", "M0") not in kept and len(kept) == 4
-    settings = CandidateSettings().with_pass("name_sound", cap=5)
+    settings = CandidateSettings().with_pass("name_sound", cap=5, other_sex_cap=None)
     assert ("R1", "M0") in pair_set(candidate_pairs(residents, missing, settings, progress=False))
+
+
+@pytest.mark.parametrize("cap, other_sex_cap, kept", [(4, 1, 5), (2, 1, 3), (4, 0, 4), (0, 1, 1)])
+def test_other_sex_cap_keeps_pairs_of_the_other_sex_apart(cap, other_sex_cap, kept):
+    # four reports of the resident's sex and two of the other share the name sound: each sex has its
+    # own cap, and of the other sex the one nearest in age is kept first
+    missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei"), sex="M", born=1930 + i, place=5)
+                            for i in range(4)]
+                           + [report("F0", ("李", "li"), ("伟", "wei"), sex="F", born=1960, place=0),
+                              report("F1", ("李", "li"), ("伟", "wei"), sex="F", born=1900, place=5)])
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex="M", born=(1958, 1962))])
+    settings = CandidateSettings().with_pass("name_sound", cap=cap, other_sex_cap=other_sex_cap)
+    pairs = pair_set(candidate_pairs(residents, missing, settings, progress=False))
+    assert len(pairs) == kept
+    assert (("R1", "F0") in pairs) == (other_sex_cap > 0) and ("R1", "F1") not in pairs
+    assert sum(m.startswith("M") for _, m in pairs) == min(cap, 4)
 
 
 def test_any_sex_is_refused_on_a_pass_with_a_year_window():
@@ -383,6 +399,7 @@ def reference_pairs(residents, reports, s):
                                       f"C{m['home_county'][:4]}00" if m["home_county"] else None,
                                       f"A{m['home_dialect_area']}" if m["home_dialect_area"] else None),
                     "places": places, "provinces": provinces, "marks": _mark_keys(_keys(m["marks"])),
+                    "conditions": _keys(m["conditions"]),
                     "lon": lon, "lat": lat, "sex": m["sex_code"], "years": _interval(m), "day": m["event_date"]})
     for r in rep:
         r["mark_pairs"] = _pairs_of(r["marks"])
@@ -405,7 +422,8 @@ def reference_pairs(residents, reports, s):
         "name_sound": ("names", "names"), "given_sound": ("givens", "givens"), "one_char": ("masked", "masked"),
         "rare_surname": ("surnames", "rare_surnames"), "prefixed_surname": ("prefixed", "surnames"),
         "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
-        "mark_pairs": ("mark_pairs", "mark_pairs"), "last_resort": ("provinces_near", "provinces")}
+        "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
+        "last_resort": ("provinces_near", "provinces")}
     passes = {name: (*fields, by_name[name].year_window) for name, fields in keys.items()}
     found = {}
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
@@ -416,7 +434,9 @@ def reference_pairs(residents, reports, s):
                "masked": _masked_name(name) if evidence else [],
                "surnames": _keys(row["surname_keys"]) if evidence else [],
                "prefixed": _keys(row["given_keys"]) if evidence and len(name) == 2 and name[0] in "老小阿" else [],
-               "marks": _mark_keys(_keys(row["marks"]))}
+               "marks": _mark_keys(_keys(row["marks"])),
+               # the conditions pass asks for residents without a usable name only
+               "conditions": [] if evidence else _keys(row["conditions"])}
         given = _keys(row["given_keys"], row["alias_keys"], row["name_keys"])
         res["givens"] = ([f"G:{k}" for k in given] + [f"L:{k}" for k in given if " " not in k]) if evidence else []
         stated = [p for p in _keys(row["statement_places"]) if len(p) == 6]
@@ -471,7 +491,8 @@ def reference_pairs(residents, reports, s):
 @pytest.mark.parametrize("seed, per_age", [(11, 0.1), (12, 0.1), (13, 0.3)])
 def test_passes_equal_a_pair_by_pair_reference(seed, per_age):
     residents, reports = messy_tables(seed)
-    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6) for p in cand.DEFAULT_PASSES], few_candidates=3,
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
+                                            for p in cand.DEFAULT_PASSES], few_candidates=3,
                                     year_window_per_age=per_age)
     lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
     result = candidate_pairs(residents, reports, lifted, progress=False, max_per_resident=10**6, chunk_size=16)
@@ -543,7 +564,7 @@ def test_cap_keeps_the_best_of_each_resident_ties_by_report(rows, cap, per_pair)
     for i in range(1, len(r)):
         m[i] = m[i - 1] + 1 if r[i] == r[i - 1] else 0
     score = np.array([s for _, s in rows], dtype=float)
-    caps = (r % 2 + cap) if per_pair else cap  # per-pair caps are the same for all pairs of a resident
+    caps = (r % 2 + cap - 1) if per_pair else cap  # per-pair caps are the same for all pairs of a resident (0 too)
     keep = cand._cap(r, caps, lambda rows_: score[rows_])
     expected = []
     for resident in sorted(set(r.tolist())):
@@ -770,9 +791,9 @@ def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
 @pytest.mark.parametrize("report_place, far_km, expected", [
     (0, None, 0.0),      # same place: no distance either way
     (1, None, None),     # Chengdu → Hangzhou (~1,600 km) in full
-    (1, 600.0, -2.0),    # … counted as 600 km: 2 points
+    (1, 600.0, 2.0),     # … counted as 600 km: 2 units of 300 km
     (1, 3000.0, None),   # a limit beyond the distance changes nothing
-    (5, 600.0, -2.0),    # Harbin is as far as Hangzhou once both are beyond the limit
+    (5, 600.0, 2.0),     # Harbin is as far as Hangzhou once both are beyond the limit
 ])
 def test_prescore_counts_distance_up_to_far_km(report_place, far_km, expected):
     missing = pd.DataFrame([report("M1", ("张", "zhang"), ("伟", "wei"), place=report_place, lost="2021-06-01")])
@@ -782,12 +803,17 @@ def test_prescore_counts_distance_up_to_far_km(report_place, far_km, expected):
     res.feature_bits, rep.feature_bits = np.zeros(1, np.int64), np.zeros(1, np.int64)
     pair = (np.array([0]), np.array([0]))
     score = float(cand.prescore(res, rep, *pair, far_km=far_km)[0])
-    if expected is None:  # in full: the haversine distance at 300 km a point
+    if expected is None:  # in full: the haversine distance in units of 300 km
         code, lon, lat = PLACES[report_place]
-        expected = -cand.haversine_km(np.array([PLACES[0][1]]), np.array([PLACES[0][2]]), np.array([lon]),
-                                      np.array([lat]))[0] / 300.0
-        assert expected < -2.0
-    assert score == pytest.approx(expected)
+        expected = cand.haversine_km(np.array([PLACES[0][1]]), np.array([PLACES[0][2]]), np.array([lon]),
+                                     np.array([lat]))[0] / 300.0
+        assert expected > 2.0
+    assert score == pytest.approx(settings.prescore_weights["distance"] * expected)
+    # the weights are the settings': doubled, the score doubles; the distance unweighted, it is 0
+    doubled = {term: 2 * w for term, w in settings.prescore_weights.items()}
+    assert float(cand.prescore(res, rep, *pair, far_km=far_km, weights=doubled)[0]) == pytest.approx(2 * score)
+    unweighted = settings.prescore_weights | {"distance": 0.0}
+    assert float(cand.prescore(res, rep, *pair, far_km=far_km, weights=unweighted)[0]) == 0.0
 
 
 def test_overrides_leave_the_callers_settings_alone():

@@ -28,7 +28,7 @@ pass                      a report is proposed when …
 ========================  ===================================================================
 ``name_sound``            any sound key of its name or 小名 meets the resident's (dialect-merged
                           keys included, so 吴春花 meets 胡春花); any birth year; any recorded
-                          sex (a mismatch is kept last)
+                          sex (reports of the other sex capped apart, 20 at most)
 ``given_sound``           the given name or 小名 alone meets (二娃, 小军, 阿伟 — 阿英 meets 秀英 on
                           its last syllable; a resident who said only 明廷 meets 陈明廷), birth
                           years within a wide window
@@ -48,6 +48,9 @@ pass                      a report is proposed when …
                           years within the wide window: a combination of two common marks is
                           rare, and for a nameless resident found far from home it is often the
                           only clue
+``conditions``            for residents without a usable name: it shares a condition (聋哑,
+                          智力障碍, 痴呆, 精神障碍 …), birth years within a wide window: with sex
+                          and age, often all that a resident who cannot say a name has
 ``last_resort``           for residents with little evidence: its province is where the resident
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
@@ -100,9 +103,13 @@ class CandidatePass:
     passes that are not fallbacks.
     ``union_bonus``: support a pair proposed by this pass gets when the union of the passes is
     capped (``CandidateSettings.max_per_resident``): pairs of a pass this strong are kept first.
-    ``any_sex``: the pass also proposes reports whose recorded sex differs from the resident's
-    (they come last in its cap: :data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS`); only for a
-    pass without ``year_window``, whose index is not split by sex.
+    ``nameless_only``: the pass runs only for residents without a usable name (its key is shared
+    by so many reports that it is worth its cost only where the name passes propose nothing).
+    ``any_sex``: the pass also proposes reports whose recorded sex differs from the resident's; only
+    for a pass without ``year_window``, whose index is not split by sex. ``other_sex_cap`` (read
+    only with ``any_sex``): the most of those kept per resident, capped apart from the pairs whose
+    sexes agree (so they neither displace them nor are crowded out by them at a million reports);
+    None: they share ``cap`` and come last in it (:data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS`).
     """
 
     name: str
@@ -119,6 +126,8 @@ class CandidatePass:
     fallback: bool = False
     union_bonus: float = 0.0
     any_sex: bool = False
+    other_sex_cap: int | None = None
+    nameless_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -135,6 +144,8 @@ class CandidatePass:
             problems.append(f"cap {self.cap!r} must be a whole number of pairs, 0 or more")
         if self.nameless_factor < 0:
             problems.append(f"nameless_factor {self.nameless_factor!r} must not be negative")
+        if self.other_sex_cap is not None and (int(self.other_sex_cap) != self.other_sex_cap or self.other_sex_cap < 0):
+            problems.append(f"other_sex_cap {self.other_sex_cap!r} must be a whole number of pairs, 0 or more")
         if self.any_sex and self.year_window is not None:
             problems.append("any_sex needs year_window None (a by-year index is split by sex)")
         if self.everywhere_when_none_near and self.near_km is None:
@@ -165,7 +176,7 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # a sex recorded wrongly on one record must not hide a whole name's sound: the pair is proposed
     # (after the others of the cap) and the sex comparison weighs the mismatch
     CandidatePass("name_sound", "name_sounds", "name_sounds", cap=200, year_window=None, union_bonus=20.0,
-                  any_sex=True),
+                  any_sex=True, other_sex_cap=20),
     CandidatePass("given_sound", "given_sounds", "given_sounds", cap=60, year_window=10.0),
     CandidatePass("one_char", "masked_names", "masked_names", cap=40),
     # a surname shared by 0.3% of reports or more proposes too many strangers by itself
@@ -180,6 +191,12 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # pre-score, is often a nameless resident's only link
     CandidatePass("marks", "marks", "marks", cap=100, year_window=10.0, max_key_share=1.0, nameless_factor=4.0),
     CandidatePass("mark_pairs", "mark_pairs", "mark_pairs", cap=60, year_window=10.0, nameless_factor=4.0),
+    # a condition (聋哑, 智力障碍, 痴呆 …) is often all that a resident who cannot say a name has besides
+    # sex and age; it is shared by thousands of reports, and the cap keeps those of them the
+    # pre-score ranks first (height, time lost, shared marks); the window is wide because a
+    # confused or mute person's age is misjudged by more
+    CandidatePass("conditions", "conditions", "conditions", cap=150, year_window=20.0,
+                  nameless_only=True),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
