@@ -423,7 +423,7 @@ def reference_pairs(residents, reports, s):
         "rare_surname": ("surnames", "rare_surnames"), "prefixed_surname": ("prefixed", "surnames"),
         "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
         "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
-        "last_resort": ("provinces_near", "provinces")}
+        "conditions_named": ("conditions_named", "conditions"), "last_resort": ("provinces_near", "provinces")}
     passes = {name: (*fields, by_name[name].year_window) for name, fields in keys.items()}
     found = {}
     counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
@@ -435,8 +435,9 @@ def reference_pairs(residents, reports, s):
                "surnames": _keys(row["surname_keys"]) if evidence else [],
                "prefixed": _keys(row["given_keys"]) if evidence and len(name) == 2 and name[0] in "老小阿" else [],
                "marks": _mark_keys(_keys(row["marks"])),
-               # the conditions pass asks for residents without a usable name only
-               "conditions": [] if evidence else _keys(row["conditions"])}
+               # one conditions pass asks for residents without a usable name, the other for the rest
+               "conditions": [] if evidence else _keys(row["conditions"]),
+               "conditions_named": _keys(row["conditions"]) if evidence else []}
         given = _keys(row["given_keys"], row["alias_keys"], row["name_keys"])
         res["givens"] = ([f"G:{k}" for k in given] + [f"L:{k}" for k in given if " " not in k]) if evidence else []
         stated = [p for p in _keys(row["statement_places"]) if len(p) == 6]

@@ -1618,8 +1618,8 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
 
     def run(number: int, targets: np.ndarray) -> None:
         candidate_pass = passes[number]
-        if candidate_pass.nameless_only:
-            targets = targets[~res.name_evidence[targets]]
+        if candidate_pass.residents != "all":
+            targets = targets[res.name_evidence[targets] == (candidate_pass.residents == "named")]
         rows = _pass_rows(res, rep, residents, candidate_pass, queries, targets)
         r, m = _run_pass(candidate_pass, res, rep, rows, settings, counts, class_scores)
         found_r.append(r)

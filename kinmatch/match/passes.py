@@ -51,6 +51,7 @@ pass                      a report is proposed when …
 ``conditions``            for residents without a usable name: it shares a condition (聋哑,
                           智力障碍, 痴呆, 精神障碍 …), birth years within a wide window: with sex
                           and age, often all that a resident who cannot say a name has
+``conditions_named``      the same for residents with a name, a narrower window and cap
 ``last_resort``           for residents with little evidence: its province is where the resident
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
@@ -66,6 +67,10 @@ DISTANCE_RULES = ("capped", "full", "ignored")
 """How the pre-score of a pass's cap counts the distance from where the resident was found to
 where the report's person was lost: ``capped`` up to ``CandidateSettings.cap_far_km``, ``full``
 as it is, ``ignored`` not at all."""
+
+RESIDENT_GROUPS = ("all", "nameless", "named")
+"""Which residents a pass runs for (``CandidatePass.residents``): all, those without a usable
+name (无名氏, an assigned 党X), those with one."""
 
 SECOND_CLUES = ("home", "name")
 """Evidence beyond a pass's own key that its cap rewards (:func:`kinmatch.match.candidates._agreement`):
@@ -103,8 +108,9 @@ class CandidatePass:
     passes that are not fallbacks.
     ``union_bonus``: support a pair proposed by this pass gets when the union of the passes is
     capped (``CandidateSettings.max_per_resident``): pairs of a pass this strong are kept first.
-    ``nameless_only``: the pass runs only for residents without a usable name (its key is shared
-    by so many reports that it is worth its cost only where the name passes propose nothing).
+    ``residents``: which residents the pass runs for (:data:`RESIDENT_GROUPS`): ``"all"``, only
+    those without a usable name (``"nameless"``: a key shared by so many reports is worth its cost
+    where the name passes propose nothing), or only those with one (``"named"``).
     ``any_sex``: the pass also proposes reports whose recorded sex differs from the resident's; only
     for a pass without ``year_window``, whose index is not split by sex. ``other_sex_cap`` (read
     only with ``any_sex``): the most of those kept per resident, capped apart from the pairs whose
@@ -127,7 +133,7 @@ class CandidatePass:
     union_bonus: float = 0.0
     any_sex: bool = False
     other_sex_cap: int | None = None
-    nameless_only: bool = False
+    residents: str = "all"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -135,6 +141,8 @@ class CandidatePass:
         if not isinstance(self.name, str) or not self.name or "+" in self.name or self.name == "union":
             problems.append("its name must be a non-empty string without '+' and not 'union' (the counts "
                             "table's total row)")
+        if self.residents not in RESIDENT_GROUPS:
+            problems.append(f"residents {self.residents!r} is not one of {RESIDENT_GROUPS}")
         if self.distance not in DISTANCE_RULES:
             problems.append(f"distance {self.distance!r} is not one of {DISTANCE_RULES}")
         unknown = [clue for clue in self.second_clues if clue not in SECOND_CLUES]
@@ -195,8 +203,10 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # sex and age; it is shared by thousands of reports, and the cap keeps those of them the
     # pre-score ranks first (height, time lost, shared marks); the window is wide because a
     # confused or mute person's age is misjudged by more
-    CandidatePass("conditions", "conditions", "conditions", cap=150, year_window=20.0,
-                  nameless_only=True),
+    CandidatePass("conditions", "conditions", "conditions", cap=150, year_window=20.0, residents="nameless"),
+    # for a resident with a name, a condition is a second way in where the name was misheard: a
+    # narrower window and cap
+    CandidatePass("conditions_named", "conditions", "conditions", cap=30, year_window=10.0, residents="named"),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
