@@ -51,7 +51,8 @@ pass                      a report is proposed when …
 ``conditions``            for residents without a usable name: it shares a condition (聋哑,
                           智力障碍, 痴呆, 精神障碍 …), birth years within a wide window: with sex
                           and age, often all that a resident who cannot say a name has
-``conditions_named``      the same for residents with a name, a narrower window and cap
+``conditions_named``      the same for residents with a name, for the rarer conditions (聋哑,
+                          癫痫), a narrower window and cap
 ``last_resort``           for residents with little evidence: its province is where the resident
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
@@ -204,9 +205,10 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # pre-score ranks first (height, time lost, shared marks); the window is wide because a
     # confused or mute person's age is misjudged by more
     CandidatePass("conditions", "conditions", "conditions", cap=150, year_window=20.0, residents="nameless"),
-    # for a resident with a name, a condition is a second way in where the name was misheard: a
-    # narrower window and cap
-    CandidatePass("conditions_named", "conditions", "conditions", cap=30, year_window=10.0, residents="named"),
+    # for a resident with a name, a rarer condition (held by under a tenth of the reports: 聋哑, 癫痫)
+    # is a second way in where the name was misheard: a narrower window and cap
+    CandidatePass("conditions_named", "conditions", "conditions", cap=30, year_window=10.0, max_key_share=0.1,
+                  residents="named"),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
