@@ -44,7 +44,7 @@ from bench_linkage import NAME_LOST, name_survives  # noqa: E402
 
 from kinmatch.datasets import simulate  # noqa: E402
 from kinmatch.match import candidates as candidate_index  # noqa: E402
-from kinmatch.match.candidates import CandidateSettings, packed_candidate_pairs, report_side, report_side_of  # noqa: E402
+from kinmatch.match.candidates import CandidateSettings, packed_candidate_pairs, report_side  # noqa: E402
 from kinmatch.match.evaluate import evaluate_by_family, false_leads, first_true_rank  # noqa: E402
 from kinmatch.match.pipeline import prepare_records, run_link  # noqa: E402
 from kinmatch.match.settings import LinkSettings, default_comparisons  # noqa: E402
@@ -72,7 +72,7 @@ def uncapped_true_pairs(residents: pd.DataFrame, missing: pd.DataFrame, truth: p
     reports (``report_side_of``), so at a million reports this costs a few pairs per resident."""
     truth = truth.astype(str)
     uncapped = uncapped_settings(settings)
-    reports = report_side_of(report_side(missing, uncapped), set(truth["missing_id"]))
+    reports = candidate_index.report_side_of(report_side(missing, uncapped), set(truth["missing_id"]))
     with_truth = residents[residents["resident_id"].astype(str).isin(set(truth["resident_id"]))]
     pairs = packed_candidate_pairs(with_truth.reset_index(drop=True), missing, uncapped, progress=False,
                                    reports=reports).unpack().pairs
@@ -201,7 +201,7 @@ def prescore_terms(data: dict, settings: CandidateSettings) -> pd.DataFrame:
         terms[term] = candidate_index.prescore(res, rep, r, m, far_km=settings.cap_far_km, weights=weights)
     out = pd.DataFrame(terms)
     same_sex = candidate_index.prescore(res, rep, r, m, weights=dict.fromkeys(candidate_index.PRESCORE_TERMS, 0.0))
-    out["true"] = pair_keys(pairs).isin(pair_keys(data["truth"].astype(str))).to_numpy()
+    out["true"] = pair_keys(pairs).isin(pair_keys(data["truth"].astype(str)))
     return out[same_sex == 0].reset_index(drop=True)
 
 

@@ -1223,12 +1223,12 @@ PRESCORE_TERMS = ("year_gap", "height_gap", "distance", "years_lost", "shared_fe
 def _default_prescore_weights() -> dict[str, float]:
     # Points per unit of each term, one point being half a unit of log-odds: a logistic regression of
     # true against other pairs on these terms, over every pair the passes propose with no cap
-    # (simulated 2,000 residents x 20,000 reports, two seeds; `python bench/bench_quality.py
-    # --fit-prescore`), its coefficients doubled and rounded. Within a pass's year window the
+    # (simulated 2,000 residents x 20,000 reports, seeds 7 and 3; `python bench/bench_quality.py
+    # --seeds 7 3 --fit-prescore`), its coefficients doubled and rounded. Within a pass's year window the
     # birth-year gap says little (ages are misjudged by decades), while the time lost, the height and
     # a shared mark say much: a cap that ranks by them keeps the true report of a resident without a
     # name among thousands of reports alike in place and age (figures in bench/RESULTS.md).
-    return {"year_gap": -0.25, "height_gap": -4.0, "distance": -1.6, "years_lost": -3.8, "shared_features": 4.0}
+    return {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.5, "years_lost": -4.15, "shared_features": 4.3}
 
 
 SEX_MISMATCH_POINTS = 100.0
