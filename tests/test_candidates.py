@@ -1003,3 +1003,36 @@ def test_key_sets_named_are_the_key_sets_built():
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
     used = {p.report_keys for p in cand.DEFAULT_PASSES}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_side_restricted_to_some_reports_proposes_exactly_their_pairs(seed):
+    # with every cap lifted, the reports' side restricted to a subset (report_side_of) proposes the
+    # pairs the full side proposes with that subset, no more, no fewer (bench_quality's uncapped check)
+    residents, reports = messy_tables(seed)
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
+                                            for p in cand.DEFAULT_PASSES], few_candidates=0,
+                                    max_per_resident=10**6, nameless_max_per_resident=10**6)
+    full = candidate_pairs(residents, reports, lifted, progress=False).pairs
+    chosen = set(reports["missing_id"].iloc[::7])
+    side = cand.report_side_of(cand.report_side(reports, lifted), chosen)
+    some = cand.packed_candidate_pairs(residents, reports, lifted, progress=False, reports=side).unpack().pairs
+    expected = full[full["missing_id"].isin(chosen)]
+    assert len(expected) > 20
+    got = {(r, m): p for r, m, p in some[["resident_id", "missing_id", "passes"]].values}
+    assert got == {(r, m): p for r, m, p in expected[["resident_id", "missing_id", "passes"]].values}
+
+
+def test_a_pass_for_the_nameless_or_the_named_runs_for_them_only():
+    from kinmatch.match.passes import CandidatePass
+
+    missing = pd.DataFrame([report("M1", ("张", "zhang"), ("伟", "wei"), marks=("痣:额头:",)),
+                            report("M2", ("李", "li"), ("明", "ming"), marks=("痣:额头:",))])
+    residents = pd.DataFrame([resident("R1", evidence=False, marks=("痣:额头:",)),
+                              resident("R2", name_keys=("wang fang",), marks=("痣:额头:",))])
+    for group, who in (("all", {"R1", "R2"}), ("nameless", {"R1"}), ("named", {"R2"})):
+        only = CandidatePass("marks_only", "marks", "marks", cap=10, residents=group)
+        result = candidate_pairs(residents, missing, CandidateSettings(passes=[only]), progress=False)
+        assert set(result.pairs["resident_id"]) == who, group
+    with pytest.raises(ValueError, match="residents 'some'"):
+        CandidatePass("marks_only", "marks", "marks", cap=10, residents="some")
