@@ -6,6 +6,7 @@
     python bench/bench_quality.py --seeds 7 3 --no-clothing    # one of the two at a time (--sex-wall)
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
     python bench/bench_quality.py --seeds 7 3 --fit-prescore   # the candidate pre-score's weights, refitted
+    python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
 
 ``--cache DIR`` keeps the simulated data normalized (a pickle per size and seed) and reads it on
 later runs: at a million reports normalizing takes longer than linking.
@@ -134,6 +135,26 @@ def baseline_settings(clothing: bool = False, sex_wall: bool = True) -> LinkSett
     return LinkSettings(comparisons=comparisons, candidates=candidates)
 
 
+def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, condition_passes: bool,
+                         other_sex_cap: int | None) -> LinkSettings:
+    """``settings`` with the candidate options that are not defaults: the fitted pre-score weights,
+    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart."""
+    from dataclasses import replace
+
+    from kinmatch.match.passes import CONDITION_PASSES
+
+    candidates = settings.candidate_settings()
+    if fitted_prescore:
+        candidates = replace(candidates, prescore_weights=dict(candidate_index.FITTED_PRESCORE_WEIGHTS))
+    if condition_passes:
+        regular = [p for p in candidates.passes if not p.fallback]
+        fallback = [p for p in candidates.passes if p.fallback]
+        candidates = replace(candidates, passes=(*regular, *CONDITION_PASSES, *fallback))
+    if other_sex_cap is not None:
+        candidates = candidates.with_pass("name_sound", other_sex_cap=other_sex_cap)
+    return replace(settings, candidates=candidates)
+
+
 def simulated(n_residents: int, n_missing: int, seed: int, cache: Path | None) -> dict:
     """The simulated records normalized, the truth and the families; from ``cache`` when there."""
     path = cache / f"quality_{n_residents}x{n_missing}_s{seed}.pkl" if cache else None
@@ -233,6 +254,9 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", action="store_true", help="without clothing, sex a wall (baseline_settings)")
     parser.add_argument("--no-clothing", action="store_true", help="without the clothing comparisons only")
     parser.add_argument("--sex-wall", action="store_true", help="a recorded-sex mismatch excluded by every pass only")
+    parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
+    parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
+    parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
@@ -244,6 +268,9 @@ def main(argv=None) -> int:
     if args.baseline or args.no_clothing or args.sex_wall:
         settings = baseline_settings(clothing=not (args.baseline or args.no_clothing),
                                      sex_wall=args.baseline or args.sex_wall)
+    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None:
+        settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
+                                        args.other_sex_cap)
     for seed in args.seeds:
         one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache)
     return 0

@@ -1220,18 +1220,29 @@ PRESCORE_TERMS = ("year_gap", "height_gap", "distance", "years_lost", "shared_fe
 """The terms of :func:`prescore`, each weighted by ``CandidateSettings.prescore_weights``."""
 
 
+HAND_PRESCORE_WEIGHTS = {"year_gap": -1.0, "height_gap": -1.0, "distance": -1.0, "years_lost": -0.5,
+                         "shared_features": 1.0}
+"""The default weights, set by hand so that one point is about as telling in each term: a year of
+birth-year gap, 5 cm of height gap, 300 km, the log of one plus the years lost at half weight, one
+shared mark or condition (so one shared mark outweighs 300 km)."""
+
+FITTED_PRESCORE_WEIGHTS = {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.5, "years_lost": -4.15,
+                           "shared_features": 4.3}
+"""Weights fitted to the simulator (``python bench/bench_quality.py --seeds 7 3 --fit-prescore``: a
+logistic regression of true against other pairs over every pair the passes propose with no cap,
+2,000 residents x 20,000 reports, coefficients doubled, so a point is half a unit of log-odds).
+They keep many more true pairs within the caps (within a year window the birth-year gap says
+little; time lost, height and a shared mark say much), but at 10,000 x 1,000,000 the candidates
+they keep mislead the model's fit: recall@10 fell (bench/RESULTS.md). Opt in with
+``CandidateSettings(prescore_weights=FITTED_PRESCORE_WEIGHTS)`` only with a model that is checked
+at that scale."""
+
+
 def _default_prescore_weights() -> dict[str, float]:
-    # Points per unit of each term, one point being half a unit of log-odds: a logistic regression of
-    # true against other pairs on these terms, over every pair the passes propose with no cap
-    # (simulated 2,000 residents x 20,000 reports, seeds 7 and 3; `python bench/bench_quality.py
-    # --seeds 7 3 --fit-prescore`), its coefficients doubled and rounded. Within a pass's year window the
-    # birth-year gap says little (ages are misjudged by decades), while the time lost, the height and
-    # a shared mark say much: a cap that ranks by them keeps the true report of a resident without a
-    # name among thousands of reports alike in place and age (figures in bench/RESULTS.md).
-    return {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.5, "years_lost": -4.15, "shared_features": 4.3}
+    return dict(HAND_PRESCORE_WEIGHTS)
 
 
-SEX_MISMATCH_POINTS = 100.0
+SEX_MISMATCH_POINTS = 30.0
 """What a recorded-sex mismatch costs a pair in the pre-score (only passes with ``any_sex``
 propose such pairs): in a cap they share with pairs whose sexes agree, and in the union's cap,
 they come only after every such pair (a pass's ``other_sex_cap`` keeps some of them apart)."""
