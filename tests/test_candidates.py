@@ -381,7 +381,6 @@ def reference_pairs(residents, reports, s):
     found no earlier than lost less the tolerance, and (all passes but name_sound) the birth-year
     intervals within the resident's window. → {(resident_id, missing_id): set of passes}, counts."""
     by_name = {p.name: p for p in s.passes}
-    assert list(by_name) == cand.PASSES  # the passes defined below, in order
     rep = []
     for _, m in reports.iterrows():
         givens = _keys(m["given_keys"], m["alias_keys"])
@@ -413,8 +412,9 @@ def reference_pairs(residents, reports, s):
     for r in rep:
         for k in r["conditions"]:
             held[k] = held.get(k, 0) + 1 / len(rep)
+    top = by_name["conditions_named"].max_key_share if "conditions_named" in by_name else 0.0
     for r in rep:
-        r["rare_conditions"] = [k for k in r["conditions"] if held[k] < by_name["conditions_named"].max_key_share]
+        r["rare_conditions"] = [k for k in r["conditions"] if held[k] < top]
     centres = {}
     for field, name in (("places", "prefecture"), ("provinces", "province")):
         sums = {}
@@ -430,9 +430,10 @@ def reference_pairs(residents, reports, s):
         "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
         "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
         "conditions_named": ("conditions_named", "rare_conditions"), "last_resort": ("provinces_near", "provinces")}
-    passes = {name: (*fields, by_name[name].year_window) for name, fields in keys.items()}
+    assert set(by_name) <= set(keys)  # every pass is defined here
+    passes = {name: (*keys[name], p.year_window) for name, p in by_name.items()}
     found = {}
-    counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
+    counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in by_name}
     for _, row in residents.iterrows():
         evidence = True if row["name_evidence"] is None else bool(row["name_evidence"])
         name = row["name_norm"]
@@ -495,23 +496,29 @@ def reference_pairs(residents, reports, s):
     return found, counts
 
 
-@pytest.mark.parametrize("seed, per_age", [(11, 0.1), (12, 0.1), (13, 0.3)])
-def test_passes_equal_a_pair_by_pair_reference(seed, per_age):
+@pytest.mark.parametrize("seed, per_age, conditions", [(11, 0.1, False), (12, 0.1, True), (13, 0.3, True)])
+def test_passes_equal_a_pair_by_pair_reference(seed, per_age, conditions):
+    from kinmatch.match.passes import CONDITION_PASSES
+
     residents, reports = messy_tables(seed)
+    passes = cand.DEFAULT_PASSES
+    if conditions:  # the passes by conditions, before the fallback
+        passes = (*passes[:-1], *CONDITION_PASSES, passes[-1])
     lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
-                                            for p in cand.DEFAULT_PASSES], few_candidates=3,
-                                    year_window_per_age=per_age)
-    # 聋哑, the messy tables' one condition, is held by 13-21% of their reports
-    lifted = lifted.with_pass("rare_surname", max_key_share=0.25).with_pass("conditions_named", max_key_share=0.3)
+                                            for p in passes], few_candidates=3, year_window_per_age=per_age)
+    lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
+    if conditions:  # 聋哑, the messy tables' one condition, is held by 13-21% of their reports
+        lifted = lifted.with_pass("conditions_named", max_key_share=0.3)
     result = candidate_pairs(residents, reports, lifted, progress=False, max_per_resident=10**6, chunk_size=16)
     expected, counts = reference_pairs(residents, reports, lifted)
     got = {(r, m): set(p.split("+")) for r, m, p in result.pairs[["resident_id", "missing_id", "passes"]].values}
     assert got == expected
     table = result.counts.set_index("pass")
-    for name in PASSES:
+    names = [p.name for p in lifted.passes]
+    for name in names:
         assert table.loc[name].to_dict() == counts[name], name
     # every pass proposed something, so none is vacuously equal
-    assert all(counts[name]["kept"] > 0 for name in PASSES), counts
+    assert all(counts[name]["kept"] > 0 for name in names), counts
 
 
 def _column(cells):
@@ -997,11 +1004,13 @@ def test_unknown_settings_and_fields_are_named():
 
 
 def test_key_sets_named_are_the_key_sets_built():
+    from kinmatch.match.passes import CONDITION_PASSES
+
     # every key set a pass may name exists on its side, and no built one goes unnamed
     residents, reports = messy_tables(5, n_residents=5, n_reports=20)
     res = cand._Residents(residents)
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
-    used = {p.report_keys for p in cand.DEFAULT_PASSES}
+    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES)}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
 
 
