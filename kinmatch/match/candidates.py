@@ -98,6 +98,10 @@ class CandidateSettings:
     ``key_class_scores``: what the class of the key that proposed a pair (:data:`KEY_CLASSES`)
     adds to its pre-score in a pass's cap; they must ascend in the order of :data:`KEY_CLASSES`.
 
+    ``prescore_weights``: points per unit of each term of :func:`prescore`
+    (:data:`PRESCORE_TERMS`); :data:`HAND_PRESCORE_WEIGHTS` unless told otherwise
+    (:data:`FITTED_PRESCORE_WEIGHTS` is the option fitted to simulated truth).
+
     ``chunk_size``: residents processed at once; ``max_pairs_in_memory``: a chunk whose keys
     would expand to more pairs than this is expanded in groups of residents.
 
