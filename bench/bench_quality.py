@@ -5,7 +5,7 @@
     python bench/bench_quality.py --seeds 7 3 11 --baseline    # without clothing, sex a wall
     python bench/bench_quality.py --seeds 7 3 --no-clothing    # one of the two at a time (--sex-wall)
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
-    python bench/bench_quality.py --seeds 7 3 --fit-prescore   # the candidate pre-score's weights, refitted
+    python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
 
 ``--cache DIR`` keeps the simulated data normalized (a pickle per size and seed) and reads it on
@@ -230,12 +230,15 @@ def candidate_pairs_frame(data: dict, settings: CandidateSettings) -> pd.DataFra
     return packed_candidate_pairs(data["residents"], data["missing"], settings, progress=False).unpack().pairs
 
 
-def fit_prescore(seeds: list[int], n_residents: int, n_missing: int, cache: Path | None) -> dict[str, float]:
-    """Weights for the pre-score: a logistic regression of true against other pairs on its terms,
-    coefficients doubled (one point = half a unit of log-odds) and rounded to 0.05."""
+def fit_prescore(seeds: list[int], n_residents: int, n_missing: int, cache: Path | None,
+                 settings: CandidateSettings | None = None) -> dict[str, float]:
+    """Weights for the pre-score: a logistic regression of true against other pairs on its terms
+    (over the pairs of ``settings``' passes, none capped), coefficients doubled (one point = half a
+    unit of log-odds) and rounded to 0.05."""
     from sklearn.linear_model import LogisticRegression
 
-    terms = pd.concat([prescore_terms(simulated(n_residents, n_missing, seed, cache), CandidateSettings())
+    settings = settings or CandidateSettings()
+    terms = pd.concat([prescore_terms(simulated(n_residents, n_missing, seed, cache), settings)
                        for seed in seeds], ignore_index=True)
     columns = list(candidate_index.PRESCORE_TERMS)
     fitted = LogisticRegression(max_iter=2000).fit(terms[columns], terms["true"])
@@ -262,7 +265,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     if args.fit_prescore:
-        fit_prescore(args.seeds, args.residents, args.missing, args.cache)
+        passes = candidate_experiment(LinkSettings(), False, args.condition_passes, None).candidate_settings()
+        fit_prescore(args.seeds, args.residents, args.missing, args.cache, passes)
         return 0
     settings = None
     if args.baseline or args.no_clothing or args.sex_wall:

@@ -1232,9 +1232,10 @@ shared mark or condition (so one shared mark outweighs 300 km)."""
 
 FITTED_PRESCORE_WEIGHTS = {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.5, "years_lost": -4.15,
                            "shared_features": 4.3}
-"""Weights fitted to the simulator (``python bench/bench_quality.py --seeds 7 3 --fit-prescore``: a
-logistic regression of true against other pairs over every pair the passes propose with no cap,
-2,000 residents x 20,000 reports, coefficients doubled, so a point is half a unit of log-odds).
+"""Weights fitted to the simulator (``python bench/bench_quality.py --seeds 7 3 --condition-passes
+--fit-prescore``: a logistic regression of true against other pairs over every pair the passes
+propose with no cap, 2,000 residents x 20,000 reports, coefficients doubled, so a point is half a
+unit of log-odds).
 They keep many more true pairs within the caps (within a year window the birth-year gap says
 little; time lost, height and a shared mark say much), but at 10,000 x 1,000,000 the candidates
 they keep mislead the model's fit: recall@10 fell (bench/RESULTS.md). Opt in with
