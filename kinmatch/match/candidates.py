@@ -1237,10 +1237,10 @@ FITTED_PRESCORE_WEIGHTS = {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.
 propose with no cap, 2,000 residents x 20,000 reports, coefficients doubled, so a point is half a
 unit of log-odds).
 They keep many more true pairs within the caps (within a year window the birth-year gap says
-little; time lost, height and a shared mark say much), but at 10,000 x 1,000,000 the candidates
-they keep mislead the model's fit: recall@10 fell (bench/RESULTS.md). Opt in with
-``CandidateSettings(prescore_weights=FITTED_PRESCORE_WEIGHTS)`` only with a model that is checked
-at that scale."""
+little; time lost, height and a shared mark say much): at 10,000 x 1,000,000 recall@10 rose, most
+for residents without a usable name, but so did the false leads, and together with
+:data:`kinmatch.match.passes.CONDITION_PASSES` the model's fit went wrong (figures in
+bench/RESULTS.md). So they are an option: ``CandidateSettings(prescore_weights=FITTED_PRESCORE_WEIGHTS)``."""
 
 
 def _default_prescore_weights() -> dict[str, float]:
