@@ -3,15 +3,22 @@
     python bench/bench_quality.py                              # 2,000 residents x 20,000 reports, seed 7
     python bench/bench_quality.py --seeds 7 3 11               # several seeds, one table each
     python bench/bench_quality.py --seeds 7 3 11 --baseline    # without clothing, sex a wall
-    python bench/bench_quality.py --residents 10000 --missing 1000000 --no-uncapped   # scale (~6-10 min, 5 GB)
+    python bench/bench_quality.py --seeds 7 3 --no-clothing    # one of the two at a time (--sex-wall)
+    python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
+    python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
+    python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
+
+``--cache DIR`` keeps the simulated data normalized (a pickle per size and seed) and reads it on
+later runs: at a million reports normalizing takes longer than linking.
 
 For every resident with a true report, the best fate of its true pairs, in this order:
 
 * ``top10``: a true report ranks 1-10;
 * ``below10``: a true pair was compared (it is in ``run_link(...).vectors``) but ranks below 10;
 * ``capped``: no true pair was compared, but the passes propose one when no cap applies (the same
-  passes with every per-pass and union cap lifted; skipped with ``--no-uncapped``, then these
-  count as ``never``);
+  passes with every per-pass and union cap lifted, asked only about the true reports:
+  ``candidates.report_side_of``; the fallback passes then run for the residents with little
+  evidence only; skipped with ``--no-uncapped``, then these count as ``never``);
 * ``never``: no pass proposes a true pair even uncapped (its keys never meet, or a hard
   constraint such as a recorded-sex mismatch excludes it; ``sex_differs`` counts the residents
   whose recorded sex differs from every true report's).
@@ -24,6 +31,7 @@ leads (residents without a report with a candidate above 0.5).
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -36,9 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_linkage import NAME_LOST, name_survives  # noqa: E402
 
 from kinmatch.datasets import simulate  # noqa: E402
-from kinmatch.match.candidates import CandidateSettings, candidate_pairs  # noqa: E402
+from kinmatch.match import candidates as candidate_index  # noqa: E402
+from kinmatch.match.candidates import CandidateSettings, packed_candidate_pairs, report_side  # noqa: E402
 from kinmatch.match.evaluate import evaluate_by_family, false_leads, first_true_rank  # noqa: E402
-from kinmatch.match.pipeline import run_link  # noqa: E402
+from kinmatch.match.pipeline import prepare_records, run_link  # noqa: E402
 from kinmatch.match.settings import LinkSettings, default_comparisons  # noqa: E402
 
 FATES = ("top10", "below10", "capped", "never")
@@ -49,10 +58,26 @@ UNCAPPED = 10**7
 
 
 def uncapped_settings(settings: CandidateSettings) -> CandidateSettings:
-    """The same passes with every cap lifted (what the passes propose before any cap)."""
+    """The same passes with every cap lifted (what the passes propose before any cap); the fallback
+    passes for the residents with little evidence only (with no cap, every other resident has
+    plenty of pairs)."""
     passes = tuple(p.__class__(**(p.to_dict() | {"cap": UNCAPPED})) for p in settings.passes)
     return CandidateSettings(**(settings.to_dict() | {"passes": passes, "max_per_resident": UNCAPPED,
-                                                       "nameless_max_per_resident": UNCAPPED}))
+                                                       "nameless_max_per_resident": UNCAPPED, "few_candidates": 0}))
+
+
+def uncapped_true_pairs(residents: pd.DataFrame, missing: pd.DataFrame, truth: pd.DataFrame,
+                        settings: CandidateSettings) -> pd.DataFrame:
+    """The true pairs the passes propose with every cap lifted (resident_id, missing_id, passes):
+    the residents with a true report queried against the reports' side restricted to the true
+    reports (``report_side_of``), so at a million reports this costs a few pairs per resident."""
+    truth = truth.astype(str)
+    uncapped = uncapped_settings(settings)
+    reports = candidate_index.report_side_of(report_side(missing, uncapped), set(truth["missing_id"]))
+    with_truth = residents[residents["resident_id"].astype(str).isin(set(truth["resident_id"]))]
+    pairs = packed_candidate_pairs(with_truth.reset_index(drop=True), missing, uncapped, progress=False,
+                                   reports=reports).unpack().pairs
+    return pairs[pair_keys(pairs).isin(pair_keys(truth))][["resident_id", "missing_id", "passes"]]
 
 
 def families(sim) -> pd.DataFrame:
@@ -66,10 +91,10 @@ def pair_keys(frame: pd.DataFrame) -> pd.Index:
     return pd.Index(frame["resident_id"].astype(str) + "\x1f" + frame["missing_id"].astype(str))
 
 
-def fates(run, sim, uncapped: pd.DataFrame | None) -> pd.DataFrame:
+def fates(run, data: dict, uncapped: pd.DataFrame | None) -> pd.DataFrame:
     """One row per resident with a true report: its fate (:data:`FATES`) and whether its recorded
     sex differs from every true report's."""
-    truth = sim.truth.astype(str)
+    truth = data["truth"].astype(str)
     true_keys = pair_keys(truth)
     ranks = first_true_rank(run.table, truth)
     vectors = run.vectors.index.to_frame(index=False)
@@ -99,36 +124,128 @@ def fate_table(fate: pd.DataFrame, family: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
-def baseline_settings() -> LinkSettings:
-    """The settings before issue 12's evidence: no clothing comparisons, a sex mismatch excluded
-    by every pass (for before/after tables on the same simulated data)."""
-    candidates = CandidateSettings().with_pass("name_sound", any_sex=False)
-    return LinkSettings(comparisons=[c for c in default_comparisons() if not c.name.startswith("clothing")],
-                        candidates=candidates)
+def baseline_settings(clothing: bool = False, sex_wall: bool = True) -> LinkSettings:
+    """The settings before issue 12's evidence (for before/after tables on the same simulated data):
+    by default no clothing comparisons and a sex mismatch excluded by every pass; ``clothing`` keeps
+    the clothing comparisons, ``sex_wall=False`` keeps sex as evidence (one change at a time)."""
+    candidates = CandidateSettings()
+    if sex_wall:
+        candidates = candidates.with_pass("name_sound", any_sex=False)
+    comparisons = [c for c in default_comparisons() if clothing or not c.name.startswith("clothing")]
+    return LinkSettings(comparisons=comparisons, candidates=candidates)
 
 
-def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, baseline: bool = False) -> dict:
-    started = time.perf_counter()
+def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, condition_passes: bool,
+                         other_sex_cap: int | None) -> LinkSettings:
+    """``settings`` with the candidate options that are not defaults: the fitted pre-score weights,
+    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart."""
+    from dataclasses import replace
+
+    from kinmatch.match.passes import CONDITION_PASSES
+
+    candidates = settings.candidate_settings()
+    if fitted_prescore:
+        candidates = replace(candidates, prescore_weights=dict(candidate_index.FITTED_PRESCORE_WEIGHTS))
+    if condition_passes:
+        regular = [p for p in candidates.passes if not p.fallback]
+        fallback = [p for p in candidates.passes if p.fallback]
+        candidates = replace(candidates, passes=(*regular, *CONDITION_PASSES, *fallback))
+    if other_sex_cap is not None:
+        candidates = candidates.with_pass("name_sound", other_sex_cap=other_sex_cap)
+    return replace(settings, candidates=candidates)
+
+
+def simulated(n_residents: int, n_missing: int, seed: int, cache: Path | None) -> dict:
+    """The simulated records normalized, the truth and the families; from ``cache`` when there."""
+    path = cache / f"quality_{n_residents}x{n_missing}_s{seed}.pkl" if cache else None
+    if path is not None and path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
     sim = simulate(n_missing=n_missing, n_residents=n_residents, seed=seed, rates=RATES)
-    run = run_link(sim.residents, sim.missing, top_k=50, progress=False,
-                   settings=baseline_settings() if baseline else None)
-    linked = time.perf_counter() - started
+    data = {"residents": prepare_records(sim.residents, "resident"), "missing": prepare_records(sim.missing, "missing"),
+            "truth": sim.truth, "family": families(sim)}
+    # deaf-mute as recorded at the station (the simulator logs no family for it)
+    residents = data["residents"]
+    deaf = residents["resident_id"][residents["conditions"].map(lambda c: isinstance(c, tuple) and "聋哑" in c)]
+    data["family"] = pd.concat([data["family"], pd.DataFrame({"resident_id": deaf.astype(str), "family": "deaf_mute"})],
+                               ignore_index=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            pickle.dump(data, f, protocol=5)
+    return data
+
+
+def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, settings: LinkSettings | None = None,
+             cache: Path | None = None) -> dict:
+    started = time.perf_counter()
+    data = simulated(n_residents, n_missing, seed, cache)
+    prepared = time.perf_counter()
+    cpu = time.process_time()
+    run = run_link(data["residents"], data["missing"], top_k=50, progress=False, settings=settings)
+    linked, linked_cpu = time.perf_counter() - prepared, time.process_time() - cpu
     uncapped = None
     if with_uncapped:
-        with_truth = run.residents[run.residents["resident_id"].astype(str).isin(set(sim.truth["resident_id"]))]
-        uncapped = candidate_pairs(with_truth, run.missing, uncapped_settings(run.settings.candidate_settings()),
-                                   progress=False).pairs[["resident_id", "missing_id"]]
-    family = families(sim)
-    print(f"\n== {n_residents} x {n_missing}, seed {seed}: linked in {linked:.0f} s, "
-          f"{len(run.vectors):,} candidate pairs" + (f", {len(uncapped):,} uncapped" if uncapped is not None else ""))
+        uncapped = uncapped_true_pairs(run.residents, run.missing, data["truth"], run.settings.candidate_settings())
+    family = data["family"]
+    print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
+          f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
     print("-- where true pairs are lost (residents)")
-    print(fate_table(fates(run, sim, uncapped), family).to_string())
-    recall = evaluate_by_family(run.table, sim.truth, family, ks=(1, 10, 50))
-    leads = false_leads(run.table, sim.truth, threshold=run.settings.review_threshold)
+    fate = fates(run, data, uncapped)
+    print(fate_table(fate, family).to_string())
+    if uncapped is not None:
+        capped = fate["resident_id"][fate["fate"] == "capped"]
+        lost = uncapped[uncapped["resident_id"].astype(str).isin(set(capped))]
+        print("-- passes proposing the true pairs of residents whose true pairs were capped:",
+              lost["passes"].str.split("+").explode().value_counts().to_dict())
+    print(run.candidate_counts.to_string(index=False))
+    recall = evaluate_by_family(run.table, data["truth"], family, ks=(1, 10, 50))
+    leads = false_leads(run.table, data["truth"], threshold=run.settings.review_threshold)
     print(f"-- recall; false leads: {leads['residents_with_any_above']} residents "
           f"({leads['pairs_above_threshold']} pairs) of {leads['residents_without_report']} without a report")
     print(recall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return {"recall": recall, "false_leads": leads}
+
+
+def prescore_terms(data: dict, settings: CandidateSettings) -> pd.DataFrame:
+    """The pre-score's terms (``candidates.PRESCORE_TERMS``) of every pair the passes propose with
+    no cap, and whether the pair is true: each term alone, read as the pre-score with only its weight
+    set to 1 (so the fit reads the very values the caps rank by)."""
+    uncapped = uncapped_settings(settings)
+    pairs = candidate_pairs_frame(data, uncapped)
+    res, rep = candidate_index.pair_sides(data["residents"], data["missing"], uncapped)
+    r = res.position(pairs["resident_id"])
+    m = rep.position(pairs["missing_id"])
+    terms = {}
+    for term in candidate_index.PRESCORE_TERMS:
+        weights = dict.fromkeys(candidate_index.PRESCORE_TERMS, 0.0) | {term: 1.0}
+        terms[term] = candidate_index.prescore(res, rep, r, m, far_km=settings.cap_far_km, weights=weights)
+    out = pd.DataFrame(terms)
+    same_sex = candidate_index.prescore(res, rep, r, m, weights=dict.fromkeys(candidate_index.PRESCORE_TERMS, 0.0))
+    out["true"] = pair_keys(pairs).isin(pair_keys(data["truth"].astype(str)))
+    return out[same_sex == 0].reset_index(drop=True)
+
+
+def candidate_pairs_frame(data: dict, settings: CandidateSettings) -> pd.DataFrame:
+    return packed_candidate_pairs(data["residents"], data["missing"], settings, progress=False).unpack().pairs
+
+
+def fit_prescore(seeds: list[int], n_residents: int, n_missing: int, cache: Path | None,
+                 settings: CandidateSettings | None = None) -> dict[str, float]:
+    """Weights for the pre-score: a logistic regression of true against other pairs on its terms
+    (over the pairs of ``settings``' passes, none capped), coefficients doubled (one point = half a
+    unit of log-odds) and rounded to 0.05."""
+    from sklearn.linear_model import LogisticRegression
+
+    settings = settings or CandidateSettings()
+    terms = pd.concat([prescore_terms(simulated(n_residents, n_missing, seed, cache), settings)
+                       for seed in seeds], ignore_index=True)
+    columns = list(candidate_index.PRESCORE_TERMS)
+    fitted = LogisticRegression(max_iter=2000).fit(terms[columns], terms["true"])
+    weights = {c: round(2 * float(w) / 0.05) * 0.05 for c, w in zip(columns, fitted.coef_[0], strict=True)}
+    print(f"-- pre-score weights fitted on {len(terms):,} pairs ({int(terms['true'].sum())} true), seeds {seeds}:")
+    print(weights)
+    return weights
 
 
 def main(argv=None) -> int:
@@ -138,10 +255,28 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[7])
     parser.add_argument("--no-uncapped", action="store_true", help="skip the uncapped candidates (capped = never)")
     parser.add_argument("--baseline", action="store_true", help="without clothing, sex a wall (baseline_settings)")
+    parser.add_argument("--no-clothing", action="store_true", help="without the clothing comparisons only")
+    parser.add_argument("--sex-wall", action="store_true", help="a recorded-sex mismatch excluded by every pass only")
+    parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
+    parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
+    parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
+    parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
+    parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
+    if args.fit_prescore:
+        passes = candidate_experiment(LinkSettings(), False, args.condition_passes, None).candidate_settings()
+        fit_prescore(args.seeds, args.residents, args.missing, args.cache, passes)
+        return 0
+    settings = None
+    if args.baseline or args.no_clothing or args.sex_wall:
+        settings = baseline_settings(clothing=not (args.baseline or args.no_clothing),
+                                     sex_wall=args.baseline or args.sex_wall)
+    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None:
+        settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
+                                        args.other_sex_cap)
     for seed in args.seeds:
-        one_seed(args.residents, args.missing, seed, not args.no_uncapped, args.baseline)
+        one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache)
     return 0
 
 

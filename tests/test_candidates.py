@@ -124,15 +124,31 @@ def test_the_whole_name_sound_proposes_a_pair_whose_recorded_sex_differs():
 
 def test_a_sex_mismatch_fills_the_cap_only_after_every_pair_whose_sexes_agree():
     # five reports share the name sound; the true one's sex was recorded wrongly and it is the
-    # nearest in age and place, yet a cap of four keeps the four of the same sex
+    # nearest in age and place, yet a cap of four shared by both sexes keeps the four of the same sex
     missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei"), sex="F" if i == 0 else "M",
                                    born=1960 if i == 0 else 1930 + i, place=0 if i == 0 else 5) for i in range(5)])
     residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex="M", born=(1958, 1962))])
-    settings = CandidateSettings().with_pass("name_sound", cap=4)
+    settings = CandidateSettings().with_pass("name_sound", cap=4, other_sex_cap=None)
     kept = pair_set(candidate_pairs(residents, missing, settings, progress=False))
     assert ("R1", "M0") not in kept and len(kept) == 4
-    settings = CandidateSettings().with_pass("name_sound", cap=5)
+    settings = CandidateSettings().with_pass("name_sound", cap=5, other_sex_cap=None)
     assert ("R1", "M0") in pair_set(candidate_pairs(residents, missing, settings, progress=False))
+
+
+@pytest.mark.parametrize("cap, other_sex_cap, kept", [(4, 1, 5), (2, 1, 3), (4, 0, 4), (0, 1, 1)])
+def test_other_sex_cap_keeps_pairs_of_the_other_sex_apart(cap, other_sex_cap, kept):
+    # four reports of the resident's sex and two of the other share the name sound: each sex has its
+    # own cap, and of the other sex the one nearest in age is kept first
+    missing = pd.DataFrame([report(f"M{i}", ("李", "li"), ("伟", "wei"), sex="M", born=1930 + i, place=5)
+                            for i in range(4)]
+                           + [report("F0", ("李", "li"), ("伟", "wei"), sex="F", born=1960, place=0),
+                              report("F1", ("李", "li"), ("伟", "wei"), sex="F", born=1900, place=5)])
+    residents = pd.DataFrame([resident("R1", name_keys=("li wei",), sex="M", born=(1958, 1962))])
+    settings = CandidateSettings().with_pass("name_sound", cap=cap, other_sex_cap=other_sex_cap)
+    pairs = pair_set(candidate_pairs(residents, missing, settings, progress=False))
+    assert len(pairs) == kept
+    assert (("R1", "F0") in pairs) == (other_sex_cap > 0) and ("R1", "F1") not in pairs
+    assert sum(m.startswith("M") for _, m in pairs) == min(cap, 4)
 
 
 def test_any_sex_is_refused_on_a_pass_with_a_year_window():
@@ -365,7 +381,6 @@ def reference_pairs(residents, reports, s):
     found no earlier than lost less the tolerance, and (all passes but name_sound) the birth-year
     intervals within the resident's window. → {(resident_id, missing_id): set of passes}, counts."""
     by_name = {p.name: p for p in s.passes}
-    assert list(by_name) == cand.PASSES  # the passes defined below, in order
     rep = []
     for _, m in reports.iterrows():
         givens = _keys(m["given_keys"], m["alias_keys"])
@@ -383,6 +398,7 @@ def reference_pairs(residents, reports, s):
                                       f"C{m['home_county'][:4]}00" if m["home_county"] else None,
                                       f"A{m['home_dialect_area']}" if m["home_dialect_area"] else None),
                     "places": places, "provinces": provinces, "marks": _mark_keys(_keys(m["marks"])),
+                    "conditions": _keys(m["conditions"]),
                     "lon": lon, "lat": lat, "sex": m["sex_code"], "years": _interval(m), "day": m["event_date"]})
     for r in rep:
         r["mark_pairs"] = _pairs_of(r["marks"])
@@ -392,6 +408,13 @@ def reference_pairs(residents, reports, s):
             share[k] = share.get(k, 0) + 1 / len(rep)
     for r in rep:
         r["rare_surnames"] = [k for k in r["surnames"] if share[k] < by_name["rare_surname"].max_key_share]
+    held = {}
+    for r in rep:
+        for k in r["conditions"]:
+            held[k] = held.get(k, 0) + 1 / len(rep)
+    top = by_name["conditions_named"].max_key_share if "conditions_named" in by_name else 0.0
+    for r in rep:
+        r["rare_conditions"] = [k for k in r["conditions"] if held[k] < top]
     centres = {}
     for field, name in (("places", "prefecture"), ("provinces", "province")):
         sums = {}
@@ -405,10 +428,12 @@ def reference_pairs(residents, reports, s):
         "name_sound": ("names", "names"), "given_sound": ("givens", "givens"), "one_char": ("masked", "masked"),
         "rare_surname": ("surnames", "rare_surnames"), "prefixed_surname": ("prefixed", "surnames"),
         "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
-        "mark_pairs": ("mark_pairs", "mark_pairs"), "last_resort": ("provinces_near", "provinces")}
-    passes = {name: (*fields, by_name[name].year_window) for name, fields in keys.items()}
+        "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
+        "conditions_named": ("conditions_named", "rare_conditions"), "last_resort": ("provinces_near", "provinces")}
+    assert set(by_name) <= set(keys)  # every pass is defined here
+    passes = {name: (*keys[name], p.year_window) for name, p in by_name.items()}
     found = {}
-    counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in cand.PASSES}
+    counts = {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in by_name}
     for _, row in residents.iterrows():
         evidence = True if row["name_evidence"] is None else bool(row["name_evidence"])
         name = row["name_norm"]
@@ -416,7 +441,10 @@ def reference_pairs(residents, reports, s):
                "masked": _masked_name(name) if evidence else [],
                "surnames": _keys(row["surname_keys"]) if evidence else [],
                "prefixed": _keys(row["given_keys"]) if evidence and len(name) == 2 and name[0] in "老小阿" else [],
-               "marks": _mark_keys(_keys(row["marks"]))}
+               "marks": _mark_keys(_keys(row["marks"])),
+               # one conditions pass asks for residents without a usable name, the other for the rest
+               "conditions": [] if evidence else _keys(row["conditions"]),
+               "conditions_named": _keys(row["conditions"]) if evidence else []}
         given = _keys(row["given_keys"], row["alias_keys"], row["name_keys"])
         res["givens"] = ([f"G:{k}" for k in given] + [f"L:{k}" for k in given if " " not in k]) if evidence else []
         stated = [p for p in _keys(row["statement_places"]) if len(p) == 6]
@@ -468,21 +496,29 @@ def reference_pairs(residents, reports, s):
     return found, counts
 
 
-@pytest.mark.parametrize("seed, per_age", [(11, 0.1), (12, 0.1), (13, 0.3)])
-def test_passes_equal_a_pair_by_pair_reference(seed, per_age):
+@pytest.mark.parametrize("seed, per_age, conditions", [(11, 0.1, False), (12, 0.1, True), (13, 0.3, True)])
+def test_passes_equal_a_pair_by_pair_reference(seed, per_age, conditions):
+    from kinmatch.match.passes import CONDITION_PASSES
+
     residents, reports = messy_tables(seed)
-    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6) for p in cand.DEFAULT_PASSES], few_candidates=3,
-                                    year_window_per_age=per_age)
+    passes = cand.DEFAULT_PASSES
+    if conditions:  # the passes by conditions, before the fallback
+        passes = (*passes[:-1], *CONDITION_PASSES, passes[-1])
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
+                                            for p in passes], few_candidates=3, year_window_per_age=per_age)
     lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
+    if conditions:  # 聋哑, the messy tables' one condition, is held by 13-21% of their reports
+        lifted = lifted.with_pass("conditions_named", max_key_share=0.3)
     result = candidate_pairs(residents, reports, lifted, progress=False, max_per_resident=10**6, chunk_size=16)
     expected, counts = reference_pairs(residents, reports, lifted)
     got = {(r, m): set(p.split("+")) for r, m, p in result.pairs[["resident_id", "missing_id", "passes"]].values}
     assert got == expected
     table = result.counts.set_index("pass")
-    for name in PASSES:
+    names = [p.name for p in lifted.passes]
+    for name in names:
         assert table.loc[name].to_dict() == counts[name], name
     # every pass proposed something, so none is vacuously equal
-    assert all(counts[name]["kept"] > 0 for name in PASSES), counts
+    assert all(counts[name]["kept"] > 0 for name in names), counts
 
 
 def _column(cells):
@@ -543,7 +579,7 @@ def test_cap_keeps_the_best_of_each_resident_ties_by_report(rows, cap, per_pair)
     for i in range(1, len(r)):
         m[i] = m[i - 1] + 1 if r[i] == r[i - 1] else 0
     score = np.array([s for _, s in rows], dtype=float)
-    caps = (r % 2 + cap) if per_pair else cap  # per-pair caps are the same for all pairs of a resident
+    caps = (r % 2 + cap - 1) if per_pair else cap  # per-pair caps are the same for all pairs of a resident (0 too)
     keep = cand._cap(r, caps, lambda rows_: score[rows_])
     expected = []
     for resident in sorted(set(r.tolist())):
@@ -770,9 +806,9 @@ def test_cap_keeps_the_report_with_a_second_clue(home_bonus, name_bonus, kept):
 @pytest.mark.parametrize("report_place, far_km, expected", [
     (0, None, 0.0),      # same place: no distance either way
     (1, None, None),     # Chengdu → Hangzhou (~1,600 km) in full
-    (1, 600.0, -2.0),    # … counted as 600 km: 2 points
+    (1, 600.0, 2.0),     # … counted as 600 km: 2 units of 300 km
     (1, 3000.0, None),   # a limit beyond the distance changes nothing
-    (5, 600.0, -2.0),    # Harbin is as far as Hangzhou once both are beyond the limit
+    (5, 600.0, 2.0),     # Harbin is as far as Hangzhou once both are beyond the limit
 ])
 def test_prescore_counts_distance_up_to_far_km(report_place, far_km, expected):
     missing = pd.DataFrame([report("M1", ("张", "zhang"), ("伟", "wei"), place=report_place, lost="2021-06-01")])
@@ -782,12 +818,17 @@ def test_prescore_counts_distance_up_to_far_km(report_place, far_km, expected):
     res.feature_bits, rep.feature_bits = np.zeros(1, np.int64), np.zeros(1, np.int64)
     pair = (np.array([0]), np.array([0]))
     score = float(cand.prescore(res, rep, *pair, far_km=far_km)[0])
-    if expected is None:  # in full: the haversine distance at 300 km a point
+    if expected is None:  # in full: the haversine distance in units of 300 km
         code, lon, lat = PLACES[report_place]
-        expected = -cand.haversine_km(np.array([PLACES[0][1]]), np.array([PLACES[0][2]]), np.array([lon]),
-                                      np.array([lat]))[0] / 300.0
-        assert expected < -2.0
-    assert score == pytest.approx(expected)
+        expected = cand.haversine_km(np.array([PLACES[0][1]]), np.array([PLACES[0][2]]), np.array([lon]),
+                                     np.array([lat]))[0] / 300.0
+        assert expected > 2.0
+    assert score == pytest.approx(settings.prescore_weights["distance"] * expected)
+    # the weights are the settings': doubled, the score doubles; the distance unweighted, it is 0
+    doubled = {term: 2 * w for term, w in settings.prescore_weights.items()}
+    assert float(cand.prescore(res, rep, *pair, far_km=far_km, weights=doubled)[0]) == pytest.approx(2 * score)
+    unweighted = settings.prescore_weights | {"distance": 0.0}
+    assert float(cand.prescore(res, rep, *pair, far_km=far_km, weights=unweighted)[0]) == 0.0
 
 
 def test_overrides_leave_the_callers_settings_alone():
@@ -963,9 +1004,44 @@ def test_unknown_settings_and_fields_are_named():
 
 
 def test_key_sets_named_are_the_key_sets_built():
+    from kinmatch.match.passes import CONDITION_PASSES
+
     # every key set a pass may name exists on its side, and no built one goes unnamed
     residents, reports = messy_tables(5, n_residents=5, n_reports=20)
     res = cand._Residents(residents)
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
-    used = {p.report_keys for p in cand.DEFAULT_PASSES}
+    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES)}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_side_restricted_to_some_reports_proposes_exactly_their_pairs(seed):
+    # with every cap lifted, the reports' side restricted to a subset (report_side_of) proposes the
+    # pairs the full side proposes with that subset, no more, no fewer (bench_quality's uncapped check)
+    residents, reports = messy_tables(seed)
+    lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
+                                            for p in cand.DEFAULT_PASSES], few_candidates=0,
+                                    max_per_resident=10**6, nameless_max_per_resident=10**6)
+    full = candidate_pairs(residents, reports, lifted, progress=False).pairs
+    chosen = set(reports["missing_id"].iloc[::7])
+    side = cand.report_side_of(cand.report_side(reports, lifted), chosen)
+    some = cand.packed_candidate_pairs(residents, reports, lifted, progress=False, reports=side).unpack().pairs
+    expected = full[full["missing_id"].isin(chosen)]
+    assert len(expected) > 20
+    got = {(r, m): p for r, m, p in some[["resident_id", "missing_id", "passes"]].values}
+    assert got == {(r, m): p for r, m, p in expected[["resident_id", "missing_id", "passes"]].values}
+
+
+def test_a_pass_for_the_nameless_or_the_named_runs_for_them_only():
+    from kinmatch.match.passes import CandidatePass
+
+    missing = pd.DataFrame([report("M1", ("张", "zhang"), ("伟", "wei"), marks=("痣:额头:",)),
+                            report("M2", ("李", "li"), ("明", "ming"), marks=("痣:额头:",))])
+    residents = pd.DataFrame([resident("R1", evidence=False, marks=("痣:额头:",)),
+                              resident("R2", name_keys=("wang fang",), marks=("痣:额头:",))])
+    for group, who in (("all", {"R1", "R2"}), ("nameless", {"R1"}), ("named", {"R2"})):
+        only = CandidatePass("marks_only", "marks", "marks", cap=10, residents=group)
+        result = candidate_pairs(residents, missing, CandidateSettings(passes=[only]), progress=False)
+        assert set(result.pairs["resident_id"]) == who, group
+    with pytest.raises(ValueError, match="residents 'some'"):
+        CandidatePass("marks_only", "marks", "marks", cap=10, residents="some")

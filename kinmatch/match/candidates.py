@@ -25,6 +25,7 @@ parent unpacks it into the same :class:`Candidates`. Example: :func:`candidate_p
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from itertools import chain
@@ -97,6 +98,10 @@ class CandidateSettings:
     ``key_class_scores``: what the class of the key that proposed a pair (:data:`KEY_CLASSES`)
     adds to its pre-score in a pass's cap; they must ascend in the order of :data:`KEY_CLASSES`.
 
+    ``prescore_weights``: points per unit of each term of :func:`prescore`
+    (:data:`PRESCORE_TERMS`); :data:`HAND_PRESCORE_WEIGHTS` unless told otherwise
+    (:data:`FITTED_PRESCORE_WEIGHTS` is the option fitted to simulated truth).
+
     ``chunk_size``: residents processed at once; ``max_pairs_in_memory``: a chunk whose keys
     would expand to more pairs than this is expanded in groups of residents.
 
@@ -112,6 +117,7 @@ class CandidateSettings:
     name_bonus: float = 8.0
     cap_far_km: float | None = 600.0
     key_class_scores: dict[str, float] = field(default_factory=_default_key_class_scores)
+    prescore_weights: dict[str, float] = field(default_factory=lambda: _default_prescore_weights())
     chunk_size: int = 500
     max_pairs_in_memory: int = 8_000_000
 
@@ -138,6 +144,9 @@ class CandidateSettings:
         elif list(self._class_scores()) != sorted(self._class_scores()):
             problems.append(f"key_class_scores must ascend in the order {list(KEY_CLASSES)} (a pair proposed "
                             f"by several keys takes the strongest class): {self.key_class_scores}")
+        if set(self.prescore_weights) != set(PRESCORE_TERMS):
+            problems.append(f"prescore_weights must give a weight for exactly {list(PRESCORE_TERMS)}, "
+                            f"not {sorted(self.prescore_weights)}")
         if problems:
             raise ValueError("CandidateSettings: " + "; ".join(problems) + ".")
 
@@ -161,6 +170,7 @@ class CandidateSettings:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["passes"] = [p.to_dict() for p in self.passes]
         out["key_class_scores"] = dict(self.key_class_scores)
+        out["prescore_weights"] = dict(self.prescore_weights)
         return out
 
     @classmethod
@@ -671,6 +681,7 @@ REPORT_KEY_SETS = {
     "lost_provinces": "home province and the province of the missing county",
     "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
+    "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
 }
 """The reports' key sets a pass may name as ``report_keys``."""
 
@@ -687,6 +698,7 @@ RESIDENT_KEY_SETS = {
     "found_province": "the province where the resident was found",
     "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
+    "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
 }
 """The residents' key sets a pass may name as ``resident_keys``. The name keys (the first five)
 are empty for a resident whose name is no evidence (无名氏, an assigned 党X)."""
@@ -743,6 +755,19 @@ class _ReportIndex:
             np.cumsum(np.bincount(keys, minlength=self.space)[:self.space], out=self.first[1:])
             self.keys = None
 
+    def only(self, keep: np.ndarray) -> _ReportIndex:
+        """A copy holding only the entries of the reports where ``keep`` (a boolean per report) is True."""
+        out = copy.copy(self)
+        selected = keep[(self.entries >> 2).astype(np.int64)]
+        out.entries = self.entries[selected]
+        if self.first is None:
+            out.keys = self.keys[selected]
+        else:
+            keys = np.repeat(np.arange(self.space, dtype=np.int64), np.diff(self.first))[selected]
+            out.first = np.zeros(self.space + 1, dtype=np.int32)
+            np.cumsum(np.bincount(keys, minlength=self.space)[:self.space], out=out.first[1:])
+        return out
+
     def ranges(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) in ``entries`` of the entries whose key is in ``low`` … ``high`` (inclusive)."""
         if self.first is not None:
@@ -753,6 +778,16 @@ class _ReportIndex:
 
 def _composite(key_code: np.ndarray, sex: np.ndarray, year_bin: np.ndarray) -> np.ndarray:
     return (key_code.astype(np.int64) * _N_SEX + sex.astype(np.int64)) * _N_BINS + year_bin.astype(np.int64)
+
+
+class _Side:
+    """What both sides share: :meth:`position`."""
+
+    ids: np.ndarray
+
+    def position(self, ids: Any) -> np.ndarray:
+        """Positions of ``ids`` on this side (-1 for an id not here)."""
+        return pd.Index(self.ids).get_indexer(pd.Index(np.asarray(ids, dtype=object).astype(str)))
 
 
 def _set_person_arrays(side, frame: pd.DataFrame, id_column: str) -> None:
@@ -768,7 +803,7 @@ def _set_person_arrays(side, frame: pd.DataFrame, id_column: str) -> None:
     side.height = _num(frame, "height_cm")
 
 
-class _Reports:
+class _Reports(_Side):
     """Everything about the reports that the passes need, as flat arrays."""
 
     def __init__(self, missing: pd.DataFrame, settings: CandidateSettings):
@@ -817,7 +852,8 @@ class _Reports:
         # local: once indexed, the key sets are not needed (held, they raised the peak memory)
         key_sets = {"name_sounds": names, "given_sounds": givens, "masked_names": masked,
                     "surname_sounds": surnames, "home_clues": hometown, "lost_prefectures": places,
-                    "lost_provinces": provinces, "marks": marks, "mark_pairs": _mark_pair_flat(marks)}
+                    "lost_provinces": provinces, "marks": marks, "mark_pairs": _mark_pair_flat(marks),
+                    "conditions": _flat(_col(missing, "conditions"))}
         # each pass's index, and for a pass that widens the residents' keys by nearness the centre
         # of each of its keys
         self.indexes, self.centres, shares = {}, {}, {}
@@ -887,7 +923,7 @@ def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
 # the resident side
 
 
-class _Residents:
+class _Residents(_Side):
     """Everything about the residents that the passes need: flat arrays, and each pass's query keys
     as :class:`_Flat` (positions are resident positions)."""
 
@@ -941,7 +977,8 @@ class _Residents:
         self.key_sets = {"name_sounds": self.names, "given_sounds": self.givens, "masked_names": self.masked,
                          "surname_sounds": self.surnames, "prefixed_surname": self.prefixed,
                          "home_clues": self.hometown, "found_prefecture": self.found_prefecture,
-                         "found_province": self.found_province, "marks": self.marks, "mark_pairs": self.mark_pairs}
+                         "found_province": self.found_province, "marks": self.marks, "mark_pairs": self.mark_pairs,
+                         "conditions": _flat(_col(residents, "conditions"))}
 
     def set_agreement(self, residents: pd.DataFrame, rep: _Reports) -> None:
         """The resident's side of :func:`_agreement`, coded as the reports' side is."""
@@ -1176,47 +1213,74 @@ def _nan_to(values: np.ndarray, nan: float) -> np.ndarray:
     return out
 
 
-# The pre-score's units, chosen so that one point is about as telling in each: a year of
-# birth-year gap; 5 cm of height gap beyond 8 (a stated or guessed height is often that far off);
-# 300 km of distance; half the log of one plus the years lost (a long absence blurs everything a
-# little); one point for each shared mark type-and-part or condition, so that one shared mark
-# outweighs 300 km (a nameless resident found far from home otherwise loses its true report to
-# nearer strangers). A blank counts as a middling gap: neither kept first nor dropped first.
-_HEIGHT_SLACK_CM, _CM_PER_POINT, _KM_PER_POINT, _YEARS_LOST_WEIGHT, _SHARED_FEATURE_POINTS = 8.0, 5.0, 300.0, 0.5, 1.0
+# The pre-score's terms: the birth-year gap in years (beyond both intervals); the height gap beyond
+# 8 cm (a stated or guessed height is often that far off) in 5 cm; the distance in 300 km; the log of
+# one plus the years lost; the number of shared mark types-and-parts and conditions. A blank counts
+# as a middling value: neither kept first nor dropped first.
+_HEIGHT_SLACK_CM, _CM_PER_UNIT, _KM_PER_UNIT = 8.0, 5.0, 300.0
 _BLANK_YEAR_GAP, _BLANK_HEIGHT, _BLANK_DISTANCE, _BLANK_YEARS_LOST = 2.0, 0.5, 1.5, 2.0
+
+PRESCORE_TERMS = ("year_gap", "height_gap", "distance", "years_lost", "shared_features")
+"""The terms of :func:`prescore`, each weighted by ``CandidateSettings.prescore_weights``."""
+
+
+HAND_PRESCORE_WEIGHTS = {"year_gap": -1.0, "height_gap": -1.0, "distance": -1.0, "years_lost": -0.5,
+                         "shared_features": 1.0}
+"""The default weights, set by hand so that one point is about as telling in each term: a year of
+birth-year gap, 5 cm of height gap, 300 km, the log of one plus the years lost at half weight, one
+shared mark or condition (so one shared mark outweighs 300 km)."""
+
+FITTED_PRESCORE_WEIGHTS = {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.5, "years_lost": -4.15,
+                           "shared_features": 4.3}
+"""Weights fitted to the simulator (``python bench/bench_quality.py --seeds 7 3 --condition-passes
+--fit-prescore``: a logistic regression of true against other pairs over every pair the passes
+propose with no cap, 2,000 residents x 20,000 reports, coefficients doubled, so a point is half a
+unit of log-odds).
+They keep many more true pairs within the caps (within a year window the birth-year gap says
+little; time lost, height and a shared mark say much): at 10,000 x 1,000,000 recall@10 rose, most
+for residents without a usable name, but so did the false leads, and together with
+:data:`kinmatch.match.passes.CONDITION_PASSES` the model's fit went wrong (figures in
+bench/RESULTS.md). So they are an option: ``CandidateSettings(prescore_weights=FITTED_PRESCORE_WEIGHTS)``."""
+
+
+def _default_prescore_weights() -> dict[str, float]:
+    return dict(HAND_PRESCORE_WEIGHTS)
 
 
 SEX_MISMATCH_POINTS = 30.0
 """What a recorded-sex mismatch costs a pair in the pre-score (only passes with ``any_sex``
-propose such pairs): they fill a cap only after every pair whose sexes agree, so a true pair whose
-sex was recorded wrongly is still proposed when the rest (the whole name's sound) meets, without
-displacing others."""
+propose such pairs): in a cap they share with pairs whose sexes agree, and in the union's cap,
+they come only after every such pair (a pass's ``other_sex_cap`` keeps some of them apart)."""
 
 
 def prescore(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, far_ok: bool = False,
-             gap: np.ndarray | None = None, far_km: float | None = None) -> np.ndarray:
+             gap: np.ndarray | None = None, far_km: float | None = None,
+             weights: dict[str, float] | None = None) -> np.ndarray:
     """Cheap support score used only to choose which pairs to keep when a pass or the union is
-    capped: minus the birth-year gap, height gap, distance and time lost, plus the shared marks and
-    conditions, in the units above, less :data:`SEX_MISMATCH_POINTS` where the recorded sexes
-    differ. ``gap``: the pairs' :func:`_year_gap` when the caller has it
-    already (the window filter computed it). ``far_ok``: the distance is not counted (pairs
-    proposed because the accent or statements point to the report's home: the resident was found
-    far from it by definition). ``far_km``: distances beyond it count as it (None: no limit)."""
+    capped: the terms of :data:`PRESCORE_TERMS` (birth-year gap, height gap, distance, time lost,
+    shared marks and conditions) weighted by ``weights`` (``CandidateSettings.prescore_weights``;
+    None: the defaults), less :data:`SEX_MISMATCH_POINTS` where the recorded sexes differ.
+    ``gap``: the pairs' :func:`_year_gap` when the caller has it already (the window filter
+    computed it). ``far_ok``: the distance is not counted (pairs proposed because the accent or
+    statements point to the report's home: the resident was found far from it by definition).
+    ``far_km``: distances beyond it count as it (None: no limit)."""
+    w = _default_prescore_weights() if weights is None else weights
     gap = _nan_to(_year_gap(res, rep, r, m) if gap is None else gap, _BLANK_YEAR_GAP)
     height = _nan_to(np.maximum(0.0, np.abs(res.height.take(r) - rep.height.take(m)) - _HEIGHT_SLACK_CM)
-                     / _CM_PER_POINT, _BLANK_HEIGHT)
-    if far_ok:
-        distance = np.zeros(len(r))
-    else:
-        distance = _nan_to(_distance_km(res, rep, r, m) / _KM_PER_POINT, _BLANK_DISTANCE)
+                     / _CM_PER_UNIT, _BLANK_HEIGHT)
+    score = w["year_gap"] * gap + w["height_gap"] * height
+    if not far_ok:
+        distance = _nan_to(_distance_km(res, rep, r, m) / _KM_PER_UNIT, _BLANK_DISTANCE)
         if far_km is not None:
-            np.minimum(distance, far_km / _KM_PER_POINT, out=distance)
+            np.minimum(distance, far_km / _KM_PER_UNIT, out=distance)
+        score += w["distance"] * distance
     years = _nan_to(np.maximum(res.day.take(r) - rep.day.take(m), 0) / 365.25, _BLANK_YEARS_LOST)
-    shared = np.bitwise_count(res.feature_bits.take(r) & rep.feature_bits.take(m)).astype(float)
+    score += w["years_lost"] * np.log1p(years)
+    shared = np.bitwise_count(res.feature_bits.take(r) & rep.feature_bits.take(m))
+    score += w["shared_features"] * shared
     sex_r, sex_m = res.sex.take(r), rep.sex.take(m)
     other_sex = (sex_r != 0) & (sex_m != 0) & (sex_r != sex_m)
-    return (-(gap + height + distance + _YEARS_LOST_WEIGHT * np.log1p(years)) + _SHARED_FEATURE_POINTS * shared
-            - SEX_MISMATCH_POINTS * other_sex)
+    return score - SEX_MISMATCH_POINTS * other_sex
 
 
 # a dialect area spans several provinces and a stated prefecture may be where the resident once
@@ -1334,7 +1398,8 @@ def _cap(r: np.ndarray, cap, score_of) -> np.ndarray:
     coarse = (fine >> 32) + 2**31  # order-preserving, 0 … 2**32 - 1
     packed = np.sort((run << 32) | coarse)
     run_starts = np.cumsum(run_sizes) - run_sizes
-    threshold = (packed[run_starts + run_caps - 1] & 0xFFFF_FFFF)[run]
+    # a resident capped at 0 keeps none: its threshold 0 keeps nothing above it, and no room is left
+    threshold = np.where(run_caps > 0, packed[run_starts + np.maximum(run_caps, 1) - 1] & 0xFFFF_FFFF, 0)[run]
     keep = coarse < threshold
     tied = np.flatnonzero(coarse == threshold)
     # the tied pairs fill what is left of each resident's cap, best first, then by report
@@ -1400,11 +1465,21 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
             return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
-                             far_km=far_km)
+                             far_km=far_km, weights=settings.prescore_weights)
                     + class_scores[classes[rows]]
                     + _agreement(res, rep, r[rows], m[rows], settings, candidate_pass.second_clues))
 
-        keep = _cap(r, cap, score_of)
+        if candidate_pass.other_sex_cap is None:
+            keep = _cap(r, cap, score_of)
+        else:  # the pairs whose recorded sexes differ capped apart
+            sex_r, sex_m = res.sex.take(r), rep.sex.take(m)
+            other = (sex_r != 0) & (sex_m != 0) & (sex_r != sex_m)
+            keep = []
+            parts = ((np.flatnonzero(~other), cap), (np.flatnonzero(other), candidate_pass.other_sex_cap))
+            for part, part_cap in parts:
+                part_cap = part_cap[part] if isinstance(part_cap, np.ndarray) else int(part_cap)
+                keep.append(part[_cap(r[part], part_cap, lambda rows, part=part: score_of(part[rows]))])
+            keep = np.sort(np.concatenate(keep))
         counts[name]["capped"] += len(r) - len(keep)
         kept_r.append(r[keep])
         kept_m.append(m[keep])
@@ -1440,6 +1515,32 @@ def report_side(missing: pd.DataFrame, settings: CandidateSettings | None = None
     return _Reports(missing, settings or CandidateSettings())
 
 
+def pair_sides(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
+               reports: Any = None) -> tuple[Any, Any]:
+    """(residents' side, reports' side) as the passes read them: what :func:`prescore` takes, with
+    ``position(ids)`` giving the positions of ids on either side (for a bench that scores given
+    pairs). ``reports``: :func:`report_side`'s, when built already."""
+    rep = _Reports(missing, settings or CandidateSettings()) if reports is None else reports
+    res = _Residents(residents)
+    res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
+                                rep.feature_codes, res.n)
+    res.set_agreement(residents, rep)
+    return res, rep
+
+
+def report_side_of(reports: Any, missing_ids: Any) -> Any:
+    """A copy of :func:`report_side`'s ``reports`` whose indexes hold only the reports
+    ``missing_ids``: everything else (the key centres of the passes that widen by nearness, the key
+    shares, the pre-score's arrays) is that of all the reports. A query against it proposes exactly
+    the pairs with these reports that the full side proposes, so asking whether the passes propose
+    known true pairs with every cap lifted costs a few pairs per resident, not millions
+    (``bench/bench_quality.py``)."""
+    keep = np.isin(reports.ids, np.asarray(list(missing_ids), dtype=object).astype(str))
+    out = copy.copy(reports)
+    out.indexes = {name: index.only(keep) for name, index in reports.indexes.items()}
+    return out
+
+
 def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
                            progress: bool = True, reports: Any = None, **overrides: Any) -> PackedCandidates:
     """:func:`candidate_pairs` as :class:`PackedCandidates` (integer arrays, cheap to pickle): for
@@ -1460,11 +1561,7 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
                             f"cap, window or keys are changed with settings.with_pass(name, cap=…))")
     settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
     passes = settings.passes
-    rep = _Reports(missing, settings) if reports is None else reports
-    res = _Residents(residents)
-    res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
-                                rep.feature_codes, res.n)
-    res.set_agreement(residents, rep)
+    res, rep = pair_sides(residents, missing, settings, reports)
     # every resident's query keys coded once (a resident has a few dozen keys at most); a pass that
     # widens them by nearness codes them per chunk
     queries = {p.name: _encode(_key_set(res.key_sets, p.resident_keys, residents), rep.indexes[p.name], res.n,
@@ -1537,6 +1634,8 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
 
     def run(number: int, targets: np.ndarray) -> None:
         candidate_pass = passes[number]
+        if candidate_pass.residents != "all":
+            targets = targets[res.name_evidence[targets] == (candidate_pass.residents == "named")]
         rows = _pass_rows(res, rep, residents, candidate_pass, queries, targets)
         r, m = _run_pass(candidate_pass, res, rep, rows, settings, counts, class_scores)
         found_r.append(r)
@@ -1583,7 +1682,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
     code = code[starts]
     r, m = code >> shift, code & ((1 << shift) - 1)
     counts["union"]["proposed"] += len(r)
-    score = prescore(res, rep, r, m)
+    score = prescore(res, rep, r, m, weights=settings.prescore_weights)
     # pairs proposed by more passes first, pairs of passes with a union bonus before them, then the
     # pre-score; kept pairs in that order (report position breaks ties: the pairs come sorted by
     # resident then report)

@@ -64,6 +64,10 @@ DISTANCE_RULES = ("capped", "full", "ignored")
 where the report's person was lost: ``capped`` up to ``CandidateSettings.cap_far_km``, ``full``
 as it is, ``ignored`` not at all."""
 
+RESIDENT_GROUPS = ("all", "nameless", "named")
+"""Which residents a pass runs for (``CandidatePass.residents``): all, those without a usable
+name (无名氏, an assigned 党X), those with one."""
+
 SECOND_CLUES = ("home", "name")
 """Evidence beyond a pass's own key that its cap rewards (:func:`kinmatch.match.candidates._agreement`):
 ``home`` the accent, dialect area or a stated prefecture meeting the report's home (worth
@@ -100,9 +104,14 @@ class CandidatePass:
     passes that are not fallbacks.
     ``union_bonus``: support a pair proposed by this pass gets when the union of the passes is
     capped (``CandidateSettings.max_per_resident``): pairs of a pass this strong are kept first.
-    ``any_sex``: the pass also proposes reports whose recorded sex differs from the resident's
-    (they come last in its cap: :data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS`); only for a
-    pass without ``year_window``, whose index is not split by sex.
+    ``residents``: which residents the pass runs for (:data:`RESIDENT_GROUPS`): ``"all"``, only
+    those without a usable name (``"nameless"``: a key shared by so many reports is worth its cost
+    where the name passes propose nothing), or only those with one (``"named"``).
+    ``any_sex``: the pass also proposes reports whose recorded sex differs from the resident's; only
+    for a pass without ``year_window``, whose index is not split by sex. ``other_sex_cap`` (read
+    only with ``any_sex``): the most of those kept per resident, capped apart from the pairs whose
+    sexes agree (so they neither displace them nor are crowded out by them at a million reports);
+    None: they share ``cap`` and come last in it (:data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS`).
     """
 
     name: str
@@ -119,6 +128,8 @@ class CandidatePass:
     fallback: bool = False
     union_bonus: float = 0.0
     any_sex: bool = False
+    other_sex_cap: int | None = None
+    residents: str = "all"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -126,6 +137,8 @@ class CandidatePass:
         if not isinstance(self.name, str) or not self.name or "+" in self.name or self.name == "union":
             problems.append("its name must be a non-empty string without '+' and not 'union' (the counts "
                             "table's total row)")
+        if self.residents not in RESIDENT_GROUPS:
+            problems.append(f"residents {self.residents!r} is not one of {RESIDENT_GROUPS}")
         if self.distance not in DISTANCE_RULES:
             problems.append(f"distance {self.distance!r} is not one of {DISTANCE_RULES}")
         unknown = [clue for clue in self.second_clues if clue not in SECOND_CLUES]
@@ -135,6 +148,8 @@ class CandidatePass:
             problems.append(f"cap {self.cap!r} must be a whole number of pairs, 0 or more")
         if self.nameless_factor < 0:
             problems.append(f"nameless_factor {self.nameless_factor!r} must not be negative")
+        if self.other_sex_cap is not None and (int(self.other_sex_cap) != self.other_sex_cap or self.other_sex_cap < 0):
+            problems.append(f"other_sex_cap {self.other_sex_cap!r} must be a whole number of pairs, 0 or more")
         if self.any_sex and self.year_window is not None:
             problems.append("any_sex needs year_window None (a by-year index is split by sex)")
         if self.everywhere_when_none_near and self.near_km is None:
@@ -185,3 +200,22 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
 )
 """The passes :class:`kinmatch.match.candidates.CandidateSettings` runs unless told otherwise."""
+
+CONDITION_PASSES: tuple[CandidatePass, ...] = (
+    # a condition (聋哑, 智力障碍, 痴呆 …) is often all that a resident who cannot say a name has besides
+    # sex and age; it is shared by thousands of reports, and the cap keeps those of them the
+    # pre-score ranks first (height, time lost, shared marks); the window is wide because a
+    # confused or mute person's age is misjudged by more
+    CandidatePass("conditions", "conditions", "conditions", cap=150, year_window=20.0, residents="nameless"),
+    # for a resident with a name, a rarer condition (held by under a tenth of the reports: 聋哑, 癫痫)
+    # is a second way in where the name was misheard: a narrower window and cap
+    CandidatePass("conditions_named", "conditions", "conditions", cap=30, year_window=10.0, max_key_share=0.1,
+                  residents="named"),
+)
+"""Passes by conditions, not among the defaults: ``conditions`` for residents without a usable name
+(it shares a condition — 聋哑, 智力障碍, 痴呆, 精神障碍 … — birth years within a wide window) and
+``conditions_named`` for the others (the rarer conditions, a narrower window and cap). At 10,000 x
+1,000,000 they change little with the default pre-score (whose caps rank by birth-year gap), and
+with :data:`kinmatch.match.candidates.FITTED_PRESCORE_WEIGHTS` the model's fit went wrong
+(bench/RESULTS.md); add them with
+``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *CONDITION_PASSES, DEFAULT_PASSES[-1]])``."""
