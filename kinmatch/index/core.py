@@ -24,13 +24,24 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.index import storage
-from kinmatch.index.frames import read_frame, write_frame
+from kinmatch.index.frames import live_records, read_frame, write_frame
+from kinmatch.index.side import (
+    SIDE_VERSION,
+    ReportSide,
+    SegmentRows,
+    fingerprint,
+    has_fast_path,
+    live_rows,
+    open_handles,
+    run_against_reports,
+    run_against_residents,
+)
 from kinmatch.issues import IssueLog, concat_issues
 
 COMPACT_AFTER = 16
@@ -78,22 +89,7 @@ def _normalized(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def _live(frames: Sequence[pd.DataFrame], kind: str) -> pd.DataFrame:
     """The records of ``frames`` read in order, a later version of an id replacing an earlier one."""
-    id_column = storage.ID_COLUMNS[kind]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({id_column: pd.Series(dtype=object)})
-    if len(frames) == 1:
-        frame = frames[0]
-    else:
-        frame = pd.concat(frames, ignore_index=True)
-        frame = frame[~frame[id_column].duplicated(keep="last")].reset_index(drop=True)
-        # a column one source lacked reads as blank (None), as intake gives a blank cell
-        partial = [c for c in frame.columns if not all(c in f.columns for f in frames)]
-        for column in partial:
-            values = frame[column]
-            if values.dtype.kind == "O":
-                frame[column] = values.where(values.notna(), None)
-    return frame
+    return live_records(list(frames), storage.ID_COLUMNS[kind])
 
 
 def _read_kind(directory: Path, manifest: dict[str, Any], kind: str) -> pd.DataFrame:
@@ -137,29 +133,82 @@ class Index:
     :meth:`add`, :meth:`refit`, :meth:`rebuild` (each a new generation on disk; an open
     :class:`Index` keeps the records it read)."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame, residents: pd.DataFrame,
-                 model: Any):
-        self.path, self.manifest, self.missing, self.residents, self.model = path, manifest, missing, residents, model
+    def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame | None,
+                 residents: pd.DataFrame | None, model: Any, segments: dict[str, SegmentRows] | None = None,
+                 stored_side: BinaryIO | None = None):
+        self.path, self.manifest, self.model = path, manifest, model
+        self._frames = {"missing": missing, "residents": residents}
+        self._segments = segments or {}
+        self._stored_side, self._side = stored_side, None
+
+    @property
+    def missing(self) -> pd.DataFrame:
+        """The normalized reports, read from the segments when first asked for."""
+        return self._frame("missing")
+
+    @property
+    def residents(self) -> pd.DataFrame:
+        """The normalized residents, read from the segments when first asked for."""
+        return self._frame("residents")
+
+    def _frame(self, kind: str) -> pd.DataFrame:
+        if self._frames[kind] is None:
+            self._frames[kind] = _live(self._segments[kind].frames(), kind)
+        return self._frames[kind]
 
     # -- reading ---------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Index":
-        """Read the index at ``path`` into memory. Refused, with what to do, when it was written in
-        another format version or normalized with other reference data."""
+        """Open the index at ``path``: its manifest and model now, its records when a run first
+        needs them (from files held open, so later writers' clean-ups cannot take them away).
+        Refused, with what to do, when it was written in another format version or normalized
+        with other reference data."""
         directory = Path(path)
         for attempt in range(3):
             manifest = storage.read_manifest(directory)
             storage.check_manifest(manifest, directory)
+            handles: list[BinaryIO] = []
             try:
-                missing = _read_kind(directory, manifest, "missing")
-                residents = _read_kind(directory, manifest, "residents")
+                segments = {}
+                for kind in storage.KINDS:
+                    files = [segment["file"] for segment in manifest["segments"][kind]]
+                    segments[kind] = SegmentRows(open_handles(directory, files), storage.ID_COLUMNS[kind])
+                    handles += segments[kind].handles
+                stored = manifest.get("report_side")
+                stored_side = open(directory / stored["file"], "rb") if stored else None
                 break
             except FileNotFoundError:
-                # two writes finished while this reader read: the generation it read is gone
+                # two writes finished while this reader opened: the generation it read is gone
+                for handle in handles:
+                    handle.close()
                 if attempt == 2:
                     raise
-        return cls(directory, manifest, missing, residents, _model_from_manifest(manifest))
+        return cls(directory, manifest, None, None, _model_from_manifest(manifest), segments, stored_side)
+
+    def report_side(self, settings: Any = None) -> ReportSide:
+        """The indexed reports' side of linking (:class:`~kinmatch.index.side.ReportSide`): read
+        from the index when it was stored for this kinmatch and these settings, else computed from
+        the reports (once per opened index)."""
+        from kinmatch.match.settings import resolve_settings
+
+        if settings is None and self._side is not None and self._side.default:
+            return self._side  # the fingerprint of the default settings is taken once per opened index
+        default, settings = settings is None, resolve_settings(settings)
+        wanted = fingerprint(settings)
+        if self._side is not None and self._side.fingerprint == wanted:
+            return self._side
+        stored, side = self.manifest.get("report_side") or {}, None
+        if self._stored_side is not None and stored.get("fingerprint") == wanted:
+            try:
+                side = ReportSide.load(self._stored_side)
+            except (ValueError, KeyError, OSError):  # damaged or of another layout: computed below
+                side = None
+        if side is None:
+            side = ReportSide.compute(self.missing, live_rows(self._segments["missing"].ids()), settings)
+        side.default = default
+        self._side = side
+        return side
 
     def info(self) -> dict[str, Any]:
         """What the index holds: format, versions, counts, sources and the model's version."""
@@ -183,21 +232,32 @@ class Index:
         residents (``by="missing"``). Without a model in the index one is fitted on this run, as a
         batch run without ``--model`` does."""
         from kinmatch.match.pipeline import run_link
+        from kinmatch.match.settings import resolve_settings
 
         if by not in ("resident", "missing"):
             raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
         if self.model is None and not fit_missing_model:
             raise InputError(f"index {str(self.path)!r} has no model; fit one with `kinmatch index refit "
                              f"{self.path} --residents RESIDENTS.csv` (or give one with --model)")
+        counts = self.manifest["counts"]
+        # with a model, only the given records' work is done (kinmatch.index.side); without one,
+        # the model is fitted on the run, with random pairs drawn from every indexed record
+        fast = self.model is not None and has_fast_path(resolve_settings(None))
         if by == "resident":
-            if not len(self.missing):
+            if not counts["missing"]:
                 raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
                                  f"some with `kinmatch index add {self.path} REPORTS.csv`")
+            if fast:
+                return run_against_reports(records, self.report_side(), self._segments["missing"], self.model,
+                                           top_k=top_k, progress=progress, n_jobs=n_jobs)
             return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
                             progress=progress, n_jobs=n_jobs, prepared=("missing",))
-        if not len(self.residents):
+        if not counts["residents"]:
             raise InputError(f"index {str(self.path)!r} holds no residents to link new reports against; add "
                              f"them with `kinmatch index add {self.path} --residents RESIDENTS.csv`")
+        if fast:
+            return run_against_residents(records, self.residents, self.model, top_k=top_k, progress=progress,
+                                         n_jobs=n_jobs)
         return run_link(self.residents, records, top_k=top_k, by="missing", model=self.model,
                         progress=progress, n_jobs=n_jobs, prepared=("resident",))
 
@@ -335,6 +395,7 @@ class Index:
                 manifest["counts"][kind] = len(normalized)
             if manifest.get("model") is not None:
                 _load_model(_model_from_manifest(manifest))  # still fits this kinmatch's comparisons
+            _store_report_side(directory, manifest)
             storage.commit(directory, manifest)
         return cls.open(directory)
 
@@ -347,7 +408,7 @@ def _check_buildable(directory: Path) -> None:
     if storage.is_index(directory):
         raise InputError(f"{str(directory)!r} is an index already; add records with `kinmatch index add "
                          f"{directory} FILE`, or build into a new folder")
-    leftovers = {storage.LOCK, storage.SEGMENTS}
+    leftovers = {storage.LOCK, storage.SEGMENTS, storage.DERIVED}
     if not directory.is_dir() or any(p.name not in leftovers and not p.name.endswith(".part")
                                      for p in directory.iterdir()):
         raise InputError(f"{str(directory)!r} is not an empty folder; build the index into a new or empty folder")
@@ -459,8 +520,30 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
                                      and s["kind"] == kind]})
         manifest["segments"][kind] = segments
         manifest["counts"][kind] = len(set(known))
+        if kind == "missing":
+            _store_report_side(directory, manifest)
     tables = [t for t in issue_tables if len(t)]
     if not tables:
         return concat_issues().assign(file=pd.Series(dtype=object))
     files = pd.concat([t["file"] for t in tables], ignore_index=True)
     return concat_issues(*tables).assign(file=files.to_numpy())
+
+
+def _store_report_side(directory: Path, manifest: dict[str, Any]) -> None:
+    """Compute the report side (:class:`~kinmatch.index.side.ReportSide`) of the reports
+    ``manifest`` names, from its segments as a reader reads them, and write it with the
+    generation (named in the manifest once committed)."""
+    from kinmatch.match.settings import resolve_settings
+
+    manifest["report_side"] = None
+    frames = [read_frame(directory / segment["file"]) for segment in manifest["segments"]["missing"]]
+    if not sum(len(frame) for frame in frames):
+        return
+    settings = resolve_settings(None)
+    live = live_rows([frame["missing_id"].to_numpy(dtype=object) for frame in frames])
+    side = ReportSide.compute(_live(frames, "missing"), live, settings)
+    target = storage.derived_path(directory, "missing", manifest["generation"])
+    target.parent.mkdir(exist_ok=True)
+    side.save(target)
+    manifest["report_side"] = {"file": f"{storage.DERIVED}/{target.name}", "version": SIDE_VERSION,
+                               "fingerprint": side.fingerprint}

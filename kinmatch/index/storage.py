@@ -7,6 +7,8 @@
       manifest-000007.json           format and versions, sources, counts, the model, the segments
       segments/missing-000007-….parquet   normalized reports added in generation 7 (never rewritten)
       segments/residents-….parquet        normalized residents, when residents are indexed
+      derived/missing-000007-….npz   the reports' side of linking, computed from the segments
+                                     (kinmatch.index.side; rewritten whenever reports are added)
       .lock                          held by the one process writing (build, add, refit)
 
 A write never changes a file a reader may be reading: it writes its new segment and its new
@@ -43,6 +45,7 @@ KINDS = ("missing", "residents")
 ID_COLUMNS = {"missing": "missing_id", "residents": "resident_id"}
 CURRENT = "CURRENT"
 SEGMENTS = "segments"
+DERIVED = "derived"
 LOCK = ".lock"
 KEEP_GENERATIONS = 2
 """Manifests (and their segments) kept: the current one and the one before, so a reader that read
@@ -125,7 +128,7 @@ def new_manifest() -> dict[str, Any]:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "kinmatch_version": __version__,
             "reference_data_version": reference_data_version(), "generation": 0, "created_at": now(),
             "updated_at": now(), "segments": {kind: [] for kind in KINDS}, "counts": {kind: 0 for kind in KINDS},
-            "sources": [], "model": None, "model_origin": None}
+            "sources": [], "model": None, "model_origin": None, "report_side": None}
 
 
 @contextlib.contextmanager
@@ -145,6 +148,11 @@ def writer_lock(directory: Path, timeout: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def derived_path(directory: Path, kind: str, generation: int) -> Path:
+    """A fresh name for a file computed from a kind's segments (:mod:`kinmatch.index.side`)."""
+    return Path(directory) / DERIVED / f"{kind}-{generation:06d}-{secrets.token_hex(4)}.npz"
 
 
 def segment_path(directory: Path, kind: str, generation: int) -> Path:
@@ -190,14 +198,17 @@ def collect_garbage(directory: Path) -> None:
     referenced = set()
     for path in kept:
         with open(path, encoding="utf-8") as handle:
-            for segments in json.load(handle)["segments"].values():
-                referenced.update(segment["file"] for segment in segments)
+            manifest = json.load(handle)
+        for segments in manifest["segments"].values():
+            referenced.update(segment["file"] for segment in segments)
+        if manifest.get("report_side"):
+            referenced.add(manifest["report_side"]["file"])
     for path in stale:
         path.unlink(missing_ok=True)
-    segments = directory / SEGMENTS
-    if segments.is_dir():
-        for path in segments.iterdir():
-            if f"{SEGMENTS}/{path.name}" not in referenced:
-                path.unlink(missing_ok=True)
+    for folder in (SEGMENTS, DERIVED):
+        if (directory / folder).is_dir():
+            for path in (directory / folder).iterdir():
+                if f"{folder}/{path.name}" not in referenced:
+                    path.unlink(missing_ok=True)
     for path in directory.glob(".*.part"):
         path.unlink(missing_ok=True)

@@ -276,6 +276,17 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         encoded = engine.encode(residents, missing, settings.comparisons)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending().unpack()
+    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs)
+
+
+def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
+                    fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
+                    n_jobs: int | None) -> LinkRun:
+    """The second half of :func:`run_link`: compare the ``candidates``
+    (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
+    when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
+    explain. ``encoded`` may hold only the records the candidates name (a standing index encodes
+    just those); every level, weight and rank is the same, as each depends on the pair alone."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = len(pairs)
     if fitted is None and n_candidates:
