@@ -34,10 +34,9 @@ from kinmatch.index.frames import live_records, read_frame, write_frame
 from kinmatch.index.side import (
     SIDE_VERSION,
     ReportSide,
-    SegmentRows,
+    SegmentFiles,
     fingerprint,
     has_fast_path,
-    live_rows,
     open_handles,
     run_against_reports,
     run_against_residents,
@@ -134,8 +133,8 @@ class Index:
     :class:`Index` keeps the records it read)."""
 
     def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame | None,
-                 residents: pd.DataFrame | None, model: Any, segments: dict[str, SegmentRows] | None = None,
-                 stored_side: BinaryIO | None = None):
+                 residents: pd.DataFrame | None, model: Any, segments: dict[str, SegmentFiles] | None = None,
+                 stored_side: tuple | None = None):
         self.path, self.manifest, self.model = path, manifest, model
         self._frames = {"missing": missing, "residents": residents}
         self._segments = segments or {}
@@ -173,10 +172,15 @@ class Index:
                 segments = {}
                 for kind in storage.KINDS:
                     files = [segment["file"] for segment in manifest["segments"][kind]]
-                    segments[kind] = SegmentRows(open_handles(directory, files), storage.ID_COLUMNS[kind])
+                    segments[kind] = SegmentFiles(open_handles(directory, files), storage.ID_COLUMNS[kind])
                     handles += segments[kind].handles
                 stored = manifest.get("report_side")
-                stored_side = open(directory / stored["file"], "rb") if stored else None
+                stored_side = None
+                if stored:
+                    import pyarrow as pa
+
+                    stored_side = (open(directory / stored["arrays"], "rb"),
+                                   pa.memory_map(str(directory / stored["rows"])))
                 break
             except FileNotFoundError:
                 # two writes finished while this reader opened: the generation it read is gone
@@ -201,11 +205,21 @@ class Index:
         stored, side = self.manifest.get("report_side") or {}, None
         if self._stored_side is not None and stored.get("fingerprint") == wanted:
             try:
-                side = ReportSide.load(self._stored_side)
+                side = ReportSide.load(*self._stored_side)
             except (ValueError, KeyError, OSError):  # damaged or of another layout: computed below
                 side = None
         if side is None:
-            side = ReportSide.compute(self.missing, live_rows(self._segments["missing"].ids()), settings)
+            import time
+            import warnings
+
+            started = time.perf_counter()
+            side = ReportSide.compute(self.missing, settings)
+            if default:
+                warnings.warn(f"index {str(self.path)!r} holds no report side for this kinmatch (an older kinmatch "
+                              f"wrote it), so it was computed from the {len(self.missing):,} reports in "
+                              f"{time.perf_counter() - started:.0f} s, as it will be whenever the index is opened; "
+                              f"kinmatch.Index.refresh({str(self.path)!r}) stores it once (as does the next "
+                              f"`kinmatch index add` of reports)", stacklevel=3)
         side.default = default
         self._side = side
         return side
@@ -248,8 +262,8 @@ class Index:
                 raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
                                  f"some with `kinmatch index add {self.path} REPORTS.csv`")
             if fast:
-                return run_against_reports(records, self.report_side(), self._segments["missing"], self.model,
-                                           top_k=top_k, progress=progress, n_jobs=n_jobs)
+                return run_against_reports(records, self.report_side(), self.model, top_k=top_k, progress=progress,
+                                           n_jobs=n_jobs)
             return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
                             progress=progress, n_jobs=n_jobs, prepared=("missing",))
         if not counts["residents"]:
@@ -363,6 +377,21 @@ class Index:
                     model, (str, os.PathLike)) else type(model).__name__, "at": storage.now()}
             else:
                 _fit_into(directory, manifest, _as_list(residents) or None, progress)
+            storage.commit(directory, manifest)
+        return cls.open(directory)
+
+    @classmethod
+    def refresh(cls, path: str | os.PathLike, wait: float = 60.0) -> "Index":
+        """Store the reports' side of linking (:mod:`kinmatch.index.side`) computed by this
+        kinmatch, as a new generation with the same records, sources and model: for an index an
+        older kinmatch wrote, which otherwise computes it whenever it is opened. Returns the
+        opened index."""
+        directory = Path(path)
+        with storage.writer_lock(directory, wait):
+            manifest = storage.read_manifest(directory)
+            storage.check_manifest(manifest, directory)
+            manifest["generation"] += 1
+            _store_report_side(directory, manifest)
             storage.commit(directory, manifest)
         return cls.open(directory)
 
@@ -536,14 +565,14 @@ def _store_report_side(directory: Path, manifest: dict[str, Any]) -> None:
     from kinmatch.match.settings import resolve_settings
 
     manifest["report_side"] = None
-    frames = [read_frame(directory / segment["file"]) for segment in manifest["segments"]["missing"]]
-    if not sum(len(frame) for frame in frames):
+    missing = _read_kind(directory, manifest, "missing")
+    if not len(missing):
         return
     settings = resolve_settings(None)
-    live = live_rows([frame["missing_id"].to_numpy(dtype=object) for frame in frames])
-    side = ReportSide.compute(_live(frames, "missing"), live, settings)
-    target = storage.derived_path(directory, "missing", manifest["generation"])
-    target.parent.mkdir(exist_ok=True)
-    side.save(target)
-    manifest["report_side"] = {"file": f"{storage.DERIVED}/{target.name}", "version": SIDE_VERSION,
-                               "fingerprint": side.fingerprint}
+    side = ReportSide.compute(missing, settings)
+    arrays = storage.derived_path(directory, "missing", manifest["generation"], "arrays")
+    rows = arrays.with_suffix(".arrow")
+    arrays.parent.mkdir(exist_ok=True)
+    side.save(arrays, rows)
+    manifest["report_side"] = {"arrays": f"{storage.DERIVED}/{arrays.name}", "rows": f"{storage.DERIVED}/{rows.name}",
+                               "version": SIDE_VERSION, "fingerprint": side.fingerprint}

@@ -9,18 +9,21 @@ every run. Against a standing index only the new residents change, so an opened
 * the rarity tables the comparisons compute from the whole report frame (name-key, mark and build
   frequencies, :data:`RARITY`), so the comparisons can encode the few hundred reports a run's
   candidates name and still price a name as a batch run over every report does;
-* where each report lives (``live``: its row among the segments' rows read in order) and its id,
-  so those reports are read alone from the segments (:class:`SegmentRows`).
+* the reports' columns the comparisons read, row by row (``rows``, an Arrow table), so the
+  reports a run meets are taken alone instead of reading every report.
 
 A run then does only its own records' work: normalize them, look their keys up, read and encode
 the reports they met, compare, score, rank and explain (:func:`run_against_reports`).
 
-Writers (build, add, rebuild) store the report side beside the segments as one uncompressed
-``.npz`` (numpy arrays and a JSON skeleton; read with ``allow_pickle=False``, so opening an index
-runs no code from it), named in the manifest with the :func:`fingerprint` of the code and
-settings it was built with. An index without it, or with one another kinmatch built, is still
-linked exactly: the report side is then computed from the reports when first needed (seconds per
-100,000 reports) and the next ``kinmatch index add`` or ``rebuild`` stores it again.
+Writers (build, add, rebuild) store the report side beside the segments: a file of numpy arrays
+and a JSON skeleton (:func:`write_arrays`; no pickles, so opening an index runs no code from it)
+and an uncompressed Arrow IPC file of the rows, named in the manifest with the
+:func:`fingerprint` of the code and settings they were built with. Both are mapped into memory
+when the index is opened: nothing is read until a run touches it, and a run touches only the
+reports it meets. An index without them, or with ones another kinmatch wrote, is still linked
+exactly: the report side is then computed from the reports when first needed (seconds per
+100,000 reports, with a warning), until :meth:`~kinmatch.index.core.Index.refresh` or the next
+``kinmatch index add`` of reports stores it.
 """
 
 from __future__ import annotations
@@ -106,6 +109,60 @@ def has_fast_path(settings: Any) -> bool:
 # plain data ↔ arrays and a JSON skeleton (no pickles)
 
 
+class RarityTable(Mapping):
+    """A rarity table (text → share) read from the index: sorted ``keys`` and their ``values``,
+    looked up by binary search, so opening the index converts nothing; after
+    :attr:`LOOKUPS_BEFORE_DICT` lookups (a large run) it turns itself into a dict once."""
+
+    LOOKUPS_BEFORE_DICT = 20_000
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        self.keys, self.values = keys, values
+        self._width = keys.dtype.itemsize // 4 if keys.dtype.kind == "U" else 1 << 30
+        self._dict: dict[str, float] | None = None
+        self._lookups = 0
+
+    def _position(self, key: Any) -> int:
+        if not isinstance(key, str) or len(key) > self._width:
+            return -1
+        # the key as the keys' own fixed-width type: a str would make numpy cast every key
+        at = int(np.searchsorted(self.keys, np.array(key, dtype=self.keys.dtype)))
+        return at if at < len(self.keys) and self.keys[at] == key else -1
+
+    def _as_dict(self) -> dict[str, float] | None:
+        if self._dict is None:
+            self._lookups += 1
+            if self._lookups > self.LOOKUPS_BEFORE_DICT:
+                self._dict = dict(zip(self.keys.tolist(), self.values.tolist(), strict=True))
+        return self._dict
+
+    def __getitem__(self, key: str) -> float:
+        table = self._as_dict()
+        if table is not None:
+            return table[key]
+        at = self._position(key)
+        if at < 0:
+            raise KeyError(key)
+        return float(self.values[at])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        table = self._as_dict()
+        if table is not None:
+            return table.get(key, default)
+        at = self._position(key)
+        return default if at < 0 else float(self.values[at])
+
+    def __contains__(self, key: object) -> bool:
+        table = self._as_dict()
+        return key in table if table is not None else self._position(key) >= 0
+
+    def __iter__(self):
+        return iter(self.keys.tolist())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 def _strings(values: np.ndarray) -> np.ndarray:
     if not all(type(v) is str for v in values.tolist()):
         raise TypeError("only text can be stored in an object array")
@@ -132,9 +189,10 @@ def _to_skeleton(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, Mapping):
         if not all(isinstance(k, str) for k in value):
             raise TypeError("only text keys can be stored")
-        if len(value) > 64 and all(type(v) in (int, float) for v in value.values()):
-            numbers = np.array(list(value.values()))
-            return {"$table": put(_strings(np.array(list(value), dtype=object))), "values": put(numbers)}
+        if len(value) > 64 and all(type(v) is float for v in value.values()):
+            keys = _strings(np.array(list(value), dtype=object))
+            order = np.argsort(keys, kind="stable")
+            return {"$table": put(keys[order]), "values": put(np.array(list(value.values()), dtype=float)[order])}
         return {"$dict": {k: _to_skeleton(v, arrays) for k, v in value.items()}}
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return {"$scalar": value.item(), "dtype": value.dtype.str}
@@ -160,12 +218,67 @@ def _from_skeleton(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     if "$array" in node:
         return arrays[node["$array"]]
     if "$table" in node:
-        return dict(zip(arrays[node["$table"]].tolist(), arrays[node["values"]].tolist(), strict=True))
+        return RarityTable(arrays[node["$table"]], arrays[node["values"]])
     if "$dict" in node:
         return {k: _from_skeleton(v, arrays) for k, v in node["$dict"].items()}
     if "$scalar" in node:
         return np.dtype(node["dtype"]).type(node["$scalar"])
     raise ValueError(f"unknown node in a stored report side: {sorted(node)}")
+
+
+ARRAYS_MAGIC = b"KINMATCH-ARRAYS\n"
+"""The first bytes of a stored report side's arrays file (:func:`write_arrays`)."""
+
+_ALIGN = 64
+
+
+def write_arrays(handle: BinaryIO, skeleton: dict, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` (no object arrays) and the JSON ``skeleton`` naming them as one file:
+    :data:`ARRAYS_MAGIC`, the length of a JSON header (8 bytes, little-endian), the header (the
+    skeleton, and each array's dtype, shape and offset), then each array's bytes at an offset
+    aligned to 64 bytes, so a reader maps the file and views the arrays in place. (An ``.npz``
+    places its arrays at unaligned offsets, and numpy copies an unaligned array on each search.)"""
+    layout, offset = {}, 0
+    contiguous = {}
+    for name, array in arrays.items():
+        if array.dtype.hasobject:
+            raise TypeError(f"{name}: object arrays are not stored")
+        contiguous[name] = np.ascontiguousarray(array)
+        offset = -(-offset // _ALIGN) * _ALIGN
+        layout[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+        offset += contiguous[name].nbytes
+    header = json.dumps({"skeleton": skeleton, "arrays": layout}, ensure_ascii=False).encode("utf-8")
+    start = -(-(len(ARRAYS_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+    handle.write(ARRAYS_MAGIC + len(header).to_bytes(8, "little") + header)
+    handle.write(b"\0" * (start - len(ARRAYS_MAGIC) - 8 - len(header)))
+    written = 0
+    for name, array in contiguous.items():
+        handle.write(b"\0" * (layout[name]["offset"] - written))
+        handle.write(memoryview(array).cast("B") if array.nbytes else b"")
+        written = layout[name]["offset"] + array.nbytes
+
+
+def read_arrays(handle: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
+    """(skeleton, arrays) of a file :func:`write_arrays` wrote: the arrays read-only views of the
+    file mapped into memory, read only when used, and readable after the file is removed."""
+    import mmap
+
+    handle.seek(0)
+    if handle.read(len(ARRAYS_MAGIC)) != ARRAYS_MAGIC:
+        raise ValueError("not a kinmatch arrays file")
+    length = int.from_bytes(handle.read(8), "little")
+    header = json.loads(handle.read(length).decode("utf-8"))
+    start = -(-(len(ARRAYS_MAGIC) + 8 + length) // _ALIGN) * _ALIGN
+    mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    arrays = {}
+    for name, spec in header["arrays"].items():
+        dtype = np.dtype(spec["dtype"])
+        if dtype.hasobject:
+            raise ValueError(f"{name}: object arrays are not read")
+        count = int(np.prod(spec["shape"], dtype=np.int64))
+        arrays[name] = np.frombuffer(mapped, dtype=dtype, count=count,
+                                     offset=start + spec["offset"]).reshape(spec["shape"])
+    return header["skeleton"], arrays
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,22 +287,20 @@ def _from_skeleton(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
 
 class ReportSide:
     """The indexed reports' side of linking (see the module docstring): ``reports`` (the
-    candidate passes' side), ``rarity`` (comparison name → rarity table), ``ids`` (report ids by
-    position), ``live`` (each report's row among the segments' rows read in order) and
-    ``fingerprint``."""
+    candidate passes' side), ``rarity`` (comparison name → rarity table), ``rows`` (the reports'
+    columns the comparisons read, a pyarrow Table in the order of ``reports``), ``order`` (the
+    positions sorting the report ids) and ``fingerprint``."""
 
-    def __init__(self, reports: Any, rarity: dict[str, Mapping[str, float]], live: np.ndarray, fingerprint: str):
-        self.reports, self.rarity, self.live, self.fingerprint = reports, rarity, live, fingerprint
+    def __init__(self, reports: Any, rarity: dict[str, Mapping[str, float]], rows: Any, order: np.ndarray,
+                 fingerprint: str):
+        self.reports, self.rarity, self.rows, self.order, self.fingerprint = reports, rarity, rows, order, fingerprint
         self.default = False  # built for the default settings (set by the index that holds it)
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def ids(self) -> np.ndarray:
-        return self.reports.ids
+        self._sorted_ids: np.ndarray | None = None
 
     @classmethod
-    def compute(cls, missing: pd.DataFrame, live: np.ndarray, settings: Any) -> "ReportSide":
-        """The report side of the live report frame ``missing`` (its rows at ``live``)."""
+    def compute(cls, missing: pd.DataFrame, settings: Any) -> "ReportSide":
+        """The report side of the normalized report frame ``missing``."""
+        from kinmatch.index.frames import frame_to_table
         from kinmatch.match.candidates import report_side
         from kinmatch.match.engine import with_columns
 
@@ -198,8 +309,10 @@ class ReportSide:
             compute = RARITY.get(_class_name(comparison))
             if compute is not None and getattr(comparison, "frequency", None) is None:
                 rarity[comparison.name] = compute(with_columns(missing, comparison.right_columns))
-        return cls(report_side(missing, settings.candidate_settings()), rarity, np.asarray(live, dtype=np.int64),
-                   fingerprint(settings))
+        reports = report_side(missing, settings.candidate_settings())
+        columns = ("missing_id", *_comparison_columns(settings.comparisons, "right"))
+        rows = frame_to_table(missing[[c for c in dict.fromkeys(columns) if c in missing.columns]])
+        return cls(reports, rarity, rows, np.argsort(reports.ids, kind="stable"), fingerprint(settings))
 
     def comparisons(self, settings: Any) -> list:
         """The comparisons of ``settings``, each that prices by rarity given the whole reports' table."""
@@ -213,92 +326,70 @@ class ReportSide:
 
     def positions(self, ids: Any) -> np.ndarray:
         """The positions (ascending) of the reports with these ``ids`` (all indexed)."""
-        if self._sorted is None:
-            order = np.argsort(self.ids, kind="stable")
-            self._sorted = (self.ids[order], order)
-        values, order = self._sorted
-        ids = np.asarray(ids, dtype=object)
-        at = np.searchsorted(values, ids)
-        return np.sort(order[at])
+        if self._sorted_ids is None:
+            self._sorted_ids = self.reports.ids[self.order]
+        ids = np.asarray(ids, dtype=self._sorted_ids.dtype if self._sorted_ids.dtype != object else object)
+        return np.sort(self.order[np.searchsorted(self._sorted_ids, ids)])
+
+    def frame(self, positions: np.ndarray) -> pd.DataFrame:
+        """The normalized reports at ``positions``, the comparisons' columns."""
+        import pyarrow as pa
+
+        from kinmatch.index.frames import table_to_frame
+
+        return table_to_frame(self.rows.take(pa.array(np.asarray(positions, dtype=np.int64))))
 
     # -- stored -----------------------------------------------------------------------------
 
-    def save(self, path: Path) -> None:
-        """Write the report side to ``path`` (one ``.npz``), flushed to disk before returning."""
+    def save(self, arrays_path: Path, rows_path: Path) -> None:
+        """Write the report side: its arrays to ``arrays_path`` (:func:`write_arrays`), its
+        rows to ``rows_path`` (an uncompressed Arrow IPC file), each flushed to disk."""
+        import pyarrow as pa
+
         from kinmatch.match.candidates import report_side_state
 
         arrays: dict[str, np.ndarray] = {}
+        state = report_side_state(self.reports)
+        if state["ids"].dtype == object:
+            state["ids"] = _strings(state["ids"])  # kept as fixed-width text: never converted on opening
         skeleton = {"version": SIDE_VERSION, "fingerprint": self.fingerprint,
-                    "reports": _to_skeleton(report_side_state(self.reports), arrays),
-                    "rarity": _to_skeleton(self.rarity, arrays), "live": _to_skeleton(self.live, arrays)}
-        arrays["skeleton"] = np.frombuffer(json.dumps(skeleton, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
-        with open(path, "wb") as handle:
-            np.savez(handle, **arrays)
+                    "reports": _to_skeleton(state, arrays), "rarity": _to_skeleton(self.rarity, arrays),
+                    "order": _to_skeleton(self.order, arrays)}
+        with open(arrays_path, "wb") as handle:
+            write_arrays(handle, skeleton, arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with open(rows_path, "wb") as handle:
+            with pa.ipc.new_file(handle, self.rows.schema) as writer:
+                writer.write_table(self.rows)
             handle.flush()
             os.fsync(handle.fileno())
 
     @classmethod
-    def load(cls, source: BinaryIO | str | os.PathLike) -> "ReportSide":
-        """The report side :meth:`save` wrote (no pickles are read)."""
+    def load(cls, arrays: BinaryIO, rows: Any) -> "ReportSide":
+        """The report side :meth:`save` wrote: ``arrays`` the open arrays file, ``rows`` the Arrow
+        file mapped into memory (``pyarrow.memory_map``). Nothing is copied until a run uses it,
+        and no pickles are read."""
+        import pyarrow as pa
+
         from kinmatch.match.candidates import report_side_from_state
 
-        if hasattr(source, "seek"):
-            source.seek(0)
-        with np.load(source, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-        skeleton = json.loads(arrays.pop("skeleton").tobytes().decode("utf-8"))
+        skeleton, stored = read_arrays(arrays)
         if skeleton.get("version") != SIDE_VERSION:
             raise ValueError(f"report side of version {skeleton.get('version')}, this kinmatch reads {SIDE_VERSION}")
-        return cls(report_side_from_state(_from_skeleton(skeleton["reports"], arrays)),
-                   _from_skeleton(skeleton["rarity"], arrays), _from_skeleton(skeleton["live"], arrays),
+        rows.seek(0)
+        table = pa.ipc.open_file(rows).read_all()
+        return cls(report_side_from_state(_from_skeleton(skeleton["reports"], stored)),
+                   _from_skeleton(skeleton["rarity"], stored), table, _from_skeleton(skeleton["order"], stored),
                    skeleton["fingerprint"])
 
 
-def live_rows(id_columns: list[np.ndarray]) -> np.ndarray:
-    """The rows (numbered across the segments read in order) whose id no later row repeats: the
-    records :func:`~kinmatch.index.frames.live_records` keeps, in its order."""
-    ids = pd.Series(np.concatenate(id_columns) if id_columns else np.empty(0, dtype=object))
-    return np.flatnonzero(~ids.duplicated(keep="last").to_numpy())
-
-
-class SegmentRows:
-    """Rows of a kind's segments read by position in the live frame, from file handles opened with
-    the index (so a generation removed by later writers is still readable), each segment's
-    columns read once, when first needed."""
+class SegmentFiles:
+    """A kind's segments as files held open from when the index was opened (so a generation
+    removed by later writers can still be read), read as frames when first needed."""
 
     def __init__(self, handles: list[BinaryIO], id_column: str):
         self.handles, self.id_column = handles, id_column
-        self._tables: dict[tuple[int, tuple[str, ...]], Any] = {}
-        self._offsets: np.ndarray | None = None
-
-    def _table(self, number: int, columns: tuple[str, ...]):
-        key = (number, columns)
-        if key not in self._tables:
-            import pyarrow.parquet as pq
-
-            handle = self.handles[number]
-            handle.seek(0)
-            schema = pq.read_schema(handle)
-            handle.seek(0)
-            present = [c for c in columns if c in schema.names]
-            self._tables[key] = pq.read_table(handle, columns=present)
-        return self._tables[key]
-
-    def ids(self) -> list[np.ndarray]:
-        """Each segment's ids."""
-        return [self._table(n, (self.id_column,)).column(0).to_numpy(zero_copy_only=False).astype(object)
-                for n in range(len(self.handles))]
-
-    def offsets(self) -> np.ndarray:
-        if self._offsets is None:
-            import pyarrow.parquet as pq
-
-            counts = []
-            for handle in self.handles:
-                handle.seek(0)
-                counts.append(pq.ParquetFile(handle).metadata.num_rows)
-            self._offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        return self._offsets
 
     def frames(self) -> list[pd.DataFrame]:
         """Each segment's whole frame."""
@@ -310,24 +401,6 @@ class SegmentRows:
             out.append(read_frame(handle))
         return out
 
-    def take(self, rows: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
-        """The records at ``rows`` (ascending, numbered across the segments in order) with those of
-        ``columns`` their segments hold, as :func:`~kinmatch.index.frames.live_records` of the
-        segments' frames would give them."""
-        from kinmatch.index.frames import live_records, table_to_frame
-
-        columns = tuple(dict.fromkeys((self.id_column, *columns)))
-        offsets = self.offsets()
-        segment = np.searchsorted(offsets, rows, side="right") - 1
-        frames = []
-        for number in range(len(self.handles)):
-            mine = rows[segment == number] - offsets[number]
-            if len(mine):
-                import pyarrow as pa
-
-                frames.append(table_to_frame(self._table(number, columns).take(pa.array(mine))))
-        return live_records(frames, self.id_column)
-
 
 # ---------------------------------------------------------------------------------------------
 # the runs
@@ -338,12 +411,12 @@ def _comparison_columns(comparisons: Any, side: str) -> tuple[str, ...]:
 
 
 @gc_paused()
-def run_against_reports(records: Any, side: ReportSide, rows: SegmentRows, model: Any, top_k: int = 10,
-                        progress: bool = False, n_jobs: int | None = None):
+def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int = 10, progress: bool = False,
+                        n_jobs: int | None = None):
     """:func:`~kinmatch.match.pipeline.run_link` of residents ``records`` against the indexed
     reports with a fitted ``model``, doing only the residents' work: their candidates are looked
-    up in ``side.reports``, and only the reports they met are read (``rows``) and encoded, the
-    comparisons priced with ``side.rarity``. The table is the batch run's; the run's ``missing``
+    up in ``side.reports``, and only the reports they met are read (``side.rows``) and encoded,
+    the comparisons priced with ``side.rarity``. The table is the batch run's; the run's ``missing``
     frame holds the reports met (the comparisons' columns)."""
     from kinmatch.match import engine
     from kinmatch.match.candidates import packed_candidate_pairs
@@ -358,10 +431,8 @@ def run_against_reports(records: Any, side: ReportSide, rows: SegmentRows, model
                        pd.DataFrame({"missing_id": pd.Series(dtype=object)}), settings)
     candidates = packed_candidate_pairs(residents, None, settings=settings.candidate_settings(), progress=progress,
                                         reports=side.reports).unpack()
-    positions = side.positions(pd.unique(candidates.pairs["missing_id"].to_numpy(dtype=object)))
-    comparisons = side.comparisons(settings)
-    missing = rows.take(side.live[positions], _comparison_columns(comparisons, "right"))
-    encoded = engine.encode(residents, missing, comparisons)
+    missing = side.frame(side.positions(pd.unique(candidates.pairs["missing_id"].to_numpy(dtype=object))))
+    encoded = engine.encode(residents, missing, side.comparisons(settings))
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
                            n_jobs)
 

@@ -7,8 +7,9 @@
       manifest-000007.json           format and versions, sources, counts, the model, the segments
       segments/missing-000007-….parquet   normalized reports added in generation 7 (never rewritten)
       segments/residents-….parquet        normalized residents, when residents are indexed
-      derived/missing-000007-….npz   the reports' side of linking, computed from the segments
-                                     (kinmatch.index.side; rewritten whenever reports are added)
+      derived/missing-000007-….arrays the reports' side of linking (arrays) and the columns the
+      derived/missing-000007-….arrow comparisons read (kinmatch.index.side): computed from the
+                                     segments, written again whenever reports are added
       .lock                          held by the one process writing (build, add, refit)
 
 A write never changes a file a reader may be reading: it writes its new segment and its new
@@ -150,9 +151,9 @@ def writer_lock(directory: Path, timeout: float) -> Iterator[None]:
         lock.release()
 
 
-def derived_path(directory: Path, kind: str, generation: int) -> Path:
+def derived_path(directory: Path, kind: str, generation: int, suffix: str) -> Path:
     """A fresh name for a file computed from a kind's segments (:mod:`kinmatch.index.side`)."""
-    return Path(directory) / DERIVED / f"{kind}-{generation:06d}-{secrets.token_hex(4)}.npz"
+    return Path(directory) / DERIVED / f"{kind}-{generation:06d}-{secrets.token_hex(4)}.{suffix}"
 
 
 def segment_path(directory: Path, kind: str, generation: int) -> Path:
@@ -202,7 +203,7 @@ def collect_garbage(directory: Path) -> None:
         for segments in manifest["segments"].values():
             referenced.update(segment["file"] for segment in segments)
         if manifest.get("report_side"):
-            referenced.add(manifest["report_side"]["file"])
+            referenced.update((manifest["report_side"]["arrays"], manifest["report_side"]["rows"]))
     for path in stale:
         path.unlink(missing_ok=True)
     for folder in (SEGMENTS, DERIVED):
