@@ -174,13 +174,6 @@ class Index:
                     files = [segment["file"] for segment in manifest["segments"][kind]]
                     segments[kind] = SegmentFiles(open_handles(directory, files), storage.ID_COLUMNS[kind])
                     handles += segments[kind].handles
-                stored = manifest.get("report_side")
-                stored_side = None
-                if stored:
-                    import pyarrow as pa
-
-                    stored_side = (open(directory / stored["arrays"], "rb"),
-                                   pa.memory_map(str(directory / stored["rows"])))
                 break
             except FileNotFoundError:
                 # two writes finished while this reader opened: the generation it read is gone
@@ -188,7 +181,8 @@ class Index:
                     handle.close()
                 if attempt == 2:
                     raise
-        return cls(directory, manifest, None, None, _model_from_manifest(manifest), segments, stored_side)
+        return cls(directory, manifest, None, None, _model_from_manifest(manifest), segments,
+                   _open_stored_side(directory, manifest))
 
     def report_side(self, settings: Any = None) -> ReportSide:
         """The indexed reports' side of linking (:class:`~kinmatch.index.side.ReportSide`): read
@@ -427,6 +421,25 @@ class Index:
             _store_report_side(directory, manifest)
             storage.commit(directory, manifest)
         return cls.open(directory)
+
+
+def _open_stored_side(directory: Path, manifest: dict[str, Any]) -> tuple | None:
+    """The stored report side's files, opened (arrays file) and mapped (rows), or None when the
+    manifest names none of this layout or its files cannot be read (it is then computed)."""
+    import pyarrow as pa
+
+    stored = manifest.get("report_side") or {}
+    if stored.get("version") != SIDE_VERSION or not {"arrays", "rows"} <= set(stored):
+        return None
+    try:
+        arrays = open(directory / stored["arrays"], "rb")
+    except OSError:
+        return None
+    try:
+        return arrays, pa.memory_map(str(directory / stored["rows"]))
+    except OSError:
+        arrays.close()
+        return None
 
 
 def _check_buildable(directory: Path) -> None:
