@@ -212,3 +212,15 @@ def test_a_rarity_table_answers_as_its_dict(key, expected, monkeypatch):
     for _ in range(3):
         assert rarity.get(key, -1.0) == (expected if expected is not None else -1.0)
     assert rarity._dict == table
+
+
+def test_candidates_looked_up_by_worker_processes_are_those_of_one_process(sim, model, tmp_path, monkeypatch):
+    from kinmatch.index import side
+
+    index, _ = Index.build(tmp_path / "idx", missing=[_csv(sim.missing, tmp_path / "m.csv")], model=model)
+    one = index.run(sim.residents, n_jobs=1)
+    monkeypatch.setattr(side, "PARALLEL_MIN_RECORDS", 10)
+    forked = index.run(sim.residents, n_jobs=2)
+    pd.testing.assert_frame_equal(forked.table, one.table)
+    pd.testing.assert_frame_equal(forked.candidate_counts, one.candidate_counts)
+    assert one.candidate_counts.set_index("pass").loc["union", "kept"] == len(one.vectors) > 0

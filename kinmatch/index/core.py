@@ -9,9 +9,13 @@
     >>> index.query({"name": "吴春花", "sex": "女", "age": "六十多岁"}).head(3)     # doctest: +SKIP
 
 :meth:`Index.link` returns the table :func:`kinmatch.link` returns for the same records and the
-same model: the index hands :func:`~kinmatch.match.pipeline.run_link` the normalized frames it
-stored, so candidates, comparisons and the rarity tables the comparisons compute from the report
-frame (marks, builds, name-key frequencies) see the very frame a batch run would build.
+same model. With a model, a run does only its own records' work (:mod:`kinmatch.index.side`): the
+reports' side of the candidate passes, the rarity tables the comparisons compute from the whole
+report frame (marks, builds, name-key frequencies) and the reports' comparison columns are built
+once, stored with each generation and mapped into memory on opening; a run looks its records'
+keys up, reads and encodes only the reports they meet, then compares, scores, ranks and explains
+as :func:`~kinmatch.match.pipeline.run_link` does. Without a model the run fits one, as a batch
+run does, on the stored frames (:func:`~kinmatch.match.pipeline.run_link` itself).
 
 The model is fitted once, when the index is built with both reports and residents (or given with
 ``model=``), and refitted only by :meth:`Index.refit`, so a day's results do not drift with the
@@ -128,9 +132,10 @@ def _load_model(model: Any):
 
 class Index:
     """An index opened for linking: its normalized ``missing`` reports, its ``residents`` (when
-    indexed), its ``model`` and ``manifest``. Open with :meth:`open`; write with :meth:`build`,
-    :meth:`add`, :meth:`refit`, :meth:`rebuild` (each a new generation on disk; an open
-    :class:`Index` keeps the records it read)."""
+    indexed; both read when first asked for), its ``model`` and ``manifest``. Open with
+    :meth:`open`; write with :meth:`build`, :meth:`add`, :meth:`refit`, :meth:`refresh`,
+    :meth:`rebuild` (each a new generation on disk; an open :class:`Index` keeps linking the
+    generation it opened, whose files it holds open)."""
 
     def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame | None,
                  residents: pd.DataFrame | None, model: Any, segments: dict[str, SegmentFiles] | None = None,

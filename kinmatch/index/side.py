@@ -419,8 +419,7 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     the comparisons priced with ``side.rarity``. The table is the batch run's; the run's ``missing``
     frame holds the reports met (the comparisons' columns)."""
     from kinmatch.match import engine
-    from kinmatch.match.candidates import packed_candidate_pairs
-    from kinmatch.match.pipeline import LinkRun, empty_table, prepare_records, rank_candidates
+    from kinmatch.match.pipeline import PARALLEL_MAX_REPORTS, LinkRun, empty_table, prepare_records, rank_candidates
     from kinmatch.match.settings import resolve_settings
 
     settings = resolve_settings(None)
@@ -429,10 +428,11 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     if len(residents) == 0:
         return LinkRun(empty_table(settings), model, pd.DataFrame(), pd.DataFrame(), residents,
                        pd.DataFrame({"missing_id": pd.Series(dtype=object)}), settings)
-    candidates = packed_candidate_pairs(residents, None, settings=settings.candidate_settings(), progress=progress,
-                                        reports=side.reports).unpack()
+    candidates = _candidates(residents, side.reports, settings.candidate_settings(), progress, n_jobs)
     missing = side.frame(side.positions(pd.unique(candidates.pairs["missing_id"].to_numpy(dtype=object))))
     encoded = engine.encode(residents, missing, side.comparisons(settings))
+    if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
+        n_jobs = 1  # as run_link: forked workers would each copy the encodings of that many reports
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
                            n_jobs)
 
@@ -460,6 +460,44 @@ def run_against_residents(records: Any, residents: pd.DataFrame, model: Any, top
     encoded = engine.encode(residents, missing, settings.comparisons)
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "missing", progress,
                            n_jobs)
+
+
+PARALLEL_MIN_RECORDS = 1_000
+"""From this many records a run's candidates are looked up by forked worker processes, a
+contiguous range of records each: each record's candidates depend on that record alone, and the
+workers inherit the report side (mapped from the index's files) instead of receiving it."""
+
+
+def _candidates(residents: pd.DataFrame, reports: Any, candidate_settings: Any, progress: bool,
+                n_jobs: int | None):
+    """:func:`~kinmatch.match.candidates.candidate_pairs` of ``residents`` against the report
+    side ``reports``, in ranges of residents over ``n_jobs`` worker processes when there are many;
+    the ranges' pairs in order and their counts added are the pairs and counts of one call."""
+    from kinmatch._parallel import fork_map, resolve_jobs
+    from kinmatch.match.candidates import Candidates, packed_candidate_pairs
+
+    jobs = resolve_jobs(n_jobs)
+    if jobs < 2 or len(residents) < PARALLEL_MIN_RECORDS:
+        return packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress,
+                                      reports=reports).unpack()
+    edges = np.linspace(0, len(residents), 2 * jobs + 1).astype(int)
+    bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    parts = [part.unpack() for part in fork_map(_candidates_range, bounds, jobs,
+                                                 shared=(residents, reports, candidate_settings))]
+    counts = parts[0].counts.set_index("pass")
+    for part in parts[1:]:
+        counts = counts + part.counts.set_index("pass")
+    return Candidates(pd.concat([part.pairs for part in parts], ignore_index=True), counts.reset_index())
+
+
+def _candidates_range(bounds: tuple[int, int]):
+    from kinmatch._parallel import shared
+    from kinmatch.match.candidates import packed_candidate_pairs
+
+    residents, reports, candidate_settings = shared()
+    start, stop = bounds
+    return packed_candidate_pairs(residents.iloc[start:stop].reset_index(drop=True), None,
+                                  settings=candidate_settings, progress=False, reports=reports)
 
 
 def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
