@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if args.data:
         data = Path(args.data)
-        residents = pd.read_csv(data / "residents.csv", dtype=str, keep_default_na=False)
+        residents = pd.read_csv(data / "residents.csv", dtype=str)
         truth = pd.read_csv(data / "truth.csv", dtype=str)
         files["missing"] = data / "missing.csv"
         residents = residents.drop(columns="source_row", errors="ignore")
