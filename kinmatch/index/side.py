@@ -112,7 +112,12 @@ def has_fast_path(settings: Any) -> bool:
 class RarityTable(Mapping):
     """A rarity table (text → share) read from the index: sorted ``keys`` and their ``values``,
     looked up by binary search, so opening the index converts nothing; after
-    :attr:`LOOKUPS_BEFORE_DICT` lookups (a large run) it turns itself into a dict once."""
+    :attr:`LOOKUPS_BEFORE_DICT` lookups (a large run) it turns itself into a dict once.
+
+        >>> table = RarityTable(np.array(["li wei", "wang fang"]), np.array([0.25, 0.5]))
+        >>> table.get("wang fang"), "zhang san" in table, len(table)
+        (0.5, False, 2)
+    """
 
     LOOKUPS_BEFORE_DICT = 20_000
 

@@ -202,14 +202,23 @@ def collect_garbage(directory: Path) -> None:
             manifest = json.load(handle)
         for segments in manifest["segments"].values():
             referenced.update(segment["file"] for segment in segments)
-        if manifest.get("report_side"):
-            referenced.update((manifest["report_side"]["arrays"], manifest["report_side"]["rows"]))
+        derived = manifest.get("report_side") or {}
+        referenced.update(derived[key] for key in ("arrays", "rows") if isinstance(derived.get(key), str))
     for path in stale:
-        path.unlink(missing_ok=True)
+        _remove(path)
     for folder in (SEGMENTS, DERIVED):
         if (directory / folder).is_dir():
             for path in (directory / folder).iterdir():
                 if f"{folder}/{path.name}" not in referenced:
-                    path.unlink(missing_ok=True)
+                    _remove(path)
     for path in directory.glob(".*.part"):
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file no manifest kept names. An opened index holds its generation's files open;
+    where the system refuses to remove an open file (Windows), the next writer removes it."""
+    try:
         path.unlink(missing_ok=True)
+    except PermissionError:
+        pass
