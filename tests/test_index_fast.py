@@ -224,3 +224,18 @@ def test_candidates_looked_up_by_worker_processes_are_those_of_one_process(sim, 
     pd.testing.assert_frame_equal(forked.table, one.table)
     pd.testing.assert_frame_equal(forked.candidate_counts, one.candidate_counts)
     assert one.candidate_counts.set_index("pass").loc["union", "kept"] == len(one.vectors) > 0
+
+
+def test_an_index_closes_the_files_it_holds(sim, model, tmp_path):
+    Index.build(tmp_path / "idx", missing=[_csv(sim.missing, tmp_path / "m.csv")], model=model)
+    with warnings.catch_warnings(action="error"):  # an unclosed file would warn (ResourceWarning)
+        with Index.open(tmp_path / "idx") as index:
+            table = index.link(sim.residents.iloc[:20])
+            handles = index._segments["missing"].handles
+        assert all(handle.closed for handle in handles)
+        opened = Index.open(tmp_path / "idx")
+        del opened
+        import gc
+
+        gc.collect()
+    assert len(table) > 0

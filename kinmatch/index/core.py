@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -144,6 +145,21 @@ class Index:
         self._frames = {"missing": missing, "residents": residents}
         self._segments = segments or {}
         self._stored_side, self._side = stored_side, None
+        handles = [h for files in self._segments.values() for h in files.handles]
+        handles += [stored_side[0]] if stored_side is not None else []
+        # the files are closed with the index (or by close()); what they mapped stays readable
+        self._closer = weakref.finalize(self, _close_files, handles)
+
+    def close(self) -> None:
+        """Close the files the index holds open (the records and report side it read stay usable;
+        records not read yet cannot be read after this)."""
+        self._closer()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @property
     def missing(self) -> pd.DataFrame:
@@ -426,6 +442,11 @@ class Index:
             _store_report_side(directory, manifest)
             storage.commit(directory, manifest)
         return cls.open(directory)
+
+
+def _close_files(handles: list) -> None:
+    for handle in handles:
+        handle.close()
 
 
 def _open_stored_side(directory: Path, manifest: dict[str, Any]) -> tuple | None:
