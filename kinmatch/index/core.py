@@ -145,6 +145,7 @@ class Index:
         self._frames = {"missing": missing, "residents": residents}
         self._segments = segments or {}
         self._stored_side, self._side = stored_side, None
+        self._version: tuple | None = None  # (model, its version): see _model_version
         handles = [h for files in self._segments.values() for h in files.handles]
         handles += [stored_side[0]] if stored_side is not None else []
         # the files are closed with the index (or by close()); what they mapped stays readable
@@ -278,7 +279,7 @@ class Index:
                                  f"some with `kinmatch index add {self.path} REPORTS.csv`")
             if fast:
                 return run_against_reports(records, self.report_side(), self.model, top_k=top_k, progress=progress,
-                                           n_jobs=n_jobs)
+                                           n_jobs=n_jobs, version=self._model_version())
             return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
                             progress=progress, n_jobs=n_jobs, prepared=("missing",))
         if not counts["residents"]:
@@ -286,9 +287,18 @@ class Index:
                              f"them with `kinmatch index add {self.path} --residents RESIDENTS.csv`")
         if fast:
             return run_against_residents(records, self.residents, self.model, top_k=top_k, progress=progress,
-                                         n_jobs=n_jobs)
+                                         n_jobs=n_jobs, version=self._model_version())
         return run_link(self.residents, records, top_k=top_k, by="missing", model=self.model,
                         progress=progress, n_jobs=n_jobs, prepared=("resident",))
+
+    def _model_version(self) -> str:
+        """:func:`~kinmatch.match.pipeline.model_version` of ``self.model``, hashed once per model
+        object (a query would otherwise serialise the model each time)."""
+        from kinmatch.match.pipeline import model_version
+
+        if self._version is None or self._version[0] is not self.model:
+            self._version = (self.model, model_version(self.model))
+        return self._version[1]
 
     def link(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
              n_jobs: int | None = None) -> pd.DataFrame:

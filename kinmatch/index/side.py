@@ -417,12 +417,13 @@ def _comparison_columns(comparisons: Any, side: str) -> tuple[str, ...]:
 
 @gc_paused()
 def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int = 10, progress: bool = False,
-                        n_jobs: int | None = None):
+                        n_jobs: int | None = None, version: str | None = None):
     """:func:`~kinmatch.match.pipeline.run_link` of residents ``records`` against the indexed
     reports with a fitted ``model``, doing only the residents' work: their candidates are looked
     up in ``side.reports``, and only the reports they met are read (``side.rows``) and encoded,
     the comparisons priced with ``side.rarity``. The table is the batch run's; the run's ``missing``
-    frame holds the reports met (the comparisons' columns)."""
+    frame holds the reports met (the comparisons' columns). ``version``: the model's version, when
+    known (:func:`~kinmatch.match.pipeline.model_version` hashes the model's JSON)."""
     from kinmatch.match import engine
     from kinmatch.match.pipeline import PARALLEL_MAX_REPORTS, LinkRun, empty_table, prepare_records, rank_candidates
     from kinmatch.match.settings import resolve_settings
@@ -439,15 +440,16 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         n_jobs = 1  # as run_link: forked workers would each copy the encodings of that many reports
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
-                           n_jobs)
+                           n_jobs, version)
 
 
 @gc_paused()
 def run_against_residents(records: Any, residents: pd.DataFrame, model: Any, top_k: int = 10,
-                          progress: bool = False, n_jobs: int | None = None):
+                          progress: bool = False, n_jobs: int | None = None, version: str | None = None):
     """:func:`~kinmatch.match.pipeline.run_link` with ``by="missing"`` of new reports ``records``
     against the indexed ``residents`` with a fitted ``model``: the candidates as a batch run finds
-    them, then only the residents they met encoded. The run's ``residents`` frame holds those."""
+    them, then only the residents they met encoded. The run's ``residents`` frame holds those.
+    ``version``: the model's version, when known."""
     from kinmatch.match import engine
     from kinmatch.match.candidates import packed_candidate_pairs
     from kinmatch.match.pipeline import LinkRun, empty_table, prepare_records, rank_candidates
@@ -464,7 +466,7 @@ def run_against_residents(records: Any, residents: pd.DataFrame, model: Any, top
     residents = residents[met].reset_index(drop=True)
     encoded = engine.encode(residents, missing, settings.comparisons)
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "missing", progress,
-                           n_jobs)
+                           n_jobs, version)
 
 
 PARALLEL_MIN_RECORDS = 1_000
