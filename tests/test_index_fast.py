@@ -239,3 +239,17 @@ def test_an_index_closes_the_files_it_holds(sim, model, tmp_path):
 
         gc.collect()
     assert len(table) > 0
+
+
+def test_a_model_given_to_an_opened_index_is_the_one_its_tables_name(sim, model, tmp_path):
+    index, _ = Index.build(tmp_path / "idx", missing=[_csv(sim.missing, tmp_path / "m.csv")], model=model)
+    first = index.link(sim.residents.iloc[:10])
+    other = json.loads(Path(model).read_text())
+    other["lambda"] = other["lambda"] / 2  # as `kinmatch link --index DIR --model OTHER.json` gives
+    other_path = tmp_path / "other.json"
+    other_path.write_text(json.dumps(other))
+    index.model = kinmatch.FellegiSunter.from_json(other_path)
+    second = index.link(sim.residents.iloc[:10])
+    assert first["model_version"].nunique() == second["model_version"].nunique() == 1
+    assert second["model_version"].iloc[0] == kinmatch.match.pipeline.model_version(index.model)
+    assert second["model_version"].iloc[0] != first["model_version"].iloc[0]
