@@ -63,12 +63,19 @@ def _numeric_bands(column: str, thresholds: list[float]):
 
 def splink_link(residents_norm: pd.DataFrame, missing_norm: pd.DataFrame, top_k: int = 10,
                 seed: int = 1) -> pd.DataFrame:
+    """The splink model on kinmatch's normalized frames."""
+    left = _splink_frame(residents_norm, "resident_id", "resident")
+    right = _splink_frame(missing_norm, "missing_id", "missing")
+    return splink_link_fields(left, right, top_k, seed)
+
+
+def splink_link_fields(left: pd.DataFrame, right: pd.DataFrame, top_k: int = 10, seed: int = 1) -> pd.DataFrame:
+    """The splink model on frames of its own fields (unique_id, name_pinyin, surname_pinyin, sex,
+    birth_year, province, height), however they were prepared."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    left = _splink_frame(residents_norm, "resident_id", "resident")
-    right = _splink_frame(missing_norm, "missing_id", "missing")
     db_api = DuckDBAPI()
     settings = SettingsCreator(
         link_type="link_only",

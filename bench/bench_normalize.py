@@ -2,6 +2,7 @@
 
     python bench/bench_normalize.py                 # 1,000,000 reports (the target: < 2 min, 2 cores)
     python bench/bench_normalize.py --n 50000       # quick run while developing
+    python bench/bench_normalize.py --fixed-cost 5 --baseline-tree /work/main   # import + reference data
 
 Prints records/s per stage and overall, and the peak resident memory (``resource.getrusage``).
 
@@ -11,6 +12,11 @@ simulator (``kinmatch.datasets.simulate``, default) or from the hand-written poo
 column keeps the base's number of distinct values (``--base`` rows) while rows are new
 combinations: the cost of the unique-value caches is then realistic for a studio holding
 ``--base`` distinct spellings. ``--jobs`` is passed to ``normalize_missing(n_jobs=...)``.
+
+``--fixed-cost N`` measures instead what every link run pays before its records: in a new process,
+importing the CLI's link path, then normalizing one resident and one report (which loads every
+reference table normalization reads: gazetteer, sound index, village pinyin, readings, dialect
+lexicon), N times; with ``--baseline-tree`` alternating with another checkout (e.g. main).
 
 Figures on the shared 2-core development machine (1,000,000 reports, base 200,000, --jobs 2;
 105,738 distinct place texts over 走失地点 + 户籍地):
@@ -109,6 +115,51 @@ def build_reports(n: int, base: int, seed: int = 7, source: str = "simulate") ->
     return frame, origin
 
 
+FIXED_COST_RUN = """
+import time
+t0, c0 = time.perf_counter(), time.process_time()
+import kinmatch.cli, kinmatch.commands.link, kinmatch.match.pipeline
+import pandas as pd
+t1, c1 = time.perf_counter(), time.process_time()
+from kinmatch.normalize import records
+resident = pd.DataFrame({"resident_id": ["R1"], "name": ["张伟"], "sex": ["男"], "age": ["约60岁"],
+                         "found_date": ["2023-11-05"], "found_place": ["河南省周口市太康县十里铺村"],
+                         "accent": ["河南口音"], "description": ["左脸有黑痣"], "statements": ["老家好像是邻水那边"]})
+report = pd.DataFrame({"missing_id": ["M1"], "name": ["张伟"], "sex": ["男"], "birth_date": ["1960年"],
+                       "missing_date": ["2020-03"], "missing_place": ["太康县"], "hometown": ["河南省周口市太康县"],
+                       "description": ["左脸有黑痣"]})
+records.normalize_residents(resident, n_jobs=1)
+records.normalize_missing(report, n_jobs=1)
+t2, c2 = time.perf_counter(), time.process_time()
+print(t1 - t0, c1 - c0, t2 - t1, c2 - c1)
+"""
+
+
+def fixed_cost(runs: int, baseline_tree: str | None) -> None:
+    """Import plus reference-data load in new processes (see the module docstring)."""
+    import subprocess
+    import tempfile
+
+    trees = {"this checkout": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    if baseline_tree:
+        trees[os.path.basename(os.path.abspath(baseline_tree))] = baseline_tree
+    results: dict[str, list[list[float]]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, tree in trees.items():
+            env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+            # run outside any checkout: ``python -c`` puts the working folder first on the import path
+            out = subprocess.run([sys.executable, "-c", FIXED_COST_RUN], env=env, check=True, capture_output=True,
+                                 text=True, cwd=tempfile.gettempdir()).stdout.split()
+            results[name].append([float(v) for v in out])
+            print(f"{name:<14} import {results[name][-1][0]:.2f} s wall {results[name][-1][1]:.2f} s cpu; "
+                  f"reference data {results[name][-1][2]:.2f} s wall {results[name][-1][3]:.2f} s cpu; "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    for name, rows in results.items():
+        median = np.median(np.array(rows), axis=0)
+        print(f"== {name}: median import {median[0]:.2f} s wall / {median[1]:.2f} s cpu, reference data "
+              f"{median[2]:.2f} s wall / {median[3]:.2f} s cpu, total cpu {median[1] + median[3]:.2f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="reports to normalize")
@@ -117,7 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (n_jobs)")
     parser.add_argument("--source", choices=["simulate", "hand"], default="simulate",
                         help="where the base rows come from")
+    parser.add_argument("--fixed-cost", type=int, metavar="N", help="measure import + reference-data load N times")
+    parser.add_argument("--baseline-tree", help="with --fixed-cost: alternate with this checkout (e.g. /work/main)")
     args = parser.parse_args(argv)
+    if args.fixed_cost:
+        fixed_cost(args.fixed_cost, args.baseline_tree)
+        return
 
     from kinmatch.normalize import records
 

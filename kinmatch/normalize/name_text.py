@@ -14,7 +14,15 @@ import re
 
 import pandas as pd
 
-from kinmatch.normalize.text import as_text, collapse_whitespace, is_han, is_latin_name, to_halfwidth, to_simplified
+from kinmatch.normalize.text import (
+    as_text,
+    char_default_pinyin,
+    collapse_whitespace,
+    is_han,
+    is_latin_name,
+    to_halfwidth,
+    to_simplified,
+)
 
 __all__ = [
     "MINORITY_SEPARATORS", "MAX_SURNAME_RANK", "COMMON_SURNAME_RANK", "NAME_PREFIXES", "clean_name",
@@ -144,10 +152,17 @@ def surname_readings() -> dict[str, tuple[tuple[str, ...], ...]]:
     return readings
 
 
+def _everyday_reading(char: str) -> str:
+    """pypinyin's default reading of one character (the character itself when it has none)."""
+    if not is_han(char):  # outside the shipped table: ask pypinyin
+        from pypinyin import Style, lazy_pinyin
+
+        return lazy_pinyin(char, style=Style.NORMAL)[0]
+    return char_default_pinyin(char) or char
+
+
 @functools.lru_cache(maxsize=1)
 def _surname_sets() -> tuple[frozenset, frozenset, frozenset]:
-    from pypinyin import Style, lazy_pinyin
-
     from kinmatch.data import load_table
 
     table = load_table("surname_readings")
@@ -157,7 +172,7 @@ def _surname_sets() -> tuple[frozenset, frozenset, frozenset]:
     # differs from the everyday one (繁 po, 秘 bi) are kept so their reading is corrected.
     singles = frozenset(
         s for s, r, p in zip(table["surname"], rank, table["pinyin"], strict=True)
-        if len(s) == 1 and (r <= MAX_SURNAME_RANK or str(p).split(";")[0] != lazy_pinyin(s, style=Style.NORMAL)[0])
+        if len(s) == 1 and (r <= MAX_SURNAME_RANK or str(p).split(";")[0] != _everyday_reading(s))
     )
     compounds = frozenset(s for s in table["surname"] if len(s) == 2)
     common = frozenset(s for s, r in zip(table["surname"], rank, strict=True)

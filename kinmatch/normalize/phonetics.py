@@ -59,11 +59,10 @@ from typing import Iterable, Sequence
 
 import jellyfish
 import pandas as pd
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 from kinmatch.normalize import name_text
-from kinmatch.normalize.text import as_text, is_han, is_latin_name
+from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
@@ -91,17 +90,32 @@ DEFAULT_MAX_VARIANTS = 8
 # readings of one character
 
 
-@functools.lru_cache(maxsize=None)
-def _char_table() -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+@functools.lru_cache(maxsize=1)
+def _char_rows() -> dict[str, tuple[object, object, object]]:
+    """char → its ``char_readings`` cells (Mandarin, Jyutping, HK romanisation) as written: each
+    is split when its character is first met, not all 40k at load (that alone took a second)."""
     from kinmatch.data import load_table
 
     table = load_table("char_readings")
+    return dict(zip(table["char"], zip(table["mandarin"], table["jyutping"], table["hk_roman"], strict=True),
+                    strict=True))
 
-    def split(value):
-        return tuple(value.split(";")) if isinstance(value, str) and value else ()
 
-    return {char: (split(m), split(j), split(h)) for char, m, j, h in
-            zip(table["char"], table["mandarin"], table["jyutping"], table["hk_roman"], strict=True)}
+def _split_readings(value: object) -> tuple[str, ...]:
+    return tuple(value.split(";")) if isinstance(value, str) and value else ()
+
+
+_NO_READINGS: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = ((), (), ())
+
+
+@functools.lru_cache(maxsize=None)
+def _char_readings(char: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(Mandarin, Jyutping, HK romanisation) readings of one character in ``char_readings``."""
+    row = _char_rows().get(char)
+    if row is None:
+        return _NO_READINGS
+    mandarin, jyutping, hk_roman = row
+    return _split_readings(mandarin), _split_readings(jyutping), _split_readings(hk_roman)
 
 
 @functools.lru_cache(maxsize=None)
@@ -114,17 +128,17 @@ def char_mandarin(char: str) -> tuple[str, ...]:
     """
     if not is_han(char):
         return ()
-    default = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])
-    readings = [r for r in default if r] + list(_char_table().get(char, ((), (), ()))[0])
+    default = [char_default_pinyin(char)]
+    readings = [r for r in default if r] + list(_char_readings(char)[0])
     return tuple(dict.fromkeys(r for r in readings if r))
 
 
 def _char_jyutping(char: str) -> tuple[str, ...]:
-    return _char_table().get(char, ((), (), ()))[1]
+    return _char_readings(char)[1]
 
 
 def _char_hk(char: str) -> tuple[str, ...]:
-    return _char_table().get(char, ((), (), ()))[2]
+    return _char_readings(char)[2]
 
 
 @functools.lru_cache(maxsize=1)
@@ -698,7 +712,7 @@ def cantonese_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tu
 
 @functools.lru_cache(maxsize=1)
 def _pinyin_syllables() -> frozenset:
-    syllables = {r for readings, _, _ in _char_table().values() for r in readings}
+    syllables = {r for mandarin, _, _ in _char_rows().values() for r in _split_readings(mandarin)}
     # bare consonant interjections (n, m, ng, hm) would let any string "segment"
     return frozenset(s for s in syllables if len(s) >= 2 and re.search("[aeiouv]", s))
 

@@ -35,8 +35,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from kinmatch.data import load_table
+from kinmatch._gc import gc_paused
+from kinmatch.data import BuiltTable, library_version, load_table
 from kinmatch.geo import haversine_km
+from kinmatch.normalize.text import han_pinyin
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
            "warm_up", "county_distance_km",
@@ -163,8 +165,7 @@ _ETHNIC = "(?:" + "|".join(sorted(ETHNIC_GROUPS, key=len, reverse=True)) + ")族
 _PREF_SUFFIX = re.compile(rf"(?:(?:{_ETHNIC})*自治州|地区|市|盟|林区)$")
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     level: str        # province / prefecture / county / township / village
     code: str         # province, prefecture or county code (townships/villages: their county)
     kind: str         # full / short
@@ -172,20 +173,122 @@ class _Entry:
     label: str        # the gazetteer name that matched (township/village names shown to users)
 
 
+@functools.lru_cache(maxsize=1)
+def _county_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(all counties with numeric coordinates, current counties, prefectures) from ``counties``."""
+    counties = load_table("counties").copy()
+    counties["lon"] = pd.to_numeric(counties["lon"], errors="coerce")
+    counties["lat"] = pd.to_numeric(counties["lat"], errors="coerce")
+    cur = counties[counties["status"] == "current"]
+    pref = cur.groupby("prefecture_code").agg(name=("prefecture", "first"),
+                                              province_code=("province_code", "first"),
+                                              lon=("lon", "mean"), lat=("lat", "mean"))
+    return counties, cur, pref
+
+
+def _current_towns() -> pd.DataFrame:
+    towns = load_table("townships")
+    current = set(_county_frames()[1]["code"])
+    return towns[towns["county_code"].isin(current)].reset_index(drop=True)
+
+
+_KEY_COLUMNS = ["key", "level", "code", "kind", "old", "label"]
+
+
+def _gazetteer_keys() -> pd.DataFrame:
+    """The gazetteer's name index as a table, one row per (key, reading) in index order: every
+    province, prefecture, county (current and former) and township name, full and short, under
+    its own spelling and its OpenCC t2s spelling. :data:`GAZETTEER_KEYS` ships it built."""
+    from kinmatch.normalize.dialects import PROVINCES
+
+    counties, cur, pref = _county_frames()
+    current = set(cur["code"])
+    index: dict[str, list[_Entry]] = defaultdict(list)
+    hist = load_table("place_history")
+    towns = load_table("townships")
+    simplified = _simplified_all([*(n for names in PROVINCES.values() for n in names[:2]), *counties["name"],
+                                  *counties["short_name"], *pref["name"], *hist["old_name"], *towns["name"],
+                                  *towns["short_name"]])
+    converter = _opencc()
+
+    def convert(key: str) -> str:
+        alt = simplified.get(key)
+        return alt if alt is not None else converter.convert(key)
+
+    def add(key: str, entry: _Entry) -> None:
+        if len(key) < 2:
+            return
+        if key in _GENERIC:
+            if entry.level != "county" or entry.kind != "full":
+                return
+            # 城区, 郊区, 东区: real districts, but only with their prefecture named
+            entry = _Entry(entry.level, entry.code, "generic", entry.old, entry.label)
+        if entry not in index[key]:
+            index[key].append(entry)
+        # input is converted traditional → simplified, and opencc also rewrites a few
+        # simplified names (乾县 → 干县): index the converted spelling as well
+        alt = convert(key)
+        if alt != key and entry not in index[alt]:
+            index[alt].append(entry)
+
+    for code, (full, short, _abbr) in PROVINCES.items():
+        add(full, _Entry("province", code, "full", False, full))
+        add(short, _Entry("province", code, "short", False, full))
+    for code, r in pref.iterrows():
+        if code[:2] in ("11", "12", "31", "50"):
+            continue  # municipality "prefectures" are the province itself
+        add(r["name"], _Entry("prefecture", code, "full", False, r["name"]))
+        add(_PREF_SUFFIX.sub("", r["name"]), _Entry("prefecture", code, "short", False, r["name"]))
+    for r in cur.itertuples(index=False):
+        add(r.name, _Entry("county", r.code, "full", False, r.name))
+        if not re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
+            add(r.short_name, _Entry("county", r.code, "short", False, r.name))
+    hist = hist[hist["rank"] == "0"]
+    for r in hist.itertuples(index=False):
+        level = "county" if r.level == "county" else "prefecture"
+        if level == "county" and r.new_code not in current:
+            continue
+        if level == "prefecture" and r.new_code not in pref.index:
+            continue
+        short = (re.sub(r"(?:自治县|县|区|市|旗)$", "", r.old_name) if level == "county"
+                 else _PREF_SUFFIX.sub("", r.old_name))
+        for key, kind in ((r.old_name, "full"), (short, "short")):
+            existing = index.get(key, [])
+            # an old name that is also a current name of the same level is not "old" there
+            if any(e.level == level and not e.old and e.code == r.new_code for e in existing):
+                continue
+            add(key, _Entry(level, r.new_code, kind, True, r.old_name))
+    towns = towns[towns["county_code"].isin(current)]
+    for r in towns.itertuples(index=False):
+        add(r.name, _Entry("township", r.county_code, "full", False, r.name))
+        if r.short_name != r.name:  # a short form shared with a county is resolved in _scan
+            add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
+    rows = [(key, *entry) for key, entries in index.items() for entry in entries]
+    return pd.DataFrame(rows, columns=_KEY_COLUMNS).astype({"old": bool})
+
+
+def _gazetteer_recipe() -> str:
+    import opencc
+
+    from kinmatch.normalize.dialects import PROVINCES
+
+    # what the keys depend on besides the input tables: these constants and OpenCC's dictionaries
+    return repr((1, sorted(PROVINCES.items()), sorted(_GENERIC), _PREF_SUFFIX.pattern, opencc.__version__))
+
+
+GAZETTEER_KEYS = BuiltTable("gazetteer_keys", ("counties", "place_history", "townships"), _gazetteer_recipe,
+                            _gazetteer_keys)
+"""The gazetteer's name index (:func:`_gazetteer_keys`), shipped built."""
+
+
 class _Gazetteer:
     def __init__(self) -> None:
         from kinmatch.normalize.dialects import PROVINCES
 
-        counties = load_table("counties").copy()
-        counties["lon"] = pd.to_numeric(counties["lon"], errors="coerce")
-        counties["lat"] = pd.to_numeric(counties["lat"], errors="coerce")
+        counties, cur, pref = _county_frames()
         self.counties = counties.set_index("code", drop=False)
-        cur = counties[counties["status"] == "current"]
         self.current = cur.set_index("code", drop=False)
         self.provinces = {code: full for code, (full, _s, _a) in PROVINCES.items()}
-        pref = cur.groupby("prefecture_code").agg(name=("prefecture", "first"),
-                                                  province_code=("province_code", "first"),
-                                                  lon=("lon", "mean"), lat=("lat", "mean"))
         self.prefectures = pref
         # plain dicts for the hot path: pandas row access costs ~0.3 ms a call
         self.info = {r["code"]: r for r in counties.to_dict("records")}
@@ -196,77 +299,33 @@ class _Gazetteer:
         # outside the county tables: capitals, so a "台湾" reading still has a place on the map
         self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
                                  "820000": (113.54, 22.19)})
-        index: dict[str, list[_Entry]] = defaultdict(list)
-
-        hist = load_table("place_history")
-        towns = load_table("townships")
-        simplified = _simplified_all([*(n for names in PROVINCES.values() for n in names[:2]), *counties["name"],
-                                      *counties["short_name"], *pref["name"], *hist["old_name"], *towns["name"],
-                                      *towns["short_name"]])
-        converter = _opencc()
-
-        def convert(key: str) -> str:
-            alt = simplified.get(key)
-            return alt if alt is not None else converter.convert(key)
-
-        def add(key: str, entry: _Entry) -> None:
-            if len(key) < 2:
-                return
-            if key in _GENERIC:
-                if entry.level != "county" or entry.kind != "full":
-                    return
-                # 城区, 郊区, 东区: real districts, but only with their prefecture named
-                entry = _Entry(entry.level, entry.code, "generic", entry.old, entry.label)
-            if entry not in index[key]:
-                index[key].append(entry)
-            # input is converted traditional → simplified, and opencc also rewrites a few
-            # simplified names (乾县 → 干县): index the converted spelling as well
-            alt = convert(key)
-            if alt != key and entry not in index[alt]:
-                index[alt].append(entry)
-
-        for code, (full, short, _abbr) in PROVINCES.items():
-            add(full, _Entry("province", code, "full", False, full))
-            add(short, _Entry("province", code, "short", False, full))
-        for code, r in pref.iterrows():
-            if code[:2] in ("11", "12", "31", "50"):
-                continue  # municipality "prefectures" are the province itself
-            add(r["name"], _Entry("prefecture", code, "full", False, r["name"]))
-            add(_PREF_SUFFIX.sub("", r["name"]), _Entry("prefecture", code, "short", False, r["name"]))
-        for r in cur.itertuples(index=False):
-            add(r.name, _Entry("county", r.code, "full", False, r.name))
-            if not re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
-                add(r.short_name, _Entry("county", r.code, "short", False, r.name))
-        hist = hist[hist["rank"] == "0"]
-        for r in hist.itertuples(index=False):
-            level = "county" if r.level == "county" else "prefecture"
-            if level == "county" and r.new_code not in self.current.index:
-                continue
-            if level == "prefecture" and r.new_code not in pref.index:
-                continue
-            short = (re.sub(r"(?:自治县|县|区|市|旗)$", "", r.old_name) if level == "county"
-                     else _PREF_SUFFIX.sub("", r.old_name))
-            for key, kind in ((r.old_name, "full"), (short, "short")):
-                existing = index.get(key, [])
-                # an old name that is also a current name of the same level is not "old" there
-                if any(e.level == level and not e.old and e.code == r.new_code for e in existing):
-                    continue
-                add(key, _Entry(level, r.new_code, kind, True, r.old_name))
-        towns = towns[towns["county_code"].isin(self.current.index)]
-        for r in towns.itertuples(index=False):
-            add(r.name, _Entry("township", r.county_code, "full", False, r.name))
-            if r.short_name != r.name:  # a short form shared with a county is resolved in _scan
-                add(r.short_name, _Entry("township", r.county_code, "short", False, r.name))
-        self.index = dict(index)
-        self.max_len = max(len(k) for k in self.index)
+        keys = GAZETTEER_KEYS.columns()
+        # the rows of one key are adjacent (the table lists the index key by key): cut the entry
+        # list at each change of key instead of appending entry by entry
+        key_column = keys["key"]
+        starts = [0] + [i for i in range(1, len(key_column)) if key_column[i] != key_column[i - 1]]
+        bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
+        levels = keys["level"]
+        entries = list(map(_Entry._make, zip(levels, keys["code"], keys["kind"], map(bool, keys["old"]),
+                                              keys["label"], strict=True)))
+        names = [key_column[i] for i in starts]
+        self.index = {key: entries[a:b] for key, (a, b) in zip(names, bounds, strict=True)}
+        self.max_len = max(map(len, names))
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
-        self.prefixes = {k[:i] for k in self.index for i in range(1, len(k))}
+        self.prefixes = {k[:i] for k in names for i in range(1, len(k))}
         # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
-        # whether a longer key can follow)
-        self.trie = {p: ((), True) for p in self.prefixes}
-        for key, entries in self.index.items():
-            self.trie[key] = (tuple((e, _LEVEL_ORDER[e.level]) for e in entries), key in self.prefixes)
-        self.towns = towns.reset_index(drop=True)
+        # whether a longer key can follow, the coarsest level order of its non-generic hits or 9)
+        hits = list(zip(entries, map(_LEVEL_ORDER.__getitem__, levels), strict=True))
+        prefixes = self.prefixes
+        self.trie = dict.fromkeys(prefixes, ((), True, 9))
+        self.trie.update({key: (tuple(hits[a:b]), key in prefixes,
+                                min((lvl for e, lvl in hits[a:b] if e.kind != "generic"), default=9))
+                          for key, (a, b) in zip(names, bounds, strict=True)})
+
+    @functools.cached_property
+    def towns(self) -> pd.DataFrame:
+        """Townships of current counties (for fragments and sound matching)."""
+        return _current_towns()
 
     # -- villages: per county on demand (634k names; a global index is built only if asked) --
     @functools.cached_property
@@ -318,10 +377,17 @@ class _Gazetteer:
 
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def village_syllables(self, county: str, length: int) -> list[tuple[str, str, tuple[str, ...]]]:
-        """One county's village keys of one length with their pinyin (for sound matching), worked
-        out on first use: pinyin costs ~50 µs a key, and most counties are never sounded out."""
-        return [(key, full, _syllables(key)) for key, full in self.villages_of(county).items()
-                if len(key) == length]
+        """One county's village keys of one length with their pinyin (for sound matching), from
+        the built table :data:`VILLAGE_PINYIN` (or worked out here when that is stale)."""
+        villages = self.villages_of(county)
+        if not villages:
+            return []
+        groups = _village_pinyin_groups()
+        if groups is None or county not in groups:
+            return [(key, full, _syllables(key)) for key, full in villages.items() if len(key) == length]
+        syllables = _village_pinyin_group(groups[county])[county]
+        return [(key, full, tuple(syl.split())) for (key, full), syl
+                in zip(villages.items(), syllables.split("|"), strict=True) if len(key) == length]
 
     def name_of(self, county: str | None, prefecture: str | None, province: str | None) -> str | None:
         if county and county in self.info:
@@ -340,7 +406,9 @@ class _Gazetteer:
 
 @functools.lru_cache(maxsize=1)
 def _gaz() -> _Gazetteer:
-    return _Gazetteer()
+    # ~100k small acyclic objects: full collections while creating them would double the load
+    with gc_paused():
+        return _Gazetteer()
 
 
 @functools.lru_cache(maxsize=1)
@@ -356,15 +424,17 @@ def _geo() -> dict[str, tuple[float, float]]:
 
 
 def warm_up() -> None:
-    """Build every lazily built index now (gazetteer, sound index, all counties' village tables;
-    about 3 s). Call it before forking worker processes so that they share the indexes instead
-    of each building its own; single-process use never needs it.
+    """Build every lazily built index now (gazetteer, sound index, all counties' village tables and
+    their pinyin; about a second). Call it before forking worker processes so that they share the
+    indexes instead of each building its own; single-process use never needs it.
 
     >>> warm_up()
     """
     g = _gaz()
     for county in g.cur_info:
         g.villages_of(county)
+    for group in sorted(set((_village_pinyin_groups() or {}).values())):
+        _village_pinyin_group(group)
     _sound_index()._vocab_arrays(_families_for(None))
 
 
@@ -406,7 +476,7 @@ class _Hit(NamedTuple):
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
-    found = []   # (start, end, entry, level order)
+    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
     trie, max_len = g.trie, g.max_len
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
@@ -419,40 +489,27 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             node = trie.get(s[i:j])
             if node is None:
                 break
-            entries, more = node
-            for e, lvl in entries:
-                found.append((i, j, e, lvl))
-                if e.kind != "generic" and lvl < outer.get((i, j), 9):
-                    outer[(i, j)] = lvl
+            entries, more, coarsest = node
+            if entries:
+                spans.append((i, j, entries))
+                if coarsest < 9:
+                    outer[(i, j)] = coarsest
             if not more:
                 break
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     outer_spans = list(outer.items())
-    inside: dict[tuple[int, int], int] = {}
-    hits = []
-    for i, j, e, lvl in found:
-        span = (i, j)
-        around = inside.get(span)
-        if around is None:
-            around = 9
-            for (a, b), o in outer_spans:
-                if o < around and a <= i and j <= b and (a != i or b != j):
-                    around = o
-            inside[span] = around
-        if around > lvl:
-            hits.append(_Hit(i, j, e))
-    # hits of one span are adjacent (the scan appends a key's entries together); a span with one
-    # hit keeps it as is, since the rules below compare the readings of one span with each other
     out = []
-    k, n_hits = 0, len(hits)
-    while k < n_hits:
-        first, m = hits[k], k + 1
-        while m < n_hits and hits[m].start == first.start and hits[m].end == first.end:
-            m += 1
-        span_hits, k = hits[k:m], m
-        if len(span_hits) == 1:
-            out.append(first)
+    for i, j, entries in spans:
+        around = 9
+        for (a, b), o in outer_spans:
+            if o < around and a <= i and j <= b and (a != i or b != j):
+                around = o
+        span_hits = [_Hit(i, j, e) for e, lvl in entries if around > lvl]
+        # a span with one hit keeps it as is, since the rules below compare the readings of one
+        # span with each other
+        if len(span_hits) <= 1:
+            out.extend(span_hits)
             continue
         current = [h for h in span_hits if not h.entry.old]
         if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
@@ -585,9 +642,15 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
         return
     for c in sorted(cands, key=lambda c: -c.evidence)[:3]:
         vil = g.villages_of(c.code)
+        if not vil:
+            continue
         for chunk in chunks:
             for n in range(min(len(chunk), 8), 1, -1):
-                found = next((chunk[i:i + n] for i in range(len(chunk) - n + 1) if chunk[i:i + n] in vil), None)
+                found = None
+                for i in range(len(chunk) - n + 1):
+                    if chunk[i:i + n] in vil:
+                        found = chunk[i:i + n]
+                        break
                 if found:
                     kind = "full" if found == vil[found] else "short"
                     c.evidence += _W_VILLAGE[kind]
@@ -659,33 +722,98 @@ def _families_for(accent_area: str | None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=131072)
 def _syllables(text: str) -> tuple[str, ...]:
-    from pypinyin import Style, lazy_pinyin
-    return tuple(p for p in lazy_pinyin(text, style=Style.NORMAL, errors="ignore") if p.isalpha())
+    # pypinyin's reading, mostly from the shipped per-character table (see han_pinyin): pypinyin
+    # itself, with its phrase dictionary, loads only for a text that holds a phrase read otherwise
+    return tuple(p for p in han_pinyin(text) if p.isalpha())
+
+
+def _sound_rows() -> pd.DataFrame:
+    """Every county, prefecture and township short name with its pinyin (syllables space-joined),
+    the rows :class:`_SoundIndex` reads; :data:`SOUND_NAMES` ships them built. County and
+    township pinyin comes from the gazetteer where it spells the short name, else pypinyin."""
+    g = _gaz()
+    rows = []  # (level, code, short, full, syllables)
+    for r in g.current.itertuples(index=False):
+        if r.short_name in _GENERIC or re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
+            continue
+        syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
+        if len(syl) > len(r.short_name) and r.name.startswith(r.short_name):
+            syl = syl[: len(r.short_name)]  # AreaCity spells some full names (nai man qi)
+        if len(syl) != len(r.short_name):
+            syl = _syllables(r.short_name)
+        if len(syl) == len(r.short_name):
+            rows.append(("county", r.code, r.short_name, r.name, syl))
+    for code, r in g.prefectures.iterrows():
+        if code[:2] in ("11", "12", "31", "50"):
+            continue
+        short = _PREF_SUFFIX.sub("", r["name"])
+        rows.append(("prefecture", code, short, r["name"], _syllables(short)))
+    for r in g.towns.itertuples(index=False):
+        syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
+        rows.append(("township", r.county_code, r.short_name, r.name, syl or _syllables(r.short_name)))
+    return pd.DataFrame([(*row[:4], " ".join(row[4])) for row in rows],
+                        columns=["level", "code", "short", "full", "syllables"])
+
+
+def _pinyin_recipe() -> str:
+    """What pinyin tables depend on besides their inputs: pypinyin's dictionaries (its version),
+    read without importing pypinyin (its phrase dictionary takes a few tenths of a second)."""
+    return repr((1, library_version("pypinyin")))
+
+
+SOUND_NAMES = BuiltTable("sound_names", ("counties", "place_history", "townships"),
+                         lambda: _gazetteer_recipe() + _pinyin_recipe(), _sound_rows)
+"""Short names with their pinyin for sound matching (:func:`_sound_rows`), shipped built."""
+
+
+def _village_pinyin(counties: list[str] | None = None) -> pd.DataFrame:
+    """Per county (default: every county with villages), the pinyin of every key of
+    :meth:`_Gazetteer.villages_of` in its order (syllables space-joined, keys ``|``-joined): what
+    :meth:`_Gazetteer.village_syllables` reads. :data:`VILLAGE_PINYIN` ships it built."""
+    g = _gaz()
+    rows = [(county, "|".join(" ".join(_syllables(key)) for key in g.villages_of(county)))
+            for county in (g._village_rows if counties is None else counties)]
+    return pd.DataFrame(rows, columns=["county_code", "syllables"])
+
+
+VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _village_pinyin, row_group_size=64)
+"""Pinyin of every county's village names (:func:`_village_pinyin`), shipped built in row groups of
+64 counties: a run reads the groups of the counties it sounds out, not 13 MB of pinyin."""
+
+
+@functools.lru_cache(maxsize=1)
+def _village_pinyin_groups() -> dict[str, int] | None:
+    """county → its row group in :data:`VILLAGE_PINYIN`; None when the shipped table is stale (then
+    each county is sounded out when first met, as the builder does)."""
+    parquet = VILLAGE_PINYIN.open()
+    if parquet is None:
+        return None
+    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
+    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _village_pinyin_group(group: int) -> dict[str, str]:
+    """county → syllables of one row group of :data:`VILLAGE_PINYIN` (the file is opened per read:
+    forked workers share no file position)."""
+    import pyarrow.parquet as pq
+
+    from kinmatch.data import built_path
+
+    table = pq.ParquetFile(built_path(VILLAGE_PINYIN.name)).read_row_group(
+        group, columns=["county_code", "syllables"], use_threads=False)
+    return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
 class _SoundIndex:
     """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        rows = []  # (level, code, short, full, syllables)
-        for r in g.current.itertuples(index=False):
-            if r.short_name in _GENERIC or re.search(r"开发区|高新|经开|园区|示范区|管理", r.name):
-                continue
-            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
-            if len(syl) > len(r.short_name) and r.name.startswith(r.short_name):
-                syl = syl[: len(r.short_name)]  # AreaCity spells some full names (nai man qi)
-            if len(syl) != len(r.short_name):
-                syl = _syllables(r.short_name)
-            if len(syl) == len(r.short_name):
-                rows.append(("county", r.code, r.short_name, r.name, syl))
-        for code, r in g.prefectures.iterrows():
-            if code[:2] in ("11", "12", "31", "50"):
-                continue
-            short = _PREF_SUFFIX.sub("", r["name"])
-            rows.append(("prefecture", code, short, r["name"], _syllables(short)))
-        for r in g.towns.itertuples(index=False):
-            syl = tuple(r.pinyin.split()) if isinstance(r.pinyin, str) and r.pinyin else ()
-            rows.append(("township", r.county_code, r.short_name, r.name, syl or _syllables(r.short_name)))
+        names = SOUND_NAMES.columns()
+        rows = [(level, code, short, full, tuple(syllables.split())) for level, code, short, full, syllables
+                in zip(names["level"], names["code"], names["short"], names["full"], names["syllables"],
+                       strict=True)]
         self.vocab: dict[str, int] = {}
         self.groups: dict[int, tuple[np.ndarray, list]] = {}
         by_len: dict[int, list] = defaultdict(list)
@@ -738,7 +866,9 @@ class _SoundIndex:
 
 @functools.lru_cache(maxsize=1)
 def _sound_index() -> _SoundIndex:
-    return _SoundIndex(_gaz())
+    g = _gaz()
+    with gc_paused():
+        return _SoundIndex(g)
 
 
 def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
@@ -795,16 +925,31 @@ def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _
         syl = _syllables(core)
         if not 2 <= len(syl) <= 5 or len(syl) != len(core):
             continue
+        # per syllable of the fragment, its memo of distances to village syllables: one dict
+        # lookup per pair instead of an lru_cache call that hashes the families tuple each time
+        memos = [_distances_from(a, families) for a in syl]
         for _key, full, ks in g.village_syllables(county, len(core)):  # pinyin cached per county
             if len(ks) != len(syl):
                 continue
-            d = sum(_syl_distance(a, b, families) for a, b in zip(syl, ks, strict=True)) / len(syl)
+            d = 0
+            for memo, a, b in zip(memos, syl, ks, strict=True):
+                step = memo.get(b)
+                if step is None:
+                    step = memo[b] = _syl_distance(a, b, families)
+                d += step
+            d /= len(syl)
             sim = 1 - d
             if sim >= 0.6 and (best is None or sim > best[0]):
                 best = (sim, full, chunk)
     if best is None:
         return None
     return best
+
+
+@functools.lru_cache(maxsize=4096)
+def _distances_from(a: str, families: tuple[str, ...]) -> dict[str, float]:
+    """A memo of :func:`_syl_distance` from ``a`` (filled as syllables are met)."""
+    return {}
 
 
 @functools.lru_cache(maxsize=65536)

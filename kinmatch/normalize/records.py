@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from kinmatch._gc import gc_paused
 from kinmatch._parallel import FORK, resolve_jobs
 from kinmatch.issues import IssueLog, concat_issues
 from kinmatch.normalize import clothing, descriptions, dialects, names, places, quantities
@@ -610,6 +611,9 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
 ]
 
 
+# the reference tables and a million rows' parsed values are many small acyclic objects: full
+# collections while they are created rescan them for nothing (as around the link stages)
+@gc_paused()
 def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool, n_jobs: int | None = 1):
     if not isinstance(frame, pd.DataFrame):
         from kinmatch.errors import InputError

@@ -19,6 +19,9 @@ import re
 import unicodedata
 
 import opencc
+import pandas as pd
+
+from kinmatch.data import BuiltTable, library_version
 
 _SPACE_RUN = re.compile(r"\s+")
 _HAN_SEARCH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
@@ -158,3 +161,87 @@ def _is_latin(text: str) -> bool:
         return False
     latin = sum(1 for char in letters if unicodedata.name(char, "").startswith("LATIN"))
     return latin / len(letters) >= 0.8
+
+
+# ---------------------------------------------------------------------------------------------
+# pinyin of one character
+
+def _char_pinyin_rows() -> pd.DataFrame:
+    """pypinyin's default toneless reading of every Han character that has one (one character at
+    a time, so its phrase dictionary plays no part). :data:`CHAR_PINYIN` ships it built."""
+    from pypinyin import Style, lazy_pinyin
+
+    rows = []
+    for low, high in _HAN_RANGES:
+        for code in range(low, high + 1):
+            char = chr(code)
+            if is_han(char):
+                reading = lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])[0]
+                if reading:
+                    rows.append((char, reading))
+    return pd.DataFrame(rows, columns=["char", "pinyin"])
+
+
+CHAR_PINYIN = BuiltTable("char_pinyin", (), lambda: repr((1, _HAN_RANGES, library_version("pypinyin"))),
+                         _char_pinyin_rows)
+"""Default pinyin per character (:func:`_char_pinyin_rows`), shipped built: names are read without
+importing pypinyin, whose phrase dictionary alone takes a few tenths of a second to load."""
+
+
+@functools.lru_cache(maxsize=1)
+def _char_pinyin() -> dict[str, str]:
+    table = CHAR_PINYIN.columns()
+    return dict(zip(table["char"], table["pinyin"], strict=True))
+
+
+def char_default_pinyin(char: str) -> str:
+    """pypinyin's default toneless reading of one Han character ("" when it has none).
+
+        >>> char_default_pinyin("单"), char_default_pinyin("乐")
+        ('dan', 'le')
+    """
+    return _char_pinyin().get(char, "")
+
+
+def _pinyin_phrase_rows() -> pd.DataFrame:
+    """The phrases of pypinyin's phrase dictionary that read otherwise than their characters'
+    default readings (重庆 chong qing, not zhong qing): the only ones that make a text's pinyin
+    differ from reading it character by character. :data:`PINYIN_PHRASES` ships them built."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    def by_character(phrase: str) -> list[str]:
+        return [lazy_pinyin(char, style=Style.NORMAL, errors=lambda _: [""])[0] for char in phrase]
+
+    rows = sorted(phrase for phrase in PHRASES_DICT
+                  if lazy_pinyin(phrase, style=Style.NORMAL, errors="ignore") != by_character(phrase))
+    return pd.DataFrame({"phrase": rows})
+
+
+PINYIN_PHRASES = BuiltTable("pinyin_phrases", (), lambda: repr((1, library_version("pypinyin"))),
+                            _pinyin_phrase_rows)
+"""Phrases whose pinyin is not their characters' (:func:`_pinyin_phrase_rows`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_phrases() -> tuple[frozenset, int]:
+    phrases = frozenset(PINYIN_PHRASES.columns()["phrase"])
+    return phrases, max(map(len, phrases), default=0)
+
+
+def han_pinyin(text: str) -> list[str]:
+    """pypinyin's ``lazy_pinyin(text, style=Style.NORMAL, errors="ignore")``, read from the
+    shipped tables when every character is Han and no phrase of :data:`PINYIN_PHRASES` occurs in
+    the text (then pypinyin's phrase segmentation cannot change any reading), else from pypinyin.
+
+        >>> han_pinyin("太康十里铺"), han_pinyin("重庆")
+        (['tai', 'kang', 'shi', 'li', 'pu'], ['chong', 'qing'])
+    """
+    if all(is_han(char) for char in text):
+        phrases, longest = _pinyin_phrases()
+        n = len(text)
+        if not any(text[i:j] in phrases for i in range(n) for j in range(i + 2, min(n, i + longest) + 1)):
+            return [reading for reading in map(char_default_pinyin, text) if reading]
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
