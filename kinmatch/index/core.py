@@ -9,9 +9,13 @@
     >>> index.query({"name": "吴春花", "sex": "女", "age": "六十多岁"}).head(3)     # doctest: +SKIP
 
 :meth:`Index.link` returns the table :func:`kinmatch.link` returns for the same records and the
-same model: the index hands :func:`~kinmatch.match.pipeline.run_link` the normalized frames it
-stored, so candidates, comparisons and the rarity tables the comparisons compute from the report
-frame (marks, builds, name-key frequencies) see the very frame a batch run would build.
+same model. With a model, a run does only its own records' work (:mod:`kinmatch.index.side`): the
+reports' side of the candidate passes, the rarity tables the comparisons compute from the whole
+report frame (marks, builds, name-key frequencies) and the reports' comparison columns are built
+once, stored with each generation and mapped into memory on opening; a run looks its records'
+keys up, reads and encodes only the reports they meet, then compares, scores, ranks and explains
+as :func:`~kinmatch.match.pipeline.run_link` does. Without a model the run fits one, as a batch
+run does, on the stored frames (:func:`~kinmatch.match.pipeline.run_link` itself).
 
 The model is fitted once, when the index is built with both reports and residents (or given with
 ``model=``), and refitted only by :meth:`Index.refit`, so a day's results do not drift with the
@@ -22,15 +26,26 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.index import storage
-from kinmatch.index.frames import read_frame, write_frame
+from kinmatch.index.frames import live_records, read_frame, write_frame
+from kinmatch.index.side import (
+    SIDE_VERSION,
+    ReportSide,
+    SegmentFiles,
+    fingerprint,
+    has_fast_path,
+    open_handles,
+    run_against_reports,
+    run_against_residents,
+)
 from kinmatch.issues import IssueLog, concat_issues
 
 COMPACT_AFTER = 16
@@ -78,22 +93,7 @@ def _normalized(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def _live(frames: Sequence[pd.DataFrame], kind: str) -> pd.DataFrame:
     """The records of ``frames`` read in order, a later version of an id replacing an earlier one."""
-    id_column = storage.ID_COLUMNS[kind]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({id_column: pd.Series(dtype=object)})
-    if len(frames) == 1:
-        frame = frames[0]
-    else:
-        frame = pd.concat(frames, ignore_index=True)
-        frame = frame[~frame[id_column].duplicated(keep="last")].reset_index(drop=True)
-        # a column one source lacked reads as blank (None), as intake gives a blank cell
-        partial = [c for c in frame.columns if not all(c in f.columns for f in frames)]
-        for column in partial:
-            values = frame[column]
-            if values.dtype.kind == "O":
-                frame[column] = values.where(values.notna(), None)
-    return frame
+    return live_records(list(frames), storage.ID_COLUMNS[kind])
 
 
 def _read_kind(directory: Path, manifest: dict[str, Any], kind: str) -> pd.DataFrame:
@@ -133,33 +133,112 @@ def _load_model(model: Any):
 
 class Index:
     """An index opened for linking: its normalized ``missing`` reports, its ``residents`` (when
-    indexed), its ``model`` and ``manifest``. Open with :meth:`open`; write with :meth:`build`,
-    :meth:`add`, :meth:`refit`, :meth:`rebuild` (each a new generation on disk; an open
-    :class:`Index` keeps the records it read)."""
+    indexed; both read when first asked for), its ``model`` and ``manifest``. Open with
+    :meth:`open`; write with :meth:`build`, :meth:`add`, :meth:`refit`, :meth:`refresh`,
+    :meth:`rebuild` (each a new generation on disk; an open :class:`Index` keeps linking the
+    generation it opened, whose files it holds open)."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame, residents: pd.DataFrame,
-                 model: Any):
-        self.path, self.manifest, self.missing, self.residents, self.model = path, manifest, missing, residents, model
+    def __init__(self, path: Path, manifest: dict[str, Any], missing: pd.DataFrame | None,
+                 residents: pd.DataFrame | None, model: Any, segments: dict[str, SegmentFiles] | None = None,
+                 stored_side: tuple | None = None):
+        self.path, self.manifest, self.model = path, manifest, model
+        self._frames = {"missing": missing, "residents": residents}
+        self._segments = segments or {}
+        self._stored_side, self._side = stored_side, None
+        self._version: tuple | None = None  # (model, its version): see _model_version
+        handles = [h for files in self._segments.values() for h in files.handles]
+        handles += [stored_side[0]] if stored_side is not None else []
+        # the files are closed with the index (or by close()); what they mapped stays readable
+        self._closer = weakref.finalize(self, _close_files, handles)
+
+    def close(self) -> None:
+        """Close the files the index holds open (the records and report side it read stay usable;
+        records not read yet cannot be read after this)."""
+        self._closer()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def missing(self) -> pd.DataFrame:
+        """The normalized reports, read from the segments when first asked for."""
+        return self._frame("missing")
+
+    @property
+    def residents(self) -> pd.DataFrame:
+        """The normalized residents, read from the segments when first asked for."""
+        return self._frame("residents")
+
+    def _frame(self, kind: str) -> pd.DataFrame:
+        if self._frames[kind] is None:
+            self._frames[kind] = _live(self._segments[kind].frames(), kind)
+        return self._frames[kind]
 
     # -- reading ---------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Index":
-        """Read the index at ``path`` into memory. Refused, with what to do, when it was written in
-        another format version or normalized with other reference data."""
+        """Open the index at ``path``: its manifest and model now, its records when a run first
+        needs them (from files held open, so later writers' clean-ups cannot take them away).
+        Refused, with what to do, when it was written in another format version or normalized
+        with other reference data."""
         directory = Path(path)
         for attempt in range(3):
             manifest = storage.read_manifest(directory)
             storage.check_manifest(manifest, directory)
+            handles: list[BinaryIO] = []
             try:
-                missing = _read_kind(directory, manifest, "missing")
-                residents = _read_kind(directory, manifest, "residents")
+                segments = {}
+                for kind in storage.KINDS:
+                    files = [segment["file"] for segment in manifest["segments"][kind]]
+                    segments[kind] = SegmentFiles(open_handles(directory, files), storage.ID_COLUMNS[kind])
+                    handles += segments[kind].handles
                 break
             except FileNotFoundError:
-                # two writes finished while this reader read: the generation it read is gone
+                # two writes finished while this reader opened: the generation it read is gone
+                for handle in handles:
+                    handle.close()
                 if attempt == 2:
                     raise
-        return cls(directory, manifest, missing, residents, _model_from_manifest(manifest))
+        return cls(directory, manifest, None, None, _model_from_manifest(manifest), segments,
+                   _open_stored_side(directory, manifest))
+
+    def report_side(self, settings: Any = None) -> ReportSide:
+        """The indexed reports' side of linking (:class:`~kinmatch.index.side.ReportSide`): read
+        from the index when it was stored for this kinmatch and these settings, else computed from
+        the reports (once per opened index)."""
+        from kinmatch.match.settings import resolve_settings
+
+        if settings is None and self._side is not None and self._side.default:
+            return self._side  # the fingerprint of the default settings is taken once per opened index
+        default, settings = settings is None, resolve_settings(settings)
+        wanted = fingerprint(settings)
+        if self._side is not None and self._side.fingerprint == wanted:
+            return self._side
+        stored, side = self.manifest.get("report_side") or {}, None
+        if self._stored_side is not None and stored.get("fingerprint") == wanted:
+            try:
+                side = ReportSide.load(*self._stored_side)
+            except (ValueError, KeyError, OSError):  # damaged or of another layout: computed below
+                side = None
+        if side is None:
+            import time
+            import warnings
+
+            started = time.perf_counter()
+            side = ReportSide.compute(self.missing, settings)
+            if default:
+                warnings.warn(f"index {str(self.path)!r} holds no report side for this kinmatch (an older kinmatch "
+                              f"wrote it), so it was computed from the {len(self.missing):,} reports in "
+                              f"{time.perf_counter() - started:.0f} s, as it will be whenever the index is opened; "
+                              f"kinmatch.Index.refresh({str(self.path)!r}) stores it once (as does the next "
+                              f"`kinmatch index add` of reports)", stacklevel=3)
+        side.default = default
+        self._side = side
+        return side
 
     def info(self) -> dict[str, Any]:
         """What the index holds: format, versions, counts, sources and the model's version."""
@@ -183,23 +262,43 @@ class Index:
         residents (``by="missing"``). Without a model in the index one is fitted on this run, as a
         batch run without ``--model`` does."""
         from kinmatch.match.pipeline import run_link
+        from kinmatch.match.settings import resolve_settings
 
         if by not in ("resident", "missing"):
             raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
         if self.model is None and not fit_missing_model:
             raise InputError(f"index {str(self.path)!r} has no model; fit one with `kinmatch index refit "
                              f"{self.path} --residents RESIDENTS.csv` (or give one with --model)")
+        counts = self.manifest["counts"]
+        # with a model, only the given records' work is done (kinmatch.index.side); without one,
+        # the model is fitted on the run, with random pairs drawn from every indexed record
+        fast = self.model is not None and has_fast_path(resolve_settings(None))
         if by == "resident":
-            if not len(self.missing):
+            if not counts["missing"]:
                 raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
                                  f"some with `kinmatch index add {self.path} REPORTS.csv`")
+            if fast:
+                return run_against_reports(records, self.report_side(), self.model, top_k=top_k, progress=progress,
+                                           n_jobs=n_jobs, version=self._model_version())
             return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
                             progress=progress, n_jobs=n_jobs, prepared=("missing",))
-        if not len(self.residents):
+        if not counts["residents"]:
             raise InputError(f"index {str(self.path)!r} holds no residents to link new reports against; add "
                              f"them with `kinmatch index add {self.path} --residents RESIDENTS.csv`")
+        if fast:
+            return run_against_residents(records, self.residents, self.model, top_k=top_k, progress=progress,
+                                         n_jobs=n_jobs, version=self._model_version())
         return run_link(self.residents, records, top_k=top_k, by="missing", model=self.model,
                         progress=progress, n_jobs=n_jobs, prepared=("resident",))
+
+    def _model_version(self) -> str:
+        """:func:`~kinmatch.match.pipeline.model_version` of ``self.model``, hashed once per model
+        object (a query would otherwise serialise the model each time)."""
+        from kinmatch.match.pipeline import model_version
+
+        if self._version is None or self._version[0] is not self.model:
+            self._version = (self.model, model_version(self.model))
+        return self._version[1]
 
     def link(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
              n_jobs: int | None = None) -> pd.DataFrame:
@@ -307,6 +406,21 @@ class Index:
         return cls.open(directory)
 
     @classmethod
+    def refresh(cls, path: str | os.PathLike, wait: float = 60.0) -> "Index":
+        """Store the reports' side of linking (:mod:`kinmatch.index.side`) computed by this
+        kinmatch, as a new generation with the same records, sources and model: for an index an
+        older kinmatch wrote, which otherwise computes it whenever it is opened. Returns the
+        opened index."""
+        directory = Path(path)
+        with storage.writer_lock(directory, wait):
+            manifest = storage.read_manifest(directory)
+            storage.check_manifest(manifest, directory)
+            manifest["generation"] += 1
+            _store_report_side(directory, manifest)
+            storage.commit(directory, manifest)
+        return cls.open(directory)
+
+    @classmethod
     def rebuild(cls, path: str | os.PathLike, wait: float = 60.0) -> "Index":
         """Normalize the stored records again with this kinmatch's normalizers and reference data
         (the canonical fields are stored beside the normalized ones), keeping sources and model:
@@ -335,8 +449,33 @@ class Index:
                 manifest["counts"][kind] = len(normalized)
             if manifest.get("model") is not None:
                 _load_model(_model_from_manifest(manifest))  # still fits this kinmatch's comparisons
+            _store_report_side(directory, manifest)
             storage.commit(directory, manifest)
         return cls.open(directory)
+
+
+def _close_files(handles: list) -> None:
+    for handle in handles:
+        handle.close()
+
+
+def _open_stored_side(directory: Path, manifest: dict[str, Any]) -> tuple | None:
+    """The stored report side's files, opened (arrays file) and mapped (rows), or None when the
+    manifest names none of this layout or its files cannot be read (it is then computed)."""
+    import pyarrow as pa
+
+    stored = manifest.get("report_side") or {}
+    if stored.get("version") != SIDE_VERSION or not {"arrays", "rows"} <= set(stored):
+        return None
+    try:
+        arrays = open(directory / stored["arrays"], "rb")
+    except OSError:
+        return None
+    try:
+        return arrays, pa.memory_map(str(directory / stored["rows"]))
+    except OSError:
+        arrays.close()
+        return None
 
 
 def _check_buildable(directory: Path) -> None:
@@ -347,7 +486,7 @@ def _check_buildable(directory: Path) -> None:
     if storage.is_index(directory):
         raise InputError(f"{str(directory)!r} is an index already; add records with `kinmatch index add "
                          f"{directory} FILE`, or build into a new folder")
-    leftovers = {storage.LOCK, storage.SEGMENTS}
+    leftovers = {storage.LOCK, storage.SEGMENTS, storage.DERIVED}
     if not directory.is_dir() or any(p.name not in leftovers and not p.name.endswith(".part")
                                      for p in directory.iterdir()):
         raise InputError(f"{str(directory)!r} is not an empty folder; build the index into a new or empty folder")
@@ -459,8 +598,30 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
                                      and s["kind"] == kind]})
         manifest["segments"][kind] = segments
         manifest["counts"][kind] = len(set(known))
+        if kind == "missing":
+            _store_report_side(directory, manifest)
     tables = [t for t in issue_tables if len(t)]
     if not tables:
         return concat_issues().assign(file=pd.Series(dtype=object))
     files = pd.concat([t["file"] for t in tables], ignore_index=True)
     return concat_issues(*tables).assign(file=files.to_numpy())
+
+
+def _store_report_side(directory: Path, manifest: dict[str, Any]) -> None:
+    """Compute the report side (:class:`~kinmatch.index.side.ReportSide`) of the reports
+    ``manifest`` names, from its segments as a reader reads them, and write it with the
+    generation (named in the manifest once committed)."""
+    from kinmatch.match.settings import resolve_settings
+
+    manifest["report_side"] = None
+    missing = _read_kind(directory, manifest, "missing")
+    if not len(missing):
+        return
+    settings = resolve_settings(None)
+    side = ReportSide.compute(missing, settings)
+    arrays = storage.derived_path(directory, "missing", manifest["generation"], "arrays")
+    rows = arrays.with_suffix(".arrow")
+    arrays.parent.mkdir(exist_ok=True)
+    side.save(arrays, rows)
+    manifest["report_side"] = {"arrays": f"{storage.DERIVED}/{arrays.name}", "rows": f"{storage.DERIVED}/{rows.name}",
+                               "version": SIDE_VERSION, "fingerprint": side.fingerprint}

@@ -128,3 +128,21 @@ def read_frame(path: str | os.PathLike) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     return table_to_frame(pq.read_table(path))
+
+
+def live_records(frames: list[pd.DataFrame], id_column: str) -> pd.DataFrame:
+    """The records of ``frames`` read in order, a later version of an id replacing an earlier one
+    (a column one frame lacks reads as blank, None, as intake gives a blank cell)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({id_column: pd.Series(dtype=object)})
+    if len(frames) == 1:
+        return frames[0]
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame[~frame[id_column].duplicated(keep="last")].reset_index(drop=True)
+    partial = [c for c in frame.columns if not all(c in f.columns for f in frames)]
+    for column in partial:
+        values = frame[column]
+        if values.dtype.kind == "O":
+            frame[column] = values.where(values.notna(), None)
+    return frame

@@ -7,6 +7,9 @@
       manifest-000007.json           format and versions, sources, counts, the model, the segments
       segments/missing-000007-….parquet   normalized reports added in generation 7 (never rewritten)
       segments/residents-….parquet        normalized residents, when residents are indexed
+      derived/missing-000007-….arrays the reports' side of linking (arrays) and the columns the
+      derived/missing-000007-….arrow comparisons read (kinmatch.index.side): computed from the
+                                     segments, written again whenever reports are added
       .lock                          held by the one process writing (build, add, refit)
 
 A write never changes a file a reader may be reading: it writes its new segment and its new
@@ -43,6 +46,7 @@ KINDS = ("missing", "residents")
 ID_COLUMNS = {"missing": "missing_id", "residents": "resident_id"}
 CURRENT = "CURRENT"
 SEGMENTS = "segments"
+DERIVED = "derived"
 LOCK = ".lock"
 KEEP_GENERATIONS = 2
 """Manifests (and their segments) kept: the current one and the one before, so a reader that read
@@ -125,7 +129,7 @@ def new_manifest() -> dict[str, Any]:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "kinmatch_version": __version__,
             "reference_data_version": reference_data_version(), "generation": 0, "created_at": now(),
             "updated_at": now(), "segments": {kind: [] for kind in KINDS}, "counts": {kind: 0 for kind in KINDS},
-            "sources": [], "model": None, "model_origin": None}
+            "sources": [], "model": None, "model_origin": None, "report_side": None}
 
 
 @contextlib.contextmanager
@@ -145,6 +149,11 @@ def writer_lock(directory: Path, timeout: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def derived_path(directory: Path, kind: str, generation: int, suffix: str) -> Path:
+    """A fresh name for a file computed from a kind's segments (:mod:`kinmatch.index.side`)."""
+    return Path(directory) / DERIVED / f"{kind}-{generation:06d}-{secrets.token_hex(4)}.{suffix}"
 
 
 def segment_path(directory: Path, kind: str, generation: int) -> Path:
@@ -190,14 +199,26 @@ def collect_garbage(directory: Path) -> None:
     referenced = set()
     for path in kept:
         with open(path, encoding="utf-8") as handle:
-            for segments in json.load(handle)["segments"].values():
-                referenced.update(segment["file"] for segment in segments)
+            manifest = json.load(handle)
+        for segments in manifest["segments"].values():
+            referenced.update(segment["file"] for segment in segments)
+        derived = manifest.get("report_side") or {}
+        referenced.update(derived[key] for key in ("arrays", "rows") if isinstance(derived.get(key), str))
     for path in stale:
-        path.unlink(missing_ok=True)
-    segments = directory / SEGMENTS
-    if segments.is_dir():
-        for path in segments.iterdir():
-            if f"{SEGMENTS}/{path.name}" not in referenced:
-                path.unlink(missing_ok=True)
+        _remove(path)
+    for folder in (SEGMENTS, DERIVED):
+        if (directory / folder).is_dir():
+            for path in (directory / folder).iterdir():
+                if f"{folder}/{path.name}" not in referenced:
+                    _remove(path)
     for path in directory.glob(".*.part"):
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file no manifest kept names. An opened index holds its generation's files open;
+    where the system refuses to remove an open file (Windows), the next writer removes it."""
+    try:
         path.unlink(missing_ok=True)
+    except PermissionError:
+        pass

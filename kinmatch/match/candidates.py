@@ -1541,11 +1541,33 @@ def report_side_of(reports: Any, missing_ids: Any) -> Any:
     return out
 
 
+def report_side_state(reports: Any) -> dict[str, Any]:
+    """What :func:`report_side` built, as plain data — numpy arrays, pandas indexes and frames,
+    numbers, text and dicts of them — for a standing index to store (:mod:`kinmatch.index.side`);
+    :func:`report_side_from_state` restores it."""
+    state = dict(vars(reports))
+    state["indexes"] = {name: dict(vars(index)) for name, index in reports.indexes.items()}
+    return state
+
+
+def report_side_from_state(state: dict[str, Any]) -> Any:
+    """The report side :func:`report_side_state` described."""
+    reports = _Reports.__new__(_Reports)
+    vars(reports).update(state)
+    reports.indexes = {}
+    for name, values in state["indexes"].items():
+        index = _ReportIndex.__new__(_ReportIndex)
+        vars(index).update(values)
+        reports.indexes[name] = index
+    return reports
+
+
 def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
                            progress: bool = True, reports: Any = None, **overrides: Any) -> PackedCandidates:
     """:func:`candidate_pairs` as :class:`PackedCandidates` (integer arrays, cheap to pickle): for
     a worker process whose result goes back to its parent; the parent calls ``.unpack()``.
-    ``reports``: what :func:`report_side` gave for ``missing`` and the same settings (None: built here).
+    ``reports``: what :func:`report_side` gave for ``missing`` and the same settings (None: built here;
+    when given, ``missing`` itself is not read and may be None).
 
         >>> import pandas as pd
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})

@@ -279,6 +279,18 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         encoded = engine.encode(residents, missing, settings.comparisons)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending().unpack()
+    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs)
+
+
+def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
+                    fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
+                    n_jobs: int | None, version: str | None = None) -> LinkRun:
+    """The second half of :func:`run_link`: compare the ``candidates``
+    (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
+    when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
+    explain. ``encoded`` may hold only the records the candidates name (a standing index encodes
+    just those); every level, weight and rank is the same, as each depends on the pair alone.
+    ``version``: :func:`model_version` of ``fitted`` when the caller knows it already."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = len(pairs)
     if fitted is None and n_candidates:
@@ -311,7 +323,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     ranked["explanation"] = _explain(encoded, lp, rp, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
-    ranked["model_version"] = model_version(fitted)
+    ranked["model_version"] = version if version is not None else model_version(fitted)
     table = ranked[OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS]
     table = table.astype({"rank": int, "identification_potential": int})
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings)

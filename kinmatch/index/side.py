@@ -1,0 +1,540 @@
+"""The indexed reports' side of linking, built once and reused by every query and every link.
+
+A batch run encodes every report for the comparisons and files every report's candidate keys on
+every run. Against a standing index only the new residents change, so an opened
+:class:`~kinmatch.index.core.Index` keeps a :class:`ReportSide`:
+
+* the candidate passes' report side (:func:`kinmatch.match.candidates.report_side`: each pass's
+  sorted key index and the reports' flat arrays);
+* the rarity tables the comparisons compute from the whole report frame (name-key, mark and build
+  frequencies, :data:`RARITY`), so the comparisons can encode the few hundred reports a run's
+  candidates name and still price a name as a batch run over every report does;
+* the reports' columns the comparisons read, row by row (``rows``, an Arrow table), so the
+  reports a run meets are taken alone instead of reading every report.
+
+A run then does only its own records' work: normalize them, look their keys up, read and encode
+the reports they met, compare, score, rank and explain (:func:`run_against_reports`).
+
+Writers (build, add, rebuild) store the report side beside the segments: a file of numpy arrays
+and a JSON skeleton (:func:`write_arrays`; no pickles, so opening an index runs no code from it)
+and an uncompressed Arrow IPC file of the rows, named in the manifest with the
+:func:`fingerprint` of the code and settings they were built with. Both are mapped into memory
+when the index is opened: nothing is read until a run touches it, and a run touches only the
+reports it meets. An index without them, or with ones another kinmatch wrote, is still linked
+exactly: the report side is then computed from the reports when first needed (seconds per
+100,000 reports, with a warning), until :meth:`~kinmatch.index.core.Index.refresh` or the next
+``kinmatch index add`` of reports stores it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from kinmatch._gc import gc_paused
+
+SIDE_VERSION = 1
+"""The layout of the stored report side; a stored side of another version is computed again."""
+
+
+def _name_rarity(missing: pd.DataFrame) -> Mapping[str, float]:
+    from kinmatch.match.comparisons.name import key_frequency
+
+    return key_frequency(missing)
+
+
+def _mark_rarity(missing: pd.DataFrame) -> Mapping[str, float]:
+    from kinmatch.match.comparisons.marks import mark_frequency
+
+    return mark_frequency(missing["marks"])
+
+
+def _build_rarity(missing: pd.DataFrame) -> Mapping[str, float]:
+    from kinmatch.match.comparisons.build import build_frequency
+
+    return build_frequency(missing["build"])
+
+
+RARITY: dict[str, Callable[[pd.DataFrame], Mapping[str, float]]] = {
+    "kinmatch.match.comparisons.name.NameComparison": _name_rarity,
+    "kinmatch.match.comparisons.marks.MarksComparison": _mark_rarity,
+    "kinmatch.match.comparisons.build.BuildComparison": _build_rarity,
+}
+"""Comparison class → the rarity table it computes from the report frame when its ``frequency``
+is None (what its ``encode`` would compute over every report). A comparison that reads the report
+frame as a whole in another way has no fast path: a run with it encodes every report."""
+
+_SOURCES = ("candidates.py", "passes.py")
+"""Modules of :mod:`kinmatch.match` whose code shapes the stored report side (its fingerprint)."""
+
+
+def _class_name(comparison: Any) -> str:
+    return f"{type(comparison).__module__}.{type(comparison).__qualname__}"
+
+
+def fingerprint(settings: Any) -> str:
+    """What a stored report side depends on besides the reports: :data:`SIDE_VERSION`, the
+    kinmatch version, the candidate settings, the comparisons and the code of the candidate
+    passes (first 16 hex of a SHA-256)."""
+    from kinmatch import __version__
+
+    digest = hashlib.sha256()
+    described = {"side": SIDE_VERSION, "kinmatch": __version__,
+                 "candidates": settings.candidate_settings().to_dict(),
+                 "comparisons": [c.to_dict() for c in settings.comparisons]}
+    digest.update(json.dumps(described, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    package = resources.files("kinmatch.match")
+    for name in _SOURCES:
+        digest.update(package.joinpath(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def has_fast_path(settings: Any) -> bool:
+    """Whether every comparison of ``settings`` that prices by rarity (has a ``frequency``) has its
+    table given or known to :data:`RARITY`, so a subset of the reports encodes as among them all."""
+    return all(not hasattr(c, "frequency") or c.frequency is not None or _class_name(c) in RARITY
+               for c in settings.comparisons)
+
+
+# ---------------------------------------------------------------------------------------------
+# plain data ↔ arrays and a JSON skeleton (no pickles)
+
+
+class RarityTable(Mapping):
+    """A rarity table (text → share) read from the index: sorted ``keys`` and their ``values``,
+    looked up by binary search, so opening the index converts nothing; after
+    :attr:`LOOKUPS_BEFORE_DICT` lookups (a large run) it turns itself into a dict once.
+
+        >>> table = RarityTable(np.array(["li wei", "wang fang"]), np.array([0.25, 0.5]))
+        >>> table.get("wang fang"), "zhang san" in table, len(table)
+        (0.5, False, 2)
+    """
+
+    LOOKUPS_BEFORE_DICT = 20_000
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        self.keys, self.values = keys, values
+        self._width = keys.dtype.itemsize // 4 if keys.dtype.kind == "U" else 1 << 30
+        self._dict: dict[str, float] | None = None
+        self._lookups = 0
+
+    def _position(self, key: Any) -> int:
+        if not isinstance(key, str) or len(key) > self._width:
+            return -1
+        # the key as the keys' own fixed-width type: a str would make numpy cast every key
+        at = int(np.searchsorted(self.keys, np.array(key, dtype=self.keys.dtype)))
+        return at if at < len(self.keys) and self.keys[at] == key else -1
+
+    def _as_dict(self) -> dict[str, float] | None:
+        if self._dict is None:
+            self._lookups += 1
+            if self._lookups > self.LOOKUPS_BEFORE_DICT:
+                self._dict = dict(zip(self.keys.tolist(), self.values.tolist(), strict=True))
+        return self._dict
+
+    def __getitem__(self, key: str) -> float:
+        table = self._as_dict()
+        if table is not None:
+            return table[key]
+        at = self._position(key)
+        if at < 0:
+            raise KeyError(key)
+        return float(self.values[at])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        table = self._as_dict()
+        if table is not None:
+            return table.get(key, default)
+        at = self._position(key)
+        return default if at < 0 else float(self.values[at])
+
+    def __contains__(self, key: object) -> bool:
+        table = self._as_dict()
+        return key in table if table is not None else self._position(key) >= 0
+
+    def __iter__(self):
+        return iter(self.keys.tolist())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _strings(values: np.ndarray) -> np.ndarray:
+    if not all(type(v) is str for v in values.tolist()):
+        raise TypeError("only text can be stored in an object array")
+    return values.astype(str) if len(values) else np.empty(0, dtype="U1")
+
+
+def _to_skeleton(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    def put(array: np.ndarray) -> str:
+        name = f"a{len(arrays)}"
+        arrays[name] = array
+        return name
+
+    if isinstance(value, pd.DataFrame):
+        return {"$frame": {"index": _to_skeleton(value.index, arrays),
+                           "columns": {str(c): put(value[c].to_numpy()) for c in value.columns}}}
+    if isinstance(value, pd.Index):
+        if value.dtype != object:
+            return {"$index": put(value.to_numpy()), "name": value.name}
+        return {"$index": put(_strings(value.to_numpy())), "name": value.name, "text": True}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return {"$text": put(_strings(value))}
+        return {"$array": put(value)}
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("only text keys can be stored")
+        if len(value) > 64 and all(type(v) is float for v in value.values()):
+            keys = _strings(np.array(list(value), dtype=object))
+            order = np.argsort(keys, kind="stable")
+            return {"$table": put(keys[order]), "values": put(np.array(list(value.values()), dtype=float)[order])}
+        return {"$dict": {k: _to_skeleton(v, arrays) for k, v in value.items()}}
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return {"$scalar": value.item(), "dtype": value.dtype.str}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a {type(value).__name__} cannot be stored in the report side")
+
+
+def _from_skeleton(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if "$frame" in node:
+        spec = node["$frame"]
+        return pd.DataFrame({c: arrays[name] for c, name in spec["columns"].items()},
+                            index=_from_skeleton(spec["index"], arrays))
+    if "$index" in node:
+        values = arrays[node["$index"]]
+        if node.get("text"):
+            return pd.Index(values.astype(object), dtype=object, name=node["name"])
+        return pd.Index(values, name=node["name"])
+    if "$text" in node:
+        return arrays[node["$text"]].astype(object)
+    if "$array" in node:
+        return arrays[node["$array"]]
+    if "$table" in node:
+        return RarityTable(arrays[node["$table"]], arrays[node["values"]])
+    if "$dict" in node:
+        return {k: _from_skeleton(v, arrays) for k, v in node["$dict"].items()}
+    if "$scalar" in node:
+        return np.dtype(node["dtype"]).type(node["$scalar"])
+    raise ValueError(f"unknown node in a stored report side: {sorted(node)}")
+
+
+ARRAYS_MAGIC = b"KINMATCH-ARRAYS\n"
+"""The first bytes of a stored report side's arrays file (:func:`write_arrays`)."""
+
+_ALIGN = 64
+
+
+def write_arrays(handle: BinaryIO, skeleton: dict, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` (no object arrays) and the JSON ``skeleton`` naming them as one file:
+    :data:`ARRAYS_MAGIC`, the length of a JSON header (8 bytes, little-endian), the header (the
+    skeleton, and each array's dtype, shape and offset), then each array's bytes at an offset
+    aligned to 64 bytes, so a reader maps the file and views the arrays in place. (An ``.npz``
+    places its arrays at unaligned offsets, and numpy copies an unaligned array on each search.)"""
+    layout, offset = {}, 0
+    contiguous = {}
+    for name, array in arrays.items():
+        if array.dtype.hasobject:
+            raise TypeError(f"{name}: object arrays are not stored")
+        contiguous[name] = np.ascontiguousarray(array)
+        offset = -(-offset // _ALIGN) * _ALIGN
+        layout[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+        offset += contiguous[name].nbytes
+    header = json.dumps({"skeleton": skeleton, "arrays": layout}, ensure_ascii=False).encode("utf-8")
+    start = -(-(len(ARRAYS_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+    handle.write(ARRAYS_MAGIC + len(header).to_bytes(8, "little") + header)
+    handle.write(b"\0" * (start - len(ARRAYS_MAGIC) - 8 - len(header)))
+    written = 0
+    for name, array in contiguous.items():
+        handle.write(b"\0" * (layout[name]["offset"] - written))
+        handle.write(memoryview(array).cast("B") if array.nbytes else b"")
+        written = layout[name]["offset"] + array.nbytes
+
+
+def read_arrays(handle: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
+    """(skeleton, arrays) of a file :func:`write_arrays` wrote: the arrays read-only views of the
+    file mapped into memory, read only when used, and readable after the file is removed."""
+    import mmap
+
+    handle.seek(0)
+    if handle.read(len(ARRAYS_MAGIC)) != ARRAYS_MAGIC:
+        raise ValueError("not a kinmatch arrays file")
+    length = int.from_bytes(handle.read(8), "little")
+    header = json.loads(handle.read(length).decode("utf-8"))
+    start = -(-(len(ARRAYS_MAGIC) + 8 + length) // _ALIGN) * _ALIGN
+    mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    arrays = {}
+    for name, spec in header["arrays"].items():
+        dtype = np.dtype(spec["dtype"])
+        if dtype.hasobject:
+            raise ValueError(f"{name}: object arrays are not read")
+        count = int(np.prod(spec["shape"], dtype=np.int64))
+        arrays[name] = np.frombuffer(mapped, dtype=dtype, count=count,
+                                     offset=start + spec["offset"]).reshape(spec["shape"])
+    return header["skeleton"], arrays
+
+
+# ---------------------------------------------------------------------------------------------
+# the report side
+
+
+class ReportSide:
+    """The indexed reports' side of linking (see the module docstring): ``reports`` (the
+    candidate passes' side), ``rarity`` (comparison name → rarity table), ``rows`` (the reports'
+    columns the comparisons read, a pyarrow Table in the order of ``reports``), ``order`` (the
+    positions sorting the report ids) and ``fingerprint``."""
+
+    def __init__(self, reports: Any, rarity: dict[str, Mapping[str, float]], rows: Any, order: np.ndarray,
+                 fingerprint: str):
+        self.reports, self.rarity, self.rows, self.order, self.fingerprint = reports, rarity, rows, order, fingerprint
+        self.default = False  # built for the default settings (set by the index that holds it)
+        self._sorted_ids: np.ndarray | None = None
+
+    @classmethod
+    def compute(cls, missing: pd.DataFrame, settings: Any) -> "ReportSide":
+        """The report side of the normalized report frame ``missing``."""
+        from kinmatch.index.frames import frame_to_table
+        from kinmatch.match.candidates import report_side
+        from kinmatch.match.engine import with_columns
+
+        rarity = {}
+        for comparison in settings.comparisons:
+            compute = RARITY.get(_class_name(comparison))
+            if compute is not None and getattr(comparison, "frequency", None) is None:
+                rarity[comparison.name] = compute(with_columns(missing, comparison.right_columns))
+        reports = report_side(missing, settings.candidate_settings())
+        columns = ("missing_id", *_comparison_columns(settings.comparisons, "right"))
+        rows = frame_to_table(missing[[c for c in dict.fromkeys(columns) if c in missing.columns]])
+        return cls(reports, rarity, rows, np.argsort(reports.ids, kind="stable"), fingerprint(settings))
+
+    def comparisons(self, settings: Any) -> list:
+        """The comparisons of ``settings``, each that prices by rarity given the whole reports' table."""
+        out = []
+        for comparison in settings.comparisons:
+            if comparison.name in self.rarity:
+                comparison = copy.copy(comparison)
+                comparison.frequency = self.rarity[comparison.name]
+            out.append(comparison)
+        return out
+
+    def positions(self, ids: Any) -> np.ndarray:
+        """The positions (ascending) of the reports with these ``ids`` (all indexed)."""
+        if self._sorted_ids is None:
+            self._sorted_ids = self.reports.ids[self.order]
+        ids = np.asarray(ids, dtype=self._sorted_ids.dtype if self._sorted_ids.dtype != object else object)
+        return np.sort(self.order[np.searchsorted(self._sorted_ids, ids)])
+
+    def frame(self, positions: np.ndarray) -> pd.DataFrame:
+        """The normalized reports at ``positions``, the comparisons' columns."""
+        import pyarrow as pa
+
+        from kinmatch.index.frames import table_to_frame
+
+        return table_to_frame(self.rows.take(pa.array(np.asarray(positions, dtype=np.int64))))
+
+    # -- stored -----------------------------------------------------------------------------
+
+    def save(self, arrays_path: Path, rows_path: Path) -> None:
+        """Write the report side: its arrays to ``arrays_path`` (:func:`write_arrays`), its
+        rows to ``rows_path`` (an uncompressed Arrow IPC file), each flushed to disk."""
+        import pyarrow as pa
+
+        from kinmatch.match.candidates import report_side_state
+
+        arrays: dict[str, np.ndarray] = {}
+        state = report_side_state(self.reports)
+        if state["ids"].dtype == object:
+            state["ids"] = _strings(state["ids"])  # kept as fixed-width text: never converted on opening
+        skeleton = {"version": SIDE_VERSION, "fingerprint": self.fingerprint,
+                    "reports": _to_skeleton(state, arrays), "rarity": _to_skeleton(self.rarity, arrays),
+                    "order": _to_skeleton(self.order, arrays)}
+        with open(arrays_path, "wb") as handle:
+            write_arrays(handle, skeleton, arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with open(rows_path, "wb") as handle:
+            with pa.ipc.new_file(handle, self.rows.schema) as writer:
+                writer.write_table(self.rows)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    @classmethod
+    def load(cls, arrays: BinaryIO, rows: Any) -> "ReportSide":
+        """The report side :meth:`save` wrote: ``arrays`` the open arrays file, ``rows`` the Arrow
+        file mapped into memory (``pyarrow.memory_map``). Nothing is copied until a run uses it,
+        and no pickles are read."""
+        import pyarrow as pa
+
+        from kinmatch.match.candidates import report_side_from_state
+
+        skeleton, stored = read_arrays(arrays)
+        if skeleton.get("version") != SIDE_VERSION:
+            raise ValueError(f"report side of version {skeleton.get('version')}, this kinmatch reads {SIDE_VERSION}")
+        rows.seek(0)
+        table = pa.ipc.open_file(rows).read_all()
+        return cls(report_side_from_state(_from_skeleton(skeleton["reports"], stored)),
+                   _from_skeleton(skeleton["rarity"], stored), table, _from_skeleton(skeleton["order"], stored),
+                   skeleton["fingerprint"])
+
+
+class SegmentFiles:
+    """A kind's segments as files held open from when the index was opened (so a generation
+    removed by later writers can still be read), read as frames when first needed."""
+
+    def __init__(self, handles: list[BinaryIO], id_column: str):
+        self.handles, self.id_column = handles, id_column
+
+    def frames(self) -> list[pd.DataFrame]:
+        """Each segment's whole frame."""
+        from kinmatch.index.frames import read_frame
+
+        out = []
+        for handle in self.handles:
+            handle.seek(0)
+            out.append(read_frame(handle))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the runs
+
+
+def _comparison_columns(comparisons: Any, side: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(c for comparison in comparisons for c in getattr(comparison, f"{side}_columns")))
+
+
+@gc_paused()
+def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int = 10, progress: bool = False,
+                        n_jobs: int | None = None, version: str | None = None):
+    """:func:`~kinmatch.match.pipeline.run_link` of residents ``records`` against the indexed
+    reports with a fitted ``model``, doing only the residents' work: their candidates are looked
+    up in ``side.reports``, and only the reports they met are read (``side.rows``) and encoded,
+    the comparisons priced with ``side.rarity``. The table is the batch run's; the run's ``missing``
+    frame holds the reports met (the comparisons' columns). ``version``: the model's version, when
+    known (:func:`~kinmatch.match.pipeline.model_version` hashes the model's JSON)."""
+    from kinmatch.match import engine
+    from kinmatch.match.pipeline import PARALLEL_MAX_REPORTS, LinkRun, empty_table, prepare_records, rank_candidates
+    from kinmatch.match.settings import resolve_settings
+
+    settings = resolve_settings(None)
+    _check_run(model, settings, top_k)
+    residents = _without_attrs(prepare_records(records, "resident"))
+    if len(residents) == 0:
+        return LinkRun(empty_table(settings), model, pd.DataFrame(), pd.DataFrame(), residents,
+                       pd.DataFrame({"missing_id": pd.Series(dtype=object)}), settings)
+    candidates = _candidates(residents, side.reports, settings.candidate_settings(), progress, n_jobs)
+    missing = side.frame(side.positions(pd.unique(candidates.pairs["missing_id"].to_numpy(dtype=object))))
+    encoded = engine.encode(residents, missing, side.comparisons(settings))
+    if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
+        n_jobs = 1  # as run_link: forked workers would each copy the encodings of that many reports
+    return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
+                           n_jobs, version)
+
+
+@gc_paused()
+def run_against_residents(records: Any, residents: pd.DataFrame, model: Any, top_k: int = 10,
+                          progress: bool = False, n_jobs: int | None = None, version: str | None = None):
+    """:func:`~kinmatch.match.pipeline.run_link` with ``by="missing"`` of new reports ``records``
+    against the indexed ``residents`` with a fitted ``model``: the candidates as a batch run finds
+    them, then only the residents they met encoded. The run's ``residents`` frame holds those.
+    ``version``: the model's version, when known."""
+    from kinmatch.match import engine
+    from kinmatch.match.candidates import packed_candidate_pairs
+    from kinmatch.match.pipeline import LinkRun, empty_table, prepare_records, rank_candidates
+    from kinmatch.match.settings import resolve_settings
+
+    settings = resolve_settings(None)
+    _check_run(model, settings, top_k)
+    missing = _without_attrs(prepare_records(records, "missing"))
+    if len(missing) == 0:
+        return LinkRun(empty_table(settings), model, pd.DataFrame(), pd.DataFrame(), residents, missing, settings)
+    candidates = packed_candidate_pairs(residents, missing, settings=settings.candidate_settings(),
+                                        progress=progress).unpack()
+    met = residents["resident_id"].isin(candidates.pairs["resident_id"]).to_numpy()
+    residents = residents[met].reset_index(drop=True)
+    encoded = engine.encode(residents, missing, settings.comparisons)
+    return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "missing", progress,
+                           n_jobs, version)
+
+
+PARALLEL_MIN_RECORDS = 1_000
+"""From this many records a run's candidates are looked up by forked worker processes, a
+contiguous range of records each: each record's candidates depend on that record alone, and the
+workers inherit the report side (mapped from the index's files) instead of receiving it."""
+
+
+def _candidates(residents: pd.DataFrame, reports: Any, candidate_settings: Any, progress: bool,
+                n_jobs: int | None):
+    """:func:`~kinmatch.match.candidates.candidate_pairs` of ``residents`` against the report
+    side ``reports``, in ranges of residents over ``n_jobs`` worker processes when there are many;
+    the ranges' pairs in order and their counts added are the pairs and counts of one call."""
+    from kinmatch._parallel import fork_map, resolve_jobs
+    from kinmatch.match.candidates import Candidates, packed_candidate_pairs
+
+    jobs = resolve_jobs(n_jobs)
+    if jobs < 2 or len(residents) < PARALLEL_MIN_RECORDS:
+        return packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress,
+                                      reports=reports).unpack()
+    edges = np.linspace(0, len(residents), 2 * jobs + 1).astype(int)
+    bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    parts = [part.unpack() for part in fork_map(_candidates_range, bounds, jobs,
+                                                 shared=(residents, reports, candidate_settings))]
+    counts = parts[0].counts.set_index("pass")
+    for part in parts[1:]:
+        counts = counts + part.counts.set_index("pass")
+    return Candidates(pd.concat([part.pairs for part in parts], ignore_index=True), counts.reset_index())
+
+
+def _candidates_range(bounds: tuple[int, int]):
+    from kinmatch._parallel import shared
+    from kinmatch.match.candidates import packed_candidate_pairs
+
+    residents, reports, candidate_settings = shared()
+    start, stop = bounds
+    return packed_candidate_pairs(residents.iloc[start:stop].reset_index(drop=True), None,
+                                  settings=candidate_settings, progress=False, reports=reports)
+
+
+def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (not a copy of its data) without its ``attrs``: pandas deep-copies them into every
+    column read, and a run reads a few thousand (a tenth of a one-record query's time)."""
+    if not frame.attrs:
+        return frame
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
+    return frame
+
+
+def _check_run(model: Any, settings: Any, top_k: int) -> None:
+    from kinmatch.errors import InputError
+
+    if int(top_k) < 1:
+        raise InputError(f"top_k must be at least 1, not {top_k}")
+    if hasattr(model, "check_compatible"):
+        model.check_compatible(settings.level_labels())
+
+
+def open_handles(directory: Path, files: list[str]) -> list[BinaryIO]:
+    """Open the files (paths relative to ``directory``) for reading."""
+    handles = []
+    try:
+        for name in files:
+            handles.append(open(Path(directory) / name, "rb"))
+    except OSError:
+        for handle in handles:
+            handle.close()
+        raise
+    return handles
+
