@@ -383,17 +383,6 @@ def test_the_accent_place_lexicon_equals_the_grouped_reference():
     assert list(lexicon.items()) == list(reference.items())
 
 
-def test_the_gazetteer_with_names_simplified_at_once_equals_one_by_one(monkeypatch):
-    from kinmatch.normalize import places
-
-    at_once = places._Gazetteer()
-    monkeypatch.setattr(places, "_simplified_all", lambda texts: {})
-    one_by_one = places._Gazetteer()
-    assert len(at_once.index) > 50_000
-    assert list(at_once.index.items()) == list(one_by_one.index.items())
-    assert at_once.trie == one_by_one.trie
-
-
 def test_a_build_goes_into_a_new_folder_or_over_an_interrupted_build(files, tmp_path):
     interrupted = tmp_path / "interrupted"
     (interrupted / "segments").mkdir(parents=True)
