@@ -159,7 +159,9 @@ class LinkResult:
     comparison levels of every candidate pair, indexed by ``(resident_id, missing_id)``, one column
     per comparison, -1 = no evidence), ``pass_counts`` (pairs proposed, removed, capped and kept by
     each candidate pass), ``settings`` (the :class:`~kinmatch.match.settings.LinkSettings`),
-    ``residents`` and ``missing`` (the normalized records). Views: :meth:`show`, :meth:`score_pair`,
+    ``residents`` and ``missing`` (the normalized records), ``report_clusters`` (the duplicate
+    reports found, a :class:`~kinmatch.match.dedupe.ReportClusters`; None when
+    ``dedupe_reports`` is off). Views: :meth:`show`, :meth:`score_pair`,
     and the ``plot_*`` charts of :mod:`kinmatch.charts`.
     """
 
@@ -171,6 +173,7 @@ class LinkResult:
         self.settings = resolve_settings(run.settings)
         self.residents = run.residents
         self.missing = run.missing
+        self.report_clusters = run.report_clusters
         self._encoded: engine.Encoded | None = None
 
     def __repr__(self) -> str:
