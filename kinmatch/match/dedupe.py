@@ -13,13 +13,13 @@ normalized report frame with itself, as splink's dedupe does:
    sex, birth year, height, marks, conditions), plus the report-only ones defined here: hometown,
    missing place, missing date and contact phone.
 3. **Model**: a Fellegi–Sunter model. m comes from EM on the blocked pairs (with u free there, so
-   the blocking cannot inflate the match class), floored at :data:`M_FLOOR`; the pairs are then scored with u from random
-   report pairs and the prior of *any* pair of reports (the EM's expected number of duplicate
-   pairs over all pairs), so the probability is that of a pair of reports picked from the whole
-   file. A shared phone number is weighed with a declared m (:data:`PHONE_M_SHARED`), not fitted:
-   simulated reports carry no shared phones to learn it from. A phone that appears in more than
-   :data:`PHONE_MAX_REPORTS` reports is a hotline (a volunteer group's), not a family's, and is
-   ignored.
+   the blocking cannot inflate the match class), floored at :data:`M_FLOOR`; the pairs are then
+   scored with u from random report pairs and the prior of *any* pair of reports (the EM's
+   expected number of duplicate pairs over all pairs), so the probability is that of a pair of
+   reports picked from the whole file. A shared phone number is weighed with a declared m
+   (:data:`PHONE_M_SHARED`), not fitted: simulated duplicates never share a phone, so there is
+   nothing to learn it from. A phone in more than :data:`PHONE_MAX_REPORTS` reports is a hotline
+   (a platform's or a volunteer group's), not a family's, and is ignored.
 4. **Clusters**: links at or above ``threshold`` joined by connected components
    (``scipy.sparse.csgraph``). A component larger than ``max_cluster_size`` is a chain, not one
    person: its weakest links are cut until every piece fits; the cut links stay in the link table
