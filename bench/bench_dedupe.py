@@ -7,8 +7,10 @@
 
 ``quality``: per seed, pair precision and recall of the clusters (a pair of reports in one
 cluster is right when the simulator drew both for one person), then recall@1/10 and false leads of
-``run_link`` without and with clusters (the same normalized frames and clusters; recall counts a
-cluster row as a hit for any member). ``scale``: the clustering alone on the first N reports of a
+``run_link`` without clusters (``before``; with the number of its rows that repeat a cluster the
+resident already has a row of), with one row per cluster but without the members' evidence
+(``collapsed``, an ablation) and as shipped (``after``): the same normalized frames and clusters;
+recall counts a cluster row as a hit for any member. ``scale``: the clustering alone on the first N reports of a
 saved simulation (wall, CPU, peak RSS), with its pair precision and recall. ``link``: the whole
 link of a saved simulation's residents against its reports, without and with clusters.
 
@@ -31,6 +33,7 @@ import pandas as pd
 import kinmatch
 from kinmatch.datasets import simulate
 from kinmatch.datasets.config import DEFAULT_RATES
+from kinmatch.match import dedupe
 from kinmatch.match.dedupe import dedupe_reports
 from kinmatch.match.evaluate import false_leads, recall_at_k
 from kinmatch.match.pipeline import run_link
@@ -93,6 +96,16 @@ def load_sim(path: str):
         return pickle.load(handle)
 
 
+def _no_fill(encoded, clusters, lp, rp, levels):
+    return levels.reset_index(drop=True), np.repeat(np.asarray(rp)[:, None], len(encoded.comparisons), axis=1)
+
+
+def _repeated_rows(table: pd.DataFrame, found) -> int:
+    """Rows of a table without clusters whose report is in a cluster the resident already has a row of."""
+    cluster = found.clusters.set_index("missing_id")["cluster_id"].reindex(table["missing_id"]).to_numpy()
+    return int(pd.DataFrame({"r": table["resident_id"].to_numpy(), "c": cluster}).duplicated().sum())
+
+
 def quality(args) -> None:
     rows = []
     for seed in args.seeds:
@@ -103,9 +116,18 @@ def quality(args) -> None:
         row = {"seed": seed, "dedupe_s": round(wall, 1), "dedupe_cpu_s": round(cpu, 1)}
         row.update(pair_quality(found.clusters["cluster_id"].to_numpy(), report_persons(sim)))
         row["links_cut"] = int((~found.links["kept"]).sum())
-        for label, on in (("before", False), ("after", True)):
-            table = run_link(residents, missing, top_k=10, progress=False, prepared=("resident", "missing"),
-                             dedupe_reports=on, report_clusters=found if on else None).table
+        for label, on in (("before", False), ("collapsed", True), ("after", True)):
+            # "collapsed": one row per cluster, without the members' evidence (an ablation)
+            fill = dedupe.fill_from_members
+            if label == "collapsed":
+                dedupe.fill_from_members = _no_fill
+            try:
+                table = run_link(residents, missing, top_k=10, progress=False, prepared=("resident", "missing"),
+                                 dedupe_reports=on, report_clusters=found if on else None).table
+            finally:
+                dedupe.fill_from_members = fill
+            if not on:
+                row[f"{label}_rows_of_a_shown_cluster"] = _repeated_rows(table, found)
             recall = recall_at_k(table, sim.truth, ks=(1, 10))
             multi = sim.distortions.loc[sim.distortions["family"] == "multiple_reports", "resident_id"]
             recall_multi = recall_at_k(table, sim.truth, ks=(1, 10), residents=multi)

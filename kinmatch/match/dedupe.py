@@ -58,7 +58,7 @@ from kinmatch.match.comparisons.name import NameComparison
 from kinmatch.match.comparisons.sex import SexComparison
 
 __all__ = ["DedupeSettings", "ReportClusters", "dedupe_reports", "report_pairs", "default_report_comparisons",
-           "cluster_codes", "cluster_columns", "collapse_table",
+           "cluster_codes", "cluster_columns", "collapse_table", "fill_from_members",
            "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison"]
 
 PHONE_M_SHARED = 0.3
@@ -553,3 +553,56 @@ def collapse_table(table: pd.DataFrame, clusters: ReportClusters, by: str = "res
     table = table[~pd.DataFrame({"r": table["resident_id"], "c": one_person}).duplicated()]
     table = table.assign(rank=table.groupby("resident_id").cumcount() + 1)
     return table.reset_index(drop=True)
+
+
+def fill_from_members(encoded: engine.Encoded, clusters: ReportClusters, lp: np.ndarray, rp: np.ndarray,
+                      levels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The union of a cluster's evidence, one report per comparison: for each pair of resident
+    ``lp[i]`` and report ``rp[i]`` (positions in ``encoded``, what
+    :func:`kinmatch.match.engine.encode` returned for the linking run) whose report has
+    duplicates, every comparison the report gives no evidence for (level -1 in ``levels``, the
+    pairs' comparison vectors) is read from the first other member, in file order, that gives
+    some. A comparison the report does answer is never replaced by a member's better answer, so
+    no comparison picks the best of several tries and the model's weights keep their meaning.
+
+    Returns the comparison vectors (``levels`` with the filled levels and their extra columns,
+    such as ``tf_name``) and, per pair and comparison, the position of the report it was read
+    from."""
+    names = [c.name for c in encoded.comparisons]
+    out = levels.reset_index(drop=True).copy()
+    lp, rp = np.asarray(lp, dtype=np.int64), np.asarray(rp, dtype=np.int64)
+    sources = np.repeat(rp[:, None], len(names), axis=1)
+    code = cluster_codes(clusters, encoded.report_ids)
+    size = np.bincount(code)[code]
+    rows = np.flatnonzero(size[rp] > 1)
+    if len(rows) == 0:
+        return out, sources
+    by_cluster = np.lexsort((np.arange(len(code)), code))  # members of each cluster together, in file order
+    starts = np.searchsorted(code[by_cluster], code[rp[rows]])
+    sizes = size[rp[rows]]
+    row = np.repeat(rows, sizes)
+    member = by_cluster[np.repeat(starts, sizes) + np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+    other = member != rp[row]
+    row, member = row[other], member[other]
+    for j, (comparison, encoding) in enumerate(zip(encoded.comparisons, encoded.encodings)):
+        column = out[comparison.name].to_numpy()
+        blank = column[row] < 0
+        if not blank.any():
+            continue
+        r, m = row[blank], member[blank]
+        found = np.asarray(comparison.levels(encoding, lp[r], m), dtype=np.int8)
+        extra = comparison.extra(encoding, lp[r], m, found)
+        answered = np.flatnonzero(found >= 0)
+        first = answered[np.r_[True, r[answered][1:] != r[answered][:-1]]] if len(answered) else answered
+        if len(first) == 0:
+            continue
+        column = column.copy()
+        column[r[first]] = found[first]
+        out[comparison.name] = column
+        for name, values in extra.items():
+            if name in out.columns:
+                filled = out[name].to_numpy().copy()
+                filled[r[first]] = np.asarray(values)[first]
+                out[name] = filled
+        sources[r[first], j] = m[first]
+    return out, sources

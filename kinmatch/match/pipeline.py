@@ -319,23 +319,20 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
     group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
     if clusters is not None and by == "resident":
-        # a resident's candidates in one cluster of reports are one person: its best row stands for it
-        from kinmatch.match.dedupe import cluster_codes
-
-        row_cluster = cluster_codes(clusters, vectors.index.levels[1])[vectors.index.codes[1]]
-        shown = np.flatnonzero(best_per_cluster(group, row_cluster, other, match_weight, prescore))
-        rows, ranks = rank_codes(group[shown], other[shown], match_weight[shown],
-                                 None if prescore is None else prescore[shown], top_k)
-        rows = shown[rows]
+        scored = _Scored(weights, match_weight, probability, prescore)
+        rows, ranks, (row_probability, row_weight, kept_weights, levels, sources) = _rank_clusters(
+            encoded, candidates.pairs, vectors, scored, clusters, fitted, settings, group, other, top_k)
+        lp, rp = encoded.positions(candidates.pairs.iloc[rows])
     else:
         rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
-    lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+        lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+        row_probability, row_weight = probability[rows], match_weight[rows]
+        kept_weights = weights.iloc[rows].reset_index(drop=True)
+        levels, sources = vectors.iloc[rows][settings.names].to_numpy(), rp
     ranked = pd.DataFrame({"resident_id": encoded.resident_ids[lp], "missing_id": encoded.report_ids[rp], "rank": ranks,
-                           "match_probability": probability[rows], "match_weight": match_weight[rows]})
-    kept_weights = weights.iloc[rows].reset_index(drop=True)
+                           "match_probability": row_probability, "match_weight": row_weight})
     ranked = pd.concat([ranked, kept_weights], axis=1)
-    levels = vectors.iloc[rows][settings.names].to_numpy()
-    ranked["explanation"] = _explain(encoded, lp, rp, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
+    ranked["explanation"] = _explain(encoded, lp, sources, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = model_version(fitted)
@@ -348,6 +345,50 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
+
+
+CLUSTER_POOL = 3
+"""Per resident, the best ``CLUSTER_POOL × top_k`` candidates (one per cluster) are scored again
+with the union of their cluster's evidence before the top ``top_k`` are kept."""
+
+
+class _Scored(NamedTuple):
+    weights: pd.DataFrame
+    match_weight: np.ndarray
+    probability: np.ndarray
+    prescore: np.ndarray | None
+
+
+def _rank_clusters(encoded: engine.Encoded, pairs: pd.DataFrame, vectors: pd.DataFrame, scored: _Scored,
+                   clusters: Any, model: Any, settings: LinkSettings, group: np.ndarray, other: np.ndarray,
+                   top_k: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Rank a resident's candidates as people: per cluster of duplicate reports the best-scoring
+    member stands for it (:func:`~kinmatch.match.rank.best_per_cluster`) and is scored again with
+    what the other members say where it says nothing
+    (:func:`~kinmatch.match.dedupe.fill_from_members`); then the top ``top_k`` by that score.
+    Returns the candidate rows, their ranks, and their probability, weight, partial weights,
+    levels and the report each comparison read (for the explanations)."""
+    from kinmatch.match.dedupe import cluster_codes, fill_from_members
+
+    prescore = scored.prescore
+    row_cluster = cluster_codes(clusters, vectors.index.levels[1])[vectors.index.codes[1]]
+    shown = np.flatnonzero(best_per_cluster(group, row_cluster, other, scored.match_weight, prescore))
+    pool, _ = rank_codes(group[shown], other[shown], scored.match_weight[shown],
+                         None if prescore is None else prescore[shown], CLUSTER_POOL * int(top_k))
+    pool = shown[pool]
+    lp, rp = encoded.positions(pairs.iloc[pool])
+    merged, sources = fill_from_members(encoded, clusters, lp, rp, vectors.iloc[pool])
+    weights = scored.weights.iloc[pool].reset_index(drop=True)
+    match_weight, probability = scored.match_weight[pool].copy(), scored.probability[pool].copy()
+    changed = np.flatnonzero((sources != rp[:, None]).any(axis=1))
+    if len(changed):
+        changed_weights, match_weight[changed], probability[changed] = score(model, merged.iloc[changed], settings)
+        weights.iloc[changed] = changed_weights.to_numpy()
+    order, ranks = rank_codes(group[pool], other[pool], match_weight, None if prescore is None else prescore[pool],
+                              top_k)
+    levels = merged[settings.names].to_numpy()[order]
+    return pool[order], ranks, (probability[order], match_weight[order], weights.iloc[order].reset_index(drop=True),
+                                levels, sources[order])
 
 
 def _report_clusters(missing: pd.DataFrame, settings: LinkSettings, given: Any, progress: bool) -> Any:
