@@ -280,3 +280,58 @@ def test_collapse_table(found, sim):
     best = merged.dropna(subset=["cluster_id"]).sort_values("rank").drop_duplicates(["resident_id", "cluster_id"])
     assert set(zip(best["resident_id"], best["missing_id"])) <= set(zip(collapsed["resident_id"],
                                                                         collapsed["missing_id"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# the union of a cluster's evidence
+
+
+def test_fill_from_members_reads_only_blank_comparisons():
+    from kinmatch.match import engine
+    from kinmatch.match.comparisons.height import HeightComparison
+    from kinmatch.match.comparisons.sex import SexComparison
+    from kinmatch.match.dedupe import ReportClusters, fill_from_members
+
+    resident = pd.DataFrame({"resident_id": ["R1"], "sex": ["男"], "height": ["170cm"]})
+    residents = kinmatch.normalize_residents(resident)[0]
+    missing = kinmatch.normalize_missing(pd.DataFrame({
+        "missing_id": ["A", "B", "C", "Z"], "sex": [None, "女", "男", "男"],
+        "height": [None, "171cm", "150cm", None]}))[0]
+    comparisons = [SexComparison(), HeightComparison()]
+    encoded = engine.encode(residents, missing, comparisons)
+    clusters = ReportClusters(pd.DataFrame({"missing_id": ["A", "B", "C", "Z"], "cluster_id": ["D-A"] * 3 + ["D-Z"],
+                                            "cluster_size": [3, 3, 3, 1]}), pd.DataFrame(), None, pd.DataFrame())
+    lp, rp = np.array([0, 0, 0]), np.array([0, 2, 3])  # A (blank), C (answers both), Z (no cluster)
+    levels = pd.DataFrame(engine.compare_positions(encoded, lp, rp))
+    filled, sources = fill_from_members(encoded, clusters, lp, rp, levels)
+    # A: sex and height from B, the first member in file order that answers (B's sex disagrees: no cherry-picking)
+    assert filled.loc[0, ["sex", "height"]].tolist() == [0, levels_of(encoded, comparisons[1], 0, 1)]
+    assert sources[0].tolist() == [1, 1]
+    # C answers both itself (its height disagrees; B's would agree, and is not taken); Z has no cluster
+    assert filled.loc[1].tolist() == levels.loc[1].tolist() and sources[1].tolist() == [2, 2]
+    assert filled.loc[2].tolist() == levels.loc[2].tolist() and sources[2].tolist() == [3, 3]
+
+
+def levels_of(encoded, comparison, lp: int, rp: int) -> int:
+    j = [c.name for c in encoded.comparisons].index(comparison.name)
+    return int(comparison.levels(encoded.encodings[j], np.array([lp]), np.array([rp]))[0])
+
+
+def test_cluster_row_carries_the_members_evidence(sim):
+    # the family's report gives no marks; the police report of the same person does
+    reports = pd.DataFrame([{**SHU_YANG, "missing_id": "E0", "description": None},
+                            {**SHU_YANG, "missing_id": "E1", "birth_date": None, "missing_date": None}])
+    resident = pd.DataFrame([{"resident_id": "R-SHU", "name": "舒洋", "sex": "男", "age": "约55岁",
+                              "found_date": "2023-09-01", "found_place": "湖南省长沙市", "description": "左手缺小指"}])
+    residents = pd.concat([sim.residents.iloc[:30], resident], ignore_index=True)
+    missing = pd.concat([sim.missing, reports], ignore_index=True)
+    table = run_link(residents, missing, top_k=10, progress=False, n_jobs=1).table
+    row = table[(table["resident_id"] == "R-SHU") & (table["cluster_members"] == "E0;E1")]
+    assert len(row) == 1
+    alone = run_link(residents, missing, top_k=10, progress=False, n_jobs=1, dedupe_reports=False).table
+    alone = alone[alone["resident_id"] == "R-SHU"].set_index("missing_id")
+    shown = row["missing_id"].item()
+    # the row's weight is at least its own report's, and marks and age both weigh in
+    assert row["match_weight"].item() > alone.loc[shown, "match_weight"]
+    assert row["w_marks"].item() > 0 and row["w_age"].item() != 0
+    assert "缺" in row["explanation"].item()

@@ -58,7 +58,8 @@ from kinmatch.match.comparisons.name import NameComparison
 from kinmatch.match.comparisons.sex import SexComparison
 
 __all__ = ["DedupeSettings", "ReportClusters", "dedupe_reports", "report_pairs", "default_report_comparisons",
-           "cluster_codes", "cluster_columns", "collapse_table", "fill_from_members",
+           "cluster_codes", "cluster_columns", "collapse_table", "fill_from_members", "rank_clusters", "Scored",
+           "shipped",
            "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison"]
 
 PHONE_M_SHARED = 0.3
@@ -606,3 +607,63 @@ def fill_from_members(encoded: engine.Encoded, clusters: ReportClusters, lp: np.
                 out[name] = filled
         sources[r[first], j] = m[first]
     return out, sources
+
+
+CLUSTER_POOL = 3
+"""Per resident, the best ``CLUSTER_POOL × top_k`` candidates (one per cluster) are scored again
+with the union of their cluster's evidence before the top ``top_k`` are kept."""
+
+
+class Scored(NamedTuple):
+    """The candidate pairs as the model scored them, row for row: partial ``weights`` (a frame of
+    ``w_<comparison>`` columns), ``match_weight``, ``probability``, and the candidate passes'
+    ``prescore`` (None when absent), which breaks ties."""
+
+    weights: pd.DataFrame
+    match_weight: np.ndarray
+    probability: np.ndarray
+    prescore: np.ndarray | None
+
+
+def rank_clusters(encoded: engine.Encoded, pairs: pd.DataFrame, vectors: pd.DataFrame, scored: Scored,
+                  clusters: ReportClusters, model: Any, settings: Any, group: np.ndarray, other: np.ndarray,
+                  top_k: int, score: Any) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Rank each resident's candidates as people: per cluster of duplicate reports the member that
+    scores best on its own stands for it (:func:`~kinmatch.match.rank.best_per_cluster`); the best
+    ``CLUSTER_POOL × top_k`` of those are scored again (``score(model, vectors, settings)``, the
+    pipeline's) with what the other members say where it says nothing (:func:`fill_from_members`),
+    and the top ``top_k`` by that score are kept. ``pairs`` and ``vectors``: the candidate pairs
+    and their comparison vectors, row for row; ``group`` / ``other``: the resident / report codes
+    of each row, sorting as the ids do.
+
+    Returns the kept candidate rows, their ranks, and their probability, match weight, partial
+    weights, levels and the report each comparison read (for the explanations)."""
+    from kinmatch.match.rank import best_per_cluster, rank_codes
+
+    prescore = scored.prescore
+    row_cluster = cluster_codes(clusters, vectors.index.levels[1])[vectors.index.codes[1]]
+    shown = np.flatnonzero(best_per_cluster(group, row_cluster, other, scored.match_weight, prescore))
+    pool, _ = rank_codes(group[shown], other[shown], scored.match_weight[shown],
+                         None if prescore is None else prescore[shown], CLUSTER_POOL * int(top_k))
+    pool = shown[pool]
+    lp, rp = encoded.positions(pairs.iloc[pool])
+    merged, sources = fill_from_members(encoded, clusters, lp, rp, vectors.iloc[pool])
+    weights = scored.weights.iloc[pool].reset_index(drop=True)
+    match_weight, probability = scored.match_weight[pool].copy(), scored.probability[pool].copy()
+    changed = np.flatnonzero((sources != rp[:, None]).any(axis=1))
+    if len(changed):
+        changed_weights, match_weight[changed], probability[changed] = score(model, merged.iloc[changed], settings)
+        weights.iloc[changed] = changed_weights.to_numpy()
+    order, ranks = rank_codes(group[pool], other[pool], match_weight, None if prescore is None else prescore[pool],
+                              top_k)
+    levels = merged[settings.names].to_numpy()[order]
+    return pool[order], ranks, (probability[order], match_weight[order], weights.iloc[order].reset_index(drop=True),
+                                levels, sources[order])
+
+
+def shipped(clusters: ReportClusters) -> ReportClusters:
+    """The clusters with only what ranking reads (the reports that have duplicates; no links, no
+    model): what a run on a Dask cluster sends its workers. A report it does not list is a cluster
+    of one to :func:`cluster_codes` and :func:`cluster_columns`, as in the full clusters."""
+    multi = clusters.clusters[clusters.clusters["cluster_size"] > 1].reset_index(drop=True)
+    return ReportClusters(multi, clusters.links.iloc[:0], None, clusters.pass_counts)

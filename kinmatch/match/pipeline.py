@@ -35,7 +35,7 @@ from kinmatch.errors import InputError
 from kinmatch.match import engine
 from kinmatch.match.candidates import packed_candidate_pairs
 from kinmatch.match.explain import explain_pairs
-from kinmatch.match.rank import best_per_cluster, identification_potential, rank_codes, sorted_codes
+from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
 from kinmatch.match.settings import LinkSettings, resolve_settings
 from kinmatch.normalize.contract import check_normalized
 
@@ -273,14 +273,14 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
 
         # the table's makings go along: kinmatch.distributed does not import this module (no cycle)
         parts = TableParts(score, empty_table, model_version, OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
-        on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
-                                    shared_dir)
         clusters = _report_clusters(missing, settings, report_clusters, progress)
+        on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
+                                    shared_dir, clusters=clusters)
         table = on_cluster[0]
-        if clusters is not None:
-            from kinmatch.match.dedupe import collapse_table
+        if clusters is not None and "cluster_id" not in table.columns:  # by="missing": columns, no merging
+            from kinmatch.match.dedupe import cluster_columns
 
-            table = collapse_table(table, clusters, by)
+            table = table.assign(**cluster_columns(clusters, table["missing_id"]))
         return LinkRun(table, *on_cluster[1:], residents=residents, missing=missing, settings=settings,
                        report_clusters=clusters)
 
@@ -319,9 +319,11 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
     group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
     if clusters is not None and by == "resident":
-        scored = _Scored(weights, match_weight, probability, prescore)
-        rows, ranks, (row_probability, row_weight, kept_weights, levels, sources) = _rank_clusters(
-            encoded, candidates.pairs, vectors, scored, clusters, fitted, settings, group, other, top_k)
+        from kinmatch.match.dedupe import Scored, rank_clusters
+
+        scored = Scored(weights, match_weight, probability, prescore)
+        rows, ranks, (row_probability, row_weight, kept_weights, levels, sources) = rank_clusters(
+            encoded, candidates.pairs, vectors, scored, clusters, fitted, settings, group, other, top_k, score)
         lp, rp = encoded.positions(candidates.pairs.iloc[rows])
     else:
         rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
@@ -345,50 +347,6 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
-
-
-CLUSTER_POOL = 3
-"""Per resident, the best ``CLUSTER_POOL × top_k`` candidates (one per cluster) are scored again
-with the union of their cluster's evidence before the top ``top_k`` are kept."""
-
-
-class _Scored(NamedTuple):
-    weights: pd.DataFrame
-    match_weight: np.ndarray
-    probability: np.ndarray
-    prescore: np.ndarray | None
-
-
-def _rank_clusters(encoded: engine.Encoded, pairs: pd.DataFrame, vectors: pd.DataFrame, scored: _Scored,
-                   clusters: Any, model: Any, settings: LinkSettings, group: np.ndarray, other: np.ndarray,
-                   top_k: int) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Rank a resident's candidates as people: per cluster of duplicate reports the best-scoring
-    member stands for it (:func:`~kinmatch.match.rank.best_per_cluster`) and is scored again with
-    what the other members say where it says nothing
-    (:func:`~kinmatch.match.dedupe.fill_from_members`); then the top ``top_k`` by that score.
-    Returns the candidate rows, their ranks, and their probability, weight, partial weights,
-    levels and the report each comparison read (for the explanations)."""
-    from kinmatch.match.dedupe import cluster_codes, fill_from_members
-
-    prescore = scored.prescore
-    row_cluster = cluster_codes(clusters, vectors.index.levels[1])[vectors.index.codes[1]]
-    shown = np.flatnonzero(best_per_cluster(group, row_cluster, other, scored.match_weight, prescore))
-    pool, _ = rank_codes(group[shown], other[shown], scored.match_weight[shown],
-                         None if prescore is None else prescore[shown], CLUSTER_POOL * int(top_k))
-    pool = shown[pool]
-    lp, rp = encoded.positions(pairs.iloc[pool])
-    merged, sources = fill_from_members(encoded, clusters, lp, rp, vectors.iloc[pool])
-    weights = scored.weights.iloc[pool].reset_index(drop=True)
-    match_weight, probability = scored.match_weight[pool].copy(), scored.probability[pool].copy()
-    changed = np.flatnonzero((sources != rp[:, None]).any(axis=1))
-    if len(changed):
-        changed_weights, match_weight[changed], probability[changed] = score(model, merged.iloc[changed], settings)
-        weights.iloc[changed] = changed_weights.to_numpy()
-    order, ranks = rank_codes(group[pool], other[pool], match_weight, None if prescore is None else prescore[pool],
-                              top_k)
-    levels = merged[settings.names].to_numpy()[order]
-    return pool[order], ranks, (probability[order], match_weight[order], weights.iloc[order].reset_index(drop=True),
-                                levels, sources[order])
 
 
 def _report_clusters(missing: pd.DataFrame, settings: LinkSettings, given: Any, progress: bool) -> Any:
