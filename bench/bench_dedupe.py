@@ -1,18 +1,17 @@
 """Duplicate reports of one person: cluster quality, and linking with and without clusters.
 
     python bench/bench_dedupe.py quality --seeds 7 3 11           # 2,000 residents x 20,000 reports
-    python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7 --missing 100000
-    /work/wt/heavy python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7     # all 1,000,000
-    /work/wt/heavy python bench/bench_dedupe.py link --sim /work/data/sim1m_s7 --residents 10000
+    python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7 --missing 100000 --residents 0
+    /work/wt/heavy python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7   # 10,000 x 1,000,000
 
 ``quality``: per seed, pair precision and recall of the clusters (a pair of reports in one
 cluster is right when the simulator drew both for one person), then recall@1/10 and false leads of
 ``run_link`` without clusters (``before``; with the number of its rows that repeat a cluster the
 resident already has a row of), with one row per cluster but without the members' evidence
 (``collapsed``, an ablation) and as shipped (``after``): the same normalized frames and clusters;
-recall counts a cluster row as a hit for any member. ``scale``: the clustering alone on the first N reports of a
-saved simulation (wall, CPU, peak RSS), with its pair precision and recall. ``link``: the whole
-link of a saved simulation's residents against its reports, without and with clusters.
+recall counts a cluster row as a hit for any member. ``scale``: the clustering alone on the first N
+reports of a saved simulation (wall, CPU, peak RSS), with its pair precision and recall, then the
+link of its first residents against those reports without and with the clusters.
 
 The simulator draws a person's reports one after another (``kinmatch.datasets.reports``) and
 keeps no person column; :func:`report_persons` redraws the reports-per-person counts from the
@@ -144,6 +143,7 @@ def quality(args) -> None:
 def scale(args) -> None:
     sim = load_sim(args.sim)
     n = min(args.missing or len(sim.missing), len(sim.missing))
+    person = report_persons(sim, n)
     wall, cpu = time.perf_counter(), cpu_seconds()
     missing = kinmatch.normalize_missing(sim.missing.iloc[:n].reset_index(drop=True))[0]
     print(f"normalize {n:,} reports: wall {time.perf_counter() - wall:.1f} s, cpu {cpu_seconds() - cpu:.1f} s",
@@ -151,25 +151,25 @@ def scale(args) -> None:
     found, wall, cpu = timed_dedupe(missing)
     print(f"dedupe {n:,} reports: wall {wall:.1f} s, cpu {cpu:.1f} s, peak RSS {peak_rss_gb():.2f} GB")
     print(found.pass_counts.to_string(index=False))
-    print(pd.Series(pair_quality(found.clusters["cluster_id"].to_numpy(), report_persons(sim, n))).to_string())
+    print(pd.Series(pair_quality(found.clusters["cluster_id"].to_numpy(), person)).to_string())
     print(found.clusters["cluster_size"].value_counts().sort_index().to_string())
-    print(f"links {len(found.links):,}, cut by the size guard {int((~found.links['kept']).sum()):,}")
-
-
-def link(args) -> None:
-    sim = load_sim(args.sim)
+    print(f"links {len(found.links):,}, cut by the size guard {int((~found.links['kept']).sum()):,}", flush=True)
+    if not args.residents:
+        return
+    # the whole link of the saved residents against these reports, without and with clusters
     residents = kinmatch.normalize_residents(sim.residents.iloc[:args.residents])[0]
-    missing = kinmatch.normalize_missing(sim.missing)[0]
     sim.missing = sim.missing.iloc[:0]
-    truth = sim.truth[sim.truth["resident_id"].isin(residents["resident_id"])]
+    truth = sim.truth[sim.truth["resident_id"].isin(residents["resident_id"])
+                      & sim.truth["missing_id"].isin(missing["missing_id"])]
     for on in (False, True):
         wall, cpu = time.perf_counter(), cpu_seconds()
         table = run_link(residents, missing, top_k=10, progress=False, prepared=("resident", "missing"),
-                         dedupe_reports=on).table
+                         dedupe_reports=on, report_clusters=found if on else None).table
         recall, leads = recall_at_k(table, truth, ks=(1, 10)), false_leads(table, truth)
-        print(f"dedupe={on}: wall {time.perf_counter() - wall:.1f} s, cpu {cpu_seconds() - cpu:.1f} s, peak RSS "
-              f"{peak_rss_gb():.2f} GB, {recall}, false-lead pairs {leads['pairs_above_threshold']}, residents "
-              f"{leads['residents_with_any_above']}", flush=True)
+        print(f"link dedupe={on} (clusters given): wall {time.perf_counter() - wall:.1f} s, cpu "
+              f"{cpu_seconds() - cpu:.1f} s, peak RSS {peak_rss_gb():.2f} GB, {recall}, false-lead pairs "
+              f"{leads['pairs_above_threshold']}, residents {leads['residents_with_any_above']}"
+              + ("" if on else f", rows repeating a shown cluster {_repeated_rows(table, found)}"), flush=True)
 
 
 def main(argv=None) -> int:
@@ -181,12 +181,10 @@ def main(argv=None) -> int:
     q.add_argument("--missing", type=int, default=20000)
     s = commands.add_parser("scale")
     s.add_argument("--sim", default="/work/data/sim1m_s7")
-    s.add_argument("--missing", type=int, default=None)
-    k = commands.add_parser("link")
-    k.add_argument("--sim", default="/work/data/sim1m_s7")
-    k.add_argument("--residents", type=int, default=10_000)
+    s.add_argument("--missing", type=int, default=None, help="the first N reports (default: all)")
+    s.add_argument("--residents", type=int, default=10_000, help="then link the first N residents (0: no link)")
     args = parser.parse_args(argv)
-    {"quality": quality, "scale": scale, "link": link}[args.command](args)
+    {"quality": quality, "scale": scale}[args.command](args)
     return 0
 
 
