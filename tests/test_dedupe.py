@@ -325,7 +325,8 @@ def test_cluster_row_carries_the_members_evidence(sim):
                               "found_date": "2023-09-01", "found_place": "湖南省长沙市", "description": "左手缺小指"}])
     residents = pd.concat([sim.residents.iloc[:30], resident], ignore_index=True)
     missing = pd.concat([sim.missing, reports], ignore_index=True)
-    table = run_link(residents, missing, top_k=10, progress=False, n_jobs=1).table
+    result = kinmatch.link_run(residents, missing, top_k=10, progress=False, n_jobs=1)
+    table = result.candidates
     row = table[(table["resident_id"] == "R-SHU") & (table["cluster_members"] == "E0;E1")]
     assert len(row) == 1
     alone = run_link(residents, missing, top_k=10, progress=False, n_jobs=1, dedupe_reports=False).table
@@ -335,3 +336,7 @@ def test_cluster_row_carries_the_members_evidence(sim):
     assert row["match_weight"].item() > alone.loc[shown, "match_weight"]
     assert row["w_marks"].item() > 0 and row["w_age"].item() != 0
     assert "缺" in row["explanation"].item()
+    # the pair view scores the row as the table does
+    pair = result.score_pair("R-SHU", shown)
+    assert pair.match_weight == pytest.approx(row["match_weight"].item())
+    assert pair.explanation == row["explanation"].item()
