@@ -374,7 +374,10 @@ def report_pairs(missing: pd.DataFrame, settings: DedupeSettings | None = None,
 
 def _encode(missing: pd.DataFrame, comparisons: list[Comparison]) -> engine.Encoded:
     """Both sides are the reports (the left side under the id name the engine reads)."""
-    left = missing.assign(resident_id=missing["missing_id"].astype(str))
+    # only the columns the comparisons read: a copy of every column of a million reports costs seconds
+    columns = [c for c in dict.fromkeys(c for comparison in comparisons for c in comparison.left_columns)
+               if c in missing.columns]
+    left = missing[columns].assign(resident_id=missing["missing_id"].astype(str))
     return engine.encode(left, missing, comparisons)
 
 
@@ -459,7 +462,8 @@ def dedupe_reports(missing: pd.DataFrame, settings: DedupeSettings | None = None
     :func:`~kinmatch.match.pipeline.prepare_records`) returns; ``settings``: a
     :class:`DedupeSettings` (None: the defaults)."""
     settings = settings or DedupeSettings()
-    missing = missing.reset_index(drop=True)
+    if not missing.index.equals(pd.RangeIndex(len(missing))):
+        missing = missing.reset_index(drop=True)
     n = len(missing)
     ids = missing["missing_id"].astype(str).to_numpy(dtype=object)
     pairs, pass_counts = report_pairs(missing, settings)
@@ -503,11 +507,16 @@ def _pass_text(bits: np.ndarray) -> np.ndarray:
 def _result(ids: np.ndarray, labels: np.ndarray, links: pd.DataFrame | None, model: Any,
             pass_counts: pd.DataFrame) -> ReportClusters:
     """The clusters frame from component labels: the cluster id is ``D-`` + the smallest member id."""
-    frame = pd.DataFrame({"missing_id": ids, "label": labels})
-    smallest = frame.groupby("label")["missing_id"].transform("min")
-    size = frame.groupby("label")["missing_id"].transform("size")
-    clusters = pd.DataFrame({"missing_id": ids, "cluster_id": ("D-" + smallest).to_numpy(dtype=object),
-                             "cluster_size": size.to_numpy(dtype=np.int64)})
+    labels = np.asarray(labels, dtype=np.int64)
+    # integer sorts, not a groupby over text ids (pandas has no fast min of strings per group)
+    id_rank = pd.factorize(ids, sort=True)[0] if len(ids) else np.zeros(0, np.int64)
+    order = np.lexsort((id_rank, labels))
+    first = np.r_[True, labels[order][1:] != labels[order][:-1]] if len(order) else np.zeros(0, bool)
+    smallest = np.empty(labels.max(initial=-1) + 1, dtype=object)
+    smallest[labels[order][first]] = ids[order][first]
+    clusters = pd.DataFrame({"missing_id": ids,
+                             "cluster_id": ("D-" + pd.Series(smallest[labels], dtype=object)).to_numpy(dtype=object),
+                             "cluster_size": np.bincount(labels)[labels].astype(np.int64)})
     return ReportClusters(clusters, links if links is not None else pd.DataFrame(columns=LINK_COLUMNS), model,
                           pass_counts)
 
