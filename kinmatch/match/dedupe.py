@@ -552,9 +552,10 @@ def cluster_columns(clusters: ReportClusters, report_ids: Any) -> dict[str, np.n
 
 def collapse_table(table: pd.DataFrame, clusters: ReportClusters, by: str = "resident") -> pd.DataFrame:
     """A finished linking table with the cluster columns added and, per resident (``by``
-    ``"resident"``), only the best-ranked row of each cluster, ranks renumbered: for a table that
-    was ranked before its reports were clustered (a run on a Dask cluster); it can hold fewer than
-    top_k rows per resident."""
+    ``"resident"``), only the best-ranked row of each cluster, ranks renumbered: for a table
+    written without clusters (``--no-dedupe``, or by an older kinmatch). Rows keep their own
+    scores (no union of the cluster's evidence, which needs the run's records), and a resident can
+    have fewer than top_k rows."""
     table = table.assign(**cluster_columns(clusters, table["missing_id"]))
     if by != "resident" or table.empty:
         return table.reset_index(drop=True)
