@@ -1,8 +1,9 @@
 """Duplicate reports of one person: cluster quality, and linking with and without clusters.
 
     python bench/bench_dedupe.py quality --seeds 7 3 11           # 2,000 residents x 20,000 reports
-    python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7 --missing 100000 --residents 0
-    /work/wt/heavy python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7   # 10,000 x 1,000,000
+    python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7 --missing 100000
+    /work/wt/heavy python bench/bench_dedupe.py scale --sim /work/data/sim1m_s7   # 1,000,000 reports
+    /work/wt/heavy python bench/bench_dedupe.py scale --residents 10000   # and link 10,000 residents
 
 ``quality``: per seed, pair precision and recall of the clusters (a pair of reports in one
 cluster is right when the simulator drew both for one person), then recall@1/10 and false leads of
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
     s = commands.add_parser("scale")
     s.add_argument("--sim", default="/work/data/sim1m_s7")
     s.add_argument("--missing", type=int, default=None, help="the first N reports (default: all)")
-    s.add_argument("--residents", type=int, default=10_000, help="then link the first N residents (0: no link)")
+    s.add_argument("--residents", type=int, default=0, help="then link the first N residents (default 0: no link)")
     args = parser.parse_args(argv)
     {"quality": quality, "scale": scale}[args.command](args)
     return 0
