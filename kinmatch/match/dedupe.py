@@ -11,7 +11,8 @@ normalized report frame with itself, as splink's dedupe does:
    so the pairs grow with the reports, not with their square.
 2. **Comparisons**: kinmatch's own comparison objects, reports on both sides (name and its sound,
    sex, birth year, height, marks, conditions), plus the report-only ones defined here: hometown,
-   missing place, missing date and contact phone.
+   missing date and contact phone (and missing place, left out of the defaults: see
+   :func:`default_report_comparisons`).
 3. **Model**: a Fellegi–Sunter model. m comes from EM on the blocked pairs (with u free there, so
    the blocking cannot inflate the match class), floored at :data:`M_FLOOR`; the pairs are then
    scored with u from random report pairs and the prior of *any* pair of reports (the EM's
@@ -203,10 +204,12 @@ class PhoneComparison(Comparison):
 
 
 def default_report_comparisons() -> list[Comparison]:
-    """The comparisons of two reports, in weight-column order."""
+    """The comparisons of two reports, in weight-column order. :class:`MissingPlaceComparison` is
+    not among them: most people are lost near home, so the missing place repeats the hometown's
+    evidence, and a model that takes the two as independent counts it twice (two people of one
+    county lost the same day then look like one person)."""
     return [NameComparison(), SexComparison(), AgeComparison(), HeightComparison(), HometownComparison(),
-            MissingPlaceComparison(), MissingDateComparison(), PhoneComparison(), MarksComparison(),
-            ConditionsComparison()]
+            MissingDateComparison(), PhoneComparison(), MarksComparison(), ConditionsComparison()]
 
 
 # -------------------------------------------------------------------------------------------------
