@@ -15,6 +15,7 @@ from kinmatch.match.dedupe import (
     DedupeSettings,
     HometownComparison,
     MissingDateComparison,
+    MissingPlaceComparison,
     PhoneComparison,
     collapse_table,
     dedupe_reports,
@@ -58,9 +59,9 @@ def _levels(comparison, left: dict, right: dict) -> int:
     (("430000", None, None), ("430000", "430700", "430726"), 1),
     ((None, None, None), ("430000", "430700", "430726"), -1),
 ])
-def test_hometown_levels(left, right, level):
-    columns = ("home_province", "home_prefecture", "home_county")
-    comparison = HometownComparison()
+@pytest.mark.parametrize("comparison", [HometownComparison(), MissingPlaceComparison()])
+def test_place_levels(comparison, left, right, level):
+    columns = comparison.left_columns
     assert _levels(comparison, dict(zip(columns, left)), dict(zip(columns, right))) == level
     assert _levels(comparison, dict(zip(columns, right)), dict(zip(columns, left))) == level  # symmetric
 
