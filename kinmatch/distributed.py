@@ -225,9 +225,10 @@ def compare_task(shared: SharedRecords, settings: Any, pairs: pd.DataFrame) -> p
 
 
 def rank_task(shared: SharedRecords, settings: Any, parts: TableParts, result: ChunkPairs, model: Any,
-              version: str, top_k: int) -> pd.DataFrame:
+              version: str, top_k: int, clusters: Any = None) -> pd.DataFrame:
     """Phase 2 of one chunk with ``by="resident"``: its ranked, explained table, residents in id
-    order (the rows :func:`~kinmatch.match.pipeline.run_link` gives for these residents)."""
+    order (the rows :func:`~kinmatch.match.pipeline.run_link` gives for these residents);
+    ``clusters``: the duplicate reports (:func:`kinmatch.match.dedupe.rank_clusters` ranks)."""
     from kinmatch.match.rank import rank_codes, sorted_codes
 
     encoded = _worker_records(shared, settings)[2]
@@ -235,6 +236,16 @@ def rank_task(shared: SharedRecords, settings: Any, parts: TableParts, result: C
         return parts.empty_table(settings)
     weights, match_weight, probability = parts.score(model, result.vectors, settings)
     prescore = result.pairs["prescore"].to_numpy(dtype=float) if "prescore" in result.pairs.columns else None
+    if clusters is not None:
+        from kinmatch.match.dedupe import Scored, cluster_columns, rank_clusters
+
+        rows, ranks, (probability, match_weight, weights, levels, sources) = rank_clusters(
+            encoded, result.pairs, result.vectors, Scored(weights, match_weight, probability, prescore), clusters,
+            model, settings, sorted_codes(result.vectors.index, 0), sorted_codes(result.vectors.index, 1), top_k,
+            parts.score)
+        table = _table(shared, settings, parts, encoded, result.pairs.iloc[rows], None, ranks, probability,
+                       match_weight, weights, version, levels=levels, sources=sources)
+        return table.assign(**cluster_columns(clusters, table["missing_id"]))
     # the vectors' index levels are every id of the run, sorted: codes compare as in one machine's run
     rows, ranks = rank_codes(sorted_codes(result.vectors.index, 0), sorted_codes(result.vectors.index, 1),
                              match_weight, prescore, top_k)
@@ -253,8 +264,11 @@ def explain_task(shared: SharedRecords, settings: Any, lp: np.ndarray, rp: np.nd
 
 def _table(shared: SharedRecords, settings: Any, parts: TableParts, encoded: Any, pairs: pd.DataFrame,
            vectors: pd.DataFrame, ranks: np.ndarray, probability: np.ndarray, match_weight: np.ndarray,
-           weights: pd.DataFrame, version: str) -> pd.DataFrame:
-    """The linking table of ranked rows, built as :func:`~kinmatch.match.pipeline.run_link` builds it."""
+           weights: pd.DataFrame, version: str, levels: np.ndarray | None = None,
+           sources: np.ndarray | None = None) -> pd.DataFrame:
+    """The linking table of ranked rows, built as :func:`~kinmatch.match.pipeline.run_link` builds it
+    (``levels``: the rows' levels when not ``vectors``'; ``sources``: the report each comparison
+    read, for a cluster's rows)."""
     from kinmatch.match.explain import explain_pairs
     from kinmatch.match.rank import identification_potential
 
@@ -264,8 +278,9 @@ def _table(shared: SharedRecords, settings: Any, parts: TableParts, encoded: Any
                            "rank": ranks, "match_probability": probability, "match_weight": match_weight})
     kept_weights = weights.reset_index(drop=True)
     ranked = pd.concat([ranked, kept_weights], axis=1)
-    levels = vectors[settings.names].to_numpy()
-    ranked["explanation"] = explain_pairs(encoded, lp, rp, levels, kept_weights.to_numpy())
+    levels = vectors[settings.names].to_numpy() if levels is None else levels
+    ranked["explanation"] = explain_pairs(encoded, lp, rp if sources is None else sources, levels,
+                                          kept_weights.to_numpy())
     potential = identification_potential(residents.iloc[np.unique(lp)])
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = version
@@ -360,12 +375,14 @@ class ClusterRun(NamedTuple):
 
 def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, settings: Any, model: Any,
                    parts: TableParts, top_k: int = 10, by: str = "resident", progress: bool = True,
-                   shared_dir: str | None = None, chunk_size: int | None = None) -> ClusterRun:
+                   shared_dir: str | None = None, chunk_size: int | None = None, clusters: Any = None) -> ClusterRun:
     """The linking run of ``residents`` × ``missing`` (normalized frames, as
     :func:`~kinmatch.match.pipeline.prepare_records` returns them, both non-empty) on the Dask
     ``client``'s cluster; ``settings`` a resolved LinkSettings, ``model`` a fitted model or None
     (fitted here). Called by ``run_link(..., client=client)``, which returns it as a ``LinkRun``;
-    use that. ``chunk_size``: residents per task (default: see :func:`chunk_bounds`)."""
+    use that. ``chunk_size``: residents per task (default: see :func:`chunk_bounds`). ``clusters``:
+    the duplicate reports (:func:`kinmatch.match.dedupe.dedupe_reports`), sent to the workers
+    once."""
     if progress and getattr(client, "dashboard_link", None):
         print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
     bounds = chunk_bounds(len(residents), _n_workers(client), chunk_size)
@@ -399,7 +416,11 @@ def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, 
                                   n_reports=len(missing))
             version = parts.model_version(model)
             if by == "resident":
-                phase2 = [client.submit(rank_task, shared, settings, parts, f, model, version, int(top_k),
+                if clusters is not None:
+                    from kinmatch.match.dedupe import shipped
+
+                    clusters = client.scatter(shipped(clusters), broadcast=True)
+                phase2 = [client.submit(rank_task, shared, settings, parts, f, model, version, int(top_k), clusters,
                                         pure=False, key=f"kinmatch-rank-{shared.token}-{n}")
                           for n, f in enumerate(phase1)]
                 _progress(phase2, "排序 ranking", progress)

@@ -58,6 +58,10 @@ def register(subparsers) -> None:
     parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
                         help="rows that share an id: stop and say which (default), or keep the first / last row "
                              "of each id (the others go to the issues table as row_skipped)")
+    parser.add_argument("--dedupe", action="store_true",
+                        help="cluster the reports that describe one person (the family's, the police's, a volunteer "
+                             "group's) and show each cluster as one candidate, with cluster_id and cluster_members "
+                             "columns (default: every report is its own candidate)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -140,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
         result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
                           progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
-                          client=client, shared_dir=args.shared_dir)
+                          client=client, shared_dir=args.shared_dir,
+                          dedupe_reports=True if args.dedupe else None)
     write_csv(result.table, args.output)
     # After the candidates: an interrupted or failed run leaves no issues file that looks like
     # the report of a finished one.
@@ -163,6 +168,9 @@ def _run_against_index(args: argparse.Namespace) -> int:
     if args.missing is not None:
         raise InputError("with --index give one file: the residents to link against the indexed reports, or "
                          "with --by missing the new reports to link against the indexed residents")
+    if args.dedupe:
+        raise InputError("--dedupe is not available with --index yet (the index does not store report clusters); "
+                         "link the two files directly to see duplicate reports as one candidate")
     kind = "resident" if args.by == "resident" else "missing"
     records, issues = _read_with_issues(args.residents, kind, args.on_duplicate)
     index = Index.open(args.index)

@@ -21,11 +21,25 @@ import pandas as pd
 
 
 def first_true_rank(candidates: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
-    """Rank of the best-ranked true report per resident that has one (NaN: not in the table)."""
+    """Rank of the best-ranked true report per resident that has one (NaN: not in the table). A
+    row that stands for a cluster of duplicate reports (a ``cluster_members`` column, as
+    :func:`kinmatch.link` writes by default) is a hit when any of its members is true.
+
+        >>> clustered = pd.DataFrame({"resident_id": ["R1"], "missing_id": ["M9"], "rank": [1],
+        ...                           "cluster_members": ["M1;M9"]})
+        >>> first_true_rank(clustered, pd.DataFrame({"resident_id": ["R1"], "missing_id": ["M1"]})).tolist()
+        [1.0]
+    """
     residents = pd.Index(truth["resident_id"].astype(str).unique(), name="resident_id")
     if candidates.empty:
         return pd.Series(np.nan, index=residents, name="first_true_rank")
     pairs = candidates[["resident_id", "missing_id", "rank"]].astype({"resident_id": str, "missing_id": str})
+    if "cluster_members" in candidates.columns and candidates["cluster_members"].notna().any():
+        members = candidates["cluster_members"]
+        clustered = candidates.loc[members.notna(), ["resident_id", "rank"]].astype({"resident_id": str})
+        clustered = clustered.assign(missing_id=members[members.notna()].astype(str).str.split(";"))
+        pairs = pd.concat([pairs, clustered.explode("missing_id")[["resident_id", "missing_id", "rank"]]],
+                          ignore_index=True)
     hits = pairs.merge(truth[["resident_id", "missing_id"]].astype(str), on=["resident_id", "missing_id"])
     best = hits.groupby("resident_id")["rank"].min().astype(float)
     return best.reindex(residents).rename("first_true_rank")

@@ -41,7 +41,10 @@ def explain_pairs(encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, w
                   top: int = 6) -> list[str]:
     """The explanation of each pair at record positions ``lp``/``rp`` of ``encoded`` (what
     :func:`kinmatch.match.engine.encode` returned), given its ``levels`` and partial ``weights``
-    (arrays of pairs × comparisons, in the comparisons' order)."""
+    (arrays of pairs × comparisons, in the comparisons' order). ``rp`` may also be such an array:
+    the report each comparison of a pair read (a cluster of duplicate reports whose members lent
+    evidence, :func:`kinmatch.match.dedupe.fill_from_members`)."""
+    rp = np.asarray(rp)
     levels = np.asarray(levels)
     weights = np.asarray(weights, dtype=float)
     n, k = len(lp), len(encoded.comparisons)
@@ -59,7 +62,8 @@ def explain_pairs(encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, w
         rows = np.flatnonzero(shown[:, j] & (order == j).any(axis=1))  # the pairs where this reason is kept
         if len(rows) == 0:
             continue
-        texts = comparison.reasons(encoding, lp[rows], rp[rows], levels[rows, j].astype(np.int64))
+        report = rp[rows, j] if rp.ndim == 2 else rp[rows]
+        texts = comparison.reasons(encoding, lp[rows], report, levels[rows, j].astype(np.int64))
         weight_texts = _weight_texts(weights[rows, j])
         pieces[rows, j] = [f"{text} {weight}" for text, weight in zip(texts.tolist(), weight_texts)]
     kept = np.minimum(shown.sum(axis=1), top)

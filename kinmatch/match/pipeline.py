@@ -9,7 +9,9 @@ The output is the SCHEMA.md linking table: at most ``top_k`` rows per resident (
 ``by="missing"``), ``rank`` 1 = best, ``match_probability`` and ``match_weight`` from the model,
 ``explanation`` (``姓名同音(李伟/李玮) +6.1; 年龄相符 +2.0; 身高差12cm −3.2``), one ``w_<comparison>``
 column per comparison of the settings, the resident's ``identification_potential`` (1–5) and the
-``model_version``.
+``model_version``; then, when duplicate reports are clustered (the default), ``cluster_id`` and
+``cluster_members``: a resident's candidates that are reports of one person show as one row, the
+best-scoring member standing for the cluster (:mod:`kinmatch.match.dedupe`).
 
 A reader following one resident record through :func:`run_link` visits each room once, in order:
 :func:`prepare_records` (intake, normalizers, the contract check), the candidate index
@@ -41,6 +43,10 @@ OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "mat
 EXTRA_COLUMNS = ["identification_potential", "model_version"]
 """After the weights: the resident's identification potential (1–5) and the version of the model
 that scored the pair (the review store keeps it with every candidate)."""
+CLUSTER_COLUMNS = ["cluster_id", "cluster_members"]
+"""Last, when duplicate reports are clustered (``LinkSettings.dedupe_reports``, the default): the
+report's cluster (blank when it has no duplicate) and every member report id, ``;``-separated
+(:mod:`kinmatch.match.dedupe`)."""
 
 # a frame that has these was normalized already (docs/contract.md §2)
 _NORMALIZED_MARKERS = ("sex_code", "birth_year_low", "event_date")
@@ -58,6 +64,7 @@ class LinkRun(NamedTuple):
     residents: pd.DataFrame
     missing: pd.DataFrame
     settings: LinkSettings | None = None
+    report_clusters: Any = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +233,8 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
              progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
              n_random_pairs: int | None = None, random_state: int | None = None,
              n_jobs: int | None = None, on_duplicate: str = "stop", prepared: tuple[str, ...] = (),
-             client: Any = None, shared_dir: str | None = None) -> LinkRun:
+             client: Any = None, shared_dir: str | None = None, dedupe_reports: bool | None = None,
+             report_clusters: Any = None) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
@@ -240,14 +248,18 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     already and is passed as is (a standing index checks its frames once, when it writes them,
     instead of on every run). ``client``: a ``dask.distributed.Client``; the same run, same table,
     on its cluster (:mod:`kinmatch.distributed`; ``shared_dir``: a folder or fsspec URL every worker
-    can read, where the normalized frames are written once)."""
+    can read, where the normalized frames are written once). ``dedupe_reports`` overrides the
+    settings' field of that name; ``report_clusters``: what
+    :func:`~kinmatch.match.dedupe.dedupe_reports` returned for these reports (None: clustered here
+    when the settings ask for it)."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
         raise InputError(f"by must be 'resident' or 'missing', not {by!r}")
     settings = resolve_settings(settings)
     overrides = {k: v for k, v in (("candidates", candidate_settings), ("n_random_pairs", n_random_pairs),
-                                    ("random_state", random_state)) if v is not None}
+                                    ("random_state", random_state), ("dedupe_reports", dedupe_reports))
+                 if v is not None}
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
     if "resident" not in prepared:
@@ -264,9 +276,16 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
 
         # the table's makings go along: kinmatch.distributed does not import this module (no cycle)
         parts = TableParts(score, empty_table, model_version, OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
+        clusters = _report_clusters(missing, settings, report_clusters, progress)
         on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
-                                    shared_dir)
-        return LinkRun(*on_cluster, residents=residents, missing=missing, settings=settings)
+                                    shared_dir, clusters=clusters)
+        table = on_cluster[0]
+        if clusters is not None and "cluster_id" not in table.columns:  # by="missing": columns, no merging
+            from kinmatch.match.dedupe import cluster_columns
+
+            table = table.assign(**cluster_columns(clusters, table["missing_id"]))
+        return LinkRun(table, *on_cluster[1:], residents=residents, missing=missing, settings=settings,
+                       report_clusters=clusters)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
@@ -279,18 +298,20 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         encoded = engine.encode(residents, missing, settings.comparisons)
     finally:  # also on an error here: the worker is waited for, not left behind
         candidates = pending().unpack()
-    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs)
+    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
+                           report_clusters=report_clusters)
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
                     fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
-                    n_jobs: int | None, version: str | None = None) -> LinkRun:
+                    n_jobs: int | None, version: str | None = None, report_clusters: Any = None) -> LinkRun:
     """The second half of :func:`run_link`: compare the ``candidates``
     (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
     when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
     explain. ``encoded`` may hold only the records the candidates name (a standing index encodes
     just those); every level, weight and rank is the same, as each depends on the pair alone.
-    ``version``: :func:`model_version` of ``fitted`` when the caller knows it already."""
+    ``version``: :func:`model_version` of ``fitted`` when the caller knows it already;
+    ``report_clusters``: as :func:`run_link` takes them."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = len(pairs)
     if fitted is None and n_candidates:
@@ -303,6 +324,7 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     vectors = compared.iloc[:n_candidates]
     if len(vectors) == 0:
         return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
+    clusters = _report_clusters(missing, settings, report_clusters, progress)
     if fitted is None:
         from kinmatch.match.model.fitting import fit_model
 
@@ -313,28 +335,56 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
     resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
     group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
-    rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
-    lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+    if clusters is not None and by == "resident":
+        from kinmatch.match.dedupe import Scored, rank_clusters
+
+        scored = Scored(weights, match_weight, probability, prescore)
+        rows, ranks, (row_probability, row_weight, kept_weights, levels, sources) = rank_clusters(
+            encoded, candidates.pairs, vectors, scored, clusters, fitted, settings, group, other, top_k, score)
+        lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+    else:
+        rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
+        lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+        row_probability, row_weight = probability[rows], match_weight[rows]
+        kept_weights = weights.iloc[rows].reset_index(drop=True)
+        levels, sources = vectors.iloc[rows][settings.names].to_numpy(), rp
     ranked = pd.DataFrame({"resident_id": encoded.resident_ids[lp], "missing_id": encoded.report_ids[rp], "rank": ranks,
-                           "match_probability": probability[rows], "match_weight": match_weight[rows]})
-    kept_weights = weights.iloc[rows].reset_index(drop=True)
+                           "match_probability": row_probability, "match_weight": row_weight})
     ranked = pd.concat([ranked, kept_weights], axis=1)
-    levels = vectors.iloc[rows][settings.names].to_numpy()
-    ranked["explanation"] = _explain(encoded, lp, rp, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
+    ranked["explanation"] = _explain(encoded, lp, sources, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
     ranked["model_version"] = version if version is not None else model_version(fitted)
-    table = ranked[OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS]
+    columns = OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS
+    if clusters is not None:
+        from kinmatch.match.dedupe import cluster_columns
+
+        ranked = ranked.assign(**cluster_columns(clusters, ranked["missing_id"]))
+        columns = columns + CLUSTER_COLUMNS
+    table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})
-    return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings)
+    return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
+
+
+def _report_clusters(missing: pd.DataFrame, settings: LinkSettings, given: Any, progress: bool) -> Any:
+    """The clusters of duplicate reports when the settings ask for them: ``given`` when passed,
+    else :func:`~kinmatch.match.dedupe.dedupe_reports` of the reports."""
+    if not settings.dedupe_reports:
+        return None
+    if given is not None:
+        return given
+    from kinmatch.match.dedupe import dedupe_reports
+
+    return dedupe_reports(missing, progress=progress)
 
 
 def empty_table(settings: LinkSettings | None = None) -> pd.DataFrame:
     """The linking table with no rows (its columns and types)."""
     settings = settings or LinkSettings()
     columns = OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS
+    columns += CLUSTER_COLUMNS if settings.dedupe_reports else []
     return pd.DataFrame({c: pd.Series(dtype=object if c in ("resident_id", "missing_id", "explanation",
-                                                            "model_version") else float)
+                                                            "model_version", *CLUSTER_COLUMNS) else float)
                          for c in columns})
 
 
@@ -348,6 +398,7 @@ def link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", mo
     fitted model or the path of its JSON is used as is (refused when it was fitted on other
     comparisons or levels). ``options`` go to :func:`run_link` (``settings``,
     ``candidate_settings``, ``n_random_pairs``, ``random_state``, ``n_jobs``, ``on_duplicate``,
+    ``dedupe_reports``, ``report_clusters``,
     and ``client`` / ``shared_dir`` to run on a Dask cluster).
 
     Returns the SCHEMA.md linking table (see the module docstring).

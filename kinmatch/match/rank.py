@@ -94,6 +94,28 @@ def rank_codes(group_codes: np.ndarray, other_codes: np.ndarray, match_weight: A
     return order[keep], ranks[keep]
 
 
+def best_per_cluster(group_codes: np.ndarray, cluster_codes: np.ndarray, other_codes: np.ndarray, match_weight: Any,
+                     prescore: Any = None) -> np.ndarray:
+    """A mask of the rows that stand for their cluster: per group (resident) and cluster of
+    reports (:mod:`kinmatch.match.dedupe`), the row :func:`rank_codes` would rank first; a report
+    in no cluster has a cluster code of its own, so its row is always kept.
+
+        >>> best_per_cluster(np.array([0, 0, 0, 1]), np.array([7, 7, 8, 7]), np.array([0, 1, 2, 0]),
+        ...                  [2.0, 5.0, 1.0, 3.0]).tolist()
+        [False, True, True, True]
+    """
+    keys = [np.asarray(other_codes)]
+    if prescore is not None:
+        keys.append(-np.asarray(prescore, dtype=float))
+    keys += [-np.round(np.asarray(match_weight, dtype=float), 9), np.asarray(cluster_codes), np.asarray(group_codes)]
+    order = np.lexsort(keys)
+    group, cluster = np.asarray(group_codes)[order], np.asarray(cluster_codes)[order]
+    first = np.r_[True, (group[1:] != group[:-1]) | (cluster[1:] != cluster[:-1])] if len(order) else np.zeros(0, bool)
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[first]] = True
+    return keep
+
+
 def rank_pairs(scored: pd.DataFrame, top_k: int = 10, by: str = "resident") -> pd.DataFrame:
     """Keep the ``top_k`` best pairs per resident (``by="resident"``) or per report
     (``by="missing"``) by ``match_weight``, and number them 1..k (ties: by a ``prescore`` column

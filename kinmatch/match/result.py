@@ -68,22 +68,30 @@ class PairScore(NamedTuple):
 
 
 def _score_positions(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, model: Any,
-                     settings: LinkSettings) -> list[PairScore]:
+                     settings: LinkSettings, clusters: Any = None) -> list[PairScore]:
     """The :class:`PairScore` of the pairs at record positions ``lp``/``rp``: the engine's levels,
     the pipeline's scoring (term frequencies included) and the comparisons' own reasons, so the
-    numbers are those the linking table would show for the pair."""
+    numbers are those the linking table would show for the pair. With ``clusters`` (the run's
+    duplicate reports) a report in a cluster is scored with the union of its cluster's evidence,
+    as the table scores the row that stands for the cluster
+    (:func:`~kinmatch.match.dedupe.fill_from_members`)."""
     if model is None:
         raise InputError("scoring a pair needs a fitted model; this run fitted none (no candidate pairs) — "
                          "pass model= (a FellegiSunter or the JSON kinmatch link --save-model wrote)")
     columns = engine.compare_positions(encoded, lp, rp)
     vectors = pd.DataFrame(columns)
+    sources = np.repeat(np.asarray(rp)[:, None], len(encoded.comparisons), axis=1)
+    if clusters is not None:
+        from kinmatch.match.dedupe import fill_from_members
+
+        vectors, sources = fill_from_members(encoded, clusters, lp, rp, vectors)
     weights, match_weight, probability = score(model, vectors, settings)
     levels = vectors[settings.names].to_numpy()
     weight_matrix = weights.to_numpy()
-    explanations = explain_pairs(encoded, lp, rp, levels, weight_matrix)
+    explanations = explain_pairs(encoded, lp, sources, levels, weight_matrix)
     reasons = {}
     for j, (comparison, encoding) in enumerate(zip(encoded.comparisons, encoded.encodings)):
-        reasons[comparison.name] = comparison.reasons(encoding, lp, rp, levels[:, j].astype(np.int64))
+        reasons[comparison.name] = comparison.reasons(encoding, lp, sources[:, j], levels[:, j].astype(np.int64))
     prior = float(getattr(model, "prior_weight_", np.nan))
     out = []
     for i in range(len(lp)):
@@ -159,7 +167,9 @@ class LinkResult:
     comparison levels of every candidate pair, indexed by ``(resident_id, missing_id)``, one column
     per comparison, -1 = no evidence), ``pass_counts`` (pairs proposed, removed, capped and kept by
     each candidate pass), ``settings`` (the :class:`~kinmatch.match.settings.LinkSettings`),
-    ``residents`` and ``missing`` (the normalized records). Views: :meth:`show`, :meth:`score_pair`,
+    ``residents`` and ``missing`` (the normalized records), ``report_clusters`` (the duplicate
+    reports found, a :class:`~kinmatch.match.dedupe.ReportClusters`; None when
+    ``dedupe_reports`` is off). Views: :meth:`show`, :meth:`score_pair`,
     and the ``plot_*`` charts of :mod:`kinmatch.charts`.
     """
 
@@ -171,6 +181,7 @@ class LinkResult:
         self.settings = resolve_settings(run.settings)
         self.residents = run.residents
         self.missing = run.missing
+        self.report_clusters = run.report_clusters
         self._encoded: engine.Encoded | None = None
 
     def __repr__(self) -> str:
@@ -196,7 +207,9 @@ class LinkResult:
 
     def score_pair(self, resident_id: str, missing_id: str) -> PairScore:
         """Explain any resident × report pair of this run with its model (every comparison, also
-        for pairs no candidate pass proposed), scored exactly as the linking table scores."""
+        for pairs no candidate pass proposed), scored exactly as the linking table scores: a
+        report with duplicates with the union of its cluster's evidence, where it says nothing
+        itself."""
         if self._encoded is None:
             self._encoded = engine.encode(self.residents, self.missing, self.settings.comparisons)
         pairs = pd.DataFrame({"resident_id": [str(resident_id)], "missing_id": [str(missing_id)]})
@@ -206,7 +219,8 @@ class LinkResult:
             absent = f"resident {resident_id!r}" if known_r < 0 else f"report {missing_id!r}"
             raise InputError(f"{absent} is not among this run's records; check the id (ids are text, e.g. "
                              f"'R000001')")
-        return _score_positions(self._encoded, np.array([known_r]), np.array([known_m]), self.model, self.settings)[0]
+        return _score_positions(self._encoded, np.array([known_r]), np.array([known_m]), self.model, self.settings,
+                                self.report_clusters)[0]
 
     # ---- charts ---------------------------------------------------------------------------
 

@@ -86,7 +86,12 @@ class LinkSettings:
     ``random_state``: the uniformly drawn pairs whose levels estimate u. ``u_source``: what pairs
     are scored against (see :func:`kinmatch.match.model.fit_model`). ``term_frequencies``: see
     :class:`TermFrequency`. ``review_threshold``: the probability from which a candidate counts as
-    a lead (false-lead counts, the review queue's default filter)."""
+    a lead (false-lead counts, the review queue's default filter). ``dedupe_reports``: cluster the
+    reports that describe one person (:mod:`kinmatch.match.dedupe`) and show each cluster as one
+    candidate, its best member standing for it, with ``cluster_id`` and ``cluster_members``
+    columns; False (the default): every report is its own candidate and the table has no cluster
+    columns. Off by default until the standing index stores its clusters (a run through the index
+    would otherwise cluster all its reports again, about a minute of CPU at a million)."""
 
     comparisons: list[Comparison] = field(default_factory=default_comparisons)
     candidates: Any = None
@@ -95,6 +100,7 @@ class LinkSettings:
     u_source: str = "hybrid"
     term_frequencies: list[TermFrequency] = field(default_factory=default_term_frequencies)
     review_threshold: float = 0.5
+    dedupe_reports: bool = False
 
     def __post_init__(self):
         names = [c.name for c in self.comparisons]
@@ -140,7 +146,8 @@ class LinkSettings:
                 "u_estimation": {"n_random_pairs": self.n_random_pairs, "random_state": self.random_state,
                                  "u_source": self.u_source},
                 "term_frequencies": [asdict(tf) for tf in self.term_frequencies],
-                "review_threshold": self.review_threshold}
+                "review_threshold": self.review_threshold,
+                "dedupe_reports": bool(self.dedupe_reports)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
@@ -161,7 +168,8 @@ class LinkSettings:
                    n_random_pairs=int(u.get("n_random_pairs", 30_000)), random_state=u.get("random_state", 0),
                    u_source=u.get("u_source", "hybrid"),
                    term_frequencies=[TermFrequency(**tf) for tf in data.get("term_frequencies", [])],
-                   review_threshold=float(data.get("review_threshold", 0.5)))
+                   review_threshold=float(data.get("review_threshold", 0.5)),
+                   dedupe_reports=bool(data.get("dedupe_reports", False)))
 
     @classmethod
     def from_json(cls, text: str) -> LinkSettings:
