@@ -123,3 +123,16 @@ def test_partition_statistics_matter(sim):
     whole = C.report_statistics(missing, settings)
     part = C.report_statistics(missing.iloc[:300], settings)
     assert whole.shares["surname_sounds"] != part.shares["surname_sounds"]
+
+
+def test_cli_index_with_workers_writes_the_table_of_the_index_alone(index, sim, client, tmp_path):
+    from kinmatch.cli import main
+
+    residents = tmp_path / "residents.csv"
+    sim.residents.iloc[:60].to_csv(residents, index=False)
+    alone, on_cluster = tmp_path / "alone.csv", tmp_path / "cluster.csv"
+    assert main(["link", str(residents), "--index", str(index.path), "-o", str(alone), "--no-progress",
+                 "--jobs", "1"]) == 0
+    assert main(["link", str(residents), "--index", str(index.path), "-o", str(on_cluster), "--no-progress",
+                 "--scheduler", client.scheduler.address, "--report-partitions", "2"]) == 0
+    assert on_cluster.read_bytes() == alone.read_bytes()
