@@ -1791,8 +1791,11 @@ def partition_pairs(residents: pd.DataFrame, reports: Any, settings: CandidateSe
     counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in passes}
     targets = np.arange(res.n) if targets is None else np.asarray(targets, dtype=np.int64)
     scores: list = []
-    found_r, found_m, found_pass = ([], [], []) if len(targets) == 0 else _pass_pairs(
-        res, reports, residents, queries, targets, settings, counts, fallback, scores)
+    found_r, found_m, found_pass = [], [], []
+    for start in range(0, len(targets), settings.chunk_size):  # as packed_candidate_pairs bounds its memory
+        found = _pass_pairs(res, reports, residents, queries, targets[start:start + settings.chunk_size], settings,
+                            counts, fallback, scores)
+        found_r, found_m, found_pass = found_r + found[0], found_m + found[1], found_pass + found[2]
 
     def joined(arrays: list, dtype: Any) -> np.ndarray:
         return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.empty(0, dtype)
