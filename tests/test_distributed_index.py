@@ -91,7 +91,8 @@ def test_partitioned_candidates_equal_the_whole(sim, partitions, chunk):
     """In one process: each pass against each partition, merged, is the one run over all reports —
     pairs, pass sets, pre-scores and every per-pass count. Small caps make the merges cut."""
     residents, missing = prepare_records(sim.residents, "resident"), prepare_records(sim.missing, "missing")
-    settings = C.CandidateSettings(max_per_resident=25, few_candidates=40, chunk_size=100).with_pass("name_sound", cap=8)
+    settings = C.CandidateSettings(max_per_resident=25, few_candidates=40, chunk_size=100)
+    settings = settings.with_pass("name_sound", cap=8)
     whole = C.packed_candidate_pairs(residents, missing, settings, progress=False)
     statistics = C.report_statistics(missing[C.statistics_columns(settings)], settings)
     edges = kinmatch.distributed.partition_edges(len(missing), partitions)
