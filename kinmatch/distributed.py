@@ -217,9 +217,9 @@ class TableParts(NamedTuple):
 
 class PartitionStatistics(NamedTuple):
     """What a partition of the reports takes from all of them to give the pairs and levels the
-    whole would (:func:`statistics_task`): the candidate passes' statistics
-    (:func:`kinmatch.match.candidates.report_statistics`) and the comparisons with the rarity
-    tables they would compute from all reports (name keys, marks, builds) filled in."""
+    whole would: the candidate passes' statistics (:func:`report_statistics_task`) and the
+    comparisons with the rarity tables they would compute from all reports (name keys, marks,
+    builds) filled in (:func:`comparison_tables_task`)."""
 
     reports: Any
     comparisons: list
@@ -303,18 +303,26 @@ def candidates_task(shared: SharedRecords, settings: Any, start: int, stop: int)
     return ChunkPairs(candidates.pairs, vectors, candidates.counts)
 
 
-def statistics_task(shared: SharedRecords, settings: Any) -> PartitionStatistics:
-    """The :class:`PartitionStatistics` of all reports, from the columns they need only."""
+def report_statistics_task(shared: SharedRecords, settings: Any) -> Any:
+    """The candidate passes' statistics of all reports
+    (:func:`kinmatch.match.candidates.report_statistics`), from the columns they need only."""
     from kinmatch.match.candidates import report_statistics, statistics_columns
-    from kinmatch.match.engine import with_columns
 
     candidate_settings = settings.candidate_settings()
-    needed = set(statistics_columns(candidate_settings))
+    missing = read_part(shared.missing, columns=statistics_columns(candidate_settings))
+    return report_statistics(missing, candidate_settings)
+
+
+def comparison_tables_task(shared: SharedRecords, settings: Any) -> list:
+    """The comparisons of ``settings`` with the rarity tables they would compute from all reports
+    filled in (:func:`_frequency_fills`), from the columns those need only."""
+    from kinmatch.match.engine import with_columns
+
     fills = _frequency_fills(settings.comparisons)
-    for comparison, _ in fills:
-        needed.update(comparison.right_columns)
-    missing = read_part(shared.missing, columns=sorted(needed))
-    statistics = report_statistics(missing, candidate_settings)
+    if not fills:
+        return list(settings.comparisons)
+    columns = sorted({column for comparison, _ in fills for column in comparison.right_columns})
+    missing = read_part(shared.missing, columns=columns)
     tables = {id(comparison): table_of for comparison, table_of in fills}
     comparisons = []
     for comparison in settings.comparisons:
@@ -323,7 +331,7 @@ def statistics_task(shared: SharedRecords, settings: Any) -> PartitionStatistics
             comparison = copy.copy(comparison)
             comparison.frequency = table_of(with_columns(missing, comparison.right_columns))
         comparisons.append(comparison)
-    return PartitionStatistics(statistics, comparisons)
+    return comparisons
 
 
 def _frequency_fills(comparisons: list) -> list[tuple[Any, Callable]]:
@@ -438,10 +446,13 @@ def part_compare_task(shared: SharedRecords, settings: Any, statistics: Partitio
 
 
 class RankedRows(NamedTuple):
-    """Phase 2 of one chunk before the explanations: the rows of its pairs kept, their ranks,
-    probabilities, match weights and partial weights."""
+    """Phase 2 of one chunk before the explanations: its pairs kept (ids and levels), their
+    ranks, probabilities, match weights and partial weights; what the explanations and the table
+    need, without the chunk's other pairs."""
 
-    rows: np.ndarray
+    resident_ids: np.ndarray
+    missing_ids: np.ndarray
+    levels: np.ndarray
     ranks: np.ndarray
     probability: np.ndarray
     match_weight: np.ndarray
@@ -456,7 +467,11 @@ def _ranked_rows(settings: Any, parts: TableParts, result: ChunkPairs, model: An
     # the vectors' index levels are sorted ids: codes compare as in one machine's run
     rows, ranks = rank_codes(sorted_codes(result.vectors.index, 0), sorted_codes(result.vectors.index, 1),
                              match_weight, prescore, top_k)
-    return RankedRows(rows, ranks, probability[rows], match_weight[rows], weights.iloc[rows])
+    pairs = result.pairs.iloc[rows]
+    return RankedRows(pairs["resident_id"].astype(str).to_numpy(dtype=object),
+                      pairs["missing_id"].astype(str).to_numpy(dtype=object),
+                      result.vectors.iloc[rows][settings.names].to_numpy(), ranks, probability[rows],
+                      match_weight[rows], weights.iloc[rows])
 
 
 def rank_task(shared: SharedRecords, settings: Any, parts: TableParts, result: ChunkPairs, model: Any,
@@ -469,10 +484,10 @@ def rank_task(shared: SharedRecords, settings: Any, parts: TableParts, result: C
         return parts.empty_table(settings)
     encoded = _worker_part(shared, settings).encoded
     ranked = _ranked_rows(settings, parts, result, model, top_k)
-    lp, rp = encoded.positions(result.pairs.iloc[ranked.rows])
-    levels = result.vectors.iloc[ranked.rows][settings.names].to_numpy()
-    texts = explain_pairs(encoded, lp, rp, levels, ranked.weights.to_numpy())
-    return _table(_worker_residents(shared), settings, parts, result, ranked, texts, version)
+    lp = encoded.resident_ids.get_indexer(ranked.resident_ids)
+    rp = encoded.report_ids.get_indexer(ranked.missing_ids)
+    texts = explain_pairs(encoded, lp, rp, ranked.levels, ranked.weights.to_numpy())
+    return _table(_worker_residents(shared), settings, parts, ranked, texts, version)
 
 
 def ranked_task(settings: Any, parts: TableParts, result: ChunkPairs, model: Any, top_k: int) -> RankedRows | None:
@@ -481,7 +496,7 @@ def ranked_task(settings: Any, parts: TableParts, result: ChunkPairs, model: Any
 
 
 def part_explain_task(shared: SharedRecords, settings: Any, statistics: PartitionStatistics, part: int,
-                      result: ChunkPairs, ranked: RankedRows | None) -> tuple[np.ndarray, list[str]]:
+                      ranked: RankedRows | None) -> tuple[np.ndarray, list[str]]:
     """Explanations of the chunk's ranked rows whose report is in partition ``part``: (their
     positions among the ranked rows, the texts)."""
     from kinmatch.match.explain import explain_pairs
@@ -489,33 +504,29 @@ def part_explain_task(shared: SharedRecords, settings: Any, statistics: Partitio
     if ranked is None:
         return np.empty(0, np.int64), []
     encoded = _worker_part(shared, settings, part, statistics).encoded
-    pairs = result.pairs.iloc[ranked.rows]
-    rp = encoded.report_ids.get_indexer(pairs["missing_id"].astype(str))
+    rp = encoded.report_ids.get_indexer(ranked.missing_ids)
     mine = np.flatnonzero(rp >= 0)
-    lp = encoded.resident_ids.get_indexer(pairs["resident_id"].iloc[mine].astype(str))
-    levels = result.vectors.iloc[ranked.rows[mine]][settings.names].to_numpy()
-    return mine, explain_pairs(encoded, lp, rp[mine], levels, ranked.weights.iloc[mine].to_numpy())
+    lp = encoded.resident_ids.get_indexer(ranked.resident_ids[mine])
+    return mine, explain_pairs(encoded, lp, rp[mine], ranked.levels[mine], ranked.weights.iloc[mine].to_numpy())
 
 
-def table_task(shared: SharedRecords, settings: Any, parts: TableParts, result: ChunkPairs,
-               ranked: RankedRows | None, explained: list, version: str) -> pd.DataFrame:
+def table_task(shared: SharedRecords, settings: Any, parts: TableParts, ranked: RankedRows | None, explained: list,
+               version: str) -> pd.DataFrame:
     """The chunk's ranked table from its ranking and the partitions' explanations."""
     if ranked is None:
         return parts.empty_table(settings)
-    texts = np.empty(len(ranked.rows), dtype=object)
+    texts = np.empty(len(ranked.ranks), dtype=object)
     for rows, part_texts in explained:
         texts[rows] = part_texts
-    return _table(_worker_residents(shared), settings, parts, result, ranked, list(texts), version)
+    return _table(_worker_residents(shared), settings, parts, ranked, list(texts), version)
 
 
-def _table(residents: pd.DataFrame, settings: Any, parts: TableParts, result: ChunkPairs, ranked: RankedRows,
-           explanations: list[str], version: str) -> pd.DataFrame:
+def _table(residents: pd.DataFrame, settings: Any, parts: TableParts, ranked: RankedRows, explanations: list[str],
+           version: str) -> pd.DataFrame:
     """The linking table of ranked rows, built as :func:`~kinmatch.match.pipeline.run_link` builds it."""
     from kinmatch.match.rank import identification_potential
 
-    pairs = result.pairs.iloc[ranked.rows]
-    table = pd.DataFrame({"resident_id": pairs["resident_id"].astype(str).to_numpy(dtype=object),
-                          "missing_id": pairs["missing_id"].astype(str).to_numpy(dtype=object),
+    table = pd.DataFrame({"resident_id": ranked.resident_ids, "missing_id": ranked.missing_ids,
                           "rank": ranked.ranks, "match_probability": ranked.probability,
                           "match_weight": ranked.match_weight})
     table = pd.concat([table, ranked.weights.reset_index(drop=True)], axis=1)
@@ -696,7 +707,10 @@ def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, 
         try:
             statistics = None
             if shared.n_partitions > 1:
-                statistics = submit("statistics", 0, statistics_task, shared, settings)
+                # two tasks, on two workers where there are two: neither needs the other
+                statistics = submit("statistics", 0, PartitionStatistics,
+                                    submit("report-statistics", 0, report_statistics_task, shared, settings, part=0),
+                                    submit("comparison-tables", 0, comparison_tables_task, shared, settings, part=1))
                 phase1 = _partitioned_candidates(submit, shared, settings, statistics, bounds, len(missing))
             else:
                 phase1 = [submit("candidates", n, candidates_task, shared, settings, start, stop)
@@ -768,9 +782,9 @@ def _partitioned_tables(submit: _Submitter, shared: SharedRecords, settings: Any
     tables = []
     for n, result in enumerate(phase1):
         ranked = submit("ranked", n, ranked_task, settings, parts, result, model, top_k)
-        explained = [submit("explain", f"{n}-{p}", part_explain_task, shared, settings, statistics, p, result, ranked,
-                            part=p) for p in range(shared.n_partitions)]
-        tables.append(submit("rank", n, table_task, shared, settings, parts, result, ranked, explained, version))
+        explained = [submit("explain", f"{n}-{p}", part_explain_task, shared, settings, statistics, p, ranked, part=p)
+                     for p in range(shared.n_partitions)]
+        tables.append(submit("rank", n, table_task, shared, settings, parts, ranked, explained, version))
     return tables
 
 
