@@ -897,7 +897,7 @@ def _rank_by_missing(client: Any, submit: _Submitter, shared: SharedRecords, set
     return ranked[parts.columns].astype({"rank": int, "identification_potential": int})
 
 
-def run_on_index(index: Any, records: Any, client: Any, top_k: int = 10, by: str = "resident",
+def run_on_index(index: Any, records: Any, client: Any, pipeline: Any, top_k: int = 10, by: str = "resident",
                  progress: bool = False, shared_dir: str | None = None, report_partitions: int = 1,
                  chunk_size: int | None = None) -> Any:
     """:meth:`kinmatch.index.Index.run` on the Dask ``client``'s cluster: the workers read the
@@ -908,8 +908,8 @@ def run_on_index(index: Any, records: Any, client: Any, top_k: int = 10, by: str
     on this machine). ``report_partitions``: with ``by="resident"``, the indexed reports split in
     that many partitions, each loaded by one worker (a worker then holds a share of the reports;
     the output is the same). Returns the ``LinkRun`` that :meth:`~kinmatch.index.Index.run`
-    returns without a client."""
-    from kinmatch.match import pipeline
+    returns without a client. ``pipeline``: the module :mod:`kinmatch.match.pipeline`, handed
+    over by the caller (it imports this module, so this module does not import it)."""
     from kinmatch.match.settings import resolve_settings
 
     if int(top_k) < 1:

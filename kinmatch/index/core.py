@@ -193,10 +193,11 @@ class Index:
                              f"{self.path} --residents RESIDENTS.csv` (or give one with --model)")
         if client is not None:  # issue 14
             from kinmatch.distributed import run_on_index
+            from kinmatch.match import pipeline
 
             if not len(self.missing if by == "resident" else self.residents):
                 return self.run(records, top_k, by, progress, n_jobs, fit_missing_model)  # the error without a client
-            return run_on_index(self, records, client, top_k=top_k, by=by, progress=progress, **cluster)
+            return run_on_index(self, records, client, pipeline, top_k=top_k, by=by, progress=progress, **cluster)
         if by == "resident":
             if not len(self.missing):
                 raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
