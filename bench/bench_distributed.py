@@ -3,6 +3,14 @@
     python bench/bench_distributed.py 2000 20000          # residents × reports
     python bench/bench_distributed.py 10000 200000 --modes dask1 dask2
     python bench/bench_distributed.py 5000 100000 --costs  # a worker's per-chunk costs, in-process
+    python bench/bench_distributed.py 10000 1000000 --csv /work/data/sim1m_s7 --modes single dask1 dask2
+
+With ``--csv DIR`` the records are not simulated: the reports of ``DIR/missing.csv`` are built
+once into a standing index (cached under ``bench/.cache/<DIR name>``, or ``--cache``) and the
+first ``n_residents`` of ``DIR/residents.csv`` normalized once beside it; every mode then links
+those residents against the index (``Index.run``): ``single``/``forked`` without a client,
+``daskW`` on a LocalCluster of W workers with the reports in W partitions (``daskWxP``: P
+partitions), the workers reading the index's segment files. ``n_missing`` is then ignored.
 
 Simulated records are normalized once (cached under ``bench/.cache``), then each mode runs in a
 fresh process so peak memory is its own: ``single`` is ``run_link(..., n_jobs=1)``, ``forked`` the
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -66,7 +75,7 @@ def run_mode(mode: str, n_residents: int, n_missing: int, seed: int, out: Path) 
     else:
         from dask.distributed import Client, LocalCluster, get_task_stream
 
-        n_workers = int(mode.removeprefix("dask"))
+        n_workers = _dask_mode(mode)[0]
         started = time.perf_counter()
         with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -89,12 +98,80 @@ def run_mode(mode: str, n_residents: int, n_missing: int, seed: int, out: Path) 
     return figures
 
 
+def _dask_mode(mode: str) -> tuple[int, int]:
+    """(workers, report partitions) of ``daskW`` (W partitions) or ``daskWxP``."""
+    workers, _, partitions = mode.removeprefix("dask").partition("x")
+    return int(workers), int(partitions or workers)
+
+
+def csv_cache(csv_dir: Path, n_residents: int, cache: Path | None) -> tuple[Path, Path]:
+    """(index folder, normalized residents Parquet) of the records in ``csv_dir``, built once."""
+    from kinmatch import intake
+    from kinmatch.index import Index
+    from kinmatch.index.frames import write_frame
+    from kinmatch.match.pipeline import prepare_records
+
+    cache = cache or Path(__file__).parent / ".cache" / Path(csv_dir).name
+    index_dir, residents_file = cache / "index", cache / f"residents_{n_residents}.parquet"
+    if not (index_dir / "CURRENT").exists():
+        started = time.perf_counter()
+        Index.build(index_dir, missing=[Path(csv_dir) / "missing.csv"])
+        print(f"index of {csv_dir}/missing.csv built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if not residents_file.exists():
+        table = pd.read_csv(Path(csv_dir) / "residents.csv", dtype=str, keep_default_na=False).iloc[:n_residents]
+        write_frame(prepare_records(intake.read_residents(table).frame, "resident"), residents_file)
+    return index_dir, residents_file
+
+
+def run_index_mode(mode: str, index_dir: Path, residents_file: Path, out: Path) -> dict:
+    """One mode against the standing index, in this process (see the module docstring)."""
+    from kinmatch.index import Index
+    from kinmatch.index.frames import read_frame
+
+    residents = read_frame(residents_file)
+    figures: dict = {"mode": mode, "load_before": os.getloadavg()}
+    started, cpu = time.perf_counter(), _cpu_s()
+    index = Index.open(index_dir)
+    figures["open_s"], figures["open_cpu_s"] = time.perf_counter() - started, _cpu_s() - cpu
+    if mode in ("single", "forked"):
+        start, cpu = time.perf_counter(), _process_cpu_s()
+        run = index.run(residents, n_jobs=1 if mode == "single" else None)
+        figures["wall_s"] = time.perf_counter() - start
+        figures["client_cpu_s"] = _process_cpu_s() - cpu
+        figures["workers_peak_mb"], figures["workers_cpu_s"] = [], []
+    else:
+        from dask.distributed import Client, LocalCluster, get_task_stream
+
+        n_workers, partitions = _dask_mode(mode)
+        started = time.perf_counter()
+        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
+            figures["startup_s"] = time.perf_counter() - started
+            workers_cpu = client.run(_cpu_s)
+            start, cpu = time.perf_counter(), _cpu_s()
+            with get_task_stream(client) as stream:
+                run = index.run(residents, client=client, report_partitions=partitions)
+            figures["wall_s"] = time.perf_counter() - start
+            figures["client_cpu_s"] = _cpu_s() - cpu
+            figures["workers_cpu_s"] = sorted(after - workers_cpu[address]
+                                              for address, after in client.run(_cpu_s).items())
+            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            figures["workers_peak_mb"] = sorted(peaks.values())
+            figures["tasks"] = _task_seconds(stream.data)
+    figures["load_after"] = os.getloadavg()
+    figures["client_peak_mb"] = _peak_mb()
+    figures["rows"] = len(run.table)
+    figures["pairs"] = len(run.vectors)
+    run.table.to_parquet(out)
+    return figures
+
+
 def _task_seconds(records: list[dict]) -> dict[str, list[float]]:
     """Compute seconds of each task, by kind (``kinmatch-candidates-<run>-<n>`` → ``candidates``)."""
     seconds: dict[str, list[float]] = {}
     for record in records:
         parts = str(record["key"]).split("-")
-        kind = "-".join(parts[1:-2]) if parts[0] == "kinmatch" else parts[0]
+        kind = parts[1] if parts[0] == "kinmatch" else parts[0]
         spent = sum(s["stop"] - s["start"] for s in record.get("startstops", ()) if s.get("action") == "compute")
         seconds.setdefault(kind, []).append(spent)
     return seconds
@@ -156,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", nargs="+", default=["single", "dask1", "dask2"])
     parser.add_argument("--costs", action="store_true", help="measure a worker's per-chunk costs in this process")
+    parser.add_argument("--csv", type=Path, help="link the residents.csv / missing.csv of this folder (through a "
+                        "standing index built once) instead of simulated records")
+    parser.add_argument("--cache", type=Path, help="with --csv: where the index and residents are kept")
     parser.add_argument("--run-mode", help=argparse.SUPPRESS)  # the child process of one mode
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -174,18 +254,32 @@ def main(argv: list[str] | None = None) -> None:
               f"vectors {costs['vectors_mb']:.0f} MB")
         return
     if args.run_mode:
-        print(json.dumps(run_mode(args.run_mode, args.n_residents, args.n_missing, args.seed, Path(args.out))))
+        if args.csv:
+            index_dir, residents_file = csv_cache(args.csv, args.n_residents, args.cache)
+            figures = run_index_mode(args.run_mode, index_dir, residents_file, Path(args.out))
+        else:
+            figures = run_mode(args.run_mode, args.n_residents, args.n_missing, args.seed, Path(args.out))
+        print(json.dumps(figures))
         return
     started = time.perf_counter()
-    normalized(args.n_residents, args.n_missing, args.seed, _cache(args.n_residents, args.n_missing, args.seed))
-    print(f"{args.n_residents} residents × {args.n_missing} reports, seed {args.seed} "
-          f"(data ready in {time.perf_counter() - started:.0f} s)")
+    if args.csv:
+        index_dir, _ = csv_cache(args.csv, args.n_residents, args.cache)
+        out_base = index_dir.parent / f"run_{args.n_residents}"
+        print(f"{args.n_residents} residents of {args.csv} against its reports (index {index_dir}; data ready in "
+              f"{time.perf_counter() - started:.0f} s)")
+    else:
+        normalized(args.n_residents, args.n_missing, args.seed, _cache(args.n_residents, args.n_missing, args.seed))
+        out_base = _cache(args.n_residents, args.n_missing, args.seed)
+        print(f"{args.n_residents} residents × {args.n_missing} reports, seed {args.seed} "
+              f"(data ready in {time.perf_counter() - started:.0f} s)")
     results, tables = [], {}
     for mode in args.modes:
-        out = _cache(args.n_residents, args.n_missing, args.seed).with_suffix(f".{mode}.parquet")
-        done = subprocess.run([sys.executable, __file__, str(args.n_residents), str(args.n_missing), "--seed",
-                               str(args.seed), "--run-mode", mode, "--out", str(out)],
-                              check=True, capture_output=True, text=True)
+        out = out_base.with_suffix(f".{mode}.parquet")
+        command = [sys.executable, __file__, str(args.n_residents), str(args.n_missing), "--seed", str(args.seed),
+                   "--run-mode", mode, "--out", str(out)]
+        if args.csv:
+            command += ["--csv", str(args.csv)] + (["--cache", str(args.cache)] if args.cache else [])
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         tables[mode] = pd.read_parquet(out)
         out.unlink()
@@ -203,6 +297,11 @@ def main(argv: list[str] | None = None) -> None:
             per = ", ".join(f"{kind} {len(v)}× {sum(v):.1f} s (max {max(v):.1f})"
                             for kind, v in sorted(r["tasks"].items()))
             print(f"{r['mode']}: task compute seconds: {per}; cluster start-up {r['startup_s']:.1f} s")
+    for r in results:
+        if "load_before" in r:
+            print(f"{r['mode']}: load average before {', '.join(f'{x:.1f}' for x in r['load_before'])}, after "
+                  f"{', '.join(f'{x:.1f}' for x in r['load_after'])}; Index.open {r['open_s']:.1f} s "
+                  f"({r['open_cpu_s']:.1f} CPU s)")
     reference = tables.get("single")
     if reference is not None:
         for mode, table in tables.items():

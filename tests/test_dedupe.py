@@ -221,7 +221,8 @@ def test_one_person_is_one_candidate(three_reports_of_one_person):
     # no resident shows two reports of one cluster
     clustered = run.table.dropna(subset=["cluster_id"])
     assert not clustered.duplicated(["resident_id", "cluster_id"]).any()
-    assert kinmatch.link_run(residents, missing, progress=False, n_jobs=1, dedupe_reports=True).report_clusters is not None
+    clustered_run = kinmatch.link_run(residents, missing, progress=False, n_jobs=1, dedupe_reports=True)
+    assert clustered_run.report_clusters is not None
     assert kinmatch.link_run(residents, missing, progress=False, n_jobs=1).report_clusters is None  # off by default
 
 

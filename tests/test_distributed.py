@@ -17,7 +17,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 import kinmatch.distributed  # noqa: E402
-from kinmatch.distributed import chunk_bounds, read_records, write_records  # noqa: E402
+from kinmatch.distributed import RecordFiles, chunk_bounds, read_part, read_records, write_records  # noqa: E402
 from kinmatch.match.pipeline import prepare_records, run_link  # noqa: E402
 
 
@@ -69,6 +69,10 @@ def test_records_survive_parquet(prepared, tmp_path):
         write_records(frame, str(tmp_path / name))
         back = read_records(str(tmp_path / name))
         pd.testing.assert_frame_equal(back, frame, check_exact=True)
+        # a slice of the records, as a report partition reads it
+        files = RecordFiles((str(tmp_path / name),), "", None, len(frame))
+        part = read_part(files, 17, 61)
+        pd.testing.assert_frame_equal(part, frame.iloc[17:61].reset_index(drop=True), check_exact=True)
         tuples = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, tuple)).any()]
         assert "marks" in tuples
         assert all(back[c].map(lambda v: v is None or isinstance(v, tuple)).all() for c in tuples)

@@ -55,6 +55,9 @@ def register(subparsers) -> None:
     cluster.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on this Dask cluster's scheduler")
     parser.add_argument("--shared-dir", metavar="DIR", help="with --scheduler: a folder or URL (s3://…) every "
                         "worker can read, where the normalized records are written once")
+    parser.add_argument("--report-partitions", type=int, default=1, metavar="P", help="with --index and --workers "
+                        "or --scheduler: split the indexed reports in P partitions, each loaded by one worker "
+                        "(for reports larger than a worker's memory; the output is the same)")
     parser.add_argument("--on-duplicate", choices=["stop", "first", "last"], default="stop",
                         help="rows that share an id: stop and say which (default), or keep the first / last row "
                              "of each id (the others go to the issues table as row_skipped)")
@@ -181,7 +184,12 @@ def _run_against_index(args: argparse.Namespace) -> int:
     elif index.model is None:
         print(f"index {args.index} has no model yet: fitting one on this run (results can differ from day to "
               f"day; `kinmatch index refit {args.index} --residents FILE` stores one)", file=sys.stderr)
-    result = index.run(records, top_k=args.top_k, by=args.by, progress=not args.no_progress, n_jobs=args.jobs)
+    from kinmatch.distributed import cluster_client  # issue 14: the workers read the index's own files
+
+    cluster = {"shared_dir": args.shared_dir, "report_partitions": args.report_partitions}
+    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
+        result = index.run(records, top_k=args.top_k, by=args.by, progress=not args.no_progress, n_jobs=args.jobs,
+                           client=client, **(cluster if client is not None else {}))
     write_csv(result.table, args.output)
     # after the candidates, as for a batch run: no issues file describes an unfinished run
     _write_issues(issues, args.output, args.issues)

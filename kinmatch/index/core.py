@@ -256,11 +256,13 @@ class Index:
                 f"model {'fitted' if self.model is not None else 'none'})")
 
     def run(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
-            n_jobs: int | None = None, fit_missing_model: bool = True):
+            n_jobs: int | None = None, fit_missing_model: bool = True, client: Any = None, **cluster: Any):
         """:func:`~kinmatch.match.pipeline.run_link` of ``records`` against the index: residents
         against the indexed reports (``by="resident"``), or new reports against the indexed
         residents (``by="missing"``). Without a model in the index one is fitted on this run, as a
-        batch run without ``--model`` does."""
+        batch run without ``--model`` does. ``client``: a ``dask.distributed.Client``; the same run on
+        its cluster, the workers reading this index's files (``cluster``: ``shared_dir``,
+        ``report_partitions``, ``chunk_size`` of :func:`kinmatch.distributed.run_on_index`)."""
         from kinmatch.match.pipeline import run_link
         from kinmatch.match.settings import resolve_settings
 
@@ -269,6 +271,13 @@ class Index:
         if self.model is None and not fit_missing_model:
             raise InputError(f"index {str(self.path)!r} has no model; fit one with `kinmatch index refit "
                              f"{self.path} --residents RESIDENTS.csv` (or give one with --model)")
+        if client is not None:  # issue 14
+            from kinmatch.distributed import run_on_index
+            from kinmatch.match import pipeline
+
+            if not self.manifest["counts"]["missing" if by == "resident" else "residents"]:
+                return self.run(records, top_k, by, progress, n_jobs, fit_missing_model)  # the error without a client
+            return run_on_index(self, records, client, pipeline, top_k=top_k, by=by, progress=progress, **cluster)
         counts = self.manifest["counts"]
         # with a model, only the given records' work is done (kinmatch.index.side); without one,
         # the model is fitted on the run, with random pairs drawn from every indexed record
@@ -301,11 +310,11 @@ class Index:
         return self._version[1]
 
     def link(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
-             n_jobs: int | None = None) -> pd.DataFrame:
+             n_jobs: int | None = None, client: Any = None, **cluster: Any) -> pd.DataFrame:
         """The linking table (as :func:`kinmatch.link` returns) of ``records`` — residents (a
         canonical or normalized frame, or a file path) against the indexed reports, or with
-        ``by="missing"`` new reports against the indexed residents."""
-        return self.run(records, top_k=top_k, by=by, progress=progress, n_jobs=n_jobs).table
+        ``by="missing"`` new reports against the indexed residents; ``client``: on a Dask cluster (:meth:`run`)."""
+        return self.run(records, top_k=top_k, by=by, progress=progress, n_jobs=n_jobs, client=client, **cluster).table
 
     def query(self, record: Any, top_k: int = 10, kind: str = "resident") -> pd.DataFrame:
         """The candidates of one record — a dict, a Series or a one-row frame of canonical fields

@@ -806,11 +806,10 @@ def _set_person_arrays(side, frame: pd.DataFrame, id_column: str) -> None:
 class _Reports(_Side):
     """Everything about the reports that the passes need, as flat arrays."""
 
-    def __init__(self, missing: pd.DataFrame, settings: CandidateSettings):
+    def __init__(self, missing: pd.DataFrame, settings: CandidateSettings,
+                 statistics: ReportStatistics | None = None):
         _set_person_arrays(self, missing, "missing_id")
-        lon, lat = _num(missing, "missing_lon"), _num(missing, "missing_lat")
-        self.lon = np.where(np.isnan(lon), _num(missing, "home_lon"), lon)
-        self.lat = np.where(np.isnan(lat), _num(missing, "home_lat"), lat)
+        self.lon, self.lat = _report_places(missing)
         _set_trig(self)
         # birth-year bins a report's interval covers when narrow, else "unknown" (bin 0)
         width = self.year_high - self.year_low
@@ -820,74 +819,34 @@ class _Reports(_Side):
         self.bin_count = (last - first + 1).astype(np.int64)
         self.bin_first = first
 
-        alias = _raw(_col(missing, "alias_keys"))
-        names = _flat(_col(missing, "name_keys"), alias)
-        given = _flat(_col(missing, "given_keys"), alias)
-        # whole given names and 小名 (G:), and the last syllable of a longer one (L:) for 阿英 / 秀英
-        givens = _first_per_record(_concat(_map_keys(given, lambda k: f"G:{k}"),
-                                           _map_keys(given, lambda k: f"L:{k.split()[-1]}" if " " in k else None)))
-        masked = _masked_flat(_col(missing, "name_norm"))
-        surnames = _flat(_col(missing, "surname_keys"))
-        home_province = _col(missing, "home_province")
-        home_prefecture = _col(missing, "home_prefecture")
-        hometown = _flat(_mapped_keys(home_province, lambda v: f"P{v}" if isinstance(v, str) and v else None),
-                         _mapped_keys(home_prefecture, lambda v: f"C{v}" if isinstance(v, str) and v else None),
-                         _mapped_keys(_col(missing, "home_county"),
-                                     lambda v: f"C{v[:4]}00" if isinstance(v, str) and len(v) == 6 else None),
-                         _mapped_keys(_col(missing, "home_dialect_area"),
-                                     lambda v: f"A{v}" if isinstance(v, str) and v else None))
-        # padded after the dedupe: a report whose missing prefecture and county prefix agree holds
-        # that prefecture twice, which weighs it twice in the prefecture centres
-        places = _map_keys(_flat(_col(missing, "missing_prefecture"), _code_prefix(_col(missing, "missing_county"), 4),
-                                 home_prefecture), lambda p: p if len(p) == 6 else p + "00")
-        all_marks = _flat(_col(missing, "marks"))  # for the marks passes and the pre-score's features
-        marks = _sorted_per_record(_map_keys(all_marks, _mark_key))
-        provinces = _map_keys(_flat(home_province, _code_prefix(_col(missing, "missing_county"), 2)),
-                              lambda p: p if len(p) == 6 else p + "0000")
-
-        features = _mark_features(all_marks, _col(missing, "conditions"))
-        ranked = pd.Series(features.keys, dtype=object).value_counts().index if len(features.keys) else []
-        self.feature_codes = {k: i for i, k in enumerate(ranked)}
-        self.feature_bits = _bitmask(features, self.feature_codes, self.n)
         # local: once indexed, the key sets are not needed (held, they raised the peak memory)
-        key_sets = {"name_sounds": names, "given_sounds": givens, "masked_names": masked,
-                    "surname_sounds": surnames, "home_clues": hometown, "lost_prefectures": places,
-                    "lost_provinces": provinces, "marks": marks, "mark_pairs": _mark_pair_flat(marks),
-                    "conditions": _flat(_col(missing, "conditions"))}
+        key_sets = _ReportKeySets(missing)
+        if statistics is None:
+            statistics = _statistics(key_sets, settings, self.lon, self.lat, self.n)
+        self.feature_codes = statistics.feature_codes
+        self.feature_bits = _bitmask(key_sets["features"], self.feature_codes, self.n)
         # each pass's index, and for a pass that widens the residents' keys by nearness the centre
         # of each of its keys
-        self.indexes, self.centres, shares = {}, {}, {}
+        self.indexes, self.centres = {}, {}
         for candidate_pass in settings.passes:
-            flat = _key_set(key_sets, candidate_pass.report_keys, missing)
-            if candidate_pass.max_key_share is not None:
-                if candidate_pass.report_keys not in shares:
-                    shares[candidate_pass.report_keys] = self._share(flat)
-                share, top = shares[candidate_pass.report_keys], candidate_pass.max_key_share
-                flat = _map_keys(flat, lambda k, share=share, top=top: k if share.get(k, 1.0) < top else None)
+            flat = _shared_keys(key_sets, candidate_pass, statistics.shares)
             self.indexes[candidate_pass.name] = self._index(flat, by_year=candidate_pass.year_window is not None)
             if candidate_pass.near_km is not None:
-                self.centres[candidate_pass.name] = _centres(flat, self.lon, self.lat)
+                self.centres[candidate_pass.name] = statistics.centres[candidate_pass.name]
         # for the caps' agreement bonus (:func:`_agreement`): the report's home as bits, its first
         # surname and the last syllable of its first given name (or 小名) as codes
+        home_province, home_prefecture = _col(missing, "home_province"), _col(missing, "home_prefecture")
         self.home_bits = _key_bits(_flat(home_province), _code_bit(2), self.n)
         self.prefecture_bits = _key_bits(_flat(home_prefecture), _code_bit(4), self.n)
-        areas = _flat(_col(missing, "home_dialect_area"))
-        self.area_vocabulary = pd.Index(pd.unique(areas.keys), dtype=object)
-        self.area_bits = _key_bits(areas, lambda a: self.area_vocabulary.get_loc(a) % 63, self.n)
-        first_surname, first_given = _first_key(surnames), _map_keys(_first_key(given), _last_syllable)
+        self.area_vocabulary = statistics.area_vocabulary
+        self.area_bits = _key_bits(_flat(_col(missing, "home_dialect_area")),
+                                   lambda a: self.area_vocabulary.get_loc(a) % 63, self.n)
+        first_surname, first_given = _first_key(key_sets["surname_sounds"]), _map_keys(_first_key(key_sets["given"]),
+                                                                                        _last_syllable)
         self.surname_vocabulary = pd.Index(pd.unique(first_surname.keys), dtype=object)
         self.given_vocabulary = pd.Index(pd.unique(first_given.keys), dtype=object)
         self.surname_code = _first_codes(first_surname, self.surname_vocabulary, self.n)
         self.given_code = _first_codes(first_given, self.given_vocabulary, self.n)
-
-    def _share(self, flat: _Flat) -> dict[str, float]:
-        """Share of the reports holding each key (keys held once per report)."""
-        if len(flat.keys) == 0:
-            return {}
-        flat = _coded(flat)
-        counts = np.bincount(flat.codes, minlength=len(flat.vocabulary))
-        held = np.flatnonzero(counts)
-        return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(self.n, 1)).tolist(), strict=True))
 
     def _index(self, flat: _Flat, by_year: bool = True) -> _ReportIndex:
         # a key twice in a report (a prefecture given both as such and as a county's prefix) would
@@ -903,6 +862,159 @@ class _Reports(_Side):
                              positions)
         index.span = int(self.bin_count[positions].max()) - 1 if len(positions) else 0
         return index
+
+
+class ReportStatistics(NamedTuple):
+    """What the reports' side of the passes takes from all reports at once, so that a partition of
+    the reports indexed with it (:func:`report_side`) proposes exactly the pairs the whole would
+    for its reports: the mark features' bits (ranked by frequency; beyond 63 features bits are
+    shared, so the ranking must be the whole's), each key's share for passes with
+    ``max_key_share``, the centres of the keys of passes with ``near_km``, and the dialect areas'
+    vocabulary (bits of the agreement bonus). Computed by :func:`report_statistics`."""
+
+    feature_codes: dict[str, int]
+    shares: dict[str, dict[str, float]]
+    centres: dict[str, pd.DataFrame]
+    area_vocabulary: pd.Index
+
+
+_KEY_SET_COLUMNS = {
+    "name_sounds": ("name_keys", "alias_keys"), "given_sounds": ("given_keys", "alias_keys"),
+    "masked_names": ("name_norm",), "surname_sounds": ("surname_keys",),
+    "home_clues": ("home_province", "home_prefecture", "home_county", "home_dialect_area"),
+    "lost_prefectures": ("missing_prefecture", "missing_county", "home_prefecture"),
+    "lost_provinces": ("home_province", "missing_county"), "marks": ("marks",), "mark_pairs": ("marks",),
+    "conditions": ("conditions",)}
+
+
+def statistics_columns(settings: CandidateSettings | None = None) -> list[str]:
+    """The report columns :func:`report_statistics` reads (a reader of a large report table need
+    load only these)."""
+    settings = settings or CandidateSettings()
+    columns = ["missing_id", "marks", "conditions", "home_dialect_area", "missing_lon", "missing_lat", "home_lon",
+               "home_lat"]
+    for candidate_pass in settings.passes:
+        if candidate_pass.max_key_share is not None or candidate_pass.near_km is not None:
+            key_set = candidate_pass.report_keys
+            columns += [key_set[len(_COLUMN):]] if key_set.startswith(_COLUMN) else list(_KEY_SET_COLUMNS[key_set])
+    return list(dict.fromkeys(columns))
+
+
+def report_statistics(missing: pd.DataFrame, settings: CandidateSettings | None = None) -> ReportStatistics:
+    """The :class:`ReportStatistics` of all reports ``missing`` (it needs only the columns
+    :func:`statistics_columns` names): what :func:`report_side` of a partition of them takes to
+    index the partition as the whole would."""
+    settings = settings or CandidateSettings()
+    lon, lat = _report_places(missing)
+    return _statistics(_ReportKeySets(missing), settings, lon, lat, len(missing))
+
+
+def _report_places(missing: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each report's place: where the person went missing, else the home."""
+    lon, lat = _num(missing, "missing_lon"), _num(missing, "missing_lat")
+    return (np.where(np.isnan(lon), _num(missing, "home_lon"), lon),
+            np.where(np.isnan(lat), _num(missing, "home_lat"), lat))
+
+
+def _statistics(key_sets: _ReportKeySets, settings: CandidateSettings, lon: np.ndarray, lat: np.ndarray,
+                n: int) -> ReportStatistics:
+    features = key_sets["features"]
+    ranked = pd.Series(features.keys, dtype=object).value_counts().index if len(features.keys) else []
+    shares: dict[str, dict[str, float]] = {}
+    for candidate_pass in settings.passes:
+        if candidate_pass.max_key_share is not None and candidate_pass.report_keys not in shares:
+            shares[candidate_pass.report_keys] = _share(key_sets[candidate_pass.report_keys], n)
+    centres = {p.name: _centres(_shared_keys(key_sets, p, shares), lon, lat)
+               for p in settings.passes if p.near_km is not None}
+    return ReportStatistics({k: i for i, k in enumerate(ranked)}, shares, centres,
+                            pd.Index(pd.unique(key_sets["areas"].keys), dtype=object))
+
+
+def _share(flat: _Flat, n: int) -> dict[str, float]:
+    """Share of the ``n`` reports holding each key (keys held once per report)."""
+    if len(flat.keys) == 0:
+        return {}
+    flat = _coded(flat)
+    counts = np.bincount(flat.codes, minlength=len(flat.vocabulary))
+    held = np.flatnonzero(counts)
+    return dict(zip(flat.vocabulary[held].tolist(), (counts[held] / max(n, 1)).tolist(), strict=True))
+
+
+def _shared_keys(key_sets: _ReportKeySets, candidate_pass: CandidatePass, shares: dict) -> _Flat:
+    """The pass's report keys, less those held by ``max_key_share`` of the reports or more."""
+    flat = key_sets[candidate_pass.report_keys]
+    if candidate_pass.max_key_share is None:
+        return flat
+    share, top = shares[candidate_pass.report_keys], candidate_pass.max_key_share
+    return _map_keys(flat, lambda k: k if share.get(k, 1.0) < top else None)
+
+
+class _ReportKeySets(dict):
+    """The reports' key sets (:data:`REPORT_KEY_SETS`, ``column:…``, and the parts they are made
+    of), each built when first asked for and then kept."""
+
+    def __init__(self, missing: pd.DataFrame):
+        super().__init__()
+        self.missing = missing
+
+    def __contains__(self, name: object) -> bool:
+        return name in REPORT_KEY_SETS or (isinstance(name, str) and name.startswith(_COLUMN)) or super().__contains__(
+            name)
+
+    def __missing__(self, name: str) -> _Flat:
+        self[name] = flat = self._build(name)
+        return flat
+
+    def _build(self, name: str) -> _Flat:
+        missing = self.missing
+        if name.startswith(_COLUMN):
+            return _flat(_col(missing, name[len(_COLUMN):]))
+        if name == "alias":
+            return _raw(_col(missing, "alias_keys"))
+        if name == "name_sounds":
+            return _flat(_col(missing, "name_keys"), self["alias"])
+        if name == "given":
+            return _flat(_col(missing, "given_keys"), self["alias"])
+        if name == "given_sounds":
+            # whole given names and 小名 (G:), and the last syllable of a longer one (L:) for 阿英 / 秀英
+            given = self["given"]
+            return _first_per_record(_concat(_map_keys(given, lambda k: f"G:{k}"),
+                                             _map_keys(given, lambda k: f"L:{k.split()[-1]}" if " " in k else None)))
+        if name == "masked_names":
+            return _masked_flat(_col(missing, "name_norm"))
+        if name == "surname_sounds":
+            return _flat(_col(missing, "surname_keys"))
+        if name == "home_clues":
+            return _flat(_mapped_keys(_col(missing, "home_province"),
+                                      lambda v: f"P{v}" if isinstance(v, str) and v else None),
+                         _mapped_keys(_col(missing, "home_prefecture"),
+                                      lambda v: f"C{v}" if isinstance(v, str) and v else None),
+                         _mapped_keys(_col(missing, "home_county"),
+                                      lambda v: f"C{v[:4]}00" if isinstance(v, str) and len(v) == 6 else None),
+                         _mapped_keys(_col(missing, "home_dialect_area"),
+                                      lambda v: f"A{v}" if isinstance(v, str) and v else None))
+        if name == "lost_prefectures":
+            # padded after the dedupe: a report whose missing prefecture and county prefix agree holds
+            # that prefecture twice, which weighs it twice in the prefecture centres
+            return _map_keys(_flat(_col(missing, "missing_prefecture"),
+                                   _code_prefix(_col(missing, "missing_county"), 4), _col(missing, "home_prefecture")),
+                             lambda p: p if len(p) == 6 else p + "00")
+        if name == "all_marks":  # for the marks passes and the pre-score's features
+            return _flat(_col(missing, "marks"))
+        if name == "marks":
+            return _sorted_per_record(_map_keys(self["all_marks"], _mark_key))
+        if name == "mark_pairs":
+            return _mark_pair_flat(self["marks"])
+        if name == "lost_provinces":
+            return _map_keys(_flat(_col(missing, "home_province"), _code_prefix(_col(missing, "missing_county"), 2)),
+                             lambda p: p if len(p) == 6 else p + "0000")
+        if name == "features":
+            return _mark_features(self["all_marks"], _col(missing, "conditions"))
+        if name == "areas":
+            return _flat(_col(missing, "home_dialect_area"))
+        if name == "conditions":
+            return _flat(_col(missing, "conditions"))
+        raise KeyError(name)
 
 
 def _centres(flat: _Flat, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
@@ -1420,9 +1532,10 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, rows: tuple,
-              settings: CandidateSettings, counts: dict, class_scores: np.ndarray):
+              settings: CandidateSettings, counts: dict, class_scores: np.ndarray, kept_scores: list | None = None):
     """One pass for the query ``rows`` (resident, key code, key class; residents ascending) →
-    (resident, report) positions of the pairs kept."""
+    (resident, report) positions of the pairs kept. ``kept_scores``: a list to which the scores the
+    cap ranked the kept pairs by are appended (in the order of the pairs)."""
     name, window = candidate_pass.name, candidate_pass.year_window
     by_year = window is not None
     index = rep.indexes[name]
@@ -1481,6 +1594,8 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
                 keep.append(part[_cap(r[part], part_cap, lambda rows, part=part: score_of(part[rows]))])
             keep = np.sort(np.concatenate(keep))
         counts[name]["capped"] += len(r) - len(keep)
+        if kept_scores is not None:
+            kept_scores.append(score_of(keep))
         kept_r.append(r[keep])
         kept_m.append(m[keep])
     r, m = np.concatenate(kept_r), np.concatenate(kept_m)
@@ -1509,10 +1624,13 @@ def candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: Ca
     return packed_candidate_pairs(residents, missing, settings, progress, **overrides).unpack()
 
 
-def report_side(missing: pd.DataFrame, settings: CandidateSettings | None = None) -> Any:
+def report_side(missing: pd.DataFrame, settings: CandidateSettings | None = None,
+                statistics: ReportStatistics | None = None) -> Any:
     """The reports' side of the passes (their keys indexed), for :func:`packed_candidate_pairs`'s
-    ``reports``: built once when many chunks of residents meet the same reports (issue 14)."""
-    return _Reports(missing, settings or CandidateSettings())
+    ``reports``: built once when many chunks of residents meet the same reports (issue 14).
+    ``statistics``: :func:`report_statistics` of all reports when ``missing`` is a partition of
+    them (None: ``missing`` are all the reports)."""
+    return _Reports(missing, settings or CandidateSettings(), statistics)
 
 
 def pair_sides(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
@@ -1650,40 +1768,69 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
                  settings: CandidateSettings, counts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kept pairs of the residents of ``chunk`` as (resident, report, pass bits, pre-score)
     arrays, by resident then best first."""
-    passes = settings.passes
+    found_r, found_m, found_pass = _pass_pairs(res, rep, residents, queries, chunk, settings, counts, fallback=False)
+    if any(candidate_pass.fallback for candidate_pass in settings.passes):
+        # residents with little evidence or few pairs from the other passes
+        needy = _needy(res.little_evidence, found_r, chunk, res.n, settings)
+        if len(needy):
+            more = _pass_pairs(res, rep, residents, queries, needy, settings, counts, fallback=True)
+            found_r, found_m, found_pass = found_r + more[0], found_m + more[1], found_pass + more[2]
+    r_all = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
+    m_all = np.concatenate(found_m) if found_m else np.empty(0, np.int64)
+    pass_of = np.concatenate(found_pass) if found_pass else np.empty(0, np.int64)
+    return _union(r_all, m_all, pass_of, res.n, rep.n,
+                  lambda r, m: prescore(res, rep, r, m, weights=settings.prescore_weights), res.name_evidence,
+                  settings, counts)
+
+
+def _pass_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, queries: dict, targets: np.ndarray,
+                settings: CandidateSettings, counts: dict, fallback: bool,
+                scores: list | None = None) -> tuple[list, list, list]:
+    """The pairs each pass (the fallback passes, or the others) keeps for the residents
+    ``targets``: lists of resident, report and pass-number arrays, one entry per pass run.
+    ``scores``: a list to which (cap score, pre-score) arrays of each pass's kept pairs are appended."""
     class_scores = settings._class_scores()
     found_r, found_m, found_pass = [], [], []
-
-    def run(number: int, targets: np.ndarray) -> None:
-        candidate_pass = passes[number]
-        if candidate_pass.residents != "all":
-            targets = targets[res.name_evidence[targets] == (candidate_pass.residents == "named")]
-        rows = _pass_rows(res, rep, residents, candidate_pass, queries, targets)
-        r, m = _run_pass(candidate_pass, res, rep, rows, settings, counts, class_scores)
+    for number, candidate_pass in enumerate(settings.passes):
+        if candidate_pass.fallback != fallback:
+            continue
+        pass_targets = targets
+        if candidate_pass.residents != "all":  # a pass for the nameless or for the named only
+            pass_targets = targets[res.name_evidence[targets] == (candidate_pass.residents == "named")]
+        rows = _pass_rows(res, rep, residents, candidate_pass, queries, pass_targets)
+        kept_scores = [] if scores is not None else None
+        r, m = _run_pass(candidate_pass, res, rep, rows, settings, counts, class_scores, kept_scores)
         found_r.append(r)
         found_m.append(m)
         found_pass.append(np.full(len(r), number, dtype=np.int64))
+        if scores is not None:
+            cap_score = np.concatenate(kept_scores) if kept_scores else np.empty(0)
+            scores.append((cap_score, prescore(res, rep, r, m, weights=settings.prescore_weights)))
+    return found_r, found_m, found_pass
 
-    for number, candidate_pass in enumerate(passes):
-        if not candidate_pass.fallback:
-            run(number, chunk)
-    fallbacks = [number for number, candidate_pass in enumerate(passes) if candidate_pass.fallback]
-    if fallbacks:
-        # residents with little evidence or few pairs from the other passes
-        so_far = np.bincount(np.concatenate(found_r), minlength=res.n)[chunk] if found_r \
-            else np.zeros(len(chunk), int)
-        needy = chunk[res.little_evidence[chunk] | (so_far < settings.few_candidates)]
-        if len(needy):
-            for number in fallbacks:
-                run(number, needy)
+
+def _needy(little_evidence: np.ndarray, found_r: list, chunk: np.ndarray, n: int,
+           settings: CandidateSettings) -> np.ndarray:
+    """The residents of ``chunk`` the fallback passes run for: little evidence, or fewer than
+    ``few_candidates`` pairs kept by the other passes (``found_r``: their residents, a pair once
+    per pass that kept it)."""
+    so_far = np.bincount(np.concatenate(found_r), minlength=n)[chunk] if found_r else np.zeros(len(chunk), int)
+    return chunk[little_evidence[chunk] | (so_far < settings.few_candidates)]
+
+
+def _union(r_all: np.ndarray, m_all: np.ndarray, pass_of: np.ndarray, n_residents: int, n_reports: int,
+           score_of: Any, name_evidence: np.ndarray, settings: CandidateSettings,
+           counts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The union of the passes' pairs (resident, report, pass number), capped per resident:
+    (resident, report, pass bits, pre-score) by resident then best first. ``score_of(r, m)``: the
+    pre-score of pairs."""
+    passes = settings.passes
     n_bytes = _pass_bytes(len(passes))
-    r_all = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
     if len(r_all) == 0:
         return r_all, r_all.copy(), np.zeros((0, n_bytes), dtype=np.uint8), np.empty(0)
-    m_all, pass_of = np.concatenate(found_m), np.concatenate(found_pass)
     # union: one sort of packed (resident, report, pass number) codes groups each distinct pair's passes
-    shift, pass_shift = _report_bits(rep.n), max((len(passes) - 1).bit_length(), 1)
-    if int(res.n - 1).bit_length() + shift + pass_shift <= 63:
+    shift, pass_shift = _report_bits(n_reports), max((len(passes) - 1).bit_length(), 1)
+    if int(n_residents - 1).bit_length() + shift + pass_shift <= 63:
         packed = np.sort((((r_all << shift) | m_all) << pass_shift) | pass_of)
         code, pass_of = packed >> pass_shift, packed & ((1 << pass_shift) - 1)
     else:  # too many residents, reports and passes for one int64 code: a sort of the pairs' codes and passes
@@ -1704,7 +1851,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
     code = code[starts]
     r, m = code >> shift, code & ((1 << shift) - 1)
     counts["union"]["proposed"] += len(r)
-    score = prescore(res, rep, r, m, weights=settings.prescore_weights)
+    score = score_of(r, m)
     # pairs proposed by more passes first, pairs of passes with a union bonus before them, then the
     # pre-score; kept pairs in that order (report position breaks ties: the pairs come sorted by
     # resident then report)
@@ -1715,8 +1862,151 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
     run_starts, sizes = _runs(r)
     order = _best_first(r, support)
     rank = np.arange(len(order)) - np.repeat(run_starts, sizes)
-    limit = np.where(res.name_evidence[r[order]], settings.max_per_resident, settings.nameless_max_per_resident)
+    limit = np.where(name_evidence[r[order]], settings.max_per_resident, settings.nameless_max_per_resident)
     keep = order[rank < limit]
     counts["union"]["capped"] += len(r) - len(keep)
     counts["union"]["kept"] += len(keep)
     return r[keep], m[keep], pass_bits[keep], score[keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# report partitions: a chunk of residents against each partition of the reports, merged exactly
+
+
+class PartitionPairs(NamedTuple):
+    """What each pass keeps for a chunk of residents against one partition of the reports
+    (:func:`partition_pairs`): pair ``i`` is resident ``residents[i]`` (position in the chunk),
+    report ``reports[i]`` (position among all reports), kept by pass number ``passes[i]`` whose cap
+    ranked it by ``cap_score[i]``; ``prescore[i]`` its pre-score. ``counts``: per pass, pairs
+    proposed, removed by the constraints and ``pre_cap`` (before the pass's cap).
+    ``name_evidence`` / ``little_evidence``: per resident of the chunk."""
+
+    residents: np.ndarray
+    reports: np.ndarray
+    passes: np.ndarray
+    cap_score: np.ndarray
+    prescore: np.ndarray
+    counts: dict
+    name_evidence: np.ndarray
+    little_evidence: np.ndarray
+
+
+def partition_pairs(residents: pd.DataFrame, reports: Any, settings: CandidateSettings | None = None,
+                    offset: int = 0, fallback: bool = False, targets: np.ndarray | None = None) -> PartitionPairs:
+    """The pairs each pass keeps for ``residents`` (a chunk, normalized) against one partition of
+    the reports: ``reports`` is :func:`report_side` of the partition with the
+    :func:`report_statistics` of all reports, ``offset`` the partition's first position among all
+    reports. ``fallback``: the fallback passes (for the residents at positions ``targets``, which
+    :func:`needy_residents` names), else the others (for every resident).
+
+    Why this is exact: a pass's pairs for a resident depend on that resident and each report
+    alone (given the statistics), and its cap keeps the best ``cap`` by score with ties broken by
+    report position; the best ``cap`` of the whole are among the partitions' best ``cap``, so
+    :func:`merge_partitions` capping again over the partitions' pairs (by the same score and the
+    positions among all reports) keeps what one run over all reports keeps."""
+    settings = settings or CandidateSettings()
+    apart = [p.name for p in settings.passes if p.other_sex_cap is not None]
+    if apart:  # the merge caps each pass's pairs again in one cap
+        raise ValueError(f"report partitions cannot merge passes whose other-sex pairs are capped apart "
+                         f"(other_sex_cap): {apart}; link with report_partitions=1")
+    res = _Residents(residents)
+    res.feature_bits = _bitmask(_mark_features(_col(residents, "marks"), _col(residents, "conditions")),
+                                reports.feature_codes, res.n)
+    res.set_agreement(residents, reports)
+    passes = [p for p in settings.passes if p.fallback == fallback]
+    queries = {p.name: _encode(_key_set(res.key_sets, p.resident_keys, residents), reports.indexes[p.name], res.n,
+                               classed=not p.resident_keys.startswith(_COLUMN))
+               for p in passes if p.near_km is None}
+    counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in passes}
+    targets = np.arange(res.n) if targets is None else np.asarray(targets, dtype=np.int64)
+    scores: list = []
+    found_r, found_m, found_pass = [], [], []
+    for start in range(0, len(targets), settings.chunk_size):  # as packed_candidate_pairs bounds its memory
+        found = _pass_pairs(res, reports, residents, queries, targets[start:start + settings.chunk_size], settings,
+                            counts, fallback, scores)
+        found_r, found_m, found_pass = found_r + found[0], found_m + found[1], found_pass + found[2]
+
+    def joined(arrays: list, dtype: Any) -> np.ndarray:
+        return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.empty(0, dtype)
+
+    counts = {name: {"proposed": c["proposed"], "removed_by_constraints": c["removed_by_constraints"],
+                     "pre_cap": c["kept"] + c["capped"]} for name, c in counts.items()}
+    return PartitionPairs(joined(found_r, np.int32), joined(found_m, np.int64) + int(offset),
+                          joined(found_pass, np.int16),
+                          joined([s for s, _ in scores], float), joined([p for _, p in scores], float), counts,
+                          res.name_evidence, res.little_evidence)
+
+
+def _merged_passes(parts: list[PartitionPairs], settings: CandidateSettings,
+                   counts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(resident, report, pass number, pre-score) of the pairs each pass keeps over all the
+    partitions: the partitions' kept pairs capped again per pass. Adds the counts."""
+    r = np.concatenate([p.residents for p in parts]).astype(np.int64)
+    m = np.concatenate([p.reports for p in parts])
+    pass_of = np.concatenate([p.passes for p in parts]).astype(np.int64)
+    cap_score = np.concatenate([p.cap_score for p in parts])
+    pre = np.concatenate([p.prescore for p in parts])
+    name_evidence = parts[0].name_evidence
+    kept = []
+    for number, candidate_pass in enumerate(settings.passes):
+        name = candidate_pass.name
+        if not any(name in p.counts for p in parts):
+            continue
+        for p in parts:
+            counts[name]["proposed"] += p.counts[name]["proposed"]
+            counts[name]["removed_by_constraints"] += p.counts[name]["removed_by_constraints"]
+        pre_cap = sum(p.counts[name]["pre_cap"] for p in parts)
+        rows = np.flatnonzero(pass_of == number)
+        rows = rows[np.lexsort((m[rows], r[rows]))]  # by resident, then report (as the cap wants them)
+        cap = int(candidate_pass.cap)
+        if candidate_pass.nameless_factor != 1:
+            cap = np.where(name_evidence[r[rows]], cap, int(cap * candidate_pass.nameless_factor))
+        keep = rows[_cap(r[rows], cap, lambda chosen, rows=rows: cap_score[rows[chosen]])]
+        counts[name]["capped"] += pre_cap - len(keep)
+        counts[name]["kept"] += len(keep)
+        kept.append(keep)
+    keep = np.concatenate(kept) if kept else np.empty(0, np.int64)
+    return r[keep], m[keep], pass_of[keep], pre[keep]
+
+
+def _empty_counts(settings: CandidateSettings) -> dict:
+    names = [p.name for p in settings.passes] + ["union"]
+    return {name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for name in names}
+
+
+def needy_residents(parts: list[PartitionPairs], settings: CandidateSettings | None = None) -> np.ndarray:
+    """Positions in the chunk of the residents the fallback passes run for, from the other passes'
+    :func:`partition_pairs` of every partition (merged as one run over all reports would keep them)."""
+    settings = settings or CandidateSettings()
+    r = _merged_passes(parts, settings, _empty_counts(settings))[0]
+    n = len(parts[0].name_evidence)
+    return _needy(parts[0].little_evidence, [r], np.arange(n), n, settings)
+
+
+def merge_partitions(parts: list[PartitionPairs], fallback_parts: list[PartitionPairs], n_reports: int,
+                     settings: CandidateSettings | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray, pd.DataFrame]:
+    """The chunk's candidate pairs from the :func:`partition_pairs` of every partition (the other
+    passes' ``parts`` and the fallback passes' ``fallback_parts``, for the residents
+    :func:`needy_residents` named), as one run of :func:`packed_candidate_pairs` over all
+    ``n_reports`` reports gives them: (resident positions in the chunk, report positions among
+    all reports, pass bits, pre-score) by resident then best first, and the per-pass counts."""
+    settings = settings or CandidateSettings()
+    counts = _empty_counts(settings)
+    found = [_merged_passes(parts, settings, counts)]
+    if fallback_parts:
+        found.append(_merged_passes(fallback_parts, settings, counts))
+    r_all, m_all, pass_of, pre = (np.concatenate(arrays) for arrays in zip(*found, strict=True))
+    key = r_all * int(n_reports) + m_all
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+
+    def score_of(r: np.ndarray, m: np.ndarray) -> np.ndarray:
+        # a pair kept by several passes has the same pre-score in each (it depends on the pair alone)
+        return pre[order[np.searchsorted(sorted_key, r * int(n_reports) + m)]]
+
+    n = len(parts[0].name_evidence)
+    r, m, pass_bits, score = _union(r_all, m_all, pass_of, n, int(n_reports), score_of, parts[0].name_evidence,
+                                    settings, counts)
+    count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
+    return r, m, pass_bits, score, count_table

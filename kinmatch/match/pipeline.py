@@ -276,16 +276,12 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
 
         # the table's makings go along: kinmatch.distributed does not import this module (no cycle)
         parts = TableParts(score, empty_table, model_version, OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS)
-        clusters = _report_clusters(missing, settings, report_clusters, progress)
+        if settings.dedupe_reports:
+            raise InputError("clustering duplicate reports (dedupe_reports / --dedupe) does not run on a Dask "
+                             "cluster yet; link without --workers/--scheduler (client=None) to cluster them")
         on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
-                                    shared_dir, clusters=clusters)
-        table = on_cluster[0]
-        if clusters is not None and "cluster_id" not in table.columns:  # by="missing": columns, no merging
-            from kinmatch.match.dedupe import cluster_columns
-
-            table = table.assign(**cluster_columns(clusters, table["missing_id"]))
-        return LinkRun(table, *on_cluster[1:], residents=residents, missing=missing, settings=settings,
-                       report_clusters=clusters)
+                                    shared_dir)
+        return LinkRun(on_cluster[0], *on_cluster[1:], residents=residents, missing=missing, settings=settings)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
