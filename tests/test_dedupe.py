@@ -346,3 +346,9 @@ def test_cluster_row_carries_the_members_evidence(sim):
     pair = result.score_pair("R-SHU", shown)
     assert pair.match_weight == pytest.approx(row["match_weight"].item())
     assert pair.explanation == row["explanation"].item()
+
+
+def test_clusters_are_refused_on_a_dask_cluster(three_reports_of_one_person):
+    residents, missing = three_reports_of_one_person
+    with pytest.raises(InputError, match="Dask"):  # refused before the client is used
+        run_link(residents, missing, progress=False, client=object(), dedupe_reports=True)

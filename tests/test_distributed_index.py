@@ -86,13 +86,28 @@ def test_by_missing_on_a_cluster(sim, client, tmp_path):
         index.link(new_reports, by="missing", client=client, report_partitions=2)
 
 
-@pytest.mark.parametrize("partitions, chunk", [(2, 40), (5, 17), (9, 240)])
-def test_partitioned_candidates_equal_the_whole(sim, partitions, chunk):
+def _with_candidate_options(settings):
+    """The issue-12 candidate options: passes for the nameless / the named only, fitted pre-score."""
+    from dataclasses import replace
+
+    from kinmatch.match.passes import CONDITION_PASSES
+
+    regular = [p for p in settings.passes if not p.fallback]
+    fallback = [p for p in settings.passes if p.fallback]
+    return replace(settings, passes=(*regular, *CONDITION_PASSES, *fallback),
+                   prescore_weights=dict(C.FITTED_PRESCORE_WEIGHTS))
+
+
+@pytest.mark.parametrize("partitions, chunk, options", [(2, 40, False), (5, 17, False), (9, 240, False),
+                                                        (3, 60, True)])
+def test_partitioned_candidates_equal_the_whole(sim, partitions, chunk, options):
     """In one process: each pass against each partition, merged, is the one run over all reports —
     pairs, pass sets, pre-scores and every per-pass count. Small caps make the merges cut."""
     residents, missing = prepare_records(sim.residents, "resident"), prepare_records(sim.missing, "missing")
     settings = C.CandidateSettings(max_per_resident=25, few_candidates=40, chunk_size=100)
     settings = settings.with_pass("name_sound", cap=8)
+    if options:
+        settings = _with_candidate_options(settings).with_pass("conditions", cap=6)
     whole = C.packed_candidate_pairs(residents, missing, settings, progress=False)
     statistics = C.report_statistics(missing[C.statistics_columns(settings)], settings)
     edges = kinmatch.distributed.partition_edges(len(missing), partitions)
@@ -137,3 +152,11 @@ def test_cli_index_with_workers_writes_the_table_of_the_index_alone(index, sim, 
     assert main(["link", str(residents), "--index", str(index.path), "-o", str(on_cluster), "--no-progress",
                  "--scheduler", client.scheduler.address, "--report-partitions", "2"]) == 0
     assert on_cluster.read_bytes() == alone.read_bytes()
+
+
+def test_partitions_refuse_other_sex_pairs_capped_apart(sim):
+    residents, missing = prepare_records(sim.residents, "resident"), prepare_records(sim.missing, "missing")
+    settings = C.CandidateSettings().with_pass("name_sound", other_sex_cap=5)
+    side = C.report_side(missing, settings, C.report_statistics(missing, settings))
+    with pytest.raises(ValueError, match="other_sex_cap"):
+        C.partition_pairs(residents.iloc[:10], side, settings, 0)
