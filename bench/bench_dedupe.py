@@ -33,6 +33,7 @@ import pandas as pd
 import kinmatch
 from kinmatch.datasets import simulate
 from kinmatch.datasets.config import DEFAULT_RATES
+from kinmatch.datasets.simulate import reports_per_person
 from kinmatch.match import dedupe
 from kinmatch.match.dedupe import dedupe_reports
 from kinmatch.match.evaluate import false_leads, recall_at_k
@@ -43,17 +44,8 @@ def report_persons(sim, n_missing: int | None = None) -> np.ndarray:
     """The simulated person behind each report (0, 0, 1, 2, 2, 2, ...), checked against the truth."""
     n_missing = len(sim.missing) if n_missing is None else n_missing
     rates = {**DEFAULT_RATES, **(sim.rates or {})}
-    rng = np.random.default_rng(sim.seed)
-    per_person = np.asarray(rates["multiple_reports"], dtype=float)
-    est = int(n_missing / (per_person @ np.arange(1, len(per_person) + 1))) + 64
-    counts = rng.choice(np.arange(1, len(per_person) + 1), size=est, p=per_person / per_person.sum())
-    while counts.sum() < n_missing:
-        counts = np.r_[counts, counts]
-    cum = np.cumsum(counts)
-    n_reported = int(np.searchsorted(cum, n_missing) + 1)
-    counts = counts[:n_reported].copy()
-    counts[-1] -= cum[n_reported - 1] - n_missing
-    person = np.repeat(np.arange(n_reported), counts)
+    counts = reports_per_person(n_missing, rates, np.random.default_rng(sim.seed))
+    person = np.repeat(np.arange(len(counts)), counts)
     position = pd.Series(np.arange(n_missing), index=sim.missing["missing_id"].to_numpy()[:n_missing])
     truth = sim.truth[sim.truth["missing_id"].isin(position.index)]
     check = truth.assign(person=person[position[truth["missing_id"]].to_numpy()])

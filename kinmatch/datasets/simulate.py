@@ -148,6 +148,24 @@ def age_in_birth_date(reports: pd.DataFrame, report_person: np.ndarray, rates: d
     return report_person[chosen]
 
 
+
+def reports_per_person(n_missing: int, rates: dict, rng: np.random.Generator) -> np.ndarray:
+    """How many reports each reported person has (1–3, drawn by ``rates["multiple_reports"]``),
+    cut so they sum to exactly ``n_missing``: :func:`simulate`'s first draw from ``rng``, so a
+    fresh generator of a simulation's seed tells which person each of its reports is about
+    (reports come person by person, in file order)."""
+    per_person = np.asarray(rates["multiple_reports"], dtype=float)
+    est = int(n_missing / (per_person @ np.arange(1, len(per_person) + 1))) + 64
+    counts = rng.choice(np.arange(1, len(per_person) + 1), size=est, p=per_person / per_person.sum())
+    while counts.sum() < n_missing:
+        counts = np.r_[counts, counts]
+    cum = np.cumsum(counts)
+    n_reported = int(np.searchsorted(cum, n_missing) + 1) if n_missing else 0
+    counts = counts[:n_reported].copy()
+    if n_reported:
+        counts[-1] -= cum[n_reported - 1] - n_missing
+    return counts
+
 def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
              rates: dict | None = None, configuration: str = "default") -> Simulation:
     """Simulate ``n_residents`` station residents and ``n_missing`` missing-person reports.
@@ -174,17 +192,8 @@ def simulate(n_missing: int = 10_000, n_residents: int = 1_000, seed: int = 0,
     rates = {**DEFAULT_RATES, **CONFIGURATIONS[configuration], **(rates or {})}
     rng = np.random.default_rng(seed)
 
-    # reports per person: 1–3, cut so the total is exactly n_missing
-    per_person = np.asarray(rates["multiple_reports"], dtype=float)
-    est = int(n_missing / (per_person @ np.arange(1, len(per_person) + 1))) + 64
-    counts = rng.choice(np.arange(1, len(per_person) + 1), size=est, p=per_person / per_person.sum())
-    while counts.sum() < n_missing:
-        counts = np.r_[counts, counts]
-    cum = np.cumsum(counts)
-    n_reported = int(np.searchsorted(cum, n_missing) + 1) if n_missing else 0
-    counts = counts[:n_reported].copy()
-    if n_reported:
-        counts[-1] -= cum[n_reported - 1] - n_missing
+    counts = reports_per_person(n_missing, rates, rng)
+    n_reported = len(counts)
 
     n_with = min(int(round(n_residents * (1 - rates["no_report"]))), n_reported)
     n_without = n_residents - n_with
