@@ -556,7 +556,7 @@ def cluster_columns(clusters: ReportClusters, report_ids: Any) -> dict[str, np.n
 def collapse_table(table: pd.DataFrame, clusters: ReportClusters, by: str = "resident") -> pd.DataFrame:
     """A finished linking table with the cluster columns added and, per resident (``by``
     ``"resident"``), only the best-ranked row of each cluster, ranks renumbered: for a table
-    written without clusters (``--no-dedupe``, or by an older kinmatch). Rows keep their own
+    written without clusters (without ``--dedupe``, or by an older kinmatch). Rows keep their own
     scores (no union of the cluster's evidence, which needs the run's records), and a resident can
     have fewer than top_k rows."""
     table = table.assign(**cluster_columns(clusters, table["missing_id"]))

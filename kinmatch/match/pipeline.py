@@ -9,9 +9,10 @@ The output is the SCHEMA.md linking table: at most ``top_k`` rows per resident (
 ``by="missing"``), ``rank`` 1 = best, ``match_probability`` and ``match_weight`` from the model,
 ``explanation`` (``姓名同音(李伟/李玮) +6.1; 年龄相符 +2.0; 身高差12cm −3.2``), one ``w_<comparison>``
 column per comparison of the settings, the resident's ``identification_potential`` (1–5) and the
-``model_version``; then, when duplicate reports are clustered (the default), ``cluster_id`` and
-``cluster_members``: a resident's candidates that are reports of one person show as one row, the
-best-scoring member standing for the cluster (:mod:`kinmatch.match.dedupe`).
+``model_version``; then, when duplicate reports are clustered (``dedupe_reports``, off by
+default), ``cluster_id`` and ``cluster_members``: a resident's candidates that are reports of one
+person show as one row, the best-scoring member standing for the cluster
+(:mod:`kinmatch.match.dedupe`).
 
 A reader following one resident record through :func:`run_link` visits each room once, in order:
 :func:`prepare_records` (intake, normalizers, the contract check), the candidate index
@@ -44,7 +45,7 @@ EXTRA_COLUMNS = ["identification_potential", "model_version"]
 """After the weights: the resident's identification potential (1–5) and the version of the model
 that scored the pair (the review store keeps it with every candidate)."""
 CLUSTER_COLUMNS = ["cluster_id", "cluster_members"]
-"""Last, when duplicate reports are clustered (``LinkSettings.dedupe_reports``, the default): the
+"""Last, when duplicate reports are clustered (``LinkSettings.dedupe_reports``, off by default): the
 report's cluster (blank when it has no duplicate) and every member report id, ``;``-separated
 (:mod:`kinmatch.match.dedupe`)."""
 
@@ -281,7 +282,7 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                              "cluster yet; link without --workers/--scheduler (client=None) to cluster them")
         on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
                                     shared_dir)
-        return LinkRun(on_cluster[0], *on_cluster[1:], residents=residents, missing=missing, settings=settings)
+        return LinkRun(*on_cluster, residents=residents, missing=missing, settings=settings)
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
