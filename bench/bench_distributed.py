@@ -65,38 +65,46 @@ def run_mode(mode: str, n_residents: int, n_missing: int, seed: int, out: Path) 
 
     residents, missing = normalized(n_residents, n_missing, seed, _cache(n_residents, n_missing, seed))
     figures: dict = {"mode": mode}
-    if mode in ("single", "forked"):
-        start, cpu = time.perf_counter(), _process_cpu_s()
-        run = run_link(residents, missing, progress=False, n_jobs=1 if mode == "single" else None)
-        figures["wall_s"] = time.perf_counter() - start
-        figures["client_cpu_s"] = _process_cpu_s() - cpu
-        figures["workers_peak_mb"] = []
-        figures["workers_cpu_s"] = []
-    else:
-        from dask.distributed import Client, LocalCluster, get_task_stream
-
-        n_workers = _dask_mode(mode)[0]
-        started = time.perf_counter()
-        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, Client(cluster) as client:
-            figures["startup_s"] = time.perf_counter() - started
-            workers_cpu = client.run(_cpu_s)
-            start, cpu = time.perf_counter(), _cpu_s()
-            with get_task_stream(client) as stream:
-                run = run_link(residents, missing, progress=False, client=client)
-            figures["wall_s"] = time.perf_counter() - start
-            figures["client_cpu_s"] = _cpu_s() - cpu
-            figures["workers_cpu_s"] = sorted(after - workers_cpu[address]
-                                              for address, after in client.run(_cpu_s).items())
-            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            figures["workers_peak_mb"] = sorted(peaks.values())
-            figures["tasks"] = _task_seconds(stream.data)
+    run = _timed(mode, figures, lambda n_jobs: run_link(residents, missing, progress=False, n_jobs=n_jobs),
+                 lambda client, partitions: run_link(residents, missing, progress=False, client=client))
     figures["client_peak_mb"] = _peak_mb()
     figures["rows"] = len(run.table)
     figures["pairs"] = len(run.vectors)
     run.table.to_parquet(out)
     return figures
 
+
+
+def _timed(mode: str, figures: dict, alone, on_cluster):
+    """Run ``alone(n_jobs)`` (modes ``single``, ``forked``) or ``on_cluster(client, partitions)`` on a
+    LocalCluster of the mode's workers (``daskW``, ``daskWxP``), filling ``figures`` with wall and
+    CPU seconds (and the workers' CPU, peaks and task seconds); return the run."""
+    if mode in ("single", "forked"):
+        start, cpu = time.perf_counter(), _process_cpu_s()
+        run = alone(1 if mode == "single" else None)
+        figures["wall_s"] = time.perf_counter() - start
+        figures["client_cpu_s"] = _process_cpu_s() - cpu
+        figures["workers_peak_mb"], figures["workers_cpu_s"] = [], []
+        return run
+    from dask.distributed import Client, LocalCluster, get_task_stream
+
+    n_workers, partitions = _dask_mode(mode)
+    started = time.perf_counter()
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        figures["startup_s"] = time.perf_counter() - started
+        workers_cpu = client.run(_cpu_s)
+        start, cpu = time.perf_counter(), _cpu_s()
+        with get_task_stream(client) as stream:
+            run = on_cluster(client, partitions)
+        figures["wall_s"] = time.perf_counter() - start
+        figures["client_cpu_s"] = _cpu_s() - cpu
+        figures["workers_cpu_s"] = sorted(after - workers_cpu[address]
+                                          for address, after in client.run(_cpu_s).items())
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        figures["workers_peak_mb"] = sorted(peaks.values())
+        figures["tasks"] = _task_seconds(stream.data)
+    return run
 
 def _dask_mode(mode: str) -> tuple[int, int]:
     """(workers, report partitions) of ``daskW`` (W partitions) or ``daskWxP``."""
@@ -133,31 +141,8 @@ def run_index_mode(mode: str, index_dir: Path, residents_file: Path, out: Path) 
     started, cpu = time.perf_counter(), _cpu_s()
     index = Index.open(index_dir)
     figures["open_s"], figures["open_cpu_s"] = time.perf_counter() - started, _cpu_s() - cpu
-    if mode in ("single", "forked"):
-        start, cpu = time.perf_counter(), _process_cpu_s()
-        run = index.run(residents, n_jobs=1 if mode == "single" else None)
-        figures["wall_s"] = time.perf_counter() - start
-        figures["client_cpu_s"] = _process_cpu_s() - cpu
-        figures["workers_peak_mb"], figures["workers_cpu_s"] = [], []
-    else:
-        from dask.distributed import Client, LocalCluster, get_task_stream
-
-        n_workers, partitions = _dask_mode(mode)
-        started = time.perf_counter()
-        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, Client(cluster) as client:
-            figures["startup_s"] = time.perf_counter() - started
-            workers_cpu = client.run(_cpu_s)
-            start, cpu = time.perf_counter(), _cpu_s()
-            with get_task_stream(client) as stream:
-                run = index.run(residents, client=client, report_partitions=partitions)
-            figures["wall_s"] = time.perf_counter() - start
-            figures["client_cpu_s"] = _cpu_s() - cpu
-            figures["workers_cpu_s"] = sorted(after - workers_cpu[address]
-                                              for address, after in client.run(_cpu_s).items())
-            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            figures["workers_peak_mb"] = sorted(peaks.values())
-            figures["tasks"] = _task_seconds(stream.data)
+    run = _timed(mode, figures, lambda n_jobs: index.run(residents, n_jobs=n_jobs),
+                 lambda client, partitions: index.run(residents, client=client, report_partitions=partitions))
     figures["load_after"] = os.getloadavg()
     figures["client_peak_mb"] = _peak_mb()
     figures["rows"] = len(run.table)
