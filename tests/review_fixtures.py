@@ -3,7 +3,9 @@ a candidate table in the SCHEMA.md linking format, and stores on SQLite or Postg
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import uuid
 
 import numpy as np
@@ -127,3 +129,33 @@ def store(store_url):
 def loaded_store(store):
     store.load_candidates(candidates_table(), RESIDENTS, MISSING, run_id="run1", levels=levels_table())
     return store
+
+
+# --- the browser tests' shared pieces ------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def need_chromium():
+    """Skip the test without Chromium; under CI its absence is a failure."""
+    if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {CHROMIUM} is missing: .ci/services.sh should have installed it (apt chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need it")
+
+
+@contextlib.contextmanager
+def serving(app, store):
+    """The review site ``app`` on a free local port: yields (its URL, ``store``); closes the store after."""
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: a free port
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}", store
+    finally:
+        httpd.shutdown()
+        store.close()

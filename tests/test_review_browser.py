@@ -3,55 +3,46 @@ queue advance, reload and find the decisions kept."""
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 
 import pytest
-from review_fixtures import MISSING, RESIDENTS, candidates_table, levels_table
+from review_fixtures import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MISSING,
+    RESIDENTS,
+    candidates_table,
+    levels_table,
+    need_chromium,
+    serving,
+)
 
 from kinmatch.review.store import Store
 from kinmatch.review.web import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "browser-pass-1"
-
-
-def _need_chromium():
-    if not os.access(CHROMIUM, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {CHROMIUM} is missing: .ci/services.sh should have installed it (apt chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need it")
 
 
 @pytest.fixture
 def server(tmp_path):
-    _need_chromium()
-    from werkzeug.serving import make_server
-
+    need_chromium()
     store = Store(tmp_path / "cases.db")
     store.load_candidates(candidates_table(), RESIDENTS, MISSING, run_id="run1", levels=levels_table())
     store.add_user("rev1", PASSWORD, "reviewer")
     app = create_app(store)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: a free port
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", store
-    httpd.shutdown()
-    store.close()
+    with serving(app, store) as served:
+        yield served
 
 
 @pytest.fixture
 def page():
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context()
         context.set_default_timeout(15_000)
         tab = context.new_page()

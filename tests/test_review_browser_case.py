@@ -11,30 +11,28 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
-from review_fixtures import MISSING, RESIDENTS, candidates_table, levels_table
+from review_fixtures import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MISSING,
+    RESIDENTS,
+    candidates_table,
+    levels_table,
+    need_chromium,
+    serving,
+)
 
 from kinmatch.review.store import Store
 from kinmatch.review.web import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "browser-pass-1"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def _need_chromium():
-    if not os.access(CHROMIUM, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {CHROMIUM} is missing: .ci/services.sh should have installed it (apt chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need it")
 
 
 def _portrait(path: Path, colour: tuple[int, int, int], size=(300, 400)) -> None:
@@ -55,9 +53,7 @@ def shots() -> Path:
 
 @pytest.fixture
 def server(tmp_path):
-    _need_chromium()
-    from werkzeug.serving import make_server
-
+    need_chromium()
     photos = tmp_path / "photos"
     photos.mkdir()
     _portrait(photos / "r1.png", (70, 130, 180))
@@ -71,21 +67,17 @@ def server(tmp_path):
     store.add_user("rev2", PASSWORD, "reviewer")
     store.add_user("admin1", PASSWORD, "admin")
     app = create_app(store, photo_dir=photos)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", store
-    httpd.shutdown()
-    store.close()
+    with serving(app, store) as served:
+        yield served
 
 
 @pytest.fixture
 def browser():
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield launched
         launched.close()
 
