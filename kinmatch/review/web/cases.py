@@ -47,6 +47,14 @@ def _detail_text(detail: dict | None) -> str:
     return str(detail.get("text") or detail.get("reference") or detail.get("note") or "")
 
 
+def _resident_or_404(store, resident_id: str) -> dict:
+    """The resident's record, or a 404 page that names the id."""
+    record = store.resident(resident_id)
+    if record is None:
+        abort(404, description=f"没有受助人员 {resident_id}。")
+    return record
+
+
 def notice_status(state: dict) -> str:
     """The public notice's state in words: withdrawn once the person is reunited."""
     if state["reunited"]:
@@ -63,9 +71,7 @@ def case(resident_id: str):
     from kinmatch.targeting import suspected_home_counties
 
     store = current_store()
-    resident = store.resident(resident_id)
-    if resident is None:
-        abort(404, description=f"没有受助人员 {resident_id}。")
+    resident = _resident_or_404(store, resident_id)
     store.log_access(g.user["username"], "view_case", "resident", resident_id)
     state = store.case_state(resident_id)
     candidates = store.candidates_of("resident", resident_id)
@@ -95,8 +101,7 @@ def case(resident_id: str):
 def step(resident_id: str):
     store = current_store()
     event = request.form.get("event", "")
-    if store.resident(resident_id) is None:
-        abort(404, description=f"没有受助人员 {resident_id}。")
+    _resident_or_404(store, resident_id)
     when = _form_date()
     reference = (request.form.get("reference") or "").strip()
     try:
@@ -117,8 +122,7 @@ def step(resident_id: str):
 def deadline_done(resident_id: str):
     store = current_store()
     deadline = request.form.get("deadline", "")
-    if store.resident(resident_id) is None:
-        abort(404, description=f"没有受助人员 {resident_id}。")
+    _resident_or_404(store, resident_id)
     try:
         store.mark_deadline_done(resident_id, deadline, g.user["username"], event_date=_form_date())
     except StoreError as error:
@@ -133,8 +137,7 @@ def deadline_done(resident_id: str):
 @bp.post("/case/<id:resident_id>/comment")
 def comment(resident_id: str):
     store = current_store()
-    if store.resident(resident_id) is None:
-        abort(404, description=f"没有受助人员 {resident_id}。")
+    _resident_or_404(store, resident_id)
     try:
         store.comment(resident_id, None, g.user["username"], request.form.get("text", ""))
         store.log_access(g.user["username"], "comment", "resident", resident_id)
@@ -172,9 +175,7 @@ def notice(resident_id: str):
     from kinmatch.notices.errors import NoticeSkipped
 
     store = current_store()
-    record = store.resident(resident_id)
-    if record is None:
-        abort(404, description=f"没有受助人员 {resident_id}。")
+    record = _resident_or_404(store, resident_id)
     if store.case_state(resident_id).get("reunited"):
         record = dict(record, status="已返乡")
     store.log_access(g.user["username"], "view_notice", "resident", resident_id)
