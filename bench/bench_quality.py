@@ -7,6 +7,7 @@
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
     python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
+    python bench/bench_quality.py --fitted-prescore --condition-passes --fit-on-default   # model fitted apart
 
 ``--cache DIR`` keeps the simulated data normalized (a pickle per size and seed) and reads it on
 later runs: at a million reports normalizing takes longer than linking.
@@ -136,9 +137,11 @@ def baseline_settings(clothing: bool = False, sex_wall: bool = True) -> LinkSett
 
 
 def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, condition_passes: bool,
-                         other_sex_cap: int | None) -> LinkSettings:
+                         other_sex_cap: int | None, nameless_scale: float = 1.0) -> LinkSettings:
     """``settings`` with the candidate options that are not defaults: the fitted pre-score weights,
-    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart."""
+    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart, the
+    nameless residents' caps (every pass's ``nameless_factor`` above 1 and the union's
+    ``nameless_max_per_resident``) times ``nameless_scale``."""
     from dataclasses import replace
 
     from kinmatch.match.passes import CONDITION_PASSES
@@ -152,6 +155,11 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
         candidates = replace(candidates, passes=(*regular, *CONDITION_PASSES, *fallback))
     if other_sex_cap is not None:
         candidates = candidates.with_pass("name_sound", other_sex_cap=other_sex_cap)
+    if nameless_scale != 1.0:
+        passes = tuple(replace(p, nameless_factor=p.nameless_factor * nameless_scale) if p.nameless_factor > 1 else p
+                       for p in candidates.passes)
+        candidates = replace(candidates, passes=passes,
+                             nameless_max_per_resident=round(candidates.nameless_max_per_resident * nameless_scale))
     return replace(settings, candidates=candidates)
 
 
@@ -260,6 +268,10 @@ def main(argv=None) -> int:
     parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
     parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
     parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
+    parser.add_argument("--nameless-scale", type=float, default=1.0,
+                        help="the caps of residents without a usable name times this")
+    parser.add_argument("--fit-on-default", action="store_true",
+                        help="fit the model on the default candidates, score the candidates of the options")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
@@ -272,9 +284,17 @@ def main(argv=None) -> int:
     if args.baseline or args.no_clothing or args.sex_wall:
         settings = baseline_settings(clothing=not (args.baseline or args.no_clothing),
                                      sex_wall=args.baseline or args.sex_wall)
-    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None:
+    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
-                                        args.other_sex_cap)
+                                        args.other_sex_cap, args.nameless_scale)
+    if args.fit_on_default:
+        from dataclasses import replace
+
+        base = settings or LinkSettings()
+        fit_on = (baseline_settings(clothing=not (args.baseline or args.no_clothing),
+                                    sex_wall=args.baseline or args.sex_wall)
+                  if args.baseline or args.no_clothing or args.sex_wall else LinkSettings())
+        settings = replace(base, fit_candidates=fit_on.candidate_settings())
     for seed in args.seeds:
         one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache)
     return 0
