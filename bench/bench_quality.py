@@ -212,7 +212,19 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     print(f"-- recall; false leads: {leads['residents_with_any_above']} residents "
           f"({leads['pairs_above_threshold']} pairs) of {leads['residents_without_report']} without a report")
     print(recall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("-- what the false-lead pairs agree on (comparisons whose weight is above 0: pairs, mean weight)")
+    print(false_lead_agreements(run.table, data["truth"], run.settings.review_threshold).to_string())
     return {"recall": recall, "false_leads": leads}
+
+
+def false_lead_agreements(table: pd.DataFrame, truth: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per comparison, among the pairs above ``threshold`` of residents without a true report: how
+    many have a positive weight for it, its mean weight there and over all of them."""
+    with_truth = set(truth["resident_id"].astype(str))
+    leads = table[~table["resident_id"].astype(str).isin(with_truth) & (table["match_probability"] > threshold)]
+    weights = leads[[c for c in leads.columns if c.startswith("w_")]]
+    return pd.DataFrame({"pairs_agreeing": (weights > 0).sum(), "mean_weight_there": weights.where(weights > 0).mean(),
+                         "mean_weight_all": weights.mean()}).round(2).sort_values("pairs_agreeing", ascending=False)
 
 
 def prescore_terms(data: dict, settings: CandidateSettings) -> pd.DataFrame:
