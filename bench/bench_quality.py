@@ -185,7 +185,7 @@ def simulated(n_residents: int, n_missing: int, seed: int, cache: Path | None) -
 
 
 def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, settings: LinkSettings | None = None,
-             cache: Path | None = None) -> dict:
+             cache: Path | None = None, save_table: Path | None = None) -> dict:
     started = time.perf_counter()
     data = simulated(n_residents, n_missing, seed, cache)
     prepared = time.perf_counter()
@@ -196,6 +196,9 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     if with_uncapped:
         uncapped = uncapped_true_pairs(run.residents, run.missing, data["truth"], run.settings.candidate_settings())
     family = data["family"]
+    if save_table is not None:
+        save_table.mkdir(parents=True, exist_ok=True)
+        run.table.to_pickle(save_table / f"table_{n_residents}x{n_missing}_s{seed}.pkl")
     print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
           f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
     print("-- where true pairs are lost (residents)")
@@ -284,6 +287,7 @@ def main(argv=None) -> int:
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--fit-on-default", action="store_true",
                         help="fit the model on the default candidates, score the candidates of the options")
+    parser.add_argument("--save-table", type=Path, help="write each seed's linking table here (a pickle per seed)")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
@@ -308,7 +312,7 @@ def main(argv=None) -> int:
                   if args.baseline or args.no_clothing or args.sex_wall else LinkSettings())
         settings = replace(base, fit_candidates=fit_on.candidate_settings())
     for seed in args.seeds:
-        one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache)
+        one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache, args.save_table)
     return 0
 
 
