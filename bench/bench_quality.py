@@ -283,6 +283,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
     parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
     parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
+    parser.add_argument("--fit-sample", type=int, help="with --fit-on-default: fit on this many residents' candidates")
     parser.add_argument("--nameless-scale", type=float, default=1.0,
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--fit-on-default", action="store_true",
@@ -310,7 +311,7 @@ def main(argv=None) -> int:
         fit_on = (baseline_settings(clothing=not (args.baseline or args.no_clothing),
                                     sex_wall=args.baseline or args.sex_wall)
                   if args.baseline or args.no_clothing or args.sex_wall else LinkSettings())
-        settings = replace(base, fit_candidates=fit_on.candidate_settings())
+        settings = replace(base, fit_candidates=fit_on.candidate_settings(), fit_sample=args.fit_sample)
     for seed in args.seeds:
         one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache, args.save_table)
     return 0

@@ -13,7 +13,7 @@ from kinmatch.datasets import simulate
 from kinmatch.errors import InputError
 from kinmatch.match.candidates import CandidateSettings
 from kinmatch.match.passes import CONDITION_PASSES
-from kinmatch.match.pipeline import prepare_records, run_link
+from kinmatch.match.pipeline import fit_residents, prepare_records, run_link
 from kinmatch.match.settings import LinkSettings
 
 
@@ -86,3 +86,30 @@ def test_a_dask_client_refuses_fit_candidates(records):
     with pytest.raises(InputError, match="fit_candidates"):
         run_link(residents, missing, progress=False, client=object(),
                  settings=LinkSettings(candidates=_wide(), fit_candidates=_narrow()))
+
+
+def test_a_fit_sample_fits_on_that_many_residents_candidates(records):
+    residents, missing = records
+    settings = LinkSettings(candidates=_wide(), fit_candidates=_narrow(), fit_sample=120)
+    sample = fit_residents(residents, settings)
+    assert len(sample) == 120 and sample["resident_id"].is_unique
+    assert set(sample["resident_id"]) < set(residents["resident_id"])
+    apart = run_link(residents, missing, progress=False, n_jobs=1, settings=settings)
+    full = run_link(residents, missing, progress=False, n_jobs=1,
+                    settings=LinkSettings(candidates=_wide(), fit_candidates=_narrow()))
+    assert len(apart.vectors) == len(full.vectors)  # the scored pairs do not depend on the sample
+    assert any(not np.allclose(apart.model.m_[name], full.model.m_[name]) for name in full.model.m_)
+    # the model is near the one the sample's narrow candidates alone give (u from other random
+    # pairs there, so not equal), nearer than to the one fitted on every resident's
+    alone = run_link(sample, missing, progress=False, n_jobs=1, settings=LinkSettings(candidates=_narrow()))
+
+    def distance(a, b):
+        return sum(np.abs(a.model.m_[name] - b.model.m_[name]).sum() for name in a.model.m_)
+
+    assert distance(apart, alone) < distance(apart, full) / 3
+
+
+def test_fit_sample_must_be_a_count():
+    with pytest.raises(InputError, match="fit_sample"):
+        LinkSettings(fit_sample=0)
+    assert LinkSettings.from_json(LinkSettings(fit_candidates=_narrow(), fit_sample=50).to_json()).fit_sample == 50

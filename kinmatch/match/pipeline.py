@@ -299,12 +299,12 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     pending_fit = None
     try:
         if fit_settings is not None:  # the pairs the model is fitted on, in a second worker
-            pending_fit = fork_call(_candidates_task, shared=(residents, missing, fit_settings, False),
-                                    enabled=background)
+            pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
+                                                              fit_settings, False), enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
     finally:  # also on an error here: the workers are waited for, not left behind
         candidates = pending().unpack()
-        fit_candidates = pending_fit().unpack() if pending_fit is not None else None
+        fit_candidates = pending_fit() if pending_fit is not None else None
     return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
                            report_clusters=report_clusters, fit_candidates=fit_candidates)
 
@@ -321,15 +321,17 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     ``version``: :func:`model_version` of ``fitted`` when the caller knows it already;
     ``report_clusters``: as :func:`run_link` takes them; ``fit_candidates``: the
     :class:`~kinmatch.match.candidates.Candidates` the model is fitted on when it is fitted here
-    (``LinkSettings.fit_candidates``; None: the scored ``candidates``)."""
+    (``LinkSettings.fit_candidates``, as :class:`~kinmatch.match.candidates.PackedCandidates` for
+    the residents :func:`fit_residents` names; None: the scored ``candidates``)."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = n_compared = len(pairs)
-    fit_rows = None
+    fit_rows, n_fit_residents = None, len(residents)
     if fitted is None and n_candidates:
         from kinmatch.match.model.fitting import random_pairs
 
         if fit_candidates is not None:  # the fit's pairs not scored are compared too, after the scored ones
-            fit_rows, extra = _fit_pairs(pairs, fit_candidates.pairs[["resident_id", "missing_id"]])
+            n_fit_residents = min(len(residents), settings.fit_sample or len(residents))
+            fit_rows, extra = _fit_pairs(pairs, fit_candidates.unpack().pairs[["resident_id", "missing_id"]])
             pairs = pd.concat([pairs, extra], ignore_index=True)
             n_compared = len(pairs)
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
@@ -346,7 +348,7 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
         fit_vectors = vectors
         if fit_rows is not None:
             fit_vectors = pd.concat([vectors.iloc[fit_rows], compared.iloc[n_candidates:n_compared]])
-        fitted = fit_model(fit_vectors, compared.iloc[n_compared:], len(residents), settings, n_reports=len(missing))
+        fitted = fit_model(fit_vectors, compared.iloc[n_compared:], n_fit_residents, settings, n_reports=len(missing))
 
     weights, match_weight, probability = score(fitted, vectors, settings)
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
@@ -382,6 +384,16 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
+
+
+def fit_residents(residents: pd.DataFrame, settings: LinkSettings) -> pd.DataFrame:
+    """The residents whose ``fit_candidates`` the model is fitted on: all, or a sample of
+    ``fit_sample`` drawn with ``random_state`` (in their order in ``residents``)."""
+    if settings.fit_sample is None or len(residents) <= settings.fit_sample:
+        return residents
+    rng = np.random.default_rng(settings.random_state)
+    rows = np.sort(rng.choice(len(residents), size=int(settings.fit_sample), replace=False))
+    return residents.iloc[rows].reset_index(drop=True)
 
 
 def _fit_pairs(scored: pd.DataFrame, fit: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

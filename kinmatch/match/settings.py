@@ -95,7 +95,11 @@ class LinkSettings:
     ``fit_candidates``: the :class:`~kinmatch.match.candidates.CandidateSettings` whose pairs the
     model is fitted on when :func:`~kinmatch.match.pipeline.run_link` fits one; ``candidates`` are
     then only scored with it (so a wider candidate set for residents with thin evidence does not
-    move the fitted weights). None (the default): the model is fitted on the scored candidates."""
+    move the fitted weights). None (the default): the model is fitted on the scored candidates.
+    ``fit_sample``: with ``fit_candidates``, those are generated for at most this many residents
+    (drawn with ``random_state``), which is what the model is fitted on: m needs a few thousand
+    residents, not every one, and a second candidate generation for all of them costs as much
+    as the first. None: every resident."""
 
     comparisons: list[Comparison] = field(default_factory=default_comparisons)
     candidates: Any = None
@@ -106,6 +110,7 @@ class LinkSettings:
     review_threshold: float = 0.5
     dedupe_reports: bool = False
     fit_candidates: Any = None
+    fit_sample: int | None = None
 
     def __post_init__(self):
         names = [c.name for c in self.comparisons]
@@ -113,6 +118,9 @@ class LinkSettings:
         if duplicated:
             raise InputError(f"LinkSettings: comparison names must be unique, {duplicated} occur twice; give each "
                              f"comparison its own name (the weight columns are named w_<name>)")
+        if self.fit_sample is not None and (int(self.fit_sample) != self.fit_sample or self.fit_sample < 1):
+            raise InputError(f"fit_sample must be a whole number of residents, 1 or more (or None: every "
+                             f"resident), not {self.fit_sample!r}")
         if self.u_source not in ("candidates", "random", "hybrid"):
             raise InputError(f"u_source must be 'candidates', 'random' or 'hybrid', not {self.u_source!r}")
 
@@ -165,6 +173,7 @@ class LinkSettings:
                "dedupe_reports": bool(self.dedupe_reports)}
         if self.fit_candidates is not None:  # absent when unset: settings saved before it read the same
             out["fit_candidates"] = self.fit_candidates.to_dict()
+            out["fit_sample"] = self.fit_sample
         return out
 
     def to_json(self) -> str:
@@ -189,7 +198,8 @@ class LinkSettings:
                    u_source=u.get("u_source", "hybrid"),
                    term_frequencies=[TermFrequency(**tf) for tf in data.get("term_frequencies", [])],
                    review_threshold=float(data.get("review_threshold", 0.5)),
-                   dedupe_reports=bool(data.get("dedupe_reports", False)), fit_candidates=fit_candidates)
+                   dedupe_reports=bool(data.get("dedupe_reports", False)), fit_candidates=fit_candidates,
+                   fit_sample=data.get("fit_sample"))
 
     @classmethod
     def from_json(cls, text: str) -> LinkSettings:
