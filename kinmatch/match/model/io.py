@@ -51,11 +51,13 @@ FITTED_ON = {
     "converged": "converged_",
     "share_with_report": "share_with_report_",
     "expected_true_pairs": "expected_true_pairs_",
+    "report_shares": "report_shares_",
+    "n_reports": "n_reports_",
 }
 """The keys of ``"fitted_on"`` and the model attributes they hold."""
 
 PARAMS = ("method", "max_iter", "tol", "u_fixed", "min_prob", "lambda_init", "u_source", "ordered", "dependence",
-          "prior")
+          "prior", "posterior")
 """The constructor parameters written under ``"params"`` (the rest are per comparison, or
 ``settings``)."""
 
