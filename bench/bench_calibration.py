@@ -54,6 +54,7 @@ VARIANTS = {
     "tree": {"dependence": "tree"},
     "person": {"posterior": "person"},
     "person_tree": {"posterior": "person", "dependence": "tree"},
+    "person_em_tree": {"posterior": "person_em", "dependence": "tree"},
 }
 """The models ``--variant`` / ``--variants`` refit on the same candidates: FellegiSunter options."""
 

@@ -200,3 +200,19 @@ def test_pipeline_score_gives_the_person_posterior():
     model, vectors, _ = _fitted()
     _, weight, probability = score(model, vectors, LinkSettings())
     np.testing.assert_allclose(probability, model.person_probability(weight, vectors.index))
+
+
+def test_person_em_refits_m_and_keeps_u_and_the_prior():
+    start, vectors, _ = _fitted(posterior="person", dependence="tree")
+    model, _, _ = _fitted(posterior="person_em", dependence="tree")
+    assert model.converged_ and model.assignment_n_iter_ == start.n_iter_
+    for name in model.comparisons_:
+        np.testing.assert_array_equal(model.u_[name], start.u_[name])
+        assert model.m_[name].sum() == pytest.approx(1.0)
+    assert model.lambda_ == start.lambda_
+    assert any(not np.allclose(model.m_[n], start.m_[n]) for n in model.comparisons_)
+    assert len(model.report_shares_) == 4 and sum(model.report_shares_) == pytest.approx(1.0)
+    loaded = FellegiSunter.from_json(model.to_json())
+    weight = model.match_weight(vectors).to_numpy()
+    np.testing.assert_array_equal(loaded.person_probability(weight, vectors.index),
+                                  model.person_probability(weight, vectors.index))

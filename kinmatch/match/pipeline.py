@@ -175,7 +175,7 @@ def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     weights = model.weight_table(adjusted_vectors(vectors, model, settings), prefix="w_")
     if hasattr(model, "prior_weight_"):
         match_weight = weights.to_numpy().sum(axis=1) + float(model.prior_weight_)
-        if getattr(model, "posterior", None) == "person":  # given all of the resident's candidates
+        if getattr(model, "posterior", None) in ("person", "person_em"):  # given all the resident's candidates
             probability = model.person_probability(match_weight, vectors.index)
         elif hasattr(model, "probability_of_weight"):  # a FellegiSunter: calibrated from decisions where it was
             probability = model.probability_of_weight(match_weight)

@@ -108,7 +108,7 @@ PRIORS = ("one_per_resident", "every_pair")
 """How a model fitted with ``method="assignment"`` sets the prior of a pair (see
 :class:`FellegiSunter`)."""
 
-POSTERIORS = ("pair", "person")
+POSTERIORS = ("pair", "person", "person_em")
 """What a pair's probability is conditioned on (see :class:`FellegiSunter`)."""
 
 
@@ -176,6 +176,12 @@ class FellegiSunter(EstimatorParams):
         among their candidates are fitted after the EM (``report_shares_``, on the candidates'
         own weights) and :meth:`person_probability` gives each pair's posterior; the pipeline's
         :func:`~kinmatch.match.pipeline.score` uses it. Weights and ranking do not change.
+        ``"person_em"``: as ``"person"``, and m is then refitted by EM with that posterior as the E
+        step (the assignment EM's m counts one report per resident; here a person's second and
+        third report count too), the shares refitted in every iteration. Weights change, and so
+        may ranking. Without a ``dependence`` correction this EM explains look-alike strangers as
+        further reports of the person and runs away (bench/RESULTS.md); use it with
+        ``dependence="tree"``.
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved
@@ -496,15 +502,55 @@ class FellegiSunter(EstimatorParams):
         self.calibration_ = None
         self._finish()
         self.report_shares_, self.n_reports_ = None, None
-        if self.posterior == "person":
+        if self.posterior in ("person", "person_em"):
             # the shares of residents with 0..MAX_REPORTS true reports among their candidates, on the
             # candidates' own Bayes factors (the weights without the prior)
             self.n_reports_ = int(n_reports) if n_reports else len(vectors)
+            codes = _resident_codes(vectors.index)
             bayes = self.weight_table(vectors).to_numpy().sum(axis=1)
-            shares, _ = fit_report_shares(_resident_codes(vectors.index), bayes, self.n_reports_, n_residents,
-                                          MAX_REPORTS)
+            shares, _ = fit_report_shares(codes, bayes, self.n_reports_, n_residents, MAX_REPORTS)
+            if self.posterior == "person_em":
+                shares = self._person_em(vectors, matrix, codes, shares, n_residents)
             self.report_shares_ = [float(v) for v in shares]
         return self
+
+    def _person_em(self, vectors: pd.DataFrame, matrix: np.ndarray, codes: np.ndarray, shares: np.ndarray,
+                   n_residents: int) -> np.ndarray:
+        """``posterior="person_em"``: m refitted by EM whose E step is the person posterior (u, the
+        prior weight and the dependence tables kept); returns the shares of the last E step and
+        records ``n_iter_``/``converged_`` of this EM (the assignment EM's are in
+        ``assignment_n_iter_``). The M step is the assignment EM's: expected counts per level plus a
+        weak prior rising with the level worth 5 % of the expected matches, clipped, and the
+        ordered comparisons kept monotone."""
+        self.assignment_n_iter_ = self.n_iter_
+        names = self.comparisons_
+        prior_m = {n: np.exp2(np.arange(self.levels_[n], dtype=float)) for n in names}
+        prior_m = {n: v / v.sum() for n, v in prior_m.items()}
+        ordered = set(self.ordered or ())
+        n_iter, converged = 0, False
+        while n_iter < int(self.max_iter):
+            n_iter += 1
+            bayes = self.weight_table(vectors).to_numpy().sum(axis=1)
+            shares, _ = fit_report_shares(codes, bayes, self.n_reports_, n_residents, MAX_REPORTS)
+            post = resident_posterior(codes, bayes, self.n_reports_, shares)
+            strength = max(2.0, 0.05 * float(post.sum()))
+            change, new_m = 0.0, {}
+            for j, n in enumerate(names):
+                column = matrix[:, j]
+                seen = column >= 0
+                counts = np.bincount(column[seen], weights=post[seen], minlength=self.levels_[n])
+                counts = counts + strength * prior_m[n]
+                m = clip_normalise(counts / counts.sum(), self.min_prob)
+                new_m[n] = monotone_m(m, self.u_[n]) if n in ordered else m
+                change = max(change, float(np.max(np.abs(new_m[n] - self.m_[n]))))
+            self.m_ = new_m
+            self._finish()
+            if change < self.tol:
+                converged = True
+                break
+        self.n_iter_, self.converged_ = n_iter, converged
+        bayes = self.weight_table(vectors).to_numpy().sum(axis=1)
+        return fit_report_shares(codes, bayes, self.n_reports_, n_residents, MAX_REPORTS)[0]
 
     def _random_pair_u(self, name: str, n_levels: int) -> np.ndarray:
         """u of one comparison from the random pairs' level counts. A level never seen among them
@@ -706,7 +752,7 @@ class FellegiSunter(EstimatorParams):
         return self
 
     def person_probability(self, match_weight: Any, pairs: Any) -> np.ndarray:
-        """With ``posterior="person"``: each pair's probability given all the candidates of its
+        """With ``posterior="person"`` (or ``"person_em"``): each pair's probability given all the candidates of its
         resident (:func:`~kinmatch.match.model.posterior.resident_posterior` with
         ``report_shares_``); ``match_weight`` the pairs' match weights, ``pairs`` their
         ``(resident_id, missing_id)`` index (or the resident of each pair). Every candidate of a
@@ -721,7 +767,7 @@ class FellegiSunter(EstimatorParams):
         """
         weight = np.asarray(match_weight, dtype=float)
         shares = getattr(self, "report_shares_", None)
-        if self.posterior != "person" or not shares:
+        if self.posterior not in ("person", "person_em") or not shares:
             return self.probability_of_weight(weight)
         codes = _resident_codes(pairs)
         return resident_posterior(codes, weight - self.prior_weight_, int(self.n_reports_), np.asarray(shares))
