@@ -752,8 +752,8 @@ class FellegiSunter(EstimatorParams):
         return self
 
     def person_probability(self, match_weight: Any, pairs: Any) -> np.ndarray:
-        """With ``posterior="person"`` (or ``"person_em"``): each pair's probability given all the candidates of its
-        resident (:func:`~kinmatch.match.model.posterior.resident_posterior` with
+        """With ``posterior="person"`` (or ``"person_em"``): each pair's probability given all the
+        candidates of its resident (:func:`~kinmatch.match.model.posterior.resident_posterior` with
         ``report_shares_``); ``match_weight`` the pairs' match weights, ``pairs`` their
         ``(resident_id, missing_id)`` index (or the resident of each pair). Every candidate of a
         resident must be among them. Otherwise, and for a model without shares, the pair's own
@@ -942,6 +942,9 @@ class FellegiSunter(EstimatorParams):
         model.lambda_ = float(lambda_)
         for key, attribute in io.FITTED_ON.items():
             setattr(model, attribute, (fitted_on or {}).get(key))
+        # the person posterior's shares (posterior="person"), written apart in the JSON
+        model.report_shares_ = (fitted_on or {}).get("report_shares")
+        model.n_reports_ = (fitted_on or {}).get("n_reports")
         model.supervised_ = None if supervised is None else dict(supervised)
         model.calibration_ = None if calibration is None else WeightCalibration.from_dict(calibration)
         model.dependence_ = {}
