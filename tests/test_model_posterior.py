@@ -216,3 +216,13 @@ def test_person_em_refits_m_and_keeps_u_and_the_prior():
     weight = model.match_weight(vectors).to_numpy()
     np.testing.assert_array_equal(loaded.person_probability(weight, vectors.index),
                                   model.person_probability(weight, vectors.index))
+
+
+def test_only_a_person_models_json_carries_the_posterior():
+    import json
+
+    pair, _, _ = _fitted(posterior="pair")
+    person, _, _ = _fitted(posterior="person")
+    assert "posterior" not in json.loads(pair.to_json())  # the pipeline's model and its version unchanged
+    block = json.loads(person.to_json())["posterior"]
+    assert block == {"kind": "person", "report_shares": person.report_shares_, "n_reports": 12}
