@@ -175,7 +175,9 @@ def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     weights = model.weight_table(adjusted_vectors(vectors, model, settings), prefix="w_")
     if hasattr(model, "prior_weight_"):
         match_weight = weights.to_numpy().sum(axis=1) + float(model.prior_weight_)
-        if hasattr(model, "probability_of_weight"):  # a FellegiSunter: calibrated from decisions where it was
+        if getattr(model, "posterior", None) in ("person", "person_em"):  # given all the resident's candidates
+            probability = model.person_probability(match_weight, vectors.index)
+        elif hasattr(model, "probability_of_weight"):  # a FellegiSunter: calibrated from decisions where it was
             probability = model.probability_of_weight(match_weight)
         else:
             probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
