@@ -8,6 +8,7 @@
     python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
     python bench/bench_quality.py --fitted-prescore --condition-passes --fit-on-default   # model fitted apart
+    python bench/bench_quality.py --model-options '{"posterior": "person", "dependence": "tree"}'   # model options
 
 ``--cache DIR`` keeps the simulated data normalized (a pickle per size and seed) and reads it on
 later runs: at a million reports normalizing takes longer than linking.
@@ -26,12 +27,14 @@ For every resident with a true report, the best fate of its true pairs, in this 
 
 Printed per distortion family (``Simulation.distortions``; a resident counts in each of its
 families, plus ``name_survives_any_form`` and ``no_usable_name``), then recall@1/10/50 and false
-leads (residents without a report with a candidate above 0.5).
+leads (residents without a report with a candidate above 0.5), and the calibration of every ranked
+pair (``metrics.calibration_table``; the worst band is judged among bands of 100 pairs or more).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import sys
 import time
@@ -48,6 +51,7 @@ from kinmatch.datasets import simulate  # noqa: E402
 from kinmatch.match import candidates as candidate_index  # noqa: E402
 from kinmatch.match.candidates import CandidateSettings, packed_candidate_pairs, report_side  # noqa: E402
 from kinmatch.match.evaluate import evaluate_by_family, false_leads, first_true_rank  # noqa: E402
+from kinmatch.match.model.metrics import calibration_table  # noqa: E402
 from kinmatch.match.pipeline import prepare_records, run_link  # noqa: E402
 from kinmatch.match.settings import LinkSettings, default_comparisons  # noqa: E402
 
@@ -217,7 +221,13 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     print(recall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("-- what the false-lead pairs agree on (comparisons whose weight is above 0: pairs, mean weight)")
     print(false_lead_agreements(run.table, data["truth"], run.settings.review_threshold).to_string())
-    return {"recall": recall, "false_leads": leads}
+    is_true = pair_keys(run.table).isin(pair_keys(data["truth"].astype(str)))
+    bands = calibration_table(run.table["match_probability"].to_numpy(dtype=float), is_true)
+    judged = bands[bands["pairs"] >= 100]
+    worst = float(judged["difference"].abs().max()) if len(judged) else float("nan")
+    print(f"-- calibration of the ranked pairs (worst |difference| in bands of >= 100 pairs: {worst:.3f})")
+    print(bands.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return {"recall": recall, "false_leads": leads, "calibration": bands, "worst_band": worst}
 
 
 def false_lead_agreements(table: pd.DataFrame, truth: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -288,6 +298,8 @@ def main(argv=None) -> int:
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--fit-on-default", action="store_true",
                         help="fit the model on the default candidates, score the candidates of the options")
+    parser.add_argument("--model-options", type=json.loads,
+                        help="LinkSettings.model_options as JSON, e.g. '{\"posterior\": \"person\"}'")
     parser.add_argument("--save-table", type=Path, help="write each seed's linking table here (a pickle per seed)")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
@@ -312,6 +324,10 @@ def main(argv=None) -> int:
                                     sex_wall=args.baseline or args.sex_wall)
                   if args.baseline or args.no_clothing or args.sex_wall else LinkSettings())
         settings = replace(base, fit_candidates=fit_on.candidate_settings(), fit_sample=args.fit_sample)
+    if args.model_options:
+        from dataclasses import replace
+
+        settings = replace(settings or LinkSettings(), model_options=args.model_options)
     for seed in args.seeds:
         one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache, args.save_table)
     return 0

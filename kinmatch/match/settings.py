@@ -99,7 +99,12 @@ class LinkSettings:
     ``fit_sample``: with ``fit_candidates``, those are generated for at most this many residents
     (drawn with ``random_state``), which is what the model is fitted on: m needs a few thousand
     residents, not every one, and a second candidate generation for all of them costs as much
-    as the first. None: every resident."""
+    as the first. None: every resident. ``model_options``: options of the fitted
+    :class:`~kinmatch.match.model.FellegiSunter` beyond the defaults, a mapping with any of
+    ``dependence`` (None, ``"pairwise"``, ``"tree"``), ``prior`` (``"one_per_resident"``,
+    ``"every_pair"``) and ``posterior`` (``"pair"``, ``"person"``, ``"person_em"``); see that
+    class for what each does. None (the default): the model's defaults, and the settings JSON has
+    no ``model_options`` entry."""
 
     comparisons: list[Comparison] = field(default_factory=default_comparisons)
     candidates: Any = None
@@ -111,6 +116,7 @@ class LinkSettings:
     dedupe_reports: bool = False
     fit_candidates: Any = None
     fit_sample: int | None = None
+    model_options: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         names = [c.name for c in self.comparisons]
@@ -123,6 +129,8 @@ class LinkSettings:
                              f"resident), not {self.fit_sample!r}")
         if self.u_source not in ("candidates", "random", "hybrid"):
             raise InputError(f"u_source must be 'candidates', 'random' or 'hybrid', not {self.u_source!r}")
+        if self.model_options is not None:
+            self.model_options = _checked_model_options(self.model_options)
 
     # -- views the rest of kinmatch reads -----------------------------------------------------------
 
@@ -174,6 +182,8 @@ class LinkSettings:
         if self.fit_candidates is not None:  # absent when unset: settings saved before it read the same
             out["fit_candidates"] = self.fit_candidates.to_dict()
             out["fit_sample"] = self.fit_sample
+        if self.model_options:  # absent when unset: settings and model versions saved before it read the same
+            out["model_options"] = dict(self.model_options)
         return out
 
     def to_json(self) -> str:
@@ -199,11 +209,32 @@ class LinkSettings:
                    term_frequencies=[TermFrequency(**tf) for tf in data.get("term_frequencies", [])],
                    review_threshold=float(data.get("review_threshold", 0.5)),
                    dedupe_reports=bool(data.get("dedupe_reports", False)), fit_candidates=fit_candidates,
-                   fit_sample=data.get("fit_sample"))
+                   fit_sample=data.get("fit_sample"), model_options=data.get("model_options"))
 
     @classmethod
     def from_json(cls, text: str) -> LinkSettings:
         return cls.from_dict(json.loads(text))
+
+
+def _checked_model_options(options: Any) -> dict[str, Any]:
+    """``options`` as a plain dict, after checking every key and value against what
+    :class:`~kinmatch.match.model.FellegiSunter` accepts (so a typo fails when the settings are
+    made or read, not after candidate generation)."""
+    from kinmatch.match.model.fellegi_sunter import DEPENDENCE, POSTERIORS, PRIORS
+
+    allowed = {"dependence": DEPENDENCE, "prior": PRIORS, "posterior": POSTERIORS}
+    if not isinstance(options, Mapping):
+        raise InputError(f"model_options must be a mapping such as {{'posterior': 'person'}}, not "
+                         f"{type(options).__name__}; the fitted model's options cannot be read from it")
+    unknown = sorted(str(k) for k in options if k not in allowed)
+    if unknown:
+        raise InputError(f"model_options has unknown key(s) {unknown}, which the fitted model would not use; "
+                         f"give only {sorted(allowed)}")
+    for key, value in options.items():
+        if value not in allowed[key]:
+            raise InputError(f"model_options[{key!r}] is {value!r}, which the model does not know; use one of "
+                             f"{list(allowed[key])}")
+    return dict(options)
 
 
 def _comparison_from_dict(entry: Mapping[str, Any]) -> Comparison:

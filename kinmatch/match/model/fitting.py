@@ -60,8 +60,9 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int, 
 
     Comparisons with no evidence at all in either set (e.g. no record describes marks) are left
     out of the fit; their weights are 0. The weights of ordered comparisons never decrease with
-    the level. The model records ``n_iter_`` and ``converged_`` of the EM, and π as
-    ``share_with_report_``."""
+    the level. The settings' ``model_options`` (``dependence``, ``prior``, ``posterior``) are
+    passed to the model as they are; without them it has its defaults. The model records
+    ``n_iter_`` and ``converged_`` of the EM, and π as ``share_with_report_``."""
     from kinmatch.match.settings import resolve_settings
 
     settings = resolve_settings(settings)
@@ -79,7 +80,7 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int, 
                           tf_columns={tf.comparison: tf.column for tf in term_frequencies} or None,
                           tf_levels={tf.comparison: list(tf.levels) for tf in term_frequencies} or None,
                           level_labels={c.name: [c.labels[level] for level in range(c.n_levels)] for c in usable},
-                          settings=settings.to_dict())
+                          settings=settings.to_dict(), **dict(settings.model_options or {}))
     return model.fit(vectors, u_vectors, n_residents=n_residents, n_reports=n_reports)
 
 
