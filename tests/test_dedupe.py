@@ -310,7 +310,7 @@ def test_fill_from_members_reads_only_blank_comparisons():
     lp, rp = np.array([0, 0, 0]), np.array([0, 2, 3])  # A (blank), C (answers both), Z (no cluster)
     levels = pd.DataFrame(engine.compare_positions(encoded, lp, rp))
     filled, sources = fill_from_members(encoded, clusters, lp, rp, levels)
-    # A: sex and height from B, the first member in file order that answers (B's sex disagrees: no cherry-picking)
+    # A: sex and height from B, the first member in id order that answers (B's sex disagrees: no cherry-picking)
     assert filled.loc[0, ["sex", "height"]].tolist() == [0, levels_of(encoded, comparisons[1], 0, 1)]
     assert sources[0].tolist() == [1, 1]
     # C answers both itself (its height disagrees; B's would agree, and is not taken); Z has no cluster
