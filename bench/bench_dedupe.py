@@ -85,9 +85,14 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_dedupe(missing: pd.DataFrame):
+def timed_dedupe(missing: pd.DataFrame, regional: bool = False):
     wall, cpu = time.perf_counter(), cpu_seconds()
-    found = dedupe_reports(missing)
+    settings = None
+    if regional:  # the name priced by its share in the reports' hometown province
+        comparisons = [dedupe.RegionalNameComparison() if c.name == "name" else c
+                       for c in dedupe.default_report_comparisons()]
+        settings = dedupe.DedupeSettings(comparisons=comparisons)
+    found = dedupe_reports(missing, settings)
     return found, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
@@ -149,7 +154,7 @@ def scale(args) -> None:
     missing = kinmatch.normalize_missing(sim.missing.iloc[:n].reset_index(drop=True))[0]
     print(f"normalize {n:,} reports: wall {time.perf_counter() - wall:.1f} s, cpu {cpu_seconds() - cpu:.1f} s",
           flush=True)
-    found, wall, cpu = timed_dedupe(missing)
+    found, wall, cpu = timed_dedupe(missing, args.regional_names)
     print(f"dedupe {n:,} reports: wall {wall:.1f} s, cpu {cpu:.1f} s, peak RSS {peak_rss_gb():.2f} GB")
     print(found.pass_counts.to_string(index=False))
     print(pd.Series(pair_quality(found.clusters["cluster_id"].to_numpy(), person)).to_string())
@@ -214,8 +219,9 @@ def index_mode(args) -> None:
     first, _ = timed(f"build of the first {n - added:,}", lambda: stored.update(before, None, directory))
     manifest = {"generation": 1}
     timed("write the clusters", lambda: stored.save(directory, manifest, first, "built"))
+    previous, changed = manifest["report_clusters"], set(ids[n - added:])
     incremental, how = timed(f"add {added:,} reports (their pairs only)",
-                             lambda: stored.update(missing, manifest["report_clusters"], directory, set(ids[n - added:])))
+                             lambda: stored.update(missing, previous, directory, changed))
     assert how == "updated"
     quality = pair_quality(incremental.clusters["cluster_id"].to_numpy(), person)
     print("after the add:", pd.Series(quality).to_string().replace("\n", ", "))
@@ -257,6 +263,7 @@ def main(argv=None) -> int:
     s.add_argument("--sim", default="/work/data/sim1m_s7")
     s.add_argument("--missing", type=int, default=None, help="the first N reports (default: all)")
     s.add_argument("--residents", type=int, default=0, help="then link the first N residents (default 0: no link)")
+    s.add_argument("--regional-names", action="store_true", help="dedupe.RegionalNameComparison for the name")
     x = commands.add_parser("index")
     x.add_argument("--data", required=True, help="a pickle bench_quality.py --cache wrote (read only)")
     x.add_argument("--seed", type=int, required=True, help="the simulation's seed (to know each report's person)")

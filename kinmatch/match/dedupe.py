@@ -51,7 +51,14 @@ from scipy.sparse.csgraph import connected_components
 from kinmatch.errors import InputError
 from kinmatch.match import engine
 from kinmatch.match.comparisons.age import AgeComparison
-from kinmatch.match.comparisons.base import MISSING, Comparison, float_values, object_array, object_values
+from kinmatch.match.comparisons.base import (
+    MISSING,
+    Comparison,
+    float_values,
+    object_array,
+    object_values,
+    once_per_distinct,
+)
 from kinmatch.match.comparisons.conditions import ConditionsComparison
 from kinmatch.match.comparisons.height import HeightComparison
 from kinmatch.match.comparisons.marks import MarksComparison
@@ -62,7 +69,8 @@ __all__ = ["DedupeSettings", "ReportClusters", "dedupe_reports", "report_pairs",
            "score_report_pairs", "cluster_links",
            "cluster_codes", "cluster_columns", "collapse_table", "fill_from_members", "rank_clusters", "Scored",
            "shipped",
-           "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison"]
+           "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison",
+           "RegionalNameComparison"]
 
 PHONE_M_SHARED = 0.3
 """Declared share of duplicate report pairs, both giving a phone, that give the same one (a family
@@ -202,6 +210,71 @@ class PhoneComparison(Comparison):
         a, b = encoded[0][lp], encoded[1][rp]
         return np.fromiter(((MISSING if not x or not y else int(bool(x & y))) for x, y in zip(a, b)),
                            dtype=np.int8, count=len(lp))
+
+
+class _RegionalNames(NamedTuple):
+    names: Any  # the NameComparison's encoding
+    left_province: np.ndarray  # province code per record, -1 unknown (both sides on one coding)
+    right_province: np.ndarray
+    shares: dict  # (province code, full-name key) → share of that province's reports with the key
+
+
+class RegionalNameComparison(NameComparison):
+    """:class:`~kinmatch.match.comparisons.name.NameComparison` whose ``tf_name``, for two reports
+    of one hometown province that share a name sound key, is the key's share among that
+    province's reports when that is higher than its share among all reports. Names cluster by
+    region (依明·吐尔逊 is common in Xinjiang, rare in the country), and the hometown comparison
+    already weighs "same county": priced by its national share, a regional name counts the
+    region twice and two people of one county with one common local name look like one person.
+    Levels and reasons are the name comparison's."""
+
+    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> _RegionalNames:
+        names = super().encode(residents, missing)
+        both = np.concatenate([object_values(residents["home_province"]), object_values(missing["home_province"])])
+        province, _ = pd.factorize(both)
+        left, right = province[:len(residents)], province[len(residents):]
+        side = names.right
+        known = right >= 0
+        per_province = np.bincount(right[known]) if known.any() else np.zeros(0, np.int64)
+        pairs = pd.DataFrame({"p": right[known], "c": side.code[known]}).value_counts()
+        counts: dict = {}
+        # a loop over distinct (province, name) values: each name's sound keys are a small set
+        for (p, c), count in zip(pairs.index.tolist(), pairs.to_numpy().tolist()):
+            for key in side.forms[c].keys:
+                counts[(p, key)] = counts.get((p, key), 0) + count
+        shares = {key: count / per_province[key[0]] for key, count in counts.items()}
+        return _RegionalNames(names, left, right, shares)
+
+    def levels(self, encoded: _RegionalNames, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        return super().levels(encoded.names, lp, rp)
+
+    def reasons(self, encoded: _RegionalNames, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        return super().reasons(encoded.names, lp, rp, levels)
+
+    def extra(self, encoded: _RegionalNames, lp: np.ndarray, rp: np.ndarray,
+              levels: np.ndarray) -> dict[str, np.ndarray]:
+        out = super().extra(encoded.names, lp, rp, levels)
+        lp, rp, levels = np.asarray(lp), np.asarray(rp), np.asarray(levels)
+        province = encoded.left_province[lp]
+        rows = np.flatnonzero((levels >= 4) & (province >= 0) & (province == encoded.right_province[rp]))
+        if not len(rows):
+            return out
+        left, right, shares = encoded.names.left, encoded.names.right, encoded.shares
+        n_provinces = int(max(encoded.left_province.max(initial=0), encoded.right_province.max(initial=0))) + 1
+        left_code = left.code.astype(np.int64) * n_provinces + np.maximum(encoded.left_province, 0)
+
+        def regional(a, b):
+            values = np.full(len(a), np.nan)
+            for k, (i, j, p) in enumerate(zip(left.code[a], right.code[b], encoded.left_province[a])):
+                shared = left.forms[i].keys & right.forms[j].keys
+                if shared:
+                    values[k] = min(shares.get((p, key), 0.0) for key in shared)
+            return values
+
+        found = once_per_distinct(left_code, right.code, lp[rows], rp[rows], regional)
+        tf = out["tf_name"].copy()
+        tf[rows] = np.fmax(tf[rows], found)
+        return {**out, "tf_name": tf}
 
 
 def default_report_comparisons() -> list[Comparison]:
