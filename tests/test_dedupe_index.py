@@ -205,3 +205,18 @@ def test_members_of():
                       "cluster_size": [2, 2, 2, 2]}), pd.DataFrame(), None, pd.DataFrame())
     assert stored_clusters.members_of(frame, ["B", "X"]).tolist() == ["B", "X", "A"]
     assert sorted(stored_clusters.members_of(frame, np.array(["C", "D"], dtype=object))) == ["C", "D"]
+
+
+def test_an_add_after_the_clustering_settings_changed_clusters_everything_again(sim, tmp_path):
+    import json
+
+    directory = tmp_path / "idx"
+    Index.build(directory, missing=[_csv(sim.missing.iloc[:600], tmp_path / "a.csv")])
+    name = (directory / "CURRENT").read_text().strip()
+    manifest = json.loads((directory / name).read_text())
+    manifest["report_clusters"]["settings"]["threshold"] = 0.5  # stored by another kinmatch's settings
+    (directory / name).write_text(json.dumps(manifest, ensure_ascii=False))
+    Index.add(directory, missing=[_csv(sim.missing.iloc[600:], tmp_path / "b.csv")])
+    record, stored = _stored(directory)
+    assert record["how"] == "built" and record["settings"]["threshold"] == 0.9
+    pd.testing.assert_frame_equal(stored, dedupe_reports(prepare_records(sim.missing, "missing")).clusters)

@@ -54,10 +54,13 @@ _CLUSTER_COLUMNS = ["missing_id", "cluster_id", "cluster_size"]
 
 
 def _settings_record(settings: Any) -> dict[str, Any]:
-    return {"threshold": float(settings.threshold), "max_cluster_size": int(settings.max_cluster_size),
-            "max_block_size": int(settings.max_block_size), "n_random_pairs": int(settings.n_random_pairs),
-            "random_state": settings.random_state,
-            "comparisons": [c.to_dict() for c in settings.comparisons]}
+    """The clustering settings as the manifest stores them (through JSON, so a stored record and a
+    fresh one compare equal when the settings are the same)."""
+    return json.loads(json.dumps({
+        "threshold": float(settings.threshold), "max_cluster_size": int(settings.max_cluster_size),
+        "max_block_size": int(settings.max_block_size), "n_random_pairs": int(settings.n_random_pairs),
+        "random_state": settings.random_state, "comparisons": [c.to_dict() for c in settings.comparisons]},
+        ensure_ascii=False, default=str))
 
 
 def _model_from(record: dict[str, Any]):
