@@ -6,6 +6,7 @@
     /work/wt/heavy python bench/bench_dedupe.py scale --residents 10000   # and link 10,000 residents
     python bench/bench_dedupe.py index --data /tmp/kq/quality_2000x20000_s7.pkl --seed 7 --added 1000
     /work/wt/heavy python bench/bench_dedupe.py index --data /tmp/kq/quality_10000x1000000_s7.pkl --seed 7
+    /work/wt/heavy python bench/bench_dedupe.py names --data /tmp/kq/quality_10000x1000000_s7.pkl --seed 7
 
 ``quality``: per seed, pair precision and recall of the clusters (a pair of reports in one
 cluster is right when the simulator drew both for one person), then recall@1/10 and false leads of
@@ -20,7 +21,8 @@ standing index's side of it (:mod:`kinmatch.index.clusters`) on the normalized d
 ``--added`` reports to an index of the others (only their pairs scored; agreement with the build
 of all), writing and reading them, then the residents linked through the index's fast path with
 and without the clusters (its table checked against the batch run's) and their recall and false
-leads.
+leads. ``names``: the clusters of such data with the name priced by its national share and by its
+share in the hometown province (:class:`~kinmatch.match.dedupe.RegionalNameComparison`).
 
 The simulator draws a person's reports one after another (``kinmatch.datasets.reports``) and
 keeps no person column; :func:`report_persons` redraws the reports-per-person counts from the
@@ -252,6 +254,23 @@ def index_mode(args) -> None:
             print("  the index's table is the batch run's", flush=True)
 
 
+def names(args) -> None:
+    """The clusters of saved normalized data with the name priced nationally and by province."""
+    with open(args.data, "rb") as handle:
+        data = pickle.load(handle)
+    missing = data["missing"].reset_index(drop=True)
+    person = _persons_of(missing["missing_id"].astype(str).to_numpy(dtype=object), data["truth"], args.seed,
+                         {"age_in_birth_date": 0.2})
+    del data
+    for regional in (False, True):
+        found, wall, cpu = timed_dedupe(missing, regional)
+        quality = pair_quality(found.clusters["cluster_id"].to_numpy(), person)
+        sizes = found.clusters["cluster_size"]
+        print(f"regional names {regional}: wall {wall:.1f} s, cpu {cpu:.1f} s, peak RSS {peak_rss_gb():.2f} GB, "
+              f"{quality}, reports in clusters of 4-8 {int((sizes >= 4).sum())}, "
+              f"links cut {int((~found.links['kept']).sum())}", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -271,8 +290,11 @@ def main(argv=None) -> int:
     x.add_argument("--residents", type=int, default=100000, help="link the first N residents (0: no link)")
     x.add_argument("--quality-rates", action="store_true", default=True,
                    help="the data were simulated with bench_quality.RATES (its cache's are)")
+    c = commands.add_parser("names")
+    c.add_argument("--data", required=True, help="a pickle bench_quality.py --cache wrote (read only)")
+    c.add_argument("--seed", type=int, required=True)
     args = parser.parse_args(argv)
-    {"quality": quality, "scale": scale, "index": index_mode}[args.command](args)
+    {"quality": quality, "scale": scale, "index": index_mode, "names": names}[args.command](args)
     return 0
 
 
