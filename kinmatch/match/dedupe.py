@@ -12,7 +12,8 @@ normalized report frame with itself, as splink's dedupe does:
 2. **Comparisons**: kinmatch's own comparison objects, reports on both sides (name and its sound,
    sex, birth year, height, marks, conditions), plus the report-only ones defined here: hometown,
    missing date and contact phone (and missing place, left out of the defaults: see
-   :func:`default_report_comparisons`).
+   :func:`default_report_comparisons`). :class:`RegionalNameComparison`, also left out, prices
+   a shared name by its share among the reports of the pair's hometown province.
 3. **Model**: a Fellegi–Sunter model. m comes from EM on the blocked pairs (with u free there, so
    the blocking cannot inflate the match class), floored at :data:`M_FLOOR`; the pairs are then
    scored with u from random report pairs and the prior of *any* pair of reports (the EM's
@@ -24,7 +25,8 @@ normalized report frame with itself, as splink's dedupe does:
 4. **Clusters**: links at or above ``threshold`` joined by connected components
    (``scipy.sparse.csgraph``). A component larger than ``max_cluster_size`` is a chain, not one
    person: its weakest links are cut until every piece fits; the cut links stay in the link table
-   with ``kept=False``.
+   with ``kept=False`` (:func:`cluster_links`, which a standing index also calls on its stored
+   links plus the new reports' links: :mod:`kinmatch.index.clusters`).
 
     >>> import kinmatch
     >>> from kinmatch.datasets import simulate
