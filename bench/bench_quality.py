@@ -261,6 +261,8 @@ def main(argv=None) -> int:
     parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
     parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
+    parser.add_argument("--dedupe", action="store_true", help="duplicate reports clustered, one row per person "
+                        "(LinkSettings.dedupe_reports; recall counts a cluster row for any member)")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
@@ -275,6 +277,8 @@ def main(argv=None) -> int:
     if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
                                         args.other_sex_cap)
+    if args.dedupe:
+        settings = LinkSettings(**(vars(settings or LinkSettings()) | {"dedupe_reports": True}))
     for seed in args.seeds:
         one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache)
     return 0
