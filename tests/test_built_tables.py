@@ -70,13 +70,13 @@ def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):
 def test_a_changed_input_table_makes_the_shipped_table_stale(monkeypatch, tmp_path):
     table = places.GAZETTEER_KEYS
     fresh = table.stamp()
-    original = data._table_file("place_history")
+    original = data.table_file("place_history")
     edited = tmp_path / "place_history.csv.gz"
     shutil.copyfile(original, edited)
     with open(edited, "ab") as fh:
         fh.write(b"\0")  # one byte more: a rebuilt input table
 
-    monkeypatch.setattr(data, "_table_file", lambda name: edited if name == "place_history" else
+    monkeypatch.setattr(data, "table_file", lambda name: edited if name == "place_history" else
                         data.resources.files(data.__name__) / f"{name}.csv.gz")
     data._file_digest.cache_clear()
     assert table.stamp() != fresh

@@ -281,6 +281,13 @@ GAZETTEER_KEYS = BuiltTable("gazetteer_keys", ("counties", "place_history", "tow
 """The gazetteer's name index (:func:`_gazetteer_keys`), shipped built."""
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """``frame.to_dict("records")`` (the same Python values) from whole-column ``tolist()``: pandas
+    boxes cell by cell, several times slower on the 7,000 county rows read at every load."""
+    columns = [frame[column].tolist() for column in frame.columns]
+    return [dict(zip(frame.columns, row)) for row in zip(*columns)]
+
+
 class _Gazetteer:
     def __init__(self) -> None:
         from kinmatch.normalize.dialects import PROVINCES
@@ -291,7 +298,7 @@ class _Gazetteer:
         self.provinces = {code: full for code, (full, _s, _a) in PROVINCES.items()}
         self.prefectures = pref
         # plain dicts for the hot path: pandas row access costs ~0.3 ms a call
-        self.info = {r["code"]: r for r in counties.to_dict("records")}
+        self.info = {r["code"]: r for r in _records(counties)}
         self.cur_info = {c: self.info[c] for c in cur["code"]}
         self.pref_info = {c: dict(r, code=c) for c, r in pref.to_dict("index").items()}
         prov = cur.groupby("province_code").agg(lon=("lon", "mean"), lat=("lat", "mean"))
@@ -305,22 +312,29 @@ class _Gazetteer:
         key_column = keys["key"]
         starts = [0] + [i for i in range(1, len(key_column)) if key_column[i] != key_column[i - 1]]
         bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
-        levels = keys["level"]
-        entries = list(map(_Entry._make, zip(levels, keys["code"], keys["kind"], map(bool, keys["old"]),
-                                              keys["label"], strict=True)))
+        levels, kinds = keys["level"], keys["kind"]
+        entries = list(map(_Entry, levels, keys["code"], kinds, map(bool, keys["old"]), keys["label"]))
         names = [key_column[i] for i in starts]
-        self.index = {key: entries[a:b] for key, (a, b) in zip(names, bounds, strict=True)}
+        self._entries, self._names, self._bounds = entries, names, bounds
         self.max_len = max(map(len, names))
         # every proper prefix of a key: lets the scanner stop as soon as no key can follow
         self.prefixes = {k[:i] for k in names for i in range(1, len(k))}
         # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
         # whether a longer key can follow, the coarsest level order of its non-generic hits or 9)
-        hits = list(zip(entries, map(_LEVEL_ORDER.__getitem__, levels), strict=True))
+        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
+        hits = list(zip(entries, orders, strict=True))
+        coarse = [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)]
         prefixes = self.prefixes
         self.trie = dict.fromkeys(prefixes, ((), True, 9))
-        self.trie.update({key: (tuple(hits[a:b]), key in prefixes,
-                                min((lvl for e, lvl in hits[a:b] if e.kind != "generic"), default=9))
+        # most keys have one reading: no slice, tuple or min() for those (70k keys at every load)
+        self.trie.update({key: ((hits[a],), key in prefixes, coarse[a]) if b - a == 1 else
+                          (tuple(hits[a:b]), key in prefixes, min(coarse[a:b]))
                           for key, (a, b) in zip(names, bounds, strict=True)})
+
+    @functools.cached_property
+    def index(self) -> dict[str, list[_Entry]]:
+        """key → its readings (:class:`_Entry`), in the built table's order."""
+        return {key: self._entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
@@ -330,11 +344,24 @@ class _Gazetteer:
     # -- villages: per county on demand (634k names; a global index is built only if asked) --
     @functools.cached_property
     def _village_rows(self) -> dict[str, str]:
+        import pyarrow as pa
+        import pyarrow.csv
+
+        from kinmatch.data import table_file
+
         try:
-            v = load_table("villages")
+            path = table_file("villages")
         except Exception:  # noqa: BLE001 - villages are optional in a slim install
             return {}
-        return dict(zip(v["county_code"], v["names"], strict=True))
+        # read with pyarrow, not load_table: the 2.4 MB table is two text columns (county, its
+        # village names |-joined, none blank), read at every run; pandas' reader takes twice as long
+        with path.open("rb") as handle:
+            table = pyarrow.csv.read_csv(
+                pa.CompressedInputStream(handle, "gzip") if path.name.endswith(".gz") else handle,
+                read_options=pyarrow.csv.ReadOptions(use_threads=False),
+                convert_options=pyarrow.csv.ConvertOptions(column_types={"county_code": pa.string(),
+                                                                         "names": pa.string()}))
+        return dict(zip(table.column("county_code").to_pylist(), table.column("names").to_pylist(), strict=True))
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def villages_of(self, county: str) -> dict[str, str]:
@@ -365,14 +392,16 @@ class _Gazetteer:
         township, whose short name contains it (table order): fragments (邻 → 邻水县) without a
         substring search over 40k names per call."""
         out: dict[str, list] = defaultdict(list)
-        current = self.current
-        for code, name, short in zip(current["code"], current["name"], current["short_name"], strict=True):
-            for ch in dict.fromkeys(short):
-                out[ch].append(("county", code, name, short))
-        towns = self.towns
-        for code, name, short in zip(towns["county_code"], towns["name"], towns["short_name"], strict=True):
-            for ch in dict.fromkeys(short):
-                out[ch].append(("township", code, name, short))
+        current, towns = self.current, self.towns
+        # rows made once, from plain lists (iterating pandas columns costs more than the loop)
+        rows = list(zip(["county"] * len(current), current["code"].tolist(), current["name"].tolist(),
+                        current["short_name"].tolist(), strict=True))
+        rows += zip(["township"] * len(towns), towns["county_code"].tolist(), towns["name"].tolist(),
+                    towns["short_name"].tolist(), strict=True)
+        with gc_paused():  # ~100k small acyclic objects
+            for row in rows:
+                for ch in set(row[3]):  # each character once per name; each list stays in table order
+                    out[ch].append(row)
         return dict(out)
 
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
@@ -811,19 +840,19 @@ class _SoundIndex:
 
     def __init__(self, g: _Gazetteer) -> None:
         names = SOUND_NAMES.columns()
-        rows = [(level, code, short, full, tuple(syllables.split())) for level, code, short, full, syllables
-                in zip(names["level"], names["code"], names["short"], names["full"], names["syllables"],
-                       strict=True)]
+        rows = zip(names["level"], names["code"], names["short"], names["full"], map(str.split, names["syllables"]),
+                   strict=True)
         self.vocab: dict[str, int] = {}
         self.groups: dict[int, tuple[np.ndarray, list]] = {}
         by_len: dict[int, list] = defaultdict(list)
-        for row in rows:
-            if 2 <= len(row[4]) <= 5 and len(row[4]) == len(row[2]):
-                by_len[len(row[4])].append(row)
+        for level, code, short, full, syllables in rows:
+            if 2 <= len(syllables) <= 5 and len(syllables) == len(short):
+                by_len[len(syllables)].append((level, code, short, full, tuple(syllables)))
+        vocab = self.vocab
         for n, items in by_len.items():
-            ids = np.array([[self.vocab.setdefault(s, len(self.vocab)) for s in it[4]] for it in items],
-                           dtype=np.int32)
-            self.groups[n] = (ids, items)
+            # syllable ids numbered in first-met order, group by group, row by row (one flat pass)
+            flat = [vocab.setdefault(s, len(vocab)) for it in items for s in it[4]]
+            self.groups[n] = (np.array(flat, dtype=np.int32).reshape(len(items), n), items)
         self.words = list(self.vocab)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
