@@ -55,7 +55,22 @@ def test_the_gazetteer_read_from_the_built_table_equals_the_one_computed(monkeyp
         computed = places._Gazetteer()
     assert len(from_file.index) > 50_000
     assert list(from_file.index.items()) == list(computed.index.items())
-    assert from_file.trie == computed.trie
+    assert from_file.fill_trie() == computed.fill_trie()
+
+
+def test_the_trie_filled_character_by_character_equals_the_trie_filled_at_once():
+    import random
+
+    whole = places._Gazetteer().fill_trie()
+    gradual = places._Gazetteer()
+    chars = sorted({key[0] for key in gradual.index})
+    random.Random(5).shuffle(chars)
+    for start in range(0, len(chars), 97):
+        gradual.fill_trie(chars[start:start + 97])
+    assert len(whole) > 100_000
+    assert gradual.trie == whole
+    # the proper prefixes: every one is in the trie with "a longer key can follow"
+    assert all(whole[key[:i]][1] for key in gradual.index for i in range(1, len(key)))
 
 
 def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):

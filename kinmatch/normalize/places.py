@@ -306,35 +306,59 @@ class _Gazetteer:
         # outside the county tables: capitals, so a "台湾" reading still has a place on the map
         self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
                                  "820000": (113.54, 22.19)})
+        # The name index is read as plain column lists; the scanner's trie is filled one first
+        # character at a time, when the scanner first meets that character (fill_trie): a run
+        # builds the part its texts use, a small run a few hundred of the 70k keys.
         keys = GAZETTEER_KEYS.columns()
+        self._keys = keys
         # the rows of one key are adjacent (the table lists the index key by key): cut the entry
         # list at each change of key instead of appending entry by entry
         key_column = keys["key"]
         starts = [0] + [i for i in range(1, len(key_column)) if key_column[i] != key_column[i - 1]]
-        bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
-        levels, kinds = keys["level"], keys["kind"]
-        entries = list(map(_Entry, levels, keys["code"], kinds, map(bool, keys["old"]), keys["label"]))
-        names = [key_column[i] for i in starts]
-        self._entries, self._names, self._bounds = entries, names, bounds
-        self.max_len = max(map(len, names))
-        # every proper prefix of a key: lets the scanner stop as soon as no key can follow
-        self.prefixes = {k[:i] for k in names for i in range(1, len(k))}
-        # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
-        # whether a longer key can follow, the coarsest level order of its non-generic hits or 9)
-        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
-        hits = list(zip(entries, orders, strict=True))
-        coarse = [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)]
-        prefixes = self.prefixes
-        self.trie = dict.fromkeys(prefixes, ((), True, 9))
-        # most keys have one reading: no slice, tuple or min() for those (70k keys at every load)
-        self.trie.update({key: ((hits[a],), key in prefixes, coarse[a]) if b - a == 1 else
-                          (tuple(hits[a:b]), key in prefixes, min(coarse[a:b]))
-                          for key, (a, b) in zip(names, bounds, strict=True)})
+        self._names = [key_column[i] for i in starts]
+        self._bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
+        self.max_len = max(map(len, self._names))
+        by_first: dict[str, list[int]] = defaultdict(list)
+        for number, name in enumerate(self._names):
+            by_first[name[0]].append(number)
+        self._by_first = dict(by_first)
+        # piece of text → (hits as (entry, level order), whether a longer key can follow, the
+        # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
+        # it holds the keys of the first characters in trie_chars
+        self.trie: dict[str, tuple[tuple, bool, int]] = {}
+        self.trie_chars: set[str] = set()
+
+    def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
+        """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
+        the proper prefixes of those keys (which let the scanner stop as soon as no key can
+        follow); returns the trie. Keys of different first characters share no prefix, so the
+        trie filled character by character equals the one filled at once."""
+        chars = self._by_first.keys() if chars is None else chars
+        keys, names, bounds = self._keys, self._names, self._bounds
+        levels, codes, kinds, olds, labels = keys["level"], keys["code"], keys["kind"], keys["old"], keys["label"]
+        trie = self.trie
+        with gc_paused():  # thousands of small acyclic tuples
+            for char in chars:
+                if char in self.trie_chars:
+                    continue
+                self.trie_chars.add(char)
+                numbers = self._by_first.get(char, ())
+                prefixes = {names[k][:i] for k in numbers for i in range(1, len(names[k]))}
+                trie.update(dict.fromkeys(prefixes, ((), True, 9)))
+                for k in numbers:
+                    a, b = bounds[k]
+                    hits = tuple((_Entry(levels[r], codes[r], kinds[r], bool(olds[r]), labels[r]),
+                                  _LEVEL_ORDER[levels[r]]) for r in range(a, b))
+                    coarsest = min((order for (entry, order) in hits if entry.kind != "generic"), default=9)
+                    trie[names[k]] = (hits, names[k] in prefixes, coarsest)
+        return trie
 
     @functools.cached_property
     def index(self) -> dict[str, list[_Entry]]:
         """key → its readings (:class:`_Entry`), in the built table's order."""
-        return {key: self._entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
+        keys = self._keys
+        entries = list(map(_Entry, keys["level"], keys["code"], keys["kind"], map(bool, keys["old"]), keys["label"]))
+        return {key: entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
@@ -460,6 +484,7 @@ def warm_up() -> None:
     >>> warm_up()
     """
     g = _gaz()
+    g.fill_trie()
     for county in g.cur_info:
         g.villages_of(county)
     for group in sorted(set((_village_pinyin_groups() or {}).values())):
@@ -507,13 +532,15 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
     spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
-    trie, max_len = g.trie, g.max_len
+    trie, max_len, filled = g.trie, g.max_len, g.trie_chars
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds, per span, the coarsest level of a non-generic key there
     outer: dict[tuple[int, int], int] = {}
     for i in range(n):
         if s[i] == _SEP:
             continue
+        if s[i] not in filled:
+            g.fill_trie(s[i])
         for j in range(i + 1, min(n, i + max_len) + 1):
             node = trie.get(s[i:j])
             if node is None:
