@@ -22,12 +22,13 @@ def _fresh_digests():
 
 
 def test_every_built_table_is_shipped_and_fresh():
-    assert {"char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_pinyin"} <= set(data.BUILT)
+    assert {"char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_names",
+            "village_pinyin"} <= set(data.BUILT)
     for name, table in data.BUILT.items():
         assert data.read_built(name, table.stamp()) is not None, f"{name}.parquet is stale or missing"
 
 
-@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names"])
+@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_names"])
 def test_the_shipped_table_equals_what_its_builder_computes(name):
     table = data.BUILT[name]
     shipped = data.read_built(name, table.stamp())
@@ -71,6 +72,21 @@ def test_the_trie_filled_character_by_character_equals_the_trie_filled_at_once()
     assert gradual.trie == whole
     # the proper prefixes: every one is in the trie with "a longer key can follow"
     assert all(whole[key[:i]][1] for key in gradual.index for i in range(1, len(key)))
+
+
+def test_villages_read_by_row_group_equal_the_villages_table(monkeypatch):
+    g = places._gaz()
+    villages = data.load_table("villages")
+    counties = villages["county_code"].tolist()
+    assert places._village_name_groups() is not None and len(counties) > 2_000
+    by_group = {county: places._village_names_of(county, g) for county in counties}
+    assert by_group == dict(zip(counties, villages["names"], strict=True))
+    assert places._village_names_of("999999", g) == ""
+    sample = counties[::50] + ["411627", "999999"]
+    built = {county: places._Gazetteer.villages_of.__wrapped__(g, county) for county in sample}
+    monkeypatch.setattr(places, "_village_name_groups", lambda: None)
+    assert {county: places._Gazetteer.villages_of.__wrapped__(g, county) for county in sample} == built
+    assert sum(map(len, built.values())) > 10_000
 
 
 def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):

@@ -391,7 +391,7 @@ class _Gazetteer:
     def villages_of(self, county: str) -> dict[str, str]:
         """village key (full and short) → full name, for one county."""
         out: dict[str, str] = {}
-        for name in self._village_rows.get(county, "").split("|"):
+        for name in _village_names_of(county, self).split("|"):
             if not name:
                 continue
             out[name] = name
@@ -835,6 +835,56 @@ def _village_pinyin(counties: list[str] | None = None) -> pd.DataFrame:
 VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _village_pinyin, row_group_size=64)
 """Pinyin of every county's village names (:func:`_village_pinyin`), shipped built in row groups of
 64 counties: a run reads the groups of the counties it sounds out, not 13 MB of pinyin."""
+
+
+def _village_names() -> pd.DataFrame:
+    """The shipped ``villages`` table (county code, its village names ``|``-joined), in its order:
+    :data:`VILLAGE_NAMES` ships it in row groups, so that a run reads the groups of the counties
+    it meets instead of the whole table."""
+    villages = load_table("villages")
+    return pd.DataFrame({"county_code": villages["county_code"].tolist(), "names": villages["names"].tolist()})
+
+
+VILLAGE_NAMES = BuiltTable("village_names", ("villages",), lambda: "1", _village_names, row_group_size=64)
+"""The village names of every county (:func:`_village_names`), shipped built in row groups of 64
+counties (a run that meets a few counties reads a few groups, not the 2.4 MB table)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _village_name_groups() -> dict[str, int] | None:
+    """county → its row group in :data:`VILLAGE_NAMES`; None when that table is stale or absent (then
+    the whole villages table is read)."""
+    try:
+        parquet = VILLAGE_NAMES.open()
+    except Exception:  # noqa: BLE001 - villages are optional in a slim install
+        return None
+    if parquet is None:
+        return None
+    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
+    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _village_name_group(group: int) -> dict[str, str]:
+    """county → its village names, for one row group of :data:`VILLAGE_NAMES` (the file is opened
+    per read: forked workers share no file position)."""
+    import pyarrow.parquet as pq
+
+    from kinmatch.data import built_path
+
+    table = pq.ParquetFile(built_path(VILLAGE_NAMES.name)).read_row_group(
+        group, columns=["county_code", "names"], use_threads=False)
+    return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+
+def _village_names_of(county: str, g: _Gazetteer) -> str:
+    """One county's village names, ``|``-joined ("" when it has none)."""
+    groups = _village_name_groups()
+    if groups is None:
+        return g._village_rows.get(county, "")
+    group = groups.get(county)
+    return "" if group is None else _village_name_group(group).get(county, "")
 
 
 @functools.lru_cache(maxsize=1)
