@@ -322,6 +322,13 @@ class _Gazetteer:
         for number, name in enumerate(self._names):
             by_first[name[0]].append(number)
         self._by_first = dict(by_first)
+        # each row's reading as (entry, level order) and its level order for "coarsest" (9 for a
+        # generic name), made in bulk: per key in the filling loop they would cost several times more
+        levels, kinds = keys["level"], keys["kind"]
+        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
+        self._entries = list(map(_Entry, levels, keys["code"], kinds, map(bool, keys["old"]), keys["label"]))
+        self._hits = list(zip(self._entries, orders, strict=True))
+        self._coarse = [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)]
         # piece of text → (hits as (entry, level order), whether a longer key can follow, the
         # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
         # it holds the keys of the first characters in trie_chars
@@ -334,31 +341,27 @@ class _Gazetteer:
         follow); returns the trie. Keys of different first characters share no prefix, so the
         trie filled character by character equals the one filled at once."""
         chars = self._by_first.keys() if chars is None else chars
-        keys, names, bounds = self._keys, self._names, self._bounds
-        levels, codes, kinds, olds, labels = keys["level"], keys["code"], keys["kind"], keys["old"], keys["label"]
-        trie = self.trie
+        names, bounds, hits, coarse = self._names, self._bounds, self._hits, self._coarse
+        trie, filled = self.trie, self.trie_chars
         with gc_paused():  # thousands of small acyclic tuples
             for char in chars:
-                if char in self.trie_chars:
+                if char in filled:
                     continue
-                self.trie_chars.add(char)
-                numbers = self._by_first.get(char, ())
-                prefixes = {names[k][:i] for k in numbers for i in range(1, len(names[k]))}
+                filled.add(char)
+                group = [names[k] for k in self._by_first.get(char, ())]
+                prefixes = {name[:i] for name in group for i in range(1, len(name))}
                 trie.update(dict.fromkeys(prefixes, ((), True, 9)))
-                for k in numbers:
-                    a, b = bounds[k]
-                    hits = tuple((_Entry(levels[r], codes[r], kinds[r], bool(olds[r]), labels[r]),
-                                  _LEVEL_ORDER[levels[r]]) for r in range(a, b))
-                    coarsest = min((order for (entry, order) in hits if entry.kind != "generic"), default=9)
-                    trie[names[k]] = (hits, names[k] in prefixes, coarsest)
+                # most keys have one reading: no slice, tuple or min() for those
+                trie.update({name: ((hits[a],), name in prefixes, coarse[a]) if b - a == 1 else
+                             (tuple(hits[a:b]), name in prefixes, min(coarse[a:b]))
+                             for name, (a, b) in zip(group, map(bounds.__getitem__, self._by_first.get(char, ())),
+                                                     strict=True)})
         return trie
 
     @functools.cached_property
     def index(self) -> dict[str, list[_Entry]]:
         """key → its readings (:class:`_Entry`), in the built table's order."""
-        keys = self._keys
-        entries = list(map(_Entry, keys["level"], keys["code"], keys["kind"], map(bool, keys["old"]), keys["label"]))
-        return {key: entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
+        return {key: self._entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
