@@ -28,7 +28,8 @@ For every resident with a true report, the best fate of its true pairs, in this 
 Printed per distortion family (``Simulation.distortions``; a resident counts in each of its
 families, plus ``name_survives_any_form`` and ``no_usable_name``), then recall@1/10/50 and false
 leads (residents without a report with a candidate above 0.5), and the calibration of every ranked
-pair (``metrics.calibration_table``; the worst band is judged among bands of 100 pairs or more).
+pair (``metrics.calibration_table``; the worst band is judged among bands of 100 pairs or more; with
+``--dedupe`` a cluster row counts as true there only when the report standing for it is).
 """
 
 from __future__ import annotations
@@ -302,6 +303,8 @@ def main(argv=None) -> int:
                         help="LinkSettings.model_options as JSON, e.g. '{\"posterior\": \"person\"}'")
     parser.add_argument("--save-table", type=Path, help="write each seed's linking table here (a pickle per seed)")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
+    parser.add_argument("--dedupe", action="store_true", help="duplicate reports clustered, one row per person "
+                        "(LinkSettings.dedupe_reports; recall counts a cluster row for any member)")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
@@ -328,6 +331,10 @@ def main(argv=None) -> int:
         from dataclasses import replace
 
         settings = replace(settings or LinkSettings(), model_options=args.model_options)
+    if args.dedupe:
+        from dataclasses import replace
+
+        settings = replace(settings or LinkSettings(), dedupe_reports=True)
     for seed in args.seeds:
         one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache, args.save_table)
     return 0
