@@ -479,9 +479,12 @@ contiguous range of records each: each record's candidates depend on that record
 workers inherit the report side (mapped from the index's files) instead of receiving it."""
 
 
-LOOKUP_MEMORY: dict[str, int] = {}
-"""Overrides of :class:`~kinmatch.match.candidates.CandidateSettings` for the lookup's memory
-only (the pairs do not depend on them)."""
+LOOKUP_MEMORY: dict[str, int] = {"max_pairs_in_memory": 2_000_000}
+"""Overrides of :class:`~kinmatch.match.candidates.CandidateSettings` for the lookup against the
+index (the pairs do not depend on them): a pass expands at most this many pairs at once, so its
+temporary arrays (16 MB of int64) stay below glibc's mmap threshold in the workers
+(:func:`_keep_freed_memory`) and reuse freed memory; at 8,000,000 (64 MB arrays) each was mapped
+and zeroed afresh, and at 10,000 × 1,000,000 the workers spent as much system CPU as user CPU."""
 
 
 def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: Any, progress: bool,
@@ -525,10 +528,37 @@ def _candidates_range(bounds: tuple[int, int]):
     from kinmatch._parallel import shared
     from kinmatch.match.candidates import packed_candidate_pairs
 
+    _keep_freed_memory()
     residents, reports, candidate_settings = shared()
     start, stop = bounds
     return packed_candidate_pairs(residents.iloc[start:stop].reset_index(drop=True), None,
                                   settings=candidate_settings, progress=False, reports=reports, **LOOKUP_MEMORY)
+
+
+_MALLOC_KEPT: list[bool] = []
+
+
+def _keep_freed_memory() -> None:
+    """In a forked lookup worker, once: glibc's mmap threshold at its ceiling (32 MB) and the trim
+    threshold twice it, so the lookup's many temporary arrays below 32 MB reuse freed heap memory
+    instead of being mapped, page-faulted and zeroed afresh by the kernel each time (with
+    :data:`LOOKUP_MEMORY` keeping them below it). The worker exits after the run, so its allocator
+    settings end with it. A no-op off glibc. (``ctypes``: the standard library has no mallopt.)"""
+    if _MALLOC_KEPT:
+        return
+    _MALLOC_KEPT.append(True)
+    import contextlib
+    import ctypes
+    import ctypes.util
+    import sys
+
+    with contextlib.suppress(Exception):
+        name = ctypes.util.find_library("c")
+        if sys.platform.startswith("linux") and name:
+            libc = ctypes.CDLL(name)
+            m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, <malloc.h>
+            libc.mallopt(m_mmap_threshold, 32 * 2**20)
+            libc.mallopt(m_trim_threshold, 64 * 2**20)
 
 
 def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
