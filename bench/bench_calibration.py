@@ -7,6 +7,8 @@ for every pair of the linking table (the top k per resident), on simulated data 
     python bench/bench_calibration.py --cache /tmp/calib --markdown     # cache the normalized data
     python bench/bench_calibration.py --variant dependence              # the model's dependence options
     python bench/bench_calibration.py --decided-share 0.25              # recalibrated from decisions
+    python bench/bench_calibration.py --save-runs /tmp/runs             # keep each run's vectors and model
+    python bench/bench_calibration.py --rescore /tmp/runs/run_*.pkl --variants person person_tree
 
 Per run: the band table (pairs, mean predicted probability, observed share true, difference
 observed - predicted; a band is within target when |difference| <= 0.05, judged where it holds at
@@ -16,6 +18,11 @@ normalized frames so another checkout (``PYTHONPATH=/work/main``) can be measure
 data; ``--sim`` reads a pickled :class:`~kinmatch.datasets.Simulation` (its first ``--residents``
 residents).
 
+``--variants`` refits further models (``VARIANTS``: FellegiSunter options, e.g. ``person``, the
+person posterior, and ``person_tree``, with the Chow–Liu correction for dependence) on the same
+candidates and prints a table for each; ``--save-runs`` pickles each run's candidate vectors,
+model, table, truth and the random pairs the pipeline drew, and ``--rescore`` prints the variants
+of saved runs without linking again (at 1M a refit takes under a minute, a link several).
 ``--variant dependence`` refits the model on the same candidates with
 ``FellegiSunter(dependence="pairwise", prior="every_pair")`` (the correction for dependent
 comparisons and the prior that counts every true pair; 30,000 random pairs for u, as the pipeline
@@ -33,6 +40,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -46,6 +54,16 @@ try:  # the checkout measured may predate calibration_table (a before/after run 
     from kinmatch.match.model.metrics import calibration_table
 except ImportError:  # pragma: no cover - only on an older checkout
     calibration_table = None
+
+VARIANTS = {
+    "pipeline": {},
+    "dependence": {"dependence": "pairwise", "prior": "every_pair"},
+    "tree": {"dependence": "tree"},
+    "person": {"posterior": "person"},
+    "person_tree": {"posterior": "person", "dependence": "tree"},
+    "person_em_tree": {"posterior": "person_em", "dependence": "tree"},
+}
+"""The models ``--variant`` / ``--variants`` refit on the same candidates: FellegiSunter options."""
 
 BANDS = (0.0, 0.2, 0.5, 0.8, 0.95, 0.99, 1.0)
 TOLERANCE = 0.05
@@ -106,18 +124,23 @@ def model_line(model) -> str:
         parts.append(f"π {pi:.3f}")
     if getattr(model, "n_iter_", None) is not None:
         parts.append(f"{model.n_iter_} iterations ({'converged' if model.converged_ else 'NOT converged'})")
-    for name in ("calibration_", "dependence_"):
-        value = getattr(model, name, None)
-        if value:
-            parts.append(f"{name.rstrip('_')}: {value.get('summary', '') if isinstance(value, dict) else value}")
+    if getattr(model, "calibration_", None) is not None:
+        parts.append(f"calibration: {model.calibration_.method} from {model.calibration_.n_pairs} decided pairs")
+    if getattr(model, "dependence_", None):
+        parts.append(f"dependence: {len(model.dependence_)} two-way tables")
+    if getattr(model, "report_shares_", None):
+        parts.append("report shares 0..3: " + "/".join(f"{v:.3f}" for v in model.report_shares_))
     return ", ".join(parts)
 
 
 def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
-                encoded=None, n_random_pairs: int | None = None) -> tuple[pd.DataFrame, object]:
-    """The linking table of the same candidates scored by a model refitted on them: the
-    ``--variant dependence`` model, or (``"pipeline"``) the pipeline's model with u from random
-    pairs drawn with another ``random_state``."""
+                encoded=None, n_random_pairs: int | None = None, random_vectors=None,
+                prescore=None) -> tuple[pd.DataFrame, object]:
+    """The linking table of the same candidates scored by a model refitted on them with the
+    options of ``VARIANTS[variant]`` (``"pipeline"``: the pipeline's model; with another
+    ``random_state``, u from other random pairs). ``random_vectors``: the random pairs' vectors
+    when known (else drawn and compared here); ``prescore``: the candidates' pre-score, which
+    breaks ties in ranking as in the pipeline."""
     from kinmatch.match import engine
     from kinmatch.match.model import FellegiSunter
     from kinmatch.match.model.fitting import MIN_PROB, random_pairs
@@ -125,11 +148,12 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
     from kinmatch.match.rank import rank_order
 
     settings = run.settings
-    state = settings.random_state if random_state is None else random_state
-    pairs = random_pairs(run.residents, run.missing, n_random_pairs or settings.n_random_pairs, state)
-    if encoded is None:
-        encoded = engine.encode(run.residents, run.missing, settings.comparisons)
-    random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded, n_jobs=1)
+    if random_vectors is None:
+        state = settings.random_state if random_state is None else random_state
+        pairs = random_pairs(run.residents, run.missing, n_random_pairs or settings.n_random_pairs, state)
+        if encoded is None:
+            encoded = engine.encode(run.residents, run.missing, settings.comparisons)
+        random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded, n_jobs=1)
     vectors = run.vectors
     usable = [c for c in settings.comparisons if c.name in vectors.columns and (vectors[c.name] >= 0).any()
               and (random_vectors[c.name] >= 0).any()]
@@ -139,11 +163,11 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
                           ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
                           tf_columns={tf.comparison: tf.column for tf in tfs} or None,
                           tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
-                          **({"dependence": "pairwise", "prior": "every_pair"} if variant == "dependence" else {}))
-    model.fit(vectors, random_vectors, n_residents=len(run.residents), n_reports=len(run.missing))
+                          **VARIANTS[variant])
+    model.fit(vectors, random_vectors, n_residents=run.n_residents, n_reports=run.n_reports)
     _, weight, probability = score(model, vectors, settings)
     index = vectors.index.to_frame(index=False)
-    rows, ranks = rank_order(index.iloc[:, 0].astype(str), index.iloc[:, 1].astype(str), weight, None, top_k)
+    rows, ranks = rank_order(index.iloc[:, 0].astype(str), index.iloc[:, 1].astype(str), weight, prescore, top_k)
     table = pd.DataFrame({"resident_id": index.iloc[rows, 0].astype(str).to_numpy(),
                           "missing_id": index.iloc[rows, 1].astype(str).to_numpy(), "rank": ranks,
                           "match_probability": probability[rows], "match_weight": weight[rows]})
@@ -180,6 +204,28 @@ def leads_line(table: pd.DataFrame, truth: pd.DataFrame) -> str:
             f"{leads['residents_without_report']} without a report")
 
 
+def print_run(args, label: str, variant: str, table: pd.DataFrame, truth: pd.DataFrame, model) -> float:
+    """The band table of one linking table (all ranked pairs, then by rank), its recall and false leads."""
+    is_true = truth_of(table, truth)
+    print(f"   [{variant}] model: {model_line(model)}")
+    print(f"   [{variant}] {leads_line(table, truth)}")
+    worst = print_bands(args, band_table(table["match_probability"].to_numpy(dtype=float), is_true),
+                        f"{label}: {variant}, all ranked pairs")
+    ranks = table["rank"].to_numpy()
+    by_rank = (("rank 1", ranks == 1), ("ranks 2-3", (ranks >= 2) & (ranks <= 3)), ("ranks 4-10", ranks >= 4))
+    for name, chosen in by_rank:
+        bands = band_table(table["match_probability"].to_numpy(dtype=float)[chosen], is_true[chosen])
+        print(f"   {name:10s} " + "  ".join(f"{row.band} {row.pairs}: {row.mean_predicted:.2f}→{row.observed:.2f}"
+                                         for row in bands.itertuples() if row.pairs))
+    return worst
+
+
+def with_counts(run, n_residents: int, n_reports: int):
+    """The run's fields (a LinkRun or a saved run's dict) plus its resident and report counts."""
+    fields = run._asdict() if hasattr(run, "_asdict") else dict(run)
+    return SimpleNamespace(**fields, n_residents=n_residents, n_reports=n_reports)
+
+
 def one_run(args, seed: int) -> dict:
     residents, missing, truth, label = load_data(args, seed)
     wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
@@ -187,22 +233,18 @@ def one_run(args, seed: int) -> dict:
     after = resource.getrusage(resource.RUSAGE_SELF)
     seconds = time.perf_counter() - wall
     cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    run = with_counts(run, len(residents), len(missing))
     table, model = run.table, run.model
-    if args.variant == "dependence":
-        table, model = refit_table(run, args.top_k, "dependence")
-    is_true = truth_of(table, truth)
+    if args.save_runs:
+        save_run(args, seed, run, truth)
     print(f"\n== {label}: linked in {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU of this process "
-          f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs, {is_true.sum():,} true")
-    print(f"   model ({args.variant}): {model_line(model)}")
-    print(f"   {leads_line(table, truth)}")
-    worst = print_bands(args, band_table(table["match_probability"].to_numpy(dtype=float), is_true),
-                        "all ranked pairs")
-    ranks = table["rank"].to_numpy()
-    by_rank = (("rank 1", ranks == 1), ("ranks 2-3", (ranks >= 2) & (ranks <= 3)), ("ranks 4-10", ranks >= 4))
-    for name, chosen in by_rank:
-        bands = band_table(table["match_probability"].to_numpy(dtype=float)[chosen], is_true[chosen])
-        print(f"   {name:10s} " + "  ".join(f"{row.band} {row.pairs}: {row.mean_predicted:.2f}→{row.observed:.2f}"
-                                         for row in bands.itertuples() if row.pairs))
+          f"(load {open('/proc/loadavg').read().split()[0]}), {len(table):,} ranked pairs")
+    if args.variant != "pipeline":
+        table, model = refit_table(run, args.top_k, args.variant)
+    worst = print_run(args, label, args.variant, table, truth, model)
+    for variant in args.variants:
+        v_table, v_model = refit_table(run, args.top_k, variant)
+        print_run(args, label, variant, v_table, truth, v_model)
     if args.oracle:
         oracle(args, run, truth)
     if args.refit_seeds:
@@ -210,6 +252,42 @@ def one_run(args, seed: int) -> dict:
     if args.decided_share:
         worst = decided_run(args, seed, table, truth, model)
     return {"worst": worst}
+
+
+def rescore(args, path: str) -> None:
+    """The variants of ``--variants`` on a run saved by ``--save-runs``, without linking again."""
+    saved = pickle.loads(Path(path).read_bytes())
+    run = with_counts({k: v for k, v in saved.items() if k not in ("n_residents", "n_reports")},
+                      saved["n_residents"], saved["n_reports"])
+    label = Path(path).stem
+    print(f"\n== {label} (saved run; load {open('/proc/loadavg').read().split()[0]})")
+    print_run(args, label, "pipeline (as linked)", run.table, run.truth, run.model)
+    for variant in args.variants:
+        wall, cpu = time.perf_counter(), time.process_time()
+        v_table, v_model = refit_table(run, args.top_k, variant, random_vectors=run.random_vectors)
+        print(f"   [{variant}] refitted and ranked in {time.perf_counter() - wall:.0f} s wall, "
+              f"{time.process_time() - cpu:.0f} s CPU")
+        print_run(args, label, variant, v_table, run.truth, v_model)
+
+
+def save_run(args, seed, run, truth: pd.DataFrame) -> None:
+    """Pickle what a refit or a rescoring of this run needs (its vectors, model, table, truth,
+    counts) to ``--save-runs``, so variants can be scored without linking again."""
+    key = Path(args.sim).parent.name if args.sim else f"{args.configuration}_{args.residents}_{args.missing}_{seed}"
+    path = Path(args.save_runs) / f"run_{key}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from kinmatch.match import engine
+    from kinmatch.match.model.fitting import random_pairs
+
+    # the very random pairs the pipeline drew for u (same count and seed), compared again
+    encoded = engine.encode(run.residents, run.missing, run.settings.comparisons)
+    random_vectors = engine.compare_pairs(random_pairs(run.residents, run.missing, run.settings.n_random_pairs,
+                                                       run.settings.random_state), progress=False, encoded=encoded)
+    del encoded
+    path.write_bytes(pickle.dumps({"vectors": run.vectors, "random_vectors": random_vectors, "model": run.model,
+                                   "table": run.table, "truth": truth, "n_residents": run.n_residents,
+                                   "n_reports": run.n_reports, "settings": run.settings},
+                                  protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def oracle(args, run, truth: pd.DataFrame) -> None:
@@ -308,8 +386,12 @@ def main(argv=None) -> int:
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--cache", help="folder for the normalized frames (reused when present)")
     parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
-    parser.add_argument("--variant", choices=("pipeline", "dependence"), default="pipeline",
-                        help="the pipeline's model, or one refitted with the dependence correction")
+    parser.add_argument("--variant", choices=tuple(VARIANTS), default="pipeline",
+                        help="the model whose table is the run's (refitted on the same candidates)")
+    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS), default=[],
+                        help="further models refitted on the same candidates, a table each")
+    parser.add_argument("--rescore", nargs="*", default=[],
+                        help="runs saved by --save-runs: print --variants for them without linking")
     parser.add_argument("--decided-share", type=float, default=0.0,
                         help="recalibrate on the ranked pairs of this share of the residents")
     parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
@@ -319,8 +401,13 @@ def main(argv=None) -> int:
     parser.add_argument("--refit-random-pairs", type=int, help="random pairs of the refits (default: the run's)")
     parser.add_argument("--save-model", help="write the run's model JSON here (with --refit-seeds)")
     parser.add_argument("--compare-model", help="a model JSON to compare the run's weights with (--refit-seeds)")
+    parser.add_argument("--save-runs", help="folder to pickle each run's vectors, model and table into")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
+    if args.rescore:
+        for path in args.rescore:
+            rescore(args, path)
+        return 0
     for seed in ([None] if args.sim else args.seeds):
         one_run(args, seed)
     return 0

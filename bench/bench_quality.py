@@ -7,6 +7,7 @@
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
     python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
+    python bench/bench_quality.py --fitted-prescore --condition-passes --fit-on-default   # model fitted apart
 
 ``--cache DIR`` keeps the simulated data normalized (a pickle per size and seed) and reads it on
 later runs: at a million reports normalizing takes longer than linking.
@@ -136,9 +137,11 @@ def baseline_settings(clothing: bool = False, sex_wall: bool = True) -> LinkSett
 
 
 def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, condition_passes: bool,
-                         other_sex_cap: int | None) -> LinkSettings:
+                         other_sex_cap: int | None, nameless_scale: float = 1.0) -> LinkSettings:
     """``settings`` with the candidate options that are not defaults: the fitted pre-score weights,
-    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart."""
+    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart, the
+    nameless residents' caps (every pass's ``nameless_factor`` above 1 and the union's
+    ``nameless_max_per_resident``) times ``nameless_scale``."""
     from dataclasses import replace
 
     from kinmatch.match.passes import CONDITION_PASSES
@@ -152,6 +155,11 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
         candidates = replace(candidates, passes=(*regular, *CONDITION_PASSES, *fallback))
     if other_sex_cap is not None:
         candidates = candidates.with_pass("name_sound", other_sex_cap=other_sex_cap)
+    if nameless_scale != 1.0:
+        passes = tuple(replace(p, nameless_factor=p.nameless_factor * nameless_scale) if p.nameless_factor > 1 else p
+                       for p in candidates.passes)
+        candidates = replace(candidates, passes=passes,
+                             nameless_max_per_resident=round(candidates.nameless_max_per_resident * nameless_scale))
     return replace(settings, candidates=candidates)
 
 
@@ -177,7 +185,7 @@ def simulated(n_residents: int, n_missing: int, seed: int, cache: Path | None) -
 
 
 def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, settings: LinkSettings | None = None,
-             cache: Path | None = None) -> dict:
+             cache: Path | None = None, save_table: Path | None = None) -> dict:
     started = time.perf_counter()
     data = simulated(n_residents, n_missing, seed, cache)
     prepared = time.perf_counter()
@@ -188,6 +196,9 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     if with_uncapped:
         uncapped = uncapped_true_pairs(run.residents, run.missing, data["truth"], run.settings.candidate_settings())
     family = data["family"]
+    if save_table is not None:
+        save_table.mkdir(parents=True, exist_ok=True)
+        run.table.to_pickle(save_table / f"table_{n_residents}x{n_missing}_s{seed}.pkl")
     print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
           f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
     print("-- where true pairs are lost (residents)")
@@ -204,7 +215,19 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     print(f"-- recall; false leads: {leads['residents_with_any_above']} residents "
           f"({leads['pairs_above_threshold']} pairs) of {leads['residents_without_report']} without a report")
     print(recall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("-- what the false-lead pairs agree on (comparisons whose weight is above 0: pairs, mean weight)")
+    print(false_lead_agreements(run.table, data["truth"], run.settings.review_threshold).to_string())
     return {"recall": recall, "false_leads": leads}
+
+
+def false_lead_agreements(table: pd.DataFrame, truth: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per comparison, among the pairs above ``threshold`` of residents without a true report: how
+    many have a positive weight for it, its mean weight there and over all of them."""
+    with_truth = set(truth["resident_id"].astype(str))
+    leads = table[~table["resident_id"].astype(str).isin(with_truth) & (table["match_probability"] > threshold)]
+    weights = leads[[c for c in leads.columns if c.startswith("w_")]]
+    return pd.DataFrame({"pairs_agreeing": (weights > 0).sum(), "mean_weight_there": weights.where(weights > 0).mean(),
+                         "mean_weight_all": weights.mean()}).round(2).sort_values("pairs_agreeing", ascending=False)
 
 
 def prescore_terms(data: dict, settings: CandidateSettings) -> pd.DataFrame:
@@ -260,7 +283,15 @@ def main(argv=None) -> int:
     parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
     parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
     parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
+    parser.add_argument("--fit-sample", type=int, help="with --fit-on-default: fit on this many residents' candidates")
+    parser.add_argument("--nameless-scale", type=float, default=1.0,
+                        help="the caps of residents without a usable name times this")
+    parser.add_argument("--fit-on-default", action="store_true",
+                        help="fit the model on the default candidates, score the candidates of the options")
+    parser.add_argument("--save-table", type=Path, help="write each seed's linking table here (a pickle per seed)")
     parser.add_argument("--cache", type=Path, help="folder keeping the normalized simulated data between runs")
+    parser.add_argument("--dedupe", action="store_true", help="duplicate reports clustered, one row per person "
+                        "(LinkSettings.dedupe_reports; recall counts a cluster row for any member)")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
@@ -272,11 +303,23 @@ def main(argv=None) -> int:
     if args.baseline or args.no_clothing or args.sex_wall:
         settings = baseline_settings(clothing=not (args.baseline or args.no_clothing),
                                      sex_wall=args.baseline or args.sex_wall)
-    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None:
+    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
-                                        args.other_sex_cap)
+                                        args.other_sex_cap, args.nameless_scale)
+    if args.fit_on_default:
+        from dataclasses import replace
+
+        base = settings or LinkSettings()
+        fit_on = (baseline_settings(clothing=not (args.baseline or args.no_clothing),
+                                    sex_wall=args.baseline or args.sex_wall)
+                  if args.baseline or args.no_clothing or args.sex_wall else LinkSettings())
+        settings = replace(base, fit_candidates=fit_on.candidate_settings(), fit_sample=args.fit_sample)
+    if args.dedupe:
+        from dataclasses import replace
+
+        settings = replace(settings or LinkSettings(), dedupe_reports=True)
     for seed in args.seeds:
-        one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache)
+        one_seed(args.residents, args.missing, seed, not args.no_uncapped, settings, args.cache, args.save_table)
     return 0
 
 

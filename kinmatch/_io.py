@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+import numpy as np
 import pandas as pd
 
 
@@ -144,14 +145,37 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf
     """
     to_csv_kwargs.setdefault("lineterminator", "\r\n")
     with atomic_write(path, "w", encoding=encoding, newline="") as handle:
-        excel_safe(frame).to_csv(handle, index=False, **to_csv_kwargs)
+        _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(handle, index=False, **to_csv_kwargs)
     return Path(path)
 
 
 def csv_text(frame: pd.DataFrame, **to_csv_kwargs) -> str:
     """``frame`` as spreadsheet-safe CSV text (for stdout or an HTTP download), as :func:`write_csv`."""
     to_csv_kwargs.setdefault("lineterminator", "\r\n")
-    return excel_safe(frame).to_csv(index=False, **to_csv_kwargs)
+    return _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(index=False, **to_csv_kwargs)
+
+
+def _floats_as_text(safe: pd.DataFrame, to_csv_kwargs: dict) -> pd.DataFrame:
+    """``safe`` (a copy :func:`excel_safe` made) with its float64 columns as the text ``to_csv``
+    would write for them: Python's shortest round-trip ``repr``, NaN as a blank cell.
+
+    Why by hand: pandas formats float cells with numpy's ``astype(str)``, which is about twice as
+    slow as ``repr`` for the same digits (a 100k-row candidate table has 1.5M float cells). Only
+    with pandas' own defaults (no ``float_format``, ``decimal``, ``quoting`` or ``na_rep``), where
+    the two give the same characters.
+
+    >>> _floats_as_text(pd.DataFrame({"w": [0.1, float("nan"), 1e-05]}), {})["w"].tolist()
+    ['0.1', None, '1e-05']
+    """
+    if any(key in to_csv_kwargs for key in ("float_format", "decimal", "quoting", "na_rep")):
+        return safe
+    for position, dtype in enumerate(safe.dtypes):
+        if dtype == "float64":
+            values = safe.iloc[:, position].to_numpy()
+            text = np.array(list(map(repr, values.tolist())), dtype=object)
+            text[np.isnan(values)] = None
+            safe.isetitem(position, text)
+    return safe
 
 
 def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:

@@ -352,7 +352,7 @@ def decode_bytes(data: bytes) -> tuple[str, str, list[int], bytes]:
     utf8_failures = data.decode("utf-8", errors="replace").count("\ufffd")  # at C speed
     non_ascii = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
     utf8_damage = _line_damage(data, "utf-8")
-    if utf8_failures / non_ascii < 0.02 or utf8_damage < 0.5:
+    if utf8_failures / non_ascii < 0.02 or (utf8_damage < 0.5 and not _reads_better_as_gb(data)):
         text, bad = _decode_counting(data, "utf-8")
         return text, "utf-8", bad, data
     try:
@@ -379,6 +379,23 @@ def decode_bytes(data: bytes) -> tuple[str, str, list[int], bytes]:
     encoding = min(failures, key=failures.get)
     text, bad = _decode_counting(data, encoding)
     return text, encoding, bad, data
+
+
+def _reads_better_as_gb(data: bytes, sample: int = 65_536) -> bool:
+    """Whether the bytes decode as GB18030 without error and read there as more common Chinese
+    characters than as UTF-8 (the first ``sample`` bytes). A GBK line with one or two Chinese
+    characters can be valid UTF-8 by chance (一 is D2 BB in GBK, a valid UTF-8 pair), so in a small
+    GBK file most lines may "decode" as UTF-8 into Cyrillic or Armenian letters; a damaged UTF-8
+    file read as GB18030 gives rare characters instead (:func:`_common_share`)."""
+    head = data[:sample]
+    try:
+        as_gb = head.decode("gb18030")
+    except UnicodeDecodeError:
+        if len(data) <= sample:
+            return False
+        as_gb = head.decode("gb18030", errors="ignore")  # the cut may split the last character
+    as_utf8 = head.decode("utf-8", errors="replace")
+    return _common_share([as_gb]) > _common_share([as_utf8])
 
 
 def _line_damage(data: bytes, encoding: str, sample_lines: int = 5000) -> float:

@@ -22,12 +22,13 @@ def _fresh_digests():
 
 
 def test_every_built_table_is_shipped_and_fresh():
-    assert {"char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_pinyin"} <= set(data.BUILT)
+    assert {"char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_names",
+            "village_pinyin"} <= set(data.BUILT)
     for name, table in data.BUILT.items():
         assert data.read_built(name, table.stamp()) is not None, f"{name}.parquet is stale or missing"
 
 
-@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names"])
+@pytest.mark.parametrize("name", ["char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_names"])
 def test_the_shipped_table_equals_what_its_builder_computes(name):
     table = data.BUILT[name]
     shipped = data.read_built(name, table.stamp())
@@ -55,7 +56,37 @@ def test_the_gazetteer_read_from_the_built_table_equals_the_one_computed(monkeyp
         computed = places._Gazetteer()
     assert len(from_file.index) > 50_000
     assert list(from_file.index.items()) == list(computed.index.items())
-    assert from_file.trie == computed.trie
+    assert from_file.fill_trie() == computed.fill_trie()
+
+
+def test_the_trie_filled_character_by_character_equals_the_trie_filled_at_once():
+    import random
+
+    whole = places._Gazetteer().fill_trie()
+    gradual = places._Gazetteer()
+    chars = sorted({key[0] for key in gradual.index})
+    random.Random(5).shuffle(chars)
+    for start in range(0, len(chars), 97):
+        gradual.fill_trie(chars[start:start + 97])
+    assert len(whole) > 100_000
+    assert gradual.trie == whole
+    # the proper prefixes: every one is in the trie with "a longer key can follow"
+    assert all(whole[key[:i]][1] for key in gradual.index for i in range(1, len(key)))
+
+
+def test_villages_read_by_row_group_equal_the_villages_table(monkeypatch):
+    g = places._gaz()
+    villages = data.load_table("villages")
+    counties = villages["county_code"].tolist()
+    assert places._village_name_groups() is not None and len(counties) > 2_000
+    by_group = {county: places._village_names_of(county, g) for county in counties}
+    assert by_group == dict(zip(counties, villages["names"], strict=True))
+    assert places._village_names_of("999999", g) == ""
+    sample = counties[::50] + ["411627", "999999"]
+    built = {county: places._Gazetteer.villages_of.__wrapped__(g, county) for county in sample}
+    monkeypatch.setattr(places, "_village_name_groups", lambda: None)
+    assert {county: places._Gazetteer.villages_of.__wrapped__(g, county) for county in sample} == built
+    assert sum(map(len, built.values())) > 10_000
 
 
 def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):
@@ -70,13 +101,13 @@ def test_village_syllables_without_the_built_table_are_the_same(monkeypatch):
 def test_a_changed_input_table_makes_the_shipped_table_stale(monkeypatch, tmp_path):
     table = places.GAZETTEER_KEYS
     fresh = table.stamp()
-    original = data._table_file("place_history")
+    original = data.table_file("place_history")
     edited = tmp_path / "place_history.csv.gz"
     shutil.copyfile(original, edited)
     with open(edited, "ab") as fh:
         fh.write(b"\0")  # one byte more: a rebuilt input table
 
-    monkeypatch.setattr(data, "_table_file", lambda name: edited if name == "place_history" else
+    monkeypatch.setattr(data, "table_file", lambda name: edited if name == "place_history" else
                         data.resources.files(data.__name__) / f"{name}.csv.gz")
     data._file_digest.cache_clear()
     assert table.stamp() != fresh

@@ -310,7 +310,7 @@ def test_fill_from_members_reads_only_blank_comparisons():
     lp, rp = np.array([0, 0, 0]), np.array([0, 2, 3])  # A (blank), C (answers both), Z (no cluster)
     levels = pd.DataFrame(engine.compare_positions(encoded, lp, rp))
     filled, sources = fill_from_members(encoded, clusters, lp, rp, levels)
-    # A: sex and height from B, the first member in file order that answers (B's sex disagrees: no cherry-picking)
+    # A: sex and height from B, the first member in id order that answers (B's sex disagrees: no cherry-picking)
     assert filled.loc[0, ["sex", "height"]].tolist() == [0, levels_of(encoded, comparisons[1], 0, 1)]
     assert sources[0].tolist() == [1, 1]
     # C answers both itself (its height disagrees; B's would agree, and is not taken); Z has no cluster
@@ -352,3 +352,26 @@ def test_clusters_are_refused_on_a_dask_cluster(three_reports_of_one_person):
     residents, missing = three_reports_of_one_person
     with pytest.raises(InputError, match="Dask"):  # refused before the client is used
         run_link(residents, missing, progress=False, client=object(), dedupe_reports=True)
+
+
+def test_regional_names_price_a_name_by_its_share_in_the_hometown_province():
+    from kinmatch.match import engine
+    from kinmatch.match.comparisons.name import NameComparison
+    from kinmatch.match.dedupe import RegionalNameComparison
+
+    # 依明 is common among the Xinjiang reports and absent elsewhere; 王芳 is spread evenly
+    rows = [("X%d" % k, "依明", "新疆维吾尔自治区喀什地区疏附县") for k in range(5)]
+    rows += [("X%d" % k, "阿依古丽%d" % k, "新疆维吾尔自治区喀什地区疏附县") for k in range(5, 10)]
+    rows += [("H%d" % k, "王芳" if k < 2 else "李建%d" % k, "湖南省衡阳市衡南县") for k in range(10)]
+    rows += [("G%d" % k, "王芳" if k < 2 else "张伟%d" % k, "广东省广州市天河区") for k in range(10)]
+    missing = kinmatch.normalize_missing(pd.DataFrame(rows, columns=["missing_id", "name", "hometown"]))[0]
+    left = missing.assign(resident_id=missing["missing_id"])
+    ids = missing["missing_id"].tolist()
+    lp = np.array([ids.index("X0"), ids.index("H0"), ids.index("H0")])
+    rp = np.array([ids.index("X1"), ids.index("H1"), ids.index("G0")])
+    plain = engine.compare_positions(engine.encode(left, missing, [NameComparison()]), lp, rp)
+    regional = engine.compare_positions(engine.encode(left, missing, [RegionalNameComparison()]), lp, rp)
+    assert plain["name"].tolist() == regional["name"].tolist() and min(plain["name"]) >= 4
+    # 依明: 5 of 30 reports, 5 of 10 in Xinjiang; 王芳 in Hunan: 2 of 10 there, 4 of 30 in all
+    assert plain["tf_name"].tolist() == pytest.approx([5 / 30, 4 / 30, 4 / 30])
+    assert regional["tf_name"].tolist() == pytest.approx([5 / 10, 2 / 10, 4 / 30])  # other provinces: the national

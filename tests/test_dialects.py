@@ -138,3 +138,18 @@ def test_never_raises_on_any_text(text):
     assert isinstance(accent, Accent)
     assert 0.0 <= accent.confidence <= 1.0
     assert all(len(p) == 6 and p.isdigit() for p in accent.provinces)
+
+
+def test_province_shares_equal_pandas_value_counts():
+    """The shares counted with plain dicts equal pandas' groupby + value_counts(normalize=True),
+    in the same order (the dominant area of a tie is the first one)."""
+    from kinmatch.normalize import dialects
+
+    counties = load_table("counties")
+    current = counties[counties["status"] == "current"]
+    expected = {prov: {area: round(float(share), 3) for area, share in areas.value_counts(normalize=True).items()}
+                for prov, areas in current.groupby("province_code")["dialect_area"]}
+    shares = dialects._province_shares()
+    assert len(shares) > 30
+    assert list(shares) == list(expected)
+    assert all(list(shares[prov].items()) == list(expected[prov].items()) for prov in expected)

@@ -150,7 +150,7 @@ def test_an_opened_index_still_links_what_it_opened_after_writers_removed_those_
     for day in range(3):
         Index.add(tmp_path / "idx", missing=[_csv(sim.missing.iloc[600 + 100 * day:700 + 100 * day],
                                                    tmp_path / f"m{day + 1}.csv")])
-    derived = {p.name for p in (tmp_path / "idx" / "derived").iterdir()}
+    derived = {p.name for p in (tmp_path / "idx" / "derived").iterdir() if p.suffix in (".arrays", ".arrow")}
     assert len(derived) == 4  # the two kept generations' arrays and rows: the opened one's are gone
     assert opened.manifest["report_side"]["arrays"].split("/")[1] not in derived
     batch = kinmatch.link(sim.residents, sim.missing.iloc[:600], model=str(model), progress=False)

@@ -576,6 +576,7 @@ def resident_rows(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=resident_rows(), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk"]))
 @example(rows=[["R0", "'-", "", ""]], encoding="utf-8")
+@example(rows=[["R0", "一"], ["R1", "", "", "一"], []], encoding="gbk")  # its lines are valid UTF-8 by chance
 def test_every_written_row_is_kept_or_reported(tmp_path, rows, encoding):
     import csv
     import io

@@ -171,9 +171,6 @@ def _run_against_index(args: argparse.Namespace) -> int:
     if args.missing is not None:
         raise InputError("with --index give one file: the residents to link against the indexed reports, or "
                          "with --by missing the new reports to link against the indexed residents")
-    if args.dedupe:
-        raise InputError("--dedupe is not available with --index yet (the index does not store report clusters); "
-                         "link the two files directly to see duplicate reports as one candidate")
     kind = "resident" if args.by == "resident" else "missing"
     records, issues = _read_with_issues(args.residents, kind, args.on_duplicate)
     index = Index.open(args.index)
@@ -189,7 +186,8 @@ def _run_against_index(args: argparse.Namespace) -> int:
     cluster = {"shared_dir": args.shared_dir, "report_partitions": args.report_partitions}
     with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
         result = index.run(records, top_k=args.top_k, by=args.by, progress=not args.no_progress, n_jobs=args.jobs,
-                           client=client, **(cluster if client is not None else {}))
+                           client=client, dedupe_reports=True if args.dedupe else None,
+                           **(cluster if client is not None else {}))
     write_csv(result.table, args.output)
     # after the candidates, as for a batch run: no issues file describes an unfinished run
     _write_issues(issues, args.output, args.issues)

@@ -74,7 +74,13 @@ FINGERPRINT_KEY = b"kinmatch_fingerprint"
 """Parquet schema metadata key holding a built table's fingerprint."""
 
 
-def _table_file(name: str):
+def table_file(name: str):
+    """The shipped file of the reference table ``name`` (an ``importlib.resources`` entry), for a
+    reader that parses it itself.
+
+        >>> table_file("dialect_areas").name
+        'dialect_areas.csv'
+    """
     base = resources.files(__name__)
     for suffix in _SUFFIXES:
         entry = base / f"{name}{suffix}"
@@ -86,7 +92,7 @@ def _table_file(name: str):
 
 @functools.lru_cache(maxsize=None)
 def _file_digest(name: str) -> str:
-    return hashlib.sha256(_table_file(name).read_bytes()).hexdigest()
+    return hashlib.sha256(table_file(name).read_bytes()).hexdigest()
 
 
 def fingerprint(inputs: tuple[str, ...], recipe: str) -> str:

@@ -145,6 +145,7 @@ class Index:
         self._frames = {"missing": missing, "residents": residents}
         self._segments = segments or {}
         self._stored_side, self._side = stored_side, None
+        self._clusters = None  # the stored clusters of duplicate reports, read when first asked for
         self._version: tuple | None = None  # (model, its version): see _model_version
         handles = [h for files in self._segments.values() for h in files.handles]
         handles += [stored_side[0]] if stored_side is not None else []
@@ -240,6 +241,17 @@ class Index:
         self._side = side
         return side
 
+    def report_clusters(self):
+        """The clusters of duplicate reports the index stores (:mod:`kinmatch.index.clusters`), the
+        reports with duplicates only (a report not listed is a cluster of one); computed from the
+        reports, with a warning, when the index stores none for this kinmatch."""
+        if self._clusters is None:
+            from kinmatch.index import clusters
+
+            found = clusters.load(self.path, self.manifest)
+            self._clusters = found if found is not None else clusters.compute_for(self)
+        return self._clusters
+
     def info(self) -> dict[str, Any]:
         """What the index holds: format, versions, counts, sources and the model's version."""
         from kinmatch.match.pipeline import model_version
@@ -256,13 +268,17 @@ class Index:
                 f"model {'fitted' if self.model is not None else 'none'})")
 
     def run(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
-            n_jobs: int | None = None, fit_missing_model: bool = True, client: Any = None, **cluster: Any):
+            n_jobs: int | None = None, fit_missing_model: bool = True, client: Any = None,
+            dedupe_reports: bool | None = None, **cluster: Any):
         """:func:`~kinmatch.match.pipeline.run_link` of ``records`` against the index: residents
         against the indexed reports (``by="resident"``), or new reports against the indexed
         residents (``by="missing"``). Without a model in the index one is fitted on this run, as a
         batch run without ``--model`` does. ``client``: a ``dask.distributed.Client``; the same run on
         its cluster, the workers reading this index's files (``cluster``: ``shared_dir``,
-        ``report_partitions``, ``chunk_size`` of :func:`kinmatch.distributed.run_on_index`)."""
+        ``report_partitions``, ``chunk_size`` of :func:`kinmatch.distributed.run_on_index`).
+        ``dedupe_reports`` (None: the settings' default): duplicate reports shown as one candidate,
+        as ``run_link(dedupe_reports=True)`` shows them — residents against the clusters the index
+        stores (:meth:`report_clusters`), new reports clustered among themselves."""
         from kinmatch.match.pipeline import run_link
         from kinmatch.match.settings import resolve_settings
 
@@ -271,6 +287,10 @@ class Index:
         if self.model is None and not fit_missing_model:
             raise InputError(f"index {str(self.path)!r} has no model; fit one with `kinmatch index refit "
                              f"{self.path} --residents RESIDENTS.csv` (or give one with --model)")
+        dedupe = resolve_settings(None).dedupe_reports if dedupe_reports is None else bool(dedupe_reports)
+        if client is not None and dedupe:
+            raise InputError("clustering duplicate reports (dedupe_reports / --dedupe) does not run on a Dask "
+                             "cluster yet; link without --workers/--scheduler (client=None) to cluster them")
         if client is not None:  # issue 14
             from kinmatch.distributed import run_on_index
             from kinmatch.match import pipeline
@@ -286,19 +306,21 @@ class Index:
             if not counts["missing"]:
                 raise InputError(f"index {str(self.path)!r} holds no reports to link residents against; add "
                                  f"some with `kinmatch index add {self.path} REPORTS.csv`")
+            clusters = self.report_clusters() if dedupe else None
             if fast:
                 return run_against_reports(records, self.report_side(), self.model, top_k=top_k, progress=progress,
-                                           n_jobs=n_jobs, version=self._model_version())
+                                           n_jobs=n_jobs, version=self._model_version(), report_clusters=clusters)
             return run_link(records, self.missing, top_k=top_k, by="resident", model=self.model,
-                            progress=progress, n_jobs=n_jobs, prepared=("missing",))
+                            progress=progress, n_jobs=n_jobs, prepared=("missing",), dedupe_reports=dedupe,
+                            report_clusters=clusters)
         if not counts["residents"]:
             raise InputError(f"index {str(self.path)!r} holds no residents to link new reports against; add "
                              f"them with `kinmatch index add {self.path} --residents RESIDENTS.csv`")
         if fast:
             return run_against_residents(records, self.residents, self.model, top_k=top_k, progress=progress,
-                                         n_jobs=n_jobs, version=self._model_version())
+                                         n_jobs=n_jobs, version=self._model_version(), dedupe_reports=dedupe)
         return run_link(self.residents, records, top_k=top_k, by="missing", model=self.model,
-                        progress=progress, n_jobs=n_jobs, prepared=("resident",))
+                        progress=progress, n_jobs=n_jobs, prepared=("resident",), dedupe_reports=dedupe)
 
     def _model_version(self) -> str:
         """:func:`~kinmatch.match.pipeline.model_version` of ``self.model``, hashed once per model
@@ -310,11 +332,14 @@ class Index:
         return self._version[1]
 
     def link(self, records: Any, top_k: int = 10, by: str = "resident", progress: bool = False,
-             n_jobs: int | None = None, client: Any = None, **cluster: Any) -> pd.DataFrame:
+             n_jobs: int | None = None, client: Any = None, dedupe_reports: bool | None = None,
+             **cluster: Any) -> pd.DataFrame:
         """The linking table (as :func:`kinmatch.link` returns) of ``records`` — residents (a
         canonical or normalized frame, or a file path) against the indexed reports, or with
-        ``by="missing"`` new reports against the indexed residents; ``client``: on a Dask cluster (:meth:`run`)."""
-        return self.run(records, top_k=top_k, by=by, progress=progress, n_jobs=n_jobs, client=client, **cluster).table
+        ``by="missing"`` new reports against the indexed residents; ``client``: on a Dask cluster,
+        ``dedupe_reports``: duplicate reports as one candidate (:meth:`run`)."""
+        return self.run(records, top_k=top_k, by=by, progress=progress, n_jobs=n_jobs, client=client,
+                        dedupe_reports=dedupe_reports, **cluster).table
 
     def query(self, record: Any, top_k: int = 10, kind: str = "resident") -> pd.DataFrame:
         """The candidates of one record — a dict, a Series or a one-row frame of canonical fields
@@ -418,14 +443,15 @@ class Index:
     def refresh(cls, path: str | os.PathLike, wait: float = 60.0) -> "Index":
         """Store the reports' side of linking (:mod:`kinmatch.index.side`) computed by this
         kinmatch, as a new generation with the same records, sources and model: for an index an
-        older kinmatch wrote, which otherwise computes it whenever it is opened. Returns the
-        opened index."""
+        older kinmatch wrote, which otherwise computes it whenever it is opened. The duplicate
+        reports are clustered again, the report-pair model fitted anew on every report
+        (:mod:`kinmatch.index.clusters`). Returns the opened index."""
         directory = Path(path)
         with storage.writer_lock(directory, wait):
             manifest = storage.read_manifest(directory)
             storage.check_manifest(manifest, directory)
             manifest["generation"] += 1
-            _store_report_side(directory, manifest)
+            _store_report_clusters(directory, manifest, _store_report_side(directory, manifest), None)
             storage.commit(directory, manifest)
         return cls.open(directory)
 
@@ -458,7 +484,7 @@ class Index:
                 manifest["counts"][kind] = len(normalized)
             if manifest.get("model") is not None:
                 _load_model(_model_from_manifest(manifest))  # still fits this kinmatch's comparisons
-            _store_report_side(directory, manifest)
+            _store_report_clusters(directory, manifest, _store_report_side(directory, manifest), None)
             storage.commit(directory, manifest)
         return cls.open(directory)
 
@@ -608,7 +634,8 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
         manifest["segments"][kind] = segments
         manifest["counts"][kind] = len(set(known))
         if kind == "missing":
-            _store_report_side(directory, manifest)
+            missing = _store_report_side(directory, manifest)
+            _store_report_clusters(directory, manifest, missing, {i for f in new_frames for i in f[id_column]})
     tables = [t for t in issue_tables if len(t)]
     if not tables:
         return concat_issues().assign(file=pd.Series(dtype=object))
@@ -616,16 +643,16 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
     return concat_issues(*tables).assign(file=files.to_numpy())
 
 
-def _store_report_side(directory: Path, manifest: dict[str, Any]) -> None:
+def _store_report_side(directory: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     """Compute the report side (:class:`~kinmatch.index.side.ReportSide`) of the reports
     ``manifest`` names, from its segments as a reader reads them, and write it with the
-    generation (named in the manifest once committed)."""
+    generation (named in the manifest once committed). Returns those reports."""
     from kinmatch.match.settings import resolve_settings
 
     manifest["report_side"] = None
     missing = _read_kind(directory, manifest, "missing")
     if not len(missing):
-        return
+        return missing
     settings = resolve_settings(None)
     side = ReportSide.compute(missing, settings)
     arrays = storage.derived_path(directory, "missing", manifest["generation"], "arrays")
@@ -634,3 +661,19 @@ def _store_report_side(directory: Path, manifest: dict[str, Any]) -> None:
     side.save(arrays, rows)
     manifest["report_side"] = {"arrays": f"{storage.DERIVED}/{arrays.name}", "rows": f"{storage.DERIVED}/{rows.name}",
                                "version": SIDE_VERSION, "fingerprint": side.fingerprint}
+    return missing
+
+
+def _store_report_clusters(directory: Path, manifest: dict[str, Any], missing: pd.DataFrame,
+                           changed: set | None) -> None:
+    """Cluster the duplicate reports among ``missing`` (every report ``manifest`` names) and write
+    the clusters with the generation (:mod:`kinmatch.index.clusters`): only the pairs of the
+    ``changed`` ids (added or replaced) against the stored clusters, or all of them (None)."""
+    from kinmatch.index import clusters
+
+    previous = manifest.get("report_clusters")
+    manifest["report_clusters"] = None
+    if not len(missing):
+        return
+    found, how = clusters.update(missing, previous, directory, changed)
+    clusters.save(directory, manifest, found, how)

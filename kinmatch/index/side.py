@@ -421,45 +421,54 @@ def _comparison_columns(comparisons: Any, side: str) -> tuple[str, ...]:
 
 @gc_paused()
 def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int = 10, progress: bool = False,
-                        n_jobs: int | None = None, version: str | None = None):
+                        n_jobs: int | None = None, version: str | None = None, report_clusters: Any = None):
     """:func:`~kinmatch.match.pipeline.run_link` of residents ``records`` against the indexed
     reports with a fitted ``model``, doing only the residents' work: their candidates are looked
     up in ``side.reports``, and only the reports they met are read (``side.rows``) and encoded,
     the comparisons priced with ``side.rarity``. The table is the batch run's; the run's ``missing``
     frame holds the reports met (the comparisons' columns). ``version``: the model's version, when
-    known (:func:`~kinmatch.match.pipeline.model_version` hashes the model's JSON)."""
+    known (:func:`~kinmatch.match.pipeline.model_version` hashes the model's JSON).
+    ``report_clusters``: the indexed reports' clusters (:mod:`kinmatch.index.clusters`), to rank
+    each cluster as one candidate (the reports met and their clusters' other members are read);
+    None: every report on its own."""
     from kinmatch.match import engine
     from kinmatch.match.pipeline import PARALLEL_MAX_REPORTS, LinkRun, empty_table, prepare_records, rank_candidates
     from kinmatch.match.settings import resolve_settings
 
-    settings = resolve_settings(None)
+    settings = _with_dedupe(resolve_settings(None), report_clusters is not None)
     _check_run(model, settings, top_k)
     residents = _without_attrs(prepare_records(records, "resident"))
     if len(residents) == 0:
         return LinkRun(empty_table(settings), model, pd.DataFrame(), pd.DataFrame(), residents,
                        pd.DataFrame({"missing_id": pd.Series(dtype=object)}), settings)
     candidates, met = _candidates(residents, side, settings.candidate_settings(), progress, n_jobs)
+    if report_clusters is not None:
+        from kinmatch.index.clusters import members_of
+
+        met = side.positions(members_of(report_clusters, side.reports.ids[met].astype(object)))
     missing = side.frame(met)
     encoded = engine.encode(residents, missing, side.comparisons(settings))
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         n_jobs = 1  # as run_link: forked workers would each copy the encodings of that many reports
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
-                           n_jobs, version)
+                           n_jobs, version, report_clusters=report_clusters)
 
 
 @gc_paused()
 def run_against_residents(records: Any, residents: pd.DataFrame, model: Any, top_k: int = 10,
-                          progress: bool = False, n_jobs: int | None = None, version: str | None = None):
+                          progress: bool = False, n_jobs: int | None = None, version: str | None = None,
+                          dedupe_reports: bool = False):
     """:func:`~kinmatch.match.pipeline.run_link` with ``by="missing"`` of new reports ``records``
     against the indexed ``residents`` with a fitted ``model``: the candidates as a batch run finds
     them, then only the residents they met encoded. The run's ``residents`` frame holds those.
-    ``version``: the model's version, when known."""
+    ``version``: the model's version, when known; ``dedupe_reports``: the new reports clustered
+    among themselves, as a batch run clusters its report file."""
     from kinmatch.match import engine
     from kinmatch.match.candidates import packed_candidate_pairs
     from kinmatch.match.pipeline import LinkRun, empty_table, prepare_records, rank_candidates
     from kinmatch.match.settings import resolve_settings
 
-    settings = resolve_settings(None)
+    settings = _with_dedupe(resolve_settings(None), dedupe_reports)
     _check_run(model, settings, top_k)
     missing = _without_attrs(prepare_records(records, "missing"))
     if len(missing) == 0:
@@ -471,6 +480,14 @@ def run_against_residents(records: Any, residents: pd.DataFrame, model: Any, top
     encoded = engine.encode(residents, missing, settings.comparisons)
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "missing", progress,
                            n_jobs, version)
+
+
+def _with_dedupe(settings: Any, dedupe: bool) -> Any:
+    """``settings`` with ``dedupe_reports`` set as the run asks (an index run never clusters only
+    the reports it met)."""
+    if bool(settings.dedupe_reports) == bool(dedupe):
+        return settings
+    return type(settings)(**(vars(settings) | {"dedupe_reports": bool(dedupe)}))
 
 
 PARALLEL_MIN_RECORDS = 1_000

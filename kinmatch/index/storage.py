@@ -204,6 +204,8 @@ def collect_garbage(directory: Path) -> None:
             referenced.update(segment["file"] for segment in segments)
         derived = manifest.get("report_side") or {}
         referenced.update(derived[key] for key in ("arrays", "rows") if isinstance(derived.get(key), str))
+        clusters = manifest.get("report_clusters") or {}  # kinmatch.index.clusters
+        referenced.update(clusters[key] for key in ("clusters", "links") if isinstance(clusters.get(key), str))
     for path in stale:
         _remove(path)
     for folder in (SEGMENTS, DERIVED):

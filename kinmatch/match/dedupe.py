@@ -12,7 +12,8 @@ normalized report frame with itself, as splink's dedupe does:
 2. **Comparisons**: kinmatch's own comparison objects, reports on both sides (name and its sound,
    sex, birth year, height, marks, conditions), plus the report-only ones defined here: hometown,
    missing date and contact phone (and missing place, left out of the defaults: see
-   :func:`default_report_comparisons`).
+   :func:`default_report_comparisons`). :class:`RegionalNameComparison`, also left out, prices
+   a shared name by its share among the reports of the pair's hometown province.
 3. **Model**: a Fellegi–Sunter model. m comes from EM on the blocked pairs (with u free there, so
    the blocking cannot inflate the match class), floored at :data:`M_FLOOR`; the pairs are then
    scored with u from random report pairs and the prior of *any* pair of reports (the EM's
@@ -24,7 +25,8 @@ normalized report frame with itself, as splink's dedupe does:
 4. **Clusters**: links at or above ``threshold`` joined by connected components
    (``scipy.sparse.csgraph``). A component larger than ``max_cluster_size`` is a chain, not one
    person: its weakest links are cut until every piece fits; the cut links stay in the link table
-   with ``kept=False``.
+   with ``kept=False`` (:func:`cluster_links`, which a standing index also calls on its stored
+   links plus the new reports' links: :mod:`kinmatch.index.clusters`).
 
     >>> import kinmatch
     >>> from kinmatch.datasets import simulate
@@ -51,7 +53,14 @@ from scipy.sparse.csgraph import connected_components
 from kinmatch.errors import InputError
 from kinmatch.match import engine
 from kinmatch.match.comparisons.age import AgeComparison
-from kinmatch.match.comparisons.base import MISSING, Comparison, float_values, object_array, object_values
+from kinmatch.match.comparisons.base import (
+    MISSING,
+    Comparison,
+    float_values,
+    object_array,
+    object_values,
+    once_per_distinct,
+)
 from kinmatch.match.comparisons.conditions import ConditionsComparison
 from kinmatch.match.comparisons.height import HeightComparison
 from kinmatch.match.comparisons.marks import MarksComparison
@@ -59,9 +68,11 @@ from kinmatch.match.comparisons.name import NameComparison
 from kinmatch.match.comparisons.sex import SexComparison
 
 __all__ = ["DedupeSettings", "ReportClusters", "dedupe_reports", "report_pairs", "default_report_comparisons",
+           "score_report_pairs", "cluster_links",
            "cluster_codes", "cluster_columns", "collapse_table", "fill_from_members", "rank_clusters", "Scored",
            "shipped",
-           "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison"]
+           "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison",
+           "RegionalNameComparison"]
 
 PHONE_M_SHARED = 0.3
 """Declared share of duplicate report pairs, both giving a phone, that give the same one (a family
@@ -203,6 +214,71 @@ class PhoneComparison(Comparison):
                            dtype=np.int8, count=len(lp))
 
 
+class _RegionalNames(NamedTuple):
+    names: Any  # the NameComparison's encoding
+    left_province: np.ndarray  # province code per record, -1 unknown (both sides on one coding)
+    right_province: np.ndarray
+    shares: dict  # (province code, full-name key) → share of that province's reports with the key
+
+
+class RegionalNameComparison(NameComparison):
+    """:class:`~kinmatch.match.comparisons.name.NameComparison` whose ``tf_name``, for two reports
+    of one hometown province that share a name sound key, is the key's share among that
+    province's reports when that is higher than its share among all reports. Names cluster by
+    region (依明·吐尔逊 is common in Xinjiang, rare in the country), and the hometown comparison
+    already weighs "same county": priced by its national share, a regional name counts the
+    region twice and two people of one county with one common local name look like one person.
+    Levels and reasons are the name comparison's."""
+
+    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> _RegionalNames:
+        names = super().encode(residents, missing)
+        both = np.concatenate([object_values(residents["home_province"]), object_values(missing["home_province"])])
+        province, _ = pd.factorize(both)
+        left, right = province[:len(residents)], province[len(residents):]
+        side = names.right
+        known = right >= 0
+        per_province = np.bincount(right[known]) if known.any() else np.zeros(0, np.int64)
+        pairs = pd.DataFrame({"p": right[known], "c": side.code[known]}).value_counts()
+        counts: dict = {}
+        # a loop over distinct (province, name) values: each name's sound keys are a small set
+        for (p, c), count in zip(pairs.index.tolist(), pairs.to_numpy().tolist()):
+            for key in side.forms[c].keys:
+                counts[(p, key)] = counts.get((p, key), 0) + count
+        shares = {key: count / per_province[key[0]] for key, count in counts.items()}
+        return _RegionalNames(names, left, right, shares)
+
+    def levels(self, encoded: _RegionalNames, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        return super().levels(encoded.names, lp, rp)
+
+    def reasons(self, encoded: _RegionalNames, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        return super().reasons(encoded.names, lp, rp, levels)
+
+    def extra(self, encoded: _RegionalNames, lp: np.ndarray, rp: np.ndarray,
+              levels: np.ndarray) -> dict[str, np.ndarray]:
+        out = super().extra(encoded.names, lp, rp, levels)
+        lp, rp, levels = np.asarray(lp), np.asarray(rp), np.asarray(levels)
+        province = encoded.left_province[lp]
+        rows = np.flatnonzero((levels >= 4) & (province >= 0) & (province == encoded.right_province[rp]))
+        if not len(rows):
+            return out
+        left, right, shares = encoded.names.left, encoded.names.right, encoded.shares
+        n_provinces = int(max(encoded.left_province.max(initial=0), encoded.right_province.max(initial=0))) + 1
+        left_code = left.code.astype(np.int64) * n_provinces + np.maximum(encoded.left_province, 0)
+
+        def regional(a, b):
+            values = np.full(len(a), np.nan)
+            for k, (i, j, p) in enumerate(zip(left.code[a], right.code[b], encoded.left_province[a])):
+                shared = left.forms[i].keys & right.forms[j].keys
+                if shared:
+                    values[k] = min(shares.get((p, key), 0.0) for key in shared)
+            return values
+
+        found = once_per_distinct(left_code, right.code, lp[rows], rp[rows], regional)
+        tf = out["tf_name"].copy()
+        tf[rows] = np.fmax(tf[rows], found)
+        return {**out, "tf_name": tf}
+
+
 def default_report_comparisons() -> list[Comparison]:
     """The comparisons of two reports, in weight-column order. :class:`MissingPlaceComparison` is
     not among them: most people are lost near home, so the missing place repeats the hometown's
@@ -321,9 +397,12 @@ def _pass_keys(missing: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndar
     return positions, codes
 
 
-def _block_pairs(positions: np.ndarray, codes: np.ndarray, max_block_size: int) -> tuple[np.ndarray, int]:
+def _block_pairs(positions: np.ndarray, codes: np.ndarray, max_block_size: int,
+                 touching: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Every pair of records within each block of equal code (blocks of 2..``max_block_size``),
-    as ``i * 2**32 + j`` with i < j, and the number of blocks skipped as too large."""
+    as ``i * 2**32 + j`` with i < j, and the number of blocks skipped as too large. ``touching``:
+    a boolean per record position; only the pairs with at least one such record (the blocks'
+    sizes still count every record)."""
     if len(codes) == 0:
         return np.zeros(0, np.int64), 0
     order = np.lexsort((positions, codes))
@@ -333,6 +412,8 @@ def _block_pairs(positions: np.ndarray, codes: np.ndarray, max_block_size: int) 
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     sizes = np.diff(np.r_[starts, len(codes)])
     usable = (sizes >= 2) & (sizes <= max_block_size)
+    if touching is not None:
+        usable &= np.add.reduceat(touching[positions].astype(np.int64), starts) > 0
     block = np.repeat(np.arange(len(starts)), sizes)
     at = np.flatnonzero(usable[block])
     ends = (starts + sizes)[block[at]]
@@ -341,14 +422,19 @@ def _block_pairs(positions: np.ndarray, codes: np.ndarray, max_block_size: int) 
     right = left + 1 + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
     a, b = positions[left], positions[right]
     i, j = np.minimum(a, b), np.maximum(a, b)
-    return np.unique((i[i != j] << 32) | j[i != j]), int(((sizes > max_block_size)).sum())
+    ok = i != j
+    if touching is not None:
+        ok &= touching[i] | touching[j]
+    return np.unique((i[ok] << 32) | j[ok]), int(((sizes > max_block_size)).sum())
 
 
 def report_pairs(missing: pd.DataFrame, settings: DedupeSettings | None = None,
-                 passes: tuple[DedupePass, ...] = DEDUPE_PASSES) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 passes: tuple[DedupePass, ...] = DEDUPE_PASSES,
+                 touching: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report pairs the blocking passes propose: a frame of record positions ``i < j`` with
     ``passes`` (bit k set: proposed by pass k), and the per-pass counts (``pairs``,
-    ``blocks_skipped``)."""
+    ``blocks_skipped``). ``touching``: a boolean per report; only the pairs with at least one
+    such report (the new reports of a standing index), out of the same blocks as without it."""
     settings = settings or DedupeSettings()
     found, counts = [], []
     for k, dedupe_pass in enumerate(passes):
@@ -359,7 +445,7 @@ def report_pairs(missing: pd.DataFrame, settings: DedupeSettings | None = None,
             counts.append({"pass": dedupe_pass.name, "pairs": 0, "blocks_skipped": 0})
             continue
         positions, codes = _pass_keys(missing, dedupe_pass.columns)
-        pairs, skipped = _block_pairs(positions, codes, int(settings.max_block_size))
+        pairs, skipped = _block_pairs(positions, codes, int(settings.max_block_size), touching)
         found.append(pd.DataFrame({"key": pairs, "bit": np.int64(1 << k)}))
         counts.append({"pass": dedupe_pass.name, "pairs": len(pairs), "blocks_skipped": skipped})
     if found:
@@ -459,11 +545,12 @@ def _cut_chains(n: int, i: np.ndarray, j: np.ndarray, weight: np.ndarray, max_si
 
 
 def dedupe_reports(missing: pd.DataFrame, settings: DedupeSettings | None = None,
-                   progress: bool = False) -> ReportClusters:
+                   progress: bool = False, model: Any = None) -> ReportClusters:
     """Cluster the reports of a normalized report frame that describe one person (see the module
     docstring). ``missing``: what :func:`kinmatch.normalize_missing` (or
     :func:`~kinmatch.match.pipeline.prepare_records`) returns; ``settings``: a
-    :class:`DedupeSettings` (None: the defaults)."""
+    :class:`DedupeSettings` (None: the defaults); ``model``: a report-pair model fitted before
+    (what an earlier call returned as ``model``), used as is instead of fitting one."""
     settings = settings or DedupeSettings()
     if not missing.index.equals(pd.RangeIndex(len(missing))):
         missing = missing.reset_index(drop=True)
@@ -471,33 +558,87 @@ def dedupe_reports(missing: pd.DataFrame, settings: DedupeSettings | None = None
     ids = missing["missing_id"].astype(str).to_numpy(dtype=object)
     pairs, pass_counts = report_pairs(missing, settings)
     if n < 2 or len(pairs) == 0:
-        return _result(ids, np.arange(n), pd.DataFrame(columns=LINK_COLUMNS), None, pass_counts)
+        return _result(ids, np.arange(n), pd.DataFrame(columns=LINK_COLUMNS), model, pass_counts)
     comparisons = list(settings.comparisons)
     encoded = _encode(missing, comparisons)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     vectors = _vectors(encoded, i, j)
-    rng = np.random.default_rng(settings.random_state)
-    a = rng.integers(n, size=int(settings.n_random_pairs))
-    b = (a + rng.integers(1, n, size=len(a))) % n  # never a report with itself
-    random_vectors = _vectors(encoded, a, b)
-    model = _fit(vectors, random_vectors, comparisons, n)
+    if model is None:
+        rng = np.random.default_rng(settings.random_state)
+        a = rng.integers(n, size=int(settings.n_random_pairs))
+        b = (a + rng.integers(1, n, size=len(a))) % n  # never a report with itself
+        random_vectors = _vectors(encoded, a, b)
+        model = _fit(vectors, random_vectors, comparisons, n)
+    links = _links(encoded, pairs, vectors, model, settings)
+    return cluster_links(ids, links, settings, model, pass_counts)
+
+
+def score_report_pairs(missing: pd.DataFrame, pairs: pd.DataFrame, model: Any,
+                       settings: DedupeSettings | None = None) -> pd.DataFrame:
+    """The links (``missing_id_l``, ``missing_id_r``, ``match_probability``, ``match_weight``,
+    ``explanation``, ``passes``) among report ``pairs`` (positions ``i < j`` in ``missing``, as
+    :func:`report_pairs` gives them) scored at or above the threshold by a fitted report-pair
+    ``model``. The comparisons are encoded on the whole of ``missing``, so the rarity they read
+    (names, marks, hotline phones) is that of every report."""
+    settings = settings or DedupeSettings()
+    if not missing.index.equals(pd.RangeIndex(len(missing))):
+        missing = missing.reset_index(drop=True)
+    if len(pairs) == 0:
+        return pd.DataFrame(columns=LINK_COLUMNS[:6])
+    encoded = _encode(missing, list(settings.comparisons))
+    vectors = _vectors(encoded, pairs["i"].to_numpy(), pairs["j"].to_numpy())
+    return _links(encoded, pairs, vectors, model, settings)
+
+
+def _links(encoded: engine.Encoded, pairs: pd.DataFrame, vectors: pd.DataFrame, model: Any,
+           settings: DedupeSettings) -> pd.DataFrame:
+    """The scored pairs at or above the threshold, with their explanations (no cluster yet)."""
+    from kinmatch.match.explain import explain_pairs
+
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     weights = model.weight_table(vectors, prefix="w_")
     match_weight = weights.to_numpy().sum(axis=1) + float(model.prior_weight_)
     probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
     linked = np.flatnonzero(probability >= settings.threshold)
-    labels, kept = _cut_chains(n, i[linked], j[linked], match_weight[linked], int(settings.max_cluster_size))
-    names = [c.name for c in comparisons]
+    names = [c.name for c in encoded.comparisons]
     weight_matrix = weights.reindex(columns=[f"w_{name}" for name in names], fill_value=0.0).to_numpy()[linked]
-    from kinmatch.match.explain import explain_pairs
-
     explanation = explain_pairs(encoded, i[linked], j[linked], vectors[names].to_numpy()[linked], weight_matrix)
+    ids = np.asarray(encoded.report_ids, dtype=object)
+    return pd.DataFrame({"missing_id_l": ids[i[linked]], "missing_id_r": ids[j[linked]],
+                         "match_probability": probability[linked], "match_weight": match_weight[linked],
+                         "explanation": explanation, "passes": _pass_text(pairs["passes"].to_numpy()[linked])},
+                        columns=LINK_COLUMNS[:6])
+
+
+def cluster_links(ids: Any, links: pd.DataFrame, settings: DedupeSettings | None = None, model: Any = None,
+                  pass_counts: pd.DataFrame | None = None) -> ReportClusters:
+    """The clusters of reports ``ids`` (in their frame's order) joined by ``links`` (rows of
+    :func:`score_report_pairs`, any order; a link naming an id not in ``ids`` is dropped): connected
+    components, chains longer than ``max_cluster_size`` cut at their weakest links. The links are
+    taken in the order of their reports' positions in ``ids``, so the same ids and links give the
+    same clusters however the links were gathered."""
+    settings = settings or DedupeSettings()
+    ids = np.asarray(ids, dtype=object)
+    pass_counts = pass_counts if pass_counts is not None else pd.DataFrame(columns=["pass", "pairs",
+                                                                                   "blocks_skipped"])
+    position = pd.Index(ids)
+    a = position.get_indexer(links["missing_id_l"].to_numpy(dtype=object)) if len(links) else np.zeros(0, np.int64)
+    b = position.get_indexer(links["missing_id_r"].to_numpy(dtype=object)) if len(links) else np.zeros(0, np.int64)
+    known = (a >= 0) & (b >= 0) & (a != b)
+    links = links.iloc[np.flatnonzero(known)][LINK_COLUMNS[:6]]
+    i, j = np.minimum(a[known], b[known]), np.maximum(a[known], b[known])
+    order = np.lexsort((j, i))
+    links, i, j = links.iloc[order].reset_index(drop=True), i[order], j[order]
+    swap = ids[i] != links["missing_id_l"].to_numpy(dtype=object)
+    if swap.any():
+        left = np.where(swap, links["missing_id_r"], links["missing_id_l"])
+        links = links.assign(missing_id_r=np.where(swap, links["missing_id_l"], links["missing_id_r"]),
+                             missing_id_l=left)
+    labels, kept = _cut_chains(len(ids), i, j, links["match_weight"].to_numpy(dtype=float),
+                               int(settings.max_cluster_size))
     result = _result(ids, labels, None, model, pass_counts)
     cluster_of = result.clusters["cluster_id"].to_numpy(dtype=object)
-    links = pd.DataFrame({"missing_id_l": ids[i[linked]], "missing_id_r": ids[j[linked]],
-                          "match_probability": probability[linked], "match_weight": match_weight[linked],
-                          "explanation": explanation, "passes": _pass_text(pairs["passes"].to_numpy()[linked]),
-                          "cluster_id": np.where(kept, cluster_of[i[linked]], None), "kept": kept},
-                         columns=LINK_COLUMNS)
+    links = links.assign(cluster_id=np.where(kept, cluster_of[i], None), kept=kept)[LINK_COLUMNS]
     return result._replace(links=links.sort_values(["cluster_id", "missing_id_l", "missing_id_r"],
                                                    na_position="last", ignore_index=True))
 
@@ -575,9 +716,11 @@ def fill_from_members(encoded: engine.Encoded, clusters: ReportClusters, lp: np.
     ``lp[i]`` and report ``rp[i]`` (positions in ``encoded``, what
     :func:`kinmatch.match.engine.encode` returned for the linking run) whose report has
     duplicates, every comparison the report gives no evidence for (level -1 in ``levels``, the
-    pairs' comparison vectors) is read from the first other member, in file order, that gives
-    some. A comparison the report does answer is never replaced by a member's better answer, so
-    no comparison picks the best of several tries and the model's weights keep their meaning.
+    pairs' comparison vectors) is read from the first other member, in the order of the report
+    ids, that gives some (the ids' order, not the frame's: a standing index holds only the reports
+    a run met, in its own order, and must read the same member a batch run reads). A comparison
+    the report does answer is never replaced by a member's better answer, so no comparison picks
+    the best of several tries and the model's weights keep their meaning.
 
     Returns the comparison vectors (``levels`` with the filled levels and their extra columns,
     such as ``tf_name``) and, per pair and comparison, the position of the report it was read
@@ -591,7 +734,8 @@ def fill_from_members(encoded: engine.Encoded, clusters: ReportClusters, lp: np.
     rows = np.flatnonzero(size[rp] > 1)
     if len(rows) == 0:
         return out, sources
-    by_cluster = np.lexsort((np.arange(len(code)), code))  # members of each cluster together, in file order
+    id_rank = pd.factorize(np.asarray(encoded.report_ids, dtype=object), sort=True)[0]
+    by_cluster = np.lexsort((id_rank, code))  # members of each cluster together, in id order
     starts = np.searchsorted(code[by_cluster], code[rp[rows]])
     sizes = size[rp[rows]]
     row = np.repeat(rows, sizes)

@@ -175,7 +175,9 @@ def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     weights = model.weight_table(adjusted_vectors(vectors, model, settings), prefix="w_")
     if hasattr(model, "prior_weight_"):
         match_weight = weights.to_numpy().sum(axis=1) + float(model.prior_weight_)
-        if hasattr(model, "probability_of_weight"):  # a FellegiSunter: calibrated from decisions where it was
+        if getattr(model, "posterior", None) in ("person", "person_em"):  # given all the resident's candidates
+            probability = model.person_probability(match_weight, vectors.index)
+        elif hasattr(model, "probability_of_weight"):  # a FellegiSunter: calibrated from decisions where it was
             probability = model.probability_of_weight(match_weight)
         else:
             probability = 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -1000, 1000)))
@@ -280,6 +282,10 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
         if settings.dedupe_reports:
             raise InputError("clustering duplicate reports (dedupe_reports / --dedupe) does not run on a Dask "
                              "cluster yet; link without --workers/--scheduler (client=None) to cluster them")
+        if settings.fit_candidate_settings() is not None and fitted is None:
+            raise InputError("fitting the model on other candidates than those scored (LinkSettings.fit_candidates) "
+                             "does not run on a Dask cluster yet; link without --workers/--scheduler, or fit the "
+                             "model first and pass it (model=...)")
         on_cluster = run_on_cluster(residents, missing, client, settings, fitted, parts, top_k, by, progress,
                                     shared_dir)
         return LinkRun(*on_cluster, residents=residents, missing=missing, settings=settings)
@@ -291,29 +297,45 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
     pending = fork_call(_candidates_task, shared=(residents, missing, settings.candidate_settings(),
                                                   progress and not background), enabled=background)
+    fit_settings = settings.fit_candidate_settings() if fitted is None else None
+    pending_fit = None
     try:
+        if fit_settings is not None:  # the pairs the model is fitted on, in a second worker
+            pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
+                                                              fit_settings, False), enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
-    finally:  # also on an error here: the worker is waited for, not left behind
+    finally:  # also on an error here: the workers are waited for, not left behind
         candidates = pending().unpack()
+        fit_candidates = pending_fit() if pending_fit is not None else None
     return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
-                           report_clusters=report_clusters)
+                           report_clusters=report_clusters, fit_candidates=fit_candidates)
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
                     fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
-                    n_jobs: int | None, version: str | None = None, report_clusters: Any = None) -> LinkRun:
+                    n_jobs: int | None, version: str | None = None, report_clusters: Any = None,
+                    fit_candidates: Any = None) -> LinkRun:
     """The second half of :func:`run_link`: compare the ``candidates``
     (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
     when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
     explain. ``encoded`` may hold only the records the candidates name (a standing index encodes
     just those); every level, weight and rank is the same, as each depends on the pair alone.
     ``version``: :func:`model_version` of ``fitted`` when the caller knows it already;
-    ``report_clusters``: as :func:`run_link` takes them."""
+    ``report_clusters``: as :func:`run_link` takes them; ``fit_candidates``: the
+    :class:`~kinmatch.match.candidates.Candidates` the model is fitted on when it is fitted here
+    (``LinkSettings.fit_candidates``, as :class:`~kinmatch.match.candidates.PackedCandidates` for
+    the residents :func:`fit_residents` names; None: the scored ``candidates``)."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
-    n_candidates = len(pairs)
+    n_candidates = n_compared = len(pairs)
+    fit_rows, n_fit_residents = None, len(residents)
     if fitted is None and n_candidates:
         from kinmatch.match.model.fitting import random_pairs
 
+        if fit_candidates is not None:  # the fit's pairs not scored are compared too, after the scored ones
+            n_fit_residents = min(len(residents), settings.fit_sample or len(residents))
+            fit_rows, extra = _fit_pairs(pairs, fit_candidates.unpack().pairs[["resident_id", "missing_id"]])
+            pairs = pd.concat([pairs, extra], ignore_index=True)
+            n_compared = len(pairs)
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
@@ -325,7 +347,10 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     if fitted is None:
         from kinmatch.match.model.fitting import fit_model
 
-        fitted = fit_model(vectors, compared.iloc[n_candidates:], len(residents), settings, n_reports=len(missing))
+        fit_vectors = vectors
+        if fit_rows is not None:
+            fit_vectors = pd.concat([vectors.iloc[fit_rows], compared.iloc[n_candidates:n_compared]])
+        fitted = fit_model(fit_vectors, compared.iloc[n_compared:], n_fit_residents, settings, n_reports=len(missing))
 
     weights, match_weight, probability = score(fitted, vectors, settings)
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
@@ -361,6 +386,24 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
+
+
+def fit_residents(residents: pd.DataFrame, settings: LinkSettings) -> pd.DataFrame:
+    """The residents whose ``fit_candidates`` the model is fitted on: all, or a sample of
+    ``fit_sample`` drawn with ``random_state`` (in their order in ``residents``)."""
+    if settings.fit_sample is None or len(residents) <= settings.fit_sample:
+        return residents
+    rng = np.random.default_rng(settings.random_state)
+    rows = np.sort(rng.choice(len(residents), size=int(settings.fit_sample), replace=False))
+    return residents.iloc[rows].reset_index(drop=True)
+
+
+def _fit_pairs(scored: pd.DataFrame, fit: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """The rows of ``scored`` that are also among the ``fit`` pairs, and the ``fit`` pairs not
+    scored (pairs told apart by a 64-bit hash of both ids)."""
+    scored_keys = pd.util.hash_pandas_object(scored, index=False).to_numpy()
+    fit_keys = pd.util.hash_pandas_object(fit, index=False).to_numpy()
+    return np.flatnonzero(np.isin(scored_keys, fit_keys)), fit[~np.isin(fit_keys, scored_keys)]
 
 
 def _report_clusters(missing: pd.DataFrame, settings: LinkSettings, given: Any, progress: bool) -> Any:

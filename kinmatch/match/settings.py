@@ -91,7 +91,15 @@ class LinkSettings:
     candidate, its best member standing for it, with ``cluster_id`` and ``cluster_members``
     columns; False (the default): every report is its own candidate and the table has no cluster
     columns. Off by default until the standing index stores its clusters (a run through the index
-    would otherwise cluster all its reports again, about a minute of CPU at a million)."""
+    would otherwise cluster all its reports again, about a minute of CPU at a million).
+    ``fit_candidates``: the :class:`~kinmatch.match.candidates.CandidateSettings` whose pairs the
+    model is fitted on when :func:`~kinmatch.match.pipeline.run_link` fits one; ``candidates`` are
+    then only scored with it (so a wider candidate set for residents with thin evidence does not
+    move the fitted weights). None (the default): the model is fitted on the scored candidates.
+    ``fit_sample``: with ``fit_candidates``, those are generated for at most this many residents
+    (drawn with ``random_state``), which is what the model is fitted on: m needs a few thousand
+    residents, not every one, and a second candidate generation for all of them costs as much
+    as the first. None: every resident."""
 
     comparisons: list[Comparison] = field(default_factory=default_comparisons)
     candidates: Any = None
@@ -101,6 +109,8 @@ class LinkSettings:
     term_frequencies: list[TermFrequency] = field(default_factory=default_term_frequencies)
     review_threshold: float = 0.5
     dedupe_reports: bool = False
+    fit_candidates: Any = None
+    fit_sample: int | None = None
 
     def __post_init__(self):
         names = [c.name for c in self.comparisons]
@@ -108,6 +118,9 @@ class LinkSettings:
         if duplicated:
             raise InputError(f"LinkSettings: comparison names must be unique, {duplicated} occur twice; give each "
                              f"comparison its own name (the weight columns are named w_<name>)")
+        if self.fit_sample is not None and (int(self.fit_sample) != self.fit_sample or self.fit_sample < 1):
+            raise InputError(f"fit_sample must be a whole number of residents, 1 or more (or None: every "
+                             f"resident), not {self.fit_sample!r}")
         if self.u_source not in ("candidates", "random", "hybrid"):
             raise InputError(f"u_source must be 'candidates', 'random' or 'hybrid', not {self.u_source!r}")
 
@@ -136,18 +149,32 @@ class LinkSettings:
     def candidate_settings(self):
         return self.candidates if self.candidates is not None else _candidate_settings_type()()
 
+    def fit_candidate_settings(self):
+        """The candidate settings the model is fitted on when they differ from the scored ones, else
+        None (fit on the scored candidates)."""
+        if self.fit_candidates is None:
+            return None
+        fit = self.fit_candidates
+        if hasattr(fit, "to_dict") and fit.to_dict() == self.candidate_settings().to_dict():
+            return None
+        return fit
+
     # -- JSON -------------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         candidates = self.candidate_settings()
-        return {"format": FORMAT, "version": VERSION,
-                "comparisons": [c.to_dict() for c in self.comparisons],
-                "candidates": candidates.to_dict() if hasattr(candidates, "to_dict") else None,
-                "u_estimation": {"n_random_pairs": self.n_random_pairs, "random_state": self.random_state,
-                                 "u_source": self.u_source},
-                "term_frequencies": [asdict(tf) for tf in self.term_frequencies],
-                "review_threshold": self.review_threshold,
-                "dedupe_reports": bool(self.dedupe_reports)}
+        out = {"format": FORMAT, "version": VERSION,
+               "comparisons": [c.to_dict() for c in self.comparisons],
+               "candidates": candidates.to_dict() if hasattr(candidates, "to_dict") else None,
+               "u_estimation": {"n_random_pairs": self.n_random_pairs, "random_state": self.random_state,
+                                "u_source": self.u_source},
+               "term_frequencies": [asdict(tf) for tf in self.term_frequencies],
+               "review_threshold": self.review_threshold,
+               "dedupe_reports": bool(self.dedupe_reports)}
+        if self.fit_candidates is not None:  # absent when unset: settings saved before it read the same
+            out["fit_candidates"] = self.fit_candidates.to_dict()
+            out["fit_sample"] = self.fit_sample
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
@@ -160,16 +187,19 @@ class LinkSettings:
             raise InputError(f"these link settings were written by a newer kinmatch (version {data.get('version')}); "
                              f"upgrade kinmatch to read them")
         comparisons = [_comparison_from_dict(entry) for entry in data["comparisons"]]
-        candidates = None
+        candidates = fit_candidates = None
         if data.get("candidates") is not None and hasattr(_candidate_settings_type(), "from_dict"):
             candidates = _candidate_settings_type().from_dict(data["candidates"])
+        if data.get("fit_candidates") is not None:
+            fit_candidates = _candidate_settings_type().from_dict(data["fit_candidates"])
         u = data.get("u_estimation", {})
         return cls(comparisons=comparisons, candidates=candidates,
                    n_random_pairs=int(u.get("n_random_pairs", 30_000)), random_state=u.get("random_state", 0),
                    u_source=u.get("u_source", "hybrid"),
                    term_frequencies=[TermFrequency(**tf) for tf in data.get("term_frequencies", [])],
                    review_threshold=float(data.get("review_threshold", 0.5)),
-                   dedupe_reports=bool(data.get("dedupe_reports", False)))
+                   dedupe_reports=bool(data.get("dedupe_reports", False)), fit_candidates=fit_candidates,
+                   fit_sample=data.get("fit_sample"))
 
     @classmethod
     def from_json(cls, text: str) -> LinkSettings:

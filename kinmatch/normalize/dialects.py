@@ -151,10 +151,18 @@ def _counties() -> pd.DataFrame:
 def _province_shares() -> dict[str, dict[str, float]]:
     c = _counties()
     cur = c[c["status"] == "current"]
+    # counted with plain dicts (a pandas group and value_counts per province cost ~0.1 s a run):
+    # provinces in code order, each one's areas most common first, ties in table order
+    counts: dict[str, dict[str, int]] = {}
+    for prov, area in zip(cur["province_code"].tolist(), cur["dialect_area"].tolist(), strict=True):
+        if isinstance(prov, str) and isinstance(area, str):
+            by_area = counts.setdefault(prov, {})
+            by_area[area] = by_area.get(area, 0) + 1
     out: dict[str, dict[str, float]] = {}
-    for prov, areas in cur.groupby("province_code")["dialect_area"]:
-        counts = areas.value_counts(normalize=True)
-        out[prov] = {a: round(float(s), 3) for a, s in counts.items()}
+    for prov in sorted(counts):
+        total = sum(counts[prov].values())
+        ranked = sorted(counts[prov].items(), key=lambda item: -item[1])
+        out[prov] = {area: round(n / total, 3) for area, n in ranked}
     return out
 
 

@@ -281,6 +281,13 @@ GAZETTEER_KEYS = BuiltTable("gazetteer_keys", ("counties", "place_history", "tow
 """The gazetteer's name index (:func:`_gazetteer_keys`), shipped built."""
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """``frame.to_dict("records")`` (the same Python values) from whole-column ``tolist()``: pandas
+    boxes cell by cell, several times slower on the 7,000 county rows read at every load."""
+    columns = [frame[column].tolist() for column in frame.columns]
+    return [dict(zip(frame.columns, row)) for row in zip(*columns)]
+
+
 class _Gazetteer:
     def __init__(self) -> None:
         from kinmatch.normalize.dialects import PROVINCES
@@ -291,7 +298,7 @@ class _Gazetteer:
         self.provinces = {code: full for code, (full, _s, _a) in PROVINCES.items()}
         self.prefectures = pref
         # plain dicts for the hot path: pandas row access costs ~0.3 ms a call
-        self.info = {r["code"]: r for r in counties.to_dict("records")}
+        self.info = {r["code"]: r for r in _records(counties)}
         self.cur_info = {c: self.info[c] for c in cur["code"]}
         self.pref_info = {c: dict(r, code=c) for c, r in pref.to_dict("index").items()}
         prov = cur.groupby("province_code").agg(lon=("lon", "mean"), lat=("lat", "mean"))
@@ -299,28 +306,62 @@ class _Gazetteer:
         # outside the county tables: capitals, so a "台湾" reading still has a place on the map
         self.province_xy.update({"710000": (121.56, 25.04), "810000": (114.17, 22.32),
                                  "820000": (113.54, 22.19)})
+        # The name index is read as plain column lists; the scanner's trie is filled one first
+        # character at a time, when the scanner first meets that character (fill_trie): a run
+        # builds the part its texts use, a small run a few hundred of the 70k keys.
         keys = GAZETTEER_KEYS.columns()
+        self._keys = keys
         # the rows of one key are adjacent (the table lists the index key by key): cut the entry
         # list at each change of key instead of appending entry by entry
         key_column = keys["key"]
         starts = [0] + [i for i in range(1, len(key_column)) if key_column[i] != key_column[i - 1]]
-        bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
-        levels = keys["level"]
-        entries = list(map(_Entry._make, zip(levels, keys["code"], keys["kind"], map(bool, keys["old"]),
-                                              keys["label"], strict=True)))
-        names = [key_column[i] for i in starts]
-        self.index = {key: entries[a:b] for key, (a, b) in zip(names, bounds, strict=True)}
-        self.max_len = max(map(len, names))
-        # every proper prefix of a key: lets the scanner stop as soon as no key can follow
-        self.prefixes = {k[:i] for k in names for i in range(1, len(k))}
-        # one dict lookup per scanned piece instead of two: piece → (hits as (entry, level order),
-        # whether a longer key can follow, the coarsest level order of its non-generic hits or 9)
-        hits = list(zip(entries, map(_LEVEL_ORDER.__getitem__, levels), strict=True))
-        prefixes = self.prefixes
-        self.trie = dict.fromkeys(prefixes, ((), True, 9))
-        self.trie.update({key: (tuple(hits[a:b]), key in prefixes,
-                                min((lvl for e, lvl in hits[a:b] if e.kind != "generic"), default=9))
-                          for key, (a, b) in zip(names, bounds, strict=True)})
+        self._names = [key_column[i] for i in starts]
+        self._bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
+        self.max_len = max(map(len, self._names))
+        by_first: dict[str, list[int]] = defaultdict(list)
+        for number, name in enumerate(self._names):
+            by_first[name[0]].append(number)
+        self._by_first = dict(by_first)
+        # each row's reading as (entry, level order) and its level order for "coarsest" (9 for a
+        # generic name), made in bulk: per key in the filling loop they would cost several times more
+        levels, kinds = keys["level"], keys["kind"]
+        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
+        self._entries = list(map(_Entry, levels, keys["code"], kinds, map(bool, keys["old"]), keys["label"]))
+        self._hits = list(zip(self._entries, orders, strict=True))
+        self._coarse = [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)]
+        # piece of text → (hits as (entry, level order), whether a longer key can follow, the
+        # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
+        # it holds the keys of the first characters in trie_chars
+        self.trie: dict[str, tuple[tuple, bool, int]] = {}
+        self.trie_chars: set[str] = set()
+
+    def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
+        """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
+        the proper prefixes of those keys (which let the scanner stop as soon as no key can
+        follow); returns the trie. Keys of different first characters share no prefix, so the
+        trie filled character by character equals the one filled at once."""
+        chars = self._by_first.keys() if chars is None else chars
+        names, bounds, hits, coarse = self._names, self._bounds, self._hits, self._coarse
+        trie, filled = self.trie, self.trie_chars
+        with gc_paused():  # thousands of small acyclic tuples
+            for char in chars:
+                if char in filled:
+                    continue
+                filled.add(char)
+                group = [names[k] for k in self._by_first.get(char, ())]
+                prefixes = {name[:i] for name in group for i in range(1, len(name))}
+                trie.update(dict.fromkeys(prefixes, ((), True, 9)))
+                # most keys have one reading: no slice, tuple or min() for those
+                trie.update({name: ((hits[a],), name in prefixes, coarse[a]) if b - a == 1 else
+                             (tuple(hits[a:b]), name in prefixes, min(coarse[a:b]))
+                             for name, (a, b) in zip(group, map(bounds.__getitem__, self._by_first.get(char, ())),
+                                                     strict=True)})
+        return trie
+
+    @functools.cached_property
+    def index(self) -> dict[str, list[_Entry]]:
+        """key → its readings (:class:`_Entry`), in the built table's order."""
+        return {key: self._entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
@@ -330,17 +371,30 @@ class _Gazetteer:
     # -- villages: per county on demand (634k names; a global index is built only if asked) --
     @functools.cached_property
     def _village_rows(self) -> dict[str, str]:
+        import pyarrow as pa
+        import pyarrow.csv
+
+        from kinmatch.data import table_file
+
         try:
-            v = load_table("villages")
+            path = table_file("villages")
         except Exception:  # noqa: BLE001 - villages are optional in a slim install
             return {}
-        return dict(zip(v["county_code"], v["names"], strict=True))
+        # read with pyarrow, not load_table: the 2.4 MB table is two text columns (county, its
+        # village names |-joined, none blank), read at every run; pandas' reader takes twice as long
+        with path.open("rb") as handle:
+            table = pyarrow.csv.read_csv(
+                pa.CompressedInputStream(handle, "gzip") if path.name.endswith(".gz") else handle,
+                read_options=pyarrow.csv.ReadOptions(use_threads=False),
+                convert_options=pyarrow.csv.ConvertOptions(column_types={"county_code": pa.string(),
+                                                                         "names": pa.string()}))
+        return dict(zip(table.column("county_code").to_pylist(), table.column("names").to_pylist(), strict=True))
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def villages_of(self, county: str) -> dict[str, str]:
         """village key (full and short) → full name, for one county."""
         out: dict[str, str] = {}
-        for name in self._village_rows.get(county, "").split("|"):
+        for name in _village_names_of(county, self).split("|"):
             if not name:
                 continue
             out[name] = name
@@ -365,14 +419,16 @@ class _Gazetteer:
         township, whose short name contains it (table order): fragments (邻 → 邻水县) without a
         substring search over 40k names per call."""
         out: dict[str, list] = defaultdict(list)
-        current = self.current
-        for code, name, short in zip(current["code"], current["name"], current["short_name"], strict=True):
-            for ch in dict.fromkeys(short):
-                out[ch].append(("county", code, name, short))
-        towns = self.towns
-        for code, name, short in zip(towns["county_code"], towns["name"], towns["short_name"], strict=True):
-            for ch in dict.fromkeys(short):
-                out[ch].append(("township", code, name, short))
+        current, towns = self.current, self.towns
+        # rows made once, from plain lists (iterating pandas columns costs more than the loop)
+        rows = list(zip(["county"] * len(current), current["code"].tolist(), current["name"].tolist(),
+                        current["short_name"].tolist(), strict=True))
+        rows += zip(["township"] * len(towns), towns["county_code"].tolist(), towns["name"].tolist(),
+                    towns["short_name"].tolist(), strict=True)
+        with gc_paused():  # ~100k small acyclic objects
+            for row in rows:
+                for ch in set(row[3]):  # each character once per name; each list stays in table order
+                    out[ch].append(row)
         return dict(out)
 
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
@@ -431,6 +487,7 @@ def warm_up() -> None:
     >>> warm_up()
     """
     g = _gaz()
+    g.fill_trie()
     for county in g.cur_info:
         g.villages_of(county)
     for group in sorted(set((_village_pinyin_groups() or {}).values())):
@@ -478,13 +535,15 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
     spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
-    trie, max_len = g.trie, g.max_len
+    trie, max_len, filled = g.trie, g.max_len, g.trie_chars
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds, per span, the coarsest level of a non-generic key there
     outer: dict[tuple[int, int], int] = {}
     for i in range(n):
         if s[i] == _SEP:
             continue
+        if s[i] not in filled:
+            g.fill_trie(s[i])
         for j in range(i + 1, min(n, i + max_len) + 1):
             node = trie.get(s[i:j])
             if node is None:
@@ -781,6 +840,56 @@ VILLAGE_PINYIN = BuiltTable("village_pinyin", ("villages",), _pinyin_recipe, _vi
 64 counties: a run reads the groups of the counties it sounds out, not 13 MB of pinyin."""
 
 
+def _village_names() -> pd.DataFrame:
+    """The shipped ``villages`` table (county code, its village names ``|``-joined), in its order:
+    :data:`VILLAGE_NAMES` ships it in row groups, so that a run reads the groups of the counties
+    it meets instead of the whole table."""
+    villages = load_table("villages")
+    return pd.DataFrame({"county_code": villages["county_code"].tolist(), "names": villages["names"].tolist()})
+
+
+VILLAGE_NAMES = BuiltTable("village_names", ("villages",), lambda: "1", _village_names, row_group_size=64)
+"""The village names of every county (:func:`_village_names`), shipped built in row groups of 64
+counties (a run that meets a few counties reads a few groups, not the 2.4 MB table)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _village_name_groups() -> dict[str, int] | None:
+    """county → its row group in :data:`VILLAGE_NAMES`; None when that table is stale or absent (then
+    the whole villages table is read)."""
+    try:
+        parquet = VILLAGE_NAMES.open()
+    except Exception:  # noqa: BLE001 - villages are optional in a slim install
+        return None
+    if parquet is None:
+        return None
+    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
+    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _village_name_group(group: int) -> dict[str, str]:
+    """county → its village names, for one row group of :data:`VILLAGE_NAMES` (the file is opened
+    per read: forked workers share no file position)."""
+    import pyarrow.parquet as pq
+
+    from kinmatch.data import built_path
+
+    table = pq.ParquetFile(built_path(VILLAGE_NAMES.name)).read_row_group(
+        group, columns=["county_code", "names"], use_threads=False)
+    return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+
+def _village_names_of(county: str, g: _Gazetteer) -> str:
+    """One county's village names, ``|``-joined ("" when it has none)."""
+    groups = _village_name_groups()
+    if groups is None:
+        return g._village_rows.get(county, "")
+    group = groups.get(county)
+    return "" if group is None else _village_name_group(group).get(county, "")
+
+
 @functools.lru_cache(maxsize=1)
 def _village_pinyin_groups() -> dict[str, int] | None:
     """county → its row group in :data:`VILLAGE_PINYIN`; None when the shipped table is stale (then
@@ -811,19 +920,19 @@ class _SoundIndex:
 
     def __init__(self, g: _Gazetteer) -> None:
         names = SOUND_NAMES.columns()
-        rows = [(level, code, short, full, tuple(syllables.split())) for level, code, short, full, syllables
-                in zip(names["level"], names["code"], names["short"], names["full"], names["syllables"],
-                       strict=True)]
+        rows = zip(names["level"], names["code"], names["short"], names["full"], map(str.split, names["syllables"]),
+                   strict=True)
         self.vocab: dict[str, int] = {}
         self.groups: dict[int, tuple[np.ndarray, list]] = {}
         by_len: dict[int, list] = defaultdict(list)
-        for row in rows:
-            if 2 <= len(row[4]) <= 5 and len(row[4]) == len(row[2]):
-                by_len[len(row[4])].append(row)
+        for level, code, short, full, syllables in rows:
+            if 2 <= len(syllables) <= 5 and len(syllables) == len(short):
+                by_len[len(syllables)].append((level, code, short, full, tuple(syllables)))
+        vocab = self.vocab
         for n, items in by_len.items():
-            ids = np.array([[self.vocab.setdefault(s, len(self.vocab)) for s in it[4]] for it in items],
-                           dtype=np.int32)
-            self.groups[n] = (ids, items)
+            # syllable ids numbered in first-met order, group by group, row by row (one flat pass)
+            flat = [vocab.setdefault(s, len(vocab)) for it in items for s in it[4]]
+            self.groups[n] = (np.array(flat, dtype=np.int32).reshape(len(items), n), items)
         self.words = list(self.vocab)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks

@@ -64,6 +64,9 @@ candidates = Table(
     Column("levels_json", Text),
     Column("first_run_id", String(128), nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False),
+    # the reports of one person this pair stands for (migration 0008; `kinmatch link --dedupe`)
+    Column("cluster_id", String(128)),
+    Column("cluster_members", Text),  # "M1;M2;M3"
     UniqueConstraint("resident_id", "missing_id", name="uq_candidates_pair"),
 )
 Index("ix_candidates_probability", candidates.c.match_probability)

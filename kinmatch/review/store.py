@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, create_engine, event, exists, func, or_, select, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import null as sa_null
 from sqlalchemy.engine import Engine, make_url
 
 from kinmatch.errors import InputError, KinmatchError
@@ -157,6 +158,8 @@ def _truncated(value: str | None, limit: int) -> str | None:
 SEEN_COLUMNS = ("seen_probability", "seen_weight", "seen_explanation", "seen_levels_json", "seen_model_version",
                 "seen_run_id")
 """What the reviewer saw when deciding, kept with each decision (migration 0007)."""
+_CLUSTER_COLUMNS = ("cluster_id", "cluster_members")
+"""The reports of one person a pair stands for (migration 0008)."""
 
 
 class Store:
@@ -373,7 +376,9 @@ class Store:
         ``kinmatch train`` can later fit a model on reviewed pairs. ``settings``: the run's
         :class:`~kinmatch.match.settings.LinkSettings` (``run.settings`` of ``run_link``; None: the
         defaults), recorded with the run and used to compute the levels and to show the pairs.
-        Returns counts.
+        A table linked with duplicate reports clustered (``kinmatch link --dedupe``) brings each
+        pair's ``cluster_id`` and ``cluster_members``: the pair stands for those reports of one
+        person (:meth:`report_clusters`). Returns counts.
         """
         required = {"resident_id", "missing_id", "match_probability"}
         absent = required - set(candidates.columns)
@@ -404,6 +409,7 @@ class Store:
         now = _now()
         # records and candidates in one transaction: a run killed half-way leaves nothing loaded
         has_runs = self._has("runs")  # looked up outside the write transaction (SQLite would lock)
+        has_clusters = self._has("candidates", "cluster_id")
         with self.engine.begin() as conn:
             self._load_records(conn, residents, missing)
             known_res = set(conn.execute(select(s.residents.c.resident_id)).scalars())
@@ -436,6 +442,10 @@ class Store:
                     "weights_json": json.dumps(weights, ensure_ascii=False),
                     "levels_json": None if pair_levels is None else json.dumps(pair_levels),
                     "first_run_id": existing.get(key, run_id), "loaded_at": now})
+                if has_clusters:  # this run's view: a run without clusters clears an earlier run's
+                    members = _text(record.get("cluster_members"))
+                    rows[-1]["cluster_members"] = members if members and ";" in members else None
+                    rows[-1]["cluster_id"] = _text(record.get("cluster_id")) if rows[-1]["cluster_members"] else None
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
             if has_runs:  # a store not yet upgraded (upgrade=False) has no run records
                 self._upsert(conn, s.runs, [{
@@ -461,9 +471,12 @@ class Store:
         return self._record_of(s.reports, "missing_id", missing_id)
 
     def candidate(self, resident_id: str, missing_id: str) -> dict | None:
-        """One pair's stored score, with ``weights`` and ``levels`` dicts and its current decision
-        (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``)."""
-        query = (select(s.candidates, self._current().c.decision, self._current().c.reason,
+        """One pair's stored score, with ``weights`` and ``levels`` dicts, its current decision
+        (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``) and
+        ``members``: the other reports of the person the pair stands for (``cluster_members``
+        without this pair's report; empty when it stands for one report)."""
+        columns = [c for c in s.candidates.c if c.name not in _CLUSTER_COLUMNS or self._has("candidates", c.name)]
+        query = (select(*columns, self._current().c.decision, self._current().c.reason,
                         self._current().c.reviewer, self._current().c.decided_at,
                         self._current().c.id.label("decision_id"),
                         *(self._current().c[name] for name in SEEN_COLUMNS))
@@ -474,6 +487,9 @@ class Store:
         if row is None:
             return None
         out = dict(row)
+        out.setdefault("cluster_id", None)
+        out.setdefault("cluster_members", None)
+        out["members"] = [m for m in (out["cluster_members"] or "").split(";") if m and m != str(missing_id)]
         out["weights"] = json.loads(out.pop("weights_json") or "{}")
         levels = out.pop("levels_json")
         out["levels"] = json.loads(levels) if levels else None
@@ -736,6 +752,23 @@ class Store:
                         groups[m] = sorted(ids)
         return groups
 
+    def report_clusters(self) -> dict[str, list[str]]:
+        """Reports that a linking run with duplicate reports clustered (``kinmatch link --dedupe``)
+        found to be one person, as missing_id → the ids of its cluster (itself included), from
+        the stored pairs' ``cluster_members``; where runs disagree, the latest loaded pair's."""
+        if not self._has("candidates", "cluster_members"):
+            return {}
+        query = (select(s.candidates.c.cluster_members).where(s.candidates.c.cluster_members.is_not(None))
+                 .order_by(s.candidates.c.loaded_at, s.candidates.c.id))
+        with self.engine.connect() as conn:
+            texts = list(dict.fromkeys(conn.execute(query).scalars()))
+        groups: dict[str, list[str]] = {}
+        for text_ in texts:
+            members = sorted(m for m in text_.split(";") if m)
+            for m in members:
+                groups[m] = members
+        return groups
+
     def dismiss_below(self, probability: float, reviewer: str, *, dry_run: bool = False) -> int:
         """Exclude (非同一人) every queued pair below ``probability``; returns how many
         (``dry_run``: only count them, to show the reviewer first)."""
@@ -870,7 +903,7 @@ class Store:
 
     def queue(self, limit: int | None = None, order: str = "probability",
               include_unsure: bool = False) -> pd.DataFrame:
-        """Undecided pairs to review.
+        """Undecided pairs to review, with the ``cluster_members`` a pair stands for (None: one report).
 
         ``order="probability"``: highest match probability first (the review queue);
         ``order="informative"``: probability closest to 0.5 first, the pairs whose label teaches
@@ -891,11 +924,13 @@ class Store:
         confirmed = self._current_query().subquery("confirmed")
         pending = and_(pending, ~exists().where(confirmed.c.resident_id == s.candidates.c.resident_id,
                                                 confirmed.c.decision == "same"))
+        members = (s.candidates.c.cluster_members if self._has("candidates", "cluster_members")
+                   else sa_null().label("cluster_members"))
         query = (select(s.candidates.c.resident_id, s.candidates.c.missing_id, s.candidates.c.rank,
                         s.candidates.c.match_probability, s.candidates.c.match_weight,
                         s.candidates.c.explanation, s.candidates.c.run_id,
                         s.residents.c.name.label("resident_name"), s.reports.c.name.label("report_name"),
-                        current.c.decision)
+                        current.c.decision, members)
                  .select_from(self._with_current()
                               .join(s.residents, s.residents.c.resident_id == s.candidates.c.resident_id)
                               .join(s.reports, s.reports.c.missing_id == s.candidates.c.missing_id))
@@ -907,7 +942,8 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return pd.DataFrame([dict(r) for r in rows],
                             columns=["resident_id", "missing_id", "rank", "match_probability", "match_weight",
-                                     "explanation", "run_id", "resident_name", "report_name", "decision"])
+                                     "explanation", "run_id", "resident_name", "report_name", "decision",
+                                     "cluster_members"])
 
     def neighbours(self, resident_id: str, missing_id: str, order: str = "probability"):
         """``(previous, next)`` queued pairs around this one (each a ``(resident_id, missing_id)`` or None).

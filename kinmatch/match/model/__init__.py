@@ -22,6 +22,8 @@ The modules:
 - :mod:`~kinmatch.match.model.io`: the model's JSON, written and read in one place each;
 - :mod:`~kinmatch.match.model.dependence`: the correction for comparisons that are not
   independent, and the expected number of true pairs among the candidates (model options);
+- :mod:`~kinmatch.match.model.posterior`: a pair's probability given all of its resident's
+  candidates, the resident being one person with zero to three reports (model option);
 - :mod:`~kinmatch.match.model.calibration`: probabilities recalibrated from the studio's decided
   pairs (:meth:`FellegiSunter.calibrate`);
 - :mod:`~kinmatch.match.model.metrics`: :func:`evaluate_scores`, the same numbers for any model,

@@ -31,8 +31,8 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["SHRINK", "pairwise_lifts", "interaction_weight", "interaction_by_comparison",
-           "candidate_match_share"]
+__all__ = ["SHRINK", "pairwise_lifts", "tree_lifts", "mutual_information", "interaction_weight",
+           "interaction_by_comparison", "candidate_match_share"]
 
 SHRINK = 5.0
 """Pseudo-pairs at independence added to every cell of a two-way table (and to its expectation):
@@ -62,6 +62,60 @@ def pairwise_lifts(matrix: np.ndarray, names: Sequence[str], levels: Mapping[str
         if np.any(np.abs(lift) > 1e-12):
             tables[(a, b)] = lift
     return tables
+
+
+def mutual_information(matrix: np.ndarray, names: Sequence[str], levels: Mapping[str, int]) -> np.ndarray:
+    """Symmetric matrix of the expected mutual information (nats) between the levels of every two
+    comparisons of ``names``: the mutual information among the pairs where both are known, times
+    the share of pairs where both are known (what the pair of comparisons tells per pair scored).
+
+        >>> matrix = np.array([[1, 1, 0]] * 50 + [[0, 0, 1]] * 50 + [[1, 0, 0]] * 50 + [[0, 1, 1]] * 50)
+        >>> mutual_information(matrix, ["a", "b", "c"], {"a": 2, "b": 2, "c": 2}).round(3)[0].tolist()
+        [0.0, 0.0, 0.693]
+    """
+    k = len(names)
+    out = np.zeros((k, k))
+    for (i, a), (j, b) in combinations(enumerate(names), 2):
+        la, lb = int(levels[a]), int(levels[b])
+        x, y = matrix[:, i].astype(np.int64), matrix[:, j].astype(np.int64)
+        known = (x >= 0) & (y >= 0)
+        counts = np.bincount(x[known] * lb + y[known], minlength=la * lb).reshape(la, lb).astype(float)
+        if counts.sum() <= 0:
+            continue
+        p = counts / counts.sum()
+        expected = np.outer(p.sum(axis=1), p.sum(axis=0))
+        seen = p > 0
+        out[i, j] = out[j, i] = float(np.sum(p[seen] * np.log(p[seen] / expected[seen]))) * float(known.mean())
+    return out
+
+
+def tree_lifts(matrix: np.ndarray, names: Sequence[str], levels: Mapping[str, int], shrink: float = SHRINK
+               ) -> dict[tuple[str, str], np.ndarray]:
+    """:func:`pairwise_lifts` of the pairs along the Chow–Liu tree of the comparisons (the spanning
+    tree of largest :func:`mutual_information`), so the non-match distribution is the best
+    tree-shaped one: ``P(x) = prod P(x_i) * prod over edges of lift``.
+
+    Why a tree and not every pair: when several comparisons follow one cause (old age shows in
+    age, 痴呆, grey hair and height together), the lifts of all pairs count that cause once per
+    pair of them — six times for four comparisons where three corrections are due — and turn
+    true matches, which agree on all four, into doubtful ones (bench/RESULTS.md). A tree has one
+    edge less than there are comparisons, so each comparison is corrected for its strongest
+    dependence only.
+
+        >>> matrix = np.array([[1, 1, 1]] * 45 + [[0, 0, 0]] * 45 + [[1, 0, 1]] * 5 + [[0, 1, 0]] * 5)
+        >>> sorted(tree_lifts(matrix, ["age", "hair", "conditions"], {"age": 2, "hair": 2, "conditions": 2}))
+        [('age', 'conditions'), ('age', 'hair')]
+    """
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    names = list(names)
+    information = mutual_information(matrix, names, levels)
+    # the spanning tree of largest information is the minimum spanning tree of its negation; a tiny
+    # constant keeps edges of zero information (a zero is no edge to scipy)
+    tree = minimum_spanning_tree(-(information + 1e-12) * (1 - np.eye(len(names)))).tocoo()
+    edges = {tuple(sorted((names[i], names[j]), key=names.index)) for i, j in zip(tree.row, tree.col)}
+    return {pair: lift for pair, lift in pairwise_lifts(matrix, names, levels, shrink=shrink).items()
+            if pair in edges}
 
 
 def interaction_by_comparison(matrix: np.ndarray, names: Sequence[str],

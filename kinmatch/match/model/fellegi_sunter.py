@@ -51,7 +51,9 @@ from kinmatch.match.model.dependence import (
     interaction_by_comparison,
     interaction_weight,
     pairwise_lifts,
+    tree_lifts,
 )
+from kinmatch.match.model.posterior import MAX_REPORTS, fit_report_shares, resident_posterior
 
 __all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "POOLED_NOTE", "pooled_levels"]
 
@@ -98,13 +100,24 @@ its candidates)."""
 U_SOURCES = ("hybrid", "candidates", "random")
 """What a model fitted with ``method="assignment"`` scores against (see :class:`FellegiSunter`)."""
 
-DEPENDENCE = (None, "pairwise")
+DEPENDENCE = (None, "pairwise", "tree")
 """How :class:`FellegiSunter` treats comparisons that are not independent (see
 :mod:`~kinmatch.match.model.dependence`)."""
 
 PRIORS = ("one_per_resident", "every_pair")
 """How a model fitted with ``method="assignment"`` sets the prior of a pair (see
 :class:`FellegiSunter`)."""
+
+POSTERIORS = ("pair", "person", "person_em")
+"""What a pair's probability is conditioned on (see :class:`FellegiSunter`)."""
+
+
+def _resident_codes(pairs: Any) -> np.ndarray:
+    """The resident of each pair as an integer: from a ``(resident_id, missing_id)`` index (its
+    first level) or a sequence of resident ids."""
+    if isinstance(pairs, pd.MultiIndex):
+        return np.asarray(pairs.codes[0])
+    return pd.factorize(pd.Index(pairs))[0]
 
 
 class FellegiSunter(EstimatorParams):
@@ -143,7 +156,11 @@ class FellegiSunter(EstimatorParams):
         With ``method="assignment"``, ``"pairwise"`` corrects the weights for comparisons that are
         not independent among non-matches (:mod:`~kinmatch.match.model.dependence`): two-way
         lifts of every pair of comparisons without term frequencies, from the random pairs for
-        scoring (``dependence_``) and from the candidates inside the EM. None: independence.
+        scoring (``dependence_``) and from the candidates inside the EM. ``"tree"``: the same
+        lifts from the random pairs, but only along the Chow–Liu tree of the comparisons
+        (:func:`~kinmatch.match.model.dependence.tree_lifts`: each comparison's dependence counted
+        once, not once per pair of comparisons sharing a common cause), used in scoring only; the
+        EM is the independent one. None: independence.
     prior : "one_per_resident" or "every_pair"
         With ``method="assignment"``, the prior of a pair. ``"one_per_resident"``: π spread over
         the reports (or candidates), as the assignment EM assumes. ``"every_pair"``: the expected
@@ -151,6 +168,20 @@ class FellegiSunter(EstimatorParams):
         (:func:`~kinmatch.match.model.dependence.candidate_match_share`), which also counts the
         second and third report of a person reported several times; ``expected_true_pairs_``
         records it.
+    posterior : "pair" or "person"
+        With ``method="assignment"``, what a pair's probability is conditioned on. ``"pair"``: the
+        pair's own weight, ``2**w / (1 + 2**w)``. ``"person"``: all the candidates of its resident,
+        who is one person with zero to three reports among them
+        (:mod:`~kinmatch.match.model.posterior`): the shares of residents with 0..3 true reports
+        among their candidates are fitted after the EM (``report_shares_``, on the candidates'
+        own weights) and :meth:`person_probability` gives each pair's posterior; the pipeline's
+        :func:`~kinmatch.match.pipeline.score` uses it. Weights and ranking do not change.
+        ``"person_em"``: as ``"person"``, and m is then refitted by EM with that posterior as the E
+        step (the assignment EM's m counts one report per resident; here a person's second and
+        third report count too), the shares refitted in every iteration. Weights change, and so
+        may ranking. Without a ``dependence`` correction this EM explains look-alike strangers as
+        further reports of the person and runs away (bench/RESULTS.md); use it with
+        ``dependence="tree"``.
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved
@@ -226,7 +257,7 @@ class FellegiSunter(EstimatorParams):
     def __init__(self, levels=None, max_iter=100, tol=1e-6, lambda_init=None, m_init=None,
                  u_fixed=True, tf_columns=None, random_state=None, min_prob=1e-6,
                  m_fixed=None, level_labels=None, tf_levels=None, method="em", u_source="hybrid",
-                 ordered=None, settings=None, dependence=None, prior="one_per_resident"):
+                 ordered=None, settings=None, dependence=None, prior="one_per_resident", posterior="pair"):
         self.levels = levels
         self.max_iter = max_iter
         self.tol = tol
@@ -245,6 +276,7 @@ class FellegiSunter(EstimatorParams):
         self.settings = settings
         self.dependence = dependence
         self.prior = prior
+        self.posterior = posterior
 
     # ---- u from random pairs ---------------------------------------------------------------
 
@@ -416,9 +448,10 @@ class FellegiSunter(EstimatorParams):
             raise InputError(f"comparison(s) {unobserved} are missing (-1) in every random pair, so the "
                              f"assignment EM has no u for them; leave them out of levels= or draw more random "
                              f"pairs.")
-        if self.dependence not in DEPENDENCE or self.prior not in PRIORS:
-            raise InputError(f"dependence={self.dependence!r} / prior={self.prior!r}: use dependence in "
-                             f"{list(DEPENDENCE)} and prior in {list(PRIORS)}")
+        if self.dependence not in DEPENDENCE or self.prior not in PRIORS or self.posterior not in POSTERIORS:
+            raise InputError(f"dependence={self.dependence!r} / prior={self.prior!r} / posterior={self.posterior!r}: "
+                             f"use dependence in {list(DEPENDENCE)}, prior in {list(PRIORS)} and posterior in "
+                             f"{list(POSTERIORS)}")
         u_random = {n: self._random_pair_u(n, levels[n]) for n in names}
         dependent = [n for n in names if n not in (self.tf_columns or {})]
         columns = [names.index(n) for n in dependent]
@@ -430,6 +463,8 @@ class FellegiSunter(EstimatorParams):
             candidate_lifts = pairwise_lifts(matrix[:, columns], dependent, levels)
             offset = interaction_weight(matrix[:, columns], dependent, candidate_lifts) * math.log(2)
             self.dependence_ = pairwise_lifts(level_matrix(u_vectors, dependent, levels), dependent, levels)
+        elif self.dependence == "tree":
+            self.dependence_ = tree_lifts(level_matrix(u_vectors, dependent, levels), dependent, levels)
         fit = fit_assignment_em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol,
                                 min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"),
                                 offset=offset)
@@ -466,7 +501,56 @@ class FellegiSunter(EstimatorParams):
         self.supervised_ = None
         self.calibration_ = None
         self._finish()
+        self.report_shares_, self.n_reports_ = None, None
+        if self.posterior in ("person", "person_em"):
+            # the shares of residents with 0..MAX_REPORTS true reports among their candidates, on the
+            # candidates' own Bayes factors (the weights without the prior)
+            self.n_reports_ = int(n_reports) if n_reports else len(vectors)
+            codes = _resident_codes(vectors.index)
+            bayes = self.weight_table(vectors).to_numpy().sum(axis=1)
+            shares, _ = fit_report_shares(codes, bayes, self.n_reports_, n_residents, MAX_REPORTS)
+            if self.posterior == "person_em":
+                shares = self._person_em(vectors, matrix, codes, shares, n_residents)
+            self.report_shares_ = [float(v) for v in shares]
         return self
+
+    def _person_em(self, vectors: pd.DataFrame, matrix: np.ndarray, codes: np.ndarray, shares: np.ndarray,
+                   n_residents: int) -> np.ndarray:
+        """``posterior="person_em"``: m refitted by EM whose E step is the person posterior (u, the
+        prior weight and the dependence tables kept); returns the shares of the last E step and
+        records ``n_iter_``/``converged_`` of this EM (the assignment EM's are in
+        ``assignment_n_iter_``). The M step is the assignment EM's: expected counts per level plus a
+        weak prior rising with the level worth 5 % of the expected matches, clipped, and the
+        ordered comparisons kept monotone."""
+        self.assignment_n_iter_ = self.n_iter_
+        names = self.comparisons_
+        prior_m = {n: np.exp2(np.arange(self.levels_[n], dtype=float)) for n in names}
+        prior_m = {n: v / v.sum() for n, v in prior_m.items()}
+        ordered = set(self.ordered or ())
+        n_iter, converged = 0, False
+        while n_iter < int(self.max_iter):
+            n_iter += 1
+            bayes = self.weight_table(vectors).to_numpy().sum(axis=1)
+            shares, _ = fit_report_shares(codes, bayes, self.n_reports_, n_residents, MAX_REPORTS)
+            post = resident_posterior(codes, bayes, self.n_reports_, shares)
+            strength = max(2.0, 0.05 * float(post.sum()))
+            change, new_m = 0.0, {}
+            for j, n in enumerate(names):
+                column = matrix[:, j]
+                seen = column >= 0
+                counts = np.bincount(column[seen], weights=post[seen], minlength=self.levels_[n])
+                counts = counts + strength * prior_m[n]
+                m = clip_normalise(counts / counts.sum(), self.min_prob)
+                new_m[n] = monotone_m(m, self.u_[n]) if n in ordered else m
+                change = max(change, float(np.max(np.abs(new_m[n] - self.m_[n]))))
+            self.m_ = new_m
+            self._finish()
+            if change < self.tol:
+                converged = True
+                break
+        self.n_iter_, self.converged_ = n_iter, converged
+        bayes = self.weight_table(vectors).to_numpy().sum(axis=1)
+        return fit_report_shares(codes, bayes, self.n_reports_, n_residents, MAX_REPORTS)[0]
 
     def _random_pair_u(self, name: str, n_levels: int) -> np.ndarray:
         """u of one comparison from the random pairs' level counts. A level never seen among them
@@ -667,6 +751,27 @@ class FellegiSunter(EstimatorParams):
         self.calibration_ = WeightCalibration.fit(match_weight, labels, method)
         return self
 
+    def person_probability(self, match_weight: Any, pairs: Any) -> np.ndarray:
+        """With ``posterior="person"`` (or ``"person_em"``): each pair's probability given all the
+        candidates of its resident (:func:`~kinmatch.match.model.posterior.resident_posterior` with
+        ``report_shares_``); ``match_weight`` the pairs' match weights, ``pairs`` their
+        ``(resident_id, missing_id)`` index (or the resident of each pair). Every candidate of a
+        resident must be among them. Otherwise, and for a model without shares, the pair's own
+        probability (:meth:`probability_of_weight`).
+
+            >>> model = FellegiSunter.from_parameters({"sex": [0.05, 0.95]}, {"sex": [0.5, 0.5]}, 1e-4,
+            ...                                       fitted_on={"report_shares": [0.5, 0.5], "n_reports": 10_000},
+            ...                                       posterior="person")
+            >>> model.person_probability(np.array([0.0, 0.0]), ["R1", "R1"]).round(2).tolist()
+            [0.33, 0.33]
+        """
+        weight = np.asarray(match_weight, dtype=float)
+        shares = getattr(self, "report_shares_", None)
+        if self.posterior not in ("person", "person_em") or not shares:
+            return self.probability_of_weight(weight)
+        codes = _resident_codes(pairs)
+        return resident_posterior(codes, weight - self.prior_weight_, int(self.n_reports_), np.asarray(shares))
+
     def predict(self, vectors: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
         """True for pairs whose match probability is at least ``threshold``."""
         return (self.predict_proba(vectors) >= threshold).rename("is_match")
@@ -837,6 +942,9 @@ class FellegiSunter(EstimatorParams):
         model.lambda_ = float(lambda_)
         for key, attribute in io.FITTED_ON.items():
             setattr(model, attribute, (fitted_on or {}).get(key))
+        # the person posterior's shares (posterior="person"), written apart in the JSON
+        model.report_shares_ = (fitted_on or {}).get("report_shares")
+        model.n_reports_ = (fitted_on or {}).get("n_reports")
         model.supervised_ = None if supervised is None else dict(supervised)
         model.calibration_ = None if calibration is None else WeightCalibration.from_dict(calibration)
         model.dependence_ = {}

@@ -14,8 +14,10 @@ The file is a readable table an auditor can diff, never a pickle::
      "supervised": {...},          (only for weights learnt from reviewers' decisions)
      "dependence": [{"comparisons": ["age", "conditions"], "log2_lift": [[...], ...]}, ...]}
                                    (only for a model that corrects for dependent comparisons)
-     "calibration": {"method": "isotonic", "weight": [...], "probability": [...], "n_pairs": ...}}
+     "calibration": {"method": "isotonic", "weight": [...], "probability": [...], "n_pairs": ...},
                                    (only for a model recalibrated from the studio's decisions)
+     "posterior": {"kind": "person", "report_shares": [t0, t1, t2, t3], "n_reports": ...}}
+                                   (only for a model whose probability is the person posterior)
 
 ``fitted_on`` says how the parameters were obtained: ``method`` (``"em"``, ``"assignment"``,
 ``"supervised"``), and ``n_iter`` / ``converged`` of the fit that actually ran (null when no
@@ -118,6 +120,11 @@ def model_to_dict(model: Any) -> dict[str, Any]:
                               for (a, b), table in model.dependence_.items()]
     if getattr(model, "calibration_", None) is not None:
         data["calibration"] = model.calibration_.to_dict()
+    if getattr(model, "posterior", "pair") != "pair":
+        # only for a model whose probabilities are the person posterior (a pair model's JSON, and so
+        # its model_version, stays as it was)
+        data["posterior"] = {"kind": model.posterior, "report_shares": getattr(model, "report_shares_", None),
+                             "n_reports": getattr(model, "n_reports_", None)}
     return data
 
 
@@ -168,6 +175,9 @@ def read_model(path_or_text: str | os.PathLike) -> ModelRecord:
     comps = data["comparisons"]
     saved = data.get("params", {})
     params = {key: saved[key] for key in PARAMS if key in saved}
+    posterior = data.get("posterior")
+    if posterior:
+        params["posterior"] = posterior["kind"]
     params.update(
         levels={n: int(c["n_levels"]) for n, c in comps.items()},
         tf_columns={n: c["tf_column"] for n, c in comps.items() if "tf_column" in c} or None,
@@ -185,7 +195,9 @@ def read_model(path_or_text: str | os.PathLike) -> ModelRecord:
         m={n: [lv["m"] for lv in c["levels"]] for n, c in comps.items()},
         u={n: [lv["u"] for lv in c["levels"]] for n, c in comps.items()},
         lambda_=float(data["lambda"]),
-        fitted_on=dict(data.get("fitted_on", {})),
+        fitted_on={**data.get("fitted_on", {}),
+                   **({"report_shares": posterior.get("report_shares"), "n_reports": posterior.get("n_reports")}
+                      if posterior else {})},
         supervised=data.get("supervised"),
         dependence_tables={(entry["comparisons"][0], entry["comparisons"][1]): entry["log2_lift"]
                     for entry in data.get("dependence", [])} or None,

@@ -151,7 +151,9 @@ def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, 
     others = others[others["missing_id"] != str(missing_id)].to_dict("records")
     events = store.events(resident_id)
     comments = [e for e in events.to_dict("records") if e["event"] == "comment" and e["missing_id"] == str(missing_id)]
-    duplicates = [m for m in store.report_groups().get(str(missing_id), []) if m != str(missing_id)]
+    members = candidate["members"]  # the run clustered these reports with this one (--dedupe)
+    duplicates = [m for m in store.report_groups().get(str(missing_id), [])
+                  if m != str(missing_id) and m not in members]
     return render_template(
         "pair.html", candidate=candidate, resident=resident, report=report,
         rows=_rows(resident, report, candidate["weights"] or {}, candidate["levels"] or {}, settings),
@@ -160,7 +162,7 @@ def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, 
         reasons=EXCLUSION_REASONS, order=order,
         resident_photos=photos_of(resident, "resident", resident_id),
         report_photos=photos_of(report, "report", missing_id),
-        case=store.case_state(resident_id), comments=comments, duplicates=duplicates,
+        case=store.case_state(resident_id), comments=comments, duplicates=duplicates, members=members,
         assignee=store.assignments().get((str(resident_id), str(missing_id))),
         reviewers=[u["username"] for u in store.users().to_dict("records") if u["active"]],
         prev_url=pair_url(previous, order), next_url=pair_url(following, order), conflict=conflict), status

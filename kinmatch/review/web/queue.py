@@ -12,15 +12,18 @@ bp = Blueprint("queue", __name__)
 
 def grouped(rows: list[dict], groups: dict[str, list[str]]) -> list[dict]:
     """Queue rows with a resident's candidates that are one duplicated report folded into the
-    first of them (its ``duplicates`` lists the others)."""
+    first of them (its ``duplicates`` lists the others); ``members``: the other reports a row
+    stands for when the linking run clustered duplicate reports (its ``cluster_members``)."""
     out, seen = [], {}
     for row in rows:
         group = groups.get(row["missing_id"])
         key = (row["resident_id"], tuple(group)) if group else None
         if key is not None and key in seen:
-            seen[key]["duplicates"].append(row["missing_id"])
+            if row["missing_id"] not in seen[key]["members"]:
+                seen[key]["duplicates"].append(row["missing_id"])
             continue
-        row = {**row, "duplicates": []}
+        members = [m for m in str(row.get("cluster_members") or "").split(";") if m and m != row["missing_id"]]
+        row = {**row, "duplicates": [], "members": members}
         if key is not None:
             seen[key] = row
         out.append(row)
@@ -40,7 +43,8 @@ def queue():
         row["assignee"] = assignments.get((row["resident_id"], row["missing_id"]))
     if mine:
         rows = [r for r in rows if r["assignee"] == g.user["username"]]
-    rows = grouped(rows, store.report_groups())[:200]
+    # a run's clusters of duplicate reports (--dedupe) before the store's own guess by name sound
+    rows = grouped(rows, {**store.report_groups(), **store.report_clusters()})[:200]
     overdue = store.overdue_deadlines()
     # the queue shows names of both sides: who looked at which list is logged too
     store.log_access(g.user["username"], "view_queue", detail=f"{order}: {len(rows)} pairs")
