@@ -331,10 +331,14 @@ class ReportSide:
 
     def positions(self, ids: Any) -> np.ndarray:
         """The positions (ascending) of the reports with these ``ids`` (all indexed)."""
+        return np.sort(self.rows_of(ids))
+
+    def rows_of(self, ids: Any) -> np.ndarray:
+        """The position of the report with each of these ``ids`` (all indexed), in their order."""
         if self._sorted_ids is None:
             self._sorted_ids = self.reports.ids[self.order]
         ids = np.asarray(ids, dtype=self._sorted_ids.dtype if self._sorted_ids.dtype != object else object)
-        return np.sort(self.order[np.searchsorted(self._sorted_ids, ids)])
+        return self.order[np.searchsorted(self._sorted_ids, ids)]
 
     def frame(self, positions: np.ndarray) -> pd.DataFrame:
         """The normalized reports at ``positions``, the comparisons' columns."""
@@ -437,13 +441,12 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     if len(residents) == 0:
         return LinkRun(empty_table(settings), model, pd.DataFrame(), pd.DataFrame(), residents,
                        pd.DataFrame({"missing_id": pd.Series(dtype=object)}), settings)
-    candidates = _candidates(residents, side.reports, settings.candidate_settings(), progress, n_jobs)
-    met = pd.unique(candidates.pairs["missing_id"].to_numpy(dtype=object))
+    candidates, met = _candidates(residents, side, settings.candidate_settings(), progress, n_jobs)
     if report_clusters is not None:
         from kinmatch.index.clusters import members_of
 
-        met = members_of(report_clusters, met)
-    missing = side.frame(side.positions(met))
+        met = side.positions(members_of(report_clusters, side.reports.ids[met].astype(object)))
+    missing = side.frame(met)
     encoded = engine.encode(residents, missing, side.comparisons(settings))
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         n_jobs = 1  # as run_link: forked workers would each copy the encodings of that many reports
@@ -493,36 +496,86 @@ contiguous range of records each: each record's candidates depend on that record
 workers inherit the report side (mapped from the index's files) instead of receiving it."""
 
 
-def _candidates(residents: pd.DataFrame, reports: Any, candidate_settings: Any, progress: bool,
-                n_jobs: int | None):
+LOOKUP_MEMORY: dict[str, int] = {"max_pairs_in_memory": 2_000_000}
+"""Overrides of :class:`~kinmatch.match.candidates.CandidateSettings` for the lookup against the
+index (the pairs do not depend on them): a pass expands at most this many pairs at once, so its
+temporary arrays (16 MB of int64) stay below glibc's mmap threshold in the workers
+(:func:`_keep_freed_memory`) and reuse freed memory; at 8,000,000 (64 MB arrays) each was mapped
+and zeroed afresh, and at 10,000 × 1,000,000 the workers spent as much system CPU as user CPU."""
+
+
+def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: Any, progress: bool,
+                n_jobs: int | None) -> tuple[Any, np.ndarray]:
     """:func:`~kinmatch.match.candidates.candidate_pairs` of ``residents`` against the report
-    side ``reports``, in ranges of residents over ``n_jobs`` worker processes when there are many;
-    the ranges' pairs in order and their counts added are the pairs and counts of one call."""
+    side, in ranges of residents over ``n_jobs`` worker processes when there are many (the ranges'
+    pairs in order and their counts added are the pairs and counts of one call), and the
+    positions (ascending) of the reports the pairs meet. The pairs' id columns are categorical
+    (over the residents' ids and the met reports' ids, in that order), made from the positions
+    the lookup returns: at 10,000 × 1,000,000 there are four million pairs, and hashing their id
+    strings again to find the reports and the pairs' positions took seconds."""
     from kinmatch._parallel import fork_map, resolve_jobs
     from kinmatch.match.candidates import Candidates, packed_candidate_pairs
 
     jobs = resolve_jobs(n_jobs)
     if jobs < 2 or len(residents) < PARALLEL_MIN_RECORDS:
-        return packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress,
-                                      reports=reports).unpack()
-    edges = np.linspace(0, len(residents), 2 * jobs + 1).astype(int)
-    bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-    parts = [part.unpack() for part in fork_map(_candidates_range, bounds, jobs,
-                                                 shared=(residents, reports, candidate_settings))]
+        packed = [packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress,
+                                         reports=side.reports, **LOOKUP_MEMORY)]
+        starts = [0]
+    else:
+        edges = np.linspace(0, len(residents), 2 * jobs + 1).astype(int)
+        bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side.reports, candidate_settings))
+        starts = [a for a, _ in bounds]
+    rows = np.concatenate([side.rows_of(part.missing_ids)[part.reports] for part in packed])
+    lp = np.concatenate([part.residents.astype(np.int64) + start for part, start in zip(packed, starts)])
+    met, rp = np.unique(rows, return_inverse=True)
+    parts = [part.unpack() for part in packed]
     counts = parts[0].counts.set_index("pass")
     for part in parts[1:]:
         counts = counts + part.counts.set_index("pass")
-    return Candidates(pd.concat([part.pairs for part in parts], ignore_index=True), counts.reset_index())
+    pairs = pd.concat([part.pairs for part in parts], ignore_index=True)
+    resident_ids = pd.Index(residents["resident_id"].to_numpy(dtype=object))
+    report_ids = pd.Index(side.reports.ids[met].astype(object))
+    pairs["resident_id"] = pd.Categorical.from_codes(lp, categories=resident_ids)
+    pairs["missing_id"] = pd.Categorical.from_codes(rp.reshape(-1), categories=report_ids)
+    return Candidates(pairs, counts.reset_index()), met
 
 
 def _candidates_range(bounds: tuple[int, int]):
     from kinmatch._parallel import shared
     from kinmatch.match.candidates import packed_candidate_pairs
 
+    _keep_freed_memory()
     residents, reports, candidate_settings = shared()
     start, stop = bounds
     return packed_candidate_pairs(residents.iloc[start:stop].reset_index(drop=True), None,
-                                  settings=candidate_settings, progress=False, reports=reports)
+                                  settings=candidate_settings, progress=False, reports=reports, **LOOKUP_MEMORY)
+
+
+_MALLOC_KEPT: list[bool] = []
+
+
+def _keep_freed_memory() -> None:
+    """In a forked lookup worker, once: glibc's mmap threshold at its ceiling (32 MB) and the trim
+    threshold twice it, so the lookup's many temporary arrays below 32 MB reuse freed heap memory
+    instead of being mapped, page-faulted and zeroed afresh by the kernel each time (with
+    :data:`LOOKUP_MEMORY` keeping them below it). The worker exits after the run, so its allocator
+    settings end with it. A no-op off glibc. (``ctypes``: the standard library has no mallopt.)"""
+    if _MALLOC_KEPT:
+        return
+    _MALLOC_KEPT.append(True)
+    import contextlib
+    import ctypes
+    import ctypes.util
+    import sys
+
+    with contextlib.suppress(Exception):
+        name = ctypes.util.find_library("c")
+        if sys.platform.startswith("linux") and name:
+            libc = ctypes.CDLL(name)
+            m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, <malloc.h>
+            libc.mallopt(m_mmap_threshold, 32 * 2**20)
+            libc.mallopt(m_trim_threshold, 64 * 2**20)
 
 
 def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:

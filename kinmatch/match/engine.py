@@ -38,13 +38,27 @@ class Encoded(NamedTuple):
     report_ids: pd.Index
 
     def positions(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The record positions of ``pairs`` (columns ``resident_id``, ``missing_id``)."""
-        lp = self.resident_ids.get_indexer(pairs["resident_id"].astype(str))
-        rp = self.report_ids.get_indexer(pairs["missing_id"].astype(str))
+        """The record positions of ``pairs`` (columns ``resident_id``, ``missing_id``). An id
+        column may be categorical (as :func:`~kinmatch.index.side.run_against_reports` gives its
+        candidates): then only its categories are looked up, not every pair's id."""
+        lp = _id_positions(self.resident_ids, pairs["resident_id"])
+        rp = _id_positions(self.report_ids, pairs["missing_id"])
         if (lp < 0).any() or (rp < 0).any():
             raise InputError("compare_pairs: some pair ids are not in the resident or missing frame; pass the "
                              "frames the pairs were made from")
         return lp, rp
+
+
+def _id_positions(ids: pd.Index, column: pd.Series) -> np.ndarray:
+    """The position in ``ids`` of each id of ``column`` (-1 where absent). Of a categorical column
+    the distinct ids (its categories) are looked up once and spread by its codes: millions of
+    candidate pairs name a few hundred thousand reports, and hashing every pair's id string was
+    seconds of a large run."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        found = ids.get_indexer(column.cat.categories.astype(str))
+        codes = column.cat.codes.to_numpy()
+        return np.where(codes >= 0, np.append(found, -1)[codes], -1)
+    return ids.get_indexer(column.astype(str))
 
 
 def with_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

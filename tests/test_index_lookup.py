@@ -1,0 +1,92 @@
+"""The candidate lookup against a standing index (kinmatch/index/side.py ``_candidates``): the pairs
+it gives with categorical ids and the report positions it computes from the lookup's own positions
+are the pairs of one plain lookup, in one process or in forked ranges, and the lookup's memory
+settings do not change them; pair positions of categorical id columns are those of text columns
+(kinmatch/match/engine.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kinmatch
+from kinmatch.errors import InputError
+from kinmatch.index import Index
+from kinmatch.index import side as index_side
+from kinmatch.match import engine
+from kinmatch.match.candidates import packed_candidate_pairs
+from kinmatch.match.pipeline import prepare_records
+from kinmatch.match.settings import resolve_settings
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return kinmatch.datasets.simulate(n_missing=700, n_residents=60, seed=31)
+
+
+@pytest.fixture(scope="module")
+def indexed(sim, tmp_path_factory):
+    """An index of the reports (no model: only the report side is read here) and its report side."""
+    root = tmp_path_factory.mktemp("lookup")
+    path = root / "missing.csv"
+    sim.missing.drop(columns=["source_row"], errors="ignore").to_csv(path, index=False)
+    index, _ = Index.build(root / "idx", missing=[Path(path)])
+    return index, index.report_side()
+
+
+@pytest.fixture(scope="module")
+def residents(sim):
+    return prepare_records(sim.residents, "resident")
+
+
+def _plain(residents, side, **overrides):
+    settings = resolve_settings(None).candidate_settings()
+    return packed_candidate_pairs(residents, None, settings=settings, progress=False, reports=side.reports,
+                                  **overrides).unpack()
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed, residents, forked, monkeypatch):
+    _, side = indexed
+    if forked:
+        monkeypatch.setattr(index_side, "PARALLEL_MIN_RECORDS", 10)
+    candidates, met = index_side._candidates(residents, side, resolve_settings(None).candidate_settings(), False,
+                                             2 if forked else 1)
+    expected = _plain(residents, side)
+    assert len(expected.pairs) > 100
+    pairs = candidates.pairs
+    assert isinstance(pairs["missing_id"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(pairs.astype({"resident_id": object, "missing_id": object}), expected.pairs)
+    pd.testing.assert_frame_equal(candidates.counts, expected.counts)
+    # the met reports: ascending positions of exactly the reports the pairs name
+    assert np.all(np.diff(met) > 0)
+    assert set(side.reports.ids[met].tolist()) == set(expected.pairs["missing_id"])
+    np.testing.assert_array_equal(met, side.positions(pd.unique(expected.pairs["missing_id"])))
+
+
+def test_the_lookups_memory_settings_do_not_change_its_pairs(indexed, residents):
+    _, side = indexed
+    small = _plain(residents, side, max_pairs_in_memory=50, chunk_size=7)
+    pd.testing.assert_frame_equal(small.pairs, _plain(residents, side).pairs)
+    default = resolve_settings(None).candidate_settings().max_pairs_in_memory
+    assert index_side.LOOKUP_MEMORY["max_pairs_in_memory"] < default
+
+
+def test_pair_positions_of_categorical_ids_are_those_of_text_ids():
+    residents = pd.DataFrame({"resident_id": ["R1", "R2", "R3"]})
+    missing = pd.DataFrame({"missing_id": ["M1", "M2", "M3", "M4"]})
+    encoded = engine.encode(residents, missing, [])
+    text = pd.DataFrame({"resident_id": ["R3", "R1", "R3"], "missing_id": ["M4", "M2", "M1"]})
+    # categories in another order than the frames, and one category no pair uses
+    categorical = pd.DataFrame({
+        "resident_id": pd.Categorical(text["resident_id"], categories=["R3", "R2", "R1"]),
+        "missing_id": pd.Categorical(text["missing_id"], categories=["M4", "M9", "M1", "M2"])})
+    lp, rp = encoded.positions(categorical)
+    assert (lp.tolist(), rp.tolist()) == ([2, 0, 2], [3, 1, 0])
+    assert [a.tolist() for a in encoded.positions(text)] == [[2, 0, 2], [3, 1, 0]]
+    absent = categorical.assign(missing_id=pd.Categorical(["M4", "M9", "M1"], categories=["M4", "M9", "M1"]))
+    with pytest.raises(InputError, match="not in the resident or missing frame"):
+        encoded.positions(absent)
