@@ -54,7 +54,7 @@ def _stored(directory: Path) -> tuple[dict, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def built(sim, model, tmp_path_factory):
     directory = tmp_path_factory.mktemp("dedupe_index") / "idx"
-    Index.build(directory, missing=[_csv(sim.missing, directory.parent / "m.csv")], model=model)
+    Index.build(directory, missing=[_csv(sim.missing, directory.parent / "m.csv")], model=model, dedupe_reports=True)
     return directory
 
 
@@ -107,7 +107,7 @@ def test_adds_update_the_clusters_from_the_new_pairs(sim, built, tmp_path):
     clustered again."""
     first, second = sim.missing.iloc[::2], sim.missing.iloc[1::2]  # most people reported twice are in both
     directory = tmp_path / "idx"
-    Index.build(directory, missing=[_csv(first, tmp_path / "a.csv")])
+    Index.build(directory, missing=[_csv(first, tmp_path / "a.csv")], dedupe_reports=True)
     record0, _ = _stored(directory)
     Index.add(directory, missing=[_csv(second, tmp_path / "b.csv")])
     record, stored = _stored(directory)
@@ -162,7 +162,7 @@ def _persons(sim) -> dict:
 
 def test_refresh_clusters_again_and_old_files_are_collected(sim, built, tmp_path):
     directory = tmp_path / "idx"
-    Index.build(directory, missing=[_csv(sim.missing.iloc[:700], tmp_path / "a.csv")])
+    Index.build(directory, missing=[_csv(sim.missing.iloc[:700], tmp_path / "a.csv")], dedupe_reports=True)
     Index.add(directory, missing=[_csv(sim.missing.iloc[700:], tmp_path / "b.csv")])
     Index.refresh(directory)
     record, stored = _stored(directory)
@@ -211,7 +211,7 @@ def test_an_add_after_the_clustering_settings_changed_clusters_everything_again(
     import json
 
     directory = tmp_path / "idx"
-    Index.build(directory, missing=[_csv(sim.missing.iloc[:600], tmp_path / "a.csv")])
+    Index.build(directory, missing=[_csv(sim.missing.iloc[:600], tmp_path / "a.csv")], dedupe_reports=True)
     name = (directory / "CURRENT").read_text().strip()
     manifest = json.loads((directory / name).read_text())
     manifest["report_clusters"]["settings"]["threshold"] = 0.5  # stored by another kinmatch's settings
@@ -220,3 +220,18 @@ def test_an_add_after_the_clustering_settings_changed_clusters_everything_again(
     record, stored = _stored(directory)
     assert record["how"] == "built" and record["settings"]["threshold"] == 0.9
     pd.testing.assert_frame_equal(stored, dedupe_reports(prepare_records(sim.missing, "missing")).clusters)
+
+
+def test_an_index_keeps_clusters_only_when_asked(sim, built, tmp_path):
+    directory = tmp_path / "plain"
+    Index.build(directory, missing=[_csv(sim.missing.iloc[:700], tmp_path / "a.csv")])
+    Index.add(directory, missing=[_csv(sim.missing.iloc[700:], tmp_path / "b.csv")])
+    manifest = kinmatch.index.storage.read_manifest(directory)
+    assert manifest["report_clusters"] is None and not manifest["dedupe_reports"]
+    assert not any(p.name.endswith(".clusters.parquet") for p in (directory / "derived").iterdir())
+    Index.refresh(directory, dedupe_reports=True)  # from now on kept, and the same as a build with them
+    record, stored = _stored(directory)
+    assert record["how"] == "built"
+    pd.testing.assert_frame_equal(stored, _stored(built)[1])
+    Index.add(directory, missing=[_csv(sim.missing.iloc[:5], tmp_path / "c.csv")])  # replaced reports
+    assert _stored(directory)[0]["how"] == "updated"

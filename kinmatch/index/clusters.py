@@ -10,6 +10,10 @@ Parquet files under ``derived/`` (any Arrow reader opens them) and a record in t
     manifest["report_clusters"]                 files, the report-pair model (JSON), its settings,
                                                how the clusters were made and over how many reports
 
+Only an index built with ``dedupe_reports=True`` (``kinmatch index build --dedupe``) keeps them
+(or one refreshed with it); the others cluster on demand, with a warning, when a run asks for
+clusters (:func:`compute_for`).
+
 **Build** (and :meth:`~kinmatch.index.Index.refresh`, :meth:`~kinmatch.index.Index.rebuild`, an
 ``add`` to an index that holds no clusters yet): :func:`~kinmatch.match.dedupe.dedupe_reports` of
 every report, fitting the report-pair model; the same clusters a batch ``kinmatch link --dedupe``
@@ -167,19 +171,20 @@ def links(directory: Path, manifest: dict[str, Any]) -> pd.DataFrame:
 
 
 def compute_for(index: Any):
-    """Clusters of an opened index that stores none (an older kinmatch wrote it): every report
-    clustered now, with a warning that this is done on every opening until the index is refreshed."""
+    """Clusters of an opened index that stores none (built without ``dedupe_reports``, or by an
+    older kinmatch): every report clustered now, with a warning that this is done on every opening
+    until the index keeps them."""
     import time
 
     from kinmatch.match.dedupe import dedupe_reports
 
     started = time.perf_counter()
     found = dedupe_reports(index.missing)
-    warnings.warn(f"index {str(index.path)!r} stores no clusters of duplicate reports for this kinmatch (an older "
-                  f"kinmatch wrote it), so the {len(index.missing):,} reports were clustered in "
-                  f"{time.perf_counter() - started:.0f} s, as they will be whenever the index is opened; "
-                  f"kinmatch.Index.refresh({str(index.path)!r}) stores them once (as does the next "
-                  f"`kinmatch index add` of reports)", stacklevel=4)
+    warnings.warn(f"index {str(index.path)!r} stores no clusters of duplicate reports for this kinmatch (it was "
+                  f"built without --dedupe, or by an older kinmatch), so the {len(index.missing):,} reports were "
+                  f"clustered in {time.perf_counter() - started:.0f} s, as they will be whenever the index is "
+                  f"opened; kinmatch.Index.refresh({str(index.path)!r}, dedupe_reports=True) stores them once "
+                  f"and keeps them up to date on every `kinmatch index add`", stacklevel=4)
     return found
 
 

@@ -376,17 +376,20 @@ class Index:
     @classmethod
     def build(cls, path: str | os.PathLike, missing: Any = (), residents: Any = (), model: Any = None,
               wait: float = 60.0, progress: bool = False,
-              on_duplicate: str = "stop") -> tuple["Index", pd.DataFrame]:
+              on_duplicate: str = "stop", dedupe_reports: bool = False) -> tuple["Index", pd.DataFrame]:
         """Create an index at ``path`` (a new or empty folder) from report and resident sources
         (file paths or canonical frames). The model: ``model`` (a fitted model or its JSON path)
         when given, else fitted here by EM when both reports and residents are indexed, else none
         until :meth:`refit`. ``on_duplicate``: rows of one source sharing an id stop the build
-        (``"stop"``) or the first / last is kept (:func:`kinmatch.intake.read_records`). Returns the
-        opened index and the issues table."""
+        (``"stop"``) or the first / last is kept (:func:`kinmatch.intake.read_records`).
+        ``dedupe_reports``: also cluster the duplicate reports of one person and keep the clusters
+        up to date on every later ``add`` (:mod:`kinmatch.index.clusters`; about 100 CPU s per
+        million reports at build), for ``link(..., dedupe_reports=True)``. Returns the opened index
+        and the issues table."""
         directory = Path(path)
         _check_buildable(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        manifest = storage.new_manifest()
+        manifest = storage.new_manifest() | {"dedupe_reports": bool(dedupe_reports)}
         prepared = _prepare(_as_list(missing), _as_list(residents), on_duplicate)
         with storage.writer_lock(directory, wait):
             _check_buildable(directory)  # another build may have finished while this one waited
@@ -440,17 +443,20 @@ class Index:
         return cls.open(directory)
 
     @classmethod
-    def refresh(cls, path: str | os.PathLike, wait: float = 60.0) -> "Index":
+    def refresh(cls, path: str | os.PathLike, wait: float = 60.0, dedupe_reports: bool | None = None) -> "Index":
         """Store the reports' side of linking (:mod:`kinmatch.index.side`) computed by this
         kinmatch, as a new generation with the same records, sources and model: for an index an
-        older kinmatch wrote, which otherwise computes it whenever it is opened. The duplicate
-        reports are clustered again, the report-pair model fitted anew on every report
-        (:mod:`kinmatch.index.clusters`). Returns the opened index."""
+        older kinmatch wrote, which otherwise computes it whenever it is opened. In an index that
+        keeps clusters of duplicate reports (``dedupe_reports``: True starts keeping them, False
+        stops; None leaves it as built), they are clustered again, the report-pair model fitted
+        anew on every report (:mod:`kinmatch.index.clusters`). Returns the opened index."""
         directory = Path(path)
         with storage.writer_lock(directory, wait):
             manifest = storage.read_manifest(directory)
             storage.check_manifest(manifest, directory)
             manifest["generation"] += 1
+            if dedupe_reports is not None:
+                manifest["dedupe_reports"] = bool(dedupe_reports)
             _store_report_clusters(directory, manifest, _store_report_side(directory, manifest), None)
             storage.commit(directory, manifest)
         return cls.open(directory)
@@ -468,7 +474,7 @@ class Index:
             if old.get("format") != storage.FORMAT:
                 raise storage.IndexFormatError(f"{str(directory)!r} is not a kinmatch index")
             manifest = storage.new_manifest() | {k: old.get(k) for k in ("created_at", "sources", "model",
-                                                                          "model_origin")}
+                                                                          "model_origin", "dedupe_reports")}
             manifest["generation"] = int(old.get("generation", 0)) + 1
             for kind in storage.KINDS:
                 frame = _read_kind(directory, old, kind)
@@ -666,14 +672,15 @@ def _store_report_side(directory: Path, manifest: dict[str, Any]) -> pd.DataFram
 
 def _store_report_clusters(directory: Path, manifest: dict[str, Any], missing: pd.DataFrame,
                            changed: set | None) -> None:
-    """Cluster the duplicate reports among ``missing`` (every report ``manifest`` names) and write
-    the clusters with the generation (:mod:`kinmatch.index.clusters`): only the pairs of the
-    ``changed`` ids (added or replaced) against the stored clusters, or all of them (None)."""
+    """In an index that keeps clusters (built with ``dedupe_reports``), cluster the duplicate
+    reports among ``missing`` (every report ``manifest`` names) and write the clusters with the
+    generation (:mod:`kinmatch.index.clusters`): only the pairs of the ``changed`` ids (added or
+    replaced) against the stored clusters, or all of them (None)."""
     from kinmatch.index import clusters
 
     previous = manifest.get("report_clusters")
     manifest["report_clusters"] = None
-    if not len(missing):
+    if not len(missing) or not manifest.get("dedupe_reports"):
         return
     found, how = clusters.update(missing, previous, directory, changed)
     clusters.save(directory, manifest, found, how)
