@@ -101,3 +101,31 @@ def fork_call(func: Callable[[], Any], shared: Any = None, enabled: bool = True)
 
 def _call_shared_func(func: Callable[[], Any]) -> Any:
     return func()
+
+
+_MALLOC_KEPT: list[bool] = []
+
+
+def keep_freed_memory() -> None:
+    """In a worker process, once: glibc's mmap threshold at its ceiling (32 MB on 64-bit) and the
+    trim threshold twice it, as glibc pairs them, so many numpy temporaries below 32 MB reuse freed
+    heap memory instead of being mapped, page-faulted and zeroed afresh by the kernel each time.
+    Used by the index's forked candidate lookup and by Dask workers (whose nanny sets
+    ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off glibc's growing mmap threshold). A worker's
+    allocator settings end with it. A no-op off glibc. (``ctypes``: the standard library has no
+    mallopt.)"""
+    if _MALLOC_KEPT:
+        return
+    _MALLOC_KEPT.append(True)
+    import contextlib
+    import ctypes
+    import ctypes.util
+    import sys
+
+    with contextlib.suppress(Exception):
+        name = ctypes.util.find_library("c")
+        if sys.platform.startswith("linux") and name:
+            libc = ctypes.CDLL(name)
+            m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, <malloc.h>
+            libc.mallopt(m_mmap_threshold, 32 * 2**20)
+            libc.mallopt(m_trim_threshold, 64 * 2**20)

@@ -236,31 +236,18 @@ class Loaded(NamedTuple):
 
 
 _LOADED: dict[tuple[str, int], Loaded] = {}
-_MALLOC_TUNED: list[bool] = []
-
-
 def _tune_malloc() -> None:
-    """Give this worker process glibc's allocation behaviour of a plain Python process, once.
+    """Give this worker process glibc's allocation behaviour of a plain Python process, once
+    (:func:`kinmatch._parallel.keep_freed_memory`).
 
     Why: Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``; setting it also turns
     off glibc's growing mmap threshold, so every numpy temporary above 128 kB is mapped and
     page-faulted afresh. The candidate search allocates many such arrays: at 2,000 × 20,000 the
     worker spent 1.0–1.1 s of system CPU against 0.02–0.14 s with these settings, and one process
-    0.2 s (bench/RESULTS.md). The values are glibc's own ceiling for its dynamic threshold (32 MB
-    on 64-bit) and twice it for the trim, as glibc pairs them. A no-op off glibc."""
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED.append(True)
-    import ctypes
-    import ctypes.util
+    0.2 s (bench/RESULTS.md)."""
+    from kinmatch._parallel import keep_freed_memory
 
-    with contextlib.suppress(Exception):
-        name = ctypes.util.find_library("c")
-        if sys.platform.startswith("linux") and name:
-            libc = ctypes.CDLL(name)
-            m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, <malloc.h>
-            libc.mallopt(m_mmap_threshold, 32 * 2**20)
-            libc.mallopt(m_trim_threshold, 64 * 2**20)
+    keep_freed_memory()
 _RESIDENTS: dict[str, pd.DataFrame] = {}
 _LOAD_LOCK = threading.RLock()
 

@@ -552,30 +552,12 @@ def _candidates_range(bounds: tuple[int, int]):
                                   settings=candidate_settings, progress=False, reports=reports, **LOOKUP_MEMORY)
 
 
-_MALLOC_KEPT: list[bool] = []
-
-
 def _keep_freed_memory() -> None:
-    """In a forked lookup worker, once: glibc's mmap threshold at its ceiling (32 MB) and the trim
-    threshold twice it, so the lookup's many temporary arrays below 32 MB reuse freed heap memory
-    instead of being mapped, page-faulted and zeroed afresh by the kernel each time (with
-    :data:`LOOKUP_MEMORY` keeping them below it). The worker exits after the run, so its allocator
-    settings end with it. A no-op off glibc. (``ctypes``: the standard library has no mallopt.)"""
-    if _MALLOC_KEPT:
-        return
-    _MALLOC_KEPT.append(True)
-    import contextlib
-    import ctypes
-    import ctypes.util
-    import sys
+    """In a forked lookup worker: :func:`kinmatch._parallel.keep_freed_memory`, with
+    :data:`LOOKUP_MEMORY` keeping the lookup's temporaries below the 32 MB threshold."""
+    from kinmatch._parallel import keep_freed_memory
 
-    with contextlib.suppress(Exception):
-        name = ctypes.util.find_library("c")
-        if sys.platform.startswith("linux") and name:
-            libc = ctypes.CDLL(name)
-            m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, <malloc.h>
-            libc.mallopt(m_mmap_threshold, 32 * 2**20)
-            libc.mallopt(m_trim_threshold, 64 * 2**20)
+    keep_freed_memory()
 
 
 def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -853,6 +853,13 @@ VILLAGE_NAMES = BuiltTable("village_names", ("villages",), lambda: "1", _village
 counties (a run that meets a few counties reads a few groups, not the 2.4 MB table)."""
 
 
+def _county_row_groups(parquet: Any) -> dict[str, int]:
+    """county → the row group of a built table (rows sorted by ``county_code``) that holds it."""
+    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
+    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+
+
 @functools.lru_cache(maxsize=1)
 def _village_name_groups() -> dict[str, int] | None:
     """county → its row group in :data:`VILLAGE_NAMES`; None when that table is stale or absent (then
@@ -863,9 +870,7 @@ def _village_name_groups() -> dict[str, int] | None:
         return None
     if parquet is None:
         return None
-    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
-    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
-    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+    return _county_row_groups(parquet)
 
 
 @functools.lru_cache(maxsize=None)
@@ -897,9 +902,7 @@ def _village_pinyin_groups() -> dict[str, int] | None:
     parquet = VILLAGE_PINYIN.open()
     if parquet is None:
         return None
-    counties = parquet.read(columns=["county_code"], use_threads=False).column(0).to_pylist()
-    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.num_row_groups)]
-    return dict(zip(counties, np.repeat(np.arange(len(sizes)), sizes).tolist(), strict=True))
+    return _county_row_groups(parquet)
 
 
 @functools.lru_cache(maxsize=None)
