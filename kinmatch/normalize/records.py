@@ -18,7 +18,6 @@ original ones, so it gives the same result (idempotent).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Callable
@@ -126,22 +125,6 @@ PARALLEL_MIN_DISTINCT = 20_000
 """Below this many distinct values a stage runs in-process: forking costs more than it saves."""
 
 
-def _core_free() -> bool:
-    """True when the machine has a core to spare for a worker: the 1-minute load average (which
-    counts this process) is below the CPUs this process may use less a half.
-
-    Why: a pool pays only on an idle core. On a busy machine the workers queue behind other
-    processes while the parent still pays the warm-up of every index and the copy-on-write pages
-    of the fork (measured on 2,000 × 20,000 at load 5-6, 2 cores: normalizing in-process took
-    6.6 s CPU and 2 s less wall than with two workers, 8.7 s CPU; bench/RESULTS.md). The results
-    are the same either way."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform: assume a free core
-        return True
-    return load < resolve_jobs(None) - 0.5
-
-
 def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                  n_jobs: int, min_distinct: int | None = None) -> pd.DataFrame:
     """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
@@ -164,7 +147,7 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
     costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
     codes, distinct = _factorize_rows(keys)
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
-    if n_jobs > 1 and enough and FORK is not None and _core_free():
+    if n_jobs > 1 and enough and FORK is not None:
         # load gazetteers / readings once, before forking; the last distinct row, because the
         # first is the blank one whenever a cell is blank, and a blank loads nothing
         compute(distinct.iloc[-1:])
