@@ -680,7 +680,8 @@ def _store_report_clusters(directory: Path, manifest: dict[str, Any], missing: p
 
     previous = manifest.get("report_clusters")
     manifest["report_clusters"] = None
-    if not len(missing) or not manifest.get("dedupe_reports"):
+    # an index written before the flag existed keeps clusters when it stored some
+    if not len(missing) or not manifest.get("dedupe_reports", previous is not None):
         return
     found, how = clusters.update(missing, previous, directory, changed)
     clusters.save(directory, manifest, found, how)
