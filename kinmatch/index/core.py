@@ -24,6 +24,7 @@ day's additions. The on-disk layout and its safety are in :mod:`kinmatch.index.s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import weakref
@@ -396,9 +397,7 @@ class Index:
             storage.collect_garbage(directory)  # what an interrupted build left
             issues = _write_generation(directory, manifest, prepared)
             if model is not None:
-                manifest["model"] = _model_record(_load_model(model))
-                manifest["model_origin"] = {"how": "given", "source": str(model) if isinstance(
-                    model, (str, os.PathLike)) else type(model).__name__, "at": storage.now()}
+                _give_model(manifest, model)
             elif manifest["counts"]["missing"] and manifest["counts"]["residents"]:
                 _fit_into(directory, manifest, None, progress)
             storage.commit(directory, manifest)
@@ -414,12 +413,8 @@ class Index:
         directory = Path(path)
         storage.check_manifest(storage.read_manifest(directory), directory)  # before normalizing anything
         prepared = _prepare(_as_list(missing), _as_list(residents), on_duplicate)
-        with storage.writer_lock(directory, wait):
-            manifest = storage.read_manifest(directory)
-            storage.check_manifest(manifest, directory)
-            manifest["generation"] += 1
+        with _next_generation(directory, wait) as manifest:
             issues = _write_generation(directory, manifest, prepared)
-            storage.commit(directory, manifest)
         return issues
 
     @classmethod
@@ -429,17 +424,11 @@ class Index:
         one fitted by EM on the indexed reports and ``residents`` (file paths or frames; None: the
         indexed residents). Returns the opened index."""
         directory = Path(path)
-        with storage.writer_lock(directory, wait):
-            manifest = storage.read_manifest(directory)
-            storage.check_manifest(manifest, directory)
-            manifest["generation"] += 1
+        with _next_generation(directory, wait) as manifest:
             if model is not None:
-                manifest["model"] = _model_record(_load_model(model))
-                manifest["model_origin"] = {"how": "given", "source": str(model) if isinstance(
-                    model, (str, os.PathLike)) else type(model).__name__, "at": storage.now()}
+                _give_model(manifest, model)
             else:
                 _fit_into(directory, manifest, _as_list(residents) or None, progress)
-            storage.commit(directory, manifest)
         return cls.open(directory)
 
     @classmethod
@@ -451,14 +440,10 @@ class Index:
         stops; None leaves it as built), they are clustered again, the report-pair model fitted
         anew on every report (:mod:`kinmatch.index.clusters`). Returns the opened index."""
         directory = Path(path)
-        with storage.writer_lock(directory, wait):
-            manifest = storage.read_manifest(directory)
-            storage.check_manifest(manifest, directory)
-            manifest["generation"] += 1
+        with _next_generation(directory, wait) as manifest:
             if dedupe_reports is not None:
                 manifest["dedupe_reports"] = bool(dedupe_reports)
             _store_report_clusters(directory, manifest, _store_report_side(directory, manifest), None)
-            storage.commit(directory, manifest)
         return cls.open(directory)
 
     @classmethod
@@ -493,6 +478,26 @@ class Index:
             _store_report_clusters(directory, manifest, _store_report_side(directory, manifest), None)
             storage.commit(directory, manifest)
         return cls.open(directory)
+
+
+@contextlib.contextmanager
+def _next_generation(directory: Path, wait: float):
+    """A writer's next generation of the index at ``directory``: under the writer lock, the current
+    manifest (checked) with its generation counted up, committed when the block ends without an
+    error (an error leaves the previous generation current)."""
+    with storage.writer_lock(directory, wait):
+        manifest = storage.read_manifest(directory)
+        storage.check_manifest(manifest, directory)
+        manifest["generation"] += 1
+        yield manifest
+        storage.commit(directory, manifest)
+
+
+def _give_model(manifest: dict[str, Any], model: Any) -> None:
+    """Store ``model`` (a fitted model or its JSON path) as the index's, with where it came from."""
+    manifest["model"] = _model_record(_load_model(model))
+    manifest["model_origin"] = {"how": "given", "source": str(model) if isinstance(
+        model, (str, os.PathLike)) else type(model).__name__, "at": storage.now()}
 
 
 def _close_files(handles: list) -> None:
