@@ -44,9 +44,10 @@ OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "mat
 EXTRA_COLUMNS = ["identification_potential", "model_version"]
 """After the weights: the resident's identification potential (1–5) and the version of the model
 that scored the pair (the review store keeps it with every candidate)."""
-CLUSTER_COLUMNS = ["cluster_id", "cluster_members"]
+CLUSTER_COLUMNS = ["cluster_id", "cluster_members", "cluster_evidence"]
 """Last, when duplicate reports are clustered (``LinkSettings.dedupe_reports``, off by default): the
-report's cluster (blank when it has no duplicate) and every member report id, ``;``-separated
+report's cluster (blank when it has no duplicate), every member report id, ``;``-separated, and the
+comparisons the row read from another member, ``<comparison>=<missing_id>;…``
 (:mod:`kinmatch.match.dedupe`)."""
 
 # a frame that has these was normalized already (docs/contract.md §2)
@@ -379,9 +380,11 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     ranked["model_version"] = version if version is not None else model_version(fitted)
     columns = OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS
     if clusters is not None:
-        from kinmatch.match.dedupe import cluster_columns
+        from kinmatch.match.dedupe import cluster_columns, evidence_sources
 
         ranked = ranked.assign(**cluster_columns(clusters, ranked["missing_id"]))
+        evidence = evidence_sources(sources, rp, settings.names, encoded.report_ids)
+        ranked["cluster_evidence"] = np.where(evidence == "", None, evidence)
         columns = columns + CLUSTER_COLUMNS
     table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})
