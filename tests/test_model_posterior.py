@@ -12,7 +12,13 @@ import pytest
 
 from kinmatch.match.model import FellegiSunter
 from kinmatch.match.model.dependence import mutual_information, pairwise_lifts, tree_lifts
-from kinmatch.match.model.posterior import fit_report_shares, resident_posterior
+from kinmatch.match.model.posterior import (
+    fit_linked_shares,
+    fit_report_shares,
+    linked_candidates,
+    linked_posterior,
+    resident_posterior,
+)
 
 
 def brute_force(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarray) -> np.ndarray:
@@ -226,3 +232,66 @@ def test_only_a_person_models_json_carries_the_posterior():
     assert "posterior" not in json.loads(pair.to_json())  # the pipeline's model and its version unchanged
     block = json.loads(person.to_json())["posterior"]
     assert block == {"kind": "person", "report_shares": person.report_shares_, "n_reports": 12}
+
+
+def brute_force_linked(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarray, top: int,
+                       links: dict) -> np.ndarray:
+    """Every set enumerated: one candidate alone from all, two or more only among the ``top`` best,
+    each weighted by 2 ** the links of its pairs (``links[(i, j)]``, rows of this resident)."""
+    n, k_max = len(log2_bayes), len(shares) - 1
+    best = sorted(range(n), key=lambda i: (-log2_bayes[i], i))[:top]
+    total, inside = shares[0], np.zeros(n)
+    for k in range(1, k_max + 1):
+        pool = range(n) if k == 1 else best
+        for subset in itertools.combinations(pool, k):
+            pairs = itertools.combinations(subset, 2)
+            bits = sum(log2_bayes[list(subset)]) + sum(links[tuple(sorted(p))] for p in pairs)
+            weight = shares[k] / math.comb(n_reports, k) * 2.0 ** bits
+            total += weight
+            inside[list(subset)] += weight
+    return inside / total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linked_posterior_equals_the_enumeration_of_sets(seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, size=6)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    rng.shuffle(groups)
+    log2_bayes = rng.normal(8, 6, size=len(groups))
+    log2_bayes[np.flatnonzero(groups == groups[0])[:2]] = 5.0  # a tie among the best
+    shares = rng.dirichlet(np.ones(4))
+    left, right = linked_candidates(groups, log2_bayes, top=4)
+    assert np.all(groups[left] == groups[right])
+    bits = rng.normal(-3, 4, size=len(left))
+    got = linked_posterior(groups, log2_bayes, 5_000, shares, left, right, bits, top=4)
+    for g in range(len(sizes)):
+        rows = np.flatnonzero(groups == g)
+        position = {row: i for i, row in enumerate(rows)}
+        links = {tuple(sorted((position[a], position[b]))): v for a, b, v in zip(left, right, bits)
+                 if a in position}
+        np.testing.assert_allclose(got[rows], brute_force_linked(log2_bayes[rows], 5_000, shares, 4, links),
+                                   rtol=1e-7, atol=1e-12)
+
+
+def test_linked_posterior_with_neutral_links_is_the_person_posterior_on_few_candidates():
+    groups = np.array([0, 0, 0, 1, 1, 2])
+    log2_bayes = np.array([14.0, 11.0, 2.0, 9.0, 13.0, 15.0])
+    shares = np.array([0.3, 0.4, 0.2, 0.1])
+    left, right = linked_candidates(groups, log2_bayes)
+    got = linked_posterior(groups, log2_bayes, 20_000, shares, left, right, np.zeros(len(left)))
+    np.testing.assert_allclose(got, resident_posterior(groups, log2_bayes, 20_000, shares), rtol=1e-9)
+    # links that say "not one person" leave only the sets of one: each candidate alone
+    apart = linked_posterior(groups, log2_bayes, 20_000, shares, left, right, np.full(len(left), -60.0))
+    np.testing.assert_allclose(apart, resident_posterior(groups, log2_bayes, 20_000, shares[:2] / shares[:2].sum()
+                                                         * (shares[0] + shares[1])), rtol=1e-6)
+    assert apart[1] < got[1] and apart[5] == pytest.approx(got[5])
+    fitted, _ = fit_linked_shares(groups, log2_bayes, 20_000, 5, left, right, np.zeros(len(left)))
+    np.testing.assert_allclose(fitted, fit_report_shares(groups, log2_bayes, 20_000, 5)[0], atol=1e-6)
+
+
+def test_linked_posterior_refuses_links_outside_the_top_candidates():
+    groups = np.array([0, 0, 1])
+    with pytest.raises(ValueError, match="top candidates"):
+        linked_posterior(groups, np.array([3.0, 2.0, 1.0]), 100, np.array([0.5, 0.3, 0.2]),
+                         np.array([0]), np.array([2]), np.array([0.0]))

@@ -33,11 +33,13 @@ probability with prior ``t_1 / N``.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
-__all__ = ["MAX_REPORTS", "resident_posterior", "fit_report_shares", "group_starts"]
+__all__ = ["MAX_REPORTS", "MAX_LINKED", "resident_posterior", "fit_report_shares", "group_starts", "linked_candidates",
+           "linked_posterior", "fit_linked_shares"]
 
 MAX_REPORTS = 3
 """The most reports of one person the posterior counts among a resident's candidates (a person is
@@ -135,12 +137,145 @@ def fit_report_shares(groups, log2_bayes, n_reports: int, n_residents: int, max_
         [0.4, 0.6, 0.0]
     """
     k_max = int(max_reports)
-    shares = np.r_[0.5, 0.5 * np.full(k_max, 1.0 / k_max)]
     if len(np.asarray(log2_bayes)) == 0:
         return np.r_[1.0, np.zeros(k_max)], 0
-    _, starts, _, _, _, log_e = _prepare(groups, log2_bayes, n_reports, k_max)
-    n_without = max(int(n_residents) - len(starts), 0)
-    total = len(starts) + n_without
+    log_e = _prepare(groups, log2_bayes, n_reports, k_max)[5]
+    return _shares_em(log_e, n_reports, n_residents, k_max, max_iter, tol)
+
+
+# -------------------------------------------------------------------------------------------------
+# sets of reports that must also resemble each other
+
+
+MAX_LINKED = 6
+"""With report-to-report evidence (:func:`linked_posterior`), the sets of two or more reports are
+drawn from a resident's ``MAX_LINKED`` candidates of highest Bayes factor (a person's second and
+third report rank near the first; 15 pairs and 20 triples per resident)."""
+
+
+def linked_candidates(groups, log2_bayes, top: int = MAX_LINKED) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of candidates (row positions ``left < right`` in rank order) among each resident's
+    ``top`` candidates of highest Bayes factor: the report pairs whose resemblance
+    :func:`linked_posterior` needs (ties broken by position, so the call is deterministic)."""
+    slots = _top_slots(groups, log2_bayes, top)
+    a, b = np.triu_indices(slots.shape[1], 1)
+    left, right = slots[:, a].ravel(), slots[:, b].ravel()
+    keep = (left >= 0) & (right >= 0)
+    return left[keep], right[keep]
+
+
+def _top_slots(groups, log2_bayes, top: int) -> np.ndarray:
+    """Per resident run (as :func:`group_starts` numbers them), the rows of its ``top`` candidates
+    of highest Bayes factor, best first; -1 where a resident has fewer."""
+    groups = np.asarray(groups)
+    log2_bayes = np.asarray(log2_bayes, dtype=float)
+    _, starts, _ = group_starts(groups)
+    if len(groups) == 0:
+        return np.full((0, int(top)), -1, dtype=np.int64)
+    order = np.lexsort((np.arange(len(groups)), -log2_bayes, groups))
+    run = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(groups)]))
+    position = np.arange(len(groups)) - starts[run]
+    slots = np.full((len(starts), int(top)), -1, dtype=np.int64)
+    inside = position < int(top)
+    slots[run[inside], position[inside]] = order[inside]
+    return slots
+
+
+def _linked_terms(groups, log2_bayes, n_reports, k_max, left, right, link_bits, top):
+    """The log weights of every hypothesis but ``H0``: ``log_e`` (residents × 0..k_max, the log sum
+    of ∏ B over the sets of each size, times the links' factors for sizes ≥ 2) and what the pair
+    posterior needs (the slots, the sets of sizes ≥ 2 and their log weights)."""
+    log_b = np.asarray(log2_bayes, dtype=float) * math.log(2)
+    order, starts, run = group_starts(groups)
+    run_of_row = np.empty(len(log_b), dtype=np.int64)
+    run_of_row[order] = run
+    slots = _top_slots(groups, log2_bayes, top)
+    n_runs, width = slots.shape
+    slot_of_row = np.full(len(log_b), -1, dtype=np.int64)
+    filled = slots >= 0
+    slot_of_row[slots[filled]] = np.nonzero(filled)[1]
+    link = np.zeros((n_runs, width, width))
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    bits = np.asarray(link_bits, dtype=float) * math.log(2)
+    if len(left) and (np.any(slot_of_row[left] < 0) or np.any(slot_of_row[right] < 0)
+                      or np.any(run_of_row[left] != run_of_row[right])):
+        raise ValueError("linked pairs must join two of one resident's top candidates (linked_candidates)")
+    link[run_of_row[left], slot_of_row[left], slot_of_row[right]] = bits
+    link[run_of_row[left], slot_of_row[right], slot_of_row[left]] = bits
+    top_b = np.where(filled, log_b[np.maximum(slots, 0)], -np.inf)
+    log_e = np.full((n_runs, k_max + 1), -np.inf)
+    log_e[:, 0] = 0.0
+    log_e[:, 1] = np.logaddexp.reduceat(log_b[order], starts) if len(starts) else np.zeros(0)
+    sets = []
+    for k in range(2, k_max + 1):
+        members = np.array(list(itertools.combinations(range(width), k)), dtype=np.int64).reshape(-1, k)
+        weight = top_b[:, members].sum(axis=2)
+        for a, b in itertools.combinations(range(k), 2):
+            weight = weight + link[:, members[:, a], members[:, b]]
+        with np.errstate(invalid="ignore"):
+            weight = np.where(np.isfinite(weight), weight, -np.inf)
+        log_e[:, k] = np.logaddexp.reduce(weight, axis=1) if len(members) else -np.inf
+        sets.append((k, members, weight))
+    return log_b, run_of_row, slots, sets, log_e, starts
+
+
+def linked_posterior(groups, log2_bayes, n_reports: int, shares, left, right, link_bits,
+                     top: int = MAX_LINKED) -> np.ndarray:
+    """As :func:`resident_posterior`, where a set of two or three candidates must also be one
+    person's reports *to each other*: its weight is multiplied by ``2 ** link_bits`` of each of its
+    pairs of reports (``left``/``right``: the pairs :func:`linked_candidates` gives, rows of one
+    resident; ``link_bits``: a report-to-report weight, e.g. the duplicate-report model's, for
+    which the caller decides how much of an agreement counts), and sets of two or more are drawn
+    from each resident's ``top`` candidates only. One candidate alone is as in
+    :func:`resident_posterior`.
+
+        >>> groups = np.zeros(3, dtype=int)
+        >>> bits = np.array([20.0, 12.0, 12.0])            # one strong, two middling candidates
+        >>> left, right = linked_candidates(groups, bits)
+        >>> shares = np.array([0.3, 0.4, 0.3])
+        >>> same = linked_posterior(groups, bits, 100_000, shares, left, right, np.zeros(3))
+        >>> strangers = linked_posterior(groups, bits, 100_000, shares, left, right, np.full(3, -10.0))
+        >>> bool(same[1] > 3 * strangers[1]), round(float(strangers[0]), 3)
+        (True, 0.927)
+    """
+    shares = np.asarray(shares, dtype=float)
+    k_max = len(shares) - 1
+    n = len(np.asarray(log2_bayes))
+    if n == 0:
+        return np.zeros(0)
+    log_b, run_of_row, slots, sets, log_e, _ = _linked_terms(groups, log2_bayes, n_reports, k_max, left, right,
+                                                             link_bits, top)
+    log_prior = _log_prior(shares, n_reports)
+    log_z = np.logaddexp.reduce(log_prior[None, :] + log_e, axis=1)
+    out = np.exp(log_prior[1] + log_b - log_z[run_of_row])
+    inside = np.zeros(slots.shape)
+    for k, members, weight in sets:
+        share = np.exp(log_prior[k] + weight - log_z[:, None])
+        holds = np.zeros((len(members), slots.shape[1]))
+        np.put_along_axis(holds, members, 1.0, axis=1)
+        inside += share @ holds
+    filled = slots >= 0
+    out[slots[filled]] += inside[filled]
+    return np.clip(out, 0.0, 1.0)
+
+
+def fit_linked_shares(groups, log2_bayes, n_reports: int, n_residents: int, left, right, link_bits,
+                      max_reports: int = MAX_REPORTS, top: int = MAX_LINKED, max_iter: int = 500,
+                      tol: float = 1e-7) -> tuple[np.ndarray, int]:
+    """The shares t_0..t_max_reports of :func:`fit_report_shares` under :func:`linked_posterior`'s
+    hypotheses (sets of two or more weighted by their reports' links to each other)."""
+    k_max = int(max_reports)
+    if len(np.asarray(log2_bayes)) == 0:
+        return np.r_[1.0, np.zeros(k_max)], 0
+    log_e = _linked_terms(groups, log2_bayes, n_reports, k_max, left, right, link_bits, top)[4]
+    return _shares_em(log_e, n_reports, n_residents, k_max, max_iter, tol)
+
+
+def _shares_em(log_e, n_reports, n_residents, k_max, max_iter, tol):
+    """EM of the shares given each resident's log sums per number of reports (``log_e``)."""
+    shares = np.r_[0.5, 0.5 * np.full(k_max, 1.0 / k_max)]
+    n_without = max(int(n_residents) - len(log_e), 0)
+    total = len(log_e) + n_without
     n_iter = 0
     while n_iter < int(max_iter):
         n_iter += 1
