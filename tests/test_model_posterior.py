@@ -13,6 +13,9 @@ import pytest
 from kinmatch.match.model import FellegiSunter
 from kinmatch.match.model.dependence import mutual_information, pairwise_lifts, tree_lifts
 from kinmatch.match.model.posterior import (
+    candidate_clusters,
+    cluster_posterior,
+    fit_cluster_share,
     fit_linked_shares,
     fit_report_shares,
     linked_candidates,
@@ -295,3 +298,25 @@ def test_linked_posterior_refuses_links_outside_the_top_candidates():
     with pytest.raises(ValueError, match="top candidates"):
         linked_posterior(groups, np.array([3.0, 2.0, 1.0]), 100, np.array([0.5, 0.3, 0.2]),
                          np.array([0]), np.array([2]), np.array([0.0]))
+
+
+def test_cluster_posterior_is_one_hypothesis_per_person():
+    groups = np.array([0, 0, 0, 0, 1, 1])
+    log2_bayes = np.array([15.0, 12.0, 11.0, 3.0, 9.0, 10.0])
+    # pairs 0-1 and 1-2 are one person (transitively 0, 1, 2); resident 1's two reports are not linked
+    clusters = candidate_clusters(6, np.array([0, 1, 4]), np.array([1, 2, 5]), np.array([True, True, False]))
+    assert clusters[0] == clusters[1] == clusters[2] != clusters[3] and clusters[4] != clusters[5]
+    shares = np.array([0.35, 0.65])
+    got = cluster_posterior(groups, log2_bayes, 20_000, shares, clusters)
+    assert got[0] == got[1] == got[2]
+    # the person's cluster weighs as its best report; by hand, t_0 against t_1 / N · B per cluster
+    odds = shares[1] / 20_000 / shares[0]
+    person, other = odds * 2.0 ** 15, odds * 2.0 ** 3
+    assert got[0] == pytest.approx(person / (1 + person + other))
+    assert got[3] == pytest.approx(other / (1 + person + other))
+    # unlinked reports are the pair posterior of one report per resident
+    np.testing.assert_allclose(got[4:], resident_posterior(groups[4:], log2_bayes[4:], 20_000, shares))
+    fitted, _ = fit_cluster_share(groups, log2_bayes, 20_000, 10, clusters)
+    assert fitted.shape == (2,) and fitted.sum() == pytest.approx(1.0) and 0 < fitted[1] < 0.2 + 1e-9
+    with pytest.raises(ValueError, match="two"):
+        cluster_posterior(groups, log2_bayes, 20_000, np.array([0.3, 0.5, 0.2]), clusters)

@@ -39,7 +39,7 @@ import math
 import numpy as np
 
 __all__ = ["MAX_REPORTS", "MAX_LINKED", "resident_posterior", "fit_report_shares", "group_starts", "linked_candidates",
-           "linked_posterior", "fit_linked_shares"]
+           "linked_posterior", "fit_linked_shares", "candidate_clusters", "cluster_posterior", "fit_cluster_share"]
 
 MAX_REPORTS = 3
 """The most reports of one person the posterior counts among a resident's candidates (a person is
@@ -289,3 +289,66 @@ def _shares_em(log_e, n_reports, n_residents, k_max, max_iter, tol):
         if change < tol:
             break
     return shares, n_iter
+
+
+# -------------------------------------------------------------------------------------------------
+# one hypothesis per person: the candidates grouped into duplicate-report clusters
+
+
+def candidate_clusters(n_pairs: int, left, right, same_person) -> np.ndarray:
+    """Cluster labels (0..) of ``n_pairs`` candidate pairs: pairs ``left[i]``/``right[i]`` whose
+    reports are one person (``same_person[i]`` True, e.g. a duplicate-report weight above a
+    threshold) share a label, joined transitively (connected components); every other pair is a
+    cluster of its own. Links should join pairs of one resident (:func:`linked_candidates`)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    keep = np.asarray(same_person, dtype=bool)
+    left, right = np.asarray(left, dtype=np.int64)[keep], np.asarray(right, dtype=np.int64)[keep]
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(int(n_pairs), int(n_pairs)))
+    return connected_components(graph, directed=False)[1]
+
+
+def _cluster_bits(groups, log2_bayes, clusters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cluster: its resident, and the best Bayes factor of its reports; and each pair's cluster."""
+    _, cluster = np.unique(np.asarray(clusters), return_inverse=True)
+    best = np.full(cluster.max() + 1 if len(cluster) else 0, -np.inf)
+    np.maximum.at(best, cluster, np.asarray(log2_bayes, dtype=float))
+    resident = np.zeros(len(best), dtype=np.int64)
+    resident[cluster] = np.asarray(groups)
+    return resident, best, cluster
+
+
+def cluster_posterior(groups, log2_bayes, n_reports: int, shares, clusters) -> np.ndarray:
+    """Each pair's probability that its report is the resident's person's, where the hypotheses
+    are *persons*: no candidate (``t_0``) or one cluster of candidates (``clusters``, e.g. from
+    :func:`candidate_clusters`) is the person (``t_1``), weighed by the best Bayes factor among its
+    reports (the reports are copies of one description; the others add little that is new). Every
+    report of a cluster gets the cluster's probability. This is :func:`resident_posterior` with one
+    report per resident over the clusters, so a person's second report no longer competes with
+    the first, and look-alike strangers are not a person's several reports.
+
+        >>> groups = np.zeros(3, dtype=int)
+        >>> bits = np.array([16.0, 13.0, 13.0])
+        >>> apart = cluster_posterior(groups, bits, 20_000, [0.3, 0.7], [0, 1, 2])
+        >>> together = cluster_posterior(groups, bits, 20_000, [0.3, 0.7], [0, 0, 2])
+        >>> apart.round(2).tolist(), together.round(2).tolist()
+        ([0.72, 0.09, 0.09], [0.8, 0.8, 0.1])
+    """
+    shares = np.asarray(shares, dtype=float)
+    if len(shares) != 2:
+        raise ValueError(f"cluster_posterior takes the shares of no person and one person (two), not {len(shares)}")
+    if len(np.asarray(log2_bayes)) == 0:
+        return np.zeros(0)
+    resident, best, cluster = _cluster_bits(groups, log2_bayes, clusters)
+    return resident_posterior(resident, best, n_reports, shares)[cluster]
+
+
+def fit_cluster_share(groups, log2_bayes, n_reports: int, n_residents: int, clusters,
+                      max_iter: int = 500, tol: float = 1e-7) -> tuple[np.ndarray, int]:
+    """The shares (t_0, t_1) of :func:`cluster_posterior` by EM over the residents
+    (:func:`fit_report_shares` over the clusters, one person at most)."""
+    if len(np.asarray(log2_bayes)) == 0:
+        return np.array([1.0, 0.0]), 0
+    resident, best, _ = _cluster_bits(groups, log2_bayes, clusters)
+    return fit_report_shares(resident, best, n_reports, n_residents, max_reports=1, max_iter=max_iter, tol=tol)
