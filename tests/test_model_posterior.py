@@ -320,3 +320,43 @@ def test_cluster_posterior_is_one_hypothesis_per_person():
     assert fitted.shape == (2,) and fitted.sum() == pytest.approx(1.0) and 0 < fitted[1] < 0.2 + 1e-9
     with pytest.raises(ValueError, match="two"):
         cluster_posterior(groups, log2_bayes, 20_000, np.array([0.3, 0.5, 0.2]), clusters)
+
+
+def test_posterior_module_examples_hold():
+    import doctest
+
+    from kinmatch.match.model import posterior
+
+    result = doctest.testmod(posterior, verbose=False)
+    assert result.failed == 0 and result.attempted >= 8
+
+
+def test_bench_scores_the_duplicate_variants_on_a_small_run():
+    import importlib.util
+    from pathlib import Path
+
+    import kinmatch
+    from kinmatch.datasets import simulate
+    from kinmatch.match.pipeline import run_link
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_calibration.py"
+    spec = importlib.util.spec_from_file_location("bench_calibration", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sim = simulate(n_missing=600, n_residents=60, seed=5)
+    residents, _ = kinmatch.normalize_residents(sim.residents)
+    missing, _ = kinmatch.normalize_missing(sim.missing)
+    run = bench.with_counts(run_link(residents, missing, top_k=10, progress=False), len(residents), len(missing))
+    truth = sim.truth[["resident_id", "missing_id"]]
+    for variant in bench.DUPLICATE_VARIANTS:
+        table, _ = bench.refit_table(run, 10, variant)
+        probability = table["match_probability"].to_numpy()
+        assert len(table) > 0 and np.all((probability >= 0) & (probability <= 1))
+        # the same ranking as the pipeline's model: only the probabilities differ
+        pipeline, _ = bench.refit_table(run, 10, "pipeline")
+        assert table[["resident_id", "missing_id"]].equals(pipeline[["resident_id", "missing_id"]])
+        assert not np.allclose(probability, pipeline["match_probability"].to_numpy())
+    assert "false leads" in bench.honest_bound(table, truth)
+    run.missing = None
+    with pytest.raises(SystemExit, match="frames"):
+        bench.duplicate_probability(run, "person_clusters", np.zeros(len(run.vectors)))
