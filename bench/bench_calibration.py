@@ -74,12 +74,13 @@ DUPLICATE_VARIANTS = ("person_clusters", "person_linked")
 """Variants scored with the reports' resemblance to each other (the duplicate-report model of
 :mod:`kinmatch.match.dedupe`, fitted on the run's reports; the pipeline's model for the pairs):
 ``person_clusters``, :func:`~kinmatch.match.model.posterior.cluster_posterior` over the clusters
-of each resident's best candidates whose reports weigh at least ``SAME_PERSON_BITS`` to each other;
+of each resident's best candidates whose reports the duplicate-report model calls one person (its
+probability, with its prior of any two reports of the file, at least ``SAME_PERSON``);
 ``person_linked``, :func:`~kinmatch.match.model.posterior.linked_posterior` where a set of reports
 weighing below ``-LINK_PENALTY_FROM`` bits to each other pays the rest of that weight. They need the
 run's normalized reports (a run linked here has them; ``--rescore`` reads them from ``--frames``)."""
 
-SAME_PERSON_BITS = 10.0
+SAME_PERSON = 0.5
 LINK_PENALTY_FROM = 10.0
 
 BANDS = (0.0, 0.2, 0.5, 0.8, 0.95, 0.99, 1.0)
@@ -215,7 +216,8 @@ def duplicate_probability(run, variant: str, log2_bayes: np.ndarray) -> np.ndarr
     link = report_model.weight_table(_vectors(encoded, report_at[left], report_at[right])).to_numpy().sum(axis=1)
     n_reports, n_residents = run.n_reports, run.n_residents
     if variant == "person_clusters":
-        clusters = posterior.candidate_clusters(len(groups), left, right, link >= SAME_PERSON_BITS)
+        same = link + report_model.prior_weight_ >= np.log2(SAME_PERSON / (1 - SAME_PERSON))
+        clusters = posterior.candidate_clusters(len(groups), left, right, same)
         shares, _ = posterior.fit_cluster_share(groups, log2_bayes, n_reports, n_residents, clusters)
         probability = posterior.cluster_posterior(groups, log2_bayes, n_reports, shares, clusters)
     else:
