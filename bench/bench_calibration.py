@@ -70,14 +70,17 @@ VARIANTS = {
 }
 """The models ``--variant`` / ``--variants`` refit on the same candidates: FellegiSunter options."""
 
-DUPLICATE_VARIANTS = ("person_clusters", "person_linked")
+DUPLICATE_VARIANTS = {"person_clusters": {}, "person_linked": {},
+                      "tree_clusters": {"dependence": "tree"}, "tree_linked": {"dependence": "tree"}}
 """Variants scored with the reports' resemblance to each other (the duplicate-report model of
 :mod:`kinmatch.match.dedupe`, fitted on the run's reports; the pipeline's model for the pairs):
 ``person_clusters``, :func:`~kinmatch.match.model.posterior.cluster_posterior` over the clusters
 of each resident's best candidates whose reports the duplicate-report model calls one person (its
 probability, with its prior of any two reports of the file, at least ``SAME_PERSON``);
 ``person_linked``, :func:`~kinmatch.match.model.posterior.linked_posterior` where a set of reports
-weighing below ``-LINK_PENALTY_FROM`` bits to each other pays the rest of that weight. They need the
+weighing below ``-LINK_PENALTY_FROM`` bits to each other pays the rest of that weight; ``tree_*``,
+the same on the weights of ``dependence="tree"`` (the value: the FellegiSunter options of the
+model of the pairs). They need the
 run's normalized reports (a run linked here has them; ``--rescore`` reads them from ``--frames``)."""
 
 SAME_PERSON = 0.5
@@ -181,7 +184,7 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
                           ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
                           tf_columns={tf.comparison: tf.column for tf in tfs} or None,
                           tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
-                          **VARIANTS.get(variant, {}))
+                          **(DUPLICATE_VARIANTS[variant] if variant in DUPLICATE_VARIANTS else VARIANTS[variant]))
     model.fit(vectors, random_vectors, n_residents=run.n_residents, n_reports=run.n_reports)
     _, weight, probability = score(model, vectors, settings)
     if variant in DUPLICATE_VARIANTS:
@@ -215,7 +218,7 @@ def duplicate_probability(run, variant: str, log2_bayes: np.ndarray) -> np.ndarr
     encoded = _encode(missing, list(DedupeSettings().comparisons))
     link = report_model.weight_table(_vectors(encoded, report_at[left], report_at[right])).to_numpy().sum(axis=1)
     n_reports, n_residents = run.n_reports, run.n_residents
-    if variant == "person_clusters":
+    if variant.endswith("_clusters"):
         same = link + report_model.prior_weight_ >= np.log2(SAME_PERSON / (1 - SAME_PERSON))
         clusters = posterior.candidate_clusters(len(groups), left, right, same)
         shares, _ = posterior.fit_cluster_share(groups, log2_bayes, n_reports, n_residents, clusters)
@@ -468,7 +471,7 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
     parser.add_argument("--variant", choices=tuple(VARIANTS), default="pipeline",
                         help="the model whose table is the run's (refitted on the same candidates)")
-    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS) + DUPLICATE_VARIANTS, default=[],
+    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS) + tuple(DUPLICATE_VARIANTS), default=[],
                         help="further models refitted on the same candidates, a table each")
     parser.add_argument("--rescore", nargs="*", default=[],
                         help="runs saved by --save-runs: print --variants for them without linking")

@@ -352,6 +352,8 @@ def test_bench_scores_the_duplicate_variants_on_a_small_run():
         table, _ = bench.refit_table(run, 10, variant)
         probability = table["match_probability"].to_numpy()
         assert len(table) > 0 and np.all((probability >= 0) & (probability <= 1))
+        if bench.DUPLICATE_VARIANTS[variant]:
+            continue  # a model of its own (dependence="tree"): its own ranking
         # the same ranking as the pipeline's model: only the probabilities differ
         pipeline, _ = bench.refit_table(run, 10, "pipeline")
         assert table[["resident_id", "missing_id"]].equals(pipeline[["resident_id", "missing_id"]])
