@@ -536,34 +536,39 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
     trie, max_len, filled = g.trie, g.max_len, g.trie_chars
+    get = trie.get
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
-    # holds, per span, the coarsest level of a non-generic key there
-    outer: dict[tuple[int, int], int] = {}
-    for i in range(n):
-        if s[i] == _SEP:
+    # holds (start, end, coarsest level) of each span with a non-generic key
+    outer: list[tuple[int, int, int]] = []
+    for i, char in enumerate(s):
+        if char == _SEP:
             continue
-        if s[i] not in filled:
-            g.fill_trie(s[i])
+        if char not in filled:
+            g.fill_trie(char)
         for j in range(i + 1, min(n, i + max_len) + 1):
-            node = trie.get(s[i:j])
+            node = get(s[i:j])
             if node is None:
                 break
             entries, more, coarsest = node
             if entries:
                 spans.append((i, j, entries))
                 if coarsest < 9:
-                    outer[(i, j)] = coarsest
+                    outer.append((i, j, coarsest))
             if not more:
                 break
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
-    outer_spans = list(outer.items())
     out = []
     for i, j, entries in spans:
         around = 9
-        for (a, b), o in outer_spans:
+        for a, b, o in outer:
             if o < around and a <= i and j <= b and (a != i or b != j):
                 around = o
+        if len(entries) == 1:  # most spans: one reading, nothing to compare it with
+            entry, level = entries[0]
+            if around > level:
+                out.append(_Hit(i, j, entry))
+            continue
         span_hits = [_Hit(i, j, e) for e, lvl in entries if around > lvl]
         # a span with one hit keeps it as is, since the rules below compare the readings of one
         # span with each other
@@ -618,20 +623,33 @@ def _clear(h: _Hit, used: list[_Hit]) -> bool:
 
 def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
     text_len = len(s.replace(_SEP, ""))
-    prov_hits = [h for h in hits if h.entry.level == "province"]
-    pref_hits = [h for h in hits if h.entry.level == "prefecture"]
-    by_county: dict[str, list[_Hit]] = defaultdict(list)
-    for h in hits:
-        if h.entry.level in ("county", "township"):
-            by_county[h.entry.code].append(h)
+    prov_hits, pref_hits = [], []
+    by_county: dict[str, list[_Hit]] = {}
+    for h in hits:  # one pass, by level
+        level = h.entry.level
+        if level == "county" or level == "township":
+            chits = by_county.get(h.entry.code)
+            if chits is None:
+                by_county[h.entry.code] = [h]
+            else:
+                chits.append(h)
+        elif level == "province":
+            prov_hits.append(h)
+        elif level == "prefecture":
+            pref_hits.append(h)
     cands: list[_Cand] = []
     for county, chits in by_county.items():
         row = g.cur_info.get(county)
         if row is None:
             continue
         c = _Cand("county", county, parts=[])
-        best_county = max((h for h in chits if h.entry.level == "county"),
-                          key=lambda h: _W_COUNTY[(h.entry.kind, h.entry.old)], default=None)
+        # the strongest county reading (the first of equals, as max() picks)
+        best_county, best_weight = None, 0.0
+        for h in chits:
+            if h.entry.level == "county":
+                weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
+                if best_county is None or weight > best_weight:
+                    best_county, best_weight = h, weight
         used = []
         if best_county is not None and best_county.entry.kind == "generic":
             if not any(h.entry.code == row["prefecture_code"] for h in pref_hits):
@@ -699,24 +717,20 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
     if not chunks:
         return
+    # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
+    # that names a village of a county is its village (made once, tried in up to three counties)
+    pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
+              for i in range(len(chunk) - n + 1)]
     for c in sorted(cands, key=lambda c: -c.evidence)[:3]:
         vil = g.villages_of(c.code)
         if not vil:
             continue
-        for chunk in chunks:
-            for n in range(min(len(chunk), 8), 1, -1):
-                found = None
-                for i in range(len(chunk) - n + 1):
-                    if chunk[i:i + n] in vil:
-                        found = chunk[i:i + n]
-                        break
-                if found:
-                    kind = "full" if found == vil[found] else "short"
-                    c.evidence += _W_VILLAGE[kind]
-                    c.village = vil[found]
-                    c.parts.append(("village_" + kind, found))
-                    break
-            if c.village:
+        for found in pieces:
+            if found in vil:
+                kind = "full" if found == vil[found] else "short"
+                c.evidence += _W_VILLAGE[kind]
+                c.village = vil[found]
+                c.parts.append(("village_" + kind, found))
                 break
 
 
