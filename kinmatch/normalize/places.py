@@ -322,13 +322,6 @@ class _Gazetteer:
         for number, name in enumerate(self._names):
             by_first[name[0]].append(number)
         self._by_first = dict(by_first)
-        # each row's reading as (entry, level order) and its level order for "coarsest" (9 for a
-        # generic name), made in bulk: per key in the filling loop they would cost several times more
-        levels, kinds = keys["level"], keys["kind"]
-        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
-        self._entries = list(map(_Entry, levels, keys["code"], kinds, map(bool, keys["old"]), keys["label"]))
-        self._hits = list(zip(self._entries, orders, strict=True))
-        self._coarse = [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)]
         # piece of text → (hits as (entry, level order), whether a longer key can follow, the
         # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
         # it holds the keys of the first characters in trie_chars
@@ -341,27 +334,46 @@ class _Gazetteer:
         follow); returns the trie. Keys of different first characters share no prefix, so the
         trie filled character by character equals the one filled at once."""
         chars = self._by_first.keys() if chars is None else chars
-        names, bounds, hits, coarse = self._names, self._bounds, self._hits, self._coarse
+        names, bounds = self._names, self._bounds
         trie, filled = self.trie, self.trie_chars
         with gc_paused():  # thousands of small acyclic tuples
             for char in chars:
                 if char in filled:
                     continue
                 filled.add(char)
-                group = [names[k] for k in self._by_first.get(char, ())]
+                numbers = self._by_first.get(char, ())
+                group = [names[k] for k in numbers]
                 prefixes = {name[:i] for name in group for i in range(1, len(name))}
                 trie.update(dict.fromkeys(prefixes, ((), True, 9)))
+                spans = [bounds[k] for k in numbers]
+                hits, coarse = self._readings([row for a, b in spans for row in range(a, b)])
                 # most keys have one reading: no slice, tuple or min() for those
-                trie.update({name: ((hits[a],), name in prefixes, coarse[a]) if b - a == 1 else
-                             (tuple(hits[a:b]), name in prefixes, min(coarse[a:b]))
-                             for name, (a, b) in zip(group, map(bounds.__getitem__, self._by_first.get(char, ())),
-                                                     strict=True)})
+                start = 0
+                for name, (a, b) in zip(group, spans, strict=True):
+                    stop = start + b - a
+                    trie[name] = (((hits[start],), name in prefixes, coarse[start]) if stop - start == 1 else
+                                  (tuple(hits[start:stop]), name in prefixes, min(coarse[start:stop])))
+                    start = stop
         return trie
+
+    def _readings(self, rows: list[int]) -> tuple[list[tuple[_Entry, int]], list[int]]:
+        """Some rows of the name index as (entry, level order) and their level order for "coarsest"
+        (9 for a generic name), made per first character as the trie is filled: a run that reads
+        a few texts makes a few hundred of the 96k readings."""
+        keys = self._keys
+        levels = [keys["level"][row] for row in rows]
+        kinds = [keys["kind"][row] for row in rows]
+        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
+        entries = map(_Entry, levels, [keys["code"][row] for row in rows], kinds,
+                      [bool(keys["old"][row]) for row in rows], [keys["label"][row] for row in rows])
+        return (list(zip(entries, orders)),
+                [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
 
     @functools.cached_property
     def index(self) -> dict[str, list[_Entry]]:
         """key → its readings (:class:`_Entry`), in the built table's order."""
-        return {key: self._entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
+        entries = [entry for entry, _order in self._readings(list(range(len(self._keys["key"]))))[0]]
+        return {key: entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
