@@ -204,11 +204,13 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
         else:
             return False
         columns.append(cells)
-    rows = [",".join(header)] + [",".join(row) for row in zip(*columns)]
-    if len(columns) == 1:  # one column: csv.writer quotes a row that is one empty cell
-        rows = [row or '""' for row in rows]
-    for start in range(0, len(rows), 20_000):
-        handle.write(terminator.join(rows[start:start + 20_000]) + terminator)
+    # one column: csv.writer quotes a row that is one empty cell
+    handle.write((",".join(header) or '""') + terminator)
+    for start in range(0, len(frame), 20_000):  # 20,000 rows of text at a time
+        rows = [",".join(row) for row in zip(*(column[start:start + 20_000] for column in columns))]
+        if len(columns) == 1:
+            rows = [row or '""' for row in rows]
+        handle.write(terminator.join(rows) + terminator)
     return True
 
 

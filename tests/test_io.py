@@ -116,6 +116,8 @@ def test_write_csv_one_column_and_empty_frames_as_pandas(column, tmp_path):
     assert csv_text(frame.iloc[:0]) == _pandas_csv(frame.iloc[:0])
     empty = pd.DataFrame(index=range(2))
     assert csv_text(empty) == _pandas_csv(empty)
+    unnamed = frame.rename(columns={"note": ""})
+    assert csv_text(unnamed) == _pandas_csv(unnamed)
     path = write_csv(frame, tmp_path / "one.csv")
     assert path.read_bytes() == ("\ufeff" + _pandas_csv(frame)).encode("utf-8")
 
