@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 import unicodedata
 from collections import defaultdict
@@ -1130,6 +1131,10 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> list[_Cand]:
 # public API
 # ------------------------------------------------------------------------------------------------
 
+_EVIDENCE = operator.attrgetter("evidence")
+_SCORE = operator.itemgetter(1)
+
+
 def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     """Evidence → 0–1 scores: a strength term times a share among rivals (ties split)."""
     if not cands:
@@ -1138,9 +1143,11 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     best: dict[tuple, _Cand] = {}
     for c in cands:
         key = (c.level, c.code, c.township if c.sound else None)
-        if key not in best or c.evidence > best[key].evidence:
+        kept = best.get(key)
+        if kept is None or c.evidence > kept.evidence:
             best[key] = c
-    cands = sorted(best.values(), key=lambda c: -c.evidence)
+    # strongest first, equals in their order (a sort with reverse=True is stable too)
+    cands = sorted(best.values(), key=_EVIDENCE, reverse=True)
     # plain floats, not numpy: a handful of candidates per text, where array overhead dominates
     top = cands[0].evidence
     share = [math.exp(_SHARPNESS * (c.evidence - top)) for c in cands]
@@ -1161,7 +1168,7 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
             if item[0].sound:
                 item[1] = min(item[1], 0.9 * floor)
     out = [(c, round(score, 4)) for c, score in out]
-    out.sort(key=lambda x: -x[1])
+    out.sort(key=_SCORE, reverse=True)
     return out
 
 
