@@ -39,7 +39,7 @@ import pandas as pd
 from kinmatch._gc import gc_paused
 from kinmatch.data import BuiltTable, library_version, load_table
 from kinmatch.geo import haversine_km
-from kinmatch.normalize.text import han_pinyin
+from kinmatch.normalize.text import char_default_pinyin, han_pinyin, reads_by_character
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
            "warm_up", "county_distance_km",
@@ -808,9 +808,37 @@ def _families_for(accent_area: str | None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=131072)
 def _syllables(text: str) -> tuple[str, ...]:
-    # pypinyin's reading, mostly from the shipped per-character table (see han_pinyin): pypinyin
-    # itself, with its phrase dictionary, loads only for a text that holds a phrase read otherwise
-    return tuple(p for p in han_pinyin(text) if p.isalpha())
+    # pypinyin's reading, mostly from the shipped per-character table (see han_pinyin), else for a
+    # name of the gazetteer from KEY_PINYIN: pypinyin itself, with its phrase dictionary, loads only
+    # for another text that holds a phrase read otherwise
+    if reads_by_character(text):
+        readings = [reading for reading in map(char_default_pinyin, text) if reading]
+    else:
+        known = _key_pinyin().get(text)
+        readings = known.split() if known is not None else han_pinyin(text)
+    return tuple(p for p in readings if p.isalpha())
+
+
+def _key_pinyin_rows() -> pd.DataFrame:
+    """The gazetteer's names (keys of :data:`GAZETTEER_KEYS`) that pypinyin reads by phrase (重庆
+    chong qing, 都江堰 du jiang yan), with that reading (space-joined), in index order: sound
+    matching sounds out the names the scanner found, and these few hundred would otherwise import
+    pypinyin and its phrase dictionary (a few tenths of a second) in a run that meets one of them.
+    :data:`KEY_PINYIN` ships them built."""
+    keys = dict.fromkeys(GAZETTEER_KEYS.columns()["key"])
+    rows = [(key, " ".join(han_pinyin(key))) for key in keys if not reads_by_character(key)]
+    return pd.DataFrame(rows, columns=["key", "pinyin"])
+
+
+KEY_PINYIN = BuiltTable("key_pinyin", ("counties", "place_history", "townships"),
+                        lambda: _gazetteer_recipe() + _pinyin_recipe(), _key_pinyin_rows)
+"""Pinyin of the gazetteer's names that pypinyin reads by phrase (:func:`_key_pinyin_rows`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _key_pinyin() -> dict[str, str]:
+    table = KEY_PINYIN.columns()
+    return dict(zip(table["key"], table["pinyin"], strict=True))
 
 
 def _sound_rows() -> pd.DataFrame:
