@@ -84,14 +84,15 @@ def _load(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataFrame:
                      f"pass a path to a CSV/xlsx file or the frame kinmatch.read_{kind}s returned")
 
 
-def prepare_records(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataFrame:
+def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int | None = None) -> pd.DataFrame:
     """A file path, canonical frame or normalized frame → the normalized frame linking reads
     (``kind``: ``"resident"`` or ``"missing"``): read, normalized when its normalized columns are
     absent, ids as unique text, checked against the normalized-frame contract
     (:func:`~kinmatch.normalize.contract.check_normalized` names the column and row that break it).
 
     ``on_duplicate`` (:data:`kinmatch.intake.ON_DUPLICATE`): ids that repeat stop the run
-    (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does."""
+    (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does.
+    ``n_jobs``: the normalizers' worker processes (None: as they choose by the work's size)."""
     from kinmatch.intake import check_on_duplicate
 
     check_on_duplicate(on_duplicate)
@@ -105,7 +106,7 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataF
         from kinmatch.normalize import records
 
         normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
-        frame, _issues = normalize(frame)
+        frame, _issues = normalize(frame, n_jobs=n_jobs)
     ids = frame[id_column]
     if ids.dtype != object or not ids.map(type).eq(str).all():
         frame = frame.assign(**{id_column: ids.astype(str)})
@@ -243,7 +244,8 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
     ``candidate_settings``, ``n_random_pairs``, ``random_state`` override its fields. ``n_jobs``:
-    worker processes for large runs — candidates are generated in one while the comparisons
+    worker processes for large runs — the normalizers use up to ``n_jobs`` (None: as they choose
+    by the work's size), candidates are generated in one while the comparisons
     encode the records, then the comparisons and the explanations are spread over ``n_jobs``
     (None: every CPU this process may use, up to :data:`PARALLEL_MAX_REPORTS` reports; 1:
     everything in this process). ``on_duplicate``: ids that repeat stop the run (``"stop"``), or
@@ -267,9 +269,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
     if "resident" not in prepared:
-        residents = prepare_records(residents, "resident", on_duplicate)
+        residents = prepare_records(residents, "resident", on_duplicate, n_jobs)
     if "missing" not in prepared:
-        missing = prepare_records(missing, "missing", on_duplicate)
+        missing = prepare_records(missing, "missing", on_duplicate, n_jobs)
     fitted = _resolve_model(model)
     if fitted is not None and hasattr(fitted, "check_compatible"):
         fitted.check_compatible(settings.level_labels())
