@@ -1207,11 +1207,15 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
-           window: float, per_age: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           window: float, per_age: float, span: int = 0,
+           other_sex: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Composite key ranges for the (resident, key code, key class) rows → (resident position,
-    lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`."""
+    lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`.
+    ``other_sex``: ask for the other recorded sex only (``CandidatePass.other_sex``)."""
     if not by_year or len(r_pos) == 0:
         return r_pos, codes, codes, classes
+    if other_sex:
+        return _other_sex_query(res, r_pos, codes, classes, window, per_age, span)
     # each resident asks for its own sex and "unknown", and for each of them the bins of its widened
     # interval plus "unknown" (a resident of unknown age asks for every bin). The bin is the last
     # part of the composite key, so a run of bins is one range: two ranges per sex, not one query
@@ -1233,6 +1237,28 @@ def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.nd
     high_bins = np.where(part == 0, 0, last_bins[row])
     code = codes[row]
     return r_pos[row], _composite(code, sexes, low_bins), _composite(code, sexes, high_bins), classes[row]
+
+
+def _other_sex_query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, window: float,
+                     per_age: float, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_query`'s ranges for the reports of the other recorded sex only: the query of a
+    resident of that sex less its "unknown sex" ranges (the pass of the resident's own sex asks for
+    those); residents of unknown sex ask nothing."""
+    known = np.flatnonzero(res.sex[r_pos] != 0)
+    flipped = copy.copy(res)
+    flipped.sex = np.where(res.sex == 0, 0, 3 - res.sex).astype(res.sex.dtype)
+    q_r, low, high, q_class = _query(flipped, r_pos[known], codes[known], classes[known], True, window, per_age, span)
+    asked = (low // _N_BINS) % _N_SEX == flipped.sex[q_r]  # drop the "unknown sex" ranges
+    return q_r[asked], low[asked], high[asked], q_class[asked]
+
+
+def _pass_cap(candidate_pass: CandidatePass, name_evidence: np.ndarray) -> int | np.ndarray:
+    """A pass's cap for pairs whose residents have ``name_evidence`` (True: a usable name): its
+    ``cap`` times ``named_factor`` or ``nameless_factor``; one number when both factors are 1."""
+    cap = int(candidate_pass.cap)
+    if candidate_pass.nameless_factor == 1 and candidate_pass.named_factor == 1:
+        return cap
+    return np.where(name_evidence, int(cap * candidate_pass.named_factor), int(cap * candidate_pass.nameless_factor))
 
 
 def _report_bits(n_reports: int) -> int:
@@ -1539,7 +1565,8 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
     name, window = candidate_pass.name, candidate_pass.year_window
     by_year = window is not None
     index = rep.indexes[name]
-    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, settings.year_window_per_age, index.span)
+    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, settings.year_window_per_age, index.span,
+                                         candidate_pass.other_sex)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_low, q_high)
@@ -1572,9 +1599,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
         rows = np.flatnonzero(ok)
         r, m, classes = r[rows], m[rows], classes[rows]
         gap = gap[rows] if gap is not None else None
-        cap = int(candidate_pass.cap)
-        if candidate_pass.nameless_factor != 1:
-            cap = np.where(res.name_evidence[r], cap, int(cap * candidate_pass.nameless_factor))
+        cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
             return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
@@ -1958,9 +1983,7 @@ def _merged_passes(parts: list[PartitionPairs], settings: CandidateSettings,
         pre_cap = sum(p.counts[name]["pre_cap"] for p in parts)
         rows = np.flatnonzero(pass_of == number)
         rows = rows[np.lexsort((m[rows], r[rows]))]  # by resident, then report (as the cap wants them)
-        cap = int(candidate_pass.cap)
-        if candidate_pass.nameless_factor != 1:
-            cap = np.where(name_evidence[r[rows]], cap, int(cap * candidate_pass.nameless_factor))
+        cap = _pass_cap(candidate_pass, name_evidence[r[rows]])
         keep = rows[_cap(r[rows], cap, lambda chosen, rows=rows: cap_score[rows[chosen]])]
         counts[name]["capped"] += pre_cap - len(keep)
         counts[name]["kept"] += len(keep)
