@@ -226,6 +226,10 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
         run.table.to_pickle(save_table / f"table_{n_residents}x{n_missing}_s{seed}.pkl")
     print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
           f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
+    per_resident = run.vectors.index.get_level_values(0).astype(str).value_counts()
+    named = run.residents.set_index(run.residents["resident_id"].astype(str))["name_evidence"].fillna(True).astype(bool)
+    for label, group in (("with a usable name", named), ("without", ~named)):
+        print(f"-- pairs per resident {label}: {per_resident.reindex(group.index[group], fill_value=0).mean():.0f}")
     print("-- where true pairs are lost (residents)")
     fate = fates(run, data, uncapped)
     print(fate_table(fate, family).to_string())
