@@ -168,19 +168,21 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
     return replace(settings, candidates=candidates)
 
 
-def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float) -> LinkSettings:
-    """``settings`` with ``passes.OTHER_SEX_PASSES`` (before the fallback) and the passes that raise
-    the nameless residents' caps (``nameless_factor`` above 1) keeping ``named_scale`` times their cap
-    for residents with a usable name (``named_factor``)."""
+def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
+                             home_conditions: bool = False) -> LinkSettings:
+    """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
+    fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
+    keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``)."""
     from dataclasses import replace
 
-    from kinmatch.match.passes import OTHER_SEX_PASSES
+    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     candidates = settings.candidate_settings()
-    if other_sex_passes:
+    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *(OTHER_SEX_PASSES if other_sex_passes else ()))
+    if added:
         regular = [p for p in candidates.passes if not p.fallback]
         fallback = [p for p in candidates.passes if p.fallback]
-        candidates = replace(candidates, passes=(*regular, *OTHER_SEX_PASSES, *fallback))
+        candidates = replace(candidates, passes=(*regular, *added, *fallback))
     if named_scale != 1.0:
         candidates = replace(candidates, passes=tuple(
             replace(p, named_factor=p.named_factor * named_scale) if p.nameless_factor > 1 else p
@@ -322,6 +324,7 @@ def main(argv=None) -> int:
     parser.add_argument("--nameless-scale", type=float, default=1.0,
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--other-sex-passes", action="store_true", help="with passes.OTHER_SEX_PASSES")
+    parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
     parser.add_argument("--named-scale", type=float, default=1.0,
                         help="the caps of residents with a usable name times this in the passes that raise the "
                         "nameless residents' caps")
@@ -347,8 +350,9 @@ def main(argv=None) -> int:
     if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
                                         args.other_sex_cap, args.nameless_scale)
-    if args.other_sex_passes or args.named_scale != 1:
-        settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale)
+    if args.other_sex_passes or args.named_scale != 1 or args.home_conditions:
+        settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
+                                            args.home_conditions)
     if args.fit_on_default:
         from dataclasses import replace
 

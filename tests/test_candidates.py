@@ -402,6 +402,7 @@ def reference_pairs(residents, reports, s):
                     "lon": lon, "lat": lat, "sex": m["sex_code"], "years": _interval(m), "day": m["event_date"]})
     for r in rep:
         r["mark_pairs"] = _pairs_of(r["marks"])
+        r["home_conditions"] = [f"{h}|{c}" for h in r["hometown"] for c in r["conditions"]]
     share = {}
     for r in rep:
         for k in r["surnames"]:
@@ -431,7 +432,7 @@ def reference_pairs(residents, reports, s):
         "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
         "conditions_named": ("conditions_named", "rare_conditions"), "last_resort": ("provinces_near", "provinces"),
         "marks_other_sex": ("marks", "marks"), "hometown_other_sex": ("hometown", "hometown"),
-        "place_other_sex": ("near", "places")}
+        "place_other_sex": ("near", "places"), "home_conditions": ("home_conditions", "home_conditions")}
     assert set(by_name) <= set(keys)  # every pass is defined here
     passes = {name: (*keys[name], p.year_window) for name, p in by_name.items()}
     found = {}
@@ -455,6 +456,7 @@ def reference_pairs(residents, reports, s):
                            + ([f"A{row['accent_area']}"] if not _keys(row["accent_provinces"]) and row["accent_area"]
                               else []))
         res["mark_pairs"] = _pairs_of(res["marks"])
+        res["home_conditions"] = [f"{h}|{c}" for h in res["hometown"] for c in _keys(row["conditions"])]
         lon, lat = row["found_lon"], row["found_lat"]
         county = row["found_county"] if isinstance(row["found_county"], str) else None
         for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, by_name["place"].near_km),
@@ -506,14 +508,14 @@ def reference_pairs(residents, reports, s):
 @pytest.mark.parametrize("seed, per_age, conditions, other_sex", [(11, 0.1, False, False), (12, 0.1, True, False),
                                                                    (13, 0.3, True, False), (11, 0.1, True, True)])
 def test_passes_equal_a_pair_by_pair_reference(seed, per_age, conditions, other_sex):
-    from kinmatch.match.passes import CONDITION_PASSES, OTHER_SEX_PASSES
+    from kinmatch.match.passes import CONDITION_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     residents, reports = messy_tables(seed)
     passes = cand.DEFAULT_PASSES
     if conditions:  # the passes by conditions, before the fallback
         passes = (*passes[:-1], *CONDITION_PASSES, passes[-1])
-    if other_sex:  # the passes of the other recorded sex, before the fallback
-        passes = (*passes[:-1], *OTHER_SEX_PASSES, passes[-1])
+    if other_sex:  # the passes of the other recorded sex and by home and condition, before the fallback
+        passes = (*passes[:-1], *HOME_CONDITION_PASSES, *OTHER_SEX_PASSES, passes[-1])
     lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
                                             for p in passes], few_candidates=3, year_window_per_age=per_age)
     lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
@@ -1014,13 +1016,13 @@ def test_unknown_settings_and_fields_are_named():
 
 
 def test_key_sets_named_are_the_key_sets_built():
-    from kinmatch.match.passes import CONDITION_PASSES
+    from kinmatch.match.passes import CONDITION_PASSES, HOME_CONDITION_PASSES
 
     # every key set a pass may name exists on its side, and no built one goes unnamed
     residents, reports = messy_tables(5, n_residents=5, n_reports=20)
     res = cand._Residents(residents)
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
-    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES)}
+    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES, *HOME_CONDITION_PASSES)}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
 
 
@@ -1099,3 +1101,12 @@ def test_the_cap_of_a_resident_follows_whether_it_has_a_usable_name(named_factor
     assert counts.get("R1", 0) == kept_named and counts.get("R2", 0) == kept_nameless
     with pytest.raises(ValueError, match="named_factor -1"):
         CandidatePass("marks", "marks", "marks", cap=4, named_factor=-1)
+
+
+def test_crossed_keys_join_every_key_of_one_record_with_every_other():
+    first = cand._flat(np.array([("P51", "A1"), (), ("P44",)], dtype=object))
+    second = cand._flat(np.array([("痴呆", "聋哑"), ("痴呆",), ()], dtype=object))
+    crossed = cand._crossed(first, second)
+    assert list(zip(crossed.positions.tolist(), crossed.keys.tolist(), strict=True)) == [
+        (0, "P51|痴呆"), (0, "P51|聋哑"), (0, "A1|痴呆"), (0, "A1|聋哑")]
+    assert len(cand._crossed(first, cand._empty_flat()).keys) == 0

@@ -671,6 +671,24 @@ def _mark_pair_flat(marks: _Flat) -> _Flat:
     return _by_record(_Flat(np.concatenate(pair_positions), names[inverse.ravel()]))
 
 
+def _crossed(first: _Flat, second: _Flat) -> _Flat:
+    """Every key of ``first`` joined with every key of ``second`` of the same record, in that order:
+    (P510000, A SW_Man) × (痴呆,) → P510000|痴呆, ASW_Man|痴呆. A record without keys on either side
+    has none."""
+    if len(first.positions) == 0 or len(second.positions) == 0:
+        return _empty_flat()
+    a, b = _coded(first), _coded(second)
+    starts = np.searchsorted(b.positions, a.positions, "left")
+    lengths = np.searchsorted(b.positions, a.positions, "right") - starts
+    rows_a, rows_b = np.repeat(np.arange(len(a.positions)), lengths), _ranges(starts, lengths)
+    if len(rows_a) == 0:
+        return _empty_flat()
+    width = len(b.vocabulary)
+    distinct, inverse = np.unique(a.codes[rows_a] * width + b.codes[rows_b], return_inverse=True)
+    names = _object_array([f"{a.vocabulary[p // width]}|{b.vocabulary[p % width]}" for p in distinct])
+    return _Flat(a.positions[rows_a], names[inverse.ravel()])
+
+
 REPORT_KEY_SETS = {
     "name_sounds": "sound keys of the name and 小名 (name_keys, alias_keys)",
     "given_sounds": "whole given names and 小名 as G:…, and the last syllable of a longer one as L:…",
@@ -682,6 +700,7 @@ REPORT_KEY_SETS = {
     "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
     "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
+    "home_conditions": "each home_clues key with each condition (P510000|痴呆)",
 }
 """The reports' key sets a pass may name as ``report_keys``."""
 
@@ -699,6 +718,7 @@ RESIDENT_KEY_SETS = {
     "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
     "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
+    "home_conditions": "each home_clues key with each condition (P510000|痴呆)",
 }
 """The residents' key sets a pass may name as ``resident_keys``. The name keys (the first five)
 are empty for a resident whose name is no evidence (无名氏, an assigned 党X)."""
@@ -884,7 +904,8 @@ _KEY_SET_COLUMNS = {
     "home_clues": ("home_province", "home_prefecture", "home_county", "home_dialect_area"),
     "lost_prefectures": ("missing_prefecture", "missing_county", "home_prefecture"),
     "lost_provinces": ("home_province", "missing_county"), "marks": ("marks",), "mark_pairs": ("marks",),
-    "conditions": ("conditions",)}
+    "conditions": ("conditions",),
+    "home_conditions": ("home_province", "home_prefecture", "home_county", "home_dialect_area", "conditions")}
 
 
 def statistics_columns(settings: CandidateSettings | None = None) -> list[str]:
@@ -1014,6 +1035,8 @@ class _ReportKeySets(dict):
             return _flat(_col(missing, "home_dialect_area"))
         if name == "conditions":
             return _flat(_col(missing, "conditions"))
+        if name == "home_conditions":
+            return _crossed(self["home_clues"], self["conditions"])
         raise KeyError(name)
 
 
@@ -1091,6 +1114,7 @@ class _Residents(_Side):
                          "home_clues": self.hometown, "found_prefecture": self.found_prefecture,
                          "found_province": self.found_province, "marks": self.marks, "mark_pairs": self.mark_pairs,
                          "conditions": _flat(_col(residents, "conditions"))}
+        self.key_sets["home_conditions"] = _crossed(self.hometown, self.key_sets["conditions"])
 
     def set_agreement(self, residents: pd.DataFrame, rep: _Reports) -> None:
         """The resident's side of :func:`_agreement`, coded as the reports' side is."""

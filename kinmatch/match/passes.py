@@ -251,3 +251,14 @@ OTHER_SEX_PASSES: tuple[CandidatePass, ...] = (
 """Passes of the other recorded sex for residents without a usable name (marks, the accent's home,
 the found place), not among the defaults; add them before the fallback with
 ``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *OTHER_SEX_PASSES, DEFAULT_PASSES[-1]])``."""
+
+HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
+    # a resident who cannot say a name but whose accent (or a stated place) points home, and who has a
+    # condition the report names too: the two together are rare enough at a million reports for a
+    # wide birth-year window (a confused or mute person's age is misjudged by ten years and more,
+    # which puts the true report outside the hometown pass's window)
+    CandidatePass("home_conditions", "home_conditions", "home_conditions", cap=40, year_window=20.0,
+                  distance="ignored", residents="nameless"),
+)
+"""A pass by home and condition at once for residents without a usable name, not among the
+defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""
