@@ -52,6 +52,11 @@ pass                      a report is proposed when …
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
 ========================  ===================================================================
+
+Not among the defaults (add them before the fallback pass): :data:`CONDITION_PASSES` (a shared
+condition), :data:`HOME_CONDITION_PASSES` (the accent's home and a condition at once, a wide
+birth-year window) and :data:`OTHER_SEX_PASSES` (marks, home and found place, asking for the other
+recorded sex only), the last two for residents without a usable name.
 """
 
 from __future__ import annotations
