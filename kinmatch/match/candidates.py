@@ -9,7 +9,8 @@ key set it reads on either side (:data:`RESIDENT_KEY_SETS`, :data:`REPORT_KEY_SE
 Hard constraints apply only where near-certain: the resident cannot have been found more than
 :data:`~kinmatch.match.comparisons.DATE_TOLERANCE_DAYS` days before the person went missing, and
 the sexes must agree when both are known, except in a pass with ``any_sex`` (the whole name's
-sound): sex is recorded wrongly now and then, and the model weighs the mismatch.
+sound) or ``other_sex`` (which asks for the other sex only): sex is recorded wrongly now and then,
+and the model weighs the mismatch.
 
 Every pass is capped per resident (keeping the best-supported pairs by a cheap pre-score: birth
 years, height, distance, time) and the union is capped again; what was capped is counted, never
@@ -1335,7 +1336,8 @@ def _distinct_pairs(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, ind
 def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, sex_checked: bool = False) -> np.ndarray:
     """True where the pair is possible: sexes agree when both known; found no earlier than missing
     (less the date tolerance). ``sex_checked``: the pairs come from a by-year index, whose queries
-    ask only for the resident's own sex and "unknown", so their sexes agree already."""
+    ask only for the resident's own sex and "unknown" (so their sexes agree already), or for the
+    other sex only in a pass with ``other_sex`` (which wants them to differ)."""
     gap_days = res.day.take(r) - rep.day.take(m)
     ok = ~(gap_days < -DATE_TOLERANCE_DAYS)
     if not sex_checked:
