@@ -1110,3 +1110,34 @@ def test_crossed_keys_join_every_key_of_one_record_with_every_other():
     assert list(zip(crossed.positions.tolist(), crossed.keys.tolist(), strict=True)) == [
         (0, "P51|痴呆"), (0, "P51|聋哑"), (0, "A1|痴呆"), (0, "A1|聋哑")]
     assert len(cand._crossed(first, cand._empty_flat()).keys) == 0
+
+
+def test_report_partitions_merge_the_thin_evidence_options_exactly():
+    """The other-sex and home-by-condition passes and caps by name evidence, each pass against parts
+    of the reports and merged (:func:`merge_partitions`), equal one run over all of them."""
+    from kinmatch.datasets import simulate
+    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
+    from kinmatch.match.pipeline import prepare_records
+
+    sim = simulate(n_missing=1500, n_residents=150, seed=5)
+    residents, missing = prepare_records(sim.residents, "resident"), prepare_records(sim.missing, "missing")
+    base = cand.CandidateSettings(max_per_resident=25, few_candidates=40, chunk_size=100)
+    regular = [replace(p, named_factor=0.5) if p.nameless_factor > 1 else p for p in base.passes if not p.fallback]
+    settings = replace(base, passes=(*regular, *HOME_CONDITION_PASSES, *[replace(p, cap=3) for p in OTHER_SEX_PASSES],
+                                     *[p for p in base.passes if p.fallback]))
+    whole = cand.packed_candidate_pairs(residents, missing, settings, progress=False)
+    statistics = cand.report_statistics(missing[cand.statistics_columns(settings)], settings)
+    edges = [0, 500, 1100, len(missing)]
+    sides = [(a, cand.report_side(missing.iloc[a:b].reset_index(drop=True), settings, statistics))
+             for a, b in zip(edges[:-1], edges[1:])]
+    first = [cand.partition_pairs(residents, side, settings, offset) for offset, side in sides]
+    needy = cand.needy_residents(first, settings)
+    more = [cand.partition_pairs(residents, side, settings, offset, fallback=True, targets=needy)
+            for offset, side in sides]
+    r, m, bits, prescore, counts = cand.merge_partitions(first, more, len(missing), settings)
+    assert np.array_equal(r, whole.residents)
+    assert np.array_equal(missing["missing_id"].astype(str).to_numpy()[m], whole.missing_ids[whole.reports])
+    assert np.array_equal(bits, whole.pass_bits) and np.array_equal(prescore, whole.prescore)
+    pd.testing.assert_frame_equal(counts, whole.counts, check_dtype=False)
+    kept = whole.counts.set_index("pass")["kept"]
+    assert (kept[["marks_other_sex", "hometown_other_sex", "place_other_sex", "home_conditions"]] > 0).all()
