@@ -15,13 +15,12 @@ import kinmatch
 from kinmatch.datasets.simulate import simulate
 from kinmatch.match.comparisons.build import BuildComparison, build_frequency
 from kinmatch.match.comparisons.conditions import CONDITION_NAMES, ConditionsComparison, word_masks
-from kinmatch.match.comparisons.hair import HairComparison, LaterHairComparison
+from kinmatch.match.comparisons.hair import HairComparison
 from kinmatch.match.comparisons.marks import MarksComparison, deciding_mark, mark_frequency
 from kinmatch.match.engine import compare_pairs
 
-COLUMNS = {"marks": ("marks", "negated"), "conditions": ("conditions",), "build": ("build",),
-           "hair": ("hair", "event_date"), "hair_later": ("hair", "event_date")}
-BLANK = {"marks": (), "negated": (), "conditions": (), "build": None, "hair": None, "event_date": None}
+COLUMNS = {"marks": ("marks", "negated"), "conditions": ("conditions",), "build": ("build",), "hair": ("hair",)}
+BLANK = {"marks": (), "negated": (), "conditions": (), "build": None, "hair": None}
 
 
 def frame(records: list[dict], id_column: str) -> pd.DataFrame:
@@ -46,8 +45,6 @@ def oracle_level(name: str, resident: dict, report: dict, frequency) -> int:
         return oracle.marks_level(resident, report, frequency)
     if name == "build":
         return oracle.build_level(resident, report, frequency)
-    if name == "hair_later":
-        return oracle.hair_level(resident, report, later=True)
     return {"conditions": oracle.conditions_level, "hair": oracle.hair_level}[name](resident, report)
 
 
@@ -207,22 +204,6 @@ def test_hair_cases_and_symmetry(a, b, level, text):
     assert one(HairComparison(), {"hair": b}, {"hair": a})[0] == level
 
 
-@pytest.mark.parametrize("found, lost, hair, hair_later", [
-    ("2024-03-01", "2024-01-01", 0, -1),   # weeks apart: the hair comparison
-    ("2024-03-01", "2021-04-01", 0, -1),   # under three years
-    ("2024-03-01", "2019-01-01", -1, 0),   # five years: hair greys, grows and is cut, weighed apart
-    ("2019-01-01", "2024-03-01", -1, 0),   # the same distance either way round (symmetric)
-    (None, "2019-01-01", 0, -1),           # a date unknown: the hair comparison
-])
-def test_hair_found_years_later_is_compared_apart(found, lost, hair, hair_later):
-    resident = {"hair": "长发", "event_date": pd.Timestamp(found)}
-    report = {"hair": "短发", "event_date": pd.Timestamp(lost)}
-    assert one(HairComparison(), resident, report)[0] == hair
-    assert one(LaterHairComparison(), resident, report)[0] == hair_later
-    label = "三年后寻获" if hair_later == 0 else "发型发色不详"
-    assert one(LaterHairComparison(), resident, report)[1].startswith(label)
-
-
 # -- mixed records reaching every shortcut ---------------------------------------------------------
 
 MARKS = ["痣:脸:左", "痣:脸:右", "痣:脸:", "痣::", "疤痕:额头:", "疤痕:额头:左:3cm", "缺指:左手:小指", "六指:右手:",
@@ -340,7 +321,7 @@ def simulated(request):
 
 
 @pytest.mark.parametrize("comparison", [MarksComparison(), ConditionsComparison(), BuildComparison(),
-                                        HairComparison(), LaterHairComparison()], ids=repr)
+                                        HairComparison()], ids=repr)
 def test_simulated_pairs_equal_the_oracle(simulated, comparison):
     residents, missing, lp, rp = simulated
     seen = assert_equals_oracle(comparison, residents, missing, lp, rp)
@@ -349,8 +330,8 @@ def test_simulated_pairs_equal_the_oracle(simulated, comparison):
 
 
 @pytest.mark.parametrize("comparison", [MarksComparison(frequency={"痣:脸": 0.01, "疤痕:头": 0.05}),
-                                        ConditionsComparison(), BuildComparison(frequency={}), HairComparison(),
-                                        LaterHairComparison()], ids=repr)
+                                        ConditionsComparison(), BuildComparison(frequency={}), HairComparison()],
+                         ids=repr)
 def test_simulated_levels_symmetric(simulated, comparison):
     # with the rarity table fixed (None would count it on whichever side is the reports)
     residents, missing, lp, rp = simulated
@@ -389,7 +370,6 @@ def test_the_engine_fills_absent_columns_with_blanks():
     (ConditionsComparison(), "健康状况", 1, (("健康状况", "health", "health"),)),
     (BuildComparison(), "体型", 2, ()),
     (HairComparison(), "发型发色", 1, ()),
-    (LaterHairComparison(), "发型发色(三年后)", 1, ()),
 ])
 def test_declared_data(comparison, title, agree_from, fields):
     assert (comparison.title, comparison.agree_from, comparison.fields) == (title, agree_from, fields)

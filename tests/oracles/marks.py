@@ -14,12 +14,11 @@ import pandas as pd
 
 from kinmatch.match.comparisons.build import BUILD_ORDER, BUILD_SHARES, RARE_BUILD_SHARE, BuildComparison
 from kinmatch.match.comparisons.conditions import CONDITION_NAMES, DISTINCTIVE_CONDITIONS, ConditionsComparison
-from kinmatch.match.comparisons.hair import CHANGES_AFTER_DAYS, COMMON_HAIR, HairComparison, LaterHairComparison
+from kinmatch.match.comparisons.hair import COMMON_HAIR, HairComparison
 from kinmatch.match.comparisons.marks import MARK_RARITY, RARE_MARK_SHARE, MarksComparison
 
 MISSING = -1
-LEVEL_LABELS = {c.name: c.labels for c in (MarksComparison, ConditionsComparison, BuildComparison, HairComparison,
-                                           LaterHairComparison)}
+LEVEL_LABELS = {c.name: c.labels for c in (MarksComparison, ConditionsComparison, BuildComparison, HairComparison)}
 _MIRROR = {"左": "右", "右": "左"}
 _HAIR_SAME = {"光头": "光头秃顶", "秃顶": "光头秃顶"}
 
@@ -143,13 +142,9 @@ def _hair_words(value: Any) -> frozenset:
     return frozenset(_HAIR_SAME.get(w, w) for w in text.replace(",", "、").split("、") if w)
 
 
-def hair_level(resident: Mapping, report: Mapping, later: bool = False) -> int:
-    """``later``: the level of LaterHairComparison (records three years or more apart), else of
-    HairComparison (the others, and where either date is unknown)."""
-    found, lost = pd.Timestamp(resident.get("event_date")), pd.Timestamp(report.get("event_date"))
-    apart = found is not pd.NaT and lost is not pd.NaT and abs((found - lost).days) >= CHANGES_AFTER_DAYS
+def hair_level(resident: Mapping, report: Mapping) -> int:
     a, b = _hair_words(_get(resident, "hair")), _hair_words(_get(report, "hair"))
-    if not a or not b or apart != later:
+    if not a or not b:
         return MISSING
     shared = a & b
     if shared - COMMON_HAIR:
@@ -175,11 +170,10 @@ def reason(comparison: str, level: int, resident: Mapping, report: Mapping,
         shared = set(_tuple(_get(resident, "conditions"))) & set(_tuple(_get(report, "conditions")))
         if shared:
             return f"{label}({'、'.join(sorted(shared))})"
-    if comparison in ("build", "hair", "hair_later") and level >= 0:
-        field = "hair" if comparison == "hair_later" else comparison
-        a, b = _get(resident, field), _get(report, field)
+    if comparison in ("build", "hair") and level >= 0:
+        a, b = _get(resident, comparison), _get(report, comparison)
         if a and b:
-            if field == "hair" and level >= 1:
+            if comparison == "hair" and level >= 1:
                 shared = sorted(set(str(a).split("、")) & set(str(b).split("、")))
                 if shared:
                     return f"{label}({'、'.join(shared)})"

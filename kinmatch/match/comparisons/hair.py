@@ -4,13 +4,6 @@ Weak evidence whose weight EM learns: hair greys, and stations cut or shave it, 
 contradiction. Each record's words are a few bits (as the conditions' are): pairs are compared on
 integers, and the words are read back only to explain a pair.
 
-Hair changes with the years since the loss (it greys, grows, is cut), so there are two comparisons,
-as for clothing: :class:`HairComparison` for records less than :data:`CHANGES_AFTER_DAYS` apart (or
-either date unknown) and :class:`LaterHairComparison` for those further apart; each gives -1 outside
-its band and EM learns each band's weights on its own pairs. Differing hair weighs much less in the
-later band: a true report found five years on often describes other hair. Levels naming the band
-would count the time gap a second time (see :mod:`~kinmatch.match.comparisons.clothing`).
-
     >>> import numpy as np, pandas as pd
     >>> comparison = HairComparison()
     >>> encoded = comparison.encode(pd.DataFrame({"hair": ["白发、短发", "光头"]}),
@@ -62,8 +55,7 @@ def hair_words(text: str | None) -> frozenset:
 
 
 class HairComparison(Comparison):
-    """Hair words (白发, 短发, 长发, 光头/秃顶) shared by both records less than
-    :data:`CHANGES_AFTER_DAYS` apart, or with either ``event_date`` unknown: 2 a distinctive one (长发,
+    """Hair words (白发, 短发, 长发, 光头/秃顶) shared by both records: 2 a distinctive one (长发,
     光头/秃顶), 1 only a common one (:data:`COMMON_HAIR`), 0 both describe hair with nothing in
     common, -1 either does not describe hair (or the records are further apart). Symmetric: the sides can be swapped. The reason
     shows the hair words both records wrote at levels 1 and 2, else both records' hair.
@@ -82,8 +74,7 @@ class HairComparison(Comparison):
     left_columns = right_columns = ("hair", "event_date")
     later: bool = False  # compares the pairs found CHANGES_AFTER_DAYS or more after the loss (else the others)
 
-    def encode(self, residents: pd.DataFrame,
-               missing: pd.DataFrame) -> tuple[WordSets, WordSets, np.ndarray, np.ndarray, np.ndarray]:
+    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> tuple:
         left, right, vocabulary = encode_word_sets(residents["hair"], missing["hair"], hair_words)
         days = [day_numbers(frame["event_date"]) if "event_date" in frame.columns else np.full(len(frame), np.nan)
                 for frame in (residents, missing)]
@@ -93,7 +84,7 @@ class HairComparison(Comparison):
         left, right, distinctive, left_days, right_days = encoded
         level = shared_word_levels(left, right, distinctive, lp, rp)
         with np.errstate(invalid="ignore"):
-            later = np.abs(left_days[lp] - right_days[rp]) >= CHANGES_AFTER_DAYS  # NaN: not later
+            later = (left_days[lp] - right_days[rp]) >= CHANGES_AFTER_DAYS  # NaN: not later
         return np.where(later != self.later, MISSING, level).astype(np.int8)
 
     def reasons(self, encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
