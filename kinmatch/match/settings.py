@@ -40,7 +40,6 @@ _DEFAULT_CLASSES = (
     ("kinmatch.match.comparisons.conditions", "ConditionsComparison"),
     ("kinmatch.match.comparisons.build", "BuildComparison"),
     ("kinmatch.match.comparisons.hair", "HairComparison"),
-    ("kinmatch.match.comparisons.hair", "LaterHairComparison"),
     ("kinmatch.match.comparisons.clothing", "ClothingComparison"),
 )
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kinmatch.match.comparisons.base import MISSING, Comparison
+from kinmatch.match.comparisons.base import Comparison
 from kinmatch.match.comparisons.conditions import (
     WordSets,
     distinctive_mask,
@@ -29,11 +29,6 @@ from kinmatch.match.comparisons.conditions import (
     shared_word_levels,
     texts_per_distinct,
 )
-from kinmatch.match.comparisons.time_gap import day_numbers
-
-CHANGES_AFTER_DAYS = 3 * 365
-"""Hair found this many days or more after the loss is compared apart (:class:`LaterHairComparison`):
-by then hair has often greyed, grown or been cut, so differing words say much less."""
 
 SAME_HAIR = {"光头": "光头秃顶", "秃顶": "光头秃顶"}
 """Hair words that name the same head: stations and families write 光头 and 秃顶 alike."""
@@ -71,24 +66,18 @@ class HairComparison(Comparison):
     title = "发型发色"
     labels = {-1: "发型发色不详", 0: "发型发色不同", 1: "发型相同", 2: "发型发色相符"}
     agree_from = 1
-    left_columns = right_columns = ("hair", "event_date")
-    later: bool = False  # compares the pairs found CHANGES_AFTER_DAYS or more after the loss (else the others)
+    left_columns = right_columns = ("hair",)
 
-    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> tuple:
+    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> tuple[WordSets, WordSets, np.ndarray]:
         left, right, vocabulary = encode_word_sets(residents["hair"], missing["hair"], hair_words)
-        days = [day_numbers(frame["event_date"]) if "event_date" in frame.columns else np.full(len(frame), np.nan)
-                for frame in (residents, missing)]
-        return left, right, distinctive_mask(vocabulary, lambda word: word not in COMMON_HAIR), *days
+        return left, right, distinctive_mask(vocabulary, lambda word: word not in COMMON_HAIR)
 
     def levels(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
-        left, right, distinctive, left_days, right_days = encoded
-        level = shared_word_levels(left, right, distinctive, lp, rp)
-        with np.errstate(invalid="ignore"):
-            later = (left_days[lp] - right_days[rp]) >= CHANGES_AFTER_DAYS  # NaN: not later
-        return np.where(later != self.later, MISSING, level).astype(np.int8)
+        left, right, distinctive = encoded
+        return shared_word_levels(left, right, distinctive, lp, rp)
 
     def reasons(self, encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
-        left, right = encoded[:2]
+        left, right, _ = encoded
         out = self.label_array(levels)
         shown = np.flatnonzero(np.asarray(levels) >= 0)
 
@@ -103,14 +92,3 @@ class HairComparison(Comparison):
 
         out[shown] = texts_per_distinct(left.code[lp[shown]], right.code[rp[shown]], np.asarray(levels)[shown], text)
         return out
-
-
-class LaterHairComparison(HairComparison):
-    """Hair of residents found :data:`CHANGES_AFTER_DAYS` or more after the loss: the levels of
-    :class:`HairComparison`, with weights of their own (hair greys, grows and is cut in that time)."""
-
-    name = "hair_later"
-    title = "发型发色(三年后)"
-    labels = {-1: "发型发色不详或不在三年后寻获", 0: "三年后寻获，发型发色不同", 1: "三年后寻获，发型相同",
-              2: "三年后寻获，发型发色相符"}
-    later = True
