@@ -52,7 +52,7 @@ def hair_words(text: str | None) -> frozenset:
 class HairComparison(Comparison):
     """Hair words (白发, 短发, 长发, 光头/秃顶) shared by both records: 2 a distinctive one (长发,
     光头/秃顶), 1 only a common one (:data:`COMMON_HAIR`), 0 both describe hair with nothing in
-    common, -1 either does not describe hair (or the records are further apart). Symmetric: the sides can be swapped. The reason
+    common, -1 either does not describe hair. Symmetric: the sides can be swapped. The reason
     shows the hair words both records wrote at levels 1 and 2, else both records' hair.
 
         >>> import numpy as np, pandas as pd
