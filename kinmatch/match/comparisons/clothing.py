@@ -208,7 +208,11 @@ def amount(points: float) -> int:
 class ClothingComparison(Comparison):
     """Clothing of residents found within a month of the loss (up to ``DATE_TOLERANCE_DAYS``
     before the reported date): 2 several pieces agree, 1 one piece, 0 nothing agrees, -1 not
-    described or found outside the band (see the module docstring)."""
+    described or found outside the band (see the module docstring).
+
+    ``frequency`` maps each piece (:func:`piece_key`) to its share among the reports describing
+    clothing (:func:`clothing_frequency`), which ``tf_clothing`` is priced from; None: the shares
+    among the reports being compared."""
 
     name = "clothing"
     title = "衣着"
