@@ -248,6 +248,9 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     print(recall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("-- what the false-lead pairs agree on (comparisons whose weight is above 0: pairs, mean weight)")
     print(false_lead_agreements(run.table, data["truth"], run.settings.review_threshold).to_string())
+    print("-- where the pairs ranked above a true pair at 11-50 beat it (per comparison: mean weight above it "
+          "minus the true pair's, share of residents where it is 0.5 or more)")
+    print(outranking_margins(run.table, data["truth"]).to_string())
     is_true = pair_keys(run.table).isin(pair_keys(data["truth"].astype(str)))
     bands = calibration_table(run.table["match_probability"].to_numpy(dtype=float), is_true)
     judged = bands[bands["pairs"] >= 100]
@@ -265,6 +268,26 @@ def false_lead_agreements(table: pd.DataFrame, truth: pd.DataFrame, threshold: f
     weights = leads[[c for c in leads.columns if c.startswith("w_")]]
     return pd.DataFrame({"pairs_agreeing": (weights > 0).sum(), "mean_weight_there": weights.where(weights > 0).mean(),
                          "mean_weight_all": weights.mean()}).round(2).sort_values("pairs_agreeing", ascending=False)
+
+
+def outranking_margins(table: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison, over the residents whose best true pair ranks 11-50: the mean over residents
+    of (the mean weight of the pairs ranked above the true pair minus the true pair's weight), and
+    the share of those residents where that margin is 0.5 or more."""
+    weights = [c for c in table.columns if c.startswith("w_")]
+    ranked = table.assign(true=pair_keys(table).isin(pair_keys(truth.astype(str))),
+                          resident=table["resident_id"].astype(str))
+    best = ranked[ranked["true"]].groupby("resident")["rank"].min()
+    best = best[best > 10]
+    if best.empty:
+        return pd.DataFrame(columns=["mean_margin", "share_0.5"])
+    ranked = ranked[ranked["resident"].isin(best.index)]
+    true_rank = ranked["resident"].map(best)
+    true_weights = ranked[ranked["rank"] == true_rank].groupby("resident")[weights].first()
+    above = ranked[ranked["rank"] < true_rank].groupby("resident")[weights].mean()
+    margins = above - true_weights.reindex(above.index)
+    return pd.DataFrame({"mean_margin": margins.mean(), "share_0.5": (margins >= 0.5).mean()}).round(2).sort_values(
+        "mean_margin", ascending=False)
 
 
 def prescore_terms(data: dict, settings: CandidateSettings) -> pd.DataFrame:

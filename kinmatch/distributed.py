@@ -352,11 +352,14 @@ def _frequency_fills(comparisons: list) -> list[tuple[Any, Callable]]:
     ``frequency`` left None), each with the function that computes it from all reports. A
     comparison of another kind that does so cannot be split by reports: an error says so."""
     from kinmatch.match.comparisons.build import BuildComparison, build_frequency
+    from kinmatch.match.comparisons.clothing import ClothingComparison, LaterClothingComparison, clothing_frequency
     from kinmatch.match.comparisons.marks import MarksComparison, mark_frequency
     from kinmatch.match.comparisons.name import NameComparison, key_frequency
 
     tables = {NameComparison: key_frequency, MarksComparison: lambda missing: mark_frequency(missing["marks"]),
-              BuildComparison: lambda missing: build_frequency(missing["build"])}
+              BuildComparison: lambda missing: build_frequency(missing["build"]),
+              ClothingComparison: lambda missing: clothing_frequency(missing["clothing_items"]),
+              LaterClothingComparison: lambda missing: clothing_frequency(missing["clothing_items"])}
     fills = []
     for comparison in comparisons:
         if getattr(comparison, "frequency", "") is not None:

@@ -109,3 +109,64 @@ def test_em_weighs_agreement_within_a_month_positive_and_difference_negative(run
     assert agree.any() and differ.any(), weights
     assert (table.loc[agree, "w_clothing"] > 0).all()
     assert (table.loc[differ, "w_clothing"] < 0).all()
+
+
+# -- how common the agreeing clothes are (tf_clothing) ------------------------------------------------
+
+def priced(resident_texts, report_texts, pairs, frequency=None):
+    """tf_clothing and levels of ``pairs`` (resident position, report position), all found within a month."""
+    from kinmatch.match.comparisons.clothing import ClothingComparison
+
+    residents = pd.DataFrame({"clothing_items": [clothing_items(t) for t in resident_texts],
+                              "event_date": pd.to_datetime(["2024-02-01"] * len(resident_texts))})
+    missing = pd.DataFrame({"clothing_items": [clothing_items(t) for t in report_texts],
+                            "event_date": pd.to_datetime(["2024-01-20"] * len(report_texts))})
+    comparison = ClothingComparison(frequency=frequency)
+    encoded = comparison.encode(residents, missing)
+    lp, rp = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    levels = comparison.levels(encoded, lp, rp)
+    return comparison.extra(encoded, lp, rp, levels)["tf_clothing"], levels
+
+
+def test_a_common_agreement_is_priced_as_more_likely_by_chance_than_a_rare_one():
+    common, rare = "穿黑色裤子、布鞋、灰色外套", "穿咖啡色棉袄、红色裤子"
+    reports = [common] * 60 + [rare] * 2 + ["穿白色T恤、蓝色短裤、拖鞋"] * 38
+    tf, levels = priced(["穿黑色长裤、布鞋、灰色外套", "穿褐色棉服、红色裤子"], reports, [(0, 0), (1, 60)])
+    assert levels.tolist() == [2, 2]
+    # 灰色外套 and 黑色裤子 are each on 60 of 100 reports (布鞋 too), the coat and red trousers on 2
+    assert tf[0] == pytest.approx(0.6 * 0.6 * 0.6)
+    assert tf[1] == pytest.approx(0.02 * 0.02)
+
+
+def test_tf_is_given_where_something_agrees_and_is_blank_elsewhere():
+    reports = ["穿红色外套、黑色裤子", "穿蓝色外套、灰色裤子", ""]
+    tf, levels = priced(["穿红色外套、白色裤子"], reports, [(0, 0), (0, 1), (0, 2)])
+    assert levels.tolist() == [1, 0, MISSING]
+    assert tf[0] == pytest.approx(0.5) and np.isnan(tf[1:]).all()  # one of the two describing reports
+
+
+def test_a_vague_or_generic_piece_is_met_by_more_reports():
+    reports = ["穿黑色外套", "穿蓝色外套", "穿白色外套", "穿黑色毛衣"]
+    tf, _ = priced(["穿深色外套", "穿黑色外套", "穿黑色上衣"], reports, [(0, 0), (1, 0), (2, 0)])
+    assert tf.tolist() == pytest.approx([0.5, 0.25, 0.5])  # 深色: black or blue; 上衣: coat or jumper
+
+
+def test_the_index_prices_a_subset_of_reports_as_among_them_all():
+    from kinmatch.match.comparisons.clothing import clothing_frequency
+
+    reports = ["穿黑色裤子、布鞋"] * 8 + ["穿咖啡色棉袄、布鞋"] * 2
+    everyone = clothing_frequency(pd.Series([clothing_items(t) for t in reports]))
+    subset, _ = priced(["穿咖啡色棉袄、黑色裤子、布鞋"], reports[7:9], [(0, 0), (0, 1)], frequency=everyone)
+    full, _ = priced(["穿咖啡色棉袄、黑色裤子、布鞋"], reports, [(0, 7), (0, 8)])
+    assert subset.tolist() == pytest.approx(full.tolist())
+
+
+def test_the_model_weighs_a_rare_agreement_above_a_common_one(run):
+    link, _ = run
+    model = link.model
+    assert model.tf_columns.get("clothing") == "tf_clothing" and model.tf_levels_["clothing"] == [2]
+    vectors = pd.DataFrame({name: [-1, -1] for name in model.comparisons_}).assign(
+        clothing=[2, 2], tf_clothing=[0.05, 0.0005], tf_name=np.nan)
+    weights = model.weight_table(vectors)["clothing"].tolist()
+    assert weights[1] - weights[0] == pytest.approx(np.log2(100))
+    assert weights[0] == pytest.approx(np.log2(model.m_["clothing"][2] / 0.05))

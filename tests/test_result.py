@@ -56,9 +56,10 @@ def test_score_pair_explains_a_pair_no_pass_proposed(result):
     assert pair.match_weight == pytest.approx(pair.prior_weight + pair.table["weight"].sum())
     # the same levels through the model's own scoring
     levels = pair.table.set_index("comparison")["level"]
-    vectors = pd.DataFrame([levels.to_dict()]).assign(tf_name=np.nan)
+    term_frequencies = result.settings.term_frequencies
+    vectors = pd.DataFrame([levels.to_dict()]).assign(**{tf.column: np.nan for tf in term_frequencies})
     _, weight, _ = score(result.model, vectors, result.settings)
-    if levels["name"] not in result.settings.term_frequencies[0].levels:
+    if all(levels[tf.comparison] not in tf.levels for tf in term_frequencies):
         assert weight[0] == pytest.approx(pair.match_weight)
     with pytest.raises(InputError, match="not among this run"):
         result.score_pair(resident_id, "no-such-report")

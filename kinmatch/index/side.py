@@ -64,10 +64,18 @@ def _build_rarity(missing: pd.DataFrame) -> Mapping[str, float]:
     return build_frequency(missing["build"])
 
 
+def _clothing_rarity(missing: pd.DataFrame) -> Mapping[str, float]:
+    from kinmatch.match.comparisons.clothing import clothing_frequency
+
+    return clothing_frequency(missing["clothing_items"])
+
+
 RARITY: dict[str, Callable[[pd.DataFrame], Mapping[str, float]]] = {
     "kinmatch.match.comparisons.name.NameComparison": _name_rarity,
     "kinmatch.match.comparisons.marks.MarksComparison": _mark_rarity,
     "kinmatch.match.comparisons.build.BuildComparison": _build_rarity,
+    "kinmatch.match.comparisons.clothing.ClothingComparison": _clothing_rarity,
+    "kinmatch.match.comparisons.clothing.LaterClothingComparison": _clothing_rarity,
 }
 """Comparison class → the rarity table it computes from the report frame when its ``frequency``
 is None (what its ``encode`` would compute over every report). A comparison that reads the report

@@ -73,8 +73,10 @@ class TermFrequency:
 def default_term_frequencies() -> list[TermFrequency]:
     """The name: sound-key agreement (levels 4–6) priced by the rarest shared key (a shared rare
     name sound is stronger evidence than a shared 王伟); level 1 (a shared 小名 or partial name)
-    priced by the key that met, only downwards."""
-    return [TermFrequency("name", "tf_name", [1, 4, 5, 6], [1])]
+    priced by the key that met, only downwards; clothing agreement (levels 1–2) priced by how many
+    reports would meet the resident's pieces that met (a shared 黑色裤子 and 布鞋 is weaker evidence
+    than a shared 咖啡色棉袄)."""
+    return [TermFrequency("name", "tf_name", [1, 4, 5, 6], [1]), TermFrequency("clothing", "tf_clothing", [2])]
 
 
 @dataclass
