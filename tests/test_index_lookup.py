@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import kinmatch
+from kinmatch import _parallel as parallel
 from kinmatch.errors import InputError
 from kinmatch.index import Index
 from kinmatch.index import side as index_side
@@ -48,11 +49,18 @@ def _plain(residents, side, **overrides):
                                   **overrides).unpack()
 
 
-@pytest.mark.parametrize("forked", [False, True])
-def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed, residents, forked, monkeypatch):
+@pytest.mark.parametrize("forked, range_size", [(False, None), (True, None), (True, 7)])
+def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed, residents, forked, range_size,
+                                                                        monkeypatch):
     _, side = indexed
     if forked:
         monkeypatch.setattr(index_side, "PARALLEL_MIN_RECORDS", 10)
+    if range_size is not None:  # many ranges, more than the workers: handed out as they free up
+        monkeypatch.setattr(index_side, "LOOKUP_RANGE", range_size)
+    ranges = []
+    real_fork_map = parallel.fork_map
+    monkeypatch.setattr(parallel, "fork_map", lambda func, items, *args, **kwargs: ranges.append(list(items))
+                        or real_fork_map(func, ranges[-1], *args, **kwargs))
     candidates, met = index_side._candidates(residents, side, resolve_settings(None).candidate_settings(), False,
                                              2 if forked else 1)
     expected = _plain(residents, side)
@@ -65,6 +73,13 @@ def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed,
     assert np.all(np.diff(met) > 0)
     assert set(side.reports.ids[met].tolist()) == set(expected.pairs["missing_id"])
     np.testing.assert_array_equal(met, side.positions(pd.unique(expected.pairs["missing_id"])))
+    if forked:  # contiguous ranges covering every resident once; with small ranges more of them than workers
+        bounds = ranges[0]
+        assert bounds[0][0] == 0 and bounds[-1][1] == len(residents)
+        assert all(a[1] == b[0] for a, b in zip(bounds[:-1], bounds[1:]))
+        assert len(bounds) == (4 if range_size is None else -(-len(residents) // range_size))
+    else:
+        assert ranges == []
 
 
 def test_the_lookups_memory_settings_do_not_change_its_pairs(indexed, residents):

@@ -495,6 +495,12 @@ PARALLEL_MIN_RECORDS = 1_000
 contiguous range of records each: each record's candidates depend on that record alone, and the
 workers inherit the report side (mapped from the index's files) instead of receiving it."""
 
+LOOKUP_RANGE = 500
+"""Records per range of a forked lookup (at least two ranges per worker). Records differ widely in
+cost (a nameless resident is capped five times wider, and a resident with few pairs runs the
+fallback passes), so with two large ranges per worker one worker was often left alone on the last
+range while the other core idled; ranges of this size are handed out as workers free up."""
+
 
 LOOKUP_MEMORY: dict[str, int] = {"max_pairs_in_memory": 2_000_000}
 """Overrides of :class:`~kinmatch.match.candidates.CandidateSettings` for the lookup against the
@@ -507,49 +513,71 @@ and zeroed afresh, and at 10,000 × 1,000,000 the workers spent as much system C
 def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: Any, progress: bool,
                 n_jobs: int | None) -> tuple[Any, np.ndarray]:
     """:func:`~kinmatch.match.candidates.candidate_pairs` of ``residents`` against the report
-    side, in ranges of residents over ``n_jobs`` worker processes when there are many (the ranges'
-    pairs in order and their counts added are the pairs and counts of one call), and the
-    positions (ascending) of the reports the pairs meet. The pairs' id columns are categorical
-    (over the residents' ids and the met reports' ids, in that order), made from the positions
-    the lookup returns: at 10,000 × 1,000,000 there are four million pairs, and hashing their id
-    strings again to find the reports and the pairs' positions took seconds."""
+    side, in ranges of :data:`LOOKUP_RANGE` residents over ``n_jobs`` worker processes when there
+    are many (the ranges' pairs in order and their counts added are the pairs and counts of one
+    call), and the positions (ascending) of the reports the pairs meet. The pairs' id columns are
+    categorical (over the residents' ids and the met reports' ids, in that order), made from
+    positions: each range's reports are found by id where the range was looked up (in the worker),
+    and its pairs come back as positions (:func:`_positions`). At 10,000 × 1,000,000 there are four
+    million pairs: spelling their ids as text only to replace them, or hashing them again, took
+    seconds of the parent's time while the workers' cores idled."""
     from kinmatch._parallel import fork_map, resolve_jobs
-    from kinmatch.match.candidates import Candidates, packed_candidate_pairs
+    from kinmatch.match.candidates import Candidates
 
     jobs = resolve_jobs(n_jobs)
     if jobs < 2 or len(residents) < PARALLEL_MIN_RECORDS:
-        packed = [packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress,
-                                         reports=side.reports, **LOOKUP_MEMORY)]
-        starts = [0]
+        bounds = [(0, len(residents))]
+        packed = [_positions(_lookup(residents, side.reports, candidate_settings, progress), side)]
     else:
-        edges = np.linspace(0, len(residents), 2 * jobs + 1).astype(int)
+        n_ranges = max(2 * jobs, -(-len(residents) // LOOKUP_RANGE))
+        edges = np.linspace(0, len(residents), n_ranges + 1).astype(int)
         bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-        packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side.reports, candidate_settings))
-        starts = [a for a, _ in bounds]
-    rows = np.concatenate([side.rows_of(part.missing_ids)[part.reports] for part in packed])
-    lp = np.concatenate([part.residents.astype(np.int64) + start for part, start in zip(packed, starts)])
-    met, rp = np.unique(rows, return_inverse=True)
+        side.rows_of(side.reports.ids[:0])  # the sorted ids made once, before the workers inherit the side
+        packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side, candidate_settings))
     parts = [part.unpack() for part in packed]
     counts = parts[0].counts.set_index("pass")
     for part in parts[1:]:
         counts = counts + part.counts.set_index("pass")
     pairs = pd.concat([part.pairs for part in parts], ignore_index=True)
+    lp = np.concatenate([part.pairs["resident_id"].to_numpy(dtype=np.int64) + start
+                         for part, (start, _) in zip(parts, bounds)]) if parts else np.empty(0, np.int64)
+    rows = pairs["missing_id"].to_numpy(dtype=np.int64)
+    # the met reports and each pair's place among them: a mark per report (positions are bounded
+    # by the reports' count), where a sort of the four million positions took a second
+    met_mask = np.zeros(side.reports.n, dtype=bool)
+    met_mask[rows] = True
+    met = np.flatnonzero(met_mask)
+    rp = (np.cumsum(met_mask) - 1)[rows]
     resident_ids = pd.Index(residents["resident_id"].to_numpy(dtype=object))
     report_ids = pd.Index(side.reports.ids[met].astype(object))
     pairs["resident_id"] = pd.Categorical.from_codes(lp, categories=resident_ids)
-    pairs["missing_id"] = pd.Categorical.from_codes(rp.reshape(-1), categories=report_ids)
+    pairs["missing_id"] = pd.Categorical.from_codes(rp, categories=report_ids)
     return Candidates(pairs, counts.reset_index()), met
+
+
+def _lookup(residents: pd.DataFrame, reports: Any, candidate_settings: Any, progress: bool) -> Any:
+    from kinmatch.match.candidates import packed_candidate_pairs
+
+    return packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress, reports=reports,
+                                  **LOOKUP_MEMORY)
+
+
+def _positions(packed: Any, side: ReportSide) -> Any:
+    """``packed`` (:class:`~kinmatch.match.candidates.PackedCandidates`) with positions for ids:
+    each resident's position among the looked-up residents, each report's among the indexed
+    reports, so its ``unpack()`` gives positions in the id columns."""
+    return packed._replace(resident_ids=np.arange(len(packed.resident_ids), dtype=np.int64),
+                           missing_ids=side.rows_of(packed.missing_ids).astype(np.int64))
 
 
 def _candidates_range(bounds: tuple[int, int]):
     from kinmatch._parallel import shared
-    from kinmatch.match.candidates import packed_candidate_pairs
 
     _keep_freed_memory()
-    residents, reports, candidate_settings = shared()
+    residents, side, candidate_settings = shared()
     start, stop = bounds
-    return packed_candidate_pairs(residents.iloc[start:stop].reset_index(drop=True), None,
-                                  settings=candidate_settings, progress=False, reports=reports, **LOOKUP_MEMORY)
+    return _positions(_lookup(residents.iloc[start:stop].reset_index(drop=True), side.reports, candidate_settings,
+                              False), side)
 
 
 def _keep_freed_memory() -> None:
