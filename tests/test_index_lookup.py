@@ -105,3 +105,34 @@ def test_pair_positions_of_categorical_ids_are_those_of_text_ids():
     absent = categorical.assign(missing_id=pd.Categorical(["M4", "M9", "M1"], categories=["M4", "M9", "M1"]))
     with pytest.raises(InputError, match="not in the resident or missing frame"):
         encoded.positions(absent)
+
+
+def _resident_kb(mapped) -> int:
+    """Resident kB of the mapping ``mapped`` (an mmap.mmap), from /proc/self/smaps."""
+    address = np.frombuffer(mapped, dtype=np.uint8).ctypes.data
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            low, high = (int(x, 16) for x in fields[0].split("-"))
+            inside = low <= address < high
+        elif inside and fields[:1] == ["Rss:"]:
+            return int(fields[1])
+    raise AssertionError("the mapping is not in /proc/self/smaps")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads the mapped pages from /proc/self/smaps")
+def test_a_large_take_gives_back_the_mapped_rows_pages_and_keeps_them_readable(indexed):
+    index, _ = indexed
+    opened = Index.open(index.path)
+    side = opened.report_side()
+    assert side._mapped is not None
+    everything = np.arange(side.rows.num_rows)
+    first = side.frame(everything)  # reads every row's pages, then gives them back
+    assert _resident_kb(side._mapped) == 0
+    pd.testing.assert_frame_equal(side.frame(everything), first)  # read again from the file
+    assert _resident_kb(side._mapped) == 0
+    one = side.frame(everything[:1])  # a small take (one query) keeps what it read
+    assert _resident_kb(side._mapped) > 0
+    pd.testing.assert_frame_equal(one, first.iloc[:1])
+    assert first["missing_id"].tolist() == side.reports.ids.tolist()
