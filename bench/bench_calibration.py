@@ -9,6 +9,7 @@ for every pair of the linking table (the top k per resident), on simulated data 
     python bench/bench_calibration.py --decided-share 0.25              # recalibrated from decisions
     python bench/bench_calibration.py --save-runs /tmp/runs             # keep each run's vectors and model
     python bench/bench_calibration.py --rescore /tmp/runs/run_*.pkl --variants person person_tree
+    python bench/bench_calibration.py --rescore RUN.pkl --frames FRAMES.pkl --variants person_clusters --bound
 
 Per run: the band table (pairs, mean predicted probability, observed share true, difference
 observed - predicted; a band is within target when |difference| <= 0.05, judged where it holds at
@@ -23,6 +24,10 @@ person posterior, and ``person_tree``, with the Chow–Liu correction for depend
 candidates and prints a table for each; ``--save-runs`` pickles each run's candidate vectors,
 model, table, truth and the random pairs the pipeline drew, and ``--rescore`` prints the variants
 of saved runs without linking again (at 1M a refit takes under a minute, a link several).
+``person_clusters`` and ``person_linked`` (``DUPLICATE_VARIANTS``) also compare the reports with
+each other and need the normalized reports (``--frames``: the file ``--cache`` wrote for the run).
+``--bound`` prints, under each table, what a sigmoid of its weights fitted on the truth would give
+(worst band, false leads): honest probabilities at that ranking, the least false leads they allow.
 ``--variant dependence`` refits the model on the same candidates with
 ``FellegiSunter(dependence="pairwise", prior="every_pair")`` (the correction for dependent
 comparisons and the prior that counts every true pair; 30,000 random pairs for u, as the pipeline
@@ -64,6 +69,22 @@ VARIANTS = {
     "person_em_tree": {"posterior": "person_em", "dependence": "tree"},
 }
 """The models ``--variant`` / ``--variants`` refit on the same candidates: FellegiSunter options."""
+
+DUPLICATE_VARIANTS = {"person_clusters": {}, "person_linked": {},
+                      "tree_clusters": {"dependence": "tree"}, "tree_linked": {"dependence": "tree"}}
+"""Variants scored with the reports' resemblance to each other (the duplicate-report model of
+:mod:`kinmatch.match.dedupe`, fitted on the run's reports; the pipeline's model for the pairs):
+``person_clusters``, :func:`~kinmatch.match.model.posterior.cluster_posterior` over the clusters
+of each resident's best candidates whose reports the duplicate-report model calls one person (its
+probability, with its prior of any two reports of the file, at least ``SAME_PERSON``);
+``person_linked``, :func:`~kinmatch.match.model.posterior.linked_posterior` where a set of reports
+weighing below ``-LINK_PENALTY_FROM`` bits to each other pays the rest of that weight; ``tree_*``,
+the same on the weights of ``dependence="tree"`` (the value: the FellegiSunter options of the
+model of the pairs). They need the
+run's normalized reports (a run linked here has them; ``--rescore`` reads them from ``--frames``)."""
+
+SAME_PERSON = 0.5
+LINK_PENALTY_FROM = 10.0
 
 BANDS = (0.0, 0.2, 0.5, 0.8, 0.95, 0.99, 1.0)
 TOLERANCE = 0.05
@@ -163,15 +184,72 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
                           ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
                           tf_columns={tf.comparison: tf.column for tf in tfs} or None,
                           tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
-                          **VARIANTS[variant])
+                          **(DUPLICATE_VARIANTS[variant] if variant in DUPLICATE_VARIANTS else VARIANTS[variant]))
     model.fit(vectors, random_vectors, n_residents=run.n_residents, n_reports=run.n_reports)
     _, weight, probability = score(model, vectors, settings)
+    if variant in DUPLICATE_VARIANTS:
+        probability = duplicate_probability(run, variant, weight - model.prior_weight_)
     index = vectors.index.to_frame(index=False)
     rows, ranks = rank_order(index.iloc[:, 0].astype(str), index.iloc[:, 1].astype(str), weight, prescore, top_k)
     table = pd.DataFrame({"resident_id": index.iloc[rows, 0].astype(str).to_numpy(),
                           "missing_id": index.iloc[rows, 1].astype(str).to_numpy(), "rank": ranks,
                           "match_probability": probability[rows], "match_weight": weight[rows]})
     return table, model
+
+
+def duplicate_probability(run, variant: str, log2_bayes: np.ndarray) -> np.ndarray:
+    """The probabilities of ``DUPLICATE_VARIANTS`` for the run's candidate pairs (Bayes factors in
+    bits, in the order of ``run.vectors``)."""
+    from kinmatch.match.dedupe import DedupeSettings, _encode, _vectors, dedupe_reports
+    from kinmatch.match.model import posterior
+
+    missing = getattr(run, "missing", None)
+    if missing is None:
+        raise SystemExit(f"{variant} compares reports with each other: give the run's normalized frames (--frames)")
+    missing = missing.reset_index(drop=True)
+    wall, cpu = time.perf_counter(), time.process_time()
+    report_model = dedupe_reports(missing).model
+    index = run.vectors.index
+    groups = pd.factorize(index.get_level_values(0).astype(str))[0]
+    position = pd.Series(np.arange(len(missing)), index=missing["missing_id"].astype(str))
+    report_at = position.reindex(index.get_level_values(1).astype(str)).to_numpy()
+    left, right = posterior.linked_candidates(groups, log2_bayes)
+    # the bench reads dedupe's own encoding of report pairs (no public call scores all pairs)
+    encoded = _encode(missing, list(DedupeSettings().comparisons))
+    link = report_model.weight_table(_vectors(encoded, report_at[left], report_at[right])).to_numpy().sum(axis=1)
+    n_reports, n_residents = run.n_reports, run.n_residents
+    if variant.endswith("_clusters"):
+        same = link + report_model.prior_weight_ >= np.log2(SAME_PERSON / (1 - SAME_PERSON))
+        clusters = posterior.candidate_clusters(len(groups), left, right, same)
+        shares, _ = posterior.fit_cluster_share(groups, log2_bayes, n_reports, n_residents, clusters)
+        probability = posterior.cluster_posterior(groups, log2_bayes, n_reports, shares, clusters)
+    else:
+        bits = np.minimum(link + LINK_PENALTY_FROM, 0.0)
+        shares, _ = posterior.fit_linked_shares(groups, log2_bayes, n_reports, n_residents, left, right, bits)
+        probability = posterior.linked_posterior(groups, log2_bayes, n_reports, shares, left, right, bits)
+    print(f"   [{variant}] {len(left):,} report pairs among the residents' best {posterior.MAX_LINKED} candidates "
+          f"compared; shares {np.round(shares, 3).tolist()}; {time.perf_counter() - wall:.0f} s wall, "
+          f"{time.process_time() - cpu:.0f} s CPU (with fitting the duplicate-report model)")
+    return probability
+
+
+def honest_bound(table: pd.DataFrame, truth: pd.DataFrame) -> str:
+    """What honest probabilities of these very weights would give: a sigmoid of the match weight
+    fitted on the truth, in sample (an oracle: it shows how many false leads calibration costs
+    at this ranking, not a model to use)."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = truth_of(table, truth)
+    weight = table["match_weight"].to_numpy(dtype=float)[:, None]
+    if labels.all() or not labels.any():
+        return "honest bound: not defined (one class)"
+    fitted = LogisticRegression(C=1e6, max_iter=1000).fit(weight, labels).predict_proba(weight)[:, 1]
+    bands = band_table(fitted, labels)
+    judged = bands[bands["pairs"] >= MIN_PAIRS]
+    leads = false_leads(table.assign(match_probability=fitted), truth)
+    return (f"honest bound (a sigmoid of the weight fitted on the truth, in sample): worst band "
+            f"{float(judged['difference'].abs().max()):.3f}, false leads {leads['residents_with_any_above']} "
+            f"residents ({leads['pairs_above_threshold']} pairs)")
 
 
 def print_bands(args, bands: pd.DataFrame, title: str) -> float:
@@ -209,6 +287,8 @@ def print_run(args, label: str, variant: str, table: pd.DataFrame, truth: pd.Dat
     is_true = truth_of(table, truth)
     print(f"   [{variant}] model: {model_line(model)}")
     print(f"   [{variant}] {leads_line(table, truth)}")
+    if args.bound:
+        print(f"   [{variant}] {honest_bound(table, truth)}")
     worst = print_bands(args, band_table(table["match_probability"].to_numpy(dtype=float), is_true),
                         f"{label}: {variant}, all ranked pairs")
     ranks = table["rank"].to_numpy()
@@ -254,11 +334,14 @@ def one_run(args, seed: int) -> dict:
     return {"worst": worst}
 
 
-def rescore(args, path: str) -> None:
-    """The variants of ``--variants`` on a run saved by ``--save-runs``, without linking again."""
+def rescore(args, path: str, frames: str | None = None) -> None:
+    """The variants of ``--variants`` on a run saved by ``--save-runs``, without linking again
+    (``frames``: the run's normalized frames, for the variants that compare reports)."""
     saved = pickle.loads(Path(path).read_bytes())
     run = with_counts({k: v for k, v in saved.items() if k not in ("n_residents", "n_reports")},
                       saved["n_residents"], saved["n_reports"])
+    if frames:
+        run.missing = pickle.loads(Path(frames).read_bytes())[1]
     label = Path(path).stem
     print(f"\n== {label} (saved run; load {open('/proc/loadavg').read().split()[0]})")
     print_run(args, label, "pipeline (as linked)", run.table, run.truth, run.model)
@@ -388,10 +471,13 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
     parser.add_argument("--variant", choices=tuple(VARIANTS), default="pipeline",
                         help="the model whose table is the run's (refitted on the same candidates)")
-    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS), default=[],
+    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS) + tuple(DUPLICATE_VARIANTS), default=[],
                         help="further models refitted on the same candidates, a table each")
     parser.add_argument("--rescore", nargs="*", default=[],
                         help="runs saved by --save-runs: print --variants for them without linking")
+    parser.add_argument("--frames", nargs="*", default=[],
+                        help="with --rescore, one per run: the normalized frames --cache wrote for it (for "
+                             f"{', '.join(DUPLICATE_VARIANTS)})")
     parser.add_argument("--decided-share", type=float, default=0.0,
                         help="recalibrate on the ranked pairs of this share of the residents")
     parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
@@ -401,12 +487,16 @@ def main(argv=None) -> int:
     parser.add_argument("--refit-random-pairs", type=int, help="random pairs of the refits (default: the run's)")
     parser.add_argument("--save-model", help="write the run's model JSON here (with --refit-seeds)")
     parser.add_argument("--compare-model", help="a model JSON to compare the run's weights with (--refit-seeds)")
+    parser.add_argument("--bound", action="store_true",
+                        help="also print the false leads of an oracle recalibration of each table's weights")
     parser.add_argument("--save-runs", help="folder to pickle each run's vectors, model and table into")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     if args.rescore:
-        for path in args.rescore:
-            rescore(args, path)
+        if args.frames and len(args.frames) != len(args.rescore):
+            parser.error("--frames takes one file per --rescore run")
+        for i, path in enumerate(args.rescore):
+            rescore(args, path, args.frames[i] if args.frames else None)
         return 0
     for seed in ([None] if args.sim else args.seeds):
         one_run(args, seed)

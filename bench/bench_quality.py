@@ -168,6 +168,28 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
     return replace(settings, candidates=candidates)
 
 
+def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
+                             home_conditions: bool = False) -> LinkSettings:
+    """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
+    fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
+    keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``)."""
+    from dataclasses import replace
+
+    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
+
+    candidates = settings.candidate_settings()
+    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *(OTHER_SEX_PASSES if other_sex_passes else ()))
+    if added:
+        regular = [p for p in candidates.passes if not p.fallback]
+        fallback = [p for p in candidates.passes if p.fallback]
+        candidates = replace(candidates, passes=(*regular, *added, *fallback))
+    if named_scale != 1.0:
+        candidates = replace(candidates, passes=tuple(
+            replace(p, named_factor=p.named_factor * named_scale) if p.nameless_factor > 1 else p
+            for p in candidates.passes))
+    return replace(settings, candidates=candidates)
+
+
 def simulated(n_residents: int, n_missing: int, seed: int, cache: Path | None) -> dict:
     """The simulated records normalized, the truth and the families; from ``cache`` when there."""
     path = cache / f"quality_{n_residents}x{n_missing}_s{seed}.pkl" if cache else None
@@ -206,6 +228,10 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
         run.table.to_pickle(save_table / f"table_{n_residents}x{n_missing}_s{seed}.pkl")
     print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
           f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
+    per_resident = run.vectors.index.get_level_values(0).astype(str).value_counts()
+    named = run.residents.set_index(run.residents["resident_id"].astype(str))["name_evidence"].fillna(True).astype(bool)
+    for label, group in (("with a usable name", named), ("without", ~named)):
+        print(f"-- pairs per resident {label}: {per_resident.reindex(group.index[group], fill_value=0).mean():.0f}")
     print("-- where true pairs are lost (residents)")
     fate = fates(run, data, uncapped)
     print(fate_table(fate, family).to_string())
@@ -297,6 +323,11 @@ def main(argv=None) -> int:
     parser.add_argument("--fit-sample", type=int, help="with --fit-on-default: fit on this many residents' candidates")
     parser.add_argument("--nameless-scale", type=float, default=1.0,
                         help="the caps of residents without a usable name times this")
+    parser.add_argument("--other-sex-passes", action="store_true", help="with passes.OTHER_SEX_PASSES")
+    parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
+    parser.add_argument("--named-scale", type=float, default=1.0,
+                        help="the caps of residents with a usable name times this in the passes that raise the "
+                        "nameless residents' caps")
     parser.add_argument("--fit-on-default", action="store_true",
                         help="fit the model on the default candidates, score the candidates of the options")
     parser.add_argument("--model-options", type=json.loads,
@@ -319,6 +350,9 @@ def main(argv=None) -> int:
     if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
                                         args.other_sex_cap, args.nameless_scale)
+    if args.other_sex_passes or args.named_scale != 1 or args.home_conditions:
+        settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
+                                            args.home_conditions)
     if args.fit_on_default:
         from dataclasses import replace
 

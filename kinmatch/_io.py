@@ -17,6 +17,7 @@ formula (:func:`excel_safe`).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import stat
@@ -145,14 +146,80 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf
     """
     to_csv_kwargs.setdefault("lineterminator", "\r\n")
     with atomic_write(path, "w", encoding=encoding, newline="") as handle:
-        _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(handle, index=False, **to_csv_kwargs)
+        if not _write_plain(frame, handle, to_csv_kwargs):
+            _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(handle, index=False, **to_csv_kwargs)
     return Path(path)
 
 
 def csv_text(frame: pd.DataFrame, **to_csv_kwargs) -> str:
     """``frame`` as spreadsheet-safe CSV text (for stdout or an HTTP download), as :func:`write_csv`."""
     to_csv_kwargs.setdefault("lineterminator", "\r\n")
+    text = io.StringIO(newline="")
+    if _write_plain(frame, text, to_csv_kwargs):
+        return text.getvalue()
     return _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(index=False, **to_csv_kwargs)
+
+
+def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> bool:
+    """Write ``frame`` as ``excel_safe(frame).to_csv(handle, index=False, lineterminator=…)`` would,
+    the same characters; False, having written nothing, when the frame holds a column type or a
+    ``to_csv`` option this does not cover (pandas then writes it).
+
+    Why by hand: pandas prepares every chunk of rows block by block, converts each cell once more
+    and hands the rows to ``csv.writer``, which copies every character; for the 100k-row candidate
+    table of a link run (1.5M float cells, 45 MB of text) that is most of the run's writing time.
+    Here each column becomes text once: a float column's distinct values are formatted once each
+    (the weight columns hold a few dozen), text is escaped by :func:`excel_cell`, and a column is
+    quoted cell by cell only when it holds a character that needs it, by ``csv.writer``'s own rule
+    (``QUOTE_MINIMAL``: a delimiter, a quote character or a line-ending character; quotes doubled).
+    Blanks (None, NaN, NA) are empty cells, numbers and booleans ``str`` of their Python value
+    (for a float its shortest round-trip ``repr``, as numpy's ``astype(str)`` that pandas uses)."""
+    terminator = to_csv_kwargs["lineterminator"]
+    if (set(to_csv_kwargs) - {"lineterminator"} or not len(frame.columns) or not terminator
+            or not all(isinstance(c, str) for c in frame.columns)):
+        return False
+    special = re.compile("[" + re.escape(',"' + terminator) + "]")
+    header = _quoted([excel_cell(c) for c in frame.columns], special)
+    columns = []
+    for position, dtype in enumerate(frame.dtypes):
+        values = frame.iloc[:, position].to_numpy()
+        if dtype == np.dtype(object):
+            cells = values.copy()
+            cells[pd.isna(values)] = ""
+            cells = cells.tolist()
+            if not all(type(v) is str for v in cells):
+                cells = [v if type(v) is str else str(v) for v in cells]
+            # most columns hold no text a spreadsheet would run: look before rewriting
+            if any(v.startswith(FORMULA_PREFIXES) for v in cells):
+                cells = [excel_cell(v) for v in cells]
+            cells = _quoted(cells, special)
+        elif dtype == np.float64:
+            # distinct bit patterns, not values: 0.0 and -0.0 are written apart
+            codes, uniques = pd.factorize(values.view(np.int64))
+            text = ["" if v != v else str(v) for v in uniques.view(np.float64).tolist()]  # NaN: blank
+            cells = np.array(text, dtype=object)[codes].tolist()
+        elif dtype.kind in "iub" and isinstance(dtype, np.dtype):
+            codes, uniques = pd.factorize(values)
+            cells = np.array([str(v) for v in uniques.tolist()], dtype=object)[codes].tolist()
+        else:
+            return False
+        columns.append(cells)
+    # one column: csv.writer quotes a row that is one empty cell
+    handle.write((",".join(header) or '""') + terminator)
+    for start in range(0, len(frame), 20_000):  # 20,000 rows of text at a time
+        rows = [",".join(row) for row in zip(*(column[start:start + 20_000] for column in columns))]
+        if len(columns) == 1:
+            rows = [row or '""' for row in rows]
+        handle.write(terminator.join(rows) + terminator)
+    return True
+
+
+def _quoted(cells: list[str], special: re.Pattern) -> list[str]:
+    """``cells`` as ``csv.writer`` (``QUOTE_MINIMAL``, doubled quotes) writes them; ``special``
+    matches the characters that make it quote a cell."""
+    if not special.search("".join(cells)):
+        return cells
+    return ['"' + v.replace('"', '""') + '"' if special.search(v) else v for v in cells]
 
 
 def _floats_as_text(safe: pd.DataFrame, to_csv_kwargs: dict) -> pd.DataFrame:

@@ -22,7 +22,7 @@ def _fresh_digests():
 
 
 def test_every_built_table_is_shipped_and_fresh():
-    assert {"char_pinyin", "gazetteer_keys", "pinyin_phrases", "sound_names", "village_names",
+    assert {"char_pinyin", "gazetteer_keys", "key_pinyin", "pinyin_phrases", "sound_names", "village_names",
             "village_pinyin"} <= set(data.BUILT)
     for name, table in data.BUILT.items():
         assert data.read_built(name, table.stamp()) is not None, f"{name}.parquet is stale or missing"
@@ -172,7 +172,12 @@ def test_han_pinyin_equals_pypinyin_on_phrases_place_names_and_random_text():
     noise = ["".join(rng.choices(chars, k=rng.randint(1, 9))) for _ in range(20_000)]
     # every phrase pypinyin knows also embedded in other text (重庆 in 老家重庆綦江)
     embedded = [rng.choice(chars) + phrase + rng.choice(chars) for phrase in list(PHRASES_DICT)[::5]]
-    texts = [*PHRASES_DICT, *embedded, *towns["name"], *villages, *noise, "〇", "12号", "䷀䷁", ""]
+    # ASCII among the characters (pypinyin drops it; it ends a run of Han characters)
+    ascii_chars = [chr(code) for code in range(128)]
+    mixed = ["".join(rng.choices(chars + ascii_chars, k=rng.randint(1, 9))) for _ in range(5_000)]
+    mixed += [rng.choice(ascii_chars) + phrase + rng.choice(ascii_chars) for phrase in list(PHRASES_DICT)[::50]]
+    texts = [*PHRASES_DICT, *embedded, *towns["name"], *villages, *noise, *mixed, "〇", "12号", "䷀䷁", "",
+             "八五0农场", "A区3号", "x重庆y", "12都江堰", "abc", " "]
     assert len(texts) > 100_000
     differing = [t for t in texts if text.han_pinyin(t) != lazy_pinyin(t, style=Style.NORMAL, errors="ignore")]
     assert differing == []
@@ -186,3 +191,38 @@ def test_the_gazetteer_keys_with_names_simplified_at_once_equal_one_by_one(monke
     one_by_one = places._gazetteer_keys()
     assert len(at_once) > 50_000
     pd.testing.assert_frame_equal(at_once, one_by_one)
+
+
+def test_key_pinyin_is_fresh_and_equals_what_its_builder_computes():
+    table = data.BUILT["key_pinyin"]
+    shipped = data.read_built("key_pinyin", table.stamp())
+    computed = table.compute()
+    assert len(computed) > 300 and {"重庆", "都江堰市"} <= set(computed["key"])
+    pd.testing.assert_frame_equal(shipped, computed)
+
+
+def test_syllables_of_every_name_read_by_phrase_equal_pypinyin():
+    from pypinyin import Style, lazy_pinyin
+
+    keys = list(places._key_pinyin())
+    assert len(keys) > 300
+    for key in keys + ["都江堰那边", "八五0", "太康"]:
+        expected = tuple(p for p in lazy_pinyin(key, style=Style.NORMAL, errors="ignore") if p.isalpha())
+        assert places._syllables.__wrapped__(key) == expected, key
+
+
+def test_sounding_out_a_name_read_by_phrase_does_not_import_pypinyin():
+    """都江堰 (a phrase in pypinyin's dictionary) is sounded out from the shipped tables: a run that
+    meets it does not load pypinyin and its phrase dictionary."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from kinmatch.normalize import places; "
+            "places.candidate_counties('都江堰'); places.parse_place('四川省都江堰八五0农场'); "
+            "print(places._syllables('都江堰'), 'pypinyin' in sys.modules)")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(root)), cwd=root.parent).stdout.split("\n")[0]
+    assert out == "('du', 'jiang', 'yan') False"

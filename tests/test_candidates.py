@@ -402,6 +402,7 @@ def reference_pairs(residents, reports, s):
                     "lon": lon, "lat": lat, "sex": m["sex_code"], "years": _interval(m), "day": m["event_date"]})
     for r in rep:
         r["mark_pairs"] = _pairs_of(r["marks"])
+        r["home_conditions"] = [f"{h}|{c}" for h in r["hometown"] for c in r["conditions"]]
     share = {}
     for r in rep:
         for k in r["surnames"]:
@@ -429,7 +430,9 @@ def reference_pairs(residents, reports, s):
         "rare_surname": ("surnames", "rare_surnames"), "prefixed_surname": ("prefixed", "surnames"),
         "hometown": ("hometown", "hometown"), "place": ("near", "places"), "marks": ("marks", "marks"),
         "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
-        "conditions_named": ("conditions_named", "rare_conditions"), "last_resort": ("provinces_near", "provinces")}
+        "conditions_named": ("conditions_named", "rare_conditions"), "last_resort": ("provinces_near", "provinces"),
+        "marks_other_sex": ("marks", "marks"), "hometown_other_sex": ("hometown", "hometown"),
+        "place_other_sex": ("near", "places"), "home_conditions": ("home_conditions", "home_conditions")}
     assert set(by_name) <= set(keys)  # every pass is defined here
     passes = {name: (*keys[name], p.year_window) for name, p in by_name.items()}
     found = {}
@@ -453,6 +456,7 @@ def reference_pairs(residents, reports, s):
                            + ([f"A{row['accent_area']}"] if not _keys(row["accent_provinces"]) and row["accent_area"]
                               else []))
         res["mark_pairs"] = _pairs_of(res["marks"])
+        res["home_conditions"] = [f"{h}|{c}" for h in res["hometown"] for c in _keys(row["conditions"])]
         lon, lat = row["found_lon"], row["found_lat"]
         county = row["found_county"] if isinstance(row["found_county"], str) else None
         for key, centre_kind, width, cut, km in (("near", "prefecture", 2, 4, by_name["place"].near_km),
@@ -473,10 +477,15 @@ def reference_pairs(residents, reports, s):
         for name_, (res_field, rep_field, window) in passes.items():
             if name_ == "last_resort" and not (little or so_far < s.few_candidates):
                 continue
+            group = by_name[name_].residents
+            if (group == "nameless" and evidence) or (group == "named" and not evidence):
+                continue
             for m_row, m in zip(reports["missing_id"], rep, strict=True):
                 if not set(res[res_field]) & set(m[rep_field]):
                     continue
                 sex_ok = row["sex_code"] is None or m["sex"] is None or row["sex_code"] == m["sex"]
+                if by_name[name_].other_sex:  # both sexes recorded, and they differ
+                    sex_ok = row["sex_code"] is not None and m["sex"] is not None and row["sex_code"] != m["sex"]
                 if window is not None:
                     gap = max(0.0, low - m["years"][1], m["years"][0] - high)
                     # the passes with a window look up the resident's sex (and unknown) only
@@ -496,14 +505,17 @@ def reference_pairs(residents, reports, s):
     return found, counts
 
 
-@pytest.mark.parametrize("seed, per_age, conditions", [(11, 0.1, False), (12, 0.1, True), (13, 0.3, True)])
-def test_passes_equal_a_pair_by_pair_reference(seed, per_age, conditions):
-    from kinmatch.match.passes import CONDITION_PASSES
+@pytest.mark.parametrize("seed, per_age, conditions, other_sex", [(11, 0.1, False, False), (12, 0.1, True, False),
+                                                                   (13, 0.3, True, False), (11, 0.1, True, True)])
+def test_passes_equal_a_pair_by_pair_reference(seed, per_age, conditions, other_sex):
+    from kinmatch.match.passes import CONDITION_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     residents, reports = messy_tables(seed)
     passes = cand.DEFAULT_PASSES
     if conditions:  # the passes by conditions, before the fallback
         passes = (*passes[:-1], *CONDITION_PASSES, passes[-1])
+    if other_sex:  # the passes of the other recorded sex and by home and condition, before the fallback
+        passes = (*passes[:-1], *HOME_CONDITION_PASSES, *OTHER_SEX_PASSES, passes[-1])
     lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
                                             for p in passes], few_candidates=3, year_window_per_age=per_age)
     lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
@@ -1004,13 +1016,13 @@ def test_unknown_settings_and_fields_are_named():
 
 
 def test_key_sets_named_are_the_key_sets_built():
-    from kinmatch.match.passes import CONDITION_PASSES
+    from kinmatch.match.passes import CONDITION_PASSES, HOME_CONDITION_PASSES
 
     # every key set a pass may name exists on its side, and no built one goes unnamed
     residents, reports = messy_tables(5, n_residents=5, n_reports=20)
     res = cand._Residents(residents)
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
-    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES)}
+    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES, *HOME_CONDITION_PASSES)}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
 
 
@@ -1045,3 +1057,87 @@ def test_a_pass_for_the_nameless_or_the_named_runs_for_them_only():
         assert set(result.pairs["resident_id"]) == who, group
     with pytest.raises(ValueError, match="residents 'some'"):
         CandidatePass("marks_only", "marks", "marks", cap=10, residents="some")
+
+
+def test_an_other_sex_pass_proposes_only_reports_of_the_other_recorded_sex():
+    from kinmatch.match.passes import CandidatePass
+
+    missing = pd.DataFrame([report("F1", ("张", "zhang"), ("伟", "wei"), sex="F", marks=("痣:额头:",)),
+                            report("M1", ("李", "li"), ("明", "ming"), sex="M", marks=("痣:额头:",)),
+                            report("U1", ("王", "wang"), ("芳", "fang"), sex=None, marks=("痣:额头:",)),
+                            report("F2", ("赵", "zhao"), ("丽", "li"), sex="F", marks=("痣:额头:",), born=1900),
+                            report("F3", ("周", "zhou"), ("军", "jun"), sex="F", marks=("疤痕:腿:",))])
+    residents = pd.DataFrame([resident("R1", evidence=False, sex="M", marks=("痣:额头:",)),
+                              resident("R2", evidence=False, sex=None, marks=("痣:额头:",))])
+    other = CandidatePass("marks_other_sex", "marks", "marks", cap=10, year_window=10.0, other_sex=True)
+    result = candidate_pairs(residents, missing, CandidateSettings(passes=[other]), progress=False)
+    # F2 shares the mark but not the birth years; a resident of unknown sex has no other sex
+    assert pair_set(result) == {("R1", "F1")}
+    # the pass of the resident's own sex proposes the others, never F1
+    own = replace(other, name="marks_own_sex", other_sex=False)
+    assert pair_set(candidate_pairs(residents, missing, CandidateSettings(passes=[own]), progress=False)) == {
+        ("R1", "M1"), ("R1", "U1"), ("R2", "F1"), ("R2", "M1"), ("R2", "U1")}
+
+
+def test_other_sex_needs_a_by_year_pass():
+    from kinmatch.match.passes import CandidatePass
+
+    with pytest.raises(ValueError, match="other_sex needs a year_window"):
+        CandidatePass("names_other_sex", "name_sounds", "name_sounds", cap=10, year_window=None, other_sex=True)
+
+
+@pytest.mark.parametrize("named_factor, nameless_factor, kept_named, kept_nameless",
+                         [(1.0, 1.0, 4, 4), (0.5, 1.0, 2, 4), (0.5, 1.5, 2, 6), (0.0, 2.0, 0, 8)])
+def test_the_cap_of_a_resident_follows_whether_it_has_a_usable_name(named_factor, nameless_factor, kept_named,
+                                                                     kept_nameless):
+    from kinmatch.match.passes import CandidatePass
+
+    missing = pd.DataFrame([report(f"M{i}", ("张", "zhang"), ("伟", "wei"), marks=("痣:额头:",)) for i in range(10)])
+    residents = pd.DataFrame([resident("R1", name_keys=("wang fang",), marks=("痣:额头:",)),
+                              resident("R2", evidence=False, marks=("痣:额头:",))])
+    marks = CandidatePass("marks", "marks", "marks", cap=4, named_factor=named_factor, nameless_factor=nameless_factor)
+    pairs = candidate_pairs(residents, missing, CandidateSettings(passes=[marks]), progress=False).pairs
+    counts = pairs["resident_id"].value_counts()
+    assert counts.get("R1", 0) == kept_named and counts.get("R2", 0) == kept_nameless
+    with pytest.raises(ValueError, match="named_factor -1"):
+        CandidatePass("marks", "marks", "marks", cap=4, named_factor=-1)
+
+
+def test_crossed_keys_join_every_key_of_one_record_with_every_other():
+    first = cand._flat(np.array([("P51", "A1"), (), ("P44",)], dtype=object))
+    second = cand._flat(np.array([("痴呆", "聋哑"), ("痴呆",), ()], dtype=object))
+    crossed = cand._crossed(first, second)
+    assert list(zip(crossed.positions.tolist(), crossed.keys.tolist(), strict=True)) == [
+        (0, "P51|痴呆"), (0, "P51|聋哑"), (0, "A1|痴呆"), (0, "A1|聋哑")]
+    assert len(cand._crossed(first, cand._empty_flat()).keys) == 0
+
+
+def test_report_partitions_merge_the_thin_evidence_options_exactly():
+    """The other-sex and home-by-condition passes and caps by name evidence, each pass against parts
+    of the reports and merged (:func:`merge_partitions`), equal one run over all of them."""
+    from kinmatch.datasets import simulate
+    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
+    from kinmatch.match.pipeline import prepare_records
+
+    sim = simulate(n_missing=1500, n_residents=150, seed=5)
+    residents, missing = prepare_records(sim.residents, "resident"), prepare_records(sim.missing, "missing")
+    base = cand.CandidateSettings(max_per_resident=25, few_candidates=40, chunk_size=100)
+    regular = [replace(p, named_factor=0.5) if p.nameless_factor > 1 else p for p in base.passes if not p.fallback]
+    settings = replace(base, passes=(*regular, *HOME_CONDITION_PASSES, *[replace(p, cap=3) for p in OTHER_SEX_PASSES],
+                                     *[p for p in base.passes if p.fallback]))
+    whole = cand.packed_candidate_pairs(residents, missing, settings, progress=False)
+    statistics = cand.report_statistics(missing[cand.statistics_columns(settings)], settings)
+    edges = [0, 500, 1100, len(missing)]
+    sides = [(a, cand.report_side(missing.iloc[a:b].reset_index(drop=True), settings, statistics))
+             for a, b in zip(edges[:-1], edges[1:])]
+    first = [cand.partition_pairs(residents, side, settings, offset) for offset, side in sides]
+    needy = cand.needy_residents(first, settings)
+    more = [cand.partition_pairs(residents, side, settings, offset, fallback=True, targets=needy)
+            for offset, side in sides]
+    r, m, bits, prescore, counts = cand.merge_partitions(first, more, len(missing), settings)
+    assert np.array_equal(r, whole.residents)
+    assert np.array_equal(missing["missing_id"].astype(str).to_numpy()[m], whole.missing_ids[whole.reports])
+    assert np.array_equal(bits, whole.pass_bits) and np.array_equal(prescore, whole.prescore)
+    pd.testing.assert_frame_equal(counts, whole.counts, check_dtype=False)
+    kept = whole.counts.set_index("pass")["kept"]
+    assert (kept[["marks_other_sex", "hometown_other_sex", "place_other_sex", "home_conditions"]] > 0).all()

@@ -217,7 +217,7 @@ def test_one_person_is_one_candidate(three_reports_of_one_person):
     assert len(shown) == 1
     assert shown["cluster_members"].item() == "D0;D1;D2" and shown["cluster_id"].item() == "D-D0"
     assert shown["rank"].item() == 1 and rows["rank"].tolist() == list(range(1, len(rows) + 1))
-    assert run.table.columns[-2:].tolist() == ["cluster_id", "cluster_members"]
+    assert run.table.columns[-3:].tolist() == ["cluster_id", "cluster_members", "cluster_evidence"]
     # no resident shows two reports of one cluster
     clustered = run.table.dropna(subset=["cluster_id"])
     assert not clustered.duplicated(["resident_id", "cluster_id"]).any()
@@ -342,6 +342,12 @@ def test_cluster_row_carries_the_members_evidence(sim):
     assert row["match_weight"].item() > alone.loc[shown, "match_weight"]
     assert row["w_marks"].item() > 0 and row["w_age"].item() != 0
     assert "缺" in row["explanation"].item()
+    # the row says which comparisons were read from the other report, and from which
+    other = ({"E0", "E1"} - {shown}).pop()
+    evidence = dict(part.split("=") for part in row["cluster_evidence"].item().split(";"))
+    assert set(evidence.values()) == {other}
+    assert ("marks" in evidence) == (shown == "E0") and ("age" in evidence) == (shown == "E1")
+    assert table.loc[table["cluster_members"].isna(), "cluster_evidence"].isna().all()
     # the pair view scores the row as the table does
     pair = result.score_pair("R-SHU", shown)
     assert pair.match_weight == pytest.approx(row["match_weight"].item())

@@ -12,7 +12,16 @@ import pytest
 
 from kinmatch.match.model import FellegiSunter
 from kinmatch.match.model.dependence import mutual_information, pairwise_lifts, tree_lifts
-from kinmatch.match.model.posterior import fit_report_shares, resident_posterior
+from kinmatch.match.model.posterior import (
+    candidate_clusters,
+    cluster_posterior,
+    fit_cluster_share,
+    fit_linked_shares,
+    fit_report_shares,
+    linked_candidates,
+    linked_posterior,
+    resident_posterior,
+)
 
 
 def brute_force(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarray) -> np.ndarray:
@@ -226,3 +235,130 @@ def test_only_a_person_models_json_carries_the_posterior():
     assert "posterior" not in json.loads(pair.to_json())  # the pipeline's model and its version unchanged
     block = json.loads(person.to_json())["posterior"]
     assert block == {"kind": "person", "report_shares": person.report_shares_, "n_reports": 12}
+
+
+def brute_force_linked(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarray, top: int,
+                       links: dict) -> np.ndarray:
+    """Every set enumerated: one candidate alone from all, two or more only among the ``top`` best,
+    each weighted by 2 ** the links of its pairs (``links[(i, j)]``, rows of this resident)."""
+    n, k_max = len(log2_bayes), len(shares) - 1
+    best = sorted(range(n), key=lambda i: (-log2_bayes[i], i))[:top]
+    total, inside = shares[0], np.zeros(n)
+    for k in range(1, k_max + 1):
+        pool = range(n) if k == 1 else best
+        for subset in itertools.combinations(pool, k):
+            pairs = itertools.combinations(subset, 2)
+            bits = sum(log2_bayes[list(subset)]) + sum(links[tuple(sorted(p))] for p in pairs)
+            weight = shares[k] / math.comb(n_reports, k) * 2.0 ** bits
+            total += weight
+            inside[list(subset)] += weight
+    return inside / total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linked_posterior_equals_the_enumeration_of_sets(seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, size=6)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    rng.shuffle(groups)
+    log2_bayes = rng.normal(8, 6, size=len(groups))
+    log2_bayes[np.flatnonzero(groups == groups[0])[:2]] = 5.0  # a tie among the best
+    shares = rng.dirichlet(np.ones(4))
+    left, right = linked_candidates(groups, log2_bayes, top=4)
+    assert np.all(groups[left] == groups[right])
+    bits = rng.normal(-3, 4, size=len(left))
+    got = linked_posterior(groups, log2_bayes, 5_000, shares, left, right, bits, top=4)
+    for g in range(len(sizes)):
+        rows = np.flatnonzero(groups == g)
+        position = {row: i for i, row in enumerate(rows)}
+        links = {tuple(sorted((position[a], position[b]))): v for a, b, v in zip(left, right, bits)
+                 if a in position}
+        np.testing.assert_allclose(got[rows], brute_force_linked(log2_bayes[rows], 5_000, shares, 4, links),
+                                   rtol=1e-7, atol=1e-12)
+
+
+def test_linked_posterior_with_neutral_links_is_the_person_posterior_on_few_candidates():
+    groups = np.array([0, 0, 0, 1, 1, 2])
+    log2_bayes = np.array([14.0, 11.0, 2.0, 9.0, 13.0, 15.0])
+    shares = np.array([0.3, 0.4, 0.2, 0.1])
+    left, right = linked_candidates(groups, log2_bayes)
+    got = linked_posterior(groups, log2_bayes, 20_000, shares, left, right, np.zeros(len(left)))
+    np.testing.assert_allclose(got, resident_posterior(groups, log2_bayes, 20_000, shares), rtol=1e-9)
+    # links that say "not one person" leave only the sets of one: each candidate alone
+    apart = linked_posterior(groups, log2_bayes, 20_000, shares, left, right, np.full(len(left), -60.0))
+    np.testing.assert_allclose(apart, resident_posterior(groups, log2_bayes, 20_000, shares[:2] / shares[:2].sum()
+                                                         * (shares[0] + shares[1])), rtol=1e-6)
+    assert apart[1] < got[1] and apart[5] == pytest.approx(got[5])
+    fitted, _ = fit_linked_shares(groups, log2_bayes, 20_000, 5, left, right, np.zeros(len(left)))
+    np.testing.assert_allclose(fitted, fit_report_shares(groups, log2_bayes, 20_000, 5)[0], atol=1e-6)
+
+
+def test_linked_posterior_refuses_links_outside_the_top_candidates():
+    groups = np.array([0, 0, 1])
+    with pytest.raises(ValueError, match="top candidates"):
+        linked_posterior(groups, np.array([3.0, 2.0, 1.0]), 100, np.array([0.5, 0.3, 0.2]),
+                         np.array([0]), np.array([2]), np.array([0.0]))
+
+
+def test_cluster_posterior_is_one_hypothesis_per_person():
+    groups = np.array([0, 0, 0, 0, 1, 1])
+    log2_bayes = np.array([15.0, 12.0, 11.0, 3.0, 9.0, 10.0])
+    # pairs 0-1 and 1-2 are one person (transitively 0, 1, 2); resident 1's two reports are not linked
+    clusters = candidate_clusters(6, np.array([0, 1, 4]), np.array([1, 2, 5]), np.array([True, True, False]))
+    assert clusters[0] == clusters[1] == clusters[2] != clusters[3] and clusters[4] != clusters[5]
+    shares = np.array([0.35, 0.65])
+    got = cluster_posterior(groups, log2_bayes, 20_000, shares, clusters)
+    assert got[0] == got[1] == got[2]
+    # the person's cluster weighs as its best report; by hand, t_0 against t_1 / N · B per cluster
+    odds = shares[1] / 20_000 / shares[0]
+    person, other = odds * 2.0 ** 15, odds * 2.0 ** 3
+    assert got[0] == pytest.approx(person / (1 + person + other))
+    assert got[3] == pytest.approx(other / (1 + person + other))
+    # unlinked reports are the pair posterior of one report per resident
+    np.testing.assert_allclose(got[4:], resident_posterior(groups[4:], log2_bayes[4:], 20_000, shares))
+    fitted, _ = fit_cluster_share(groups, log2_bayes, 20_000, 10, clusters)
+    assert fitted.shape == (2,) and fitted.sum() == pytest.approx(1.0) and 0 < fitted[1] < 0.2 + 1e-9
+    with pytest.raises(ValueError, match="two"):
+        cluster_posterior(groups, log2_bayes, 20_000, np.array([0.3, 0.5, 0.2]), clusters)
+
+
+def test_posterior_module_examples_hold():
+    import doctest
+
+    from kinmatch.match.model import posterior
+
+    result = doctest.testmod(posterior, verbose=False)
+    assert result.failed == 0 and result.attempted >= 8
+
+
+def test_bench_scores_the_duplicate_variants_on_a_small_run():
+    import importlib.util
+    from pathlib import Path
+
+    import kinmatch
+    from kinmatch.datasets import simulate
+    from kinmatch.match.pipeline import run_link
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_calibration.py"
+    spec = importlib.util.spec_from_file_location("bench_calibration", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sim = simulate(n_missing=600, n_residents=60, seed=5)
+    residents, _ = kinmatch.normalize_residents(sim.residents)
+    missing, _ = kinmatch.normalize_missing(sim.missing)
+    run = bench.with_counts(run_link(residents, missing, top_k=10, progress=False), len(residents), len(missing))
+    truth = sim.truth[["resident_id", "missing_id"]]
+    for variant in bench.DUPLICATE_VARIANTS:
+        table, _ = bench.refit_table(run, 10, variant)
+        probability = table["match_probability"].to_numpy()
+        assert len(table) > 0 and np.all((probability >= 0) & (probability <= 1))
+        if bench.DUPLICATE_VARIANTS[variant]:
+            continue  # a model of its own (dependence="tree"): its own ranking
+        # the same ranking as the pipeline's model: only the probabilities differ
+        pipeline, _ = bench.refit_table(run, 10, "pipeline")
+        assert table[["resident_id", "missing_id"]].equals(pipeline[["resident_id", "missing_id"]])
+        assert not np.allclose(probability, pipeline["match_probability"].to_numpy())
+    assert "false leads" in bench.honest_bound(table, truth)
+    run.missing = None
+    with pytest.raises(SystemExit, match="frames"):
+        bench.duplicate_probability(run, "person_clusters", np.zeros(len(run.vectors)))

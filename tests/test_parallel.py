@@ -58,3 +58,25 @@ def test_fork_call_raises_the_workers_error_in_the_parent(monkeypatch):
         _parallel.fork_call(_raises)()
     monkeypatch.setattr(_parallel.FORK, "Pool", lambda n: (_ for _ in ()).throw(OSError("no processes")))
     assert _parallel.fork_call(_shared_pid_and_value, shared=1)() == (os.getpid(), 2)
+
+
+def test_link_jobs_reach_the_normalizers(monkeypatch):
+    # `kinmatch link --jobs 1` means one process from intake on: the normalizers get the run's n_jobs
+    from kinmatch.datasets import simulate
+    from kinmatch.match.pipeline import run_link
+    from kinmatch.normalize import records
+
+    sim = simulate(n_missing=60, n_residents=10, seed=5)
+    seen = []
+    for name in ("normalize_residents", "normalize_missing"):
+        original = getattr(records, name)
+
+        def spy(frame, *, _original=original, **kwargs):
+            seen.append(kwargs.get("n_jobs"))
+            return _original(frame, **kwargs)
+
+        monkeypatch.setattr(records, name, spy)
+    for n_jobs in (1, None):
+        seen.clear()
+        run_link(sim.residents, sim.missing, top_k=3, progress=False, n_jobs=n_jobs)
+        assert seen == [n_jobs, n_jobs]

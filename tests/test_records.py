@@ -380,6 +380,7 @@ def test_worker_processes_give_the_same_result(monkeypatch):
 
     serial, serial_issues = normalize_residents(residents_frame(), n_jobs=1)
     monkeypatch.setattr(records, "PARALLEL_MIN_DISTINCT", 2)
+    monkeypatch.setattr(records, "STATEMENT_MIN_DISTINCT", 2)
     parallel, parallel_issues = normalize_residents(residents_frame(), n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)
     pd.testing.assert_frame_equal(serial_issues, parallel_issues)

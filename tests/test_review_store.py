@@ -25,7 +25,7 @@ from review_fixtures import (  # noqa: F401 - fixtures are used by name
 from kinmatch.review.store import Store, StoreError
 from kinmatch.review.store import store_url as to_url
 
-HEAD = "0008"  # 0008: a pair keeps the duplicate reports it stands for (cluster_members)
+HEAD = "0009"  # 0009: a cluster pair keeps which comparisons it read from which member (cluster_evidence)
 
 
 def test_migrations_run_on_open_and_are_idempotent(store_url):

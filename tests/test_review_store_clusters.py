@@ -1,7 +1,7 @@
 """The case store shows one person: a pair linked with duplicate reports clustered
 (``kinmatch link --dedupe``) keeps its cluster's member reports, the queue folds a resident's
-rows of one person into one, the review page lists the members, and migration 0008 adds the two
-columns to an existing store (SQLite and PostgreSQL)."""
+rows of one person into one, the review page lists the members and shows the values read from
+them, and migrations 0008 and 0009 add the columns to an existing store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,34 @@ def test_a_clustered_pair_keeps_its_members(store):
     assert store.candidate("R1", "M1")["members"] == [] and store.report_clusters() == {}
 
 
+def _marks_from_m7() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """M1 without a description and M7, the same person, with one: the run read marks from M7."""
+    missing = pd.concat([MISSING.assign(description=MISSING["description"].where(MISSING["missing_id"] != "M1")),
+                         EXTRA], ignore_index=True)
+    table = _clustered([("R1", "M1", 0.97), ("R2", "M2", 0.91)])
+    table["cluster_evidence"] = [("marks=M7" if m == "M1" else None) for m in table["missing_id"]]
+    return table, missing
+
+
+def test_a_clustered_pair_keeps_the_levels_it_read_from_a_member(store):
+    from kinmatch.review.store import _comparison_levels
+
+    table, missing = _marks_from_m7()
+    store.load_candidates(table, RESIDENTS, missing, run_id="dedupe")
+    pair = store.candidate("R1", "M1")
+    assert pair["evidence"] == {"marks": "M7"}
+    assert store.candidate("R2", "M2")["evidence"] == {}
+    alone = _comparison_levels(pd.DataFrame({"resident_id": ["R1", "R1"], "missing_id": ["M1", "M7"]}),
+                               RESIDENTS, missing)
+    assert alone.loc[("R1", "M1"), "marks"] == -1 and alone.loc[("R1", "M7"), "marks"] > 0
+    assert pair["levels"]["marks"] == alone.loc[("R1", "M7"), "marks"]  # as the run scored the pair
+    assert pair["levels"]["age"] == alone.loc[("R1", "M1"), "age"]  # the rest from the pair's own report
+    # evidence naming a report outside the pair's cluster is not shown as the person's
+    table["cluster_evidence"] = [("marks=M2" if m == "M1" else None) for m in table["missing_id"]]
+    store.load_candidates(table, run_id="again", compute_levels=False)
+    assert store.candidate("R1", "M1")["evidence"] == {}
+
+
 def test_the_queue_folds_an_older_runs_rows_of_one_person(store):
     from kinmatch.review.web.queue import grouped
 
@@ -71,7 +99,7 @@ def test_migration_0008_adds_the_columns_to_an_existing_store(store_url):
     old.decide("R1", "M1", "unsure", "alice")
     old.close()
     new = Store(store_url)
-    assert new.revision() == "0008"
+    assert new.revision() == "0009"
     assert new.candidate("R1", "M1")["cluster_members"] is None  # kept empty until a run brings them
     new.load_candidates(_clustered([("R1", "M1", 0.97)]), run_id="again", compute_levels=False)
     assert new.candidate("R1", "M1")["members"] == ["M7"]
@@ -113,3 +141,20 @@ def test_the_pages_show_the_members(site):
     assert 'id="cluster-members"' not in client.get("/pair/R2/M2").get_data(as_text=True)
     queue = client.get("/").get_data(as_text=True)
     assert "同一人共 2 份寻人信息，另有 M7" in queue
+
+
+def test_the_pair_page_shows_the_value_read_from_a_member(tmp_path):
+    from kinmatch.review.web import create_app
+
+    table, missing = _marks_from_m7()
+    store = Store(tmp_path / "cases.db")
+    store.load_candidates(table, RESIDENTS, missing, run_id="dedupe")
+    store.add_user("rev1", PASSWORD, "reviewer")
+    app = create_app(store, photo_dir=tmp_path)
+    app.config["TESTING"] = True
+    page = _logged_in(app).get("/pair/R1/M1").get_data(as_text=True)
+    row = re.search(r"<tr[^>]*><th>体貌特征.*?</tr>", page, re.S)
+    assert row is not None, page
+    assert "左脸有痣" in row.group(0) and "取自同一人的另一份寻人信息" in row.group(0) and "M7" in row.group(0)
+    assert page.count("取自同一人的另一份寻人信息") == 1  # only the comparison read from M7
+    store.close()

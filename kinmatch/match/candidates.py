@@ -9,7 +9,8 @@ key set it reads on either side (:data:`RESIDENT_KEY_SETS`, :data:`REPORT_KEY_SE
 Hard constraints apply only where near-certain: the resident cannot have been found more than
 :data:`~kinmatch.match.comparisons.DATE_TOLERANCE_DAYS` days before the person went missing, and
 the sexes must agree when both are known, except in a pass with ``any_sex`` (the whole name's
-sound): sex is recorded wrongly now and then, and the model weighs the mismatch.
+sound) or ``other_sex`` (which asks for the other sex only): sex is recorded wrongly now and then,
+and the model weighs the mismatch.
 
 Every pass is capped per resident (keeping the best-supported pairs by a cheap pre-score: birth
 years, height, distance, time) and the union is capped again; what was capped is counted, never
@@ -671,6 +672,24 @@ def _mark_pair_flat(marks: _Flat) -> _Flat:
     return _by_record(_Flat(np.concatenate(pair_positions), names[inverse.ravel()]))
 
 
+def _crossed(first: _Flat, second: _Flat) -> _Flat:
+    """Every key of ``first`` joined with every key of ``second`` of the same record, in that order:
+    (P510000, A SW_Man) × (痴呆,) → P510000|痴呆, ASW_Man|痴呆. A record without keys on either side
+    has none."""
+    if len(first.positions) == 0 or len(second.positions) == 0:
+        return _empty_flat()
+    a, b = _coded(first), _coded(second)
+    starts = np.searchsorted(b.positions, a.positions, "left")
+    lengths = np.searchsorted(b.positions, a.positions, "right") - starts
+    rows_a, rows_b = np.repeat(np.arange(len(a.positions)), lengths), _ranges(starts, lengths)
+    if len(rows_a) == 0:
+        return _empty_flat()
+    width = len(b.vocabulary)
+    distinct, inverse = np.unique(a.codes[rows_a] * width + b.codes[rows_b], return_inverse=True)
+    names = _object_array([f"{a.vocabulary[p // width]}|{b.vocabulary[p % width]}" for p in distinct])
+    return _Flat(a.positions[rows_a], names[inverse.ravel()])
+
+
 REPORT_KEY_SETS = {
     "name_sounds": "sound keys of the name and 小名 (name_keys, alias_keys)",
     "given_sounds": "whole given names and 小名 as G:…, and the last syllable of a longer one as L:…",
@@ -682,6 +701,7 @@ REPORT_KEY_SETS = {
     "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
     "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
+    "home_conditions": "each home_clues key with each condition (P510000|痴呆)",
 }
 """The reports' key sets a pass may name as ``report_keys``."""
 
@@ -699,6 +719,7 @@ RESIDENT_KEY_SETS = {
     "marks": "mark type and body part, side dropped (痣:脸); denied marks and conditions left out",
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
     "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
+    "home_conditions": "each home_clues key with each condition (P510000|痴呆)",
 }
 """The residents' key sets a pass may name as ``resident_keys``. The name keys (the first five)
 are empty for a resident whose name is no evidence (无名氏, an assigned 党X)."""
@@ -884,7 +905,8 @@ _KEY_SET_COLUMNS = {
     "home_clues": ("home_province", "home_prefecture", "home_county", "home_dialect_area"),
     "lost_prefectures": ("missing_prefecture", "missing_county", "home_prefecture"),
     "lost_provinces": ("home_province", "missing_county"), "marks": ("marks",), "mark_pairs": ("marks",),
-    "conditions": ("conditions",)}
+    "conditions": ("conditions",),
+    "home_conditions": ("home_province", "home_prefecture", "home_county", "home_dialect_area", "conditions")}
 
 
 def statistics_columns(settings: CandidateSettings | None = None) -> list[str]:
@@ -1014,6 +1036,8 @@ class _ReportKeySets(dict):
             return _flat(_col(missing, "home_dialect_area"))
         if name == "conditions":
             return _flat(_col(missing, "conditions"))
+        if name == "home_conditions":
+            return _crossed(self["home_clues"], self["conditions"])
         raise KeyError(name)
 
 
@@ -1091,6 +1115,7 @@ class _Residents(_Side):
                          "home_clues": self.hometown, "found_prefecture": self.found_prefecture,
                          "found_province": self.found_province, "marks": self.marks, "mark_pairs": self.mark_pairs,
                          "conditions": _flat(_col(residents, "conditions"))}
+        self.key_sets["home_conditions"] = _crossed(self.hometown, self.key_sets["conditions"])
 
     def set_agreement(self, residents: pd.DataFrame, rep: _Reports) -> None:
         """The resident's side of :func:`_agreement`, coded as the reports' side is."""
@@ -1207,11 +1232,15 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, by_year: bool,
-           window: float, per_age: float, span: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           window: float, per_age: float, span: int = 0,
+           other_sex: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Composite key ranges for the (resident, key code, key class) rows → (resident position,
-    lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`."""
+    lowest and highest composite key, key class). ``span``: the index's :attr:`_ReportIndex.span`.
+    ``other_sex``: ask for the other recorded sex only (``CandidatePass.other_sex``)."""
     if not by_year or len(r_pos) == 0:
         return r_pos, codes, codes, classes
+    if other_sex:
+        return _other_sex_query(res, r_pos, codes, classes, window, per_age, span)
     # each resident asks for its own sex and "unknown", and for each of them the bins of its widened
     # interval plus "unknown" (a resident of unknown age asks for every bin). The bin is the last
     # part of the composite key, so a run of bins is one range: two ranges per sex, not one query
@@ -1233,6 +1262,28 @@ def _query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.nd
     high_bins = np.where(part == 0, 0, last_bins[row])
     code = codes[row]
     return r_pos[row], _composite(code, sexes, low_bins), _composite(code, sexes, high_bins), classes[row]
+
+
+def _other_sex_query(res: _Residents, r_pos: np.ndarray, codes: np.ndarray, classes: np.ndarray, window: float,
+                     per_age: float, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_query`'s ranges for the reports of the other recorded sex only: the query of a
+    resident of that sex less its "unknown sex" ranges (the pass of the resident's own sex asks for
+    those); residents of unknown sex ask nothing."""
+    known = np.flatnonzero(res.sex[r_pos] != 0)
+    flipped = copy.copy(res)
+    flipped.sex = np.where(res.sex == 0, 0, 3 - res.sex).astype(res.sex.dtype)
+    q_r, low, high, q_class = _query(flipped, r_pos[known], codes[known], classes[known], True, window, per_age, span)
+    asked = (low // _N_BINS) % _N_SEX == flipped.sex[q_r]  # drop the "unknown sex" ranges
+    return q_r[asked], low[asked], high[asked], q_class[asked]
+
+
+def _pass_cap(candidate_pass: CandidatePass, name_evidence: np.ndarray) -> int | np.ndarray:
+    """A pass's cap for pairs whose residents have ``name_evidence`` (True: a usable name): its
+    ``cap`` times ``named_factor`` or ``nameless_factor``; one number when both factors are 1."""
+    cap = int(candidate_pass.cap)
+    if candidate_pass.nameless_factor == 1 and candidate_pass.named_factor == 1:
+        return cap
+    return np.where(name_evidence, int(cap * candidate_pass.named_factor), int(cap * candidate_pass.nameless_factor))
 
 
 def _report_bits(n_reports: int) -> int:
@@ -1285,7 +1336,8 @@ def _distinct_pairs(r_pos: np.ndarray, starts: np.ndarray, ends: np.ndarray, ind
 def _constraints(res: _Residents, rep: _Reports, r: np.ndarray, m: np.ndarray, sex_checked: bool = False) -> np.ndarray:
     """True where the pair is possible: sexes agree when both known; found no earlier than missing
     (less the date tolerance). ``sex_checked``: the pairs come from a by-year index, whose queries
-    ask only for the resident's own sex and "unknown", so their sexes agree already."""
+    ask only for the resident's own sex and "unknown" (so their sexes agree already), or for the
+    other sex only in a pass with ``other_sex`` (which wants them to differ)."""
     gap_days = res.day.take(r) - rep.day.take(m)
     ok = ~(gap_days < -DATE_TOLERANCE_DAYS)
     if not sex_checked:
@@ -1539,7 +1591,8 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
     name, window = candidate_pass.name, candidate_pass.year_window
     by_year = window is not None
     index = rep.indexes[name]
-    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, settings.year_window_per_age, index.span)
+    q_r, q_low, q_high, q_class = _query(res, *rows, by_year, window, settings.year_window_per_age, index.span,
+                                         candidate_pass.other_sex)
     if len(q_r) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     starts, ends = index.ranges(q_low, q_high)
@@ -1572,9 +1625,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
         rows = np.flatnonzero(ok)
         r, m, classes = r[rows], m[rows], classes[rows]
         gap = gap[rows] if gap is not None else None
-        cap = int(candidate_pass.cap)
-        if candidate_pass.nameless_factor != 1:
-            cap = np.where(res.name_evidence[r], cap, int(cap * candidate_pass.nameless_factor))
+        cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
             return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
@@ -1958,9 +2009,7 @@ def _merged_passes(parts: list[PartitionPairs], settings: CandidateSettings,
         pre_cap = sum(p.counts[name]["pre_cap"] for p in parts)
         rows = np.flatnonzero(pass_of == number)
         rows = rows[np.lexsort((m[rows], r[rows]))]  # by resident, then report (as the cap wants them)
-        cap = int(candidate_pass.cap)
-        if candidate_pass.nameless_factor != 1:
-            cap = np.where(name_evidence[r[rows]], cap, int(cap * candidate_pass.nameless_factor))
+        cap = _pass_cap(candidate_pass, name_evidence[r[rows]])
         keep = rows[_cap(r[rows], cap, lambda chosen, rows=rows: cap_score[rows[chosen]])]
         counts[name]["capped"] += pre_cap - len(keep)
         counts[name]["kept"] += len(keep)

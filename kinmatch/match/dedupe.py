@@ -69,8 +69,8 @@ from kinmatch.match.comparisons.sex import SexComparison
 
 __all__ = ["DedupeSettings", "ReportClusters", "dedupe_reports", "report_pairs", "default_report_comparisons",
            "score_report_pairs", "cluster_links",
-           "cluster_codes", "cluster_columns", "collapse_table", "fill_from_members", "rank_clusters", "Scored",
-           "shipped",
+           "cluster_codes", "cluster_columns", "collapse_table", "evidence_sources", "fill_from_members",
+           "rank_clusters", "Scored", "shipped",
            "HometownComparison", "MissingPlaceComparison", "MissingDateComparison", "PhoneComparison",
            "RegionalNameComparison"]
 
@@ -700,7 +700,7 @@ def collapse_table(table: pd.DataFrame, clusters: ReportClusters, by: str = "res
     written without clusters (without ``--dedupe``, or by an older kinmatch). Rows keep their own
     scores (no union of the cluster's evidence, which needs the run's records), and a resident can
     have fewer than top_k rows."""
-    table = table.assign(**cluster_columns(clusters, table["missing_id"]))
+    table = table.assign(**cluster_columns(clusters, table["missing_id"]), cluster_evidence=None)
     if by != "resident" or table.empty:
         return table.reset_index(drop=True)
     table = table.sort_values(["resident_id", "rank"], kind="stable")
@@ -764,6 +764,28 @@ def fill_from_members(encoded: engine.Encoded, clusters: ReportClusters, lp: np.
                 out[name] = filled
         sources[r[first], j] = m[first]
     return out, sources
+
+
+def evidence_sources(sources: np.ndarray, rp: np.ndarray, names: list[str], report_ids: Any) -> np.ndarray:
+    """Per pair, the comparisons read from another report of its cluster, as text
+    ``"<comparison>=<missing_id>;…"`` in the comparisons' order (``""`` when the pair's own report
+    answered them all). ``sources``: per pair and comparison, the position of the report the level
+    was read from (what :func:`fill_from_members` returns); ``rp``: the pair's own report position.
+
+        >>> evidence_sources(np.array([[0, 2, 0], [1, 1, 1]]), np.array([0, 1]), ["name", "marks", "age"],
+        ...                  np.array(["M1", "M2", "M3"])).tolist()
+        ['marks=M3', '']
+    """
+    sources = np.asarray(sources)
+    rp = np.asarray(rp)
+    ids = np.asarray(report_ids, dtype=object)
+    out = np.full(len(rp), "", dtype=object)
+    if sources.ndim != 2 or len(rp) == 0:
+        return out
+    filled = sources != rp[:, None]
+    for i in np.flatnonzero(filled.any(axis=1)):  # few rows: only pairs with a duplicate read from it
+        out[i] = ";".join(f"{names[j]}={ids[sources[i, j]]}" for j in np.flatnonzero(filled[i]))
+    return out
 
 
 CLUSTER_POOL = 3

@@ -52,6 +52,11 @@ pass                      a report is proposed when …
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
 ========================  ===================================================================
+
+Not among the defaults (add them before the fallback pass): :data:`CONDITION_PASSES` (a shared
+condition), :data:`HOME_CONDITION_PASSES` (the accent's home and a condition at once, a wide
+birth-year window) and :data:`OTHER_SEX_PASSES` (marks, home and found place, asking for the other
+recorded sex only), the last two for residents without a usable name.
 """
 
 from __future__ import annotations
@@ -92,6 +97,9 @@ class CandidatePass:
     ``nameless_factor``: a resident without a usable name (无名氏, an assigned 党X) keeps this many
     times ``cap`` pairs: its name passes propose nothing, and its true report is found only among
     reports alike in place, marks and age.
+    ``named_factor``: a resident with a usable name keeps this many times ``cap`` pairs (below 1 for
+    the passes that are not about the name: the name passes carry such a resident, so the pairs a
+    place or mark pass would keep for it are spent better on the residents without one).
     ``distance``: how the cap's pre-score counts distance (:data:`DISTANCE_RULES`): ``full`` for
     passes about nearness, ``ignored`` where the key itself says the resident is far from home.
     ``second_clues``: which evidence beyond the pass's own key the cap rewards (:data:`SECOND_CLUES`).
@@ -112,6 +120,11 @@ class CandidatePass:
     only with ``any_sex``): the most of those kept per resident, capped apart from the pairs whose
     sexes agree (so they neither displace them nor are crowded out by them at a million reports);
     None: they share ``cap`` and come last in it (:data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS`).
+    ``other_sex``: the pass proposes only reports whose recorded sex is the other one (a by-year
+    pass, its index split by sex, queried for the other sex instead of the resident's own; a
+    resident of unknown sex gets nothing from it, the pass of its own keys asks every sex). For a
+    recorded sex that is wrong on one side (a clerk's slip, long hair on a man), where only place,
+    marks and age are left to find the report by.
     """
 
     name: str
@@ -121,6 +134,7 @@ class CandidatePass:
     year_window: float | None = 5.0
     max_key_share: float | None = None
     nameless_factor: float = 1.0
+    named_factor: float = 1.0
     distance: str = "capped"
     second_clues: tuple[str, ...] = SECOND_CLUES
     near_km: float | None = None
@@ -130,6 +144,7 @@ class CandidatePass:
     any_sex: bool = False
     other_sex_cap: int | None = None
     residents: str = "all"
+    other_sex: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -146,12 +161,16 @@ class CandidatePass:
             problems.append(f"second_clues {unknown} are not among {SECOND_CLUES}")
         if int(self.cap) != self.cap or self.cap < 0:
             problems.append(f"cap {self.cap!r} must be a whole number of pairs, 0 or more")
-        if self.nameless_factor < 0:
-            problems.append(f"nameless_factor {self.nameless_factor!r} must not be negative")
+        for factor in ("nameless_factor", "named_factor"):
+            if getattr(self, factor) < 0:
+                problems.append(f"{factor} {getattr(self, factor)!r} must not be negative")
         if self.other_sex_cap is not None and (int(self.other_sex_cap) != self.other_sex_cap or self.other_sex_cap < 0):
             problems.append(f"other_sex_cap {self.other_sex_cap!r} must be a whole number of pairs, 0 or more")
         if self.any_sex and self.year_window is not None:
             problems.append("any_sex needs year_window None (a by-year index is split by sex)")
+        if self.other_sex and (self.year_window is None or self.any_sex):
+            problems.append("other_sex needs a year_window and not any_sex (it asks a by-year index for the other "
+                            "sex only)")
         if self.everywhere_when_none_near and self.near_km is None:
             problems.append("everywhere_when_none_near needs near_km (the keys with a centre are 'everywhere')")
         if problems:
@@ -219,3 +238,32 @@ CONDITION_PASSES: tuple[CandidatePass, ...] = (
 with :data:`kinmatch.match.candidates.FITTED_PRESCORE_WEIGHTS` the model's fit went wrong
 (bench/RESULTS.md); add them with
 ``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *CONDITION_PASSES, DEFAULT_PASSES[-1]])``."""
+
+OTHER_SEX_PASSES: tuple[CandidatePass, ...] = (
+    # a sex recorded wrongly on one side hides the true report from every by-year pass (their
+    # indexes are split by sex); a resident without a usable name has no name pass that ignores sex,
+    # so it is asked again, of the other sex only, by what it has: marks, the accent's home, the
+    # found place. The caps are small (the other sex is wrong for all but one or two in a hundred),
+    # and the union bonus cancels the pre-score's sex penalty, so the pairs kept here are not all
+    # dropped again when the union is capped
+    CandidatePass("marks_other_sex", "marks", "marks", cap=20, year_window=10.0, max_key_share=1.0,
+                  residents="nameless", other_sex=True, union_bonus=30.0),
+    CandidatePass("hometown_other_sex", "home_clues", "home_clues", cap=20, distance="ignored",
+                  residents="nameless", other_sex=True, union_bonus=30.0),
+    CandidatePass("place_other_sex", "found_prefecture", "lost_prefectures", cap=20, distance="full", near_km=150.0,
+                  residents="nameless", other_sex=True, union_bonus=30.0),
+)
+"""Passes of the other recorded sex for residents without a usable name (marks, the accent's home,
+the found place), not among the defaults; add them before the fallback with
+``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *OTHER_SEX_PASSES, DEFAULT_PASSES[-1]])``."""
+
+HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
+    # a resident who cannot say a name but whose accent (or a stated place) points home, and who has a
+    # condition the report names too: the two together are rare enough at a million reports for a
+    # wide birth-year window (a confused or mute person's age is misjudged by ten years and more,
+    # which puts the true report outside the hometown pass's window)
+    CandidatePass("home_conditions", "home_conditions", "home_conditions", cap=40, year_window=20.0,
+                  distance="ignored", residents="nameless"),
+)
+"""A pass by home and condition at once for residents without a usable name, not among the
+defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""

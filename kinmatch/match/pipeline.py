@@ -44,9 +44,10 @@ OUTPUT_COLUMNS = ["resident_id", "missing_id", "rank", "match_probability", "mat
 EXTRA_COLUMNS = ["identification_potential", "model_version"]
 """After the weights: the resident's identification potential (1–5) and the version of the model
 that scored the pair (the review store keeps it with every candidate)."""
-CLUSTER_COLUMNS = ["cluster_id", "cluster_members"]
+CLUSTER_COLUMNS = ["cluster_id", "cluster_members", "cluster_evidence"]
 """Last, when duplicate reports are clustered (``LinkSettings.dedupe_reports``, off by default): the
-report's cluster (blank when it has no duplicate) and every member report id, ``;``-separated
+report's cluster (blank when it has no duplicate), every member report id, ``;``-separated, and the
+comparisons the row read from another member, ``<comparison>=<missing_id>;…``
 (:mod:`kinmatch.match.dedupe`)."""
 
 # a frame that has these was normalized already (docs/contract.md §2)
@@ -83,14 +84,15 @@ def _load(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataFrame:
                      f"pass a path to a CSV/xlsx file or the frame kinmatch.read_{kind}s returned")
 
 
-def prepare_records(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataFrame:
+def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int | None = None) -> pd.DataFrame:
     """A file path, canonical frame or normalized frame → the normalized frame linking reads
     (``kind``: ``"resident"`` or ``"missing"``): read, normalized when its normalized columns are
     absent, ids as unique text, checked against the normalized-frame contract
     (:func:`~kinmatch.normalize.contract.check_normalized` names the column and row that break it).
 
     ``on_duplicate`` (:data:`kinmatch.intake.ON_DUPLICATE`): ids that repeat stop the run
-    (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does."""
+    (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does.
+    ``n_jobs``: the normalizers' worker processes (None: as they choose by the work's size)."""
     from kinmatch.intake import check_on_duplicate
 
     check_on_duplicate(on_duplicate)
@@ -104,7 +106,7 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop") -> pd.DataF
         from kinmatch.normalize import records
 
         normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
-        frame, _issues = normalize(frame)
+        frame, _issues = normalize(frame, n_jobs=n_jobs)
     ids = frame[id_column]
     if ids.dtype != object or not ids.map(type).eq(str).all():
         frame = frame.assign(**{id_column: ids.astype(str)})
@@ -242,7 +244,8 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
     ``candidate_settings``, ``n_random_pairs``, ``random_state`` override its fields. ``n_jobs``:
-    worker processes for large runs — candidates are generated in one while the comparisons
+    worker processes for large runs — the normalizers use up to ``n_jobs`` (None: as they choose
+    by the work's size), candidates are generated in one while the comparisons
     encode the records, then the comparisons and the explanations are spread over ``n_jobs``
     (None: every CPU this process may use, up to :data:`PARALLEL_MAX_REPORTS` reports; 1:
     everything in this process). ``on_duplicate``: ids that repeat stop the run (``"stop"``), or
@@ -266,9 +269,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
     if "resident" not in prepared:
-        residents = prepare_records(residents, "resident", on_duplicate)
+        residents = prepare_records(residents, "resident", on_duplicate, n_jobs)
     if "missing" not in prepared:
-        missing = prepare_records(missing, "missing", on_duplicate)
+        missing = prepare_records(missing, "missing", on_duplicate, n_jobs)
     fitted = _resolve_model(model)
     if fitted is not None and hasattr(fitted, "check_compatible"):
         fitted.check_compatible(settings.level_labels())
@@ -379,9 +382,11 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     ranked["model_version"] = version if version is not None else model_version(fitted)
     columns = OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS
     if clusters is not None:
-        from kinmatch.match.dedupe import cluster_columns
+        from kinmatch.match.dedupe import cluster_columns, evidence_sources
 
         ranked = ranked.assign(**cluster_columns(clusters, ranked["missing_id"]))
+        evidence = evidence_sources(sources, rp, settings.names, encoded.report_ids)
+        ranked["cluster_evidence"] = np.where(evidence == "", None, evidence)
         columns = columns + CLUSTER_COLUMNS
     table = ranked[columns]
     table = table.astype({"rank": int, "identification_potential": int})

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 import unicodedata
 from collections import defaultdict
@@ -38,7 +39,7 @@ import pandas as pd
 from kinmatch._gc import gc_paused
 from kinmatch.data import BuiltTable, library_version, load_table
 from kinmatch.geo import haversine_km
-from kinmatch.normalize.text import han_pinyin
+from kinmatch.normalize.text import char_default_pinyin, han_pinyin, reads_by_character
 
 __all__ = ["PlaceMatch", "parse_place", "place_candidates", "candidate_counties", "parse_places",
            "warm_up", "county_distance_km",
@@ -322,13 +323,6 @@ class _Gazetteer:
         for number, name in enumerate(self._names):
             by_first[name[0]].append(number)
         self._by_first = dict(by_first)
-        # each row's reading as (entry, level order) and its level order for "coarsest" (9 for a
-        # generic name), made in bulk: per key in the filling loop they would cost several times more
-        levels, kinds = keys["level"], keys["kind"]
-        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
-        self._entries = list(map(_Entry, levels, keys["code"], kinds, map(bool, keys["old"]), keys["label"]))
-        self._hits = list(zip(self._entries, orders, strict=True))
-        self._coarse = [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)]
         # piece of text → (hits as (entry, level order), whether a longer key can follow, the
         # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
         # it holds the keys of the first characters in trie_chars
@@ -341,27 +335,46 @@ class _Gazetteer:
         follow); returns the trie. Keys of different first characters share no prefix, so the
         trie filled character by character equals the one filled at once."""
         chars = self._by_first.keys() if chars is None else chars
-        names, bounds, hits, coarse = self._names, self._bounds, self._hits, self._coarse
+        names, bounds = self._names, self._bounds
         trie, filled = self.trie, self.trie_chars
         with gc_paused():  # thousands of small acyclic tuples
             for char in chars:
                 if char in filled:
                     continue
                 filled.add(char)
-                group = [names[k] for k in self._by_first.get(char, ())]
+                numbers = self._by_first.get(char, ())
+                group = [names[k] for k in numbers]
                 prefixes = {name[:i] for name in group for i in range(1, len(name))}
                 trie.update(dict.fromkeys(prefixes, ((), True, 9)))
+                spans = [bounds[k] for k in numbers]
+                hits, coarse = self._readings([row for a, b in spans for row in range(a, b)])
                 # most keys have one reading: no slice, tuple or min() for those
-                trie.update({name: ((hits[a],), name in prefixes, coarse[a]) if b - a == 1 else
-                             (tuple(hits[a:b]), name in prefixes, min(coarse[a:b]))
-                             for name, (a, b) in zip(group, map(bounds.__getitem__, self._by_first.get(char, ())),
-                                                     strict=True)})
+                start = 0
+                for name, (a, b) in zip(group, spans, strict=True):
+                    stop = start + b - a
+                    trie[name] = (((hits[start],), name in prefixes, coarse[start]) if stop - start == 1 else
+                                  (tuple(hits[start:stop]), name in prefixes, min(coarse[start:stop])))
+                    start = stop
         return trie
+
+    def _readings(self, rows: list[int]) -> tuple[list[tuple[_Entry, int]], list[int]]:
+        """Some rows of the name index as (entry, level order) and their level order for "coarsest"
+        (9 for a generic name), made per first character as the trie is filled: a run that reads
+        a few texts makes a few hundred of the 96k readings."""
+        keys = self._keys
+        levels = [keys["level"][row] for row in rows]
+        kinds = [keys["kind"][row] for row in rows]
+        orders = list(map(_LEVEL_ORDER.__getitem__, levels))
+        entries = map(_Entry, levels, [keys["code"][row] for row in rows], kinds,
+                      [bool(keys["old"][row]) for row in rows], [keys["label"][row] for row in rows])
+        return (list(zip(entries, orders)),
+                [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
 
     @functools.cached_property
     def index(self) -> dict[str, list[_Entry]]:
         """key → its readings (:class:`_Entry`), in the built table's order."""
-        return {key: self._entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
+        entries = [entry for entry, _order in self._readings(list(range(len(self._keys["key"]))))[0]]
+        return {key: entries[a:b] for key, (a, b) in zip(self._names, self._bounds, strict=True)}
 
     @functools.cached_property
     def towns(self) -> pd.DataFrame:
@@ -536,34 +549,39 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
     trie, max_len, filled = g.trie, g.max_len, g.trie_chars
+    get = trie.get
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
-    # holds, per span, the coarsest level of a non-generic key there
-    outer: dict[tuple[int, int], int] = {}
-    for i in range(n):
-        if s[i] == _SEP:
+    # holds (start, end, coarsest level) of each span with a non-generic key
+    outer: list[tuple[int, int, int]] = []
+    for i, char in enumerate(s):
+        if char == _SEP:
             continue
-        if s[i] not in filled:
-            g.fill_trie(s[i])
+        if char not in filled:
+            g.fill_trie(char)
         for j in range(i + 1, min(n, i + max_len) + 1):
-            node = trie.get(s[i:j])
+            node = get(s[i:j])
             if node is None:
                 break
             entries, more, coarsest = node
             if entries:
                 spans.append((i, j, entries))
                 if coarsest < 9:
-                    outer[(i, j)] = coarsest
+                    outer.append((i, j, coarsest))
             if not more:
                 break
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
-    outer_spans = list(outer.items())
     out = []
     for i, j, entries in spans:
         around = 9
-        for (a, b), o in outer_spans:
+        for a, b, o in outer:
             if o < around and a <= i and j <= b and (a != i or b != j):
                 around = o
+        if len(entries) == 1:  # most spans: one reading, nothing to compare it with
+            entry, level = entries[0]
+            if around > level:
+                out.append(_Hit(i, j, entry))
+            continue
         span_hits = [_Hit(i, j, e) for e, lvl in entries if around > lvl]
         # a span with one hit keeps it as is, since the rules below compare the readings of one
         # span with each other
@@ -618,20 +636,33 @@ def _clear(h: _Hit, used: list[_Hit]) -> bool:
 
 def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
     text_len = len(s.replace(_SEP, ""))
-    prov_hits = [h for h in hits if h.entry.level == "province"]
-    pref_hits = [h for h in hits if h.entry.level == "prefecture"]
-    by_county: dict[str, list[_Hit]] = defaultdict(list)
-    for h in hits:
-        if h.entry.level in ("county", "township"):
-            by_county[h.entry.code].append(h)
+    prov_hits, pref_hits = [], []
+    by_county: dict[str, list[_Hit]] = {}
+    for h in hits:  # one pass, by level
+        level = h.entry.level
+        if level == "county" or level == "township":
+            chits = by_county.get(h.entry.code)
+            if chits is None:
+                by_county[h.entry.code] = [h]
+            else:
+                chits.append(h)
+        elif level == "province":
+            prov_hits.append(h)
+        elif level == "prefecture":
+            pref_hits.append(h)
     cands: list[_Cand] = []
     for county, chits in by_county.items():
         row = g.cur_info.get(county)
         if row is None:
             continue
         c = _Cand("county", county, parts=[])
-        best_county = max((h for h in chits if h.entry.level == "county"),
-                          key=lambda h: _W_COUNTY[(h.entry.kind, h.entry.old)], default=None)
+        # the strongest county reading (the first of equals, as max() picks)
+        best_county, best_weight = None, 0.0
+        for h in chits:
+            if h.entry.level == "county":
+                weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
+                if best_county is None or weight > best_weight:
+                    best_county, best_weight = h, weight
         used = []
         if best_county is not None and best_county.entry.kind == "generic":
             if not any(h.entry.code == row["prefecture_code"] for h in pref_hits):
@@ -699,24 +730,20 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
     if not chunks:
         return
+    # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
+    # that names a village of a county is its village (made once, tried in up to three counties)
+    pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
+              for i in range(len(chunk) - n + 1)]
     for c in sorted(cands, key=lambda c: -c.evidence)[:3]:
         vil = g.villages_of(c.code)
         if not vil:
             continue
-        for chunk in chunks:
-            for n in range(min(len(chunk), 8), 1, -1):
-                found = None
-                for i in range(len(chunk) - n + 1):
-                    if chunk[i:i + n] in vil:
-                        found = chunk[i:i + n]
-                        break
-                if found:
-                    kind = "full" if found == vil[found] else "short"
-                    c.evidence += _W_VILLAGE[kind]
-                    c.village = vil[found]
-                    c.parts.append(("village_" + kind, found))
-                    break
-            if c.village:
+        for found in pieces:
+            if found in vil:
+                kind = "full" if found == vil[found] else "short"
+                c.evidence += _W_VILLAGE[kind]
+                c.village = vil[found]
+                c.parts.append(("village_" + kind, found))
                 break
 
 
@@ -781,9 +808,37 @@ def _families_for(accent_area: str | None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=131072)
 def _syllables(text: str) -> tuple[str, ...]:
-    # pypinyin's reading, mostly from the shipped per-character table (see han_pinyin): pypinyin
-    # itself, with its phrase dictionary, loads only for a text that holds a phrase read otherwise
-    return tuple(p for p in han_pinyin(text) if p.isalpha())
+    # pypinyin's reading, mostly from the shipped per-character table (see han_pinyin), else for a
+    # name of the gazetteer from KEY_PINYIN: pypinyin itself, with its phrase dictionary, loads only
+    # for another text that holds a phrase read otherwise
+    if reads_by_character(text):
+        readings = [reading for reading in map(char_default_pinyin, text) if reading]
+    else:
+        known = _key_pinyin().get(text)
+        readings = known.split() if known is not None else han_pinyin(text)
+    return tuple(p for p in readings if p.isalpha())
+
+
+def _key_pinyin_rows() -> pd.DataFrame:
+    """The gazetteer's names (keys of :data:`GAZETTEER_KEYS`) that pypinyin reads by phrase (重庆
+    chong qing, 都江堰 du jiang yan), with that reading (space-joined), in index order: sound
+    matching sounds out the names the scanner found, and these few hundred would otherwise import
+    pypinyin and its phrase dictionary (a few tenths of a second) in a run that meets one of them.
+    :data:`KEY_PINYIN` ships them built."""
+    keys = dict.fromkeys(GAZETTEER_KEYS.columns()["key"])
+    rows = [(key, " ".join(han_pinyin(key))) for key in keys if not reads_by_character(key)]
+    return pd.DataFrame(rows, columns=["key", "pinyin"])
+
+
+KEY_PINYIN = BuiltTable("key_pinyin", ("counties", "place_history", "townships"),
+                        lambda: _gazetteer_recipe() + _pinyin_recipe(), _key_pinyin_rows)
+"""Pinyin of the gazetteer's names that pypinyin reads by phrase (:func:`_key_pinyin_rows`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _key_pinyin() -> dict[str, str]:
+    table = KEY_PINYIN.columns()
+    return dict(zip(table["key"], table["pinyin"], strict=True))
 
 
 def _sound_rows() -> pd.DataFrame:
@@ -1104,6 +1159,10 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> list[_Cand]:
 # public API
 # ------------------------------------------------------------------------------------------------
 
+_EVIDENCE = operator.attrgetter("evidence")
+_SCORE = operator.itemgetter(1)
+
+
 def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     """Evidence → 0–1 scores: a strength term times a share among rivals (ties split)."""
     if not cands:
@@ -1112,9 +1171,11 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     best: dict[tuple, _Cand] = {}
     for c in cands:
         key = (c.level, c.code, c.township if c.sound else None)
-        if key not in best or c.evidence > best[key].evidence:
+        kept = best.get(key)
+        if kept is None or c.evidence > kept.evidence:
             best[key] = c
-    cands = sorted(best.values(), key=lambda c: -c.evidence)
+    # strongest first, equals in their order (a sort with reverse=True is stable too)
+    cands = sorted(best.values(), key=_EVIDENCE, reverse=True)
     # plain floats, not numpy: a handful of candidates per text, where array overhead dominates
     top = cands[0].evidence
     share = [math.exp(_SHARPNESS * (c.evidence - top)) for c in cands]
@@ -1135,7 +1196,7 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
             if item[0].sound:
                 item[1] = min(item[1], 0.9 * floor)
     out = [(c, round(score, 4)) for c, score in out]
-    out.sort(key=lambda x: -x[1])
+    out.sort(key=_SCORE, reverse=True)
     return out
 
 

@@ -458,8 +458,10 @@ def _stage_statements(ctx: _Context) -> None:
     fragments = [statement_place_fragments(text) for text in statements]
     pairs = pd.DataFrame({"fragment": [f for row in fragments for f in row],
                           "area": [a for row, a in zip(fragments, areas, strict=True) for _ in row]}, dtype=object)
-    # a fragment costs milliseconds (sound candidates), so workers pay off from a few hundred
-    readings = (_by_distinct(pairs, _fragment_readings, ctx.n_jobs, min_distinct=PARALLEL_MIN_DISTINCT // 40)
+    # a fragment costs about a millisecond (sound candidates), and each worker loads the sound
+    # tables it reads on its own (a few tenths of a second, more under load): workers pay off
+    # from a couple of thousand fragments
+    readings = (_by_distinct(pairs, _fragment_readings, ctx.n_jobs, min_distinct=STATEMENT_MIN_DISTINCT)
                 ["counties"].to_numpy(dtype=object)
                 if len(pairs) else np.array([], dtype=object))
     counties, start = [], 0
@@ -471,6 +473,10 @@ def _stage_statements(ctx: _Context) -> None:
         counties.append(tuple(sorted(best, key=lambda c: (-best[c], c))))
         start += len(row)
     ctx.out["statement_places"] = _object_column(counties)[codes]
+
+
+STATEMENT_MIN_DISTINCT = 2_000
+"""Below this many distinct (place fragment, dialect area) pairs, statements are read in-process."""
 
 
 def _fragment_readings(keys: pd.DataFrame) -> pd.DataFrame:

@@ -229,19 +229,31 @@ def _pinyin_phrases() -> tuple[frozenset, int]:
     return phrases, max(map(len, phrases), default=0)
 
 
+def reads_by_character(text: str) -> bool:
+    """True when pypinyin reads ``text`` character by character: every character is Han or ASCII
+    (which pypinyin's ``errors="ignore"`` drops, and which ends a run of Han characters) and no
+    phrase of :data:`PINYIN_PHRASES` occurs in it (then its phrase segmentation cannot change any
+    reading).
+
+        >>> reads_by_character("八五0农场"), reads_by_character("重庆")
+        (True, False)
+    """
+    if not all(is_han(char) or char.isascii() for char in text):
+        return False
+    phrases, longest = _pinyin_phrases()
+    n = len(text)
+    return not any(text[i:j] in phrases for i in range(n) for j in range(i + 2, min(n, i + longest) + 1))
+
+
 def han_pinyin(text: str) -> list[str]:
     """pypinyin's ``lazy_pinyin(text, style=Style.NORMAL, errors="ignore")``, read from the
-    shipped tables when every character is Han and no phrase of :data:`PINYIN_PHRASES` occurs in
-    the text (then pypinyin's phrase segmentation cannot change any reading), else from pypinyin.
+    shipped tables when :func:`reads_by_character`, else from pypinyin.
 
-        >>> han_pinyin("太康十里铺"), han_pinyin("重庆")
-        (['tai', 'kang', 'shi', 'li', 'pu'], ['chong', 'qing'])
+        >>> han_pinyin("太康十里铺"), han_pinyin("重庆"), han_pinyin("八五0农场")
+        (['tai', 'kang', 'shi', 'li', 'pu'], ['chong', 'qing'], ['ba', 'wu', 'nong', 'chang'])
     """
-    if all(is_han(char) for char in text):
-        phrases, longest = _pinyin_phrases()
-        n = len(text)
-        if not any(text[i:j] in phrases for i in range(n) for j in range(i + 2, min(n, i + longest) + 1)):
-            return [reading for reading in map(char_default_pinyin, text) if reading]
+    if reads_by_character(text):
+        return [reading for reading in map(char_default_pinyin, text) if reading]
     from pypinyin import Style, lazy_pinyin
 
     return lazy_pinyin(text, style=Style.NORMAL, errors="ignore")

@@ -67,6 +67,8 @@ candidates = Table(
     # the reports of one person this pair stands for (migration 0008; `kinmatch link --dedupe`)
     Column("cluster_id", String(128)),
     Column("cluster_members", Text),  # "M1;M2;M3"
+    # the comparisons read from another member: "marks=M2;age=M3" (migration 0009)
+    Column("cluster_evidence", Text),
     UniqueConstraint("resident_id", "missing_id", name="uq_candidates_pair"),
 )
 Index("ix_candidates_probability", candidates.c.match_probability)

@@ -158,7 +158,7 @@ def _truncated(value: str | None, limit: int) -> str | None:
 SEEN_COLUMNS = ("seen_probability", "seen_weight", "seen_explanation", "seen_levels_json", "seen_model_version",
                 "seen_run_id")
 """What the reviewer saw when deciding, kept with each decision (migration 0007)."""
-_CLUSTER_COLUMNS = ("cluster_id", "cluster_members")
+_CLUSTER_COLUMNS = ("cluster_id", "cluster_members", "cluster_evidence")
 """The reports of one person a pair stands for (migration 0008)."""
 
 
@@ -378,7 +378,9 @@ class Store:
         defaults), recorded with the run and used to compute the levels and to show the pairs.
         A table linked with duplicate reports clustered (``kinmatch link --dedupe``) brings each
         pair's ``cluster_id`` and ``cluster_members``: the pair stands for those reports of one
-        person (:meth:`report_clusters`). Returns counts.
+        person (:meth:`report_clusters`); its ``cluster_evidence`` says which comparisons were read
+        from which member, and the levels stored for the pair are read from those members too, as
+        the run scored it. Returns counts.
         """
         required = {"resident_id", "missing_id", "match_probability"}
         absent = required - set(candidates.columns)
@@ -399,6 +401,8 @@ class Store:
         frame = frame.drop_duplicates(["resident_id", "missing_id"], keep="first")
         if levels is None and compute_levels and residents is not None and missing is not None and len(frame):
             levels = _comparison_levels(frame, residents, missing, settings)
+        if levels is not None and len(levels) and "cluster_evidence" in frame.columns:
+            levels = _levels_from_members(levels, frame, residents, missing, settings)
         weight_columns = [c for c in frame.columns if c.startswith("w_")]
         level_lookup = {}
         if levels is not None and len(levels):
@@ -410,6 +414,7 @@ class Store:
         # records and candidates in one transaction: a run killed half-way leaves nothing loaded
         has_runs = self._has("runs")  # looked up outside the write transaction (SQLite would lock)
         has_clusters = self._has("candidates", "cluster_id")
+        has_evidence = self._has("candidates", "cluster_evidence")
         with self.engine.begin() as conn:
             self._load_records(conn, residents, missing)
             known_res = set(conn.execute(select(s.residents.c.resident_id)).scalars())
@@ -446,6 +451,9 @@ class Store:
                     members = _text(record.get("cluster_members"))
                     rows[-1]["cluster_members"] = members if members and ";" in members else None
                     rows[-1]["cluster_id"] = _text(record.get("cluster_id")) if rows[-1]["cluster_members"] else None
+                    if has_evidence:
+                        evidence = _text(record.get("cluster_evidence")) if rows[-1]["cluster_members"] else None
+                        rows[-1]["cluster_evidence"] = evidence or None
             self._upsert(conn, s.candidates, rows, ["resident_id", "missing_id"])
             if has_runs:  # a store not yet upgraded (upgrade=False) has no run records
                 self._upsert(conn, s.runs, [{
@@ -474,7 +482,8 @@ class Store:
         """One pair's stored score, with ``weights`` and ``levels`` dicts, its current decision
         (``decision``, ``reason``, ``reviewer``, ``decided_at`` and that row's ``decision_id``) and
         ``members``: the other reports of the person the pair stands for (``cluster_members``
-        without this pair's report; empty when it stands for one report)."""
+        without this pair's report; empty when it stands for one report) and ``evidence``: the
+        comparisons the run read from one of those members, as comparison → missing_id."""
         columns = [c for c in s.candidates.c if c.name not in _CLUSTER_COLUMNS or self._has("candidates", c.name)]
         query = (select(*columns, self._current().c.decision, self._current().c.reason,
                         self._current().c.reviewer, self._current().c.decided_at,
@@ -490,6 +499,8 @@ class Store:
         out.setdefault("cluster_id", None)
         out.setdefault("cluster_members", None)
         out["members"] = [m for m in (out["cluster_members"] or "").split(";") if m and m != str(missing_id)]
+        out["evidence"] = {name: member for name, member in _evidence(out.setdefault("cluster_evidence", None)).items()
+                           if member in out["members"]}
         out["weights"] = json.loads(out.pop("weights_json") or "{}")
         levels = out.pop("levels_json")
         out["levels"] = json.loads(levels) if levels else None
@@ -1140,6 +1151,43 @@ def _settings_dict(settings: Any) -> dict:
     from kinmatch.match.settings import resolve_settings
 
     return resolve_settings(settings).to_dict()
+
+
+def _evidence(text: Any) -> dict[str, str]:
+    """A pair's ``cluster_evidence`` (``<comparison>=<missing_id>;…``) as comparison → missing_id.
+
+        >>> _evidence("marks=M7;age=M=8"), _evidence(None)
+        ({'marks': 'M7', 'age': 'M=8'}, {})
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return {}
+    parts = (part.partition("=") for part in str(text).split(";"))
+    return {name: member for name, sep, member in parts if name and sep and member}
+
+
+def _levels_from_members(levels: pd.DataFrame, candidates: pd.DataFrame, residents: pd.DataFrame | None,
+                         missing: pd.DataFrame | None, settings: Any = None) -> pd.DataFrame:
+    """``levels`` with each comparison a pair read from another member of its cluster (the pair's
+    ``cluster_evidence``) compared against that member instead, as the linking run scored it. A
+    member whose record was not loaded leaves the pair's own level."""
+    evidence = {(str(r), str(m)): _evidence(text) for r, m, text in
+                zip(candidates["resident_id"], candidates["missing_id"], candidates["cluster_evidence"], strict=True)}
+    evidence = {key: found for key, found in evidence.items() if found}
+    if not evidence or residents is None or missing is None:
+        return levels
+    keys = pd.DataFrame(sorted({(r, member) for (r, _), found in evidence.items() for member in found.values()}),
+                        columns=["resident_id", "missing_id"])
+    against = _comparison_levels(keys, residents, missing, settings)
+    if against is None or not len(against):
+        return levels
+    against.index = pd.MultiIndex.from_tuples([(str(r), str(m)) for r, m in against.index])
+    out = levels.copy()
+    rows = {(str(r), str(m)): i for i, (r, m) in enumerate(out.index)}
+    for key, found in evidence.items():
+        for name, member in found.items():
+            if key in rows and name in out.columns and (key[0], member) in against.index:
+                out.iloc[rows[key], out.columns.get_loc(name)] = against.at[(key[0], member), name]
+    return out
 
 
 def _comparison_levels(candidates: pd.DataFrame, residents: pd.DataFrame, missing: pd.DataFrame,

@@ -73,14 +73,23 @@ def row_state(comparison, level: int | None, weight: float | None) -> str:
     return "agree" if weight > 0.05 else "differ" if weight < -0.05 else ""
 
 
-def _rows(resident: dict, report: dict, weights: dict, levels: dict, settings=None) -> list[dict]:
+def _rows(resident: dict, report: dict, weights: dict, levels: dict, settings=None,
+          members: dict | None = None) -> list[dict]:
+    """The side-by-side rows. ``members``: comparison → (missing_id, record) of the other report
+    of the same person the run read that comparison from (``kinmatch link --dedupe``); the row
+    shows that report's value, which the score used, and says where it came from."""
     from kinmatch.match.settings import resolve_settings
 
     comparisons = {c.name: c for c in resolve_settings(settings).comparisons}
+    members = members or {}
     rows = []
     for label, left, right, comparison in field_rows(settings):
         left_value = display_text(resident.get(left)) if left else ""
         right_value = display_text(report.get(right)) if right else ""
+        source = None
+        if comparison in members and right:
+            source, record = members[comparison]
+            right_value = display_text(record.get(right))
         if not left_value and not right_value:
             continue
         weight = weights.get(comparison) if comparison else None
@@ -91,7 +100,7 @@ def _rows(resident: dict, report: dict, weights: dict, levels: dict, settings=No
         known = comparisons.get(comparison) if comparison else None
         rows.append({"label": label, "left": left_value, "right": right_value, "state": state,
                      "level": known.labels.get(level, "") if known is not None and level is not None else "",
-                     "weight": weight})
+                     "weight": weight, "source": source})
     return rows
 
 
@@ -156,7 +165,8 @@ def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, 
                   if m != str(missing_id) and m not in members]
     return render_template(
         "pair.html", candidate=candidate, resident=resident, report=report,
-        rows=_rows(resident, report, candidate["weights"] or {}, candidate["levels"] or {}, settings),
+        rows=_rows(resident, report, candidate["weights"] or {}, candidate["levels"] or {}, settings,
+                   {name: (member, store.report(member) or {}) for name, member in candidate["evidence"].items()}),
         bars=_bars(candidate["weights"] or {}, candidate["levels"] or {}, settings), others=others,
         history=store.history(resident_id, missing_id).to_dict("records"),
         reasons=EXCLUSION_REASONS, order=order,
