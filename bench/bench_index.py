@@ -6,7 +6,8 @@
     python bench/bench_index.py --data /work/data/sim1m_s7 --workdir /tmp/ib1m [--index /tmp/ib1m/index]
 
 Prints, each measured in its own process (wall time, CPU seconds and peak RSS, the process's
-forked workers included): ``kinmatch index build`` of N reports (the model fitted at build on
+forked workers included, and the machine's 1-minute load average before and after, since on a
+shared machine wall time says little without it): ``kinmatch index build`` of N reports (the model fitted at build on
 2,000 residents), ``kinmatch link NEW.csv --index DIR`` for 30 and for 10,000 new residents end
 to end from CSV, and ``Index.open`` plus ``Index.query`` of single new residents (p50 / p95 of
 wall and CPU time over ``--queries``). Recall@10 of the 10,000 against the simulation's truth is
@@ -61,6 +62,7 @@ def _measure(args: list[str]) -> dict:
             "cpu = sum(u.ru_utime + u.ru_stime for u in usage)\n"
             "print('BENCH ' + json.dumps({'seconds': wall, 'peak_mb': peak, 'cpu': cpu}), file=sys.stderr)\n"
             "sys.exit(code)\n")
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
     total = time.perf_counter() - start
@@ -69,6 +71,7 @@ def _measure(args: list[str]) -> dict:
         sys.exit(f"kinmatch {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     result = json.loads(lines[-1][6:])
     result["process_seconds"] = total  # interpreter start and imports included
+    result["load"] = f"load {load_before:.1f} → {os.getloadavg()[0]:.1f}"  # 1-minute averages, this run's own included
     return result
 
 
@@ -152,13 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) / 2**20
         print(f"index build, reports + model fit on {FIT_RESIDENTS:,} residents: {build['seconds']:.1f} s "
               f"({build['process_seconds']:.1f} s with start-up, {build['cpu']:.1f} CPU s), "
-              f"peak {build['peak_mb']:,.0f} MB, {size:,.0f} MB on disk")
+              f"peak {build['peak_mb']:,.0f} MB, {size:,.0f} MB on disk; {build['load']}")
 
     for label, source in (("30", files["new30"]), (f"{len(new):,}", files["new"])):
         out = work / f"candidates_{label.replace(',', '')}.csv"
         run = _measure(["link", str(source), "--index", str(directory), "-o", str(out), "--no-progress"])
         print(f"link {label} new residents --index, end to end from CSV: {run['process_seconds']:.1f} s "
-              f"(in-process {run['seconds']:.1f} s, {run['cpu']:.1f} CPU s), peak {run['peak_mb']:,.0f} MB")
+              f"(in-process {run['seconds']:.1f} s, {run['cpu']:.1f} CPU s), peak {run['peak_mb']:,.0f} MB; "
+              f"{run['load']}")
 
     candidates = pd.read_csv(work / f"candidates_{len(new)}.csv", dtype={"resident_id": str, "missing_id": str})
     truth = truth[truth["resident_id"].astype(str).isin(new["resident_id"].astype(str))]
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             same = batch_out.read_bytes() == (work / f"candidates_{label.replace(',', '')}.csv").read_bytes()
             print(f"batch link of the {label} (same model), end to end: {batch['process_seconds']:.1f} s "
                   f"({batch['cpu']:.1f} CPU s), peak {batch['peak_mb']:,.0f} MB; the same file as through the "
-                  f"index: {same}")
+                  f"index: {same}; {batch['load']}")
             if not same:
                 return 1
     return 0

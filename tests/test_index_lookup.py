@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import kinmatch
+from kinmatch import _parallel as parallel
 from kinmatch.errors import InputError
 from kinmatch.index import Index
 from kinmatch.index import side as index_side
@@ -48,11 +49,18 @@ def _plain(residents, side, **overrides):
                                   **overrides).unpack()
 
 
-@pytest.mark.parametrize("forked", [False, True])
-def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed, residents, forked, monkeypatch):
+@pytest.mark.parametrize("forked, range_size", [(False, None), (True, None), (True, 7)])
+def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed, residents, forked, range_size,
+                                                                        monkeypatch):
     _, side = indexed
     if forked:
         monkeypatch.setattr(index_side, "PARALLEL_MIN_RECORDS", 10)
+    if range_size is not None:  # many ranges, more than the workers: handed out as they free up
+        monkeypatch.setattr(index_side, "LOOKUP_RANGE", range_size)
+    ranges = []
+    real_fork_map = parallel.fork_map
+    monkeypatch.setattr(parallel, "fork_map", lambda func, items, *args, **kwargs: ranges.append(list(items))
+                        or real_fork_map(func, ranges[-1], *args, **kwargs))
     candidates, met = index_side._candidates(residents, side, resolve_settings(None).candidate_settings(), False,
                                              2 if forked else 1)
     expected = _plain(residents, side)
@@ -65,6 +73,13 @@ def test_the_lookup_gives_the_pairs_and_met_reports_of_one_plain_lookup(indexed,
     assert np.all(np.diff(met) > 0)
     assert set(side.reports.ids[met].tolist()) == set(expected.pairs["missing_id"])
     np.testing.assert_array_equal(met, side.positions(pd.unique(expected.pairs["missing_id"])))
+    if forked:  # contiguous ranges covering every resident once; with small ranges more of them than workers
+        bounds = ranges[0]
+        assert bounds[0][0] == 0 and bounds[-1][1] == len(residents)
+        assert all(a[1] == b[0] for a, b in zip(bounds[:-1], bounds[1:]))
+        assert len(bounds) == (4 if range_size is None else -(-len(residents) // range_size))
+    else:
+        assert ranges == []
 
 
 def test_the_lookups_memory_settings_do_not_change_its_pairs(indexed, residents):
@@ -90,3 +105,34 @@ def test_pair_positions_of_categorical_ids_are_those_of_text_ids():
     absent = categorical.assign(missing_id=pd.Categorical(["M4", "M9", "M1"], categories=["M4", "M9", "M1"]))
     with pytest.raises(InputError, match="not in the resident or missing frame"):
         encoded.positions(absent)
+
+
+def _resident_kb(mapped) -> int:
+    """Resident kB of the mapping ``mapped`` (an mmap.mmap), from /proc/self/smaps."""
+    address = np.frombuffer(mapped, dtype=np.uint8).ctypes.data
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            low, high = (int(x, 16) for x in fields[0].split("-"))
+            inside = low <= address < high
+        elif inside and fields[:1] == ["Rss:"]:
+            return int(fields[1])
+    raise AssertionError("the mapping is not in /proc/self/smaps")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads the mapped pages from /proc/self/smaps")
+def test_a_large_take_gives_back_the_mapped_rows_pages_and_keeps_them_readable(indexed):
+    index, _ = indexed
+    opened = Index.open(index.path)
+    side = opened.report_side()
+    assert side._mapped is not None
+    everything = np.arange(side.rows.num_rows)
+    first = side.frame(everything)  # reads every row's pages, then gives them back
+    assert _resident_kb(side._mapped) == 0
+    pd.testing.assert_frame_equal(side.frame(everything), first)  # read again from the file
+    assert _resident_kb(side._mapped) == 0
+    one = side.frame(everything[:1])  # a small take (one query) keeps what it read
+    assert _resident_kb(side._mapped) > 0
+    pd.testing.assert_frame_equal(one, first.iloc[:1])
+    assert first["missing_id"].tolist() == side.reports.ids.tolist()

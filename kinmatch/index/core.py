@@ -43,6 +43,7 @@ from kinmatch.index.side import (
     SegmentFiles,
     fingerprint,
     has_fast_path,
+    map_rows,
     open_handles,
     run_against_reports,
     run_against_residents,
@@ -508,8 +509,6 @@ def _close_files(handles: list) -> None:
 def _open_stored_side(directory: Path, manifest: dict[str, Any]) -> tuple | None:
     """The stored report side's files, opened (arrays file) and mapped (rows), or None when the
     manifest names none of this layout or its files cannot be read (it is then computed)."""
-    import pyarrow as pa
-
     stored = manifest.get("report_side") or {}
     if stored.get("version") != SIDE_VERSION or not {"arrays", "rows"} <= set(stored):
         return None
@@ -518,8 +517,8 @@ def _open_stored_side(directory: Path, manifest: dict[str, Any]) -> tuple | None
     except OSError:
         return None
     try:
-        return arrays, pa.memory_map(str(directory / stored["rows"]))
-    except OSError:
+        return arrays, map_rows(directory / stored["rows"])
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         arrays.close()
         return None
 

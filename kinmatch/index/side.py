@@ -304,11 +304,16 @@ class ReportSide:
     columns the comparisons read, a pyarrow Table in the order of ``reports``), ``order`` (the
     positions sorting the report ids) and ``fingerprint``."""
 
+    RELEASE_SHARE = 0.1
+    """A take of at least this share of the rows releases the mapped rows file's pages afterwards
+    (:meth:`frame`)."""
+
     def __init__(self, reports: Any, rarity: dict[str, Mapping[str, float]], rows: Any, order: np.ndarray,
-                 fingerprint: str):
+                 fingerprint: str, mapped: Any = None):
         self.reports, self.rarity, self.rows, self.order, self.fingerprint = reports, rarity, rows, order, fingerprint
         self.default = False  # built for the default settings (set by the index that holds it)
         self._sorted_ids: np.ndarray | None = None
+        self._mapped = mapped  # the rows file's mapping (an mmap.mmap) when ``rows`` was read from one
 
     @classmethod
     def compute(cls, missing: pd.DataFrame, settings: Any) -> "ReportSide":
@@ -349,12 +354,25 @@ class ReportSide:
         return self.order[np.searchsorted(self._sorted_ids, ids)]
 
     def frame(self, positions: np.ndarray) -> pd.DataFrame:
-        """The normalized reports at ``positions``, the comparisons' columns."""
+        """The normalized reports at ``positions``, the comparisons' columns (copied out of the rows).
+
+        After a take of many rows (:attr:`RELEASE_SHARE` of them) the mapped rows file's pages are
+        given back (``madvise(MADV_DONTNEED)``): they are the file's, read again from the page
+        cache if touched again, but while mapped they count in the process's resident memory, and
+        at 10,000 × 1,000,000 a run reads most of the 0.4 GB file and then holds it through
+        scoring, the run's peak."""
         import pyarrow as pa
 
         from kinmatch.index.frames import table_to_frame
 
-        return table_to_frame(self.rows.take(pa.array(np.asarray(positions, dtype=np.int64))))
+        positions = np.asarray(positions, dtype=np.int64)
+        frame = table_to_frame(self.rows.take(pa.array(positions)))
+        if self._mapped is not None and len(positions) >= self.RELEASE_SHARE * self.rows.num_rows:
+            import mmap
+
+            if hasattr(mmap, "MADV_DONTNEED"):  # Linux, the BSDs, macOS; elsewhere the pages stay
+                self._mapped.madvise(mmap.MADV_DONTNEED)
+        return frame
 
     # -- stored -----------------------------------------------------------------------------
 
@@ -385,8 +403,10 @@ class ReportSide:
     @classmethod
     def load(cls, arrays: BinaryIO, rows: Any) -> "ReportSide":
         """The report side :meth:`save` wrote: ``arrays`` the open arrays file, ``rows`` the Arrow
-        file mapped into memory (``pyarrow.memory_map``). Nothing is copied until a run uses it,
-        and no pickles are read."""
+        file mapped into memory (an ``mmap.mmap``, see :func:`map_rows`, or a
+        ``pyarrow.memory_map``). Nothing is copied until a run uses it, and no pickles are read."""
+        import mmap
+
         import pyarrow as pa
 
         from kinmatch.match.candidates import report_side_from_state
@@ -394,11 +414,24 @@ class ReportSide:
         skeleton, stored = read_arrays(arrays)
         if skeleton.get("version") != SIDE_VERSION:
             raise ValueError(f"report side of version {skeleton.get('version')}, this kinmatch reads {SIDE_VERSION}")
-        rows.seek(0)
-        table = pa.ipc.open_file(rows).read_all()
+        mapped = rows if isinstance(rows, mmap.mmap) else None
+        if mapped is not None:
+            table = pa.ipc.open_file(pa.py_buffer(mapped)).read_all()
+        else:
+            rows.seek(0)
+            table = pa.ipc.open_file(rows).read_all()
         return cls(report_side_from_state(_from_skeleton(skeleton["reports"], stored)),
                    _from_skeleton(skeleton["rarity"], stored), table, _from_skeleton(skeleton["order"], stored),
-                   skeleton["fingerprint"])
+                   skeleton["fingerprint"], mapped)
+
+
+def map_rows(path: Path) -> Any:
+    """The stored rows file at ``path`` mapped read-only (an ``mmap.mmap``; readable after the file
+    is removed), for :meth:`ReportSide.load`."""
+    import mmap
+
+    with open(path, "rb") as handle:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 class SegmentFiles:
@@ -503,6 +536,13 @@ PARALLEL_MIN_RECORDS = 1_000
 contiguous range of records each: each record's candidates depend on that record alone, and the
 workers inherit the report side (mapped from the index's files) instead of receiving it."""
 
+LOOKUP_RANGE = 500
+"""Records per range of a forked lookup (at least two ranges per worker), handed to the workers
+as they free up. Records differ in cost (a nameless resident is capped wider, and one with few
+pairs runs the fallback passes): with two large ranges per worker, a file whose costly records
+lie together leaves one worker alone on the last range. (The simulator's residents are even:
+its 500-resident ranges cost the same within ±15%, so there both splits take the same time.)"""
+
 
 LOOKUP_MEMORY: dict[str, int] = {"max_pairs_in_memory": 2_000_000}
 """Overrides of :class:`~kinmatch.match.candidates.CandidateSettings` for the lookup against the
@@ -515,49 +555,71 @@ and zeroed afresh, and at 10,000 × 1,000,000 the workers spent as much system C
 def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: Any, progress: bool,
                 n_jobs: int | None) -> tuple[Any, np.ndarray]:
     """:func:`~kinmatch.match.candidates.candidate_pairs` of ``residents`` against the report
-    side, in ranges of residents over ``n_jobs`` worker processes when there are many (the ranges'
-    pairs in order and their counts added are the pairs and counts of one call), and the
-    positions (ascending) of the reports the pairs meet. The pairs' id columns are categorical
-    (over the residents' ids and the met reports' ids, in that order), made from the positions
-    the lookup returns: at 10,000 × 1,000,000 there are four million pairs, and hashing their id
-    strings again to find the reports and the pairs' positions took seconds."""
+    side, in ranges of :data:`LOOKUP_RANGE` residents over ``n_jobs`` worker processes when there
+    are many (the ranges' pairs in order and their counts added are the pairs and counts of one
+    call), and the positions (ascending) of the reports the pairs meet. The pairs' id columns are
+    categorical (over the residents' ids and the met reports' ids, in that order), made from
+    positions: each range's reports are found by id where the range was looked up (in the worker),
+    and its pairs come back as positions (:func:`_positions`). At 10,000 × 1,000,000 there are four
+    million pairs: spelling their ids as text only to replace them, or hashing them again, took
+    seconds of the parent's time while the workers' cores idled."""
     from kinmatch._parallel import fork_map, resolve_jobs
-    from kinmatch.match.candidates import Candidates, packed_candidate_pairs
+    from kinmatch.match.candidates import Candidates
 
     jobs = resolve_jobs(n_jobs)
     if jobs < 2 or len(residents) < PARALLEL_MIN_RECORDS:
-        packed = [packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress,
-                                         reports=side.reports, **LOOKUP_MEMORY)]
-        starts = [0]
+        bounds = [(0, len(residents))]
+        packed = [_positions(_lookup(residents, side.reports, candidate_settings, progress), side)]
     else:
-        edges = np.linspace(0, len(residents), 2 * jobs + 1).astype(int)
+        n_ranges = max(2 * jobs, -(-len(residents) // LOOKUP_RANGE))
+        edges = np.linspace(0, len(residents), n_ranges + 1).astype(int)
         bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-        packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side.reports, candidate_settings))
-        starts = [a for a, _ in bounds]
-    rows = np.concatenate([side.rows_of(part.missing_ids)[part.reports] for part in packed])
-    lp = np.concatenate([part.residents.astype(np.int64) + start for part, start in zip(packed, starts)])
-    met, rp = np.unique(rows, return_inverse=True)
+        side.rows_of(side.reports.ids[:0])  # the sorted ids made once, before the workers inherit the side
+        packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side, candidate_settings))
     parts = [part.unpack() for part in packed]
     counts = parts[0].counts.set_index("pass")
     for part in parts[1:]:
         counts = counts + part.counts.set_index("pass")
     pairs = pd.concat([part.pairs for part in parts], ignore_index=True)
+    lp = np.concatenate([part.pairs["resident_id"].to_numpy(dtype=np.int64) + start
+                         for part, (start, _) in zip(parts, bounds)]) if parts else np.empty(0, np.int64)
+    rows = pairs["missing_id"].to_numpy(dtype=np.int64)
+    # the met reports and each pair's place among them: a mark per report (positions are bounded
+    # by the reports' count), where a sort of the four million positions took a second
+    met_mask = np.zeros(side.reports.n, dtype=bool)
+    met_mask[rows] = True
+    met = np.flatnonzero(met_mask)
+    rp = (np.cumsum(met_mask) - 1)[rows]
     resident_ids = pd.Index(residents["resident_id"].to_numpy(dtype=object))
     report_ids = pd.Index(side.reports.ids[met].astype(object))
     pairs["resident_id"] = pd.Categorical.from_codes(lp, categories=resident_ids)
-    pairs["missing_id"] = pd.Categorical.from_codes(rp.reshape(-1), categories=report_ids)
+    pairs["missing_id"] = pd.Categorical.from_codes(rp, categories=report_ids)
     return Candidates(pairs, counts.reset_index()), met
+
+
+def _lookup(residents: pd.DataFrame, reports: Any, candidate_settings: Any, progress: bool) -> Any:
+    from kinmatch.match.candidates import packed_candidate_pairs
+
+    return packed_candidate_pairs(residents, None, settings=candidate_settings, progress=progress, reports=reports,
+                                  **LOOKUP_MEMORY)
+
+
+def _positions(packed: Any, side: ReportSide) -> Any:
+    """``packed`` (:class:`~kinmatch.match.candidates.PackedCandidates`) with positions for ids:
+    each resident's position among the looked-up residents, each report's among the indexed
+    reports, so its ``unpack()`` gives positions in the id columns."""
+    return packed._replace(resident_ids=np.arange(len(packed.resident_ids), dtype=np.int64),
+                           missing_ids=side.rows_of(packed.missing_ids).astype(np.int64))
 
 
 def _candidates_range(bounds: tuple[int, int]):
     from kinmatch._parallel import shared
-    from kinmatch.match.candidates import packed_candidate_pairs
 
     _keep_freed_memory()
-    residents, reports, candidate_settings = shared()
+    residents, side, candidate_settings = shared()
     start, stop = bounds
-    return packed_candidate_pairs(residents.iloc[start:stop].reset_index(drop=True), None,
-                                  settings=candidate_settings, progress=False, reports=reports, **LOOKUP_MEMORY)
+    return _positions(_lookup(residents.iloc[start:stop].reset_index(drop=True), side.reports, candidate_settings,
+                              False), side)
 
 
 def _keep_freed_memory() -> None:
