@@ -26,15 +26,7 @@ from kinmatch.match.model.posterior import (
 
 def brute_force(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarray) -> np.ndarray:
     """Every set of at most len(shares) - 1 candidates enumerated: P(pair in the person's set)."""
-    n, k_max = len(log2_bayes), len(shares) - 1
-    bayes = np.exp2(log2_bayes)
-    total, inside = shares[0], np.zeros(n)
-    for k in range(1, k_max + 1):
-        for subset in itertools.combinations(range(n), k):
-            weight = shares[k] / math.comb(n_reports, k) * np.prod(bayes[list(subset)])
-            total += weight
-            inside[list(subset)] += weight
-    return inside / total
+    return brute_force_linked(log2_bayes, n_reports, shares, top=len(log2_bayes), links={})
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -240,7 +232,8 @@ def test_only_a_person_models_json_carries_the_posterior():
 def brute_force_linked(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarray, top: int,
                        links: dict) -> np.ndarray:
     """Every set enumerated: one candidate alone from all, two or more only among the ``top`` best,
-    each weighted by 2 ** the links of its pairs (``links[(i, j)]``, rows of this resident)."""
+    each weighted by 2 ** the links of its pairs (``links[(i, j)]``, rows of this resident; 0 when
+    absent)."""
     n, k_max = len(log2_bayes), len(shares) - 1
     best = sorted(range(n), key=lambda i: (-log2_bayes[i], i))[:top]
     total, inside = shares[0], np.zeros(n)
@@ -248,7 +241,7 @@ def brute_force_linked(log2_bayes: np.ndarray, n_reports: int, shares: np.ndarra
         pool = range(n) if k == 1 else best
         for subset in itertools.combinations(pool, k):
             pairs = itertools.combinations(subset, 2)
-            bits = sum(log2_bayes[list(subset)]) + sum(links[tuple(sorted(p))] for p in pairs)
+            bits = sum(log2_bayes[list(subset)]) + sum(links.get(tuple(sorted(p)), 0.0) for p in pairs)
             weight = shares[k] / math.comb(n_reports, k) * 2.0 ** bits
             total += weight
             inside[list(subset)] += weight
