@@ -73,8 +73,9 @@ def test_a_clustered_pair_keeps_the_levels_it_read_from_a_member(store):
     assert pair["levels"]["age"] == alone.loc[("R1", "M1"), "age"]  # the rest from the pair's own report
     # evidence naming a report outside the pair's cluster is not shown as the person's
     table["cluster_evidence"] = [("marks=M2" if m == "M1" else None) for m in table["missing_id"]]
-    store.load_candidates(table, run_id="again", compute_levels=False)
+    store.load_candidates(table, RESIDENTS, missing, run_id="again")
     assert store.candidate("R1", "M1")["evidence"] == {}
+    assert store.candidate("R1", "M1")["levels"]["marks"] == -1  # nor are its levels read from it
 
 
 def test_the_queue_folds_an_older_runs_rows_of_one_person(store):

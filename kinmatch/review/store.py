@@ -399,10 +399,20 @@ class Store:
                           stacklevel=2)
             frame = frame[~bad]
         frame = frame.drop_duplicates(["resident_id", "missing_id"], keep="first")
-        if levels is None and compute_levels and residents is not None and missing is not None and len(frame):
-            levels = _comparison_levels(frame, residents, missing, settings)
-        if levels is not None and len(levels) and "cluster_evidence" in frame.columns:
-            levels = _levels_from_members(levels, frame, residents, missing, settings)
+        evidence = _pair_evidence(frame)
+        member_pairs = pd.DataFrame(sorted({(r, m) for (r, _), found in evidence.items() for m in found.values()}),
+                                    columns=["resident_id", "missing_id"])
+        records = residents is not None and missing is not None
+        if levels is None and compute_levels and records and len(frame):
+            # the pairs and the member reports their clusters read from, in one pass over the records
+            pairs = pd.concat([frame[["resident_id", "missing_id"]], member_pairs]).drop_duplicates()
+            levels = _comparison_levels(pairs, residents, missing, settings)
+            against = levels
+        else:
+            against = (_comparison_levels(member_pairs, residents, missing, settings)
+                       if records and len(member_pairs) and levels is not None else None)
+        if evidence and levels is not None and against is not None and len(levels):
+            levels = _levels_from_members(levels, evidence, against)
         weight_columns = [c for c in frame.columns if c.startswith("w_")]
         level_lookup = {}
         if levels is not None and len(levels):
@@ -499,8 +509,7 @@ class Store:
         out.setdefault("cluster_id", None)
         out.setdefault("cluster_members", None)
         out["members"] = [m for m in (out["cluster_members"] or "").split(";") if m and m != str(missing_id)]
-        out["evidence"] = {name: member for name, member in _evidence(out.setdefault("cluster_evidence", None)).items()
-                           if member in out["members"]}
+        out["evidence"] = _evidence(out.setdefault("cluster_evidence", None), out["members"])
         out["weights"] = json.loads(out.pop("weights_json") or "{}")
         levels = out.pop("levels_json")
         out["levels"] = json.loads(levels) if levels else None
@@ -1153,34 +1162,41 @@ def _settings_dict(settings: Any) -> dict:
     return resolve_settings(settings).to_dict()
 
 
-def _evidence(text: Any) -> dict[str, str]:
-    """A pair's ``cluster_evidence`` (``<comparison>=<missing_id>;…``) as comparison → missing_id.
+def _evidence(text: Any, members: Any) -> dict[str, str]:
+    """A pair's ``cluster_evidence`` (``<comparison>=<missing_id>;…``) as comparison → missing_id,
+    keeping only the reports among ``members`` (the other reports of its cluster).
 
-        >>> _evidence("marks=M7;age=M=8"), _evidence(None)
+        >>> _evidence("marks=M7;age=M=8;hair=M2;bad", ["M7", "M=8"]), _evidence(None, ["M7"])
         ({'marks': 'M7', 'age': 'M=8'}, {})
     """
-    if text is None or (isinstance(text, float) and np.isnan(text)):
+    if text is None or pd.isna(text):
         return {}
     parts = (part.partition("=") for part in str(text).split(";"))
-    return {name: member for name, sep, member in parts if name and sep and member}
+    return {name: member for name, sep, member in parts if name and sep and member in members}
 
 
-def _levels_from_members(levels: pd.DataFrame, candidates: pd.DataFrame, residents: pd.DataFrame | None,
-                         missing: pd.DataFrame | None, settings: Any = None) -> pd.DataFrame:
-    """``levels`` with each comparison a pair read from another member of its cluster (the pair's
-    ``cluster_evidence``) compared against that member instead, as the linking run scored it. A
-    member whose record was not loaded leaves the pair's own level."""
-    evidence = {(str(r), str(m)): _evidence(text) for r, m, text in
-                zip(candidates["resident_id"], candidates["missing_id"], candidates["cluster_evidence"], strict=True)}
-    evidence = {key: found for key, found in evidence.items() if found}
-    if not evidence or residents is None or missing is None:
-        return levels
-    keys = pd.DataFrame(sorted({(r, member) for (r, _), found in evidence.items() for member in found.values()}),
-                        columns=["resident_id", "missing_id"])
-    against = _comparison_levels(keys, residents, missing, settings)
-    if against is None or not len(against):
-        return levels
-    against.index = pd.MultiIndex.from_tuples([(str(r), str(m)) for r, m in against.index])
+def _pair_evidence(candidates: pd.DataFrame) -> dict[tuple[str, str], dict[str, str]]:
+    """Per candidate pair (resident_id, missing_id) that read comparisons from other reports of its
+    cluster, :func:`_evidence` of its ``cluster_evidence`` (empty without the column)."""
+    if "cluster_evidence" not in candidates.columns or "cluster_members" not in candidates.columns:
+        return {}
+    out = {}
+    for r, m, written, members in zip(candidates["resident_id"], candidates["missing_id"],
+                                      candidates["cluster_evidence"], candidates["cluster_members"], strict=True):
+        others = [x for x in str(members).split(";") if x != str(m)] if isinstance(members, str) else []
+        found = _evidence(written, others)
+        if found:
+            out[(str(r), str(m))] = found
+    return out
+
+
+def _levels_from_members(levels: pd.DataFrame, evidence: dict[tuple[str, str], dict[str, str]],
+                         against: pd.DataFrame) -> pd.DataFrame:
+    """``levels`` with each comparison a pair read from another member of its cluster
+    (``evidence``, :func:`_pair_evidence`) taken from that member's levels in ``against`` (indexed
+    by resident_id, missing_id), as the linking run scored it. A member without levels there (its
+    record not loaded) leaves the pair's own level."""
+    against = against.set_axis(pd.MultiIndex.from_tuples([(str(r), str(m)) for r, m in against.index]))
     out = levels.copy()
     rows = {(str(r), str(m)): i for i, (r, m) in enumerate(out.index)}
     for key, found in evidence.items():

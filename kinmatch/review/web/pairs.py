@@ -104,6 +104,13 @@ def _rows(resident: dict, report: dict, weights: dict, levels: dict, settings=No
     return rows
 
 
+def _member_values(store, evidence: dict[str, str]) -> dict[str, tuple[str, dict]]:
+    """comparison → (missing_id, stored record) of the member report it was read from, each
+    member read from the store once."""
+    records = {member: store.report(member) or {} for member in set(evidence.values())}
+    return {name: (member, records[member]) for name, member in evidence.items()}
+
+
 def strength(weight: float) -> str:
     """Plain words for a comparison's weight (its number is shown on hover).
 
@@ -166,7 +173,7 @@ def _pair_page(resident_id: str, missing_id: str, conflict: dict | None = None, 
     return render_template(
         "pair.html", candidate=candidate, resident=resident, report=report,
         rows=_rows(resident, report, candidate["weights"] or {}, candidate["levels"] or {}, settings,
-                   {name: (member, store.report(member) or {}) for name, member in candidate["evidence"].items()}),
+                   _member_values(store, candidate["evidence"])),
         bars=_bars(candidate["weights"] or {}, candidate["levels"] or {}, settings), others=others,
         history=store.history(resident_id, missing_id).to_dict("records"),
         reasons=EXCLUSION_REASONS, order=order,
