@@ -43,7 +43,7 @@ def explain(levels, weights, top=6):
     ([1.0, -1.0, 1.0, -1.0], "性别相符 +1.0; 年龄相符 −1.0; 身高差12cm +1.0; 走失一月内发现 −1.0"),
 ])
 def test_reasons_strongest_first(weights, text):
-    assert explain([1, 3, 1, 7], weights) == text
+    assert explain([1, 3, 1, 4], weights) == text
 
 
 def test_missing_levels_are_never_explained():
@@ -51,7 +51,7 @@ def test_missing_levels_are_never_explained():
 
 
 def test_top_keeps_the_strongest():
-    assert explain([1, 3, 1, 7], [0.6, 2.0, -3.2, 1.1], top=2) == "身高差12cm −3.2; 年龄相符 +2.0"
+    assert explain([1, 3, 1, 4], [0.6, 2.0, -3.2, 1.1], top=2) == "身高差12cm −3.2; 年龄相符 +2.0"
 
 
 def test_format_weight_uses_a_true_minus():

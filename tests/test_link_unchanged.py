@@ -12,8 +12,6 @@ output on purpose regenerates the file (and says so in its commit), from the rep
 
 Regenerated for issue 12 (the clothing comparison, sex mismatches proposed by the name sound, the
 simulator's sex_misrecorded pattern and clothes still worn after the first week).
-Regenerated again for the time gap's bands (a month, three months, a year, three years, ten
-years, and a found date up to a month before the reported one as a level of its own).
 """
 
 from pathlib import Path
