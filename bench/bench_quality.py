@@ -239,6 +239,9 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
         run.table.to_pickle(save_table / f"table_{n_residents}x{n_missing}_s{seed}.pkl")
     print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
           f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
+    model = run.model
+    print(f"-- model: EM {getattr(model, 'n_iter_', '?')} iterations, converged {getattr(model, 'converged_', '?')}, "
+          f"share with a report {getattr(model, 'share_with_report_', float('nan')):.3f}")
     per_resident = run.vectors.index.get_level_values(0).astype(str).value_counts()
     named = run.residents.set_index(run.residents["resident_id"].astype(str))["name_evidence"].fillna(True).astype(bool)
     for label, group in (("with a usable name", named), ("without", ~named)):
