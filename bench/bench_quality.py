@@ -7,6 +7,8 @@
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
     python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
+    python bench/bench_quality.py --fitted-prescore --other-sex-passes   # fitted pre-score, other-sex passes
+    python bench/bench_quality.py --prescore-share 0.5       # the caps' weights halfway from hand to fitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --fit-on-default   # model fitted apart
     python bench/bench_quality.py --model-options '{"posterior": "person", "dependence": "tree"}'   # model options
 
@@ -27,7 +29,8 @@ For every resident with a true report, the best fate of its true pairs, in this 
 
 Printed per distortion family (``Simulation.distortions``; a resident counts in each of its
 families, plus ``name_survives_any_form`` and ``no_usable_name``), then recall@1/10/50 and false
-leads (residents without a report with a candidate above 0.5), and the calibration of every ranked
+leads (residents without a report with a candidate above 0.5; how many of them have a usable
+name), the EM's iterations and share of residents with a report, and the calibration of every ranked
 pair (``metrics.calibration_table``; the worst band is judged among bands of 100 pairs or more; with
 ``--dedupe`` a cluster row counts as true there only when the report standing for it is).
 """
