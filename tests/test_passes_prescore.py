@@ -1,5 +1,5 @@
-"""What a capped pass keeps under the hand and the fitted pre-score weights (the candidate default
-proposed for residents with thin evidence, issue 12; figures in bench/RESULTS.md)."""
+"""What a capped pass keeps under the hand and the fitted pre-score weights
+(``candidates.HAND_PRESCORE_WEIGHTS``, ``candidates.FITTED_PRESCORE_WEIGHTS``)."""
 
 from dataclasses import replace
 
