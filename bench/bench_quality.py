@@ -7,6 +7,8 @@
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
     python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
+    python bench/bench_quality.py --fitted-prescore --other-sex-passes   # fitted pre-score, other-sex passes
+    python bench/bench_quality.py --prescore-share 0.5       # the caps' weights halfway from hand to fitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --fit-on-default   # model fitted apart
     python bench/bench_quality.py --model-options '{"posterior": "person", "dependence": "tree"}'   # model options
 
@@ -27,7 +29,8 @@ For every resident with a true report, the best fate of its true pairs, in this 
 
 Printed per distortion family (``Simulation.distortions``; a resident counts in each of its
 families, plus ``name_survives_any_form`` and ``no_usable_name``), then recall@1/10/50 and false
-leads (residents without a report with a candidate above 0.5), and the calibration of every ranked
+leads (residents without a report with a candidate above 0.5; how many of them have a usable
+name), the EM's iterations and share of residents with a report, and the calibration of every ranked
 pair (``metrics.calibration_table``; the worst band is judged among bands of 100 pairs or more; with
 ``--dedupe`` a cluster row counts as true there only when the report standing for it is).
 """
@@ -141,11 +144,20 @@ def baseline_settings(clothing: bool = False, sex_wall: bool = True) -> LinkSett
     return LinkSettings(comparisons=comparisons, candidates=candidates)
 
 
+def blended_prescore_weights(share: float) -> dict[str, float]:
+    """The pre-score's weights ``share`` of the way from ``HAND_PRESCORE_WEIGHTS`` (0) to
+    ``FITTED_PRESCORE_WEIGHTS`` (1), term by term."""
+    hand, fitted = candidate_index.HAND_PRESCORE_WEIGHTS, candidate_index.FITTED_PRESCORE_WEIGHTS
+    return {term: round(hand[term] + share * (fitted[term] - hand[term]), 4) for term in candidate_index.PRESCORE_TERMS}
+
+
 def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, condition_passes: bool,
-                         other_sex_cap: int | None, nameless_scale: float = 1.0) -> LinkSettings:
-    """``settings`` with the candidate options that are not defaults: the fitted pre-score weights,
-    the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart, the
-    nameless residents' caps (every pass's ``nameless_factor`` above 1 and the union's
+                         other_sex_cap: int | None, nameless_scale: float = 1.0,
+                         prescore_share: float | None = None) -> LinkSettings:
+    """``settings`` with the candidate options that are not defaults: the fitted pre-score weights
+    (or ``prescore_share`` of the way to them, :func:`blended_prescore_weights`), the passes by
+    conditions (before the fallback), name_sound's other-sex pairs capped apart, the nameless
+    residents' caps (every pass's ``nameless_factor`` above 1 and the union's
     ``nameless_max_per_resident``) times ``nameless_scale``."""
     from dataclasses import replace
 
@@ -154,6 +166,8 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
     candidates = settings.candidate_settings()
     if fitted_prescore:
         candidates = replace(candidates, prescore_weights=dict(candidate_index.FITTED_PRESCORE_WEIGHTS))
+    if prescore_share is not None:
+        candidates = replace(candidates, prescore_weights=blended_prescore_weights(prescore_share))
     if condition_passes:
         regular = [p for p in candidates.passes if not p.fallback]
         fallback = [p for p in candidates.passes if p.fallback]
@@ -228,6 +242,9 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
         run.table.to_pickle(save_table / f"table_{n_residents}x{n_missing}_s{seed}.pkl")
     print(f"\n== {n_residents} x {n_missing}, seed {seed}: records ready in {prepared - started:.0f} s, linked in "
           f"{linked:.0f} s ({linked_cpu:.0f} CPU s in this process), {len(run.vectors):,} candidate pairs")
+    model = run.model
+    print(f"-- model: EM {getattr(model, 'n_iter_', '?')} iterations, converged {getattr(model, 'converged_', '?')}, "
+          f"share with a report {getattr(model, 'share_with_report_', float('nan')):.3f}")
     per_resident = run.vectors.index.get_level_values(0).astype(str).value_counts()
     named = run.residents.set_index(run.residents["resident_id"].astype(str))["name_evidence"].fillna(True).astype(bool)
     for label, group in (("with a usable name", named), ("without", ~named)):
@@ -246,6 +263,9 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     print(f"-- recall; false leads: {leads['residents_with_any_above']} residents "
           f"({leads['pairs_above_threshold']} pairs) of {leads['residents_without_report']} without a report")
     print(recall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("-- false-lead residents with / without a usable name:",
+          " / ".join(str(n) for n in false_lead_residents_by_name(run.table, data["truth"], named,
+                                                                  run.settings.review_threshold)))
     print("-- what the false-lead pairs agree on (comparisons whose weight is above 0: pairs, mean weight)")
     print(false_lead_agreements(run.table, data["truth"], run.settings.review_threshold).to_string())
     print("-- where the pairs ranked above a true pair at 11-50 beat it (per comparison: mean weight above it "
@@ -258,6 +278,17 @@ def one_seed(n_residents: int, n_missing: int, seed: int, with_uncapped: bool, s
     print(f"-- calibration of the ranked pairs (worst |difference| in bands of >= 100 pairs: {worst:.3f})")
     print(bands.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return {"recall": recall, "false_leads": leads, "calibration": bands, "worst_band": worst}
+
+
+def false_lead_residents_by_name(table: pd.DataFrame, truth: pd.DataFrame, named: pd.Series,
+                                 threshold: float) -> tuple[int, int]:
+    """The residents without a true report that have a pair above ``threshold``: how many with a
+    usable name (``named``, by resident id) and how many without."""
+    with_truth = set(truth["resident_id"].astype(str))
+    ids = table["resident_id"].astype(str)
+    leads = pd.Index(ids[~ids.isin(with_truth) & (table["match_probability"] > threshold)].unique())
+    has_name = named.reindex(leads, fill_value=True)
+    return int(has_name.sum()), int((~has_name).sum())
 
 
 def false_lead_agreements(table: pd.DataFrame, truth: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -341,6 +372,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-clothing", action="store_true", help="without the clothing comparisons only")
     parser.add_argument("--sex-wall", action="store_true", help="a recorded-sex mismatch excluded by every pass only")
     parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
+    parser.add_argument("--prescore-share", type=float,
+                        help="the caps rank by weights this share of the way from the hand to the fitted ones")
     parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
     parser.add_argument("--other-sex-cap", type=int, help="name_sound's pairs of the other sex capped apart at this")
     parser.add_argument("--fit-sample", type=int, help="with --fit-on-default: fit on this many residents' candidates")
@@ -370,9 +403,10 @@ def main(argv=None) -> int:
     if args.baseline or args.no_clothing or args.sex_wall:
         settings = baseline_settings(clothing=not (args.baseline or args.no_clothing),
                                      sex_wall=args.baseline or args.sex_wall)
-    if args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1:
+    if (args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1
+            or args.prescore_share is not None):
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
-                                        args.other_sex_cap, args.nameless_scale)
+                                        args.other_sex_cap, args.nameless_scale, args.prescore_share)
     if args.other_sex_passes or args.named_scale != 1 or args.home_conditions:
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
                                             args.home_conditions)
