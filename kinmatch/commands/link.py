@@ -16,11 +16,13 @@ candidates, so it only ever describes a finished run. New files follow the user'
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from kinmatch._gc import gc_paused
 from kinmatch._io import write_csv
 from kinmatch.errors import InputError
 
@@ -67,6 +69,14 @@ def register(subparsers) -> None:
                              "columns (default: every report is its own candidate)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def _freeze_if_exiting(args: argparse.Namespace) -> None:
+    """When the process ends after this command (``kinmatch link`` as a program, see
+    :func:`kinmatch.cli.main`), freeze the run's objects out of the collector before it resumes:
+    its first collection would otherwise scan them all only to find them alive."""
+    if getattr(args, "exits_after", False):
+        gc.freeze()
 
 
 def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -144,15 +154,19 @@ def run(args: argparse.Namespace) -> int:
     missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
     from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
 
-    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
-        result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                          progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
-                          client=client, shared_dir=args.shared_dir,
-                          dedupe_reports=True if args.dedupe else None)
-    write_csv(result.table, args.output)
-    # After the candidates: an interrupted or failed run leaves no issues file that looks like
-    # the report of a finished one.
-    _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
+    # the collector stays paused from linking to the written files: run_link's millions of objects
+    # would otherwise be scanned by the first collections after it (~0.3 s at 2,000 × 20,000)
+    with gc_paused():
+        with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
+            result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
+                              progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
+                              client=client, shared_dir=args.shared_dir,
+                              dedupe_reports=True if args.dedupe else None)
+        write_csv(result.table, args.output)
+        # After the candidates: an interrupted or failed run leaves no issues file that looks like
+        # the report of a finished one.
+        _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
+        _freeze_if_exiting(args)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
             raise InputError("this model cannot be saved as JSON")
