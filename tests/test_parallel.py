@@ -56,8 +56,27 @@ def test_fork_call_runs_beside_the_parent_and_returns_its_result():
 def test_fork_call_raises_the_workers_error_in_the_parent(monkeypatch):
     with pytest.raises(ValueError, match="bad input in the worker"):
         _parallel.fork_call(_raises)()
-    monkeypatch.setattr(_parallel.FORK, "Pool", lambda n: (_ for _ in ()).throw(OSError("no processes")))
+    monkeypatch.setattr(_parallel.os, "fork", lambda: (_ for _ in ()).throw(OSError("no processes")))
     assert _parallel.fork_call(_shared_pid_and_value, shared=1)() == (os.getpid(), 2)
+
+
+def _interrupted():
+    raise KeyboardInterrupt
+
+
+def _dies():
+    os._exit(3)
+
+
+def test_fork_call_reaps_a_worker_that_was_interrupted_or_died():
+    # Ctrl-C reaches the worker too: the parent's wait raises it instead of waiting for ever
+    waiting = _parallel.fork_call(_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        waiting()
+    with pytest.raises(ChildProcessError, match="without an answer"):
+        _parallel.fork_call(_dies)()
+    with pytest.raises(ChildProcessError):  # no zombie left: the worker was reaped by the wait
+        os.waitpid(waiting.pid, os.WNOHANG)
 
 
 def test_link_jobs_reach_the_normalizers(monkeypatch):

@@ -93,6 +93,31 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int
     ``on_duplicate`` (:data:`kinmatch.intake.ON_DUPLICATE`): ids that repeat stop the run
     (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does.
     ``n_jobs``: the normalizers' worker processes (None: as they choose by the work's size)."""
+    frame = _loaded(src, kind, on_duplicate)
+    if not _is_normalized(frame):
+        from kinmatch.normalize import records
+
+        normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
+        frame, _issues = normalize(frame, n_jobs=n_jobs)
+    return _checked(frame, kind, on_duplicate)
+
+
+def prepare_pair(residents: Any, missing: Any, on_duplicate: str = "stop", n_jobs: int | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`prepare_records` of the residents and the reports. When both need normalizing they are
+    normalized together (:func:`kinmatch.normalize.records.normalize_pair`: on two processes when
+    ``n_jobs`` and their size allow); the frames are the same either way."""
+    residents = _loaded(residents, "resident", on_duplicate)
+    missing = _loaded(missing, "missing", on_duplicate)
+    if not _is_normalized(residents) and not _is_normalized(missing):
+        from kinmatch.normalize import records
+
+        (residents, _), (missing, _) = records.normalize_pair(residents, missing, n_jobs=n_jobs)
+    return (prepare_records(residents, "resident", on_duplicate, n_jobs),
+            prepare_records(missing, "missing", on_duplicate, n_jobs))
+
+
+def _loaded(src: Any, kind: str, on_duplicate: str) -> pd.DataFrame:
     from kinmatch.intake import check_on_duplicate
 
     check_on_duplicate(on_duplicate)
@@ -102,11 +127,16 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int
         raise InputError(f"the {kind} table has no {id_column!r} column, so candidates could not be "
                          f"named; read it with kinmatch.read_{kind}s (which maps Chinese headers such as 编号) "
                          f"or add the column")
-    if not all(column in frame.columns for column in _NORMALIZED_MARKERS):
-        from kinmatch.normalize import records
+    return frame
 
-        normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
-        frame, _issues = normalize(frame, n_jobs=n_jobs)
+
+def _is_normalized(frame: pd.DataFrame) -> bool:
+    return all(column in frame.columns for column in _NORMALIZED_MARKERS)
+
+
+def _checked(frame: pd.DataFrame, kind: str, on_duplicate: str) -> pd.DataFrame:
+    """Ids as unique text (or the first / last row of each), a fresh index, the contract checked."""
+    id_column = "resident_id" if kind == "resident" else "missing_id"
     ids = frame[id_column]
     if ids.dtype != object or not ids.map(type).eq(str).all():
         frame = frame.assign(**{id_column: ids.astype(str)})
@@ -115,7 +145,7 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int
         import warnings
 
         warnings.warn(f"{len(duplicated)} {kind} row(s) share an id with another row (first: {duplicated.iloc[0]!r}); "
-                      f"the {on_duplicate} row of each id is kept (on_duplicate={on_duplicate!r})", stacklevel=3)
+                      f"the {on_duplicate} row of each id is kept (on_duplicate={on_duplicate!r})", stacklevel=4)
         frame = frame[~frame[id_column].duplicated(keep=on_duplicate)]
     elif len(duplicated):
         raise InputError(f"{len(duplicated)} {kind} ids occur more than once (first: {duplicated.iloc[0]!r}); "
@@ -268,9 +298,11 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                  if v is not None}
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
-    if "resident" not in prepared:
+    if "resident" not in prepared and "missing" not in prepared:
+        residents, missing = prepare_pair(residents, missing, on_duplicate, n_jobs)
+    elif "resident" not in prepared:
         residents = prepare_records(residents, "resident", on_duplicate, n_jobs)
-    if "missing" not in prepared:
+    elif "missing" not in prepared:
         missing = prepare_records(missing, "missing", on_duplicate, n_jobs)
     fitted = _resolve_model(model)
     if fitted is not None and hasattr(fitted, "check_compatible"):

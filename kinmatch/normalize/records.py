@@ -66,9 +66,10 @@ _ALL_ADDED = set(RESIDENT_COLUMNS) | set(MISSING_COLUMNS)
 class _Context:
     """What a stage needs: the original fields (blank → None), where to write, where to complain."""
 
-    def __init__(self, frame: pd.DataFrame, kind: str, n_jobs: int = 1):
+    def __init__(self, frame: pd.DataFrame, kind: str, n_jobs: int = 1, place_shares: _PlaceShares | None = None):
         self.kind = kind
         self.n_jobs = n_jobs
+        self.place_shares = place_shares
         self.frame = frame
         self.index = frame.index
         self.out: dict[str, object] = {}
@@ -322,15 +323,21 @@ _PLACE_SOURCES = {"resident": (("found", "found_place"),),
                   "missing": (("missing", "missing_place"), ("home", "hometown"))}
 
 
+def _place_keys(ctx: _Context) -> pd.DataFrame:
+    """The place texts of every row, one column under the other: 走失地点 and 户籍地 repeat each
+    other's spellings, and each distinct spelling is then parsed once."""
+    return pd.DataFrame({"text": pd.concat([ctx.field(column) for _, column in _PLACE_SOURCES[ctx.kind]],
+                                           ignore_index=True)})
+
+
 def _stage_places(ctx: _Context) -> None:
     sources = _PLACE_SOURCES[ctx.kind]
-    # Both place columns of a report are read in one pass: 走失地点 and 户籍地 repeat each other's
-    # spellings, and each distinct spelling is then parsed once.
-    stacked = pd.concat([ctx.field(column) for _, column in sources], ignore_index=True)
-    # before forking, every place index is built once, so workers share it instead of each
-    # building its own (a blank or a plain county name would not build the sound index)
-    codes, distinct, readings = _distinct_table(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs,
-                                                prepare=places.warm_up)
+    if ctx.place_shares is not None:  # parsed with the residents' worker (normalize_pair)
+        codes, distinct, readings = ctx.place_shares.parse()
+    else:
+        # before forking, every place index is built once, so workers share it instead of each
+        # building its own (a blank or a plain county name would not build the sound index)
+        codes, distinct, readings = _distinct_table(_place_keys(ctx), _places_of, ctx.n_jobs, prepare=places.warm_up)
     # Everything below is decided once per distinct text, then taken by code: a million rows
     # repeat a hundred thousand spellings.
     score = readings["place_score"].to_numpy(dtype=float)
@@ -619,22 +626,37 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
 
 # the reference tables and a million rows' parsed values are many small acyclic objects: full
 # collections while they are created rescan them for nothing (as around the link stages)
-@gc_paused()
-def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool, n_jobs: int | None = 1):
+def _check_frame(frame: object, kind: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         from kinmatch.errors import InputError
 
         raise InputError(f"normalize_{'residents' if kind == 'resident' else 'missing'} needs a "
                          f"pandas DataFrame (as kinmatch.read_{'residents' if kind == 'resident' else 'missing'} "
                          f"returns), got {type(frame).__name__}; read the file with intake first")
+
+
+def _context(frame: pd.DataFrame, kind: str, n_jobs: int | None) -> _Context:
     # Columns this module added on an earlier pass are recomputed, never read as input.
     originals = frame[[c for c in frame.columns if c not in _ALL_ADDED]]
-    ctx = _Context(originals, kind, resolve_jobs(n_jobs))
+    return _Context(originals, kind, resolve_jobs(n_jobs))
+
+
+@gc_paused()
+def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool, n_jobs: int | None = 1,
+               ctx: _Context | None = None):
+    _check_frame(frame, kind)
+    if ctx is None:
+        ctx = _context(frame, kind, n_jobs)
+    originals = ctx.frame
     stages = _STAGES
+    if ctx.place_shares is not None:
+        # the stages that read no place first, so the worker has its own records done before the
+        # places are shared out (their outputs and issues are the same in any order)
+        stages = sorted(_STAGES, key=lambda stage: stage[0] not in _BEFORE_SHARED_PLACES)
     if progress:
         from tqdm.auto import tqdm
 
-        stages = tqdm(_STAGES, desc=f"normalize {kind}", unit="stage")
+        stages = tqdm(stages, desc=f"normalize {kind}", unit="stage")
     seconds = {}
     for name, stage in stages:
         if progress:
@@ -701,3 +723,120 @@ def normalize_missing(frame: pd.DataFrame, *, progress: bool = False,
         [{'birth_year_low': 1958.0, 'age_low': 61.0, 'age_high': 62.0, 'conditions': ('痴呆',)}]
     """
     return _normalize(frame, "missing", MISSING_COLUMNS, progress, n_jobs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Both sides at once, on two cores
+# ---------------------------------------------------------------------------------------------
+
+_BEFORE_SHARED_PLACES = {"quantities", "accents", "descriptions", "clothing"}
+"""Report stages that read no place and log no issue after the places stage's: run first when the
+places are shared, so this process is busy while the residents' worker does its own records."""
+
+PAIR_MIN_RESIDENTS = 500
+PAIR_MIN_REPORTS = 5_000
+"""From this many residents or reports :func:`normalize_pair` uses a second process; below both,
+the second process's own reference-data load costs more than it saves."""
+
+PLACE_SHARE_TEXTS = 256
+"""Distinct report place texts per share (what one process claims at a time)."""
+
+
+class _PlaceShares:
+    """The reports' distinct place texts, sorted (texts of one province and county lie together, so
+    each process loads the villages of fewer counties) and cut in shares of
+    :data:`PLACE_SHARE_TEXTS`. This process claims shares from the front; the residents' worker,
+    its own records done, claims from the back; a pair of counters in shared memory says what is
+    left. Each share is parsed once, by whichever process claimed it."""
+
+    def __init__(self, ctx: _Context):
+        from kinmatch._parallel import FORK
+
+        self.codes, self.distinct = _factorize_rows(_place_keys(ctx))
+        text = self.distinct["text"].to_numpy(dtype=object)
+        self.order = np.argsort(np.array([t if isinstance(t, str) else "" for t in text], dtype=object),
+                                kind="stable")
+        self.n_shares = -(-len(text) // PLACE_SHARE_TEXTS)
+        self.bounds = FORK.Array("q", [0, self.n_shares])  # next share from the front, end of those left
+        self.worker_shares: Callable[[], dict[int, pd.DataFrame]] | None = None
+
+    def _claim(self, front: bool) -> int | None:
+        with self.bounds.get_lock():
+            first, end = self.bounds[0], self.bounds[1]
+            if first >= end:
+                return None
+            if front:
+                self.bounds[0] = first + 1
+                return first
+            self.bounds[1] = end - 1
+            return end - 1
+
+    def _parse_share(self, share: int) -> pd.DataFrame:
+        rows = self.order[share * PLACE_SHARE_TEXTS:(share + 1) * PLACE_SHARE_TEXTS]
+        return _places_of(self.distinct.iloc[rows])
+
+    def worker_part(self) -> dict[int, pd.DataFrame]:
+        """In the residents' worker: parse shares from the back until none is left."""
+        parsed = {}
+        while (share := self._claim(front=False)) is not None:
+            parsed[share] = self._parse_share(share)
+        return parsed
+
+    def parse(self) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+        """In this process: parse shares from the front until none is left, then take the worker's;
+        ``(codes, distinct key rows, readings)`` as :func:`_distinct_table` returns them."""
+        parsed = {}
+        while (share := self._claim(front=True)) is not None:
+            parsed[share] = self._parse_share(share)
+        if len(parsed) < self.n_shares:
+            parsed.update(self.worker_shares())
+        if not parsed:
+            return self.codes, self.distinct, _places_of(self.distinct)
+        in_order = pd.concat([parsed[share] for share in range(self.n_shares)], ignore_index=True)
+        readings = in_order.iloc[np.argsort(self.order, kind="stable")].reset_index(drop=True)
+        return self.codes, self.distinct, readings
+
+
+def _pair_worker() -> tuple:
+    """The residents' worker of :func:`normalize_pair`: the residents, then place shares."""
+    from kinmatch._parallel import shared
+
+    residents, shares = shared()
+    result = normalize_residents(residents, n_jobs=1)
+    return result, shares.worker_part()
+
+
+def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame, *, n_jobs: int | None = None
+                   ) -> tuple[tuple[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`normalize_residents` and :func:`normalize_missing` of both frames, the same results,
+    using two processes when ``n_jobs`` allows (None: when this process may use two CPUs) and the
+    frames are large enough (:data:`PAIR_MIN_RESIDENTS`, :data:`PAIR_MIN_REPORTS`): a forked worker
+    normalizes the residents while this process normalizes the reports, then the worker parses
+    the reports' place texts from one end while this process parses them from the other
+    (:class:`_PlaceShares`), so both cores stay busy whatever either side's size.
+
+    Returns ``((residents, issues), (missing, issues))``.
+    """
+    from kinmatch._parallel import FORK, fork_call
+
+    _check_frame(residents, "resident")
+    _check_frame(missing, "missing")
+    large = len(residents) >= PAIR_MIN_RESIDENTS or len(missing) >= PAIR_MIN_REPORTS
+    if resolve_jobs(n_jobs) < 2 or FORK is None or not large or len(residents) == 0:
+        return normalize_residents(residents, n_jobs=n_jobs), normalize_missing(missing, n_jobs=n_jobs)
+    ctx = _context(missing, "missing", 1)
+    ctx.place_shares = _PlaceShares(ctx)
+    waiting = fork_call(_pair_worker, shared=(residents, ctx.place_shares))
+    answer: list = []
+
+    def worker_shares() -> dict[int, pd.DataFrame]:
+        answer.append(waiting())
+        return answer[-1][1]
+
+    ctx.place_shares.worker_shares = worker_shares
+    try:
+        missing_result = _normalize(missing, "missing", MISSING_COLUMNS, False, ctx=ctx)
+    finally:
+        if not answer:  # also when the reports failed: the worker is waited for, not left behind
+            answer.append(waiting())
+    return answer[0][0], missing_result
