@@ -444,7 +444,7 @@ def test_a_pair_normalized_on_two_processes_is_the_same_as_in_one(monkeypatch):
         return result
 
     monkeypatch.setattr(records._PlaceShares, "parse", after_the_worker_took_one)
-    paired = records.normalize_pair(sim.residents, sim.missing, n_jobs=2)
+    paired = records.normalize_pair(sim.residents, lambda: sim.missing, n_jobs=2)  # read after the fork
     (by_this_process, n_shares), = taken
     assert 0 < by_this_process < n_shares  # both processes parsed shares
     for (frame, issues), (serial_frame, serial_issues) in zip(paired, serial, strict=True):
@@ -455,8 +455,9 @@ def test_a_pair_normalized_on_two_processes_is_the_same_as_in_one(monkeypatch):
     monkeypatch.setattr(_parallel.os, "fork", lambda: pytest.fail("forked"))
     monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 500)
     for n_jobs, residents in ((1, sim.residents), (2, sim.residents.head(20))):
-        (frame, _), (reports, _) = records.normalize_pair(residents, sim.missing.head(50), n_jobs=n_jobs)
+        (frame, _), (reports, _) = records.normalize_pair(residents, lambda: sim.missing.head(50), n_jobs=n_jobs)
         pd.testing.assert_frame_equal(frame, normalize_residents(residents, n_jobs=1)[0])
+        pd.testing.assert_frame_equal(reports, normalize_missing(sim.missing.head(50), n_jobs=1)[0])
 
 
 def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkeypatch):
@@ -474,4 +475,15 @@ def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkey
         records.normalize_pair(residents_frame(), pd.DataFrame({"missing_id": ["M1"], "hometown": ["邻水县"]}),
                                n_jobs=2)
     with pytest.raises(ChildProcessError):  # reaped: no child left
+        os.waitpid(-1, os.WNOHANG)
+    # the reports fail to be read while the worker waits for their place texts: it is told, and reaped
+    monkeypatch.undo()
+    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 1)
+
+    def unreadable():
+        raise OSError("the report file could not be read")
+
+    with pytest.raises(OSError, match="report file"):
+        records.normalize_pair(residents_frame(), unreadable, n_jobs=2)
+    with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)

@@ -79,15 +79,21 @@ def _freeze_if_exiting(args: argparse.Namespace) -> None:
         gc.freeze()
 
 
-def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
-    from kinmatch import intake
-
+def _check_input(path: str, kind: str) -> Path:
+    """``path`` as a Path, or an InputError when it is a folder or no file."""
     file = Path(path)
     if file.is_dir():
         raise InputError(f"{kind} file {path!r} is a folder; give the CSV or .xlsx file inside it")
     if not file.is_file():
         raise InputError(f"{kind} file {path!r} does not exist; check the path")
+    return file
+
+
+def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
+    from kinmatch import intake
+
+    file = _check_input(path, kind)
     frame, issues = intake.read_records(file, kind, on_duplicate)
     return frame, issues.assign(file=file.name)
 
@@ -168,19 +174,28 @@ def run(args: argparse.Namespace) -> int:
 def _link_files(args: argparse.Namespace):
     """The batch run: both files read, normalized, linked; the candidates and issues written."""
     from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
-    from kinmatch.match.pipeline import run_link
+    from kinmatch.match.pipeline import prepare_pair, run_link
 
+    _check_input(args.residents, "resident")
+    _check_input(args.missing, "missing")  # before the residents' worker starts
     residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
-    missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
+    read: dict = {}
+
+    def read_missing() -> pd.DataFrame:
+        read["missing"], read["issues"] = _read_with_issues(args.missing, "missing", args.on_duplicate)
+        return read["missing"]
+
+    # the reports are read and normalized while a worker normalizes the residents
+    residents, missing = prepare_pair(residents, read_missing, args.on_duplicate, args.jobs)
     with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
         result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
                           progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
-                          client=client, shared_dir=args.shared_dir,
+                          client=client, shared_dir=args.shared_dir, prepared=("resident", "missing"),
                           dedupe_reports=True if args.dedupe else None)
     write_csv(result.table, args.output)
     # After the candidates: an interrupted or failed run leaves no issues file that looks like
     # the report of a finished one.
-    _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
+    _write_issues(pd.concat([resident_issues, read["issues"]], ignore_index=True), args.output, args.issues)
     return result
 
 

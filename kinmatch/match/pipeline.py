@@ -106,13 +106,17 @@ def prepare_pair(residents: Any, missing: Any, on_duplicate: str = "stop", n_job
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`prepare_records` of the residents and the reports. When both need normalizing they are
     normalized together (:func:`kinmatch.normalize.records.normalize_pair`: on two processes when
-    ``n_jobs`` and their size allow); the frames are the same either way."""
+    ``n_jobs`` and their size allow); the frames are the same either way. ``missing`` may also be a
+    function that returns the reports (a path or frame): it is called once the residents'
+    normalization has begun, so reading the reports' file overlaps it."""
     residents = _loaded(residents, "resident", on_duplicate)
-    missing = _loaded(missing, "missing", on_duplicate)
-    if not _is_normalized(residents) and not _is_normalized(missing):
+    if _is_normalized(residents) or not callable(missing):
+        missing = _loaded(missing() if callable(missing) else missing, "missing", on_duplicate)
+    if not _is_normalized(residents) and (callable(missing) or not _is_normalized(missing)):
         from kinmatch.normalize import records
 
-        (residents, _), (missing, _) = records.normalize_pair(residents, missing, n_jobs=n_jobs)
+        loader = (lambda: _loaded(missing(), "missing", on_duplicate)) if callable(missing) else missing
+        (residents, _), (missing, _) = records.normalize_pair(residents, loader, n_jobs=n_jobs)
     return (prepare_records(residents, "resident", on_duplicate, n_jobs),
             prepare_records(missing, "missing", on_duplicate, n_jobs))
 

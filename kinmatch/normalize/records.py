@@ -18,6 +18,7 @@ original ones, so it gives the same result (idempotent).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Callable
@@ -747,18 +748,36 @@ class _PlaceShares:
     each process loads the villages of fewer counties) and cut in shares of
     :data:`PLACE_SHARE_TEXTS`. This process claims shares from the front; the residents' worker,
     its own records done, claims from the back; a pair of counters in shared memory says what is
-    left. Each share is parsed once, by whichever process claimed it."""
+    left. Each share is parsed once, by whichever process claimed it.
 
-    def __init__(self, ctx: _Context):
+    Made before the worker is forked, when the reports may not be read yet: :meth:`publish` hands
+    the texts to the worker later (a queue, whose feeding thread does not hold this process up)."""
+
+    def __init__(self):
         from kinmatch._parallel import FORK
 
+        self.bounds = FORK.Array("q", [0, 0])  # next share from the front, end of those left
+        self.texts = FORK.Queue(1)
+        self.texts.cancel_join_thread()  # a worker that died unread must not hold up this process's exit
+        self.published = False
+        self.parent = os.getpid()
+        self.worker_shares: Callable[[], dict[int, pd.DataFrame]] | None = None
+
+    def publish(self, ctx: _Context | None) -> None:
+        """In this process: the reports' place texts (of ``ctx``; None: there are none to share)."""
+        self.published = True
+        if ctx is None:
+            self.texts.put(None)
+            return
         self.codes, self.distinct = _factorize_rows(_place_keys(ctx))
         text = self.distinct["text"].to_numpy(dtype=object)
         self.order = np.argsort(np.array([t if isinstance(t, str) else "" for t in text], dtype=object),
                                 kind="stable")
         self.n_shares = -(-len(text) // PLACE_SHARE_TEXTS)
-        self.bounds = FORK.Array("q", [0, self.n_shares])  # next share from the front, end of those left
-        self.worker_shares: Callable[[], dict[int, pd.DataFrame]] | None = None
+        with self.bounds.get_lock():
+            self.bounds[1] = self.n_shares
+        self.sorted_texts = text[self.order].tolist()
+        self.texts.put(self.sorted_texts)
 
     def _claim(self, front: bool) -> int | None:
         with self.bounds.get_lock():
@@ -772,15 +791,29 @@ class _PlaceShares:
             return end - 1
 
     def _parse_share(self, share: int) -> pd.DataFrame:
-        rows = self.order[share * PLACE_SHARE_TEXTS:(share + 1) * PLACE_SHARE_TEXTS]
-        return _places_of(self.distinct.iloc[rows])
+        texts = self.sorted_texts[share * PLACE_SHARE_TEXTS:(share + 1) * PLACE_SHARE_TEXTS]
+        return _places_of(pd.DataFrame({"text": texts}, dtype=object))
 
     def worker_part(self) -> dict[int, pd.DataFrame]:
-        """In the residents' worker: parse shares from the back until none is left."""
+        """In the residents' worker: once the texts are published, parse shares from the back until
+        none is left."""
+        self.sorted_texts = self._published_texts()
         parsed = {}
+        if self.sorted_texts is None:
+            return parsed
         while (share := self._claim(front=False)) is not None:
             parsed[share] = self._parse_share(share)
         return parsed
+
+    def _published_texts(self) -> list | None:
+        import queue
+
+        while True:
+            try:
+                return self.texts.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != self.parent:  # the parent was killed: nothing will come
+                    return None
 
     def parse(self) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
         """In this process: parse shares from the front until none is left, then take the worker's;
@@ -806,7 +839,8 @@ def _pair_worker() -> tuple:
     return result, shares.worker_part()
 
 
-def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame, *, n_jobs: int | None = None
+def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[], pd.DataFrame], *,
+                   n_jobs: int | None = None
                    ) -> tuple[tuple[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
     """:func:`normalize_residents` and :func:`normalize_missing` of both frames, the same results,
     using two processes when ``n_jobs`` allows (None: when this process may use two CPUs) and the
@@ -815,28 +849,42 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame, *, n_jobs: in
     the reports' place texts from one end while this process parses them from the other
     (:class:`_PlaceShares`), so both cores stay busy whatever either side's size.
 
+    ``missing`` may be a function that returns the reports' frame (e.g. reads their file): it is
+    called once the residents' worker has started, so that reading overlaps their normalization.
+
     Returns ``((residents, issues), (missing, issues))``.
     """
     from kinmatch._parallel import FORK, fork_call
 
     _check_frame(residents, "resident")
-    _check_frame(missing, "missing")
-    large = len(residents) >= PAIR_MIN_RESIDENTS or len(missing) >= PAIR_MIN_REPORTS
-    if resolve_jobs(n_jobs) < 2 or FORK is None or not large or len(residents) == 0:
+    two = resolve_jobs(n_jobs) >= 2 and FORK is not None and len(residents) > 0
+    if callable(missing) and not (two and len(residents) >= PAIR_MIN_RESIDENTS):
+        missing = missing()  # read now, to see whether the reports alone make a second process pay
+    if not callable(missing):
+        _check_frame(missing, "missing")
+        two = two and (len(residents) >= PAIR_MIN_RESIDENTS or len(missing) >= PAIR_MIN_REPORTS)
+    if not two:
         return normalize_residents(residents, n_jobs=n_jobs), normalize_missing(missing, n_jobs=n_jobs)
-    ctx = _context(missing, "missing", 1)
-    ctx.place_shares = _PlaceShares(ctx)
-    waiting = fork_call(_pair_worker, shared=(residents, ctx.place_shares))
+    shares = _PlaceShares()
+    waiting = fork_call(_pair_worker, shared=(residents, shares))
     answer: list = []
 
     def worker_shares() -> dict[int, pd.DataFrame]:
         answer.append(waiting())
         return answer[-1][1]
 
-    ctx.place_shares.worker_shares = worker_shares
+    shares.worker_shares = worker_shares
     try:
+        if callable(missing):
+            missing = missing()
+            _check_frame(missing, "missing")
+        ctx = _context(missing, "missing", 1)
+        ctx.place_shares = shares
+        shares.publish(ctx)
         missing_result = _normalize(missing, "missing", MISSING_COLUMNS, False, ctx=ctx)
-    finally:
-        if not answer:  # also when the reports failed: the worker is waited for, not left behind
+    finally:  # also when the reports failed: the worker is told, and waited for, not left behind
+        if not shares.published:
+            shares.publish(None)
+        if not answer:
             answer.append(waiting())
     return answer[0][0], missing_result
