@@ -878,7 +878,8 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
         if callable(missing):
             missing = missing()
             _check_frame(missing, "missing")
-        ctx = _context(missing, "missing", 1)
+        # the other stages may still use workers (names of a million reports), once this worker is done
+        ctx = _context(missing, "missing", n_jobs)
         ctx.place_shares = shares
         shares.publish(ctx)
         missing_result = _normalize(missing, "missing", MISSING_COLUMNS, False, ctx=ctx)
