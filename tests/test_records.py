@@ -487,3 +487,22 @@ def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkey
         records.normalize_pair(residents_frame(), unreadable, n_jobs=2)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_names_read_half_by_a_worker_are_the_same(monkeypatch):
+    from kinmatch.datasets import simulate
+    from kinmatch.normalize import records
+
+    reports = simulate(n_missing=200, n_residents=10, seed=8).missing
+    serial, serial_issues = normalize_missing(reports, n_jobs=1)
+    from kinmatch import _parallel
+
+    monkeypatch.setattr(records, "NAMES_SPLIT_MIN", 2)
+    calls, real = [], _parallel.fork_call
+    monkeypatch.setattr(_parallel, "fork_call", lambda func, **kwargs: calls.append(func) or real(func, **kwargs))
+    split, split_issues = normalize_missing(reports, n_jobs=2)
+    assert calls == [records._compute_shared]
+    pd.testing.assert_frame_equal(serial, split)
+    pd.testing.assert_frame_equal(serial_issues, split_issues)
+    monkeypatch.setattr(records, "_compute_shared", lambda: pytest.fail("forked with n_jobs=1"))
+    normalize_missing(reports, n_jobs=1)

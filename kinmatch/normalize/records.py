@@ -128,28 +128,41 @@ PARALLEL_MIN_DISTINCT = 20_000
 
 
 def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
-                 n_jobs: int, min_distinct: int | None = None) -> pd.DataFrame:
+                 n_jobs: int, min_distinct: int | None = None, split_min: int | None = None) -> pd.DataFrame:
     """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
 
     ``compute`` takes a frame of distinct key rows (same columns as ``keys``) and returns one
     result row per key row, in order. With ``n_jobs > 1`` and at least ``min_distinct`` (default
     :data:`PARALLEL_MIN_DISTINCT`) distinct values the distinct
     rows are split across forked worker processes; the parent warms the normalizer's tables
-    first so every worker shares them instead of loading its own.
+    first so every worker shares them instead of loading its own. From ``split_min`` distinct
+    rows (below that pool's size) one forked worker takes the second half while this process
+    does the first.
     """
-    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct)
+    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct, split_min=split_min)
     return table.iloc[codes].set_axis(keys.index)
 
 
 def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                     n_jobs: int, min_distinct: int | None = None,
-                    prepare: Callable[[], None] | None = None):
+                    prepare: Callable[[], None] | None = None, split_min: int | None = None):
     """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
     stage that takes only a few result columns (spreading a wide frame over a million rows
     costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
     codes, distinct = _factorize_rows(keys)
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
-    if n_jobs > 1 and enough and FORK is not None:
+    if n_jobs > 1 and not enough and split_min is not None and len(distinct) >= split_min and FORK is not None:
+        from kinmatch._parallel import fork_call
+
+        compute(distinct.iloc[-1:])  # the tables loaded before forking, so the worker shares them
+        half = len(distinct) // 2
+        waiting = fork_call(_compute_shared, shared=(compute, distinct.iloc[half:]))
+        try:
+            first = compute(distinct.iloc[:half])
+        finally:  # also on an error here: the worker is waited for, not left behind
+            second = waiting()
+        table = pd.concat([first, second], ignore_index=True)
+    elif n_jobs > 1 and enough and FORK is not None:
         # load gazetteers / readings once, before forking; the last distinct row, because the
         # first is the blank one whenever a cell is blank, and a blank loads nothing
         compute(distinct.iloc[-1:])
@@ -165,6 +178,13 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
     else:
         table = compute(distinct).reset_index(drop=True)
     return codes, distinct, table
+
+
+def _compute_shared() -> pd.DataFrame:
+    from kinmatch._parallel import shared
+
+    compute, rows = shared()
+    return compute(rows)
 
 
 def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -403,7 +423,7 @@ def _stage_names(ctx: _Context) -> None:
     side = "resident" if ctx.kind == "resident" else "report"
     keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area,
                          "side": side})
-    columns = _by_distinct(keys, _names_of, ctx.n_jobs)
+    columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN)
     for name in _NAME_COLUMNS[:10]:
         values = columns[name]
         if name == "name_evidence":
@@ -414,6 +434,9 @@ def _stage_names(ctx: _Context) -> None:
             ctx.out[name] = values.astype(object).where(values.notna() & (values != ""), None).to_numpy(dtype=object)
     ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)
 
+
+NAMES_SPLIT_MIN = 5_000
+"""From this many distinct names (below :data:`PARALLEL_MIN_DISTINCT`) one forked worker reads half."""
 
 _ALIAS_SPLIT = re.compile(r"[、,，;；/／|｜]+|\s{2,}")
 
