@@ -73,7 +73,8 @@ def fork_call(func: Callable[[], Any], shared: Any = None, enabled: bool = True)
     The worker's error is raised by the waiting function (its traceback as a note), and so is a
     Ctrl-C the worker received; a worker that dies without a result raises ``ChildProcessError``.
     If the wait itself is interrupted the worker is killed: the waiting function always reaps it,
-    so call it (in a ``finally``) whatever the parent's own work did.
+    so call it (in a ``finally``) whatever the parent's own work did, or its ``cancel()`` to kill
+    and reap the worker when its answer is no longer wanted.
 
         >>> fork_call(lambda: 41 + 1, enabled=False)()
         42
@@ -105,7 +106,20 @@ def fork_call(func: Callable[[], Any], shared: Any = None, enabled: bool = True)
         value = func()
     finally:
         _SHARED = None
-    return lambda: value
+    return _Done(value)
+
+
+class _Done:
+    """What :func:`fork_call` returns when it ran ``func`` in-process: its value, when called."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __call__(self) -> Any:
+        return self.value
+
+    def cancel(self) -> None:
+        """Nothing to stop (see :meth:`_Waiting.cancel`)."""
 
 
 def _serve(func: Callable[[], Any], write_end: int) -> None:
@@ -149,6 +163,19 @@ class _Waiting:
         if text and hasattr(value, "add_note") and text not in getattr(value, "__notes__", ()):
             value.add_note(f"in the worker process:\n{text}")
         raise value
+
+    def cancel(self) -> None:
+        """Kill the worker and reap it, when its answer is no longer wanted (the parent failed)."""
+        import signal
+
+        if self.answer is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.close(self.read_end)
+        os.waitpid(self.pid, 0)
+        self.answer = (False, RuntimeError(f"the worker process {self.pid} was stopped"), "")
 
     def _wait(self) -> tuple:
         import pickle

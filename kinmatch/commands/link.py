@@ -176,8 +176,6 @@ def _link_files(args: argparse.Namespace):
     from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
     from kinmatch.match.pipeline import prepare_pair, run_link
 
-    _check_input(args.residents, "resident")
-    _check_input(args.missing, "missing")  # before the residents' worker starts
     residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
     read: dict = {}
 

@@ -906,9 +906,12 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
         ctx.place_shares = shares
         shares.publish(ctx)
         missing_result = _normalize(missing, "missing", MISSING_COLUMNS, False, ctx=ctx)
-    finally:  # also when the reports failed: the worker is told, and waited for, not left behind
-        if not shares.published:
+    except BaseException:  # noqa: B036 - the reports failed (or Ctrl-C): the worker is stopped, not awaited
+        waiting.cancel()
+        raise
+    finally:
+        if not shares.published:  # tell the worker (if still there) that no texts will come
             shares.publish(None)
-        if not answer:
-            answer.append(waiting())
+    if not answer:
+        answer.append(waiting())
     return answer[0][0], missing_result
