@@ -463,30 +463,39 @@ def test_a_pair_normalized_on_two_processes_is_the_same_as_in_one(monkeypatch):
 def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkeypatch):
     import os
 
+    from kinmatch import _parallel
     from kinmatch.normalize import records
 
-    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 1)
+    workers, real_call = [], _parallel.fork_call
+
+    def recorded(*args, **kwargs):
+        workers.append(real_call(*args, **kwargs))
+        return workers[-1]
 
     def fails(frame, **kwargs):
         raise ValueError("the residents could not be read")
 
-    monkeypatch.setattr(records, "normalize_residents", fails)
-    with pytest.raises(ValueError, match="could not be read"):
-        records.normalize_pair(residents_frame(), pd.DataFrame({"missing_id": ["M1"], "hometown": ["邻水县"]}),
-                               n_jobs=2)
-    with pytest.raises(ChildProcessError):  # reaped: no child left
-        os.waitpid(-1, os.WNOHANG)
-    # the reports fail to be read while the worker waits for their place texts: it is told, and reaped
-    monkeypatch.undo()
-    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 1)
-
     def unreadable():
         raise OSError("the report file could not be read")
 
+    def reaped(waiting) -> bool:
+        try:
+            os.waitpid(waiting.pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return False
+
+    monkeypatch.setattr(_parallel, "fork_call", recorded)
+    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "normalize_residents", fails)
+        with pytest.raises(ValueError, match="could not be read"):
+            records.normalize_pair(residents_frame(), pd.DataFrame({"missing_id": ["M1"], "hometown": ["邻水县"]}),
+                                   n_jobs=2)
+    # the reports fail to be read while the worker waits for their place texts: it is stopped
     with pytest.raises(OSError, match="report file"):
         records.normalize_pair(residents_frame(), unreadable, n_jobs=2)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    assert len(workers) == 2 and all(reaped(waiting) for waiting in workers)
 
 
 def test_names_read_half_by_a_worker_are_the_same(monkeypatch):
