@@ -242,6 +242,40 @@ BACKGROUND_MIN_REPORTS = 5_000
 the comparisons (below it, forking costs more than it saves)."""
 
 
+COMPARE_CHUNK = 200_000
+"""Pairs compared at a time (the comparisons' temporaries are this many rows)."""
+
+
+def _compare(pairs: pd.DataFrame, encoded: engine.Encoded, progress: bool, n_jobs: int | None) -> pd.DataFrame:
+    """:func:`engine.compare_pairs` of ``pairs``; from :data:`engine.PARALLEL_MIN_PAIRS` pairs (and
+    ``n_jobs`` > 1) a forked worker compares the second half while this process compares the
+    first (a pool of two workers would leave this process idle and fork twice)."""
+    if resolve_jobs(n_jobs) < 2 or len(pairs) < engine.PARALLEL_MIN_PAIRS:
+        return engine.compare_pairs(pairs, progress=progress, encoded=encoded, n_jobs=1, chunk_size=COMPARE_CHUNK)
+    lp, rp = encoded.positions(pairs)
+    half = len(lp) // 2
+    waiting = fork_call(_compare_share, shared=(encoded, lp[half:], rp[half:]))
+    try:
+        first = _compare_positions(encoded, lp[:half], rp[:half])
+    except BaseException:  # noqa: B036 - this half failed (or Ctrl-C): the worker is stopped, not awaited
+        waiting.cancel()
+        raise
+    second = waiting()
+    columns = {name: np.concatenate([first[name], second[name]]) for name in first}
+    return pd.DataFrame(columns, index=engine.pair_index(encoded, lp, rp))
+
+
+def _compare_share() -> dict[str, np.ndarray]:
+    encoded, lp, rp = shared()
+    return _compare_positions(encoded, lp, rp)
+
+
+def _compare_positions(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray) -> dict[str, np.ndarray]:
+    chunks = [engine.compare_positions(encoded, lp[start:start + COMPARE_CHUNK], rp[start:start + COMPARE_CHUNK])
+              for start in range(0, len(lp), COMPARE_CHUNK)] or [engine.compare_positions(encoded, lp, rp)]
+    return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+
+
 def _candidates_task():
     # packed: integer arrays pickle back to the parent in a few ms, a pairs frame in ~50
     residents, missing, candidate_settings, progress = shared()
@@ -378,7 +412,7 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
-    compared = engine.compare_pairs(pairs, progress=progress, encoded=encoded, n_jobs=n_jobs)
+    compared = _compare(pairs, encoded, progress, n_jobs)
     vectors = compared.iloc[:n_candidates]
     if len(vectors) == 0:
         return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
