@@ -178,7 +178,7 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
     if (set(to_csv_kwargs) - {"lineterminator"} or not len(frame.columns) or not terminator
             or not all(isinstance(c, str) for c in frame.columns)):
         return False
-    special = re.compile("[" + re.escape(',"' + terminator) + "]")
+    special = ',"' + terminator
     header = _quoted([excel_cell(c) for c in frame.columns], special)
     columns = []
     for position, dtype in enumerate(frame.dtypes):
@@ -190,7 +190,7 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
             if not all(type(v) is str for v in cells):
                 cells = [v if type(v) is str else str(v) for v in cells]
             # most columns hold no text a spreadsheet would run: look before rewriting
-            if any(v.startswith(FORMULA_PREFIXES) for v in cells):
+            if not {v[:1] for v in cells}.isdisjoint(FORMULA_PREFIXES):
                 cells = [excel_cell(v) for v in cells]
             cells = _quoted(cells, special)
         elif dtype == np.float64:
@@ -207,19 +207,21 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
     # one column: csv.writer quotes a row that is one empty cell
     handle.write((",".join(header) or '""') + terminator)
     for start in range(0, len(frame), 20_000):  # 20,000 rows of text at a time
-        rows = [",".join(row) for row in zip(*(column[start:start + 20_000] for column in columns))]
+        rows = list(map(",".join, zip(*(column[start:start + 20_000] for column in columns))))
         if len(columns) == 1:
             rows = [row or '""' for row in rows]
         handle.write(terminator.join(rows) + terminator)
     return True
 
 
-def _quoted(cells: list[str], special: re.Pattern) -> list[str]:
+def _quoted(cells: list[str], special: str) -> list[str]:
     """``cells`` as ``csv.writer`` (``QUOTE_MINIMAL``, doubled quotes) writes them; ``special``
-    matches the characters that make it quote a cell."""
-    if not special.search("".join(cells)):
+    holds the characters that make it quote a cell."""
+    joined = "".join(cells)
+    if not any(character in joined for character in special):  # str.__contains__: no regex pass
         return cells
-    return ['"' + v.replace('"', '""') + '"' if special.search(v) else v for v in cells]
+    return ['"' + v.replace('"', '""') + '"' if any(character in v for character in special) else v
+            for v in cells]
 
 
 def _floats_as_text(safe: pd.DataFrame, to_csv_kwargs: dict) -> pd.DataFrame:

@@ -12,6 +12,7 @@ new processes, run the same work in-process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -69,38 +70,130 @@ def fork_call(func: Callable[[], Any], shared: Any = None, enabled: bool = True)
     arrays are prepared). ``func`` reads ``shared`` with :func:`shared`; its result is pickled.
     Without fork, or with ``enabled`` False, ``func`` runs now, in-process.
 
+    The worker's error is raised by the waiting function (its traceback as a note), and so is a
+    Ctrl-C the worker received; a worker that dies without a result raises ``ChildProcessError``.
+    If the wait itself is interrupted the worker is killed: the waiting function always reaps it,
+    so call it (in a ``finally``) whatever the parent's own work did, or its ``cancel()`` to kill
+    and reap the worker when its answer is no longer wanted.
+
         >>> fork_call(lambda: 41 + 1, enabled=False)()
         42
     """
     global _SHARED
     if enabled and FORK is not None:
+        # a bare fork and a pipe rather than a one-worker multiprocessing pool: a pool worker that
+        # is interrupted (Ctrl-C reaches the whole process group) dies without an answer and the
+        # pool waits for it forever; here the pipe's end says so
+        read_end, write_end = os.pipe()
         _SHARED = shared
         try:
-            pool = FORK.Pool(1)
+            pid = os.fork()
         except OSError:  # no processes allowed here: run it now
-            pool = None
+            pid = None
+            os.close(read_end)
+            os.close(write_end)
         finally:
-            _SHARED = None  # the worker has its copy; the parent's stays clean
-        if pool is not None:
-            pending = pool.apply_async(_call_shared_func, (func,))
-            pool.close()
-
-            def result() -> Any:
-                try:
-                    return pending.get()
-                finally:
-                    pool.join()
-            return result
+            if pid != 0:
+                _SHARED = None  # the worker has its copy; the parent's stays clean
+        if pid == 0:
+            os.close(read_end)
+            _serve(func, write_end)  # never returns
+        if pid is not None:
+            os.close(write_end)
+            return _Waiting(pid, read_end)
     _SHARED = shared
     try:
         value = func()
     finally:
         _SHARED = None
-    return lambda: value
+    return _Done(value)
 
 
-def _call_shared_func(func: Callable[[], Any]) -> Any:
-    return func()
+class _Done:
+    """What :func:`fork_call` returns when it ran ``func`` in-process: its value, when called."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __call__(self) -> Any:
+        return self.value
+
+    def cancel(self) -> None:
+        """Nothing to stop (see :meth:`_Waiting.cancel`)."""
+
+
+def _serve(func: Callable[[], Any], write_end: int) -> None:
+    """In the forked worker: run ``func``, send ``(ok, value, traceback text)`` up the pipe, exit
+    at once (no interpreter teardown, no flushing of buffers copied from the parent)."""
+    import pickle
+    import traceback
+
+    code = 0
+    try:
+        try:
+            answer = (True, func(), "")
+        except BaseException as error:  # noqa: B036 - a Ctrl-C too: the parent raises it
+            answer = (False, error, traceback.format_exc())
+        try:
+            payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # an unpicklable result or error: its text goes instead
+            payload = pickle.dumps((False, RuntimeError(f"{answer[1]!r} (could not be sent back: {error})"),
+                                    answer[2]), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+    except BaseException:  # noqa: B036 - the parent reads a closed pipe and says so
+        code = 1
+    finally:
+        os._exit(code)
+
+
+class _Waiting:
+    """The parent's side of :func:`fork_call`: called, it reads the worker's answer and reaps it."""
+
+    def __init__(self, pid: int, read_end: int):
+        self.pid, self.read_end = pid, read_end
+        self.answer: tuple | None = None
+
+    def __call__(self) -> Any:
+        if self.answer is None:
+            self.answer = self._wait()
+        ok, value, text = self.answer
+        if ok:
+            return value
+        if text and hasattr(value, "add_note") and text not in getattr(value, "__notes__", ()):
+            value.add_note(f"in the worker process:\n{text}")
+        raise value
+
+    def cancel(self) -> None:
+        """Kill the worker and reap it, when its answer is no longer wanted (the parent failed)."""
+        import signal
+
+        if self.answer is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.close(self.read_end)
+        os.waitpid(self.pid, 0)
+        self.answer = (False, RuntimeError(f"the worker process {self.pid} was stopped"), "")
+
+    def _wait(self) -> tuple:
+        import pickle
+        import signal
+
+        try:
+            with os.fdopen(self.read_end, "rb") as pipe:
+                payload = pipe.read()
+        except BaseException:  # noqa: B036 - interrupted while waiting: the worker goes too
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            raise
+        _pid, status = os.waitpid(self.pid, 0)
+        if not payload:
+            raise ChildProcessError(f"the worker process {self.pid} ended without an answer (exit status "
+                                    f"{os.waitstatus_to_exitcode(status)}; killed, or out of memory?)")
+        return pickle.loads(payload)
 
 
 _MALLOC_KEPT: list[bool] = []
@@ -117,7 +210,6 @@ def keep_freed_memory() -> None:
     if _MALLOC_KEPT:
         return
     _MALLOC_KEPT.append(True)
-    import contextlib
     import ctypes
     import ctypes.util
     import sys

@@ -8,6 +8,7 @@ a command never means editing this file.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import pkgutil
 import sys
@@ -42,11 +43,26 @@ def _database_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` (None: the process's own arguments, as the ``kinmatch`` program).
+
+    As the program, the process ends when the command returns: a command may then leave what it
+    made to the interpreter's exit (``args.exits_after``), and everything left is frozen out of the
+    collector first, so the last collection at exit does not scan a run's millions of objects
+    (about 0.3 s after linking 2,000 × 20,000) only to find them alive."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    args.exits_after = argv is None
+    try:
+        return _run(args)
+    finally:
+        if args.exits_after:
+            gc.freeze()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         result = args.func(args)
     except KinmatchError as error:

@@ -56,8 +56,27 @@ def test_fork_call_runs_beside_the_parent_and_returns_its_result():
 def test_fork_call_raises_the_workers_error_in_the_parent(monkeypatch):
     with pytest.raises(ValueError, match="bad input in the worker"):
         _parallel.fork_call(_raises)()
-    monkeypatch.setattr(_parallel.FORK, "Pool", lambda n: (_ for _ in ()).throw(OSError("no processes")))
+    monkeypatch.setattr(_parallel.os, "fork", lambda: (_ for _ in ()).throw(OSError("no processes")))
     assert _parallel.fork_call(_shared_pid_and_value, shared=1)() == (os.getpid(), 2)
+
+
+def _interrupted():
+    raise KeyboardInterrupt
+
+
+def _dies():
+    os._exit(3)
+
+
+def test_fork_call_reaps_a_worker_that_was_interrupted_or_died():
+    # Ctrl-C reaches the worker too: the parent's wait raises it instead of waiting for ever
+    waiting = _parallel.fork_call(_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        waiting()
+    with pytest.raises(ChildProcessError, match="without an answer"):
+        _parallel.fork_call(_dies)()
+    with pytest.raises(ChildProcessError):  # no zombie left: the worker was reaped by the wait
+        os.waitpid(waiting.pid, os.WNOHANG)
 
 
 def test_link_jobs_reach_the_normalizers(monkeypatch):
@@ -80,3 +99,36 @@ def test_link_jobs_reach_the_normalizers(monkeypatch):
         seen.clear()
         run_link(sim.residents, sim.missing, top_k=3, progress=False, n_jobs=n_jobs)
         assert seen == [n_jobs, n_jobs]
+
+
+def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, monkeypatch):
+    # every fork threshold at 0: `--jobs 1` must still run in this one process, `--jobs 2` use
+    # workers (residents beside the reports, candidates, comparisons, explanations), same bytes
+    from kinmatch.cli import main
+    from kinmatch.commands.demo import write_station_files
+    from kinmatch.datasets import simulate
+    from kinmatch.match import engine, pipeline
+    from kinmatch.normalize import records
+
+    files = write_station_files(simulate(n_missing=120, n_residents=15, seed=4), tmp_path)
+    for module, name in ((records, "PAIR_MIN_RESIDENTS"), (records, "PARALLEL_MIN_DISTINCT"),
+                         (records, "PLACE_SHARE_TEXTS"), (pipeline, "BACKGROUND_MIN_REPORTS"),
+                         (engine, "PARALLEL_MIN_PAIRS"), (pipeline, "PARALLEL_MIN_EXPLAINED")):
+        monkeypatch.setattr(module, name, 1 if name == "PLACE_SHARE_TEXTS" else 0)
+    real_fork, forks = os.fork, []
+
+    def counted_fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    outputs = {}
+    for jobs in ("1", "2"):
+        forks.clear()
+        out = tmp_path / f"jobs{jobs}.csv"
+        assert main(["link", str(files["residents"]), str(files["missing"]), "-o", str(out), "--top-k", "5",
+                     "--no-progress", "--jobs", jobs]) == 0
+        outputs[jobs] = (out.read_bytes(), len(forks))
+    assert outputs["1"][1] == 0
+    assert outputs["2"][1] >= 4
+    assert outputs["1"][0] == outputs["2"][0]

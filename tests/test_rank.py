@@ -307,12 +307,17 @@ def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     monkeypatch.setattr(rank_module, "PARALLEL_MIN_EXPLAINED", 0)
     import kinmatch._parallel as parallel
 
-    forks, real_pool = [], parallel.FORK.Pool
+    forks, real_pool, real_call = [], parallel.FORK.Pool, parallel.fork_call
     monkeypatch.setattr(parallel.FORK, "Pool", lambda n: forks.append(n) or real_pool(n))
+    monkeypatch.setattr(rank_module, "fork_call",
+                        lambda *a, **k: forks.append("call" if k.get("enabled", True) else "in-process")
+                        or real_call(*a, **k))
     alone = run_link(residents, missing, top_k=5, progress=False, n_jobs=1).table
-    assert forks == []
+    assert forks == ["in-process"]
+    forks.clear()
     together = run_link(residents, missing, top_k=5, progress=False, n_jobs=2).table
-    # the candidates' worker, the comparisons (candidate and random pairs in one pass), the explanations
-    assert forks == [1, 2, 2]
+    # the candidates' worker, the comparisons' worker (candidate and random pairs in one pass, half each),
+    # the explanations
+    assert forks == ["call", "call", 2]
     pd.testing.assert_frame_equal(alone, together)
     pd.testing.assert_frame_equal(alone, linked.table)

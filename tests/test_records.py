@@ -418,3 +418,100 @@ def test_resident_heard_through_another_dialect_meets_the_report():
     report_norm, _ = normalize_missing(reports)
     assert resident_norm.loc[0, "accent_area"] != report_norm.loc[0, "home_dialect_area"]
     assert set(resident_norm.loc[0, "name_keys"]) & set(report_norm.loc[0, "name_keys"])
+
+
+def test_a_pair_normalized_on_two_processes_is_the_same_as_in_one(monkeypatch):
+    # the residents' worker and this process share out the reports' place texts (a few texts per
+    # share, so both take some); frames, issues and the stages' columns as one process makes them
+    import time
+
+    from kinmatch import _parallel
+    from kinmatch.datasets import simulate
+    from kinmatch.normalize import records
+
+    sim = simulate(n_missing=400, n_residents=60, seed=3)
+    serial = (normalize_residents(sim.residents, n_jobs=1), normalize_missing(sim.missing, n_jobs=1))
+    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 10)
+    monkeypatch.setattr(records, "PLACE_SHARE_TEXTS", 7)
+    parse, taken = records._PlaceShares.parse, []
+
+    def after_the_worker_took_one(shares):
+        deadline = time.monotonic() + 60
+        while shares.bounds[1] == shares.n_shares and time.monotonic() < deadline:
+            time.sleep(0.01)
+        result = parse(shares)
+        taken.append((shares.bounds[0], shares.n_shares))
+        return result
+
+    monkeypatch.setattr(records._PlaceShares, "parse", after_the_worker_took_one)
+    paired = records.normalize_pair(sim.residents, lambda: sim.missing, n_jobs=2)  # read after the fork
+    (by_this_process, n_shares), = taken
+    assert 0 < by_this_process < n_shares  # both processes parsed shares
+    for (frame, issues), (serial_frame, serial_issues) in zip(paired, serial, strict=True):
+        assert list(frame.columns) == list(serial_frame.columns)
+        pd.testing.assert_frame_equal(frame, serial_frame)
+        pd.testing.assert_frame_equal(issues, serial_issues)
+    # one process when n_jobs says so, or when both frames are small
+    monkeypatch.setattr(_parallel.os, "fork", lambda: pytest.fail("forked"))
+    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 500)
+    for n_jobs, residents in ((1, sim.residents), (2, sim.residents.head(20))):
+        (frame, _), (reports, _) = records.normalize_pair(residents, lambda: sim.missing.head(50), n_jobs=n_jobs)
+        pd.testing.assert_frame_equal(frame, normalize_residents(residents, n_jobs=1)[0])
+        pd.testing.assert_frame_equal(reports, normalize_missing(sim.missing.head(50), n_jobs=1)[0])
+
+
+def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkeypatch):
+    import os
+
+    from kinmatch import _parallel
+    from kinmatch.normalize import records
+
+    workers, real_call = [], _parallel.fork_call
+
+    def recorded(*args, **kwargs):
+        workers.append(real_call(*args, **kwargs))
+        return workers[-1]
+
+    def fails(frame, **kwargs):
+        raise ValueError("the residents could not be read")
+
+    def unreadable():
+        raise OSError("the report file could not be read")
+
+    def reaped(waiting) -> bool:
+        try:
+            os.waitpid(waiting.pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return False
+
+    monkeypatch.setattr(_parallel, "fork_call", recorded)
+    monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "normalize_residents", fails)
+        with pytest.raises(ValueError, match="could not be read"):
+            records.normalize_pair(residents_frame(), pd.DataFrame({"missing_id": ["M1"], "hometown": ["邻水县"]}),
+                                   n_jobs=2)
+    # the reports fail to be read while the worker waits for their place texts: it is stopped
+    with pytest.raises(OSError, match="report file"):
+        records.normalize_pair(residents_frame(), unreadable, n_jobs=2)
+    assert len(workers) == 2 and all(reaped(waiting) for waiting in workers)
+
+
+def test_names_read_half_by_a_worker_are_the_same(monkeypatch):
+    from kinmatch.datasets import simulate
+    from kinmatch.normalize import records
+
+    reports = simulate(n_missing=200, n_residents=10, seed=8).missing
+    serial, serial_issues = normalize_missing(reports, n_jobs=1)
+    from kinmatch import _parallel
+
+    monkeypatch.setattr(records, "NAMES_SPLIT_MIN", 2)
+    calls, real = [], _parallel.fork_call
+    monkeypatch.setattr(_parallel, "fork_call", lambda func, **kwargs: calls.append(func) or real(func, **kwargs))
+    split, split_issues = normalize_missing(reports, n_jobs=2)
+    assert calls == [records._compute_shared]
+    pd.testing.assert_frame_equal(serial, split)
+    pd.testing.assert_frame_equal(serial_issues, split_issues)
+    monkeypatch.setattr(records, "_compute_shared", lambda: pytest.fail("forked with n_jobs=1"))
+    normalize_missing(reports, n_jobs=1)

@@ -16,11 +16,13 @@ candidates, so it only ever describes a finished run. New files follow the user'
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from kinmatch._gc import gc_paused
 from kinmatch._io import write_csv
 from kinmatch.errors import InputError
 
@@ -69,15 +71,29 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
-    from kinmatch import intake
+def _freeze_if_exiting(args: argparse.Namespace) -> None:
+    """When the process ends after this command (``kinmatch link`` as a program, see
+    :func:`kinmatch.cli.main`), freeze the run's objects out of the collector before it resumes:
+    its first collection would otherwise scan them all only to find them alive."""
+    if getattr(args, "exits_after", False):
+        gc.freeze()
 
+
+def _check_input(path: str, kind: str) -> Path:
+    """``path`` as a Path, or an InputError when it is a folder or no file."""
     file = Path(path)
     if file.is_dir():
         raise InputError(f"{kind} file {path!r} is a folder; give the CSV or .xlsx file inside it")
     if not file.is_file():
         raise InputError(f"{kind} file {path!r} does not exist; check the path")
+    return file
+
+
+def _read_with_issues(path: str, kind: str, on_duplicate: str = "stop") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read an input file through intake; return the frame and its issues (with a ``file`` column)."""
+    from kinmatch import intake
+
+    file = _check_input(path, kind)
     frame, issues = intake.read_records(file, kind, on_duplicate)
     return frame, issues.assign(file=file.name)
 
@@ -124,8 +140,6 @@ def _store_model(db: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinmatch.match.pipeline import run_link
-
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, not {args.top_k}")
     if args.jobs is not None and args.jobs < 1:
@@ -140,19 +154,12 @@ def run(args: argparse.Namespace) -> int:
     if args.missing is None:
         raise InputError("give both a resident file and a missing-person report file, or link one file "
                          "against a standing index with --index DIR")
-    residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
-    missing, missing_issues = _read_with_issues(args.missing, "missing", args.on_duplicate)
-    from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
-
-    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
-        result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                          progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
-                          client=client, shared_dir=args.shared_dir,
-                          dedupe_reports=True if args.dedupe else None)
-    write_csv(result.table, args.output)
-    # After the candidates: an interrupted or failed run leaves no issues file that looks like
-    # the report of a finished one.
-    _write_issues(pd.concat([resident_issues, missing_issues], ignore_index=True), args.output, args.issues)
+    # The collector stays paused from reading to the written files: the run's millions of small
+    # objects (parsed values, keys, explanations) would otherwise be scanned by every full
+    # collection only to be found alive (~0.5 s at 2,000 × 20,000).
+    with gc_paused():
+        result = _link_files(args)
+        _freeze_if_exiting(args)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
             raise InputError("this model cannot be saved as JSON")
@@ -162,6 +169,32 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.table)} candidate rows for {result.table['resident_id'].nunique()} residents "
           f"({kept} pairs compared) → {args.output}", file=sys.stderr)
     return 0
+
+
+def _link_files(args: argparse.Namespace):
+    """The batch run: both files read, normalized, linked; the candidates and issues written."""
+    from kinmatch.distributed import cluster_client  # issue 14: a Dask client, or None without the options
+    from kinmatch.match.pipeline import prepare_pair, run_link
+
+    residents, resident_issues = _read_with_issues(args.residents, "resident", args.on_duplicate)
+    read: dict = {}
+
+    def read_missing() -> pd.DataFrame:
+        read["missing"], read["issues"] = _read_with_issues(args.missing, "missing", args.on_duplicate)
+        return read["missing"]
+
+    # the reports are read and normalized while a worker normalizes the residents
+    residents, missing = prepare_pair(residents, read_missing, args.on_duplicate, args.jobs)
+    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
+        result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
+                          progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
+                          client=client, shared_dir=args.shared_dir, prepared=("resident", "missing"),
+                          dedupe_reports=True if args.dedupe else None)
+    write_csv(result.table, args.output)
+    # After the candidates: an interrupted or failed run leaves no issues file that looks like
+    # the report of a finished one.
+    _write_issues(pd.concat([resident_issues, read["issues"]], ignore_index=True), args.output, args.issues)
+    return result
 
 
 def _run_against_index(args: argparse.Namespace) -> int:

@@ -93,6 +93,35 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int
     ``on_duplicate`` (:data:`kinmatch.intake.ON_DUPLICATE`): ids that repeat stop the run
     (``"stop"``), or the ``"first"`` / ``"last"`` row of each id is kept, as intake does.
     ``n_jobs``: the normalizers' worker processes (None: as they choose by the work's size)."""
+    frame = _loaded(src, kind, on_duplicate)
+    if not _is_normalized(frame):
+        from kinmatch.normalize import records
+
+        normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
+        frame, _issues = normalize(frame, n_jobs=n_jobs)
+    return _checked(frame, kind, on_duplicate)
+
+
+def prepare_pair(residents: Any, missing: Any, on_duplicate: str = "stop", n_jobs: int | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`prepare_records` of the residents and the reports. When both need normalizing they are
+    normalized together (:func:`kinmatch.normalize.records.normalize_pair`: on two processes when
+    ``n_jobs`` and their size allow); the frames are the same either way. ``missing`` may also be a
+    function that returns the reports (a path or frame): it is called once the residents'
+    normalization has begun, so reading the reports' file overlaps it."""
+    residents = _loaded(residents, "resident", on_duplicate)
+    if _is_normalized(residents) or not callable(missing):
+        missing = _loaded(missing() if callable(missing) else missing, "missing", on_duplicate)
+    if not _is_normalized(residents) and (callable(missing) or not _is_normalized(missing)):
+        from kinmatch.normalize import records
+
+        loader = (lambda: _loaded(missing(), "missing", on_duplicate)) if callable(missing) else missing
+        (residents, _), (missing, _) = records.normalize_pair(residents, loader, n_jobs=n_jobs)
+    return (prepare_records(residents, "resident", on_duplicate, n_jobs),
+            prepare_records(missing, "missing", on_duplicate, n_jobs))
+
+
+def _loaded(src: Any, kind: str, on_duplicate: str) -> pd.DataFrame:
     from kinmatch.intake import check_on_duplicate
 
     check_on_duplicate(on_duplicate)
@@ -102,11 +131,16 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int
         raise InputError(f"the {kind} table has no {id_column!r} column, so candidates could not be "
                          f"named; read it with kinmatch.read_{kind}s (which maps Chinese headers such as 编号) "
                          f"or add the column")
-    if not all(column in frame.columns for column in _NORMALIZED_MARKERS):
-        from kinmatch.normalize import records
+    return frame
 
-        normalize = records.normalize_residents if kind == "resident" else records.normalize_missing
-        frame, _issues = normalize(frame, n_jobs=n_jobs)
+
+def _is_normalized(frame: pd.DataFrame) -> bool:
+    return all(column in frame.columns for column in _NORMALIZED_MARKERS)
+
+
+def _checked(frame: pd.DataFrame, kind: str, on_duplicate: str) -> pd.DataFrame:
+    """Ids as unique text (or the first / last row of each), a fresh index, the contract checked."""
+    id_column = "resident_id" if kind == "resident" else "missing_id"
     ids = frame[id_column]
     if ids.dtype != object or not ids.map(type).eq(str).all():
         frame = frame.assign(**{id_column: ids.astype(str)})
@@ -115,7 +149,7 @@ def prepare_records(src: Any, kind: str, on_duplicate: str = "stop", n_jobs: int
         import warnings
 
         warnings.warn(f"{len(duplicated)} {kind} row(s) share an id with another row (first: {duplicated.iloc[0]!r}); "
-                      f"the {on_duplicate} row of each id is kept (on_duplicate={on_duplicate!r})", stacklevel=3)
+                      f"the {on_duplicate} row of each id is kept (on_duplicate={on_duplicate!r})", stacklevel=4)
         frame = frame[~frame[id_column].duplicated(keep=on_duplicate)]
     elif len(duplicated):
         raise InputError(f"{len(duplicated)} {kind} ids occur more than once (first: {duplicated.iloc[0]!r}); "
@@ -208,6 +242,40 @@ BACKGROUND_MIN_REPORTS = 5_000
 the comparisons (below it, forking costs more than it saves)."""
 
 
+COMPARE_CHUNK = 200_000
+"""Pairs compared at a time (the comparisons' temporaries are this many rows)."""
+
+
+def _compare(pairs: pd.DataFrame, encoded: engine.Encoded, progress: bool, n_jobs: int | None) -> pd.DataFrame:
+    """:func:`engine.compare_pairs` of ``pairs``; from :data:`engine.PARALLEL_MIN_PAIRS` pairs (and
+    ``n_jobs`` > 1) a forked worker compares the second half while this process compares the
+    first (a pool of two workers would leave this process idle and fork twice)."""
+    if resolve_jobs(n_jobs) < 2 or len(pairs) < engine.PARALLEL_MIN_PAIRS:
+        return engine.compare_pairs(pairs, progress=progress, encoded=encoded, n_jobs=1, chunk_size=COMPARE_CHUNK)
+    lp, rp = encoded.positions(pairs)
+    half = len(lp) // 2
+    waiting = fork_call(_compare_share, shared=(encoded, lp[half:], rp[half:]))
+    try:
+        first = _compare_positions(encoded, lp[:half], rp[:half])
+    except BaseException:  # noqa: B036 - this half failed (or Ctrl-C): the worker is stopped, not awaited
+        waiting.cancel()
+        raise
+    second = waiting()
+    columns = {name: np.concatenate([first[name], second[name]]) for name in first}
+    return pd.DataFrame(columns, index=engine.pair_index(encoded, lp, rp))
+
+
+def _compare_share() -> dict[str, np.ndarray]:
+    encoded, lp, rp = shared()
+    return _compare_positions(encoded, lp, rp)
+
+
+def _compare_positions(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray) -> dict[str, np.ndarray]:
+    chunks = [engine.compare_positions(encoded, lp[start:start + COMPARE_CHUNK], rp[start:start + COMPARE_CHUNK])
+              for start in range(0, len(lp), COMPARE_CHUNK)] or [engine.compare_positions(encoded, lp, rp)]
+    return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+
+
 def _candidates_task():
     # packed: integer arrays pickle back to the parent in a few ms, a pairs frame in ~50
     residents, missing, candidate_settings, progress = shared()
@@ -268,9 +336,11 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                  if v is not None}
     if overrides:
         settings = LinkSettings(**(vars(settings) | overrides))
-    if "resident" not in prepared:
+    if "resident" not in prepared and "missing" not in prepared:
+        residents, missing = prepare_pair(residents, missing, on_duplicate, n_jobs)
+    elif "resident" not in prepared:
         residents = prepare_records(residents, "resident", on_duplicate, n_jobs)
-    if "missing" not in prepared:
+    elif "missing" not in prepared:
         missing = prepare_records(missing, "missing", on_duplicate, n_jobs)
     fitted = _resolve_model(model)
     if fitted is not None and hasattr(fitted, "check_compatible"):
@@ -342,7 +412,7 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
-    compared = engine.compare_pairs(pairs, progress=progress, encoded=encoded, n_jobs=n_jobs)
+    compared = _compare(pairs, encoded, progress, n_jobs)
     vectors = compared.iloc[:n_candidates]
     if len(vectors) == 0:
         return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)

@@ -18,6 +18,7 @@ original ones, so it gives the same result (idempotent).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Callable
@@ -66,9 +67,10 @@ _ALL_ADDED = set(RESIDENT_COLUMNS) | set(MISSING_COLUMNS)
 class _Context:
     """What a stage needs: the original fields (blank → None), where to write, where to complain."""
 
-    def __init__(self, frame: pd.DataFrame, kind: str, n_jobs: int = 1):
+    def __init__(self, frame: pd.DataFrame, kind: str, n_jobs: int = 1, place_shares: _PlaceShares | None = None):
         self.kind = kind
         self.n_jobs = n_jobs
+        self.place_shares = place_shares
         self.frame = frame
         self.index = frame.index
         self.out: dict[str, object] = {}
@@ -126,28 +128,41 @@ PARALLEL_MIN_DISTINCT = 20_000
 
 
 def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
-                 n_jobs: int, min_distinct: int | None = None) -> pd.DataFrame:
+                 n_jobs: int, min_distinct: int | None = None, split_min: int | None = None) -> pd.DataFrame:
     """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
 
     ``compute`` takes a frame of distinct key rows (same columns as ``keys``) and returns one
     result row per key row, in order. With ``n_jobs > 1`` and at least ``min_distinct`` (default
     :data:`PARALLEL_MIN_DISTINCT`) distinct values the distinct
     rows are split across forked worker processes; the parent warms the normalizer's tables
-    first so every worker shares them instead of loading its own.
+    first so every worker shares them instead of loading its own. From ``split_min`` distinct
+    rows (below that pool's size) one forked worker takes the second half while this process
+    does the first.
     """
-    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct)
+    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct, split_min=split_min)
     return table.iloc[codes].set_axis(keys.index)
 
 
 def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                     n_jobs: int, min_distinct: int | None = None,
-                    prepare: Callable[[], None] | None = None):
+                    prepare: Callable[[], None] | None = None, split_min: int | None = None):
     """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
     stage that takes only a few result columns (spreading a wide frame over a million rows
     costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
     codes, distinct = _factorize_rows(keys)
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
-    if n_jobs > 1 and enough and FORK is not None:
+    if n_jobs > 1 and not enough and split_min is not None and len(distinct) >= split_min and FORK is not None:
+        from kinmatch._parallel import fork_call
+
+        compute(distinct.iloc[-1:])  # the tables loaded before forking, so the worker shares them
+        half = len(distinct) // 2
+        waiting = fork_call(_compute_shared, shared=(compute, distinct.iloc[half:]))
+        try:
+            first = compute(distinct.iloc[:half])
+        finally:  # also on an error here: the worker is waited for, not left behind
+            second = waiting()
+        table = pd.concat([first, second], ignore_index=True)
+    elif n_jobs > 1 and enough and FORK is not None:
         # load gazetteers / readings once, before forking; the last distinct row, because the
         # first is the blank one whenever a cell is blank, and a blank loads nothing
         compute(distinct.iloc[-1:])
@@ -163,6 +178,13 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
     else:
         table = compute(distinct).reset_index(drop=True)
     return codes, distinct, table
+
+
+def _compute_shared() -> pd.DataFrame:
+    from kinmatch._parallel import shared
+
+    compute, rows = shared()
+    return compute(rows)
 
 
 def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -322,15 +344,21 @@ _PLACE_SOURCES = {"resident": (("found", "found_place"),),
                   "missing": (("missing", "missing_place"), ("home", "hometown"))}
 
 
+def _place_keys(ctx: _Context) -> pd.DataFrame:
+    """The place texts of every row, one column under the other: 走失地点 and 户籍地 repeat each
+    other's spellings, and each distinct spelling is then parsed once."""
+    return pd.DataFrame({"text": pd.concat([ctx.field(column) for _, column in _PLACE_SOURCES[ctx.kind]],
+                                           ignore_index=True)})
+
+
 def _stage_places(ctx: _Context) -> None:
     sources = _PLACE_SOURCES[ctx.kind]
-    # Both place columns of a report are read in one pass: 走失地点 and 户籍地 repeat each other's
-    # spellings, and each distinct spelling is then parsed once.
-    stacked = pd.concat([ctx.field(column) for _, column in sources], ignore_index=True)
-    # before forking, every place index is built once, so workers share it instead of each
-    # building its own (a blank or a plain county name would not build the sound index)
-    codes, distinct, readings = _distinct_table(pd.DataFrame({"text": stacked}), _places_of, ctx.n_jobs,
-                                                prepare=places.warm_up)
+    if ctx.place_shares is not None:  # parsed with the residents' worker (normalize_pair)
+        codes, distinct, readings = ctx.place_shares.parse()
+    else:
+        # before forking, every place index is built once, so workers share it instead of each
+        # building its own (a blank or a plain county name would not build the sound index)
+        codes, distinct, readings = _distinct_table(_place_keys(ctx), _places_of, ctx.n_jobs, prepare=places.warm_up)
     # Everything below is decided once per distinct text, then taken by code: a million rows
     # repeat a hundred thousand spellings.
     score = readings["place_score"].to_numpy(dtype=float)
@@ -395,7 +423,7 @@ def _stage_names(ctx: _Context) -> None:
     side = "resident" if ctx.kind == "resident" else "report"
     keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area,
                          "side": side})
-    columns = _by_distinct(keys, _names_of, ctx.n_jobs)
+    columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN)
     for name in _NAME_COLUMNS[:10]:
         values = columns[name]
         if name == "name_evidence":
@@ -406,6 +434,9 @@ def _stage_names(ctx: _Context) -> None:
             ctx.out[name] = values.astype(object).where(values.notna() & (values != ""), None).to_numpy(dtype=object)
     ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)
 
+
+NAMES_SPLIT_MIN = 5_000
+"""From this many distinct names (below :data:`PARALLEL_MIN_DISTINCT`) one forked worker reads half."""
 
 _ALIAS_SPLIT = re.compile(r"[、,，;；/／|｜]+|\s{2,}")
 
@@ -619,22 +650,37 @@ _STAGES: list[tuple[str, Callable[[_Context], None]]] = [
 
 # the reference tables and a million rows' parsed values are many small acyclic objects: full
 # collections while they are created rescan them for nothing (as around the link stages)
-@gc_paused()
-def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool, n_jobs: int | None = 1):
+def _check_frame(frame: object, kind: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         from kinmatch.errors import InputError
 
         raise InputError(f"normalize_{'residents' if kind == 'resident' else 'missing'} needs a "
                          f"pandas DataFrame (as kinmatch.read_{'residents' if kind == 'resident' else 'missing'} "
                          f"returns), got {type(frame).__name__}; read the file with intake first")
+
+
+def _context(frame: pd.DataFrame, kind: str, n_jobs: int | None) -> _Context:
     # Columns this module added on an earlier pass are recomputed, never read as input.
     originals = frame[[c for c in frame.columns if c not in _ALL_ADDED]]
-    ctx = _Context(originals, kind, resolve_jobs(n_jobs))
+    return _Context(originals, kind, resolve_jobs(n_jobs))
+
+
+@gc_paused()
+def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: bool, n_jobs: int | None = 1,
+               ctx: _Context | None = None):
+    _check_frame(frame, kind)
+    if ctx is None:
+        ctx = _context(frame, kind, n_jobs)
+    originals = ctx.frame
     stages = _STAGES
+    if ctx.place_shares is not None:
+        # the stages that read no place first, so the worker has its own records done before the
+        # places are shared out (their outputs and issues are the same in any order)
+        stages = sorted(_STAGES, key=lambda stage: stage[0] not in _BEFORE_SHARED_PLACES)
     if progress:
         from tqdm.auto import tqdm
 
-        stages = tqdm(_STAGES, desc=f"normalize {kind}", unit="stage")
+        stages = tqdm(stages, desc=f"normalize {kind}", unit="stage")
     seconds = {}
     for name, stage in stages:
         if progress:
@@ -701,3 +747,171 @@ def normalize_missing(frame: pd.DataFrame, *, progress: bool = False,
         [{'birth_year_low': 1958.0, 'age_low': 61.0, 'age_high': 62.0, 'conditions': ('痴呆',)}]
     """
     return _normalize(frame, "missing", MISSING_COLUMNS, progress, n_jobs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Both sides at once, on two cores
+# ---------------------------------------------------------------------------------------------
+
+_BEFORE_SHARED_PLACES = {"quantities", "accents", "descriptions", "clothing"}
+"""Report stages that read no place and log no issue after the places stage's: run first when the
+places are shared, so this process is busy while the residents' worker does its own records."""
+
+PAIR_MIN_RESIDENTS = 500
+PAIR_MIN_REPORTS = 5_000
+"""From this many residents or reports :func:`normalize_pair` uses a second process; below both,
+the second process's own reference-data load costs more than it saves."""
+
+PLACE_SHARE_TEXTS = 256
+"""Distinct report place texts per share (what one process claims at a time)."""
+
+
+class _PlaceShares:
+    """The reports' distinct place texts, sorted (texts of one province and county lie together, so
+    each process loads the villages of fewer counties) and cut in shares of
+    :data:`PLACE_SHARE_TEXTS`. This process claims shares from the front; the residents' worker,
+    its own records done, claims from the back; a pair of counters in shared memory says what is
+    left. Each share is parsed once, by whichever process claimed it.
+
+    Made before the worker is forked, when the reports may not be read yet: :meth:`publish` hands
+    the texts to the worker later (a queue, whose feeding thread does not hold this process up)."""
+
+    def __init__(self):
+        from kinmatch._parallel import FORK
+
+        self.bounds = FORK.Array("q", [0, 0])  # next share from the front, end of those left
+        self.texts = FORK.Queue(1)
+        self.texts.cancel_join_thread()  # a worker that died unread must not hold up this process's exit
+        self.published = False
+        self.parent = os.getpid()
+        self.worker_shares: Callable[[], dict[int, pd.DataFrame]] | None = None
+
+    def publish(self, ctx: _Context | None) -> None:
+        """In this process: the reports' place texts (of ``ctx``; None: there are none to share)."""
+        self.published = True
+        if ctx is None:
+            self.texts.put(None)
+            return
+        self.codes, self.distinct = _factorize_rows(_place_keys(ctx))
+        text = self.distinct["text"].to_numpy(dtype=object)
+        self.order = np.argsort(np.array([t if isinstance(t, str) else "" for t in text], dtype=object),
+                                kind="stable")
+        self.n_shares = -(-len(text) // PLACE_SHARE_TEXTS)
+        with self.bounds.get_lock():
+            self.bounds[1] = self.n_shares
+        self.sorted_texts = text[self.order].tolist()
+        self.texts.put(self.sorted_texts)
+
+    def _claim(self, front: bool) -> int | None:
+        with self.bounds.get_lock():
+            first, end = self.bounds[0], self.bounds[1]
+            if first >= end:
+                return None
+            if front:
+                self.bounds[0] = first + 1
+                return first
+            self.bounds[1] = end - 1
+            return end - 1
+
+    def _parse_share(self, share: int) -> pd.DataFrame:
+        texts = self.sorted_texts[share * PLACE_SHARE_TEXTS:(share + 1) * PLACE_SHARE_TEXTS]
+        return _places_of(pd.DataFrame({"text": texts}, dtype=object))
+
+    def worker_part(self) -> dict[int, pd.DataFrame]:
+        """In the residents' worker: once the texts are published, parse shares from the back until
+        none is left."""
+        self.sorted_texts = self._published_texts()
+        parsed = {}
+        if self.sorted_texts is None:
+            return parsed
+        while (share := self._claim(front=False)) is not None:
+            parsed[share] = self._parse_share(share)
+        return parsed
+
+    def _published_texts(self) -> list | None:
+        import queue
+
+        while True:
+            try:
+                return self.texts.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != self.parent:  # the parent was killed: nothing will come
+                    return None
+
+    def parse(self) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+        """In this process: parse shares from the front until none is left, then take the worker's;
+        ``(codes, distinct key rows, readings)`` as :func:`_distinct_table` returns them."""
+        parsed = {}
+        while (share := self._claim(front=True)) is not None:
+            parsed[share] = self._parse_share(share)
+        if len(parsed) < self.n_shares:
+            parsed.update(self.worker_shares())
+        if not parsed:
+            return self.codes, self.distinct, _places_of(self.distinct)
+        in_order = pd.concat([parsed[share] for share in range(self.n_shares)], ignore_index=True)
+        readings = in_order.iloc[np.argsort(self.order, kind="stable")].reset_index(drop=True)
+        return self.codes, self.distinct, readings
+
+
+def _pair_worker() -> tuple:
+    """The residents' worker of :func:`normalize_pair`: the residents, then place shares."""
+    from kinmatch._parallel import shared
+
+    residents, shares = shared()
+    result = normalize_residents(residents, n_jobs=1)
+    return result, shares.worker_part()
+
+
+def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[], pd.DataFrame], *,
+                   n_jobs: int | None = None
+                   ) -> tuple[tuple[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`normalize_residents` and :func:`normalize_missing` of both frames, the same results,
+    using two processes when ``n_jobs`` allows (None: when this process may use two CPUs) and the
+    frames are large enough (:data:`PAIR_MIN_RESIDENTS`, :data:`PAIR_MIN_REPORTS`): a forked worker
+    normalizes the residents while this process normalizes the reports, then the worker parses
+    the reports' place texts from one end while this process parses them from the other
+    (:class:`_PlaceShares`), so both cores stay busy whatever either side's size.
+
+    ``missing`` may be a function that returns the reports' frame (e.g. reads their file): it is
+    called once the residents' worker has started, so that reading overlaps their normalization.
+
+    Returns ``((residents, issues), (missing, issues))``.
+    """
+    from kinmatch._parallel import FORK, fork_call
+
+    _check_frame(residents, "resident")
+    two = resolve_jobs(n_jobs) >= 2 and FORK is not None and len(residents) > 0
+    if callable(missing) and not (two and len(residents) >= PAIR_MIN_RESIDENTS):
+        missing = missing()  # read now, to see whether the reports alone make a second process pay
+    if not callable(missing):
+        _check_frame(missing, "missing")
+        two = two and (len(residents) >= PAIR_MIN_RESIDENTS or len(missing) >= PAIR_MIN_REPORTS)
+    if not two:
+        return normalize_residents(residents, n_jobs=n_jobs), normalize_missing(missing, n_jobs=n_jobs)
+    shares = _PlaceShares()
+    waiting = fork_call(_pair_worker, shared=(residents, shares))
+    answer: list = []
+
+    def worker_shares() -> dict[int, pd.DataFrame]:
+        answer.append(waiting())
+        return answer[-1][1]
+
+    shares.worker_shares = worker_shares
+    try:
+        if callable(missing):
+            missing = missing()
+            _check_frame(missing, "missing")
+        # the other stages may still use workers (names of a million reports), once this worker is done
+        ctx = _context(missing, "missing", n_jobs)
+        ctx.place_shares = shares
+        shares.publish(ctx)
+        missing_result = _normalize(missing, "missing", MISSING_COLUMNS, False, ctx=ctx)
+    except BaseException:  # noqa: B036 - the reports failed (or Ctrl-C): the worker is stopped, not awaited
+        waiting.cancel()
+        raise
+    finally:
+        if not shares.published:  # tell the worker (if still there) that no texts will come
+            shares.publish(None)
+    if not answer:
+        answer.append(waiting())
+    return answer[0][0], missing_result
