@@ -1583,6 +1583,46 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
+KERNEL_MIN_PAIRS = 2_000_000
+"""A pass whose query ranges hold at least this many entries (pairs before the dedupe) is run by
+the compiled kernel (:mod:`kinmatch.match._kernels`) when numba can be imported; smaller ones, and
+every pass without numba, by numpy. The answers are the same either way (a test holds them so).
+Why this many: loading the compiled kernel from numba's cache costs about a second once per
+process (the first compile on a machine ~10 s), what numpy spends on ~2-4 million pairs; a small
+link never reaches it, so it never imports numba (figures in ``bench/RESULTS.md``)."""
+
+
+def _kernel_survivors(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, index: _ReportIndex,
+                      q_r: np.ndarray, starts: np.ndarray, ends: np.ndarray, q_class: np.ndarray,
+                      settings: CandidateSettings, class_scores: np.ndarray, far_ok: bool,
+                      far_km: float | None) -> tuple | None:
+    """:func:`kinmatch.match._kernels.pass_survivors` of one pass's query ranges, or None when the
+    kernel cannot run (no numba): a superset of the pairs the pass's cap keeps, by resident then
+    report, and the pass's counts over all its pairs."""
+    weights = np.array([float(settings.prescore_weights[term]) for term in PRESCORE_TERMS])
+    bonuses = (settings.home_bonus if "home" in candidate_pass.second_clues else 0.0,
+               settings.name_bonus if "name" in candidate_pass.second_clues else 0.0)
+    if not (np.isfinite(weights).all() and np.isfinite(class_scores).all() and np.isfinite(bonuses).all()):
+        return None
+    from kinmatch.match import _kernels
+
+    res_cap = _pass_cap(candidate_pass, res.name_evidence)
+    if not isinstance(res_cap, np.ndarray):
+        res_cap = np.full(res.n, res_cap, dtype=np.int64)
+    by_year = candidate_pass.year_window is not None
+    return _kernels.pass_survivors(
+        q_r, starts, ends, q_class, index.entries, res, rep, res_cap, by_year=by_year,
+        window=float(candidate_pass.year_window or 0.0), per_age=float(settings.year_window_per_age),
+        sex_checked=by_year or candidate_pass.any_sex, tolerance=float(DATE_TOLERANCE_DAYS),
+        other_cap=None if candidate_pass.other_sex_cap is None else int(candidate_pass.other_sex_cap),
+        far_ok=far_ok, far_units=np.inf if far_km is None else far_km / _KM_PER_UNIT, weights=weights,
+        class_scores=np.asarray(class_scores, dtype=float), home_bonus=float(bonuses[0]),
+        name_bonus=float(bonuses[1]),
+        blanks=np.array([_BLANK_YEAR_GAP, _BLANK_HEIGHT, _BLANK_DISTANCE, _BLANK_YEARS_LOST]),
+        units=np.array([_HEIGHT_SLACK_CM, _CM_PER_UNIT, _KM_PER_UNIT, EARTH_RADIUS_KM, SEX_MISMATCH_POINTS,
+                        _WEAK_HOME]))
+
+
 def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, rows: tuple,
               settings: CandidateSettings, counts: dict, class_scores: np.ndarray, kept_scores: list | None = None):
     """One pass for the query ``rows`` (resident, key code, key class; residents ascending) →
@@ -1607,24 +1647,37 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
         groups = [group_of_row == g for g in _sorted_unique(group_of)]
     far_ok = candidate_pass.distance == "ignored"
     far_km = None if candidate_pass.distance == "full" else settings.cap_far_km
+    survivors = None
+    if int(np.sum(ends - starts)) >= KERNEL_MIN_PAIRS:
+        survivors = _kernel_survivors(candidate_pass, res, rep, index, q_r, starts, ends, q_class, settings,
+                                      class_scores, far_ok, far_km)
+    if survivors is not None:  # the kernel expanded, filtered and pre-capped every pair at once
+        groups = [slice(None)]
     kept_r, kept_m = [], []
     for sel in groups:
-        r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
-        ok = _constraints(res, rep, r, m, sex_checked=by_year or candidate_pass.any_sex)
-        gap = None
-        if by_year:
-            gap = _year_gap(res, rep, r, m)
-            in_window = ~(gap > _window(res, r, window, settings.year_window_per_age))  # NaN (unknown year) stays
-            counts[name]["proposed"] += int(np.count_nonzero(in_window))
-            counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
-            ok &= in_window
+        if survivors is not None:
+            r, m, classes, proposed, removed, allowed = survivors
+            counts[name]["proposed"] += int(proposed)
+            counts[name]["removed_by_constraints"] += int(removed)
+            gap = _year_gap(res, rep, r, m) if by_year else None
         else:
-            counts[name]["proposed"] += len(r)
-            counts[name]["removed_by_constraints"] += len(r) - int(np.count_nonzero(ok))
-        # one index array taken from three arrays: cheaper than three boolean masks
-        rows = np.flatnonzero(ok)
-        r, m, classes = r[rows], m[rows], classes[rows]
-        gap = gap[rows] if gap is not None else None
+            r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
+            ok = _constraints(res, rep, r, m, sex_checked=by_year or candidate_pass.any_sex)
+            gap = None
+            if by_year:
+                gap = _year_gap(res, rep, r, m)
+                in_window = ~(gap > _window(res, r, window, settings.year_window_per_age))  # NaN (unknown year) stays
+                counts[name]["proposed"] += int(np.count_nonzero(in_window))
+                counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
+                ok &= in_window
+            else:
+                counts[name]["proposed"] += len(r)
+                counts[name]["removed_by_constraints"] += len(r) - int(np.count_nonzero(ok))
+            # one index array taken from three arrays: cheaper than three boolean masks
+            rows = np.flatnonzero(ok)
+            r, m, classes = r[rows], m[rows], classes[rows]
+            gap = gap[rows] if gap is not None else None
+            allowed = len(r)
         cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
@@ -1644,7 +1697,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
                 part_cap = part_cap[part] if isinstance(part_cap, np.ndarray) else int(part_cap)
                 keep.append(part[_cap(r[part], part_cap, lambda rows, part=part: score_of(part[rows]))])
             keep = np.sort(np.concatenate(keep))
-        counts[name]["capped"] += len(r) - len(keep)
+        counts[name]["capped"] += allowed - len(keep)
         if kept_scores is not None:
             kept_scores.append(score_of(keep))
         kept_r.append(r[keep])
