@@ -81,7 +81,7 @@ RARITY: dict[str, Callable[[pd.DataFrame], Mapping[str, float]]] = {
 is None (what its ``encode`` would compute over every report). A comparison that reads the report
 frame as a whole in another way has no fast path: a run with it encodes every report."""
 
-_SOURCES = ("candidates.py", "passes.py", "_kernels.py")
+_SOURCES = ("candidates.py", "passes.py")
 """Modules of :mod:`kinmatch.match` whose code shapes the stored report side (its fingerprint)."""
 
 
