@@ -142,3 +142,16 @@ def test_a_small_link_does_not_import_numba():
             "print('numba' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_chunks_over_forked_workers_give_the_same_pairs(monkeypatch, records):
+    """:func:`packed_candidate_pairs` with its chunks over worker processes (as from
+    ``POOL_MIN_PRODUCT`` residents × reports) gives what one process gives, counts included."""
+    residents, missing = records
+    settings = replace(_settings("small caps"), chunk_size=40)
+    monkeypatch.setattr(cand, "KERNEL_MIN_PAIRS", 0)
+    one = cand.packed_candidate_pairs(residents, missing, settings, progress=False)
+    monkeypatch.setattr(cand, "POOL_MIN_PRODUCT", 0)
+    if cand._chunk_jobs(4, len(residents), len(missing)) < 2:
+        pytest.skip("one CPU, or a thread running: the chunks stay in-process")
+    _assert_same(one, cand.packed_candidate_pairs(residents, missing, settings, progress=False))

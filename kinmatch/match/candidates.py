@@ -1828,15 +1828,26 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
     parts = []
     chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
-    iterator = chunks
-    if progress and chunks:
-        from tqdm.auto import tqdm
+    jobs = _chunk_jobs(len(chunks), res.n, rep.n)
+    if jobs > 1:  # the chunks over forked workers; their pairs in chunk order and their counts added
+        from kinmatch._parallel import fork_map
 
-        iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
-    for chunk in iterator:
-        r, m, pass_bits, score = _chunk_pairs(res, rep, residents, queries, chunk, settings, counts)
-        # kept narrow (positions as int32, pass bits as bytes) while the other chunks run
-        parts.append((r.astype(np.int32), m.astype(np.int32), pass_bits, score))
+        if res.n * rep.n >= POOL_MIN_PRODUCT and KERNEL_MIN_PAIRS < res.n * rep.n:
+            prepare_kernel(rep)  # laid out once, shared by the workers
+        shared = (res, rep, residents, queries, settings)
+        for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=shared):
+            parts.append(part)
+            for name, values in part_counts.items():
+                for key, value in values.items():
+                    counts[name][key] += value
+    else:
+        iterator = chunks
+        if progress and chunks:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
+        for chunk in iterator:
+            parts.append(_narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)))
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
@@ -1852,6 +1863,44 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     code = (np.cumsum(used) - 1).astype(np.int32)
     return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table,
                             tuple(p.name for p in passes))
+
+
+POOL_MIN_PRODUCT = 1_000_000_000
+"""Residents × reports from which :func:`packed_candidate_pairs` spreads its chunks of residents
+over forked worker processes (one per CPU it may use), when it runs in a main process with no
+other thread (a pool's worker, a Dask worker or a process with threads keeps them in-process).
+At 10,000 × 1,000,000 the candidates took 111 s of one core; the chunks need nothing from each
+other and the workers share the report side, so two cores take about half. Below it the pool's
+start costs more than it saves."""
+
+
+def _chunk_jobs(n_chunks: int, n_residents: int, n_reports: int) -> int:
+    """Worker processes for the chunks (1: in-process)."""
+    import multiprocessing
+    import threading
+
+    from kinmatch._parallel import resolve_jobs
+
+    if n_chunks < 2 or n_residents * n_reports < POOL_MIN_PRODUCT:
+        return 1
+    if multiprocessing.current_process().daemon or threading.active_count() > 1:
+        return 1
+    return min(resolve_jobs(None), n_chunks)
+
+
+def _narrow(r: np.ndarray, m: np.ndarray, pass_bits: np.ndarray, score: np.ndarray) -> tuple:
+    # kept narrow (positions as int32, pass bits as bytes) while the other chunks run
+    return r.astype(np.int32), m.astype(np.int32), pass_bits, score
+
+
+def _chunk_task(chunk: np.ndarray) -> tuple[tuple, dict]:
+    """One chunk's pairs (:func:`_narrow`) and counts, in a worker of :func:`packed_candidate_pairs`."""
+    from kinmatch._parallel import shared
+
+    res, rep, residents, queries, settings = shared()
+    counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in settings.passes}
+    counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
+    return _narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)), counts
 
 
 def _empty_pairs() -> pd.DataFrame:
