@@ -23,6 +23,7 @@ from kinmatch.match import _kernels  # noqa: E402  (numba is there)
 
 def _both(monkeypatch, residents, missing, settings, reports=None):
     out = {}
+    monkeypatch.setattr(cand, "KERNEL_MIN_PRODUCT", 0)
     for mode, threshold in (("numpy", 10**18), ("kernel", 0)):
         monkeypatch.setattr(cand, "KERNEL_MIN_PAIRS", threshold)
         out[mode] = cand.packed_candidate_pairs(residents, missing, settings, progress=False, reports=reports)
@@ -150,6 +151,7 @@ def test_chunks_over_forked_workers_give_the_same_pairs(monkeypatch, records):
     residents, missing = records
     settings = replace(_settings("small caps"), chunk_size=40)
     monkeypatch.setattr(cand, "KERNEL_MIN_PAIRS", 0)
+    monkeypatch.setattr(cand, "KERNEL_MIN_PRODUCT", 0)
     one = cand.packed_candidate_pairs(residents, missing, settings, progress=False)
     monkeypatch.setattr(cand, "POOL_MIN_PRODUCT", 0)
     if cand._chunk_jobs(4, len(residents), len(missing)) < 2:

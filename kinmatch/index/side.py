@@ -552,12 +552,6 @@ temporary arrays (16 MB of int64) stay below glibc's mmap threshold in the worke
 and zeroed afresh, and at 10,000 × 1,000,000 the workers spent as much system CPU as user CPU."""
 
 
-KERNEL_MIN_PRODUCT = 1_000_000_000
-"""Residents × reports from which a lookup's workers will run the compiled candidate kernel
-(:data:`kinmatch.match.candidates.KERNEL_MIN_PAIRS` is reached by its larger passes), so the
-parent lays out the reports for it once before they fork."""
-
-
 def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: Any, progress: bool,
                 n_jobs: int | None) -> tuple[Any, np.ndarray]:
     """:func:`~kinmatch.match.candidates.candidate_pairs` of ``residents`` against the report
@@ -581,9 +575,9 @@ def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: A
         edges = np.linspace(0, len(residents), n_ranges + 1).astype(int)
         bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
         side.rows_of(side.reports.ids[:0])  # the sorted ids made once, before the workers inherit the side
-        if len(residents) * side.reports.n >= KERNEL_MIN_PRODUCT:  # the kernel's layout, shared likewise
-            from kinmatch.match.candidates import prepare_kernel
+        from kinmatch.match.candidates import KERNEL_MIN_PRODUCT, prepare_kernel
 
+        if LOOKUP_RANGE * side.reports.n >= KERNEL_MIN_PRODUCT:  # the kernel's layout, shared likewise
             prepare_kernel(side.reports)
         packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side, candidate_settings))
     parts = [part.unpack() for part in packed]

@@ -1585,11 +1585,18 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 KERNEL_MIN_PAIRS = 2_000_000
 """A pass whose query ranges hold at least this many entries (pairs before the dedupe) is run by
-the compiled kernel (:mod:`kinmatch.match._kernels`) when numba can be imported; smaller ones, and
-every pass without numba, by numpy. The answers are the same either way (a test holds them so).
-Why this many: loading the compiled kernel from numba's cache costs about a second once per
-process (the first compile on a machine ~10 s), what numpy spends on ~2-4 million pairs; a small
-link never reaches it, so it never imports numba (figures in ``bench/RESULTS.md``)."""
+the compiled kernel (:mod:`kinmatch.match._kernels`) when numba can be imported and the run is
+large (:data:`KERNEL_MIN_PRODUCT`); other passes, and every pass without numba, by numpy. The
+answers are the same either way (a test holds them so). Why: the kernel takes 0.4-0.9 s to load
+from numba's cache once per process (its first compile on a machine 11-19 s), and it saves about
+half of numpy's ~140 ns per entry, so it pays from several million entries in a process. Figures
+in ``bench/RESULTS.md``."""
+
+KERNEL_MIN_PRODUCT = 200_000_000
+"""Residents × reports of a call from which its passes may use the kernel: a range of 500
+residents against a million reports (the standing index's lookup) does, 2,000 × 20,000 does not
+(there a few passes reach :data:`KERNEL_MIN_PAIRS`, and loading numba cost more than they saved).
+A small link and ``import kinmatch`` never import numba."""
 
 
 def prepare_kernel(reports: Any) -> None:
@@ -1661,7 +1668,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
     far_ok = candidate_pass.distance == "ignored"
     far_km = None if candidate_pass.distance == "full" else settings.cap_far_km
     survivors = None
-    if int(np.sum(ends - starts)) >= KERNEL_MIN_PAIRS:
+    if res.n * rep.n >= KERNEL_MIN_PRODUCT and int(np.sum(ends - starts)) >= KERNEL_MIN_PAIRS:
         survivors = _kernel_survivors(candidate_pass, res, rep, index, q_r, starts, ends, q_class, settings,
                                       class_scores, far_ok, far_km)
     if survivors is not None:  # the kernel expanded, filtered and pre-capped every pair at once
@@ -1832,7 +1839,7 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     if jobs > 1:  # the chunks over forked workers; their pairs in chunk order and their counts added
         from kinmatch._parallel import fork_map
 
-        if res.n * rep.n >= POOL_MIN_PRODUCT and KERNEL_MIN_PAIRS < res.n * rep.n:
+        if res.n * rep.n >= KERNEL_MIN_PRODUCT:
             prepare_kernel(rep)  # laid out once, shared by the workers
         shared = (res, rep, residents, queries, settings)
         for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=shared):
