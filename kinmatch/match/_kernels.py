@@ -2,9 +2,10 @@
 filtered and capped in one sweep, without the per-pair arrays of the numpy path.
 
 :func:`kinmatch.match.candidates._run_pass` calls :func:`pass_survivors` when numba can be imported
-and a pass proposes enough pairs for the compiled code to pay (``KERNEL_MIN_PAIRS`` there); else,
-and always for small links, it takes the numpy path. numba is imported here only, and this module
-only when the kernel is first wanted, so ``import kinmatch`` and a small link never load it.
+and a large run's pass proposes enough pairs for the compiled code to pay (``KERNEL_MIN_PRODUCT``
+and ``KERNEL_MIN_PAIRS`` there); else, and always for small links, it takes the numpy path. numba
+is imported by this module only, and this module only when the kernel is wanted, so ``import
+kinmatch`` and a small link never load it. ``KINMATCH_KERNEL=0`` turns the kernel off.
 
 What the kernel returns is not the pass's kept pairs but a superset of them, the *survivors*: every
 pair the constraints and the year window allow, except those a resident's cap drops for certain.
@@ -13,10 +14,11 @@ caps them with :func:`~kinmatch.match.candidates._cap` as it caps all pairs, so 
 scores and the counts are the numpy path's bit for bit. Why not score in the kernel: numpy's
 ``arcsin`` and ``log1p`` on AVX-512 machines (its own SIMD code) differ from the C library's, which
 numba calls, in the last bits for some inputs; a cap's ties are broken by report position, so a
-score off by one bit may keep another report. The kernel's score is that score up to a few units
-in the last place, and a pair is dropped only when at least ``cap`` other pairs of its resident
-score more than it by over :data:`MARGIN` (relative) — far more than such rounding, far less than
-any difference the pre-score's terms make.
+score off by one bit may keep another report. The kernel's score is that score up to rounding (its
+distance from the places as unit vectors, its log of the years lost from a table), and a pair is
+dropped only when at least ``cap`` other pairs of its resident score more than it by over
+:data:`MARGIN` (relative) — far more than such rounding, far less than any difference the
+pre-score's terms make.
 
 How a resident's pairs are found without a sort: each report met is stamped with the resident,
 and the strongest class of the keys that proposed it kept in a per-report array (reports are
