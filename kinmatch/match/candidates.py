@@ -1875,7 +1875,8 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
 POOL_MIN_PRODUCT = 1_000_000_000
 """Residents × reports from which :func:`packed_candidate_pairs` spreads its chunks of residents
 over forked worker processes (one per CPU it may use), when it runs in a main process with no
-other thread (a pool's worker, a Dask worker or a process with threads keeps them in-process).
+other thread (a worker of :mod:`kinmatch._parallel`, a Dask worker or a process with threads keeps
+them in-process).
 At 10,000 × 1,000,000 the candidates took 111 s of one core; the chunks need nothing from each
 other and the workers share the report side, so two cores take about half. Below it the pool's
 start costs more than it saves."""
@@ -1886,11 +1887,13 @@ def _chunk_jobs(n_chunks: int, n_residents: int, n_reports: int) -> int:
     import multiprocessing
     import threading
 
-    from kinmatch._parallel import resolve_jobs
+    from kinmatch._parallel import resolve_jobs, shared
 
     if n_chunks < 2 or n_residents * n_reports < POOL_MIN_PRODUCT:
         return 1
-    if multiprocessing.current_process().daemon or threading.active_count() > 1:
+    # in a worker already (a pool's, or fork_call's, which holds what its parent shared), or beside
+    # threads that a fork would not copy: the chunks stay in this process
+    if multiprocessing.current_process().daemon or shared() is not None or threading.active_count() > 1:
         return 1
     return min(resolve_jobs(None), n_chunks)
 
