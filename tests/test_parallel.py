@@ -2,6 +2,7 @@
 
 import os
 
+import pandas as pd
 import pytest
 
 from kinmatch import _parallel
@@ -107,11 +108,12 @@ def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, mo
     from kinmatch.cli import main
     from kinmatch.commands.demo import write_station_files
     from kinmatch.datasets import simulate
-    from kinmatch.match import engine, pipeline
+    from kinmatch.match import candidates, engine, pipeline
     from kinmatch.normalize import records
 
     files = write_station_files(simulate(n_missing=120, n_residents=15, seed=4), tmp_path)
-    for module, name in ((records, "PAIR_MIN_RESIDENTS"), (records, "PARALLEL_MIN_DISTINCT"),
+    for module, name in ((candidates, "POOL_MIN_PRODUCT"), (records, "PAIR_MIN_RESIDENTS"),
+                         (records, "PARALLEL_MIN_DISTINCT"),
                          (records, "PLACE_SHARE_TEXTS"), (pipeline, "BACKGROUND_MIN_REPORTS"),
                          (engine, "PARALLEL_MIN_PAIRS"), (pipeline, "PARALLEL_MIN_EXPLAINED")):
         monkeypatch.setattr(module, name, 1 if name == "PLACE_SHARE_TEXTS" else 0)
@@ -132,3 +134,25 @@ def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, mo
     assert outputs["1"][1] == 0
     assert outputs["2"][1] >= 4
     assert outputs["1"][0] == outputs["2"][0]
+
+
+def test_candidate_chunks_keep_to_n_jobs(monkeypatch):
+    # with the chunks' pool threshold at 0, n_jobs=1 forks nothing and n_jobs=2 gives the same pairs
+    from kinmatch.datasets import simulate
+    from kinmatch.match import candidates
+    from kinmatch.normalize.records import normalize_missing, normalize_residents
+
+    sim = simulate(n_missing=200, n_residents=30, seed=5)
+    (residents, _), (missing, _) = normalize_residents(sim.residents), normalize_missing(sim.missing)
+    monkeypatch.setattr(candidates, "POOL_MIN_PRODUCT", 0)
+    real_fork, forks = os.fork, []
+
+    def counted_fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    one = candidates.packed_candidate_pairs(residents, missing, progress=False, n_jobs=1, chunk_size=7).unpack()
+    assert forks == []
+    two = candidates.packed_candidate_pairs(residents, missing, progress=False, n_jobs=2, chunk_size=7).unpack()
+    pd.testing.assert_frame_equal(one.pairs, two.pairs)

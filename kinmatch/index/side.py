@@ -575,6 +575,10 @@ def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: A
         edges = np.linspace(0, len(residents), n_ranges + 1).astype(int)
         bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
         side.rows_of(side.reports.ids[:0])  # the sorted ids made once, before the workers inherit the side
+        from kinmatch.match.candidates import KERNEL_MIN_PRODUCT, prepare_kernel
+
+        if LOOKUP_RANGE * side.reports.n >= KERNEL_MIN_PRODUCT:  # the kernel's layout, shared likewise
+            prepare_kernel(side.reports)
         packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side, candidate_settings))
     parts = [part.unpack() for part in packed]
     counts = parts[0].counts.set_index("pass")

@@ -1583,6 +1583,66 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
+KERNEL_MIN_PAIRS = 2_000_000
+"""A pass whose query ranges hold at least this many entries (pairs before the dedupe) is run by
+the compiled kernel (:mod:`kinmatch.match._kernels`) when numba can be imported and the run is
+large (:data:`KERNEL_MIN_PRODUCT`); other passes, and every pass without numba, by numpy. The
+answers are the same either way (a test holds them so). Why: the kernel takes 0.4-0.9 s to load
+from numba's cache once per process (its first compile on a machine 11-19 s), and it saves about
+half of numpy's ~140 ns per entry, so it pays from several million entries in a process. Figures
+in ``bench/RESULTS.md``."""
+
+KERNEL_MIN_PRODUCT = 200_000_000
+"""Residents × reports of a call from which its passes may use the kernel: a range of 500
+residents against a million reports (the standing index's lookup) does, 2,000 × 20,000 does not
+(there a few passes reach :data:`KERNEL_MIN_PAIRS`, and loading numba cost more than they saved).
+A small link and ``import kinmatch`` never import numba."""
+
+
+def prepare_kernel(reports: Any) -> None:
+    """Lay out :func:`report_side`'s ``reports`` for the compiled kernel now (as it would on its
+    first pass): called before worker processes fork, they share the one layout (112 bytes a
+    report) instead of each making its own. Does nothing without numba."""
+    from importlib.util import find_spec
+
+    if find_spec("numba") is not None:
+        from kinmatch.match import _kernels
+
+        if _kernels.compiled() is not None:
+            _kernels.pack(reports)
+
+
+def _kernel_survivors(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, index: _ReportIndex,
+                      q_r: np.ndarray, starts: np.ndarray, ends: np.ndarray, q_class: np.ndarray,
+                      settings: CandidateSettings, class_scores: np.ndarray, far_ok: bool,
+                      far_km: float | None) -> tuple | None:
+    """:func:`kinmatch.match._kernels.pass_survivors` of one pass's query ranges, or None when the
+    kernel cannot run (no numba): a superset of the pairs the pass's cap keeps, by resident then
+    report, and the pass's counts over all its pairs."""
+    weights = np.array([float(settings.prescore_weights[term]) for term in PRESCORE_TERMS])
+    bonuses = (settings.home_bonus if "home" in candidate_pass.second_clues else 0.0,
+               settings.name_bonus if "name" in candidate_pass.second_clues else 0.0)
+    if not (np.isfinite(weights).all() and np.isfinite(class_scores).all() and np.isfinite(bonuses).all()):
+        return None
+    from kinmatch.match import _kernels
+
+    res_cap = _pass_cap(candidate_pass, res.name_evidence)
+    if not isinstance(res_cap, np.ndarray):
+        res_cap = np.full(res.n, res_cap, dtype=np.int64)
+    by_year = candidate_pass.year_window is not None
+    return _kernels.pass_survivors(
+        q_r, starts, ends, q_class, index.entries, res, rep, res_cap, by_year=by_year,
+        window=float(candidate_pass.year_window or 0.0), per_age=float(settings.year_window_per_age),
+        sex_checked=by_year or candidate_pass.any_sex, tolerance=float(DATE_TOLERANCE_DAYS),
+        other_cap=None if candidate_pass.other_sex_cap is None else int(candidate_pass.other_sex_cap),
+        far_ok=far_ok, far_units=np.inf if far_km is None else far_km / _KM_PER_UNIT, weights=weights,
+        class_scores=np.asarray(class_scores, dtype=float), home_bonus=float(bonuses[0]),
+        name_bonus=float(bonuses[1]),
+        blanks=np.array([_BLANK_YEAR_GAP, _BLANK_HEIGHT, _BLANK_DISTANCE, _BLANK_YEARS_LOST]),
+        units=np.array([_HEIGHT_SLACK_CM, _CM_PER_UNIT, _KM_PER_UNIT, EARTH_RADIUS_KM, SEX_MISMATCH_POINTS,
+                        _WEAK_HOME]))
+
+
 def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, rows: tuple,
               settings: CandidateSettings, counts: dict, class_scores: np.ndarray, kept_scores: list | None = None):
     """One pass for the query ``rows`` (resident, key code, key class; residents ascending) →
@@ -1607,24 +1667,37 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
         groups = [group_of_row == g for g in _sorted_unique(group_of)]
     far_ok = candidate_pass.distance == "ignored"
     far_km = None if candidate_pass.distance == "full" else settings.cap_far_km
+    survivors = None
+    if res.n * rep.n >= KERNEL_MIN_PRODUCT and int(np.sum(ends - starts)) >= KERNEL_MIN_PAIRS:
+        survivors = _kernel_survivors(candidate_pass, res, rep, index, q_r, starts, ends, q_class, settings,
+                                      class_scores, far_ok, far_km)
+    if survivors is not None:  # the kernel expanded, filtered and pre-capped every pair at once
+        groups = [slice(None)]
     kept_r, kept_m = [], []
     for sel in groups:
-        r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
-        ok = _constraints(res, rep, r, m, sex_checked=by_year or candidate_pass.any_sex)
-        gap = None
-        if by_year:
-            gap = _year_gap(res, rep, r, m)
-            in_window = ~(gap > _window(res, r, window, settings.year_window_per_age))  # NaN (unknown year) stays
-            counts[name]["proposed"] += int(np.count_nonzero(in_window))
-            counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
-            ok &= in_window
+        if survivors is not None:
+            r, m, classes, proposed, removed, allowed = survivors
+            counts[name]["proposed"] += int(proposed)
+            counts[name]["removed_by_constraints"] += int(removed)
+            gap = _year_gap(res, rep, r, m) if by_year else None
         else:
-            counts[name]["proposed"] += len(r)
-            counts[name]["removed_by_constraints"] += len(r) - int(np.count_nonzero(ok))
-        # one index array taken from three arrays: cheaper than three boolean masks
-        rows = np.flatnonzero(ok)
-        r, m, classes = r[rows], m[rows], classes[rows]
-        gap = gap[rows] if gap is not None else None
+            r, m, classes = _distinct_pairs(q_r[sel], starts[sel], ends[sel], index, q_class[sel], rep.n)
+            ok = _constraints(res, rep, r, m, sex_checked=by_year or candidate_pass.any_sex)
+            gap = None
+            if by_year:
+                gap = _year_gap(res, rep, r, m)
+                in_window = ~(gap > _window(res, r, window, settings.year_window_per_age))  # NaN (unknown year) stays
+                counts[name]["proposed"] += int(np.count_nonzero(in_window))
+                counts[name]["removed_by_constraints"] += int(np.count_nonzero(in_window & ~ok))
+                ok &= in_window
+            else:
+                counts[name]["proposed"] += len(r)
+                counts[name]["removed_by_constraints"] += len(r) - int(np.count_nonzero(ok))
+            # one index array taken from three arrays: cheaper than three boolean masks
+            rows = np.flatnonzero(ok)
+            r, m, classes = r[rows], m[rows], classes[rows]
+            gap = gap[rows] if gap is not None else None
+            allowed = len(r)
         cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
@@ -1644,7 +1717,7 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
                 part_cap = part_cap[part] if isinstance(part_cap, np.ndarray) else int(part_cap)
                 keep.append(part[_cap(r[part], part_cap, lambda rows, part=part: score_of(part[rows]))])
             keep = np.sort(np.concatenate(keep))
-        counts[name]["capped"] += len(r) - len(keep)
+        counts[name]["capped"] += allowed - len(keep)
         if kept_scores is not None:
             kept_scores.append(score_of(keep))
         kept_r.append(r[keep])
@@ -1732,11 +1805,13 @@ def report_side_from_state(state: dict[str, Any]) -> Any:
 
 
 def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
-                           progress: bool = True, reports: Any = None, **overrides: Any) -> PackedCandidates:
+                           progress: bool = True, reports: Any = None, n_jobs: int | None = None,
+                           **overrides: Any) -> PackedCandidates:
     """:func:`candidate_pairs` as :class:`PackedCandidates` (integer arrays, cheap to pickle): for
     a worker process whose result goes back to its parent; the parent calls ``.unpack()``.
     ``reports``: what :func:`report_side` gave for ``missing`` and the same settings (None: built here;
-    when given, ``missing`` itself is not read and may be None).
+    when given, ``missing`` itself is not read and may be None). ``n_jobs``: at most this many
+    processes for a large run's chunks (None: the CPUs this process may use; 1: this process only).
 
         >>> import pandas as pd
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
@@ -1762,15 +1837,26 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
     parts = []
     chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
-    iterator = chunks
-    if progress and chunks:
-        from tqdm.auto import tqdm
+    jobs = _chunk_jobs(len(chunks), res.n, rep.n, n_jobs)
+    if jobs > 1:  # the chunks over forked workers; their pairs in chunk order and their counts added
+        from kinmatch._parallel import fork_map
 
-        iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
-    for chunk in iterator:
-        r, m, pass_bits, score = _chunk_pairs(res, rep, residents, queries, chunk, settings, counts)
-        # kept narrow (positions as int32, pass bits as bytes) while the other chunks run
-        parts.append((r.astype(np.int32), m.astype(np.int32), pass_bits, score))
+        if res.n * rep.n >= KERNEL_MIN_PRODUCT:
+            prepare_kernel(rep)  # laid out once, shared by the workers
+        shared = (res, rep, residents, queries, settings)
+        for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=shared):
+            parts.append(part)
+            for name, values in part_counts.items():
+                for key, value in values.items():
+                    counts[name][key] += value
+    else:
+        iterator = chunks
+        if progress and chunks:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
+        for chunk in iterator:
+            parts.append(_narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)))
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
@@ -1786,6 +1872,47 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     code = (np.cumsum(used) - 1).astype(np.int32)
     return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table,
                             tuple(p.name for p in passes))
+
+
+POOL_MIN_PRODUCT = 1_000_000_000
+"""Residents × reports from which :func:`packed_candidate_pairs` spreads its chunks of residents
+over forked worker processes (one per CPU it may use), when it runs in a main process with no
+other thread (a worker of :mod:`kinmatch._parallel`, a Dask worker or a process with threads keeps
+them in-process).
+At 10,000 × 1,000,000 the candidates took 111 s of one core; the chunks need nothing from each
+other and the workers share the report side, so two cores take about half. Below it the pool's
+start costs more than it saves."""
+
+
+def _chunk_jobs(n_chunks: int, n_residents: int, n_reports: int, n_jobs: int | None = None) -> int:
+    """Worker processes for the chunks (1: in-process), at most ``n_jobs`` (None: the CPUs)."""
+    import multiprocessing
+    import threading
+
+    from kinmatch._parallel import resolve_jobs, shared
+
+    if n_chunks < 2 or n_residents * n_reports < POOL_MIN_PRODUCT:
+        return 1
+    # in a worker already (a pool's, or fork_call's, which holds what its parent shared), or beside
+    # threads that a fork would not copy: the chunks stay in this process
+    if multiprocessing.current_process().daemon or shared() is not None or threading.active_count() > 1:
+        return 1
+    return min(resolve_jobs(n_jobs), n_chunks)
+
+
+def _narrow(r: np.ndarray, m: np.ndarray, pass_bits: np.ndarray, score: np.ndarray) -> tuple:
+    # kept narrow (positions as int32, pass bits as bytes) while the other chunks run
+    return r.astype(np.int32), m.astype(np.int32), pass_bits, score
+
+
+def _chunk_task(chunk: np.ndarray) -> tuple[tuple, dict]:
+    """One chunk's pairs (:func:`_narrow`) and counts, in a worker of :func:`packed_candidate_pairs`."""
+    from kinmatch._parallel import shared
+
+    res, rep, residents, queries, settings = shared()
+    counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in settings.passes}
+    counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
+    return _narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)), counts
 
 
 def _empty_pairs() -> pd.DataFrame:

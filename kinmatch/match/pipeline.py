@@ -278,8 +278,8 @@ def _compare_positions(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray) 
 
 def _candidates_task():
     # packed: integer arrays pickle back to the parent in a few ms, a pairs frame in ~50
-    residents, missing, candidate_settings, progress = shared()
-    return packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress)
+    residents, missing, candidate_settings, progress, n_jobs = shared()
+    return packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress, n_jobs=n_jobs)
 
 
 def _explain(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, weights: np.ndarray,
@@ -365,17 +365,18 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
 
     # candidates in a forked worker while this process encodes the records for the comparisons:
     # the two need nothing from each other (on 2,000 × 20,000 each takes about a second)
+    candidate_jobs = n_jobs  # the candidates' chunks share numpy arrays only: not limited by memory as below
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         n_jobs = 1  # memory, not time, is the limit there (see PARALLEL_MAX_REPORTS)
     background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
     pending = fork_call(_candidates_task, shared=(residents, missing, settings.candidate_settings(),
-                                                  progress and not background), enabled=background)
+                                                  progress and not background, candidate_jobs), enabled=background)
     fit_settings = settings.fit_candidate_settings() if fitted is None else None
     pending_fit = None
     try:
         if fit_settings is not None:  # the pairs the model is fitted on, in a second worker
             pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
-                                                              fit_settings, False), enabled=background)
+                                                              fit_settings, False, candidate_jobs), enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
     finally:  # also on an error here: the workers are waited for, not left behind
         candidates = pending().unpack()
