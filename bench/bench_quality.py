@@ -153,10 +153,10 @@ def blended_prescore_weights(share: float) -> dict[str, float]:
 
 def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, condition_passes: bool,
                          other_sex_cap: int | None, nameless_scale: float = 1.0,
-                         prescore_share: float | None = None) -> LinkSettings:
-    """``settings`` with the candidate options that are not defaults: the fitted pre-score weights
-    (or ``prescore_share`` of the way to them, :func:`blended_prescore_weights`), the passes by
-    conditions (before the fallback), name_sound's other-sex pairs capped apart, the nameless
+                         prescore_share: float | None = None, hand_prescore: bool = False) -> LinkSettings:
+    """``settings`` with the candidate options: the fitted pre-score weights (the default), the hand
+    ones (``hand_prescore``), ``prescore_share`` of the way from the hand to the fitted ones
+    (:func:`blended_prescore_weights`), the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart, the nameless
     residents' caps (every pass's ``nameless_factor`` above 1 and the union's
     ``nameless_max_per_resident``) times ``nameless_scale``."""
     from dataclasses import replace
@@ -166,6 +166,8 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
     candidates = settings.candidate_settings()
     if fitted_prescore:
         candidates = replace(candidates, prescore_weights=dict(candidate_index.FITTED_PRESCORE_WEIGHTS))
+    if hand_prescore:
+        candidates = replace(candidates, prescore_weights=dict(candidate_index.HAND_PRESCORE_WEIGHTS))
     if prescore_share is not None:
         candidates = replace(candidates, prescore_weights=blended_prescore_weights(prescore_share))
     if condition_passes:
@@ -371,7 +373,9 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", action="store_true", help="without clothing, sex a wall (baseline_settings)")
     parser.add_argument("--no-clothing", action="store_true", help="without the clothing comparisons only")
     parser.add_argument("--sex-wall", action="store_true", help="a recorded-sex mismatch excluded by every pass only")
-    parser.add_argument("--fitted-prescore", action="store_true", help="the caps rank by FITTED_PRESCORE_WEIGHTS")
+    parser.add_argument("--fitted-prescore", action="store_true",
+                        help="the caps rank by FITTED_PRESCORE_WEIGHTS (the default)")
+    parser.add_argument("--hand-prescore", action="store_true", help="the caps rank by HAND_PRESCORE_WEIGHTS")
     parser.add_argument("--prescore-share", type=float,
                         help="the caps rank by weights this share of the way from the hand to the fitted ones")
     parser.add_argument("--condition-passes", action="store_true", help="with passes.CONDITION_PASSES")
@@ -404,9 +408,10 @@ def main(argv=None) -> int:
         settings = baseline_settings(clothing=not (args.baseline or args.no_clothing),
                                      sex_wall=args.baseline or args.sex_wall)
     if (args.fitted_prescore or args.condition_passes or args.other_sex_cap is not None or args.nameless_scale != 1
-            or args.prescore_share is not None):
+            or args.prescore_share is not None or args.hand_prescore):
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
-                                        args.other_sex_cap, args.nameless_scale, args.prescore_share)
+                                        args.other_sex_cap, args.nameless_scale, args.prescore_share,
+                                        args.hand_prescore)
     if args.other_sex_passes or args.named_scale != 1 or args.home_conditions:
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
                                             args.home_conditions)

@@ -11,7 +11,8 @@ output on purpose regenerates the file (and says so in its commit), from the rep
     progress=False, n_jobs=1).table.to_csv('tests/golden/link_seed21_300x3000.csv.gz', index=False)"
 
 Regenerated for issue 12 (the clothing comparison, sex mismatches proposed by the name sound, the
-simulator's sex_misrecorded pattern and clothes still worn after the first week).
+simulator's sex_misrecorded pattern and clothes still worn after the first week; the caps ranked by
+the fitted pre-score weights).
 """
 
 from pathlib import Path

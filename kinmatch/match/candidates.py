@@ -100,8 +100,8 @@ class CandidateSettings:
     adds to its pre-score in a pass's cap; they must ascend in the order of :data:`KEY_CLASSES`.
 
     ``prescore_weights``: points per unit of each term of :func:`prescore`
-    (:data:`PRESCORE_TERMS`); :data:`HAND_PRESCORE_WEIGHTS` unless told otherwise
-    (:data:`FITTED_PRESCORE_WEIGHTS` is the option fitted to simulated truth).
+    (:data:`PRESCORE_TERMS`); :data:`FITTED_PRESCORE_WEIGHTS` unless told otherwise
+    (:data:`HAND_PRESCORE_WEIGHTS`, set by hand, is the option).
 
     ``chunk_size``: residents processed at once; ``max_pairs_in_memory``: a chunk whose keys
     would expand to more pairs than this is expanded in groups of residents.
@@ -1390,25 +1390,25 @@ PRESCORE_TERMS = ("year_gap", "height_gap", "distance", "years_lost", "shared_fe
 
 HAND_PRESCORE_WEIGHTS = {"year_gap": -1.0, "height_gap": -1.0, "distance": -1.0, "years_lost": -0.5,
                          "shared_features": 1.0}
-"""The default weights, set by hand so that one point is about as telling in each term: a year of
-birth-year gap, 5 cm of height gap, 300 km, the log of one plus the years lost at half weight, one
-shared mark or condition (so one shared mark outweighs 300 km)."""
+"""Weights set by hand so that one point is about as telling in each term: a year of birth-year
+gap, 5 cm of height gap, 300 km, the log of one plus the years lost at half weight, one shared mark
+or condition (so one shared mark outweighs 300 km). An option:
+``CandidateSettings(prescore_weights=HAND_PRESCORE_WEIGHTS)``."""
 
 FITTED_PRESCORE_WEIGHTS = {"year_gap": -0.2, "height_gap": -4.2, "distance": -1.5, "years_lost": -4.15,
                            "shared_features": 4.3}
-"""Weights fitted to the simulator (``python bench/bench_quality.py --seeds 7 3 --condition-passes
---fit-prescore``: a logistic regression of true against other pairs over every pair the passes
-propose with no cap, 2,000 residents x 20,000 reports, coefficients doubled, so a point is half a
-unit of log-odds).
-They keep many more true pairs within the caps (within a year window the birth-year gap says
-little; time lost, height and a shared mark say much): at 10,000 x 1,000,000 recall@10 rose, most
-for residents without a usable name, but so did the false leads, and together with
-:data:`kinmatch.match.passes.CONDITION_PASSES` the model's fit went wrong (figures in
-bench/RESULTS.md). So they are an option: ``CandidateSettings(prescore_weights=FITTED_PRESCORE_WEIGHTS)``."""
+"""The default weights, fitted to the simulator (``python bench/bench_quality.py --seeds 7 3
+--condition-passes --fit-prescore``: a logistic regression of true against other pairs over every
+pair the passes propose with no cap, 2,000 residents x 20,000 reports, coefficients doubled, so a
+point is half a unit of log-odds). Within a year window the birth-year gap says little; time lost,
+height and a shared mark say much, so the caps keep the pairs the model would rank high, most of all
+for residents without a usable name (figures in bench/RESULTS.md). Together with
+:data:`kinmatch.match.passes.CONDITION_PASSES` the model's fit went wrong, so those passes stay an
+option."""
 
 
 def _default_prescore_weights() -> dict[str, float]:
-    return dict(HAND_PRESCORE_WEIGHTS)
+    return dict(FITTED_PRESCORE_WEIGHTS)
 
 
 SEX_MISMATCH_POINTS = 30.0

@@ -234,8 +234,8 @@ CONDITION_PASSES: tuple[CandidatePass, ...] = (
 """Passes by conditions, not among the defaults: ``conditions`` for residents without a usable name
 (it shares a condition — 聋哑, 智力障碍, 痴呆, 精神障碍 … — birth years within a wide window) and
 ``conditions_named`` for the others (the rarer conditions, a narrower window and cap). At 10,000 x
-1,000,000 they change little with the default pre-score (whose caps rank by birth-year gap), and
-with :data:`kinmatch.match.candidates.FITTED_PRESCORE_WEIGHTS` the model's fit went wrong
+1,000,000 they change little with the hand-set pre-score (whose caps rank by birth-year gap), and
+with :data:`kinmatch.match.candidates.FITTED_PRESCORE_WEIGHTS` (the default) the model's fit went wrong
 (bench/RESULTS.md); add them with
 ``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *CONDITION_PASSES, DEFAULT_PASSES[-1]])``."""
 
