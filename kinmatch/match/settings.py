@@ -222,9 +222,9 @@ def _checked_model_options(options: Any) -> dict[str, Any]:
     """``options`` as a plain dict, after checking every key and value against what
     :class:`~kinmatch.match.model.FellegiSunter` accepts (so a typo fails when the settings are
     made or read, not after candidate generation)."""
-    from kinmatch.match.model.fellegi_sunter import DEPENDENCE, POSTERIORS, PRIORS
+    from kinmatch.match.model.fellegi_sunter import DEPENDENCE, M_ESTIMATES, POSTERIORS, PRIORS
 
-    allowed = {"dependence": DEPENDENCE, "prior": PRIORS, "posterior": POSTERIORS}
+    allowed = {"dependence": DEPENDENCE, "prior": PRIORS, "posterior": POSTERIORS, "m_estimate": M_ESTIMATES}
     if not isinstance(options, Mapping):
         raise InputError(f"model_options must be a mapping such as {{'posterior': 'person'}}, not "
                          f"{type(options).__name__}; the fitted model's options cannot be read from it")

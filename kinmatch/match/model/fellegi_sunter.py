@@ -55,7 +55,8 @@ from kinmatch.match.model.dependence import (
 )
 from kinmatch.match.model.posterior import MAX_REPORTS, fit_report_shares, resident_posterior
 
-__all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "POOLED_NOTE", "pooled_levels"]
+__all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "M_ESTIMATES", "POOLED_NOTE", "pooled_levels", "held_out_m",
+           "observed_together"]
 
 POOLED_NOTE = ("与相邻更强的一级合并为同一权重：有序比对中较弱的一级不得比较强的一级更重，"
                "拟合出的权重违反了这一顺序，故两级取同一权重")
@@ -108,8 +109,113 @@ PRIORS = ("one_per_resident", "every_pair")
 """How a model fitted with ``method="assignment"`` sets the prior of a pair (see
 :class:`FellegiSunter`)."""
 
+M_ESTIMATES = ("em", "held_out")
+"""How a model fitted with ``method="assignment"`` takes m from the EM (see :class:`FellegiSunter`)."""
+
 POSTERIORS = ("pair", "person", "person_em")
 """What a pair's probability is conditioned on (see :class:`FellegiSunter`)."""
+
+
+def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: float, residents: np.ndarray,
+               min_prob: float, offset: np.ndarray | None = None, rounds: int = 2) -> dict[str, np.ndarray]:
+    """m of every comparison estimated from the pairs' posteriors *without that comparison*: each
+    comparison's m from how likely the rest of the evidence says each pair is the resident's match.
+
+    The assignment EM counts a level's m over pairs weighted by their posterior, and that posterior
+    contains the level's own weight: among residents with thin evidence, a candidate at a level
+    the model already favours becomes the likely match *because* of that level, and counts towards
+    it again (a fit that confirms itself). Here, for comparison k, each pair's posterior p is the
+    assignment E step (one unit of "is the match" shared by the resident's candidates and "none of
+    them", prior ``pi``) on the log likelihood ratio of the other comparisons, also leaving out
+    those whose being observed depends on k's level (:func:`observed_together`: clothing compared
+    only within a month of the loss says nothing about the time gap that it does not already
+    contain). If the comparisons are independent given the class, a pair reaches level l with
+    probability p m_l + (1 - p) u_l, so summed over the pairs where k is observed::
+
+        Σ p·[level = l] = m_l Σ p² + u_l Σ p(1 - p)
+
+    which is solved for m_l (``u``: the EM's u, that of the candidates that are not the match),
+    clipped to ``[min_prob, 1 - min_prob]`` and normalised. ``rounds`` repeats this with the new m
+    (the posteriors without k change as the others' m do). ``matrix``: the pairs' levels (-1
+    missing), columns in ``names`` order; ``residents``: each pair's resident as an integer;
+    ``offset``: a per-pair natural-log ratio the levels do not carry, added to every posterior.
+
+        >>> rng = np.random.default_rng(0)
+        >>> residents = np.repeat(np.arange(3000), 5)
+        >>> match = np.zeros(len(residents), bool)
+        >>> match[::5] = rng.random(3000) < 0.6
+        >>> levels = lambda p_match, p_other: np.where(match, rng.choice(3, len(match), p=p_match),
+        ...                                            rng.choice(3, len(match), p=p_other))
+        >>> matrix = np.column_stack([levels([.1, .2, .7], [.7, .2, .1]), levels([.2, .8, 0], [.8, .2, 0]),
+        ...                           levels([.1, .3, .6], [.6, .3, .1])])
+        >>> u = {n: np.array(p) for n, p in zip("abc", ([.7, .2, .1], [.8, .2, 1e-4], [.6, .3, .1]))}
+        >>> m = {n: np.array(p) for n, p in zip("abc", ([.05, .1, .85], [.1, .9, 1e-4], [.1, .3, .6]))}
+        >>> held_out_m(matrix, list("abc"), m, u, 0.6, residents, 1e-4)["a"].round(1).tolist()
+        [0.1, 0.2, 0.7]
+    """
+    names = list(names)
+    order = np.argsort(residents, kind="stable")
+    groups = np.asarray(residents)[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    sizes = np.diff(np.r_[starts, len(groups)])
+    group_of = np.repeat(np.arange(len(starts)), sizes)
+    prior = pi * np.repeat(1.0 / sizes, sizes)
+    levels = matrix[order]
+    base = np.zeros(len(levels)) if offset is None else np.asarray(offset, dtype=float)[order]
+    together = observed_together(levels, names)
+    m = {n: np.asarray(m[n], dtype=float) for n in names}
+    for _ in range(int(rounds)):
+        tables = [np.r_[0.0, np.log(m[n]) - np.log(u[n])] for n in names]  # [0]: missing
+        total = base.copy()
+        for j, table in enumerate(tables):
+            total += table[levels[:, j] + 1]
+        new_m = {}
+        for k, name in enumerate(names):
+            # one per-pair array at a time: at a million reports the pairs are tens of millions
+            lr = total.copy()
+            for j, table in enumerate(tables):
+                if j == k or not together[k, j]:
+                    lr -= table[levels[:, j] + 1]
+            e = prior * np.exp(np.clip(lr, -_MAX_LOG_RATIO, _MAX_LOG_RATIO))
+            p = e / ((1 - pi) + np.add.reduceat(e, starts))[group_of]
+            seen = levels[:, k] >= 0
+            p, level = p[seen], levels[seen, k]
+            share = np.bincount(level, weights=p, minlength=len(m[name]))
+            estimate = (share - u[name] * float(np.sum(p * (1 - p)))) / max(float(np.sum(p * p)), 1e-12)
+            estimate = np.clip(estimate, min_prob, 1 - min_prob)
+            new_m[name] = estimate / estimate.sum()
+        m = new_m
+    return m
+
+
+_MAX_LOG_RATIO = 600.0
+"""Largest |natural-log ratio| :func:`held_out_m` exponentiates (exp overflows past 709)."""
+
+
+def observed_together(levels: np.ndarray, names: Sequence[str], min_share: float = 0.01) -> np.ndarray:
+    """``[k, j]`` False where comparison j's being observed depends on comparison k's level (or
+    k's on j's): among the pairs where k is observed, some level of k holding at least
+    ``min_share`` of them never has j observed. Such a j is evidence about k's level, not beside it.
+
+        >>> levels = np.array([[2, 1], [2, 0], [1, -1], [0, -1], [1, -1]])
+        >>> observed_together(levels, ["time_gap", "clothing"]).tolist()
+        [[True, False], [False, True]]
+    """
+    n = len(names)
+    together = np.ones((n, n), dtype=bool)
+    seen = levels >= 0
+    for k in range(n):
+        at_k = levels[seen[:, k], k]
+        if len(at_k) == 0:
+            continue
+        common = np.flatnonzero(np.bincount(at_k) >= min_share * len(at_k))
+        for j in range(n):
+            if j == k:
+                continue
+            with_j = np.bincount(levels[seen[:, k] & seen[:, j], k], minlength=int(at_k.max()) + 1)
+            if (with_j[common] == 0).any():
+                together[k, j] = together[j, k] = False
+    return together
 
 
 def _resident_codes(pairs: Any) -> np.ndarray:
@@ -257,7 +363,8 @@ class FellegiSunter(EstimatorParams):
     def __init__(self, levels=None, max_iter=100, tol=1e-6, lambda_init=None, m_init=None,
                  u_fixed=True, tf_columns=None, random_state=None, min_prob=1e-6,
                  m_fixed=None, level_labels=None, tf_levels=None, method="em", u_source="hybrid",
-                 ordered=None, settings=None, dependence=None, prior="one_per_resident", posterior="pair"):
+                 ordered=None, settings=None, dependence=None, prior="one_per_resident", posterior="pair",
+                 m_estimate="em"):
         self.levels = levels
         self.max_iter = max_iter
         self.tol = tol
@@ -277,6 +384,7 @@ class FellegiSunter(EstimatorParams):
         self.dependence = dependence
         self.prior = prior
         self.posterior = posterior
+        self.m_estimate = m_estimate
 
     # ---- u from random pairs ---------------------------------------------------------------
 
@@ -448,6 +556,8 @@ class FellegiSunter(EstimatorParams):
             raise InputError(f"comparison(s) {unobserved} are missing (-1) in every random pair, so the "
                              f"assignment EM has no u for them; leave them out of levels= or draw more random "
                              f"pairs.")
+        if self.m_estimate not in M_ESTIMATES:
+            raise InputError(f"m_estimate={self.m_estimate!r} is not one of {list(M_ESTIMATES)}")
         if self.dependence not in DEPENDENCE or self.prior not in PRIORS or self.posterior not in POSTERIORS:
             raise InputError(f"dependence={self.dependence!r} / prior={self.prior!r} / posterior={self.posterior!r}: "
                              f"use dependence in {list(DEPENDENCE)}, prior in {list(PRIORS)} and posterior in "
@@ -468,6 +578,9 @@ class FellegiSunter(EstimatorParams):
         fit = fit_assignment_em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol,
                                 min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"),
                                 offset=offset)
+        if self.m_estimate == "held_out":
+            fit = fit._replace(m=held_out_m(matrix, names, fit.m, fit.u, fit.pi, _resident_codes(vectors.index),
+                                            self.min_prob, offset=offset))
         u = u_random if self.u_source == "hybrid" else fit.u
         self.expected_true_pairs_ = None
         if self.prior == "every_pair":
