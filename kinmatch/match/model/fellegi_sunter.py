@@ -117,9 +117,10 @@ POSTERIORS = ("pair", "person", "person_em")
 
 
 def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: float, residents: np.ndarray,
-               min_prob: float, offset: np.ndarray | None = None, rounds: int = 2) -> dict[str, np.ndarray]:
-    """m of every comparison estimated from the pairs' posteriors *without that comparison*: each
-    comparison's m from how likely the rest of the evidence says each pair is the resident's match.
+               min_prob: float, offset: np.ndarray | None = None, decisive: float = 0.9,
+               rounds: int = 2) -> dict[str, np.ndarray]:
+    """m of every comparison estimated from the pairs that the *rest* of the evidence already
+    calls the resident's match.
 
     The assignment EM counts a level's m over pairs weighted by their posterior, and that posterior
     contains the level's own weight: among residents with thin evidence, a candidate at a level
@@ -129,16 +130,15 @@ def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: f
     them", prior ``pi``) on the log likelihood ratio of the other comparisons, also leaving out
     those whose being observed depends on k's level (:func:`observed_together`: clothing compared
     only within a month of the loss says nothing about the time gap that it does not already
-    contain). If the comparisons are independent given the class, a pair reaches level l with
-    probability p m_l + (1 - p) u_l, so summed over the pairs where k is observed::
-
-        Σ p·[level = l] = m_l Σ p² + u_l Σ p(1 - p)
-
-    which is solved for m_l (``u``: the EM's u, that of the candidates that are not the match),
-    clipped to ``[min_prob, 1 - min_prob]`` and normalised. ``rounds`` repeats this with the new m
-    (the posteriors without k change as the others' m do). ``matrix``: the pairs' levels (-1
-    missing), columns in ``names`` order; ``residents``: each pair's resident as an integer;
-    ``offset``: a per-pair natural-log ratio the levels do not carry, added to every posterior.
+    contain). m_k is the share of each level among the pairs with p at least ``decisive``,
+    weighted by p: if the comparisons are independent given the class, k's level is drawn from m
+    whatever the other evidence, and at most ``1 - decisive`` of that weight is a non-match's. The
+    counts get the assignment EM's weak prior (m rising with the level, worth 5% of the pairs'
+    weight, at least 2 pairs), so a level no decisive pair showed does not weigh -13 bits.
+    ``rounds`` repeats this with the new m (the posteriors without k change as the others' m do).
+    ``matrix``: the pairs' levels (-1 missing), columns in ``names`` order; ``u``: the u the EM
+    used; ``residents``: each pair's resident as an integer; ``offset``: a per-pair natural-log
+    ratio the levels do not carry, added to every posterior.
 
         >>> rng = np.random.default_rng(0)
         >>> residents = np.repeat(np.arange(3000), 5)
@@ -146,7 +146,7 @@ def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: f
         >>> match[::5] = rng.random(3000) < 0.6
         >>> levels = lambda p_match, p_other: np.where(match, rng.choice(3, len(match), p=p_match),
         ...                                            rng.choice(3, len(match), p=p_other))
-        >>> matrix = np.column_stack([levels([.1, .2, .7], [.7, .2, .1]), levels([.2, .8, 0], [.8, .2, 0]),
+        >>> matrix = np.column_stack([levels([.1, .2, .7], [.7, .2, .1]), levels([.1, .9, 0], [.8, .2, 0]),
         ...                           levels([.1, .3, .6], [.6, .3, .1])])
         >>> u = {n: np.array(p) for n, p in zip("abc", ([.7, .2, .1], [.8, .2, 1e-4], [.6, .3, .1]))}
         >>> m = {n: np.array(p) for n, p in zip("abc", ([.05, .1, .85], [.1, .9, 1e-4], [.1, .3, .6]))}
@@ -178,11 +178,11 @@ def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: f
                     lr -= table[levels[:, j] + 1]
             e = prior * np.exp(np.clip(lr, -_MAX_LOG_RATIO, _MAX_LOG_RATIO))
             p = e / ((1 - pi) + np.add.reduceat(e, starts))[group_of]
-            seen = levels[:, k] >= 0
-            p, level = p[seen], levels[seen, k]
-            share = np.bincount(level, weights=p, minlength=len(m[name]))
-            estimate = (share - u[name] * float(np.sum(p * (1 - p)))) / max(float(np.sum(p * p)), 1e-12)
-            estimate = np.clip(estimate, min_prob, 1 - min_prob)
+            chosen = (levels[:, k] >= 0) & (p >= decisive)
+            counts = np.bincount(levels[chosen, k], weights=p[chosen], minlength=len(m[name]))
+            rising = np.exp2(np.arange(len(m[name]), dtype=float))
+            counts = counts + max(2.0, 0.05 * counts.sum()) * rising / rising.sum()
+            estimate = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
             new_m[name] = estimate / estimate.sum()
         m = new_m
     return m
