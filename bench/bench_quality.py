@@ -361,7 +361,7 @@ def main(argv=None) -> int:
                         "(LinkSettings.dedupe_reports; recall counts a cluster row for any member)")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
     parser.add_argument("--gap-bands", action="store_true",
-                        help="the time gap in the finer bands (TimeGapComparison(bands=GAP_BANDS_DAYS, before_level=True))")
+                        help="the time gap in the finer bands (GAP_BANDS_DAYS, before_level=True)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     if args.fit_prescore:

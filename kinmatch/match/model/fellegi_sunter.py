@@ -140,16 +140,20 @@ def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: f
     used; ``residents``: each pair's resident as an integer; ``offset``: a per-pair natural-log
     ratio the levels do not carry, added to every posterior.
 
+    Example: three comparisons, true m of ``a`` 0.1 / 0.2 / 0.7, the fit starting from an m of ``a``
+    that is far too sure of its top level::
+
         >>> rng = np.random.default_rng(0)
         >>> residents = np.repeat(np.arange(3000), 5)
         >>> match = np.zeros(len(residents), bool)
         >>> match[::5] = rng.random(3000) < 0.6
-        >>> levels = lambda p_match, p_other: np.where(match, rng.choice(3, len(match), p=p_match),
-        ...                                            rng.choice(3, len(match), p=p_other))
-        >>> matrix = np.column_stack([levels([.1, .2, .7], [.7, .2, .1]), levels([.1, .9, 0], [.8, .2, 0]),
+        >>> def levels(p_match, p_other):
+        ...     return np.where(match, rng.choice(len(p_match), len(match), p=p_match),
+        ...                     rng.choice(len(p_match), len(match), p=p_other))
+        >>> matrix = np.column_stack([levels([.1, .2, .7], [.7, .2, .1]), levels([.05, .95], [.95, .05]),
         ...                           levels([.1, .3, .6], [.6, .3, .1])])
-        >>> u = {n: np.array(p) for n, p in zip("abc", ([.7, .2, .1], [.8, .2, 1e-4], [.6, .3, .1]))}
-        >>> m = {n: np.array(p) for n, p in zip("abc", ([.05, .1, .85], [.1, .9, 1e-4], [.1, .3, .6]))}
+        >>> u = {n: np.array(p) for n, p in zip("abc", ([.7, .2, .1], [.95, .05], [.6, .3, .1]))}
+        >>> m = {n: np.array(p) for n, p in zip("abc", ([.02, .08, .9], [.05, .95], [.1, .3, .6]))}
         >>> held_out_m(matrix, list("abc"), m, u, 0.6, residents, 1e-4)["a"].round(1).tolist()
         [0.1, 0.2, 0.7]
     """
