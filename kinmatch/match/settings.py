@@ -104,7 +104,8 @@ class LinkSettings:
     as the first. None: every resident. ``model_options``: options of the fitted
     :class:`~kinmatch.match.model.FellegiSunter` beyond the defaults, a mapping with any of
     ``dependence`` (None, ``"pairwise"``, ``"tree"``), ``prior`` (``"one_per_resident"``,
-    ``"every_pair"``) and ``posterior`` (``"pair"``, ``"person"``, ``"person_em"``); see that
+    ``"every_pair"``), ``posterior`` (``"pair"``, ``"person"``, ``"person_em"``) and ``m_estimate``
+    (``"em"``, ``"held_out"`` or a list of comparison names); see that
     class for what each does. None (the default): the model's defaults, and the settings JSON has
     no ``model_options`` entry."""
 
@@ -233,6 +234,8 @@ def _checked_model_options(options: Any) -> dict[str, Any]:
         raise InputError(f"model_options has unknown key(s) {unknown}, which the fitted model would not use; "
                          f"give only {sorted(allowed)}")
     for key, value in options.items():
+        if key == "m_estimate" and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            continue  # the comparisons whose m is estimated held out
         if value not in allowed[key]:
             raise InputError(f"model_options[{key!r}] is {value!r}, which the model does not know; use one of "
                              f"{list(allowed[key])}")

@@ -118,7 +118,7 @@ POSTERIORS = ("pair", "person", "person_em")
 
 def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: float, residents: np.ndarray,
                min_prob: float, offset: np.ndarray | None = None, decisive: float = 0.9,
-               rounds: int = 2) -> dict[str, np.ndarray]:
+               rounds: int = 2, comparisons: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """m of every comparison estimated from the pairs that the *rest* of the evidence already
     calls the resident's match.
 
@@ -136,6 +136,7 @@ def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: f
     counts get the assignment EM's weak prior (m rising with the level, worth 5% of the pairs'
     weight, at least 2 pairs), so a level no decisive pair showed does not weigh -13 bits.
     ``rounds`` repeats this with the new m (the posteriors without k change as the others' m do).
+    ``comparisons``: the comparisons whose m is estimated so (None: all); the others keep ``m``.
     ``matrix``: the pairs' levels (-1 missing), columns in ``names`` order; ``u``: the u the EM
     used; ``residents``: each pair's resident as an integer; ``offset``: a per-pair natural-log
     ratio the levels do not carry, added to every posterior.
@@ -173,8 +174,10 @@ def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: f
         total = base.copy()
         for j, table in enumerate(tables):
             total += table[levels[:, j] + 1]
-        new_m = {}
+        new_m = dict(m)
         for k, name in enumerate(names):
+            if comparisons is not None and name not in comparisons:
+                continue
             # one per-pair array at a time: at a million reports the pairs are tens of millions
             lr = total.copy()
             for j, table in enumerate(tables):
@@ -220,6 +223,14 @@ def observed_together(levels: np.ndarray, names: Sequence[str], min_share: float
             if (with_j[common] == 0).any():
                 together[k, j] = together[j, k] = False
     return together
+
+
+def _valid_m_estimate(value: Any) -> bool:
+    """Whether ``value`` is an ``m_estimate`` :class:`FellegiSunter` accepts: one of
+    :data:`M_ESTIMATES` or a list of comparison names."""
+    if isinstance(value, str):
+        return value in M_ESTIMATES
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
 def _resident_codes(pairs: Any) -> np.ndarray:
@@ -292,6 +303,13 @@ class FellegiSunter(EstimatorParams):
         may ranking. Without a ``dependence`` correction this EM explains look-alike strangers as
         further reports of the person and runs away (bench/RESULTS.md); use it with
         ``dependence="tree"``.
+    m_estimate : "em", "held_out" or list of str
+        With ``method="assignment"``, where m comes from. ``"em"``: the assignment EM's m.
+        ``"held_out"``: after the EM, each comparison's m from the pairs that the *other*
+        comparisons already call the resident's match (:func:`held_out_m`), so a level's m is not
+        counted over pairs that are likely matches only because of that level (the EM's m confirms
+        itself among residents with thin evidence). A list of comparison names: only those get the
+        held-out m, the others keep the EM's. u, π and the prior are the EM's either way.
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved
@@ -560,8 +578,9 @@ class FellegiSunter(EstimatorParams):
             raise InputError(f"comparison(s) {unobserved} are missing (-1) in every random pair, so the "
                              f"assignment EM has no u for them; leave them out of levels= or draw more random "
                              f"pairs.")
-        if self.m_estimate not in M_ESTIMATES:
-            raise InputError(f"m_estimate={self.m_estimate!r} is not one of {list(M_ESTIMATES)}")
+        if not _valid_m_estimate(self.m_estimate):
+            raise InputError(f"m_estimate={self.m_estimate!r} is neither one of {list(M_ESTIMATES)} nor a list of "
+                             f"comparison names")
         if self.dependence not in DEPENDENCE or self.prior not in PRIORS or self.posterior not in POSTERIORS:
             raise InputError(f"dependence={self.dependence!r} / prior={self.prior!r} / posterior={self.posterior!r}: "
                              f"use dependence in {list(DEPENDENCE)}, prior in {list(PRIORS)} and posterior in "
@@ -582,9 +601,10 @@ class FellegiSunter(EstimatorParams):
         fit = fit_assignment_em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol,
                                 min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"),
                                 offset=offset)
-        if self.m_estimate == "held_out":
+        if self.m_estimate != "em":
+            chosen = None if self.m_estimate == "held_out" else [n for n in self.m_estimate if n in names]
             fit = fit._replace(m=held_out_m(matrix, names, fit.m, fit.u, fit.pi, _resident_codes(vectors.index),
-                                            self.min_prob, offset=offset))
+                                            self.min_prob, offset=offset, comparisons=chosen))
         u = u_random if self.u_source == "hybrid" else fit.u
         self.expected_true_pairs_ = None
         if self.prior == "every_pair":
