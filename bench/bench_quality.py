@@ -397,6 +397,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dedupe", action="store_true", help="duplicate reports clustered, one row per person "
                         "(LinkSettings.dedupe_reports; recall counts a cluster row for any member)")
     parser.add_argument("--fit-prescore", action="store_true", help="fit the candidate pre-score's weights and stop")
+    parser.add_argument("--gap-bands", action="store_true",
+                        help="the time gap in the finer bands (GAP_BANDS_DAYS, before_level=True)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     if args.fit_prescore:
@@ -427,6 +429,14 @@ def main(argv=None) -> int:
         from dataclasses import replace
 
         settings = replace(settings or LinkSettings(), model_options=args.model_options)
+    if args.gap_bands:
+        from dataclasses import replace
+
+        from kinmatch.match.comparisons.time_gap import GAP_BANDS_DAYS, TimeGapComparison
+
+        base = settings or LinkSettings()
+        fine = TimeGapComparison(bands=GAP_BANDS_DAYS, before_level=True)
+        settings = replace(base, comparisons=[fine if c.name == fine.name else c for c in base.comparisons])
     if args.dedupe:
         from dataclasses import replace
 

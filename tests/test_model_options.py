@@ -54,6 +54,22 @@ def test_the_tree_dependence_option_reaches_the_model(records, plain):
     assert not np.allclose(both["match_weight_plain"], both["match_weight_tree"], atol=1e-3)  # lifts in the weights
 
 
+@pytest.mark.parametrize("m_estimate", ["held_out", ["time_gap"]])
+def test_the_held_out_m_option_reaches_the_model(records, plain, m_estimate):
+    residents, missing = records
+    held = run_link(residents, missing, progress=False, n_jobs=1,
+                    settings=LinkSettings(model_options={"m_estimate": m_estimate}))
+    assert held.model.m_estimate == m_estimate and plain.model.m_estimate == "em"
+    assert LinkSettings.from_json(held.settings.to_json()).model_options == {"m_estimate": m_estimate}
+    assert json.loads(held.model.to_json())["settings"]["model_options"] == {"m_estimate": m_estimate}
+    assert not np.allclose(held.model.m_["time_gap"], plain.model.m_["time_gap"], atol=1e-3)
+    kept = [n for n in plain.model.comparisons_ if n != "time_gap"]
+    same = [np.allclose(held.model.m_[n], plain.model.m_[n]) for n in kept]
+    assert all(same) if m_estimate == ["time_gap"] else not all(same)
+    np.testing.assert_allclose(held.model.u_["time_gap"], plain.model.u_["time_gap"])  # u and π are the EM's
+    assert held.model.share_with_report_ == pytest.approx(plain.model.share_with_report_)
+
+
 def test_model_options_travel_in_the_settings_json_and_are_absent_when_unset(plain):
     options = {"dependence": "pairwise", "prior": "every_pair", "posterior": "person_em"}
     assert LinkSettings.from_json(LinkSettings(model_options=options).to_json()).model_options == options
@@ -67,6 +83,8 @@ def test_model_options_travel_in_the_settings_json_and_are_absent_when_unset(pla
     ({"posterior": "people"}, "posterior"),
     ({"dependence": "chain"}, "dependence"),
     ({"prior": "uniform"}, "prior"),
+    ({"m_estimate": "held"}, "m_estimate"),
+    ({"m_estimate": ["time_gap", 3]}, "m_estimate"),
     ("person", "mapping"),
 ])
 def test_unknown_model_options_are_refused(options, message):

@@ -104,7 +104,8 @@ class LinkSettings:
     as the first. None: every resident. ``model_options``: options of the fitted
     :class:`~kinmatch.match.model.FellegiSunter` beyond the defaults, a mapping with any of
     ``dependence`` (None, ``"pairwise"``, ``"tree"``), ``prior`` (``"one_per_resident"``,
-    ``"every_pair"``) and ``posterior`` (``"pair"``, ``"person"``, ``"person_em"``); see that
+    ``"every_pair"``), ``posterior`` (``"pair"``, ``"person"``, ``"person_em"``) and ``m_estimate``
+    (``"em"``, ``"held_out"`` or a list of comparison names); see that
     class for what each does. None (the default): the model's defaults, and the settings JSON has
     no ``model_options`` entry."""
 
@@ -222,9 +223,9 @@ def _checked_model_options(options: Any) -> dict[str, Any]:
     """``options`` as a plain dict, after checking every key and value against what
     :class:`~kinmatch.match.model.FellegiSunter` accepts (so a typo fails when the settings are
     made or read, not after candidate generation)."""
-    from kinmatch.match.model.fellegi_sunter import DEPENDENCE, POSTERIORS, PRIORS
+    from kinmatch.match.model.fellegi_sunter import DEPENDENCE, M_ESTIMATES, POSTERIORS, PRIORS
 
-    allowed = {"dependence": DEPENDENCE, "prior": PRIORS, "posterior": POSTERIORS}
+    allowed = {"dependence": DEPENDENCE, "prior": PRIORS, "posterior": POSTERIORS, "m_estimate": M_ESTIMATES}
     if not isinstance(options, Mapping):
         raise InputError(f"model_options must be a mapping such as {{'posterior': 'person'}}, not "
                          f"{type(options).__name__}; the fitted model's options cannot be read from it")
@@ -233,6 +234,8 @@ def _checked_model_options(options: Any) -> dict[str, Any]:
         raise InputError(f"model_options has unknown key(s) {unknown}, which the fitted model would not use; "
                          f"give only {sorted(allowed)}")
     for key, value in options.items():
+        if key == "m_estimate" and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            continue  # the comparisons whose m is estimated held out
         if value not in allowed[key]:
             raise InputError(f"model_options[{key!r}] is {value!r}, which the model does not know; use one of "
                              f"{list(allowed[key])}")

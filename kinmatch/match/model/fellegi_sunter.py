@@ -55,7 +55,8 @@ from kinmatch.match.model.dependence import (
 )
 from kinmatch.match.model.posterior import MAX_REPORTS, fit_report_shares, resident_posterior
 
-__all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "POOLED_NOTE", "pooled_levels"]
+__all__ = ["FellegiSunter", "METHODS", "U_SOURCES", "M_ESTIMATES", "POOLED_NOTE", "pooled_levels", "held_out_m",
+           "observed_together"]
 
 POOLED_NOTE = ("与相邻更强的一级合并为同一权重：有序比对中较弱的一级不得比较强的一级更重，"
                "拟合出的权重违反了这一顺序，故两级取同一权重")
@@ -108,8 +109,128 @@ PRIORS = ("one_per_resident", "every_pair")
 """How a model fitted with ``method="assignment"`` sets the prior of a pair (see
 :class:`FellegiSunter`)."""
 
+M_ESTIMATES = ("em", "held_out")
+"""How a model fitted with ``method="assignment"`` takes m from the EM (see :class:`FellegiSunter`)."""
+
 POSTERIORS = ("pair", "person", "person_em")
 """What a pair's probability is conditioned on (see :class:`FellegiSunter`)."""
+
+
+def held_out_m(matrix: np.ndarray, names: Sequence[str], m: dict, u: dict, pi: float, residents: np.ndarray,
+               min_prob: float, offset: np.ndarray | None = None, decisive: float = 0.9,
+               rounds: int = 2, comparisons: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """m of every comparison estimated from the pairs that the *rest* of the evidence already
+    calls the resident's match.
+
+    The assignment EM counts a level's m over pairs weighted by their posterior, and that posterior
+    contains the level's own weight: among residents with thin evidence, a candidate at a level
+    the model already favours becomes the likely match *because* of that level, and counts towards
+    it again (a fit that confirms itself). Here, for comparison k, each pair's posterior p is the
+    assignment E step (one unit of "is the match" shared by the resident's candidates and "none of
+    them", prior ``pi``) on the log likelihood ratio of the other comparisons, also leaving out
+    those whose being observed depends on k's level (:func:`observed_together`: clothing compared
+    only within a month of the loss says nothing about the time gap that it does not already
+    contain). m_k is the share of each level among the pairs with p at least ``decisive``,
+    weighted by p: if the comparisons are independent given the class, k's level is drawn from m
+    whatever the other evidence, and at most ``1 - decisive`` of that weight is a non-match's. The
+    counts get the assignment EM's weak prior (m rising with the level, worth 5% of the pairs'
+    weight, at least 2 pairs), so a level no decisive pair showed does not weigh -13 bits.
+    ``rounds`` repeats this with the new m (the posteriors without k change as the others' m do).
+    ``comparisons``: the comparisons whose m is estimated so (None: all); the others keep ``m``.
+    ``matrix``: the pairs' levels (-1 missing), columns in ``names`` order; ``u``: the u the EM
+    used; ``residents``: each pair's resident as an integer; ``offset``: a per-pair natural-log
+    ratio the levels do not carry, added to every posterior.
+
+    Example: three comparisons, true m of ``a`` 0.1 / 0.2 / 0.7, the fit starting from an m of ``a``
+    that is far too sure of its top level::
+
+        >>> rng = np.random.default_rng(0)
+        >>> residents = np.repeat(np.arange(3000), 5)
+        >>> match = np.zeros(len(residents), bool)
+        >>> match[::5] = rng.random(3000) < 0.6
+        >>> def levels(p_match, p_other):
+        ...     return np.where(match, rng.choice(len(p_match), len(match), p=p_match),
+        ...                     rng.choice(len(p_match), len(match), p=p_other))
+        >>> matrix = np.column_stack([levels([.1, .2, .7], [.7, .2, .1]), levels([.05, .95], [.95, .05]),
+        ...                           levels([.1, .3, .6], [.6, .3, .1])])
+        >>> u = {n: np.array(p) for n, p in zip("abc", ([.7, .2, .1], [.95, .05], [.6, .3, .1]))}
+        >>> m = {n: np.array(p) for n, p in zip("abc", ([.02, .08, .9], [.05, .95], [.1, .3, .6]))}
+        >>> held_out_m(matrix, list("abc"), m, u, 0.6, residents, 1e-4)["a"].round(1).tolist()
+        [0.1, 0.2, 0.7]
+    """
+    names = list(names)
+    order = np.argsort(residents, kind="stable")
+    groups = np.asarray(residents)[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    sizes = np.diff(np.r_[starts, len(groups)])
+    group_of = np.repeat(np.arange(len(starts)), sizes)
+    prior = pi * np.repeat(1.0 / sizes, sizes)
+    levels = matrix[order]
+    base = np.zeros(len(levels)) if offset is None else np.asarray(offset, dtype=float)[order]
+    together = observed_together(levels, names)
+    m = {n: np.asarray(m[n], dtype=float) for n in names}
+    for _ in range(int(rounds)):
+        tables = [np.r_[0.0, np.log(m[n]) - np.log(u[n])] for n in names]  # [0]: missing
+        total = base.copy()
+        for j, table in enumerate(tables):
+            total += table[levels[:, j] + 1]
+        new_m = dict(m)
+        for k, name in enumerate(names):
+            if comparisons is not None and name not in comparisons:
+                continue
+            # one per-pair array at a time: at a million reports the pairs are tens of millions
+            lr = total.copy()
+            for j, table in enumerate(tables):
+                if j == k or not together[k, j]:
+                    lr -= table[levels[:, j] + 1]
+            e = prior * np.exp(np.clip(lr, -_MAX_LOG_RATIO, _MAX_LOG_RATIO))
+            p = e / ((1 - pi) + np.add.reduceat(e, starts))[group_of]
+            chosen = (levels[:, k] >= 0) & (p >= decisive)
+            counts = np.bincount(levels[chosen, k], weights=p[chosen], minlength=len(m[name]))
+            rising = np.exp2(np.arange(len(m[name]), dtype=float))
+            counts = counts + max(2.0, 0.05 * counts.sum()) * rising / rising.sum()
+            estimate = np.clip(counts / counts.sum(), min_prob, 1 - min_prob)
+            new_m[name] = estimate / estimate.sum()
+        m = new_m
+    return m
+
+
+_MAX_LOG_RATIO = 600.0
+"""Largest |natural-log ratio| :func:`held_out_m` exponentiates (exp overflows past 709)."""
+
+
+def observed_together(levels: np.ndarray, names: Sequence[str], min_share: float = 0.01) -> np.ndarray:
+    """``[k, j]`` False where comparison j's being observed depends on comparison k's level (or
+    k's on j's): among the pairs where k is observed, some level of k holding at least
+    ``min_share`` of them never has j observed. Such a j is evidence about k's level, not beside it.
+
+        >>> levels = np.array([[2, 1], [2, 0], [1, -1], [0, -1], [1, -1]])
+        >>> observed_together(levels, ["time_gap", "clothing"]).tolist()
+        [[True, False], [False, True]]
+    """
+    n = len(names)
+    together = np.ones((n, n), dtype=bool)
+    seen = levels >= 0
+    for k in range(n):
+        at_k = levels[seen[:, k], k]
+        if len(at_k) == 0:
+            continue
+        common = np.flatnonzero(np.bincount(at_k) >= min_share * len(at_k))
+        for j in range(n):
+            if j == k:
+                continue
+            with_j = np.bincount(levels[seen[:, k] & seen[:, j], k], minlength=int(at_k.max()) + 1)
+            if (with_j[common] == 0).any():
+                together[k, j] = together[j, k] = False
+    return together
+
+
+def _valid_m_estimate(value: Any) -> bool:
+    """Whether ``value`` is an ``m_estimate`` :class:`FellegiSunter` accepts: one of
+    :data:`M_ESTIMATES` or a list of comparison names."""
+    if isinstance(value, str):
+        return value in M_ESTIMATES
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
 def _resident_codes(pairs: Any) -> np.ndarray:
@@ -182,6 +303,13 @@ class FellegiSunter(EstimatorParams):
         may ranking. Without a ``dependence`` correction this EM explains look-alike strangers as
         further reports of the person and runs away (bench/RESULTS.md); use it with
         ``dependence="tree"``.
+    m_estimate : "em", "held_out" or list of str
+        With ``method="assignment"``, where m comes from. ``"em"``: the assignment EM's m.
+        ``"held_out"``: after the EM, each comparison's m from the pairs that the *other*
+        comparisons already call the resident's match (:func:`held_out_m`), so a level's m is not
+        counted over pairs that are likely matches only because of that level (the EM's m confirms
+        itself among residents with thin evidence). A list of comparison names: only those get the
+        held-out m, the others keep the EM's. u, π and the prior are the EM's either way.
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved
@@ -257,7 +385,8 @@ class FellegiSunter(EstimatorParams):
     def __init__(self, levels=None, max_iter=100, tol=1e-6, lambda_init=None, m_init=None,
                  u_fixed=True, tf_columns=None, random_state=None, min_prob=1e-6,
                  m_fixed=None, level_labels=None, tf_levels=None, method="em", u_source="hybrid",
-                 ordered=None, settings=None, dependence=None, prior="one_per_resident", posterior="pair"):
+                 ordered=None, settings=None, dependence=None, prior="one_per_resident", posterior="pair",
+                 m_estimate="em"):
         self.levels = levels
         self.max_iter = max_iter
         self.tol = tol
@@ -277,6 +406,7 @@ class FellegiSunter(EstimatorParams):
         self.dependence = dependence
         self.prior = prior
         self.posterior = posterior
+        self.m_estimate = m_estimate
 
     # ---- u from random pairs ---------------------------------------------------------------
 
@@ -448,6 +578,9 @@ class FellegiSunter(EstimatorParams):
             raise InputError(f"comparison(s) {unobserved} are missing (-1) in every random pair, so the "
                              f"assignment EM has no u for them; leave them out of levels= or draw more random "
                              f"pairs.")
+        if not _valid_m_estimate(self.m_estimate):
+            raise InputError(f"m_estimate={self.m_estimate!r} is neither one of {list(M_ESTIMATES)} nor a list of "
+                             f"comparison names")
         if self.dependence not in DEPENDENCE or self.prior not in PRIORS or self.posterior not in POSTERIORS:
             raise InputError(f"dependence={self.dependence!r} / prior={self.prior!r} / posterior={self.posterior!r}: "
                              f"use dependence in {list(DEPENDENCE)}, prior in {list(PRIORS)} and posterior in "
@@ -468,6 +601,10 @@ class FellegiSunter(EstimatorParams):
         fit = fit_assignment_em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol,
                                 min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"),
                                 offset=offset)
+        if self.m_estimate != "em":
+            chosen = None if self.m_estimate == "held_out" else [n for n in self.m_estimate if n in names]
+            fit = fit._replace(m=held_out_m(matrix, names, fit.m, fit.u, fit.pi, _resident_codes(vectors.index),
+                                            self.min_prob, offset=offset, comparisons=chosen))
         u = u_random if self.u_source == "hybrid" else fit.u
         self.expected_true_pairs_ = None
         if self.prior == "every_pair":
