@@ -156,8 +156,8 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
                          prescore_share: float | None = None, hand_prescore: bool = False) -> LinkSettings:
     """``settings`` with the candidate options: the fitted pre-score weights (the default), the hand
     ones (``hand_prescore``), ``prescore_share`` of the way from the hand to the fitted ones
-    (:func:`blended_prescore_weights`), the passes by conditions (before the fallback), name_sound's other-sex pairs capped apart, the nameless
-    residents' caps (every pass's ``nameless_factor`` above 1 and the union's
+    (:func:`blended_prescore_weights`), the passes by conditions (before the fallback), name_sound's
+    other-sex pairs capped apart, the nameless residents' caps (every pass's ``nameless_factor`` above 1 and the union's
     ``nameless_max_per_resident``) times ``nameless_scale``."""
     from dataclasses import replace
 

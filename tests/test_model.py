@@ -643,11 +643,13 @@ def test_pipeline_model_converged_and_says_so():
     sim = simulate_people(n_missing=1000, n_residents=100, seed=5)
     run = run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1)
     model = run.model
-    assert model.fit_method_ == "assignment" and model.max_iter == 60
+    from kinmatch.match.model.fitting import MAX_EM_ITERATIONS
+
+    assert model.fit_method_ == "assignment" and model.max_iter == MAX_EM_ITERATIONS
     assert model.converged_ is True and 0 < model.n_iter_ < model.max_iter
     data = json.loads(model.to_json())
     assert data["fitted_on"]["converged"] is True and data["fitted_on"]["n_iter"] == model.n_iter_
-    assert data["params"]["max_iter"] == 60 and data["params"]["method"] == "assignment"
+    assert data["params"]["max_iter"] == MAX_EM_ITERATIONS and data["params"]["method"] == "assignment"
     assert not any("m_fixed" in entry for entry in data["comparisons"].values())  # m is fitted, not pinned
 
 
