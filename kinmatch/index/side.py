@@ -579,7 +579,12 @@ def _candidates(residents: pd.DataFrame, side: ReportSide, candidate_settings: A
 
         if LOOKUP_RANGE * side.reports.n >= KERNEL_MIN_PRODUCT:  # the kernel's layout, shared likewise
             prepare_kernel(side.reports)
-        packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side, candidate_settings))
+        try:
+            packed = fork_map(_candidates_range, bounds, jobs, shared=(residents, side, candidate_settings))
+        finally:  # the layout only served the workers: its memory back before comparing and ranking
+            from kinmatch.match._packing import release
+
+            release(side.reports)
     parts = [part.unpack() for part in packed]
     counts = parts[0].counts.set_index("pass")
     for part in parts[1:]:

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import os
 import time
-import weakref
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from kinmatch.match._packing import pack
 
 try:
     import numba
@@ -317,39 +318,12 @@ def compiled() -> Any:
 _broken = False
 
 
-_packs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOST_DAYS = 200 * 366  # the table of log1p(years lost) covers two centuries of days
 
 
 @lru_cache(maxsize=1)
 def _lost_table() -> np.ndarray:
     return np.log1p(np.arange(_LOST_DAYS, dtype=np.float64) / 365.25)
-
-
-def pack(side: Any) -> tuple[np.ndarray, np.ndarray]:
-    """One side's per-record values as two row-major tables, so that a pair reads two or three
-    cache lines of a report rather than one from each of fifteen arrays: floats (birth-year interval,
-    event day, height, the place as a unit vector, sex) and integers (feature bits, home, dialect
-    area and prefecture bits, surname and given-name codes). Kept per side object while it lives."""
-    packed = _packs.get(side)
-    if packed is None:
-        floats = np.empty((side.n, 8), dtype=np.float64)
-        for column, name in enumerate(("year_low", "year_high", "day", "height")):
-            floats[:, column] = getattr(side, name)
-        floats[:, 4] = side.cos_lat * np.cos(side.lon_rad)
-        floats[:, 5] = side.cos_lat * np.sin(side.lon_rad)
-        floats[:, 6] = np.sin(side.lat_rad)
-        floats[:, 7] = side.sex
-        integers = np.empty((side.n, 6), dtype=np.int64)
-        for column, name in enumerate(("feature_bits", "home_bits", "area_bits", "prefecture_bits", "surname_code",
-                                       "given_code")):
-            integers[:, column] = getattr(side, name)
-        packed = (floats, integers)
-        try:
-            _packs[side] = packed
-        except TypeError:  # a side that takes no weak reference: packed again next time
-            pass
-    return packed
 
 
 def pass_survivors(q_r: np.ndarray, starts: np.ndarray, ends: np.ndarray, q_class: np.ndarray, entries: np.ndarray,

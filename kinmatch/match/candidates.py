@@ -1602,14 +1602,16 @@ A small link and ``import kinmatch`` never import numba."""
 def prepare_kernel(reports: Any) -> None:
     """Lay out :func:`report_side`'s ``reports`` for the compiled kernel now (as it would on its
     first pass): called before worker processes fork, they share the one layout (112 bytes a
-    report) instead of each making its own. Does nothing without numba."""
+    report) instead of each making its own; :func:`kinmatch.match._packing.release` forgets it once
+    they are done. Does nothing without numba or with ``KINMATCH_KERNEL=0``; numba itself is not
+    imported here (the workers load the kernel)."""
+    import os
     from importlib.util import find_spec
 
-    if find_spec("numba") is not None:
-        from kinmatch.match import _kernels
+    if find_spec("numba") is not None and os.environ.get("KINMATCH_KERNEL", "1") != "0":
+        from kinmatch.match._packing import pack
 
-        if _kernels.compiled() is not None:
-            _kernels.pack(reports)
+        pack(reports)
 
 
 def _kernel_survivors(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, index: _ReportIndex,
@@ -1849,6 +1851,9 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
             for name, values in part_counts.items():
                 for key, value in values.items():
                     counts[name][key] += value
+        from kinmatch.match._packing import release
+
+        release(rep)
     else:
         iterator = chunks
         if progress and chunks:
