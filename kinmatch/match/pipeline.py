@@ -220,7 +220,11 @@ def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     else:  # e.g. SupervisedLinker: its own calibrated probabilities
         probability = model.predict_proba(vectors).to_numpy(dtype=float)
         match_weight = model.match_weight(vectors).to_numpy(dtype=float)
-    weights = weights.reset_index(drop=True).reindex(columns=settings.weight_columns, fill_value=0.0)
+    # in place rather than reset_index/reindex, which copy the whole table (4M pairs x 20 columns of
+    # float64 at 10k x 1M: 0.7 GB each, the link's peak)
+    weights.index = pd.RangeIndex(len(weights))
+    if list(weights.columns) != list(settings.weight_columns):
+        weights = weights.reindex(columns=settings.weight_columns, fill_value=0.0)
     return weights, match_weight, probability
 
 
