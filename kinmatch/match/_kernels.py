@@ -28,14 +28,13 @@ partial sort (``np.partition``) of their scores, and only the survivors are sort
 
 from __future__ import annotations
 
-import os
 import time
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from kinmatch.match._packing import pack
+from kinmatch.match._packing import kernel_allowed, pack
 
 try:
     import numba
@@ -310,7 +309,7 @@ def kernel(q_r, starts, ends, q_class, entries, res_f, res_i, res_age, res_cap, 
 def compiled() -> Any:
     """The kernel, or None when numba cannot be imported or ``KINMATCH_KERNEL=0`` turns it off
     (the numpy path then runs). Compiled, or loaded from numba's cache, on its first call."""
-    if numba is None or _broken or os.environ.get("KINMATCH_KERNEL", "1") == "0":
+    if numba is None or _broken or not kernel_allowed():
         return None
     return kernel
 

@@ -4,12 +4,20 @@ numba (about 60 MB of memory it would then keep for the rest of the run)."""
 
 from __future__ import annotations
 
+import os
 import weakref
+from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
 
 _packs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def kernel_allowed() -> bool:
+    """Whether the compiled kernel may run here: numba is installed and ``KINMATCH_KERNEL=0`` does not
+    turn it off (whether numba can build it shows only on its first call)."""
+    return os.environ.get("KINMATCH_KERNEL", "1") != "0" and find_spec("numba") is not None
 
 
 def pack(side: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -1605,12 +1605,9 @@ def prepare_kernel(reports: Any) -> None:
     report) instead of each making its own; :func:`kinmatch.match._packing.release` forgets it once
     they are done. Does nothing without numba or with ``KINMATCH_KERNEL=0``; numba itself is not
     imported here (the workers load the kernel)."""
-    import os
-    from importlib.util import find_spec
+    from kinmatch.match._packing import kernel_allowed, pack
 
-    if find_spec("numba") is not None and os.environ.get("KINMATCH_KERNEL", "1") != "0":
-        from kinmatch.match._packing import pack
-
+    if kernel_allowed():
         pack(reports)
 
 
@@ -1835,25 +1832,25 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     queries = {p.name: _encode(_key_set(res.key_sets, p.resident_keys, residents), rep.indexes[p.name], res.n,
                                classed=not p.resident_keys.startswith(_COLUMN))
                for p in passes if p.near_km is None}
-    counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in passes}
-    counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
+    counts = _empty_counts(settings)
     parts = []
     chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
     jobs = _chunk_jobs(len(chunks), res.n, rep.n, n_jobs)
     if jobs > 1:  # the chunks over forked workers; their pairs in chunk order and their counts added
         from kinmatch._parallel import fork_map
+        from kinmatch.match._packing import release
 
         if res.n * rep.n >= KERNEL_MIN_PRODUCT:
             prepare_kernel(rep)  # laid out once, shared by the workers
-        shared = (res, rep, residents, queries, settings)
-        for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=shared):
-            parts.append(part)
-            for name, values in part_counts.items():
-                for key, value in values.items():
-                    counts[name][key] += value
-        from kinmatch.match._packing import release
-
-        release(rep)
+        try:
+            for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=(res, rep, residents, queries,
+                                                                                  settings)):
+                parts.append(part)
+                for name, values in part_counts.items():
+                    for key, value in values.items():
+                        counts[name][key] += value
+        finally:  # the layout only served the workers
+            release(rep)
     else:
         iterator = chunks
         if progress and chunks:
@@ -1915,8 +1912,7 @@ def _chunk_task(chunk: np.ndarray) -> tuple[tuple, dict]:
     from kinmatch._parallel import shared
 
     res, rep, residents, queries, settings = shared()
-    counts = {p.name: {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0} for p in settings.passes}
-    counts["union"] = {"proposed": 0, "removed_by_constraints": 0, "capped": 0, "kept": 0}
+    counts = _empty_counts(settings)
     return _narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)), counts
 
 
