@@ -97,7 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kinmatch {args.command}: {missing_driver_message(error.name)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; files being written were left untouched", file=sys.stderr)
+        print(f"kinmatch {args.command}: 已中断（Ctrl-C）。正在写的文件未改动，索引仍是中断前的版本；需要时重新运行即可。",
+              file=sys.stderr)
         return 130
     return int(result or 0)
 
