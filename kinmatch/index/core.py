@@ -644,7 +644,7 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
         manifest["segments"][kind] = segments
         manifest["counts"][kind] = len(set(known))
         if kind == "missing":
-            missing = _store_report_side(directory, manifest)
+            missing = _store_report_side(directory, manifest, _live(new_frames, kind))
             _store_report_clusters(directory, manifest, missing, {i for f in new_frames for i in f[id_column]})
     tables = [t for t in issue_tables if len(t)]
     if not tables:
@@ -653,18 +653,26 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
     return concat_issues(*tables).assign(file=files.to_numpy())
 
 
-def _store_report_side(directory: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+def _store_report_side(directory: Path, manifest: dict[str, Any], added: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compute the report side (:class:`~kinmatch.index.side.ReportSide`) of the reports
     ``manifest`` names, from its segments as a reader reads them, and write it with the
-    generation (named in the manifest once committed). Returns those reports."""
+    generation (named in the manifest once committed). With ``added`` (the reports this generation
+    adds or replaces), the side the manifest named before is updated by them where it can be
+    (:meth:`~kinmatch.index.side.ReportSide.updated`: the same side, at a cost that grows with the
+    added reports but for the candidate passes' side). Returns those reports."""
     from kinmatch.match.settings import resolve_settings
 
+    previous = manifest.get("report_side")
     manifest["report_side"] = None
     missing = _read_kind(directory, manifest, "missing")
     if not len(missing):
         return missing
     settings = resolve_settings(None)
-    side = ReportSide.compute(missing, settings)
+    side = None
+    if added is not None and len(added) and previous:
+        side = _updated_side(directory, previous, missing, added, settings)
+    if side is None:
+        side = ReportSide.compute(missing, settings)
     arrays = storage.derived_path(directory, "missing", manifest["generation"], "arrays")
     rows = arrays.with_suffix(".arrow")
     arrays.parent.mkdir(exist_ok=True)
@@ -672,6 +680,22 @@ def _store_report_side(directory: Path, manifest: dict[str, Any]) -> pd.DataFram
     manifest["report_side"] = {"arrays": f"{storage.DERIVED}/{arrays.name}", "rows": f"{storage.DERIVED}/{rows.name}",
                                "version": SIDE_VERSION, "fingerprint": side.fingerprint}
     return missing
+
+
+def _updated_side(directory: Path, previous: dict[str, Any], missing: pd.DataFrame, added: pd.DataFrame,
+                  settings: Any) -> ReportSide | None:
+    """The stored side ``previous`` (a manifest's ``report_side``) updated to ``missing`` by
+    ``added``, or None when it cannot be read or updated."""
+    opened = _open_stored_side(directory, {"report_side": previous})
+    if opened is None:
+        return None
+    arrays, rows = opened
+    try:
+        return ReportSide.load(arrays, rows).updated(missing, added, settings)
+    except (OSError, ValueError, KeyError):  # unreadable or of another layout: computed anew
+        return None
+    finally:
+        arrays.close()
 
 
 def _store_report_clusters(directory: Path, manifest: dict[str, Any], missing: pd.DataFrame,
