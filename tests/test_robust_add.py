@@ -43,23 +43,26 @@ def _assert_same_side(got: ReportSide, expected: ReportSide) -> None:
         assert got.counts[name]["total"] == expected.counts[name]["total"]
     assert got.rows.equals(expected.rows)
     np.testing.assert_array_equal(got.order, expected.order)
-    got_state, expected_state = report_side_state(got.reports), report_side_state(expected.reports)
-    assert set(got_state) == set(expected_state)
-    for key, value in expected_state.items():
-        if key == "indexes":
-            for name, index in value.items():
-                for field, array in index.items():
-                    other = got_state["indexes"][name][field]
-                    if isinstance(array, np.ndarray):
-                        np.testing.assert_array_equal(other, array, err_msg=f"{name}.{field}")
-                    elif isinstance(array, pd.Index):
-                        assert list(other) == list(array), f"{name}.{field}"
-                    else:
-                        assert other == array, f"{name}.{field}"
-        elif isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(np.asarray(got_state[key]).astype(value.dtype) if value.dtype != object
-                                          else np.asarray(got_state[key]).astype(str),
-                                          value if value.dtype != object else value.astype(str), err_msg=key)
+    _assert_same_value(report_side_state(got.reports), report_side_state(expected.reports), "reports")
+
+
+def _assert_same_value(got, expected, where: str) -> None:
+    """Equal values of the passes' side state: arrays (text compared as text), indexes, frames, dicts."""
+    if isinstance(expected, dict):
+        assert set(got) == set(expected), where
+        for key, value in expected.items():
+            _assert_same_value(got[key], value, f"{where}.{key}")
+    elif isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True, check_index_type=False, obj=where)
+    elif isinstance(expected, pd.Index):
+        assert list(got) == list(expected), where
+    elif isinstance(expected, np.ndarray):
+        if expected.dtype == object or expected.dtype.kind == "U":
+            np.testing.assert_array_equal(np.asarray(got).astype(str), expected.astype(str), err_msg=where)
+        else:
+            np.testing.assert_array_equal(got, expected, err_msg=where)
+    else:
+        assert got == expected, where
 
 
 def test_an_add_updates_the_report_side_to_the_one_computed_from_every_report(reports, tmp_path, monkeypatch):
@@ -123,3 +126,24 @@ def test_a_side_stored_without_counts_is_computed_again(reports, tmp_path, monke
     Index.add(directory, missing=[missing.iloc[400:]])
     with Index.open(directory) as index:
         _assert_same_side(index.report_side(), ReportSide.compute(index.missing, resolve_settings(None)))
+
+
+def test_the_passes_side_reads_only_the_pass_columns(reports):
+    # an add reads only PASS_COLUMNS of every indexed report: the passes' side of those columns
+    # must be the whole frame's (a pass reading another column makes this fail)
+    from kinmatch.index.side import PASS_COLUMNS
+    from kinmatch.match.candidates import report_side
+    from kinmatch.match.pipeline import prepare_records
+
+    missing = prepare_records(reports.missing, "missing")
+    settings = resolve_settings(None).candidate_settings()
+    whole = ReportSide(report_side(missing, settings), {}, None, np.empty(0), "")
+    pruned = ReportSide(report_side(missing[list(PASS_COLUMNS)], settings), {}, None, np.empty(0), "")
+    whole.counts = pruned.counts = {}
+    whole.rows = pruned.rows = _EmptyRows()
+    _assert_same_side(pruned, whole)
+
+
+class _EmptyRows:
+    def equals(self, other):
+        return isinstance(other, _EmptyRows)
