@@ -178,6 +178,38 @@ def _fork(answers: int, tasks: int | None = None, keep: tuple[int, ...] = ()) ->
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+_INTERRUPTS: list[float] = []
+
+
+@contextlib.contextmanager
+def interrupts_noted() -> Iterator[None]:
+    """While the block runs, note each SIGINT this process receives (then raise
+    ``KeyboardInterrupt`` as before), so that :func:`interrupted` can tell an error a library made
+    of a Ctrl-C from a real one: pandas' C parser, interrupted while reading a file, raises
+    ``ParserError("Calling read(nbytes) on source failed…")`` and the ``KeyboardInterrupt`` is
+    lost. Only in the main thread, and only over Python's own SIGINT handler."""
+    _INTERRUPTS.clear()
+    if not _in_main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def noted(signum: int, frame: Any) -> None:
+        _INTERRUPTS.append(1.0)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, noted)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is noted:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def interrupted() -> bool:
+    """Whether a SIGINT reached this process during the last :func:`interrupts_noted` block."""
+    return bool(_INTERRUPTS)
+
+
 # ---------------------------------------------------------------------------------------------
 # messages on pipes: 8 bytes of length, then a pickle of (ok, value or error, traceback text)
 

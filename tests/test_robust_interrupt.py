@@ -270,3 +270,29 @@ def test_fork_map_gives_results_in_order_and_a_workers_error():
     with pytest.raises(ZeroDivisionError):
         _parallel.fork_map(lambda x: 1 / x, [2, 1, 0, 3], n_jobs=2)
     assert not _children() and not _parallel._LIVE
+
+
+def test_a_ctrl_c_a_library_turned_into_its_own_error_still_exits_130(station, tmp_path, monkeypatch, capsys):
+    # pandas' C parser, interrupted reading a file, raises ParserError and drops the KeyboardInterrupt
+    import kinmatch.match.pipeline
+    from kinmatch.cli import main
+
+    def swallowed(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise ValueError("Calling read(nbytes) on source failed. Try engine='python'.") from None
+
+    def failing(*args, **kwargs):
+        raise ValueError("a real error")
+
+    files = station["files"]
+    argv = ["link", str(files["residents"]), str(files["missing"]), "-o", str(tmp_path / "c.csv"), "--no-progress"]
+    monkeypatch.setattr(kinmatch.match.pipeline, "run_link", swallowed)
+    assert main(argv) == 130
+    assert "已中断" in capsys.readouterr().err
+    monkeypatch.setattr(kinmatch.match.pipeline, "run_link", failing)
+    with pytest.raises(ValueError, match="a real error"):  # without a Ctrl-C an error stays an error
+        main(argv)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
