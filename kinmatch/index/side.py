@@ -15,6 +15,12 @@ every run. Against a standing index only the new residents change, so an opened
 A run then does only its own records' work: normalize them, look their keys up, read and encode
 the reports they met, compare, score, rank and explain (:func:`run_against_reports`).
 
+An ``add`` of reports updates the stored side by the reports it adds or replaces
+(:meth:`ReportSide.updated`): the rarity tables from the counts they are made of, the rows
+appended; only the candidate passes' side is computed from every report (its key shares, key
+centres and mark-feature ranking are statistics of all of them), from the few columns it reads
+(:data:`PASS_COLUMNS`). The updated side equals the one computed from every report.
+
 Writers (build, add, rebuild) store the report side beside the segments: a file of numpy arrays
 and a JSON skeleton (:func:`write_arrays`; no pickles, so opening an index runs no code from it)
 and an uncompressed Arrow IPC file of the rows, named in the manifest with the
@@ -219,7 +225,8 @@ class RarityTable(Mapping):
 
 
 def _strings(values: np.ndarray) -> np.ndarray:
-    if not all(type(v) is str for v in values.tolist()):
+    # pandas' inference is a C loop: a Python check of each of a million ids cost ~2 s an add
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) != "string":
         raise TypeError("only text can be stored in an object array")
     return values.astype(str) if len(values) else np.empty(0, dtype="U1")
 
