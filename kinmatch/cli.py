@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             gc.freeze()
 
 
-INTERRUPTED = "已中断（Ctrl-C）。正在写的文件未改动，索引仍是中断前的版本；需要时重新运行即可。"
+INTERRUPTED = "已中断（Ctrl-C）。没有留下写了一半的文件，索引（若有）仍是中断前的版本；需要时重新运行该命令。"
 
 
 def _run(args: argparse.Namespace) -> int:
