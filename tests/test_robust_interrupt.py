@@ -6,7 +6,7 @@ Written as an attacker: each command runs in its own session with every fork thr
 every stage that can fork does, on small synthetic data), and is interrupted at random moments — a
 SIGINT to its whole process group (what a terminal's Ctrl-C sends), a SIGINT to the parent alone,
 or a SIGKILL of the parent (``kill -9``) — then the exit code, the processes left in its session and
-the index are checked. ``KINMATCH_ROBUST_ROUNDS`` (default 1) multiplies the rounds.
+the index are checked. ``KINMATCH_ROBUST_ROUNDS`` (default 1) multiplies the rounds. Linux (``/proc``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
 
 import kinmatch
 from kinmatch import _parallel
 from kinmatch.index import Index
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 
 ROUNDS = max(1, int(os.environ.get("KINMATCH_ROBUST_ROUNDS", "1")))
 HANG_SECONDS = 180
@@ -88,16 +89,24 @@ def _link(directory: Path, residents: Path) -> pd.DataFrame:
         return index.link(str(residents), top_k=5, n_jobs=1)
 
 
+def _processes() -> list[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, session) of every process, from ``/proc`` (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (command) "
+        found.append((int(entry.name), fields[0], int(fields[1]), int(fields[3])))
+    return found
+
+
 def _session_processes(session: int) -> list[str]:
     """The live (not zombie) processes of the session ``session``, described."""
-    found = []
-    for process in psutil.process_iter(["pid", "status", "cmdline"]):
-        try:
-            if os.getsid(process.info["pid"]) == session and process.info["status"] != psutil.STATUS_ZOMBIE:
-                found.append(f"{process.info['pid']} {process.info['status']} {' '.join(process.info['cmdline'])[:80]}")
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    return found
+    return [f"{pid} {state}" for pid, state, _parent, sid in _processes() if sid == session and state != "Z"]
 
 
 def _attack(argv: list[str], delay: float, how: str, cwd: Path) -> tuple[int, str, list[str]]:
@@ -222,8 +231,9 @@ def _interrupt_me_after(seconds: float) -> threading.Timer:
     return timer
 
 
-def _children() -> list[psutil.Process]:
-    return [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+def _children() -> list[int]:
+    """This process's live (not zombie) child processes."""
+    return [pid for pid, state, parent, _sid in _processes() if parent == os.getpid() and state != "Z"]
 
 
 @pytest.mark.parametrize("n_jobs", [2, 3])
