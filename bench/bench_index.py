@@ -14,6 +14,11 @@ wall and CPU time over ``--queries``). Recall@10 of the 10,000 against the simul
 printed; ``--compare-batch`` also runs the batch ``kinmatch link NEW.csv MISSING.csv --model M``
 on the 30 (and with ``--compare-batch-all`` on the 10,000) and checks the files are identical.
 
+``--add N [N …] --index DIR`` measures instead ``kinmatch index add COPY NEW_REPORTS.csv`` of N new
+reports (the first N of the reports file under new ids, ``add-…``) into a fresh copy of the index
+at DIR (copied to ``--workdir``; DIR itself is only read), and checks that the index after the add
+links the 30 new residents as the batch link does over the same reports with the same model.
+
 ``--data DIR`` reads ``residents.csv``, ``missing.csv`` and ``truth.csv`` from DIR (as
 ``kinmatch.datasets`` writes them) instead of simulating: the first 2,000 residents fit the
 model, the rest are new. ``--index DIR`` uses an index built already (from the same files)
@@ -100,6 +105,52 @@ def _queries(directory: Path, records: pd.DataFrame, n: int) -> dict:
             "n": len(times), "peak_mb": peak}
 
 
+def _adds(args: argparse.Namespace) -> int:
+    """``--add``: time ``kinmatch index add`` of each N new reports into a fresh copy of the index."""
+    import shutil
+
+    from kinmatch.index import Index
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_index_add_"))
+    work.mkdir(parents=True, exist_ok=True)
+    source = Path(args.index)
+    data = Path(args.data) if args.data else None
+    reports_file = data / "missing.csv" if data else source.parent / "missing.csv"
+    residents_file = data / "residents.csv" if data else source.parent / "new_residents.csv"
+    failed = 0
+    for n in args.add:
+        reports = pd.read_csv(reports_file, dtype=str, nrows=n, keep_default_na=False)
+        reports["missing_id"] = "add-" + reports["missing_id"]
+        new_reports = work / f"add{n}_reports.csv"
+        reports.to_csv(new_reports, index=False)
+        copy = work / f"index_add{n}"
+        if copy.exists():
+            shutil.rmtree(copy)
+        shutil.copytree(source, copy)
+        run = _measure(["index", "add", str(copy), str(new_reports)])
+        print(f"index add of {n:,} new reports to {Index.open(copy).info()['counts']['missing'] - n:,}: "
+              f"{run['seconds']:.1f} s ({run['process_seconds']:.1f} s with start-up, {run['cpu']:.1f} CPU s), "
+              f"peak {run['peak_mb']:,.0f} MB; {run['load']}")
+        # the index after the add links as the batch link over the same reports (same model)
+        new30 = work / "new30_residents.csv"
+        pd.read_csv(residents_file, dtype=str, keep_default_na=False).iloc[FIT_RESIDENTS:FIT_RESIDENTS + 30].to_csv(
+            new30, index=False)
+        through = work / f"add{n}_index30.csv"
+        _measure(["link", str(new30), "--index", str(copy), "-o", str(through), "--no-progress"])
+        if args.compare_batch:
+            model, everything = work / "index_model.json", work / f"add{n}_all_reports.csv"
+            Index.open(copy).model.to_json(model)
+            with open(everything, "wb") as out:
+                out.write(Path(reports_file).read_bytes())
+                out.write(b"".join(new_reports.read_bytes().splitlines(keepends=True)[1:]))
+            batch = work / f"add{n}_batch30.csv"
+            _measure(["link", str(new30), str(everything), "--model", str(model), "-o", str(batch), "--no-progress"])
+            same = batch.read_bytes() == through.read_bytes()
+            print(f"  the 30 residents through the index after the add = the batch link over the same reports: {same}")
+            failed += not same
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--missing", type=int, default=100_000)
@@ -113,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the batch link on the 30 new residents and compare the files")
     parser.add_argument("--compare-batch-all", action="store_true",
                         help="with --compare-batch, also the batch link of all the new residents")
+    parser.add_argument("--add", type=int, nargs="+", metavar="N",
+                        help="measure `kinmatch index add` of N new reports into a copy of --index")
     args = parser.parse_args(argv)
+    if args.add:
+        if not args.index:
+            parser.error("--add needs --index DIR (the index to copy)")
+        return _adds(args)
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_index_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,10 @@
 import sys
 
-from kinmatch.cli import main
+try:
+    from kinmatch.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C before a command ran (imports, arguments); a command's own is main's
+    print("kinmatch: 已中断（Ctrl-C），未做任何改动。", file=sys.stderr)
+    code = 130
+sys.exit(code)

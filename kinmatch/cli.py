@@ -62,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
             gc.freeze()
 
 
+INTERRUPTED = "已中断（Ctrl-C）。没有留下写了一半的文件，索引（若有）仍是中断前的版本；需要时重新运行该命令。"
+
+
 def _run(args: argparse.Namespace) -> int:
+    from kinmatch._parallel import interrupted, interrupts_noted
+
     try:
-        result = args.func(args)
+        with interrupts_noted():
+            result = args.func(args)
     except KinmatchError as error:
         print(f"kinmatch {args.command}: {error}", file=sys.stderr)
         return 2
@@ -97,7 +103,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kinmatch {args.command}: {missing_driver_message(error.name)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; files being written were left untouched", file=sys.stderr)
+        print(f"kinmatch {args.command}: {INTERRUPTED}", file=sys.stderr)
+        return 130
+    except Exception:
+        if not interrupted():
+            raise
+        # a library turned the Ctrl-C into an error of its own (pandas reading a file)
+        print(f"kinmatch {args.command}: {INTERRUPTED}", file=sys.stderr)
         return 130
     return int(result or 0)
 

@@ -24,10 +24,10 @@ def test_fork_map_uses_workers_and_shares_state():
 
 
 def test_fork_map_falls_back_in_process_when_forking_is_refused(monkeypatch):
-    def refuse(n):
+    def refuse():
         raise OSError("no more processes")
 
-    monkeypatch.setattr(_parallel.FORK, "Pool", refuse)
+    monkeypatch.setattr(_parallel.os, "fork", refuse)
     assert _parallel.fork_map(_double_shared, [1, 2], n_jobs=2, shared=3) == [3, 6]
 
 

@@ -307,8 +307,9 @@ def test_worker_processes_give_the_same_table(world, linked, monkeypatch):
     monkeypatch.setattr(rank_module, "PARALLEL_MIN_EXPLAINED", 0)
     import kinmatch._parallel as parallel
 
-    forks, real_pool, real_call = [], parallel.FORK.Pool, parallel.fork_call
-    monkeypatch.setattr(parallel.FORK, "Pool", lambda n: forks.append(n) or real_pool(n))
+    forks, real_start, real_call = [], parallel._start_workers, parallel.fork_call
+    monkeypatch.setattr(parallel, "_start_workers", lambda func, items, n, workers: forks.append(n)
+                        or real_start(func, items, n, workers))
     monkeypatch.setattr(rank_module, "fork_call",
                         lambda *a, **k: forks.append("call" if k.get("enabled", True) else "in-process")
                         or real_call(*a, **k))

@@ -38,6 +38,7 @@ from kinmatch.errors import InputError
 from kinmatch.index import storage
 from kinmatch.index.frames import live_records, read_frame, write_frame
 from kinmatch.index.side import (
+    PASS_COLUMNS,
     SIDE_VERSION,
     ReportSide,
     SegmentFiles,
@@ -98,8 +99,11 @@ def _live(frames: Sequence[pd.DataFrame], kind: str) -> pd.DataFrame:
     return live_records(list(frames), storage.ID_COLUMNS[kind])
 
 
-def _read_kind(directory: Path, manifest: dict[str, Any], kind: str) -> pd.DataFrame:
-    return _live([read_frame(directory / segment["file"]) for segment in manifest["segments"][kind]], kind)
+def _read_kind(directory: Path, manifest: dict[str, Any], kind: str,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The live records of ``kind`` (all their columns, or those of ``columns``)."""
+    return _live([read_frame(directory / segment["file"], columns) for segment in manifest["segments"][kind]],
+                 kind)
 
 
 def _model_from_manifest(manifest: dict[str, Any]):
@@ -563,15 +567,22 @@ def _fit_into(directory: Path, manifest: dict[str, Any], residents: list | None,
                                 "on": what, "at": storage.now()}
 
 
-def _indexed_origins(directory: Path, manifest: dict[str, Any], kind: str) -> dict[str, str]:
-    """Each indexed id of ``kind`` → the file(s) its current version came from (only the id
-    column of each segment is read)."""
+def _indexed_origins(directory: Path, manifest: dict[str, Any], kind: str,
+                     among: set | None = None) -> dict[str, str]:
+    """Each indexed id of ``kind`` (of those ``among``, when given) → the file(s) its current
+    version came from (only the id column of each segment is read)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     id_column = storage.ID_COLUMNS[kind]
     origin: dict[str, str] = {}
+    wanted = None if among is None else pa.array(sorted(str(i) for i in among), type=pa.string())
     for segment in manifest["segments"][kind]:
-        ids = pq.read_table(directory / segment["file"], columns=[id_column]).column(id_column).to_pylist()
+        column = pq.read_table(directory / segment["file"], columns=[id_column]).column(id_column)
+        if wanted is not None:  # a few new ids against a million: looked up in Arrow, not as Python text
+            column = column.filter(pc.is_in(column, value_set=wanted.cast(column.type)))
+        ids = column.to_pylist()
         where = " + ".join(segment.get("sources") or ["an earlier file"])
         origin.update(dict.fromkeys(ids, where))
     return origin
@@ -609,8 +620,10 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
         if not sources:
             continue
         id_column = storage.ID_COLUMNS[kind]
-        origin = _indexed_origins(directory, manifest, kind)
+        incoming = {i for p in sources for i in p.normalized[id_column]}
+        origin = _indexed_origins(directory, manifest, kind, among=incoming)
         known = set(origin)
+        count = int(manifest["counts"][kind]) + len(incoming - known)
         new_frames = []
         for _kind, name, normalized, intake_issues in sources:
             issue_tables.append(intake_issues)
@@ -642,9 +655,9 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
                          "sources": [s["file"] for s in manifest["sources"] if s["generation"] == generation
                                      and s["kind"] == kind]})
         manifest["segments"][kind] = segments
-        manifest["counts"][kind] = len(set(known))
+        manifest["counts"][kind] = count
         if kind == "missing":
-            missing = _store_report_side(directory, manifest)
+            missing = _store_report_side(directory, manifest, _live(new_frames, kind))
             _store_report_clusters(directory, manifest, missing, {i for f in new_frames for i in f[id_column]})
     tables = [t for t in issue_tables if len(t)]
     if not tables:
@@ -653,18 +666,29 @@ def _write_generation(directory: Path, manifest: dict[str, Any], prepared: Seque
     return concat_issues(*tables).assign(file=files.to_numpy())
 
 
-def _store_report_side(directory: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+def _store_report_side(directory: Path, manifest: dict[str, Any], added: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compute the report side (:class:`~kinmatch.index.side.ReportSide`) of the reports
     ``manifest`` names, from its segments as a reader reads them, and write it with the
-    generation (named in the manifest once committed). Returns those reports."""
+    generation (named in the manifest once committed). With ``added`` (the reports this generation
+    adds or replaces), the side the manifest named before is updated by them where it can be
+    (:meth:`~kinmatch.index.side.ReportSide.updated`: the same side, at a cost that grows with the
+    added reports but for the candidate passes' side). Returns those reports."""
     from kinmatch.match.settings import resolve_settings
 
+    previous = manifest.get("report_side")
     manifest["report_side"] = None
-    missing = _read_kind(directory, manifest, "missing")
-    if not len(missing):
-        return missing
     settings = resolve_settings(None)
-    side = ReportSide.compute(missing, settings)
+    side = None
+    if added is not None and len(added) and previous:
+        # the passes' columns are enough, unless the clusters are updated too (they read every column)
+        columns = None if _keeps_clusters(manifest) else PASS_COLUMNS
+        missing = _read_kind(directory, manifest, "missing", columns)
+        side = _updated_side(directory, previous, missing, added, settings)
+    if side is None:
+        missing = _read_kind(directory, manifest, "missing")
+        if not len(missing):
+            return missing
+        side = ReportSide.compute(missing, settings)
     arrays = storage.derived_path(directory, "missing", manifest["generation"], "arrays")
     rows = arrays.with_suffix(".arrow")
     arrays.parent.mkdir(exist_ok=True)
@@ -672,6 +696,28 @@ def _store_report_side(directory: Path, manifest: dict[str, Any]) -> pd.DataFram
     manifest["report_side"] = {"arrays": f"{storage.DERIVED}/{arrays.name}", "rows": f"{storage.DERIVED}/{rows.name}",
                                "version": SIDE_VERSION, "fingerprint": side.fingerprint}
     return missing
+
+
+def _updated_side(directory: Path, previous: dict[str, Any], missing: pd.DataFrame, added: pd.DataFrame,
+                  settings: Any) -> ReportSide | None:
+    """The stored side ``previous`` (a manifest's ``report_side``) updated to ``missing`` by
+    ``added``, or None when it cannot be read or updated."""
+    opened = _open_stored_side(directory, {"report_side": previous})
+    if opened is None:
+        return None
+    arrays, rows = opened
+    try:
+        return ReportSide.load(arrays, rows).updated(missing, added, settings)
+    except (OSError, ValueError, KeyError):  # unreadable or of another layout: computed anew
+        return None
+    finally:
+        arrays.close()
+
+
+def _keeps_clusters(manifest: dict[str, Any]) -> bool:
+    """Whether the index keeps clusters of duplicate reports (an index written before the flag
+    existed keeps them when it stored some)."""
+    return bool(manifest.get("dedupe_reports", manifest.get("report_clusters") is not None))
 
 
 def _store_report_clusters(directory: Path, manifest: dict[str, Any], missing: pd.DataFrame,
@@ -682,10 +728,10 @@ def _store_report_clusters(directory: Path, manifest: dict[str, Any], missing: p
     replaced) against the stored clusters, or all of them (None)."""
     from kinmatch.index import clusters
 
+    keeps = _keeps_clusters(manifest)
     previous = manifest.get("report_clusters")
     manifest["report_clusters"] = None
-    # an index written before the flag existed keeps clusters when it stored some
-    if not len(missing) or not manifest.get("dedupe_reports", previous is not None):
+    if not len(missing) or not keeps:
         return
     found, how = clusters.update(missing, previous, directory, changed)
     clusters.save(directory, manifest, found, how)

@@ -20,6 +20,7 @@ already has — pandas, R (``arrow``), DuckDB, Excel's Power Query, Spark — wi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,11 +124,14 @@ def table_to_frame(table) -> pd.DataFrame:
     return frame[table.column_names]
 
 
-def read_frame(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a frame :func:`write_frame` wrote."""
+def read_frame(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a frame :func:`write_frame` wrote: all its columns, or those of ``columns`` it has."""
     import pyarrow.parquet as pq
 
-    return table_to_frame(pq.read_table(path))
+    if columns is not None:
+        held = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in held]
+    return table_to_frame(pq.read_table(path, columns=columns))
 
 
 def live_records(frames: list[pd.DataFrame], id_column: str) -> pd.DataFrame:

@@ -15,6 +15,12 @@ every run. Against a standing index only the new residents change, so an opened
 A run then does only its own records' work: normalize them, look their keys up, read and encode
 the reports they met, compare, score, rank and explain (:func:`run_against_reports`).
 
+An ``add`` of reports updates the stored side by the reports it adds or replaces
+(:meth:`ReportSide.updated`): the rarity tables from the counts they are made of, the rows
+appended; only the candidate passes' side is computed from every report (its key shares, key
+centres and mark-feature ranking are statistics of all of them), from the few columns it reads
+(:data:`PASS_COLUMNS`). The updated side equals the one computed from every report.
+
 Writers (build, add, rebuild) store the report side beside the segments: a file of numpy arrays
 and a JSON skeleton (:func:`write_arrays`; no pickles, so opening an index runs no code from it)
 and an uncompressed Arrow IPC file of the rows, named in the manifest with the
@@ -70,6 +76,16 @@ def _clothing_rarity(missing: pd.DataFrame) -> Mapping[str, float]:
     return clothing_frequency(missing["clothing_items"])
 
 
+def _clothing_described(missing: pd.DataFrame) -> int:
+    """The reports among ``missing`` that describe a piece of clothing: the denominator of
+    :func:`~kinmatch.match.comparisons.clothing.clothing_frequency` (each distinct value asked once)."""
+    from kinmatch.match.comparisons.clothing import clothing_frequency
+
+    values = pd.Series(missing["clothing_items"].to_numpy(dtype=object), dtype=object)
+    counts = values.value_counts(sort=False, dropna=False)
+    return int(sum(int(count) for value, count in counts.items() if clothing_frequency(pd.Series([value]))))
+
+
 RARITY: dict[str, Callable[[pd.DataFrame], Mapping[str, float]]] = {
     "kinmatch.match.comparisons.name.NameComparison": _name_rarity,
     "kinmatch.match.comparisons.marks.MarksComparison": _mark_rarity,
@@ -80,6 +96,38 @@ RARITY: dict[str, Callable[[pd.DataFrame], Mapping[str, float]]] = {
 """Comparison class → the rarity table it computes from the report frame when its ``frequency``
 is None (what its ``encode`` would compute over every report). A comparison that reads the report
 frame as a whole in another way has no fast path: a run with it encodes every report."""
+
+RARITY_DENOMINATOR: dict[str, Callable[[pd.DataFrame], int]] = {
+    "kinmatch.match.comparisons.clothing.ClothingComparison": _clothing_described,
+    "kinmatch.match.comparisons.clothing.LaterClothingComparison": _clothing_described,
+}
+"""Each rarity table is a count per key divided by a number of reports: all of them (the default,
+``len``), or those this function counts. An index keeps the counts, so an ``add`` updates a table
+by the added and replaced reports alone (:meth:`ReportSide.updated`), to the same floats."""
+
+
+def _rarity_counts(comparison: Any, frame: pd.DataFrame) -> tuple[dict[str, float], dict[str, int], int]:
+    """(rarity table, count per key, denominator) of ``frame`` for ``comparison``. The counts are
+    the table times its denominator, rounded: exact, as each share is a count divided by it."""
+    name = _class_name(comparison)
+    table = RARITY[name](frame)
+    total = RARITY_DENOMINATOR.get(name, len)(frame)
+    scale = max(total, 1)
+    return table, {key: int(round(share * scale)) for key, share in table.items()}, total
+
+
+def _table_of(counts: Mapping[str, int], total: int) -> dict[str, float]:
+    """The rarity table of ``counts`` over ``total`` reports, keys in sorted order (as stored)."""
+    scale = max(total, 1)
+    return {key: counts[key] / scale for key in sorted(counts) if counts[key] > 0}
+
+PASS_COLUMNS = ("missing_id", "alias_keys", "birth_year_high", "birth_year_low", "conditions", "event_date",
+                "given_keys", "height_cm", "home_county", "home_dialect_area", "home_lat", "home_lon",
+                "home_prefecture", "home_province", "marks", "missing_county", "missing_lat", "missing_lon",
+                "missing_prefecture", "name_keys", "name_norm", "sex_code", "surname_keys")
+"""The report columns the candidate passes' side (:func:`kinmatch.match.candidates.report_side`)
+reads: an ``add`` reads only these of every indexed report (``tests/test_robust_add.py`` checks
+that the passes' side of these columns is that of the whole frame)."""
 
 _SOURCES = ("candidates.py", "passes.py")
 """Modules of :mod:`kinmatch.match` whose code shapes the stored report side (its fingerprint)."""
@@ -177,7 +225,8 @@ class RarityTable(Mapping):
 
 
 def _strings(values: np.ndarray) -> np.ndarray:
-    if not all(type(v) is str for v in values.tolist()):
+    # pandas' inference is a C loop: a Python check of each of a million ids cost ~2 s an add
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) != "string":
         raise TypeError("only text can be stored in an object array")
     return values.astype(str) if len(values) else np.empty(0, dtype="U1")
 
@@ -199,6 +248,8 @@ def _to_skeleton(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         if value.dtype == object:
             return {"$text": put(_strings(value))}
         return {"$array": put(value)}
+    if isinstance(value, RarityTable):  # read from an index: stored as it was read
+        return {"$table": put(value.keys), "values": put(value.values)}
     if isinstance(value, Mapping):
         if not all(isinstance(k, str) for k in value):
             raise TypeError("only text keys can be stored")
@@ -309,8 +360,11 @@ class ReportSide:
     (:meth:`frame`)."""
 
     def __init__(self, reports: Any, rarity: dict[str, Mapping[str, float]], rows: Any, order: np.ndarray,
-                 fingerprint: str, mapped: Any = None):
+                 fingerprint: str, mapped: Any = None, counts: dict[str, dict] | None = None):
         self.reports, self.rarity, self.rows, self.order, self.fingerprint = reports, rarity, rows, order, fingerprint
+        # comparison name → {"keys": text array, "counts": int64 array, "total": int}: what each rarity
+        # table is made of (:meth:`updated`); None in a side stored before they were kept
+        self.counts = counts
         self.default = False  # built for the default settings (set by the index that holds it)
         self._sorted_ids: np.ndarray | None = None
         self._mapped = mapped  # the rows file's mapping (an mmap.mmap) when ``rows`` was read from one
@@ -322,15 +376,83 @@ class ReportSide:
         from kinmatch.match.candidates import report_side
         from kinmatch.match.engine import with_columns
 
-        rarity = {}
-        for comparison in settings.comparisons:
-            compute = RARITY.get(_class_name(comparison))
-            if compute is not None and getattr(comparison, "frequency", None) is None:
-                rarity[comparison.name] = compute(with_columns(missing, comparison.right_columns))
+        rarity, counts = {}, {}
+        for comparison in _priced(settings):
+            table, count, total = _rarity_counts(comparison, with_columns(missing, comparison.right_columns))
+            rarity[comparison.name] = {key: table[key] for key in sorted(table)}  # the order stored
+            counts[comparison.name] = _stored_counts(count, total)
         reports = report_side(missing, settings.candidate_settings())
-        columns = ("missing_id", *_comparison_columns(settings.comparisons, "right"))
-        rows = frame_to_table(missing[[c for c in dict.fromkeys(columns) if c in missing.columns]])
-        return cls(reports, rarity, rows, np.argsort(reports.ids, kind="stable"), fingerprint(settings))
+        rows = frame_to_table(missing[_row_columns(settings, missing)])
+        return cls(reports, rarity, rows, np.argsort(reports.ids, kind="stable"), fingerprint(settings),
+                   counts=counts)
+
+    def updated(self, missing: pd.DataFrame, added: pd.DataFrame, settings: Any) -> "ReportSide | None":
+        """The report side of ``missing`` (every report: this side's, less those ``added`` replaces,
+        in this side's order, then ``added``) for ``settings``, from this side and ``added`` alone
+        where that gives the same result as :meth:`compute`: the rarity tables from their counts
+        less the replaced reports' and plus the added ones'; the rows as this side's (less the
+        replaced) followed by the added reports'. The candidate passes' side is computed from
+        ``missing`` (:func:`~kinmatch.match.candidates.report_side`): its key shares, key centres
+        and mark-feature ranking are statistics of all reports. None when this side cannot be
+        updated (no counts kept, other settings, or ``missing`` not in the order above)."""
+        import pyarrow as pa
+
+        from kinmatch.index.frames import frame_to_table
+        from kinmatch.match.candidates import report_side
+        from kinmatch.match.engine import with_columns
+
+        priced = _priced(settings)
+        if (self.counts is None or self.fingerprint != fingerprint(settings)
+                or set(self.counts) != {c.name for c in priced}):
+            return None
+        old_ids = np.asarray(self.reports.ids).astype(str)
+        added_ids = added["missing_id"].to_numpy(dtype=object).astype(str)
+        replaced = self._find(added_ids)
+        replaced = replaced[replaced >= 0]
+        keep = np.ones(len(old_ids), dtype=bool)
+        keep[replaced] = False
+        live_ids = missing["missing_id"].to_numpy(dtype=object).astype(str)
+        if not np.array_equal(live_ids, np.concatenate([old_ids[keep], added_ids])):
+            return None
+        rows = frame_to_table(added[_row_columns(settings, added)])
+        try:
+            rows = rows.select(self.rows.schema.names).cast(self.rows.schema)
+        except (KeyError, ValueError, pa.ArrowException):  # another layout of columns: computed anew
+            return None
+        kept = self.rows if keep.all() else self.rows.filter(pa.array(keep))
+        rows = pa.concat_tables([kept, rows]).combine_chunks()
+        old = self.frame(np.sort(replaced)) if len(replaced) else None
+        rarity, counts = {}, {}
+        for comparison in priced:
+            stored = self.counts[comparison.name]
+            count = dict(zip(np.asarray(stored["keys"]).astype(str).tolist(), stored["counts"].tolist(),
+                             strict=True))
+            total = int(stored["total"])
+            _table, plus, plus_total = _rarity_counts(comparison, with_columns(added, comparison.right_columns))
+            total += plus_total
+            for key, value in plus.items():
+                count[key] = count.get(key, 0) + value
+            if old is not None:
+                _table, minus, minus_total = _rarity_counts(comparison, with_columns(old, comparison.right_columns))
+                total -= minus_total
+                for key, value in minus.items():
+                    count[key] -= value
+            count = {key: value for key, value in count.items() if value > 0}
+            rarity[comparison.name] = _table_of(count, total)
+            counts[comparison.name] = _stored_counts(count, total)
+        reports = report_side(missing, settings.candidate_settings())
+        return type(self)(reports, rarity, rows, np.argsort(reports.ids, kind="stable"), self.fingerprint,
+                          counts=counts)
+
+    def _find(self, ids: np.ndarray) -> np.ndarray:
+        """The position of each of ``ids`` in this side, -1 where it holds none."""
+        if not len(ids) or not len(self.order):
+            return np.full(len(ids), -1, dtype=np.int64)
+        if self._sorted_ids is None:
+            self._sorted_ids = self.reports.ids[self.order]
+        sorted_ids = np.asarray(self._sorted_ids).astype(str)
+        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        return np.where(sorted_ids[at] == ids, self.order[at], -1).astype(np.int64)
 
     def comparisons(self, settings: Any) -> list:
         """The comparisons of ``settings``, each that prices by rarity given the whole reports' table."""
@@ -390,6 +512,8 @@ class ReportSide:
         skeleton = {"version": SIDE_VERSION, "fingerprint": self.fingerprint,
                     "reports": _to_skeleton(state, arrays), "rarity": _to_skeleton(self.rarity, arrays),
                     "order": _to_skeleton(self.order, arrays)}
+        if self.counts is not None:
+            skeleton["counts"] = _to_skeleton(self.counts, arrays)
         with open(arrays_path, "wb") as handle:
             write_arrays(handle, skeleton, arrays)
             handle.flush()
@@ -422,7 +546,25 @@ class ReportSide:
             table = pa.ipc.open_file(rows).read_all()
         return cls(report_side_from_state(_from_skeleton(skeleton["reports"], stored)),
                    _from_skeleton(skeleton["rarity"], stored), table, _from_skeleton(skeleton["order"], stored),
-                   skeleton["fingerprint"], mapped)
+                   skeleton["fingerprint"], mapped, _from_skeleton(skeleton.get("counts"), stored))
+
+
+def _priced(settings: Any) -> list:
+    """The comparisons of ``settings`` that price by a rarity table computed from the reports."""
+    return [c for c in settings.comparisons
+            if _class_name(c) in RARITY and getattr(c, "frequency", None) is None]
+
+
+def _row_columns(settings: Any, missing: pd.DataFrame) -> list[str]:
+    """The columns of ``missing`` a side's rows keep: the id and what the comparisons read."""
+    columns = ("missing_id", *_comparison_columns(settings.comparisons, "right"))
+    return [c for c in dict.fromkeys(columns) if c in missing.columns]
+
+
+def _stored_counts(counts: Mapping[str, int], total: int) -> dict[str, Any]:
+    keys = sorted(counts)
+    return {"keys": np.array(keys, dtype=object) if keys else np.empty(0, dtype=object),
+            "counts": np.array([counts[k] for k in keys], dtype=np.int64), "total": int(total)}
 
 
 def map_rows(path: Path) -> Any:

@@ -9,7 +9,7 @@
       segments/residents-….parquet        normalized residents, when residents are indexed
       derived/missing-000007-….arrays the reports' side of linking (arrays) and the columns the
       derived/missing-000007-….arrow comparisons read (kinmatch.index.side): computed from the
-                                     segments, written again whenever reports are added
+                                     segments, updated and written anew whenever reports are added
       .lock                          held by the one process writing (build, add, refit)
 
 A write never changes a file a reader may be reading: it writes its new segment and its new

@@ -170,11 +170,9 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
             prepare()
         bounds = np.linspace(0, len(distinct), n_jobs * 4 + 1).astype(int)
         chunks = [distinct.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-        try:
-            with FORK.Pool(n_jobs) as pool:
-                table = pd.concat(pool.map(compute, chunks), ignore_index=True)
-        except OSError:  # no processes allowed here (sandbox, limits): same work in-process
-            table = compute(distinct).reset_index(drop=True)
+        from kinmatch._parallel import fork_map  # in-process where no process may be started
+
+        table = pd.concat(fork_map(compute, chunks, n_jobs), ignore_index=True)
     else:
         table = compute(distinct).reset_index(drop=True)
     return codes, distinct, table
