@@ -129,3 +129,33 @@ def test_write_csv_many_rows_in_several_writes(tmp_path):
     frame = pd.DataFrame({"id": [f"M{i}" for i in range(45_001)], "score": np.linspace(0, 1, 45_001)})
     path = write_csv(frame, tmp_path / "long.csv")
     assert path.read_bytes() == ("\ufeff" + _pandas_csv(frame)).encode("utf-8")
+
+
+def test_write_csv_with_a_worker_for_the_last_rows_is_the_same_file(tmp_path, monkeypatch):
+    """From WRITE_SPLIT_ROWS rows a forked worker makes the text of the last rows: the bytes are
+    those of one process (and of pandas), for every column kind; n_jobs=1, another encoding or a
+    text stream stay in this process."""
+    import os
+
+    import numpy as np
+
+    from kinmatch import _io
+
+    rng = np.random.default_rng(9)
+    n = 301
+    text = np.array([_TEXT[i] for i in rng.integers(0, len(_TEXT), n)], dtype=object)
+    text[rng.random(n) < 0.1] = None
+    frame = pd.DataFrame({"id": [f"R{i}" for i in range(n)], "text": text,
+                          "w": rng.choice([0.0, -0.0, np.nan, np.inf, 0.1, 1 / 3, 1e-05], n),
+                          "rank": np.arange(n), "flag": rng.random(n) < 0.5})
+    expected = ("\ufeff" + _pandas_csv(frame)).encode("utf-8")
+    monkeypatch.setattr(_io, "WRITE_SPLIT_ROWS", 10)
+    real_fork, forks = os.fork, []
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    assert write_csv(frame, tmp_path / "split.csv").read_bytes() == expected
+    assert forks == [1]
+    assert write_csv(frame, tmp_path / "one.csv", n_jobs=1).read_bytes() == expected
+    assert write_csv(frame, tmp_path / "gb.csv", encoding="gb18030").read_bytes() == _pandas_csv(frame).encode(
+        "gb18030")
+    assert _io.csv_text(frame) == _pandas_csv(frame)
+    assert forks == [1]

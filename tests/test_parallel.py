@@ -105,6 +105,7 @@ def test_link_jobs_reach_the_normalizers(monkeypatch):
 def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, monkeypatch):
     # every fork threshold at 0: `--jobs 1` must still run in this one process, `--jobs 2` use
     # workers (residents beside the reports, candidates, comparisons, explanations), same bytes
+    from kinmatch import _io
     from kinmatch.cli import main
     from kinmatch.commands.demo import write_station_files
     from kinmatch.datasets import simulate
@@ -115,7 +116,8 @@ def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, mo
     for module, name in ((candidates, "POOL_MIN_PRODUCT"), (records, "PAIR_MIN_RESIDENTS"),
                          (records, "PARALLEL_MIN_DISTINCT"),
                          (records, "PLACE_SHARE_TEXTS"), (pipeline, "BACKGROUND_MIN_REPORTS"),
-                         (engine, "PARALLEL_MIN_PAIRS"), (pipeline, "PARALLEL_MIN_EXPLAINED")):
+                         (engine, "PARALLEL_MIN_PAIRS"), (pipeline, "PARALLEL_MIN_EXPLAINED"),
+                         (_io, "WRITE_SPLIT_ROWS")):
         monkeypatch.setattr(module, name, 1 if name == "PLACE_SHARE_TEXTS" else 0)
     real_fork, forks = os.fork, []
 
@@ -134,6 +136,24 @@ def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, mo
     assert outputs["1"][1] == 0
     assert outputs["2"][1] >= 4
     assert outputs["1"][0] == outputs["2"][0]
+
+
+def test_explanations_in_two_halves_are_the_same(monkeypatch):
+    # below PARALLEL_MIN_EXPLAINED and from SPLIT_MIN_EXPLAINED ranked rows a forked worker explains
+    # the second half while this process explains the first: the same texts, in the same order
+    from kinmatch.datasets import simulate
+    from kinmatch.match import pipeline
+
+    sim = simulate(n_missing=150, n_residents=20, seed=6)
+    alone = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1).table
+    monkeypatch.setattr(pipeline, "SPLIT_MIN_EXPLAINED", 0)
+    calls, real_call = [], pipeline.fork_call
+    monkeypatch.setattr(pipeline, "fork_call", lambda func, *a, **k: calls.append(func.__name__)
+                        or real_call(func, *a, **k))
+    halves = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2).table
+    assert "_explain_range" in calls
+    pd.testing.assert_frame_equal(alone, halves)
+    assert halves["explanation"].str.len().gt(0).all()
 
 
 def test_candidate_chunks_keep_to_n_jobs(monkeypatch):
