@@ -133,9 +133,10 @@ def test_write_csv_many_rows_in_several_writes(tmp_path):
 
 def test_write_csv_with_a_worker_for_the_last_rows_is_the_same_file(tmp_path, monkeypatch):
     """From WRITE_SPLIT_ROWS rows a forked worker makes the text of the last rows: the bytes are
-    those of one process (and of pandas), for every column kind; n_jobs=1, another encoding or a
-    text stream stay in this process."""
+    those of one process (and of pandas), for every column kind; n_jobs=1, another encoding, a
+    text stream or another running thread keep it in this process."""
     import os
+    import threading
 
     import numpy as np
 
@@ -152,8 +153,14 @@ def test_write_csv_with_a_worker_for_the_last_rows_is_the_same_file(tmp_path, mo
     monkeypatch.setattr(_io, "WRITE_SPLIT_ROWS", 10)
     real_fork, forks = os.fork, []
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
-    assert write_csv(frame, tmp_path / "split.csv").read_bytes() == expected
+    # a thread another test left behind would keep the writer in this process: this one runs alone
+    thread_count = threading.active_count
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert write_csv(frame, tmp_path / "split.csv", n_jobs=2).read_bytes() == expected
     assert forks == [1]
+    monkeypatch.setattr(threading, "active_count", lambda: thread_count() + 1)
+    assert write_csv(frame, tmp_path / "thread.csv", n_jobs=2).read_bytes() == expected
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     assert write_csv(frame, tmp_path / "one.csv", n_jobs=1).read_bytes() == expected
     assert write_csv(frame, tmp_path / "gb.csv", encoding="gb18030").read_bytes() == _pandas_csv(frame).encode(
         "gb18030")
