@@ -16,7 +16,6 @@ formula (:func:`excel_safe`).
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import io
 import os
@@ -137,19 +136,17 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf-8-sig", *,
-              n_jobs: int | None = None, **to_csv_kwargs) -> Path:
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf-8-sig",
+              **to_csv_kwargs) -> Path:
     """Write ``frame`` as CSV, atomically and spreadsheet-safe (:func:`excel_safe`).
 
     UTF-8 with BOM by default so Excel opens Chinese text. Lines end in CRLF (RFC 4180), which
     also makes the csv module quote a cell holding a lone carriage return instead of letting it
-    split the row. The one way kinmatch writes a CSV. ``n_jobs``: 1 writes in this process alone;
-    None (or more) lets a forked worker make the text of a large table's last rows
-    (:data:`WRITE_SPLIT_ROWS`). The file is the same either way.
+    split the row. The one way kinmatch writes a CSV.
     """
     to_csv_kwargs.setdefault("lineterminator", "\r\n")
     with atomic_write(path, "w", encoding=encoding, newline="") as handle:
-        if not _write_plain(frame, handle, to_csv_kwargs, n_jobs):
+        if not _write_plain(frame, handle, to_csv_kwargs):
             _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(handle, index=False, **to_csv_kwargs)
     return Path(path)
 
@@ -163,7 +160,7 @@ def csv_text(frame: pd.DataFrame, **to_csv_kwargs) -> str:
     return _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(index=False, **to_csv_kwargs)
 
 
-def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict, n_jobs: int | None = 1) -> bool:
+def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> bool:
     """Write ``frame`` as ``excel_safe(frame).to_csv(handle, index=False, lineterminator=…)`` would,
     the same characters; False, having written nothing, when the frame holds a column type or a
     ``to_csv`` option this does not cover (pandas then writes it).
@@ -176,78 +173,16 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict, n_jo
     quoted cell by cell only when it holds a character that needs it, by ``csv.writer``'s own rule
     (``QUOTE_MINIMAL``: a delimiter, a quote character or a line-ending character; quotes doubled).
     Blanks (None, NaN, NA) are empty cells, numbers and booleans ``str`` of their Python value
-    (for a float its shortest round-trip ``repr``, as numpy's ``astype(str)`` that pandas uses).
-    A cell's text depends on that cell alone, so from :data:`WRITE_SPLIT_ROWS` rows a forked
-    worker makes the text of the second half of the rows while this process writes the first."""
+    (for a float its shortest round-trip ``repr``, as numpy's ``astype(str)`` that pandas uses)."""
     terminator = to_csv_kwargs["lineterminator"]
     if (set(to_csv_kwargs) - {"lineterminator"} or not len(frame.columns) or not terminator
-            or not all(isinstance(c, str) for c in frame.columns)
-            or not all(dtype == np.dtype(object) or dtype == np.float64
-                       or (isinstance(dtype, np.dtype) and dtype.kind in "iub") for dtype in frame.dtypes)):
+            or not all(isinstance(c, str) for c in frame.columns)):
         return False
     special = ',"' + terminator
     header = _quoted([excel_cell(c) for c in frame.columns], special)
-    n, waiting = len(frame), None
-    # the worker's share is a little smaller: it also encodes its text and sends it up a pipe
-    split = n - int(n * WRITE_WORKER_SHARE)
-    binary = getattr(handle, "buffer", None) is not None and codecs.lookup(handle.encoding).name in _UTF8
-    if n >= WRITE_SPLIT_ROWS and binary and _second_core_free(n_jobs):
-        from kinmatch._parallel import fork_call
-
-        # forked before anything is written: the worker's copy of the file's buffer stays empty
-        waiting = fork_call(_rows_bytes_shared, shared=(frame, split, n, special, terminator))
-    try:
-        # one column: csv.writer quotes a row that is one empty cell
-        handle.write((",".join(header) or '""') + terminator)
-        for text in _rows_text(frame, 0, split if waiting is not None else n, special, terminator):
-            handle.write(text)
-    except BaseException:  # noqa: B036 - this share failed (or Ctrl-C): the worker is stopped, not awaited
-        if waiting is not None:
-            waiting.cancel()
-        raise
-    if waiting is not None:
-        data = waiting()
-        handle.flush()  # the text so far reaches the file before the worker's bytes
-        handle.buffer.write(data)
-    return True
-
-
-WRITE_SPLIT_ROWS = 50_000
-"""From this many rows :func:`write_csv` makes the text of the last rows (a share of
-:data:`WRITE_WORKER_SHARE`) in a forked worker, when it writes UTF-8 to a file, a second CPU is
-there and this process runs no other thread; below it, forking costs more than the second core
-saves."""
-
-WRITE_WORKER_SHARE = 0.45
-
-_UTF8 = {"utf-8", "utf-8-sig"}
-
-
-def _second_core_free(n_jobs: int | None) -> bool:
-    """Whether a forked worker may run beside this process: fork is there, ``n_jobs`` lets this
-    process use two CPUs (None: it may run on two), and it runs no other thread (a thread's locks
-    would be copied held)."""
-    import threading
-
-    from kinmatch._parallel import FORK, resolve_jobs
-
-    return FORK is not None and threading.active_count() == 1 and resolve_jobs(n_jobs) >= 2
-
-
-def _rows_bytes_shared() -> bytes:
-    """In the worker: its rows' text, encoded as UTF-8 (after a file's first bytes, UTF-8 with a
-    byte-order mark writes plain UTF-8)."""
-    from kinmatch._parallel import shared
-
-    return "".join(_rows_text(*shared())).encode("utf-8")
-
-
-def _rows_text(frame: pd.DataFrame, start: int, stop: int, special: str, terminator: str) -> Iterator[str]:
-    """The CSV text of rows ``start:stop`` of ``frame`` (the types :func:`_write_plain` takes), each
-    line ended by ``terminator``, 20,000 rows at a time."""
     columns = []
     for position, dtype in enumerate(frame.dtypes):
-        values = frame.iloc[start:stop, position].to_numpy()
+        values = frame.iloc[:, position].to_numpy()
         if dtype == np.dtype(object):
             cells = values.copy()
             cells[pd.isna(values)] = ""
@@ -263,15 +198,20 @@ def _rows_text(frame: pd.DataFrame, start: int, stop: int, special: str, termina
             codes, uniques = pd.factorize(values.view(np.int64))
             text = ["" if v != v else str(v) for v in uniques.view(np.float64).tolist()]  # NaN: blank
             cells = np.array(text, dtype=object)[codes].tolist()
-        else:  # integers and booleans
+        elif dtype.kind in "iub" and isinstance(dtype, np.dtype):
             codes, uniques = pd.factorize(values)
             cells = np.array([str(v) for v in uniques.tolist()], dtype=object)[codes].tolist()
+        else:
+            return False
         columns.append(cells)
-    for first in range(0, stop - start, 20_000):
-        rows = list(map(",".join, zip(*(column[first:first + 20_000] for column in columns))))
+    # one column: csv.writer quotes a row that is one empty cell
+    handle.write((",".join(header) or '""') + terminator)
+    for start in range(0, len(frame), 20_000):  # 20,000 rows of text at a time
+        rows = list(map(",".join, zip(*(column[start:start + 20_000] for column in columns))))
         if len(columns) == 1:
             rows = [row or '""' for row in rows]
-        yield terminator.join(rows) + terminator
+        handle.write(terminator.join(rows) + terminator)
+    return True
 
 
 def _quoted(cells: list[str], special: str) -> list[str]:

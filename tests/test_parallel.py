@@ -105,7 +105,6 @@ def test_link_jobs_reach_the_normalizers(monkeypatch):
 def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, monkeypatch):
     # every fork threshold at 0: `--jobs 1` must still run in this one process, `--jobs 2` use
     # workers (residents beside the reports, candidates, comparisons, explanations), same bytes
-    from kinmatch import _io
     from kinmatch.cli import main
     from kinmatch.commands.demo import write_station_files
     from kinmatch.datasets import simulate
@@ -116,8 +115,7 @@ def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, mo
     for module, name in ((candidates, "POOL_MIN_PRODUCT"), (records, "PAIR_MIN_RESIDENTS"),
                          (records, "PARALLEL_MIN_DISTINCT"),
                          (records, "PLACE_SHARE_TEXTS"), (pipeline, "BACKGROUND_MIN_REPORTS"),
-                         (engine, "PARALLEL_MIN_PAIRS"), (pipeline, "PARALLEL_MIN_EXPLAINED"),
-                         (_io, "WRITE_SPLIT_ROWS")):
+                         (engine, "PARALLEL_MIN_PAIRS"), (pipeline, "PARALLEL_MIN_EXPLAINED")):
         monkeypatch.setattr(module, name, 1 if name == "PLACE_SHARE_TEXTS" else 0)
     real_fork, forks = os.fork, []
 

@@ -190,7 +190,7 @@ def _link_files(args: argparse.Namespace):
                           progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
                           client=client, shared_dir=args.shared_dir, prepared=("resident", "missing"),
                           dedupe_reports=True if args.dedupe else None)
-    write_csv(result.table, args.output, n_jobs=args.jobs)
+    write_csv(result.table, args.output)
     # After the candidates: an interrupted or failed run leaves no issues file that looks like
     # the report of a finished one.
     _write_issues(pd.concat([resident_issues, read["issues"]], ignore_index=True), args.output, args.issues)
@@ -221,7 +221,7 @@ def _run_against_index(args: argparse.Namespace) -> int:
         result = index.run(records, top_k=args.top_k, by=args.by, progress=not args.no_progress, n_jobs=args.jobs,
                            client=client, dedupe_reports=True if args.dedupe else None,
                            **(cluster if client is not None else {}))
-    write_csv(result.table, args.output, n_jobs=args.jobs)
+    write_csv(result.table, args.output)
     # after the candidates, as for a batch run: no issues file describes an unfinished run
     _write_issues(issues, args.output, args.issues)
     if args.save_model and result.model is not None:
