@@ -8,10 +8,13 @@ a command never means editing this file.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import importlib
+import os
 import pkgutil
 import sys
+import threading
 
 from kinmatch import __version__
 from kinmatch.errors import KinmatchError
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     As the program, the process ends when the command returns: a command may then leave what it
     made to the interpreter's exit (``args.exits_after``), and everything left is frozen out of the
     collector first, so the last collection at exit does not scan a run's millions of objects
-    (about 0.3 s after linking 2,000 × 20,000) only to find them alive."""
+    (about 0.3 s after linking 2,000 × 20,000) only to find them alive; then the process ends
+    without tearing the interpreter down (:func:`_end_program`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -56,10 +60,30 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.exits_after = argv is None
     try:
-        return _run(args)
+        code = _run(args)
     finally:
         if args.exits_after:
             gc.freeze()
+    if args.exits_after:
+        _end_program(code)
+    return code
+
+
+def _end_program(code: int) -> None:
+    """End the program with ``code`` once the command has returned: the exit handlers run and the
+    standard streams are flushed as at a normal exit, but the interpreter is not torn down (freeing
+    a run's frames, tables and millions of small objects one by one took 0.15–0.2 s after linking
+    2,000 × 20,000; the system takes the memory back at once). Returns without ending anything when
+    another thread is still running, whose end a normal exit would wait for."""
+    if threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()  # what a normal exit runs first (logging, multiprocessing, coverage)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(code)
 
 
 INTERRUPTED = "已中断（Ctrl-C）。没有留下写了一半的文件，索引（若有）仍是中断前的版本；需要时重新运行该命令。"

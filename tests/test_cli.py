@@ -34,3 +34,24 @@ def test_os_errors_become_messages(monkeypatch, capsys):
                         lambda self, argv=None: argparse.Namespace(command="x", func=broken))
     assert main([]) == 2
     assert "/tmp/somewhere is a folder" in capsys.readouterr().err
+
+
+def test_the_program_ends_with_its_code_after_exit_handlers_and_flushed_streams(tmp_path):
+    # as the program (no argv), main() ends the process itself: with the command's code, the
+    # exit handlers run and what was printed flushed, as a normal exit would
+    marker = tmp_path / "exit_handler_ran"
+    program = (f"import atexit, sys\n"
+               f"atexit.register(lambda: open({str(marker)!r}, 'w').write('yes'))\n"
+               f"sys.argv = ['kinmatch', 'link', {str(tmp_path / 'nope.csv')!r}, {str(tmp_path / 'no.csv')!r}, "
+               f"'-o', {str(tmp_path / 'c.csv')!r}]\n"
+               f"from kinmatch.cli import main\n"
+               f"print('before', end='')\n"
+               f"main()\n"
+               f"print('after main')\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "before"
+    assert "nope.csv" in result.stderr and "Traceback" not in result.stderr
+    assert marker.read_text() == "yes"
+    # called with arguments (tests, scripts), main() returns the code and the process goes on
+    assert main(["link", str(tmp_path / "nope.csv"), str(tmp_path / "no.csv"), "-o", str(tmp_path / "c.csv")]) == 2

@@ -136,6 +136,24 @@ def test_link_cli_jobs_one_forks_nothing_and_two_give_the_same_file(tmp_path, mo
     assert outputs["1"][0] == outputs["2"][0]
 
 
+def test_explanations_in_two_halves_are_the_same(monkeypatch):
+    # below PARALLEL_MIN_EXPLAINED and from SPLIT_MIN_EXPLAINED ranked rows a forked worker explains
+    # the second half while this process explains the first: the same texts, in the same order
+    from kinmatch.datasets import simulate
+    from kinmatch.match import pipeline
+
+    sim = simulate(n_missing=150, n_residents=20, seed=6)
+    alone = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1).table
+    monkeypatch.setattr(pipeline, "SPLIT_MIN_EXPLAINED", 0)
+    calls, real_call = [], pipeline.fork_call
+    monkeypatch.setattr(pipeline, "fork_call", lambda func, *a, **k: calls.append(func.__name__)
+                        or real_call(func, *a, **k))
+    halves = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2).table
+    assert "_explain_range" in calls
+    pd.testing.assert_frame_equal(alone, halves)
+    assert halves["explanation"].str.len().gt(0).all()
+
+
 def test_candidate_chunks_keep_to_n_jobs(monkeypatch):
     # with the chunks' pool threshold at 0, n_jobs=1 forks nothing and n_jobs=2 gives the same pairs
     from kinmatch.datasets import simulate

@@ -232,8 +232,12 @@ def score(model: Any, vectors: pd.DataFrame, settings: LinkSettings) -> tuple[pd
 # the run
 
 PARALLEL_MIN_EXPLAINED = 500_000
-"""From this many ranked rows the explanations are written by worker processes, a range each;
-below it, forking and sending the texts back cost more than the second worker saves."""
+"""From this many ranked rows the explanations are written by worker processes, a range each."""
+
+SPLIT_MIN_EXPLAINED = 50_000
+"""From this many ranked rows (below :data:`PARALLEL_MIN_EXPLAINED`) one forked worker explains the
+second half while this process explains the first; below it, forking and sending the texts back
+cost more than the second core saves."""
 
 PARALLEL_MAX_REPORTS = 300_000
 """Above this many reports ``n_jobs=None`` means one process: each worker reads the encoded
@@ -291,17 +295,27 @@ def _explain(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, levels: np
     """:func:`explain_pairs` of the ranked rows; a row's text depends on that row alone, so ranges
     of rows can be explained apart."""
     n = len(lp)
-    if n_jobs < 2 or n < PARALLEL_MIN_EXPLAINED:
+    if n_jobs < 2 or n < min(SPLIT_MIN_EXPLAINED, PARALLEL_MIN_EXPLAINED):
         return explain_pairs(encoded, lp, rp, levels, weights)
+    if n < PARALLEL_MIN_EXPLAINED:
+        half = n // 2
+        waiting = fork_call(_explain_range, shared=(encoded, lp, rp, levels, weights, (half, n)))
+        try:
+            first = explain_pairs(encoded, lp[:half], rp[:half], levels[:half], weights[:half])
+        except BaseException:  # noqa: B036 - this half failed (or Ctrl-C): the worker is stopped, not awaited
+            waiting.cancel()
+            raise
+        return first + waiting()
     edges = np.linspace(0, n, 2 * n_jobs + 1).astype(int)
     bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
     parts = fork_map(_explain_range, bounds, n_jobs, shared=(encoded, lp, rp, levels, weights))
     return [text for part in parts for text in part]
 
 
-def _explain_range(bounds: tuple[int, int]) -> list[str]:
-    encoded, lp, rp, levels, weights = shared()
-    start, stop = bounds
+def _explain_range(bounds: tuple[int, int] | None = None) -> list[str]:
+    """In a worker: the explanations of the rows ``bounds`` (None: the bounds shared with the rest)."""
+    encoded, lp, rp, levels, weights, *shared_bounds = shared()
+    start, stop = bounds if bounds is not None else shared_bounds[0]
     return explain_pairs(encoded, lp[start:stop], rp[start:stop], levels[start:stop], weights[start:stop])
 
 
