@@ -50,7 +50,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_calibration import save_run, with_counts  # noqa: E402
-from bench_quality import pair_keys, simulated  # noqa: E402
+from bench_quality import candidate_experiment, pair_keys, simulated  # noqa: E402
 
 from kinmatch.match import engine  # noqa: E402
 from kinmatch.match.evaluate import evaluate_by_family, false_leads  # noqa: E402
@@ -78,7 +78,9 @@ def load_run(args, seed: int) -> dict:
         saved = pickle.loads(path.read_bytes())
         print(f"\n== {n_res} x {n_mis}, seed {seed}: run read from {path}")
     else:
-        settings = LinkSettings(model_options=args.model_options) if args.model_options else None
+        settings = LinkSettings(model_options=args.model_options) if args.model_options else LinkSettings()
+        if args.prescore_share is not None:
+            settings = candidate_experiment(settings, False, False, None, prescore_share=args.prescore_share)
         wall, cpu = time.perf_counter(), time.process_time()
         run = run_link(data["residents"], data["missing"], top_k=50, progress=False, settings=settings)
         print(f"\n== {n_res} x {n_mis}, seed {seed}: linked in {time.perf_counter() - wall:.0f} s "
@@ -376,12 +378,18 @@ def main(argv=None) -> int:
                         help="random pairs for the truth's u of the pairs no pass proposed")
     parser.add_argument("--negatives", type=int, default=600_000,
                         help="non-true candidate pairs each supervised fit is trained on (weighted back)")
+    parser.add_argument("--prescore-share", type=float,
+                        help="the caps ranked by weights this share of the way from the hand to the fitted ones")
+    parser.add_argument("--save-only", action="store_true", help="link and save the run (--runs), nothing else")
     parser.add_argument("--levels", type=int, default=25, help="levels printed, the most damaging first")
     parser.add_argument("--json", help="also write the tables as JSON (one file per seed, beside this name)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 250)
     for seed in args.seeds:
-        one_seed(args, seed)
+        if args.save_only:
+            load_run(args, seed)
+        else:
+            one_seed(args, seed)
     return 0
 
 
