@@ -44,6 +44,7 @@ import json
 import pickle
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -59,7 +60,7 @@ from kinmatch.match import engine  # noqa: E402
 from kinmatch.match.evaluate import evaluate_by_family, false_leads, first_true_rank  # noqa: E402
 from kinmatch.match.model import FellegiSunter  # noqa: E402
 from kinmatch.match.model.base import level_matrix  # noqa: E402
-from kinmatch.match.model.fitting import random_pairs  # noqa: E402
+from kinmatch.match.model.fitting import fit_model, random_pairs  # noqa: E402
 from kinmatch.match.pipeline import run_link, score  # noqa: E402
 from kinmatch.match.settings import LinkSettings  # noqa: E402
 
@@ -344,14 +345,11 @@ def level_damage(saved: dict, ranker: Ranker, em_weights: pd.DataFrame, truth_we
 def one_seed(args, seed: int) -> None:
     saved = load_run(args, seed)
     model, vectors, settings, truth = saved["model"], saved["vectors"], saved["settings"], saved["truth"]
-    families = saved["family"]
     ranker = Ranker(vectors, truth)
     print(f"-- model: EM {model.n_iter_} iterations, converged {model.converged_}, π {model.share_with_report_:.3f}, "
           f"λ {model.lambda_:.3g}; {len(vectors):,} candidate pairs, {int(ranker.is_true.sum()):,} true; "
           f"{len(saved['large_random_vectors']):,} random pairs for the truth's u")
     # (a) the pipeline's ranking, checked against its own table
-    table_recall = evaluate_by_family(saved["table"], truth, families, ks=(1, 10))
-    table_leads = false_leads(saved["table"], truth, THRESHOLD)["residents_with_any_above"]
     em_weights, em_match, em_probability = score(model, vectors, settings)
     em_weights.columns = [c[2:] for c in em_weights.columns]
     em_weights = em_weights[model.comparisons_]
@@ -369,11 +367,31 @@ def one_seed(args, seed: int) -> None:
             truth_weights = weights
             truth_weights.columns = [c[2:] for c in truth_weights.columns]
             truth_weights = truth_weights[model.comparisons_]
+    for options in args.refits or ():
+        # the pipeline's fit again on the same candidates and random pairs, with these model options
+        started = time.process_time()
+        refitted = fit_model(vectors, saved["random_vectors"], saved["n_residents"],
+                             replace(settings, model_options=options), n_reports=saved["n_reports"])
+        _, match, probability = score(refitted, vectors, settings)
+        label = "refit " + json.dumps(options, ensure_ascii=False, separators=(",", ":"))
+        variants[label] = (match, probability)
+        print(f"-- {label}: EM {refitted.n_iter_} iterations, π {refitted.share_with_report_:.3f}, start "
+              f"{tuple(getattr(refitted, 'em_start_', None) or ())}, {time.process_time() - started:.0f} CPU s")
+    if args.no_supervised:
+        return report(args, seed, saved, ranker, variants, truth_weights, em_weights, m_true, u_true)
     supervised, cpu = supervised_scores(saved, ranker, negatives=args.negatives)
     variants["supervised"] = (supervised, supervised)
     pairwise, lr_cpu = pairwise_logistic_scores(saved, ranker)
     variants["pairwise_lr"] = (pairwise, pairwise)
     print(f"-- supervised: cross-fitted in {cpu:.0f} CPU s (gradient boosting), {lr_cpu:.0f} (logistic, pairwise)")
+    report(args, seed, saved, ranker, variants, truth_weights, em_weights, m_true, u_true)
+
+
+def report(args, seed, saved, ranker, variants, truth_weights, em_weights, m_true, u_true) -> None:
+    """Print (and with ``--json`` write) the rankings' tables."""
+    truth, families = saved["truth"], saved["family"]
+    table_recall = evaluate_by_family(saved["table"], truth, families, ks=(1, 10))
+    table_leads = false_leads(saved["table"], truth, THRESHOLD)["residents_with_any_above"]
     results, summary = {}, []
     # the linking table's ranks where it has them (ties there are broken by the candidates' pre-score,
     # which the vectors do not carry), so "em" is bench_quality's ranking
@@ -436,6 +454,9 @@ def main(argv=None) -> int:
     parser.add_argument("--prescore-share", type=float,
                         help="the caps ranked by weights this share of the way from the hand to the fitted ones")
     parser.add_argument("--save-only", action="store_true", help="link and save the run (--runs), nothing else")
+    parser.add_argument("--refits", type=json.loads, nargs="+",
+                        help="also rank by the pipeline's fit with these model options (JSON), on the same pairs")
+    parser.add_argument("--no-supervised", action="store_true", help="skip the two cross-fitted classifiers")
     parser.add_argument("--levels", type=int, default=25, help="levels printed, the most damaging first")
     parser.add_argument("--json", help="also write the tables as JSON (one file per seed, beside this name)")
     args = parser.parse_args(argv)

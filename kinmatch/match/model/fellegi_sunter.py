@@ -312,11 +312,11 @@ class FellegiSunter(EstimatorParams):
         held-out m, the others keep the EM's. u, π and the prior are the EM's either way.
     em_restart : bool
         With ``method="assignment"``, also run the EM from a second start (few matches, m steep:
-        :data:`~kinmatch.match.model.assignment.RESTART`) and keep that fit only when its log
-        likelihood is clearly higher (:func:`~kinmatch.match.model.assignment.fit_assignment_em_restarted`):
-        a guard against a poor fixed point. ``em_start_`` records the start kept and
-        ``em_log_likelihood_`` its log likelihood. The pipeline's model sets it
-        (:func:`~kinmatch.match.model.fitting.fit_model`).
+        :data:`~kinmatch.match.model.assignment.RESTART`) and keep that fit only when it reaches a
+        clearly narrower match class
+        (:func:`~kinmatch.match.model.assignment.fit_assignment_em_restarted`): a guard against the
+        wide fixed point. ``em_start_`` records the start kept and ``em_log_likelihood_`` its log
+        likelihood. The pipeline's model sets it (:func:`~kinmatch.match.model.fitting.fit_model`).
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved

@@ -68,8 +68,8 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int, 
     out of the fit; their weights are 0. The weights of ordered comparisons never decrease with
     the level. The settings' ``model_options`` (``dependence``, ``prior``, ``posterior``) are
     passed to the model as they are; without them it has its defaults. The EM runs from two
-    starts and keeps the second only where its likelihood is clearly higher (``em_restart``: at a
-    million reports the usual start can stop at a poor fixed point). The model records
+    starts and keeps the second only where it reaches a clearly narrower match class
+    (``em_restart``: at a million reports the usual start can stop at a wide fixed point). The model records
     ``n_iter_`` and ``converged_`` of the EM kept, its start (``em_start_``), and π as
     ``share_with_report_``."""
     from kinmatch.match.settings import resolve_settings
