@@ -5,9 +5,12 @@ assumption, or the comparisons' information. One linking run, its candidates ran
     /work/wt/heavy python bench/bench_oracle.py --residents 10000 --missing 1000000 --seeds 7 \\
         --cache /tmp/scale/kq --runs /tmp/oracle                             # 10k x 1M
     python bench/bench_oracle.py ... --runs /tmp/oracle                      # again, from the saved run
+    python bench/bench_oracle.py ... --refits '{}' '{"m_estimate": "held_out"}' --no-supervised
+    python bench/bench_oracle.py ... --prescore-share 0.5 --tag share05      # another candidate set
 
 The data and the families are ``bench_quality``'s (``--cache``: its normalized pickles); the run is
-``run_link`` with the default settings (``--model-options`` as ``bench_quality``'s). ``--runs DIR``
+``run_link`` with the default settings (``--model-options`` as ``bench_quality``'s;
+``--prescore-share`` as its, saved under ``--tag``). ``--runs DIR``
 pickles the run (the candidate vectors, the model, the linking table, the truth, the random pairs of
 the u estimate and a larger random sample, as ``bench_calibration.save_run`` keeps them) and reads it
 back on the next call, so the rankings can be redone without linking again.
@@ -28,6 +31,8 @@ Every resident's compared candidates ranked by:
   (:func:`pairwise_logistic_scores`), each cross-fitted: fitted on half the residents, ranking the
   other half, and swapped — the bound of the independence assumption for these comparisons (what
   is still lost there, the comparisons do not carry);
+* ``refit {...}`` (``--refits``): the pipeline's fit again on the same pairs and random pairs, with
+  those model options (``{}``: today's fit; ranks here count a tie in the true pair's favour);
 * per comparison level, the EM's weight against the truth's (bits) and how recall@10 moves when
   that level alone gets the truth's weight, sorted by that move (then per comparison).
 
