@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["AssignmentFit", "fit_assignment_em", "monotone_m"]
+__all__ = ["AssignmentFit", "AssignmentStart", "DEFAULT_START", "RESTART", "NARROWER_BY", "MIN_SHARE",
+           "fit_assignment_em", "fit_assignment_em_restarted", "monotone_m"]
 
 
 class AssignmentFit(NamedTuple):
@@ -29,11 +30,40 @@ class AssignmentFit(NamedTuple):
     posterior: np.ndarray
     n_iter: int
     converged: bool
+    log_likelihood: float = float("nan")
+    start: "AssignmentStart | None" = None
+
+
+class AssignmentStart(NamedTuple):
+    """Where the assignment EM starts: π, and m of every comparison proportional to
+    ``m_base ** level`` (above 1: rising with the level, as agreement is likelier among matches),
+    or as ``m`` gives it for the comparisons it names (``{comparison: [m_0, ..., m_{L-1}]}``)."""
+
+    pi: float
+    m_base: float
+    m: dict | None = None
+
+
+DEFAULT_START = AssignmentStart(pi=0.5, m_base=2.0)
+"""The EM's usual start: π 0.5, m doubling with each level."""
+
+RESTART = AssignmentStart(pi=0.1, m_base=8.0)
+"""The second start of :func:`fit_assignment_em_restarted`: few residents matched and m steep, so
+the match class starts narrow (the pairs agreeing at the top levels)."""
+
+NARROWER_BY = 0.05
+"""How much lower π the restarted fit must have to replace the first: two starts that reach one
+fixed point stop within ``tol`` of it (π 0.256 and 0.254 at 10,000 × 1,000,000), so there the
+first fit, and the ranking, stay as they were."""
+
+MIN_SHARE = 0.01
+"""A restarted fit with π below this has collapsed (no resident matched) and is never kept."""
 
 
 def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
                       max_iter: int = 60, tol: float = 2e-4, min_prob: float = 1e-4,
-                      estimate_u: bool = False, offset: np.ndarray | None = None) -> AssignmentFit:
+                      estimate_u: bool = False, offset: np.ndarray | None = None,
+                      start: AssignmentStart | None = None) -> AssignmentFit:
     """m (per comparison and level) and π (share of residents whose report is among the
     candidates) by EM under a one-to-many assignment model; u is kept as given (from random
     pairs) or, with ``estimate_u``, re-estimated among the candidates that are not the match
@@ -51,7 +81,11 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     u is that of *candidate* non-matches: ``estimate_u=True`` is what
     :func:`kinmatch.match.model.fitting.fit_model` uses.
     ``tol``: stop when neither π nor any m moves by more than this (bench/RESULTS.md records how
-    far the default stops from a fully converged fit).
+    far the default stops from a fully converged fit). ``start``: π and m to start from (None:
+    :data:`DEFAULT_START`). The fit's ``log_likelihood`` is that of the candidates' levels under
+    the final m, u and π (the assignment model's: per resident, (1 − π) Π u + Σ_j π / size · m_j
+    Π_{k≠j} u_k, a resident without candidates 1 − π; the weak prior on m left out), so fits
+    from two starts can be compared.
     """
     if int(max_iter) < 1:
         raise ValueError(f"max_iter={max_iter}: the assignment EM needs at least one iteration")
@@ -72,17 +106,21 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     # count is a sum over the block's patterns, so each iteration costs a few passes over the
     # pairs plus work on small tables.
     blocks = _level_blocks(vectors, names, order)
+    start = DEFAULT_START if start is None else start
     u = {n: np.asarray(u[n], dtype=float) for n in names}
-    m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
+    # the weak prior of the M step stays m doubling with the level, whatever the start
+    prior_m = {n: np.exp2(np.arange(len(u[n]), dtype=float)) for n in names}
+    prior_m = {n: v / v.sum() for n, v in prior_m.items()}
+    m = {n: np.asarray((start.m or {}).get(n, np.power(float(start.m_base), np.arange(len(u[n])))), dtype=float)
+         for n in names}
     m = {n: v / v.sum() for n, v in m.items()}
-    prior_m = {n: v.copy() for n, v in m.items()}
     # pairs at each level (matches + the rest), from the blocks' pattern counts
     level_count = {n: np.bincount(block.levels[j] + 1, weights=block.count, minlength=len(u[n]) + 1)[1:]
                    for block in blocks for j, n in enumerate(block.names)}
     # a per-pair log likelihood ratio the comparisons' levels do not carry (e.g. the correction
     # for their dependence), in the pairs' sorted order
     offset_sorted = None if offset is None else np.asarray(offset, dtype=float)[order]
-    pi = 0.5
+    pi = float(start.pi)
     n_iter, converged = 0, False
     while n_iter < int(max_iter):
         n_iter += 1
@@ -127,7 +165,61 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
             break
     posterior = np.empty(len(post))
     posterior[order] = post
-    return AssignmentFit(m, u, pi, posterior, n_iter, converged)
+    log_likelihood = _log_likelihood(blocks, m, u, pi, offset_sorted, inverse_size, starts, n_residents)
+    return AssignmentFit(m, u, pi, posterior, n_iter, converged, log_likelihood, start)
+
+
+def fit_assignment_em_restarted(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
+                                starts: tuple[AssignmentStart, ...] = (DEFAULT_START, RESTART),
+                                narrower_by: float = NARROWER_BY, min_share: float = MIN_SHARE,
+                                **options) -> AssignmentFit:
+    """:func:`fit_assignment_em` from each of ``starts``; a later fit replaces the kept one when
+    it reaches a clearly narrower match class (π lower by more than ``narrower_by``) that has not
+    collapsed (π at least ``min_share``). ``options``: those of :func:`fit_assignment_em`.
+
+    A guard against the wide fixed point: with hundreds of candidates per resident, all selected
+    for agreeing on something, the EM can also settle on a match class of the pairs agreeing on
+    the commonest levels (π ≈ 0.5 at 10,000 × 1,000,000 where the narrow fit has 0.26; exact names
+    then rank worse, bench/RESULTS.md). That wide fit explains the selection, not the matches, and
+    its likelihood is *higher* (by about 12,000 nats there), so the likelihood cannot choose; the
+    assignment model's premise (at most one report per resident, a match class that agrees more
+    than the candidates around it) says to keep the narrow one. Where both starts reach one fixed
+    point the first fit is returned as it is.
+
+        >>> rng = np.random.default_rng(0)
+        >>> index = pd.MultiIndex.from_arrays([np.repeat(np.arange(200), 5), np.tile(np.arange(5), 200)])
+        >>> vectors = pd.DataFrame({"name": (rng.random(1000) < 0.2).astype(int)}, index=index)
+        >>> fit = fit_assignment_em_restarted(vectors, {"name": np.array([0.9, 0.1])}, 200)
+        >>> fit.start == DEFAULT_START, bool(np.isfinite(fit.log_likelihood))
+        (True, True)
+    """
+    kept = None
+    for start in starts:
+        fit = fit_assignment_em(vectors, u, n_residents, start=start, **options)
+        if kept is None or (min_share <= fit.pi < kept.pi - narrower_by):
+            kept = fit
+    return kept
+
+
+def _log_likelihood(blocks: list, m: dict, u: dict, pi: float, offset_sorted: np.ndarray | None,
+                    inverse_size: np.ndarray, starts: np.ndarray, n_residents: int) -> float:
+    """The assignment model's log likelihood of the candidates' levels (see
+    :func:`fit_assignment_em`), on the pairs in the fit's sorted order."""
+    log_ratio = {n: np.r_[0.0, np.log(m[n]) - np.log(u[n])] for n in m}
+    log_u = {n: np.r_[0.0, np.log(u[n])] for n in u}
+    lr = np.zeros(len(inverse_size)) if offset_sorted is None else offset_sorted.copy()
+    total_log_u = 0.0
+    for block in blocks:
+        lr += sum(log_ratio[n][block.levels[j] + 1] for j, n in enumerate(block.names))[block.pattern]
+        total_log_u += float(np.dot(block.count, sum(log_u[n][block.levels[j] + 1] for j, n in enumerate(block.names))))
+    # per resident log((1 - π) + Σ π e^lr / size), max-shifted so no term overflows
+    a = math.log(pi) + lr + np.log(inverse_size)
+    top = np.maximum(np.maximum.reduceat(a, starts), math.log(1 - pi))
+    sizes = np.diff(np.r_[starts, len(a)])
+    per_resident = top + np.log(np.exp(math.log(1 - pi) - top)
+                                + np.add.reduceat(np.exp(a - np.repeat(top, sizes)), starts))
+    without_candidates = max(int(n_residents) - len(starts), 0)
+    return float(per_resident.sum() + total_log_u + without_candidates * math.log(1 - pi))
 
 
 class _LevelBlock(NamedTuple):

@@ -33,7 +33,7 @@ import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.match.model import io
-from kinmatch.match.model.assignment import fit_assignment_em, monotone_m
+from kinmatch.match.model.assignment import fit_assignment_em, fit_assignment_em_restarted, monotone_m
 from kinmatch.match.model.base import (
     MISSING,
     EstimatorParams,
@@ -310,6 +310,13 @@ class FellegiSunter(EstimatorParams):
         counted over pairs that are likely matches only because of that level (the EM's m confirms
         itself among residents with thin evidence). A list of comparison names: only those get the
         held-out m, the others keep the EM's. u, π and the prior are the EM's either way.
+    em_restart : bool
+        With ``method="assignment"``, also run the EM from a second start (few matches, m steep:
+        :data:`~kinmatch.match.model.assignment.RESTART`) and keep that fit only when it reaches a
+        clearly narrower match class
+        (:func:`~kinmatch.match.model.assignment.fit_assignment_em_restarted`): a guard against the
+        wide fixed point. ``em_start_`` records the start kept and ``em_log_likelihood_`` its log
+        likelihood. The pipeline's model sets it (:func:`~kinmatch.match.model.fitting.fit_model`).
     settings : dict, optional
         The settings the model was fitted with (any JSON-able dict, e.g. the comparisons and
         their levels, the candidate passes), stored as given and written to the JSON, so a saved
@@ -386,7 +393,7 @@ class FellegiSunter(EstimatorParams):
                  u_fixed=True, tf_columns=None, random_state=None, min_prob=1e-6,
                  m_fixed=None, level_labels=None, tf_levels=None, method="em", u_source="hybrid",
                  ordered=None, settings=None, dependence=None, prior="one_per_resident", posterior="pair",
-                 m_estimate="em"):
+                 m_estimate="em", em_restart=False):
         self.levels = levels
         self.max_iter = max_iter
         self.tol = tol
@@ -407,6 +414,7 @@ class FellegiSunter(EstimatorParams):
         self.prior = prior
         self.posterior = posterior
         self.m_estimate = m_estimate
+        self.em_restart = em_restart
 
     # ---- u from random pairs ---------------------------------------------------------------
 
@@ -598,9 +606,10 @@ class FellegiSunter(EstimatorParams):
             self.dependence_ = pairwise_lifts(level_matrix(u_vectors, dependent, levels), dependent, levels)
         elif self.dependence == "tree":
             self.dependence_ = tree_lifts(level_matrix(u_vectors, dependent, levels), dependent, levels)
-        fit = fit_assignment_em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol,
-                                min_prob=self.min_prob, estimate_u=self.u_source in ("candidates", "hybrid"),
-                                offset=offset)
+        em = fit_assignment_em_restarted if self.em_restart else fit_assignment_em
+        fit = em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol, min_prob=self.min_prob,
+                 estimate_u=self.u_source in ("candidates", "hybrid"), offset=offset)
+        self.em_start_, self.em_log_likelihood_ = fit.start, fit.log_likelihood
         if self.m_estimate != "em":
             chosen = None if self.m_estimate == "held_out" else [n for n in self.m_estimate if n in names]
             fit = fit._replace(m=held_out_m(matrix, names, fit.m, fit.u, fit.pi, _resident_codes(vectors.index),

@@ -67,8 +67,11 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int, 
     Comparisons with no evidence at all in either set (e.g. no record describes marks) are left
     out of the fit; their weights are 0. The weights of ordered comparisons never decrease with
     the level. The settings' ``model_options`` (``dependence``, ``prior``, ``posterior``) are
-    passed to the model as they are; without them it has its defaults. The model records
-    ``n_iter_`` and ``converged_`` of the EM, and π as ``share_with_report_``."""
+    passed to the model as they are; without them it has its defaults. The EM runs from two
+    starts and keeps the second only where it reaches a clearly narrower match class
+    (``em_restart``: at a million reports the usual start can stop at a wide fixed point). The model records
+    ``n_iter_`` and ``converged_`` of the EM kept, its start (``em_start_``), and π as
+    ``share_with_report_``."""
     from kinmatch.match.settings import resolve_settings
 
     settings = resolve_settings(settings)
@@ -83,6 +86,7 @@ def fit_model(vectors: pd.DataFrame, u_vectors: pd.DataFrame, n_residents: int, 
     model = FellegiSunter(levels={c.name: c.n_levels for c in usable}, method="assignment",
                           u_source=settings.u_source, ordered=[c.name for c in usable if c.ordered],
                           max_iter=MAX_EM_ITERATIONS, tol=2e-4, min_prob=MIN_PROB, random_state=settings.random_state,
+                          em_restart=True,
                           tf_columns={tf.comparison: tf.column for tf in term_frequencies} or None,
                           tf_levels={tf.comparison: list(tf.levels) for tf in term_frequencies} or None,
                           level_labels={c.name: [c.labels[level] for level in range(c.n_levels)] for c in usable},
