@@ -231,9 +231,22 @@ def _interrupt_me_after(seconds: float) -> threading.Timer:
     return timer
 
 
+_EARLIER: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _earlier_children():
+    """The children this process already had (a server or cluster an earlier test of the suite
+    left running), which the tests here did not fork and do not count."""
+    _EARLIER.clear()
+    _EARLIER.update(pid for pid, state, parent, _sid in _processes() if parent == os.getpid())
+    yield
+
+
 def _children() -> list[int]:
-    """This process's live (not zombie) child processes."""
-    return [pid for pid, state, parent, _sid in _processes() if parent == os.getpid() and state != "Z"]
+    """This process's live (not zombie) child processes forked since the test began."""
+    return [pid for pid, state, parent, _sid in _processes()
+            if parent == os.getpid() and state != "Z" and pid not in _EARLIER]
 
 
 @pytest.mark.parametrize("n_jobs", [2, 3])
