@@ -185,16 +185,19 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
 
 
 def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
-                             home_conditions: bool = False) -> LinkSettings:
+                             home_conditions: bool = False, clothing_pass: str | None = None) -> LinkSettings:
     """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
     fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
-    keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``)."""
+    keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``);
+    ``clothing_pass``: ``passes.CLOTHING_PASSES`` for these residents (``"all"``, ``"nameless"``)."""
     from dataclasses import replace
 
-    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
+    from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     candidates = settings.candidate_settings()
-    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *(OTHER_SEX_PASSES if other_sex_passes else ()))
+    clothing = tuple(replace(p, residents=clothing_pass) for p in CLOTHING_PASSES) if clothing_pass else ()
+    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *(OTHER_SEX_PASSES if other_sex_passes else ()),
+             *clothing)
     if added:
         regular = [p for p in candidates.passes if not p.fallback]
         fallback = [p for p in candidates.passes if p.fallback]
@@ -385,6 +388,8 @@ def main(argv=None) -> int:
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--other-sex-passes", action="store_true", help="with passes.OTHER_SEX_PASSES")
     parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
+    parser.add_argument("--clothing-pass", choices=("all", "nameless"),
+                        help="with passes.CLOTHING_PASSES for these residents")
     parser.add_argument("--named-scale", type=float, default=1.0,
                         help="the caps of residents with a usable name times this in the passes that raise the "
                         "nameless residents' caps")
@@ -414,9 +419,9 @@ def main(argv=None) -> int:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
                                         args.other_sex_cap, args.nameless_scale, args.prescore_share,
                                         args.hand_prescore)
-    if args.other_sex_passes or args.named_scale != 1 or args.home_conditions:
+    if args.other_sex_passes or args.named_scale != 1 or args.home_conditions or args.clothing_pass:
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
-                                            args.home_conditions)
+                                            args.home_conditions, args.clothing_pass)
     if args.fit_on_default:
         from dataclasses import replace
 

@@ -267,3 +267,14 @@ HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
 )
 """A pass by home and condition at once for residents without a usable name, not among the
 defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""
+
+CLOTHING_PASSES: tuple[CandidatePass, ...] = (
+    # what a resident wore on arrival, when found within a month or two of a report's loss: a colour
+    # and garment alone is worn by thousands of the million reports, but lost in the same month by a
+    # handful, and for a resident who cannot say a name it is often the one clue that is not shared
+    # by thousands (its age, sex and condition are)
+    CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=20, year_window=10.0),
+)
+"""A pass by the clothes worn when lost and the month of the loss (:data:`kinmatch.match.candidates.
+CLOTHING_PERIOD_DAYS`), not among the defaults; add it before the fallback as :data:`OTHER_SEX_PASSES`
+are."""
