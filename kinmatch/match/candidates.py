@@ -1991,7 +1991,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
     found_r, found_m, found_pass = _pass_pairs(res, rep, residents, queries, chunk, settings, counts, fallback=False)
     if any(candidate_pass.fallback for candidate_pass in settings.passes):
         # residents with little evidence or few pairs from the other passes
-        needy = _needy(res.little_evidence, found_r, chunk, res.n, settings)
+        needy = _needy(res.little_evidence, found_r, found_pass, chunk, res.n, settings)
         if len(needy):
             more = _pass_pairs(res, rep, residents, queries, needy, settings, counts, fallback=True)
             found_r, found_m, found_pass = found_r + more[0], found_m + more[1], found_pass + more[2]
@@ -2029,12 +2029,20 @@ def _pass_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, queries
     return found_r, found_m, found_pass
 
 
-def _needy(little_evidence: np.ndarray, found_r: list, chunk: np.ndarray, n: int,
+def _needy(little_evidence: np.ndarray, found_r: list, found_pass: list, chunk: np.ndarray, n: int,
            settings: CandidateSettings) -> np.ndarray:
     """The residents of ``chunk`` the fallback passes run for: little evidence, or fewer than
     ``few_candidates`` pairs kept by the other passes (``found_r``: their residents, a pair once
-    per pass that kept it)."""
-    so_far = np.bincount(np.concatenate(found_r), minlength=n)[chunk] if found_r else np.zeros(len(chunk), int)
+    per pass that kept it; ``found_pass``: the pass numbers alike). The pairs of a pass with
+    ``other_sex`` are not counted: they are a long shot (a recorded sex wrong on one side is rare),
+    and counted, they stopped the fallback for a resident whose true report only it proposed."""
+    if not found_r:
+        return chunk[little_evidence[chunk] | (settings.few_candidates > 0)]
+    r = np.concatenate(found_r)
+    uncounted = [number for number, p in enumerate(settings.passes) if p.other_sex]
+    if uncounted:
+        r = r[~np.isin(np.concatenate(found_pass), uncounted)]
+    so_far = np.bincount(r, minlength=n)[chunk]
     return chunk[little_evidence[chunk] | (so_far < settings.few_candidates)]
 
 
@@ -2196,9 +2204,9 @@ def needy_residents(parts: list[PartitionPairs], settings: CandidateSettings | N
     """Positions in the chunk of the residents the fallback passes run for, from the other passes'
     :func:`partition_pairs` of every partition (merged as one run over all reports would keep them)."""
     settings = settings or CandidateSettings()
-    r = _merged_passes(parts, settings, _empty_counts(settings))[0]
+    r, _, pass_of, _ = _merged_passes(parts, settings, _empty_counts(settings))
     n = len(parts[0].name_evidence)
-    return _needy(parts[0].little_evidence, [r], np.arange(n), n, settings)
+    return _needy(parts[0].little_evidence, [r], [pass_of], np.arange(n), n, settings)
 
 
 def merge_partitions(parts: list[PartitionPairs], fallback_parts: list[PartitionPairs], n_reports: int,
