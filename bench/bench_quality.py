@@ -185,19 +185,29 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
 
 
 def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
-                             home_conditions: bool = False, clothing_pass: str | None = None) -> LinkSettings:
+                             home_conditions: bool = False, clothing_pass: str | None = None,
+                             other_sex_pass_cap: int | None = None, fit_all: bool = False,
+                             other_sex_min_score: float | None = None) -> LinkSettings:
     """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
     fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
     keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``);
-    ``clothing_pass``: ``passes.CLOTHING_PASSES`` for these residents (``"all"``, ``"nameless"``)."""
+    ``clothing_pass``: ``passes.CLOTHING_PASSES`` for these residents (``"all"``, ``"nameless"``);
+    ``other_sex_pass_cap``: the other-sex passes' cap instead of theirs; ``fit_all``: the model fitted on the
+    added passes' pairs too (``CandidatePass.fit``); ``other_sex_min_score``: the other-sex passes' ``min_score``."""
     from dataclasses import replace
 
     from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     candidates = settings.candidate_settings()
     clothing = tuple(replace(p, residents=clothing_pass) for p in CLOTHING_PASSES) if clothing_pass else ()
-    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *(OTHER_SEX_PASSES if other_sex_passes else ()),
-             *clothing)
+    other_sex = OTHER_SEX_PASSES if other_sex_passes else ()
+    if other_sex_pass_cap is not None:
+        other_sex = tuple(replace(p, cap=other_sex_pass_cap) for p in other_sex)
+    if other_sex_min_score is not None:
+        other_sex = tuple(replace(p, min_score=other_sex_min_score) for p in other_sex)
+    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *other_sex, *clothing)
+    if fit_all:
+        added = tuple(replace(p, fit=True) for p in added)
     if added:
         regular = [p for p in candidates.passes if not p.fallback]
         fallback = [p for p in candidates.passes if p.fallback]
@@ -388,6 +398,10 @@ def main(argv=None) -> int:
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--other-sex-passes", action="store_true", help="with passes.OTHER_SEX_PASSES")
     parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
+    parser.add_argument("--other-sex-pass-cap", type=int, help="with --other-sex-passes: their cap")
+    parser.add_argument("--other-sex-min-score", type=float, help="with --other-sex-passes: their min_score")
+    parser.add_argument("--fit-all-passes", action="store_true",
+                        help="the model fitted on the added passes' pairs too (CandidatePass.fit)")
     parser.add_argument("--clothing-pass", choices=("all", "nameless"),
                         help="with passes.CLOTHING_PASSES for these residents")
     parser.add_argument("--named-scale", type=float, default=1.0,
@@ -421,7 +435,8 @@ def main(argv=None) -> int:
                                         args.hand_prescore)
     if args.other_sex_passes or args.named_scale != 1 or args.home_conditions or args.clothing_pass:
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
-                                            args.home_conditions, args.clothing_pass)
+                                            args.home_conditions, args.clothing_pass, args.other_sex_pass_cap,
+                                            args.fit_all_passes, args.other_sex_min_score)
     if args.fit_on_default:
         from dataclasses import replace
 

@@ -1016,13 +1016,14 @@ def test_unknown_settings_and_fields_are_named():
 
 
 def test_key_sets_named_are_the_key_sets_built():
-    from kinmatch.match.passes import CONDITION_PASSES, HOME_CONDITION_PASSES
+    from kinmatch.match.passes import CLOTHING_PASSES, CONDITION_PASSES, HOME_CONDITION_PASSES
 
     # every key set a pass may name exists on its side, and no built one goes unnamed
     residents, reports = messy_tables(5, n_residents=5, n_reports=20)
     res = cand._Residents(residents)
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
-    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES, *HOME_CONDITION_PASSES)}
+    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES, *HOME_CONDITION_PASSES,
+                                    *CLOTHING_PASSES)}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
 
 

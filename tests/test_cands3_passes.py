@@ -74,7 +74,8 @@ def _fallback_tables(n_other_sex):
     # other recorded sex share the mole; the true report shares nothing but the province (the fallback's)
     mole = ("痣:额头:",)
     residents = pd.DataFrame([resident("R1", evidence=False, sex="M", marks=mole)])
-    rows = [report(f"F{i:03d}", ("张", "zhang"), ("伟", "wei"), sex="F", place=0, marks=mole) for i in range(n_other_sex)]
+    rows = [report(f"F{i:03d}", ("张", "zhang"), ("伟", "wei"), sex="F", place=0, marks=mole)
+            for i in range(n_other_sex)]
     rows.append(report("M_true", ("李", "li"), ("明", "ming"), sex="M", place=0))
     return residents, pd.DataFrame(rows)
 

@@ -232,6 +232,18 @@ class PackedCandidates(NamedTuple):
         return Candidates(pairs, self.counts)
 
 
+def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+    """The rows of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) a model is fitted
+    on: those proposed by at least one pass with ``fit`` (:class:`~kinmatch.match.passes.CandidatePass`).
+    None when every pass has ``fit`` (all rows)."""
+    unfitted = {p.name for p in settings.passes if not p.fit}
+    if not unfitted or len(pairs) == 0 or "passes" not in pairs.columns:
+        return None
+    codes, combinations = pd.factorize(pairs["passes"])
+    fitted = np.array([any(name not in unfitted for name in str(c).split("+")) for c in combinations], dtype=bool)
+    return np.flatnonzero(fitted[codes])
+
+
 def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:
     """The names of the passes whose bits are set, joined by ``+``: ``bits`` an int (bit ``j`` is
     ``names[j]``) or one row of :attr:`PackedCandidates.pass_bits`.
@@ -1738,13 +1750,27 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
             r, m, classes = r[rows], m[rows], classes[rows]
             gap = gap[rows] if gap is not None else None
             allowed = len(r)
-        cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
             return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
                              far_km=far_km, weights=settings.prescore_weights)
                     + class_scores[classes[rows]]
                     + _agreement(res, rep, r[rows], m[rows], settings, candidate_pass.second_clues))
+
+        if candidate_pass.min_score is not None and len(r):
+            # below the pass's least score a pair is not kept whatever the cap (the kernel's pre-cap
+            # kept each resident's best by this very score, so filtering its survivors is exact)
+            rows = np.flatnonzero(~(score_of(np.arange(len(r))) < candidate_pass.min_score))
+            r, m, classes = r[rows], m[rows], classes[rows]
+            gap = gap[rows] if gap is not None else None
+
+            def score_of(chosen, r=r, m=m, classes=classes, gap=gap):
+                return (prescore(res, rep, r[chosen], m[chosen], far_ok=far_ok,
+                                 gap=None if gap is None else gap[chosen], far_km=far_km,
+                                 weights=settings.prescore_weights)
+                        + class_scores[classes[chosen]]
+                        + _agreement(res, rep, r[chosen], m[chosen], settings, candidate_pass.second_clues))
+        cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         if candidate_pass.other_sex_cap is None:
             keep = _cap(r, cap, score_of)

@@ -414,6 +414,10 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
             fit_rows, extra = _fit_pairs(pairs, fit_candidates.unpack().pairs[["resident_id", "missing_id"]])
             pairs = pd.concat([pairs, extra], ignore_index=True)
             n_compared = len(pairs)
+        else:  # the pairs of passes without ``fit`` are scored, not fitted on
+            from kinmatch.match.candidates import fit_rows as fitted_pass_rows
+
+            fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings())
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
