@@ -93,10 +93,50 @@ def test_pairs_of_the_other_sex_do_not_stop_the_fallback_pass():
 def test_pairs_of_the_resident_s_own_sex_still_stop_the_fallback_pass():
     residents, missing = _fallback_tables(12)
     missing = missing.assign(sex_code=np.where(missing["missing_id"] == "M_true", "M", "M"))
-    marks_same_sex = replace(OTHER_SEX_PASSES[0], name="marks_same_sex", other_sex=False)
+    marks_same_sex = replace(OTHER_SEX_PASSES[0], name="marks_same_sex", other_sex=False, fit=True)
     settings = CandidateSettings(passes=[marks_same_sex, DEFAULT_PASSES[-1]], few_candidates=5)
     pairs = candidate_pairs(residents, missing, settings, progress=False).pairs
     # the twelve same-sex mole reports are enough: the fallback does not run, so the true report,
     # which shares no mole, is not proposed
     assert "M_true" not in set(pairs["missing_id"])
     assert len(pairs) == 12
+
+
+def test_fit_rows_are_the_pairs_of_a_pass_fitted_on():
+    pairs = pd.DataFrame({"resident_id": ["R1", "R1", "R2", "R3"], "missing_id": ["M1", "M2", "M1", "M3"],
+                          "passes": ["marks", "dated_clothing", "marks+dated_clothing", "dated_clothing"]})
+    marks = replace(DEFAULT_PASSES[7], name="marks")
+    unfitted = CandidateSettings(passes=[marks, *CLOTHING_PASSES])
+    assert not CLOTHING_PASSES[0].fit
+    assert cand.fit_rows(pairs, unfitted).tolist() == [0, 2]
+    fitted = CandidateSettings(passes=[marks, replace(CLOTHING_PASSES[0], fit=True)])
+    assert cand.fit_rows(pairs, fitted) is None
+
+
+def _m(model):
+    return {name: np.asarray(values, dtype=float) for name, values in model.m_.items()}
+
+
+def test_a_pass_not_fitted_on_leaves_the_model_as_it_was_and_its_pairs_are_ranked():
+    from kinmatch.datasets import simulate
+    from kinmatch.match.pipeline import run_link
+    from kinmatch.match.settings import LinkSettings
+
+    sim = simulate(n_missing=1500, n_residents=150, seed=5)
+    base = LinkSettings()
+    candidates = base.candidate_settings()
+    regular = [p for p in candidates.passes if not p.fallback]
+    fallback = [p for p in candidates.passes if p.fallback]
+    with_clothing = replace(base, candidates=replace(candidates, passes=(*regular, *CLOTHING_PASSES, *fallback)))
+    before = run_link(sim.residents, sim.missing, top_k=50, progress=False, settings=base, n_jobs=1)
+    after = run_link(sim.residents, sim.missing, top_k=50, progress=False, settings=with_clothing, n_jobs=1)
+    only_clothing = after.vectors.index.difference(before.vectors.index)
+    assert len(only_clothing) > 0  # the pass proposed pairs no other pass did
+    assert before.model.lambda_ == after.model.lambda_
+    m_before, m_after = _m(before.model), _m(after.model)
+    assert m_before.keys() == m_after.keys()
+    for name in m_before:
+        np.testing.assert_allclose(m_before[name], m_after[name], rtol=1e-12)  # summed in another order
+    # and those pairs are scored and ranked
+    ranked = pd.MultiIndex.from_frame(after.table[["resident_id", "missing_id"]].astype(str))
+    assert len(ranked.intersection(only_clothing.map(lambda ids: tuple(str(i) for i in ids)))) > 0

@@ -2060,12 +2060,13 @@ def _needy(little_evidence: np.ndarray, found_r: list, found_pass: list, chunk: 
     """The residents of ``chunk`` the fallback passes run for: little evidence, or fewer than
     ``few_candidates`` pairs kept by the other passes (``found_r``: their residents, a pair once
     per pass that kept it; ``found_pass``: the pass numbers alike). The pairs of a pass with
-    ``other_sex`` are not counted: they are a long shot (a recorded sex wrong on one side is rare),
-    and counted, they stopped the fallback for a resident whose true report only it proposed."""
+    ``other_sex`` or without ``fit`` are not counted: they are a long shot (a recorded sex wrong on
+    one side is rare) or extra to the others' (the model is not fitted on them), and counted, they
+    stopped the fallback for a resident whose true report only it proposed."""
     if not found_r:
         return chunk[little_evidence[chunk] | (settings.few_candidates > 0)]
     r = np.concatenate(found_r)
-    uncounted = [number for number, p in enumerate(settings.passes) if p.other_sex]
+    uncounted = [number for number, p in enumerate(settings.passes) if p.other_sex or not p.fit]
     if uncounted:
         r = r[~np.isin(np.concatenate(found_pass), uncounted)]
     so_far = np.bincount(r, minlength=n)[chunk]
