@@ -191,7 +191,8 @@ def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, nam
     """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
     fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
     keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``);
-    ``clothing_pass``: ``passes.CLOTHING_PASSES`` for these residents (``"all"``, ``"nameless"``);
+    ``clothing_pass``: ``"none"`` without the default ``dated_clothing`` pass (for residents without a usable
+    name), ``"all"`` with ``passes.CLOTHING_PASSES`` too (the same for those with one);
     ``other_sex_pass_cap``: the other-sex passes' cap instead of theirs; ``fit_all``: the model fitted on the
     added passes' pairs too (``CandidatePass.fit``); ``other_sex_min_score``: the other-sex passes' ``min_score``."""
     from dataclasses import replace
@@ -199,7 +200,11 @@ def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, nam
     from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     candidates = settings.candidate_settings()
-    clothing = tuple(replace(p, residents=clothing_pass) for p in CLOTHING_PASSES) if clothing_pass else ()
+    clothing = ()
+    if clothing_pass == "none":  # the default pass by clothes and month left out
+        candidates = replace(candidates, passes=tuple(p for p in candidates.passes if p.name != "dated_clothing"))
+    elif clothing_pass == "all":  # for residents with a usable name too
+        clothing = CLOTHING_PASSES
     other_sex = OTHER_SEX_PASSES if other_sex_passes else ()
     if other_sex_pass_cap is not None:
         other_sex = tuple(replace(p, cap=other_sex_pass_cap) for p in other_sex)
@@ -402,8 +407,8 @@ def main(argv=None) -> int:
     parser.add_argument("--other-sex-min-score", type=float, help="with --other-sex-passes: their min_score")
     parser.add_argument("--fit-all-passes", action="store_true",
                         help="the model fitted on the added passes' pairs too (CandidatePass.fit)")
-    parser.add_argument("--clothing-pass", choices=("all", "nameless"),
-                        help="with passes.CLOTHING_PASSES for these residents")
+    parser.add_argument("--clothing-pass", choices=("none", "all"),
+                        help="none: without the default dated_clothing pass; all: with passes.CLOTHING_PASSES too")
     parser.add_argument("--named-scale", type=float, default=1.0,
                         help="the caps of residents with a usable name times this in the passes that raise the "
                         "nameless residents' caps")

@@ -1,5 +1,7 @@
-"""The pass by clothes worn when lost and the month of the loss (``passes.CLOTHING_PASSES``), and
-the fallback pass not stopped by pairs of the other recorded sex (``passes.OTHER_SEX_PASSES``)."""
+"""The pass by clothes worn when lost and the month of the loss (``dated_clothing``, a default pass
+for residents without a usable name; ``passes.CLOTHING_PASSES`` for the others), a pass the model is
+not fitted on (``CandidatePass.fit``), and the fallback pass not stopped by pairs of the other
+recorded sex (``passes.OTHER_SEX_PASSES``)."""
 
 from dataclasses import replace
 
@@ -12,6 +14,7 @@ from kinmatch.match.candidates import CandidateSettings, candidate_pairs
 from kinmatch.match.passes import CLOTHING_PASSES, DEFAULT_PASSES, OTHER_SEX_PASSES
 
 COAT = ("咖啡色:棉袄", "黑:布鞋")
+DATED = next(p for p in DEFAULT_PASSES if p.name == "dated_clothing")
 
 
 def _clothed(row, items):
@@ -38,7 +41,7 @@ def _settings(*extra):
 
 def test_the_clothing_pass_proposes_the_same_coloured_garment_lost_within_a_month_only():
     residents, missing = _clothing_tables()
-    pairs = candidate_pairs(residents, missing, _settings(*CLOTHING_PASSES), progress=False).pairs
+    pairs = candidate_pairs(residents, missing, _settings(DATED), progress=False).pairs
     assert set(pairs["missing_id"]) == {"M_same"}
 
 
@@ -50,7 +53,7 @@ def test_the_clothing_pass_reaches_back_one_period_and_no_further():
     missing = missing.iloc[[0, 0, 0]].assign(
         missing_id=["M_prev", "M_two_back", "M_same_period"],
         event_date=[start - pd.Timedelta(days=1), start - pd.Timedelta(days=cand.CLOTHING_PERIOD_DAYS + 1), start])
-    pairs = candidate_pairs(residents, missing, _settings(*CLOTHING_PASSES), progress=False).pairs
+    pairs = candidate_pairs(residents, missing, _settings(DATED), progress=False).pairs
     assert set(pairs["missing_id"]) == {"M_prev", "M_same_period"}
 
 
@@ -65,7 +68,7 @@ def test_dated_clothing_keys_drop_colourless_pieces_and_undated_records():
 def test_the_clothing_pass_keeps_the_sexes_apart():
     residents, missing = _clothing_tables()
     missing = missing.assign(sex_code="F")
-    pairs = candidate_pairs(residents, missing, _settings(*CLOTHING_PASSES), progress=False).pairs
+    pairs = candidate_pairs(residents, missing, _settings(DATED), progress=False).pairs
     assert pairs.empty
 
 
@@ -105,11 +108,11 @@ def test_pairs_of_the_resident_s_own_sex_still_stop_the_fallback_pass():
 def test_fit_rows_are_the_pairs_of_a_pass_fitted_on():
     pairs = pd.DataFrame({"resident_id": ["R1", "R1", "R2", "R3"], "missing_id": ["M1", "M2", "M1", "M3"],
                           "passes": ["marks", "dated_clothing", "marks+dated_clothing", "dated_clothing"]})
-    marks = replace(DEFAULT_PASSES[7], name="marks")
-    unfitted = CandidateSettings(passes=[marks, *CLOTHING_PASSES])
-    assert not CLOTHING_PASSES[0].fit
+    marks = next(p for p in DEFAULT_PASSES if p.name == "marks")
+    unfitted = CandidateSettings(passes=[marks, DATED])
+    assert not DATED.fit and not CLOTHING_PASSES[0].fit
     assert cand.fit_rows(pairs, unfitted).tolist() == [0, 2]
-    fitted = CandidateSettings(passes=[marks, replace(CLOTHING_PASSES[0], fit=True)])
+    fitted = CandidateSettings(passes=[marks, replace(DATED, fit=True)])
     assert cand.fit_rows(pairs, fitted) is None
 
 
@@ -123,11 +126,11 @@ def test_a_pass_not_fitted_on_leaves_the_model_as_it_was_and_its_pairs_are_ranke
     from kinmatch.match.settings import LinkSettings
 
     sim = simulate(n_missing=1500, n_residents=150, seed=5)
-    base = LinkSettings()
-    candidates = base.candidate_settings()
-    regular = [p for p in candidates.passes if not p.fallback]
-    fallback = [p for p in candidates.passes if p.fallback]
-    with_clothing = replace(base, candidates=replace(candidates, passes=(*regular, *CLOTHING_PASSES, *fallback)))
+    with_clothing = LinkSettings()
+    candidates = with_clothing.candidate_settings()
+    assert DATED in candidates.passes
+    base = replace(with_clothing, candidates=replace(candidates, passes=tuple(p for p in candidates.passes
+                                                                               if p is not DATED)))
     before = run_link(sim.residents, sim.missing, top_k=50, progress=False, settings=base, n_jobs=1)
     after = run_link(sim.residents, sim.missing, top_k=50, progress=False, settings=with_clothing, n_jobs=1)
     only_clothing = after.vectors.index.difference(before.vectors.index)

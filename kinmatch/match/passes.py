@@ -48,6 +48,10 @@ pass                      a report is proposed when …
                           years within the wide window: a combination of two common marks is
                           rare, and for a nameless resident found far from home it is often the
                           only clue
+``dated_clothing``        for residents without a usable name: it says the person wore a piece
+                          of the same colour and garment when lost (咖啡色棉袄), and was lost in the
+                          month the resident was found or the one before; birth years within the
+                          wide window; the model is not fitted on these pairs (``fit``)
 ``last_resort``           for residents with little evidence: its province is where the resident
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
@@ -56,7 +60,8 @@ pass                      a report is proposed when …
 Not among the defaults (add them before the fallback pass): :data:`CONDITION_PASSES` (a shared
 condition), :data:`HOME_CONDITION_PASSES` (the accent's home and a condition at once, a wide
 birth-year window) and :data:`OTHER_SEX_PASSES` (marks, home and found place, asking for the other
-recorded sex only), the last two for residents without a usable name.
+recorded sex only), the last two for residents without a usable name, and :data:`CLOTHING_PASSES`
+(``dated_clothing`` for residents with a usable name too).
 """
 
 from __future__ import annotations
@@ -226,6 +231,14 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # pre-score, is often a nameless resident's only link
     CandidatePass("marks", "marks", "marks", cap=100, year_window=10.0, max_key_share=1.0, nameless_factor=4.0),
     CandidatePass("mark_pairs", "mark_pairs", "mark_pairs", cap=60, year_window=10.0, nameless_factor=4.0),
+    # what a resident without a usable name wore on arrival, when found within a month or two of a
+    # report's loss: a colour and garment alone is worn by thousands of the million reports, but lost
+    # in the same month by a handful, and for such a resident it is often the one clue that is not
+    # shared by thousands (its age, sex and condition are); the model is not fitted on these pairs
+    # (``fit``): pairs chosen for agreeing on clothes sent the EM at a million reports to its other
+    # fixed point
+    CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=20, year_window=10.0,
+                  residents="nameless", fit=False),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
@@ -282,13 +295,10 @@ HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
 defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""
 
 CLOTHING_PASSES: tuple[CandidatePass, ...] = (
-    # what a resident wore on arrival, when found within a month or two of a report's loss: a colour
-    # and garment alone is worn by thousands of the million reports, but lost in the same month by a
-    # handful, and for a resident who cannot say a name it is often the one clue that is not shared
-    # by thousands (its age, sex and condition are); the model is not fitted on them (``fit``): pairs
-    # chosen for agreeing on clothes sent the EM at a million reports to its other fixed point
-    CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=20, year_window=10.0, fit=False),
+    # the default pass by clothes and month (``dated_clothing``) for residents with a usable name too
+    CandidatePass("dated_clothing_named", "dated_clothing", "dated_clothing", cap=20, year_window=10.0,
+                  residents="named", fit=False),
 )
-"""A pass by the clothes worn when lost and the month of the loss (:data:`kinmatch.match.candidates.
-CLOTHING_PERIOD_DAYS`), not among the defaults; add it before the fallback as :data:`OTHER_SEX_PASSES`
-are."""
+"""The pass by the clothes worn when lost and the month of the loss for residents with a usable name
+(the default ``dated_clothing`` runs for those without one), not among the defaults; add it before
+the fallback as :data:`OTHER_SEX_PASSES` are."""
