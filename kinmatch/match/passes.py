@@ -236,8 +236,9 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # in the same month by a handful, and for such a resident it is often the one clue that is not
     # shared by thousands (its age, sex and condition are); the model is not fitted on these pairs
     # (``fit``): pairs chosen for agreeing on clothes sent the EM at a million reports to its other
-    # fixed point
-    CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=20, year_window=10.0,
+    # fixed point; a cap of 5, as the clothing comparison weighs strangers in the same clothes of the
+    # same month high (with 20, five more false leads at a million reports)
+    CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=5, year_window=10.0,
                   residents="nameless", fit=False),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
@@ -296,7 +297,7 @@ defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""
 
 CLOTHING_PASSES: tuple[CandidatePass, ...] = (
     # the default pass by clothes and month (``dated_clothing``) for residents with a usable name too
-    CandidatePass("dated_clothing_named", "dated_clothing", "dated_clothing", cap=20, year_window=10.0,
+    CandidatePass("dated_clothing_named", "dated_clothing", "dated_clothing", cap=5, year_window=10.0,
                   residents="named", fit=False),
 )
 """The pass by the clothes worn when lost and the month of the loss for residents with a usable name
