@@ -236,8 +236,8 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # in the same month by a handful, and for such a resident it is often the one clue that is not
     # shared by thousands (its age, sex and condition are); the model is not fitted on these pairs
     # (``fit``): pairs chosen for agreeing on clothes sent the EM at a million reports to its other
-    # fixed point; a cap of 5, as the clothing comparison weighs strangers in the same clothes of the
-    # same month high (with 20, five more false leads at a million reports)
+    # fixed point; a small cap, as the clothing comparison weighs strangers in the same clothes of the
+    # same month high, and more of them made more false leads (bench/RESULTS.md)
     CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=5, year_window=10.0,
                   residents="nameless", fit=False),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
