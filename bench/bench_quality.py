@@ -185,20 +185,42 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
 
 
 def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
-                             home_conditions: bool = False) -> LinkSettings:
+                             home_conditions: bool = False, clothing_pass: str | None = None,
+                             other_sex_pass_cap: int | None = None, fit_all: bool = False,
+                             other_sex_min_score: float | None = None, clothing_cap: int | None = None) -> LinkSettings:
     """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
     fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
-    keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``)."""
+    keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``);
+    ``clothing_pass``: ``"none"`` without the default ``dated_clothing`` pass (for residents without a usable
+    name), ``"all"`` with ``passes.CLOTHING_PASSES`` too (the same for those with one);
+    ``other_sex_pass_cap``: the other-sex passes' cap instead of theirs; ``fit_all``: the model fitted on the
+    added passes' pairs too (``CandidatePass.fit``); ``other_sex_min_score``: the other-sex passes' ``min_score``;
+    ``clothing_cap``: the clothing passes' cap."""
     from dataclasses import replace
 
-    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
+    from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     candidates = settings.candidate_settings()
-    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *(OTHER_SEX_PASSES if other_sex_passes else ()))
+    clothing = ()
+    if clothing_pass == "none":  # the default pass by clothes and month left out
+        candidates = replace(candidates, passes=tuple(p for p in candidates.passes if p.name != "dated_clothing"))
+    elif clothing_pass == "all":  # for residents with a usable name too
+        clothing = CLOTHING_PASSES
+    other_sex = OTHER_SEX_PASSES if other_sex_passes else ()
+    if other_sex_pass_cap is not None:
+        other_sex = tuple(replace(p, cap=other_sex_pass_cap) for p in other_sex)
+    if other_sex_min_score is not None:
+        other_sex = tuple(replace(p, min_score=other_sex_min_score) for p in other_sex)
+    added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *other_sex, *clothing)
+    if fit_all:
+        added = tuple(replace(p, fit=True) for p in added)
     if added:
         regular = [p for p in candidates.passes if not p.fallback]
         fallback = [p for p in candidates.passes if p.fallback]
         candidates = replace(candidates, passes=(*regular, *added, *fallback))
+    if clothing_cap is not None:
+        candidates = replace(candidates, passes=tuple(replace(p, cap=clothing_cap) if p.report_keys == "dated_clothing"
+                                                      else p for p in candidates.passes))
     if named_scale != 1.0:
         candidates = replace(candidates, passes=tuple(
             replace(p, named_factor=p.named_factor * named_scale) if p.nameless_factor > 1 else p
@@ -385,6 +407,13 @@ def main(argv=None) -> int:
                         help="the caps of residents without a usable name times this")
     parser.add_argument("--other-sex-passes", action="store_true", help="with passes.OTHER_SEX_PASSES")
     parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
+    parser.add_argument("--other-sex-pass-cap", type=int, help="with --other-sex-passes: their cap")
+    parser.add_argument("--other-sex-min-score", type=float, help="with --other-sex-passes: their min_score")
+    parser.add_argument("--fit-all-passes", action="store_true",
+                        help="the model fitted on the added passes' pairs too (CandidatePass.fit)")
+    parser.add_argument("--clothing-cap", type=int, help="the clothing passes' cap")
+    parser.add_argument("--clothing-pass", choices=("none", "all"),
+                        help="none: without the default dated_clothing pass; all: with passes.CLOTHING_PASSES too")
     parser.add_argument("--named-scale", type=float, default=1.0,
                         help="the caps of residents with a usable name times this in the passes that raise the "
                         "nameless residents' caps")
@@ -414,9 +443,11 @@ def main(argv=None) -> int:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
                                         args.other_sex_cap, args.nameless_scale, args.prescore_share,
                                         args.hand_prescore)
-    if args.other_sex_passes or args.named_scale != 1 or args.home_conditions:
+    if (args.other_sex_passes or args.named_scale != 1 or args.home_conditions or args.clothing_pass
+            or args.clothing_cap is not None):
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
-                                            args.home_conditions)
+                                            args.home_conditions, args.clothing_pass, args.other_sex_pass_cap,
+                                            args.fit_all_passes, args.other_sex_min_score, args.clothing_cap)
     if args.fit_on_default:
         from dataclasses import replace
 

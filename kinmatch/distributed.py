@@ -441,6 +441,19 @@ def vectors_of(result: ChunkPairs) -> tuple[pd.DataFrame, np.ndarray]:
     return vectors, result.pairs["prescore"].to_numpy(dtype=float)
 
 
+def fitted_of(result: ChunkPairs, settings: Any) -> np.ndarray:
+    """Which pairs of a phase-1 result the model is fitted on (those of a pass with ``fit``, as
+    :func:`~kinmatch.match.pipeline.rank_candidates` fits it)."""
+    from kinmatch.match.candidates import fit_rows
+
+    rows = fit_rows(result.pairs, settings.candidate_settings())
+    mask = np.ones(len(result.pairs), dtype=bool)
+    if rows is not None:
+        mask[:] = False
+        mask[rows] = True
+    return mask
+
+
 def counts_of(result: ChunkPairs) -> pd.DataFrame:
     """The per-pass counts of a phase-1 result."""
     return result.counts
@@ -746,7 +759,11 @@ def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, 
             if model is None:
                 from kinmatch.match.model.fitting import fit_model
 
-                model = fit_model(vectors, random_vectors(), len(residents), settings, n_reports=len(missing))
+                fit_vectors = vectors
+                if any(not p.fit for p in settings.candidate_settings().passes):
+                    fitted = client.gather([submit("fitted", n, fitted_of, f, settings) for n, f in enumerate(phase1)])
+                    fit_vectors = vectors[np.concatenate(fitted)]
+                model = fit_model(fit_vectors, random_vectors(), len(residents), settings, n_reports=len(missing))
             version = parts.model_version(model)
             if by == "resident":
                 if shared.n_partitions > 1:

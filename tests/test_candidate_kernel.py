@@ -49,11 +49,16 @@ def records(request):
 
 
 def _settings(name: str) -> cand.CandidateSettings:
-    from kinmatch.match.passes import HOME_CONDITION_PASSES, OTHER_SEX_PASSES
+    from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     base = cand.CandidateSettings()
     if name == "default":
         return base
+    if name == "thin evidence":  # the clothing pass, the other-sex passes with a floor under their score
+        regular = [p for p in base.passes if not p.fallback]
+        return replace(base, passes=(*regular, *[replace(p, cap=3, min_score=-30.0) for p in OTHER_SEX_PASSES],
+                                     *[replace(p, cap=2) for p in CLOTHING_PASSES],
+                                     *[p for p in base.passes if p.fallback]))
     if name == "small caps":  # most residents over their caps, so most pairs are scored and capped
         settings = replace(base, max_per_resident=20, few_candidates=40, chunk_size=60,
                            prescore_weights=dict(cand.FITTED_PRESCORE_WEIGHTS))
@@ -68,7 +73,7 @@ def _settings(name: str) -> cand.CandidateSettings:
                                  *[p for p in base.passes if p.fallback]), max_per_resident=60, name_bonus=0.0)
 
 
-@pytest.mark.parametrize("settings_name", ["default", "small caps", "options"])
+@pytest.mark.parametrize("settings_name", ["default", "small caps", "options", "thin evidence"])
 def test_kernel_gives_the_numpy_answers(monkeypatch, records, settings_name):
     residents, missing = records
     numpy_path, kernel_path = _both(monkeypatch, residents, missing, _settings(settings_name))

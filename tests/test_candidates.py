@@ -333,7 +333,15 @@ def messy_tables(seed, n_residents=40, n_reports=300):
         row["accent_area"] = place[3] if rng.random() < 0.5 else None
         row["statement_places"] = (MESSY_PLACES[rng.integers(len(MESSY_PLACES))][0],) if rng.random() < 0.3 else ()
         residents.append(row)
+    # clothes from a stream of their own (the other columns stay what they were before clothes were added)
+    clothes = np.random.default_rng(seed + 1000)
+    for row in reports + residents:
+        row["clothing_items"] = tuple(dict.fromkeys(MESSY_CLOTHES[i] for i in clothes.integers(len(MESSY_CLOTHES),
+                                                                                               size=clothes.integers(3))))
     return pd.DataFrame(residents), pd.DataFrame(reports)
+
+
+MESSY_CLOTHES = ("红:棉袄", "咖啡色:棉袄", "黑:布鞋", ":解放鞋")
 
 
 def _keys(*cells):
@@ -357,6 +365,16 @@ def _mark_keys(marks):
 def _pairs_of(marks):
     parts = marks[:6]
     return [f"{a}|{b}" for i, a in enumerate(parts) for b in parts[i + 1:]]
+
+
+def _dated_clothes(row, back):
+    """Each coloured piece with the 30-day period of the record's date and the ``back`` ones before it."""
+    day = row["event_date"]
+    if day is None or pd.isna(day):
+        return []
+    period = (day - pd.Timestamp("1970-01-01")).days // cand.CLOTHING_PERIOD_DAYS
+    pieces = [c for c in _keys(row["clothing_items"]) if ":" in c and not c.startswith(":")]
+    return list(dict.fromkeys(f"{c}@{period - b}" for c in pieces for b in range(back + 1)))
 
 
 def _masked_name(name):
@@ -398,7 +416,7 @@ def reference_pairs(residents, reports, s):
                                       f"C{m['home_county'][:4]}00" if m["home_county"] else None,
                                       f"A{m['home_dialect_area']}" if m["home_dialect_area"] else None),
                     "places": places, "provinces": provinces, "marks": _mark_keys(_keys(m["marks"])),
-                    "conditions": _keys(m["conditions"]),
+                    "conditions": _keys(m["conditions"]), "dated_clothing": _dated_clothes(m, 0),
                     "lon": lon, "lat": lat, "sex": m["sex_code"], "years": _interval(m), "day": m["event_date"]})
     for r in rep:
         r["mark_pairs"] = _pairs_of(r["marks"])
@@ -432,7 +450,9 @@ def reference_pairs(residents, reports, s):
         "mark_pairs": ("mark_pairs", "mark_pairs"), "conditions": ("conditions", "conditions"),
         "conditions_named": ("conditions_named", "rare_conditions"), "last_resort": ("provinces_near", "provinces"),
         "marks_other_sex": ("marks", "marks"), "hometown_other_sex": ("hometown", "hometown"),
-        "place_other_sex": ("near", "places"), "home_conditions": ("home_conditions", "home_conditions")}
+        "place_other_sex": ("near", "places"), "home_conditions": ("home_conditions", "home_conditions"),
+        "dated_clothing": ("dated_clothing", "dated_clothing"),
+        "dated_clothing_named": ("dated_clothing", "dated_clothing")}
     assert set(by_name) <= set(keys)  # every pass is defined here
     passes = {name: (*keys[name], p.year_window) for name, p in by_name.items()}
     found = {}
@@ -456,6 +476,7 @@ def reference_pairs(residents, reports, s):
                            + ([f"A{row['accent_area']}"] if not _keys(row["accent_provinces"]) and row["accent_area"]
                               else []))
         res["mark_pairs"] = _pairs_of(res["marks"])
+        res["dated_clothing"] = _dated_clothes(row, 1)
         res["home_conditions"] = [f"{h}|{c}" for h in res["hometown"] for c in _keys(row["conditions"])]
         lon, lat = row["found_lon"], row["found_lat"]
         county = row["found_county"] if isinstance(row["found_county"], str) else None
@@ -500,7 +521,8 @@ def reference_pairs(residents, reports, s):
                     counts[name_]["removed_by_constraints"] += 1
                     continue
                 counts[name_]["kept"] += 1
-                so_far += 1
+                # the pairs of a pass of the other sex or not fitted on do not hold back the fallback
+                so_far += by_name[name_].fit and not by_name[name_].other_sex
                 found.setdefault((row["resident_id"], m_row), set()).add(name_)
     return found, counts
 
@@ -1016,13 +1038,14 @@ def test_unknown_settings_and_fields_are_named():
 
 
 def test_key_sets_named_are_the_key_sets_built():
-    from kinmatch.match.passes import CONDITION_PASSES, HOME_CONDITION_PASSES
+    from kinmatch.match.passes import CLOTHING_PASSES, CONDITION_PASSES, HOME_CONDITION_PASSES
 
     # every key set a pass may name exists on its side, and no built one goes unnamed
     residents, reports = messy_tables(5, n_residents=5, n_reports=20)
     res = cand._Residents(residents)
     assert set(res.key_sets) == set(cand.RESIDENT_KEY_SETS)
-    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES, *HOME_CONDITION_PASSES)}
+    used = {p.report_keys for p in (*cand.DEFAULT_PASSES, *CONDITION_PASSES, *HOME_CONDITION_PASSES,
+                                    *CLOTHING_PASSES)}
     assert used <= set(cand.REPORT_KEY_SETS) and used == set(cand.REPORT_KEY_SETS)
 
 

@@ -12,7 +12,8 @@ output on purpose regenerates the file (and says so in its commit), from the rep
 
 Regenerated for issue 12 (the clothing comparison, sex mismatches proposed by the name sound, the
 simulator's sex_misrecorded pattern and clothes still worn after the first week; the caps ranked by
-the fitted pre-score weights).
+the fitted pre-score weights; the pass by clothes worn and the month of the loss, ``dated_clothing``, for
+residents without a usable name).
 """
 
 from pathlib import Path

@@ -232,6 +232,18 @@ class PackedCandidates(NamedTuple):
         return Candidates(pairs, self.counts)
 
 
+def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+    """The rows of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) a model is fitted
+    on: those proposed by at least one pass with ``fit`` (:class:`~kinmatch.match.passes.CandidatePass`).
+    None when every pass has ``fit`` (all rows)."""
+    unfitted = {p.name for p in settings.passes if not p.fit}
+    if not unfitted or len(pairs) == 0 or "passes" not in pairs.columns:
+        return None
+    codes, combinations = pd.factorize(pairs["passes"])
+    fitted = np.array([any(name not in unfitted for name in str(c).split("+")) for c in combinations], dtype=bool)
+    return np.flatnonzero(fitted[codes])
+
+
 def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:
     """The names of the passes whose bits are set, joined by ``+``: ``bits`` an int (bit ``j`` is
     ``names[j]``) or one row of :attr:`PackedCandidates.pass_bits`.
@@ -690,6 +702,39 @@ def _crossed(first: _Flat, second: _Flat) -> _Flat:
     return _Flat(a.positions[rows_a], names[inverse.ravel()])
 
 
+CLOTHING_PERIOD_DAYS = 30
+"""The length of the periods :func:`_dated_clothing` files clothes under: a report under the period of
+its loss, a resident under the period it was found in and the one before (so clothes found on a
+resident up to a month after the loss, and some up to two, meet the report's)."""
+
+
+def _dated_clothing(items: Any, days: np.ndarray, periods_back: int) -> _Flat:
+    """Each coloured piece of clothing (``咖啡色:棉袄``; a garment without its colour is too common)
+    joined with the period (:data:`CLOTHING_PERIOD_DAYS`) of the record's date and of the
+    ``periods_back`` periods before it: 咖啡色:棉袄@684, 咖啡色:棉袄@683. A record without a date
+    has none. Why: a colour and garment alone is worn by thousands of the million reports, but worn
+    when lost within a month of the day a resident was found in it, by a handful; and the clothes
+    are worthless as evidence a year later (the clothing comparisons weigh them only then)."""
+    flat = _map_keys(_flat(items), lambda k: k if ":" in k and not k.startswith(":") else None)
+    if len(flat.keys) == 0:
+        return _empty_flat()
+    period = np.floor(days / CLOTHING_PERIOD_DAYS)
+    dated = ~np.isnan(period.take(flat.positions))
+    flat = _take(flat, np.flatnonzero(dated))
+    if len(flat.keys) == 0:
+        return _empty_flat()
+    own = period.take(flat.positions).astype(np.int64)
+    back = np.arange(periods_back + 1)
+    positions = np.repeat(flat.positions, len(back))
+    codes = np.repeat(flat.codes, len(back))
+    periods = (own[:, None] - back[None, :]).ravel()
+    low = int(periods.min())
+    width = int(periods.max()) - low + 1
+    distinct, inverse = np.unique(codes * width + (periods - low), return_inverse=True)
+    names = _object_array([f"{flat.vocabulary[p // width]}@{p % width + low}" for p in distinct])
+    return _first_per_record(_Flat(positions, names[inverse.ravel()]))
+
+
 REPORT_KEY_SETS = {
     "name_sounds": "sound keys of the name and 小名 (name_keys, alias_keys)",
     "given_sounds": "whole given names and 小名 as G:…, and the last syllable of a longer one as L:…",
@@ -702,6 +747,8 @@ REPORT_KEY_SETS = {
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
     "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
     "home_conditions": "each home_clues key with each condition (P510000|痴呆)",
+    "dated_clothing": "each coloured piece of clothing worn when lost with the period of the loss "
+                      "(咖啡色:棉袄@684; :func:`_dated_clothing`)",
 }
 """The reports' key sets a pass may name as ``report_keys``."""
 
@@ -720,6 +767,8 @@ RESIDENT_KEY_SETS = {
     "mark_pairs": "every pair of the first six distinct marks (疤痕:额头|痣:脸)",
     "conditions": "conditions (聋哑, 智力障碍, 痴呆 …)",
     "home_conditions": "each home_clues key with each condition (P510000|痴呆)",
+    "dated_clothing": "each coloured piece of clothing worn on arrival with the period the resident was "
+                      "found in and the one before (:func:`_dated_clothing`)",
 }
 """The residents' key sets a pass may name as ``resident_keys``. The name keys (the first five)
 are empty for a resident whose name is no evidence (无名氏, an assigned 党X)."""
@@ -906,7 +955,8 @@ _KEY_SET_COLUMNS = {
     "lost_prefectures": ("missing_prefecture", "missing_county", "home_prefecture"),
     "lost_provinces": ("home_province", "missing_county"), "marks": ("marks",), "mark_pairs": ("marks",),
     "conditions": ("conditions",),
-    "home_conditions": ("home_province", "home_prefecture", "home_county", "home_dialect_area", "conditions")}
+    "home_conditions": ("home_province", "home_prefecture", "home_county", "home_dialect_area", "conditions"),
+    "dated_clothing": ("clothing_items", "event_date")}
 
 
 def statistics_columns(settings: CandidateSettings | None = None) -> list[str]:
@@ -1038,6 +1088,8 @@ class _ReportKeySets(dict):
             return _flat(_col(missing, "conditions"))
         if name == "home_conditions":
             return _crossed(self["home_clues"], self["conditions"])
+        if name == "dated_clothing":
+            return _dated_clothing(_col(missing, "clothing_items"), _days(missing, "event_date"), 0)
         raise KeyError(name)
 
 
@@ -1116,6 +1168,7 @@ class _Residents(_Side):
                          "found_province": self.found_province, "marks": self.marks, "mark_pairs": self.mark_pairs,
                          "conditions": _flat(_col(residents, "conditions"))}
         self.key_sets["home_conditions"] = _crossed(self.hometown, self.key_sets["conditions"])
+        self.key_sets["dated_clothing"] = _dated_clothing(_col(residents, "clothing_items"), self.day, 1)
 
     def set_agreement(self, residents: pd.DataFrame, rep: _Reports) -> None:
         """The resident's side of :func:`_agreement`, coded as the reports' side is."""
@@ -1697,13 +1750,27 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
             r, m, classes = r[rows], m[rows], classes[rows]
             gap = gap[rows] if gap is not None else None
             allowed = len(r)
-        cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         def score_of(rows, r=r, m=m, classes=classes, gap=gap):
             return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
                              far_km=far_km, weights=settings.prescore_weights)
                     + class_scores[classes[rows]]
                     + _agreement(res, rep, r[rows], m[rows], settings, candidate_pass.second_clues))
+
+        if candidate_pass.min_score is not None and len(r):
+            # below the pass's least score a pair is not kept whatever the cap (the kernel's pre-cap
+            # kept each resident's best by this very score, so filtering its survivors is exact)
+            rows = np.flatnonzero(~(score_of(np.arange(len(r))) < candidate_pass.min_score))
+            r, m, classes = r[rows], m[rows], classes[rows]
+            gap = gap[rows] if gap is not None else None
+
+            def score_of(chosen, r=r, m=m, classes=classes, gap=gap):
+                return (prescore(res, rep, r[chosen], m[chosen], far_ok=far_ok,
+                                 gap=None if gap is None else gap[chosen], far_km=far_km,
+                                 weights=settings.prescore_weights)
+                        + class_scores[classes[chosen]]
+                        + _agreement(res, rep, r[chosen], m[chosen], settings, candidate_pass.second_clues))
+        cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         if candidate_pass.other_sex_cap is None:
             keep = _cap(r, cap, score_of)
@@ -1950,7 +2017,7 @@ def _chunk_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, querie
     found_r, found_m, found_pass = _pass_pairs(res, rep, residents, queries, chunk, settings, counts, fallback=False)
     if any(candidate_pass.fallback for candidate_pass in settings.passes):
         # residents with little evidence or few pairs from the other passes
-        needy = _needy(res.little_evidence, found_r, chunk, res.n, settings)
+        needy = _needy(res.little_evidence, found_r, found_pass, chunk, res.n, settings)
         if len(needy):
             more = _pass_pairs(res, rep, residents, queries, needy, settings, counts, fallback=True)
             found_r, found_m, found_pass = found_r + more[0], found_m + more[1], found_pass + more[2]
@@ -1988,12 +2055,21 @@ def _pass_pairs(res: _Residents, rep: _Reports, residents: pd.DataFrame, queries
     return found_r, found_m, found_pass
 
 
-def _needy(little_evidence: np.ndarray, found_r: list, chunk: np.ndarray, n: int,
+def _needy(little_evidence: np.ndarray, found_r: list, found_pass: list, chunk: np.ndarray, n: int,
            settings: CandidateSettings) -> np.ndarray:
     """The residents of ``chunk`` the fallback passes run for: little evidence, or fewer than
     ``few_candidates`` pairs kept by the other passes (``found_r``: their residents, a pair once
-    per pass that kept it)."""
-    so_far = np.bincount(np.concatenate(found_r), minlength=n)[chunk] if found_r else np.zeros(len(chunk), int)
+    per pass that kept it; ``found_pass``: the pass numbers alike). The pairs of a pass with
+    ``other_sex`` or without ``fit`` are not counted: they are a long shot (a recorded sex wrong on
+    one side is rare) or extra to the others' (the model is not fitted on them), and counted, they
+    stopped the fallback for a resident whose true report only it proposed."""
+    if not found_r:
+        return chunk[little_evidence[chunk] | (settings.few_candidates > 0)]
+    r = np.concatenate(found_r)
+    uncounted = [number for number, p in enumerate(settings.passes) if p.other_sex or not p.fit]
+    if uncounted:
+        r = r[~np.isin(np.concatenate(found_pass), uncounted)]
+    so_far = np.bincount(r, minlength=n)[chunk]
     return chunk[little_evidence[chunk] | (so_far < settings.few_candidates)]
 
 
@@ -2155,9 +2231,9 @@ def needy_residents(parts: list[PartitionPairs], settings: CandidateSettings | N
     """Positions in the chunk of the residents the fallback passes run for, from the other passes'
     :func:`partition_pairs` of every partition (merged as one run over all reports would keep them)."""
     settings = settings or CandidateSettings()
-    r = _merged_passes(parts, settings, _empty_counts(settings))[0]
+    r, _, pass_of, _ = _merged_passes(parts, settings, _empty_counts(settings))
     n = len(parts[0].name_evidence)
-    return _needy(parts[0].little_evidence, [r], np.arange(n), n, settings)
+    return _needy(parts[0].little_evidence, [r], [pass_of], np.arange(n), n, settings)
 
 
 def merge_partitions(parts: list[PartitionPairs], fallback_parts: list[PartitionPairs], n_reports: int,

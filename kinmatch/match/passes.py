@@ -48,6 +48,10 @@ pass                      a report is proposed when …
                           years within the wide window: a combination of two common marks is
                           rare, and for a nameless resident found far from home it is often the
                           only clue
+``dated_clothing``        for residents without a usable name: it says the person wore a piece
+                          of the same colour and garment when lost (咖啡色棉袄), and was lost in the
+                          month the resident was found or the one before; birth years within the
+                          wide window; the model is not fitted on these pairs (``fit``)
 ``last_resort``           for residents with little evidence: its province is where the resident
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
@@ -56,7 +60,8 @@ pass                      a report is proposed when …
 Not among the defaults (add them before the fallback pass): :data:`CONDITION_PASSES` (a shared
 condition), :data:`HOME_CONDITION_PASSES` (the accent's home and a condition at once, a wide
 birth-year window) and :data:`OTHER_SEX_PASSES` (marks, home and found place, asking for the other
-recorded sex only), the last two for residents without a usable name.
+recorded sex only), the last two for residents without a usable name, and :data:`CLOTHING_PASSES`
+(``dated_clothing`` for residents with a usable name too).
 """
 
 from __future__ import annotations
@@ -125,6 +130,16 @@ class CandidatePass:
     resident of unknown sex gets nothing from it, the pass of its own keys asks every sex). For a
     recorded sex that is wrong on one side (a clerk's slip, long hair on a man), where only place,
     marks and age are left to find the report by.
+    ``fit``: when :func:`kinmatch.match.pipeline.run_link` fits the model, it fits it on the pairs
+    of this pass too; False: on the pairs the passes with ``fit`` propose only (this pass's pairs are
+    compared, scored and ranked all the same). For a pass whose pairs carry a disagreement on purpose
+    (the other recorded sex) or agree by construction on what a comparison weighs (the clothes of
+    the same month): fitted on, they move the EM's estimate of what true pairs look like, and with
+    it the ranking of every other pair (at a million reports, to the EM's other fixed point).
+    ``min_score``: a pair whose score in the pass's cap (the pre-score, less
+    :data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS` for the other sex, plus the second clues'
+    bonuses) is below this is not kept, however few the pass has; None: no floor. For a pass whose
+    pairs are a long shot unless the rest of the evidence is strong.
     """
 
     name: str
@@ -145,6 +160,8 @@ class CandidatePass:
     other_sex_cap: int | None = None
     residents: str = "all"
     other_sex: bool = False
+    fit: bool = True
+    min_score: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -214,6 +231,15 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # pre-score, is often a nameless resident's only link
     CandidatePass("marks", "marks", "marks", cap=100, year_window=10.0, max_key_share=1.0, nameless_factor=4.0),
     CandidatePass("mark_pairs", "mark_pairs", "mark_pairs", cap=60, year_window=10.0, nameless_factor=4.0),
+    # what a resident without a usable name wore on arrival, when found within a month or two of a
+    # report's loss: a colour and garment alone is worn by thousands of the million reports, but lost
+    # in the same month by a handful, and for such a resident it is often the one clue that is not
+    # shared by thousands (its age, sex and condition are); the model is not fitted on these pairs
+    # (``fit``): pairs chosen for agreeing on clothes sent the EM at a million reports to its other
+    # fixed point; a small cap, as the clothing comparison weighs strangers in the same clothes of the
+    # same month high, and more of them made more false leads (bench/RESULTS.md)
+    CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=5, year_window=10.0,
+                  residents="nameless", fit=False),
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
@@ -245,13 +271,14 @@ OTHER_SEX_PASSES: tuple[CandidatePass, ...] = (
     # so it is asked again, of the other sex only, by what it has: marks, the accent's home, the
     # found place. The caps are small (the other sex is wrong for all but one or two in a hundred),
     # and the union bonus cancels the pre-score's sex penalty, so the pairs kept here are not all
-    # dropped again when the union is capped
+    # dropped again when the union is capped; the model is not fitted on them (``fit``): pairs that
+    # disagree on sex by construction moved its fit, and with it the ranking of every other pair
     CandidatePass("marks_other_sex", "marks", "marks", cap=20, year_window=10.0, max_key_share=1.0,
-                  residents="nameless", other_sex=True, union_bonus=30.0),
+                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False),
     CandidatePass("hometown_other_sex", "home_clues", "home_clues", cap=20, distance="ignored",
-                  residents="nameless", other_sex=True, union_bonus=30.0),
+                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False),
     CandidatePass("place_other_sex", "found_prefecture", "lost_prefectures", cap=20, distance="full", near_km=150.0,
-                  residents="nameless", other_sex=True, union_bonus=30.0),
+                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False),
 )
 """Passes of the other recorded sex for residents without a usable name (marks, the accent's home,
 the found place), not among the defaults; add them before the fallback with
@@ -267,3 +294,12 @@ HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
 )
 """A pass by home and condition at once for residents without a usable name, not among the
 defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""
+
+CLOTHING_PASSES: tuple[CandidatePass, ...] = (
+    # the default pass by clothes and month (``dated_clothing``) for residents with a usable name too
+    CandidatePass("dated_clothing_named", "dated_clothing", "dated_clothing", cap=5, year_window=10.0,
+                  residents="named", fit=False),
+)
+"""The pass by the clothes worn when lost and the month of the loss for residents with a usable name
+(the default ``dated_clothing`` runs for those without one), not among the defaults; add it before
+the fallback as :data:`OTHER_SEX_PASSES` are."""

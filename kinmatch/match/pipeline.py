@@ -421,13 +421,19 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     n_candidates = n_compared = len(pairs)
     fit_rows, n_fit_residents = None, len(residents)
     if fitted is None and n_candidates:
+        from kinmatch.match.candidates import fit_rows as fitted_pass_rows
         from kinmatch.match.model.fitting import random_pairs
 
         if fit_candidates is not None:  # the fit's pairs not scored are compared too, after the scored ones
             n_fit_residents = min(len(residents), settings.fit_sample or len(residents))
-            fit_rows, extra = _fit_pairs(pairs, fit_candidates.unpack().pairs[["resident_id", "missing_id"]])
+            fit_pairs = fit_candidates.unpack().pairs
+            chosen = fitted_pass_rows(fit_pairs, settings.fit_candidate_settings())
+            fit_pairs = fit_pairs if chosen is None else fit_pairs.iloc[chosen]
+            fit_rows, extra = _fit_pairs(pairs, fit_pairs[["resident_id", "missing_id"]])
             pairs = pd.concat([pairs, extra], ignore_index=True)
             n_compared = len(pairs)
+        else:  # the pairs of passes without ``fit`` are scored, not fitted on
+            fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings())
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
