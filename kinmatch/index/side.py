@@ -121,8 +121,8 @@ def _table_of(counts: Mapping[str, int], total: int) -> dict[str, float]:
     scale = max(total, 1)
     return {key: counts[key] / scale for key in sorted(counts) if counts[key] > 0}
 
-PASS_COLUMNS = ("missing_id", "alias_keys", "birth_year_high", "birth_year_low", "conditions", "event_date",
-                "given_keys", "height_cm", "home_county", "home_dialect_area", "home_lat", "home_lon",
+PASS_COLUMNS = ("missing_id", "alias_keys", "birth_year_high", "birth_year_low", "clothing_items", "conditions",
+                "event_date", "given_keys", "height_cm", "home_county", "home_dialect_area", "home_lat", "home_lon",
                 "home_prefecture", "home_province", "marks", "missing_county", "missing_lat", "missing_lon",
                 "missing_prefecture", "name_keys", "name_norm", "sex_code", "surname_keys")
 """The report columns the candidate passes' side (:func:`kinmatch.match.candidates.report_side`)
