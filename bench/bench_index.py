@@ -49,23 +49,35 @@ def _measure(args: list[str]) -> dict:
     The peak is the process's own high-water mark (``VmHWM``) and its forked workers' maximum:
     ``ru_maxrss`` of a freshly started process would carry over the RSS of this (large) bench
     process that started it, as Linux keeps it across ``exec``."""
-    code = ("import resource, runpy, sys, time, json\n"
+    # The figures are printed by an exit handler: run as the program, kinmatch ends its process
+    # with os._exit once its exit handlers ran (cli._end_program), so code after run_module would
+    # not run; the handler runs on either path, once.
+    code = ("import atexit, resource, runpy, sys, time, json\n"
             "t = time.perf_counter()\n"
             f"sys.argv = ['kinmatch'] + {args!r}\n"
+            "done = []\n"
+            "def report():\n"
+            "    if done:\n"
+            "        return\n"
+            "    done.append(1)\n"
+            "    wall = time.perf_counter() - t\n"
+            "    try:\n"
+            "        own = next(int(line.split()[1]) for line in open('/proc/self/status')\n"
+            "                   if line.startswith('VmHWM'))\n"
+            "    except OSError:\n"
+            "        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "    peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
+            "    usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "    cpu = sum(u.ru_utime + u.ru_stime for u in usage)\n"
+            "    print('BENCH ' + json.dumps({'seconds': wall, 'peak_mb': peak, 'cpu': cpu}), file=sys.stderr)\n"
+            "    sys.stderr.flush()\n"
+            "atexit.register(report)\n"
             "code = 0\n"
             "try:\n"
             "    runpy.run_module('kinmatch', run_name='__main__')\n"
             "except SystemExit as e:\n"
             "    code = e.code\n"
-            "wall = time.perf_counter() - t\n"
-            "try:\n"
-            "    own = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
-            "except OSError:\n"
-            "    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-            "peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
-            "usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-            "cpu = sum(u.ru_utime + u.ru_stime for u in usage)\n"
-            "print('BENCH ' + json.dumps({'seconds': wall, 'peak_mb': peak, 'cpu': cpu}), file=sys.stderr)\n"
+            "report()\n"
             "sys.exit(code)\n")
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
