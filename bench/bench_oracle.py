@@ -49,9 +49,11 @@ import json
 import pickle
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -235,10 +237,24 @@ def supervised_scores(saved: dict, ranker: Ranker, random_state: int = 0,
                                   for c in extra] + [em_weights, em_weights.sum(axis=1)]).astype(np.float32)
     del em_weights
     categorical = [True] * len(names) + [False] * (features.shape[1] - len(names))
+
+    def classifier() -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(categorical_features=categorical, max_iter=300, learning_rate=0.1,
+                                              max_leaf_nodes=31, l2_regularization=1.0, early_stopping=True,
+                                              validation_fraction=0.1, random_state=random_state)
+
+    return _cross_fitted(features, ranker, classifier, random_state, negatives)
+
+
+def _cross_fitted(features: Any, ranker: Ranker, classifier: Callable[[], Any], random_state: int,
+                  negatives: int) -> tuple[np.ndarray, float]:
+    """P(true) of every candidate from ``classifier()`` fitted on a random half of the residents and
+    applied to the other half, and the other way round; the non-true pairs of the training half
+    subsampled to about ``negatives`` and weighted back. Also the CPU seconds of the fits."""
     rng = np.random.default_rng(random_state)
     half = rng.integers(2, size=ranker.n)[ranker.resident_codes]
-    probability = np.zeros(len(vectors))
-    seconds = 0.0
+    probability = np.zeros(features.shape[0])
+    started = time.process_time()
     for fold in (0, 1):
         train = np.flatnonzero(half != fold)
         positive = train[ranker.is_true[train]]
@@ -247,16 +263,10 @@ def supervised_scores(saved: dict, ranker: Ranker, random_state: int = 0,
         negative = rng.choice(negative, size=int(round(len(negative) * rate)), replace=False) if rate < 1 else negative
         rows = np.r_[positive, negative]
         weight = np.r_[np.ones(len(positive)), np.full(len(negative), 1.0 / rate)]
-        started = time.process_time()
-        classifier = HistGradientBoostingClassifier(categorical_features=categorical, max_iter=300,
-                                                    learning_rate=0.1, max_leaf_nodes=31, l2_regularization=1.0,
-                                                    early_stopping=True, validation_fraction=0.1,
-                                                    random_state=random_state)
-        classifier.fit(features[rows], ranker.is_true[rows], sample_weight=weight)
+        fitted = classifier().fit(features[rows], ranker.is_true[rows], sample_weight=weight)
         test = np.flatnonzero(half == fold)
-        probability[test] = classifier.predict_proba(features[test])[:, 1]
-        seconds += time.process_time() - started
-    return probability, seconds
+        probability[test] = fitted.predict_proba(features[test])[:, 1]
+    return probability, time.process_time() - started
 
 
 def pairwise_logistic_scores(saved: dict, ranker: Ranker, random_state: int = 0, negatives: int = 300_000,
@@ -285,23 +295,8 @@ def pairwise_logistic_scores(saved: dict, ranker: Ranker, random_state: int = 0,
     dense += [np.nan_to_num(np.log(pd.to_numeric(vectors[c], errors="coerce").to_numpy(dtype=float)), nan=0.0)
               for c in (model.tf_columns or {}).values() if c in vectors.columns]
     features = sparse.hstack([one_hot, sparse.csr_matrix(np.column_stack(dense))]).tocsr()
-    rng = np.random.default_rng(random_state)
-    half = rng.integers(2, size=ranker.n)[ranker.resident_codes]
-    probability = np.zeros(n)
-    started = time.process_time()
-    for fold in (0, 1):
-        train = np.flatnonzero(half != fold)
-        positive = train[ranker.is_true[train]]
-        negative = train[~ranker.is_true[train]]
-        rate = min(1.0, negatives / max(len(negative), 1))
-        negative = rng.choice(negative, size=int(round(len(negative) * rate)), replace=False) if rate < 1 else negative
-        rows = np.r_[positive, negative]
-        weight = np.r_[np.ones(len(positive)), np.full(len(negative), 1.0 / rate)]
-        classifier = LogisticRegression(C=strength, max_iter=300).fit(features[rows], ranker.is_true[rows],
-                                                                      sample_weight=weight)
-        test = np.flatnonzero(half == fold)
-        probability[test] = classifier.predict_proba(features[test])[:, 1]
-    return probability, time.process_time() - started
+    return _cross_fitted(features, ranker, lambda: LogisticRegression(C=strength, max_iter=300), random_state,
+                         negatives)
 
 
 # ---------------------------------------------------------------------------------------------
