@@ -1751,25 +1751,24 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
             gap = gap[rows] if gap is not None else None
             allowed = len(r)
 
-        def score_of(rows, r=r, m=m, classes=classes, gap=gap):
-            return (prescore(res, rep, r[rows], m[rows], far_ok=far_ok, gap=None if gap is None else gap[rows],
-                             far_km=far_km, weights=settings.prescore_weights)
-                    + class_scores[classes[rows]]
-                    + _agreement(res, rep, r[rows], m[rows], settings, candidate_pass.second_clues))
+        def scorer(r, m, classes, gap):
+            """The cap's score of the pairs ``chosen`` of (r, m, classes, gap)."""
+            def score(chosen):
+                return (prescore(res, rep, r[chosen], m[chosen], far_ok=far_ok,
+                                 gap=None if gap is None else gap[chosen], far_km=far_km,
+                                 weights=settings.prescore_weights)
+                        + class_scores[classes[chosen]]
+                        + _agreement(res, rep, r[chosen], m[chosen], settings, candidate_pass.second_clues))
+            return score
 
+        score_of = scorer(r, m, classes, gap)
         if candidate_pass.min_score is not None and len(r):
             # below the pass's least score a pair is not kept whatever the cap (the kernel's pre-cap
             # kept each resident's best by this very score, so filtering its survivors is exact)
             rows = np.flatnonzero(~(score_of(np.arange(len(r))) < candidate_pass.min_score))
             r, m, classes = r[rows], m[rows], classes[rows]
             gap = gap[rows] if gap is not None else None
-
-            def score_of(chosen, r=r, m=m, classes=classes, gap=gap):
-                return (prescore(res, rep, r[chosen], m[chosen], far_ok=far_ok,
-                                 gap=None if gap is None else gap[chosen], far_km=far_km,
-                                 weights=settings.prescore_weights)
-                        + class_scores[classes[chosen]]
-                        + _agreement(res, rep, r[chosen], m[chosen], settings, candidate_pass.second_clues))
+            score_of = scorer(r, m, classes, gap)
         cap = _pass_cap(candidate_pass, res.name_evidence[r])
 
         if candidate_pass.other_sex_cap is None:
@@ -1781,7 +1780,8 @@ def _run_pass(candidate_pass: CandidatePass, res: _Residents, rep: _Reports, row
             parts = ((np.flatnonzero(~other), cap), (np.flatnonzero(other), candidate_pass.other_sex_cap))
             for part, part_cap in parts:
                 part_cap = part_cap[part] if isinstance(part_cap, np.ndarray) else int(part_cap)
-                keep.append(part[_cap(r[part], part_cap, lambda rows, part=part: score_of(part[rows]))])
+                keep.append(part[_cap(r[part], part_cap,
+                                      lambda rows, part=part, score_of=score_of: score_of(part[rows]))])
             keep = np.sort(np.concatenate(keep))
         counts[name]["capped"] += allowed - len(keep)
         if kept_scores is not None:
