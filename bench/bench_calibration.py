@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import re
 import resource
 import sys
 import time
@@ -67,6 +68,7 @@ VARIANTS = {
     "person": {"posterior": "person"},
     "person_tree": {"posterior": "person", "dependence": "tree"},
     "person_em_tree": {"posterior": "person_em", "dependence": "tree"},
+    "every_pair": {"prior": "every_pair"},
 }
 """The models ``--variant`` / ``--variants`` refit on the same candidates: FellegiSunter options."""
 
@@ -111,6 +113,13 @@ def band_table(proba: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
 
 def load_data(args, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """Normalized residents and reports, the truth, and a label for the run."""
+    if args.quality_cache and not args.sim and args.configuration == "default":
+        # bench_quality's cache of the same simulation (its rates), so the tables match its figures
+        path = Path(args.quality_cache) / f"quality_{args.residents}x{args.missing}_s{seed}.pkl"
+        data = pickle.loads(path.read_bytes())
+        label = f"{args.residents:,} x {args.missing:,} seed {seed} (bench_quality's data)"
+        truth = data["truth"][["resident_id", "missing_id"]].astype(str).reset_index(drop=True)
+        return data["residents"], data["missing"], truth, label
     if args.sim:
         label = f"{Path(args.sim).parent.name} (first {args.residents:,} residents)"
         key = f"{Path(args.sim).parent.name}_{args.residents}"
@@ -252,6 +261,58 @@ def honest_bound(table: pd.DataFrame, truth: pd.DataFrame) -> str:
             f"residents ({leads['pairs_above_threshold']} pairs)")
 
 
+def causes(table: pd.DataFrame, truth: pd.DataFrame) -> None:
+    """Which cause of miscalibration dominates (oracles fitted on the truth, in sample, at the same
+    ranking): the prior alone (a shift of every weight by one number, slope 1), the prior and the
+    scale (a sigmoid of the weight: the honest bound), a shift per rank group (rank 1 / 2-3 /
+    4-10: competition within a resident) and a shift per group of a resident's number of
+    candidates above 0.2 among its ranked pairs. Prints, for each, the shift(s) in bits, the worst
+    band and the false leads."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = truth_of(table, truth)
+    weight = table["match_weight"].to_numpy(dtype=float)
+    ranks = table["rank"].to_numpy()
+
+    def shift_of(chosen: np.ndarray) -> float:
+        # the intercept of a logistic regression with the weight as an offset (slope fixed at 1):
+        # solved by Newton's method on one number (scikit-learn has no offset)
+        c = 0.0
+        w, y = weight[chosen] * np.log(2), labels[chosen]
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-(w + c)))
+            step = (y - p).sum() / max((p * (1 - p)).sum(), 1e-9)
+            c += step
+            if abs(step) < 1e-9:
+                break
+        return c / np.log(2)
+
+    def report(name: str, probability: np.ndarray, detail: str) -> None:
+        bands = band_table(probability, labels)
+        judged = bands[bands["pairs"] >= MIN_PAIRS]
+        leads = false_leads(table.assign(match_probability=probability), truth)
+        print(f"   [causes] {name}: {detail}; worst band {float(judged['difference'].abs().max()):.3f}, "
+              f"false leads {leads['residents_with_any_above']}; " + "  ".join(
+                  f"{r.band} {r.pairs}: {r.mean_predicted:.2f}→{r.observed:.2f}" for r in bands.itertuples()
+                  if r.pairs >= MIN_PAIRS))
+
+    everything = np.ones(len(table), bool)
+    c = shift_of(everything)
+    report("today", 1 / (1 + np.exp2(-weight)), "as linked")
+    report("prior only (oracle)", 1 / (1 + np.exp2(-(weight + c))), f"shift {c:+.2f} bits")
+    fitted = LogisticRegression(C=1e6, max_iter=1000).fit(weight[:, None] * np.log(2), labels)
+    slope, intercept = float(fitted.coef_[0, 0]), float(fitted.intercept_[0] / np.log(2))
+    report("prior and scale (oracle sigmoid)", 1 / (1 + np.exp2(-(slope * weight + intercept))),
+           f"slope {slope:.2f}, shift {intercept:+.2f} bits")
+    groups = {"1": ranks == 1, "2-3": (ranks >= 2) & (ranks <= 3), "4-10": ranks >= 4}
+    shifted, parts = weight.copy(), []
+    for name, chosen in groups.items():
+        if labels[chosen].any() and not labels[chosen].all():
+            shifted[chosen] = weight[chosen] + shift_of(chosen)
+            parts.append(f"rank {name} {shift_of(chosen):+.2f}")
+    report("prior per rank group (oracle)", 1 / (1 + np.exp2(-shifted)), ", ".join(parts))
+
+
 def print_bands(args, bands: pd.DataFrame, title: str) -> float:
     judged = bands[bands["pairs"] >= MIN_PAIRS]
     worst = float(judged["difference"].abs().max()) if len(judged) else float("nan")
@@ -329,8 +390,8 @@ def one_run(args, seed: int) -> dict:
         oracle(args, run, truth)
     if args.refit_seeds:
         stability(args, run, truth, model)
-    if args.decided_share:
-        worst = decided_run(args, seed, table, truth, model)
+    for share in args.decided_share:
+        worst = decided_run(args, seed, table, truth, model, share)
     return {"worst": worst}
 
 
@@ -345,6 +406,11 @@ def rescore(args, path: str, frames: str | None = None) -> None:
     label = Path(path).stem
     print(f"\n== {label} (saved run; load {open('/proc/loadavg').read().split()[0]})")
     print_run(args, label, "pipeline (as linked)", run.table, run.truth, run.model)
+    if args.causes:
+        causes(run.table, run.truth)
+    for share in args.decided_share:
+        seed = re.search(r"(\d+)$", label)  # the seed ends the saved run's name
+        decided_run(args, int(seed.group(1)) if seed else None, run.table, run.truth, run.model, share)
     for variant in args.variants:
         wall, cpu = time.perf_counter(), time.process_time()
         v_table, v_model = refit_table(run, args.top_k, variant, random_vectors=run.random_vectors)
@@ -357,6 +423,8 @@ def save_run(args, seed, run, truth: pd.DataFrame) -> None:
     """Pickle what a refit or a rescoring of this run needs (its vectors, model, table, truth,
     counts) to ``--save-runs``, so variants can be scored without linking again."""
     key = Path(args.sim).parent.name if args.sim else f"{args.configuration}_{args.residents}_{args.missing}_{seed}"
+    if args.quality_cache and not args.sim and args.configuration == "default":
+        key = f"quality_{args.residents}x{args.missing}_s{seed}"
     path = Path(args.save_runs) / f"run_{key}.pkl"
     path.parent.mkdir(parents=True, exist_ok=True)
     from kinmatch.match import engine
@@ -437,11 +505,14 @@ def stability(args, run, truth: pd.DataFrame, model) -> None:
         model.to_json(args.save_model)
 
 
-def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model) -> float:
-    """Recalibrate on the ranked pairs of a share of the residents; tables for the others."""
+def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model, share: float | None = None) -> float:
+    """Recalibrate on the ranked pairs of a share of the residents (``share``; None: the first
+    ``--decided-share``); tables for the others."""
+    share = args.decided_share[0] if share is None else share
     rng = np.random.default_rng(1000 + (seed or 0))
     residents = np.sort(table["resident_id"].astype(str).unique())
-    decided_residents = set(residents[rng.random(len(residents)) < args.decided_share])
+    decided_residents = set(residents[rng.random(len(residents)) < share])
+    print(f"-- decided share {share:g}")
     is_decided_resident = table["resident_id"].astype(str).isin(decided_residents).to_numpy()
     decided = is_decided_resident
     labels = truth_of(table, truth)
@@ -468,6 +539,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sim", help="a pickled Simulation to use instead of simulating (one run)")
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--cache", help="folder for the normalized frames (reused when present)")
+    parser.add_argument("--quality-cache", help="bench_quality's --cache folder: link its normalized data "
+                        "(configuration default) instead of simulating here")
     parser.add_argument("--markdown", action="store_true", help="band tables as markdown")
     parser.add_argument("--variant", choices=tuple(VARIANTS), default="pipeline",
                         help="the model whose table is the run's (refitted on the same candidates)")
@@ -478,8 +551,9 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", nargs="*", default=[],
                         help="with --rescore, one per run: the normalized frames --cache wrote for it (for "
                              f"{', '.join(DUPLICATE_VARIANTS)})")
-    parser.add_argument("--decided-share", type=float, default=0.0,
-                        help="recalibrate on the ranked pairs of this share of the residents")
+    parser.add_argument("--decided-share", type=float, nargs="*", default=[],
+                        help="recalibrate on the ranked pairs of this share of the residents (several: a "
+                             "table for each)")
     parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
     parser.add_argument("--oracle", action="store_true", help="diagnosis: m and prior from the truth")
     parser.add_argument("--refit-seeds", type=int, nargs="*", default=[],
@@ -489,6 +563,9 @@ def main(argv=None) -> int:
     parser.add_argument("--compare-model", help="a model JSON to compare the run's weights with (--refit-seeds)")
     parser.add_argument("--bound", action="store_true",
                         help="also print the false leads of an oracle recalibration of each table's weights")
+    parser.add_argument("--causes", action="store_true",
+                        help="with --rescore: oracle shifts of the prior (all pairs, per rank group) and the "
+                             "honest sigmoid, to see which cause of miscalibration dominates")
     parser.add_argument("--save-runs", help="folder to pickle each run's vectors, model and table into")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)

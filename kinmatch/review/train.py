@@ -47,7 +47,8 @@ from kinmatch.review import schema as s
 from kinmatch.review.store import Store
 
 __all__ = ["TrainResult", "decided_pairs", "train_from_store", "compare_models", "current_model",
-           "save_model", "load_model", "MIN_DECISIONS_PER_CLASS", "NOISE_SDS", "N_BOOTSTRAP"]
+           "save_model", "load_model", "CalibrationResult", "decided_weights", "calibrate_from_store",
+           "too_few_to_calibrate", "MIN_DECISIONS_PER_CLASS", "NOISE_SDS", "N_BOOTSTRAP"]
 
 MIN_DECISIONS_PER_CLASS = 20
 """A trained model becomes the default only with at least this many pairs decided 同一人 and as many
@@ -284,3 +285,143 @@ def load_model(path_or_text: str | os.PathLike):
     from kinmatch.match.model import FellegiSunter
 
     return FellegiSunter.from_json(path_or_text)
+
+
+# ---- recalibrating the probabilities of the model in use ---------------------------------------
+
+class CalibrationResult(NamedTuple):
+    """Result of :func:`calibrate_from_store`. ``model``: the model in use with the map fitted on
+    every decided pair as its ``calibration_`` (weights, and so ranking, unchanged); ``before`` and
+    ``after``: :func:`~kinmatch.match.model.metrics.calibration_table` of the decided pairs under
+    the model's probabilities and under the map fitted without the pair's resident (out of fold);
+    ``scores_before`` / ``scores_after``: :func:`~kinmatch.match.model.evaluate_scores` of the
+    same; ``gate``: whether the out-of-fold Brier score improves by more than the noise
+    (``{"before", "after", "difference", "noise", "beats", "reason"}``, the reason in Chinese);
+    counts of pairs used, pairs decided without a stored weight and pairs another model scored."""
+
+    model: Any
+    before: pd.DataFrame
+    after: pd.DataFrame
+    scores_before: dict
+    scores_after: dict
+    gate: dict
+    n_pairs: int
+    n_same: int
+    n_no_weight: int
+    n_other_model: int
+    folds: int
+
+
+def decided_weights(store: Store, model) -> tuple[pd.DataFrame, int, int]:
+    """The decided pairs (同一人 = 1, 非同一人 = 0) with the match weight the linking run stored for
+    them: ``(frame of resident_id, missing_id, match_weight, label, n_no_weight, n_other_model)``.
+    Only pairs scored by ``model`` count (its ``model_version``, with or without a calibration;
+    pairs loaded without a version are taken as scored by it): another model's weights mean
+    something else."""
+    from kinmatch.match.pipeline import model_version
+
+    versions = {model_version(model)}
+    calibration = getattr(model, "calibration_", None)
+    if calibration is not None:  # the same weights before this model's map was fitted
+        model.calibration_ = None
+        versions.add(model_version(model))
+        model.calibration_ = calibration
+    current = store.current_decisions()
+    current = current[current["decision"].isin(["same", "not_same"])]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(s.candidates.c.resident_id, s.candidates.c.missing_id,
+                                   s.candidates.c.match_weight, s.candidates.c.model_version)).all()
+    stored = {(r, m): (w, v) for r, m, w, v in rows}
+    records, no_weight, other_model = [], 0, 0
+    for resident_id, missing_id, decision in zip(current["resident_id"], current["missing_id"], current["decision"],
+                                                 strict=True):
+        weight, version = stored.get((resident_id, missing_id), (None, None))
+        if weight is None or not math.isfinite(float(weight)):
+            no_weight += 1
+        elif version and version not in versions:
+            other_model += 1
+        else:
+            records.append((str(resident_id), str(missing_id), float(weight), int(decision == "same")))
+    frame = pd.DataFrame(records, columns=["resident_id", "missing_id", "match_weight", "label"])
+    return frame, no_weight, other_model
+
+
+def too_few_to_calibrate(n_same: int, n_not: int, n_no_weight: int = 0, n_other_model: int = 0) -> str:
+    """The studio's message when the decisions are too few to recalibrate on (Chinese).
+
+        >>> too_few_to_calibrate(5, 100).split("；")[0]
+        '已决定的配对太少，不能校准概率：105 对（同一人 5 对，非同一人 100 对）'
+    """
+    from kinmatch.match.model.calibration import MIN_CALIBRATION_PAIRS, MIN_PER_CLASS
+
+    skipped = ""
+    if n_no_weight or n_other_model:
+        skipped = (f"（另有 {n_no_weight} 对没有保存匹配权重，{n_other_model} 对是别的模型打的分，未计入；"
+                   f"用现用模型重新运行 kinmatch link 并 kinmatch review load 后可计入）")
+    return (f"已决定的配对太少，不能校准概率：{n_same + n_not} 对（同一人 {n_same} 对，非同一人 {n_not} 对）{skipped}；"
+            f"至少需要 {MIN_CALIBRATION_PAIRS} 对，其中同一人、非同一人各至少 {MIN_PER_CLASS} 对。决定太少时，"
+            f"每个概率段里实际是同一人的比例会随一两个决定大幅变动，校准反而会让概率失真。现用模型的概率保持不变；"
+            f"请继续审核候选（同一人 / 非同一人都要记录），再运行 kinmatch train --calibrate。")
+
+
+def calibrate_from_store(store: Store, model, method: str = "sigmoid", cv: int = 5,
+                         random_state: int | None = 0) -> CalibrationResult:
+    """Fit the map from ``model``'s match weight to the share of decided pairs that were the same
+    person (:meth:`~kinmatch.match.model.FellegiSunter.calibrate`, ``method`` sigmoid or
+    isotonic) on the store's decided pairs that ``model`` scored, and measure it out of fold:
+    folds of residents (a resident's pairs are never split between fitting and measuring), the
+    calibration table and scores of the decided pairs before (the model's probabilities) and after
+    (each fold's pairs by the map fitted on the other folds). ``model`` is changed in place (its
+    ``calibration_``) and returned in the result; its weights and ranking are not touched.
+
+    Raises :class:`~kinmatch.errors.InputError` (:func:`too_few_to_calibrate`) below
+    :data:`~kinmatch.match.model.calibration.MIN_CALIBRATION_PAIRS` decided pairs or
+    :data:`~kinmatch.match.model.calibration.MIN_PER_CLASS` of each decision.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from kinmatch.match.model import evaluate_scores
+    from kinmatch.match.model.calibration import WeightCalibration, enough_decisions
+    from kinmatch.match.model.metrics import calibration_table
+
+    if not hasattr(model, "probability_of_weight") or not hasattr(model, "calibrate"):
+        raise InputError(f"the model in use ({type(model).__name__}) has no match weight to calibrate; calibrate "
+                         f"the Fellegi–Sunter model that `kinmatch link --save-model` writes")
+    frame, n_no_weight, n_other = decided_weights(store, model)
+    labels = frame["label"].to_numpy(dtype=int)
+    n_same, n_not = int(labels.sum()), int((labels == 0).sum())
+    if not enough_decisions(labels):
+        raise InputError(too_few_to_calibrate(n_same, n_not, n_no_weight, n_other))
+    weight = frame["match_weight"].to_numpy(dtype=float)
+    before = np.asarray(model.probability_of_weight(weight), dtype=float)
+    groups = pd.factorize(frame["resident_id"])[0]
+    folds = max(2, min(int(cv), n_same, n_not, int(groups.max()) + 1))
+    after = np.full(len(frame), np.nan)
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=random_state)
+    for train, test in splitter.split(weight, labels, groups):
+        fold = WeightCalibration.fit(weight[train], labels[train], method, require_enough=False)
+        after[test] = fold.probability(weight[test])
+    model.calibrate(weight, labels, method)
+    gate = _brier_gate(before, after, labels, random_state)
+    return CalibrationResult(model, calibration_table(before, labels), calibration_table(after, labels),
+                             evaluate_scores(before, labels), evaluate_scores(after, labels), gate,
+                             int(len(frame)), n_same, n_no_weight, n_other, folds)
+
+
+def _brier_gate(before: np.ndarray, after: np.ndarray, labels: np.ndarray, random_state: int | None) -> dict:
+    """Whether the recalibrated probabilities (out of fold) beat the model's on the decided pairs:
+    the Brier score (mean squared error of the probability, a proper score: lower only when the
+    probabilities are closer to the frequencies) lower by more than :data:`NOISE_SDS` paired
+    bootstrap standard deviations of the difference (:data:`N_BOOTSTRAP` resamples)."""
+    error_before, error_after = (before - labels) ** 2, (after - labels) ** 2
+    rng = np.random.default_rng(random_state)
+    draws = rng.integers(0, len(labels), size=(N_BOOTSTRAP, len(labels)))
+    differences = error_before[draws].mean(axis=1) - error_after[draws].mean(axis=1)
+    gain, noise = float(error_before.mean() - error_after.mean()), float(differences.std(ddof=1))
+    beats = gain > NOISE_SDS * noise
+    figures = (f"留出决定上的 Brier 分数（越低越好）：校准前 {error_before.mean():.4f}，"
+               f"校准后 {error_after.mean():.4f}，改善 {gain:+.4f}，噪声（自助法标准差）{noise:.4f}")
+    reason = (f"校准后的概率更接近实际，改善超出噪声的 {NOISE_SDS:g} 倍：{figures}" if beats else
+              f"校准后的概率没有明显更接近实际（需超出噪声的 {NOISE_SDS:g} 倍，即 {NOISE_SDS * noise:.4f}）：{figures}")
+    return {"before": float(error_before.mean()), "after": float(error_after.mean()), "difference": gain,
+            "noise": noise, "beats": bool(beats), "reason": reason}

@@ -84,9 +84,12 @@ class WeightCalibration(NamedTuple):
     n_same: int
 
     @classmethod
-    def fit(cls, match_weight: Any, labels: Any, method: str = "sigmoid") -> "WeightCalibration":
+    def fit(cls, match_weight: Any, labels: Any, method: str = "sigmoid",
+            require_enough: bool = True) -> "WeightCalibration":
         """The ``method`` map of ``labels`` (1 = same person) on ``match_weight``. Raises
-        ValueError when :func:`enough_decisions` says there are too few."""
+        ValueError when :func:`enough_decisions` says there are too few (``require_enough=False``
+        skips that check, for the folds of a cross-validation of a map that passed it; both
+        decisions must still be present)."""
         from sklearn.isotonic import IsotonicRegression
         from sklearn.linear_model import LogisticRegression
 
@@ -94,8 +97,10 @@ class WeightCalibration(NamedTuple):
         labels = np.asarray(labels).astype(int)
         if len(weight) != len(labels):
             raise ValueError(f"{len(weight)} weights but {len(labels)} decisions; give one decision per pair")
-        if not enough_decisions(labels):
+        if require_enough and not enough_decisions(labels):
             raise ValueError(shortfall(labels))
+        if labels.min(initial=1) == labels.max(initial=0):
+            raise ValueError("the decisions are all of one kind; a map needs pairs decided both ways")
         if method not in ("sigmoid", "isotonic"):
             raise ValueError(f"method={method!r}: use 'sigmoid' or 'isotonic'")
         keep = np.isfinite(weight)
