@@ -516,7 +516,14 @@ def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model, sha
     is_decided_resident = table["resident_id"].astype(str).isin(decided_residents).to_numpy()
     decided = is_decided_resident
     labels = truth_of(table, truth)
-    model.calibrate(table["match_weight"].to_numpy(dtype=float)[decided], labels[decided], args.calibration)
+    from kinmatch.review.train import calibrate_decisions
+
+    # what `kinmatch train --calibrate` does: the map, and its out-of-fold check on the decisions
+    model.calibration_ = None  # the model as linked (an earlier share's map is not the model's)
+    gate = calibrate_decisions(model, table["match_weight"].to_numpy(dtype=float)[decided], labels[decided],
+                               table["resident_id"].to_numpy()[decided], args.calibration).gate
+    print(f"   gate for --make-default: {'ADOPTED' if gate['beats'] else 'refused'} (out-of-fold Brier "
+          f"{gate['before']:.4f} → {gate['after']:.4f}, noise {gate['noise']:.4f})")
     rest = table[~is_decided_resident]
     print(f"   {decided.sum():,} pairs decided ({labels[decided].sum():,} 同一人) of {len(decided_residents):,} "
           f"residents; the tables below are the other {rest['resident_id'].nunique():,} residents' {len(rest):,} pairs")

@@ -48,7 +48,7 @@ from kinmatch.review.store import Store
 
 __all__ = ["TrainResult", "decided_pairs", "train_from_store", "compare_models", "current_model",
            "save_model", "load_model", "CalibrationResult", "decided_weights", "calibrate_from_store",
-           "too_few_to_calibrate", "MIN_DECISIONS_PER_CLASS", "NOISE_SDS", "N_BOOTSTRAP"]
+           "calibrate_decisions", "too_few_to_calibrate", "MIN_DECISIONS_PER_CLASS", "NOISE_SDS", "N_BOOTSTRAP"]
 
 MIN_DECISIONS_PER_CLASS = 20
 """A trained model becomes the default only with at least this many pairs decided 同一人 and as many
@@ -378,25 +378,39 @@ def calibrate_from_store(store: Store, model, method: str = "sigmoid", cv: int =
     :data:`~kinmatch.match.model.calibration.MIN_CALIBRATION_PAIRS` decided pairs or
     :data:`~kinmatch.match.model.calibration.MIN_PER_CLASS` of each decision.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    from kinmatch.match.model import evaluate_scores
-    from kinmatch.match.model.calibration import WeightCalibration, enough_decisions
-    from kinmatch.match.model.metrics import calibration_table
+    from kinmatch.match.model.calibration import enough_decisions
 
     if not hasattr(model, "probability_of_weight") or not hasattr(model, "calibrate"):
         raise InputError(f"the model in use ({type(model).__name__}) has no match weight to calibrate; calibrate "
                          f"the Fellegi–Sunter model that `kinmatch link --save-model` writes")
     frame, n_no_weight, n_other = decided_weights(store, model)
     labels = frame["label"].to_numpy(dtype=int)
-    n_same, n_not = int(labels.sum()), int((labels == 0).sum())
     if not enough_decisions(labels):
-        raise InputError(too_few_to_calibrate(n_same, n_not, n_no_weight, n_other))
-    weight = frame["match_weight"].to_numpy(dtype=float)
+        raise InputError(too_few_to_calibrate(int(labels.sum()), int((labels == 0).sum()), n_no_weight, n_other))
+    return calibrate_decisions(model, frame["match_weight"].to_numpy(dtype=float), labels,
+                               frame["resident_id"].to_numpy(), method, cv, random_state)._replace(
+        n_no_weight=n_no_weight, n_other_model=n_other)
+
+
+def calibrate_decisions(model, match_weight: Any, labels: Any, residents: Any, method: str = "sigmoid",
+                        cv: int = 5, random_state: int | None = 0) -> CalibrationResult:
+    """:func:`calibrate_from_store` on given decisions: ``match_weight`` of each decided pair as
+    ``model`` scored it, ``labels`` (1 = 同一人), ``residents`` (the pair's resident, which keeps a
+    resident's pairs in one fold). Raises ValueError when the decisions are too few."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from kinmatch.match.model import evaluate_scores
+    from kinmatch.match.model.calibration import WeightCalibration, enough_decisions, shortfall
+    from kinmatch.match.model.metrics import calibration_table
+
+    weight, labels = np.asarray(match_weight, dtype=float), np.asarray(labels).astype(int)
+    if not enough_decisions(labels):
+        raise ValueError(shortfall(labels))
+    n_same, n_not = int(labels.sum()), int((labels == 0).sum())
     before = np.asarray(model.probability_of_weight(weight), dtype=float)
-    groups = pd.factorize(frame["resident_id"])[0]
+    groups = pd.factorize(pd.Series(residents).astype(str))[0]
     folds = max(2, min(int(cv), n_same, n_not, int(groups.max()) + 1))
-    after = np.full(len(frame), np.nan)
+    after = np.full(len(weight), np.nan)
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=random_state)
     for train, test in splitter.split(weight, labels, groups):
         fold = WeightCalibration.fit(weight[train], labels[train], method, require_enough=False)
@@ -405,7 +419,7 @@ def calibrate_from_store(store: Store, model, method: str = "sigmoid", cv: int =
     gate = _brier_gate(before, after, labels, random_state)
     return CalibrationResult(model, calibration_table(before, labels), calibration_table(after, labels),
                              evaluate_scores(before, labels), evaluate_scores(after, labels), gate,
-                             int(len(frame)), n_same, n_no_weight, n_other, folds)
+                             int(len(weight)), n_same, 0, 0, folds)
 
 
 def _brier_gate(before: np.ndarray, after: np.ndarray, labels: np.ndarray, random_state: int | None) -> dict:

@@ -11,7 +11,8 @@ does.
 
 Two maps (``method``): ``"sigmoid"`` (default; Platt scaling, a logistic regression of the
 decisions on the weight: ``p = 1 / (1 + 2**-(slope * w + intercept))``, two numbers, steady with a
-few hundred decisions) and ``"isotonic"`` (scikit-learn's ``IsotonicRegression``: any monotone
+few hundred decisions; fitted on the decided pairs whose own probability lies in
+:data:`SIGMOID_FIT_PROBABILITIES`, see there) and ``"isotonic"`` (scikit-learn's ``IsotonicRegression``: any monotone
 shape, but its steps follow the noise of a few hundred decisions; bench/RESULTS.md compares them).
 Outside the weights the decisions cover, the isotonic map keeps the model's own probability,
 bounded by the map's end values so the whole stays monotone.
@@ -36,7 +37,8 @@ import numpy as np
 
 from kinmatch.match.model.base import proba_from_weight
 
-__all__ = ["WeightCalibration", "MIN_CALIBRATION_PAIRS", "MIN_PER_CLASS", "enough_decisions", "shortfall"]
+__all__ = ["WeightCalibration", "MIN_CALIBRATION_PAIRS", "MIN_PER_CLASS", "SIGMOID_FIT_PROBABILITIES",
+           "enough_decisions", "shortfall"]
 
 MIN_CALIBRATION_PAIRS = 200
 """Decided pairs needed before probabilities are recalibrated: with fewer, the observed share in a
@@ -44,6 +46,14 @@ band of 0.3 moves by more than ±0.1 from one decision to the next."""
 
 MIN_PER_CLASS = 20
 """Pairs decided 同一人 needed, and as many 非同一人 (as for training, ``kinmatch.review.train``)."""
+
+SIGMOID_FIT_PROBABILITIES = (0.01, 0.999)
+"""The sigmoid map is fitted on the decided pairs to which the model itself gives a probability in
+this range (weights from about −6.6 to +10 bits), when at least :data:`MIN_PER_CLASS` of each
+decision lie there; else on all of them. The pairs beyond are nearly all of one decision (a
+resident's tenth candidate, a report with the same name, home and day of loss), and in a fit by
+likelihood their few exceptions (a true report ranked tenth at −15 bits) set the slope where no
+reviewer reads a probability, bending it where they do (bench/RESULTS.md, 2026-12-07)."""
 
 
 def enough_decisions(labels: Any) -> bool:
@@ -82,6 +92,7 @@ class WeightCalibration(NamedTuple):
     knot_probability: tuple
     n_pairs: int
     n_same: int
+    n_fitted: int = 0
 
     @classmethod
     def fit(cls, match_weight: Any, labels: Any, method: str = "sigmoid",
@@ -106,14 +117,19 @@ class WeightCalibration(NamedTuple):
         keep = np.isfinite(weight)
         n_pairs, n_same = int(keep.sum()), int(labels[keep].sum())
         if method == "sigmoid":
+            low, high = SIGMOID_FIT_PROBABILITIES
+            own = proba_from_weight(np.where(keep, weight, 0.0))
+            window = keep & (own >= low) & (own <= high)
+            if min(int(labels[window].sum()), int((labels[window] == 0).sum())) < MIN_PER_CLASS:
+                window = keep
             # natural-log odds in the regression, log2 in the map; a large C: no penalty on two numbers
-            platt = LogisticRegression(C=1e6, max_iter=1000).fit(weight[keep, None] * np.log(2), labels[keep])
+            platt = LogisticRegression(C=1e6, max_iter=1000).fit(weight[window, None] * np.log(2), labels[window])
             return cls("sigmoid", float(platt.coef_[0, 0]), float(platt.intercept_[0] / np.log(2)), (), (),
-                       n_pairs, n_same)
+                       n_pairs, n_same, int(window.sum()))
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
         iso.fit(weight[keep], labels[keep])
         return cls("isotonic", float("nan"), float("nan"), tuple(float(v) for v in iso.X_thresholds_),
-                   tuple(float(v) for v in iso.y_thresholds_), n_pairs, n_same)
+                   tuple(float(v) for v in iso.y_thresholds_), n_pairs, n_same, n_pairs)
 
     def probability(self, match_weight: Any) -> np.ndarray:
         """The calibrated probability of each weight: the sigmoid of ``slope * w + intercept``; or
@@ -132,14 +148,15 @@ class WeightCalibration(NamedTuple):
         """The map as JSON data (the knots and how many decisions made it)."""
         if self.method == "sigmoid":
             return {"method": "sigmoid", "slope": self.slope, "intercept": self.intercept, "n_pairs": self.n_pairs,
-                    "n_same": self.n_same}
+                    "n_same": self.n_same, "n_fitted": self.n_fitted}
         return {"method": "isotonic", "weight": list(self.knot_weight), "probability": list(self.knot_probability),
                 "n_pairs": self.n_pairs, "n_same": self.n_same}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "WeightCalibration":
         """The map :meth:`to_dict` wrote."""
-        counts = int(data.get("n_pairs", 0)), int(data.get("n_same", 0))
+        n_pairs = int(data.get("n_pairs", 0))
+        counts = n_pairs, int(data.get("n_same", 0)), int(data.get("n_fitted", n_pairs))
         if data.get("method") == "sigmoid":
             return cls("sigmoid", float(data["slope"]), float(data["intercept"]), (), (), *counts)
         weight, probability = tuple(map(float, data["weight"])), tuple(map(float, data["probability"]))
