@@ -10,6 +10,8 @@ for every pair of the linking table (the top k per resident), on simulated data 
     python bench/bench_calibration.py --save-runs /tmp/runs             # keep each run's vectors and model
     python bench/bench_calibration.py --rescore /tmp/runs/run_*.pkl --variants person person_tree
     python bench/bench_calibration.py --rescore RUN.pkl --frames FRAMES.pkl --variants person_clusters --bound
+    python bench/bench_calibration.py --quality-cache /tmp/scale/kq --save-runs /tmp/runs   # bench_quality's data
+    python bench/bench_calibration.py --rescore /tmp/runs/run_*.pkl --causes --decided-share 0.05 0.1 0.25
 
 Per run: the band table (pairs, mean predicted probability, observed share true, difference
 observed - predicted; a band is within target when |difference| <= 0.05, judged where it holds at
@@ -34,7 +36,13 @@ comparisons and the prior that counts every true pair; 30,000 random pairs for u
 draws) and ranks again. ``--decided-share S`` plays the studio: every ranked pair of a random
 share S of the residents is decided (by the simulator's truth), the model is recalibrated on them
 (:meth:`~kinmatch.match.model.FellegiSunter.calibrate`, ``--calibration`` sigmoid or isotonic),
-and the tables are printed for the other residents' pairs only, before and after recalibration.
+and the tables are printed for the other residents' pairs only, before and after recalibration,
+with the out-of-fold gate ``kinmatch train --calibrate --make-default`` would apply (several shares:
+a table each; also on saved runs). ``--causes`` (with ``--rescore``) fits oracles on the truth at
+the run's ranking — one shift of the prior, a sigmoid of the weight (prior and scale), a shift per
+rank group — to show which cause of miscalibration dominates and what honest probabilities cost in
+false leads. ``--quality-cache`` links bench_quality's cached data (its ``--cache`` folder), so the
+tables are that bench's runs.
 """
 
 from __future__ import annotations
