@@ -522,7 +522,7 @@ def decided_run(args, seed, table: pd.DataFrame, truth: pd.DataFrame, model, sha
     decided_residents = set(residents[rng.random(len(residents)) < share])
     print(f"-- decided share {share:g}")
     is_decided_resident = table["resident_id"].astype(str).isin(decided_residents).to_numpy()
-    decided = is_decided_resident
+    decided = is_decided_resident & (table["rank"].to_numpy() <= args.decided_top)
     labels = truth_of(table, truth)
     from kinmatch.review.train import calibrate_decisions
 
@@ -569,6 +569,9 @@ def main(argv=None) -> int:
     parser.add_argument("--decided-share", type=float, nargs="*", default=[],
                         help="recalibrate on the ranked pairs of this share of the residents (several: a "
                              "table for each)")
+    parser.add_argument("--decided-top", type=int, default=10,
+                        help="with --decided-share: only the decided residents' candidates ranked this high are "
+                             "decided (reviewers read the top few); default all ranked pairs")
     parser.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid")
     parser.add_argument("--oracle", action="store_true", help="diagnosis: m and prior from the truth")
     parser.add_argument("--refit-seeds", type=int, nargs="*", default=[],

@@ -20,7 +20,7 @@ def toy_model() -> FellegiSunter:
     return FellegiSunter.from_parameters({"sex": [0.05, 0.95]}, {"sex": [0.5, 0.5]}, 0.01)
 
 
-def overconfident_store(path, n_residents=150, per_resident=3, seed=0, versions=None):
+def overconfident_store(path, n_residents=150, per_resident=3, seed=0, versions=None, decide_top=None):
     """A store whose pairs' stored weights say more than the decisions: a pair of weight w was the
     same person with probability 1 / (1 + 2**-(w / 2 - 1)) (the model's own: 1 / (1 + 2**-w))."""
     rng = np.random.default_rng(seed)
@@ -32,12 +32,14 @@ def overconfident_store(path, n_residents=150, per_resident=3, seed=0, versions=
             pairs.append((f"R{r:04d}", f"M{r:04d}_{k}", probability))
             same.append(rng.random() < 1 / (1 + 2.0 ** -(weight / 2 - 1)))
     table = candidates_table(pairs)
+    table["rank"] = np.tile(np.arange(1, per_resident + 1), n_residents)
     if versions is not None:
         table["model_version"] = versions(len(table))
     store = Store(path)
     store.load_candidates(table, run_id="run1")
-    for (resident_id, missing_id, _), match in zip(pairs, same, strict=True):
-        store.decide(resident_id, missing_id, "same" if match else "not_same", "rev1")
+    for (resident_id, missing_id, _), match, rank in zip(pairs, same, table["rank"], strict=True):
+        if decide_top is None or rank <= decide_top:
+            store.decide(resident_id, missing_id, "same" if match else "not_same", "rev1")
     return store, table, np.asarray(same)
 
 
@@ -163,3 +165,27 @@ def test_link_with_a_calibrated_model_keeps_the_ranking_and_shows_the_map(tmp_pa
     np.testing.assert_allclose(relinked["match_probability"],
                                calibrated.calibration_.probability(relinked["match_weight"].to_numpy()), atol=1e-9)
     assert not np.allclose(relinked["match_probability"], again["match_probability"])
+
+
+def test_decisions_on_the_top_candidates_only_are_flagged(tmp_path, capsys):
+    from kinmatch.cli import main
+    from kinmatch.review.train import top_heavy_warning
+
+    store, _, _ = overconfident_store(tmp_path / "top.db", n_residents=100, per_resident=10, decide_top=3)
+    result = calibrate_from_store(store, toy_model())
+    store.close()
+    assert result.n_pairs == 300
+    assert result.rank_coverage == {"decided": 0.0, "stored": pytest.approx(0.7)}
+    assert "排在第 3 位之后" in top_heavy_warning(result.rank_coverage)
+    toy_model().to_json(tmp_path / "m.json")
+    assert main(["train", "--db", str(tmp_path / "top.db"), "--calibrate", "--model", str(tmp_path / "m.json")]) == 0
+    assert "全部候选都标上决定" in capsys.readouterr().err
+
+
+def test_decisions_on_every_candidate_are_not_flagged(overconfident):
+    store = Store(overconfident[0], create=False)
+    result = calibrate_from_store(store, toy_model())
+    store.close()
+    from kinmatch.review.train import top_heavy_warning
+
+    assert result.rank_coverage == {"decided": 0.0, "stored": 0.0} and top_heavy_warning(result.rank_coverage) is None

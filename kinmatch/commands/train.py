@@ -96,7 +96,7 @@ def run_calibrate(args: argparse.Namespace, store) -> int:
 
     from kinmatch.errors import InputError
     from kinmatch.match.model import FellegiSunter
-    from kinmatch.review.train import NOISE_SDS, calibrate_from_store
+    from kinmatch.review.train import NOISE_SDS, calibrate_from_store, top_heavy_warning
 
     path = args.model
     if path is None:
@@ -124,6 +124,9 @@ def run_calibrate(args: argparse.Namespace, store) -> int:
     print(f"Brier {result.scores_before['brier']:.4f} → {result.scores_after['brier']:.4f}, log loss "
           f"{result.scores_before['log_loss']:.3f} → {result.scores_after['log_loss']:.3f} (ranking unchanged)")
     print(f"gate for --make-default: {result.gate['reason']}")
+    warning = top_heavy_warning(result.rank_coverage)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.save:
         result.model.to_json(args.save)
         print(f"model with the calibration → {args.save}")

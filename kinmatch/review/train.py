@@ -48,7 +48,8 @@ from kinmatch.review.store import Store
 
 __all__ = ["TrainResult", "decided_pairs", "train_from_store", "compare_models", "current_model",
            "save_model", "load_model", "CalibrationResult", "decided_weights", "calibrate_from_store",
-           "calibrate_decisions", "too_few_to_calibrate", "MIN_DECISIONS_PER_CLASS", "NOISE_SDS", "N_BOOTSTRAP"]
+           "calibrate_decisions", "too_few_to_calibrate", "top_heavy_warning", "TOP_RANKS",
+           "MIN_DECISIONS_PER_CLASS", "NOISE_SDS", "N_BOOTSTRAP"]
 
 MIN_DECISIONS_PER_CLASS = 20
 """A trained model becomes the default only with at least this many pairs decided 同一人 and as many
@@ -60,6 +61,14 @@ more than this many bootstrap standard deviations of the difference (one-sided, 
 
 N_BOOTSTRAP = 1000
 """Paired bootstrap resamples of the decided pairs that measure the noise of the AUC difference."""
+
+TOP_RANKS = 3
+"""Candidates a reviewer usually reads. A map learnt only from them is too high for the candidates
+ranked below: at one weight a resident's fourth to tenth candidate is the person far less often than
+its first (bench/RESULTS.md 2026-12-07: at 10,000 × 1,000,000, decisions on the top 3 of each decided
+resident leave bands 0.06–0.14 off, decisions on all ten 0.02–0.04), so ``kinmatch train
+--calibrate`` warns when the decided pairs hold far fewer of the lower candidates than the store."""
+
 
 class TrainResult(NamedTuple):
     """``model`` (fitted SupervisedLinker), its out-of-fold ``supervised`` metrics, the ``unsupervised``
@@ -297,7 +306,9 @@ class CalibrationResult(NamedTuple):
     ``scores_before`` / ``scores_after``: :func:`~kinmatch.match.model.evaluate_scores` of the
     same; ``gate``: whether the out-of-fold Brier score improves by more than the noise
     (``{"before", "after", "difference", "noise", "beats", "reason"}``, the reason in Chinese);
-    counts of pairs used, pairs decided without a stored weight and pairs another model scored."""
+    counts of pairs used, pairs decided without a stored weight and pairs another model scored;
+    ``rank_coverage``: the share of candidates ranked below :data:`TOP_RANKS` among the decided pairs
+    and among every stored pair (``{"decided", "stored"}``, :func:`calibrate_from_store` only)."""
 
     model: Any
     before: pd.DataFrame
@@ -310,6 +321,7 @@ class CalibrationResult(NamedTuple):
     n_no_weight: int
     n_other_model: int
     folds: int
+    rank_coverage: dict | None = None
 
 
 def decided_weights(store: Store, model) -> tuple[pd.DataFrame, int, int]:
@@ -330,19 +342,21 @@ def decided_weights(store: Store, model) -> tuple[pd.DataFrame, int, int]:
     current = current[current["decision"].isin(["same", "not_same"])]
     with store.engine.connect() as conn:
         rows = conn.execute(select(s.candidates.c.resident_id, s.candidates.c.missing_id,
-                                   s.candidates.c.match_weight, s.candidates.c.model_version)).all()
-    stored = {(r, m): (w, v) for r, m, w, v in rows}
+                                   s.candidates.c.match_weight, s.candidates.c.model_version,
+                                   s.candidates.c.rank)).all()
+    stored = {(r, m): (w, v, k) for r, m, w, v, k in rows}
     records, no_weight, other_model = [], 0, 0
     for resident_id, missing_id, decision in zip(current["resident_id"], current["missing_id"], current["decision"],
                                                  strict=True):
-        weight, version = stored.get((resident_id, missing_id), (None, None))
+        weight, version, rank = stored.get((resident_id, missing_id), (None, None, None))
         if weight is None or not math.isfinite(float(weight)):
             no_weight += 1
         elif version and version not in versions:
             other_model += 1
         else:
-            records.append((str(resident_id), str(missing_id), float(weight), int(decision == "same")))
-    frame = pd.DataFrame(records, columns=["resident_id", "missing_id", "match_weight", "label"])
+            records.append((str(resident_id), str(missing_id), float(weight), int(decision == "same"), rank))
+    frame = pd.DataFrame(records, columns=["resident_id", "missing_id", "match_weight", "label", "rank"])
+    frame.attrs["stored_ranks"] = pd.Series([k for _, _, _, _, k in rows], dtype=float)
     return frame, no_weight, other_model
 
 
@@ -387,9 +401,32 @@ def calibrate_from_store(store: Store, model, method: str = "sigmoid", cv: int =
     labels = frame["label"].to_numpy(dtype=int)
     if not enough_decisions(labels):
         raise InputError(too_few_to_calibrate(int(labels.sum()), int((labels == 0).sum()), n_no_weight, n_other))
+    def below_top(ranks) -> float:
+        ranks = pd.to_numeric(pd.Series(ranks), errors="coerce").dropna()
+        return float((ranks > TOP_RANKS).mean()) if len(ranks) else float("nan")
+
+    coverage = {"decided": below_top(frame["rank"]), "stored": below_top(frame.attrs["stored_ranks"])}
     return calibrate_decisions(model, frame["match_weight"].to_numpy(dtype=float), labels,
                                frame["resident_id"].to_numpy(), method, cv, random_state)._replace(
-        n_no_weight=n_no_weight, n_other_model=n_other)
+        n_no_weight=n_no_weight, n_other_model=n_other, rank_coverage=coverage)
+
+
+
+def top_heavy_warning(coverage: dict | None) -> str | None:
+    """The studio's warning (Chinese) when the decided pairs are mostly candidates ranked in the top
+    :data:`TOP_RANKS`, while the store holds many below; None when they are not.
+
+        >>> top_heavy_warning({"decided": 0.05, "stored": 0.7}).split("，")[0]
+        '注意：已决定的配对中只有 5% 排在第 3 位之后'
+        >>> top_heavy_warning({"decided": 0.6, "stored": 0.7}) is None
+        True
+    """
+    if not coverage or not coverage["stored"] > 0 or coverage["decided"] >= coverage["stored"] / 2:
+        return None
+    return (f"注意：已决定的配对中只有 {coverage['decided']:.0%} 排在第 {TOP_RANKS} 位之后，而全部候选中有 "
+            f"{coverage['stored']:.0%}。同样的权重，排名靠后的候选是同一人的可能小得多；只用前几位的决定校准，"
+            f"会把靠后候选的概率算高。请把已审核住户的全部候选都标上决定（同一人 / 非同一人），再运行 "
+            f"kinmatch train --calibrate。")
 
 
 def calibrate_decisions(model, match_weight: Any, labels: Any, residents: Any, method: str = "sigmoid",
