@@ -179,9 +179,10 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
     ``random_state``, u from other random pairs). ``random_vectors``: the random pairs' vectors
     when known (else drawn and compared here); ``prescore``: the candidates' pre-score, which
     breaks ties in ranking as in the pipeline."""
+    from dataclasses import replace
+
     from kinmatch.match import engine
-    from kinmatch.match.model import FellegiSunter
-    from kinmatch.match.model.fitting import MIN_PROB, random_pairs
+    from kinmatch.match.model.fitting import fit_model, random_pairs
     from kinmatch.match.pipeline import score
     from kinmatch.match.rank import rank_order
 
@@ -193,16 +194,11 @@ def refit_table(run, top_k: int, variant: str, random_state: int | None = None,
             encoded = engine.encode(run.residents, run.missing, settings.comparisons)
         random_vectors = engine.compare_pairs(pairs, progress=False, encoded=encoded, n_jobs=1)
     vectors = run.vectors
-    usable = [c for c in settings.comparisons if c.name in vectors.columns and (vectors[c.name] >= 0).any()
-              and (random_vectors[c.name] >= 0).any()]
-    names = {c.name for c in usable}
-    tfs = [tf for tf in settings.term_frequencies if tf.comparison in names and tf.column in vectors.columns]
-    model = FellegiSunter(levels={c.name: c.n_levels for c in usable}, method="assignment", u_source=settings.u_source,
-                          ordered=[c.name for c in usable if c.ordered], max_iter=60, tol=2e-4, min_prob=MIN_PROB,
-                          tf_columns={tf.comparison: tf.column for tf in tfs} or None,
-                          tf_levels={tf.comparison: list(tf.levels) for tf in tfs} or None,
-                          **(DUPLICATE_VARIANTS[variant] if variant in DUPLICATE_VARIANTS else VARIANTS[variant]))
-    model.fit(vectors, random_vectors, n_residents=run.n_residents, n_reports=run.n_reports)
+    options = DUPLICATE_VARIANTS[variant] if variant in DUPLICATE_VARIANTS else VARIANTS[variant]
+    # the pipeline's own fit (its EM restart included), with the variant's model options
+    model = fit_model(vectors, random_vectors, run.n_residents,
+                      replace(settings, model_options={**(settings.model_options or {}), **options}),
+                      n_reports=run.n_reports)
     _, weight, probability = score(model, vectors, settings)
     if variant in DUPLICATE_VARIANTS:
         probability = duplicate_probability(run, variant, weight - model.prior_weight_)
