@@ -326,7 +326,8 @@ class CalibrationResult(NamedTuple):
 
 def decided_weights(store: Store, model) -> tuple[pd.DataFrame, int, int]:
     """The decided pairs (同一人 = 1, 非同一人 = 0) with the match weight the linking run stored for
-    them: ``(frame of resident_id, missing_id, match_weight, label, n_no_weight, n_other_model)``.
+    them: ``(frame of resident_id, missing_id, match_weight, label and rank, n_no_weight,
+    n_other_model)``; ``frame.attrs["stored_ranks"]`` holds the rank of every stored pair.
     Only pairs scored by ``model`` count (its ``model_version``, with or without a calibration;
     pairs loaded without a version are taken as scored by it): another model's weights mean
     something else."""
