@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import re
 import stat
@@ -185,9 +186,7 @@ def csv_rows(frame: pd.DataFrame) -> bytes | None:
     columns = _plain_columns(frame, "\r\n")
     if columns is None:
         return None
-    text = io.StringIO(newline="")
-    _write_rows(columns, len(frame), text, "\r\n")
-    return text.getvalue().encode("utf-8")
+    return b"".join(text.encode("utf-8") for text in _row_blocks(columns, len(frame), "\r\n"))
 
 
 def _header(frame: pd.DataFrame, terminator: str) -> str:
@@ -233,10 +232,10 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list[list[str]] | No
             cells = values.copy()
             cells[pd.isna(values)] = ""
             cells = cells.tolist()
-            if not all(type(v) is str for v in cells):
+            if not set(map(type, cells)) <= {str}:
                 cells = [v if type(v) is str else str(v) for v in cells]
             # most columns hold no text a spreadsheet would run: look before rewriting
-            if not {v[:1] for v in cells}.isdisjoint(FORMULA_PREFIXES):
+            if any(map(str.startswith, cells, itertools.repeat(FORMULA_PREFIXES))):
                 cells = [excel_cell(v) for v in cells]
             cells = _quoted(cells, special)
         elif dtype == np.float64:
@@ -254,11 +253,17 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list[list[str]] | No
 
 
 def _write_rows(columns: list[list[str]], n_rows: int, handle: IO[str], terminator: str) -> None:
-    for start in range(0, n_rows, 20_000):  # 20,000 rows of text at a time
+    for block in _row_blocks(columns, n_rows, terminator):
+        handle.write(block)
+
+
+def _row_blocks(columns: list[list[str]], n_rows: int, terminator: str) -> Iterator[str]:
+    """The rows' text, 20,000 rows at a time."""
+    for start in range(0, n_rows, 20_000):
         rows = list(map(",".join, zip(*(column[start:start + 20_000] for column in columns))))
         if len(columns) == 1:
             rows = [row or '""' for row in rows]  # csv.writer quotes a row that is one empty cell
-        handle.write(terminator.join(rows) + terminator)
+        yield terminator.join(rows) + terminator
 
 
 def _quoted(cells: list[str], special: str) -> list[str]:

@@ -356,14 +356,20 @@ class _TwoParts:
 
     @classmethod
     def start(cls, encoded: engine.Encoded, pairs: pd.DataFrame, n_candidates: int, prescore: np.ndarray | None,
-              residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any) -> _TwoParts | None:
-        """Cut the ``pairs`` (the first ``n_candidates`` the candidates) and fork the worker, which
-        starts comparing; None when there is no fork or the candidates name one resident."""
+              residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any,
+              positions: tuple[np.ndarray, np.ndarray] | None = None) -> _TwoParts | None:
+        """Cut the ``pairs`` (the first ``n_candidates`` the candidates, whose record positions
+        ``positions`` may give) and fork the worker, which starts comparing; None when there is no
+        fork or the candidates name one resident."""
         from kinmatch._parallel import FORK
 
         if FORK is None:
             return None
-        lp, rp = encoded.positions(pairs)
+        if positions is None:
+            lp, rp = encoded.positions(pairs)
+        else:
+            lp, rp = encoded.positions(pairs.iloc[n_candidates:])
+            lp, rp = np.concatenate([positions[0], lp]), np.concatenate([positions[1], rp])
         index = engine.pair_index(encoded, lp, rp)
         groups = np.asarray(index.codes[0][:n_candidates])  # residents numbered in the order of their ids
         counts = np.bincount(groups, minlength=len(encoded.resident_ids))
@@ -380,8 +386,8 @@ class _TwoParts:
                     settings, top_k, render_rows)
         parts.up = FORK.Pipe(duplex=False)  # (read, write): the worker's levels
         parts.down = FORK.Pipe(duplex=False)  # the model
-        # the worker's part comes back through a file, not fork_call's pipe: 40 MB through a pipe's
-        # 64 KiB take a tenth of a second of switching between the two processes
+        # the worker's levels and then its part come back through a file, not a pipe: 40 MB through
+        # a pipe's 64 KiB take a tenth of a second of switching between the two processes
         parts.answer = tempfile.TemporaryFile()
         parts.waiting = fork_call(_two_parts_worker, shared=parts)
         parts.up[1].close()
@@ -396,7 +402,7 @@ class _TwoParts:
         try:
             mine = _compare_positions(self.encoded, self.lp[self.mine], self.rp[self.mine])
             try:
-                theirs = self.up[0].recv()
+                theirs = pickle.loads(_read_at(self.answer.fileno(), self.up[0].recv()))
             except EOFError:  # the worker ended without its levels: its error, if it sent one
                 self.waiting()
                 raise ChildProcessError("the comparisons' worker ended without its pairs' levels") from None
@@ -429,18 +435,14 @@ class _TwoParts:
         self.up[0].close()
         self.down[1].close()
         columns = _compare_positions(self.encoded, self.lp[self.theirs], self.rp[self.theirs])
-        self.up[1].send(columns)
+        self.up[1].send(_write_at(self.answer.fileno(), columns))
         fitted, version = self.down[0].recv()
         rows = self.theirs[:self.n_theirs]
         vectors = pd.DataFrame({name: values[:self.n_theirs] for name, values in columns.items()},
                                index=self.index[rows])
         table = self._part(vectors, rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
-        payload = memoryview(pickle.dumps((table, rendered), protocol=pickle.HIGHEST_PROTOCOL))
-        written = 0
-        while written < len(payload):
-            written += os.pwrite(self.answer.fileno(), payload[written:], written)
-        return len(payload)
+        return _write_at(self.answer.fileno(), (table, rendered))  # this process read the levels already
 
     def _part(self, vectors: pd.DataFrame, rows: np.ndarray, fitted: Any, version: str) -> pd.DataFrame:
         lp, rp = self.lp[rows], self.rp[rows]
@@ -458,6 +460,15 @@ class _TwoParts:
             end.close()
 
 
+def _write_at(fd: int, value: Any) -> int:
+    """Pickle ``value`` to the start of the file ``fd``; the pickle's size."""
+    payload = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    written = 0
+    while written < len(payload):
+        written += os.pwrite(fd, payload[written:], written)
+    return len(payload)
+
+
 def _read_at(fd: int, size: int) -> bytearray:
     """The first ``size`` bytes of the file ``fd``."""
     data = bytearray(size)
@@ -468,6 +479,17 @@ def _read_at(fd: int, size: int) -> bytearray:
             raise ChildProcessError(f"the worker's answer ended after {done} of {size} bytes")
         done += got
     return data
+
+
+def _packed_positions(encoded: engine.Encoded, packed: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The record positions in ``encoded`` of the pairs of ``packed``
+    (:class:`~kinmatch.match.candidates.PackedCandidates`): its ids looked up once each, not once
+    per pair. None when an id is not in ``encoded``."""
+    resident_at = encoded.resident_ids.get_indexer(pd.Index(packed.resident_ids, dtype=object))
+    report_at = encoded.report_ids.get_indexer(pd.Index(packed.missing_ids, dtype=object))
+    if (resident_at < 0).any() or (report_at < 0).any():
+        return None
+    return resident_at[packed.residents], report_at[packed.reports]
 
 
 def _two_parts_worker() -> Any:
@@ -557,18 +579,21 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
             pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
                                                               fit_settings, False, candidate_jobs), enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
+        if fitted is None:  # the model's modules, while the candidates' worker finishes
+            import kinmatch.match.model.fitting  # noqa: F401
     finally:  # also on an error here: the workers are waited for, not left behind
-        candidates = pending().unpack()
+        packed = pending()
         fit_candidates = pending_fit() if pending_fit is not None else None
-    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
+    return rank_candidates(residents, missing, packed.unpack(), encoded, fitted, settings, top_k, by, progress, n_jobs,
                            report_clusters=report_clusters, fit_candidates=fit_candidates, render_rows=render_rows,
-                           in_two=True)
+                           in_two=True, positions=_packed_positions(encoded, packed))
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
                     fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
                     n_jobs: int | None, version: str | None = None, report_clusters: Any = None,
-                    fit_candidates: Any = None, render_rows: Any = None, in_two: bool = False) -> LinkRun:
+                    fit_candidates: Any = None, render_rows: Any = None, in_two: bool = False,
+                    positions: tuple[np.ndarray, np.ndarray] | None = None) -> LinkRun:
     """The second half of :func:`run_link`: compare the ``candidates``
     (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
     when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
@@ -584,7 +609,8 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     the candidates of the last residents (by id) from the comparisons to the explained rows while
     this process takes the first ones and fits the model; ``render_rows`` (a function of a table,
     e.g. :func:`kinmatch._io.csv_rows`) is then applied to each part where it was made, and
-    :attr:`LinkRun.rendered` holds the results. The table is the same either way."""
+    :attr:`LinkRun.rendered` holds the results. The table is the same either way. ``positions``:
+    the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id)."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = n_compared = len(pairs)
     fit_rows, n_fit_residents = None, len(residents)
@@ -610,7 +636,8 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     parts = None
     if (in_two and by == "resident" and not settings.dedupe_reports and resolve_jobs(n_jobs) >= 2
             and len(pairs) >= engine.PARALLEL_MIN_PAIRS):
-        parts = _TwoParts.start(encoded, pairs, n_candidates, prescore, residents, settings, top_k, render_rows)
+        parts = _TwoParts.start(encoded, pairs, n_candidates, prescore, residents, settings, top_k, render_rows,
+                                positions)
     if parts is None:
         compared = _compare(pairs, encoded, progress, n_jobs)
     else:
