@@ -336,8 +336,8 @@ class _TwoParts:
     about half the ranking's work (:data:`RANKED_ROW_PAIRS`); the other pairs compared (the random
     pairs of the u estimate, the fit's own pairs) go where they even out the comparisons.
 
-    The worker compares its pairs and sends their levels up a pipe; this process puts every
-    pair's levels together in their order (the fit and :attr:`LinkRun.vectors` get what one process
+    The worker compares its pairs and hands their levels up (through a file; a pipe carries the
+    size and, down, the model); this process puts every pair's levels together in their order (the fit and :attr:`LinkRun.vectors` get what one process
     makes), fits the model and sends it down; then each scores, ranks, explains and renders its own
     residents' candidates, and the worker's part follows this process's. A resident's rows depend
     on its own candidates alone and the table is ordered by resident first, so the two parts
@@ -645,6 +645,8 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     try:
         vectors = compared.iloc[:n_candidates]
         if len(vectors) == 0:
+            if parts is not None:
+                parts.cancel()
             return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
         clusters = _report_clusters(missing, settings, report_clusters, progress)
         if fitted is None:
