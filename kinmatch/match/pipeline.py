@@ -337,13 +337,13 @@ class _TwoParts:
     pairs of the u estimate, the fit's own pairs) go where they even out the comparisons.
 
     The worker compares its pairs and hands their levels up (through a file; a pipe carries the
-    size and, down, the model); this process puts every pair's levels together in their order (the fit and :attr:`LinkRun.vectors` get what one process
-    makes), fits the model and sends it down; then each scores, ranks, explains and renders its own
-    residents' candidates, and the worker's part follows this process's. A resident's rows depend
-    on its own candidates alone and the table is ordered by resident first, so the two parts
-    joined are the one-process table. The worker is the comparisons' worker kept on: no process
-    is forked from this one once it is large (a fork's copy-on-write faults cost more than the
-    rendering saves, see bench/RESULTS.md)."""
+    size and, down, the model); this process puts every pair's levels together in their order (the
+    fit and :attr:`LinkRun.vectors` get what one process makes), fits the model and sends it down;
+    then each scores, ranks, explains and renders its own residents' candidates, and the worker's
+    part follows this process's. A resident's rows depend on its own candidates alone and the table
+    is ordered by resident first, so the two parts joined are the one-process table. The worker is
+    the comparisons' worker kept on: no process is forked from this one once it is large (a fork's
+    copy-on-write faults cost more than the rendering saves, see bench/RESULTS.md)."""
 
     def __init__(self, encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, index: pd.MultiIndex,
                  mine: np.ndarray, theirs: np.ndarray, n_mine: int, n_theirs: int, prescore: np.ndarray | None,
