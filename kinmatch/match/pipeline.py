@@ -329,12 +329,17 @@ RANKED_ROW_PAIRS = 12
 many scored pairs (2,000 × 20,000: 466k pairs scored and ranked in 0.35 s, 98k rows explained and
 made into text in 0.9 s): :class:`_TwoParts` weighs a resident by both."""
 
+OWN_SHARE = 0.53
+"""The share of the ranking's work :class:`_TwoParts` leaves in this process: the worker's part is
+also pickled, written and read back (about a sixth of its ranking at 2,000 × 20,000)."""
+
 
 class _TwoParts:
     """The end of a batch run on two processes, cut by resident. This process takes the candidates
     of the first residents (in the order of their ids), a forked worker those of the others, each
-    about half the ranking's work (:data:`RANKED_ROW_PAIRS`); the other pairs compared (the random
-    pairs of the u estimate, the fit's own pairs) go where they even out the comparisons.
+    about its share of the ranking's work (:data:`RANKED_ROW_PAIRS`, :data:`OWN_SHARE`); the other
+    pairs compared (the random pairs of the u estimate, the fit's own pairs) go where they even out
+    the comparisons.
 
     The worker compares its pairs and hands their levels up (through a file; a pipe carries the
     size and, down, the model); this process puts every pair's levels together in their order (the
@@ -374,7 +379,7 @@ class _TwoParts:
         groups = np.asarray(index.codes[0][:n_candidates])  # residents numbered in the order of their ids
         counts = np.bincount(groups, minlength=len(encoded.resident_ids))
         cost = np.cumsum(np.minimum(counts, top_k) * RANKED_ROW_PAIRS + counts)
-        mine_candidates = groups <= int(np.searchsorted(cost, cost[-1] / 2))
+        mine_candidates = groups <= int(np.searchsorted(cost, cost[-1] * OWN_SHARE))
         if mine_candidates.all() or not mine_candidates.any():
             return None
         n_mine = int(mine_candidates.sum())
