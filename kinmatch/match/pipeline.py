@@ -589,9 +589,14 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     finally:  # also on an error here: the workers are waited for, not left behind
         packed = pending()
         fit_candidates = pending_fit() if pending_fit is not None else None
-    return rank_candidates(residents, missing, packed.unpack(), encoded, fitted, settings, top_k, by, progress, n_jobs,
+    candidates = packed.unpack()
+    positions = None
+    if resolve_jobs(n_jobs) >= 2 and by == "resident" and not settings.dedupe_reports:  # what _TwoParts reads
+        positions = _packed_positions(encoded, packed)
+    del packed  # its arrays are not kept through the ranking (4M pairs at 10,000 × 1,000,000)
+    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
                            report_clusters=report_clusters, fit_candidates=fit_candidates, render_rows=render_rows,
-                           in_two=True, positions=_packed_positions(encoded, packed))
+                           in_two=True, positions=positions)
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
