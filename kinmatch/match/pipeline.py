@@ -692,17 +692,17 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
                        sources, residents, version, settings, resolve_jobs(n_jobs), clusters)
     else:
         table = _ranked(vectors, positions, prescore, fitted, version, encoded, residents, settings, top_k, by,
-                        resolve_jobs(n_jobs))
+                        resolve_jobs(n_jobs), clusters)
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
 
 
 def _ranked(vectors: pd.DataFrame, positions: Any, prescore: np.ndarray | None, fitted: Any,
             version: str, encoded: engine.Encoded, residents: pd.DataFrame, settings: LinkSettings, top_k: int,
-            by: str, jobs: int) -> pd.DataFrame:
+            by: str, jobs: int, clusters: Any = None) -> pd.DataFrame:
     """The linking table of the candidate pairs whose comparison ``vectors`` (their pair index as
     :func:`engine.pair_index` makes it) and ``prescore`` are given (``positions(rows)``: the record
-    positions of those of ``rows``):
-    scored with ``fitted``, the ``top_k`` of each resident (or report, ``by``), explained. Every
+    positions of those of ``rows``): scored with ``fitted``, the ``top_k`` of each resident (or
+    report, ``by``), explained, with the cluster columns of ``clusters`` when given. Every
     candidate of a resident (report) must be among them; a table of some residents' candidates
     holds those residents' rows of the whole table, in its order."""
     weights, match_weight, probability = score(fitted, vectors, settings)
@@ -713,7 +713,7 @@ def _ranked(vectors: pd.DataFrame, positions: Any, prescore: np.ndarray | None, 
     levels = vectors.iloc[rows][settings.names].to_numpy()
     lp, rp = positions(rows)
     return _table(encoded, lp, rp, ranks, probability[rows], match_weight[rows], kept_weights, levels, rp, residents,
-                  version, settings, jobs)
+                  version, settings, jobs, clusters)
 
 
 def _table(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, ranks: np.ndarray, probability: np.ndarray,
