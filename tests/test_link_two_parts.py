@@ -133,6 +133,20 @@ def test_no_fork_falls_back_to_one_process(sim, monkeypatch):
     assert refused.rendered is None
 
 
+def test_no_temporary_file_falls_back_to_one_process(sim, monkeypatch):
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    alone = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1).table
+
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline.tempfile, "TemporaryFile", full_disk)
+    refused = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2, render_rows=csv_rows)
+    pd.testing.assert_frame_equal(alone, refused.table)
+    assert refused.rendered is None
+    assert _no_children_left()
+
+
 def test_write_csv_rows_refuses_other_options(tmp_path):
     frame = pd.DataFrame({"id": ["=1", "b"], "w": [0.5, -0.0]})
     with pytest.raises(ValueError, match="default encoding and options"):

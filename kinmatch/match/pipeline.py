@@ -387,13 +387,17 @@ class _TwoParts:
         extra = int(np.clip(len(pairs) // 2 - n_mine, 0, n_extra))  # the first of the other pairs: here
         mine = np.concatenate([np.flatnonzero(mine_candidates), n_candidates + np.arange(extra)])
         theirs = np.concatenate([np.flatnonzero(~mine_candidates), n_candidates + np.arange(extra, n_extra)])
+        try:
+            # the worker's levels and then its part come back through a file, not a pipe: 40 MB
+            # through a pipe's 64 KiB take a tenth of a second of switching between the two processes
+            answer = tempfile.TemporaryFile()
+        except OSError:  # no temporary file here (a full or read-only disk): one process
+            return None
         parts = cls(encoded, lp, rp, index, mine, theirs, n_mine, n_candidates - n_mine, prescore, residents,
                     settings, top_k, render_rows)
-        parts.up = FORK.Pipe(duplex=False)  # (read, write): the worker's levels
+        parts.answer = answer
+        parts.up = FORK.Pipe(duplex=False)  # (read, write): the size of the worker's levels
         parts.down = FORK.Pipe(duplex=False)  # the model
-        # the worker's levels and then its part come back through a file, not a pipe: 40 MB through
-        # a pipe's 64 KiB take a tenth of a second of switching between the two processes
-        parts.answer = tempfile.TemporaryFile()
         parts.waiting = fork_call(_two_parts_worker, shared=parts)
         parts.up[1].close()
         parts.down[0].close()
