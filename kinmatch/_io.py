@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import re
 import stat
@@ -137,16 +138,28 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike, encoding: str = "utf-8-sig",
-              **to_csv_kwargs) -> Path:
+              rows: list[str] | None = None, **to_csv_kwargs) -> Path:
     """Write ``frame`` as CSV, atomically and spreadsheet-safe (:func:`excel_safe`).
 
     UTF-8 with BOM by default so Excel opens Chinese text. Lines end in CRLF (RFC 4180), which
     also makes the csv module quote a cell holding a lone carriage return instead of letting it
     split the row. The one way kinmatch writes a CSV.
+
+    ``rows``: the frame's rows written already, what :func:`csv_rows` gave for consecutive parts
+    of ``frame`` (made where the parts were, e.g. by a worker process); only the header is made
+    here. With the default encoding and options only.
     """
     to_csv_kwargs.setdefault("lineterminator", "\r\n")
+    if rows is not None and (to_csv_kwargs != {"lineterminator": "\r\n"} or encoding not in ("utf-8-sig", "utf-8")):
+        raise ValueError("write_csv: rows made by csv_rows are written with the default encoding and options only; "
+                         "leave out the encoding and to_csv options, or the rows")
     with atomic_write(path, "w", encoding=encoding, newline="") as handle:
-        if not _write_plain(frame, handle, to_csv_kwargs):
+        if rows is not None:
+            handle.write(_header(frame, to_csv_kwargs["lineterminator"]))
+            handle.flush()
+            for data in rows:
+                handle.buffer.write(data)
+        elif not _write_plain(frame, handle, to_csv_kwargs):
             _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(handle, index=False, **to_csv_kwargs)
     return Path(path)
 
@@ -160,6 +173,27 @@ def csv_text(frame: pd.DataFrame, **to_csv_kwargs) -> str:
     return _floats_as_text(excel_safe(frame), to_csv_kwargs).to_csv(index=False, **to_csv_kwargs)
 
 
+def csv_rows(frame: pd.DataFrame) -> bytes | None:
+    """The rows of ``frame`` (no header) as :func:`write_csv` writes them with its defaults (UTF-8
+    bytes: a worker process sends bytes back faster than text), or None for a frame whose column
+    types pandas writes (then give :func:`write_csv` the frame alone). A row's text depends on
+    that row alone, so the rows of a table's consecutive parts, made apart and joined, are the
+    table's.
+
+        >>> csv_rows(pd.DataFrame({"id": ["=A1", "B"], "w": [0.5, -1.0]}))
+        b"'=A1,0.5\\r\\nB,-1.0\\r\\n"
+    """
+    columns = _plain_columns(frame, "\r\n")
+    if columns is None:
+        return None
+    return b"".join(text.encode("utf-8") for text in _row_blocks(columns, len(frame), "\r\n"))
+
+
+def _header(frame: pd.DataFrame, terminator: str) -> str:
+    # one column: csv.writer quotes a row that is one empty cell
+    return (",".join(_quoted([excel_cell(c) for c in frame.columns], ',"' + terminator)) or '""') + terminator
+
+
 def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> bool:
     """Write ``frame`` as ``excel_safe(frame).to_csv(handle, index=False, lineterminator=…)`` would,
     the same characters; False, having written nothing, when the frame holds a column type or a
@@ -168,18 +202,29 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
     Why by hand: pandas prepares every chunk of rows block by block, converts each cell once more
     and hands the rows to ``csv.writer``, which copies every character; for the 100k-row candidate
     table of a link run (1.5M float cells, 45 MB of text) that is most of the run's writing time.
-    Here each column becomes text once: a float column's distinct values are formatted once each
-    (the weight columns hold a few dozen), text is escaped by :func:`excel_cell`, and a column is
-    quoted cell by cell only when it holds a character that needs it, by ``csv.writer``'s own rule
-    (``QUOTE_MINIMAL``: a delimiter, a quote character or a line-ending character; quotes doubled).
-    Blanks (None, NaN, NA) are empty cells, numbers and booleans ``str`` of their Python value
-    (for a float its shortest round-trip ``repr``, as numpy's ``astype(str)`` that pandas uses)."""
+    Here each column becomes text once (:func:`_plain_columns`) and rows are joined 20,000 at a time."""
     terminator = to_csv_kwargs["lineterminator"]
-    if (set(to_csv_kwargs) - {"lineterminator"} or not len(frame.columns) or not terminator
-            or not all(isinstance(c, str) for c in frame.columns)):
+    if set(to_csv_kwargs) - {"lineterminator"}:
         return False
+    columns = _plain_columns(frame, terminator)
+    if columns is None:
+        return False
+    handle.write(_header(frame, terminator))
+    _write_rows(columns, len(frame), handle, terminator)
+    return True
+
+
+def _plain_columns(frame: pd.DataFrame, terminator: str) -> list[list[str]] | None:
+    """Each column of ``frame`` as its cells' text, or None when a column type or a name is not
+    covered. A float column's distinct values are formatted once each (the weight columns hold a
+    few dozen), text is escaped by :func:`excel_cell`, and a column is quoted cell by cell only
+    when it holds a character that needs it, by ``csv.writer``'s own rule (``QUOTE_MINIMAL``: a
+    delimiter, a quote character or a line-ending character; quotes doubled). Blanks (None, NaN,
+    NA) are empty cells, numbers and booleans ``str`` of their Python value (for a float its
+    shortest round-trip ``repr``, as numpy's ``astype(str)`` that pandas uses)."""
+    if not len(frame.columns) or not terminator or not all(isinstance(c, str) for c in frame.columns):
+        return None
     special = ',"' + terminator
-    header = _quoted([excel_cell(c) for c in frame.columns], special)
     columns = []
     for position, dtype in enumerate(frame.dtypes):
         values = frame.iloc[:, position].to_numpy()
@@ -187,10 +232,10 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
             cells = values.copy()
             cells[pd.isna(values)] = ""
             cells = cells.tolist()
-            if not all(type(v) is str for v in cells):
+            if not set(map(type, cells)) <= {str}:
                 cells = [v if type(v) is str else str(v) for v in cells]
             # most columns hold no text a spreadsheet would run: look before rewriting
-            if not {v[:1] for v in cells}.isdisjoint(FORMULA_PREFIXES):
+            if any(map(str.startswith, cells, itertools.repeat(FORMULA_PREFIXES))):
                 cells = [excel_cell(v) for v in cells]
             cells = _quoted(cells, special)
         elif dtype == np.float64:
@@ -202,16 +247,23 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
             codes, uniques = pd.factorize(values)
             cells = np.array([str(v) for v in uniques.tolist()], dtype=object)[codes].tolist()
         else:
-            return False
+            return None
         columns.append(cells)
-    # one column: csv.writer quotes a row that is one empty cell
-    handle.write((",".join(header) or '""') + terminator)
-    for start in range(0, len(frame), 20_000):  # 20,000 rows of text at a time
+    return columns
+
+
+def _write_rows(columns: list[list[str]], n_rows: int, handle: IO[str], terminator: str) -> None:
+    for block in _row_blocks(columns, n_rows, terminator):
+        handle.write(block)
+
+
+def _row_blocks(columns: list[list[str]], n_rows: int, terminator: str) -> Iterator[str]:
+    """The rows' text, 20,000 rows at a time."""
+    for start in range(0, n_rows, 20_000):
         rows = list(map(",".join, zip(*(column[start:start + 20_000] for column in columns))))
         if len(columns) == 1:
-            rows = [row or '""' for row in rows]
-        handle.write(terminator.join(rows) + terminator)
-    return True
+            rows = [row or '""' for row in rows]  # csv.writer quotes a row that is one empty cell
+        yield terminator.join(rows) + terminator
 
 
 def _quoted(cells: list[str], special: str) -> list[str]:

@@ -64,15 +64,17 @@ def explain_pairs(encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, w
             continue
         report = rp[rows, j] if rp.ndim == 2 else rp[rows]
         texts = comparison.reasons(encoding, lp[rows], report, levels[rows, j].astype(np.int64))
-        weight_texts = _weight_texts(weights[rows, j])
-        pieces[rows, j] = [f"{text} {weight}" for text, weight in zip(texts.tolist(), weight_texts)]
+        # object arrays add element by element in C: text + " +6.1", each distinct weight's text made once
+        pieces[rows, j] = np.asarray(texts, dtype=object) + _weight_suffixes(weights[rows, j])
     kept = np.minimum(shown.sum(axis=1), top)
     ordered = np.take_along_axis(pieces, order, axis=1).tolist()
     return ["; ".join(row[:m]) for row, m in zip(ordered, kept.tolist())]
 
 
-def _weight_texts(weights: np.ndarray) -> list[str]:
-    """:func:`format_weight` of each weight, each distinct weight written once."""
+def _weight_suffixes(weights: np.ndarray) -> np.ndarray:
+    """``" "`` + :func:`format_weight` of each weight (an object array), each distinct weight
+    written once."""
     distinct, inverse = np.unique(weights, return_inverse=True)
-    texts = [format_weight(w) for w in distinct.tolist()]
-    return [texts[i] for i in inverse.tolist()]
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [" " + format_weight(w) for w in distinct.tolist()]
+    return texts[inverse.reshape(-1)]

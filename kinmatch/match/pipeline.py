@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import tempfile
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,7 +59,9 @@ _NORMALIZED_MARKERS = ("sex_code", "birth_year_low", "event_date")
 class LinkRun(NamedTuple):
     """Everything one linking run produced: the ranked ``table`` (what :func:`link` returns), the
     fitted ``model``, the candidates' comparison ``vectors``, the per-pass ``candidate_counts``,
-    the normalized ``residents`` and ``missing`` frames (for review screens) and the ``settings``."""
+    the normalized ``residents`` and ``missing`` frames (for review screens) and the ``settings``;
+    ``rendered``: when :func:`run_link` was given ``render_rows`` and ranked the table in two parts,
+    what it returned for each part, in the table's order (None otherwise)."""
 
     table: pd.DataFrame
     model: Any
@@ -67,6 +71,7 @@ class LinkRun(NamedTuple):
     missing: pd.DataFrame
     settings: LinkSettings | None = None
     report_clusters: Any = None
+    rendered: list | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,13 +324,198 @@ def _explain_range(bounds: tuple[int, int] | None = None) -> list[str]:
     return explain_pairs(encoded, lp[start:stop], rp[start:stop], levels[start:stop], weights[start:stop])
 
 
+RANKED_ROW_PAIRS = 12
+"""In the ranking after the fit, a ranked row (explained and written) costs about as much as this
+many scored pairs (2,000 × 20,000: 466k pairs scored and ranked in 0.35 s, 98k rows explained and
+made into text in 0.9 s): :class:`_TwoParts` weighs a resident by both."""
+
+OWN_SHARE = 0.53
+"""The share of the ranking's work :class:`_TwoParts` leaves in this process: the worker's part is
+also pickled, written and read back (about a sixth of its ranking at 2,000 × 20,000)."""
+
+
+class _TwoParts:
+    """The end of a batch run on two processes, cut by resident. This process takes the candidates
+    of the first residents (in the order of their ids), a forked worker those of the others, each
+    about its share of the ranking's work (:data:`RANKED_ROW_PAIRS`, :data:`OWN_SHARE`); the other
+    pairs compared (the random pairs of the u estimate, the fit's own pairs) go where they even out
+    the comparisons.
+
+    The worker compares its pairs and hands their levels up (through a file; a pipe carries the
+    size and, down, the model); this process puts every pair's levels together in their order (the
+    fit and :attr:`LinkRun.vectors` get what one process makes), fits the model and sends it down;
+    then each scores, ranks, explains and renders its own residents' candidates, and the worker's
+    part follows this process's. A resident's rows depend on its own candidates alone and the table
+    is ordered by resident first, so the two parts joined are the one-process table. The worker is
+    the comparisons' worker kept on: no process is forked from this one once it is large (a fork's
+    copy-on-write faults cost more than the rendering saves, see bench/RESULTS.md)."""
+
+    def __init__(self, encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, index: pd.MultiIndex,
+                 mine: np.ndarray, theirs: np.ndarray, n_mine: int, n_theirs: int, prescore: np.ndarray | None,
+                 residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any):
+        self.encoded, self.lp, self.rp, self.index = encoded, lp, rp, index
+        self.mine, self.theirs, self.n_mine, self.n_theirs = mine, theirs, n_mine, n_theirs
+        self.prescore, self.residents, self.settings, self.top_k = prescore, residents, settings, top_k
+        self.render_rows = render_rows
+        self.parent, self.forked, self.waiting = os.getpid(), True, None
+
+    @classmethod
+    def start(cls, encoded: engine.Encoded, pairs: pd.DataFrame, n_candidates: int, prescore: np.ndarray | None,
+              residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any,
+              positions: tuple[np.ndarray, np.ndarray] | None = None) -> _TwoParts | None:
+        """Cut the ``pairs`` (the first ``n_candidates`` the candidates, whose record positions
+        ``positions`` may give) and fork the worker, which starts comparing; None when there is no
+        fork or the candidates name one resident."""
+        from kinmatch._parallel import FORK
+
+        if FORK is None:
+            return None
+        if positions is None:
+            lp, rp = encoded.positions(pairs)
+        else:
+            lp, rp = encoded.positions(pairs.iloc[n_candidates:])
+            lp, rp = np.concatenate([positions[0], lp]), np.concatenate([positions[1], rp])
+        index = engine.pair_index(encoded, lp, rp)
+        groups = np.asarray(index.codes[0][:n_candidates])  # residents numbered in the order of their ids
+        counts = np.bincount(groups, minlength=len(encoded.resident_ids))
+        cost = np.cumsum(np.minimum(counts, top_k) * RANKED_ROW_PAIRS + counts)
+        mine_candidates = groups <= int(np.searchsorted(cost, cost[-1] * OWN_SHARE))
+        if mine_candidates.all() or not mine_candidates.any():
+            return None
+        n_mine = int(mine_candidates.sum())
+        n_extra = len(pairs) - n_candidates
+        extra = int(np.clip(len(pairs) // 2 - n_mine, 0, n_extra))  # the first of the other pairs: here
+        mine = np.concatenate([np.flatnonzero(mine_candidates), n_candidates + np.arange(extra)])
+        theirs = np.concatenate([np.flatnonzero(~mine_candidates), n_candidates + np.arange(extra, n_extra)])
+        try:
+            # the worker's levels and then its part come back through a file, not a pipe: 40 MB
+            # through a pipe's 64 KiB take a tenth of a second of switching between the two processes
+            answer = tempfile.TemporaryFile()
+        except OSError:  # no temporary file here (a full or read-only disk): one process
+            return None
+        parts = cls(encoded, lp, rp, index, mine, theirs, n_mine, n_candidates - n_mine, prescore, residents,
+                    settings, top_k, render_rows)
+        parts.answer = answer
+        parts.up = FORK.Pipe(duplex=False)  # (read, write): the size of the worker's levels
+        parts.down = FORK.Pipe(duplex=False)  # the model
+        parts.waiting = fork_call(_two_parts_worker, shared=parts)
+        parts.up[1].close()
+        parts.down[0].close()
+        if not parts.forked:  # no process could be started: it ran here and did nothing
+            parts.close()
+            return None
+        return parts
+
+    def compare(self) -> pd.DataFrame:
+        """In this process: every pair's levels (this process's, then the worker's put in place)."""
+        try:
+            mine = _compare_positions(self.encoded, self.lp[self.mine], self.rp[self.mine])
+            try:
+                theirs = pickle.loads(_read_at(self.answer.fileno(), self.up[0].recv()))
+            except EOFError:  # the worker ended without its levels: its error, if it sent one
+                self.waiting()
+                raise ChildProcessError("the comparisons' worker ended without its pairs' levels") from None
+            columns = {}
+            for name, values in mine.items():
+                column = np.empty(len(self.lp), dtype=values.dtype)
+                column[self.mine], column[self.theirs] = values, theirs[name]
+                columns[name] = column
+        except BaseException:  # noqa: B036 - failed (or Ctrl-C): the worker is stopped, not awaited
+            self.cancel()
+            raise
+        return pd.DataFrame(columns, index=self.index)
+
+    def rank(self, vectors: pd.DataFrame, fitted: Any, version: str) -> tuple[pd.DataFrame, list | None]:
+        """In this process: the model to the worker, this process's part ranked (and rendered), the
+        worker's part after it; the table and the rendered parts (None without ``render_rows``)."""
+        self.down[1].send((fitted, version))
+        self.down[1].close()
+        rows = self.mine[:self.n_mine]
+        table = self._part(vectors.iloc[rows], rows, fitted, version)
+        rendered = self.render_rows(table) if self.render_rows is not None else None
+        size = self.waiting()
+        their_table, their_rendered = pickle.loads(_read_at(self.answer.fileno(), size))
+        self.close()
+        table = pd.concat([table, their_table], ignore_index=True)
+        return table, ([rendered, their_rendered] if self.render_rows is not None else None)
+
+    def worker_side(self) -> tuple[pd.DataFrame, Any]:
+        """In the worker: its pairs compared and sent up, then its part ranked once the model comes."""
+        self.up[0].close()
+        self.down[1].close()
+        columns = _compare_positions(self.encoded, self.lp[self.theirs], self.rp[self.theirs])
+        self.up[1].send(_write_at(self.answer.fileno(), columns))
+        fitted, version = self.down[0].recv()
+        rows = self.theirs[:self.n_theirs]
+        vectors = pd.DataFrame({name: values[:self.n_theirs] for name, values in columns.items()},
+                               index=self.index[rows])
+        table = self._part(vectors, rows, fitted, version)
+        rendered = self.render_rows(table) if self.render_rows is not None else None
+        return _write_at(self.answer.fileno(), (table, rendered))  # this process read the levels already
+
+    def _part(self, vectors: pd.DataFrame, rows: np.ndarray, fitted: Any, version: str) -> pd.DataFrame:
+        lp, rp = self.lp[rows], self.rp[rows]
+        prescore = self.prescore[rows] if self.prescore is not None else None
+        return _ranked(vectors, lambda kept: (lp[kept], rp[kept]), prescore, fitted, version, self.encoded,
+                       self.residents, self.settings, self.top_k, "resident", 1)
+
+    def cancel(self) -> None:
+        """Stop the worker (this process failed)."""
+        self.waiting.cancel()
+        self.close()
+
+    def close(self) -> None:
+        for end in (*self.up, *self.down, self.answer):
+            end.close()
+
+
+def _write_at(fd: int, value: Any) -> int:
+    """Pickle ``value`` to the start of the file ``fd``; the pickle's size."""
+    payload = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    written = 0
+    while written < len(payload):
+        written += os.pwrite(fd, payload[written:], written)
+    return len(payload)
+
+
+def _read_at(fd: int, size: int) -> bytearray:
+    """The first ``size`` bytes of the file ``fd``."""
+    data = bytearray(size)
+    view, done = memoryview(data), 0
+    while done < size:
+        got = os.preadv(fd, [view[done:]], done)
+        if got == 0:
+            raise ChildProcessError(f"the worker's answer ended after {done} of {size} bytes")
+        done += got
+    return data
+
+
+def _packed_positions(encoded: engine.Encoded, packed: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The record positions in ``encoded`` of the pairs of ``packed``
+    (:class:`~kinmatch.match.candidates.PackedCandidates`): its ids looked up once each, not once
+    per pair. None when an id is not in ``encoded``."""
+    resident_at = encoded.resident_ids.get_indexer(pd.Index(packed.resident_ids, dtype=object))
+    report_at = encoded.report_ids.get_indexer(pd.Index(packed.missing_ids, dtype=object))
+    if (resident_at < 0).any() or (report_at < 0).any():
+        return None
+    return resident_at[packed.residents], report_at[packed.reports]
+
+
+def _two_parts_worker() -> Any:
+    parts = shared()
+    if os.getpid() == parts.parent:  # fork_call could start no process and runs this here
+        parts.forked = False
+        return None
+    return parts.worker_side()
+
+
 @gc_paused()
 def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident", model: Any = None,
              progress: bool = True, settings: LinkSettings | None = None, candidate_settings: Any = None,
              n_random_pairs: int | None = None, random_state: int | None = None,
              n_jobs: int | None = None, on_duplicate: str = "stop", prepared: tuple[str, ...] = (),
              client: Any = None, shared_dir: str | None = None, dedupe_reports: bool | None = None,
-             report_clusters: Any = None) -> LinkRun:
+             report_clusters: Any = None, render_rows: Any = None) -> LinkRun:
     """Like :func:`link`, but returns the whole :class:`LinkRun` (model, vectors, counts, settings).
 
     ``settings``: a :class:`~kinmatch.match.settings.LinkSettings` (None: the defaults);
@@ -343,7 +533,9 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     can read, where the normalized frames are written once). ``dedupe_reports`` overrides the
     settings' field of that name; ``report_clusters``: what
     :func:`~kinmatch.match.dedupe.dedupe_reports` returned for these reports (None: clustered here
-    when the settings ask for it)."""
+    when the settings ask for it). ``render_rows``: a function of a part of the table (e.g.
+    :func:`kinmatch._io.csv_rows`), applied where the part is made when the ranking runs on two
+    processes (see :func:`rank_candidates`); the results are :attr:`LinkRun.rendered`."""
     if int(top_k) < 1:
         raise InputError(f"top_k must be at least 1, not {top_k}")
     if by not in ("resident", "missing"):
@@ -396,17 +588,26 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
             pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
                                                               fit_settings, False, candidate_jobs), enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
+        if fitted is None:  # the model's modules, while the candidates' worker finishes
+            import kinmatch.match.model.fitting  # noqa: F401
     finally:  # also on an error here: the workers are waited for, not left behind
-        candidates = pending().unpack()
+        packed = pending()
         fit_candidates = pending_fit() if pending_fit is not None else None
+    candidates = packed.unpack()
+    positions = None
+    if resolve_jobs(n_jobs) >= 2 and by == "resident" and not settings.dedupe_reports:  # what _TwoParts reads
+        positions = _packed_positions(encoded, packed)
+    del packed  # its arrays are not kept through the ranking (4M pairs at 10,000 × 1,000,000)
     return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
-                           report_clusters=report_clusters, fit_candidates=fit_candidates)
+                           report_clusters=report_clusters, fit_candidates=fit_candidates, render_rows=render_rows,
+                           in_two=True, positions=positions)
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
                     fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
                     n_jobs: int | None, version: str | None = None, report_clusters: Any = None,
-                    fit_candidates: Any = None) -> LinkRun:
+                    fit_candidates: Any = None, render_rows: Any = None, in_two: bool = False,
+                    positions: tuple[np.ndarray, np.ndarray] | None = None) -> LinkRun:
     """The second half of :func:`run_link`: compare the ``candidates``
     (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
     when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
@@ -416,7 +617,14 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     ``report_clusters``: as :func:`run_link` takes them; ``fit_candidates``: the
     :class:`~kinmatch.match.candidates.Candidates` the model is fitted on when it is fitted here
     (``LinkSettings.fit_candidates``, as :class:`~kinmatch.match.candidates.PackedCandidates` for
-    the residents :func:`fit_residents` names; None: the scored ``candidates``)."""
+    the residents :func:`fit_residents` names; None: the scored ``candidates``).
+
+    ``in_two``: when ``n_jobs`` and the size allow it (:class:`_TwoParts`), a forked worker takes
+    the candidates of the last residents (by id) from the comparisons to the explained rows while
+    this process takes the first ones and fits the model; ``render_rows`` (a function of a table,
+    e.g. :func:`kinmatch._io.csv_rows`) is then applied to each part where it was made, and
+    :attr:`LinkRun.rendered` holds the results. The table is the same either way. ``positions``:
+    the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id)."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = n_compared = len(pairs)
     fit_rows, n_fit_residents = None, len(residents)
@@ -437,44 +645,93 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
-    compared = _compare(pairs, encoded, progress, n_jobs)
-    vectors = compared.iloc[:n_candidates]
-    if len(vectors) == 0:
-        return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
-    clusters = _report_clusters(missing, settings, report_clusters, progress)
-    if fitted is None:
-        from kinmatch.match.model.fitting import fit_model
-
-        fit_vectors = vectors
-        if fit_rows is not None:
-            fit_vectors = pd.concat([vectors.iloc[fit_rows], compared.iloc[n_candidates:n_compared]])
-        fitted = fit_model(fit_vectors, compared.iloc[n_compared:], n_fit_residents, settings, n_reports=len(missing))
-
-    weights, match_weight, probability = score(fitted, vectors, settings)
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
-    resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
-    group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
+    parts = None
+    if (in_two and by == "resident" and not settings.dedupe_reports and resolve_jobs(n_jobs) >= 2
+            and len(pairs) >= engine.PARALLEL_MIN_PAIRS):
+        parts = _TwoParts.start(encoded, pairs, n_candidates, prescore, residents, settings, top_k, render_rows,
+                                positions)
+    if parts is None:
+        compared = _compare(pairs, encoded, progress, n_jobs)
+    else:
+        compared = parts.compare()
+    try:
+        vectors = compared.iloc[:n_candidates]
+        if len(vectors) == 0:
+            if parts is not None:
+                parts.cancel()
+            return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
+        clusters = _report_clusters(missing, settings, report_clusters, progress)
+        if fitted is None:
+            from kinmatch.match.model.fitting import fit_model
+
+            fit_vectors = vectors
+            if fit_rows is not None:
+                fit_vectors = pd.concat([vectors.iloc[fit_rows], compared.iloc[n_candidates:n_compared]])
+            fitted = fit_model(fit_vectors, compared.iloc[n_compared:], n_fit_residents, settings,
+                               n_reports=len(missing))
+        version = version if version is not None else model_version(fitted)
+        if parts is not None:
+            table, rendered = parts.rank(vectors, fitted, version)
+            return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, None, rendered)
+    except BaseException:  # noqa: B036 - this process failed (or Ctrl-C): the worker is stopped, not awaited
+        if parts is not None:
+            parts.cancel()
+        raise
+
+    def positions(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return encoded.positions(candidates.pairs.iloc[rows])
+
     if clusters is not None and by == "resident":
         from kinmatch.match.dedupe import Scored, rank_clusters
 
+        weights, match_weight, probability = score(fitted, vectors, settings)
+        resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
         scored = Scored(weights, match_weight, probability, prescore)
         rows, ranks, (row_probability, row_weight, kept_weights, levels, sources) = rank_clusters(
-            encoded, candidates.pairs, vectors, scored, clusters, fitted, settings, group, other, top_k, score)
-        lp, rp = encoded.positions(candidates.pairs.iloc[rows])
+            encoded, candidates.pairs, vectors, scored, clusters, fitted, settings, resident_codes, missing_codes,
+            top_k, score)
+        table = _table(encoded, *positions(rows), ranks, row_probability, row_weight, kept_weights, levels,
+                       sources, residents, version, settings, resolve_jobs(n_jobs), clusters)
     else:
-        rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
-        lp, rp = encoded.positions(candidates.pairs.iloc[rows])
-        row_probability, row_weight = probability[rows], match_weight[rows]
-        kept_weights = weights.iloc[rows].reset_index(drop=True)
-        levels, sources = vectors.iloc[rows][settings.names].to_numpy(), rp
+        table = _ranked(vectors, positions, prescore, fitted, version, encoded, residents, settings, top_k, by,
+                        resolve_jobs(n_jobs), clusters)
+    return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
+
+
+def _ranked(vectors: pd.DataFrame, positions: Any, prescore: np.ndarray | None, fitted: Any,
+            version: str, encoded: engine.Encoded, residents: pd.DataFrame, settings: LinkSettings, top_k: int,
+            by: str, jobs: int, clusters: Any = None) -> pd.DataFrame:
+    """The linking table of the candidate pairs whose comparison ``vectors`` (their pair index as
+    :func:`engine.pair_index` makes it) and ``prescore`` are given (``positions(rows)``: the record
+    positions of those of ``rows``): scored with ``fitted``, the ``top_k`` of each resident (or
+    report, ``by``), explained, with the cluster columns of ``clusters`` when given. Every
+    candidate of a resident (report) must be among them; a table of some residents' candidates
+    holds those residents' rows of the whole table, in its order."""
+    weights, match_weight, probability = score(fitted, vectors, settings)
+    resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
+    group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
+    rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
+    kept_weights = weights.iloc[rows].reset_index(drop=True)
+    levels = vectors.iloc[rows][settings.names].to_numpy()
+    lp, rp = positions(rows)
+    return _table(encoded, lp, rp, ranks, probability[rows], match_weight[rows], kept_weights, levels, rp, residents,
+                  version, settings, jobs, clusters)
+
+
+def _table(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, ranks: np.ndarray, probability: np.ndarray,
+           match_weight: np.ndarray, kept_weights: pd.DataFrame, levels: np.ndarray, sources: np.ndarray,
+           residents: pd.DataFrame, version: str, settings: LinkSettings, jobs: int, clusters: Any = None
+           ) -> pd.DataFrame:
+    """The linking table's columns for the ranked pairs at record positions ``lp``/``rp``."""
     ranked = pd.DataFrame({"resident_id": encoded.resident_ids[lp], "missing_id": encoded.report_ids[rp], "rank": ranks,
-                           "match_probability": row_probability, "match_weight": row_weight})
+                           "match_probability": probability, "match_weight": match_weight})
     ranked = pd.concat([ranked, kept_weights], axis=1)
-    ranked["explanation"] = _explain(encoded, lp, sources, levels, kept_weights.to_numpy(), resolve_jobs(n_jobs))
+    ranked["explanation"] = _explain(encoded, lp, sources, levels, kept_weights.to_numpy(), jobs)
     potential = identification_potential(residents)
     ranked["identification_potential"] = potential.reindex(ranked["resident_id"]).to_numpy()
-    ranked["model_version"] = version if version is not None else model_version(fitted)
+    ranked["model_version"] = version
     columns = OUTPUT_COLUMNS + settings.weight_columns + EXTRA_COLUMNS
     if clusters is not None:
         from kinmatch.match.dedupe import cluster_columns, evidence_sources
@@ -484,8 +741,7 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
         ranked["cluster_evidence"] = np.where(evidence == "", None, evidence)
         columns = columns + CLUSTER_COLUMNS
     table = ranked[columns]
-    table = table.astype({"rank": int, "identification_potential": int})
-    return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
+    return table.astype({"rank": int, "identification_potential": int})
 
 
 def fit_residents(residents: pd.DataFrame, settings: LinkSettings) -> pd.DataFrame:

@@ -1,0 +1,157 @@
+"""The end of a batch run on two processes (pipeline._TwoParts): the comparisons' worker ranks,
+explains and renders the last residents' candidates; the table, the vectors and the written
+bytes are those of one process, and a failure on either side leaves no worker behind."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kinmatch._io import csv_rows, write_csv
+from kinmatch.datasets import simulate
+from kinmatch.match import engine, pipeline
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(n_missing=300, n_residents=40, seed=5)
+
+
+def _children() -> set[str]:
+    """This process's child processes (zombies too: a worker not reaped), from /proc; read-only, so
+    no other test's child is reaped here."""
+    me = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                found.add(entry)
+    return found
+
+
+@pytest.fixture
+def no_worker_left():
+    """Fails the test when a child process it started is still there (alive or unreaped) at its end."""
+    before = _children()
+    yield
+    assert _children() - before == set()
+
+
+def test_two_parts_give_the_one_process_table_vectors_and_bytes(sim, monkeypatch, tmp_path, no_worker_left):
+    alone = pipeline.run_link(sim.residents, sim.missing, top_k=7, progress=False, n_jobs=1, render_rows=csv_rows)
+    assert alone.rendered is None  # one process: nothing rendered ahead, the writer makes the text
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    started = []
+    real_start = pipeline._TwoParts.start.__func__
+    monkeypatch.setattr(pipeline._TwoParts, "start",
+                        classmethod(lambda cls, *a, **k: started.append(real_start(cls, *a, **k)) or started[-1]))
+    two = pipeline.run_link(sim.residents, sim.missing, top_k=7, progress=False, n_jobs=2, render_rows=csv_rows)
+    assert started and started[0] is not None
+    parts = started[0]
+    assert parts.n_mine > 0 and parts.n_theirs > 0  # both processes ranked some residents
+    pd.testing.assert_frame_equal(alone.table, two.table)
+    pd.testing.assert_frame_equal(alone.vectors, two.vectors)
+    assert len(two.rendered) == 2 and all(len(part) for part in two.rendered)
+    assert b"".join(two.rendered) == csv_rows(alone.table)
+    write_csv(alone.table, tmp_path / "alone.csv")
+    write_csv(two.table, tmp_path / "two.csv", rows=two.rendered)
+    assert (tmp_path / "alone.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+
+
+def test_the_cut_falls_between_residents_and_evens_out_the_comparisons(sim, monkeypatch):
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    started = []
+    real_start = pipeline._TwoParts.start.__func__
+    monkeypatch.setattr(pipeline._TwoParts, "start",
+                        classmethod(lambda cls, *a, **k: started.append(real_start(cls, *a, **k)) or started[-1]))
+    run = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2)
+    parts = started[0]
+    n_candidates = parts.n_mine + parts.n_theirs
+    assert n_candidates == len(run.vectors)
+    residents = parts.index.codes[0]
+    mine, theirs = residents[parts.mine[:parts.n_mine]], residents[parts.theirs[:parts.n_theirs]]
+    assert mine.max() < theirs.min()  # every candidate of a resident on one side, the first residents here
+    assert sorted(np.concatenate([parts.mine, parts.theirs]).tolist()) == list(range(len(parts.lp)))
+    assert abs(len(parts.mine) - len(parts.theirs)) <= max(2, abs(parts.n_mine - parts.n_theirs))
+
+
+def test_by_report_or_one_job_keeps_one_process_ranking(sim, monkeypatch):
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    started = []
+    monkeypatch.setattr(pipeline._TwoParts, "start", classmethod(lambda cls, *a, **k: started.append(1)))
+    pipeline.run_link(sim.residents, sim.missing, top_k=5, by="missing", progress=False, n_jobs=2)
+    pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1)
+    assert started == []
+
+
+def test_a_failing_worker_is_raised_and_reaped(sim, monkeypatch, no_worker_left):
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    parent = os.getpid()
+    real_ranked = pipeline._ranked
+
+    def fails_in_the_worker(*args, **kwargs):
+        if os.getpid() != parent:
+            raise ValueError("the worker's part broke")
+        return real_ranked(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_ranked", fails_in_the_worker)
+    with pytest.raises(ValueError, match="the worker's part broke"):
+        pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2)
+
+
+def test_a_failing_fit_stops_the_waiting_worker(sim, monkeypatch, no_worker_left):
+    from kinmatch.match.model import fitting
+
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("no fit today")
+
+    monkeypatch.setattr(fitting, "fit_model", broken_fit)
+    with pytest.raises(RuntimeError, match="no fit today"):
+        pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2)
+
+
+def test_no_fork_falls_back_to_one_process(sim, monkeypatch):
+    import kinmatch._parallel as parallel
+
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    monkeypatch.setattr(parallel.os, "fork", lambda: (_ for _ in ()).throw(OSError("no processes")))
+    alone = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1).table
+    refused = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2,
+                                render_rows=csv_rows)
+    pd.testing.assert_frame_equal(alone, refused.table)
+    assert refused.rendered is None
+
+
+def test_no_temporary_file_falls_back_to_one_process(sim, monkeypatch, no_worker_left):
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
+    alone = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=1).table
+
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline.tempfile, "TemporaryFile", full_disk)
+    refused = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2, render_rows=csv_rows)
+    pd.testing.assert_frame_equal(alone, refused.table)
+    assert refused.rendered is None
+
+
+def test_write_csv_rows_refuses_other_options(tmp_path):
+    frame = pd.DataFrame({"id": ["=1", "b"], "w": [0.5, -0.0]})
+    with pytest.raises(ValueError, match="default encoding and options"):
+        write_csv(frame, tmp_path / "x.csv", rows=[csv_rows(frame)], float_format="%.2f")
+    with pytest.raises(ValueError, match="default encoding and options"):
+        write_csv(frame, tmp_path / "x.csv", encoding="gbk", rows=[csv_rows(frame)])
+    write_csv(frame, tmp_path / "whole.csv")
+    write_csv(frame, tmp_path / "parts.csv", rows=[csv_rows(frame.iloc[:1]), csv_rows(frame.iloc[1:])])
+    assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "parts.csv").read_bytes()
+    assert csv_rows(pd.DataFrame({"when": pd.to_datetime(["2020-01-01"])})) is None  # pandas writes dates
