@@ -112,7 +112,73 @@ class FineHeight(Comparison):
         return np.where(base < 0, MISSING, base * 7 + fine).astype(np.int16)
 
 
+class Route(Comparison):
+    """The resident's found province against the report's home province, as one level per pair of
+    provinces (its m learnt from the true pairs: where the simulated people travel from and to)."""
+
+    name, title = "route", "路线"
+    provinces = 40
+    labels = {level: str(level) for level in range(-1, 40 * 40)}
+    left_columns, right_columns = ("found_province",), ("home_province",)
+
+    def encode(self, residents, missing):
+        left = residents["found_province"].astype(object).where(residents["found_province"].notna(), None)
+        right = missing["home_province"].astype(object).where(missing["home_province"].notna(), None)
+        codes, uniques = pd.factorize(pd.concat([pd.Series(left), pd.Series(right)], ignore_index=True).map(
+            lambda v: str(v)[:2] if v not in (None, "") else None))
+        if len(uniques) > self.provinces:
+            raise ValueError(f"Route: {len(uniques)} provinces, more than {self.provinces}")
+        return codes[:len(left)], codes[len(left):]
+
+    def levels(self, encoded, lp, rp):
+        a, b = encoded[0][lp], encoded[1][rp]
+        return np.where((a < 0) | (b < 0), MISSING, a * self.provinces + b).astype(np.int16)
+
+
+class StatementSurname(Comparison):
+    """The surname of a relative the resident named (说父亲叫王大山: ``statement_names``, read by the
+    normalizer and compared by no comparison) against the report's surname: 1 the same, 0 not."""
+
+    name, title = "statement_surname", "自述亲属姓氏"
+    labels = {-1: "-", 0: "0", 1: "1"}
+    left_columns, right_columns = ("statement_names",), ("name_surname",)
+
+    def encode(self, residents, missing):
+        left = [frozenset(str(n)[0] for n in names if n) if isinstance(names, tuple) and names else None
+                for names in residents["statement_names"]]
+        right = [str(v) if isinstance(v, str) and v else None for v in missing["name_surname"]]
+        vocabulary = {}
+        right_codes = np.array([vocabulary.setdefault(v, len(vocabulary)) if v else -1 for v in right])
+        return left, right_codes, vocabulary
+
+    def levels(self, encoded, lp, rp):
+        left, right_codes, vocabulary = encoded
+        out = np.full(len(lp), MISSING, np.int8)
+        for i in np.unique(lp):
+            if left[i] is None:
+                continue
+            at = np.flatnonzero(lp == i)
+            codes = right_codes[rp[at]]
+            wanted = [vocabulary[c] for c in left[i] if c in vocabulary]
+            out[at] = np.where(codes < 0, MISSING, np.isin(codes, wanted)).astype(np.int8)
+        return out
+
+
+def later_clothing():
+    from kinmatch.match.comparisons.clothing import LaterClothingComparison
+
+    return LaterClothingComparison()
+
+
 FINE = {"age": FineAge, "height": FineHeight}
+"""Finer comparisons put in place of today's (key: the comparison they replace)."""
+ADDED = {"route": Route, "statement_surname": StatementSurname, "later_clothing": later_clothing}
+"""Comparisons added to today's: what the records carry that no comparison reads (or reads only
+within a month: clothes found within the year)."""
+FOLDS = 2
+"""The weights of the comparisons computed here are cross-fitted: a resident's from the true pairs of
+the other residents (resident position mod FOLDS), since a level per pair of provinces learnt from the
+resident's own true pair would count it twice."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +209,10 @@ def truth_model(encoded, fine, data, settings, em_model, u_pairs: int, seed: int
     sizes.update({c.name: c.n_levels for c in fine.comparisons})
     all_names = names + [c.name for c in fine.comparisons]
     true_lp, true_rp = encoded.positions(truth.astype(str))
-    m_counts = level_counts(compare(encoded, fine, true_lp, true_rp), all_names, sizes)
+    true_columns = compare(encoded, fine, true_lp, true_rp)
+    m_counts = level_counts(true_columns, all_names, sizes)
+    fold_counts = [level_counts(true_columns, all_names, sizes, weights=(true_lp % FOLDS == fold).astype(float))
+                   for fold in range(FOLDS)]
     u_counts = {n: np.zeros(sizes[n] + 1) for n in all_names}
     true_keys = np.asarray(true_lp, np.int64) * len(missing) + true_rp
     for start in range(0, u_pairs, 2_000_000):
@@ -162,7 +231,16 @@ def truth_model(encoded, fine, data, settings, em_model, u_pairs: int, seed: int
     model = FellegiSunter.from_parameters({n: m[n] for n in names}, {n: u[n] for n in names}, prior,
                                           tf_columns=em_model.tf_columns, tf_levels=em_model.tf_levels,
                                           min_prob=em_model.min_prob)
-    fine_weights = {n: np.r_[0.0, np.log2(m[n] / u[n])] for n in all_names if n not in names}
+    fine_weights = {}
+    for n in all_names:
+        if n in names:
+            continue
+        rows = []
+        for fold in range(FOLDS):
+            # m from the other folds' true pairs (their residents), u from the random pairs
+            other = sum(fold_counts[f][n] for f in range(FOLDS) if f != fold)[1:] + 0.5
+            rows.append(np.r_[0.0, np.log2(other / other.sum() / u[n])])
+        fine_weights[n] = np.array(rows)
     return model, fine_weights, m, u
 
 
@@ -258,12 +336,17 @@ def rank_all(args, data: dict, run, encoded, fine, truth_fs, fine_weights, chose
             for n in names:
                 row[f"without_{n}"] = rank(b - wt[:, wcol[n]])
             replaced = b.copy()
+            fold = position % FOLDS
             for n, weights in fine_weights.items():
+                extra_w = weights[fold][np.asarray(columns[n][sl], np.int64) + 1]
                 base = n.removesuffix("_fine")
-                fine_w = weights[np.asarray(columns[n][sl], np.int64) + 1]
-                row[f"fine_{base}"] = rank(b - wt[:, wcol[base]] + fine_w)
-                replaced += fine_w - wt[:, wcol[base]]
-            row["fine_all"] = rank(replaced)
+                if base in FINE:
+                    row[f"fine_{base}"] = rank(b - wt[:, wcol[base]] + extra_w)
+                    replaced += extra_w - wt[:, wcol[base]]
+                else:
+                    row[f"add_{n}"] = rank(b + extra_w)
+                    replaced += extra_w
+            row["all_changes"] = rank(replaced)
             rows.append(row)
             if row["truth"] > 10:
                 best = np.flatnonzero(is_true)[np.argmax(b[is_true])]
@@ -374,7 +457,7 @@ def one_seed(args, seed: int) -> dict:
     run = run._replace(vectors=None, candidate_counts=None)
     t0 = time.process_time()
     encoded = engine.encode(data["residents"], data["missing"], settings.comparisons)
-    fine = engine.encode(data["residents"], data["missing"], [cls() for cls in FINE.values()])
+    fine = engine.encode(data["residents"], data["missing"], [make() for make in [*FINE.values(), *ADDED.values()]])
     truth_fs, fine_weights, m_all, u_all = truth_model(encoded, fine, data, settings, run.model, args.u_pairs, seed)
     print(f"-- encoded and the truth's m / u counted ({args.u_pairs:,} random pairs): "
           f"{time.process_time() - t0:.0f} CPU s", flush=True)
@@ -385,7 +468,7 @@ def one_seed(args, seed: int) -> dict:
     print(f"-- {len(chosen):,} residents x {n_mis:,} reports ranked in {time.perf_counter() - t0:.0f} s, "
           f"{per_pair:.2f} CPU µs per pair (load {open('/proc/loadavg').read().split()[0]})", flush=True)
     with_truth = rows.dropna(subset=["em"])
-    columns = ["em", "truth", "fine_age", "fine_height", "fine_all"]
+    columns = ["em", "truth"] + [c for c in rows.columns if c.startswith(("fine_", "add_"))] + ["all_changes"]
     sampled = strata.reindex(chosen.astype(str)).value_counts()
     table = family_table(with_truth, data, weight, strata, sampled, actual, columns)
     pd.set_option("display.width", 250)
