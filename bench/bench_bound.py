@@ -293,7 +293,7 @@ def rank_all(args, data: dict, run, encoded, fine, truth_fs, fine_weights, chose
     nameless = set(data["family"].loc[data["family"]["family"] == "no_usable_name", "resident_id"].astype(str))
     sizes = {n: em.levels_[n] for n in names}
     sizes.update({c.name: c.n_levels for c in fine.comparisons})
-    info = {group: {"true": {n: np.zeros(sizes[n] + 1) for n in sizes}, "other": {n: np.zeros(sizes[n] + 1) for n in sizes}}
+    info = {group: {kind: {n: np.zeros(sizes[n] + 1) for n in sizes} for kind in ("true", "other")}
             for group in ("nameless", "named")}
     agree = {c.name: c.agree_from for c in encoded.comparisons}
     rows, misses = [], []
@@ -326,7 +326,7 @@ def rank_all(args, data: dict, run, encoded, fine, truth_fs, fine_weights, chose
                 info[group]["true"][n] += t
                 info[group]["other"][n] += counts - t
 
-            def rank(s: np.ndarray) -> int:
+            def rank(s: np.ndarray, is_true: np.ndarray = is_true) -> int:
                 return int((s > s[is_true].max()).sum()) + 1
 
             row["em"] = rank(s_em[sl])
@@ -504,8 +504,9 @@ def one_seed(args, seed: int) -> dict:
                 continue
             lines.append(f"   {label}: {len(frame)} residents; reports above the true one: median "
                          f"{frame['rank'].median() - 1:.0f} (quartiles {frame['rank'].quantile(0.25) - 1:.0f}–"
-                         f"{frame['rank'].quantile(0.75) - 1:.0f}); true weight median {frame['true_weight'].median():.1f}"
-                         f" bits, 10th best {frame['tenth_weight'].median():.1f} bits")
+                         f"{frame['rank'].quantile(0.75) - 1:.0f}); true weight median "
+                         f"{frame['true_weight'].median():.1f} bits, 10th best "
+                         f"{frame['tenth_weight'].median():.1f} bits")
             profile = pd.DataFrame({n: {"true agrees": frame[f"true_agree_{n}"].mean(),
                                         "top-10 agree": frame[f"top_agree_{n}"].mean(),
                                         "true bits": frame[f"true_w_{n}"].mean(),
