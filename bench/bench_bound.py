@@ -330,6 +330,7 @@ def rank_all(args, data: dict, run, encoded, fine, truth_fs, fine_weights, chose
                 return int((s > s[is_true].max()).sum()) + 1
 
             row["em"] = rank(s_em[sl])
+            row["em_true_weight"] = float(s_em[sl][is_true].max())
             b = s_tr[sl]
             row["truth"] = rank(b)
             wt = w_tr[sl]
@@ -523,10 +524,13 @@ def one_seed(args, seed: int) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_name(f"{out.stem}_{n_res}_{n_mis}_{seed}.json").write_text(json.dumps(result, default=float))
         rows.to_pickle(out.with_name(f"{out.stem}_{n_res}_{n_mis}_{seed}_ranks.pkl"))
+    result["ranks"] = rows
+    result["table"] = run.table
     return result
 
 
-def main(argv=None) -> int:
+def parse(argv=None) -> argparse.Namespace:
+    """The command line's options (``--quick``: 200 x 2,000, one seed, 400,000 random pairs)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=2000)
     parser.add_argument("--missing", type=int, default=20000)
@@ -544,6 +548,11 @@ def main(argv=None) -> int:
     if args.quick:
         args.residents, args.missing, args.u_pairs, args.cache = 200, 2000, 400_000, None
         args.seeds = args.seeds[:1]
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
     for seed in args.seeds:
         one_seed(args, seed)
     return 0
