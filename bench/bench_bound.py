@@ -19,10 +19,13 @@ The data and the families are ``bench_quality``'s (``--cache``: its normalized p
    comparisons as independent evidence. The rank of the best true report counts ties in its
    favour (1 + the reports scoring strictly higher).
 3. Per comparison: the rank under (b) with that comparison left out (what it carries), its mean
-   weight for the true pairs of the residents without a usable name (KL(m || u) in bits, from the
-   levels of every compared pair), and finer comparisons computed here (:class:`FineAge`,
-   :class:`FineHeight`: today's level crossed with the absolute difference, their own truth m and
-   u) put in place of today's in (b).
+   weight for the true pairs of the residents without and with a usable name (KL(m || u) in bits
+   × the share with evidence, from the levels of every compared pair); finer comparisons computed
+   here (:data:`FINE`: :class:`FineAge`, :class:`FineHeight`, today's level crossed with the
+   absolute difference) put in place of today's in (b), and comparisons added to (b)
+   (:data:`ADDED`: :class:`Route`, found province × home province; :class:`StatementSurname`, a
+   relative's surname the resident said; the library's ``LaterClothingComparison``), their m
+   cross-fitted (:data:`FOLDS`), their u from the same random pairs.
 4. For the residents whose true report (b) ranks below 10: how many reports outrank it and on what
    they agree, against what the true report agrees on.
 
