@@ -1054,7 +1054,7 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
     from rapidfuzz import fuzz
 
     idx = _sound_index()
-    out: list[_Cand] = []
+    found = []  # (evidence, level, code, full name, similarity, chunk, syllables) of each reading
     for chunk in chunks:
         chunk = _EDGE_FILLER.sub("", chunk)
         m = _UNIT_SUFFIX.search(chunk)
@@ -1068,6 +1068,8 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         for (level, code, short, full, _s), sim in idx.search(syl, families, 0.7):
             if short == core:
                 continue  # exact names are the exact stage's business
+            if level == "township" and not context and sim < 0.85:
+                continue  # 40k townships: without context only a dialect-merger match counts
             ratio = fuzz.ratio(core, short) / 100.0
             ev = 0.55 * sim + 0.15 * ratio
             if suffix and full.endswith(suffix):
@@ -1081,16 +1083,18 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
             if context and (code[:2] + "0000" in context or pref in context or code in context):
                 ev += 0.15
             elif level == "township" and not context:
-                if sim < 0.85:
-                    continue  # 40k townships: without context only a dialect-merger match counts
                 ev -= 0.1
-            c = _Cand("county" if cand_county else "prefecture", code, ev,
-                      [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
-            if level == "township":
-                c.township = full
-            out.append(c)
-    out.sort(key=lambda c: -c.evidence)
-    return out[:limit]
+            found.append((ev, level, code, full, sim, chunk, syl))
+    # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
+    found.sort(key=lambda f: -f[0])
+    out = []
+    for ev, level, code, full, sim, chunk, syl in found[:limit]:
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
+                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
+        if level == "township":
+            c.township = full
+        out.append(c)
+    return out
 
 
 def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _Cand | None:
@@ -1160,18 +1164,9 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> tuple[list[_Cand], _Cand | No
     chars = m.group(1) if m else (core if len(core) == 1 else "")
     if not chars:
         return [], None
-    best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
-    top_code, top_evidence = None, 0.0
-    for level, code, name, short in g.by_char.get(chars, ()):
-        bonus = 0.05 if short.startswith(chars) else 0
-        evidence = (0.35 if level == "county" else 0.25) + bonus
-        kept = best.get(code)
-        if kept is None or evidence > kept[0]:
-            best[code] = (evidence, level, name)  # a dict keeps a key where it was first set
-        if top_code is None or evidence > top_evidence:
-            top_code, top_evidence = code, evidence
+    rows, top_code = _fragment_rows(chars)
     out, top = [], None
-    for code, (evidence, level, name) in best.items():
+    for code, evidence, level, name in rows:
         c = _Cand("county", code, evidence, [("fragment", f"{chars} in {name}")])
         if level != "county":
             c.township = name
@@ -1179,6 +1174,24 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> tuple[list[_Cand], _Cand | No
         if code == top_code:
             top = c
     return out, top
+
+
+@functools.lru_cache(maxsize=4096)
+def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
+    """Per county whose name or township names hold ``chars``: (county, evidence, level, name) of
+    the first of its strongest names, in the order the counties are first met; and the county of
+    the first of the strongest names overall."""
+    best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
+    top_code, top_evidence = None, 0.0
+    for level, code, name, short in _gaz().by_char.get(chars, ()):
+        bonus = 0.05 if short.startswith(chars) else 0
+        evidence = (0.35 if level == "county" else 0.25) + bonus
+        kept = best.get(code)
+        if kept is None or evidence > kept[0]:
+            best[code] = (evidence, level, name)  # a dict keeps a key where it was first set
+        if top_code is None or evidence > top_evidence:
+            top_code, top_evidence = code, evidence
+    return tuple((code, *kept) for code, kept in best.items()), top_code
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1205,6 +1218,8 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
             best[key] = c
     # strongest first, equals in their order (a sort with reverse=True is stable too)
     cands = sorted(best.values(), key=_EVIDENCE, reverse=True)
+    if len(cands) > _RANK_BY_VALUE_MIN:
+        return _rank_by_value(cands)
     # plain floats, not numpy: a handful of candidates per text, where array overhead dominates
     top = cands[0].evidence
     share = [math.exp(_SHARPNESS * (c.evidence - top)) for c in cands]
@@ -1225,6 +1240,41 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
             if item[0].sound:
                 item[1] = min(item[1], 0.9 * floor)
     out = [(c, round(score, 4)) for c, score in out]
+    out.sort(key=_SCORE, reverse=True)
+    return out
+
+
+_RANK_BY_VALUE_MIN = 16
+"""From this many distinct readings :func:`_rank` works per distinct (evidence, sound) value."""
+
+
+def _rank_by_value(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
+    """:func:`_rank` of many readings sorted strongest first (a fragment of one character meets
+    hundreds of counties, with a few distinct evidence values): a reading's score depends only on
+    its evidence, whether it is a sound reading and the sum of the shares, so each distinct
+    (evidence, sound) pair is scored once; the sum runs over every reading in the same order."""
+    top = cands[0].evidence
+    keys = [(c.evidence, c.sound) for c in cands]
+    distinct = dict.fromkeys(keys)
+    share = {key: math.exp(_SHARPNESS * (key[0] - top)) for key in distinct}
+    any_exact = not all(sound for _evidence, sound in keys)
+    denom = (sum([share[key] for key in keys if not key[1]]) if any_exact
+             else sum([share[key] for key in keys]))
+    score = {}
+    for key in distinct:
+        evidence, sound = key
+        strength = min(1.0, max(0.0, 0.1 + 0.8 * evidence))
+        p = min(1.0, share[key] / denom) if not sound or not any_exact else min(1.0, share[key])
+        if sound and any_exact:
+            p *= 0.6
+        score[key] = float(strength * p)
+    if any_exact:
+        floor = min(value for key, value in score.items() if not key[1])
+        for key in score:
+            if key[1]:
+                score[key] = min(score[key], 0.9 * floor)
+    rounded = {key: round(value, 4) for key, value in score.items()}
+    out = [(c, rounded[key]) for c, key in zip(cands, keys, strict=True)]
     out.sort(key=_SCORE, reverse=True)
     return out
 
