@@ -560,7 +560,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             continue
         if char not in filled:
             g.fill_trie(char)
-        for j in range(i + 2, min(n, i + max_len) + 1):
+        for j in range(i + 2, n + 1 if i + max_len >= n else i + max_len + 1):
             node = get(s[i:j])
             if node is None:
                 break
