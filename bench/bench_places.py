@@ -192,7 +192,10 @@ def stage_ab(reports: str, baseline: str | None, repeat: int) -> None:
     import tempfile
     from pathlib import Path
 
-    texts = report_places(reports)
+    if reports.endswith(".txt"):  # distinct texts already, one a line
+        texts = sorted({text for text in open(reports, encoding="utf-8").read().split("\n") if text})
+    else:
+        texts = report_places(reports)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
         handle.write("\n".join(texts))
     trees = {"this tree": str(Path(__file__).resolve().parents[1])}
@@ -217,7 +220,8 @@ def stage_ab(reports: str, baseline: str | None, repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", help="time the place stage of this report file's place texts instead")
+    parser.add_argument("--reports", help="time the place stage of this report file's place texts instead (a .txt "
+                        "file: the texts, one a line)")
     parser.add_argument("--baseline-tree", help="with --reports: also time this checkout, alternately")
     parser.add_argument("--repeat", type=int, default=3, help="with --reports: rounds")
     parser.add_argument("--rows", type=int, default=1_000_000)

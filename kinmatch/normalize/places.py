@@ -328,6 +328,9 @@ class _Gazetteer:
         # it holds the keys of the first characters in trie_chars
         self.trie: dict[str, tuple[tuple, bool, int]] = {}
         self.trie_chars: set[str] = set()
+        # (id of a trie key's readings, coarsest level around its span) → the readings the span
+        # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
+        self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -574,6 +577,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     out = []
+    span_cache = g.span_readings
     for i, j, entries in spans:
         around = 9
         for a, b, o in outer:
@@ -584,32 +588,39 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             if around > level:
                 out.append(_Hit(i, j, entry))
             continue
-        span_hits = [_Hit(i, j, e) for e, lvl in entries if around > lvl]
-        # a span with one hit keeps it as is, since the rules below compare the readings of one
-        # span with each other
-        if len(span_hits) <= 1:
-            out.extend(span_hits)
-            continue
-        current = [h for h in span_hits if not h.entry.old]
-        if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
-            span_hits = current
-        higher = {h.entry.code for h in span_hits if h.entry.level in ("province", "prefecture")}
-        by_province = any(h.entry.level == "province" for h in span_hits)
-        # once per span, not per hit: 城关镇 alone is a township of hundreds of counties
-        has_coarse = any(o.entry.level in ("province", "prefecture", "county") for o in span_hits)
-        for h in span_hits:
-            if (h.entry.level == "county" and h.entry.kind == "short" and higher
-                    and h.entry.code not in higher):
-                # 河南 is a province before it is 河南县; 周口 a prefecture before a district
-                kind = "shadow_province" if by_province else "shadow"
-                h = h._replace(entry=_Entry(h.entry.level, h.entry.code, kind, h.entry.old,
-                                            h.entry.label))
-            elif h.entry.level == "township" and has_coarse:
-                # 河南街道 only when the text also names its county (公主岭河南)
-                h = h._replace(entry=_Entry(h.entry.level, h.entry.code, "shadow", h.entry.old,
-                                            h.entry.label))
-            out.append(h)
+        # the readings a span keeps depend on its readings and ``around`` only: worked out once
+        # per (key, around) (城关镇 alone is a township of hundreds of counties)
+        cache_key = (id(entries), around)  # the trie holds each key's readings for the process
+        kept = span_cache.get(cache_key)
+        if kept is None:
+            kept = span_cache[cache_key] = _span_readings(entries, around)
+        out.extend([_Hit(i, j, entry) for entry in kept])
     return out
+
+
+def _span_readings(entries: tuple, around: int) -> tuple[_Entry, ...]:
+    """The readings one span of several keeps, given the coarsest level of a span around it."""
+    span = [entry for entry, level in entries if around > level]
+    # a span with one reading keeps it as is, since the rules below compare the readings of one
+    # span with each other
+    if len(span) <= 1:
+        return tuple(span)
+    current = [e for e in span if not e.old]
+    if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
+        span = current
+    higher = {e.code for e in span if e.level in ("province", "prefecture")}
+    by_province = any(e.level == "province" for e in span)
+    has_coarse = any(e.level in ("province", "prefecture", "county") for e in span)
+    out = []
+    for e in span:
+        if e.level == "county" and e.kind == "short" and higher and e.code not in higher:
+            # 河南 is a province before it is 河南县; 周口 a prefecture before a district
+            e = _Entry(e.level, e.code, "shadow_province" if by_province else "shadow", e.old, e.label)
+        elif e.level == "township" and has_coarse:
+            # 河南街道 only when the text also names its county (公主岭河南)
+            e = _Entry(e.level, e.code, "shadow", e.old, e.label)
+        out.append(e)
+    return tuple(out)
 
 
 @dataclass
