@@ -7,6 +7,8 @@ frequency to ``--rows`` rows, and times :func:`kinmatch.normalize.places.parse_p
     python bench/bench_places.py                      # 1M rows, 50k distinct
     python bench/bench_places.py --rows 100000 --unique 5000
     python bench/bench_places.py --quality-only         # only the garbling recall table
+    python bench/bench_places.py --reports 寻人启事.csv --baseline-tree /tmp/base --repeat 3
+                                                        # the reports' place stage, this tree against another
 
 Figures on the shared 2-core machine (defaults: 1M rows, 49,894 distinct, one process):
 before the speed-up (3a02384) 4,038 distinct places/s CPU (12.4 s); after (a6a0144) 4,981/s
@@ -150,14 +152,87 @@ def quality(seed: int, n: int = 300, verbose: bool = False) -> None:
         print("\n".join(failures))
 
 
+_STAGE_SCRIPT = r"""
+import gc, sys, time
+gc.disable()  # as in `kinmatch link`, which normalizes with the collector paused
+import pandas as pd
+texts = open(sys.argv[1], encoding="utf-8").read().split("\n")
+share = 256  # the pipeline parses the reports' places in shares of this many distinct texts
+from kinmatch.normalize import places
+def parse():
+    for start in range(0, len(texts), share):
+        places.parse_places(pd.Series(texts[start:start + share], dtype=object))
+started = time.process_time()
+parse()
+cold = time.process_time() - started
+places._parse_cached.cache_clear()
+started = time.process_time()
+parse()
+print(cold, time.process_time() - started)
+"""
+
+
+def report_places(path: str) -> list[str]:
+    """The distinct place texts (走失地点, 户籍地) of a report file, sorted as the pipeline shares them."""
+    import kinmatch
+
+    reports = kinmatch.read_missing(path)
+    reports = reports[0] if isinstance(reports, tuple) else reports
+    texts = pd.concat([reports[column] for column in ("missing_place", "hometown") if column in reports])
+    return sorted({text for text in texts if isinstance(text, str) and text})
+
+
+def stage_ab(reports: str, baseline: str | None, repeat: int) -> None:
+    """CPU seconds of the reports' place stage alone, in a fresh process per run (cold: the tables
+    loaded as the texts meet them; warm: the same texts again with the tables loaded), this tree
+    and ``baseline`` alternately."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if reports.endswith(".txt"):  # distinct texts already, one a line
+        texts = sorted({text for text in open(reports, encoding="utf-8").read().split("\n") if text})
+    else:
+        texts = report_places(reports)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
+        handle.write("\n".join(texts))
+    trees = {"this tree": str(Path(__file__).resolve().parents[1])}
+    if baseline:
+        trees["baseline"] = str(Path(baseline).resolve())
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    try:
+        for _round in range(repeat):
+            for name, tree in trees.items():
+                out = subprocess.run([sys.executable, "-c", _STAGE_SCRIPT, handle.name], check=True, text=True,
+                                     capture_output=True, env={**os.environ, "PYTHONPATH": tree}, cwd=tree)
+                runs[name].append(tuple(map(float, out.stdout.split())))
+    finally:
+        os.unlink(handle.name)
+    print(f"{len(texts):,} distinct place texts of {reports}, in shares of 256, collector paused; "
+          f"CPU s per run, {repeat} alternating rounds (load {os.getloadavg()[0]:.1f})")
+    for name, values in runs.items():
+        cold, warm = sorted(v[0] for v in values), sorted(v[1] for v in values)
+        print(f"  {name:10} cold median {cold[len(cold) // 2]:.2f} (min {cold[0]:.2f})   "
+              f"warm median {warm[len(warm) // 2]:.2f} (min {warm[0]:.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", help="time the place stage of this report file's place texts instead (a .txt "
+                        "file: the texts, one a line)")
+    parser.add_argument("--baseline-tree", help="with --reports: also time this checkout, alternately")
+    parser.add_argument("--repeat", type=int, default=3, help="with --reports: rounds")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--unique", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--quality-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="list quality failures")
     args = parser.parse_args()
+    if args.reports:
+        stage_ab(args.reports, args.baseline_tree, args.repeat)
+        return
     if args.quality_only:
         quality(args.seed, verbose=args.verbose)
         return

@@ -328,6 +328,9 @@ class _Gazetteer:
         # it holds the keys of the first characters in trie_chars
         self.trie: dict[str, tuple[tuple, bool, int]] = {}
         self.trie_chars: set[str] = set()
+        # (id of a trie key's readings, coarsest level around its span) → the readings the span
+        # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
+        self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -548,17 +551,19 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
     spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
-    trie, max_len, filled = g.trie, g.max_len, g.trie_chars
+    trie, max_len, filled, first_chars = g.trie, g.max_len, g.trie_chars, g._by_first
     get = trie.get
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds (start, end, coarsest level) of each span with a non-generic key
     outer: list[tuple[int, int, int]] = []
     for i, char in enumerate(s):
-        if char == _SEP:
+        # no key has one character: a character that begins a key is a bare prefix in the trie,
+        # one that begins none is not in it, so the walk starts at two characters
+        if char not in first_chars:
             continue
         if char not in filled:
             g.fill_trie(char)
-        for j in range(i + 1, min(n, i + max_len) + 1):
+        for j in range(i + 2, n + 1 if i + max_len >= n else i + max_len + 1):
             node = get(s[i:j])
             if node is None:
                 break
@@ -572,6 +577,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     out = []
+    span_cache = g.span_readings
     for i, j, entries in spans:
         around = 9
         for a, b, o in outer:
@@ -582,32 +588,39 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             if around > level:
                 out.append(_Hit(i, j, entry))
             continue
-        span_hits = [_Hit(i, j, e) for e, lvl in entries if around > lvl]
-        # a span with one hit keeps it as is, since the rules below compare the readings of one
-        # span with each other
-        if len(span_hits) <= 1:
-            out.extend(span_hits)
-            continue
-        current = [h for h in span_hits if not h.entry.old]
-        if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
-            span_hits = current
-        higher = {h.entry.code for h in span_hits if h.entry.level in ("province", "prefecture")}
-        by_province = any(h.entry.level == "province" for h in span_hits)
-        # once per span, not per hit: 城关镇 alone is a township of hundreds of counties
-        has_coarse = any(o.entry.level in ("province", "prefecture", "county") for o in span_hits)
-        for h in span_hits:
-            if (h.entry.level == "county" and h.entry.kind == "short" and higher
-                    and h.entry.code not in higher):
-                # 河南 is a province before it is 河南县; 周口 a prefecture before a district
-                kind = "shadow_province" if by_province else "shadow"
-                h = h._replace(entry=_Entry(h.entry.level, h.entry.code, kind, h.entry.old,
-                                            h.entry.label))
-            elif h.entry.level == "township" and has_coarse:
-                # 河南街道 only when the text also names its county (公主岭河南)
-                h = h._replace(entry=_Entry(h.entry.level, h.entry.code, "shadow", h.entry.old,
-                                            h.entry.label))
-            out.append(h)
+        # the readings a span keeps depend on its readings and ``around`` only: worked out once
+        # per (key, around) (城关镇 alone is a township of hundreds of counties)
+        cache_key = (id(entries), around)  # the trie holds each key's readings for the process
+        kept = span_cache.get(cache_key)
+        if kept is None:
+            kept = span_cache[cache_key] = _span_readings(entries, around)
+        out.extend([_Hit(i, j, entry) for entry in kept])
     return out
+
+
+def _span_readings(entries: tuple, around: int) -> tuple[_Entry, ...]:
+    """The readings one span of several keeps, given the coarsest level of a span around it."""
+    span = [entry for entry, level in entries if around > level]
+    # a span with one reading keeps it as is, since the rules below compare the readings of one
+    # span with each other
+    if len(span) <= 1:
+        return tuple(span)
+    current = [e for e in span if not e.old]
+    if current:  # a name in use today beats the same name's past (襄阳市 over 襄阳县)
+        span = current
+    higher = {e.code for e in span if e.level in ("province", "prefecture")}
+    by_province = any(e.level == "province" for e in span)
+    has_coarse = any(e.level in ("province", "prefecture", "county") for e in span)
+    out = []
+    for e in span:
+        if e.level == "county" and e.kind == "short" and higher and e.code not in higher:
+            # 河南 is a province before it is 河南县; 周口 a prefecture before a district
+            e = _Entry(e.level, e.code, "shadow_province" if by_province else "shadow", e.old, e.label)
+        elif e.level == "township" and has_coarse:
+            # 河南街道 only when the text also names its county (公主岭河南)
+            e = _Entry(e.level, e.code, "shadow", e.old, e.label)
+        out.append(e)
+    return tuple(out)
 
 
 @dataclass
@@ -635,7 +648,7 @@ def _clear(h: _Hit, used: list[_Hit]) -> bool:
 
 
 def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
-    text_len = len(s.replace(_SEP, ""))
+    text_len = len(s) - s.count(_SEP)
     prov_hits, pref_hits = [], []
     by_county: dict[str, list[_Hit]] = {}
     for h in hits:  # one pass, by level
@@ -651,11 +664,11 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
         elif level == "prefecture":
             pref_hits.append(h)
     cands: list[_Cand] = []
+    cur_info = g.cur_info
     for county, chits in by_county.items():
-        row = g.cur_info.get(county)
+        row = cur_info.get(county)
         if row is None:
             continue
-        c = _Cand("county", county, parts=[])
         # the strongest county reading (the first of equals, as max() picks)
         best_county, best_weight = None, 0.0
         for h in chits:
@@ -663,57 +676,66 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
                 weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
                 if best_county is None or weight > best_weight:
                     best_county, best_weight = h, weight
-        used = []
+        prefecture_code = row["prefecture_code"]
         if best_county is not None and best_county.entry.kind == "generic":
-            if not any(h.entry.code == row["prefecture_code"] for h in pref_hits):
+            if not any(h.entry.code == prefecture_code for h in pref_hits):
                 best_county = None
                 if not any(h.entry.level == "township" for h in chits):
                     continue
+        # the evidence is summed in this order (float sums: the order is part of the result);
+        # ``used`` is the hits already read as this county or its township (at most two)
+        evidence, old, parts, township = 0.0, False, [], None
         if best_county is not None:
-            c.evidence += _W_COUNTY[(best_county.entry.kind, best_county.entry.old)]
-            c.old = best_county.entry.old
-            used.append(best_county)
-            c.parts.append(("county_" + best_county.entry.kind + ("_old" if c.old else ""),
-                            s[best_county.start:best_county.end]))
-        pref_ok = [h for h in pref_hits if h.entry.code == row["prefecture_code"]
-                   and _clear(h, used)]
-        prov_ok = [h for h in prov_hits if h.entry.code == row["province_code"]
-                   and _clear(h, used)]
-        towns = [h for h in chits if h.entry.level == "township" and _clear(h, used)]
-        if towns:
-            t = max(towns, key=lambda h: (_W_TOWN[h.entry.kind], h.end - h.start))
-            whole = (t.end - t.start) >= text_len - 1
-            if t.entry.kind == "shadow":
+            evidence += best_weight
+            old = best_county.entry.old
+            used = [best_county]
+            parts.append(("county_" + best_county.entry.kind + ("_old" if old else ""),
+                          s[best_county.start:best_county.end]))
+        else:
+            used = []
+        pref_ok = [h for h in pref_hits if h.entry.code == prefecture_code
+                   and _clear(h, used)] if pref_hits else pref_hits
+        province_code = row["province_code"]
+        prov_ok = [h for h in prov_hits if h.entry.code == province_code
+                   and _clear(h, used)] if prov_hits else prov_hits
+        # the strongest township reading by (weight, length), the first of equals as max() picks
+        town, town_key = None, None
+        for h in chits:
+            if h.entry.level == "township" and _clear(h, used):
+                key = (_W_TOWN[h.entry.kind], h.end - h.start)
+                if town is None or key > town_key:
+                    town, town_key = h, key
+        if town is not None:
+            kind = town.entry.kind
+            if kind == "shadow":
                 supported = bool(best_county is not None or pref_ok)
             else:
-                supported = bool(best_county is not None or pref_ok or prov_ok or whole
-                                 or t.entry.kind == "full")
+                supported = bool(best_county is not None or pref_ok or prov_ok
+                                 or (town.end - town.start) >= text_len - 1 or kind == "full")
             if supported:
-                c.evidence += _W_TOWN[t.entry.kind]
-                c.township = t.entry.label
-                used.append(t)
-                c.parts.append(("township_" + t.entry.kind, s[t.start:t.end]))
-        if best_county is None and c.township is None:
+                evidence += town_key[0]
+                township = town.entry.label
+                used.append(town)
+                parts.append(("township_" + kind, s[town.start:town.end]))
+        if best_county is None and township is None:
             continue
         if pref_ok:
-            c.evidence += _W_PREF
-            c.old = c.old or pref_ok[0].entry.old
-            c.parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
-                            s[pref_ok[0].start:pref_ok[0].end]))
-        else:
-            others = [h for h in pref_hits if _clear(h, used)]
-            if others:
-                c.evidence -= 0.1   # the text names another prefecture (maybe its old one)
+            evidence += _W_PREF
+            old = old or pref_ok[0].entry.old
+            parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
+                          s[pref_ok[0].start:pref_ok[0].end]))
+        elif pref_hits and any(_clear(h, used) for h in pref_hits):
+            evidence -= 0.1   # the text names another prefecture (maybe its old one)
         if prov_ok:
-            c.evidence += _W_PROV
-            c.parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
-        else:
+            evidence += _W_PROV
+            parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
+        elif prov_hits or pref_hits:
             others = {h.entry.code for h in prov_hits if _clear(h, used)}
             others |= {h.entry.code[:2] + "0000" for h in pref_hits
                        if _clear(h, used)}
-            if others and row["province_code"] not in others:
-                c.evidence -= 0.3   # the text names another province
-        cands.append(c)
+            if others and province_code not in others:
+                evidence -= 0.3   # the text names another province
+        cands.append(_Cand("county", county, evidence, parts, township, None, old))
     _add_villages(s, hits, cands, g)
     return cands
 
@@ -734,7 +756,7 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     # that names a village of a county is its village (made once, tried in up to three counties)
     pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
               for i in range(len(chunk) - n + 1)]
-    for c in sorted(cands, key=lambda c: -c.evidence)[:3]:
+    for c in sorted(cands, key=_EVIDENCE, reverse=True)[:3]:  # stable, as a sort by -evidence
         vil = g.villages_of(c.code)
         if not vil:
             continue
@@ -1043,7 +1065,7 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
     from rapidfuzz import fuzz
 
     idx = _sound_index()
-    out: list[_Cand] = []
+    found = []  # (evidence, level, code, full name, similarity, chunk, syllables) of each reading
     for chunk in chunks:
         chunk = _EDGE_FILLER.sub("", chunk)
         m = _UNIT_SUFFIX.search(chunk)
@@ -1057,6 +1079,8 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         for (level, code, short, full, _s), sim in idx.search(syl, families, 0.7):
             if short == core:
                 continue  # exact names are the exact stage's business
+            if level == "township" and not context and sim < 0.85:
+                continue  # 40k townships: without context only a dialect-merger match counts
             ratio = fuzz.ratio(core, short) / 100.0
             ev = 0.55 * sim + 0.15 * ratio
             if suffix and full.endswith(suffix):
@@ -1070,16 +1094,18 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
             if context and (code[:2] + "0000" in context or pref in context or code in context):
                 ev += 0.15
             elif level == "township" and not context:
-                if sim < 0.85:
-                    continue  # 40k townships: without context only a dialect-merger match counts
                 ev -= 0.1
-            c = _Cand("county" if cand_county else "prefecture", code, ev,
-                      [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
-            if level == "township":
-                c.township = full
-            out.append(c)
-    out.sort(key=lambda c: -c.evidence)
-    return out[:limit]
+            found.append((ev, level, code, full, sim, chunk, syl))
+    # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
+    found.sort(key=lambda f: -f[0])
+    out = []
+    for ev, level, code, full, sim, chunk, syl in found[:limit]:
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
+                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
+        if level == "township":
+            c.township = full
+        out.append(c)
+    return out
 
 
 def _village_sound(chunks: list[str], county: str, g: _Gazetteer, families) -> _Cand | None:
@@ -1137,22 +1163,46 @@ def _syl_distance(a: str, b: str, families: tuple[str, ...]) -> float:
 _FRAGMENT_HINT = re.compile(r"(?:有个|带|带有|叫什么)?([\u4e00-\u9fff])字")
 
 
-def _fragment_candidates(s: str, g: _Gazetteer) -> list[_Cand]:
+def _fragment_candidates(s: str, g: _Gazetteer) -> tuple[list[_Cand], _Cand | None]:
+    """Counties whose name, or one of whose townships' names, holds the fragment's character.
+
+    One candidate per county, as :func:`_rank` would keep of them (the first of its strongest
+    names; a one-character fragment meets up to ~1,000 names), in the order the counties are
+    first met; and the candidate that was the first of the strongest names overall (the reading
+    a village sound match starts from), or None."""
     core = _EDGE_FILLER.sub("", s.replace(_SEP, ""))
     m = _FRAGMENT_HINT.search(core)
     chars = m.group(1) if m else (core if len(core) == 1 else "")
     if not chars:
-        return []
-    out = []
-    for level, code, name, short in g.by_char.get(chars, ()):
-        bonus = 0.05 if short.startswith(chars) else 0
-        if level == "county":
-            out.append(_Cand("county", code, 0.35 + bonus, [("fragment", f"{chars} in {name}")]))
-        else:
-            c = _Cand("county", code, 0.25 + bonus, [("fragment", f"{chars} in {name}")])
+        return [], None
+    rows, top_code = _fragment_rows(chars)
+    out, top = [], None
+    for code, evidence, level, name in rows:
+        c = _Cand("county", code, evidence, [("fragment", f"{chars} in {name}")])
+        if level != "county":
             c.township = name
-            out.append(c)
-    return out
+        out.append(c)
+        if code == top_code:
+            top = c
+    return out, top
+
+
+@functools.lru_cache(maxsize=4096)
+def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
+    """Per county whose name or township names hold ``chars``: (county, evidence, level, name) of
+    the first of its strongest names, in the order the counties are first met; and the county of
+    the first of the strongest names overall."""
+    best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
+    top_code, top_evidence = None, 0.0
+    for level, code, name, short in _gaz().by_char.get(chars, ()):
+        bonus = 0.05 if short.startswith(chars) else 0
+        evidence = (0.35 if level == "county" else 0.25) + bonus
+        kept = best.get(code)
+        if kept is None or evidence > kept[0]:
+            best[code] = (evidence, level, name)  # a dict keeps a key where it was first set
+        if top_code is None or evidence > top_evidence:
+            top_code, top_evidence = code, evidence
+    return tuple((code, *kept) for code, kept in best.items()), top_code
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1167,6 +1217,9 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     """Evidence → 0–1 scores: a strength term times a share among rivals (ties split)."""
     if not cands:
         return []
+    if len(cands) == 1:  # its share is 1: the score is its strength (the general case below says the same)
+        c = cands[0]
+        return [(c, round(min(1.0, max(0.0, 0.1 + 0.8 * c.evidence)), 4))]
     # one row per (level, code, township): keep the strongest reading
     best: dict[tuple, _Cand] = {}
     for c in cands:
@@ -1176,6 +1229,8 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
             best[key] = c
     # strongest first, equals in their order (a sort with reverse=True is stable too)
     cands = sorted(best.values(), key=_EVIDENCE, reverse=True)
+    if len(cands) > _RANK_BY_VALUE_MIN:
+        return _rank_by_value(cands)
     # plain floats, not numpy: a handful of candidates per text, where array overhead dominates
     top = cands[0].evidence
     share = [math.exp(_SHARPNESS * (c.evidence - top)) for c in cands]
@@ -1200,6 +1255,51 @@ def _rank(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
     return out
 
 
+_RANK_BY_VALUE_MIN = 16
+"""From this many distinct readings :func:`_rank` works per distinct (evidence, sound) value."""
+
+
+def _rank_by_value(cands: list[_Cand]) -> list[tuple[_Cand, float]]:
+    """:func:`_rank` of many readings sorted strongest first (a fragment of one character meets
+    hundreds of counties, with a few distinct evidence values): a reading's score depends only on
+    its evidence, whether it is a sound reading and the sum of the shares, so each distinct
+    (evidence, sound) pair is scored once; the sum runs over every reading in the same order."""
+    top = cands[0].evidence
+    keys = [(c.evidence, c.sound) for c in cands]
+    distinct = dict.fromkeys(keys)
+    share = {key: math.exp(_SHARPNESS * (key[0] - top)) for key in distinct}
+    any_exact = not all(sound for _evidence, sound in keys)
+    denom = (sum([share[key] for key in keys if not key[1]]) if any_exact
+             else sum([share[key] for key in keys]))
+    score = {}
+    for key in distinct:
+        evidence, sound = key
+        strength = min(1.0, max(0.0, 0.1 + 0.8 * evidence))
+        p = min(1.0, share[key] / denom) if not sound or not any_exact else min(1.0, share[key])
+        if sound and any_exact:
+            p *= 0.6
+        score[key] = float(strength * p)
+    if any_exact:
+        floor = min(value for key, value in score.items() if not key[1])
+        for key in score:
+            if key[1]:
+                score[key] = min(score[key], 0.9 * floor)
+    rounded = {key: round(value, 4) for key, value in score.items()}
+    out = [(c, rounded[key]) for c, key in zip(cands, keys, strict=True)]
+    out.sort(key=_SCORE, reverse=True)
+    return out
+
+
+def _rest_chunks(s: str, hits: list[_Hit], cands: list[_Cand]) -> list[str]:
+    """The pieces of ``s`` no hit was read as (a township hit stays unless a candidate took it)."""
+    rest_chars = list(s)
+    townships = {c.township for c in cands}
+    for h in hits:
+        if h.entry.level != "township" or h.entry.label in townships:
+            rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
+    return [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 1]
+
+
 def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str, list[tuple[_Cand, float]]]:
     g = _gaz()
     s = _clean(text)
@@ -1216,14 +1316,12 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
             if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
                 cands.append(coarse)
     best_ev = max((c.evidence for c in cands), default=0.0)
-    rest_chars = list(s)
-    townships = {c.township for c in cands}
-    for h in hits:
-        if h.entry.level != "township" or h.entry.label in townships:
-            rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
-    rest_chunks = [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 1]
-    families = _families_for(accent_area)
+    # the rest of the text (made when a step below reads it): the candidates' townships as they
+    # are before sound candidates are added
+    rest_chunks = None
+    fragment_top, exact_end = None, None
     if sound == "always" or (sound == "auto" and best_ev < 0.75):
+        rest_chunks = _rest_chunks(s, hits, cands)
         context = {h.entry.code for h in hits if h.entry.level in ("province", "prefecture")}
         context |= {c.code for c in cands if c.level == "county"}
         chunks = [c for c in rest_chunks if len(c) >= 2]
@@ -1231,16 +1329,26 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
             # exact readings may be the mishearing (临水镇 for 邻水县): sound them out as well
             chunks += [s[h.start:h.end] for h in hits if h.entry.level in ("county", "prefecture", "township")]
             chunks += [c for c in s.split(_SEP) if 2 <= len(c) <= 6]
-        cands += _sound_candidates(list(dict.fromkeys(chunks)), context, g, families)
+        cands += _sound_candidates(list(dict.fromkeys(chunks)), context, g, _families_for(accent_area))
         if not cands or best_ev < 0.3:
-            cands += _fragment_candidates(s, g)
-    # a leftover fragment under a known county: try its villages by sound (主猫鸭 ~ 朱马院)
-    top_county = max((c for c in cands if c.level == "county" and not c.sound),
-                     key=lambda c: c.evidence, default=None)
-    if top_county is not None and top_county.village is None and top_county.township is None:
+            fragments, fragment_top = _fragment_candidates(s, g)
+            exact_end = len(cands)
+            cands += fragments
+    # a leftover fragment under a known county: try its villages by sound (主猫鸭 ~ 朱马院); the
+    # county is the first of the strongest exact county readings (the fragments come last)
+    top_county = None
+    for c in cands if exact_end is None else cands[:exact_end]:
+        if c.level == "county" and not c.sound and (top_county is None or c.evidence > top_county.evidence):
+            top_county = c
+    if fragment_top is not None and (top_county is None or fragment_top.evidence > top_county.evidence):
+        top_county = fragment_top
+    if (top_county is not None and top_county.village is None and top_county.township is None
+            and sound != "never"):
+        if rest_chunks is None:
+            rest_chunks = _rest_chunks(s, hits, cands)
         leftover = [c for c in rest_chunks if len(c) >= 2]
-        if leftover and sound != "never":
-            found = _village_sound(leftover, top_county.code, g, families)
+        if leftover:
+            found = _village_sound(leftover, top_county.code, g, _families_for(accent_area))
             if found:
                 sim, full, chunk = found
                 top_county.village = full
@@ -1255,7 +1363,8 @@ def _describe(parts: list) -> tuple[str, str]:
     return "+".join(kinds), reason
 
 
-def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
+def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float]:
+    """(county, prefecture, province codes, lon, lat) of a candidate."""
     county = prefecture = province = None
     lon = lat = math.nan
     if c.level == "county":
@@ -1269,6 +1378,11 @@ def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
     else:
         province = c.code
         lon, lat = g.province_xy.get(c.code, (math.nan, math.nan))
+    return county, prefecture, province, lon, lat
+
+
+def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
+    county, prefecture, province, lon, lat = _where(c, g)
     matched_by, reason = _describe(c.parts or [])
     return dict(level=c.level, county_code=county, prefecture_code=prefecture, province_code=province,
                 name=g.name_of(county, prefecture, province), township=c.township, village=c.village,
@@ -1319,10 +1433,12 @@ def _parse_cached(text: str, accent_area: str | None) -> PlaceMatch:
     if not ranked:
         return _empty(text)
     c, score = ranked[0]
-    r = _row(c, score, g)
-    return PlaceMatch(text, r["province_code"], r["prefecture_code"], r["county_code"], r["township"],
-                      r["village"], r["name"], r["lon"], r["lat"], score, r["old"],
-                      r["matched_by"] + ("+sound" if c.sound and "sound" not in r["matched_by"] else ""))
+    county, prefecture, province, lon, lat = _where(c, g)
+    matched_by = "+".join(dict.fromkeys(kind for kind, _ in c.parts)) if c.parts else ""
+    if c.sound and "sound" not in matched_by:
+        matched_by += "+sound"
+    return PlaceMatch(text, province, prefecture, county, c.township, c.village,
+                      g.name_of(county, prefecture, province), lon, lat, score, bool(c.old), matched_by)
 
 
 def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
