@@ -240,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"recall@10 of the {len(new):,} new residents through the index: {len(found) / max(len(truth), 1):.3f} "
           f"({len(found)} of {len(truth)} true pairs)")
 
-    q = _queries(directory, new.iloc[30:], args.queries)
+    # the queries' residents are new ones the 30-resident link did not see; with --new 30 there are
+    # none left, so they come from the 30 themselves
+    q = _queries(directory, new.iloc[30:] if len(new) > 30 else new, args.queries)
     print(f"Index.open: {q['open_seconds']:.2f} s; first query (reference data, report side): "
           f"{q['first_seconds']:.1f} s; Index.query of one new resident (n={q['n']}): p50 {q['p50_ms']:.0f} ms, "
           f"p95 {q['p95_ms']:.0f} ms (CPU p50 {q['cpu_p50_ms']:.0f} ms, p95 {q['cpu_p95_ms']:.0f} ms); "
