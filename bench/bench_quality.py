@@ -187,7 +187,8 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
 def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
                              home_conditions: bool = False, clothing_pass: str | None = None,
                              other_sex_pass_cap: int | None = None, fit_all: bool = False,
-                             other_sex_min_score: float | None = None, clothing_cap: int | None = None) -> LinkSettings:
+                             other_sex_min_score: float | None = None, clothing_cap: int | None = None,
+                             other_sex_min_weight: float | None = None) -> LinkSettings:
     """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
     fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
     keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``);
@@ -195,7 +196,8 @@ def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, nam
     name), ``"all"`` with ``passes.CLOTHING_PASSES`` too (the same for those with one);
     ``other_sex_pass_cap``: the other-sex passes' cap instead of theirs; ``fit_all``: the model fitted on the
     added passes' pairs too (``CandidatePass.fit``); ``other_sex_min_score``: the other-sex passes' ``min_score``;
-    ``clothing_cap``: the clothing passes' cap."""
+    ``clothing_cap``: the clothing passes' cap; ``other_sex_min_weight``: the other-sex passes' ``min_weight``
+    (their pairs ranked only from this match weight up)."""
     from dataclasses import replace
 
     from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
@@ -211,6 +213,8 @@ def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, nam
         other_sex = tuple(replace(p, cap=other_sex_pass_cap) for p in other_sex)
     if other_sex_min_score is not None:
         other_sex = tuple(replace(p, min_score=other_sex_min_score) for p in other_sex)
+    if other_sex_min_weight is not None:
+        other_sex = tuple(replace(p, min_weight=other_sex_min_weight) for p in other_sex)
     added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *other_sex, *clothing)
     if fit_all:
         added = tuple(replace(p, fit=True) for p in added)
@@ -409,6 +413,8 @@ def main(argv=None) -> int:
     parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
     parser.add_argument("--other-sex-pass-cap", type=int, help="with --other-sex-passes: their cap")
     parser.add_argument("--other-sex-min-score", type=float, help="with --other-sex-passes: their min_score")
+    parser.add_argument("--other-sex-min-weight", type=float,
+                        help="with --other-sex-passes: their min_weight (ranked only from this match weight up)")
     parser.add_argument("--fit-all-passes", action="store_true",
                         help="the model fitted on the added passes' pairs too (CandidatePass.fit)")
     parser.add_argument("--clothing-cap", type=int, help="the clothing passes' cap")
@@ -447,7 +453,8 @@ def main(argv=None) -> int:
             or args.clothing_cap is not None):
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
                                             args.home_conditions, args.clothing_pass, args.other_sex_pass_cap,
-                                            args.fit_all_passes, args.other_sex_min_score, args.clothing_cap)
+                                            args.fit_all_passes, args.other_sex_min_score, args.clothing_cap,
+                                            args.other_sex_min_weight)
     if args.fit_on_default:
         from dataclasses import replace
 

@@ -66,6 +66,7 @@ recorded sex only), the last two for residents without a usable name, and :data:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -140,6 +141,13 @@ class CandidatePass:
     :data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS` for the other sex, plus the second clues'
     bonuses) is below this is not kept, however few the pass has; None: no floor. For a pass whose
     pairs are a long shot unless the rest of the evidence is strong.
+    ``min_weight``: a floor at ranking time, after the model has scored the pair: a pair proposed
+    only by passes with ``min_weight`` is left out of the linking table when its match weight (the
+    log2 odds of its match probability, so -4 is p 0.06) is below the lowest of their floors; a pair
+    any pass without it proposes is ranked as it is. None: no floor. For a pass whose pairs are a
+    long shot (the other recorded sex): the pair is shown when the rest of the evidence outweighs
+    the mismatch, and a weak one does not push a candidate of the resident's own sex out of the top
+    ``k`` (:func:`kinmatch.match.candidates.weight_floors`).
     """
 
     name: str
@@ -162,6 +170,7 @@ class CandidatePass:
     other_sex: bool = False
     fit: bool = True
     min_score: float | None = None
+    min_weight: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -188,6 +197,8 @@ class CandidatePass:
         if self.other_sex and (self.year_window is None or self.any_sex):
             problems.append("other_sex needs a year_window and not any_sex (it asks a by-year index for the other "
                             "sex only)")
+        if self.min_weight is not None and not math.isfinite(self.min_weight):
+            problems.append(f"min_weight {self.min_weight!r} must be a finite number of bits (or None: no floor)")
         if self.everywhere_when_none_near and self.near_km is None:
             problems.append("everywhere_when_none_near needs near_km (the keys with a centre are 'everywhere')")
         if problems:
