@@ -27,7 +27,7 @@ def _settings(other_sex: bool, min_weight: float | None = None) -> LinkSettings:
     extra = ()
     if other_sex:
         extra = tuple(replace(p, min_weight=min_weight) for p in OTHER_SEX_PASSES)
-    *regular, fallback = candidates.passes
+    *regular, fallback = (p for p in candidates.passes if not p.other_sex)
     assert fallback.fallback
     return replace(base, candidates=replace(candidates, passes=(*regular, *extra, fallback)))
 
@@ -93,3 +93,13 @@ def test_two_processes_floor_as_one_does(sim, monkeypatch):
     two = run_link(sim.residents, sim.missing, top_k=10, progress=False, settings=settings, n_jobs=2)
     assert started and started[0] is not None and started[0].floor is not None
     pd.testing.assert_frame_equal(alone.table, two.table)
+
+
+def test_the_default_passes_ask_the_other_sex_before_the_fallback_with_the_floor():
+    from kinmatch.match.passes import DEFAULT_PASSES, OTHER_SEX_MIN_WEIGHT
+
+    names = [p.name for p in DEFAULT_PASSES]
+    other = [p for p in DEFAULT_PASSES if p.other_sex]
+    assert [p.name for p in other] == [p.name for p in OTHER_SEX_PASSES]
+    assert all(p.min_weight == OTHER_SEX_MIN_WEIGHT and not p.fit and p.residents == "nameless" for p in other)
+    assert max(names.index(p.name) for p in other) < names.index("last_resort")

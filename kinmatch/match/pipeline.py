@@ -718,13 +718,7 @@ def _ranked(vectors: pd.DataFrame, positions: Any, prescore: np.ndarray | None, 
     weights, match_weight, probability = score(fitted, vectors, settings)
     resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
     group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
-    kept = None if floor is None else np.flatnonzero(~(match_weight < floor))
-    if kept is None:
-        rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
-    else:
-        rows, ranks = rank_codes(group[kept], other[kept], match_weight[kept],
-                                 None if prescore is None else prescore[kept], top_k)
-        rows = kept[rows]
+    rows, ranks = rank_codes(group, other, match_weight, prescore, top_k, floor)
     kept_weights = weights.iloc[rows].reset_index(drop=True)
     levels = vectors.iloc[rows][settings.names].to_numpy()
     lp, rp = positions(rows)
