@@ -7,7 +7,7 @@
     python bench/bench_quality.py --residents 10000 --missing 1000000 --cache /tmp/kq   # scale (~8-10 min, 6 GB)
     python bench/bench_quality.py --seeds 7 3 --condition-passes --fit-prescore   # the pre-score's weights, refitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --other-sex-cap 20   # candidate options
-    python bench/bench_quality.py --fitted-prescore --other-sex-passes   # fitted pre-score, other-sex passes
+    python bench/bench_quality.py --no-other-sex-passes        # without the default other-sex passes
     python bench/bench_quality.py --prescore-share 0.5       # the caps' weights halfway from hand to fitted
     python bench/bench_quality.py --fitted-prescore --condition-passes --fit-on-default   # model fitted apart
     python bench/bench_quality.py --model-options '{"posterior": "person", "dependence": "tree"}'   # model options
@@ -187,20 +187,24 @@ def candidate_experiment(settings: LinkSettings, fitted_prescore: bool, conditio
 def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, named_scale: float,
                              home_conditions: bool = False, clothing_pass: str | None = None,
                              other_sex_pass_cap: int | None = None, fit_all: bool = False,
-                             other_sex_min_score: float | None = None, clothing_cap: int | None = None) -> LinkSettings:
-    """``settings`` with ``passes.OTHER_SEX_PASSES`` and ``passes.HOME_CONDITION_PASSES`` (before the
-    fallback) and the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
+                             other_sex_min_score: float | None = None, clothing_cap: int | None = None,
+                             other_sex_min_weight: float | None = None) -> LinkSettings:
+    """``settings`` without the default ``passes.OTHER_SEX_PASSES`` unless ``other_sex_passes`` (then
+    put back before the fallback), with ``passes.HOME_CONDITION_PASSES`` (before the fallback), and
+    the passes that raise the nameless residents' caps (``nameless_factor`` above 1)
     keeping ``named_scale`` times their cap for residents with a usable name (``named_factor``);
     ``clothing_pass``: ``"none"`` without the default ``dated_clothing`` pass (for residents without a usable
     name), ``"all"`` with ``passes.CLOTHING_PASSES`` too (the same for those with one);
     ``other_sex_pass_cap``: the other-sex passes' cap instead of theirs; ``fit_all``: the model fitted on the
     added passes' pairs too (``CandidatePass.fit``); ``other_sex_min_score``: the other-sex passes' ``min_score``;
-    ``clothing_cap``: the clothing passes' cap."""
+    ``clothing_cap``: the clothing passes' cap; ``other_sex_min_weight``: the other-sex passes' ``min_weight``
+    (their pairs ranked only from this match weight up; nan: no floor)."""
     from dataclasses import replace
 
     from kinmatch.match.passes import CLOTHING_PASSES, HOME_CONDITION_PASSES, OTHER_SEX_PASSES
 
     candidates = settings.candidate_settings()
+    candidates = replace(candidates, passes=tuple(p for p in candidates.passes if not p.other_sex))
     clothing = ()
     if clothing_pass == "none":  # the default pass by clothes and month left out
         candidates = replace(candidates, passes=tuple(p for p in candidates.passes if p.name != "dated_clothing"))
@@ -211,6 +215,9 @@ def thin_evidence_experiment(settings: LinkSettings, other_sex_passes: bool, nam
         other_sex = tuple(replace(p, cap=other_sex_pass_cap) for p in other_sex)
     if other_sex_min_score is not None:
         other_sex = tuple(replace(p, min_score=other_sex_min_score) for p in other_sex)
+    if other_sex_min_weight is not None:
+        floor = None if np.isnan(other_sex_min_weight) else other_sex_min_weight
+        other_sex = tuple(replace(p, min_weight=floor) for p in other_sex)
     added = (*(HOME_CONDITION_PASSES if home_conditions else ()), *other_sex, *clothing)
     if fit_all:
         added = tuple(replace(p, fit=True) for p in added)
@@ -405,10 +412,13 @@ def main(argv=None) -> int:
     parser.add_argument("--fit-sample", type=int, help="with --fit-on-default: fit on this many residents' candidates")
     parser.add_argument("--nameless-scale", type=float, default=1.0,
                         help="the caps of residents without a usable name times this")
-    parser.add_argument("--other-sex-passes", action="store_true", help="with passes.OTHER_SEX_PASSES")
+    parser.add_argument("--no-other-sex-passes", dest="other_sex_passes", action="store_false",
+                        help="without passes.OTHER_SEX_PASSES (among the defaults)")
     parser.add_argument("--home-conditions", action="store_true", help="with passes.HOME_CONDITION_PASSES")
-    parser.add_argument("--other-sex-pass-cap", type=int, help="with --other-sex-passes: their cap")
-    parser.add_argument("--other-sex-min-score", type=float, help="with --other-sex-passes: their min_score")
+    parser.add_argument("--other-sex-pass-cap", type=int, help="the other-sex passes' cap")
+    parser.add_argument("--other-sex-min-score", type=float, help="the other-sex passes' min_score")
+    parser.add_argument("--other-sex-min-weight", type=float,
+                        help="the other-sex passes' min_weight (ranked only from this match weight up; nan: none)")
     parser.add_argument("--fit-all-passes", action="store_true",
                         help="the model fitted on the added passes' pairs too (CandidatePass.fit)")
     parser.add_argument("--clothing-cap", type=int, help="the clothing passes' cap")
@@ -443,11 +453,13 @@ def main(argv=None) -> int:
         settings = candidate_experiment(settings or LinkSettings(), args.fitted_prescore, args.condition_passes,
                                         args.other_sex_cap, args.nameless_scale, args.prescore_share,
                                         args.hand_prescore)
-    if (args.other_sex_passes or args.named_scale != 1 or args.home_conditions or args.clothing_pass
-            or args.clothing_cap is not None):
+    if (not args.other_sex_passes or args.other_sex_pass_cap is not None or args.other_sex_min_score is not None
+            or args.other_sex_min_weight is not None or args.fit_all_passes or args.named_scale != 1
+            or args.home_conditions or args.clothing_pass or args.clothing_cap is not None):
         settings = thin_evidence_experiment(settings or LinkSettings(), args.other_sex_passes, args.named_scale,
                                             args.home_conditions, args.clothing_pass, args.other_sex_pass_cap,
-                                            args.fit_all_passes, args.other_sex_min_score, args.clothing_cap)
+                                            args.fit_all_passes, args.other_sex_min_score, args.clothing_cap,
+                                            args.other_sex_min_weight)
     if args.fit_on_default:
         from dataclasses import replace
 

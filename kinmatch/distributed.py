@@ -441,6 +441,14 @@ def vectors_of(result: ChunkPairs) -> tuple[pd.DataFrame, np.ndarray]:
     return vectors, result.pairs["prescore"].to_numpy(dtype=float)
 
 
+def floors_of(result: ChunkPairs, settings: Any) -> np.ndarray:
+    """The match weight each pair of a phase-1 result is ranked from (its passes' ``min_weight``)."""
+    from kinmatch.match.candidates import weight_floors
+
+    floor = weight_floors(result.pairs, settings.candidate_settings())
+    return np.full(len(result.pairs), -np.inf) if floor is None else floor
+
+
 def fitted_of(result: ChunkPairs, settings: Any) -> np.ndarray:
     """Which pairs of a phase-1 result the model is fitted on (those of a pass with ``fit``, as
     :func:`~kinmatch.match.pipeline.rank_candidates` fits it)."""
@@ -489,13 +497,14 @@ class RankedRows(NamedTuple):
 
 
 def _ranked_rows(settings: Any, parts: TableParts, result: ChunkPairs, model: Any, top_k: int) -> RankedRows:
+    from kinmatch.match.candidates import weight_floors
     from kinmatch.match.rank import rank_codes, sorted_codes
 
     weights, match_weight, probability = parts.score(model, result.vectors, settings)
     prescore = result.pairs["prescore"].to_numpy(dtype=float) if "prescore" in result.pairs.columns else None
     # the vectors' index levels are sorted ids: codes compare as in one machine's run
     rows, ranks = rank_codes(sorted_codes(result.vectors.index, 0), sorted_codes(result.vectors.index, 1),
-                             match_weight, prescore, top_k)
+                             match_weight, prescore, top_k, weight_floors(result.pairs, settings.candidate_settings()))
     pairs = result.pairs.iloc[rows]
     return RankedRows(pairs["resident_id"].astype(str).to_numpy(dtype=object),
                       pairs["missing_id"].astype(str).to_numpy(dtype=object),
@@ -776,8 +785,12 @@ def run_on_cluster(residents: pd.DataFrame, missing: pd.DataFrame, client: Any, 
                 table = _in_resident_order(client.gather(phase2), parts, settings)
             else:
                 prescore = np.concatenate([p for _, p in gathered])
+                floor = None
+                if any(p.min_weight is not None for p in settings.candidate_settings().passes):
+                    floor = np.concatenate(client.gather([submit("floors", n, floors_of, f, settings)
+                                                          for n, f in enumerate(phase1)]))
                 table = _rank_by_missing(client, submit, shared, settings, parts, residents, missing, vectors,
-                                         prescore, model, version, int(top_k), progress)
+                                         prescore, model, version, int(top_k), progress, floor)
         finally:
             with contextlib.suppress(Exception):
                 client.run(_forget, shared.token)
@@ -874,14 +887,15 @@ def _in_resident_order(tables: list[pd.DataFrame], parts: TableParts, settings: 
 
 def _rank_by_missing(client: Any, submit: _Submitter, shared: SharedRecords, settings: Any, parts: TableParts,
                      residents: pd.DataFrame, missing: pd.DataFrame, vectors: pd.DataFrame, prescore: np.ndarray,
-                     model: Any, version: str, top_k: int, progress: bool) -> pd.DataFrame:
+                     model: Any, version: str, top_k: int, progress: bool, floor: np.ndarray | None = None
+                     ) -> pd.DataFrame:
     """``by="missing"``: a report's candidates come from every chunk, so the client scores and
     ranks all pairs (vectors it holds already) and the workers explain the ranked rows."""
     from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
 
     weights, match_weight, probability = parts.score(model, vectors, settings)
     rows, ranks = rank_codes(sorted_codes(vectors.index, 1), sorted_codes(vectors.index, 0), match_weight,
-                             prescore, top_k)
+                             prescore, top_k, floor)
     kept = vectors.index[rows]
     lp = pd.Index(residents["resident_id"]).get_indexer(kept.get_level_values(0))
     rp = pd.Index(missing["missing_id"]).get_indexer(kept.get_level_values(1))

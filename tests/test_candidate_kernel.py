@@ -55,7 +55,7 @@ def _settings(name: str) -> cand.CandidateSettings:
     if name == "default":
         return base
     if name == "thin evidence":  # the clothing pass, the other-sex passes with a floor under their score
-        regular = [p for p in base.passes if not p.fallback]
+        regular = [p for p in base.passes if not p.fallback and not p.other_sex]
         return replace(base, passes=(*regular, *[replace(p, cap=3, min_score=-30.0) for p in OTHER_SEX_PASSES],
                                      *[replace(p, cap=2) for p in CLOTHING_PASSES],
                                      *[p for p in base.passes if p.fallback]))
@@ -68,7 +68,7 @@ def _settings(name: str) -> cand.CandidateSettings:
     # the other-sex passes capped apart, the home-by-condition passes, caps by name evidence, no
     # agreement bonus and distances counted in full
     regular = [replace(p, named_factor=0.5, distance="full") if p.nameless_factor > 1 else p
-               for p in base.passes if not p.fallback]
+               for p in base.passes if not p.fallback and not p.other_sex]
     return replace(base, passes=(*regular, *HOME_CONDITION_PASSES, *[replace(p, cap=3) for p in OTHER_SEX_PASSES],
                                  *[p for p in base.passes if p.fallback]), max_per_resident=60, name_bonus=0.0)
 

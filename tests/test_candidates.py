@@ -536,8 +536,10 @@ def test_passes_equal_a_pair_by_pair_reference(seed, per_age, conditions, other_
     passes = cand.DEFAULT_PASSES
     if conditions:  # the passes by conditions, before the fallback
         passes = (*passes[:-1], *CONDITION_PASSES, passes[-1])
-    if other_sex:  # the passes of the other recorded sex and by home and condition, before the fallback
-        passes = (*passes[:-1], *HOME_CONDITION_PASSES, *OTHER_SEX_PASSES, passes[-1])
+    if not other_sex:  # without the default passes of the other recorded sex
+        passes = tuple(p for p in passes if p not in OTHER_SEX_PASSES)
+    else:  # and the pass by home and condition, before the fallback
+        passes = (*passes[:-1], *HOME_CONDITION_PASSES, passes[-1])
     lifted = cand.CandidateSettings(passes=[replace(p, cap=10**6, other_sex_cap=p.other_sex_cap and 10**6)
                                             for p in passes], few_candidates=3, year_window_per_age=per_age)
     lifted = lifted.with_pass("rare_surname", max_key_share=0.25)
@@ -1145,7 +1147,8 @@ def test_report_partitions_merge_the_thin_evidence_options_exactly():
     sim = simulate(n_missing=1500, n_residents=150, seed=5)
     residents, missing = prepare_records(sim.residents, "resident"), prepare_records(sim.missing, "missing")
     base = cand.CandidateSettings(max_per_resident=25, few_candidates=40, chunk_size=100)
-    regular = [replace(p, named_factor=0.5) if p.nameless_factor > 1 else p for p in base.passes if not p.fallback]
+    regular = [replace(p, named_factor=0.5) if p.nameless_factor > 1 else p for p in base.passes
+               if not p.fallback and not p.other_sex]
     settings = replace(base, passes=(*regular, *HOME_CONDITION_PASSES, *[replace(p, cap=3) for p in OTHER_SEX_PASSES],
                                      *[p for p in base.passes if p.fallback]))
     whole = cand.packed_candidate_pairs(residents, missing, settings, progress=False)

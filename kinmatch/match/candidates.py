@@ -244,6 +244,20 @@ def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | N
     return np.flatnonzero(fitted[codes])
 
 
+def weight_floors(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+    """Per row of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) the lowest match
+    weight it is ranked with (:attr:`~kinmatch.match.passes.CandidatePass.min_weight`): the lowest
+    floor of the passes proposing it when every one of them has one, -inf when any has none. None
+    when no pass has a floor (every pair is ranked)."""
+    floors = {p.name: p.min_weight for p in settings.passes if p.min_weight is not None}
+    if not floors or len(pairs) == 0 or "passes" not in pairs.columns:
+        return None
+    codes, combinations = pd.factorize(pairs["passes"])
+    floor = np.array([min((floors.get(name, -np.inf) for name in str(c).split("+")), default=-np.inf)
+                      for c in combinations], dtype=float)
+    return floor[codes]
+
+
 def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:
     """The names of the passes whose bits are set, joined by ``+``: ``bits`` an int (bit ``j`` is
     ``names[j]``) or one row of :attr:`PackedCandidates.pass_bits`.

@@ -817,11 +817,15 @@ def rank_clusters(encoded: engine.Encoded, pairs: pd.DataFrame, vectors: pd.Data
 
     Returns the kept candidate rows, their ranks, and their probability, match weight, partial
     weights, levels and the report each comparison read (for the explanations)."""
+    from kinmatch.match.candidates import weight_floors
     from kinmatch.match.rank import best_per_cluster, rank_codes
 
     prescore = scored.prescore
     row_cluster = cluster_codes(clusters, vectors.index.levels[1])[vectors.index.codes[1]]
-    shown = np.flatnonzero(best_per_cluster(group, row_cluster, other, scored.match_weight, prescore))
+    floor = weight_floors(pairs, settings.candidate_settings())  # pairs below their passes' min_weight: not shown
+    ranked = np.arange(len(group)) if floor is None else np.flatnonzero(~(scored.match_weight < floor))
+    shown = ranked[best_per_cluster(group[ranked], row_cluster[ranked], other[ranked], scored.match_weight[ranked],
+                                    None if prescore is None else prescore[ranked])]
     pool, _ = rank_codes(group[shown], other[shown], scored.match_weight[shown],
                          None if prescore is None else prescore[shown], CLUSTER_POOL * int(top_k))
     pool = shown[pool]

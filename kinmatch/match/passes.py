@@ -52,6 +52,10 @@ pass                      a report is proposed when …
                           of the same colour and garment when lost (咖啡色棉袄), and was lost in the
                           month the resident was found or the one before; birth years within the
                           wide window; the model is not fitted on these pairs (``fit``)
+``marks_other_sex``,      for residents without a usable name: as ``marks``, ``hometown`` and
+``hometown_other_sex``,   ``place``, of the other recorded sex only (a sex recorded wrongly on
+``place_other_sex``       one side); ranked only from match weight -4 up (``min_weight``), not
+                          fitted on (``fit``)
 ``last_resort``           for residents with little evidence: its province is where the resident
                           was found or within ``near_km`` of it (every province when none is),
                           nearest missing places first
@@ -59,13 +63,13 @@ pass                      a report is proposed when …
 
 Not among the defaults (add them before the fallback pass): :data:`CONDITION_PASSES` (a shared
 condition), :data:`HOME_CONDITION_PASSES` (the accent's home and a condition at once, a wide
-birth-year window) and :data:`OTHER_SEX_PASSES` (marks, home and found place, asking for the other
-recorded sex only), the last two for residents without a usable name, and :data:`CLOTHING_PASSES`
+birth-year window, for residents without a usable name) and :data:`CLOTHING_PASSES`
 (``dated_clothing`` for residents with a usable name too).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -140,6 +144,13 @@ class CandidatePass:
     :data:`kinmatch.match.candidates.SEX_MISMATCH_POINTS` for the other sex, plus the second clues'
     bonuses) is below this is not kept, however few the pass has; None: no floor. For a pass whose
     pairs are a long shot unless the rest of the evidence is strong.
+    ``min_weight``: a floor at ranking time, after the model has scored the pair: a pair proposed
+    only by passes with ``min_weight`` is left out of the linking table when its match weight (the
+    log2 odds of its match probability, so -4 is p 0.06) is below the lowest of their floors; a pair
+    any pass without it proposes is ranked as it is. None: no floor. For a pass whose pairs are a
+    long shot (the other recorded sex): the pair is shown when the rest of the evidence outweighs
+    the mismatch, and a weak one does not push a candidate of the resident's own sex out of the top
+    ``k`` (:func:`kinmatch.match.candidates.weight_floors`).
     """
 
     name: str
@@ -162,6 +173,7 @@ class CandidatePass:
     other_sex: bool = False
     fit: bool = True
     min_score: float | None = None
+    min_weight: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "second_clues", tuple(self.second_clues))
@@ -188,6 +200,8 @@ class CandidatePass:
         if self.other_sex and (self.year_window is None or self.any_sex):
             problems.append("other_sex needs a year_window and not any_sex (it asks a by-year index for the other "
                             "sex only)")
+        if self.min_weight is not None and not math.isfinite(self.min_weight):
+            problems.append(f"min_weight {self.min_weight!r} must be a finite number of bits (or None: no floor)")
         if self.everywhere_when_none_near and self.near_km is None:
             problems.append("everywhere_when_none_near needs near_km (the keys with a centre are 'everywhere')")
         if problems:
@@ -207,6 +221,33 @@ class CandidatePass:
             raise ValueError(f"candidate pass {values.get('name')!r}: unknown fields {unknown}; a pass has "
                              f"{sorted(known)}. Was it saved by another version of kinmatch?")
         return cls(**values)
+
+
+OTHER_SEX_MIN_WEIGHT = -4.0
+"""The match weight (log2 odds; -4 is p 0.06) from which a pair of :data:`OTHER_SEX_PASSES` is
+ranked (``CandidatePass.min_weight``)."""
+
+OTHER_SEX_PASSES: tuple[CandidatePass, ...] = (
+    # a sex recorded wrongly on one side hides the true report from every by-year pass (their
+    # indexes are split by sex); a resident without a usable name has no name pass that ignores sex,
+    # so it is asked again, of the other sex only, by what it has: marks, the accent's home, the
+    # found place. The caps are small (the other sex is wrong for all but one or two in a hundred),
+    # and the union bonus cancels the pre-score's sex penalty, so the pairs kept here are not all
+    # dropped again when the union is capped; the model is not fitted on them (``fit``): pairs that
+    # disagree on sex by construction moved its fit, and with it the ranking of every other pair.
+    # A pair is ranked only from match weight -4 (p 0.06) up (``min_weight``): weaker ones, true for
+    # a handful of residents in a hundred, pushed weak true pairs of the resident's own sex out of
+    # the top 10; what outweighs the mismatch is shown, with 性别记录不一致 (bench/RESULTS.md)
+    CandidatePass("marks_other_sex", "marks", "marks", cap=20, year_window=10.0, max_key_share=1.0,
+                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False, min_weight=OTHER_SEX_MIN_WEIGHT),
+    CandidatePass("hometown_other_sex", "home_clues", "home_clues", cap=20, distance="ignored",
+                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False, min_weight=OTHER_SEX_MIN_WEIGHT),
+    CandidatePass("place_other_sex", "found_prefecture", "lost_prefectures", cap=20, distance="full", near_km=150.0,
+                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False, min_weight=OTHER_SEX_MIN_WEIGHT),
+)
+"""Passes of the other recorded sex for residents without a usable name (marks, the accent's home,
+the found place), among the defaults (before the fallback), their pairs ranked only from
+:data:`OTHER_SEX_MIN_WEIGHT` up."""
 
 
 # Caps: the strong name passes keep more; the pre-score picks the best-supported pairs when capped.
@@ -240,6 +281,7 @@ DEFAULT_PASSES: tuple[CandidatePass, ...] = (
     # same month high, and more of them made more false leads (bench/RESULTS.md)
     CandidatePass("dated_clothing", "dated_clothing", "dated_clothing", cap=5, year_window=10.0,
                   residents="nameless", fit=False),
+    *OTHER_SEX_PASSES,
     # a nameless resident is often found a thousand kilometres from home: provinces this far count
     CandidatePass("last_resort", "found_province", "lost_provinces", cap=120, nameless_factor=4.0, distance="full",
                   near_km=1500.0, everywhere_when_none_near=True, fallback=True),
@@ -265,25 +307,6 @@ with :data:`kinmatch.match.candidates.FITTED_PRESCORE_WEIGHTS` (the default) the
 (bench/RESULTS.md); add them with
 ``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *CONDITION_PASSES, DEFAULT_PASSES[-1]])``."""
 
-OTHER_SEX_PASSES: tuple[CandidatePass, ...] = (
-    # a sex recorded wrongly on one side hides the true report from every by-year pass (their
-    # indexes are split by sex); a resident without a usable name has no name pass that ignores sex,
-    # so it is asked again, of the other sex only, by what it has: marks, the accent's home, the
-    # found place. The caps are small (the other sex is wrong for all but one or two in a hundred),
-    # and the union bonus cancels the pre-score's sex penalty, so the pairs kept here are not all
-    # dropped again when the union is capped; the model is not fitted on them (``fit``): pairs that
-    # disagree on sex by construction moved its fit, and with it the ranking of every other pair
-    CandidatePass("marks_other_sex", "marks", "marks", cap=20, year_window=10.0, max_key_share=1.0,
-                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False),
-    CandidatePass("hometown_other_sex", "home_clues", "home_clues", cap=20, distance="ignored",
-                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False),
-    CandidatePass("place_other_sex", "found_prefecture", "lost_prefectures", cap=20, distance="full", near_km=150.0,
-                  residents="nameless", other_sex=True, union_bonus=30.0, fit=False),
-)
-"""Passes of the other recorded sex for residents without a usable name (marks, the accent's home,
-the found place), not among the defaults; add them before the fallback with
-``replace(CandidateSettings(), passes=[*DEFAULT_PASSES[:-1], *OTHER_SEX_PASSES, DEFAULT_PASSES[-1]])``."""
-
 HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
     # a resident who cannot say a name but whose accent (or a stated place) points home, and who has a
     # condition the report names too: the two together are rare enough at a million reports for a
@@ -293,7 +316,7 @@ HOME_CONDITION_PASSES: tuple[CandidatePass, ...] = (
                   distance="ignored", residents="nameless"),
 )
 """A pass by home and condition at once for residents without a usable name, not among the
-defaults; add it before the fallback as :data:`OTHER_SEX_PASSES` are."""
+defaults; add it before the fallback pass."""
 
 CLOTHING_PASSES: tuple[CandidatePass, ...] = (
     # the default pass by clothes and month (``dated_clothing``) for residents with a usable name too
@@ -302,4 +325,4 @@ CLOTHING_PASSES: tuple[CandidatePass, ...] = (
 )
 """The pass by the clothes worn when lost and the month of the loss for residents with a usable name
 (the default ``dated_clothing`` runs for those without one), not among the defaults; add it before
-the fallback as :data:`OTHER_SEX_PASSES` are."""
+the fallback pass."""

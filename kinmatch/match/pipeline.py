@@ -36,7 +36,7 @@ from kinmatch._gc import gc_paused
 from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import engine
-from kinmatch.match.candidates import packed_candidate_pairs
+from kinmatch.match.candidates import packed_candidate_pairs, weight_floors
 from kinmatch.match.explain import explain_pairs
 from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
 from kinmatch.match.settings import LinkSettings, resolve_settings
@@ -352,7 +352,9 @@ class _TwoParts:
 
     def __init__(self, encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, index: pd.MultiIndex,
                  mine: np.ndarray, theirs: np.ndarray, n_mine: int, n_theirs: int, prescore: np.ndarray | None,
-                 residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any):
+                 residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any,
+                 floor: np.ndarray | None = None):
+        self.floor = floor  # the candidates' weight floors (candidates.weight_floors), or None
         self.encoded, self.lp, self.rp, self.index = encoded, lp, rp, index
         self.mine, self.theirs, self.n_mine, self.n_theirs = mine, theirs, n_mine, n_theirs
         self.prescore, self.residents, self.settings, self.top_k = prescore, residents, settings, top_k
@@ -362,7 +364,8 @@ class _TwoParts:
     @classmethod
     def start(cls, encoded: engine.Encoded, pairs: pd.DataFrame, n_candidates: int, prescore: np.ndarray | None,
               residents: pd.DataFrame, settings: LinkSettings, top_k: int, render_rows: Any,
-              positions: tuple[np.ndarray, np.ndarray] | None = None) -> _TwoParts | None:
+              positions: tuple[np.ndarray, np.ndarray] | None = None, floor: np.ndarray | None = None
+              ) -> _TwoParts | None:
         """Cut the ``pairs`` (the first ``n_candidates`` the candidates, whose record positions
         ``positions`` may give) and fork the worker, which starts comparing; None when there is no
         fork or the candidates name one resident."""
@@ -394,7 +397,7 @@ class _TwoParts:
         except OSError:  # no temporary file here (a full or read-only disk): one process
             return None
         parts = cls(encoded, lp, rp, index, mine, theirs, n_mine, n_candidates - n_mine, prescore, residents,
-                    settings, top_k, render_rows)
+                    settings, top_k, render_rows, floor)
         parts.answer = answer
         parts.up = FORK.Pipe(duplex=False)  # (read, write): the size of the worker's levels
         parts.down = FORK.Pipe(duplex=False)  # the model
@@ -456,8 +459,9 @@ class _TwoParts:
     def _part(self, vectors: pd.DataFrame, rows: np.ndarray, fitted: Any, version: str) -> pd.DataFrame:
         lp, rp = self.lp[rows], self.rp[rows]
         prescore = self.prescore[rows] if self.prescore is not None else None
+        floor = self.floor[rows] if self.floor is not None else None
         return _ranked(vectors, lambda kept: (lp[kept], rp[kept]), prescore, fitted, version, self.encoded,
-                       self.residents, self.settings, self.top_k, "resident", 1)
+                       self.residents, self.settings, self.top_k, "resident", 1, floor=floor)
 
     def cancel(self) -> None:
         """Stop the worker (this process failed)."""
@@ -647,11 +651,12 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
                           ignore_index=True)
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
+    floor = weight_floors(candidates.pairs, settings.candidate_settings())  # passes' min_weight, or None
     parts = None
     if (in_two and by == "resident" and not settings.dedupe_reports and resolve_jobs(n_jobs) >= 2
             and len(pairs) >= engine.PARALLEL_MIN_PAIRS):
         parts = _TwoParts.start(encoded, pairs, n_candidates, prescore, residents, settings, top_k, render_rows,
-                                positions)
+                                positions, floor)
     if parts is None:
         compared = _compare(pairs, encoded, progress, n_jobs)
     else:
@@ -696,23 +701,24 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
                        sources, residents, version, settings, resolve_jobs(n_jobs), clusters)
     else:
         table = _ranked(vectors, positions, prescore, fitted, version, encoded, residents, settings, top_k, by,
-                        resolve_jobs(n_jobs), clusters)
+                        resolve_jobs(n_jobs), clusters, floor)
     return LinkRun(table, fitted, vectors, candidates.counts, residents, missing, settings, clusters)
 
 
 def _ranked(vectors: pd.DataFrame, positions: Any, prescore: np.ndarray | None, fitted: Any,
             version: str, encoded: engine.Encoded, residents: pd.DataFrame, settings: LinkSettings, top_k: int,
-            by: str, jobs: int, clusters: Any = None) -> pd.DataFrame:
+            by: str, jobs: int, clusters: Any = None, floor: np.ndarray | None = None) -> pd.DataFrame:
     """The linking table of the candidate pairs whose comparison ``vectors`` (their pair index as
     :func:`engine.pair_index` makes it) and ``prescore`` are given (``positions(rows)``: the record
     positions of those of ``rows``): scored with ``fitted``, the ``top_k`` of each resident (or
     report, ``by``), explained, with the cluster columns of ``clusters`` when given. Every
     candidate of a resident (report) must be among them; a table of some residents' candidates
-    holds those residents' rows of the whole table, in its order."""
+    holds those residents' rows of the whole table, in its order. ``floor``: per pair the match
+    weight below which it is not ranked (:func:`~kinmatch.match.candidates.weight_floors`)."""
     weights, match_weight, probability = score(fitted, vectors, settings)
     resident_codes, missing_codes = sorted_codes(vectors.index, 0), sorted_codes(vectors.index, 1)
     group, other = (resident_codes, missing_codes) if by == "resident" else (missing_codes, resident_codes)
-    rows, ranks = rank_codes(group, other, match_weight, prescore, top_k)
+    rows, ranks = rank_codes(group, other, match_weight, prescore, top_k, floor)
     kept_weights = weights.iloc[rows].reset_index(drop=True)
     levels = vectors.iloc[rows][settings.names].to_numpy()
     lp, rp = positions(rows)

@@ -76,8 +76,14 @@ def sorted_codes(index: pd.MultiIndex, level: int) -> np.ndarray:
 
 
 def rank_codes(group_codes: np.ndarray, other_codes: np.ndarray, match_weight: Any, prescore: Any,
-                top_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`rank_order` on integer codes that sort as the ids do."""
+                top_k: int, floor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rank_order` on integer codes that sort as the ids do. ``floor``: per row the match
+    weight below which the row is not ranked (``kinmatch.match.candidates.weight_floors``)."""
+    if floor is not None:
+        kept = np.flatnonzero(~(np.asarray(match_weight, dtype=float) < floor))
+        rows, ranks = rank_codes(group_codes[kept], other_codes[kept], np.asarray(match_weight)[kept],
+                                 None if prescore is None else np.asarray(prescore)[kept], top_k)
+        return kept[rows], ranks
     # numpy lexsort on integer codes rather than DataFrame.sort_values: the pair table of a run
     # has hundreds of thousands of rows and the sort was a tenth of the link stage
     keys = [other_codes]
