@@ -818,12 +818,12 @@ def rank_clusters(encoded: engine.Encoded, pairs: pd.DataFrame, vectors: pd.Data
     Returns the kept candidate rows, their ranks, and their probability, match weight, partial
     weights, levels and the report each comparison read (for the explanations)."""
     from kinmatch.match.candidates import weight_floors
-    from kinmatch.match.rank import best_per_cluster, rank_codes
+    from kinmatch.match.rank import above_floor, best_per_cluster, rank_codes
 
     prescore = scored.prescore
     row_cluster = cluster_codes(clusters, vectors.index.levels[1])[vectors.index.codes[1]]
     floor = weight_floors(pairs, settings.candidate_settings())  # pairs below their passes' min_weight: not shown
-    ranked = np.arange(len(group)) if floor is None else np.flatnonzero(~(scored.match_weight < floor))
+    ranked = np.arange(len(group)) if floor is None else above_floor(scored.match_weight, floor)
     shown = ranked[best_per_cluster(group[ranked], row_cluster[ranked], other[ranked], scored.match_weight[ranked],
                                     None if prescore is None else prescore[ranked])]
     pool, _ = rank_codes(group[shown], other[shown], scored.match_weight[shown],

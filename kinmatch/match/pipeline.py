@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import tempfile
 from typing import Any, NamedTuple
 
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch._gc import gc_paused
-from kinmatch._parallel import fork_call, fork_map, resolve_jobs, shared
+from kinmatch._parallel import fork_call, fork_map, pickle_from_file, pickle_to_file, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import engine
 from kinmatch.match.candidates import packed_candidate_pairs, weight_floors
@@ -414,7 +413,7 @@ class _TwoParts:
         try:
             mine = _compare_positions(self.encoded, self.lp[self.mine], self.rp[self.mine])
             try:
-                theirs = pickle.loads(_read_at(self.answer.fileno(), self.up[0].recv()))
+                theirs = pickle_from_file(self.answer.fileno(), self.up[0].recv())
             except EOFError:  # the worker ended without its levels: its error, if it sent one
                 self.waiting()
                 raise ChildProcessError("the comparisons' worker ended without its pairs' levels") from None
@@ -437,7 +436,7 @@ class _TwoParts:
         table = self._part(vectors.iloc[rows], rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
         size = self.waiting()
-        their_table, their_rendered = pickle.loads(_read_at(self.answer.fileno(), size))
+        their_table, their_rendered = pickle_from_file(self.answer.fileno(), size)
         self.close()
         table = pd.concat([table, their_table], ignore_index=True)
         return table, ([rendered, their_rendered] if self.render_rows is not None else None)
@@ -447,14 +446,14 @@ class _TwoParts:
         self.up[0].close()
         self.down[1].close()
         columns = _compare_positions(self.encoded, self.lp[self.theirs], self.rp[self.theirs])
-        self.up[1].send(_write_at(self.answer.fileno(), columns))
+        self.up[1].send(pickle_to_file(self.answer.fileno(), columns))
         fitted, version = self.down[0].recv()
         rows = self.theirs[:self.n_theirs]
         vectors = pd.DataFrame({name: values[:self.n_theirs] for name, values in columns.items()},
                                index=self.index[rows])
         table = self._part(vectors, rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
-        return _write_at(self.answer.fileno(), (table, rendered))  # this process read the levels already
+        return pickle_to_file(self.answer.fileno(), (table, rendered))  # this process read the levels already
 
     def _part(self, vectors: pd.DataFrame, rows: np.ndarray, fitted: Any, version: str) -> pd.DataFrame:
         lp, rp = self.lp[rows], self.rp[rows]
@@ -471,27 +470,6 @@ class _TwoParts:
     def close(self) -> None:
         for end in (*self.up, *self.down, self.answer):
             end.close()
-
-
-def _write_at(fd: int, value: Any) -> int:
-    """Pickle ``value`` to the start of the file ``fd``; the pickle's size."""
-    payload = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    written = 0
-    while written < len(payload):
-        written += os.pwrite(fd, payload[written:], written)
-    return len(payload)
-
-
-def _read_at(fd: int, size: int) -> bytearray:
-    """The first ``size`` bytes of the file ``fd``."""
-    data = bytearray(size)
-    view, done = memoryview(data), 0
-    while done < size:
-        got = os.preadv(fd, [view[done:]], done)
-        if got == 0:
-            raise ChildProcessError(f"the worker's answer ended after {done} of {size} bytes")
-        done += got
-    return data
 
 
 def _packed_positions(encoded: engine.Encoded, packed: Any) -> tuple[np.ndarray, np.ndarray] | None:

@@ -75,12 +75,18 @@ def sorted_codes(index: pd.MultiIndex, level: int) -> np.ndarray:
     return pd.factorize(np.asarray(index.get_level_values(level), dtype=object), sort=True)[0]
 
 
+def above_floor(match_weight: Any, floor: np.ndarray) -> np.ndarray:
+    """The rows whose match weight is not below their ``floor``
+    (``kinmatch.match.candidates.weight_floors``); a NaN weight is kept, as the ranking keeps it."""
+    return np.flatnonzero(~(np.asarray(match_weight, dtype=float) < floor))
+
+
 def rank_codes(group_codes: np.ndarray, other_codes: np.ndarray, match_weight: Any, prescore: Any,
                 top_k: int, floor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`rank_order` on integer codes that sort as the ids do. ``floor``: per row the match
     weight below which the row is not ranked (``kinmatch.match.candidates.weight_floors``)."""
     if floor is not None:
-        kept = np.flatnonzero(~(np.asarray(match_weight, dtype=float) < floor))
+        kept = above_floor(match_weight, floor)
         rows, ranks = rank_codes(group_codes[kept], other_codes[kept], np.asarray(match_weight)[kept],
                                  None if prescore is None else np.asarray(prescore)[kept], top_k)
         return kept[rows], ranks
