@@ -9,6 +9,7 @@ report. :class:`~kinmatch.match.model.FellegiSunter` runs it with ``method="assi
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -87,9 +88,26 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     Π_{k≠j} u_k, a resident without candidates 1 − π; the weak prior on m left out), so fits
     from two starts can be compared.
     """
-    if int(max_iter) < 1:
-        raise ValueError(f"max_iter={max_iter}: the assignment EM needs at least one iteration")
-    names = list(u)
+    return _fit_prepared(_prepare(vectors, list(u)), u, n_residents, max_iter, tol, min_prob, estimate_u, offset,
+                         start)
+
+
+class _Prepared(NamedTuple):
+    """What every EM run on one set of candidate pairs shares, whatever its start: the pairs
+    sorted by resident (``order``), each resident's first pair and number of pairs, each pair's
+    resident and 1 / its resident's number of pairs, the level blocks, and each block's levels
+    plus one (the index into a table of log ratios whose entry 0 is "missing")."""
+
+    names: list
+    order: np.ndarray
+    starts: np.ndarray
+    group_of: np.ndarray
+    inverse_size: np.ndarray
+    blocks: list
+    level_rows: list
+
+
+def _prepare(vectors: pd.DataFrame, names: list[str]) -> _Prepared:
     index = vectors.index
     # the resident of each pair as an integer: a MultiIndex has the codes already
     resident_codes = (index.codes[0] if isinstance(index, pd.MultiIndex)
@@ -106,6 +124,22 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     # count is a sum over the block's patterns, so each iteration costs a few passes over the
     # pairs plus work on small tables.
     blocks = _level_blocks(vectors, names, order)
+    level_rows = [[levels + 1 for levels in block.levels] for block in blocks]
+    return _Prepared(names, order, starts, group_of, inverse_size, blocks, level_rows)
+
+
+def _fit_prepared(prepared: _Prepared, u: dict[str, np.ndarray], n_residents: int, max_iter: int, tol: float,
+                  min_prob: float, estimate_u: bool, offset: np.ndarray | None, start: AssignmentStart | None
+                  ) -> AssignmentFit:
+    """:func:`fit_assignment_em` on pairs :func:`_prepare` made ready.
+
+    Each iteration works on per-pair arrays made once (``out=``) and its arithmetic is, value for
+    value, that of the plain form ``post = π e^lr / size / ((1 − π) + Σ π e^lr / size)`` with
+    ``lr = Σ_blocks block_lr[pattern]``: the same operations on the same operands in the same
+    order, so the fit's digits do not depend on how the arrays are kept."""
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter={max_iter}: the assignment EM needs at least one iteration")
+    names, order, starts, group_of, inverse_size, blocks, level_rows = prepared
     start = DEFAULT_START if start is None else start
     u = {n: np.asarray(u[n], dtype=float) for n in names}
     # the weak prior of the M step stays m doubling with the level, whatever the start
@@ -115,39 +149,58 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
          for n in names}
     m = {n: v / v.sum() for n, v in m.items()}
     # pairs at each level (matches + the rest), from the blocks' pattern counts
-    level_count = {n: np.bincount(block.levels[j] + 1, weights=block.count, minlength=len(u[n]) + 1)[1:]
-                   for block in blocks for j, n in enumerate(block.names)}
+    level_count = {n: np.bincount(rows[j], weights=block.count, minlength=len(u[n]) + 1)[1:]
+                   for block, rows in zip(blocks, level_rows) for j, n in enumerate(block.names)}
     # a per-pair log likelihood ratio the comparisons' levels do not carry (e.g. the correction
     # for their dependence), in the pairs' sorted order
     offset_sorted = None if offset is None else np.asarray(offset, dtype=float)[order]
+    offset_bound = 0.0 if offset_sorted is None else float(np.abs(offset_sorted).max(initial=0.0))
+    n_pairs = len(order)
+    lr, term, e, post = (np.empty(n_pairs) for _ in range(4))
     pi = float(start.pi)
     n_iter, converged = 0, False
     while n_iter < int(max_iter):
         n_iter += 1
         log_ratio = {n: np.r_[0.0, np.log(m[n]) - np.log(u[n])] for n in names}  # [0]: missing
-        lr = np.zeros(len(groups)) if offset_sorted is None else offset_sorted.copy()
-        for block in blocks:
-            block_lr = sum(log_ratio[n][block.levels[j] + 1] for j, n in enumerate(block.names))
-            lr += block_lr[block.pattern]
+        # lr = 0 (or the offset) + each block's ratio of the pair's pattern, added in block order;
+        # 0 + x is x (up to the sign of a zero, which exp and the sums below do not see)
+        bound = offset_bound
+        for b, (block, rows) in enumerate(zip(blocks, level_rows)):
+            block_lr = sum(log_ratio[n][rows[j]] for j, n in enumerate(block.names))
+            bound += float(np.abs(block_lr).max(initial=0.0))
+            if b == 0 and offset_sorted is None:
+                np.take(block_lr, block.pattern, out=lr)
+            else:
+                np.take(block_lr, block.pattern, out=term)
+                np.add(offset_sorted if b == 0 else lr, term, out=lr)
+        if not blocks:
+            lr[:] = 0.0 if offset_sorted is None else offset_sorted
         # E step: one unit of "is the match" shared by a resident's candidates and "none of
         # them", i.e. post = π e^lr / size over (1 - π) + Σ π e^lr / size. The weights are clipped
         # (min_prob), so e^lr stays far inside float range; the max-shifted form is the fallback.
-        if np.abs(lr).max(initial=0.0) < _EXP_SAFE:
-            e = pi * np.exp(lr) * inverse_size
-            post = e / ((1 - pi) + np.add.reduceat(e, starts))[group_of]
+        # |lr| is at most the sum of the blocks' largest |ratio| (with a margin for rounding), so
+        # the pairs need not be scanned to know e^lr is safe.
+        if bound < _EXP_SAFE - 1.0 or np.abs(lr).max(initial=0.0) < _EXP_SAFE:
+            np.exp(lr, out=e)
+            np.multiply(e, pi, out=e)
+            np.multiply(e, inverse_size, out=e)
+            denominator = np.add.reduceat(e, starts)
+            np.add(denominator, 1 - pi, out=denominator)
+            np.take(denominator, group_of, out=term)
+            np.divide(e, term, out=post)
         else:  # only with min_prob near 0
             a = math.log(pi) + lr + np.log(inverse_size)
             top = np.maximum.reduceat(a, starts)
             log_z = np.logaddexp(math.log(1 - pi), top + np.log(np.add.reduceat(np.exp(a - top[group_of]), starts)))
-            post = np.exp(a - log_z[group_of])
+            post[:] = np.exp(a - log_z[group_of])
         total = float(post.sum())
         new_pi = float(np.clip(total / max(n_residents, 1), 1e-3, 1 - 1e-3))
         prior_strength = max(2.0, 0.05 * total)
         change = abs(new_pi - pi)
-        for block in blocks:
+        for block, rows in zip(blocks, level_rows):
             post_by_pattern = np.bincount(block.pattern, weights=post, minlength=len(block.count))
             for j, n in enumerate(block.names):
-                match_counts = np.bincount(block.levels[j] + 1, weights=post_by_pattern, minlength=len(u[n]) + 1)[1:]
+                match_counts = np.bincount(rows[j], weights=post_by_pattern, minlength=len(u[n]) + 1)[1:]
                 # a weak prior (m rising with the level, worth 5% of the expected matches) keeps a
                 # level that no likely match showed from getting a weight of -13
                 counts = match_counts + prior_strength * prior_m[n]
@@ -193,12 +246,33 @@ def fit_assignment_em_restarted(vectors: pd.DataFrame, u: dict[str, np.ndarray],
         >>> fit.start == DEFAULT_START, bool(np.isfinite(fit.log_likelihood))
         (True, True)
     """
+    prepared = _prepare(vectors, list(u))  # the same pairs from every start
+    options = {"max_iter": 60, "tol": 2e-4, "min_prob": 1e-4, "estimate_u": False, "offset": None} | options
+    fits = _each_start(prepared, u, n_residents, starts, options)
     kept = None
-    for start in starts:
-        fit = fit_assignment_em(vectors, u, n_residents, start=start, **options)
+    for fit in fits:
         if kept is None or (min_share <= fit.pi < kept.pi - narrower_by):
             kept = fit
     return kept
+
+
+THREADED_MIN_PAIRS = 100_000
+"""From this many pairs :func:`fit_assignment_em_restarted` runs its starts on threads beside
+each other (numpy lets go of the interpreter inside its operations on whole arrays, which are
+most of an iteration); below it, one after the other."""
+
+
+def _each_start(prepared: _Prepared, u: dict, n_residents: int, starts: tuple, options: dict) -> list[AssignmentFit]:
+    """The EM's fit from each of ``starts``, in their order; each fit is the same whether the
+    starts run one after the other or on threads (each has its own arrays)."""
+    if len(starts) < 2 or len(prepared.order) < THREADED_MIN_PAIRS or (os.cpu_count() or 1) < 2:
+        return [_fit_prepared(prepared, u, n_residents, start=start, **options) for start in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(starts) - 1) as pool:
+        others = [pool.submit(_fit_prepared, prepared, u, n_residents, start=start, **options) for start in starts[1:]]
+        first = _fit_prepared(prepared, u, n_residents, start=starts[0], **options)
+        return [first] + [other.result() for other in others]
 
 
 def _log_likelihood(blocks: list, m: dict, u: dict, pi: float, offset_sorted: np.ndarray | None,
