@@ -148,3 +148,29 @@ def test_the_pipeline_fits_with_the_guard():
     model = fit_model(vectors, random_vectors, 30, settings, n_reports=1000)
     assert model.em_restart is True
     assert model.em_start_ in (DEFAULT_START, RESTART)
+
+
+@pytest.mark.parametrize("threaded_min_pairs", [0, 10**9])
+def test_the_starts_on_threads_give_the_fits_of_one_after_the_other(monkeypatch, threaded_min_pairs):
+    # the restarted EM runs its starts on threads from THREADED_MIN_PAIRS pairs: every fit, and so
+    # the one kept, is bit for bit the fit of fit_assignment_em from that start alone
+    import kinmatch.match.model.assignment as assignment
+
+    monkeypatch.setattr(assignment, "THREADED_MIN_PAIRS", threaded_min_pairs)
+    vectors = two_explanations()
+    alone = [fit_assignment_em(vectors, U, 300, max_iter=500, tol=1e-6, estimate_u=True, start=start)
+             for start in (DEFAULT_START, PLACE_START)]
+    seen = []
+    original = assignment._fit_prepared
+    monkeypatch.setattr(assignment, "_fit_prepared", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
+    guarded = fit_assignment_em_restarted(vectors, U, 300, starts=(DEFAULT_START, PLACE_START), max_iter=500,
+                                          tol=1e-6, estimate_u=True)
+    assert sorted(fit.start.pi for fit in seen) == sorted(start.pi for start in (DEFAULT_START, PLACE_START))
+    for fit in seen:
+        reference = alone[0] if fit.start == DEFAULT_START else alone[1]
+        assert fit.pi == reference.pi and fit.n_iter == reference.n_iter
+        np.testing.assert_array_equal(fit.posterior, reference.posterior)
+        for name in reference.m:
+            np.testing.assert_array_equal(fit.m[name], reference.m[name])
+            np.testing.assert_array_equal(fit.u[name], reference.u[name])
+    assert guarded.start in (DEFAULT_START, PLACE_START)
