@@ -174,3 +174,22 @@ def test_the_starts_on_threads_give_the_fits_of_one_after_the_other(monkeypatch,
             np.testing.assert_array_equal(fit.m[name], reference.m[name])
             np.testing.assert_array_equal(fit.u[name], reference.u[name])
     assert guarded.start in (DEFAULT_START, PLACE_START)
+
+
+@pytest.mark.parametrize("block_codes", [1 << 20, 4])
+def test_the_em_counts_the_distinct_rows_of_levels(monkeypatch, block_codes):
+    # n_patterns from the EM's blocks is what group_patterns counts, in one block or several
+    import kinmatch.match.model.assignment as assignment
+    from kinmatch.match.model.base import group_patterns, level_matrix
+
+    monkeypatch.setattr(assignment, "_BLOCK_CODES", block_codes)
+    vectors = two_explanations()
+    vectors["age"] = np.random.default_rng(2).integers(-1, 2, size=len(vectors))
+    fit = fit_assignment_em(vectors, U, 300, max_iter=5, estimate_u=True)
+    expected = len(group_patterns(level_matrix(vectors, list(U)))[0])
+    assert fit.n_patterns == expected and expected > 4
+    model = FellegiSunter(levels={"mark": 2, "place": 2, "age": 2}, method="assignment", max_iter=5)
+    model.fit(vectors.assign(age=vectors["age"].clip(0, 1)), vectors.assign(age=vectors["age"].clip(0, 1)),
+              n_residents=300, n_reports=3000)
+    assert model.n_patterns_ == len(group_patterns(level_matrix(vectors.assign(age=vectors["age"].clip(0, 1)),
+                                                                list(U)))[0])

@@ -23,7 +23,8 @@ class AssignmentFit(NamedTuple):
     """Result of :func:`fit_assignment_em`: m and u per comparison, π, each candidate pair's
     posterior probability of being the resident's match (in ``vectors`` order), the number of
     iterations run and whether they converged (no parameter moved by more than ``tol`` in the
-    last one)."""
+    last one); ``n_patterns``: how many distinct rows of levels the pairs have (None: not counted,
+    e.g. more joint levels than an integer holds)."""
 
     m: dict
     u: dict
@@ -33,6 +34,7 @@ class AssignmentFit(NamedTuple):
     converged: bool
     log_likelihood: float = float("nan")
     start: "AssignmentStart | None" = None
+    n_patterns: int | None = None
 
 
 class AssignmentStart(NamedTuple):
@@ -105,6 +107,7 @@ class _Prepared(NamedTuple):
     inverse_size: np.ndarray
     blocks: list
     level_rows: list
+    n_patterns: int | None
 
 
 def _prepare(vectors: pd.DataFrame, names: list[str]) -> _Prepared:
@@ -125,7 +128,20 @@ def _prepare(vectors: pd.DataFrame, names: list[str]) -> _Prepared:
     # pairs plus work on small tables.
     blocks = _level_blocks(vectors, names, order)
     level_rows = [[levels + 1 for levels in block.levels] for block in blocks]
-    return _Prepared(names, order, starts, group_of, inverse_size, blocks, level_rows)
+    return _Prepared(names, order, starts, group_of, inverse_size, blocks, level_rows, _distinct_rows(blocks))
+
+
+def _distinct_rows(blocks: list) -> int | None:
+    """How many distinct rows of levels the pairs have: the blocks' pattern numbers joined into
+    one integer per pair, counted (None when the joint numbers would not fit in 62 bits)."""
+    if not blocks:
+        return None
+    if sum(math.log2(max(len(block.count), 1)) for block in blocks) >= 62:
+        return None
+    code = blocks[0].pattern.astype(np.int64)
+    for block in blocks[1:]:
+        code = code * len(block.count) + block.pattern
+    return int(len(pd.unique(code)))
 
 
 def _fit_prepared(prepared: _Prepared, u: dict[str, np.ndarray], n_residents: int, max_iter: int, tol: float,
@@ -139,7 +155,7 @@ def _fit_prepared(prepared: _Prepared, u: dict[str, np.ndarray], n_residents: in
     order, so the fit's digits do not depend on how the arrays are kept."""
     if int(max_iter) < 1:
         raise ValueError(f"max_iter={max_iter}: the assignment EM needs at least one iteration")
-    names, order, starts, group_of, inverse_size, blocks, level_rows = prepared
+    names, order, starts, group_of, inverse_size, blocks, level_rows, n_patterns = prepared
     start = DEFAULT_START if start is None else start
     u = {n: np.asarray(u[n], dtype=float) for n in names}
     # the weak prior of the M step stays m doubling with the level, whatever the start
@@ -219,7 +235,7 @@ def _fit_prepared(prepared: _Prepared, u: dict[str, np.ndarray], n_residents: in
     posterior = np.empty(len(post))
     posterior[order] = post
     log_likelihood = _log_likelihood(blocks, m, u, pi, offset_sorted, inverse_size, starts, n_residents)
-    return AssignmentFit(m, u, pi, posterior, n_iter, converged, log_likelihood, start)
+    return AssignmentFit(m, u, pi, posterior, n_iter, converged, log_likelihood, start, n_patterns)
 
 
 def fit_assignment_em_restarted(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,

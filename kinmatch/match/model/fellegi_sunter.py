@@ -642,7 +642,10 @@ class FellegiSunter(EstimatorParams):
         self.log_likelihood_ = []
         self.share_with_report_ = fit.pi
         self.n_pairs_ = int(len(matrix))
-        self.n_patterns_ = int(len(group_patterns(matrix)[0]))
+        # the EM's blocks counted the distinct rows already when the levels are integers as they are
+        integer = all(vectors[n].dtype.kind in "iu" for n in names)
+        self.n_patterns_ = fit.n_patterns if integer and fit.n_patterns is not None else \
+            int(len(group_patterns(matrix)[0]))
         self.u_source_ = "candidates" if self.u_source == "candidates" else "random_pairs"
         self.supervised_ = None
         self.calibration_ = None
