@@ -157,6 +157,7 @@ def test_the_starts_on_threads_give_the_fits_of_one_after_the_other(monkeypatch,
     import kinmatch.match.model.assignment as assignment
 
     monkeypatch.setattr(assignment, "THREADED_MIN_PAIRS", threaded_min_pairs)
+    monkeypatch.setattr(assignment, "THREADED_MAX_PAIRS", 10**9)
     vectors = two_explanations()
     alone = [fit_assignment_em(vectors, U, 300, max_iter=500, tol=1e-6, estimate_u=True, start=start)
              for start in (DEFAULT_START, PLACE_START)]

@@ -277,11 +277,17 @@ THREADED_MIN_PAIRS = 100_000
 each other (numpy lets go of the interpreter inside its operations on whole arrays, which are
 most of an iteration); below it, one after the other."""
 
+THREADED_MAX_PAIRS = 1_500_000
+"""Above this many pairs the starts run one after the other again: each start holds four arrays
+of a float per pair, and a thread's allocator keeps what it freed, so two at once raised the
+peak memory of a 10,000 × 1,000,000 link (4.1M pairs: 5.54 GB against 4.89 GB, bench/RESULTS.md)."""
+
 
 def _each_start(prepared: _Prepared, u: dict, n_residents: int, starts: tuple, options: dict) -> list[AssignmentFit]:
     """The EM's fit from each of ``starts``, in their order; each fit is the same whether the
     starts run one after the other or on threads (each has its own arrays)."""
-    if len(starts) < 2 or len(prepared.order) < THREADED_MIN_PAIRS or (os.cpu_count() or 1) < 2:
+    if (len(starts) < 2 or not THREADED_MIN_PAIRS <= len(prepared.order) <= THREADED_MAX_PAIRS
+            or (os.cpu_count() or 1) < 2):
         return [_fit_prepared(prepared, u, n_residents, start=start, **options) for start in starts]
     from concurrent.futures import ThreadPoolExecutor
 
