@@ -278,9 +278,9 @@ each other (numpy lets go of the interpreter inside its operations on whole arra
 most of an iteration); below it, one after the other."""
 
 THREADED_MAX_PAIRS = 1_500_000
-"""Above this many pairs the starts run one after the other again: each start holds four arrays
-of a float per pair, and a thread's allocator keeps what it freed, so two at once raised the
-peak memory of a 10,000 × 1,000,000 link (4.1M pairs: 5.54 GB against 4.89 GB, bench/RESULTS.md)."""
+"""Above this many pairs the starts run one after the other: each start holds four arrays of a
+float per pair, and a thread's allocator keeps what it freed; at 10,000 × 1,000,000 (4.1M pairs)
+two starts at once raised the run's peak memory (bench/RESULTS.md)."""
 
 
 def _each_start(prepared: _Prepared, u: dict, n_residents: int, starts: tuple, options: dict) -> list[AssignmentFit]:
