@@ -663,9 +663,10 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     encoded = engine.encode(residents, missing, side.comparisons(settings))
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         # one forked worker beside this process (it compares half the pairs, and explains half the
-        # rows), not one per CPU: each worker's reads of the encodings of that many reports copy
-        # the pages they touch (run_link keeps one process there). At 10,000 × 1,000,000 the
-        # comparisons are a third of this process's CPU, and the run's peak is in the scoring after
+        # rows), not one per CPU: a worker's reads of the encodings of that many reports copy the
+        # pages they touch (run_link keeps one process there). At 10,000 × 1,000,000 the comparisons
+        # were a third of this process's CPU after the lookup, and the worker's copies stay below the
+        # peak, which is this process's scoring after the comparisons
         n_jobs = min(2, resolve_jobs(None))
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
                            n_jobs, version, report_clusters=report_clusters)
