@@ -144,9 +144,12 @@ def _clean(text: object) -> str:
         s = _opencc().convert(s)
     except Exception:  # noqa: BLE001 - one odd value must not stop a batch
         pass
-    s = _PRODUCTION_TEAM.sub(_SEP, s)
-    s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
-    s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
+    # the unit words' patterns only where their last character occurs (most texts have none)
+    if "队" in s or "组" in s:
+        s = _PRODUCTION_TEAM.sub(_SEP, s)
+        s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
+    if "社" in s or "所" in s:
+        s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
     s = _NON_HAN.sub(_SEP, s)
     return s.strip(_SEP)
 
@@ -549,35 +552,45 @@ class _Hit(NamedTuple):
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
-    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
-    trie, max_len, filled, first_chars = g.trie, g.max_len, g.trie_chars, g._by_first
+    if n < 2:
+        return []
+    trie = g.trie
+    new = set(s).difference(g.trie_chars)
+    if new:  # the trie holds the keys of the characters met so far
+        g.fill_trie(new)
     get = trie.get
+    # no key has one character, and the trie holds every proper prefix of a key: a walk starts
+    # at the node of the two characters at ``i`` (looked up for the whole text in one map), and
+    # a position whose two characters begin no key is skipped without a slice
+    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds (start, end, coarsest level) of each span with a non-generic key
     outer: list[tuple[int, int, int]] = []
-    for i, char in enumerate(s):
-        # no key has one character: a character that begins a key is a bare prefix in the trie,
-        # one that begins none is not in it, so the walk starts at two characters
-        if char not in first_chars:
+    for i, node in enumerate(map(get, map(operator.add, s, s[1:]))):
+        if node is None:
             continue
-        if char not in filled:
-            g.fill_trie(char)
-        for j in range(i + 2, n + 1 if i + max_len >= n else i + max_len + 1):
-            node = get(s[i:j])
-            if node is None:
-                break
+        j = i + 2
+        while True:
             entries, more, coarsest = node
             if entries:
                 spans.append((i, j, entries))
                 if coarsest < 9:
                     outer.append((i, j, coarsest))
-            if not more:
+            # a node with ``more`` is a proper prefix of a key: shorter than the longest key
+            if not more or j == n:
                 break
+            j += 1
+            node = get(s[i:j])
+            if node is None:
+                break
+    if not spans:
+        return []
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     out = []
     span_cache = g.span_readings
+    new_hit = tuple.__new__  # _Hit(i, j, entry) without the namedtuple's Python-level __new__
     for i, j, entries in spans:
         around = 9
         for a, b, o in outer:
@@ -586,7 +599,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
         if len(entries) == 1:  # most spans: one reading, nothing to compare it with
             entry, level = entries[0]
             if around > level:
-                out.append(_Hit(i, j, entry))
+                out.append(new_hit(_Hit, (i, j, entry)))
             continue
         # the readings a span keeps depend on its readings and ``around`` only: worked out once
         # per (key, around) (城关镇 alone is a township of hundreds of counties)
@@ -594,7 +607,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
         kept = span_cache.get(cache_key)
         if kept is None:
             kept = span_cache[cache_key] = _span_readings(entries, around)
-        out.extend([_Hit(i, j, entry) for entry in kept])
+        out.extend([new_hit(_Hit, (i, j, entry)) for entry in kept])
     return out
 
 
@@ -647,22 +660,27 @@ def _clear(h: _Hit, used: list[_Hit]) -> bool:
     return True
 
 
-def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
+def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand], list[_Hit]]:
+    """The county readings of a text's hits (villages added), and its province and prefecture
+    hits in scan order (for :func:`_coarse`)."""
     text_len = len(s) - s.count(_SEP)
-    prov_hits, pref_hits = [], []
+    prov_hits, pref_hits, coarse_hits = [], [], []
     by_county: dict[str, list[_Hit]] = {}
     for h in hits:  # one pass, by level
-        level = h.entry.level
+        entry = h.entry
+        level = entry.level
         if level == "county" or level == "township":
-            chits = by_county.get(h.entry.code)
+            chits = by_county.get(entry.code)
             if chits is None:
-                by_county[h.entry.code] = [h]
+                by_county[entry.code] = [h]
             else:
                 chits.append(h)
         elif level == "province":
             prov_hits.append(h)
+            coarse_hits.append(h)
         elif level == "prefecture":
             pref_hits.append(h)
+            coarse_hits.append(h)
     cands: list[_Cand] = []
     cur_info = g.cur_info
     for county, chits in by_county.items():
@@ -736,8 +754,9 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             if others and province_code not in others:
                 evidence -= 0.3   # the text names another province
         cands.append(_Cand("county", county, evidence, parts, township, None, old))
-    _add_villages(s, hits, cands, g)
-    return cands
+    if cands:
+        _add_villages(s, hits, cands, g)
+    return cands, coarse_hits
 
 
 def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -> None:
@@ -748,17 +767,19 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     for h in hits:
         if h.entry.level in ("province", "prefecture", "county"):
             rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
-    rest = "".join(rest_chars)
-    chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
+    chunks = [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 2]
     if not chunks:
         return
     # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
     # that names a village of a county is its village (made once, tried in up to three counties)
     pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
               for i in range(len(chunk) - n + 1)]
-    for c in sorted(cands, key=_EVIDENCE, reverse=True)[:3]:  # stable, as a sort by -evidence
+    # the three strongest (a stable sort by -evidence); each county's village is its own, so
+    # with three candidates or fewer the order they are tried in does not matter
+    for c in cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]:
         vil = g.villages_of(c.code)
-        if not vil:
+        # most texts name no village: one membership pass in C before the ordered search
+        if not vil or vil.keys().isdisjoint(pieces):
             continue
         for found in pieces:
             if found in vil:
@@ -770,7 +791,8 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
 
 
 def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
-    """Prefecture- or province-level readings when no county is named."""
+    """Prefecture- or province-level readings when no county is named (``hits``: a text's hits,
+    or only its province and prefecture hits, in scan order)."""
     out = []
     provs = {h.entry.code for h in hits if h.entry.level == "province"}
     for h in hits:
@@ -1306,12 +1328,12 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     if not s or _NO_PLACE.fullmatch(s):
         return s, []
     hits = _scan(s, g)
-    cands = _score_counties(s, hits, g)
-    if not cands or any(h.entry.level in ("prefecture", "province") for h in hits):
+    cands, coarse_hits = _score_counties(s, hits, g)
+    if not cands or coarse_hits:
         # a prefecture or province is only a rival reading when no stronger county inside it is
         # named (周口太康 is 太康县, not "周口 or 太康")
         inner = [c for c in cands if c.level == "county"]
-        for coarse in _coarse(hits, g):
+        for coarse in _coarse(coarse_hits, g):
             n = 4 if coarse.level == "prefecture" else 2
             if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
                 cands.append(coarse)
@@ -1460,6 +1482,9 @@ def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
 
 PLACE_FIELDS = ["province", "prefecture", "county", "township", "village", "lon", "lat",
                 "place_score", "place_old", "place_matched_by"]
+_PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "township", "village", "lon", "lat",
+                       "score", "old", "matched_by"]
+"""The :class:`PlaceMatch` field of each of :data:`PLACE_FIELDS`."""
 
 
 def parse_places(values: pd.Series, prefix: str | None = None,
@@ -1474,26 +1499,22 @@ def parse_places(values: pd.Series, prefix: str | None = None,
     ['411627', None]
     """
     values = pd.Series(values)
-    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    texts = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values.tolist()]
+    # each distinct (text, accent area) once: codes from a dict, not pandas' factorize of a
+    # MultiIndex (a share of 256 texts is parsed at a time, where its fixed cost shows)
     if accent_areas is not None:
-        acc = pd.Series(accent_areas, index=values.index).map(lambda a: a if isinstance(a, str) and a else None)
+        keys = list(zip(texts, [a if isinstance(a, str) and a else None
+                                for a in pd.Series(accent_areas, index=values.index).tolist()], strict=True))
     else:
-        acc = pd.Series([None] * len(values), index=values.index, dtype=object)
-    if len(values) == 0:
-        uniques, codes = [], np.zeros(0, dtype=int)
-    else:
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([text.to_numpy(), acc.to_numpy()]))
-    # factorize turns a None accent into NaN: back to None so the cache key stays one value
-    parsed = [_parse_cached(t, a if isinstance(a, str) else None) if t else _empty("") for t, a in uniques]
-    cols = {
-        "province": [p.province_code for p in parsed], "prefecture": [p.prefecture_code for p in parsed],
-        "county": [p.county_code for p in parsed], "township": [p.township for p in parsed],
-        "village": [p.village for p in parsed], "lon": [p.lon for p in parsed],
-        "lat": [p.lat for p in parsed], "place_score": [p.score for p in parsed],
-        "place_old": [p.old for p in parsed], "place_matched_by": [p.matched_by for p in parsed],
-    }
+        keys = [(t, None) for t in texts]
+    first: dict[tuple[str, str | None], int] = {}
+    codes = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=len(keys))
+    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    # PlaceMatch's fields, column by column (one transposition instead of a pass per field)
+    columns = list(zip(*parsed)) if parsed else [()] * len(PlaceMatch._fields)
     out = {}
-    for name, col in cols.items():
-        arr = np.array(col, dtype=float if name in ("lon", "lat", "place_score") else object)
+    for name, field_name in zip(PLACE_FIELDS, _PLACE_MATCH_FIELDS, strict=True):
+        arr = np.array(columns[PlaceMatch._fields.index(field_name)],
+                       dtype=float if name in ("lon", "lat", "place_score") else object)
         out[f"{prefix}_{name}" if prefix else name] = arr[codes] if len(codes) else arr[:0]
     return pd.DataFrame(out, index=values.index)
