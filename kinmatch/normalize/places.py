@@ -334,6 +334,8 @@ class _Gazetteer:
         # (id of a trie key's readings, coarsest level around its span) → the readings the span
         # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
         self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
+        # (level, code) of a reading → its codes, coordinates and display name (_place_of)
+        self.places: dict[tuple[str, str], tuple] = {}
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -538,6 +540,8 @@ _W_COUNTY = {("full", False): 1.0, ("short", False): 0.85, ("full", True): 0.85,
 _W_TOWN = {"full": 0.6, "short": 0.45, "shadow": 0.4}
 _W_VILLAGE = {"full": 0.35, "short": 0.25}
 _W_PREF, _W_PROV = 0.4, 0.25
+_COUNTY_PART = {(kind, old): "county_" + kind + ("_old" if old else "") for kind, old in _W_COUNTY}
+"""The ``parts`` label of a county reading by (kind, old)."""
 _SHARPNESS = 6.0
 
 
@@ -665,16 +669,16 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand
     hits in scan order (for :func:`_coarse`)."""
     text_len = len(s) - s.count(_SEP)
     prov_hits, pref_hits, coarse_hits = [], [], []
-    by_county: dict[str, list[_Hit]] = {}
+    # per county code its county hits and its township hits, each in scan order
+    by_county: dict[str, tuple[list[_Hit], list[_Hit]]] = {}
     for h in hits:  # one pass, by level
         entry = h.entry
         level = entry.level
         if level == "county" or level == "township":
             chits = by_county.get(entry.code)
             if chits is None:
-                by_county[entry.code] = [h]
-            else:
-                chits.append(h)
+                chits = by_county[entry.code] = ([], [])
+            chits[level == "township"].append(h)
         elif level == "province":
             prov_hits.append(h)
             coarse_hits.append(h)
@@ -683,22 +687,21 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand
             coarse_hits.append(h)
     cands: list[_Cand] = []
     cur_info = g.cur_info
-    for county, chits in by_county.items():
+    for county, (county_hits, town_hits) in by_county.items():
         row = cur_info.get(county)
         if row is None:
             continue
         # the strongest county reading (the first of equals, as max() picks)
         best_county, best_weight = None, 0.0
-        for h in chits:
-            if h.entry.level == "county":
-                weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
-                if best_county is None or weight > best_weight:
-                    best_county, best_weight = h, weight
+        for h in county_hits:
+            weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
+            if best_county is None or weight > best_weight:
+                best_county, best_weight = h, weight
         prefecture_code = row["prefecture_code"]
         if best_county is not None and best_county.entry.kind == "generic":
             if not any(h.entry.code == prefecture_code for h in pref_hits):
                 best_county = None
-                if not any(h.entry.level == "township" for h in chits):
+                if not town_hits:
                     continue
         # the evidence is summed in this order (float sums: the order is part of the result);
         # ``used`` is the hits already read as this county or its township (at most two)
@@ -707,19 +710,21 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand
             evidence += best_weight
             old = best_county.entry.old
             used = [best_county]
-            parts.append(("county_" + best_county.entry.kind + ("_old" if old else ""),
-                          s[best_county.start:best_county.end]))
+            parts.append((_COUNTY_PART[(best_county.entry.kind, old)], s[best_county.start:best_county.end]))
+            # a hit is clear of ``used`` when it does not overlap the county hit
+            lo, hi = best_county.start, best_county.end
         else:
             used = []
+            lo = hi = -1  # nothing read yet: every hit is clear
         pref_ok = [h for h in pref_hits if h.entry.code == prefecture_code
-                   and _clear(h, used)] if pref_hits else pref_hits
+                   and (h.end <= lo or hi <= h.start)] if pref_hits else pref_hits
         province_code = row["province_code"]
         prov_ok = [h for h in prov_hits if h.entry.code == province_code
-                   and _clear(h, used)] if prov_hits else prov_hits
+                   and (h.end <= lo or hi <= h.start)] if prov_hits else prov_hits
         # the strongest township reading by (weight, length), the first of equals as max() picks
         town, town_key = None, None
-        for h in chits:
-            if h.entry.level == "township" and _clear(h, used):
+        for h in town_hits:
+            if h.end <= lo or hi <= h.start:
                 key = (_W_TOWN[h.entry.kind], h.end - h.start)
                 if town is None or key > town_key:
                     town, town_key = h, key
@@ -1385,8 +1390,13 @@ def _describe(parts: list) -> tuple[str, str]:
     return "+".join(kinds), reason
 
 
-def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float]:
-    """(county, prefecture, province codes, lon, lat) of a candidate."""
+def _place_of(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float, str | None]:
+    """(county, prefecture, province codes, lon, lat, display name) of a candidate's (level,
+    code), worked out once per process (a run reads the same few thousand counties many times)."""
+    key = (c.level, c.code)
+    place = g.places.get(key)
+    if place is not None:
+        return place
     county = prefecture = province = None
     lon = lat = math.nan
     if c.level == "county":
@@ -1400,14 +1410,15 @@ def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None,
     else:
         province = c.code
         lon, lat = g.province_xy.get(c.code, (math.nan, math.nan))
-    return county, prefecture, province, lon, lat
+    place = g.places[key] = (county, prefecture, province, lon, lat, g.name_of(county, prefecture, province))
+    return place
 
 
 def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
-    county, prefecture, province, lon, lat = _where(c, g)
+    county, prefecture, province, lon, lat, name = _place_of(c, g)
     matched_by, reason = _describe(c.parts or [])
     return dict(level=c.level, county_code=county, prefecture_code=prefecture, province_code=province,
-                name=g.name_of(county, prefecture, province), township=c.township, village=c.village,
+                name=name, township=c.township, village=c.village,
                 lon=lon, lat=lat, score=score, old=bool(c.old), matched_by=matched_by, reason=reason)
 
 
@@ -1455,12 +1466,12 @@ def _parse_cached(text: str, accent_area: str | None) -> PlaceMatch:
     if not ranked:
         return _empty(text)
     c, score = ranked[0]
-    county, prefecture, province, lon, lat = _where(c, g)
-    matched_by = "+".join(dict.fromkeys(kind for kind, _ in c.parts)) if c.parts else ""
+    county, prefecture, province, lon, lat, name = _place_of(c, g)
+    matched_by = "+".join(dict.fromkeys([kind for kind, _ in c.parts])) if c.parts else ""
     if c.sound and "sound" not in matched_by:
         matched_by += "+sound"
-    return PlaceMatch(text, province, prefecture, county, c.township, c.village,
-                      g.name_of(county, prefecture, province), lon, lat, score, bool(c.old), matched_by)
+    return PlaceMatch(text, province, prefecture, county, c.township, c.village, name, lon, lat, score,
+                      bool(c.old), matched_by)
 
 
 def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
