@@ -597,8 +597,10 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     new_hit = tuple.__new__  # _Hit(i, j, entry) without the namedtuple's Python-level __new__
     for i, j, entries in spans:
         around = 9
-        for a, b, o in outer:
-            if o < around and a <= i and j <= b and (a != i or b != j):
+        for a, b, o in outer:  # in scan order: by start, so none after the first that starts later
+            if a > i:
+                break
+            if o < around and j <= b and (a != i or b != j):
                 around = o
         if len(entries) == 1:  # most spans: one reading, nothing to compare it with
             entry, level = entries[0]
@@ -747,15 +749,24 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand
             old = old or pref_ok[0].entry.old
             parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
                           s[pref_ok[0].start:pref_ok[0].end]))
-        elif pref_hits and any(_clear(h, used) for h in pref_hits):
-            evidence -= 0.1   # the text names another prefecture (maybe its old one)
+        elif pref_hits:
+            for h in pref_hits:
+                if _clear(h, used):
+                    evidence -= 0.1   # the text names another prefecture (maybe its old one)
+                    break
         if prov_ok:
             evidence += _W_PROV
             parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
         elif prov_hits or pref_hits:
-            others = {h.entry.code for h in prov_hits if _clear(h, used)}
-            others |= {h.entry.code[:2] + "0000" for h in pref_hits
-                       if _clear(h, used)}
+            # the provinces the text names outside this reading (loops, not set comprehensions:
+            # this runs for every rival county of a text that names a province or prefecture)
+            others = set()
+            for h in prov_hits:
+                if _clear(h, used):
+                    others.add(h.entry.code)
+            for h in pref_hits:
+                if _clear(h, used):
+                    others.add(h.entry.code[:2] + "0000")
             if others and province_code not in others:
                 evidence -= 0.3   # the text names another province
         cands.append(_Cand("county", county, evidence, parts, township, None, old))
@@ -1337,12 +1348,19 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     if not cands or coarse_hits:
         # a prefecture or province is only a rival reading when no stronger county inside it is
         # named (周口太康 is 太康县, not "周口 or 太康")
-        inner = [c for c in cands if c.level == "county"]
+        inner = cands[:]  # the county readings (every reading so far is one)
         for coarse in _coarse(coarse_hits, g):
             n = 4 if coarse.level == "prefecture" else 2
-            if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
+            code, evidence = coarse.code[:n], coarse.evidence
+            for c in inner:
+                if c.code[:n] == code and c.evidence >= evidence:
+                    break
+            else:
                 cands.append(coarse)
-    best_ev = max((c.evidence for c in cands), default=0.0)
+    best_ev = cands[0].evidence if cands else 0.0  # max() in a loop
+    for c in cands:
+        if c.evidence > best_ev:
+            best_ev = c.evidence
     # the rest of the text (made when a step below reads it): the candidates' townships as they
     # are before sound candidates are added
     rest_chunks = None
