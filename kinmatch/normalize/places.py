@@ -370,11 +370,14 @@ class _Gazetteer:
         (9 for a generic name), made per first character as the trie is filled: a run that reads
         a few texts makes a few hundred of the 96k readings."""
         keys = self._keys
-        levels = [keys["level"][row] for row in rows]
-        kinds = [keys["kind"][row] for row in rows]
+        # each column's rows by one C-level map; the entries made by tuple.__new__ (the
+        # namedtuple's own __new__ is Python code, run for every reading filled)
+        levels = list(map(keys["level"].__getitem__, rows))
+        kinds = list(map(keys["kind"].__getitem__, rows))
         orders = list(map(_LEVEL_ORDER.__getitem__, levels))
-        entries = map(_Entry, levels, [keys["code"][row] for row in rows], kinds,
-                      [bool(keys["old"][row]) for row in rows], [keys["label"][row] for row in rows])
+        entries = map(functools.partial(tuple.__new__, _Entry),
+                      zip(levels, map(keys["code"].__getitem__, rows), kinds,
+                          map(bool, map(keys["old"].__getitem__, rows)), map(keys["label"].__getitem__, rows)))
         return (list(zip(entries, orders)),
                 [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
 
