@@ -144,9 +144,12 @@ def _clean(text: object) -> str:
         s = _opencc().convert(s)
     except Exception:  # noqa: BLE001 - one odd value must not stop a batch
         pass
-    s = _PRODUCTION_TEAM.sub(_SEP, s)
-    s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
-    s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
+    # the unit words' patterns only where their last character occurs (most texts have none)
+    if "队" in s or "组" in s:
+        s = _PRODUCTION_TEAM.sub(_SEP, s)
+        s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
+    if "社" in s or "所" in s:
+        s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
     s = _NON_HAN.sub(_SEP, s)
     return s.strip(_SEP)
 
@@ -331,6 +334,8 @@ class _Gazetteer:
         # (id of a trie key's readings, coarsest level around its span) → the readings the span
         # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
         self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
+        # (level, code) of a reading → its codes, coordinates and display name (_place_of)
+        self.places: dict[tuple[str, str], tuple] = {}
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -365,11 +370,14 @@ class _Gazetteer:
         (9 for a generic name), made per first character as the trie is filled: a run that reads
         a few texts makes a few hundred of the 96k readings."""
         keys = self._keys
-        levels = [keys["level"][row] for row in rows]
-        kinds = [keys["kind"][row] for row in rows]
+        # each column's rows by one C-level map; the entries made by tuple.__new__ (the
+        # namedtuple's own __new__ is Python code, run for every reading filled)
+        levels = list(map(keys["level"].__getitem__, rows))
+        kinds = list(map(keys["kind"].__getitem__, rows))
         orders = list(map(_LEVEL_ORDER.__getitem__, levels))
-        entries = map(_Entry, levels, [keys["code"][row] for row in rows], kinds,
-                      [bool(keys["old"][row]) for row in rows], [keys["label"][row] for row in rows])
+        entries = map(functools.partial(tuple.__new__, _Entry),
+                      zip(levels, map(keys["code"].__getitem__, rows), kinds,
+                          map(bool, map(keys["old"].__getitem__, rows)), map(keys["label"].__getitem__, rows)))
         return (list(zip(entries, orders)),
                 [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
 
@@ -535,6 +543,8 @@ _W_COUNTY = {("full", False): 1.0, ("short", False): 0.85, ("full", True): 0.85,
 _W_TOWN = {"full": 0.6, "short": 0.45, "shadow": 0.4}
 _W_VILLAGE = {"full": 0.35, "short": 0.25}
 _W_PREF, _W_PROV = 0.4, 0.25
+_COUNTY_PART = {(kind, old): "county_" + kind + ("_old" if old else "") for kind, old in _W_COUNTY}
+"""The ``parts`` label of a county reading by (kind, old)."""
 _SHARPNESS = 6.0
 
 
@@ -549,44 +559,56 @@ class _Hit(NamedTuple):
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
-    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
-    trie, max_len, filled, first_chars = g.trie, g.max_len, g.trie_chars, g._by_first
+    if n < 2:
+        return []
+    trie = g.trie
+    new = set(s).difference(g.trie_chars)
+    if new:  # the trie holds the keys of the characters met so far
+        g.fill_trie(new)
     get = trie.get
+    # no key has one character, and the trie holds every proper prefix of a key: a walk starts
+    # at the node of the two characters at ``i`` (looked up for the whole text in one map), and
+    # a position whose two characters begin no key is skipped without a slice
+    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds (start, end, coarsest level) of each span with a non-generic key
     outer: list[tuple[int, int, int]] = []
-    for i, char in enumerate(s):
-        # no key has one character: a character that begins a key is a bare prefix in the trie,
-        # one that begins none is not in it, so the walk starts at two characters
-        if char not in first_chars:
+    for i, node in enumerate(map(get, map(operator.add, s, s[1:]))):
+        if node is None:
             continue
-        if char not in filled:
-            g.fill_trie(char)
-        for j in range(i + 2, n + 1 if i + max_len >= n else i + max_len + 1):
-            node = get(s[i:j])
-            if node is None:
-                break
+        j = i + 2
+        while True:
             entries, more, coarsest = node
             if entries:
                 spans.append((i, j, entries))
                 if coarsest < 9:
                     outer.append((i, j, coarsest))
-            if not more:
+            # a node with ``more`` is a proper prefix of a key: shorter than the longest key
+            if not more or j == n:
                 break
+            j += 1
+            node = get(s[i:j])
+            if node is None:
+                break
+    if not spans:
+        return []
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     out = []
     span_cache = g.span_readings
+    new_hit = tuple.__new__  # _Hit(i, j, entry) without the namedtuple's Python-level __new__
     for i, j, entries in spans:
         around = 9
-        for a, b, o in outer:
-            if o < around and a <= i and j <= b and (a != i or b != j):
+        for a, b, o in outer:  # in scan order: by start, so none after the first that starts later
+            if a > i:
+                break
+            if o < around and j <= b and (a != i or b != j):
                 around = o
         if len(entries) == 1:  # most spans: one reading, nothing to compare it with
             entry, level = entries[0]
             if around > level:
-                out.append(_Hit(i, j, entry))
+                out.append(new_hit(_Hit, (i, j, entry)))
             continue
         # the readings a span keeps depend on its readings and ``around`` only: worked out once
         # per (key, around) (城关镇 alone is a township of hundreds of counties)
@@ -594,7 +616,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
         kept = span_cache.get(cache_key)
         if kept is None:
             kept = span_cache[cache_key] = _span_readings(entries, around)
-        out.extend([_Hit(i, j, entry) for entry in kept])
+        out.extend([new_hit(_Hit, (i, j, entry)) for entry in kept])
     return out
 
 
@@ -647,40 +669,44 @@ def _clear(h: _Hit, used: list[_Hit]) -> bool:
     return True
 
 
-def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
+def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand], list[_Hit]]:
+    """The county readings of a text's hits (villages added), and its province and prefecture
+    hits in scan order (for :func:`_coarse`)."""
     text_len = len(s) - s.count(_SEP)
-    prov_hits, pref_hits = [], []
-    by_county: dict[str, list[_Hit]] = {}
+    prov_hits, pref_hits, coarse_hits = [], [], []
+    # per county code its county hits and its township hits, each in scan order
+    by_county: dict[str, tuple[list[_Hit], list[_Hit]]] = {}
     for h in hits:  # one pass, by level
-        level = h.entry.level
+        entry = h.entry
+        level = entry.level
         if level == "county" or level == "township":
-            chits = by_county.get(h.entry.code)
+            chits = by_county.get(entry.code)
             if chits is None:
-                by_county[h.entry.code] = [h]
-            else:
-                chits.append(h)
+                chits = by_county[entry.code] = ([], [])
+            chits[level == "township"].append(h)
         elif level == "province":
             prov_hits.append(h)
+            coarse_hits.append(h)
         elif level == "prefecture":
             pref_hits.append(h)
+            coarse_hits.append(h)
     cands: list[_Cand] = []
     cur_info = g.cur_info
-    for county, chits in by_county.items():
+    for county, (county_hits, town_hits) in by_county.items():
         row = cur_info.get(county)
         if row is None:
             continue
         # the strongest county reading (the first of equals, as max() picks)
         best_county, best_weight = None, 0.0
-        for h in chits:
-            if h.entry.level == "county":
-                weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
-                if best_county is None or weight > best_weight:
-                    best_county, best_weight = h, weight
+        for h in county_hits:
+            weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
+            if best_county is None or weight > best_weight:
+                best_county, best_weight = h, weight
         prefecture_code = row["prefecture_code"]
         if best_county is not None and best_county.entry.kind == "generic":
             if not any(h.entry.code == prefecture_code for h in pref_hits):
                 best_county = None
-                if not any(h.entry.level == "township" for h in chits):
+                if not town_hits:
                     continue
         # the evidence is summed in this order (float sums: the order is part of the result);
         # ``used`` is the hits already read as this county or its township (at most two)
@@ -689,19 +715,21 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             evidence += best_weight
             old = best_county.entry.old
             used = [best_county]
-            parts.append(("county_" + best_county.entry.kind + ("_old" if old else ""),
-                          s[best_county.start:best_county.end]))
+            parts.append((_COUNTY_PART[(best_county.entry.kind, old)], s[best_county.start:best_county.end]))
+            # a hit is clear of ``used`` when it does not overlap the county hit
+            lo, hi = best_county.start, best_county.end
         else:
             used = []
+            lo = hi = -1  # nothing read yet: every hit is clear
         pref_ok = [h for h in pref_hits if h.entry.code == prefecture_code
-                   and _clear(h, used)] if pref_hits else pref_hits
+                   and (h.end <= lo or hi <= h.start)] if pref_hits else pref_hits
         province_code = row["province_code"]
         prov_ok = [h for h in prov_hits if h.entry.code == province_code
-                   and _clear(h, used)] if prov_hits else prov_hits
+                   and (h.end <= lo or hi <= h.start)] if prov_hits else prov_hits
         # the strongest township reading by (weight, length), the first of equals as max() picks
         town, town_key = None, None
-        for h in chits:
-            if h.entry.level == "township" and _clear(h, used):
+        for h in town_hits:
+            if h.end <= lo or hi <= h.start:
                 key = (_W_TOWN[h.entry.kind], h.end - h.start)
                 if town is None or key > town_key:
                     town, town_key = h, key
@@ -724,20 +752,30 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             old = old or pref_ok[0].entry.old
             parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
                           s[pref_ok[0].start:pref_ok[0].end]))
-        elif pref_hits and any(_clear(h, used) for h in pref_hits):
-            evidence -= 0.1   # the text names another prefecture (maybe its old one)
+        elif pref_hits:
+            for h in pref_hits:
+                if _clear(h, used):
+                    evidence -= 0.1   # the text names another prefecture (maybe its old one)
+                    break
         if prov_ok:
             evidence += _W_PROV
             parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
         elif prov_hits or pref_hits:
-            others = {h.entry.code for h in prov_hits if _clear(h, used)}
-            others |= {h.entry.code[:2] + "0000" for h in pref_hits
-                       if _clear(h, used)}
+            # the provinces the text names outside this reading (loops, not set comprehensions:
+            # this runs for every rival county of a text that names a province or prefecture)
+            others = set()
+            for h in prov_hits:
+                if _clear(h, used):
+                    others.add(h.entry.code)
+            for h in pref_hits:
+                if _clear(h, used):
+                    others.add(h.entry.code[:2] + "0000")
             if others and province_code not in others:
                 evidence -= 0.3   # the text names another province
         cands.append(_Cand("county", county, evidence, parts, township, None, old))
-    _add_villages(s, hits, cands, g)
-    return cands
+    if cands:
+        _add_villages(s, hits, cands, g)
+    return cands, coarse_hits
 
 
 def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -> None:
@@ -748,17 +786,19 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     for h in hits:
         if h.entry.level in ("province", "prefecture", "county"):
             rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
-    rest = "".join(rest_chars)
-    chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
+    chunks = [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 2]
     if not chunks:
         return
     # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
     # that names a village of a county is its village (made once, tried in up to three counties)
     pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
               for i in range(len(chunk) - n + 1)]
-    for c in sorted(cands, key=_EVIDENCE, reverse=True)[:3]:  # stable, as a sort by -evidence
+    # the three strongest (a stable sort by -evidence); each county's village is its own, so
+    # with three candidates or fewer the order they are tried in does not matter
+    for c in cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]:
         vil = g.villages_of(c.code)
-        if not vil:
+        # most texts name no village: one membership pass in C before the ordered search
+        if not vil or vil.keys().isdisjoint(pieces):
             continue
         for found in pieces:
             if found in vil:
@@ -770,7 +810,8 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
 
 
 def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
-    """Prefecture- or province-level readings when no county is named."""
+    """Prefecture- or province-level readings when no county is named (``hits``: a text's hits,
+    or only its province and prefecture hits, in scan order)."""
     out = []
     provs = {h.entry.code for h in hits if h.entry.level == "province"}
     for h in hits:
@@ -1306,16 +1347,23 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     if not s or _NO_PLACE.fullmatch(s):
         return s, []
     hits = _scan(s, g)
-    cands = _score_counties(s, hits, g)
-    if not cands or any(h.entry.level in ("prefecture", "province") for h in hits):
+    cands, coarse_hits = _score_counties(s, hits, g)
+    if not cands or coarse_hits:
         # a prefecture or province is only a rival reading when no stronger county inside it is
         # named (周口太康 is 太康县, not "周口 or 太康")
-        inner = [c for c in cands if c.level == "county"]
-        for coarse in _coarse(hits, g):
+        inner = cands[:]  # the county readings (every reading so far is one)
+        for coarse in _coarse(coarse_hits, g):
             n = 4 if coarse.level == "prefecture" else 2
-            if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
+            code, evidence = coarse.code[:n], coarse.evidence
+            for c in inner:
+                if c.code[:n] == code and c.evidence >= evidence:
+                    break
+            else:
                 cands.append(coarse)
-    best_ev = max((c.evidence for c in cands), default=0.0)
+    best_ev = cands[0].evidence if cands else 0.0  # max() in a loop
+    for c in cands:
+        if c.evidence > best_ev:
+            best_ev = c.evidence
     # the rest of the text (made when a step below reads it): the candidates' townships as they
     # are before sound candidates are added
     rest_chunks = None
@@ -1363,8 +1411,13 @@ def _describe(parts: list) -> tuple[str, str]:
     return "+".join(kinds), reason
 
 
-def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float]:
-    """(county, prefecture, province codes, lon, lat) of a candidate."""
+def _place_of(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float, str | None]:
+    """(county, prefecture, province codes, lon, lat, display name) of a candidate's (level,
+    code), worked out once per process (a run reads the same few thousand counties many times)."""
+    key = (c.level, c.code)
+    place = g.places.get(key)
+    if place is not None:
+        return place
     county = prefecture = province = None
     lon = lat = math.nan
     if c.level == "county":
@@ -1378,14 +1431,15 @@ def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None,
     else:
         province = c.code
         lon, lat = g.province_xy.get(c.code, (math.nan, math.nan))
-    return county, prefecture, province, lon, lat
+    place = g.places[key] = (county, prefecture, province, lon, lat, g.name_of(county, prefecture, province))
+    return place
 
 
 def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
-    county, prefecture, province, lon, lat = _where(c, g)
+    county, prefecture, province, lon, lat, name = _place_of(c, g)
     matched_by, reason = _describe(c.parts or [])
     return dict(level=c.level, county_code=county, prefecture_code=prefecture, province_code=province,
-                name=g.name_of(county, prefecture, province), township=c.township, village=c.village,
+                name=name, township=c.township, village=c.village,
                 lon=lon, lat=lat, score=score, old=bool(c.old), matched_by=matched_by, reason=reason)
 
 
@@ -1433,12 +1487,12 @@ def _parse_cached(text: str, accent_area: str | None) -> PlaceMatch:
     if not ranked:
         return _empty(text)
     c, score = ranked[0]
-    county, prefecture, province, lon, lat = _where(c, g)
-    matched_by = "+".join(dict.fromkeys(kind for kind, _ in c.parts)) if c.parts else ""
+    county, prefecture, province, lon, lat, name = _place_of(c, g)
+    matched_by = "+".join(dict.fromkeys([kind for kind, _ in c.parts])) if c.parts else ""
     if c.sound and "sound" not in matched_by:
         matched_by += "+sound"
-    return PlaceMatch(text, province, prefecture, county, c.township, c.village,
-                      g.name_of(county, prefecture, province), lon, lat, score, bool(c.old), matched_by)
+    return PlaceMatch(text, province, prefecture, county, c.township, c.village, name, lon, lat, score,
+                      bool(c.old), matched_by)
 
 
 def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
@@ -1460,6 +1514,9 @@ def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
 
 PLACE_FIELDS = ["province", "prefecture", "county", "township", "village", "lon", "lat",
                 "place_score", "place_old", "place_matched_by"]
+_PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "township", "village", "lon", "lat",
+                       "score", "old", "matched_by"]
+"""The :class:`PlaceMatch` field of each of :data:`PLACE_FIELDS`."""
 
 
 def parse_places(values: pd.Series, prefix: str | None = None,
@@ -1474,26 +1531,22 @@ def parse_places(values: pd.Series, prefix: str | None = None,
     ['411627', None]
     """
     values = pd.Series(values)
-    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    texts = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values.tolist()]
+    # each distinct (text, accent area) once: codes from a dict, not pandas' factorize of a
+    # MultiIndex (a share of 256 texts is parsed at a time, where its fixed cost shows)
     if accent_areas is not None:
-        acc = pd.Series(accent_areas, index=values.index).map(lambda a: a if isinstance(a, str) and a else None)
+        keys = list(zip(texts, [a if isinstance(a, str) and a else None
+                                for a in pd.Series(accent_areas, index=values.index).tolist()], strict=True))
     else:
-        acc = pd.Series([None] * len(values), index=values.index, dtype=object)
-    if len(values) == 0:
-        uniques, codes = [], np.zeros(0, dtype=int)
-    else:
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([text.to_numpy(), acc.to_numpy()]))
-    # factorize turns a None accent into NaN: back to None so the cache key stays one value
-    parsed = [_parse_cached(t, a if isinstance(a, str) else None) if t else _empty("") for t, a in uniques]
-    cols = {
-        "province": [p.province_code for p in parsed], "prefecture": [p.prefecture_code for p in parsed],
-        "county": [p.county_code for p in parsed], "township": [p.township for p in parsed],
-        "village": [p.village for p in parsed], "lon": [p.lon for p in parsed],
-        "lat": [p.lat for p in parsed], "place_score": [p.score for p in parsed],
-        "place_old": [p.old for p in parsed], "place_matched_by": [p.matched_by for p in parsed],
-    }
+        keys = [(t, None) for t in texts]
+    first: dict[tuple[str, str | None], int] = {}
+    codes = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=len(keys))
+    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    # PlaceMatch's fields, column by column (one transposition instead of a pass per field)
+    columns = list(zip(*parsed)) if parsed else [()] * len(PlaceMatch._fields)
     out = {}
-    for name, col in cols.items():
-        arr = np.array(col, dtype=float if name in ("lon", "lat", "place_score") else object)
+    for name, field_name in zip(PLACE_FIELDS, _PLACE_MATCH_FIELDS, strict=True):
+        arr = np.array(columns[PlaceMatch._fields.index(field_name)],
+                       dtype=float if name in ("lon", "lat", "place_score") else object)
         out[f"{prefix}_{name}" if prefix else name] = arr[codes] if len(codes) else arr[:0]
     return pd.DataFrame(out, index=values.index)
