@@ -433,6 +433,11 @@ def _stage_names(ctx: _Context) -> None:
     ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)
 
 
+def _read_names_ahead(ctx: _Context) -> None:
+    """What of the names does not depend on the dialect area (see :func:`names.read_ahead`)."""
+    names.read_ahead(ctx.field("name"), name_source=ctx.field("name_source"))
+
+
 NAMES_SPLIT_MIN = 5_000
 """From this many distinct names (below :data:`PARALLEL_MIN_DISTINCT`) one forked worker reads half."""
 
@@ -673,8 +678,11 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
     stages = _STAGES
     if ctx.place_shares is not None:
         # the stages that read no place first, so the worker has its own records done before the
-        # places are shared out (their outputs and issues are the same in any order)
+        # places are shared out (their outputs and issues are the same in any order); and the
+        # names read ahead, so that only their dialect keys are left after the places
         stages = sorted(_STAGES, key=lambda stage: stage[0] not in _BEFORE_SHARED_PLACES)
+        first_place = next(i for i, (name, _) in enumerate(stages) if name not in _BEFORE_SHARED_PLACES)
+        stages.insert(first_place, ("name_readings", _read_names_ahead))
     if progress:
         from tqdm.auto import tqdm
 
