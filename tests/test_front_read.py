@@ -102,3 +102,45 @@ def test_names_read_ahead_give_the_same_columns():
     assert names._readings_of_clean.cache_info().currsize > 0 and names._name_row.cache_info().currsize == 0
     ahead = names.name_columns(frame["name"], name_source=frame["source"], area=frame["area"])
     pd.testing.assert_frame_equal(ahead, plain)
+
+
+def _parsed(parser, argv, capsys):
+    try:
+        result = vars(parser.parse_args(argv))
+        code = None
+    except SystemExit as stop:
+        result, code = None, stop.code
+    out = capsys.readouterr()
+    if result is not None:
+        result.pop("func", None)
+    return result, code, out.out, out.err
+
+
+def test_a_command_parsed_by_its_own_parser_as_by_the_full_one(capsys):
+    from kinmatch import cli
+
+    assert cli._command_named(["link", "a.csv"]) == "link"
+    assert cli._command_named(["lnk", "a.csv"]) is None and cli._command_named(["--version"]) is None
+    assert cli._command_named([]) is None and cli._command_named(["__init__"]) is None
+    for argv in (["link", "r.csv", "m.csv", "-o", "c.csv", "--top-k", "50", "--jobs", "1"], ["link", "--help"],
+                 ["link", "r.csv"], ["link", "r.csv", "m.csv", "--bogus"], ["index", "--help"]):
+        assert _parsed(cli.build_parser(cli._command_named(argv)), argv, capsys) == _parsed(cli.build_parser(), argv,
+                                                                                          capsys)
+
+
+def test_a_texts_marks_merged_alone_are_themselves():
+    from kinmatch.datasets import simulate
+    from kinmatch.normalize import descriptions
+
+    sim = simulate(n_missing=3000, n_residents=300, seed=5)
+    texts = {t for frame in (sim.missing, sim.residents) for column in ("description", "health")
+             if column in frame.columns for t in frame[column].dropna()}
+    texts |= {"走路跛，左腿不便", "左脸有痣，右脸有痣，脸上有痣", "有一颗痣，位于左脸", "右胳膊刺青，图案为龙",
+              "左手缺小指，手指残缺"}
+    with_marks = 0
+    for text in texts:
+        marks = descriptions.parse_description(text).mark_strings
+        with_marks += bool(marks)
+        assert descriptions.merge_marks(marks) == marks
+        assert descriptions.merge_marks(marks, ()) == marks == descriptions.merge_marks((), marks)
+    assert with_marks > 100

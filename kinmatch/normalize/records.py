@@ -625,7 +625,9 @@ def _descriptions_of(keys: pd.DataFrame) -> pd.DataFrame:
     health = descriptions.parse_descriptions(keys["health"].reset_index(drop=True))
     order = {c: i for i, c in enumerate(descriptions.CONDITIONS)}
     return pd.DataFrame({
-        "marks": _object_column([descriptions.merge_marks(a, b) for a, b in
+        # a text's marks are already sorted and reduced (merge_marks of one group gives it back):
+        # merged only when both texts hold some
+        "marks": _object_column([descriptions.merge_marks(a, b) if a and b else a or b for a, b in
                                  zip(described["marks"], health["marks"], strict=True)]),
         "negated": _object_column([tuple(sorted(set(a) | set(b))) for a, b in
                                    zip(described["negated"], health["negated"], strict=True)]),
