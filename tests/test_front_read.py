@@ -144,3 +144,17 @@ def test_a_texts_marks_merged_alone_are_themselves():
         assert descriptions.merge_marks(marks) == marks
         assert descriptions.merge_marks(marks, ()) == marks == descriptions.merge_marks((), marks)
     assert with_marks > 100
+
+
+def test_meanwhile_runs_once_on_every_path_and_changes_nothing():
+    from kinmatch.normalize import records
+
+    keys = pd.DataFrame({"name": [f"张{chr(0x4e00 + i)}" for i in range(40)] * 2, "source": None, "area": "Wu",
+                         "side": "report"})
+    plain = records._by_distinct(keys, records._names_of, 1)
+    for n_jobs, split_min in ((1, None), (2, 10), (2, None)):
+        calls = []
+        got = records._by_distinct(keys, records._names_of, n_jobs, split_min=split_min,
+                                   meanwhile=lambda calls=calls: calls.append(1))
+        pd.testing.assert_frame_equal(got, plain)
+        assert calls == [1]
