@@ -814,9 +814,18 @@ def _split(syl: str) -> tuple[str, str]:
 @functools.lru_cache(maxsize=65536)
 def _keys(syl: str, families: tuple[str, ...]) -> frozenset:
     """The syllable and its dialect-merged forms; two syllables "meet" when these intersect.
-    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys`)."""
-    from kinmatch.normalize.phonetics import merged_keys
-    return frozenset(merged_keys(syl, families)) | {syl}
+    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys` of one
+    syllable: one fold per merger set of the families)."""
+    from kinmatch.normalize.phonetics import fold_syllable
+    return frozenset([fold_syllable(syl, ops) for ops in _merger_ops(families)]) | {syl}
+
+
+@functools.lru_cache(maxsize=512)
+def _merger_ops(families: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The merger sets :func:`kinmatch.normalize.phonetics.merged_keys` applies for ``families``
+    (worked out once per set of families, not once per syllable)."""
+    from kinmatch.normalize.phonetics import _ops_for
+    return tuple(_ops_for(families))
 
 
 @functools.lru_cache(maxsize=512)
@@ -995,15 +1004,27 @@ def _village_pinyin_group(group: int) -> dict[str, str]:
     return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
+class _SoundGroup(NamedTuple):
+    """The short names of one syllable count, as columns (one row per name, table order)."""
+    ids: np.ndarray        # (names × syllables) syllable ids
+    level: list            # county / prefecture / township
+    code: list             # the county (of a township too) or prefecture code
+    short: np.ndarray      # object array: short names
+    full: list             # full names
+    syllables: list        # tuple of syllables per name
+    township: np.ndarray   # bool: a township's name
+
+
 class _SoundIndex:
-    """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
+    """Pinyin of every county / prefecture / township short name as syllable-id arrays, one group
+    per syllable count; distances between syllables as one matrix per set of merger families."""
 
     def __init__(self, g: _Gazetteer) -> None:
         names = SOUND_NAMES.columns()
         rows = zip(names["level"], names["code"], names["short"], names["full"], map(str.split, names["syllables"]),
                    strict=True)
         self.vocab: dict[str, int] = {}
-        self.groups: dict[int, tuple[np.ndarray, list]] = {}
+        self.groups: dict[int, _SoundGroup] = {}
         by_len: dict[int, list] = defaultdict(list)
         for level, code, short, full, syllables in rows:
             if 2 <= len(syllables) <= 5 and len(syllables) == len(short):
@@ -1012,7 +1033,10 @@ class _SoundIndex:
         for n, items in by_len.items():
             # syllable ids numbered in first-met order, group by group, row by row (one flat pass)
             flat = [vocab.setdefault(s, len(vocab)) for it in items for s in it[4]]
-            self.groups[n] = (np.array(flat, dtype=np.int32).reshape(len(items), n), items)
+            level, code, short, full, syllables = (list(column) for column in zip(*items, strict=True))
+            self.groups[n] = _SoundGroup(np.array(flat, dtype=np.int32).reshape(len(items), n), level, code,
+                                         np.array(short, dtype=object), full, syllables,
+                                         np.array([lv == "township" for lv in level], dtype=bool))
         self.words = list(self.vocab)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
@@ -1041,16 +1065,81 @@ class _SoundIndex:
         out = np.where(words == syl, 0.0, np.where(merged, 0.25, np.where(one_part, 0.5, 1.0)))
         return out.astype(np.float32)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def distances(self, families: tuple[str, ...]) -> np.ndarray:
+        """:meth:`distance_row` of every vocabulary syllable at once (row ``i``: from syllable ``i``),
+        the same values: a few array operations per set of families instead of one row per syllable."""
+        words = self.words
+        sharing: dict[str, list[int]] = defaultdict(list)  # merged key → the syllables that have it
+        for i, word in enumerate(words):
+            for key in _keys(word, families):
+                sharing[key].append(i)
+        merged = np.zeros((len(words), len(words)), dtype=bool)
+        for members in sharing.values():
+            if len(members) > 1:
+                merged[np.ix_(members, members)] = True
+        parts = [_split(word) for word in words]
+        ini = np.unique([p[0] for p in parts], return_inverse=True)[1]
+        fin = np.unique([p[1] for p in parts], return_inverse=True)[1]
+        one_part = (ini[:, None] == ini[None, :]) | (fin[:, None] == fin[None, :])
+        out = np.where(merged, 0.25, np.where(one_part, 0.5, 1.0)).astype(np.float32)
+        np.fill_diagonal(out, 0.0)
+        return out
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def _by_first(self, n: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, list[int]]:
+        """Group ``n`` sorted by first syllable (stable): the rows in that order, each position's
+        syllable ids in that order (contiguous), positions 0..len, and where each vocabulary
+        syllable's rows begin and end."""
+        ids = self.groups[n].ids
+        order = np.argsort(ids[:, 0], kind="stable")
+        columns = [np.ascontiguousarray(ids[order, pos]) for pos in range(n)]
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(ids[:, 0], minlength=len(self.words))))).tolist()
+        return order, columns, np.arange(len(order)), bounds
+
+    def search_rows(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the group of ``len(syl)`` syllables whose similarity ``1 - mean distance`` is at
+        least ``min_sim`` (ascending), and those similarities (float32)."""
+        n = len(syl)
+        group = self.groups.get(n)
+        if group is None:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+        table = self.distances(families)
+        vocab = self.vocab
+        rows_from = [table[vocab[s]] if s in vocab else self.distance_row(s, families) for s in syl]
+        if n * (1.0 - min_sim) < 0.99:
+            # one syllable at distance 1 already puts a name below min_sim: only the names whose
+            # first syllable is near (distance < 1) can reach it, ~15% of the rows
+            order, columns, positions, bounds = self._by_first(n)
+            near = np.flatnonzero(rows_from[0] < 1.0).tolist()
+            if not near:
+                return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+            picked = np.concatenate([positions[bounds[u]:bounds[u + 1]] for u in near])
+            d = np.zeros(len(picked), dtype=np.float32)
+            for pos in range(n):
+                d += rows_from[pos].take(columns[pos].take(picked))
+        else:
+            ids = group.ids
+            d = np.zeros(len(ids), dtype=np.float32)
+            for pos in range(n):
+                d += rows_from[pos][ids[:, pos]]
+            picked = None
+        sim = 1.0 - d / n
+        keep = np.flatnonzero(sim >= min_sim)
+        if picked is None:
+            return keep, sim[keep]
+        found = order.take(picked.take(keep))
+        ascending = np.argsort(found, kind="stable")
+        return found.take(ascending), sim.take(keep).take(ascending)
+
     def search(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float):
-        if len(syl) not in self.groups:
-            return []
-        ids, items = self.groups[len(syl)]
-        d = np.zeros(len(items), dtype=np.float32)
-        for pos, s in enumerate(syl):
-            d += self.distance_row(s, families)[ids[:, pos]]
-        sim = 1.0 - d / len(syl)
-        keep = np.nonzero(sim >= min_sim)[0]
-        return [(items[i], float(sim[i])) for i in keep]
+        """(level, code, short, full, syllables) and similarity of every name of ``len(syl)``
+        syllables at least ``min_sim`` similar to ``syl``, in table order."""
+        rows, sim = self.search_rows(syl, families, min_sim)
+        group = self.groups.get(len(syl))
+        return [((group.level[i], group.code[i], group.short[i], group.full[i], group.syllables[i]), float(s))
+                for i, s in zip(rows.tolist(), sim.tolist(), strict=True)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -1065,7 +1154,9 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
     from rapidfuzz import fuzz
 
     idx = _sound_index()
-    found = []  # (evidence, level, code, full name, similarity, chunk, syllables) of each reading
+    # per chunk, the readings as arrays: (evidence, group, rows, similarities, chunk, syllables);
+    # the evidence is summed in the order the scalar rules below state it (same floats)
+    found = []
     for chunk in chunks:
         chunk = _EDGE_FILLER.sub("", chunk)
         m = _UNIT_SUFFIX.search(chunk)
@@ -1076,32 +1167,55 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         syl = _syllables(core)
         if len(syl) != len(core):
             continue
-        for (level, code, short, full, _s), sim in idx.search(syl, families, 0.7):
-            if short == core:
-                continue  # exact names are the exact stage's business
-            if level == "township" and not context and sim < 0.85:
-                continue  # 40k townships: without context only a dialect-merger match counts
-            ratio = fuzz.ratio(core, short) / 100.0
-            ev = 0.55 * sim + 0.15 * ratio
-            if suffix and full.endswith(suffix):
-                ev += 0.08
-            elif suffix in ("县", "市", "区", "旗") and level == "township":
-                ev -= 0.1
-            elif suffix in ("镇", "乡", "街道") and level != "township":
-                ev -= 0.1
-            cand_county = code if level in ("county", "township") else None
-            pref = g.cur_info[code]["prefecture_code"] if cand_county else code
-            if context and (code[:2] + "0000" in context or pref in context or code in context):
-                ev += 0.15
-            elif level == "township" and not context:
-                ev -= 0.1
-            found.append((ev, level, code, full, sim, chunk, syl))
+        rows, sim32 = idx.search_rows(syl, families, 0.7)
+        if not len(rows):
+            continue
+        group = idx.groups[len(syl)]
+        keep = group.short[rows] != core  # exact names are the exact stage's business
+        sim = sim32.astype(np.float64)
+        township = group.township[rows]
+        if not context:
+            # 40k townships: without context only a dialect-merger match counts
+            keep &= ~(township & (sim < 0.85))
+        if not keep.all():
+            rows, sim32, sim, township = rows[keep], sim32[keep], sim[keep], township[keep]
+            if not len(rows):
+                continue
+        row_list = rows.tolist()
+        shorts = group.short[rows].tolist()
+        ratio = np.array([fuzz.ratio(core, short) for short in shorts], dtype=np.float64) / 100.0
+        ev = 0.55 * sim + 0.15 * ratio
+        if suffix:
+            ends = np.array([group.full[i].endswith(suffix) for i in row_list], dtype=bool)
+            ev[ends] += 0.08
+            if suffix in ("县", "市", "区", "旗"):
+                ev[~ends & township] -= 0.1
+            elif suffix in ("镇", "乡", "街道"):
+                ev[~ends & ~township] -= 0.1
+        if context:
+            codes = [group.code[i] for i in row_list]
+            levels = [group.level[i] for i in row_list]
+            near = np.array([code[:2] + "0000" in context or code in context
+                             or (g.cur_info[code]["prefecture_code"] if level != "prefecture" else code) in context
+                             for code, level in zip(codes, levels, strict=True)], dtype=bool)
+            ev[near] += 0.15
+        else:
+            ev[township] -= 0.1
+        found.append((ev, group, row_list, sim32, chunk, syl))
+    if not found:
+        return []
     # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
-    found.sort(key=lambda f: -f[0])
+    evidence = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
+    chunk_of = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
+    start = np.cumsum([0] + [len(f[0]) for f in found])
     out = []
-    for ev, level, code, full, sim, chunk, syl in found[:limit]:
-        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
-                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
+    for k in np.argsort(-evidence, kind="stable")[:limit].tolist():
+        ev, group, row_list, sim32, chunk, syl = found[chunk_of[k]]
+        j = k - start[chunk_of[k]]
+        i = row_list[j]
+        level, code, full = group.level[i], group.code[i], group.full[i]
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, float(ev[j]),
+                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {float(sim32[j]):.2f})")], sound=True)
         if level == "township":
             c.township = full
         out.append(c)
