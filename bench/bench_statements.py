@@ -31,7 +31,10 @@ frame, _issues = read_residents(sys.argv[1])
 cold, _ = records.normalize_residents(frame, n_jobs=1)
 warm = {}
 if sys.argv[3] == "1":
-    # the statements stage alone again, on a fresh context (the caches warm)
+    # the statements stage alone again, on a fresh context (the caches warm), the collector
+    # paused as in the first pass
+    import gc
+    gc.disable()
     ctx = records._context(frame, "resident", 1)
     for name, stage in records._STAGES:
         if name == "statements":

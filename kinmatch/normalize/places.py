@@ -1007,12 +1007,17 @@ def _village_pinyin_group(group: int) -> dict[str, str]:
 class _SoundGroup(NamedTuple):
     """The short names of one syllable count, as columns (one row per name, table order)."""
     ids: np.ndarray        # (names × syllables) syllable ids
-    level: list            # county / prefecture / township
-    code: list             # the county (of a township too) or prefecture code
-    short: np.ndarray      # object array: short names
-    full: list             # full names
-    syllables: list        # tuple of syllables per name
+    level: np.ndarray      # object arrays: county / prefecture / township,
+    code: np.ndarray       # the county (of a township too) or prefecture code,
+    short: np.ndarray      # short name
+    full: np.ndarray       # and full name
     township: np.ndarray   # bool: a township's name
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_name_columns() -> dict[str, list]:
+    """:data:`SOUND_NAMES` as column lists (read once: the sound index and the fragment index)."""
+    return SOUND_NAMES.columns()
 
 
 class _SoundIndex:
@@ -1020,24 +1025,29 @@ class _SoundIndex:
     per syllable count; distances between syllables as one matrix per set of merger families."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        names = SOUND_NAMES.columns()
-        rows = zip(names["level"], names["code"], names["short"], names["full"], map(str.split, names["syllables"]),
-                   strict=True)
-        self.vocab: dict[str, int] = {}
+        names = _sound_name_columns()
+        short = names["short"]
+        # every syllable of every name in one list, numbered by first appearance (the numbering is
+        # internal: distances are looked up by number); a name keeps the names of 2-5 syllables,
+        # one per character
+        spelled = names["syllables"]
+        counts = np.array([s.count(" ") + 1 if s else 0 for s in spelled], dtype=np.int64)
+        syllables = " ".join(spelled).split()
+        vocab = {word: number for number, word in enumerate(dict.fromkeys(syllables))}
+        flat = np.fromiter(map(vocab.__getitem__, syllables), dtype=np.int32, count=len(syllables))
+        starts = np.cumsum(counts) - counts
+        lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
+        columns = {name: np.array(names[name], dtype=object) for name in ("level", "code", "short", "full")}
+        self.vocab = vocab
         self.groups: dict[int, _SoundGroup] = {}
-        by_len: dict[int, list] = defaultdict(list)
-        for level, code, short, full, syllables in rows:
-            if 2 <= len(syllables) <= 5 and len(syllables) == len(short):
-                by_len[len(syllables)].append((level, code, short, full, tuple(syllables)))
-        vocab = self.vocab
-        for n, items in by_len.items():
-            # syllable ids numbered in first-met order, group by group, row by row (one flat pass)
-            flat = [vocab.setdefault(s, len(vocab)) for it in items for s in it[4]]
-            level, code, short, full, syllables = (list(column) for column in zip(*items, strict=True))
-            self.groups[n] = _SoundGroup(np.array(flat, dtype=np.int32).reshape(len(items), n), level, code,
-                                         np.array(short, dtype=object), full, syllables,
-                                         np.array([lv == "township" for lv in level], dtype=bool))
-        self.words = list(self.vocab)
+        for n in range(2, 6):
+            rows = np.flatnonzero((counts == n) & (lengths == n))
+            if not len(rows):
+                continue
+            level = columns["level"][rows]
+            self.groups[n] = _SoundGroup(flat[starts[rows][:, None] + np.arange(n)], level, columns["code"][rows],
+                                         columns["short"][rows], columns["full"][rows], level == "township")
+        self.words = list(vocab)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
@@ -1138,7 +1148,8 @@ class _SoundIndex:
         syllables at least ``min_sim`` similar to ``syl``, in table order."""
         rows, sim = self.search_rows(syl, families, min_sim)
         group = self.groups.get(len(syl))
-        return [((group.level[i], group.code[i], group.short[i], group.full[i], group.syllables[i]), float(s))
+        return [((group.level[i], group.code[i], group.short[i], group.full[i],
+                  tuple(self.words[k] for k in group.ids[i])), float(s))
                 for i, s in zip(rows.tolist(), sim.tolist(), strict=True)]
 
 
@@ -1186,15 +1197,14 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         ratio = np.array([fuzz.ratio(core, short) for short in shorts], dtype=np.float64) / 100.0
         ev = 0.55 * sim + 0.15 * ratio
         if suffix:
-            ends = np.array([group.full[i].endswith(suffix) for i in row_list], dtype=bool)
+            ends = np.array([full.endswith(suffix) for full in group.full[rows].tolist()], dtype=bool)
             ev[ends] += 0.08
             if suffix in ("县", "市", "区", "旗"):
                 ev[~ends & township] -= 0.1
             elif suffix in ("镇", "乡", "街道"):
                 ev[~ends & ~township] -= 0.1
         if context:
-            codes = [group.code[i] for i in row_list]
-            levels = [group.level[i] for i in row_list]
+            codes, levels = group.code[rows].tolist(), group.level[rows].tolist()
             near = np.array([code[:2] + "0000" in context or code in context
                              or (g.cur_info[code]["prefecture_code"] if level != "prefecture" else code) in context
                              for code, level in zip(codes, levels, strict=True)], dtype=bool)
@@ -1308,7 +1318,7 @@ def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...],
     the first of the strongest names overall."""
     best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
     top_code, top_evidence = None, 0.0
-    for level, code, name, short in _gaz().by_char.get(chars, ()):
+    for level, code, name, short in _fragment_index().get(chars, ()):
         bonus = 0.05 if short.startswith(chars) else 0
         evidence = (0.35 if level == "county" else 0.25) + bonus
         kept = best.get(code)
@@ -1317,6 +1327,29 @@ def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...],
         if top_code is None or evidence > top_evidence:
             top_code, top_evidence = code, evidence
     return tuple((code, *kept) for code, kept in best.items()), top_code
+
+
+@functools.lru_cache(maxsize=1)
+def _fragment_index() -> dict[str, list[tuple[str, str, str, str]]]:
+    """character → (level, county code, name, short name) of every current county, then every
+    township, whose short name contains it (table order), as :attr:`_Gazetteer.by_char`; the
+    townships from :data:`SOUND_NAMES` (all of them, in the townships' order, already read for
+    sound matching) instead of the townships table (read and filtered, ~0.07 s)."""
+    g = _gaz()
+    current = g.current
+    names = _sound_name_columns()
+    rows = list(zip(["county"] * len(current), current["code"].tolist(), current["name"].tolist(),
+                    current["short_name"].tolist(), strict=True))
+    rows += [("township", code, full, short)
+             for level, code, short, full in zip(names["level"], names["code"], names["short"], names["full"],
+                                                 strict=True)
+             if level == "township"]
+    out: dict[str, list] = defaultdict(list)
+    with gc_paused():  # ~100k small acyclic objects
+        for row in rows:
+            for ch in set(row[3]):  # each character once per name; each list stays in table order
+                out[ch].append(row)
+    return dict(out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1534,10 +1567,9 @@ def candidate_counties(text: object, k: int = 5, accent_area: str | None = None)
     >>> candidate_counties("邻水县")[0]
     ('511623', 0.9)
     """
-    g = _gaz()
     _s, ranked = _candidates(text, accent_area, sound="always")
-    return [(r["county_code"], float(r["score"])) for r in (_row(c, score, g) for c, score in ranked[:k])
-            if r["county_code"] is not None]
+    # a reading's county is its code when it is a county-level reading (as _where says)
+    return [(c.code, float(score)) for c, score in ranked[:k] if c.level == "county"]
 
 
 @functools.lru_cache(maxsize=200_000)
