@@ -188,3 +188,11 @@ def test_candidate_counties_are_the_county_readings_of_place_candidates(text, ar
     want = [(code, float(score)) for code, score in zip(frame["county_code"], frame["score"], strict=True)
             if code is not None]
     assert places.candidate_counties(text, k=5, accent_area=area) == want
+
+
+@pytest.mark.parametrize("text", list("山河新邻湖猫㐀") + ["山。", "“河", "㍻", "", " ", "1"])
+def test_a_character_reads_the_same_under_every_dialect_area(text):
+    # candidate_counties reads a text of one character once, whatever the area
+    for area in (None, "Min", "N_Man", "SW_Man", "Wu", "Yue", "Xiang", "Gan", "P_T", "JH_Man"):
+        assert places.candidate_counties(text, k=5, accent_area=area) == \
+            places._county_readings(text, 5, area), area

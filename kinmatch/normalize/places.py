@@ -1015,9 +1015,15 @@ class _SoundGroup(NamedTuple):
 
 
 @functools.lru_cache(maxsize=1)
-def _sound_name_columns() -> dict[str, list]:
-    """:data:`SOUND_NAMES` as column lists (read once: the sound index and the fragment index)."""
-    return SOUND_NAMES.columns()
+def _sound_name_table():
+    """:data:`SOUND_NAMES` as a ``pyarrow.Table``, read once (the sound index and the fragment
+    index); computed here, with a warning, when the shipped file is stale."""
+    import pyarrow as pa
+
+    parquet = SOUND_NAMES.open()
+    if parquet is not None:
+        return parquet.read(use_threads=False)
+    return pa.Table.from_pandas(SOUND_NAMES.compute(), preserve_index=False)
 
 
 class _SoundIndex:
@@ -1025,20 +1031,22 @@ class _SoundIndex:
     per syllable count; distances between syllables as one matrix per set of merger families."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        names = _sound_name_columns()
-        short = names["short"]
-        # every syllable of every name in one list, numbered by first appearance (the numbering is
-        # internal: distances are looked up by number); a name keeps the names of 2-5 syllables,
-        # one per character
-        spelled = names["syllables"]
-        counts = np.array([s.count(" ") + 1 if s else 0 for s in spelled], dtype=np.int64)
-        syllables = " ".join(spelled).split()
-        vocab = {word: number for number, word in enumerate(dict.fromkeys(syllables))}
-        flat = np.fromiter(map(vocab.__getitem__, syllables), dtype=np.int32, count=len(syllables))
+        import pyarrow.compute as pc
+
+        table = _sound_name_table()
+        # every syllable of every name numbered in one pass (arrow's dictionary encoding; the
+        # numbering is internal: distances are looked up by number); a group keeps the names of
+        # n = 2-5 syllables, one per character
+        spelled = pc.split_pattern(table.column("syllables").combine_chunks(), " ")
+        counts = pc.list_value_length(spelled).to_numpy(zero_copy_only=False).astype(np.int64)
+        encoded = pc.list_flatten(spelled).dictionary_encode()
+        flat = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
         starts = np.cumsum(counts) - counts
-        lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
-        columns = {name: np.array(names[name], dtype=object) for name in ("level", "code", "short", "full")}
-        self.vocab = vocab
+        lengths = pc.utf8_length(table.column("short")).to_numpy(zero_copy_only=False)
+        columns = {name: table.column(name).to_numpy(zero_copy_only=False).astype(object, copy=False)
+                   for name in ("level", "code", "short", "full")}
+        self.words: list[str] = encoded.dictionary.to_pylist()
+        self.vocab = {word: number for number, word in enumerate(self.words)}
         self.groups: dict[int, _SoundGroup] = {}
         for n in range(2, 6):
             rows = np.flatnonzero((counts == n) & (lengths == n))
@@ -1047,7 +1055,6 @@ class _SoundIndex:
             level = columns["level"][rows]
             self.groups[n] = _SoundGroup(flat[starts[rows][:, None] + np.arange(n)], level, columns["code"][rows],
                                          columns["short"][rows], columns["full"][rows], level == "township")
-        self.words = list(vocab)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
@@ -1084,17 +1091,22 @@ class _SoundIndex:
         for i, word in enumerate(words):
             for key in _keys(word, families):
                 sharing[key].append(i)
-        merged = np.zeros((len(words), len(words)), dtype=bool)
+        out = self._one_part.copy()
         for members in sharing.values():
             if len(members) > 1:
-                merged[np.ix_(members, members)] = True
-        parts = [_split(word) for word in words]
+                out[np.ix_(members, members)] = 0.25
+        np.fill_diagonal(out, 0.0)
+        return out
+
+    @functools.cached_property
+    def _one_part(self) -> np.ndarray:
+        """0.5 between two vocabulary syllables of the same initial or the same final, else 1
+        (float32): the distances before any merger."""
+        parts = [_split(word) for word in self.words]
         ini = np.unique([p[0] for p in parts], return_inverse=True)[1]
         fin = np.unique([p[1] for p in parts], return_inverse=True)[1]
         one_part = (ini[:, None] == ini[None, :]) | (fin[:, None] == fin[None, :])
-        out = np.where(merged, 0.25, np.where(one_part, 0.5, 1.0)).astype(np.float32)
-        np.fill_diagonal(out, 0.0)
-        return out
+        return np.where(one_part, 0.5, 1.0).astype(np.float32)
 
     @functools.lru_cache(maxsize=8)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _by_first(self, n: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, list[int]]:
@@ -1335,15 +1347,16 @@ def _fragment_index() -> dict[str, list[tuple[str, str, str, str]]]:
     township, whose short name contains it (table order), as :attr:`_Gazetteer.by_char`; the
     townships from :data:`SOUND_NAMES` (all of them, in the townships' order, already read for
     sound matching) instead of the townships table (read and filtered, ~0.07 s)."""
+    import pyarrow.compute as pc
+
     g = _gaz()
     current = g.current
-    names = _sound_name_columns()
+    names = _sound_name_table()
+    names = names.filter(pc.equal(names.column("level"), "township"))
     rows = list(zip(["county"] * len(current), current["code"].tolist(), current["name"].tolist(),
                     current["short_name"].tolist(), strict=True))
-    rows += [("township", code, full, short)
-             for level, code, short, full in zip(names["level"], names["code"], names["short"], names["full"],
-                                                 strict=True)
-             if level == "township"]
+    rows += zip(["township"] * len(names), names.column("code").to_pylist(), names.column("full").to_pylist(),
+                names.column("short").to_pylist(), strict=True)
     out: dict[str, list] = defaultdict(list)
     with gc_paused():  # ~100k small acyclic objects
         for row in rows:
@@ -1567,9 +1580,23 @@ def candidate_counties(text: object, k: int = 5, accent_area: str | None = None)
     >>> candidate_counties("邻水县")[0]
     ('511623', 0.9)
     """
+    if isinstance(text, str) and len(text) <= 2 and len(_clean(text)) <= 1:
+        # one character holds no gazetteer name, no chunk to sound out (two characters at least)
+        # and no leftover for a village: the dialect area changes nothing, so each character is
+        # read once (statements name 山, 河, 新 under many areas)
+        return list(_one_character_counties(text, k))
+    return _county_readings(text, k, accent_area)
+
+
+def _county_readings(text: object, k: int, accent_area: str | None) -> list[tuple[str, float]]:
     _s, ranked = _candidates(text, accent_area, sound="always")
     # a reading's county is its code when it is a county-level reading (as _where says)
     return [(c.code, float(score)) for c, score in ranked[:k] if c.level == "county"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_character_counties(text: str, k: int) -> tuple[tuple[str, float], ...]:
+    return tuple(_county_readings(text, k, None))
 
 
 @functools.lru_cache(maxsize=200_000)
