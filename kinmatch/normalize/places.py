@@ -1174,12 +1174,20 @@ def _sound_index() -> _SoundIndex:
 
 def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
                       families: tuple[str, ...], limit: int = 30) -> list[_Cand]:
+    """The ``limit`` strongest sound readings of ``chunks`` (a stable sort: equals in the order
+    found, chunk by chunk, names in table order).
+
+    A chunk's core (its unit word cut off) is compared with the short names of as many syllables
+    (similarity ≥ 0.7; its own exact name skipped); a reading's evidence is 0.55 · similarity +
+    0.15 · fuzz ratio, +0.08 when the full name ends in the chunk's unit word, else −0.1 for a
+    county unit word on a township or a township unit word on a county or prefecture; +0.15 when
+    the province, prefecture or county is in ``context``; without context a township counts only
+    from a similarity of 0.85 and loses 0.1. The evidence of a chunk's readings is worked out as
+    arrays, each step the same float operation in the same order as for one reading."""
     from rapidfuzz import fuzz
 
     idx = _sound_index()
-    # per chunk, the readings as arrays: (evidence, group, rows, similarities, chunk, syllables);
-    # the evidence is summed in the order the scalar rules below state it (same floats)
-    found = []
+    found = []  # per chunk: (evidence, group, rows, similarities, chunk, syllables)
     for chunk in chunks:
         chunk = _EDGE_FILLER.sub("", chunk)
         m = _UNIT_SUFFIX.search(chunk)
