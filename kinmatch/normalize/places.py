@@ -1026,6 +1026,14 @@ def _sound_name_table():
     return pa.Table.from_pandas(SOUND_NAMES.compute(), preserve_index=False)
 
 
+@functools.lru_cache(maxsize=1)
+def _sound_name_arrays() -> dict[str, np.ndarray]:
+    """The level, code, short and full name columns of :data:`SOUND_NAMES` as object arrays."""
+    table = _sound_name_table()
+    return {name: table.column(name).to_numpy(zero_copy_only=False).astype(object, copy=False)
+            for name in ("level", "code", "short", "full")}
+
+
 class _SoundIndex:
     """Pinyin of every county / prefecture / township short name as syllable-id arrays, one group
     per syllable count; distances between syllables as one matrix per set of merger families."""
@@ -1043,8 +1051,7 @@ class _SoundIndex:
         flat = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
         starts = np.cumsum(counts) - counts
         lengths = pc.utf8_length(table.column("short")).to_numpy(zero_copy_only=False)
-        columns = {name: table.column(name).to_numpy(zero_copy_only=False).astype(object, copy=False)
-                   for name in ("level", "code", "short", "full")}
+        columns = _sound_name_arrays()
         self.words: list[str] = encoded.dictionary.to_pylist()
         self.vocab = {word: number for number, word in enumerate(self.words)}
         self.groups: dict[int, _SoundGroup] = {}
@@ -1331,46 +1338,86 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> tuple[list[_Cand], _Cand | No
     return out, top
 
 
+# a fragment's evidence: a county's name or a township's, +0.05 when the short name begins with it
+_FRAGMENT_EVIDENCE = {(True, True): 0.35 + 0.05, (True, False): 0.35 + 0, (False, True): 0.25 + 0.05,
+                      (False, False): 0.25 + 0}
+
+
 @functools.lru_cache(maxsize=4096)
 def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
-    """Per county whose name or township names hold ``chars``: (county, evidence, level, name) of
-    the first of its strongest names, in the order the counties are first met; and the county of
-    the first of the strongest names overall."""
-    best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
-    top_code, top_evidence = None, 0.0
-    for level, code, name, short in _fragment_index().get(chars, ()):
-        bonus = 0.05 if short.startswith(chars) else 0
-        evidence = (0.35 if level == "county" else 0.25) + bonus
-        kept = best.get(code)
-        if kept is None or evidence > kept[0]:
-            best[code] = (evidence, level, name)  # a dict keeps a key where it was first set
-        if top_code is None or evidence > top_evidence:
-            top_code, top_evidence = code, evidence
-    return tuple((code, *kept) for code, kept in best.items()), top_code
+    """Per county whose name or township names hold ``chars`` (one character): (county, evidence,
+    level, name) of the first of its strongest names, in the order the counties are first met;
+    and the county of the first of the strongest names overall."""
+    names = _fragment_names()
+    seg = names.rows_with(chars)
+    if not len(seg):
+        return (), None
+    county_level = names.county[seg]
+    evidence = np.where(county_level, np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[True, True],
+                                               _FRAGMENT_EVIDENCE[True, False]),
+                        np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[False, True],
+                                 _FRAGMENT_EVIDENCE[False, False]))
+    county = names.county_id[seg]
+    # the first of the strongest names of each county: sorted by county, evidence (strongest
+    # first), then position
+    order = np.lexsort((np.arange(len(seg)), -evidence, county))
+    heads = order[np.r_[True, county[order][1:] != county[order][:-1]]]
+    # the counties in the order they are first met (a county's first name comes before its best)
+    first_met = np.unique(county, return_index=True)[1]
+    best = heads[np.argsort(first_met, kind="stable")]
+    rows = seg[best].tolist()
+    out = tuple((names.code[row], ev, "county" if is_county else "township", names.name[row])
+                for row, ev, is_county in zip(rows, evidence[best].tolist(), county_level[best].tolist(),
+                                              strict=True))
+    return out, names.code[seg[int(np.argmax(evidence))]]
+
+
+class _FragmentNames(NamedTuple):
+    """Every current county's name, then every township's (table order), for fragments: the
+    county code, name, whether a county's, the first character's code point, and the rows that
+    hold each character."""
+    code: list
+    name: list
+    county: np.ndarray
+    county_id: np.ndarray
+    first: np.ndarray
+    row_of: np.ndarray       # per character of the joined short names, sorted by character: its row
+    bounds: dict             # character → (start, end) in row_of
+
+    def rows_with(self, chars: str) -> np.ndarray:
+        """Rows whose short name holds ``chars`` (one character), ascending, each once."""
+        start, end = self.bounds.get(chars, (0, 0))
+        rows = self.row_of[start:end]
+        return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) > 1 else rows
 
 
 @functools.lru_cache(maxsize=1)
-def _fragment_index() -> dict[str, list[tuple[str, str, str, str]]]:
-    """character → (level, county code, name, short name) of every current county, then every
-    township, whose short name contains it (table order), as :attr:`_Gazetteer.by_char`; the
-    townships from :data:`SOUND_NAMES` (all of them, in the townships' order, already read for
-    sound matching) instead of the townships table (read and filtered, ~0.07 s)."""
-    import pyarrow.compute as pc
-
+def _fragment_names() -> _FragmentNames:
+    """:class:`_FragmentNames` of the current counties and the townships of :data:`SOUND_NAMES`
+    (all of them, in the townships' order, already read for sound matching; the townships table
+    itself is not read)."""
     g = _gaz()
     current = g.current
-    names = _sound_name_table()
-    names = names.filter(pc.equal(names.column("level"), "township"))
-    rows = list(zip(["county"] * len(current), current["code"].tolist(), current["name"].tolist(),
-                    current["short_name"].tolist(), strict=True))
-    rows += zip(["township"] * len(names), names.column("code").to_pylist(), names.column("full").to_pylist(),
-                names.column("short").to_pylist(), strict=True)
-    out: dict[str, list] = defaultdict(list)
-    with gc_paused():  # ~100k small acyclic objects
-        for row in rows:
-            for ch in set(row[3]):  # each character once per name; each list stays in table order
-                out[ch].append(row)
-    return dict(out)
+    columns = _sound_name_arrays()
+    towns = columns["level"] == "township"
+    code = current["code"].tolist() + columns["code"][towns].tolist()
+    name = current["name"].tolist() + columns["full"][towns].tolist()
+    short = current["short_name"].tolist() + columns["short"][towns].tolist()
+    lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
+    points = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
+    row_of = np.repeat(np.arange(len(short)), lengths)
+    # by character, each character's rows ascending (a stable sort)
+    order = np.argsort(points, kind="stable")
+    points, row_of = points[order], row_of[order]
+    cuts = np.flatnonzero(points[1:] != points[:-1]) + 1
+    starts = np.r_[0, cuts].tolist()
+    ends = np.r_[cuts, len(points)].tolist()
+    bounds = {chr(point): (a, b) for point, a, b in zip(points[starts].tolist(), starts, ends, strict=True)}
+    first = np.array([ord(s[0]) if s else 0 for s in short], dtype=np.uint32)
+    county = np.zeros(len(short), dtype=bool)
+    county[:len(current)] = True
+    county_id = pd.factorize(np.array(code, dtype=object))[0]
+    return _FragmentNames(code, name, county, county_id, first, row_of, bounds)
 
 
 # ------------------------------------------------------------------------------------------------
