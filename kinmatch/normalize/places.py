@@ -556,7 +556,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds (start, end, coarsest level) of each span with a non-generic key
     outer: list[tuple[int, int, int]] = []
-    for i, char in enumerate(s):
+    for i, char in enumerate(s[:-1]):  # the last character begins no walk (its trie part is not filled)
         # no key has one character: a character that begins a key is a bare prefix in the trie,
         # one that begins none is not in it, so the walk starts at two characters
         if char not in first_chars:
