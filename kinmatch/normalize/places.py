@@ -1362,7 +1362,7 @@ def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...],
     # first), then position
     order = np.lexsort((np.arange(len(seg)), -evidence, county))
     heads = order[np.r_[True, county[order][1:] != county[order][:-1]]]
-    # the counties in the order they are first met (a county's first name comes before its best)
+    # the counties in the order they are first met (by the position of each county's first name)
     first_met = np.unique(county, return_index=True)[1]
     best = heads[np.argsort(first_met, kind="stable")]
     rows = seg[best].tolist()
