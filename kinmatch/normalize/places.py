@@ -816,16 +816,8 @@ def _keys(syl: str, families: tuple[str, ...]) -> frozenset:
     """The syllable and its dialect-merged forms; two syllables "meet" when these intersect.
     Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys` of one
     syllable: one fold per merger set of the families)."""
-    from kinmatch.normalize.phonetics import fold_syllable
-    return frozenset([fold_syllable(syl, ops) for ops in _merger_ops(families)]) | {syl}
-
-
-@functools.lru_cache(maxsize=512)
-def _merger_ops(families: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """The merger sets :func:`kinmatch.normalize.phonetics.merged_keys` applies for ``families``
-    (worked out once per set of families, not once per syllable)."""
-    from kinmatch.normalize.phonetics import _ops_for
-    return tuple(_ops_for(families))
+    from kinmatch.normalize.phonetics import fold_syllable, merger_sets
+    return frozenset([fold_syllable(syl, ops) for ops in merger_sets(families)]) | {syl}
 
 
 @functools.lru_cache(maxsize=512)
