@@ -563,7 +563,8 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     if n < 2:
         return []
     trie = g.trie
-    new = set(s).difference(g.trie_chars)
+    # the last character begins no walk, so its part of the trie is not filled
+    new = set(s[:-1]).difference(g.trie_chars)
     if new:  # the trie holds the keys of the characters met so far
         g.fill_trie(new)
     get = trie.get
@@ -855,9 +856,10 @@ def _split(syl: str) -> tuple[str, str]:
 @functools.lru_cache(maxsize=65536)
 def _keys(syl: str, families: tuple[str, ...]) -> frozenset:
     """The syllable and its dialect-merged forms; two syllables "meet" when these intersect.
-    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys`)."""
-    from kinmatch.normalize.phonetics import merged_keys
-    return frozenset(merged_keys(syl, families)) | {syl}
+    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys` of one
+    syllable: one fold per merger set of the families)."""
+    from kinmatch.normalize.phonetics import fold_syllable, merger_sets
+    return frozenset([fold_syllable(syl, ops) for ops in merger_sets(families)]) | {syl}
 
 
 @functools.lru_cache(maxsize=512)
@@ -1036,25 +1038,64 @@ def _village_pinyin_group(group: int) -> dict[str, str]:
     return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
+class _SoundGroup(NamedTuple):
+    """The short names of one syllable count, as columns (one row per name, table order)."""
+    ids: np.ndarray        # (names × syllables) syllable ids
+    level: np.ndarray      # object arrays: county / prefecture / township,
+    code: np.ndarray       # the county (of a township too) or prefecture code,
+    short: np.ndarray      # short name
+    full: np.ndarray       # and full name
+    township: np.ndarray   # bool: a township's name
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_name_table():
+    """:data:`SOUND_NAMES` as a ``pyarrow.Table``, read once (the sound index and the fragment
+    index); computed here, with a warning, when the shipped file is stale."""
+    import pyarrow as pa
+
+    parquet = SOUND_NAMES.open()
+    if parquet is not None:
+        return parquet.read(use_threads=False)
+    return pa.Table.from_pandas(SOUND_NAMES.compute(), preserve_index=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_name_arrays() -> dict[str, np.ndarray]:
+    """The level, code, short and full name columns of :data:`SOUND_NAMES` as object arrays."""
+    table = _sound_name_table()
+    return {name: table.column(name).to_numpy(zero_copy_only=False).astype(object, copy=False)
+            for name in ("level", "code", "short", "full")}
+
+
 class _SoundIndex:
-    """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
+    """Pinyin of every county / prefecture / township short name as syllable-id arrays, one group
+    per syllable count; distances between syllables as one matrix per set of merger families."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        names = SOUND_NAMES.columns()
-        rows = zip(names["level"], names["code"], names["short"], names["full"], map(str.split, names["syllables"]),
-                   strict=True)
-        self.vocab: dict[str, int] = {}
-        self.groups: dict[int, tuple[np.ndarray, list]] = {}
-        by_len: dict[int, list] = defaultdict(list)
-        for level, code, short, full, syllables in rows:
-            if 2 <= len(syllables) <= 5 and len(syllables) == len(short):
-                by_len[len(syllables)].append((level, code, short, full, tuple(syllables)))
-        vocab = self.vocab
-        for n, items in by_len.items():
-            # syllable ids numbered in first-met order, group by group, row by row (one flat pass)
-            flat = [vocab.setdefault(s, len(vocab)) for it in items for s in it[4]]
-            self.groups[n] = (np.array(flat, dtype=np.int32).reshape(len(items), n), items)
-        self.words = list(self.vocab)
+        import pyarrow.compute as pc
+
+        table = _sound_name_table()
+        # every syllable of every name numbered in one pass (arrow's dictionary encoding; the
+        # numbering is internal: distances are looked up by number); a group keeps the names of
+        # n = 2-5 syllables, one per character
+        spelled = pc.split_pattern(table.column("syllables").combine_chunks(), " ")
+        counts = pc.list_value_length(spelled).to_numpy(zero_copy_only=False).astype(np.int64)
+        encoded = pc.list_flatten(spelled).dictionary_encode()
+        flat = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        starts = np.cumsum(counts) - counts
+        lengths = pc.utf8_length(table.column("short")).to_numpy(zero_copy_only=False)
+        columns = _sound_name_arrays()
+        self.words: list[str] = encoded.dictionary.to_pylist()
+        self.vocab = {word: number for number, word in enumerate(self.words)}
+        self.groups: dict[int, _SoundGroup] = {}
+        for n in range(2, 6):
+            rows = np.flatnonzero((counts == n) & (lengths == n))
+            if not len(rows):
+                continue
+            level = columns["level"][rows]
+            self.groups[n] = _SoundGroup(flat[starts[rows][:, None] + np.arange(n)], level, columns["code"][rows],
+                                         columns["short"][rows], columns["full"][rows], level == "township")
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
@@ -1082,16 +1123,87 @@ class _SoundIndex:
         out = np.where(words == syl, 0.0, np.where(merged, 0.25, np.where(one_part, 0.5, 1.0)))
         return out.astype(np.float32)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def distances(self, families: tuple[str, ...]) -> np.ndarray:
+        """:meth:`distance_row` of every vocabulary syllable at once (row ``i``: from syllable ``i``),
+        the same values: a few array operations per set of families instead of one row per syllable."""
+        words = self.words
+        sharing: dict[str, list[int]] = defaultdict(list)  # merged key → the syllables that have it
+        for i, word in enumerate(words):
+            for key in _keys(word, families):
+                sharing[key].append(i)
+        out = self._one_part.copy()
+        for members in sharing.values():
+            if len(members) > 1:
+                out[np.ix_(members, members)] = 0.25
+        np.fill_diagonal(out, 0.0)
+        return out
+
+    @functools.cached_property
+    def _one_part(self) -> np.ndarray:
+        """0.5 between two vocabulary syllables of the same initial or the same final, else 1
+        (float32): the distances before any merger."""
+        parts = [_split(word) for word in self.words]
+        ini = np.unique([p[0] for p in parts], return_inverse=True)[1]
+        fin = np.unique([p[1] for p in parts], return_inverse=True)[1]
+        one_part = (ini[:, None] == ini[None, :]) | (fin[:, None] == fin[None, :])
+        return np.where(one_part, 0.5, 1.0).astype(np.float32)
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def _by_first(self, n: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, list[int]]:
+        """Group ``n`` sorted by first syllable (stable): the rows in that order, each position's
+        syllable ids in that order (contiguous), positions 0..len, and where each vocabulary
+        syllable's rows begin and end."""
+        ids = self.groups[n].ids
+        order = np.argsort(ids[:, 0], kind="stable")
+        columns = [np.ascontiguousarray(ids[order, pos]) for pos in range(n)]
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(ids[:, 0], minlength=len(self.words))))).tolist()
+        return order, columns, np.arange(len(order)), bounds
+
+    def search_rows(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the group of ``len(syl)`` syllables whose similarity ``1 - mean distance`` is at
+        least ``min_sim`` (ascending), and those similarities (float32)."""
+        n = len(syl)
+        group = self.groups.get(n)
+        if group is None:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+        table = self.distances(families)
+        vocab = self.vocab
+        rows_from = [table[vocab[s]] if s in vocab else self.distance_row(s, families) for s in syl]
+        if n * (1.0 - min_sim) < 0.99:
+            # one syllable at distance 1 already puts a name below min_sim: only the names whose
+            # first syllable is near (distance < 1) can reach it, ~15% of the rows
+            order, columns, positions, bounds = self._by_first(n)
+            near = np.flatnonzero(rows_from[0] < 1.0).tolist()
+            if not near:
+                return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+            picked = np.concatenate([positions[bounds[u]:bounds[u + 1]] for u in near])
+            d = np.zeros(len(picked), dtype=np.float32)
+            for pos in range(n):
+                d += rows_from[pos].take(columns[pos].take(picked))
+        else:
+            ids = group.ids
+            d = np.zeros(len(ids), dtype=np.float32)
+            for pos in range(n):
+                d += rows_from[pos][ids[:, pos]]
+            picked = None
+        sim = 1.0 - d / n
+        keep = np.flatnonzero(sim >= min_sim)
+        if picked is None:
+            return keep, sim[keep]
+        found = order.take(picked.take(keep))
+        ascending = np.argsort(found, kind="stable")
+        return found.take(ascending), sim.take(keep).take(ascending)
+
     def search(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float):
-        if len(syl) not in self.groups:
-            return []
-        ids, items = self.groups[len(syl)]
-        d = np.zeros(len(items), dtype=np.float32)
-        for pos, s in enumerate(syl):
-            d += self.distance_row(s, families)[ids[:, pos]]
-        sim = 1.0 - d / len(syl)
-        keep = np.nonzero(sim >= min_sim)[0]
-        return [(items[i], float(sim[i])) for i in keep]
+        """(level, code, short, full, syllables) and similarity of every name of ``len(syl)``
+        syllables at least ``min_sim`` similar to ``syl``, in table order."""
+        rows, sim = self.search_rows(syl, families, min_sim)
+        group = self.groups.get(len(syl))
+        return [((group.level[i], group.code[i], group.short[i], group.full[i],
+                  tuple(self.words[k] for k in group.ids[i])), float(s))
+                for i, s in zip(rows.tolist(), sim.tolist(), strict=True)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -1103,10 +1215,20 @@ def _sound_index() -> _SoundIndex:
 
 def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
                       families: tuple[str, ...], limit: int = 30) -> list[_Cand]:
+    """The ``limit`` strongest sound readings of ``chunks`` (a stable sort: equals in the order
+    found, chunk by chunk, names in table order).
+
+    A chunk's core (its unit word cut off) is compared with the short names of as many syllables
+    (similarity ≥ 0.7; its own exact name skipped); a reading's evidence is 0.55 · similarity +
+    0.15 · fuzz ratio, +0.08 when the full name ends in the chunk's unit word, else −0.1 for a
+    county unit word on a township or a township unit word on a county or prefecture; +0.15 when
+    the province, prefecture or county is in ``context``; without context a township counts only
+    from a similarity of 0.85 and loses 0.1. The evidence of a chunk's readings is worked out as
+    arrays, each step the same float operation in the same order as for one reading."""
     from rapidfuzz import fuzz
 
     idx = _sound_index()
-    found = []  # (evidence, level, code, full name, similarity, chunk, syllables) of each reading
+    found = []  # per chunk: (evidence, group, rows, similarities, chunk, syllables)
     for chunk in chunks:
         chunk = _EDGE_FILLER.sub("", chunk)
         m = _UNIT_SUFFIX.search(chunk)
@@ -1117,32 +1239,54 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         syl = _syllables(core)
         if len(syl) != len(core):
             continue
-        for (level, code, short, full, _s), sim in idx.search(syl, families, 0.7):
-            if short == core:
-                continue  # exact names are the exact stage's business
-            if level == "township" and not context and sim < 0.85:
-                continue  # 40k townships: without context only a dialect-merger match counts
-            ratio = fuzz.ratio(core, short) / 100.0
-            ev = 0.55 * sim + 0.15 * ratio
-            if suffix and full.endswith(suffix):
-                ev += 0.08
-            elif suffix in ("县", "市", "区", "旗") and level == "township":
-                ev -= 0.1
-            elif suffix in ("镇", "乡", "街道") and level != "township":
-                ev -= 0.1
-            cand_county = code if level in ("county", "township") else None
-            pref = g.cur_info[code]["prefecture_code"] if cand_county else code
-            if context and (code[:2] + "0000" in context or pref in context or code in context):
-                ev += 0.15
-            elif level == "township" and not context:
-                ev -= 0.1
-            found.append((ev, level, code, full, sim, chunk, syl))
+        rows, sim32 = idx.search_rows(syl, families, 0.7)
+        if not len(rows):
+            continue
+        group = idx.groups[len(syl)]
+        keep = group.short[rows] != core  # exact names are the exact stage's business
+        sim = sim32.astype(np.float64)
+        township = group.township[rows]
+        if not context:
+            # 40k townships: without context only a dialect-merger match counts
+            keep &= ~(township & (sim < 0.85))
+        if not keep.all():
+            rows, sim32, sim, township = rows[keep], sim32[keep], sim[keep], township[keep]
+            if not len(rows):
+                continue
+        row_list = rows.tolist()
+        shorts = group.short[rows].tolist()
+        ratio = np.array([fuzz.ratio(core, short) for short in shorts], dtype=np.float64) / 100.0
+        ev = 0.55 * sim + 0.15 * ratio
+        if suffix:
+            ends = np.array([full.endswith(suffix) for full in group.full[rows].tolist()], dtype=bool)
+            ev[ends] += 0.08
+            if suffix in ("县", "市", "区", "旗"):
+                ev[~ends & township] -= 0.1
+            elif suffix in ("镇", "乡", "街道"):
+                ev[~ends & ~township] -= 0.1
+        if context:
+            codes, levels = group.code[rows].tolist(), group.level[rows].tolist()
+            near = np.array([code[:2] + "0000" in context or code in context
+                             or (g.cur_info[code]["prefecture_code"] if level != "prefecture" else code) in context
+                             for code, level in zip(codes, levels, strict=True)], dtype=bool)
+            ev[near] += 0.15
+        else:
+            ev[township] -= 0.1
+        found.append((ev, group, row_list, sim32, chunk, syl))
+    if not found:
+        return []
     # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
-    found.sort(key=lambda f: -f[0])
+    evidence = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
+    chunk_of = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
+    start = np.cumsum([0] + [len(f[0]) for f in found])
     out = []
-    for ev, level, code, full, sim, chunk, syl in found[:limit]:
-        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
-                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
+    for k in np.argsort(-evidence, kind="stable")[:limit].tolist():
+        ev, group, row_list, sim32, chunk, syl = found[chunk_of[k]]
+        j = k - start[chunk_of[k]]
+        i = row_list[j]
+        level, code, full = group.level[i], group.code[i], group.full[i]
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, float(ev[j]),
+                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {float(sim32[j]):.2f})")], sound=True)
         if level == "township":
             c.township = full
         out.append(c)
@@ -1228,22 +1372,86 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> tuple[list[_Cand], _Cand | No
     return out, top
 
 
+# a fragment's evidence: a county's name or a township's, +0.05 when the short name begins with it
+_FRAGMENT_EVIDENCE = {(True, True): 0.35 + 0.05, (True, False): 0.35 + 0, (False, True): 0.25 + 0.05,
+                      (False, False): 0.25 + 0}
+
+
 @functools.lru_cache(maxsize=4096)
 def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
-    """Per county whose name or township names hold ``chars``: (county, evidence, level, name) of
-    the first of its strongest names, in the order the counties are first met; and the county of
-    the first of the strongest names overall."""
-    best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
-    top_code, top_evidence = None, 0.0
-    for level, code, name, short in _gaz().by_char.get(chars, ()):
-        bonus = 0.05 if short.startswith(chars) else 0
-        evidence = (0.35 if level == "county" else 0.25) + bonus
-        kept = best.get(code)
-        if kept is None or evidence > kept[0]:
-            best[code] = (evidence, level, name)  # a dict keeps a key where it was first set
-        if top_code is None or evidence > top_evidence:
-            top_code, top_evidence = code, evidence
-    return tuple((code, *kept) for code, kept in best.items()), top_code
+    """Per county whose name or township names hold ``chars`` (one character): (county, evidence,
+    level, name) of the first of its strongest names, in the order the counties are first met;
+    and the county of the first of the strongest names overall."""
+    names = _fragment_names()
+    seg = names.rows_with(chars)
+    if not len(seg):
+        return (), None
+    county_level = names.county[seg]
+    evidence = np.where(county_level, np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[True, True],
+                                               _FRAGMENT_EVIDENCE[True, False]),
+                        np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[False, True],
+                                 _FRAGMENT_EVIDENCE[False, False]))
+    county = names.county_id[seg]
+    # the first of the strongest names of each county: sorted by county, evidence (strongest
+    # first), then position
+    order = np.lexsort((np.arange(len(seg)), -evidence, county))
+    heads = order[np.r_[True, county[order][1:] != county[order][:-1]]]
+    # the counties in the order they are first met (by the position of each county's first name)
+    first_met = np.unique(county, return_index=True)[1]
+    best = heads[np.argsort(first_met, kind="stable")]
+    rows = seg[best].tolist()
+    out = tuple((names.code[row], ev, "county" if is_county else "township", names.name[row])
+                for row, ev, is_county in zip(rows, evidence[best].tolist(), county_level[best].tolist(),
+                                              strict=True))
+    return out, names.code[seg[int(np.argmax(evidence))]]
+
+
+class _FragmentNames(NamedTuple):
+    """Every current county's name, then every township's (table order), for fragments: the
+    county code, name, whether a county's, the first character's code point, and the rows that
+    hold each character."""
+    code: list
+    name: list
+    county: np.ndarray
+    county_id: np.ndarray
+    first: np.ndarray
+    row_of: np.ndarray       # per character of the joined short names, sorted by character: its row
+    bounds: dict             # character → (start, end) in row_of
+
+    def rows_with(self, chars: str) -> np.ndarray:
+        """Rows whose short name holds ``chars`` (one character), ascending, each once."""
+        start, end = self.bounds.get(chars, (0, 0))
+        rows = self.row_of[start:end]
+        return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) > 1 else rows
+
+
+@functools.lru_cache(maxsize=1)
+def _fragment_names() -> _FragmentNames:
+    """:class:`_FragmentNames` of the current counties and the townships of :data:`SOUND_NAMES`
+    (all of them, in the townships' order, already read for sound matching; the townships table
+    itself is not read)."""
+    g = _gaz()
+    current = g.current
+    columns = _sound_name_arrays()
+    towns = columns["level"] == "township"
+    code = current["code"].tolist() + columns["code"][towns].tolist()
+    name = current["name"].tolist() + columns["full"][towns].tolist()
+    short = current["short_name"].tolist() + columns["short"][towns].tolist()
+    lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
+    points = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
+    row_of = np.repeat(np.arange(len(short)), lengths)
+    # by character, each character's rows ascending (a stable sort)
+    order = np.argsort(points, kind="stable")
+    points, row_of = points[order], row_of[order]
+    cuts = np.flatnonzero(points[1:] != points[:-1]) + 1
+    starts = np.r_[0, cuts].tolist()
+    ends = np.r_[cuts, len(points)].tolist()
+    bounds = {chr(point): (a, b) for point, a, b in zip(points[starts].tolist(), starts, ends, strict=True)}
+    first = np.array([ord(s[0]) if s else 0 for s in short], dtype=np.uint32)
+    county = np.zeros(len(short), dtype=bool)
+    county[:len(current)] = True
+    county_id = pd.factorize(np.array(code, dtype=object))[0]
+    return _FragmentNames(code, name, county, county_id, first, row_of, bounds)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1474,10 +1682,23 @@ def candidate_counties(text: object, k: int = 5, accent_area: str | None = None)
     >>> candidate_counties("邻水县")[0]
     ('511623', 0.9)
     """
-    g = _gaz()
+    if isinstance(text, str) and len(text) <= 2 and len(_clean(text)) <= 1:
+        # one character holds no gazetteer name, no chunk to sound out (two characters at least)
+        # and no leftover for a village: the dialect area changes nothing, so each character is
+        # read once (statements name 山, 河, 新 under many areas)
+        return list(_one_character_counties(text, k))
+    return _county_readings(text, k, accent_area)
+
+
+def _county_readings(text: object, k: int, accent_area: str | None) -> list[tuple[str, float]]:
     _s, ranked = _candidates(text, accent_area, sound="always")
-    return [(r["county_code"], float(r["score"])) for r in (_row(c, score, g) for c, score in ranked[:k])
-            if r["county_code"] is not None]
+    # a reading's county is its code when it is a county-level reading (as _where says)
+    return [(c.code, float(score)) for c, score in ranked[:k] if c.level == "county"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_character_counties(text: str, k: int) -> tuple[tuple[str, float], ...]:
+    return tuple(_county_readings(text, k, None))
 
 
 @functools.lru_cache(maxsize=200_000)
