@@ -20,7 +20,9 @@ from kinmatch import __version__
 from kinmatch.errors import KinmatchError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The program's parser with every command; with ``command`` (a module of
+    :mod:`kinmatch.commands`), with that command only: a run imports no other command's module."""
     parser = argparse.ArgumentParser(
         prog="kinmatch",
         description="Link unidentified residents of rescue stations to missing-person reports "
@@ -31,11 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
     import kinmatch.commands as commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or (command is not None and info.name != command):
             continue
         module = importlib.import_module(f"kinmatch.commands.{info.name}")
         module.register(subparsers)
     return parser
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command the arguments start with, when it is one (``link`` in ``link a.csv b.csv``);
+    None otherwise (no command, an option first, a misspelt name: the full parser answers)."""
+    import kinmatch.commands as commands
+
+    if not argv or argv[0].startswith("_") or not argv[0].isidentifier():
+        return None
+    names = {info.name for info in pkgutil.iter_modules(commands.__path__)}
+    return argv[0] if argv[0] in names else None
 
 
 def _database_errors() -> tuple[type[BaseException], ...]:
@@ -53,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     collector first, so the last collection at exit does not scan a run's millions of objects
     (about 0.3 s after linking 2,000 × 20,000) only to find them alive; then the process ends
     without tearing the interpreter down (:func:`_end_program`)."""
-    parser = build_parser()
+    parser = build_parser(_command_named(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -329,3 +329,37 @@ def test_through_the_engine(simulated):
         level = oracle.name_level(res[rid], rep[mid])
         assert row["name"] == level, (rid, mid)
         np.testing.assert_equal(row["tf_name"], oracle.tf_name(level, res[rid], rep[mid], frequency))
+
+
+def _columns_as_row_sets(matrices) -> list[tuple]:
+    """The columns of the side matrices stacked, each as the rows holding it, sorted (a token no row
+    holds left out): two token matrices are the same up to the numbering of tokens when these agree."""
+    from scipy import sparse
+
+    stacked = sparse.csc_matrix(sparse.vstack(matrices))
+    stacked.sort_indices()
+    return sorted(tuple(stacked.indices[a:b].tolist()) for a, b in zip(stacked.indptr[:-1], stacked.indptr[1:])
+                  if b > a)
+
+
+@pytest.mark.parametrize("source", ["tables", "simulated"])
+def test_token_matrices_from_distinct_field_values_hold_each_forms_tokens(source, simulated):
+    if source == "tables":
+        left, right = frames(POOL, POOL[::-1])
+    else:
+        residents, missing, _ = simulated
+        comparison = NameComparison()
+        left, right = with_columns(residents, comparison.left_columns), with_columns(missing, comparison.right_columns)
+    sides = name_module._encode_side(left).forms, name_module._encode_side(right).forms
+    fast = name_module._form_token_matrices(*sides)
+    plain = name_module._token_matrices(*([name_module._name_tokens(f) for f in forms] for forms in sides))
+    for a, b in zip(fast, plain):
+        assert a.shape[0] == b.shape[0] and a.dtype == b.dtype == np.int8
+        assert set(a.data.tolist()) <= {1}
+        assert np.diff(a.indptr).tolist() == np.diff(b.indptr).tolist()  # each row's number of tokens
+    assert _columns_as_row_sets(fast) == _columns_as_row_sets(plain)
+    rows = np.arange(len(sides[0])).repeat(len(sides[1])), np.tile(np.arange(len(sides[1])), len(sides[0]))
+    if source == "tables":
+        assert (name_module._share_a_token(*fast, *rows).tolist() == name_module._share_a_token(*plain, *rows).tolist())
+    empty = name_module._form_token_matrices([], sides[1])
+    assert empty[0].shape[0] == 0 and _columns_as_row_sets([empty[1]]) == _columns_as_row_sets([plain[1]])

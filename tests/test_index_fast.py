@@ -253,3 +253,31 @@ def test_a_model_given_to_an_opened_index_is_the_one_its_tables_name(sim, model,
     assert first["model_version"].nunique() == second["model_version"].nunique() == 1
     assert second["model_version"].iloc[0] == kinmatch.match.pipeline.model_version(index.model)
     assert second["model_version"].iloc[0] != first["model_version"].iloc[0]
+
+
+def test_a_large_run_gives_back_the_lookups_pages_and_compares_on_two_processes(sim, model, tmp_path, monkeypatch):
+    """Above PARALLEL_MIN_RECORDS residents the run releases the arrays file's pages after the
+    lookup, and above PARALLEL_MAX_REPORTS reports met it compares on two processes: the table is
+    the batch run's (the thresholds lowered so a small index takes those paths)."""
+    from kinmatch.index import side as index_side
+    from kinmatch.match import pipeline
+
+    index_path = tmp_path / "idx"
+    Index.build(index_path, missing=[_csv(sim.missing, tmp_path / "missing.csv")], model=model)
+    batch = kinmatch.link(sim.residents, sim.missing, model=str(model), progress=False)
+    released, jobs = [], []
+    release = index_side.ReportSide.release_arrays
+    monkeypatch.setattr(index_side.ReportSide, "release_arrays", lambda self: (released.append(1), release(self)))
+    rank = pipeline.rank_candidates
+
+    def spied(*args, **kwargs):
+        jobs.append(args[9])
+        return rank(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "rank_candidates", spied)
+    monkeypatch.setattr(index_side, "PARALLEL_MIN_RECORDS", 10)
+    monkeypatch.setattr(pipeline, "PARALLEL_MAX_REPORTS", 10)
+    monkeypatch.setattr(pipeline.engine, "PARALLEL_MIN_PAIRS", 10)
+    table = Index.open(index_path).link(sim.residents, progress=False)
+    pd.testing.assert_frame_equal(table, batch)
+    assert released == [1] and jobs == [min(2, kinmatch._parallel.resolve_jobs(None))]

@@ -136,3 +136,20 @@ def test_a_large_take_gives_back_the_mapped_rows_pages_and_keeps_them_readable(i
     assert _resident_kb(side._mapped) > 0
     pd.testing.assert_frame_equal(one, first.iloc[:1])
     assert first["missing_id"].tolist() == side.reports.ids.tolist()
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads the mapped pages from /proc/self/smaps")
+def test_the_arrays_files_pages_are_given_back_and_stay_readable(indexed, residents):
+    index, _ = indexed
+    side = Index.open(index.path).report_side()
+    assert side._mapped_arrays is not None
+    settings = resolve_settings(None).candidate_settings()
+    before = _plain(residents, side)
+    assert _resident_kb(side._mapped_arrays) > 0  # the lookup read the passes' arrays
+    side.release_arrays()
+    assert _resident_kb(side._mapped_arrays) == 0
+    after = packed_candidate_pairs(residents, None, settings=settings, progress=False, reports=side.reports).unpack()
+    pd.testing.assert_frame_equal(after.pairs, before.pairs)  # read again from the file
+    assert _resident_kb(side._mapped_arrays) > 0
+    side.release_arrays()
+    assert side.rows_of(side.reports.ids[[3, 1]]).tolist() == [3, 1]

@@ -325,6 +325,12 @@ def write_arrays(handle: BinaryIO, skeleton: dict, arrays: Mapping[str, np.ndarr
 def read_arrays(handle: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
     """(skeleton, arrays) of a file :func:`write_arrays` wrote: the arrays read-only views of the
     file mapped into memory, read only when used, and readable after the file is removed."""
+    skeleton, arrays, _mapped = _read_arrays(handle)
+    return skeleton, arrays
+
+
+def _read_arrays(handle: BinaryIO) -> tuple[dict, dict[str, np.ndarray], Any]:
+    """:func:`read_arrays` and the mapping (an ``mmap.mmap``) the arrays view."""
     import mmap
 
     handle.seek(0)
@@ -342,7 +348,7 @@ def read_arrays(handle: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
         count = int(np.prod(spec["shape"], dtype=np.int64))
         arrays[name] = np.frombuffer(mapped, dtype=dtype, count=count,
                                      offset=start + spec["offset"]).reshape(spec["shape"])
-    return header["skeleton"], arrays
+    return header["skeleton"], arrays, mapped
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,6 +374,7 @@ class ReportSide:
         self.default = False  # built for the default settings (set by the index that holds it)
         self._sorted_ids: np.ndarray | None = None
         self._mapped = mapped  # the rows file's mapping (an mmap.mmap) when ``rows`` was read from one
+        self._mapped_arrays: Any = None  # the arrays file's mapping when the side was loaded from one
 
     @classmethod
     def compute(cls, missing: pd.DataFrame, settings: Any) -> "ReportSide":
@@ -482,19 +489,27 @@ class ReportSide:
         given back (``madvise(MADV_DONTNEED)``): they are the file's, read again from the page
         cache if touched again, but while mapped they count in the process's resident memory, and
         at 10,000 × 1,000,000 a run reads most of the 0.4 GB file and then holds it through
-        scoring, the run's peak."""
+        scoring, the run's peak. So is the memory Arrow's allocator kept from the taken rows
+        (``release_unused``): the taken table is freed once it is a frame, but its allocator
+        (mimalloc) keeps the pages for Arrow's next use, and the run makes no further Arrow
+        tables: at 10,000 × 1,000,000 that was 0.5 GB of the run's peak."""
         import pyarrow as pa
 
         from kinmatch.index.frames import table_to_frame
 
         positions = np.asarray(positions, dtype=np.int64)
         frame = table_to_frame(self.rows.take(pa.array(positions)))
-        if self._mapped is not None and len(positions) >= self.RELEASE_SHARE * self.rows.num_rows:
-            import mmap
-
-            if hasattr(mmap, "MADV_DONTNEED"):  # Linux, the BSDs, macOS; elsewhere the pages stay
-                self._mapped.madvise(mmap.MADV_DONTNEED)
+        if len(positions) >= self.RELEASE_SHARE * self.rows.num_rows:
+            pa.default_memory_pool().release_unused()
+            _release_pages(self._mapped)
         return frame
+
+    def release_arrays(self) -> None:
+        """Give back the pages of the mapped arrays file (the candidate passes' side) this process
+        read (``madvise(MADV_DONTNEED)``): after a lookup of many records they are not read again
+        by the run, and they would count in its resident memory through scoring. Pages touched
+        again are read from the page cache."""
+        _release_pages(self._mapped_arrays)
 
     # -- stored -----------------------------------------------------------------------------
 
@@ -535,7 +550,7 @@ class ReportSide:
 
         from kinmatch.match.candidates import report_side_from_state
 
-        skeleton, stored = read_arrays(arrays)
+        skeleton, stored, mapped_arrays = _read_arrays(arrays)
         if skeleton.get("version") != SIDE_VERSION:
             raise ValueError(f"report side of version {skeleton.get('version')}, this kinmatch reads {SIDE_VERSION}")
         mapped = rows if isinstance(rows, mmap.mmap) else None
@@ -544,9 +559,21 @@ class ReportSide:
         else:
             rows.seek(0)
             table = pa.ipc.open_file(rows).read_all()
-        return cls(report_side_from_state(_from_skeleton(skeleton["reports"], stored)),
+        side = cls(report_side_from_state(_from_skeleton(skeleton["reports"], stored)),
                    _from_skeleton(skeleton["rarity"], stored), table, _from_skeleton(skeleton["order"], stored),
                    skeleton["fingerprint"], mapped, _from_skeleton(skeleton.get("counts"), stored))
+        side._mapped_arrays = mapped_arrays
+        return side
+
+
+def _release_pages(mapped: Any) -> None:
+    """``madvise(MADV_DONTNEED)`` of a read-only file mapping (an ``mmap.mmap``; None: nothing):
+    its pages leave the process's resident memory and are read again from the page cache if
+    touched. Linux, the BSDs and macOS; elsewhere the pages stay."""
+    import mmap
+
+    if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _priced(settings: Any) -> list:
@@ -614,6 +641,7 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     ``report_clusters``: the indexed reports' clusters (:mod:`kinmatch.index.clusters`), to rank
     each cluster as one candidate (the reports met and their clusters' other members are read);
     None: every report on its own."""
+    from kinmatch._parallel import resolve_jobs
     from kinmatch.match import engine
     from kinmatch.match.pipeline import PARALLEL_MAX_REPORTS, LinkRun, empty_table, prepare_records, rank_candidates
     from kinmatch.match.settings import resolve_settings
@@ -625,6 +653,8 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
         return LinkRun(empty_table(settings), model, pd.DataFrame(), pd.DataFrame(), residents,
                        pd.DataFrame({"missing_id": pd.Series(dtype=object)}), settings)
     candidates, met = _candidates(residents, side, settings.candidate_settings(), progress, n_jobs)
+    if len(residents) >= PARALLEL_MIN_RECORDS:
+        side.release_arrays()  # the lookup's pages: the run reads them no more (a query's stay for the next)
     if report_clusters is not None:
         from kinmatch.index.clusters import members_of
 
@@ -632,7 +662,12 @@ def run_against_reports(records: Any, side: ReportSide, model: Any, top_k: int =
     missing = side.frame(met)
     encoded = engine.encode(residents, missing, side.comparisons(settings))
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
-        n_jobs = 1  # as run_link: forked workers would each copy the encodings of that many reports
+        # one forked worker beside this process (it compares half the pairs, and explains half the
+        # rows), not one per CPU: a worker's reads of the encodings of that many reports copy the
+        # pages they touch (run_link keeps one process there). At 10,000 × 1,000,000 the comparisons
+        # were a third of this process's CPU after the lookup, and the worker's copies stay below the
+        # peak, which is this process's scoring after the comparisons
+        n_jobs = min(2, resolve_jobs(None))
     return rank_candidates(residents, missing, candidates, encoded, model, settings, top_k, "resident", progress,
                            n_jobs, version, report_clusters=report_clusters)
 

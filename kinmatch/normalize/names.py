@@ -364,6 +364,20 @@ def name_columns(names: Iterable, name_source=None, area=None,
     return out
 
 
+def read_ahead(names: Iterable, name_source=None,
+               station_conventions: Sequence[StationConvention] | None = None) -> None:
+    """Parse the distinct names and read them aloud (pinyin, Jyutping) into this process's caches,
+    so that a later :func:`name_columns` of the same names, given the same ``name_source`` and
+    conventions, has only the dialect keys left to make. None of this depends on the dialect area:
+    a batch calls it before the reports' hometowns are parsed (which the area needs), while the
+    second process still has place texts to share. Returns nothing; results never depend on it."""
+    names = _name_series(names)
+    _inverse, parsed = _parse_unique(names, name_source, station_conventions)
+    for p in parsed:
+        if p.norm:
+            _readings_of_clean(p.norm)
+
+
 @functools.lru_cache(maxsize=200_000)
 def _readings_of_clean(norm: str) -> tuple[str | None, str | None]:
     return phonetics.name_pinyin(norm) or None, phonetics.jyutping(norm) or None

@@ -66,7 +66,8 @@ from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_lat
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
-    "fold_syllable", "merged_keys", "area_families", "name_keys", "clean_name_keys", "SIDES", "minority_key",
+    "fold_syllable", "merged_keys", "merger_sets", "area_families", "name_keys", "clean_name_keys", "SIDES",
+    "minority_key",
     "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
     "name_keys_series", "is_resident_side",
@@ -374,6 +375,17 @@ def _ops_for(families: Iterable[str]) -> list[tuple[str, ...]]:
     combined = [tuple(sorted(set(ops)))
                 for ops in itertools.product(*[_FAMILY_OPS[f] for f in families])] if len(families) > 1 else []
     return list(dict.fromkeys(singles + combined))
+
+
+@functools.lru_cache(maxsize=512)
+def merger_sets(families: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The merger operation sets :func:`merged_keys` applies for ``families`` (one per family, then
+    the combined ones): one key of a syllable per set, by :func:`fold_syllable`.
+
+        >>> merger_sets(("n_l", "f_h"))
+        (('n_l',), ('f_h',), ('f_h', 'n_l'))
+    """
+    return tuple(_ops_for(families))
 
 
 def merged_keys(syllables: Sequence[str] | str, families: Iterable[str]) -> tuple[str, ...]:

@@ -144,9 +144,12 @@ def _clean(text: object) -> str:
         s = _opencc().convert(s)
     except Exception:  # noqa: BLE001 - one odd value must not stop a batch
         pass
-    s = _PRODUCTION_TEAM.sub(_SEP, s)
-    s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
-    s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
+    # the unit words' patterns only where their last character occurs (most texts have none)
+    if "队" in s or "组" in s:
+        s = _PRODUCTION_TEAM.sub(_SEP, s)
+        s = _BRIGADE.sub(_SEP, s)      # XX大队 ≈ village XX
+    if "社" in s or "所" in s:
+        s = _COMMUNE.sub(_SEP, s)      # XX公社 ≈ township XX
     s = _NON_HAN.sub(_SEP, s)
     return s.strip(_SEP)
 
@@ -331,6 +334,8 @@ class _Gazetteer:
         # (id of a trie key's readings, coarsest level around its span) → the readings the span
         # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
         self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
+        # (level, code) of a reading → its codes, coordinates and display name (_place_of)
+        self.places: dict[tuple[str, str], tuple] = {}
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -365,11 +370,14 @@ class _Gazetteer:
         (9 for a generic name), made per first character as the trie is filled: a run that reads
         a few texts makes a few hundred of the 96k readings."""
         keys = self._keys
-        levels = [keys["level"][row] for row in rows]
-        kinds = [keys["kind"][row] for row in rows]
+        # each column's rows by one C-level map; the entries made by tuple.__new__ (the
+        # namedtuple's own __new__ is Python code, run for every reading filled)
+        levels = list(map(keys["level"].__getitem__, rows))
+        kinds = list(map(keys["kind"].__getitem__, rows))
         orders = list(map(_LEVEL_ORDER.__getitem__, levels))
-        entries = map(_Entry, levels, [keys["code"][row] for row in rows], kinds,
-                      [bool(keys["old"][row]) for row in rows], [keys["label"][row] for row in rows])
+        entries = map(functools.partial(tuple.__new__, _Entry),
+                      zip(levels, map(keys["code"].__getitem__, rows), kinds,
+                          map(bool, map(keys["old"].__getitem__, rows)), map(keys["label"].__getitem__, rows)))
         return (list(zip(entries, orders)),
                 [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
 
@@ -535,6 +543,8 @@ _W_COUNTY = {("full", False): 1.0, ("short", False): 0.85, ("full", True): 0.85,
 _W_TOWN = {"full": 0.6, "short": 0.45, "shadow": 0.4}
 _W_VILLAGE = {"full": 0.35, "short": 0.25}
 _W_PREF, _W_PROV = 0.4, 0.25
+_COUNTY_PART = {(kind, old): "county_" + kind + ("_old" if old else "") for kind, old in _W_COUNTY}
+"""The ``parts`` label of a county reading by (kind, old)."""
 _SHARPNESS = 6.0
 
 
@@ -549,44 +559,57 @@ class _Hit(NamedTuple):
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
-    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     n = len(s)
-    trie, max_len, filled, first_chars = g.trie, g.max_len, g.trie_chars, g._by_first
+    if n < 2:
+        return []
+    trie = g.trie
+    # the last character begins no walk, so its part of the trie is not filled
+    new = set(s[:-1]).difference(g.trie_chars)
+    if new:  # the trie holds the keys of the characters met so far
+        g.fill_trie(new)
     get = trie.get
+    # no key has one character, and the trie holds every proper prefix of a key: a walk starts
+    # at the node of the two characters at ``i`` (looked up for the whole text in one map), and
+    # a position whose two characters begin no key is skipped without a slice
+    spans = []   # (start, end, hits as (entry, level order)), each span once, in scan order
     # a key inside a longer key at the same place (周口 inside 周口市) adds nothing: ``outer``
     # holds (start, end, coarsest level) of each span with a non-generic key
     outer: list[tuple[int, int, int]] = []
-    for i, char in enumerate(s):
-        # no key has one character: a character that begins a key is a bare prefix in the trie,
-        # one that begins none is not in it, so the walk starts at two characters
-        if char not in first_chars:
+    for i, node in enumerate(map(get, map(operator.add, s, s[1:]))):
+        if node is None:
             continue
-        if char not in filled:
-            g.fill_trie(char)
-        for j in range(i + 2, n + 1 if i + max_len >= n else i + max_len + 1):
-            node = get(s[i:j])
-            if node is None:
-                break
+        j = i + 2
+        while True:
             entries, more, coarsest = node
             if entries:
                 spans.append((i, j, entries))
                 if coarsest < 9:
                     outer.append((i, j, coarsest))
-            if not more:
+            # a node with ``more`` is a proper prefix of a key: shorter than the longest key
+            if not more or j == n:
                 break
+            j += 1
+            node = get(s[i:j])
+            if node is None:
+                break
+    if not spans:
+        return []
     # per span, the coarsest level of a strictly larger span around it: a hit survives when its
     # own level is coarser (same rule as comparing it with every outer span in turn)
     out = []
     span_cache = g.span_readings
+    new_hit = tuple.__new__  # _Hit(i, j, entry) without the namedtuple's Python-level __new__
     for i, j, entries in spans:
         around = 9
-        for a, b, o in outer:
-            if o < around and a <= i and j <= b and (a != i or b != j):
+        for a, b, o in outer:  # in scan order: by start, so none after the first that starts later
+            if a > i:
+                break
+            if o < around and j <= b and (a != i or b != j):
                 around = o
         if len(entries) == 1:  # most spans: one reading, nothing to compare it with
             entry, level = entries[0]
             if around > level:
-                out.append(_Hit(i, j, entry))
+                out.append(new_hit(_Hit, (i, j, entry)))
             continue
         # the readings a span keeps depend on its readings and ``around`` only: worked out once
         # per (key, around) (城关镇 alone is a township of hundreds of counties)
@@ -594,7 +617,7 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
         kept = span_cache.get(cache_key)
         if kept is None:
             kept = span_cache[cache_key] = _span_readings(entries, around)
-        out.extend([_Hit(i, j, entry) for entry in kept])
+        out.extend([new_hit(_Hit, (i, j, entry)) for entry in kept])
     return out
 
 
@@ -647,40 +670,44 @@ def _clear(h: _Hit, used: list[_Hit]) -> bool:
     return True
 
 
-def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
+def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand], list[_Hit]]:
+    """The county readings of a text's hits (villages added), and its province and prefecture
+    hits in scan order (for :func:`_coarse`)."""
     text_len = len(s) - s.count(_SEP)
-    prov_hits, pref_hits = [], []
-    by_county: dict[str, list[_Hit]] = {}
+    prov_hits, pref_hits, coarse_hits = [], [], []
+    # per county code its county hits and its township hits, each in scan order
+    by_county: dict[str, tuple[list[_Hit], list[_Hit]]] = {}
     for h in hits:  # one pass, by level
-        level = h.entry.level
+        entry = h.entry
+        level = entry.level
         if level == "county" or level == "township":
-            chits = by_county.get(h.entry.code)
+            chits = by_county.get(entry.code)
             if chits is None:
-                by_county[h.entry.code] = [h]
-            else:
-                chits.append(h)
+                chits = by_county[entry.code] = ([], [])
+            chits[level == "township"].append(h)
         elif level == "province":
             prov_hits.append(h)
+            coarse_hits.append(h)
         elif level == "prefecture":
             pref_hits.append(h)
+            coarse_hits.append(h)
     cands: list[_Cand] = []
     cur_info = g.cur_info
-    for county, chits in by_county.items():
+    for county, (county_hits, town_hits) in by_county.items():
         row = cur_info.get(county)
         if row is None:
             continue
         # the strongest county reading (the first of equals, as max() picks)
         best_county, best_weight = None, 0.0
-        for h in chits:
-            if h.entry.level == "county":
-                weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
-                if best_county is None or weight > best_weight:
-                    best_county, best_weight = h, weight
+        for h in county_hits:
+            weight = _W_COUNTY[(h.entry.kind, h.entry.old)]
+            if best_county is None or weight > best_weight:
+                best_county, best_weight = h, weight
         prefecture_code = row["prefecture_code"]
         if best_county is not None and best_county.entry.kind == "generic":
             if not any(h.entry.code == prefecture_code for h in pref_hits):
                 best_county = None
-                if not any(h.entry.level == "township" for h in chits):
+                if not town_hits:
                     continue
         # the evidence is summed in this order (float sums: the order is part of the result);
         # ``used`` is the hits already read as this county or its township (at most two)
@@ -689,19 +716,21 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             evidence += best_weight
             old = best_county.entry.old
             used = [best_county]
-            parts.append(("county_" + best_county.entry.kind + ("_old" if old else ""),
-                          s[best_county.start:best_county.end]))
+            parts.append((_COUNTY_PART[(best_county.entry.kind, old)], s[best_county.start:best_county.end]))
+            # a hit is clear of ``used`` when it does not overlap the county hit
+            lo, hi = best_county.start, best_county.end
         else:
             used = []
+            lo = hi = -1  # nothing read yet: every hit is clear
         pref_ok = [h for h in pref_hits if h.entry.code == prefecture_code
-                   and _clear(h, used)] if pref_hits else pref_hits
+                   and (h.end <= lo or hi <= h.start)] if pref_hits else pref_hits
         province_code = row["province_code"]
         prov_ok = [h for h in prov_hits if h.entry.code == province_code
-                   and _clear(h, used)] if prov_hits else prov_hits
+                   and (h.end <= lo or hi <= h.start)] if prov_hits else prov_hits
         # the strongest township reading by (weight, length), the first of equals as max() picks
         town, town_key = None, None
-        for h in chits:
-            if h.entry.level == "township" and _clear(h, used):
+        for h in town_hits:
+            if h.end <= lo or hi <= h.start:
                 key = (_W_TOWN[h.entry.kind], h.end - h.start)
                 if town is None or key > town_key:
                     town, town_key = h, key
@@ -724,20 +753,30 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
             old = old or pref_ok[0].entry.old
             parts.append(("prefecture" + ("_old" if pref_ok[0].entry.old else ""),
                           s[pref_ok[0].start:pref_ok[0].end]))
-        elif pref_hits and any(_clear(h, used) for h in pref_hits):
-            evidence -= 0.1   # the text names another prefecture (maybe its old one)
+        elif pref_hits:
+            for h in pref_hits:
+                if _clear(h, used):
+                    evidence -= 0.1   # the text names another prefecture (maybe its old one)
+                    break
         if prov_ok:
             evidence += _W_PROV
             parts.append(("province", s[prov_ok[0].start:prov_ok[0].end]))
         elif prov_hits or pref_hits:
-            others = {h.entry.code for h in prov_hits if _clear(h, used)}
-            others |= {h.entry.code[:2] + "0000" for h in pref_hits
-                       if _clear(h, used)}
+            # the provinces the text names outside this reading (loops, not set comprehensions:
+            # this runs for every rival county of a text that names a province or prefecture)
+            others = set()
+            for h in prov_hits:
+                if _clear(h, used):
+                    others.add(h.entry.code)
+            for h in pref_hits:
+                if _clear(h, used):
+                    others.add(h.entry.code[:2] + "0000")
             if others and province_code not in others:
                 evidence -= 0.3   # the text names another province
         cands.append(_Cand("county", county, evidence, parts, township, None, old))
-    _add_villages(s, hits, cands, g)
-    return cands
+    if cands:
+        _add_villages(s, hits, cands, g)
+    return cands, coarse_hits
 
 
 def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -> None:
@@ -748,17 +787,19 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     for h in hits:
         if h.entry.level in ("province", "prefecture", "county"):
             rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
-    rest = "".join(rest_chars)
-    chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
+    chunks = [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 2]
     if not chunks:
         return
     # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
     # that names a village of a county is its village (made once, tried in up to three counties)
     pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
               for i in range(len(chunk) - n + 1)]
-    for c in sorted(cands, key=_EVIDENCE, reverse=True)[:3]:  # stable, as a sort by -evidence
+    # the three strongest (a stable sort by -evidence); each county's village is its own, so
+    # with three candidates or fewer the order they are tried in does not matter
+    for c in cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]:
         vil = g.villages_of(c.code)
-        if not vil:
+        # most texts name no village: one membership pass in C before the ordered search
+        if not vil or vil.keys().isdisjoint(pieces):
             continue
         for found in pieces:
             if found in vil:
@@ -770,7 +811,8 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
 
 
 def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
-    """Prefecture- or province-level readings when no county is named."""
+    """Prefecture- or province-level readings when no county is named (``hits``: a text's hits,
+    or only its province and prefecture hits, in scan order)."""
     out = []
     provs = {h.entry.code for h in hits if h.entry.level == "province"}
     for h in hits:
@@ -814,9 +856,10 @@ def _split(syl: str) -> tuple[str, str]:
 @functools.lru_cache(maxsize=65536)
 def _keys(syl: str, families: tuple[str, ...]) -> frozenset:
     """The syllable and its dialect-merged forms; two syllables "meet" when these intersect.
-    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys`)."""
-    from kinmatch.normalize.phonetics import merged_keys
-    return frozenset(merged_keys(syl, families)) | {syl}
+    Same rules as the names' keys (:func:`kinmatch.normalize.phonetics.merged_keys` of one
+    syllable: one fold per merger set of the families)."""
+    from kinmatch.normalize.phonetics import fold_syllable, merger_sets
+    return frozenset([fold_syllable(syl, ops) for ops in merger_sets(families)]) | {syl}
 
 
 @functools.lru_cache(maxsize=512)
@@ -995,25 +1038,64 @@ def _village_pinyin_group(group: int) -> dict[str, str]:
     return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
+class _SoundGroup(NamedTuple):
+    """The short names of one syllable count, as columns (one row per name, table order)."""
+    ids: np.ndarray        # (names × syllables) syllable ids
+    level: np.ndarray      # object arrays: county / prefecture / township,
+    code: np.ndarray       # the county (of a township too) or prefecture code,
+    short: np.ndarray      # short name
+    full: np.ndarray       # and full name
+    township: np.ndarray   # bool: a township's name
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_name_table():
+    """:data:`SOUND_NAMES` as a ``pyarrow.Table``, read once (the sound index and the fragment
+    index); computed here, with a warning, when the shipped file is stale."""
+    import pyarrow as pa
+
+    parquet = SOUND_NAMES.open()
+    if parquet is not None:
+        return parquet.read(use_threads=False)
+    return pa.Table.from_pandas(SOUND_NAMES.compute(), preserve_index=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _sound_name_arrays() -> dict[str, np.ndarray]:
+    """The level, code, short and full name columns of :data:`SOUND_NAMES` as object arrays."""
+    table = _sound_name_table()
+    return {name: table.column(name).to_numpy(zero_copy_only=False).astype(object, copy=False)
+            for name in ("level", "code", "short", "full")}
+
+
 class _SoundIndex:
-    """Pinyin of every county / prefecture / township short name as syllable-id arrays."""
+    """Pinyin of every county / prefecture / township short name as syllable-id arrays, one group
+    per syllable count; distances between syllables as one matrix per set of merger families."""
 
     def __init__(self, g: _Gazetteer) -> None:
-        names = SOUND_NAMES.columns()
-        rows = zip(names["level"], names["code"], names["short"], names["full"], map(str.split, names["syllables"]),
-                   strict=True)
-        self.vocab: dict[str, int] = {}
-        self.groups: dict[int, tuple[np.ndarray, list]] = {}
-        by_len: dict[int, list] = defaultdict(list)
-        for level, code, short, full, syllables in rows:
-            if 2 <= len(syllables) <= 5 and len(syllables) == len(short):
-                by_len[len(syllables)].append((level, code, short, full, tuple(syllables)))
-        vocab = self.vocab
-        for n, items in by_len.items():
-            # syllable ids numbered in first-met order, group by group, row by row (one flat pass)
-            flat = [vocab.setdefault(s, len(vocab)) for it in items for s in it[4]]
-            self.groups[n] = (np.array(flat, dtype=np.int32).reshape(len(items), n), items)
-        self.words = list(self.vocab)
+        import pyarrow.compute as pc
+
+        table = _sound_name_table()
+        # every syllable of every name numbered in one pass (arrow's dictionary encoding; the
+        # numbering is internal: distances are looked up by number); a group keeps the names of
+        # n = 2-5 syllables, one per character
+        spelled = pc.split_pattern(table.column("syllables").combine_chunks(), " ")
+        counts = pc.list_value_length(spelled).to_numpy(zero_copy_only=False).astype(np.int64)
+        encoded = pc.list_flatten(spelled).dictionary_encode()
+        flat = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        starts = np.cumsum(counts) - counts
+        lengths = pc.utf8_length(table.column("short")).to_numpy(zero_copy_only=False)
+        columns = _sound_name_arrays()
+        self.words: list[str] = encoded.dictionary.to_pylist()
+        self.vocab = {word: number for number, word in enumerate(self.words)}
+        self.groups: dict[int, _SoundGroup] = {}
+        for n in range(2, 6):
+            rows = np.flatnonzero((counts == n) & (lengths == n))
+            if not len(rows):
+                continue
+            level = columns["level"][rows]
+            self.groups[n] = _SoundGroup(flat[starts[rows][:, None] + np.arange(n)], level, columns["code"][rows],
+                                         columns["short"][rows], columns["full"][rows], level == "township")
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
@@ -1041,16 +1123,87 @@ class _SoundIndex:
         out = np.where(words == syl, 0.0, np.where(merged, 0.25, np.where(one_part, 0.5, 1.0)))
         return out.astype(np.float32)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def distances(self, families: tuple[str, ...]) -> np.ndarray:
+        """:meth:`distance_row` of every vocabulary syllable at once (row ``i``: from syllable ``i``),
+        the same values: a few array operations per set of families instead of one row per syllable."""
+        words = self.words
+        sharing: dict[str, list[int]] = defaultdict(list)  # merged key → the syllables that have it
+        for i, word in enumerate(words):
+            for key in _keys(word, families):
+                sharing[key].append(i)
+        out = self._one_part.copy()
+        for members in sharing.values():
+            if len(members) > 1:
+                out[np.ix_(members, members)] = 0.25
+        np.fill_diagonal(out, 0.0)
+        return out
+
+    @functools.cached_property
+    def _one_part(self) -> np.ndarray:
+        """0.5 between two vocabulary syllables of the same initial or the same final, else 1
+        (float32): the distances before any merger."""
+        parts = [_split(word) for word in self.words]
+        ini = np.unique([p[0] for p in parts], return_inverse=True)[1]
+        fin = np.unique([p[1] for p in parts], return_inverse=True)[1]
+        one_part = (ini[:, None] == ini[None, :]) | (fin[:, None] == fin[None, :])
+        return np.where(one_part, 0.5, 1.0).astype(np.float32)
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def _by_first(self, n: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, list[int]]:
+        """Group ``n`` sorted by first syllable (stable): the rows in that order, each position's
+        syllable ids in that order (contiguous), positions 0..len, and where each vocabulary
+        syllable's rows begin and end."""
+        ids = self.groups[n].ids
+        order = np.argsort(ids[:, 0], kind="stable")
+        columns = [np.ascontiguousarray(ids[order, pos]) for pos in range(n)]
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(ids[:, 0], minlength=len(self.words))))).tolist()
+        return order, columns, np.arange(len(order)), bounds
+
+    def search_rows(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the group of ``len(syl)`` syllables whose similarity ``1 - mean distance`` is at
+        least ``min_sim`` (ascending), and those similarities (float32)."""
+        n = len(syl)
+        group = self.groups.get(n)
+        if group is None:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+        table = self.distances(families)
+        vocab = self.vocab
+        rows_from = [table[vocab[s]] if s in vocab else self.distance_row(s, families) for s in syl]
+        if n * (1.0 - min_sim) < 0.99:
+            # one syllable at distance 1 already puts a name below min_sim: only the names whose
+            # first syllable is near (distance < 1) can reach it, ~15% of the rows
+            order, columns, positions, bounds = self._by_first(n)
+            near = np.flatnonzero(rows_from[0] < 1.0).tolist()
+            if not near:
+                return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+            picked = np.concatenate([positions[bounds[u]:bounds[u + 1]] for u in near])
+            d = np.zeros(len(picked), dtype=np.float32)
+            for pos in range(n):
+                d += rows_from[pos].take(columns[pos].take(picked))
+        else:
+            ids = group.ids
+            d = np.zeros(len(ids), dtype=np.float32)
+            for pos in range(n):
+                d += rows_from[pos][ids[:, pos]]
+            picked = None
+        sim = 1.0 - d / n
+        keep = np.flatnonzero(sim >= min_sim)
+        if picked is None:
+            return keep, sim[keep]
+        found = order.take(picked.take(keep))
+        ascending = np.argsort(found, kind="stable")
+        return found.take(ascending), sim.take(keep).take(ascending)
+
     def search(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float):
-        if len(syl) not in self.groups:
-            return []
-        ids, items = self.groups[len(syl)]
-        d = np.zeros(len(items), dtype=np.float32)
-        for pos, s in enumerate(syl):
-            d += self.distance_row(s, families)[ids[:, pos]]
-        sim = 1.0 - d / len(syl)
-        keep = np.nonzero(sim >= min_sim)[0]
-        return [(items[i], float(sim[i])) for i in keep]
+        """(level, code, short, full, syllables) and similarity of every name of ``len(syl)``
+        syllables at least ``min_sim`` similar to ``syl``, in table order."""
+        rows, sim = self.search_rows(syl, families, min_sim)
+        group = self.groups.get(len(syl))
+        return [((group.level[i], group.code[i], group.short[i], group.full[i],
+                  tuple(self.words[k] for k in group.ids[i])), float(s))
+                for i, s in zip(rows.tolist(), sim.tolist(), strict=True)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -1062,10 +1215,20 @@ def _sound_index() -> _SoundIndex:
 
 def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
                       families: tuple[str, ...], limit: int = 30) -> list[_Cand]:
+    """The ``limit`` strongest sound readings of ``chunks`` (a stable sort: equals in the order
+    found, chunk by chunk, names in table order).
+
+    A chunk's core (its unit word cut off) is compared with the short names of as many syllables
+    (similarity ≥ 0.7; its own exact name skipped); a reading's evidence is 0.55 · similarity +
+    0.15 · fuzz ratio, +0.08 when the full name ends in the chunk's unit word, else −0.1 for a
+    county unit word on a township or a township unit word on a county or prefecture; +0.15 when
+    the province, prefecture or county is in ``context``; without context a township counts only
+    from a similarity of 0.85 and loses 0.1. The evidence of a chunk's readings is worked out as
+    arrays, each step the same float operation in the same order as for one reading."""
     from rapidfuzz import fuzz
 
     idx = _sound_index()
-    found = []  # (evidence, level, code, full name, similarity, chunk, syllables) of each reading
+    found = []  # per chunk: (evidence, group, rows, similarities, chunk, syllables)
     for chunk in chunks:
         chunk = _EDGE_FILLER.sub("", chunk)
         m = _UNIT_SUFFIX.search(chunk)
@@ -1076,32 +1239,54 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         syl = _syllables(core)
         if len(syl) != len(core):
             continue
-        for (level, code, short, full, _s), sim in idx.search(syl, families, 0.7):
-            if short == core:
-                continue  # exact names are the exact stage's business
-            if level == "township" and not context and sim < 0.85:
-                continue  # 40k townships: without context only a dialect-merger match counts
-            ratio = fuzz.ratio(core, short) / 100.0
-            ev = 0.55 * sim + 0.15 * ratio
-            if suffix and full.endswith(suffix):
-                ev += 0.08
-            elif suffix in ("县", "市", "区", "旗") and level == "township":
-                ev -= 0.1
-            elif suffix in ("镇", "乡", "街道") and level != "township":
-                ev -= 0.1
-            cand_county = code if level in ("county", "township") else None
-            pref = g.cur_info[code]["prefecture_code"] if cand_county else code
-            if context and (code[:2] + "0000" in context or pref in context or code in context):
-                ev += 0.15
-            elif level == "township" and not context:
-                ev -= 0.1
-            found.append((ev, level, code, full, sim, chunk, syl))
+        rows, sim32 = idx.search_rows(syl, families, 0.7)
+        if not len(rows):
+            continue
+        group = idx.groups[len(syl)]
+        keep = group.short[rows] != core  # exact names are the exact stage's business
+        sim = sim32.astype(np.float64)
+        township = group.township[rows]
+        if not context:
+            # 40k townships: without context only a dialect-merger match counts
+            keep &= ~(township & (sim < 0.85))
+        if not keep.all():
+            rows, sim32, sim, township = rows[keep], sim32[keep], sim[keep], township[keep]
+            if not len(rows):
+                continue
+        row_list = rows.tolist()
+        shorts = group.short[rows].tolist()
+        ratio = np.array([fuzz.ratio(core, short) for short in shorts], dtype=np.float64) / 100.0
+        ev = 0.55 * sim + 0.15 * ratio
+        if suffix:
+            ends = np.array([full.endswith(suffix) for full in group.full[rows].tolist()], dtype=bool)
+            ev[ends] += 0.08
+            if suffix in ("县", "市", "区", "旗"):
+                ev[~ends & township] -= 0.1
+            elif suffix in ("镇", "乡", "街道"):
+                ev[~ends & ~township] -= 0.1
+        if context:
+            codes, levels = group.code[rows].tolist(), group.level[rows].tolist()
+            near = np.array([code[:2] + "0000" in context or code in context
+                             or (g.cur_info[code]["prefecture_code"] if level != "prefecture" else code) in context
+                             for code, level in zip(codes, levels, strict=True)], dtype=bool)
+            ev[near] += 0.15
+        else:
+            ev[township] -= 0.1
+        found.append((ev, group, row_list, sim32, chunk, syl))
+    if not found:
+        return []
     # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
-    found.sort(key=lambda f: -f[0])
+    evidence = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
+    chunk_of = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
+    start = np.cumsum([0] + [len(f[0]) for f in found])
     out = []
-    for ev, level, code, full, sim, chunk, syl in found[:limit]:
-        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
-                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {sim:.2f})")], sound=True)
+    for k in np.argsort(-evidence, kind="stable")[:limit].tolist():
+        ev, group, row_list, sim32, chunk, syl = found[chunk_of[k]]
+        j = k - start[chunk_of[k]]
+        i = row_list[j]
+        level, code, full = group.level[i], group.code[i], group.full[i]
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, float(ev[j]),
+                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {float(sim32[j]):.2f})")], sound=True)
         if level == "township":
             c.township = full
         out.append(c)
@@ -1187,22 +1372,86 @@ def _fragment_candidates(s: str, g: _Gazetteer) -> tuple[list[_Cand], _Cand | No
     return out, top
 
 
+# a fragment's evidence: a county's name or a township's, +0.05 when the short name begins with it
+_FRAGMENT_EVIDENCE = {(True, True): 0.35 + 0.05, (True, False): 0.35 + 0, (False, True): 0.25 + 0.05,
+                      (False, False): 0.25 + 0}
+
+
 @functools.lru_cache(maxsize=4096)
 def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
-    """Per county whose name or township names hold ``chars``: (county, evidence, level, name) of
-    the first of its strongest names, in the order the counties are first met; and the county of
-    the first of the strongest names overall."""
-    best: dict[str, tuple[float, str, str]] = {}  # county → (evidence, level, name); first of equals
-    top_code, top_evidence = None, 0.0
-    for level, code, name, short in _gaz().by_char.get(chars, ()):
-        bonus = 0.05 if short.startswith(chars) else 0
-        evidence = (0.35 if level == "county" else 0.25) + bonus
-        kept = best.get(code)
-        if kept is None or evidence > kept[0]:
-            best[code] = (evidence, level, name)  # a dict keeps a key where it was first set
-        if top_code is None or evidence > top_evidence:
-            top_code, top_evidence = code, evidence
-    return tuple((code, *kept) for code, kept in best.items()), top_code
+    """Per county whose name or township names hold ``chars`` (one character): (county, evidence,
+    level, name) of the first of its strongest names, in the order the counties are first met;
+    and the county of the first of the strongest names overall."""
+    names = _fragment_names()
+    seg = names.rows_with(chars)
+    if not len(seg):
+        return (), None
+    county_level = names.county[seg]
+    evidence = np.where(county_level, np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[True, True],
+                                               _FRAGMENT_EVIDENCE[True, False]),
+                        np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[False, True],
+                                 _FRAGMENT_EVIDENCE[False, False]))
+    county = names.county_id[seg]
+    # the first of the strongest names of each county: sorted by county, evidence (strongest
+    # first), then position
+    order = np.lexsort((np.arange(len(seg)), -evidence, county))
+    heads = order[np.r_[True, county[order][1:] != county[order][:-1]]]
+    # the counties in the order they are first met (by the position of each county's first name)
+    first_met = np.unique(county, return_index=True)[1]
+    best = heads[np.argsort(first_met, kind="stable")]
+    rows = seg[best].tolist()
+    out = tuple((names.code[row], ev, "county" if is_county else "township", names.name[row])
+                for row, ev, is_county in zip(rows, evidence[best].tolist(), county_level[best].tolist(),
+                                              strict=True))
+    return out, names.code[seg[int(np.argmax(evidence))]]
+
+
+class _FragmentNames(NamedTuple):
+    """Every current county's name, then every township's (table order), for fragments: the
+    county code, name, whether a county's, the first character's code point, and the rows that
+    hold each character."""
+    code: list
+    name: list
+    county: np.ndarray
+    county_id: np.ndarray
+    first: np.ndarray
+    row_of: np.ndarray       # per character of the joined short names, sorted by character: its row
+    bounds: dict             # character → (start, end) in row_of
+
+    def rows_with(self, chars: str) -> np.ndarray:
+        """Rows whose short name holds ``chars`` (one character), ascending, each once."""
+        start, end = self.bounds.get(chars, (0, 0))
+        rows = self.row_of[start:end]
+        return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) > 1 else rows
+
+
+@functools.lru_cache(maxsize=1)
+def _fragment_names() -> _FragmentNames:
+    """:class:`_FragmentNames` of the current counties and the townships of :data:`SOUND_NAMES`
+    (all of them, in the townships' order, already read for sound matching; the townships table
+    itself is not read)."""
+    g = _gaz()
+    current = g.current
+    columns = _sound_name_arrays()
+    towns = columns["level"] == "township"
+    code = current["code"].tolist() + columns["code"][towns].tolist()
+    name = current["name"].tolist() + columns["full"][towns].tolist()
+    short = current["short_name"].tolist() + columns["short"][towns].tolist()
+    lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
+    points = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
+    row_of = np.repeat(np.arange(len(short)), lengths)
+    # by character, each character's rows ascending (a stable sort)
+    order = np.argsort(points, kind="stable")
+    points, row_of = points[order], row_of[order]
+    cuts = np.flatnonzero(points[1:] != points[:-1]) + 1
+    starts = np.r_[0, cuts].tolist()
+    ends = np.r_[cuts, len(points)].tolist()
+    bounds = {chr(point): (a, b) for point, a, b in zip(points[starts].tolist(), starts, ends, strict=True)}
+    first = np.array([ord(s[0]) if s else 0 for s in short], dtype=np.uint32)
+    county = np.zeros(len(short), dtype=bool)
+    county[:len(current)] = True
+    county_id = pd.factorize(np.array(code, dtype=object))[0]
+    return _FragmentNames(code, name, county, county_id, first, row_of, bounds)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1306,16 +1555,23 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     if not s or _NO_PLACE.fullmatch(s):
         return s, []
     hits = _scan(s, g)
-    cands = _score_counties(s, hits, g)
-    if not cands or any(h.entry.level in ("prefecture", "province") for h in hits):
+    cands, coarse_hits = _score_counties(s, hits, g)
+    if not cands or coarse_hits:
         # a prefecture or province is only a rival reading when no stronger county inside it is
         # named (周口太康 is 太康县, not "周口 or 太康")
-        inner = [c for c in cands if c.level == "county"]
-        for coarse in _coarse(hits, g):
+        inner = cands[:]  # the county readings (every reading so far is one)
+        for coarse in _coarse(coarse_hits, g):
             n = 4 if coarse.level == "prefecture" else 2
-            if not any(c.code[:n] == coarse.code[:n] and c.evidence >= coarse.evidence for c in inner):
+            code, evidence = coarse.code[:n], coarse.evidence
+            for c in inner:
+                if c.code[:n] == code and c.evidence >= evidence:
+                    break
+            else:
                 cands.append(coarse)
-    best_ev = max((c.evidence for c in cands), default=0.0)
+    best_ev = cands[0].evidence if cands else 0.0  # max() in a loop
+    for c in cands:
+        if c.evidence > best_ev:
+            best_ev = c.evidence
     # the rest of the text (made when a step below reads it): the candidates' townships as they
     # are before sound candidates are added
     rest_chunks = None
@@ -1363,8 +1619,13 @@ def _describe(parts: list) -> tuple[str, str]:
     return "+".join(kinds), reason
 
 
-def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float]:
-    """(county, prefecture, province codes, lon, lat) of a candidate."""
+def _place_of(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None, float, float, str | None]:
+    """(county, prefecture, province codes, lon, lat, display name) of a candidate's (level,
+    code), worked out once per process (a run reads the same few thousand counties many times)."""
+    key = (c.level, c.code)
+    place = g.places.get(key)
+    if place is not None:
+        return place
     county = prefecture = province = None
     lon = lat = math.nan
     if c.level == "county":
@@ -1378,14 +1639,15 @@ def _where(c: _Cand, g: _Gazetteer) -> tuple[str | None, str | None, str | None,
     else:
         province = c.code
         lon, lat = g.province_xy.get(c.code, (math.nan, math.nan))
-    return county, prefecture, province, lon, lat
+    place = g.places[key] = (county, prefecture, province, lon, lat, g.name_of(county, prefecture, province))
+    return place
 
 
 def _row(c: _Cand, score: float, g: _Gazetteer) -> dict:
-    county, prefecture, province, lon, lat = _where(c, g)
+    county, prefecture, province, lon, lat, name = _place_of(c, g)
     matched_by, reason = _describe(c.parts or [])
     return dict(level=c.level, county_code=county, prefecture_code=prefecture, province_code=province,
-                name=g.name_of(county, prefecture, province), township=c.township, village=c.village,
+                name=name, township=c.township, village=c.village,
                 lon=lon, lat=lat, score=score, old=bool(c.old), matched_by=matched_by, reason=reason)
 
 
@@ -1420,10 +1682,23 @@ def candidate_counties(text: object, k: int = 5, accent_area: str | None = None)
     >>> candidate_counties("邻水县")[0]
     ('511623', 0.9)
     """
-    g = _gaz()
+    if isinstance(text, str) and len(text) <= 2 and len(_clean(text)) <= 1:
+        # one character holds no gazetteer name, no chunk to sound out (two characters at least)
+        # and no leftover for a village: the dialect area changes nothing, so each character is
+        # read once (statements name 山, 河, 新 under many areas)
+        return list(_one_character_counties(text, k))
+    return _county_readings(text, k, accent_area)
+
+
+def _county_readings(text: object, k: int, accent_area: str | None) -> list[tuple[str, float]]:
     _s, ranked = _candidates(text, accent_area, sound="always")
-    return [(r["county_code"], float(r["score"])) for r in (_row(c, score, g) for c, score in ranked[:k])
-            if r["county_code"] is not None]
+    # a reading's county is its code when it is a county-level reading (as _where says)
+    return [(c.code, float(score)) for c, score in ranked[:k] if c.level == "county"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_character_counties(text: str, k: int) -> tuple[tuple[str, float], ...]:
+    return tuple(_county_readings(text, k, None))
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -1433,12 +1708,12 @@ def _parse_cached(text: str, accent_area: str | None) -> PlaceMatch:
     if not ranked:
         return _empty(text)
     c, score = ranked[0]
-    county, prefecture, province, lon, lat = _where(c, g)
-    matched_by = "+".join(dict.fromkeys(kind for kind, _ in c.parts)) if c.parts else ""
+    county, prefecture, province, lon, lat, name = _place_of(c, g)
+    matched_by = "+".join(dict.fromkeys([kind for kind, _ in c.parts])) if c.parts else ""
     if c.sound and "sound" not in matched_by:
         matched_by += "+sound"
-    return PlaceMatch(text, province, prefecture, county, c.township, c.village,
-                      g.name_of(county, prefecture, province), lon, lat, score, bool(c.old), matched_by)
+    return PlaceMatch(text, province, prefecture, county, c.township, c.village, name, lon, lat, score,
+                      bool(c.old), matched_by)
 
 
 def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
@@ -1460,6 +1735,9 @@ def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
 
 PLACE_FIELDS = ["province", "prefecture", "county", "township", "village", "lon", "lat",
                 "place_score", "place_old", "place_matched_by"]
+_PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "township", "village", "lon", "lat",
+                       "score", "old", "matched_by"]
+"""The :class:`PlaceMatch` field of each of :data:`PLACE_FIELDS`."""
 
 
 def parse_places(values: pd.Series, prefix: str | None = None,
@@ -1474,26 +1752,22 @@ def parse_places(values: pd.Series, prefix: str | None = None,
     ['411627', None]
     """
     values = pd.Series(values)
-    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    texts = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values.tolist()]
+    # each distinct (text, accent area) once: codes from a dict, not pandas' factorize of a
+    # MultiIndex (a share of 256 texts is parsed at a time, where its fixed cost shows)
     if accent_areas is not None:
-        acc = pd.Series(accent_areas, index=values.index).map(lambda a: a if isinstance(a, str) and a else None)
+        keys = list(zip(texts, [a if isinstance(a, str) and a else None
+                                for a in pd.Series(accent_areas, index=values.index).tolist()], strict=True))
     else:
-        acc = pd.Series([None] * len(values), index=values.index, dtype=object)
-    if len(values) == 0:
-        uniques, codes = [], np.zeros(0, dtype=int)
-    else:
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([text.to_numpy(), acc.to_numpy()]))
-    # factorize turns a None accent into NaN: back to None so the cache key stays one value
-    parsed = [_parse_cached(t, a if isinstance(a, str) else None) if t else _empty("") for t, a in uniques]
-    cols = {
-        "province": [p.province_code for p in parsed], "prefecture": [p.prefecture_code for p in parsed],
-        "county": [p.county_code for p in parsed], "township": [p.township for p in parsed],
-        "village": [p.village for p in parsed], "lon": [p.lon for p in parsed],
-        "lat": [p.lat for p in parsed], "place_score": [p.score for p in parsed],
-        "place_old": [p.old for p in parsed], "place_matched_by": [p.matched_by for p in parsed],
-    }
+        keys = [(t, None) for t in texts]
+    first: dict[tuple[str, str | None], int] = {}
+    codes = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=len(keys))
+    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    # PlaceMatch's fields, column by column (one transposition instead of a pass per field)
+    columns = list(zip(*parsed)) if parsed else [()] * len(PlaceMatch._fields)
     out = {}
-    for name, col in cols.items():
-        arr = np.array(col, dtype=float if name in ("lon", "lat", "place_score") else object)
+    for name, field_name in zip(PLACE_FIELDS, _PLACE_MATCH_FIELDS, strict=True):
+        arr = np.array(columns[PlaceMatch._fields.index(field_name)],
+                       dtype=float if name in ("lon", "lat", "place_score") else object)
         out[f"{prefix}_{name}" if prefix else name] = arr[codes] if len(codes) else arr[:0]
     return pd.DataFrame(out, index=values.index)

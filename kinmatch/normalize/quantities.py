@@ -230,8 +230,17 @@ def _make_date(year: int, month: int = 1, day: int = 1) -> pd.Timestamp | None:
         return None
 
 
+# The day forms most files write (2023-11-05, 2023/11/5, 2023.11.05, 2023年11月5日, 20231105) in
+# ASCII digits, nothing around them: what the full parse below makes of them, without its passes
+# (NFKC, numerals, qualifiers, 民国, lunar), which change none of these characters.
+_PLAIN_DAY = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?|([0-9]{4})([0-9]{2})([0-9]{2})")
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse_date_text(text: str) -> ParsedDate:
+    if m := _PLAIN_DAY.fullmatch(text):
+        value = _make_date(int(m[1]), int(m[2]), int(m[3])) if m[1] else _make_date(int(m[4]), int(m[5]), int(m[6]))
+        return ParsedDate(value, "day") if value is not None else _NONE_DATE
     s = _nfkc(text).strip().lower()
     if len(s) > _MAX_LEN:
         return _NONE_DATE

@@ -128,7 +128,8 @@ PARALLEL_MIN_DISTINCT = 20_000
 
 
 def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
-                 n_jobs: int, min_distinct: int | None = None, split_min: int | None = None) -> pd.DataFrame:
+                 n_jobs: int, min_distinct: int | None = None, split_min: int | None = None,
+                 meanwhile: Callable[[], None] | None = None) -> pd.DataFrame:
     """Run a vectorized normalizer once per distinct row of ``keys`` and spread the result back.
 
     ``compute`` takes a frame of distinct key rows (same columns as ``keys``) and returns one
@@ -137,15 +138,18 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
     rows are split across forked worker processes; the parent warms the normalizer's tables
     first so every worker shares them instead of loading its own. From ``split_min`` distinct
     rows (below that pool's size) one forked worker takes the second half while this process
-    does the first.
+    does the first; ``meanwhile`` (if given) runs in this process while that worker still works, and
+    otherwise right after ``compute``.
     """
-    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct, split_min=split_min)
+    codes, _distinct, table = _distinct_table(keys, compute, n_jobs, min_distinct, split_min=split_min,
+                                              meanwhile=meanwhile)
     return table.iloc[codes].set_axis(keys.index)
 
 
 def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                     n_jobs: int, min_distinct: int | None = None,
-                    prepare: Callable[[], None] | None = None, split_min: int | None = None):
+                    prepare: Callable[[], None] | None = None, split_min: int | None = None,
+                    meanwhile: Callable[[], None] | None = None):
     """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
     stage that takes only a few result columns (spreading a wide frame over a million rows
     costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
@@ -159,6 +163,9 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
         waiting = fork_call(_compute_shared, shared=(compute, distinct.iloc[half:]))
         try:
             first = compute(distinct.iloc[:half])
+            if meanwhile is not None:
+                meanwhile()
+                meanwhile = None
         finally:  # also on an error here: the worker is waited for, not left behind
             second = waiting()
         table = pd.concat([first, second], ignore_index=True)
@@ -175,6 +182,8 @@ def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Dat
         table = pd.concat(fork_map(compute, chunks, n_jobs), ignore_index=True)
     else:
         table = compute(distinct).reset_index(drop=True)
+    if meanwhile is not None:
+        meanwhile()
     return codes, distinct, table
 
 
@@ -421,7 +430,9 @@ def _stage_names(ctx: _Context) -> None:
     side = "resident" if ctx.kind == "resident" else "report"
     keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area,
                          "side": side})
-    columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN)
+    aliases: list = []  # read while a worker reads the second half of the names, if one does
+    columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN,
+                           meanwhile=lambda: aliases.extend(_alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)))
     for name in _NAME_COLUMNS[:10]:
         values = columns[name]
         if name == "name_evidence":
@@ -430,7 +441,12 @@ def _stage_names(ctx: _Context) -> None:
             ctx.out[name] = values.to_numpy(dtype=object)
         else:  # contract: a missing text value is None, not ""
             ctx.out[name] = values.astype(object).where(values.notna() & (values != ""), None).to_numpy(dtype=object)
-    ctx.out["alias_norm"], ctx.out["alias_keys"] = _alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)
+    ctx.out["alias_norm"], ctx.out["alias_keys"] = aliases
+
+
+def _read_names_ahead(ctx: _Context) -> None:
+    """What of the names does not depend on the dialect area (see :func:`names.read_ahead`)."""
+    names.read_ahead(ctx.field("name"), name_source=ctx.field("name_source"))
 
 
 NAMES_SPLIT_MIN = 5_000
@@ -620,7 +636,9 @@ def _descriptions_of(keys: pd.DataFrame) -> pd.DataFrame:
     health = descriptions.parse_descriptions(keys["health"].reset_index(drop=True))
     order = {c: i for i, c in enumerate(descriptions.CONDITIONS)}
     return pd.DataFrame({
-        "marks": _object_column([descriptions.merge_marks(a, b) for a, b in
+        # a text's marks are already sorted and reduced (merge_marks of one group gives it back):
+        # merged only when both texts hold some
+        "marks": _object_column([descriptions.merge_marks(a, b) if a and b else a or b for a, b in
                                  zip(described["marks"], health["marks"], strict=True)]),
         "negated": _object_column([tuple(sorted(set(a) | set(b))) for a, b in
                                    zip(described["negated"], health["negated"], strict=True)]),
@@ -673,8 +691,11 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
     stages = _STAGES
     if ctx.place_shares is not None:
         # the stages that read no place first, so the worker has its own records done before the
-        # places are shared out (their outputs and issues are the same in any order)
+        # places are shared out (their outputs and issues are the same in any order); and the
+        # names read ahead, so that only their dialect keys are left after the places
         stages = sorted(_STAGES, key=lambda stage: stage[0] not in _BEFORE_SHARED_PLACES)
+        first_place = next(i for i, (name, _) in enumerate(stages) if name not in _BEFORE_SHARED_PLACES)
+        stages.insert(first_place, ("name_readings", _read_names_ahead))
     if progress:
         from tqdm.auto import tqdm
 
