@@ -150,6 +150,14 @@ def end_to_end(args) -> int:
         ours = commands["kinmatch link"]
         commands[name] = [*ours[:-4], str(workdir / "baseline.csv"), *ours[-3:]]
         envs[name] = dict(os.environ, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
+    if not args.no_compile:
+        # `pip install .` compiles kinmatch's modules to bytecode, as splink's and pandas' are in
+        # the environment; a checkout run with PYTHONDONTWRITEBYTECODE set (or from a read-only
+        # tree) would compile every module again in every run (~0.1 s). Compiled as installed, both
+        # checkouts alike.
+        for tree in {Path(env["PYTHONPATH"]) for env in envs.values()}:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "kinmatch")], check=True,
+                           stdout=subprocess.DEVNULL)
     times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     for _round in range(args.repeat):
         for name, command in commands.items():
@@ -185,6 +193,9 @@ def main(argv=None) -> int:
     parser.add_argument("--end-to-end", action="store_true", help="time kinmatch link and the analyst's splink "
                         "run from the station CSVs, each in a new process")
     parser.add_argument("--repeat", type=int, default=3, help="with --end-to-end: alternating runs of each")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="with --end-to-end: time the checkouts without compiling their bytecode first "
+                             "(pip install compiles it; a checkout under PYTHONDONTWRITEBYTECODE compiles each run)")
     parser.add_argument("--workdir", help="with --end-to-end: where to write the files (default: a new temp folder)")
     parser.add_argument("--baseline-tree", help="with --end-to-end: also run `kinmatch link` from this checkout "
                         "(e.g. /work/main), interleaved, and check that both write the same candidates")

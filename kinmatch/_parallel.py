@@ -21,6 +21,7 @@ task queue's lock.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import multiprocessing
 import os
 import pickle
@@ -46,6 +47,27 @@ def resolve_jobs(n_jobs: int | None) -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+_JOBS_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("kinmatch_jobs_limit", default=None)
+
+
+@contextlib.contextmanager
+def jobs_limit(n_jobs: int | None) -> Iterator[None]:
+    """Within the block, :func:`allowed_jobs` is at most ``n_jobs`` (None: no limit): a run asked
+    for one job (``--jobs 1``) keeps to one core also where a step could use threads."""
+    token = _JOBS_LIMIT.set(None if n_jobs is None else resolve_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        _JOBS_LIMIT.reset(token)
+
+
+def allowed_jobs() -> int:
+    """The CPUs a step may use: those of this process, within the innermost :func:`jobs_limit`."""
+    limit = _JOBS_LIMIT.get()
+    cpus = resolve_jobs(None)
+    return cpus if limit is None else min(limit, cpus)
 
 
 def shared() -> Any:

@@ -194,3 +194,27 @@ def test_the_em_counts_the_distinct_rows_of_levels(monkeypatch, block_codes):
               n_residents=300, n_reports=3000)
     assert model.n_patterns_ == len(group_patterns(level_matrix(vectors.assign(age=vectors["age"].clip(0, 1)),
                                                                 list(U)))[0])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, None])
+def test_the_starts_use_threads_only_where_the_run_may_use_two_cpus(monkeypatch, n_jobs):
+    # `--jobs 1` keeps the fit on one core: under jobs_limit(1) no thread is started; with two CPUs
+    # allowed, the starts run beside each other
+    import threading
+
+    import kinmatch._parallel as parallel
+    import kinmatch.match.model.assignment as assignment
+
+    monkeypatch.setattr(assignment, "THREADED_MIN_PAIRS", 0)
+    monkeypatch.setattr(assignment, "THREADED_MAX_PAIRS", 10**9)
+    monkeypatch.setattr(parallel, "resolve_jobs", lambda n: 2 if n is None else max(1, int(n)))
+    threads = []
+    original = assignment._fit_prepared
+    monkeypatch.setattr(assignment, "_fit_prepared",
+                        lambda *a, **k: threads.append(threading.current_thread().name) or original(*a, **k))
+    with parallel.jobs_limit(n_jobs):
+        assert parallel.allowed_jobs() == (1 if n_jobs == 1 else 2)
+        fit_assignment_em_restarted(two_explanations(), U, 300, starts=(DEFAULT_START, PLACE_START), max_iter=50)
+    assert parallel.allowed_jobs() == 2  # the limit ends with the block
+    on_threads = sum(name != threading.main_thread().name for name in threads)
+    assert len(threads) == 2 and on_threads == (0 if n_jobs == 1 else 1)

@@ -647,13 +647,15 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
             return LinkRun(empty_table(settings), fitted, vectors, candidates.counts, residents, missing, settings)
         clusters = _report_clusters(missing, settings, report_clusters, progress)
         if fitted is None:
+            from kinmatch._parallel import jobs_limit
             from kinmatch.match.model.fitting import fit_model
 
             fit_vectors = vectors
             if fit_rows is not None:
                 fit_vectors = pd.concat([vectors.iloc[fit_rows], compared.iloc[n_candidates:n_compared]])
-            fitted = fit_model(fit_vectors, compared.iloc[n_compared:], n_fit_residents, settings,
-                               n_reports=len(missing))
+            with jobs_limit(n_jobs):  # the fit's threads keep to the run's jobs
+                fitted = fit_model(fit_vectors, compared.iloc[n_compared:], n_fit_residents, settings,
+                                   n_reports=len(missing))
         version = version if version is not None else model_version(fitted)
         if parts is not None:
             table, rendered = parts.rank(vectors, fitted, version)

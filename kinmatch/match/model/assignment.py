@@ -9,7 +9,6 @@ report. :class:`~kinmatch.match.model.FellegiSunter` runs it with ``method="assi
 from __future__ import annotations
 
 import math
-import os
 from typing import NamedTuple
 
 import numpy as np
@@ -285,9 +284,12 @@ two starts at once raised the run's peak memory (bench/RESULTS.md)."""
 
 def _each_start(prepared: _Prepared, u: dict, n_residents: int, starts: tuple, options: dict) -> list[AssignmentFit]:
     """The EM's fit from each of ``starts``, in their order; each fit is the same whether the
-    starts run one after the other or on threads (each has its own arrays)."""
+    starts run one after the other or on threads (each has its own arrays). Threads only where
+    this process may use two CPUs (:func:`kinmatch._parallel.allowed_jobs`: not under ``--jobs 1``)."""
+    from kinmatch._parallel import allowed_jobs
+
     if (len(starts) < 2 or not THREADED_MIN_PAIRS <= len(prepared.order) <= THREADED_MAX_PAIRS
-            or (os.cpu_count() or 1) < 2):
+            or allowed_jobs() < 2):
         return [_fit_prepared(prepared, u, n_residents, start=start, **options) for start in starts]
     from concurrent.futures import ThreadPoolExecutor
 
