@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from places_oracle import names_by_char
 
 from kinmatch.normalize import places
 
@@ -135,7 +136,7 @@ def test_rank_equals_the_plain_formula(cands):
 def _fragment_plain(chars: str) -> list:
     """Every county and township name holding ``chars`` as its own candidate (the plain list)."""
     out = []
-    for level, code, name, short in places._gaz().by_char.get(chars, ()):
+    for level, code, name, short in names_by_char().get(chars, ()):
         bonus = 0.05 if short.startswith(chars) else 0
         c = places._Cand("county", code, (0.35 if level == "county" else 0.25) + bonus,
                          [("fragment", f"{chars} in {name}")])

@@ -5,7 +5,7 @@ matrix per set of merger families, searches only the names whose first syllable 
 scores a chunk's readings as arrays; the fragment index reads the townships from the sound names
 table. Each is checked here against the computation written out plainly (distance rows one
 syllable at a time, every name of the length compared, the evidence summed reading by reading in
-a loop, the gazetteer's own ``by_char``); the readings themselves are held by
+a loop, a plain index of the gazetteer's names, ``places_oracle.names_by_char``); the readings themselves are held by
 ``tests/test_places_readings.py``'s golden file.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from places_oracle import names_by_char
 
 from kinmatch.normalize import places
 from kinmatch.normalize.phonetics import FAMILIES
@@ -177,9 +178,9 @@ def test_sound_candidates_find_the_dialect_reading():
 
 
 def _plain_fragment_rows(chars):
-    """Each county's first strongest name holding ``chars``, from the gazetteer's ``by_char``, in a loop."""
+    """Each county's first strongest name holding ``chars``, from the plain index ``names_by_char``, in a loop."""
     best, top_code, top_evidence = {}, None, 0.0
-    for level, code, name, short in places._gaz().by_char.get(chars, ()):
+    for level, code, name, short in names_by_char().get(chars, ()):
         evidence = (0.35 if level == "county" else 0.25) + (0.05 if short.startswith(chars) else 0)
         if code not in best or evidence > best[code][0]:
             best[code] = (evidence, level, name)
@@ -189,7 +190,7 @@ def _plain_fragment_rows(chars):
 
 
 def test_fragment_rows_equal_the_loop_over_the_gazetteers_names():
-    chars = sorted(places._gaz().by_char)
+    chars = sorted(names_by_char())
     sample = chars[::5] + list("山河新东城关镇一水湖") + ["猫", "㐀", "", "ab", "邻水"]
     for char in sample:
         assert places._fragment_rows(char) == _plain_fragment_rows(char), char

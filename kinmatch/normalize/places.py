@@ -437,24 +437,6 @@ class _Gazetteer:
                 out.setdefault(name[:-cut], name)
         return out
 
-    @functools.cached_property
-    def by_char(self) -> dict[str, list[tuple[str, str, str, str]]]:
-        """character → (level, county code, name, short name) of every current county, then every
-        township, whose short name contains it (table order): fragments (邻 → 邻水县) without a
-        substring search over 40k names per call."""
-        out: dict[str, list] = defaultdict(list)
-        current, towns = self.current, self.towns
-        # rows made once, from plain lists (iterating pandas columns costs more than the loop)
-        rows = list(zip(["county"] * len(current), current["code"].tolist(), current["name"].tolist(),
-                        current["short_name"].tolist(), strict=True))
-        rows += zip(["township"] * len(towns), towns["county_code"].tolist(), towns["name"].tolist(),
-                    towns["short_name"].tolist(), strict=True)
-        with gc_paused():  # ~100k small acyclic objects
-            for row in rows:
-                for ch in set(row[3]):  # each character once per name; each list stays in table order
-                    out[ch].append(row)
-        return dict(out)
-
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def village_syllables(self, county: str, length: int) -> list[tuple[str, str, tuple[str, ...]]]:
         """One county's village keys of one length with their pinyin (for sound matching), from
@@ -1195,15 +1177,6 @@ class _SoundIndex:
         found = order.take(picked.take(keep))
         ascending = np.argsort(found, kind="stable")
         return found.take(ascending), sim.take(keep).take(ascending)
-
-    def search(self, syl: tuple[str, ...], families: tuple[str, ...], min_sim: float):
-        """(level, code, short, full, syllables) and similarity of every name of ``len(syl)``
-        syllables at least ``min_sim`` similar to ``syl``, in table order."""
-        rows, sim = self.search_rows(syl, families, min_sim)
-        group = self.groups.get(len(syl))
-        return [((group.level[i], group.code[i], group.short[i], group.full[i],
-                  tuple(self.words[k] for k in group.ids[i])), float(s))
-                for i, s in zip(rows.tolist(), sim.tolist(), strict=True)]
 
 
 @functools.lru_cache(maxsize=1)
