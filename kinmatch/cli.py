@@ -30,25 +30,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kinmatch {__version__}")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for name in _command_modules():
+        if command is None or name == command:
+            importlib.import_module(f"kinmatch.commands.{name}").register(subparsers)
+    return parser
+
+
+def _command_modules() -> list[str]:
+    """The modules of :mod:`kinmatch.commands` that are commands (not ``_private``), by name."""
     import kinmatch.commands as commands
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or (command is not None and info.name != command):
-            continue
-        module = importlib.import_module(f"kinmatch.commands.{info.name}")
-        module.register(subparsers)
-    return parser
+    return sorted(info.name for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_"))
 
 
 def _command_named(argv: list[str]) -> str | None:
     """The command the arguments start with, when it is one (``link`` in ``link a.csv b.csv``);
     None otherwise (no command, an option first, a misspelt name: the full parser answers)."""
-    import kinmatch.commands as commands
-
-    if not argv or argv[0].startswith("_") or not argv[0].isidentifier():
+    if not argv or not argv[0].isidentifier():
         return None
-    names = {info.name for info in pkgutil.iter_modules(commands.__path__)}
-    return argv[0] if argv[0] in names else None
+    return argv[0] if argv[0] in _command_modules() else None
 
 
 def _database_errors() -> tuple[type[BaseException], ...]:
