@@ -182,23 +182,41 @@ def compare_models(trained: Any, current: Any, labels: Any, n_bootstrap: int = N
         out["reason"] = (f"决定太少：{n_same} 对同一人、{n_not} 对非同一人，每种至少需 {min_per_class} 对，"
                          f"才能在留出的决定上可靠地比较两个模型；请继续审核后再训练")
         return out
-    rng = np.random.default_rng(random_state)
-    same, other = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    differences = np.empty(int(n_bootstrap))
-    for b in range(int(n_bootstrap)):
-        rows = np.r_[rng.choice(same, len(same)), rng.choice(other, len(other))]
-        differences[b] = _auc(trained[rows], labels[rows]) - _auc(current[rows], labels[rows])
-    noise = float(differences.std(ddof=1))
+    draws = _resamples(labels, int(n_bootstrap), random_state, by_class=True)
+    # a resample's AUC ranks its own rows: one resample at a time (a rank per row of a matrix would
+    # hold n_bootstrap copies of the decisions at once)
+    differences = np.array([_auc(trained[rows], labels[rows]) - _auc(current[rows], labels[rows]) for rows in draws])
+    noise, beats = _beats_noise(auc_trained - auc_current, differences)
     out.update(noise=noise, required=NOISE_SDS * noise)
     figures = (f"留出决定上的 ROC AUC：新模型 {auc_trained:.3f}，现用模型 {auc_current:.3f}，"
                f"差 {auc_trained - auc_current:+.3f}，噪声（自助法标准差）{noise:.3f}")
-    if auc_trained - auc_current > NOISE_SDS * noise:
+    if beats:
         out["beats"] = True
         out["reason"] = f"新模型更好，超出噪声的 {NOISE_SDS:g} 倍：{figures}"
     else:
         out["reason"] = (f"新模型没有明显更好（需超出噪声的 {NOISE_SDS:g} 倍，即 {NOISE_SDS * noise:.3f}）：{figures}；"
                          f"现用模型保持不变")
     return out
+
+
+def _resamples(labels: np.ndarray, n: int, random_state: int | None, by_class: bool) -> np.ndarray:
+    """The rows of ``n`` paired bootstrap resamples of the decided pairs (an ``n`` × pairs array):
+    both scores of a pair are drawn together. ``by_class``: the 同一人 and the 非同一人 pairs are
+    drawn apart, each as many as there are (a ranking statistic such as the AUC needs both in every
+    resample), the 同一人 first."""
+    rng = np.random.default_rng(random_state)
+    if not by_class:
+        return rng.integers(0, len(labels), size=(n, len(labels)))
+    same, other = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    return np.concatenate([rng.choice(same, (n, len(same))), rng.choice(other, (n, len(other)))], axis=1)
+
+
+def _beats_noise(gain: float, differences: np.ndarray) -> tuple[float, bool]:
+    """The noise of ``gain`` (the standard deviation of its bootstrap ``differences``) and whether
+    the gain exceeds :data:`NOISE_SDS` times it: the one gate of both the trained model and the
+    calibration."""
+    noise = float(differences.std(ddof=1))
+    return noise, bool(gain > NOISE_SDS * noise)
 
 
 def _anchor(comparisons: list[str], n_levels: dict[str, int], weights: dict[str, dict[int, float]]) -> np.ndarray:
@@ -466,14 +484,13 @@ def _brier_gate(before: np.ndarray, after: np.ndarray, labels: np.ndarray, rando
     probabilities are closer to the frequencies) lower by more than :data:`NOISE_SDS` paired
     bootstrap standard deviations of the difference (:data:`N_BOOTSTRAP` resamples)."""
     error_before, error_after = (before - labels) ** 2, (after - labels) ** 2
-    rng = np.random.default_rng(random_state)
-    draws = rng.integers(0, len(labels), size=(N_BOOTSTRAP, len(labels)))
+    draws = _resamples(labels, N_BOOTSTRAP, random_state, by_class=False)
     differences = error_before[draws].mean(axis=1) - error_after[draws].mean(axis=1)
-    gain, noise = float(error_before.mean() - error_after.mean()), float(differences.std(ddof=1))
-    beats = gain > NOISE_SDS * noise
+    gain = float(error_before.mean() - error_after.mean())
+    noise, beats = _beats_noise(gain, differences)
     figures = (f"留出决定上的 Brier 分数（越低越好）：校准前 {error_before.mean():.4f}，"
                f"校准后 {error_after.mean():.4f}，改善 {gain:+.4f}，噪声（自助法标准差）{noise:.4f}")
     reason = (f"校准后的概率更接近实际，改善超出噪声的 {NOISE_SDS:g} 倍：{figures}" if beats else
               f"校准后的概率没有明显更接近实际（需超出噪声的 {NOISE_SDS:g} 倍，即 {NOISE_SDS * noise:.4f}）：{figures}")
     return {"before": float(error_before.mean()), "after": float(error_after.mean()), "difference": gain,
-            "noise": noise, "beats": bool(beats), "reason": reason}
+            "noise": noise, "beats": beats, "reason": reason}
