@@ -232,30 +232,56 @@ class PackedCandidates(NamedTuple):
         return Candidates(pairs, self.counts)
 
 
-def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings, pass_bits: np.ndarray | None = None
+             ) -> np.ndarray | None:
     """The rows of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) a model is fitted
     on: those proposed by at least one pass with ``fit`` (:class:`~kinmatch.match.passes.CandidatePass`).
-    None when every pass has ``fit`` (all rows)."""
+    None when every pass has ``fit`` (all rows). ``pass_bits``: the pairs' rows of
+    :attr:`PackedCandidates.pass_bits` (bit ``j`` the ``j``-th of ``settings.passes``), read
+    instead of the names when given (the same rows)."""
     unfitted = {p.name for p in settings.passes if not p.fit}
     if not unfitted or len(pairs) == 0 or "passes" not in pairs.columns:
         return None
-    codes, combinations = pd.factorize(pairs["passes"])
+    codes, combinations = _pass_combinations(pairs, settings, pass_bits)
     fitted = np.array([any(name not in unfitted for name in str(c).split("+")) for c in combinations], dtype=bool)
     return np.flatnonzero(fitted[codes])
 
 
-def weight_floors(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+def weight_floors(pairs: pd.DataFrame, settings: CandidateSettings, pass_bits: np.ndarray | None = None
+                  ) -> np.ndarray | None:
     """Per row of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) the lowest match
     weight it is ranked with (:attr:`~kinmatch.match.passes.CandidatePass.min_weight`): the lowest
     floor of the passes proposing it when every one of them has one, -inf when any has none. None
-    when no pass has a floor (every pair is ranked)."""
+    when no pass has a floor (every pair is ranked). ``pass_bits``: as :func:`fit_rows` takes them."""
     floors = {p.name: p.min_weight for p in settings.passes if p.min_weight is not None}
     if not floors or len(pairs) == 0 or "passes" not in pairs.columns:
         return None
-    codes, combinations = pd.factorize(pairs["passes"])
+    codes, combinations = _pass_combinations(pairs, settings, pass_bits)
     floor = np.array([min((floors.get(name, -np.inf) for name in str(c).split("+")), default=-np.inf)
                       for c in combinations], dtype=float)
     return floor[codes]
+
+
+def _pass_combinations(pairs: pd.DataFrame, settings: CandidateSettings,
+                       pass_bits: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    """(code per row, the distinct combinations of pass names joined by ``+``) of the rows of
+    ``pairs``: from their pass bits when given (few distinct rows of bits among hundreds of
+    thousands of pairs, and hashing each pair's text was most of the time), else from the names."""
+    if pass_bits is not None and pass_bits.ndim == 2 and 1 <= pass_bits.shape[1] <= 8:
+        n_bytes = pass_bits.shape[1]
+        code = np.zeros(len(pass_bits), dtype=np.uint64)
+        for j in range(n_bytes):
+            code |= pass_bits[:, j].astype(np.uint64) << np.uint64(8 * j)
+        if n_bytes <= 2:  # a small table over every possible row: no sort
+            present = np.flatnonzero(np.bincount(code.astype(np.int64), minlength=1 << 8 * n_bytes))
+            inverse = np.zeros(1 << 8 * n_bytes, dtype=np.int64)
+            inverse[present] = np.arange(len(present))
+            codes, distinct = inverse[code.astype(np.int64)], present
+        else:
+            distinct, codes = np.unique(code, return_inverse=True)
+        names = tuple(p.name for p in settings.passes)
+        return codes.ravel(), [pass_names(int(c), names) for c in distinct]
+    return pd.factorize(pairs["passes"])
 
 
 def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:
@@ -1886,12 +1912,16 @@ def report_side_from_state(state: dict[str, Any]) -> Any:
 
 def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
                            progress: bool = True, reports: Any = None, n_jobs: int | None = None,
-                           **overrides: Any) -> PackedCandidates:
+                           ids: bool = True, **overrides: Any) -> PackedCandidates:
     """:func:`candidate_pairs` as :class:`PackedCandidates` (integer arrays, cheap to pickle): for
     a worker process whose result goes back to its parent; the parent calls ``.unpack()``.
     ``reports``: what :func:`report_side` gave for ``missing`` and the same settings (None: built here;
     when given, ``missing`` itself is not read and may be None). ``n_jobs``: at most this many
     processes for a large run's chunks (None: the CPUs this process may use; 1: this process only).
+    ``ids`` False: no ids travel (``resident_ids`` and ``missing_ids`` are None) and ``reports``
+    are the reports' positions in ``missing`` (or ``reports``), as ``residents`` are the residents'
+    positions, for a parent that holds both frames: it sets the ids (``_replace``) before
+    ``unpack()``, and has the pairs' record positions without looking the ids up.
 
         >>> import pandas as pd
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
@@ -1949,12 +1979,14 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
     else:  # no residents
         r, m, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
         pass_bits = np.zeros((0, _pass_bytes(len(passes))), dtype=np.uint8)
+    names = tuple(p.name for p in passes)
+    if not ids:
+        return PackedCandidates(None, None, r, m, pass_bits, score, count_table, names)
     # only the reports that have a pair travel (a million ids pickled cost more than their pairs)
     used = np.zeros(rep.n, dtype=bool)
     used[m] = True
     code = (np.cumsum(used) - 1).astype(np.int32)
-    return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table,
-                            tuple(p.name for p in passes))
+    return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table, names)
 
 
 POOL_MIN_PRODUCT = 1_000_000_000

@@ -290,8 +290,52 @@ def _compare_positions(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray) 
 
 def _candidates_task():
     # packed: integer arrays pickle back to the parent in a few ms, a pairs frame in ~50
-    residents, missing, candidate_settings, progress, n_jobs = shared()
-    return packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress, n_jobs=n_jobs)
+    residents, missing, candidate_settings, progress, n_jobs, answer = shared()
+    packed = packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress, n_jobs=n_jobs,
+                                    ids=answer is None)
+    if answer is None or os.getpid() == answer.parent:  # fork_call could start no process: it ran here
+        return packed
+    answer.send(packed)
+    return None
+
+
+class _Answer:
+    """How the candidates' worker hands its pairs to this process: pickled into a temporary file,
+    their size sent up a pipe just before the worker ends, so this process reads them at once
+    instead of waiting for the worker to end (its exit unmaps a copy of this process: ~15 ms
+    on 2,000 × 20,000) and without the switching of 9 MB through a pipe's 64 KiB; the worker is
+    reaped later (``bench/RESULTS.md``)."""
+
+    def __init__(self):
+        from kinmatch._parallel import FORK
+
+        self.parent = os.getpid()
+        self.file = tempfile.TemporaryFile()
+        self.read_end, self.write_end = FORK.Pipe(duplex=False)
+
+    def forked(self) -> None:
+        """In this process, once the worker is forked: only the worker holds the pipe's write end,
+        so the pipe ends when the worker does."""
+        self.write_end.close()
+
+    def send(self, value: Any) -> None:
+        """In the worker: ``value`` to the file, its size up the pipe."""
+        self.read_end.close()
+        self.write_end.send(pickle_to_file(self.file.fileno(), value))
+        self.write_end.close()
+
+    def receive(self, pending: Any) -> Any:
+        """In this process: the worker's value; without one (``fork_call`` ran the task here, or the
+        worker failed) what ``pending`` (``fork_call``'s waiting function) gives or raises."""
+        try:
+            try:
+                size = self.read_end.recv()
+            except EOFError:
+                return pending()
+            return pickle_from_file(self.file.fileno(), size)
+        finally:
+            self.read_end.close()
+            self.file.close()
 
 
 def _explain(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, weights: np.ndarray,
@@ -561,35 +605,56 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         n_jobs = 1  # memory, not time, is the limit there (see PARALLEL_MAX_REPORTS)
     background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
+    answer = None
+    if background:
+        try:
+            answer = _Answer()
+        except OSError:  # no temporary file here (a full or read-only disk): the answer up fork_call's pipe
+            answer = None
     pending = fork_call(_candidates_task, shared=(residents, missing, settings.candidate_settings(),
-                                                  progress and not background, candidate_jobs), enabled=background)
+                                                  progress and not background, candidate_jobs, answer),
+                        enabled=background)
+    if answer is not None:
+        answer.forked()
     fit_settings = settings.fit_candidate_settings() if fitted is None else None
     pending_fit = None
     try:
-        if fit_settings is not None:  # the pairs the model is fitted on, in a second worker
-            pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
-                                                              fit_settings, False, candidate_jobs), enabled=background)
-        encoded = engine.encode(residents, missing, settings.comparisons)
-        if fitted is None:  # the model's modules, while the candidates' worker finishes
-            import kinmatch.match.model.fitting  # noqa: F401
-    finally:  # also on an error here: the workers are waited for, not left behind
-        packed = pending()
-        fit_candidates = pending_fit() if pending_fit is not None else None
-    candidates = packed.unpack()
-    positions = None
-    if resolve_jobs(n_jobs) >= 2 and by == "resident" and not settings.dedupe_reports:  # what _TwoParts reads
-        positions = _packed_positions(encoded, packed)
-    del packed  # its arrays are not kept through the ranking (4M pairs at 10,000 × 1,000,000)
-    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
-                           report_clusters=report_clusters, fit_candidates=fit_candidates, render_rows=render_rows,
-                           in_two=True, positions=positions)
+        try:
+            if fit_settings is not None:  # the pairs the model is fitted on, in a second worker
+                pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
+                                                                  fit_settings, False, candidate_jobs, None),
+                                        enabled=background)
+            encoded = engine.encode(residents, missing, settings.comparisons)
+            if fitted is None:  # the model's modules, while the candidates' worker finishes
+                import kinmatch.match.model.fitting  # noqa: F401
+        finally:  # also on an error here: the workers are waited for, not left behind
+            packed = answer.receive(pending) if answer is not None else pending()
+            fit_candidates = pending_fit() if pending_fit is not None else None
+        positions = None
+        if packed.resident_ids is None:  # positions in the frames, which encoded keeps in their order
+            positions = (packed.residents.astype(np.int64), packed.reports.astype(np.int64))
+            packed = packed._replace(resident_ids=encoded.resident_ids.to_numpy(),
+                                     missing_ids=encoded.report_ids.to_numpy())
+        candidates = packed.unpack()
+        if resolve_jobs(n_jobs) < 2 or by != "resident" or settings.dedupe_reports:  # what _TwoParts reads
+            positions = None
+        elif positions is None:
+            positions = _packed_positions(encoded, packed)
+        pass_bits = packed.pass_bits
+        del packed  # its arrays are not kept through the ranking (4M pairs at 10,000 × 1,000,000)
+        return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress,
+                               n_jobs, report_clusters=report_clusters, fit_candidates=fit_candidates,
+                               render_rows=render_rows, in_two=True, positions=positions, pass_bits=pass_bits)
+    finally:  # the candidates' worker, whose answer came through the file, has ended by now: reaped
+        pending()
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
                     fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
                     n_jobs: int | None, version: str | None = None, report_clusters: Any = None,
                     fit_candidates: Any = None, render_rows: Any = None, in_two: bool = False,
-                    positions: tuple[np.ndarray, np.ndarray] | None = None) -> LinkRun:
+                    positions: tuple[np.ndarray, np.ndarray] | None = None,
+                    pass_bits: np.ndarray | None = None) -> LinkRun:
     """The second half of :func:`run_link`: compare the ``candidates``
     (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
     when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
@@ -606,7 +671,9 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     this process takes the first ones and fits the model; ``render_rows`` (a function of a table,
     e.g. :func:`kinmatch._io.csv_rows`) is then applied to each part where it was made, and
     :attr:`LinkRun.rendered` holds the results. The table is the same either way. ``positions``:
-    the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id)."""
+    the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id);
+    ``pass_bits``: their :attr:`~kinmatch.match.candidates.PackedCandidates.pass_bits`, when the
+    caller has them (the fit's rows and the weight floors are read from them, not from the names)."""
     pairs = candidates.pairs[["resident_id", "missing_id"]]
     n_candidates = n_compared = len(pairs)
     fit_rows, n_fit_residents = None, len(residents)
@@ -623,13 +690,13 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
             pairs = pd.concat([pairs, extra], ignore_index=True)
             n_compared = len(pairs)
         else:  # the pairs of passes without ``fit`` are scored, not fitted on
-            fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings())
+            fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings(), pass_bits)
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
         pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
                           ignore_index=True)
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
-    floor = weight_floors(candidates.pairs, settings.candidate_settings())  # passes' min_weight, or None
+    floor = weight_floors(candidates.pairs, settings.candidate_settings(), pass_bits)  # passes' min_weight, or None
     parts = None
     if (in_two and by == "resident" and not settings.dedupe_reports and resolve_jobs(n_jobs) >= 2
             and len(pairs) >= engine.PARALLEL_MIN_PAIRS):
