@@ -172,3 +172,15 @@ def test_fit_rows_and_floors_from_the_bits_equal_those_from_the_names(n_passes, 
     assert (by_names is None) == (by_bits is None)
     if by_names is not None:
         assert by_names.tolist() == by_bits.tolist()
+
+
+def test_stacked_pairs_are_the_concatenated_pairs():
+    candidates = pd.DataFrame({"resident_id": ["R1", "R2"], "missing_id": ["M1", "M9"], "passes": ["a", "b"],
+                               "prescore": [1.0, 2.0]}, index=[5, 7])
+    drawn = pd.DataFrame({"resident_id": ["R2", "R1", "R1"], "missing_id": ["M3", "M1", "M2"]})
+    expected = pd.concat([candidates[["resident_id", "missing_id"]], drawn], ignore_index=True)
+    pd.testing.assert_frame_equal(pipeline._stacked_pairs(candidates, drawn), expected)
+    categorical = drawn.astype({"missing_id": "category"})  # not object columns: pd.concat itself
+    pd.testing.assert_frame_equal(pipeline._stacked_pairs(candidates, categorical),
+                                  pd.concat([candidates[["resident_id", "missing_id"]], categorical],
+                                            ignore_index=True))

@@ -268,20 +268,21 @@ def _pass_combinations(pairs: pd.DataFrame, settings: CandidateSettings,
     ``pairs``: from their pass bits when given (few distinct rows of bits among hundreds of
     thousands of pairs, and hashing each pair's text was most of the time), else from the names."""
     if pass_bits is not None and pass_bits.ndim == 2 and 1 <= pass_bits.shape[1] <= 8:
+        names = tuple(p.name for p in settings.passes)
         n_bytes = pass_bits.shape[1]
+        if n_bytes <= 2:  # the row read as one number: a table over every possible one, no sort
+            code = np.ascontiguousarray(pass_bits).view("<u1" if n_bytes == 1 else "<u2").ravel()
+            present = np.flatnonzero(np.bincount(code, minlength=1 << 8 * n_bytes))
+            inverse = np.zeros(1 << 8 * n_bytes, dtype=np.int64)
+            inverse[present] = np.arange(len(present))
+            return inverse[code], [pass_names(int(c), names) for c in present]
         code = np.zeros(len(pass_bits), dtype=np.uint64)
         for j in range(n_bytes):
             code |= pass_bits[:, j].astype(np.uint64) << np.uint64(8 * j)
-        if n_bytes <= 2:  # a small table over every possible row: no sort
-            present = np.flatnonzero(np.bincount(code.astype(np.int64), minlength=1 << 8 * n_bytes))
-            inverse = np.zeros(1 << 8 * n_bytes, dtype=np.int64)
-            inverse[present] = np.arange(len(present))
-            codes, distinct = inverse[code.astype(np.int64)], present
-        else:
-            distinct, codes = np.unique(code, return_inverse=True)
-        names = tuple(p.name for p in settings.passes)
+        distinct, codes = np.unique(code, return_inverse=True)
         return codes.ravel(), [pass_names(int(c), names) for c in distinct]
     return pd.factorize(pairs["passes"])
+
 
 
 def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:

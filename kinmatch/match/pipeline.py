@@ -527,6 +527,17 @@ def _packed_positions(encoded: engine.Encoded, packed: Any) -> tuple[np.ndarray,
     return resident_at[packed.residents], report_at[packed.reports]
 
 
+def _stacked_pairs(*frames: pd.DataFrame) -> pd.DataFrame:
+    """``pd.concat`` of the ``resident_id`` and ``missing_id`` columns of ``frames`` (index
+    0 … n - 1); when they are all object columns, by joining their arrays (pd.concat of 500,000
+    pairs took ~20 ms, about four times as long)."""
+    columns = ("resident_id", "missing_id")
+    if not all(frame[column].dtype == object for frame in frames for column in columns):
+        return pd.concat([frame[list(columns)] for frame in frames], ignore_index=True)
+    return pd.DataFrame({column: pd.Series(np.concatenate([frame[column].to_numpy() for frame in frames]),
+                                           dtype=object, copy=False) for column in columns}, copy=False)
+
+
 def _two_parts_worker() -> Any:
     parts = shared()
     if os.getpid() == parts.parent:  # fork_call could start no process and runs this here
@@ -674,10 +685,12 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id);
     ``pass_bits``: their :attr:`~kinmatch.match.candidates.PackedCandidates.pass_bits`, when the
     caller has them (the fit's rows and the weight floors are read from them, not from the names)."""
-    pairs = candidates.pairs[["resident_id", "missing_id"]]
-    n_candidates = n_compared = len(pairs)
+    n_candidates = n_compared = len(candidates.pairs)
+    pairs = candidates.pairs
     fit_rows, n_fit_residents = None, len(residents)
-    if fitted is None and n_candidates:
+    if not (fitted is None and n_candidates):
+        pairs = candidates.pairs[["resident_id", "missing_id"]]
+    else:
         from kinmatch.match.candidates import fit_rows as fitted_pass_rows
         from kinmatch.match.model.fitting import random_pairs
 
@@ -686,14 +699,13 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
             fit_pairs = fit_candidates.unpack().pairs
             chosen = fitted_pass_rows(fit_pairs, settings.fit_candidate_settings())
             fit_pairs = fit_pairs if chosen is None else fit_pairs.iloc[chosen]
-            fit_rows, extra = _fit_pairs(pairs, fit_pairs[["resident_id", "missing_id"]])
-            pairs = pd.concat([pairs, extra], ignore_index=True)
+            fit_rows, extra = _fit_pairs(pairs[["resident_id", "missing_id"]], fit_pairs[["resident_id", "missing_id"]])
+            pairs = _stacked_pairs(pairs, extra)
             n_compared = len(pairs)
         else:  # the pairs of passes without ``fit`` are scored, not fitted on
             fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings(), pass_bits)
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
-        pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
-                          ignore_index=True)
+        pairs = _stacked_pairs(pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state))
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
     floor = weight_floors(candidates.pairs, settings.candidate_settings(), pass_bits)  # passes' min_weight, or None
