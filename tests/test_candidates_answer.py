@@ -1,10 +1,13 @@
-"""The candidates' worker of a batch run (pipeline._candidates_task): its pairs travel as positions
-through a file, the fit's rows and the weight floors are read from their pass bits, and the table
-is the one-process table whatever goes wrong on the way; no worker is left behind."""
+"""The candidates of a batch run on both processes (pipeline._CandidateShares): the worker makes
+the sides and runs chunks of residents from the front, this process, its encoding done, runs chunks
+from the back; the pairs travel as positions through files, the fit's rows and the weight floors are
+read from their pass bits, and the table is the one-process table whatever goes wrong on the way;
+no worker is left behind."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -73,7 +76,7 @@ def test_the_worker_s_pairs_through_the_file_give_the_one_process_table(sim, alo
                                                                         no_worker_left):
     monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0 if background else 10**9)
     forked, read = [], []
-    real_task, real_receive = pipeline._candidates_task, pipeline._Answer.receive
+    real_task, real_receive = pipeline._candidates_task, pipeline._CandidateShares.receive
     parent = os.getpid()
 
     def task():
@@ -82,13 +85,13 @@ def test_the_worker_s_pairs_through_the_file_give_the_one_process_table(sim, alo
             forked.append(False)
         return value
 
-    def receive(self, pending):
-        value = real_receive(self, pending)
+    def receive(self, pending, *args):
+        value = real_receive(self, pending, *args)
         read.append(value)
         return value
 
     monkeypatch.setattr(pipeline, "_candidates_task", task)
-    monkeypatch.setattr(pipeline._Answer, "receive", receive)
+    monkeypatch.setattr(pipeline._CandidateShares, "receive", receive)
     two = pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=2)
     pd.testing.assert_frame_equal(alone.table, two.table)
     pd.testing.assert_frame_equal(alone.vectors, two.vectors)
@@ -101,19 +104,19 @@ def test_the_worker_s_pairs_through_the_file_give_the_one_process_table(sim, alo
 def test_a_failing_candidates_worker_is_raised_and_reaped(sim, monkeypatch, no_worker_left):
     monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
     parent = os.getpid()
-    real = pipeline.packed_candidate_pairs
+    real = cand.ChunkedCandidates.__init__
 
-    def fails_in_the_worker(*args, **kwargs):
+    def fails_in_the_worker(self, *args, **kwargs):
         if os.getpid() != parent:
             raise ValueError("the candidates broke")
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "packed_candidate_pairs", fails_in_the_worker)
+    monkeypatch.setattr(cand.ChunkedCandidates, "__init__", fails_in_the_worker)
     with pytest.raises(ValueError, match="the candidates broke"):
         pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=2)
 
 
-def test_a_failing_encoding_waits_for_the_worker(sim, monkeypatch, no_worker_left):
+def test_a_failing_encoding_stops_the_worker(sim, monkeypatch, no_worker_left):
     monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
 
     def broken_encode(*args, **kwargs):
@@ -139,6 +142,71 @@ def test_no_fork_or_no_temporary_file_gives_the_same_table(sim, alone, monkeypat
     monkeypatch.setattr(pipeline.tempfile, "TemporaryFile", full_disk)
     pd.testing.assert_frame_equal(alone.table, pipeline.run_link(sim.residents, sim.missing, top_k=6,
                                                                  progress=False, n_jobs=2).table)
+
+
+@pytest.mark.parametrize("where", ["worker", "here"])
+def test_a_failing_chunk_is_raised_and_the_worker_reaped(sim, monkeypatch, where, no_worker_left):
+    monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
+    parent = os.getpid()
+    real_chunk = cand.ChunkedCandidates.chunk
+
+    def chunk(self, number):
+        if (os.getpid() == parent) == (where == "here"):
+            raise ValueError(f"a chunk broke {where}")
+        if where == "here":  # the worker slow enough for this process to claim one
+            time.sleep(0.3)
+        return real_chunk(self, number)
+
+    monkeypatch.setattr(cand.ChunkedCandidates, "chunk", chunk)
+    base = LinkSettings()
+    small_chunks = replace(base, candidates=replace(base.candidate_settings(), chunk_size=10))
+    with pytest.raises(ValueError, match=f"a chunk broke {where}"):
+        pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=2, settings=small_chunks)
+
+
+def test_both_processes_run_chunks_and_the_pack_is_one_process_s(sim, monkeypatch, no_worker_left):
+    base = LinkSettings()
+    small_chunks = replace(base, candidates=replace(base.candidate_settings(), chunk_size=10))
+    one = pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=1, settings=small_chunks)
+    monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
+    parent = os.getpid()
+    real_chunk = cand.ChunkedCandidates.chunk
+    here = []
+
+    def chunk(self, number):
+        if os.getpid() == parent:
+            here.append(number)
+        else:  # the worker slow: this process, its encoding done, takes chunks from the back
+            time.sleep(0.3)
+        return real_chunk(self, number)
+
+    monkeypatch.setattr(cand.ChunkedCandidates, "chunk", chunk)
+    two = pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=2, settings=small_chunks)
+    n_chunks = -(-len(sim.residents) // 10)
+    assert here and len(here) < n_chunks  # both ran some
+    assert here == sorted(here, reverse=True) and here[0] == n_chunks - 1  # from the back
+    pd.testing.assert_frame_equal(one.table, two.table)
+    pd.testing.assert_frame_equal(one.vectors, two.vectors)
+    pd.testing.assert_frame_equal(one.candidate_counts, two.candidate_counts)
+
+
+def test_a_run_restored_from_its_state_runs_the_same_chunks(sim):
+    import pickle
+
+    run = cand.ChunkedCandidates(sim.residents, sim.missing, chunk_size=15)
+    assert run.n_chunks == 4
+    restored = cand.ChunkedCandidates.from_state(pickle.loads(pickle.dumps(run.state())), sim.residents)
+    assert "residents" not in run.state()
+    parts = [restored.chunk(number) for number in range(run.n_chunks)]
+    for number, (arrays, counts) in enumerate(parts):
+        expected_arrays, expected_counts = run.chunk(number)
+        assert counts == expected_counts
+        for got, expected in zip(arrays, expected_arrays, strict=True):
+            assert np.array_equal(got, expected)
+    packed = cand.pack_chunks(parts, run.settings, run)
+    whole = cand.packed_candidate_pairs(sim.residents, sim.missing, progress=False, chunk_size=15)
+    pd.testing.assert_frame_equal(packed.unpack().pairs, whole.unpack().pairs, check_exact=True)
+    pd.testing.assert_frame_equal(packed.counts, whole.counts)
 
 
 def test_the_fit_s_own_candidates_beside_the_worker(sim, monkeypatch, no_worker_left):

@@ -1930,24 +1930,10 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
         >>> packed_candidate_pairs(residents, missing, progress=False).unpack().pairs["missing_id"].tolist()
         ['M1']
     """
-    settings = settings or CandidateSettings()
-    known = {f.name for f in fields(CandidateSettings)}
-    for key in overrides:
-        if key not in known:
-            raise TypeError(f"candidate_pairs: unknown setting {key!r}; the settings are {sorted(known)} (a pass's "
-                            f"cap, window or keys are changed with settings.with_pass(name, cap=…))")
-    settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
-    passes = settings.passes
-    res, rep = pair_sides(residents, missing, settings, reports)
-    # every resident's query keys coded once (a resident has a few dozen keys at most); a pass that
-    # widens them by nearness codes them per chunk
-    queries = {p.name: _encode(_key_set(res.key_sets, p.resident_keys, residents), rep.indexes[p.name], res.n,
-                               classed=not p.resident_keys.startswith(_COLUMN))
-               for p in passes if p.near_km is None}
-    counts = _empty_counts(settings)
+    run = ChunkedCandidates(residents, missing, settings, reports, **overrides)
+    settings, res, rep = run.settings, run.res, run.rep
+    jobs = _chunk_jobs(run.n_chunks, res.n, rep.n, n_jobs)
     parts = []
-    chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
-    jobs = _chunk_jobs(len(chunks), res.n, rep.n, n_jobs)
     if jobs > 1:  # the chunks over forked workers; their pairs in chunk order and their counts added
         from kinmatch._parallel import fork_map
         from kinmatch.match._packing import release
@@ -1955,39 +1941,110 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
         if res.n * rep.n >= KERNEL_MIN_PRODUCT:
             prepare_kernel(rep)  # laid out once, shared by the workers
         try:
-            for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=(res, rep, residents, queries,
-                                                                                  settings)):
-                parts.append(part)
-                for name, values in part_counts.items():
-                    for key, value in values.items():
-                        counts[name][key] += value
+            parts = fork_map(_chunk_task, run.chunks, jobs, shared=(res, rep, residents, run.queries, settings))
         finally:  # the layout only served the workers
             release(rep)
     else:
-        iterator = chunks
-        if progress and chunks:
+        iterator = range(run.n_chunks)
+        if progress and run.n_chunks:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
-        for chunk in iterator:
-            parts.append(_narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)))
+            iterator = tqdm(iterator, desc="candidates", unit="chunk", leave=False)
+        parts = [run.chunk(number) for number in iterator]
+    return pack_chunks(parts, settings, run if ids else None)
+
+
+class ChunkedCandidates:
+    """:func:`packed_candidate_pairs` step by step, so that two processes can share its chunks of
+    residents: the two sides and the residents' query keys, made once (``settings``, ``res``,
+    ``rep``, ``queries``, ``chunks``); :meth:`chunk` the pairs of one chunk; :func:`pack_chunks`
+    the chunks' pairs in their order. The chunks need nothing from each other, so which process
+    runs which changes nothing. :meth:`state` is what another process needs to run chunks too
+    (:meth:`from_state`), without the residents' frame, which it holds already.
+    ``settings``, ``reports`` and ``overrides`` as :func:`packed_candidate_pairs` takes them."""
+
+    def __init__(self, residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
+                 reports: Any = None, **overrides: Any):
+        settings = settings or CandidateSettings()
+        known = {f.name for f in fields(CandidateSettings)}
+        for key in overrides:
+            if key not in known:
+                raise TypeError(f"candidate_pairs: unknown setting {key!r}; the settings are {sorted(known)} (a "
+                                f"pass's cap, window or keys are changed with settings.with_pass(name, cap=…))")
+        self.settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
+        self.residents = residents
+        self.res, self.rep = pair_sides(residents, missing, self.settings, reports)
+        # every resident's query keys coded once (a resident has a few dozen keys at most); a pass
+        # that widens them by nearness codes them per chunk
+        self.queries = {p.name: _encode(_key_set(self.res.key_sets, p.resident_keys, residents),
+                                        self.rep.indexes[p.name], self.res.n,
+                                        classed=not p.resident_keys.startswith(_COLUMN))
+                        for p in self.settings.passes if p.near_km is None}
+        size = self.settings.chunk_size
+        self.chunks = [np.arange(s, min(s + size, self.res.n)) for s in range(0, self.res.n, size)]
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, number: int) -> tuple[tuple, dict]:
+        """The pairs of chunk ``number`` (resident, report, pass bits, pre-score; positions as int32)
+        and its counts."""
+        counts = _empty_counts(self.settings)
+        pairs = _chunk_pairs(self.res, self.rep, self.residents, self.queries, self.chunks[number], self.settings,
+                             counts)
+        return _narrow(*pairs), counts
+
+    def state(self) -> dict[str, Any]:
+        """What :meth:`from_state` takes: what the chunks read. Left out: the residents' frame (the
+        other process holds it), the reports' ids and the key vocabularies of the passes that do
+        not widen the residents' keys by nearness (their queries are coded already): object
+        arrays, pickled an element at a time, most of the time of sending the rest."""
+        rep = copy.copy(self.rep)
+        rep.ids, rep.indexes = None, dict(rep.indexes)
+        for candidate_pass in self.settings.passes:
+            if candidate_pass.near_km is None:
+                rep.indexes[candidate_pass.name] = index = copy.copy(rep.indexes[candidate_pass.name])
+                index.vocabulary = None
+        return {name: value for name, value in vars(self).items() if name != "residents"} | {"rep": rep}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], residents: pd.DataFrame) -> ChunkedCandidates:
+        """The run :meth:`state` described, for the same ``residents``."""
+        run = cls.__new__(cls)
+        vars(run).update(state, residents=residents)
+        return run
+
+
+def pack_chunks(parts: list[tuple[tuple, dict]], settings: CandidateSettings,
+                sides: ChunkedCandidates | None = None) -> PackedCandidates:
+    """The :class:`PackedCandidates` of the chunks' ``parts`` (what :meth:`ChunkedCandidates.chunk`
+    gave, in the order of the chunks): their pairs joined, their counts added. ``sides``: the run
+    (not one restored from its state), for the ids; None: as ``ids=False`` gives them
+    (:func:`packed_candidate_pairs`)."""
+    passes = settings.passes
+    counts = _empty_counts(settings)
+    for _, part_counts in parts:
+        for name, values in part_counts.items():
+            for key, value in values.items():
+                counts[name][key] += value
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
     if parts:
-        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*(part for part, _ in parts), strict=True))
         del parts
     else:  # no residents
         r, m, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
         pass_bits = np.zeros((0, _pass_bytes(len(passes))), dtype=np.uint8)
     names = tuple(p.name for p in passes)
-    if not ids:
+    if sides is None:
         return PackedCandidates(None, None, r, m, pass_bits, score, count_table, names)
     # only the reports that have a pair travel (a million ids pickled cost more than their pairs)
-    used = np.zeros(rep.n, dtype=bool)
+    used = np.zeros(sides.rep.n, dtype=bool)
     used[m] = True
     code = (np.cumsum(used) - 1).astype(np.int32)
-    return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table, names)
+    return PackedCandidates(sides.res.ids, sides.rep.ids[used], r, code[m], pass_bits, score, count_table, names)
 
 
 POOL_MIN_PRODUCT = 1_000_000_000
