@@ -252,3 +252,31 @@ def test_stacked_pairs_are_the_concatenated_pairs():
     pd.testing.assert_frame_equal(pipeline._stacked_pairs(candidates, categorical),
                                   pd.concat([candidates[["resident_id", "missing_id"]], categorical],
                                             ignore_index=True))
+
+
+@pytest.mark.parametrize("full", ["sides", "pairs", "both"])
+def test_no_room_in_the_files_gives_the_same_table(sim, alone, monkeypatch, full, no_worker_left):
+    monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
+    real_write = pipeline._CandidateShares._write
+
+    def write(file, value):
+        sides = isinstance(value, dict) and "rep" in value
+        if full == "both" or (full == "sides") == sides:
+            raise OSError(28, "No space left on device")
+        return real_write(file, value)
+
+    monkeypatch.setattr(pipeline._CandidateShares, "_write", staticmethod(write))
+    base = LinkSettings()
+    small_chunks = replace(base, candidates=replace(base.candidate_settings(), chunk_size=10))
+    one = pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=1, settings=small_chunks)
+    two = pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=2, settings=small_chunks)
+    pd.testing.assert_frame_equal(one.table, two.table)
+
+
+def test_without_fork_the_candidates_run_here(sim, alone, monkeypatch):
+    import kinmatch._parallel as parallel
+
+    monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
+    monkeypatch.setattr(parallel, "FORK", None)
+    pd.testing.assert_frame_equal(alone.table, pipeline.run_link(sim.residents, sim.missing, top_k=6,
+                                                                 progress=False, n_jobs=2).table)

@@ -387,11 +387,17 @@ class _CandidateShares:
         with self.bounds.get_lock():
             self.bounds[1] = run.n_chunks
         if run.n_chunks > 1:
-            self.write_end.send(("sides", self._write(self.files[0], run.state())))
+            try:
+                self.write_end.send(("sides", self._write(self.files[0], run.state())))
+            except OSError:  # no room for them (a full disk): the worker runs every chunk
+                pass
         parts = {}
         while (number := self._claim(front=True)) is not None:
             parts[number] = run.chunk(number)
-        self.write_end.send(("pairs", self._write(self.files[1], parts)))
+        try:
+            self.write_end.send(("pairs", self._write(self.files[1], parts)))
+        except OSError:  # no room for them: up the pipe
+            self.write_end.send(("parts", parts))
         self.write_end.close()
 
     def receive(self, pending: Any, residents: pd.DataFrame, settings: Any) -> Any:
@@ -401,7 +407,7 @@ class _CandidateShares:
         (``fork_call``'s waiting function) gives or raises."""
         try:
             try:
-                kind, size = self.read_end.recv()
+                kind, size = self.read_end.recv()  # ("pairs" or "sides", bytes in the file), or ("parts", them)
                 parts, run = {}, None
                 if kind == "sides":
                     while (number := self._claim(front=False)) is not None:
@@ -411,7 +417,7 @@ class _CandidateShares:
                     kind, size = self.read_end.recv()
             except EOFError:
                 return pending()
-            parts.update(self._read(self.files[1], size))
+            parts.update(self._read(self.files[1], size) if kind == "pairs" else size)
             return pack_chunks([parts[number] for number in sorted(parts)], settings)
         finally:
             self.close()
@@ -702,8 +708,10 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
     shares = None
     if background:
+        from kinmatch._parallel import FORK
+
         try:
-            shares = _CandidateShares()
+            shares = _CandidateShares() if FORK is not None else None
         except OSError:  # no temporary file here (a full or read-only disk): the worker's pairs up its pipe
             shares = None
     pending = fork_call(_candidates_task, shared=(residents, missing, settings.candidate_settings(),
