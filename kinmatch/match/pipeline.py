@@ -299,6 +299,10 @@ def _candidates_task():
     return None
 
 
+def _import_fitting() -> None:
+    import kinmatch.match.model.fitting  # noqa: F401
+
+
 def _aligned(offset: int) -> int:
     """``offset`` rounded up to a cache line: arrays read where they were written stay aligned."""
     return -(-offset // 64) * 64
@@ -400,11 +404,12 @@ class _CandidateShares:
             self.write_end.send(("parts", parts))
         self.write_end.close()
 
-    def receive(self, pending: Any, residents: pd.DataFrame, settings: Any) -> Any:
+    def receive(self, pending: Any, residents: pd.DataFrame, settings: Any, meanwhile: Any = None) -> Any:
         """In this process: chunks from the back while any is left, then the worker's, packed
         (:func:`~kinmatch.match.candidates.pack_chunks` with positions). When the worker sent
         nothing (``fork_call`` ran the task here, or the worker failed): what ``pending``
-        (``fork_call``'s waiting function) gives or raises."""
+        (``fork_call``'s waiting function) gives or raises. ``meanwhile()``, if given, is called
+        once this process has no chunk left, before it waits for the worker's last one."""
         try:
             try:
                 kind, size = self.read_end.recv()  # ("pairs" or "sides", bytes in the file), or ("parts", them)
@@ -414,6 +419,9 @@ class _CandidateShares:
                         if run is None:
                             run = ChunkedCandidates.from_state(self._read(self.files[0], size), residents)
                         parts[number] = run.chunk(number)
+                    if meanwhile is not None:
+                        meanwhile()
+                        meanwhile = None
                     kind, size = self.read_end.recv()
             except EOFError:
                 return pending()
@@ -421,6 +429,8 @@ class _CandidateShares:
             return pack_chunks([parts[number] for number in sorted(parts)], settings)
         finally:
             self.close()
+            if meanwhile is not None:
+                meanwhile()
 
     def close(self) -> None:
         for end in (getattr(self, "read_end", None), getattr(self, "write_end", None), *self.files):
@@ -727,11 +737,13 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
                                                               fit_settings, False, candidate_jobs, None),
                                     enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
-        if fitted is None:  # the model's modules, while the candidates' worker finishes
-            import kinmatch.match.model.fitting  # noqa: F401
+        # the model's modules, while the candidates' worker finishes
+        meanwhile = _import_fitting if fitted is None else None
         if shares is not None:
-            packed = shares.receive(pending, residents, settings.candidate_settings())
+            packed = shares.receive(pending, residents, settings.candidate_settings(), meanwhile)
         else:
+            if meanwhile is not None:
+                meanwhile()
             packed = pending()
         fit_candidates = pending_fit() if pending_fit is not None else None
         positions = None
