@@ -411,9 +411,9 @@ class _CandidateShares:
         (``fork_call``'s waiting function) gives or raises. ``meanwhile()``, if given, is called
         once this process has no chunk left, before it waits for the worker's last one."""
         try:
+            parts, run = {}, None
             try:
                 kind, size = self.read_end.recv()  # ("pairs" or "sides", bytes in the file), or ("parts", them)
-                parts, run = {}, None
                 if kind == "sides":
                     while (number := self._claim(front=False)) is not None:
                         if run is None:
@@ -424,13 +424,15 @@ class _CandidateShares:
                         meanwhile = None
                     kind, size = self.read_end.recv()
             except EOFError:
+                kind = None
+            if meanwhile is not None:
+                meanwhile()
+            if kind is None:
                 return pending()
             parts.update(self._read(self.files[1], size) if kind == "pairs" else size)
             return pack_chunks([parts[number] for number in sorted(parts)], settings)
         finally:
             self.close()
-            if meanwhile is not None:
-                meanwhile()
 
     def close(self) -> None:
         for end in (getattr(self, "read_end", None), getattr(self, "write_end", None), *self.files):
