@@ -232,30 +232,57 @@ class PackedCandidates(NamedTuple):
         return Candidates(pairs, self.counts)
 
 
-def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+def fit_rows(pairs: pd.DataFrame, settings: CandidateSettings, pass_bits: np.ndarray | None = None
+             ) -> np.ndarray | None:
     """The rows of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) a model is fitted
     on: those proposed by at least one pass with ``fit`` (:class:`~kinmatch.match.passes.CandidatePass`).
-    None when every pass has ``fit`` (all rows)."""
+    None when every pass has ``fit`` (all rows). ``pass_bits``: the pairs' rows of
+    :attr:`PackedCandidates.pass_bits` (bit ``j`` the ``j``-th of ``settings.passes``), read
+    instead of the names when given (the same rows)."""
     unfitted = {p.name for p in settings.passes if not p.fit}
     if not unfitted or len(pairs) == 0 or "passes" not in pairs.columns:
         return None
-    codes, combinations = pd.factorize(pairs["passes"])
+    codes, combinations = _pass_combinations(pairs, settings, pass_bits)
     fitted = np.array([any(name not in unfitted for name in str(c).split("+")) for c in combinations], dtype=bool)
     return np.flatnonzero(fitted[codes])
 
 
-def weight_floors(pairs: pd.DataFrame, settings: CandidateSettings) -> np.ndarray | None:
+def weight_floors(pairs: pd.DataFrame, settings: CandidateSettings, pass_bits: np.ndarray | None = None
+                  ) -> np.ndarray | None:
     """Per row of ``pairs`` (:class:`Candidates`' pairs, with their ``passes``) the lowest match
     weight it is ranked with (:attr:`~kinmatch.match.passes.CandidatePass.min_weight`): the lowest
     floor of the passes proposing it when every one of them has one, -inf when any has none. None
-    when no pass has a floor (every pair is ranked)."""
+    when no pass has a floor (every pair is ranked). ``pass_bits``: as :func:`fit_rows` takes them."""
     floors = {p.name: p.min_weight for p in settings.passes if p.min_weight is not None}
     if not floors or len(pairs) == 0 or "passes" not in pairs.columns:
         return None
-    codes, combinations = pd.factorize(pairs["passes"])
+    codes, combinations = _pass_combinations(pairs, settings, pass_bits)
     floor = np.array([min((floors.get(name, -np.inf) for name in str(c).split("+")), default=-np.inf)
                       for c in combinations], dtype=float)
     return floor[codes]
+
+
+def _pass_combinations(pairs: pd.DataFrame, settings: CandidateSettings,
+                       pass_bits: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    """(code per row, the distinct combinations of pass names joined by ``+``) of the rows of
+    ``pairs``: from their pass bits when given (few distinct rows of bits among hundreds of
+    thousands of pairs, and hashing each pair's text was most of the time), else from the names."""
+    if pass_bits is not None and pass_bits.ndim == 2 and 1 <= pass_bits.shape[1] <= 8:
+        names = tuple(p.name for p in settings.passes)
+        n_bytes = pass_bits.shape[1]
+        if n_bytes <= 2:  # the row read as one number: a table over every possible one, no sort
+            code = np.ascontiguousarray(pass_bits).view("<u1" if n_bytes == 1 else "<u2").ravel()
+            present = np.flatnonzero(np.bincount(code, minlength=1 << 8 * n_bytes))
+            inverse = np.zeros(1 << 8 * n_bytes, dtype=np.int64)
+            inverse[present] = np.arange(len(present))
+            return inverse[code], [pass_names(int(c), names) for c in present]
+        code = np.zeros(len(pass_bits), dtype=np.uint64)
+        for j in range(n_bytes):
+            code |= pass_bits[:, j].astype(np.uint64) << np.uint64(8 * j)
+        distinct, codes = np.unique(code, return_inverse=True)
+        return codes.ravel(), [pass_names(int(c), names) for c in distinct]
+    return pd.factorize(pairs["passes"])
+
 
 
 def pass_names(bits: int | np.ndarray, names: tuple[str, ...] | list[str] = tuple(PASSES)) -> str:
@@ -1886,12 +1913,16 @@ def report_side_from_state(state: dict[str, Any]) -> Any:
 
 def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
                            progress: bool = True, reports: Any = None, n_jobs: int | None = None,
-                           **overrides: Any) -> PackedCandidates:
+                           ids: bool = True, **overrides: Any) -> PackedCandidates:
     """:func:`candidate_pairs` as :class:`PackedCandidates` (integer arrays, cheap to pickle): for
     a worker process whose result goes back to its parent; the parent calls ``.unpack()``.
     ``reports``: what :func:`report_side` gave for ``missing`` and the same settings (None: built here;
     when given, ``missing`` itself is not read and may be None). ``n_jobs``: at most this many
     processes for a large run's chunks (None: the CPUs this process may use; 1: this process only).
+    ``ids`` False: no ids travel (``resident_ids`` and ``missing_ids`` are None) and ``reports``
+    are the reports' positions in ``missing`` (or ``reports``), as ``residents`` are the residents'
+    positions, for a parent that holds both frames: it sets the ids (``_replace``) before
+    ``unpack()``, and has the pairs' record positions without looking the ids up.
 
         >>> import pandas as pd
         >>> residents = pd.DataFrame({"resident_id": ["R1"], "sex_code": ["F"], "name_keys": [("li wei",)]})
@@ -1899,24 +1930,10 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
         >>> packed_candidate_pairs(residents, missing, progress=False).unpack().pairs["missing_id"].tolist()
         ['M1']
     """
-    settings = settings or CandidateSettings()
-    known = {f.name for f in fields(CandidateSettings)}
-    for key in overrides:
-        if key not in known:
-            raise TypeError(f"candidate_pairs: unknown setting {key!r}; the settings are {sorted(known)} (a pass's "
-                            f"cap, window or keys are changed with settings.with_pass(name, cap=…))")
-    settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
-    passes = settings.passes
-    res, rep = pair_sides(residents, missing, settings, reports)
-    # every resident's query keys coded once (a resident has a few dozen keys at most); a pass that
-    # widens them by nearness codes them per chunk
-    queries = {p.name: _encode(_key_set(res.key_sets, p.resident_keys, residents), rep.indexes[p.name], res.n,
-                               classed=not p.resident_keys.startswith(_COLUMN))
-               for p in passes if p.near_km is None}
-    counts = _empty_counts(settings)
+    run = ChunkedCandidates(residents, missing, settings, reports, **overrides)
+    settings, res, rep = run.settings, run.res, run.rep
+    jobs = _chunk_jobs(run.n_chunks, res.n, rep.n, n_jobs)
     parts = []
-    chunks = [np.arange(s, min(s + settings.chunk_size, res.n)) for s in range(0, res.n, settings.chunk_size)]
-    jobs = _chunk_jobs(len(chunks), res.n, rep.n, n_jobs)
     if jobs > 1:  # the chunks over forked workers; their pairs in chunk order and their counts added
         from kinmatch._parallel import fork_map
         from kinmatch.match._packing import release
@@ -1924,37 +1941,110 @@ def packed_candidate_pairs(residents: pd.DataFrame, missing: pd.DataFrame, setti
         if res.n * rep.n >= KERNEL_MIN_PRODUCT:
             prepare_kernel(rep)  # laid out once, shared by the workers
         try:
-            for part, part_counts in fork_map(_chunk_task, chunks, jobs, shared=(res, rep, residents, queries,
-                                                                                  settings)):
-                parts.append(part)
-                for name, values in part_counts.items():
-                    for key, value in values.items():
-                        counts[name][key] += value
+            parts = fork_map(_chunk_task, run.chunks, jobs, shared=(res, rep, residents, run.queries, settings))
         finally:  # the layout only served the workers
             release(rep)
     else:
-        iterator = chunks
-        if progress and chunks:
+        iterator = range(run.n_chunks)
+        if progress and run.n_chunks:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(chunks, desc="candidates", unit="chunk", leave=False)
-        for chunk in iterator:
-            parts.append(_narrow(*_chunk_pairs(res, rep, residents, queries, chunk, settings, counts)))
+            iterator = tqdm(iterator, desc="candidates", unit="chunk", leave=False)
+        parts = [run.chunk(number) for number in iterator]
+    return pack_chunks(parts, settings, run if ids else None)
+
+
+class ChunkedCandidates:
+    """:func:`packed_candidate_pairs` step by step, so that two processes can share its chunks of
+    residents: the two sides and the residents' query keys, made once (``settings``, ``res``,
+    ``rep``, ``queries``, ``chunks``); :meth:`chunk` the pairs of one chunk; :func:`pack_chunks`
+    the chunks' pairs in their order. The chunks need nothing from each other, so which process
+    runs which changes nothing. :meth:`state` is what another process needs to run chunks too
+    (:meth:`from_state`), without the residents' frame, which it holds already.
+    ``settings``, ``reports`` and ``overrides`` as :func:`packed_candidate_pairs` takes them."""
+
+    def __init__(self, residents: pd.DataFrame, missing: pd.DataFrame, settings: CandidateSettings | None = None,
+                 reports: Any = None, **overrides: Any):
+        settings = settings or CandidateSettings()
+        known = {f.name for f in fields(CandidateSettings)}
+        for key in overrides:
+            if key not in known:
+                raise TypeError(f"candidate_pairs: unknown setting {key!r}; the settings are {sorted(known)} (a "
+                                f"pass's cap, window or keys are changed with settings.with_pass(name, cap=…))")
+        self.settings = replace(settings, **overrides)  # a copy: the caller's settings stay as they were
+        self.residents = residents
+        self.res, self.rep = pair_sides(residents, missing, self.settings, reports)
+        # every resident's query keys coded once (a resident has a few dozen keys at most); a pass
+        # that widens them by nearness codes them per chunk
+        self.queries = {p.name: _encode(_key_set(self.res.key_sets, p.resident_keys, residents),
+                                        self.rep.indexes[p.name], self.res.n,
+                                        classed=not p.resident_keys.startswith(_COLUMN))
+                        for p in self.settings.passes if p.near_km is None}
+        size = self.settings.chunk_size
+        self.chunks = [np.arange(s, min(s + size, self.res.n)) for s in range(0, self.res.n, size)]
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, number: int) -> tuple[tuple, dict]:
+        """The pairs of chunk ``number`` (resident, report, pass bits, pre-score; positions as int32)
+        and its counts."""
+        counts = _empty_counts(self.settings)
+        pairs = _chunk_pairs(self.res, self.rep, self.residents, self.queries, self.chunks[number], self.settings,
+                             counts)
+        return _narrow(*pairs), counts
+
+    def state(self) -> dict[str, Any]:
+        """What :meth:`from_state` takes: what the chunks read. Left out: the residents' frame (the
+        other process holds it), the reports' ids and the key vocabularies of the passes that do
+        not widen the residents' keys by nearness (their queries are coded already): object
+        arrays, pickled an element at a time, most of the time of sending the rest."""
+        rep = copy.copy(self.rep)
+        rep.ids, rep.indexes = None, dict(rep.indexes)
+        for candidate_pass in self.settings.passes:
+            if candidate_pass.near_km is None:
+                rep.indexes[candidate_pass.name] = index = copy.copy(rep.indexes[candidate_pass.name])
+                index.vocabulary = None
+        return {name: value for name, value in vars(self).items() if name != "residents"} | {"rep": rep}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], residents: pd.DataFrame) -> ChunkedCandidates:
+        """The run :meth:`state` described, for the same ``residents``."""
+        run = cls.__new__(cls)
+        vars(run).update(state, residents=residents)
+        return run
+
+
+def pack_chunks(parts: list[tuple[tuple, dict]], settings: CandidateSettings,
+                sides: ChunkedCandidates | None = None) -> PackedCandidates:
+    """The :class:`PackedCandidates` of the chunks' ``parts`` (what :meth:`ChunkedCandidates.chunk`
+    gave, in the order of the chunks): their pairs joined, their counts added. ``sides``: the run
+    (not one restored from its state), for the ids; None: as ``ids=False`` gives them
+    (:func:`packed_candidate_pairs`)."""
+    passes = settings.passes
+    counts = _empty_counts(settings)
+    for _, part_counts in parts:
+        for name, values in part_counts.items():
+            for key, value in values.items():
+                counts[name][key] += value
     count_table = pd.DataFrame.from_dict(counts, orient="index").rename_axis("pass").reset_index()
     # one frame at the end (in unpack), from the chunks' integer arrays: a frame per chunk and
     # their concat cost more than the whole union step of a chunk
     if parts:
-        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        r, m, pass_bits, score = (np.concatenate(arrays) for arrays in zip(*(part for part, _ in parts), strict=True))
         del parts
     else:  # no residents
         r, m, score = np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
         pass_bits = np.zeros((0, _pass_bytes(len(passes))), dtype=np.uint8)
+    names = tuple(p.name for p in passes)
+    if sides is None:
+        return PackedCandidates(None, None, r, m, pass_bits, score, count_table, names)
     # only the reports that have a pair travel (a million ids pickled cost more than their pairs)
-    used = np.zeros(rep.n, dtype=bool)
+    used = np.zeros(sides.rep.n, dtype=bool)
     used[m] = True
     code = (np.cumsum(used) - 1).astype(np.int32)
-    return PackedCandidates(res.ids, rep.ids[used], r, code[m], pass_bits, score, count_table,
-                            tuple(p.name for p in passes))
+    return PackedCandidates(sides.res.ids, sides.rep.ids[used], r, code[m], pass_bits, score, count_table, names)
 
 
 POOL_MIN_PRODUCT = 1_000_000_000

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import tempfile
 from typing import Any, NamedTuple
 
@@ -35,7 +36,7 @@ from kinmatch._gc import gc_paused
 from kinmatch._parallel import fork_call, fork_map, pickle_from_file, pickle_to_file, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import engine
-from kinmatch.match.candidates import packed_candidate_pairs, weight_floors
+from kinmatch.match.candidates import ChunkedCandidates, pack_chunks, packed_candidate_pairs, weight_floors
 from kinmatch.match.explain import explain_pairs
 from kinmatch.match.rank import identification_potential, rank_codes, sorted_codes
 from kinmatch.match.settings import LinkSettings, resolve_settings
@@ -290,8 +291,153 @@ def _compare_positions(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray) 
 
 def _candidates_task():
     # packed: integer arrays pickle back to the parent in a few ms, a pairs frame in ~50
-    residents, missing, candidate_settings, progress, n_jobs = shared()
-    return packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress, n_jobs=n_jobs)
+    residents, missing, candidate_settings, progress, n_jobs, shares = shared()
+    if shares is None or os.getpid() == shares.parent:  # not shared, or fork_call could start no process
+        return packed_candidate_pairs(residents, missing, settings=candidate_settings, progress=progress,
+                                      n_jobs=n_jobs, ids=shares is None)
+    shares.worker_part(ChunkedCandidates(residents, missing, candidate_settings))
+    return None
+
+
+def _import_fitting() -> None:
+    import kinmatch.match.model.fitting  # noqa: F401
+
+
+def _aligned(offset: int) -> int:
+    """``offset`` rounded up to a cache line: arrays read where they were written stay aligned."""
+    return -(-offset // 64) * 64
+
+
+class _CandidateShares:
+    """The candidates of a batch run on both processes. A forked worker makes the two sides and the
+    residents' query keys (:class:`~kinmatch.match.candidates.ChunkedCandidates`) while this process
+    encodes the records for the comparisons, writes them to a temporary file and runs chunks of
+    residents from the front; this process, its encoding done, reads them and runs chunks from the
+    back (a pair of counters in shared memory says what is left). Then it reads the worker's pairs
+    from a second file, whose size comes up a pipe just before the worker ends (so this process
+    does not wait for the worker's exit, which unmaps a copy of this process: ~15 ms at
+    2,000 × 20,000), and packs every chunk's pairs in the order of the chunks: the pack of one
+    process, the pairs as positions in the frames. Why: the encoding takes less time than the
+    candidates (~0.35 against ~0.55 s at 2,000 × 20,000) and this process used to wait for the
+    rest (``bench/RESULTS.md``)."""
+
+    def __init__(self):
+        from kinmatch._parallel import FORK
+
+        self.parent = os.getpid()
+        self.files = []
+        try:
+            self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]  # the sides, the worker's pairs
+        except OSError:
+            self.close()
+            raise
+        self.read_end, self.write_end = FORK.Pipe(duplex=False)
+        self.bounds = FORK.Array("q", [0, 0])  # next chunk from the front, end of those left
+
+    def forked(self) -> None:
+        """In this process, once the worker is forked: only the worker holds the pipe's write end,
+        so the pipe ends when the worker does."""
+        self.write_end.close()
+
+    @staticmethod
+    def _write(file: Any, value: Any) -> int:
+        """``value`` pickled to the start of ``file``, its arrays' memory written as it is (pickle
+        protocol 5's out-of-band buffers: no copy into the pickle first); the bytes written."""
+        buffers: list = []
+        stream = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        pieces = [memoryview(stream), *(buffer.raw() for buffer in buffers)]
+        header = np.array([len(pieces), *(piece.nbytes for piece in pieces)], dtype=np.int64)
+        offset = end = 0
+        for piece in (memoryview(header).cast("B"), *pieces):
+            done = 0
+            while done < piece.nbytes:
+                done += os.pwrite(file.fileno(), piece[done:], offset + done)
+            end = offset + piece.nbytes
+            offset = _aligned(end)
+        return end
+
+    @staticmethod
+    def _read(file: Any, size: int) -> Any:
+        """What :meth:`_write` wrote (``size`` bytes), its arrays on the bytes read (not copied again)."""
+        data = bytearray(size)
+        view, done = memoryview(data), 0
+        while done < size:
+            got = os.preadv(file.fileno(), [view[done:]], done)
+            if got == 0:
+                raise ChildProcessError(f"the candidates' worker's answer ended after {done} of {size} bytes")
+            done += got
+        n_pieces = int(np.frombuffer(data, dtype=np.int64, count=1)[0])
+        pieces, start = [], _aligned(8 * (n_pieces + 1))
+        for piece_size in np.frombuffer(data, dtype=np.int64, count=n_pieces, offset=8).tolist():
+            pieces.append(view[start:start + piece_size])
+            start = _aligned(start + piece_size)
+        return pickle.loads(pieces[0], buffers=pieces[1:])
+
+    def _claim(self, front: bool) -> int | None:
+        with self.bounds.get_lock():
+            first, end = self.bounds[0], self.bounds[1]
+            if first >= end:
+                return None
+            if front:
+                self.bounds[0] = first + 1
+                return first
+            self.bounds[1] = end - 1
+            return end - 1
+
+    def worker_part(self, run: ChunkedCandidates) -> None:
+        """In the worker, the sides made (``run``): they go to this process when there is more than
+        one chunk, then the worker runs chunks from the front and sends their pairs up."""
+        self.read_end.close()
+        with self.bounds.get_lock():
+            self.bounds[1] = run.n_chunks
+        if run.n_chunks > 1:
+            try:
+                self.write_end.send(("sides", self._write(self.files[0], run.state())))
+            except OSError:  # no room for them (a full disk): the worker runs every chunk
+                pass
+        parts = {}
+        while (number := self._claim(front=True)) is not None:
+            parts[number] = run.chunk(number)
+        try:
+            self.write_end.send(("pairs", self._write(self.files[1], parts)))
+        except OSError:  # no room for them: up the pipe
+            self.write_end.send(("parts", parts))
+        self.write_end.close()
+
+    def receive(self, pending: Any, residents: pd.DataFrame, settings: Any, meanwhile: Any = None) -> Any:
+        """In this process: chunks from the back while any is left, then the worker's, packed
+        (:func:`~kinmatch.match.candidates.pack_chunks` with positions). When the worker sent
+        nothing (``fork_call`` ran the task here, or the worker failed): what ``pending``
+        (``fork_call``'s waiting function) gives or raises. ``meanwhile()``, if given, is called
+        once this process has no chunk left, before it waits for the worker's last one."""
+        try:
+            parts, run = {}, None
+            try:
+                kind, size = self.read_end.recv()  # ("pairs" or "sides", bytes in the file), or ("parts", them)
+                if kind == "sides":
+                    while (number := self._claim(front=False)) is not None:
+                        if run is None:
+                            run = ChunkedCandidates.from_state(self._read(self.files[0], size), residents)
+                        parts[number] = run.chunk(number)
+                    if meanwhile is not None:
+                        meanwhile()
+                        meanwhile = None
+                    kind, size = self.read_end.recv()
+            except EOFError:
+                kind = None
+            if meanwhile is not None:
+                meanwhile()
+            if kind is None:
+                return pending()
+            parts.update(self._read(self.files[1], size) if kind == "pairs" else size)
+            return pack_chunks([parts[number] for number in sorted(parts)], settings)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for end in (getattr(self, "read_end", None), getattr(self, "write_end", None), *self.files):
+            if end is not None:
+                end.close()
 
 
 def _explain(encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, weights: np.ndarray,
@@ -483,6 +629,17 @@ def _packed_positions(encoded: engine.Encoded, packed: Any) -> tuple[np.ndarray,
     return resident_at[packed.residents], report_at[packed.reports]
 
 
+def _stacked_pairs(*frames: pd.DataFrame) -> pd.DataFrame:
+    """``pd.concat`` of the ``resident_id`` and ``missing_id`` columns of ``frames`` (index
+    0 … n - 1); when they are all object columns, by joining their arrays (pd.concat of 500,000
+    pairs took ~20 ms, about four times as long)."""
+    columns = ("resident_id", "missing_id")
+    if not all(frame[column].dtype == object for frame in frames for column in columns):
+        return pd.concat([frame[list(columns)] for frame in frames], ignore_index=True)
+    return pd.DataFrame({column: pd.Series(np.concatenate([frame[column].to_numpy() for frame in frames]),
+                                           dtype=object, copy=False) for column in columns}, copy=False)
+
+
 def _two_parts_worker() -> Any:
     parts = shared()
     if os.getpid() == parts.parent:  # fork_call could start no process and runs this here
@@ -561,35 +718,68 @@ def run_link(residents: Any, missing: Any, top_k: int = 10, by: str = "resident"
     if n_jobs is None and len(missing) > PARALLEL_MAX_REPORTS:
         n_jobs = 1  # memory, not time, is the limit there (see PARALLEL_MAX_REPORTS)
     background = resolve_jobs(n_jobs) > 1 and len(missing) >= BACKGROUND_MIN_REPORTS
+    shares = None
+    if background:
+        from kinmatch._parallel import FORK
+
+        try:
+            shares = _CandidateShares() if FORK is not None else None
+        except OSError:  # no temporary file here (a full or read-only disk): the worker's pairs up its pipe
+            shares = None
     pending = fork_call(_candidates_task, shared=(residents, missing, settings.candidate_settings(),
-                                                  progress and not background, candidate_jobs), enabled=background)
+                                                  progress and not background, candidate_jobs, shares),
+                        enabled=background)
+    if shares is not None:
+        shares.forked()
     fit_settings = settings.fit_candidate_settings() if fitted is None else None
     pending_fit = None
     try:
         if fit_settings is not None:  # the pairs the model is fitted on, in a second worker
             pending_fit = fork_call(_candidates_task, shared=(fit_residents(residents, settings), missing,
-                                                              fit_settings, False, candidate_jobs), enabled=background)
+                                                              fit_settings, False, candidate_jobs, None),
+                                    enabled=background)
         encoded = engine.encode(residents, missing, settings.comparisons)
-        if fitted is None:  # the model's modules, while the candidates' worker finishes
-            import kinmatch.match.model.fitting  # noqa: F401
-    finally:  # also on an error here: the workers are waited for, not left behind
-        packed = pending()
+        # the model's modules, while the candidates' worker finishes
+        meanwhile = _import_fitting if fitted is None else None
+        if shares is not None:
+            packed = shares.receive(pending, residents, settings.candidate_settings(), meanwhile)
+        else:
+            if meanwhile is not None:
+                meanwhile()
+            packed = pending()
         fit_candidates = pending_fit() if pending_fit is not None else None
-    candidates = packed.unpack()
-    positions = None
-    if resolve_jobs(n_jobs) >= 2 and by == "resident" and not settings.dedupe_reports:  # what _TwoParts reads
-        positions = _packed_positions(encoded, packed)
-    del packed  # its arrays are not kept through the ranking (4M pairs at 10,000 × 1,000,000)
-    return rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
-                           report_clusters=report_clusters, fit_candidates=fit_candidates, render_rows=render_rows,
-                           in_two=True, positions=positions)
+        positions = None
+        if packed.resident_ids is None:  # positions in the frames, which encoded keeps in their order
+            positions = (packed.residents.astype(np.int64), packed.reports.astype(np.int64))
+            packed = packed._replace(resident_ids=encoded.resident_ids.to_numpy(),
+                                     missing_ids=encoded.report_ids.to_numpy())
+        candidates = packed.unpack()
+        if resolve_jobs(n_jobs) < 2 or by != "resident" or settings.dedupe_reports:  # what _TwoParts reads
+            positions = None
+        elif positions is None:
+            positions = _packed_positions(encoded, packed)
+        pass_bits = packed.pass_bits
+        del packed  # its arrays are not kept through the ranking (4M pairs at 10,000 × 1,000,000)
+        run = rank_candidates(residents, missing, candidates, encoded, fitted, settings, top_k, by, progress, n_jobs,
+                              report_clusters=report_clusters, fit_candidates=fit_candidates,
+                              render_rows=render_rows, in_two=True, positions=positions, pass_bits=pass_bits)
+    except BaseException:  # noqa: B036 - failed (or Ctrl-C): the workers are stopped, not left behind
+        pending.cancel()
+        if pending_fit is not None:
+            pending_fit.cancel()
+        if shares is not None:
+            shares.close()
+        raise
+    pending()  # the candidates' worker, whose pairs came through a file, has ended by now: reaped
+    return run
 
 
 def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: Any, encoded: engine.Encoded,
                     fitted: Any, settings: LinkSettings, top_k: int, by: str, progress: bool,
                     n_jobs: int | None, version: str | None = None, report_clusters: Any = None,
                     fit_candidates: Any = None, render_rows: Any = None, in_two: bool = False,
-                    positions: tuple[np.ndarray, np.ndarray] | None = None) -> LinkRun:
+                    positions: tuple[np.ndarray, np.ndarray] | None = None,
+                    pass_bits: np.ndarray | None = None) -> LinkRun:
     """The second half of :func:`run_link`: compare the ``candidates``
     (:class:`~kinmatch.match.candidates.Candidates`) with the records as ``encoded``, fit a model
     when ``fitted`` is None (u from random pairs of ``residents`` × ``missing``), score, rank and
@@ -606,11 +796,15 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     this process takes the first ones and fits the model; ``render_rows`` (a function of a table,
     e.g. :func:`kinmatch._io.csv_rows`) is then applied to each part where it was made, and
     :attr:`LinkRun.rendered` holds the results. The table is the same either way. ``positions``:
-    the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id)."""
-    pairs = candidates.pairs[["resident_id", "missing_id"]]
-    n_candidates = n_compared = len(pairs)
+    the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id);
+    ``pass_bits``: their :attr:`~kinmatch.match.candidates.PackedCandidates.pass_bits`, when the
+    caller has them (the fit's rows and the weight floors are read from them, not from the names)."""
+    n_candidates = n_compared = len(candidates.pairs)
+    pairs = candidates.pairs
     fit_rows, n_fit_residents = None, len(residents)
-    if fitted is None and n_candidates:
+    if not (fitted is None and n_candidates):
+        pairs = candidates.pairs[["resident_id", "missing_id"]]
+    else:
         from kinmatch.match.candidates import fit_rows as fitted_pass_rows
         from kinmatch.match.model.fitting import random_pairs
 
@@ -619,17 +813,16 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
             fit_pairs = fit_candidates.unpack().pairs
             chosen = fitted_pass_rows(fit_pairs, settings.fit_candidate_settings())
             fit_pairs = fit_pairs if chosen is None else fit_pairs.iloc[chosen]
-            fit_rows, extra = _fit_pairs(pairs, fit_pairs[["resident_id", "missing_id"]])
-            pairs = pd.concat([pairs, extra], ignore_index=True)
+            fit_rows, extra = _fit_pairs(pairs[["resident_id", "missing_id"]], fit_pairs[["resident_id", "missing_id"]])
+            pairs = _stacked_pairs(pairs, extra)
             n_compared = len(pairs)
         else:  # the pairs of passes without ``fit`` are scored, not fitted on
-            fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings())
+            fit_rows = fitted_pass_rows(candidates.pairs, settings.candidate_settings(), pass_bits)
         # the random pairs of the u estimate are compared in the same pass (and worker processes)
-        pairs = pd.concat([pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state)],
-                          ignore_index=True)
+        pairs = _stacked_pairs(pairs, random_pairs(residents, missing, settings.n_random_pairs, settings.random_state))
     # compare_pairs keeps the candidate pairs' order, so their prescore lines up row for row
     prescore = candidates.pairs["prescore"].to_numpy(dtype=float) if "prescore" in candidates.pairs.columns else None
-    floor = weight_floors(candidates.pairs, settings.candidate_settings())  # passes' min_weight, or None
+    floor = weight_floors(candidates.pairs, settings.candidate_settings(), pass_bits)  # passes' min_weight, or None
     parts = None
     if (in_two and by == "resident" and not settings.dedupe_reports and resolve_jobs(n_jobs) >= 2
             and len(pairs) >= engine.PARALLEL_MIN_PAIRS):
