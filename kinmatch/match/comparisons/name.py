@@ -340,23 +340,6 @@ def _name_tokens(forms: NameForms) -> set:
     return own
 
 
-def _token_matrices(left_tokens: list[set], right_tokens: list[set]):
-    """Row × token incidence matrices (scipy CSR, int8) of both sides over one shared vocabulary.
-    Why scipy: the overlap test of many pairs is a sparse row product (see :func:`_share_a_token`)."""
-    from scipy import sparse
-
-    # every token of every row in one flat array, numbered by one factorize (hashing in C)
-    sizes = np.fromiter((len(own) for own in chain(left_tokens, right_tokens)), dtype=np.int64,
-                        count=len(left_tokens) + len(right_tokens))
-    flat = object_array(list(chain.from_iterable(chain(left_tokens, right_tokens))))
-    indices = pd.factorize(flat)[0] if len(flat) else np.zeros(0, dtype=np.int64)
-    width = max(int(indices.max(initial=-1)) + 1, 1)
-    split = int(sizes[:len(left_tokens)].sum())
-    return [sparse.csr_matrix((np.ones(len(ix), dtype=np.int8), ix, np.r_[0, np.cumsum(rows)]),
-                              shape=(len(rows), width))
-            for rows, ix in ((sizes[:len(left_tokens)], indices[:split]), (sizes[len(left_tokens):], indices[split:]))]
-
-
 _TOKEN_FIELDS = {
     "name": list,  # its characters
     "aliases": lambda aliases: [c for alias in aliases for c in alias],
@@ -369,17 +352,21 @@ _TOKEN_FIELDS = {
 }
 """The :class:`NameForms` fields :func:`_name_tokens` reads, each with the tokens of one value."""
 
+SIGNATURE_BITS = 512
+"""Bits of a name's token signature (:func:`_form_signatures`): token ``k`` of the shared
+vocabulary sets bit ``k mod SIGNATURE_BITS``. At 512, of 2,000 × 20,000 candidate pairs whose
+names share no token, nine in ten have signatures that share no bit."""
 
-def _form_token_matrices(left_forms: list, right_forms: list):
-    """The matrices of :func:`_token_matrices` of ``[_name_tokens(f) for f in forms]`` on each side
-    (the same tokens per row; the vocabulary numbered otherwise, which no overlap test sees), made
-    from each field's distinct values: the forms of a side repeat the same keys, aliases and given
-    names, so each distinct value is split once and a form's row is the sum of its fields' rows
-    (a sparse row gather and sum, in C), where splitting every form's every field was half of
-    encoding the names of 900,000 reports."""
-    from scipy import sparse
 
+def _form_signatures(left_forms: list, right_forms: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each form's token signature, ``(forms, SIGNATURE_BITS // 64)`` uint64: the bits of the tokens
+    of :func:`_name_tokens`, numbered over one vocabulary of both sides. Forms that share a token
+    share a bit, so forms whose signatures share no bit share no token (the converse need not
+    hold: tokens share bits). Made from each field's distinct values: the forms of a side repeat the
+    same keys, aliases and given names, so each distinct value is split once and a form's signature
+    is the OR of its fields' values'."""
     sides = (left_forms, right_forms)
+    words = SIGNATURE_BITS // 64
     columns = [list(zip(*forms)) if forms else [()] * len(NameForms._fields) for forms in sides]
     parts = []  # (side, field codes, tokens per distinct value)
     flat: list = []
@@ -390,31 +377,30 @@ def _form_token_matrices(left_forms: list, right_forms: list):
             tokens = [tokens_of(value) for value in distinct]
             parts.append((side, codes, tokens))
             flat.extend(chain.from_iterable(tokens))
-    vocabulary = pd.factorize(object_array(flat))[0] if flat else np.zeros(0, dtype=np.int64)
-    width = max(int(vocabulary.max(initial=-1)) + 1, 1)
-    out: list = [sparse.csr_matrix((len(forms), width), dtype=np.int32) for forms in sides]
+    bits = (pd.factorize(object_array(flat))[0] % SIGNATURE_BITS) if flat else np.zeros(0, dtype=np.int64)
+    out = [np.zeros((len(forms), words), dtype=np.uint64) for forms in sides]
     start = 0
     for side, codes, tokens in parts:
         sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         stop = start + int(sizes.sum())
-        values = sparse.csr_matrix((np.ones(stop - start, dtype=np.int32), vocabulary[start:stop],
-                                    np.r_[0, np.cumsum(sizes)]), shape=(len(tokens), width))
+        value_bits = bits[start:stop]
         start = stop
+        values = np.zeros((len(tokens), words), dtype=np.uint64)
+        np.bitwise_or.at(values, (np.repeat(np.arange(len(tokens)), sizes), value_bits // 64),
+                         np.left_shift(np.uint64(1), (value_bits % 64).astype(np.uint64)))
         if len(codes):
-            out[side] = out[side] + values[codes]
-    result = []
-    for matrix in out:
-        matrix = sparse.csr_matrix(matrix)
-        matrix.sum_duplicates()
-        matrix.eliminate_zeros()
-        result.append(sparse.csr_matrix((np.ones(matrix.nnz, dtype=np.int8), matrix.indices, matrix.indptr),
-                                        shape=matrix.shape))
-    return result
+            out[side] |= values[codes]
+    return out[0], out[1]
 
 
-def _share_a_token(left, right, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
-    """For each pair of rows, whether their token rows overlap (exact, sparse)."""
-    return np.asarray(left[left_rows].multiply(right[right_rows]).getnnz(axis=1) > 0)
+def _may_share_a_token(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray,
+                       right_rows: np.ndarray) -> np.ndarray:
+    """For each pair of rows, whether their signatures (:func:`_form_signatures`) share a bit:
+    False means the two names share no token."""
+    out = np.zeros(len(left_rows), dtype=bool)
+    for word in range(left.shape[1]):
+        out |= (left[left_rows, word] & right[right_rows, word]) != 0
+    return out
 
 
 def display_name(name_norm: Any, name: Any, aliases: tuple) -> str:
@@ -427,13 +413,13 @@ def display_name(name_norm: Any, name: Any, aliases: tuple) -> str:
 
 
 class NameEncoding(NamedTuple):
-    """Both sides' names (:class:`NameSide`), their token matrices (rows = name codes) and the
-    rarity table ``tf_name`` reads."""
+    """Both sides' names (:class:`NameSide`), their token signatures (:func:`_form_signatures`,
+    rows = name codes) and the rarity table ``tf_name`` reads."""
 
     left: NameSide
     right: NameSide
-    left_tokens: Any
-    right_tokens: Any
+    left_signature: np.ndarray
+    right_signature: np.ndarray
     frequency: Mapping[str, float]
 
 
@@ -479,9 +465,9 @@ class NameComparison(Comparison):
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> NameEncoding:
         left, right = _encode_side(residents), _encode_side(missing)
-        left_tokens, right_tokens = _form_token_matrices(left.forms, right.forms)
+        left_signature, right_signature = _form_signatures(left.forms, right.forms)
         frequency = self.frequency if self.frequency is not None else _side_frequency(right)
-        return NameEncoding(left, right, left_tokens, right_tokens, frequency)
+        return NameEncoding(left, right, left_signature, right_signature, frequency)
 
     def levels(self, encoded: NameEncoding, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         left, right = encoded.left, encoded.right
@@ -490,7 +476,8 @@ class NameComparison(Comparison):
         if len(todo) == 0:
             return out
         # names made of no common character or syllable differ: no need to run the tests
-        share = _share_a_token(encoded.left_tokens, encoded.right_tokens, left.code[lp[todo]], right.code[rp[todo]])
+        share = _may_share_a_token(encoded.left_signature, encoded.right_signature, left.code[lp[todo]],
+                                   right.code[rp[todo]])
         out[todo[~share]] = 0
         todo = todo[share]
         if len(todo):
