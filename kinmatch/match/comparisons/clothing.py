@@ -149,6 +149,19 @@ def clothing_frequency(clothing_items: pd.Series) -> dict[str, float]:
     return {key: count / described for key, count in counts.items()}
 
 
+def _side_frequency(side: ClothingSide) -> dict[str, float]:
+    """:func:`clothing_frequency` of an encoded report side (its distinct values already parsed)."""
+    counts: dict[str, int] = {}
+    described = 0
+    for pieces, count in zip(side.pieces, np.bincount(side.code, minlength=len(side.pieces)).tolist()):
+        keys = {piece_key(piece.family, piece.garment) for piece in pieces}
+        if keys:
+            described += count
+        for key in keys:
+            counts[key] = counts.get(key, 0) + count
+    return {key: count / described for key, count in counts.items()}
+
+
 def chance_of_meeting(piece: _Piece, score: float, frequency: Mapping[str, float]) -> float:
     """The share of reports (describing clothing) with a piece that meets ``piece`` at ``score``
     or more: the shares of every piece in ``frequency`` that does, at most 1. A piece no report
@@ -298,8 +311,8 @@ class ClothingComparison(Comparison):
         self.frequency = frequency
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> ClothingEncoding:
-        frequency = self.frequency if self.frequency is not None else clothing_frequency(missing["clothing_items"])
         left, right = _side(residents), _side(missing)
+        frequency = self.frequency if self.frequency is not None else _side_frequency(right)
         scores = piece_scores(left.distinct, right.distinct)
         width = len(right.distinct)
         padded = np.full((len(right.numbers), max(map(len, right.numbers), default=0)), width, dtype=np.int64)

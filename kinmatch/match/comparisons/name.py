@@ -14,7 +14,6 @@ reports (a shared 王伟 sound is weaker evidence than a shared 龚炅 one; a sh
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from itertools import chain
 from typing import Any, NamedTuple
@@ -295,17 +294,21 @@ def _encode_side(frame: pd.DataFrame) -> NameSide:
 def _side_frequency(side: NameSide) -> dict[str, float]:
     """:func:`key_frequency` from an encoded report side: the keys of each distinct name value
     counted once, weighted by the number of reports holding that value."""
-    counts = np.bincount(side.code, minlength=len(side.forms)).tolist()
+    counts = np.bincount(side.code, minlength=len(side.forms))
     n = max(len(side.code), 1)
-    full: Counter = Counter()
-    partial: Counter = Counter()
-    for forms, count in zip(side.forms, counts):
-        for key in forms.keys:
-            full[key] += count
-        for key in forms.keys | forms.alias_keys | forms.given_keys | forms.surname_keys:
-            partial[key] += count
-    frequency = {key: count / n for key, count in full.items()}
-    frequency.update({PARTIAL_KEY + key: count / n for key, count in partial.items()})
+
+    def shares(key_sets: list) -> tuple[list, list]:
+        # every (form, key) once, the forms' counts summed per key (keys in order of first meeting)
+        sizes = np.fromiter(map(len, key_sets), dtype=np.int64, count=len(key_sets))
+        codes, keys = pd.factorize(object_array(list(chain.from_iterable(key_sets))))
+        summed = np.bincount(codes, weights=np.repeat(counts, sizes), minlength=len(keys)).astype(np.int64)
+        return list(keys), (summed / n).tolist()
+
+    full_keys, full_shares = shares([forms.keys for forms in side.forms])
+    partial_keys, partial_shares = shares([forms.keys | forms.alias_keys | forms.given_keys | forms.surname_keys
+                                           for forms in side.forms])
+    frequency = dict(zip(full_keys, full_shares))
+    frequency.update(zip([PARTIAL_KEY + key for key in partial_keys], partial_shares))
     return frequency
 
 
