@@ -65,7 +65,8 @@ def place_forms(frame: pd.DataFrame, place: str) -> dict[str, np.ndarray]:
     return forms | {"lon": lon, "lat": lat, "cos": np.cos(lat)}
 
 
-def place_level(found: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def place_level(found: dict[str, np.ndarray], other: dict[str, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For places given as :func:`place_forms` (one pair per row): the level, the distance (km,
     NaN without coordinates) and the level of the distance band alone."""
     with np.errstate(invalid="ignore"):

@@ -198,6 +198,11 @@ def forms_partial_match(a: NameForms, b: NameForms) -> PartialMatch | None:
     the form shown is the one that decided the level."""
     if forms_level(a, b) != 1:
         return None
+    return _met_at_level_1(a, b)
+
+
+def _met_at_level_1(a: NameForms, b: NameForms) -> PartialMatch | None:
+    """:func:`forms_partial_match` of two forms whose :func:`forms_level` is 1."""
     _, name_a, _, keys_a, _, alias_a, alias_keys_a, given_a, surname_a, kind_a = a
     _, name_b, _, keys_b, _, alias_b, alias_keys_b, given_b, surname_b, kind_b = b
     a_forms = keys_a | alias_keys_a | given_a
@@ -512,7 +517,7 @@ class NameComparison(Comparison):
         def partial(a, b):
             out = np.full(len(a), np.nan)
             for k, (i, j) in enumerate(zip(left.code[a], right.code[b])):
-                met = forms_partial_match(left.forms[i], right.forms[j])
+                met = _met_at_level_1(left.forms[i], right.forms[j])  # the pairs at level 1
                 shares = [] if met is None else [frequency[PARTIAL_KEY + key] for key in met.keys
                                                  if PARTIAL_KEY + key in frequency]
                 if shares:
