@@ -94,15 +94,22 @@ def _kind_bit(kind: str) -> int:
     return _KIND_BITS.setdefault(kind, 1 << len(_KIND_BITS))
 
 
+def _piece(item: str) -> _Piece | None:
+    """The piece of one item (``colour:garment``); None for a garment of no known kind."""
+    colour, garment = parse_item(item)
+    kind = garment_kind(garment)
+    return _Piece(colour, colour_family(colour), garment, kind) if kind else None
+
+
 def _side(frame: pd.DataFrame) -> ClothingSide:
     code, distinct = pd.factorize(object_values(frame["clothing_items"]))
-    pieces = []
-    for items in distinct:
-        parsed = [parse_item(item) for item in items]
-        pieces.append(tuple(_Piece(c, colour_family(c), g, garment_kind(g)) for c, g in parsed if garment_kind(g)))
+    # each distinct item made a piece once: the tuples of a side repeat a few hundred items
+    piece_of = {item: _piece(item) for item in set(chain.from_iterable(distinct))}
+    pieces = [tuple(piece for piece in map(piece_of.__getitem__, items) if piece is not None) for items in distinct]
     number: dict[_Piece, int] = {}
     numbers = [tuple(number.setdefault(piece, len(number)) for piece in own) for own in pieces]
-    kinds = np.array([sum({_kind_bit(piece.kind) for piece in own}) for own in pieces], dtype=np.int64)
+    bits = [_kind_bit(piece.kind) for piece in number]
+    kinds = np.array([sum({bits[n] for n in own}) for own in numbers], dtype=np.int64)
     return ClothingSide(code.astype(np.int64), pieces, day_numbers(frame["event_date"]), list(number), numbers,
                         kinds)
 

@@ -302,16 +302,21 @@ def _side_frequency(side: NameSide) -> dict[str, float]:
     counts = np.bincount(side.code, minlength=len(side.forms))
     n = max(len(side.code), 1)
 
-    def shares(key_sets: list) -> tuple[list, list]:
-        # every (form, key) once, the forms' counts summed per key (keys in order of first meeting)
-        sizes = np.fromiter(map(len, key_sets), dtype=np.int64, count=len(key_sets))
-        codes, keys = pd.factorize(object_array(list(chain.from_iterable(key_sets))))
-        summed = np.bincount(codes, weights=np.repeat(counts, sizes), minlength=len(keys)).astype(np.int64)
+    columns = list(zip(*side.forms)) if side.forms else [()] * len(NameForms._fields)
+
+    def shares(*fields: str) -> tuple[list, list]:
+        # every (form, key) of the fields once, the forms' counts summed per key
+        key_sets = [columns[NameForms._fields.index(field)] for field in fields]
+        sizes = np.concatenate([np.fromiter(map(len, sets), dtype=np.int64, count=len(sets)) for sets in key_sets])
+        codes, keys = pd.factorize(object_array(list(chain.from_iterable(chain.from_iterable(key_sets)))))
+        form = np.repeat(np.tile(np.arange(len(side.forms)), len(fields)), sizes)
+        held = pd.unique(form * max(len(keys), 1) + codes)  # a key in two fields of a form counts once
+        summed = np.bincount(held % max(len(keys), 1), weights=counts[held // max(len(keys), 1)],
+                             minlength=len(keys)).astype(np.int64)
         return list(keys), (summed / n).tolist()
 
-    full_keys, full_shares = shares([forms.keys for forms in side.forms])
-    partial_keys, partial_shares = shares([forms.keys | forms.alias_keys | forms.given_keys | forms.surname_keys
-                                           for forms in side.forms])
+    full_keys, full_shares = shares("keys")
+    partial_keys, partial_shares = shares("keys", "alias_keys", "given_keys", "surname_keys")
     frequency = dict(zip(full_keys, full_shares))
     frequency.update(zip([PARTIAL_KEY + key for key in partial_keys], partial_shares))
     return frequency
