@@ -353,17 +353,22 @@ def _name_tokens(forms: NameForms) -> set:
     return own
 
 
+def _syllables(keys: frozenset) -> list[str]:
+    return " ".join(keys).split()
+
+
 _TOKEN_FIELDS = {
     "name": list,  # its characters
-    "aliases": lambda aliases: [c for alias in aliases for c in alias],
+    "aliases": lambda aliases: list("".join(aliases)),
     "pinyin": str.split,
-    "jyutping": lambda jyutping: ["j:" + s for s in jyutping.split()],
-    "keys": lambda keys: [s for key in keys for s in key.split()],
-    "alias_keys": lambda keys: [s for key in keys for s in key.split()],
-    "given_keys": lambda keys: [s for key in keys for s in key.split()],
-    "surname_keys": lambda keys: [s for key in keys for s in key.split()],
+    "jyutping": lambda jyutping: ("j:" + jyutping.replace(" ", " j:")).split() if jyutping else [],
+    "keys": _syllables,
+    "alias_keys": _syllables,
+    "given_keys": _syllables,
+    "surname_keys": _syllables,
 }
-"""The :class:`NameForms` fields :func:`_name_tokens` reads, each with the tokens of one value."""
+"""The :class:`NameForms` fields :func:`_name_tokens` reads, each with the tokens of one value (the
+tokens of a value may repeat: they are bits of a signature)."""
 
 SIGNATURE_BITS = 512
 """Bits of a name's token signature (:func:`_form_signatures`): token ``k`` of the shared
