@@ -59,7 +59,14 @@ import pandas as pd
 from kinmatch.match.comparisons.base import MISSING, Comparison, object_array, object_values, once_per_distinct
 from kinmatch.match.comparisons.conditions import texts_per_distinct
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS, day_numbers
-from kinmatch.normalize.clothing import colour_family, colours_agree, garment_kind, garments_agree, parse_item
+from kinmatch.normalize.clothing import (
+    GARMENTS,
+    colour_family,
+    colours_agree,
+    garment_kind,
+    garments_agree,
+    parse_item,
+)
 
 AMOUNTS = ("衣着不同", "衣着部分相同", "衣着多处相同")
 """How much agrees: nothing (both describe a garment of one kind, top, trousers or shoes, and no
@@ -87,11 +94,8 @@ class ClothingSide(NamedTuple):
     kinds: np.ndarray
 
 
-_KIND_BITS: dict[str, int] = {}
-
-
-def _kind_bit(kind: str) -> int:
-    return _KIND_BITS.setdefault(kind, 1 << len(_KIND_BITS))
+_KIND_BITS = {kind: 1 << k for k, kind in enumerate(sorted({kind for kind, _ in GARMENTS.values()} - {""}))}
+"""The bit of each kind of garment (上, 下, 鞋) in :attr:`ClothingSide.kinds`."""
 
 
 def _piece(item: str) -> _Piece | None:
@@ -108,7 +112,7 @@ def _side(frame: pd.DataFrame) -> ClothingSide:
     pieces = [tuple(piece for piece in map(piece_of.__getitem__, items) if piece is not None) for items in distinct]
     number: dict[_Piece, int] = {}
     numbers = [tuple(number.setdefault(piece, len(number)) for piece in own) for own in pieces]
-    bits = [_kind_bit(piece.kind) for piece in number]
+    bits = [_KIND_BITS[piece.kind] for piece in number]
     kinds = np.array([sum({bits[n] for n in own}) for own in numbers], dtype=np.int64)
     return ClothingSide(code.astype(np.int64), pieces, day_numbers(frame["event_date"]), list(number), numbers,
                         kinds)

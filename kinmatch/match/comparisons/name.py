@@ -372,8 +372,8 @@ tokens of a value may repeat: they are bits of a signature)."""
 
 SIGNATURE_BITS = 512
 """Bits of a name's token signature (:func:`_form_signatures`): token ``k`` of the shared
-vocabulary sets bit ``k mod SIGNATURE_BITS``. At 512, of 2,000 × 20,000 candidate pairs whose
-names share no token, nine in ten have signatures that share no bit."""
+vocabulary sets bit ``k mod SIGNATURE_BITS``. More bits tell more pairs of names apart but make each
+test longer (figures in ``bench/RESULTS.md``)."""
 
 
 def _form_signatures(left_forms: list, right_forms: list) -> tuple[np.ndarray, np.ndarray]:
