@@ -339,8 +339,9 @@ def test_signatures_share_a_bit_wherever_the_names_share_a_token(source, simulat
         residents, missing, _ = simulated
         comparison = NameComparison()
         left, right = with_columns(residents, comparison.left_columns), with_columns(missing, comparison.right_columns)
-    sides = name_module._encode_side(left).forms, name_module._encode_side(right).forms
-    signatures = name_module._form_signatures(*sides)
+    encoded = name_module._encode_side(left), name_module._encode_side(right)
+    sides = encoded[0].forms, encoded[1].forms
+    signatures = name_module._form_signatures(*encoded)
     assert [s.shape for s in signatures] == [(len(f), name_module.SIGNATURE_BITS // 64) for f in sides]
     assert all(s.dtype == np.uint64 for s in signatures)
     tokens = [[name_module._name_tokens(f) for f in forms] for forms in sides]
@@ -355,7 +356,7 @@ def test_signatures_share_a_bit_wherever_the_names_share_a_token(source, simulat
     for side, own in zip(signatures, tokens):  # a form's bits: at most one per token, none without tokens
         ones = np.unpackbits(side.view(np.uint8), axis=1).sum(axis=1)
         assert (ones <= [len(t) for t in own]).all() and (ones > 0).tolist() == [bool(t) for t in own]
-    empty = name_module._form_signatures([], sides[1])
+    empty = name_module._form_signatures(name_module._encode_side(left.iloc[:0]), encoded[1])
     assert empty[0].shape == (0, name_module.SIGNATURE_BITS // 64) and empty[1].shape == signatures[1].shape
     assert ((empty[1] != 0).any(axis=1) == (signatures[1] != 0).any(axis=1)).all()
 

@@ -266,7 +266,9 @@ class NameSide(NamedTuple):
     """One side's names: ``code`` (per record, equal where the name values are equal), ``forms``
     (the :class:`NameForms` of each code), ``blank`` (per record: no usable name, -1 whatever the
     other side holds), and per record the columns an explanation shows (``name_norm``, the raw
-    ``name``, ``alias_norm``)."""
+    ``name``, ``alias_norm``). ``fields``: per :class:`NameForms` field, its cleaned distinct
+    values and each form's number among them (a value may appear twice: two raw values clean
+    alike)."""
 
     code: np.ndarray
     forms: list
@@ -274,6 +276,7 @@ class NameSide(NamedTuple):
     name_norm: np.ndarray
     name: np.ndarray
     alias_norm: np.ndarray
+    fields: tuple = ()
 
 
 def _encode_side(frame: pd.DataFrame) -> NameSide:
@@ -281,19 +284,17 @@ def _encode_side(frame: pd.DataFrame) -> NameSide:
     column's distinct values are cleaned once (records share kinds, keys and aliases), then each
     distinct combination becomes one :class:`NameForms`."""
     n = len(frame)
-    combined = np.zeros(n, dtype=np.int64)
     cleaned_columns, column_codes = [], []
     for column, clean in zip(NAME_COLUMNS, _CLEAN):
         codes, distinct = pd.factorize(object_values(frame[column]), use_na_sentinel=False)
         cleaned_columns.append(object_array([clean(v) for v in distinct]))
         column_codes.append(codes)
-        combined = pd.factorize(combined * (len(distinct) + 1) + codes)[0].astype(np.int64)
-    code, first = distinct_rows(combined)
-    forms = list(map(NameForms._make, zip(*(cleaned[codes[first]] for cleaned, codes in
-                                            zip(cleaned_columns, column_codes))))) if n else []
+    code, first = distinct_rows(*column_codes) if n else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    fields = tuple((cleaned, codes[first]) for cleaned, codes in zip(cleaned_columns, column_codes))
+    forms = list(map(NameForms._make, zip(*(cleaned[codes] for cleaned, codes in fields)))) if n else []
     blank = np.array([not f.evidence or not (f.name or f.aliases) for f in forms], dtype=bool)
     return NameSide(code, forms, blank[code] if n else np.zeros(0, bool), object_values(frame["name_norm"]),
-                    object_values(frame["name"]), object_values(frame["alias_norm"]))
+                    object_values(frame["name"]), object_values(frame["alias_norm"]), fields)
 
 
 def _side_frequency(side: NameSide) -> dict[str, float]:
@@ -376,27 +377,26 @@ vocabulary sets bit ``k mod SIGNATURE_BITS``. More bits tell more pairs of names
 test longer (figures in ``bench/RESULTS.md``)."""
 
 
-def _form_signatures(left_forms: list, right_forms: list) -> tuple[np.ndarray, np.ndarray]:
+def _form_signatures(left: NameSide, right: NameSide) -> tuple[np.ndarray, np.ndarray]:
     """Each form's token signature, ``(forms, SIGNATURE_BITS // 64)`` uint64: the bits of the tokens
     of :func:`_name_tokens`, numbered over one vocabulary of both sides. Forms that share a token
     share a bit, so forms whose signatures share no bit share no token (the converse need not
-    hold: tokens share bits). Made from each field's distinct values: the forms of a side repeat the
-    same keys, aliases and given names, so each distinct value is split once and a form's signature
-    is the OR of its fields' values'."""
-    sides = (left_forms, right_forms)
+    hold: tokens share bits). Made from each field's distinct values (:attr:`NameSide.fields`): the
+    forms of a side repeat the same keys, aliases and given names, so each distinct value is split
+    once and a form's signature is the OR of its fields' values'."""
+    sides = (left, right)
     words = SIGNATURE_BITS // 64
-    columns = [list(zip(*forms)) if forms else [()] * len(NameForms._fields) for forms in sides]
     parts = []  # (side, field codes, tokens per distinct value)
     flat: list = []
     for field, tokens_of in _TOKEN_FIELDS.items():
         at = NameForms._fields.index(field)
         for side in (0, 1):
-            codes, distinct = pd.factorize(object_array(list(columns[side][at])))
+            distinct, codes = sides[side].fields[at]
             tokens = [tokens_of(value) for value in distinct]
             parts.append((side, codes, tokens))
             flat.extend(chain.from_iterable(tokens))
     bits = (pd.factorize(object_array(flat))[0] % SIGNATURE_BITS) if flat else np.zeros(0, dtype=np.int64)
-    out = [np.zeros((len(forms), words), dtype=np.uint64) for forms in sides]
+    out = [np.zeros((len(side.forms), words), dtype=np.uint64) for side in sides]
     start = 0
     for side, codes, tokens in parts:
         sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
@@ -483,7 +483,7 @@ class NameComparison(Comparison):
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> NameEncoding:
         left, right = _encode_side(residents), _encode_side(missing)
-        left_signature, right_signature = _form_signatures(left.forms, right.forms)
+        left_signature, right_signature = _form_signatures(left, right)
         frequency = self.frequency if self.frequency is not None else _side_frequency(right)
         return NameEncoding(left, right, left_signature, right_signature, frequency)
 
