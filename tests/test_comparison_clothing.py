@@ -170,3 +170,64 @@ def test_the_model_weighs_a_rare_agreement_above_a_common_one(run):
     weights = model.weight_table(vectors)["clothing"].tolist()
     assert weights[1] - weights[0] == pytest.approx(np.log2(100))
     assert weights[0] == pytest.approx(np.log2(model.m_["clothing"][2] / 0.05))
+
+
+def _random_pairs(seed=0, n_residents=60, n_reports=50, n_pairs=800):
+    rng = np.random.default_rng(seed)
+    texts = ["穿棕色棉衣、黑裤子、布鞋", "穿咖啡色棉袄", "穿红色外套、布鞋", "穿深色外套", "穿蓝色上衣、牛仔裤",
+             "穿布鞋", "上身穿灰色外套，下身穿黑色裤子", "穿黑色棉袄、蓝色裤子、黑色皮鞋", "穿红色毛衣", None]
+    found = pd.to_datetime("2024-02-01") + pd.to_timedelta(rng.integers(0, 60, n_residents), "D")
+    residents = pd.DataFrame({"clothing_items": [clothing_items(t) for t in rng.choice(texts, n_residents)],
+                              "event_date": found})
+    missing = pd.DataFrame({"clothing_items": [clothing_items(t) for t in rng.choice(texts, n_reports)],
+                            "event_date": pd.to_datetime(["2024-01-20"] * n_reports)})
+    return residents, missing, rng.integers(0, n_residents, n_pairs), rng.integers(0, n_reports, n_pairs)
+
+
+@pytest.mark.parametrize("meets_max", [None, 0])
+def test_levels_and_tf_equal_the_plain_pairing_of_pieces(monkeypatch, meets_max):
+    from kinmatch.match.comparisons import clothing as module
+
+    if meets_max is not None:  # no table of which pieces meet: every pair in the band is paired
+        monkeypatch.setattr(module, "MEETS_MAX_CELLS", meets_max)
+    residents, missing, lp, rp = _random_pairs()
+    comparison = ClothingComparison()
+    encoded = comparison.encode(residents, missing)
+    assert (encoded.meets is None) == (meets_max == 0)
+    levels = comparison.levels(encoded, lp, rp)
+    tf = comparison.extra(encoded, lp, rp, levels)["tf_clothing"]
+    days = encoded.left.days[lp] - encoded.right.days[rp]
+    for k, (i, j) in enumerate(zip(lp.tolist(), rp.tolist())):
+        mine, theirs = encoded.left.pieces[encoded.left.code[i]], encoded.right.pieces[encoded.right.code[j]]
+        points = module.meeting(mine, theirs)[0]
+        in_band = comparison.days[0] <= days[k] <= comparison.days[1]
+        assert levels[k] == (MISSING if not in_band or points < 0 else module.amount(points)), (i, j)
+        if levels[k] >= 1:
+            chance = 1.0
+            for a, _, score in module.pairing(mine, theirs):
+                chance *= module.chance_of_meeting(mine[a], score, encoded.frequency)
+            assert tf[k] == chance
+        else:
+            assert np.isnan(tf[k])
+    assert set(levels.tolist()) == {MISSING, 0, 1, 2}
+
+
+def test_piece_scores_equal_piece_score_for_every_garment_and_colour():
+    from kinmatch.match.comparisons import clothing as module
+    from kinmatch.normalize.clothing import COLOUR_FAMILIES, GARMENTS, colour_family, garment_kind
+
+    colours = [""] + [words[0] for words in COLOUR_FAMILIES.values()]
+    pieces = [module._Piece(c, colour_family(c), g, garment_kind(g)) for g in GARMENTS for c in colours
+              if garment_kind(g)]
+    table = module.piece_scores(pieces, pieces[::-1])
+    assert table.tolist() == [[module.piece_score(a, b) for b in pieces[::-1]] for a in pieces]
+    assert {0.0, 0.5, 1.0} == set(table.ravel().tolist())
+
+
+def test_the_frequency_of_an_encoded_side_is_clothing_frequency():
+    from kinmatch.match.comparisons import clothing as module
+
+    _, missing, _, _ = _random_pairs(seed=1, n_reports=300)
+    made = module._side_frequency(module._side(missing))
+    assert list(made.items()) == list(module.clothing_frequency(missing["clothing_items"]).items())
+    assert len(made) > 5

@@ -331,35 +331,51 @@ def test_through_the_engine(simulated):
         np.testing.assert_equal(row["tf_name"], oracle.tf_name(level, res[rid], rep[mid], frequency))
 
 
-def _columns_as_row_sets(matrices) -> list[tuple]:
-    """The columns of the side matrices stacked, each as the rows holding it, sorted (a token no row
-    holds left out): two token matrices are the same up to the numbering of tokens when these agree."""
-    from scipy import sparse
-
-    stacked = sparse.csc_matrix(sparse.vstack(matrices))
-    stacked.sort_indices()
-    return sorted(tuple(stacked.indices[a:b].tolist()) for a, b in zip(stacked.indptr[:-1], stacked.indptr[1:])
-                  if b > a)
-
-
 @pytest.mark.parametrize("source", ["tables", "simulated"])
-def test_token_matrices_from_distinct_field_values_hold_each_forms_tokens(source, simulated):
+def test_signatures_share_a_bit_wherever_the_names_share_a_token(source, simulated):
     if source == "tables":
         left, right = frames(POOL, POOL[::-1])
     else:
         residents, missing, _ = simulated
         comparison = NameComparison()
         left, right = with_columns(residents, comparison.left_columns), with_columns(missing, comparison.right_columns)
-    sides = name_module._encode_side(left).forms, name_module._encode_side(right).forms
-    fast = name_module._form_token_matrices(*sides)
-    plain = name_module._token_matrices(*([name_module._name_tokens(f) for f in forms] for forms in sides))
-    for a, b in zip(fast, plain):
-        assert a.shape[0] == b.shape[0] and a.dtype == b.dtype == np.int8
-        assert set(a.data.tolist()) <= {1}
-        assert np.diff(a.indptr).tolist() == np.diff(b.indptr).tolist()  # each row's number of tokens
-    assert _columns_as_row_sets(fast) == _columns_as_row_sets(plain)
-    rows = np.arange(len(sides[0])).repeat(len(sides[1])), np.tile(np.arange(len(sides[1])), len(sides[0]))
-    if source == "tables":
-        assert (name_module._share_a_token(*fast, *rows).tolist() == name_module._share_a_token(*plain, *rows).tolist())
-    empty = name_module._form_token_matrices([], sides[1])
-    assert empty[0].shape[0] == 0 and _columns_as_row_sets([empty[1]]) == _columns_as_row_sets([plain[1]])
+    encoded = name_module._encode_side(left), name_module._encode_side(right)
+    sides = encoded[0].forms, encoded[1].forms
+    signatures = name_module._form_signatures(*encoded)
+    assert [s.shape for s in signatures] == [(len(f), name_module.SIGNATURE_BITS // 64) for f in sides]
+    assert all(s.dtype == np.uint64 for s in signatures)
+    tokens = [[name_module._name_tokens(f) for f in forms] for forms in sides]
+    a, b = np.arange(len(sides[0])).repeat(len(sides[1])), np.tile(np.arange(len(sides[1])), len(sides[0]))
+    if len(a) > 400_000:
+        keep = np.random.default_rng(0).choice(len(a), 400_000, replace=False)
+        a, b = a[keep], b[keep]
+    shared = np.array([not tokens[0][i].isdisjoint(tokens[1][j]) for i, j in zip(a.tolist(), b.tolist())])
+    may = name_module._may_share_a_token(*signatures, a, b)
+    assert may[shared].all()  # never a shared token missed
+    assert shared.any() and (~may[~shared]).mean() > 0.5  # and most names without one told apart
+    for side, own in zip(signatures, tokens):  # a form's bits: at most one per token, none without tokens
+        ones = np.unpackbits(side.view(np.uint8), axis=1).sum(axis=1)
+        assert (ones <= [len(t) for t in own]).all() and (ones > 0).tolist() == [bool(t) for t in own]
+    empty = name_module._form_signatures(name_module._encode_side(left.iloc[:0]), encoded[1])
+    assert empty[0].shape == (0, name_module.SIGNATURE_BITS // 64) and empty[1].shape == signatures[1].shape
+    assert ((empty[1] != 0).any(axis=1) == (signatures[1] != 0).any(axis=1)).all()
+
+
+def test_distinct_rows_numbers_rows_as_nested_factorizing_does():
+    from kinmatch.match.comparisons.base import distinct_rows
+
+    def nested(*keys):  # the plain way: renumber after every key
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for key in keys:
+            combined = pd.factorize(combined * (int(key.max(initial=0)) + 1) + key)[0].astype(np.int64)
+        return pd.factorize(combined)[0]
+
+    rng = np.random.default_rng(3)
+    for keys in ([rng.integers(0, 5, 1000), rng.integers(0, 7, 1000)],
+                 [rng.integers(0, 2 ** 40, 1000), rng.integers(0, 3, 1000).repeat(2)[:1000] * 2 ** 39,
+                  rng.integers(0, 4, 1000)],  # the combined code must be renumbered to stay in int64
+                 [np.zeros(0, dtype=np.int64)]):
+        codes, first = distinct_rows(*keys)
+        assert codes.tolist() == nested(*keys).tolist()
+        assert all(codes[f] == c for c, f in enumerate(first.tolist()))
+        assert first.tolist() == sorted(first.tolist())

@@ -315,3 +315,21 @@ def test_no_pairs_give_no_levels():
     for comparison in COMPARISONS:
         levels, reasons, _ = _run(comparison, residents, reports, empty, empty)
         assert len(levels) == len(reasons) == 0
+
+
+@pytest.mark.parametrize("comparison, limit", [(GeographyComparison(), "TABLE_MAX_CELLS"),
+                                               (StatementPlacesComparison(), "HELD_MAX_CELLS")],
+                         ids=["geography", "statement_places"])
+def test_levels_by_lookup_equal_the_levels_pair_by_pair(simulated, monkeypatch, comparison, limit):
+    """The encodings' tables (found place × report place; which resident stated which place) give
+    the levels the pairwise tests give without them."""
+    import importlib
+
+    residents, reports, lp, rp = simulated
+    looked_up = comparison.levels(comparison.encode(residents, reports), lp, rp)
+    monkeypatch.setattr(importlib.import_module(type(comparison).__module__), limit, 0)
+    encoded = comparison.encode(residents, reports)
+    assert (encoded["table"] if comparison.name == "geography" else encoded.held) is None
+    pairwise = comparison.levels(encoded, lp, rp)
+    assert looked_up.dtype == pairwise.dtype == np.int8
+    assert looked_up.tolist() == pairwise.tolist()

@@ -53,15 +53,19 @@ class AgeComparison(Comparison):
 
     def gap(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         """Years between the two birth-year intervals of each pair (NaN where either is missing)."""
-        a, b = encoded[0][:, lp], encoded[1][:, rp]
-        return interval_gap(a[0], a[1], b[0], b[1])
+        (low_a, high_a, _), (low_b, high_b, _) = encoded
+        return interval_gap(low_a[lp], high_a[lp], low_b[rp], high_b[rp])
 
     def levels(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         gap = self.gap(encoded, lp, rp)
-        age = np.fmax(encoded[0][2, lp], encoded[1][2, rp])
+        age = np.fmax(encoded[0][2][lp], encoded[1][2][rp])
         tolerance = 2.0 + 0.1 * np.where(np.isnan(age), 40.0, age)
-        levels = np.select([gap <= 0, gap <= tolerance, gap <= 3 * tolerance], [3, 2, 1], 0)
-        return np.where(np.isnan(gap), MISSING, levels).astype(np.int8)
+        # gap is >= 0 (or NaN): past 0, "within tolerance" implies "within three times it"
+        levels = (gap <= tolerance).astype(np.int8)
+        levels += gap <= 3 * tolerance
+        levels[gap <= 0] = 3
+        levels[np.isnan(gap)] = MISSING
+        return levels
 
     def reasons(self, encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
         texts = self.label_array(levels)

@@ -282,10 +282,15 @@ def distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     n = len(keys[0]) if keys else 0
     combined = np.zeros(n, dtype=np.int64)
+    bound = 1  # combined < bound
     for key in keys:
         key = np.asarray(key, dtype=np.int64)
-        combined = combined * (int(key.max(initial=0)) + 1) + key
-        combined = pd.factorize(combined)[0].astype(np.int64)  # keep the combined code small
+        width = int(key.max(initial=0)) + 1
+        if bound * width >= 2 ** 62:  # renumber first, to keep the combined code within int64
+            combined = pd.factorize(combined)[0].astype(np.int64)
+            bound = int(combined.max(initial=0)) + 1
+        combined = combined * width + key
+        bound *= width
     codes, uniques = pd.factorize(combined)
     first = np.zeros(len(uniques), dtype=np.int64)
     first[codes[::-1]] = np.arange(n - 1, -1, -1)

@@ -50,6 +50,7 @@ and the level's own u is too small to measure.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -58,7 +59,14 @@ import pandas as pd
 from kinmatch.match.comparisons.base import MISSING, Comparison, object_array, object_values, once_per_distinct
 from kinmatch.match.comparisons.conditions import texts_per_distinct
 from kinmatch.match.comparisons.time_gap import DATE_TOLERANCE_DAYS, day_numbers
-from kinmatch.normalize.clothing import colour_family, colours_agree, garment_kind, garments_agree, parse_item
+from kinmatch.normalize.clothing import (
+    GARMENTS,
+    colour_family,
+    colours_agree,
+    garment_kind,
+    garments_agree,
+    parse_item,
+)
 
 AMOUNTS = ("衣着不同", "衣着部分相同", "衣着多处相同")
 """How much agrees: nothing (both describe a garment of one kind, top, trousers or shoes, and no
@@ -74,31 +82,58 @@ class _Piece(NamedTuple):
 
 class ClothingSide(NamedTuple):
     """One side's clothing: per record a ``code`` into the distinct item tuples, and per distinct
-    tuple its ``pieces``; the records' ``days`` (event date, days since 1970, NaN when unknown)."""
+    tuple its ``pieces``; the records' ``days`` (event date, days since 1970, NaN when unknown).
+    The side's distinct pieces are numbered (``distinct``): per distinct tuple its pieces'
+    numbers (``numbers``) and the kinds of garment it describes as bits (``kinds``, 0: none)."""
 
     code: np.ndarray
     pieces: list
     days: np.ndarray
+    distinct: list
+    numbers: list
+    kinds: np.ndarray
+
+
+_KIND_BITS = {kind: 1 << k for k, kind in enumerate(sorted({kind for kind, _ in GARMENTS.values()} - {""}))}
+"""The bit of each kind of garment (上, 下, 鞋) in :attr:`ClothingSide.kinds`."""
+
+
+def _piece(item: str) -> _Piece | None:
+    """The piece of one item (``colour:garment``); None for a garment of no known kind."""
+    colour, garment = parse_item(item)
+    kind = garment_kind(garment)
+    return _Piece(colour, colour_family(colour), garment, kind) if kind else None
 
 
 def _side(frame: pd.DataFrame) -> ClothingSide:
     code, distinct = pd.factorize(object_values(frame["clothing_items"]))
-    pieces = []
-    for items in distinct:
-        parsed = [parse_item(item) for item in items]
-        pieces.append(tuple(_Piece(c, colour_family(c), g, garment_kind(g)) for c, g in parsed if garment_kind(g)))
-    return ClothingSide(code.astype(np.int64), pieces, day_numbers(frame["event_date"]))
+    # each distinct item made a piece once: the tuples of a side repeat a few hundred items
+    piece_of = {item: _piece(item) for item in set(chain.from_iterable(distinct))}
+    pieces = [tuple(piece for piece in map(piece_of.__getitem__, items) if piece is not None) for items in distinct]
+    number: dict[_Piece, int] = {}
+    numbers = [tuple(number.setdefault(piece, len(number)) for piece in own) for own in pieces]
+    bits = [_KIND_BITS[piece.kind] for piece in number]
+    kinds = np.array([sum({bits[n] for n in own}) for own in numbers], dtype=np.int64)
+    return ClothingSide(code.astype(np.int64), pieces, day_numbers(frame["event_date"]), list(number), numbers,
+                        kinds)
 
 
 class ClothingEncoding(NamedTuple):
     """Both sides' :class:`ClothingSide`, the table of piece shares among reports
     (:func:`clothing_frequency`) and, filled as pairs are priced, the chance that a report meets
-    a resident piece at a score (``(family, garment, score)`` → share)."""
+    a resident piece at a score (``(family, garment, score)`` → share). ``scores``: the
+    :func:`piece_score` of every resident piece against every report piece (by their numbers,
+    nested lists); ``meets``: whether a resident tuple meets a report piece at all (distinct
+    resident tuples × report pieces and a last column of False; None when too large), and
+    ``padded`` each report tuple's piece numbers padded with that last column."""
 
     left: ClothingSide
     right: ClothingSide
     frequency: Mapping[str, float]
     chances: dict
+    scores: list
+    meets: np.ndarray | None
+    padded: np.ndarray
 
 
 def piece_key(family: str, garment: str) -> str:
@@ -122,6 +157,19 @@ def clothing_frequency(clothing_items: pd.Series) -> dict[str, float]:
             described += int(count)
         for key in keys:
             counts[key] = counts.get(key, 0) + int(count)
+    return {key: count / described for key, count in counts.items()}
+
+
+def _side_frequency(side: ClothingSide) -> dict[str, float]:
+    """:func:`clothing_frequency` of an encoded report side (its distinct values already parsed)."""
+    counts: dict[str, int] = {}
+    described = 0
+    for pieces, count in zip(side.pieces, np.bincount(side.code, minlength=len(side.pieces)).tolist()):
+        keys = {piece_key(piece.family, piece.garment) for piece in pieces}
+        if keys:
+            described += count
+        for key in keys:
+            counts[key] = counts.get(key, 0) + count
     return {key: count / described for key, count in counts.items()}
 
 
@@ -167,6 +215,53 @@ def pairing(resident: tuple, report: tuple) -> list[tuple[int, int, float]]:
             used.add(best_j)
             out.append((i, best_j, best))
     return out
+
+
+def _numbered_pairing(scores: list, resident: tuple, report: tuple) -> list[tuple[int, int, float]]:
+    """:func:`pairing` of two tuples of piece numbers, with ``scores[i][j]`` the
+    :func:`piece_score` of resident piece i and report piece j."""
+    out, used = [], set()
+    for i, mine in enumerate(resident):
+        row = scores[mine]
+        best, best_j = 0.0, -1
+        for j, theirs in enumerate(report):
+            if j in used:
+                continue
+            score = row[theirs]
+            if score > best:
+                best, best_j = score, j
+        if best_j >= 0:
+            used.add(best_j)
+            out.append((i, best_j, best))
+    return out
+
+
+def piece_scores(left: list, right: list) -> np.ndarray:
+    """:func:`piece_score` of every piece of ``left`` against every piece of ``right`` (a float
+    matrix), from the tables of garments and colour families that agree: a piece's score depends
+    on the two garments and the two colour families alone."""
+    garments = list(dict.fromkeys(piece.garment for piece in chain(left, right)))
+    families = list(dict.fromkeys(piece.family for piece in chain(left, right)))
+    garment_agree = np.array([[garment_kind(a) == garment_kind(b) and garments_agree(a, b) for b in garments]
+                              for a in garments], dtype=bool).reshape(len(garments), len(garments))
+    colour_agree = np.array([[colours_agree(a, b) for b in families] for a in families],
+                            dtype=bool).reshape(len(families), len(families))
+    has_colour = np.array([bool(family) for family in families], dtype=bool)
+    garment_at, family_at = {g: k for k, g in enumerate(garments)}, {f: k for k, f in enumerate(families)}
+    lg = np.array([garment_at[piece.garment] for piece in left], dtype=np.int64)[:, None]
+    lf = np.array([family_at[piece.family] for piece in left], dtype=np.int64)[:, None]
+    rg = np.array([garment_at[piece.garment] for piece in right], dtype=np.int64)[None, :]
+    rf = np.array([family_at[piece.family] for piece in right], dtype=np.int64)[None, :]
+    same = lg == rg
+    coloured = np.where(colour_agree[lf, rf], np.where(same, 1.0, 0.5), 0.0)
+    return np.where(garment_agree[lg, rg], np.where(has_colour[lf] & has_colour[rf], coloured,
+                                                    np.where(same, 0.5, 0.0)), 0.0)
+
+
+MEETS_MAX_CELLS = 20_000_000
+"""Up to this many (resident tuple, report piece) combinations the encoding holds whether each
+meets (:class:`ClothingEncoding`), so pairs whose pieces meet nothing are level 0 without
+:func:`pairing`."""
 
 
 def piece_score(mine: _Piece, theirs: _Piece) -> float:
@@ -227,8 +322,23 @@ class ClothingComparison(Comparison):
         self.frequency = frequency
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> ClothingEncoding:
-        frequency = self.frequency if self.frequency is not None else clothing_frequency(missing["clothing_items"])
-        return ClothingEncoding(_side(residents), _side(missing), frequency, {})
+        left, right = _side(residents), _side(missing)
+        frequency = self.frequency if self.frequency is not None else _side_frequency(right)
+        scores = piece_scores(left.distinct, right.distinct)
+        width = len(right.distinct)
+        padded = np.full((len(right.numbers), max(map(len, right.numbers), default=0)), width, dtype=np.int64)
+        for k, numbers in enumerate(right.numbers):
+            padded[k, :len(numbers)] = numbers
+        meets = None
+        if len(left.numbers) * (width + 1) <= MEETS_MAX_CELLS:
+            # per resident tuple, OR of its pieces' rows (a zero row closes the last tuple's range)
+            flat = np.array([n for numbers in left.numbers for n in numbers], dtype=np.int64)
+            rows = np.vstack([scores > 0, np.zeros((1, width), dtype=bool)])[np.append(flat, len(left.distinct))]
+            starts = np.cumsum([0] + [len(numbers) for numbers in left.numbers[:-1]], dtype=np.int64)
+            meets = np.zeros((len(left.numbers), width + 1), dtype=bool)
+            if len(starts):
+                meets[:, :width] = np.logical_or.reduceat(rows, starts, axis=0)
+        return ClothingEncoding(left, right, frequency, {}, scores.tolist(), meets, padded)
 
     def levels(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         left, right = encoded.left, encoded.right
@@ -237,11 +347,21 @@ class ClothingComparison(Comparison):
             return out
         days = left.days[lp] - right.days[rp]
         todo = np.flatnonzero((days >= self.days[0]) & (days <= self.days[1]))  # NaN: neither
+        a, b = left.code[lp[todo]], right.code[rp[todo]]
+        # -1 where no kind of garment is described on both sides (as meeting() says)
+        todo, a, b = (v[(left.kinds[a] & right.kinds[b]) != 0] for v in (todo, a, b))
+        out[todo] = 0
+        if encoded.meets is not None:  # only pairs with a resident piece that meets a report piece
+            meet = encoded.meets[a[:, None], encoded.padded[b]].any(axis=1)
+            todo = todo[meet]
         if len(todo):
+            scores = encoded.scores
+
             def compute(a, b):
-                return np.fromiter((-1 if p < 0 else amount(p) for p in
-                                    (meeting(left.pieces[i], right.pieces[j])[0]
-                                     for i, j in zip(left.code[a], right.code[b]))), dtype=np.int8, count=len(a))
+                met = (_numbered_pairing(scores, left.numbers[i], right.numbers[j])
+                       for i, j in zip(left.code[a], right.code[b]))
+                return np.fromiter((amount(sum(score for _, _, score in pieces)) for pieces in met), dtype=np.int8,
+                                   count=len(a))
 
             out[todo] = once_per_distinct(left.code, right.code, lp[todo], rp[todo], compute)
         return out
@@ -263,7 +383,7 @@ class ClothingComparison(Comparison):
 
         def chance(i: int, j: int) -> float:
             out = 1.0
-            for a, _, score in pairing(left.pieces[i], right.pieces[j]):
+            for a, _, score in _numbered_pairing(encoded.scores, left.numbers[i], right.numbers[j]):
                 piece = left.pieces[i][a]
                 key = (piece.family, piece.garment, score)
                 if key not in encoded.chances:

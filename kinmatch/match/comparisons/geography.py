@@ -12,7 +12,7 @@ says when a same-code rule rather than the distance gave the level.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,59 @@ def place_forms(frame: pd.DataFrame, place: str) -> dict[str, np.ndarray]:
     return forms | {"lon": lon, "lat": lat, "cos": np.cos(lat)}
 
 
+def place_level(found: dict[str, np.ndarray], other: dict[str, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For places given as :func:`place_forms` (one pair per row): the level, the distance (km,
+    NaN without coordinates) and the level of the distance band alone."""
+    with np.errstate(invalid="ignore"):
+        km = haversine_radians(found["lon"], found["lat"], found["cos"], other["lon"], other["lat"], other["cos"])
+        band = band_level(km)
+        level = band
+        for rank, least in CODE_LEVELS.items():  # NaN codes are never equal
+            level = np.where(found[rank] == other[rank], np.maximum(level, least), level)
+    return level.astype(np.int8), km, band
+
+
+TABLE_MAX_CELLS = 1_000_000
+"""Up to this many (found place, report place) combinations the encoding holds the level of each
+(:class:`LevelTable`): a batch's residents are found at a few stations' places and its reports
+name a few thousand places, so the levels of hundreds of thousands of pairs are a lookup."""
+
+
+class LevelTable(NamedTuple):
+    """The level of every distinct found place against every distinct report place (``levels``,
+    flat, ``width`` report places a row) and each record's place numbers: ``found`` per resident,
+    ``missing`` and ``home`` per report (both places numbered in one list)."""
+
+    levels: np.ndarray
+    width: int
+    found: np.ndarray
+    missing: np.ndarray
+    home: np.ndarray
+
+
+def _place_numbers(*forms: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One number per record of ``forms`` (concatenated), equal where the adcode, longitude and
+    latitude are equal (NaN equal to NaN: every level test reads those three alone), and the
+    first record of each number."""
+    columns = [np.concatenate([f[key] for f in forms]) for key in ("county", "lon", "lat")]
+    return distinct_rows(*(pd.factorize(column, use_na_sentinel=False)[0] for column in columns))
+
+
+def _level_table(encoded: dict) -> LevelTable | None:
+    """The :class:`LevelTable` of the encoded places; None above :data:`TABLE_MAX_CELLS` cells."""
+    found, found_first = _place_numbers(encoded["found"])
+    report, report_first = _place_numbers(*(encoded[place] for place in PLACES))
+    height, width = len(found_first), len(report_first)
+    if height * width > TABLE_MAX_CELLS or height * width == 0:
+        return None
+    rows, columns = np.repeat(found_first, width), np.tile(report_first, height)
+    n = len(report) // len(PLACES)
+    other = {key: np.concatenate([encoded[place][key] for place in PLACES])[columns] for key in encoded["found"]}
+    levels = place_level({key: values[rows] for key, values in encoded["found"].items()}, other)[0]
+    return LevelTable(levels, width, found.astype(np.intp), report[:n].astype(np.intp), report[n:].astype(np.intp))
+
+
 class GeographyComparison(Comparison):
     """Found place vs the report's missing place and hometown: distance bands on lon/lat and same
     county / prefecture / province by adcode, the better place deciding. 5 = same county or within
@@ -91,28 +144,22 @@ class GeographyComparison(Comparison):
     right_columns = ("missing_county", "missing_lon", "missing_lat", "home_county", "home_lon", "home_lat")
     fields = (("发现地点 / 走失地点", "found_place", "missing_place"), ("户籍地", None, "hometown"))
 
-    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
-        return {"found": place_forms(residents, "found"),
-                **{place: place_forms(missing, place) for place in PLACES}}
+    def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> dict[str, Any]:
+        encoded = {"found": place_forms(residents, "found"), **{place: place_forms(missing, place) for place in PLACES}}
+        return encoded | {"table": _level_table(encoded)}
 
     def place_levels(self, encoded: dict, lp: np.ndarray, rp: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
         """Per report place (:data:`PLACES`): the level it gives each pair, the distance (km, NaN
         without coordinates) and the level of the distance band alone."""
         found = {key: values[lp] for key, values in encoded["found"].items()}
-        out = {}
-        with np.errstate(invalid="ignore"):
-            for place in PLACES:
-                other = {key: values[rp] for key, values in encoded[place].items()}
-                km = haversine_radians(found["lon"], found["lat"], found["cos"], other["lon"], other["lat"],
-                                       other["cos"])
-                band = band_level(km)
-                level = band
-                for rank, least in CODE_LEVELS.items():  # NaN codes are never equal
-                    level = np.where(found[rank] == other[rank], np.maximum(level, least), level)
-                out[place] = (level.astype(np.int8), km, band)
-        return out
+        return {place: place_level(found, {key: values[rp] for key, values in encoded[place].items()})
+                for place in PLACES}
 
     def levels(self, encoded: dict, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        table = encoded.get("table")
+        if table is not None:  # each pair's level looked up by its two places' numbers
+            found = table.found[lp] * table.width
+            return np.maximum(table.levels[found + table.missing[rp]], table.levels[found + table.home[rp]])
         by_place = self.place_levels(encoded, lp, rp)
         return np.maximum.reduce([level for level, _, _ in by_place.values()]).astype(np.int8)
 

@@ -53,20 +53,28 @@ class HeightComparison(Comparison):
         left = np.stack([float_values(residents["height_cm"]),
                          np.nan_to_num(float_values(residents["height_tol_cm"]), nan=RESIDENT_TOLERANCE_CM),
                          day_numbers(residents["event_date"])])
+        age_high = float_values(missing["age_high"])
         right = np.stack([float_values(missing["height_cm"]),
                           np.nan_to_num(float_values(missing["height_tol_cm"]), nan=REPORT_TOLERANCE_CM),
-                          float_values(missing["age_high"]), day_numbers(missing["event_date"])])
+                          age_high, day_numbers(missing["event_date"]),
+                          18.0 - np.nan_to_num(age_high, nan=18.0)])  # the years of growth left
         return left, right
 
     def levels(self, encoded, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
-        a, b = encoded[0][:, lp], encoded[1][:, rp]
-        diff = a[0] - b[0]
-        years = (a[2] - b[3]) / 365.25
-        growth_years = np.clip(np.minimum(np.nan_to_num(years, nan=0.0), 18.0 - np.nan_to_num(b[2], nan=18.0)), 0, None)
+        (height, tolerance, day), right = encoded[0], encoded[1]
+        diff = height[lp] - right[0][rp]
+        years = (day[lp] - right[3][rp]) / 365.25
+        growth_years = np.clip(np.minimum(np.nan_to_num(years, nan=0.0), right[4][rp]), 0, None)
         growth = GROWTH_CM_PER_YEAR * growth_years
-        excess = np.maximum(0.0, np.where(diff > 0, np.maximum(0.0, diff - growth), -diff) - a[1] - b[1])
-        levels = np.select([np.abs(diff) <= HEIGHT_CLOSE_CM, excess <= 0, excess <= 5, excess <= 12], [4, 3, 2, 1], 0)
-        return np.where(np.isnan(diff), MISSING, levels).astype(np.int8)
+        excess = np.maximum(0.0, np.where(diff > 0, np.maximum(0.0, diff - growth), -diff) - tolerance[lp]
+                            - right[1][rp])
+        # excess is >= 0 where diff is not NaN: its bands nest, so a level is a count of bands
+        levels = (excess <= 0).astype(np.int8)
+        levels += excess <= 5
+        levels += excess <= 12
+        levels[np.abs(diff) <= HEIGHT_CLOSE_CM] = 4
+        levels[np.isnan(diff)] = MISSING
+        return levels
 
     def reasons(self, encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray) -> np.ndarray:
         texts = self.label_array(levels)

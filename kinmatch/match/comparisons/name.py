@@ -14,7 +14,6 @@ reports (a shared 王伟 sound is weaker evidence than a shared 龚炅 one; a sh
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from itertools import chain
 from typing import Any, NamedTuple
@@ -199,6 +198,11 @@ def forms_partial_match(a: NameForms, b: NameForms) -> PartialMatch | None:
     the form shown is the one that decided the level."""
     if forms_level(a, b) != 1:
         return None
+    return _met_at_level_1(a, b)
+
+
+def _met_at_level_1(a: NameForms, b: NameForms) -> PartialMatch | None:
+    """:func:`forms_partial_match` of two forms whose :func:`forms_level` is 1."""
     _, name_a, _, keys_a, _, alias_a, alias_keys_a, given_a, surname_a, kind_a = a
     _, name_b, _, keys_b, _, alias_b, alias_keys_b, given_b, surname_b, kind_b = b
     a_forms = keys_a | alias_keys_a | given_a
@@ -262,7 +266,9 @@ class NameSide(NamedTuple):
     """One side's names: ``code`` (per record, equal where the name values are equal), ``forms``
     (the :class:`NameForms` of each code), ``blank`` (per record: no usable name, -1 whatever the
     other side holds), and per record the columns an explanation shows (``name_norm``, the raw
-    ``name``, ``alias_norm``)."""
+    ``name``, ``alias_norm``). ``fields``: per :class:`NameForms` field, its cleaned distinct
+    values and each form's number among them (a value may appear twice: two raw values clean
+    alike)."""
 
     code: np.ndarray
     forms: list
@@ -270,6 +276,7 @@ class NameSide(NamedTuple):
     name_norm: np.ndarray
     name: np.ndarray
     alias_norm: np.ndarray
+    fields: tuple = ()
 
 
 def _encode_side(frame: pd.DataFrame) -> NameSide:
@@ -277,35 +284,42 @@ def _encode_side(frame: pd.DataFrame) -> NameSide:
     column's distinct values are cleaned once (records share kinds, keys and aliases), then each
     distinct combination becomes one :class:`NameForms`."""
     n = len(frame)
-    combined = np.zeros(n, dtype=np.int64)
     cleaned_columns, column_codes = [], []
     for column, clean in zip(NAME_COLUMNS, _CLEAN):
         codes, distinct = pd.factorize(object_values(frame[column]), use_na_sentinel=False)
         cleaned_columns.append(object_array([clean(v) for v in distinct]))
         column_codes.append(codes)
-        combined = pd.factorize(combined * (len(distinct) + 1) + codes)[0].astype(np.int64)
-    code, first = distinct_rows(combined)
-    forms = list(map(NameForms._make, zip(*(cleaned[codes[first]] for cleaned, codes in
-                                            zip(cleaned_columns, column_codes))))) if n else []
+    code, first = distinct_rows(*column_codes) if n else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    fields = tuple((cleaned, codes[first]) for cleaned, codes in zip(cleaned_columns, column_codes))
+    forms = list(map(NameForms._make, zip(*(cleaned[codes] for cleaned, codes in fields)))) if n else []
     blank = np.array([not f.evidence or not (f.name or f.aliases) for f in forms], dtype=bool)
     return NameSide(code, forms, blank[code] if n else np.zeros(0, bool), object_values(frame["name_norm"]),
-                    object_values(frame["name"]), object_values(frame["alias_norm"]))
+                    object_values(frame["name"]), object_values(frame["alias_norm"]), fields)
 
 
 def _side_frequency(side: NameSide) -> dict[str, float]:
     """:func:`key_frequency` from an encoded report side: the keys of each distinct name value
     counted once, weighted by the number of reports holding that value."""
-    counts = np.bincount(side.code, minlength=len(side.forms)).tolist()
+    counts = np.bincount(side.code, minlength=len(side.forms))
     n = max(len(side.code), 1)
-    full: Counter = Counter()
-    partial: Counter = Counter()
-    for forms, count in zip(side.forms, counts):
-        for key in forms.keys:
-            full[key] += count
-        for key in forms.keys | forms.alias_keys | forms.given_keys | forms.surname_keys:
-            partial[key] += count
-    frequency = {key: count / n for key, count in full.items()}
-    frequency.update({PARTIAL_KEY + key: count / n for key, count in partial.items()})
+
+    columns = list(zip(*side.forms)) if side.forms else [()] * len(NameForms._fields)
+
+    def shares(*fields: str) -> tuple[list, list]:
+        # every (form, key) of the fields once, the forms' counts summed per key
+        key_sets = [columns[NameForms._fields.index(field)] for field in fields]
+        sizes = np.concatenate([np.fromiter(map(len, sets), dtype=np.int64, count=len(sets)) for sets in key_sets])
+        codes, keys = pd.factorize(object_array(list(chain.from_iterable(chain.from_iterable(key_sets)))))
+        form = np.repeat(np.tile(np.arange(len(side.forms)), len(fields)), sizes)
+        held = pd.unique(form * max(len(keys), 1) + codes)  # a key in two fields of a form counts once
+        summed = np.bincount(held % max(len(keys), 1), weights=counts[held // max(len(keys), 1)],
+                             minlength=len(keys)).astype(np.int64)
+        return list(keys), (summed / n).tolist()
+
+    full_keys, full_shares = shares("keys")
+    partial_keys, partial_shares = shares("keys", "alias_keys", "given_keys", "surname_keys")
+    frequency = dict(zip(full_keys, full_shares))
+    frequency.update(zip([PARTIAL_KEY + key for key in partial_keys], partial_shares))
     return frequency
 
 
@@ -340,81 +354,71 @@ def _name_tokens(forms: NameForms) -> set:
     return own
 
 
-def _token_matrices(left_tokens: list[set], right_tokens: list[set]):
-    """Row × token incidence matrices (scipy CSR, int8) of both sides over one shared vocabulary.
-    Why scipy: the overlap test of many pairs is a sparse row product (see :func:`_share_a_token`)."""
-    from scipy import sparse
-
-    # every token of every row in one flat array, numbered by one factorize (hashing in C)
-    sizes = np.fromiter((len(own) for own in chain(left_tokens, right_tokens)), dtype=np.int64,
-                        count=len(left_tokens) + len(right_tokens))
-    flat = object_array(list(chain.from_iterable(chain(left_tokens, right_tokens))))
-    indices = pd.factorize(flat)[0] if len(flat) else np.zeros(0, dtype=np.int64)
-    width = max(int(indices.max(initial=-1)) + 1, 1)
-    split = int(sizes[:len(left_tokens)].sum())
-    return [sparse.csr_matrix((np.ones(len(ix), dtype=np.int8), ix, np.r_[0, np.cumsum(rows)]),
-                              shape=(len(rows), width))
-            for rows, ix in ((sizes[:len(left_tokens)], indices[:split]), (sizes[len(left_tokens):], indices[split:]))]
+def _syllables(keys: frozenset) -> list[str]:
+    return " ".join(keys).split()
 
 
 _TOKEN_FIELDS = {
     "name": list,  # its characters
-    "aliases": lambda aliases: [c for alias in aliases for c in alias],
+    "aliases": lambda aliases: list("".join(aliases)),
     "pinyin": str.split,
-    "jyutping": lambda jyutping: ["j:" + s for s in jyutping.split()],
-    "keys": lambda keys: [s for key in keys for s in key.split()],
-    "alias_keys": lambda keys: [s for key in keys for s in key.split()],
-    "given_keys": lambda keys: [s for key in keys for s in key.split()],
-    "surname_keys": lambda keys: [s for key in keys for s in key.split()],
+    "jyutping": lambda jyutping: ("j:" + jyutping.replace(" ", " j:")).split() if jyutping else [],
+    "keys": _syllables,
+    "alias_keys": _syllables,
+    "given_keys": _syllables,
+    "surname_keys": _syllables,
 }
-"""The :class:`NameForms` fields :func:`_name_tokens` reads, each with the tokens of one value."""
+"""The :class:`NameForms` fields :func:`_name_tokens` reads, each with the tokens of one value (the
+tokens of a value may repeat: they are bits of a signature)."""
+
+SIGNATURE_BITS = 512
+"""Bits of a name's token signature (:func:`_form_signatures`): token ``k`` of the shared
+vocabulary sets bit ``k mod SIGNATURE_BITS``. More bits tell more pairs of names apart but make each
+test longer (figures in ``bench/RESULTS.md``)."""
 
 
-def _form_token_matrices(left_forms: list, right_forms: list):
-    """The matrices of :func:`_token_matrices` of ``[_name_tokens(f) for f in forms]`` on each side
-    (the same tokens per row; the vocabulary numbered otherwise, which no overlap test sees), made
-    from each field's distinct values: the forms of a side repeat the same keys, aliases and given
-    names, so each distinct value is split once and a form's row is the sum of its fields' rows
-    (a sparse row gather and sum, in C), where splitting every form's every field was half of
-    encoding the names of 900,000 reports."""
-    from scipy import sparse
-
-    sides = (left_forms, right_forms)
-    columns = [list(zip(*forms)) if forms else [()] * len(NameForms._fields) for forms in sides]
+def _form_signatures(left: NameSide, right: NameSide) -> tuple[np.ndarray, np.ndarray]:
+    """Each form's token signature, ``(forms, SIGNATURE_BITS // 64)`` uint64: the bits of the tokens
+    of :func:`_name_tokens`, numbered over one vocabulary of both sides. Forms that share a token
+    share a bit, so forms whose signatures share no bit share no token (the converse need not
+    hold: tokens share bits). Made from each field's distinct values (:attr:`NameSide.fields`): the
+    forms of a side repeat the same keys, aliases and given names, so each distinct value is split
+    once and a form's signature is the OR of its fields' values'."""
+    sides = (left, right)
+    words = SIGNATURE_BITS // 64
     parts = []  # (side, field codes, tokens per distinct value)
     flat: list = []
     for field, tokens_of in _TOKEN_FIELDS.items():
         at = NameForms._fields.index(field)
         for side in (0, 1):
-            codes, distinct = pd.factorize(object_array(list(columns[side][at])))
+            distinct, codes = sides[side].fields[at]
             tokens = [tokens_of(value) for value in distinct]
             parts.append((side, codes, tokens))
             flat.extend(chain.from_iterable(tokens))
-    vocabulary = pd.factorize(object_array(flat))[0] if flat else np.zeros(0, dtype=np.int64)
-    width = max(int(vocabulary.max(initial=-1)) + 1, 1)
-    out: list = [sparse.csr_matrix((len(forms), width), dtype=np.int32) for forms in sides]
+    bits = (pd.factorize(object_array(flat))[0] % SIGNATURE_BITS) if flat else np.zeros(0, dtype=np.int64)
+    out = [np.zeros((len(side.forms), words), dtype=np.uint64) for side in sides]
     start = 0
     for side, codes, tokens in parts:
         sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         stop = start + int(sizes.sum())
-        values = sparse.csr_matrix((np.ones(stop - start, dtype=np.int32), vocabulary[start:stop],
-                                    np.r_[0, np.cumsum(sizes)]), shape=(len(tokens), width))
+        value_bits = bits[start:stop]
         start = stop
+        values = np.zeros((len(tokens), words), dtype=np.uint64)
+        np.bitwise_or.at(values, (np.repeat(np.arange(len(tokens)), sizes), value_bits // 64),
+                         np.left_shift(np.uint64(1), (value_bits % 64).astype(np.uint64)))
         if len(codes):
-            out[side] = out[side] + values[codes]
-    result = []
-    for matrix in out:
-        matrix = sparse.csr_matrix(matrix)
-        matrix.sum_duplicates()
-        matrix.eliminate_zeros()
-        result.append(sparse.csr_matrix((np.ones(matrix.nnz, dtype=np.int8), matrix.indices, matrix.indptr),
-                                        shape=matrix.shape))
-    return result
+            out[side] |= values[codes]
+    return out[0], out[1]
 
 
-def _share_a_token(left, right, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
-    """For each pair of rows, whether their token rows overlap (exact, sparse)."""
-    return np.asarray(left[left_rows].multiply(right[right_rows]).getnnz(axis=1) > 0)
+def _may_share_a_token(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray,
+                       right_rows: np.ndarray) -> np.ndarray:
+    """For each pair of rows, whether their signatures (:func:`_form_signatures`) share a bit:
+    False means the two names share no token."""
+    out = np.zeros(len(left_rows), dtype=bool)
+    for word in range(left.shape[1]):
+        out |= (left[left_rows, word] & right[right_rows, word]) != 0
+    return out
 
 
 def display_name(name_norm: Any, name: Any, aliases: tuple) -> str:
@@ -427,13 +431,13 @@ def display_name(name_norm: Any, name: Any, aliases: tuple) -> str:
 
 
 class NameEncoding(NamedTuple):
-    """Both sides' names (:class:`NameSide`), their token matrices (rows = name codes) and the
-    rarity table ``tf_name`` reads."""
+    """Both sides' names (:class:`NameSide`), their token signatures (:func:`_form_signatures`,
+    rows = name codes) and the rarity table ``tf_name`` reads."""
 
     left: NameSide
     right: NameSide
-    left_tokens: Any
-    right_tokens: Any
+    left_signature: np.ndarray
+    right_signature: np.ndarray
     frequency: Mapping[str, float]
 
 
@@ -479,9 +483,9 @@ class NameComparison(Comparison):
 
     def encode(self, residents: pd.DataFrame, missing: pd.DataFrame) -> NameEncoding:
         left, right = _encode_side(residents), _encode_side(missing)
-        left_tokens, right_tokens = _form_token_matrices(left.forms, right.forms)
+        left_signature, right_signature = _form_signatures(left, right)
         frequency = self.frequency if self.frequency is not None else _side_frequency(right)
-        return NameEncoding(left, right, left_tokens, right_tokens, frequency)
+        return NameEncoding(left, right, left_signature, right_signature, frequency)
 
     def levels(self, encoded: NameEncoding, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         left, right = encoded.left, encoded.right
@@ -490,7 +494,8 @@ class NameComparison(Comparison):
         if len(todo) == 0:
             return out
         # names made of no common character or syllable differ: no need to run the tests
-        share = _share_a_token(encoded.left_tokens, encoded.right_tokens, left.code[lp[todo]], right.code[rp[todo]])
+        share = _may_share_a_token(encoded.left_signature, encoded.right_signature, left.code[lp[todo]],
+                                   right.code[rp[todo]])
         out[todo[~share]] = 0
         todo = todo[share]
         if len(todo):
@@ -522,7 +527,7 @@ class NameComparison(Comparison):
         def partial(a, b):
             out = np.full(len(a), np.nan)
             for k, (i, j) in enumerate(zip(left.code[a], right.code[b])):
-                met = forms_partial_match(left.forms[i], right.forms[j])
+                met = _met_at_level_1(left.forms[i], right.forms[j])  # the pairs at level 1
                 shares = [] if met is None else [frequency[PARTIAL_KEY + key] for key in met.keys
                                                  if PARTIAL_KEY + key in frequency]
                 if shares:

@@ -45,6 +45,14 @@ class StatementCodes(NamedTuple):
     report: dict[str, np.ndarray]
     has_place: np.ndarray
     words: np.ndarray
+    held: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def met(self, rank: str, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        """Per pair, whether a county the resident stated meets the report at this rank (from
+        :attr:`held`: per rank, each word's column among the words residents stated, and per
+        resident whether it stated each; a word nobody stated is the last, empty, column)."""
+        column, table = self.held[rank]
+        return table[lp[:, None], column[self.report[rank][rp]]].any(axis=1)
 
     def stated_rows(self, lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For the residents at ``lp``, one row per stated county: the index into ``lp`` it
@@ -58,6 +66,29 @@ class StatementCodes(NamedTuple):
         """Per stated row: whether its code of this rank is among the codes of report ``rp[owner]``."""
         # a stated code is never -1, so the padding meets nothing
         return (self.report[rank][rp[owner]] == self.stated[rank][position][:, None]).any(axis=1)
+
+
+HELD_MAX_CELLS = 20_000_000
+"""Up to this many (resident, stated word) cells per rank the encoding holds which resident stated
+which word (:attr:`StatementCodes.held`), so a pair's level is a few lookups."""
+
+
+def _held(offsets: np.ndarray, stated: dict[str, np.ndarray], n_words: int
+          ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """:attr:`StatementCodes.held`; None above :data:`HELD_MAX_CELLS` cells in a rank."""
+    n = len(offsets) - 1
+    owner = np.repeat(np.arange(n), np.diff(offsets))
+    held = {}
+    for rank, codes in stated.items():
+        words, at = np.unique(codes, return_inverse=True)
+        if n * (len(words) + 1) > HELD_MAX_CELLS:
+            return None
+        column = np.full(n_words + 1, len(words), dtype=np.intp)  # the last entry: a report's -1
+        column[words] = np.arange(len(words))
+        table = np.zeros((n, len(words) + 1), dtype=bool)
+        table[owner, at.reshape(-1)] = True
+        held[rank] = (column, table)
+    return held
 
 
 class StatementPlacesComparison(Comparison):
@@ -117,8 +148,9 @@ class StatementPlacesComparison(Comparison):
                   "prefectures": np.column_stack([own["prefectures"], extra[:n]]),
                   "provinces": np.column_stack([own["provinces"], extra[n:]])}
         has_place = np.logical_or.reduce([(codes >= 0).any(axis=1) for codes in report.values()])
-        return StatementCodes(offsets, {rank: codes[:n_stated] for rank, codes in by_rank.items()}, report,
-                              has_place, words)
+        stated_codes = {rank: codes[:n_stated] for rank, codes in by_rank.items()}
+        return StatementCodes(offsets, stated_codes, report, has_place, words,
+                              _held(offsets, stated_codes, len(words)))
 
     def _todo(self, encoded: StatementCodes, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         """The pairs that can give evidence: a stated county on one side, a place on the other."""
@@ -128,10 +160,14 @@ class StatementPlacesComparison(Comparison):
     def levels(self, encoded: StatementCodes, lp: np.ndarray, rp: np.ndarray) -> np.ndarray:
         out = np.full(len(lp), MISSING, dtype=np.int8)
         todo = self._todo(encoded, lp, rp)
-        owner, position = encoded.stated_rows(lp[todo])
         level = np.zeros(len(todo), dtype=np.int8)
-        for value, rank in enumerate(RANKS, start=1):
-            level[owner[encoded.meets(rank, owner, position, rp[todo])]] = value
+        if encoded.held is not None:
+            for value, rank in enumerate(RANKS, start=1):
+                level[encoded.met(rank, lp[todo], rp[todo])] = value
+        else:
+            owner, position = encoded.stated_rows(lp[todo])
+            for value, rank in enumerate(RANKS, start=1):
+                level[owner[encoded.meets(rank, owner, position, rp[todo])]] = value
         out[todo] = level
         return out
 
