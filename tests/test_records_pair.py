@@ -134,3 +134,15 @@ def test_this_process_failing_while_the_worker_makes_names_stops_it(sim, small_s
     with pytest.raises(RuntimeError, match="the aliases failed"):
         records.normalize_pair(sim.residents, sim.missing, n_jobs=2)
     assert len(workers) == 1 and _reaped(workers[0])
+
+
+def test_many_names_are_read_ahead_and_made_by_forked_workers(sim, serial, small_shares, monkeypatch):
+    from kinmatch.normalize import names
+
+    monkeypatch.setattr(records, "PARALLEL_MIN_DISTINCT", 50)
+    read_ahead, asked = names.read_ahead, []
+    monkeypatch.setattr(names, "read_ahead", lambda *args, **kwargs: asked.append(1) or read_ahead(*args, **kwargs))
+    maps, fork_map = [], _parallel.fork_map
+    monkeypatch.setattr(_parallel, "fork_map", lambda *args, **kwargs: maps.append(1) or fork_map(*args, **kwargs))
+    _same(records.normalize_pair(sim.residents, sim.missing, n_jobs=2), serial)
+    assert asked and maps

@@ -149,11 +149,13 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
 def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                     n_jobs: int, min_distinct: int | None = None,
                     prepare: Callable[[], None] | None = None, split_min: int | None = None,
-                    meanwhile: Callable[[], None] | None = None):
+                    meanwhile: Callable[[], None] | None = None,
+                    factorized: tuple[np.ndarray, pd.DataFrame] | None = None):
     """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
     stage that takes only a few result columns (spreading a wide frame over a million rows
-    costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
-    codes, distinct = _factorize_rows(keys)
+    costs more than the take of the columns needed). ``prepare`` runs before forking workers;
+    ``factorized`` is :func:`_factorize_rows` of ``keys`` when already made."""
+    codes, distinct = _factorize_rows(keys) if factorized is None else factorized
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
     if n_jobs > 1 and not enough and split_min is not None and len(distinct) >= split_min and FORK is not None:
         from kinmatch._parallel import fork_call
@@ -435,8 +437,8 @@ def _stage_names(ctx: _Context) -> None:
     def read_aliases() -> None:
         aliases.extend(_alias_columns(ctx.field("alias"), area, ctx.n_jobs, side))
 
-    if ctx.place_shares is not None:  # the residents' worker, done with its place shares, reads half
-        columns = ctx.place_shares.names(keys, meanwhile=read_aliases)
+    if ctx.place_shares is not None:  # the residents' worker, done with its place shares, may read half
+        columns = ctx.place_shares.names(keys, ctx.n_jobs, meanwhile=read_aliases)
     else:
         columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN, meanwhile=read_aliases)
     for name in _NAME_COLUMNS[:10]:
@@ -448,6 +450,16 @@ def _stage_names(ctx: _Context) -> None:
         else:  # contract: a missing text value is None, not ""
             ctx.out[name] = values.astype(object).where(values.notna() & (values != ""), None).to_numpy(dtype=object)
     ctx.out["alias_norm"], ctx.out["alias_keys"] = aliases
+
+
+def _read_names_ahead(ctx: _Context) -> None:
+    """What of the names does not depend on the dialect area (see :func:`names.read_ahead`), when there
+    are so many that worker processes will make their keys after the places (from
+    :data:`PARALLEL_MIN_DISTINCT` distinct names: forked workers share what this process read).
+    Fewer are made half here, half by the residents' worker (:meth:`_PlaceShares.names`), each
+    process reading its own."""
+    if ctx.field("name").nunique(dropna=False) >= PARALLEL_MIN_DISTINCT:
+        names.read_ahead(ctx.field("name"), name_source=ctx.field("name_source"))
 
 
 NAMES_SPLIT_MIN = 5_000
@@ -692,8 +704,11 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
     stages = _STAGES
     if ctx.place_shares is not None:
         # the stages that read no place first, so the worker has its own records done before the
-        # places are shared out (their outputs and issues are the same in any order)
+        # places are shared out (their outputs and issues are the same in any order); and many
+        # names read ahead, so that only their dialect keys are left after the places
         stages = sorted(_STAGES, key=lambda stage: stage[0] not in _BEFORE_SHARED_PLACES)
+        first_place = next(i for i, (name, _) in enumerate(stages) if name not in _BEFORE_SHARED_PLACES)
+        stages.insert(first_place, ("name_readings", _read_names_ahead))
     if progress:
         from tqdm.auto import tqdm
 
@@ -812,7 +827,7 @@ class _PlaceShares:
         self.parent = os.getpid()
         self.here, self.there = FORK.Pipe()  # this process's end, the worker's end
         self.names_sent = True  # until the worker's shares are received: nothing to tell it
-        self.worker_failed: Callable[[], None] | None = None
+        self.waiting: Callable[[], object] | None = None  # the worker's answer (fork_call)
         self.in_process = False  # set when the "worker" ran in this process (no fork possible)
 
     def forked(self, in_worker: bool) -> None:
@@ -883,7 +898,7 @@ class _PlaceShares:
         try:
             return self.here.recv()
         except EOFError:
-            self.worker_failed()  # raises the worker's own error
+            self.waiting()  # raises the worker's own error
             raise ChildProcessError("the residents' worker ended without its place shares") from None
 
     def parse(self) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
@@ -900,12 +915,19 @@ class _PlaceShares:
         readings = in_order.iloc[np.argsort(self.order, kind="stable")].reset_index(drop=True)
         return self.codes, self.distinct, readings
 
-    def names(self, keys: pd.DataFrame, meanwhile: Callable[[], None]) -> pd.DataFrame:
+    def names(self, keys: pd.DataFrame, n_jobs: int, meanwhile: Callable[[], None]) -> pd.DataFrame:
         """In this process, after :meth:`parse`: :func:`_by_distinct` of ``keys`` (the reports'
         name, source, dialect area) with :func:`_names_of`, the distinct rows of the second half made
         by the worker (cut between two names, so each process reads a name once); ``meanwhile``
-        runs while the worker makes them."""
+        runs while the worker makes them. From :data:`PARALLEL_MIN_DISTINCT` distinct rows the worker
+        ends and :func:`_by_distinct`'s workers make them (on ``n_jobs`` processes), as for one frame."""
         codes, distinct = _factorize_rows(keys)
+        if len(distinct) >= PARALLEL_MIN_DISTINCT:
+            self.tell(None)
+            self.waiting()  # the worker ends (its answer kept) before others are forked
+            codes, distinct, table = _distinct_table(keys, _names_of, n_jobs, meanwhile=meanwhile,
+                                                     factorized=(codes, distinct))
+            return table.iloc[codes].set_axis(keys.index)
         cut = len(distinct) // 2 if len(distinct) >= NAMES_SHARE_MIN else len(distinct)
         name = distinct["name"].to_numpy(dtype=object)
         while 0 < cut < len(distinct) and name[cut] == name[cut - 1]:  # a name's rows lie together
@@ -973,7 +995,7 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
     if shares.in_process:
         shares.here.close()
         return waiting(), normalize_missing(missing() if callable(missing) else missing, n_jobs=n_jobs)
-    shares.worker_failed = waiting
+    shares.waiting = waiting
     try:
         if callable(missing):
             missing = missing()
