@@ -969,7 +969,9 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
     frames are large enough (:data:`PAIR_MIN_RESIDENTS`, :data:`PAIR_MIN_REPORTS`): a forked worker
     normalizes the residents while this process normalizes the reports, then the worker parses
     the reports' place texts from one end while this process parses them from the other
-    (:class:`_PlaceShares`), so both cores stay busy whatever either side's size.
+    (:class:`_PlaceShares`), so both cores stay busy whatever either side's size; once every
+    hometown is read (a name's sound keys depend on its dialect area), the worker makes half of the
+    reports' name columns while this process makes the other half.
 
     ``missing`` may be a function that returns the reports' frame (e.g. reads their file): it is
     called once the residents' worker has started, so that reading overlaps their normalization.
@@ -990,6 +992,9 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
     shares = _PlaceShares()
     try:
         waiting = fork_call(_pair_worker, shared=(residents, shares))
+    except BaseException:  # noqa: B036 - no worker (or Ctrl-C): neither end of the pipe is needed
+        shares.here.close()
+        raise
     finally:
         shares.forked(in_worker=False)
     if shares.in_process:
