@@ -149,11 +149,13 @@ def _by_distinct(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFr
 def _distinct_table(keys: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame],
                     n_jobs: int, min_distinct: int | None = None,
                     prepare: Callable[[], None] | None = None, split_min: int | None = None,
-                    meanwhile: Callable[[], None] | None = None):
+                    meanwhile: Callable[[], None] | None = None,
+                    factorized: tuple[np.ndarray, pd.DataFrame] | None = None):
     """:func:`_by_distinct` before spreading back: ``(codes, distinct key rows, results)``, for a
     stage that takes only a few result columns (spreading a wide frame over a million rows
-    costs more than the take of the columns needed). ``prepare`` runs before forking workers."""
-    codes, distinct = _factorize_rows(keys)
+    costs more than the take of the columns needed). ``prepare`` runs before forking workers;
+    ``factorized`` is :func:`_factorize_rows` of ``keys`` when already made."""
+    codes, distinct = _factorize_rows(keys) if factorized is None else factorized
     enough = len(distinct) >= (PARALLEL_MIN_DISTINCT if min_distinct is None else min_distinct)
     if n_jobs > 1 and not enough and split_min is not None and len(distinct) >= split_min and FORK is not None:
         from kinmatch._parallel import fork_call
@@ -431,8 +433,14 @@ def _stage_names(ctx: _Context) -> None:
     keys = pd.DataFrame({"name": ctx.field("name"), "source": ctx.field("name_source"), "area": area,
                          "side": side})
     aliases: list = []  # read while a worker reads the second half of the names, if one does
-    columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN,
-                           meanwhile=lambda: aliases.extend(_alias_columns(ctx.field("alias"), area, ctx.n_jobs, side)))
+
+    def read_aliases() -> None:
+        aliases.extend(_alias_columns(ctx.field("alias"), area, ctx.n_jobs, side))
+
+    if ctx.place_shares is not None:  # the residents' worker, done with its place shares, may read half
+        columns = ctx.place_shares.names(keys, ctx.n_jobs, meanwhile=read_aliases)
+    else:
+        columns = _by_distinct(keys, _names_of, ctx.n_jobs, split_min=NAMES_SPLIT_MIN, meanwhile=read_aliases)
     for name in _NAME_COLUMNS[:10]:
         values = columns[name]
         if name == "name_evidence":
@@ -445,8 +453,13 @@ def _stage_names(ctx: _Context) -> None:
 
 
 def _read_names_ahead(ctx: _Context) -> None:
-    """What of the names does not depend on the dialect area (see :func:`names.read_ahead`)."""
-    names.read_ahead(ctx.field("name"), name_source=ctx.field("name_source"))
+    """What of the names does not depend on the dialect area (see :func:`names.read_ahead`), when there
+    are so many that worker processes will make their keys after the places (from
+    :data:`PARALLEL_MIN_DISTINCT` distinct names: forked workers share what this process read).
+    Fewer are made half here, half by the residents' worker (:meth:`_PlaceShares.names`), each
+    process reading its own."""
+    if ctx.field("name").nunique(dropna=False) >= PARALLEL_MIN_DISTINCT:
+        names.read_ahead(ctx.field("name"), name_source=ctx.field("name_source"))
 
 
 NAMES_SPLIT_MIN = 5_000
@@ -691,7 +704,7 @@ def _normalize(frame: pd.DataFrame, kind: str, columns: list[str], progress: boo
     stages = _STAGES
     if ctx.place_shares is not None:
         # the stages that read no place first, so the worker has its own records done before the
-        # places are shared out (their outputs and issues are the same in any order); and the
+        # places are shared out (their outputs and issues are the same in any order); and many
         # names read ahead, so that only their dialect keys are left after the places
         stages = sorted(_STAGES, key=lambda stage: stage[0] not in _BEFORE_SHARED_PLACES)
         first_place = next(i for i, (name, _) in enumerate(stages) if name not in _BEFORE_SHARED_PLACES)
@@ -785,15 +798,24 @@ PLACE_SHARE_TEXTS = 256
 """Distinct report place texts per share (what one process claims at a time)."""
 
 
+NAMES_SHARE_MIN = 1_000
+"""From this many distinct (name, source, dialect area) rows the residents' worker makes half of the
+reports' name columns (:meth:`_PlaceShares.names`)."""
+
+
 class _PlaceShares:
     """The reports' distinct place texts, sorted (texts of one province and county lie together, so
     each process loads the villages of fewer counties) and cut in shares of
     :data:`PLACE_SHARE_TEXTS`. This process claims shares from the front; the residents' worker,
     its own records done, claims from the back; a pair of counters in shared memory says what is
-    left. Each share is parsed once, by whichever process claimed it.
+    left. Each share is parsed once, by whichever process claimed it. The worker then sends its
+    shares and makes half of the reports' name columns (:meth:`names`), which need every hometown's
+    reading (a name's sound keys depend on the dialect area of its hometown).
 
     Made before the worker is forked, when the reports may not be read yet: :meth:`publish` hands
-    the texts to the worker later (a queue, whose feeding thread does not hold this process up)."""
+    the texts to the worker later (a queue, whose feeding thread does not hold this process up);
+    the shares and names go back and forth on a pipe, whose ends each process closes on its side
+    (:meth:`forked`)."""
 
     def __init__(self):
         from kinmatch._parallel import FORK
@@ -803,7 +825,15 @@ class _PlaceShares:
         self.texts.cancel_join_thread()  # a worker that died unread must not hold up this process's exit
         self.published = False
         self.parent = os.getpid()
-        self.worker_shares: Callable[[], dict[int, pd.DataFrame]] | None = None
+        self.here, self.there = FORK.Pipe()  # this process's end, the worker's end
+        self.names_sent = True  # until the worker's shares are received: nothing to tell it
+        self.waiting: Callable[[], object] | None = None  # the worker's answer (fork_call)
+        self.in_process = False  # set when the "worker" ran in this process (no fork possible)
+
+    def forked(self, in_worker: bool) -> None:
+        """Right after the fork, in each process: close the other process's end of the pipe, so a
+        process that ends is seen (its end closed) instead of waited for."""
+        (self.here if in_worker else self.there).close()
 
     def publish(self, ctx: _Context | None) -> None:
         """In this process: the reports' place texts (of ``ctx``; None: there are none to share)."""
@@ -836,16 +866,22 @@ class _PlaceShares:
         texts = self.sorted_texts[share * PLACE_SHARE_TEXTS:(share + 1) * PLACE_SHARE_TEXTS]
         return _places_of(pd.DataFrame({"text": texts}, dtype=object))
 
-    def worker_part(self) -> dict[int, pd.DataFrame]:
+    def worker_part(self) -> None:
         """In the residents' worker: once the texts are published, parse shares from the back until
-        none is left."""
+        none is left, send them, then make the names this process asks for (:meth:`names`)."""
         self.sorted_texts = self._published_texts()
-        parsed = {}
         if self.sorted_texts is None:
-            return parsed
+            return
+        parsed = {}
         while (share := self._claim(front=False)) is not None:
             parsed[share] = self._parse_share(share)
-        return parsed
+        self.there.send(parsed)
+        try:
+            asked = self.there.recv()
+        except EOFError:  # this process ended (it failed): nothing is asked
+            return
+        if asked is not None:
+            self.there.send(_names_of(asked))
 
     def _published_texts(self) -> list | None:
         import queue
@@ -857,28 +893,72 @@ class _PlaceShares:
                 if os.getppid() != self.parent:  # the parent was killed: nothing will come
                     return None
 
+    def _from_worker(self):
+        """The worker's next message; its error (or its death) raised if it ended without one."""
+        try:
+            return self.here.recv()
+        except EOFError:
+            self.waiting()  # raises the worker's own error
+            raise ChildProcessError("the residents' worker ended without its place shares") from None
+
     def parse(self) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
         """In this process: parse shares from the front until none is left, then take the worker's;
         ``(codes, distinct key rows, readings)`` as :func:`_distinct_table` returns them."""
         parsed = {}
         while (share := self._claim(front=True)) is not None:
             parsed[share] = self._parse_share(share)
-        if len(parsed) < self.n_shares:
-            parsed.update(self.worker_shares())
+        parsed.update(self._from_worker())
+        self.names_sent = False  # the worker now waits to be told which names to make
         if not parsed:
             return self.codes, self.distinct, _places_of(self.distinct)
         in_order = pd.concat([parsed[share] for share in range(self.n_shares)], ignore_index=True)
         readings = in_order.iloc[np.argsort(self.order, kind="stable")].reset_index(drop=True)
         return self.codes, self.distinct, readings
 
+    def names(self, keys: pd.DataFrame, n_jobs: int, meanwhile: Callable[[], None]) -> pd.DataFrame:
+        """In this process, after :meth:`parse`: :func:`_by_distinct` of ``keys`` (the reports'
+        name, source, dialect area) with :func:`_names_of`, the distinct rows of the second half made
+        by the worker (cut between two names, so each process reads a name once); ``meanwhile``
+        runs while the worker makes them. From :data:`PARALLEL_MIN_DISTINCT` distinct rows the worker
+        ends and :func:`_by_distinct`'s workers make them (on ``n_jobs`` processes), as for one frame."""
+        codes, distinct = _factorize_rows(keys)
+        if len(distinct) >= PARALLEL_MIN_DISTINCT:
+            self.tell(None)
+            self.waiting()  # the worker ends (its answer kept) before others are forked
+            codes, distinct, table = _distinct_table(keys, _names_of, n_jobs, meanwhile=meanwhile,
+                                                     factorized=(codes, distinct))
+            return table.iloc[codes].set_axis(keys.index)
+        cut = len(distinct) // 2 if len(distinct) >= NAMES_SHARE_MIN else len(distinct)
+        name = distinct["name"].to_numpy(dtype=object)
+        while 0 < cut < len(distinct) and name[cut] == name[cut - 1]:  # a name's rows lie together
+            cut += 1
+        self.tell(distinct.iloc[cut:] if cut < len(distinct) else None)
+        parts = [_names_of(distinct.iloc[:cut])]
+        meanwhile()
+        if cut < len(distinct):
+            parts.append(self._from_worker())
+        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        return table.iloc[codes].set_axis(keys.index)
+
+    def tell(self, asked: pd.DataFrame | None) -> None:
+        """Send the worker the names it is to make (None: none; it then ends)."""
+        if not self.names_sent:
+            self.names_sent = True
+            self.here.send(asked)
+
 
 def _pair_worker() -> tuple:
-    """The residents' worker of :func:`normalize_pair`: the residents, then place shares."""
+    """The residents' worker of :func:`normalize_pair`: the residents, then place shares and names."""
     from kinmatch._parallel import shared
 
     residents, shares = shared()
+    if os.getpid() == shares.parent:  # no process could be started: run in this one, nothing shared
+        shares.in_process = True
+        return normalize_residents(residents, n_jobs=1)
+    shares.forked(in_worker=True)
     result = normalize_residents(residents, n_jobs=1)
-    return result, shares.worker_part()
+    shares.worker_part()
+    return result
 
 
 def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[], pd.DataFrame], *,
@@ -889,7 +969,9 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
     frames are large enough (:data:`PAIR_MIN_RESIDENTS`, :data:`PAIR_MIN_REPORTS`): a forked worker
     normalizes the residents while this process normalizes the reports, then the worker parses
     the reports' place texts from one end while this process parses them from the other
-    (:class:`_PlaceShares`), so both cores stay busy whatever either side's size.
+    (:class:`_PlaceShares`), so both cores stay busy whatever either side's size; once every
+    hometown is read (a name's sound keys depend on its dialect area), the worker makes half of the
+    reports' name columns while this process makes the other half.
 
     ``missing`` may be a function that returns the reports' frame (e.g. reads their file): it is
     called once the residents' worker has started, so that reading overlaps their normalization.
@@ -908,29 +990,32 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
     if not two:
         return normalize_residents(residents, n_jobs=n_jobs), normalize_missing(missing, n_jobs=n_jobs)
     shares = _PlaceShares()
-    waiting = fork_call(_pair_worker, shared=(residents, shares))
-    answer: list = []
-
-    def worker_shares() -> dict[int, pd.DataFrame]:
-        answer.append(waiting())
-        return answer[-1][1]
-
-    shares.worker_shares = worker_shares
+    try:
+        waiting = fork_call(_pair_worker, shared=(residents, shares))
+    except BaseException:  # noqa: B036 - no worker (or Ctrl-C): neither end of the pipe is needed
+        shares.here.close()
+        raise
+    finally:
+        shares.forked(in_worker=False)
+    if shares.in_process:
+        shares.here.close()
+        return waiting(), normalize_missing(missing() if callable(missing) else missing, n_jobs=n_jobs)
+    shares.waiting = waiting
     try:
         if callable(missing):
             missing = missing()
             _check_frame(missing, "missing")
-        # the other stages may still use workers (names of a million reports), once this worker is done
+        # the other stages may still use workers (descriptions of a million reports)
         ctx = _context(missing, "missing", n_jobs)
         ctx.place_shares = shares
         shares.publish(ctx)
         missing_result = _normalize(missing, "missing", MISSING_COLUMNS, False, ctx=ctx)
+        shares.tell(None)  # if the names did not ask the worker for any
     except BaseException:  # noqa: B036 - the reports failed (or Ctrl-C): the worker is stopped, not awaited
         waiting.cancel()
         raise
     finally:
         if not shares.published:  # tell the worker (if still there) that no texts will come
             shares.publish(None)
-    if not answer:
-        answer.append(waiting())
-    return answer[0][0], missing_result
+        shares.here.close()
+    return waiting(), missing_result
