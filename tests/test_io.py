@@ -129,3 +129,42 @@ def test_write_csv_many_rows_in_several_writes(tmp_path):
     frame = pd.DataFrame({"id": [f"M{i}" for i in range(45_001)], "score": np.linspace(0, 1, 45_001)})
     path = write_csv(frame, tmp_path / "long.csv")
     assert path.read_bytes() == ("\ufeff" + _pandas_csv(frame)).encode("utf-8")
+
+
+def test_write_csv_rows_in_blocks_and_other_encodings(tmp_path, monkeypatch):
+    """Rows joined a block at a time are the whole table in order; a file in another encoding and
+    the text of csv_text get the same characters as pandas."""
+    import numpy as np
+
+    from kinmatch import _io
+    from kinmatch._io import csv_rows, csv_text
+
+    rng = np.random.default_rng(11)
+    n = 1_003
+    frame = pd.DataFrame({"id": [f"R{i}" for i in range(n)],
+                          "note": [_TEXT[i] for i in rng.integers(0, len(_TEXT), n)],
+                          "w": rng.choice([0.5, -0.0, np.nan, 1e-05], n), "rank": rng.integers(1, 9, n)})
+    expected = _pandas_csv(frame)
+    monkeypatch.setattr(_io, "ROW_BLOCK", 100)
+    assert csv_text(frame) == expected
+    assert csv_rows(frame) == expected.split("\r\n", 1)[1].encode("utf-8")
+    path = write_csv(frame, tmp_path / "gbk.csv", encoding="gb18030")
+    assert path.read_bytes() == expected.encode("gb18030")
+
+
+def test_text_arrow_cannot_hold_goes_to_pandas():
+    """A lone surrogate (text decoded with surrogateescape) is written by pandas, as before."""
+    from kinmatch._io import csv_rows, csv_text
+
+    frame = pd.DataFrame({"note": ["ok", "bad\udcff"], "n": [1, 2]})
+    assert csv_rows(frame) is None
+    assert csv_text(frame) == _pandas_csv(frame)
+
+
+@pytest.mark.parametrize("cells", [["=1,2", "x"], ['"=a"', "-1"], ["\r=", "ok", None], ["a\nb", "+x\"y"]])
+def test_cells_both_escaped_and_quoted_as_pandas(cells):
+    from kinmatch._io import csv_rows, csv_text
+
+    frame = pd.DataFrame({"note": pd.Series(cells, dtype=object), "other": ["p"] * len(cells)})
+    assert csv_text(frame) == _pandas_csv(frame)
+    assert csv_rows(frame) == _pandas_csv(frame).split("\r\n", 1)[1].encode("utf-8")
