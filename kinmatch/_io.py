@@ -253,8 +253,7 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list | None:
         elif dtype == np.float64:
             # distinct bit patterns, not values: 0.0 and -0.0 are written apart
             codes, uniques = pd.factorize(values.view(np.int64))
-            texts = ["" if v != v else str(v) for v in uniques.view(np.float64).tolist()]  # NaN: blank
-            column = pa.array(texts, type=pa.large_string()).take(codes)
+            column = _float_texts(uniques.view(np.float64)).take(codes)
         elif dtype.kind in "iub" and isinstance(dtype, np.dtype):
             codes, uniques = pd.factorize(values)
             column = pa.array([str(v) for v in uniques.tolist()], type=pa.large_string()).take(codes)
@@ -262,6 +261,55 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list | None:
             return None
         columns.append(column)
     return columns
+
+
+FLOATS_BY_ARROW = 1_000
+"""From this many distinct values a float column is written by Arrow (:func:`_float_texts`)."""
+
+
+def _float_texts(values: np.ndarray):
+    """Each float's text as pandas writes it (an Arrow array): Python's ``repr`` (its shortest
+    round-trip digits; fixed notation from 1e-4 to 1e16, else ``1.5e-07``), NaN a blank cell.
+
+    Why not ``repr`` alone: it takes ~0.5 µs a value, and a candidate table's probabilities and
+    match weights hold one distinct value a row. Arrow writes the same shortest digits about four
+    times faster, in its own layout: where it differs from Python's by a missing ``.0`` (fixed
+    notation, in Python's fixed range), an exponent of one digit (``1.5e-7``) or fixed notation
+    from 1e-6 to 1e-4 (``0.0000123``) it is rewritten; the other values (``1e+15``, zeros, NaN,
+    infinities) are written by ``repr``. Tests compare the two on random bit patterns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    if len(values) < FLOATS_BY_ARROW:
+        return pa.array(["" if v != v else repr(v) for v in values.tolist()], type=text)
+    size = np.abs(values)
+    fixed_range = (size >= 1e-4) & (size < 1e16)  # NaN is in neither range
+    exponent_range = ((size > 0) & (size < 1e-4)) | ((size >= 1e16) & (size < np.inf))
+    written = pc.cast(pa.array(values), text)
+    exponent = pc.match_substring(written, "e").to_numpy(zero_copy_only=False)
+    groups = [np.flatnonzero(fixed_range & ~exponent), np.flatnonzero(exponent_range & exponent),
+              np.flatnonzero(exponent_range & ~exponent & (size >= 1e-6))]
+    fixed, exponents, small = (written.take(group) for group in groups)
+    has_point = pc.match_substring(fixed, ".")
+    fixed = pc.if_else(has_point, fixed, pc.binary_join_element_wise(fixed, pa.scalar(".0", text), pa.scalar("", text)))
+    exponents = pc.replace_substring_regex(exponents, pattern=r"e([+-])(\d)$", replacement="e\\10\\2")
+    # Arrow writes 1e-6 to 1e-4 in fixed notation (0.0000123), Python with an exponent (1.23e-05)
+    for zeros, power in (("0000", "05"), ("00000", "06")):
+        small = pc.replace_substring_regex(small, pattern=rf"^(-?)0\.{zeros}([1-9])(\d+)$",
+                                           replacement=rf"\1\2.\3e-{power}")
+        small = pc.replace_substring_regex(small, pattern=rf"^(-?)0\.{zeros}([1-9])$", replacement=rf"\1\2e-{power}")
+    by_repr = np.ones(len(values), dtype=bool)
+    source = np.empty(len(values), dtype=np.int64)
+    start = 0
+    for group in groups:
+        by_repr[group] = False
+        source[group] = np.arange(start, start + len(group))
+        start += len(group)
+    by_repr = np.flatnonzero(by_repr)
+    source[by_repr] = np.arange(start, start + len(by_repr))
+    others = pa.array(["" if v != v else repr(v) for v in values[by_repr].tolist()], type=text)
+    return pa.concat_arrays([fixed, exponents, small, others]).take(source)
 
 
 def _text_column(cells: list[str], special: str):

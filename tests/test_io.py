@@ -168,3 +168,29 @@ def test_cells_both_escaped_and_quoted_as_pandas(cells):
     frame = pd.DataFrame({"note": pd.Series(cells, dtype=object), "other": ["p"] * len(cells)})
     assert csv_text(frame) == _pandas_csv(frame)
     assert csv_rows(frame) == _pandas_csv(frame).split("\r\n", 1)[1].encode("utf-8")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_float_texts_by_arrow_equal_repr(seed):
+    """Arrow's float texts, completed to Python's layout, equal ``repr`` (what pandas writes): on
+    random bit patterns, every decade from 1e-30 to 1e30, integers, both sides of each notation's
+    bounds, and the values a spreadsheet meets in a candidate table."""
+    import numpy as np
+
+    from kinmatch._io import FLOATS_BY_ARROW, _float_texts
+
+    rng = np.random.default_rng(seed)
+    n = 50_000
+    edges = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 9999999999999998.0, 1e-4, 9.9999e-5, 1e-5, 1e-6, 1.2e-6,
+             9.99e-7, 1e-7, 2.5e-5, -2.5e-5, 5e-324, 1.7976931348623157e308, 0.1, 1 / 3, 1e15, 123456789012.0,
+             0.00012, 100.0, -7.0]
+    values = np.concatenate([
+        rng.integers(0, 2**64, n, dtype=np.uint64).view(np.float64),
+        10.0 ** rng.uniform(-30, 30, n) * rng.choice([-1.0, 1.0], n),
+        10.0 ** rng.uniform(-8, -3, n),
+        rng.uniform(-40, 40, n), np.round(rng.uniform(-9, 9, n), 1),
+        rng.integers(-2**62, 2**62, n).astype(float), np.array(edges * 50)])
+    assert len(values) >= FLOATS_BY_ARROW
+    expected = ["" if v != v else repr(v) for v in values.tolist()]
+    assert _float_texts(values).to_pylist() == expected
+    assert _float_texts(values[:10]).to_pylist() == expected[:10]  # few values: repr itself
