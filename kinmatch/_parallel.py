@@ -540,20 +540,30 @@ def keep_freed_memory() -> None:
 def pickle_to_file(fd: int, value: Any) -> int:
     """Pickle ``value`` to the start of the file ``fd`` (a worker's answer too large for a pipe:
     40 MB through a pipe's 64 KiB cost a tenth of a second of switching); the pickle's size."""
-    payload = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    written = 0
-    while written < len(payload):
-        written += os.pwrite(fd, payload[written:], written)
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    write_to_file(fd, payload, 0)
     return len(payload)
 
 
 def pickle_from_file(fd: int, size: int) -> Any:
     """What :func:`pickle_to_file` wrote: the first ``size`` bytes of the file ``fd``, unpickled."""
+    return pickle.loads(read_from_file(fd, 0, size))
+
+
+def write_to_file(fd: int, data: Any, offset: int) -> None:
+    """Write ``data`` (bytes-like) into the file ``fd`` at ``offset``."""
+    payload, written = memoryview(data), 0
+    while written < len(payload):
+        written += os.pwrite(fd, payload[written:], offset + written)
+
+
+def read_from_file(fd: int, offset: int, size: int) -> bytearray:
+    """The ``size`` bytes of the file ``fd`` from ``offset`` (what :func:`write_to_file` wrote)."""
     data = bytearray(size)
     view, done = memoryview(data), 0
     while done < size:
-        got = os.preadv(fd, [view[done:]], done)
+        got = os.preadv(fd, [view[done:]], offset + done)
         if got == 0:
             raise ChildProcessError(f"the worker's answer ended after {done} of {size} bytes")
         done += got
-    return pickle.loads(data)
+    return data

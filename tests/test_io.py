@@ -129,3 +129,68 @@ def test_write_csv_many_rows_in_several_writes(tmp_path):
     frame = pd.DataFrame({"id": [f"M{i}" for i in range(45_001)], "score": np.linspace(0, 1, 45_001)})
     path = write_csv(frame, tmp_path / "long.csv")
     assert path.read_bytes() == ("\ufeff" + _pandas_csv(frame)).encode("utf-8")
+
+
+def test_write_csv_rows_in_blocks_and_other_encodings(tmp_path, monkeypatch):
+    """Rows joined a block at a time are the whole table in order; a file in another encoding and
+    the text of csv_text get the same characters as pandas."""
+    import numpy as np
+
+    from kinmatch import _io
+    from kinmatch._io import csv_rows, csv_text
+
+    rng = np.random.default_rng(11)
+    n = 1_003
+    frame = pd.DataFrame({"id": [f"R{i}" for i in range(n)],
+                          "note": [_TEXT[i] for i in rng.integers(0, len(_TEXT), n)],
+                          "w": rng.choice([0.5, -0.0, np.nan, 1e-05], n), "rank": rng.integers(1, 9, n)})
+    expected = _pandas_csv(frame)
+    monkeypatch.setattr(_io, "ROW_BLOCK", 100)
+    assert csv_text(frame) == expected
+    assert csv_rows(frame) == expected.split("\r\n", 1)[1].encode("utf-8")
+    path = write_csv(frame, tmp_path / "gbk.csv", encoding="gb18030")
+    assert path.read_bytes() == expected.encode("gb18030")
+
+
+def test_text_arrow_cannot_hold_goes_to_pandas():
+    """A lone surrogate (text decoded with surrogateescape) is written by pandas, as before."""
+    from kinmatch._io import csv_rows, csv_text
+
+    frame = pd.DataFrame({"note": ["ok", "bad\udcff"], "n": [1, 2]})
+    assert csv_rows(frame) is None
+    assert csv_text(frame) == _pandas_csv(frame)
+
+
+@pytest.mark.parametrize("cells", [["=1,2", "x"], ['"=a"', "-1"], ["\r=", "ok", None], ["a\nb", "+x\"y"]])
+def test_cells_both_escaped_and_quoted_as_pandas(cells):
+    from kinmatch._io import csv_rows, csv_text
+
+    frame = pd.DataFrame({"note": pd.Series(cells, dtype=object), "other": ["p"] * len(cells)})
+    assert csv_text(frame) == _pandas_csv(frame)
+    assert csv_rows(frame) == _pandas_csv(frame).split("\r\n", 1)[1].encode("utf-8")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_float_texts_by_arrow_equal_repr(seed):
+    """Arrow's float texts, completed to Python's layout, equal ``repr`` (what pandas writes): on
+    random bit patterns, every decade from 1e-30 to 1e30, integers, both sides of each notation's
+    bounds, and the values a spreadsheet meets in a candidate table."""
+    import numpy as np
+
+    from kinmatch._io import FLOATS_BY_ARROW, _float_texts
+
+    rng = np.random.default_rng(seed)
+    n = 50_000
+    edges = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 9999999999999998.0, 1e-4, 9.9999e-5, 1e-5, 1e-6, 1.2e-6,
+             9.99e-7, 1e-7, 2.5e-5, -2.5e-5, 5e-324, 1.7976931348623157e308, 0.1, 1 / 3, 1e15, 123456789012.0,
+             0.00012, 100.0, -7.0]
+    values = np.concatenate([
+        rng.integers(0, 2**64, n, dtype=np.uint64).view(np.float64),
+        10.0 ** rng.uniform(-30, 30, n) * rng.choice([-1.0, 1.0], n),
+        10.0 ** rng.uniform(-8, -3, n),
+        rng.uniform(-40, 40, n), np.round(rng.uniform(-9, 9, n), 1),
+        rng.integers(-2**62, 2**62, n).astype(float), np.array(edges * 50)])
+    assert len(values) >= FLOATS_BY_ARROW
+    expected = ["" if v != v else repr(v) for v in values.tolist()]
+    assert _float_texts(values).to_pylist() == expected
+    assert _float_texts(values[:10]).to_pylist() == expected[:10]  # few values: repr itself

@@ -20,6 +20,7 @@ Comparisons with no evidence (-1) or a weight under :data:`MIN_SHOWN_WEIGHT` are
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from kinmatch.errors import InputError
 
@@ -57,9 +58,12 @@ def explain_pairs(encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, w
     # each pair's comparisons, strongest first; a stable sort keeps the comparison order on ties
     key = np.where(shown, -np.abs(np.nan_to_num(weights, nan=0.0)), np.inf)
     order = np.argsort(key, axis=1, kind="stable")[:, :top]
+    kept_reasons = np.zeros((n, k), dtype=bool)
+    np.put_along_axis(kept_reasons, order, True, axis=1)
+    kept_reasons &= shown
     pieces = np.empty((n, k), dtype=object)
     for j, (comparison, encoding) in enumerate(zip(encoded.comparisons, encoded.encodings)):
-        rows = np.flatnonzero(shown[:, j] & (order == j).any(axis=1))  # the pairs where this reason is kept
+        rows = np.flatnonzero(kept_reasons[:, j])  # the pairs where this reason is kept
         if len(rows) == 0:
             continue
         report = rp[rows, j] if rp.ndim == 2 else rp[rows]
@@ -74,7 +78,7 @@ def explain_pairs(encoded, lp: np.ndarray, rp: np.ndarray, levels: np.ndarray, w
 def _weight_suffixes(weights: np.ndarray) -> np.ndarray:
     """``" "`` + :func:`format_weight` of each weight (an object array), each distinct weight
     written once."""
-    distinct, inverse = np.unique(weights, return_inverse=True)
+    codes, distinct = pd.factorize(weights, use_na_sentinel=False)  # a hash, not a sort
     texts = np.empty(len(distinct), dtype=object)
     texts[:] = [" " + format_weight(w) for w in distinct.tolist()]
-    return texts[inverse.reshape(-1)]
+    return texts[codes]

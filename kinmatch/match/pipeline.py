@@ -61,7 +61,8 @@ class LinkRun(NamedTuple):
     fitted ``model``, the candidates' comparison ``vectors``, the per-pass ``candidate_counts``,
     the normalized ``residents`` and ``missing`` frames (for review screens) and the ``settings``;
     ``rendered``: when :func:`run_link` was given ``render_rows`` and ranked the table in two parts,
-    what it returned for each part, in the table's order (None otherwise)."""
+    what it returned for each part, in the table's order (None otherwise; bytes from the worker come back
+    as a ``bytearray``)."""
 
     table: pd.DataFrame
     model: Any
@@ -581,8 +582,20 @@ class _TwoParts:
         rows = self.mine[:self.n_mine]
         table = self._part(vectors.iloc[rows], rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
-        size = self.waiting()
-        their_table, their_rendered = pickle_from_file(self.answer.fileno(), size)
+        from kinmatch._parallel import read_from_file
+
+        try:
+            # the sizes come up the pipe before the worker ends: its part is read while it exits
+            size, rendered_size = self.up[0].recv()
+        except EOFError:  # the worker ended without its part: its error, if it sent one
+            size = None
+        if size is not None:
+            their_table, their_rendered = pickle_from_file(self.answer.fileno(), size)
+            if rendered_size is not None:
+                their_rendered = read_from_file(self.answer.fileno(), size, rendered_size)
+        self.waiting()  # the worker reaped (its error raised)
+        if size is None:
+            raise ChildProcessError("the ranking's worker ended without its part of the table")
         self.close()
         table = pd.concat([table, their_table], ignore_index=True)
         return table, ([rendered, their_rendered] if self.render_rows is not None else None)
@@ -599,7 +612,16 @@ class _TwoParts:
                                index=self.index[rows])
         table = self._part(vectors, rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
-        return pickle_to_file(self.answer.fileno(), (table, rendered))  # this process read the levels already
+        # this process read the levels already; rendered bytes go as they are, after the table's
+        # pickle (pickling them would copy them twice more)
+        from kinmatch._parallel import write_to_file
+
+        raw = isinstance(rendered, bytes)
+        size = pickle_to_file(self.answer.fileno(), (table, None if raw else rendered))
+        if raw:
+            write_to_file(self.answer.fileno(), rendered, size)
+        self.up[1].send((size, len(rendered) if raw else None))
+        return size
 
     def _part(self, vectors: pd.DataFrame, rows: np.ndarray, fitted: Any, version: str) -> pd.DataFrame:
         lp, rp = self.lp[rows], self.rp[rows]
