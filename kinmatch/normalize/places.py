@@ -292,6 +292,21 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(frame.columns, row)) for row in zip(*columns)]
 
 
+class _KeyHashes(NamedTuple):
+    """The name index hashed for :func:`_scan_share` (see :attr:`_Gazetteer.key_hashes`)."""
+
+    nodes: np.ndarray      # sorted uint64 hashes of the keys and their proper prefixes
+    key: np.ndarray        # per node: the key number of the node's text, or -1 (a prefix only)
+    more: np.ndarray       # per node: a longer key begins with it
+    coarse: np.ndarray     # per key: the coarsest level order of its non-generic readings, or 9
+    count: np.ndarray      # per key: how many readings it has
+    level: np.ndarray      # per key: the level order of its first reading
+
+
+_HASH_BASE = np.uint64(0x100000001B3)
+"""Multiplier of the rolling hash (odd, so a step h → h·B + c loses nothing)."""
+
+
 class _Gazetteer:
     def __init__(self) -> None:
         from kinmatch.normalize.dialects import PROVINCES
@@ -334,6 +349,9 @@ class _Gazetteer:
         # (id of a trie key's readings, coarsest level around its span) → the readings the span
         # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
         self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
+        # the same for the share scan (_scan_share), by (key number, coarsest level around)
+        self.share_span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
+        self._key_readings: dict[int, tuple[tuple[_Entry, int], ...]] = {}
         # (level, code) of a reading → its codes, coordinates and display name (_place_of)
         self.places: dict[tuple[str, str], tuple] = {}
 
@@ -380,6 +398,46 @@ class _Gazetteer:
                           map(bool, map(keys["old"].__getitem__, rows)), map(keys["label"].__getitem__, rows)))
         return (list(zip(entries, orders)),
                 [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
+
+    @functools.cached_property
+    def key_hashes(self) -> _KeyHashes | None:
+        """The name index as sorted 64-bit hashes of every key and every proper prefix of a key
+        (two characters or more), for :func:`_scan_share`; None in the (never seen) case of two
+        keys with one hash, where the share scan falls back to :func:`_scan`."""
+        names = self._names
+        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+        chars = np.frombuffer("".join(names).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        starts = np.cumsum(lengths) - lengths
+        numbers = np.arange(len(names), dtype=np.int64)
+        hashes, keys, more = [], [], []
+        state = np.zeros(len(names), dtype=np.uint64)
+        for length in range(1, self.max_len + 1):
+            live = lengths >= length
+            numbers, starts, lengths, state = numbers[live], starts[live], lengths[live], state[live]
+            state = state * _HASH_BASE + chars[starts + length - 1]
+            if length >= 2:
+                hashes.append(state)
+                keys.append(np.where(lengths == length, numbers, -1))
+                more.append(lengths > length)
+        hashes, keys, more = np.concatenate(hashes), np.concatenate(keys), np.concatenate(more)
+        order = np.argsort(hashes, kind="stable")
+        hashes, keys, more = hashes[order], keys[order], more[order]
+        first = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+        if (np.add.reduceat((keys >= 0).astype(np.int64), first) > 1).any():
+            return None
+        rows = np.array(self._bounds, dtype=np.int64).reshape(-1, 2)
+        level = np.array(list(map(_LEVEL_ORDER.__getitem__, self._keys["level"])), dtype=np.int64)
+        coarse = np.where(np.array(self._keys["kind"], dtype=object) == "generic", 9, level)
+        return _KeyHashes(hashes[first], np.maximum.reduceat(keys, first), np.logical_or.reduceat(more, first),
+                          np.minimum.reduceat(coarse, rows[:, 0]), rows[:, 1] - rows[:, 0], level[rows[:, 0]])
+
+    def key_readings(self, number: int) -> tuple[tuple[_Entry, int], ...]:
+        """The readings of key ``number`` as (entry, level order), as the trie holds them."""
+        readings = self._key_readings.get(number)
+        if readings is None:
+            a, b = self._bounds[number]
+            readings = self._key_readings[number] = tuple(self._readings(list(range(a, b)))[0])
+        return readings
 
     @functools.cached_property
     def index(self) -> dict[str, list[_Entry]]:
@@ -600,6 +658,90 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
         if kept is None:
             kept = span_cache[cache_key] = _span_readings(entries, around)
         out.extend([new_hit(_Hit, (i, j, entry)) for entry in kept])
+    return out
+
+
+def _scan_share(texts: list[str], g: _Gazetteer) -> list[list[_Hit]] | None:
+    """:func:`_scan` of many cleaned texts at once: the same hits, in the same order, per text.
+
+    The texts are joined (a NUL between them, which no key holds) into one array of code points;
+    the trie walks of every start position advance together one character per step, each step a
+    sorted search of the rolling hashes of the pieces among the hashed keys and prefixes
+    (:attr:`_Gazetteer.key_hashes`); a hash found is a key only if the text equals it. Returns None
+    when the hashed keys are not usable (the caller scans text by text)."""
+    table = g.key_hashes
+    if table is None:
+        return None
+    joined = "\0".join(texts) + "\0"
+    chars = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    nodes, node_key, node_more = table.nodes, table.key, table.more
+    last = len(nodes) - 1
+    # every position with two characters of one text begins a walk
+    pos = np.flatnonzero((chars[:-1] != 0) & (chars[1:] != 0))
+    state = chars[pos] * _HASH_BASE + chars[pos + 1]
+    found_pos, found_len, found_key = [], [], []
+    length = 2
+    while len(pos):
+        at = np.minimum(np.searchsorted(nodes, state), last)
+        known = nodes[at] == state
+        pos, state, at = pos[known], state[known], at[known]
+        key = node_key[at]
+        is_key = key >= 0
+        found_pos.append(pos[is_key])
+        found_key.append(key[is_key])
+        found_len.append(np.full(int(is_key.sum()), length, dtype=np.int64))
+        # a walk goes on while a longer key can follow and the text goes on (NUL ends it)
+        on = node_more[at] & (chars[pos + length] != 0)
+        pos, state = pos[on], state[on]
+        state = state * _HASH_BASE + chars[pos + length]
+        length += 1
+    start = np.concatenate(found_pos)
+    size = np.concatenate(found_len)
+    key = np.concatenate(found_key)
+    out: list[list[_Hit]] = [[] for _ in texts]
+    if not len(start):
+        return out
+    order = np.lexsort((size, start))   # scan order: by start, then by end
+    start, size, key = start[order], size[order], key[order]
+    names = g._names
+    if any(map(operator.ne, map(joined.__getitem__, map(slice, start.tolist(), (start + size).tolist())),
+               map(names.__getitem__, key.tolist()))):
+        return None  # a hash shared by a piece and a key (never seen): scan text by text
+    end = start + size
+    coarse = table.coarse[key]
+    # per span, the coarsest level of a strictly larger span around it. A span around another
+    # either starts before it (and ends no earlier), or starts with it and is longer; a span of
+    # an earlier text ends before the span starts, so the texts need no separating. Per level,
+    # the latest end of its spans starting before each span (a running maximum in scan order)
+    # and of its spans with the same start say whether one lies around it.
+    around = np.full(len(start), 9, dtype=np.int64)
+    group = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])     # first span of each start
+    first_of = np.repeat(group, np.diff(np.r_[group, len(start)]))
+    before = first_of - 1
+    for level in sorted(set(coarse[coarse < 9].tolist()), reverse=True):
+        ends = np.where(coarse == level, end, -1)
+        latest = np.maximum.accumulate(ends)
+        holds = (before >= 0) & (latest[np.maximum(before, 0)] >= end)
+        same = np.maximum.reduceat(ends, group)[np.searchsorted(group, first_of)]
+        holds |= same > end
+        around[holds] = level
+    offsets = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    text_of = np.searchsorted(offsets, start, side="right") - 1
+    local = start - offsets[text_of]
+    count = table.count[key]
+    # a span with one reading keeps it when the span around it is coarser than the reading
+    keep = (count > 1) | (around > table.level[key])
+    span_cache, readings = g.share_span_readings, g.key_readings
+    new_hit = tuple.__new__  # _Hit(i, j, entry) without the namedtuple's Python-level __new__
+    for t, i, n, k, c, o in zip(text_of[keep].tolist(), local[keep].tolist(), size[keep].tolist(),
+                                key[keep].tolist(), count[keep].tolist(), around[keep].tolist(), strict=True):
+        if c == 1:
+            out[t].append(new_hit(_Hit, (i, i + n, readings(k)[0][0])))
+            continue
+        kept = span_cache.get((k, o))
+        if kept is None:
+            kept = span_cache[(k, o)] = _span_readings(readings(k), o)
+        out[t].extend([new_hit(_Hit, (i, i + n, entry)) for entry in kept])
     return out
 
 
@@ -1524,10 +1666,14 @@ def _rest_chunks(s: str, hits: list[_Hit], cands: list[_Cand]) -> list[str]:
 
 def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str, list[tuple[_Cand, float]]]:
     g = _gaz()
-    s = _clean(text)
-    if not s or _NO_PLACE.fullmatch(s):
-        return s, []
-    hits = _scan(s, g)
+    scanned = _SHARE_SCANS.get(text) if _SHARE_SCANS and isinstance(text, str) else None
+    if scanned is not None:
+        s, hits = scanned
+    else:
+        s = _clean(text)
+        if not s or _NO_PLACE.fullmatch(s):
+            return s, []
+        hits = _scan(s, g)
     cands, coarse_hits = _score_counties(s, hits, g)
     if not cands or coarse_hits:
         # a prefecture or province is only a rival reading when no stronger county inside it is
@@ -1706,6 +1852,27 @@ def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
     return _parse_cached(str(text), accent_area)
 
 
+_SHARE_SCANS: dict[str, tuple[str, list[_Hit]]] = {}
+"""Place text → (its cleaned form, its hits) for the texts :func:`parse_places` is parsing, scanned
+together by :func:`_scan_share` (read by :func:`_candidates`; emptied after each call)."""
+_SCAN_AHEAD_MIN = 16
+"""From this many distinct texts :func:`parse_places` scans them together."""
+
+
+def _scan_ahead(texts) -> None:
+    """Clean and scan ``texts`` together into :data:`_SHARE_SCANS` (texts without a place left out)."""
+    if len(texts) < _SCAN_AHEAD_MIN:
+        return
+    cleaned = {}
+    for text in texts:
+        s = _clean(text)
+        if s and not _NO_PLACE.fullmatch(s):
+            cleaned[text] = s
+    hits = _scan_share(list(cleaned.values()), _gaz()) if cleaned else None
+    if hits is not None:
+        _SHARE_SCANS.update(zip(cleaned, zip(cleaned.values(), hits, strict=True), strict=True))
+
+
 PLACE_FIELDS = ["province", "prefecture", "county", "township", "village", "lon", "lat",
                 "place_score", "place_old", "place_matched_by"]
 _PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "township", "village", "lon", "lat",
@@ -1735,7 +1902,11 @@ def parse_places(values: pd.Series, prefix: str | None = None,
         keys = [(t, None) for t in texts]
     first: dict[tuple[str, str | None], int] = {}
     codes = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=len(keys))
-    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    _scan_ahead(dict.fromkeys(t for t, _a in first if t))
+    try:
+        parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    finally:
+        _SHARE_SCANS.clear()
     # PlaceMatch's fields, column by column (one transposition instead of a pass per field)
     columns = list(zip(*parsed)) if parsed else [()] * len(PlaceMatch._fields)
     out = {}
