@@ -65,7 +65,13 @@ def test_share_scan_equals_the_scan():
     cleaned = [s for s in map(places._clean, golden["text"]) if s]
     for start in range(0, len(cleaned), 300):
         share = cleaned[start:start + 300]
-        assert places._scan_share(share, g) == [places._scan(s, g) for s in share]
+        hits = places._share_hits(share, g)
+        found = [[] for _ in share]
+        for text, begin, end, row, kind in zip(hits.text.tolist(), hits.start.tolist(), hits.end.tolist(),
+                                               hits.row.tolist(), hits.kind.tolist(), strict=True):
+            entry = g.row_entry(row)._replace(kind=places._KINDS[kind])
+            found[text].append(places._Hit(begin, end, entry))
+        assert found == [places._scan(s, g) for s in share]
 
 
 def test_share_with_blanks_repeats_and_two_accent_areas():

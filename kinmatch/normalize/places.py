@@ -293,7 +293,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 class _KeyHashes(NamedTuple):
-    """The name index hashed for :func:`_scan_share` (see :attr:`_Gazetteer.key_hashes`)."""
+    """The name index hashed for :func:`_share_spans` (see :attr:`_Gazetteer.key_hashes`)."""
 
     nodes: np.ndarray      # sorted uint64 hashes of the keys and their proper prefixes
     key: np.ndarray        # per node: the key number of the node's text, or -1 (a prefix only)
@@ -370,10 +370,11 @@ class _Gazetteer:
         # (id of a trie key's readings, coarsest level around its span) → the readings the span
         # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
         self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
-        # the same for the share scan (_scan_share), by (key number, coarsest level around)
-        self.share_span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
-        self._key_readings: dict[int, tuple[tuple[_Entry, int], ...]] = {}
+        # the same for the share scan (_share_hits) as (rows, kinds), by (key number, coarsest
+        # level around)
         self.share_span_rows: dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # key number → its readings as the trie holds them; row of the name index → its reading
+        self._key_readings: dict[int, tuple[tuple[_Entry, int], ...]] = {}
         self._row_entries: dict[int, _Entry] = {}
         # (level, code) of a reading → its codes, coordinates and display name (_place_of)
         self.places: dict[tuple[str, str], tuple] = {}
@@ -425,8 +426,8 @@ class _Gazetteer:
     @functools.cached_property
     def key_hashes(self) -> _KeyHashes | None:
         """The name index as sorted 64-bit hashes of every key and every proper prefix of a key
-        (two characters or more), for :func:`_scan_share`; None in the (never seen) case of two
-        keys with one hash, where the share scan falls back to :func:`_scan`."""
+        (two characters or more), for :func:`_share_spans`; None in the (never seen) case of two
+        keys with one hash, where texts are read one by one."""
         names = self._names
         lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
         chars = np.frombuffer("".join(names).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -802,34 +803,9 @@ def _share_spans(texts: list[str], g: _Gazetteer):
     return chars, offsets, text_of, start - offsets[text_of], size, key, around
 
 
-def _scan_share(texts: list[str], g: _Gazetteer) -> list[list[_Hit]] | None:
-    """:func:`_scan` of many cleaned texts at once (see :func:`_share_spans`): the same hits, in
-    the same order, per text; None when the hashed keys are not usable."""
-    spans = _share_spans(texts, g)
-    if spans is None:
-        return None
-    _chars, _offsets, text_of, local, size, key, around = spans
-    table = g.key_hashes
-    out: list[list[_Hit]] = [[] for _ in texts]
-    count = table.count[key]
-    # a span with one reading keeps it when the span around it is coarser than the reading
-    keep = (count > 1) | (around > table.level[key])
-    span_cache, readings = g.share_span_readings, g.key_readings
-    new_hit = tuple.__new__  # _Hit(i, j, entry) without the namedtuple's Python-level __new__
-    for t, i, n, k, c, o in zip(text_of[keep].tolist(), local[keep].tolist(), size[keep].tolist(),
-                                key[keep].tolist(), count[keep].tolist(), around[keep].tolist(), strict=True):
-        if c == 1:
-            out[t].append(new_hit(_Hit, (i, i + n, readings(k)[0][0])))
-            continue
-        kept = span_cache.get((k, o))
-        if kept is None:
-            kept = span_cache[(k, o)] = _span_readings(readings(k), o)
-        out[t].extend([new_hit(_Hit, (i, i + n, entry)) for entry in kept])
-    return out
-
-
 def _share_hits(texts: list[str], g: _Gazetteer) -> _ShareHits | None:
-    """The hits of :func:`_scan_share` as arrays (no Python object per hit)."""
+    """The hits :func:`_scan` finds in each of ``texts``, as arrays in the same order (see
+    :func:`_share_spans`): no Python object per hit."""
     spans = _share_spans(texts, g)
     if spans is None:
         return None
@@ -2195,7 +2171,9 @@ _PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "towns
 
 def parse_places(values: pd.Series, prefix: str | None = None,
                  accent_areas: pd.Series | None = None) -> pd.DataFrame:
-    """Vectorized :func:`parse_place`: each distinct (text, accent area) is parsed once.
+    """Vectorized :func:`parse_place`: each distinct (text, accent area) is parsed once. From 16
+    distinct texts they are scanned and their county readings scored together in arrays
+    (:func:`_score_share`); the rest of each reading is :func:`parse_place`'s, and so is the result.
 
     Columns (with ``prefix="found"``: ``found_province``, ``found_prefecture``, ``found_county``,
     ``found_township``, ``found_village``, ``found_lon``, ``found_lat``, ``found_place_score``,
