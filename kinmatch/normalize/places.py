@@ -292,6 +292,42 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(frame.columns, row)) for row in zip(*columns)]
 
 
+class _KeyHashes(NamedTuple):
+    """The name index hashed for :func:`_share_spans` (see :attr:`_Gazetteer.key_hashes`)."""
+
+    nodes: np.ndarray      # sorted uint64 hashes of the keys and their proper prefixes
+    key: np.ndarray        # per node: the key number of the node's text, or -1 (a prefix only)
+    more: np.ndarray       # per node: a longer key begins with it
+    coarse: np.ndarray     # per key: the coarsest level order of its non-generic readings, or 9
+    count: np.ndarray      # per key: how many readings it has
+    level: np.ndarray      # per key: the level order of its first reading
+
+
+class _RowTable(NamedTuple):
+    """The name index's readings as arrays (see :attr:`_Gazetteer.row_table`)."""
+
+    level: np.ndarray        # per row: level order
+    code: np.ndarray         # per row: code number
+    kind: np.ndarray         # per row: kind (_KINDS)
+    old: np.ndarray          # per row
+    first: np.ndarray        # per key: its first row
+    codes: list[str]         # code number → code
+    is_current: np.ndarray   # per code: a current county
+    prefecture: np.ndarray   # per code: a current county's prefecture code number, or -1
+    province: np.ndarray     # per code: a current county's province code number, or -1
+    province_of: np.ndarray  # per code: the code number of its first two digits + 0000
+    label: np.ndarray        # per row: label number
+    labels: list[str]        # label number → label
+
+
+_KINDS = ("full", "short", "generic", "shadow", "shadow_province")
+_KIND_IDS = {kind: number for number, kind in enumerate(_KINDS)}
+
+
+_HASH_BASE = np.uint64(0x100000001B3)
+"""Multiplier of the rolling hash (odd, so a step h → h·B + c loses nothing)."""
+
+
 class _Gazetteer:
     def __init__(self) -> None:
         from kinmatch.normalize.dialects import PROVINCES
@@ -334,6 +370,12 @@ class _Gazetteer:
         # (id of a trie key's readings, coarsest level around its span) → the readings the span
         # keeps (_span_readings): the trie keeps those readings alive, so an id names one key
         self.span_readings: dict[tuple[int, int], tuple[_Entry, ...]] = {}
+        # the same for the share scan (_share_hits) as (rows, kinds), by (key number, coarsest
+        # level around)
+        self.share_span_rows: dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # key number → its readings as the trie holds them; row of the name index → its reading
+        self._key_readings: dict[int, tuple[tuple[_Entry, int], ...]] = {}
+        self._row_entries: dict[int, _Entry] = {}
         # (level, code) of a reading → its codes, coordinates and display name (_place_of)
         self.places: dict[tuple[str, str], tuple] = {}
 
@@ -380,6 +422,84 @@ class _Gazetteer:
                           map(bool, map(keys["old"].__getitem__, rows)), map(keys["label"].__getitem__, rows)))
         return (list(zip(entries, orders)),
                 [9 if kind == "generic" else order for kind, order in zip(kinds, orders, strict=True)])
+
+    @functools.cached_property
+    def key_hashes(self) -> _KeyHashes | None:
+        """The name index as sorted 64-bit hashes of every key and every proper prefix of a key
+        (two characters or more), for :func:`_share_spans`; None in the (never seen) case of two
+        keys with one hash, where texts are read one by one."""
+        names = self._names
+        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+        chars = np.frombuffer("".join(names).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        starts = np.cumsum(lengths) - lengths
+        numbers = np.arange(len(names), dtype=np.int64)
+        hashes, keys, more = [], [], []
+        state = np.zeros(len(names), dtype=np.uint64)
+        for length in range(1, self.max_len + 1):
+            live = lengths >= length
+            numbers, starts, lengths, state = numbers[live], starts[live], lengths[live], state[live]
+            state = state * _HASH_BASE + chars[starts + length - 1]
+            if length >= 2:
+                hashes.append(state)
+                keys.append(np.where(lengths == length, numbers, -1))
+                more.append(lengths > length)
+        hashes, keys, more = np.concatenate(hashes), np.concatenate(keys), np.concatenate(more)
+        order = np.argsort(hashes, kind="stable")
+        hashes, keys, more = hashes[order], keys[order], more[order]
+        first = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+        if (np.add.reduceat((keys >= 0).astype(np.int64), first) > 1).any():
+            return None
+        rows = np.array(self._bounds, dtype=np.int64).reshape(-1, 2)
+        level = np.array(list(map(_LEVEL_ORDER.__getitem__, self._keys["level"])), dtype=np.int64)
+        coarse = np.where(np.array(self._keys["kind"], dtype=object) == "generic", 9, level)
+        return _KeyHashes(hashes[first], np.maximum.reduceat(keys, first), np.logical_or.reduceat(more, first),
+                          np.minimum.reduceat(coarse, rows[:, 0]), rows[:, 1] - rows[:, 0], level[rows[:, 0]])
+
+    @functools.cached_property
+    def row_table(self) -> _RowTable:
+        """The name index's readings as arrays (for :func:`_score_share`), with every code they
+        and the current counties name."""
+        keys = self._keys
+        codes: dict[str, int] = {}
+        code = np.array([codes.setdefault(c, len(codes)) for c in keys["code"]], dtype=np.int64)
+        for r in self.cur_info.values():
+            codes.setdefault(r["prefecture_code"], len(codes))
+            codes.setdefault(r["province_code"], len(codes))
+        for c in list(codes):
+            codes.setdefault(c[:2] + "0000", len(codes))
+        n = len(codes)
+        is_current = np.zeros(n, dtype=bool)
+        prefecture = np.full(n, -1, dtype=np.int64)
+        province = np.full(n, -1, dtype=np.int64)
+        for c, r in self.cur_info.items():
+            number = codes[c]
+            is_current[number] = True
+            prefecture[number] = codes[r["prefecture_code"]]
+            province[number] = codes[r["province_code"]]
+        province_of = np.array([codes[c[:2] + "0000"] for c in codes], dtype=np.int64)
+        level = np.array(list(map(_LEVEL_ORDER.__getitem__, keys["level"])), dtype=np.int64)
+        kind = np.array(list(map(_KIND_IDS.__getitem__, keys["kind"])), dtype=np.int64)
+        old = np.array(list(map(bool, keys["old"])), dtype=bool)
+        first = np.array([a for a, _b in self._bounds], dtype=np.int64)
+        labels: dict[str, int] = {}
+        label = np.array([labels.setdefault(name, len(labels)) for name in keys["label"]], dtype=np.int64)
+        return _RowTable(level, code, kind, old, first, list(codes), is_current, prefecture, province,
+                         province_of, label, list(labels))
+
+    def row_entry(self, row: int) -> _Entry:
+        """The reading of one row of the name index."""
+        entry = self._row_entries.get(row)
+        if entry is None:
+            entry = self._row_entries[row] = self._readings([row])[0][0][0]
+        return entry
+
+    def key_readings(self, number: int) -> tuple[tuple[_Entry, int], ...]:
+        """The readings of key ``number`` as (entry, level order), as the trie holds them."""
+        readings = self._key_readings.get(number)
+        if readings is None:
+            a, b = self._bounds[number]
+            readings = self._key_readings[number] = tuple(self._readings(list(range(a, b)))[0])
+        return readings
 
     @functools.cached_property
     def index(self) -> dict[str, list[_Entry]]:
@@ -603,6 +723,139 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
     return out
 
 
+class _ShareHits(NamedTuple):
+    """The hits of a share's texts as arrays, in scan order (text by text, as :func:`_scan`)."""
+
+    text: np.ndarray     # the text's number in the share
+    start: np.ndarray    # in the text
+    end: np.ndarray
+    row: np.ndarray      # the reading's row of the name index
+    kind: np.ndarray     # its kind (_KINDS), as the span keeps it (shadow readings)
+    chars: np.ndarray    # the share's texts as code points, a NUL after each
+    offsets: np.ndarray  # where each text begins in ``chars``
+
+
+def _share_spans(texts: list[str], g: _Gazetteer):
+    """The spans of ``texts`` that are keys, in scan order: (chars, offsets, text, start in the
+    text, length, key number, coarsest level around), or None when the hashed keys are not
+    usable (the caller scans text by text).
+
+    The texts are joined (a NUL after each, which no key holds) into one array of code points;
+    the trie walks of every start position advance together one character per step, each step a
+    sorted search of the rolling hashes of the pieces among the hashed keys and prefixes
+    (:attr:`_Gazetteer.key_hashes`); a hash found is a key only if the text equals it."""
+    table = g.key_hashes
+    if table is None:
+        return None
+    joined = "\0".join(texts) + "\0"
+    chars = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    offsets = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    nodes, node_key, node_more = table.nodes, table.key, table.more
+    last = len(nodes) - 1
+    # every position with two characters of one text begins a walk
+    pos = np.flatnonzero((chars[:-1] != 0) & (chars[1:] != 0))
+    state = chars[pos] * _HASH_BASE + chars[pos + 1]
+    found_pos, found_len, found_key = [], [], []
+    length = 2
+    while len(pos):
+        at = np.minimum(np.searchsorted(nodes, state), last)
+        known = nodes[at] == state
+        pos, state, at = pos[known], state[known], at[known]
+        key = node_key[at]
+        is_key = key >= 0
+        found_pos.append(pos[is_key])
+        found_key.append(key[is_key])
+        found_len.append(np.full(int(is_key.sum()), length, dtype=np.int64))
+        # a walk goes on while a longer key can follow and the text goes on (NUL ends it)
+        on = node_more[at] & (chars[pos + length] != 0)
+        pos, state = pos[on], state[on]
+        state = state * _HASH_BASE + chars[pos + length]
+        length += 1
+    empty = np.zeros(0, dtype=np.int64)
+    start = np.concatenate(found_pos) if found_pos else empty
+    size = np.concatenate(found_len) if found_len else empty
+    key = np.concatenate(found_key) if found_key else empty
+    order = np.lexsort((size, start))   # scan order: by start, then by end
+    start, size, key = start[order], size[order], key[order]
+    if any(map(operator.ne, map(joined.__getitem__, map(slice, start.tolist(), (start + size).tolist())),
+               map(g._names.__getitem__, key.tolist()))):
+        return None  # a hash shared by a piece and a key (never seen): scan text by text
+    end = start + size
+    coarse = table.coarse[key]
+    # per span, the coarsest level of a strictly larger span around it. A span around another
+    # either starts before it (and ends no earlier), or starts with it and is longer; a span of
+    # an earlier text ends before the span starts, so the texts need no separating. Per level,
+    # the latest end of its spans starting before each span (a running maximum in scan order)
+    # and of its spans with the same start say whether one lies around it.
+    around = np.full(len(start), 9, dtype=np.int64)
+    if len(start):
+        group = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])     # first span of each start
+        sizes = np.diff(np.r_[group, len(start)])
+        first_of = np.repeat(group, sizes)
+        before = first_of - 1
+        for level in sorted(set(coarse[coarse < 9].tolist()), reverse=True):
+            ends = np.where(coarse == level, end, -1)
+            latest = np.maximum.accumulate(ends)
+            holds = (before >= 0) & (latest[np.maximum(before, 0)] >= end)
+            holds |= np.repeat(np.maximum.reduceat(ends, group), sizes) > end
+            around[holds] = level
+    text_of = np.searchsorted(offsets, start, side="right") - 1
+    return chars, offsets, text_of, start - offsets[text_of], size, key, around
+
+
+def _share_hits(texts: list[str], g: _Gazetteer) -> _ShareHits | None:
+    """The hits :func:`_scan` finds in each of ``texts``, as arrays in the same order (see
+    :func:`_share_spans`): no Python object per hit."""
+    spans = _share_spans(texts, g)
+    if spans is None:
+        return None
+    chars, offsets, text_of, local, size, key, around = spans
+    table, rows = g.key_hashes, g.row_table
+    count = table.count[key]
+    single = count == 1
+    # a span with one reading keeps it when the span around it is coarser than the reading
+    n_hits = (single & (around > table.level[key])).astype(np.int64)
+    several = np.flatnonzero(~single)
+    kept_rows: list[int] = []
+    kept_kinds: list[int] = []
+    if len(several):
+        span_rows = g.share_span_rows
+        numbers = []
+        for k, o in zip(key[several].tolist(), around[several].tolist(), strict=True):
+            kept = span_rows.get((k, o))
+            if kept is None:
+                kept = span_rows[(k, o)] = _span_rows(g, k, o)
+            numbers.append(len(kept[0]))
+            kept_rows.extend(kept[0])
+            kept_kinds.extend(kept[1])
+        n_hits[several] = numbers
+    span = np.repeat(np.arange(len(key)), n_hits)
+    row = rows.first[key[span]]
+    from_several = ~single[span]
+    row[from_several] = kept_rows
+    kind = rows.kind[row]
+    kind[from_several] = kept_kinds
+    start = local[span]
+    return _ShareHits(text_of[span], start, start + size[span], row, kind, chars, offsets)
+
+
+def _span_rows(g: _Gazetteer, number: int, around: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """:func:`_span_readings` of key ``number`` as (rows, kinds): the readings kept are the key's
+    readings in order, some of them with another kind."""
+    readings = g.key_readings(number)
+    kept = _span_readings(readings, around)
+    first = g._bounds[number][0]
+    out_rows, out_kinds = [], []
+    j = 0
+    for entry in kept:
+        while readings[j][0][:2] != entry[:2] or readings[j][0][3:] != entry[3:]:
+            j += 1
+        out_rows.append(first + j)
+        out_kinds.append(_KIND_IDS[entry.kind])
+        j += 1
+    return tuple(out_rows), tuple(out_kinds)
+
+
 def _span_readings(entries: tuple, around: int) -> tuple[_Entry, ...]:
     """The readings one span of several keeps, given the coarsest level of a span around it."""
     span = [entry for entry, level in entries if around > level]
@@ -761,6 +1014,166 @@ def _score_counties(s: str, hits: list[_Hit], g: _Gazetteer) -> tuple[list[_Cand
     return cands, coarse_hits
 
 
+_W_COUNTY_BY_KIND = np.full(2 * len(_KINDS), np.nan)
+for (_kind, _old), _weight in _W_COUNTY.items():
+    _W_COUNTY_BY_KIND[2 * _KIND_IDS[_kind] + _old] = _weight
+_W_TOWN_BY_KIND = np.array([_W_TOWN.get(kind, np.nan) for kind in _KINDS])
+
+
+def _first_of_groups(group: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(groups, position of each group's first item) ordering the items of each group by
+    ``keys`` (the first key most significant; ties by position, as a stable sort)."""
+    order = np.lexsort((np.arange(len(group)), *reversed(keys), group))
+    grouped = group[order]
+    first = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(order) else order
+    return grouped[first], order[first]
+
+
+def _score_share(texts: list[str], g: _Gazetteer):
+    """:func:`_score_counties` of a share's texts at once, in arrays: per text its county
+    readings *before* villages, its province and prefecture hits (for :func:`_coarse`) and its
+    text with every province, prefecture and county hit blanked (for :func:`_villages_in`); or
+    None when the hashed keys are not usable. The evidence is summed in the same order as
+    :func:`_score_counties` (each float addition is the same)."""
+    hits = _share_hits(texts, g)
+    if hits is None:
+        return None
+    rows = g.row_table
+    t, hs, he, row, kind = hits.text, hits.start, hits.end, hits.row, hits.kind
+    lev, code, old = rows.level[row], rows.code[row], rows.old[row]
+    n_codes = len(rows.codes)
+    labels = rows.labels
+    text_len = np.array([len(s) - s.count(_SEP) for s in texts], dtype=np.int64)
+    # county and township hits of current counties, grouped by (text, county) in order of first hit
+    ct = np.flatnonzero(((lev == 2) | (lev == 3)) & rows.is_current[code])
+    groups, group_of = np.unique(t[ct] * n_codes + code[ct], return_inverse=True)
+    n = len(groups)
+    gt, gcode = groups // n_codes, groups % n_codes
+    first_hit = np.full(n, len(t), dtype=np.int64)
+    np.minimum.at(first_hit, group_of, ct)
+    # the strongest county reading, the first of equals
+    is_county = lev[ct] == 2
+    county_hits, county_group = ct[is_county], group_of[is_county]
+    weight = _W_COUNTY_BY_KIND[2 * kind[county_hits] + old[county_hits]]
+    best = np.full(n, -1, dtype=np.int64)
+    best_weight = np.zeros(n)
+    found, at = _first_of_groups(county_group, -weight)
+    best[found], best_weight[found] = county_hits[at], weight[at]
+    town_hits, town_group = ct[~is_county], group_of[~is_county]
+    has_towns = np.zeros(n, dtype=bool)
+    has_towns[town_group] = True
+    # a generic county name (城区) only with its prefecture named
+    pref = lev == 1
+    named = np.unique(t[pref] * n_codes + code[pref])
+    county_pref = rows.prefecture[gcode]
+    generic = (best >= 0) & (kind[np.maximum(best, 0)] == _KIND_IDS["generic"])
+    generic &= ~((county_pref >= 0) & np.isin(gt * n_codes + county_pref, named))
+    best[generic] = -1
+    dropped = generic & ~has_towns
+    has_best = best >= 0
+    lo = np.where(has_best, hs[np.maximum(best, 0)], -1)
+    hi = np.where(has_best, he[np.maximum(best, 0)], -1)
+    # (group, province or prefecture hit of its text) pairs, in scan order per group
+    coarse = np.flatnonzero(lev <= 1)
+    coarse_text = t[coarse]
+    lo_pair, hi_pair = np.searchsorted(coarse_text, gt, "left"), np.searchsorted(coarse_text, gt, "right")
+    count = hi_pair - lo_pair
+    pair_group = np.repeat(np.arange(n), count)
+    pair = coarse[lo_pair[pair_group] + np.arange(len(pair_group)) - np.repeat(np.cumsum(count) - count, count)]
+    clear = (he[pair] <= lo[pair_group]) | (hi[pair_group] <= hs[pair])
+    pref_ok = np.full(n, -1, dtype=np.int64)
+    ok = np.flatnonzero((lev[pair] == 1) & (code[pair] == county_pref[pair_group]) & clear)
+    found, at = _first_of_groups(pair_group[ok])
+    pref_ok[found] = pair[ok[at]]
+    county_prov = rows.province[gcode]
+    prov_ok = np.full(n, -1, dtype=np.int64)
+    ok = np.flatnonzero((lev[pair] == 0) & (code[pair] == county_prov[pair_group]) & clear)
+    found, at = _first_of_groups(pair_group[ok])
+    prov_ok[found] = pair[ok[at]]
+    has_pref_ok, has_prov_ok = pref_ok >= 0, prov_ok >= 0
+    # the strongest township reading clear of the county hit by (weight, length), first of equals
+    clear_town = (he[town_hits] <= lo[town_group]) | (hi[town_group] <= hs[town_hits])
+    town_hits, town_group = town_hits[clear_town], town_group[clear_town]
+    town_weight = _W_TOWN_BY_KIND[kind[town_hits]]
+    town = np.full(n, -1, dtype=np.int64)
+    found, at = _first_of_groups(town_group, -town_weight, -(he[town_hits] - hs[town_hits]))
+    town[found] = town_hits[at]
+    has_town = town >= 0
+    town_at = np.maximum(town, 0)
+    town_kind = kind[town_at]
+    supported = has_town & np.where(
+        town_kind == _KIND_IDS["shadow"], has_best | has_pref_ok,
+        has_best | has_pref_ok | has_prov_ok | (he[town_at] - hs[town_at] >= text_len[gt] - 1)
+        | (town_kind == _KIND_IDS["full"]))
+    keep = ~dropped & (has_best | supported)
+    # the other prefectures and provinces the text names outside this reading (clear of the
+    # county hit and of the township hit read)
+    clear_used = clear & (~supported[pair_group] | (he[pair] <= hs[town_at[pair_group]])
+                          | (he[town_at[pair_group]] <= hs[pair]))
+    other_pref = np.zeros(n, dtype=bool)
+    other_pref[pair_group[clear_used & (lev[pair] == 1)]] = True
+    named_province = np.where(lev[pair] == 0, code[pair], rows.province_of[code[pair]])
+    other_prov = np.zeros(n, dtype=bool)
+    other_prov[pair_group[clear_used]] = True
+    own_prov = np.zeros(n, dtype=bool)
+    own_prov[pair_group[clear_used & (named_province == county_prov[pair_group])]] = True
+    # the evidence, added in the order of _score_counties
+    evidence = 0.0 + np.where(has_best, best_weight, 0.0)
+    evidence = evidence + np.where(supported, _W_TOWN_BY_KIND[town_kind], 0.0)
+    evidence = evidence + np.where(has_pref_ok, _W_PREF, np.where(other_pref, -0.1, 0.0))
+    evidence = evidence + np.where(has_prov_ok, _W_PROV, np.where(other_prov & ~own_prov, -0.3, 0.0))
+    cand_old = (has_best & old[np.maximum(best, 0)]) | (has_pref_ok & old[np.maximum(pref_ok, 0)])
+    # the rest of each text for villages: province, prefecture and county hits blanked
+    chars, offsets = hits.chars, hits.offsets
+    blank = lev <= 2
+    depth = np.zeros(len(chars) + 1, dtype=np.int64)
+    np.add.at(depth, offsets[t[blank]] + hs[blank], 1)
+    np.add.at(depth, offsets[t[blank]] + he[blank], -1)
+    covered = np.cumsum(depth)[:-1] > 0
+    rests = np.where(covered, ord(_SEP), chars).astype(np.uint32).tobytes().decode("utf-32-le").split("\0")
+    # ... and, for village sound matching (_rest_chunks), the township hits read as a candidate's
+    # township blanked as well
+    label = rows.label[row]
+    read = supported & keep
+    town_read = np.flatnonzero(lev == 3)
+    town_read = town_read[np.isin(t[town_read] * len(labels) + label[town_read],
+                                  gt[read] * len(labels) + label[town[read]])]
+    np.add.at(depth, offsets[t[town_read]] + hs[town_read], 1)
+    np.add.at(depth, offsets[t[town_read]] + he[town_read], -1)
+    covered = np.cumsum(depth)[:-1] > 0
+    leftovers = np.where(covered, ord(_SEP), chars).astype(np.uint32).tobytes().decode("utf-32-le").split("\0")
+    # per text: its county readings in order of first hit, its province and prefecture hits
+    out_cands: list[list[_Cand]] = [[] for _ in texts]
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(first_hit[kept], kind="stable")]
+    codes = rows.codes
+    kind, old, hs, he, row, label = (kind.tolist(), old.tolist(), hs.tolist(), he.tolist(), row.tolist(),
+                                     label.tolist())
+    for (i, text, county, ev, is_old, b, tw, sup, pok, prok) in zip(
+            kept.tolist(), gt[kept].tolist(), gcode[kept].tolist(), evidence[kept].tolist(),
+            cand_old[kept].tolist(), best[kept].tolist(), town[kept].tolist(), supported[kept].tolist(),
+            pref_ok[kept].tolist(), prov_ok[kept].tolist(), strict=True):
+        del i
+        s = texts[text]
+        parts = []
+        township = None
+        if b >= 0:
+            parts.append((_COUNTY_PART[(_KINDS[kind[b]], old[b])], s[hs[b]:he[b]]))
+        if sup:
+            township = labels[label[tw]]
+            parts.append(("township_" + _KINDS[kind[tw]], s[hs[tw]:he[tw]]))
+        if pok >= 0:
+            parts.append(("prefecture" + ("_old" if old[pok] else ""), s[hs[pok]:he[pok]]))
+        if prok >= 0:
+            parts.append(("province", s[hs[prok]:he[prok]]))
+        out_cands[text].append(_Cand("county", codes[county], ev, parts, township, None, is_old))
+    out_coarse: list[list[_Hit]] = [[] for _ in texts]
+    entry_of, new_hit = g.row_entry, tuple.__new__
+    for text, i in zip(t[coarse].tolist(), coarse.tolist(), strict=True):
+        out_coarse[text].append(new_hit(_Hit, (hs[i], he[i], entry_of(row[i]))))
+    return out_cands, out_coarse, rests, leftovers
+
+
 def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -> None:
     """Village names in the uncovered rest of the text, looked up in candidate counties only."""
     if not cands:
@@ -769,7 +1182,12 @@ def _add_villages(s: str, hits: list[_Hit], cands: list[_Cand], g: _Gazetteer) -
     for h in hits:
         if h.entry.level in ("province", "prefecture", "county"):
             rest_chars[h.start:h.end] = _SEP * (h.end - h.start)
-    chunks = [c for c in "".join(rest_chars).split(_SEP) if len(c) >= 2]
+    _villages_in("".join(rest_chars), cands, g)
+
+
+def _villages_in(rest: str, cands: list[_Cand], g: _Gazetteer) -> None:
+    """:func:`_add_villages` given the text with its province, prefecture and county hits blanked."""
+    chunks = [c for c in rest.split(_SEP) if len(c) >= 2]
     if not chunks:
         return
     # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
@@ -1524,11 +1942,20 @@ def _rest_chunks(s: str, hits: list[_Hit], cands: list[_Cand]) -> list[str]:
 
 def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str, list[tuple[_Cand, float]]]:
     g = _gaz()
-    s = _clean(text)
-    if not s or _NO_PLACE.fullmatch(s):
-        return s, []
-    hits = _scan(s, g)
-    cands, coarse_hits = _score_counties(s, hits, g)
+    scored = _SHARE_SCORES.pop(text, None) if _SHARE_SCORES and isinstance(text, str) else None
+    hits: list[_Hit] | None
+    if scored is not None:  # read with its share (_score_share); the hits are scanned if needed
+        s, cands, coarse_hits, rest, leftover_text = scored
+        hits = None
+        if cands:
+            _villages_in(rest, cands, g)
+    else:
+        s = _clean(text)
+        if not s or _NO_PLACE.fullmatch(s):
+            return s, []
+        hits = _scan(s, g)
+        cands, coarse_hits = _score_counties(s, hits, g)
+        leftover_text = None
     if not cands or coarse_hits:
         # a prefecture or province is only a rival reading when no stronger county inside it is
         # named (周口太康 is 太康县, not "周口 or 太康")
@@ -1550,6 +1977,8 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     rest_chunks = None
     fragment_top, exact_end = None, None
     if sound == "always" or (sound == "auto" and best_ev < 0.75):
+        if hits is None:
+            hits = _scan(s, g)
         rest_chunks = _rest_chunks(s, hits, cands)
         context = {h.entry.code for h in hits if h.entry.level in ("province", "prefecture")}
         context |= {c.code for c in cands if c.level == "county"}
@@ -1574,7 +2003,10 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     if (top_county is not None and top_county.village is None and top_county.township is None
             and sound != "never"):
         if rest_chunks is None:
-            rest_chunks = _rest_chunks(s, hits, cands)
+            # the text's hits not read by a candidate blanked, from its share when read there
+            # (the candidates' townships are those of its county readings)
+            rest_chunks = (leftover_text.split(_SEP) if leftover_text is not None
+                           else _rest_chunks(s, hits if hits is not None else _scan(s, g), cands))
         leftover = [c for c in rest_chunks if len(c) >= 2]
         if leftover:
             found = _village_sound(leftover, top_county.code, g, _families_for(accent_area))
@@ -1706,6 +2138,30 @@ def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
     return _parse_cached(str(text), accent_area)
 
 
+_SHARE_SCORES: dict[str, tuple[str, list[_Cand], list[_Hit], str, str]] = {}
+"""Place text → (its cleaned form, its county readings before villages, its province and prefecture
+hits, its rest for villages, its rest for village sound matching) for the texts :func:`parse_places`
+is parsing, read together by :func:`_score_share` (each taken once by :func:`_candidates`; emptied
+after each call)."""
+_READ_AHEAD_MIN = 16
+"""From this many distinct texts :func:`parse_places` reads them together."""
+
+
+def _read_ahead(texts) -> None:
+    """Clean ``texts`` and score them together into :data:`_SHARE_SCORES` (texts without a place
+    left out)."""
+    if len(texts) < _READ_AHEAD_MIN:
+        return
+    cleaned = {}
+    for text in texts:
+        s = _clean(text)
+        if s and not _NO_PLACE.fullmatch(s):
+            cleaned[text] = s
+    scored = _score_share(list(cleaned.values()), _gaz()) if cleaned else None
+    if scored is not None:
+        _SHARE_SCORES.update(zip(cleaned, zip(cleaned.values(), *scored), strict=False))
+
+
 PLACE_FIELDS = ["province", "prefecture", "county", "township", "village", "lon", "lat",
                 "place_score", "place_old", "place_matched_by"]
 _PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "township", "village", "lon", "lat",
@@ -1715,7 +2171,9 @@ _PLACE_MATCH_FIELDS = ["province_code", "prefecture_code", "county_code", "towns
 
 def parse_places(values: pd.Series, prefix: str | None = None,
                  accent_areas: pd.Series | None = None) -> pd.DataFrame:
-    """Vectorized :func:`parse_place`: each distinct (text, accent area) is parsed once.
+    """Vectorized :func:`parse_place`: each distinct (text, accent area) is parsed once. From 16
+    distinct texts they are scanned and their county readings scored together in arrays
+    (:func:`_score_share`); the rest of each reading is :func:`parse_place`'s, and so is the result.
 
     Columns (with ``prefix="found"``: ``found_province``, ``found_prefecture``, ``found_county``,
     ``found_township``, ``found_village``, ``found_lon``, ``found_lat``, ``found_place_score``,
@@ -1735,7 +2193,11 @@ def parse_places(values: pd.Series, prefix: str | None = None,
         keys = [(t, None) for t in texts]
     first: dict[tuple[str, str | None], int] = {}
     codes = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=len(keys))
-    parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    _read_ahead(dict.fromkeys(t for t, _a in first if t))
+    try:
+        parsed = [_parse_cached(t, a) if t else _empty("") for t, a in first]
+    finally:
+        _SHARE_SCORES.clear()
     # PlaceMatch's fields, column by column (one transposition instead of a pass per field)
     columns = list(zip(*parsed)) if parsed else [()] * len(PlaceMatch._fields)
     out = {}

@@ -1,0 +1,95 @@
+"""The share path of ``parse_places`` (texts scanned and their county readings scored together in
+arrays: ``places._score_share``) reads every text as the text-by-text parser does."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinmatch.normalize import places
+
+GOLDEN = Path(__file__).parent / "golden" / "place_readings.csv.gz"
+# parse_places' columns and the golden file's fields they hold
+COLUMNS = {"province": "province_code", "prefecture": "prefecture_code", "county": "county_code",
+           "township": "township", "village": "village", "lon": "lon", "lat": "lat", "place_score": "score",
+           "place_old": "old", "place_matched_by": "matched_by"}
+GOLDEN_FIELDS = ["province_code", "prefecture_code", "county_code", "township", "village", "name", "lon", "lat",
+                 "score", "old", "matched_by"]
+
+
+def _text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _in_shares(texts: list, areas: list | None = None, share: int = 256) -> pd.DataFrame:
+    """``parse_places`` share by share, as the batch reads the reports' places, the cache cleared."""
+    places._parse_cached.cache_clear()
+    frames = []
+    for start in range(0, len(texts), share):
+        values = pd.Series(texts[start:start + share], dtype=object)
+        accent = None if areas is None else pd.Series(areas[start:start + share], dtype=object)
+        frames.append(places.parse_places(values, accent_areas=accent))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _one_by_one(texts: list, areas: list | None = None) -> pd.DataFrame:
+    places._parse_cached.cache_clear()
+    rows = [places.parse_place(text, accent_area=None if areas is None else areas[i])
+            for i, text in enumerate(texts)]
+    return pd.DataFrame({column: [getattr(m, field) for m in rows] for column, field in COLUMNS.items()})
+
+
+def test_shares_read_the_golden_texts_as_written():
+    golden = pd.read_csv(GOLDEN, dtype=str, keep_default_na=False)
+    golden = golden[golden["kind"] == "text"].reset_index(drop=True)
+    areas = [a or None for a in golden["area"]]
+    out = _in_shares(golden["text"].tolist(), areas)
+    expected = golden["reading"].str.split("|", expand=True)
+    expected.columns = GOLDEN_FIELDS
+    # parse_places' float columns hold plain floats (a province's coordinates are numpy's in PlaceMatch)
+    expected = expected.apply(lambda column: column.str.replace(r"^np\.float64\((.*)\)$", r"\1", regex=True))
+    for column, field in COLUMNS.items():
+        now = [repr(v) if isinstance(v, float) else _text(v) for v in out[column]]
+        changed = [(t, e, n) for t, e, n in zip(golden["text"], expected[field], now, strict=True) if e != n]
+        assert not changed, f"{column}: {len(changed)} readings differ, e.g. {changed[:3]}"
+
+
+def test_share_scan_equals_the_scan():
+    golden = pd.read_csv(GOLDEN, dtype=str, keep_default_na=False)
+    g = places._gaz()
+    cleaned = [s for s in map(places._clean, golden["text"]) if s]
+    for start in range(0, len(cleaned), 300):
+        share = cleaned[start:start + 300]
+        hits = places._share_hits(share, g)
+        found = [[] for _ in share]
+        for text, begin, end, row, kind in zip(hits.text.tolist(), hits.start.tolist(), hits.end.tolist(),
+                                               hits.row.tolist(), hits.kind.tolist(), strict=True):
+            entry = g.row_entry(row)._replace(kind=places._KINDS[kind])
+            found[text].append(places._Hit(begin, end, entry))
+        assert found == [places._scan(s, g) for s in share]
+
+
+def test_share_with_blanks_repeats_and_two_accent_areas():
+    texts = (["湖州", "湖州", None, "", "不详", float("nan"), "河南省周口市太康县十里铺村", "邻水", "一渡水",
+              "四川省西区", "保定市顺平县白云镇附近", "凯里市街头", "襄樊", "崇文区", "太康十里铺", "东区"] * 3)
+    areas = ["Min", None] + [None] * (len(texts) - 2)
+    pd.testing.assert_frame_equal(_in_shares(texts, areas), _one_by_one(texts, areas), check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def pieces() -> list[str]:
+    keys = places._gaz()._names
+    return keys[::97] + ["附近", "村", "镇", "县", "第三生产队", "公社", "大队", "老家", "火车站", "|", " ", "0"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=st.data())
+def test_shares_equal_the_parser_on_made_up_addresses(pieces, data):
+    texts = data.draw(st.lists(st.lists(st.sampled_from(pieces), min_size=1, max_size=5).map("".join),
+                               min_size=16, max_size=40))
+    pd.testing.assert_frame_equal(_in_shares(texts, share=20), _one_by_one(texts), check_dtype=False)
