@@ -537,6 +537,21 @@ def keep_freed_memory() -> None:
             libc.mallopt(m_trim_threshold, 64 * 2**20)
 
 
+def claim_share(bounds: Any, front: bool) -> int | None:
+    """The next share two processes split from both ends: ``bounds`` is a shared pair of counters
+    (``FORK.Array("q", [first, end])``: the next share from the front, the end of those left), one
+    process takes from the front, the other from the back; None when none is left."""
+    with bounds.get_lock():
+        first, end = bounds[0], bounds[1]
+        if first >= end:
+            return None
+        if front:
+            bounds[0] = first + 1
+            return first
+        bounds[1] = end - 1
+        return end - 1
+
+
 def pickle_to_file(fd: int, value: Any) -> int:
     """Pickle ``value`` to the start of the file ``fd`` (a worker's answer too large for a pipe:
     40 MB through a pipe's 64 KiB cost a tenth of a second of switching); the pickle's size."""

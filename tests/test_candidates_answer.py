@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from procs import children as _children
 
 from kinmatch.datasets import simulate
 from kinmatch.match import candidates as cand
@@ -22,21 +23,6 @@ from kinmatch.match import pipeline
 from kinmatch.match.passes import CandidatePass
 from kinmatch.match.settings import LinkSettings
 
-
-def _children() -> set[str]:
-    """This process's child processes (zombies too), from /proc; read-only."""
-    me = str(os.getpid())
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me:
-                found.add(entry)
-    return found
 
 @pytest.fixture(scope="module")
 def sim():

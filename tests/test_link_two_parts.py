@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from procs import children as _children
 
 from kinmatch._io import csv_rows, write_csv
 from kinmatch.datasets import simulate
@@ -18,23 +19,6 @@ from kinmatch.match import engine, pipeline
 @pytest.fixture(scope="module")
 def sim():
     return simulate(n_missing=300, n_residents=40, seed=5)
-
-
-def _children() -> set[str]:
-    """This process's child processes (zombies too: a worker not reaped), from /proc; read-only, so
-    no other test's child is reaped here."""
-    me = str(os.getpid())
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me:
-                found.add(entry)
-    return found
 
 
 @pytest.fixture

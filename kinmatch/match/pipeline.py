@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch._gc import gc_paused
-from kinmatch._parallel import fork_call, fork_map, pickle_from_file, pickle_to_file, resolve_jobs, shared
+from kinmatch._parallel import claim_share, fork_call, fork_map, pickle_from_file, pickle_to_file, resolve_jobs, shared
 from kinmatch.errors import InputError
 from kinmatch.match import engine
 from kinmatch.match.candidates import ChunkedCandidates, pack_chunks, packed_candidate_pairs, weight_floors
@@ -375,15 +375,7 @@ class _CandidateShares:
         return pickle.loads(pieces[0], buffers=pieces[1:])
 
     def _claim(self, front: bool) -> int | None:
-        with self.bounds.get_lock():
-            first, end = self.bounds[0], self.bounds[1]
-            if first >= end:
-                return None
-            if front:
-                self.bounds[0] = first + 1
-                return first
-            self.bounds[1] = end - 1
-            return end - 1
+        return claim_share(self.bounds, front)
 
     def worker_part(self, run: ChunkedCandidates) -> None:
         """In the worker, the sides made (``run``): they go to this process when there is more than

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kinmatch._gc import gc_paused
-from kinmatch._parallel import FORK, resolve_jobs
+from kinmatch._parallel import FORK, claim_share, resolve_jobs
 from kinmatch.issues import IssueLog, concat_issues
 from kinmatch.normalize import clothing, descriptions, dialects, names, places, quantities
 
@@ -852,15 +852,7 @@ class _PlaceShares:
         self.texts.put(self.sorted_texts)
 
     def _claim(self, front: bool) -> int | None:
-        with self.bounds.get_lock():
-            first, end = self.bounds[0], self.bounds[1]
-            if first >= end:
-                return None
-            if front:
-                self.bounds[0] = first + 1
-                return first
-            self.bounds[1] = end - 1
-            return end - 1
+        return claim_share(self.bounds, front)
 
     def _parse_share(self, share: int) -> pd.DataFrame:
         texts = self.sorted_texts[share * PLACE_SHARE_TEXTS:(share + 1) * PLACE_SHARE_TEXTS]

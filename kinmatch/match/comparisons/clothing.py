@@ -202,33 +202,24 @@ def pairing(resident: tuple, report: tuple) -> list[tuple[int, int, float]]:
         ...         (_Piece("", "", "布鞋", "鞋"), _Piece("咖啡色", "棕", "棉袄", "上")))
         [(0, 1, 1.0), (1, 0, 0.5)]
     """
-    out, used = [], set()
-    for i, mine in enumerate(resident):
-        best, best_j = 0.0, -1
-        for j, theirs in enumerate(report):
-            if j in used:
-                continue
-            score = piece_score(mine, theirs)
-            if score > best:
-                best, best_j = score, j
-        if best_j >= 0:
-            used.add(best_j)
-            out.append((i, best_j, best))
-    return out
+    return _greedy([[piece_score(mine, theirs) for theirs in report] for mine in resident])
 
 
 def _numbered_pairing(scores: list, resident: tuple, report: tuple) -> list[tuple[int, int, float]]:
     """:func:`pairing` of two tuples of piece numbers, with ``scores[i][j]`` the
     :func:`piece_score` of resident piece i and report piece j."""
+    return _greedy([[scores[mine][theirs] for theirs in report] for mine in resident])
+
+
+def _greedy(rows: list[list[float]]) -> list[tuple[int, int, float]]:
+    """The pairing of :func:`pairing` given ``rows[i][j]``, the score of resident piece i and report
+    piece j: each resident piece in turn takes the best report piece not taken yet (the first of
+    equal scores), when it scores above 0."""
     out, used = [], set()
-    for i, mine in enumerate(resident):
-        row = scores[mine]
+    for i, row in enumerate(rows):
         best, best_j = 0.0, -1
-        for j, theirs in enumerate(report):
-            if j in used:
-                continue
-            score = row[theirs]
-            if score > best:
+        for j, score in enumerate(row):
+            if score > best and j not in used:
                 best, best_j = score, j
         if best_j >= 0:
             used.add(best_j)
