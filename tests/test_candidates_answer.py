@@ -243,15 +243,16 @@ def test_stacked_pairs_are_the_concatenated_pairs():
 @pytest.mark.parametrize("full", ["sides", "pairs", "both"])
 def test_no_room_in_the_files_gives_the_same_table(sim, alone, monkeypatch, full, no_worker_left):
     monkeypatch.setattr(pipeline, "BACKGROUND_MIN_REPORTS", 0)
-    real_write = pipeline._CandidateShares._write
+    real_write = pipeline.pickle_to_file
 
-    def write(file, value):
+    def write(fd, value):
         sides = isinstance(value, dict) and "rep" in value
-        if full == "both" or (full == "sides") == sides:
+        pairs = isinstance(value, dict) and bool(value) and all(isinstance(key, int) for key in value)
+        if (sides or pairs) and (full == "both" or (full == "sides") == sides):
             raise OSError(28, "No space left on device")
-        return real_write(file, value)
+        return real_write(fd, value)
 
-    monkeypatch.setattr(pipeline._CandidateShares, "_write", staticmethod(write))
+    monkeypatch.setattr(pipeline, "pickle_to_file", write)
     base = LinkSettings()
     small_chunks = replace(base, candidates=replace(base.candidate_settings(), chunk_size=10))
     one = pipeline.run_link(sim.residents, sim.missing, top_k=6, progress=False, n_jobs=1, settings=small_chunks)

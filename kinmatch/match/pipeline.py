@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import tempfile
 from typing import Any, NamedTuple
 
@@ -33,7 +32,17 @@ import numpy as np
 import pandas as pd
 
 from kinmatch._gc import gc_paused
-from kinmatch._parallel import claim_share, fork_call, fork_map, pickle_from_file, pickle_to_file, resolve_jobs, shared
+from kinmatch._parallel import (
+    claim_share,
+    fork_call,
+    fork_map,
+    pickle_from_file,
+    pickle_to_file,
+    read_from_file,
+    resolve_jobs,
+    shared,
+    write_to_file,
+)
 from kinmatch.errors import InputError
 from kinmatch.match import engine
 from kinmatch.match.candidates import ChunkedCandidates, pack_chunks, packed_candidate_pairs, weight_floors
@@ -304,11 +313,6 @@ def _import_fitting() -> None:
     import kinmatch.match.model.fitting  # noqa: F401
 
 
-def _aligned(offset: int) -> int:
-    """``offset`` rounded up to a cache line: arrays read where they were written stay aligned."""
-    return -(-offset // 64) * 64
-
-
 class _CandidateShares:
     """The candidates of a batch run on both processes. A forked worker makes the two sides and the
     residents' query keys (:class:`~kinmatch.match.candidates.ChunkedCandidates`) while this process
@@ -340,40 +344,6 @@ class _CandidateShares:
         so the pipe ends when the worker does."""
         self.write_end.close()
 
-    @staticmethod
-    def _write(file: Any, value: Any) -> int:
-        """``value`` pickled to the start of ``file``, its arrays' memory written as it is (pickle
-        protocol 5's out-of-band buffers: no copy into the pickle first); the bytes written."""
-        buffers: list = []
-        stream = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        pieces = [memoryview(stream), *(buffer.raw() for buffer in buffers)]
-        header = np.array([len(pieces), *(piece.nbytes for piece in pieces)], dtype=np.int64)
-        offset = end = 0
-        for piece in (memoryview(header).cast("B"), *pieces):
-            done = 0
-            while done < piece.nbytes:
-                done += os.pwrite(file.fileno(), piece[done:], offset + done)
-            end = offset + piece.nbytes
-            offset = _aligned(end)
-        return end
-
-    @staticmethod
-    def _read(file: Any, size: int) -> Any:
-        """What :meth:`_write` wrote (``size`` bytes), its arrays on the bytes read (not copied again)."""
-        data = bytearray(size)
-        view, done = memoryview(data), 0
-        while done < size:
-            got = os.preadv(file.fileno(), [view[done:]], done)
-            if got == 0:
-                raise ChildProcessError(f"the candidates' worker's answer ended after {done} of {size} bytes")
-            done += got
-        n_pieces = int(np.frombuffer(data, dtype=np.int64, count=1)[0])
-        pieces, start = [], _aligned(8 * (n_pieces + 1))
-        for piece_size in np.frombuffer(data, dtype=np.int64, count=n_pieces, offset=8).tolist():
-            pieces.append(view[start:start + piece_size])
-            start = _aligned(start + piece_size)
-        return pickle.loads(pieces[0], buffers=pieces[1:])
-
     def _claim(self, front: bool) -> int | None:
         return claim_share(self.bounds, front)
 
@@ -385,14 +355,14 @@ class _CandidateShares:
             self.bounds[1] = run.n_chunks
         if run.n_chunks > 1:
             try:
-                self.write_end.send(("sides", self._write(self.files[0], run.state())))
+                self.write_end.send(("sides", pickle_to_file(self.files[0].fileno(), run.state())))
             except OSError:  # no room for them (a full disk): the worker runs every chunk
                 pass
         parts = {}
         while (number := self._claim(front=True)) is not None:
             parts[number] = run.chunk(number)
         try:
-            self.write_end.send(("pairs", self._write(self.files[1], parts)))
+            self.write_end.send(("pairs", pickle_to_file(self.files[1].fileno(), parts)))
         except OSError:  # no room for them: up the pipe
             self.write_end.send(("parts", parts))
         self.write_end.close()
@@ -410,7 +380,8 @@ class _CandidateShares:
                 if kind == "sides":
                     while (number := self._claim(front=False)) is not None:
                         if run is None:
-                            run = ChunkedCandidates.from_state(self._read(self.files[0], size), residents)
+                            state = pickle_from_file(self.files[0].fileno(), size)
+                            run = ChunkedCandidates.from_state(state, residents)
                         parts[number] = run.chunk(number)
                     if meanwhile is not None:
                         meanwhile()
@@ -422,7 +393,7 @@ class _CandidateShares:
                 meanwhile()
             if kind is None:
                 return pending()
-            parts.update(self._read(self.files[1], size) if kind == "pairs" else size)
+            parts.update(pickle_from_file(self.files[1].fileno(), size) if kind == "pairs" else size)
             return pack_chunks([parts[number] for number in sorted(parts)], settings)
         finally:
             self.close()
@@ -574,8 +545,6 @@ class _TwoParts:
         rows = self.mine[:self.n_mine]
         table = self._part(vectors.iloc[rows], rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
-        from kinmatch._parallel import read_from_file
-
         try:
             # the sizes come up the pipe before the worker ends: its part is read while it exits
             size, rendered_size = self.up[0].recv()
@@ -606,8 +575,6 @@ class _TwoParts:
         rendered = self.render_rows(table) if self.render_rows is not None else None
         # this process read the levels already; rendered bytes go as they are, after the table's
         # pickle (pickling them would copy them twice more)
-        from kinmatch._parallel import write_to_file
-
         raw = isinstance(rendered, bytes)
         size = pickle_to_file(self.answer.fileno(), (table, None if raw else rendered))
         if raw:
