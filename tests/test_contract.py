@@ -91,7 +91,7 @@ BASE = _base_frames()
 BREAKAGES = {
     "text": [float("nan"), "", ["李伟"], ("李伟",), 5, pd.NA, np.str_("李伟")],
     "texts": [["痣:脸:左"], "痣:脸:左", None, float("nan"), ("",), ("痣:脸:左", None), (5,), frozenset({"a"}),
-              ("痣:脸:左", "")],
+              ("痣:脸:左", ""), (["痣"],)],
     "number": ["170", None, ["170"], pd.Timestamp("2020-01-01")],
     "date": ["2023-01-01", 20230101, None],
     "flag": [None, "True", float("nan"), 1],

@@ -150,6 +150,9 @@ def _check_text(series: pd.Series) -> Problem:
     if series.dtype != object:
         return None if len(series) == 0 else (0, series.iloc[0], f"in a column of dtype {series.dtype}")
     values = series.to_numpy(dtype=object)
+    # the usual case in two C-level passes: every cell's class is str or None, and no cell is ''
+    if set(map(type, values)) <= _TEXT_TYPES and not (values == "").any():
+        return None
     # one C-level pass classifying each cell by its class, then the empty strings among the str cells
     classes = _classify(values, _TEXT_CLASSES)
     is_str = classes == 1
@@ -161,6 +164,7 @@ def _check_text(series: pd.Series) -> Problem:
 
 
 _TEXT_CLASSES = {str: 1, type(None): 2}
+_TEXT_TYPES = {str, type(None)}
 _FLAG_CLASSES = {bool: 1, np.bool_: 1}
 
 
@@ -173,9 +177,12 @@ def _check_texts(series: pd.Series) -> Problem:
     if series.dtype != object:
         return None if len(series) == 0 else (0, series.iloc[0], f"in a column of dtype {series.dtype}")
     values = series.to_numpy(dtype=object)
-    # Normalizers take each distinct value's tuple by code, so rows share tuple objects: a tuple
-    # object already found sound is not looked into again (hand-written loop: no library checks
-    # "tuple of non-empty str" per distinct object, and hashing every tuple would cost more).
+    if _sound_texts(values):
+        return None
+    # Where something is wrong, the first row that shows it. Normalizers take each distinct
+    # value's tuple by code, so rows share tuple objects: a tuple object already found sound is not
+    # looked into again (hand-written loop: no library checks "tuple of non-empty str" per distinct
+    # object, and hashing every tuple would cost more).
     sound: set[int] = set()
     for position, value in enumerate(values):
         if id(value) in sound:
@@ -187,6 +194,19 @@ def _check_texts(series: pd.Series) -> Problem:
                 return position, value, f"a tuple holding {_describe(item)}"
         sound.add(id(value))
     return None
+
+
+def _sound_texts(values: np.ndarray) -> bool:
+    """Whether every cell is a tuple of non-empty str, seen in C-level passes: the cells' classes,
+    then the set of every item (str hashes are cached) and its classes. False when anything else
+    is there, or an item cannot be hashed: :func:`_check_texts` then finds the first such row."""
+    if not set(map(type, values)) <= {tuple}:
+        return False
+    try:
+        items = set(itertools.chain.from_iterable(values))
+    except TypeError:  # an unhashable item (e.g. a list), which no tuple of text holds
+        return False
+    return set(map(type, items)) <= {str} and "" not in items
 
 
 def _check_number(series: pd.Series) -> Problem:
