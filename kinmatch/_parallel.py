@@ -474,7 +474,7 @@ class _Done:
     def __init__(self, value: Any):
         self.value = value
 
-    def __call__(self) -> Any:
+    def __call__(self, reap: bool = True) -> Any:
         return self.value
 
     def cancel(self) -> None:
@@ -482,14 +482,17 @@ class _Done:
 
 
 class _Waiting:
-    """The parent's side of :func:`fork_call`: called, it reads the worker's answer and reaps it."""
+    """The parent's side of :func:`fork_call`: called, it reads the worker's answer and reaps it.
+    ``reap=False`` leaves a worker that answered with a value to be reaped by a later call (or
+    :meth:`cancel`): its exit (unmapping its copy of a large parent takes tens of milliseconds)
+    then overlaps the parent's next work; a worker that failed is reaped at once."""
 
     def __init__(self, worker: _Worker):
         self.worker = worker
         self.pid = worker.pid
         self.answer: tuple | None = None
 
-    def __call__(self) -> Any:
+    def __call__(self, reap: bool = True) -> Any:
         if self.answer is None:
             answer = None
             try:
@@ -497,15 +500,19 @@ class _Waiting:
             finally:
                 if answer is None:  # the wait was interrupted (or the worker ended): it goes
                     self.worker.kill()
-                self.worker.reap()
+                if answer is None or reap or not answer[0]:
+                    self.worker.reap()
             if answer is None:
                 raise _no_answer(self.worker)
             self.answer = answer
+        elif reap:
+            self.worker.reap()
         return _raise_answer(self.answer)
 
     def cancel(self) -> None:
         """Kill the worker and reap it, when its answer is no longer wanted (the parent failed)."""
         if self.answer is not None:
+            self.worker.reap()  # it answered: it has ended, or is ending
             return
         self.worker.stop()
         self.answer = (False, RuntimeError(f"the worker process {self.pid} was stopped"), "")

@@ -218,3 +218,37 @@ def test_the_starts_use_threads_only_where_the_run_may_use_two_cpus(monkeypatch,
     assert parallel.allowed_jobs() == 2  # the limit ends with the block
     on_threads = sum(name != threading.main_thread().name for name in threads)
     assert len(threads) == 2 and on_threads == (0 if n_jobs == 1 else 1)
+
+
+@pytest.mark.parametrize("threaded_min_pairs", [0, 10**9])
+def test_the_blocks_made_beside_give_the_same_model(monkeypatch, threaded_min_pairs):
+    # FellegiSunter's assignment fit makes the EM's blocks on a thread while it checks the levels
+    # (prepare_beside): the model is the one made without the thread, to the bit
+    import threading
+
+    import kinmatch._parallel as parallel
+    import kinmatch.match.model.assignment as assignment
+
+    monkeypatch.setattr(parallel, "resolve_jobs", lambda n: 2 if n is None else max(1, int(n)))
+    monkeypatch.setattr(assignment, "THREADED_MAX_PAIRS", 10**9)
+    vectors = two_explanations()
+    random = two_explanations(seed=3).sample(frac=1.0, random_state=0)
+
+    def model(threaded: int):
+        monkeypatch.setattr(assignment, "THREADED_MIN_PAIRS", threaded)
+        return FellegiSunter(levels={"mark": 2, "place": 2, "age": 2}, method="assignment", em_restart=True,
+                             max_iter=200).fit(vectors, random, n_residents=300, n_reports=3000)
+
+    names = []
+    original = assignment._prepare
+    monkeypatch.setattr(assignment, "_prepare",
+                        lambda *a, **k: names.append(threading.current_thread().name) or original(*a, **k))
+    beside = model(threaded_min_pairs)
+    assert names == (["kinmatch-em-prepare"] if threaded_min_pairs == 0 else [threading.main_thread().name])
+    alone = model(10**9)
+    assert beside.to_json() == alone.to_json()
+    # its error is raised where it is waited for
+    monkeypatch.setattr(assignment, "_prepare", lambda *a, **k: (_ for _ in ()).throw(MemoryError("no room")))
+    monkeypatch.setattr(assignment, "THREADED_MIN_PAIRS", 0)
+    with pytest.raises(MemoryError, match="no room"):
+        assignment.prepare_beside(vectors, list(U))()

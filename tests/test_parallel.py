@@ -174,3 +174,28 @@ def test_candidate_chunks_keep_to_n_jobs(monkeypatch):
     assert forks == []
     two = candidates.packed_candidate_pairs(residents, missing, progress=False, n_jobs=2, chunk_size=7).unpack()
     pd.testing.assert_frame_equal(one.pairs, two.pairs)
+
+
+def test_fork_call_answer_first_and_reap_later():
+    # reap=False: the answer is read and the worker left to end on its own; a later call (or
+    # cancel) reaps it, and gives the same answer again
+    from tests.procs import children
+
+    before = children()
+    waiting = _parallel.fork_call(_shared_pid_and_value, shared=4)
+    pid, value = waiting(reap=False)
+    assert value == 8 and str(waiting.pid) in children() - before
+    assert waiting() == (pid, value)
+    assert children() - before == set()
+    waiting = _parallel.fork_call(_shared_pid_and_value, shared=1)
+    waiting(reap=False)
+    waiting.cancel()  # answered, then no longer wanted: reaped, not left a zombie
+    assert children() - before == set()
+    # a worker that failed is reaped at once, whatever reap says
+    waiting = _parallel.fork_call(_raises)
+    with pytest.raises(ValueError, match="bad input"):
+        waiting(reap=False)
+    assert children() - before == set()
+    with pytest.raises(ChildProcessError):
+        _parallel.fork_call(_dies)(reap=False)
+    assert children() - before == set()

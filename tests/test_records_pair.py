@@ -146,3 +146,35 @@ def test_many_names_are_read_ahead_and_made_by_forked_workers(sim, serial, small
     monkeypatch.setattr(_parallel, "fork_map", lambda *args, **kwargs: maps.append(1) or fork_map(*args, **kwargs))
     _same(records.normalize_pair(sim.residents, sim.missing, n_jobs=2), serial)
     assert asked and maps
+
+
+def test_prepare_pair_checks_the_frames_while_the_worker_ends_and_reaps_it(sim, serial, small_shares, monkeypatch):
+    # the residents' worker has answered when the frames are checked; it is reaped after the
+    # check, also when the check fails
+    from kinmatch.match import pipeline
+    from kinmatch.normalize.contract import NormalizedFrameError
+    from tests.procs import children
+
+    before = children()
+    left = []
+    checked = pipeline._checked
+
+    def seen(frame, kind, on_duplicate):
+        left.append(children() - before)
+        return checked(frame, kind, on_duplicate)
+
+    monkeypatch.setattr(pipeline, "_checked", seen)
+    residents, missing = pipeline.prepare_pair(sim.residents, lambda: sim.missing, n_jobs=2)
+    assert len(left) == 2 and len(left[0]) == 1  # the worker, answered, not reaped yet during the check
+    assert children() - before == set()
+    _same([(residents, serial[0][1]), (missing, serial[1][1])],
+          [(pipeline._checked(serial[0][0], "resident", "stop"), serial[0][1]),
+           (pipeline._checked(serial[1][0], "missing", "stop"), serial[1][1])])
+
+    def broken(frame, kind, on_duplicate):
+        raise NormalizedFrameError("broken", "name_keys", 0, "M1", None)
+
+    monkeypatch.setattr(pipeline, "_checked", broken)
+    with pytest.raises(NormalizedFrameError):
+        pipeline.prepare_pair(sim.residents, sim.missing, n_jobs=2)
+    assert children() - before == set()

@@ -970,6 +970,16 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
 
     Returns ``((residents, issues), (missing, issues))``.
     """
+    residents_result, missing_result, reap = _normalize_pair(residents, missing, n_jobs)
+    reap()
+    return residents_result, missing_result
+
+
+def _normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[], pd.DataFrame],
+                    n_jobs: int | None) -> tuple[tuple, tuple, Callable[[], object]]:
+    """:func:`normalize_pair`'s results and a function that reaps the residents' worker, which
+    has answered and is ending (its exit, tens of milliseconds for a copy of a large parent,
+    overlaps what the caller does next); call it in any case."""
     from kinmatch._parallel import FORK, fork_call
 
     _check_frame(residents, "resident")
@@ -980,7 +990,8 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
         _check_frame(missing, "missing")
         two = two and (len(residents) >= PAIR_MIN_RESIDENTS or len(missing) >= PAIR_MIN_REPORTS)
     if not two:
-        return normalize_residents(residents, n_jobs=n_jobs), normalize_missing(missing, n_jobs=n_jobs)
+        return (normalize_residents(residents, n_jobs=n_jobs), normalize_missing(missing, n_jobs=n_jobs),
+                _nothing_to_reap)
     shares = _PlaceShares()
     try:
         waiting = fork_call(_pair_worker, shared=(residents, shares))
@@ -991,7 +1002,8 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
         shares.forked(in_worker=False)
     if shares.in_process:
         shares.here.close()
-        return waiting(), normalize_missing(missing() if callable(missing) else missing, n_jobs=n_jobs)
+        return (waiting(), normalize_missing(missing() if callable(missing) else missing, n_jobs=n_jobs),
+                _nothing_to_reap)
     shares.waiting = waiting
     try:
         if callable(missing):
@@ -1010,4 +1022,8 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
         if not shares.published:  # tell the worker (if still there) that no texts will come
             shares.publish(None)
         shares.here.close()
-    return waiting(), missing_result
+    return waiting(reap=False), missing_result, waiting
+
+
+def _nothing_to_reap() -> None:
+    """No worker was started."""

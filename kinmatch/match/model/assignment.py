@@ -9,13 +9,14 @@ report. :class:`~kinmatch.match.model.FellegiSunter` runs it with ``method="assi
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["AssignmentFit", "AssignmentStart", "DEFAULT_START", "RESTART", "NARROWER_BY", "MIN_SHARE",
-           "fit_assignment_em", "fit_assignment_em_restarted", "monotone_m"]
+           "fit_assignment_em", "fit_assignment_em_restarted", "monotone_m", "prepare_beside"]
 
 
 class AssignmentFit(NamedTuple):
@@ -65,7 +66,8 @@ MIN_SHARE = 0.01
 def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
                       max_iter: int = 60, tol: float = 2e-4, min_prob: float = 1e-4,
                       estimate_u: bool = False, offset: np.ndarray | None = None,
-                      start: AssignmentStart | None = None) -> AssignmentFit:
+                      start: AssignmentStart | None = None, prepared: Callable[[], Any] | None = None
+                      ) -> AssignmentFit:
     """m (per comparison and level) and π (share of residents whose report is among the
     candidates) by EM under a one-to-many assignment model; u is kept as given (from random
     pairs) or, with ``estimate_u``, re-estimated among the candidates that are not the match
@@ -87,10 +89,47 @@ def fit_assignment_em(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residen
     :data:`DEFAULT_START`). The fit's ``log_likelihood`` is that of the candidates' levels under
     the final m, u and π (the assignment model's: per resident, (1 − π) Π u + Σ_j π / size · m_j
     Π_{k≠j} u_k, a resident without candidates 1 − π; the weak prior on m left out), so fits
-    from two starts can be compared.
+    from two starts can be compared. ``prepared``: what :func:`prepare_beside` returned for these
+    ``vectors`` and the comparisons of ``u`` (None: made here).
     """
-    return _fit_prepared(_prepare(vectors, list(u)), u, n_residents, max_iter, tol, min_prob, estimate_u, offset,
-                         start)
+    return _fit_prepared(_prepared(vectors, u, prepared), u, n_residents, max_iter, tol, min_prob, estimate_u,
+                         offset, start)
+
+
+def _prepared(vectors: pd.DataFrame, u: dict, prepared: Callable[[], Any] | None) -> _Prepared:
+    return _prepare(vectors, list(u)) if prepared is None else prepared()
+
+
+def prepare_beside(vectors: pd.DataFrame, names: list[str]) -> Callable[[], Any]:
+    """Start making ready what every EM run on these pairs shares (the pairs sorted by resident,
+    the level blocks) for the comparisons ``names``, on a thread beside the caller's own work
+    (its numpy operations let go of the interpreter) when the pairs are as many as
+    :func:`fit_assignment_em_restarted` runs its starts on threads for and two CPUs are allowed;
+    returns a function that waits for it (and raises its error), to pass as ``prepared=``."""
+    from kinmatch._parallel import allowed_jobs
+
+    if not THREADED_MIN_PAIRS <= len(vectors) <= THREADED_MAX_PAIRS or allowed_jobs() < 2:
+        return lambda: _prepare(vectors, names)
+    import threading
+
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["value"] = _prepare(vectors, names)
+        except BaseException as error:  # noqa: B036 - raised in the caller's thread
+            done["error"] = error
+
+    thread = threading.Thread(target=run, name="kinmatch-em-prepare", daemon=True)
+    thread.start()
+
+    def wait() -> _Prepared:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+    return wait
 
 
 class _Prepared(NamedTuple):
@@ -243,10 +282,11 @@ def _fit_prepared(prepared: _Prepared, u: dict[str, np.ndarray], n_residents: in
 def fit_assignment_em_restarted(vectors: pd.DataFrame, u: dict[str, np.ndarray], n_residents: int,
                                 starts: tuple[AssignmentStart, ...] = (DEFAULT_START, RESTART),
                                 narrower_by: float = NARROWER_BY, min_share: float = MIN_SHARE,
-                                **options) -> AssignmentFit:
+                                prepared: Callable[[], Any] | None = None, **options) -> AssignmentFit:
     """:func:`fit_assignment_em` from each of ``starts``; a later fit replaces the kept one when
     it reaches a clearly narrower match class (π lower by more than ``narrower_by``) that has not
-    collapsed (π at least ``min_share``). ``options``: those of :func:`fit_assignment_em`.
+    collapsed (π at least ``min_share``). ``options`` and ``prepared``: as
+    :func:`fit_assignment_em` takes them.
 
     A guard against the wide fixed point: with hundreds of candidates per resident, all selected
     for agreeing on something, the EM can also settle on a match class of the pairs agreeing on
@@ -264,7 +304,7 @@ def fit_assignment_em_restarted(vectors: pd.DataFrame, u: dict[str, np.ndarray],
         >>> fit.start == DEFAULT_START, bool(np.isfinite(fit.log_likelihood))
         (True, True)
     """
-    prepared = _prepare(vectors, list(u))  # the same pairs from every start
+    prepared = _prepared(vectors, u, prepared)  # the same pairs from every start
     options = {"max_iter": 60, "tol": 2e-4, "min_prob": 1e-4, "estimate_u": False, "offset": None} | options
     fits = _each_start(prepared, u, n_residents, starts, options)
     kept = None

@@ -33,7 +33,12 @@ import pandas as pd
 
 from kinmatch.errors import InputError
 from kinmatch.match.model import io
-from kinmatch.match.model.assignment import fit_assignment_em, fit_assignment_em_restarted, monotone_m
+from kinmatch.match.model.assignment import (
+    fit_assignment_em,
+    fit_assignment_em_restarted,
+    monotone_m,
+    prepare_beside,
+)
 from kinmatch.match.model.base import (
     MISSING,
     EstimatorParams,
@@ -577,6 +582,8 @@ class FellegiSunter(EstimatorParams):
                              "fit(vectors, u_vectors=random_pair_vectors, n_residents=...)")
         self.estimate_u(u_vectors)
         names = comparison_names(vectors, self.levels, self.tf_columns)
+        # the EM's sorted pairs and level blocks made beside the checks below (a thread, when it pays)
+        prepared = prepare_beside(vectors, names) if len(vectors) else None
         matrix = level_matrix(vectors, names, self.levels)
         levels = self._resolve_levels(names, matrix)
         if len(matrix) == 0:
@@ -608,7 +615,7 @@ class FellegiSunter(EstimatorParams):
             self.dependence_ = tree_lifts(level_matrix(u_vectors, dependent, levels), dependent, levels)
         em = fit_assignment_em_restarted if self.em_restart else fit_assignment_em
         fit = em(vectors, u_random, n_residents, max_iter=self.max_iter, tol=self.tol, min_prob=self.min_prob,
-                 estimate_u=self.u_source in ("candidates", "hybrid"), offset=offset)
+                 estimate_u=self.u_source in ("candidates", "hybrid"), offset=offset, prepared=prepared)
         self.em_start_, self.em_log_likelihood_ = fit.start, fit.log_likelihood
         if self.m_estimate != "em":
             chosen = None if self.m_estimate == "held_out" else [n for n in self.m_estimate if n in names]
