@@ -1222,22 +1222,65 @@ def _villages_in(rest: str, cands: list[_Cand], g: _Gazetteer) -> None:
         return
     # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
     # that names a village of a county is its village (made once, tried in up to three counties)
-    pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
+    pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), _VILLAGE_PIECE_MAX), 1, -1)
               for i in range(len(chunk) - n + 1)]
     # the three strongest (a stable sort by -evidence); each county's village is its own, so
     # with three candidates or fewer the order they are tried in does not matter
-    for c in cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]:
-        vil = g.villages_of(c.code)
-        # most texts name no village: one membership pass in C before the ordered search
-        if not vil or vil.keys().isdisjoint(pieces):
+    tried = cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]
+    keys = _village_keys()
+    if keys is None:  # no village table: each county's village dict
+        for c in tried:
+            vil = g.villages_of(c.code)
+            # most texts name no village: one membership pass in C before the ordered search
+            if not vil or vil.keys().isdisjoint(pieces):
+                continue
+            for found in pieces:
+                if found in vil:
+                    _add_village(c, vil[found], "full" if found == vil[found] else "short", found)
+                    break
+        return
+    hashes = np.array(_piece_hashes(chunks), dtype=np.int64)
+    for c in tried:
+        if not c.code.isdigit():
             continue
-        for found in pieces:
-            if found in vil:
-                kind = "full" if found == vil[found] else "short"
-                c.evidence += _W_VILLAGE[kind]
-                c.village = vil[found]
-                c.parts.append(("village_" + kind, found))
+        values = hashes | (int(c.code) << 32)
+        at = np.searchsorted(keys, values)
+        found = np.flatnonzero(keys[np.minimum(at, len(keys) - 1)] == values)
+        for number in found.tolist():  # a value found is a village only if the county's names say so
+            named = _village_named(c.code, pieces[number])
+            if named is not None:
+                _add_village(c, *named, pieces[number])
                 break
+
+
+def _add_village(c: _Cand, village: str, kind: str, piece: str) -> None:
+    c.evidence += _W_VILLAGE[kind]
+    c.village = village
+    c.parts.append(("village_" + kind, piece))
+
+
+_HASH_MASK = (1 << 64) - 1
+
+
+def _piece_hashes(chunks: list[str]) -> list[int]:
+    """The low 32 bits of :func:`_village_lookups` of the pieces :func:`_villages_in` tries, in
+    its order, worked out in Python (the same 64-bit steps as the arrays; one text's few pieces
+    cost less so than as arrays)."""
+    base, mix, mask = int(_HASH_BASE), int(_VILLAGE_MIX), _HASH_MASK
+    out: list[int] = []
+    for chunk in chunks:
+        codes = list(map(ord, chunk))
+        # by_start[i][n - 1]: the hash of chunk[i:i + n]
+        by_start = []
+        for i in range(len(codes)):
+            state, row = 0, []
+            for code in codes[i:i + _VILLAGE_PIECE_MAX]:
+                state = (state * base + code) & mask
+                row.append(((state * mix) & mask) >> 32)
+            by_start.append(row)
+        for n in range(min(len(codes), _VILLAGE_PIECE_MAX), 1, -1):
+            out += [by_start[i][n - 1] for i in range(len(codes) - n + 1)]
+    return out
 
 
 def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
