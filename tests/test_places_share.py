@@ -134,11 +134,29 @@ def _village_texts() -> list[str]:
 
 def test_village_lookups_equal_without_the_village_table(monkeypatch):
     texts = _village_texts()
-    shared = _in_shares(texts)
+    shared, one_by_one = _in_shares(texts), _one_by_one(texts)
     assert shared["village"].notna().mean() > 0.5
     monkeypatch.setattr(places, "_village_keys", lambda: None)
     pd.testing.assert_frame_equal(_in_shares(texts), shared)
     pd.testing.assert_frame_equal(_one_by_one(texts), shared, check_dtype=False)
+    pd.testing.assert_frame_equal(_one_by_one(texts), one_by_one)
+
+
+def test_a_texts_pieces_hash_as_the_village_table():
+    g = places._gaz()
+    keys = places._village_keys()
+    checked = 0
+    for code in places.load_table("villages")["county_code"].tolist()[::45]:
+        found = [key for key in places._Gazetteer.villages_of.__wrapped__(g, code)
+                 if 2 <= len(key) <= places._VILLAGE_PIECE_MAX]
+        values = np.array([h | (int(code) << 32) for key in found for h in places._piece_hashes([key])[:1]])
+        assert np.isin(values, keys).all()
+        checked += len(values)
+    assert checked > 10_000
+    # the pieces in _villages_in's order: chunk by chunk, longest first, left to right
+    pieces = ["甲乙丙", "丁戊"]
+    one_each = [places._piece_hashes([piece])[0] for piece in ["甲乙丙", "甲乙", "乙丙", "丁戊"]]
+    assert places._piece_hashes(pieces) == one_each
 
 
 def test_a_piece_that_shares_a_villages_hash_is_not_that_village(monkeypatch):
