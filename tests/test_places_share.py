@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -93,3 +94,99 @@ def test_shares_equal_the_parser_on_made_up_addresses(pieces, data):
     texts = data.draw(st.lists(st.lists(st.sampled_from(pieces), min_size=1, max_size=5).map("".join),
                                min_size=16, max_size=40))
     pd.testing.assert_frame_equal(_in_shares(texts, share=20), _one_by_one(texts), check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def village_pieces() -> list[str]:
+    """County names and village names (whole, without their suffix, cut short, two run together)
+    of a spread of counties: the pieces of addresses that name villages."""
+    g = places._gaz()
+    out = []
+    for code in places.load_table("villages")["county_code"].tolist()[::150]:
+        info = g.cur_info[code]
+        out += [info["name"], info["province"] + info["name"]]
+        names = places._village_names_of(code, g).split("|")[::40]
+        for name in names:
+            out += [name, name[:-1], name[:-2], name[:2], name + "附近"]
+        out.append(names[0] + names[-1])
+    return out + ["村", "社区", "委会", "居委会", "村民委员会", "|", "镇"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_shares_read_villages_as_the_parser(village_pieces, data):
+    texts = data.draw(st.lists(st.lists(st.sampled_from(village_pieces), min_size=2, max_size=5).map("".join),
+                               min_size=16, max_size=40))
+    pd.testing.assert_frame_equal(_in_shares(texts, share=20), _one_by_one(texts), check_dtype=False)
+
+
+def _village_texts() -> list[str]:
+    g = places._gaz()
+    texts = []
+    for code in places.load_table("villages")["county_code"].tolist()[::37]:
+        info = g.cur_info[code]
+        names = places._village_names_of(code, g).split("|")
+        for i in range(0, len(names) - 1, 25):
+            texts += [info["name"] + names[i], info["name"] + names[i][:-1] + "|" + names[i + 1],
+                      info["province"] + info["name"] + names[i + 1][:3] + names[i]]
+    return texts
+
+
+def test_village_lookups_equal_without_the_village_table(monkeypatch):
+    texts = _village_texts()
+    shared, one_by_one = _in_shares(texts), _one_by_one(texts)
+    assert shared["village"].notna().mean() > 0.5
+    monkeypatch.setattr(places, "_village_keys", lambda: None)
+    pd.testing.assert_frame_equal(_in_shares(texts), shared)
+    pd.testing.assert_frame_equal(_one_by_one(texts), shared, check_dtype=False)
+    pd.testing.assert_frame_equal(_one_by_one(texts), one_by_one)
+
+
+def test_a_texts_pieces_hash_as_the_village_table():
+    g = places._gaz()
+    keys = places._village_keys()
+    checked = 0
+    for code in places.load_table("villages")["county_code"].tolist()[::45]:
+        found = [key for key in places._Gazetteer.villages_of.__wrapped__(g, code)
+                 if 2 <= len(key) <= places._VILLAGE_PIECE_MAX]
+        values = np.array([h | (int(code) << 32) for key in found for h in places._piece_hashes([key])[:1]])
+        assert np.isin(values, keys).all()
+        checked += len(values)
+    assert checked > 10_000
+    # the pieces in _villages_in's order: chunk by chunk, longest first, left to right
+    pieces = ["甲乙丙", "丁戊"]
+    one_each = [places._piece_hashes([piece])[0] for piece in ["甲乙丙", "甲乙", "乙丙", "丁戊"]]
+    assert places._piece_hashes(pieces) == one_each
+
+
+def test_a_piece_that_shares_a_villages_hash_is_not_that_village(monkeypatch):
+    # every piece of a text is "found" in every county (its hash left out of the value): the
+    # county's names alone must say which piece, if any, is a village there, and the first such
+    # piece in the parser's order is the one read
+    texts = _village_texts()
+    shared = _in_shares(texts)
+    counties = np.array(sorted({int(c) for c in places._gaz().cur_info}), dtype=np.int64)
+    monkeypatch.setattr(places, "_village_keys", lambda: counties << 32)
+    monkeypatch.setattr(places, "_village_lookups", lambda state, county: county.astype(np.int64) << 32)
+    pd.testing.assert_frame_equal(_in_shares(texts), shared)
+
+
+def test_village_named_reads_each_county_as_its_village_dict():
+    g = places._gaz()
+    counties = places.load_table("villages")["county_code"].tolist()
+    checked = 0
+    for code in counties[::60] + ["411627"]:
+        villages = places._Gazetteer.villages_of.__wrapped__(g, code)
+        for key, full in villages.items():
+            if 2 <= len(key) <= places._VILLAGE_PIECE_MAX:
+                assert places._village_named(code, key) == (full, "full" if key == full else "short"), key
+                checked += 1
+        names = places._village_names_of(code, g).split("|")
+        for text in names[::5] + ["".join(names[:8])]:
+            for n in range(2, places._VILLAGE_PIECE_MAX + 1):
+                for start in range(len(text) - n + 1):
+                    piece = text[start:start + n]
+                    if piece not in villages:
+                        assert places._village_named(code, piece) is None, piece
+    assert checked > 10_000
+    assert places._village_named("999999", "王庄") is None

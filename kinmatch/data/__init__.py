@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -154,16 +154,17 @@ def read_built(name: str, expected: str, folder: Path | None = None) -> pd.DataF
 
 
 def write_built(name: str, frame: pd.DataFrame, stamp: str, folder: Path | None = None,
-                row_group_size: int | None = None) -> Path:
+                row_group_size: int | None = None, options: dict | None = None) -> Path:
     """Write ``frame`` as the built table ``name`` with fingerprint ``stamp`` (zstd Parquet;
-    ``row_group_size`` rows per row group, for a reader that reads only the groups it needs)."""
+    ``row_group_size`` rows per row group, for a reader that reads only the groups it needs;
+    ``options``: other arguments of ``pyarrow.parquet.write_table``, e.g. a column's encoding)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: stamp.encode()})
     path = built_path(name, folder)
-    pq.write_table(table, path, compression="zstd", row_group_size=row_group_size)
+    pq.write_table(table, path, **{"compression": "zstd", "row_group_size": row_group_size, **(options or {})})
     return path
 
 
@@ -177,14 +178,16 @@ class BuiltTable:
 
     ``inputs``: the shipped tables it is computed from; ``recipe``: anything else its content
     depends on (a format number, the version of a library it reads); ``compute``: the function
-    that works it out (also the fallback when the shipped file is stale). Declaring one registers
-    it in :data:`BUILT`, where ``tools/build_built.py`` finds it."""
+    that works it out (also the fallback when the shipped file is stale); ``options``: how the file
+    is written (:func:`write_built`). Declaring one registers it in :data:`BUILT`, where
+    ``tools/build_built.py`` finds it."""
 
     name: str
     inputs: tuple[str, ...]
     recipe: Callable[[], str]
     compute: Callable[[], pd.DataFrame]
     row_group_size: int | None = None
+    options: dict | None = field(default=None, compare=False)  # a dict: left out of the hash
 
     def __post_init__(self) -> None:
         BUILT[self.name] = self
@@ -229,7 +232,7 @@ class BuiltTable:
 
     def write(self, folder: Path | None = None) -> Path:
         """Compute the table and write it with its fingerprint (what ``tools/build_built.py`` does)."""
-        return write_built(self.name, self.compute(), self.stamp(), folder, self.row_group_size)
+        return write_built(self.name, self.compute(), self.stamp(), folder, self.row_group_size, self.options)
 
     def open(self, folder: Path | None = None):
         """The shipped file as a ``pyarrow.parquet.ParquetFile`` (to read some row groups only)

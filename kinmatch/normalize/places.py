@@ -486,6 +486,12 @@ class _Gazetteer:
         return _RowTable(level, code, kind, old, first, list(codes), is_current, prefecture, province,
                          province_of, label, list(labels))
 
+    @functools.cached_property
+    def code_numbers(self) -> np.ndarray:
+        """Per code of :attr:`row_table`: the code as a number (-1 if not six digits)."""
+        return np.array([int(c) if len(c) == 6 and c.isdigit() else -1 for c in self.row_table.codes],
+                        dtype=np.int64)
+
     def row_entry(self, row: int) -> _Entry:
         """The reading of one row of the name index."""
         entry = self._row_entries.get(row)
@@ -1031,10 +1037,12 @@ def _first_of_groups(group: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, 
 
 def _score_share(texts: list[str], g: _Gazetteer):
     """:func:`_score_counties` of a share's texts at once, in arrays: per text its county
-    readings *before* villages, its province and prefecture hits (for :func:`_coarse`) and its
-    text with every province, prefecture and county hit blanked (for :func:`_villages_in`); or
-    None when the hashed keys are not usable. The evidence is summed in the same order as
-    :func:`_score_counties` (each float addition is the same)."""
+    readings with their villages (:func:`_share_villages`), its province and prefecture hits (for
+    :func:`_coarse`) and None; or, when :data:`VILLAGE_KEYS` is not usable, its county readings
+    *before* villages and its text with every province, prefecture and county hit blanked (for
+    :func:`_villages_in`); and its text for village sound matching. None when the hashed keys are
+    not usable. The evidence is summed in the same order as :func:`_score_counties` (each float
+    addition is the same)."""
     hits = _share_hits(texts, g)
     if hits is None:
         return None
@@ -1130,7 +1138,27 @@ def _score_share(texts: list[str], g: _Gazetteer):
     np.add.at(depth, offsets[t[blank]] + hs[blank], 1)
     np.add.at(depth, offsets[t[blank]] + he[blank], -1)
     covered = np.cumsum(depth)[:-1] > 0
-    rests = np.where(covered, ord(_SEP), chars).astype(np.uint32).tobytes().decode("utf-32-le").split("\0")
+    rest = np.where(covered, np.uint64(ord(_SEP)), chars)
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(first_hit[kept], kind="stable")]
+    # villages: of each text's three strongest county readings (a stable sort by evidence, as
+    # _villages_in), looked up in arrays when the village keys are shipped, else text by text
+    keys = _village_keys()
+    villages: dict[int, tuple[str, str, str]] = {}
+    if keys is not None:
+        rests: list[str | None] = [None] * len(texts)
+        by_strength = kept[np.lexsort((first_hit[kept], -evidence[kept], gt[kept]))]
+        text_start = np.r_[True, gt[by_strength][1:] != gt[by_strength][:-1]]
+        first_of_text = np.flatnonzero(text_start)
+        place = np.arange(len(by_strength)) - first_of_text[np.cumsum(text_start) - 1]
+        per_text = np.diff(np.r_[first_of_text, len(by_strength)])[np.cumsum(text_start) - 1]
+        tried = by_strength[(per_text <= 3) | (place < 3)]
+        codes = rows.codes
+        found = _share_villages(rest, offsets, texts, gt[tried], g.code_numbers[gcode[tried]],
+                                [codes[c] for c in gcode[tried].tolist()], keys)
+        villages = {int(tried[cand]): value for cand, value in found.items()}
+    else:
+        rests = rest.astype(np.uint32).tobytes().decode("utf-32-le").split("\0")
     # ... and, for village sound matching (_rest_chunks), the township hits read as a candidate's
     # township blanked as well
     label = rows.label[row]
@@ -1144,8 +1172,6 @@ def _score_share(texts: list[str], g: _Gazetteer):
     leftovers = np.where(covered, ord(_SEP), chars).astype(np.uint32).tobytes().decode("utf-32-le").split("\0")
     # per text: its county readings in order of first hit, its province and prefecture hits
     out_cands: list[list[_Cand]] = [[] for _ in texts]
-    kept = np.flatnonzero(keep)
-    kept = kept[np.argsort(first_hit[kept], kind="stable")]
     codes = rows.codes
     kind, old, hs, he, row, label = (kind.tolist(), old.tolist(), hs.tolist(), he.tolist(), row.tolist(),
                                      label.tolist())
@@ -1153,7 +1179,6 @@ def _score_share(texts: list[str], g: _Gazetteer):
             kept.tolist(), gt[kept].tolist(), gcode[kept].tolist(), evidence[kept].tolist(),
             cand_old[kept].tolist(), best[kept].tolist(), town[kept].tolist(), supported[kept].tolist(),
             pref_ok[kept].tolist(), prov_ok[kept].tolist(), strict=True):
-        del i
         s = texts[text]
         parts = []
         township = None
@@ -1166,7 +1191,12 @@ def _score_share(texts: list[str], g: _Gazetteer):
             parts.append(("prefecture" + ("_old" if old[pok] else ""), s[hs[pok]:he[pok]]))
         if prok >= 0:
             parts.append(("province", s[hs[prok]:he[prok]]))
-        out_cands[text].append(_Cand("county", codes[county], ev, parts, township, None, is_old))
+        village = None
+        if i in villages:
+            village, village_kind, piece = villages[i]
+            ev += _W_VILLAGE[village_kind]
+            parts.append(("village_" + village_kind, piece))
+        out_cands[text].append(_Cand("county", codes[county], ev, parts, township, village, is_old))
     out_coarse: list[list[_Hit]] = [[] for _ in texts]
     entry_of, new_hit = g.row_entry, tuple.__new__
     for text, i in zip(t[coarse].tolist(), coarse.tolist(), strict=True):
@@ -1192,22 +1222,65 @@ def _villages_in(rest: str, cands: list[_Cand], g: _Gazetteer) -> None:
         return
     # the pieces tried, in order: chunk by chunk, longest first, left to right; the first piece
     # that names a village of a county is its village (made once, tried in up to three counties)
-    pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), 8), 1, -1)
+    pieces = [chunk[i:i + n] for chunk in chunks for n in range(min(len(chunk), _VILLAGE_PIECE_MAX), 1, -1)
               for i in range(len(chunk) - n + 1)]
     # the three strongest (a stable sort by -evidence); each county's village is its own, so
     # with three candidates or fewer the order they are tried in does not matter
-    for c in cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]:
-        vil = g.villages_of(c.code)
-        # most texts name no village: one membership pass in C before the ordered search
-        if not vil or vil.keys().isdisjoint(pieces):
+    tried = cands if len(cands) <= 3 else sorted(cands, key=_EVIDENCE, reverse=True)[:3]
+    keys = _village_keys()
+    if keys is None:  # no village table: each county's village dict
+        for c in tried:
+            vil = g.villages_of(c.code)
+            # most texts name no village: one membership pass in C before the ordered search
+            if not vil or vil.keys().isdisjoint(pieces):
+                continue
+            for found in pieces:
+                if found in vil:
+                    _add_village(c, vil[found], "full" if found == vil[found] else "short", found)
+                    break
+        return
+    hashes = np.array(_piece_hashes(chunks), dtype=np.int64)
+    for c in tried:
+        if not c.code.isdigit():
             continue
-        for found in pieces:
-            if found in vil:
-                kind = "full" if found == vil[found] else "short"
-                c.evidence += _W_VILLAGE[kind]
-                c.village = vil[found]
-                c.parts.append(("village_" + kind, found))
+        values = hashes | (int(c.code) << 32)
+        at = np.searchsorted(keys, values)
+        found = np.flatnonzero(keys[np.minimum(at, len(keys) - 1)] == values)
+        for number in found.tolist():  # a value found is a village only if the county's names say so
+            named = _village_named(c.code, pieces[number])
+            if named is not None:
+                _add_village(c, *named, pieces[number])
                 break
+
+
+def _add_village(c: _Cand, village: str, kind: str, piece: str) -> None:
+    c.evidence += _W_VILLAGE[kind]
+    c.village = village
+    c.parts.append(("village_" + kind, piece))
+
+
+_HASH_MASK = (1 << 64) - 1
+
+
+def _piece_hashes(chunks: list[str]) -> list[int]:
+    """The low 32 bits of :func:`_village_lookups` of the pieces :func:`_villages_in` tries, in
+    its order, worked out in Python (the same 64-bit steps as the arrays; one text's few pieces
+    cost less so than as arrays)."""
+    base, mix, mask = int(_HASH_BASE), int(_VILLAGE_MIX), _HASH_MASK
+    out: list[int] = []
+    for chunk in chunks:
+        codes = list(map(ord, chunk))
+        # by_start[i][n - 1]: the hash of chunk[i:i + n]
+        by_start = []
+        for i in range(len(codes)):
+            state, row = 0, []
+            for code in codes[i:i + _VILLAGE_PIECE_MAX]:
+                state = (state * base + code) & mask
+                row.append(((state * mix) & mask) >> 32)
+            by_start.append(row)
+        for n in range(min(len(codes), _VILLAGE_PIECE_MAX), 1, -1):
+            out += [by_start[i][n - 1] for i in range(len(codes) - n + 1)]
+    return out
 
 
 def _coarse(hits: list[_Hit], g: _Gazetteer) -> list[_Cand]:
@@ -1401,7 +1474,7 @@ def _village_name_group(group: int) -> dict[str, str]:
 
     from kinmatch.data import built_path
 
-    table = pq.ParquetFile(built_path(VILLAGE_NAMES.name)).read_row_group(
+    table = pq.ParquetFile(built_path(VILLAGE_NAMES.name), memory_map=True).read_row_group(
         group, columns=["county_code", "names"], use_threads=False)
     return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
@@ -1413,6 +1486,164 @@ def _village_names_of(county: str, g: _Gazetteer) -> str:
         return g._village_rows.get(county, "")
     group = groups.get(county)
     return "" if group is None else _village_name_group(group).get(county, "")
+
+
+_VILLAGE_PIECE_MAX = 8
+"""The longest piece of a text looked up as a village name (:func:`_villages_in`)."""
+_VILLAGE_MIX = np.uint64(0x9E3779B97F4A7C15)
+"""Multiplier that spreads a piece's rolling hash before its high 32 bits are kept."""
+_VILLAGE_SUFFIXES = frozenset(("村", "社区", "村委会", "居委会", "村民委员会"))
+"""What :meth:`_Gazetteer.villages_of` cuts off a village name for its short key."""
+
+
+def _village_lookups(state: np.ndarray, county: np.ndarray) -> np.ndarray:
+    """The values :data:`VILLAGE_KEYS` holds for texts in counties: the county (a 6-digit code as
+    a number) in the high 32 bits, a 32-bit hash of the text in the low ones. ``state`` is the
+    text's rolling hash (h → h·B + c from 0 over its code points, B = :data:`_HASH_BASE`, as
+    :func:`_share_spans` steps it), spread by a multiplication; never Python's salted ``hash``."""
+    return (county.astype(np.int64) << 32) | ((state * _VILLAGE_MIX) >> np.uint64(32)).astype(np.int64)
+
+
+def _village_key_table() -> pd.DataFrame:
+    """:data:`VILLAGE_KEYS`: the distinct lookup values (:func:`_village_lookups`) of every
+    county's village keys (:meth:`_Gazetteer.villages_of`, full names and short forms) of 2 to
+    :data:`_VILLAGE_PIECE_MAX` characters, sorted."""
+    g = _gaz()
+    keys: list[str] = []
+    county: list[int] = []
+    for code in load_table("villages")["county_code"].tolist():
+        found = [key for key in g.villages_of(code) if 2 <= len(key) <= _VILLAGE_PIECE_MAX]
+        keys += found
+        county += [int(code)] * len(found)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    chars = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    starts = np.cumsum(lengths) - lengths
+    state = np.zeros(len(keys), dtype=np.uint64)
+    for offset in range(_VILLAGE_PIECE_MAX):
+        live = np.flatnonzero(lengths > offset)
+        state[live] = state[live] * _HASH_BASE + chars[starts[live] + offset]
+    return pd.DataFrame({"lookup": np.unique(_village_lookups(state, np.array(county, dtype=np.int64)))})
+
+
+VILLAGE_KEYS = BuiltTable(
+    "village_keys", ("villages",), lambda: f"1 {_HASH_BASE} {_VILLAGE_MIX} {_VILLAGE_PIECE_MAX}", _village_key_table,
+    # sorted 64-bit values: stored as deltas (4 MB instead of 10, read in ~5 ms), not compressed
+    options={"compression": "none", "use_dictionary": False, "column_encoding": {"lookup": "DELTA_BINARY_PACKED"}})
+"""Every county's village keys as sorted 64-bit values (:func:`_village_key_table`): a share's
+pieces of text are looked up among them in arrays (:func:`_share_villages`) instead of building
+each county's village dict; a value found is checked against the county's names
+(:func:`_village_named`), since two texts may share a hash."""
+
+
+@functools.lru_cache(maxsize=1)
+def _village_keys() -> np.ndarray | None:
+    """The values of :data:`VILLAGE_KEYS`; None when the shipped table is stale or absent (then
+    villages are looked up text by text in :meth:`_Gazetteer.villages_of`)."""
+    import pyarrow.parquet as pq
+
+    from kinmatch.data import built_path
+
+    try:
+        fresh = VILLAGE_KEYS.open() is not None
+    except Exception:  # noqa: BLE001 - villages are optional in a slim install
+        return None
+    if not fresh:
+        return None
+    # memory-mapped: the 4 MB file is not copied into a buffer first (~5 ms instead of 15-30)
+    return pq.ParquetFile(built_path(VILLAGE_KEYS.name), memory_map=True).read(use_threads=False).column(
+        "lookup").to_numpy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _village_list(county: str) -> str:
+    """One county's village names with a bar before and after each."""
+    return "|" + _village_names_of(county, _gaz()) + "|"
+
+
+def _village_named(county: str, piece: str) -> tuple[str, str] | None:
+    """``(village, "full" or "short")`` that ``piece`` names in ``county``, as
+    ``villages_of(county).get(piece)`` reads it, or None, from the county's names alone: a piece
+    that is a village's name is that village, else the first village whose name is the piece
+    and one of :data:`_VILLAGE_SUFFIXES` (the name the short key stands for)."""
+    names = _village_list(county)
+    if "|" + piece + "|" in names:
+        return piece, "full"
+    head = "|" + piece
+    at = names.find(head)
+    while at >= 0:
+        end = names.find("|", at + len(head))
+        if names[at + len(head):end] in _VILLAGE_SUFFIXES:
+            return names[at + 1:end], "short"
+        at = names.find(head, end)
+    return None
+
+
+def _share_villages(rest: np.ndarray, offsets: np.ndarray, texts: list[str], cand_text: np.ndarray,
+                    cand_county: np.ndarray, cand_code: list[str], keys: np.ndarray) -> dict[int, tuple[str, str, str]]:
+    """:func:`_villages_in` for some county readings of a share's texts at once: reading number
+    → (village, "full" or "short", the piece read as it), for the readings whose county has a
+    village that a piece of its text names (the first such piece in :func:`_villages_in`'s order:
+    chunk by chunk, longest first, left to right).
+
+    ``rest``: the share's code points (a NUL after each text) with the province, prefecture and
+    county hits blanked; ``cand_text``, ``cand_county``, ``cand_code``: each reading's text, county
+    code as a number and as text. Every piece of 2 to :data:`_VILLAGE_PIECE_MAX` characters of a
+    chunk is hashed; a (county, piece) whose value is in ``keys`` is read by
+    :func:`_village_named`, which says whether the piece really names a village there."""
+    if not len(cand_text):
+        return {}
+    text_of = np.repeat(np.arange(len(texts)), np.diff(np.r_[offsets, len(rest)]))   # per code point
+    wanted = np.zeros(len(texts), dtype=bool)
+    wanted[cand_text] = True
+    valid = wanted[text_of] & (rest != ord(_SEP)) & (rest != 0)   # in the texts with a reading to try
+    pos = np.flatnonzero(valid)
+    if not len(pos):
+        return {}
+    gaps = np.flatnonzero(~valid)             # every text ends with a NUL: each chunk has an end
+    after = np.searchsorted(gaps, pos)
+    run_end = gaps[after]
+    chunk = np.where(after > 0, gaps[np.maximum(after - 1, 0)] + 1, 0)
+    state = rest[pos]
+    found_pos, found_len, found_state, found_chunk = [], [], [], []
+    for length in range(2, _VILLAGE_PIECE_MAX + 1):
+        fits = pos + length <= run_end
+        pos, run_end, chunk, state = pos[fits], run_end[fits], chunk[fits], state[fits]
+        if not len(pos):
+            break
+        state = state * _HASH_BASE + rest[pos + length - 1]
+        found_pos.append(pos)
+        found_len.append(np.full(len(pos), length, dtype=np.int64))
+        found_state.append(state)
+        found_chunk.append(chunk)
+    if not found_pos:
+        return {}
+    p, n, h = np.concatenate(found_pos), np.concatenate(found_len), np.concatenate(found_state)
+    order = np.lexsort((p, -n, np.concatenate(found_chunk)))     # _villages_in's order of pieces
+    p, n, h = p[order], n[order], h[order]
+    piece_text = text_of[p]
+    # (reading, piece of its text) pairs, in the pieces' order per reading
+    lo, hi = np.searchsorted(piece_text, cand_text, "left"), np.searchsorted(piece_text, cand_text, "right")
+    count = hi - lo
+    pair_cand = np.repeat(np.arange(len(cand_text)), count)
+    piece = lo[pair_cand] + np.arange(len(pair_cand)) - np.repeat(np.cumsum(count) - count, count)
+    lookup = _village_lookups(h[piece], cand_county[pair_cand])
+    # searched in sorted order: each search then starts where the last ended, in memory already
+    # read (several times faster over the 10 MB of keys than searching in the pairs' order)
+    by_value = np.argsort(lookup)
+    at = np.empty(len(lookup), dtype=np.intp)
+    at[by_value] = np.minimum(np.searchsorted(keys, lookup[by_value]), len(keys) - 1)
+    found = keys[at] == lookup
+    out: dict[int, tuple[str, str, str]] = {}
+    hit = np.flatnonzero(found)
+    local = p[piece[hit]] - offsets[piece_text[piece[hit]]]
+    for cand, start, length in zip(pair_cand[hit].tolist(), local.tolist(), n[piece[hit]].tolist(), strict=True):
+        if cand in out:
+            continue
+        text = texts[cand_text[cand]]
+        named = _village_named(cand_code[cand], text[start:start + length])
+        if named is not None:
+            out[cand] = (*named, text[start:start + length])
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -1947,7 +2178,7 @@ def _candidates(text: object, accent_area: str | None, sound: str) -> tuple[str,
     if scored is not None:  # read with its share (_score_share); the hits are scanned if needed
         s, cands, coarse_hits, rest, leftover_text = scored
         hits = None
-        if cands:
+        if cands and rest is not None:  # villages not yet read with the share
             _villages_in(rest, cands, g)
     else:
         s = _clean(text)
@@ -2138,9 +2369,10 @@ def parse_place(text: object, accent_area: str | None = None) -> PlaceMatch:
     return _parse_cached(str(text), accent_area)
 
 
-_SHARE_SCORES: dict[str, tuple[str, list[_Cand], list[_Hit], str, str]] = {}
-"""Place text → (its cleaned form, its county readings before villages, its province and prefecture
-hits, its rest for villages, its rest for village sound matching) for the texts :func:`parse_places`
+_SHARE_SCORES: dict[str, tuple[str, list[_Cand], list[_Hit], str | None, str]] = {}
+"""Place text → (its cleaned form, its county readings, its province and prefecture hits, its rest
+for villages (None: the readings' villages are read already), its rest for village sound
+matching) for the texts :func:`parse_places`
 is parsing, read together by :func:`_score_share` (each taken once by :func:`_candidates`; emptied
 after each call)."""
 _READ_AHEAD_MIN = 16
