@@ -248,3 +248,13 @@ def test_readings_within_a_scan_together_equal_those_without():
     finally:
         places._SCAN_TOGETHER_MIN = minimum
     assert within == without and not places._SCANNED
+
+
+def test_every_character_reads_as_the_full_reading_says():
+    # _one_character_counties ranks a character's fragment readings without _candidates: the same
+    # readings as _candidates gives, for every character of the names, fillers and blanks
+    chars = sorted(places._fragment_names().bounds)
+    assert len(chars) > 3_000
+    for text in chars + ["是", "在", "说", "无", "1", "", "山。", "“河", "㍻", "|"]:
+        for k in (5, 30):
+            assert places._one_character_counties(text, k) == tuple(places._county_readings(text, k, None)), text

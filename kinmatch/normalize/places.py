@@ -25,6 +25,7 @@ Indexes are built once per process on first use (about a second) and cached.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import re
@@ -359,10 +360,6 @@ class _Gazetteer:
         self._names = [key_column[i] for i in starts]
         self._bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
         self.max_len = max(map(len, self._names))
-        by_first: dict[str, list[int]] = defaultdict(list)
-        for number, name in enumerate(self._names):
-            by_first[name[0]].append(number)
-        self._by_first = dict(by_first)
         # piece of text → (hits as (entry, level order), whether a longer key can follow, the
         # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
         # it holds the keys of the first characters in trie_chars
@@ -382,6 +379,15 @@ class _Gazetteer:
         self._row_entries: dict[int, _Entry] = {}
         # (level, code) of a reading → its codes, coordinates and display name (_place_of)
         self.places: dict[tuple[str, str], tuple] = {}
+
+    @functools.cached_property
+    def _by_first(self) -> dict[str, list[int]]:
+        """First character → the numbers of the keys it begins (for :meth:`fill_trie` only: texts
+        scanned together need no trie)."""
+        by_first: dict[str, list[int]] = defaultdict(list)
+        for number, name in enumerate(self._names):
+            by_first[name[0]].append(number)
+        return dict(by_first)
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -1508,6 +1514,8 @@ class _SoundGroup(NamedTuple):
     short: np.ndarray      # short name
     full: np.ndarray       # and full name
     township: np.ndarray   # bool: a township's name
+    around: np.ndarray     # (names × 3) numbers (_SoundIndex.code_ids) of the code, its province
+    #                        and its prefecture (a prefecture's: itself; -1: none), for context
 
 
 @functools.lru_cache(maxsize=1)
@@ -1550,6 +1558,7 @@ class _SoundIndex:
         columns = _sound_name_arrays()
         self.words: list[str] = encoded.dictionary.to_pylist()
         self.vocab = {word: number for number, word in enumerate(self.words)}
+        around = self._around(table.column("code").combine_chunks().dictionary_encode(), columns["level"], g)
         self.groups: dict[int, _SoundGroup] = {}
         for n in range(2, 6):
             rows = np.flatnonzero((counts == n) & (lengths == n))
@@ -1557,7 +1566,24 @@ class _SoundIndex:
                 continue
             level = columns["level"][rows]
             self.groups[n] = _SoundGroup(flat[starts[rows][:, None] + np.arange(n)], level, columns["code"][rows],
-                                         columns["short"][rows], columns["full"][rows], level == "township")
+                                         columns["short"][rows], columns["full"][rows], level == "township",
+                                         around[rows])
+
+    def _around(self, encoded, level: np.ndarray, g: _Gazetteer) -> np.ndarray:
+        """Per name (table order): the numbers of its code, its province's code and its
+        prefecture's code (a county's or township's from the gazetteer, a prefecture's its own),
+        numbered in :attr:`code_ids`: a reading is "in context" when one of them is."""
+        distinct = encoded.dictionary.to_pylist()
+        self.code_ids: dict[str, int] = {code: number for number, code in enumerate(distinct)}
+        ids = self.code_ids
+        province, prefecture = [], []
+        for code in distinct:  # a few thousand codes, not one lookup per name
+            province.append(ids.setdefault(code[:2] + "0000", len(ids)))
+            info = g.cur_info.get(code)
+            prefecture.append(-1 if info is None else ids.setdefault(info["prefecture_code"], len(ids)))
+        own = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        of_prefecture = np.where(level == "prefecture", own, np.array(prefecture, dtype=np.int64)[own])
+        return np.stack([own, np.array(province, dtype=np.int64)[own], of_prefecture], axis=1)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
@@ -1589,17 +1615,34 @@ class _SoundIndex:
     def distances(self, families: tuple[str, ...]) -> np.ndarray:
         """:meth:`distance_row` of every vocabulary syllable at once (row ``i``: from syllable ``i``),
         the same values: a few array operations per set of families instead of one row per syllable."""
-        words = self.words
-        sharing: dict[str, list[int]] = defaultdict(list)  # merged key → the syllables that have it
-        for i, word in enumerate(words):
-            for key in _keys(word, families):
-                sharing[key].append(i)
+        from kinmatch.normalize.phonetics import merger_sets
+
+        # merged key → the syllables that have it (a syllable's keys: :func:`_keys`, itself and its
+        # fold by each merger set, the folds shared by every set of families that holds the set)
+        sharing: dict[str, set[int]] = defaultdict(set)
+        for i, word in enumerate(self.words):
+            sharing[word].add(i)
+        for ops in merger_sets(families):
+            for i, key in enumerate(self._folds(ops)):
+                sharing[key].add(i)
         out = self._one_part.copy()
-        for members in sharing.values():
+        rows: list[int] = []
+        cols: list[int] = []
+        for members in sharing.values():  # every pair of syllables sharing a key, set at once
             if len(members) > 1:
-                out[np.ix_(members, members)] = 0.25
+                for i in members:
+                    rows.extend([i] * len(members))
+                    cols.extend(members)
+        out[rows, cols] = 0.25
         np.fill_diagonal(out, 0.0)
         return out
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def _folds(self, ops: tuple[str, ...]) -> list[str]:
+        """Every vocabulary syllable folded by one merger set (``phonetics.fold_syllable``)."""
+        from kinmatch.normalize.phonetics import fold_syllable
+
+        return [fold_syllable(word, ops) for word in self.words]
 
     @functools.cached_property
     def _one_part(self) -> np.ndarray:
@@ -1718,11 +1761,10 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
             elif suffix in ("镇", "乡", "街道"):
                 ev[~ends & ~township] -= 0.1
         if context:
-            codes, levels = group.code[rows].tolist(), group.level[rows].tolist()
-            near = np.array([code[:2] + "0000" in context or code in context
-                             or (g.cur_info[code]["prefecture_code"] if level != "prefecture" else code) in context
-                             for code, level in zip(codes, levels, strict=True)], dtype=bool)
-            ev[near] += 0.15
+            # the reading's province, its code, or its prefecture (a prefecture's: itself) named
+            wanted = [idx.code_ids[code] for code in context if code in idx.code_ids]
+            if wanted:
+                ev[np.isin(group.around[rows], wanted).any(axis=1)] += 0.15
         else:
             ev[township] -= 0.1
         found.append((ev, group, row_list, sim32, chunk, syl))
@@ -1893,6 +1935,10 @@ def _fragment_names() -> _FragmentNames:
     lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
     points = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
     row_of = np.repeat(np.arange(len(short)), lengths)
+    # each name's first character's code point (0 for an empty name)
+    first = np.zeros(len(short), dtype=np.uint32)
+    named = lengths > 0
+    first[named] = points[(np.cumsum(lengths) - lengths)[named]]
     # by character, each character's rows ascending (a stable sort)
     order = np.argsort(points, kind="stable")
     points, row_of = points[order], row_of[order]
@@ -1900,7 +1946,6 @@ def _fragment_names() -> _FragmentNames:
     starts = np.r_[0, cuts].tolist()
     ends = np.r_[cuts, len(points)].tolist()
     bounds = {chr(point): (a, b) for point, a, b in zip(points[starts].tolist(), starts, ends, strict=True)}
-    first = np.array([ord(s[0]) if s else 0 for s in short], dtype=np.uint32)
     county = np.zeros(len(short), dtype=bool)
     county[:len(current)] = True
     county_id = pd.factorize(np.array(code, dtype=object))[0]
@@ -2163,9 +2208,35 @@ def _county_readings(text: object, k: int, accent_area: str | None) -> list[tupl
     return [(c.code, float(score)) for c, score in ranked[:k] if c.level == "county"]
 
 
+class _FragmentReading(NamedTuple):
+    """A fragment reading of one character as :func:`_rank` reads a candidate (:class:`_Cand`'s
+    fields it uses): a county reading, not by sound."""
+    level: str
+    code: str
+    evidence: float
+    township: str | None
+    sound: bool
+
+
 @functools.lru_cache(maxsize=4096)
 def _one_character_counties(text: str, k: int) -> tuple[tuple[str, float], ...]:
-    return tuple(_county_readings(text, k, None))
+    """:func:`_county_readings` of a text that cleans to one character or none (any area). Such a
+    text holds no gazetteer name (two characters at least), no chunk to sound out and no leftover
+    for a village, so :func:`_candidates` reads it by its fragment readings alone (the counties
+    whose names hold the character, :func:`_fragment_rows`): these are ranked here by
+    :func:`_rank` as there, without a candidate object and its reason text per county (a
+    character meets hundreds)."""
+    s = _clean(text)
+    if len(s) > 1:  # not a text of one character after all: read in full
+        return tuple(_county_readings(text, k, None))
+    core = _EDGE_FILLER.sub("", s) if s and not _NO_PLACE.fullmatch(s) else ""
+    if len(core) != 1:
+        return ()
+    rows, _top = _fragment_rows(core)
+    readings = map(functools.partial(tuple.__new__, _FragmentReading),
+                   zip(itertools.repeat("county"), map(operator.itemgetter(0), rows),
+                       map(operator.itemgetter(1), rows), itertools.repeat(None), itertools.repeat(False)))
+    return tuple([(c.code, float(score)) for c, score in _rank(list(readings))[:k]])
 
 
 @functools.lru_cache(maxsize=200_000)
