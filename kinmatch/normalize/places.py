@@ -25,7 +25,6 @@ Indexes are built once per process on first use (about a second) and cached.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import operator
 import re
@@ -1872,33 +1871,43 @@ _FRAGMENT_EVIDENCE = {(True, True): 0.35 + 0.05, (True, False): 0.35 + 0, (False
                       (False, False): 0.25 + 0}
 
 
+_FRAGMENT_EVIDENCE_BY_NUMBER = np.array([_FRAGMENT_EVIDENCE[county, begins] for county in (False, True)
+                                         for begins in (False, True)])
+""":data:`_FRAGMENT_EVIDENCE` by 2 · (a county's name) + (the short name begins with the fragment)."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
     """Per county whose name or township names hold ``chars`` (one character): (county, evidence,
     level, name) of the first of its strongest names, in the order the counties are first met;
     and the county of the first of the strongest names overall."""
     names = _fragment_names()
+    rows, evidence, top = _fragment_counties(chars)
+    return (tuple(zip(map(names.code.__getitem__, rows.tolist()), evidence.tolist(),
+                      ["county" if county else "township" for county in names.county[rows].tolist()],
+                      map(names.name.__getitem__, rows.tolist()), strict=True)),
+            None if top < 0 else names.code[top])
+
+
+@functools.lru_cache(maxsize=4096)
+def _fragment_counties(chars: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`_fragment_rows` as arrays: per county, in the order the counties are first met, the
+    row of :class:`_FragmentNames` of the first of its strongest names and its evidence; and the
+    row of the first of the strongest names overall (-1: none)."""
+    names = _fragment_names()
     seg = names.rows_with(chars)
     if not len(seg):
-        return (), None
-    county_level = names.county[seg]
-    evidence = np.where(county_level, np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[True, True],
-                                               _FRAGMENT_EVIDENCE[True, False]),
-                        np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[False, True],
-                                 _FRAGMENT_EVIDENCE[False, False]))
+        return seg, np.zeros(0), -1
+    evidence = _FRAGMENT_EVIDENCE_BY_NUMBER[2 * names.county[seg] + (names.first[seg] == ord(chars))]
     county = names.county_id[seg]
     # the first of the strongest names of each county: sorted by county, evidence (strongest
     # first), then position
     order = np.lexsort((np.arange(len(seg)), -evidence, county))
-    heads = order[np.r_[True, county[order][1:] != county[order][:-1]]]
-    # the counties in the order they are first met (by the position of each county's first name)
-    first_met = np.unique(county, return_index=True)[1]
-    best = heads[np.argsort(first_met, kind="stable")]
-    rows = seg[best].tolist()
-    out = tuple((names.code[row], ev, "county" if is_county else "township", names.name[row])
-                for row, ev, is_county in zip(rows, evidence[best].tolist(), county_level[best].tolist(),
-                                              strict=True))
-    return out, names.code[seg[int(np.argmax(evidence))]]
+    by_county = county[order]
+    starts = np.flatnonzero(np.concatenate(([True], by_county[1:] != by_county[:-1])))
+    # the counties in the order they are first met (each county's first position)
+    best = order[starts][np.argsort(np.minimum.reduceat(order, starts), kind="stable")]
+    return seg[best], evidence[best], int(seg[int(np.argmax(evidence))])
 
 
 class _FragmentNames(NamedTuple):
@@ -1917,7 +1926,7 @@ class _FragmentNames(NamedTuple):
         """Rows whose short name holds ``chars`` (one character), ascending, each once."""
         start, end = self.bounds.get(chars, (0, 0))
         rows = self.row_of[start:end]
-        return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) > 1 else rows
+        return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if len(rows) > 1 else rows
 
 
 @functools.lru_cache(maxsize=1)
@@ -2208,35 +2217,36 @@ def _county_readings(text: object, k: int, accent_area: str | None) -> list[tupl
     return [(c.code, float(score)) for c, score in ranked[:k] if c.level == "county"]
 
 
-class _FragmentReading(NamedTuple):
-    """A fragment reading of one character as :func:`_rank` reads a candidate (:class:`_Cand`'s
-    fields it uses): a county reading, not by sound."""
-    level: str
-    code: str
-    evidence: float
-    township: str | None
-    sound: bool
-
-
 @functools.lru_cache(maxsize=4096)
 def _one_character_counties(text: str, k: int) -> tuple[tuple[str, float], ...]:
     """:func:`_county_readings` of a text that cleans to one character or none (any area). Such a
     text holds no gazetteer name (two characters at least), no chunk to sound out and no leftover
     for a village, so :func:`_candidates` reads it by its fragment readings alone (the counties
-    whose names hold the character, :func:`_fragment_rows`): these are ranked here by
-    :func:`_rank` as there, without a candidate object and its reason text per county (a
-    character meets hundreds)."""
+    whose names hold the character, :func:`_fragment_counties`), ranked by :func:`_rank`: here
+    they are scored from the arrays, without a candidate object and its reason text per county
+    (a character meets hundreds)."""
     s = _clean(text)
     if len(s) > 1:  # not a text of one character after all: read in full
         return tuple(_county_readings(text, k, None))
     core = _EDGE_FILLER.sub("", s) if s and not _NO_PLACE.fullmatch(s) else ""
     if len(core) != 1:
         return ()
-    rows, _top = _fragment_rows(core)
-    readings = map(functools.partial(tuple.__new__, _FragmentReading),
-                   zip(itertools.repeat("county"), map(operator.itemgetter(0), rows),
-                       map(operator.itemgetter(1), rows), itertools.repeat(None), itertools.repeat(False)))
-    return tuple([(c.code, float(score)) for c, score in _rank(list(readings))[:k]])
+    rows, evidence, _top = _fragment_counties(core)
+    if not len(rows):
+        return ()
+    # _rank of these readings (exact county readings, one per county): strongest first, equals in
+    # the order met; a reading's score is its strength times its share exp(6 · (evidence − top))
+    # over the sum of every reading's share in that order. The score rises with the evidence, so
+    # the first k in that order are _rank's first k (the exhaustive test of every character of
+    # the names holds the two equal)
+    ranked = np.argsort(-evidence, kind="stable")
+    values = evidence[ranked].tolist()
+    top = values[0]
+    share = {value: math.exp(_SHARPNESS * (value - top)) for value in set(values)}
+    total = sum([share[value] for value in values])
+    code = _fragment_names().code
+    return tuple([(code[row], round(float(min(1.0, max(0.0, 0.1 + 0.8 * value)) * min(1.0, share[value] / total)), 4))
+                  for row, value in zip(rows[ranked[:k]].tolist(), values[:k], strict=True)])
 
 
 @functools.lru_cache(maxsize=200_000)
