@@ -25,6 +25,7 @@ Indexes are built once per process on first use (about a second) and cached.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import re
@@ -1769,18 +1770,30 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
         found.append((ev, group, row_list, sim32, chunk, syl))
     if not found:
         return []
-    # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
-    evidence = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
-    chunk_of = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
-    start = np.cumsum([0] + [len(f[0]) for f in found])
+    # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates;
+    # their chunk, place in it, evidence and similarity taken as lists at once
+    if len(found) > 1:
+        evidence = np.concatenate([f[0] for f in found])
+        sims = np.concatenate([f[3] for f in found])
+        sizes = [len(f[0]) for f in found]
+        chunk_of = np.repeat(np.arange(len(found)), sizes)
+        start = np.cumsum([0] + sizes)
+    else:
+        evidence, sims, chunk_of, start = found[0][0], found[0][3], None, None
+    best = np.argsort(-evidence, kind="stable")[:limit]
+    if chunk_of is None:
+        kept = zip(itertools.repeat(0), best.tolist())
+    else:
+        kept_chunk = chunk_of[best]
+        kept = zip(kept_chunk.tolist(), (best - start[kept_chunk]).tolist())
+    spelled = [" ".join(f[5]) for f in found]
     out = []
-    for k in np.argsort(-evidence, kind="stable")[:limit].tolist():
-        ev, group, row_list, sim32, chunk, syl = found[chunk_of[k]]
-        j = k - start[chunk_of[k]]
+    for (n, j), ev, sim in zip(kept, evidence[best].tolist(), sims[best].tolist(), strict=True):
+        _ev, group, row_list, _sim32, chunk, _syl = found[n]
         i = row_list[j]
         level, code, full = group.level[i], group.code[i], group.full[i]
-        c = _Cand("county" if level in ("county", "township") else "prefecture", code, float(ev[j]),
-                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {float(sim32[j]):.2f})")], sound=True)
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
+                  [("sound", f"{chunk}~{full} ({spelled[n]}, sim {sim:.2f})")], sound=True)
         if level == "township":
             c.township = full
         out.append(c)
