@@ -212,3 +212,49 @@ def test_a_character_reads_the_same_under_every_dialect_area(text):
     for area in (None, "Min", "N_Man", "SW_Man", "Wu", "Yue", "Xiang", "Gan", "P_T", "JH_Man"):
         assert places.candidate_counties(text, k=5, accent_area=area) == \
             places._county_readings(text, 5, area), area
+
+
+def _golden_texts() -> list[str]:
+    import pandas as pd
+    from test_places_share import GOLDEN
+
+    return pd.read_csv(GOLDEN, dtype=str, keep_default_na=False)["text"].tolist()
+
+
+def test_texts_scanned_together_give_the_hits_of_the_trie():
+    # the golden texts and pieces of them (statement fragments are short), scanned text by text on
+    # a fresh gazetteer (the trie filled as each text is met) and all at once
+    texts = _golden_texts()
+    texts += [text[i:i + 3] for text in texts[::7] for i in range(0, len(text), 2)]
+    cleaned = list(dict.fromkeys(s for s in map(places._clean, texts) if len(s) >= 2))
+    g = places._Gazetteer()
+    together = places._hits_together(cleaned, g)
+    assert len(cleaned) > 2_000 and sum(map(len, together.values())) > 3_000
+    # a key of several readings kept in part (城关镇 under a county), and a text holding none
+    assert any(len(hits) > 1 for hits in together.values()) and any(not hits for hits in together.values())
+    assert {s: list(hits) for s, hits in together.items()} == {s: places._scan(s, g) for s in cleaned}
+
+
+def test_readings_within_a_scan_together_equal_those_without():
+    fragments = ["邻水县", "瑶池县", "湖州", "山", "带邻字", "主猫鸭", "城关镇", "周口太康", "河南", "东区", "襄樊",
+                 "", "不详", "红旗公社", "北京朝阳"] * 5
+    areas = [None, "Min", "SW_Man", "N_Man", "Wu"] * 15
+    without = [places.candidate_counties(f, k=5, accent_area=a) for f, a in zip(fragments, areas, strict=True)]
+    places._SCAN_TOGETHER_MIN, minimum = 2, places._SCAN_TOGETHER_MIN
+    try:
+        with places.scanning_together(fragments):
+            assert len(places._SCANNED) >= 10
+            within = [places.candidate_counties(f, k=5, accent_area=a) for f, a in zip(fragments, areas, strict=True)]
+    finally:
+        places._SCAN_TOGETHER_MIN = minimum
+    assert within == without and not places._SCANNED
+
+
+def test_every_character_reads_as_the_full_reading_says():
+    # _one_character_counties ranks a character's fragment readings without _candidates: the same
+    # readings as _candidates gives, for every character of the names, fillers and blanks
+    chars = sorted(places._fragment_names().bounds)
+    assert len(chars) > 3_000
+    for text in chars + ["是", "在", "说", "无", "1", "", "山。", "“河", "㍻", "|"]:
+        for k in (5, 30):
+            assert places._one_character_counties(text, k) == tuple(places._county_readings(text, k, None)), text

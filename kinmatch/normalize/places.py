@@ -25,11 +25,13 @@ Indexes are built once per process on first use (about a second) and cached.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import re
 import unicodedata
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -358,10 +360,6 @@ class _Gazetteer:
         self._names = [key_column[i] for i in starts]
         self._bounds = list(zip(starts, starts[1:] + [len(key_column)], strict=True))
         self.max_len = max(map(len, self._names))
-        by_first: dict[str, list[int]] = defaultdict(list)
-        for number, name in enumerate(self._names):
-            by_first[name[0]].append(number)
-        self._by_first = dict(by_first)
         # piece of text → (hits as (entry, level order), whether a longer key can follow, the
         # coarsest level order of its non-generic hits or 9): one dict lookup per scanned piece;
         # it holds the keys of the first characters in trie_chars
@@ -373,11 +371,23 @@ class _Gazetteer:
         # the same for the share scan (_share_hits) as (rows, kinds), by (key number, coarsest
         # level around)
         self.share_span_rows: dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # and for the texts scanned together (_hits_together) as entries, by (key number, coarsest
+        # level around)
+        self.span_entries: dict[tuple[int, int], tuple[_Entry, ...]] = {}
         # key number → its readings as the trie holds them; row of the name index → its reading
         self._key_readings: dict[int, tuple[tuple[_Entry, int], ...]] = {}
         self._row_entries: dict[int, _Entry] = {}
         # (level, code) of a reading → its codes, coordinates and display name (_place_of)
         self.places: dict[tuple[str, str], tuple] = {}
+
+    @functools.cached_property
+    def _by_first(self) -> dict[str, list[int]]:
+        """First character → the numbers of the keys it begins (for :meth:`fill_trie` only: texts
+        scanned together need no trie)."""
+        by_first: dict[str, list[int]] = defaultdict(list)
+        for number, name in enumerate(self._names):
+            by_first[name[0]].append(number)
+        return dict(by_first)
 
     def fill_trie(self, chars=None) -> dict[str, tuple[tuple, bool, int]]:
         """Add to :attr:`trie` every key beginning with one of ``chars`` (default: every key) and
@@ -666,10 +676,16 @@ class _Hit(NamedTuple):
 
 
 def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
-    """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later)."""
+    """Every gazetteer key found in ``s`` (overlaps allowed; containment resolved later): from
+    :data:`_SCANNED` when ``s`` was scanned with others (:func:`scanning_together`), else by a
+    walk of the trie."""
     n = len(s)
     if n < 2:
         return []
+    if _SCANNED:
+        hits = _SCANNED.get(s)
+        if hits is not None:
+            return list(hits)
     trie = g.trie
     # the last character begins no walk, so its part of the trie is not filled
     new = set(s[:-1]).difference(g.trie_chars)
@@ -727,6 +743,58 @@ def _scan(s: str, g: _Gazetteer) -> list[_Hit]:
             kept = span_cache[cache_key] = _span_readings(entries, around)
         out.extend([new_hit(_Hit, (i, j, entry)) for entry in kept])
     return out
+
+
+_SCANNED: dict[str, tuple[_Hit, ...]] = {}
+"""Cleaned text → its hits, for the texts :func:`scanning_together` scanned at once (read by
+:func:`_scan`; emptied when that block ends)."""
+_SCAN_TOGETHER_MIN = 64
+"""From this many distinct texts :func:`scanning_together` scans them at once, also where the hashed
+keys (:attr:`_Gazetteer.key_hashes`, a few hundredths of a second) are not built yet."""
+
+
+@contextmanager
+def scanning_together(texts):
+    """Within the block, :func:`_scan` takes the hits of ``texts`` (cleaned as :func:`_candidates`
+    cleans them) from one scan of them all (:func:`_share_spans`: arrays, no trie), instead of
+    walking the trie text by text: the trie is filled for each first character met (~0.3 ms a
+    character), which a few hundred short texts (the residents' statements) spend most of their
+    scan on. Below :data:`_SCAN_TOGETHER_MIN` distinct texts, unless the hashed keys are built
+    already, nothing is scanned ahead."""
+    cleaned = list(dict.fromkeys(s for s in map(_clean, texts) if len(s) >= 2 and s not in _SCANNED))
+    g = _gaz()
+    if len(cleaned) >= _SCAN_TOGETHER_MIN or (cleaned and "key_hashes" in g.__dict__):
+        _SCANNED.update(_hits_together(cleaned, g))
+    try:
+        yield
+    finally:
+        _SCANNED.clear()
+
+
+def _hits_together(texts: list[str], g: _Gazetteer) -> dict[str, tuple[_Hit, ...]]:
+    """Text → the hits :func:`_scan` finds in it, for ``texts`` scanned at once by
+    :func:`_share_spans` (the same spans in the same order, and the same rule for the readings a
+    span keeps); empty when the hashed keys are not usable."""
+    spans = _share_spans(texts, g)
+    if spans is None:
+        return {}
+    _chars, _offsets, text_of, local, size, key, around = spans
+    hits: list[list[_Hit]] = [[] for _ in texts]
+    kept_of = g.span_entries
+    new_hit = tuple.__new__
+    for t, i, n, k, o in zip(text_of.tolist(), local.tolist(), size.tolist(), key.tolist(), around.tolist(),
+                             strict=True):
+        readings = g.key_readings(k)
+        if len(readings) == 1:
+            entry, level = readings[0]
+            if o > level:
+                hits[t].append(new_hit(_Hit, (i, i + n, entry)))
+            continue
+        kept = kept_of.get((k, o))
+        if kept is None:
+            kept = kept_of[(k, o)] = _span_readings(readings, o)
+        hits[t].extend([new_hit(_Hit, (i, i + n, entry)) for entry in kept])
+    return dict(zip(texts, map(tuple, hits), strict=True))
 
 
 class _ShareHits(NamedTuple):
@@ -1677,6 +1745,8 @@ class _SoundGroup(NamedTuple):
     short: np.ndarray      # short name
     full: np.ndarray       # and full name
     township: np.ndarray   # bool: a township's name
+    around: np.ndarray     # (names × 3) numbers (_SoundIndex.code_ids) of the code, its province
+    #                        and its prefecture (a prefecture's: itself; -1: none), for context
 
 
 @functools.lru_cache(maxsize=1)
@@ -1719,6 +1789,7 @@ class _SoundIndex:
         columns = _sound_name_arrays()
         self.words: list[str] = encoded.dictionary.to_pylist()
         self.vocab = {word: number for number, word in enumerate(self.words)}
+        around = self._around(table.column("code").combine_chunks().dictionary_encode(), columns["level"], g)
         self.groups: dict[int, _SoundGroup] = {}
         for n in range(2, 6):
             rows = np.flatnonzero((counts == n) & (lengths == n))
@@ -1726,7 +1797,24 @@ class _SoundIndex:
                 continue
             level = columns["level"][rows]
             self.groups[n] = _SoundGroup(flat[starts[rows][:, None] + np.arange(n)], level, columns["code"][rows],
-                                         columns["short"][rows], columns["full"][rows], level == "township")
+                                         columns["short"][rows], columns["full"][rows], level == "township",
+                                         around[rows])
+
+    def _around(self, encoded, level: np.ndarray, g: _Gazetteer) -> np.ndarray:
+        """Per name (table order): the numbers of its code, its province's code and its
+        prefecture's code (a county's or township's from the gazetteer, a prefecture's its own),
+        numbered in :attr:`code_ids`: a reading is "in context" when one of them is."""
+        distinct = encoded.dictionary.to_pylist()
+        self.code_ids: dict[str, int] = {code: number for number, code in enumerate(distinct)}
+        ids = self.code_ids
+        province, prefecture = [], []
+        for code in distinct:  # a few thousand codes, not one lookup per name
+            province.append(ids.setdefault(code[:2] + "0000", len(ids)))
+            info = g.cur_info.get(code)
+            prefecture.append(-1 if info is None else ids.setdefault(info["prefecture_code"], len(ids)))
+        own = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        of_prefecture = np.where(level == "prefecture", own, np.array(prefecture, dtype=np.int64)[own])
+        return np.stack([own, np.array(province, dtype=np.int64)[own], of_prefecture], axis=1)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
     def _vocab_arrays(self, families: tuple[str, ...]):
@@ -1758,17 +1846,34 @@ class _SoundIndex:
     def distances(self, families: tuple[str, ...]) -> np.ndarray:
         """:meth:`distance_row` of every vocabulary syllable at once (row ``i``: from syllable ``i``),
         the same values: a few array operations per set of families instead of one row per syllable."""
-        words = self.words
-        sharing: dict[str, list[int]] = defaultdict(list)  # merged key → the syllables that have it
-        for i, word in enumerate(words):
-            for key in _keys(word, families):
-                sharing[key].append(i)
+        from kinmatch.normalize.phonetics import merger_sets
+
+        # merged key → the syllables that have it (a syllable's keys: :func:`_keys`, itself and its
+        # fold by each merger set, the folds shared by every set of families that holds the set)
+        sharing: dict[str, set[int]] = defaultdict(set)
+        for i, word in enumerate(self.words):
+            sharing[word].add(i)
+        for ops in merger_sets(families):
+            for i, key in enumerate(self._folds(ops)):
+                sharing[key].add(i)
         out = self._one_part.copy()
-        for members in sharing.values():
+        rows: list[int] = []
+        cols: list[int] = []
+        for members in sharing.values():  # every pair of syllables sharing a key, set at once
             if len(members) > 1:
-                out[np.ix_(members, members)] = 0.25
+                for i in members:
+                    rows.extend([i] * len(members))
+                    cols.extend(members)
+        out[rows, cols] = 0.25
         np.fill_diagonal(out, 0.0)
         return out
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (_gazetteer / _sound_index): nothing leaks
+    def _folds(self, ops: tuple[str, ...]) -> list[str]:
+        """Every vocabulary syllable folded by one merger set (``phonetics.fold_syllable``)."""
+        from kinmatch.normalize.phonetics import fold_syllable
+
+        return [fold_syllable(word, ops) for word in self.words]
 
     @functools.cached_property
     def _one_part(self) -> np.ndarray:
@@ -1887,28 +1992,39 @@ def _sound_candidates(chunks: list[str], context: set[str], g: _Gazetteer,
             elif suffix in ("镇", "乡", "街道"):
                 ev[~ends & ~township] -= 0.1
         if context:
-            codes, levels = group.code[rows].tolist(), group.level[rows].tolist()
-            near = np.array([code[:2] + "0000" in context or code in context
-                             or (g.cur_info[code]["prefecture_code"] if level != "prefecture" else code) in context
-                             for code, level in zip(codes, levels, strict=True)], dtype=bool)
-            ev[near] += 0.15
+            # the reading's province, its code, or its prefecture (a prefecture's: itself) named
+            wanted = [idx.code_ids[code] for code in context if code in idx.code_ids]
+            if wanted:
+                ev[np.isin(group.around[rows], wanted).any(axis=1)] += 0.15
         else:
             ev[township] -= 0.1
         found.append((ev, group, row_list, sim32, chunk, syl))
     if not found:
         return []
-    # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates
-    evidence = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
-    chunk_of = np.repeat(np.arange(len(found)), [len(f[0]) for f in found])
-    start = np.cumsum([0] + [len(f[0]) for f in found])
+    # the strongest ``limit`` (a stable sort: equals in the order found), made into candidates;
+    # their chunk, place in it, evidence and similarity taken as lists at once
+    if len(found) > 1:
+        evidence = np.concatenate([f[0] for f in found])
+        sims = np.concatenate([f[3] for f in found])
+        sizes = [len(f[0]) for f in found]
+        chunk_of = np.repeat(np.arange(len(found)), sizes)
+        start = np.cumsum([0] + sizes)
+    else:
+        evidence, sims, chunk_of, start = found[0][0], found[0][3], None, None
+    best = np.argsort(-evidence, kind="stable")[:limit]
+    if chunk_of is None:
+        kept = zip(itertools.repeat(0), best.tolist())
+    else:
+        kept_chunk = chunk_of[best]
+        kept = zip(kept_chunk.tolist(), (best - start[kept_chunk]).tolist())
+    spelled = [" ".join(f[5]) for f in found]
     out = []
-    for k in np.argsort(-evidence, kind="stable")[:limit].tolist():
-        ev, group, row_list, sim32, chunk, syl = found[chunk_of[k]]
-        j = k - start[chunk_of[k]]
+    for (n, j), ev, sim in zip(kept, evidence[best].tolist(), sims[best].tolist(), strict=True):
+        _ev, group, row_list, _sim32, chunk, _syl = found[n]
         i = row_list[j]
         level, code, full = group.level[i], group.code[i], group.full[i]
-        c = _Cand("county" if level in ("county", "township") else "prefecture", code, float(ev[j]),
-                  [("sound", f"{chunk}~{full} ({' '.join(syl)}, sim {float(sim32[j]):.2f})")], sound=True)
+        c = _Cand("county" if level in ("county", "township") else "prefecture", code, ev,
+                  [("sound", f"{chunk}~{full} ({spelled[n]}, sim {sim:.2f})")], sound=True)
         if level == "township":
             c.township = full
         out.append(c)
@@ -1999,33 +2115,43 @@ _FRAGMENT_EVIDENCE = {(True, True): 0.35 + 0.05, (True, False): 0.35 + 0, (False
                       (False, False): 0.25 + 0}
 
 
+_FRAGMENT_EVIDENCE_BY_NUMBER = np.array([_FRAGMENT_EVIDENCE[county, begins] for county in (False, True)
+                                         for begins in (False, True)])
+""":data:`_FRAGMENT_EVIDENCE` by 2 · (a county's name) + (the short name begins with the fragment)."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _fragment_rows(chars: str) -> tuple[tuple[tuple[str, float, str, str], ...], str | None]:
     """Per county whose name or township names hold ``chars`` (one character): (county, evidence,
     level, name) of the first of its strongest names, in the order the counties are first met;
     and the county of the first of the strongest names overall."""
     names = _fragment_names()
+    rows, evidence, top = _fragment_counties(chars)
+    return (tuple(zip(map(names.code.__getitem__, rows.tolist()), evidence.tolist(),
+                      ["county" if county else "township" for county in names.county[rows].tolist()],
+                      map(names.name.__getitem__, rows.tolist()), strict=True)),
+            None if top < 0 else names.code[top])
+
+
+@functools.lru_cache(maxsize=4096)
+def _fragment_counties(chars: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`_fragment_rows` as arrays: per county, in the order the counties are first met, the
+    row of :class:`_FragmentNames` of the first of its strongest names and its evidence; and the
+    row of the first of the strongest names overall (-1: none)."""
+    names = _fragment_names()
     seg = names.rows_with(chars)
     if not len(seg):
-        return (), None
-    county_level = names.county[seg]
-    evidence = np.where(county_level, np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[True, True],
-                                               _FRAGMENT_EVIDENCE[True, False]),
-                        np.where(names.first[seg] == ord(chars), _FRAGMENT_EVIDENCE[False, True],
-                                 _FRAGMENT_EVIDENCE[False, False]))
+        return seg, np.zeros(0), -1
+    evidence = _FRAGMENT_EVIDENCE_BY_NUMBER[2 * names.county[seg] + (names.first[seg] == ord(chars))]
     county = names.county_id[seg]
     # the first of the strongest names of each county: sorted by county, evidence (strongest
     # first), then position
     order = np.lexsort((np.arange(len(seg)), -evidence, county))
-    heads = order[np.r_[True, county[order][1:] != county[order][:-1]]]
-    # the counties in the order they are first met (by the position of each county's first name)
-    first_met = np.unique(county, return_index=True)[1]
-    best = heads[np.argsort(first_met, kind="stable")]
-    rows = seg[best].tolist()
-    out = tuple((names.code[row], ev, "county" if is_county else "township", names.name[row])
-                for row, ev, is_county in zip(rows, evidence[best].tolist(), county_level[best].tolist(),
-                                              strict=True))
-    return out, names.code[seg[int(np.argmax(evidence))]]
+    by_county = county[order]
+    starts = np.flatnonzero(np.concatenate(([True], by_county[1:] != by_county[:-1])))
+    # the counties in the order they are first met (each county's first position)
+    best = order[starts][np.argsort(np.minimum.reduceat(order, starts), kind="stable")]
+    return seg[best], evidence[best], int(seg[int(np.argmax(evidence))])
 
 
 class _FragmentNames(NamedTuple):
@@ -2044,7 +2170,7 @@ class _FragmentNames(NamedTuple):
         """Rows whose short name holds ``chars`` (one character), ascending, each once."""
         start, end = self.bounds.get(chars, (0, 0))
         rows = self.row_of[start:end]
-        return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) > 1 else rows
+        return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if len(rows) > 1 else rows
 
 
 @functools.lru_cache(maxsize=1)
@@ -2062,6 +2188,10 @@ def _fragment_names() -> _FragmentNames:
     lengths = np.fromiter(map(len, short), dtype=np.int64, count=len(short))
     points = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
     row_of = np.repeat(np.arange(len(short)), lengths)
+    # each name's first character's code point (0 for an empty name)
+    first = np.zeros(len(short), dtype=np.uint32)
+    named = lengths > 0
+    first[named] = points[(np.cumsum(lengths) - lengths)[named]]
     # by character, each character's rows ascending (a stable sort)
     order = np.argsort(points, kind="stable")
     points, row_of = points[order], row_of[order]
@@ -2069,7 +2199,6 @@ def _fragment_names() -> _FragmentNames:
     starts = np.r_[0, cuts].tolist()
     ends = np.r_[cuts, len(points)].tolist()
     bounds = {chr(point): (a, b) for point, a, b in zip(points[starts].tolist(), starts, ends, strict=True)}
-    first = np.array([ord(s[0]) if s else 0 for s in short], dtype=np.uint32)
     county = np.zeros(len(short), dtype=bool)
     county[:len(current)] = True
     county_id = pd.factorize(np.array(code, dtype=object))[0]
@@ -2334,7 +2463,34 @@ def _county_readings(text: object, k: int, accent_area: str | None) -> list[tupl
 
 @functools.lru_cache(maxsize=4096)
 def _one_character_counties(text: str, k: int) -> tuple[tuple[str, float], ...]:
-    return tuple(_county_readings(text, k, None))
+    """:func:`_county_readings` of a text that cleans to one character or none (any area). Such a
+    text holds no gazetteer name (two characters at least), no chunk to sound out and no leftover
+    for a village, so :func:`_candidates` reads it by its fragment readings alone (the counties
+    whose names hold the character, :func:`_fragment_counties`), ranked by :func:`_rank`: here
+    they are scored from the arrays, without a candidate object and its reason text per county
+    (a character meets hundreds)."""
+    s = _clean(text)
+    if len(s) > 1:  # not a text of one character after all: read in full
+        return tuple(_county_readings(text, k, None))
+    core = _EDGE_FILLER.sub("", s) if s and not _NO_PLACE.fullmatch(s) else ""
+    if len(core) != 1:
+        return ()
+    rows, evidence, _top = _fragment_counties(core)
+    if not len(rows):
+        return ()
+    # _rank of these readings (exact county readings, one per county): strongest first, equals in
+    # the order met; a reading's score is its strength times its share exp(6 · (evidence − top))
+    # over the sum of every reading's share in that order. The score rises with the evidence, so
+    # the first k in that order are _rank's first k (the exhaustive test of every character of
+    # the names holds the two equal)
+    ranked = np.argsort(-evidence, kind="stable")
+    values = evidence[ranked].tolist()
+    top = values[0]
+    share = {value: math.exp(_SHARPNESS * (value - top)) for value in set(values)}
+    total = sum([share[value] for value in values])
+    code = _fragment_names().code
+    return tuple([(code[row], round(float(min(1.0, max(0.0, 0.1 + 0.8 * value)) * min(1.0, share[value] / total)), 4))
+                  for row, value in zip(rows[ranked[:k]].tolist(), values[:k], strict=True)])
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -540,9 +540,10 @@ STATEMENT_MIN_DISTINCT = 2_000
 def _fragment_readings(keys: pd.DataFrame) -> pd.DataFrame:
     """Candidate (county, score) pairs of distinct (place fragment, dialect area) rows."""
     readings = []
-    for fragment, area in zip(keys["fragment"], keys["area"], strict=True):
-        readings.append(tuple(places.candidate_counties(fragment, k=STATEMENT_PLACES_PER_FRAGMENT,
-                                                        accent_area=area)))
+    with places.scanning_together(keys["fragment"]):  # the fragments' gazetteer names found at once
+        for fragment, area in zip(keys["fragment"], keys["area"], strict=True):
+            readings.append(tuple(places.candidate_counties(fragment, k=STATEMENT_PLACES_PER_FRAGMENT,
+                                                            accent_area=area)))
     return pd.DataFrame({"counties": _object_column(readings)})
 
 
