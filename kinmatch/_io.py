@@ -210,7 +210,8 @@ class CsvParts:
     when it ranks the table in two processes (the worker's rows are not sent back to be written).
 
     The temporary file is made by :meth:`open`, in the process that forks the writers (they share
-    its descriptor); :attr:`complete` is set by whoever wrote the last part.
+    its descriptor); :attr:`complete` is set by whoever wrote the last part, who may start the
+    flush to disk then (:meth:`sync_soon`) while the process does other work.
 
         >>> import tempfile, pathlib
         >>> frame = pd.DataFrame({"id": ["=A1", "B"], "w": [0.5, -1.0]})
@@ -230,6 +231,7 @@ class CsvParts:
         self.fd: int | None = None
         self.tmp_name: str | None = None
         self.complete = False
+        self._syncing = None  # the thread of sync_soon, and what it raised
 
     def __call__(self, frame: pd.DataFrame) -> bytes | None:
         return csv_rows(frame)
@@ -259,15 +261,45 @@ class CsvParts:
         _write_at(self.fd, rows, offset)
         return offset + len(rows)
 
+    def sync_soon(self) -> None:
+        """Start flushing the file to disk in a thread (every part written): :meth:`commit` waits
+        for it. The flush waits on the disk, not on this process, which goes on meanwhile."""
+        import threading
+
+        failed: list = []
+
+        def sync(fd: int = self.fd) -> None:
+            try:
+                os.fsync(fd)
+            except OSError as error:  # raised by commit, in the caller's thread
+                failed.append(error)
+
+        thread = threading.Thread(target=sync, name="kinmatch-fsync", daemon=True)
+        thread.start()
+        self._syncing = (thread, failed)
+
+    def _synced(self) -> bool:
+        """Wait for :meth:`sync_soon`'s flush (its error raised); False when none was started."""
+        if self._syncing is None:
+            return False
+        (thread, failed), self._syncing = self._syncing, None
+        thread.join()
+        if failed:
+            raise failed[0]
+        return True
+
     def commit(self) -> Path:
         """The file flushed to disk and renamed onto ``path`` (every part written)."""
         if not self.complete:
             raise ValueError(f"CsvParts.commit: a part of {self.path} is missing; discard it and write the table")
-        fd, self.fd = self.fd, None
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            if not self._synced():
+                os.fsync(self.fd)
+        except BaseException:
+            self.discard()
+            raise
+        fd, self.fd = self.fd, None
+        os.close(fd)
         try:
             os.replace(self.tmp_name, self.path)
         except BaseException:
@@ -278,6 +310,9 @@ class CsvParts:
 
     def discard(self) -> None:
         """The temporary file closed and removed (nothing to do when none was made)."""
+        if self._syncing is not None:
+            self._syncing[0].join()
+            self._syncing = None
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)
@@ -348,7 +383,12 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list | None:
     columns = []
     for position, dtype in enumerate(frame.dtypes):
         values = frame.iloc[:, position].to_numpy()
-        if dtype == np.dtype(object):
+        if dtype == np.dtype(object) and _one_text(values):  # the same text in every row (the model version)
+            column = _text_column([values[0]], special)
+            if column is None:
+                return None
+            column = pa.repeat(column[0], len(values), memory_pool=pool)
+        elif dtype == np.dtype(object):
             cells = values.copy()
             cells[pd.isna(values)] = ""
             cells = cells.tolist()
@@ -381,6 +421,17 @@ def _arrow_pool():
     import pyarrow as pa
 
     return pa.system_memory_pool()
+
+
+def _one_text(values: np.ndarray) -> bool:
+    """Whether ``values`` (an object array of two or more) hold one text in every row."""
+    first = values[0] if len(values) > 1 else None
+    if type(first) is not str or values[-1] is not first:
+        return False
+    try:
+        return bool((values == first).all())
+    except (TypeError, ValueError):  # a cell whose comparison is no boolean (pd.NA)
+        return False
 
 
 FLOATS_BY_ARROW = 1_000

@@ -563,6 +563,8 @@ class _TwoParts:
         if size is not None:
             if end is not None and rendered is not None:  # the worker's rows are in the sink: these after them
                 self.sink.complete = self.sink.write_part(table, end, rows=rendered) is not None
+                if self.sink.complete:  # flushed to disk while the worker's table is read
+                    self.sink.sync_soon()
             their_table, their_rendered = pickle_from_file(self.answer.fileno(), size)
             if rendered_size is not None:
                 their_rendered = read_from_file(self.answer.fileno(), size, rendered_size)
