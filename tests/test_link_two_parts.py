@@ -203,8 +203,9 @@ def test_rows_csv_rows_does_not_cover_are_left_to_the_writer(sim, monkeypatch, t
 
     monkeypatch.setattr(engine, "PARALLEL_MIN_PAIRS", 0)
     parent = os.getpid()
-    real_rows = io_module.csv_rows
-    monkeypatch.setattr(io_module, "csv_rows", lambda frame: real_rows(frame) if os.getpid() != parent else None)
+    real_columns = io_module._plain_columns
+    monkeypatch.setattr(io_module, "_plain_columns",
+                        lambda *args: real_columns(*args) if os.getpid() != parent else None)
     output = CsvParts(tmp_path / "candidates.csv")
     two = pipeline.run_link(sim.residents, sim.missing, top_k=5, progress=False, n_jobs=2, render_rows=output)
     assert not output.complete  # the worker wrote its rows, this process could not: the file is not used

@@ -595,7 +595,7 @@ class _TwoParts:
             rendered = None
         # this process read the levels already; rendered bytes go as they are, after the table's
         # pickle (pickling them would copy them twice more)
-        raw = isinstance(rendered, bytes)
+        raw = isinstance(rendered, (bytes, memoryview))
         size = pickle_to_file(self.answer.fileno(), (table, None if raw else rendered))
         if raw:
             write_to_file(self.answer.fileno(), rendered, size)
