@@ -70,8 +70,9 @@ class LinkRun(NamedTuple):
     fitted ``model``, the candidates' comparison ``vectors``, the per-pass ``candidate_counts``,
     the normalized ``residents`` and ``missing`` frames (for review screens) and the ``settings``;
     ``rendered``: when :func:`run_link` was given ``render_rows`` and ranked the table in two parts,
-    what it returned for each part, in the table's order (None otherwise; bytes from the worker come back
-    as a ``bytearray``)."""
+    what it returned for each part, in the table's order (None otherwise, and when a
+    :class:`kinmatch._io.CsvParts` wrote them into its file; bytes from the worker come back as a
+    ``bytearray``)."""
 
     table: pd.DataFrame
     model: Any
@@ -793,10 +794,11 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     the residents :func:`fit_residents` names; None: the scored ``candidates``).
 
     ``in_two``: when ``n_jobs`` and the size allow it (:class:`_TwoParts`), a forked worker takes
-    the candidates of the last residents (by id) from the comparisons to the explained rows while
-    this process takes the first ones and fits the model; ``render_rows`` (a function of a table,
+    the candidates of the first residents (by id) from the comparisons to the explained rows while
+    this process takes the last ones and fits the model; ``render_rows`` (a function of a table,
     e.g. :func:`kinmatch._io.csv_rows`) is then applied to each part where it was made, and
-    :attr:`LinkRun.rendered` holds the results. The table is the same either way. ``positions``:
+    :attr:`LinkRun.rendered` holds the results (a :class:`kinmatch._io.CsvParts` writes them into
+    its file instead). The table is the same either way. ``positions``:
     the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id);
     ``pass_bits``: their :attr:`~kinmatch.match.candidates.PackedCandidates.pass_bits`, when the
     caller has them (the fit's rows and the weight floors are read from them, not from the names)."""
