@@ -42,14 +42,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     '寻亲'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if "b" in mode:
         encoding = None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp_name = _temporary_sibling(path)
     try:
-        # mkstemp creates the file 0600; the result should look like any other file the user
-        # makes (or keep the mode of the file it replaces).
-        os.chmod(tmp_name, _mode_for(path))
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
             handle.flush()
@@ -59,6 +55,22 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _temporary_sibling(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (its folder made when missing): its descriptor and
+    name. mkstemp creates the file 0600; it gets the mode any other file the user makes would
+    (or that of the file it replaces)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.chmod(tmp_name, _mode_for(path))
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return fd, tmp_name
 
 
 def _umask() -> int:
@@ -188,6 +200,145 @@ def csv_rows(frame: pd.DataFrame) -> bytes | None:
     return b"".join(_row_blocks(columns, len(frame), "\r\n"))
 
 
+def _rows_unjoined(frame: pd.DataFrame) -> bytes | memoryview | None:
+    """:func:`csv_rows`, without copying the rows of a frame of one block out of Arrow's memory
+    (a bytes-like view of it; 24 MB copied, into pages the process touches afresh, for half of the
+    candidate table of 2,000 × 20,000)."""
+    columns = _plain_columns(frame, "\r\n")
+    if columns is None:
+        return None
+    blocks = list(_row_blocks(columns, len(frame), "\r\n"))
+    return blocks[0] if len(blocks) == 1 else b"".join(blocks)
+
+
+class CsvParts:
+    """The file :func:`write_csv` makes of a table (its defaults: UTF-8 with BOM, CRLF, escaped
+    and quoted as there), written in consecutive parts by the processes that ranked them, at the
+    offsets they are given, into one temporary sibling of ``path`` that :meth:`commit` fsyncs and
+    renames onto ``path`` once every part is in (:meth:`discard` removes it otherwise): atomic as
+    :func:`atomic_write`. Called with a frame it is :func:`csv_rows`, so it serves as the
+    ``render_rows`` of :func:`kinmatch.match.pipeline.run_link`, which then writes the parts here
+    when it ranks the table in two processes (the worker's rows are not sent back to be written).
+
+    The temporary file is made by :meth:`open`, in the process that forks the writers (they share
+    its descriptor); :attr:`complete` is set by whoever wrote the last part, who may start the
+    flush to disk then (:meth:`sync_soon`) while the process does other work.
+
+        >>> import tempfile, pathlib
+        >>> frame = pd.DataFrame({"id": ["=A1", "B"], "w": [0.5, -1.0]})
+        >>> parts = CsvParts(pathlib.Path(tempfile.mkdtemp()) / "out.csv")
+        >>> parts.open()
+        True
+        >>> end = parts.write_part(frame.iloc[:1], 0)
+        >>> parts.write_part(frame.iloc[1:], end) is not None
+        True
+        >>> parts.complete = True
+        >>> parts.commit().read_bytes() == b"\\xef\\xbb\\xbfid,w\\r\\n'=A1,0.5\\r\\nB,-1.0\\r\\n"
+        True
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.fd: int | None = None
+        self.tmp_name: str | None = None
+        self.complete = False
+        self._syncing = None  # the thread of sync_soon, and what it raised
+
+    def __call__(self, frame: pd.DataFrame) -> bytes | memoryview | None:
+        return _rows_unjoined(frame)
+
+    def open(self) -> bool:
+        """Make the temporary file; False (nothing made) when it cannot be made here (the error
+        then comes from the writer that tries again)."""
+        if self.fd is None:
+            try:
+                self.fd, self.tmp_name = _temporary_sibling(self.path)
+            except OSError:
+                return False
+        return True
+
+    def write_part(self, frame: pd.DataFrame, offset: int, rows: bytes | memoryview | None = None) -> int | None:
+        """Write the rows of ``frame`` (``rows``: what calling this gave for it already) at
+        ``offset`` (at 0: the BOM and the header first); the offset where they end, or None,
+        having written nothing, for a frame :func:`csv_rows` does not cover."""
+        if rows is None:
+            rows = self(frame)
+        if rows is None:
+            return None
+        if offset == 0:
+            header = _header(frame, "\r\n").encode("utf-8-sig")
+            _write_at(self.fd, header, 0)
+            offset = len(header)
+        _write_at(self.fd, rows, offset)
+        return offset + len(rows)
+
+    def sync_soon(self) -> None:
+        """Start flushing the file to disk in a thread (every part written): :meth:`commit` waits
+        for it. The flush waits on the disk, not on this process, which goes on meanwhile."""
+        import threading
+
+        failed: list = []
+
+        def sync(fd: int = self.fd) -> None:
+            try:
+                os.fsync(fd)
+            except OSError as error:  # raised by commit, in the caller's thread
+                failed.append(error)
+
+        thread = threading.Thread(target=sync, name="kinmatch-fsync", daemon=True)
+        thread.start()
+        self._syncing = (thread, failed)
+
+    def _synced(self) -> bool:
+        """Wait for :meth:`sync_soon`'s flush (its error raised); False when none was started."""
+        if self._syncing is None:
+            return False
+        (thread, failed), self._syncing = self._syncing, None
+        thread.join()
+        if failed:
+            raise failed[0]
+        return True
+
+    def commit(self) -> Path:
+        """The file flushed to disk and renamed onto ``path`` (every part written)."""
+        if not self.complete:
+            raise ValueError(f"CsvParts.commit: a part of {self.path} is missing; discard it and write the table")
+        try:
+            if not self._synced():
+                os.fsync(self.fd)
+        except BaseException:
+            self.discard()
+            raise
+        fd, self.fd = self.fd, None
+        os.close(fd)
+        try:
+            os.replace(self.tmp_name, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        self.tmp_name = None
+        return self.path
+
+    def discard(self) -> None:
+        """The temporary file closed and removed (nothing to do when none was made)."""
+        if self._syncing is not None:
+            self._syncing[0].join()
+            self._syncing = None
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+        if self.tmp_name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp_name)
+            self.tmp_name = None
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    view, written = memoryview(data), 0
+    while written < len(view):
+        written += os.pwrite(fd, view[written:], offset + written)
+
+
 def _header(frame: pd.DataFrame, terminator: str) -> str:
     # one column: csv.writer quotes a row that is one empty cell
     return (",".join(_quoted([excel_cell(c) for c in frame.columns], ',"' + terminator)) or '""') + terminator
@@ -220,7 +371,7 @@ def _write_plain(frame: pd.DataFrame, handle: IO[str], to_csv_kwargs: dict) -> b
         if as_bytes:
             handle.buffer.write(block)
         else:
-            handle.write(block.decode("utf-8"))
+            handle.write(str(block, "utf-8"))
     return True
 
 
@@ -236,12 +387,19 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list | None:
     if not len(frame.columns) or not terminator or not all(isinstance(c, str) for c in frame.columns):
         return None
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    pool = _arrow_pool()
     special = ',"' + terminator
     columns = []
     for position, dtype in enumerate(frame.dtypes):
         values = frame.iloc[:, position].to_numpy()
-        if dtype == np.dtype(object):
+        if dtype == np.dtype(object) and _one_text(values):  # the same text in every row (the model version)
+            column = _text_column([values[0]], special)
+            if column is None:
+                return None
+            column = pa.repeat(column[0], len(values), memory_pool=pool)
+        elif dtype == np.dtype(object):
             cells = values.copy()
             cells[pd.isna(values)] = ""
             cells = cells.tolist()
@@ -253,14 +411,38 @@ def _plain_columns(frame: pd.DataFrame, terminator: str) -> list | None:
         elif dtype == np.float64:
             # distinct bit patterns, not values: 0.0 and -0.0 are written apart
             codes, uniques = pd.factorize(values.view(np.int64))
-            column = _float_texts(uniques.view(np.float64)).take(codes)
+            column = pc.take(_float_texts(uniques.view(np.float64)), codes, memory_pool=pool)
         elif dtype.kind in "iub" and isinstance(dtype, np.dtype):
             codes, uniques = pd.factorize(values)
-            column = pa.array([str(v) for v in uniques.tolist()], type=pa.large_string()).take(codes)
+            column = pc.take(pa.array([str(v) for v in uniques.tolist()], type=pa.large_string(), memory_pool=pool),
+                             codes, memory_pool=pool)
         else:
             return None
         columns.append(column)
     return columns
+
+
+def _arrow_pool():
+    """The memory pool of the Arrow arrays made here: the C library's allocator, not Arrow's default
+    (mimalloc). Why: mimalloc maps fresh memory for the arrays and hands freed pages back to the
+    system soon after, so each run of these functions touches its tens of MB of pages anew; in a
+    large process on this machine (2,000 × 20,000, after the fit) that was 0.1–0.17 s of page
+    clearing in the kernel for 24 MB of rows, where the C allocator reuses memory the process
+    freed already (bench/RESULTS.md, 2026-12-07 late session)."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+def _one_text(values: np.ndarray) -> bool:
+    """Whether ``values`` (an object array of two or more) hold one text in every row."""
+    first = values[0] if len(values) > 1 else None
+    if type(first) is not str or values[-1] is not first:
+        return False
+    try:
+        return bool((values == first).all())
+    except (TypeError, ValueError):  # a cell whose comparison is no boolean (pd.NA)
+        return False
 
 
 FLOATS_BY_ARROW = 1_000
@@ -280,25 +462,28 @@ def _float_texts(values: np.ndarray):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pa.large_string()
+    text, pool = pa.large_string(), _arrow_pool()
     if len(values) < FLOATS_BY_ARROW:
-        return pa.array(["" if v != v else repr(v) for v in values.tolist()], type=text)
+        return pa.array(["" if v != v else repr(v) for v in values.tolist()], type=text, memory_pool=pool)
     size = np.abs(values)
     fixed_range = (size >= 1e-4) & (size < 1e16)  # NaN is in neither range
     exponent_range = ((size > 0) & (size < 1e-4)) | ((size >= 1e16) & (size < np.inf))
-    written = pc.cast(pa.array(values), text)
-    exponent = pc.match_substring(written, "e").to_numpy(zero_copy_only=False)
+    written = pc.cast(pa.array(values, memory_pool=pool), text, memory_pool=pool)
+    exponent = pc.match_substring(written, "e", memory_pool=pool).to_numpy(zero_copy_only=False)
     groups = [np.flatnonzero(fixed_range & ~exponent), np.flatnonzero(exponent_range & exponent),
               np.flatnonzero(exponent_range & ~exponent & (size >= 1e-6))]
-    fixed, exponents, small = (written.take(group) for group in groups)
-    has_point = pc.match_substring(fixed, ".")
-    fixed = pc.if_else(has_point, fixed, pc.binary_join_element_wise(fixed, pa.scalar(".0", text), pa.scalar("", text)))
-    exponents = pc.replace_substring_regex(exponents, pattern=r"e([+-])(\d)$", replacement="e\\10\\2")
+    fixed, exponents, small = (pc.take(written, group, memory_pool=pool) for group in groups)
+    has_point = pc.match_substring(fixed, ".", memory_pool=pool)
+    fixed = pc.if_else(has_point, fixed, pc.binary_join_element_wise(fixed, pa.scalar(".0", text), pa.scalar("", text),
+                                                                     memory_pool=pool), memory_pool=pool)
+    exponents = pc.replace_substring_regex(exponents, pattern=r"e([+-])(\d)$", replacement="e\\10\\2",
+                                           memory_pool=pool)
     # Arrow writes 1e-6 to 1e-4 in fixed notation (0.0000123), Python with an exponent (1.23e-05)
     for zeros, power in (("0000", "05"), ("00000", "06")):
         small = pc.replace_substring_regex(small, pattern=rf"^(-?)0\.{zeros}([1-9])(\d+)$",
-                                           replacement=rf"\1\2.\3e-{power}")
-        small = pc.replace_substring_regex(small, pattern=rf"^(-?)0\.{zeros}([1-9])$", replacement=rf"\1\2e-{power}")
+                                           replacement=rf"\1\2.\3e-{power}", memory_pool=pool)
+        small = pc.replace_substring_regex(small, pattern=rf"^(-?)0\.{zeros}([1-9])$", replacement=rf"\1\2e-{power}",
+                                           memory_pool=pool)
     by_repr = np.ones(len(values), dtype=bool)
     source = np.empty(len(values), dtype=np.int64)
     start = 0
@@ -308,8 +493,8 @@ def _float_texts(values: np.ndarray):
         start += len(group)
     by_repr = np.flatnonzero(by_repr)
     source[by_repr] = np.arange(start, start + len(by_repr))
-    others = pa.array(["" if v != v else repr(v) for v in values[by_repr].tolist()], type=text)
-    return pa.concat_arrays([fixed, exponents, small, others]).take(source)
+    others = pa.array(["" if v != v else repr(v) for v in values[by_repr].tolist()], type=text, memory_pool=pool)
+    return pc.take(pa.concat_arrays([fixed, exponents, small, others], memory_pool=pool), source, memory_pool=pool)
 
 
 def _text_column(cells: list[str], special: str):
@@ -319,12 +504,14 @@ def _text_column(cells: list[str], special: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    pool = _arrow_pool()
     try:
-        column = pa.array(cells, type=pa.large_string())
+        column = pa.array(cells, type=pa.large_string(), memory_pool=pool)
     except (pa.ArrowException, UnicodeError):
         return None
     text = pa.large_string()
-    formula = pc.any(pc.is_in(pc.utf8_slice_codeunits(column, 0, 1), value_set=pa.array(FORMULA_PREFIXES, text)))
+    formula = pc.any(pc.is_in(pc.utf8_slice_codeunits(column, 0, 1, memory_pool=pool),
+                              value_set=pa.array(FORMULA_PREFIXES, text), memory_pool=pool))
     # the special characters are ASCII: in UTF-8 a byte below 0x80 is always that character
     data = column.buffers()[2]
     data = data.to_pybytes() if data is not None else b""
@@ -333,12 +520,12 @@ def _text_column(cells: list[str], special: str):
         return column
     if formula.as_py():
         cells = [excel_cell(v) for v in cells]
-    return pa.array(_quoted(cells, special), type=text)
+    return pa.array(_quoted(cells, special), type=text, memory_pool=pool)
 
 
-def _row_blocks(columns: list, n_rows: int, terminator: str) -> Iterator[bytes]:
-    """The rows' text as UTF-8 bytes, :data:`ROW_BLOCK` rows at a time, from the columns'
-    text (what :func:`_plain_columns` made).
+def _row_blocks(columns: list, n_rows: int, terminator: str) -> Iterator[memoryview]:
+    """The rows' text as UTF-8 bytes (a view of Arrow's memory), :data:`ROW_BLOCK` rows at a time,
+    from the columns' text (what :func:`_plain_columns` made).
 
     Why Arrow: joining a row's cells is a tuple and a ``str.join`` in Python (21 cells a row in
     the candidate table), and the cells' text is copied once into each row and once more into
@@ -346,20 +533,23 @@ def _row_blocks(columns: list, n_rows: int, terminator: str) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    pool = _arrow_pool()
     last = columns[-1]
     if len(columns) == 1:  # csv.writer quotes a row that is one empty cell
-        last = pc.if_else(pc.equal(last, ""), pa.scalar('""', pa.large_string()), last)
+        last = pc.if_else(pc.equal(last, "", memory_pool=pool), pa.scalar('""', pa.large_string()), last,
+                          memory_pool=pool)
     text = pa.large_string()
-    columns = columns[:-1] + [pc.binary_join_element_wise(last, pa.scalar(terminator, text), pa.scalar("", text))]
+    columns = columns[:-1] + [pc.binary_join_element_wise(last, pa.scalar(terminator, text), pa.scalar("", text),
+                                                          memory_pool=pool)]
     for start in range(0, n_rows, ROW_BLOCK):
         length = min(ROW_BLOCK, n_rows - start)
         block = columns[0].slice(start, length)
         if len(columns) > 1:
             block = pc.binary_join_element_wise(*(column.slice(start, length) for column in columns),
-                                                pa.scalar(",", text))
+                                                pa.scalar(",", text), memory_pool=pool)
         _, offsets, data = block.buffers()
         bounds = np.frombuffer(offsets, dtype=np.int64)[block.offset:block.offset + length + 1]
-        yield data[int(bounds[0]):int(bounds[-1])].to_pybytes()
+        yield memoryview(data[int(bounds[0]):int(bounds[-1])]).cast("B")
 
 
 ROW_BLOCK = 200_000

@@ -170,6 +170,20 @@ def test_cells_both_escaped_and_quoted_as_pandas(cells):
     assert csv_rows(frame) == _pandas_csv(frame).split("\r\n", 1)[1].encode("utf-8")
 
 
+@pytest.mark.parametrize("text", ["kinmatch-0.1-abc", "=1,2", 'a"b', "-3", "x\r\ny"])
+def test_one_text_in_every_row_as_pandas(text):
+    """A column that holds one text in every row (made once, then repeated) is written as pandas
+    writes it: escaped and quoted as any cell; a column that only starts and ends with it is not
+    taken for one."""
+    from kinmatch._io import csv_rows, csv_text
+
+    same = pd.DataFrame({"v": pd.Series([text] * 5, dtype=object), "n": range(5)})
+    assert csv_text(same) == _pandas_csv(same)
+    assert csv_rows(same) == _pandas_csv(same).split("\r\n", 1)[1].encode("utf-8")
+    mixed = same.assign(v=pd.Series([text, "other", pd.NA, None, text], dtype=object))
+    assert csv_text(mixed) == _pandas_csv(mixed)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_float_texts_by_arrow_equal_repr(seed):
     """Arrow's float texts, completed to Python's layout, equal ``repr`` (what pandas writes): on

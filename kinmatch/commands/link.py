@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from kinmatch._gc import gc_paused
-from kinmatch._io import csv_rows, write_csv
+from kinmatch._io import CsvParts, write_csv
 from kinmatch.errors import InputError
 
 
@@ -71,12 +71,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _freeze_if_exiting(args: argparse.Namespace) -> None:
+def _freeze_if_exiting(args: argparse.Namespace, result: object = None) -> None:
     """When the process ends after this command (``kinmatch link`` as a program, see
     :func:`kinmatch.cli.main`), freeze the run's objects out of the collector before it resumes:
-    its first collection would otherwise scan them all only to find them alive."""
+    its first collection would otherwise scan them all only to find them alive; and keep the
+    run's ``result`` (its frames and tables) to the end, which the process leaves without
+    freeing anything, rather than free it object by object when the command returns."""
     if getattr(args, "exits_after", False):
         gc.freeze()
+        args.kept_to_the_end = result
 
 
 def _check_input(path: str, kind: str) -> Path:
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     # collection only to be found alive (~0.5 s at 2,000 × 20,000).
     with gc_paused():
         result = _link_files(args)
-        _freeze_if_exiting(args)
+        _freeze_if_exiting(args, result)
     if args.save_model and result.model is not None:
         if not hasattr(result.model, "to_json"):
             raise InputError("this model cannot be saved as JSON")
@@ -185,14 +188,24 @@ def _link_files(args: argparse.Namespace):
 
     # the reports are read and normalized while a worker normalizes the residents
     residents, missing = prepare_pair(residents, read_missing, args.on_duplicate, args.jobs)
-    with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
-        result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
-                          progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
-                          client=client, shared_dir=args.shared_dir, prepared=("resident", "missing"),
-                          dedupe_reports=True if args.dedupe else None, render_rows=csv_rows)
-    # the rows made into text where they were ranked (a worker's half in that worker), when they were
-    rows = result.rendered if result.rendered is not None and None not in result.rendered else None
-    write_csv(result.table, args.output, rows=rows)
+    # the rows are made into text where they were ranked and, when the ranking ran in two processes,
+    # written into the output's temporary file there (CsvParts); else the table is written here
+    output = CsvParts(args.output)
+    try:
+        with cluster_client(workers=args.workers, scheduler=args.scheduler) as client:
+            result = run_link(residents, missing, top_k=args.top_k, by=args.by, model=args.model,
+                              progress=not args.no_progress, n_jobs=args.jobs, on_duplicate=args.on_duplicate,
+                              client=client, shared_dir=args.shared_dir, prepared=("resident", "missing"),
+                              dedupe_reports=True if args.dedupe else None, render_rows=output)
+        if output.complete:
+            output.commit()
+        else:
+            output.discard()
+            rows = result.rendered if result.rendered is not None and None not in result.rendered else None
+            write_csv(result.table, args.output, rows=rows)
+    except BaseException:  # noqa: B036 - failed (or Ctrl-C): no temporary file is left beside the output
+        output.discard()
+        raise
     # After the candidates: an interrupted or failed run leaves no issues file that looks like
     # the report of a finished one.
     _write_issues(pd.concat([resident_issues, read["issues"]], ignore_index=True), args.output, args.issues)

@@ -70,8 +70,9 @@ class LinkRun(NamedTuple):
     fitted ``model``, the candidates' comparison ``vectors``, the per-pass ``candidate_counts``,
     the normalized ``residents`` and ``missing`` frames (for review screens) and the ``settings``;
     ``rendered``: when :func:`run_link` was given ``render_rows`` and ranked the table in two parts,
-    what it returned for each part, in the table's order (None otherwise; bytes from the worker come back
-    as a ``bytearray``)."""
+    what it returned for each part, in the table's order (None otherwise, and when a
+    :class:`kinmatch._io.CsvParts` wrote them into its file; bytes from the worker come back as a
+    ``bytearray``)."""
 
     table: pd.DataFrame
     model: Any
@@ -445,24 +446,29 @@ made into text in 0.9 s): :class:`_TwoParts` weighs a resident by both."""
 
 OWN_SHARE = 0.53
 """The share of the ranking's work :class:`_TwoParts` leaves in this process: the worker's part is
-also pickled, written and read back (about a sixth of its ranking at 2,000 × 20,000)."""
+also written and handed back (its table pickled, written and read here)."""
 
 
 class _TwoParts:
-    """The end of a batch run on two processes, cut by resident. This process takes the candidates
-    of the first residents (in the order of their ids), a forked worker those of the others, each
-    about its share of the ranking's work (:data:`RANKED_ROW_PAIRS`, :data:`OWN_SHARE`); the other
-    pairs compared (the random pairs of the u estimate, the fit's own pairs) go where they even out
-    the comparisons.
+    """The end of a batch run on two processes, cut by resident. A forked worker takes the
+    candidates of the first residents (in the order of their ids), this process those of the
+    others, each about its share of the ranking's work (:data:`RANKED_ROW_PAIRS`,
+    :data:`OWN_SHARE`); the other pairs compared (the random pairs of the u estimate, the fit's own
+    pairs) go where they even out the comparisons.
 
     The worker compares its pairs and hands their levels up (through a file; a pipe carries the
     size and, down, the model); this process puts every pair's levels together in their order (the
     fit and :attr:`LinkRun.vectors` get what one process makes), fits the model and sends it down;
-    then each scores, ranks, explains and renders its own residents' candidates, and the worker's
-    part follows this process's. A resident's rows depend on its own candidates alone and the table
+    then each scores, ranks, explains and renders its own residents' candidates, and this process's
+    part follows the worker's. A resident's rows depend on its own candidates alone and the table
     is ordered by resident first, so the two parts joined are the one-process table. The worker is
     the comparisons' worker kept on: no process is forked from this one once it is large (a fork's
-    copy-on-write faults cost more than the rendering saves, see bench/RESULTS.md)."""
+    copy-on-write faults cost more than the rendering saves, see bench/RESULTS.md).
+
+    When ``render_rows`` is a :class:`kinmatch._io.CsvParts` (a file written in parts), each
+    process writes its rendered rows into it where they were made: the worker the header and the
+    first rows as soon as they are made, this process its own after them, at the offset the worker
+    sends up; the worker's rows are not handed back."""
 
     def __init__(self, encoded: engine.Encoded, lp: np.ndarray, rp: np.ndarray, index: pd.MultiIndex,
                  mine: np.ndarray, theirs: np.ndarray, n_mine: int, n_theirs: int, prescore: np.ndarray | None,
@@ -473,6 +479,7 @@ class _TwoParts:
         self.mine, self.theirs, self.n_mine, self.n_theirs = mine, theirs, n_mine, n_theirs
         self.prescore, self.residents, self.settings, self.top_k = prescore, residents, settings, top_k
         self.render_rows = render_rows
+        self.sink = None  # render_rows when it writes the parts into a file (kinmatch._io.CsvParts)
         self.parent, self.forked, self.waiting = os.getpid(), True, None
 
     @classmethod
@@ -496,7 +503,8 @@ class _TwoParts:
         groups = np.asarray(index.codes[0][:n_candidates])  # residents numbered in the order of their ids
         counts = np.bincount(groups, minlength=len(encoded.resident_ids))
         cost = np.cumsum(np.minimum(counts, top_k) * RANKED_ROW_PAIRS + counts)
-        mine_candidates = groups <= int(np.searchsorted(cost, cost[-1] * OWN_SHARE))
+        # the first residents to the worker, which writes its rows first; the others here
+        mine_candidates = groups > int(np.searchsorted(cost, cost[-1] * (1.0 - OWN_SHARE)))
         if mine_candidates.all() or not mine_candidates.any():
             return None
         n_mine = int(mine_candidates.sum())
@@ -513,6 +521,8 @@ class _TwoParts:
         parts = cls(encoded, lp, rp, index, mine, theirs, n_mine, n_candidates - n_mine, prescore, residents,
                     settings, top_k, render_rows, floor)
         parts.answer = answer
+        if callable(getattr(render_rows, "write_part", None)) and render_rows.open():  # before the fork: shared
+            parts.sink = render_rows
         parts.up = FORK.Pipe(duplex=False)  # (read, write): the size of the worker's levels
         parts.down = FORK.Pipe(duplex=False)  # the model
         parts.waiting = fork_call(_two_parts_worker, shared=parts)
@@ -543,8 +553,9 @@ class _TwoParts:
         return pd.DataFrame(columns, index=self.index)
 
     def rank(self, vectors: pd.DataFrame, fitted: Any, version: str) -> tuple[pd.DataFrame, list | None]:
-        """In this process: the model to the worker, this process's part ranked (and rendered), the
-        worker's part after it; the table and the rendered parts (None without ``render_rows``)."""
+        """In this process: the model to the worker, this process's part ranked (and rendered, or
+        written into the :attr:`sink` after the worker's), the worker's part before it; the table
+        and the rendered parts (None without ``render_rows``, or when they went into the sink)."""
         self.down[1].send((fitted, version))
         self.down[1].close()
         rows = self.mine[:self.n_mine]
@@ -552,10 +563,14 @@ class _TwoParts:
         rendered = self.render_rows(table) if self.render_rows is not None else None
         try:
             # the sizes come up the pipe before the worker ends: its part is read while it exits
-            size, rendered_size = self.up[0].recv()
+            size, rendered_size, end = self.up[0].recv()
         except EOFError:  # the worker ended without its part: its error, if it sent one
             size = None
         if size is not None:
+            if end is not None and rendered is not None:  # the worker's rows are in the sink: these after them
+                self.sink.complete = self.sink.write_part(table, end, rows=rendered) is not None
+                if self.sink.complete:  # flushed to disk while the worker's table is read
+                    self.sink.sync_soon()
             their_table, their_rendered = pickle_from_file(self.answer.fileno(), size)
             if rendered_size is not None:
                 their_rendered = read_from_file(self.answer.fileno(), size, rendered_size)
@@ -563,8 +578,10 @@ class _TwoParts:
         if size is None:
             raise ChildProcessError("the ranking's worker ended without its part of the table")
         self.close()
-        table = pd.concat([table, their_table], ignore_index=True)
-        return table, ([rendered, their_rendered] if self.render_rows is not None else None)
+        table = pd.concat([their_table, table], ignore_index=True)
+        if self.render_rows is None or (self.sink is not None and self.sink.complete):
+            return table, None
+        return table, [their_rendered, rendered]
 
     def worker_side(self) -> tuple[pd.DataFrame, Any]:
         """In the worker: its pairs compared and sent up, then its part ranked once the model comes."""
@@ -578,13 +595,17 @@ class _TwoParts:
                                index=self.index[rows])
         table = self._part(vectors, rows, fitted, version)
         rendered = self.render_rows(table) if self.render_rows is not None else None
+        end = None
+        if self.sink is not None and rendered is not None:  # the header and these rows first in the file
+            end = self.sink.write_part(table, 0, rows=rendered)
+            rendered = None
         # this process read the levels already; rendered bytes go as they are, after the table's
         # pickle (pickling them would copy them twice more)
-        raw = isinstance(rendered, bytes)
+        raw = isinstance(rendered, (bytes, memoryview))
         size = pickle_to_file(self.answer.fileno(), (table, None if raw else rendered))
         if raw:
             write_to_file(self.answer.fileno(), rendered, size)
-        self.up[1].send((size, len(rendered) if raw else None))
+        self.up[1].send((size, len(rendered) if raw else None, end))
         return size
 
     def _part(self, vectors: pd.DataFrame, rows: np.ndarray, fitted: Any, version: str) -> pd.DataFrame:
@@ -778,10 +799,11 @@ def rank_candidates(residents: pd.DataFrame, missing: pd.DataFrame, candidates: 
     the residents :func:`fit_residents` names; None: the scored ``candidates``).
 
     ``in_two``: when ``n_jobs`` and the size allow it (:class:`_TwoParts`), a forked worker takes
-    the candidates of the last residents (by id) from the comparisons to the explained rows while
-    this process takes the first ones and fits the model; ``render_rows`` (a function of a table,
+    the candidates of the first residents (by id) from the comparisons to the explained rows while
+    this process takes the last ones and fits the model; ``render_rows`` (a function of a table,
     e.g. :func:`kinmatch._io.csv_rows`) is then applied to each part where it was made, and
-    :attr:`LinkRun.rendered` holds the results. The table is the same either way. ``positions``:
+    :attr:`LinkRun.rendered` holds the results (a :class:`kinmatch._io.CsvParts` writes them into
+    its file instead). The table is the same either way. ``positions``:
     the candidates' record positions in ``encoded`` when the caller has them (None: looked up by id);
     ``pass_bits``: their :attr:`~kinmatch.match.candidates.PackedCandidates.pass_bits`, when the
     caller has them (the fit's rows and the weight floors are read from them, not from the names)."""
