@@ -380,7 +380,7 @@ def read_ahead(names: Iterable, name_source=None,
 
 @functools.lru_cache(maxsize=200_000)
 def _readings_of_clean(norm: str) -> tuple[str | None, str | None]:
-    return phonetics.name_pinyin(norm) or None, phonetics.jyutping(norm) or None
+    return phonetics.clean_name_pinyin(norm) or None, phonetics.jyutping(norm) or None
 
 
 @functools.lru_cache(maxsize=500_000)

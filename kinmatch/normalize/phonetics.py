@@ -67,6 +67,7 @@ from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_lat
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
     "fold_syllable", "merged_keys", "merger_sets", "area_families", "name_keys", "clean_name_keys", "SIDES",
+    "clean_name_pinyin",
     "minority_key",
     "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
@@ -221,14 +222,23 @@ def _enumerate(options: Sequence[Sequence[tuple[str, ...]]], limit: int) -> list
     options = [opts for opts in options if opts]
     if not options or limit <= 0:
         return []
-    if all(len(opts) == 1 for opts in options):  # the common case: one reading per unit
-        return [tuple(s for opts in options for s in opts[0])]
+    # a unit with one option departs nowhere: only the units with several choose positions (the
+    # order of their combinations is that of all units', less the empty products)
+    varying = [i for i, opts in enumerate(options) if len(opts) > 1]
+    if not varying:  # the common case: one reading per unit
+        return [tuple([s for opts in options for s in opts[0]])]
+    if len(varying) == 1:  # one unit with several readings: its options in order
+        i = varying[0]
+        head = tuple([s for opts in options[:i] for s in opts[0]])
+        tail = tuple([s for opts in options[i + 1:] for s in opts[0]])
+        return [head + option + tail for option in options[i][:limit]]
     out: list[tuple[str, ...]] = []
-    for departures in range(len(options) + 1):
-        for positions in itertools.combinations(range(len(options)), departures):
+    chain = itertools.chain.from_iterable
+    for departures in range(len(varying) + 1):
+        for positions in itertools.combinations(varying, departures):
             choices = [opts[1:] if i in positions else opts[:1] for i, opts in enumerate(options)]
             for combo in itertools.product(*choices):
-                out.append(tuple(s for unit in combo for s in unit))
+                out.append(tuple(chain(combo)))
                 if len(out) >= limit:
                     return out
     return out
@@ -244,9 +254,15 @@ def _profile_sensitive(unit: str) -> bool:
                                or bool(_velar_readings(unit)))
 
 
+@functools.lru_cache(maxsize=500_000)
+def _name_sensitive(norm: str) -> bool:
+    """True if an area can change the readings of some unit of this cleaned name."""
+    return any(_profile_sensitive(unit) for unit, _ in _units(norm))
+
+
 def _variants(norm: str, area: str | None, limit: int) -> tuple[tuple[str, ...], ...]:
     profile = _reading_profile(area)
-    if profile != _PLAIN_PROFILE and not any(_profile_sensitive(unit) for unit, _ in _units(norm)):
+    if profile != _PLAIN_PROFILE and not _name_sensitive(norm):
         profile = _PLAIN_PROFILE  # most names read the same everywhere: share one cache entry
     return _profile_variants(norm, profile, limit)
 
@@ -269,13 +285,25 @@ def name_pinyin(text: object) -> str:
         >>> name_pinyin("曾国藩"), name_pinyin("區志明"), name_pinyin("吕女士")
         ('zeng guo fan', 'ou zhi ming', 'lv')
     """
-    norm = _norm(text)
+    return clean_name_pinyin(_norm(text))
+
+
+def clean_name_pinyin(norm: str) -> str:
+    """:func:`name_pinyin` of a name already passed through ``clean_name`` (skips cleaning)."""
     if not norm:
         return ""
     if is_latin_name(norm):
         return " ".join(_latin_tokens(norm))
-    variants = _variants(norm, None, DEFAULT_MAX_VARIANTS)  # shares the cache with name_keys
-    return " ".join(variants[0]) if variants else ""
+    # the usual reading: each unit's first option, which no area's readings change (regional and
+    # velar readings come after it), so the plain profile's options serve every area
+    return " ".join([syllable for unit, is_surname in _units(norm)
+                     for syllable in _first_option(unit, is_surname)])
+
+
+@functools.lru_cache(maxsize=200_000)
+def _first_option(unit: str, is_surname: bool) -> tuple[str, ...]:
+    options = _mandarin_options(unit, is_surname, _PLAIN_PROFILE)
+    return options[0] if options else ()
 
 
 def reading_variants(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> list[str]:
@@ -343,11 +371,6 @@ def _fold_op(syllable: str, op: str) -> str:
             return _PALATAL_TO_VELAR[initial] + _PALATAL_FINALS[final]
         return syllable
     raise ValueError(f"unknown merger {op!r}; use one of {', '.join(_OP_ORDER)}")
-
-
-@functools.lru_cache(maxsize=None)
-def _ops_changing(syllable: str) -> frozenset:
-    return frozenset(op for op in _OP_ORDER if _fold_op(syllable, op) != syllable)
 
 
 @functools.lru_cache(maxsize=None)
@@ -516,6 +539,19 @@ def _key_fold_sets(area: str | None, resident: bool = False) -> tuple[tuple[str,
     return tuple(dict.fromkeys(ops for ops in sets if ops))
 
 
+@functools.lru_cache(maxsize=256)
+def _key_folds(area: str | None, resident: bool) -> tuple[tuple[tuple[str, ...], ...], dict]:
+    """The fold sets of an area's keys, and a table (filled as syllables are met) of each
+    syllable folded by every one of them (:func:`_syllable_folds`)."""
+    return _key_fold_sets(area, resident), {}
+
+
+def _syllable_folds(syllable: str, fold_sets: tuple[tuple[str, ...], ...], table: dict) -> tuple[str, ...]:
+    """The syllable folded by each fold set, kept in ``table``."""
+    table[syllable] = folded = tuple(fold_syllable(syllable, ops) for ops in fold_sets)
+    return folded
+
+
 def is_resident_side(side: str | None) -> bool:
     """True for ``side="resident"``, False for ``"report"`` or None; anything else is an error.
 
@@ -542,15 +578,11 @@ def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = 
         return latin_keys(norm)
     variants = _variants(norm, area, max_variants)
     keys = [" ".join(v) for v in variants]
-    fold_sets = _key_fold_sets(area, resident)
+    fold_sets, folds = _key_folds(area, resident)
     for variant in variants:
-        # most mergers touch no syllable of a given name: skip those fold sets cheaply
-        touched = frozenset().union(*[_ops_changing(s) for s in variant])
-        if not touched:
-            continue
-        for ops in fold_sets:
-            if touched.intersection(ops):
-                keys.append(" ".join([fold_syllable(s, ops) for s in variant]))
+        # one key per fold set: the variant's syllables each folded by it (a fold set that
+        # changes no syllable gives the reading itself, already a key)
+        keys += map(" ".join, zip(*[folds.get(s) or _syllable_folds(s, fold_sets, folds) for s in variant]))
     if name_text.is_minority(norm):
         key = minority_key(norm)
         # vowels of transliterations vary most (卡德尔/卡迪尔): also a consonant skeleton, when it
@@ -559,7 +591,9 @@ def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = 
         keys += [key, skeleton] if len(skeleton) >= 4 else [key]
     if _is_cantonese_area(area):
         keys += hk_roman_keys(norm, max_variants=6)
-    return tuple(dict.fromkeys(k for k in keys if k))
+    distinct = dict.fromkeys(keys)
+    distinct.pop("", None)
+    return tuple(distinct)
 
 
 def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT_MAX_VARIANTS,
