@@ -51,6 +51,7 @@ data (subset of fields, tones removed, reshaped; © Unicode, Inc., Unicode Licen
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
@@ -61,6 +62,7 @@ import jellyfish
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
+from kinmatch.data import BuiltTable
 from kinmatch.normalize import name_text
 from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_latin_name
 
@@ -92,16 +94,44 @@ DEFAULT_MAX_VARIANTS = 8
 # readings of one character
 
 
-@functools.lru_cache(maxsize=1)
-def _char_rows() -> dict[str, tuple[object, object, object]]:
-    """char → its ``char_readings`` cells (Mandarin, Jyutping, HK romanisation) as written: each
-    is split when its character is first met, not all 40k at load (that alone took a second)."""
+_READING_COLUMNS = ("mandarin", "jyutping", "hk_roman")
+
+
+def _char_reading_cells() -> pd.DataFrame:
+    """The ``char_readings`` table in one row: ``chars``, every character of the table in code-point
+    order as one text, and per reading column (Mandarin, Jyutping, HK romanisation) its cells as
+    written, in that order, one line each (an empty line for a blank cell). :data:`CHAR_READING_CELLS`
+    ships it built.
+
+    One row of long texts, not one row per character: a run reads it and splits its lines in a few
+    milliseconds, where 44,000 rows of four cells took ~40 ms to become Python objects, and a
+    character is found by bisecting the sorted ``chars`` (only a few thousand are ever looked up).
+    A character listed twice keeps its last row; an entry that is not one character is never
+    looked up and is left out."""
     from kinmatch.data import load_table
 
     table = load_table("char_readings")
-    # from plain lists: iterating pandas columns costs several times more
-    return dict(zip(table["char"].tolist(), zip(table["mandarin"].tolist(), table["jyutping"].tolist(),
-                                                table["hk_roman"].tolist(), strict=True), strict=True))
+    rows = {char: cells for char, *cells in zip(table["char"].tolist(), *[table[c].tolist() for c in _READING_COLUMNS],
+                                                strict=True) if isinstance(char, str) and len(char) == 1}
+    chars = sorted(rows)
+    columns = {}
+    for position, column in enumerate(_READING_COLUMNS):
+        cells = [rows[char][position] if isinstance(rows[char][position], str) else "" for char in chars]
+        if any("\n" in cell for cell in cells):
+            raise ValueError(f"a {column} cell of char_readings holds a line break; it cannot be shipped as lines")
+        columns[column] = ["\n".join(cells)]
+    return pd.DataFrame({"chars": ["".join(chars)], **columns})
+
+
+CHAR_READING_CELLS = BuiltTable("char_reading_cells", ("char_readings",), lambda: "1", _char_reading_cells)
+"""The ``char_readings`` cells as lines (:func:`_char_reading_cells`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _char_cells() -> tuple[str, tuple[list[str], ...]]:
+    """(every character in code-point order, each reading column's cells in that order)."""
+    table = CHAR_READING_CELLS.columns()
+    return table["chars"][0], tuple(table[column][0].split("\n") for column in _READING_COLUMNS)
 
 
 def _split_readings(value: object) -> tuple[str, ...]:
@@ -114,11 +144,11 @@ _NO_READINGS: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = ((), ()
 @functools.lru_cache(maxsize=None)
 def _char_readings(char: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(Mandarin, Jyutping, HK romanisation) readings of one character in ``char_readings``."""
-    row = _char_rows().get(char)
-    if row is None:
+    chars, cells = _char_cells()
+    position = bisect.bisect_left(chars, char)
+    if len(char) != 1 or position == len(chars) or chars[position] != char:
         return _NO_READINGS
-    mandarin, jyutping, hk_roman = row
-    return _split_readings(mandarin), _split_readings(jyutping), _split_readings(hk_roman)
+    return tuple(_split_readings(column[position]) for column in cells)
 
 
 @functools.lru_cache(maxsize=None)
@@ -759,7 +789,7 @@ def cantonese_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tu
 
 @functools.lru_cache(maxsize=1)
 def _pinyin_syllables() -> frozenset:
-    syllables = {r for mandarin, _, _ in _char_rows().values() for r in _split_readings(mandarin)}
+    syllables = {r for mandarin in _char_cells()[1][0] for r in _split_readings(mandarin)}
     # bare consonant interjections (n, m, ng, hm) would let any string "segment"
     return frozenset(s for s in syllables if len(s) >= 2 and re.search("[aeiouv]", s))
 
