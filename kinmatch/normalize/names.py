@@ -391,23 +391,19 @@ def _name_row(norm, kind, surname, given, parts, area, resident=False):
     pinyin, jyut = _readings_of_clean(norm)
     if kind in ("assigned", "placeholder", "blank"):
         return (pinyin, (), (), (), jyut)
-    side = "resident" if resident else None
-
-    def keys_of(text, area):
-        return phonetics.clean_name_keys(text, area, side)
-
-    keys = keys_of(norm, area)
+    keys_of = phonetics.area_name_keys(area, "resident" if resident else None)
+    keys = keys_of(norm)
     surname_keys: tuple = ()
     if surname:
         pieces = [surname] + [p for p in (parts or ()) if p != surname]
-        surname_keys = keys_of(surname, area) if len(pieces) == 1 else tuple(
-            dict.fromkeys(k for piece in pieces for k in keys_of(piece, area)))
+        surname_keys = keys_of(surname) if len(pieces) == 1 else tuple(
+            dict.fromkeys(k for piece in pieces for k in keys_of(piece)))
     given_keys: tuple = ()
     if kind == "minority":
         # a part without a reading (a symbol, a rare character) has an empty key: not a key
         given_keys = tuple(dict.fromkeys(k for k in map(phonetics.minority_key, norm.split("·")) if k))
     elif kind == "partial" and not given and len(norm) == 2:
-        given_keys = keys_of(norm[1], area)  # 老王: the 王 may be a given name too
+        given_keys = keys_of(norm[1])  # 老王: the 王 may be a given name too
     elif given:
-        given_keys = keys_of(given, area)
+        given_keys = keys_of(given)
     return (pinyin, keys, surname_keys, given_keys, jyut)

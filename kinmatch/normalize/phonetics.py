@@ -56,7 +56,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import jellyfish
 import pandas as pd
@@ -69,7 +69,7 @@ from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_lat
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
     "fold_syllable", "merged_keys", "merger_sets", "area_families", "name_keys", "clean_name_keys", "SIDES",
-    "clean_name_pinyin",
+    "clean_name_pinyin", "area_name_keys",
     "minority_key",
     "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
@@ -662,6 +662,22 @@ def _key_area(area: object) -> str | None:
 def clean_name_keys(norm: str, area: str | None = None, side: str | None = None) -> tuple[str, ...]:
     """:func:`name_keys` for a name already passed through ``clean_name`` (skips cleaning)."""
     return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS, is_resident_side(side))
+
+
+@functools.lru_cache(maxsize=256)
+def area_name_keys(area: str | None = None, side: str | None = None) -> Callable[[str], tuple[str, ...]]:
+    """:func:`clean_name_keys` with ``area`` and ``side`` fixed (each checked once): a function of a
+    cleaned name, for a caller that makes the keys of many names in one area.
+
+        >>> area_name_keys("Wu")("胡春花") == clean_name_keys("胡春花", "Wu")
+        True
+    """
+    key_area, resident = _key_area(area), is_resident_side(side)
+
+    def keys_of(norm: str) -> tuple[str, ...]:
+        return _name_keys(norm, key_area, DEFAULT_MAX_VARIANTS, resident)
+
+    return keys_of
 
 
 def char_diff_count(a: object, b: object) -> int:
