@@ -129,6 +129,8 @@ _DESCRIPTIVE = re.compile(
     r"(氏|男|女|人|者|汉|老人|人员|男子|女子|男孩|女孩|老汉|老太|儿童)?[一二三四五六七八九十百零\d]*号?$"
 )
 _NUMBERED = re.compile(r"\d|[一二三四五六七八九十百零]+号$")
+# the three above in one search (the first two are anchored at the start, as their match is)
+_PLACEHOLDER_SHAPE = re.compile("|".join(f"(?:{p.pattern})" for p in (_PLACE_PERSON, _DESCRIPTIVE, _NUMBERED)))
 
 _NICKNAME_FULL = frozenset("""
 狗蛋 铁蛋 二蛋 狗娃 石头 柱子 栓子 锁子 丫头 丫蛋 胖子 胖墩 小胖 黑子 傻蛋 憨子 狗剩 铁柱 二狗 小狗
@@ -164,10 +166,11 @@ class _ConventionSet:
     every cache probe of ``_parse_cached``. Equality is the tuple's, so two sets whose hashes
     collide still stay apart in the cache."""
 
-    __slots__ = ("conventions", "_hash")
+    __slots__ = ("conventions", "strong", "_hash")
 
     def __init__(self, conventions: tuple[StationConvention, ...]):
         self.conventions = conventions
+        self.strong = tuple(c for c in conventions if c.strong)
         self._hash = hash(conventions)
 
     def __hash__(self) -> int:
@@ -193,7 +196,7 @@ def _parse_cached(norm: str, source_kind: str | None, convention_set: _Conventio
         if len(words) >= 2:
             return _parsed(norm, words[0], " ".join(words[1:]), "full")
         return _parsed(norm, None, norm, "partial")
-    if norm in _PLACEHOLDERS or _PLACE_PERSON.match(norm) or _DESCRIPTIVE.match(norm) or _NUMBERED.search(norm):
+    if norm in _PLACEHOLDERS or _PLACEHOLDER_SHAPE.search(norm):
         return _parsed(norm, None, None, "placeholder")
     if not any(is_han(char) for char in norm):
         return _parsed(norm, None, None, "placeholder")
@@ -201,8 +204,8 @@ def _parse_cached(norm: str, source_kind: str | None, convention_set: _Conventio
         prefix = next((c.prefix for c in conventions if _matches_convention(norm, c)), norm[0])
         return _parsed(norm, prefix, norm[len(prefix):], "assigned")
     if source_kind != "real":
-        for convention in conventions:
-            if convention.strong and _matches_convention(norm, convention):
+        for convention in convention_set.strong:
+            if _matches_convention(norm, convention):
                 return _parsed(norm, convention.prefix, norm[len(convention.prefix):], "assigned")
     if "·" not in norm and (norm in _NICKNAME_FULL or _NICKNAME.match(norm)
                             or (len(norm) == 2 and norm[0] == norm[1])):
@@ -351,10 +354,10 @@ def name_columns(names: Iterable, name_source=None, area=None,
     combined = inverse.astype(np.int64) * len(area_values) + area_codes
     distinct, row_to_distinct = np.unique(combined, return_inverse=True)
     rows = np.empty(len(distinct), dtype=object)
+    n_areas = len(area_values)
     for i, c in enumerate(distinct.tolist()):
-        p = parsed[c // len(area_values)]
-        rows[i] = _name_row(p.norm, p.kind, p.surname, p.given, p.surname_parts,
-                            area_values[c % len(area_values)], resident)
+        norm, surname, given, kind, _evidence, parts = parsed[c // n_areas]
+        rows[i] = _name_row(norm, kind, surname, given, parts, area_values[c % n_areas], resident)
     out = _parse_frame(inverse, parsed, names.index)
     picked = rows[row_to_distinct.reshape(-1)] if len(names) else rows[:0]
     for position, name in enumerate(["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]):
@@ -380,7 +383,7 @@ def read_ahead(names: Iterable, name_source=None,
 
 @functools.lru_cache(maxsize=200_000)
 def _readings_of_clean(norm: str) -> tuple[str | None, str | None]:
-    return phonetics.clean_name_pinyin(norm) or None, phonetics.jyutping(norm) or None
+    return phonetics.clean_name_pinyin(norm) or None, phonetics.clean_jyutping(norm) or None
 
 
 @functools.lru_cache(maxsize=500_000)

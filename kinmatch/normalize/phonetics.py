@@ -69,7 +69,7 @@ from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_lat
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
     "fold_syllable", "merged_keys", "merger_sets", "area_families", "name_keys", "clean_name_keys", "SIDES",
-    "clean_name_pinyin", "area_name_keys",
+    "clean_name_pinyin", "clean_jyutping", "area_name_keys",
     "minority_key",
     "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
@@ -570,10 +570,14 @@ def _key_fold_sets(area: str | None, resident: bool = False) -> tuple[tuple[str,
 
 
 @functools.lru_cache(maxsize=256)
-def _key_folds(area: str | None, resident: bool) -> tuple[tuple[tuple[str, ...], ...], dict]:
-    """The fold sets of an area's keys, and a table (filled as syllables are met) of each
-    syllable folded by every one of them (:func:`_syllable_folds`)."""
-    return _key_fold_sets(area, resident), {}
+def _key_plan(area: str | None, resident: bool) -> tuple[tuple, tuple[tuple[str, ...], ...], dict, bool]:
+    """What an area's keys need, looked up once per (area, side): its reading profile
+    (:data:`_PLAIN_PROFILE` itself when plain), its fold sets, a table (filled as syllables are met)
+    of each syllable folded by every one of them (:func:`_syllable_folds`), and whether Hong Kong
+    romanisations are keys too."""
+    profile = _reading_profile(area)
+    return (_PLAIN_PROFILE if profile == _PLAIN_PROFILE else profile, _key_fold_sets(area, resident), {},
+            _is_cantonese_area(area))
 
 
 def _syllable_folds(syllable: str, fold_sets: tuple[tuple[str, ...], ...], table: dict) -> tuple[str, ...]:
@@ -606,20 +610,23 @@ def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = 
         return ()
     if is_latin_name(norm):
         return latin_keys(norm)
-    variants = _variants(norm, area, max_variants)
+    profile, fold_sets, folds, cantonese = _key_plan(area, resident)
+    if profile is not _PLAIN_PROFILE and not _name_sensitive(norm):
+        profile = _PLAIN_PROFILE  # as in _variants
+    variants = _profile_variants(norm, profile, max_variants)
     keys = [" ".join(v) for v in variants]
-    fold_sets, folds = _key_folds(area, resident)
+    get = folds.get
     for variant in variants:
         # one key per fold set: the variant's syllables each folded by it (a fold set that
         # changes no syllable gives the reading itself, already a key)
-        keys += map(" ".join, zip(*[folds.get(s) or _syllable_folds(s, fold_sets, folds) for s in variant]))
+        keys += map(" ".join, zip(*[get(s) or _syllable_folds(s, fold_sets, folds) for s in variant]))
     if name_text.is_minority(norm):
         key = minority_key(norm)
         # vowels of transliterations vary most (卡德尔/卡迪尔): also a consonant skeleton, when it
         # is long enough to stay specific
         skeleton = re.sub("[aeiouvyw]", "", key)
         keys += [key, skeleton] if len(skeleton) >= 4 else [key]
-    if _is_cantonese_area(area):
+    if cantonese:
         keys += hk_roman_keys(norm, max_variants=6)
     distinct = dict.fromkeys(keys)
     distinct.pop("", None)
@@ -767,11 +774,20 @@ def jyutping(text: object) -> str:
         >>> jyutping("陳大文"), jyutping("曾志伟")
         ('can daai man', 'zang zi wai')
     """
-    norm = _norm(text)
+    return clean_jyutping(_norm(text))
+
+
+def clean_jyutping(norm: str) -> str:
+    """:func:`jyutping` of a name already passed through ``clean_name`` (skips cleaning)."""
     if not norm or is_latin_name(norm):
         return ""
-    options = _cantonese_options(norm, 0)
-    return " ".join(s for opts in options if opts for s in opts[0])
+    return " ".join([s for unit, is_surname in _units(norm) for s in _first_jyutping(unit, is_surname)])
+
+
+@functools.lru_cache(maxsize=100_000)
+def _first_jyutping(unit: str, is_surname: bool) -> tuple[str, ...]:
+    options = _cantonese_unit(unit, is_surname, 0)
+    return options[0] if options else ()
 
 
 def hk_roman_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tuple[str, ...]:
