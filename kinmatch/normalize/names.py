@@ -320,14 +320,22 @@ _SOURCE_KINDS = (None, "assigned", "real")
 
 
 def _parse_frame(inverse: np.ndarray, parsed: list, index) -> pd.DataFrame:
-    table = pd.DataFrame(parsed, columns=PARSE_COLUMNS) if parsed else pd.DataFrame(columns=PARSE_COLUMNS)
+    return pd.DataFrame(_spread(parsed, PARSE_COLUMNS, inverse, evidence=True), index=index)
+
+
+def _spread(rows: Sequence[tuple], names: Sequence[str], inverse: np.ndarray, evidence: bool = False) -> dict:
+    """Per name, the column of that field of ``rows`` (distinct rows) taken at ``inverse`` (row →
+    its distinct row), as object arrays (the cells themselves: tuples stay tuples);
+    ``name_evidence`` as booleans when ``evidence``."""
     columns = {}
-    for name in PARSE_COLUMNS:
-        values = table[name].to_numpy(dtype=object)
-        columns[name] = values[inverse] if len(inverse) else values[:0]
-    out = pd.DataFrame(columns, index=index)
-    out["name_evidence"] = out["name_evidence"].astype(bool)
-    return out
+    fields = zip(*rows) if len(rows) else [()] * len(names)
+    for name, values in zip(names, fields, strict=True):
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        columns[name] = column[inverse] if len(inverse) else column[:0]
+    if evidence:
+        columns["name_evidence"] = columns["name_evidence"].astype(bool)
+    return columns
 
 
 def name_columns(names: Iterable, name_source=None, area=None,
@@ -358,13 +366,12 @@ def name_columns(names: Iterable, name_source=None, area=None,
     for i, c in enumerate(distinct.tolist()):
         norm, surname, given, kind, _evidence, parts = parsed[c // n_areas]
         rows[i] = _name_row(norm, kind, surname, given, parts, area_values[c % n_areas], resident)
-    out = _parse_frame(inverse, parsed, names.index)
-    picked = rows[row_to_distinct.reshape(-1)] if len(names) else rows[:0]
-    for position, name in enumerate(["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]):
-        column = np.empty(len(picked), dtype=object)
-        column[:] = [row[position] for row in picked]
-        out[name] = column
-    return out
+    columns = _spread(parsed, PARSE_COLUMNS, inverse, evidence=True)
+    columns.update(_spread(rows, _KEY_COLUMNS, row_to_distinct.reshape(-1)))
+    return pd.DataFrame(columns, index=names.index)
+
+
+_KEY_COLUMNS = ["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]
 
 
 def read_ahead(names: Iterable, name_source=None,
