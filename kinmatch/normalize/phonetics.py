@@ -284,7 +284,7 @@ def _profile_sensitive(unit: str) -> bool:
                                or bool(_velar_readings(unit)))
 
 
-@functools.lru_cache(maxsize=500_000)
+@functools.lru_cache(maxsize=100_000)  # a bool per name: small, and cheap to work out again
 def _name_sensitive(norm: str) -> bool:
     """True if an area can change the readings of some unit of this cleaned name."""
     return any(_profile_sensitive(unit) for unit, _ in _units(norm))
