@@ -191,14 +191,16 @@ def _parse_cached(norm: str, source_kind: str | None, convention_set: _Conventio
     conventions = convention_set.conventions
     if not norm:
         return _parsed(norm, None, None, "blank")
-    if is_latin_name(norm):
+    # a name starting in the basic CJK block holds a Han character: it is not Latin-script (is_latin_name)
+    starts_han = "\u4e00" <= norm[0] <= "\u9fff"
+    if not starts_han and is_latin_name(norm):
         words = norm.split(" ")
         if len(words) >= 2:
             return _parsed(norm, words[0], " ".join(words[1:]), "full")
         return _parsed(norm, None, norm, "partial")
     if norm in _PLACEHOLDERS or _PLACEHOLDER_SHAPE.search(norm):
         return _parsed(norm, None, None, "placeholder")
-    if not any(is_han(char) for char in norm):
+    if not starts_han and not any(is_han(char) for char in norm):
         return _parsed(norm, None, None, "placeholder")
     if source_kind == "assigned":
         prefix = next((c.prefix for c in conventions if _matches_convention(norm, c)), norm[0])

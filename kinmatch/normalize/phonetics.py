@@ -318,11 +318,17 @@ def name_pinyin(text: object) -> str:
     return clean_name_pinyin(_norm(text))
 
 
+def _starts_han(norm: str) -> bool:
+    """True when a non-empty name starts with a character of the basic CJK block: then it is not a
+    Latin-script name (:func:`is_latin_name` looks for any Han character first), and most names do."""
+    return "\u4e00" <= norm[0] <= "\u9fff"
+
+
 def clean_name_pinyin(norm: str) -> str:
     """:func:`name_pinyin` of a name already passed through ``clean_name`` (skips cleaning)."""
     if not norm:
         return ""
-    if is_latin_name(norm):
+    if not _starts_han(norm) and is_latin_name(norm):
         return " ".join(_latin_tokens(norm))
     # the usual reading: each unit's first option, which no area's readings change (regional and
     # velar readings come after it), so the plain profile's options serve every area
@@ -608,7 +614,7 @@ def _is_cantonese_area(area: str | None) -> bool:
 def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = False) -> tuple[str, ...]:
     if not norm:
         return ()
-    if is_latin_name(norm):
+    if not _starts_han(norm) and is_latin_name(norm):
         return latin_keys(norm)
     profile, fold_sets, folds, cantonese = _key_plan(area, resident)
     if profile is not _PLAIN_PROFILE and not _name_sensitive(norm):
@@ -779,7 +785,7 @@ def jyutping(text: object) -> str:
 
 def clean_jyutping(norm: str) -> str:
     """:func:`jyutping` of a name already passed through ``clean_name`` (skips cleaning)."""
-    if not norm or is_latin_name(norm):
+    if not norm or not _starts_han(norm) and is_latin_name(norm):
         return ""
     return " ".join([s for unit, is_surname in _units(norm) for s in _first_jyutping(unit, is_surname)])
 
