@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-MODULES = ("kinmatch.normalize.places", "kinmatch.normalize.text")
+MODULES = ("kinmatch.normalize.places", "kinmatch.normalize.text", "kinmatch.normalize.phonetics")
 """Modules that declare built tables (importing them fills ``kinmatch.data.BUILT``)."""
 
 

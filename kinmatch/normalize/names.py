@@ -129,6 +129,8 @@ _DESCRIPTIVE = re.compile(
     r"(氏|男|女|人|者|汉|老人|人员|男子|女子|男孩|女孩|老汉|老太|儿童)?[一二三四五六七八九十百零\d]*号?$"
 )
 _NUMBERED = re.compile(r"\d|[一二三四五六七八九十百零]+号$")
+# the three above in one search (the first two are anchored at the start, as their match is)
+_PLACEHOLDER_SHAPE = re.compile("|".join(f"(?:{p.pattern})" for p in (_PLACE_PERSON, _DESCRIPTIVE, _NUMBERED)))
 
 _NICKNAME_FULL = frozenset("""
 狗蛋 铁蛋 二蛋 狗娃 石头 柱子 栓子 锁子 丫头 丫蛋 胖子 胖墩 小胖 黑子 傻蛋 憨子 狗剩 铁柱 二狗 小狗
@@ -164,10 +166,11 @@ class _ConventionSet:
     every cache probe of ``_parse_cached``. Equality is the tuple's, so two sets whose hashes
     collide still stay apart in the cache."""
 
-    __slots__ = ("conventions", "_hash")
+    __slots__ = ("conventions", "strong", "_hash")
 
     def __init__(self, conventions: tuple[StationConvention, ...]):
         self.conventions = conventions
+        self.strong = tuple(c for c in conventions if c.strong)
         self._hash = hash(conventions)
 
     def __hash__(self) -> int:
@@ -188,21 +191,23 @@ def _parse_cached(norm: str, source_kind: str | None, convention_set: _Conventio
     conventions = convention_set.conventions
     if not norm:
         return _parsed(norm, None, None, "blank")
-    if is_latin_name(norm):
+    # a name starting in the basic CJK block holds a Han character: it is not Latin-script (is_latin_name)
+    starts_han = "\u4e00" <= norm[0] <= "\u9fff"
+    if not starts_han and is_latin_name(norm):
         words = norm.split(" ")
         if len(words) >= 2:
             return _parsed(norm, words[0], " ".join(words[1:]), "full")
         return _parsed(norm, None, norm, "partial")
-    if norm in _PLACEHOLDERS or _PLACE_PERSON.match(norm) or _DESCRIPTIVE.match(norm) or _NUMBERED.search(norm):
+    if norm in _PLACEHOLDERS or _PLACEHOLDER_SHAPE.search(norm):
         return _parsed(norm, None, None, "placeholder")
-    if not any(is_han(char) for char in norm):
+    if not starts_han and not any(is_han(char) for char in norm):
         return _parsed(norm, None, None, "placeholder")
     if source_kind == "assigned":
         prefix = next((c.prefix for c in conventions if _matches_convention(norm, c)), norm[0])
         return _parsed(norm, prefix, norm[len(prefix):], "assigned")
     if source_kind != "real":
-        for convention in conventions:
-            if convention.strong and _matches_convention(norm, convention):
+        for convention in convention_set.strong:
+            if _matches_convention(norm, convention):
                 return _parsed(norm, convention.prefix, norm[len(convention.prefix):], "assigned")
     if "·" not in norm and (norm in _NICKNAME_FULL or _NICKNAME.match(norm)
                             or (len(norm) == 2 and norm[0] == norm[1])):
@@ -317,14 +322,22 @@ _SOURCE_KINDS = (None, "assigned", "real")
 
 
 def _parse_frame(inverse: np.ndarray, parsed: list, index) -> pd.DataFrame:
-    table = pd.DataFrame(parsed, columns=PARSE_COLUMNS) if parsed else pd.DataFrame(columns=PARSE_COLUMNS)
+    return pd.DataFrame(_spread(parsed, PARSE_COLUMNS, inverse, evidence=True), index=index)
+
+
+def _spread(rows: Sequence[tuple], names: Sequence[str], inverse: np.ndarray, evidence: bool = False) -> dict:
+    """Per name, the column of that field of ``rows`` (distinct rows) taken at ``inverse`` (row →
+    its distinct row), as object arrays (the cells themselves: tuples stay tuples);
+    ``name_evidence`` as booleans when ``evidence``."""
     columns = {}
-    for name in PARSE_COLUMNS:
-        values = table[name].to_numpy(dtype=object)
-        columns[name] = values[inverse] if len(inverse) else values[:0]
-    out = pd.DataFrame(columns, index=index)
-    out["name_evidence"] = out["name_evidence"].astype(bool)
-    return out
+    fields = zip(*rows) if len(rows) else [()] * len(names)
+    for name, values in zip(names, fields, strict=True):
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        columns[name] = column[inverse] if len(inverse) else column[:0]
+    if evidence:
+        columns["name_evidence"] = columns["name_evidence"].astype(bool)
+    return columns
 
 
 def name_columns(names: Iterable, name_source=None, area=None,
@@ -351,17 +364,16 @@ def name_columns(names: Iterable, name_source=None, area=None,
     combined = inverse.astype(np.int64) * len(area_values) + area_codes
     distinct, row_to_distinct = np.unique(combined, return_inverse=True)
     rows = np.empty(len(distinct), dtype=object)
+    n_areas = len(area_values)
     for i, c in enumerate(distinct.tolist()):
-        p = parsed[c // len(area_values)]
-        rows[i] = _name_row(p.norm, p.kind, p.surname, p.given, p.surname_parts,
-                            area_values[c % len(area_values)], resident)
-    out = _parse_frame(inverse, parsed, names.index)
-    picked = rows[row_to_distinct.reshape(-1)] if len(names) else rows[:0]
-    for position, name in enumerate(["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]):
-        column = np.empty(len(picked), dtype=object)
-        column[:] = [row[position] for row in picked]
-        out[name] = column
-    return out
+        norm, surname, given, kind, _evidence, parts = parsed[c // n_areas]
+        rows[i] = _name_row(norm, kind, surname, given, parts, area_values[c % n_areas], resident)
+    columns = _spread(parsed, PARSE_COLUMNS, inverse, evidence=True)
+    columns.update(_spread(rows, _KEY_COLUMNS, row_to_distinct.reshape(-1)))
+    return pd.DataFrame(columns, index=names.index)
+
+
+_KEY_COLUMNS = ["name_pinyin", "name_keys", "surname_keys", "given_keys", "name_jyutping"]
 
 
 def read_ahead(names: Iterable, name_source=None,
@@ -380,7 +392,7 @@ def read_ahead(names: Iterable, name_source=None,
 
 @functools.lru_cache(maxsize=200_000)
 def _readings_of_clean(norm: str) -> tuple[str | None, str | None]:
-    return phonetics.name_pinyin(norm) or None, phonetics.jyutping(norm) or None
+    return phonetics.clean_name_pinyin(norm) or None, phonetics.clean_jyutping(norm) or None
 
 
 @functools.lru_cache(maxsize=500_000)
@@ -391,23 +403,19 @@ def _name_row(norm, kind, surname, given, parts, area, resident=False):
     pinyin, jyut = _readings_of_clean(norm)
     if kind in ("assigned", "placeholder", "blank"):
         return (pinyin, (), (), (), jyut)
-    side = "resident" if resident else None
-
-    def keys_of(text, area):
-        return phonetics.clean_name_keys(text, area, side)
-
-    keys = keys_of(norm, area)
+    keys_of = phonetics.area_name_keys(area, "resident" if resident else None)
+    keys = keys_of(norm)
     surname_keys: tuple = ()
     if surname:
         pieces = [surname] + [p for p in (parts or ()) if p != surname]
-        surname_keys = keys_of(surname, area) if len(pieces) == 1 else tuple(
-            dict.fromkeys(k for piece in pieces for k in keys_of(piece, area)))
+        surname_keys = keys_of(surname) if len(pieces) == 1 else tuple(
+            dict.fromkeys(k for piece in pieces for k in keys_of(piece)))
     given_keys: tuple = ()
     if kind == "minority":
         # a part without a reading (a symbol, a rare character) has an empty key: not a key
         given_keys = tuple(dict.fromkeys(k for k in map(phonetics.minority_key, norm.split("·")) if k))
     elif kind == "partial" and not given and len(norm) == 2:
-        given_keys = keys_of(norm[1], area)  # 老王: the 王 may be a given name too
+        given_keys = keys_of(norm[1])  # 老王: the 王 may be a given name too
     elif given:
-        given_keys = keys_of(given, area)
+        given_keys = keys_of(given)
     return (pinyin, keys, surname_keys, given_keys, jyut)

@@ -51,22 +51,25 @@ data (subset of fields, tones removed, reshaped; © Unicode, Inc., Unicode Licen
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
 import unicodedata
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import jellyfish
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
+from kinmatch.data import BuiltTable
 from kinmatch.normalize import name_text
 from kinmatch.normalize.text import as_text, char_default_pinyin, is_han, is_latin_name
 
 __all__ = [
     "FAMILIES", "REGIONAL_READINGS", "char_mandarin", "name_pinyin", "reading_variants",
     "fold_syllable", "merged_keys", "merger_sets", "area_families", "name_keys", "clean_name_keys", "SIDES",
+    "clean_name_pinyin", "clean_jyutping", "area_name_keys",
     "minority_key",
     "jyutping",
     "cantonese_keys", "hk_roman_keys", "latin_keys", "char_diff_count", "pinyin_series",
@@ -91,16 +94,44 @@ DEFAULT_MAX_VARIANTS = 8
 # readings of one character
 
 
-@functools.lru_cache(maxsize=1)
-def _char_rows() -> dict[str, tuple[object, object, object]]:
-    """char → its ``char_readings`` cells (Mandarin, Jyutping, HK romanisation) as written: each
-    is split when its character is first met, not all 40k at load (that alone took a second)."""
+_READING_COLUMNS = ("mandarin", "jyutping", "hk_roman")
+
+
+def _char_reading_cells() -> pd.DataFrame:
+    """The ``char_readings`` table in one row: ``chars``, every character of the table in code-point
+    order as one text, and per reading column (Mandarin, Jyutping, HK romanisation) its cells as
+    written, in that order, one line each (an empty line for a blank cell). :data:`CHAR_READING_CELLS`
+    ships it built.
+
+    One row of long texts, not one row per character: a run reads it and splits its lines in a few
+    milliseconds, where 44,000 rows of four cells took ~40 ms to become Python objects, and a
+    character is found by bisecting the sorted ``chars`` (only a few thousand are ever looked up).
+    A character listed twice keeps its last row; an entry that is not one character is never
+    looked up and is left out."""
     from kinmatch.data import load_table
 
     table = load_table("char_readings")
-    # from plain lists: iterating pandas columns costs several times more
-    return dict(zip(table["char"].tolist(), zip(table["mandarin"].tolist(), table["jyutping"].tolist(),
-                                                table["hk_roman"].tolist(), strict=True), strict=True))
+    rows = {char: cells for char, *cells in zip(table["char"].tolist(), *[table[c].tolist() for c in _READING_COLUMNS],
+                                                strict=True) if isinstance(char, str) and len(char) == 1}
+    chars = sorted(rows)
+    columns = {}
+    for position, column in enumerate(_READING_COLUMNS):
+        cells = [rows[char][position] if isinstance(rows[char][position], str) else "" for char in chars]
+        if any("\n" in cell for cell in cells):
+            raise ValueError(f"a {column} cell of char_readings holds a line break; it cannot be shipped as lines")
+        columns[column] = ["\n".join(cells)]
+    return pd.DataFrame({"chars": ["".join(chars)], **columns})
+
+
+CHAR_READING_CELLS = BuiltTable("char_reading_cells", ("char_readings",), lambda: "1", _char_reading_cells)
+"""The ``char_readings`` cells as lines (:func:`_char_reading_cells`), shipped built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _char_cells() -> tuple[str, tuple[list[str], ...]]:
+    """(every character in code-point order, each reading column's cells in that order)."""
+    table = CHAR_READING_CELLS.columns()
+    return table["chars"][0], tuple(table[column][0].split("\n") for column in _READING_COLUMNS)
 
 
 def _split_readings(value: object) -> tuple[str, ...]:
@@ -113,11 +144,11 @@ _NO_READINGS: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = ((), ()
 @functools.lru_cache(maxsize=None)
 def _char_readings(char: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(Mandarin, Jyutping, HK romanisation) readings of one character in ``char_readings``."""
-    row = _char_rows().get(char)
-    if row is None:
+    chars, cells = _char_cells()
+    position = bisect.bisect_left(chars, char)
+    if len(char) != 1 or position == len(chars) or chars[position] != char:
         return _NO_READINGS
-    mandarin, jyutping, hk_roman = row
-    return _split_readings(mandarin), _split_readings(jyutping), _split_readings(hk_roman)
+    return tuple(_split_readings(column[position]) for column in cells)
 
 
 @functools.lru_cache(maxsize=None)
@@ -221,14 +252,23 @@ def _enumerate(options: Sequence[Sequence[tuple[str, ...]]], limit: int) -> list
     options = [opts for opts in options if opts]
     if not options or limit <= 0:
         return []
-    if all(len(opts) == 1 for opts in options):  # the common case: one reading per unit
-        return [tuple(s for opts in options for s in opts[0])]
+    # a unit with one option departs nowhere: only the units with several choose positions (the
+    # order of their combinations is that of all units', less the empty products)
+    varying = [i for i, opts in enumerate(options) if len(opts) > 1]
+    if not varying:  # the common case: one reading per unit
+        return [tuple([s for opts in options for s in opts[0]])]
+    if len(varying) == 1:  # one unit with several readings: its options in order
+        i = varying[0]
+        head = tuple([s for opts in options[:i] for s in opts[0]])
+        tail = tuple([s for opts in options[i + 1:] for s in opts[0]])
+        return [head + option + tail for option in options[i][:limit]]
     out: list[tuple[str, ...]] = []
-    for departures in range(len(options) + 1):
-        for positions in itertools.combinations(range(len(options)), departures):
+    chain = itertools.chain.from_iterable
+    for departures in range(len(varying) + 1):
+        for positions in itertools.combinations(varying, departures):
             choices = [opts[1:] if i in positions else opts[:1] for i, opts in enumerate(options)]
             for combo in itertools.product(*choices):
-                out.append(tuple(s for unit in combo for s in unit))
+                out.append(tuple(chain(combo)))
                 if len(out) >= limit:
                     return out
     return out
@@ -244,9 +284,15 @@ def _profile_sensitive(unit: str) -> bool:
                                or bool(_velar_readings(unit)))
 
 
+@functools.lru_cache(maxsize=100_000)  # a bool per name: small, and cheap to work out again
+def _name_sensitive(norm: str) -> bool:
+    """True if an area can change the readings of some unit of this cleaned name."""
+    return any(_profile_sensitive(unit) for unit, _ in _units(norm))
+
+
 def _variants(norm: str, area: str | None, limit: int) -> tuple[tuple[str, ...], ...]:
     profile = _reading_profile(area)
-    if profile != _PLAIN_PROFILE and not any(_profile_sensitive(unit) for unit, _ in _units(norm)):
+    if profile != _PLAIN_PROFILE and not _name_sensitive(norm):
         profile = _PLAIN_PROFILE  # most names read the same everywhere: share one cache entry
     return _profile_variants(norm, profile, limit)
 
@@ -269,13 +315,31 @@ def name_pinyin(text: object) -> str:
         >>> name_pinyin("曾国藩"), name_pinyin("區志明"), name_pinyin("吕女士")
         ('zeng guo fan', 'ou zhi ming', 'lv')
     """
-    norm = _norm(text)
+    return clean_name_pinyin(_norm(text))
+
+
+def _starts_han(norm: str) -> bool:
+    """True when a non-empty name starts with a character of the basic CJK block: then it is not a
+    Latin-script name (:func:`is_latin_name` looks for any Han character first), and most names do."""
+    return "\u4e00" <= norm[0] <= "\u9fff"
+
+
+def clean_name_pinyin(norm: str) -> str:
+    """:func:`name_pinyin` of a name already passed through ``clean_name`` (skips cleaning)."""
     if not norm:
         return ""
-    if is_latin_name(norm):
+    if not _starts_han(norm) and is_latin_name(norm):
         return " ".join(_latin_tokens(norm))
-    variants = _variants(norm, None, DEFAULT_MAX_VARIANTS)  # shares the cache with name_keys
-    return " ".join(variants[0]) if variants else ""
+    # the usual reading: each unit's first option, which no area's readings change (regional and
+    # velar readings come after it), so the plain profile's options serve every area
+    return " ".join([syllable for unit, is_surname in _units(norm)
+                     for syllable in _first_option(unit, is_surname)])
+
+
+@functools.lru_cache(maxsize=200_000)
+def _first_option(unit: str, is_surname: bool) -> tuple[str, ...]:
+    options = _mandarin_options(unit, is_surname, _PLAIN_PROFILE)
+    return options[0] if options else ()
 
 
 def reading_variants(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> list[str]:
@@ -343,11 +407,6 @@ def _fold_op(syllable: str, op: str) -> str:
             return _PALATAL_TO_VELAR[initial] + _PALATAL_FINALS[final]
         return syllable
     raise ValueError(f"unknown merger {op!r}; use one of {', '.join(_OP_ORDER)}")
-
-
-@functools.lru_cache(maxsize=None)
-def _ops_changing(syllable: str) -> frozenset:
-    return frozenset(op for op in _OP_ORDER if _fold_op(syllable, op) != syllable)
 
 
 @functools.lru_cache(maxsize=None)
@@ -516,6 +575,23 @@ def _key_fold_sets(area: str | None, resident: bool = False) -> tuple[tuple[str,
     return tuple(dict.fromkeys(ops for ops in sets if ops))
 
 
+@functools.lru_cache(maxsize=256)
+def _key_plan(area: str | None, resident: bool) -> tuple[tuple, tuple[tuple[str, ...], ...], dict, bool]:
+    """What an area's keys need, looked up once per (area, side): its reading profile
+    (:data:`_PLAIN_PROFILE` itself when plain), its fold sets, a table (filled as syllables are met)
+    of each syllable folded by every one of them (:func:`_syllable_folds`), and whether Hong Kong
+    romanisations are keys too."""
+    profile = _reading_profile(area)
+    return (_PLAIN_PROFILE if profile == _PLAIN_PROFILE else profile, _key_fold_sets(area, resident), {},
+            _is_cantonese_area(area))
+
+
+def _syllable_folds(syllable: str, fold_sets: tuple[tuple[str, ...], ...], table: dict) -> tuple[str, ...]:
+    """The syllable folded by each fold set, kept in ``table``."""
+    table[syllable] = folded = tuple(fold_syllable(syllable, ops) for ops in fold_sets)
+    return folded
+
+
 def is_resident_side(side: str | None) -> bool:
     """True for ``side="resident"``, False for ``"report"`` or None; anything else is an error.
 
@@ -538,28 +614,29 @@ def _is_cantonese_area(area: str | None) -> bool:
 def _name_keys(norm: str, area: str | None, max_variants: int, resident: bool = False) -> tuple[str, ...]:
     if not norm:
         return ()
-    if is_latin_name(norm):
+    if not _starts_han(norm) and is_latin_name(norm):
         return latin_keys(norm)
-    variants = _variants(norm, area, max_variants)
+    profile, fold_sets, folds, cantonese = _key_plan(area, resident)
+    if profile is not _PLAIN_PROFILE and not _name_sensitive(norm):
+        profile = _PLAIN_PROFILE  # as in _variants
+    variants = _profile_variants(norm, profile, max_variants)
     keys = [" ".join(v) for v in variants]
-    fold_sets = _key_fold_sets(area, resident)
+    get = folds.get
     for variant in variants:
-        # most mergers touch no syllable of a given name: skip those fold sets cheaply
-        touched = frozenset().union(*[_ops_changing(s) for s in variant])
-        if not touched:
-            continue
-        for ops in fold_sets:
-            if touched.intersection(ops):
-                keys.append(" ".join([fold_syllable(s, ops) for s in variant]))
+        # one key per fold set: the variant's syllables each folded by it (a fold set that
+        # changes no syllable gives the reading itself, already a key)
+        keys += map(" ".join, zip(*[get(s) or _syllable_folds(s, fold_sets, folds) for s in variant]))
     if name_text.is_minority(norm):
         key = minority_key(norm)
         # vowels of transliterations vary most (卡德尔/卡迪尔): also a consonant skeleton, when it
         # is long enough to stay specific
         skeleton = re.sub("[aeiouvyw]", "", key)
         keys += [key, skeleton] if len(skeleton) >= 4 else [key]
-    if _is_cantonese_area(area):
+    if cantonese:
         keys += hk_roman_keys(norm, max_variants=6)
-    return tuple(dict.fromkeys(k for k in keys if k))
+    distinct = dict.fromkeys(keys)
+    distinct.pop("", None)
+    return tuple(distinct)
 
 
 def name_keys(text: object, area: str | None = None, max_variants: int = DEFAULT_MAX_VARIANTS,
@@ -598,6 +675,22 @@ def _key_area(area: object) -> str | None:
 def clean_name_keys(norm: str, area: str | None = None, side: str | None = None) -> tuple[str, ...]:
     """:func:`name_keys` for a name already passed through ``clean_name`` (skips cleaning)."""
     return _name_keys(norm, _key_area(area), DEFAULT_MAX_VARIANTS, is_resident_side(side))
+
+
+@functools.lru_cache(maxsize=256)
+def area_name_keys(area: str | None = None, side: str | None = None) -> Callable[[str], tuple[str, ...]]:
+    """:func:`clean_name_keys` with ``area`` and ``side`` fixed (each checked once): a function of a
+    cleaned name, for a caller that makes the keys of many names in one area.
+
+        >>> area_name_keys("Wu")("胡春花") == clean_name_keys("胡春花", "Wu")
+        True
+    """
+    key_area, resident = _key_area(area), is_resident_side(side)
+
+    def keys_of(norm: str) -> tuple[str, ...]:
+        return _name_keys(norm, key_area, DEFAULT_MAX_VARIANTS, resident)
+
+    return keys_of
 
 
 def char_diff_count(a: object, b: object) -> int:
@@ -687,11 +780,20 @@ def jyutping(text: object) -> str:
         >>> jyutping("陳大文"), jyutping("曾志伟")
         ('can daai man', 'zang zi wai')
     """
-    norm = _norm(text)
-    if not norm or is_latin_name(norm):
+    return clean_jyutping(_norm(text))
+
+
+def clean_jyutping(norm: str) -> str:
+    """:func:`jyutping` of a name already passed through ``clean_name`` (skips cleaning)."""
+    if not norm or not _starts_han(norm) and is_latin_name(norm):
         return ""
-    options = _cantonese_options(norm, 0)
-    return " ".join(s for opts in options if opts for s in opts[0])
+    return " ".join([s for unit, is_surname in _units(norm) for s in _first_jyutping(unit, is_surname)])
+
+
+@functools.lru_cache(maxsize=100_000)
+def _first_jyutping(unit: str, is_surname: bool) -> tuple[str, ...]:
+    options = _cantonese_unit(unit, is_surname, 0)
+    return options[0] if options else ()
 
 
 def hk_roman_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tuple[str, ...]:
@@ -725,7 +827,7 @@ def cantonese_keys(text: object, max_variants: int = DEFAULT_MAX_VARIANTS) -> tu
 
 @functools.lru_cache(maxsize=1)
 def _pinyin_syllables() -> frozenset:
-    syllables = {r for mandarin, _, _ in _char_rows().values() for r in _split_readings(mandarin)}
+    syllables = {r for mandarin in _char_cells()[1][0] for r in _split_readings(mandarin)}
     # bare consonant interjections (n, m, ng, hm) would let any string "segment"
     return frozenset(s for s in syllables if len(s) >= 2 and re.search("[aeiouv]", s))
 
