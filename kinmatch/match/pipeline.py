@@ -132,7 +132,7 @@ def prepare_pair(residents: Any, missing: Any, on_duplicate: str = "stop", n_job
         from kinmatch.normalize import records
 
         loader = (lambda: _loaded(missing(), "missing", on_duplicate)) if callable(missing) else missing
-        (residents, _), (missing, _), reap = records._normalize_pair(residents, loader, n_jobs)
+        (residents, _), (missing, _), reap = records.normalize_pair_unreaped(residents, loader, n_jobs)
         try:  # the frames checked while the residents' worker ends
             return (prepare_records(residents, "resident", on_duplicate, n_jobs),
                     prepare_records(missing, "missing", on_duplicate, n_jobs))

@@ -971,12 +971,12 @@ def normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[],
 
     Returns ``((residents, issues), (missing, issues))``.
     """
-    residents_result, missing_result, reap = _normalize_pair(residents, missing, n_jobs)
+    residents_result, missing_result, reap = normalize_pair_unreaped(residents, missing, n_jobs)
     reap()
     return residents_result, missing_result
 
 
-def _normalize_pair(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[], pd.DataFrame],
+def normalize_pair_unreaped(residents: pd.DataFrame, missing: pd.DataFrame | Callable[[], pd.DataFrame],
                     n_jobs: int | None) -> tuple[tuple, tuple, Callable[[], object]]:
     """:func:`normalize_pair`'s results and a function that reaps the residents' worker, which
     has answered and is ending (its exit, tens of milliseconds for a copy of a large parent,
