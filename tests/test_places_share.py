@@ -91,7 +91,12 @@ def pieces() -> list[str]:
 @settings(max_examples=12, deadline=None)
 @given(data=st.data())
 def test_shares_equal_the_parser_on_made_up_addresses(pieces, data):
-    texts = data.draw(st.lists(st.lists(st.sampled_from(pieces), min_size=1, max_size=5).map("".join),
+    _assert_shares_read_as_the_parser(data, pieces, shortest=1)
+
+
+def _assert_shares_read_as_the_parser(data, pool: list[str], shortest: int) -> None:
+    """Addresses made of ``shortest`` to five pieces drawn from ``pool``, read in shares of 20 and one by one."""
+    texts = data.draw(st.lists(st.lists(st.sampled_from(pool), min_size=shortest, max_size=5).map("".join),
                                min_size=16, max_size=40))
     pd.testing.assert_frame_equal(_in_shares(texts, share=20), _one_by_one(texts), check_dtype=False)
 
@@ -115,9 +120,7 @@ def village_pieces() -> list[str]:
 @settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_shares_read_villages_as_the_parser(village_pieces, data):
-    texts = data.draw(st.lists(st.lists(st.sampled_from(village_pieces), min_size=2, max_size=5).map("".join),
-                               min_size=16, max_size=40))
-    pd.testing.assert_frame_equal(_in_shares(texts, share=20), _one_by_one(texts), check_dtype=False)
+    _assert_shares_read_as_the_parser(data, village_pieces, shortest=2)
 
 
 def _village_texts() -> list[str]:
