@@ -242,7 +242,7 @@ class CsvParts:
         self.fd: int | None = None
         self.tmp_name: str | None = None
         self.complete = False
-        self._syncing = None  # the thread of sync_soon, and what it raised
+        self._syncing = None  # sync_soon's flush: a function that waits for it
 
     def __call__(self, frame: pd.DataFrame) -> bytes | memoryview | None:
         return _rows_unjoined(frame)
@@ -275,28 +275,17 @@ class CsvParts:
     def sync_soon(self) -> None:
         """Start flushing the file to disk in a thread (every part written): :meth:`commit` waits
         for it. The flush waits on the disk, not on this process, which goes on meanwhile."""
-        import threading
+        from kinmatch._parallel import on_thread
 
-        failed: list = []
-
-        def sync(fd: int = self.fd) -> None:
-            try:
-                os.fsync(fd)
-            except OSError as error:  # raised by commit, in the caller's thread
-                failed.append(error)
-
-        thread = threading.Thread(target=sync, name="kinmatch-fsync", daemon=True)
-        thread.start()
-        self._syncing = (thread, failed)
+        fd = self.fd
+        self._syncing = on_thread(lambda: os.fsync(fd), "kinmatch-fsync")  # its error raised by commit
 
     def _synced(self) -> bool:
         """Wait for :meth:`sync_soon`'s flush (its error raised); False when none was started."""
         if self._syncing is None:
             return False
-        (thread, failed), self._syncing = self._syncing, None
-        thread.join()
-        if failed:
-            raise failed[0]
+        wait, self._syncing = self._syncing, None
+        wait()
         return True
 
     def commit(self) -> Path:
@@ -322,8 +311,9 @@ class CsvParts:
     def discard(self) -> None:
         """The temporary file closed and removed (nothing to do when none was made)."""
         if self._syncing is not None:
-            self._syncing[0].join()
-            self._syncing = None
+            wait, self._syncing = self._syncing, None
+            with contextlib.suppress(OSError):  # the file is removed: its flush no longer matters
+                wait()
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)

@@ -545,6 +545,35 @@ def keep_freed_memory() -> None:
             libc.mallopt(m_trim_threshold, 64 * 2**20)
 
 
+def on_thread(work: Callable[[], Any], name: str) -> Callable[[], Any]:
+    """Start ``work`` on a daemon thread beside the caller's own work (worth it for work that lets
+    go of the interpreter: numpy, a system call); returns a function that waits for it and gives
+    its result, or raises, in the caller's thread, what it raised.
+
+    >>> wait = on_thread(lambda: 6 * 7, "kinmatch-example")
+    >>> wait()
+    42
+    """
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = work()
+        except BaseException as error:  # noqa: B036 - raised in the caller's thread, by wait
+            done["error"] = error
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+    return wait
+
+
 def claim_share(bounds: Any, front: bool) -> int | None:
     """The next share two processes split from both ends: ``bounds`` is a shared pair of counters
     (``FORK.Array("q", [first, end])``: the next share from the front, the end of those left), one

@@ -1,6 +1,7 @@
 """Forked workers: same results as in-process, and a quiet fallback where processes are refused."""
 
 import os
+import threading
 
 import pandas as pd
 import pytest
@@ -199,3 +200,17 @@ def test_fork_call_answer_first_and_reap_later():
     with pytest.raises(ChildProcessError):
         _parallel.fork_call(_dies)(reap=False)
     assert children() - before == set()
+
+
+def test_on_thread_gives_the_result_and_raises_the_error_in_the_caller():
+    from kinmatch._parallel import on_thread
+
+    seen = []
+    wait = on_thread(lambda: seen.append(threading.current_thread().name) or len(seen), "kinmatch-test")
+    assert wait() == 1 and seen == ["kinmatch-test"]
+
+    def fails():
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        on_thread(fails, "kinmatch-test")()

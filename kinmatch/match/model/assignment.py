@@ -106,30 +106,11 @@ def prepare_beside(vectors: pd.DataFrame, names: list[str]) -> Callable[[], Any]
     (its numpy operations let go of the interpreter) when the pairs are as many as
     :func:`fit_assignment_em_restarted` runs its starts on threads for and two CPUs are allowed;
     returns a function that waits for it (and raises its error), to pass as ``prepared=``."""
-    from kinmatch._parallel import allowed_jobs
+    from kinmatch._parallel import allowed_jobs, on_thread
 
     if not THREADED_MIN_PAIRS <= len(vectors) <= THREADED_MAX_PAIRS or allowed_jobs() < 2:
         return lambda: _prepare(vectors, names)
-    import threading
-
-    done: dict = {}
-
-    def run() -> None:
-        try:
-            done["value"] = _prepare(vectors, names)
-        except BaseException as error:  # noqa: B036 - raised in the caller's thread
-            done["error"] = error
-
-    thread = threading.Thread(target=run, name="kinmatch-em-prepare", daemon=True)
-    thread.start()
-
-    def wait() -> _Prepared:
-        thread.join()
-        if "error" in done:
-            raise done["error"]
-        return done["value"]
-
-    return wait
+    return on_thread(lambda: _prepare(vectors, names), "kinmatch-em-prepare")
 
 
 class _Prepared(NamedTuple):
