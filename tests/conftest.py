@@ -8,8 +8,18 @@ coin toss. Run locally without ``CI`` to explore new examples (failures found ar
 
 import os
 
+import pytest
 from hypothesis import settings
+from procs import children
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def no_worker_left():
+    """Fails the test when a child process it started is still there (alive or unreaped) at its end."""
+    before = children()
+    yield
+    assert children() - before == set()

@@ -20,3 +20,13 @@ def children() -> set[str]:
             if fields[1] == me:
                 found.add(entry)
     return found
+
+
+def reaped(waiting) -> bool:
+    """Whether the worker of ``waiting`` (a :func:`kinmatch._parallel.fork_call` result) has been
+    reaped already: True when it is no longer this process's child."""
+    try:
+        os.waitpid(waiting.pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from procs import children as _children
 
 from kinmatch.datasets import simulate
 from kinmatch.match import candidates as cand
@@ -27,13 +26,6 @@ from kinmatch.match.settings import LinkSettings
 @pytest.fixture(scope="module")
 def sim():
     return simulate(n_missing=400, n_residents=50, seed=11)
-
-
-@pytest.fixture
-def no_worker_left():
-    before = _children()
-    yield
-    assert _children() - before == set()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from procs import children as _children
 
 from kinmatch._io import CsvParts, csv_rows, write_csv
 from kinmatch.datasets import simulate
@@ -19,14 +18,6 @@ from kinmatch.match import engine, pipeline
 @pytest.fixture(scope="module")
 def sim():
     return simulate(n_missing=300, n_residents=40, seed=5)
-
-
-@pytest.fixture
-def no_worker_left():
-    """Fails the test when a child process it started is still there (alive or unreaped) at its end."""
-    before = _children()
-    yield
-    assert _children() - before == set()
 
 
 def test_two_parts_give_the_one_process_table_vectors_and_bytes(sim, monkeypatch, tmp_path, no_worker_left):

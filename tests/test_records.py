@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from procs import reaped
 
 from kinmatch.issues import ISSUE_COLUMNS
 from kinmatch.normalize.contract import NORMALIZED_COLUMNS, check_normalized
@@ -461,8 +462,6 @@ def test_a_pair_normalized_on_two_processes_is_the_same_as_in_one(monkeypatch):
 
 
 def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkeypatch):
-    import os
-
     from kinmatch import _parallel
     from kinmatch.normalize import records
 
@@ -477,13 +476,6 @@ def test_a_pair_whose_worker_fails_raises_its_error_and_leaves_no_process(monkey
 
     def unreadable():
         raise OSError("the report file could not be read")
-
-    def reaped(waiting) -> bool:
-        try:
-            os.waitpid(waiting.pid, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        return False
 
     monkeypatch.setattr(_parallel, "fork_call", recorded)
     monkeypatch.setattr(records, "PAIR_MIN_RESIDENTS", 1)

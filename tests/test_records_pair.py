@@ -5,6 +5,7 @@ import os
 
 import pandas as pd
 import pytest
+from procs import reaped
 
 from kinmatch import _parallel
 from kinmatch.datasets import simulate
@@ -99,15 +100,7 @@ def _recorded_workers(monkeypatch) -> list:
     return workers
 
 
-def _reaped(waiting) -> bool:
-    try:
-        os.waitpid(waiting.pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
-
-
-def test_a_worker_failing_on_its_names_raises_its_error_and_is_reaped(sim, small_shares, monkeypatch):
+def test_a_worker_failing_on_its_names_raises_its_error_and_isreaped(sim, small_shares, monkeypatch):
     monkeypatch.setattr(records, "NAMES_SHARE_MIN", 10)
     parent, names_of = os.getpid(), records._names_of
 
@@ -120,7 +113,7 @@ def test_a_worker_failing_on_its_names_raises_its_error_and_is_reaped(sim, small
     workers = _recorded_workers(monkeypatch)
     with pytest.raises(ValueError, match="the worker's names failed"):
         records.normalize_pair(sim.residents, sim.missing, n_jobs=2)
-    assert len(workers) == 1 and _reaped(workers[0])
+    assert len(workers) == 1 and reaped(workers[0])
 
 
 def test_this_process_failing_while_the_worker_makes_names_stops_it(sim, small_shares, monkeypatch):
@@ -133,7 +126,7 @@ def test_this_process_failing_while_the_worker_makes_names_stops_it(sim, small_s
     workers = _recorded_workers(monkeypatch)
     with pytest.raises(RuntimeError, match="the aliases failed"):
         records.normalize_pair(sim.residents, sim.missing, n_jobs=2)
-    assert len(workers) == 1 and _reaped(workers[0])
+    assert len(workers) == 1 and reaped(workers[0])
 
 
 def test_many_names_are_read_ahead_and_made_by_forked_workers(sim, serial, small_shares, monkeypatch):
